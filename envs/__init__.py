@@ -1,0 +1,1 @@
+"""Environment registration and adapters; knows nothing of SageMaker."""

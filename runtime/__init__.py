@@ -1,0 +1,1 @@
+"""rlrt: the runtime of an RL training container (SageMaker RL compatible)."""

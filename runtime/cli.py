@@ -1,0 +1,90 @@
+"""``rlrt``: the command line of the runtime (also what the container's ``train`` runs)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+from typing import Sequence
+
+from runtime.hyperparameters import PRESET, decode_value
+from runtime.presets import DEFAULT_PRESET, all_presets
+
+
+def _key_value(text: str) -> tuple[str, object]:
+    if "=" not in text:
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    key, value = text.split("=", 1)
+    if not key.strip():
+        raise argparse.ArgumentTypeError(f"empty key in {text!r}")
+    return key.strip(), decode_value(value)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="rlrt",
+        description="Reinforcement-learning training container runtime (SageMaker RL compatible).",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+
+    train = sub.add_parser(
+        "train",
+        help="train a preset (the default with no arguments)",
+        description=(
+            "Train a preset. Inside SageMaker or `docker run IMAGE train` the job reads /opt/ml; elsewhere it "
+            "creates ./rlrt-jobs/<preset>-<time>/ laid out like /opt/ml. Hyperparameters use SageMaker RL's "
+            "grammar: preset, rl.training.config.<key>, rl.training.config.env_config.<key>, "
+            "rl.training.stop.<key>."
+        ),
+        epilog=(
+            "examples:\n"
+            "  rlrt train\n"
+            "  rlrt train --preset hopper-ppo --set rl.training.stop.time_total_s=600\n"
+            "  rlrt train --set rl.training.config.num_sgd_iter=20 --set rl.training.config.lr=0.0001\n"
+            "  rlrt train --base-dir ./myjob   # rerun later in the same folder to resume from its checkpoints"
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    train.add_argument("--preset", help=f"preset name, alias or YAML file (default: {DEFAULT_PRESET})")
+    train.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        type=_key_value,
+        default=[],
+        metavar="KEY=VALUE",
+        help="a hyperparameter, as SageMaker would pass it (VALUE is JSON if it parses, else a string); repeatable",
+    )
+    train.add_argument("--base-dir", type=Path, help="job tree laid out like /opt/ml (created if missing)")
+    train.add_argument("--default-preset", default=DEFAULT_PRESET, help=argparse.SUPPRESS)
+
+    sub.add_parser("presets", help="list the presets", description="List the shipped presets and their pass bars.")
+    return parser
+
+
+def _list_presets() -> int:
+    rows = [(p.name, p.env, p.algorithm, f"{p.pass_bar.metric} >= {p.pass_bar.value:g}") for p in all_presets().values()]
+    widths = [max(len(r[i]) for r in rows + [("preset", "env", "algorithm", "pass bar")]) for i in range(4)]
+    for row in [("preset", "env", "algorithm", "pass bar"), *rows]:
+        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip())
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``rlrt`` console script."""
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if args.command == "presets":
+        return _list_presets()
+    from runtime.jobs import run_training_job
+
+    overrides = dict(args.overrides)
+    if args.preset:
+        overrides[PRESET] = args.preset
+    return run_training_job(args.base_dir, overrides, default_preset=args.default_preset)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

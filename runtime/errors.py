@@ -1,0 +1,76 @@
+"""The one failure path: every job ends through :func:`run_job`.
+
+A :class:`UserError` (a bad hyperparameter, a missing channel, an unknown preset) ends the job with its message in
+``output/failure`` and exit code 2, without a traceback. Any other exception is a framework error: the traceback
+goes to the log (stderr) and a concise reason to ``output/failure``, exit code 1. SageMaker shows the first 1024
+characters of the failure file.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import traceback
+from pathlib import Path
+from typing import Callable
+
+log = logging.getLogger(__name__)
+
+EXIT_OK = 0
+EXIT_FRAMEWORK_ERROR = 1
+EXIT_USER_ERROR = 2
+EXIT_SIGTERM = 143
+
+FAILURE_PREVIEW_CHARS = 1024
+
+
+class UserError(Exception):
+    """An error the user can fix (input, hyperparameter, file): reported without a traceback."""
+
+
+class JobInterrupted(Exception):
+    """Raised inside the training loop when SIGTERM arrives and the current iteration must be abandoned."""
+
+
+def write_failure(failure_file: Path, message: str) -> None:
+    """Write ``message`` to the failure file (creating its folder); never raises."""
+    try:
+        failure_file.parent.mkdir(parents=True, exist_ok=True)
+        failure_file.write_text(message.rstrip() + "\n", encoding="utf-8")
+    except OSError as exc:  # the failure path must not fail
+        print(f"rlrt: could not write the failure file {failure_file}: {exc}", file=sys.stderr)
+
+
+def default_failure_file() -> Path:
+    """``<SAGEMAKER_BASE_DIR or /opt/ml>/output/failure``."""
+    return Path(os.environ.get("SAGEMAKER_BASE_DIR", "/opt/ml")) / "output" / "failure"
+
+
+def run_job(job: Callable[[], int | None], failure_file: Callable[[], Path] = default_failure_file) -> int:
+    """Run ``job`` and turn every way it can end into an exit code, writing the failure file on errors.
+
+    ``failure_file`` is called only when a failure happens, so it can name the job's own tree once it is known.
+    """
+    try:
+        code = job()
+        return EXIT_OK if code is None else int(code)
+    except UserError as exc:
+        message = str(exc)
+        print(f"rlrt: error: {message}", file=sys.stderr, flush=True)
+        write_failure(failure_file(), message)
+        return EXIT_USER_ERROR
+    except KeyboardInterrupt:
+        print("rlrt: interrupted", file=sys.stderr, flush=True)
+        write_failure(failure_file(), "Interrupted (Ctrl-C) before the job finished.")
+        return 130
+    except Exception as exc:  # noqa: BLE001 - this is the one place every framework error ends
+        traceback.print_exc()
+        reason = f"{type(exc).__name__}: {exc}".strip()
+        message = (
+            f"Framework error: {reason[: FAILURE_PREVIEW_CHARS - 120]}\n"
+            "The full traceback is in the job's log (stderr)."
+        )
+        print(f"rlrt: {message}", file=sys.stderr, flush=True)
+        write_failure(failure_file(), message)
+        return EXIT_FRAMEWORK_ERROR

@@ -1,0 +1,189 @@
+"""Per-iteration reporting: SageMaker metric lines on stdout, progress.csv, TensorBoard events, a learning curve.
+
+The stdout lines match the SageMaker SDK's ``RLEstimator.default_metric_definitions(RLToolkit.RAY)`` regexes
+(``episode_reward_mean: ([-+]?[0-9]*[.]?[0-9]+([eE][-+]?[0-9]+)?)``) and Coach's ``^Training>.*Total reward=(.*?),``.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import sys
+import time
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Any, Mapping, TextIO
+
+METRIC_LINE_KEYS = (
+    "episode_reward_mean",
+    "episode_reward_max",
+    "episode_reward_min",
+    "episode_len_mean",
+    "timesteps_total",
+    "training_iteration",
+)
+
+
+@dataclass(frozen=True)
+class IterationMetrics:
+    """The numbers reported for one training iteration."""
+
+    training_iteration: int
+    timesteps_total: int
+    time_total_s: float
+    episode_reward_mean: float
+    episode_reward_max: float
+    episode_reward_min: float
+    episode_len_mean: float
+    episodes_total: int
+    env_steps_per_s: float
+
+
+def _number(value: Any) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return math.nan
+
+
+def metrics_from_rllib(
+    result: Mapping[str, Any], iteration: int, timesteps_total: int, episodes_total: int, time_total_s: float
+) -> IterationMetrics:
+    """Pick the reported numbers out of an RLlib (new API stack) result dict."""
+    runners = result.get("env_runners", {}) or {}
+    return IterationMetrics(
+        training_iteration=iteration,
+        timesteps_total=timesteps_total,
+        time_total_s=time_total_s,
+        episode_reward_mean=_number(runners.get("episode_return_mean")),
+        episode_reward_max=_number(runners.get("episode_return_max")),
+        episode_reward_min=_number(runners.get("episode_return_min")),
+        episode_len_mean=_number(runners.get("episode_len_mean")),
+        episodes_total=episodes_total,
+        env_steps_per_s=_number(runners.get("num_env_steps_sampled", 0)) / max(1e-9, _number(result.get("time_this_iter_s", 0))),
+    )
+
+
+def format_value(value: float | int) -> str:
+    """A number as the SDK regex reads it (no 'nan'/'inf': those lines are not printed)."""
+    if isinstance(value, int):
+        return str(value)
+    return f"{value:.6g}" if abs(value) >= 1e-4 or value == 0 else f"{value:.6e}"
+
+
+def metric_lines(metrics: IterationMetrics) -> list[str]:
+    """The ``name: value`` lines SageMaker scrapes; metrics that are not finite yet are left out."""
+    lines = []
+    for key in METRIC_LINE_KEYS:
+        value = getattr(metrics, key)
+        if isinstance(value, float) and not math.isfinite(value):
+            continue
+        lines.append(f"{key}: {format_value(value)}")
+    return lines
+
+
+def coach_training_line(metrics: IterationMetrics, worker: int = 0) -> str | None:
+    """A Coach-style ``Training>`` line for the iteration (None before the first episode ends)."""
+    if not math.isfinite(metrics.episode_reward_mean):
+        return None
+    return (
+        f"Training> Name=main_level/agent, Worker={worker}, Episode={metrics.episodes_total}, "
+        f"Total reward={metrics.episode_reward_mean:.2f}, Steps={metrics.timesteps_total}, "
+        f"Training iteration={metrics.training_iteration}"
+    )
+
+
+class Reporter:
+    """Writes every iteration's metrics to stdout, ``progress.csv``, TensorBoard and a learning-curve PNG."""
+
+    def __init__(
+        self,
+        intermediate_dir: Path,
+        tensorboard_dir: Path,
+        title: str,
+        stream: TextIO | None = None,
+        plot_every_s: float = 60.0,
+    ) -> None:
+        from tensorboardX import SummaryWriter
+
+        self.intermediate_dir = intermediate_dir
+        self.stream = stream or sys.stdout
+        self.title = title
+        self.plot_every_s = plot_every_s
+        intermediate_dir.mkdir(parents=True, exist_ok=True)
+        tensorboard_dir.mkdir(parents=True, exist_ok=True)
+        self.progress_file = intermediate_dir / "progress.csv"
+        self.curve_file = intermediate_dir / "learning_curve.png"
+        self._writers = [
+            SummaryWriter(str(tensorboard_dir), flush_secs=30),
+            SummaryWriter(str(intermediate_dir / "tensorboard"), flush_secs=30),
+        ]
+        self._last_plot = time.monotonic()
+        columns = [f.name for f in fields(IterationMetrics)]
+        new_file = not self.progress_file.exists() or self.progress_file.stat().st_size == 0
+        self._csv_handle = self.progress_file.open("a", newline="", encoding="utf-8")
+        self._csv = csv.DictWriter(self._csv_handle, fieldnames=columns)
+        if new_file:
+            self._csv.writeheader()
+
+    def report(self, metrics: IterationMetrics) -> None:
+        """Report one iteration everywhere."""
+        lines = metric_lines(metrics)
+        coach = coach_training_line(metrics)
+        if coach:
+            lines.append(coach)
+        self.stream.write("\n".join(lines) + "\n")
+        self.stream.flush()
+        self._csv.writerow(asdict(metrics))
+        self._csv_handle.flush()
+        for writer in self._writers:
+            for key, value in asdict(metrics).items():
+                if key != "training_iteration" and math.isfinite(float(value)):
+                    writer.add_scalar(f"rlrt/{key}", value, metrics.timesteps_total)
+        if time.monotonic() - self._last_plot >= self.plot_every_s:
+            self.plot()
+
+    def plot(self) -> Path | None:
+        """Draw ``learning_curve.png`` from ``progress.csv`` (mean, min and max return against env steps)."""
+        self._last_plot = time.monotonic()
+        return plot_learning_curve(self.progress_file, self.curve_file, self.title)
+
+    def close(self) -> None:
+        """Flush everything and draw the final learning curve."""
+        self._csv_handle.close()
+        for writer in self._writers:
+            writer.close()
+        self.plot()
+
+
+def plot_learning_curve(progress_file: Path, out_file: Path, title: str) -> Path | None:
+    """Plot a progress CSV into a PNG; returns None when there is nothing to plot yet."""
+    rows = []
+    with progress_file.open(newline="", encoding="utf-8") as handle:
+        for row in csv.DictReader(handle):
+            values = {k: _number(v) for k, v in row.items()}
+            if math.isfinite(values.get("episode_reward_mean", math.nan)):
+                rows.append(values)
+    if not rows:
+        return None
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    steps = [r["timesteps_total"] for r in rows]
+    fig, ax = plt.subplots(figsize=(8, 4.5), dpi=100)
+    ax.fill_between(steps, [r["episode_reward_min"] for r in rows], [r["episode_reward_max"] for r in rows],
+                    alpha=0.2, label="min - max")
+    ax.plot(steps, [r["episode_reward_mean"] for r in rows], label="mean episode return")
+    ax.set_xlabel("environment steps")
+    ax.set_ylabel("episode return")
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend(loc="lower right")
+    fig.tight_layout()
+    tmp = out_file.with_suffix(".tmp.png")
+    fig.savefig(tmp)
+    plt.close(fig)
+    tmp.replace(out_file)
+    return out_file

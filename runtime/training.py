@@ -1,0 +1,208 @@
+"""The online training driver: resolve -> build the RLlib algorithm -> iterate, report, checkpoint -> export.
+
+Read top to bottom: :func:`train` is the whole loop. SIGTERM (a spot interruption, StopTrainingJob) sets a flag;
+the loop saves a checkpoint after the current iteration, or abandons an iteration that does not end within
+``SIGTERM_GRACE_S`` and saves what it has, then exits with code 143. A later job in the same tree resumes from the
+newest checkpoint, continuing the iteration, step and time counters.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import signal
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from types import FrameType
+from typing import Any, TextIO
+
+from runtime import hyperparameters as hp
+from runtime.checkpoints import CheckpointManager, TrainingState
+from runtime.errors import EXIT_SIGTERM, JobInterrupted, UserError
+from runtime.export import write_model_dir, write_resolved_config
+from runtime.hyperparameters import TrainingSpec
+from runtime.reporting import IterationMetrics, Reporter, metrics_from_rllib
+from runtime.sagemaker_env import JobEnvironment
+
+log = logging.getLogger(__name__)
+
+SIGTERM_GRACE_S = 5.0
+"""How long an iteration in flight may run on after SIGTERM before it is abandoned."""
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    """How a training job ended."""
+
+    state: TrainingState
+    final_metrics: IterationMetrics | None
+    stopped_by: str
+    checkpoint: Path
+    exit_code: int = 0
+
+
+class _SigtermWatch:
+    """Turns SIGTERM into a flag, and into :class:`JobInterrupted` if the iteration in flight runs too long."""
+
+    def __init__(self, grace_s: float) -> None:
+        self.grace_s = grace_s
+        self.requested = False
+        self._previous: dict[int, Any] = {}
+
+    def __enter__(self) -> "_SigtermWatch":
+        self._previous[signal.SIGTERM] = signal.signal(signal.SIGTERM, self._on_term)
+        self._previous[signal.SIGALRM] = signal.signal(signal.SIGALRM, self._on_alarm)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        for signum, handler in self._previous.items():
+            signal.signal(signum, handler)
+
+    def _on_term(self, signum: int, frame: FrameType | None) -> None:
+        if not self.requested:
+            print("rlrt: SIGTERM received: saving a checkpoint and stopping", file=sys.stderr, flush=True)
+        self.requested = True
+        signal.setitimer(signal.ITIMER_REAL, self.grace_s)
+
+    def _on_alarm(self, signum: int, frame: FrameType | None) -> None:
+        raise JobInterrupted("SIGTERM: the iteration in flight was abandoned")
+
+    def disarm(self) -> None:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+
+
+def stop_reason(spec: TrainingSpec, metrics: IterationMetrics) -> str | None:
+    """The first stop criterion ``metrics`` meets (RLlib/Tune semantics: value >= threshold), or None."""
+    values = {
+        hp.STOP_TRAINING_ITERATION: metrics.training_iteration,
+        hp.STOP_TIMESTEPS_TOTAL: metrics.timesteps_total,
+        hp.STOP_TIME_TOTAL_S: metrics.time_total_s,
+        hp.STOP_EPISODE_REWARD_MEAN: metrics.episode_reward_mean,
+    }
+    for key, threshold in spec.stop.items():
+        value = values.get(key)
+        if value is not None and math.isfinite(value) and value >= threshold:
+            return f"{key} {value:g} >= {threshold:g}"
+    return None
+
+
+def init_ray(num_cpus: int, num_gpus: int) -> None:
+    """Start a local Ray instance sized to the job's machine (or join ``RAY_ADDRESS`` when set)."""
+    import ray
+
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    if ray.is_initialized():
+        return
+    if os.environ.get("RAY_ADDRESS"):
+        ray.init(address=os.environ["RAY_ADDRESS"], log_to_driver=True)
+    else:
+        ray.init(num_cpus=num_cpus, num_gpus=num_gpus, include_dashboard=False, log_to_driver=True)
+
+
+def train(env: JobEnvironment, spec: TrainingSpec, stream: TextIO | None = None) -> TrainResult:
+    """Train ``spec`` in the job environment ``env``; returns how it ended (exit code 143 after SIGTERM)."""
+    import ray
+
+    from envs.registry import UnknownEnvironmentError, canonical_env_id
+    from runtime.rllib_backend import build_algorithm_config, register_environment
+
+    out = stream or sys.stdout
+    try:
+        env_id = canonical_env_id(spec.env)
+    except UnknownEnvironmentError as exc:
+        raise UserError(str(exc)) from exc
+    checkpoints = CheckpointManager(env.checkpoint_dir, spec.checkpoint_keep)
+    write_resolved_config(env.intermediate_dir, spec)
+
+    init_ray(env.num_cpus, env.num_gpus)
+    algo = None
+    reporter = None
+    try:
+        config = build_algorithm_config(spec, register_environment(env_id), env.num_gpus)
+        algo = config.build_algo()
+        state = TrainingState(preset=spec.preset, algorithm=spec.algorithm, env=env_id)
+        latest = checkpoints.latest()
+        if latest is not None:
+            algo.restore_from_path(str(latest))
+            state = CheckpointManager.read_state(latest)
+            print(
+                f"rlrt: resumed from {latest} (iteration {state.training_iteration}, "
+                f"{state.timesteps_total} steps)",
+                file=out,
+                flush=True,
+            )
+        reporter = Reporter(env.intermediate_dir, env.tensorboard_dir, f"{spec.preset} ({env_id}, {spec.algorithm})", out)
+        print(
+            f"rlrt: training {spec.algorithm} on {env_id} (preset {spec.preset}); stop when "
+            + " or ".join(f"{k} >= {v}" for k, v in spec.stop.items()),
+            file=out,
+            flush=True,
+        )
+
+        def save(current: TrainingState) -> Path:
+            return checkpoints.save(lambda folder: algo.save_to_path(str(folder)), current)
+
+        metrics: IterationMetrics | None = None
+        stopped_by = ""
+        last_saved = -1
+        started = time.monotonic()
+        time_offset = state.time_total_s
+        with _SigtermWatch(SIGTERM_GRACE_S) as sigterm:
+            while True:
+                if sigterm.requested:
+                    stopped_by = "SIGTERM"
+                    break
+                try:
+                    result = algo.train()
+                except JobInterrupted:
+                    stopped_by = "SIGTERM"
+                    break
+                runners = result.get("env_runners", {}) or {}
+                state = TrainingState(
+                    training_iteration=state.training_iteration + 1,
+                    timesteps_total=state.timesteps_total + int(runners.get("num_env_steps_sampled", 0) or 0),
+                    episodes_total=state.episodes_total + int(runners.get("num_episodes", 0) or 0),
+                    time_total_s=time_offset + time.monotonic() - started,
+                    preset=state.preset,
+                    algorithm=state.algorithm,
+                    env=state.env,
+                )
+                metrics = metrics_from_rllib(
+                    result, state.training_iteration, state.timesteps_total, state.episodes_total, state.time_total_s
+                )
+                reporter.report(metrics)
+                if state.training_iteration % spec.checkpoint_frequency == 0:
+                    save(state)
+                    last_saved = state.training_iteration
+                reason = stop_reason(spec, metrics)
+                if reason:
+                    stopped_by = reason
+                    break
+            sigterm.disarm()
+            state = TrainingState(**{**asdict(state), "time_total_s": time_offset + time.monotonic() - started})
+            checkpoint = checkpoints.latest() if last_saved == state.training_iteration else None
+            checkpoint = checkpoint or save(state)
+        if stopped_by == "SIGTERM":
+            print(f"rlrt: stopped by SIGTERM; checkpoint {checkpoint}; a new job in this tree resumes", file=out)
+            return TrainResult(state, metrics, stopped_by, checkpoint, EXIT_SIGTERM)
+        module = algo.get_module()
+        write_model_dir(
+            env.model_dir,
+            checkpoint,
+            spec,
+            module.observation_space,
+            module.action_space,
+            {**asdict(state), "stopped_by": stopped_by, **({"final": asdict(metrics)} if metrics else {})},
+        )
+        print(f"rlrt: done ({stopped_by}); model in {env.model_dir}", file=out, flush=True)
+        return TrainResult(state, metrics, stopped_by, checkpoint)
+    finally:
+        if reporter is not None:
+            reporter.close()
+        if algo is not None:
+            algo.stop()
+        ray.shutdown()
