@@ -22,6 +22,7 @@ def _key_value(text: str) -> tuple[str, object]:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The ``rlrt`` parser; each command adds its own sub-parser below."""
     parser = argparse.ArgumentParser(
         prog="rlrt",
         description="Reinforcement-learning training container runtime (SageMaker RL compatible).",

@@ -1,0 +1,12 @@
+"""SageMaker entry point (the seeds' `train-humanoid.py`): train with the 'humanoid-ppo' preset unless hyperparameters name another.
+
+SageMaker script mode also passes hyperparameters as command-line flags; they duplicate hyperparameters.json, which
+is what the runtime reads, so the flags are ignored here.
+"""
+
+import sys
+
+from runtime.cli import main
+
+if __name__ == "__main__":
+    sys.exit(main(["train", "--default-preset", "humanoid-ppo"]))

@@ -1,0 +1,151 @@
+"""Shared fixtures: a temporary /opt/ml tree per test, running ``rlrt`` as a real process, and a check that the
+suite leaves nothing running (no Ray processes, no servers)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import psutil
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+# Ray prints a warning per run without these; tests want quiet, local, dashboard-less Ray.
+TEST_ENV = {
+    "RAY_USAGE_STATS_ENABLED": "0",
+    "RAY_DISABLE_DOCKER_CPU_WARNING": "1",
+    "PYTHONUNBUFFERED": "1",
+    "PYTHONPATH": str(REPO_ROOT),
+}
+
+
+@dataclass
+class JobTree:
+    """A temporary ``/opt/ml`` tree."""
+
+    base: Path
+
+    @property
+    def model(self) -> Path:
+        return self.base / "model"
+
+    @property
+    def checkpoints(self) -> Path:
+        return self.base / "checkpoints"
+
+    @property
+    def intermediate(self) -> Path:
+        return self.base / "output" / "intermediate"
+
+    @property
+    def failure(self) -> Path:
+        return self.base / "output" / "failure"
+
+    def channel(self, name: str) -> Path:
+        path = self.base / "input" / "data" / name
+        path.mkdir(parents=True, exist_ok=True)
+        config = self.base / "input" / "config" / "inputdataconfig.json"
+        data = json.loads(config.read_text()) if config.exists() else {}
+        data[name] = {"TrainingInputMode": "File"}
+        config.write_text(json.dumps(data))
+        return path
+
+    def write_hyperparameters(self, hyperparameters: Mapping[str, Any]) -> None:
+        """Write hyperparameters exactly as SageMaker does: every value a JSON-encoded string."""
+        encoded = {k: json.dumps(v) for k, v in hyperparameters.items()}
+        (self.base / "input" / "config" / "hyperparameters.json").write_text(json.dumps(encoded))
+
+
+def make_job_tree(base: Path, hyperparameters: Mapping[str, Any] | None = None, hosts: Sequence[str] = ("algo-1",),
+                  current_host: str = "algo-1") -> JobTree:
+    """Create an ``/opt/ml`` tree under ``base`` as SageMaker lays it out for a training job."""
+    config = base / "input" / "config"
+    config.mkdir(parents=True, exist_ok=True)
+    (base / "input" / "data").mkdir(parents=True, exist_ok=True)
+    (config / "resourceconfig.json").write_text(json.dumps({"current_host": current_host, "hosts": list(hosts)}))
+    (config / "inputdataconfig.json").write_text("{}")
+    tree = JobTree(base)
+    tree.write_hyperparameters(hyperparameters or {})
+    return tree
+
+
+@pytest.fixture
+def job_tree(tmp_path: Path) -> JobTree:
+    """An empty SageMaker job tree (no hyperparameters) in a temporary folder."""
+    return make_job_tree(tmp_path / "opt" / "ml")
+
+
+def rlrt_env(base: Path | None = None, **extra: str) -> dict[str, str]:
+    """The environment a test runs ``rlrt`` under (SAGEMAKER_BASE_DIR pointing at ``base`` when given)."""
+    env = {**os.environ, **TEST_ENV, "SM_NUM_CPUS": "2", **extra}
+    if base is not None:
+        env["SAGEMAKER_BASE_DIR"] = str(base)
+    else:
+        env.pop("SAGEMAKER_BASE_DIR", None)
+    return env
+
+
+def run_rlrt(args: Sequence[str], base: Path | None = None, cwd: Path | None = None, timeout: float = 300,
+             **extra: str) -> subprocess.CompletedProcess[str]:
+    """Run ``python -m runtime.cli ARGS`` as a real process and capture its output."""
+    return subprocess.run(
+        [sys.executable, "-m", "runtime.cli", *args],
+        cwd=str(cwd or REPO_ROOT),
+        env=rlrt_env(base, **extra),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def start_rlrt(args: Sequence[str], base: Path | None = None, log: Path | None = None, **extra: str) -> subprocess.Popen:
+    """Start ``python -m runtime.cli ARGS`` in the background (stdout and stderr to ``log``)."""
+    handle = open(log, "w") if log else subprocess.DEVNULL
+    return subprocess.Popen(
+        [sys.executable, "-m", "runtime.cli", *args],
+        cwd=str(REPO_ROOT),
+        env=rlrt_env(base, **extra),
+        stdout=handle,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+
+
+def _ray_processes() -> list[psutil.Process]:
+    mine = []
+    for proc in psutil.process_iter(["name", "cmdline", "ppid"]):
+        try:
+            cmd = " ".join(proc.info["cmdline"] or [])
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            continue
+        if any(marker in cmd for marker in ("raylet", "gcs_server", "ray::", "default_worker.py")):
+            mine.append(proc)
+    return mine
+
+
+@pytest.fixture(scope="session", autouse=True)
+def nothing_left_running() -> Any:
+    """Fail the session if tests leave Ray processes behind (they are killed so later runs start clean)."""
+    before = {p.pid for p in _ray_processes()}
+    yield
+    deadline = time.monotonic() + 20
+    leftovers: list[psutil.Process] = []
+    while time.monotonic() < deadline:
+        leftovers = [p for p in _ray_processes() if p.pid not in before and p.is_running()]
+        if not leftovers:
+            break
+        time.sleep(0.5)
+    for proc in leftovers:
+        try:
+            proc.send_signal(signal.SIGKILL)
+        except psutil.NoSuchProcess:
+            pass
+    assert not leftovers, f"Ray processes left running after the suite: {[p.pid for p in leftovers]}"
