@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping, Sequence
@@ -17,6 +18,10 @@ import psutil
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+# Every process this test session starts (and every Ray process those start) inherits this marker, so the
+# leftover check below only ever looks at (and kills) processes of this session, never another run's.
+SESSION_MARKER = "RLRT_TEST_SESSION"
+SESSION_ID = os.environ.setdefault(SESSION_MARKER, uuid.uuid4().hex)
 
 # Ray prints a warning per run without these; tests want quiet, local, dashboard-less Ray.
 TEST_ENV = {
@@ -119,27 +124,28 @@ def start_rlrt(args: Sequence[str], base: Path | None = None, log: Path | None =
     )
 
 
-def _ray_processes() -> list[psutil.Process]:
+def session_processes() -> list[psutil.Process]:
+    """Processes started by this test session (they carry its marker), other than pytest itself."""
     mine = []
-    for proc in psutil.process_iter(["name", "cmdline", "ppid"]):
-        try:
-            cmd = " ".join(proc.info["cmdline"] or [])
-        except (psutil.NoSuchProcess, psutil.AccessDenied):
+    for proc in psutil.process_iter(["pid"]):
+        if proc.pid == os.getpid():
             continue
-        if any(marker in cmd for marker in ("raylet", "gcs_server", "ray::", "default_worker.py")):
-            mine.append(proc)
+        try:
+            if proc.environ().get(SESSION_MARKER) == SESSION_ID and proc.status() != psutil.STATUS_ZOMBIE:
+                mine.append(proc)
+        except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+            continue
     return mine
 
 
 @pytest.fixture(scope="session", autouse=True)
 def nothing_left_running() -> Any:
-    """Fail the session if tests leave Ray processes behind (they are killed so later runs start clean)."""
-    before = {p.pid for p in _ray_processes()}
+    """Fail the session if tests leave processes behind (Ray, servers, players); they are killed either way."""
     yield
     deadline = time.monotonic() + 20
     leftovers: list[psutil.Process] = []
     while time.monotonic() < deadline:
-        leftovers = [p for p in _ray_processes() if p.pid not in before and p.is_running()]
+        leftovers = session_processes()
         if not leftovers:
             break
         time.sleep(0.5)
@@ -148,4 +154,6 @@ def nothing_left_running() -> Any:
             proc.send_signal(signal.SIGKILL)
         except psutil.NoSuchProcess:
             pass
-    assert not leftovers, f"Ray processes left running after the suite: {[p.pid for p in leftovers]}"
+    assert not leftovers, "processes left running after the suite: " + ", ".join(
+        f"{p.pid} {' '.join(p.cmdline()[:3]) if p.is_running() else ''}" for p in leftovers
+    )
