@@ -94,6 +94,20 @@ def model_config_fields() -> Mapping[str, Any]:
     return MappingProxyType({f.name: getattr(DefaultModelConfig(), f.name) for f in dataclasses.fields(DefaultModelConfig)})
 
 
+# Keys whose RLlib default is None (meaning "derive it"), with a value of the type they take.
+_TYPE_OF_NONE_DEFAULTS: Mapping[str, Any] = MappingProxyType(
+    {
+        "train_batch_size_per_learner": 1,
+        "minibatch_size": 1,
+        "grad_clip": 1.0,
+        "seed": 1,
+        "rollout_fragment_length": 1,
+        "evaluation_interval": 1,
+        "min_time_s_per_iteration": 1.0,
+    }
+)
+
+
 def _type_problem(key: str, value: Any, default: Any) -> str | None:
     """Check ``value`` against the type of RLlib's default for ``key``."""
     if default is None or callable(default) and not isinstance(default, (int, float, str, list, dict)):
@@ -219,7 +233,8 @@ class RLlibValidator:
                 hint = f" Did you mean 'rl.training.config.{close[0]}'?" if close else ""
                 problems.append(f"Unknown {algorithm} configuration key '{name}'.{hint}")
                 continue
-            problem = _type_problem(name, value, defaults[key])
+            default = defaults[key] if defaults[key] is not None else _TYPE_OF_NONE_DEFAULTS.get(key)
+            problem = _type_problem(name, value, default)
             if problem is None and key in _RANGES and isinstance(value, (int, float)) and not isinstance(value, bool):
                 meaning, predicate = _RANGES[key]
                 if not predicate(value):
@@ -260,7 +275,13 @@ def build_algorithm_config(spec: TrainingSpec, env_name: str, num_gpus: int = 0)
     """An RLlib AlgorithmConfig for ``spec`` on the registered environment ``env_name``."""
     config_class = algorithm_config_class(spec.algorithm)
     config = config_class()
-    settings = dict(spec.config)
+    defaults = default_config_dict(spec.algorithm)
+    settings = {
+        # An integral float (7.0) where RLlib wants an integer: the check let it through; RLlib needs an int.
+        key: int(value) if isinstance(value, float) and value.is_integer()
+        and isinstance(defaults.get(key, _TYPE_OF_NONE_DEFAULTS.get(key)), int) else value
+        for key, value in spec.config.items()
+    }
     model_config = settings.pop("model_config", None)
     observation_filter = settings.pop("observation_filter", "NoFilter")
     if num_gpus and "num_gpus_per_learner" not in settings:

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # One install script for the README, .ci/run and both Dockerfiles.
 #
-#   scripts/install.sh            -> prints the path of a ready virtual environment (built if missing)
+#   scripts/install.sh              -> prints the path of a ready virtual environment (built if missing)
+#   scripts/install.sh --deps-only  -> the same without installing this project into it (Docker layer caching)
 #
 # The environment lives outside the clone, in $RLRT_CACHE (default ~/.cache/rlrt), in a folder named after the
 # lock file's hash, so an unchanged lock reuses it and a changed lock (or a fresh machine) builds a new one.
@@ -24,8 +25,11 @@ venv="${RLRT_VENV:-${RLRT_CACHE:-$HOME/.cache/rlrt}/venv-$hash-$flavour}"
 py="${PYTHON:-$(command -v python3.11 || command -v python3)}"
 
 log() { echo "[install] $*" >&2; }
+deps_only=0
+[ "${1:-}" = "--deps-only" ] && deps_only=1
 
 install_project() {
+  [ "$deps_only" = 1 ] && return 0
   # The project itself is installed (editable) into the shared environment on every call: it takes a second
   # and keeps `rlrt` pointing at this checkout.
   if [ "$(cd / && "$venv/bin/python" -c 'import runtime, os; print(os.path.dirname(os.path.dirname(runtime.__file__)))' 2>/dev/null)" != "$root" ]; then

@@ -1,0 +1,51 @@
+"""Environment ids and aliases, and the PyBullet robots' spaces and stepping through our registry."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from envs.registry import UnknownEnvironmentError, canonical_env_id, make_env
+
+
+@pytest.mark.parametrize(
+    ("env_id", "obs_dim", "act_dim", "limit"),
+    [("RoboschoolReacher-v1", 9, 2, 150), ("HopperBulletEnv-v0", 15, 3, 1000), ("Humanoid", 44, 17, 1000)],
+)
+def test_pybullet_robots(env_id: str, obs_dim: int, act_dim: int, limit: int) -> None:
+    env = make_env(env_id)
+    try:
+        assert env.observation_space.shape == (obs_dim,)
+        assert env.action_space.shape == (act_dim,)
+        assert env.spec.max_episode_steps == limit
+        obs, _ = env.reset(seed=0)
+        obs2, reward, terminated, truncated, _ = env.step(env.action_space.sample())
+        assert obs.shape == obs2.shape == (obs_dim,) and np.isfinite(reward)
+        assert isinstance(terminated, bool) and isinstance(truncated, bool)
+    finally:
+        env.close()
+
+
+def test_env_config_reaches_gymnasium_make() -> None:
+    env = make_env("CartPole-v1", {"max_episode_steps": 5})
+    env.reset(seed=0)
+    truncated = False
+    for _ in range(5):
+        _, _, terminated, truncated, _ = env.step(0 if _ % 2 else 1)
+        if terminated:
+            break
+    assert truncated or terminated
+    env.close()
+
+
+def test_headless_rgb_render() -> None:
+    env = make_env("ReacherBulletEnv-v0", {"render_mode": "rgb_array"})
+    env.reset(seed=0)
+    frame = env.render()
+    env.close()
+    assert frame.shape == (240, 320, 3) and frame.dtype == np.uint8
+
+
+def test_unknown_env_suggests_the_closest() -> None:
+    with pytest.raises(UnknownEnvironmentError, match="Did you mean 'HopperBulletEnv-v0'"):
+        canonical_env_id("HopperBulletEnv-v1")
