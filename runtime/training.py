@@ -118,11 +118,12 @@ def train(env: JobEnvironment, spec: TrainingSpec, stream: TextIO | None = None)
     checkpoints = CheckpointManager(env.checkpoint_dir, spec.checkpoint_keep)
     write_resolved_config(env.intermediate_dir, spec)
 
+    # The configuration is checked before Ray starts, so a rejected one fails in seconds.
+    config = build_algorithm_config(spec, register_environment(env_id), env.num_gpus)
     init_ray(env.num_cpus, env.num_gpus)
     algo = None
     reporter = None
     try:
-        config = build_algorithm_config(spec, register_environment(env_id), env.num_gpus)
         algo = config.build_algo()
         state = TrainingState(preset=spec.preset, algorithm=spec.algorithm, env=env_id)
         latest = checkpoints.latest()
