@@ -1,0 +1,40 @@
+"""A bare RLlib PPO script (no rlrt code): builds the configuration rlrt resolved (read from its config.json, data
+only) with RLlib's own API and trains for a number of iterations, printing env steps/s of the training loop.
+
+    python bench/bare_rllib.py CONFIG_JSON ITERATIONS
+"""
+
+import json
+import sys
+import time
+
+import ray
+from ray.rllib.algorithms.ppo import PPOConfig
+
+
+def main() -> None:
+    resolved = json.loads(open(sys.argv[1]).read())
+    iterations = int(sys.argv[2])
+    settings = dict(resolved["config"])
+    model_config = settings.pop("model_config", {})
+    settings.pop("observation_filter", None)
+    ray.init(num_cpus=2, include_dashboard=False)
+    config = PPOConfig().update_from_dict(settings).environment(resolved["env"]).framework("torch")
+    config.rl_module(model_config={**config.model_config, **model_config})
+    algo = config.build_algo()
+    steps = 0
+    spent = 0.0
+    for _ in range(iterations):
+        start = time.monotonic()
+        result = algo.train()
+        spent += time.monotonic() - start
+        steps += int(result["env_runners"]["num_env_steps_sampled"])
+    print(f"bare_steps: {steps}")
+    print(f"bare_seconds: {spent:.3f}")
+    print(f"bare_steps_per_s: {steps / spent:.1f}")
+    algo.stop()
+    ray.shutdown()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,44 @@
+"""CartPole-v1: time from process start until the mean training return reaches 475, `rlrt train` (the default
+preset) vs Stable-Baselines3 PPO with RL Zoo's tuned hyperparameters, alternately in one run of this script.
+
+    python bench/cartpole_vs_sb3.py [--rounds 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import shutil
+import statistics
+
+from common import OUT, machine, python, rlrt_env, stream_process, write_tree
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+    print(f"machine: {machine()}", flush=True)
+    ours, theirs = [], []
+    for round_ in range(args.rounds):
+        base = OUT / "cartpole_vs_sb3" / f"round{round_}"
+        shutil.rmtree(base, ignore_errors=True)
+        write_tree(base, {"seed": round_})
+        code, wall, reached = stream_process([python(), "-m", "runtime.cli", "train"], rlrt_env(base),
+                                             base / "rlrt.log", watch="episode_reward_mean", threshold=475)
+        assert code == 0, (base / "rlrt.log").read_text()[-2000:]
+        steps = re.findall(r"^timesteps_total: (\d+)$", (base / "rlrt.log").read_text(), re.M)[-1]
+        code, sb3_wall, _ = stream_process([python(), "bench/sb3_cartpole.py", "475"], rlrt_env(base), base / "sb3.log")
+        text = (base / "sb3.log").read_text()
+        assert code == 0, text[-2000:]
+        sb3 = re.search(r"sb3_seconds_to_threshold: (\S+)", text).group(1)
+        sb3_steps = re.search(r"sb3_steps: (\d+)", text).group(1)
+        ours.append(reached if reached is not None else float("inf"))
+        theirs.append(float(sb3) if sb3 != "not" else float("inf"))
+        print(f"round {round_}: rlrt {ours[-1]:.1f} s ({steps} steps, process {wall:.1f} s); "
+              f"SB3 {theirs[-1]:.1f} s ({sb3_steps} steps)", flush=True)
+    print(f"median seconds to 475: rlrt {statistics.median(ours):.1f}, SB3 {statistics.median(theirs):.1f}")
+
+
+if __name__ == "__main__":
+    main()

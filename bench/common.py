@@ -1,0 +1,71 @@
+"""Helpers shared by the benchmarks: machine description, running rlrt as a process, recording results."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any, Sequence
+
+REPO = Path(__file__).resolve().parent.parent
+OUT = REPO / "bench" / "out"
+
+
+def machine() -> str:
+    """One line describing this machine (CPU model, cores, memory, load when measured)."""
+    model = "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    load = os.getloadavg()
+    return (f"{model}, {os.cpu_count()} cores, {mem:.0f} GiB, Python {platform.python_version()}, "
+            f"load average {load[0]:.1f}/{load[1]:.1f}/{load[2]:.1f} at the start")
+
+
+def rlrt_env(base: Path, **extra: str) -> dict[str, str]:
+    env = {**os.environ, "SAGEMAKER_BASE_DIR": str(base), "PYTHONPATH": str(REPO), "PYTHONUNBUFFERED": "1",
+           "RAY_USAGE_STATS_ENABLED": "0", **extra}
+    return env
+
+
+def write_tree(base: Path, hyperparameters: dict[str, Any]) -> None:
+    """An /opt/ml tree with SageMaker-encoded hyperparameters."""
+    config = base / "input" / "config"
+    config.mkdir(parents=True, exist_ok=True)
+    (base / "input" / "data").mkdir(parents=True, exist_ok=True)
+    (config / "hyperparameters.json").write_text(json.dumps({k: json.dumps(v) for k, v in hyperparameters.items()}))
+    (config / "resourceconfig.json").write_text(json.dumps({"current_host": "algo-1", "hosts": ["algo-1"]}))
+    (config / "inputdataconfig.json").write_text("{}")
+
+
+def stream_process(cmd: Sequence[str], env: dict[str, str], log: Path, cwd: Path = REPO,
+                   watch: str | None = None, threshold: float | None = None) -> tuple[int, float, float | None]:
+    """Run ``cmd``; return (exit code, wall seconds, seconds until a ``watch: <x>`` line had x >= threshold)."""
+    start = time.monotonic()
+    reached = None
+    with log.open("w") as handle:
+        proc = subprocess.Popen(cmd, env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            handle.write(line)
+            if watch and reached is None and line.startswith(f"{watch}: "):
+                try:
+                    if float(line.split(":", 1)[1]) >= threshold:
+                        reached = time.monotonic() - start
+                except ValueError:
+                    pass
+        code = proc.wait()
+    return code, time.monotonic() - start, reached
+
+
+def python() -> str:
+    return sys.executable

@@ -1,0 +1,47 @@
+"""Runtime overhead: `rlrt train` vs a bare RLlib script with the identical configuration, env steps/s.
+
+Runs them alternately (ROUNDS times each, in one run of this script) on the cartpole-ppo preset for a fixed number of
+iterations and reports the median of the per-round ratios. rlrt's rate is steps over the time of its training loop
+(reporting, CSV, TensorBoard and periodic checkpoints included); the bare script times only `algo.train()`.
+
+    python bench/overhead.py [--iterations 30] [--rounds 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import re
+import shutil
+import statistics
+
+from common import OUT, machine, python, rlrt_env, stream_process, write_tree
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--iterations", type=int, default=30)
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+    print(f"machine: {machine()}")
+    ratios = []
+    for round_ in range(args.rounds):
+        base = OUT / "overhead" / f"round{round_}"
+        shutil.rmtree(base, ignore_errors=True)
+        write_tree(base, {"rl.training.stop.training_iteration": args.iterations,
+                          "rl.training.stop.episode_reward_mean": 1e9, "rl.training.stop.timesteps_total": 10**9})
+        code, _, _ = stream_process([python(), "-m", "runtime.cli", "train"], rlrt_env(base), base / "rlrt.log")
+        assert code == 0, (base / "rlrt.log").read_text()[-2000:]
+        rows = list(csv.DictReader((base / "output" / "intermediate" / "progress.csv").open()))
+        ours = int(rows[-1]["timesteps_total"]) / float(rows[-1]["time_total_s"])
+        code, _, _ = stream_process([python(), "bench/bare_rllib.py", str(base / "model" / "config.json"),
+                                     str(args.iterations)], rlrt_env(base), base / "bare.log")
+        assert code == 0, (base / "bare.log").read_text()[-2000:]
+        bare = float(re.search(r"bare_steps_per_s: ([0-9.]+)", (base / "bare.log").read_text()).group(1))
+        ratios.append(ours / bare)
+        print(f"round {round_}: rlrt {ours:.0f} steps/s, bare RLlib {bare:.0f} steps/s, ratio {ours / bare:.3f}")
+    print(f"median ratio rlrt / bare: {statistics.median(ratios):.3f} (goal >= 0.97)")
+
+
+if __name__ == "__main__":
+    main()
