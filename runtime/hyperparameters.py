@@ -151,9 +151,7 @@ def check_value(key: str, value: Any, check: _Check) -> str | None:
     types, predicate, meaning = check
     if isinstance(value, bool) and bool not in types:
         return f"'{key}' must be {meaning}, got the boolean {json.dumps(value)}"
-    if float in types and isinstance(value, int):
-        pass
-    elif not isinstance(value, types):
+    if not isinstance(value, types):
         return f"'{key}' must be {meaning}, got {json.dumps(value, default=str)} ({type(value).__name__})"
     try:
         ok = predicate(value)
@@ -300,11 +298,15 @@ def resolve(
         # One CPU stays with the driver and the learner (the seeds used num_cpus - 1 workers).
         config["num_env_runners"] = max(0, num_cpus - 1)
 
-    if problems:
-        raise UserError(_format_problems(problems))
-
+    for key, value in preset.stop.items():
+        problem = check_value(f"stop.{key}", value, STOP_KEYS[key]) if key in STOP_KEYS else (
+            f"unknown stop criterion '{key}'.{_closest(key, STOP_KEYS)}")
+        if problem:
+            problems.append(f"preset {preset.name}: {problem}")
     # As in SageMaker RL, the user's stop criteria update the preset's; training stops at the first one met.
     merged_stop = {**preset.stop, **stop}
+    if problems:
+        raise UserError(_format_problems(problems))
     return TrainingSpec(
         preset=preset.name,
         env=env,
