@@ -187,3 +187,35 @@ def plot_learning_curve(progress_file: Path, out_file: Path, title: str) -> Path
     plt.close(fig)
     tmp.replace(out_file)
     return out_file
+
+
+class ProgressBar:
+    """A tqdm bar on stderr toward the job's step, iteration or time budget; shown only in a terminal (SageMaker
+    logs get the metric lines, not bar redraws)."""
+
+    _UNITS = (("timesteps_total", "step"), ("training_iteration", "it"), ("time_total_s", "s"))
+
+    def __init__(self, stop: Mapping[str, Any], enabled: bool | None = None) -> None:
+        self._bar = None
+        self._key = ""
+        if enabled is None:
+            enabled = sys.stderr.isatty()
+        for key, unit in self._UNITS:
+            if key in stop and enabled:
+                from tqdm import tqdm
+
+                self._key = key
+                self._bar = tqdm(total=stop[key], unit=unit, desc="training", file=sys.stderr, leave=False)
+                break
+
+    def update(self, metrics: IterationMetrics) -> None:
+        if self._bar is None:
+            return
+        self._bar.n = min(getattr(metrics, self._key), self._bar.total)
+        if math.isfinite(metrics.episode_reward_mean):
+            self._bar.set_postfix(reward=f"{metrics.episode_reward_mean:.3g}", refresh=False)
+        self._bar.refresh()
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()

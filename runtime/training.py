@@ -24,7 +24,7 @@ from runtime.checkpoints import CheckpointManager, TrainingState
 from runtime.errors import EXIT_SIGTERM, JobInterrupted, UserError
 from runtime.export import write_model_dir, write_resolved_config
 from runtime.hyperparameters import TrainingSpec
-from runtime.reporting import IterationMetrics, Reporter, metrics_from_rllib
+from runtime.reporting import IterationMetrics, ProgressBar, Reporter, metrics_from_rllib
 from runtime.sagemaker_env import JobEnvironment
 
 log = logging.getLogger(__name__)
@@ -123,6 +123,7 @@ def train(env: JobEnvironment, spec: TrainingSpec, stream: TextIO | None = None)
     init_ray(env.num_cpus, env.num_gpus)
     algo = None
     reporter = None
+    progress = ProgressBar(spec.stop)
     try:
         algo = config.build_algo()
         state = TrainingState(preset=spec.preset, algorithm=spec.algorithm, env=env_id)
@@ -176,6 +177,7 @@ def train(env: JobEnvironment, spec: TrainingSpec, stream: TextIO | None = None)
                     result, state.training_iteration, state.timesteps_total, state.episodes_total, state.time_total_s
                 )
                 reporter.report(metrics)
+                progress.update(metrics)
                 if state.training_iteration % spec.checkpoint_frequency == 0:
                     save(state)
                     last_saved = state.training_iteration
@@ -202,6 +204,7 @@ def train(env: JobEnvironment, spec: TrainingSpec, stream: TextIO | None = None)
         print(f"rlrt: done ({stopped_by}); model in {env.model_dir}", file=out, flush=True)
         return TrainResult(state, metrics, stopped_by, checkpoint)
     finally:
+        progress.close()
         if reporter is not None:
             reporter.close()
         if algo is not None:

@@ -86,3 +86,16 @@ def test_reporter_writes_csv_tensorboard_and_png(tmp_path: Path) -> None:
     again.report(metrics(training_iteration=4))
     again.close()
     assert len(list(csv.DictReader((tmp_path / "intermediate" / "progress.csv").open()))) == 4
+
+
+def test_progress_bar_follows_the_stop_budget(capsys: pytest.CaptureFixture[str]) -> None:
+    from runtime.reporting import ProgressBar
+
+    bar = ProgressBar({"timesteps_total": 20000, "episode_reward_mean": 475}, enabled=True)
+    bar.update(metrics(timesteps_total=5000))
+    bar.close()
+    assert "5000/20000" in capsys.readouterr().err
+    silent = ProgressBar({"timesteps_total": 10}, enabled=False)
+    silent.update(metrics())
+    silent.close()
+    assert capsys.readouterr().err == ""
