@@ -18,7 +18,7 @@ def main() -> None:
     settings = dict(resolved["config"])
     model_config = settings.pop("model_config", {})
     settings.pop("observation_filter", None)
-    ray.init(num_cpus=2, include_dashboard=False)
+    ray.init(address="local", num_cpus=2, include_dashboard=False)
     config = PPOConfig().update_from_dict(settings).environment(resolved["env"]).framework("torch")
     config.rl_module(model_config={**config.model_config, **model_config})
     algo = config.build_algo()

@@ -29,7 +29,7 @@ def evaluate(model_dir: Path, episodes: int) -> float:
     config.evaluation(evaluation_interval=1, evaluation_num_env_runners=0, evaluation_duration=episodes,
                       evaluation_duration_unit="episodes", evaluation_config={"explore": False})
     config.env_runners(create_env_on_local_worker=True)
-    ray.init(num_cpus=2, include_dashboard=False)
+    ray.init(address="local", num_cpus=2, include_dashboard=False)
     try:
         algo = config.build_algo()
         algo.restore_from_path(str(model_dir / "checkpoint"))

@@ -100,7 +100,8 @@ def init_ray(num_cpus: int, num_gpus: int) -> None:
     if os.environ.get("RAY_ADDRESS"):
         ray.init(address=os.environ["RAY_ADDRESS"], log_to_driver=True)
     else:
-        ray.init(num_cpus=num_cpus, num_gpus=num_gpus, include_dashboard=False, log_to_driver=True)
+        # "local": always a fresh instance, never a cluster someone else started on this machine with `ray start`.
+        ray.init(address="local", num_cpus=num_cpus, num_gpus=num_gpus, include_dashboard=False, log_to_driver=True)
 
 
 def train(env: JobEnvironment, spec: TrainingSpec, stream: TextIO | None = None) -> TrainResult:
