@@ -8,6 +8,7 @@ log file and the log's last lines, and makes sure the player process is gone.
 from __future__ import annotations
 
 import logging
+import socket
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -61,6 +62,11 @@ class UnitySession:
         first = config.first_worker_id()
         busy: list[int] = []
         for worker_id in range(first, first + config.port_attempts):
+            if not port_is_free(config.base_port + worker_id):
+                # Checked here first, as mlagents does: a UnityEnvironment that fails on a busy port leaves an
+                # atexit hook behind that fails noisily at exit.
+                busy.append(config.base_port + worker_id)
+                continue
             log_file = Path(config.log_dir) / f"unity-{worker_id}.log" if config.log_dir else None
             args = list(config.additional_args)
             if log_file is not None:
@@ -132,6 +138,17 @@ class UnitySession:
             self.env._close(int(timeout_s if timeout_s is not None else min(self.config.timeout_wait, 10)))
         except Exception as exc:  # noqa: BLE001 - closing must not mask the error that led here
             log.warning("closing the Unity player %s failed: %s", self.player, exc)
+
+
+def port_is_free(port: int) -> bool:
+    """Whether ``port`` can be bound on localhost (the check ``mlagents``' RpcCommunicator makes)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(("localhost", port))
+        except OSError:
+            return False
+    return True
 
 
 def _describe(headline: str, player: Path, worker_id: int, config: UnityConfig, log_file: Path | None,
