@@ -6,6 +6,7 @@ import difflib
 import functools
 import json
 import logging
+import re
 from types import MappingProxyType
 from typing import Any, Mapping
 
@@ -268,8 +269,14 @@ def mean_std_filter(env: Any = None, spaces: Any = None, device: Any = None) -> 
     return MeanStdFilter(multi_agent=False)
 
 
+def policy_id_for(group: str) -> str:
+    """RLlib's id for the policy of agent group ``group``: characters RLlib refuses in ids (they are folder names in
+    checkpoints: ``<>:"/\\|?*``) become ``_``, e.g. Unity's behavior ``3DBall?team=0`` -> ``3DBall_team=0``."""
+    return re.sub(r'[<>:"/\\|?*]', "_", group).rstrip(". ") or "group"
+
+
 def _policy_for_group(agent_id: Any, episode: Any = None, *, group_of: Any, **kwargs: Any) -> str:
-    return group_of(agent_id)
+    return policy_id_for(group_of(agent_id))
 
 
 def _shared_policy(agent_id: Any, episode: Any = None, **kwargs: Any) -> str:
@@ -280,7 +287,7 @@ def multi_agent_policies(env_id: str, env_config: Mapping[str, Any], mode: str =
     """RLlib's ``policies`` and ``policy_mapping_fn`` for the multi-agent environment ``env_id``.
 
     ``per_group``: one policy per agent group (for Unity, per behavior: agent ``"<behavior>_<id>"`` -> policy
-    ``"<behavior>"``); the groups are read from the environment once. ``shared``: one policy for every agent (all
+    :func:`policy_id_for` ``(<behavior>)``); the groups are read from the environment once. ``shared``: one policy for every agent (all
     groups must have the same spaces).
     """
     from envs.errors import EnvConfigError
@@ -298,7 +305,10 @@ def multi_agent_policies(env_id: str, env_config: Mapping[str, Any], mode: str =
                 + "; ".join(f"{name}: {obs} -> {act}" for name, (obs, act) in groups.items())
             )
         return {SHARED_POLICY}, _shared_policy
-    return set(groups), functools.partial(_policy_for_group, group_of=group_function(env_id))
+    policies = {policy_id_for(group) for group in groups}
+    if len(policies) != len(groups):
+        raise UserError(f"The agent groups {sorted(groups)} do not map onto distinct RLlib policy ids ({sorted(policies)}).")
+    return policies, functools.partial(_policy_for_group, group_of=group_function(env_id))
 
 
 def policy_spaces(algo: Any) -> tuple[Any, Any]:
