@@ -287,8 +287,8 @@ def multi_agent_policies(env_id: str, env_config: Mapping[str, Any], mode: str =
     """RLlib's ``policies`` and ``policy_mapping_fn`` for the multi-agent environment ``env_id``.
 
     ``per_group``: one policy per agent group (for Unity, per behavior: agent ``"<behavior>_<id>"`` -> policy
-    :func:`policy_id_for` ``(<behavior>)``); the groups are read from the environment once. ``shared``: one policy for every agent (all
-    groups must have the same spaces).
+    ``policy_id_for(<behavior>)``); the groups are read from the environment once. ``shared``: one policy for every
+    agent (all groups must have the same spaces).
     """
     from envs.errors import EnvConfigError
     from envs.registry import agent_groups, group_function
@@ -307,7 +307,9 @@ def multi_agent_policies(env_id: str, env_config: Mapping[str, Any], mode: str =
         return {SHARED_POLICY}, _shared_policy
     policies = {policy_id_for(group) for group in groups}
     if len(policies) != len(groups):
-        raise UserError(f"The agent groups {sorted(groups)} do not map onto distinct RLlib policy ids ({sorted(policies)}).")
+        raise UserError(
+            f"The agent groups {sorted(groups)} do not map onto distinct RLlib policy ids ({sorted(policies)})."
+        )
     return policies, functools.partial(_policy_for_group, group_of=group_function(env_id))
 
 

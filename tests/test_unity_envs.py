@@ -13,9 +13,8 @@ from typing import Any, Iterator
 
 import gymnasium as gym
 import numpy as np
-import psutil
 import pytest
-from unity_player.build import make_player
+from unity_player.build import make_player, running_players
 
 from envs.errors import EnvConfigError
 from envs.registry import agent_groups, canonical_env_id, env_info, make_env, prepare_env_config
@@ -33,29 +32,13 @@ def free_base_port() -> int:
         return s.getsockname()[1] if s.getsockname()[1] < 60000 else 40000
 
 
-def players_under(folder: Path) -> list[psutil.Process]:
-    found = []
-    for proc in psutil.process_iter(["cmdline", "status"]):
-        try:
-            if proc.info["status"] != psutil.STATUS_ZOMBIE and any(str(folder) in part for part in proc.info["cmdline"] or []):
-                found.append(proc)
-        except (psutil.NoSuchProcess, psutil.AccessDenied):
-            continue
-    return found
-
-
 @pytest.fixture
 def players(tmp_path: Path) -> Iterator[Path]:
     """A folder for stand-in players; after the test, none of the players started from it may still run."""
     folder = tmp_path / "players"
     folder.mkdir()
     yield folder
-    deadline = time.monotonic() + 10
-    while players_under(folder) and time.monotonic() < deadline:
-        time.sleep(0.2)
-    left = players_under(folder)
-    for proc in left:
-        proc.kill()
+    left = running_players(folder)
     assert not left, f"player processes left running: {[p.pid for p in left]}"
 
 
@@ -165,7 +148,8 @@ def test_multi_agent_adapter(players: Path, tmp_path: Path) -> None:
     finally:
         env.close()
     assert agent_groups("unity-multi:3DBall", config(player, tmp_path)) == {
-        "3DBall?team=0": (gym.spaces.Box(-np.inf, np.inf, (8,), np.float32), gym.spaces.Box(-1.0, 1.0, (2,), np.float32))
+        "3DBall?team=0": (gym.spaces.Box(-np.inf, np.inf, (8,), np.float32),
+                          gym.spaces.Box(-1.0, 1.0, (2,), np.float32))
     }
 
 
@@ -268,7 +252,8 @@ def test_train_channel_file_folder_and_search(tmp_path: Path) -> None:
     assert find_player(UnityConfig(env_name="Basic", train_dir=str(channel))) == player  # searched by name
     assert find_player(UnityConfig(env_name=str(player))) == player  # an absolute path
     make_player(channel / "other", "Other")
-    with pytest.raises(EnvConfigError, match=r"several Unity players \(basic_env_linux/Basic.x86_64, other/Other.x86_64\)"):
+    several = r"several Unity players \(basic_env_linux/Basic.x86_64, other/Other.x86_64\)"
+    with pytest.raises(EnvConfigError, match=several):
         find_player(UnityConfig(env_name=".", train_dir=str(channel)))
     (channel / "empty").mkdir()
     with pytest.raises(EnvConfigError, match="folder without a Linux Unity player"):
@@ -303,7 +288,9 @@ def _zip_build(tmp_path: Path, name: str) -> Path:
 def test_local_registry_manifest_and_cache(players: Path, tmp_path: Path) -> None:
     archive = _zip_build(tmp_path, "Basic")
     manifest = tmp_path / "manifest.yaml"
-    manifest.write_text(f"environments:\n  - Basic:\n      expected_reward: 0.93\n      linux_url: {archive.as_uri()}\n")
+    manifest.write_text(
+        f"environments:\n  - Basic:\n      expected_reward: 0.93\n      linux_url: {archive.as_uri()}\n"
+    )
     cache = tmp_path / "cache"
     settings = {"env_name": "Basic", "registry_manifest": str(manifest), "cache_dir": str(cache), "download": False}
     prepared = prepare_env_config("Unity", settings)
@@ -321,14 +308,16 @@ def test_local_registry_manifest_and_cache(players: Path, tmp_path: Path) -> Non
     finally:
         env.close()
     manifest.write_text("environments:\n  - Basic:\n      linux_url: http://127.0.0.1:9/Basic.zip\n")
-    with pytest.raises(EnvConfigError, match=r"Cannot download the Unity game 'Basic' from http://127.0.0.1:9/Basic.zip"):
+    cannot = r"Cannot download the Unity game 'Basic' from http://127.0.0.1:9/Basic.zip"
+    with pytest.raises(EnvConfigError, match=cannot):
         find_player(UnityConfig(env_name="Basic", registry_manifest=str(manifest), cache_dir=str(tmp_path / "c2")))
 
 
 def test_env_config_is_checked() -> None:
     with pytest.raises(EnvConfigError, match=r"unknown Unity env_config key 'env_nme'. Did you mean 'env_name'\?"):
         UnityConfig.from_mapping({"env_nme": "Basic"})
-    with pytest.raises(EnvConfigError, match=r"'base_port' must be an integer >= 1.*'no_graphics' must be true or false"):
+    both = r"'base_port' must be an integer >= 1.*'no_graphics' must be true or false"
+    with pytest.raises(EnvConfigError, match=both):
         UnityConfig.from_mapping({"base_port": "5005", "no_graphics": "yes"})
     with pytest.raises(EnvConfigError, match="does not exist"):
         prepare_env_config("Unity", {"player": "/nonexistent/Basic.x86_64"})

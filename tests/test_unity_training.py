@@ -9,10 +9,18 @@ from pathlib import Path
 
 import pytest
 from conftest import make_job_tree, run_rlrt
-from unity_player.build import make_player
+from unity_player.build import make_player, running_players
 
 # What entrypoints/train-unity.py runs.
 TRAIN_UNITY = ["train", "--default-preset", "unity-basic-ppo"]
+
+
+@pytest.fixture(autouse=True)
+def no_players_left(tmp_path: Path):
+    """After each test, no player started from the test's folders may still run."""
+    yield
+    left = running_players(tmp_path)
+    assert not left, f"player processes left running: {[p.pid for p in left]}"
 
 
 def free_base_port() -> int:
@@ -46,7 +54,8 @@ def test_player_uploaded_to_the_train_channel(tmp_path: Path) -> None:
     assert "training PPO on Unity (preset unity-basic-ppo)" in result.stdout
     assert result.stdout.count("timesteps_total: ") == 2 and "episode_reward_mean: " in result.stdout
     metadata = json.loads((tree.model / "metadata.json").read_text())
-    assert metadata["observation_space"]["shape"] == [20] and metadata["action_space"] == {"type": "Discrete", "n": 3, "start": 0}
+    assert metadata["observation_space"]["shape"] == [20]
+    assert metadata["action_space"] == {"type": "Discrete", "n": 3, "start": 0}
     assert (tree.model / "checkpoint").is_dir() and not tree.failure.exists()
     # Env runner 1's player: worker id 16, its log in output/intermediate.
     log = (tree.intermediate / "unity-16.log").read_text()
@@ -60,7 +69,8 @@ def test_multi_agent_game(tmp_path: Path) -> None:
         "preset": "unity-3dball-ppo",
         **tiny(**{"rl.training.stop.training_iteration": 1, "rl.training.config.train_batch_size_per_learner": 300}),
     })
-    make_player(tree.channel("train") / "3DBall_linux", "3DBall", ["--game", "ball", "--agents", "3", "--max-step", "50"])
+    ball = ["--game", "ball", "--agents", "3", "--max-step", "50"]
+    make_player(tree.channel("train") / "3DBall_linux", "3DBall", ball)
     result = run_rlrt(["train"], base=tree.base, timeout=240)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert "training PPO on UnityMultiAgent" in result.stdout and "episode_reward_mean: " in result.stdout
@@ -84,7 +94,8 @@ def test_player_crash_mid_episode_is_survived(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert marker.exists()
     output = result.stdout + result.stderr
-    assert "The Unity player failed during step (UnityEnvironmentException: Environment shut down with return code 3" in output
+    crash = "The Unity player failed during step (UnityEnvironmentException: Environment shut down with return code 3"
+    assert crash in output
     assert "unity-16.log" in output
     log = (tree.intermediate / "unity-16.log").read_text()
     assert "simulated crash after 100 steps" in log and log.count("connected:") == 2

@@ -151,7 +151,9 @@ def cached_player(cache_dir: Path, identifier: str, url: str | None = None) -> P
     if url is not None:
         folders = [cache_dir / f"{identifier}-{hashlib.md5(url.encode()).hexdigest()}"]
     else:
-        folders = sorted(p for p in cache_dir.glob(f"{identifier}-*") if p.is_dir() and len(p.name) == len(identifier) + 33)
+        folders = sorted(
+            p for p in cache_dir.glob(f"{identifier}-*") if p.is_dir() and len(p.name) == len(identifier) + 33
+        )
     for folder in folders:
         if folder.is_dir():
             found = players_in(folder)
@@ -184,7 +186,9 @@ def download_player(cache_dir: Path, identifier: str, url: str, timeout_s: float
         partial.unlink(missing_ok=True)
     found = players_in(target)
     if not found:
-        raise EnvConfigError(f"The zip for the Unity game '{identifier}' ({url}) holds no Linux player (*{PLAYER_SUFFIX}).")
+        raise EnvConfigError(
+            f"The zip for the Unity game '{identifier}' ({url}) holds no Linux player (*{PLAYER_SUFFIX})."
+        )
     return make_executable(found[0])
 
 
@@ -232,7 +236,9 @@ def find_player(config: UnityConfig) -> Path:
         if not manifest.is_absolute() and train_dir is not None and (train_dir / manifest).is_file():
             manifest = train_dir / manifest
         if not manifest.is_file():
-            raise EnvConfigError(f"The Unity registry manifest {manifest} (env_config 'registry_manifest') does not exist.")
+            raise EnvConfigError(
+                f"The Unity registry manifest {manifest} (env_config 'registry_manifest') does not exist."
+            )
         entries = load_manifest(manifest)
         entry = entries.get(name)
         if entry is not None:
@@ -243,7 +249,8 @@ def find_player(config: UnityConfig) -> Path:
             if cached is not None:
                 return cached
             return download_player(cache_dir, name, url, config.download_timeout_s)
-        tried.append(f"the registry manifest {manifest} has no '{name}' (it has: {', '.join(sorted(entries)) or 'nothing'})")
+        known = ", ".join(sorted(entries)) or "nothing"
+        tried.append(f"the registry manifest {manifest} has no '{name}' (it has: {known})")
 
     cached = cached_player(cache_dir, name)
     if cached is not None:

@@ -14,7 +14,6 @@ import logging
 from typing import Any, Mapping
 
 import gymnasium as gym
-import numpy as np
 
 from envs.errors import EnvConfigError
 from envs.unity import spaces
@@ -93,7 +92,9 @@ class UnityGymEnv(gym.Env):
                 self._episode_over = False
                 return spaces.observation_at(decision.obs, 0), {}
             self.session.call("step", self.session.env.step)
-        raise UnityPlayerError(f"The Unity game's agent requested no decision in {MAX_SKIPPED_STEPS} steps after a reset.")
+        raise UnityPlayerError(
+            f"The Unity game's agent requested no decision in {MAX_SKIPPED_STEPS} steps after a reset."
+        )
 
     def step(self, action: Any) -> tuple[Any, float, bool, bool, dict[str, Any]]:
         if self._episode_over:

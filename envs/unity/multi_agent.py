@@ -131,9 +131,9 @@ class UnityMultiAgentEnv(MultiAgentEnv):
                 rewards[key] = float(decision.reward[index] + decision.group_reward[index])
                 terminateds[key] = False
                 truncateds[key] = False
-        active = [a for a in self.agents if a not in self._done] + [a for a in obs if a not in self._done and a not in self.agents]
-        self.agents = sorted(set(active))
-        horizon = self.max_episode_steps is not None and self._steps >= int(self.max_episode_steps) and bool(self.agents)
+        self.agents = sorted({a for a in [*self.agents, *obs] if a not in self._done})
+        limit = self.max_episode_steps
+        horizon = bool(self.agents) and limit is not None and self._steps >= int(limit)
         if horizon:
             for key in self.agents:
                 if key in obs:

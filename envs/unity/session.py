@@ -54,7 +54,7 @@ class UnitySession:
 
     @classmethod
     def launch(cls, config: UnityConfig, player: Path) -> "UnitySession":
-        """Start ``player`` on the first free worker id from ``config.first_worker_id()``; UnityPlayerError if it fails."""
+        """Start ``player`` on the first free worker id from ``config.first_worker_id()``; UnityPlayerError if not."""
         from mlagents_envs.environment import UnityEnvironment
         from mlagents_envs.exception import UnityException, UnityWorkerInUseException
         from mlagents_envs.side_channel.engine_configuration_channel import EngineConfigurationChannel

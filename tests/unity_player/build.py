@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import stat
 import sys
+import time
 from pathlib import Path
 from typing import Sequence
+
+import psutil
 
 PLAYER_SOURCE = Path(__file__).resolve().parent / "standin_player.py"
 
@@ -30,3 +33,26 @@ def make_player(folder: Path, name: str = "Basic", args: Sequence[str] = (), exe
         (folder / f"{name}_Data").mkdir(exist_ok=True)
         (folder / f"{name}_Data" / "app.info").write_text(f"Unity Technologies\n{name}\n")
     return player
+
+
+def running_players(folder: Path, wait_s: float = 10.0) -> list[psutil.Process]:
+    """Player processes started from under ``folder`` still running after up to ``wait_s`` seconds (then killed)."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        found = []
+        for proc in psutil.process_iter(["cmdline", "status"]):
+            try:
+                alive = proc.info["status"] != psutil.STATUS_ZOMBIE
+                if alive and any(str(folder) in part for part in proc.info["cmdline"] or []):
+                    found.append(proc)
+            except (psutil.NoSuchProcess, psutil.AccessDenied):
+                continue
+        if not found or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    for proc in found:
+        try:
+            proc.kill()
+        except psutil.NoSuchProcess:
+            pass
+    return found

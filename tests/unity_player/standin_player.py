@@ -262,7 +262,8 @@ class Ball(Game):
 def make_game(args: argparse.Namespace, seed: int) -> Game:
     if args.game == "basic":
         branches = [int(b) for b in args.branches.split(",")]
-        return Basic(args.agents or 1, 100 if args.max_step is None else args.max_step, seed, args.observations, branches)
+        max_step = 100 if args.max_step is None else args.max_step
+        return Basic(args.agents or 1, max_step, seed, args.observations, branches)
     return Ball(args.agents or 12, 500 if args.max_step is None else args.max_step, seed)
 
 
