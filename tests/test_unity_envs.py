@@ -322,6 +322,8 @@ def test_env_config_is_checked() -> None:
     with pytest.raises(EnvConfigError, match="does not exist"):
         prepare_env_config("Unity", {"player": "/nonexistent/Basic.x86_64"})
     assert UnityConfig.from_mapping({"num_envs": 4}).first_worker_id() == 0
+    # rl.training.config.horizon arrives as max_episode_steps: accepted by the one-time preparation too.
+    assert UnityConfig.from_mapping({"max_episode_steps": 9, "worker_index": 2}).first_worker_id() == 32
 
 
 def test_registry_ids() -> None:

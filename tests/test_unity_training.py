@@ -43,12 +43,19 @@ def tiny(**extra: object) -> dict[str, object]:
 
 @pytest.mark.slow
 def test_player_uploaded_to_the_train_channel(tmp_path: Path) -> None:
-    """The seed's custom-executable flow: the player file in the train channel, named by env_config env_name."""
+    """The seed's custom-executable flow: the player file in the train channel, named by env_config env_name.
+
+    The player also dies mid-episode once (after 100 steps): the env runner logs a clear error naming the player's
+    log, RLlib re-creates the environment (a new player on the same port) and training goes on.
+    """
     tree = make_job_tree(tmp_path / "ml", tiny(**{
         "rl.training.config.env_config.env_name": "basic_env_linux.x86_64",
+        "rl.training.config.env_config.timeout_wait": 10,  # mlagents checks the player every timeout_wait / 10 s
         "rl.training.stop.training_iteration": 2,
     }))
-    make_player(tree.channel("train"), "basic_env_linux", executable=False)  # S3 uploads lose the mode bits
+    marker = tmp_path / "crashed-once"
+    crash_once = ["--crash-after-steps", "100", "--crash-once", str(marker)]
+    make_player(tree.channel("train"), "basic_env_linux", crash_once, executable=False)  # S3 loses the mode bits
     result = run_rlrt(TRAIN_UNITY, base=tree.base, timeout=240)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert "training PPO on Unity (preset unity-basic-ppo)" in result.stdout
@@ -59,7 +66,11 @@ def test_player_uploaded_to_the_train_channel(tmp_path: Path) -> None:
     assert (tree.model / "checkpoint").is_dir() and not tree.failure.exists()
     # Env runner 1's player: worker id 16, its log in output/intermediate.
     log = (tree.intermediate / "unity-16.log").read_text()
-    assert "port" in log and "connected" in log and "the trainer closed the connection" in log
+    assert "port" in log and "the trainer closed the connection" in log
+    # The crash mid-episode, and the replacement player.
+    assert marker.exists() and "simulated crash after 100 steps" in log and log.count("connected:") == 2
+    crash = "The Unity player failed during step (UnityEnvironmentException: Environment shut down with return code 3"
+    assert crash in result.stdout + result.stderr and "unity-16.log" in result.stdout + result.stderr
 
 
 @pytest.mark.slow
@@ -79,27 +90,6 @@ def test_multi_agent_game(tmp_path: Path) -> None:
         "type": "Box", "shape": [8], "dtype": "float32", "low": ["-inf"] * 8, "high": ["inf"] * 8}}}
     assert metadata["action_space"]["spaces"]["3DBall_team=0"]["shape"] == [2]
     assert (tree.model / "checkpoint").is_dir()
-
-
-@pytest.mark.slow
-def test_player_crash_mid_episode_is_survived(tmp_path: Path) -> None:
-    """A player that dies mid-episode: a clear error in the env runner's log, a new player, training goes on."""
-    tree = make_job_tree(tmp_path / "ml", tiny(**{
-        "rl.training.stop.training_iteration": 2,
-        "rl.training.config.env_config.timeout_wait": 10,  # mlagents checks the player every timeout_wait / 10 s
-    }))
-    marker = tmp_path / "crashed-once"
-    make_player(tree.channel("train") / "build", "Basic", ["--crash-after-steps", "100", "--crash-once", str(marker)])
-    result = run_rlrt(TRAIN_UNITY, base=tree.base, timeout=240)
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    assert marker.exists()
-    output = result.stdout + result.stderr
-    crash = "The Unity player failed during step (UnityEnvironmentException: Environment shut down with return code 3"
-    assert crash in output
-    assert "unity-16.log" in output
-    log = (tree.intermediate / "unity-16.log").read_text()
-    assert "simulated crash after 100 steps" in log and log.count("connected:") == 2
-    assert result.stdout.count("timesteps_total: ") == 2 and not tree.failure.exists()
 
 
 def test_registry_id_without_internet_fails_clearly(tmp_path: Path) -> None:

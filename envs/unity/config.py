@@ -18,8 +18,9 @@ WORKER_ID_STRIDE = 16
 DEFAULT_REGISTRY_URL = "https://storage.googleapis.com/mlagents-test-environments/1.0.0/manifest.yaml"
 """The manifest ``mlagents_envs.registry.default_registry`` reads (needs the internet)."""
 
-# Keys RLlib or gymnasium may add to an env_config; they carry nothing for us.
-_IGNORED_KEYS = ("num_envs", "render_mode")
+# Keys RLlib or gymnasium may add to an env_config, and the episode limit (applied by envs.registry.make_env's
+# TimeLimit, or by the multi-agent env itself); they carry nothing for the player.
+_IGNORED_KEYS = ("num_envs", "render_mode", "max_episode_steps")
 
 
 @dataclass(frozen=True)
