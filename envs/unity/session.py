@@ -67,8 +67,9 @@ class UnitySession:
                 # atexit hook behind that fails noisily at exit.
                 busy.append(config.base_port + worker_id)
                 continue
-            log_file = Path(config.log_dir) / f"unity-{worker_id}.log" if config.log_dir else None
             args = list(config.additional_args)
+            user_log = "-logfile" in (arg.lower() for arg in args)  # the user's own -logFile wins
+            log_file = Path(config.log_dir) / f"unity-{worker_id}.log" if config.log_dir and not user_log else None
             if log_file is not None:
                 log_file.parent.mkdir(parents=True, exist_ok=True)
                 args += ["-logFile", str(log_file)]
