@@ -47,16 +47,13 @@ def default_cache_dir() -> Path:
 
 def how_to_provide(name: str) -> str:
     """The part of every 'game not found' message that says what to do."""
+    player = name if name.endswith(PLAYER_SUFFIX) else name + PLAYER_SUFFIX
     return (
-        "Provide the Unity player one of these ways: "
-        f"(1) upload your Linux build (the {name}{'' if name.endswith(PLAYER_SUFFIX) else PLAYER_SUFFIX} file "
-        "with its *_Data folder, or the whole build folder) as the job's 'train' channel and set "
-        "rl.training.config.env_config.env_name to the file's (or folder's) name; "
-        "(2) ship a registry manifest (ML-Agents' YAML format) whose linux_url is a file:// URL or path of the "
-        "build's zip, and set rl.training.config.env_config.registry_manifest to it (a name in the 'train' "
-        "channel works); "
-        "(3) pre-fill the registry cache (e.g. in the image: python -c \"from mlagents_envs.registry import "
-        f"default_registry; default_registry['{name}'].make().close()\" on a machine with internet)."
+        "Provide the player: (1) upload your Linux build (e.g. " + player + " with its _Data folder) as the 'train' "
+        "channel and set rl.training.config.env_config.env_name to its file or folder name; (2) set "
+        "rl.training.config.env_config.registry_manifest to a local ML-Agents registry manifest whose linux_url is "
+        "the build's zip (file:// or a path); (3) pre-fill ML-Agents' binary cache (env_config cache_dir) in the "
+        "image. See docs/UNITY.md."
     )
 
 
