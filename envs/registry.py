@@ -3,6 +3,12 @@
 This module knows nothing of SageMaker or RLlib: it maps a user-facing id (including the old names the SageMaker RL
 seeds use, such as ``RoboschoolHopper-v1``) onto a gymnasium id and builds the environment. Packages that register
 environments on import (``pybullet_envs_gymnasium``) are imported only when one of their ids is asked for.
+
+Some environments are built by our own adapters rather than ``gymnasium.make`` (``EnvInfo.entry_point``), and some
+need the job's context (``EnvInfo.job_context``: the runtime passes ``train_dir``, ``log_dir`` and the env runner's
+``worker_index`` in ``env_config``). Unity games: ``Unity`` (one agent) and ``UnityMultiAgent`` take the game in
+``env_config['env_name']`` (a registry id such as ``Basic``, or a player file in the ``train`` channel);
+``unity:<game>`` and ``unity-multi:<game>`` name the game in the id itself.
 """
 
 from __future__ import annotations
@@ -11,9 +17,10 @@ import difflib
 import importlib
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 import gymnasium as gym
+
 
 
 @dataclass(frozen=True)
@@ -25,6 +32,19 @@ class EnvInfo:
     module: str | None = None
     """A module whose import registers ``gym_id`` (``None`` for gymnasium's own environments)."""
     description: str = ""
+    entry_point: str | None = None
+    """``"module:function"`` building the environment from ``env_config`` (instead of ``gymnasium.make``)."""
+    multi_agent: bool = False
+    """The environment is an RLlib ``MultiAgentEnv``."""
+    job_context: bool = False
+    """``env_config`` may carry the job's ``train_dir``, ``log_dir`` and RLlib's ``worker_index``."""
+    prepare: str | None = None
+    """``"module:function(env_config) -> env_config"``: checks and completes ``env_config`` once, before any env
+    runner starts (e.g. finds, downloads or chmods a game); raises :class:`EnvConfigError`."""
+    agent_groups: str | None = None
+    """Multi-agent: ``"module:function(env_config) -> {group: (obs_space, action_space)}"`` (one policy a group)."""
+    group_of: str | None = None
+    """Multi-agent: ``"module:function(agent_id) -> group"``."""
 
 
 KNOWN_ENVS: Mapping[str, EnvInfo] = MappingProxyType(
@@ -41,8 +61,28 @@ KNOWN_ENVS: Mapping[str, EnvInfo] = MappingProxyType(
         "HumanoidBulletEnv-v0": EnvInfo(
             "HumanoidBulletEnv-v0", "pybullet_envs_gymnasium", "PyBullet Humanoid: a 3D humanoid learns to run"
         ),
+        "Unity": EnvInfo(
+            "Unity",
+            description="a Unity ML-Agents game with one agent (env_config env_name: registry id or player file)",
+            entry_point="envs.unity.gym_env:make_unity_env",
+            job_context=True,
+            prepare="envs.unity.prepare:prepare_env_config",
+        ),
+        "UnityMultiAgent": EnvInfo(
+            "UnityMultiAgent",
+            description="a Unity ML-Agents game with several agents; agent ids '<behavior>_<agent_id>'",
+            entry_point="envs.unity.multi_agent:make_unity_multi_agent_env",
+            multi_agent=True,
+            job_context=True,
+            prepare="envs.unity.prepare:prepare_env_config",
+            agent_groups="envs.unity.prepare:behavior_spaces",
+            group_of="envs.unity.multi_agent:behavior_of",
+        ),
     }
 )
+
+# "<prefix>:<game>" ids: the environment family and the game it plays (its env_config env_name).
+GAME_PREFIXES: Mapping[str, str] = MappingProxyType({"unity": "Unity", "unity-multi": "UnityMultiAgent"})
 
 ALIASES: Mapping[str, str] = MappingProxyType(
     {
@@ -54,6 +94,9 @@ ALIASES: Mapping[str, str] = MappingProxyType(
         "Hopper": "HopperBulletEnv-v0",
         "Humanoid": "HumanoidBulletEnv-v0",
         "CartPole": "CartPole-v1",
+        # The Unity seed's evaluation job names the game alone ("env": "Basic").
+        "Basic": "unity:Basic",
+        "3DBall": "unity-multi:3DBall",
     }
 )
 
@@ -62,18 +105,74 @@ class UnknownEnvironmentError(ValueError):
     """Raised for an environment id that is neither known nor registered with gymnasium."""
 
 
+def split_game_id(env_id: str) -> tuple[str, str | None]:
+    """``"unity:Basic"`` -> ``("Unity", "Basic")``; any other id -> ``(env_id, None)``."""
+    prefix, sep, game = env_id.partition(":")
+    family = GAME_PREFIXES.get(prefix.lower()) if sep else None
+    if family is None or not game.strip():
+        return env_id, None
+    return family, game.strip()
+
+
 def canonical_env_id(env_id: str) -> str:
     """Return the canonical id for ``env_id`` (aliases resolved); raise UnknownEnvironmentError if unknown."""
     env_id = ALIASES.get(env_id, env_id)
-    if env_id in KNOWN_ENVS or env_id in gym.registry:
+    if env_id in KNOWN_ENVS or env_id in gym.registry or split_game_id(env_id)[1] is not None:
         return env_id
     choices = sorted(set(KNOWN_ENVS) | set(ALIASES))
     close = difflib.get_close_matches(env_id, choices, n=1)
     hint = f" Did you mean '{close[0]}'?" if close else ""
     raise UnknownEnvironmentError(
         f"Unknown environment '{env_id}'.{hint} Known environments: {', '.join(sorted(KNOWN_ENVS))} "
-        f"(aliases: {', '.join(sorted(ALIASES))})."
+        f"(aliases: {', '.join(sorted(ALIASES))}; and {', '.join(p + ':<game>' for p in GAME_PREFIXES)})."
     )
+
+
+def env_info(env_id: str) -> EnvInfo:
+    """What the registry knows about ``env_id`` (an id, alias or ``<prefix>:<game>``); gymnasium ids get a plain
+    :class:`EnvInfo`."""
+    family, _game = split_game_id(canonical_env_id(env_id))
+    return KNOWN_ENVS.get(family) or EnvInfo(family)
+
+
+def _load(reference: str) -> Callable[..., Any]:
+    module, _, name = reference.partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
+def _with_game(env_id: str, env_config: Mapping[str, Any] | None) -> dict[str, Any]:
+    """``env_config`` with ``env_name`` defaulting to the game a ``<prefix>:<game>`` id names."""
+    config = dict(env_config or {})
+    _family, game = split_game_id(canonical_env_id(env_id))
+    if game is not None:
+        config.setdefault("env_name", game)
+    return config
+
+
+def prepare_env_config(env_id: str, env_config: Mapping[str, Any] | None) -> dict[str, Any]:
+    """Check and complete ``env_config`` for ``env_id`` once, before environments are built (may find, download or
+    chmod files); :class:`EnvConfigError` for a user-fixable problem. Environments without a hook get it unchanged."""
+    info = env_info(env_id)
+    config = _with_game(env_id, env_config)
+    if info.prepare is None:
+        return config
+    return dict(_load(info.prepare)(config))
+
+
+def agent_groups(env_id: str, env_config: Mapping[str, Any] | None) -> dict[str, tuple[gym.Space, gym.Space]]:
+    """A multi-agent environment's agent groups (one policy each) and their (observation, action) spaces."""
+    info = env_info(env_id)
+    if not info.multi_agent or info.agent_groups is None:
+        raise ValueError(f"'{env_id}' is not a multi-agent environment with agent groups")
+    return dict(_load(info.agent_groups)(_with_game(env_id, env_config)))
+
+
+def group_function(env_id: str) -> Callable[[str], str]:
+    """A multi-agent environment's agent id -> group function (a module-level function, so it pickles)."""
+    info = env_info(env_id)
+    if info.group_of is None:
+        raise ValueError(f"'{env_id}' has no agent groups")
+    return _load(info.group_of)
 
 
 def ensure_registered(env_id: str) -> str:
@@ -93,6 +192,14 @@ def make_env(env_id: str, env_config: Mapping[str, Any] | None = None) -> gym.En
     ``env_config`` keys are passed to ``gymnasium.make`` (e.g. ``render_mode``, ``max_episode_steps``); keys RLlib
     adds to its EnvContext (worker index and such) are not part of the mapping and never reach the environment.
     """
+    info = env_info(env_id)
+    if info.entry_point is not None:
+        config = _with_game(env_id, env_config)
+        max_steps = None if info.multi_agent else config.pop("max_episode_steps", None)
+        env = _load(info.entry_point)(config)
+        if max_steps is not None:
+            env = gym.wrappers.TimeLimit(env, int(max_steps))
+        return env
     gym_id = ensure_registered(env_id)
     kwargs = dict(env_config or {})
     return gym.make(gym_id, **kwargs)

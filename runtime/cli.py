@@ -44,7 +44,9 @@ def build_parser() -> argparse.ArgumentParser:
             "  rlrt train\n"
             "  rlrt train --preset hopper-ppo --set rl.training.stop.time_total_s=600\n"
             "  rlrt train --set rl.training.config.num_sgd_iter=20 --set rl.training.config.lr=0.0001\n"
-            "  rlrt train --base-dir ./myjob   # rerun later in the same folder to resume from its checkpoints"
+            "  rlrt train --base-dir ./myjob   # rerun later in the same folder to resume from its checkpoints\n"
+            "  rlrt train --base-dir ./myjob --preset unity-basic-ppo \\\n"
+            "      --set rl.training.config.env_config.env_name=MyGame.x86_64   # a Unity player in myjob/input/data/train"
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

@@ -109,7 +109,8 @@ def train(env: JobEnvironment, spec: TrainingSpec, stream: TextIO | None = None)
     import ray
 
     from envs.registry import UnknownEnvironmentError, canonical_env_id
-    from runtime.rllib_backend import build_algorithm_config, register_environment
+    from runtime.env_setup import job_env_config
+    from runtime.rllib_backend import build_algorithm_config, policy_spaces, register_environment
 
     out = stream or sys.stdout
     try:
@@ -118,9 +119,10 @@ def train(env: JobEnvironment, spec: TrainingSpec, stream: TextIO | None = None)
         raise UserError(str(exc)) from exc
     checkpoints = CheckpointManager(env.checkpoint_dir, spec.checkpoint_keep)
     write_resolved_config(env.intermediate_dir, spec)
+    env_config = job_env_config(env_id, spec.env_config, env)
 
     # The configuration is checked before Ray starts, so a rejected one fails in seconds.
-    config = build_algorithm_config(spec, register_environment(env_id), env.num_gpus)
+    config = build_algorithm_config(spec, register_environment(env_id), env.num_gpus, env_config, env_id)
     init_ray(env.num_cpus, env.num_gpus)
     algo = None
     reporter = None
@@ -193,13 +195,13 @@ def train(env: JobEnvironment, spec: TrainingSpec, stream: TextIO | None = None)
         if stopped_by == "SIGTERM":
             print(f"rlrt: stopped by SIGTERM; checkpoint {checkpoint}; a new job in this tree resumes", file=out)
             return TrainResult(state, metrics, stopped_by, checkpoint, EXIT_SIGTERM)
-        module = algo.get_module()
+        observation_space, action_space = policy_spaces(algo)
         write_model_dir(
             env.model_dir,
             checkpoint,
             spec,
-            module.observation_space,
-            module.action_space,
+            observation_space,
+            action_space,
             {**asdict(state), "stopped_by": stopped_by, **({"final": asdict(metrics)} if metrics else {})},
         )
         print(f"rlrt: done ({stopped_by}); model in {env.model_dir}", file=out, flush=True)

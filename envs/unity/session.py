@@ -1,0 +1,165 @@
+"""One running Unity player and its ``UnityEnvironment``: launch (own port, retry when busy), talk, close.
+
+Every call into ``mlagents_envs`` goes through :meth:`UnitySession.call`, which turns a player that died, stopped
+answering or closed the connection into a :class:`UnityPlayerError` naming the player, its worker id and port, its
+log file and the log's last lines, and makes sure the player process is gone.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, TypeVar
+
+from envs.unity.config import UnityConfig
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+LOG_TAIL_LINES = 15
+
+
+class UnityPlayerError(RuntimeError):
+    """The Unity player died, timed out or closed the connection (RLlib restarts the env runner that saw it)."""
+
+
+def log_tail(path: Path | None, lines: int = LOG_TAIL_LINES) -> str:
+    """The last ``lines`` lines of the player's log, or '' when there is none."""
+    if path is None or not path.is_file():
+        return ""
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        return ""
+    return "\n".join(text[-lines:])
+
+
+@dataclass
+class UnitySession:
+    """A launched player: its ``UnityEnvironment``, the worker id (port) it got, and its log file."""
+
+    config: UnityConfig
+    player: Path
+    env: Any
+    worker_id: int
+    log_file: Path | None
+    closed: bool = field(default=False)
+
+    @property
+    def port(self) -> int:
+        return self.config.base_port + self.worker_id
+
+    @classmethod
+    def launch(cls, config: UnityConfig, player: Path) -> "UnitySession":
+        """Start ``player`` on the first free worker id from ``config.first_worker_id()``; UnityPlayerError if not."""
+        from mlagents_envs.environment import UnityEnvironment
+        from mlagents_envs.exception import UnityException, UnityWorkerInUseException
+        from mlagents_envs.side_channel.engine_configuration_channel import EngineConfigurationChannel
+
+        first = config.first_worker_id()
+        busy: list[int] = []
+        for worker_id in range(first, first + config.port_attempts):
+            if not port_is_free(config.base_port + worker_id):
+                # Checked here first, as mlagents does: a UnityEnvironment that fails on a busy port leaves an
+                # atexit hook behind that fails noisily at exit.
+                busy.append(config.base_port + worker_id)
+                continue
+            args = list(config.additional_args)
+            user_log = "-logfile" in (arg.lower() for arg in args)  # the user's own -logFile wins
+            log_file = Path(config.log_dir) / f"unity-{worker_id}.log" if config.log_dir and not user_log else None
+            if log_file is not None:
+                log_file.parent.mkdir(parents=True, exist_ok=True)
+                args += ["-logFile", str(log_file)]
+            side_channels = []
+            engine = None
+            if config.time_scale is not None:
+                engine = EngineConfigurationChannel()
+                side_channels.append(engine)
+            started = time.monotonic()
+            try:
+                env = UnityEnvironment(
+                    file_name=str(player),
+                    worker_id=worker_id,
+                    base_port=config.base_port,
+                    seed=config.seed,
+                    no_graphics=config.no_graphics,
+                    timeout_wait=config.timeout_wait,
+                    additional_args=args,
+                    side_channels=side_channels,
+                )
+            except UnityWorkerInUseException:
+                busy.append(config.base_port + worker_id)
+                log.info("port %d is busy; trying worker id %d", config.base_port + worker_id, worker_id + 1)
+                continue
+            except UnityException as exc:
+                raise UnityPlayerError(
+                    _describe(f"The Unity player did not start ({type(exc).__name__}: {exc})", player, worker_id,
+                              config, log_file, time.monotonic() - started)
+                ) from exc
+            if engine is not None:
+                engine.set_configuration_parameters(time_scale=config.time_scale)
+            if busy:
+                log.warning("Unity ports %s were busy; player %s uses port %d", busy, player.name,
+                            config.base_port + worker_id)
+            log.info("Unity player %s started on port %d (worker id %d), log %s", player, config.base_port + worker_id,
+                     worker_id, log_file)
+            return cls(config, player, env, worker_id, log_file)
+        raise UnityPlayerError(
+            f"No free port for the Unity player {player}: ports {config.base_port + first}-"
+            f"{config.base_port + first + config.port_attempts - 1} are all in use "
+            "(set rl.training.config.env_config.base_port to a free range)."
+        )
+
+    def call(self, what: str, fn: Callable[[], T]) -> T:
+        """Run ``fn`` (a call into the UnityEnvironment); a dead or silent player becomes a UnityPlayerError."""
+        from mlagents_envs.exception import UnityException
+
+        if self.closed:
+            raise UnityPlayerError(f"The Unity player {self.player} (port {self.port}) was already closed.")
+        started = time.monotonic()
+        try:
+            return fn()
+        except UnityException as exc:
+            self.close(timeout_s=2)
+            raise UnityPlayerError(
+                _describe(f"The Unity player failed during {what} ({type(exc).__name__}: {exc})", self.player,
+                          self.worker_id, self.config, self.log_file, time.monotonic() - started)
+            ) from exc
+
+    def close(self, timeout_s: float | None = None) -> None:
+        """Ask the player to quit, wait for it (kill it after ``timeout_s``), free the port. Safe to call twice."""
+        if self.closed:
+            return
+        self.closed = True
+        try:
+            # UnityEnvironment._close(timeout) is what close() and its atexit hook run, with a shorter wait.
+            self.env._close(int(timeout_s if timeout_s is not None else min(self.config.timeout_wait, 10)))
+        except Exception as exc:  # noqa: BLE001 - closing must not mask the error that led here
+            log.warning("closing the Unity player %s failed: %s", self.player, exc)
+
+
+def port_is_free(port: int) -> bool:
+    """Whether ``port`` can be bound on localhost (the check ``mlagents``' RpcCommunicator makes)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(("localhost", port))
+        except OSError:
+            return False
+    return True
+
+
+def _describe(headline: str, player: Path, worker_id: int, config: UnityConfig, log_file: Path | None,
+              elapsed_s: float) -> str:
+    tail = log_tail(log_file)
+    lines = [
+        f"{headline}.",
+        f"Player: {player}; worker id {worker_id}, port {config.base_port + worker_id}; after {elapsed_s:.1f} s "
+        f"(timeout_wait {config.timeout_wait} s).",
+    ]
+    if log_file is not None:
+        lines.append(f"Player log: {log_file}" + (f"; its last lines:\n{tail}" if tail else " (empty)."))
+    return "\n".join(lines)

@@ -1,0 +1,58 @@
+"""Lay out the stand-in player as a Unity Linux build: ``<name>.x86_64`` (an executable file) and ``<name>_Data/``.
+
+The generated executable is a two-line Python launcher whose shebang is this interpreter (the one with grpcio and
+mlagents_envs), so ``UnityEnvironment`` can start it from any folder, exactly as it starts a real player.
+"""
+
+from __future__ import annotations
+
+import stat
+import sys
+import time
+from pathlib import Path
+from typing import Sequence
+
+import psutil
+
+PLAYER_SOURCE = Path(__file__).resolve().parent / "standin_player.py"
+
+
+def make_player(folder: Path, name: str = "Basic", args: Sequence[str] = (), executable: bool = True,
+                data_folder: bool = True) -> Path:
+    """Write ``folder/<name>.x86_64`` running the stand-in with ``args`` (e.g. ``["--game", "ball"]``); return it."""
+    folder.mkdir(parents=True, exist_ok=True)
+    player = folder / f"{name}.x86_64"
+    player.write_text(
+        f"#!{sys.executable}\n"
+        f"import sys; sys.path.insert(0, {str(PLAYER_SOURCE.parent)!r}); import standin_player\n"
+        f"sys.exit(standin_player.main([*{list(args)!r}, *sys.argv[1:]]))\n"
+    )
+    mode = player.stat().st_mode
+    player.chmod(mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH if executable else mode & ~0o111)
+    if data_folder:
+        (folder / f"{name}_Data").mkdir(exist_ok=True)
+        (folder / f"{name}_Data" / "app.info").write_text(f"Unity Technologies\n{name}\n")
+    return player
+
+
+def running_players(folder: Path, wait_s: float = 10.0) -> list[psutil.Process]:
+    """Player processes started from under ``folder`` still running after up to ``wait_s`` seconds (then killed)."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        found = []
+        for proc in psutil.process_iter(["cmdline", "status"]):
+            try:
+                alive = proc.info["status"] != psutil.STATUS_ZOMBIE
+                if alive and any(str(folder) in part for part in proc.info["cmdline"] or []):
+                    found.append(proc)
+            except (psutil.NoSuchProcess, psutil.AccessDenied):
+                continue
+        if not found or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    for proc in found:
+        try:
+            proc.kill()
+        except psutil.NoSuchProcess:
+            pass
+    return found
