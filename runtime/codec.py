@@ -83,6 +83,8 @@ def to_observations(value: Any, observation_dim: int, where: str = "observations
         raise RequestError(
             f"{where} must be numbers: a list of {observation_dim} numbers per observation (rows of equal length)"
         ) from None
+    if array.size == 0:
+        raise RequestError(f"{where} is empty")
     if array.ndim == 1:
         array = array.reshape(1, -1)
     if array.ndim != 2:
