@@ -132,8 +132,8 @@ def evaluate(model: Path, hyperparameters: Mapping[str, Any], intermediate_dir: 
     trained_env_config = _trained_env_config(model_dir)
     env_config = {**trained_env_config, **env_config}
     seed = settings.get(hp.SEED)
-    actor = load_actor(model_dir, metadata)
     _check_observation_shape(env_id, env_config, metadata)
+    actor = load_actor(model_dir, metadata)
     print(f"rlrt: evaluating {metadata.get('algorithm')} model from {model_dir} on {env_id} for {episodes} episode(s)",
           file=out, flush=True)
     rewards, lengths = [], []
