@@ -78,7 +78,7 @@ def settings_from_environment(model_dir: Path, host: str | None = None, port: in
 
 
 class InferenceApp:
-    """The WSGI application (werkzeug request/response objects)."""
+    """The WSGI application (plain WSGI: the routes are three, and the request path stays short)."""
 
     def __init__(self, model_dir: Path, max_body_mb: int = MAX_BODY_MB, workers: int = 1) -> None:
         self.model_dir = model_dir
@@ -93,47 +93,56 @@ class InferenceApp:
             self.policy = OnnxPolicy(self.model_dir)
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-        from werkzeug.wrappers import Request, Response
-
-        request = Request(environ)
+        method = environ.get("REQUEST_METHOD", "GET")
+        path = environ.get("PATH_INFO", "/")
         try:
-            status, body, content_type = self.handle(request)
+            status, body, content_type = self.handle(method, path, environ)
         except Exception as exc:  # noqa: BLE001 - one bad request never takes a worker down
-            log.exception("unexpected error answering %s %s", request.method, request.path)
+            log.exception("unexpected error answering %s %s", method, path)
             status, body, content_type = 500, _error(f"internal error: {type(exc).__name__}: {exc}"), codec.JSON
-        return Response(body, status=status, content_type=content_type)(environ, start_response)
+        start_response(f"{status} {_REASONS.get(status, 'Error')}",
+                       [("Content-Type", content_type), ("Content-Length", str(len(body)))])
+        return [body]
 
-    def handle(self, request: Any) -> tuple[int, bytes, str]:
+    def handle(self, method: str, path: str, environ: dict[str, Any]) -> tuple[int, bytes, str]:
         """Route one request: (status, body, content type)."""
-        path = request.path.rstrip("/") or "/"
+        path = path.rstrip("/") or "/"
+        if path == "/invocations":
+            if method != "POST":
+                return 405, _error("use POST /invocations"), codec.JSON
+            return self.invoke(environ)
         if path == "/ping":
-            if request.method not in ("GET", "HEAD"):
+            if method not in ("GET", "HEAD"):
                 return 405, _error("use GET /ping"), codec.JSON
             self.load()
             return 200, b'{"status": "healthy"}', codec.JSON
-        if path == "/invocations":
-            if request.method != "POST":
-                return 405, _error("use POST /invocations"), codec.JSON
-            return self.invoke(request)
-        if path == "/execution-parameters" and request.method == "GET":
+        if path == "/execution-parameters" and method == "GET":
             return 200, json.dumps({"MaxConcurrentTransforms": self.workers, "BatchStrategy": "MULTI_RECORD",
                                     "MaxPayloadInMB": min(self.max_body_mb, 100)}).encode(), codec.JSON
-        return 404, _error(f"no route {request.method} {request.path}; use GET /ping or POST /invocations"), codec.JSON
+        return 404, _error(f"no route {method} {path}; use GET /ping or POST /invocations"), codec.JSON
 
-    def invoke(self, request: Any) -> tuple[int, bytes, str]:
+    def invoke(self, environ: dict[str, Any]) -> tuple[int, bytes, str]:
         """Answer ``POST /invocations``."""
-        if request.content_length is not None and request.content_length > self.max_body_bytes:
+        try:
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            return 400, _error("invalid Content-Length"), codec.JSON
+        if length > self.max_body_bytes:
             return 413, _error(f"the request body is larger than {self.max_body_mb} MB"), codec.JSON
+        body = environ["wsgi.input"].read(length) if length else environ["wsgi.input"].read()
         self.load()
         assert self.policy is not None
         try:
-            decoded = codec.decode(request.get_data(cache=False), request.headers.get("Content-Type"),
-                                   self.policy.observation_dim)
-            accept_type = codec.response_type(request.headers.get("Accept"), decoded.content_type)
+            decoded = codec.decode(body, environ.get("CONTENT_TYPE"), self.policy.observation_dim)
+            accept_type = codec.response_type(environ.get("HTTP_ACCEPT"), decoded.content_type)
         except codec.RequestError as exc:
             return exc.status, _error(str(exc)), codec.JSON
         outputs = self.policy.predict(decoded.observations)
         return 200, codec.encode(outputs, decoded.style, accept_type), accept_type
+
+
+_REASONS = {200: "OK", 400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed", 406: "Not Acceptable",
+            413: "Payload Too Large", 415: "Unsupported Media Type", 500: "Internal Server Error"}
 
 
 def _error(message: str) -> bytes:
@@ -151,7 +160,7 @@ def serve(settings: ServerSettings) -> int:
     options = {
         "bind": f"{settings.host}:{settings.port}",
         "workers": settings.workers,
-        "worker_class": "gthread",
+        "worker_class": os.environ.get("RLRT_SERVER_WORKER_CLASS", "gthread"),
         "threads": settings.threads,
         "timeout": settings.timeout_s,
         "graceful_timeout": 10,

@@ -145,42 +145,73 @@ class _Transformer:
         except codec.RequestError as exc:
             raise UserError(f"{path}:{number}: {exc}") from None
 
-    def lines_file(self, path: Path, content_type: str, accept: str, out: Any, progress: Any) -> int:
+    def parse_chunk(self, path: Path, content_type: str, chunk: list[tuple[int, str]]) -> tuple[list[Any], list[int], np.ndarray]:
+        """(input values, observations per record, observations) for a chunk of record lines.
+
+        The common case (every record one flat observation) is parsed in one call for the whole chunk; anything
+        else, or any error, falls back to record-by-record parsing, which names the offending line.
+        """
+        lines = [line for _, line in chunk]
+        try:
+            if content_type == codec.CSV:
+                cells = ",".join(lines).split(",")
+                if len(cells) == len(lines) * self.dim:
+                    array = np.asarray(cells, dtype=np.float32).reshape(len(lines), self.dim)
+                    if np.isfinite(array).all():
+                        return lines, [1] * len(lines), array
+            else:
+                values = json.loads("[" + ",".join(lines) + "]")
+                if all(type(v) is list and len(v) == self.dim for v in values):
+                    array = np.asarray(values, dtype=np.float32)
+                    if array.shape == (len(lines), self.dim) and np.isfinite(array).all():
+                        return values, [1] * len(lines), array
+        except (ValueError, TypeError):
+            pass
         parse = self.parse_csv_line if content_type == codec.CSV else self.parse_json_line
+        values, counts, arrays = [], [], []
+        for number, line in chunk:
+            value, rows = parse(path, number, line)
+            values.append(value)
+            counts.append(len(rows))
+            arrays.append(rows)
+        return values, counts, np.concatenate(arrays)
+
+    def lines_file(self, path: Path, content_type: str, accept: str, out: Any, progress: Any) -> int:
         join = self.options.join_source == "Input"
         multi_json = self.options.strategy == MULTI_RECORD and accept == codec.JSON
         count = 0
         payload = 0
         pending: list[Any] = []  # MultiRecord + JSON: predictions of the mini-batch being assembled
         for chunk in _chunks(_record_lines(path), CHUNK_RECORDS):
-            records, arrays, sizes = [], [], []
             for number, line in chunk:
-                if len(line.encode("utf-8")) > self.max_payload:
+                if len(line) > self.max_payload // 4 and len(line.encode("utf-8")) > self.max_payload:
                     raise UserError(f"{path}:{number}: the record is larger than max_payload_mb "
                                     f"({self.options.max_payload_mb:g} MB)")
-                value, rows = parse(path, number, line)
-                records.append((number, line, value))
-                arrays.append(rows)
-                sizes.append(len(line) + 1)
-            batch = np.concatenate(arrays) if len(arrays) > 1 else arrays[0]
+            values, counts, batch = self.parse_chunk(path, content_type, chunk)
             predictions = codec.primary(self.policy.predict(batch)).tolist()
+            if not join and not multi_json and all(c == 1 for c in counts):
+                out.write(_fast_lines(predictions, accept))
+                count += len(chunk)
+                progress.update(len(chunk))
+                continue
             offset = 0
             lines_out: list[str] = []
-            for (number, line, value), rows, size in zip(records, arrays, sizes):
-                mine = predictions[offset: offset + len(rows)]
-                offset += len(rows)
+            for (number, line), value, rows in zip(chunk, values, counts):
+                mine = predictions[offset: offset + rows]
+                offset += rows
                 if multi_json:
+                    size = len(line) + 1
                     if payload + size > self.max_payload and pending:
                         lines_out.append(json.dumps({"predictions": pending}))
                         pending, payload = [], 0
                     pending.extend(mine)
                     payload += size
                     continue
-                lines_out.append(self.record_output(mine, value, accept, join))
+                lines_out.append(self.record_output(mine, line if content_type == codec.CSV else value, accept, join))
             if lines_out:
                 out.write("\n".join(lines_out) + "\n")
-            count += len(records)
-            progress.update(len(records))
+            count += len(chunk)
+            progress.update(len(chunk))
         if pending:
             out.write(json.dumps({"predictions": pending}) + "\n")
         return count
@@ -226,6 +257,25 @@ class _Transformer:
         out.write(result if result.endswith("\n") else result + "\n")
         progress.update(len(decoded.observations))
         return len(decoded.observations)
+
+
+def _row_text(row: Any, separator: str) -> str:
+    if isinstance(row, list):
+        return separator.join(map(repr, row))
+    return repr(row)
+
+
+def _fast_lines(predictions: list, accept: str) -> str:
+    """One output line per record (one observation each): ``{"predictions": [p]}`` or a CSV row.
+
+    ``repr`` of a Python float is exactly what ``json.dumps`` writes for it (predictions are finite floats or ints).
+    """
+    if accept == codec.CSV:
+        return "".join(_row_text(p, ",") + "\n" for p in predictions)
+    return "".join(
+        '{"predictions": [[' + _row_text(p, ", ") + "]]}\n" if isinstance(p, list) else
+        '{"predictions": [' + repr(p) + "]}\n" for p in predictions
+    )
 
 
 def transform(model: Path, input_path: Path, output_dir: Path, options: TransformOptions,
