@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import io
 import json
 import os
 import platform
@@ -149,9 +150,23 @@ def bench_latency(model: Path, port: int, requests_count: int, concurrency: int)
         t = time.perf_counter()
         policy.predict(row[None])
         in_process.append(time.perf_counter() - t)
+    # The application alone (WSGI call, no HTTP, no gunicorn): the server's own CPU cost per request.
+    from runtime.serving import InferenceApp
+
+    app = InferenceApp(model)
+    app.load()
+    in_app = []
+    for row in observations[:5000].tolist():
+        body = json.dumps({"inputs": {"observations": [row]}}).encode()
+        environ = {"REQUEST_METHOD": "POST", "PATH_INFO": "/invocations", "CONTENT_TYPE": "application/json",
+                   "CONTENT_LENGTH": str(len(body)), "wsgi.input": io.BytesIO(body)}
+        t = time.perf_counter()
+        b"".join(app(environ, lambda status, headers: None))
+        in_app.append(time.perf_counter() - t)
     p50, p99 = percentiles(latencies)
     i50, i99 = percentiles(in_process)
-    return {"requests": requests_count, "concurrency": concurrency, "p50_ms": p50, "p99_ms": p99,
+    a50, a99 = percentiles(in_app)
+    return {"app_only_p50_ms": a50, "app_only_p99_ms": a99, "requests": requests_count, "concurrency": concurrency, "p50_ms": p50, "p99_ms": p99,
             "requests_per_s": requests_count / wall, "onnx_in_process_p50_ms": i50, "onnx_in_process_p99_ms": i99}
 
 
@@ -256,6 +271,8 @@ def write_report(args: argparse.Namespace, model: Path, latency: dict, load: dic
         f"| /invocations single record, concurrency 8, {latency['requests']} requests: p50 / p99 | "
         f"{latency['p50_ms']:.2f} / {latency['p99_ms']:.2f} ms ({latency['requests_per_s']:,.0f} req/s) | p99 <= 5 ms | "
         f"{latency['onnx_in_process_p50_ms']:.3f} / {latency['onnx_in_process_p99_ms']:.3f} ms per call |",
+        f"| the WSGI application alone (JSON parse, ONNX Runtime, JSON answer; no HTTP): p50 / p99 | "
+        f"{latency['app_only_p50_ms']:.3f} / {latency['app_only_p99_ms']:.3f} ms | | |",
         f"| `rlrt transform`, {throughput['records']:,} JSON-lines records, MultiRecord | "
         f"{throughput['multirecord_records_per_s']:,.0f} records/s | >= 20,000/s | "
         f"{throughput['onnx_in_process_records_per_s']:,.0f} records/s (8192-row batches) |",

@@ -84,38 +84,42 @@ def test_exports_match_the_trained_rllib_module(which: str, request: pytest.Fixt
     assert "rlrt: serving exports" in training_output(tree)["stdout"]
 
 
-@pytest.mark.parametrize("which", ["cartpole", "reacher"])
-def test_tensorflow_savedmodel_matches_onnx(which: str, request: pytest.FixtureRequest, tf_python: str | None,
+def test_tensorflow_savedmodel_matches_onnx(cartpole_model: Path, reacher_model: Path, tf_python: str | None,
                                             tmp_path: Path) -> None:
+    """Both models' SavedModels, loaded by signature as TensorFlow Serving does, in TensorFlow's environment."""
     import onnxruntime as ort
 
     if tf_python is None:
         pytest.skip("the TensorFlow environment (scripts/install-tf.sh) cannot be built here")
-    model = request.getfixturevalue(f"{which}_model") / "model"
-    serving = json.loads((model / "metadata.json").read_text())["serving"]
-    assert serving["tensorflow_savedmodel"]["path"] == "1/", serving.get("tensorflow_skipped")
-    assert (model / "1" / "saved_model.pb").is_file()
-    dim = serving["inputs"]["observations"]["shape"][1]
-    observations = (np.random.default_rng(3).standard_normal((100, dim)) * 3).astype(np.float32)
-    np.save(tmp_path / "obs.npy", observations)
-    # Load the SavedModel the way TensorFlow Serving does (by signature) in TensorFlow's own environment.
+    models = {"cartpole": cartpole_model / "model", "reacher": reacher_model / "model"}
+    args = []
+    for name, model in models.items():
+        serving = json.loads((model / "metadata.json").read_text())["serving"]
+        assert serving["tensorflow_savedmodel"]["path"] == "1/", serving.get("tensorflow_skipped")
+        assert (model / "1" / "saved_model.pb").is_file()
+        dim = serving["inputs"]["observations"]["shape"][1]
+        np.save(tmp_path / f"{name}.npy", (np.random.default_rng(3).standard_normal((100, dim)) * 3).astype(np.float32))
+        args += [str(model / "1"), str(tmp_path / f"{name}.npy"), str(tmp_path / f"{name}.npz")]
     script = (
         "import sys, json, numpy as np, tensorflow as tf\n"
-        "m = tf.saved_model.load(sys.argv[1]); f = m.signatures['serving_default']\n"
-        "print(json.dumps({'inputs': sorted(f.structured_input_signature[1]), 'outputs': sorted(f.structured_outputs)}))\n"
-        "r = f(observations=tf.constant(np.load(sys.argv[2])))\n"
-        "np.savez(sys.argv[3], **{k: v.numpy() for k, v in r.items()})\n"
+        "for saved, obs, out in zip(*[iter(sys.argv[1:])] * 3):\n"
+        "    f = tf.saved_model.load(saved).signatures['serving_default']\n"
+        "    print(json.dumps({'inputs': sorted(f.structured_input_signature[1]), 'outputs': sorted(f.structured_outputs)}))\n"
+        "    r = f(observations=tf.constant(np.load(obs)))\n"
+        "    np.savez(out, **{k: v.numpy() for k, v in r.items()})\n"
     )
-    done = subprocess.run([tf_python, "-c", script, str(model / "1"), str(tmp_path / "obs.npy"), str(tmp_path / "out.npz")],
-                          capture_output=True, text=True, timeout=180, env={"TF_CPP_MIN_LOG_LEVEL": "2", "PATH": "/usr/bin:/bin"})
+    done = subprocess.run([tf_python, "-c", script, *args], capture_output=True, text=True, timeout=180,
+                          env={"TF_CPP_MIN_LOG_LEVEL": "2", "PATH": "/usr/bin:/bin"})
     assert done.returncode == 0, done.stderr[-2000:]
-    signature = json.loads(done.stdout.strip().splitlines()[-1])
-    assert signature["inputs"] == ["observations"]
-    assert signature["outputs"] == sorted(serving["outputs"])
-    tf_out = dict(np.load(tmp_path / "out.npz"))
-    session = ort.InferenceSession(str(model / "policy.onnx"), providers=["CPUExecutionProvider"])
-    for name, value in zip(serving["outputs"], session.run(None, {"observations": observations})):
-        np.testing.assert_allclose(tf_out[name], value, atol=TOL, rtol=0, err_msg=name)
+    signatures = [json.loads(line) for line in done.stdout.strip().splitlines() if line.startswith("{")]
+    for (name, model), signature in zip(models.items(), signatures):
+        serving = json.loads((model / "metadata.json").read_text())["serving"]
+        assert signature == {"inputs": ["observations"], "outputs": sorted(serving["outputs"])}
+        observations = np.load(tmp_path / f"{name}.npy")
+        tf_out = dict(np.load(tmp_path / f"{name}.npz"))
+        session = ort.InferenceSession(str(model / "policy.onnx"), providers=["CPUExecutionProvider"])
+        for output, value in zip(serving["outputs"], session.run(None, {"observations": observations})):
+            np.testing.assert_allclose(tf_out[output], value, atol=TOL, rtol=0, err_msg=f"{name} {output}")
 
 
 def test_metadata_and_code_folder(cartpole_model: Path) -> None:
