@@ -141,6 +141,7 @@ def bench_latency(model: Path, port: int, requests_count: int, concurrency: int)
     payloads = [request_bytes(port, json.dumps({"inputs": {"observations": [row]}}).encode())
                 for row in observations.tolist()]
     asyncio.run(run_clients(port, payloads[:500], concurrency))  # warm-up
+    sequential, _ = asyncio.run(run_clients(port, payloads[:2000], 1))
     started = time.perf_counter()
     latencies, statuses = asyncio.run(run_clients(port, payloads, concurrency))
     wall = time.perf_counter() - started
@@ -166,7 +167,8 @@ def bench_latency(model: Path, port: int, requests_count: int, concurrency: int)
     p50, p99 = percentiles(latencies)
     i50, i99 = percentiles(in_process)
     a50, a99 = percentiles(in_app)
-    return {"app_only_p50_ms": a50, "app_only_p99_ms": a99, "requests": requests_count, "concurrency": concurrency, "p50_ms": p50, "p99_ms": p99,
+    s50, s99 = percentiles(sequential)
+    return {"sequential_p50_ms": s50, "sequential_p99_ms": s99, "app_only_p50_ms": a50, "app_only_p99_ms": a99, "requests": requests_count, "concurrency": concurrency, "p50_ms": p50, "p99_ms": p99,
             "requests_per_s": requests_count / wall, "onnx_in_process_p50_ms": i50, "onnx_in_process_p99_ms": i99}
 
 
@@ -271,6 +273,8 @@ def write_report(args: argparse.Namespace, model: Path, latency: dict, load: dic
         f"| /invocations single record, concurrency 8, {latency['requests']} requests: p50 / p99 | "
         f"{latency['p50_ms']:.2f} / {latency['p99_ms']:.2f} ms ({latency['requests_per_s']:,.0f} req/s) | p99 <= 5 ms | "
         f"{latency['onnx_in_process_p50_ms']:.3f} / {latency['onnx_in_process_p99_ms']:.3f} ms per call |",
+        f"| /invocations single record, one connection (no queueing), 2000 requests: p50 / p99 | "
+        f"{latency['sequential_p50_ms']:.2f} / {latency['sequential_p99_ms']:.2f} ms | | |",
         f"| the WSGI application alone (JSON parse, ONNX Runtime, JSON answer; no HTTP): p50 / p99 | "
         f"{latency['app_only_p50_ms']:.3f} / {latency['app_only_p99_ms']:.3f} ms | | |",
         f"| `rlrt transform`, {throughput['records']:,} JSON-lines records, MultiRecord | "

@@ -6,8 +6,10 @@ worker starts in well under a second.
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
+import shutil
 import tarfile
 import tempfile
 from pathlib import Path
@@ -27,8 +29,15 @@ def default_model_dir() -> Path:
     return Path(os.environ.get("SAGEMAKER_BASE_DIR", "/opt/ml")) / "model"
 
 
+def _remove_if_owner(path: Path, owner: int) -> None:
+    # Forked server workers run atexit handlers too: only the process that unpacked the model removes it.
+    if os.getpid() == owner:
+        shutil.rmtree(path, ignore_errors=True)
+
+
 def _extract(tarball: Path) -> Path:
     target = Path(tempfile.mkdtemp(prefix="rlrt-model-"))
+    atexit.register(_remove_if_owner, target, os.getpid())
     try:
         with tarfile.open(tarball, "r:*") as archive:
             archive.extractall(target, filter="data")
