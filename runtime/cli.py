@@ -180,7 +180,7 @@ def _run_serving_command(args: argparse.Namespace) -> int:
         return run_evaluation_job(args.base_dir, dict(args.overrides), args.model)
     from runtime.serving_export import export_serving_models
 
-    return run_job(lambda: (export_serving_models(args.model_dir), 0)[1])
+    return run_job(lambda: (export_serving_models(args.model_dir, strict=True), 0)[1])
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from runtime.errors import UserError
 from runtime.serving_policy import (
     OBSERVATIONS,
     ActionHead,
@@ -273,11 +274,27 @@ def export_rllib_model_dir(model_dir: Path, algo: Any = None) -> dict[str, Any]:
 
 
 
-def export_serving_models(model_dir: Path, stream: Any = None) -> dict[str, Any]:
-    """The end-of-training hook: export the model folder's RLlib checkpoint and say what was written."""
+def export_serving_models(model_dir: Path, stream: Any = None, strict: bool = False) -> dict[str, Any]:
+    """The end-of-training hook: export the model folder's RLlib checkpoint and say what was written.
+
+    Not ``strict`` (training): a policy that cannot be exported (an unsupported space or network) is reported on
+    stderr and in ``metadata.json`` (``serving.error``), and the training job still succeeds with its checkpoint.
+    ``strict`` (``rlrt export``): the error ends the command.
+    """
     out = stream or sys.stdout
     started = time.monotonic()
-    section = export_rllib_model_dir(model_dir)
+    try:
+        section = export_rllib_model_dir(model_dir)
+    except Exception as exc:  # noqa: BLE001 - see the docstring
+        if strict:
+            raise
+        reason = f"{type(exc).__name__}: {exc}" if not isinstance(exc, UserError) else str(exc)
+        print(f"rlrt: warning: no serving exports (the checkpoint is in {model_dir}): {reason}", file=sys.stderr,
+              flush=True)
+        log.debug("serving export failed", exc_info=True)
+        section = {"error": reason[:2000]}
+        update_metadata(model_dir, section)
+        return section
     written = [section["torchscript"], section["onnx"]]
     if section.get("tensorflow_savedmodel"):
         written.append(section["tensorflow_savedmodel"]["path"] + " (TensorFlow SavedModel)")

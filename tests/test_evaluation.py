@@ -87,3 +87,30 @@ def test_evaluate_without_a_model_channel(tmp_path: Path) -> None:
     done = run_rlrt(["evaluate"], base=tree.base, timeout=120)
     assert done.returncode == 2
     assert "'model' input channel" in tree.failure.read_text()
+
+
+def test_the_metadata_framework_picks_the_loader(cartpole_model: Path, tmp_path: Path) -> None:
+    """RLlib's loader (from the checkpoint) and the ONNX fallback (a framework with no loader) act alike."""
+    import numpy as np
+
+    from runtime.errors import UserError
+    from runtime.evaluation import load_actor
+
+    model = cartpole_model / "model"
+    metadata = json.loads((model / "metadata.json").read_text())
+    rllib = load_actor(model, metadata)
+    other = load_actor(model, {**metadata, "framework": "some-offline-library"})
+    for observation in np.random.default_rng(5).standard_normal((20, 4)).astype(np.float32):
+        assert rllib(observation) == other(observation)
+    with pytest.raises(UserError, match="framework 'some-offline-library'"):
+        load_actor(model, {**metadata, "framework": "some-offline-library", "serving": {}})
+
+
+@pytest.mark.parametrize("command", ["serve", "transform", "evaluate", "export"])
+def test_every_command_has_help_with_examples(command: str, capsys: pytest.CaptureFixture[str]) -> None:
+    from runtime.cli import main
+
+    with pytest.raises(SystemExit) as exit_info:
+        main([command, "--help"])
+    assert exit_info.value.code == 0
+    assert "example" in capsys.readouterr().out

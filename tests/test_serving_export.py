@@ -178,3 +178,15 @@ def test_tensorflow_serving_container_handlers(cartpole_model: Path, monkeypatch
     body, kind = handlers.output_handler(tfs, context)
     assert kind == "application/json"
     assert json.loads(body) == {"outputs": {"actions": [1], "action_probabilities": [[0.25, 0.75]]}}
+
+
+def test_an_unexportable_model_does_not_fail_training_but_rlrt_export_says_why(tmp_path: Path) -> None:
+    from runtime.serving_export import export_serving_models
+    from tests.conftest import run_rlrt
+
+    (tmp_path / "metadata.json").write_text(json.dumps({"framework": "rllib"}))
+    section = export_serving_models(tmp_path, stream=open(tmp_path / "log.txt", "w"))
+    assert "not an RLlib (new API stack) checkpoint" in section["error"]
+    assert json.loads((tmp_path / "metadata.json").read_text())["serving"] == section
+    done = run_rlrt(["export", "--model-dir", str(tmp_path)], base=tmp_path / "job", timeout=120)
+    assert done.returncode == 2 and "not an RLlib (new API stack) checkpoint" in done.stderr
