@@ -62,15 +62,30 @@ def input_fn(request_body, request_content_type):
 def predict_fn(input_data, model: _Model):
     """Run the policy; returns what ``output_fn`` encodes."""
     body, content_type = input_data
-    decoded = codec.decode(body, content_type, model.observation_dim)
+    try:
+        decoded = codec.decode(body, content_type, model.observation_dim)
+    except codec.RequestError as exc:
+        raise _client_error(exc) from None
     return model.predict(decoded.observations), decoded
 
 
 def output_fn(prediction, accept):
     """Encode the prediction in the accepted format."""
     outputs, decoded = prediction
-    kind = codec.response_type(accept, decoded.content_type)
+    try:
+        kind = codec.response_type(accept, decoded.content_type)
+    except codec.RequestError as exc:
+        raise _client_error(exc) from None
     return codec.encode(outputs, decoded.style, kind), kind
+
+
+def _client_error(exc: Exception) -> Exception:
+    """The toolkit's error type, so the container answers 4xx with the message instead of 500."""
+    try:
+        from sagemaker_inference.errors import GenericInferenceToolkitError
+    except ImportError:  # outside the container (tests): the codec's own error
+        return exc
+    return GenericInferenceToolkitError(getattr(exc, "status", 400), str(exc))
 
 
 # --- SageMaker TensorFlow Serving container ----------------------------------------------------------------------
