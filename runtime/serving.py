@@ -129,7 +129,12 @@ class InferenceApp:
             return 400, _error("invalid Content-Length"), codec.JSON
         if length > self.max_body_bytes:
             return 413, _error(f"the request body is larger than {self.max_body_mb} MB"), codec.JSON
-        body = environ["wsgi.input"].read(length) if length else environ["wsgi.input"].read()
+        if length:
+            body = environ["wsgi.input"].read(length)
+        else:  # chunked or unknown length: read at most one byte past the limit
+            body = environ["wsgi.input"].read(self.max_body_bytes + 1)
+            if len(body) > self.max_body_bytes:
+                return 413, _error(f"the request body is larger than {self.max_body_mb} MB"), codec.JSON
         self.load()
         assert self.policy is not None
         try:

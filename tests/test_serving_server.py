@@ -154,6 +154,10 @@ def test_methods_routes_and_accept(server: tuple[str, subprocess.Popen]) -> None
     refused = requests.post(url + "/invocations", json=SEED_REQUEST, headers={"Accept": "image/png"}, timeout=5)
     assert refused.status_code == 406 and "Accept" in refused.json()["error"]
     assert requests.get(url + "/execution-parameters", timeout=5).json()["MaxConcurrentTransforms"] == 2
+    # A chunked body (no Content-Length) is read and answered like any other.
+    chunked = requests.post(url + "/invocations", data=iter([b'{"instances": ', b"[[0, 0, 0, 0]]}"]),
+                            headers={"Content-Type": "application/json"}, timeout=5)
+    assert chunked.status_code == 200 and len(chunked.json()["predictions"]) == 1
 
 
 def test_serve_without_a_model_fails_clearly(tmp_path: Path) -> None:
@@ -167,3 +171,22 @@ def test_bad_server_settings_fail_clearly(cartpole_model: Path) -> None:
     result = run_rlrt(["serve"], base=cartpole_model, timeout=60, SAGEMAKER_MODEL_SERVER_WORKERS="many")
     assert result.returncode == 2
     assert "SAGEMAKER_MODEL_SERVER_WORKERS must be a positive integer" in result.stderr
+
+
+def test_bodies_over_the_limit_get_413(cartpole_model: Path) -> None:
+    """The WSGI application itself, called in-process (the limit is 100 MB in the server; 1 MB here)."""
+    import io
+
+    from runtime.serving import InferenceApp
+
+    app = InferenceApp(cartpole_model / "model", max_body_mb=1)
+    body = json.dumps({"instances": [[0.0, 0.0, 0.0, 0.0]] * 60000}).encode()
+    assert len(body) > 2**20
+    answers = []
+    for length in (str(len(body)), ""):  # declared length, and a chunked body of unknown length
+        environ = {"REQUEST_METHOD": "POST", "PATH_INFO": "/invocations", "CONTENT_TYPE": "application/json",
+                   "CONTENT_LENGTH": length, "wsgi.input": io.BytesIO(body)}
+        status: list[str] = []
+        payload = b"".join(app(environ, lambda s, headers: status.append(s)))
+        answers.append((status[0], json.loads(payload)["error"]))
+    assert answers == [("413 Payload Too Large", "the request body is larger than 1 MB")] * 2
