@@ -14,7 +14,7 @@ import pytest
 
 from runtime.video import count_frames
 from tests.conftest import REPO_ROOT, make_job_tree, rlrt_env, run_rlrt
-from tests.trained_models import cartpole_model, reacher_model, tf_python, training_output  # noqa: F401
+from tests.trained_models import cartpole_model, reacher_model, tf_env, tf_python, training_output  # noqa: F401
 
 EPISODE = re.compile(r"^Episode reward: (-?[0-9.eE+-]+)\. Episode steps: (\d+)$", re.M)
 TESTING = re.compile(r"^Testing>.*Total reward=(.*?),", re.M)  # Coach's metric definition

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.trained_models import cartpole_model, reacher_model, tf_python, training_output  # noqa: F401
+from tests.trained_models import cartpole_model, reacher_model, tf_env, tf_python, training_output  # noqa: F401
 
 TOL = 1e-5
 
@@ -85,12 +85,12 @@ def test_exports_match_the_trained_rllib_module(which: str, request: pytest.Fixt
 
 
 def test_tensorflow_savedmodel_matches_onnx(cartpole_model: Path, reacher_model: Path, tf_python: str | None,
-                                            tmp_path: Path) -> None:
+                                            tf_env: tuple, tmp_path: Path) -> None:
     """Both models' SavedModels, loaded by signature as TensorFlow Serving does, in TensorFlow's environment."""
     import onnxruntime as ort
 
     if tf_python is None:
-        pytest.skip("the TensorFlow environment (scripts/install-tf.sh) cannot be built here")
+        pytest.skip(f"the TensorFlow environment cannot be built here: {tf_env[1]}")
     models = {"cartpole": cartpole_model / "model", "reacher": reacher_model / "model"}
     args = []
     for name, model in models.items():

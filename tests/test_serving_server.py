@@ -17,7 +17,7 @@ import pytest
 import requests
 
 from tests.conftest import run_rlrt, start_rlrt
-from tests.trained_models import cartpole_model, tf_python  # noqa: F401
+from tests.trained_models import cartpole_model, tf_env, tf_python  # noqa: F401
 
 SEED_REQUEST = {"inputs": {"observations": [[1.0, 1.0, 1.0, 1.0]], "prev_action": [0, 0], "is_training": False,
                            "prev_reward": -1, "seq_lens": -1}}

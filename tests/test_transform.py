@@ -11,7 +11,7 @@ import pytest
 
 from runtime.transform import TransformOptions, transform
 from tests.conftest import run_rlrt
-from tests.trained_models import cartpole_model, reacher_model, tf_python  # noqa: F401
+from tests.trained_models import cartpole_model, reacher_model, tf_env, tf_python  # noqa: F401
 
 
 def onnx_primary(model: Path, observations: np.ndarray) -> np.ndarray:

@@ -8,7 +8,6 @@ asking for the same model finds it there and does not train again.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 from pathlib import Path
 
@@ -48,13 +47,15 @@ def build_tf_env() -> tuple[str | None, str]:
 
 
 @pytest.fixture(scope="session")
-def tf_python() -> str | None:
+def tf_env() -> tuple[str | None, str]:
+    """(TensorFlow's python, "") or (None, why it cannot be built here)."""
+    return build_tf_env()
+
+
+@pytest.fixture(scope="session")
+def tf_python(tf_env: tuple[str | None, str]) -> str | None:
     """TensorFlow's python, or None when its environment cannot be built here (tests needing it skip)."""
-    python, why = build_tf_env()
-    if python is None:
-        print(f"TensorFlow environment unavailable: {why}")
-    os.environ.setdefault("RLRT_TEST_TF_WHY", why)
-    return python
+    return tf_env[0]
 
 
 def _train(base: Path, args: list[str], tf: str | None) -> Path:
