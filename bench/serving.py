@@ -239,6 +239,7 @@ def main() -> int:
     from runtime.model_store import locate_model
 
     model = locate_model(args.model)
+    args.load_before = os.getloadavg()
     port = free_port()
     process = start_server(model, port, args.workers)
     try:
@@ -251,6 +252,7 @@ def main() -> int:
         stop_server(process)
     throughput = bench_transform(model, args.records)
     print("transform", json.dumps(throughput), flush=True)
+    args.load_after = os.getloadavg()
     if args.out:
         write_report(args, model, latency, load, throughput, alive)
     return 0
@@ -262,7 +264,9 @@ def write_report(args: argparse.Namespace, model: Path, latency: dict, load: dic
         "# Serving benchmarks (issue 4)",
         "",
         f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores shared with other engineers' "
-        f"work while measuring (noisy), Python {platform.python_version()}, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}.",
+        f"work while measuring (noisy), Python {platform.python_version()}, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; "
+        f"1-minute load average {args.load_before[0]:.1f} at the start and {args.load_after[0]:.1f} at the end "
+        f"(runnable processes on 2 cores: the tail latencies below are mostly waiting for a core).",
         f"Model: {meta.get('env')} {meta.get('algorithm')} ({meta['serving']['inputs']['observations']['shape'][1]}-dim "
         f"observations), ONNX Runtime, `rlrt serve` with {args.workers} gunicorn gthread worker(s).",
         f"Command: `python bench/serving.py --model {args.model} --workers {args.workers} --requests {args.requests} "
