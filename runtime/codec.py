@@ -25,7 +25,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import math
 from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
@@ -214,15 +213,6 @@ def encode(outputs: Mapping[str, np.ndarray], style: str, accept_type: str) -> b
     for row in rows:
         writer.writerow(row if isinstance(row, list) else [row])
     return out.getvalue().encode()
-
-
-def finite_json(value: Any) -> bool:
-    """Whether a decoded JSON value holds only finite numbers (helper for callers that parse themselves)."""
-    if isinstance(value, float):
-        return math.isfinite(value)
-    if isinstance(value, list):
-        return all(finite_json(v) for v in value)
-    return True
 
 
 def observation_dim_from_metadata(metadata: Mapping[str, Any]) -> int:

@@ -91,7 +91,7 @@ def _client_error(exc: Exception) -> Exception:
 # --- SageMaker TensorFlow Serving container ----------------------------------------------------------------------
 
 
-def _observation_dim_from_context(context) -> int | None:
+def _observation_dim() -> int | None:
     model_dir = os.environ.get("SM_MODEL_DIR", "/opt/ml/model")
     try:
         with open(os.path.join(model_dir, METADATA), encoding="utf-8") as handle:
@@ -101,31 +101,40 @@ def _observation_dim_from_context(context) -> int | None:
 
 
 def input_handler(data, context):
-    """rlrt request -> TensorFlow Serving ``{"instances": ...}`` for the ``observations`` signature."""
+    """rlrt request -> a TensorFlow Serving request for the ``observations``-only signature.
+
+    Columnar requests stay columnar (``{"inputs": {"observations": ...}}``, placeholders dropped) and everything
+    else becomes ``{"instances": ...}``, so TensorFlow Serving's answer (``outputs`` or ``predictions``) tells
+    :func:`output_handler` which shape to answer in (the container's context is immutable).
+    """
     body = data.read() if hasattr(data, "read") else data
     body = body.encode("utf-8") if isinstance(body, str) else bytes(body)
-    dim = _observation_dim_from_context(context)
-    content_type = codec.media_type(getattr(context, "request_content_type", None)) or codec.JSON
+    dim = _observation_dim()
     if dim is None:
         raise ValueError("metadata.json with the observation shape is missing from the model")
-    decoded = codec.decode(body, content_type, dim)
-    context.custom_attributes = json.dumps({"style": decoded.style, "type": decoded.content_type})
+    decoded = codec.decode(body, getattr(context, "request_content_type", None), dim)
+    codec.response_type(getattr(context, "accept_header", None), decoded.content_type)  # 406 before inference
+    if decoded.style == codec.COLUMNAR:
+        return json.dumps({"inputs": {codec.OBSERVATIONS: decoded.observations.tolist()}})
     return json.dumps({"instances": decoded.observations.tolist()})
 
 
 def output_handler(response, context):
-    """TensorFlow Serving ``{"predictions": [{"actions": ..., ...}, ...]}`` -> rlrt's response formats."""
+    """TensorFlow Serving's answer -> rlrt's response formats (``outputs`` or ``predictions``)."""
     if response.status_code != 200:
         raise ValueError(response.content.decode("utf-8"))
-    predictions = json.loads(response.content.decode("utf-8"))["predictions"]
-    if predictions and isinstance(predictions[0], dict):
-        outputs = {name: np.asarray([p[name] for p in predictions]) for name in predictions[0]}
+    answer = json.loads(response.content.decode("utf-8"))
+    if "outputs" in answer:
+        style = codec.COLUMNAR
+        raw = answer["outputs"]
+        outputs = {k: np.asarray(v) for k, v in raw.items()} if isinstance(raw, dict) else {codec.ACTIONS: np.asarray(raw)}
     else:
-        outputs = {codec.ACTIONS: np.asarray(predictions)}
-    try:
-        attributes = json.loads(getattr(context, "custom_attributes", None) or "{}")
-    except ValueError:
-        attributes = {}
-    style = attributes.get("style", codec.ROWS)
-    kind = codec.response_type(getattr(context, "accept_header", None), attributes.get("type", codec.JSON))
+        style = codec.ROWS
+        predictions = answer["predictions"]
+        if predictions and isinstance(predictions[0], dict):
+            outputs = {name: np.asarray([p[name] for p in predictions]) for name in predictions[0]}
+        else:
+            outputs = {codec.ACTIONS: np.asarray(predictions)}
+    request_type = codec.media_type(getattr(context, "request_content_type", None)) or codec.JSON
+    kind = codec.response_type(getattr(context, "accept_header", None), request_type)
     return codec.encode(outputs, style, kind), kind

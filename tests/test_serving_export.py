@@ -163,21 +163,34 @@ def test_pytorch_container_handlers_answer_the_seed_request(cartpole_model: Path
 
 
 def test_tensorflow_serving_container_handlers(cartpole_model: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """input_handler/output_handler around a TensorFlow Serving answer (faked at the HTTP boundary)."""
+    """input_handler/output_handler around TensorFlow Serving (its answers faked at the HTTP boundary)."""
+    from collections import namedtuple
+
     from runtime import sagemaker_inference as handlers
 
     monkeypatch.setenv("SM_MODEL_DIR", str(cartpole_model / "model"))
-    context = types.SimpleNamespace(request_content_type="application/json", accept_header="application/json",
-                                    custom_attributes=None)
+    # The container's context is a namedtuple (immutable).
+    Context = namedtuple("Context", "request_content_type accept_header custom_attributes")
+    context = Context("application/json", "application/json", None)
     seed = {"inputs": {"observations": [[1.0, 1.0, 1.0, 1.0]], "prev_action": [0, 0], "is_training": False,
                        "prev_reward": -1, "seq_lens": -1}}
     forwarded = json.loads(handlers.input_handler(json.dumps(seed).encode(), context))
-    assert forwarded == {"instances": [[1.0, 1.0, 1.0, 1.0]]}
+    assert forwarded == {"inputs": {"observations": [[1.0, 1.0, 1.0, 1.0]]}}
     tfs = types.SimpleNamespace(status_code=200, content=json.dumps(
-        {"predictions": [{"actions": 1, "action_probabilities": [0.25, 0.75]}]}).encode())
+        {"outputs": {"actions": [1], "action_probabilities": [[0.25, 0.75]]}}).encode())
     body, kind = handlers.output_handler(tfs, context)
     assert kind == "application/json"
     assert json.loads(body) == {"outputs": {"actions": [1], "action_probabilities": [[0.25, 0.75]]}}
+
+    lines = Context("application/jsonlines", None, None)
+    assert json.loads(handlers.input_handler(b"[0, 0, 0, 0]\n[1, 1, 1, 1]\n", lines)) == {
+        "instances": [[0.0, 0.0, 0.0, 0.0], [1.0, 1.0, 1.0, 1.0]]}
+    tfs = types.SimpleNamespace(status_code=200, content=json.dumps({"predictions": [
+        {"actions": 0, "action_probabilities": [0.6, 0.4]}, {"actions": 1, "action_probabilities": [0.1, 0.9]}]}).encode())
+    body, kind = handlers.output_handler(tfs, lines)
+    assert kind == "application/jsonlines"
+    assert [json.loads(line) for line in body.decode().splitlines()] == [
+        {"predictions": [[0.6, 0.4]]}, {"predictions": [[0.1, 0.9]]}]
 
 
 def test_an_unexportable_model_does_not_fail_training_but_rlrt_export_says_why(tmp_path: Path) -> None:
