@@ -64,7 +64,95 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--default-preset", default=DEFAULT_PRESET, help=argparse.SUPPRESS)
 
     sub.add_parser("presets", help="list the presets", description="List the shipped presets and their pass bars.")
+    _add_serving_commands(sub)
     return parser
+
+
+def _add_serving_commands(sub: argparse._SubParsersAction) -> None:
+    """``serve``, ``transform``, ``evaluate`` and ``export``."""
+    raw = argparse.RawDescriptionHelpFormatter
+    serve = sub.add_parser(
+        "serve",
+        help="serve a model over HTTP (/ping, /invocations), as the image's `serve`",
+        description=(
+            "Serve a trained model's ONNX policy with gunicorn: GET /ping, POST /invocations (application/json "
+            "TensorFlow-Serving style 'inputs' or 'instances', application/jsonlines, text/csv). Settings default "
+            "to SageMaker's variables: SAGEMAKER_BIND_TO_PORT (8080), SAGEMAKER_MODEL_SERVER_WORKERS (CPUs), "
+            "SAGEMAKER_MODEL_SERVER_TIMEOUT (60 s)."
+        ),
+        epilog=(
+            "examples:\n"
+            "  rlrt serve                                  # /opt/ml/model (or $SAGEMAKER_BASE_DIR/model)\n"
+            "  rlrt serve --model rlrt-jobs/cartpole-ppo-20260101-120000/model --port 8081\n"
+            "  rlrt serve --model model.tar.gz --workers 4\n"
+            "  curl -s localhost:8080/invocations -H 'Content-Type: application/json' \\\n"
+            "       -d '{\"inputs\": {\"observations\": [[0.0, 0.1, 0.0, -0.1]]}}'"
+        ),
+        formatter_class=raw,
+    )
+    serve.add_argument("--model", type=Path, help="model folder or model.tar.gz (default: $SAGEMAKER_BASE_DIR/model)")
+    serve.add_argument("--host", help="address to bind (default 0.0.0.0)")
+    serve.add_argument("--port", type=int, help="port (default $SAGEMAKER_BIND_TO_PORT or 8080)")
+    serve.add_argument("--workers", type=int, help="worker processes (default $SAGEMAKER_MODEL_SERVER_WORKERS or CPUs)")
+    serve.add_argument("--timeout", type=int, help="worker timeout in s (default $SAGEMAKER_MODEL_SERVER_TIMEOUT or 60)")
+
+    transform = sub.add_parser(
+        "transform",
+        help="Batch Transform a folder of JSON-lines or CSV files into .out files",
+        description=(
+            "Run a model over every file in INPUT (a file or folder) like SageMaker Batch Transform: each file F "
+            "becomes OUTPUT/F.out with one output line per input line ({\"predictions\": [...]}; for discrete "
+            "policies predictions[0] is the action-probability list)."
+        ),
+        epilog=(
+            "examples:\n"
+            "  rlrt transform --model job/model --input states/ --output predictions/\n"
+            "  rlrt transform --model model.tar.gz --input states.jsonl --output out/ --join-source Input\n"
+            "  rlrt transform --model job/model --input rows.csv --output out/ --accept text/csv --strategy SingleRecord"
+        ),
+        formatter_class=raw,
+    )
+    transform.add_argument("--model", type=Path, help="model folder or model.tar.gz (default: $SAGEMAKER_BASE_DIR/model)")
+    transform.add_argument("--input", type=Path, required=True, help="input file or folder")
+    transform.add_argument("--output", type=Path, required=True, help="output folder (created)")
+    transform.add_argument("--content-type", help="application/jsonlines, text/csv or application/json (default: by extension)")
+    transform.add_argument("--split-type", default="Line", help="Line (default) or None (a file is one request)")
+    transform.add_argument("--strategy", default="MultiRecord", help="MultiRecord (default) or SingleRecord")
+    transform.add_argument("--accept", help="application/jsonlines (default for Line), application/json or text/csv")
+    transform.add_argument("--join-source", default="None", help="None (default) or Input (join outputs to inputs)")
+    transform.add_argument("--max-payload-mb", type=float, default=6.0, help="MaxPayloadInMB (default 6)")
+    transform.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+    evaluate = sub.add_parser(
+        "evaluate",
+        help="evaluate a trained model in its environment (the seeds' evaluate-ray.py)",
+        description=(
+            "Play a model from the 'model' channel (a folder or model.tar.gz) for evaluate_episodes episodes; print "
+            "'Episode reward: <x>. Episode steps: <n>', Coach 'Testing>' lines and episode_reward_mean; record "
+            "videos to output/intermediate. Hyperparameters: evaluate_episodes, algorithm, env, config, "
+            "record_video_every (0: no videos), seed."
+        ),
+        epilog=(
+            "examples:\n"
+            "  rlrt evaluate --model rlrt-jobs/reacher-ppo-20260101-120000/model --set evaluate_episodes=3\n"
+            "  rlrt evaluate --base-dir /opt/ml              # model channel input/data/model, hyperparameters.json"
+        ),
+        formatter_class=raw,
+    )
+    evaluate.add_argument("--model", type=Path, help="model folder or model.tar.gz (default: the 'model' channel)")
+    evaluate.add_argument("--set", dest="overrides", action="append", type=_key_value, default=[], metavar="KEY=VALUE",
+                          help="a hyperparameter (evaluate_episodes, algorithm, env, config, record_video_every, seed)")
+    evaluate.add_argument("--base-dir", type=Path, help="job tree laid out like /opt/ml (created if missing)")
+
+    export = sub.add_parser(
+        "export",
+        help="(re)write the serving exports of an RLlib model folder",
+        description="Write policy.pt, policy.onnx, the TensorFlow SavedModel (when RLRT_TF_PYTHON is set) and "
+                    "code/inference.py for a model folder from its RLlib checkpoint, as training does at its end.",
+        epilog="example:\n  RLRT_TF_PYTHON=$(scripts/install-tf.sh)/bin/python rlrt export --model-dir job/model",
+        formatter_class=raw,
+    )
+    export.add_argument("--model-dir", type=Path, required=True, help="a model folder written by `rlrt train`")
 
 
 def _list_presets() -> int:
@@ -75,12 +163,36 @@ def _list_presets() -> int:
     return 0
 
 
+def _run_serving_command(args: argparse.Namespace) -> int:
+    from runtime.errors import run_job
+
+    if args.command == "serve":
+        from runtime.serving import run_server
+
+        return run_job(lambda: run_server(args.model, args.host, args.port, args.workers, args.timeout))
+    if args.command == "transform":
+        from runtime.transform import TransformOptions, run_transform
+
+        options = TransformOptions(args.content_type, args.split_type, args.strategy, args.accept, args.join_source,
+                                   args.max_payload_mb)
+        return run_job(lambda: run_transform(args.model, args.input, args.output, options, not args.no_progress))
+    if args.command == "evaluate":
+        from runtime.evaluation import run_evaluation_job
+
+        return run_evaluation_job(args.base_dir, dict(args.overrides), args.model)
+    from runtime.serving_export import export_serving_models
+
+    return run_job(lambda: (export_serving_models(args.model_dir, strict=True), 0)[1])
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``rlrt`` console script."""
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if args.command == "presets":
         return _list_presets()
+    if args.command in ("serve", "transform", "evaluate", "export"):
+        return _run_serving_command(args)
     from runtime.jobs import run_training_job
 
     overrides = dict(args.overrides)

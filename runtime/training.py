@@ -23,6 +23,7 @@ from runtime import hyperparameters as hp
 from runtime.checkpoints import CheckpointManager, TrainingState
 from runtime.errors import EXIT_SIGTERM, JobInterrupted, UserError
 from runtime.export import write_model_dir, write_resolved_config
+from runtime.serving_export import export_serving_models, record_training_video
 from runtime.hyperparameters import TrainingSpec
 from runtime.reporting import IterationMetrics, ProgressBar, Reporter, metrics_from_rllib
 from runtime.sagemaker_env import JobEnvironment
@@ -152,6 +153,7 @@ def train(env: JobEnvironment, spec: TrainingSpec, stream: TextIO | None = None)
             return checkpoints.save(lambda folder: algo.save_to_path(str(folder)), current)
 
         metrics: IterationMetrics | None = None
+        video_every = int(spec.extras.get(hp.RECORD_VIDEO_EVERY, 0) or 0)
         stopped_by = ""
         last_saved = -1
         started = time.monotonic()
@@ -181,6 +183,9 @@ def train(env: JobEnvironment, spec: TrainingSpec, stream: TextIO | None = None)
                 )
                 reporter.report(metrics)
                 progress.update(metrics)
+                if video_every and state.training_iteration % video_every == 0:
+                    video_every = record_training_video(algo, env_id, spec, env.intermediate_dir,
+                                                        state.training_iteration, out)
                 if state.training_iteration % spec.checkpoint_frequency == 0:
                     save(state)
                     last_saved = state.training_iteration
@@ -204,6 +209,7 @@ def train(env: JobEnvironment, spec: TrainingSpec, stream: TextIO | None = None)
             action_space,
             {**asdict(state), "stopped_by": stopped_by, **({"final": asdict(metrics)} if metrics else {})},
         )
+        export_serving_models(env.model_dir, out)
         print(f"rlrt: done ({stopped_by}); model in {env.model_dir}", file=out, flush=True)
         return TrainResult(state, metrics, stopped_by, checkpoint)
     finally:

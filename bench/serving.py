@@ -1,0 +1,300 @@
+"""Serving benchmarks: /invocations latency, `rlrt transform` throughput, and a load run with malformed requests.
+
+    python bench/serving.py --model MODEL_DIR [--out bench/results/serving.md]
+
+MODEL_DIR is a folder written by `rlrt train` (for example `rlrt train --set rl.training.stop.training_iteration=2`
+then `rlrt-jobs/<job>/model`). It measures, each next to in-process ONNX Runtime on the same input:
+
+1. single-record ``/invocations`` latency p50/p99 at concurrency 8 over loopback (keep-alive connections; goal
+   p99 <= 5 ms);
+2. ``rlrt transform`` records/s over a JSON-lines file (goal >= 20,000/s);
+3. a load run: 10,000 requests at concurrency 32, 5% of them malformed -> zero 5xx, the server alive, memory flat.
+
+The HTTP client is a small asyncio keep-alive client (raw HTTP/1.1) so the client costs little of the CPU it
+shares with the server.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import io
+import json
+import os
+import platform
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import psutil
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start_server(model: Path, port: int, workers: int) -> subprocess.Popen:
+    env = {**os.environ, "SAGEMAKER_BIND_TO_PORT": str(port), "SAGEMAKER_MODEL_SERVER_WORKERS": str(workers),
+           "PYTHONPATH": str(REPO)}
+    process = subprocess.Popen([sys.executable, "-m", "runtime.cli", "serve", "--model", str(model), "--host",
+                                "127.0.0.1"], env=env, cwd=str(REPO), start_new_session=True,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    import urllib.request
+
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/ping", timeout=1) as response:
+                if response.status == 200:
+                    return process
+        except OSError:
+            time.sleep(0.2)
+    stop_server(process)
+    raise SystemExit("the server did not start")
+
+
+def stop_server(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=30)
+
+
+def server_rss_mb(process: subprocess.Popen) -> float:
+    parent = psutil.Process(process.pid)
+    return sum(p.memory_info().rss for p in [parent, *parent.children(recursive=True)]) / 2**20
+
+
+def request_bytes(port: int, body: bytes, content_type: str = "application/json") -> bytes:
+    return (f"POST /invocations HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: {content_type}\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n").encode() + body
+
+
+async def _one(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, payload: bytes) -> int:
+    writer.write(payload)
+    await writer.drain()
+    status_line = await reader.readline()
+    length = 0
+    close = False
+    while True:
+        line = await reader.readline()
+        if line in (b"\r\n", b""):
+            break
+        name, _, value = line.decode("latin-1").partition(":")
+        if name.lower() == "content-length":
+            length = int(value)
+        if name.lower() == "connection" and value.strip().lower() == "close":
+            close = True
+    if length:
+        await reader.readexactly(length)
+    status = int(status_line.split()[1]) if status_line else 0
+    return -status if close else status
+
+
+async def run_clients(port: int, payloads: list[bytes], concurrency: int) -> tuple[list[float], list[int]]:
+    """Send ``payloads`` over ``concurrency`` keep-alive connections; returns latencies (s) and statuses."""
+    latencies: list[float] = [0.0] * len(payloads)
+    statuses: list[int] = [0] * len(payloads)
+    next_index = 0
+
+    async def client() -> None:
+        nonlocal next_index
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        try:
+            while next_index < len(payloads):
+                index = next_index
+                next_index += 1
+                started = time.perf_counter()
+                status = await _one(reader, writer, payloads[index])
+                latencies[index] = time.perf_counter() - started
+                statuses[index] = abs(status)
+                if status < 0 or status == 0:  # the server closed the connection: reconnect
+                    writer.close()
+                    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        finally:
+            writer.close()
+
+    await asyncio.gather(*(client() for _ in range(concurrency)))
+    return latencies, statuses
+
+
+def percentiles(values: list[float]) -> tuple[float, float]:
+    ms = np.asarray(values) * 1000
+    return float(np.percentile(ms, 50)), float(np.percentile(ms, 99))
+
+
+def bench_latency(model: Path, port: int, requests_count: int, concurrency: int) -> dict:
+    from runtime.model_store import OnnxPolicy
+
+    policy = OnnxPolicy(model)
+    dim = policy.observation_dim
+    rng = np.random.default_rng(0)
+    observations = rng.standard_normal((requests_count, dim)).astype(np.float32).round(5)
+    payloads = [request_bytes(port, json.dumps({"inputs": {"observations": [row]}}).encode())
+                for row in observations.tolist()]
+    asyncio.run(run_clients(port, payloads[:500], concurrency))  # warm-up
+    sequential, _ = asyncio.run(run_clients(port, payloads[:2000], 1))
+    started = time.perf_counter()
+    latencies, statuses = asyncio.run(run_clients(port, payloads, concurrency))
+    wall = time.perf_counter() - started
+    assert all(s == 200 for s in statuses), set(statuses)
+    in_process = []
+    for row in observations[:5000]:
+        t = time.perf_counter()
+        policy.predict(row[None])
+        in_process.append(time.perf_counter() - t)
+    # The application alone (WSGI call, no HTTP, no gunicorn): the server's own CPU cost per request.
+    from runtime.serving import InferenceApp
+
+    app = InferenceApp(model)
+    app.load()
+    in_app = []
+    for row in observations[:5000].tolist():
+        body = json.dumps({"inputs": {"observations": [row]}}).encode()
+        environ = {"REQUEST_METHOD": "POST", "PATH_INFO": "/invocations", "CONTENT_TYPE": "application/json",
+                   "CONTENT_LENGTH": str(len(body)), "wsgi.input": io.BytesIO(body)}
+        t = time.perf_counter()
+        b"".join(app(environ, lambda status, headers: None))
+        in_app.append(time.perf_counter() - t)
+    p50, p99 = percentiles(latencies)
+    i50, i99 = percentiles(in_process)
+    a50, a99 = percentiles(in_app)
+    s50, s99 = percentiles(sequential)
+    return {"sequential_p50_ms": s50, "sequential_p99_ms": s99, "app_only_p50_ms": a50, "app_only_p99_ms": a99, "requests": requests_count, "concurrency": concurrency, "p50_ms": p50, "p99_ms": p99,
+            "requests_per_s": requests_count / wall, "onnx_in_process_p50_ms": i50, "onnx_in_process_p99_ms": i99}
+
+
+def bench_transform(model: Path, records: int) -> dict:
+    from runtime.model_store import OnnxPolicy
+    from runtime.transform import TransformOptions, transform
+
+    policy = OnnxPolicy(model, threads=min(4, os.cpu_count() or 1))
+    dim = policy.observation_dim
+    observations = np.random.default_rng(1).standard_normal((records, dim)).astype(np.float32).round(6)
+    with tempfile.TemporaryDirectory() as tmp:
+        source = Path(tmp) / "in" / "env_states.json"
+        source.parent.mkdir()
+        source.write_text("".join(json.dumps(row) + "\n" for row in observations.tolist()))
+        summary = transform(model, source.parent, Path(tmp) / "out", TransformOptions(), show_progress=False)
+        single = transform(model, source.parent, Path(tmp) / "out1", TransformOptions(strategy="SingleRecord"),
+                           show_progress=False)
+    started = time.perf_counter()
+    for chunk in range(0, records, 8192):
+        policy.predict(observations[chunk: chunk + 8192])
+    ceiling = records / (time.perf_counter() - started)
+    return {"records": records, "multirecord_records_per_s": summary.records_per_s,
+            "singlerecord_records_per_s": single.records_per_s, "onnx_in_process_records_per_s": ceiling}
+
+
+def bench_load(model: Path, process: subprocess.Popen, port: int, total: int, concurrency: int) -> dict:
+    from runtime.model_store import read_metadata
+    from runtime.codec import observation_dim_from_metadata
+
+    dim = observation_dim_from_metadata(read_metadata(model))
+    rng = np.random.default_rng(2)
+    bad_bodies = [b"{not json", json.dumps({"instances": [[1.0] * (dim + 1)]}).encode(), b'{"instances": [[NaN]]}',
+                  json.dumps({"inputs": {"obs": [[0] * dim]}}).encode(), b"\xff\xfe\x00"]
+    payloads, malformed = [], 0
+    for i in range(total):
+        if rng.random() < 0.05:
+            payloads.append(request_bytes(port, bad_bodies[i % len(bad_bodies)]))
+            malformed += 1
+        else:
+            payloads.append(request_bytes(port, json.dumps({"instances": [rng.standard_normal(dim).round(4).tolist()]}).encode()))
+    asyncio.run(run_clients(port, payloads[:1000], concurrency))  # warm-up (allocators, caches)
+    rss_before = server_rss_mb(process)
+    started = time.perf_counter()
+    latencies, statuses = asyncio.run(run_clients(port, payloads, concurrency))
+    wall = time.perf_counter() - started
+    rss_after = server_rss_mb(process)
+    asyncio.run(run_clients(port, payloads, concurrency))  # a second round: memory must not keep growing
+    rss_after_2 = server_rss_mb(process)
+    counts: dict[int, int] = {}
+    for s in statuses:
+        counts[s] = counts.get(s, 0) + 1
+    p50, p99 = percentiles(latencies)
+    return {"requests": total, "concurrency": concurrency, "malformed_sent": malformed, "status_counts": counts,
+            "5xx": sum(v for k, v in counts.items() if k >= 500), "alive": process.poll() is None,
+            "rss_mb_before": rss_before, "rss_mb_after": rss_after, "rss_mb_after_second_round": rss_after_2,
+            "requests_per_s": total / wall, "p50_ms": p50, "p99_ms": p99}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", type=Path, required=True)
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--requests", type=int, default=10000)
+    parser.add_argument("--records", type=int, default=200000)
+    parser.add_argument("--out", type=Path)
+    args = parser.parse_args()
+    sys.path.insert(0, str(REPO))
+    from runtime.model_store import locate_model
+
+    model = locate_model(args.model)
+    args.load_before = os.getloadavg()
+    port = free_port()
+    process = start_server(model, port, args.workers)
+    try:
+        latency = bench_latency(model, port, args.requests, 8)
+        print("latency", json.dumps(latency), flush=True)
+        load = bench_load(model, process, port, 10000, 32)
+        print("load", json.dumps(load), flush=True)
+        alive = process.poll() is None
+    finally:
+        stop_server(process)
+    throughput = bench_transform(model, args.records)
+    print("transform", json.dumps(throughput), flush=True)
+    args.load_after = os.getloadavg()
+    if args.out:
+        write_report(args, model, latency, load, throughput, alive)
+    return 0
+
+
+def write_report(args: argparse.Namespace, model: Path, latency: dict, load: dict, throughput: dict, alive: bool) -> None:
+    meta = json.loads((model / "metadata.json").read_text())
+    lines = [
+        "# Serving benchmarks (issue 4)",
+        "",
+        f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores shared with other engineers' "
+        f"work while measuring (noisy), Python {platform.python_version()}, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; "
+        f"1-minute load average {args.load_before[0]:.1f} at the start and {args.load_after[0]:.1f} at the end "
+        f"(runnable processes on 2 cores: the tail latencies below are mostly waiting for a core).",
+        f"Model: {meta.get('env')} {meta.get('algorithm')} ({meta['serving']['inputs']['observations']['shape'][1]}-dim "
+        f"observations), ONNX Runtime, `rlrt serve` with {args.workers} gunicorn gthread worker(s).",
+        f"Command: `python bench/serving.py --model {args.model} --workers {args.workers} --requests {args.requests} "
+        f"--records {args.records} --out {args.out}`",
+        "",
+        "| measurement | result | goal | in-process ONNX Runtime (ceiling) |",
+        "| --- | --- | --- | --- |",
+        f"| /invocations single record, concurrency 8, {latency['requests']} requests: p50 / p99 | "
+        f"{latency['p50_ms']:.2f} / {latency['p99_ms']:.2f} ms ({latency['requests_per_s']:,.0f} req/s) | p99 <= 5 ms | "
+        f"{latency['onnx_in_process_p50_ms']:.3f} / {latency['onnx_in_process_p99_ms']:.3f} ms per call |",
+        f"| /invocations single record, one connection (no queueing), 2000 requests: p50 / p99 | "
+        f"{latency['sequential_p50_ms']:.2f} / {latency['sequential_p99_ms']:.2f} ms | | |",
+        f"| the WSGI application alone (JSON parse, ONNX Runtime, JSON answer; no HTTP): p50 / p99 | "
+        f"{latency['app_only_p50_ms']:.3f} / {latency['app_only_p99_ms']:.3f} ms | | |",
+        f"| `rlrt transform`, {throughput['records']:,} JSON-lines records, MultiRecord | "
+        f"{throughput['multirecord_records_per_s']:,.0f} records/s | >= 20,000/s | "
+        f"{throughput['onnx_in_process_records_per_s']:,.0f} records/s (8192-row batches) |",
+        f"| `rlrt transform`, same records, SingleRecord | {throughput['singlerecord_records_per_s']:,.0f} records/s | | |",
+        f"| load: {load['requests']:,} requests, concurrency 32, {load['malformed_sent']} malformed | "
+        f"5xx: {load['5xx']}; statuses {load['status_counts']}; server alive: {alive}; "
+        f"RSS {load['rss_mb_before']:.0f} -> {load['rss_mb_after']:.0f} -> {load['rss_mb_after_second_round']:.0f} MB; "
+        f"{load['requests_per_s']:,.0f} req/s, p50 {load['p50_ms']:.2f} ms, p99 {load['p99_ms']:.2f} ms | "
+        "zero 5xx, alive, memory flat | |",
+        "",
+    ]
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text("\n".join(lines))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
