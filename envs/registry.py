@@ -25,6 +25,8 @@ class EnvInfo:
     module: str | None = None
     """A module whose import registers ``gym_id`` (``None`` for gymnasium's own environments)."""
     description: str = ""
+    factory: str | None = None
+    """``"module:function"`` building the environment from ``env_config`` directly (no gymnasium registration)."""
 
 
 KNOWN_ENVS: Mapping[str, EnvInfo] = MappingProxyType(
@@ -41,6 +43,10 @@ KNOWN_ENVS: Mapping[str, EnvInfo] = MappingProxyType(
         "HumanoidBulletEnv-v0": EnvInfo(
             "HumanoidBulletEnv-v0", "pybullet_envs_gymnasium", "PyBullet Humanoid: a 3D humanoid learns to run"
         ),
+        "DeepRacer-v0": EnvInfo(
+            "DeepRacer-v0", None, "DeepRacer-compatible track: reward_function(params), model_metadata.json, race types",
+            factory="envs.deepracer.env:make",
+        ),
     }
 )
 
@@ -54,6 +60,8 @@ ALIASES: Mapping[str, str] = MappingProxyType(
         "Hopper": "HopperBulletEnv-v0",
         "Humanoid": "HumanoidBulletEnv-v0",
         "CartPole": "CartPole-v1",
+        "DeepRacer": "DeepRacer-v0",
+        "deepracer": "DeepRacer-v0",
     }
 )
 
@@ -93,6 +101,10 @@ def make_env(env_id: str, env_config: Mapping[str, Any] | None = None) -> gym.En
     ``env_config`` keys are passed to ``gymnasium.make`` (e.g. ``render_mode``, ``max_episode_steps``); keys RLlib
     adds to its EnvContext (worker index and such) are not part of the mapping and never reach the environment.
     """
-    gym_id = ensure_registered(env_id)
+    info = KNOWN_ENVS.get(canonical_env_id(env_id))
     kwargs = dict(env_config or {})
+    if info is not None and info.factory is not None:
+        module_name, function = info.factory.split(":")
+        return getattr(importlib.import_module(module_name), function)(kwargs)
+    gym_id = ensure_registered(env_id)
     return gym.make(gym_id, **kwargs)
