@@ -491,6 +491,10 @@ class DeepRacerHooks(TrainingHooks):
 
     def translate_error(self, exc: BaseException) -> BaseException | None:
         message = deepracer_errors(exc)
+        if message is None:
+            # a simulation worker that failed on a user error left it in the trace folder before it died
+            found = sorted(self.trace_dir.glob("error-*.txt"))
+            message = found[0].read_text(encoding="utf-8") if found else None
         return UserError(message) if message else None
 
     def on_export(self, model_dir: Path) -> None:

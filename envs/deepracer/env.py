@@ -31,7 +31,8 @@ from envs.deepracer import camera as cam
 from envs.deepracer.car import STEP_HZ, Car, CarState, clip_command, rectangles_overlap
 from envs.deepracer.metadata import ModelMetadata, load_metadata, parse_metadata
 from envs.deepracer.objects import TrackObject, place_bots, place_obstacles, step_bot
-from envs.deepracer.reward import CRASH_REWARD, call_reward, follow_center_line, load_reward_function
+from envs.deepracer.reward import (CRASH_REWARD, RewardFunctionError, call_reward, follow_center_line,
+                                   load_reward_function)
 from envs.deepracer.sensors import LIDAR_MAX_M, LIDAR_RAYS, SECTORS, VECTOR_SIZE, lidar, sector_lidar, state_vector
 from envs.deepracer.tracks import DEFAULT_TRACK, Track, TrackError, load_track
 
@@ -222,7 +223,7 @@ class DeepRacerEnv(gym.Env):
         self.agents: list[_Agent] = []
         self.time_s = 0.0
         self._trace_id = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
-        self._trace_rows: list[list[Any]] = []
+        self._trace_rows: dict[int, list[list[Any]]] = {}
         self._opponent: Callable[[Any], Any] | None = None
 
     # ----- spaces -----------------------------------------------------------------------------------------------
@@ -404,7 +405,11 @@ class DeepRacerEnv(gym.Env):
         if status == "crashed":
             reward = CRASH_REWARD
         else:
-            reward = call_reward(self.reward_fn, params)
+            try:
+                reward = call_reward(self.reward_fn, params)
+            except RewardFunctionError as exc:
+                self._record_error(exc)
+                raise
         terminated = status != "in_progress"
         truncated = False
         if status in ("crashed", "off_track", "reversed", "immobilized"):
@@ -560,44 +565,63 @@ class DeepRacerEnv(gym.Env):
                reward: float, done: bool) -> None:
         if not self.settings.trace_dir:
             return
-        self._trace_rows.append([
+        self._trace_rows.setdefault(index, []).append([
             agent.episode, agent.steps, round(params["x"], 4), round(params["y"], 4), round(params["heading"], 4),
             round(steer, 2), round(speed, 2), action, round(reward, 4), done, params["all_wheels_on_track"],
             round(params["progress"], 4), params["closest_waypoints"][1], round(params["track_length"], 2),
             round(self.time_s, 3), agent.status, 0.0, agent.counts["crash_count"], round(time.time(), 3),
         ])
-        if done or len(self._trace_rows) >= 500:
+        if done or len(self._trace_rows[index]) >= 500:
             self.flush_trace()
 
+    def trace_file(self, index: int = 0) -> Path | None:
+        """Where car ``index``'s simtrace rows go (no header; one file per environment instance)."""
+        if not self.settings.trace_dir:
+            return None
+        suffix = "" if index == 0 else f".car{index}"
+        return Path(self.settings.trace_dir) / f"simtrace-{self.settings.phase}-{self._trace_id}{suffix}.csv"
+
     def flush_trace(self) -> None:
-        """Append buffered simtrace rows to this env's file in ``trace_dir``."""
-        if not self.settings.trace_dir or not self._trace_rows:
-            return
-        folder = Path(self.settings.trace_dir)
-        folder.mkdir(parents=True, exist_ok=True)
-        buffer = io.StringIO()
-        csv.writer(buffer).writerows(self._trace_rows)
-        with open(folder / f"simtrace-{self.settings.phase}-{self._trace_id}.csv", "a", encoding="utf-8") as handle:
-            handle.write(buffer.getvalue())
-        self._trace_rows.clear()
+        """Append buffered simtrace rows to this env's file(s) in ``trace_dir``."""
+        for index, rows in self._trace_rows.items():
+            path = self.trace_file(index)
+            if path is None or not rows:
+                continue
+            path.parent.mkdir(parents=True, exist_ok=True)
+            buffer = io.StringIO()
+            csv.writer(buffer).writerows(rows)
+            with open(path, "a", encoding="utf-8") as handle:
+                handle.write(buffer.getvalue())
+            rows.clear()
+
+    def episode_summary(self, index: int = 0) -> dict[str, Any]:
+        """Car ``index``'s episode so far as DeepRacer's metrics report it (status label, completion, counters)."""
+        agent = self.agents[index]
+        completion = 100 if agent.status == "lap_complete" else int(
+            max(0.0, min(99.0, 100.0 * agent.best_progress_m / self.track.length)))
+        return {
+            "source": self._trace_id, "car": index, "local_episode": agent.episode, "phase": self.settings.phase,
+            "reward_score": int(round(agent.reward_total)), "reward_total": agent.reward_total,
+            "steps": agent.steps, "metric_time": int(time.time() * 1000), "start_time": int(agent.start_wall * 1000),
+            "elapsed_time_in_milliseconds": self._elapsed_ms(agent), "completion_percentage": completion,
+            "episode_status": STATUS_LABELS[agent.status], **agent.counts,
+        }
 
     def _episode_record(self, agent: _Agent, index: int) -> None:
         if not self.settings.trace_dir:
             return
-        now_ms = int(time.time() * 1000)
-        record = {
-            "source": self._trace_id, "car": index, "local_episode": agent.episode, "phase": self.settings.phase,
-            "reward_score": int(round(agent.reward_total)), "reward_total": agent.reward_total,
-            "steps": agent.steps, "metric_time": now_ms, "start_time": int(agent.start_wall * 1000),
-            "elapsed_time_in_milliseconds": self._elapsed_ms(agent),
-            "completion_percentage": int(round(100.0 * min(agent.progress_m, self.track.length) / self.track.length))
-            if agent.status == "lap_complete" else int(max(0.0, 100.0 * agent.best_progress_m / self.track.length)),
-            "episode_status": STATUS_LABELS[agent.status], **agent.counts,
-        }
+        record = self.episode_summary(index)
         folder = Path(self.settings.trace_dir)
         folder.mkdir(parents=True, exist_ok=True)
         with open(folder / f"episodes-{self.settings.phase}-{self._trace_id}.jsonl", "a", encoding="utf-8") as handle:
             handle.write(json.dumps(record) + "\n")
+
+    def _record_error(self, exc: Exception) -> None:
+        """Leave the user error where the trainer finds it (a worker process may die before its log is read)."""
+        if self.settings.trace_dir:
+            folder = Path(self.settings.trace_dir)
+            folder.mkdir(parents=True, exist_ok=True)
+            (folder / f"error-{self._trace_id}.txt").write_text(str(exc), encoding="utf-8")
 
     def close(self) -> None:
         self.flush_trace()
