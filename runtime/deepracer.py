@@ -377,6 +377,7 @@ class DeepRacerHooks(TrainingHooks):
             raise UserError(str(exc)) from exc
         env_config["trace_dir"] = str(self.trace_dir)
         self.env_config = env_config
+        self._resume_metrics()
         self.max_episodes = extras.get("term_cond_max_episodes")
         self.evaluation_interval = int(extras.get("evaluation_interval", 1))
         config = dict(spec.config)
@@ -401,6 +402,22 @@ class DeepRacerHooks(TrainingHooks):
                 evaluation_num_env_runners=0,
                 evaluation_config={"explore": False, "env_config": eval_env},
             )
+
+    def _resume_metrics(self) -> None:
+        """A job resuming from a checkpoint continues training_metrics.json and its episode counters."""
+        from runtime.checkpoints import CheckpointManager
+
+        latest = CheckpointManager(self.job.checkpoint_dir).latest()
+        if latest is None or not self.metrics_file.is_file():
+            return
+        try:
+            self.entries = list(json.loads(self.metrics_file.read_text())["metrics"])
+        except (ValueError, KeyError, TypeError):
+            log.warning("could not read %s; starting a new one", self.metrics_file)
+            return
+        for phase in self.counters:
+            self.counters[phase] = max([e["episode"] for e in self.entries if e.get("phase") == phase], default=0)
+        self.steps["training"] = CheckpointManager.read_state(latest).timesteps_total
 
     # ---- during training
     def _drain(self) -> tuple[list[dict[str, Any]], dict[str, list[tuple[str, list[str]]]]]:

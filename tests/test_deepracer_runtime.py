@@ -182,6 +182,7 @@ def test_bad_user_files_fail_before_training(tmp_path: Path, reward: str, metada
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.slow
 def test_reward_error_in_a_simulation_worker_is_reported_with_its_params(tmp_path: Path) -> None:
     reward = ("def reward_function(params):\n"
               "    if params['steps'] == 40:\n"
@@ -192,3 +193,28 @@ def test_reward_error_in_a_simulation_worker_is_reported_with_its_params(tmp_pat
     assert result.returncode == 2, result.stdout[-2000:] + result.stderr[-3000:]
     failure = tree.failure.read_text()
     assert "reward_function raised ValueError: step forty" in failure and '"steps": 40' in failure
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "metadata, expect",
+    [
+        ({**METADATA, "sensor": ["FRONT_FACING_CAMERA"]}, {"conv_filters": [[32, 8, 4], [64, 4, 2], [64, 3, 1]]}),
+        ({"action_space": {"steering_angle": {"low": -30, "high": 30}, "speed": {"low": 0.5, "high": 1.5}},
+          "action_space_type": "continuous", "sensor": ["FRONT_FACING_CAMERA", "LIDAR"],
+          "neural_network": "DEEP_CONVOLUTIONAL_NETWORK", "training_algorithm": "clipped_ppo"},
+         {"fcnet_hiddens": [128, 128]}),
+    ],
+    ids=["camera-discrete", "camera+lidar-continuous"],
+)
+def test_camera_and_continuous_models_train_and_evaluate(tmp_path: Path, metadata: dict, expect: dict) -> None:
+    tree = deepracer_tree(tmp_path / "opt" / "ml", {"num_episodes_between_training": "1", "batch_size": "32"},
+                          metadata=metadata)
+    result = run_rlrt(["train"], base=tree.base)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
+    model_config = json.loads((tree.model / "config.json").read_text())["config"]["model_config"]
+    assert all(model_config[k] == v for k, v in expect.items())
+    base = tmp_path / "eval"
+    result = run_rlrt(["deepracer-evaluate", "--base-dir", str(base), "--model", str(tree.model), "--trials", "1"])
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert len(json.loads((base / "output/intermediate/evaluation_metrics.json").read_text())["metrics"]) == 1

@@ -305,7 +305,7 @@ class DeepRacerEnv(gym.Env):
             # the car's front point sits on the start line
             x, y = point[0] - 0.0825 * math.cos(heading), point[1] - 0.0825 * math.sin(heading)
             agent = _Agent(model, Car(CarState(float(x), float(y), float(heading))), episode=self._episode_index,
-                           start_wall=time.time())
+                           start_wall=time.time(), recent=deque(maxlen=s.immobilized_steps + 1))
             along = float(track.project(agent.car.front[None]).along[0])
             agent.start_along = agent.prev_along = along
             agent.recent.append((agent.car.state.x, agent.car.state.y))
@@ -390,8 +390,11 @@ class DeepRacerEnv(gym.Env):
         agent.recent.append((agent.car.state.x, agent.car.state.y))
         params = self._params(agent, index, steer, speed, crashed=crashed)
         status = "in_progress"
-        moved = (math.hypot(agent.recent[-1][0] - agent.recent[0][0], agent.recent[-1][1] - agent.recent[0][1])
-                 if len(agent.recent) > s.immobilized_steps else math.inf)
+        if len(agent.recent) > s.immobilized_steps:
+            past = agent.recent[-1 - s.immobilized_steps]
+            moved = math.hypot(agent.recent[-1][0] - past[0], agent.recent[-1][1] - past[1])
+        else:
+            moved = math.inf
         if crashed:
             status = "crashed"
         elif params["is_offtrack"]:
@@ -400,7 +403,7 @@ class DeepRacerEnv(gym.Env):
             status = "lap_complete"
         elif agent.backward_steps >= s.reversed_steps:
             status = "reversed"
-        elif len(agent.recent) > s.immobilized_steps and moved < 0.05:
+        elif moved < 0.05:
             status = "immobilized"
         if status == "crashed":
             reward = CRASH_REWARD
