@@ -6,7 +6,8 @@
 
 Training uses the deepracer-ppo preset on the generated oval with the documentation's "follow the centre line"
 reward and DeepRacer's default 5-action space (steering -30, -15, 0, 15, 30 at 0.6 m/s), the ``observation`` sensor,
-one simulation worker (Ray env runner) and SM_NUM_CPUS=2.
+one simulation worker (Ray env runner) and SM_NUM_CPUS=2 (``--sensor FRONT_FACING_CAMERA`` trains on the camera:
+DeepRacer's default model_metadata).
 """
 
 from __future__ import annotations
@@ -73,7 +74,7 @@ def speed(seconds: float = 5.0) -> dict:
     return results
 
 
-def make_tree(base: Path, minutes: float, workers: int) -> None:
+def make_tree(base: Path, minutes: float, workers: int, sensor: str = "observation") -> None:
     config = base / "input" / "config"
     train = base / "input" / "data" / "train"
     config.mkdir(parents=True, exist_ok=True)
@@ -85,12 +86,12 @@ def make_tree(base: Path, minutes: float, workers: int) -> None:
     (config / "hyperparameters.json").write_text(json.dumps({k: json.dumps(v) for k, v in hyperparameters.items()}))
     (train / "reward_function.py").write_text(FOLLOW_CENTER_LINE)
     (train / "model_metadata.json").write_text(json.dumps({
-        "action_space": DEFAULT_ACTIONS, "sensor": ["observation"], "neural_network": "DEEP_CONVOLUTIONAL_NETWORK_SHALLOW",
+        "action_space": DEFAULT_ACTIONS, "sensor": [sensor], "neural_network": "DEEP_CONVOLUTIONAL_NETWORK_SHALLOW",
         "training_algorithm": "clipped_ppo", "action_space_type": "discrete", "version": "5"}))
 
 
-def train(base: Path, minutes: float, workers: int) -> int:
-    make_tree(base, minutes, workers)
+def train(base: Path, minutes: float, workers: int, sensor: str = "observation") -> int:
+    make_tree(base, minutes, workers, sensor)
     env = {**os.environ, "SAGEMAKER_BASE_DIR": str(base), "SM_NUM_CPUS": "2", "RAY_USAGE_STATS_ENABLED": "0",
            "PYTHONPATH": str(ROOT)}
     with open(base / "train.log", "w") as log:
@@ -115,11 +116,13 @@ def main() -> int:
     parser.add_argument("--minutes", type=float, default=30.0)
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--trials", type=int, default=10)
+    parser.add_argument("--sensor", default="observation", choices=("observation", "FRONT_FACING_CAMERA"),
+                        help="the model_metadata.json sensor to train with")
     args = parser.parse_args()
     if args.stage == "speed":
         print(json.dumps(speed(), indent=2))
     elif args.stage == "train":
-        return train(args.base_dir.resolve(), args.minutes, args.workers)
+        return train(args.base_dir.resolve(), args.minutes, args.workers, args.sensor)
     else:
         print(json.dumps(evaluate(args.base_dir.resolve(), args.trials), indent=2))
     return 0
