@@ -163,23 +163,50 @@ def test_evaluating_a_folder_that_is_no_model_fails_clearly(tmp_path: Path) -> N
     assert "is not a trained rlrt DeepRacer model" in (base / "output/failure").read_text()
 
 
-@pytest.mark.parametrize(
-    "reward, metadata, extra, message",
-    [
-        ("def reward_function(params):\n    return params['speedd']\n", None, {},
-         r"reward_function raised KeyError: 'speedd'.*at step 1, with params \{\"all_wheels_on_track\""),
-        (REWARD, {**METADATA, "sensor": ["RADAR"]}, {}, "unknown sensor 'RADAR'"),
-        (REWARD, None, {"WORLD_NAME": "reInvent2019_track"}, "Unknown track 'reInvent2019_track'"),
-        (REWARD, None, {"batch_size": "0"}, "'batch_size' must be an integer >= 1"),
-    ],
-)
-def test_bad_user_files_fail_before_training(tmp_path: Path, reward: str, metadata: dict | None, extra: dict,
-                                             message: str) -> None:
-    tree = deepracer_tree(tmp_path / "opt" / "ml", extra, reward, metadata)
+def test_bad_reward_function_fails_the_job_before_training(tmp_path: Path) -> None:
+    tree = deepracer_tree(tmp_path / "opt" / "ml", reward="def reward_function(params):\n    return params['speedd']\n")
     result = run_rlrt(["train"], base=tree.base)
     assert result.returncode == 2, result.stderr[-2000:]
-    assert re.search(message, tree.failure.read_text()), tree.failure.read_text()
-    assert "Traceback" not in result.stderr
+    failure = tree.failure.read_text()
+    assert re.search(r"reward_function raised KeyError: 'speedd'.*at step 1, with params \{\"all_wheels_on_track\"", failure)
+    assert "Traceback" not in result.stderr and not tree.model.joinpath("checkpoint").exists()
+
+
+@pytest.mark.parametrize(
+    "files, extra, message",
+    [
+        ({"model_metadata.json": json.dumps({**METADATA, "sensor": ["RADAR"]})}, {}, "unknown sensor 'RADAR'"),
+        ({"model_metadata.json": "{not json"}, {}, "Cannot read .*model_metadata.json"),
+        ({}, {"WORLD_NAME": "reInvent2019_track"}, "Unknown track 'reInvent2019_track'.*put the world's .npy"),
+        ({"reInvent2019_track.npy": None}, {"WORLD_NAME": "reInvent2019_track"}, "is not a closed loop"),
+        ({"training_params.yaml": "RACE_TYPE: DRAG_RACE\n"}, {}, "RACE_TYPE must be one of"),
+        ({"model_metadata.json": json.dumps({**METADATA, "training_algorithm": "sac"})}, {}, "'sac' is not supported"),
+        ({}, {"reward_function_s3_source": "prefix/missing.py"}, "names 'missing.py'"),
+    ],
+)
+def test_bad_user_files_are_named(tmp_path: Path, files: dict, extra: dict, message: str) -> None:
+    """The DeepRacer hooks check the train channel's files before anything is built (in-process: quick)."""
+    import numpy as np
+
+    from runtime.deepracer import DeepRacerHooks
+    from runtime.sagemaker_env import load_environment
+
+    tree = deepracer_tree(tmp_path / "opt" / "ml", extra)
+    for name, text in files.items():
+        path = tree.base / "input" / "data" / "train" / name
+        if name.endswith(".npy"):
+            from envs.deepracer.tracks import load_track
+
+            np.save(path, load_track("oval").array[:-30])  # an open track
+        else:
+            path.write_text(text)
+    env = load_environment(tree.base)
+    hooks = DeepRacerHooks(env)
+    try:
+        with pytest.raises(UserError, match=message):
+            hooks.prepare(resolve(dict(env.hyperparameters)))
+    finally:
+        hooks.close()
 
 
 @pytest.mark.slow
@@ -208,8 +235,8 @@ def test_reward_error_in_a_simulation_worker_is_reported_with_its_params(tmp_pat
     ids=["camera-discrete", "camera+lidar-continuous"],
 )
 def test_camera_and_continuous_models_train_and_evaluate(tmp_path: Path, metadata: dict, expect: dict) -> None:
-    tree = deepracer_tree(tmp_path / "opt" / "ml", {"num_episodes_between_training": "1", "batch_size": "32"},
-                          metadata=metadata)
+    tree = deepracer_tree(tmp_path / "opt" / "ml", {"num_episodes_between_training": "1", "batch_size": "32",
+                                                      "evaluation_interval": "0"}, metadata=metadata)
     result = run_rlrt(["train"], base=tree.base)
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
     model_config = json.loads((tree.model / "config.json").read_text())["config"]["model_config"]
