@@ -56,21 +56,24 @@ def speed(seconds: float = 5.0) -> dict:
         env = DeepRacerEnv({"model_metadata": {"sensor": sensors, "action_space": DEFAULT_ACTIONS}, "world_name": "oval"})
         env.reset(seed=0)
         rng = np.random.default_rng(0)
-        steps, start = 0, time.perf_counter()
+        steps, start, cpu = 0, time.perf_counter(), time.process_time()
         while time.perf_counter() - start < seconds:
             _, _, term, trunc, _ = env.step(int(rng.integers(0, 5)) if rng.random() < 0.3 else 2)
             steps += 1
             if term or trunc:
                 env.reset()
-        results["+".join(sensors)] = steps / (time.perf_counter() - start)
+        name = "+".join(sensors)
+        results[name] = steps / (time.perf_counter() - start)
+        results[name + " per CPU-second"] = steps / (time.process_time() - cpu)
     track = load_track("oval")
     camera = Camera(track)
     point, heading = track.point_at(3.0)
-    frames, start = 0, time.perf_counter()
+    frames, start, cpu = 0, time.perf_counter(), time.process_time()
     while time.perf_counter() - start < seconds:
         camera.render(float(point[0]) + frames * 1e-5, float(point[1]), float(heading))
         frames += 1
     results["camera_frames_per_s"] = frames / (time.perf_counter() - start)
+    results["camera_frames_per_cpu_second"] = frames / (time.process_time() - cpu)
     return results
 
 
