@@ -18,7 +18,6 @@ import math
 import re
 import shutil
 import tempfile
-import time
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, Mapping, TextIO

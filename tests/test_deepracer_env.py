@@ -13,7 +13,6 @@ from envs.deepracer.car import Car, CarState
 from envs.deepracer.env import DeepRacerConfigError, DeepRacerEnv, RaceSettings
 from envs.deepracer.metadata import MetadataError, parse_metadata
 from envs.deepracer.reward import RewardFunctionError
-from envs.deepracer.trackgen import track_from_centerline
 from envs.deepracer.tracks import Track, TrackError, builtin_tracks, load_track
 
 HALF_WHEELBASE = 0.0825

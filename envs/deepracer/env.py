@@ -34,7 +34,7 @@ from envs.deepracer.objects import TrackObject, place_bots, place_obstacles, ste
 from envs.deepracer.reward import (CRASH_REWARD, RewardFunctionError, call_reward, follow_center_line,
                                    load_reward_function)
 from envs.deepracer.sensors import LIDAR_MAX_M, LIDAR_RAYS, SECTORS, VECTOR_SIZE, lidar, sector_lidar, state_vector
-from envs.deepracer.tracks import DEFAULT_TRACK, Track, TrackError, load_track
+from envs.deepracer.tracks import DEFAULT_TRACK, TrackError, load_track
 
 RACE_TYPES = ("TIME_TRIAL", "OBJECT_AVOIDANCE", "HEAD_TO_BOT")
 # raw simtrace value -> the label training_metrics.json / evaluation_metrics.json use
