@@ -78,6 +78,11 @@ KNOWN_ENVS: Mapping[str, EnvInfo] = MappingProxyType(
             agent_groups="envs.unity.prepare:behavior_spaces",
             group_of="envs.unity.multi_agent:behavior_of",
         ),
+        "DeepRacer-v0": EnvInfo(
+            "DeepRacer-v0",
+            description="DeepRacer-compatible track: reward_function(params), model_metadata.json, race types",
+            entry_point="envs.deepracer.env:make",
+        ),
     }
 )
 
@@ -97,6 +102,8 @@ ALIASES: Mapping[str, str] = MappingProxyType(
         # The Unity seed's evaluation job names the game alone ("env": "Basic").
         "Basic": "unity:Basic",
         "3DBall": "unity-multi:3DBall",
+        "DeepRacer": "DeepRacer-v0",
+        "deepracer": "DeepRacer-v0",
     }
 )
 

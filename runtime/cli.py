@@ -65,6 +65,32 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("presets", help="list the presets", description="List the shipped presets and their pass bars.")
     _add_serving_commands(sub)
+
+    dr = sub.add_parser(
+        "deepracer-evaluate",
+        help="evaluate a DeepRacer model for NUMBER_OF_TRIALS laps, or race two models head to head",
+        description=(
+            "Drive a trained DeepRacer model (the /opt/ml/model folder of a deepracer-ppo job, or its model.tar.gz) "
+            "for a number of trials and write output/intermediate/evaluation_metrics.json and an evaluation "
+            "simtrace. With a second model (--opponent or the model_2 channel) the two race on one track and each "
+            "gets its own metrics file (evaluation_metrics.json, evaluation_metrics_2.json). Settings "
+            "(NUMBER_OF_TRIALS, WORLD_NAME, RACE_TYPE, NUMBER_OF_OBSTACLES, ...) come from hyperparameters or the "
+            "train channel's evaluation_params.yaml."
+        ),
+        epilog=(
+            "examples:\n"
+            "  rlrt deepracer-evaluate --model rlrt-jobs/deepracer-ppo-20260101-000000/model --trials 5\n"
+            "  rlrt deepracer-evaluate --model ./model_a --opponent ./model_b --set WORLD_NAME=curvy_loop\n"
+            "  rlrt deepracer-evaluate --model ./model --set RACE_TYPE=OBJECT_AVOIDANCE --set NUMBER_OF_OBSTACLES=4"
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    dr.add_argument("--model", type=Path, help="model folder or model.tar.gz (default: the 'model' channel)")
+    dr.add_argument("--opponent", type=Path, help="a second model for a head-to-head race (default: 'model_2' channel)")
+    dr.add_argument("--trials", type=int, help="number of trials (default: NUMBER_OF_TRIALS, else 3)")
+    dr.add_argument("--set", dest="overrides", action="append", type=_key_value, default=[], metavar="KEY=VALUE",
+                    help="an evaluation setting as a hyperparameter (e.g. WORLD_NAME=oval); repeatable")
+    dr.add_argument("--base-dir", type=Path, help="job tree laid out like /opt/ml (created if missing)")
     return parser
 
 
@@ -193,6 +219,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _list_presets()
     if args.command in ("serve", "transform", "evaluate", "export"):
         return _run_serving_command(args)
+    if args.command == "deepracer-evaluate":
+        from runtime.deepracer_eval import run_evaluation_job
+
+        return run_evaluation_job(args.base_dir, args.model, args.opponent, args.trials, dict(args.overrides))
     from runtime.jobs import run_training_job
 
     overrides = dict(args.overrides)

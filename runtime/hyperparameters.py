@@ -202,20 +202,28 @@ class ConfigValidator(Protocol):
         ...
 
 
+Rewrite = Callable[[Preset, Mapping[str, Any]], "tuple[dict[str, Any], dict[str, Any], list[str]]"]
+"""A hyperparameter dialect: ``(preset, given) -> (given in this module's grammar, accepted extras, problems)``."""
+
+
 def resolve(
     hyperparameters: Mapping[str, Any],
     validator: Callable[[str], ConfigValidator],
     default_preset: str = DEFAULT_PRESET,
     num_cpus: int | None = None,
+    rewrite: Rewrite | None = None,
 ) -> TrainingSpec:
     """Resolve SageMaker hyperparameters on top of a preset into a checked :class:`TrainingSpec`.
 
     ``validator`` picks the backend that checks the algorithm configuration, by algorithm name (online and
     offline algorithms are checked by different backends). ``num_cpus`` sizes the env runners when neither
-    the preset nor the hyperparameters do.
+    the preset nor the hyperparameters do. ``rewrite`` translates another product's hyperparameter names (e.g.
+    DeepRacer's ``batch_size``, ``discount_factor``) into this grammar once the preset is known; the extras it
+    accepts land in ``TrainingSpec.extras`` and its problems are reported with the others.
     """
     problems: list[str] = []
     given = {k: v for k, v in hyperparameters.items() if not k.startswith(SAGEMAKER_PREFIX)}
+    original = dict(given)
 
     preset_name = default_preset
     preset_keys = [k for k in (PRESET, *PRESET_ALIASES) if k in given]
@@ -229,6 +237,10 @@ def resolve(
             raise UserError(f"'{preset_keys[0]}' must be a preset name, got {json.dumps(value, default=str)}.")
         preset_name = value
     preset: Preset = load_preset(preset_name)
+    dialect_extras: dict[str, Any] = {}
+    if rewrite is not None:
+        given, dialect_extras, rewrite_problems = rewrite(preset, given)
+        problems += rewrite_problems
 
     config_overrides: dict[str, Any] = {}
     env_config: dict[str, Any] = {}
@@ -317,8 +329,11 @@ def resolve(
         checkpoint_frequency=int(top.get(CHECKPOINT_FREQ, preset.checkpoint_frequency)),
         checkpoint_keep=int(top.get(KEEP_CHECKPOINTS, preset.checkpoint_keep)),
         seed=top.get(SEED),
-        extras=MappingProxyType({k: v for k, v in top.items() if k not in (RUN, ENV, CHECKPOINT_FREQ, KEEP_CHECKPOINTS, SEED)}),
-        hyperparameters=MappingProxyType(dict(given)),
+        extras=MappingProxyType({
+            **{k: v for k, v in top.items() if k not in (RUN, ENV, CHECKPOINT_FREQ, KEEP_CHECKPOINTS, SEED)},
+            **dialect_extras,
+        }),
+        hyperparameters=MappingProxyType(original),
     )
 
 

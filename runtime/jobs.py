@@ -67,8 +67,11 @@ def run_training_job(
         if failure.exists():
             failure.unlink()  # a stale failure from an earlier attempt in this tree
         hyperparameters = {**env.hyperparameters, **({} if local else overrides)}
-        spec = hp.resolve(hyperparameters, _validator, default_preset=default_preset, num_cpus=env.num_cpus)
-        result = train(env, spec)
+        from runtime.deepracer import hooks_for, rewrite_hyperparameters
+
+        spec = hp.resolve(hyperparameters, _validator, default_preset=default_preset, num_cpus=env.num_cpus,
+                          rewrite=rewrite_hyperparameters)
+        result = train(env, spec, hooks=hooks_for(env, spec))
         if local and result.exit_code == 0:
             print(
                 "rlrt: outputs:\n"

@@ -103,6 +103,7 @@ class Reporter:
         title: str,
         stream: TextIO | None = None,
         plot_every_s: float = 60.0,
+        coach_lines: bool = True,
     ) -> None:
         from tensorboardX import SummaryWriter
 
@@ -110,6 +111,7 @@ class Reporter:
         self.stream = stream or sys.stdout
         self.title = title
         self.plot_every_s = plot_every_s
+        self.coach_lines = coach_lines
         intermediate_dir.mkdir(parents=True, exist_ok=True)
         tensorboard_dir.mkdir(parents=True, exist_ok=True)
         self.progress_file = intermediate_dir / "progress.csv"
@@ -129,7 +131,7 @@ class Reporter:
     def report(self, metrics: IterationMetrics) -> None:
         """Report one iteration everywhere."""
         lines = metric_lines(metrics)
-        coach = coach_training_line(metrics)
+        coach = coach_training_line(metrics) if self.coach_lines else None
         if coach:
             lines.append(coach)
         self.stream.write("\n".join(lines) + "\n")

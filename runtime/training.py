@@ -17,7 +17,7 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from types import FrameType
-from typing import Any, TextIO
+from typing import Any, Mapping, TextIO
 
 from runtime import hyperparameters as hp
 from runtime.checkpoints import CheckpointManager, TrainingState
@@ -76,6 +76,39 @@ class _SigtermWatch:
         signal.setitimer(signal.ITIMER_REAL, 0)
 
 
+class TrainingHooks:
+    """Extension points of :func:`train` for an environment family with its own outputs (e.g. DeepRacer's
+    training_metrics.json and simtrace). Every method has a do-nothing default."""
+
+    coach_line_per_iteration: bool = True
+    """Whether the reporter prints its per-iteration ``Training>`` line (off when the hooks print per episode)."""
+
+    def prepare(self, spec: TrainingSpec) -> TrainingSpec:
+        """Adjust the spec before anything is built (e.g. add the job's file paths to env_config)."""
+        return spec
+
+    def configure(self, config: Any) -> None:
+        """Adjust the RLlib AlgorithmConfig before the algorithm is built."""
+
+    def on_iteration(self, algo: Any, result: Mapping[str, Any], state: TrainingState, metrics: IterationMetrics,
+                     out: TextIO) -> None:
+        """Called after each iteration has been reported."""
+
+    def stop_reason(self, state: TrainingState, metrics: IterationMetrics) -> str | None:
+        """An extra stop criterion; None to go on."""
+        return None
+
+    def translate_error(self, exc: BaseException) -> BaseException | None:
+        """Turn an error raised while training (e.g. in an env runner) into a clearer one, or None."""
+        return None
+
+    def on_export(self, model_dir: Path) -> None:
+        """Called after the model directory is written."""
+
+    def close(self) -> None:
+        """Called once at the end, whatever happened."""
+
+
 def stop_reason(spec: TrainingSpec, metrics: IterationMetrics) -> str | None:
     """The first stop criterion ``metrics`` meets (RLlib/Tune semantics: value >= threshold), or None."""
     values = {
@@ -105,8 +138,12 @@ def init_ray(num_cpus: int, num_gpus: int) -> None:
         ray.init(address="local", num_cpus=num_cpus, num_gpus=num_gpus, include_dashboard=False, log_to_driver=True)
 
 
-def train(env: JobEnvironment, spec: TrainingSpec, stream: TextIO | None = None) -> TrainResult:
-    """Train ``spec`` in the job environment ``env``; returns how it ended (exit code 143 after SIGTERM)."""
+def train(env: JobEnvironment, spec: TrainingSpec, stream: TextIO | None = None,
+          hooks: TrainingHooks | None = None) -> TrainResult:
+    """Train ``spec`` in the job environment ``env``; returns how it ended (exit code 143 after SIGTERM).
+
+    ``hooks`` extend the loop for an environment family (see :class:`TrainingHooks`).
+    """
     import ray
 
     from envs.registry import UnknownEnvironmentError, canonical_env_id
@@ -114,22 +151,40 @@ def train(env: JobEnvironment, spec: TrainingSpec, stream: TextIO | None = None)
     from runtime.rllib_backend import build_algorithm_config, policy_spaces, register_environment
 
     out = stream or sys.stdout
+    hooks = hooks or TrainingHooks()
     try:
         env_id = canonical_env_id(spec.env)
     except UnknownEnvironmentError as exc:
+        hooks.close()
         raise UserError(str(exc)) from exc
+    try:
+        spec = hooks.prepare(spec)
+    except BaseException:
+        hooks.close()
+        raise
     checkpoints = CheckpointManager(env.checkpoint_dir, spec.checkpoint_keep)
     write_resolved_config(env.intermediate_dir, spec)
     env_config = job_env_config(env_id, spec.env_config, env)
 
     # The configuration is checked before Ray starts, so a rejected one fails in seconds.
-    config = build_algorithm_config(spec, register_environment(env_id), env.num_gpus, env_config, env_id)
+    try:
+        config = build_algorithm_config(spec, register_environment(env_id), env.num_gpus, env_config, env_id)
+        hooks.configure(config)
+    except BaseException:
+        hooks.close()
+        raise
     init_ray(env.num_cpus, env.num_gpus)
     algo = None
     reporter = None
     progress = ProgressBar(spec.stop)
     try:
-        algo = config.build_algo()
+        try:
+            algo = config.build_algo()
+        except Exception as exc:  # noqa: BLE001 - an env that fails to build in a runner
+            translated = hooks.translate_error(exc)
+            if translated is not None:
+                raise translated from None
+            raise
         state = TrainingState(preset=spec.preset, algorithm=spec.algorithm, env=env_id)
         latest = checkpoints.latest()
         if latest is not None:
@@ -141,7 +196,8 @@ def train(env: JobEnvironment, spec: TrainingSpec, stream: TextIO | None = None)
                 file=out,
                 flush=True,
             )
-        reporter = Reporter(env.intermediate_dir, env.tensorboard_dir, f"{spec.preset} ({env_id}, {spec.algorithm})", out)
+        reporter = Reporter(env.intermediate_dir, env.tensorboard_dir, f"{spec.preset} ({env_id}, {spec.algorithm})", out,
+                            coach_lines=hooks.coach_line_per_iteration)
         print(
             f"rlrt: training {spec.algorithm} on {env_id} (preset {spec.preset}); stop when "
             + " or ".join(f"{k} >= {v}" for k, v in spec.stop.items()),
@@ -168,6 +224,11 @@ def train(env: JobEnvironment, spec: TrainingSpec, stream: TextIO | None = None)
                 except JobInterrupted:
                     stopped_by = "SIGTERM"
                     break
+                except Exception as exc:  # noqa: BLE001 - e.g. a user's reward function failing in a runner
+                    translated = hooks.translate_error(exc)
+                    if translated is not None:
+                        raise translated from None
+                    raise
                 runners = result.get("env_runners", {}) or {}
                 state = TrainingState(
                     training_iteration=state.training_iteration + 1,
@@ -183,13 +244,14 @@ def train(env: JobEnvironment, spec: TrainingSpec, stream: TextIO | None = None)
                 )
                 reporter.report(metrics)
                 progress.update(metrics)
+                hooks.on_iteration(algo, result, state, metrics, out)
                 if video_every and state.training_iteration % video_every == 0:
                     video_every = record_training_video(algo, env_id, spec, env.intermediate_dir,
                                                         state.training_iteration, out)
                 if state.training_iteration % spec.checkpoint_frequency == 0:
                     save(state)
                     last_saved = state.training_iteration
-                reason = stop_reason(spec, metrics)
+                reason = stop_reason(spec, metrics) or hooks.stop_reason(state, metrics)
                 if reason:
                     stopped_by = reason
                     break
@@ -210,6 +272,7 @@ def train(env: JobEnvironment, spec: TrainingSpec, stream: TextIO | None = None)
             {**asdict(state), "stopped_by": stopped_by, **({"final": asdict(metrics)} if metrics else {})},
         )
         export_serving_models(env.model_dir, out)
+        hooks.on_export(env.model_dir)
         print(f"rlrt: done ({stopped_by}); model in {env.model_dir}", file=out, flush=True)
         return TrainResult(state, metrics, stopped_by, checkpoint)
     finally:
@@ -219,3 +282,4 @@ def train(env: JobEnvironment, spec: TrainingSpec, stream: TextIO | None = None)
         if algo is not None:
             algo.stop()
         ray.shutdown()
+        hooks.close()

@@ -1,0 +1,11 @@
+"""SageMaker entry point named as in the DeepRacer seed (`training_worker.py`): DeepRacer training with the
+'deepracer-ppo' preset. The reward function, model_metadata.json, training_params.yaml and an optional track
+`<WORLD_NAME>.npy` come from the `train` channel; DeepRacer's hyperparameters (batch_size, lr, ...) are accepted.
+"""
+
+import sys
+
+from runtime.cli import main
+
+if __name__ == "__main__":
+    sys.exit(main(["train", "--default-preset", "deepracer-ppo"]))
