@@ -62,7 +62,46 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--default-preset", default=DEFAULT_PRESET, help=argparse.SUPPRESS)
 
     sub.add_parser("presets", help="list the presets", description="List the shipped presets and their pass bars.")
+    _add_collect_parser(sub)
     return parser
+
+
+def _add_collect_parser(sub: argparse._SubParsersAction) -> None:
+    collect = sub.add_parser(
+        "collect",
+        help="collect offline rollouts (Batch RL) under a behaviour policy given as action probabilities",
+        description=(
+            "Run N environments side by side under a behaviour policy given as action probabilities (uniform random, "
+            "a fixed list, or the predictions of a Batch Transform job) and write the rollouts in the Batch RL "
+            "seed's CSV format (action, all_action_probabilities, episode_id, reward, cumulative_rewards, "
+            "state_feature_0..k) or as Parquet; or, with --dump-states, write the envs' first states as JSON lines "
+            "for Batch Transform. The same --seed gives the same rollouts, and the states --dump-states writes are "
+            "the first states a collection with that seed starts from."
+        ),
+        epilog=(
+            "examples:\n"
+            "  rlrt collect --env CartPole-v0 --num-envs 100 --num-episodes 5 --output data/cartpole.csv\n"
+            "  rlrt collect --env CartPole-v0 --probabilities '[0.7, 0.3]' --output skewed.parquet\n"
+            "  rlrt collect --env CartPole-v0 --num-envs 100 --dump-states states.jsonl --seed 7\n"
+            "  rlrt collect --env CartPole-v0 --num-envs 100 --seed 7 --policy-file states.jsonl.out --output next.csv"
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    collect.add_argument("--env", default="CartPole-v0", help="environment id (default: CartPole-v0, the seed's)")
+    collect.add_argument("--num-envs", type=int, default=100, help="environments run side by side (default: 100)")
+    collect.add_argument("--num-episodes", type=int, default=5, help="episodes collected from each env (default: 5)")
+    collect.add_argument("--seed", type=int, default=0, help="env i is reset with seed+i; actions are drawn from a generator seeded with it")
+    collect.add_argument("--output", type=Path, default=Path("rollouts.csv"), help="output file, .csv or .parquet (default: rollouts.csv)")
+    policy = collect.add_mutually_exclusive_group()
+    policy.add_argument("--probabilities", type=decode_value, metavar="JSON",
+                        help="action probabilities: one list for every env ('[0.5, 0.5]') or one per env; default uniform")
+    policy.add_argument("--policy-file", type=Path, metavar="FILE",
+                        help="a Batch Transform output (JSON lines with 'predictions' or 'SageMakerOutput.predictions'): "
+                             "line i gives env i's action probabilities (one line applies to every env)")
+    collect.add_argument("--env-config", type=decode_value, default={}, metavar="JSON", help="keyword arguments for the environment")
+    collect.add_argument("--dump-states", type=Path, metavar="FILE",
+                         help="only reset the envs and write their states, one JSON list per line, to FILE")
+    collect.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
 def _list_presets() -> int:
@@ -79,6 +118,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if args.command == "presets":
         return _list_presets()
+    if args.command == "collect":
+        from runtime.offline.cli import run_collect
+
+        return run_collect(args)
     from runtime.jobs import run_training_job
 
     overrides = dict(args.overrides)
