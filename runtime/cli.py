@@ -63,6 +63,23 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("presets", help="list the presets", description="List the shipped presets and their pass bars.")
     _add_collect_parser(sub)
+    evaluate = sub.add_parser(
+        "evaluate-offline",
+        help="evaluate an offline-trained (d3rlpy) model from the model channel in its environment",
+        description=(
+            "Evaluate the d3rlpy model in the job's 'model' channel (or the seeds' legacy 'checkpoint' channel) in an "
+            "environment, printing Coach-style 'Testing> ... Total reward=<x>,' lines per episode and the "
+            "episode_reward_mean/max/min summary. Hyperparameters: evaluate_episodes, or the seeds' evaluate_steps; "
+            "env (default: the env in the model's metadata.json, or the preset's env); seed."
+        ),
+        epilog=(
+            "examples:\n"
+            "  SAGEMAKER_BASE_DIR=./evaljob rlrt evaluate-offline\n"
+            "  rlrt evaluate-offline --base-dir ./evaljob   # model in ./evaljob/input/data/model/"
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    evaluate.add_argument("--base-dir", type=Path, help="job tree laid out like /opt/ml (default: $SAGEMAKER_BASE_DIR or /opt/ml)")
     return parser
 
 
@@ -122,6 +139,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from runtime.offline.cli import run_collect
 
         return run_collect(args)
+    if args.command == "evaluate-offline":
+        from runtime.offline.evaluate import evaluate_model_job
+
+        return evaluate_model_job(args.base_dir)
     from runtime.jobs import run_training_job
 
     overrides = dict(args.overrides)
