@@ -205,3 +205,41 @@ def test_sigterm_saves_a_checkpoint_and_exits_143(tmp_path: Path, rollouts: Path
     assert "stopped by SIGTERM" in log.read_text()
     assert list(tree.checkpoints.glob("checkpoint_*"))
     assert not (tree.model / "metadata.json").exists()
+
+
+def test_continuous_bcq_trains_and_exports(tmp_path: Path) -> None:
+    import d3rlpy
+    import onnxruntime
+    import torch
+
+    tree = make_job_tree(tmp_path / "opt" / "ml", {
+        "preset": "pendulum-bcq",
+        "rl.training.config.n_steps_per_epoch": 10,
+        "rl.training.config.batch_size": 32,
+        "rl.training.config.hidden_units": [16, 16],
+        "rl.training.config.evaluation_episodes": 1,
+        "rl.training.config.fqe_steps": 5,
+        "rl.training.stop.epochs": 1,
+    })
+    collect("Pendulum-v1", num_envs=2, num_episodes=1, output=tree.channel("train") / "p.parquet", seed=0, progress=False)
+    result = run_rlrt(["train"], base=tree.base)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert re.search(r"^ope_fqe: \S+$", result.stdout, re.M)
+    assert not re.search(r"^ope_wis:", result.stdout, re.M)  # no behaviour probabilities for continuous actions
+    assert re.search(r"^episode_reward_mean: \S+$", result.stdout, re.M)
+    metadata = json.loads((tree.model / "metadata.json").read_text())
+    assert metadata["algorithm"] == "BCQ" and metadata["policy"]["outputs"] == ["actions"]
+
+    algo = d3rlpy.load_learnable(str(tree.model / "checkpoint" / "model.d3"))
+    observations = np.random.default_rng(0).uniform(-1, 1, size=(16, 3)).astype(np.float32)
+    torch.manual_seed(7)
+    expected = algo.predict(observations)
+    scripted = torch.jit.load(str(tree.model / "policy.pt"))
+    torch.manual_seed(7)
+    with torch.no_grad():
+        actions = scripted(torch.as_tensor(observations)).numpy()
+    # BCQ samples candidate actions; with the same torch seed the exported graph draws the same candidates.
+    np.testing.assert_allclose(actions, expected, rtol=1e-5, atol=1e-5)
+    session = onnxruntime.InferenceSession(str(tree.model / "policy.onnx"))
+    (onnx_actions,) = session.run(None, {"observations": observations})
+    assert onnx_actions.shape == (16, 1) and np.all(np.abs(onnx_actions) <= 2.0 + 1e-6)

@@ -71,6 +71,37 @@ def discrete_policy_module(algo: Any, temperature: float) -> Any:
     return module
 
 
+def continuous_policy_module(algo: Any) -> Any:
+    """A ``torch.nn.Module``: observations (B, k) -> actions (B, m), the computation of d3rlpy's ``predict`` (for BCQ
+    it samples candidate actions from its generative model, so the output is random unless torch is seeded)."""
+    torch = _torch()
+    impl = algo.impl
+    observation_scaler = algo.observation_scaler
+    action_scaler = algo.action_scaler
+    impl.modules.freeze()
+
+    class ContinuousPolicy(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            # Registered so that the module owns (and exports) the weights the computation reads.
+            self.networks = torch.nn.ModuleList(
+                [m for m in vars(impl.modules).values() if isinstance(m, torch.nn.Module)]
+            )
+
+        def forward(self, observations: Any) -> Any:
+            x = observations.float()
+            if observation_scaler is not None:
+                x = observation_scaler.transform(x)
+            action = impl.inner_predict_best_action(x)
+            if action_scaler is not None:
+                action = action_scaler.reverse_transform(action)
+            return action
+
+    module = ContinuousPolicy()
+    module.eval()
+    return module
+
+
 def policy_tables(module: Any, observations: np.ndarray, batch: int = 8192) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Run a discrete policy module over ``observations``: (actions, probabilities, q values) as numpy arrays."""
     torch = _torch()
@@ -98,9 +129,11 @@ def export_policy(algo: Any, directory: Path, discrete: bool, observation_size: 
         _onnx_export(module, example, directory / ONNX_FILE, outputs)
     else:
         outputs = ["actions"]
-        algo.save_policy(str(directory / TORCHSCRIPT_FILE))
-        with _without_onnx_package():
-            algo.save_policy(str(directory / ONNX_FILE))
+        module = continuous_policy_module(algo)
+        with torch.no_grad():
+            traced = torch.jit.trace(module, example, check_trace=False)
+        traced.save(str(directory / TORCHSCRIPT_FILE))
+        _onnx_export(module, example, directory / ONNX_FILE, outputs)
     return {
         "torchscript": TORCHSCRIPT_FILE,
         "onnx": ONNX_FILE,
