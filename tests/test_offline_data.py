@@ -228,3 +228,22 @@ def test_loader_bad_parquet_names_row_and_column(tmp_path: Path, rollouts: Path)
     frame.to_parquet(path)
     with pytest.raises(UserError, match=r"bad.parquet, row 6, column 'reward': inf is not a finite number"):
         load_logged_data(path)
+
+
+def test_transition_table_holds_exactly_d3rlpys_transitions(rollouts: Path) -> None:
+    from runtime.offline.sampler import TransitionTable
+
+    dataset = load_logged_data(rollouts).to_d3rlpy()
+    table = TransitionTable(dataset)
+    assert table.size == dataset.transition_count
+    for i in range(table.size):
+        picked = dataset.transition_picker(*dataset.buffer[i])
+        np.testing.assert_array_equal(picked.observation, table.observations[i])
+        np.testing.assert_array_equal(picked.next_observation, table.next_observations[i])
+        assert picked.terminal == table.terminals[i, 0] and picked.reward[0] == table.rewards[i, 0]
+        assert picked.action[0] == table.actions[i, 0]
+    np.random.seed(0)
+    batch = table.sample(64)
+    assert batch.observations.shape == (64, 4) and batch.terminals.shape == (64, 1)
+    # Terminal transitions are the last step of each episode (CartPole's random episodes all fall).
+    assert table.terminals.sum() == dataset.size()

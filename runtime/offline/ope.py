@@ -194,14 +194,15 @@ class FQETracker:
     """
 
     def __init__(self, algo: Any, dataset: Any, data: LoggedData, gamma: float, learning_rate: float = 1e-4,
-                 batch_size: int = 100, target_update_interval: int = 100, observation_scaler: Any = None) -> None:
+                 batch_size: int = 100, target_update_interval: int = 100, observation_scaler: Any = None,
+                 sample: Any = None) -> None:
         from d3rlpy.ope import FQEConfig, DiscreteFQE, FQE
 
         config = FQEConfig(learning_rate=learning_rate, batch_size=batch_size, gamma=gamma,
                            target_update_interval=target_update_interval, observation_scaler=observation_scaler)
         cls = DiscreteFQE if data.discrete else FQE
         self.fqe = cls(algo=algo, config=config, device="cpu:0")
-        self.dataset = dataset
+        self.sample = sample or dataset.sample_transition_batch
         self.algo = algo
         self.initial = data.observations[data.episode_bounds[:-1]]
         self.fqe.build_with_dataset(dataset)
@@ -209,6 +210,6 @@ class FQETracker:
     def step(self, steps: int) -> float:
         """Train ``steps`` more FQE updates; the current estimate of the policy's value."""
         for _ in range(steps):
-            self.fqe.update(self.dataset.sample_transition_batch(self.fqe.config.batch_size))
+            self.fqe.update(self.sample(self.fqe.config.batch_size))
         actions = self.algo.predict(self.initial)
         return float(np.mean(self.fqe.predict_value(self.initial, actions)))

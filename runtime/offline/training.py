@@ -36,6 +36,7 @@ from runtime.offline import ope
 from runtime.offline.backend import is_discrete, split_config
 from runtime.offline.dataset import LoggedData, load_logged_data
 from runtime.offline.evaluate import MODEL_FILE, EvaluationResult, run_episodes
+from runtime.offline.sampler import TransitionTable
 from runtime.offline.export import discrete_policy_module, export_policy, policy_tables
 from runtime.reporting import IterationMetrics, Reporter, coach_training_line, metric_lines
 from runtime.sagemaker_env import CHANNEL_TRAIN, JobEnvironment
@@ -193,6 +194,8 @@ def train_offline(env: JobEnvironment, spec: TrainingSpec, stream: TextIO | None
     build_scalers_with_transition_picker(algo, dataset)
     algo.create_impl((data.observation_size,), data.n_actions)
 
+    # The same transitions and distribution as dataset.sample_transition_batch, without its per-sample Python loop.
+    sample = dataset.sample_transition_batch if algo.need_returns_to_go else TransitionTable(dataset).sample
     checkpoints = CheckpointManager(env.checkpoint_dir, spec.checkpoint_keep)
     state = TrainingState(preset=spec.preset, algorithm=spec.algorithm, env=env_id or "")
     latest = checkpoints.latest()
@@ -204,8 +207,8 @@ def train_offline(env: JobEnvironment, spec: TrainingSpec, stream: TextIO | None
 
     temperature = float(own["ope_temperature"])
     reward_model = ope.fit_reward_model(data) if discrete and data.behaviour_probs is not None else None
-    fqe = ope.FQETracker(algo, dataset, data, d3config.gamma, observation_scaler=copy.deepcopy(algo.observation_scaler)) \
-        if own["fqe_steps"] > 0 else None
+    fqe = ope.FQETracker(algo, dataset, data, d3config.gamma, observation_scaler=copy.deepcopy(algo.observation_scaler),
+                         sample=sample) if own["fqe_steps"] > 0 else None
     targets = _stop_targets(spec)
     steps_per_epoch = int(own["n_steps_per_epoch"])
     batch_size = int(d3config.batch_size)
@@ -239,7 +242,7 @@ def train_offline(env: JobEnvironment, spec: TrainingSpec, stream: TextIO | None
                 tick = time.perf_counter()
                 try:
                     for _ in range(n):
-                        loss = algo.update(dataset.sample_transition_batch(batch_size))
+                        loss = algo.update(sample(batch_size))
                         done_steps += 1
                         for key, value in loss.items():
                             losses.setdefault(key, []).append(float(value))
