@@ -16,6 +16,7 @@ import json
 import os
 import platform
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -65,7 +66,7 @@ def run_seed(seed: int, work: Path, overrides: dict[str, object], episodes: int)
     evaluation = work / f"seed{seed}" / "evaluate"
     job_tree(evaluation, {"env": "CartPole-v0", "evaluate_episodes": episodes, "seed": 10_000 + seed})
     model_channel = evaluation / "input" / "data" / "model"
-    subprocess.run(["cp", "-r", str(train / "model"), str(model_channel)], check=True)
+    shutil.copytree(train / "model", model_channel)
     evaluated = rlrt(["evaluate-offline"], base=evaluation)
     returns = [float(x) for x in re.findall(r"^Testing>.*Total reward=(.*?),", evaluated.stdout, re.M)]
     mean = sum(returns) / len(returns)
@@ -126,6 +127,7 @@ def throughput(work: Path, steps: int, repeats: int) -> dict[str, object]:
         bare.append(json.loads(out.stdout.strip().splitlines()[-1])["bare_gradient_steps_per_s"])
         tree = work / f"throughput{r}"
         job_tree(tree, {"preset": "cartpole-bcq", "rl.training.stop.epochs": steps // 1000,
+                        "rl.training.config.n_steps_per_epoch": 1000,
                         "rl.training.stop.time_total_s": 100000, "rl.training.config.select_by": "last",
                         "rl.training.config.evaluation_episodes": 0, "seed": 0})
         (tree / "input" / "data" / "train").mkdir(parents=True)

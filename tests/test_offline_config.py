@@ -45,7 +45,7 @@ def test_offline_config_maps_onto_d3rlpy_fields() -> None:
     assert config.gamma == 0.97 and config.target_update_interval == 500 and config.batch_size == 64
     assert type(config.observation_scaler).__name__ == "MinMaxObservationScaler"
     assert config.encoder_factory.hidden_units == [32, 16]
-    assert own["n_steps_per_epoch"] == 1000
+    assert own["n_steps_per_epoch"] == 250  # the preset's
 
 
 def test_offline_config_problems_name_the_key() -> None:
