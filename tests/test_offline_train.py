@@ -115,6 +115,7 @@ def test_exported_policies_equal_the_model(trained: tuple[JobTree, str], rollout
     np.testing.assert_allclose(onnx_probs, probs, rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.slow
 def test_resume_continues_from_the_checkpoint(tmp_path: Path, trained: tuple[JobTree, str]) -> None:
     tree, _ = trained
     copy = tmp_path / "opt" / "ml"
@@ -128,6 +129,7 @@ def test_resume_continues_from_the_checkpoint(tmp_path: Path, trained: tuple[Job
     assert re.findall(r"^timesteps_total: (\d+)$", result.stdout, re.M) == ["120"]
 
 
+@pytest.mark.slow
 def test_evaluate_from_the_model_channel(tmp_path: Path, trained: tuple[JobTree, str]) -> None:
     tree, _ = trained
     evaluation = make_job_tree(tmp_path / "eval" / "opt" / "ml",
@@ -153,6 +155,7 @@ def test_evaluate_without_a_model_fails_clearly(tmp_path: Path) -> None:
     assert "No d3rlpy model (model.d3) under" in evaluation.failure.read_text()
 
 
+@pytest.mark.slow
 def test_bad_hyperparameters_and_missing_data_fail_clearly(tmp_path: Path, rollouts: Path) -> None:
     tree = make_job_tree(tmp_path / "a" / "opt" / "ml", {
         "preset": "cartpole-bcq",
@@ -207,6 +210,7 @@ def test_sigterm_saves_a_checkpoint_and_exits_143(tmp_path: Path, rollouts: Path
     assert not (tree.model / "metadata.json").exists()
 
 
+@pytest.mark.slow
 def test_continuous_bcq_trains_and_exports(tmp_path: Path) -> None:
     import d3rlpy
     import onnxruntime
