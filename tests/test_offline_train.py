@@ -21,6 +21,7 @@ from tests.conftest import JobTree, make_job_tree, run_rlrt, start_rlrt
 TINY = {
     "preset": "preset-cartpole-ddqnbcq",  # the seed's name for our cartpole-bcq
     "save_model": 1,  # the seed passes Coach's flag
+    "evaluate_episodes": 3,
     "rl.training.config.n_steps_per_epoch": 40,
     "rl.training.config.batch_size": 32,
     "rl.training.config.evaluation_episodes": 2,
@@ -50,11 +51,15 @@ def trained(tmp_path_factory: pytest.TempPathFactory, rollouts: Path) -> tuple[J
 def test_training_prints_metric_and_ope_lines(trained: tuple[JobTree, str]) -> None:
     _, stdout = trained
     number = r"[-+]?[0-9]*[.]?[0-9]+([eE][-+]?[0-9]+)?"
-    for name in ("ope_is", "ope_wis", "ope_dr", "ope_sdr", "ope_fqe", "episode_reward_mean", "timesteps_total"):
+    for name in ("ope_is", "ope_wis", "ope_dr", "ope_sdr", "ope_fqe", "timesteps_total"):
         assert len(re.findall(rf"^{name}: {number}$", stdout, re.M)) == 2, name
+    # Two epochs' evaluations and the final one.
+    assert len(re.findall(rf"^episode_reward_mean: {number}$", stdout, re.M)) == 3
     assert re.findall(r"^training_iteration: (\d+)$", stdout, re.M) == ["1", "2"]
     assert re.findall(r"^timesteps_total: (\d+)$", stdout, re.M) == ["40", "80"]
     assert re.search(r"^Training>.*Total reward=(.*?),", stdout, re.M)
+    # After training the exported policy is evaluated (TINY asks for 3 episodes): Coach-style Testing> lines.
+    assert len(re.findall(r"^Testing>.*Total reward=(.*?),", stdout, re.M)) == 3
 
 
 def test_ope_csv_has_the_seed_columns(trained: tuple[JobTree, str]) -> None:

@@ -47,6 +47,8 @@ log = logging.getLogger(__name__)
 OPE_CSV = "worker_0.batch_rl_graph.main_level.main_level.agent_0.csv"
 """The OPE CSV under output/intermediate, named as Coach named it (the seed notebook reads this file)."""
 EVALUATION_SEED = 10_000
+FINAL_EVALUATION_EPISODES = 5
+"""Episodes the exported policy is evaluated for after training (hyperparameter ``evaluate_episodes``; 0: none)."""
 
 
 def quiet_d3rlpy() -> None:
@@ -320,8 +322,30 @@ def train_offline(env: JobEnvironment, spec: TrainingSpec, stream: TextIO | None
     write_offline_model_dir(env, spec, algo, data, env_id, discrete, temperature, checkpoint,
                             {**asdict(state), "stopped_by": stopped_by, "selected_epoch": selected,
                              "select_by": select_by, **({"final": asdict(metrics)} if metrics else {})})
+    if env_id:
+        _final_evaluation(algo, env_id, int(spec.extras.get(hp.EVALUATE_EPISODES, FINAL_EVALUATION_EPISODES)),
+                          state.training_iteration, env.intermediate_dir, out)
     print(f"rlrt: done ({stopped_by}); model in {env.model_dir}", file=out, flush=True)
     return TrainResult(state, metrics, stopped_by, checkpoint)
+
+
+def _final_evaluation(algo: Any, env_id: str, episodes: int, iteration: int, intermediate: Path, out: TextIO) -> None:
+    """Evaluate the exported policy in ``env_id`` (Coach-style ``Testing>`` lines, summary, evaluation.json)."""
+    from runtime.offline.evaluate import testing_line
+
+    if episodes < 1:
+        return
+    print(f"rlrt: evaluating the exported policy in {env_id} for {episodes} episodes", file=out, flush=True)
+
+    def on_episode(index: int, total: float, length: int, total_steps: int) -> None:
+        print(testing_line(index, total, total_steps, iteration), file=out, flush=True)
+
+    result = run_episodes(algo.predict, env_id, episodes=episodes, seed=EVALUATION_SEED, on_episode=on_episode)
+    out.write("\n".join(result.summary_lines()) + "\n")
+    out.flush()
+    (intermediate / "evaluation.json").write_text(
+        json.dumps({"returns": list(result.returns), "lengths": list(result.lengths), "mean": result.mean}, indent=2)
+    )
 
 
 def _off_policy_evaluation(algo: Any, data: LoggedData, discrete: bool, temperature: float, reward_model: Any,
