@@ -4,13 +4,12 @@ The MDP: states s0, s1 (one-hot observations), actions 0 and 1. From s0 action a
 probability p1[a] or the episode ends; from s1 action b pays r1[b] and the episode ends. The behaviour policy mu and
 the target policy pi are tables. The true value of pi is computed by hand (Bellman), and the dataset holds every
 possible trajectory exactly as often as mu produces it (counts proportional to their probabilities), so the sample
-estimators must equal their expectations exactly: IS, WIS and sequential DR are unbiased for V^pi (SDR for any Q); the one-step estimators estimate the per-step expected
-reward of pi under mu's state distribution.
+estimators must equal their expectations exactly: IS, WIS and sequential DR are unbiased for V^pi (SDR for any
+Q); the one-step estimators estimate the per-step expected reward of pi under mu's state distribution.
 """
 
 from __future__ import annotations
 
-import itertools
 from pathlib import Path
 
 import numpy as np

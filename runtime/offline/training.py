@@ -38,7 +38,7 @@ from runtime.offline.dataset import LoggedData, load_logged_data
 from runtime.offline.evaluate import MODEL_FILE, EvaluationResult, run_episodes
 from runtime.offline.sampler import TransitionTable
 from runtime.offline.export import discrete_policy_module, export_policy, policy_tables
-from runtime.reporting import IterationMetrics, Reporter, coach_training_line, metric_lines
+from runtime.reporting import IterationMetrics, Reporter
 from runtime.sagemaker_env import CHANNEL_TRAIN, JobEnvironment
 from runtime.training import SIGTERM_GRACE_S, TrainResult, _SigtermWatch
 
@@ -321,6 +321,7 @@ def train_offline(env: JobEnvironment, spec: TrainingSpec, stream: TextIO | None
         print(f"rlrt: exporting epoch {selected} (best {select_by} = {best[0]:.6g})", file=out, flush=True)
     write_offline_model_dir(env, spec, algo, data, env_id, discrete, temperature, checkpoint,
                             {**asdict(state), "stopped_by": stopped_by, "selected_epoch": selected,
+                             "update_seconds": round(update_seconds, 3),
                              "select_by": select_by, **({"final": asdict(metrics)} if metrics else {})})
     if env_id:
         _final_evaluation(algo, env_id, int(spec.extras.get(hp.EVALUATE_EPISODES, FINAL_EVALUATION_EPISODES)),
