@@ -49,6 +49,8 @@ EVAL_ENV = "env"
 RL_CLUSTER_TYPE = "rl_cluster_type"
 RL_NUM_INSTANCES_SECONDARY = "rl_num_instances_secondary"
 RECORD_VIDEO_EVERY = "record_video_every"
+SAVE_MODEL = "save_model"
+"""Coach's flag (the Batch RL seed passes ``save_model: 1``); accepted for compatibility, rlrt always saves the model."""
 
 STOP_TIME_TOTAL_S = "time_total_s"
 STOP_TRAINING_ITERATION = "training_iteration"
@@ -80,6 +82,7 @@ TOP_LEVEL_KEYS: Mapping[str, _Check] = MappingProxyType(
         RL_CLUSTER_TYPE: ((str,), lambda v: bool(v.strip()), "a cluster type"),
         RL_NUM_INSTANCES_SECONDARY: ((int,), lambda v: v >= 0, "an integer >= 0"),
         RECORD_VIDEO_EVERY: ((int,), lambda v: v >= 0, "an integer >= 0 (0 turns videos off)"),
+        SAVE_MODEL: ((int, bool), lambda v: v in (0, 1), "0 or 1"),
     }
 )
 
@@ -201,6 +204,9 @@ class ConfigValidator(Protocol):
         """Whether ``num_env_runners`` should default to the machine's CPUs minus one."""
         ...
 
+    # Optional: ``stop_keys(algorithm) -> Mapping[str, _Check]``, stop criteria beyond STOP_KEYS (the offline
+    # backend adds ``epochs`` and ``gradient_steps``). Online backends need not define it.
+
 
 Rewrite = Callable[[Preset, Mapping[str, Any]], "tuple[dict[str, Any], dict[str, Any], list[str]]"]
 """A hyperparameter dialect: ``(preset, given) -> (given in this module's grammar, accepted extras, problems)``."""
@@ -245,6 +251,7 @@ def resolve(
     config_overrides: dict[str, Any] = {}
     env_config: dict[str, Any] = {}
     stop: dict[str, Any] = {}
+    raw_stop: dict[str, Any] = {}
     top: dict[str, Any] = {}
     for key, value in sorted(given.items()):
         if key in (PRESET, *PRESET_ALIASES):
@@ -267,18 +274,8 @@ def resolve(
                 continue
             set_nested(config_overrides, rest, value)
         elif key.startswith(STOP_PREFIX):
-            rest = key[len(STOP_PREFIX) :]
-            if rest not in STOP_KEYS:
-                problems.append(
-                    f"Unknown stop criterion '{key}'.{_closest(rest, STOP_KEYS)} "
-                    f"Valid: {', '.join(STOP_PREFIX + k for k in STOP_KEYS)}"
-                )
-                continue
-            problem = check_value(key, value, STOP_KEYS[rest])
-            if problem:
-                problems.append(problem)
-            else:
-                stop[rest] = value
+            # Checked once the backend is known: a backend may understand more stop keys (offline: epochs).
+            raw_stop[key] = value
         elif key in TOP_LEVEL_KEYS:
             problem = check_value(key, value, TOP_LEVEL_KEYS[key])
             if problem:
@@ -297,6 +294,20 @@ def resolve(
     algorithm = str(top.get(RUN, preset.algorithm))
     env = str(top.get(ENV, preset.env))
     backend = validator(algorithm)
+    stop_keys = {**STOP_KEYS, **_backend_stop_keys(backend, algorithm)}
+    for key, value in raw_stop.items():
+        rest = key[len(STOP_PREFIX) :]
+        if rest not in stop_keys:
+            problems.append(
+                f"Unknown stop criterion '{key}'.{_closest(rest, stop_keys)} "
+                f"Valid: {', '.join(STOP_PREFIX + k for k in stop_keys)}"
+            )
+            continue
+        problem = check_value(key, value, stop_keys[rest])
+        if problem:
+            problems.append(problem)
+        else:
+            stop[rest] = value
     translated_preset, preset_env, preset_problems = backend.translate(algorithm, preset.config)
     problems += [f"preset {preset.name}: {p}" for p in preset_problems]
     translated, env_additions, translate_problems = backend.translate(algorithm, config_overrides)
@@ -311,8 +322,8 @@ def resolve(
         config["num_env_runners"] = max(0, num_cpus - 1)
 
     for key, value in preset.stop.items():
-        problem = check_value(f"stop.{key}", value, STOP_KEYS[key]) if key in STOP_KEYS else (
-            f"unknown stop criterion '{key}'.{_closest(key, STOP_KEYS)}")
+        problem = check_value(f"stop.{key}", value, stop_keys[key]) if key in stop_keys else (
+            f"unknown stop criterion '{key}'.{_closest(key, stop_keys)}")
         if problem:
             problems.append(f"preset {preset.name}: {problem}")
     # As in SageMaker RL, the user's stop criteria update the preset's; training stops at the first one met.
@@ -335,6 +346,12 @@ def resolve(
         }),
         hyperparameters=MappingProxyType(original),
     )
+
+
+def _backend_stop_keys(backend: Any, algorithm: str) -> Mapping[str, _Check]:
+    """Stop keys a backend understands beyond :data:`STOP_KEYS` (its optional ``stop_keys(algorithm)``)."""
+    extra = getattr(backend, "stop_keys", None)
+    return dict(extra(algorithm)) if callable(extra) else {}
 
 
 def _format_problems(problems: list[str]) -> str:

@@ -36,6 +36,10 @@ def find_base_dir(base_dir: Path | None, preset_hint: str) -> tuple[Path, bool]:
 
 
 def _validator(algorithm: str) -> Any:
+    from runtime.offline.backend import D3rlpyValidator, is_offline_algorithm
+
+    if is_offline_algorithm(algorithm):
+        return D3rlpyValidator()
     from runtime.rllib_backend import RLlibValidator
 
     return RLlibValidator()
@@ -57,6 +61,7 @@ def run_training_job(
     failure_file = lambda: root / "output" / "failure"  # noqa: E731
 
     def job() -> int:
+        from runtime.offline.backend import is_offline_algorithm
         from runtime.training import train
 
         if local:
@@ -71,7 +76,12 @@ def run_training_job(
 
         spec = hp.resolve(hyperparameters, _validator, default_preset=default_preset, num_cpus=env.num_cpus,
                           rewrite=rewrite_hyperparameters)
-        result = train(env, spec, hooks=hooks_for(env, spec))
+        if is_offline_algorithm(spec.algorithm):
+            from runtime.offline.training import train_offline
+
+            result = train_offline(env, spec)
+        else:
+            result = train(env, spec, hooks=hooks_for(env, spec))
         if local and result.exit_code == 0:
             print(
                 "rlrt: outputs:\n"

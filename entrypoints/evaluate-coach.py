@@ -1,0 +1,11 @@
+"""SageMaker entry point (the Batch RL seed's `evaluate-coach.py`): evaluate the offline-trained model passed in the
+`model` channel (or the seed's `checkpoint` channel) in its environment; hyperparameters `evaluate_steps` or
+`evaluate_episodes`, `env`, `RLCOACH_PRESET` (e.g. `preset-cartpole-ddqnbcq-env`). Prints Coach-style `Testing>` lines.
+"""
+
+import sys
+
+from runtime.cli import main
+
+if __name__ == "__main__":
+    sys.exit(main(["evaluate-offline"]))

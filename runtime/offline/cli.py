@@ -1,0 +1,56 @@
+"""What the offline subcommands of ``rlrt`` run (the CLI only parses; the work is here)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+from runtime.errors import UserError, default_failure_file, run_job
+
+
+def run_collect(args: argparse.Namespace) -> int:
+    """``rlrt collect``: collect rollouts or dump states; errors go through the one failure path."""
+
+    def job() -> int:
+        from runtime.offline.collect import collect, dump_states, read_batch_transform_output
+
+        if args.num_envs < 1:
+            raise UserError(f"--num-envs must be >= 1, got {args.num_envs}.")
+        if not isinstance(args.env_config, dict):
+            raise UserError(f"--env-config must be a JSON object, got {args.env_config!r}.")
+        if args.dump_states is not None:
+            count = dump_states(args.env, args.num_envs, args.dump_states, seed=args.seed, env_config=args.env_config)
+            print(f"rlrt: wrote {count} states of {args.env} to {args.dump_states}", flush=True)
+            return 0
+        probabilities = args.probabilities
+        source = "--probabilities"
+        if args.policy_file is not None:
+            probabilities = read_batch_transform_output(args.policy_file)
+            source = str(args.policy_file)
+        elif probabilities is not None and not isinstance(probabilities, list):
+            raise UserError(f"--probabilities must be a JSON list such as [0.5, 0.5], got {args.probabilities!r}.")
+        summary = collect(
+            args.env,
+            args.num_envs,
+            args.num_episodes,
+            args.output,
+            probabilities=probabilities,
+            seed=args.seed,
+            env_config=args.env_config,
+            progress=not args.no_progress,
+            probabilities_source=source,
+        )
+        print(
+            f"rlrt: collected {summary.episodes} episodes ({summary.rows} steps) from {summary.num_envs} envs of "
+            f"{args.env}; mean return {summary.mean_return:.2f}; wrote {summary.path}",
+            flush=True,
+        )
+        return 0
+
+    return run_job(job, _failure_file)
+
+
+def _failure_file() -> Path:
+    """Inside a job tree (``SAGEMAKER_BASE_DIR`` set) its ``output/failure``; elsewhere the message is only printed."""
+    return default_failure_file() if os.environ.get("SAGEMAKER_BASE_DIR") else Path(os.devnull)
