@@ -216,7 +216,8 @@ def _add_collect_parser(sub: argparse._SubParsersAction) -> None:
             "  rlrt collect --env CartPole-v0 --num-envs 100 --num-episodes 5 --output data/cartpole.csv\n"
             "  rlrt collect --env CartPole-v0 --probabilities '[0.7, 0.3]' --output skewed.parquet\n"
             "  rlrt collect --env CartPole-v0 --num-envs 100 --dump-states states.jsonl --seed 7\n"
-            "  rlrt collect --env CartPole-v0 --num-envs 100 --seed 7 --policy-file states.jsonl.out --output next.csv"
+            "  rlrt collect --env CartPole-v0 --num-envs 100 --seed 7 --policy-file states.jsonl.out --output next.csv\n"
+            "  rlrt collect --env CartPole-v0 --num-envs 100 --model job/model --output next.csv"
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -231,6 +232,9 @@ def _add_collect_parser(sub: argparse._SubParsersAction) -> None:
     policy.add_argument("--policy-file", type=Path, metavar="FILE",
                         help="a Batch Transform output (JSON lines with 'predictions' or 'SageMakerOutput.predictions'): "
                              "line i gives env i's action probabilities (one line applies to every env)")
+    policy.add_argument("--model", type=Path, metavar="MODEL",
+                        help="a trained model (folder or model.tar.gz) gives the action probabilities at every step, "
+                             "as the seed's per-step Batch Transform loop does (discrete actions)")
     collect.add_argument("--env-config", type=decode_value, default={}, metavar="JSON", help="keyword arguments for the environment")
     collect.add_argument("--dump-states", type=Path, metavar="FILE",
                          help="only reset the envs and write their states, one JSON list per line, to FILE")

@@ -79,7 +79,7 @@ def test_model_directory_and_metadata(trained: tuple[JobTree, str]) -> None:
     assert metadata["framework"] == "d3rlpy" and metadata["algorithm"] == "DiscreteBCQ"
     assert metadata["env"] == "CartPole-v0"
     assert metadata["action_space"] == {"type": "Discrete", "n": 2, "start": 0}
-    assert metadata["policy"]["outputs"] == ["actions", "action_probabilities", "q_values"]
+    assert metadata["serving"]["outputs"] == ["actions", "action_probabilities", "q_values"]
     for name in ("checkpoint/model.d3", "policy.pt", "policy.onnx", "config.json", "config.yaml"):
         assert (tree.model / name).is_file(), name
     config = json.loads((tree.model / "config.json").read_text())
@@ -100,7 +100,7 @@ def test_exported_policies_equal_the_model(trained: tuple[JobTree, str], rollout
     algo = d3rlpy.load_learnable(str(tree.model / "checkpoint" / "model.d3"))
     expected_actions = algo.predict(observations)
     expected_q = np.stack([algo.predict_value(observations, np.full(len(observations), a)) for a in range(2)], axis=1)
-    temperature = json.loads((tree.model / "metadata.json").read_text())["policy"]["temperature"]
+    temperature = json.loads((tree.model / "metadata.json").read_text())["serving"]["temperature"]
 
     scripted = torch.jit.load(str(tree.model / "policy.pt"))
     with torch.no_grad():
@@ -237,7 +237,7 @@ def test_continuous_bcq_trains_and_exports(tmp_path: Path) -> None:
     assert not re.search(r"^ope_wis:", result.stdout, re.M)  # no behaviour probabilities for continuous actions
     assert re.search(r"^episode_reward_mean: \S+$", result.stdout, re.M)
     metadata = json.loads((tree.model / "metadata.json").read_text())
-    assert metadata["algorithm"] == "BCQ" and metadata["policy"]["outputs"] == ["actions"]
+    assert metadata["algorithm"] == "BCQ" and metadata["serving"]["outputs"] == ["actions"]
 
     algo = d3rlpy.load_learnable(str(tree.model / "checkpoint" / "model.d3"))
     observations = np.random.default_rng(0).uniform(-1, 1, size=(16, 3)).astype(np.float32)

@@ -13,7 +13,7 @@ def run_collect(args: argparse.Namespace) -> int:
     """``rlrt collect``: collect rollouts or dump states; errors go through the one failure path."""
 
     def job() -> int:
-        from runtime.offline.collect import collect, dump_states, read_batch_transform_output
+        from runtime.offline.collect import collect, dump_states, model_policy, read_batch_transform_output
 
         if args.num_envs < 1:
             raise UserError(f"--num-envs must be >= 1, got {args.num_envs}.")
@@ -25,7 +25,11 @@ def run_collect(args: argparse.Namespace) -> int:
             return 0
         probabilities = args.probabilities
         source = "--probabilities"
-        if args.policy_file is not None:
+        policy = None
+        if args.model is not None:
+            policy = model_policy(args.model)
+            source = f"--model {args.model}"
+        elif args.policy_file is not None:
             probabilities = read_batch_transform_output(args.policy_file)
             source = str(args.policy_file)
         elif probabilities is not None and not isinstance(probabilities, list):
@@ -40,6 +44,7 @@ def run_collect(args: argparse.Namespace) -> int:
             env_config=args.env_config,
             progress=not args.no_progress,
             probabilities_source=source,
+            policy=policy,
         )
         print(
             f"rlrt: collected {summary.episodes} episodes ({summary.rows} steps) from {summary.num_envs} envs of "

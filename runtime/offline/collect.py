@@ -25,7 +25,7 @@ import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
@@ -165,11 +165,14 @@ def collect(
     env_config: Mapping[str, Any] | None = None,
     progress: bool = True,
     probabilities_source: str = "--probabilities",
+    policy: Callable[[np.ndarray], np.ndarray] | None = None,
 ) -> CollectSummary:
     """Collect ``num_episodes`` episodes from each of ``num_envs`` envs; write CSV or Parquet (by ``output``'s suffix).
 
     Env ``i`` is reset with seed ``seed + i`` (then continues its own random stream); actions are drawn from one
-    ``numpy`` generator seeded ``seed``, so the same arguments give the same file.
+    ``numpy`` generator seeded ``seed``, so the same arguments give the same file. ``policy`` (discrete actions only)
+    maps the envs' current observations ``[num_envs, obs_dim]`` to action probabilities ``[num_envs, n_actions]`` at
+    every step (a deployed model); otherwise each env keeps the fixed ``probabilities``.
     """
     from gymnasium import spaces
     from tqdm import tqdm
@@ -184,6 +187,8 @@ def collect(
     discrete = isinstance(action_space, spaces.Discrete)
     if not discrete and not isinstance(action_space, spaces.Box):
         raise UserError(f"{env_id} has a {type(action_space).__name__} action space; collect supports Discrete and Box.")
+    if policy is not None and not discrete:
+        raise UserError(f"{env_id} has continuous actions: a model's action probabilities apply to discrete actions only.")
     if discrete:
         probs = behaviour_probabilities(num_envs, int(action_space.n), probabilities, probabilities_source)
     elif probabilities is not None:
@@ -211,6 +216,10 @@ def collect(
         episode_return = [0.0] * num_envs
         with tqdm(total=num_envs * num_episodes, desc="collect", unit="episode", disable=not progress) as bar:
             while any(f < num_episodes for f in finished):
+                if policy is not None:
+                    predicted = np.asarray(policy(np.stack(obs)), dtype=np.float64)
+                    probs = np.stack([check_probabilities(row, int(action_space.n), f"{probabilities_source}, env {i}")
+                                      for i, row in enumerate(predicted)])
                 for i, env in enumerate(envs):
                     if finished[i] >= num_episodes:
                         continue
@@ -269,3 +278,19 @@ def write_rollouts(rows: list[dict[str, Any]], output: Path) -> None:
             frame[PROBABILITIES] = frame[PROBABILITIES].map(json.dumps)
         frame.to_csv(tmp, index=False)
     tmp.replace(output)
+
+
+def model_policy(model: Path) -> Callable[[np.ndarray], np.ndarray]:
+    """A trained model's action probabilities for a batch of observations, computed as Batch Transform and the
+    endpoint compute them (the model's ONNX policy in ONNX Runtime; ``predictions[0]`` of their output)."""
+    from runtime.codec import ACTION_PROBABILITIES
+    from runtime.model_store import OnnxPolicy, locate_model
+
+    onnx_policy = OnnxPolicy(locate_model(model))
+    if ACTION_PROBABILITIES not in onnx_policy.outputs:
+        raise UserError(f"The model in {model} gives no action probabilities (a discrete policy is needed).")
+
+    def probabilities(observations: np.ndarray) -> np.ndarray:
+        return onnx_policy.predict(observations.astype(np.float32))[ACTION_PROBABILITIES]
+
+    return probabilities

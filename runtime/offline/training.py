@@ -390,7 +390,7 @@ def write_offline_model_dir(env: JobEnvironment, spec: TrainingSpec, algo: Any, 
         "framework": "d3rlpy",
         "checkpoint": CHECKPOINT_DIR,
         "model_file": f"{CHECKPOINT_DIR}/{MODEL_FILE}",
-        "policy": policy,
+        "serving": policy,  # the same key the RLlib exports use, so `rlrt serve` and `rlrt transform` take it
         "observation_space": describe_space(obs_space),
         "action_space": describe_space(act_space),
         "data": {"episodes": data.num_episodes, "transitions": data.num_transitions,
