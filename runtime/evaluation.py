@@ -190,6 +190,17 @@ def _check_observation_shape(env_id: str, env_config: Mapping[str, Any], metadat
                         f"gives {shape}. Evaluate it on the environment it was trained on.")
 
 
+def _trained_on_deepracer(source: Path) -> bool:
+    from envs.registry import canonical_env_id
+    from runtime.model_store import locate_model, read_metadata
+
+    env_id = read_metadata(locate_model(source)).get("env") or ""
+    try:
+        return canonical_env_id(str(env_id)) == "DeepRacer-v0"
+    except ValueError:
+        return False
+
+
 def run_evaluation_job(base_dir: Path | None, overrides: Mapping[str, Any], model: Path | None) -> int:
     """``rlrt evaluate`` through the single failure path."""
     from runtime.jobs import find_base_dir
@@ -206,6 +217,13 @@ def run_evaluation_job(base_dir: Path | None, overrides: Mapping[str, Any], mode
             env.failure_file.unlink()
         hyperparameters = {**env.hyperparameters, **({} if local else overrides)}
         source = model if model is not None else env.require_channel(MODEL_CHANNEL)
+        if _trained_on_deepracer(source):
+            # DeepRacer models race laps with the job's reward function and track: evaluation_metrics.json.
+            from runtime.deepracer_eval import run_evaluation_job as run_deepracer_evaluation
+
+            episodes = hyperparameters.get("evaluate_episodes")
+            return run_deepracer_evaluation(root, source, None, int(episodes) if episodes else None,
+                                            {k: v for k, v in overrides.items() if k != "evaluate_episodes"})
         evaluate(source, hyperparameters, env.intermediate_dir)
         return 0
 

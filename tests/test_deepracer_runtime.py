@@ -156,6 +156,16 @@ def test_head_to_head_races_two_models(trained: tuple[JobTree, str], tmp_path: P
     assert len(first) == len(second) == 1 and "model 1" in result.stdout and "model 2" in result.stdout
 
 
+def test_the_general_evaluate_command_races_deepracer_models(trained: tuple[JobTree, str], tmp_path: Path) -> None:
+    tree, _ = trained
+    base = tmp_path / "general"
+    result = run_rlrt(["evaluate", "--base-dir", str(base), "--model", str(tree.model),
+                       "--set", "evaluate_episodes=1"])
+    assert result.returncode == 0, result.stderr[-3000:]
+    entries = json.loads((base / "output/intermediate/evaluation_metrics.json").read_text())["metrics"]
+    assert [e["trial"] for e in entries] == [1]
+
+
 def test_evaluating_a_folder_that_is_no_model_fails_clearly(tmp_path: Path) -> None:
     base = tmp_path / "bad"
     result = run_rlrt(["deepracer-evaluate", "--base-dir", str(base), "--model", str(tmp_path)])
