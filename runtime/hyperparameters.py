@@ -48,6 +48,7 @@ ALGORITHM = "algorithm"
 EVAL_ENV = "env"
 RL_CLUSTER_TYPE = "rl_cluster_type"
 RL_NUM_INSTANCES_SECONDARY = "rl_num_instances_secondary"
+RL_PRIMARY_ADDRESS = "rl_primary_address"
 RECORD_VIDEO_EVERY = "record_video_every"
 
 STOP_TIME_TOTAL_S = "time_total_s"
@@ -79,6 +80,7 @@ TOP_LEVEL_KEYS: Mapping[str, _Check] = MappingProxyType(
         EVAL_ENV: ((str,), lambda v: bool(v.strip()), "an environment id"),
         RL_CLUSTER_TYPE: ((str,), lambda v: bool(v.strip()), "a cluster type"),
         RL_NUM_INSTANCES_SECONDARY: ((int,), lambda v: v >= 0, "an integer >= 0"),
+        RL_PRIMARY_ADDRESS: ((str,), lambda v: bool(v.strip()), "the primary job's Ray head as HOST[:PORT]"),
         RECORD_VIDEO_EVERY: ((int,), lambda v: v >= 0, "an integer >= 0 (0 turns videos off)"),
     }
 )

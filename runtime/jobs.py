@@ -9,7 +9,9 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from runtime import hyperparameters as hp
-from runtime.errors import run_job
+from runtime.cluster import ClusterPlan, describe_plan, head_cluster, plan_cluster, run_worker
+from runtime.errors import EXIT_SIGTERM, JobInterrupted, run_job
+from runtime.sagemaker_env import JobEnvironment
 from runtime.presets import DEFAULT_PRESET
 from runtime.sagemaker_env import BASE_DIR_ENV, DEFAULT_BASE_DIR, load_environment, prepare_local_tree
 
@@ -68,6 +70,9 @@ def run_training_job(
             failure.unlink()  # a stale failure from an earlier attempt in this tree
         hyperparameters = {**env.hyperparameters, **({} if local else overrides)}
         spec = hp.resolve(hyperparameters, _validator, default_preset=default_preset, num_cpus=env.num_cpus)
+        plan = plan_cluster(env)
+        if plan.multi_node:
+            return _multi_node_training(env, plan, hyperparameters, default_preset)
         result = train(env, spec)
         if local and result.exit_code == 0:
             print(
@@ -82,3 +87,25 @@ def run_training_job(
 
     return run_job(job, failure_file)
 
+
+
+def _multi_node_training(
+    env: JobEnvironment, plan: ClusterPlan, hyperparameters: Mapping[str, Any], default_preset: str
+) -> int:
+    """A host of a multi-host job: the head forms the cluster and trains; the others serve as Ray worker nodes.
+
+    Every host has already checked the hyperparameters, so a bad one fails each host at once. The env-runner
+    count defaults to the CPUs Ray sees in the formed cluster (see runtime.cluster).
+    """
+    from runtime.training import train
+
+    print(f"rlrt: {describe_plan(plan)}", flush=True)
+    if not plan.is_head:
+        return run_worker(plan, env)
+    try:
+        with head_cluster(plan, env) as cluster:
+            spec = hp.resolve(hyperparameters, _validator, default_preset=default_preset, num_cpus=cluster.cpus + 1)
+            return train(env, spec, cluster=cluster).exit_code
+    except JobInterrupted:
+        print("rlrt: SIGTERM before training started; the cluster was stopped", flush=True)
+        return EXIT_SIGTERM

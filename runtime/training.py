@@ -8,6 +8,7 @@ newest checkpoint, continuing the iteration, step and time counters.
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import os
@@ -21,6 +22,7 @@ from typing import Any, TextIO
 
 from runtime import hyperparameters as hp
 from runtime.checkpoints import CheckpointManager, TrainingState
+from runtime.cluster import ClusterInfo, env_runner_hosts
 from runtime.errors import EXIT_SIGTERM, JobInterrupted, UserError
 from runtime.export import write_model_dir, write_resolved_config
 from runtime.hyperparameters import TrainingSpec
@@ -103,8 +105,14 @@ def init_ray(num_cpus: int, num_gpus: int) -> None:
         ray.init(num_cpus=num_cpus, num_gpus=num_gpus, include_dashboard=False, log_to_driver=True)
 
 
-def train(env: JobEnvironment, spec: TrainingSpec, stream: TextIO | None = None) -> TrainResult:
-    """Train ``spec`` in the job environment ``env``; returns how it ended (exit code 143 after SIGTERM)."""
+def train(
+    env: JobEnvironment, spec: TrainingSpec, stream: TextIO | None = None, cluster: ClusterInfo | None = None
+) -> TrainResult:
+    """Train ``spec`` in the job environment ``env``; returns how it ended (exit code 143 after SIGTERM).
+
+    ``cluster``: the multi-host Ray cluster this driver is already connected to (see runtime.cluster); where the
+    env runners ran is then printed and recorded in ``metadata.json``.
+    """
     import ray
 
     from envs.registry import UnknownEnvironmentError, canonical_env_id
@@ -136,6 +144,8 @@ def train(env: JobEnvironment, spec: TrainingSpec, stream: TextIO | None = None)
                 file=out,
                 flush=True,
             )
+        if cluster is not None:
+            print(f"rlrt: env runners per host: {json.dumps(env_runner_hosts(algo), sort_keys=True)}", file=out, flush=True)
         reporter = Reporter(env.intermediate_dir, env.tensorboard_dir, f"{spec.preset} ({env_id}, {spec.algorithm})", out)
         print(
             f"rlrt: training {spec.algorithm} on {env_id} (preset {spec.preset}); stop when "
@@ -197,7 +207,13 @@ def train(env: JobEnvironment, spec: TrainingSpec, stream: TextIO | None = None)
             spec,
             module.observation_space,
             module.action_space,
-            {**asdict(state), "stopped_by": stopped_by, **({"final": asdict(metrics)} if metrics else {})},
+            {
+                **asdict(state),
+                "stopped_by": stopped_by,
+                **({"final": asdict(metrics)} if metrics else {}),
+                **({"cluster": {"nodes": dict(cluster.nodes), "env_runner_hosts": env_runner_hosts(algo)}}
+                   if cluster is not None else {}),
+            },
         )
         print(f"rlrt: done ({stopped_by}); model in {env.model_dir}", file=out, flush=True)
         return TrainResult(state, metrics, stopped_by, checkpoint)

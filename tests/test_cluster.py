@@ -1,0 +1,195 @@
+"""Multi-host jobs: a real Ray cluster over network-namespace "hosts" on this machine, and the cluster plan.
+
+Each host runs the container's own command (``python -m runtime.cli train``) in its namespace with its own
+``/opt/ml`` tree and ``resourceconfig.json``, as SageMaker runs one container per instance.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import time
+from pathlib import Path
+from types import MappingProxyType
+
+import pytest
+
+from runtime import cluster
+from runtime.errors import UserError
+from runtime.sagemaker_env import JobEnvironment
+from tests import netns_hosts
+from tests.conftest import make_job_tree, run_rlrt
+
+TINY = {
+    "rl.training.stop.training_iteration": 2,
+    "rl.training.config.train_batch_size": 200,
+    "rl.training.config.sgd_minibatch_size": 100,
+    "rl.training.config.num_sgd_iter": 1,
+    "rl.training.config.num_envs_per_worker": 1,
+}
+
+_REASON = netns_hosts.unavailable_reason()
+needs_netns = pytest.mark.skipif(_REASON is not None, reason=f"multi-host test skipped: {_REASON}")
+
+
+def _env(hosts: tuple[str, ...], current: str, **hyperparameters: object) -> JobEnvironment:
+    return JobEnvironment(
+        base_dir=Path("/nonexistent"), hyperparameters=MappingProxyType(dict(hyperparameters)),
+        current_host=current, hosts=hosts, num_cpus=2, num_gpus=0,
+    )
+
+
+# --- the plan (no processes) ----------------------------------------------------------------------------------
+
+
+def test_a_single_host_job_is_not_multi_node() -> None:
+    plan = cluster.plan_cluster(_env(("algo-1",), "algo-1"))
+    assert not plan.multi_node and plan.is_head
+
+
+def test_the_first_sorted_host_is_the_head() -> None:
+    plan = cluster.plan_cluster(_env(("algo-2", "algo-10", "algo-1"), "algo-2"))
+    assert plan.multi_node and plan.head_host == "algo-1" and not plan.is_head and plan.expected_nodes == 3
+
+
+def test_primary_waits_for_secondary_instances_and_secondary_joins_the_given_head() -> None:
+    primary = cluster.plan_cluster(_env(("algo-1",), "algo-1", rl_cluster_type="primary", rl_num_instances_secondary=2))
+    assert primary.is_head and primary.multi_node and primary.expected_nodes == 3
+    assert cluster._missing(primary, {"algo-1": 1, "secondary/algo-1": 1}) == ["1 of 2 secondary-job instances"]
+    secondary = cluster.plan_cluster(_env(("algo-1", "algo-2"), "algo-1", rl_cluster_type="secondary",
+                                          rl_primary_address="10.0.0.5:6380"))
+    assert not secondary.is_head and secondary.head_host == "10.0.0.5" and secondary.port == 6380
+    assert secondary.node_name == "secondary/algo-1"
+
+
+@pytest.mark.parametrize(
+    ("hyperparameters", "message"),
+    [
+        ({"rl_cluster_type": "hetero"}, "'rl_cluster_type' must be one of local, primary, secondary"),
+        ({"rl_num_instances_secondary": 2}, "needs 'rl_cluster_type=primary'"),
+        ({"rl_cluster_type": "secondary"}, "needs 'rl_primary_address'"),
+        ({"rl_cluster_type": "secondary", "rl_primary_address": "algo-1:port"}, "HOST or HOST:PORT"),
+        ({"rl_primary_address": "algo-1"}, "only for 'rl_cluster_type=secondary'"),
+    ],
+)
+def test_bad_cluster_hyperparameters_are_user_errors(hyperparameters: dict, message: str) -> None:
+    with pytest.raises(UserError, match=message.replace("(", r"\(")):
+        cluster.plan_cluster(_env(("algo-1", "algo-2"), "algo-1", **hyperparameters))
+
+
+def test_bad_cluster_type_fails_the_job_through_the_failure_file(tmp_path: Path) -> None:
+    tree = make_job_tree(tmp_path / "ml", {**TINY, "rl_cluster_type": "hetero"}, hosts=("algo-1", "algo-2"))
+    run = run_rlrt(["train"], base=tree.base)
+    assert run.returncode == 2
+    assert "'rl_cluster_type' must be one of local, primary, secondary" in tree.failure.read_text()
+
+
+def test_current_host_must_be_among_the_hosts() -> None:
+    with pytest.raises(UserError, match="current_host 'algo-9' is not among hosts"):
+        cluster.plan_cluster(_env(("algo-1", "algo-2"), "algo-9"))
+
+
+# --- real hosts in network namespaces -------------------------------------------------------------------------
+
+
+def _metadata(base: Path) -> dict:
+    return json.loads((base / "model" / "metadata.json").read_text())
+
+
+@needs_netns
+def test_two_hosts_form_a_cluster_and_env_runners_run_on_both(tmp_path: Path) -> None:
+    with netns_hosts.netns_hosts(tmp_path, 2) as hosts:
+        bases = {h: hosts.job_tree(h, TINY) for h in hosts.hosts}
+        # The worker first: it waits (resolving, retrying) until the head is up, as on SageMaker.
+        hosts.start("algo-2", ["train"], cpus=1)
+        hosts.start("algo-1", ["train"], cpus=2)
+        codes = hosts.wait_all(timeout=240)
+        logs = hosts.all_logs()
+        assert codes == {"algo-1": 0, "algo-2": 0}, logs
+        head = hosts.log("algo-1")
+        assert "Ray cluster formed: 2 nodes (algo-1=10.213.7.1, algo-2=10.213.7.2), 2 CPUs for env runners" in head
+        assert "training_iteration: 2" in head
+        # Default sizing: the cluster's CPUs for env runners (the head kept one for the learner): one per host.
+        placement = _metadata(bases["algo-1"])["training"]["cluster"]["env_runner_hosts"]
+        assert placement == {"algo-1": 1, "algo-2": 1}, logs
+        assert json.loads((bases["algo-1"] / "model" / "config.json").read_text())["config"]["num_env_runners"] == 2
+        assert "has gone (training ended); algo-2 exits" in hosts.log("algo-2")
+        assert not (bases["algo-2"] / "output" / "failure").exists()
+    assert hosts.leftovers() == []
+
+
+@needs_netns
+def test_missing_hosts_fail_the_head_and_a_lonely_worker_by_name(tmp_path: Path) -> None:
+    with netns_hosts.netns_hosts(tmp_path, 3) as hosts:
+        bases = {h: hosts.job_tree(h, TINY) for h in hosts.hosts}
+        hosts.start("algo-3", ["train"], cpus=1, RLRT_CLUSTER_TIMEOUT_S="4")
+        assert hosts.wait_all(timeout=60) == {"algo-3": 2}, hosts.all_logs()
+        failure = (bases["algo-3"] / "output" / "failure").read_text()
+        assert "algo-3 could not reach the Ray head algo-1 (10.213.7.1:6379) within 4 s" in failure
+        hosts.processes.clear()
+        hosts.start("algo-1", ["train"], cpus=2, RLRT_CLUSTER_TIMEOUT_S="20")
+        started = time.monotonic()
+        assert hosts.wait_all(timeout=120) == {"algo-1": 2}, hosts.all_logs()
+        assert time.monotonic() - started < 90
+        failure = (bases["algo-1"] / "output" / "failure").read_text()
+        assert "The Ray cluster did not form within 20 s" in failure and "missing algo-2, algo-3" in failure
+    assert hosts.leftovers() == []
+
+
+LONG = {**TINY, "rl.training.stop.training_iteration": 100000, "rl.training.stop.time_total_s": 100000,
+        "rl.training.checkpoint_freq": 1000}
+
+
+def _wait_for(predicate, timeout: float, what: str, hosts: netns_hosts.NetnsHosts) -> None:  # noqa: ANN001
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}\n{hosts.all_logs()}"
+        time.sleep(0.5)
+
+
+@needs_netns
+def test_sigterm_on_the_head_checkpoints_and_stops_the_whole_cluster(tmp_path: Path) -> None:
+    with netns_hosts.netns_hosts(tmp_path, 2) as hosts:
+        bases = {h: hosts.job_tree(h, LONG) for h in hosts.hosts}
+        head = hosts.start("algo-1", ["train"], cpus=2)
+        worker = hosts.start("algo-2", ["train"], cpus=1)
+        _wait_for(lambda: "training_iteration: 1" in hosts.log("algo-1"), 180, "the first iteration", hosts)
+        head.send_signal(signal.SIGTERM)
+        sent = time.monotonic()
+        codes = hosts.wait_all(timeout=90)
+        assert codes == {"algo-1": 143, "algo-2": 0}, hosts.all_logs()
+        assert time.monotonic() - sent < 60
+        assert len(list((bases["algo-1"] / "checkpoints").glob("checkpoint_*"))) == 1
+        assert "Ray head on algo-1 stopped" in hosts.log("algo-1")
+        assert worker.returncode == 0
+        assert not any(hosts.namespace_pids(h) for h in hosts.hosts), hosts.all_logs()
+    assert hosts.leftovers() == []
+
+
+@needs_netns
+def test_a_killed_worker_host_leaves_a_head_that_goes_on_with_fewer_runners(tmp_path: Path) -> None:
+    hyperparameters = {**LONG, "rl.training.stop.training_iteration": 6,
+                       "rl.training.config.delay_between_env_runner_restarts_s": 1.0,
+                       "rl.training.config.env_runner_health_probe_timeout_s": 5.0}
+    with netns_hosts.netns_hosts(tmp_path, 2) as hosts:
+        bases = {h: hosts.job_tree(h, hyperparameters) for h in hosts.hosts}
+        hosts.start("algo-1", ["train"], cpus=2)
+        hosts.start("algo-2", ["train"], cpus=1)
+        _wait_for(lambda: "training_iteration: 2" in hosts.log("algo-1"), 180, "two iterations", hosts)
+        killed = time.monotonic()
+        for pid in hosts.namespace_pids("algo-2"):  # the whole host dies at once (power loss, spot reclaim)
+            try:
+                import os
+
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        hosts.processes.pop("algo-2").wait(10)
+        codes = hosts.wait_all(timeout=150)
+        took = time.monotonic() - killed
+        head = hosts.log("algo-1")
+        assert codes == {"algo-1": 0}, hosts.all_logs()
+        assert "training_iteration: 6" in head and took < 150
+        placement = _metadata(bases["algo-1"])["training"]["cluster"]["env_runner_hosts"]
+        assert placement == {"algo-1": 1}, head[-4000:]
+    assert hosts.leftovers() == []
