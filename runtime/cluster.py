@@ -438,6 +438,14 @@ def env_runner_hosts(algo: Any) -> dict[str, int]:
     return dict(sorted(counts.items()))
 
 
+def healthy_env_runners(algo: Any) -> tuple[int, int]:
+    """(healthy, all) remote env runners of ``algo``."""
+    group = getattr(algo, "env_runner_group", None)
+    if group is None:
+        return 0, 0
+    return group.num_healthy_remote_env_runners(), group.num_remote_env_runners()
+
+
 def cluster_summary(info: ClusterInfo) -> str:
     """One JSON line describing the cluster (for logs)."""
     return json.dumps({"address": info.address, "nodes": dict(info.nodes), "cpus": info.cpus}, sort_keys=True)

@@ -22,7 +22,7 @@ from typing import Any, TextIO
 
 from runtime import hyperparameters as hp
 from runtime.checkpoints import CheckpointManager, TrainingState
-from runtime.cluster import ClusterInfo, env_runner_hosts
+from runtime.cluster import ClusterInfo, env_runner_hosts, healthy_env_runners
 from runtime.errors import EXIT_SIGTERM, JobInterrupted, UserError
 from runtime.export import write_model_dir, write_resolved_config
 from runtime.hyperparameters import TrainingSpec
@@ -160,6 +160,7 @@ def train(
         metrics: IterationMetrics | None = None
         stopped_by = ""
         last_saved = -1
+        last_runners = healthy_env_runners(algo)
         started = time.monotonic()
         time_offset = state.time_total_s
         with _SigtermWatch(SIGTERM_GRACE_S) as sigterm:
@@ -186,6 +187,14 @@ def train(
                     result, state.training_iteration, state.timesteps_total, state.episodes_total, state.time_total_s
                 )
                 reporter.report(metrics)
+                runners = healthy_env_runners(algo)
+                if runners != last_runners:
+                    if runners[0] < runners[1]:
+                        print(f"rlrt: {runners[0]} of {runners[1]} env runners healthy (one crashed or its host was "
+                              "lost); training goes on with the others while RLlib restarts it", file=out, flush=True)
+                    elif last_runners[0] < last_runners[1]:
+                        print(f"rlrt: all {runners[1]} env runners healthy again", file=out, flush=True)
+                    last_runners = runners
                 if state.training_iteration % spec.checkpoint_frequency == 0:
                     save(state)
                     last_saved = state.training_iteration

@@ -6,7 +6,9 @@ Each host runs the container's own command (``python -m runtime.cli train``) in 
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import signal
 import time
 from pathlib import Path
@@ -96,6 +98,7 @@ def _metadata(base: Path) -> dict:
     return json.loads((base / "model" / "metadata.json").read_text())
 
 
+@pytest.mark.slow
 @needs_netns
 def test_two_hosts_form_a_cluster_and_env_runners_run_on_both(tmp_path: Path) -> None:
     with netns_hosts.netns_hosts(tmp_path, 2) as hosts:
@@ -118,6 +121,7 @@ def test_two_hosts_form_a_cluster_and_env_runners_run_on_both(tmp_path: Path) ->
     assert hosts.leftovers() == []
 
 
+@pytest.mark.slow
 @needs_netns
 def test_missing_hosts_fail_the_head_and_a_lonely_worker_by_name(tmp_path: Path) -> None:
     with netns_hosts.netns_hosts(tmp_path, 3) as hosts:
@@ -147,13 +151,30 @@ def _wait_for(predicate, timeout: float, what: str, hosts: netns_hosts.NetnsHost
         time.sleep(0.5)
 
 
+@pytest.mark.slow
 @needs_netns
-def test_sigterm_on_the_head_checkpoints_and_stops_the_whole_cluster(tmp_path: Path) -> None:
-    with netns_hosts.netns_hosts(tmp_path, 2) as hosts:
-        bases = {h: hosts.job_tree(h, LONG) for h in hosts.hosts}
+def test_a_lost_worker_host_then_sigterm_on_the_head(tmp_path: Path) -> None:
+    """Three hosts. algo-3 dies at once (every process killed, as a reclaimed spot instance): the head goes on with
+    the other hosts' env runners. Then SIGTERM on the head (StopTrainingJob): it checkpoints, stops its Ray head,
+    and the remaining worker host sees the head go and exits 0; nothing is left running."""
+    hyperparameters = {**LONG, "rl.training.config.env_runner_health_probe_timeout_s": 5.0}
+    with netns_hosts.netns_hosts(tmp_path, 3) as hosts:
+        bases = {h: hosts.job_tree(h, hyperparameters) for h in hosts.hosts}
         head = hosts.start("algo-1", ["train"], cpus=2)
-        worker = hosts.start("algo-2", ["train"], cpus=1)
-        _wait_for(lambda: "training_iteration: 1" in hosts.log("algo-1"), 180, "the first iteration", hosts)
+        hosts.start("algo-2", ["train"], cpus=1)
+        hosts.start("algo-3", ["train"], cpus=1)
+        _wait_for(lambda: "training_iteration: 2" in hosts.log("algo-1"), 240, "two iterations", hosts)
+        assert 'env runners per host: {"algo-1": 1, "algo-2": 1, "algo-3": 1}' in hosts.log("algo-1")
+        for pid in hosts.namespace_pids("algo-3"):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        hosts.processes.pop("algo-3").wait(10)
+        lost = time.monotonic()
+        _wait_for(lambda: "2 of 3 env runners healthy" in hosts.log("algo-1"), 120, "the lost runner", hosts)
+        at_loss = hosts.log("algo-1").count("training_iteration: ")
+        _wait_for(lambda: hosts.log("algo-1").count("training_iteration: ") >= at_loss + 2, 120,
+                  "two iterations without algo-3", hosts)
+        assert time.monotonic() - lost < 200
         head.send_signal(signal.SIGTERM)
         sent = time.monotonic()
         codes = hosts.wait_all(timeout=90)
@@ -161,35 +182,6 @@ def test_sigterm_on_the_head_checkpoints_and_stops_the_whole_cluster(tmp_path: P
         assert time.monotonic() - sent < 60
         assert len(list((bases["algo-1"] / "checkpoints").glob("checkpoint_*"))) == 1
         assert "Ray head on algo-1 stopped" in hosts.log("algo-1")
-        assert worker.returncode == 0
+        assert "has gone (training ended); algo-2 exits" in hosts.log("algo-2")
         assert not any(hosts.namespace_pids(h) for h in hosts.hosts), hosts.all_logs()
-    assert hosts.leftovers() == []
-
-
-@needs_netns
-def test_a_killed_worker_host_leaves_a_head_that_goes_on_with_fewer_runners(tmp_path: Path) -> None:
-    hyperparameters = {**LONG, "rl.training.stop.training_iteration": 6,
-                       "rl.training.config.delay_between_env_runner_restarts_s": 1.0,
-                       "rl.training.config.env_runner_health_probe_timeout_s": 5.0}
-    with netns_hosts.netns_hosts(tmp_path, 2) as hosts:
-        bases = {h: hosts.job_tree(h, hyperparameters) for h in hosts.hosts}
-        hosts.start("algo-1", ["train"], cpus=2)
-        hosts.start("algo-2", ["train"], cpus=1)
-        _wait_for(lambda: "training_iteration: 2" in hosts.log("algo-1"), 180, "two iterations", hosts)
-        killed = time.monotonic()
-        for pid in hosts.namespace_pids("algo-2"):  # the whole host dies at once (power loss, spot reclaim)
-            try:
-                import os
-
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-        hosts.processes.pop("algo-2").wait(10)
-        codes = hosts.wait_all(timeout=150)
-        took = time.monotonic() - killed
-        head = hosts.log("algo-1")
-        assert codes == {"algo-1": 0}, hosts.all_logs()
-        assert "training_iteration: 6" in head and took < 150
-        placement = _metadata(bases["algo-1"])["training"]["cluster"]["env_runner_hosts"]
-        assert placement == {"algo-1": 1}, head[-4000:]
     assert hosts.leftovers() == []
