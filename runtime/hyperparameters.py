@@ -10,9 +10,9 @@ The grammar is SageMaker RL's:
 - ``rl.training.run`` / ``rl.training.env``: replace the preset's algorithm / environment;
 - ``rl.training.checkpoint_freq`` / ``rl.training.keep_checkpoints_num``: checkpointing.
 
-Values arrive JSON-decoded (SageMaker writes every value as a JSON string). Keys SageMaker adds (``sagemaker_*``)
-are ignored; any other unknown key, a value of the wrong type or out of range is a :class:`UserError` that names the
-key and the closest valid one. All problems are reported at once.
+Values arrive JSON-decoded (SageMaker writes every value as a JSON string). Keys SageMaker adds (``sagemaker_*``,
+the tuner's ``_tuning_objective_metric``) are ignored; any other unknown key, a value of the wrong type or out of
+range is a :class:`UserError` that names the key and the closest valid one. All problems are reported at once.
 """
 
 from __future__ import annotations
@@ -39,6 +39,8 @@ CHECKPOINT_FREQ = "rl.training.checkpoint_freq"
 KEEP_CHECKPOINTS = "rl.training.keep_checkpoints_num"
 SEED = "seed"
 SAGEMAKER_PREFIX = "sagemaker_"
+TUNING_OBJECTIVE = "_tuning_objective_metric"
+"""Added by SageMaker's hyperparameter tuner to every training job it starts; ignored like ``sagemaker_*``."""
 
 # Evaluation and cluster parameters other commands read; accepted (and type-checked) here so that one
 # hyperparameter set serves a whole workflow.
@@ -219,7 +221,7 @@ def resolve(
     the preset nor the hyperparameters do.
     """
     problems: list[str] = []
-    given = {k: v for k, v in hyperparameters.items() if not k.startswith(SAGEMAKER_PREFIX)}
+    given = {k: v for k, v in hyperparameters.items() if not k.startswith(SAGEMAKER_PREFIX) and k != TUNING_OBJECTIVE}
 
     preset_name = default_preset
     preset_keys = [k for k in (PRESET, *PRESET_ALIASES) if k in given]

@@ -42,9 +42,10 @@ import re
 import signal
 import subprocess
 import sys
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Iterator, Mapping, Sequence
 
 import yaml
 
@@ -59,6 +60,9 @@ SCALING_TYPES = ("Auto", "Linear", "Logarithmic", "ReverseLogarithmic")
 PARAMETER_TYPES = ("Continuous", "Integer", "Categorical")
 METRIC_LINE = re.compile(r"^(episode_reward_mean|training_iteration): ([-+]?[0-9]*[.]?[0-9]+([eE][-+]?[0-9]+)?|nan)$")
 RESULTS_CSV = "tuning_results.csv"
+JOB_LOG = "job.log"
+JOB_PID = "job.pid"
+JOB_STOP_TIMEOUT_S = 90.0
 BEST_JSON = "best_hyperparameters.json"
 _KNOWN_KEYS = ("objective_metric_name", "objective_type", "max_jobs", "max_parallel_jobs", "strategy",
                "early_stopping_type", "static_hyperparameters", "hyperparameter_ranges", "cpus_per_job")
@@ -290,17 +294,14 @@ def _die_with_parent() -> None:  # pragma: no cover - runs in the child
         pass
 
 
-def trial_job(config: Mapping[str, Any], *, spec: TuningSpec, jobs_dir: str, repo_root: str) -> None:
-    """A Ray Tune function trainable: run one training job and report its metric lines as it prints them."""
-    from ray import tune
-
+def _start_trial_job(config: Mapping[str, Any], spec: TuningSpec, base: Path,
+                     repo_root: str) -> tuple[subprocess.Popen, dict[str, Any]]:
+    """Lay out the trial's ``/opt/ml`` tree with its hyperparameters and start ``rlrt train`` in it."""
     from runtime.sagemaker_env import prepare_local_tree
 
     hyperparameters = dict(spec.static_hyperparameters)
     for i, r in enumerate(spec.ranges):
         hyperparameters[r.name] = r.value_from_sample(config[f"p{i}"])
-    trial = tune.get_context().get_trial_id()
-    base = Path(jobs_dir) / trial
     prepare_local_tree(base, hyperparameters)
     (base / "input" / "config" / "resourceconfig.json").write_text(
         json.dumps({"current_host": "algo-1", "hosts": ["algo-1"]}))
@@ -308,37 +309,109 @@ def trial_job(config: Mapping[str, Any], *, spec: TuningSpec, jobs_dir: str, rep
            "PYTHONPATH": repo_root + os.pathsep + os.environ.get("PYTHONPATH", "")}
     for name in ("RAY_ADDRESS", "RAY_JOB_ID", "RAY_RAYLET_PID"):
         env.pop(name, None)
-    log = (base / "job.log").open("w")
-    process = subprocess.Popen([sys.executable, "-m", "runtime.cli", "train"], cwd=repo_root, env=env,
-                               stdout=subprocess.PIPE, stderr=log, text=True, preexec_fn=_die_with_parent)  # noqa: PLW1509
-    iteration = 0
-    try:
-        assert process.stdout is not None
-        for line in process.stdout:
-            log.write(line)
-            match = METRIC_LINE.match(line.strip())
-            if not match:
-                continue
-            if match.group(1) == "training_iteration":
-                iteration = int(float(match.group(2)))
-                continue
-            value = float(match.group(2))
-            if math.isfinite(value):
-                tune.report({spec.objective_metric_name: value, "job_iteration": iteration + 1,
-                             "hyperparameters": json.dumps(hyperparameters, sort_keys=True), "job_dir": str(base)})
-        code = process.wait()
-    finally:
-        if process.poll() is None:  # early-stopped (or the trial was cancelled): stop the job like SageMaker does
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(60)
-            except subprocess.TimeoutExpired:
-                process.kill()
-        log.close()
-    if code != 0:
-        failure = base / "output" / "failure"
-        reason = failure.read_text().strip() if failure.exists() else f"exit code {code}"
-        raise RuntimeError(f"training job {base} failed: {reason}")
+    with (base / JOB_LOG).open("w") as log:
+        process = subprocess.Popen([sys.executable, "-m", "runtime.cli", "train"], cwd=repo_root, env=env,
+                                   stdout=log, stderr=subprocess.STDOUT, preexec_fn=_die_with_parent)  # noqa: PLW1509
+    (base / JOB_PID).write_text(f"{process.pid}\n")
+    return process, hyperparameters
+
+
+def trial_class() -> type:
+    """The Ray Tune trainable: one trial = one training job; one Tune step = one training iteration of the job.
+
+    A class (not a function) trainable, because stopping a trial early must wait for the job: ``cleanup`` sends
+    it SIGTERM (as SageMaker's tuner stops a job) and waits while it saves a checkpoint and stops its own Ray.
+    """
+    from ray import tune
+
+    class TrainingJobTrial(tune.Trainable):
+        def setup(self, config: dict[str, Any], spec: TuningSpec, jobs_dir: str, repo_root: str) -> None:
+            self.spec = spec
+            self.base = Path(jobs_dir) / self.trial_id
+            self.job_iteration = 0
+            self.last: dict[str, Any] | None = None
+            self.process, self.hyperparameters = _start_trial_job(config, spec, self.base, repo_root)
+            self.lines = _follow(self.base / JOB_LOG, self.process)
+
+        def step(self) -> dict[str, Any]:
+            for line in self.lines:
+                match = METRIC_LINE.match(line.strip())
+                if not match:
+                    continue
+                if match.group(1) == "training_iteration":
+                    self.job_iteration = int(float(match.group(2)))
+                    continue
+                value = float(match.group(2))
+                if math.isfinite(value):
+                    self.last = {self.spec.objective_metric_name: value, "job_iteration": self.job_iteration + 1,
+                                 "hyperparameters": json.dumps(self.hyperparameters, sort_keys=True),
+                                 "job_dir": str(self.base)}
+                    return dict(self.last)
+            code = self.process.wait()
+            if code != 0:
+                failure = self.base / "output" / "failure"
+                reason = failure.read_text().strip() if failure.exists() else f"exit code {code}"
+                raise RuntimeError(f"training job {self.base} failed: {reason}")
+            if self.last is None:
+                raise RuntimeError(f"training job {self.base} printed no {self.spec.objective_metric_name}")
+            return {**self.last, "done": True}
+
+        def save_checkpoint(self, checkpoint_dir: str) -> dict[str, Any]:
+            # The job keeps its own checkpoints in its tree; Tune's checkpoint only points at it.
+            return {"job_dir": str(self.base)}
+
+        def load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+            raise NotImplementedError("a trial restarts as a new training job, which resumes from its own checkpoints")
+
+        def cleanup(self) -> None:
+            if self.process.poll() is None:  # early-stopped: stop the job as SageMaker's tuner does
+                self.process.send_signal(signal.SIGTERM)
+                try:
+                    self.process.wait(JOB_STOP_TIMEOUT_S)
+                except subprocess.TimeoutExpired:
+                    self.process.kill()
+                    self.process.wait()
+
+    return TrainingJobTrial
+
+
+def _follow(path: Path, process: subprocess.Popen) -> Iterator[str]:
+    """The lines of ``path`` as ``process`` writes them, until it exits."""
+    buffer = ""
+    with path.open() as reader:
+        while True:
+            chunk = reader.read()
+            if chunk:
+                buffer += chunk
+                *lines, buffer = buffer.split("\n")
+                yield from lines
+            elif process.poll() is not None:
+                if buffer:
+                    yield buffer
+                return
+            else:
+                time.sleep(0.2)
+
+
+def wait_for_jobs(jobs_dir: Path, timeout_s: float = 120.0) -> list[int]:
+    """Wait for every trial's training job to exit (early-stopped ones save a checkpoint first); the PIDs still
+    running after ``timeout_s`` are killed and returned."""
+    import psutil
+
+    deadline = time.monotonic() + timeout_s
+    stuck = []
+    for pid_file in sorted(jobs_dir.glob(f"*/{JOB_PID}")):
+        try:
+            job = psutil.Process(int(pid_file.read_text()))
+            if job.create_time() > pid_file.stat().st_mtime + 5:
+                continue  # the PID was reused by something else
+            job.wait(max(0.1, deadline - time.monotonic()))
+        except (psutil.NoSuchProcess, ValueError):
+            continue
+        except psutil.TimeoutExpired:
+            stuck.append(job.pid)
+            job.kill()
+    return stuck
 
 
 # --- the search -----------------------------------------------------------------------------------------------
@@ -383,12 +456,11 @@ def run_tuning(spec: TuningSpec, output: Path, out: Any = None) -> TuningOutcome
                                   grace_period=1, reduction_factor=2)
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     os.environ["RAY_AIR_NEW_OUTPUT"] = "0"
-    os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")
     ray.init(num_cpus=spec.max_parallel_jobs * spec.cpus_per_job, include_dashboard=False,
              log_to_driver=False, configure_logging=False)
     try:
         trainable = tune.with_resources(
-            tune.with_parameters(trial_job, spec=spec, jobs_dir=str(jobs_dir), repo_root=repo_root),
+            tune.with_parameters(trial_class(), spec=spec, jobs_dir=str(jobs_dir), repo_root=repo_root),
             {"cpu": spec.cpus_per_job},
         )
         tuner = tune.Tuner(
@@ -402,6 +474,9 @@ def run_tuning(spec: TuningSpec, output: Path, out: Any = None) -> TuningOutcome
         grid = tuner.fit()
     finally:
         ray.shutdown()
+        stuck = wait_for_jobs(jobs_dir)
+        if stuck:
+            print(f"rlrt: killed training jobs that did not stop within 120 s: {stuck}", file=out, flush=True)
     return _summarise(spec, grid, output, out)
 
 
@@ -474,3 +549,20 @@ def _print_table(rows: Sequence[Mapping[str, Any]], columns: Sequence[str], spec
     for t in sorted(table, key=lambda t: t[0]):
         print("  ".join(v.ljust(w) for v, w in zip(t, widths)).rstrip(), file=out)
     out.flush()
+
+
+def run_tuning_job(file: Path, output: Path | None = None) -> int:
+    """``rlrt tune FILE``: through the single failure path (``output/failure`` under the output folder)."""
+    from runtime.errors import run_job
+
+    folder = (output or Path("rlrt-tune") / time.strftime("%Y%m%d-%H%M%S")).resolve()
+
+    def job() -> int:
+        spec = load_tuning_spec(file)
+        print(f"rlrt: tuning {len(spec.ranges)} hyperparameter(s) over {spec.max_jobs} job(s), "
+              f"{spec.max_parallel_jobs} at a time ({spec.strategy}, early stopping {spec.early_stopping_type}); "
+              f"{spec.objective_type} {spec.objective_metric_name}; output in {folder}", flush=True)
+        run_tuning(spec, folder)
+        return 0
+
+    return run_job(job, lambda: folder / "output" / "failure")
