@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
-import json
 import logging
 import os
 import signal
@@ -317,7 +316,9 @@ def head_cluster(plan: ClusterPlan, env: JobEnvironment, out: Any = None) -> Ite
                         "before it started (see the job log)."
                     )
                 if time.monotonic() >= deadline:
-                    raise UserError(f"The Ray head on {plan.current_host} did not open {address} in {plan.timeout_s:g} s.")
+                    raise UserError(
+                        f"The Ray head on {plan.current_host} did not open {address} in {plan.timeout_s:g} s."
+                    )
                 time.sleep(POLL_S / 2)
             print(f"rlrt: Ray head at {address} on {plan.current_host}; waiting for {plan.expected_nodes - 1} more "
                   f"node(s) ({plan.timeout_s:g} s timeout)", file=out, flush=True)
@@ -446,11 +447,6 @@ def healthy_env_runners(algo: Any) -> tuple[int, int]:
     return group.num_healthy_remote_env_runners(), group.num_remote_env_runners()
 
 
-def cluster_summary(info: ClusterInfo) -> str:
-    """One JSON line describing the cluster (for logs)."""
-    return json.dumps({"address": info.address, "nodes": dict(info.nodes), "cpus": info.cpus}, sort_keys=True)
-
-
 def describe_plan(plan: ClusterPlan) -> str:
     """A one-line description of this host's role."""
     role = "head" if plan.is_head else "worker"
@@ -459,7 +455,8 @@ def describe_plan(plan: ClusterPlan) -> str:
 
 
 __all__ = [
-    "CLUSTER_TYPES", "ClusterInfo", "ClusterPlan", "RayNode", "cluster_summary", "describe_plan", "env_runner_hosts",
+    "CLUSTER_TYPES", "ClusterInfo", "ClusterPlan", "RayNode", "describe_plan", "env_runner_hosts",
+    "healthy_env_runners",
     "head_cluster", "plan_cluster", "port_open", "resolve_host", "run_worker",
 ]
 

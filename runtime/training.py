@@ -145,7 +145,8 @@ def train(
                 flush=True,
             )
         if cluster is not None:
-            print(f"rlrt: env runners per host: {json.dumps(env_runner_hosts(algo), sort_keys=True)}", file=out, flush=True)
+            placement = json.dumps(env_runner_hosts(algo), sort_keys=True)
+            print(f"rlrt: env runners per host: {placement}", file=out, flush=True)
         reporter = Reporter(env.intermediate_dir, env.tensorboard_dir, f"{spec.preset} ({env_id}, {spec.algorithm})", out)
         print(
             f"rlrt: training {spec.algorithm} on {env_id} (preset {spec.preset}); stop when "

@@ -216,8 +216,10 @@ def parse_tuning_spec(raw: Mapping[str, Any], source: str = "") -> TuningSpec:
     if unknown:
         import difflib
 
-        hints = [f"'{k}'" + (f" (did you mean '{c[0]}'?)" if (c := difflib.get_close_matches(k, _KNOWN_KEYS, 1)) else "")
-                 for k in unknown]
+        hints = []
+        for key in unknown:
+            close = difflib.get_close_matches(key, _KNOWN_KEYS, 1)
+            hints.append(f"'{key}'" + (f" (did you mean '{close[0]}'?)" if close else ""))
         raise UserError(f"Unknown tuning setting(s): {', '.join(hints)}. Valid: {', '.join(_KNOWN_KEYS)}.")
     objective = raw.get("objective_metric_name", "episode_reward_mean")
     if objective not in OBJECTIVES:
@@ -498,7 +500,8 @@ def _summarise(spec: TuningSpec, grid: Any, output: Path, out: Any) -> TuningOut
         })
     finite = [r for r in rows if isinstance(r[spec.objective_metric_name], (int, float))
               and math.isfinite(r[spec.objective_metric_name])]
-    best_row = (max if spec.mode == "max" else min)(finite, key=lambda r: r[spec.objective_metric_name]) if finite else None
+    pick = max if spec.mode == "max" else min
+    best_row = pick(finite, key=lambda r: r[spec.objective_metric_name]) if finite else None
     output.mkdir(parents=True, exist_ok=True)
     columns = ["trial", *[r.name for r in spec.ranges], spec.objective_metric_name, "iterations", "status", "job_dir"]
     results_csv = output / RESULTS_CSV

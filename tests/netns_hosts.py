@@ -134,7 +134,7 @@ class NetnsHosts:
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(proc.pid, signal.SIGTERM)
         deadline = time.monotonic() + 15
-        while time.monotonic() < deadline and any(self.namespace_pids(h) for h in self.hosts if h in self._made_hosts()):
+        while time.monotonic() < deadline and any(self.namespace_pids(h) for h in self._made_hosts()):
             time.sleep(0.5)
         for host in self._made_hosts():
             for pid in self.namespace_pids(host):

@@ -90,7 +90,8 @@ def test_integer_ranges_are_inclusive_and_integral() -> None:
         (_spec(hyperparameter_ranges={"lr": {"type": "Continuous", "min_value": 0.1, "max_value": 0.1}}),
          "min_value \\(0.1\\) must be less than max_value"),
         (_spec(hyperparameter_ranges={"lr": {"type": "Continuous", "min_value": 0, "max_value": 1,
-                                             "scaling_type": "Logarithmic"}}), "Logarithmic scaling needs min_value > 0"),
+                                             "scaling_type": "Logarithmic"}}),
+         "Logarithmic scaling needs min_value > 0"),
         (_spec(hyperparameter_ranges={"g": {"type": "Continuous", "min_value": 0.5, "max_value": 1.0,
                                             "scaling_type": "ReverseLogarithmic"}}),
          "ReverseLogarithmic scaling needs 0 <= min_value < max_value < 1"),
@@ -166,8 +167,8 @@ def test_tune_runs_training_jobs_and_reports_the_best(tmp_path: Path) -> None:
     assert set(best["tuned_hyperparameters"]) == {"rl.training.config.lr", "rl.training.config.num_sgd_iter",
                                                   "rl.training.config.gamma"}
     assert "rlrt: best trial" in run.stdout
-    assert re.search(r"^trial +rl.training.config.lr +rl.training.config.num_sgd_iter .*episode_reward_mean", run.stdout,
-                     re.M), run.stdout
+    header = r"^trial +rl.training.config.lr +rl.training.config.num_sgd_iter .*episode_reward_mean"
+    assert re.search(header, run.stdout, re.M), run.stdout
 
 
 def test_under_sagemakers_tuner_the_job_obeys_time_total_s_and_prints_the_objective_every_iteration(
