@@ -47,12 +47,13 @@ def throughput(progress: Path) -> tuple[float, int, float]:
     return steps / seconds, steps, seconds
 
 
-def run(hosts: int, iterations: int, root: Path) -> tuple[float, int, float, float]:
+def run(hosts: int, iterations: int, root: Path, runners: int = 1) -> tuple[float, int, float, float]:
+    """One job on ``hosts`` hosts (one host: ``runners`` env runners; more: one runner per host)."""
     hyperparameters = {**SETTINGS, "rl.training.stop.training_iteration": iterations}
     started = time.monotonic()
     if hosts == 1:
         tree = make_job_tree(root / "single", hyperparameters)
-        done = run_rlrt(["train"], base=tree.base, timeout=900)
+        done = run_rlrt(["train"], base=tree.base, timeout=900, SM_NUM_CPUS=str(runners + 1))
         if done.returncode != 0:
             raise RuntimeError(done.stdout[-3000:] + done.stderr[-3000:])
         progress = tree.base / "output" / "intermediate" / "progress.csv"
@@ -82,17 +83,21 @@ def main() -> int:
     where = machine()
     rows = []
     with tempfile.TemporaryDirectory(prefix="rlrt-scaling-") as tmp:
-        for hosts in args.hosts:
-            rate, steps, seconds, wall = run(hosts, args.iterations, Path(tmp) / f"h{hosts}")
-            rows.append((hosts, hosts, rate, steps, seconds, wall))
-            print(f"{hosts} host(s), {hosts} env runner(s): {rate:.0f} env steps/s ({steps} steps in {seconds:.1f} s; "
-                  f"job wall time {wall:.0f} s)", flush=True)
+        # One host with as many runners as the largest cluster: the same processes without the cluster.
+        cases = [(h, h) for h in args.hosts] + ([(1, max(args.hosts))] if max(args.hosts) > 1 else [])
+        for hosts, runners in cases:
+            rate, steps, seconds, wall = run(hosts, args.iterations, Path(tmp) / f"h{hosts}r{runners}", runners)
+            rows.append((hosts, runners, rate, steps, seconds, wall))
+            print(f"{hosts} host(s), {runners} env runner(s): {rate:.0f} env steps/s ({steps} steps in "
+                  f"{seconds:.1f} s; job wall time {wall:.0f} s)", flush=True)
     lines = [
         "# Multi-host scaling on one machine (network-namespace hosts)",
         "",
         f"Machine: {where}. The cores were shared with other engineers' work while this ran, so the numbers are "
         "noisy; on one machine extra hosts add Ray processes and veth transfers but no cores: this measures the "
-        "cluster's overhead, not a speed-up.",
+        "cluster's overhead, not a speed-up. The last row runs the largest cluster's runner count on one host "
+        "(one Ray node, no namespaces): the difference to the cluster row is the cost of the cluster itself; the "
+        "growth from 1 to 3 runners comes from sampling in parallel processes on the 2 cores, not from the hosts.",
         "",
         f"Command: `python bench/cluster_scaling.py --hosts {' '.join(map(str, args.hosts))} "
         f"--iterations {args.iterations}` (as root).",

@@ -11,9 +11,8 @@ from typing import Any, Mapping
 from runtime import hyperparameters as hp
 from runtime.cluster import ClusterPlan, describe_plan, head_cluster, plan_cluster, run_worker
 from runtime.errors import EXIT_SIGTERM, JobInterrupted, run_job
-from runtime.sagemaker_env import JobEnvironment
 from runtime.presets import DEFAULT_PRESET
-from runtime.sagemaker_env import BASE_DIR_ENV, DEFAULT_BASE_DIR, load_environment, prepare_local_tree
+from runtime.sagemaker_env import BASE_DIR_ENV, DEFAULT_BASE_DIR, JobEnvironment, load_environment, prepare_local_tree
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +85,6 @@ def run_training_job(
         return result.exit_code
 
     return run_job(job, failure_file)
-
 
 
 def _multi_node_training(

@@ -456,6 +456,23 @@ def run_tuning(spec: TuningSpec, output: Path, out: Any = None) -> TuningOutcome
     if spec.early_stopping_type == "Auto":
         scheduler = ASHAScheduler(time_attr="job_iteration", max_t=int(stop) if isinstance(stop, int) else 1000,
                                   grace_period=1, reduction_factor=2)
+    from tqdm import tqdm
+
+    class _TrialProgress(tune.Callback):
+        """A progress bar over finished trials (Tune's own output is silenced)."""
+
+        def __init__(self) -> None:
+            self.bar = tqdm(total=spec.max_jobs, desc="tuning", unit="job", file=sys.stderr)
+
+        def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+            self.bar.update(1)
+
+        def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+            self.bar.update(1)
+
+        def on_experiment_end(self, trials: list, **info: Any) -> None:
+            self.bar.close()
+
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     os.environ["RAY_AIR_NEW_OUTPUT"] = "0"
     ray.init(num_cpus=spec.max_parallel_jobs * spec.cpus_per_job, include_dashboard=False,
@@ -471,6 +488,7 @@ def run_tuning(spec: TuningSpec, output: Path, out: Any = None) -> TuningOutcome
             tune_config=tune.TuneConfig(metric=metric, mode=spec.mode, search_alg=searcher, scheduler=scheduler,
                                         num_samples=spec.max_jobs, max_concurrent_trials=spec.max_parallel_jobs),
             run_config=tune.RunConfig(name="rlrt-tune", storage_path=str(output / "ray_results"), verbose=0,
+                                      callbacks=[_TrialProgress()],
                                       failure_config=tune.FailureConfig(max_failures=0)),
         )
         grid = tuner.fit()

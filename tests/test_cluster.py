@@ -125,18 +125,20 @@ def test_two_hosts_form_a_cluster_and_env_runners_run_on_both(tmp_path: Path) ->
 @needs_netns
 def test_missing_hosts_fail_the_head_and_a_lonely_worker_by_name(tmp_path: Path) -> None:
     with netns_hosts.netns_hosts(tmp_path, 3) as hosts:
-        bases = {h: hosts.job_tree(h, TINY) for h in hosts.hosts}
-        hosts.start("algo-3", ["train"], cpus=1, RLRT_CLUSTER_TIMEOUT_S="4")
-        assert hosts.wait_all(timeout=60) == {"algo-3": 2}, hosts.all_logs()
-        failure = (bases["algo-3"] / "output" / "failure").read_text()
-        assert "algo-3 could not reach the Ray head algo-1 (10.213.7.1:6379) within 4 s" in failure
-        hosts.processes.clear()
-        hosts.start("algo-1", ["train"], cpus=2, RLRT_CLUSTER_TIMEOUT_S="20")
+        head_tree = hosts.job_tree("algo-1", TINY)
+        # At the same time, in another "job": algo-3 whose head algo-2 resolves but never starts.
+        lonely = make_job_tree(tmp_path / "algo-3" / "opt" / "ml", TINY, hosts=("algo-2", "algo-3"),
+                               current_host="algo-3").base
         started = time.monotonic()
-        assert hosts.wait_all(timeout=120) == {"algo-1": 2}, hosts.all_logs()
-        assert time.monotonic() - started < 90
-        failure = (bases["algo-1"] / "output" / "failure").read_text()
+        hosts.start("algo-1", ["train"], cpus=2, RLRT_CLUSTER_TIMEOUT_S="20")
+        hosts.start("algo-3", ["train"], cpus=1, RLRT_CLUSTER_TIMEOUT_S="4")
+        assert hosts.wait_all(timeout=120) == {"algo-1": 2, "algo-3": 2}, hosts.all_logs()
+        assert time.monotonic() - started < 100
+        failure = (lonely / "output" / "failure").read_text()
+        assert "algo-3 could not reach the Ray head algo-2 (10.213.7.2:6379) within 4 s" in failure
+        failure = (head_tree / "output" / "failure").read_text()
         assert "The Ray cluster did not form within 20 s" in failure and "missing algo-2, algo-3" in failure
+        assert not any(hosts.namespace_pids(h) for h in hosts.hosts), hosts.all_logs()
     assert hosts.leftovers() == []
 
 
