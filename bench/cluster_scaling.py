@@ -96,8 +96,7 @@ def main() -> int:
         f"Machine: {where}. The cores were shared with other engineers' work while this ran, so the numbers are "
         "noisy; on one machine extra hosts add Ray processes and veth transfers but no cores: this measures the "
         "cluster's overhead, not a speed-up. The last row runs the largest cluster's runner count on one host "
-        "(one Ray node, no namespaces): the difference to the cluster row is the cost of the cluster itself; the "
-        "growth from 1 to 3 runners comes from sampling in parallel processes on the 2 cores, not from the hosts.",
+        "(one Ray node, no namespaces): the difference to the cluster row is the cost of the cluster itself.",
         "",
         f"Command: `python bench/cluster_scaling.py --hosts {' '.join(map(str, args.hosts))} "
         f"--iterations {args.iterations}` (as root).",
