@@ -50,19 +50,23 @@ def test_the_sdk_and_api_range_shapes_parse_to_the_same_ranges() -> None:
 
 
 @pytest.mark.parametrize(
-    ("scaling", "low", "high", "dense_near"),
-    [("Linear", 0.0, 1.0, None), ("Logarithmic", 1e-5, 1e-1, "low"), ("ReverseLogarithmic", 0.9, 0.9999, "high"),
-     ("Auto", 1e-5, 1e-1, "low")],
+    ("scaling", "low", "high"),
+    [("Linear", 0.0, 1.0), ("Logarithmic", 1e-5, 1e-1), ("ReverseLogarithmic", 0.9, 0.9999), ("Auto", 1e-5, 1e-1)],
 )
-def test_samples_respect_bounds_and_scaling(scaling: str, low: float, high: float, dense_near: str | None) -> None:
+def test_samples_respect_bounds_and_scaling(scaling: str, low: float, high: float) -> None:
     r = ParameterRange("x", "Continuous", low, high, scaling)
     values = [r.value_from_sample(r.tune_domain().sample()) for _ in range(4000)]
     assert all(low <= v <= high for v in values)
     middle = (low + high) / 2
     below = sum(v < middle for v in values) / len(values)
-    # Log scaling puts most samples near the low end; reverse-log near the high end (1 - loguniform); linear half.
-    expected = {"low": (0.9, 1.0), "high": (0.0, 0.1), None: (0.45, 0.55)}[dense_near]
-    assert expected[0] <= below <= expected[1], below
+    # The share of samples below the middle of the range, computed from each scaling's definition.
+    if scaling == "Linear":
+        expected = 0.5
+    elif scaling in ("Logarithmic", "Auto"):  # log-uniform: P(v < m) = log(m / low) / log(high / low)
+        expected = math.log(middle / low) / math.log(high / low)
+    else:  # v = 1 - u, u log-uniform on [1 - high, 1 - low]: P(v < m) = P(u > 1 - m)
+        expected = math.log((1 - low) / (1 - middle)) / math.log((1 - low) / (1 - high))
+    assert abs(below - expected) < 0.03, (below, expected)
 
 
 def test_integer_ranges_are_inclusive_and_integral() -> None:
