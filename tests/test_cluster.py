@@ -187,3 +187,27 @@ def test_a_lost_worker_host_then_sigterm_on_the_head(tmp_path: Path) -> None:
         assert "has gone (training ended); algo-2 exits" in hosts.log("algo-2")
         assert not any(hosts.namespace_pids(h) for h in hosts.hosts), hosts.all_logs()
     assert hosts.leftovers() == []
+
+
+@pytest.mark.slow
+@needs_netns
+def test_a_secondary_job_joins_a_primary_job(tmp_path: Path) -> None:
+    """Two one-instance jobs in one network: a primary (head, learner) and a secondary (env runners), each with
+    its own resourceconfig.json naming itself algo-1, as two SageMaker jobs would."""
+    with netns_hosts.netns_hosts(tmp_path, 2) as hosts:
+        primary = make_job_tree(tmp_path / "algo-1" / "opt" / "ml", {**TINY, "rl_cluster_type": "primary",
+                                                                       "rl_num_instances_secondary": 1}).base
+        secondary = make_job_tree(tmp_path / "algo-2" / "opt" / "ml", {**TINY, "rl_cluster_type": "secondary",
+                                                                         "rl_primary_address": "10.213.7.1"}).base
+        # The secondary job's own DNS: its algo-1 is itself.
+        (netns_hosts.NETNS_ETC / hosts.namespaces["algo-2"] / "hosts").write_text("127.0.0.1 localhost\n"
+                                                                                  "10.213.7.2 algo-1\n")
+        hosts.start("algo-1", ["train"], cpus=1)  # the head keeps its CPU for the learner: runners go to algo-2
+        hosts.start("algo-2", ["train"], cpus=1)
+        codes = hosts.wait_all(timeout=240)
+        assert codes == {"algo-1": 0, "algo-2": 0}, hosts.all_logs()
+        assert (primary / "output" / "intermediate" / "ray_head_address").read_text().strip() == "10.213.7.1:6379"
+        placement = _metadata(primary)["training"]["cluster"]["env_runner_hosts"]
+        assert placement == {"secondary/algo-1": 1}, hosts.all_logs()
+        assert not (secondary / "model" / "metadata.json").exists()
+    assert hosts.leftovers() == []
