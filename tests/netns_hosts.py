@@ -143,6 +143,8 @@ class NetnsHosts:
         for proc in self.processes.values():
             with contextlib.suppress(subprocess.TimeoutExpired):
                 proc.wait(10)
+        for i, host in enumerate(self.hosts):
+            subprocess.run(["ip", "link", "del", f"r6{self.token}h{i}"], capture_output=True)  # and its peer
         for host in self._made_hosts():
             subprocess.run(["ip", "netns", "del", self.namespaces[host]], capture_output=True)
             shutil.rmtree(NETNS_ETC / self.namespaces[host], ignore_errors=True)
@@ -154,8 +156,16 @@ class NetnsHosts:
     def _made_hosts(self) -> list[str]:
         return [h for h in self.hosts if self.namespaces[h] in self._made]
 
-    def leftovers(self) -> list[str]:
-        """Anything of ours still present (for the tests' final assertion)."""
+    def leftovers(self, wait_s: float = 10.0) -> list[str]:
+        """Anything of ours still present after ``wait_s`` (the kernel removes namespaces' links asynchronously)."""
+        deadline = time.monotonic() + wait_s
+        while True:
+            left = self._present()
+            if not left or time.monotonic() >= deadline:
+                return left
+            time.sleep(0.5)
+
+    def _present(self) -> list[str]:
         names = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
         links = subprocess.run(["ip", "-o", "link"], capture_output=True, text=True).stdout
         left = [ns for ns in self.namespaces.values() if ns in names]

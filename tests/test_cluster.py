@@ -100,24 +100,39 @@ def _metadata(base: Path) -> dict:
 
 @pytest.mark.slow
 @needs_netns
-def test_two_hosts_form_a_cluster_and_env_runners_run_on_both(tmp_path: Path) -> None:
-    with netns_hosts.netns_hosts(tmp_path, 2) as hosts:
-        bases = {h: hosts.job_tree(h, TINY) for h in hosts.hosts}
-        # The worker first: it waits (resolving, retrying) until the head is up, as on SageMaker.
+def test_two_hosts_and_a_secondary_job_form_one_cluster_and_train(tmp_path: Path) -> None:
+    """A two-instance primary job (algo-1, algo-2) and a one-instance secondary job (its own algo-1, in a third
+    namespace, as another SageMaker job in the same network) form one cluster; env runners run on every host."""
+    with netns_hosts.netns_hosts(tmp_path, 3) as hosts:
+        primary = {"rl_cluster_type": "primary", "rl_num_instances_secondary": 1}
+        bases = {h: make_job_tree(tmp_path / h / "opt" / "ml", {**TINY, **primary}, hosts=("algo-1", "algo-2"),
+                                  current_host=h).base for h in ("algo-1", "algo-2")}
+        secondary = make_job_tree(tmp_path / "algo-3" / "opt" / "ml", {**TINY, "rl_cluster_type": "secondary",
+                                                                         "rl_primary_address": "10.213.7.1"}).base
+        # The secondary job's own DNS: its algo-1 is itself.
+        (netns_hosts.NETNS_ETC / hosts.namespaces["algo-3"] / "hosts").write_text("127.0.0.1 localhost\n"
+                                                                                  "10.213.7.3 algo-1\n")
+        # Workers first: they wait (resolving, retrying) until the head is up, as on SageMaker.
+        hosts.start("algo-3", ["train"], cpus=1)
         hosts.start("algo-2", ["train"], cpus=1)
         hosts.start("algo-1", ["train"], cpus=2)
         codes = hosts.wait_all(timeout=240)
-        logs = hosts.all_logs()
-        assert codes == {"algo-1": 0, "algo-2": 0}, logs
+        assert codes == {"algo-1": 0, "algo-2": 0, "algo-3": 0}, hosts.all_logs()
         head = hosts.log("algo-1")
-        assert "Ray cluster formed: 2 nodes (algo-1=10.213.7.1, algo-2=10.213.7.2), 2 CPUs for env runners" in head
+        assert ("Ray cluster formed: 3 nodes (algo-1=10.213.7.1, algo-2=10.213.7.2, secondary/algo-1=10.213.7.3), "
+                "3 CPUs for env runners") in head
         assert "training_iteration: 2" in head
+        assert (bases["algo-1"] / "output" / "intermediate" / "ray_head_address").read_text().strip() == \
+            "10.213.7.1:6379"
         # Default sizing: the cluster's CPUs for env runners (the head kept one for the learner): one per host.
         placement = _metadata(bases["algo-1"])["training"]["cluster"]["env_runner_hosts"]
-        assert placement == {"algo-1": 1, "algo-2": 1}, logs
-        assert json.loads((bases["algo-1"] / "model" / "config.json").read_text())["config"]["num_env_runners"] == 2
-        assert "has gone (training ended); algo-2 exits" in hosts.log("algo-2")
-        assert not (bases["algo-2"] / "output" / "failure").exists()
+        assert placement == {"algo-1": 1, "algo-2": 1, "secondary/algo-1": 1}, hosts.all_logs()
+        assert json.loads((bases["algo-1"] / "model" / "config.json").read_text())["config"]["num_env_runners"] == 3
+        for host in ("algo-2", "algo-3"):
+            assert "has gone (training ended)" in hosts.log(host)
+        assert not (bases["algo-2"] / "model" / "metadata.json").exists()
+        assert not (secondary / "model" / "metadata.json").exists()
+        assert not any((base / "output" / "failure").exists() for base in (*bases.values(), secondary))
     assert hosts.leftovers() == []
 
 
@@ -188,26 +203,3 @@ def test_a_lost_worker_host_then_sigterm_on_the_head(tmp_path: Path) -> None:
         assert not any(hosts.namespace_pids(h) for h in hosts.hosts), hosts.all_logs()
     assert hosts.leftovers() == []
 
-
-@pytest.mark.slow
-@needs_netns
-def test_a_secondary_job_joins_a_primary_job(tmp_path: Path) -> None:
-    """Two one-instance jobs in one network: a primary (head, learner) and a secondary (env runners), each with
-    its own resourceconfig.json naming itself algo-1, as two SageMaker jobs would."""
-    with netns_hosts.netns_hosts(tmp_path, 2) as hosts:
-        primary = make_job_tree(tmp_path / "algo-1" / "opt" / "ml", {**TINY, "rl_cluster_type": "primary",
-                                                                       "rl_num_instances_secondary": 1}).base
-        secondary = make_job_tree(tmp_path / "algo-2" / "opt" / "ml", {**TINY, "rl_cluster_type": "secondary",
-                                                                         "rl_primary_address": "10.213.7.1"}).base
-        # The secondary job's own DNS: its algo-1 is itself.
-        (netns_hosts.NETNS_ETC / hosts.namespaces["algo-2"] / "hosts").write_text("127.0.0.1 localhost\n"
-                                                                                  "10.213.7.2 algo-1\n")
-        hosts.start("algo-1", ["train"], cpus=1)  # the head keeps its CPU for the learner: runners go to algo-2
-        hosts.start("algo-2", ["train"], cpus=1)
-        codes = hosts.wait_all(timeout=240)
-        assert codes == {"algo-1": 0, "algo-2": 0}, hosts.all_logs()
-        assert (primary / "output" / "intermediate" / "ray_head_address").read_text().strip() == "10.213.7.1:6379"
-        placement = _metadata(primary)["training"]["cluster"]["env_runner_hosts"]
-        assert placement == {"secondary/algo-1": 1}, hosts.all_logs()
-        assert not (secondary / "model" / "metadata.json").exists()
-    assert hosts.leftovers() == []
