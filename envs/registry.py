@@ -198,6 +198,7 @@ def make_env(env_id: str, env_config: Mapping[str, Any] | None = None) -> gym.En
 
     ``env_config`` keys are passed to ``gymnasium.make`` (e.g. ``render_mode``, ``max_episode_steps``); keys RLlib
     adds to its EnvContext (worker index and such) are not part of the mapping and never reach the environment.
+    The ``fault_*`` keys of :mod:`envs.faults` wrap the environment in a fault injector instead (tests).
     """
     info = env_info(env_id)
     if info.entry_point is not None:
@@ -207,6 +208,8 @@ def make_env(env_id: str, env_config: Mapping[str, Any] | None = None) -> gym.En
         if max_steps is not None:
             env = gym.wrappers.TimeLimit(env, int(max_steps))
         return env
+    from envs.faults import split_fault_options, with_faults
+
     gym_id = ensure_registered(env_id)
-    kwargs = dict(env_config or {})
-    return gym.make(gym_id, **kwargs)
+    faults, kwargs = split_fault_options(dict(env_config or {}))
+    return with_faults(gym.make(gym_id, **kwargs), faults)

@@ -109,6 +109,38 @@ def build_parser() -> argparse.ArgumentParser:
     dr.add_argument("--set", dest="overrides", action="append", type=_key_value, default=[], metavar="KEY=VALUE",
                     help="an evaluation setting as a hyperparameter (e.g. WORLD_NAME=oval); repeatable")
     dr.add_argument("--base-dir", type=Path, help="job tree laid out like /opt/ml (created if missing)")
+
+    tune = sub.add_parser(
+        "tune",
+        help="hyperparameter search over training jobs (SageMaker HyperparameterTuner's grammar, on Ray Tune)",
+        description=(
+            "Search hyperparameters: every trial is one training job (`rlrt train` in its own /opt/ml-like tree) "
+            "with the static hyperparameters plus values sampled from the ranges; the objective "
+            "(episode_reward_mean) is read from the job's metric lines each iteration. Bayesian search uses "
+            "Optuna's TPE, early stopping ASHA. Writes tuning_results.csv and best_hyperparameters.json to the "
+            "output folder. See docs/SCALING.md for the file format."
+        ),
+        epilog=(
+            "example tuning file (YAML or JSON, HyperparameterTuner's arguments):\n"
+            "  objective_metric_name: episode_reward_mean\n"
+            "  objective_type: Maximize\n"
+            "  max_jobs: 8\n"
+            "  max_parallel_jobs: 2\n"
+            "  static_hyperparameters: {preset: cartpole-ppo, rl.training.stop.time_total_s: 120}\n"
+            "  hyperparameter_ranges:\n"
+            "    rl.training.config.kl_coeff: {type: Continuous, min_value: 0.5, max_value: 1.0}\n"
+            "    rl.training.config.num_sgd_iter: {type: Integer, min_value: 3, max_value: 50}\n"
+            "    rl.training.config.lr: {type: Continuous, min_value: 1e-5, max_value: 1e-2, "
+            "scaling_type: Logarithmic}\n\n"
+            "examples:\n"
+            "  rlrt tune tuning.yaml\n"
+            "  rlrt tune tuning.yaml --output ./tune-cartpole"
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    tune.add_argument("file", type=Path, help="the tuning file (YAML or JSON)")
+    tune.add_argument("--output", type=Path, default=None,
+                      help="folder for the trials' job trees and the results (default: ./rlrt-tune/<time>)")
     return parser
 
 
@@ -291,6 +323,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from runtime.offline.evaluate import evaluate_model_job
 
         return evaluate_model_job(args.base_dir)
+    if args.command == "tune":
+        from runtime.tuning import run_tuning_job
+
+        return run_tuning_job(args.file, args.output)
     from runtime.jobs import run_training_job
 
     overrides = dict(args.overrides)

@@ -10,9 +10,9 @@ The grammar is SageMaker RL's:
 - ``rl.training.run`` / ``rl.training.env``: replace the preset's algorithm / environment;
 - ``rl.training.checkpoint_freq`` / ``rl.training.keep_checkpoints_num``: checkpointing.
 
-Values arrive JSON-decoded (SageMaker writes every value as a JSON string). Keys SageMaker adds (``sagemaker_*``)
-are ignored; any other unknown key, a value of the wrong type or out of range is a :class:`UserError` that names the
-key and the closest valid one. All problems are reported at once.
+Values arrive JSON-decoded (SageMaker writes every value as a JSON string). Keys SageMaker adds (``sagemaker_*``,
+the tuner's ``_tuning_objective_metric``) are ignored; any other unknown key, a value of the wrong type or out of
+range is a :class:`UserError` that names the key and the closest valid one. All problems are reported at once.
 """
 
 from __future__ import annotations
@@ -39,6 +39,8 @@ CHECKPOINT_FREQ = "rl.training.checkpoint_freq"
 KEEP_CHECKPOINTS = "rl.training.keep_checkpoints_num"
 SEED = "seed"
 SAGEMAKER_PREFIX = "sagemaker_"
+TUNING_OBJECTIVE = "_tuning_objective_metric"
+"""Added by SageMaker's hyperparameter tuner to every training job it starts; ignored like ``sagemaker_*``."""
 
 # Evaluation and cluster parameters other commands read; accepted (and type-checked) here so that one
 # hyperparameter set serves a whole workflow.
@@ -48,6 +50,7 @@ ALGORITHM = "algorithm"
 EVAL_ENV = "env"
 RL_CLUSTER_TYPE = "rl_cluster_type"
 RL_NUM_INSTANCES_SECONDARY = "rl_num_instances_secondary"
+RL_PRIMARY_ADDRESS = "rl_primary_address"
 RECORD_VIDEO_EVERY = "record_video_every"
 SAVE_MODEL = "save_model"
 """Coach's flag (the Batch RL seed passes ``save_model: 1``); accepted for compatibility, rlrt always saves the model."""
@@ -81,6 +84,7 @@ TOP_LEVEL_KEYS: Mapping[str, _Check] = MappingProxyType(
         EVAL_ENV: ((str,), lambda v: bool(v.strip()), "an environment id"),
         RL_CLUSTER_TYPE: ((str,), lambda v: bool(v.strip()), "a cluster type"),
         RL_NUM_INSTANCES_SECONDARY: ((int,), lambda v: v >= 0, "an integer >= 0"),
+        RL_PRIMARY_ADDRESS: ((str,), lambda v: bool(v.strip()), "the primary job's Ray head as HOST[:PORT]"),
         RECORD_VIDEO_EVERY: ((int,), lambda v: v >= 0, "an integer >= 0 (0 turns videos off)"),
         SAVE_MODEL: ((int, bool), lambda v: v in (0, 1), "0 or 1"),
     }
@@ -228,7 +232,7 @@ def resolve(
     accepts land in ``TrainingSpec.extras`` and its problems are reported with the others.
     """
     problems: list[str] = []
-    given = {k: v for k, v in hyperparameters.items() if not k.startswith(SAGEMAKER_PREFIX)}
+    given = {k: v for k, v in hyperparameters.items() if not k.startswith(SAGEMAKER_PREFIX) and k != TUNING_OBJECTIVE}
     original = dict(given)
 
     preset_name = default_preset

@@ -9,9 +9,10 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from runtime import hyperparameters as hp
-from runtime.errors import run_job
+from runtime.cluster import ClusterPlan, describe_plan, head_cluster, plan_cluster, run_worker
+from runtime.errors import EXIT_SIGTERM, JobInterrupted, run_job
 from runtime.presets import DEFAULT_PRESET
-from runtime.sagemaker_env import BASE_DIR_ENV, DEFAULT_BASE_DIR, load_environment, prepare_local_tree
+from runtime.sagemaker_env import BASE_DIR_ENV, DEFAULT_BASE_DIR, JobEnvironment, load_environment, prepare_local_tree
 
 log = logging.getLogger(__name__)
 
@@ -77,10 +78,16 @@ def run_training_job(
         spec = hp.resolve(hyperparameters, _validator, default_preset=default_preset, num_cpus=env.num_cpus,
                           rewrite=rewrite_hyperparameters)
         if is_offline_algorithm(spec.algorithm):
+            if not env.is_master:
+                print("rlrt: offline training runs on the first host; this host has nothing to do", flush=True)
+                return 0
             from runtime.offline.training import train_offline
 
             result = train_offline(env, spec)
         else:
+            plan = plan_cluster(env)
+            if plan.multi_node:
+                return _multi_node_training(env, plan, hyperparameters, default_preset)
             result = train(env, spec, hooks=hooks_for(env, spec))
         if local and result.exit_code == 0:
             print(
@@ -95,3 +102,27 @@ def run_training_job(
 
     return run_job(job, failure_file)
 
+
+def _multi_node_training(
+    env: JobEnvironment, plan: ClusterPlan, hyperparameters: Mapping[str, Any], default_preset: str
+) -> int:
+    """A host of a multi-host job: the head forms the cluster and trains; the others serve as Ray worker nodes.
+
+    Every host has already checked the hyperparameters, so a bad one fails each host at once. The env-runner
+    count defaults to the CPUs Ray sees in the formed cluster (see runtime.cluster).
+    """
+    from runtime.training import train
+
+    print(f"rlrt: {describe_plan(plan)}", flush=True)
+    if not plan.is_head:
+        return run_worker(plan, env)
+    try:
+        with head_cluster(plan, env) as cluster:
+            from runtime.deepracer import hooks_for, rewrite_hyperparameters
+
+            spec = hp.resolve(hyperparameters, _validator, default_preset=default_preset, num_cpus=cluster.cpus + 1,
+                              rewrite=rewrite_hyperparameters)
+            return train(env, spec, hooks=hooks_for(env, spec), cluster=cluster).exit_code
+    except JobInterrupted:
+        print("rlrt: SIGTERM before training started; the cluster was stopped", flush=True)
+        return EXIT_SIGTERM

@@ -8,6 +8,7 @@ newest checkpoint, continuing the iteration, step and time counters.
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import os
@@ -21,6 +22,7 @@ from typing import Any, Mapping, TextIO
 
 from runtime import hyperparameters as hp
 from runtime.checkpoints import CheckpointManager, TrainingState
+from runtime.cluster import ClusterInfo, env_runner_hosts, healthy_env_runners
 from runtime.errors import EXIT_SIGTERM, JobInterrupted, UserError
 from runtime.export import write_model_dir, write_resolved_config
 from runtime.serving_export import export_serving_models, record_training_video
@@ -138,11 +140,18 @@ def init_ray(num_cpus: int, num_gpus: int) -> None:
         ray.init(address="local", num_cpus=num_cpus, num_gpus=num_gpus, include_dashboard=False, log_to_driver=True)
 
 
-def train(env: JobEnvironment, spec: TrainingSpec, stream: TextIO | None = None,
-          hooks: TrainingHooks | None = None) -> TrainResult:
+def train(
+    env: JobEnvironment,
+    spec: TrainingSpec,
+    stream: TextIO | None = None,
+    hooks: TrainingHooks | None = None,
+    cluster: ClusterInfo | None = None,
+) -> TrainResult:
     """Train ``spec`` in the job environment ``env``; returns how it ended (exit code 143 after SIGTERM).
 
-    ``hooks`` extend the loop for an environment family (see :class:`TrainingHooks`).
+    ``hooks`` extend the loop for an environment family (see :class:`TrainingHooks`). ``cluster``: the multi-host
+    Ray cluster this driver is already connected to (see runtime.cluster); where the env runners ran is then printed
+    and recorded in ``metadata.json``.
     """
     import ray
 
@@ -196,6 +205,9 @@ def train(env: JobEnvironment, spec: TrainingSpec, stream: TextIO | None = None,
                 file=out,
                 flush=True,
             )
+        if cluster is not None:
+            placement = json.dumps(env_runner_hosts(algo), sort_keys=True)
+            print(f"rlrt: env runners per host: {placement}", file=out, flush=True)
         reporter = Reporter(env.intermediate_dir, env.tensorboard_dir, f"{spec.preset} ({env_id}, {spec.algorithm})", out,
                             coach_lines=hooks.coach_line_per_iteration)
         print(
@@ -212,6 +224,7 @@ def train(env: JobEnvironment, spec: TrainingSpec, stream: TextIO | None = None,
         video_every = int(spec.extras.get(hp.RECORD_VIDEO_EVERY, 0) or 0)
         stopped_by = ""
         last_saved = -1
+        last_runners = healthy_env_runners(algo)
         started = time.monotonic()
         time_offset = state.time_total_s
         with _SigtermWatch(SIGTERM_GRACE_S) as sigterm:
@@ -248,6 +261,14 @@ def train(env: JobEnvironment, spec: TrainingSpec, stream: TextIO | None = None,
                 if video_every and state.training_iteration % video_every == 0:
                     video_every = record_training_video(algo, env_id, spec, env.intermediate_dir,
                                                         state.training_iteration, out)
+                runners = healthy_env_runners(algo)
+                if runners != last_runners:
+                    if runners[0] < runners[1]:
+                        print(f"rlrt: {runners[0]} of {runners[1]} env runners healthy (one crashed or its host was "
+                              "lost); training goes on with the others while RLlib restarts it", file=out, flush=True)
+                    elif last_runners[0] < last_runners[1]:
+                        print(f"rlrt: all {runners[1]} env runners healthy again", file=out, flush=True)
+                    last_runners = runners
                 if state.training_iteration % spec.checkpoint_frequency == 0:
                     save(state)
                     last_saved = state.training_iteration
@@ -269,7 +290,13 @@ def train(env: JobEnvironment, spec: TrainingSpec, stream: TextIO | None = None,
             spec,
             observation_space,
             action_space,
-            {**asdict(state), "stopped_by": stopped_by, **({"final": asdict(metrics)} if metrics else {})},
+            {
+                **asdict(state),
+                "stopped_by": stopped_by,
+                **({"final": asdict(metrics)} if metrics else {}),
+                **({"cluster": {"nodes": dict(cluster.nodes), "env_runner_hosts": env_runner_hosts(algo)}}
+                   if cluster is not None else {}),
+            },
         )
         export_serving_models(env.model_dir, out)
         hooks.on_export(env.model_dir)
