@@ -1,4 +1,4 @@
-"""Train a preset for a fixed wall-clock budget, then evaluate it greedily (RLlib's evaluate, explore off).
+"""Train a preset for a fixed wall-clock budget, then evaluate it greedily with `rlrt evaluate`.
 
     python bench/train_for.py PRESET SECONDS [--episodes 20]
 
@@ -35,11 +35,13 @@ def main() -> None:
     print(f"preset: {args.preset}; trained {float(last['time_total_s']):.0f} s ({wall:.0f} s wall), "
           f"{last['timesteps_total']} env steps, {last['training_iteration']} iterations")
     print(f"training episode_reward_mean: last {float(last['episode_reward_mean']):.2f}, best {best:.2f}")
-    code, _, _ = stream_process([python(), "bench/evaluate_checkpoint.py", str(base / "model"), str(args.episodes)],
-                                rlrt_env(base), base / "evaluate.log")
+    # Greedy evaluation through `rlrt evaluate` (the observation filter is part of the exported policy).
+    code, _, _ = stream_process([python(), "-m", "runtime.cli", "evaluate", "--base-dir", str(base / "evaluation"),
+                                 "--model", str(base / "model"), "--set", f"evaluate_episodes={args.episodes}",
+                                 "--set", "record_video_every=0"], rlrt_env(base), base / "evaluate.log")
     text = (base / "evaluate.log").read_text()
     assert code == 0, text[-3000:]
-    value = float(re.search(r"evaluation_return_mean: ([-0-9.]+)", text).group(1))
+    value = float(re.search(r"^episode_reward_mean: ([-+0-9.e]+)$", text, re.M).group(1))
     print(f"evaluation over {args.episodes} episodes (greedy): mean return {value:.2f}")
     shutil.copy(base / "output" / "intermediate" / "learning_curve.png", OUT / f"{args.preset}-curve.png")
 

@@ -49,7 +49,7 @@ def _extract(tarball: Path) -> Path:
 def locate_model(path: Path) -> Path:
     """The folder holding ``metadata.json`` for ``path``: that folder, a ``model.tar.gz`` (unpacked to a temporary
     folder), a folder holding ``model.tar.gz``, or a folder with exactly one model folder inside."""
-    path = Path(path)
+    path = Path(path).resolve()  # RLlib reads checkpoints by URI: a relative path has no scheme
     if not path.exists():
         raise UserError(f"No model at {path}: the path does not exist.")
     if path.is_file():

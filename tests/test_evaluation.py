@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -62,6 +63,15 @@ def test_evaluate_a_continuous_model_under_the_seed_env_name(reacher_model: Path
     assert int(steps) == 150  # ReacherBulletEnv's time limit
     assert MEAN.search(done.stdout)
     assert not list(tree.intermediate.glob("*.mp4"))
+
+
+def test_evaluate_a_model_given_by_a_relative_path(reacher_model: Path, tmp_path: Path) -> None:
+    # RLlib opens checkpoints by URI; a relative --model path once failed with "URI has empty scheme".
+    relative = os.path.relpath(reacher_model / "model", REPO_ROOT)
+    done = run_rlrt(["evaluate", "--base-dir", str(tmp_path / "eval"), "--model", relative,
+                     "--set", "evaluate_episodes=1", "--set", "record_video_every=0"], timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert MEAN.search(done.stdout)
 
 
 @pytest.mark.parametrize(
