@@ -363,7 +363,11 @@ def trial_class() -> type:
             return {"job_dir": str(self.base)}
 
         def load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-            raise NotImplementedError("a trial restarts as a new training job, which resumes from its own checkpoints")
+            # setup() has already restarted the trial's job in the same tree (named after the trial id), and a
+            # training job resumes from its tree's newest checkpoint: there is nothing else to restore.
+            saved = Path(checkpoint.get("job_dir", self.base)) if checkpoint else self.base
+            if saved != self.base:
+                raise RuntimeError(f"trial checkpoint points at {saved}, but this trial's job runs in {self.base}")
 
         def cleanup(self) -> None:
             if self.process.poll() is None:  # early-stopped: stop the job as SageMaker's tuner does
