@@ -25,22 +25,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-FOLLOW_CENTER_LINE = '''def reward_function(params):
-    """The documentation's example: follow the centre line."""
-    track_width = params["track_width"]
-    distance_from_center = params["distance_from_center"]
-    marker_1 = 0.1 * track_width
-    marker_2 = 0.25 * track_width
-    marker_3 = 0.5 * track_width
-    if distance_from_center <= marker_1:
-        reward = 1.0
-    elif distance_from_center <= marker_2:
-        reward = 0.5
-    elif distance_from_center <= marker_3:
-        reward = 0.1
-    else:
-        reward = 1e-3
-    return float(reward)
+# The user's reward file: the documentation's "follow the centre line" example, which the environment package ships.
+FOLLOW_CENTER_LINE = '''from envs.deepracer.reward import follow_center_line as reward_function  # noqa: F401
 '''
 DEFAULT_ACTIONS = [{"steering_angle": a, "speed": 0.6} for a in (-30, -15, 0, 15, 30)]
 
