@@ -46,21 +46,81 @@ def _number(value: Any) -> float:
         return math.nan
 
 
+class EpisodeWindow:
+    """The last ``size`` finished episodes' statistics, as RLlib 1.x and Stable-Baselines3 smooth them.
+
+    RLlib 2.x reports the returns of the episodes that ended *in this iteration* (none at all when a CartPole policy
+    balances longer than one train batch), while the seeds' stop criteria (``episode_reward_mean: 18``) and SB3's
+    ``ep_rew_mean`` mean the last 100 episodes. The window keeps each iteration's (mean, max, min, length, count) and
+    reports over the newest iterations that together hold at least ``size`` episodes: the mean over those episodes
+    (sum = mean x count; exact while an env runner ends fewer than ``size / runners`` episodes an iteration, beyond
+    which RLlib's own iteration mean covers only the newest of them). An iteration in which no episode ended repeats
+    the previous numbers.
+    """
+
+    def __init__(self, size: int = 100) -> None:
+        self.size = max(1, int(size))
+        self._iterations: list[tuple[float, float, float, float, int]] = []
+
+    def add(self, mean: float, maximum: float, minimum: float, length: float, count: int) -> None:
+        """Add one iteration's episode statistics (ignored when no episode ended in it)."""
+        if count <= 0 or not math.isfinite(mean):
+            return
+        self._iterations.append((mean, maximum, minimum, length, count))
+        while sum(it[4] for it in self._iterations[1:]) >= self.size:
+            self._iterations.pop(0)
+
+    def summary(self) -> dict[str, float]:
+        """``episode_reward_mean/max/min`` and ``episode_len_mean`` over the window (NaN before the first episode)."""
+        if not self._iterations:
+            return dict.fromkeys(("episode_reward_mean", "episode_reward_max", "episode_reward_min",
+                                  "episode_len_mean"), math.nan)
+        total = sum(it[4] for it in self._iterations)
+
+        def finite(values: list[float], pick: Any) -> float:
+            kept = [v for v in values if math.isfinite(v)]
+            return pick(kept) if kept else math.nan
+
+        return {
+            "episode_reward_mean": sum(it[0] * it[4] for it in self._iterations) / total,
+            "episode_reward_max": finite([it[1] for it in self._iterations], max),
+            "episode_reward_min": finite([it[2] for it in self._iterations], min),
+            "episode_len_mean": (sum(it[3] * it[4] for it in self._iterations) / total
+                                 if all(math.isfinite(it[3]) for it in self._iterations) else math.nan),
+        }
+
+
 def metrics_from_rllib(
-    result: Mapping[str, Any], iteration: int, timesteps_total: int, episodes_total: int, time_total_s: float
+    result: Mapping[str, Any],
+    iteration: int,
+    timesteps_total: int,
+    episodes_total: int,
+    time_total_s: float,
+    window: EpisodeWindow | None = None,
 ) -> IterationMetrics:
-    """Pick the reported numbers out of an RLlib (new API stack) result dict."""
+    """Pick the reported numbers out of an RLlib (new API stack) result dict.
+
+    With a ``window`` the episode numbers are smoothed over its last episodes (see :class:`EpisodeWindow`); without
+    one they are this iteration's own.
+    """
     runners = result.get("env_runners", {}) or {}
+    window = window if window is not None else EpisodeWindow(size=1)
+    count = runners.get("num_episodes")
+    mean = _number(runners.get("episode_return_mean"))
+    window.add(
+        mean,
+        _number(runners.get("episode_return_max")),
+        _number(runners.get("episode_return_min")),
+        _number(runners.get("episode_len_mean")),
+        int(count) if isinstance(count, (int, float)) and math.isfinite(count) else (1 if math.isfinite(mean) else 0),
+    )
     return IterationMetrics(
         training_iteration=iteration,
         timesteps_total=timesteps_total,
         time_total_s=time_total_s,
-        episode_reward_mean=_number(runners.get("episode_return_mean")),
-        episode_reward_max=_number(runners.get("episode_return_max")),
-        episode_reward_min=_number(runners.get("episode_return_min")),
-        episode_len_mean=_number(runners.get("episode_len_mean")),
         episodes_total=episodes_total,
         env_steps_per_s=_number(runners.get("num_env_steps_sampled", 0)) / max(1e-9, _number(result.get("time_this_iter_s", 0))),
+        **window.summary(),
     )
 
 

@@ -32,6 +32,10 @@ OLD_NAMES: Mapping[str, str] = MappingProxyType(
         "lambda_": "lambda",
     }
 )
+# RLlib 1.x's schedules, which RLlib 2.x takes as the setting itself (a schedule overrides a fixed value, as in 1.x).
+OLD_SCHEDULES: Mapping[str, str] = MappingProxyType({"lr_schedule": "lr", "entropy_coeff_schedule": "entropy_coeff"})
+# Settings that take a number or a piecewise-linear schedule [[timestep, value], ...] starting at timestep 0.
+SCHEDULABLE = ("lr", "entropy_coeff")
 # Old names whose meaning moved into another structure.
 MOVED_TO_MODEL_CONFIG = ("vf_share_layers", "free_log_std", "fcnet_hiddens", "fcnet_activation")
 # Old keys that no longer configure anything in RLlib 2.x; accepted with a note so seed hyperparameters still run.
@@ -112,6 +116,27 @@ _TYPE_OF_NONE_DEFAULTS: Mapping[str, Any] = MappingProxyType(
 )
 
 
+def _schedule_problem(key: str, value: Any, meaning: str) -> str | None:
+    """Check a piecewise-linear schedule ``[[timestep, value], ...]`` (RLlib's Scheduler format)."""
+    shown = json.dumps(value, default=str)
+    expected = f"'{key}' must be {meaning} or a schedule [[0, value], [timestep, value], ...], got {shown}"
+    if not isinstance(value, (list, tuple)) or not value:
+        return expected
+    steps = []
+    for point in value:
+        if (not isinstance(point, (list, tuple)) or len(point) != 2
+                or any(isinstance(x, bool) or not isinstance(x, (int, float)) for x in point)):
+            return expected
+        if not point[1] >= 0 or not float(point[0]).is_integer():
+            return f"'{key}' schedule points must be [integer timestep, value >= 0], got {json.dumps(point)}"
+        steps.append(point[0])
+    if steps[0] != 0:
+        return f"'{key}' schedule must start at timestep 0, got {shown}"
+    if any(b <= a for a, b in zip(steps, steps[1:])):
+        return f"'{key}' schedule timesteps must increase, got {shown}"
+    return None
+
+
 def _type_problem(key: str, value: Any, default: Any) -> str | None:
     """Check ``value`` against the type of RLlib's default for ``key``."""
     if default is None or callable(default) and not isinstance(default, (int, float, str, list, dict)):
@@ -175,6 +200,7 @@ class RLlibValidator:
         env_config: dict[str, Any] = {}
         model_config: dict[str, Any] = {}
         problems: list[str] = []
+        scheduled = {new for old, new in OLD_SCHEDULES.items() if config.get(old) is not None}
         for key, value in config.items():
             if key in IGNORED_OLD_KEYS:
                 log.warning("rl.training.config.%s is ignored: %s", key, IGNORED_OLD_KEYS[key])
@@ -198,6 +224,11 @@ class RLlibValidator:
                         )
             elif key in MOVED_TO_MODEL_CONFIG:
                 model_config[key] = value
+            elif key in OLD_SCHEDULES:
+                if value is not None:
+                    out[OLD_SCHEDULES[key]] = value
+            elif key in scheduled:
+                log.warning("rl.training.config.%s is overridden by its RLlib 1.x schedule", key)
             elif key == "model_config":
                 if not isinstance(value, dict):
                     problems.append(f"'model_config' must be a JSON object, got {json.dumps(value, default=str)}")
@@ -236,10 +267,15 @@ class RLlibValidator:
                     problems.append(f"'{name}' must be one of {', '.join(MULTI_AGENT_POLICIES)}, got {value!r}")
                 continue
             if key not in defaults or key.startswith(_FORBIDDEN_PREFIXES):
-                candidates = valid + list(OLD_NAMES)
+                candidates = valid + list(OLD_NAMES) + list(OLD_SCHEDULES)
                 close = difflib.get_close_matches(key, candidates, n=1, cutoff=0.6)
                 hint = f" Did you mean 'rl.training.config.{close[0]}'?" if close else ""
                 problems.append(f"Unknown {algorithm} configuration key '{name}'.{hint}")
+                continue
+            if key in SCHEDULABLE and isinstance(value, (list, tuple)):
+                problem = _schedule_problem(name, value, _RANGES[key][0] if key in _RANGES else "a number")
+                if problem:
+                    problems.append(problem)
                 continue
             default = defaults[key] if defaults[key] is not None else _TYPE_OF_NONE_DEFAULTS.get(key)
             problem = _type_problem(name, value, default)

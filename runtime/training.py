@@ -27,7 +27,7 @@ from runtime.errors import EXIT_SIGTERM, JobInterrupted, UserError
 from runtime.export import write_model_dir, write_resolved_config
 from runtime.serving_export import export_serving_models, record_training_video
 from runtime.hyperparameters import TrainingSpec
-from runtime.reporting import IterationMetrics, ProgressBar, Reporter, metrics_from_rllib
+from runtime.reporting import EpisodeWindow, IterationMetrics, ProgressBar, Reporter, metrics_from_rllib
 from runtime.sagemaker_env import JobEnvironment
 
 log = logging.getLogger(__name__)
@@ -221,6 +221,7 @@ def train(
             return checkpoints.save(lambda folder: algo.save_to_path(str(folder)), current)
 
         metrics: IterationMetrics | None = None
+        episode_window = EpisodeWindow(getattr(algo.config, "metrics_num_episodes_for_smoothing", 100) or 100)
         video_every = int(spec.extras.get(hp.RECORD_VIDEO_EVERY, 0) or 0)
         stopped_by = ""
         last_saved = -1
@@ -253,7 +254,8 @@ def train(
                     env=state.env,
                 )
                 metrics = metrics_from_rllib(
-                    result, state.training_iteration, state.timesteps_total, state.episodes_total, state.time_total_s
+                    result, state.training_iteration, state.timesteps_total, state.episodes_total, state.time_total_s,
+                    window=episode_window,
                 )
                 reporter.report(metrics)
                 progress.update(metrics)

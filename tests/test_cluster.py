@@ -158,7 +158,7 @@ def test_missing_hosts_fail_the_head_and_a_lonely_worker_by_name(tmp_path: Path)
 
 
 LONG = {**TINY, "rl.training.stop.training_iteration": 100000, "rl.training.stop.time_total_s": 100000,
-        "rl.training.checkpoint_freq": 1000}
+        "rl.training.stop.episode_reward_mean": 100000, "rl.training.checkpoint_freq": 1000}
 
 
 def _wait_for(predicate, timeout: float, what: str, hosts: netns_hosts.NetnsHosts) -> None:  # noqa: ANN001

@@ -86,6 +86,18 @@ def test_old_rllib_names_are_translated() -> None:
     assert "monitor" not in spec.config
 
 
+def test_learning_rate_and_entropy_schedules_in_rllib_1x_and_2x_form() -> None:
+    # RLlib 2.x takes a piecewise-linear schedule as the setting itself; RLlib 1.x's lr_schedule /
+    # entropy_coeff_schedule override the fixed value, as they did there.
+    schedule = [[0, 0.001], [100000, 0.0]]
+    assert resolve({"rl.training.config.lr": schedule}).config["lr"] == schedule
+    spec = resolve({"rl.training.config.lr": 0.01, "rl.training.config.lr_schedule": schedule,
+                    "rl.training.config.entropy_coeff_schedule": [[0, 0.01], [50000, 0.001]]})
+    assert spec.config["lr"] == schedule and spec.config["entropy_coeff"] == [[0, 0.01], [50000, 0.001]]
+    assert "lr_schedule" not in spec.config and "entropy_coeff_schedule" not in spec.config
+    assert resolve({"rl.training.config.lr_schedule": None}).config["lr"] == [[0, 0.001], [300000, 0.0]]  # the preset's
+
+
 def test_nested_and_env_config_overrides_merge_with_the_preset() -> None:
     spec = resolve(
         {
@@ -97,7 +109,7 @@ def test_nested_and_env_config_overrides_merge_with_the_preset() -> None:
     assert spec.config["model_config"]["fcnet_hiddens"] == [16]
     assert spec.config["model_config"]["vf_share_layers"] is False  # kept from the preset
     assert spec.env_config == {"max_episode_steps": 100}
-    assert spec.stop == {"episode_reward_mean": 475, "timesteps_total": 200000, "training_iteration": 3}
+    assert spec.stop == {"episode_reward_mean": 475, "timesteps_total": 300000, "training_iteration": 3}
 
 
 def test_an_integral_float_is_accepted_for_an_integer_key() -> None:
@@ -138,6 +150,12 @@ BAD_INPUTS = [
     ({"rl.training.checkpoint_freq": 0}, "checkpoint_freq", ">= 1"),
     ({"evaluate_episodes": "five"}, "evaluate_episodes", "integer"),
     ({"seed": -3}, "seed", ">= 0"),
+    ({"rl.training.config.lr": [[100, 0.001]]}, "rl.training.config.lr", "start at timestep 0"),
+    ({"rl.training.config.lr": [[0, 0.001], [0, 0.0]]}, "rl.training.config.lr", "timesteps must increase"),
+    ({"rl.training.config.lr": [[0, -0.001]]}, "rl.training.config.lr", "value >= 0"),
+    ({"rl.training.config.lr": [0.001, 0.0]}, "rl.training.config.lr", "or a schedule [[0, value]"),
+    ({"rl.training.config.lr_schedule": "linear"}, "rl.training.config.lr", "must be a number"),
+    ({"rl.training.config.entropy_coeff_schedule": [[0, "high"]]}, "rl.training.config.entropy_coeff", "schedule"),
 ]
 
 

@@ -8,9 +8,10 @@ import math
 import re
 from pathlib import Path
 
+import numpy as np
 import pytest
 
-from runtime.reporting import IterationMetrics, Reporter, coach_training_line, metric_lines, metrics_from_rllib
+from runtime.reporting import EpisodeWindow, IterationMetrics, Reporter, coach_training_line, metric_lines, metrics_from_rllib
 
 # Copied from sagemaker.rl.estimator.RLEstimator.default_metric_definitions (SageMaker Python SDK).
 FLOAT_REGEX = "[-+]?[0-9]*[.]?[0-9]+([eE][-+]?[0-9]+)?"
@@ -68,6 +69,50 @@ def test_metrics_from_an_rllib_result() -> None:
     m = metrics_from_rllib(result, 1, 1000, 40, 0.5)
     assert (m.episode_reward_mean, m.episode_reward_max, m.env_steps_per_s) == (20.5, 50.0, 2000.0)
     assert math.isnan(metrics_from_rllib({}, 1, 0, 0, 0).episode_reward_mean)
+
+
+def _result(returns: list[float]) -> dict:
+    """An RLlib 2.x result for an iteration in which these episodes ended (no episode keys when none did)."""
+    if not returns:
+        return {"env_runners": {"num_episodes": 0, "num_env_steps_sampled": 200}}
+    return {"env_runners": {"num_episodes": len(returns), "episode_return_mean": float(np.mean(returns)),
+                            "episode_return_max": max(returns), "episode_return_min": min(returns),
+                            "episode_len_mean": float(np.mean(returns))}}
+
+
+def test_episode_numbers_are_smoothed_over_the_last_100_episodes_like_rllib_1x() -> None:
+    rng = np.random.default_rng(0)
+    window = EpisodeWindow(100)
+    history: list[list[float]] = []
+    for iteration in range(1, 60):
+        returns = [float(r) for r in rng.uniform(0, 500, size=int(rng.integers(0, 12)))]
+        history.append(returns)
+        m = metrics_from_rllib(_result(returns), iteration, iteration * 200, 0, float(iteration), window=window)
+        # Independently: the newest iterations that together hold >= 100 episodes, all their episodes.
+        kept: list[float] = []
+        for past in reversed(history):
+            if len(kept) >= 100:
+                break
+            kept.extend(past)
+        if not kept:
+            assert math.isnan(m.episode_reward_mean) and "episode_reward_mean" not in "".join(metric_lines(m))
+            continue
+        assert m.episode_reward_mean == pytest.approx(np.mean(kept))
+        assert (m.episode_reward_max, m.episode_reward_min) == (max(kept), min(kept))
+        assert m.episode_len_mean == pytest.approx(np.mean(kept))
+
+
+def test_an_iteration_in_which_no_episode_ended_repeats_the_last_episode_numbers() -> None:
+    # A policy that balances longer than one train batch ends no episode in an iteration; SageMaker's objective
+    # line must still appear (RLlib 1.x's window did that).
+    window = EpisodeWindow(100)
+    first = metrics_from_rllib(_result([150.0, 210.0]), 1, 200, 2, 1.0, window=window)
+    quiet = metrics_from_rllib(_result([]), 2, 400, 2, 2.0, window=window)
+    assert (quiet.episode_reward_mean, quiet.episode_reward_max, quiet.episode_reward_min) == (180.0, 210.0, 150.0)
+    assert (quiet.training_iteration, quiet.timesteps_total) == (2, 400)
+    assert "episode_reward_mean: 180" in metric_lines(quiet) and first.episode_reward_mean == 180.0
+    # Without a window the numbers are the iteration's own.
+    assert metrics_from_rllib(_result([500.0]), 3, 600, 3, 3.0).episode_reward_mean == 500.0
 
 
 def test_reporter_writes_csv_tensorboard_and_png(tmp_path: Path) -> None:

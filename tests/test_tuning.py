@@ -182,6 +182,7 @@ def test_under_sagemakers_tuner_the_job_obeys_time_total_s_and_prints_the_object
     # values as plain strings, and its own _tuning_objective_metric.
     (tree.base / "input" / "config" / "hyperparameters.json").write_text(json.dumps({
         "rl.training.stop.time_total_s": "6",
+        "rl.training.stop.episode_reward_mean": "1000",  # out of CartPole's reach: the clock must end the job
         "rl.training.config.train_batch_size": "200",
         "rl.training.config.sgd_minibatch_size": "100",
         "rl.training.config.num_workers": "0",
