@@ -3,7 +3,9 @@
 What RLlib does around the module at inference, and what is baked into the serving policy:
 
 - env-to-module: ``MeanStdFilter`` (``observation_filter: MeanStdFilter`` in a preset) with its running mean/std;
-- module: ``forward_inference`` -> ``action_dist_inputs``; the inference distribution's deterministic action;
+- module: ``forward_inference`` -> ``action_dist_inputs``; the inference distribution's deterministic action (for
+  SAC's squashed Gaussian ``tanh(mean)``, the mode of the squashed distribution: RLlib's own ``to_deterministic``
+  returns the unsquashed mean, which its action connector then clips rather than squashes);
 - module-to-env: ``NormalizeAndClipActions`` (``normalize_actions`` unsquashes [-1, 1] to the bounds,
   ``clip_actions`` clips); the serving policy always clips a bounded action to its bounds.
 """
@@ -21,6 +23,7 @@ from runtime.serving_policy import (
     CATEGORICAL,
     DETERMINISTIC,
     GAUSSIAN,
+    SQUASHED_GAUSSIAN,
     ActionHead,
     ObservationFilter,
     build_serving_policy,
@@ -54,6 +57,7 @@ def action_head(module: Any, action_space: Any, normalize_actions: bool) -> Acti
         TorchCategorical,
         TorchDeterministic,
         TorchDiagGaussian,
+        TorchSquashedGaussian,
     )
 
     dist_cls = module.get_inference_action_dist_cls()
@@ -61,7 +65,11 @@ def action_head(module: Any, action_space: Any, normalize_actions: bool) -> Acti
     if isinstance(action_space, spaces.Discrete) and issubclass(dist_cls, TorchCategorical):
         return ActionHead(CATEGORICAL, int(action_space.n), start=int(action_space.start))
     if isinstance(action_space, spaces.Box) and len(action_space.shape) == 1:
-        kind = {TorchDiagGaussian: GAUSSIAN, TorchDeterministic: DETERMINISTIC}.get(dist_cls)
+        kind = {TorchDiagGaussian: GAUSSIAN, TorchDeterministic: DETERMINISTIC,
+                TorchSquashedGaussian: SQUASHED_GAUSSIAN}.get(dist_cls)
+        squash_bounds = _partial_bounds(module.get_inference_action_dist_cls())
+        if kind == SQUASHED_GAUSSIAN and squash_bounds != (-1.0, 1.0):
+            raise UserError(f"Cannot export a squashed Gaussian over {squash_bounds}: only RLlib's default [-1, 1].")
         if kind is not None:
             return ActionHead(
                 kind,
@@ -72,8 +80,15 @@ def action_head(module: Any, action_space: Any, normalize_actions: bool) -> Acti
             )
     raise UserError(
         f"Cannot export a serving policy for action space {action_space} with distribution {dist_cls.__name__}: "
-        "supported are Discrete (categorical) and 1-D Box (diagonal Gaussian or deterministic) policies."
+        "supported are Discrete (categorical) and 1-D Box (diagonal Gaussian, squashed Gaussian or deterministic) "
+        "policies."
     )
+
+
+def _partial_bounds(dist_cls: Any) -> tuple[float, float]:
+    """The (low, high) a squashed distribution class is bound to (RLlib's defaults unless a partial sets them)."""
+    keywords = getattr(dist_cls, "keywords", None) or {}
+    return float(keywords.get("low", -1.0)), float(keywords.get("high", 1.0))
 
 
 def filter_from_state(env_to_module_state: Mapping[str, Any] | None) -> ObservationFilter | None:

@@ -32,7 +32,9 @@ GAUSSIAN = "gaussian"
 """Continuous actions: network outputs are the mean and log std of a diagonal Gaussian (mean first)."""
 DETERMINISTIC = "deterministic"
 """Continuous actions: network outputs are the action itself."""
-HEAD_KINDS = (CATEGORICAL, GAUSSIAN, DETERMINISTIC)
+SQUASHED_GAUSSIAN = "squashed_gaussian"
+"""Continuous actions (SAC): mean and log std of a Gaussian squashed by tanh; the action is ``tanh(mean)``."""
+HEAD_KINDS = (CATEGORICAL, GAUSSIAN, DETERMINISTIC, SQUASHED_GAUSSIAN)
 
 ACTIVATIONS = ("linear", "tanh", "relu", "sigmoid", "elu", "silu")
 
@@ -138,6 +140,8 @@ def build_serving_policy(body: Any, observation_dim: int, head: ActionHead, obs_
                 actions = torch.argmax(out, dim=-1) + self.start
                 return actions, probabilities
             action = out[:, : self.size]
+            if self.head_kind == SQUASHED_GAUSSIAN:
+                action = torch.tanh(action)
             if self.bounded:
                 if self.normalized:
                     action = self.low + (action + 1.0) * (self.high - self.low) / 2.0

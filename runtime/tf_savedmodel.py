@@ -73,6 +73,8 @@ def build(spec_path: str, weights_path: str, out_dir: str) -> list:
                     "action_probabilities": tf.nn.softmax(x, axis=-1),
                 }
             action = x[:, : int(head["size"])]
+            if head["kind"] == "squashed_gaussian":
+                action = tf.math.tanh(action)
             if head["bounded"]:
                 if head["normalized"]:
                     action = self.low + (action + 1.0) * (self.high - self.low) / 2.0

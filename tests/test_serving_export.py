@@ -122,6 +122,57 @@ def test_tensorflow_savedmodel_matches_onnx(cartpole_model: Path, reacher_model:
             np.testing.assert_allclose(tf_out[output], value, atol=TOL, rtol=0, err_msg=f"{name} {output}")
 
 
+def test_a_sac_policy_exports_its_squashed_mode(tmp_path: Path, tf_python: str | None) -> None:
+    """SAC's tanh-squashed Gaussian: every export returns tanh(mean) unsquashed to Pendulum's [-2, 2] torque."""
+    import onnxruntime as ort
+    import torch
+    from ray.rllib.core.rl_module.rl_module import RLModule
+    from ray.rllib.utils.spaces.space_utils import unsquash_action
+
+    from tests.conftest import make_job_tree, run_rlrt
+
+    preset = tmp_path / "sac.yaml"
+    preset.write_text(json.dumps({
+        "name": "test-sac", "env": "Pendulum-v1", "algorithm": "SAC",
+        "config": {"num_steps_sampled_before_learning_starts": 100},
+        "stop": {"training_iteration": 1}, "pass_bar": {"metric": "episode_reward_mean", "value": 0, "source": "test"},
+    }))
+    tree = make_job_tree(tmp_path / "ml", {"preset": str(preset)})
+    run = run_rlrt(["train"], base=tree.base, RLRT_TF_PYTHON=tf_python or "")
+    assert run.returncode == 0, run.stderr[-3000:]
+    serving = json.loads((tree.model / "metadata.json").read_text())["serving"]
+    assert serving["head"]["kind"] == "squashed_gaussian" and serving["head"]["normalized"], serving
+
+    observations = (np.random.default_rng(5).standard_normal((256, 3)) * 3).astype(np.float32)
+    # Independently, with RLlib's own classes: the module's mean squashed by the distribution's own _squash.
+    module = RLModule.from_checkpoint(str(tree.model / "checkpoint/learner_group/learner/rl_module/default_policy"))
+    with torch.no_grad():
+        logits = module.forward_inference({"obs": torch.as_tensor(observations)})["action_dist_inputs"]
+        dist = module.get_inference_action_dist_cls().from_logits(logits)
+        mode = dist._squash(dist.loc).numpy()
+    expected = np.stack([unsquash_action(a, module.action_space) for a in mode])
+    # What RLlib 2.60's to_deterministic() would send (the unsquashed mean, clipped): a different action.
+    clipped = np.stack([unsquash_action(a, module.action_space) for a in np.clip(dist.loc.numpy(), -1, 1)])
+    assert np.abs(clipped - expected).max() > 1e-3
+
+    session = ort.InferenceSession(str(tree.model / serving["onnx"]), providers=["CPUExecutionProvider"])
+    np.testing.assert_allclose(session.run(None, {"observations": observations})[0], expected, atol=TOL, rtol=0)
+    scripted = torch.jit.load(str(tree.model / serving["torchscript"]))
+    with torch.no_grad():
+        np.testing.assert_allclose(scripted(torch.as_tensor(observations))[0].numpy(), expected, atol=TOL, rtol=0)
+    if tf_python is not None:
+        assert serving["tensorflow_savedmodel"]["path"] == "1/", serving.get("tensorflow_skipped")
+        np.save(tmp_path / "obs.npy", observations)
+        script = ("import sys, numpy as np, tensorflow as tf\n"
+                  "f = tf.saved_model.load(sys.argv[1]).signatures['serving_default']\n"
+                  "np.save(sys.argv[3], f(observations=tf.constant(np.load(sys.argv[2])))['actions'].numpy())\n")
+        done = subprocess.run([tf_python, "-c", script, str(tree.model / "1"), str(tmp_path / "obs.npy"),
+                               str(tmp_path / "tf.npy")], capture_output=True, text=True, timeout=180,
+                              env={"TF_CPP_MIN_LOG_LEVEL": "2", "PATH": "/usr/bin:/bin"})
+        assert done.returncode == 0, done.stderr[-2000:]
+        np.testing.assert_allclose(np.load(tmp_path / "tf.npy"), expected, atol=TOL, rtol=0)
+
+
 def test_metadata_and_code_folder(cartpole_model: Path) -> None:
     model = cartpole_model / "model"
     metadata = json.loads((model / "metadata.json").read_text())
