@@ -136,8 +136,9 @@ def main() -> int:
         "# Unity ML-Agents path: PPO on the stand-in Basic game",
         "",
         f"Measured {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} on {platform.node()}: {os.cpu_count()} cores "
-        f"({platform.processor() or platform.machine()}), Python {platform.python_version()}; the cores were shared "
-        f"with other work while this ran (load average {os.getloadavg()[0]:.1f} at the end), so the rates are noisy.",
+        f"({platform.processor() or platform.machine()}), Python {platform.python_version()}; load average "
+        f"{os.getloadavg()[0]:.1f} at the end"
+        + (" (the cores were shared with other work, so the rates are noisy)." if os.getloadavg()[0] > 2.5 else "."),
         "",
         "Command: `python bench/unity_basic.py` (the player is the stand-in tests/unity_player/standin_player.py, "
         "launched by mlagents_envs' UnityEnvironment as a Linux build; a real Unity player cannot run here).",
