@@ -6,7 +6,8 @@ The input file (YAML or JSON) mirrors ``sagemaker.tuner.HyperparameterTuner``'s 
     objective_type: Maximize                       # or Minimize
     max_jobs: 8                                    # trials in all
     max_parallel_jobs: 2                           # trials at a time
-    strategy: Bayesian                             # Bayesian (Optuna's TPE) or Random
+    strategy: Bayesian                             # Bayesian (Optuna's TPE), Random, or Grid (categorical ranges
+                                                   # only: every combination once, in order; max_jobs optional)
     early_stopping_type: Auto                      # Auto (ASHA on training_iteration) or Off
     static_hyperparameters:                        # the estimator's hyperparameters, the same in every trial
       preset: cartpole-ppo
@@ -54,7 +55,8 @@ from runtime.errors import UserError
 
 OBJECTIVES = ("episode_reward_mean",)
 OBJECTIVE_TYPES = {"maximize": "max", "minimize": "min"}
-STRATEGIES = ("Bayesian", "Random")
+STRATEGIES = ("Bayesian", "Random", "Grid")
+GRID = "Grid"
 EARLY_STOPPING = ("Auto", "Off")
 SCALING_TYPES = ("Auto", "Linear", "Logarithmic", "ReverseLogarithmic")
 PARAMETER_TYPES = ("Continuous", "Integer", "Categorical")
@@ -227,15 +229,17 @@ def parse_tuning_spec(raw: Mapping[str, Any], source: str = "") -> TuningSpec:
     objective_type = str(raw.get("objective_type", "Maximize"))
     if objective_type.lower() not in OBJECTIVE_TYPES:
         raise UserError(f"objective_type must be Maximize or Minimize, got {objective_type!r}")
+    strategy = str(raw.get("strategy", "Bayesian"))
+    if strategy not in STRATEGIES:
+        raise UserError(f"strategy must be one of {', '.join(STRATEGIES)}, got {strategy!r}")
     counts = {}
     for key, default in (("max_jobs", None), ("max_parallel_jobs", 1), ("cpus_per_job", 1)):
+        if key == "max_jobs" and strategy == GRID and raw.get(key) is None:
+            continue  # the grid's size, once the ranges are read
         value = raw.get(key, default)
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise UserError(f"{key} must be an integer >= 1, got {value!r}")
         counts[key] = value
-    strategy = str(raw.get("strategy", "Bayesian"))
-    if strategy not in STRATEGIES:
-        raise UserError(f"strategy must be one of {', '.join(STRATEGIES)}, got {strategy!r}")
     early = str(raw.get("early_stopping_type", "Auto"))
     if early not in EARLY_STOPPING:
         raise UserError(f"early_stopping_type must be one of {', '.join(EARLY_STOPPING)}, got {early!r}")
@@ -255,6 +259,16 @@ def parse_tuning_spec(raw: Mapping[str, Any], source: str = "") -> TuningSpec:
     both = sorted(set(static) & {r.name for r in ranges})
     if both:
         raise UserError(f"{', '.join(both)}: both static and tuned; give each hyperparameter in one place")
+    if strategy == GRID:
+        # As SageMaker's Grid strategy: categorical ranges only, each combination exactly once.
+        not_categorical = [r.name for r in ranges if r.kind != "Categorical"]
+        if not_categorical:
+            raise UserError(f"strategy Grid takes Categorical ranges only; {', '.join(not_categorical)} "
+                            "is not (use Bayesian or Random, or list its values)")
+        size = math.prod(len(r.values) for r in ranges)
+        if counts.setdefault("max_jobs", size) != size:
+            raise UserError(f"strategy Grid runs every combination once: {size} jobs, but max_jobs is "
+                            f"{counts['max_jobs']} (leave max_jobs out)")
     return TuningSpec(
         objective_metric_name=objective, objective_type=objective_type, max_jobs=counts["max_jobs"],
         max_parallel_jobs=counts["max_parallel_jobs"], strategy=strategy, early_stopping_type=early,
@@ -450,6 +464,10 @@ def run_tuning(spec: TuningSpec, output: Path, out: Any = None) -> TuningOutcome
     repo_root = str(Path(__file__).resolve().parent.parent)
     metric = spec.objective_metric_name
     space = {f"p{i}": r.tune_domain() for i, r in enumerate(spec.ranges)}
+    samples = spec.max_jobs
+    if spec.strategy == GRID:
+        space = {f"p{i}": tune.grid_search(list(r.values)) for i, r in enumerate(spec.ranges)}
+        samples = 1  # one pass over the grid
     if spec.strategy == "Bayesian":
         searcher: Any = ConcurrencyLimiter(OptunaSearch(metric=metric, mode=spec.mode, seed=0),
                                            max_concurrent=spec.max_parallel_jobs)
@@ -490,7 +508,7 @@ def run_tuning(spec: TuningSpec, output: Path, out: Any = None) -> TuningOutcome
             trainable,
             param_space=space,
             tune_config=tune.TuneConfig(metric=metric, mode=spec.mode, search_alg=searcher, scheduler=scheduler,
-                                        num_samples=spec.max_jobs, max_concurrent_trials=spec.max_parallel_jobs),
+                                        num_samples=samples, max_concurrent_trials=spec.max_parallel_jobs),
             run_config=tune.RunConfig(name="rlrt-tune", storage_path=str(output / "ray_results"), verbose=0,
                                       callbacks=[_TrialProgress()],
                                       failure_config=tune.FailureConfig(max_failures=0)),

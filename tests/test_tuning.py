@@ -86,7 +86,10 @@ def test_integer_ranges_are_inclusive_and_integral() -> None:
          "max_jobs must be an integer >= 1, got None"),
         (_spec(objective_metric_name="loss"), "objective_metric_name must be one of episode_reward_mean"),
         (_spec(objective_type="Maximise"), "objective_type must be Maximize or Minimize"),
-        (_spec(strategy="Grid"), "strategy must be one of Bayesian, Random"),
+        (_spec(strategy="Hyperband"), "strategy must be one of Bayesian, Random, Grid"),
+        (_spec(strategy="Grid"), "strategy Grid takes Categorical ranges only; rl.training.config.lr is not"),
+        (_spec(strategy="Grid", hyperparameter_ranges={"a": {"type": "Categorical", "values": [1, 2, 3]}}),
+         "strategy Grid runs every combination once: 3 jobs, but max_jobs is 2"),
         (_spec(early_stopping_type="On"), "early_stopping_type must be one of Auto, Off"),
         (_spec(hyperparameter_ranges={}), "must name at least one hyperparameter"),
         (_spec(hyperparameter_ranges={"lr": {"type": "Float", "min_value": 0, "max_value": 1}}),
@@ -173,6 +176,41 @@ def test_tune_runs_training_jobs_and_reports_the_best(tmp_path: Path) -> None:
     assert "rlrt: best trial" in run.stdout
     header = r"^trial +rl.training.config.lr +rl.training.config.num_sgd_iter .*episode_reward_mean"
     assert re.search(header, run.stdout, re.M), run.stdout
+
+
+def test_a_grid_runs_every_combination_once_and_needs_no_max_jobs() -> None:
+    spec = parse_tuning_spec({"strategy": "Grid", "hyperparameter_ranges": {
+        "rl.training.config.num_sgd_iter": {"type": "Categorical", "values": ["1", "2", "3"]},
+        "rl.training.config.vf_share_layers": {"type": "Categorical", "values": ["true", "false"]}}})
+    assert spec.max_jobs == 6 and spec.strategy == "Grid"
+
+
+@pytest.mark.slow
+def test_early_stopping_stops_a_trial_that_falls_behind(tmp_path: Path) -> None:
+    """Deterministic ASHA: a grid run one job at a time, the first trial plays full CartPole episodes (return ~20 for
+    a new policy), the second has its episodes cut at 5 steps (return <= 5). At the first rung the second trial is
+    below every recorded result, so ASHA stops it; its job receives SIGTERM, as SageMaker's tuner stops a job."""
+    file = tmp_path / "tune.yaml"
+    file.write_text(yaml.safe_dump({
+        "objective_metric_name": "episode_reward_mean", "objective_type": "Maximize", "max_parallel_jobs": 1,
+        "strategy": "Grid", "early_stopping_type": "Auto",
+        "static_hyperparameters": {**TINY_JOB, "rl.training.stop.training_iteration": 3},
+        "hyperparameter_ranges": {
+            "rl.training.config.env_config.max_episode_steps": {"type": "Categorical", "values": [500, 5]}},
+    }))
+    out = tmp_path / "out"
+    run = run_rlrt(["tune", str(file), "--output", str(out)], timeout=500)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-5000:]
+    rows = {int(r["rl.training.config.env_config.max_episode_steps"]): r
+            for r in csv.DictReader((out / "tuning_results.csv").open())}
+    assert set(rows) == {500, 5}
+    assert (rows[500]["status"], rows[500]["iterations"]) == ("completed", "3"), rows
+    assert (rows[5]["status"], rows[5]["iterations"]) == ("early-stopped", "1"), rows
+    assert float(rows[5]["episode_reward_mean"]) <= 5 < float(rows[500]["episode_reward_mean"])
+    # The stopped job saved a checkpoint on SIGTERM and exited; nothing of it runs on.
+    assert list((Path(rows[5]["job_dir"]) / "checkpoints").glob("checkpoint_*"))
+    assert json.loads((out / "best_hyperparameters.json").read_text())["hyperparameters"][
+        "rl.training.config.env_config.max_episode_steps"] == 500
 
 
 def test_under_sagemakers_tuner_the_job_obeys_time_total_s_and_prints_the_objective_every_iteration(
