@@ -117,8 +117,9 @@ def build_parser() -> argparse.ArgumentParser:
             "Search hyperparameters: every trial is one training job (`rlrt train` in its own /opt/ml-like tree) "
             "with the static hyperparameters plus values sampled from the ranges; the objective "
             "(episode_reward_mean) is read from the job's metric lines each iteration. Strategies: Bayesian "
-            "(Optuna's TPE), Random, Grid (categorical ranges, every combination once); early stopping ASHA. Writes tuning_results.csv and best_hyperparameters.json to the "
-            "output folder. See docs/SCALING.md for the file format."
+            "(Optuna's TPE), Random, Grid (categorical ranges, every combination once); early stopping ASHA. "
+            "Writes tuning_results.csv and best_hyperparameters.json to the output folder. See docs/SCALING.md "
+            "for the file format."
         ),
         epilog=(
             "example tuning file (YAML or JSON, HyperparameterTuner's arguments):\n"

@@ -105,14 +105,14 @@ def metrics_from_rllib(
     """
     runners = result.get("env_runners", {}) or {}
     window = window if window is not None else EpisodeWindow(size=1)
-    count = runners.get("num_episodes")
     mean = _number(runners.get("episode_return_mean"))
+    count = _number(runners.get("num_episodes"))
     window.add(
         mean,
         _number(runners.get("episode_return_max")),
         _number(runners.get("episode_return_min")),
         _number(runners.get("episode_len_mean")),
-        int(count) if isinstance(count, (int, float)) and math.isfinite(count) else (1 if math.isfinite(mean) else 0),
+        int(count) if math.isfinite(count) else int(math.isfinite(mean)),  # a result without a count: one episode
     )
     return IterationMetrics(
         training_iteration=iteration,

@@ -60,16 +60,16 @@ def action_head(module: Any, action_space: Any, normalize_actions: bool) -> Acti
         TorchSquashedGaussian,
     )
 
-    dist_cls = module.get_inference_action_dist_cls()
-    dist_cls = getattr(dist_cls, "func", dist_cls)  # functools.partial wrappers
+    declared = module.get_inference_action_dist_cls()
+    dist_cls = getattr(declared, "func", declared)  # functools.partial wrappers
     if isinstance(action_space, spaces.Discrete) and issubclass(dist_cls, TorchCategorical):
         return ActionHead(CATEGORICAL, int(action_space.n), start=int(action_space.start))
     if isinstance(action_space, spaces.Box) and len(action_space.shape) == 1:
         kind = {TorchDiagGaussian: GAUSSIAN, TorchDeterministic: DETERMINISTIC,
                 TorchSquashedGaussian: SQUASHED_GAUSSIAN}.get(dist_cls)
-        squash_bounds = _partial_bounds(module.get_inference_action_dist_cls())
-        if kind == SQUASHED_GAUSSIAN and squash_bounds != (-1.0, 1.0):
-            raise UserError(f"Cannot export a squashed Gaussian over {squash_bounds}: only RLlib's default [-1, 1].")
+        if kind == SQUASHED_GAUSSIAN and _partial_bounds(declared) != (-1.0, 1.0):
+            raise UserError(f"Cannot export a squashed Gaussian over {_partial_bounds(declared)}: only RLlib's "
+                            "default [-1, 1].")
         if kind is not None:
             return ActionHead(
                 kind,

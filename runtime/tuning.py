@@ -55,8 +55,8 @@ from runtime.errors import UserError
 
 OBJECTIVES = ("episode_reward_mean",)
 OBJECTIVE_TYPES = {"maximize": "max", "minimize": "min"}
-STRATEGIES = ("Bayesian", "Random", "Grid")
 GRID = "Grid"
+STRATEGIES = ("Bayesian", "Random", GRID)
 EARLY_STOPPING = ("Auto", "Off")
 SCALING_TYPES = ("Auto", "Linear", "Logarithmic", "ReverseLogarithmic")
 PARAMETER_TYPES = ("Continuous", "Integer", "Categorical")
@@ -463,11 +463,12 @@ def run_tuning(spec: TuningSpec, output: Path, out: Any = None) -> TuningOutcome
     jobs_dir.mkdir(parents=True, exist_ok=True)
     repo_root = str(Path(__file__).resolve().parent.parent)
     metric = spec.objective_metric_name
-    space = {f"p{i}": r.tune_domain() for i, r in enumerate(spec.ranges)}
-    samples = spec.max_jobs
     if spec.strategy == GRID:
         space = {f"p{i}": tune.grid_search(list(r.values)) for i, r in enumerate(spec.ranges)}
         samples = 1  # one pass over the grid
+    else:
+        space = {f"p{i}": r.tune_domain() for i, r in enumerate(spec.ranges)}
+        samples = spec.max_jobs
     if spec.strategy == "Bayesian":
         searcher: Any = ConcurrencyLimiter(OptunaSearch(metric=metric, mode=spec.mode, seed=0),
                                            max_concurrent=spec.max_parallel_jobs)
