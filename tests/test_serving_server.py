@@ -90,7 +90,11 @@ def test_ping_and_the_seed_request(server: tuple[str, subprocess.Popen], cartpol
     expected = onnx_predict(cartpole_model / "model", np.ones((1, 4)))
     assert outputs["actions"] == expected["actions"].tolist()
     np.testing.assert_allclose(outputs["action_probabilities"], expected["action_probabilities"], atol=1e-6)
-    # The workers are the configured number of processes.
+    # The workers are the configured number of processes (gunicorn forks them one by one: the first may answer
+    # /ping before the second exists, so wait for it; a third would still fail).
+    deadline = time.monotonic() + 30
+    while len(psutil.Process(process.pid).children()) < 2 and time.monotonic() < deadline:
+        time.sleep(0.2)
     assert len(psutil.Process(process.pid).children()) == 2
 
 
