@@ -89,7 +89,7 @@ def train(base: Path, minutes: float, workers: int, sensor: str = "observation")
 
 
 def evaluate(base: Path, trials: int) -> dict:
-    from runtime.deepracer_eval import evaluate_model
+    from runtime.families.deepracer.evaluation import evaluate_model
 
     entries = evaluate_model(base / "model", trials=trials, settings={"world_name": "oval"})
     completion = [e["completion_percentage"] for e in entries]

@@ -92,9 +92,9 @@ import numpy as np, torch
 torch.set_num_threads(1)
 import d3rlpy
 sys.path.insert(0, sys.argv[1])
-from runtime.offline.backend import split_config
+from runtime.backends.d3rlpy.config import split_config
 from runtime.offline.dataset import load_logged_data
-from runtime.presets import load_preset
+from runtime.config.presets import load_preset
 from d3rlpy.algos.utility import build_scalers_with_transition_picker
 preset = load_preset("cartpole-bcq")
 config, own = split_config(preset.algorithm, dict(preset.config))

@@ -132,7 +132,7 @@ def percentiles(values: list[float]) -> tuple[float, float]:
 
 
 def bench_latency(model: Path, port: int, requests_count: int, concurrency: int) -> dict:
-    from runtime.model_store import OnnxPolicy
+    from runtime.serving.model_store import OnnxPolicy
 
     policy = OnnxPolicy(model)
     dim = policy.observation_dim
@@ -152,7 +152,7 @@ def bench_latency(model: Path, port: int, requests_count: int, concurrency: int)
         policy.predict(row[None])
         in_process.append(time.perf_counter() - t)
     # The application alone (WSGI call, no HTTP, no gunicorn): the server's own CPU cost per request.
-    from runtime.serving import InferenceApp
+    from runtime.serving.server import InferenceApp
 
     app = InferenceApp(model)
     app.load()
@@ -173,8 +173,8 @@ def bench_latency(model: Path, port: int, requests_count: int, concurrency: int)
 
 
 def bench_transform(model: Path, records: int) -> dict:
-    from runtime.model_store import OnnxPolicy
-    from runtime.transform import TransformOptions, transform
+    from runtime.serving.model_store import OnnxPolicy
+    from runtime.serving.transform import TransformOptions, transform
 
     policy = OnnxPolicy(model, threads=min(4, os.cpu_count() or 1))
     dim = policy.observation_dim
@@ -195,8 +195,8 @@ def bench_transform(model: Path, records: int) -> dict:
 
 
 def bench_load(model: Path, process: subprocess.Popen, port: int, total: int, concurrency: int) -> dict:
-    from runtime.model_store import read_metadata
-    from runtime.codec import observation_dim_from_metadata
+    from runtime.serving.model_store import read_metadata
+    from runtime.serving.codec import observation_dim_from_metadata
 
     dim = observation_dim_from_metadata(read_metadata(model))
     rng = np.random.default_rng(2)
@@ -236,7 +236,7 @@ def main() -> int:
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
     sys.path.insert(0, str(REPO))
-    from runtime.model_store import locate_model
+    from runtime.serving.model_store import locate_model
 
     model = locate_model(args.model)
     args.load_before = os.getloadavg()

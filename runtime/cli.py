@@ -8,8 +8,8 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
-from runtime.hyperparameters import PRESET, decode_value
-from runtime.presets import DEFAULT_PRESET, all_presets
+from runtime.config.hyperparameters import PRESET, decode_value
+from runtime.config.presets import DEFAULT_PRESET, all_presets
 
 
 def _key_value(text: str) -> tuple[str, object]:
@@ -286,20 +286,20 @@ def _run_serving_command(args: argparse.Namespace) -> int:
     from runtime.errors import run_job
 
     if args.command == "serve":
-        from runtime.serving import run_server
+        from runtime.serving.server import run_server
 
         return run_job(lambda: run_server(args.model, args.host, args.port, args.workers, args.timeout))
     if args.command == "transform":
-        from runtime.transform import TransformOptions, run_transform
+        from runtime.serving.transform import TransformOptions, run_transform
 
         options = TransformOptions(args.content_type, args.split_type, args.strategy, args.accept, args.join_source,
                                    args.max_payload_mb)
         return run_job(lambda: run_transform(args.model, args.input, args.output, options, not args.no_progress))
     if args.command == "evaluate":
-        from runtime.evaluation import run_evaluation_job
+        from runtime.evaluate.evaluator import run_evaluation_job
 
         return run_evaluation_job(args.base_dir, dict(args.overrides), args.model)
-    from runtime.serving_export import export_serving_models
+    from runtime.export.pipeline import export_serving_models
 
     return run_job(lambda: (export_serving_models(args.model_dir, strict=True), 0)[1])
 
@@ -313,7 +313,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command in ("serve", "transform", "evaluate", "export"):
         return _run_serving_command(args)
     if args.command == "deepracer-evaluate":
-        from runtime.deepracer_eval import run_evaluation_job
+        from runtime.families.deepracer.evaluation import run_evaluation_job
 
         return run_evaluation_job(args.base_dir, args.model, args.opponent, args.trials, dict(args.overrides))
     if args.command == "collect":
@@ -321,14 +321,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return run_collect(args)
     if args.command == "evaluate-offline":
-        from runtime.offline.evaluate import evaluate_model_job
+        from runtime.evaluate.episodes import evaluate_model_job
 
         return evaluate_model_job(args.base_dir)
     if args.command == "tune":
         from runtime.tuning import run_tuning_job
 
         return run_tuning_job(args.file, args.output)
-    from runtime.jobs import run_training_job
+    from runtime.job.setup import run_training_job
 
     overrides = dict(args.overrides)
     if args.preset:

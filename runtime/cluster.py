@@ -42,9 +42,9 @@ from dataclasses import dataclass
 from types import FrameType
 from typing import Any, Iterator, Mapping
 
-from runtime import hyperparameters as hp
+from runtime.config import hyperparameters as hp
 from runtime.errors import EXIT_SIGTERM, JobInterrupted, UserError
-from runtime.sagemaker_env import JobEnvironment
+from runtime.job.environment import JobEnvironment
 
 log = logging.getLogger(__name__)
 

@@ -25,7 +25,7 @@ def plan(argv: Sequence[str]) -> list[str]:
         raise UserError("The container needs a command: train, serve, or a program to run.")
     command, rest = argv[0], list(argv[1:])
     if command == "train":
-        from runtime.sagemaker_env import load_environment
+        from runtime.job.environment import load_environment
 
         env = load_environment()
         if env.hyperparameters.get(USER_PROGRAM):

@@ -44,7 +44,9 @@ def write_failure(failure_file: Path, message: str) -> None:
 
 def default_failure_file() -> Path:
     """``<SAGEMAKER_BASE_DIR or /opt/ml>/output/failure``."""
-    return Path(os.environ.get("SAGEMAKER_BASE_DIR", "/opt/ml")) / "output" / "failure"
+    from runtime.names import BASE_DIR_ENV, DEFAULT_BASE_DIR, FAILURE_FILE
+
+    return Path(os.environ.get(BASE_DIR_ENV) or DEFAULT_BASE_DIR) / FAILURE_FILE
 
 
 def run_job(job: Callable[[], int | None], failure_file: Callable[[], Path] = default_failure_file) -> int:

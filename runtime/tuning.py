@@ -50,8 +50,9 @@ from typing import Any, Iterator, Mapping, Sequence
 
 import yaml
 
-from runtime import hyperparameters as hp
+from runtime.config import hyperparameters as hp
 from runtime.errors import UserError
+from runtime.names import BASE_DIR_ENV, NUM_CPUS_ENV, NUM_GPUS_ENV
 
 OBJECTIVES = ("episode_reward_mean",)
 OBJECTIVE_TYPES = {"maximize": "max", "minimize": "min"}
@@ -289,7 +290,7 @@ def load_tuning_spec(path: Path) -> TuningSpec:
 
 def check_hyperparameters(spec: TuningSpec) -> None:
     """Resolve the static hyperparameters with each range's bounds, so a bad name fails before any trial runs."""
-    from runtime.jobs import _validator
+    from runtime.job.setup import _validator
 
     for r in spec.ranges:
         for value in (r.values if r.kind == "Categorical" else (r.min_value, r.max_value)):
@@ -313,7 +314,7 @@ def _die_with_parent() -> None:  # pragma: no cover - runs in the child
 def _start_trial_job(config: Mapping[str, Any], spec: TuningSpec, base: Path,
                      repo_root: str) -> tuple[subprocess.Popen, dict[str, Any]]:
     """Lay out the trial's ``/opt/ml`` tree with its hyperparameters and start ``rlrt train`` in it."""
-    from runtime.sagemaker_env import prepare_local_tree
+    from runtime.job.environment import prepare_local_tree
 
     hyperparameters = dict(spec.static_hyperparameters)
     for i, r in enumerate(spec.ranges):
@@ -321,7 +322,7 @@ def _start_trial_job(config: Mapping[str, Any], spec: TuningSpec, base: Path,
     prepare_local_tree(base, hyperparameters)
     (base / "input" / "config" / "resourceconfig.json").write_text(
         json.dumps({"current_host": "algo-1", "hosts": ["algo-1"]}))
-    env = {**os.environ, "SAGEMAKER_BASE_DIR": str(base), "SM_NUM_CPUS": str(spec.cpus_per_job), "SM_NUM_GPUS": "0",
+    env = {**os.environ, BASE_DIR_ENV: str(base), NUM_CPUS_ENV: str(spec.cpus_per_job), NUM_GPUS_ENV: "0",
            "PYTHONPATH": repo_root + os.pathsep + os.environ.get("PYTHONPATH", "")}
     for name in ("RAY_ADDRESS", "RAY_JOB_ID", "RAY_RAYLET_PID"):
         env.pop(name, None)

@@ -33,7 +33,9 @@ install_project() {
   # The project itself is installed (editable) into the shared environment on every call: it takes a second
   # and keeps `rlrt` pointing at this checkout.
   if [ "$(cd / && "$venv/bin/python" -c 'import runtime, os; print(os.path.dirname(os.path.dirname(runtime.__file__)))' 2>/dev/null)" != "$root" ]; then
-    "$venv/bin/python" -m pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e "$root" >&2
+    # setuptools warns on every editable install that a folder named like the package may shadow it; that is the
+    # point of an editable install of this checkout, so the warning (nothing a user can act on) is silenced.
+    PYTHONWARNINGS=ignore "$venv/bin/python" -m pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e "$root" >&2
   fi
 }
 

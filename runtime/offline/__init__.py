@@ -7,8 +7,8 @@ Modules:
 - :mod:`runtime.offline.dataset`: the ``train`` channel (CSV/Parquet) into a checked :class:`LoggedData` and a
   d3rlpy ``MDPDataset``;
 - :mod:`runtime.offline.ope`: IS, WIS, DR, sequential DR (as Coach computed them) and d3rlpy's FQE;
-- :mod:`runtime.offline.backend`: the d3rlpy configuration validator (``rl.training.config.*``);
-- :mod:`runtime.offline.training`: the offline training driver (epochs, OPE, checkpoints, SIGTERM, export);
-- :mod:`runtime.offline.evaluate`: evaluation of a d3rlpy model in an environment (Coach-style ``Testing>`` lines);
-- :mod:`runtime.offline.export`: TorchScript and ONNX policies (action and action probabilities).
+- :mod:`runtime.backends.d3rlpy.config`: the d3rlpy configuration validator (``rl.training.config.*``);
+- :mod:`runtime.backends.d3rlpy.training`: the offline training driver (epochs, OPE, checkpoints, SIGTERM, export);
+- :mod:`runtime.evaluate.episodes`: evaluation of a d3rlpy model in an environment (Coach-style ``Testing>`` lines);
+- :mod:`runtime.backends.d3rlpy.policy`: TorchScript and ONNX policies (action and action probabilities).
 """

@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 
 from runtime.errors import UserError, default_failure_file, run_job
+from runtime.names import BASE_DIR_ENV
 
 
 def run_collect(args: argparse.Namespace) -> int:
@@ -58,4 +59,4 @@ def run_collect(args: argparse.Namespace) -> int:
 
 def _failure_file() -> Path:
     """Inside a job tree (``SAGEMAKER_BASE_DIR`` set) its ``output/failure``; elsewhere the message is only printed."""
-    return default_failure_file() if os.environ.get("SAGEMAKER_BASE_DIR") else Path(os.devnull)
+    return default_failure_file() if os.environ.get(BASE_DIR_ENV) else Path(os.devnull)

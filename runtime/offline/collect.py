@@ -283,8 +283,8 @@ def write_rollouts(rows: list[dict[str, Any]], output: Path) -> None:
 def model_policy(model: Path) -> Callable[[np.ndarray], np.ndarray]:
     """A trained model's action probabilities for a batch of observations, computed as Batch Transform and the
     endpoint compute them (the model's ONNX policy in ONNX Runtime; ``predictions[0]`` of their output)."""
-    from runtime.codec import ACTION_PROBABILITIES
-    from runtime.model_store import OnnxPolicy, locate_model
+    from runtime.serving.codec import ACTION_PROBABILITIES
+    from runtime.serving.model_store import OnnxPolicy, locate_model
 
     onnx_policy = OnnxPolicy(locate_model(model))
     if ACTION_PROBABILITIES not in onnx_policy.outputs:

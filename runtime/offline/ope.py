@@ -156,7 +156,7 @@ class OPEResult:
 
     def lines(self) -> list[str]:
         """``ope_<name>: <float>`` lines for stdout (non-finite values left out)."""
-        from runtime.reporting import format_value
+        from runtime.train.reporting import format_value
 
         return [f"{k}: {format_value(v)}" for k, v in self.values.items() if math.isfinite(v)]
 

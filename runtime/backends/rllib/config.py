@@ -1,0 +1,437 @@
+"""RLlib (2.x, new API stack): configuration names, validation, and building an algorithm from a TrainingSpec."""
+
+from __future__ import annotations
+
+import difflib
+import functools
+import json
+import logging
+import re
+from types import MappingProxyType
+from typing import Any, Mapping
+
+from runtime.errors import UserError
+from runtime.config.hyperparameters import TrainingSpec
+
+log = logging.getLogger(__name__)
+
+# The seeds' (RLlib 0.8 - 1.x) names -> RLlib 2.x names.
+OLD_NAMES: Mapping[str, str] = MappingProxyType(
+    {
+        "num_sgd_iter": "num_epochs",
+        "sgd_minibatch_size": "minibatch_size",
+        "num_workers": "num_env_runners",
+        "num_rollout_workers": "num_env_runners",
+        "num_envs_per_worker": "num_envs_per_env_runner",
+        "num_cpus_per_worker": "num_cpus_per_env_runner",
+        "num_gpus_per_worker": "num_gpus_per_env_runner",
+        "train_batch_size": "train_batch_size_per_learner",
+        "sample_batch_size": "rollout_fragment_length",
+        "num_gpus": "num_gpus_per_learner",
+        "num_cpus_for_driver": "num_cpus_for_main_process",
+        "lambda_": "lambda",
+    }
+)
+# RLlib 1.x's schedules, which RLlib 2.x takes as the setting itself (a schedule overrides a fixed value, as in 1.x).
+OLD_SCHEDULES: Mapping[str, str] = MappingProxyType({"lr_schedule": "lr", "entropy_coeff_schedule": "entropy_coeff"})
+# Settings that take a number or a piecewise-linear schedule [[timestep, value], ...] starting at timestep 0.
+SCHEDULABLE = ("lr", "entropy_coeff")
+# Old names whose meaning moved into another structure.
+MOVED_TO_MODEL_CONFIG = ("vf_share_layers", "free_log_std", "fcnet_hiddens", "fcnet_activation")
+# Old keys that no longer configure anything in RLlib 2.x; accepted with a note so seed hyperparameters still run.
+IGNORED_OLD_KEYS: Mapping[str, str] = MappingProxyType(
+    {
+        "monitor": "rollout videos are recorded by rlrt itself (see record_video_every)",
+        "log_level": "rlrt sets RLlib's log level",
+        "framework": "rlrt trains with torch",
+        "eager": "rlrt trains with torch",
+        "use_pytorch": "rlrt trains with torch",
+    }
+)
+# Our own keys, handled before RLlib sees the configuration.
+OWN_KEYS = ("observation_filter", "model_config", "multi_agent_policies")
+OBSERVATION_FILTERS = ("NoFilter", "MeanStdFilter")
+# Multi-agent environments: one policy per agent group (a Unity behavior), or one policy shared by every agent.
+MULTI_AGENT_POLICIES = ("per_group", "shared")
+SHARED_POLICY = "shared"
+# Internal or non-serialisable settings a hyperparameter may not set.
+_FORBIDDEN_PREFIXES = ("_", "callbacks", "env_runner_cls", "policies", "policy_mapping_fn", "class")
+
+# Which RLlib model settings the old-stack "model" dict may carry into model_config.
+_MODEL_DICT_KEYS = ("fcnet_hiddens", "fcnet_activation", "vf_share_layers", "free_log_std", "use_lstm",
+                    "max_seq_len", "lstm_cell_size", "conv_filters", "conv_activation")
+
+
+@functools.lru_cache(maxsize=None)
+def algorithm_config_class(algorithm: str) -> type:
+    """The AlgorithmConfig subclass for ``algorithm`` (e.g. PPO -> PPOConfig); UserError if RLlib has none."""
+    from ray.rllib.algorithms.registry import ALGORITHMS
+
+    names = {name.upper(): name for name in ALGORITHMS}
+    name = names.get(algorithm.upper())
+    if name is None:
+        close = difflib.get_close_matches(algorithm.upper(), list(names), n=1)
+        hint = f" Did you mean '{names[close[0]]}'?" if close else ""
+        raise UserError(f"Unknown RLlib algorithm '{algorithm}'.{hint} RLlib has: {', '.join(sorted(ALGORITHMS))}.")
+    algorithm_class, default_config = ALGORITHMS[name]()
+    return default_config.__class__
+
+
+@functools.lru_cache(maxsize=None)
+def default_config_dict(algorithm: str) -> Mapping[str, Any]:
+    """RLlib's defaults for ``algorithm``, keyed by the names ``update_from_dict`` accepts.
+
+    Settings RLlib stores privately behind a public property (``_train_batch_size_per_learner``) appear under
+    their public name.
+    """
+    config_class = algorithm_config_class(algorithm)
+    defaults = config_class().to_dict()
+    for key in [k for k in defaults if k.startswith("_")]:
+        if isinstance(getattr(config_class, key[1:], None), property):
+            defaults[key[1:]] = defaults[key]
+    return MappingProxyType(defaults)
+
+
+@functools.lru_cache(maxsize=None)
+def model_config_fields() -> Mapping[str, Any]:
+    """DefaultModelConfig's fields and defaults."""
+    import dataclasses
+
+    from ray.rllib.core.rl_module.default_model_config import DefaultModelConfig
+
+    return MappingProxyType({f.name: getattr(DefaultModelConfig(), f.name) for f in dataclasses.fields(DefaultModelConfig)})
+
+
+# Keys whose RLlib default is None (meaning "derive it"), with a value of the type they take.
+_TYPE_OF_NONE_DEFAULTS: Mapping[str, Any] = MappingProxyType(
+    {
+        "train_batch_size_per_learner": 1,
+        "minibatch_size": 1,
+        "grad_clip": 1.0,
+        "seed": 1,
+        "rollout_fragment_length": 1,
+        "evaluation_interval": 1,
+        "min_time_s_per_iteration": 1.0,
+    }
+)
+
+
+def _schedule_problem(key: str, value: Any, meaning: str) -> str | None:
+    """Check a piecewise-linear schedule ``[[timestep, value], ...]`` (RLlib's Scheduler format)."""
+    shown = json.dumps(value, default=str)
+    expected = f"'{key}' must be {meaning} or a schedule [[0, value], [timestep, value], ...], got {shown}"
+    if not isinstance(value, (list, tuple)) or not value:
+        return expected
+    steps = []
+    for point in value:
+        if (not isinstance(point, (list, tuple)) or len(point) != 2
+                or any(isinstance(x, bool) or not isinstance(x, (int, float)) for x in point)):
+            return expected
+        if not point[1] >= 0 or not float(point[0]).is_integer():
+            return f"'{key}' schedule points must be [integer timestep, value >= 0], got {json.dumps(point)}"
+        steps.append(point[0])
+    if steps[0] != 0:
+        return f"'{key}' schedule must start at timestep 0, got {shown}"
+    if any(b <= a for a, b in zip(steps, steps[1:])):
+        return f"'{key}' schedule timesteps must increase, got {shown}"
+    return None
+
+
+def _type_problem(key: str, value: Any, default: Any) -> str | None:
+    """Check ``value`` against the type of RLlib's default for ``key``."""
+    if default is None or callable(default) and not isinstance(default, (int, float, str, list, dict)):
+        return None
+    shown = json.dumps(value, default=str)
+    if isinstance(default, bool):
+        if not isinstance(value, bool):
+            return f"'{key}' must be true or false, got {shown}"
+    elif isinstance(default, int):
+        if isinstance(value, bool) or not isinstance(value, int):
+            if isinstance(value, float) and value.is_integer():
+                return None
+            return f"'{key}' must be an integer, got {shown}"
+    elif isinstance(default, float):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            return f"'{key}' must be a number, got {shown}"
+    elif isinstance(default, str):
+        if not isinstance(value, str):
+            return f"'{key}' must be a string, got {shown}"
+    elif isinstance(default, (list, tuple)):
+        if not isinstance(value, (list, tuple)):
+            return f"'{key}' must be a list, got {shown}"
+    elif isinstance(default, dict):
+        if not isinstance(value, dict):
+            return f"'{key}' must be a JSON object, got {shown}"
+    return None
+
+
+# Range checks for the keys users tune most; RLlib checks the rest when it builds.
+_RANGES: Mapping[str, tuple[str, Any]] = MappingProxyType(
+    {
+        "lr": ("a number > 0", lambda v: v > 0),
+        "gamma": ("a number in [0, 1]", lambda v: 0 <= v <= 1),
+        "lambda": ("a number in [0, 1]", lambda v: 0 <= v <= 1),
+        "clip_param": ("a number > 0", lambda v: v > 0),
+        "kl_coeff": ("a number >= 0", lambda v: v >= 0),
+        "kl_target": ("a number > 0", lambda v: v > 0),
+        "entropy_coeff": ("a number >= 0", lambda v: v >= 0),
+        "vf_loss_coeff": ("a number >= 0", lambda v: v >= 0),
+        "num_epochs": ("an integer >= 1", lambda v: v >= 1),
+        "minibatch_size": ("an integer >= 1", lambda v: v >= 1),
+        "train_batch_size_per_learner": ("an integer >= 1", lambda v: v >= 1),
+        "num_env_runners": ("an integer >= 0", lambda v: v >= 0),
+        "num_envs_per_env_runner": ("an integer >= 1", lambda v: v >= 1),
+        "num_gpus_per_learner": ("a number >= 0", lambda v: v >= 0),
+        "grad_clip": ("a number > 0", lambda v: v > 0),
+    }
+)
+
+
+class RLlibValidator:
+    """Translates and checks ``rl.training.config.*`` for an RLlib algorithm (see runtime.config.hyperparameters)."""
+
+    def sizes_env_runners(self, algorithm: str) -> bool:
+        return True
+
+    def translate(
+        self, algorithm: str, config: Mapping[str, Any]
+    ) -> tuple[dict[str, Any], dict[str, Any], list[str]]:
+        out: dict[str, Any] = {}
+        env_config: dict[str, Any] = {}
+        model_config: dict[str, Any] = {}
+        problems: list[str] = []
+        scheduled = {new for old, new in OLD_SCHEDULES.items() if config.get(old) is not None}
+        for key, value in config.items():
+            if key in IGNORED_OLD_KEYS:
+                log.warning("rl.training.config.%s is ignored: %s", key, IGNORED_OLD_KEYS[key])
+            elif key == "horizon":
+                # RLlib 1.x's episode horizon is the environment's time limit.
+                if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                    problems.append(f"'horizon' must be an integer >= 1, got {json.dumps(value, default=str)}")
+                else:
+                    env_config["max_episode_steps"] = value
+            elif key == "model":
+                if not isinstance(value, dict):
+                    problems.append(f"'model' must be a JSON object, got {json.dumps(value, default=str)}")
+                    continue
+                for sub, sub_value in value.items():
+                    if sub in _MODEL_DICT_KEYS:
+                        model_config[sub] = sub_value
+                    else:
+                        problems.append(
+                            f"'model.{sub}' has no RLlib 2.x equivalent; use model_config keys: "
+                            + ", ".join(sorted(model_config_fields()))
+                        )
+            elif key in MOVED_TO_MODEL_CONFIG:
+                model_config[key] = value
+            elif key in OLD_SCHEDULES:
+                if value is not None:
+                    out[OLD_SCHEDULES[key]] = value
+            elif key in scheduled:
+                log.warning("rl.training.config.%s is overridden by its RLlib 1.x schedule", key)
+            elif key == "model_config":
+                if not isinstance(value, dict):
+                    problems.append(f"'model_config' must be a JSON object, got {json.dumps(value, default=str)}")
+                else:
+                    model_config.update(value)
+            else:
+                out[OLD_NAMES.get(key, key)] = value
+        if model_config:
+            out["model_config"] = model_config
+        return out, env_config, problems
+
+    def check(self, algorithm: str, config: Mapping[str, Any]) -> list[str]:
+        defaults = default_config_dict(algorithm)
+        valid = [k for k in defaults if not k.startswith(_FORBIDDEN_PREFIXES)] + list(OWN_KEYS)
+        problems = []
+        for key, value in config.items():
+            name = f"rl.training.config.{key}"
+            if key == "model_config":
+                fields = model_config_fields()
+                for sub, sub_value in value.items():
+                    if sub not in fields:
+                        close = difflib.get_close_matches(sub, list(fields), n=1)
+                        hint = f" Did you mean 'model_config.{close[0]}'?" if close else ""
+                        problems.append(f"Unknown model setting 'rl.training.config.model_config.{sub}'.{hint}")
+                    else:
+                        problem = _type_problem(f"{name}.{sub}", sub_value, fields[sub])
+                        if problem:
+                            problems.append(problem)
+                continue
+            if key == "observation_filter":
+                if value not in OBSERVATION_FILTERS:
+                    problems.append(f"'{name}' must be one of {', '.join(OBSERVATION_FILTERS)}, got {value!r}")
+                continue
+            if key == "multi_agent_policies":
+                if value not in MULTI_AGENT_POLICIES:
+                    problems.append(f"'{name}' must be one of {', '.join(MULTI_AGENT_POLICIES)}, got {value!r}")
+                continue
+            if key not in defaults or key.startswith(_FORBIDDEN_PREFIXES):
+                candidates = valid + list(OLD_NAMES) + list(OLD_SCHEDULES)
+                close = difflib.get_close_matches(key, candidates, n=1, cutoff=0.6)
+                hint = f" Did you mean 'rl.training.config.{close[0]}'?" if close else ""
+                problems.append(f"Unknown {algorithm} configuration key '{name}'.{hint}")
+                continue
+            if key in SCHEDULABLE and isinstance(value, (list, tuple)):
+                problem = _schedule_problem(name, value, _RANGES[key][0] if key in _RANGES else "a number")
+                if problem:
+                    problems.append(problem)
+                continue
+            default = defaults[key] if defaults[key] is not None else _TYPE_OF_NONE_DEFAULTS.get(key)
+            problem = _type_problem(name, value, default)
+            if problem is None and key in _RANGES and isinstance(value, (int, float)) and not isinstance(value, bool):
+                meaning, predicate = _RANGES[key]
+                if not predicate(value):
+                    problem = f"'{name}' must be {meaning}, got {json.dumps(value)}"
+            if problem:
+                problems.append(problem)
+        return problems
+
+
+def rllib_env_name(env_id: str) -> str:
+    """The name our environments are registered under with Ray Tune's registry."""
+    return f"rlrt/{env_id}"
+
+
+def _make_registered_env(env_id: str, env_context: Mapping[str, Any]) -> Any:
+    from envs.registry import env_info, make_env
+
+    env_config = dict(env_context)
+    if env_info(env_id).job_context:
+        # RLlib's EnvContext carries the env runner's index as an attribute; environments that launch external
+        # processes (Unity players) use it to pick their own port.
+        env_config.setdefault("worker_index", int(getattr(env_context, "worker_index", 0) or 0))
+    return make_env(env_id, env_config)
+
+
+def register_environment(env_id: str) -> str:
+    """Register ``env_id`` with Ray's env registry (so env runners build it with our adapters); return its name."""
+    from ray.tune.registry import register_env
+
+    name = rllib_env_name(env_id)
+    register_env(name, functools.partial(_make_registered_env, env_id))
+    return name
+
+
+def mean_std_filter(env: Any = None, spaces: Any = None, device: Any = None) -> Any:
+    """An env-to-module connector normalising observations by running mean and std (RLlib's MeanStdFilter)."""
+    from ray.rllib.connectors.env_to_module.mean_std_filter import MeanStdFilter
+
+    return MeanStdFilter(multi_agent=False)
+
+
+def policy_id_for(group: str) -> str:
+    """RLlib's id for the policy of agent group ``group``: characters RLlib refuses in ids (they are folder names in
+    checkpoints: ``<>:"/\\|?*``) become ``_``, e.g. Unity's behavior ``3DBall?team=0`` -> ``3DBall_team=0``."""
+    return re.sub(r'[<>:"/\\|?*]', "_", group).rstrip(". ") or "group"
+
+
+def _policy_for_group(agent_id: Any, episode: Any = None, *, group_of: Any, **kwargs: Any) -> str:
+    return policy_id_for(group_of(agent_id))
+
+
+def _shared_policy(agent_id: Any, episode: Any = None, **kwargs: Any) -> str:
+    return SHARED_POLICY
+
+
+def multi_agent_policies(env_id: str, env_config: Mapping[str, Any], mode: str = "per_group") -> tuple[set[str], Any]:
+    """RLlib's ``policies`` and ``policy_mapping_fn`` for the multi-agent environment ``env_id``.
+
+    ``per_group``: one policy per agent group (for Unity, per behavior: agent ``"<behavior>_<id>"`` -> policy
+    ``policy_id_for(<behavior>)``); the groups are read from the environment once. ``shared``: one policy for every
+    agent (all groups must have the same spaces).
+    """
+    from envs.errors import EnvConfigError
+    from envs.registry import agent_groups, group_function
+
+    try:
+        groups = agent_groups(env_id, env_config)
+    except EnvConfigError as exc:
+        raise UserError(str(exc)) from exc
+    if mode == "shared":
+        distinct = {(repr(obs), repr(act)) for obs, act in groups.values()}
+        if len(distinct) > 1:
+            raise UserError(
+                "rl.training.config.multi_agent_policies=shared needs every agent group to have the same spaces; "
+                + "; ".join(f"{name}: {obs} -> {act}" for name, (obs, act) in groups.items())
+            )
+        return {SHARED_POLICY}, _shared_policy
+    policies = {policy_id_for(group) for group in groups}
+    if len(policies) != len(groups):
+        raise UserError(
+            f"The agent groups {sorted(groups)} do not map onto distinct RLlib policy ids ({sorted(policies)})."
+        )
+    return policies, functools.partial(_policy_for_group, group_of=group_function(env_id))
+
+
+def policy_spaces(algo: Any) -> tuple[Any, Any]:
+    """The trained policy's observation and action spaces (for multi-agent: gymnasium Dicts by policy id)."""
+    import gymnasium as gym
+
+    if algo.config.is_multi_agent:
+        modules = {mid: algo.get_module(mid) for mid in sorted(algo.config.policies)}
+        return (
+            gym.spaces.Dict({mid: m.observation_space for mid, m in modules.items()}),
+            gym.spaces.Dict({mid: m.action_space for mid, m in modules.items()}),
+        )
+    module = algo.get_module()
+    return module.observation_space, module.action_space
+
+
+def mean_std_filter_multi_agent(env: Any = None, spaces: Any = None, device: Any = None) -> Any:
+    """:func:`mean_std_filter` for multi-agent environments (one running mean and std per agent)."""
+    from ray.rllib.connectors.env_to_module.mean_std_filter import MeanStdFilter
+
+    return MeanStdFilter(multi_agent=True)
+
+
+def build_algorithm_config(
+    spec: TrainingSpec,
+    env_name: str,
+    num_gpus: int = 0,
+    env_config: Mapping[str, Any] | None = None,
+    env_id: str | None = None,
+) -> Any:
+    """An RLlib AlgorithmConfig for ``spec`` on the registered environment ``env_name``.
+
+    ``env_config`` replaces ``spec.env_config`` (the runtime passes it completed with the job's context, see
+    :mod:`runtime.job.env_config`); ``env_id`` (the registry id) lets a multi-agent environment get its policies.
+    """
+    from envs.registry import env_info
+
+    config_class = algorithm_config_class(spec.algorithm)
+    config = config_class()
+    defaults = default_config_dict(spec.algorithm)
+    settings = {
+        # An integral float (7.0) where RLlib wants an integer: the check let it through; RLlib needs an int.
+        key: int(value) if isinstance(value, float) and value.is_integer()
+        and isinstance(defaults.get(key, _TYPE_OF_NONE_DEFAULTS.get(key)), int) else value
+        for key, value in spec.config.items()
+    }
+    model_config = settings.pop("model_config", None)
+    observation_filter = settings.pop("observation_filter", "NoFilter")
+    policies_mode = settings.pop("multi_agent_policies", "per_group")
+    env_config = dict(spec.env_config if env_config is None else env_config)
+    multi_agent = env_id is not None and env_info(env_id).multi_agent
+    if num_gpus and "num_gpus_per_learner" not in settings:
+        settings["num_gpus_per_learner"] = 1
+    try:
+        config.update_from_dict(settings)
+        config.environment(env=env_name, env_config=env_config)
+        config.framework("torch")
+        if multi_agent:
+            policies, mapping = multi_agent_policies(env_id, env_config, policies_mode)
+            config.multi_agent(policies=policies, policy_mapping_fn=mapping)
+        if spec.seed is not None:
+            config.debugging(seed=spec.seed)
+        if model_config:
+            merged = {**config.model_config, **model_config}
+            config.rl_module(model_config=merged)
+        if observation_filter == "MeanStdFilter":
+            config.env_runners(
+                env_to_module_connector=mean_std_filter_multi_agent if multi_agent else mean_std_filter
+            )
+        config.validate()
+    except (ValueError, TypeError, KeyError) as exc:
+        raise UserError(f"RLlib rejected the {spec.algorithm} configuration: {exc}") from exc
+    return config

@@ -1,0 +1,161 @@
+"""RLlib (new API stack) -> :mod:`runtime.export.policy`: the trained RLModule plus its connectors' fixed state.
+
+What RLlib does around the module at inference, and what is baked into the serving policy:
+
+- env-to-module: ``MeanStdFilter`` (``observation_filter: MeanStdFilter`` in a preset) with its running mean/std;
+- module: ``forward_inference`` -> ``action_dist_inputs``; the inference distribution's deterministic action (for
+  SAC's squashed Gaussian ``tanh(mean)``, the mode of the squashed distribution: RLlib's own ``to_deterministic``
+  returns the unsquashed mean, which its action connector then clips rather than squashes);
+- module-to-env: ``NormalizeAndClipActions`` (``normalize_actions`` unsquashes [-1, 1] to the bounds,
+  ``clip_actions`` clips); the serving policy always clips a bounded action to its bounds.
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+
+from runtime.errors import UserError
+from runtime.export.policy import (
+    CATEGORICAL,
+    DETERMINISTIC,
+    GAUSSIAN,
+    SQUASHED_GAUSSIAN,
+    ActionHead,
+    ObservationFilter,
+    build_serving_policy,
+)
+
+MODULE_PATH = ("learner_group", "learner", "rl_module", "default_policy")
+ENV_TO_MODULE_PATH = ("env_runner", "env_to_module_connector")
+MODULE_TO_ENV_PATH = ("env_runner", "module_to_env_connector")
+
+
+def _body(module: Any) -> Any:
+    import torch
+
+    class RLModuleBody(torch.nn.Module):
+        """observations -> the RLModule's action-distribution inputs (inference forward pass)."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.module = module
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.module.forward_inference({"obs": x})["action_dist_inputs"]
+
+    return RLModuleBody()
+
+
+def action_head(module: Any, action_space: Any, normalize_actions: bool) -> ActionHead:
+    """The serving head for ``module``'s inference distribution over ``action_space``."""
+    from gymnasium import spaces
+    from ray.rllib.core.distribution.torch.torch_distribution import (
+        TorchCategorical,
+        TorchDeterministic,
+        TorchDiagGaussian,
+        TorchSquashedGaussian,
+    )
+
+    declared = module.get_inference_action_dist_cls()
+    dist_cls = getattr(declared, "func", declared)  # functools.partial wrappers
+    if isinstance(action_space, spaces.Discrete) and issubclass(dist_cls, TorchCategorical):
+        return ActionHead(CATEGORICAL, int(action_space.n), start=int(action_space.start))
+    if isinstance(action_space, spaces.Box) and len(action_space.shape) == 1:
+        kind = {TorchDiagGaussian: GAUSSIAN, TorchDeterministic: DETERMINISTIC,
+                TorchSquashedGaussian: SQUASHED_GAUSSIAN}.get(dist_cls)
+        if kind == SQUASHED_GAUSSIAN and _partial_bounds(declared) != (-1.0, 1.0):
+            raise UserError(f"Cannot export a squashed Gaussian over {_partial_bounds(declared)}: only RLlib's "
+                            "default [-1, 1].")
+        if kind is not None:
+            return ActionHead(
+                kind,
+                int(action_space.shape[0]),
+                low=action_space.low.astype(float).tolist(),
+                high=action_space.high.astype(float).tolist(),
+                normalized=bool(normalize_actions),
+            )
+    raise UserError(
+        f"Cannot export a serving policy for action space {action_space} with distribution {dist_cls.__name__}: "
+        "supported are Discrete (categorical) and 1-D Box (diagonal Gaussian, squashed Gaussian or deterministic) "
+        "policies."
+    )
+
+
+def _partial_bounds(dist_cls: Any) -> tuple[float, float]:
+    """The (low, high) a squashed distribution class is bound to (RLlib's defaults unless a partial sets them)."""
+    keywords = getattr(dist_cls, "keywords", None) or {}
+    return float(keywords.get("low", -1.0)), float(keywords.get("high", 1.0))
+
+
+def filter_from_state(env_to_module_state: Mapping[str, Any] | None) -> ObservationFilter | None:
+    """The MeanStdFilter's fixed statistics from an env-to-module pipeline state, or None if there is no filter."""
+    from ray.rllib.utils.filter import RunningStat
+    from ray.rllib.utils.numpy import SMALL_NUMBER
+
+    state = (env_to_module_state or {}).get("MeanStdFilter")
+    if not state:
+        return None
+    agent_state = state.get(None, next(iter(state.values())))
+    stats = [RunningStat.from_state(s) for s in agent_state["running_stats"]]
+    if len(stats) != 1:
+        raise UserError("Cannot export a MeanStdFilter over a nested observation space (only flat Box observations).")
+    stat = stats[0]
+    return ObservationFilter(
+        mean=np.asarray(stat.mean, dtype=np.float64),
+        std=np.asarray(stat.std, dtype=np.float64),
+        eps=float(SMALL_NUMBER),
+        clip=agent_state.get("clip_by_value"),
+        demean=bool(agent_state.get("de_mean_to_zero", True)),
+        destd=bool(agent_state.get("de_std_to_one", True)),
+    )
+
+
+def serving_policy_from_parts(
+    module: Any, env_to_module_state: Mapping[str, Any] | None, normalize_actions: bool
+) -> tuple[Any, ActionHead, ObservationFilter | None]:
+    """Build the torch serving policy from an RLModule (copied to CPU) and its connectors' state."""
+    module = copy.deepcopy(module).cpu().eval()
+    observation_space = module.observation_space
+    if observation_space is None or len(getattr(observation_space, "shape", ()) or ()) != 1:
+        raise UserError(f"Cannot export a serving policy for observation space {observation_space}: flat Box only.")
+    head = action_head(module, module.action_space, normalize_actions)
+    obs_filter = filter_from_state(env_to_module_state)
+    policy = build_serving_policy(_body(module), int(observation_space.shape[0]), head, obs_filter)
+    return policy, head, obs_filter
+
+
+def serving_policy_from_algorithm(algo: Any) -> tuple[Any, ActionHead, ObservationFilter | None]:
+    """The serving policy of a live Algorithm (its learner's module and its env runners' synced filter)."""
+    state = algo.get_state(components=["env_runner"]).get("env_runner", {})
+    return serving_policy_from_parts(
+        algo.get_module(), state.get("env_to_module_connector"), bool(algo.config.normalize_actions)
+    )
+
+
+def serving_policy_from_checkpoint(checkpoint: Path) -> tuple[Any, ActionHead, ObservationFilter | None]:
+    """The serving policy of an RLlib algorithm checkpoint folder (``model/checkpoint``)."""
+    from ray.rllib.connectors.env_to_module import EnvToModulePipeline
+    from ray.rllib.connectors.module_to_env import ModuleToEnvPipeline
+    from ray.rllib.core.rl_module.rl_module import RLModule
+
+    module_dir = checkpoint.joinpath(*MODULE_PATH)
+    if not module_dir.is_dir():
+        raise UserError(f"{checkpoint} is not an RLlib (new API stack) checkpoint: {module_dir} is missing.")
+    module = RLModule.from_checkpoint(str(module_dir))
+    env_to_module_state: dict[str, Any] = {}
+    normalize_actions = True
+    e2m = checkpoint.joinpath(*ENV_TO_MODULE_PATH)
+    if e2m.is_dir():
+        env_to_module_state = EnvToModulePipeline.from_checkpoint(str(e2m)).get_state()
+    m2e = checkpoint.joinpath(*MODULE_TO_ENV_PATH)
+    if m2e.is_dir():
+        pipeline = ModuleToEnvPipeline.from_checkpoint(str(m2e))
+        for connector in pipeline.connectors:
+            if type(connector).__name__ == "NormalizeAndClipActions":
+                normalize_actions = bool(connector.normalize_actions)
+    return serving_policy_from_parts(module, env_to_module_state, normalize_actions)
+

@@ -1,0 +1,364 @@
+"""Hyperparameter resolution: SageMaker's flat name -> value mapping into one checked training specification.
+
+The grammar is SageMaker RL's:
+
+- ``preset`` (aliases ``RLRAY_PRESET``, ``RLCOACH_PRESET``): which preset to start from;
+- ``rl.training.config.<key>``: an algorithm configuration key (RLlib's names; the old names the seeds use are
+  translated by the algorithm's backend), nested with dots (``rl.training.config.model.fcnet_hiddens``);
+- ``rl.training.config.env_config.<key>``: passed to the environment;
+- ``rl.training.stop.<key>``: stop criteria;
+- ``rl.training.run`` / ``rl.training.env``: replace the preset's algorithm / environment;
+- ``rl.training.checkpoint_freq`` / ``rl.training.keep_checkpoints_num``: checkpointing.
+
+Values arrive JSON-decoded (SageMaker writes every value as a JSON string). Keys SageMaker adds (``sagemaker_*``,
+the tuner's ``_tuning_objective_metric``) are ignored; any other unknown key, a value of the wrong type or out of
+range is a :class:`UserError` that names the key and the closest valid one. All problems are reported at once.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import math
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any, Callable, Iterable, Mapping, Protocol
+
+from runtime.errors import UserError
+from runtime.config.presets import DEFAULT_PRESET, Preset, load_preset
+
+# Parameter names (constants, as sagemaker-training's params module does).
+PRESET = "preset"
+PRESET_ALIASES = ("RLRAY_PRESET", "RLCOACH_PRESET")
+CONFIG_PREFIX = "rl.training.config."
+ENV_CONFIG_PREFIX = "rl.training.config.env_config."
+STOP_PREFIX = "rl.training.stop."
+RUN = "rl.training.run"
+ENV = "rl.training.env"
+CHECKPOINT_FREQ = "rl.training.checkpoint_freq"
+KEEP_CHECKPOINTS = "rl.training.keep_checkpoints_num"
+SEED = "seed"
+SAGEMAKER_PREFIX = "sagemaker_"
+TUNING_OBJECTIVE = "_tuning_objective_metric"
+"""Added by SageMaker's hyperparameter tuner to every training job it starts; ignored like ``sagemaker_*``."""
+
+# Evaluation and cluster parameters other commands read; accepted (and type-checked) here so that one
+# hyperparameter set serves a whole workflow.
+EVALUATE_EPISODES = "evaluate_episodes"
+EVALUATE_STEPS = "evaluate_steps"
+ALGORITHM = "algorithm"
+EVAL_ENV = "env"
+RL_CLUSTER_TYPE = "rl_cluster_type"
+RL_NUM_INSTANCES_SECONDARY = "rl_num_instances_secondary"
+RL_PRIMARY_ADDRESS = "rl_primary_address"
+RECORD_VIDEO_EVERY = "record_video_every"
+SAVE_MODEL = "save_model"
+"""Coach's flag (the Batch RL seed passes ``save_model: 1``); accepted for compatibility, rlrt always saves the model."""
+
+STOP_TIME_TOTAL_S = "time_total_s"
+STOP_TRAINING_ITERATION = "training_iteration"
+STOP_TIMESTEPS_TOTAL = "timesteps_total"
+STOP_EPISODE_REWARD_MEAN = "episode_reward_mean"
+
+# name -> (python types accepted, check, what the check means)
+_Check = tuple[tuple[type, ...], Callable[[Any], bool], str]
+STOP_KEYS: Mapping[str, _Check] = MappingProxyType(
+    {
+        STOP_TIME_TOTAL_S: ((int, float), lambda v: v > 0, "a number of seconds > 0"),
+        STOP_TRAINING_ITERATION: ((int,), lambda v: v >= 1, "an integer >= 1"),
+        STOP_TIMESTEPS_TOTAL: ((int,), lambda v: v >= 1, "an integer >= 1"),
+        STOP_EPISODE_REWARD_MEAN: ((int, float), lambda v: math.isfinite(v), "a finite number"),
+    }
+)
+TOP_LEVEL_KEYS: Mapping[str, _Check] = MappingProxyType(
+    {
+        PRESET: ((str,), lambda v: bool(v.strip()), "a preset name"),
+        RUN: ((str,), lambda v: bool(v.strip()), "an algorithm name such as PPO"),
+        ENV: ((str,), lambda v: bool(v.strip()), "an environment id"),
+        CHECKPOINT_FREQ: ((int,), lambda v: v >= 1, "an integer >= 1"),
+        KEEP_CHECKPOINTS: ((int,), lambda v: v >= 1, "an integer >= 1"),
+        SEED: ((int,), lambda v: v >= 0, "an integer >= 0"),
+        EVALUATE_EPISODES: ((int,), lambda v: v >= 1, "an integer >= 1"),
+        EVALUATE_STEPS: ((int,), lambda v: v >= 1, "an integer >= 1"),
+        ALGORITHM: ((str,), lambda v: bool(v.strip()), "an algorithm name"),
+        EVAL_ENV: ((str,), lambda v: bool(v.strip()), "an environment id"),
+        RL_CLUSTER_TYPE: ((str,), lambda v: bool(v.strip()), "a cluster type"),
+        RL_NUM_INSTANCES_SECONDARY: ((int,), lambda v: v >= 0, "an integer >= 0"),
+        RL_PRIMARY_ADDRESS: ((str,), lambda v: bool(v.strip()), "the primary job's Ray head as HOST[:PORT]"),
+        RECORD_VIDEO_EVERY: ((int,), lambda v: v >= 0, "an integer >= 0 (0 turns videos off)"),
+        SAVE_MODEL: ((int, bool), lambda v: v in (0, 1), "0 or 1"),
+    }
+)
+
+
+@dataclass(frozen=True)
+class TrainingSpec:
+    """Everything a training driver needs, resolved and checked; saved next to the model."""
+
+    preset: str
+    env: str
+    algorithm: str
+    config: Mapping[str, Any]
+    """Algorithm configuration in the backend's current names (old names already translated)."""
+    env_config: Mapping[str, Any]
+    stop: Mapping[str, Any]
+    checkpoint_frequency: int
+    checkpoint_keep: int
+    seed: int | None = None
+    extras: Mapping[str, Any] = field(default_factory=dict)
+    """Accepted top-level parameters other commands read (evaluation, cluster)."""
+    hyperparameters: Mapping[str, Any] = field(default_factory=dict)
+    """The hyperparameters as given (minus ``sagemaker_*``), for the record."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-serialisable view (the resolved configuration saved with the model)."""
+        return json.loads(
+            json.dumps(
+                {
+                    "preset": self.preset,
+                    "env": self.env,
+                    "algorithm": self.algorithm,
+                    "config": _plain(self.config),
+                    "env_config": _plain(self.env_config),
+                    "stop": _plain(self.stop),
+                    "checkpoint_frequency": self.checkpoint_frequency,
+                    "checkpoint_keep": self.checkpoint_keep,
+                    "seed": self.seed,
+                    "extras": _plain(self.extras),
+                    "hyperparameters": _plain(self.hyperparameters),
+                },
+                default=str,
+            )
+        )
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+def decode_value(text: str) -> Any:
+    """Decode a value the way sagemaker-training does: JSON if it parses, else the string itself."""
+    try:
+        return json.loads(text)
+    except (ValueError, TypeError):
+        return text
+
+
+def _closest(name: str, choices: Iterable[str]) -> str:
+    close = difflib.get_close_matches(name, sorted(set(choices)), n=1, cutoff=0.6)
+    return f" Did you mean '{close[0]}'?" if close else ""
+
+
+def check_value(key: str, value: Any, check: _Check) -> str | None:
+    """Return a problem description for ``value`` under ``check``, or None if it is fine."""
+    types, predicate, meaning = check
+    if isinstance(value, bool) and bool not in types:
+        return f"'{key}' must be {meaning}, got the boolean {json.dumps(value)}"
+    if not isinstance(value, types):
+        return f"'{key}' must be {meaning}, got {json.dumps(value, default=str)} ({type(value).__name__})"
+    try:
+        ok = predicate(value)
+    except (TypeError, ValueError):
+        ok = False
+    if not ok:
+        return f"'{key}' must be {meaning}, got {json.dumps(value, default=str)}"
+    return None
+
+
+def set_nested(target: dict[str, Any], dotted: str, value: Any) -> None:
+    """``set_nested(d, "model.fcnet_hiddens", v)`` sets ``d["model"]["fcnet_hiddens"] = v``."""
+    parts = dotted.split(".")
+    node = target
+    for part in parts[:-1]:
+        child = node.get(part)
+        if not isinstance(child, dict):
+            child = {}
+            node[part] = child
+        node = child
+    node[parts[-1]] = value
+
+
+def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    """Merge ``override`` into a copy of ``base``; nested mappings merge, other values replace."""
+    merged: dict[str, Any] = {k: (deep_merge(v, {}) if isinstance(v, Mapping) else v) for k, v in base.items()}
+    for key, value in override.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = deep_merge(value, {}) if isinstance(value, Mapping) else value
+    return merged
+
+
+class ConfigValidator(Protocol):
+    """What an algorithm backend provides to check ``rl.training.config.*`` keys."""
+
+    def translate(self, algorithm: str, config: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any], list[str]]:
+        """Map old names onto current ones: return (config in current names, env_config additions, problems)."""
+        ...
+
+    def check(self, algorithm: str, config: Mapping[str, Any]) -> list[str]:
+        """Return the problems with ``config`` (already in current names): unknown keys, wrong types."""
+        ...
+
+    def sizes_env_runners(self, algorithm: str) -> bool:
+        """Whether ``num_env_runners`` should default to the machine's CPUs minus one."""
+        ...
+
+    # Optional: ``stop_keys(algorithm) -> Mapping[str, _Check]``, stop criteria beyond STOP_KEYS (the offline
+    # backend adds ``epochs`` and ``gradient_steps``). Online backends need not define it.
+
+
+Rewrite = Callable[[Preset, Mapping[str, Any]], "tuple[dict[str, Any], dict[str, Any], list[str]]"]
+"""A hyperparameter dialect: ``(preset, given) -> (given in this module's grammar, accepted extras, problems)``."""
+
+
+def resolve(
+    hyperparameters: Mapping[str, Any],
+    validator: Callable[[str], ConfigValidator],
+    default_preset: str = DEFAULT_PRESET,
+    num_cpus: int | None = None,
+    rewrite: Rewrite | None = None,
+) -> TrainingSpec:
+    """Resolve SageMaker hyperparameters on top of a preset into a checked :class:`TrainingSpec`.
+
+    ``validator`` picks the backend that checks the algorithm configuration, by algorithm name (online and
+    offline algorithms are checked by different backends). ``num_cpus`` sizes the env runners when neither
+    the preset nor the hyperparameters do. ``rewrite`` translates another product's hyperparameter names (e.g.
+    DeepRacer's ``batch_size``, ``discount_factor``) into this grammar once the preset is known; the extras it
+    accepts land in ``TrainingSpec.extras`` and its problems are reported with the others.
+    """
+    problems: list[str] = []
+    given = {k: v for k, v in hyperparameters.items() if not k.startswith(SAGEMAKER_PREFIX) and k != TUNING_OBJECTIVE}
+    original = dict(given)
+
+    preset_name = default_preset
+    preset_keys = [k for k in (PRESET, *PRESET_ALIASES) if k in given]
+    if len(preset_keys) > 1 and len({str(given[k]) for k in preset_keys}) > 1:
+        raise UserError(
+            "Conflicting presets: " + ", ".join(f"{k}={given[k]!r}" for k in preset_keys) + ". Give only one."
+        )
+    if preset_keys:
+        value = given[preset_keys[0]]
+        if not isinstance(value, str) or not value.strip():
+            raise UserError(f"'{preset_keys[0]}' must be a preset name, got {json.dumps(value, default=str)}.")
+        preset_name = value
+    preset: Preset = load_preset(preset_name)
+    dialect_extras: dict[str, Any] = {}
+    if rewrite is not None:
+        given, dialect_extras, rewrite_problems = rewrite(preset, given)
+        problems += rewrite_problems
+
+    config_overrides: dict[str, Any] = {}
+    env_config: dict[str, Any] = {}
+    stop: dict[str, Any] = {}
+    raw_stop: dict[str, Any] = {}
+    top: dict[str, Any] = {}
+    for key, value in sorted(given.items()):
+        if key in (PRESET, *PRESET_ALIASES):
+            continue
+        if key.startswith(ENV_CONFIG_PREFIX):
+            rest = key[len(ENV_CONFIG_PREFIX) :]
+            if not rest:
+                problems.append(f"'{key}' names no environment setting")
+                continue
+            set_nested(env_config, rest, value)
+        elif key == CONFIG_PREFIX + "env_config":
+            if not isinstance(value, dict):
+                problems.append(f"'{key}' must be a JSON object, got {json.dumps(value, default=str)}")
+                continue
+            env_config = deep_merge(env_config, value)
+        elif key.startswith(CONFIG_PREFIX):
+            rest = key[len(CONFIG_PREFIX) :]
+            if not rest:
+                problems.append(f"'{key}' names no configuration key")
+                continue
+            set_nested(config_overrides, rest, value)
+        elif key.startswith(STOP_PREFIX):
+            # Checked once the backend is known: a backend may understand more stop keys (offline: epochs).
+            raw_stop[key] = value
+        elif key in TOP_LEVEL_KEYS:
+            problem = check_value(key, value, TOP_LEVEL_KEYS[key])
+            if problem:
+                problems.append(problem)
+            else:
+                top[key] = value
+        else:
+            valid = list(TOP_LEVEL_KEYS) + [PRESET, *PRESET_ALIASES]
+            valid += [STOP_PREFIX + k for k in STOP_KEYS]
+            # Suggest a prefixed spelling for a bare algorithm key such as "lr".
+            hint = _closest(key, valid)
+            if not hint and "." not in key:
+                hint = f" Algorithm settings take the prefix '{CONFIG_PREFIX}', e.g. '{CONFIG_PREFIX}{key}'."
+            problems.append(f"Unknown hyperparameter '{key}'.{hint}")
+
+    algorithm = str(top.get(RUN, preset.algorithm))
+    env = str(top.get(ENV, preset.env))
+    backend = validator(algorithm)
+    stop_keys = {**STOP_KEYS, **_backend_stop_keys(backend, algorithm)}
+    for key, value in raw_stop.items():
+        rest = key[len(STOP_PREFIX) :]
+        if rest not in stop_keys:
+            problems.append(
+                f"Unknown stop criterion '{key}'.{_closest(rest, stop_keys)} "
+                f"Valid: {', '.join(STOP_PREFIX + k for k in stop_keys)}"
+            )
+            continue
+        problem = check_value(key, value, stop_keys[rest])
+        if problem:
+            problems.append(problem)
+        else:
+            stop[rest] = value
+    translated_preset, preset_env, preset_problems = backend.translate(algorithm, preset.config)
+    problems += [f"preset {preset.name}: {p}" for p in preset_problems]
+    translated, env_additions, translate_problems = backend.translate(algorithm, config_overrides)
+    problems += translate_problems
+    config = deep_merge(translated_preset, translated)
+    if "env_config" in config:
+        env_config = deep_merge(config.pop("env_config") or {}, env_config)
+    env_config = deep_merge(deep_merge(preset_env, env_additions), env_config)
+    problems += backend.check(algorithm, config)
+    if num_cpus is not None and "num_env_runners" not in config and backend.sizes_env_runners(algorithm):
+        # One CPU stays with the driver and the learner (the seeds used num_cpus - 1 workers).
+        config["num_env_runners"] = max(0, num_cpus - 1)
+
+    for key, value in preset.stop.items():
+        problem = check_value(f"stop.{key}", value, stop_keys[key]) if key in stop_keys else (
+            f"unknown stop criterion '{key}'.{_closest(key, stop_keys)}")
+        if problem:
+            problems.append(f"preset {preset.name}: {problem}")
+    # As in SageMaker RL, the user's stop criteria update the preset's; training stops at the first one met.
+    merged_stop = {**preset.stop, **stop}
+    if problems:
+        raise UserError(_format_problems(problems))
+    return TrainingSpec(
+        preset=preset.name,
+        env=env,
+        algorithm=algorithm,
+        config=MappingProxyType(config),
+        env_config=MappingProxyType(env_config),
+        stop=MappingProxyType(merged_stop),
+        checkpoint_frequency=int(top.get(CHECKPOINT_FREQ, preset.checkpoint_frequency)),
+        checkpoint_keep=int(top.get(KEEP_CHECKPOINTS, preset.checkpoint_keep)),
+        seed=top.get(SEED),
+        extras=MappingProxyType({
+            **{k: v for k, v in top.items() if k not in (RUN, ENV, CHECKPOINT_FREQ, KEEP_CHECKPOINTS, SEED)},
+            **dialect_extras,
+        }),
+        hyperparameters=MappingProxyType(original),
+    )
+
+
+def _backend_stop_keys(backend: Any, algorithm: str) -> Mapping[str, _Check]:
+    """Stop keys a backend understands beyond :data:`STOP_KEYS` (its optional ``stop_keys(algorithm)``)."""
+    extra = getattr(backend, "stop_keys", None)
+    return dict(extra(algorithm)) if callable(extra) else {}
+
+
+def _format_problems(problems: list[str]) -> str:
+    if len(problems) == 1:
+        return f"Invalid hyperparameter: {problems[0]}"
+    return f"{len(problems)} invalid hyperparameters:\n" + "\n".join(f"  - {p}" for p in problems)

@@ -1,0 +1,128 @@
+"""Presets: YAML data files under ``presets/``, one per (environment, algorithm), each with its pass bar.
+
+A preset is named by its ``name``, by one of its ``aliases`` (the seeds' names such as ``preset-cartpole-ddqnbcq``),
+or by a path to a YAML file of the same schema (a user's own preset shipped in the estimator's ``source_dir``).
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, Mapping
+
+import yaml
+
+from runtime.errors import UserError
+
+
+
+def _presets_dir() -> Path:
+    """The shipped presets: ``runtime/presets`` in an installed wheel, ``presets/`` beside ``runtime/`` in a checkout."""
+    package = Path(__file__).resolve().parent.parent
+    installed = package / "presets"
+    return installed if installed.is_dir() else package.parent / "presets"
+
+
+PRESETS_DIR = _presets_dir()
+DEFAULT_PRESET = "cartpole-ppo"
+
+
+@dataclass(frozen=True)
+class PassBar:
+    """The result a preset is expected to reach, and where that number comes from."""
+
+    metric: str
+    value: float
+    source: str = ""
+
+
+@dataclass(frozen=True)
+class Preset:
+    """One preset file, parsed and checked."""
+
+    name: str
+    env: str
+    algorithm: str
+    config: Mapping[str, Any]
+    """Algorithm configuration (RLlib AlgorithmConfig keys for online presets)."""
+    stop: Mapping[str, Any]
+    pass_bar: PassBar
+    description: str = ""
+    aliases: tuple[str, ...] = ()
+    checkpoint_frequency: int = 10
+    """Save a checkpoint every this many iterations (and always at the end)."""
+    checkpoint_keep: int = 3
+    """Keep this many most recent checkpoints."""
+    path: Path | None = None
+    extra: Mapping[str, Any] = field(default_factory=dict)
+    """Sections a specific driver understands (e.g. an offline dataset description)."""
+
+
+_REQUIRED = ("name", "env", "algorithm", "stop", "pass_bar")
+_KNOWN = set(_REQUIRED) | {"description", "aliases", "config", "checkpoint"}
+
+
+def _parse(data: Any, path: Path) -> Preset:
+    if not isinstance(data, dict):
+        raise UserError(f"Preset file {path} must hold a YAML mapping, not {type(data).__name__}.")
+    missing = [key for key in _REQUIRED if key not in data]
+    if missing:
+        raise UserError(f"Preset file {path} lacks the key(s): {', '.join(missing)}.")
+    bar = data["pass_bar"]
+    if not isinstance(bar, dict) or "metric" not in bar or "value" not in bar:
+        raise UserError(f"Preset file {path}: pass_bar needs 'metric' and 'value'.")
+    checkpoint = data.get("checkpoint") or {}
+    for section in ("config", "stop"):
+        if not isinstance(data.get(section) or {}, dict):
+            raise UserError(f"Preset file {path}: '{section}' must be a mapping.")
+    return Preset(
+        name=str(data["name"]),
+        env=str(data["env"]),
+        algorithm=str(data["algorithm"]),
+        config=MappingProxyType(dict(data.get("config") or {})),
+        stop=MappingProxyType(dict(data["stop"])),
+        pass_bar=PassBar(str(bar["metric"]), float(bar["value"]), str(bar.get("source", ""))),
+        description=str(data.get("description", "")),
+        aliases=tuple(str(a) for a in data.get("aliases") or ()),
+        checkpoint_frequency=int(checkpoint.get("frequency", 10)),
+        checkpoint_keep=int(checkpoint.get("keep", 3)),
+        path=path,
+        extra=MappingProxyType({k: v for k, v in data.items() if k not in _KNOWN}),
+    )
+
+
+def load_preset_file(path: Path) -> Preset:
+    """Parse one preset YAML file."""
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise UserError(f"Cannot read preset file {path}: {exc}") from exc
+    return _parse(data, path)
+
+
+def all_presets(presets_dir: Path = PRESETS_DIR) -> dict[str, Preset]:
+    """Every preset shipped in ``presets_dir``, by name."""
+    presets = {}
+    for path in sorted(presets_dir.glob("*.yaml")):
+        preset = load_preset_file(path)
+        presets[preset.name] = preset
+    return presets
+
+
+def load_preset(name_or_path: str, presets_dir: Path = PRESETS_DIR) -> Preset:
+    """Find a preset by name, alias or file path; an unknown name is a :class:`UserError` with the closest name."""
+    candidate = Path(name_or_path)
+    if candidate.suffix in (".yaml", ".yml") and candidate.is_file():
+        return load_preset_file(candidate)
+    presets = all_presets(presets_dir)
+    wanted = name_or_path.strip()
+    lowered = wanted.lower()
+    for preset in presets.values():
+        if lowered == preset.name.lower() or lowered in (a.lower() for a in preset.aliases):
+            return preset
+    names = sorted(presets) + sorted(a for p in presets.values() for a in p.aliases)
+    close = difflib.get_close_matches(wanted, names, n=1, cutoff=0.5)
+    hint = f" Did you mean '{close[0]}'?" if close else ""
+    raise UserError(f"Unknown preset '{wanted}'.{hint} Available presets: {', '.join(sorted(presets))}.")

@@ -1,0 +1,103 @@
+"""What a finished job leaves in ``/opt/ml/model``: the framework checkpoint, the resolved config, metadata.json."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import json
+import platform
+import shutil
+from pathlib import Path
+from typing import Any, Mapping
+
+import yaml
+
+from runtime.config.hyperparameters import TrainingSpec
+
+from runtime.names import CHECKPOINT_DIR, CONFIG_JSON, CONFIG_YAML, METADATA_JSON
+
+_VERSIONED = ("rlrt", "ray", "torch", "gymnasium", "numpy", "d3rlpy", "pybullet", "sagemaker-training")
+
+
+def library_versions() -> dict[str, str]:
+    """Versions of the libraries a model depends on."""
+    versions = {"python": platform.python_version()}
+    for name in _VERSIONED:
+        try:
+            versions[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    return versions
+
+
+def _bounds(values: Any) -> list[Any]:
+    """Bounds (flattened) as JSON numbers; infinities become the strings "inf" / "-inf" (JSON has none)."""
+    import numpy as np
+
+    return [_bound(v) for v in np.asarray(values, dtype=float).reshape(-1).tolist()]
+
+
+def _bound(value: float) -> float | str:
+    if value == float("inf"):
+        return "inf"
+    if value == float("-inf"):
+        return "-inf"
+    return value
+
+
+def describe_space(space: Any) -> dict[str, Any]:
+    """A JSON description of a gymnasium space (type, shape, dtype, bounds or n)."""
+    from gymnasium import spaces
+
+    if isinstance(space, spaces.Discrete):
+        return {"type": "Discrete", "n": int(space.n), "start": int(space.start)}
+    if isinstance(space, spaces.MultiDiscrete):
+        return {"type": "MultiDiscrete", "nvec": space.nvec.tolist()}
+    if isinstance(space, spaces.Box):
+        return {
+            "type": "Box",
+            "shape": list(space.shape),
+            "dtype": str(space.dtype),
+            "low": _bounds(space.low),
+            "high": _bounds(space.high),
+        }
+    if isinstance(space, spaces.Dict):
+        return {"type": "Dict", "spaces": {k: describe_space(v) for k, v in space.spaces.items()}}
+    if isinstance(space, spaces.Tuple):
+        return {"type": "Tuple", "spaces": [describe_space(s) for s in space.spaces]}
+    return {"type": type(space).__name__, "repr": repr(space)}
+
+
+def write_resolved_config(directory: Path, spec: TrainingSpec) -> None:
+    """Save the resolved configuration (JSON and YAML, as RL Zoo saves config.yml next to its models)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    data = spec.to_dict()
+    (directory / CONFIG_JSON).write_text(json.dumps(data, indent=2, sort_keys=True))
+    (directory / CONFIG_YAML).write_text(yaml.safe_dump(data, sort_keys=False))
+
+
+def write_model_dir(
+    model_dir: Path,
+    checkpoint: Path,
+    spec: TrainingSpec,
+    observation_space: Any,
+    action_space: Any,
+    training: Mapping[str, Any],
+) -> None:
+    """Fill ``model_dir`` with a copy of ``checkpoint``, the resolved config and ``metadata.json``."""
+    model_dir.mkdir(parents=True, exist_ok=True)
+    target = model_dir / CHECKPOINT_DIR
+    shutil.rmtree(target, ignore_errors=True)
+    shutil.copytree(checkpoint, target)
+    write_resolved_config(model_dir, spec)
+    metadata = {
+        "env": spec.env,
+        "preset": spec.preset,
+        "algorithm": spec.algorithm,
+        "framework": "rllib",
+        "checkpoint": CHECKPOINT_DIR,
+        "observation_space": describe_space(observation_space),
+        "action_space": describe_space(action_space),
+        "training": dict(training),
+        "versions": library_versions(),
+    }
+    (model_dir / METADATA_JSON).write_text(json.dumps(metadata, indent=2))

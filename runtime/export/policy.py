@@ -1,0 +1,286 @@
+"""The framework-neutral serving policy: raw observation batch -> action (and action probabilities).
+
+A :class:`ServingPolicy` wraps a trained network (``body``: observations -> action-distribution inputs) with what
+the training framework did around it, so the exported model takes the environment's raw observations and returns
+what the environment gets:
+
+- before the network: observation normalisation by fixed running statistics (RLlib's ``MeanStdFilter``:
+  ``clip((x - mean) / (std + eps), -clip, clip)``);
+- after it, for discrete actions: the greedy action (argmax) and the action probabilities (softmax);
+  for continuous actions: the deterministic action (the distribution's mean), unsquashed from [-1, 1] to the
+  bounds when the framework normalises actions, and clipped to the bounds.
+
+The same object is traced to TorchScript and ONNX, drives rollout videos and evaluation, and is described as plain
+layers (:func:`mlp_description`) for the TensorFlow SavedModel built in TensorFlow's own environment.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+import numpy as np
+
+# Output names shared by every export (ONNX, TorchScript, SavedModel) and the HTTP API.
+from runtime.names import ACTION_PROBABILITIES, ACTIONS, OBSERVATIONS
+
+CATEGORICAL = "categorical"
+"""Discrete actions: network outputs are logits."""
+GAUSSIAN = "gaussian"
+"""Continuous actions: network outputs are the mean and log std of a diagonal Gaussian (mean first)."""
+DETERMINISTIC = "deterministic"
+"""Continuous actions: network outputs are the action itself."""
+SQUASHED_GAUSSIAN = "squashed_gaussian"
+"""Continuous actions (SAC): mean and log std of a Gaussian squashed by tanh; the action is ``tanh(mean)``."""
+HEAD_KINDS = (CATEGORICAL, GAUSSIAN, DETERMINISTIC, SQUASHED_GAUSSIAN)
+
+ACTIVATIONS = ("linear", "tanh", "relu", "sigmoid", "elu", "silu")
+
+
+@dataclass(frozen=True)
+class ObservationFilter:
+    """Fixed observation normalisation: ``clip((x - mean) / (std + eps), -clip, clip)``."""
+
+    mean: np.ndarray
+    std: np.ndarray
+    eps: float
+    clip: float | None
+    demean: bool = True
+    destd: bool = True
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "mean": np.asarray(self.mean, dtype=np.float64).reshape(-1).tolist(),
+            "std": np.asarray(self.std, dtype=np.float64).reshape(-1).tolist(),
+            "eps": self.eps,
+            "clip": self.clip,
+            "demean": self.demean,
+            "destd": self.destd,
+        }
+
+
+@dataclass(frozen=True)
+class ActionHead:
+    """How network outputs become actions."""
+
+    kind: str
+    """One of :data:`HEAD_KINDS`."""
+    size: int
+    """Number of discrete actions, or the action vector's length."""
+    start: int = 0
+    """Discrete spaces: the first action's value."""
+    low: Sequence[float] | None = None
+    high: Sequence[float] | None = None
+    normalized: bool = False
+    """Continuous: the network acts in [-1, 1], unsquashed to [low, high] (RLlib's normalize_actions)."""
+
+    def __post_init__(self) -> None:
+        if self.kind not in HEAD_KINDS:
+            raise ValueError(f"unknown action head {self.kind!r}; expected one of {HEAD_KINDS}")
+
+    @property
+    def bounded(self) -> bool:
+        return (
+            self.low is not None
+            and self.high is not None
+            and bool(np.all(np.isfinite(self.low)))
+            and bool(np.all(np.isfinite(self.high)))
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "size": self.size,
+            "start": self.start,
+            "low": None if self.low is None else [float(v) for v in self.low],
+            "high": None if self.high is None else [float(v) for v in self.high],
+            "normalized": self.normalized,
+            "bounded": self.bounded,
+        }
+
+
+def build_serving_policy(body: Any, observation_dim: int, head: ActionHead, obs_filter: ObservationFilter | None) -> Any:
+    """A ``torch.nn.Module``: float32 observations ``[batch, observation_dim]`` -> ``(actions[, probabilities])``."""
+    import torch
+
+    class ServingPolicy(torch.nn.Module):
+        """Observation batch -> (actions,) or (actions, action_probabilities)."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.body = body
+            self.observation_dim = observation_dim
+            self.head_kind = head.kind
+            self.size = head.size
+            self.start = head.start
+            self.normalized = head.normalized
+            self.bounded = head.bounded and head.kind != CATEGORICAL
+            self.has_filter = obs_filter is not None
+            if obs_filter is not None:
+                mean = obs_filter.mean if obs_filter.demean else np.zeros_like(obs_filter.mean)
+                scale = (obs_filter.std + obs_filter.eps) if obs_filter.destd else np.ones_like(obs_filter.std)
+                self.register_buffer("obs_mean", torch.as_tensor(np.asarray(mean, dtype=np.float32).reshape(-1)))
+                self.register_buffer("obs_scale", torch.as_tensor(np.asarray(scale, dtype=np.float32).reshape(-1)))
+                self.obs_clip = float(obs_filter.clip) if obs_filter.clip else 0.0
+            if self.bounded:
+                self.register_buffer("low", torch.as_tensor(np.asarray(head.low, dtype=np.float32)))
+                self.register_buffer("high", torch.as_tensor(np.asarray(head.high, dtype=np.float32)))
+
+        def forward(self, observations: torch.Tensor) -> tuple[torch.Tensor, ...]:
+            x = observations.to(torch.float32)
+            if self.has_filter:
+                x = (x - self.obs_mean) / self.obs_scale
+                if self.obs_clip > 0:
+                    x = torch.clamp(x, -self.obs_clip, self.obs_clip)
+            out = self.body(x)
+            if self.head_kind == CATEGORICAL:
+                probabilities = torch.softmax(out, dim=-1)
+                actions = torch.argmax(out, dim=-1) + self.start
+                return actions, probabilities
+            action = out[:, : self.size]
+            if self.head_kind == SQUASHED_GAUSSIAN:
+                action = torch.tanh(action)
+            if self.bounded:
+                if self.normalized:
+                    action = self.low + (action + 1.0) * (self.high - self.low) / 2.0
+                action = torch.maximum(torch.minimum(action, self.high), self.low)
+            return (action,)
+
+    return ServingPolicy().eval()
+
+
+def output_names(head: ActionHead) -> list[str]:
+    """The policy's outputs, in order."""
+    return [ACTIONS, ACTION_PROBABILITIES] if head.kind == CATEGORICAL else [ACTIONS]
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# A plain-layer description of the network, for exporters in other frameworks (TensorFlow's own environment).
+
+_ACTIVATION_OF = {"Tanh": "tanh", "ReLU": "relu", "Sigmoid": "sigmoid", "ELU": "elu", "SiLU": "silu", "Identity": "linear"}
+
+
+class NotAnMLP(Exception):
+    """The network is not a chain of linear layers and element-wise activations."""
+
+
+def mlp_description(
+    body: Any, observation_dim: int, used_columns: int | None = None
+) -> tuple[list[dict[str, Any]], dict[str, np.ndarray]]:
+    """Describe ``body`` as ``[{"type": "dense", "weight": name, "bias": name}, {"type": "activation", ...}, ...]``.
+
+    The layers are found by running ``body`` once and following its output back to its input through the leaf
+    modules that ran, so branches that do not feed the output (e.g. a value function) are left out. With
+    ``used_columns``, only the output's first columns must be reproduced (a Gaussian head's mean, where the
+    network post-processes the log std). Raises :class:`NotAnMLP` if anything other than ``Linear`` layers and
+    element-wise activations produce the (used) output.
+    """
+    import torch
+
+    records: dict[int, tuple[Any, Any, Any]] = {}
+    keep: list[Any] = []
+
+    def hook(module: Any, inputs: tuple[Any, ...], output: Any) -> None:
+        if isinstance(output, torch.Tensor) and len(inputs) == 1 and isinstance(inputs[0], torch.Tensor):
+            records[id(output)] = (module, inputs[0], output)
+            keep.extend([inputs[0], output])
+
+    handles = [m.register_forward_hook(hook) for m in body.modules() if not list(m.children())]
+    try:
+        x = torch.randn(3, observation_dim)
+        with torch.no_grad():
+            out = body(x)
+    finally:
+        for handle in handles:
+            handle.remove()
+    cols = out.shape[-1] if used_columns is None else used_columns
+    target = out[:, :cols]
+    current = out
+    if id(out) not in records:
+        # The last leaf output whose first columns are the used output (e.g. before a log-std clamp and concat).
+        for module, _, output in reversed(list(records.values())):
+            if output.shape[:-1] == out.shape[:-1] and output.shape[-1] >= cols and torch.equal(output[:, :cols], target):
+                current = output
+                break
+    chain = []
+    while current is not x:
+        record = records.get(id(current))
+        if record is None:
+            raise NotAnMLP("the output is computed by something other than Linear layers and activations")
+        chain.append(record[0])
+        current = record[1]
+    chain.reverse()
+    layers: list[dict[str, Any]] = []
+    weights: dict[str, np.ndarray] = {}
+    for module in chain:
+        name = type(module).__name__
+        if isinstance(module, torch.nn.Linear):
+            index = len(weights) // 2
+            weights[f"w{index}"] = module.weight.detach().cpu().numpy().T.astype(np.float32)
+            weights[f"b{index}"] = (
+                module.bias.detach().cpu().numpy().astype(np.float32)
+                if module.bias is not None
+                else np.zeros(module.out_features, np.float32)
+            )
+            layers.append({"type": "dense", "weight": f"w{index}", "bias": f"b{index}"})
+        elif name in _ACTIVATION_OF:
+            layers.append({"type": "activation", "activation": _ACTIVATION_OF[name]})
+        else:
+            raise NotAnMLP(f"layer {name} has no plain-layer equivalent")
+    dense = [layer for layer in layers if layer["type"] == "dense"]
+    if dense:  # activations are element-wise, so the last dense layer's unused columns can go
+        last = dense[-1]
+        weights[last["weight"]] = np.ascontiguousarray(weights[last["weight"]][:, :cols])
+        weights[last["bias"]] = np.ascontiguousarray(weights[last["bias"]][:cols])
+    reference = target.detach().cpu().numpy()
+    mine = run_mlp(layers, weights, x.numpy())
+    if mine.shape != reference.shape:
+        raise NotAnMLP("the plain-layer description does not produce the network's output shape")
+    if not np.allclose(mine, reference, atol=1e-5, rtol=1e-5):
+        raise NotAnMLP("the plain-layer description does not reproduce the network's output")
+    return layers, weights
+
+
+def run_mlp(layers: Sequence[dict[str, Any]], weights: dict[str, np.ndarray], x: np.ndarray) -> np.ndarray:
+    """Evaluate a :func:`mlp_description` in numpy (float32)."""
+    h = np.asarray(x, dtype=np.float32)
+    for layer in layers:
+        if layer["type"] == "dense":
+            h = h @ weights[layer["weight"]] + weights[layer["bias"]]
+        else:
+            h = _activate(layer["activation"], h)
+    return h
+
+
+def _activate(name: str, h: np.ndarray) -> np.ndarray:
+    if name == "tanh":
+        return np.tanh(h)
+    if name == "relu":
+        return np.maximum(h, 0)
+    if name == "sigmoid":
+        return 1 / (1 + np.exp(-h))
+    if name == "elu":
+        return np.where(h > 0, h, np.expm1(h))
+    if name == "silu":
+        return h / (1 + np.exp(-h))
+    return h
+
+
+@dataclass(frozen=True)
+class PolicyDescription:
+    """Everything another framework needs to rebuild the serving policy (written as ``policy_spec.json``)."""
+
+    observation_dim: int
+    head: ActionHead
+    obs_filter: ObservationFilter | None
+    layers: list[dict[str, Any]] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "format": "rlrt-policy-spec/1",
+            "observation_dim": self.observation_dim,
+            "head": self.head.to_json(),
+            "observation_filter": None if self.obs_filter is None else self.obs_filter.to_json(),
+            "layers": self.layers,
+            "outputs": output_names(self.head),
+        }

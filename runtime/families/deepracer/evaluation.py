@@ -1,0 +1,308 @@
+"""DeepRacer evaluation: a trained model drives ``NUMBER_OF_TRIALS`` laps (``evaluation_metrics.json`` and an
+evaluation simtrace), or two models race each other on one track (head-to-head).
+
+A model is a folder laid out as ``/opt/ml/model`` after DeepRacer training (``checkpoint/``, ``model_metadata.json``,
+``config.json``, ``reward_function.py``), or a ``model.tar.gz`` of one. The policy acts greedily (the most likely
+discrete action; the mean of a continuous one).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+import shutil
+import sys
+import tarfile
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping, Sequence, TextIO
+
+import numpy as np
+
+from runtime.errors import UserError, run_job
+
+log = logging.getLogger(__name__)
+
+EVALUATION_METRICS = "evaluation_metrics.json"
+EVAL_SIMTRACE_DIR = Path("iteration-data") / "evaluation" / "evaluation-simtrace"
+DEFAULT_TRIALS = 3
+# env_config keys a trained model's config carries that an evaluation must not inherit
+_TRAINING_ONLY = ("trace_dir", "phase", "change_start_position", "reward_function", "track_dirs", "model_metadata")
+
+
+@dataclass
+class DeepRacerPolicy:
+    """A trained DeepRacer model: its RLlib module, model_metadata and the env_config it was trained with."""
+
+    module: Any
+    metadata: Any
+    env_config: dict[str, Any]
+    reward_function: Path | None
+    folder: Path
+
+    def act(self, observation: Any) -> Any:
+        """The greedy action for one observation."""
+        import torch
+
+        from runtime.families.deepracer.training import scale_observation
+
+        obs = scale_observation(observation)
+        if isinstance(obs, dict):
+            obs = np.concatenate([np.asarray(obs[k], dtype=np.float32).ravel() for k in sorted(obs)])
+        with torch.no_grad():
+            out = self.module.forward_inference({"obs": torch.as_tensor(np.asarray(obs, dtype=np.float32)[None])})
+        logits = out["action_dist_inputs"][0].numpy()
+        if not self.metadata.continuous:
+            return int(np.argmax(logits))
+        mean = np.clip(logits[: len(logits) // 2], -1.0, 1.0)
+        low = np.array([self.metadata.steering_range[0], self.metadata.speed_range[0]])
+        high = np.array([self.metadata.steering_range[1], self.metadata.speed_range[1]])
+        return (low + (mean + 1.0) / 2.0 * (high - low)).astype(np.float32)
+
+
+def _unpack(path: Path, scratch: Path) -> Path:
+    """A model folder from a folder or a model.tar.gz (SageMaker's model artefact)."""
+    if path.is_file() and path.name.endswith((".tar.gz", ".tgz")):
+        target = scratch / path.name.split(".")[0]
+        target.mkdir(parents=True, exist_ok=True)
+        with tarfile.open(path) as archive:
+            archive.extractall(target, filter="data")
+        return target
+    if path.is_dir() and not (path / "checkpoint").is_dir():
+        archives = sorted(path.glob("*.tar.gz"))
+        if archives:
+            return _unpack(archives[0], scratch)
+    return path
+
+
+def load_policy(path: Path, scratch: Path | None = None) -> DeepRacerPolicy:
+    """Load a trained DeepRacer model (folder or model.tar.gz); :class:`UserError` naming what is missing."""
+    from envs.deepracer.metadata import MetadataError, load_metadata
+
+    scratch = scratch or Path(tempfile.mkdtemp(prefix="rlrt-deepracer-model-"))
+    if not path.exists():
+        raise UserError(f"DeepRacer model {path} does not exist.")
+    folder = _unpack(path, scratch)
+    module_dir = folder / "checkpoint" / "learner_group" / "learner" / "rl_module" / "default_policy"
+    if not module_dir.is_dir():
+        raise UserError(
+            f"{folder} is not a trained rlrt DeepRacer model: {module_dir.relative_to(folder)} is missing "
+            "(expected the /opt/ml/model folder of a deepracer-ppo training job, or its model.tar.gz)."
+        )
+    if not (folder / "model_metadata.json").is_file():
+        raise UserError(f"{folder} has no model_metadata.json; it is not a DeepRacer model.")
+    try:
+        metadata = load_metadata(folder / "model_metadata.json")
+    except MetadataError as exc:
+        raise UserError(str(exc)) from exc
+    from ray.rllib.core.rl_module.rl_module import RLModule
+
+    module = RLModule.from_checkpoint(str(module_dir))
+    config = json.loads((folder / "config.json").read_text()) if (folder / "config.json").is_file() else {}
+    env_config = {k: v for k, v in (config.get("env_config") or {}).items() if k not in _TRAINING_ONLY}
+    reward = folder / "reward_function.py"
+    return DeepRacerPolicy(module, metadata, env_config, reward if reward.is_file() else None, folder)
+
+
+def _env_config(policy: DeepRacerPolicy, settings: Mapping[str, Any], trace_dir: Path,
+                track_dirs: Sequence[Path]) -> dict[str, Any]:
+    config = {**policy.env_config, **{k.lower(): v for k, v in settings.items()}}
+    config.update({"phase": "evaluation", "change_start_position": False, "trace_dir": str(trace_dir),
+                   "model_metadata": policy.metadata.to_dict(), "track_dirs": [str(d) for d in track_dirs]})
+    if policy.reward_function is not None:
+        config["reward_function"] = str(policy.reward_function)
+    config.pop("number_of_trials", None)
+    return config
+
+
+def _entry(summary: Mapping[str, Any], trial: int) -> dict[str, Any]:
+    keys = ("reward_score", "metric_time", "start_time", "elapsed_time_in_milliseconds", "completion_percentage",
+            "episode_status", "crash_count", "immobilized_count", "off_track_count", "reversed_count", "reset_count")
+    return {**{k: summary[k] for k in keys}, "episode": trial, "trial": trial, "phase": "evaluation"}
+
+
+def _testing_line(summary: Mapping[str, Any], trial: int, steps: int, worker: int = 0) -> str:
+    return (f"Testing> Name=main_level/agent, Worker={worker}, Episode={trial}, "
+            f"Total reward={summary['reward_total']:.2f}, Steps={steps}, Training iteration=0")
+
+
+def _write_outputs(out_dir: Path, entries: list[dict[str, Any]], trace: Path | None, name: str) -> None:
+    from envs.deepracer.env import SIMTRACE_COLUMNS
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    tmp = out_dir / (name + ".tmp")
+    tmp.write_text(json.dumps({"metrics": entries}, indent=1))
+    tmp.replace(out_dir / name)
+    simtrace = out_dir / EVAL_SIMTRACE_DIR / ("0-iteration.csv" if name == EVALUATION_METRICS
+                                              else f"0-iteration-{name.replace('.json', '')}.csv")
+    simtrace.parent.mkdir(parents=True, exist_ok=True)
+    with simtrace.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(SIMTRACE_COLUMNS)
+        if trace is not None and trace.is_file():
+            with trace.open(newline="", encoding="utf-8") as source:
+                for row in csv.reader(source):
+                    row[0] = str(int(row[0]) - 1)
+                    writer.writerow(row)
+
+
+def _make_env(config: Mapping[str, Any]) -> Any:
+    from envs.deepracer.env import DeepRacerConfigError, DeepRacerEnv
+    from envs.deepracer.metadata import MetadataError
+    from envs.deepracer.reward import RewardFunctionError
+    from envs.deepracer.tracks import TrackError
+
+    try:
+        return DeepRacerEnv(config)
+    except (DeepRacerConfigError, MetadataError, RewardFunctionError, TrackError) as exc:
+        raise UserError(str(exc)) from exc
+
+
+def evaluate_model(model: Path, trials: int = DEFAULT_TRIALS, settings: Mapping[str, Any] | None = None,
+                   out_dir: Path | None = None, track_dirs: Sequence[Path] = (), stream: TextIO | None = None) -> list[dict[str, Any]]:
+    """Drive ``trials`` laps with ``model``; write evaluation_metrics.json (+ simtrace) to ``out_dir`` if given."""
+    from envs.deepracer.reward import RewardFunctionError
+
+    out = stream or sys.stdout
+    scratch = Path(tempfile.mkdtemp(prefix="rlrt-deepracer-eval-"))
+    try:
+        policy = load_policy(Path(model), scratch)
+        env = _make_env(_env_config(policy, settings or {}, scratch / "trace", track_dirs))
+        entries, steps = [], 0
+        try:
+            for trial in range(1, trials + 1):
+                obs, _ = env.reset(seed=trial)
+                done = False
+                while not done:
+                    obs, _, term, trunc, _ = env.step(policy.act(obs))
+                    done = term or trunc
+                summary = env.episode_summary(0)
+                steps += summary["steps"]
+                entries.append(_entry(summary, trial))
+                print(_testing_line(summary, trial, steps), file=out, flush=True)
+                print(f"rlrt: trial {trial}: {summary['episode_status']}, {summary['completion_percentage']}% in "
+                      f"{summary['elapsed_time_in_milliseconds'] / 1000:.2f} s", file=out, flush=True)
+            env.flush_trace()
+        except RewardFunctionError as exc:
+            raise UserError(str(exc)) from exc
+        if out_dir is not None:
+            _write_outputs(out_dir, entries, env.trace_file(0), EVALUATION_METRICS)
+        return entries
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def evaluate_head_to_head(model: Path, opponent: Path, trials: int = DEFAULT_TRIALS,
+                          settings: Mapping[str, Any] | None = None, out_dir: Path | None = None,
+                          track_dirs: Sequence[Path] = (), stream: TextIO | None = None) -> tuple[list[dict], list[dict]]:
+    """Race ``model`` against ``opponent`` on one track, side by side from the start line; each car's trial ends
+    on its own (lap, off track, crash: touching the other car is a crash for both). Writes
+    ``evaluation_metrics.json`` (the first model) and ``evaluation_metrics_2.json`` (the second)."""
+    from envs.deepracer.reward import RewardFunctionError
+
+    out = stream or sys.stdout
+    scratch = Path(tempfile.mkdtemp(prefix="rlrt-deepracer-h2h-"))
+    try:
+        first = load_policy(Path(model), scratch / "a")
+        second = load_policy(Path(opponent), scratch / "b")
+        config = _env_config(first, {**(settings or {})}, scratch / "trace", track_dirs)
+        config["race_type"] = "TIME_TRIAL"  # the other car is the opponent; no bots or boxes
+        env = _make_env(config)
+        env.set_opponent(second.act, second.metadata)
+        results: tuple[list[dict], list[dict]] = ([], [])
+        steps = [0, 0]
+        try:
+            for trial in range(1, trials + 1):
+                env.reset(seed=trial)
+                while not all(agent.done for agent in env.agents):
+                    actions = [None if agent.done else (first, second)[i].act(env.observe(i))
+                               for i, agent in enumerate(env.agents)]
+                    env.step_cars(actions)
+                for i in range(2):
+                    summary = env.episode_summary(i)
+                    steps[i] += summary["steps"]
+                    results[i].append(_entry(summary, trial))
+                    print(_testing_line(summary, trial, steps[i], worker=i), file=out, flush=True)
+                a, b = results[0][-1], results[1][-1]
+                print(f"rlrt: trial {trial}: model 1 {a['episode_status']} {a['completion_percentage']}% "
+                      f"{a['elapsed_time_in_milliseconds'] / 1000:.2f} s; model 2 {b['episode_status']} "
+                      f"{b['completion_percentage']}% {b['elapsed_time_in_milliseconds'] / 1000:.2f} s", file=out, flush=True)
+            env.flush_trace()
+        except RewardFunctionError as exc:
+            raise UserError(str(exc)) from exc
+        if out_dir is not None:
+            _write_outputs(out_dir, results[0], env.trace_file(0), EVALUATION_METRICS)
+            _write_outputs(out_dir, results[1], env.trace_file(1), "evaluation_metrics_2.json")
+        return results
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def run_evaluation_job(base_dir: Path | None = None, model: Path | None = None, opponent: Path | None = None,
+                       trials: int | None = None, overrides: Mapping[str, Any] | None = None) -> int:
+    """The ``rlrt deepracer-evaluate`` job: model from ``--model`` or the ``model`` channel (opponent from
+    ``--opponent`` or the ``model_2`` channel), settings from hyperparameters (``NUMBER_OF_TRIALS``, ``WORLD_NAME``,
+    ``RACE_TYPE``, ...) and the train channel's evaluation_params.yaml / training_params.yaml; outputs to
+    ``output/intermediate/``."""
+    from runtime.job.setup import find_base_dir
+    from runtime.job.environment import load_environment, prepare_local_tree
+
+    overrides = dict(overrides or {})
+    root, local = find_base_dir(base_dir, "deepracer-evaluate")
+    failure = lambda: root / "output" / "failure"  # noqa: E731
+
+    def job() -> int:
+        from runtime.families.deepracer.training import ENV_SETTINGS
+
+        if local:
+            prepare_local_tree(root, overrides)
+        env = load_environment(root)
+        if env.failure_file.exists():
+            env.failure_file.unlink()
+        given = {**env.hyperparameters, **({} if local else overrides)}
+        train_dir = env.channel_dir("train")
+        settings: dict[str, Any] = {}
+        for name in ("evaluation_params.yaml", "training_params.yaml"):
+            path = train_dir / name
+            if path.is_file():
+                import yaml
+
+                data = yaml.safe_load(path.read_text()) or {}
+                if not isinstance(data, dict):
+                    raise UserError(f"{path} must hold a YAML mapping of NAME: value.")
+                settings = {str(k).lower(): v for k, v in data.items()
+                            if str(k).lower() in ENV_SETTINGS + ("number_of_trials",)}
+                break
+        unknown = []
+        for key, value in given.items():
+            lower = key.lower()
+            if lower in ENV_SETTINGS or lower == "number_of_trials":
+                settings[lower] = value
+            elif lower == "evaluate_episodes":
+                settings["number_of_trials"] = value
+            elif not key.startswith("sagemaker_"):
+                unknown.append(key)
+        if unknown:
+            log.info("ignoring hyperparameters an evaluation does not use: %s", ", ".join(sorted(unknown)))
+        count = trials if trials is not None else settings.pop("number_of_trials", DEFAULT_TRIALS)
+        settings.pop("number_of_trials", None)
+        try:
+            count = int(str(count))
+            if count < 1:
+                raise ValueError
+        except ValueError:
+            raise UserError(f"NUMBER_OF_TRIALS must be an integer >= 1, got {count!r}.") from None
+        first = model or env.require_channel("model")
+        second = opponent or (env.channel_dir("model_2") if env.channel_dir("model_2").is_dir() else None)
+        tracks = [train_dir] if train_dir.is_dir() else []
+        out_dir = env.intermediate_dir
+        if second is not None:
+            evaluate_head_to_head(first, second, count, settings, out_dir, tracks)
+        else:
+            evaluate_model(first, count, settings, out_dir, tracks)
+        print(f"rlrt: evaluation metrics in {out_dir / EVALUATION_METRICS}", flush=True)
+        return 0
+
+    return run_job(job, failure)

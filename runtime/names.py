@@ -1,0 +1,72 @@
+"""Every name a job shares with the world outside the code: paths, channels, file names, environment variables.
+
+One module, so that a path in the ``/opt/ml`` contract or a file name in the model folder is spelled once. The
+layout of a job tree (see DESIGN.md, "The /opt/ml contract")::
+
+    <base>/input/config/{hyperparameters,resourceconfig,inputdataconfig}.json
+    <base>/input/data/<channel>/
+    <base>/model/            final artefacts (MODEL_FILES below)
+    <base>/checkpoints/      periodic checkpoints
+    <base>/output/failure    one clear reason when the job fails
+    <base>/output/intermediate/, <base>/output/tensorboard/, <base>/output/data/
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+# ----- environment variables -------------------------------------------------------------------------------------
+BASE_DIR_ENV = "SAGEMAKER_BASE_DIR"
+"""Root of the job tree (honoured by sagemaker-training); default :data:`DEFAULT_BASE_DIR`."""
+NUM_CPUS_ENV = "SM_NUM_CPUS"
+NUM_GPUS_ENV = "SM_NUM_GPUS"
+MODEL_DIR_ENV = "SM_MODEL_DIR"
+TF_PYTHON_ENV = "RLRT_TF_PYTHON"
+"""The python of the TensorFlow environment (scripts/install-tf.sh); unset or empty: no SavedModel."""
+
+DEFAULT_BASE_DIR = Path("/opt/ml")
+
+# ----- the job tree ----------------------------------------------------------------------------------------------
+CONFIG_DIR = Path("input") / "config"
+DATA_DIR = Path("input") / "data"
+HYPERPARAMETERS_JSON = "hyperparameters.json"
+RESOURCE_CONFIG_JSON = "resourceconfig.json"
+INPUT_DATA_CONFIG_JSON = "inputdataconfig.json"
+MODEL_DIR = "model"
+CHECKPOINTS_DIR = "checkpoints"
+OUTPUT_DIR = "output"
+FAILURE_FILE = Path(OUTPUT_DIR) / "failure"
+INTERMEDIATE_DIR = Path(OUTPUT_DIR) / "intermediate"
+TENSORBOARD_DIR = Path(OUTPUT_DIR) / "tensorboard"
+OUTPUT_DATA_DIR = Path(OUTPUT_DIR) / "data"
+
+# ----- input channels --------------------------------------------------------------------------------------------
+CHANNEL_TRAIN = "train"
+"""Offline datasets, a Unity game, DeepRacer's reward function / model_metadata.json / track."""
+CHANNEL_MODEL = "model"
+"""A trained model to evaluate or serve."""
+CHANNEL_CHECKPOINT = "checkpoint"
+"""The seeds' legacy restore channel (Coach flows)."""
+
+# ----- the model folder ------------------------------------------------------------------------------------------
+CHECKPOINT_DIR = "checkpoint"
+"""The framework's own checkpoint inside the model folder."""
+CONFIG_JSON = "config.json"
+CONFIG_YAML = "config.yaml"
+METADATA_JSON = "metadata.json"
+TORCHSCRIPT_FILE = "policy.pt"
+ONNX_FILE = "policy.onnx"
+POLICY_SPEC_FILE = "policy_spec.json"
+POLICY_WEIGHTS_FILE = "policy_weights.npz"
+SAVEDMODEL_DIR = "1"
+CODE_DIR = "code"
+
+# ----- outputs ---------------------------------------------------------------------------------------------------
+EVALUATION_JSON = "evaluation.json"
+STATE_FILE = "rlrt_state.json"
+"""Our counters inside each checkpoint."""
+
+# ----- serving tensors -------------------------------------------------------------------------------------------
+OBSERVATIONS = "observations"
+ACTIONS = "actions"
+ACTION_PROBABILITIES = "action_probabilities"

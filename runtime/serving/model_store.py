@@ -1,0 +1,120 @@
+"""Finding a model (a folder, or a ``model.tar.gz`` as SageMaker delivers it) and running its ONNX policy.
+
+Used by ``rlrt serve``, ``rlrt transform`` and ``rlrt evaluate``. ONNX Runtime only: no torch, no Ray, so a server
+worker starts in well under a second.
+"""
+
+from __future__ import annotations
+
+import atexit
+import json
+import os
+import shutil
+import tarfile
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from runtime.serving.codec import OBSERVATIONS, observation_dim_from_metadata
+from runtime.errors import UserError
+
+from runtime.names import BASE_DIR_ENV, DEFAULT_BASE_DIR, METADATA_JSON, MODEL_DIR
+MODEL_TARBALL = "model.tar.gz"
+
+
+def default_model_dir() -> Path:
+    """``$SAGEMAKER_BASE_DIR/model`` (``/opt/ml/model`` in SageMaker, where hosting unpacks model.tar.gz)."""
+    return Path(os.environ.get(BASE_DIR_ENV) or DEFAULT_BASE_DIR) / MODEL_DIR
+
+
+def _remove_if_owner(path: Path, owner: int) -> None:
+    # Forked server workers run atexit handlers too: only the process that unpacked the model removes it.
+    if os.getpid() == owner:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def _extract(tarball: Path) -> Path:
+    target = Path(tempfile.mkdtemp(prefix="rlrt-model-"))
+    atexit.register(_remove_if_owner, target, os.getpid())
+    try:
+        with tarfile.open(tarball, "r:*") as archive:
+            archive.extractall(target, filter="data")
+    except (tarfile.TarError, OSError) as exc:
+        raise UserError(f"Cannot unpack the model archive {tarball}: {exc}") from exc
+    return target
+
+
+def locate_model(path: Path) -> Path:
+    """The folder holding ``metadata.json`` for ``path``: that folder, a ``model.tar.gz`` (unpacked to a temporary
+    folder), a folder holding ``model.tar.gz``, or a folder with exactly one model folder inside."""
+    path = Path(path).resolve()  # RLlib reads checkpoints by URI: a relative path has no scheme
+    if not path.exists():
+        raise UserError(f"No model at {path}: the path does not exist.")
+    if path.is_file():
+        if path.name.endswith((".tar.gz", ".tgz", ".tar")):
+            return locate_model(_extract(path))
+        raise UserError(f"{path} is not a model: give a model folder or a model.tar.gz.")
+    if (path / METADATA_JSON).is_file():
+        return path
+    if (path / MODEL_TARBALL).is_file():
+        return locate_model(_extract(path / MODEL_TARBALL))
+    inner = [p for p in path.iterdir() if p.is_dir() and (p / METADATA_JSON).is_file()]
+    if len(inner) == 1:
+        return inner[0]
+    found = ", ".join(sorted(p.name for p in path.iterdir())[:20]) or "nothing"
+    raise UserError(
+        f"No model in {path}: expected {METADATA_JSON} (a folder written by `rlrt train`) or {MODEL_TARBALL}; "
+        f"found {found}."
+    )
+
+
+def read_metadata(model_dir: Path) -> dict[str, Any]:
+    """``metadata.json`` of a located model folder."""
+    try:
+        return json.loads((model_dir / METADATA_JSON).read_text())
+    except (OSError, ValueError) as exc:
+        raise UserError(f"Cannot read {model_dir / METADATA_JSON}: {exc}") from exc
+
+
+def check_servable(model_dir: Path) -> dict[str, Any]:
+    """Check (without loading it) that ``model_dir`` has an ONNX policy and an observation shape; its metadata."""
+    metadata = read_metadata(model_dir)
+    onnx_file = (metadata.get("serving") or {}).get("onnx")
+    if not onnx_file or not (model_dir / onnx_file).is_file():
+        raise UserError(
+            f"The model in {model_dir} has no ONNX policy (metadata.json 'serving.onnx'); models trained by this "
+            "rlrt version have one. Re-export an older RLlib model with `rlrt export --model-dir DIR`."
+        )
+    try:
+        observation_dim_from_metadata(metadata)
+    except ValueError as exc:
+        raise UserError(str(exc)) from exc
+    return metadata
+
+
+class OnnxPolicy:
+    """A model folder's ONNX policy in ONNX Runtime: ``predict(observations) -> {output name: array}``."""
+
+    def __init__(self, model_dir: Path, threads: int = 1) -> None:
+        import onnxruntime as ort
+
+        self.model_dir = model_dir
+        self.metadata = check_servable(model_dir)
+        onnx_file = self.metadata["serving"]["onnx"]
+        self.observation_dim = observation_dim_from_metadata(self.metadata)
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        try:
+            self.session = ort.InferenceSession(str(model_dir / onnx_file), options, providers=["CPUExecutionProvider"])
+        except Exception as exc:  # noqa: BLE001 - onnxruntime raises its own exception types
+            raise UserError(f"ONNX Runtime cannot load {model_dir / onnx_file}: {exc}") from exc
+        self.outputs: list[str] = [o.name for o in self.session.get_outputs()]
+
+    def predict(self, observations: np.ndarray) -> dict[str, np.ndarray]:
+        """Run the policy on a float32 ``[n, observation_dim]`` batch."""
+        results = self.session.run(None, {OBSERVATIONS: np.ascontiguousarray(observations, dtype=np.float32)})
+        return dict(zip(self.outputs, results))

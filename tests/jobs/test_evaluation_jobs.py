@@ -1,0 +1,118 @@
+"""`rlrt evaluate` (the seeds' evaluate-ray.py job) and rollout videos (training and evaluation)."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tarfile
+from pathlib import Path
+
+import pytest
+
+from runtime.evaluate.video import count_frames
+from tests.conftest import REPO_ROOT, make_job_tree, rlrt_env, run_rlrt
+from tests.trained_models import cartpole_model, reacher_model, tf_env, tf_python, training_output  # noqa: F401
+
+EPISODE = re.compile(r"^Episode reward: (-?[0-9.eE+-]+)\. Episode steps: (\d+)$", re.M)
+TESTING = re.compile(r"^Testing>.*Total reward=(.*?),", re.M)  # Coach's metric definition
+MEAN = re.compile(r"^episode_reward_mean: ([-+]?[0-9]*[.]?[0-9]+([eE][-+]?[0-9]+)?)$", re.M)  # the SDK's regex
+
+
+def test_training_records_a_rollout_video_every_n_iterations(cartpole_model: Path) -> None:
+    videos = sorted((cartpole_model / "output" / "intermediate").glob("*.mp4"))
+    assert [v.name for v in videos] == ["rollout-iteration-000002.mp4"]  # record_video_every=2, 2 iterations
+    line = re.search(r"rollout video rollout-iteration-000002\.mp4: (\d+) frames, episode reward [0-9.]+, (\d+) steps",
+                     training_output(cartpole_model)["stdout"])
+    assert line, training_output(cartpole_model)["stdout"][-2000:]
+    frames, steps = int(line.group(1)), int(line.group(2))
+    assert frames == steps + 1  # the reset frame and one per step
+    assert count_frames(videos[0]) == frames
+
+
+def test_evaluate_ray_entry_point_with_a_model_tarball_channel(cartpole_model: Path, tmp_path: Path) -> None:
+    tree = make_job_tree(tmp_path / "opt" / "ml", {"evaluate_episodes": 2, "algorithm": "PPO", "env": "CartPole-v1"})
+    with tarfile.open(tree.channel("model") / "model.tar.gz", "w:gz") as archive:
+        for item in (cartpole_model / "model").iterdir():
+            archive.add(item, arcname=item.name)
+    done = subprocess.run([sys.executable, str(REPO_ROOT / "entrypoints" / "evaluate-ray.py"), "--evaluate_episodes",
+                           "2"], cwd=str(tmp_path), env=rlrt_env(tree.base), capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
+    episodes = EPISODE.findall(done.stdout)
+    assert len(episodes) == 2
+    assert len(TESTING.findall(done.stdout)) == 2
+    rewards = [float(r) for r, _ in episodes]
+    assert float(MEAN.search(done.stdout).group(1)) == pytest.approx(sum(rewards) / 2, abs=1e-3)
+    videos = sorted(tree.intermediate.glob("evaluation-episode-*.mp4"))
+    assert len(videos) == 2
+    assert count_frames(videos[0]) == int(episodes[0][1]) + 1
+    summary = json.loads((tree.intermediate / "evaluation.json").read_text())
+    assert summary["rewards"] == rewards and summary["env"] == "CartPole-v1"
+
+
+def test_evaluate_a_continuous_model_under_the_seed_env_name(reacher_model: Path, tmp_path: Path) -> None:
+    tree = make_job_tree(tmp_path / "opt" / "ml", {"evaluate_episodes": 1, "algorithm": "PPO",
+                                                   "env": "RoboschoolReacher-v1", "record_video_every": 0})
+    shutil.copytree(reacher_model / "model", tree.channel("model"), dirs_exist_ok=True)
+    done = run_rlrt(["evaluate"], base=tree.base, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    (reward, steps), = EPISODE.findall(done.stdout)
+    assert int(steps) == 150  # ReacherBulletEnv's time limit
+    assert MEAN.search(done.stdout)
+    assert not list(tree.intermediate.glob("*.mp4"))
+
+
+def test_evaluate_a_model_given_by_a_relative_path(reacher_model: Path, tmp_path: Path) -> None:
+    # RLlib opens checkpoints by URI; a relative --model path once failed with "URI has empty scheme".
+    relative = os.path.relpath(reacher_model / "model", REPO_ROOT)
+    done = run_rlrt(["evaluate", "--base-dir", str(tmp_path / "eval"), "--model", relative,
+                     "--set", "evaluate_episodes=1", "--set", "record_video_every=0"], timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert MEAN.search(done.stdout)
+
+
+@pytest.mark.parametrize(
+    "hyperparameters, message",
+    [
+        ({"algorithm": "DQN"}, "'algorithm' is 'DQN' but the model"),
+        ({"env": "ReacherBulletEnv-v0"}, "expects observations of shape [4]"),
+        ({"evaluate_episode": 2}, "Did you mean 'evaluate_episodes'?"),
+        ({"evaluate_episodes": 0}, "'evaluate_episodes' must be an integer >= 1"),
+        ({"env": "NoSuchEnv-v9"}, "Unknown environment 'NoSuchEnv-v9'"),
+    ],
+)
+def test_evaluate_errors_are_clear(cartpole_model: Path, tmp_path: Path, hyperparameters: dict, message: str) -> None:
+    tree = make_job_tree(tmp_path / "opt" / "ml", hyperparameters)
+    shutil.copytree(cartpole_model / "model", tree.channel("model"), dirs_exist_ok=True)
+    done = run_rlrt(["evaluate"], base=tree.base, timeout=120)
+    assert done.returncode == 2, done.stdout[-1000:] + done.stderr[-2000:]
+    assert message in tree.failure.read_text()
+
+
+def test_evaluate_without_a_model_channel(tmp_path: Path) -> None:
+    tree = make_job_tree(tmp_path / "opt" / "ml", {"evaluate_episodes": 1})
+    done = run_rlrt(["evaluate"], base=tree.base, timeout=120)
+    assert done.returncode == 2
+    assert "'model' input channel" in tree.failure.read_text()
+
+
+def test_the_metadata_framework_picks_the_loader(cartpole_model: Path, tmp_path: Path) -> None:
+    """RLlib's loader (from the checkpoint) and the ONNX fallback (a framework with no loader) act alike."""
+    import numpy as np
+
+    from runtime.errors import UserError
+    from runtime.evaluate.evaluator import load_actor
+
+    model = cartpole_model / "model"
+    metadata = json.loads((model / "metadata.json").read_text())
+    rllib = load_actor(model, metadata)
+    other = load_actor(model, {**metadata, "framework": "some-offline-library"})
+    for observation in np.random.default_rng(5).standard_normal((20, 4)).astype(np.float32):
+        assert rllib(observation) == other(observation)
+    with pytest.raises(UserError, match="framework 'some-offline-library'"):
+        load_actor(model, {**metadata, "framework": "some-offline-library", "serving": {}})
+
+

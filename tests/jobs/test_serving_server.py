@@ -1,0 +1,196 @@
+"""`rlrt serve`: the real gunicorn server on a loopback port, answering the SageMaker /ping and /invocations contract."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+import psutil
+import pytest
+import requests
+
+from tests.conftest import run_rlrt, start_rlrt
+from tests.trained_models import cartpole_model, tf_env, tf_python  # noqa: F401
+
+SEED_REQUEST = {"inputs": {"observations": [[1.0, 1.0, 1.0, 1.0]], "prev_action": [0, 0], "is_training": False,
+                           "prev_reward": -1, "seq_lens": -1}}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def stop(process: subprocess.Popen) -> int:
+    """SIGTERM the server's process group and wait (SIGKILL if it does not stop)."""
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=10)
+    return process.returncode
+
+
+def wait_until_ready(url: str, process: subprocess.Popen, log: Path, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"the server exited with {process.returncode}: {log.read_text()[-3000:]}")
+        try:
+            if requests.get(url + "/ping", timeout=1).status_code == 200:
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(0.2)
+    raise AssertionError(f"the server did not answer /ping within {timeout} s: {log.read_text()[-3000:]}")
+
+
+@pytest.fixture(scope="module")
+def server(cartpole_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, subprocess.Popen]]:
+    port = free_port()
+    log = tmp_path_factory.mktemp("serve") / "serve.log"
+    process = start_rlrt(["serve", "--host", "127.0.0.1"], base=cartpole_model, log=log,
+                         SAGEMAKER_BIND_TO_PORT=str(port), SAGEMAKER_MODEL_SERVER_WORKERS="2",
+                         SAGEMAKER_MODEL_SERVER_TIMEOUT="30")
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_ready(url, process, log)
+        yield url, process
+    finally:
+        code = stop(process)
+    assert code == 0, log.read_text()[-3000:]
+    assert "Traceback" not in log.read_text(), log.read_text()[-3000:]
+
+
+def onnx_predict(model: Path, observations: np.ndarray) -> dict[str, np.ndarray]:
+    import onnxruntime as ort
+
+    session = ort.InferenceSession(str(model / "policy.onnx"), providers=["CPUExecutionProvider"])
+    names = [o.name for o in session.get_outputs()]
+    return dict(zip(names, session.run(None, {"observations": observations.astype(np.float32)})))
+
+
+def test_ping_and_the_seed_request(server: tuple[str, subprocess.Popen], cartpole_model: Path) -> None:
+    url, process = server
+    assert requests.get(url + "/ping", timeout=5).status_code == 200
+    response = requests.post(url + "/invocations", json=SEED_REQUEST, timeout=5)
+    assert response.status_code == 200, response.text
+    assert response.headers["Content-Type"].startswith("application/json")
+    outputs = response.json()["outputs"]
+    expected = onnx_predict(cartpole_model / "model", np.ones((1, 4)))
+    assert outputs["actions"] == expected["actions"].tolist()
+    np.testing.assert_allclose(outputs["action_probabilities"], expected["action_probabilities"], atol=1e-6)
+    # The workers are the configured number of processes (gunicorn forks them one by one: the first may answer
+    # /ping before the second exists, so wait for it; a third would still fail).
+    deadline = time.monotonic() + 30
+    while len(psutil.Process(process.pid).children()) < 2 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert len(psutil.Process(process.pid).children()) == 2
+
+
+def test_rows_jsonlines_and_csv(server: tuple[str, subprocess.Popen], cartpole_model: Path) -> None:
+    url, _ = server
+    observations = np.random.default_rng(0).standard_normal((5, 4)).round(4)
+    probabilities = onnx_predict(cartpole_model / "model", observations)["action_probabilities"]
+
+    rows = requests.post(url + "/invocations", json={"instances": observations.tolist()}, timeout=5)
+    assert rows.status_code == 200
+    np.testing.assert_allclose(rows.json()["predictions"], probabilities, atol=1e-6)
+
+    body = "".join(json.dumps(o) + "\n" for o in observations.tolist())
+    lines = requests.post(url + "/invocations", data=body, headers={"Content-Type": "application/jsonlines"}, timeout=5)
+    assert lines.status_code == 200 and lines.headers["Content-Type"].startswith("application/jsonlines")
+    answers = [json.loads(line) for line in lines.text.splitlines()]
+    assert len(answers) == 5
+    np.testing.assert_allclose([a["predictions"][0] for a in answers], probabilities, atol=1e-6)
+
+    csv_body = "\n".join(",".join(str(v) for v in row) for row in observations.tolist())
+    as_json = requests.post(url + "/invocations", data=csv_body, headers={"Content-Type": "text/csv"}, timeout=5)
+    np.testing.assert_allclose(as_json.json()["predictions"], probabilities, atol=1e-6)
+    as_csv = requests.post(url + "/invocations", data=csv_body,
+                           headers={"Content-Type": "text/csv", "Accept": "text/csv"}, timeout=5)
+    assert as_csv.headers["Content-Type"].startswith("text/csv")
+    np.testing.assert_allclose(np.loadtxt(as_csv.text.splitlines(), delimiter=","), probabilities, atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "body, content_type, status, fragment",
+    [
+        (json.dumps({"instances": [[1, 2, 3]]}), "application/json", 400, "4 numbers"),
+        ("{not json", "application/json", 400, "not valid JSON"),
+        (json.dumps({"inputs": {"obs": [[1, 2, 3, 4]]}}), "application/json", 400, "observations"),
+        (json.dumps({"instances": [[1, 2, "x", 4]]}), "application/json", 400, "numbers"),
+        ('{"instances": [[1, 2, NaN, 4]]}', "application/json", 400, "finite"),
+        (json.dumps({"instances": []}), "application/json", 400, "empty"),
+        (json.dumps({"something": 1}), "application/json", 400, "inputs"),
+        ("1,2,3,4\n1,2\n", "text/csv", 400, "row 2"),
+        ("[1,2,3,4]\n{oops\n", "application/jsonlines", 400, "line 2"),
+        ("\xff\xfe", "application/jsonlines", 400, ""),
+        ("1,2,3,4", "image/png", 415, "Content-Type"),
+    ],
+)
+def test_bad_requests_get_clear_errors_and_the_server_keeps_serving(
+    server: tuple[str, subprocess.Popen], body: str, content_type: str, status: int, fragment: str
+) -> None:
+    url, process = server
+    response = requests.post(url + "/invocations", data=body.encode("latin-1"), headers={"Content-Type": content_type},
+                             timeout=5)
+    assert response.status_code == status, response.text
+    assert fragment in response.json()["error"]
+    assert process.poll() is None
+    assert requests.post(url + "/invocations", json=SEED_REQUEST, timeout=5).status_code == 200
+
+
+def test_methods_routes_and_accept(server: tuple[str, subprocess.Popen]) -> None:
+    url, _ = server
+    assert requests.get(url + "/invocations", timeout=5).status_code == 405
+    assert requests.get(url + "/nothing-here", timeout=5).status_code == 404
+    refused = requests.post(url + "/invocations", json=SEED_REQUEST, headers={"Accept": "image/png"}, timeout=5)
+    assert refused.status_code == 406 and "Accept" in refused.json()["error"]
+    assert requests.get(url + "/execution-parameters", timeout=5).json()["MaxConcurrentTransforms"] == 2
+    # A chunked body (no Content-Length) is read and answered like any other.
+    chunked = requests.post(url + "/invocations", data=iter([b'{"instances": ', b"[[0, 0, 0, 0]]}"]),
+                            headers={"Content-Type": "application/json"}, timeout=5)
+    assert chunked.status_code == 200 and len(chunked.json()["predictions"]) == 1
+
+
+def test_serve_without_a_model_fails_clearly(tmp_path: Path) -> None:
+    result = run_rlrt(["serve", "--host", "127.0.0.1"], base=tmp_path, timeout=60,
+                      SAGEMAKER_BIND_TO_PORT=str(free_port()))
+    assert result.returncode == 2
+    assert "No model at" in result.stderr and str(tmp_path / "model") in result.stderr
+
+
+def test_bad_server_settings_fail_clearly(cartpole_model: Path) -> None:
+    result = run_rlrt(["serve"], base=cartpole_model, timeout=60, SAGEMAKER_MODEL_SERVER_WORKERS="many")
+    assert result.returncode == 2
+    assert "SAGEMAKER_MODEL_SERVER_WORKERS must be a positive integer" in result.stderr
+
+
+def test_bodies_over_the_limit_get_413(cartpole_model: Path) -> None:
+    """The WSGI application itself, called in-process (the limit is 100 MB in the server; 1 MB here)."""
+    import io
+
+    from runtime.serving.server import InferenceApp
+
+    app = InferenceApp(cartpole_model / "model", max_body_mb=1)
+    body = json.dumps({"instances": [[0.0, 0.0, 0.0, 0.0]] * 60000}).encode()
+    assert len(body) > 2**20
+    answers = []
+    for length in (str(len(body)), ""):  # declared length, and a chunked body of unknown length
+        environ = {"REQUEST_METHOD": "POST", "PATH_INFO": "/invocations", "CONTENT_TYPE": "application/json",
+                   "CONTENT_LENGTH": length, "wsgi.input": io.BytesIO(body)}
+        status: list[str] = []
+        payload = b"".join(app(environ, lambda s, headers: status.append(s)))
+        answers.append((status[0], json.loads(payload)["error"]))
+    assert answers == [("413 Payload Too Large", "the request body is larger than 1 MB")] * 2

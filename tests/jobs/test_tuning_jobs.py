@@ -1,0 +1,140 @@
+"""`rlrt tune` (SageMaker HyperparameterTuner's grammar on Ray Tune), and the container under SageMaker's own tuner."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.conftest import make_job_tree, run_rlrt
+from tests.unit.test_tuning import _spec  # noqa: F401
+
+RAY_REGEX = r"episode_reward_mean: ([-+]?[0-9]*[.]?[0-9]+([eE][-+]?[0-9]+)?)"  # RLEstimator's metric definition
+TINY_JOB = {
+    "rl.training.stop.training_iteration": 2,
+    "rl.training.config.train_batch_size": 200,
+    "rl.training.config.sgd_minibatch_size": 100,
+    "rl.training.config.num_envs_per_worker": 1,
+    "rl.training.config.num_workers": 0,
+}
+
+
+def test_a_bad_hyperparameter_name_fails_before_any_trial(tmp_path: Path) -> None:
+    file = tmp_path / "tune.yaml"
+    file.write_text(yaml.safe_dump(_spec(hyperparameter_ranges={
+        "rl.training.config.lrr": {"type": "Continuous", "min_value": 0.001, "max_value": 0.01}})))
+    run = run_rlrt(["tune", str(file), "--output", str(tmp_path / "out")])
+    assert run.returncode == 2, run.stderr
+    failure = (tmp_path / "out" / "output" / "failure").read_text()
+    assert "rl.training.config.lrr" in failure and "Did you mean 'rl.training.config.lr'" in failure
+    assert not (tmp_path / "out" / "jobs").exists() or not any((tmp_path / "out" / "jobs").iterdir())
+
+
+def test_a_missing_or_broken_tuning_file_is_a_user_error(tmp_path: Path) -> None:
+    run = run_rlrt(["tune", str(tmp_path / "nope.yaml"), "--output", str(tmp_path / "out")])
+    assert run.returncode == 2 and "does not exist" in (tmp_path / "out" / "output" / "failure").read_text()
+    (tmp_path / "bad.yaml").write_text("max_jobs: [1, 2\n")
+    run = run_rlrt(["tune", str(tmp_path / "bad.yaml"), "--output", str(tmp_path / "out")])
+    assert run.returncode == 2 and "not valid YAML/JSON" in (tmp_path / "out" / "output" / "failure").read_text()
+
+
+@pytest.mark.slow
+def test_tune_runs_training_jobs_and_reports_the_best(tmp_path: Path) -> None:
+    file = tmp_path / "tune.json"
+    file.write_text(json.dumps({
+        "objective_metric_name": "episode_reward_mean", "objective_type": "Maximize",
+        "max_jobs": 2, "max_parallel_jobs": 1, "strategy": "Bayesian", "early_stopping_type": "Auto",
+        "static_hyperparameters": TINY_JOB,
+        "hyperparameter_ranges": {
+            "rl.training.config.lr": {"type": "Continuous", "min_value": 1e-4, "max_value": 1e-2,
+                                      "scaling_type": "Logarithmic"},
+            "rl.training.config.num_sgd_iter": {"type": "Integer", "min_value": 1, "max_value": 3},
+            "rl.training.config.gamma": {"type": "Continuous", "min_value": 0.9, "max_value": 0.999,
+                                         "scaling_type": "ReverseLogarithmic"},
+        },
+    }))
+    out = tmp_path / "out"
+    run = run_rlrt(["tune", str(file), "--output", str(out)], timeout=500)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-5000:]
+    rows = list(csv.DictReader((out / "tuning_results.csv").open()))
+    assert len(rows) == 2
+    for row in rows:
+        assert 1e-4 <= float(row["rl.training.config.lr"]) <= 1e-2
+        assert row["rl.training.config.num_sgd_iter"] in {"1", "2", "3"}
+        assert 0.9 <= float(row["rl.training.config.gamma"]) <= 0.999
+        assert row["status"] in {"completed", "early-stopped"} and math.isfinite(float(row["episode_reward_mean"]))
+        # Each trial is a real training job in its own tree, with the sampled hyperparameters as SageMaker writes them.
+        written = json.loads((Path(row["job_dir"]) / "input" / "config" / "hyperparameters.json").read_text())
+        assert json.loads(written["rl.training.config.lr"]) == pytest.approx(float(row["rl.training.config.lr"]))
+        assert json.loads(written["rl.training.stop.training_iteration"]) == 2
+        assert (Path(row["job_dir"]) / "checkpoints").is_dir()
+    best = json.loads((out / "best_hyperparameters.json").read_text())
+    assert best["objective_value"] == max(float(r["episode_reward_mean"]) for r in rows)
+    assert best["hyperparameters"]["rl.training.config.train_batch_size"] == 200
+    assert set(best["tuned_hyperparameters"]) == {"rl.training.config.lr", "rl.training.config.num_sgd_iter",
+                                                  "rl.training.config.gamma"}
+    assert "rlrt: best trial" in run.stdout
+    header = r"^trial +rl.training.config.lr +rl.training.config.num_sgd_iter .*episode_reward_mean"
+    assert re.search(header, run.stdout, re.M), run.stdout
+
+
+@pytest.mark.slow
+def test_early_stopping_stops_a_trial_that_falls_behind(tmp_path: Path) -> None:
+    """Deterministic ASHA: a grid run one job at a time, the first trial plays full CartPole episodes (return ~20 for
+    a new policy), the second has its episodes cut at 5 steps (return <= 5). At the first rung the second trial is
+    below every recorded result, so ASHA stops it; its job receives SIGTERM, as SageMaker's tuner stops a job."""
+    file = tmp_path / "tune.yaml"
+    file.write_text(yaml.safe_dump({
+        "objective_metric_name": "episode_reward_mean", "objective_type": "Maximize", "max_parallel_jobs": 1,
+        "strategy": "Grid", "early_stopping_type": "Auto",
+        "static_hyperparameters": {**TINY_JOB, "rl.training.stop.training_iteration": 3},
+        "hyperparameter_ranges": {
+            "rl.training.config.env_config.max_episode_steps": {"type": "Categorical", "values": [500, 5]}},
+    }))
+    out = tmp_path / "out"
+    run = run_rlrt(["tune", str(file), "--output", str(out)], timeout=500)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-5000:]
+    rows = {int(r["rl.training.config.env_config.max_episode_steps"]): r
+            for r in csv.DictReader((out / "tuning_results.csv").open())}
+    assert set(rows) == {500, 5}
+    assert (rows[500]["status"], rows[500]["iterations"]) == ("completed", "3"), rows
+    assert (rows[5]["status"], rows[5]["iterations"]) == ("early-stopped", "1"), rows
+    assert float(rows[5]["episode_reward_mean"]) <= 5 < float(rows[500]["episode_reward_mean"])
+    # The stopped job saved a checkpoint on SIGTERM and exited; nothing of it runs on.
+    assert list((Path(rows[5]["job_dir"]) / "checkpoints").glob("checkpoint_*"))
+    assert json.loads((out / "best_hyperparameters.json").read_text())["hyperparameters"][
+        "rl.training.config.env_config.max_episode_steps"] == 500
+
+
+def test_under_sagemakers_tuner_the_job_obeys_time_total_s_and_prints_the_objective_every_iteration(
+        tmp_path: Path) -> None:
+    tree = make_job_tree(tmp_path / "ml")
+    # What SageMaker's tuner writes: the estimator's static hyperparameters JSON-encoded by the SDK, the sampled
+    # values as plain strings, and its own _tuning_objective_metric.
+    (tree.base / "input" / "config" / "hyperparameters.json").write_text(json.dumps({
+        "rl.training.stop.time_total_s": "6",
+        "rl.training.stop.episode_reward_mean": "1000",  # out of CartPole's reach: the clock must end the job
+        "rl.training.config.train_batch_size": "200",
+        "rl.training.config.sgd_minibatch_size": "100",
+        "rl.training.config.num_workers": "0",
+        "rl.training.config.num_envs_per_worker": "1",
+        "rl.training.config.kl_coeff": "0.7340516",
+        "rl.training.config.num_sgd_iter": "2",
+        "_tuning_objective_metric": "episode_reward_mean",
+        "sagemaker_estimator_class_name": '"RLEstimator"',
+    }))
+    run = run_rlrt(["train"], base=tree.base)
+    assert run.returncode == 0, run.stderr[-3000:]
+    iterations = re.findall(r"^training_iteration: (\d+)$", run.stdout, re.M)
+    objectives = re.findall(RAY_REGEX, run.stdout)
+    assert len(iterations) >= 2 and len(objectives) == len(iterations)
+    training = json.loads((tree.model / "metadata.json").read_text())["training"]
+    assert training["stopped_by"].startswith("time_total_s") and training["time_total_s"] >= 6
+    assert training["training_iteration"] == len(iterations)
+    config = json.loads((tree.model / "config.json").read_text())
+    assert config["config"]["kl_coeff"] == pytest.approx(0.7340516) and config["config"]["num_epochs"] == 2

@@ -1,0 +1,108 @@
+"""Training on Unity games end to end (``rlrt`` as a real process, RLlib env runners launching the stand-in player
+from the job's ``train`` channel), and the job-level errors for a game that cannot be found."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from conftest import make_job_tree, run_rlrt
+from unity_player.build import make_player
+from tests.unit.test_unity_training import free_base_port  # noqa: F401
+
+# What entrypoints/train-unity.py runs.
+TRAIN_UNITY = ["train", "--default-preset", "unity-basic-ppo"]
+
+
+def tiny(**extra: object) -> dict[str, object]:
+    """Hyperparameters for a few-hundred-step run on the stand-in player."""
+    return {
+        "rl.training.config.env_config.base_port": free_base_port(),
+        "rl.training.config.train_batch_size_per_learner": 200,
+        "rl.training.config.minibatch_size": 100,
+        "rl.training.config.num_epochs": 2,
+        "rl.training.config.num_envs_per_env_runner": 1,
+        **extra,
+    }
+
+
+@pytest.mark.slow
+def test_player_uploaded_to_the_train_channel(tmp_path: Path) -> None:
+    """The seed's custom-executable flow: the player file in the train channel, named by env_config env_name.
+
+    The player also dies mid-episode once (after 100 steps): the env runner logs a clear error naming the player's
+    log, RLlib re-creates the environment (a new player on the same port) and training goes on.
+    """
+    tree = make_job_tree(tmp_path / "ml", tiny(**{
+        "rl.training.config.env_config.env_name": "basic_env_linux.x86_64",
+        "rl.training.config.env_config.timeout_wait": 10,  # mlagents checks the player every timeout_wait / 10 s
+        "rl.training.stop.training_iteration": 2,
+    }))
+    marker = tmp_path / "crashed-once"
+    crash_once = ["--crash-after-steps", "100", "--crash-once", str(marker)]
+    make_player(tree.channel("train"), "basic_env_linux", crash_once, executable=False)  # S3 loses the mode bits
+    result = run_rlrt(TRAIN_UNITY, base=tree.base, timeout=240)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "training PPO on Unity (preset unity-basic-ppo)" in result.stdout
+    assert result.stdout.count("timesteps_total: ") == 2 and "episode_reward_mean: " in result.stdout
+    metadata = json.loads((tree.model / "metadata.json").read_text())
+    assert metadata["observation_space"]["shape"] == [20]
+    assert metadata["action_space"] == {"type": "Discrete", "n": 3, "start": 0}
+    assert (tree.model / "checkpoint").is_dir() and not tree.failure.exists()
+    # Env runner 1's player: worker id 16, its log in output/intermediate.
+    log = (tree.intermediate / "unity-16.log").read_text()
+    assert "port" in log and "the trainer closed the connection" in log
+    # The crash mid-episode, and the replacement player.
+    assert marker.exists() and "simulated crash after 100 steps" in log and log.count("connected:") == 2
+    crash = "The Unity player failed during step (UnityEnvironmentException: Environment shut down with return code 3"
+    assert crash in result.stdout + result.stderr and "unity-16.log" in result.stdout + result.stderr
+
+
+@pytest.mark.slow
+def test_multi_agent_game(tmp_path: Path) -> None:
+    """The multi-agent preset: one policy per behavior, agents '<behavior>_<id>', on the 3DBall-like stand-in."""
+    tree = make_job_tree(tmp_path / "ml", {
+        "preset": "unity-3dball-ppo",
+        **tiny(**{"rl.training.stop.training_iteration": 1, "rl.training.config.train_batch_size_per_learner": 300}),
+    })
+    ball = ["--game", "ball", "--agents", "3", "--max-step", "50"]
+    make_player(tree.channel("train") / "3DBall_linux", "3DBall", ball)
+    result = run_rlrt(["train"], base=tree.base, timeout=240)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "training PPO on UnityMultiAgent" in result.stdout and "episode_reward_mean: " in result.stdout
+    metadata = json.loads((tree.model / "metadata.json").read_text())
+    assert metadata["observation_space"] == {"type": "Dict", "spaces": {"3DBall_team=0": {
+        "type": "Box", "shape": [8], "dtype": "float32", "low": ["-inf"] * 8, "high": ["inf"] * 8}}}
+    assert metadata["action_space"]["spaces"]["3DBall_team=0"]["shape"] == [2]
+    assert (tree.model / "checkpoint").is_dir()
+
+
+def test_registry_id_without_internet_fails_clearly(tmp_path: Path) -> None:
+    """No train channel, no local manifest, nothing cached and no internet: exit 2 and a failure file saying how."""
+    tree = make_job_tree(tmp_path / "ml", {
+        "rl.training.config.env_config.env_name": "Basic",
+        "rl.training.config.env_config.registry_url": "http://127.0.0.1:9/manifest.yaml",
+        "rl.training.config.env_config.cache_dir": str(tmp_path / "empty-cache"),
+    })
+    result = run_rlrt(TRAIN_UNITY, base=tree.base, timeout=120)
+    assert result.returncode == 2, result.stderr[-3000:]
+    failure = tree.failure.read_text()
+    assert failure.startswith("Cannot find the Unity game 'Basic'")
+    assert "could not be read" in failure and "'train' channel" in failure and "registry_manifest" in failure
+    assert "Traceback" not in result.stderr
+
+
+def test_missing_player_in_train_channel(tmp_path: Path) -> None:
+    tree = make_job_tree(tmp_path / "ml", {
+        "rl.training.config.env_config.env_name": "mygame.x86_64",
+        "rl.training.config.env_config.download": False,
+    })
+    make_player(tree.channel("train"), "other_game")
+    result = run_rlrt(TRAIN_UNITY, base=tree.base, timeout=120)
+    assert result.returncode == 2
+    failure = tree.failure.read_text()
+    assert "the train channel" in failure and "has no 'mygame.x86_64' (players there: other_game.x86_64)" in failure
+    assert "Traceback" not in result.stderr
+
+

@@ -1,0 +1,54 @@
+"""Checkpoints: atomic writes, the last K kept, the newest complete one found."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from runtime.train.checkpoints import CheckpointManager, TrainingState
+
+
+def write(folder: Path) -> None:
+    (folder / "weights.bin").write_bytes(b"w" * 10)
+
+
+def test_keeps_the_last_k_and_finds_the_newest(tmp_path: Path) -> None:
+    manager = CheckpointManager(tmp_path, keep=2)
+    for i in (5, 10, 15):
+        manager.save(write, TrainingState(training_iteration=i, timesteps_total=100 * i))
+    assert [p.name for p in manager.checkpoints()] == ["checkpoint_000010", "checkpoint_000015"]
+    latest = manager.latest()
+    assert latest is not None and CheckpointManager.read_state(latest).timesteps_total == 1500
+
+
+def test_a_half_written_checkpoint_is_never_picked(tmp_path: Path) -> None:
+    manager = CheckpointManager(tmp_path, keep=3)
+    manager.save(write, TrainingState(training_iteration=1))
+    # A job killed while writing leaves a temporary folder, and a folder without our state file.
+    (tmp_path / ".tmp-checkpoint_000002-99999").mkdir()
+    (tmp_path / "checkpoint_000003").mkdir()
+    assert manager.latest().name == "checkpoint_000001"
+    manager.save(write, TrainingState(training_iteration=4))
+    assert not (tmp_path / ".tmp-checkpoint_000002-99999").exists()
+
+
+def test_a_failed_write_leaves_the_previous_checkpoint(tmp_path: Path) -> None:
+    manager = CheckpointManager(tmp_path, keep=3)
+    manager.save(write, TrainingState(training_iteration=1))
+
+    def broken(folder: Path) -> None:
+        (folder / "partial").write_text("x")
+        raise OSError("disk full")
+
+    with pytest.raises(OSError):
+        manager.save(broken, TrainingState(training_iteration=2))
+    assert manager.latest().name == "checkpoint_000001"
+
+
+def test_saving_the_same_iteration_twice_replaces_it(tmp_path: Path) -> None:
+    manager = CheckpointManager(tmp_path, keep=3)
+    manager.save(write, TrainingState(training_iteration=7, timesteps_total=1))
+    manager.save(write, TrainingState(training_iteration=7, timesteps_total=2))
+    assert len(manager.checkpoints()) == 1
+    assert CheckpointManager.read_state(manager.latest()).timesteps_total == 2

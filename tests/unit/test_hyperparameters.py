@@ -1,0 +1,188 @@
+"""Hyperparameter resolution: SageMaker's grammar, the seeds' old names, and a clear error for every bad input."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from runtime.config import hyperparameters as hp
+from runtime.errors import UserError
+from runtime.job.setup import _validator
+from runtime.job.environment import load_environment
+from tests.conftest import make_job_tree
+
+
+def resolve(hps: dict) -> hp.TrainingSpec:
+    return hp.resolve(hps, _validator, num_cpus=2)
+
+
+def test_defaults_to_the_cartpole_preset() -> None:
+    spec = resolve({})
+    assert spec.preset == "cartpole-ppo"
+    assert spec.env == "CartPole-v1"
+    assert spec.algorithm == "PPO"
+    assert spec.config["num_env_runners"] == 1  # SM_NUM_CPUS - 1
+    assert spec.stop["episode_reward_mean"] == 475
+
+
+def test_values_arrive_json_encoded_as_sagemaker_writes_them(tmp_path: Path) -> None:
+    tree = make_job_tree(
+        tmp_path / "ml",
+        {
+            "preset": "reacher-ppo",
+            "rl.training.config.lr": 0.000734,
+            "rl.training.config.num_sgd_iter": 7,
+            "rl.training.stop.time_total_s": 600,
+            "sagemaker_program": "train-reacher.py",
+            "sagemaker_submit_directory": "s3://bucket/source.tar.gz",
+        },
+    )
+    raw = json.loads((tree.base / "input/config/hyperparameters.json").read_text())
+    assert raw["preset"] == '"reacher-ppo"' and raw["rl.training.config.lr"] == "0.000734"
+    spec = resolve(dict(load_environment(tree.base).hyperparameters))
+    assert spec.preset == "reacher-ppo"
+    assert spec.config["lr"] == pytest.approx(0.000734)
+    assert spec.config["num_epochs"] == 7
+    assert spec.stop["time_total_s"] == 600
+    assert "sagemaker_program" not in spec.hyperparameters
+
+
+@pytest.mark.parametrize("key", ["preset", "RLRAY_PRESET", "RLCOACH_PRESET"])
+def test_preset_aliases(key: str) -> None:
+    assert resolve({key: "hopper-ppo"}).preset == "hopper-ppo"
+
+
+def test_seed_preset_names_and_roboschool_ids_map_to_ours() -> None:
+    assert resolve({"preset": "RoboschoolHopper-v1"}).preset == "hopper-ppo"
+    assert resolve({"rl.training.env": "RoboschoolReacher-v1"}).env == "RoboschoolReacher-v1"
+
+
+def test_old_rllib_names_are_translated() -> None:
+    spec = resolve(
+        {
+            "rl.training.config.num_sgd_iter": 20,
+            "rl.training.config.sgd_minibatch_size": 1000,
+            "rl.training.config.train_batch_size": 25000,
+            "rl.training.config.num_workers": 3,
+            "rl.training.config.kl_coeff": 1.0,
+            "rl.training.config.lambda": 0.95,
+            "rl.training.config.horizon": 300,
+            "rl.training.config.vf_share_layers": True,
+            "rl.training.config.model": {"fcnet_hiddens": [32, 32]},
+            "rl.training.config.monitor": True,
+        }
+    )
+    assert spec.config["num_epochs"] == 20
+    assert spec.config["minibatch_size"] == 1000
+    assert spec.config["train_batch_size_per_learner"] == 25000
+    assert spec.config["num_env_runners"] == 3
+    assert spec.config["kl_coeff"] == 1.0
+    assert spec.config["lambda"] == 0.95
+    assert spec.env_config["max_episode_steps"] == 300
+    assert spec.config["model_config"]["vf_share_layers"] is True
+    assert spec.config["model_config"]["fcnet_hiddens"] == [32, 32]
+    assert "monitor" not in spec.config
+
+
+def test_learning_rate_and_entropy_schedules_in_rllib_1x_and_2x_form() -> None:
+    # RLlib 2.x takes a piecewise-linear schedule as the setting itself; RLlib 1.x's lr_schedule /
+    # entropy_coeff_schedule override the fixed value, as they did there.
+    schedule = [[0, 0.001], [100000, 0.0]]
+    assert resolve({"rl.training.config.lr": schedule}).config["lr"] == schedule
+    spec = resolve({"rl.training.config.lr": 0.01, "rl.training.config.lr_schedule": schedule,
+                    "rl.training.config.entropy_coeff_schedule": [[0, 0.01], [50000, 0.001]]})
+    assert spec.config["lr"] == schedule and spec.config["entropy_coeff"] == [[0, 0.01], [50000, 0.001]]
+    assert "lr_schedule" not in spec.config and "entropy_coeff_schedule" not in spec.config
+    assert resolve({"rl.training.config.lr_schedule": None}).config["lr"] == [[0, 0.001], [300000, 0.0]]  # the preset's
+
+
+def test_nested_and_env_config_overrides_merge_with_the_preset() -> None:
+    spec = resolve(
+        {
+            "rl.training.config.model_config.fcnet_hiddens": [16],
+            "rl.training.config.env_config.max_episode_steps": 100,
+            "rl.training.stop.training_iteration": 3,
+        }
+    )
+    assert spec.config["model_config"]["fcnet_hiddens"] == [16]
+    assert spec.config["model_config"]["vf_share_layers"] is False  # kept from the preset
+    assert spec.env_config == {"max_episode_steps": 100}
+    assert spec.stop == {"episode_reward_mean": 475, "timesteps_total": 300000, "training_iteration": 3}
+
+
+def test_an_integral_float_is_accepted_for_an_integer_key() -> None:
+    # The tuner writes IntegerParameter values as integers, but a user may write 7.0.
+    assert resolve({"rl.training.config.num_sgd_iter": 7.0}).config["num_epochs"] == 7.0
+
+
+BAD_INPUTS = [
+    ({"rl.training.config.lrr": 0.1}, "rl.training.config.lrr", "rl.training.config.lr"),
+    ({"rl.training.config.num_sgd_iters": 3}, "num_sgd_iters", "num_sgd_iter"),
+    ({"rl.training.config.lr": "fast"}, "rl.training.config.lr", "must be a number"),
+    ({"rl.training.config.lr": -0.1}, "rl.training.config.lr", "> 0"),
+    ({"rl.training.config.lr": True}, "rl.training.config.lr", "must be a number"),
+    ({"rl.training.config.gamma": 1.5}, "rl.training.config.gamma", "[0, 1]"),
+    ({"rl.training.config.num_sgd_iter": 2.5}, "rl.training.config.num_epochs", "integer"),
+    ({"rl.training.config.num_sgd_iter": 0}, "rl.training.config.num_epochs", ">= 1"),
+    ({"rl.training.config.train_batch_size": "big"}, "train_batch_size_per_learner", "integer"),
+    ({"rl.training.config.num_workers": -1}, "num_env_runners", ">= 0"),
+    ({"rl.training.config.vf_share_layers": "yes"}, "vf_share_layers", "true or false"),
+    ({"rl.training.config.model": [1, 2]}, "'model'", "JSON object"),
+    ({"rl.training.config.model": {"free_log_stdd": True}}, "model.free_log_stdd", "no RLlib 2.x equivalent"),
+    ({"rl.training.config.model_config.fcnet_hidden": [8]}, "model_config.fcnet_hidden", "fcnet_hiddens"),
+    ({"rl.training.config.horizon": 0}, "horizon", "integer >= 1"),
+    ({"rl.training.config.observation_filter": "Zscore"}, "observation_filter", "MeanStdFilter"),
+    ({"rl.training.config._disable_preprocessor_api": True}, "_disable_preprocessor_api", "Unknown"),
+    ({"rl.training.config.env_config": "CartPole"}, "env_config", "JSON object"),
+    ({"rl.training.stop.episode_reward": 10}, "rl.training.stop.episode_reward", "episode_reward_mean"),
+    ({"rl.training.stop.training_iteration": 0}, "training_iteration", ">= 1"),
+    ({"rl.training.stop.training_iteration": 2.5}, "training_iteration", "integer"),
+    ({"rl.training.stop.time_total_s": "ten minutes"}, "time_total_s", "seconds"),
+    ({"rl.training.stop.timesteps_total": -5}, "timesteps_total", ">= 1"),
+    ({"learning_rate": 0.1}, "learning_rate", "rl.training.config.learning_rate"),
+    ({"presett": "hopper-ppo"}, "presett", "preset"),
+    ({"preset": "hoppr-ppo"}, "hoppr-ppo", "hopper-ppo"),
+    ({"preset": 5}, "'preset'", "preset name"),
+    ({"preset": "hopper-ppo", "RLRAY_PRESET": "reacher-ppo"}, "Conflicting presets", "RLRAY_PRESET"),
+    ({"rl.training.run": "PPOO"}, "PPOO", "PPO"),
+    ({"rl.training.checkpoint_freq": 0}, "checkpoint_freq", ">= 1"),
+    ({"evaluate_episodes": "five"}, "evaluate_episodes", "integer"),
+    ({"seed": -3}, "seed", ">= 0"),
+    ({"rl.training.config.lr": [[100, 0.001]]}, "rl.training.config.lr", "start at timestep 0"),
+    ({"rl.training.config.lr": [[0, 0.001], [0, 0.0]]}, "rl.training.config.lr", "timesteps must increase"),
+    ({"rl.training.config.lr": [[0, -0.001]]}, "rl.training.config.lr", "value >= 0"),
+    ({"rl.training.config.lr": [0.001, 0.0]}, "rl.training.config.lr", "or a schedule [[0, value]"),
+    ({"rl.training.config.lr_schedule": "linear"}, "rl.training.config.lr", "must be a number"),
+    ({"rl.training.config.entropy_coeff_schedule": [[0, "high"]]}, "rl.training.config.entropy_coeff", "schedule"),
+]
+
+
+@pytest.mark.parametrize(("hps", "names", "hint"), BAD_INPUTS, ids=[str(list(b[0])[0]) + "-" + str(i) for i, b in enumerate(BAD_INPUTS)])
+def test_bad_input_fails_with_a_message_naming_the_key(hps: dict, names: str, hint: str) -> None:
+    with pytest.raises(UserError) as info:
+        resolve(hps)
+    message = str(info.value)
+    assert names in message
+    assert hint in message
+
+
+def test_all_problems_are_reported_at_once() -> None:
+    with pytest.raises(UserError) as info:
+        resolve({"rl.training.config.lrr": 1, "rl.training.stop.foo": 1, "bogus": 2})
+    message = str(info.value)
+    assert message.startswith("3 invalid hyperparameters")
+    assert "lrr" in message and "foo" in message and "bogus" in message
+
+
+def test_resolved_spec_is_json_serialisable() -> None:
+    data = resolve({"rl.training.config.lr": 0.01}).to_dict()
+    assert json.loads(json.dumps(data))["config"]["lr"] == 0.01
+
+
+def test_decode_value_behaves_like_sagemaker_training() -> None:
+    assert hp.decode_value('"a"') == "a"
+    assert hp.decode_value("0.5") == 0.5
+    assert hp.decode_value("[1, 2]") == [1, 2]
+    assert hp.decode_value("cartpole-ppo") == "cartpole-ppo"

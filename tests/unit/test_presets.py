@@ -1,0 +1,82 @@
+"""Presets: every shipped file parses, names a real environment and a configuration RLlib accepts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from envs.registry import canonical_env_id
+from runtime.config import hyperparameters as hp
+from runtime.errors import UserError
+from runtime.job.setup import _validator
+from runtime.config.presets import DEFAULT_PRESET, all_presets, load_preset, load_preset_file
+from runtime.backends.rllib.config import build_algorithm_config
+
+PRESETS = all_presets()
+
+
+def test_the_shipped_presets() -> None:
+    assert {"cartpole-ppo", "reacher-ppo", "hopper-ppo", "humanoid-ppo"} <= set(PRESETS)
+    assert DEFAULT_PRESET == "cartpole-ppo"
+
+
+@pytest.mark.parametrize("name", sorted(PRESETS))
+def test_preset_is_complete_and_buildable(name: str) -> None:
+    preset = PRESETS[name]
+    # DeepRacer's bar is lap completion in evaluation; every other preset's is the mean episode return.
+    assert preset.pass_bar.metric in {"episode_reward_mean", "completion_percentage"} and preset.pass_bar.source
+    assert preset.description
+    canonical_env_id(preset.env)
+    if preset.algorithm.upper() in {"PPO", "APPO", "IMPALA", "SAC", "DQN"}:
+        spec = hp.resolve({"preset": name}, _validator, num_cpus=2)
+        config = build_algorithm_config(spec, "CartPole-v1")
+        assert config.env == "CartPole-v1"
+
+
+@pytest.mark.parametrize(
+    ("alias", "name"),
+    [("RoboschoolReacher-v1", "reacher-ppo"), ("hopper", "hopper-ppo"), ("Humanoid", "humanoid-ppo"),
+     ("CARTPOLE-PPO", "cartpole-ppo")],
+)
+def test_aliases(alias: str, name: str) -> None:
+    assert load_preset(alias).name == name
+
+
+def test_pass_bars_follow_the_seeds() -> None:
+    assert PRESETS["reacher-ppo"].pass_bar.value == 18
+    assert PRESETS["hopper-ppo"].pass_bar.value == 2500
+    assert PRESETS["humanoid-ppo"].pass_bar.value == 3500
+
+
+def test_a_preset_can_be_a_user_yaml_file(tmp_path: Path) -> None:
+    path = tmp_path / "mine.yaml"
+    path.write_text(
+        "name: mine\nenv: CartPole-v1\nalgorithm: PPO\nconfig: {lr: 0.01}\nstop: {training_iteration: 2}\n"
+        "pass_bar: {metric: episode_reward_mean, value: 100}\n"
+    )
+    spec = hp.resolve({"preset": str(path)}, _validator, num_cpus=2)
+    assert spec.preset == "mine" and spec.config["lr"] == 0.01
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("- just\n- a list\n", "must hold a YAML mapping"),
+        ("name: x\nenv: CartPole-v1\n", "lacks the key(s): algorithm, stop, pass_bar"),
+        ("name: x\nenv: E\nalgorithm: PPO\nstop: {}\npass_bar: 3\n", "pass_bar needs"),
+        ("name: x\nenv: E\nalgorithm: PPO\nconfig: [1]\nstop: {}\npass_bar: {metric: m, value: 1}\n", "'config' must be a mapping"),
+        ("name: [unclosed\n", "Cannot read preset file"),
+    ],
+)
+def test_bad_preset_files(tmp_path: Path, text: str, message: str) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text(text)
+    with pytest.raises(UserError, match=None) as info:
+        load_preset_file(path)
+    assert message in str(info.value)
+
+
+def test_unknown_preset_names_the_closest() -> None:
+    with pytest.raises(UserError, match="Did you mean 'reacher-ppo'"):
+        load_preset("reacher-pp")

@@ -1,0 +1,146 @@
+"""Metric lines, checked against the SageMaker SDK's own regexes, and the files written per iteration."""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from runtime.train.reporting import EpisodeWindow, IterationMetrics, Reporter, coach_training_line, metric_lines, metrics_from_rllib
+
+# Copied from sagemaker.rl.estimator.RLEstimator.default_metric_definitions (SageMaker Python SDK).
+FLOAT_REGEX = "[-+]?[0-9]*[.]?[0-9]+([eE][-+]?[0-9]+)?"
+RAY_METRICS = {
+    "episode_reward_mean": "episode_reward_mean: (%s)" % FLOAT_REGEX,
+    "episode_reward_max": "episode_reward_max: (%s)" % FLOAT_REGEX,
+}
+COACH_METRICS = {"reward-training": "^Training>.*Total reward=(.*?),", "reward-testing": "^Testing>.*Total reward=(.*?),"}
+
+
+def metrics(**overrides: float) -> IterationMetrics:
+    values = dict(
+        training_iteration=3, timesteps_total=12000, time_total_s=4.5, episode_reward_mean=-102.875,
+        episode_reward_max=1.5e-7, episode_reward_min=-250.0, episode_len_mean=99.5, episodes_total=19,
+        env_steps_per_s=3000.0,
+    )
+    values.update(overrides)
+    return IterationMetrics(**values)
+
+
+@pytest.mark.parametrize("value", [-102.875, 0.0, 1.5e-7, 123456789.25, 475.0, -0.5])
+def test_sdk_regex_reads_back_the_printed_value(value: float) -> None:
+    text = "\n".join(metric_lines(metrics(episode_reward_mean=value, episode_reward_max=value)))
+    for name, regex in RAY_METRICS.items():
+        match = re.search(regex, text)
+        assert match, (name, text)
+        assert float(match.group(1)) == pytest.approx(value, rel=1e-5, abs=1e-12)
+
+
+def test_every_design_metric_line_is_printed_on_its_own_line() -> None:
+    lines = metric_lines(metrics())
+    assert [line.split(":")[0] for line in lines] == [
+        "episode_reward_mean", "episode_reward_max", "episode_reward_min", "episode_len_mean", "timesteps_total",
+        "training_iteration",
+    ]
+    assert "timesteps_total: 12000" in lines and "training_iteration: 3" in lines
+
+
+def test_no_line_for_a_metric_that_is_not_known_yet() -> None:
+    lines = metric_lines(metrics(episode_reward_mean=math.nan, episode_reward_max=math.nan, episode_reward_min=math.nan))
+    assert not any(line.startswith("episode_reward_m") for line in lines)
+    assert coach_training_line(metrics(episode_reward_mean=math.nan)) is None
+
+
+def test_coach_line_matches_the_coach_regex() -> None:
+    line = coach_training_line(metrics())
+    match = re.search(COACH_METRICS["reward-training"], line)
+    assert match and float(match.group(1)) == pytest.approx(-102.88)
+    assert line.startswith("Training> Name=main_level/agent, Worker=0, Episode=19, ")
+
+
+def test_metrics_from_an_rllib_result() -> None:
+    result = {"env_runners": {"episode_return_mean": 20.5, "episode_return_max": 50.0, "episode_return_min": 9.0,
+                              "episode_len_mean": 20.5, "num_env_steps_sampled": 1000}, "time_this_iter_s": 0.5}
+    m = metrics_from_rllib(result, 1, 1000, 40, 0.5)
+    assert (m.episode_reward_mean, m.episode_reward_max, m.env_steps_per_s) == (20.5, 50.0, 2000.0)
+    assert math.isnan(metrics_from_rllib({}, 1, 0, 0, 0).episode_reward_mean)
+
+
+def _result(returns: list[float]) -> dict:
+    """An RLlib 2.x result for an iteration in which these episodes ended (no episode keys when none did)."""
+    if not returns:
+        return {"env_runners": {"num_episodes": 0, "num_env_steps_sampled": 200}}
+    return {"env_runners": {"num_episodes": len(returns), "episode_return_mean": float(np.mean(returns)),
+                            "episode_return_max": max(returns), "episode_return_min": min(returns),
+                            "episode_len_mean": float(np.mean(returns))}}
+
+
+def test_episode_numbers_are_smoothed_over_the_last_100_episodes_like_rllib_1x() -> None:
+    rng = np.random.default_rng(0)
+    window = EpisodeWindow(100)
+    history: list[list[float]] = []
+    for iteration in range(1, 60):
+        returns = [float(r) for r in rng.uniform(0, 500, size=int(rng.integers(0, 12)))]
+        history.append(returns)
+        m = metrics_from_rllib(_result(returns), iteration, iteration * 200, 0, float(iteration), window=window)
+        # Independently: the newest iterations that together hold >= 100 episodes, all their episodes.
+        kept: list[float] = []
+        for past in reversed(history):
+            if len(kept) >= 100:
+                break
+            kept.extend(past)
+        if not kept:
+            assert math.isnan(m.episode_reward_mean) and "episode_reward_mean" not in "".join(metric_lines(m))
+            continue
+        assert m.episode_reward_mean == pytest.approx(np.mean(kept))
+        assert (m.episode_reward_max, m.episode_reward_min) == (max(kept), min(kept))
+        assert m.episode_len_mean == pytest.approx(np.mean(kept))
+
+
+def test_an_iteration_in_which_no_episode_ended_repeats_the_last_episode_numbers() -> None:
+    # A policy that balances longer than one train batch ends no episode in an iteration; SageMaker's objective
+    # line must still appear (RLlib 1.x's window did that).
+    window = EpisodeWindow(100)
+    first = metrics_from_rllib(_result([150.0, 210.0]), 1, 200, 2, 1.0, window=window)
+    quiet = metrics_from_rllib(_result([]), 2, 400, 2, 2.0, window=window)
+    assert (quiet.episode_reward_mean, quiet.episode_reward_max, quiet.episode_reward_min) == (180.0, 210.0, 150.0)
+    assert (quiet.training_iteration, quiet.timesteps_total) == (2, 400)
+    assert "episode_reward_mean: 180" in metric_lines(quiet) and first.episode_reward_mean == 180.0
+    # Without a window the numbers are the iteration's own.
+    assert metrics_from_rllib(_result([500.0]), 3, 600, 3, 3.0).episode_reward_mean == 500.0
+
+
+def test_reporter_writes_csv_tensorboard_and_png(tmp_path: Path) -> None:
+    out = io.StringIO()
+    reporter = Reporter(tmp_path / "intermediate", tmp_path / "tensorboard", "test", out)
+    for i in range(1, 4):
+        reporter.report(metrics(training_iteration=i, timesteps_total=1000 * i, episode_reward_mean=10.0 * i))
+    reporter.close()
+    rows = list(csv.DictReader((tmp_path / "intermediate" / "progress.csv").open()))
+    assert [float(r["episode_reward_mean"]) for r in rows] == [10.0, 20.0, 30.0]
+    assert (tmp_path / "intermediate" / "learning_curve.png").read_bytes()[:4] == b"\x89PNG"
+    assert list((tmp_path / "tensorboard").glob("events.out.tfevents.*"))
+    assert out.getvalue().count("episode_reward_mean: ") == 3
+    # A resumed job appends to the same CSV without a second header.
+    again = Reporter(tmp_path / "intermediate", tmp_path / "tensorboard", "test", io.StringIO())
+    again.report(metrics(training_iteration=4))
+    again.close()
+    assert len(list(csv.DictReader((tmp_path / "intermediate" / "progress.csv").open()))) == 4
+
+
+def test_progress_bar_follows_the_stop_budget(capsys: pytest.CaptureFixture[str]) -> None:
+    from runtime.train.reporting import ProgressBar
+
+    bar = ProgressBar({"timesteps_total": 20000, "episode_reward_mean": 475}, enabled=True)
+    bar.update(metrics(timesteps_total=5000))
+    bar.close()
+    assert "5000/20000" in capsys.readouterr().err
+    silent = ProgressBar({"timesteps_total": 10}, enabled=False)
+    silent.update(metrics())
+    silent.close()
+    assert capsys.readouterr().err == ""
