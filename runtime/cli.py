@@ -328,7 +328,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         from runtime.tuning import run_tuning_job
 
         return run_tuning_job(args.file, args.output)
-    from runtime.job.setup import run_training_job
+    from runtime.train.job import run_training_job
 
     overrides = dict(args.overrides)
     if args.preset:

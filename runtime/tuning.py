@@ -290,12 +290,12 @@ def load_tuning_spec(path: Path) -> TuningSpec:
 
 def check_hyperparameters(spec: TuningSpec) -> None:
     """Resolve the static hyperparameters with each range's bounds, so a bad name fails before any trial runs."""
-    from runtime.job.setup import _validator
+    from runtime.job.setup import resolve_spec
 
     for r in spec.ranges:
         for value in (r.values if r.kind == "Categorical" else (r.min_value, r.max_value)):
             sample = int(value) if r.kind == "Integer" else value
-            hp.resolve({**spec.static_hyperparameters, r.name: sample}, _validator)
+            resolve_spec({**spec.static_hyperparameters, r.name: sample})
 
 
 # --- one trial: one training job ------------------------------------------------------------------------------

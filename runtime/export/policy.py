@@ -22,7 +22,7 @@ from typing import Any, Sequence
 import numpy as np
 
 # Output names shared by every export (ONNX, TorchScript, SavedModel) and the HTTP API.
-from runtime.names import ACTION_PROBABILITIES, ACTIONS, OBSERVATIONS
+from runtime.names import ACTION_PROBABILITIES, ACTIONS, OBSERVATIONS  # noqa: F401 - re-exported
 
 CATEGORICAL = "categorical"
 """Discrete actions: network outputs are logits."""

@@ -1,22 +1,40 @@
-"""Jobs: where a command finds its ``/opt/ml`` tree, and the training job from hyperparameters to model."""
+"""The one job setup every command goes through: find the ``/opt/ml`` tree, load the environment, clear a stale
+failure, merge command-line overrides, resolve hyperparameters, and end through the single failure path.
+
+- :func:`run_in_job` runs a command's body inside a job (``rlrt train``, ``evaluate``, ``deepracer-evaluate``, ...);
+- :func:`resolve_spec` turns hyperparameters into a checked :class:`TrainingSpec` (the backend's validator and the
+  environment family's dialect) for ``rlrt train`` and ``rlrt tune`` alike;
+- :func:`runtime.job.env_config.job_env_config` maps the job's channels into an environment's ``env_config``.
+"""
 
 from __future__ import annotations
 
-import logging
 import os
 import time
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 from runtime.config import hyperparameters as hp
-from runtime.cluster import ClusterPlan, describe_plan, head_cluster, plan_cluster, run_worker
-from runtime.errors import EXIT_SIGTERM, JobInterrupted, run_job
 from runtime.config.presets import DEFAULT_PRESET
-from runtime.job.environment import BASE_DIR_ENV, DEFAULT_BASE_DIR, JobEnvironment, load_environment, prepare_local_tree
-
-log = logging.getLogger(__name__)
+from runtime.errors import run_job
+from runtime.job.environment import JobEnvironment, load_environment, prepare_local_tree
+from runtime.names import BASE_DIR_ENV, CONFIG_DIR, DEFAULT_BASE_DIR, FAILURE_FILE, HYPERPARAMETERS_JSON, RESOURCE_CONFIG_JSON
 
 LOCAL_JOBS_DIR = Path("rlrt-jobs")
+
+
+@dataclass(frozen=True)
+class Job:
+    """A command's job: its environment and the hyperparameters it runs with."""
+
+    env: JobEnvironment
+    hyperparameters: Mapping[str, Any]
+    """``hyperparameters.json`` with the command line's ``--set`` overrides on top."""
+    overrides: Mapping[str, Any]
+    """The command line's overrides alone."""
+    local: bool
+    """A local tree this command created (not one SageMaker or ``docker run`` made)."""
 
 
 def find_base_dir(base_dir: Path | None, preset_hint: str) -> tuple[Path, bool]:
@@ -26,103 +44,47 @@ def find_base_dir(base_dir: Path | None, preset_hint: str) -> tuple[Path, bool]:
     (SageMaker, ``docker run``); else a new folder ``./rlrt-jobs/<preset>-<time>`` laid out like ``/opt/ml``.
     """
     if base_dir is not None:
-        return base_dir.resolve(), not (base_dir / "input" / "config" / "resourceconfig.json").is_file()
+        return base_dir.resolve(), not (base_dir / CONFIG_DIR / RESOURCE_CONFIG_JSON).is_file()
     if os.environ.get(BASE_DIR_ENV):
         path = Path(os.environ[BASE_DIR_ENV]).resolve()
-        return path, not (path / "input" / "config" / "resourceconfig.json").is_file()
-    if (DEFAULT_BASE_DIR / "input" / "config" / "hyperparameters.json").is_file():
+        return path, not (path / CONFIG_DIR / RESOURCE_CONFIG_JSON).is_file()
+    if (DEFAULT_BASE_DIR / CONFIG_DIR / HYPERPARAMETERS_JSON).is_file():
         return DEFAULT_BASE_DIR, False
     stamp = time.strftime("%Y%m%d-%H%M%S")
     return (LOCAL_JOBS_DIR / f"{preset_hint}-{stamp}").resolve(), True
 
 
-def _validator(algorithm: str) -> Any:
-    from runtime.backends.d3rlpy.config import D3rlpyValidator, is_offline_algorithm
+def open_job(root: Path, local: bool, overrides: Mapping[str, Any]) -> Job:
+    """Lay out a local tree if needed, load the environment, clear a stale failure and merge the overrides.
 
-    if is_offline_algorithm(algorithm):
-        return D3rlpyValidator()
-    from runtime.backends.rllib.config import RLlibValidator
-
-    return RLlibValidator()
-
-
-def run_training_job(
-    base_dir: Path | None = None,
-    overrides: Mapping[str, Any] | None = None,
-    default_preset: str = DEFAULT_PRESET,
-) -> int:
-    """Run one training job end to end through the single failure path; returns the process exit code.
-
-    ``overrides`` (from the command line) are layered on top of ``hyperparameters.json``; in a local tree they are
-    written into it, so a rerun in the same tree trains (and resumes) the same configuration.
+    In a local tree the overrides are written into ``hyperparameters.json``, so a rerun in the same tree runs (and
+    resumes) the same configuration; in a SageMaker tree they are layered on top of it.
     """
+    if local:
+        prepare_local_tree(root, overrides)
+        print(f"rlrt: local job tree (laid out like /opt/ml): {root}", flush=True)
+    env = load_environment(root)
+    if env.failure_file.exists():
+        env.failure_file.unlink()  # a stale failure from an earlier attempt in this tree
+    hyperparameters = {**env.hyperparameters, **({} if local else overrides)}
+    return Job(env, hyperparameters, dict(overrides), local)
+
+
+def run_in_job(base_dir: Path | None, overrides: Mapping[str, Any] | None, hint: str,
+               body: Callable[[Job], int | None]) -> int:
+    """Run ``body`` inside the job found from ``base_dir`` (see :func:`find_base_dir`) through the one failure path;
+    returns the process exit code."""
     overrides = dict(overrides or {})
-    preset_hint = str(overrides.get(hp.PRESET, default_preset))
-    root, local = find_base_dir(base_dir, preset_hint)
-    failure_file = lambda: root / "output" / "failure"  # noqa: E731
-
-    def job() -> int:
-        from runtime.backends.d3rlpy.config import is_offline_algorithm
-        from runtime.train.driver import train
-
-        if local:
-            prepare_local_tree(root, overrides)
-            print(f"rlrt: local job tree (laid out like /opt/ml): {root}", flush=True)
-        env = load_environment(root)
-        failure = env.failure_file
-        if failure.exists():
-            failure.unlink()  # a stale failure from an earlier attempt in this tree
-        hyperparameters = {**env.hyperparameters, **({} if local else overrides)}
-        from runtime.families.deepracer.training import hooks_for, rewrite_hyperparameters
-
-        spec = hp.resolve(hyperparameters, _validator, default_preset=default_preset, num_cpus=env.num_cpus,
-                          rewrite=rewrite_hyperparameters)
-        if is_offline_algorithm(spec.algorithm):
-            if not env.is_master:
-                print("rlrt: offline training runs on the first host; this host has nothing to do", flush=True)
-                return 0
-            from runtime.backends.d3rlpy.training import train_offline
-
-            result = train_offline(env, spec)
-        else:
-            plan = plan_cluster(env)
-            if plan.multi_node:
-                return _multi_node_training(env, plan, hyperparameters, default_preset)
-            result = train(env, spec, hooks=hooks_for(env, spec))
-        if local and result.exit_code == 0:
-            print(
-                "rlrt: outputs:\n"
-                f"  model (checkpoint, config, metadata): {env.model_dir}\n"
-                f"  checkpoints: {env.checkpoint_dir}\n"
-                f"  progress.csv, learning_curve.png, TensorBoard: {env.intermediate_dir}\n"
-                f"  TensorBoard (SageMaker's path): {env.tensorboard_dir}",
-                flush=True,
-            )
-        return result.exit_code
-
-    return run_job(job, failure_file)
+    root, local = find_base_dir(base_dir, hint)
+    return run_job(lambda: body(open_job(root, local, overrides)), lambda: root / FAILURE_FILE)
 
 
-def _multi_node_training(
-    env: JobEnvironment, plan: ClusterPlan, hyperparameters: Mapping[str, Any], default_preset: str
-) -> int:
-    """A host of a multi-host job: the head forms the cluster and trains; the others serve as Ray worker nodes.
+def resolve_spec(hyperparameters: Mapping[str, Any], num_cpus: int | None = None,
+                 default_preset: str = DEFAULT_PRESET) -> hp.TrainingSpec:
+    """Resolve hyperparameters into a checked spec: the backend's validator for the algorithm, the dialect of the
+    environment's family (DeepRacer's names). The one resolution ``rlrt train`` and ``rlrt tune`` share."""
+    from runtime.backends import validator_for
+    from runtime.families import rewrite_hyperparameters
 
-    Every host has already checked the hyperparameters, so a bad one fails each host at once. The env-runner
-    count defaults to the CPUs Ray sees in the formed cluster (see runtime.cluster).
-    """
-    from runtime.train.driver import train
-
-    print(f"rlrt: {describe_plan(plan)}", flush=True)
-    if not plan.is_head:
-        return run_worker(plan, env)
-    try:
-        with head_cluster(plan, env) as cluster:
-            from runtime.families.deepracer.training import hooks_for, rewrite_hyperparameters
-
-            spec = hp.resolve(hyperparameters, _validator, default_preset=default_preset, num_cpus=cluster.cpus + 1,
-                              rewrite=rewrite_hyperparameters)
-            return train(env, spec, hooks=hooks_for(env, spec), cluster=cluster).exit_code
-    except JobInterrupted:
-        print("rlrt: SIGTERM before training started; the cluster was stopped", flush=True)
-        return EXIT_SIGTERM
+    return hp.resolve(hyperparameters, validator_for, default_preset=default_preset, num_cpus=num_cpus,
+                      rewrite=rewrite_hyperparameters)

@@ -18,9 +18,10 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from types import FrameType
-from typing import Any, Mapping, TextIO
+from typing import Any, TextIO
 
 from runtime.config import hyperparameters as hp
+from runtime.families import TrainingHooks
 from runtime.train.checkpoints import CheckpointManager, TrainingState
 from runtime.cluster import ClusterInfo, env_runner_hosts, healthy_env_runners
 from runtime.errors import EXIT_SIGTERM, JobInterrupted, UserError
@@ -76,39 +77,6 @@ class _SigtermWatch:
 
     def disarm(self) -> None:
         signal.setitimer(signal.ITIMER_REAL, 0)
-
-
-class TrainingHooks:
-    """Extension points of :func:`train` for an environment family with its own outputs (e.g. DeepRacer's
-    training_metrics.json and simtrace). Every method has a do-nothing default."""
-
-    coach_line_per_iteration: bool = True
-    """Whether the reporter prints its per-iteration ``Training>`` line (off when the hooks print per episode)."""
-
-    def prepare(self, spec: TrainingSpec) -> TrainingSpec:
-        """Adjust the spec before anything is built (e.g. add the job's file paths to env_config)."""
-        return spec
-
-    def configure(self, config: Any) -> None:
-        """Adjust the RLlib AlgorithmConfig before the algorithm is built."""
-
-    def on_iteration(self, algo: Any, result: Mapping[str, Any], state: TrainingState, metrics: IterationMetrics,
-                     out: TextIO) -> None:
-        """Called after each iteration has been reported."""
-
-    def stop_reason(self, state: TrainingState, metrics: IterationMetrics) -> str | None:
-        """An extra stop criterion; None to go on."""
-        return None
-
-    def translate_error(self, exc: BaseException) -> BaseException | None:
-        """Turn an error raised while training (e.g. in an env runner) into a clearer one, or None."""
-        return None
-
-    def on_export(self, model_dir: Path) -> None:
-        """Called after the model directory is written."""
-
-    def close(self) -> None:
-        """Called once at the end, whatever happened."""
 
 
 def stop_reason(spec: TrainingSpec, metrics: IterationMetrics) -> str | None:

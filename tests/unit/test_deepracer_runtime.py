@@ -10,7 +10,7 @@ import pytest
 
 from conftest import JobTree, make_job_tree
 from runtime.config import hyperparameters as hp
-from runtime.families.deepracer.training import rewrite_hyperparameters
+from runtime.families.deepracer.dialect import rewrite_hyperparameters
 from runtime.errors import UserError
 from runtime.backends.rllib.config import RLlibValidator
 

@@ -9,7 +9,7 @@ import pytest
 
 from runtime.config import hyperparameters as hp
 from runtime.errors import UserError
-from runtime.job.setup import _validator
+from runtime.backends import validator_for as _validator
 from runtime.job.environment import load_environment
 from tests.conftest import make_job_tree
 

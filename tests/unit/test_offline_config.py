@@ -9,7 +9,7 @@ import pytest
 
 from runtime.config import hyperparameters as hp
 from runtime.errors import UserError
-from runtime.job.setup import _validator
+from runtime.backends import validator_for as _validator
 from runtime.backends.d3rlpy.config import D3rlpyValidator, is_offline_algorithm, split_config
 
 

@@ -9,7 +9,7 @@ import pytest
 from envs.registry import canonical_env_id
 from runtime.config import hyperparameters as hp
 from runtime.errors import UserError
-from runtime.job.setup import _validator
+from runtime.backends import validator_for as _validator
 from runtime.config.presets import DEFAULT_PRESET, all_presets, load_preset, load_preset_file
 from runtime.backends.rllib.config import build_algorithm_config
 

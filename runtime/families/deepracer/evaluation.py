@@ -21,7 +21,8 @@ from typing import Any, Mapping, Sequence, TextIO
 
 import numpy as np
 
-from runtime.errors import UserError, run_job
+from runtime.errors import UserError
+from runtime.names import CHANNEL_MODEL, CHANNEL_TRAIN
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +47,7 @@ class DeepRacerPolicy:
         """The greedy action for one observation."""
         import torch
 
-        from runtime.families.deepracer.training import scale_observation
+        from runtime.families.deepracer.files import scale_observation
 
         obs = scale_observation(observation)
         if isinstance(obs, dict):
@@ -240,69 +241,77 @@ def evaluate_head_to_head(model: Path, opponent: Path, trials: int = DEFAULT_TRI
         shutil.rmtree(scratch, ignore_errors=True)
 
 
+def evaluation_settings(job: Any) -> dict[str, Any]:
+    """Evaluation settings: the train channel's evaluation_params.yaml (or training_params.yaml), then the job's
+    hyperparameters (``NUMBER_OF_TRIALS``, ``WORLD_NAME``, ``RACE_TYPE``, ...; ``evaluate_episodes`` = trials)."""
+    import yaml
+
+    from runtime.families.deepracer.dialect import ENV_SETTINGS
+
+    train_dir = job.env.channel_dir(CHANNEL_TRAIN)
+    settings: dict[str, Any] = {}
+    for name in ("evaluation_params.yaml", "training_params.yaml"):
+        path = train_dir / name
+        if path.is_file():
+            try:
+                data = yaml.safe_load(path.read_text()) or {}
+            except yaml.YAMLError as exc:
+                raise UserError(f"Cannot read {path}: {exc}") from exc
+            if not isinstance(data, dict):
+                raise UserError(f"{path} must hold a YAML mapping of NAME: value.")
+            settings = {str(k).lower(): v for k, v in data.items()
+                        if str(k).lower() in ENV_SETTINGS + ("number_of_trials",)}
+            break
+    unknown = []
+    for key, value in job.hyperparameters.items():
+        lower = key.lower()
+        if lower in ENV_SETTINGS or lower == "number_of_trials":
+            settings[lower] = value
+        elif lower == "evaluate_episodes":
+            settings["number_of_trials"] = value
+        elif not key.startswith("sagemaker_"):
+            unknown.append(key)
+    if unknown:
+        log.info("ignoring hyperparameters an evaluation does not use: %s", ", ".join(sorted(unknown)))
+    return settings
+
+
+def evaluate_in_job(job: Any, model: Path, hyperparameters: Mapping[str, Any] | None = None,
+                    stream: TextIO | None = None, opponent: Path | None = None, trials: int | None = None) -> int:
+    """Evaluate ``model`` in ``job`` (see :func:`run_evaluation_job`); the DeepRacer family's evaluation hook."""
+    out = stream or sys.stdout
+    settings = evaluation_settings(job)
+    count = trials if trials is not None else settings.pop("number_of_trials", DEFAULT_TRIALS)
+    settings.pop("number_of_trials", None)
+    try:
+        count = int(str(count))
+        if count < 1:
+            raise ValueError
+    except ValueError:
+        raise UserError(f"NUMBER_OF_TRIALS must be an integer >= 1, got {count!r}.") from None
+    train_dir = job.env.channel_dir(CHANNEL_TRAIN)
+    model_2 = job.env.channel_dir("model_2")
+    second = opponent or (model_2 if model_2.is_dir() else None)
+    tracks = [train_dir] if train_dir.is_dir() else []
+    out_dir = job.env.intermediate_dir
+    if second is not None:
+        evaluate_head_to_head(model, second, count, settings, out_dir, tracks, stream=out)
+    else:
+        evaluate_model(model, count, settings, out_dir, tracks, stream=out)
+    print(f"rlrt: evaluation metrics in {out_dir / EVALUATION_METRICS}", file=out, flush=True)
+    return 0
+
+
 def run_evaluation_job(base_dir: Path | None = None, model: Path | None = None, opponent: Path | None = None,
                        trials: int | None = None, overrides: Mapping[str, Any] | None = None) -> int:
     """The ``rlrt deepracer-evaluate`` job: model from ``--model`` or the ``model`` channel (opponent from
     ``--opponent`` or the ``model_2`` channel), settings from hyperparameters (``NUMBER_OF_TRIALS``, ``WORLD_NAME``,
     ``RACE_TYPE``, ...) and the train channel's evaluation_params.yaml / training_params.yaml; outputs to
     ``output/intermediate/``."""
-    from runtime.job.setup import find_base_dir
-    from runtime.job.environment import load_environment, prepare_local_tree
+    from runtime.job.setup import run_in_job
 
-    overrides = dict(overrides or {})
-    root, local = find_base_dir(base_dir, "deepracer-evaluate")
-    failure = lambda: root / "output" / "failure"  # noqa: E731
+    def body(job: Any) -> int:
+        first = model or job.env.require_channel(CHANNEL_MODEL)
+        return evaluate_in_job(job, first, opponent=opponent, trials=trials)
 
-    def job() -> int:
-        from runtime.families.deepracer.training import ENV_SETTINGS
-
-        if local:
-            prepare_local_tree(root, overrides)
-        env = load_environment(root)
-        if env.failure_file.exists():
-            env.failure_file.unlink()
-        given = {**env.hyperparameters, **({} if local else overrides)}
-        train_dir = env.channel_dir("train")
-        settings: dict[str, Any] = {}
-        for name in ("evaluation_params.yaml", "training_params.yaml"):
-            path = train_dir / name
-            if path.is_file():
-                import yaml
-
-                data = yaml.safe_load(path.read_text()) or {}
-                if not isinstance(data, dict):
-                    raise UserError(f"{path} must hold a YAML mapping of NAME: value.")
-                settings = {str(k).lower(): v for k, v in data.items()
-                            if str(k).lower() in ENV_SETTINGS + ("number_of_trials",)}
-                break
-        unknown = []
-        for key, value in given.items():
-            lower = key.lower()
-            if lower in ENV_SETTINGS or lower == "number_of_trials":
-                settings[lower] = value
-            elif lower == "evaluate_episodes":
-                settings["number_of_trials"] = value
-            elif not key.startswith("sagemaker_"):
-                unknown.append(key)
-        if unknown:
-            log.info("ignoring hyperparameters an evaluation does not use: %s", ", ".join(sorted(unknown)))
-        count = trials if trials is not None else settings.pop("number_of_trials", DEFAULT_TRIALS)
-        settings.pop("number_of_trials", None)
-        try:
-            count = int(str(count))
-            if count < 1:
-                raise ValueError
-        except ValueError:
-            raise UserError(f"NUMBER_OF_TRIALS must be an integer >= 1, got {count!r}.") from None
-        first = model or env.require_channel("model")
-        second = opponent or (env.channel_dir("model_2") if env.channel_dir("model_2").is_dir() else None)
-        tracks = [train_dir] if train_dir.is_dir() else []
-        out_dir = env.intermediate_dir
-        if second is not None:
-            evaluate_head_to_head(first, second, count, settings, out_dir, tracks)
-        else:
-            evaluate_model(first, count, settings, out_dir, tracks)
-        print(f"rlrt: evaluation metrics in {out_dir / EVALUATION_METRICS}", flush=True)
-        return 0
-
-    return run_job(job, failure)
+    return run_in_job(base_dir, overrides, "deepracer-evaluate", body)

@@ -1,0 +1,85 @@
+"""The training job: hyperparameters -> spec -> the one loop driver (one host) or a Ray cluster (several hosts)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Mapping
+
+from runtime.config import hyperparameters as hp
+from runtime.config.presets import DEFAULT_PRESET
+from runtime.errors import EXIT_SIGTERM, JobInterrupted
+from runtime.job.setup import Job, resolve_spec, run_in_job
+
+
+def run_training_job(
+    base_dir: Path | None = None,
+    overrides: Mapping[str, Any] | None = None,
+    default_preset: str = DEFAULT_PRESET,
+) -> int:
+    """Run one training job end to end through the single failure path; returns the process exit code.
+
+    ``overrides`` (from the command line) are layered on top of ``hyperparameters.json``; in a local tree they are
+    written into it, so a rerun in the same tree trains (and resumes) the same configuration.
+    """
+    overrides = dict(overrides or {})
+    hint = str(overrides.get(hp.PRESET, default_preset))
+    return run_in_job(base_dir, overrides, hint, lambda job: _train(job, default_preset))
+
+
+def _train(job: Job, default_preset: str) -> int:
+    from runtime.backends import backend_for
+    from runtime.cluster import plan_cluster
+    from runtime.train.driver import train
+
+    env = job.env
+    spec = resolve_spec(job.hyperparameters, num_cpus=env.num_cpus, default_preset=default_preset)
+    backend = backend_for(spec.algorithm)
+    if not backend.distributed:
+        if not env.is_master:
+            print("rlrt: this backend trains on the first host; this host has nothing to do", flush=True)
+            return 0
+    else:
+        plan = plan_cluster(env)
+        if plan.multi_node:
+            return _multi_node_training(job, plan, default_preset)
+    if backend.name == "d3rlpy":  # until the one loop driver runs every backend
+        from runtime.backends.d3rlpy.training import train_offline
+
+        result = train_offline(env, spec)
+    else:
+        from runtime.families import training_hooks
+
+        result = train(env, spec, hooks=training_hooks(env, spec))
+    if job.local and result.exit_code == 0:
+        print(
+            "rlrt: outputs:\n"
+            f"  model (checkpoint, config, metadata): {env.model_dir}\n"
+            f"  checkpoints: {env.checkpoint_dir}\n"
+            f"  progress.csv, learning_curve.png, TensorBoard: {env.intermediate_dir}\n"
+            f"  TensorBoard (SageMaker's path): {env.tensorboard_dir}",
+            flush=True,
+        )
+    return result.exit_code
+
+
+def _multi_node_training(job: Job, plan: Any, default_preset: str) -> int:
+    """A host of a multi-host job: the head forms the cluster and trains; the others serve as Ray worker nodes.
+
+    Every host has already checked the hyperparameters, so a bad one fails each host at once. The env-runner
+    count defaults to the CPUs Ray sees in the formed cluster (see runtime.cluster).
+    """
+    from runtime.cluster import describe_plan, head_cluster, run_worker
+    from runtime.train.driver import train
+
+    print(f"rlrt: {describe_plan(plan)}", flush=True)
+    if not plan.is_head:
+        return run_worker(plan, job.env)
+    try:
+        with head_cluster(plan, job.env) as cluster:
+            spec = resolve_spec(job.hyperparameters, num_cpus=cluster.cpus + 1, default_preset=default_preset)
+            from runtime.families import training_hooks
+
+            return train(job.env, spec, hooks=training_hooks(job.env, spec), cluster=cluster).exit_code
+    except JobInterrupted:
+        print("rlrt: SIGTERM before training started; the cluster was stopped", flush=True)
+        return EXIT_SIGTERM
