@@ -75,15 +75,13 @@ def write_resolved_config(directory: Path, spec: TrainingSpec) -> None:
     (directory / CONFIG_YAML).write_text(yaml.safe_dump(data, sort_keys=False))
 
 
-def write_model_dir(
-    model_dir: Path,
-    checkpoint: Path,
-    spec: TrainingSpec,
-    observation_space: Any,
-    action_space: Any,
-    training: Mapping[str, Any],
-) -> None:
-    """Fill ``model_dir`` with a copy of ``checkpoint``, the resolved config and ``metadata.json``."""
+def write_model_dir(model_dir: Path, checkpoint: Path, spec: TrainingSpec, info: Any, training: Mapping[str, Any]) -> None:
+    """Fill ``model_dir`` with a copy of ``checkpoint``, the resolved config and ``metadata.json``.
+
+    ``info`` (a :class:`runtime.train.backend.ModelInfo`) gives the framework, the policy's spaces and further
+    metadata keys; ``training`` the counters and how training ended. The serving exports are added after this by the
+    export pipeline, which records them in ``metadata.json`` under ``serving``.
+    """
     model_dir.mkdir(parents=True, exist_ok=True)
     target = model_dir / CHECKPOINT_DIR
     shutil.rmtree(target, ignore_errors=True)
@@ -93,11 +91,12 @@ def write_model_dir(
         "env": spec.env,
         "preset": spec.preset,
         "algorithm": spec.algorithm,
-        "framework": "rllib",
+        "framework": info.framework,
         "checkpoint": CHECKPOINT_DIR,
-        "observation_space": describe_space(observation_space),
-        "action_space": describe_space(action_space),
+        "observation_space": describe_space(info.observation_space),
+        "action_space": describe_space(info.action_space),
+        **dict(info.extra),
         "training": dict(training),
         "versions": library_versions(),
     }
-    (model_dir / METADATA_JSON).write_text(json.dumps(metadata, indent=2))
+    (model_dir / METADATA_JSON).write_text(json.dumps(metadata, indent=2, default=str))

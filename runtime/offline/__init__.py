@@ -8,7 +8,7 @@ Modules:
   d3rlpy ``MDPDataset``;
 - :mod:`runtime.offline.ope`: IS, WIS, DR, sequential DR (as Coach computed them) and d3rlpy's FQE;
 - :mod:`runtime.backends.d3rlpy.config`: the d3rlpy configuration validator (``rl.training.config.*``);
-- :mod:`runtime.backends.d3rlpy.training`: the offline training driver (epochs, OPE, checkpoints, SIGTERM, export);
+- :mod:`runtime.backends.d3rlpy.backend`: the offline training session (epochs, OPE) the one loop driver runs;
 - :mod:`runtime.evaluate.episodes`: evaluation of a d3rlpy model in an environment (Coach-style ``Testing>`` lines);
 - :mod:`runtime.backends.d3rlpy.policy`: TorchScript and ONNX policies (action and action probabilities).
 """

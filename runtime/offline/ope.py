@@ -24,7 +24,9 @@ Fitted Q Evaluation (FQE, Le et al. 2019) comes from d3rlpy (:class:`FQETracker`
 
 from __future__ import annotations
 
+import csv
 import math
+from pathlib import Path
 from dataclasses import dataclass
 from typing import Any, Iterable
 
@@ -213,3 +215,29 @@ class FQETracker:
             self.fqe.update(self.sample(self.fqe.config.batch_size))
         actions = self.algo.predict(self.initial)
         return float(np.mean(self.fqe.predict_value(self.initial, actions)))
+
+
+OPE_CSV = "worker_0.batch_rl_graph.main_level.main_level.agent_0.csv"
+"""The OPE CSV under output/intermediate, named as Coach named it (the seed notebook reads this file)."""
+
+
+class OPECsv:
+    """Appends one row per epoch to the OPE CSV (Coach's column names)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.columns = ["Training Iter", "Gradient Steps", "Wall-Clock Time", "Evaluation Reward",
+                        *METRIC_COLUMNS.values()]
+        path.parent.mkdir(parents=True, exist_ok=True)
+        new = not path.exists() or path.stat().st_size == 0
+        self.handle = path.open("a", newline="", encoding="utf-8")
+        self.writer = csv.DictWriter(self.handle, fieldnames=self.columns)
+        if new:
+            self.writer.writeheader()
+
+    def write(self, row: dict[str, Any]) -> None:
+        self.writer.writerow({k: ("" if isinstance(v, float) and not math.isfinite(v) else v) for k, v in row.items()})
+        self.handle.flush()
+
+    def close(self) -> None:
+        self.handle.close()

@@ -42,14 +42,7 @@ def _train(job: Job, default_preset: str) -> int:
         plan = plan_cluster(env)
         if plan.multi_node:
             return _multi_node_training(job, plan, default_preset)
-    if backend.name == "d3rlpy":  # until the one loop driver runs every backend
-        from runtime.backends.d3rlpy.training import train_offline
-
-        result = train_offline(env, spec)
-    else:
-        from runtime.families import training_hooks
-
-        result = train(env, spec, hooks=training_hooks(env, spec))
+    result = train(env, spec)
     if job.local and result.exit_code == 0:
         print(
             "rlrt: outputs:\n"
@@ -77,9 +70,7 @@ def _multi_node_training(job: Job, plan: Any, default_preset: str) -> int:
     try:
         with head_cluster(plan, job.env) as cluster:
             spec = resolve_spec(job.hyperparameters, num_cpus=cluster.cpus + 1, default_preset=default_preset)
-            from runtime.families import training_hooks
-
-            return train(job.env, spec, hooks=training_hooks(job.env, spec), cluster=cluster).exit_code
+            return train(job.env, spec, cluster=cluster).exit_code
     except JobInterrupted:
         print("rlrt: SIGTERM before training started; the cluster was stopped", flush=True)
         return EXIT_SIGTERM

@@ -11,28 +11,7 @@ from pathlib import Path
 import pytest
 
 from conftest import JobTree, run_rlrt
-from tests.unit.test_deepracer_runtime import deepracer_tree  # noqa: F401
-
-METADATA = {"action_space": [{"steering_angle": a, "speed": 0.6} for a in (-30, -15, 0, 15, 30)],
-            "sensor": ["observation"], "neural_network": "DEEP_CONVOLUTIONAL_NETWORK_SHALLOW",
-            "training_algorithm": "clipped_ppo", "action_space_type": "discrete", "version": "5"}
-REWARD = ("def reward_function(params):\n"
-          "    w, d = params['track_width'], params['distance_from_center']\n"
-          "    return 1.0 if d <= 0.1 * w else 0.5 if d <= 0.25 * w else 0.1 if d <= 0.5 * w else 1e-3\n")
-# The seed notebook's metric definitions.
-REGEXES = {"Training": r"^Training>.*Total reward=(.*?),", "Testing": r"^Testing>.*Total reward=(.*?),",
-           "Surrogate": r"^Policy training>.*Surrogate loss=(.*?),", "Entropy": r"^Policy training>.*Entropy=(.*?),"}
-SIMTRACE = ("episode,steps,X,Y,yaw,steer,throttle,action,reward,done,all_wheels_on_track,progress,closest_waypoint,"
-            "track_len,tstamp,episode_status,pause_duration,obstacle_crash_counter,wall_clock").split(",")
-LABELS = {"Lap complete", "Crashed", "Off track", "In progress", "Immobilized", "Time Up", "Reversed"}
-SEED_HYPERPARAMETERS = {  # as the seed passes them: every value a string
-    "s3_bucket": "bucket", "s3_prefix": "prefix", "aws_region": "us-east-1",
-    "model_metadata_s3_key": "prefix/model/model_metadata.json",
-    "reward_function_s3_source": "prefix/customer_reward_function.py",
-    "batch_size": "64", "num_epochs": "1", "stack_size": "1", "lr": "0.0003", "exploration_type": "Categorical",
-    "e_greedy_value": "1", "epsilon_steps": "10000", "beta_entropy": "0.01", "discount_factor": "0.999",
-    "loss_type": "Huber", "num_episodes_between_training": "3", "max_sample_count": "0", "sampling_frequency": "1",
-}
+from tests.unit.test_deepracer_runtime import LABELS, METADATA, REGEXES, REWARD, SEED_HYPERPARAMETERS, SIMTRACE, deepracer_tree  # noqa: F401
 
 
 @pytest.fixture(scope="module")

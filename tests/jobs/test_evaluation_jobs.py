@@ -16,10 +16,7 @@ import pytest
 from runtime.evaluate.video import count_frames
 from tests.conftest import REPO_ROOT, make_job_tree, rlrt_env, run_rlrt
 from tests.trained_models import cartpole_model, reacher_model, tf_env, tf_python, training_output  # noqa: F401
-
-EPISODE = re.compile(r"^Episode reward: (-?[0-9.eE+-]+)\. Episode steps: (\d+)$", re.M)
-TESTING = re.compile(r"^Testing>.*Total reward=(.*?),", re.M)  # Coach's metric definition
-MEAN = re.compile(r"^episode_reward_mean: ([-+]?[0-9]*[.]?[0-9]+([eE][-+]?[0-9]+)?)$", re.M)  # the SDK's regex
+from tests.unit.test_evaluation import EPISODE, MEAN, TESTING
 
 
 def test_training_records_a_rollout_video_every_n_iterations(cartpole_model: Path) -> None:

@@ -9,9 +9,6 @@ import pandas as pd
 
 from tests.conftest import run_rlrt
 
-SEED_COLUMNS = ["action", "all_action_probabilities", "episode_id", "reward", "cumulative_rewards",
-                "state_feature_0", "state_feature_1", "state_feature_2", "state_feature_3"]
-
 
 def test_collect_cli_with_batch_transform_predictions(tmp_path: Path) -> None:
     states = tmp_path / "states.jsonl"

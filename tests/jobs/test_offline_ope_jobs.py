@@ -15,15 +15,7 @@ import numpy as np
 import pytest
 
 from runtime.offline import ope
-from tests.unit.test_offline_ope import _logged, exact_dataset, per_state, trajectories, true_q, true_value  # noqa: F401
-
-GAMMA = 0.9
-R0 = np.array([1.0, 0.0])
-R1 = np.array([0.0, 5.0])
-P1 = np.array([0.5, 0.75])  # P(s1 | s0, a)
-MU = {0: np.array([0.5, 0.5]), 1: np.array([0.75, 0.25])}
-PI = {0: np.array([0.25, 0.75]), 1: np.array([0.5, 0.5])}
-OBS = {0: [1.0, 0.0], 1: [0.0, 1.0]}
+from tests.unit.test_offline_ope import GAMMA, MU, OBS, P1, PI, R0, R1, _logged, exact_dataset, per_state, trajectories, true_q, true_value  # noqa: F401
 
 
 def test_fitted_reward_model_recovers_a_linear_reward() -> None:

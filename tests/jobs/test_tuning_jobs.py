@@ -12,16 +12,7 @@ import pytest
 import yaml
 
 from tests.conftest import make_job_tree, run_rlrt
-from tests.unit.test_tuning import _spec  # noqa: F401
-
-RAY_REGEX = r"episode_reward_mean: ([-+]?[0-9]*[.]?[0-9]+([eE][-+]?[0-9]+)?)"  # RLEstimator's metric definition
-TINY_JOB = {
-    "rl.training.stop.training_iteration": 2,
-    "rl.training.config.train_batch_size": 200,
-    "rl.training.config.sgd_minibatch_size": 100,
-    "rl.training.config.num_envs_per_worker": 1,
-    "rl.training.config.num_workers": 0,
-}
+from tests.unit.test_tuning import RAY_REGEX, TINY_JOB, _spec  # noqa: F401
 
 
 def test_a_bad_hyperparameter_name_fails_before_any_trial(tmp_path: Path) -> None:

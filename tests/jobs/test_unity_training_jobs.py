@@ -9,10 +9,7 @@ from pathlib import Path
 import pytest
 from conftest import make_job_tree, run_rlrt
 from unity_player.build import make_player
-from tests.unit.test_unity_training import free_base_port  # noqa: F401
-
-# What entrypoints/train-unity.py runs.
-TRAIN_UNITY = ["train", "--default-preset", "unity-basic-ppo"]
+from tests.unit.test_unity_training import TRAIN_UNITY, free_base_port  # noqa: F401
 
 
 def tiny(**extra: object) -> dict[str, object]:

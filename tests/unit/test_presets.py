@@ -11,7 +11,7 @@ from runtime.config import hyperparameters as hp
 from runtime.errors import UserError
 from runtime.backends import validator_for as _validator
 from runtime.config.presets import DEFAULT_PRESET, all_presets, load_preset, load_preset_file
-from runtime.backends.rllib.config import build_algorithm_config
+from runtime.backends.rllib.algorithm import build_algorithm_config
 
 PRESETS = all_presets()
 

@@ -1,8 +1,276 @@
-"""The d3rlpy training session behind the loop driver's :class:`runtime.train.backend.Backend` interface."""
+"""The d3rlpy training session behind the loop driver's :class:`runtime.train.backend.Backend` interface.
+
+An iteration is an epoch: ``n_steps_per_epoch`` gradient steps on mini-batches sampled from the ``train`` channel's
+logged data; after it, off-policy evaluation (IS, WIS, DR, SDR, and FQE when ``fqe_steps`` > 0), optionally an
+evaluation of the greedy policy in the environment (``evaluation_episodes``), the OPE lines and the OPE CSV.
+With ``select_by`` other than ``last``, the exported model is the epoch with the best value of that signal (model
+selection on an off-policy estimate or on the evaluation return); the checkpoints hold the latest epoch.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+import copy
+import io
+import json
+import math
+import pickle
+import time
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+
+from runtime.config import hyperparameters as hp
+from runtime.errors import JobInterrupted, UserError
+from runtime.names import CHANNEL_TRAIN, CHECKPOINT_DIR, EVALUATION_JSON
+from runtime.train.backend import BackendContext, ModelInfo, Step
+from runtime.train.checkpoints import TrainingState
+from runtime.train.reporting import IterationMetrics
+
+MODEL_FILE = "model.d3"
+GRAD_STEP_FILE = "grad_step.json"
+EVALUATION_SEED = 10_000
+FINAL_EVALUATION_EPISODES = 5
+"""Episodes the exported policy is evaluated for after training (hyperparameter ``evaluate_episodes``; 0: none)."""
+
+
+def quiet_d3rlpy() -> None:
+    """d3rlpy logs every dataset and build step at INFO/DEBUG through structlog; keep its warnings only."""
+    import logging
+
+    import structlog
+
+    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
+
+
+def save_algo(algo: Any, folder: Path) -> None:
+    """d3rlpy's own model file plus the gradient-step counter (d3rlpy does not store it)."""
+    import d3rlpy
+
+    d3rlpy.base.dump_learnable(algo, str(folder / MODEL_FILE))
+    (folder / GRAD_STEP_FILE).write_text(json.dumps({"grad_step": int(algo.grad_step)}))
+
+
+def _time_limit(env_id: str | None) -> int | None:
+    if not env_id:
+        return None
+    import gymnasium as gym
+
+    try:
+        return gym.spec(env_id).max_episode_steps
+    except Exception:  # noqa: BLE001 - an env registered by an optional package: no time limit known
+        return None
+
+
+def _check_data_against_env(data: Any, env_id: str) -> tuple[Any, Any]:
+    """The data must fit the environment it is evaluated in; returns the environment's spaces."""
+    from gymnasium import spaces
+
+    from envs.registry import make_env
+
+    env = make_env(env_id)
+    try:
+        obs_size = int(np.prod(env.observation_space.shape))
+        if obs_size != data.observation_size:
+            raise UserError(
+                f"The data in the train channel has {data.observation_size} state features but {env_id}'s observations "
+                f"have {obs_size}. Set 'rl.training.env' to the environment the data was logged in."
+            )
+        if isinstance(env.action_space, spaces.Discrete) != data.discrete:
+            raise UserError(f"The data's actions are {'discrete' if data.discrete else 'continuous'} but {env_id}'s are not.")
+        if data.discrete and data.n_actions > int(env.action_space.n):
+            raise UserError(f"The data has {data.n_actions} actions but {env_id} has {int(env.action_space.n)}.")
+        return env.observation_space, env.action_space
+    finally:
+        env.close()
+
+
+class D3rlpySession:
+    """One d3rlpy algorithm trained epoch by epoch on logged data."""
+
+    units = ("epoch", "gradient steps")
+
+    def __init__(self, context: BackendContext) -> None:
+        import d3rlpy
+        import torch
+        from d3rlpy.algos.utility import build_scalers_with_transition_picker
+
+        from runtime.backends.d3rlpy.config import is_discrete, split_config
+        from runtime.offline import ope
+        from runtime.offline.dataset import load_logged_data
+        from runtime.offline.sampler import TransitionTable
+
+        self.context = context
+        spec, job, out = context.spec, context.job, context.out
+        quiet_d3rlpy()
+        d3config, self.own = split_config(spec.algorithm, spec.config)
+        torch.set_num_threads(int(self.own["num_threads"]))
+        self.env_id = context.env_id
+        self.discrete = is_discrete(spec.algorithm)
+        data_dir = job.require_channel(CHANNEL_TRAIN)
+        self.data = data = load_logged_data(data_dir, self.own["time_limit"] or _time_limit(self.env_id))
+        if data.discrete != self.discrete:
+            raise UserError(
+                f"{spec.algorithm} needs {'discrete' if self.discrete else 'continuous'} actions, but the data in "
+                f"{data_dir} has {'discrete' if data.discrete else 'continuous'} ones."
+            )
+        self.spaces = _check_data_against_env(data, self.env_id) if self.env_id else None
+        print(
+            f"rlrt: offline data: {data.num_episodes} episodes, {data.num_transitions} steps from {len(data.files)} "
+            f"file(s) in {data_dir}; mean logged return {float(np.mean(data.episode_returns())):.2f}"
+            + ("" if data.behaviour_probs is not None else "; no behaviour probabilities: only FQE is reported"),
+            file=out, flush=True,
+        )
+        if spec.seed is not None:
+            d3rlpy.seed(spec.seed)
+        self.dataset = dataset = data.to_d3rlpy()
+        self.algo = algo = d3config.create(device="cpu:0")
+        build_scalers_with_transition_picker(algo, dataset)
+        algo.create_impl((data.observation_size,), data.n_actions)
+        # The same transitions and distribution as dataset.sample_transition_batch, without its per-sample loop.
+        self.sample = dataset.sample_transition_batch if algo.need_returns_to_go else TransitionTable(dataset).sample
+        self.gamma = d3config.gamma
+        self.batch_size = int(d3config.batch_size)
+        self.temperature = float(self.own["ope_temperature"])
+        self.reward_model = ope.fit_reward_model(data) if self.discrete and data.behaviour_probs is not None else None
+        self.fqe = ope.FQETracker(algo, dataset, data, d3config.gamma, sample=self.sample,
+                                  observation_scaler=copy.deepcopy(algo.observation_scaler)) \
+            if self.own["fqe_steps"] > 0 else None
+        self.step_limit = min([spec.stop[k] for k in ("gradient_steps", hp.STOP_TIMESTEPS_TOTAL) if k in spec.stop],
+                              default=math.inf)
+        self.select_by = str(self.own["select_by"])
+        self.best: tuple[float, int, bytes] | None = None
+        self.update_seconds = 0.0
+        self.ope_csv = ope.OPECsv(job.intermediate_dir / ope.OPE_CSV)
+
+    def describe(self) -> str:
+        return (f"{self.context.spec.algorithm} (d3rlpy) offline on {self.env_id or 'logged data'}, "
+                f"{int(self.own['n_steps_per_epoch'])} gradient steps per epoch, batch {self.batch_size}")
+
+    def restore(self, checkpoint: Path) -> None:
+        with (checkpoint / MODEL_FILE).open("rb") as handle:
+            obj = pickle.load(handle)
+        self.algo.impl.load_model(io.BytesIO(obj["torch"]))
+        grad_file = checkpoint / GRAD_STEP_FILE
+        if grad_file.is_file():
+            self.algo.set_grad_step(int(json.loads(grad_file.read_text())["grad_step"]))
+
+    def save(self, folder: Path) -> None:
+        save_algo(self.algo, folder)
+
+    def step(self, state: TrainingState, stop_requested: Any) -> Step:
+        from runtime.evaluate.episodes import EvaluationResult, run_episodes
+
+        n = int(min(self.own["n_steps_per_epoch"], max(0, self.step_limit - state.timesteps_total)))
+        losses: dict[str, list[float]] = {}
+        done = 0
+        tick = time.perf_counter()
+        try:
+            for _ in range(n):
+                for key, value in self.algo.update(self.sample(self.batch_size)).items():
+                    losses.setdefault(key, []).append(float(value))
+                done += 1
+                if stop_requested():
+                    break
+        except JobInterrupted:
+            pass
+        seconds = time.perf_counter() - tick
+        self.update_seconds += seconds
+        empty = IterationMetrics(0, 0, 0.0, math.nan, math.nan, math.nan, math.nan, 0, math.nan)
+        if done < n:
+            return Step(done, 0, empty, interrupted=True)
+        epoch = state.training_iteration + 1
+        estimates = self._off_policy_evaluation()
+        evaluation = EvaluationResult((), ())
+        if self.env_id and self.own["evaluation_episodes"] > 0:
+            evaluation = run_episodes(self.algo.predict, self.env_id, episodes=int(self.own["evaluation_episodes"]),
+                                      seed=EVALUATION_SEED + 1000 * epoch)
+        returns = evaluation.returns
+        metrics = IterationMetrics(
+            training_iteration=epoch, timesteps_total=0, time_total_s=0.0,
+            episode_reward_mean=evaluation.mean,
+            episode_reward_max=float(np.max(returns)) if returns else math.nan,
+            episode_reward_min=float(np.min(returns)) if returns else math.nan,
+            episode_len_mean=float(np.mean(evaluation.lengths)) if evaluation.lengths else math.nan,
+            episodes_total=0,
+            env_steps_per_s=math.nan,  # offline: no environment steps are taken for training
+        )
+        lines = [*estimates.lines(), *(f"{k}: {np.mean(v):.6g}" for k, v in sorted(losses.items())),
+                 f"gradient_steps_per_s: {done / max(1e-9, seconds):.6g}"]
+        self.ope_csv.write({"Training Iter": epoch, "Gradient Steps": state.timesteps_total + done,
+                            "Wall-Clock Time": round(state.time_total_s, 3), "Evaluation Reward": evaluation.mean,
+                            **estimates.row()})
+        signal_value = {"last": math.nan, "episode_reward_mean": evaluation.mean,
+                        **estimates.values}.get(self.select_by, math.nan)
+        if self.select_by != "last" and math.isfinite(signal_value) and (self.best is None or signal_value > self.best[0]):
+            buffer = io.BytesIO()
+            self.algo.impl.save_model(buffer)
+            self.best = (signal_value, epoch, buffer.getvalue())
+        return Step(done, len(returns), metrics, tuple(lines))
+
+    def _off_policy_evaluation(self) -> Any:
+        from runtime.backends.d3rlpy.policy import discrete_policy_module, policy_tables
+        from runtime.offline import ope
+
+        fqe_value = self.fqe.step(int(self.own["fqe_steps"])) if self.fqe is not None else math.nan
+        if not self.discrete:
+            return ope.evaluate_all(self.data, None, None, None, self.gamma, fqe_value)
+        module = discrete_policy_module(self.algo, self.temperature)
+        _, target_probs, q_values = policy_tables(module, self.data.observations)
+        return ope.evaluate_all(self.data, target_probs, q_values, self.reward_model, self.gamma, fqe_value)
+
+    def finish(self) -> tuple[ModelInfo, Mapping[str, Any]]:
+        from gymnasium import spaces
+
+        selected: int | None = None
+        if self.best is not None:
+            self.algo.impl.load_model(io.BytesIO(self.best[2]))
+            selected = self.best[1]
+            print(f"rlrt: exporting epoch {selected} (best {self.select_by} = {self.best[0]:.6g})",
+                  file=self.context.out, flush=True)
+        data = self.data
+        if self.spaces is not None:
+            obs_space, act_space = self.spaces
+        else:
+            obs_space = spaces.Box(-np.inf, np.inf, shape=(data.observation_size,), dtype=np.float32)
+            act_space = spaces.Discrete(data.n_actions) if self.discrete else \
+                spaces.Box(-1.0, 1.0, shape=(data.n_actions,), dtype=np.float32)
+        extra = {"model_file": f"{CHECKPOINT_DIR}/{MODEL_FILE}",
+                 "data": {"episodes": data.num_episodes, "transitions": data.num_transitions,
+                          "files": [str(p) for p in data.files]}}
+        training = {"update_seconds": round(self.update_seconds, 3), "select_by": self.select_by,
+                    **({"selected_epoch": selected} if selected is not None else {})}
+        return ModelInfo("d3rlpy", obs_space, act_space, extra), training
+
+    def export(self, model_dir: Path, state: TrainingState) -> None:
+        from runtime.backends.d3rlpy.policy import export_d3rlpy_serving
+
+        save_algo(self.algo, model_dir / CHECKPOINT_DIR)  # the selected weights (the checkpoint holds the latest)
+        export_d3rlpy_serving(model_dir, self.algo, self.discrete, self.data.observation_size, self.temperature,
+                              self.context.out)
+        episodes = int(self.context.spec.extras.get(hp.EVALUATE_EPISODES, FINAL_EVALUATION_EPISODES))
+        if self.env_id and episodes >= 1:
+            self._final_evaluation(episodes, state.training_iteration)
+
+    def _final_evaluation(self, episodes: int, iteration: int) -> None:
+        """Evaluate the exported policy (Coach-style ``Testing>`` lines, the summary lines, evaluation.json)."""
+        from runtime.evaluate.episodes import run_episodes, testing_line
+
+        out = self.context.out
+        print(f"rlrt: evaluating the exported policy in {self.env_id} for {episodes} episodes", file=out, flush=True)
+
+        def on_episode(index: int, total: float, length: int, total_steps: int) -> None:
+            print(testing_line(index, total, total_steps, iteration), file=out, flush=True)
+
+        result = run_episodes(self.algo.predict, str(self.env_id), episodes=episodes, seed=EVALUATION_SEED,
+                              on_episode=on_episode)
+        out.write("\n".join(result.summary_lines()) + "\n")
+        out.flush()
+        (self.context.job.intermediate_dir / EVALUATION_JSON).write_text(json.dumps(
+            {"returns": list(result.returns), "lengths": list(result.lengths), "mean": result.mean}, indent=2))
+
+    def close(self) -> None:
+        self.ope_csv.close()
 
 
 class D3rlpyBackendFactory:
@@ -21,6 +289,9 @@ class D3rlpyBackendFactory:
         from runtime.backends.d3rlpy.config import D3rlpyValidator
 
         return D3rlpyValidator()
+
+    def create(self, context: BackendContext) -> D3rlpySession:
+        return D3rlpySession(context)
 
 
 BACKEND = D3rlpyBackendFactory()

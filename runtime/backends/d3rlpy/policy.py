@@ -184,3 +184,20 @@ def _onnx_export(module: Any, example: Any, path: Path, outputs: list[str]) -> N
             opset_version=ONNX_OPSET,
             dynamo=False,
         )
+
+
+def export_d3rlpy_serving(model_dir: Path, algo: Any, discrete: bool, observation_size: int, temperature: float,
+                          stream: Any = None) -> dict[str, Any]:
+    """Write the serving exports of a d3rlpy policy into ``model_dir`` and record them in ``metadata.json``."""
+    import sys
+    import time
+
+    from runtime.export.pipeline import update_metadata
+
+    out = stream or sys.stdout
+    started = time.monotonic()
+    section = export_policy(algo, model_dir, discrete, observation_size, temperature)
+    update_metadata(model_dir, section)
+    print(f"rlrt: serving exports ({time.monotonic() - started:.1f} s): {section['torchscript']}, {section['onnx']}",
+          file=out, flush=True)
+    return section

@@ -1,8 +1,129 @@
-"""The RLlib training session behind the loop driver's :class:`runtime.train.backend.Backend` interface."""
+"""The RLlib training session behind the loop driver's :class:`runtime.train.backend.Backend` interface.
+
+Online-specific work happens here, off the driver's path: Ray is started once the configuration has been checked
+(a rejected one fails in seconds), episode numbers are smoothed over the last 100 episodes (RLlib 1.x semantics),
+rollout videos are recorded every ``record_video_every`` iterations, and a change in env-runner health is reported.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+import json
+import math
+from pathlib import Path
+from typing import Any, Mapping
+
+from runtime.config import hyperparameters as hp
+from runtime.train.backend import BackendContext, ModelInfo, Step
+from runtime.train.checkpoints import TrainingState
+
+
+def _count(value: Any) -> int:
+    """An RLlib counter as an int (0 when the result has none, e.g. an iteration that sampled nothing)."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return 0
+    return int(number) if math.isfinite(number) else 0
+
+
+class RLlibSession:
+    """One RLlib Algorithm, trained iteration by iteration."""
+
+    units = ("iteration", "steps")
+
+    def __init__(self, context: BackendContext) -> None:
+        from runtime.backends.rllib.algorithm import build_algorithm_config, init_ray, register_environment
+        from runtime.cluster import env_runner_hosts, healthy_env_runners
+        from runtime.job.env_config import job_env_config
+        from runtime.train.reporting import EpisodeWindow
+
+        self.context = context
+        spec, job = context.spec, context.job
+        if context.env_id is None:
+            from runtime.errors import UserError
+
+            raise UserError(f"{spec.algorithm} trains online and needs an environment: set 'rl.training.env'.")
+        self.env_id: str = context.env_id
+        env_config = job_env_config(self.env_id, spec.env_config, job)
+        config = build_algorithm_config(spec, register_environment(self.env_id), job.num_gpus, env_config, self.env_id)
+        context.hooks.configure(config)
+        self.algo: Any = None
+        init_ray(job.num_cpus, job.num_gpus)
+        try:
+            self.algo = config.build_algo()
+        except BaseException:
+            self.close()
+            raise
+        self.window = EpisodeWindow(getattr(self.algo.config, "metrics_num_episodes_for_smoothing", 100) or 100)
+        self.video_every = int(spec.extras.get(hp.RECORD_VIDEO_EVERY, 0) or 0)
+        self._healthy = healthy_env_runners
+        self.runners = healthy_env_runners(self.algo)
+        if context.cluster is not None:
+            placement = json.dumps(env_runner_hosts(self.algo), sort_keys=True)
+            print(f"rlrt: env runners per host: {placement}", file=context.out, flush=True)
+
+    def describe(self) -> str:
+        return f"{self.context.spec.algorithm} on {self.env_id}"
+
+    def restore(self, checkpoint: Path) -> None:
+        self.algo.restore_from_path(str(checkpoint))
+
+    def step(self, state: TrainingState, stop_requested: Any) -> Step:
+        from runtime.train.reporting import metrics_from_rllib
+
+        result = self.algo.train()
+        runners = result.get("env_runners", {}) or {}
+        iteration = state.training_iteration + 1
+        metrics = metrics_from_rllib(result, iteration, state.timesteps_total, state.episodes_total, state.time_total_s,
+                                     window=self.window)
+        if self.video_every and iteration % self.video_every == 0:
+            self.video_every = self._record_video(iteration)
+        self._report_runner_health()
+        return Step(_count(runners.get("num_env_steps_sampled")), _count(runners.get("num_episodes")), metrics,
+                    result=result)
+
+    def _record_video(self, iteration: int) -> int:
+        from runtime.export.pipeline import record_training_video
+
+        return record_training_video(self.algo, self.env_id, self.context.spec, self.context.job.intermediate_dir,
+                                     iteration, self.context.out)
+
+    def _report_runner_health(self) -> None:
+        runners = self._healthy(self.algo)
+        if runners == self.runners:
+            return
+        out = self.context.out
+        if runners[0] < runners[1]:
+            print(f"rlrt: {runners[0]} of {runners[1]} env runners healthy (one crashed or its host was lost); "
+                  "training goes on with the others while RLlib restarts it", file=out, flush=True)
+        elif self.runners[0] < self.runners[1]:
+            print(f"rlrt: all {runners[1]} env runners healthy again", file=out, flush=True)
+        self.runners = runners
+
+    def save(self, folder: Path) -> None:
+        self.algo.save_to_path(str(folder))
+
+    def finish(self) -> tuple[ModelInfo, Mapping[str, Any]]:
+        from runtime.backends.rllib.algorithm import policy_spaces
+        from runtime.cluster import env_runner_hosts
+
+        observation_space, action_space = policy_spaces(self.algo)
+        cluster = self.context.cluster
+        extra = ({"cluster": {"nodes": dict(cluster.nodes), "env_runner_hosts": env_runner_hosts(self.algo)}}
+                 if cluster is not None else {})
+        return ModelInfo("rllib", observation_space, action_space), extra
+
+    def export(self, model_dir: Path, state: TrainingState) -> None:
+        from runtime.export.pipeline import export_serving_models
+
+        export_serving_models(model_dir, self.context.out)
+
+    def close(self) -> None:
+        import ray
+
+        if self.algo is not None:
+            self.algo.stop()
+        ray.shutdown()
 
 
 class RLlibBackendFactory:
@@ -19,6 +140,9 @@ class RLlibBackendFactory:
         from runtime.backends.rllib.config import RLlibValidator
 
         return RLlibValidator()
+
+    def create(self, context: BackendContext) -> RLlibSession:
+        return RLlibSession(context)
 
 
 BACKEND = RLlibBackendFactory()

@@ -1,0 +1,181 @@
+"""Building RLlib's AlgorithmConfig from a spec: environment registration with Ray's registry, multi-agent policies,
+the observation filter, and starting Ray."""
+
+from __future__ import annotations
+
+import functools
+import logging
+import re
+from typing import Any, Mapping
+
+from runtime.errors import UserError
+from runtime.config.hyperparameters import TrainingSpec
+
+from runtime.backends.rllib.config import SHARED_POLICY, _TYPE_OF_NONE_DEFAULTS, algorithm_config_class, default_config_dict
+
+log = logging.getLogger(__name__)
+
+
+def init_ray(num_cpus: int, num_gpus: int) -> None:
+    """Start a local Ray instance sized to the job's machine (or join ``RAY_ADDRESS`` when set)."""
+    import os
+
+    import ray
+
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    if ray.is_initialized():
+        return
+    if os.environ.get("RAY_ADDRESS"):
+        ray.init(address=os.environ["RAY_ADDRESS"], log_to_driver=True)
+    else:
+        # "local": always a fresh instance, never a cluster someone else started on this machine with `ray start`.
+        ray.init(address="local", num_cpus=num_cpus, num_gpus=num_gpus, include_dashboard=False, log_to_driver=True)
+
+
+def rllib_env_name(env_id: str) -> str:
+    """The name our environments are registered under with Ray Tune's registry."""
+    return f"rlrt/{env_id}"
+
+
+def _make_registered_env(env_id: str, env_context: Mapping[str, Any]) -> Any:
+    from envs.registry import env_info, make_env
+
+    env_config = dict(env_context)
+    if env_info(env_id).job_context:
+        # RLlib's EnvContext carries the env runner's index as an attribute; environments that launch external
+        # processes (Unity players) use it to pick their own port.
+        env_config.setdefault("worker_index", int(getattr(env_context, "worker_index", 0) or 0))
+    return make_env(env_id, env_config)
+
+
+def register_environment(env_id: str) -> str:
+    """Register ``env_id`` with Ray's env registry (so env runners build it with our adapters); return its name."""
+    from ray.tune.registry import register_env
+
+    name = rllib_env_name(env_id)
+    register_env(name, functools.partial(_make_registered_env, env_id))
+    return name
+
+
+def mean_std_filter(env: Any = None, spaces: Any = None, device: Any = None) -> Any:
+    """An env-to-module connector normalising observations by running mean and std (RLlib's MeanStdFilter)."""
+    from ray.rllib.connectors.env_to_module.mean_std_filter import MeanStdFilter
+
+    return MeanStdFilter(multi_agent=False)
+
+
+def policy_id_for(group: str) -> str:
+    """RLlib's id for the policy of agent group ``group``: characters RLlib refuses in ids (they are folder names in
+    checkpoints: ``<>:"/\\|?*``) become ``_``, e.g. Unity's behavior ``3DBall?team=0`` -> ``3DBall_team=0``."""
+    return re.sub(r'[<>:"/\\|?*]', "_", group).rstrip(". ") or "group"
+
+
+def _policy_for_group(agent_id: Any, episode: Any = None, *, group_of: Any, **kwargs: Any) -> str:
+    return policy_id_for(group_of(agent_id))
+
+
+def _shared_policy(agent_id: Any, episode: Any = None, **kwargs: Any) -> str:
+    return SHARED_POLICY
+
+
+def multi_agent_policies(env_id: str, env_config: Mapping[str, Any], mode: str = "per_group") -> tuple[set[str], Any]:
+    """RLlib's ``policies`` and ``policy_mapping_fn`` for the multi-agent environment ``env_id``.
+
+    ``per_group``: one policy per agent group (for Unity, per behavior: agent ``"<behavior>_<id>"`` -> policy
+    ``policy_id_for(<behavior>)``); the groups are read from the environment once. ``shared``: one policy for every
+    agent (all groups must have the same spaces).
+    """
+    from envs.errors import EnvConfigError
+    from envs.registry import agent_groups, group_function
+
+    try:
+        groups = agent_groups(env_id, env_config)
+    except EnvConfigError as exc:
+        raise UserError(str(exc)) from exc
+    if mode == "shared":
+        distinct = {(repr(obs), repr(act)) for obs, act in groups.values()}
+        if len(distinct) > 1:
+            raise UserError(
+                "rl.training.config.multi_agent_policies=shared needs every agent group to have the same spaces; "
+                + "; ".join(f"{name}: {obs} -> {act}" for name, (obs, act) in groups.items())
+            )
+        return {SHARED_POLICY}, _shared_policy
+    policies = {policy_id_for(group) for group in groups}
+    if len(policies) != len(groups):
+        raise UserError(
+            f"The agent groups {sorted(groups)} do not map onto distinct RLlib policy ids ({sorted(policies)})."
+        )
+    return policies, functools.partial(_policy_for_group, group_of=group_function(env_id))
+
+
+def policy_spaces(algo: Any) -> tuple[Any, Any]:
+    """The trained policy's observation and action spaces (for multi-agent: gymnasium Dicts by policy id)."""
+    import gymnasium as gym
+
+    if algo.config.is_multi_agent:
+        modules = {mid: algo.get_module(mid) for mid in sorted(algo.config.policies)}
+        return (
+            gym.spaces.Dict({mid: m.observation_space for mid, m in modules.items()}),
+            gym.spaces.Dict({mid: m.action_space for mid, m in modules.items()}),
+        )
+    module = algo.get_module()
+    return module.observation_space, module.action_space
+
+
+def mean_std_filter_multi_agent(env: Any = None, spaces: Any = None, device: Any = None) -> Any:
+    """:func:`mean_std_filter` for multi-agent environments (one running mean and std per agent)."""
+    from ray.rllib.connectors.env_to_module.mean_std_filter import MeanStdFilter
+
+    return MeanStdFilter(multi_agent=True)
+
+
+def build_algorithm_config(
+    spec: TrainingSpec,
+    env_name: str,
+    num_gpus: int = 0,
+    env_config: Mapping[str, Any] | None = None,
+    env_id: str | None = None,
+) -> Any:
+    """An RLlib AlgorithmConfig for ``spec`` on the registered environment ``env_name``.
+
+    ``env_config`` replaces ``spec.env_config`` (the runtime passes it completed with the job's context, see
+    :mod:`runtime.job.env_config`); ``env_id`` (the registry id) lets a multi-agent environment get its policies.
+    """
+    from envs.registry import env_info
+
+    config_class = algorithm_config_class(spec.algorithm)
+    config = config_class()
+    defaults = default_config_dict(spec.algorithm)
+    settings = {
+        # An integral float (7.0) where RLlib wants an integer: the check let it through; RLlib needs an int.
+        key: int(value) if isinstance(value, float) and value.is_integer()
+        and isinstance(defaults.get(key, _TYPE_OF_NONE_DEFAULTS.get(key)), int) else value
+        for key, value in spec.config.items()
+    }
+    model_config = settings.pop("model_config", None)
+    observation_filter = settings.pop("observation_filter", "NoFilter")
+    policies_mode = settings.pop("multi_agent_policies", "per_group")
+    env_config = dict(spec.env_config if env_config is None else env_config)
+    multi_agent = env_id is not None and env_info(env_id).multi_agent
+    if num_gpus and "num_gpus_per_learner" not in settings:
+        settings["num_gpus_per_learner"] = 1
+    try:
+        config.update_from_dict(settings)
+        config.environment(env=env_name, env_config=env_config)
+        config.framework("torch")
+        if multi_agent:
+            policies, mapping = multi_agent_policies(env_id, env_config, policies_mode)
+            config.multi_agent(policies=policies, policy_mapping_fn=mapping)
+        if spec.seed is not None:
+            config.debugging(seed=spec.seed)
+        if model_config:
+            merged = {**config.model_config, **model_config}
+            config.rl_module(model_config=merged)
+        if observation_filter == "MeanStdFilter":
+            config.env_runners(
+                env_to_module_connector=mean_std_filter_multi_agent if multi_agent else mean_std_filter
+            )
+        config.validate()
+    except (ValueError, TypeError, KeyError) as exc:
+        raise UserError(f"RLlib rejected the {spec.algorithm} configuration: {exc}") from exc
+    return config
