@@ -1,0 +1,132 @@
+"""The one training loop with a third backend: a backend module that the driver has never heard of plugs in through
+``runtime.backends.BACKENDS`` alone, and gets resume, checkpoint cadence, the stop rule and the model folder."""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+import types
+from pathlib import Path
+from typing import Any, Mapping
+
+import pytest
+from gymnasium import spaces
+
+from conftest import make_job_tree
+from runtime import backends
+from runtime.config.hyperparameters import TrainingSpec
+from runtime.job.environment import load_environment
+from runtime.train.backend import BackendContext, ModelInfo, Step
+from runtime.train.checkpoints import TrainingState
+from runtime.train.driver import stop_reason, train
+from runtime.train.reporting import IterationMetrics
+
+
+class CountingSession:
+    """A 'library' whose policy is a number that grows by one per iteration (10 steps, 2 episodes each)."""
+
+    units = ("round", "ticks")
+
+    def __init__(self, context: BackendContext) -> None:
+        self.context = context
+        self.algo = {"value": 0}
+        self.exported: list[Path] = []
+
+    def describe(self) -> str:
+        return f"counting on {self.context.env_id}"
+
+    def restore(self, checkpoint: Path) -> None:
+        self.algo["value"] = json.loads((checkpoint / "value.json").read_text())
+
+    def step(self, state: TrainingState, stop_requested: Any) -> Step:
+        self.algo["value"] += 1
+        metrics = IterationMetrics(0, 0, 0.0, float(self.algo["value"]), math.nan, math.nan, math.nan, 0, math.nan)
+        return Step(10, 2, metrics, lines=(f"counter: {self.algo['value']}",))
+
+    def save(self, folder: Path) -> None:
+        (folder / "value.json").write_text(json.dumps(self.algo["value"]))
+
+    def finish(self) -> tuple[ModelInfo, Mapping[str, Any]]:
+        return ModelInfo("counting", spaces.Box(-1, 1, (4,)), spaces.Discrete(2)), {"final_value": self.algo["value"]}
+
+    def export(self, model_dir: Path, state: TrainingState) -> None:
+        (model_dir / "policy.txt").write_text(str(self.algo["value"]))
+
+    def close(self) -> None:
+        pass
+
+
+class CountingBackend:
+    name = "counting"
+    distributed = False
+
+    def claims(self, algorithm: str) -> bool:
+        return algorithm == "Counting"
+
+    def validator(self) -> Any:
+        raise AssertionError("not used: the spec is given resolved")
+
+    def create(self, context: BackendContext) -> CountingSession:
+        return CountingSession(context)
+
+
+@pytest.fixture
+def counting_backend(monkeypatch: pytest.MonkeyPatch) -> None:
+    module = types.ModuleType("counting_backend")
+    module.BACKEND = CountingBackend()  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "counting_backend", module)
+    monkeypatch.setattr(backends, "BACKENDS", ("counting_backend", *backends.BACKENDS))
+
+
+def spec(stop: Mapping[str, Any]) -> TrainingSpec:
+    return TrainingSpec(preset="counting", env="CartPole-v1", algorithm="Counting", config={}, env_config={},
+                        stop=dict(stop), checkpoint_frequency=2, checkpoint_keep=5)
+
+
+def test_a_new_backend_gets_the_whole_loop(counting_backend: None, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    tree = make_job_tree(tmp_path / "opt" / "ml")
+    env = load_environment(tree.base)
+    first = train(env, spec({"training_iteration": 3}))
+    assert (first.stopped_by, first.exit_code) == ("training_iteration 3 >= 3", 0)
+    assert (first.state.timesteps_total, first.state.episodes_total) == (30, 6)
+    assert sorted(p.name for p in tree.checkpoints.iterdir()) == ["checkpoint_000002", "checkpoint_000003"]
+    metadata = json.loads((tree.model / "metadata.json").read_text())
+    assert metadata["framework"] == "counting" and metadata["training"]["final_value"] == 3
+    assert metadata["action_space"] == {"type": "Discrete", "n": 2, "start": 0}
+    assert (tree.model / "policy.txt").read_text() == "3"
+    assert (tree.model / "checkpoint" / "value.json").read_text() == "3"
+    out = capsys.readouterr().out
+    assert "episode_reward_mean: 3" in out and "counter: 3" in out and "timesteps_total: 30" in out
+
+    # A second job in the same tree resumes from the newest checkpoint and continues the counters.
+    second = train(load_environment(tree.base), spec({"training_iteration": 5}))
+    assert f"resumed from {tree.checkpoints / 'checkpoint_000003'}" in capsys.readouterr().out
+    assert (second.state.training_iteration, second.state.timesteps_total) == (5, 50)
+    assert (tree.model / "policy.txt").read_text() == "5"
+
+
+def test_resume_message_names_the_backends_units(counting_backend: None, tmp_path: Path,
+                                                  capsys: pytest.CaptureFixture) -> None:
+    tree = make_job_tree(tmp_path / "opt" / "ml")
+    train(load_environment(tree.base), spec({"training_iteration": 2}))
+    capsys.readouterr()
+    train(load_environment(tree.base), spec({"episode_reward_mean": 4}))
+    out = capsys.readouterr().out
+    assert "(round 2, 20 ticks)" in out
+    assert "episode_reward_mean 4 >= 4" in out
+
+
+@pytest.mark.parametrize(
+    ("stop", "expected"),
+    [
+        ({"epochs": 2}, "epochs 2 >= 2"),
+        ({"gradient_steps": 100}, "gradient_steps 100 >= 100"),
+        ({"timesteps_total": 101}, None),
+        ({"episode_reward_mean": 1.0}, None),  # NaN: no episode has ended, nothing is met
+        ({"time_total_s": 5, "training_iteration": 2}, "training_iteration 2 >= 2"),
+    ],
+)
+def test_stop_rule(stop: dict, expected: str | None) -> None:
+    metrics = IterationMetrics(2, 100, 1.5, math.nan, math.nan, math.nan, math.nan, 0, math.nan)
+    assert stop_reason(stop, metrics) == expected
