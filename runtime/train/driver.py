@@ -73,8 +73,9 @@ def _canonical_env(spec: TrainingSpec) -> str | None:
         raise UserError(str(exc)) from exc
 
 
-def _build(env: JobEnvironment, spec: TrainingSpec, hooks: TrainingHooks, out: TextIO, cluster: Any) -> Backend:
-    """The family prepares the spec, then the backend that trains its algorithm builds the session."""
+def _build(env: JobEnvironment, spec: TrainingSpec, hooks: TrainingHooks, out: TextIO,
+           cluster: Any) -> tuple[Backend, TrainingSpec]:
+    """The family prepares the spec, then the backend that trains its algorithm builds the session; returns both."""
     from runtime.backends import backend_for
 
     spec = hooks.prepare(spec)
@@ -82,7 +83,7 @@ def _build(env: JobEnvironment, spec: TrainingSpec, hooks: TrainingHooks, out: T
     write_resolved_config(env.intermediate_dir, spec)
     context = BackendContext(env, spec, env_id, hooks, out, cluster)
     try:
-        return backend_for(spec.algorithm).create(context)
+        return backend_for(spec.algorithm).create(context), spec
     except Exception as exc:  # noqa: BLE001 - e.g. an env that fails to build in a runner
         translated = hooks.translate_error(exc)
         if translated is not None:
@@ -106,7 +107,7 @@ def train(
     reporter: Reporter | None = None
     progress = ProgressBar(spec.stop)
     try:
-        backend = _build(env, spec, hooks, out, cluster)
+        backend, spec = _build(env, spec, hooks, out, cluster)
         checkpoints = CheckpointManager(env.checkpoint_dir, spec.checkpoint_keep)
         state = TrainingState(preset=spec.preset, algorithm=spec.algorithm, env=spec.env)
         latest = checkpoints.latest()
