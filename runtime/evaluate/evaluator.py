@@ -49,8 +49,8 @@ def check_hyperparameters(given: Mapping[str, Any]) -> dict[str, Any]:
     for key, value in given.items():
         if key.startswith(hp.SAGEMAKER_PREFIX) or key == hp.TUNING_OBJECTIVE:
             continue
-        if key in hp.TOP_LEVEL_KEYS and key in EVALUATION_KEYS:
-            problem = hp.check_value(key, value, hp.TOP_LEVEL_KEYS[key])
+        if key in EVALUATION_KEYS and (key in hp.TOP_LEVEL_KEYS or key in hp.PRESET_ALIASES):
+            problem = hp.check_value(key, value, hp.TOP_LEVEL_KEYS[hp.PRESET if key in hp.PRESET_ALIASES else key])
         elif key == CONFIG:
             problem = None if isinstance(value, dict) else f"'{key}' must be a JSON object such as " \
                                                           '{"env_config": {...}}'
