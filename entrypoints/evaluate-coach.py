@@ -1,6 +1,7 @@
-"""SageMaker entry point (the Batch RL seed's `evaluate-coach.py`): evaluate the offline-trained model passed in the
-`model` channel (or the seed's `checkpoint` channel) in its environment; hyperparameters `evaluate_steps` or
-`evaluate_episodes`, `env`, `RLCOACH_PRESET` (e.g. `preset-cartpole-ddqnbcq-env`). Prints Coach-style `Testing>` lines.
+"""SageMaker entry point (the Batch RL seed's `evaluate-coach.py`): `rlrt evaluate-offline`, the alias of
+`rlrt evaluate` for the offline-trained (d3rlpy) model passed in the `model` channel (or the seed's `checkpoint`
+channel); hyperparameters `evaluate_steps` or `evaluate_episodes`, `env`, `RLCOACH_PRESET` (e.g.
+`preset-cartpole-ddqnbcq-env`). Prints Coach-style `Testing>` lines.
 """
 
 import sys

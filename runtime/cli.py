@@ -67,12 +67,13 @@ def build_parser() -> argparse.ArgumentParser:
     _add_collect_parser(sub)
     evaluate = sub.add_parser(
         "evaluate-offline",
-        help="evaluate an offline-trained (d3rlpy) model from the model channel in its environment",
+        help="evaluate an offline-trained (d3rlpy) model (alias of `rlrt evaluate`; the seeds' evaluate-coach.py)",
         description=(
-            "Evaluate the d3rlpy model in the job's 'model' channel (or the seeds' legacy 'checkpoint' channel) in an "
-            "environment, printing Coach-style 'Testing> ... Total reward=<x>,' lines per episode and the "
-            "episode_reward_mean/max/min summary. Hyperparameters: evaluate_episodes, or the seeds' evaluate_steps; "
-            "env (default: the env in the model's metadata.json, or the preset's env); seed."
+            "`rlrt evaluate` for a d3rlpy model in the job's 'model' channel (or the seeds' legacy 'checkpoint' "
+            "channel), printing Coach-style 'Testing> ... Total reward=<x>,' lines per episode and the "
+            "episode_reward_mean/max/min summary. Hyperparameters: evaluate_episodes, or the seeds' evaluate_steps "
+            "(stop at the end of the episode that crosses N steps); env (default: the env in the model's "
+            "metadata.json, or the preset's env); record_video_every (0: no videos); seed."
         ),
         epilog=(
             "examples:\n"
@@ -81,15 +82,19 @@ def build_parser() -> argparse.ArgumentParser:
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    evaluate.add_argument("--model", type=Path, help="model folder or model.tar.gz (default: the 'model' channel)")
+    evaluate.add_argument("--set", dest="overrides", action="append", type=_key_value, default=[], metavar="KEY=VALUE",
+                          help="a hyperparameter (evaluate_episodes, evaluate_steps, env, seed); repeatable")
     evaluate.add_argument("--base-dir", type=Path, help="job tree laid out like /opt/ml (default: $SAGEMAKER_BASE_DIR or /opt/ml)")
     _add_serving_commands(sub)
 
     dr = sub.add_parser(
         "deepracer-evaluate",
-        help="evaluate a DeepRacer model for NUMBER_OF_TRIALS laps, or race two models head to head",
+        help="evaluate a DeepRacer model for NUMBER_OF_TRIALS laps, or race two models head to head "
+             "(alias of `rlrt evaluate`)",
         description=(
-            "Drive a trained DeepRacer model (the /opt/ml/model folder of a deepracer-ppo job, or its model.tar.gz) "
-            "for a number of trials and write output/intermediate/evaluation_metrics.json and an evaluation "
+            "`rlrt evaluate` for DeepRacer: drive a trained DeepRacer model (the /opt/ml/model folder of a "
+            "deepracer-ppo job, or its model.tar.gz) for a number of trials and write output/intermediate/evaluation_metrics.json and an evaluation "
             "simtrace. With a second model (--opponent or the model_2 channel) the two race on one track and each "
             "gets its own metrics file (evaluation_metrics.json, evaluation_metrics_2.json). Settings "
             "(NUMBER_OF_TRIALS, WORLD_NAME, RACE_TYPE, NUMBER_OF_OBSTACLES, ...) come from hyperparameters or the "
@@ -202,12 +207,14 @@ def _add_serving_commands(sub: argparse._SubParsersAction) -> None:
 
     evaluate = sub.add_parser(
         "evaluate",
-        help="evaluate a trained model in its environment (the seeds' evaluate-ray.py)",
+        help="evaluate any trained model in its environment (the seeds' evaluate-ray/-unity/-coach.py)",
         description=(
-            "Play a model from the 'model' channel (a folder or model.tar.gz) for evaluate_episodes episodes; print "
-            "'Episode reward: <x>. Episode steps: <n>', Coach 'Testing>' lines and episode_reward_mean; record "
-            "videos to output/intermediate. Hyperparameters: evaluate_episodes, algorithm, env, config, "
-            "record_video_every (0: no videos), seed."
+            "Play a model (RLlib, d3rlpy, or any with an ONNX policy) from the 'model' channel (or the legacy "
+            "'checkpoint' channel; a folder or model.tar.gz) for evaluate_episodes episodes, or evaluate_steps "
+            "steps; print 'Episode reward: <x>. Episode steps: <n>', Coach 'Testing>' lines and "
+            "episode_reward_mean, write output/intermediate/evaluation.json and videos. A Unity game is found in the "
+            "'train' channel; a DeepRacer model races its laps (evaluation_metrics.json). Hyperparameters: "
+            "evaluate_episodes, evaluate_steps, algorithm, env, config, record_video_every (0: no videos), seed."
         ),
         epilog=(
             "examples:\n"
@@ -218,7 +225,8 @@ def _add_serving_commands(sub: argparse._SubParsersAction) -> None:
     )
     evaluate.add_argument("--model", type=Path, help="model folder or model.tar.gz (default: the 'model' channel)")
     evaluate.add_argument("--set", dest="overrides", action="append", type=_key_value, default=[], metavar="KEY=VALUE",
-                          help="a hyperparameter (evaluate_episodes, algorithm, env, config, record_video_every, seed)")
+                          help="a hyperparameter (evaluate_episodes, evaluate_steps, algorithm, env, config, "
+                               "record_video_every, seed); repeatable")
     evaluate.add_argument("--base-dir", type=Path, help="job tree laid out like /opt/ml (created if missing)")
 
     export = sub.add_parser(
@@ -295,13 +303,23 @@ def _run_serving_command(args: argparse.Namespace) -> int:
         options = TransformOptions(args.content_type, args.split_type, args.strategy, args.accept, args.join_source,
                                    args.max_payload_mb)
         return run_job(lambda: run_transform(args.model, args.input, args.output, options, not args.no_progress))
-    if args.command == "evaluate":
-        from runtime.evaluate.evaluator import run_evaluation_job
-
-        return run_evaluation_job(args.base_dir, dict(args.overrides), args.model)
     from runtime.export.pipeline import export_serving_models
 
     return run_job(lambda: (export_serving_models(args.model_dir, strict=True), 0)[1])
+
+
+def _run_evaluation(args: argparse.Namespace) -> int:
+    """``rlrt evaluate`` and its aliases: one evaluator (``evaluate-offline`` expects a d3rlpy model,
+    ``deepracer-evaluate`` plays DeepRacer with its --opponent and --trials)."""
+    from runtime.evaluate.evaluator import run_evaluation_job
+
+    overrides = dict(args.overrides)
+    if args.command == "evaluate-offline":
+        return run_evaluation_job(args.base_dir, overrides, args.model, framework="d3rlpy", hint="evaluate-offline")
+    if args.command == "deepracer-evaluate":
+        return run_evaluation_job(args.base_dir, overrides, args.model, env="DeepRacer-v0", hint="deepracer-evaluate",
+                                  family_options={"opponent": args.opponent, "trials": args.trials})
+    return run_evaluation_job(args.base_dir, overrides, args.model)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -310,20 +328,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if args.command == "presets":
         return _list_presets()
-    if args.command in ("serve", "transform", "evaluate", "export"):
+    if args.command in ("evaluate", "evaluate-offline", "deepracer-evaluate"):
+        return _run_evaluation(args)
+    if args.command in ("serve", "transform", "export"):
         return _run_serving_command(args)
-    if args.command == "deepracer-evaluate":
-        from runtime.families.deepracer.evaluation import run_evaluation_job
-
-        return run_evaluation_job(args.base_dir, args.model, args.opponent, args.trials, dict(args.overrides))
     if args.command == "collect":
         from runtime.offline.cli import run_collect
 
         return run_collect(args)
-    if args.command == "evaluate-offline":
-        from runtime.evaluate.episodes import evaluate_model_job
-
-        return evaluate_model_job(args.base_dir)
     if args.command == "tune":
         from runtime.tuning import run_tuning_job
 

@@ -1,92 +1,56 @@
-"""``rlrt evaluate``: play a trained model in its environment (the seeds' ``evaluate-ray.py`` job).
+"""``rlrt evaluate``: play any trained model in its environment (the seeds' ``evaluate-ray.py``, ``evaluate-unity.py``
+and ``evaluate-coach.py`` jobs; ``rlrt evaluate-offline`` and ``rlrt deepracer-evaluate`` are aliases).
 
-The model comes from the ``model`` channel (a folder written by ``rlrt train``, or a ``model.tar.gz``), or
-``--model``. Its ``metadata.json`` ``framework`` picks the loader (:data:`LOADERS`: ``"module:function"`` taking
-the model folder and its metadata, returning observation -> action); a framework without a loader is played
-through its exported ONNX policy when it has one.
+The model comes from ``--model``, the ``model`` channel, or the seeds' legacy ``checkpoint`` channel (a folder written
+by ``rlrt train``, a ``model.tar.gz`` of one, or a d3rlpy checkpoint); :mod:`runtime.evaluate.loaders` loads its
+policy by framework (RLlib, d3rlpy, else its ONNX policy). A model of an environment family with its own evaluation
+(:func:`runtime.families.family_for`, e.g. laps and ``evaluation_metrics.json``) is handed to the family.
 
-Hyperparameters (as in the seeds' evaluation jobs): ``evaluate_episodes`` (default 5), ``algorithm`` (checked
-against the model's), ``env`` (default: the model's environment; the seeds' Roboschool ids map to PyBullet),
-optional ``config`` (``{"env_config": {...}}``) and ``record_video_every`` (record every Nth episode; default 1,
-0 = no videos) and ``seed``. Output per episode: ``Episode reward: <x>. Episode steps: <n>`` and a Coach-style
-``Testing>`` line; at the end ``episode_reward_mean: <x>`` (and max/min/len). Videos go to
-``output/intermediate/evaluation-episode-N.mp4``.
+Hyperparameters: ``evaluate_episodes`` (default 5) and/or ``evaluate_steps`` (Coach's: stop at the end of the episode
+that crosses N steps), ``algorithm`` (checked against the model's; ``BCQ`` matches ``DiscreteBCQ``), ``env``
+(default: the model's environment, else the preset's), optional ``config`` (``{"env_config": {...}}``) or
+``rl.training.config.env_config.<key>``, ``record_video_every`` (film every Nth episode; default 1, 0 = no videos)
+and ``seed``. The environment's ``env_config`` is the model's, with the job's context (the ``train`` channel for a
+Unity game) added by :func:`runtime.job.env_config.job_env_config`. Output per episode: ``Episode reward: <x>. Episode
+steps: <n>`` and a Coach-style ``Testing>`` line; at the end ``episode_reward_mean: <x>`` (and max/min/len) and
+``output/intermediate/evaluation.json``. Videos go to ``output/intermediate/evaluation-episode-NNNN.mp4``; a game
+that cannot render gets none, and one line says so.
 """
 
 from __future__ import annotations
 
-import importlib
+import difflib
 import json
-import math
 import sys
 from pathlib import Path
-from types import MappingProxyType
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Mapping, Sequence, TextIO
 
 import numpy as np
 
 from runtime.config import hyperparameters as hp
-from runtime.errors import UserError, run_job
-from runtime.serving.model_store import OnnxPolicy, locate_model, read_metadata
-from runtime.train.reporting import format_value
+from runtime.errors import UserError
+from runtime.evaluate.episodes import EvaluationResult, batched, run_episodes, testing_line
+from runtime.evaluate.loaders import LOADERS, Actor, load_actor, locate, trained_env_config
+from runtime.names import CHANNEL_CHECKPOINT, CHANNEL_MODEL, EVALUATION_JSON
 
-Actor = Callable[[np.ndarray], Any]
-
-LOADERS: Mapping[str, str] = MappingProxyType({"rllib": "runtime.evaluate.evaluator:rllib_actor"})
-"""metadata.json ``framework`` -> ``"module:function"`` of its loader (``(model_dir, metadata) -> Actor``)."""
-
-MODEL_CHANNEL = "model"
 DEFAULT_EPISODES = 5
+DEFAULT_SEED = 10_000
 CONFIG = "config"
 EVALUATION_KEYS = (hp.EVALUATE_EPISODES, hp.EVALUATE_STEPS, hp.ALGORITHM, hp.EVAL_ENV, CONFIG, hp.RECORD_VIDEO_EVERY,
                    hp.SEED, hp.PRESET, *hp.PRESET_ALIASES)
+VARIANT_PREFIXES = ("DISCRETE",)
+"""Prefixes that make an algorithm a variant of its family (d3rlpy's ``DiscreteBCQ`` is a ``BCQ``)."""
 
 
-def rllib_actor(model_dir: Path, metadata: Mapping[str, Any]) -> Actor:
-    """An RLlib model's deterministic policy, rebuilt from its checkpoint (the module plus its connectors)."""
-    from runtime.backends.rllib.policy import serving_policy_from_checkpoint
-    from runtime.evaluate.video import torch_actor
-
-    policy, _, _ = serving_policy_from_checkpoint(model_dir / str(metadata.get("checkpoint") or "checkpoint"))
-    return torch_actor(policy)
-
-
-def onnx_actor(model_dir: Path, metadata: Mapping[str, Any]) -> Actor:
-    """Any model with an exported ONNX policy."""
-    policy = OnnxPolicy(model_dir)
-
-    def act(observation: np.ndarray) -> Any:
-        action = policy.predict(np.asarray(observation, dtype=np.float32).reshape(1, -1))["actions"][0]
-        return int(action) if np.ndim(action) == 0 else action
-
-    return act
-
-
-def load_actor(model_dir: Path, metadata: Mapping[str, Any]) -> Actor:
-    """The actor for ``metadata['framework']``."""
-    framework = str(metadata.get("framework", ""))
-    target = LOADERS.get(framework)
-    if target is None:
-        if (metadata.get("serving") or {}).get("onnx"):
-            return onnx_actor(model_dir, metadata)
-        raise UserError(
-            f"Cannot evaluate a model of framework {framework!r} from {model_dir}: known frameworks are "
-            f"{', '.join(sorted(LOADERS))}, and the model has no exported ONNX policy."
-        )
-    module_name, function = target.split(":")
-    return getattr(importlib.import_module(module_name), function)(model_dir, metadata)
-
-
-def _check_hyperparameters(given: Mapping[str, Any]) -> dict[str, Any]:
-    import difflib
-
+def check_hyperparameters(given: Mapping[str, Any]) -> dict[str, Any]:
+    """The evaluation settings in ``given`` (checked); training settings of a shared set are passed over."""
     problems = []
     values: dict[str, Any] = {}
     for key, value in given.items():
-        if key.startswith(hp.SAGEMAKER_PREFIX):
+        if key.startswith(hp.SAGEMAKER_PREFIX) or key == hp.TUNING_OBJECTIVE:
             continue
-        if key in hp.TOP_LEVEL_KEYS and key in EVALUATION_KEYS:
-            problem = hp.check_value(key, value, hp.TOP_LEVEL_KEYS[key])
+        if key in EVALUATION_KEYS and (key in hp.TOP_LEVEL_KEYS or key in hp.PRESET_ALIASES):
+            problem = hp.check_value(key, value, hp.TOP_LEVEL_KEYS[hp.PRESET if key in hp.PRESET_ALIASES else key])
         elif key == CONFIG:
             problem = None if isinstance(value, dict) else f"'{key}' must be a JSON object such as " \
                                                           '{"env_config": {...}}'
@@ -107,127 +71,155 @@ def _check_hyperparameters(given: Mapping[str, Any]) -> dict[str, Any]:
     return values
 
 
-def evaluate(model: Path, hyperparameters: Mapping[str, Any], intermediate_dir: Path, stream: Any = None) -> list[float]:
-    """Play the episodes; print the seeds' lines; returns the episode rewards."""
-    from envs.registry import UnknownEnvironmentError, canonical_env_id
-    from runtime.evaluate.video import play_episode
+def algorithm_matches(given: str, trained: str) -> bool:
+    """Whether ``given`` names the model's algorithm ``trained``, or the family it is a variant of."""
+    def family(name: str) -> str:
+        name = name.strip().upper()
+        return next((name[len(p):] for p in VARIANT_PREFIXES if name.startswith(p) and len(name) > len(p)), name)
 
-    out = stream or sys.stdout
-    settings = _check_hyperparameters(hyperparameters)
-    model_dir = locate_model(model)
-    metadata = read_metadata(model_dir)
-    algorithm = settings.get(hp.ALGORITHM)
-    if algorithm and metadata.get("algorithm") and str(algorithm).upper() != str(metadata["algorithm"]).upper():
-        raise UserError(f"'algorithm' is {algorithm!r} but the model in {model_dir} was trained with "
-                        f"{metadata['algorithm']!r}.")
-    env_name = str(settings.get(hp.EVAL_ENV) or metadata.get("env") or "")
+    return given.strip().upper() == trained.strip().upper() or family(given) == family(trained)
+
+
+def _environment(settings: Mapping[str, Any], metadata: Mapping[str, Any], model_dir: Path, env: str | None) -> str:
+    """The canonical id of the environment to play: ``env``, the hyperparameter, the model's, the preset's."""
+    from envs.registry import UnknownEnvironmentError, canonical_env_id
+
+    name = env or settings.get(hp.EVAL_ENV) or metadata.get("env")
+    preset = next((settings[k] for k in (hp.PRESET, *hp.PRESET_ALIASES) if k in settings), None)
+    if not name and preset:
+        from runtime.config.presets import load_preset
+
+        name = load_preset(str(preset)).env
+    if not name:
+        raise UserError(f"No environment to evaluate the model in {model_dir} in: its metadata.json names none; set "
+                        "the 'env' hyperparameter (e.g. CartPole-v0).")
     try:
-        env_id = canonical_env_id(env_name)
+        return canonical_env_id(str(name))
     except UnknownEnvironmentError as exc:
         raise UserError(str(exc)) from exc
-    episodes = int(settings.get(hp.EVALUATE_EPISODES, DEFAULT_EPISODES))
-    max_steps = settings.get(hp.EVALUATE_STEPS)
-    video_every = int(settings.get(hp.RECORD_VIDEO_EVERY, 1))
-    env_config = dict((settings.get(CONFIG) or {}).get("env_config") or {})
-    trained_env_config = _trained_env_config(model_dir)
-    env_config = {**trained_env_config, **env_config}
-    seed = settings.get(hp.SEED)
-    _check_observation_shape(env_id, env_config, metadata)
-    actor = load_actor(model_dir, metadata)
-    print(f"rlrt: evaluating {metadata.get('algorithm')} model from {model_dir} on {env_id} for {episodes} episode(s)",
-          file=out, flush=True)
-    rewards, lengths = [], []
-    total_steps = 0
-    for episode in range(1, episodes + 1):
-        video = intermediate_dir / f"evaluation-episode-{episode:04d}.mp4" if video_every and (
-            (episode - 1) % video_every == 0) else None
-        result = play_episode(actor, env_id, env_config, video=video,
-                              seed=None if seed is None else int(seed) + episode, max_steps=max_steps)
-        rewards.append(result.reward)
-        lengths.append(result.steps)
-        total_steps += result.steps
-        print(f"Episode reward: {result.reward}. Episode steps: {result.steps}", file=out)
-        print(f"Testing> Name=main_level/agent, Worker=0, Episode={episode}, Total reward={result.reward:.2f}, "
-              f"Steps={total_steps}, Training iteration=0", file=out, flush=True)
-        if result.video is not None:
-            print(f"rlrt: video {result.video} ({result.frames} frames)", file=out, flush=True)
-    summary = {
-        "episode_reward_mean": float(np.mean(rewards)),
-        "episode_reward_max": float(np.max(rewards)),
-        "episode_reward_min": float(np.min(rewards)),
-        "episode_len_mean": float(np.mean(lengths)),
-    }
-    for key, value in summary.items():
-        if math.isfinite(value):
-            print(f"{key}: {format_value(value)}", file=out)
-    out.flush()
-    intermediate_dir.mkdir(parents=True, exist_ok=True)
-    (intermediate_dir / "evaluation.json").write_text(json.dumps(
-        {**summary, "episodes": episodes, "env": env_id, "rewards": rewards, "lengths": lengths}, indent=2))
-    return rewards
 
 
-def _trained_env_config(model_dir: Path) -> dict[str, Any]:
-    try:
-        return dict(json.loads((model_dir / "config.json").read_text()).get("env_config") or {})
-    except (OSError, ValueError):
-        return {}
-
-
-def _check_observation_shape(env_id: str, env_config: Mapping[str, Any], metadata: Mapping[str, Any]) -> None:
-    from envs.registry import make_env
-
+def _shape_checked(actor: Actor, env_id: str, metadata: Mapping[str, Any]) -> Actor:
+    """``actor``, checking the first observation against the shape the model was trained on."""
     expected = (metadata.get("observation_space") or {}).get("shape")
-    if not expected:
-        return
-    env = make_env(env_id, dict(env_config))
+    checked = [not expected]
+
+    def act(observation: np.ndarray) -> Any:
+        if not checked[0]:
+            shape = list(np.shape(observation))
+            if shape != list(expected):
+                raise UserError(f"The model expects observations of shape {list(expected)} ({metadata.get('env')}), "
+                                f"but {env_id} gives {shape}. Evaluate it on the environment it was trained on.")
+            checked[0] = True
+        return actor(observation)
+
+    return act
+
+
+def evaluate(job: Any, model_dir: Path, metadata: Mapping[str, Any], stream: TextIO | None = None,
+             env: str | None = None) -> EvaluationResult:
+    """Play the model in ``model_dir`` (in ``env``, else as ``job``'s hyperparameters say); print the per-episode
+    lines and the summary, write ``evaluation.json`` (and videos) to ``output/intermediate``."""
+    from envs.errors import EnvConfigError
+    from runtime.evaluate.video import EpisodeRecorder
+    from runtime.job.env_config import job_env_config
+
+    out = stream or sys.stdout
+    settings = check_hyperparameters(job.hyperparameters)
+    algorithm, trained = settings.get(hp.ALGORITHM), metadata.get("algorithm")
+    if algorithm and trained and not algorithm_matches(str(algorithm), str(trained)):
+        raise UserError(f"'algorithm' is {algorithm!r} but the model in {model_dir} was trained with {trained!r}.")
+    env_id = _environment(settings, metadata, model_dir, env)
+    episodes, steps = settings.get(hp.EVALUATE_EPISODES), settings.get(hp.EVALUATE_STEPS)
+    if episodes is None and steps is None:
+        episodes = DEFAULT_EPISODES
+    given_config = dict((settings.get(CONFIG) or {}).get("env_config") or {})
+    env_config = job_env_config(env_id, {**trained_env_config(model_dir), **given_config}, job.env)
+    actor = _shape_checked(load_actor(model_dir, metadata), env_id, metadata)
+    video_every = int(settings.get(hp.RECORD_VIDEO_EVERY, 1))
+    intermediate = Path(job.env.intermediate_dir)
+
+    def video_path(episode: int) -> Path | None:
+        if not video_every or (episode - 1) % video_every:
+            return None
+        return intermediate / f"evaluation-episode-{episode:04d}.mp4"
+
+    def on_episode(index: int, total: float, length: int, total_steps: int) -> None:
+        print(f"Episode reward: {total}. Episode steps: {length}", file=out)
+        print(testing_line(index, total, length), file=out, flush=True)
+
+    amount = " and ".join(([f"{episodes} episode(s)"] if episodes else []) + ([f"{steps} steps"] if steps else []))
+    print(f"rlrt: evaluating {trained or metadata.get('framework')} model from {model_dir} on {env_id} for "
+          f"{'at most ' if episodes and steps else ''}{amount}", file=out, flush=True)
     try:
-        shape = list(getattr(env.observation_space, "shape", []) or [])
-    finally:
-        env.close()
-    if shape != list(expected):
-        raise UserError(f"The model expects observations of shape {expected} ({metadata.get('env')}), but {env_id} "
-                        f"gives {shape}. Evaluate it on the environment it was trained on.")
+        with EpisodeRecorder(video_path, out, name=env_id) as recorder:
+            result = run_episodes(batched(actor), env_id, episodes=episodes, max_total_steps=steps,
+                                  seed=int(settings.get(hp.SEED, DEFAULT_SEED)), env_config=env_config, parallel=1,
+                                  on_episode=on_episode, recorder=recorder if video_every else None)
+    except EnvConfigError as exc:
+        raise UserError(str(exc)) from exc
+    write_summary(result, env_id, intermediate, out)
+    return result
 
 
-def _trained_on_deepracer(source: Path) -> bool:
-    from envs.registry import canonical_env_id
-    from runtime.serving.model_store import locate_model, read_metadata
-
-    env_id = read_metadata(locate_model(source)).get("env") or ""
-    try:
-        return canonical_env_id(str(env_id)) == "DeepRacer-v0"
-    except ValueError:
-        return False
-
-
-def run_evaluation_job(base_dir: Path | None, overrides: Mapping[str, Any], model: Path | None) -> int:
-    """``rlrt evaluate`` through the single failure path."""
-    from runtime.job.setup import find_base_dir
-    from runtime.job.environment import load_environment, prepare_local_tree
-
-    root, local = find_base_dir(base_dir, "evaluate")
-
-    def job() -> int:
-        if local:
-            prepare_local_tree(root, overrides)
-            print(f"rlrt: local job tree (laid out like /opt/ml): {root}", flush=True)
-        env = load_environment(root)
-        if env.failure_file.exists():
-            env.failure_file.unlink()
-        hyperparameters = {**env.hyperparameters, **({} if local else overrides)}
-        source = model if model is not None else env.require_channel(MODEL_CHANNEL)
-        if _trained_on_deepracer(source):
-            # DeepRacer models race laps with the job's reward function and track: evaluation_metrics.json.
-            from runtime.families.deepracer.evaluation import run_evaluation_job as run_deepracer_evaluation
-
-            episodes = hyperparameters.get("evaluate_episodes")
-            return run_deepracer_evaluation(root, source, None, int(episodes) if episodes else None,
-                                            {k: v for k, v in overrides.items() if k != "evaluate_episodes"})
-        evaluate(source, hyperparameters, env.intermediate_dir)
-        return 0
-
-    return run_job(job, lambda: root / "output" / "failure")
+def write_summary(result: EvaluationResult, env_id: str, intermediate: Path, stream: TextIO | None = None) -> None:
+    """Print the ``episode_reward_mean:`` lines and write ``evaluation.json``."""
+    out = stream or sys.stdout
+    for line in result.summary_lines():
+        print(line, file=out)
+    out.flush()
+    rewards, lengths = list(result.returns), list(result.lengths)
+    summary = {
+        **result.summary(),
+        "episodes": len(rewards), "env": env_id, "rewards": rewards, "lengths": lengths,
+        "returns": rewards, "mean": result.mean,  # the names evaluate-coach's evaluation.json has always had
+    }
+    intermediate.mkdir(parents=True, exist_ok=True)
+    (intermediate / EVALUATION_JSON).write_text(json.dumps(summary, indent=2))
 
 
-__all__: Sequence[str] = ["LOADERS", "evaluate", "load_actor", "run_evaluation_job"]
+def model_source(job: Any, model: Path | None) -> Path:
+    """``model``, else the ``model`` channel, else the seeds' legacy ``checkpoint`` channel."""
+    if model is not None:
+        return Path(model)
+    for channel in (CHANNEL_MODEL, CHANNEL_CHECKPOINT):
+        if job.env.channel_dir(channel).is_dir():
+            return job.env.channel_dir(channel)
+    return job.env.require_channel(CHANNEL_MODEL)
+
+
+def evaluate_in_job(job: Any, model: Path | None = None, stream: TextIO | None = None, env: str | None = None,
+                    framework: str | None = None, family_options: Mapping[str, Any] | None = None) -> int:
+    """Evaluate a model in ``job``: through its environment family's own evaluation when it has one, else by
+    :func:`evaluate`. ``env`` overrides the ``env`` hyperparameter; ``framework`` names the only kind of model
+    expected; ``family_options`` go to the family's evaluation."""
+    from runtime.families import family_for
+
+    out = stream or sys.stdout
+    source = model_source(job, model)
+    given_env = env or job.hyperparameters.get(hp.EVAL_ENV)
+    family = family_for(given_env) if isinstance(given_env, str) and given_env.strip() else None
+    if family is not None:
+        return int(family.evaluate(job, source, job.hyperparameters, job.overrides, out, **dict(family_options or {})))
+    model_dir, metadata = locate(source, framework)
+    family = family_for(str(metadata.get("env") or "")) if not given_env else None
+    if family is not None:
+        return int(family.evaluate(job, model_dir, job.hyperparameters, job.overrides, out,
+                                   **dict(family_options or {})))
+    evaluate(job, model_dir, metadata, out, env)
+    return 0
+
+
+def run_evaluation_job(base_dir: Path | None, overrides: Mapping[str, Any] | None = None, model: Path | None = None,
+                       *, env: str | None = None, framework: str | None = None, hint: str = "evaluate",
+                       family_options: Mapping[str, Any] | None = None) -> int:
+    """``rlrt evaluate`` (and its aliases) through the one job setup and failure path; returns the exit code."""
+    from runtime.job.setup import run_in_job
+
+    return run_in_job(base_dir, overrides, hint,
+                      lambda job: evaluate_in_job(job, model, env=env, framework=framework,
+                                                  family_options=family_options))
+
+
+__all__: Sequence[str] = ["LOADERS", "algorithm_matches", "check_hyperparameters", "evaluate", "evaluate_in_job",
+                          "load_actor", "run_evaluation_job", "write_summary"]

@@ -1,4 +1,4 @@
-"""Rollout videos: play one episode with a policy and stream its frames into an H.264 mp4, headless.
+"""Videos of played episodes (evaluation and training rollouts), streamed into H.264 mp4s, headless.
 
 Frames come from the environment's ``render_mode="rgb_array"`` (PyBullet's TinyRenderer, pygame surfaces for
 gymnasium's classic control; no display needed) and go straight to ffmpeg through imageio-ffmpeg, so a long
@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, TextIO
 
 import numpy as np
 
@@ -61,6 +61,88 @@ class Mp4Writer:
             self._writer = None
 
 
+class VideoUnavailable(RuntimeError):
+    """The environment cannot render the frames a video needs."""
+
+
+class EpisodeRecorder:
+    """Films the episodes :func:`runtime.evaluate.episodes.run_episodes` plays: episode ``n`` goes to
+    ``path_for(n)`` (None: not filmed). An environment that cannot render ``rgb_array`` frames turns recording off:
+    with ``strict`` that raises :class:`VideoUnavailable`, otherwise one line says so on ``out`` and the episodes
+    go on without videos. Use it as a context manager, so that an interrupted video is closed."""
+
+    def __init__(self, path_for: Callable[[int], Path | None], out: TextIO | None = None, strict: bool = False,
+                 fps: int = DEFAULT_FPS, name: str | None = None) -> None:
+        self.path_for = path_for
+        self.name = name
+        """The environment's name in messages (default: its gymnasium id or class)."""
+        self.out = out
+        self.strict = strict
+        self.fps = fps
+        self.enabled = True
+        self.videos: list[tuple[Path, int]] = []
+        """(path, frames) of every finished video."""
+        self._writer: Mp4Writer | None = None
+
+    def _unavailable(self, env: Any, reason: str) -> None:
+        self.enabled = False
+        self.close()
+        name = self.name or getattr(getattr(env, "spec", None), "id", None) or type(env.unwrapped).__name__
+        message = f"{name} cannot render video frames ({reason}); no videos are recorded"
+        if self.strict:
+            raise VideoUnavailable(message)
+        if self.out is not None:
+            print(f"rlrt: {message}.", file=self.out, flush=True)
+
+    def begin(self, env: Any, episode: int) -> None:
+        """Start filming ``episode`` if it is to be filmed and ``env`` can render."""
+        path = self.path_for(episode) if self.enabled else None
+        if path is None:
+            return
+        if getattr(env, "render_mode", None) != "rgb_array":
+            modes = list((getattr(env, "metadata", None) or {}).get("render_modes") or [])
+            self._unavailable(env, "render modes: " + (", ".join(map(str, modes)) or "none"))
+            return
+        self._writer = Mp4Writer(path, fps=int(env.metadata.get("render_fps") or self.fps))
+        self.frame(env)
+
+    def frame(self, env: Any) -> None:
+        """Add ``env``'s current frame to the video being filmed."""
+        if self._writer is None:
+            return
+        try:
+            frame = env.render()
+        except NotImplementedError as exc:
+            self._unavailable(env, f"render() is not implemented{': ' + str(exc) if str(exc) else ''}")
+            return
+        if frame is None:
+            self._unavailable(env, "render() returned no frame")
+            return
+        self._writer.write(frame)
+
+    def end(self, episode: int, total_reward: float, steps: int) -> None:
+        """Close the episode's video."""
+        if self._writer is None:
+            return
+        path, frames = self._writer.path, self._writer.frames
+        self.close()
+        self.videos.append((path, frames))
+        if self.out is not None:
+            print(f"rlrt: video {path} ({frames} frames)", file=self.out, flush=True)
+
+    def close(self) -> None:
+        """Close a video still open."""
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+
+    def __enter__(self) -> "EpisodeRecorder":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+
 def play_episode(
     act: Callable[[np.ndarray], Any],
     env_id: str,
@@ -70,35 +152,19 @@ def play_episode(
     max_steps: int | None = None,
     fps: int = DEFAULT_FPS,
 ) -> Episode:
-    """Play one episode of ``env_id`` with ``act`` (observation -> action); record it to ``video`` if given."""
+    """Play one episode of ``env_id`` with ``act`` (observation -> action); record it to ``video`` if given
+    (:class:`VideoUnavailable` when the environment cannot render)."""
     os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
     os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
-    from envs.registry import make_env
+    from runtime.evaluate.episodes import batched, run_episodes
 
-    config = dict(env_config or {})
-    if video is not None:
-        config["render_mode"] = "rgb_array"
-    env = make_env(env_id, config)
-    writer = Mp4Writer(video, fps=int(env.metadata.get("render_fps") or fps)) if video is not None else None
     limit = max_steps or (MAX_VIDEO_STEPS if video is not None else None)
-    total, steps = 0.0, 0
-    try:
-        observation, _ = env.reset(seed=seed)
-        if writer is not None:
-            writer.write(env.render())
-        while True:
-            observation, reward, terminated, truncated, _ = env.step(act(observation))
-            total += float(reward)
-            steps += 1
-            if writer is not None:
-                writer.write(env.render())
-            if terminated or truncated or (limit is not None and steps >= limit):
-                break
-    finally:
-        if writer is not None:
-            writer.close()
-        env.close()
-    return Episode(total, steps, writer.frames if writer else 0, video)
+    with EpisodeRecorder(lambda _: video, strict=True, fps=fps, name=env_id) as recorder:
+        result = run_episodes(batched(act), env_id, episodes=1, seed=0 if seed is None else seed,
+                              env_config=env_config, parallel=1, recorder=recorder if video is not None else None,
+                              episode_step_limit=limit)
+    frames = recorder.videos[0][1] if recorder.videos else 0
+    return Episode(result.returns[0], result.lengths[0], frames, video if recorder.videos else None)
 
 
 def torch_actor(policy: Any) -> Callable[[np.ndarray], Any]:

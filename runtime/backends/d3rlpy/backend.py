@@ -22,7 +22,7 @@ import numpy as np
 
 from runtime.config import hyperparameters as hp
 from runtime.errors import JobInterrupted, UserError
-from runtime.names import CHANNEL_TRAIN, CHECKPOINT_DIR, EVALUATION_JSON
+from runtime.names import CHANNEL_TRAIN, CHECKPOINT_DIR
 from runtime.train.backend import BackendContext, ModelInfo, Step
 from runtime.train.checkpoints import TrainingState
 from runtime.train.reporting import IterationMetrics
@@ -253,21 +253,19 @@ class D3rlpySession:
             self._final_evaluation(episodes, state.training_iteration)
 
     def _final_evaluation(self, episodes: int, iteration: int) -> None:
-        """Evaluate the exported policy (Coach-style ``Testing>`` lines, the summary lines, evaluation.json)."""
+        """Evaluate the exported policy with the evaluator's loop, lines and summary (``evaluation.json``)."""
         from runtime.evaluate.episodes import run_episodes, testing_line
+        from runtime.evaluate.evaluator import write_summary
 
         out = self.context.out
         print(f"rlrt: evaluating the exported policy in {self.env_id} for {episodes} episodes", file=out, flush=True)
 
         def on_episode(index: int, total: float, length: int, total_steps: int) -> None:
-            print(testing_line(index, total, total_steps, iteration), file=out, flush=True)
+            print(testing_line(index, total, length, iteration), file=out, flush=True)
 
         result = run_episodes(self.algo.predict, str(self.env_id), episodes=episodes, seed=EVALUATION_SEED,
                               on_episode=on_episode)
-        out.write("\n".join(result.summary_lines()) + "\n")
-        out.flush()
-        (self.context.job.intermediate_dir / EVALUATION_JSON).write_text(json.dumps(
-            {"returns": list(result.returns), "lengths": list(result.lengths), "mean": result.mean}, indent=2))
+        write_summary(result, str(self.env_id), self.context.job.intermediate_dir, out)
 
     def close(self) -> None:
         self.ope_csv.close()

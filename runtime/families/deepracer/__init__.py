@@ -35,10 +35,10 @@ class DeepRacerFamily:
         return DeepRacerHooks(job)
 
     def evaluate(self, job: Any, model: Path, hyperparameters: Mapping[str, Any], overrides: Mapping[str, Any],
-                 out: TextIO | None = None) -> int:
+                 out: TextIO | None = None, opponent: Path | None = None, trials: int | None = None) -> int:
         from runtime.families.deepracer.evaluation import evaluate_in_job
 
-        return evaluate_in_job(job, model, hyperparameters, out)
+        return evaluate_in_job(job, model, hyperparameters, out, opponent=opponent, trials=trials)
 
 
 FAMILY = DeepRacerFamily()

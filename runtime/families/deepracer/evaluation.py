@@ -22,7 +22,8 @@ from typing import Any, Mapping, Sequence, TextIO
 import numpy as np
 
 from runtime.errors import UserError
-from runtime.names import CHANNEL_MODEL, CHANNEL_TRAIN
+from runtime.evaluate.episodes import testing_line
+from runtime.names import CHANNEL_TRAIN
 
 log = logging.getLogger(__name__)
 
@@ -124,11 +125,6 @@ def _entry(summary: Mapping[str, Any], trial: int) -> dict[str, Any]:
     return {**{k: summary[k] for k in keys}, "episode": trial, "trial": trial, "phase": "evaluation"}
 
 
-def _testing_line(summary: Mapping[str, Any], trial: int, steps: int, worker: int = 0) -> str:
-    return (f"Testing> Name=main_level/agent, Worker={worker}, Episode={trial}, "
-            f"Total reward={summary['reward_total']:.2f}, Steps={steps}, Training iteration=0")
-
-
 def _write_outputs(out_dir: Path, entries: list[dict[str, Any]], trace: Path | None, name: str) -> None:
     from envs.deepracer.env import SIMTRACE_COLUMNS
 
@@ -182,7 +178,7 @@ def evaluate_model(model: Path, trials: int = DEFAULT_TRIALS, settings: Mapping[
                 summary = env.episode_summary(0)
                 steps += summary["steps"]
                 entries.append(_entry(summary, trial))
-                print(_testing_line(summary, trial, steps), file=out, flush=True)
+                print(testing_line(trial, summary["reward_total"], steps), file=out, flush=True)
                 print(f"rlrt: trial {trial}: {summary['episode_status']}, {summary['completion_percentage']}% in "
                       f"{summary['elapsed_time_in_milliseconds'] / 1000:.2f} s", file=out, flush=True)
             env.flush_trace()
@@ -225,7 +221,7 @@ def evaluate_head_to_head(model: Path, opponent: Path, trials: int = DEFAULT_TRI
                     summary = env.episode_summary(i)
                     steps[i] += summary["steps"]
                     results[i].append(_entry(summary, trial))
-                    print(_testing_line(summary, trial, steps[i], worker=i), file=out, flush=True)
+                    print(testing_line(trial, summary["reward_total"], steps[i], worker=i), file=out, flush=True)
                 a, b = results[0][-1], results[1][-1]
                 print(f"rlrt: trial {trial}: model 1 {a['episode_status']} {a['completion_percentage']}% "
                       f"{a['elapsed_time_in_milliseconds'] / 1000:.2f} s; model 2 {b['episode_status']} "
@@ -241,7 +237,7 @@ def evaluate_head_to_head(model: Path, opponent: Path, trials: int = DEFAULT_TRI
         shutil.rmtree(scratch, ignore_errors=True)
 
 
-def evaluation_settings(job: Any) -> dict[str, Any]:
+def evaluation_settings(job: Any, hyperparameters: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """Evaluation settings: the train channel's evaluation_params.yaml (or training_params.yaml), then the job's
     hyperparameters (``NUMBER_OF_TRIALS``, ``WORLD_NAME``, ``RACE_TYPE``, ...; ``evaluate_episodes`` = trials)."""
     import yaml
@@ -263,7 +259,8 @@ def evaluation_settings(job: Any) -> dict[str, Any]:
                         if str(k).lower() in ENV_SETTINGS + ("number_of_trials",)}
             break
     unknown = []
-    for key, value in job.hyperparameters.items():
+    given = job.hyperparameters if hyperparameters is None else hyperparameters
+    for key, value in given.items():
         lower = key.lower()
         if lower in ENV_SETTINGS or lower == "number_of_trials":
             settings[lower] = value
@@ -278,9 +275,13 @@ def evaluation_settings(job: Any) -> dict[str, Any]:
 
 def evaluate_in_job(job: Any, model: Path, hyperparameters: Mapping[str, Any] | None = None,
                     stream: TextIO | None = None, opponent: Path | None = None, trials: int | None = None) -> int:
-    """Evaluate ``model`` in ``job`` (see :func:`run_evaluation_job`); the DeepRacer family's evaluation hook."""
+    """Evaluate ``model`` in ``job`` (the DeepRacer family's evaluation, reached through ``rlrt evaluate`` and its
+    alias ``rlrt deepracer-evaluate``): ``model`` drives the trials, or races ``opponent`` (default: the ``model_2``
+    channel); settings from ``hyperparameters`` (default the job's: ``NUMBER_OF_TRIALS``, ``WORLD_NAME``,
+    ``RACE_TYPE``, ...) and the train channel's evaluation_params.yaml / training_params.yaml; outputs to
+    ``output/intermediate/``."""
     out = stream or sys.stdout
-    settings = evaluation_settings(job)
+    settings = evaluation_settings(job, hyperparameters)
     count = trials if trials is not None else settings.pop("number_of_trials", DEFAULT_TRIALS)
     settings.pop("number_of_trials", None)
     try:
@@ -300,18 +301,3 @@ def evaluate_in_job(job: Any, model: Path, hyperparameters: Mapping[str, Any] | 
         evaluate_model(model, count, settings, out_dir, tracks, stream=out)
     print(f"rlrt: evaluation metrics in {out_dir / EVALUATION_METRICS}", file=out, flush=True)
     return 0
-
-
-def run_evaluation_job(base_dir: Path | None = None, model: Path | None = None, opponent: Path | None = None,
-                       trials: int | None = None, overrides: Mapping[str, Any] | None = None) -> int:
-    """The ``rlrt deepracer-evaluate`` job: model from ``--model`` or the ``model`` channel (opponent from
-    ``--opponent`` or the ``model_2`` channel), settings from hyperparameters (``NUMBER_OF_TRIALS``, ``WORLD_NAME``,
-    ``RACE_TYPE``, ...) and the train channel's evaluation_params.yaml / training_params.yaml; outputs to
-    ``output/intermediate/``."""
-    from runtime.job.setup import run_in_job
-
-    def body(job: Any) -> int:
-        first = model or job.env.require_channel(CHANNEL_MODEL)
-        return evaluate_in_job(job, first, opponent=opponent, trials=trials)
-
-    return run_in_job(base_dir, overrides, "deepracer-evaluate", body)
