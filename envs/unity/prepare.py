@@ -13,13 +13,18 @@ from envs.unity.session import UnitySession
 
 
 def prepare_env_config(env_config: Mapping[str, Any]) -> dict[str, Any]:
-    """Check ``env_config`` and find the player once (download, chmod); return it with ``player`` filled in.
+    """Check ``env_config``, find the player once (download, chmod) and start it once; return ``env_config`` with
+    ``player`` filled in.
 
     Env runners then launch that file directly. Raises :class:`envs.errors.EnvConfigError` naming what is wrong and
-    how to provide the game.
+    how to provide the game, and :class:`envs.unity.session.UnityPlayerError` for a game that exits at start (a
+    missing library, another architecture) or never answers: its exit code (or the wait that ran out) and the last
+    lines it printed, kept in ``unity-<worker id>.log`` under ``log_dir``. Starting it here, before any env runner,
+    costs one launch and gives that message once, instead of a failure inside every runner.
     """
     config = UnityConfig.from_mapping(env_config)
     player = find_player(config)
+    UnitySession.launch(config, player).close()
     return {**dict(env_config), "player": str(player)}
 
 

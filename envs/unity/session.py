@@ -7,13 +7,17 @@ log file and the log's last lines, and makes sure the player process is gone.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import socket
+import subprocess
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, TypeVar
+from typing import Any, Callable, Iterator, TypeVar
 
+from envs.errors import EnvStartError
 from envs.unity.config import UnityConfig
 
 log = logging.getLogger(__name__)
@@ -22,8 +26,47 @@ T = TypeVar("T")
 LOG_TAIL_LINES = 15
 
 
-class UnityPlayerError(RuntimeError):
+class UnityPlayerError(EnvStartError):
     """The Unity player died, timed out or closed the connection (RLlib restarts the env runner that saw it)."""
+
+
+_LAUNCH_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def player_output_to(log_file: Path | None) -> Iterator[None]:
+    """While a ``UnityEnvironment`` is built, start its player with stdout and stderr appended to ``log_file``.
+
+    ``mlagents_envs`` 0.28 starts the player with its output thrown away; a game that dies before Unity opens its
+    own ``-logFile`` (a missing library, a binary for another architecture) would leave no words behind. The
+    launcher is ``mlagents_envs.env_utils.launch_executable`` with the output redirected and an executable that
+    cannot be run at all (``OSError``) reported as ML-Agents reports a missing one.
+    """
+    from mlagents_envs import env_utils
+    from mlagents_envs.exception import UnityEnvironmentException
+
+    if log_file is None:
+        yield
+        return
+
+    def launch(file_name: str, args: list[str]) -> subprocess.Popen:
+        launch_string = env_utils.validate_environment_path(file_name)
+        if launch_string is None:
+            raise UnityEnvironmentException(f"Couldn't launch the {file_name} environment: no such player.")
+        with log_file.open("ab") as output:
+            try:
+                return subprocess.Popen([launch_string, *args], start_new_session=True, stdout=output,
+                                        stderr=subprocess.STDOUT)
+            except OSError as exc:  # not executable, another architecture, a missing interpreter
+                raise UnityEnvironmentException(f"The player {launch_string} cannot be executed: {exc}") from exc
+
+    with _LAUNCH_LOCK:
+        original = env_utils.launch_executable
+        env_utils.launch_executable = launch
+        try:
+            yield
+        finally:
+            env_utils.launch_executable = original
 
 
 def log_tail(path: Path | None, lines: int = LOG_TAIL_LINES) -> str:
@@ -80,16 +123,17 @@ class UnitySession:
                 side_channels.append(engine)
             started = time.monotonic()
             try:
-                env = UnityEnvironment(
-                    file_name=str(player),
-                    worker_id=worker_id,
-                    base_port=config.base_port,
-                    seed=config.seed,
-                    no_graphics=config.no_graphics,
-                    timeout_wait=config.timeout_wait,
-                    additional_args=args,
-                    side_channels=side_channels,
-                )
+                with player_output_to(log_file):
+                    env = UnityEnvironment(
+                        file_name=str(player),
+                        worker_id=worker_id,
+                        base_port=config.base_port,
+                        seed=config.seed,
+                        no_graphics=config.no_graphics,
+                        timeout_wait=config.timeout_wait,
+                        additional_args=args,
+                        side_channels=side_channels,
+                    )
             except UnityWorkerInUseException:
                 busy.append(config.base_port + worker_id)
                 log.info("port %d is busy; trying worker id %d", config.base_port + worker_id, worker_id + 1)

@@ -4,7 +4,8 @@ Environments never read SageMaker paths themselves. Those that take the job's co
 e.g. Unity games) get it here in ``env_config``: ``train_dir`` (the ``train`` channel, when the job has one) and
 ``log_dir`` (``output/intermediate``, for per-worker logs); RLlib's ``worker_index`` is added per env runner by
 :func:`runtime.backends.rllib.config.register_environment`. Then the environment's one-time preparation runs (finding,
-downloading or chmod-ing a game) and a user-fixable problem becomes a :class:`UserError`.
+downloading or chmod-ing a game, and starting it once) and a user-fixable problem, or a game that cannot start,
+becomes a :class:`UserError`.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from runtime.job.environment import CHANNEL_TRAIN, JobEnvironment
 
 def job_env_config(env_id: str, env_config: Mapping[str, Any], job: JobEnvironment) -> dict[str, Any]:
     """``env_config`` for ``env_id`` in ``job``: job context for environments that take it, then prepared."""
-    from envs.errors import EnvConfigError
+    from envs.errors import EnvConfigError, EnvStartError
     from envs.registry import UnknownEnvironmentError, env_info, prepare_env_config
 
     try:
@@ -34,3 +35,5 @@ def job_env_config(env_id: str, env_config: Mapping[str, Any], job: JobEnvironme
         return prepare_env_config(env_id, config)
     except EnvConfigError as exc:
         raise UserError(str(exc)) from exc
+    except EnvStartError as exc:
+        raise UserError(f"The environment {env_id} could not start. {exc}") from exc

@@ -85,13 +85,15 @@ def multi_agent_policies(env_id: str, env_config: Mapping[str, Any], mode: str =
     ``policy_id_for(<behavior>)``); the groups are read from the environment once. ``shared``: one policy for every
     agent (all groups must have the same spaces).
     """
-    from envs.errors import EnvConfigError
+    from envs.errors import EnvConfigError, EnvStartError
     from envs.registry import agent_groups, group_function
 
     try:
         groups = agent_groups(env_id, env_config)
     except EnvConfigError as exc:
         raise UserError(str(exc)) from exc
+    except EnvStartError as exc:
+        raise UserError(f"The environment {env_id} could not start. {exc}") from exc
     if mode == "shared":
         distinct = {(repr(obs), repr(act)) for obs, act in groups.values()}
         if len(distinct) > 1:

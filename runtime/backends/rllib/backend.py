@@ -26,6 +26,23 @@ def _count(value: Any) -> int:
     return int(number) if math.isfinite(number) else 0
 
 
+def explain_env_failure(env_id: str, env_config: Mapping[str, Any]) -> None:
+    """After RLlib failed to build its env runners: build the environment once here, and when it cannot start (a
+    game that exits at once or never answers) raise the :class:`UserError` that names it. RLlib itself reports only
+    that no env runner came up (``IndexError: list index out of range``); its runners' errors are in their logs."""
+    from envs.errors import EnvConfigError, EnvStartError
+    from envs.registry import make_env
+    from runtime.errors import UserError
+
+    try:
+        env = make_env(env_id, dict(env_config))
+    except (EnvConfigError, EnvStartError) as exc:
+        raise UserError(f"The environment {env_id} could not start. {exc}") from exc
+    except Exception:  # noqa: BLE001 - not the environment's fault: the original error stands
+        return
+    env.close()
+
+
 class RLlibSession:
     """One RLlib Algorithm, trained iteration by iteration."""
 
@@ -51,8 +68,10 @@ class RLlibSession:
         init_ray(job.num_cpus, job.num_gpus)
         try:
             self.algo = config.build_algo()
-        except BaseException:
+        except BaseException as exc:
             self.close()
+            if isinstance(exc, Exception):
+                explain_env_failure(self.env_id, env_config)
             raise
         self.window = EpisodeWindow(getattr(self.algo.config, "metrics_num_episodes_for_smoothing", 100) or 100)
         self.video_every = int(spec.extras.get(hp.RECORD_VIDEO_EVERY, 0) or 0)
