@@ -119,7 +119,7 @@ def metrics_from_rllib(
         timesteps_total=timesteps_total,
         time_total_s=time_total_s,
         episodes_total=episodes_total,
-        env_steps_per_s=_number(runners.get("num_env_steps_sampled", 0)) / max(1e-9, _number(result.get("time_this_iter_s", 0))),
+        env_steps_per_s=_number(runners.get("num_env_steps_sampled")) / max(1e-9, _number(result.get("time_this_iter_s"))),
         **window.summary(),
     )
 

@@ -12,6 +12,7 @@ import math
 from pathlib import Path
 from typing import Any, Mapping
 
+from runtime.backends.rllib.sampling import SETTING, SampleTimeout
 from runtime.config import hyperparameters as hp
 from runtime.train.backend import BackendContext, ModelInfo, Step
 from runtime.train.checkpoints import TrainingState
@@ -62,6 +63,7 @@ class RLlibSession:
             raise UserError(f"{spec.algorithm} trains online and needs an environment: set 'rl.training.env'.")
         self.env_id: str = context.env_id
         env_config = job_env_config(self.env_id, spec.env_config, job)
+        self.sample_timeout = SampleTimeout(self.env_id, env_config, hp.CONFIG_PREFIX + SETTING in spec.hyperparameters)
         config = build_algorithm_config(spec, register_environment(self.env_id), job.num_gpus, env_config, self.env_id)
         context.hooks.configure(config)
         self.algo: Any = None
@@ -95,11 +97,13 @@ class RLlibSession:
         iteration = state.training_iteration + 1
         metrics = metrics_from_rllib(result, iteration, state.timesteps_total, state.episodes_total, state.time_total_s,
                                      window=self.window)
+        steps = _count(runners.get("num_env_steps_sampled"))
+        if not steps and not stop_requested():
+            self.sample_timeout.starved(self.algo, iteration, self.context.out)
         if self.video_every and iteration % self.video_every == 0:
             self.video_every = self._record_video(iteration)
         self._report_runner_health()
-        return Step(_count(runners.get("num_env_steps_sampled")), _count(runners.get("num_episodes")), metrics,
-                    result=result)
+        return Step(steps, _count(runners.get("num_episodes")), metrics, result=result)
 
     def _record_video(self, iteration: int) -> int:
         from runtime.export.pipeline import record_training_video
