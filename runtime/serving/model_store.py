@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import atexit
 import json
+from dataclasses import dataclass
 import os
 import shutil
 import tarfile
@@ -94,24 +95,52 @@ def check_servable(model_dir: Path) -> dict[str, Any]:
     return metadata
 
 
-class OnnxPolicy:
-    """A model folder's ONNX policy in ONNX Runtime: ``predict(observations) -> {output name: array}``."""
+@dataclass(frozen=True)
+class ModelSnapshot:
+    """A model folder's servable part (metadata and ONNX bytes) read into memory once.
 
-    def __init__(self, model_dir: Path, threads: int = 1) -> None:
+    The server reads it before forking its workers, so every worker, including one gunicorn starts to replace a
+    dead one, serves the same model whatever happens to the folder afterwards (replaced, half-copied, deleted); a
+    new model is served from the next start, as a SageMaker endpoint update does.
+    """
+
+    model_dir: Path
+    metadata: dict[str, Any]
+    onnx: bytes
+
+    @property
+    def onnx_path(self) -> Path:
+        return self.model_dir / self.metadata["serving"]["onnx"]
+
+
+def read_snapshot(model_dir: Path) -> ModelSnapshot:
+    """Check ``model_dir`` (:func:`check_servable`) and read its ONNX policy into memory."""
+    metadata = check_servable(model_dir)
+    path = model_dir / metadata["serving"]["onnx"]
+    try:
+        return ModelSnapshot(model_dir, metadata, path.read_bytes())
+    except OSError as exc:
+        raise UserError(f"Cannot read {path}: {exc}") from exc
+
+
+class OnnxPolicy:
+    """A model's ONNX policy in ONNX Runtime: ``predict(observations) -> {output name: array}``."""
+
+    def __init__(self, model: Path | ModelSnapshot, threads: int = 1) -> None:
         import onnxruntime as ort
 
-        self.model_dir = model_dir
-        self.metadata = check_servable(model_dir)
-        onnx_file = self.metadata["serving"]["onnx"]
+        snapshot = model if isinstance(model, ModelSnapshot) else read_snapshot(model)
+        self.model_dir = snapshot.model_dir
+        self.metadata = snapshot.metadata
         self.observation_dim = observation_dim_from_metadata(self.metadata)
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
         options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         try:
-            self.session = ort.InferenceSession(str(model_dir / onnx_file), options, providers=["CPUExecutionProvider"])
+            self.session = ort.InferenceSession(snapshot.onnx, options, providers=["CPUExecutionProvider"])
         except Exception as exc:  # noqa: BLE001 - onnxruntime raises its own exception types
-            raise UserError(f"ONNX Runtime cannot load {model_dir / onnx_file}: {exc}") from exc
+            raise UserError(f"ONNX Runtime cannot load {snapshot.onnx_path}: {exc}") from exc
         self.outputs: list[str] = [o.name for o in self.session.get_outputs()]
 
     def predict(self, observations: np.ndarray) -> dict[str, np.ndarray]:

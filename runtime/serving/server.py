@@ -6,8 +6,10 @@
 - ``GET /execution-parameters`` -> what SageMaker Batch Transform asks a container for.
 
 Settings come from SageMaker's variables: ``SAGEMAKER_BIND_TO_PORT`` (8080), ``SAGEMAKER_MODEL_SERVER_WORKERS``
-(the number of CPUs), ``SAGEMAKER_MODEL_SERVER_TIMEOUT`` (60 s). Every worker process loads its own ONNX Runtime
-session (one intra-op thread each) after the fork. An error in a request never reaches gunicorn: the worker
+(the number of CPUs), ``SAGEMAKER_MODEL_SERVER_TIMEOUT`` (60 s). The server reads the model once at start
+(:class:`runtime.serving.model_store.ModelSnapshot`); every worker process builds its own ONNX Runtime session (one
+intra-op thread each) from those bytes after the fork, so a worker gunicorn starts in place of a dead one serves the
+same model even if the folder was replaced meanwhile. An error in a request never reaches gunicorn: the worker
 answers it and keeps serving.
 """
 
@@ -24,7 +26,7 @@ from typing import Any, Callable, Iterable
 
 from runtime.serving import codec
 from runtime.errors import UserError
-from runtime.serving.model_store import OnnxPolicy, check_servable, locate_model
+from runtime.serving.model_store import ModelSnapshot, OnnxPolicy, locate_model, read_snapshot
 
 log = logging.getLogger(__name__)
 
@@ -80,8 +82,8 @@ def settings_from_environment(model_dir: Path, host: str | None = None, port: in
 class InferenceApp:
     """The WSGI application (plain WSGI: the routes are three, and the request path stays short)."""
 
-    def __init__(self, model_dir: Path, max_body_mb: int = MAX_BODY_MB, workers: int = 1) -> None:
-        self.model_dir = model_dir
+    def __init__(self, model: Path | ModelSnapshot, max_body_mb: int = MAX_BODY_MB, workers: int = 1) -> None:
+        self.model = model
         self.max_body_bytes = max_body_mb * 1024 * 1024
         self.max_body_mb = max_body_mb
         self.workers = workers
@@ -90,7 +92,7 @@ class InferenceApp:
     def load(self) -> None:
         """Load the ONNX policy (in each worker, after the fork)."""
         if self.policy is None:
-            self.policy = OnnxPolicy(self.model_dir)
+            self.policy = OnnxPolicy(self.model)
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         method = environ.get("REQUEST_METHOD", "GET")
@@ -159,9 +161,11 @@ def serve(settings: ServerSettings) -> int:
     from gunicorn.app.base import BaseApplication
 
     # Fail fast on a model that cannot be served (a UserError here, not a crash loop of workers), without
-    # starting ONNX Runtime in this process: its thread pools do not survive the fork into workers.
-    metadata = check_servable(settings.model_dir)
-    app = InferenceApp(settings.model_dir, settings.max_body_mb, settings.workers)
+    # starting ONNX Runtime in this process: its thread pools do not survive the fork into workers. The model is
+    # read once, here: every worker (a replacement too) serves these bytes, whatever happens to the folder.
+    snapshot = read_snapshot(settings.model_dir)
+    metadata = snapshot.metadata
+    app = InferenceApp(snapshot, settings.max_body_mb, settings.workers)
     options = {
         "bind": f"{settings.host}:{settings.port}",
         "workers": settings.workers,
