@@ -61,8 +61,8 @@ STOP_TIMESTEPS_TOTAL = "timesteps_total"
 STOP_EPISODE_REWARD_MEAN = "episode_reward_mean"
 
 # name -> (python types accepted, check, what the check means)
-_Check = tuple[tuple[type, ...], Callable[[Any], bool], str]
-STOP_KEYS: Mapping[str, _Check] = MappingProxyType(
+Check = tuple[tuple[type, ...], Callable[[Any], bool], str]
+STOP_KEYS: Mapping[str, Check] = MappingProxyType(
     {
         STOP_TIME_TOTAL_S: ((int, float), lambda v: v > 0, "a number of seconds > 0"),
         STOP_TRAINING_ITERATION: ((int,), lambda v: v >= 1, "an integer >= 1"),
@@ -70,7 +70,7 @@ STOP_KEYS: Mapping[str, _Check] = MappingProxyType(
         STOP_EPISODE_REWARD_MEAN: ((int, float), lambda v: math.isfinite(v), "a finite number"),
     }
 )
-TOP_LEVEL_KEYS: Mapping[str, _Check] = MappingProxyType(
+TOP_LEVEL_KEYS: Mapping[str, Check] = MappingProxyType(
     {
         PRESET: ((str,), lambda v: bool(v.strip()), "a preset name"),
         RUN: ((str,), lambda v: bool(v.strip()), "an algorithm name such as PPO"),
@@ -153,7 +153,7 @@ def _closest(name: str, choices: Iterable[str]) -> str:
     return f" Did you mean '{close[0]}'?" if close else ""
 
 
-def check_value(key: str, value: Any, check: _Check) -> str | None:
+def check_value(key: str, value: Any, check: Check) -> str | None:
     """Return a problem description for ``value`` under ``check``, or None if it is fine."""
     types, predicate, meaning = check
     if isinstance(value, bool) and bool not in types:
@@ -208,7 +208,7 @@ class ConfigValidator(Protocol):
         """Whether ``num_env_runners`` should default to the machine's CPUs minus one."""
         ...
 
-    # Optional: ``stop_keys(algorithm) -> Mapping[str, _Check]``, stop criteria beyond STOP_KEYS (the offline
+    # Optional: ``stop_keys(algorithm) -> Mapping[str, Check]``, stop criteria beyond STOP_KEYS (the offline
     # backend adds ``epochs`` and ``gradient_steps``). Online backends need not define it.
 
 
@@ -352,7 +352,7 @@ def resolve(
     )
 
 
-def _backend_stop_keys(backend: Any, algorithm: str) -> Mapping[str, _Check]:
+def _backend_stop_keys(backend: Any, algorithm: str) -> Mapping[str, Check]:
     """Stop keys a backend understands beyond :data:`STOP_KEYS` (its optional ``stop_keys(algorithm)``)."""
     extra = getattr(backend, "stop_keys", None)
     return dict(extra(algorithm)) if callable(extra) else {}

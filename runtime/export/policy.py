@@ -34,8 +34,6 @@ SQUASHED_GAUSSIAN = "squashed_gaussian"
 """Continuous actions (SAC): mean and log std of a Gaussian squashed by tanh; the action is ``tanh(mean)``."""
 HEAD_KINDS = (CATEGORICAL, GAUSSIAN, DETERMINISTIC, SQUASHED_GAUSSIAN)
 
-ACTIVATIONS = ("linear", "tanh", "relu", "sigmoid", "elu", "silu")
-
 
 @dataclass(frozen=True)
 class ObservationFilter:

@@ -6,6 +6,8 @@ import csv
 import json
 import math
 import re
+import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -72,6 +74,36 @@ def test_tune_runs_training_jobs_and_reports_the_best(tmp_path: Path) -> None:
     assert "rlrt: best trial" in run.stdout
     header = r"^trial +rl.training.config.lr +rl.training.config.num_sgd_iter .*episode_reward_mean"
     assert re.search(header, run.stdout, re.M), run.stdout
+
+
+@pytest.mark.slow
+def test_a_stale_ray_address_file_does_not_make_tune_join_a_dead_cluster(tmp_path: Path) -> None:
+    """``ray start`` (a multi-host job's head or worker) leaves ``<ray temp dir>/ray_current_cluster`` behind; a plain
+    ``ray.init()`` would try to join the dead cluster it names. ``rlrt tune`` starts its own Ray (address="local").
+
+    The file goes in a private Ray temp dir (``RAY_TMPDIR``, where Ray looks for it instead of /tmp/ray), so other
+    Ray processes on this machine never see the stale address; the folder is removed afterwards."""
+    ray_tmp = Path(tempfile.mkdtemp(prefix="rlrt-ray-", dir="/tmp"))  # short: Ray's socket paths live under it
+    try:
+        address_file = ray_tmp / "ray" / "ray_current_cluster"
+        address_file.parent.mkdir(parents=True)
+        address_file.write_text("127.0.0.1:1\n")  # a cluster that is not there
+        file = tmp_path / "tune.json"
+        file.write_text(json.dumps({
+            "max_jobs": 1, "max_parallel_jobs": 1, "strategy": "Random", "early_stopping_type": "Off",
+            "static_hyperparameters": {**TINY_JOB, "rl.training.stop.training_iteration": 1},
+            "hyperparameter_ranges": {"rl.training.config.lr": {"type": "Continuous", "min_value": 1e-4,
+                                                                "max_value": 1e-3}},
+        }))
+        out = tmp_path / "out"
+        run = run_rlrt(["tune", str(file), "--output", str(out)], timeout=400, RAY_TMPDIR=str(ray_tmp))
+        assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-5000:]
+        assert "127.0.0.1:1" not in run.stdout + run.stderr
+        rows = list(csv.DictReader((out / "tuning_results.csv").open()))
+        assert len(rows) == 1 and rows[0]["status"] == "completed", rows
+        assert address_file.read_text() == "127.0.0.1:1\n"  # Ray ignored it and left it alone
+    finally:
+        shutil.rmtree(ray_tmp, ignore_errors=True)
 
 
 @pytest.mark.slow

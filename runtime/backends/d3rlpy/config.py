@@ -63,8 +63,6 @@ OWN_KEYS: Mapping[str, tuple[Any, tuple[type, ...], Any, str]] = MappingProxyTyp
     }
 )
 
-OFFLINE_STOP_KEYS = ("epochs", "gradient_steps")
-
 
 def canonical_algorithm(name: str) -> str | None:
     """The d3rlpy algorithm ``name`` stands for, or None when it is not an offline algorithm."""
@@ -98,9 +96,6 @@ def _fields(algorithm: str) -> dict[str, Any]:
     cls = config_class(algorithm)
     defaults = cls()
     return {f.name: getattr(defaults, f.name) for f in dataclasses.fields(cls)}
-
-
-_SCALAR_TYPES = (bool, int, float, str)
 
 
 def _factory_field(value: Any) -> bool:

@@ -25,24 +25,22 @@ EPISODE_STEPS_ESTIMATE = 100
 SIMTRACE_DIR = Path("iteration-data") / "training" / "training-simtrace"
 EVAL_SIMTRACE_DIR = Path("iteration-data") / "training" / "evaluation-simtrace"
 
-_Check = hp._Check
 
-
-def _int(low: int) -> _Check:
+def _int(low: int) -> hp.Check:
     return ((int,), lambda v: v >= low, f"an integer >= {low}")
 
 
-def _num(predicate: Any, meaning: str) -> _Check:
+def _num(predicate: Any, meaning: str) -> hp.Check:
     return ((int, float), predicate, meaning)
 
 
-def _choice(*choices: str) -> _Check:
+def _choice(*choices: str) -> hp.Check:
     return ((str,), lambda v: v.strip().lower() in choices, "one of " + ", ".join(repr(c) for c in choices))
 
 
 # DeepRacer training hyperparameter -> (check, where it goes). Targets starting "rl." are rlrt hyperparameters;
 # "env:" keys go to env_config; "extra" values are recorded in the spec (and read by the hooks).
-TRAINING_HYPERPARAMETERS: Mapping[str, tuple[_Check, str]] = {
+TRAINING_HYPERPARAMETERS: Mapping[str, tuple[hp.Check, str]] = {
     "batch_size": (_int(1), "rl.training.config.minibatch_size"),
     "num_epochs": (_int(1), "rl.training.config.num_epochs"),
     "lr": (_num(lambda v: v > 0, "a number > 0"), "rl.training.config.lr"),
@@ -85,7 +83,7 @@ def is_deepracer(env_id: str) -> bool:
         return False
 
 
-def _coerce(value: Any, check: _Check) -> Any:
+def _coerce(value: Any, check: hp.Check) -> Any:
     """The seeds pass every value as a string ("64", "0.0003"): turn numeric strings into numbers first."""
     if isinstance(value, str) and (int in check[0] or float in check[0]):
         text = value.strip()

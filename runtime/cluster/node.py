@@ -1,0 +1,114 @@
+"""This host's Ray node (``ray start --block``), the network helpers and Ray's authentication settings."""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from types import FrameType
+from typing import Iterator
+
+from runtime.cluster.plan import POLL_S, STOP_GRACE_S, TEMP_DIR_ENV, TOKEN_ENV
+from runtime.errors import JobInterrupted, UserError
+
+log = logging.getLogger(__name__)
+
+
+def ray_auth_environment() -> dict[str, str]:
+    """Ray's token authentication for every process of the cluster: on with ``$RLRT_RAY_AUTH_TOKEN`` (the same
+    secret on every host, e.g. the estimator's ``environment=``), else off, as before Ray 2.5x (the job's hosts
+    are then reachable only inside the job's private network)."""
+    token = os.environ.get(TOKEN_ENV)
+    if token:
+        return {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": token}
+    return {"RAY_AUTH_MODE": "disabled"}
+
+
+def resolve_host(name: str, timeout_s: float) -> str:
+    """The IPv4 address of ``name``, retrying until ``timeout_s`` while DNS comes up (UserError naming it)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            return socket.gethostbyname(name)
+        except OSError as exc:
+            if time.monotonic() >= deadline:
+                raise UserError(f"Host '{name}' did not resolve within {timeout_s:g} s ({exc}).") from exc
+        time.sleep(POLL_S)
+
+
+def port_open(ip: str, port: int, timeout_s: float = 2.0) -> bool:
+    """Whether a TCP connection to ``ip:port`` succeeds."""
+    try:
+        with socket.create_connection((ip, port), timeout=timeout_s):
+            return True
+    except OSError:
+        return False
+
+
+def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
+    """Ask the kernel to SIGTERM this child when the process that started it dies (even by SIGKILL)."""
+    os.setsid()
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except OSError:
+        pass
+
+
+class RayNode:
+    """One ``ray start --block`` process: this host's Ray node. Stopping it stops every Ray process it started."""
+
+    def __init__(self, args: list[str]) -> None:
+        command = [sys.executable, "-m", "ray.scripts.scripts", "start", "--block", "--disable-usage-stats", *args]
+        temp_dir = os.environ.get(TEMP_DIR_ENV)
+        if temp_dir:
+            command.append(f"--temp-dir={temp_dir}")
+        env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", **ray_auth_environment()}
+        env.pop("RAY_ADDRESS", None)
+        env.pop("RAY_AUTH_TOKEN_PATH", None)
+        log.info("starting the Ray node: %s", " ".join(command[3:]))
+        self.process = subprocess.Popen(command, env=env, preexec_fn=_die_with_parent)  # noqa: PLW1509
+
+    def exit_code(self) -> int | None:
+        return self.process.poll()
+
+    def stop(self) -> None:
+        """SIGTERM (``ray start --block`` then stops its node's processes), SIGKILL the group after a grace period."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(STOP_GRACE_S)
+            except subprocess.TimeoutExpired:
+                log.warning("the Ray node did not stop within %g s; killing it", STOP_GRACE_S)
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.process.pid, signal.SIGKILL)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.process.wait(5)
+
+
+@contextlib.contextmanager
+def sigterm_interrupts() -> Iterator[None]:
+    """While forming the cluster, SIGTERM raises :class:`JobInterrupted` (so every Ray process is stopped)."""
+
+    def on_term(signum: int, frame: FrameType | None) -> None:
+        raise JobInterrupted("SIGTERM while forming the Ray cluster")
+
+    previous = signal.signal(signal.SIGTERM, on_term)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def resource_args(num_cpus: int, num_gpus: int, node_ip: str, node_name: str) -> list[str]:
+    return [
+        f"--num-cpus={num_cpus}",
+        f"--num-gpus={num_gpus}",
+        f"--node-ip-address={node_ip}",
+        f"--node-name={node_name}",
+    ]

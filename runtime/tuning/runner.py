@@ -1,0 +1,113 @@
+"""``rlrt tune``'s search: the trials on Ray Tune (Optuna's TPE, random or grid search; ASHA early stopping)."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import runtime
+from runtime.config import hyperparameters as hp
+from runtime.tuning.results import TuningOutcome, summarise
+from runtime.tuning.spec import GRID, TuningSpec, check_hyperparameters, load_tuning_spec
+from runtime.tuning.trial import trial_class, wait_for_jobs
+
+
+def run_tuning(spec: TuningSpec, output: Path, out: Any = None) -> TuningOutcome:
+    """Run the search; write ``tuning_results.csv`` and ``best_hyperparameters.json`` under ``output``."""
+    import ray
+    from ray import tune
+    from ray.tune.schedulers import ASHAScheduler
+    from ray.tune.search import ConcurrencyLimiter
+    from ray.tune.search.basic_variant import BasicVariantGenerator
+    from ray.tune.search.optuna import OptunaSearch
+
+    out = out or sys.stdout
+    check_hyperparameters(spec)
+    output = output.resolve()
+    jobs_dir = output / "jobs"
+    jobs_dir.mkdir(parents=True, exist_ok=True)
+    # The folder holding the ``runtime`` package (the repository, or site-packages when installed): the trials'
+    # PYTHONPATH and working folder, so each trial imports the same runtime as this process.
+    repo_root = str(Path(runtime.__file__).resolve().parent.parent)
+    metric = spec.objective_metric_name
+    if spec.strategy == GRID:
+        space = {f"p{i}": tune.grid_search(list(r.values)) for i, r in enumerate(spec.ranges)}
+        samples = 1  # one pass over the grid
+    else:
+        space = {f"p{i}": r.tune_domain() for i, r in enumerate(spec.ranges)}
+        samples = spec.max_jobs
+    if spec.strategy == "Bayesian":
+        searcher: Any = ConcurrencyLimiter(OptunaSearch(metric=metric, mode=spec.mode, seed=0),
+                                           max_concurrent=spec.max_parallel_jobs)
+    else:
+        searcher = BasicVariantGenerator(max_concurrent=spec.max_parallel_jobs, random_state=0)
+    scheduler = None
+    stop = spec.static_hyperparameters.get(hp.STOP_PREFIX + hp.STOP_TRAINING_ITERATION)
+    if spec.early_stopping_type == "Auto":
+        scheduler = ASHAScheduler(time_attr="job_iteration", max_t=int(stop) if isinstance(stop, int) else 1000,
+                                  grace_period=1, reduction_factor=2)
+    from tqdm import tqdm
+
+    class _TrialProgress(tune.Callback):
+        """A progress bar over finished trials (Tune's own output is silenced)."""
+
+        def __init__(self) -> None:
+            self.bar = tqdm(total=spec.max_jobs, desc="tuning", unit="job", file=sys.stderr)
+
+        def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+            self.bar.update(1)
+
+        def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+            self.bar.update(1)
+
+        def on_experiment_end(self, trials: list, **info: Any) -> None:
+            self.bar.close()
+
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    os.environ["RAY_AIR_NEW_OUTPUT"] = "0"
+    # address="local": always a fresh Ray instance for the trials, never a cluster named by RAY_ADDRESS or by a
+    # stale /tmp/ray/ray_current_cluster file that an earlier `ray start` (e.g. a multi-host job) left behind.
+    ray.init(address="local", num_cpus=spec.max_parallel_jobs * spec.cpus_per_job, include_dashboard=False,
+             log_to_driver=False, configure_logging=False)
+    try:
+        trainable = tune.with_resources(
+            tune.with_parameters(trial_class(), spec=spec, jobs_dir=str(jobs_dir), repo_root=repo_root),
+            {"cpu": spec.cpus_per_job},
+        )
+        tuner = tune.Tuner(
+            trainable,
+            param_space=space,
+            tune_config=tune.TuneConfig(metric=metric, mode=spec.mode, search_alg=searcher, scheduler=scheduler,
+                                        num_samples=samples, max_concurrent_trials=spec.max_parallel_jobs),
+            run_config=tune.RunConfig(name="rlrt-tune", storage_path=str(output / "ray_results"), verbose=0,
+                                      callbacks=[_TrialProgress()],
+                                      failure_config=tune.FailureConfig(max_failures=0)),
+        )
+        grid = tuner.fit()
+    finally:
+        ray.shutdown()
+        stuck = wait_for_jobs(jobs_dir)
+        if stuck:
+            print(f"rlrt: killed training jobs that did not stop within 120 s: {stuck}", file=out, flush=True)
+    return summarise(spec, grid, output, out)
+
+
+
+def run_tuning_job(file: Path, output: Path | None = None) -> int:
+    """``rlrt tune FILE``: through the single failure path (``output/failure`` under the output folder)."""
+    from runtime.errors import run_job
+
+    folder = (output or Path("rlrt-tune") / time.strftime("%Y%m%d-%H%M%S")).resolve()
+
+    def job() -> int:
+        spec = load_tuning_spec(file)
+        print(f"rlrt: tuning {len(spec.ranges)} hyperparameter(s) over {spec.max_jobs} job(s), "
+              f"{spec.max_parallel_jobs} at a time ({spec.strategy}, early stopping {spec.early_stopping_type}); "
+              f"{spec.objective_type} {spec.objective_metric_name}; output in {folder}", flush=True)
+        run_tuning(spec, folder)
+        return 0
+
+    return run_job(job, lambda: folder / "output" / "failure")
