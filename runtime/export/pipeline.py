@@ -2,14 +2,16 @@
 
 | file | for |
 | --- | --- |
-| ``policy.pt`` | TorchScript: ``observations [batch, obs_dim] float32 -> (actions[, action_probabilities])`` |
-| ``policy.onnx`` | ONNX (input ``observations``; outputs ``actions`` and, for discrete actions, ``action_probabilities``); what ``rlrt serve`` and ``rlrt transform`` run through ONNX Runtime |
+| ``policy.pt`` | TorchScript: ``observations [batch, obs_dim] float32 -> (actions[, action_probabilities[, q_values]])`` |
+| ``policy.onnx`` | ONNX (input ``observations``; outputs ``actions`` and, for discrete actions, ``action_probabilities``, and for Q-ensembles ``q_values``); what ``rlrt serve`` and ``rlrt transform`` run through ONNX Runtime |
 | ``policy_spec.json`` + ``policy_weights.npz`` | the framework-neutral handoff (plain layers, observation filter, action head) |
 | ``1/`` | TensorFlow SavedModel for TensorFlow Serving (built in TensorFlow's own environment, see ``RLRT_TF_PYTHON``) |
 | ``code/inference.py`` | handlers for SageMaker's PyTorch serving container (and input/output handlers for its TensorFlow Serving container) |
 
-Every export is checked numerically against the policy it came from (ONNX and TorchScript against the torch
-policy, the SavedModel against ONNX Runtime) before it is recorded in ``metadata.json`` under ``serving``.
+Every backend (RLlib online, d3rlpy offline) hands its policy over as a :class:`runtime.export.policy.ServingModel`
+(a torch module, the framework's own inference, a plain-layer description). Every export is checked numerically
+against the policy it came from (the torch module against the framework, ONNX and TorchScript against the torch
+module, the SavedModel against ONNX Runtime) before it is recorded in ``metadata.json`` under ``serving``.
 """
 
 from __future__ import annotations
@@ -62,17 +64,23 @@ def torch_outputs(policy: Any, observations: np.ndarray) -> list[np.ndarray]:
 
 
 def assert_close(name: str, got: list[np.ndarray], expected: list[np.ndarray], tolerance: float = TOLERANCE) -> float:
-    """Raise :class:`ExportMismatch` unless every output matches within ``tolerance``; returns the largest error."""
+    """Raise :class:`ExportMismatch` unless every output matches within ``tolerance`` (absolute, relative for values
+    larger than 1: float32 carries about 7 digits, so Q values of 20 agree to ~2e-6 relative); returns the largest
+    absolute error."""
     worst = 0.0
     for index, (a, b) in enumerate(zip(got, expected)):
         a = np.asarray(a, dtype=np.float64)
         b = np.asarray(b, dtype=np.float64)
         if a.shape != b.shape:
             raise ExportMismatch(f"{name}: output {index} has shape {a.shape}, expected {b.shape}")
-        error = float(np.max(np.abs(a - b))) if a.size else 0.0
-        worst = max(worst, error)
-        if error > tolerance:
-            raise ExportMismatch(f"{name}: output {index} differs by {error:.3g} (> {tolerance:g})")
+        if not a.size:
+            continue
+        difference = np.abs(a - b)
+        worst = max(worst, float(np.max(difference)))
+        scaled = float(np.max(difference / np.maximum(1.0, np.abs(b))))
+        if scaled > tolerance:
+            raise ExportMismatch(f"{name}: output {index} differs by {float(np.max(difference)):.3g} "
+                                 f"({scaled:.3g} relative to the value where it is above 1; > {tolerance:g})")
     return worst
 
 
