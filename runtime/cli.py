@@ -231,9 +231,9 @@ def _add_serving_commands(sub: argparse._SubParsersAction) -> None:
 
     export = sub.add_parser(
         "export",
-        help="(re)write the serving exports of an RLlib model folder",
+        help="(re)write the serving exports of a model folder (RLlib or d3rlpy)",
         description="Write policy.pt, policy.onnx, the TensorFlow SavedModel (when RLRT_TF_PYTHON is set) and "
-                    "code/inference.py for a model folder from its RLlib checkpoint, as training does at its end.",
+                    "code/inference.py for a model folder from its checkpoint, as training does at its end.",
         epilog="example:\n  RLRT_TF_PYTHON=$(scripts/install-tf.sh)/bin/python rlrt export --model-dir job/model",
         formatter_class=raw,
     )

@@ -2,14 +2,16 @@
 
 | file | for |
 | --- | --- |
-| ``policy.pt`` | TorchScript: ``observations [batch, obs_dim] float32 -> (actions[, action_probabilities])`` |
-| ``policy.onnx`` | ONNX (input ``observations``; outputs ``actions`` and, for discrete actions, ``action_probabilities``); what ``rlrt serve`` and ``rlrt transform`` run through ONNX Runtime |
+| ``policy.pt`` | TorchScript: ``observations [batch, obs_dim] float32 -> (actions[, action_probabilities[, q_values]])`` |
+| ``policy.onnx`` | ONNX (input ``observations``; outputs ``actions`` and, for discrete actions, ``action_probabilities``, and for Q-ensembles ``q_values``); what ``rlrt serve`` and ``rlrt transform`` run through ONNX Runtime |
 | ``policy_spec.json`` + ``policy_weights.npz`` | the framework-neutral handoff (plain layers, observation filter, action head) |
 | ``1/`` | TensorFlow SavedModel for TensorFlow Serving (built in TensorFlow's own environment, see ``RLRT_TF_PYTHON``) |
 | ``code/inference.py`` | handlers for SageMaker's PyTorch serving container (and input/output handlers for its TensorFlow Serving container) |
 
-Every export is checked numerically against the policy it came from (ONNX and TorchScript against the torch
-policy, the SavedModel against ONNX Runtime) before it is recorded in ``metadata.json`` under ``serving``.
+Every backend (RLlib online, d3rlpy offline) hands its policy over as a :class:`runtime.export.policy.ServingModel`
+(a torch module, the framework's own inference, a plain-layer description). Every export is checked numerically
+against the policy it came from (the torch module against the framework, ONNX and TorchScript against the torch
+module, the SavedModel against ONNX Runtime) before it is recorded in ``metadata.json`` under ``serving``.
 """
 
 from __future__ import annotations
@@ -22,29 +24,24 @@ import subprocess
 import sys
 import tempfile
 import time
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import numpy as np
 
 from runtime.errors import UserError
-from runtime.export.policy import (
-    OBSERVATIONS,
-    ActionHead,
-    NotAnMLP,
-    ObservationFilter,
-    PolicyDescription,
-    mlp_description,
-    output_names,
-)
-
-log = logging.getLogger(__name__)
-
+from runtime.export.policy import OBSERVATIONS, ActionHead, NotAnMLP, ServingModel, output_names
 from runtime.names import CODE_DIR, ONNX_FILE, SAVEDMODEL_DIR, TF_PYTHON_ENV, TORCHSCRIPT_FILE
 from runtime.names import POLICY_SPEC_FILE as SPEC_FILE
 from runtime.names import POLICY_WEIGHTS_FILE as WEIGHTS_FILE
+
+log = logging.getLogger(__name__)
+
 ONNX_OPSET = 17
 TOLERANCE = 1e-5
+CHECK_SEED = 0
+"""torch's seed before each run of a check (a stochastic policy then draws the same numbers in every run)."""
 TF_EXPORT_TIMEOUT_S = 300
 
 
@@ -67,26 +64,35 @@ def torch_outputs(policy: Any, observations: np.ndarray) -> list[np.ndarray]:
 
 
 def assert_close(name: str, got: list[np.ndarray], expected: list[np.ndarray], tolerance: float = TOLERANCE) -> float:
-    """Raise :class:`ExportMismatch` unless every output matches within ``tolerance``; returns the largest error."""
+    """Raise :class:`ExportMismatch` unless every output matches within ``tolerance`` (absolute, relative for values
+    larger than 1: float32 carries about 7 digits, so Q values of 20 agree to ~2e-6 relative); returns the largest
+    absolute error."""
     worst = 0.0
     for index, (a, b) in enumerate(zip(got, expected)):
         a = np.asarray(a, dtype=np.float64)
         b = np.asarray(b, dtype=np.float64)
         if a.shape != b.shape:
             raise ExportMismatch(f"{name}: output {index} has shape {a.shape}, expected {b.shape}")
-        error = float(np.max(np.abs(a - b))) if a.size else 0.0
-        worst = max(worst, error)
-        if error > tolerance:
-            raise ExportMismatch(f"{name}: output {index} differs by {error:.3g} (> {tolerance:g})")
+        if not a.size:
+            continue
+        difference = np.abs(a - b)
+        worst = max(worst, float(np.max(difference)))
+        scaled = float(np.max(difference / np.maximum(1.0, np.abs(b))))
+        if scaled > tolerance:
+            raise ExportMismatch(f"{name}: output {index} differs by {float(np.max(difference)):.3g} "
+                                 f"({scaled:.3g} relative to the value where it is above 1; > {tolerance:g})")
     return worst
 
 
 def export_torchscript(policy: Any, observation_dim: int, path: Path) -> None:
     """Trace ``policy`` to TorchScript at ``path``."""
+    import warnings
+
     import torch
 
     example = torch.as_tensor(check_observations(observation_dim, count=2))
-    with torch.no_grad():
+    with warnings.catch_warnings(), torch.no_grad():
+        warnings.simplefilter("ignore")  # TracerWarnings for shape asserts in the frameworks' code
         traced = torch.jit.trace(policy, example, check_trace=False)
     traced.save(str(path))
 
@@ -99,7 +105,7 @@ def export_onnx(policy: Any, observation_dim: int, head: ActionHead, path: Path)
 
     names = output_names(head)
     example = torch.as_tensor(check_observations(observation_dim, count=2))
-    with warnings.catch_warnings(), torch.no_grad():
+    with warnings.catch_warnings(), torch.no_grad(), _without_onnx_package():
         warnings.simplefilter("ignore")
         torch.onnx.export(
             policy,
@@ -111,6 +117,32 @@ def export_onnx(policy: Any, observation_dim: int, head: ActionHead, path: Path)
             dynamic_axes={name: {0: "batch"} for name in [OBSERVATIONS, *names]},
             opset_version=ONNX_OPSET,
         )
+
+
+@contextmanager
+def _without_onnx_package() -> Iterator[None]:
+    """Let torch's TorchScript-based ONNX exporter run when the ``onnx`` package cannot be imported.
+
+    The exporter builds the ONNX protobuf itself (in C++); it imports ``onnx`` only in ``_add_onnxscript_fn``, to
+    splice in custom onnxscript functions, and returns the bytes unchanged when the graph has none (ours use
+    standard operators only). When ``import onnx`` fails (a protobuf pin older than onnx needs), that step is
+    replaced by the identity it would have been; the result is checked with ONNX Runtime as always.
+    """
+    try:
+        import onnx  # noqa: F401
+
+        yield
+        return
+    except ImportError:
+        pass
+    from torch.onnx._internal.torchscript_exporter import onnx_proto_utils
+
+    original = onnx_proto_utils._add_onnxscript_fn  # noqa: SLF001
+    onnx_proto_utils._add_onnxscript_fn = lambda model_bytes, custom_opsets: model_bytes  # noqa: SLF001
+    try:
+        yield
+    finally:
+        onnx_proto_utils._add_onnxscript_fn = original  # noqa: SLF001
 
 
 def onnx_outputs(path: Path, observations: np.ndarray) -> list[np.ndarray]:
@@ -177,55 +209,89 @@ def write_inference_code(model_dir: Path) -> Path:
     return target
 
 
-def export_serving(
-    model_dir: Path, policy: Any, head: ActionHead, obs_filter: ObservationFilter | None
-) -> dict[str, Any]:
-    """Write every serving export of ``policy`` into ``model_dir`` and return the ``serving`` metadata section.
-
-    TorchScript and ONNX must succeed (their failure raises). The SavedModel is built when ``RLRT_TF_PYTHON``
-    names TensorFlow's environment; when it is unavailable or the network is not a plain MLP, the section says why.
-    """
-    model_dir.mkdir(parents=True, exist_ok=True)
-    dim = int(policy.observation_dim)
-    observations = check_observations(dim)
-    reference = torch_outputs(policy, observations)
-
-    export_torchscript(policy, dim, model_dir / TORCHSCRIPT_FILE)
+def _check_against_framework(model: ServingModel, observations: np.ndarray, reference: list[np.ndarray]) -> float:
+    """The torch module against the framework's own inference (``model.reference``); the largest error."""
+    if model.reference is None:
+        return 0.0
     import torch
 
+    names = output_names(model.head)
+    torch.manual_seed(CHECK_SEED)
+    own = model.reference(observations)
+    return assert_close(f"the serving module vs {', '.join(own)} of the framework",
+                        [reference[names.index(name)] for name in own], list(own.values()))
+
+
+def _check_stochastic_onnx(model: ServingModel, got: list[np.ndarray], expected: list[np.ndarray]) -> None:
+    """A random policy's ONNX outputs: the shapes of the torch outputs, finite, and within the action bounds."""
+    for index, (a, b) in enumerate(zip(got, expected)):
+        if a.shape != b.shape or not np.all(np.isfinite(a)):
+            raise ExportMismatch(f"ONNX: output {index} has shape {a.shape} (expected {b.shape}) or is not finite")
+    head = model.head
+    if head.bounded and not (np.all(got[0] >= np.asarray(head.low) - TOLERANCE)
+                             and np.all(got[0] <= np.asarray(head.high) + TOLERANCE)):
+        raise ExportMismatch("ONNX: actions outside the action bounds")
+
+
+def export_serving(model_dir: Path, model: ServingModel) -> dict[str, Any]:
+    """Write every serving export of ``model`` into ``model_dir`` and return the ``serving`` metadata section.
+
+    TorchScript and ONNX must succeed (their failure raises). The SavedModel is built when ``RLRT_TF_PYTHON``
+    names TensorFlow's environment; when it is unavailable or the network has no plain-layer description, the
+    section says why (``tensorflow_skipped``).
+    """
+    import torch
+
+    model_dir.mkdir(parents=True, exist_ok=True)
+    policy, dim, head = model.module, model.observation_dim, model.head
+    observations = check_observations(dim)
+    torch.manual_seed(CHECK_SEED)
+    reference = torch_outputs(policy, observations)
+    framework_error = _check_against_framework(model, observations, reference)
+
+    export_torchscript(policy, dim, model_dir / TORCHSCRIPT_FILE)
     with torch.no_grad():
         loaded = torch.jit.load(str(model_dir / TORCHSCRIPT_FILE))
+        torch.manual_seed(CHECK_SEED)
         ts_error = assert_close("TorchScript", [o.numpy() for o in loaded(torch.as_tensor(observations))], reference)
 
     export_onnx(policy, dim, head, model_dir / ONNX_FILE)
     onnx_ref = onnx_outputs(model_dir / ONNX_FILE, observations)
-    onnx_error = assert_close("ONNX", onnx_ref, reference)
+    if model.stochastic:
+        _check_stochastic_onnx(model, onnx_ref, reference)
+        onnx_error: float | None = None
+    else:
+        onnx_error = assert_close("ONNX", onnx_ref, reference)
 
     section: dict[str, Any] = {
         "inputs": {OBSERVATIONS: {"shape": [None, dim], "dtype": "float32"}},
         "outputs": output_names(head),
         "head": head.to_json(),
-        "observation_filter": "MeanStdFilter (baked in: takes raw observations)" if obs_filter else None,
+        "observation_filter": f"{model.filter_name} (baked in: takes raw observations)" if model.obs_filter else None,
         "torchscript": TORCHSCRIPT_FILE,
         "onnx": ONNX_FILE,
         "onnx_opset": ONNX_OPSET,
-        "max_abs_error": {"torchscript": ts_error, "onnx": onnx_error},
+        "max_abs_error": {"torchscript": ts_error, "onnx": onnx_error,
+                          **({"framework": framework_error} if model.reference is not None else {})},
+        **({"stochastic": model.stochastic} if model.stochastic else {}),
+        **dict(model.extra),
     }
     try:
-        layers, weights = mlp_description(policy.body, dim, None if head.kind == "categorical" else head.size)
+        if model.stochastic:
+            raise NotAnMLP(model.stochastic)
+        description, weights = model.describe()
     except NotAnMLP as exc:
         section["policy_spec"] = None
         section["tensorflow_savedmodel"] = None
-        section["tensorflow_skipped"] = f"no plain-layer description of the network: {exc}"
+        section["tensorflow_skipped"] = f"no plain-layer description of the policy: {exc}"
     else:
-        description = PolicyDescription(dim, head, obs_filter, layers)
         (model_dir / SPEC_FILE).write_text(json.dumps(description.to_json(), indent=2))
         np.savez(model_dir / WEIGHTS_FILE, **weights)
         section["policy_spec"] = SPEC_FILE
         section["policy_weights"] = WEIGHTS_FILE
+        section["tensorflow_savedmodel"] = None
         tf_python = find_tf_python()
         if tf_python is None:
-            section["tensorflow_savedmodel"] = None
             section["tensorflow_skipped"] = (
                 f"{TF_PYTHON_ENV} does not name TensorFlow's environment (build it with scripts/install-tf.sh)"
             )
@@ -235,7 +301,6 @@ def export_serving(
             except (RuntimeError, ExportMismatch, subprocess.TimeoutExpired, OSError) as exc:
                 log.warning("TensorFlow SavedModel export failed: %s", exc)
                 print(f"rlrt: warning: no TensorFlow SavedModel: {exc}", file=sys.stderr, flush=True)
-                section["tensorflow_savedmodel"] = None
                 section["tensorflow_skipped"] = str(exc)[:1000]
     section["code"] = str(write_inference_code(model_dir).relative_to(model_dir))
     return section
@@ -253,25 +318,28 @@ def update_metadata(model_dir: Path, section: dict[str, Any]) -> None:
     tmp.replace(path)
 
 
-def export_rllib_model_dir(model_dir: Path, algo: Any = None) -> dict[str, Any]:
-    """Export the serving policy of an RLlib model folder (from ``algo`` if given, else its checkpoint)."""
-    from runtime.backends.rllib.policy import serving_policy_from_algorithm, serving_policy_from_checkpoint
+def serving_model_from_model_dir(model_dir: Path) -> ServingModel:
+    """The serving model of an existing model folder, from its checkpoint, by the backend that wrote it
+    (``metadata.json`` ``framework``; a backend's ``BACKEND.serving_model(model_dir)``)."""
+    import importlib
 
-    from runtime.export.model_dir import CHECKPOINT_DIR
+    from runtime.backends import BACKENDS
+    from runtime.export.model_dir import METADATA_JSON
 
-    if algo is not None:
-        policy, head, obs_filter = serving_policy_from_algorithm(algo)
-    else:
-        policy, head, obs_filter = serving_policy_from_checkpoint(model_dir / CHECKPOINT_DIR)
-    section = export_serving(model_dir, policy, head, obs_filter)
-    update_metadata(model_dir, section)
-    return section
+    path = model_dir / METADATA_JSON
+    framework = (json.loads(path.read_text()) if path.is_file() else {}).get("framework") or "rllib"
+    for name in BACKENDS:
+        backend = importlib.import_module(name).BACKEND
+        if backend.name == framework:
+            return backend.serving_model(model_dir)
+    raise UserError(f"{model_dir} was written by {framework!r}, which no backend of this rlrt exports")
 
 
-
-
-def export_serving_models(model_dir: Path, stream: Any = None, strict: bool = False) -> dict[str, Any]:
-    """The end-of-training hook: export the model folder's RLlib checkpoint and say what was written.
+def export_serving_models(model_dir: Path, stream: Any = None, strict: bool = False,
+                          model: ServingModel | Any = None) -> dict[str, Any]:
+    """THE export step at the end of training (and ``rlrt export``): export ``model`` (a :class:`ServingModel`, or a
+    callable returning one; default: from the model folder's checkpoint), record it in ``metadata.json`` and say
+    what was written.
 
     Not ``strict`` (training): a policy that cannot be exported (an unsupported space or network) is reported on
     stderr and in ``metadata.json`` (``serving.error``), and the training job still succeeds with its checkpoint.
@@ -280,7 +348,12 @@ def export_serving_models(model_dir: Path, stream: Any = None, strict: bool = Fa
     out = stream or sys.stdout
     started = time.monotonic()
     try:
-        section = export_rllib_model_dir(model_dir)
+        if model is None:
+            model = serving_model_from_model_dir(model_dir)
+        elif not isinstance(model, ServingModel):
+            model = model()
+        section = export_serving(model_dir, model)
+        update_metadata(model_dir, section)
     except Exception as exc:  # noqa: BLE001 - see the docstring
         if strict:
             raise
@@ -299,28 +372,3 @@ def export_serving_models(model_dir: Path, stream: Any = None, strict: bool = Fa
     if section.get("tensorflow_skipped"):
         print(f"rlrt: no TensorFlow SavedModel: {section['tensorflow_skipped']}", file=out, flush=True)
     return section
-
-
-def record_training_video(algo: Any, env_id: str, spec: Any, intermediate_dir: Path, iteration: int,
-                          stream: Any = None) -> int:
-    """Record one deterministic episode of the current policy to ``output/intermediate/rollout-iteration-N.mp4``.
-
-    Returns the video interval to keep using: the spec's ``record_video_every``, or 0 after a failure (the
-    environment cannot render, say), which is reported once and does not stop training.
-    """
-    from runtime.backends.rllib.policy import serving_policy_from_algorithm
-    from runtime.evaluate.video import play_episode, torch_actor
-
-    out = stream or sys.stdout
-    path = intermediate_dir / f"rollout-iteration-{iteration:06d}.mp4"
-    started = time.monotonic()
-    try:
-        policy, _, _ = serving_policy_from_algorithm(algo)
-        episode = play_episode(torch_actor(policy), env_id, dict(spec.env_config), video=path, seed=iteration)
-    except Exception as exc:  # noqa: BLE001 - a video must never end a training job
-        print(f"rlrt: warning: rollout video at iteration {iteration} failed, videos are off: {exc}", file=sys.stderr,
-              flush=True)
-        return 0
-    print(f"rlrt: rollout video {path.name}: {episode.frames} frames, episode reward {episode.reward:.2f}, "
-          f"{episode.steps} steps ({time.monotonic() - started:.1f} s)", file=out, flush=True)
-    return int(spec.extras.get("record_video_every", 0) or 0)

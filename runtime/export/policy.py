@@ -17,12 +17,12 @@ layers (:func:`mlp_description`) for the TensorFlow SavedModel built in TensorFl
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
 # Output names shared by every export (ONNX, TorchScript, SavedModel) and the HTTP API.
-from runtime.names import ACTION_PROBABILITIES, ACTIONS, OBSERVATIONS  # noqa: F401 - re-exported
+from runtime.names import ACTION_PROBABILITIES, ACTIONS, OBSERVATIONS, Q_VALUES  # noqa: F401 - re-exported
 
 CATEGORICAL = "categorical"
 """Discrete actions: network outputs are logits."""
@@ -32,7 +32,11 @@ DETERMINISTIC = "deterministic"
 """Continuous actions: network outputs are the action itself."""
 SQUASHED_GAUSSIAN = "squashed_gaussian"
 """Continuous actions (SAC): mean and log std of a Gaussian squashed by tanh; the action is ``tanh(mean)``."""
-HEAD_KINDS = (CATEGORICAL, GAUSSIAN, DETERMINISTIC, SQUASHED_GAUSSIAN)
+Q_ENSEMBLE = "q_ensemble"
+"""Discrete actions from the mean of an ensemble of Q-functions (d3rlpy's DQN family), optionally filtered by an
+imitator (discrete BCQ: actions whose log-probability ratio to the most likely one is above ``filter_threshold``);
+outputs the greedy allowed action, ``softmax(Q / temperature)`` over the allowed actions, and the Q values."""
+HEAD_KINDS = (CATEGORICAL, GAUSSIAN, DETERMINISTIC, SQUASHED_GAUSSIAN, Q_ENSEMBLE)
 
 
 @dataclass(frozen=True)
@@ -71,6 +75,10 @@ class ActionHead:
     high: Sequence[float] | None = None
     normalized: bool = False
     """Continuous: the network acts in [-1, 1], unsquashed to [low, high] (RLlib's normalize_actions)."""
+    temperature: float = 1.0
+    """:data:`Q_ENSEMBLE`: the softmax temperature of the action probabilities."""
+    filter_threshold: float | None = None
+    """:data:`Q_ENSEMBLE`: the imitator's log-ratio threshold (``log(action_flexibility)``), None without one."""
 
     def __post_init__(self) -> None:
         if self.kind not in HEAD_KINDS:
@@ -86,7 +94,8 @@ class ActionHead:
         )
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        """The head as written in ``policy_spec.json`` and ``metadata.json``."""
+        data: dict[str, Any] = {
             "kind": self.kind,
             "size": self.size,
             "start": self.start,
@@ -95,11 +104,17 @@ class ActionHead:
             "normalized": self.normalized,
             "bounded": self.bounded,
         }
+        if self.kind == Q_ENSEMBLE:
+            data.update(temperature=self.temperature, filter_threshold=self.filter_threshold)
+        return data
 
 
 def build_serving_policy(body: Any, observation_dim: int, head: ActionHead, obs_filter: ObservationFilter | None) -> Any:
     """A ``torch.nn.Module``: float32 observations ``[batch, observation_dim]`` -> ``(actions[, probabilities])``."""
     import torch
+
+    if head.kind == Q_ENSEMBLE:
+        raise ValueError("a Q-ensemble head is the backend's own module (see runtime.backends.d3rlpy.policy)")
 
     class ServingPolicy(torch.nn.Module):
         """Observation batch -> (actions,) or (actions, action_probabilities)."""
@@ -149,6 +164,8 @@ def build_serving_policy(body: Any, observation_dim: int, head: ActionHead, obs_
 
 def output_names(head: ActionHead) -> list[str]:
     """The policy's outputs, in order."""
+    if head.kind == Q_ENSEMBLE:
+        return [ACTIONS, ACTION_PROBABILITIES, Q_VALUES]
     return [ACTIONS, ACTION_PROBABILITIES] if head.kind == CATEGORICAL else [ACTIONS]
 
 
@@ -264,17 +281,37 @@ def _activate(name: str, h: np.ndarray) -> np.ndarray:
     return h
 
 
+def named_mlp(body: Any, observation_dim: int, prefix: str) -> tuple[list[dict[str, Any]], dict[str, np.ndarray]]:
+    """:func:`mlp_description` of ``body`` with its weights named ``<prefix>w0``, ``<prefix>b0``, ... (several MLPs
+    share one weights file)."""
+    layers, weights = mlp_description(body, observation_dim)
+    renamed = []
+    for layer in layers:
+        if layer["type"] == "dense":
+            layer = {**layer, "weight": prefix + layer["weight"], "bias": prefix + layer["bias"]}
+        renamed.append(layer)
+    return renamed, {prefix + name: value for name, value in weights.items()}
+
+
 @dataclass(frozen=True)
 class PolicyDescription:
-    """Everything another framework needs to rebuild the serving policy (written as ``policy_spec.json``)."""
+    """Everything another framework needs to rebuild the serving policy (written as ``policy_spec.json``).
+
+    ``layers`` is the network of the RLlib heads (observations -> distribution inputs). A :data:`Q_ENSEMBLE` head
+    has ``q_functions`` instead (one MLP per ensemble member, observations -> Q values, averaged) and, for
+    discrete BCQ, the ``imitator`` MLP (observations -> logits of the behaviour policy).
+    """
 
     observation_dim: int
     head: ActionHead
     obs_filter: ObservationFilter | None
     layers: list[dict[str, Any]] = field(default_factory=list)
+    q_functions: list[list[dict[str, Any]]] = field(default_factory=list)
+    imitator: list[dict[str, Any]] | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        """The ``policy_spec.json`` document."""
+        data = {
             "format": "rlrt-policy-spec/1",
             "observation_dim": self.observation_dim,
             "head": self.head.to_json(),
@@ -282,3 +319,38 @@ class PolicyDescription:
             "layers": self.layers,
             "outputs": output_names(self.head),
         }
+        if self.head.kind == Q_ENSEMBLE:
+            data.update(q_functions=self.q_functions, imitator=self.imitator)
+        return data
+
+
+@dataclass(frozen=True)
+class ServingModel:
+    """What a backend hands to the export pipeline (:func:`runtime.export.pipeline.export_serving`)."""
+
+    module: Any
+    """A ``torch.nn.Module``: float32 observations ``[batch, observation_dim]`` -> the outputs of ``head``."""
+    observation_dim: int
+    head: ActionHead
+    obs_filter: ObservationFilter | None
+    """The observation normalisation baked into ``module`` (also in the description)."""
+    describe: Callable[[], tuple[PolicyDescription, dict[str, np.ndarray]]]
+    """The plain-layer description and its weights; raises :class:`NotAnMLP` when there is none."""
+    filter_name: str = "MeanStdFilter"
+    reference: Callable[[np.ndarray], dict[str, np.ndarray]] | None = None
+    """The framework's own inference (by output name), which ``module`` must reproduce."""
+    stochastic: str | None = None
+    """Why the outputs are random (then ONNX is checked for shapes and bounds, not values), or None."""
+    extra: Mapping[str, Any] = field(default_factory=dict)
+    """Further keys of the ``serving`` metadata section."""
+
+
+def serving_model_of(policy: Any, head: ActionHead, obs_filter: ObservationFilter | None) -> ServingModel:
+    """The :class:`ServingModel` of a :func:`build_serving_policy` module (its body described as one MLP)."""
+    dim = int(policy.observation_dim)
+
+    def describe() -> tuple[PolicyDescription, dict[str, np.ndarray]]:
+        layers, weights = mlp_description(policy.body, dim, None if head.kind == CATEGORICAL else head.size)
+        return PolicyDescription(dim, head, obs_filter, layers), weights
+
+    return ServingModel(policy, dim, head, obs_filter, describe)

@@ -5,7 +5,9 @@
 This file is executed by TensorFlow's own interpreter (scripts/install-tf.sh), never imported by the runtime: it
 imports only TensorFlow, numpy and the standard library. The SavedModel's ``serving_default`` signature takes
 ``observations`` (float32 ``[batch, obs_dim]``, raw: the observation filter is inside) and returns ``actions``
-(and ``action_probabilities`` for discrete policies), as TensorFlow Serving expects. With CHECK_IN/CHECK_OUT the
+(and ``action_probabilities`` for discrete policies; and ``q_values`` for a ``q_ensemble`` head: the mean of the
+Q-function MLPs, BCQ's imitator filter, ``softmax(Q / temperature)`` over the allowed actions), as TensorFlow
+Serving expects. With CHECK_IN/CHECK_OUT the
 saved model is loaded back and run on CHECK_IN's observations; outputs go to CHECK_OUT as ``output_0``, ...
 """
 
@@ -24,6 +26,35 @@ def _activation(tf, name):
         "elu": tf.nn.elu,
         "silu": tf.nn.silu,
     }[name]
+
+
+def _run_mlp(tf, layers, variables, x):
+    for layer in layers:
+        if layer["type"] == "dense":
+            x = tf.matmul(x, variables[layer["weight"]]) + variables[layer["bias"]]
+        else:
+            x = _activation(tf, layer["activation"])(x)
+    return x
+
+
+def _q_ensemble(tf, spec, variables, x):
+    """d3rlpy's discrete policy (runtime.backends.d3rlpy.policy.discrete_policy_module), op for op."""
+    head = spec["head"]
+    q = tf.reduce_mean(tf.stack([_run_mlp(tf, layers, variables, x) for layers in spec["q_functions"]], axis=0), axis=0)
+    if spec.get("imitator") is not None:
+        log_probs = tf.nn.log_softmax(_run_mlp(tf, spec["imitator"], variables, x), axis=1)
+        allowed = (log_probs - tf.reduce_max(log_probs, axis=1, keepdims=True)) > float(head["filter_threshold"])
+        shifted = q - tf.reduce_min(q, axis=1, keepdims=True) + 1e-5
+        actions = tf.argmax(shifted * tf.cast(allowed, tf.float32), axis=1, output_type=tf.int64)
+        logits = tf.where(allowed, q / float(head["temperature"]), tf.fill(tf.shape(q), -1e30))
+    else:
+        actions = tf.argmax(q, axis=1, output_type=tf.int64)
+        logits = q / float(head["temperature"])
+    return {
+        "actions": actions + int(head["start"]),
+        "action_probabilities": tf.nn.softmax(logits, axis=1),
+        "q_values": q,
+    }
 
 
 def build(spec_path: str, weights_path: str, out_dir: str) -> list:
@@ -50,7 +81,7 @@ def build(spec_path: str, weights_path: str, out_dir: str) -> list:
                 scale = std + obs_filter["eps"] if obs_filter["destd"] else np.ones(dim)
                 self.obs_mean = tf.constant(mean.astype(np.float32))
                 self.obs_scale = tf.constant(scale.astype(np.float32))
-            if head["kind"] != "categorical" and head["bounded"]:
+            if head["kind"] not in ("categorical", "q_ensemble") and head["bounded"]:
                 self.low = tf.constant(np.asarray(head["low"], np.float32))
                 self.high = tf.constant(np.asarray(head["high"], np.float32))
 
@@ -62,11 +93,9 @@ def build(spec_path: str, weights_path: str, out_dir: str) -> list:
                 if obs_filter.get("clip"):
                     clip = float(obs_filter["clip"])
                     x = tf.clip_by_value(x, -clip, clip)
-            for layer in spec["layers"]:
-                if layer["type"] == "dense":
-                    x = tf.matmul(x, self.variables_by_name[layer["weight"]]) + self.variables_by_name[layer["bias"]]
-                else:
-                    x = _activation(tf, layer["activation"])(x)
+            if head["kind"] == "q_ensemble":
+                return _q_ensemble(tf, spec, self.variables_by_name, x)
+            x = _run_mlp(tf, spec["layers"], self.variables_by_name, x)
             if head["kind"] == "categorical":
                 return {
                     "actions": tf.argmax(x, axis=-1, output_type=tf.int64) + int(head["start"]),

@@ -10,5 +10,6 @@ Modules:
 - :mod:`runtime.backends.d3rlpy.config`: the d3rlpy configuration validator (``rl.training.config.*``);
 - :mod:`runtime.backends.d3rlpy.backend`: the offline training session (epochs, OPE) the one loop driver runs;
 - :mod:`runtime.evaluate.episodes`: evaluation of a d3rlpy model in an environment (Coach-style ``Testing>`` lines);
-- :mod:`runtime.backends.d3rlpy.policy`: TorchScript and ONNX policies (action and action probabilities).
+- :mod:`runtime.backends.d3rlpy.policy`: the serving policy (action, action probabilities, Q values) handed to
+  the one export pipeline (:mod:`runtime.export.pipeline`).
 """

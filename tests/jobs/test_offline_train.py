@@ -246,7 +246,7 @@ def test_continuous_bcq_trains_and_exports(tmp_path: Path) -> None:
     scripted = torch.jit.load(str(tree.model / "policy.pt"))
     torch.manual_seed(7)
     with torch.no_grad():
-        actions = scripted(torch.as_tensor(observations)).numpy()
+        (actions,) = (t.numpy() for t in scripted(torch.as_tensor(observations)))  # a tuple, as every policy.pt
     # BCQ samples candidate actions; with the same torch seed the exported graph draws the same candidates.
     np.testing.assert_allclose(actions, expected, rtol=1e-5, atol=1e-5)
     session = onnxruntime.InferenceSession(str(tree.model / "policy.onnx"))

@@ -243,11 +243,12 @@ class D3rlpySession:
         return ModelInfo("d3rlpy", obs_space, act_space, extra), training
 
     def export(self, model_dir: Path, state: TrainingState) -> None:
-        from runtime.backends.d3rlpy.policy import export_d3rlpy_serving
+        from runtime.backends.d3rlpy.policy import serving_model
+        from runtime.export.pipeline import export_serving_models
 
         save_algo(self.algo, model_dir / CHECKPOINT_DIR)  # the selected weights (the checkpoint holds the latest)
-        export_d3rlpy_serving(model_dir, self.algo, self.discrete, self.data.observation_size, self.temperature,
-                              self.context.out)
+        export_serving_models(model_dir, self.context.out,
+                              model=lambda: serving_model(self.algo, self.discrete, self.temperature))
         episodes = int(self.context.spec.extras.get(hp.EVALUATE_EPISODES, FINAL_EVALUATION_EPISODES))
         if self.env_id and episodes >= 1:
             self._final_evaluation(episodes, state.training_iteration)
@@ -290,6 +291,12 @@ class D3rlpyBackendFactory:
 
     def create(self, context: BackendContext) -> D3rlpySession:
         return D3rlpySession(context)
+
+    def serving_model(self, model_dir: Path) -> Any:
+        """The :class:`runtime.export.policy.ServingModel` of a d3rlpy model folder (``rlrt export``)."""
+        from runtime.backends.d3rlpy.policy import serving_model_from_model_dir
+
+        return serving_model_from_model_dir(model_dir)
 
 
 BACKEND = D3rlpyBackendFactory()

@@ -1,24 +1,39 @@
-"""The serving policy of a d3rlpy model: one torch module, exported as TorchScript and ONNX.
+"""The serving policy of a d3rlpy model, handed to THE export pipeline (:mod:`runtime.export.pipeline`).
 
 For discrete actions the module maps a batch of observations to ``(actions, action_probabilities, q_values)``:
 the greedy action of the learned policy (for BCQ: the best action its imitation filter allows, exactly as d3rlpy's
 ``predict``) and the probabilities of the policy that off-policy evaluation scores, ``softmax(Q / temperature)`` over
 the allowed actions. Those probabilities are what Batch Transform returns (``predictions[0]``), so its output can
-drive the next data collection. For continuous actions the module returns ``actions`` (d3rlpy's own policy graph).
+drive the next data collection. Its plain-layer description (:data:`runtime.export.policy.Q_ENSEMBLE`: the
+observation scaler as an affine filter, one MLP per Q-function of the ensemble, BCQ's imitator MLP and filter
+threshold) lets the pipeline build the TensorFlow SavedModel. For continuous actions the module returns ``actions``
+(d3rlpy's own policy graph; continuous BCQ samples from its VAE, so it is random and has no plain-layer form).
 """
 
 from __future__ import annotations
 
-import contextlib
+import json
 import math
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 
-TORCHSCRIPT_FILE = "policy.pt"
-ONNX_FILE = "policy.onnx"
-ONNX_OPSET = 17
+from runtime.export.policy import (
+    DETERMINISTIC,
+    Q_ENSEMBLE,
+    ActionHead,
+    NotAnMLP,
+    ObservationFilter,
+    PolicyDescription,
+    ServingModel,
+    named_mlp,
+)
+
+STOCHASTIC_BCQ = (
+    "continuous BCQ samples candidate actions from its VAE (random latents) and picks the best by Q, so its "
+    "policy is random and has no exact plain-layer description: TorchScript and ONNX only"
+)
 
 
 def _torch() -> Any:
@@ -34,7 +49,6 @@ def discrete_policy_module(algo: Any, temperature: float) -> Any:
 
     impl = algo.impl
     scaler = algo.observation_scaler
-    forwarder = impl._q_func_forwarder  # noqa: SLF001 - d3rlpy exposes no public "all Q values" call
     imitator = impl.modules.imitator if isinstance(algo, DiscreteBCQ) else None
     threshold = math.log(algo.config.action_flexibility) if imitator is not None else 0.0
     q_funcs = impl.modules.q_funcs
@@ -65,14 +79,13 @@ def discrete_policy_module(algo: Any, temperature: float) -> Any:
             probabilities = torch.softmax(logits, dim=1)
             return actions, probabilities, q
 
-    del forwarder
     module = DiscretePolicy()
     module.eval()
     return module
 
 
 def continuous_policy_module(algo: Any) -> Any:
-    """A ``torch.nn.Module``: observations (B, k) -> actions (B, m), the computation of d3rlpy's ``predict`` (for BCQ
+    """A ``torch.nn.Module``: observations (B, k) -> (actions (B, m),), the computation of d3rlpy's ``predict`` (for BCQ
     it samples candidate actions from its generative model, so the output is random unless torch is seeded)."""
     torch = _torch()
     impl = algo.impl
@@ -95,7 +108,7 @@ def continuous_policy_module(algo: Any) -> Any:
             action = impl.inner_predict_best_action(x)
             if action_scaler is not None:
                 action = action_scaler.reverse_transform(action)
-            return action
+            return (action,)
 
     module = ContinuousPolicy()
     module.eval()
@@ -115,89 +128,108 @@ def policy_tables(module: Any, observations: np.ndarray, batch: int = 8192) -> t
     return np.concatenate(actions), np.concatenate(probs), np.concatenate(qs)
 
 
-def export_policy(algo: Any, directory: Path, discrete: bool, observation_size: int, temperature: float) -> dict[str, Any]:
-    """Write ``policy.pt`` (TorchScript) and ``policy.onnx``; returns their description for metadata.json."""
-    torch = _torch()
-    directory.mkdir(parents=True, exist_ok=True)
-    example = torch.zeros(2, observation_size, dtype=torch.float32)
-    if discrete:
-        module = discrete_policy_module(algo, temperature)
-        outputs = ["actions", "action_probabilities", "q_values"]
-        with torch.no_grad():
-            traced = torch.jit.trace(module, example, check_trace=False)
-        traced.save(str(directory / TORCHSCRIPT_FILE))
-        _onnx_export(module, example, directory / ONNX_FILE, outputs)
-    else:
-        outputs = ["actions"]
-        module = continuous_policy_module(algo)
-        with torch.no_grad():
-            traced = torch.jit.trace(module, example, check_trace=False)
-        traced.save(str(directory / TORCHSCRIPT_FILE))
-        _onnx_export(module, example, directory / ONNX_FILE, outputs)
-    return {
-        "torchscript": TORCHSCRIPT_FILE,
-        "onnx": ONNX_FILE,
-        "input": "observations",
-        "outputs": outputs,
-        "temperature": temperature if discrete else None,
-    }
+def scaler_filter(scaler: Any) -> ObservationFilter | None:
+    """d3rlpy's observation scaler as the affine :class:`ObservationFilter` it is; raises :class:`NotAnMLP` for others.
 
-
-@contextlib.contextmanager
-def _without_onnx_package() -> Iterator[None]:
-    """Let torch's TorchScript-based ONNX exporter run when the ``onnx`` package cannot be imported.
-
-    The exporter builds the ONNX protobuf itself (in C++); it imports ``onnx`` only in ``_add_onnxscript_fn``, to
-    splice in the bodies of custom onnxscript functions, and returns the bytes unchanged when the graph has none.
-    Our policies use standard ONNX operators only, so when ``import onnx`` fails (onnx 1.23 needs a newer protobuf
-    than the 3.20.3 this project is pinned to) that step is replaced by the identity it would have been. The result
-    is checked against the torch module with onnxruntime in the tests.
+    ``StandardObservationScaler``: ``(x - mean) / (std + eps)``; ``MinMaxObservationScaler``:
+    ``(x - min) / (max - min) * 2 - 1 = (x - (max + min) / 2) / ((max - min) / 2)``.
     """
-    try:
-        import onnx  # noqa: F401
-
-        yield
-        return
-    except ImportError:
-        pass
-    from torch.onnx._internal.torchscript_exporter import onnx_proto_utils
-
-    original = onnx_proto_utils._add_onnxscript_fn  # noqa: SLF001
-    onnx_proto_utils._add_onnxscript_fn = lambda model_bytes, custom_opsets: model_bytes  # noqa: SLF001
-    try:
-        yield
-    finally:
-        onnx_proto_utils._add_onnxscript_fn = original  # noqa: SLF001
+    if scaler is None:
+        return None
+    name = type(scaler).__name__
+    if name == "StandardObservationScaler":
+        return ObservationFilter(np.asarray(scaler.mean, np.float64), np.asarray(scaler.std, np.float64),
+                                 float(scaler.eps), None)
+    if name == "MinMaxObservationScaler":
+        low, high = np.asarray(scaler.minimum, np.float64), np.asarray(scaler.maximum, np.float64)
+        return ObservationFilter((high + low) / 2, (high - low) / 2, 0.0, None)
+    raise NotAnMLP(f"the observation scaler {name} is not an affine transform rlrt can describe")
 
 
-def _onnx_export(module: Any, example: Any, path: Path, outputs: list[str]) -> None:
-    """TorchScript-based ONNX export (``dynamo=False``: no ``onnxscript`` needed; see :func:`_without_onnx_package`)."""
+def _output_of(torch: Any, network: Any, pick: Any) -> Any:
+    """``network`` with its output tensor picked out of d3rlpy's output object (for :func:`named_mlp`)."""
+
+    class Picked(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.network = network
+
+        def forward(self, x: Any) -> Any:
+            return pick(self.network, x)
+
+    return Picked()
+
+
+def describe_discrete(algo: Any, head: ActionHead) -> tuple[PolicyDescription, dict[str, np.ndarray]]:
+    """The :data:`Q_ENSEMBLE` description of a discrete d3rlpy Q-learner (DQN, DoubleDQN, DiscreteBCQ, ...).
+
+    Raises :class:`NotAnMLP` when a part is not plain layers (an encoder with normalisation or dropout, a
+    distributional Q-function, an unsupported scaler).
+    """
     torch = _torch()
-    with torch.no_grad(), _without_onnx_package():
-        torch.onnx.export(
-            module,
-            (example,),
-            str(path),
-            input_names=["observations"],
-            output_names=outputs,
-            dynamic_axes={"observations": {0: "batch"}, **{name: {0: "batch"} for name in outputs}},
-            opset_version=ONNX_OPSET,
-            dynamo=False,
-        )
+    dim = int(algo.observation_shape[0])
+    obs_filter = scaler_filter(algo.observation_scaler)
+    weights: dict[str, np.ndarray] = {}
+    q_functions = []
+    for index, q_func in enumerate(algo.impl.modules.q_funcs):
+        layers, named = named_mlp(_output_of(torch, q_func, lambda m, x: m(x).q_value), dim, f"q{index}_")
+        q_functions.append(layers)
+        weights.update(named)
+    imitator = None
+    if head.filter_threshold is not None:
+        module = algo.impl.modules.imitator
+        if not (hasattr(module, "_encoder") and hasattr(module, "_fc")):
+            raise NotAnMLP(f"the imitator {type(module).__name__} is not d3rlpy's CategoricalPolicy")
+        # The raw logits: Categorical normalises them, which log_softmax (the filter) does anyway.
+        imitator, named = named_mlp(_output_of(torch, module, lambda m, x: m._fc(m._encoder(x))), dim, "imitator_")
+        weights.update(named)
+    return PolicyDescription(dim, head, obs_filter, q_functions=q_functions, imitator=imitator), weights
 
 
-def export_d3rlpy_serving(model_dir: Path, algo: Any, discrete: bool, observation_size: int, temperature: float,
-                          stream: Any = None) -> dict[str, Any]:
-    """Write the serving exports of a d3rlpy policy into ``model_dir`` and record them in ``metadata.json``."""
-    import sys
-    import time
+def serving_model(algo: Any, discrete: bool, temperature: float) -> ServingModel:
+    """The :class:`ServingModel` of a trained d3rlpy algorithm, checked against ``algo.predict`` (and, for discrete
+    actions, ``algo.predict_value``)."""
+    from d3rlpy.algos import DiscreteBCQ
 
-    from runtime.export.pipeline import update_metadata
+    dim = int(algo.observation_shape[0])
+    scaler = algo.observation_scaler
+    try:
+        obs_filter = scaler_filter(scaler)
+    except NotAnMLP:
+        obs_filter = None
+    filter_name = f"d3rlpy {type(scaler).__name__}"
+    if not discrete:
+        head = ActionHead(DETERMINISTIC, int(algo.action_size))
 
-    out = stream or sys.stdout
-    started = time.monotonic()
-    section = export_policy(algo, model_dir, discrete, observation_size, temperature)
-    update_metadata(model_dir, section)
-    print(f"rlrt: serving exports ({time.monotonic() - started:.1f} s): {section['torchscript']}, {section['onnx']}",
-          file=out, flush=True)
-    return section
+        def no_description() -> Any:
+            raise NotAnMLP(STOCHASTIC_BCQ)
+
+        return ServingModel(continuous_policy_module(algo), dim, head, obs_filter, no_description, filter_name,
+                            reference=lambda observations: {"actions": algo.predict(observations)},
+                            stochastic=STOCHASTIC_BCQ if type(algo).__name__ == "BCQ" else None)
+    threshold = math.log(algo.config.action_flexibility) if isinstance(algo, DiscreteBCQ) else None
+    head = ActionHead(Q_ENSEMBLE, int(algo.action_size), temperature=float(temperature), filter_threshold=threshold)
+
+    def reference(observations: np.ndarray) -> dict[str, np.ndarray]:
+        q = [algo.predict_value(observations, np.full(len(observations), a)) for a in range(head.size)]
+        return {"actions": algo.predict(observations), "q_values": np.stack(q, axis=1)}
+
+    return ServingModel(discrete_policy_module(algo, temperature), dim, head, obs_filter,
+                        lambda: describe_discrete(algo, head), filter_name, reference=reference,
+                        extra={"temperature": float(temperature)})
+
+
+def serving_model_from_model_dir(model_dir: Path) -> ServingModel:
+    """The serving model of a d3rlpy model folder (``checkpoint/model.d3``; the temperature from ``config.json``)."""
+    import d3rlpy
+
+    from runtime.backends.d3rlpy.backend import MODEL_FILE
+    from runtime.backends.d3rlpy.config import is_discrete
+    from runtime.names import CHECKPOINT_DIR, CONFIG_JSON, METADATA_JSON
+
+    metadata = json.loads((model_dir / METADATA_JSON).read_text())
+    config_path = model_dir / CONFIG_JSON
+    config = (json.loads(config_path.read_text()).get("config") or {}) if config_path.is_file() else {}
+    temperature = float(config.get("ope_temperature", config.get("softmax_temperature", 1.0)))
+    algo = d3rlpy.load_learnable(str(model_dir / CHECKPOINT_DIR / MODEL_FILE))
+    return serving_model(algo, is_discrete(str(metadata.get("algorithm"))), temperature)

@@ -106,7 +106,7 @@ class RLlibSession:
         return Step(steps, _count(runners.get("num_episodes")), metrics, result=result)
 
     def _record_video(self, iteration: int) -> int:
-        from runtime.export.pipeline import record_training_video
+        from runtime.backends.rllib.policy import record_training_video
 
         return record_training_video(self.algo, self.env_id, self.context.spec, self.context.job.intermediate_dir,
                                      iteration, self.context.out)
@@ -166,6 +166,14 @@ class RLlibBackendFactory:
 
     def create(self, context: BackendContext) -> RLlibSession:
         return RLlibSession(context)
+
+    def serving_model(self, model_dir: Path) -> Any:
+        """The :class:`runtime.export.policy.ServingModel` of a model folder's RLlib checkpoint (``rlrt export``)."""
+        from runtime.backends.rllib.policy import serving_policy_from_checkpoint
+        from runtime.export.policy import serving_model_of
+        from runtime.names import CHECKPOINT_DIR
+
+        return serving_model_of(*serving_policy_from_checkpoint(model_dir / CHECKPOINT_DIR))
 
 
 BACKEND = RLlibBackendFactory()
