@@ -23,11 +23,10 @@ from pathlib import Path
 from typing import Any, Callable
 
 from runtime.errors import UserError
-from runtime.train.manifest import MANIFEST_FILE, verify_manifest, write_manifest
+from runtime.names import DAMAGED_SUFFIX, MANIFEST_FILE, STATE_FILE
+from runtime.train.manifest import verify_manifest, write_manifest
 
-STATE_FILE = "rlrt_state.json"
 _NAME = re.compile(r"^checkpoint_(\d+)$")
-DAMAGED_SUFFIX = ".damaged"
 _REASON_CHARS = 160
 
 

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-MANIFEST_FILE = "rlrt_manifest.json"
+from runtime.names import MANIFEST_FILE
+
 MANIFEST_FORMAT = 1
 _CHUNK = 1 << 20
 

@@ -10,8 +10,9 @@ import pytest
 from gymnasium import spaces
 
 from runtime.errors import UserError
-from runtime.train.checkpoints import STATE_FILE, CheckpointManager, TrainingState, describe_space
-from runtime.train.manifest import MANIFEST_FILE, verify_manifest, write_manifest
+from runtime.names import MANIFEST_FILE, STATE_FILE
+from runtime.train.checkpoints import CheckpointManager, TrainingState, describe_space
+from runtime.train.manifest import verify_manifest, write_manifest
 
 JOB = TrainingState(preset="cartpole-ppo", algorithm="PPO", env="CartPole-v1", observation_space="Box(4,)",
                     action_space="Discrete(2)")
