@@ -205,7 +205,7 @@ class CheckpointManager:
                 moved = self.move_aside(bad)
                 warn(f"rlrt: warning: checkpoint {bad.name} is damaged ({_short(reason)}); moved aside to "
                      f"{moved.name}; resuming from the older {path.name}")
-            if not check.status == "intact":
+            if check.status != "intact":
                 warn(f"rlrt: {path.name} has no {MANIFEST_FILE} (written by an earlier rlrt): it loaded, so the job "
                      "resumes from it unverified")
             return path, state
