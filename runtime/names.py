@@ -64,7 +64,11 @@ CODE_DIR = "code"
 # ----- outputs ---------------------------------------------------------------------------------------------------
 EVALUATION_JSON = "evaluation.json"
 STATE_FILE = "rlrt_state.json"
-"""Our counters inside each checkpoint."""
+"""Our counters inside each checkpoint (and what wrote it: algorithm, environment, spaces)."""
+MANIFEST_FILE = "rlrt_manifest.json"
+"""Written last into each checkpoint: every file's size and sha256."""
+DAMAGED_SUFFIX = ".damaged"
+"""A damaged checkpoint is renamed to ``checkpoint_<iteration>.damaged`` (never resumed from, never pruned)."""
 
 # ----- serving tensors -------------------------------------------------------------------------------------------
 OBSERVATIONS = "observations"

@@ -1,6 +1,7 @@
 """The job's view of its container: the ``/opt/ml`` tree, hyperparameters, hosts and resources.
 
-Read through ``sagemaker_training.environment`` (the toolkit SageMaker's own containers use), which honours
+The configuration files are checked first (:mod:`runtime.job.config_files`: a malformed one is a user error naming
+it), then read through ``sagemaker_training.environment`` (the toolkit SageMaker's own containers use), which honours
 ``SAGEMAKER_BASE_DIR``. That module computes its paths when it is imported, so :func:`load_environment` sets the
 variable first and reloads the module when a different tree is asked for (tests run several trees in one process).
 """
@@ -17,6 +18,7 @@ from types import MappingProxyType, ModuleType
 from typing import Any, Mapping
 
 from runtime.errors import UserError
+from runtime.job.config_files import read_config_files, read_json_object
 from runtime.names import BASE_DIR_ENV, CHANNEL_TRAIN, DEFAULT_BASE_DIR, NUM_CPUS_ENV, NUM_GPUS_ENV  # noqa: F401
 
 
@@ -112,7 +114,7 @@ def prepare_local_tree(base_dir: Path, hyperparameters: Mapping[str, Any] | None
     (base_dir / "model").mkdir(parents=True, exist_ok=True)
     (base_dir / "output" / "data").mkdir(parents=True, exist_ok=True)
     hp_file = config / "hyperparameters.json"
-    existing: dict[str, Any] = json.loads(hp_file.read_text()) if hp_file.exists() else {}
+    existing: dict[str, Any] = read_json_object(hp_file) if hp_file.exists() else {}
     for key, value in (hyperparameters or {}).items():
         existing[key] = json.dumps(value)
     hp_file.write_text(json.dumps(existing, indent=2, sort_keys=True))
@@ -134,6 +136,7 @@ def load_environment(base_dir: Path | str | None = None) -> JobEnvironment:
                 f"{config / name} is missing: {base} is not a SageMaker job tree. "
                 "Run `rlrt train` without SAGEMAKER_BASE_DIR to create a local one."
             )
+    read_config_files(config)  # a malformed file is a UserError naming it, before the toolkit trips over it
     toolkit = _toolkit_environment_module(base)
     try:
         hyperparameters = toolkit.read_hyperparameters()

@@ -79,6 +79,9 @@ class Backend(Protocol):
         """Load the state saved by :meth:`save` into the session."""
         ...
 
+    # Optional: ``checkpoint_spaces() -> (observation_space, action_space)``, the policy's gymnasium spaces,
+    # recorded in each checkpoint so that a job with other spaces refuses to resume from it.
+
     def step(self, state: TrainingState, stop_requested: Any) -> Step:
         """Run one iteration; ``stop_requested()`` turns true when SIGTERM arrives (a long iteration may end early)."""
         ...

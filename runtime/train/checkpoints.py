@@ -1,8 +1,15 @@
-"""Checkpoints in ``/opt/ml/checkpoints``: written atomically, the last K kept, the newest found on restart.
+"""Checkpoints in ``/opt/ml/checkpoints``: written atomically, the last K kept, the newest intact one resumed.
 
-Each checkpoint is a folder ``checkpoint_<iteration>`` holding the framework's own checkpoint and
-``rlrt_state.json`` (our counters). It is written under a temporary name and renamed into place, so a job killed
-mid-write (a spot interruption) never leaves a half checkpoint that a resume would pick up.
+Each checkpoint is a folder ``checkpoint_<iteration>`` holding the framework's own checkpoint, ``rlrt_state.json``
+(our counters and what wrote it: algorithm, environment, observation and action spaces) and, written last,
+``rlrt_manifest.json`` (every file's size and sha256, :mod:`runtime.train.manifest`). It is written under a
+temporary name and renamed into place, so a job killed mid-write never leaves a half checkpoint.
+
+A checkpoint can still come back damaged from S3 (SageMaker syncs the folder file by file). :meth:`CheckpointManager.
+resume` verifies the newest, and falls back to the newest older one that verifies and loads, with a warning line per
+damaged one, which it renames aside (``checkpoint_<iteration>.damaged``: never picked again, never pruned). When
+none is intact the job fails with a :class:`~runtime.errors.UserError` listing them (left in place) and how to start
+fresh. A checkpoint written by another algorithm, environment or spaces is refused (not damage: left in place).
 """
 
 from __future__ import annotations
@@ -13,10 +20,14 @@ import re
 import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
-STATE_FILE = "rlrt_state.json"
+from runtime.errors import UserError
+from runtime.names import DAMAGED_SUFFIX, MANIFEST_FILE, STATE_FILE
+from runtime.train.manifest import verify_manifest, write_manifest
+
 _NAME = re.compile(r"^checkpoint_(\d+)$")
+_REASON_CHARS = 160
 
 
 @dataclass(frozen=True)
@@ -30,6 +41,55 @@ class TrainingState:
     preset: str = ""
     algorithm: str = ""
     env: str = ""
+    observation_space: str = ""
+    """:func:`describe_space` of the policy's observation space ("" in checkpoints written before it was recorded)."""
+    action_space: str = ""
+
+
+def describe_space(space: Any) -> str:
+    """A short, comparable description of a gymnasium space: ``Box(4,)``, ``Discrete(2)``, ``Dict(a: Box(3,))``."""
+    if space is None:
+        return ""
+    name = type(space).__name__
+    if name == "Discrete":
+        return f"Discrete({int(space.n)})"
+    if name in ("Dict", "Tuple"):
+        items = space.spaces.items() if name == "Dict" else enumerate(space.spaces)
+        return f"{name}(" + ", ".join(f"{k}: {describe_space(v)}" for k, v in items) + ")"
+    shape = getattr(space, "shape", None)
+    return f"{name}{tuple(shape)}" if shape is not None else name
+
+
+def _env_key(env: str) -> str:
+    """The registry id of ``env`` when it has one (aliases compare equal), else the name itself."""
+    if not env or env.lower() == "none":
+        return ""
+    try:
+        from envs.registry import canonical_env_id
+
+        return canonical_env_id(env)
+    except Exception:  # noqa: BLE001 - an unknown name compares as written
+        return env
+
+
+def identity_mismatch(stored: TrainingState, expected: TrainingState) -> list[str]:
+    """How the job that wrote ``stored`` differs from this one (algorithm, environment, spaces); [] when it does
+    not. A field an older checkpoint did not record is not compared."""
+    differences = []
+    if stored.algorithm and expected.algorithm and stored.algorithm.casefold() != expected.algorithm.casefold():
+        differences.append(f"algorithm {stored.algorithm} (this job: {expected.algorithm})")
+    if (stored.env or expected.env) and _env_key(stored.env) != _env_key(expected.env):
+        differences.append(f"environment {stored.env or 'none'} (this job: {expected.env or 'none'})")
+    for field in ("observation_space", "action_space"):
+        old, new = getattr(stored, field), getattr(expected, field)
+        if old and new and old != new:
+            differences.append(f"{field.replace('_', ' ')} {old} (this job: {new})")
+    return differences
+
+
+def _short(text: str) -> str:
+    text = " ".join(str(text).split())
+    return text if len(text) <= _REASON_CHARS else text[: _REASON_CHARS - 3] + "..."
 
 
 class CheckpointManager:
@@ -48,6 +108,7 @@ class CheckpointManager:
         tmp.mkdir(parents=True)
         write(tmp)
         (tmp / STATE_FILE).write_text(json.dumps(asdict(state), indent=2))
+        write_manifest(tmp)  # last: a checkpoint whose files all match it is whole
         if final.exists():
             old = self.directory / f".old-{final.name}-{os.getpid()}"
             final.rename(old)
@@ -58,16 +119,20 @@ class CheckpointManager:
         self._prune()
         return final
 
-    def checkpoints(self) -> list[Path]:
-        """Complete checkpoints, oldest first."""
+    def candidates(self) -> list[Path]:
+        """Every ``checkpoint_<iteration>`` folder, whole or not, oldest first (not the ones moved aside)."""
         if not self.directory.is_dir():
             return []
         found = []
         for path in self.directory.iterdir():
             match = _NAME.match(path.name)
-            if match and (path / STATE_FILE).is_file():
+            if match and path.is_dir():
                 found.append((int(match.group(1)), path))
         return [path for _, path in sorted(found)]
+
+    def checkpoints(self) -> list[Path]:
+        """Complete checkpoints (with our state file), oldest first."""
+        return [path for path in self.candidates() if (path / STATE_FILE).is_file()]
 
     def latest(self) -> Path | None:
         """The newest complete checkpoint, or None."""
@@ -76,10 +141,84 @@ class CheckpointManager:
 
     @staticmethod
     def read_state(checkpoint: Path) -> TrainingState:
-        """The counters stored in ``checkpoint``."""
+        """The counters stored in ``checkpoint``; ValueError when the file is not a state we wrote."""
         data = json.loads((checkpoint / STATE_FILE).read_text())
-        known = set(TrainingState.__dataclass_fields__)
-        return TrainingState(**{k: v for k, v in data.items() if k in known})
+        if not isinstance(data, dict):
+            raise ValueError(f"{STATE_FILE} holds {type(data).__name__}, not an object")
+        values = {}
+        for name, default in asdict(TrainingState()).items():
+            value = data.get(name, default)
+            kind = float if isinstance(default, float) else type(default)
+            if isinstance(value, bool) or not isinstance(value, (int, float) if kind is float else kind):
+                raise ValueError(f"{STATE_FILE}: {name} is {value!r}")
+            values[name] = kind(value)
+        return TrainingState(**values)
+
+    def move_aside(self, checkpoint: Path) -> Path:
+        """Rename a damaged ``checkpoint`` to ``<name>.damaged`` (``.damaged.2``, ... if taken); returns the new path.
+
+        The new name is no checkpoint name: it is never resumed from nor pruned, and stays for inspection.
+        """
+        target = checkpoint.with_name(checkpoint.name + DAMAGED_SUFFIX)
+        number = 1
+        while target.exists():
+            number += 1
+            target = checkpoint.with_name(f"{checkpoint.name}{DAMAGED_SUFFIX}.{number}")
+        checkpoint.rename(target)
+        return target
+
+    def resume(self, restore: Callable[[Path], None], expected: TrainingState,
+               warn: Callable[[str], None]) -> tuple[Path, TrainingState] | None:
+        """Restore the newest intact checkpoint with ``restore(folder)``; returns it and its state, or None if there
+        is none at all.
+
+        Newest first, a checkpoint is damaged when its manifest does not verify, its state file cannot be read, or
+        ``restore`` raises (an older checkpoint without a manifest is used only if it loads). Once one loads, every
+        damaged newer one is moved aside with a ``warn`` line naming what was wrong. Raises :class:`UserError` when
+        none is intact (all left in place), or when the newest readable one was written for another algorithm,
+        environment or spaces than ``expected``.
+        """
+        damaged: list[tuple[Path, str]] = []
+        for path in reversed(self.candidates()):
+            check = verify_manifest(path)
+            if check.damaged:
+                damaged.append((path, "; ".join(check.problems)))
+                continue
+            try:
+                state = self.read_state(path)
+            except (OSError, ValueError, TypeError) as exc:
+                damaged.append((path, f"{STATE_FILE} unreadable: {exc}"))
+                continue
+            differences = identity_mismatch(state, expected)
+            if differences:
+                raise UserError(
+                    f"The checkpoint {path} was written by another job ({state.preset or 'unknown preset'}): "
+                    + "; ".join(differences) + ". This job cannot resume from it. " + self._start_fresh())
+            try:
+                restore(path)
+            except UserError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - whatever the framework raises on a file it cannot load
+                damaged.append((path, f"it does not load: {type(exc).__name__}: {exc}"))
+                continue
+            for bad, reason in damaged:
+                moved = self.move_aside(bad)
+                warn(f"rlrt: warning: checkpoint {bad.name} is damaged ({_short(reason)}); moved aside to "
+                     f"{moved.name}; resuming from the older {path.name}")
+            if check.status != "intact":
+                warn(f"rlrt: {path.name} has no {MANIFEST_FILE} (written by an earlier rlrt): it loaded, so the job "
+                     "resumes from it unverified")
+            return path, state
+        if not damaged:
+            return None
+        listed = "; ".join(f"{p.name} ({_short(reason)})" for p, reason in damaged[:5])
+        more = f"; and {len(damaged) - 5} more" if len(damaged) > 5 else ""
+        raise UserError(f"No intact checkpoint to resume from in {self.directory}: {listed}{more}. They are left as "
+                        f"they are. {self._start_fresh()}")
+
+    def _start_fresh(self) -> str:
+        return (f"To start fresh, empty {self.directory} (on SageMaker: give the estimator a new checkpoint_s3_uri) "
+                "or run the job in another tree (--base-dir or SAGEMAKER_BASE_DIR).")
 
     def _prune(self) -> None:
         for path in self.checkpoints()[: -self.keep]:

@@ -2,7 +2,7 @@
 
 Read top to bottom: :func:`train` is the whole loop. The backend (RLlib online, d3rlpy offline; see
 :mod:`runtime.train.backend`) runs one iteration per :meth:`~runtime.train.backend.Backend.step`; the driver owns
-everything around it: the family hooks, resume from the newest checkpoint (continuing the iteration, step and time
+everything around it: the family hooks, resume from the newest intact checkpoint (continuing the iteration, step and time
 counters), the metric lines, the checkpoint cadence, the stop rule, SIGTERM (a spot interruption, StopTrainingJob:
 the loop saves a checkpoint after the current iteration, or abandons an iteration that does not end within
 ``SIGTERM_GRACE_S``, then exits with code 143), the model folder and the export.
@@ -24,7 +24,7 @@ from runtime.export.model_dir import write_model_dir, write_resolved_config
 from runtime.families import TrainingHooks, training_hooks
 from runtime.job.environment import JobEnvironment
 from runtime.train.backend import Backend, BackendContext
-from runtime.train.checkpoints import CheckpointManager, TrainingState
+from runtime.train.checkpoints import CheckpointManager, TrainingState, describe_space
 from runtime.train.reporting import IterationMetrics, ProgressBar, Reporter
 from runtime.train.sigterm import SigtermWatch
 
@@ -73,6 +73,16 @@ def _canonical_env(spec: TrainingSpec) -> str | None:
         raise UserError(str(exc)) from exc
 
 
+def _spaces(backend: Backend) -> dict[str, str]:
+    """The session's observation and action spaces as checkpoints record them (empty for a backend that does not
+    say: its checkpoints are then compared by algorithm and environment alone)."""
+    getter = getattr(backend, "checkpoint_spaces", None)
+    if getter is None:
+        return {}
+    observation_space, action_space = getter()
+    return {"observation_space": describe_space(observation_space), "action_space": describe_space(action_space)}
+
+
 def _build(env: JobEnvironment, spec: TrainingSpec, hooks: TrainingHooks, out: TextIO,
            cluster: Any) -> tuple[Backend, TrainingSpec]:
     """The family prepares the spec, then the backend that trains its algorithm builds the session; returns both."""
@@ -109,11 +119,11 @@ def train(
     try:
         backend, spec = _build(env, spec, hooks, out, cluster)
         checkpoints = CheckpointManager(env.checkpoint_dir, spec.checkpoint_keep)
-        state = TrainingState(preset=spec.preset, algorithm=spec.algorithm, env=spec.env)
-        latest = checkpoints.latest()
-        if latest is not None:
-            backend.restore(latest)
-            state = CheckpointManager.read_state(latest)
+        state = TrainingState(preset=spec.preset, algorithm=spec.algorithm, env=spec.env, **_spaces(backend))
+        resumed = checkpoints.resume(backend.restore, state, lambda line: print(line, file=out, flush=True))
+        if resumed is not None:
+            latest, stored = resumed
+            state = replace(stored, observation_space=state.observation_space, action_space=state.action_space)
             iteration, steps = backend.units
             print(f"rlrt: resumed from {latest} ({iteration} {state.training_iteration}, "
                   f"{state.timesteps_total} {steps})", file=out, flush=True)

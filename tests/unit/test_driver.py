@@ -117,6 +117,27 @@ def test_resume_message_names_the_backends_units(counting_backend: None, tmp_pat
     assert "episode_reward_mean 4 >= 4" in out
 
 
+def test_a_damaged_newest_checkpoint_is_moved_aside_and_the_older_one_resumed(
+        counting_backend: None, tmp_path: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(CountingSession, "checkpoint_spaces",
+                        lambda self: (spaces.Box(-1, 1, (4,)), spaces.Discrete(2)), raising=False)
+    tree = make_job_tree(tmp_path / "opt" / "ml")
+    train(load_environment(tree.base), spec({"training_iteration": 4}))
+    state = json.loads((tree.checkpoints / "checkpoint_000004" / "rlrt_state.json").read_text())
+    assert (state["observation_space"], state["action_space"]) == ("Box(4,)", "Discrete(2)")
+    (tree.checkpoints / "checkpoint_000004" / "value.json").write_text("")  # a partial sync from S3
+    capsys.readouterr()
+    second = train(load_environment(tree.base), spec({"training_iteration": 5}))
+    out = capsys.readouterr().out
+    assert ("rlrt: warning: checkpoint checkpoint_000004 is damaged (value.json truncated: 0 of 1 bytes); moved aside "
+            "to checkpoint_000004.damaged; resuming from the older checkpoint_000002") in out
+    assert f"resumed from {tree.checkpoints / 'checkpoint_000002'} (round 2, 20 ticks)" in out
+    assert (second.state.training_iteration, second.state.timesteps_total) == (5, 50)
+    assert (tree.model / "policy.txt").read_text() == "5"  # the value 2 restored, then three rounds
+    names = sorted(p.name for p in tree.checkpoints.iterdir())
+    assert names == ["checkpoint_000002", "checkpoint_000004", "checkpoint_000004.damaged", "checkpoint_000005"]
+
+
 @pytest.mark.parametrize(
     ("stop", "expected"),
     [

@@ -147,6 +147,18 @@ class D3rlpySession:
         return (f"{self.context.spec.algorithm} (d3rlpy) offline on {self.env_id or 'logged data'}, "
                 f"{int(self.own['n_steps_per_epoch'])} gradient steps per epoch, batch {self.batch_size}")
 
+    def checkpoint_spaces(self) -> tuple[Any, Any]:
+        """The environment's spaces, or the data's when the job names no environment; recorded in each checkpoint."""
+        from gymnasium import spaces
+
+        if self.spaces is not None:
+            return self.spaces
+        data = self.data
+        observations = spaces.Box(-np.inf, np.inf, shape=(data.observation_size,), dtype=np.float32)
+        actions = spaces.Discrete(data.n_actions) if self.discrete else \
+            spaces.Box(-1.0, 1.0, shape=(data.n_actions,), dtype=np.float32)
+        return observations, actions
+
     def restore(self, checkpoint: Path) -> None:
         with (checkpoint / MODEL_FILE).open("rb") as handle:
             obj = pickle.load(handle)
@@ -220,8 +232,6 @@ class D3rlpySession:
         return ope.evaluate_all(self.data, target_probs, q_values, self.reward_model, self.gamma, fqe_value)
 
     def finish(self) -> tuple[ModelInfo, Mapping[str, Any]]:
-        from gymnasium import spaces
-
         selected: int | None = None
         if self.best is not None:
             self.algo.impl.load_model(io.BytesIO(self.best[2]))
@@ -229,12 +239,7 @@ class D3rlpySession:
             print(f"rlrt: exporting epoch {selected} (best {self.select_by} = {self.best[0]:.6g})",
                   file=self.context.out, flush=True)
         data = self.data
-        if self.spaces is not None:
-            obs_space, act_space = self.spaces
-        else:
-            obs_space = spaces.Box(-np.inf, np.inf, shape=(data.observation_size,), dtype=np.float32)
-            act_space = spaces.Discrete(data.n_actions) if self.discrete else \
-                spaces.Box(-1.0, 1.0, shape=(data.n_actions,), dtype=np.float32)
+        obs_space, act_space = self.checkpoint_spaces()
         extra = {"model_file": f"{CHECKPOINT_DIR}/{MODEL_FILE}",
                  "data": {"episodes": data.num_episodes, "transitions": data.num_transitions,
                           "files": [str(p) for p in data.files]}}

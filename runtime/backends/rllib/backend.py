@@ -86,6 +86,12 @@ class RLlibSession:
     def describe(self) -> str:
         return f"{self.context.spec.algorithm} on {self.env_id}"
 
+    def checkpoint_spaces(self) -> tuple[Any, Any]:
+        """The policy's observation and action spaces, recorded in each checkpoint."""
+        from runtime.backends.rllib.algorithm import policy_spaces
+
+        return policy_spaces(self.algo)
+
     def restore(self, checkpoint: Path) -> None:
         self.algo.restore_from_path(str(checkpoint))
 

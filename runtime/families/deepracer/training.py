@@ -145,7 +145,10 @@ class DeepRacerHooks(TrainingHooks):
             return
         for phase in self.counters:
             self.counters[phase] = max([e["episode"] for e in self.entries if e.get("phase") == phase], default=0)
-        self.steps["training"] = CheckpointManager.read_state(latest).timesteps_total
+        try:
+            self.steps["training"] = CheckpointManager.read_state(latest).timesteps_total
+        except (OSError, ValueError, TypeError):  # a damaged checkpoint: the driver falls back and says so
+            log.warning("could not read the state of %s", latest)
 
     # ---- during training
     def _drain(self) -> tuple[list[dict[str, Any]], dict[str, list[tuple[str, list[str]]]]]:

@@ -1,0 +1,73 @@
+"""The job's configuration files are checked before sagemaker-training reads them: each mistake a UserError naming
+the file (with the line and column of a syntax error)."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from conftest import make_job_tree
+from runtime.errors import UserError
+from runtime.job.config_files import read_config_files, read_json_object
+from runtime.job.environment import load_environment, prepare_local_tree
+
+
+def test_a_syntax_error_names_the_file_line_and_column(tmp_path: Path) -> None:
+    path = tmp_path / "hyperparameters.json"
+    path.write_text('{\n  "a": "1",\n  "b": tru\n}')
+    with pytest.raises(UserError) as error:
+        read_json_object(path)
+    assert str(error.value) == f"{path} is not valid JSON: Expecting value at line 3, column 8: '\"b\": tru'."
+
+
+@pytest.mark.parametrize(("content", "kind"), [("[1, 2]", "an array"), ("3", "a number (3)"), ("null", "null"),
+                                               ('"x"', "a string ('x')"), ("true", "a boolean")])
+def test_json_that_is_not_an_object_names_the_file(tmp_path: Path, content: str, kind: str) -> None:
+    path = tmp_path / "resourceconfig.json"
+    path.write_text(content)
+    with pytest.raises(UserError, match=f"must hold a JSON object .*, but it holds {re.escape(kind)}"):
+        read_json_object(path)
+
+
+def test_an_empty_or_binary_file(tmp_path: Path) -> None:
+    (tmp_path / "a.json").write_text("  \n")
+    with pytest.raises(UserError, match="a.json is empty"):
+        read_json_object(tmp_path / "a.json")
+    (tmp_path / "b.json").write_bytes(b"{\xff}")
+    with pytest.raises(UserError, match="b.json is not UTF-8 text"):
+        read_json_object(tmp_path / "b.json")
+
+
+@pytest.mark.parametrize(("name", "content", "message"), [
+    ("resourceconfig.json", {"current_host": "algo-1", "hosts": "algo-1"}, "'hosts' must be a non-empty list"),
+    ("resourceconfig.json", {"current_host": "algo-1", "hosts": []}, "'hosts' must be a non-empty list"),
+    ("resourceconfig.json", {"current_host": "algo-1", "hosts": ["algo-1", 2]}, r"got \[\"algo-1\", 2\]"),
+    ("resourceconfig.json", {"current_host": ["algo-1"], "hosts": ["algo-1"]}, "'current_host' must be a host name"),
+    ("inputdataconfig.json", {"train": ["File"]}, "channel 'train' must map to an object"),
+])
+def test_wrong_types_are_named(tmp_path: Path, name: str, content: object, message: str) -> None:
+    tree = make_job_tree(tmp_path / "ml")
+    (tree.base / "input" / "config" / name).write_text(json.dumps(content))
+    with pytest.raises(UserError, match=message) as error:
+        load_environment(tree.base)
+    assert str(error.value).startswith(str(tree.base / "input" / "config" / name))
+
+
+def test_well_formed_files_pass(tmp_path: Path) -> None:
+    tree = make_job_tree(tmp_path / "ml", {"a": 1}, hosts=("algo-1", "algo-2"))
+    tree.channel("train")
+    files = read_config_files(tree.base / "input" / "config")
+    assert files["resourceconfig.json"]["hosts"] == ["algo-1", "algo-2"]
+    assert files["inputdataconfig.json"] == {"train": {"TrainingInputMode": "File"}}
+    assert load_environment(tree.base).hyperparameters == {"a": 1}
+
+
+def test_a_local_tree_with_a_broken_hyperparameters_file(tmp_path: Path) -> None:
+    config = tmp_path / "input" / "config"
+    config.mkdir(parents=True)
+    (config / "hyperparameters.json").write_text("{,}")
+    with pytest.raises(UserError, match=r"hyperparameters.json is not valid JSON: .* line 1, column 2"):
+        prepare_local_tree(tmp_path, {"a": 1})
