@@ -141,10 +141,11 @@ def _plain(value: Any) -> Any:
 
 
 def decode_value(text: str) -> Any:
-    """Decode a value the way sagemaker-training does: JSON if it parses, else the string itself."""
+    """Decode a value the way sagemaker-training does: JSON if it parses, else the string itself (also for JSON
+    nested too deeply for Python's decoder, which raises RecursionError)."""
     try:
         return json.loads(text)
-    except (ValueError, TypeError):
+    except (ValueError, TypeError, RecursionError):
         return text
 
 
