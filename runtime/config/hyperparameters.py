@@ -287,6 +287,9 @@ def resolve(
                 problems.append(problem)
             else:
                 top[key] = value
+        elif not key.strip():
+            problems.append(f"A hyperparameter has an empty name ({json.dumps(key)}) and the value "
+                            f"{json.dumps(value, default=str)[:80]}; remove it or name it.")
         else:
             valid = list(TOP_LEVEL_KEYS) + [PRESET, *PRESET_ALIASES]
             valid += [STOP_PREFIX + k for k in STOP_KEYS]

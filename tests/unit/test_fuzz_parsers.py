@@ -1,32 +1,26 @@
 """Property-based fuzzing of every parser of user input (docs/RELIABILITY.md, "Fuzzed parsers").
 
-Property: any input either works or fails with the parser's documented user-facing error (UserError, the serving
+This module: hyperparameters (with the backends' validators and the DeepRacer dialect), preset YAML, tuning files;
+test_fuzz_data_parsers.py: the Batch RL CSV/Parquet loader, serving request bodies, DeepRacer tracks and
+model_metadata.json. Property: any input either works or fails with the parser's documented user-facing error (UserError, the serving
 codec's RequestError, DeepRacer's TrackError / MetadataError, EnvConfigError) whose message is non-empty and names
 the culprit; any other exception, or an example slower than the deadline, is a bug. A watchdog ends an example
-that hangs. CI runs a bounded, seeded number of examples (profile ``rlrt-fuzz``);
+that hangs. CI runs a bounded, seeded number of examples (profile ``rlrt-fuzz`` in fuzz_support.py);
 ``RLRT_FUZZ_EXAMPLES=5000 python bench/fuzz_parsers.py`` runs many more.
 """
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
-import os
-import signal
-import string
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any
 
-import numpy as np
 import pytest
 import yaml
-from hypothesis import HealthCheck, example, given, settings
+from fuzz_support import FUZZ, JSONISH, SCALARS, truncations, watchdog, works_or_user_error, write
+from hypothesis import example, given
 from hypothesis import strategies as st
 
-from envs.deepracer.metadata import MetadataError, load_metadata, parse_metadata
-from envs.deepracer.tracks import TrackError, load_track, validate_track_array
-from envs.errors import EnvConfigError
 from runtime.backends.d3rlpy.config import COACH_NAMES
 from runtime.backends.rllib.config import OLD_NAMES, OLD_SCHEDULES
 from runtime.config.hyperparameters import decode_value
@@ -34,64 +28,9 @@ from runtime.config.presets import load_preset_file
 from runtime.errors import UserError
 from runtime.families.deepracer.dialect import TRAINING_HYPERPARAMETERS
 from runtime.job.setup import resolve_spec
-from runtime.offline.dataset import load_logged_data
-from runtime.serving import codec
-from runtime.serving.server import InferenceApp
 from runtime.tuning import load_tuning_spec, parse_tuning_spec  # the tuning file's parser (re-point here if it moves)
 
-EXAMPLES = int(os.environ.get("RLRT_FUZZ_EXAMPLES", "40"))
-settings.register_profile(
-    "rlrt-fuzz", derandomize=True, max_examples=EXAMPLES, deadline=2000, print_blob=True,
-    # Each example writes its own file under a module-scoped folder, so the shared fixture is safe.
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
-)
-FUZZ = settings(settings.get_profile("rlrt-fuzz"))
-HANG_S = 10.0
-
-
-@contextlib.contextmanager
-def watchdog(seconds: float = HANG_S) -> Any:
-    """Fail an example that runs longer than ``seconds`` (a hang), rather than stalling the suite."""
-    def expire(signum: int, frame: Any) -> None:
-        raise TimeoutError(f"the parser ran longer than {seconds} s")
-
-    previous = signal.signal(signal.SIGALRM, expire)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
-
-
-def works_or_user_error(call: Callable[[], Any], errors: tuple[type[BaseException], ...],
-                        culprits: Iterable[str] = ()) -> BaseException | None:
-    """Run ``call``: it returns, or raises one of ``errors`` with a message naming one of ``culprits``."""
-    with watchdog():
-        try:
-            call()
-        except errors as exc:
-            message = str(exc)
-            assert message.strip(), f"{type(exc).__name__} with an empty message"
-            names = [c for c in culprits if c]
-            assert not names or any(c in message for c in names), f"{message!r} names none of {names}"
-            return exc
-    return None
-
-
-# --- values as they arrive: JSON-decoded strings of SageMaker's hyperparameters.json ---------------------------
-HUGE = st.sampled_from([10**400, -(10**400), 2**63, 1e308, -1e308, 1e-320])
-NONFINITE = st.sampled_from([float("nan"), float("inf"), float("-inf")])
-SCALARS = st.one_of(
-    st.none(), st.booleans(), st.integers(-10**6, 10**6), st.floats(allow_nan=True), HUGE, NONFINITE,
-    st.text(max_size=12), st.sampled_from(["", " ", "4", "0.5", "\"4\"", "1e400", "NaN", "PPO", "true", "[64, 64]",
-                                           "categorical", "huber", "\u00e9t\u00e9", "\x00"]),
-)
-JSONISH = st.recursive(
-    SCALARS, lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=8), inner, max_size=4)),
-    max_leaves=10,
-)
-
+pytestmark = pytest.mark.filterwarnings("ignore")
 
 def sdk_encoded(value: Any) -> Any:
     """What a job reads back for ``value`` passed to the SDK: every value JSON-encoded as a string, then decoded."""
@@ -142,7 +81,7 @@ def _culprits(given: dict[str, Any]) -> list[str]:
     translated name, a string value (an unknown preset or algorithm)."""
     names = set()
     for key, value in given.items():
-        names.add(key)
+        names.add(key if key.strip() else "empty name")
         parts = [p for p in key.split(".") if p and p not in ("rl", "training", "config", "stop", "env_config")]
         names.update(parts + [RENAMED[p.lower()] for p in parts if p.lower() in RENAMED])
         if isinstance(value, str):
@@ -161,6 +100,7 @@ def backends_imported() -> None:
 @given(hyperparameters())
 @example({"rl.training.config.lr_schedule": [[10**400, 0.1]]})
 @example({"rl.training.config.lr": [[0, 1], [10**400, 0.5]]})
+@example({"": None, "preset": "cartpole-ppo"})
 def test_hyperparameters(backends_imported: None, given_hp: dict[str, Any]) -> None:
     works_or_user_error(lambda: resolve_spec(given_hp, num_cpus=2), (UserError,), _culprits(given_hp))
 
@@ -180,19 +120,8 @@ def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("fuzz")
 
 
-def write(folder: Path, name: str, data: bytes | str) -> Path:
-    path = folder / name
-    path.write_bytes(data.encode("utf-8", "surrogatepass") if isinstance(data, str) else data)
-    return path
-
-
 def yaml_text(value: Any) -> str:
     return yaml.safe_dump(value, allow_unicode=True, default_flow_style=None, sort_keys=False)
-
-
-def truncations(texts: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
-    """Whole files, and files cut off anywhere (an interrupted upload)."""
-    return texts.flatmap(lambda t: st.integers(0, len(t)).map(lambda n: t[:n]) | st.just(t))
 
 
 GOOD_PRESET = yaml.safe_load((Path(__file__).resolve().parents[2] / "presets" / "cartpole-ppo.yaml").read_text())
