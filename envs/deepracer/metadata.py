@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
@@ -50,10 +51,14 @@ class ModelMetadata:
                 "version": self.version}
 
 
-def _number(value: Any, where: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise MetadataError(f"model_metadata.json: {where} must be a number, got {json.dumps(value)}.")
-    return float(value)
+def _number(value: Any, where: str, source: str = "model_metadata.json") -> float:
+    try:
+        number = float(value) if not isinstance(value, bool) and isinstance(value, (int, float)) else math.nan
+    except OverflowError:  # an integer beyond float's range
+        number = math.nan
+    if not math.isfinite(number):
+        raise MetadataError(f"{source}: {where} must be a finite number, got {json.dumps(value)}.")
+    return number
 
 
 def parse_metadata(data: Any, source: str = "model_metadata.json") -> ModelMetadata:
@@ -92,8 +97,8 @@ def parse_metadata(data: Any, source: str = "model_metadata.json") -> ModelMetad
         for i, action in enumerate(space):
             if not isinstance(action, Mapping) or "steering_angle" not in action or "speed" not in action:
                 raise MetadataError(f"{source}: action_space[{i}] needs 'steering_angle' and 'speed', got {json.dumps(action)}.")
-            steer = _number(action["steering_angle"], f"action_space[{i}].steering_angle")
-            speed = _number(action["speed"], f"action_space[{i}].speed")
+            steer = _number(action["steering_angle"], f"action_space[{i}].steering_angle", source)
+            speed = _number(action["speed"], f"action_space[{i}].speed", source)
             actions.append({"steering_angle": max(-MAX_STEERING_DEG, min(MAX_STEERING_DEG, steer)),
                             "speed": max(MIN_SPEED, min(MAX_SPEED, speed))})
         return ModelMetadata(action_space_type="discrete", actions=tuple(actions), **common)
@@ -105,8 +110,8 @@ def parse_metadata(data: Any, source: str = "model_metadata.json") -> ModelMetad
         rng = space[key]
         if not isinstance(rng, Mapping) or "low" not in rng or "high" not in rng:
             raise MetadataError(f"{source}: action_space.{key} needs 'low' and 'high'.")
-        lo = max(lo_lim, _number(rng["low"], f"action_space.{key}.low"))
-        hi = min(hi_lim, _number(rng["high"], f"action_space.{key}.high"))
+        lo = max(lo_lim, _number(rng["low"], f"action_space.{key}.low", source))
+        hi = min(hi_lim, _number(rng["high"], f"action_space.{key}.high", source))
         if lo >= hi:
             raise MetadataError(f"{source}: action_space.{key} low ({lo}) must be below high ({hi}) within "
                                 f"[{lo_lim}, {hi_lim}].")
@@ -124,4 +129,6 @@ def load_metadata(path: str | Path) -> ModelMetadata:
         raise MetadataError(f"{path} does not exist.") from exc
     except (OSError, ValueError) as exc:
         raise MetadataError(f"Cannot read {path}: {exc}") from exc
+    except RecursionError:
+        raise MetadataError(f"Cannot read {path}: its JSON is nested too deeply.") from None
     return parse_metadata(data, str(path))

@@ -38,7 +38,7 @@ def validate_track_array(array: Any, name: str = "track") -> np.ndarray:
     """
     try:
         data = np.asarray(array, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, OverflowError) as exc:  # OverflowError: an integer beyond float's range
         raise TrackError(f"Track '{name}' is not a numeric array: {exc}") from exc
     if data.ndim != 2 or data.shape[1] != 6:
         raise TrackError(
@@ -254,6 +254,9 @@ def load_track(name_or_path: str | Path, search_dirs: tuple[Path, ...] = ()) -> 
 def _load_file(path: Path, name: str) -> Track:
     try:
         array = np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, EOFError) as exc:  # EOFError: an empty or truncated file
         raise TrackError(f"Cannot read track file {path}: {exc}") from exc
-    return Track(array, name)
+    try:
+        return Track(array, name)
+    except TrackError as exc:  # name the file the user brought, not only the track
+        raise TrackError(f"Track file {path}: {exc}") from None

@@ -141,10 +141,11 @@ def _plain(value: Any) -> Any:
 
 
 def decode_value(text: str) -> Any:
-    """Decode a value the way sagemaker-training does: JSON if it parses, else the string itself."""
+    """Decode a value the way sagemaker-training does: JSON if it parses, else the string itself (also for JSON
+    nested too deeply for Python's decoder, which raises RecursionError)."""
     try:
         return json.loads(text)
-    except (ValueError, TypeError):
+    except (ValueError, TypeError, RecursionError):
         return text
 
 
@@ -286,6 +287,9 @@ def resolve(
                 problems.append(problem)
             else:
                 top[key] = value
+        elif not key.strip():
+            problems.append(f"A hyperparameter has an empty name ({json.dumps(key)}) and the value "
+                            f"{json.dumps(value, default=str)[:80]}; remove it or name it.")
         else:
             valid = list(TOP_LEVEL_KEYS) + [PRESET, *PRESET_ALIASES]
             valid += [STOP_PREFIX + k for k in STOP_KEYS]

@@ -17,7 +17,6 @@ import yaml
 from runtime.errors import UserError
 
 
-
 def _presets_dir() -> Path:
     """The shipped presets: ``runtime/presets`` in an installed wheel, ``presets/`` beside ``runtime/`` in a checkout."""
     package = Path(__file__).resolve().parent.parent
@@ -64,6 +63,21 @@ _REQUIRED = ("name", "env", "algorithm", "stop", "pass_bar")
 _KNOWN = set(_REQUIRED) | {"description", "aliases", "config", "checkpoint"}
 
 
+def _number(path: Path, where: str, value: Any, integer: bool = False) -> Any:
+    """``value`` as a finite number (an integer >= 1 when ``integer``); a UserError naming the file and field."""
+    import math
+
+    meaning = "an integer >= 1" if integer else "a finite number"
+    try:
+        ok = (not isinstance(value, bool) and isinstance(value, (int, float)) and math.isfinite(float(value))
+              and (not integer or isinstance(value, int) and value >= 1))
+    except OverflowError:  # an integer beyond float's range
+        ok = False
+    if not ok:
+        raise UserError(f"Preset file {path}: '{where}' must be {meaning}, got {value!r}.")
+    return value
+
+
 def _parse(data: Any, path: Path) -> Preset:
     if not isinstance(data, dict):
         raise UserError(f"Preset file {path} must hold a YAML mapping, not {type(data).__name__}.")
@@ -74,20 +88,26 @@ def _parse(data: Any, path: Path) -> Preset:
     if not isinstance(bar, dict) or "metric" not in bar or "value" not in bar:
         raise UserError(f"Preset file {path}: pass_bar needs 'metric' and 'value'.")
     checkpoint = data.get("checkpoint") or {}
+    if not isinstance(checkpoint, dict):
+        raise UserError(f"Preset file {path}: 'checkpoint' must be a mapping with 'frequency' and 'keep'.")
     for section in ("config", "stop"):
         if not isinstance(data.get(section) or {}, dict):
             raise UserError(f"Preset file {path}: '{section}' must be a mapping.")
+    aliases = data.get("aliases") or ()
+    if isinstance(aliases, str) or not isinstance(aliases, (list, tuple)):
+        raise UserError(f"Preset file {path}: 'aliases' must be a list of names, got {aliases!r}.")
     return Preset(
         name=str(data["name"]),
         env=str(data["env"]),
         algorithm=str(data["algorithm"]),
         config=MappingProxyType(dict(data.get("config") or {})),
-        stop=MappingProxyType(dict(data["stop"])),
-        pass_bar=PassBar(str(bar["metric"]), float(bar["value"]), str(bar.get("source", ""))),
+        stop=MappingProxyType(dict(data["stop"] or {})),
+        pass_bar=PassBar(str(bar["metric"]), float(_number(path, "pass_bar.value", bar["value"])),
+                         str(bar.get("source", ""))),
         description=str(data.get("description", "")),
-        aliases=tuple(str(a) for a in data.get("aliases") or ()),
-        checkpoint_frequency=int(checkpoint.get("frequency", 10)),
-        checkpoint_keep=int(checkpoint.get("keep", 3)),
+        aliases=tuple(str(a) for a in aliases),
+        checkpoint_frequency=_number(path, "checkpoint.frequency", checkpoint.get("frequency", 10), integer=True),
+        checkpoint_keep=_number(path, "checkpoint.keep", checkpoint.get("keep", 3), integer=True),
         path=path,
         extra=MappingProxyType({k: v for k, v in data.items() if k not in _KNOWN}),
     )
@@ -97,8 +117,10 @@ def load_preset_file(path: Path) -> Preset:
     """Parse one preset YAML file."""
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
         raise UserError(f"Cannot read preset file {path}: {exc}") from exc
+    except RecursionError:
+        raise UserError(f"Cannot read preset file {path}: its YAML is nested too deeply.") from None
     return _parse(data, path)
 
 

@@ -30,6 +30,8 @@ from runtime.offline.collect import (
 )
 
 DATA_SUFFIXES = (".csv", ".parquet")
+MAX_DISCRETE_ACTIONS = 2**31
+"""A discrete action index must fit int32 (larger ones overflowed int64 into negative indices)."""
 
 
 @dataclass(frozen=True)
@@ -181,7 +183,7 @@ def _parse_probabilities(value: Any, path: Path, row: int) -> list[float]:
     if isinstance(value, str):
         try:
             parsed = json.loads(value)
-        except json.JSONDecodeError:
+        except (json.JSONDecodeError, RecursionError):  # RecursionError: nested too deeply
             parsed = None
     else:
         parsed = value.tolist() if isinstance(value, np.ndarray) else value
@@ -228,8 +230,9 @@ def _load_file(path: Path) -> dict[str, Any]:
     if discrete:
         raw = _numeric_column(frame, ACTION, path, allow_nonfinite=False)
         for i, value in enumerate(raw):
-            if value < 0 or not float(value).is_integer():
-                raise UserError(f"{_where(path, i + 1, ACTION)}: {frame[ACTION].iloc[i]!r} is not a discrete action (an integer >= 0).")
+            if value < 0 or value >= MAX_DISCRETE_ACTIONS or not float(value).is_integer():
+                raise UserError(f"{_where(path, i + 1, ACTION)}: {frame[ACTION].iloc[i]!r} is not a discrete action "
+                                f"(an integer from 0 to {MAX_DISCRETE_ACTIONS - 1}).")
         actions: np.ndarray = raw.astype(np.int64)
         if PROBABILITIES in columns:
             vectors = [_parse_probabilities(v, path, i + 1) for i, v in enumerate(frame[PROBABILITIES].tolist())]

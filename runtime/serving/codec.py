@@ -78,7 +78,7 @@ def to_observations(value: Any, observation_dim: int, where: str = "observations
         raise RequestError(f"{where} must be a list of numbers or a list of such lists")
     try:
         array = np.asarray(value, dtype=np.float32)
-    except (ValueError, TypeError):
+    except (ValueError, TypeError, OverflowError):  # OverflowError: an integer beyond float's range
         raise RequestError(
             f"{where} must be numbers: a list of {observation_dim} numbers per observation (rows of equal length)"
         ) from None
@@ -103,6 +103,8 @@ def _loads(text: str | bytes, where: str) -> Any:
         return json.loads(text)
     except (ValueError, UnicodeDecodeError) as exc:
         raise RequestError(f"{where} is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise RequestError(f"{where} is JSON nested too deeply to be observations") from None
 
 
 def decode_json_value(value: Any, observation_dim: int) -> tuple[np.ndarray, str]:
@@ -161,7 +163,12 @@ def decode_csv(body: bytes | str, observation_dim: int) -> np.ndarray:
     except UnicodeDecodeError:
         raise RequestError("the request body is not UTF-8 text") from None
     rows = []
-    for number, row in enumerate(csv.reader(io.StringIO(text)), 1):
+    reader = csv.reader(io.StringIO(text))
+    try:
+        numbered = list(enumerate(reader, 1))
+    except csv.Error as exc:  # a NUL byte, an unterminated quote, a field over the csv module's limit
+        raise RequestError(f"CSV row {reader.line_num} cannot be read: {exc}") from None
+    for number, row in numbered:
         if not row or all(not cell.strip() for cell in row):
             continue
         try:

@@ -129,6 +129,8 @@ class InferenceApp:
             length = int(environ.get("CONTENT_LENGTH") or 0)
         except ValueError:
             return 400, _error("invalid Content-Length"), codec.JSON
+        if length < 0:  # read(-1) would read the whole stream, past the body limit
+            return 400, _error(f"invalid Content-Length {length}"), codec.JSON
         if length > self.max_body_bytes:
             return 413, _error(f"the request body is larger than {self.max_body_mb} MB"), codec.JSON
         if length:

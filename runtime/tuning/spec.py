@@ -95,7 +95,7 @@ def _number(where: str, value: Any) -> float:
         raise UserError(f"{where} must be a number, got {value!r}")
     try:
         number = float(value)  # SageMaker's SDK takes numbers or numeric strings
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, OverflowError) as exc:
         raise UserError(f"{where} must be a number, got {value!r}") from exc
     if not math.isfinite(number):
         raise UserError(f"{where} must be finite, got {value!r}")
@@ -150,7 +150,10 @@ def _ranges_from_api(parameter_ranges: Mapping[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for api_key, kind in (("ContinuousParameterRanges", "Continuous"), ("IntegerParameterRanges", "Integer"),
                           ("CategoricalParameterRanges", "Categorical")):
-        for item in parameter_ranges.get(api_key, []) or []:
+        items = parameter_ranges.get(api_key, []) or []
+        if not isinstance(items, list):
+            raise UserError(f"ParameterRanges.{api_key} must be a list of ranges, got {items!r}")
+        for item in items:
             if not isinstance(item, Mapping) or "Name" not in item:
                 raise UserError(f"ParameterRanges.{api_key}: every entry needs a 'Name'")
             entry: dict[str, Any] = {"type": kind}
@@ -172,7 +175,7 @@ def parse_tuning_spec(raw: Mapping[str, Any], source: str = "") -> TuningSpec:
 
         hints = []
         for key in unknown:
-            close = difflib.get_close_matches(key, _KNOWN_KEYS, 1)
+            close = difflib.get_close_matches(str(key), _KNOWN_KEYS, 1)
             hints.append(f"'{key}'" + (f" (did you mean '{close[0]}'?)" if close else ""))
         raise UserError(f"Unknown tuning setting(s): {', '.join(hints)}. Valid: {', '.join(_KNOWN_KEYS)}.")
     objective = raw.get("objective_metric_name", "episode_reward_mean")
@@ -233,9 +236,11 @@ def load_tuning_spec(path: Path) -> TuningSpec:
     if not path.is_file():
         raise UserError(f"Tuning file {path} does not exist")
     try:
-        raw = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
         raise UserError(f"Tuning file {path} is not valid YAML/JSON: {exc}") from exc
+    except RecursionError:
+        raise UserError(f"Tuning file {path} is not valid YAML/JSON: nested too deeply") from None
     return parse_tuning_spec(raw, str(path))
 
 

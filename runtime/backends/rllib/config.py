@@ -125,7 +125,7 @@ def _schedule_problem(key: str, value: Any, meaning: str) -> str | None:
         if (not isinstance(point, (list, tuple)) or len(point) != 2
                 or any(isinstance(x, bool) or not isinstance(x, (int, float)) for x in point)):
             return expected
-        if not point[1] >= 0 or not float(point[0]).is_integer():
+        if not point[1] >= 0 or not (isinstance(point[0], int) or point[0].is_integer()):
             return f"'{key}' schedule points must be [integer timestep, value >= 0], got {json.dumps(point)}"
         steps.append(point[0])
     if steps[0] != 0:

@@ -1,0 +1,203 @@
+"""Property-based fuzzing of every parser of user input (docs/RELIABILITY.md, "Fuzzed parsers").
+
+This module: hyperparameters (with the backends' validators and the DeepRacer dialect), preset YAML, tuning files;
+test_fuzz_data_parsers.py: the Batch RL CSV/Parquet loader, serving request bodies, DeepRacer tracks and
+model_metadata.json. Property: any input either works or fails with the parser's documented user-facing error (UserError, the serving
+codec's RequestError, DeepRacer's TrackError / MetadataError, EnvConfigError) whose message is non-empty and names
+the culprit; any other exception, or an example slower than the deadline, is a bug. A watchdog ends an example
+that hangs. CI runs a bounded, seeded number of examples (profile ``rlrt-fuzz`` in fuzz_support.py);
+``RLRT_FUZZ_EXAMPLES=5000 python bench/fuzz_parsers.py`` runs many more.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from fuzz_support import FUZZ, JSONISH, SCALARS, truncations, watchdog, works_or_user_error, write
+from hypothesis import example, given
+from hypothesis import strategies as st
+
+from runtime.backends.d3rlpy.config import COACH_NAMES
+from runtime.backends.rllib.config import OLD_NAMES, OLD_SCHEDULES
+from runtime.config.hyperparameters import decode_value
+from runtime.config.presets import load_preset_file
+from runtime.errors import UserError
+from runtime.families.deepracer.dialect import TRAINING_HYPERPARAMETERS
+from runtime.job.setup import resolve_spec
+from runtime.tuning import load_tuning_spec, parse_tuning_spec  # the tuning file's parser (re-point here if it moves)
+
+pytestmark = pytest.mark.filterwarnings("ignore")
+
+def sdk_encoded(value: Any) -> Any:
+    """What a job reads back for ``value`` passed to the SDK: every value JSON-encoded as a string, then decoded."""
+    return decode_value(json.dumps(value) if not isinstance(value, str) else json.dumps(json.dumps(value)))
+
+
+def near_miss(name: str) -> st.SearchStrategy[str]:
+    """``name`` itself, or with one character dropped, doubled, upper-cased or a space added."""
+    return st.integers(0, max(len(name) - 1, 0)).flatmap(lambda i: st.sampled_from([
+        name, name[:i] + name[i + 1:], name[:i] + name[i] * 2 + name[i + 1:], name.upper(), name + " ", " " + name,
+    ]))
+
+
+HP_KEYS = [
+    "preset", "RLRAY_PRESET", "rl.training.run", "rl.training.env", "rl.training.checkpoint_freq",
+    "rl.training.keep_checkpoints_num", "seed", "evaluate_episodes", "save_model", "rl_num_instances_secondary",
+    "rl.training.config.lr", "rl.training.config.gamma", "rl.training.config.train_batch_size",
+    "rl.training.config.num_sgd_iter", "rl.training.config.model", "rl.training.config.model.fcnet_hiddens",
+    "rl.training.config.model_config.fcnet_hiddens", "rl.training.config.lr_schedule",
+    "rl.training.config.entropy_coeff", "rl.training.config.horizon", "rl.training.config.observation_filter",
+    "rl.training.config.env_config", "rl.training.config.env_config.max_episode_steps", "rl.training.config.",
+    "rl.training.stop.training_iteration", "rl.training.stop.episode_reward_mean", "rl.training.stop.time_total_s",
+    "rl.training.stop.epochs", "rl.training.config.batch_size", "rl.training.config.learning_rate",
+    "rl.training.config.discount", "rl.training.config.hidden_units", "rl.training.config.select_by",
+    "rl.training.config.observation_scaler", "rl.training.config.n_steps_per_epoch",
+    "batch_size", "lr", "discount_factor", "num_episodes_between_training", "exploration_type", "stack_size",
+    "world_name", "sagemaker_program", "_tuning_objective_metric",
+]
+PRESETS = st.sampled_from(["cartpole-ppo", "cartpole-bcq", "pendulum-bcq", "deepracer-ppo", "cartpol-ppo", ""])
+
+
+@st.composite
+def hyperparameters(draw: st.DrawFn) -> dict[str, Any]:
+    keys = draw(st.lists(st.one_of(st.sampled_from(HP_KEYS).flatmap(near_miss), st.text(max_size=20)), max_size=5))
+    given = {key: draw(JSONISH.map(sdk_encoded) | JSONISH) for key in keys}
+    if draw(st.booleans()):
+        given["preset"] = draw(PRESETS)
+    return given
+
+
+# Old names the backends and the DeepRacer dialect translate; a message names the key's current name.
+RENAMED = {**OLD_NAMES, **OLD_SCHEDULES, **COACH_NAMES, "model": "model_config",
+           **{k: target.split(".")[-1].split(":")[-1] for k, (_, target) in TRAINING_HYPERPARAMETERS.items()}}
+
+
+def _culprits(given: dict[str, Any]) -> list[str]:
+    """Anything a message may name: a key, a dotted part of one (``model_config.x`` is reported as ``x``), its
+    translated name, a string value (an unknown preset or algorithm)."""
+    names = set()
+    for key, value in given.items():
+        names.add(key if key.strip() else "empty name")
+        parts = [p for p in key.split(".") if p and p not in ("rl", "training", "config", "stop", "env_config")]
+        names.update(parts + [RENAMED[p.lower()] for p in parts if p.lower() in RENAMED])
+        if isinstance(value, str):
+            names.add(value)
+    return sorted(names)
+
+
+@pytest.fixture(scope="module")
+def backends_imported() -> None:
+    """Import RLlib and d3rlpy once, so that the deadline measures parsing, not a first import."""
+    for preset in ("cartpole-ppo", "cartpole-bcq", "deepracer-ppo"):
+        resolve_spec({"preset": preset})
+
+
+@FUZZ
+@given(hyperparameters())
+@example({"rl.training.config.lr_schedule": [[10**400, 0.1]]})
+@example({"rl.training.config.lr": [[0, 1], [10**400, 0.5]]})
+@example({"": None, "preset": "cartpole-ppo"})
+def test_hyperparameters(backends_imported: None, given_hp: dict[str, Any]) -> None:
+    works_or_user_error(lambda: resolve_spec(given_hp, num_cpus=2), (UserError,), _culprits(given_hp))
+
+
+@FUZZ
+@given(st.text(max_size=40) | st.sampled_from(["[" * 5000, "{\"a\": " * 5000, "1e400", "-0", "\"\\ud800\""]))
+@example("[" * 5000)
+def test_hyperparameter_value_decoding(text: str) -> None:
+    """``decode_value`` (hyperparameters.json values, ``--set KEY=VALUE``) never fails: JSON or the text itself."""
+    with watchdog():
+        decode_value(text)
+
+
+# --- files: YAML presets, tuning files ---------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("fuzz")
+
+
+def yaml_text(value: Any) -> str:
+    return yaml.safe_dump(value, allow_unicode=True, default_flow_style=None, sort_keys=False)
+
+
+GOOD_PRESET = yaml.safe_load((Path(__file__).resolve().parents[2] / "presets" / "cartpole-ppo.yaml").read_text())
+PRESET_FIELDS = ["name", "env", "algorithm", "config", "stop", "pass_bar", "checkpoint", "aliases", "description"]
+
+
+@st.composite
+def preset_documents(draw: st.DrawFn) -> str:
+    data = dict(GOOD_PRESET)
+    for key in draw(st.lists(st.sampled_from(PRESET_FIELDS + ["pass_bar.value", "checkpoint.frequency"]), max_size=3)):
+        if "." in key:
+            outer, inner = key.split(".")
+            data[outer] = {**(data.get(outer) if isinstance(data.get(outer), dict) else {}), inner: draw(JSONISH)}
+        elif draw(st.booleans()):
+            data.pop(key, None)
+        else:
+            data[key] = draw(JSONISH)
+    return draw(truncations(st.just(yaml_text(data))))
+
+
+@FUZZ
+@given(preset_documents() | st.text(max_size=60) | st.binary(max_size=60).map(lambda b: b.decode("latin-1")))
+@example("pass_bar: {metric: m, value: abc}\nname: x\nenv: e\nalgorithm: PPO\nstop: {}\n")
+@example("pass_bar: {metric: m, value: 1}\nname: x\nenv: e\nalgorithm: PPO\nstop: null\n")
+@example("pass_bar: {metric: m, value: 1}\nname: x\nenv: e\nalgorithm: PPO\nstop: {}\ncheckpoint: 5\n")
+@example("pass_bar: {metric: m, value: 1}\nname: x\nenv: e\nalgorithm: PPO\nstop: {}\ncheckpoint: {keep: x}\n")
+@example("pass_bar: {metric: m, value: 1}\nname: x\nenv: e\nalgorithm: PPO\nstop: {}\naliases: 3\n")
+@example("pass_bar: {metric: m, value: 1e999999}\nname: x\nenv: e\nalgorithm: PPO\nstop: {}\n")
+@example("\udcff")
+def test_preset_file(folder: Path, text: str) -> None:
+    path = write(folder, "preset.yaml", text)
+    works_or_user_error(lambda: load_preset_file(path), (UserError,), [str(path)])
+
+
+TUNING_FIELDS = {
+    "objective_metric_name": st.sampled_from(["episode_reward_mean", "reward"]),
+    "objective_type": st.sampled_from(["Maximize", "minimize", "max"]), "strategy": st.sampled_from(["Grid", "Random"]),
+    "max_jobs": st.integers(-1, 5) | SCALARS, "max_parallel_jobs": st.integers(0, 3) | SCALARS,
+    "static_hyperparameters": JSONISH,
+}
+RANGE = st.fixed_dictionaries({"type": st.sampled_from(["Continuous", "Integer", "Categorical", "ContinuousParameter",
+                                                        "x"])}, optional={
+    "min_value": SCALARS, "max_value": SCALARS, "values": JSONISH,
+    "scaling_type": st.sampled_from(["Auto", "Logarithmic", "ReverseLogarithmic", "Linear", "log"]),
+})
+
+
+@st.composite
+def tuning_documents(draw: st.DrawFn) -> Any:
+    doc = draw(st.fixed_dictionaries({}, optional=TUNING_FIELDS))
+    if draw(st.booleans()):
+        doc["hyperparameter_ranges"] = draw(st.dictionaries(st.sampled_from(["rl.training.config.lr", "lr", "x"]),
+                                                            RANGE | JSONISH, max_size=2))
+    else:
+        doc["ParameterRanges"] = draw(JSONISH | st.fixed_dictionaries({}, optional={
+            "ContinuousParameterRanges": st.lists(JSONISH | st.just({"Name": "lr", "MinValue": "0.1"}), max_size=2),
+            "CategoricalParameterRanges": JSONISH}))
+    if draw(st.booleans()):
+        doc[draw(st.sampled_from(list(TUNING_FIELDS)).flatmap(near_miss) | st.integers())] = draw(SCALARS)
+    return doc
+
+
+@FUZZ
+@given(tuning_documents())
+@example({1: 2})
+@example({"hyperparameter_ranges": {"lr": {"type": "Continuous", "min_value": 10**400, "max_value": 1}}})
+@example({"ParameterRanges": {"ContinuousParameterRanges": 5}})
+def test_tuning_document(doc: Any) -> None:
+    works_or_user_error(lambda: parse_tuning_spec(doc, "tuning.yaml"), (UserError,))
+
+
+@FUZZ
+@given(truncations(tuning_documents().map(lambda d: yaml_text(d) if not isinstance(d, str) else d))
+       | st.binary(max_size=40).map(lambda b: b.decode("latin-1")))
+@example("\udcff")
+@example("[" * 1000)
+def test_tuning_file(folder: Path, text: str) -> None:
+    path = write(folder, "tuning.yaml", text)
+    works_or_user_error(lambda: load_tuning_spec(path), (UserError,))
