@@ -2,7 +2,9 @@
 
 - `train`: when the hyperparameters name a user script (`sagemaker_program`, as the SDK's script mode sets it with
   `entry_point=`/`source_dir=`), hand over to sagemaker-training, which fetches the source dir and runs the script
-  (our seed-named entry points are such scripts); otherwise train with `rlrt train`.
+  (our seed-named entry points are such scripts); otherwise train with `rlrt train`. Before the handover, a
+  multi-host job's host names must resolve within a bounded wait (a single-host job needs none), so a tree copied
+  from SageMaker never hangs in sagemaker-training's silent 15-minute wait.
 - `serve`: `rlrt serve`.
 - anything else is executed as a command (`docker run IMAGE bash`, `docker run IMAGE rlrt presets`).
 """
@@ -11,12 +13,18 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import sys
+import time
 from typing import Sequence
 
 from runtime.errors import UserError, default_failure_file, run_job
 
 USER_PROGRAM = "sagemaker_program"
+TOOLKIT_SKIPS_HOST_WAIT = "SM_STUDIO_LOCAL_MODE"
+"""sagemaker-training skips its host-name wait when this is "true" (its only effect in sagemaker-training 4.9)."""
+HOST_TIMEOUT_ENV = "RLRT_HOST_RESOLUTION_TIMEOUT_S"
+DEFAULT_HOST_TIMEOUT_S = 300.0
 
 
 def plan(argv: Sequence[str]) -> list[str]:
@@ -29,11 +37,49 @@ def plan(argv: Sequence[str]) -> list[str]:
 
         env = load_environment()
         if env.hyperparameters.get(USER_PROGRAM):
+            resolve_hosts(env.hosts)
+            # Resolved here (or not needed): sagemaker-training's own wait, up to 15 minutes in silence, is skipped.
+            os.environ[TOOLKIT_SKIPS_HOST_WAIT] = "true"
             return [_program("train"), *rest]
         return [sys.executable, "-m", "runtime.cli", "train", *rest]
     if command == "serve":
         return [sys.executable, "-m", "runtime.cli", "serve", *rest]
     return [command, *rest]
+
+
+def resolve_hosts(hosts: Sequence[str], timeout_s: float | None = None) -> None:
+    """Wait (at most ``timeout_s``, default ``RLRT_HOST_RESOLUTION_TIMEOUT_S`` or 300 s) until every host name of a
+    multi-host job resolves, as SageMaker's hosts do while a cluster boots; a :class:`UserError` names those that do
+    not. A single-host job needs no name resolution (a tree copied from SageMaker into ``docker run`` names a host
+    that does not exist there)."""
+    if len(hosts) <= 1:
+        return
+    if timeout_s is None:
+        try:
+            timeout_s = float(os.environ.get(HOST_TIMEOUT_ENV) or DEFAULT_HOST_TIMEOUT_S)
+        except ValueError as exc:
+            raise UserError(f"{HOST_TIMEOUT_ENV} must be a number of seconds, got "
+                            f"{os.environ.get(HOST_TIMEOUT_ENV)!r}") from exc
+    deadline = time.monotonic() + timeout_s
+    pending = list(hosts)
+    delay = 0.1
+    while True:
+        for host in list(pending):
+            try:
+                socket.gethostbyname(host)
+                pending.remove(host)
+            except OSError:
+                pass
+        if not pending:
+            return
+        if time.monotonic() >= deadline:
+            raise UserError(
+                f"The host name(s) {', '.join(pending)} of this {len(hosts)}-host job (resourceconfig.json) did not "
+                f"resolve within {timeout_s:g} s. On SageMaker every host resolves once the cluster is up; under "
+                f"docker run, give the containers those names on one network, or run one host "
+                f"(\"hosts\": [\"{hosts[0]}\"]). {HOST_TIMEOUT_ENV} sets the wait.")
+        time.sleep(min(delay, max(0.0, deadline - time.monotonic())))
+        delay = min(delay * 2, 5.0)
 
 
 def _program(name: str) -> str:

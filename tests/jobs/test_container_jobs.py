@@ -35,6 +35,31 @@ def test_script_mode_runs_a_seed_entry_point_through_sagemaker_training(tmp_path
     assert (tree.model / "metadata.json").is_file()
 
 
+def test_script_mode_with_hosts_that_do_not_resolve(tmp_path: Path) -> None:
+    """A tree copied from SageMaker: one host named algo-1 (no such name here) trains; two such hosts fail within
+    the bounded wait, naming them, instead of hanging in sagemaker-training."""
+    source = tmp_path / "src"
+    source.mkdir()
+    shutil.copy(REPO_ROOT / "entrypoints" / "train.py", source / "train.py")
+    hyperparameters = {"sagemaker_program": "train.py", "sagemaker_submit_directory": str(source),
+                       "rl.training.stop.training_iteration": 1}
+    two = make_job_tree(tmp_path / "two", hyperparameters, hosts=["algo-1.invalid", "algo-2.invalid"],
+                        current_host="algo-1.invalid")
+    env = rlrt_env(two.base, RLRT_HOST_RESOLUTION_TIMEOUT_S="2")
+    run = subprocess.run([sys.executable, str(REPO_ROOT / "entrypoints" / "container.py"), "train"],
+                         env=env, capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    assert run.returncode == 2, run.stdout[-3000:] + run.stderr[-3000:]
+    assert "algo-1.invalid, algo-2.invalid of this 2-host job" in two.failure.read_text()
+    assert "Traceback" not in run.stderr
+    one = make_job_tree(tmp_path / "one", hyperparameters, hosts=["algo-1"], current_host="algo-1")
+    env = rlrt_env(one.base)
+    env["PATH"] = f"{Path(sys.executable).parent}:{env['PATH']}"
+    run = subprocess.run([sys.executable, str(REPO_ROOT / "entrypoints" / "container.py"), "train"],
+                         env=env, capture_output=True, text=True, timeout=400, cwd=tmp_path)
+    assert run.returncode == 0, (run.stdout + run.stderr)[-3000:]
+    assert "training_iteration: 1" in run.stdout + run.stderr
+
+
 def test_unknown_command_fails_cleanly(tmp_path: Path) -> None:
     tree = make_job_tree(tmp_path / "ml", {})
     run = subprocess.run([sys.executable, str(REPO_ROOT / "entrypoints" / "container.py"), "no-such-program-x"],

@@ -6,7 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from runtime.container import plan
+import socket
+import time
+
+from runtime.container import TOOLKIT_SKIPS_HOST_WAIT, plan, resolve_hosts
 from runtime.errors import UserError
 from tests.conftest import make_job_tree
 
@@ -14,6 +17,7 @@ from tests.conftest import make_job_tree
 def test_plan(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     tree = make_job_tree(tmp_path / "ml", {})
     monkeypatch.setenv("SAGEMAKER_BASE_DIR", str(tree.base))
+    monkeypatch.setenv(TOOLKIT_SKIPS_HOST_WAIT, "false")  # plan() sets it for script mode; restored afterwards
     assert plan(["train"])[1:] == ["-m", "runtime.cli", "train"]
     assert plan(["serve"])[1:] == ["-m", "runtime.cli", "serve"]
     assert plan(["bash", "-c", "true"]) == ["bash", "-c", "true"]
@@ -23,3 +27,17 @@ def test_plan(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         plan([])
 
 
+
+
+def test_a_single_host_needs_no_name_resolution() -> None:
+    started = time.monotonic()
+    resolve_hosts(["algo-1.invalid"], timeout_s=30)
+    assert time.monotonic() - started < 1
+
+
+def test_resolvable_hosts_pass_and_unresolvable_ones_are_named_after_a_bounded_wait() -> None:
+    resolve_hosts([socket.gethostname(), "localhost"], timeout_s=5)
+    started = time.monotonic()
+    with pytest.raises(UserError, match=r"algo-2\.invalid .* did not resolve within 1 s") as error:
+        resolve_hosts(["localhost", "algo-2.invalid"], timeout_s=1)
+    assert time.monotonic() - started < 15 and "localhost," not in str(error.value)
