@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import sys
 import time
 from typing import Sequence
@@ -60,26 +59,21 @@ def resolve_hosts(hosts: Sequence[str], timeout_s: float | None = None) -> None:
         except ValueError as exc:
             raise UserError(f"{HOST_TIMEOUT_ENV} must be a number of seconds, got "
                             f"{os.environ.get(HOST_TIMEOUT_ENV)!r}") from exc
+    from runtime.cluster.node import resolve_host
+
     deadline = time.monotonic() + timeout_s
-    pending = list(hosts)
-    delay = 0.1
-    while True:
-        for host in list(pending):
-            try:
-                socket.gethostbyname(host)
-                pending.remove(host)
-            except OSError:
-                pass
-        if not pending:
-            return
-        if time.monotonic() >= deadline:
-            raise UserError(
-                f"The host name(s) {', '.join(pending)} of this {len(hosts)}-host job (resourceconfig.json) did not "
-                f"resolve within {timeout_s:g} s. On SageMaker every host resolves once the cluster is up; under "
-                f"docker run, give the containers those names on one network, or run one host "
-                f"(\"hosts\": [\"{hosts[0]}\"]). {HOST_TIMEOUT_ENV} sets the wait.")
-        time.sleep(min(delay, max(0.0, deadline - time.monotonic())))
-        delay = min(delay * 2, 5.0)
+    pending = []
+    for host in hosts:
+        try:
+            resolve_host(host, max(0.0, deadline - time.monotonic()))
+        except UserError:
+            pending.append(host)
+    if pending:
+        raise UserError(
+            f"The host name(s) {', '.join(pending)} of this {len(hosts)}-host job (resourceconfig.json) did not "
+            f"resolve within {timeout_s:g} s. On SageMaker every host resolves once the cluster is up; under "
+            f"docker run, give the containers those names on one network, or run one host "
+            f"(\"hosts\": [\"{hosts[0]}\"]). {HOST_TIMEOUT_ENV} sets the wait.")
 
 
 def _program(name: str) -> str:
