@@ -36,4 +36,9 @@ def job_env_config(env_id: str, env_config: Mapping[str, Any], job: JobEnvironme
     except EnvConfigError as exc:
         raise UserError(str(exc)) from exc
     except EnvStartError as exc:
-        raise UserError(f"The environment {env_id} could not start. {exc}") from exc
+        raise env_start_error(env_id, exc) from exc
+
+
+def env_start_error(env_id: str, error: Exception) -> UserError:
+    """The user error for an environment whose process could not start (:class:`envs.errors.EnvStartError`)."""
+    return UserError(f"The environment {env_id} could not start. {error}")

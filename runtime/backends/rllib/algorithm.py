@@ -93,7 +93,9 @@ def multi_agent_policies(env_id: str, env_config: Mapping[str, Any], mode: str =
     except EnvConfigError as exc:
         raise UserError(str(exc)) from exc
     except EnvStartError as exc:
-        raise UserError(f"The environment {env_id} could not start. {exc}") from exc
+        from runtime.job.env_config import env_start_error
+
+        raise env_start_error(env_id, exc) from exc
     if mode == "shared":
         distinct = {(repr(obs), repr(act)) for obs, act in groups.values()}
         if len(distinct) > 1:

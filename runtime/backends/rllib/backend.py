@@ -34,11 +34,14 @@ def explain_env_failure(env_id: str, env_config: Mapping[str, Any]) -> None:
     from envs.errors import EnvConfigError, EnvStartError
     from envs.registry import make_env
     from runtime.errors import UserError
+    from runtime.job.env_config import env_start_error
 
     try:
         env = make_env(env_id, dict(env_config))
-    except (EnvConfigError, EnvStartError) as exc:
-        raise UserError(f"The environment {env_id} could not start. {exc}") from exc
+    except EnvConfigError as exc:
+        raise UserError(str(exc)) from exc
+    except EnvStartError as exc:
+        raise env_start_error(env_id, exc) from exc
     except Exception:  # noqa: BLE001 - not the environment's fault: the original error stands
         return
     env.close()
