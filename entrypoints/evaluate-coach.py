@@ -4,9 +4,7 @@ channel); hyperparameters `evaluate_steps` or `evaluate_episodes`, `env`, `RLCOA
 `preset-cartpole-ddqnbcq-env`). Prints Coach-style `Testing>` lines.
 """
 
-import sys
-
-from runtime.cli import main
+from runtime.cli import run
 
 if __name__ == "__main__":
-    sys.exit(main(["evaluate-offline"]))
+    run(["evaluate-offline"])

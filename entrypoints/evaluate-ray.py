@@ -5,9 +5,7 @@ seed); see `rlrt evaluate --help`. SageMaker script mode also passes hyperparame
 duplicate hyperparameters.json, which is what the runtime reads, so the flags are ignored here.
 """
 
-import sys
-
-from runtime.cli import main
+from runtime.cli import run
 
 if __name__ == "__main__":
-    sys.exit(main(["evaluate"]))
+    run(["evaluate"])

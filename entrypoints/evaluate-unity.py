@@ -7,9 +7,7 @@ passes hyperparameters as command-line flags; they duplicate hyperparameters.jso
 so the flags are ignored here.
 """
 
-import sys
-
-from runtime.cli import main
+from runtime.cli import run
 
 if __name__ == "__main__":
-    sys.exit(main(["evaluate"]))
+    run(["evaluate"])

@@ -3,9 +3,7 @@
 (`RLCOACH_PRESET`, `preset`) name another preset. Hyperparameters are read from hyperparameters.json.
 """
 
-import sys
-
-from runtime.cli import main
+from runtime.cli import run
 
 if __name__ == "__main__":
-    sys.exit(main(["train", "--default-preset", "cartpole-bcq"]))
+    run(["train", "--default-preset", "cartpole-bcq"])

@@ -4,9 +4,7 @@ SageMaker script mode also passes hyperparameters as command-line flags; they du
 is what the runtime reads, so the flags are ignored here.
 """
 
-import sys
-
-from runtime.cli import main
+from runtime.cli import run
 
 if __name__ == "__main__":
-    sys.exit(main(["train", "--default-preset", "humanoid-ppo"]))
+    run(["train", "--default-preset", "humanoid-ppo"])

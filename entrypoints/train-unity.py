@@ -6,9 +6,7 @@ channel, the file name of the Linux player uploaded there. SageMaker script mode
 command-line flags; they duplicate hyperparameters.json, which is what the runtime reads, so they are ignored here.
 """
 
-import sys
-
-from runtime.cli import main
+from runtime.cli import run
 
 if __name__ == "__main__":
-    sys.exit(main(["train", "--default-preset", "unity-basic-ppo"]))
+    run(["train", "--default-preset", "unity-basic-ppo"])

@@ -3,9 +3,7 @@
 `<WORLD_NAME>.npy` come from the `train` channel; DeepRacer's hyperparameters (batch_size, lr, ...) are accepted.
 """
 
-import sys
-
-from runtime.cli import main
+from runtime.cli import run
 
 if __name__ == "__main__":
-    sys.exit(main(["train", "--default-preset", "deepracer-ppo"]))
+    run(["train", "--default-preset", "deepracer-ppo"])

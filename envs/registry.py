@@ -45,6 +45,8 @@ class EnvInfo:
     """Multi-agent: ``"module:function(env_config) -> {group: (obs_space, action_space)}"`` (one policy a group)."""
     group_of: str | None = None
     """Multi-agent: ``"module:function(agent_id) -> group"``."""
+    renders: bool = True
+    """Whether the environment can render ``rgb_array`` frames (False: known not to, without building it)."""
 
 
 KNOWN_ENVS: Mapping[str, EnvInfo] = MappingProxyType(
@@ -67,6 +69,7 @@ KNOWN_ENVS: Mapping[str, EnvInfo] = MappingProxyType(
             entry_point="envs.unity.gym_env:make_unity_env",
             job_context=True,
             prepare="envs.unity.prepare:prepare_env_config",
+            renders=False,
         ),
         "UnityMultiAgent": EnvInfo(
             "UnityMultiAgent",
@@ -77,6 +80,7 @@ KNOWN_ENVS: Mapping[str, EnvInfo] = MappingProxyType(
             prepare="envs.unity.prepare:prepare_env_config",
             agent_groups="envs.unity.prepare:behavior_spaces",
             group_of="envs.unity.multi_agent:behavior_of",
+            renders=False,
         ),
         "DeepRacer-v0": EnvInfo(
             "DeepRacer-v0",
@@ -106,6 +110,11 @@ ALIASES: Mapping[str, str] = MappingProxyType(
         "deepracer": "DeepRacer-v0",
     }
 )
+
+
+EPISODE_STEP_CAP = "episode_step_cap"
+"""An ``env_config`` key of :func:`make_env`: cut episodes at this many steps when that is shorter than the
+environment's own limit (never lengthens one; ``max_episode_steps`` replaces the limit, as in gymnasium)."""
 
 
 class UnknownEnvironmentError(ValueError):
@@ -196,20 +205,48 @@ def ensure_registered(env_id: str) -> str:
 def make_env(env_id: str, env_config: Mapping[str, Any] | None = None) -> gym.Env:
     """Build the environment ``env_id`` (an id or alias) with keyword arguments from ``env_config``.
 
-    ``env_config`` keys are passed to ``gymnasium.make`` (e.g. ``render_mode``, ``max_episode_steps``); keys RLlib
+    ``env_config`` keys are passed to ``gymnasium.make`` (e.g. ``render_mode``, ``max_episode_steps``; but
+    :data:`EPISODE_STEP_CAP`, which caps episodes, is ours); keys RLlib
     adds to its EnvContext (worker index and such) are not part of the mapping and never reach the environment.
     The ``fault_*`` keys of :mod:`envs.faults` wrap the environment in a fault injector instead (tests).
     """
     info = env_info(env_id)
+    config = dict(env_config or {})
+    cap = config.pop(EPISODE_STEP_CAP, None)
     if info.entry_point is not None:
-        config = _with_game(env_id, env_config)
-        max_steps = None if info.multi_agent else config.pop("max_episode_steps", None)
+        config = _with_game(env_id, config)
+        if info.multi_agent:
+            if cap is not None:  # the multi-agent env truncates its episodes itself
+                limit = config.get("max_episode_steps")
+                config["max_episode_steps"] = int(cap) if limit is None else min(int(cap), int(limit))
+            return _load(info.entry_point)(config)
+        max_steps = config.pop("max_episode_steps", None)
         env = _load(info.entry_point)(config)
         if max_steps is not None:
             env = gym.wrappers.TimeLimit(env, int(max_steps))
-        return env
+        return capped(env, cap)
     from envs.faults import split_fault_options, with_faults
 
     gym_id = ensure_registered(env_id)
-    faults, kwargs = split_fault_options(dict(env_config or {}))
-    return with_faults(gym.make(gym_id, **kwargs), faults)
+    faults, kwargs = split_fault_options(config)
+    return with_faults(capped(gym.make(gym_id, **kwargs), cap), faults)
+
+
+def episode_limit(env: gym.Env) -> int | None:
+    """The number of steps after which ``env`` truncates an episode (its outermost TimeLimit), or None."""
+    while True:
+        if isinstance(env, gym.wrappers.TimeLimit):
+            return int(env._max_episode_steps)
+        inner = getattr(env, "env", None)
+        if inner is None or inner is env:
+            return None
+        env = inner
+
+
+def capped(env: gym.Env, cap: Any) -> gym.Env:
+    """``env`` with its episodes cut at ``cap`` steps when that is shorter than its own limit (RLlib 1.x's
+    ``horizon``: a cap, never an extension)."""
+    if cap is None:
+        return env
+    limit = episode_limit(env)
+    return env if limit is not None and limit <= int(cap) else gym.wrappers.TimeLimit(env, int(cap))

@@ -4,7 +4,9 @@
   `entry_point=`/`source_dir=`), hand over to sagemaker-training, which fetches the source dir and runs the script
   (our seed-named entry points are such scripts); otherwise train with `rlrt train`. Before the handover, a
   multi-host job's host names must resolve within a bounded wait (a single-host job needs none), so a tree copied
-  from SageMaker never hangs in sagemaker-training's silent 15-minute wait.
+  from SageMaker never hangs in sagemaker-training's silent 15-minute wait. A source dir carrying its own copy of
+  ``sagemaker_rl`` is refused, and rlrt's compatibility modules are made importable (runtime/job/script_mode.py).
+  sagemaker-training runs as a child of this process, which passes SIGTERM on to the script (the toolkit does not).
 - `serve`: `rlrt serve`.
 - anything else is executed as a command (`docker run IMAGE bash`, `docker run IMAGE rlrt presets`).
 """
@@ -37,6 +39,12 @@ def plan(argv: Sequence[str]) -> list[str]:
         env = load_environment()
         if env.hyperparameters.get(USER_PROGRAM):
             resolve_hosts(env.hosts)
+            from runtime.job.script_mode import prepare_script_mode
+
+            prepare_script_mode(env.hyperparameters)
+            # sagemaker-training writes output/failure when the script fails; without the folder (a docker run tree)
+            # that write raises inside its error handler, and the job exits 0 with no failure reported.
+            env.output_dir.mkdir(parents=True, exist_ok=True)
             # Resolved here (or not needed): sagemaker-training's own wait, up to 15 minutes in silence, is skipped.
             os.environ[TOOLKIT_SKIPS_HOST_WAIT] = "true"
             return [_program("train"), *rest]
@@ -87,14 +95,45 @@ def _program(name: str) -> str:
     return found
 
 
+def run_forwarding_sigterm(command: Sequence[str]) -> int:
+    """Run sagemaker-training's ``train`` as a child and pass SIGTERM on to the user's script (its children):
+    sagemaker-training does not, so a stopped script-mode job (a spot interruption) would never checkpoint. Returns
+    143 when a SIGTERM came and the job then ended in failure (as ``rlrt train`` does), else the toolkit's code."""
+    import signal
+    import subprocess
+
+    import psutil
+
+    child = subprocess.Popen(list(command))
+    received: list[int] = []
+
+    def forward(signum: int, frame: object) -> None:
+        received.append(signum)
+        try:
+            for script in psutil.Process(child.pid).children():
+                script.send_signal(signal.SIGTERM)
+        except psutil.NoSuchProcess:
+            pass
+
+    previous = signal.signal(signal.SIGTERM, forward)
+    try:
+        code = child.wait()
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    return 143 if received and code != 0 else code
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Work out what to run, then replace this process with it (so signals reach it directly)."""
+    """Work out what to run, then replace this process with it (so signals reach it directly); a script-mode job
+    runs sagemaker-training as a child instead, which passes SIGTERM on to the script."""
     args = list(sys.argv[1:] if argv is None else argv)
 
     def job() -> int:
         command = plan(args)
         sys.stdout.flush()
         sys.stderr.flush()
+        if os.path.basename(command[0]) == "train":  # sagemaker-training's `train`: script mode
+            return run_forwarding_sigterm(command)
         try:
             os.execvp(command[0], command)
         except OSError as exc:

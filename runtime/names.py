@@ -21,8 +21,13 @@ BASE_DIR_ENV = "SAGEMAKER_BASE_DIR"
 NUM_CPUS_ENV = "SM_NUM_CPUS"
 NUM_GPUS_ENV = "SM_NUM_GPUS"
 MODEL_DIR_ENV = "SM_MODEL_DIR"
+MODULE_DIR_ENV = "SM_MODULE_DIR"
+"""Where SageMaker put the job's code (``source_dir``); used only when it is a local folder, else
+:data:`CODE_DIR_IN_TREE`."""
 TF_PYTHON_ENV = "RLRT_TF_PYTHON"
 """The python of the TensorFlow environment (scripts/install-tf.sh); unset or empty: no SavedModel."""
+TIMINGS_ENV = "RLRT_TIMINGS"
+"""``1``: print the start-up and finish timeline (``rlrt-timing: <phase> <seconds since process start>``) to stderr."""
 
 DEFAULT_BASE_DIR = Path("/opt/ml")
 
@@ -39,6 +44,12 @@ FAILURE_FILE = Path(OUTPUT_DIR) / "failure"
 INTERMEDIATE_DIR = Path(OUTPUT_DIR) / "intermediate"
 TENSORBOARD_DIR = Path(OUTPUT_DIR) / "tensorboard"
 OUTPUT_DATA_DIR = Path(OUTPUT_DIR) / "data"
+OUTPUT_CHECKPOINT_DIR = OUTPUT_DATA_DIR / "checkpoint"
+"""The final checkpoint, loadable as a model (SageMaker tars ``output/data`` into ``output.tar.gz``; the Batch RL seed
+extracts it and passes ``checkpoint/`` to evaluation in the ``checkpoint`` channel)."""
+CODE_DIR_IN_TREE = "code"
+"""``<base>/code`` (``/opt/ml/code``): the job's ``source_dir``; offline data is looked for there without a ``train``
+channel."""
 
 # ----- input channels --------------------------------------------------------------------------------------------
 CHANNEL_TRAIN = "train"
@@ -47,6 +58,8 @@ CHANNEL_MODEL = "model"
 """A trained model to evaluate or serve."""
 CHANNEL_CHECKPOINT = "checkpoint"
 """The seeds' legacy restore channel (Coach flows)."""
+CHANNEL_PRETRAINED = "pretrained"
+"""Warm start: a model folder, ``model.tar.gz`` or checkpoint whose weights a new job starts from (fresh counters)."""
 
 # ----- the model folder ------------------------------------------------------------------------------------------
 CHECKPOINT_DIR = "checkpoint"

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from dataclasses import dataclass
@@ -140,7 +142,15 @@ def session_processes() -> list[psutil.Process]:
 
 @pytest.fixture(scope="session", autouse=True)
 def nothing_left_running() -> Any:
-    """Fail the session if tests leave processes behind (Ray, servers, players); they are killed either way."""
+    """Fail the session if tests leave processes behind (Ray, servers, players); they are killed either way.
+
+    Ray's session folders (logs, sockets; Ray never removes them) go to a temporary ``RAY_TMPDIR`` of this session,
+    removed at the end, instead of piling up in /tmp/ray.
+    """
+    ray_tmp = None
+    if "RAY_TMPDIR" not in os.environ:
+        ray_tmp = tempfile.mkdtemp(prefix="rlrt-ray-", dir="/tmp")  # short: Ray's socket paths live under it
+        os.environ["RAY_TMPDIR"] = ray_tmp
     yield
     deadline = time.monotonic() + 20
     leftovers: list[psutil.Process] = []
@@ -154,6 +164,9 @@ def nothing_left_running() -> Any:
             proc.send_signal(signal.SIGKILL)
         except psutil.NoSuchProcess:
             pass
+    if ray_tmp is not None:
+        os.environ.pop("RAY_TMPDIR", None)
+        shutil.rmtree(ray_tmp, ignore_errors=True)
     assert not leftovers, "processes left running after the suite: " + ", ".join(
         f"{p.pid} {' '.join(p.cmdline()[:3]) if p.is_running() else ''}" for p in leftovers
     )

@@ -1,8 +1,10 @@
 """Several "hosts" on one machine: Linux network namespaces on a private bridge, for multi-host job tests.
 
-Each host is a network namespace with one veth on a bridge of our own (10.213.7.0/24, no address in the root
-namespace, so nothing is routed anywhere else) and an ``/etc/netns/<ns>/hosts`` file, which ``ip netns exec``
-bind-mounts over ``/etc/hosts``, so ``algo-1``, ``algo-2`` resolve inside every namespace as they do on SageMaker.
+Each host is a network namespace with one veth on a bridge of our own (10.213.7.0/24) and an
+``/etc/netns/<ns>/hosts`` file, which ``ip netns exec`` bind-mounts over ``/etc/hosts``, so ``algo-1``, ``algo-2``
+resolve inside every namespace as they do on SageMaker. The bridge lives in a namespace of its own (the "switch"),
+not in the root namespace: the machine's firewall never sees the hosts' traffic (a Docker engine sets the FORWARD
+policy to DROP and loads ``br_netfilter``, which would drop it), and nothing of the machine's is touched.
 :meth:`NetnsHosts.close` removes everything it made (processes, namespaces, links, files), even after a failure.
 """
 
@@ -52,7 +54,8 @@ class NetnsHosts:
 
     def __init__(self, root: Path, count: int) -> None:
         self.token = uuid.uuid4().hex[:5]
-        self.bridge = f"r6{self.token}br"
+        self.bridge = "br0"  # inside the switch namespace
+        self.switch = f"rlrt6-{self.token}-switch"
         self.hosts = [f"algo-{i + 1}" for i in range(count)]
         self.ips = {h: f"{SUBNET}.{i + 1}" for i, h in enumerate(self.hosts)}
         self.namespaces = {h: f"rlrt6-{self.token}-{h}" for h in self.hosts}
@@ -62,9 +65,10 @@ class NetnsHosts:
         self._made: list[str] = []
 
     def create(self) -> "NetnsHosts":
-        _ip("link", "add", self.bridge, "type", "bridge")
-        self._made.append("bridge")
-        _ip("link", "set", self.bridge, "up")
+        _ip("netns", "add", self.switch)
+        self._made.append(self.switch)
+        _ip("-n", self.switch, "link", "add", self.bridge, "type", "bridge")
+        _ip("-n", self.switch, "link", "set", self.bridge, "up")
         hosts_file = "127.0.0.1 localhost\n" + "".join(f"{ip} {h}\n" for h, ip in self.ips.items())
         for i, host in enumerate(self.hosts):
             ns = self.namespaces[host]
@@ -74,9 +78,10 @@ class NetnsHosts:
             (NETNS_ETC / ns).mkdir(parents=True, exist_ok=True)
             (NETNS_ETC / ns / "hosts").write_text(hosts_file)
             _ip("link", "add", outer, "type", "veth", "peer", "name", inner)
-            _ip("link", "set", outer, "master", self.bridge)
-            _ip("link", "set", outer, "up")
+            _ip("link", "set", outer, "netns", self.switch)
             _ip("link", "set", inner, "netns", ns)
+            _ip("-n", self.switch, "link", "set", outer, "master", self.bridge)
+            _ip("-n", self.switch, "link", "set", outer, "up")
             _ip("-n", ns, "addr", "add", f"{self.ips[host]}/24", "dev", inner)
             _ip("-n", ns, "link", "set", inner, "up")
             _ip("-n", ns, "link", "set", "lo", "up")
@@ -143,13 +148,13 @@ class NetnsHosts:
         for proc in self.processes.values():
             with contextlib.suppress(subprocess.TimeoutExpired):
                 proc.wait(10)
-        for i, host in enumerate(self.hosts):
+        for i, host in enumerate(self.hosts):  # a veth left in the root namespace by a failed create()
             subprocess.run(["ip", "link", "del", f"r6{self.token}h{i}"], capture_output=True)  # and its peer
         for host in self._made_hosts():
             subprocess.run(["ip", "netns", "del", self.namespaces[host]], capture_output=True)
             shutil.rmtree(NETNS_ETC / self.namespaces[host], ignore_errors=True)
-        if "bridge" in self._made:
-            subprocess.run(["ip", "link", "del", self.bridge], capture_output=True)
+        if self.switch in self._made:  # takes the bridge and the veths' switch ends with it
+            subprocess.run(["ip", "netns", "del", self.switch], capture_output=True)
         for host in self.hosts:
             shutil.rmtree(f"/tmp/r6{self.token}{host[-1]}", ignore_errors=True)
 
@@ -168,7 +173,7 @@ class NetnsHosts:
     def _present(self) -> list[str]:
         names = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
         links = subprocess.run(["ip", "-o", "link"], capture_output=True, text=True).stdout
-        left = [ns for ns in self.namespaces.values() if ns in names]
+        left = [ns for ns in [*self.namespaces.values(), self.switch] if ns in names]
         left += [f"link r6{self.token}*"] if f"r6{self.token}" in links else []
         left += [str(NETNS_ETC / ns) for ns in self.namespaces.values() if (NETNS_ETC / ns).exists()]
         return left

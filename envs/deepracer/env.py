@@ -51,6 +51,10 @@ class DeepRacerEnv(SensorObservations, SimtraceRecords, gym.Env):
     def __init__(self, config: Mapping[str, Any] | None = None, render_mode: str | None = None,
                  num_cars: int = 1, **kwargs: Any) -> None:
         merged = {**dict(config or {}), **kwargs}
+        # gymnasium's own keyword, passed inside env_config by the registry (videos) as by gymnasium.make.
+        render_mode = merged.pop("render_mode", None) or render_mode
+        if render_mode not in (None, *self.metadata["render_modes"]):
+            raise DeepRacerConfigError(f"render_mode must be 'rgb_array' or absent, got {render_mode!r}.")
         self.settings = RaceSettings.from_config(merged)
         s = self.settings
         try:

@@ -20,7 +20,7 @@ DEFAULT_REGISTRY_URL = "https://storage.googleapis.com/mlagents-test-environment
 
 # Keys RLlib or gymnasium may add to an env_config, and the episode limit (applied by envs.registry.make_env's
 # TimeLimit, or by the multi-agent env itself); they carry nothing for the player.
-_IGNORED_KEYS = ("num_envs", "render_mode", "max_episode_steps")
+_IGNORED_KEYS = ("num_envs", "render_mode", "max_episode_steps", "episode_step_cap")
 
 
 @dataclass(frozen=True)

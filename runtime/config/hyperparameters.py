@@ -10,7 +10,10 @@ The grammar is SageMaker RL's:
 - ``rl.training.run`` / ``rl.training.env``: replace the preset's algorithm / environment;
 - ``rl.training.checkpoint_freq`` / ``rl.training.keep_checkpoints_num``: checkpointing.
 
-Values arrive JSON-decoded (SageMaker writes every value as a JSON string). Keys SageMaker adds (``sagemaker_*``,
+Values arrive JSON-decoded (SageMaker writes every value as a JSON string); a string that parses as the number a key
+expects (``"64"``, as the SDK delivers ``{"batch_size": "64"}``) is that number, as SageMaker's own algorithms accept
+it. RLlib 1.x's ``rl.training.config.env`` names the environment (as ``rl.training.env``) and
+``rl.training.config.monitor`` turns rollout videos on or off (``record_video_every``). Keys SageMaker adds (``sagemaker_*``,
 the tuner's ``_tuning_objective_metric``) are ignored; any other unknown key, a value of the wrong type or out of
 range is a :class:`UserError` that names the key and the closest valid one. All problems are reported at once.
 """
@@ -26,6 +29,7 @@ from typing import Any, Callable, Iterable, Mapping, Protocol
 
 from runtime.errors import UserError
 from runtime.config.presets import DEFAULT_PRESET, Preset, load_preset
+from runtime.config.values import Check, check_value, coerce_value, decode_value, parse_number  # noqa: F401 - re-exported
 
 # Parameter names (constants, as sagemaker-training's params module does).
 PRESET = "preset"
@@ -55,13 +59,16 @@ RECORD_VIDEO_EVERY = "record_video_every"
 SAVE_MODEL = "save_model"
 """Coach's flag (the Batch RL seed passes ``save_model: 1``); accepted for compatibility, rlrt always saves the model."""
 
+PRETRAINED_MODEL = "pretrained_model"
+"""Warm start: a local model folder, ``model.tar.gz`` or checkpoint whose weights training starts from (as the
+``pretrained`` channel; runtime.train.warm_start)."""
+
 STOP_TIME_TOTAL_S = "time_total_s"
 STOP_TRAINING_ITERATION = "training_iteration"
 STOP_TIMESTEPS_TOTAL = "timesteps_total"
 STOP_EPISODE_REWARD_MEAN = "episode_reward_mean"
 
 # name -> (python types accepted, check, what the check means)
-Check = tuple[tuple[type, ...], Callable[[Any], bool], str]
 STOP_KEYS: Mapping[str, Check] = MappingProxyType(
     {
         STOP_TIME_TOTAL_S: ((int, float), lambda v: v > 0, "a number of seconds > 0"),
@@ -87,6 +94,7 @@ TOP_LEVEL_KEYS: Mapping[str, Check] = MappingProxyType(
         RL_PRIMARY_ADDRESS: ((str,), lambda v: bool(v.strip()), "the primary job's Ray head as HOST[:PORT]"),
         RECORD_VIDEO_EVERY: ((int,), lambda v: v >= 0, "an integer >= 0 (0 turns videos off)"),
         SAVE_MODEL: ((int, bool), lambda v: v in (0, 1), "0 or 1"),
+        PRETRAINED_MODEL: ((str,), lambda v: bool(v.strip()), "a path to a model folder, model.tar.gz or checkpoint"),
     }
 )
 
@@ -140,34 +148,9 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def decode_value(text: str) -> Any:
-    """Decode a value the way sagemaker-training does: JSON if it parses, else the string itself (also for JSON
-    nested too deeply for Python's decoder, which raises RecursionError)."""
-    try:
-        return json.loads(text)
-    except (ValueError, TypeError, RecursionError):
-        return text
-
-
 def _closest(name: str, choices: Iterable[str]) -> str:
     close = difflib.get_close_matches(name, sorted(set(choices)), n=1, cutoff=0.6)
     return f" Did you mean '{close[0]}'?" if close else ""
-
-
-def check_value(key: str, value: Any, check: Check) -> str | None:
-    """Return a problem description for ``value`` under ``check``, or None if it is fine."""
-    types, predicate, meaning = check
-    if isinstance(value, bool) and bool not in types:
-        return f"'{key}' must be {meaning}, got the boolean {json.dumps(value)}"
-    if not isinstance(value, types):
-        return f"'{key}' must be {meaning}, got {json.dumps(value, default=str)} ({type(value).__name__})"
-    try:
-        ok = predicate(value)
-    except (TypeError, ValueError):
-        ok = False
-    if not ok:
-        return f"'{key}' must be {meaning}, got {json.dumps(value, default=str)}"
-    return None
 
 
 def set_nested(target: dict[str, Any], dotted: str, value: Any) -> None:
@@ -206,7 +189,7 @@ class ConfigValidator(Protocol):
         ...
 
     def sizes_env_runners(self, algorithm: str) -> bool:
-        """Whether ``num_env_runners`` should default to the machine's CPUs minus one."""
+        """Whether ``num_env_runners`` should default to the machine's CPUs minus one (none on two CPUs or fewer)."""
         ...
 
     # Optional: ``stop_keys(algorithm) -> Mapping[str, Check]``, stop criteria beyond STOP_KEYS (the offline
@@ -215,6 +198,23 @@ class ConfigValidator(Protocol):
 
 Rewrite = Callable[[Preset, Mapping[str, Any]], "tuple[dict[str, Any], dict[str, Any], list[str]]"]
 """A hyperparameter dialect: ``(preset, given) -> (given in this module's grammar, accepted extras, problems)``."""
+
+
+def default_env_runners(num_cpus: int, env_id: str) -> int:
+    """The env-runner count when neither the preset nor the hyperparameters give one: ``num_cpus - 1`` (one CPU stays
+    with the driver and the learner, as in the seeds). On two CPUs or fewer that one runner would sample while the
+    learner waits (PPO samples, then learns), so the driver samples itself, at the same steps/s without starting a
+    second process (~3 s of start-up; bench/RESULTS.md) -- except for an environment that drives a game process
+    (Unity): it keeps its own runner, which RLlib restarts when the game dies and whose samples have a timeout."""
+    from envs.registry import UnknownEnvironmentError, env_info
+
+    if num_cpus > 2:
+        return num_cpus - 1
+    try:
+        game = env_info(env_id).job_context
+    except UnknownEnvironmentError:
+        game = False  # reported by the job setup
+    return max(0, num_cpus - 1) if game else 0
 
 
 def resolve(
@@ -286,7 +286,7 @@ def resolve(
             if problem:
                 problems.append(problem)
             else:
-                top[key] = value
+                top[key] = coerce_value(value, TOP_LEVEL_KEYS[key][0])
         elif not key.strip():
             problems.append(f"A hyperparameter has an empty name ({json.dumps(key)}) and the value "
                             f"{json.dumps(value, default=str)[:80]}; remove it or name it.")
@@ -299,6 +299,7 @@ def resolve(
                 hint = f" Algorithm settings take the prefix '{CONFIG_PREFIX}', e.g. '{CONFIG_PREFIX}{key}'."
             problems.append(f"Unknown hyperparameter '{key}'.{hint}")
 
+    problems += _rllib_1x_job_keys(config_overrides, top)
     algorithm = str(top.get(RUN, preset.algorithm))
     env = str(top.get(ENV, preset.env))
     backend = validator(algorithm)
@@ -315,7 +316,7 @@ def resolve(
         if problem:
             problems.append(problem)
         else:
-            stop[rest] = value
+            stop[rest] = coerce_value(value, stop_keys[rest][0])
     translated_preset, preset_env, preset_problems = backend.translate(algorithm, preset.config)
     problems += [f"preset {preset.name}: {p}" for p in preset_problems]
     translated, env_additions, translate_problems = backend.translate(algorithm, config_overrides)
@@ -326,8 +327,7 @@ def resolve(
     env_config = deep_merge(deep_merge(preset_env, env_additions), env_config)
     problems += backend.check(algorithm, config)
     if num_cpus is not None and "num_env_runners" not in config and backend.sizes_env_runners(algorithm):
-        # One CPU stays with the driver and the learner (the seeds used num_cpus - 1 workers).
-        config["num_env_runners"] = max(0, num_cpus - 1)
+        config["num_env_runners"] = default_env_runners(num_cpus, env)
 
     for key, value in preset.stop.items():
         problem = check_value(f"stop.{key}", value, stop_keys[key]) if key in stop_keys else (
@@ -354,6 +354,30 @@ def resolve(
         }),
         hyperparameters=MappingProxyType(original),
     )
+
+
+def _rllib_1x_job_keys(config: dict[str, Any], top: dict[str, Any]) -> list[str]:
+    """Take RLlib 1.x's job-level keys out of ``config`` into ``top``: ``env`` (the environment, as
+    ``rl.training.env``; SageMaker RL's launchers put it inside ``config``) and ``monitor`` (rollout videos:
+    ``false`` is ``record_video_every=0``; ``true`` keeps the default). Returns the problems."""
+    problems = []
+    if "env" in config:
+        value = config.pop("env")
+        if not isinstance(value, str) or not value.strip():
+            problems.append(f"'{CONFIG_PREFIX}env' must be an environment id, got {json.dumps(value, default=str)}")
+        elif top.get(ENV, value) != value:
+            problems.append(f"'{CONFIG_PREFIX}env' ({value}) and '{ENV}' ({top[ENV]}) name different environments; "
+                            "give only one")
+        else:
+            top[ENV] = value
+    if "monitor" in config:
+        value = config.pop("monitor")
+        if not isinstance(value, bool):
+            problems.append(f"'{CONFIG_PREFIX}monitor' (rollout videos) must be true or false, got "
+                            f"{json.dumps(value, default=str)}; '{RECORD_VIDEO_EVERY}' sets how often")
+        elif not value:
+            top.setdefault(RECORD_VIDEO_EVERY, 0)
+    return problems
 
 
 def _backend_stop_keys(backend: Any, algorithm: str) -> Mapping[str, Check]:

@@ -50,7 +50,9 @@ def check_hyperparameters(given: Mapping[str, Any]) -> dict[str, Any]:
         if key.startswith(hp.SAGEMAKER_PREFIX) or key == hp.TUNING_OBJECTIVE:
             continue
         if key in EVALUATION_KEYS and (key in hp.TOP_LEVEL_KEYS or key in hp.PRESET_ALIASES):
-            problem = hp.check_value(key, value, hp.TOP_LEVEL_KEYS[hp.PRESET if key in hp.PRESET_ALIASES else key])
+            check = hp.TOP_LEVEL_KEYS[hp.PRESET if key in hp.PRESET_ALIASES else key]
+            problem = hp.check_value(key, value, check)
+            value = hp.coerce_value(value, check[0])
         elif key == CONFIG:
             problem = None if isinstance(value, dict) else f"'{key}' must be a JSON object such as " \
                                                           '{"env_config": {...}}'
@@ -129,6 +131,9 @@ def evaluate(job: Any, model_dir: Path, metadata: Mapping[str, Any], stream: Tex
     algorithm, trained = settings.get(hp.ALGORITHM), metadata.get("algorithm")
     if algorithm and trained and not algorithm_matches(str(algorithm), str(trained)):
         raise UserError(f"'algorithm' is {algorithm!r} but the model in {model_dir} was trained with {trained!r}.")
+    if algorithm and trained:
+        how = "is" if str(algorithm).strip().upper() == str(trained).strip().upper() else "is the family of"
+        print(f"rlrt: 'algorithm' {algorithm} {how} the model's {trained}", file=out, flush=True)
     env_id = _environment(settings, metadata, model_dir, env)
     episodes, steps = settings.get(hp.EVALUATE_EPISODES), settings.get(hp.EVALUATE_STEPS)
     if episodes is None and steps is None:

@@ -100,3 +100,17 @@ def write_model_dir(model_dir: Path, checkpoint: Path, spec: TrainingSpec, info:
         "versions": library_versions(),
     }
     (model_dir / METADATA_JSON).write_text(json.dumps(metadata, indent=2, default=str))
+
+
+def write_output_checkpoint(target: Path, model_dir: Path) -> None:
+    """Copy the model's final checkpoint to ``target`` (``output/data/checkpoint``) as a model folder of its own
+    (``checkpoint/``, ``metadata.json``, the resolved config; not the serving exports), so that the folder alone,
+    passed in the ``checkpoint`` channel, evaluates: the Batch RL seed extracts ``output.tar.gz`` and does that."""
+    shutil.rmtree(target, ignore_errors=True)
+    shutil.copytree(model_dir / CHECKPOINT_DIR, target / CHECKPOINT_DIR)
+    for name in (CONFIG_JSON, CONFIG_YAML):
+        if (model_dir / name).is_file():
+            shutil.copy2(model_dir / name, target / name)
+    metadata = json.loads((model_dir / METADATA_JSON).read_text())
+    metadata.pop("serving", None)  # the exports stay in model/
+    (target / METADATA_JSON).write_text(json.dumps(metadata, indent=2, default=str))

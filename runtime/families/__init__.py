@@ -45,6 +45,11 @@ class TrainingHooks:
     def configure(self, config: Any) -> None:
         """Adjust the backend's algorithm configuration before the algorithm is built."""
 
+    def pretrained(self, spec: "TrainingSpec") -> tuple[Path, str] | None:
+        """A model to warm-start from named in the family's own terms (DeepRacer's ``pretrained_s3_prefix``) and how
+        it was named; None when the family's hyperparameters name none (see :mod:`runtime.train.warm_start`)."""
+        return None
+
     def on_iteration(self, algo: Any, result: Mapping[str, Any], state: "TrainingState", metrics: "IterationMetrics",
                      out: TextIO) -> None:
         """Called after each iteration has been reported."""

@@ -17,7 +17,7 @@ from typing import Any, Callable, Mapping
 
 from runtime.config import hyperparameters as hp
 from runtime.config.presets import DEFAULT_PRESET
-from runtime.errors import run_job
+from runtime.errors import UserError, run_job
 from runtime.job.environment import JobEnvironment, load_environment, prepare_local_tree
 from runtime.names import BASE_DIR_ENV, CONFIG_DIR, DEFAULT_BASE_DIR, FAILURE_FILE, HYPERPARAMETERS_JSON, RESOURCE_CONFIG_JSON
 
@@ -77,6 +77,19 @@ def run_in_job(base_dir: Path | None, overrides: Mapping[str, Any] | None, hint:
     overrides = dict(overrides or {})
     root, local = find_base_dir(base_dir, hint)
     return run_job(lambda: body(open_job(root, local, overrides)), lambda: root / FAILURE_FILE)
+
+
+def require_writable(folder: Path, role: str) -> None:
+    """A :class:`UserError` naming ``folder`` when this job cannot write into it (a read-only mount of
+    ``/opt/ml/model``, a file in its place), before any training time is spent."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / f".rlrt-write-check-{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise UserError(f"The {role} folder {folder} is not writable ({exc.strerror or exc}): the job writes its "
+                        f"outputs there, so mount it read-write (`docker run -v TREE:/opt/ml` without `:ro`).") from exc
 
 
 def resolve_spec(hyperparameters: Mapping[str, Any], num_cpus: int | None = None,

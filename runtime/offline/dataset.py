@@ -133,6 +133,44 @@ def data_files(path: Path) -> list[Path]:
     return files
 
 
+def code_dirs(job: Any) -> list[Path]:
+    """The job's code folders, where a notebook's ``source_dir`` lands: ``SM_MODULE_DIR`` when it is a local folder
+    (on SageMaker it is an S3 URI), then ``<base>/code`` (``/opt/ml/code``)."""
+    import os
+
+    from runtime.names import CODE_DIR_IN_TREE, MODULE_DIR_ENV
+
+    found = []
+    module_dir = os.environ.get(MODULE_DIR_ENV, "")
+    if module_dir and "://" not in module_dir and Path(module_dir).is_dir():
+        found.append(Path(module_dir).resolve())
+    in_tree = (Path(job.base_dir) / CODE_DIR_IN_TREE).resolve()
+    if in_tree.is_dir() and in_tree not in found:
+        found.append(in_tree)
+    return found
+
+
+def offline_data_source(job: Any) -> Path:
+    """Where a job's offline data is: the ``train`` channel, else (the Batch RL seed keeps its CSV in ``source_dir``
+    and passes no channel) the first code folder holding a .csv or .parquet file. UserError naming both when
+    neither has data."""
+    from runtime.names import CHANNEL_TRAIN, MODULE_DIR_ENV
+
+    if job.channel_dir(CHANNEL_TRAIN).is_dir():
+        return job.channel_dir(CHANNEL_TRAIN)
+    searched = code_dirs(job)
+    for folder in searched:
+        if any(p.is_file() and p.suffix.lower() in DATA_SUFFIXES and not p.name.startswith(".")
+               for p in folder.rglob("*")):
+            return folder
+    where = ", ".join(str(p) for p in searched) or f"no code folder (${MODULE_DIR_ENV} unset, " \
+        f"{Path(job.base_dir) / 'code'} absent)"
+    missing = job.channel_dir(CHANNEL_TRAIN)
+    raise UserError(f"No offline data: this job needs the '{CHANNEL_TRAIN}' input channel ({missing} does not exist) "
+                    f"or a .csv or .parquet file in the job's code ({where}). Pass the rollouts in the "
+                    f"'{CHANNEL_TRAIN}' channel or keep the CSV in the estimator's source_dir.")
+
+
 def _where(path: Path, row: int, column: str | None = None) -> str:
     line = f" (line {row + 1})" if path.suffix.lower() == ".csv" else ""
     col = f", column '{column}'" if column else ""

@@ -81,6 +81,8 @@ class Backend(Protocol):
 
     # Optional: ``checkpoint_spaces() -> (observation_space, action_space)``, the policy's gymnasium spaces,
     # recorded in each checkpoint so that a job with other spaces refuses to resume from it.
+    # Optional: ``load_weights(checkpoint)``, the warm start (runtime.train.warm_start): only the policy's weights
+    # of a checkpoint, not the library's counters; without it a warm start uses ``restore``.
 
     def step(self, state: TrainingState, stop_requested: Any) -> Step:
         """Run one iteration; ``stop_requested()`` turns true when SIGTERM arrives (a long iteration may end early)."""

@@ -20,13 +20,17 @@ from typing import Any, Mapping, TextIO
 from runtime.config import hyperparameters as hp
 from runtime.config.hyperparameters import TrainingSpec
 from runtime.errors import EXIT_SIGTERM, JobInterrupted, UserError
-from runtime.export.model_dir import write_model_dir, write_resolved_config
+from runtime.export.model_dir import write_model_dir, write_output_checkpoint, write_resolved_config
 from runtime.families import TrainingHooks, training_hooks
 from runtime.job.environment import JobEnvironment
+from runtime.names import OUTPUT_CHECKPOINT_DIR
+from runtime.timings import mark
 from runtime.train.backend import Backend, BackendContext
 from runtime.train.checkpoints import CheckpointManager, TrainingState, describe_space
 from runtime.train.reporting import IterationMetrics, ProgressBar, Reporter
 from runtime.train.sigterm import SigtermWatch
+from runtime.train.videos import RolloutVideos
+from runtime.train.warm_start import warm_start
 
 STOP_ALIASES: Mapping[str, str] = {"epochs": hp.STOP_TRAINING_ITERATION, "gradient_steps": hp.STOP_TIMESTEPS_TOTAL}
 """Offline stop criteria, named as d3rlpy users name them: an epoch is an iteration, a gradient step a timestep."""
@@ -117,7 +121,9 @@ def train(
     reporter: Reporter | None = None
     progress = ProgressBar(spec.stop)
     try:
+        mark("build")
         backend, spec = _build(env, spec, hooks, out, cluster)
+        mark("built")
         checkpoints = CheckpointManager(env.checkpoint_dir, spec.checkpoint_keep)
         state = TrainingState(preset=spec.preset, algorithm=spec.algorithm, env=spec.env, **_spaces(backend))
         resumed = checkpoints.resume(backend.restore, state, lambda line: print(line, file=out, flush=True))
@@ -127,6 +133,8 @@ def train(
             iteration, steps = backend.units
             print(f"rlrt: resumed from {latest} ({iteration} {state.training_iteration}, "
                   f"{state.timesteps_total} {steps})", file=out, flush=True)
+        else:
+            warm_start(backend, env, spec, hooks, state, out)
         reporter = Reporter(env.intermediate_dir, env.tensorboard_dir, f"{spec.preset} ({backend.describe()})", out,
                             coach_lines=hooks.coach_line_per_iteration)
         print(f"rlrt: training {backend.describe()} (preset {spec.preset}); stop when "
@@ -138,6 +146,7 @@ def train(
         metrics: IterationMetrics | None = None
         stopped_by = ""
         last_saved = -1
+        videos = RolloutVideos(spec, _canonical_env(spec), env.intermediate_dir, out)
         started = time.monotonic()
         time_offset = state.time_total_s
         with SigtermWatch() as sigterm:
@@ -160,6 +169,7 @@ def train(
                 )
                 if step.interrupted:  # cut short by SIGTERM: its updates are saved, nothing is reported
                     break
+                mark(f"iteration {state.training_iteration}")
                 metrics = replace(step.metrics, training_iteration=state.training_iteration,
                                   timesteps_total=state.timesteps_total, episodes_total=state.episodes_total,
                                   time_total_s=state.time_total_s)
@@ -172,6 +182,8 @@ def train(
                 if state.training_iteration % spec.checkpoint_frequency == 0:
                     save(state)
                     last_saved = state.training_iteration
+                if not sigterm.requested:  # a spot interruption saves first; no video
+                    videos.after_iteration(backend, state.training_iteration)
                 stopped_by = stop_reason(spec.stop, metrics) or hooks.stop_reason(state, metrics) or ""
                 if stopped_by:
                     break
@@ -181,22 +193,29 @@ def train(
             state = replace(state, time_total_s=time_offset + time.monotonic() - started)
             checkpoint = checkpoints.latest() if last_saved == state.training_iteration else None
             checkpoint = checkpoint or save(state)
+            mark("loop done")
         if stopped_by == "SIGTERM":
             print(f"rlrt: stopped by SIGTERM; checkpoint {checkpoint}; a new job in this tree resumes", file=out,
                   flush=True)
             return TrainResult(state, metrics, stopped_by, checkpoint, EXIT_SIGTERM)
+        videos.at_end(backend, state.training_iteration)
         info, extra = backend.finish()
         training = {**asdict(state), "stopped_by": stopped_by, **extra,
                     **({"final": asdict(metrics)} if metrics else {})}
         write_model_dir(env.model_dir, checkpoint, spec, info, training)
+        mark("model folder")
         backend.export(env.model_dir, state)
         hooks.on_export(env.model_dir)
+        mark("exported")
+        write_output_checkpoint(env.base_dir / OUTPUT_CHECKPOINT_DIR, env.model_dir)
         print(f"rlrt: done ({stopped_by}); model in {env.model_dir}", file=out, flush=True)
         return TrainResult(state, metrics, stopped_by, checkpoint)
     finally:
         progress.close()
         if reporter is not None:
             reporter.close()
+            mark("reporter closed")
         if backend is not None:
             backend.close()
+            mark("backend closed")
         hooks.close()

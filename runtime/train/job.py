@@ -8,7 +8,8 @@ from typing import Any, Mapping
 from runtime.config import hyperparameters as hp
 from runtime.config.presets import DEFAULT_PRESET
 from runtime.errors import EXIT_SIGTERM, JobInterrupted
-from runtime.job.setup import Job, resolve_spec, run_in_job
+from runtime.job.setup import Job, require_writable, resolve_spec, run_in_job
+from runtime.timings import mark
 
 
 def run_training_job(
@@ -31,9 +32,21 @@ def _train(job: Job, default_preset: str) -> int:
     from runtime.cluster import plan_cluster
     from runtime.train.driver import train
 
+    mark("job")
     env = job.env
-    spec = resolve_spec(job.hyperparameters, num_cpus=env.num_cpus, default_preset=default_preset)
-    backend = backend_for(spec.algorithm)
+    if env.is_master:
+        require_writable(env.model_dir, "model")
+    early = _start_early(job, default_preset)
+    try:
+        spec = resolve_spec(job.hyperparameters, num_cpus=env.num_cpus, default_preset=default_preset)
+        backend = backend_for(spec.algorithm)
+        if early is not None and backend is not early[0]:
+            early[1].cancel()
+    except BaseException:
+        if early is not None:
+            early[1].cancel()
+        raise
+    mark("spec")
     if not backend.distributed:
         if not env.is_master:
             print("rlrt: this backend trains on the first host; this host has nothing to do", flush=True)
@@ -53,6 +66,30 @@ def _train(job: Job, default_preset: str) -> int:
             flush=True,
         )
     return result.exit_code
+
+
+def _start_early(job: Job, default_preset: str) -> tuple[Any, Any] | None:
+    """On a single host, let the backend of the algorithm the job names start its machinery (RLlib: Ray) in the
+    background while the spec resolves; returns (backend, handle), or None. A wrong guess only costs time: the
+    resolved spec decides, and the handle is cancelled when it names another backend or is rejected."""
+    from runtime.backends import backend_for
+    from runtime.config.presets import load_preset
+
+    if len(job.env.hosts) != 1:
+        return None
+    given = job.hyperparameters
+    try:
+        algorithm = given.get(hp.RUN)
+        if not isinstance(algorithm, str) or not algorithm.strip():
+            name = next((given[k] for k in (hp.PRESET, *hp.PRESET_ALIASES) if k in given), default_preset)
+            algorithm = load_preset(str(name)).algorithm
+        backend = backend_for(algorithm)
+    except Exception:  # noqa: BLE001 - resolve_spec reports what is wrong with the hyperparameters
+        return None
+    start = getattr(backend, "start_early", None)
+    if start is None:
+        return None
+    return backend, start(job.env.num_cpus, job.env.num_gpus)
 
 
 def _multi_node_training(job: Job, plan: Any, default_preset: str) -> int:

@@ -60,12 +60,50 @@ def test_script_mode_with_hosts_that_do_not_resolve(tmp_path: Path) -> None:
     assert "training_iteration: 1" in run.stdout + run.stderr
 
 
+def test_script_mode_reports_a_failing_script_in_a_tree_without_output(tmp_path: Path) -> None:
+    """A tree with no output/ folder (as `docker run -v TREE:/opt/ml` may give): the script's failure still fails
+    the job (sagemaker-training exits 0 when it cannot write output/failure)."""
+    source = tmp_path / "src"
+    source.mkdir()
+    (source / "fails.py").write_text("import sys\nprint('the user script fails')\nsys.exit(3)\n")
+    tree = make_job_tree(tmp_path / "ml", {"sagemaker_program": "fails.py", "sagemaker_submit_directory": str(source)})
+    assert not (tree.base / "output").exists()
+    env = rlrt_env(tree.base)
+    env["PATH"] = f"{Path(sys.executable).parent}:{env['PATH']}"
+    run = subprocess.run([sys.executable, str(REPO_ROOT / "entrypoints" / "container.py"), "train"],
+                         env=env, capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert run.returncode != 0, (run.stdout + run.stderr)[-3000:]
+    assert "ExitCode 3" in tree.failure.read_text()
+
+
 def test_unknown_command_fails_cleanly(tmp_path: Path) -> None:
     tree = make_job_tree(tmp_path / "ml", {})
     run = subprocess.run([sys.executable, str(REPO_ROOT / "entrypoints" / "container.py"), "no-such-program-x"],
                          env=rlrt_env(tree.base), capture_output=True, text=True, timeout=60)
     assert run.returncode == 2
     assert "Cannot run 'no-such-program-x'" in tree.failure.read_text()
+
+
+def test_bad_inputs_to_the_image_end_with_a_clear_message(tmp_path: Path) -> None:
+    """The image's bad inputs that need no engine (tests/image/test_image.py runs them all under docker): no command,
+    a tree without hyperparameters.json, a model folder the job cannot write (a file in its place here; a read-only
+    mount under docker)."""
+    container = [sys.executable, str(REPO_ROOT / "entrypoints" / "container.py")]
+    none = make_job_tree(tmp_path / "none", {})
+    nohp = make_job_tree(tmp_path / "nohp", {})
+    (nohp.base / "input" / "config" / "hyperparameters.json").unlink()
+    blocked = make_job_tree(tmp_path / "blocked", {"rl.training.stop.training_iteration": 1})
+    blocked.model.parent.mkdir(parents=True, exist_ok=True)
+    blocked.model.write_text("not a folder")
+    cases = [(none, [], "The container needs a command: train, serve"),
+             (nohp, ["train"], "hyperparameters.json is missing"),
+             (blocked, ["train"], f"The model folder {blocked.model} is not writable")]
+    for tree, args, message in cases:
+        run = subprocess.run([*container, *args], env=rlrt_env(tree.base), capture_output=True, text=True,
+                             timeout=120)
+        assert run.returncode == 2, (tree.base.name, run.stdout[-2000:], run.stderr[-2000:])
+        assert "Traceback" not in run.stderr, run.stderr[-2000:]
+        assert message in tree.failure.read_text(), (tree.base.name, tree.failure.read_text())
 
 
 @pytest.mark.parametrize("dockerfile", ["Dockerfile.cpu", "Dockerfile.gpu"])

@@ -43,6 +43,8 @@ SLOW = {
     "rl.training.config.train_batch_size_per_learner": 400,
     "rl.training.config.minibatch_size": 100,
     "rl.training.config.num_envs_per_env_runner": 1,
+    # A remote env runner: only its sample() calls have a timeout (on two CPUs the driver would sample itself).
+    "rl.training.config.num_env_runners": 1,
     "rl.training.stop.episode_reward_mean": 10_000,
 }
 STARVED = re.compile(r"^rlrt: warning: iteration (\d+) sampled no environment steps: the env runners returned nothing "

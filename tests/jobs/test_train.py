@@ -26,9 +26,17 @@ def progress_rows(base: Path) -> list[dict[str, str]]:
 
 def test_cartpole_in_a_sagemaker_tree(tmp_path: Path) -> None:
     tree = make_job_tree(tmp_path / "ml", TINY)
-    run = run_rlrt(["train"], base=tree.base)
+    run = run_rlrt(["train"], base=tree.base, RLRT_TIMINGS="1")
     assert run.returncode == 0, run.stdout + run.stderr
     assert len(re.findall(RAY_REGEX, run.stdout)) == 2
+    # The start-up timeline (RLRT_TIMINGS=1): every phase once, in order, seconds since the process started.
+    timeline = re.findall(r"^rlrt-timing: (.+) ([0-9.]+)$", run.stderr, re.M)
+    assert [name for name, _ in timeline] == ["cli", "job", "spec", "build", "rllib session", "ray init",
+                                              "ray started", "built", "iteration 1", "iteration 2", "loop done",
+                                              "model folder", "exported", "reporter closed", "backend closed",
+                                              "main returned", "exit"], run.stderr[-3000:]
+    seconds = [float(value) for _, value in timeline]
+    assert seconds == sorted(seconds) and 0 < seconds[0] < seconds[-1] < 300
     assert len(re.findall(r"^Training>.*Total reward=(.*?),", run.stdout, re.M)) == 2
     assert "training_iteration: 2" in run.stdout
     # The model: RLlib checkpoint, the resolved configuration, metadata.

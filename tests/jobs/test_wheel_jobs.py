@@ -47,7 +47,9 @@ def test_the_wheel_installs_into_a_fresh_venv_and_trains_from_an_empty_folder(tm
     # Every module and preset is in the wheel (setuptools silently leaves out a package setup.cfg does not name).
     with zipfile.ZipFile(wheel) as archive:
         shipped = set(archive.namelist())
-    expected = {str(p.relative_to(source)) for tree in ("runtime", "envs") for p in (source / tree).rglob("*.py")}
+    expected = {str(p.relative_to(source)) for tree in ("runtime", "envs", "sagemaker_rl")
+                for p in (source / tree).rglob("*.py")}
+    expected |= {str(p.relative_to(source)) for p in (source / "sagemaker_rl").glob("*.yaml")}
     expected |= {f"runtime/presets/{p.name}" for p in (source / "presets").glob("*.yaml")}
     assert not expected - shipped, f"missing from the wheel: {sorted(expected - shipped)}"
 

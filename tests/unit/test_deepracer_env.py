@@ -189,6 +189,20 @@ def test_sensor_observations_match_their_spaces() -> None:
     assert camera[0].min() == camera[0].max() and (camera[60:] < 60).mean() > 0.3 and camera[60:].max() > 180
 
 
+
+def test_rgb_frames_when_built_as_videos_build_it() -> None:
+    """The registry passes gymnasium's ``render_mode`` inside env_config (rollout and evaluation videos do)."""
+    from envs.registry import make_env
+
+    env = make_env("DeepRacer-v0", {"render_mode": "rgb_array", "world_name": "oval_cw"})
+    assert env.render_mode == "rgb_array"
+    env.reset(seed=0)
+    frame = env.render()
+    assert frame.shape == (120, 160, 3) and frame.dtype == np.uint8 and frame.max() > frame.min()
+    assert DeepRacerEnv({}).render() is None  # no render_mode: no frames, as gymnasium envs do
+    with pytest.raises(DeepRacerConfigError, match="render_mode must be 'rgb_array'"):
+        DeepRacerEnv({"render_mode": "human"})
+
 def drive(env: DeepRacerEnv, steer_to_lane: float | None = 0.0, max_steps: int = 3000) -> dict:
     """Steer toward a point 0.6 m ahead on the lane at lateral offset ``steer_to_lane`` (or always 15 deg left)."""
     angles = [a["steering_angle"] for a in env.model.actions]

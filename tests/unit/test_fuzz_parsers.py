@@ -105,6 +105,45 @@ def test_hyperparameters(backends_imported: None, given_hp: dict[str, Any]) -> N
     works_or_user_error(lambda: resolve_spec(given_hp, num_cpus=2), (UserError,), _culprits(given_hp))
 
 
+# Numeric keys of each kind (the preset each is checked under): a string that spells a valid number is that number.
+INTEGER_KEYS = [("cartpole-ppo", "rl.training.config.num_sgd_iter"), ("cartpole-ppo", "rl.training.stop.training_iteration"),
+                ("cartpole-ppo", "rl.training.config.horizon"), ("cartpole-ppo", "seed"),
+                ("cartpole-bcq", "rl.training.config.batch_size"), ("cartpole-ppo", "rl.training.checkpoint_freq")]
+FLOAT_KEYS = [("cartpole-ppo", "rl.training.config.lr"), ("cartpole-ppo", "rl.training.stop.time_total_s"),
+              ("cartpole-bcq", "rl.training.config.learning_rate"), ("cartpole-ppo", "rl.training.config.kl_coeff")]
+
+
+def _spelled(number: float | int, style: int) -> str:
+    return [str(number), f" {number} ", f"{number:e}" if isinstance(number, float) else f"+{number}"][style]
+
+
+@FUZZ
+@given(st.sampled_from(INTEGER_KEYS + FLOAT_KEYS), st.integers(1, 10**6) | st.floats(1e-6, 1e6), st.integers(0, 2))
+@example(("cartpole-ppo", "rl.training.config.num_sgd_iter"), 4, 0)
+def test_numbers_given_as_strings(backends_imported: None, key: tuple[str, str], number: float, style: int) -> None:
+    """``"4"`` (as the SDK delivers ``{"key": "4"}``: ``"\\"4\\""`` in hyperparameters.json) resolves exactly as
+    ``4``, or fails with the same message;
+    an integer key refuses a fractional string."""
+    preset, name = key
+    text = _spelled(number, style)
+
+    def outcome(value: Any) -> Any:
+        try:
+            # hyperparameters.json holds json.dumps(value) (the SDK's encoding); the job decodes it once.
+            spec = resolve_spec({"preset": preset, name: decode_value(json.dumps(value))}, num_cpus=2).to_dict()
+            return {k: v for k, v in spec.items() if k != "hyperparameters"}  # the record keeps what was given
+        except UserError as exc:
+            return str(exc).replace(json.dumps(value), "V").replace(json.dumps(float(value)), "V")
+
+    with watchdog():
+        as_text = outcome(text)
+        parsed = json.loads(text.strip().lstrip("+"))
+        if key in INTEGER_KEYS and not isinstance(parsed, int):
+            assert isinstance(as_text, str) and name.split(".")[-1] in as_text or "num_epochs" in as_text
+        else:
+            assert as_text == outcome(parsed if key in INTEGER_KEYS or isinstance(parsed, float) else float(parsed))
+
+
 @FUZZ
 @given(st.text(max_size=40) | st.sampled_from(["[" * 5000, "{\"a\": " * 5000, "1e400", "-0", "\"\\ud800\""]))
 @example("[" * 5000)

@@ -23,8 +23,17 @@ def test_defaults_to_the_cartpole_preset() -> None:
     assert spec.preset == "cartpole-ppo"
     assert spec.env == "CartPole-v1"
     assert spec.algorithm == "PPO"
-    assert spec.config["num_env_runners"] == 1  # SM_NUM_CPUS - 1
+    assert spec.config["num_env_runners"] == 0  # two CPUs: the driver samples itself
     assert spec.stop["episode_reward_mean"] == 475
+
+
+def test_env_runners_default_to_the_cpus_but_one_and_to_the_driver_on_two_cpus() -> None:
+    assert hp.default_env_runners(4, "CartPole-v1") == 3
+    assert hp.default_env_runners(2, "CartPole-v1") == 0 and hp.default_env_runners(1, "CartPole-v1") == 0
+    # A Unity game keeps its own runner (RLlib restarts it when the player dies; its samples have a timeout).
+    assert hp.default_env_runners(2, "Unity") == 1 and hp.default_env_runners(2, "Unity:3DBall") == 1
+    assert hp.resolve({"preset": "unity-basic-ppo"}, _validator, num_cpus=2).config["num_env_runners"] == 1
+    assert hp.default_env_runners(2, "NoSuchEnv-v9") == 0  # the job setup reports the unknown environment
 
 
 def test_values_arrive_json_encoded_as_sagemaker_writes_them(tmp_path: Path) -> None:
@@ -80,10 +89,58 @@ def test_old_rllib_names_are_translated() -> None:
     assert spec.config["num_env_runners"] == 3
     assert spec.config["kl_coeff"] == 1.0
     assert spec.config["lambda"] == 0.95
-    assert spec.env_config["max_episode_steps"] == 300
+    assert spec.env_config["episode_step_cap"] == 300 and "max_episode_steps" not in spec.env_config
     assert spec.config["model_config"]["vf_share_layers"] is True
     assert spec.config["model_config"]["fcnet_hiddens"] == [32, 32]
-    assert "monitor" not in spec.config
+    assert "monitor" not in spec.config and "record_video_every" not in spec.extras  # monitor: true is the default
+
+
+def test_rllib_1x_fault_tolerance_and_framework_keys() -> None:
+    spec = resolve({"rl.training.config.ignore_worker_failures": True,
+                    "rl.training.config.recreate_failed_workers": False,
+                    "rl.training.config.max_num_worker_restarts": 3,
+                    "rl.training.config.framework": "torch", "rl.training.config.use_pytorch": True,
+                    "rl.training.config.batch_mode": "complete_episodes",
+                    "rl.training.config.model": {"free_log_std": True}})
+    assert spec.config["ignore_env_runner_failures"] is True
+    assert spec.config["restart_failed_env_runners"] is False
+    assert spec.config["max_num_env_runner_restarts"] == 3
+    assert spec.config["batch_mode"] == "complete_episodes"
+    assert spec.config["model_config"]["free_log_std"] is True
+    assert not {"framework", "use_pytorch", "ignore_worker_failures"} & set(spec.config)
+
+
+def test_monitor_false_turns_rollout_videos_off_and_config_env_names_the_environment() -> None:
+    assert resolve({"rl.training.config.monitor": False}).extras["record_video_every"] == 0
+    assert resolve({"rl.training.config.monitor": False, "record_video_every": 5}).extras["record_video_every"] == 5
+    # The Unity example (and SageMaker RL's launchers) set the environment inside the algorithm configuration.
+    spec = resolve({"rl.training.config.env": "Pendulum-v1"})
+    assert spec.env == "Pendulum-v1" and "env" not in spec.config
+    assert resolve({"rl.training.config.env": "Pendulum-v1", "rl.training.env": "Pendulum-v1"}).env == "Pendulum-v1"
+
+
+def test_numbers_given_as_strings_are_those_numbers(tmp_path: Path) -> None:
+    # The SDK JSON-encodes every value: {"rl.training.config.num_sgd_iter": "4"} arrives as "\"4\"".
+    given = {"rl.training.config.num_sgd_iter": "4", "rl.training.config.lr": "3e-4", "rl.training.config.gamma": "0.9",
+             "rl.training.config.horizon": "50", "rl.training.config.model.fcnet_hiddens": [8],
+             "rl.training.config.model_config.log_std_clip_param": "5", "rl.training.stop.training_iteration": "3",
+             "rl.training.stop.time_total_s": "60.5", "rl.training.checkpoint_freq": "2", "seed": "7",
+             "record_video_every": "0", "rl.training.config.entropy_coeff": "0"}
+    tree = make_job_tree(tmp_path / "ml", given)
+    raw = json.loads((tree.base / "input/config/hyperparameters.json").read_text())
+    assert raw["rl.training.config.num_sgd_iter"] == '"4"'
+    spec = resolve(dict(load_environment(tree.base).hyperparameters))
+    assert spec.config["num_epochs"] == 4 and isinstance(spec.config["num_epochs"], int)
+    assert spec.config["lr"] == pytest.approx(3e-4) and spec.config["gamma"] == pytest.approx(0.9)
+    assert spec.config["entropy_coeff"] == 0
+    assert spec.config["model_config"]["log_std_clip_param"] == 5.0
+    assert spec.env_config["episode_step_cap"] == 50
+    assert spec.stop["training_iteration"] == 3 and spec.stop["time_total_s"] == 60.5
+    assert spec.checkpoint_frequency == 2 and spec.seed == 7 and spec.extras["record_video_every"] == 0
+    offline = resolve({"preset": "cartpole-bcq", "rl.training.config.batch_size": "64",
+                       "rl.training.config.learning_rate": "0.001", "rl.training.config.n_steps_per_epoch": "10"})
+    assert offline.config["batch_size"] == 64 and offline.config["learning_rate"] == 0.001
+    assert offline.config["n_steps_per_epoch"] == 10
 
 
 def test_learning_rate_and_entropy_schedules_in_rllib_1x_and_2x_form() -> None:
@@ -133,6 +190,21 @@ BAD_INPUTS = [
     ({"rl.training.config.model": {"free_log_stdd": True}}, "model.free_log_stdd", "no RLlib 2.x equivalent"),
     ({"rl.training.config.model_config.fcnet_hidden": [8]}, "model_config.fcnet_hidden", "fcnet_hiddens"),
     ({"rl.training.config.horizon": 0}, "horizon", "integer >= 1"),
+    ({"rl.training.config.horizon": "long"}, "horizon", "integer >= 1"),
+    ({"rl.training.config.num_sgd_iter": "4.5"}, "rl.training.config.num_epochs", "integer"),
+    ({"rl.training.config.num_sgd_iter": "four"}, "rl.training.config.num_epochs", "integer"),
+    ({"rl.training.config.lr": "1e400"}, "rl.training.config.lr", "must be a number"),
+    ({"rl.training.config.lr": "nan"}, "rl.training.config.lr", "must be a number"),
+    ({"rl.training.stop.training_iteration": "2.5"}, "training_iteration", "integer"),
+    ({"seed": "-3"}, "seed", ">= 0"),
+    ({"preset": "cartpole-bcq", "rl.training.config.batch_size": "sixty"}, "batch_size", "integer"),
+    ({"rl.training.config.framework": "tf2"}, "framework", "torch"),
+    ({"rl.training.config.eager": True}, "eager", "torch"),
+    ({"rl.training.config.batch_mode": "complete_episode"}, "batch_mode", "complete_episodes"),
+    ({"rl.training.config.monitor": "yes"}, "monitor", "record_video_every"),
+    ({"rl.training.config.env": 5}, "rl.training.config.env", "environment id"),
+    ({"rl.training.config.env": "Pendulum-v1", "rl.training.env": "CartPole-v1"}, "rl.training.config.env",
+     "different environments"),
     ({"rl.training.config.observation_filter": "Zscore"}, "observation_filter", "MeanStdFilter"),
     ({"rl.training.config._disable_preprocessor_api": True}, "_disable_preprocessor_api", "Unknown"),
     ({"rl.training.config.env_config": "CartPole"}, "env_config", "JSON object"),

@@ -13,6 +13,7 @@ import copy
 import io
 import json
 import math
+import os
 import pickle
 import time
 from pathlib import Path
@@ -22,7 +23,7 @@ import numpy as np
 
 from runtime.config import hyperparameters as hp
 from runtime.errors import JobInterrupted, UserError
-from runtime.names import CHANNEL_TRAIN, CHECKPOINT_DIR
+from runtime.names import CHECKPOINT_DIR
 from runtime.train.backend import BackendContext, ModelInfo, Step
 from runtime.train.checkpoints import TrainingState
 from runtime.train.reporting import IterationMetrics
@@ -97,7 +98,7 @@ class D3rlpySession:
 
         from runtime.backends.d3rlpy.config import is_discrete, split_config
         from runtime.offline import ope
-        from runtime.offline.dataset import load_logged_data
+        from runtime.offline.dataset import load_logged_data, offline_data_source
         from runtime.offline.sampler import TransitionTable
 
         self.context = context
@@ -107,7 +108,7 @@ class D3rlpySession:
         torch.set_num_threads(int(self.own["num_threads"]))
         self.env_id = context.env_id
         self.discrete = is_discrete(spec.algorithm)
-        data_dir = job.require_channel(CHANNEL_TRAIN)
+        data_dir = offline_data_source(job)
         self.data = data = load_logged_data(data_dir, self.own["time_limit"] or _time_limit(self.env_id))
         if data.discrete != self.discrete:
             raise UserError(
@@ -117,7 +118,9 @@ class D3rlpySession:
         self.spaces = _check_data_against_env(data, self.env_id) if self.env_id else None
         print(
             f"rlrt: offline data: {data.num_episodes} episodes, {data.num_transitions} steps from {len(data.files)} "
-            f"file(s) in {data_dir}; mean logged return {float(np.mean(data.episode_returns())):.2f}"
+            f"file(s) in {data_dir} ({', '.join(os.path.relpath(p, data_dir) for p in data.files[:5])}"
+            f"{', ...' if len(data.files) > 5 else ''}); "
+            f"mean logged return {float(np.mean(data.episode_returns())):.2f}"
             + ("" if data.behaviour_probs is not None else "; no behaviour probabilities: only FQE is reported"),
             file=out, flush=True,
         )
@@ -147,6 +150,10 @@ class D3rlpySession:
         return (f"{self.context.spec.algorithm} (d3rlpy) offline on {self.env_id or 'logged data'}, "
                 f"{int(self.own['n_steps_per_epoch'])} gradient steps per epoch, batch {self.batch_size}")
 
+    def rollout_actor(self) -> Any:
+        """observation -> action: the greedy policy being trained (for the driver's rollout videos)."""
+        return lambda observation: self.algo.predict(np.asarray(observation, dtype=np.float32)[None])[0]
+
     def checkpoint_spaces(self) -> tuple[Any, Any]:
         """The environment's spaces, or the data's when the job names no environment; recorded in each checkpoint."""
         from gymnasium import spaces
@@ -159,10 +166,14 @@ class D3rlpySession:
             spaces.Box(-1.0, 1.0, shape=(data.n_actions,), dtype=np.float32)
         return observations, actions
 
-    def restore(self, checkpoint: Path) -> None:
+    def load_weights(self, checkpoint: Path) -> None:
+        """Warm start: the networks' weights (and optimizer state) of ``checkpoint``; the gradient step stays 0."""
         with (checkpoint / MODEL_FILE).open("rb") as handle:
             obj = pickle.load(handle)
         self.algo.impl.load_model(io.BytesIO(obj["torch"]))
+
+    def restore(self, checkpoint: Path) -> None:
+        self.load_weights(checkpoint)
         grad_file = checkpoint / GRAD_STEP_FILE
         if grad_file.is_file():
             self.algo.set_grad_step(int(json.loads(grad_file.read_text())["grad_step"]))

@@ -111,6 +111,18 @@ def _to_serialized(value: Any) -> Any:
     return value
 
 
+def _number(algorithm: str, key: str, value: str) -> Any:
+    """A string that spells the number ``key`` takes, as that number (SageMaker's algorithms accept ``"64"``)."""
+    from runtime.config.values import coerce_value
+
+    if key in OWN_KEYS:
+        return coerce_value(value, OWN_KEYS[key][1])
+    default = _fields(algorithm).get(key)
+    if isinstance(default, bool) or not isinstance(default, (int, float)):
+        return value
+    return coerce_value(value, (int,) if isinstance(default, int) else (int, float))
+
+
 class D3rlpyValidator:
     """Checks ``rl.training.config.*`` for a d3rlpy algorithm (the ``ConfigValidator`` protocol)."""
 
@@ -122,7 +134,7 @@ class D3rlpyValidator:
             new = COACH_NAMES.get(key, key)
             if new in out and new != key:
                 problems.append(f"'{key}' and '{new}' both given; give only '{new}'")
-            out[new] = value
+            out[new] = _number(algorithm, new, value) if isinstance(value, str) else value
         return out, {}, problems
 
     def check(self, algorithm: str, config: Mapping[str, Any]) -> list[str]:

@@ -16,13 +16,71 @@ from runtime.backends.rllib.config import SHARED_POLICY, _TYPE_OF_NONE_DEFAULTS,
 log = logging.getLogger(__name__)
 
 
+class EarlyRayStart:
+    """Ray starting in a background thread, so that its processes start while the job imports RLlib and checks its
+    spec; :func:`init_ray` waits for it.
+
+    The thread stays until Ray is shut down: Ray ties its processes to the life of the thread that started them
+    (``PR_SET_PDEATHSIG`` follows the thread, not the process), so a thread that ended would take them along.
+    """
+
+    def __init__(self, num_cpus: int, num_gpus: int) -> None:
+        import threading
+
+        self.ready = threading.Event()
+        self.thread = threading.Thread(target=self._run, args=(num_cpus, num_gpus), name=RAY_START_THREAD,
+                                       daemon=True)
+        self.thread.ready = self.ready  # type: ignore[attr-defined] - what init_ray waits for
+        self.thread.start()
+
+    def _run(self, num_cpus: int, num_gpus: int) -> None:
+        import time
+
+        import ray
+
+        try:
+            init_ray(num_cpus, num_gpus)
+        except Exception:  # noqa: BLE001 - the session's own init_ray starts Ray again and reports the error
+            log.debug("early Ray start failed", exc_info=True)
+        finally:
+            self.ready.set()
+        while ray.is_initialized():
+            time.sleep(0.2)
+
+    def cancel(self) -> None:
+        """The job does not train with RLlib after all (or its spec was rejected): stop what was started."""
+        import ray
+
+        self.ready.wait()
+        ray.shutdown()
+        self.thread.join()
+
+
+RAY_START_THREAD = "rlrt-ray-start"
+"""The name of :class:`EarlyRayStart`'s thread."""
+
+
+def wait_for_early_start() -> None:
+    """Wait until an :class:`EarlyRayStart` under way has started Ray (or failed); at once when there is none.
+    Called before anything that touches Ray (registering an environment would otherwise start a second one)."""
+    import threading
+
+    for thread in threading.enumerate():
+        if thread.name == RAY_START_THREAD:
+            thread.ready.wait()  # type: ignore[attr-defined]
+
+
 def init_ray(num_cpus: int, num_gpus: int) -> None:
-    """Start a local Ray instance sized to the job's machine (or join ``RAY_ADDRESS`` when set)."""
+    """Start a local Ray instance sized to the job's machine (or join ``RAY_ADDRESS`` when set); when an
+    :class:`EarlyRayStart` is under way, wait for it instead."""
     import os
+    import threading
 
     import ray
 
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    if threading.current_thread().name != RAY_START_THREAD:
+        wait_for_early_start()
     if ray.is_initialized():
         return
     if os.environ.get("RAY_ADDRESS"):
@@ -53,8 +111,19 @@ def register_environment(env_id: str) -> str:
     from ray.tune.registry import register_env
 
     name = rllib_env_name(env_id)
-    register_env(name, functools.partial(_make_registered_env, env_id))
+    register_env(name, _job_env_creator(env_id) or functools.partial(_make_registered_env, env_id))
     return name
+
+
+def _job_env_creator(env_id: str) -> Any:
+    """The RLlib creator of an environment the job's own code registered with gymnasium at run time, whose entry
+    point offers one (``rllib_env_creator(env_context)``: the sagemaker_rl launcher's user env creators). Such an
+    entry point exists only in this process; RLlib pickles the creator to its env runners, which then call it with
+    their own ``EnvContext`` (worker and vector index)."""
+    import gymnasium
+
+    spec = gymnasium.registry.get(env_id)
+    return getattr(spec.entry_point, "rllib_env_creator", None) if spec is not None else None
 
 
 def mean_std_filter(env: Any = None, spaces: Any = None, device: Any = None) -> Any:

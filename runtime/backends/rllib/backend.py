@@ -1,8 +1,15 @@
 """The RLlib training session behind the loop driver's :class:`runtime.train.backend.Backend` interface.
 
+<<<<<<< HEAD
+Online-specific work happens here, off the driver's path: on one host Ray starts in the background while the
+configuration is checked (:meth:`RLlibBackendFactory.start_early`; a rejected one shuts it down), episode numbers are smoothed over the last 100 episodes (RLlib 1.x semantics),
+rollout videos are recorded every ``record_video_every`` iterations, and a change in env-runner health is reported.
+=======
 Online-specific work happens here, off the driver's path: Ray is started once the configuration has been checked
 (a rejected one fails in seconds), episode numbers are smoothed over the last 100 episodes (RLlib 1.x semantics),
-rollout videos are recorded every ``record_video_every`` iterations, and a change in env-runner health is reported.
+and a change in env-runner health is reported. The driver films the policy :meth:`RLlibSession.rollout_actor` gives
+(runtime.train.videos).
+>>>>>>> notebooks-keys
 """
 
 from __future__ import annotations
@@ -16,6 +23,7 @@ from runtime.backends.rllib.sampling import SETTING, SampleTimeout
 from runtime.config import hyperparameters as hp
 from runtime.train.backend import BackendContext, ModelInfo, Step
 from runtime.train.checkpoints import TrainingState
+from runtime.timings import mark
 
 
 def _count(value: Any) -> int:
@@ -27,10 +35,11 @@ def _count(value: Any) -> int:
     return int(number) if math.isfinite(number) else 0
 
 
-def explain_env_failure(env_id: str, env_config: Mapping[str, Any]) -> None:
+def explain_env_failure(env_id: str, env_config: Mapping[str, Any], model_config: Mapping[str, Any] | None = None) -> None:
     """After RLlib failed to build its env runners: build the environment once here, and when it cannot start (a
     game that exits at once or never answers) raise the :class:`UserError` that names it. RLlib itself reports only
-    that no env runner came up (``IndexError: list index out of range``); its runners' errors are in their logs."""
+    that no env runner came up (``IndexError: list index out of range``); its runners' errors are in their logs.
+    Also a model setting the environment's actions cannot take: ``free_log_std`` needs continuous (Box) actions."""
     from envs.errors import EnvConfigError, EnvStartError
     from envs.registry import make_env
     from runtime.errors import UserError
@@ -44,7 +53,11 @@ def explain_env_failure(env_id: str, env_config: Mapping[str, Any]) -> None:
         raise env_start_error(env_id, exc) from exc
     except Exception:  # noqa: BLE001 - not the environment's fault: the original error stands
         return
+    action_space = env.action_space
     env.close()
+    if (model_config or {}).get("free_log_std") and type(action_space).__name__ != "Box":
+        raise UserError(f"'rl.training.config.model.free_log_std' (RLlib 2.x: model_config.free_log_std) needs "
+                        f"continuous (Box) actions; {env_id} has {action_space}. Remove it for this environment.")
 
 
 class RLlibSession:
@@ -53,7 +66,9 @@ class RLlibSession:
     units = ("iteration", "steps")
 
     def __init__(self, context: BackendContext) -> None:
-        from runtime.backends.rllib.algorithm import build_algorithm_config, init_ray, register_environment
+        mark("rllib session")
+        from runtime.backends.rllib.algorithm import (build_algorithm_config, init_ray, register_environment,
+                                                      wait_for_early_start)
         from runtime.cluster import env_runner_hosts, healthy_env_runners
         from runtime.job.env_config import job_env_config
         from runtime.train.reporting import EpisodeWindow
@@ -67,19 +82,21 @@ class RLlibSession:
         self.env_id: str = context.env_id
         env_config = job_env_config(self.env_id, spec.env_config, job)
         self.sample_timeout = SampleTimeout(self.env_id, env_config, hp.CONFIG_PREFIX + SETTING in spec.hyperparameters)
+        wait_for_early_start()
         config = build_algorithm_config(spec, register_environment(self.env_id), job.num_gpus, env_config, self.env_id)
         context.hooks.configure(config)
         self.algo: Any = None
+        mark("ray init")
         init_ray(job.num_cpus, job.num_gpus)
+        mark("ray started")
         try:
             self.algo = config.build_algo()
         except BaseException as exc:
             self.close()
             if isinstance(exc, Exception):
-                explain_env_failure(self.env_id, env_config)
+                explain_env_failure(self.env_id, env_config, getattr(config, "model_config", None))
             raise
         self.window = EpisodeWindow(getattr(self.algo.config, "metrics_num_episodes_for_smoothing", 100) or 100)
-        self.video_every = int(spec.extras.get(hp.RECORD_VIDEO_EVERY, 0) or 0)
         self._healthy = healthy_env_runners
         self.runners = healthy_env_runners(self.algo)
         if context.cluster is not None:
@@ -98,6 +115,14 @@ class RLlibSession:
     def restore(self, checkpoint: Path) -> None:
         self.algo.restore_from_path(str(checkpoint))
 
+    def load_weights(self, checkpoint: Path) -> None:
+        """Warm start: only the RLModule's weights (learner and env runners), not the algorithm's counters or
+        optimizer state."""
+        from ray.rllib.core import COMPONENT_LEARNER, COMPONENT_LEARNER_GROUP, COMPONENT_RL_MODULE
+
+        component = f"{COMPONENT_LEARNER_GROUP}/{COMPONENT_LEARNER}/{COMPONENT_RL_MODULE}"
+        self.algo.restore_from_path(str(checkpoint / component), component=component)
+
     def step(self, state: TrainingState, stop_requested: Any) -> Step:
         from runtime.train.reporting import metrics_from_rllib
 
@@ -109,16 +134,15 @@ class RLlibSession:
         steps = _count(runners.get("num_env_steps_sampled"))
         if not steps and not stop_requested():
             self.sample_timeout.starved(self.algo, iteration, self.context.out)
-        if self.video_every and iteration % self.video_every == 0:
-            self.video_every = self._record_video(iteration)
         self._report_runner_health()
         return Step(steps, _count(runners.get("num_episodes")), metrics, result=result)
 
-    def _record_video(self, iteration: int) -> int:
-        from runtime.backends.rllib.policy import record_training_video
+    def rollout_actor(self) -> Any:
+        """observation -> action: the current policy, greedy, as served (for the driver's rollout videos)."""
+        from runtime.backends.rllib.policy import serving_policy_from_algorithm
+        from runtime.evaluate.video import torch_actor
 
-        return record_training_video(self.algo, self.env_id, self.context.spec, self.context.job.intermediate_dir,
-                                     iteration, self.context.out)
+        return torch_actor(serving_policy_from_algorithm(self.algo)[0])
 
     def _report_runner_health(self) -> None:
         runners = self._healthy(self.algo)
@@ -175,6 +199,13 @@ class RLlibBackendFactory:
 
     def create(self, context: BackendContext) -> RLlibSession:
         return RLlibSession(context)
+
+    def start_early(self, num_cpus: int, num_gpus: int) -> Any:
+        """Start Ray in the background before the spec is resolved (importing RLlib and starting Ray's processes
+        overlap; the session waits for it). Returns a handle whose ``cancel()`` stops it again."""
+        from runtime.backends.rllib.algorithm import EarlyRayStart
+
+        return EarlyRayStart(num_cpus, num_gpus)
 
     def serving_model(self, model_dir: Path) -> Any:
         """The :class:`runtime.export.policy.ServingModel` of a model folder's RLlib checkpoint (``rlrt export``)."""

@@ -9,6 +9,7 @@ import logging
 from types import MappingProxyType
 from typing import Any, Mapping
 
+from runtime.backends.rllib.no_effect import message as no_effect_message, refusal
 from runtime.errors import UserError
 
 log = logging.getLogger(__name__)
@@ -28,6 +29,15 @@ OLD_NAMES: Mapping[str, str] = MappingProxyType(
         "num_gpus": "num_gpus_per_learner",
         "num_cpus_for_driver": "num_cpus_for_main_process",
         "lambda_": "lambda",
+        # RLlib 1.x's fault tolerance (rollout workers are env runners in 2.x).
+        "ignore_worker_failures": "ignore_env_runner_failures",
+        "recreate_failed_workers": "restart_failed_env_runners",
+        "max_num_worker_restarts": "max_num_env_runner_restarts",
+        "delay_between_worker_restarts_s": "delay_between_env_runner_restarts_s",
+        "num_consecutive_worker_failures_tolerance": "num_consecutive_env_runner_failures_tolerance",
+        "worker_health_probe_timeout_s": "env_runner_health_probe_timeout_s",
+        "worker_restore_timeout_s": "env_runner_restore_timeout_s",
+        "evaluation_num_workers": "evaluation_num_env_runners",
     }
 )
 # RLlib 1.x's schedules, which RLlib 2.x takes as the setting itself (a schedule overrides a fixed value, as in 1.x).
@@ -36,16 +46,12 @@ OLD_SCHEDULES: Mapping[str, str] = MappingProxyType({"lr_schedule": "lr", "entro
 SCHEDULABLE = ("lr", "entropy_coeff")
 # Old names whose meaning moved into another structure.
 MOVED_TO_MODEL_CONFIG = ("vf_share_layers", "free_log_std", "fcnet_hiddens", "fcnet_activation")
-# Old keys that no longer configure anything in RLlib 2.x; accepted with a note so seed hyperparameters still run.
-IGNORED_OLD_KEYS: Mapping[str, str] = MappingProxyType(
-    {
-        "monitor": "rollout videos are recorded by rlrt itself (see record_video_every)",
-        "log_level": "rlrt sets RLlib's log level",
-        "framework": "rlrt trains with torch",
-        "eager": "rlrt trains with torch",
-        "use_pytorch": "rlrt trains with torch",
-    }
-)
+# RLlib 1.x's framework keys: the value rlrt trains with is accepted (it is what happens); any other is refused.
+FRAMEWORK_KEYS: Mapping[str, Any] = MappingProxyType({"framework": "torch", "use_pytorch": True, "eager": False})
+HORIZON_KEY = "episode_step_cap"
+"""The env_config key RLlib 1.x's ``horizon`` becomes: it caps an episode (envs.registry.make_env), never lengthens
+the environment's own time limit (RLlib 1.x's ``horizon`` did neither: the env's TimeLimit still ended episodes)."""
+BATCH_MODES = ("truncate_episodes", "complete_episodes")
 # Our own keys, handled before RLlib sees the configuration.
 OWN_KEYS = ("observation_filter", "model_config", "multi_agent_policies")
 OBSERVATION_FILTERS = ("NoFilter", "MeanStdFilter")
@@ -112,6 +118,10 @@ _TYPE_OF_NONE_DEFAULTS: Mapping[str, Any] = MappingProxyType(
         "min_time_s_per_iteration": 1.0,
     }
 )
+
+
+# Keys whose RLlib default is "auto" and that otherwise take a number (of the type given).
+_AUTO_OR_NUMBER: Mapping[str, Any] = MappingProxyType({"rollout_fragment_length": 1, "num_cpus_per_learner": 1.0})
 
 
 def _schedule_problem(key: str, value: Any, meaning: str) -> str | None:
@@ -185,6 +195,17 @@ _RANGES: Mapping[str, tuple[str, Any]] = MappingProxyType(
 )
 
 
+def _number(key: str, value: Any, defaults: Mapping[str, Any]) -> Any:
+    """A string that spells the number ``key`` takes (its RLlib default is an int or a float), as that number."""
+    from runtime.config.values import coerce_value
+
+    default = 1 if key == "horizon" else _AUTO_OR_NUMBER.get(key, defaults.get(key))
+    default = _TYPE_OF_NONE_DEFAULTS.get(key) if default is None else default
+    if not isinstance(value, str) or isinstance(default, bool) or not isinstance(default, (int, float)):
+        return value
+    return coerce_value(value, (int,) if isinstance(default, int) else (int, float))
+
+
 class RLlibValidator:
     """Translates and checks ``rl.training.config.*`` for an RLlib algorithm (see runtime.config.hyperparameters)."""
 
@@ -199,29 +220,34 @@ class RLlibValidator:
         model_config: dict[str, Any] = {}
         problems: list[str] = []
         scheduled = {new for old, new in OLD_SCHEDULES.items() if config.get(old) is not None}
+        defaults = default_config_dict(algorithm)
         for key, value in config.items():
-            if key in IGNORED_OLD_KEYS:
-                log.warning("rl.training.config.%s is ignored: %s", key, IGNORED_OLD_KEYS[key])
+            if isinstance(value, str) and key != "model_config":
+                value = _number(OLD_NAMES.get(key, key), value, defaults)
+            if key in FRAMEWORK_KEYS:
+                if value != FRAMEWORK_KEYS[key]:
+                    problems.append(f"'{key}': rlrt trains with torch on RLlib 2.x's new API stack (framework="
+                                    f"'torch'); got {json.dumps(value, default=str)}. Remove the key.")
             elif key == "horizon":
-                # RLlib 1.x's episode horizon is the environment's time limit.
+                # RLlib 1.x's horizon caps an episode; it never lengthens the environment's own time limit.
                 if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                     problems.append(f"'horizon' must be an integer >= 1, got {json.dumps(value, default=str)}")
                 else:
-                    env_config["max_episode_steps"] = value
+                    env_config[HORIZON_KEY] = value
             elif key == "model":
                 if not isinstance(value, dict):
                     problems.append(f"'model' must be a JSON object, got {json.dumps(value, default=str)}")
                     continue
                 for sub, sub_value in value.items():
                     if sub in _MODEL_DICT_KEYS:
-                        model_config[sub] = sub_value
+                        model_config[sub] = _number(sub, sub_value, model_config_fields())
                     else:
                         problems.append(
                             f"'model.{sub}' has no RLlib 2.x equivalent; use model_config keys: "
                             + ", ".join(sorted(model_config_fields()))
                         )
             elif key in MOVED_TO_MODEL_CONFIG:
-                model_config[key] = value
+                model_config[key] = _number(key, value, model_config_fields())
             elif key in OLD_SCHEDULES:
                 if value is not None:
                     out[OLD_SCHEDULES[key]] = value
@@ -231,7 +257,7 @@ class RLlibValidator:
                 if not isinstance(value, dict):
                     problems.append(f"'model_config' must be a JSON object, got {json.dumps(value, default=str)}")
                 else:
-                    model_config.update(value)
+                    model_config.update({k: _number(k, v, model_config_fields()) for k, v in value.items()})
             else:
                 out[OLD_NAMES.get(key, key)] = value
         if model_config:
@@ -260,6 +286,11 @@ class RLlibValidator:
                 if value not in OBSERVATION_FILTERS:
                     problems.append(f"'{name}' must be one of {', '.join(OBSERVATION_FILTERS)}, got {value!r}")
                 continue
+            if key == "batch_mode":
+                if value not in BATCH_MODES:
+                    problems.append(f"'{name}' must be one of {', '.join(BATCH_MODES)}, got "
+                                    f"{json.dumps(value, default=str)}")
+                continue
             if key == "multi_agent_policies":
                 if value not in MULTI_AGENT_POLICIES:
                     problems.append(f"'{name}' must be one of {', '.join(MULTI_AGENT_POLICIES)}, got {value!r}")
@@ -270,12 +301,19 @@ class RLlibValidator:
                 hint = f" Did you mean 'rl.training.config.{close[0]}'?" if close else ""
                 problems.append(f"Unknown {algorithm} configuration key '{name}'.{hint}")
                 continue
+            reason = refusal(key, defaults[key])
+            if reason is not None:
+                problems.append(no_effect_message(key, reason))
+                continue
+            if key in _AUTO_OR_NUMBER and value == "auto":
+                continue
             if key in SCHEDULABLE and isinstance(value, (list, tuple)):
                 problem = _schedule_problem(name, value, _RANGES[key][0] if key in _RANGES else "a number")
                 if problem:
                     problems.append(problem)
                 continue
             default = defaults[key] if defaults[key] is not None else _TYPE_OF_NONE_DEFAULTS.get(key)
+            default = _AUTO_OR_NUMBER.get(key, default)
             problem = _type_problem(name, value, default)
             if problem is None and key in _RANGES and isinstance(value, (int, float)) and not isinstance(value, bool):
                 meaning, predicate = _RANGES[key]

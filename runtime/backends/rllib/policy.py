@@ -13,8 +13,6 @@ What RLlib does around the module at inference, and what is baked into the servi
 from __future__ import annotations
 
 import copy
-import sys
-import time
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -160,27 +158,3 @@ def serving_policy_from_checkpoint(checkpoint: Path) -> tuple[Any, ActionHead, O
             if type(connector).__name__ == "NormalizeAndClipActions":
                 normalize_actions = bool(connector.normalize_actions)
     return serving_policy_from_parts(module, env_to_module_state, normalize_actions)
-
-
-def record_training_video(algo: Any, env_id: str, spec: Any, intermediate_dir: Path, iteration: int,
-                          stream: Any = None) -> int:
-    """Record one deterministic episode of the current policy to ``output/intermediate/rollout-iteration-N.mp4``.
-
-    Returns the video interval to keep using: the spec's ``record_video_every``, or 0 after a failure (the
-    environment cannot render, say), which is reported once and does not stop training.
-    """
-    from runtime.evaluate.video import play_episode, torch_actor
-
-    out = stream or sys.stdout
-    path = intermediate_dir / f"rollout-iteration-{iteration:06d}.mp4"
-    started = time.monotonic()
-    try:
-        policy, _, _ = serving_policy_from_algorithm(algo)
-        episode = play_episode(torch_actor(policy), env_id, dict(spec.env_config), video=path, seed=iteration)
-    except Exception as exc:  # noqa: BLE001 - a video must never end a training job
-        print(f"rlrt: warning: rollout video at iteration {iteration} failed, videos are off: {exc}", file=sys.stderr,
-              flush=True)
-        return 0
-    print(f"rlrt: rollout video {path.name}: {episode.frames} frames, episode reward {episode.reward:.2f}, "
-          f"{episode.steps} steps ({time.monotonic() - started:.1f} s)", file=out, flush=True)
-    return int(spec.extras.get("record_video_every", 0) or 0)

@@ -34,35 +34,71 @@ CAMERAS = ("FRONT_FACING_CAMERA", "STEREO_CAMERAS")
 
 
 # ----- the job's files ------------------------------------------------------------------------------------------
-def _basename(value: Any) -> str | None:
-    return Path(str(value)).name if value else None
+def s3_key(value: Any) -> str:
+    """An S3 key as the seeds give it (``<prefix>/model/model_metadata.json`` or ``s3://bucket/<key>``), bucket-free."""
+    text = str(value).strip()
+    if text.startswith("s3://"):
+        text = text[5:].partition("/")[2]
+    return text.strip("/")
+
+
+def prefix_root(train_dir: Path | None, extras: Mapping[str, Any]) -> Path | None:
+    """The folder of the train channel that holds the ``s3_prefix`` content: the channel may hold the prefix folder
+    itself (``<channel>/<prefix>/model/model_metadata.json``, the notebook's S3 layout under a bucket-wide channel) or
+    its content (a channel pointed at ``s3://bucket/<prefix>``). UserError naming the prefix when it matches neither."""
+    prefix = s3_key(extras.get("s3_prefix") or "")
+    if train_dir is None or not prefix:
+        return train_dir
+    if (train_dir / prefix).is_dir():
+        return train_dir / prefix
+    own = (*REWARD_FILES, METADATA_FILE, f"model/{METADATA_FILE}", TRAINING_YAML)
+    named = [_relative(s3_key(extras[k]), prefix) for k in ("model_metadata_s3_key", "reward_function_s3_source")
+             if extras.get(k)]
+    if any((train_dir / name).is_file() for name in (*own, *named)):
+        return train_dir
+    held = ", ".join(sorted(p.name for p in train_dir.iterdir())[:10]) or "nothing"
+    raise UserError(f"s3_prefix '{prefix}' matches nothing in the train channel {train_dir} (it holds: {held}): give "
+                    f"the channel the prefix folder ({prefix}/model/{METADATA_FILE}, {prefix}/"
+                    f"{REWARD_FILES[-1]}) or its content.")
+
+
+def _relative(key: str, prefix: str) -> str:
+    return key[len(prefix) + 1:] if prefix and key.startswith(prefix + "/") else key
+
+
+def _named_file(train_dir: Path | None, root: Path | None, extras: Mapping[str, Any], name: str,
+                defaults: tuple[str, ...]) -> Path | None:
+    """The file the hyperparameter ``name`` gives as an S3 key, inside the train channel: the key itself, the key
+    below ``s3_prefix`` in the prefix folder, its basename there (``defaults`` when not given). UserError listing
+    where it looked when a given key is found nowhere."""
+    given = extras.get(name)
+    if not given:
+        found = [root / d for d in defaults if root is not None and (root / d).is_file()]
+        return found[0] if found else None
+    key = s3_key(given)
+    prefix = s3_key(extras.get("s3_prefix") or "")
+    tried: list[Path] = []
+    if train_dir is not None and root is not None:
+        tried = [train_dir / key, root / _relative(key, prefix), root / Path(key).name]
+        for path in tried:
+            if path.is_file():
+                return path
+    looked = ", ".join(dict.fromkeys(str(p) for p in tried)) or "the job has no train channel"
+    raise UserError(f"{name} '{given}' names '{Path(key).name}', but the train channel has no such file (looked at: "
+                    f"{looked}). Put the prefix folder or its content in the train channel.")
 
 
 def find_reward_function(train_dir: Path | None, extras: Mapping[str, Any]) -> Path | None:
-    """The reward function file in the train channel (the ``reward_function_s3_source`` basename first)."""
-    named = _basename(extras.get("reward_function_s3_source"))
-    if named:
-        if train_dir is None or not (train_dir / named).is_file():
-            raise UserError(
-                f"reward_function_s3_source names '{named}', but the train channel "
-                f"({train_dir or 'absent'}) has no such file. Put the reward function there."
-            )
-        return train_dir / named
-    for name in REWARD_FILES:
-        if train_dir is not None and (train_dir / name).is_file():
-            return train_dir / name
-    return None
+    """The reward function in the train channel: ``reward_function_s3_source`` (see :func:`_named_file`), else
+    ``reward_function.py`` / ``customer_reward_function.py`` in the prefix folder."""
+    return _named_file(train_dir, prefix_root(train_dir, extras), extras, "reward_function_s3_source", REWARD_FILES)
 
 
 def find_metadata(train_dir: Path | None, extras: Mapping[str, Any]) -> Path | None:
-    """model_metadata.json in the train channel (or the basename of ``model_metadata_s3_key``)."""
-    named = _basename(extras.get("model_metadata_s3_key")) or METADATA_FILE
-    if train_dir is not None and (train_dir / named).is_file():
-        return train_dir / named
-    if extras.get("model_metadata_s3_key"):
-        raise UserError(f"model_metadata_s3_key names '{named}', but the train channel ({train_dir or 'absent'}) "
-                        "has no such file.")
-    return None
+    """model_metadata.json in the train channel: ``model_metadata_s3_key``, else ``model_metadata.json`` or
+    ``model/model_metadata.json`` in the prefix folder."""
+    return _named_file(train_dir, prefix_root(train_dir, extras), extras, "model_metadata_s3_key",
+                       (METADATA_FILE, f"model/{METADATA_FILE}"))
 
 
 def read_training_yaml(train_dir: Path | None) -> dict[str, Any]:
@@ -152,3 +188,32 @@ def image_scaler(env: Any = None, spaces: Any = None, device: Any = None) -> Any
     return pieces
 
 
+
+
+def pretrained_model(train_dir: Path | None, extras: Mapping[str, Any]) -> tuple[Path, str] | None:
+    """The previous model DeepRacer's ``pretrained_s3_bucket`` / ``pretrained_s3_prefix`` name, inside the train
+    channel (``<channel>/<pretrained prefix>``, or its ``model/`` folder, holding a model folder, its model.tar.gz or
+    checkpoints); None when no prefix is given. UserError naming the prefix when it matches nothing."""
+    from runtime.names import CHANNEL_PRETRAINED
+    from runtime.train.warm_start import pretrained_checkpoint
+
+    prefix = s3_key(extras.get("pretrained_s3_prefix") or "")
+    if not prefix:
+        return None
+    named_by = f"pretrained_s3_prefix '{prefix}'"
+    candidates = [train_dir / prefix, train_dir / prefix / "model"] if train_dir is not None else []
+    problems = []
+    for folder in candidates:
+        if not folder.is_dir():
+            continue
+        try:
+            pretrained_checkpoint(folder)
+        except UserError as exc:
+            problems.append(str(exc))
+            continue
+        return folder, named_by
+    looked = ", ".join(str(c) for c in candidates) or "the job has no train channel"
+    raise UserError(f"{named_by} (bucket {extras.get('pretrained_s3_bucket') or 'not given'}) matches no model (looked "
+                    f"at: {looked})" + (f": {problems[0]}" if problems else "") + ". Put the previous model's "
+                    f"folder or model.tar.gz under that prefix in the train channel, or pass it in the "
+                    f"'{CHANNEL_PRETRAINED}' channel.")

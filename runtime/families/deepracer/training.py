@@ -16,6 +16,7 @@ import json
 import logging
 import math
 import shutil
+import sys
 import tempfile
 from dataclasses import replace
 from pathlib import Path
@@ -32,7 +33,8 @@ from runtime.families import TrainingHooks
 log = logging.getLogger(__name__)
 from runtime.families.deepracer.dialect import EVAL_SIMTRACE_DIR, METADATA_FILE, SIMTRACE_DIR, TRAINING_METRICS
 from runtime.families.deepracer.files import (deepracer_errors, find_metadata, find_reward_function, image_scaler,
-                                             model_config_for, read_training_yaml)
+                                             model_config_for, prefix_root, pretrained_model,
+                                             read_training_yaml)
 
 # ----- training hooks -------------------------------------------------------------------------------------------
 class DeepRacerHooks(TrainingHooks):
@@ -55,6 +57,9 @@ class DeepRacerHooks(TrainingHooks):
         self.max_episodes: int | None = None
         self.evaluation_interval = 1
         self.env_config: dict[str, Any] = {}
+        self.inputs_dir: Path | None = None
+        self.s3_dir: Path | None = None
+        self.s3_sync: Any = None
 
     # ---- before training
     def prepare(self, spec: hp.TrainingSpec) -> hp.TrainingSpec:
@@ -64,8 +69,16 @@ class DeepRacerHooks(TrainingHooks):
         from envs.deepracer.tracks import TrackError
 
         extras = dict(spec.extras.get("deepracer", {}) or {})
-        train_dir = self.job.channel_dir(CHANNEL_TRAIN)
-        train_dir = train_dir if train_dir.is_dir() else None
+        from runtime.families.deepracer.s3 import OutputSync, open_store, stage_inputs
+
+        channel = self.job.channel_dir(CHANNEL_TRAIN)
+        train_dir = channel if channel.is_dir() else None
+        store = open_store(extras, sys.stdout)
+        if store is not None:  # optional real S3: the inputs from the notebook's keys, the outputs back
+            self.s3_dir = Path(tempfile.mkdtemp(prefix="rlrt-deepracer-s3-"))
+            train_dir = stage_inputs(store, extras, self.s3_dir)
+            self.s3_sync = OutputSync(store, extras, self.job.intermediate_dir)
+        self.inputs_dir = train_dir
         self.reward_path = find_reward_function(train_dir, extras)
         self.metadata_path = find_metadata(train_dir, extras)
         try:
@@ -83,14 +96,16 @@ class DeepRacerHooks(TrainingHooks):
         if self.metadata_path is None:
             print("rlrt: no model_metadata.json in the train channel: using DeepRacer's default (5 discrete actions "
                   "at 0.6 m/s, FRONT_FACING_CAMERA)", flush=True)
-        yaml_settings = read_training_yaml(train_dir)
+        root = prefix_root(train_dir, extras)
+        yaml_settings = read_training_yaml(root)
         trials = yaml_settings.pop("number_of_trials", None)
         env_config: dict[str, Any] = {**yaml_settings, **dict(spec.env_config)}
         env_config["model_metadata"] = self.metadata.to_dict()
         if self.reward_path:
             env_config["reward_function"] = str(self.reward_path)
         if train_dir is not None:
-            env_config["track_dirs"] = [str(train_dir)]
+            env_config["track_dirs"] = list(dict.fromkeys([str(root), str(train_dir)]
+                                                          + ([str(channel)] if channel.is_dir() else [])))
         env_config.setdefault("phase", "training")
         # Try the configuration here, where errors are plain: build, reset and drive a few steps.
         try:
@@ -117,6 +132,9 @@ class DeepRacerHooks(TrainingHooks):
               f"{str(env_config.get('race_type', 'TIME_TRIAL')).upper()}, sensors {list(self.metadata.sensors)}, "
               f"{self.metadata.action_space_type} actions, {self.metadata.neural_network}", flush=True)
         return replace(spec, config=config, env_config=env_config, extras=new_extras)
+
+    def pretrained(self, spec: hp.TrainingSpec) -> tuple[Path, str] | None:
+        return pretrained_model(self.inputs_dir, spec.extras.get("deepracer", {}) or {})
 
     def configure(self, config: Any) -> None:
         config.env_runners(env_to_module_connector=image_scaler)
@@ -211,6 +229,8 @@ class DeepRacerHooks(TrainingHooks):
             if rows[phase] or phase == "training":
                 self._write_simtrace(self.job.intermediate_dir / folder / f"{iteration - 1}-iteration.csv", phase,
                                      rows[phase])
+        if self.s3_sync is not None:
+            self.s3_sync.sync()
 
     def _write_metrics(self) -> None:
         self.metrics_file.parent.mkdir(parents=True, exist_ok=True)
@@ -253,9 +273,13 @@ class DeepRacerHooks(TrainingHooks):
             shutil.copyfile(self.reward_path, model_dir / "reward_function.py")
         if self.metrics_file.is_file():
             shutil.copyfile(self.metrics_file, model_dir / TRAINING_METRICS)
+        if self.s3_sync is not None:
+            self.s3_sync.sync()
 
     def close(self) -> None:
         shutil.rmtree(self.trace_dir, ignore_errors=True)
+        if self.s3_dir is not None:
+            shutil.rmtree(self.s3_dir, ignore_errors=True)
 
 
 def policy_training_line(result: Mapping[str, Any], iteration: int) -> str | None:

@@ -1,0 +1,51 @@
+"""Compatibility modules for the imports SageMaker RL scripts make, shipped with rlrt (documented in
+docs/MIGRATING.md): ``roboschool`` (its gym ids give the PyBullet successors) and ``gym_unity``
+(``gym_unity.envs.UnityToGymWrapper`` over an ``mlagents_envs`` ``UnityEnvironment``).
+
+Each lives in its own folder (``for_<module>/<module>``), which :func:`install` adds at the END of ``sys.path`` and
+of ``PYTHONPATH`` (for Ray's worker processes) only when that module is not installed for real: a real
+``roboschool`` or ``gym_unity`` is never shadowed. The script-mode path (``runtime.container``) and the launcher call
+it; nothing happens on import. (``from ray.tune import run_experiments`` needs no module: Ray 2.x still has it.)
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import sys
+from pathlib import Path
+
+MODULES = ("roboschool", "gym_unity")
+HERE = Path(__file__).resolve().parent
+
+
+def folder(module: str) -> Path:
+    """The folder holding the compatibility module ``module``."""
+    return HERE / f"for_{module}"
+
+
+def missing_folders() -> list[str]:
+    """The folders of the compatibility modules whose real module is absent (and not yet on ``sys.path``)."""
+    wanted = []
+    for module in MODULES:
+        path = str(folder(module))
+        if path in sys.path:
+            continue
+        if importlib.util.find_spec(module) is None:
+            wanted.append(path)
+    return wanted
+
+
+def pythonpath_with(folders: list[str], current: str | None) -> str:
+    """``PYTHONPATH`` with ``folders`` appended (at the end; already present ones not repeated)."""
+    parts = [p for p in (current or "").split(os.pathsep) if p]
+    return os.pathsep.join(parts + [f for f in folders if f not in parts])
+
+
+def install() -> None:
+    """Make the compatibility modules importable in this process and the processes it starts (Ray workers)."""
+    folders = missing_folders()
+    if not folders:
+        return
+    sys.path.extend(folders)
+    os.environ["PYTHONPATH"] = pythonpath_with(folders, os.environ.get("PYTHONPATH"))

@@ -1,0 +1,142 @@
+"""``SageMakerRayLauncher``: the base class of SageMaker RL's Ray scripts (``train-reacher.py``, ``train-unity.py``).
+
+A script subclasses it, implements ``register_env_creator()`` (``ray.tune.registry.register_env(name, creator)``)
+and ``get_experiment_config()`` (``{"training": {"env", "run", "stop", "config"}}``), and calls
+``MyLauncher().train_main()``. :meth:`SageMakerRayLauncher.launch` then: makes the compatibility modules importable,
+calls the script's methods (its overrides honoured), lays the job's ``rl.*`` hyperparameters over the experiment
+(:meth:`customize_experiment_config`, as SageMaker RL did), registers the script's env creator as an rlrt
+environment, and hands the experiment as ``rl.training.*`` hyperparameters to rlrt's training job
+(``runtime.train.job.run_training_job``): the same resolution, driver, metric lines, checkpoints, resume, SIGTERM
+handling, exports, multi-host plan and failure file as every rlrt job.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from enum import Enum
+from typing import Any
+
+from runtime.errors import UserError
+
+
+class Cluster(Enum):
+    """SageMaker RL's cluster types (``rl_cluster_type``): a homogeneous job is ``primary``."""
+
+    Primary = "primary"
+    Secondary = "secondary"
+
+
+class SageMakerRayLauncher:
+    """Base class of a SageMaker RL Ray script: fill in :meth:`register_env_creator` and
+    :meth:`get_experiment_config`, then call :meth:`train_main`."""
+
+    def __init__(self) -> None:
+        self.num_cpus = int(os.environ.get("SM_NUM_CPUS") or os.cpu_count() or 1)
+        self.num_gpus = int(os.environ.get("SM_NUM_GPUS") or 0)
+        self.cluster_type = self._get_cluster_type()
+        self.num_instances_secondary_cluster = int(os.environ.get("SM_HP_RL_NUM_INSTANCES_SECONDARY") or 0)
+        self.host_name = os.environ.get("SM_CURRENT_HOST", "algo-1")
+        resource = json.loads(os.environ.get("SM_RESOURCE_CONFIG") or "{}")
+        self.hosts_info = list(resource.get("hosts") or [self.host_name])
+        self.is_master_node = self.hosts_info[0] == self.host_name and self.cluster_type == Cluster.Primary
+        self.hyperparameters: dict[str, Any] = {}
+
+    def _get_cluster_type(self) -> Cluster:
+        value = os.environ.get("SM_HP_RL_CLUSTER_TYPE", "primary").strip('"')
+        return Cluster.Primary if value.lower() == "primary" else Cluster.Secondary
+
+    def register_env_creator(self) -> None:
+        """Sub-classes implement this: ``ray.tune.registry.register_env(name, creator)``."""
+        raise NotImplementedError("Subclasses should implement this to call ray.tune.registry.register_env")
+
+    def get_experiment_config(self) -> dict[str, Any]:
+        """Sub-classes implement this: ``{"training": {"env": ..., "run": ..., "stop": {...}, "config": {...}}}``."""
+        raise NotImplementedError("Subclasses must define the experiment config to pass to ray.tune.run_experiments")
+
+    def customize_experiment_config(self, config: dict[str, Any]) -> dict[str, Any]:
+        """The job's ``rl.*`` hyperparameters applied over the experiment dict (``rl.training.config.lr`` sets
+        ``config["training"]["config"]["lr"]``), as SageMaker RL's launcher did."""
+        from sagemaker_rl.experiment import apply_rl_hyperparameters
+
+        self.hyperparameters = _job_hyperparameters()
+        return apply_rl_hyperparameters(config, self.hyperparameters)
+
+    def _call(self, method: str) -> Any:
+        try:
+            return getattr(self, method)()
+        except NotImplementedError as exc:
+            raise UserError(
+                f"{type(self).__name__} does not implement {method}(), which a SageMaker RL launcher must define "
+                f"({_WHAT[method]}). {exc}") from exc
+
+    def training_hyperparameters(self) -> dict[str, Any]:
+        """The script's experiment as the ``rl.training.*`` hyperparameters rlrt's job trains (its env creator
+        registered as an rlrt environment and, on the first host, built once to check it)."""
+        from envs.errors import EnvConfigError, EnvStartError
+        from runtime.config import hyperparameters as hp
+        from sagemaker_rl.experiment import experiment_hyperparameters
+        from sagemaker_rl.user_envs import check_user_env, register_user_env
+
+        self._call("register_env_creator")
+        experiment = self.customize_experiment_config(self._call("get_experiment_config"))
+        overrides = experiment_hyperparameters(experiment)
+        gym_id = register_user_env(overrides[hp.ENV])
+        if gym_id is not None:
+            overrides[hp.ENV] = gym_id
+            if self.is_master_node:
+                env_config = overrides.get(hp.CONFIG_PREFIX + "env_config") or {}
+                try:
+                    check_user_env(gym_id, env_config if isinstance(env_config, dict) else {})
+                except (EnvConfigError, EnvStartError) as exc:
+                    raise UserError(str(exc)) from exc
+        return overrides
+
+    def launch(self) -> int:
+        """Train the script's experiment with rlrt's training job; returns the exit code (0, 2 for a user error
+        with the reason in ``output/failure``, 143 after SIGTERM)."""
+        from runtime.errors import run_job
+        from runtime.train.job import run_training_job
+        from sagemaker_rl import compat
+        from sagemaker_rl.experiment import BASE_PRESET
+
+        compat.install()
+        prepared: dict[str, Any] = {}
+
+        def prepare() -> int:
+            prepared.update(self.training_hyperparameters())
+            return 0
+
+        code = run_job(prepare)
+        if code != 0:
+            return code
+        return run_training_job(overrides=prepared, default_preset=BASE_PRESET)
+
+    @classmethod
+    def train_main(cls) -> None:
+        """Entry point of a script: ``MyLauncher().train_main()`` (or ``MyLauncher.train_main()``); exits with the
+        job's exit code when it is not 0."""
+        code = cls().launch()
+        if code:
+            raise SystemExit(code)
+
+
+_WHAT = {
+    "register_env_creator": "call ray.tune.registry.register_env(name, creator) for the experiment's env",
+    "get_experiment_config": "return {'training': {'env': ..., 'run': 'PPO', 'stop': {...}, 'config': {...}}}",
+}
+
+
+def _job_hyperparameters() -> dict[str, Any]:
+    """The job's hyperparameters (decoded): sagemaker-training's ``SM_HPS``, else the job tree's file."""
+    text = os.environ.get("SM_HPS")
+    if text:
+        return dict(json.loads(text))
+    from runtime.job.environment import load_environment
+    from runtime.job.setup import find_base_dir
+    from runtime.names import CONFIG_DIR, HYPERPARAMETERS_JSON
+
+    root, _local = find_base_dir(None, "sagemaker-rl")
+    if (root / CONFIG_DIR / HYPERPARAMETERS_JSON).is_file():
+        return dict(load_environment(root).hyperparameters)
+    return {}

@@ -1,0 +1,90 @@
+"""The user's own environment creator (registered with ``ray.tune.registry.register_env``) as an rlrt environment.
+
+:func:`register_user_env` registers the creator with gymnasium under ``sagemaker_rl/<name>``, so the one job path
+(``runtime.job.setup.resolve_spec``, the driver, the env registry's checks, rollout videos) knows it like any other
+environment id. Its entry point is a :class:`UserEnvCreator`: called by ``gymnasium.make`` in the driver (an
+``EnvContext`` with ``worker_index`` 0), and handed to RLlib as is through ``rllib_env_creator``, so every env
+runner calls the user's creator with RLlib's own ``EnvContext`` (``env_config.worker_index`` and ``vector_index``
+as in RLlib 1.x). Old-style gym environments are adapted by :func:`envs.adapters.to_gymnasium` (Shimmy).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Mapping
+
+NAMESPACE = "sagemaker_rl"
+
+
+class UserEnvCreator:
+    """A user's env creator as a gymnasium entry point (``UserEnvCreator(name, creator)(**env_config)``)."""
+
+    def __init__(self, name: str, creator: Callable[[Any], Any]) -> None:
+        self.name = name
+        self.creator = creator
+
+    def describe(self) -> str:
+        """How error messages name the creator."""
+        return f"The env creator {getattr(self.creator, '__qualname__', repr(self.creator))}() registered as " \
+               f"'{self.name}'"
+
+    def rllib_env_creator(self, env_context: Any) -> Any:
+        """Build the environment from RLlib's ``EnvContext`` (what RLlib's env runners call)."""
+        from envs.adapters import to_gymnasium
+        from envs.errors import EnvConfigError
+        from sagemaker_rl import compat
+
+        compat.install()  # an env runner process: the creator may `import roboschool`
+        from envs.registry import EPISODE_STEP_CAP, capped
+
+        cap = env_context.get(EPISODE_STEP_CAP) if hasattr(env_context, "get") else None
+        if cap is not None:  # rlrt's own key (RLlib 1.x's `horizon`): applied below, never shown to the user's creator
+            rest = {k: v for k, v in env_context.items() if k != EPISODE_STEP_CAP}
+            env_context = env_context.copy_with_overrides(env_config=rest) if hasattr(
+                env_context, "copy_with_overrides") else rest
+        try:
+            env = self.creator(env_context)
+        except Exception as exc:
+            raise EnvConfigError(f"{self.describe()} raised {type(exc).__name__}: {exc}") from exc
+        env = to_gymnasium(env, self.describe())
+        max_steps = env_context.get("max_episode_steps") if hasattr(env_context, "get") else None
+        if max_steps is not None:  # the user's own gymnasium-style limit
+            import gymnasium
+
+            env = gymnasium.wrappers.TimeLimit(env, int(max_steps))
+        return capped(env, cap)
+
+    def __call__(self, worker_index: int = 0, vector_index: int = 0, **env_config: Any) -> Any:
+        from ray.rllib.env.env_context import EnvContext
+
+        context = EnvContext(dict(env_config), worker_index=worker_index, vector_index=vector_index)
+        return self.rllib_env_creator(context)
+
+
+def registered_creator(name: str) -> Callable[[Any], Any] | None:
+    """The creator the script registered for ``name`` with Ray's env registry, or None."""
+    from ray.tune.registry import ENV_CREATOR, _global_registry
+
+    if not _global_registry.contains(ENV_CREATOR, name):
+        return None
+    return _global_registry.get(ENV_CREATOR, name)
+
+
+def register_user_env(name: str) -> str | None:
+    """Register the script's creator for ``name`` with gymnasium; return the gymnasium id (None: no creator)."""
+    import gymnasium
+
+    creator = registered_creator(name)
+    if creator is None:
+        return None
+    gym_id = f"{NAMESPACE}/{name}"
+    gymnasium.register(id=gym_id, entry_point=UserEnvCreator(name, creator), disable_env_checker=True)
+    return gym_id
+
+
+def check_user_env(gym_id: str, env_config: Mapping[str, Any]) -> None:
+    """Build the user's environment once in this process and close it: a creator that raises, or returns something
+    that is not an environment, fails here with an :class:`envs.errors.EnvConfigError` naming it."""
+    import gymnasium
+
+    env = gymnasium.make(gym_id, disable_env_checker=True, **dict(env_config))
+    env.close()

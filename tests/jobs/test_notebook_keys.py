@@ -1,0 +1,76 @@
+"""The seed notebooks' hyperparameters through the seed-named entry points, as real jobs: rollout videos by default
+(the Roboschool notebook's "Fetch videos of training rollouts" cell waits for ``.mp4`` in ``output/intermediate``),
+RLlib 1.x's ``horizon`` capping episodes, ``monitor``, ``env`` inside ``config``, numbers given as strings."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import REPO_ROOT, make_job_tree, rlrt_env
+from unity_player.build import make_player
+from tests.unit.test_unity_training import free_base_port
+
+# The Roboschool notebook's commented overrides ("Attention scientists!"), given as many users give them: strings.
+NOTEBOOK = {"rl.training.config.horizon": "5000", "rl.training.config.num_sgd_iter": "10"}
+ONE_ITERATION = {"rl.training.stop.training_iteration": "1"}
+
+
+def run_entry_point(script: str, base: Path, cwd: Path, timeout: float = 400) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, str(REPO_ROOT / "entrypoints" / script)], env=rlrt_env(base),
+                          capture_output=True, text=True, timeout=timeout, cwd=cwd)
+
+
+def episode_lengths(stdout: str) -> list[float]:
+    return [float(v) for v in re.findall(r"^episode_len_mean: (\S+)$", stdout, re.M)]
+
+
+@pytest.mark.slow
+def test_roboschool_notebook_gets_rollout_videos_and_horizon_5000_keeps_reachers_150_steps(tmp_path: Path) -> None:
+    tree = make_job_tree(tmp_path / "ml", {**NOTEBOOK, **ONE_ITERATION})
+    run = run_entry_point("train-reacher.py", tree.base, tmp_path)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert episode_lengths(run.stdout) == [150.0]  # horizon caps; it never lengthens the env's own 150-step limit
+    videos = [p for p in tree.intermediate.glob("*.mp4") if p.stat().st_size > 0]  # the notebook's fetch_only filter
+    assert [p.name for p in videos] == ["rollout-iteration-000001.mp4"], run.stdout[-2000:]
+    assert re.search(r"rlrt: rollout video rollout-iteration-000001.mp4: 151 frames, .* 150 steps", run.stdout)
+
+
+@pytest.mark.slow
+def test_horizon_50_cuts_episodes_and_monitor_false_records_no_video(tmp_path: Path) -> None:
+    tree = make_job_tree(tmp_path / "ml", {**NOTEBOOK, "rl.training.config.horizon": "50",
+                                          "rl.training.config.monitor": False, **ONE_ITERATION})
+    run = run_entry_point("train-reacher.py", tree.base, tmp_path)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert episode_lengths(run.stdout) == [50.0]
+    assert not list(tree.intermediate.glob("*.mp4")) and "rollout video" not in run.stdout
+
+
+@pytest.mark.slow
+def test_unity_env_inside_config_trains_that_game_and_skips_videos_with_one_line(tmp_path: Path) -> None:
+    # The Unity example sets the environment inside the algorithm configuration; the game cannot render frames.
+    tree = make_job_tree(tmp_path / "ml", {
+        "rl.training.config.env": "unity:basic_env_linux.x86_64",
+        "rl.training.config.env_config.env_name": "basic_env_linux.x86_64",
+        "rl.training.config.env_config.base_port": free_base_port(),
+        "rl.training.config.train_batch_size": "200", "rl.training.config.sgd_minibatch_size": "100",
+        "rl.training.config.num_sgd_iter": "2", "rl.training.config.num_envs_per_worker": 1,
+        "rl.training.config.monitor": True, **ONE_ITERATION,
+    })
+    make_player(tree.channel("train"), "basic_env_linux")
+    run = run_entry_point("train-unity.py", tree.base, tmp_path, timeout=240)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    assert "training PPO on unity:basic_env_linux.x86_64" in run.stdout
+    assert run.stdout.count("cannot render video frames") == 1 and not list(tree.intermediate.glob("*.mp4"))
+
+
+def test_free_log_std_on_discrete_actions_is_a_user_error(tmp_path: Path) -> None:
+    # The Unity example's "model": {"free_log_std": true}: RLlib 2.x supports it for continuous actions only.
+    tree = make_job_tree(tmp_path / "ml", {"rl.training.config.model": {"free_log_std": True}, **ONE_ITERATION})
+    run = run_entry_point("train.py", tree.base, tmp_path, timeout=240)
+    assert run.returncode == 2, run.stderr[-3000:]
+    failure = tree.failure.read_text()
+    assert "model.free_log_std" in failure and "model_config.free_log_std" in failure and "Discrete(2)" in failure
