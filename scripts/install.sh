@@ -64,7 +64,12 @@ else
 fi
 # The lock is complete and resolved with overrides (see requirements/overrides.txt): install it as is.
 "${pip[@]}" install -q --no-deps "${extra[@]}" -r "$reqs" 2> >(grep -v "^WARNING: Location" >&2)
-"$venv/bin/python" -c "import ray.rllib, d3rlpy, pybullet_envs_gymnasium, mlagents_envs, sagemaker_training, torch" >&2
+# The imports work (their own banners, e.g. gym's notice that d3rlpy's import of gym prints, shown only if not).
+if ! check=$("$venv/bin/python" -c "import ray.rllib, d3rlpy, pybullet_envs_gymnasium, mlagents_envs, sagemaker_training, torch" 2>&1); then
+  echo "$check" >&2
+  log "the environment in $venv does not import; remove it and run again"
+  exit 1
+fi
 echo "$hash" >"$venv/.rlrt-complete"
 install_project
 log "ready: $venv"

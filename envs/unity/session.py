@@ -183,6 +183,15 @@ class UnitySession:
             self.env._close(int(timeout_s if timeout_s is not None else min(self.config.timeout_wait, 10)))
         except Exception as exc:  # noqa: BLE001 - closing must not mask the error that led here
             log.warning("closing the Unity player %s failed: %s", self.player, exc)
+        # mlagents stops its gRPC server without waiting for it, so the port is released a moment later (longer on a
+        # loaded machine); wait for it, so that a player started next gets the same worker id.
+        deadline = time.monotonic() + PORT_RELEASE_WAIT_S
+        while not port_is_free(self.port) and time.monotonic() < deadline:
+            time.sleep(0.05)
+
+
+PORT_RELEASE_WAIT_S = 5.0
+"""How long :meth:`UnitySession.close` waits for the player's port to be released."""
 
 
 def port_is_free(port: int) -> bool:

@@ -9,6 +9,7 @@ the one Coach-style ``Testing>`` formatter and :meth:`EvaluationResult.summary_l
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Protocol
 
@@ -114,6 +115,8 @@ def run_episodes(
     config = dict(env_config or {})
     if recorder is not None:
         config["render_mode"] = "rgb_array"
+        # Frames only: pygame-rendered envs (CartPole) would open the sound card, which a container has not.
+        os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
     envs: list[Any] = []
     returns: list[float] = []
     lengths: list[int] = []

@@ -42,9 +42,11 @@ def rllib_actor(model_dir: Path, metadata: Mapping[str, Any]) -> Actor:
 def d3rlpy_actor(model_dir: Path, metadata: Mapping[str, Any]) -> Actor:
     """A d3rlpy model's greedy policy, loaded by d3rlpy itself from ``metadata['model_file']`` (or the newest
     ``model.d3`` under the folder)."""
-    import d3rlpy
     import torch
 
+    from runtime.backends.d3rlpy.backend import import_d3rlpy
+
+    d3rlpy = import_d3rlpy()
     torch.set_num_threads(1)
     named = metadata.get("model_file")
     model_file = model_dir / str(named) if named else find_d3rlpy_model(model_dir)

@@ -9,6 +9,7 @@ import json
 import re
 import shutil
 import signal
+import subprocess
 import time
 from pathlib import Path
 
@@ -45,7 +46,14 @@ def trained(tmp_path_factory: pytest.TempPathFactory, rollouts: Path) -> tuple[J
     shutil.copy(rollouts, tree.channel("train") / "rollouts.csv")
     result = run_rlrt(["train"], base=tree.base)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert_no_library_banners(result)
     return tree, result.stdout
+
+
+def assert_no_library_banners(result: subprocess.CompletedProcess) -> None:
+    """d3rlpy imports gym (which prints a notice about itself) and logs at INFO through structlog: not in our log."""
+    text = result.stdout + result.stderr
+    assert "Gym has been unmaintained" not in text and "Register Shimmy environments" not in text, text[-3000:]
 
 
 def test_training_prints_metric_and_ope_lines(trained: tuple[JobTree, str]) -> None:
@@ -143,6 +151,7 @@ def test_evaluate_from_the_model_channel(tmp_path: Path, trained: tuple[JobTree,
     shutil.copytree(tree.model, evaluation.channel("checkpoint"), dirs_exist_ok=True)
     result = run_rlrt(["evaluate-offline"], base=evaluation.base)
     assert result.returncode == 0, result.stderr[-3000:]
+    assert_no_library_banners(result)
     rewards = [float(x) for x in re.findall(r"^Testing>.*Total reward=(.*?),", result.stdout, re.M)]
     lengths_total = sum(rewards)  # CartPole pays 1 per step
     assert rewards and lengths_total >= 60

@@ -19,6 +19,18 @@ TINY = {"rl.training.stop.training_iteration": 2}
 RAY_REGEX = r"episode_reward_mean: ([-+]?[0-9]*[.]?[0-9]+([eE][-+]?[0-9]+)?)"
 
 
+# Lines Ray, RLlib or the sound library write that a user cannot act on (runtime/backends/rllib/quiet.py, the
+# job's RAY_AUTH_MODE and SDL_AUDIODRIVER); a job's log must not carry them.
+NOT_ACTIONABLE = ("You are running PPO on the new API stack", "RLModule(config=[RLModuleConfig object])",
+                  "Install gputil", "SIGTERM handler is not set", "Token authentication is enabled", "ALSA lib",
+                  "Trainable.setup took")
+
+
+def assert_no_noise(run: subprocess.CompletedProcess) -> None:
+    noise = [line for line in (run.stdout + run.stderr).splitlines() if any(n in line for n in NOT_ACTIONABLE)]
+    assert not noise, noise
+
+
 def progress_rows(base: Path) -> list[dict[str, str]]:
     path = base / "output" / "intermediate" / "progress.csv"
     return list(csv.DictReader(path.open())) if path.exists() else []
@@ -55,6 +67,8 @@ def test_cartpole_in_a_sagemaker_tree(tmp_path: Path) -> None:
     assert list((tree.intermediate / "tensorboard").glob("events.out.tfevents.*"))
     assert [p.name for p in tree.checkpoints.iterdir()] == ["checkpoint_000002"]
     assert not tree.failure.exists()
+    assert list(tree.intermediate.glob("*.mp4"))  # a rollout video, filmed without a sound card's complaints
+    assert_no_noise(run)
 
 
 def test_bad_hyperparameter_fails_cleanly(tmp_path: Path) -> None:
@@ -189,6 +203,7 @@ def test_other_rllib_algorithms_build_and_run_an_iteration(tmp_path: Path, algor
     assert run.returncode == 0, run.stderr[-3000:]
     assert "training_iteration: 1" in run.stdout
     assert json.loads((tree.model / "metadata.json").read_text())["algorithm"] == algorithm
+    assert_no_noise(run)  # the driver's lines and those of remote env runners
 
 
 @pytest.mark.slow

@@ -35,13 +35,24 @@ FINAL_EVALUATION_EPISODES = 5
 """Episodes the exported policy is evaluated for after training (hyperparameter ``evaluate_episodes``; 0: none)."""
 
 
-def quiet_d3rlpy() -> None:
-    """d3rlpy logs every dataset and build step at INFO/DEBUG through structlog; keep its warnings only."""
+def import_d3rlpy() -> Any:
+    """d3rlpy, imported without the lines a user cannot act on: gym's notice about itself (d3rlpy imports gym) and
+    the INFO/DEBUG lines d3rlpy and the gymnasium plugins it loads write through structlog (warnings stay)."""
+    import contextlib
+    import io
     import logging
+    import sys
 
     import structlog
 
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
+    if "gym" not in sys.modules:
+        with contextlib.redirect_stderr(io.StringIO()):
+            with contextlib.suppress(ImportError):
+                import gym  # noqa: F401 - prints its notice on import
+    import d3rlpy
+
+    return d3rlpy
 
 
 def save_algo(algo: Any, folder: Path) -> None:
@@ -92,7 +103,7 @@ class D3rlpySession:
     units = ("epoch", "gradient steps")
 
     def __init__(self, context: BackendContext) -> None:
-        import d3rlpy
+        d3rlpy = import_d3rlpy()
         import torch
         from d3rlpy.algos.utility import build_scalers_with_transition_picker
 
@@ -103,7 +114,6 @@ class D3rlpySession:
 
         self.context = context
         spec, job, out = context.spec, context.job, context.out
-        quiet_d3rlpy()
         d3config, self.own = split_config(spec.algorithm, spec.config)
         torch.set_num_threads(int(self.own["num_threads"]))
         self.env_id = context.env_id

@@ -80,9 +80,12 @@ def config_class(algorithm: str) -> type:
     """The d3rlpy config dataclass of ``algorithm``."""
     import importlib
 
+    from runtime.backends.d3rlpy.backend import import_d3rlpy
+
     name = canonical_algorithm(algorithm)
     if name is None:
         raise UserError(f"'{algorithm}' is not an offline algorithm; offline algorithms: {', '.join(ALGORITHMS)}.")
+    import_d3rlpy()
     module, cls = ALGORITHMS[name][0].split(":")
     return getattr(importlib.import_module(module), cls)
 

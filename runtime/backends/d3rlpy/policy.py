@@ -221,12 +221,11 @@ def serving_model(algo: Any, discrete: bool, temperature: float) -> ServingModel
 
 def serving_model_from_model_dir(model_dir: Path) -> ServingModel:
     """The serving model of a d3rlpy model folder (``checkpoint/model.d3``; the temperature from ``config.json``)."""
-    import d3rlpy
-
-    from runtime.backends.d3rlpy.backend import MODEL_FILE
+    from runtime.backends.d3rlpy.backend import MODEL_FILE, import_d3rlpy
     from runtime.backends.d3rlpy.config import is_discrete
     from runtime.names import CHECKPOINT_DIR, CONFIG_JSON, METADATA_JSON
 
+    d3rlpy = import_d3rlpy()
     metadata = json.loads((model_dir / METADATA_JSON).read_text())
     config_path = model_dir / CONFIG_JSON
     config = (json.loads(config_path.read_text()).get("config") or {}) if config_path.is_file() else {}

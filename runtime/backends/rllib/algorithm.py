@@ -78,6 +78,9 @@ def init_ray(num_cpus: int, num_gpus: int) -> None:
 
     import ray
 
+    from runtime.backends.rllib.quiet import quiet_ray_logs
+
+    quiet_ray_logs()
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     if threading.current_thread().name != RAY_START_THREAD:
         wait_for_early_start()
@@ -87,7 +90,11 @@ def init_ray(num_cpus: int, num_gpus: int) -> None:
         ray.init(address=os.environ["RAY_ADDRESS"], log_to_driver=True)
     else:
         # "local": always a fresh instance, never a cluster someone else started on this machine with `ray start`.
-        ray.init(address="local", num_cpus=num_cpus, num_gpus=num_gpus, include_dashboard=False, log_to_driver=True)
+        # Its processes are this job's own, so Ray's token authentication guards nothing (a multi-host cluster turns
+        # it on with RLRT_RAY_AUTH_TOKEN, runtime.cluster.node).
+        os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+        ray.init(address="local", num_cpus=num_cpus, num_gpus=num_gpus, include_dashboard=False, log_to_driver=True,
+                 runtime_env={"worker_process_setup_hook": f"{quiet_ray_logs.__module__}.{quiet_ray_logs.__name__}"})
 
 
 def rllib_env_name(env_id: str) -> str:
