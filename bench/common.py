@@ -28,7 +28,18 @@ def machine() -> str:
     mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
     load = os.getloadavg()
     return (f"{model}, {os.cpu_count()} cores, {mem:.0f} GiB, Python {platform.python_version()}, "
-            f"load average {load[0]:.1f}/{load[1]:.1f}/{load[2]:.1f} at the start")
+            f"load average {load[0]:.1f}/{load[1]:.1f}/{load[2]:.1f} at the start, "
+            f"speed: a 10^7-addition Python loop in {python_loop_seconds():.2f} s")
+
+
+def python_loop_seconds() -> float:
+    """Seconds one core takes for a pure-Python loop of 10^7 additions: the same 2-core AMD EPYC VM gave 0.6 s to 1.6 s
+    on 2026-11-23 (other tenants of its host), and every figure in bench/RESULTS.md scales with it."""
+    started = time.perf_counter()
+    total = 0
+    for i in range(10**7):
+        total += i
+    return time.perf_counter() - started
 
 
 def rlrt_env(base: Path, **extra: str) -> dict[str, str]:
