@@ -23,7 +23,8 @@ def main() -> None:
     parser.add_argument("seconds", type=float)
     parser.add_argument("--episodes", type=int, default=20)
     parser.add_argument("--target", type=float, default=None,
-                        help="project the training time to this episode_reward_mean from the curve's second half")
+                        help="when the curve reached this episode_reward_mean; if it did not, a projection "
+                             "from its second half")
     args = parser.parse_args()
     print(f"machine: {machine()}", flush=True)
     base = OUT / f"train_for-{args.preset}"
@@ -52,21 +53,36 @@ def main() -> None:
 
 
 def projection(rows: list[dict[str, str]], target: float) -> str:
-    """A crude projection: the least-squares line through the second half of the curve (return against training
-    seconds), extended to ``target``. PPO curves flatten, so this is a lower bound on the time, not a forecast."""
-    points = [(float(r["time_total_s"]), float(r["episode_reward_mean"])) for r in rows[len(rows) // 2:]
-              if r["episode_reward_mean"] not in ("", "nan")]
-    if len(points) < 2:
+    """A crude projection: the least-squares line through the second half of the curve, extended to ``target``,
+    against training seconds (this machine's figure) and against env steps (any machine's). PPO curves flatten
+    late, so read it as an order of magnitude, not a forecast."""
+    reached = [r for r in rows if r["episode_reward_mean"] not in ("", "nan")
+               and float(r["episode_reward_mean"]) >= target]
+    if reached:
+        first = reached[0]
+        return (f"target: {target:g} first reached at iteration {first['training_iteration']}, "
+                f"{float(first['timesteps_total']) / 1e6:.2f}M env steps, {float(first['time_total_s']):.0f} s of "
+                f"training ({len(reached)} of {len(rows)} iterations at or above it)")
+    half = [r for r in rows[len(rows) // 2:] if r["episode_reward_mean"] not in ("", "nan")]
+    if len(half) < 2:
         return "projection: too few points"
-    n = len(points)
-    mean_t = sum(t for t, _ in points) / n
-    mean_r = sum(r for _, r in points) / n
-    slope = sum((t - mean_t) * (r - mean_r) for t, r in points) / sum((t - mean_t) ** 2 for t, _ in points)
-    if slope <= 0:
-        return f"projection: the second half of the curve does not rise (slope {slope * 3600:.1f} per hour)"
-    at = mean_t + (target - mean_r) / slope
-    return (f"projection: the second half rises {slope * 3600:.0f} per training hour; a straight line reaches "
-            f"{target:g} after {at / 3600:.1f} h of training")
+    returns = [float(r["episode_reward_mean"]) for r in half]
+    seconds = [float(r["time_total_s"]) for r in half]
+    steps = [float(r["timesteps_total"]) for r in half]
+    slope_t, at_t = _line_to(seconds, returns, target)
+    slope_s, at_s = _line_to(steps, returns, target)
+    if slope_t <= 0:
+        return f"projection: the second half of the curve does not rise (slope {slope_t * 3600:.1f} per hour)"
+    return (f"projection: the second half rises {slope_t * 3600:.0f} per training hour "
+            f"({slope_s * 1e6:.0f} per million env steps); a straight line reaches {target:g} after "
+            f"{at_t / 3600:.1f} h of training, {at_s / 1e6:.0f}M env steps")
+
+
+def _line_to(xs: list[float], ys: list[float], target: float) -> tuple[float, float]:
+    """The least-squares slope of ys against xs, and the x where that line reaches ``target``."""
+    mean_x, mean_y = sum(xs) / len(xs), sum(ys) / len(ys)
+    slope = sum((x - mean_x) * (y - mean_y) for x, y in zip(xs, ys)) / sum((x - mean_x) ** 2 for x in xs)
+    return slope, (mean_x + (target - mean_y) / slope if slope > 0 else float("inf"))
 
 
 if __name__ == "__main__":
