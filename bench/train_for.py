@@ -2,9 +2,10 @@
 
     python bench/train_for.py PRESET SECONDS [--episodes 20] [--target RETURN]
 
-Used for the reacher-ppo (900 s, goal: mean evaluation return >= 18), hopper-ppo (1800 s; RL Zoo's PPO reaches
-2575 at 2M steps) and humanoid-ppo (`--target 3500`, the seed's stop) benchmarks. Prints the training curve's
-last value and the evaluation return.
+Used for the reacher-ppo (900 s, goal: mean evaluation return >= 18), hopper-ppo (to its 2M-step stop,
+`--target 2500`; RL Zoo's PPO reaches 2575 at 2M steps) and humanoid-ppo (3600 s, `--target 3500`, the seed's stop)
+benchmarks. Prints the training curve's last value, where it reached the target (or a projection) and the greedy
+evaluation return.
 """
 
 from __future__ import annotations
@@ -53,9 +54,9 @@ def main() -> None:
 
 
 def projection(rows: list[dict[str, str]], target: float) -> str:
-    """A crude projection: the least-squares line through the second half of the curve, extended to ``target``,
-    against training seconds (this machine's figure) and against env steps (any machine's). PPO curves flatten
-    late, so read it as an order of magnitude, not a forecast."""
+    """Where the curve first reached ``target``; if it never did, a crude projection: the least-squares line through
+    the second half of the curve, extended to ``target``, against training seconds (this machine's figure) and env
+    steps (any machine's). PPO curves bend, so read it as an order of magnitude, not a forecast."""
     reached = [r for r in rows if r["episode_reward_mean"] not in ("", "nan")
                and float(r["episode_reward_mean"]) >= target]
     if reached:
