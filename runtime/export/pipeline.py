@@ -31,6 +31,8 @@ from typing import Any, Iterator
 import numpy as np
 
 from runtime.errors import UserError
+from runtime.export.checks import (CHECK_SEED, TOLERANCE, ExportMismatch, check_observations, compare_outputs,
+                                   torch_outputs)
 from runtime.export.policy import OBSERVATIONS, ActionHead, NotAnMLP, ServingModel, output_names
 from runtime.names import CODE_DIR, ONNX_FILE, SAVEDMODEL_DIR, TF_PYTHON_ENV, TORCHSCRIPT_FILE
 from runtime.names import POLICY_SPEC_FILE as SPEC_FILE
@@ -39,49 +41,7 @@ from runtime.names import POLICY_WEIGHTS_FILE as WEIGHTS_FILE
 log = logging.getLogger(__name__)
 
 ONNX_OPSET = 17
-TOLERANCE = 1e-5
-CHECK_SEED = 0
-"""torch's seed before each run of a check (a stochastic policy then draws the same numbers in every run)."""
 TF_EXPORT_TIMEOUT_S = 300
-
-
-class ExportMismatch(RuntimeError):
-    """An exported model does not reproduce the policy it was exported from."""
-
-
-def check_observations(observation_dim: int, count: int = 64, seed: int = 0) -> np.ndarray:
-    """Random float32 observations for the numerical checks (wide enough to exercise filter clipping)."""
-    rng = np.random.default_rng(seed)
-    return (rng.standard_normal((count, observation_dim)) * 3).astype(np.float32)
-
-
-def torch_outputs(policy: Any, observations: np.ndarray) -> list[np.ndarray]:
-    """Run the torch serving policy on a numpy batch."""
-    import torch
-
-    with torch.no_grad():
-        return [o.cpu().numpy() for o in policy(torch.as_tensor(observations))]
-
-
-def assert_close(name: str, got: list[np.ndarray], expected: list[np.ndarray], tolerance: float = TOLERANCE) -> float:
-    """Raise :class:`ExportMismatch` unless every output matches within ``tolerance`` (absolute, relative for values
-    larger than 1: float32 carries about 7 digits, so Q values of 20 agree to ~2e-6 relative); returns the largest
-    absolute error."""
-    worst = 0.0
-    for index, (a, b) in enumerate(zip(got, expected)):
-        a = np.asarray(a, dtype=np.float64)
-        b = np.asarray(b, dtype=np.float64)
-        if a.shape != b.shape:
-            raise ExportMismatch(f"{name}: output {index} has shape {a.shape}, expected {b.shape}")
-        if not a.size:
-            continue
-        difference = np.abs(a - b)
-        worst = max(worst, float(np.max(difference)))
-        scaled = float(np.max(difference / np.maximum(1.0, np.abs(b))))
-        if scaled > tolerance:
-            raise ExportMismatch(f"{name}: output {index} differs by {float(np.max(difference)):.3g} "
-                                 f"({scaled:.3g} relative to the value where it is above 1; > {tolerance:g})")
-    return worst
 
 
 def export_torchscript(policy: Any, observation_dim: int, path: Path) -> None:
@@ -166,7 +126,7 @@ def find_tf_python() -> Path | None:
 
 
 def export_savedmodel(
-    tf_python: Path, model_dir: Path, observations: np.ndarray, expected: list[np.ndarray]
+    tf_python: Path, model_dir: Path, observations: np.ndarray, expected: list[np.ndarray], head: ActionHead
 ) -> dict[str, Any]:
     """Build ``model_dir/1`` with TensorFlow (a separate process) from the spec handoff; check it against ``expected``."""
     script = Path(__file__).with_name("tf_savedmodel.py")
@@ -191,7 +151,7 @@ def export_savedmodel(
             raise RuntimeError(f"the TensorFlow exporter failed (exit {done.returncode}): {done.stderr.strip()[-2000:]}")
         with np.load(check_out) as data:
             got = [data[name] for name in sorted(data.files, key=lambda n: int(n.split("_")[1]))]
-        worst = assert_close("SavedModel vs ONNX", got, expected)
+        worst = compare_outputs("SavedModel vs ONNX", head, output_names(head), got, expected)
         shutil.rmtree(target, ignore_errors=True)
         shutil.move(str(staging), str(target))
     return {"path": SAVEDMODEL_DIR + "/", "max_abs_error_vs_onnx": worst, "seconds": round(time.monotonic() - started, 1),
@@ -218,8 +178,8 @@ def _check_against_framework(model: ServingModel, observations: np.ndarray, refe
     names = output_names(model.head)
     torch.manual_seed(CHECK_SEED)
     own = model.reference(observations)
-    return assert_close(f"the serving module vs {', '.join(own)} of the framework",
-                        [reference[names.index(name)] for name in own], list(own.values()))
+    return compare_outputs(f"the serving module vs {', '.join(own)} of the framework", model.head, list(own),
+                           [reference[names.index(name)] for name in own], list(own.values()))
 
 
 def _check_stochastic_onnx(model: ServingModel, got: list[np.ndarray], expected: list[np.ndarray]) -> None:
@@ -253,7 +213,8 @@ def export_serving(model_dir: Path, model: ServingModel) -> dict[str, Any]:
     with torch.no_grad():
         loaded = torch.jit.load(str(model_dir / TORCHSCRIPT_FILE))
         torch.manual_seed(CHECK_SEED)
-        ts_error = assert_close("TorchScript", [o.numpy() for o in loaded(torch.as_tensor(observations))], reference)
+        ts_error = compare_outputs("TorchScript", head, output_names(head),
+                                   [o.numpy() for o in loaded(torch.as_tensor(observations))], reference)
 
     export_onnx(policy, dim, head, model_dir / ONNX_FILE)
     onnx_ref = onnx_outputs(model_dir / ONNX_FILE, observations)
@@ -261,7 +222,7 @@ def export_serving(model_dir: Path, model: ServingModel) -> dict[str, Any]:
         _check_stochastic_onnx(model, onnx_ref, reference)
         onnx_error: float | None = None
     else:
-        onnx_error = assert_close("ONNX", onnx_ref, reference)
+        onnx_error = compare_outputs("ONNX", head, output_names(head), onnx_ref, reference)
 
     section: dict[str, Any] = {
         "inputs": {OBSERVATIONS: {"shape": [None, dim], "dtype": "float32"}},
@@ -297,7 +258,7 @@ def export_serving(model_dir: Path, model: ServingModel) -> dict[str, Any]:
             )
         else:
             try:
-                section["tensorflow_savedmodel"] = export_savedmodel(tf_python, model_dir, observations, onnx_ref)
+                section["tensorflow_savedmodel"] = export_savedmodel(tf_python, model_dir, observations, onnx_ref, head)
             except (RuntimeError, ExportMismatch, subprocess.TimeoutExpired, OSError) as exc:
                 log.warning("TensorFlow SavedModel export failed: %s", exc)
                 print(f"rlrt: warning: no TensorFlow SavedModel: {exc}", file=sys.stderr, flush=True)
