@@ -80,3 +80,15 @@ def stream_process(cmd: Sequence[str], env: dict[str, str], log: Path, cwd: Path
 
 def python() -> str:
     return sys.executable
+
+
+def greedy_return(base: Path, episodes: int) -> float:
+    """`rlrt evaluate` of ``base/model`` over ``episodes`` greedy episodes (no video); the mean return."""
+    import re
+
+    code, _, _ = stream_process([python(), "-m", "runtime.cli", "evaluate", "--base-dir", str(base / "evaluation"),
+                                 "--model", str(base / "model"), "--set", f"evaluate_episodes={episodes}",
+                                 "--set", "record_video_every=0"], rlrt_env(base), base / "evaluate.log")
+    text = (base / "evaluate.log").read_text()
+    assert code == 0, text[-3000:]
+    return float(re.search(r"^episode_reward_mean: ([-+0-9.e]+)$", text, re.M).group(1))

@@ -12,10 +12,9 @@ from __future__ import annotations
 
 import argparse
 import csv
-import re
 import shutil
 
-from common import OUT, machine, python, rlrt_env, stream_process, write_tree
+from common import OUT, greedy_return, machine, python, rlrt_env, stream_process, write_tree
 
 
 def main() -> None:
@@ -43,12 +42,7 @@ def main() -> None:
     if args.target is not None:
         print(projection(rows, args.target))
     # Greedy evaluation through `rlrt evaluate` (the observation filter is part of the exported policy).
-    code, _, _ = stream_process([python(), "-m", "runtime.cli", "evaluate", "--base-dir", str(base / "evaluation"),
-                                 "--model", str(base / "model"), "--set", f"evaluate_episodes={args.episodes}",
-                                 "--set", "record_video_every=0"], rlrt_env(base), base / "evaluate.log")
-    text = (base / "evaluate.log").read_text()
-    assert code == 0, text[-3000:]
-    value = float(re.search(r"^episode_reward_mean: ([-+0-9.e]+)$", text, re.M).group(1))
+    value = greedy_return(base, args.episodes)
     print(f"evaluation over {args.episodes} episodes (greedy): mean return {value:.2f}")
     shutil.copy(base / "output" / "intermediate" / "learning_curve.png", OUT / f"{args.preset}-curve.png")
 

@@ -1,0 +1,114 @@
+"""HopperBulletEnv-v0 side by side in one run: `rlrt train` with the hopper-ppo preset against Stable-Baselines3 PPO
+with RL Zoo's tuned HopperBulletEnv-v0 hyperparameters (bench/sb3_hopper.py), each for the same wall-time budget,
+one after the other on the same machine, the same torch and gymnasium.
+
+    python bench/hopper_vs_sb3.py [--seconds 1500] [--episodes 10]
+
+Prints, per side: env steps in the budget, steps per second, the wall time to 2M steps (measured if reached, else
+2M / the measured rate), the training mean (last 100 episodes, stochastic policy) at the end of the budget, and the
+greedy return; then the ratios ours / SB3 (return at equal wall time) and SB3 / ours (time to 2M steps). Both
+curves go to bench/results/hopper-vs-sb3.png.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import re
+import shutil
+from pathlib import Path
+
+from common import (OUT, REPO, greedy_return, machine, python, python_loop_seconds, rlrt_env, stream_process,
+                    write_tree)
+
+STEPS = 2_000_000
+
+
+def ours(base: Path, seconds: float, episodes: int) -> dict[str, float]:
+    """`rlrt train` (hopper-ppo, stopped by the budget or its 2M steps, not by the seed's return), then `rlrt evaluate`."""
+    write_tree(base, {"preset": "hopper-ppo", "rl.training.stop.time_total_s": seconds,
+                      "rl.training.stop.episode_reward_mean": 1e9})
+    code, wall, _ = stream_process([python(), "-m", "runtime.cli", "train"], rlrt_env(base), base / "train.log")
+    assert code == 0, (base / "train.log").read_text()[-3000:]
+    rows = list(csv.DictReader((base / "output" / "intermediate" / "progress.csv").open()))
+    curve = [(float(r["time_total_s"]), int(float(r["timesteps_total"])), float(r["episode_reward_mean"]))
+             for r in rows if r["episode_reward_mean"] not in ("", "nan")]
+    greedy = greedy_return(base, episodes)
+    return summary(curve, greedy, process=wall)
+
+
+def sb3(base: Path, seconds: float, episodes: int) -> dict[str, float]:
+    """bench/sb3_hopper.py for the same budget."""
+    code, wall, _ = stream_process([python(), "bench/sb3_hopper.py", str(seconds), str(base),
+                                    "--episodes", str(episodes)], rlrt_env(base), base / "sb3.log")
+    text = (base / "sb3.log").read_text()
+    assert code == 0, text[-3000:]
+    rows = list(csv.DictReader((base / "progress.csv").open()))
+    curve = [(float(r["seconds"]), int(r["timesteps_total"]), float(r["episode_reward_mean"]))
+             for r in rows if r["episode_reward_mean"] not in ("", "nan")]
+    final = {key: float(value) for key, value in re.findall(r"^sb3_(\w+): (\S+)$", text, re.M)}
+    # The curve has a point per finished rollout; the budget ends inside one, so the last point is the end's.
+    curve.append((final["seconds"], int(final["steps"]), final["episode_reward_mean"]))
+    return summary(curve, final["greedy_return"], process=wall)
+
+
+def summary(curve: list[tuple[float, int, float]], greedy: float, process: float) -> dict[str, float]:
+    """The figures of one side from its curve (seconds, env steps, training mean) and its greedy return."""
+    seconds, steps, mean = curve[-1]
+    reached = [s for s, n, _ in curve if n >= STEPS]
+    return {"seconds": seconds, "steps": steps, "rate": steps / seconds, "mean": mean,
+            "best": max(m for _, _, m in curve), "greedy": greedy, "process": process,
+            "to_2m": reached[0] if reached else STEPS / (steps / seconds), "to_2m_measured": float(bool(reached)),
+            "curve": curve}  # type: ignore[dict-item]
+
+
+def plot(sides: dict[str, dict[str, float]], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, (by_time, by_steps) = plt.subplots(1, 2, figsize=(11, 4))
+    for name, side in sides.items():
+        curve = side["curve"]
+        by_time.plot([c[0] / 60 for c in curve], [c[2] for c in curve], label=name)
+        by_steps.plot([c[1] / 1e6 for c in curve], [c[2] for c in curve], label=name)
+    by_time.set_xlabel("training minutes")
+    by_steps.set_xlabel("env steps (millions)")
+    for axes in (by_time, by_steps):
+        axes.set_ylabel("training mean return (last 100 episodes)")
+        axes.grid(alpha=0.3)
+        axes.legend()
+    figure.suptitle("HopperBulletEnv-v0: rlrt hopper-ppo vs SB3 PPO (RL Zoo parameters), same machine")
+    figure.tight_layout()
+    figure.savefig(path, dpi=90)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seconds", type=float, default=1500.0, help="wall-time budget of each side's training")
+    parser.add_argument("--episodes", type=int, default=10, help="greedy evaluation episodes per side")
+    args = parser.parse_args()
+    print(f"machine: {machine()}", flush=True)
+    root = OUT / "hopper_vs_sb3"
+    shutil.rmtree(root, ignore_errors=True)
+    sides: dict[str, dict[str, float]] = {}
+    for name, run in (("rlrt", ours), ("SB3", sb3)):
+        (root / name).mkdir(parents=True)
+        speed = python_loop_seconds()
+        sides[name] = side = run(root / name, args.seconds, args.episodes)
+        print(f"{name}: {side['steps']} env steps in {side['seconds']:.0f} s ({side['rate']:.0f} steps/s; "
+              f"process {side['process']:.0f} s), 2M steps "
+              f"{'at' if side['to_2m_measured'] else 'projected at'} {side['to_2m'] / 60:.0f} min; training mean "
+              f"{side['mean']:.0f} at the end (best {side['best']:.0f}), greedy return {side['greedy']:.0f} "
+              f"(speed before: 10^7-addition loop {speed:.2f} s)", flush=True)
+    a, b = sides["rlrt"], sides["SB3"]
+    print(f"ratios at equal wall time ({args.seconds:.0f} s): training mean rlrt/SB3 {a['mean'] / b['mean']:.2f}, "
+          f"greedy return rlrt/SB3 {a['greedy'] / b['greedy']:.2f}; time to 2M steps SB3/rlrt "
+          f"{b['to_2m'] / a['to_2m']:.2f}; env steps per second rlrt/SB3 {a['rate'] / b['rate']:.2f}")
+    (REPO / "bench" / "results").mkdir(exist_ok=True)
+    plot(sides, REPO / "bench" / "results" / "hopper-vs-sb3.png")
+
+
+if __name__ == "__main__":
+    main()
