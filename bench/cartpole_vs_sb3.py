@@ -28,7 +28,8 @@ def main() -> None:
                                              base / "rlrt.log", watch="episode_reward_mean", threshold=475)
         assert code == 0, (base / "rlrt.log").read_text()[-2000:]
         steps = re.findall(r"^timesteps_total: (\d+)$", (base / "rlrt.log").read_text(), re.M)[-1]
-        code, sb3_wall, _ = stream_process([python(), "bench/sb3_cartpole.py", "475"], rlrt_env(base), base / "sb3.log")
+        code, sb3_wall, _ = stream_process([python(), "bench/sb3_cartpole.py", "475"],
+                                           rlrt_env(base, SB3_LOGDIR=str(base / "sb3-log")), base / "sb3.log")
         text = (base / "sb3.log").read_text()
         assert code == 0, text[-2000:]
         sb3 = re.search(r"sb3_seconds_to_threshold: (\S+)", text).group(1)

@@ -40,7 +40,8 @@ def ours(base: Path, seconds: float, episodes: int) -> dict[str, float]:
 def sb3(base: Path, seconds: float, episodes: int) -> dict[str, float]:
     """bench/sb3_hopper.py for the same budget."""
     code, wall, _ = stream_process([python(), "bench/sb3_hopper.py", str(seconds), str(base),
-                                    "--episodes", str(episodes)], rlrt_env(base), base / "sb3.log")
+                                    "--episodes", str(episodes)], rlrt_env(base, SB3_LOGDIR=str(base / "sb3-log")),
+                                   base / "sb3.log")
     text = (base / "sb3.log").read_text()
     assert code == 0, text[-3000:]
     rows = list(csv.DictReader((base / "progress.csv").open()))
