@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from runtime.export.policy import Q_ENSEMBLE, ActionHead
+from runtime.export.policy import Q_ENSEMBLE, ActionHead, output_names
 from runtime.names import ACTION_PROBABILITIES, ACTIONS, Q_VALUES
 
 TOLERANCE = 1e-5
@@ -60,10 +60,11 @@ def assert_close(name: str, got: list[np.ndarray], expected: list[np.ndarray],
     return worst
 
 
-def compare_outputs(name: str, head: ActionHead, names: list[str], got: list[np.ndarray],
-                    expected: list[np.ndarray]) -> float:
-    """:func:`assert_close` for the outputs ``names`` of a policy with ``head``, allowing what float32 rounding of the
-    Q values legitimately moves in a :data:`Q_ENSEMBLE` head (``expected`` must then include ``q_values``):
+def compare_outputs(name: str, head: ActionHead, got: list[np.ndarray], expected: list[np.ndarray],
+                    names: list[str] | None = None) -> float:
+    """:func:`assert_close` for the outputs ``names`` (default: all of the head's) of a policy with ``head``,
+    allowing what float32 rounding of the Q values legitimately moves in a :data:`Q_ENSEMBLE` head (``expected``
+    must then include ``q_values``):
 
     - each row's Q values agree within ``TOLERANCE`` relative to the row's largest ``|Q|`` (Q values near 100 differ by
       ~2e-5 between ONNX Runtime's and torch's matrix products, and so may a Q value near 0 beside them);
@@ -74,6 +75,7 @@ def compare_outputs(name: str, head: ActionHead, names: list[str], got: list[np.
 
     Returns the largest absolute error (a tied greedy action counts as none).
     """
+    names = output_names(head) if names is None else names
     if head.kind != Q_ENSEMBLE or Q_VALUES not in names:
         return assert_close(name, got, expected)
     got = list(got)

@@ -151,7 +151,7 @@ def export_savedmodel(
             raise RuntimeError(f"the TensorFlow exporter failed (exit {done.returncode}): {done.stderr.strip()[-2000:]}")
         with np.load(check_out) as data:
             got = [data[name] for name in sorted(data.files, key=lambda n: int(n.split("_")[1]))]
-        worst = compare_outputs("SavedModel vs ONNX", head, output_names(head), got, expected)
+        worst = compare_outputs("SavedModel vs ONNX", head, got, expected)
         shutil.rmtree(target, ignore_errors=True)
         shutil.move(str(staging), str(target))
     return {"path": SAVEDMODEL_DIR + "/", "max_abs_error_vs_onnx": worst, "seconds": round(time.monotonic() - started, 1),
@@ -178,8 +178,8 @@ def _check_against_framework(model: ServingModel, observations: np.ndarray, refe
     names = output_names(model.head)
     torch.manual_seed(CHECK_SEED)
     own = model.reference(observations)
-    return compare_outputs(f"the serving module vs {', '.join(own)} of the framework", model.head, list(own),
-                           [reference[names.index(name)] for name in own], list(own.values()))
+    return compare_outputs(f"the serving module vs {', '.join(own)} of the framework", model.head,
+                           [reference[names.index(name)] for name in own], list(own.values()), names=list(own))
 
 
 def _check_stochastic_onnx(model: ServingModel, got: list[np.ndarray], expected: list[np.ndarray]) -> None:
@@ -213,8 +213,8 @@ def export_serving(model_dir: Path, model: ServingModel) -> dict[str, Any]:
     with torch.no_grad():
         loaded = torch.jit.load(str(model_dir / TORCHSCRIPT_FILE))
         torch.manual_seed(CHECK_SEED)
-        ts_error = compare_outputs("TorchScript", head, output_names(head),
-                                   [o.numpy() for o in loaded(torch.as_tensor(observations))], reference)
+        ts_error = compare_outputs("TorchScript", head, [o.numpy() for o in loaded(torch.as_tensor(observations))],
+                                   reference)
 
     export_onnx(policy, dim, head, model_dir / ONNX_FILE)
     onnx_ref = onnx_outputs(model_dir / ONNX_FILE, observations)
@@ -222,7 +222,7 @@ def export_serving(model_dir: Path, model: ServingModel) -> dict[str, Any]:
         _check_stochastic_onnx(model, onnx_ref, reference)
         onnx_error: float | None = None
     else:
-        onnx_error = compare_outputs("ONNX", head, output_names(head), onnx_ref, reference)
+        onnx_error = compare_outputs("ONNX", head, onnx_ref, reference)
 
     section: dict[str, Any] = {
         "inputs": {OBSERVATIONS: {"shape": [None, dim], "dtype": "float32"}},

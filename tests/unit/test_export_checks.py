@@ -15,10 +15,9 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from runtime.export.checks import TOLERANCE, ExportMismatch, assert_close, compare_outputs
-from runtime.export.policy import CATEGORICAL, Q_ENSEMBLE, ActionHead, output_names
+from runtime.export.policy import CATEGORICAL, Q_ENSEMBLE, ActionHead
 
 HEAD = ActionHead(Q_ENSEMBLE, 2, temperature=1.0, filter_threshold=float(np.log(0.3)))
-NAMES = output_names(HEAD)
 
 
 def softmax(q: np.ndarray, temperature: float = 1.0) -> np.ndarray:
@@ -42,7 +41,7 @@ def test_rounding_of_large_q_values_passes_where_a_flat_tolerance_failed() -> No
     got[0] = expected[0]  # no ties in this batch: the greedy actions agree
     with pytest.raises(ExportMismatch, match="output 1"):
         assert_close("flat", got, expected)  # the probabilities move by more than 1e-5
-    assert compare_outputs("ONNX", HEAD, NAMES, got, expected) < 1e-3
+    assert compare_outputs("ONNX", HEAD, got, expected) < 1e-3
 
 
 def test_a_real_difference_in_probabilities_or_q_values_fails() -> None:
@@ -51,11 +50,11 @@ def test_a_real_difference_in_probabilities_or_q_values_fails() -> None:
     wrong = [a.copy() for a in expected]
     wrong[1][0] = [0.45, 0.55]
     with pytest.raises(ExportMismatch, match="output 1"):
-        compare_outputs("ONNX", HEAD, NAMES, wrong, expected)
+        compare_outputs("ONNX", HEAD, wrong, expected)
     wrong = [a.copy() for a in expected]
     wrong[2][1, 0] += 1e-3
     with pytest.raises(ExportMismatch, match="output 2"):
-        compare_outputs("ONNX", HEAD, NAMES, wrong, expected)
+        compare_outputs("ONNX", HEAD, wrong, expected)
 
 
 def test_a_greedy_action_may_differ_only_on_a_tie_between_allowed_actions() -> None:
@@ -63,22 +62,22 @@ def test_a_greedy_action_may_differ_only_on_a_tie_between_allowed_actions() -> N
     expected = outputs(q)
     tie = [a.copy() for a in expected]
     tie[0][0] = 1 - tie[0][0]
-    assert compare_outputs("ONNX", HEAD, NAMES, tie, expected) < TOLERANCE  # a tie is no error
+    assert compare_outputs("ONNX", HEAD, tie, expected) < TOLERANCE  # a tie is no error
     clear = [a.copy() for a in expected]
     clear[0][1] = 0  # Q 20 against 21: no tie
     with pytest.raises(ExportMismatch, match="output 0"):
-        compare_outputs("ONNX", HEAD, NAMES, clear, expected)
+        compare_outputs("ONNX", HEAD, clear, expected)
     filtered = [a.copy() for a in expected]
     filtered[1][0] = [1.0, 0.0]  # the imitator filter removed action 1
     filtered[0][0] = 0
     disallowed = [a.copy() for a in filtered]
     disallowed[0][0] = 1
     with pytest.raises(ExportMismatch, match="output 0"):
-        compare_outputs("ONNX", HEAD, NAMES, disallowed, filtered)
+        compare_outputs("ONNX", HEAD, disallowed, filtered)
     out_of_range = [a.copy() for a in expected]
     out_of_range[0][0] = 7
     with pytest.raises(ExportMismatch, match="output 0"):
-        compare_outputs("ONNX", HEAD, NAMES, out_of_range, expected)
+        compare_outputs("ONNX", HEAD, out_of_range, expected)
 
 
 def test_the_framework_check_subset_without_probabilities() -> None:
@@ -86,7 +85,7 @@ def test_the_framework_check_subset_without_probabilities() -> None:
     expected = outputs(q)
     names = ["actions", "q_values"]
     got = [np.array([0, 1]), q.copy()]
-    assert compare_outputs("framework", HEAD, names, got, [expected[0], expected[2]]) < TOLERANCE
+    assert compare_outputs("framework", HEAD, got, [expected[0], expected[2]], names=names) < TOLERANCE
 
 
 def test_other_heads_keep_the_flat_tolerance() -> None:
@@ -94,7 +93,7 @@ def test_other_heads_keep_the_flat_tolerance() -> None:
     expected = [np.array([0]), np.array([[0.6, 0.4]], dtype=np.float32)]
     got = [np.array([0]), np.array([[0.6 + 2e-5, 0.4 - 2e-5]], dtype=np.float32)]
     with pytest.raises(ExportMismatch):
-        compare_outputs("ONNX", head, output_names(head), got, expected)
+        compare_outputs("ONNX", head, got, expected)
 
 
 @settings(max_examples=200, deadline=None)
@@ -113,4 +112,4 @@ def test_probabilities_tolerance_bounds_softmax_under_any_q_change_within_the_q_
     expected = [q.argmax(axis=1), softmax(q, temperature), q]
     got = [expected[0], softmax(moved, temperature), moved]
     head = ActionHead(Q_ENSEMBLE, 3, temperature=temperature)
-    compare_outputs("bound", head, NAMES, got, expected)
+    compare_outputs("bound", head, got, expected)
