@@ -92,3 +92,16 @@ def greedy_return(base: Path, episodes: int) -> float:
     text = (base / "evaluate.log").read_text()
     assert code == 0, text[-3000:]
     return float(re.search(r"^episode_reward_mean: ([-+0-9.e]+)$", text, re.M).group(1))
+
+
+def train_for(base: Path, preset: str, seconds: float) -> tuple[list[dict[str, str]], float]:
+    """`rlrt train` of ``preset`` in a fresh tree at ``base`` for ``seconds`` of training (or the preset's own step
+    stop; never its return stop); its progress.csv rows and the process's wall seconds."""
+    import csv
+
+    write_tree(base, {"preset": preset, "rl.training.stop.time_total_s": seconds,
+                      "rl.training.stop.episode_reward_mean": 1e9})
+    code, wall, _ = stream_process([python(), "-m", "runtime.cli", "train"], rlrt_env(base), base / "train.log")
+    assert code == 0, (base / "train.log").read_text()[-3000:]
+    with (base / "output" / "intermediate" / "progress.csv").open() as handle:
+        return list(csv.DictReader(handle)), wall

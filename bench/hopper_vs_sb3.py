@@ -19,18 +19,14 @@ import shutil
 from pathlib import Path
 
 from common import (OUT, REPO, greedy_return, machine, python, python_loop_seconds, rlrt_env, stream_process,
-                    write_tree)
+                    train_for)
 
 STEPS = 2_000_000
 
 
 def ours(base: Path, seconds: float, episodes: int) -> dict[str, float]:
     """`rlrt train` (hopper-ppo, stopped by the budget or its 2M steps, not by the seed's return), then `rlrt evaluate`."""
-    write_tree(base, {"preset": "hopper-ppo", "rl.training.stop.time_total_s": seconds,
-                      "rl.training.stop.episode_reward_mean": 1e9})
-    code, wall, _ = stream_process([python(), "-m", "runtime.cli", "train"], rlrt_env(base), base / "train.log")
-    assert code == 0, (base / "train.log").read_text()[-3000:]
-    rows = list(csv.DictReader((base / "output" / "intermediate" / "progress.csv").open()))
+    rows, wall = train_for(base, "hopper-ppo", seconds)
     curve = [(float(r["time_total_s"]), int(float(r["timesteps_total"])), float(r["episode_reward_mean"]))
              for r in rows if r["episode_reward_mean"] not in ("", "nan")]
     greedy = greedy_return(base, episodes)

@@ -20,7 +20,6 @@ import csv
 import time
 from pathlib import Path
 
-import gymnasium as gym
 import numpy as np
 import pybullet_envs_gymnasium  # noqa: F401 - registers HopperBulletEnv-v0
 from stable_baselines3 import PPO

@@ -11,10 +11,9 @@ evaluation return.
 from __future__ import annotations
 
 import argparse
-import csv
 import shutil
 
-from common import OUT, greedy_return, machine, python, rlrt_env, stream_process, write_tree
+from common import OUT, greedy_return, machine, train_for
 
 
 def main() -> None:
@@ -29,11 +28,7 @@ def main() -> None:
     print(f"machine: {machine()}", flush=True)
     base = OUT / f"train_for-{args.preset}"
     shutil.rmtree(base, ignore_errors=True)
-    write_tree(base, {"preset": args.preset, "rl.training.stop.time_total_s": args.seconds,
-                      "rl.training.stop.episode_reward_mean": 1e9})
-    code, wall, _ = stream_process([python(), "-m", "runtime.cli", "train"], rlrt_env(base), base / "train.log")
-    assert code == 0, (base / "train.log").read_text()[-3000:]
-    rows = list(csv.DictReader((base / "output" / "intermediate" / "progress.csv").open()))
+    rows, wall = train_for(base, args.preset, args.seconds)
     last = rows[-1]
     best = max(float(r["episode_reward_mean"]) for r in rows if r["episode_reward_mean"] != "nan")
     print(f"preset: {args.preset}; trained {float(last['time_total_s']):.0f} s ({wall:.0f} s wall), "
