@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import math
 import re
 from typing import Any, Mapping
 
@@ -232,7 +233,8 @@ def build_algorithm_config(
         and isinstance(defaults.get(key, _TYPE_OF_NONE_DEFAULTS.get(key)), int) else value
         for key, value in spec.config.items()
     }
-    model_config = settings.pop("model_config", None)
+    model_config = dict(settings.pop("model_config", None) or {})
+    log_std_init = model_config.pop("log_std_init", None)
     observation_filter = settings.pop("observation_filter", "NoFilter")
     policies_mode = settings.pop("multi_agent_policies", "per_group")
     env_config = dict(spec.env_config if env_config is None else env_config)
@@ -251,6 +253,8 @@ def build_algorithm_config(
         if model_config:
             merged = {**config.model_config, **model_config}
             config.rl_module(model_config=merged)
+        if log_std_init is not None:
+            config.callbacks(on_algorithm_init=functools.partial(initial_log_std, float(log_std_init)))
         if observation_filter == "MeanStdFilter":
             config.env_runners(
                 env_to_module_connector=mean_std_filter_multi_agent if multi_agent else mean_std_filter
@@ -259,3 +263,45 @@ def build_algorithm_config(
     except (ValueError, TypeError, KeyError) as exc:
         raise UserError(f"RLlib rejected the {spec.algorithm} configuration: {exc}") from exc
     return config
+
+
+def initial_log_std(value: float, algorithm: Any, **_: Any) -> None:
+    """RLlib's ``on_algorithm_init`` callback for ``model_config.log_std_init``: start every Gaussian policy's log
+    standard deviation at ``value`` (RLlib starts it at 0, i.e. a standard deviation of 1 on actions that are clipped
+    to [-1, 1]; RL Zoo starts PyBullet's robots at -2), then give the env runners the learners' weights.
+
+    With ``free_log_std`` the log-std is a parameter of its own; otherwise it is the second half of the policy head's
+    output, whose bias is set to ``value``. Raises UserError when no module of the algorithm has a Gaussian policy."""
+    results = algorithm.learner_group.foreach_learner(functools.partial(_fill_learner_log_std, value))
+    if not any(result.get() for result in results):
+        raise UserError("'rl.training.config.model_config.log_std_init' sets the initial spread of a Gaussian policy; "
+                        f"this {type(algorithm).__name__} job's policies have none (discrete actions, or a model "
+                        "without a policy head). Remove the setting.")
+    for group in (algorithm.env_runner_group, getattr(algorithm, "eval_env_runner_group", None)):
+        if group is not None:
+            group.sync_weights(from_worker_or_learner_group=algorithm.learner_group, inference_only=True)
+
+
+def _fill_learner_log_std(value: float, learner: Any) -> bool:
+    """Fill the log-std of each Gaussian policy in ``learner``'s modules; whether there was one."""
+    return any([fill_log_std(module, value) for module in learner.module.values()])
+
+
+def fill_log_std(module: Any, value: float) -> bool:
+    """Set ``module``'s initial log standard deviation to ``value``; False when it has no Gaussian policy head."""
+    import gymnasium as gym
+    import torch
+
+    head = getattr(module, "pi", None)
+    if head is None or not isinstance(module.action_space, gym.spaces.Box):
+        return False
+    with torch.no_grad():
+        if isinstance(getattr(head, "log_std", None), torch.nn.Parameter):
+            head.log_std.fill_(value)
+            return True
+        layers = [layer for layer in head.modules() if isinstance(layer, torch.nn.Linear)]
+        half = math.prod(module.action_space.shape)
+        if not layers or layers[-1].bias is None or layers[-1].out_features != 2 * half:
+            return False
+        layers[-1].bias[half:].fill_(value)
+    return True

@@ -61,6 +61,12 @@ SHARED_POLICY = "shared"
 # Internal or non-serialisable settings a hyperparameter may not set.
 _FORBIDDEN_PREFIXES = ("_", "callbacks", "env_runner_cls", "policies", "policy_mapping_fn", "class")
 
+# Model settings of rlrt's own, beside DefaultModelConfig's (name -> default): the initial log standard deviation of
+# a Gaussian policy (RL Zoo's ``log_std_init``; RLlib starts it at 0), applied by algorithm.initial_log_std.
+OWN_MODEL_SETTINGS: Mapping[str, Any] = MappingProxyType({"log_std_init": 0.0})
+LOG_STD_LIMIT = 20.0
+"""``log_std_init`` must lie within +-this (RLlib clips log standard deviations at ``log_std_clip_param``, 20)."""
+
 # Which RLlib model settings the old-stack "model" dict may carry into model_config.
 _MODEL_DICT_KEYS = ("fcnet_hiddens", "fcnet_activation", "vf_share_layers", "free_log_std", "use_lstm",
                     "max_seq_len", "lstm_cell_size", "conv_filters", "conv_activation")
@@ -98,12 +104,13 @@ def default_config_dict(algorithm: str) -> Mapping[str, Any]:
 
 @functools.lru_cache(maxsize=None)
 def model_config_fields() -> Mapping[str, Any]:
-    """DefaultModelConfig's fields and defaults."""
+    """The model settings ``model_config`` takes and their defaults: DefaultModelConfig's fields and rlrt's own."""
     import dataclasses
 
     from ray.rllib.core.rl_module.default_model_config import DefaultModelConfig
 
-    return MappingProxyType({f.name: getattr(DefaultModelConfig(), f.name) for f in dataclasses.fields(DefaultModelConfig)})
+    fields = {f.name: getattr(DefaultModelConfig(), f.name) for f in dataclasses.fields(DefaultModelConfig)}
+    return MappingProxyType({**fields, **OWN_MODEL_SETTINGS})
 
 
 # Keys whose RLlib default is None (meaning "derive it"), with a value of the type they take.
@@ -279,6 +286,10 @@ class RLlibValidator:
                         problems.append(f"Unknown model setting 'rl.training.config.model_config.{sub}'.{hint}")
                     else:
                         problem = _type_problem(f"{name}.{sub}", sub_value, fields[sub])
+                        if (problem is None and sub == "log_std_init"
+                                and not -LOG_STD_LIMIT <= sub_value <= LOG_STD_LIMIT):
+                            problem = (f"'{name}.{sub}' must be a number in [-{LOG_STD_LIMIT:g}, {LOG_STD_LIMIT:g}] "
+                                       f"(the log of the initial standard deviation), got {json.dumps(sub_value)}")
                         if problem:
                             problems.append(problem)
                 continue

@@ -1,0 +1,90 @@
+"""``model_config.log_std_init``: a Gaussian policy's initial log standard deviation (RL Zoo's ``log_std_init``),
+on the learner's module and, through RLlib's weight sync, on the module the env runner samples with."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from runtime.backends import validator_for
+from runtime.backends.rllib.algorithm import build_algorithm_config, fill_log_std, init_ray
+from runtime.config import hyperparameters as hp
+from runtime.errors import UserError
+
+
+def spec_for(model_config: dict[str, object]) -> hp.TrainingSpec:
+    """A one-iteration PPO spec (the reacher preset's settings) with ``model_config`` added."""
+    params = {"preset": "reacher-ppo", "rl.training.config.num_env_runners": 0,
+              "rl.training.config.num_envs_per_env_runner": 1, "rl.training.config.train_batch_size": 64,
+              "rl.training.config.sgd_minibatch_size": 32, "rl.training.config.num_sgd_iter": 1}
+    params.update({f"rl.training.config.model_config.{k}": v for k, v in model_config.items()})
+    return hp.resolve(params, validator_for, num_cpus=2)
+
+
+def action_log_stds(module: torch.nn.Module, obs_dim: int) -> torch.Tensor:
+    """The log standard deviations the module's action distribution has on 256 random observations."""
+    obs = torch.randn(256, obs_dim, generator=torch.Generator().manual_seed(0)) * 3
+    with torch.no_grad():
+        inputs = module.forward_inference({"obs": obs})["action_dist_inputs"]
+    return inputs[:, inputs.shape[1] // 2:]
+
+
+def build_module(env: str, model_config: dict[str, object]) -> torch.nn.Module:
+    spec = spec_for({k: v for k, v in model_config.items() if k != "log_std_init"})
+    return build_algorithm_config(spec, env).get_rl_module_spec(env=_make(env)).build()
+
+
+def _make(env: str):  # noqa: ANN202 - a gymnasium environment
+    import gymnasium as gym
+
+    return gym.make(env)
+
+
+def test_the_setting_is_resolved_into_model_config() -> None:
+    spec = spec_for({"log_std_init": "-2"})
+    assert spec.config["model_config"]["log_std_init"] == -2
+
+
+@pytest.mark.parametrize("free_log_std", [True, False])
+def test_fill_sets_the_action_distributions_spread(free_log_std: bool) -> None:
+    module = build_module("Pendulum-v1", {"free_log_std": free_log_std})
+    before = action_log_stds(module, 3)
+    assert before.abs().mean() < 0.5  # RLlib's start: log-std near 0
+    assert fill_log_std(module, -2.0)
+    after = action_log_stds(module, 3)
+    if free_log_std:
+        assert torch.equal(after, torch.full_like(after, -2.0))
+    else:  # the head's log-std bias is -2; its weights add a little that depends on the observation
+        assert abs(after.mean().item() + 2.0) < 0.3 and after.max() < -1.0
+    means_before, means_after = (module.forward_inference({"obs": torch.zeros(4, 3)})["action_dist_inputs"][:, :1]
+                                 for _ in range(2))
+    assert torch.equal(means_before, means_after)
+
+
+def test_fill_reports_discrete_actions() -> None:
+    module = build_module("CartPole-v1", {})
+    assert not fill_log_std(module, -2.0)
+
+
+def test_the_algorithm_samples_with_the_initial_spread_and_refuses_discrete_actions() -> None:
+    import ray
+
+    config = build_algorithm_config(spec_for({"log_std_init": -1.5, "free_log_std": True}), "Pendulum-v1")
+    init_ray(2, 0)  # the job's own Ray settings
+    try:
+        algo = config.build_algo()
+        try:
+            learner_std = algo.learner_group._learner.module["default_policy"].pi.log_std
+            runner_std = algo.env_runner_group.local_env_runner.module.pi.log_std
+            assert torch.equal(learner_std, torch.full((1,), -1.5)) and torch.equal(runner_std, learner_std)
+            algo.train()  # one iteration samples with it and trains on
+            assert math.isfinite(algo.get_module().pi.log_std.item())
+        finally:
+            algo.stop()
+        discrete = build_algorithm_config(spec_for({"log_std_init": -1.5}), "CartPole-v1")
+        with pytest.raises(UserError, match="log_std_init.*Gaussian"):
+            discrete.build_algo()
+    finally:
+        ray.shutdown()
