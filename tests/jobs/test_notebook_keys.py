@@ -74,3 +74,13 @@ def test_free_log_std_on_discrete_actions_is_a_user_error(tmp_path: Path) -> Non
     assert run.returncode == 2, run.stderr[-3000:]
     failure = tree.failure.read_text()
     assert "model.free_log_std" in failure and "model_config.free_log_std" in failure and "Discrete(2)" in failure
+
+
+def test_log_std_init_on_discrete_actions_is_a_user_error(tmp_path: Path) -> None:
+    # RL Zoo's log_std_init (rlrt's model_config.log_std_init) sets a Gaussian policy's spread; CartPole has none.
+    tree = make_job_tree(tmp_path / "ml", {"rl.training.config.model_config.log_std_init": "-2", **ONE_ITERATION})
+    run = run_entry_point("train.py", tree.base, tmp_path, timeout=240)
+    assert run.returncode == 2, run.stderr[-3000:]
+    failure = tree.failure.read_text()
+    assert "model_config.log_std_init" in failure and "Remove the setting" in failure, failure
+    assert "Traceback" not in run.stderr
