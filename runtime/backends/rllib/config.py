@@ -64,8 +64,6 @@ _FORBIDDEN_PREFIXES = ("_", "callbacks", "env_runner_cls", "policies", "policy_m
 # Model settings of rlrt's own, beside DefaultModelConfig's (name -> default): the initial log standard deviation of
 # a Gaussian policy (RL Zoo's ``log_std_init``; RLlib starts it at 0), applied by algorithm.initial_log_std.
 OWN_MODEL_SETTINGS: Mapping[str, Any] = MappingProxyType({"log_std_init": 0.0})
-LOG_STD_LIMIT = 20.0
-"""``log_std_init`` must lie within +-this (RLlib clips log standard deviations at ``log_std_clip_param``, 20)."""
 
 # Which RLlib model settings the old-stack "model" dict may carry into model_config.
 _MODEL_DICT_KEYS = ("fcnet_hiddens", "fcnet_activation", "vf_share_layers", "free_log_std", "use_lstm",
@@ -200,6 +198,18 @@ _RANGES: Mapping[str, tuple[str, Any]] = MappingProxyType(
         "grad_clip": ("a number > 0", lambda v: v > 0),
     }
 )
+# The same for model settings (``model_config.<key>``). RLlib clips log standard deviations at +-20.
+_MODEL_RANGES: Mapping[str, tuple[str, Any]] = MappingProxyType(
+    {"log_std_init": ("a number in [-20, 20] (the log of the initial standard deviation)", lambda v: -20 <= v <= 20)}
+)
+
+
+def _range_problem(name: str, value: Any, ranges: Mapping[str, tuple[str, Any]], key: str) -> str | None:
+    """Check a number against ``ranges[key]`` (meaning, predicate), when there is one."""
+    if key not in ranges or isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    meaning, predicate = ranges[key]
+    return None if predicate(value) else f"'{name}' must be {meaning}, got {json.dumps(value)}"
 
 
 def _number(key: str, value: Any, defaults: Mapping[str, Any]) -> Any:
@@ -285,11 +295,8 @@ class RLlibValidator:
                         hint = f" Did you mean 'model_config.{close[0]}'?" if close else ""
                         problems.append(f"Unknown model setting 'rl.training.config.model_config.{sub}'.{hint}")
                     else:
-                        problem = _type_problem(f"{name}.{sub}", sub_value, fields[sub])
-                        if (problem is None and sub == "log_std_init"
-                                and not -LOG_STD_LIMIT <= sub_value <= LOG_STD_LIMIT):
-                            problem = (f"'{name}.{sub}' must be a number in [-{LOG_STD_LIMIT:g}, {LOG_STD_LIMIT:g}] "
-                                       f"(the log of the initial standard deviation), got {json.dumps(sub_value)}")
+                        problem = (_type_problem(f"{name}.{sub}", sub_value, fields[sub])
+                                   or _range_problem(f"{name}.{sub}", sub_value, _MODEL_RANGES, sub))
                         if problem:
                             problems.append(problem)
                 continue
@@ -325,11 +332,7 @@ class RLlibValidator:
                 continue
             default = defaults[key] if defaults[key] is not None else _TYPE_OF_NONE_DEFAULTS.get(key)
             default = _AUTO_OR_NUMBER.get(key, default)
-            problem = _type_problem(name, value, default)
-            if problem is None and key in _RANGES and isinstance(value, (int, float)) and not isinstance(value, bool):
-                meaning, predicate = _RANGES[key]
-                if not predicate(value):
-                    problem = f"'{name}' must be {meaning}, got {json.dumps(value)}"
+            problem = _type_problem(name, value, default) or _range_problem(name, value, _RANGES, key)
             if problem:
                 problems.append(problem)
         return problems
