@@ -24,6 +24,8 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 # leftover check below only ever looks at (and kills) processes of this session, never another run's.
 SESSION_MARKER = "RLRT_TEST_SESSION"
 SESSION_ID = os.environ.setdefault(SESSION_MARKER, uuid.uuid4().hex)
+if os.environ.get("PYTEST_XDIST_WORKER"):  # pytest-xdist (`-n 2`): each worker checks its own processes only
+    SESSION_ID = os.environ[SESSION_MARKER] = f"{SESSION_ID.split(':')[0]}:{os.environ['PYTEST_XDIST_WORKER']}"
 
 # Ray prints a warning per run without these; tests want quiet, local, dashboard-less Ray.
 TEST_ENV = {

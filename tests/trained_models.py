@@ -1,17 +1,20 @@
 """Tiny trained models shared by the serving, export, transform and evaluation tests (trained once per session).
 
 Import the fixtures into a test module (``from tests.trained_models import cartpole_model, tf_python``). Each
-model is trained by a real ``rlrt train`` process into a folder under pytest's session base temp; a second module
-asking for the same model finds it there and does not train again.
+model is trained by a real ``rlrt train`` process into a folder under pytest's base temp of the run; a second module
+asking for the same model finds it there and does not train again, also on another pytest-xdist worker (a file lock
+makes the others wait for the first one's training).
 """
 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 from pathlib import Path
 
 import pytest
+from filelock import FileLock
 
 from tests.conftest import REPO_ROOT, make_job_tree, run_rlrt
 
@@ -58,29 +61,37 @@ def tf_python(tf_env: tuple[str | None, str]) -> str | None:
     return tf_env[0]
 
 
+def run_temp(factory: pytest.TempPathFactory) -> Path:
+    """The base temp folder of the whole run: the workers' common parent under pytest-xdist, else the session's."""
+    base = factory.getbasetemp()
+    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+
+
 def _train(base: Path, args: list[str], tf: str | None) -> Path:
     done_marker = base / "trained.json"
-    if done_marker.exists():
-        return base
-    tree = make_job_tree(base / "opt" / "ml")
-    extra = {"RLRT_TF_PYTHON": tf or ""}
-    result = run_rlrt(["train", *args], base=tree.base, timeout=600, **extra)
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    done_marker.write_text(json.dumps({"stdout": result.stdout, "stderr": result.stderr}))
+    base.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(base) + ".lock", timeout=900):
+        if done_marker.exists():
+            return base
+        tree = make_job_tree(base / "opt" / "ml")
+        extra = {"RLRT_TF_PYTHON": tf or ""}
+        result = run_rlrt(["train", *args], base=tree.base, timeout=600, **extra)
+        assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+        done_marker.write_text(json.dumps({"stdout": result.stdout, "stderr": result.stderr}))
     return base
 
 
 @pytest.fixture(scope="session")
 def cartpole_model(tmp_path_factory: pytest.TempPathFactory, tf_python: str | None) -> Path:
     """An /opt/ml tree holding a 2-iteration CartPole PPO model (discrete), with a video at iteration 2."""
-    base = _train(tmp_path_factory.getbasetemp() / "trained-cartpole", CARTPOLE_ARGS, tf_python)
+    base = _train(run_temp(tmp_path_factory) / "trained-cartpole", CARTPOLE_ARGS, tf_python)
     return base / "opt" / "ml"
 
 
 @pytest.fixture(scope="session")
 def reacher_model(tmp_path_factory: pytest.TempPathFactory, tf_python: str | None) -> Path:
     """An /opt/ml tree holding a 1-iteration Reacher PPO model (continuous, MeanStdFilter)."""
-    base = _train(tmp_path_factory.getbasetemp() / "trained-reacher", REACHER_ARGS, tf_python)
+    base = _train(run_temp(tmp_path_factory) / "trained-reacher", REACHER_ARGS, tf_python)
     return base / "opt" / "ml"
 
 
