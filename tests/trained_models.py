@@ -50,9 +50,13 @@ def build_tf_env() -> tuple[str | None, str]:
 
 
 @pytest.fixture(scope="session")
-def tf_env() -> tuple[str | None, str]:
-    """(TensorFlow's python, "") or (None, why it cannot be built here)."""
-    return build_tf_env()
+def tf_env(tmp_path_factory: pytest.TempPathFactory) -> tuple[str | None, str]:
+    """(TensorFlow's python, "") or (None, why it cannot be built here).
+
+    One worker at a time: on a fresh machine the first builds the environment and the others then find it (two
+    concurrent builds would each replace the folder while the other's jobs may run from it)."""
+    with FileLock(str(run_temp(tmp_path_factory) / "tf-env.lock"), timeout=900):
+        return build_tf_env()
 
 
 @pytest.fixture(scope="session")
@@ -69,7 +73,6 @@ def run_temp(factory: pytest.TempPathFactory) -> Path:
 
 def _train(base: Path, args: list[str], tf: str | None) -> Path:
     done_marker = base / "trained.json"
-    base.parent.mkdir(parents=True, exist_ok=True)
     with FileLock(str(base) + ".lock", timeout=900):
         if done_marker.exists():
             return base
