@@ -25,7 +25,9 @@ def returns(base: Path) -> list[float]:
 
 @pytest.mark.slow
 def test_warm_start_from_a_model_tarball_and_a_foreign_model_is_refused(tmp_path: Path) -> None:
-    source = make_job_tree(tmp_path / "source", {**SMALL, "rl.training.stop.episode_reward_mean": 120,
+    # The source trains with the preset's 32 vectorised CartPoles (~4x the steps per second of one env).
+    source = make_job_tree(tmp_path / "source", {**SMALL, "rl.training.config.num_envs_per_env_runner": 32,
+                                                 "rl.training.stop.episode_reward_mean": 120,
                                                  "rl.training.stop.training_iteration": 25})
     run = run_rlrt(["train"], base=source.base, timeout=600)
     assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-3000:]
