@@ -8,10 +8,9 @@ from __future__ import annotations
 
 import argparse
 import re
-import shutil
 import statistics
 
-from common import OUT, machine, python, rlrt_env, stream_process, write_tree
+from common import OUT, machine, python, rlrt_env, seconds_to_cartpole_475, stream_process
 
 
 def main() -> None:
@@ -22,19 +21,14 @@ def main() -> None:
     ours, theirs = [], []
     for round_ in range(args.rounds):
         base = OUT / "cartpole_vs_sb3" / f"round{round_}"
-        shutil.rmtree(base, ignore_errors=True)
-        write_tree(base, {"seed": round_})
-        code, wall, reached = stream_process([python(), "-m", "runtime.cli", "train"], rlrt_env(base),
-                                             base / "rlrt.log", watch="episode_reward_mean", threshold=475)
-        assert code == 0, (base / "rlrt.log").read_text()[-2000:]
-        steps = re.findall(r"^timesteps_total: (\d+)$", (base / "rlrt.log").read_text(), re.M)[-1]
+        reached, steps, wall = seconds_to_cartpole_475(base, {"seed": round_})
         code, sb3_wall, _ = stream_process([python(), "bench/sb3_cartpole.py", "475"],
                                            rlrt_env(base, SB3_LOGDIR=str(base / "sb3-log")), base / "sb3.log")
         text = (base / "sb3.log").read_text()
         assert code == 0, text[-2000:]
         sb3 = re.search(r"sb3_seconds_to_threshold: (\S+)", text).group(1)
         sb3_steps = re.search(r"sb3_steps: (\d+)", text).group(1)
-        ours.append(reached if reached is not None else float("inf"))
+        ours.append(reached)
         theirs.append(float(sb3) if sb3 != "not" else float("inf"))
         print(f"round {round_}: rlrt {ours[-1]:.1f} s ({steps} steps, process {wall:.1f} s); "
               f"SB3 {theirs[-1]:.1f} s ({sb3_steps} steps)", flush=True)

@@ -78,6 +78,22 @@ def stream_process(cmd: Sequence[str], env: dict[str, str], log: Path, cwd: Path
     return code, time.monotonic() - start, reached
 
 
+def seconds_to_cartpole_475(base: Path, hyperparameters: dict[str, Any]) -> tuple[float, int, float]:
+    """`rlrt train` of the default preset (cartpole-ppo) with ``hyperparameters`` in a fresh tree at ``base``:
+    (seconds from process start to the first ``episode_reward_mean`` >= 475, or inf; env steps; process seconds)."""
+    import re
+    import shutil
+
+    shutil.rmtree(base, ignore_errors=True)
+    write_tree(base, hyperparameters)
+    code, wall, reached = stream_process([python(), "-m", "runtime.cli", "train"], rlrt_env(base),
+                                         base / "rlrt.log", watch="episode_reward_mean", threshold=475)
+    text = (base / "rlrt.log").read_text()
+    assert code == 0, text[-2000:]
+    steps = re.findall(r"^timesteps_total: (\d+)$", text, re.M)
+    return (reached if reached is not None else float("inf")), int(steps[-1]) if steps else 0, wall
+
+
 def python() -> str:
     return sys.executable
 
