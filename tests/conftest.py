@@ -128,6 +128,20 @@ def start_rlrt(args: Sequence[str], base: Path | None = None, log: Path | None =
     )
 
 
+def job_processes(base: Path) -> list[psutil.Process]:
+    """Live processes of the job whose tree is at ``base`` (they carry its SAGEMAKER_BASE_DIR): Ray's processes and
+    agents, env runners, players."""
+    return [proc for proc in session_processes()
+            if _environ(proc).get("SAGEMAKER_BASE_DIR") == str(base)]
+
+
+def _environ(proc: psutil.Process) -> dict[str, str]:
+    try:
+        return proc.environ()
+    except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+        return {}
+
+
 def session_processes() -> list[psutil.Process]:
     """Processes started by this test session (they carry its marker), other than pytest itself."""
     mine = []

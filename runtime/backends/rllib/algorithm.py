@@ -50,11 +50,53 @@ class EarlyRayStart:
 
     def cancel(self) -> None:
         """The job does not train with RLlib after all (or its spec was rejected): stop what was started."""
-        import ray
-
         self.ready.wait()
-        ray.shutdown()
+        shutdown_ray()
         self.thread.join()
+
+
+def shutdown_ray() -> None:
+    """Shut Ray down and end what its stopped processes leave behind.
+
+    ``ray.shutdown()`` stops the processes it started (GCS, raylet, ...) but not the raylet's own children: its
+    dashboard and runtime-env agents notice the raylet's end within ~2 s, then try for about a minute to report to the
+    stopped GCS before they exit (SIGTERM does not shorten that). Every process below a child of this one that the
+    shutdown ended is killed here; other children (and a cluster this process only joined) are left alone.
+    """
+    import threading
+    import time
+
+    import psutil
+    import ray
+
+    trees = []
+    for child in psutil.Process().children():
+        try:
+            trees.append((child, child.children(recursive=True)))
+        except psutil.Error:
+            continue
+    ray.shutdown()
+    for thread in threading.enumerate():
+        if thread.name == RAY_START_THREAD and thread is not threading.current_thread():
+            thread.join(timeout=5)  # its end ends the processes it started (see EarlyRayStart)
+    orphans = [proc for child, below in trees if _ended(child) for proc in below if not _ended(proc)]
+    for proc in orphans:
+        try:
+            proc.kill()
+        except psutil.Error:
+            pass
+    deadline = time.monotonic() + 2
+    while time.monotonic() < deadline and not all(_ended(proc) for proc in orphans):
+        time.sleep(0.02)
+
+
+def _ended(proc: Any) -> bool:
+    import psutil
+
+    try:
+        return not proc.is_running() or proc.status() == psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return True
 
 
 RAY_START_THREAD = "rlrt-ray-start"
@@ -94,6 +136,9 @@ def init_ray(num_cpus: int, num_gpus: int) -> None:
         # Its processes are this job's own, so Ray's token authentication guards nothing (a multi-host cluster turns
         # it on with RLRT_RAY_AUTH_TOKEN, runtime.cluster.node).
         os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+        # Ray prestarts an idle worker per CPU for the first driver: a driver that samples itself needs none, and
+        # env-runner actors start their own. ~1.2 CPU-seconds less per job on 2 cores (bench/RESULTS.md, issue 12).
+        os.environ.setdefault("RAY_prestart_worker_first_driver", "0")
         ray.init(address="local", num_cpus=num_cpus, num_gpus=num_gpus, include_dashboard=False, log_to_driver=True,
                  runtime_env={"worker_process_setup_hook": f"{quiet_ray_logs.__module__}.{quiet_ray_logs.__name__}"})
 

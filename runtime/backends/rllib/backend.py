@@ -175,11 +175,11 @@ class RLlibSession:
         export_serving_models(model_dir, self.context.out)
 
     def close(self) -> None:
-        import ray
+        from runtime.backends.rllib.algorithm import shutdown_ray
 
         if self.algo is not None:
             self.algo.stop()
-        ray.shutdown()
+        shutdown_ray()
 
 
 class RLlibBackendFactory:
