@@ -58,10 +58,11 @@ class EarlyRayStart:
 def shutdown_ray() -> None:
     """Shut Ray down and end what its stopped processes leave behind.
 
-    ``ray.shutdown()`` stops the processes it started (GCS, raylet, ...) but not the raylet's own children: its
-    dashboard and runtime-env agents notice the raylet's end within ~2 s, then try for about a minute to report to the
-    stopped GCS before they exit (SIGTERM does not shorten that). Every process below a child of this one that the
-    shutdown ended is killed here; other children (and a cluster this process only joined) are left alone.
+    A Ray that :class:`EarlyRayStart` started ends with its thread: the GCS and raylet get SIGKILL (the thread's
+    ``PR_SET_PDEATHSIG``), and the raylet's own children, its dashboard and runtime-env agents and idle workers, are
+    left: the agents notice within ~2 s, then try for about a minute to report to the dead GCS before they exit
+    (SIGTERM does not shorten that). So this waits for that thread, then kills every process below a child of this
+    one that has ended; other children (and a cluster this process only joined) are left alone.
     """
     import threading
     import time
