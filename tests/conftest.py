@@ -128,28 +128,17 @@ def start_rlrt(args: Sequence[str], base: Path | None = None, log: Path | None =
     )
 
 
-def job_processes(base: Path) -> list[psutil.Process]:
-    """Live processes of the job whose tree is at ``base`` (they carry its SAGEMAKER_BASE_DIR): Ray's processes and
-    agents, env runners, players."""
-    return [proc for proc in session_processes()
-            if _environ(proc).get("SAGEMAKER_BASE_DIR") == str(base)]
-
-
-def _environ(proc: psutil.Process) -> dict[str, str]:
-    try:
-        return proc.environ()
-    except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
-        return {}
-
-
-def session_processes() -> list[psutil.Process]:
-    """Processes started by this test session (they carry its marker), other than pytest itself."""
+def session_processes(base: Path | None = None) -> list[psutil.Process]:
+    """Processes started by this test session (they carry its marker), other than pytest itself; with ``base``, only
+    those of the job whose tree is there (they carry its SAGEMAKER_BASE_DIR: Ray's processes and agents, players)."""
     mine = []
     for proc in psutil.process_iter(["pid"]):
         if proc.pid == os.getpid():
             continue
         try:
-            if proc.environ().get(SESSION_MARKER) == SESSION_ID and proc.status() != psutil.STATUS_ZOMBIE:
+            environ = proc.environ()
+            if (environ.get(SESSION_MARKER) == SESSION_ID and proc.status() != psutil.STATUS_ZOMBIE
+                    and (base is None or environ.get("SAGEMAKER_BASE_DIR") == str(base))):
                 mine.append(proc)
         except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
             continue

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO_ROOT, job_processes, make_job_tree, rlrt_env, run_rlrt, start_rlrt
+from tests.conftest import REPO_ROOT, make_job_tree, rlrt_env, run_rlrt, session_processes, start_rlrt
 
 TINY = {"rl.training.stop.training_iteration": 2}
 RAY_REGEX = r"episode_reward_mean: ([-+]?[0-9]*[.]?[0-9]+([eE][-+]?[0-9]+)?)"
@@ -42,7 +42,8 @@ def test_cartpole_in_a_sagemaker_tree(tmp_path: Path) -> None:
     assert run.returncode == 0, run.stdout + run.stderr
     # Nothing of the job outlives it: Ray's dashboard and runtime-env agents (the raylet's children) once stayed
     # ~60 s after the job had exited.
-    assert not job_processes(tree.base), [" ".join(proc.cmdline()[:2]) for proc in job_processes(tree.base)]
+    left = session_processes(tree.base)
+    assert not left, [" ".join(proc.cmdline()[:2]) for proc in left]
     assert len(re.findall(RAY_REGEX, run.stdout)) == 2
     # The start-up timeline (RLRT_TIMINGS=1): every phase once, in order, seconds since the process started.
     timeline = re.findall(r"^rlrt-timing: (.+) ([0-9.]+)$", run.stderr, re.M)
