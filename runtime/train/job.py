@@ -55,7 +55,12 @@ def _train(job: Job, default_preset: str) -> int:
         plan = plan_cluster(env)
         if plan.multi_node:
             return _multi_node_training(job, plan, default_preset)
-    result = train(env, spec)
+    try:
+        result = train(env, spec)
+    except BaseException:
+        if early is not None:  # failed before its session took Ray over (e.g. building the env): stop Ray here
+            early[1].cancel()
+        raise
     if job.local and result.exit_code == 0:
         print(
             "rlrt: outputs:\n"

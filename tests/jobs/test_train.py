@@ -90,6 +90,7 @@ def test_unknown_environment_fails_cleanly(tmp_path: Path) -> None:
     run = run_rlrt(["train"], base=tree.base)
     assert run.returncode == 2
     assert "Did you mean 'HopperBulletEnv-v0'" in tree.failure.read_text()
+    assert not session_processes(tree.base)  # Ray, started before the spec was checked, ended with the job
 
 
 def test_rllib_rejecting_the_configuration_is_a_user_error(tmp_path: Path) -> None:
