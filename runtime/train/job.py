@@ -28,24 +28,29 @@ def run_training_job(
 
 
 def _train(job: Job, default_preset: str) -> int:
-    from runtime.backends import backend_for
-    from runtime.cluster import plan_cluster
-    from runtime.train.driver import train
-
     mark("job")
     env = job.env
     if env.is_master:
         require_writable(env.model_dir, "model")
     early = _start_early(job, default_preset)
     try:
-        spec = resolve_spec(job.hyperparameters, num_cpus=env.num_cpus, default_preset=default_preset)
-        backend = backend_for(spec.algorithm)
-        if early is not None and backend is not early[0]:
-            early[1].cancel()
+        return _resolve_and_train(job, early, default_preset)
     except BaseException:
-        if early is not None:
-            early[1].cancel()
+        if early is not None:  # failed before its session took Ray over (a rejected spec, an env that cannot be
+            early[1].cancel()  # built): stop what the early start started
         raise
+
+
+def _resolve_and_train(job: Job, early: tuple[Any, Any] | None, default_preset: str) -> int:
+    from runtime.backends import backend_for
+    from runtime.cluster import plan_cluster
+    from runtime.train.driver import train
+
+    env = job.env
+    spec = resolve_spec(job.hyperparameters, num_cpus=env.num_cpus, default_preset=default_preset)
+    backend = backend_for(spec.algorithm)
+    if early is not None and backend is not early[0]:
+        early[1].cancel()
     mark("spec")
     if not backend.distributed:
         if not env.is_master:
@@ -55,12 +60,7 @@ def _train(job: Job, default_preset: str) -> int:
         plan = plan_cluster(env)
         if plan.multi_node:
             return _multi_node_training(job, plan, default_preset)
-    try:
-        result = train(env, spec)
-    except BaseException:
-        if early is not None:  # failed before its session took Ray over (e.g. building the env): stop Ray here
-            early[1].cancel()
-        raise
+    result = train(env, spec)
     if job.local and result.exit_code == 0:
         print(
             "rlrt: outputs:\n"

@@ -77,8 +77,8 @@ def shutdown_ray() -> None:
         except psutil.Error:
             continue
     ray.shutdown()
-    for thread in threading.enumerate():
-        if thread.name == RAY_START_THREAD and thread is not threading.current_thread():
+    for thread in _early_start_threads():
+        if thread is not threading.current_thread():
             thread.join(timeout=5)  # its end ends the processes it started (see EarlyRayStart)
     orphans = [proc for child, below in trees if _ended(child) for proc in below if not _ended(proc)]
     for proc in orphans:
@@ -107,11 +107,15 @@ RAY_START_THREAD = "rlrt-ray-start"
 def wait_for_early_start() -> None:
     """Wait until an :class:`EarlyRayStart` under way has started Ray (or failed); at once when there is none.
     Called before anything that touches Ray (registering an environment would otherwise start a second one)."""
+    for thread in _early_start_threads():
+        thread.ready.wait()  # type: ignore[attr-defined]
+
+
+def _early_start_threads() -> list[Any]:
+    """The thread of an :class:`EarlyRayStart` (running or just ended), if any."""
     import threading
 
-    for thread in threading.enumerate():
-        if thread.name == RAY_START_THREAD:
-            thread.ready.wait()  # type: ignore[attr-defined]
+    return [thread for thread in threading.enumerate() if thread.name == RAY_START_THREAD]
 
 
 def init_ray(num_cpus: int, num_gpus: int) -> None:
