@@ -11,7 +11,6 @@ from typing import Any, Iterator, Mapping
 
 from runtime.cluster.node import (
     RayNode,
-    port_open,
     ray_auth_environment,
     resolve_host,
     resource_args,
@@ -62,17 +61,9 @@ def head_cluster(plan: ClusterPlan, env: JobEnvironment, out: Any = None) -> Ite
                  *resource_args(max(0, env.num_cpus - 1), env.num_gpus, ip, plan.node_name)]
             )
             deadline = time.monotonic() + plan.timeout_s
-            while not port_open(ip, plan.port):
-                if node.exit_code() is not None:
-                    raise UserError(
-                        f"The Ray head on {plan.current_host} ({address}) exited with code {node.exit_code()} "
-                        "before it started (see the job log)."
-                    )
-                if time.monotonic() >= deadline:
-                    raise UserError(
-                        f"The Ray head on {plan.current_host} did not open {address} in {plan.timeout_s:g} s."
-                    )
-                time.sleep(POLL_S / 2)
+            failed = node.wait_until_open(ip, plan.port, plan.timeout_s)
+            if failed is not None:
+                raise UserError(f"The Ray head on {plan.current_host} ({address}) {failed}.")
             print(f"rlrt: Ray head at {address} on {plan.current_host}; waiting for {plan.expected_nodes - 1} more "
                   f"node(s) ({plan.timeout_s:g} s timeout)", file=out, flush=True)
             _write_head_address(env, address)

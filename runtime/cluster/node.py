@@ -77,6 +77,18 @@ class RayNode:
     def exit_code(self) -> int | None:
         return self.process.poll()
 
+    def wait_until_open(self, ip: str, port: int, timeout_s: float) -> str | None:
+        """Wait until ``ip:port`` (a head's GCS) accepts TCP connections: None once it does, else why it did not
+        (the node exited, or ``timeout_s`` passed)."""
+        deadline = time.monotonic() + timeout_s
+        while not port_open(ip, port):
+            if self.exit_code() is not None:
+                return f"exited with code {self.exit_code()} before it started (see the job log)"
+            if time.monotonic() >= deadline:
+                return f"did not open {ip}:{port} in {timeout_s:g} s"
+            time.sleep(POLL_S / 2)
+        return None
+
     def stop(self) -> None:
         """SIGTERM (``ray start --block`` then stops its node's processes), SIGKILL the group after a grace period."""
         if self.process.poll() is None:

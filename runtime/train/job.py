@@ -92,9 +92,8 @@ def _start_early(job: Job, default_preset: str) -> tuple[Any, Any] | None:
     except Exception:  # noqa: BLE001 - resolve_spec reports what is wrong with the hyperparameters
         return None
     start = getattr(backend, "start_early", None)
-    if start is None:
-        return None
-    return backend, start(job.env.num_cpus, job.env.num_gpus)
+    handle = start(job.env.num_cpus, job.env.num_gpus) if start is not None else None
+    return (backend, handle) if handle is not None else None
 
 
 def _multi_node_training(job: Job, plan: Any, default_preset: str) -> int:

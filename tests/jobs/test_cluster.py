@@ -20,7 +20,7 @@ from runtime import cluster
 from runtime.errors import UserError
 from runtime.job.environment import JobEnvironment
 from tests import netns_hosts
-from tests.conftest import make_job_tree, run_rlrt
+from tests.conftest import make_job_tree, run_rlrt, session_processes
 
 TINY = {
     "rl.training.stop.training_iteration": 2,
@@ -203,3 +203,38 @@ def test_a_lost_worker_host_then_sigterm_on_the_head(tmp_path: Path) -> None:
         assert not any(hosts.namespace_pids(h) for h in hosts.hosts), hosts.all_logs()
     assert hosts.leftovers() == []
 
+
+
+# --- a cluster the job is told to join (RAY_ADDRESS) -----------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_a_job_joins_the_cluster_ray_address_names_and_a_silent_address_fails_at_once(tmp_path: Path) -> None:
+    """RAY_ADDRESS (KubeRay's ``auto``, ``ray job submit``, docs/SCALING.md): the job trains on that cluster instead
+    of starting its own and leaves it running. An address where no cluster answers fails at once, naming it (Ray
+    itself retries such an address for ~10 minutes)."""
+    from runtime.cluster.node import RayNode
+    from tests.jobs.test_serving_server import free_port
+
+    port = free_port()
+    address = f"127.0.0.1:{port}"
+    node = RayNode(["--head", f"--port={port}", "--num-cpus=2", "--include-dashboard=false"])
+    try:
+        assert node.wait_until_open("127.0.0.1", port, timeout_s=60) is None
+        tree = make_job_tree(tmp_path / "joined" / "opt" / "ml", {"rl.training.stop.training_iteration": 1})
+        joined = run_rlrt(["train"], base=tree.base, RAY_ADDRESS=address)
+        assert joined.returncode == 0, joined.stdout[-3000:] + joined.stderr[-3000:]
+        assert "Connected to Ray cluster" in joined.stderr and "Started a local Ray instance" not in joined.stderr
+        assert "training_iteration: 1" in joined.stdout
+        assert node.exit_code() is None  # the cluster outlives the job
+        assert session_processes(tree.base) == []
+    finally:
+        node.stop()
+    # The same address once the cluster has gone.
+    tree = make_job_tree(tmp_path / "gone" / "opt" / "ml", {"rl.training.stop.training_iteration": 1})
+    gone = run_rlrt(["train"], base=tree.base, timeout=120, RAY_ADDRESS=address)
+    assert gone.returncode == 2, gone.stdout[-3000:] + gone.stderr[-3000:]
+    failure = tree.failure.read_text()
+    assert f"RAY_ADDRESS={address} names a Ray cluster that does not answer" in failure, failure
+    assert "Unset RAY_ADDRESS" in failure and "Traceback" not in gone.stderr
+    assert session_processes(tree.base) == []

@@ -135,7 +135,7 @@ def init_ray(num_cpus: int, num_gpus: int) -> None:
     if ray.is_initialized():
         return
     if os.environ.get("RAY_ADDRESS"):
-        ray.init(address=os.environ["RAY_ADDRESS"], log_to_driver=True)
+        _join_ray(os.environ["RAY_ADDRESS"])
     else:
         # "local": always a fresh instance, never a cluster someone else started on this machine with `ray start`.
         # Its processes are this job's own, so Ray's token authentication guards nothing (a multi-host cluster turns
@@ -146,6 +146,30 @@ def init_ray(num_cpus: int, num_gpus: int) -> None:
         os.environ.setdefault("RAY_prestart_worker_first_driver", "0")
         ray.init(address="local", num_cpus=num_cpus, num_gpus=num_gpus, include_dashboard=False, log_to_driver=True,
                  runtime_env={"worker_process_setup_hook": f"{quiet_ray_logs.__module__}.{quiet_ray_logs.__name__}"})
+
+
+RAY_ADDRESS_PROBE_S = 5.0
+"""How long :func:`init_ray` tries a TCP connection to ``RAY_ADDRESS``'s host:port before it calls the cluster
+unreachable (Ray itself retries a silent address for ~10 minutes)."""
+
+
+def _join_ray(address: str) -> None:
+    """Join the Ray cluster at ``address`` (``RAY_ADDRESS``); a cluster that is not there is a UserError at once."""
+    import ray
+
+    from runtime.cluster.node import port_open
+
+    advice = ("Unset RAY_ADDRESS to let the job start its own Ray instance, or start that cluster first "
+              "(`ray start --head`).")
+    host, _, port = address.rpartition(":")
+    if host and port.isdigit() and "://" not in address:  # "auto", "local" and ray:// URLs are Ray's to resolve
+        if not port_open(host.strip("[]"), int(port), timeout_s=RAY_ADDRESS_PROBE_S):
+            raise UserError(f"RAY_ADDRESS={address} names a Ray cluster that does not answer: no TCP connection to "
+                            f"{address} within {RAY_ADDRESS_PROBE_S:g} s. {advice}")
+    try:
+        ray.init(address=address, log_to_driver=True)
+    except ConnectionError as exc:
+        raise UserError(f"RAY_ADDRESS={address}: Ray could not join that cluster ({exc}). {advice}") from exc
 
 
 def rllib_env_name(env_id: str) -> str:

@@ -69,6 +69,7 @@ class RLlibSession:
         mark("rllib session")
         from runtime.backends.rllib.algorithm import (build_algorithm_config, init_ray, register_environment,
                                                       wait_for_early_start)
+        from runtime.backends.rllib.quiet import quiet_ray_logs
         from runtime.cluster import env_runner_hosts, healthy_env_runners
         from runtime.job.env_config import job_env_config
         from runtime.train.reporting import EpisodeWindow
@@ -83,6 +84,7 @@ class RLlibSession:
         env_config = job_env_config(self.env_id, spec.env_config, job)
         self.sample_timeout = SampleTimeout(self.env_id, env_config, hp.CONFIG_PREFIX + SETTING in spec.hyperparameters)
         wait_for_early_start()
+        quiet_ray_logs()  # before RLlib's config builder logs (init_ray does it too, later when joining a cluster)
         config = build_algorithm_config(spec, register_environment(self.env_id), job.num_gpus, env_config, self.env_id)
         context.hooks.configure(config)
         self.algo: Any = None
@@ -202,10 +204,13 @@ class RLlibBackendFactory:
 
     def start_early(self, num_cpus: int, num_gpus: int) -> Any:
         """Start Ray in the background before the spec is resolved (importing RLlib and starting Ray's processes
-        overlap; the session waits for it). Returns a handle whose ``cancel()`` stops it again."""
+        overlap; the session waits for it). Returns a handle whose ``cancel()`` stops it again; None when the job
+        joins the cluster ``RAY_ADDRESS`` names (quick, and a cluster that is not there is then reported once)."""
+        import os
+
         from runtime.backends.rllib.algorithm import EarlyRayStart
 
-        return EarlyRayStart(num_cpus, num_gpus)
+        return None if os.environ.get("RAY_ADDRESS") else EarlyRayStart(num_cpus, num_gpus)
 
     def serving_model(self, model_dir: Path) -> Any:
         """The :class:`runtime.export.policy.ServingModel` of a model folder's RLlib checkpoint (``rlrt export``)."""
