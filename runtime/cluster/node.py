@@ -6,6 +6,7 @@ import contextlib
 import ctypes
 import logging
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -47,8 +48,18 @@ def port_open(ip: str, port: int, timeout_s: float = 2.0) -> bool:
     try:
         with socket.create_connection((ip, port), timeout=timeout_s):
             return True
-    except OSError:
+    except (OSError, ValueError):  # ValueError: a name the IDNA codec refuses (a label over 63 characters)
         return False
+
+
+def host_and_port(address: str) -> tuple[str, int] | None:
+    """``HOST:PORT`` (or ``[IPV6]:PORT``) split in two; None for any other form (``auto``, a URL, no port, a port
+    over 65535)."""
+    host, _, port = address.rpartition(":")
+    host = host.strip("[]")
+    if "://" in address or not host or not re.fullmatch(r"[0-9]{1,5}", port) or int(port) > 65535:
+        return None
+    return host, int(port)
 
 
 def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec

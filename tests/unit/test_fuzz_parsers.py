@@ -1,6 +1,7 @@
 """Property-based fuzzing of every parser of user input (docs/RELIABILITY.md, "Fuzzed parsers").
 
-This module: hyperparameters (with the backends' validators and the DeepRacer dialect), preset YAML, tuning files;
+This module: hyperparameters (with the backends' validators and the DeepRacer dialect), preset YAML, tuning files,
+the RAY_ADDRESS a job is told to join;
 test_fuzz_data_parsers.py: the Batch RL CSV/Parquet loader, serving request bodies, DeepRacer tracks and
 model_metadata.json. Property: any input either works or fails with the parser's documented user-facing error (UserError, the serving
 codec's RequestError, DeepRacer's TrackError / MetadataError, EnvConfigError) whose message is non-empty and names
@@ -24,6 +25,7 @@ from hypothesis import strategies as st
 from runtime.backends.d3rlpy.config import COACH_NAMES
 from runtime.backends.rllib.config import OLD_NAMES, OLD_SCHEDULES
 from runtime.config.hyperparameters import decode_value
+from runtime.cluster.node import host_and_port, port_open
 from runtime.config.presets import load_preset_file
 from runtime.errors import UserError
 from runtime.families.deepracer.dialect import TRAINING_HYPERPARAMETERS
@@ -240,3 +242,31 @@ def test_tuning_document(doc: Any) -> None:
 def test_tuning_file(folder: Path, text: str) -> None:
     path = write(folder, "tuning.yaml", text)
     works_or_user_error(lambda: load_tuning_spec(path), (UserError,))
+
+
+# --- RAY_ADDRESS ------------------------------------------------------------------------------------------------
+@FUZZ
+@given(st.text(max_size=40) | st.builds(lambda h, p: f"{h}:{p}", st.text(max_size=20), st.integers(-5, 10**6)))
+@example("127.0.0.1:99999")
+@example("host:\u00b2")
+@example("[::1]:6379")
+def test_ray_address(address: str) -> None:
+    """``host_and_port`` (the RAY_ADDRESS a job joins is probed there first) never fails: a host and a TCP port, or
+    None for what Ray resolves itself."""
+    target = host_and_port(address)
+    if target is not None:
+        host, port = target
+        assert host and 0 <= port <= 65535 and "://" not in address
+
+
+@pytest.mark.parametrize("address, target", [
+    ("127.0.0.1:6379", ("127.0.0.1", 6379)), ("head-svc.ray:10001", ("head-svc.ray", 10001)),
+    ("[::1]:6379", ("::1", 6379)), ("auto", None), ("local", None), ("ray://head:10001", None),
+    ("10.0.0.1", None), ("host:99999", None), (":6379", None),
+])
+def test_ray_address_forms(address: str, target: tuple[str, int] | None) -> None:
+    assert host_and_port(address) == target
+
+
+def test_a_host_name_the_resolver_refuses_is_a_closed_port() -> None:
+    assert port_open("a" * 300, 6379, timeout_s=1) is False  # the IDNA codec raises UnicodeError (a ValueError)

@@ -157,15 +157,14 @@ def _join_ray(address: str) -> None:
     """Join the Ray cluster at ``address`` (``RAY_ADDRESS``); a cluster that is not there is a UserError at once."""
     import ray
 
-    from runtime.cluster.node import port_open
+    from runtime.cluster.node import host_and_port, port_open
 
     advice = ("Unset RAY_ADDRESS to let the job start its own Ray instance, or start that cluster first "
               "(`ray start --head`).")
-    host, _, port = address.rpartition(":")
-    if host and port.isdigit() and "://" not in address:  # "auto", "local" and ray:// URLs are Ray's to resolve
-        if not port_open(host.strip("[]"), int(port), timeout_s=RAY_ADDRESS_PROBE_S):
-            raise UserError(f"RAY_ADDRESS={address} names a Ray cluster that does not answer: no TCP connection to "
-                            f"{address} within {RAY_ADDRESS_PROBE_S:g} s. {advice}")
+    target = host_and_port(address)  # None for "auto", "local", ray:// URLs: Ray's to resolve
+    if target is not None and not port_open(*target, timeout_s=RAY_ADDRESS_PROBE_S):
+        raise UserError(f"RAY_ADDRESS={address} names a Ray cluster that does not answer: no TCP connection to "
+                        f"{address} within {RAY_ADDRESS_PROBE_S:g} s. {advice}")
     try:
         ray.init(address=address, log_to_driver=True)
     except ConnectionError as exc:
