@@ -53,12 +53,14 @@ def port_open(ip: str, port: int, timeout_s: float = 2.0) -> bool:
 
 
 def host_and_port(address: str) -> tuple[str, int] | None:
-    """``HOST:PORT`` (or ``[IPV6]:PORT``) split in two; None for any other form (``auto``, a URL, no port, a port
-    over 65535)."""
+    """``HOST:PORT`` (or ``[IPV6]:PORT``) split in two; None for any other form (``auto``, a URL, no port). A port
+    over 65535 is a UserError (Ray would try to reach it for minutes)."""
     host, _, port = address.rpartition(":")
     host = host.strip("[]")
-    if "://" in address or not host or not re.fullmatch(r"[0-9]{1,5}", port) or int(port) > 65535:
+    if "://" in address or not host or not re.fullmatch(r"[0-9]+", port):
         return None
+    if len(port) > 5 or int(port) > 65535:
+        raise UserError(f"{address}: {port[:20]} is not a TCP port (0 to 65535).")
     return host, int(port)
 
 
@@ -96,7 +98,7 @@ class RayNode:
             if self.exit_code() is not None:
                 return f"exited with code {self.exit_code()} before it started (see the job log)"
             if time.monotonic() >= deadline:
-                return f"did not open {ip}:{port} in {timeout_s:g} s"
+                return f"did not start listening within {timeout_s:g} s"
             time.sleep(POLL_S / 2)
         return None
 

@@ -251,21 +251,28 @@ def test_tuning_file(folder: Path, text: str) -> None:
 @example("host:\u00b2")
 @example("[::1]:6379")
 def test_ray_address(address: str) -> None:
-    """``host_and_port`` (the RAY_ADDRESS a job joins is probed there first) never fails: a host and a TCP port, or
-    None for what Ray resolves itself."""
-    target = host_and_port(address)
-    if target is not None:
-        host, port = target
-        assert host and 0 <= port <= 65535 and "://" not in address
+    """``host_and_port`` (the RAY_ADDRESS a job joins is probed there first): a host and a TCP port, None for what Ray
+    resolves itself, or a UserError naming the port that is not one."""
+    target: list[Any] = []
+    if works_or_user_error(lambda: target.append(host_and_port(address)), (UserError,), [address]) is None:
+        if target[0] is not None:
+            host, port = target[0]
+            assert host and 0 <= port <= 65535 and "://" not in address
 
 
 @pytest.mark.parametrize("address, target", [
     ("127.0.0.1:6379", ("127.0.0.1", 6379)), ("head-svc.ray:10001", ("head-svc.ray", 10001)),
     ("[::1]:6379", ("::1", 6379)), ("auto", None), ("local", None), ("ray://head:10001", None),
-    ("10.0.0.1", None), ("host:99999", None), (":6379", None),
+    ("10.0.0.1", None), (":6379", None), ("host:x", None),
 ])
 def test_ray_address_forms(address: str, target: tuple[str, int] | None) -> None:
     assert host_and_port(address) == target
+
+
+@pytest.mark.parametrize("address", ["host:99999", "127.0.0.1:" + "9" * 5000])
+def test_a_port_over_65535_is_a_user_error(address: str) -> None:
+    with pytest.raises(UserError, match="is not a TCP port"):
+        host_and_port(address)
 
 
 def test_a_host_name_the_resolver_refuses_is_a_closed_port() -> None:

@@ -161,13 +161,16 @@ def _join_ray(address: str) -> None:
 
     advice = ("Unset RAY_ADDRESS to let the job start its own Ray instance, or start that cluster first "
               "(`ray start --head`).")
-    target = host_and_port(address)  # None for "auto", "local", ray:// URLs: Ray's to resolve
+    try:
+        target = host_and_port(address)  # None for "auto", "local", ray:// URLs: Ray's to resolve
+    except UserError as exc:
+        raise UserError(f"RAY_ADDRESS={exc} {advice}") from exc
     if target is not None and not port_open(*target, timeout_s=RAY_ADDRESS_PROBE_S):
         raise UserError(f"RAY_ADDRESS={address} names a Ray cluster that does not answer: no TCP connection to "
                         f"{address} within {RAY_ADDRESS_PROBE_S:g} s. {advice}")
     try:
         ray.init(address=address, log_to_driver=True)
-    except ConnectionError as exc:
+    except (ConnectionError, ValueError) as exc:  # ValueError: an address Ray cannot parse ("host:x")
         raise UserError(f"RAY_ADDRESS={address}: Ray could not join that cluster ({exc}). {advice}") from exc
 
 
