@@ -54,7 +54,7 @@ def to_gymnasium(env: Any, source: str) -> gymnasium.Env:
             f"{source} returned {type(env).__module__}.{type(env).__qualname__} ({str(env)[:80]!r}), which is not an "
             "environment: it must return a gymnasium.Env or a gym.Env (with reset(), step(), observation_space and "
             "action_space).")
-    from shimmy import GymV21CompatibilityV0, GymV26CompatibilityV0
+    from shimmy import GymV21CompatibilityV0, GymV26CompatibilityV0  # heavy: old-gym adapters (user envs only)
 
     _skip_gym_passive_checks(env)
     if _takes_seed(env):

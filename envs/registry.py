@@ -21,6 +21,7 @@ from typing import Any, Callable, Mapping
 
 import gymnasium as gym
 
+from envs.faults import split_fault_options, with_faults
 
 
 @dataclass(frozen=True)
@@ -225,8 +226,6 @@ def make_env(env_id: str, env_config: Mapping[str, Any] | None = None) -> gym.En
         if max_steps is not None:
             env = gym.wrappers.TimeLimit(env, int(max_steps))
         return capped(env, cap)
-    from envs.faults import split_fault_options, with_faults
-
     gym_id = ensure_registered(env_id)
     faults, kwargs = split_fault_options(config)
     return with_faults(capped(gym.make(gym_id, **kwargs), cap), faults)

@@ -12,7 +12,16 @@ from typing import NoReturn, Sequence
 
 from runtime.config.hyperparameters import PRESET, decode_value
 from runtime.config.presets import DEFAULT_PRESET, all_presets
+from runtime.errors import run_job
+from runtime.evaluate.evaluator import run_evaluation_job
+from runtime.export.pipeline import export_model_folder
+from runtime.offline.cli import run_collect
+from runtime.plugins import INSTALLED
+from runtime.serving.server import run_server
+from runtime.serving.transform import TransformOptions, run_transform
 from runtime.timings import mark
+from runtime.train.job import run_training_job
+from runtime.tuning import run_tuning_job
 
 
 def _key_value(text: str) -> tuple[str, object]:
@@ -294,35 +303,27 @@ def _list_presets() -> int:
 
 
 def _run_serving_command(args: argparse.Namespace) -> int:
-    from runtime.errors import run_job
-
     if args.command == "serve":
-        from runtime.serving.server import run_server
-
         return run_job(lambda: run_server(args.model, args.host, args.port, args.workers, args.timeout))
     if args.command == "transform":
-        from runtime.serving.transform import TransformOptions, run_transform
-
         options = TransformOptions(args.content_type, args.split_type, args.strategy, args.accept, args.join_source,
                                    args.max_payload_mb)
         return run_job(lambda: run_transform(args.model, args.input, args.output, options, not args.no_progress))
-    from runtime.export.pipeline import export_serving_models
-
-    return run_job(lambda: (export_serving_models(args.model_dir, strict=True), 0)[1])
+    return run_job(lambda: (export_model_folder(args.model_dir, INSTALLED), 0)[1])
 
 
 def _run_evaluation(args: argparse.Namespace) -> int:
     """``rlrt evaluate`` and its aliases: one evaluator (``evaluate-offline`` expects a d3rlpy model,
     ``deepracer-evaluate`` plays DeepRacer with its --opponent and --trials)."""
-    from runtime.evaluate.evaluator import run_evaluation_job
-
     overrides = dict(args.overrides)
     if args.command == "evaluate-offline":
-        return run_evaluation_job(args.base_dir, overrides, args.model, framework="d3rlpy", hint="evaluate-offline")
+        return run_evaluation_job(args.base_dir, overrides, args.model, plugins=INSTALLED, framework="d3rlpy",
+                                  hint="evaluate-offline")
     if args.command == "deepracer-evaluate":
-        return run_evaluation_job(args.base_dir, overrides, args.model, env="DeepRacer-v0", hint="deepracer-evaluate",
+        return run_evaluation_job(args.base_dir, overrides, args.model, plugins=INSTALLED, env="DeepRacer-v0",
+                                  hint="deepracer-evaluate",
                                   family_options={"opponent": args.opponent, "trials": args.trials})
-    return run_evaluation_job(args.base_dir, overrides, args.model)
+    return run_evaluation_job(args.base_dir, overrides, args.model, plugins=INSTALLED)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -337,19 +338,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command in ("serve", "transform", "export"):
         return _run_serving_command(args)
     if args.command == "collect":
-        from runtime.offline.cli import run_collect
-
         return run_collect(args)
     if args.command == "tune":
-        from runtime.tuning import run_tuning_job
-
-        return run_tuning_job(args.file, args.output)
-    from runtime.train.job import run_training_job
-
+        return run_tuning_job(args.file, args.output, plugins=INSTALLED)
     overrides = dict(args.overrides)
     if args.preset:
         overrides[PRESET] = args.preset
-    return run_training_job(args.base_dir, overrides, default_preset=args.default_preset)
+    return run_training_job(args.base_dir, overrides, default_preset=args.default_preset, plugins=INSTALLED)
 
 
 def run(argv: Sequence[str] | None = None) -> NoReturn:

@@ -15,13 +15,20 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
+import subprocess
 import sys
 import time
 from typing import Sequence
 
-from runtime.errors import UserError, default_failure_file, run_job
+import psutil
+from sagemaker_training import params
 
-USER_PROGRAM = "sagemaker_program"
+from runtime.cluster.node import resolve_host
+from runtime.errors import UserError, default_failure_file, run_job
+from runtime.job.environment import load_environment
+from runtime.job.script_mode import prepare_script_mode
+
 TOOLKIT_SKIPS_HOST_WAIT = "SM_STUDIO_LOCAL_MODE"
 """sagemaker-training skips its host-name wait when this is "true" (its only effect in sagemaker-training 4.9)."""
 HOST_TIMEOUT_ENV = "RLRT_HOST_RESOLUTION_TIMEOUT_S"
@@ -34,13 +41,9 @@ def plan(argv: Sequence[str]) -> list[str]:
         raise UserError("The container needs a command: train, serve, or a program to run.")
     command, rest = argv[0], list(argv[1:])
     if command == "train":
-        from runtime.job.environment import load_environment
-
         env = load_environment()
-        if env.hyperparameters.get(USER_PROGRAM):
+        if env.hyperparameters.get(params.USER_PROGRAM_PARAM):
             resolve_hosts(env.hosts)
-            from runtime.job.script_mode import prepare_script_mode
-
             prepare_script_mode(env.hyperparameters)
             # sagemaker-training writes output/failure when the script fails; without the folder (a docker run tree)
             # that write raises inside its error handler, and the job exits 0 with no failure reported.
@@ -67,8 +70,6 @@ def resolve_hosts(hosts: Sequence[str], timeout_s: float | None = None) -> None:
         except ValueError as exc:
             raise UserError(f"{HOST_TIMEOUT_ENV} must be a number of seconds, got "
                             f"{os.environ.get(HOST_TIMEOUT_ENV)!r}") from exc
-    from runtime.cluster.node import resolve_host
-
     deadline = time.monotonic() + timeout_s
     pending = []
     for host in hosts:
@@ -99,11 +100,6 @@ def run_forwarding_sigterm(command: Sequence[str]) -> int:
     """Run sagemaker-training's ``train`` as a child and pass SIGTERM on to the user's script (its children):
     sagemaker-training does not, so a stopped script-mode job (a spot interruption) would never checkpoint. Returns
     143 when a SIGTERM came and the job then ended in failure (as ``rlrt train`` does), else the toolkit's code."""
-    import signal
-    import subprocess
-
-    import psutil
-
     child = subprocess.Popen(list(command))
     received: list[int] = []
 

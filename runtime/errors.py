@@ -15,6 +15,8 @@ import traceback
 from pathlib import Path
 from typing import Callable
 
+from runtime.names import BASE_DIR_ENV, DEFAULT_BASE_DIR, FAILURE_FILE
+
 log = logging.getLogger(__name__)
 
 EXIT_OK = 0
@@ -44,8 +46,6 @@ def write_failure(failure_file: Path, message: str) -> None:
 
 def default_failure_file() -> Path:
     """``<SAGEMAKER_BASE_DIR or /opt/ml>/output/failure``."""
-    from runtime.names import BASE_DIR_ENV, DEFAULT_BASE_DIR, FAILURE_FILE
-
     return Path(os.environ.get(BASE_DIR_ENV) or DEFAULT_BASE_DIR) / FAILURE_FILE
 
 

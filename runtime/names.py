@@ -1,14 +1,16 @@
-"""Every name a job shares with the world outside the code: paths, channels, file names, environment variables.
+"""Every name a job shares with the world outside the code: environment variables, the job tree's paths, input
+channels, the model folder's file names, output files and the serving tensors' names.
 
-One module, so that a path in the ``/opt/ml`` contract or a file name in the model folder is spelled once. The
-layout of a job tree (see DESIGN.md, "The /opt/ml contract")::
+One module, so that a path in the ``/opt/ml`` contract or a file name in the model folder is spelled once
+(docs/ARCHITECTURE.md). The layout of a job tree (``SAGEMAKER_BASE_DIR``, default ``/opt/ml``)::
 
     <base>/input/config/{hyperparameters,resourceconfig,inputdataconfig}.json
     <base>/input/data/<channel>/
-    <base>/model/            final artefacts (MODEL_FILES below)
+    <base>/code/             the job's source_dir
+    <base>/model/            final artefacts (the file names under "the model folder" below)
     <base>/checkpoints/      periodic checkpoints
     <base>/output/failure    one clear reason when the job fails
-    <base>/output/intermediate/, <base>/output/tensorboard/, <base>/output/data/
+    <base>/output/intermediate/, <base>/output/tensorboard/, <base>/output/data/ (its checkpoint/: the last checkpoint)
 """
 
 from __future__ import annotations
@@ -73,6 +75,8 @@ POLICY_SPEC_FILE = "policy_spec.json"
 POLICY_WEIGHTS_FILE = "policy_weights.npz"
 SAVEDMODEL_DIR = "1"
 CODE_DIR = "code"
+D3RLPY_MODEL_FILE = "model.d3"
+"""d3rlpy's own model file in a d3rlpy checkpoint (the Batch RL seed's ``checkpoint`` channel holds one bare)."""
 
 # ----- outputs ---------------------------------------------------------------------------------------------------
 EVALUATION_JSON = "evaluation.json"

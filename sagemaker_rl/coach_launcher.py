@@ -13,7 +13,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from runtime.errors import UserError
+from runtime.cli import main
+from runtime.config.presets import load_preset
+from runtime.errors import UserError, run_job
+from runtime.plugins import INSTALLED
+from runtime.train.job import run_training_job
+from sagemaker_rl.ray_launcher import _job_hyperparameters
 
 PRESET_HYPERPARAMETER = "RLCOACH_PRESET"
 
@@ -39,9 +44,6 @@ class SageMakerCoachPresetLauncher:
 
     def rlrt_preset(self) -> str:
         """The rlrt preset for this job's Coach preset name; a :class:`UserError` for a Coach preset file."""
-        from runtime.config.presets import load_preset
-        from sagemaker_rl.ray_launcher import _job_hyperparameters
-
         name = _job_hyperparameters().get(PRESET_HYPERPARAMETER)
         if not name:
             try:
@@ -64,12 +66,9 @@ class SageMakerCoachPresetLauncher:
 
     def launch(self) -> int:
         """Train the mapped rlrt preset with rlrt's training job; returns the exit code."""
-        from runtime.errors import run_job
-        from runtime.train.job import run_training_job
-
         chosen: list[str] = []
         code = run_job(lambda: chosen.append(self.rlrt_preset()))
-        return code or run_training_job(default_preset=chosen[0])
+        return code or run_training_job(default_preset=chosen[0], plugins=INSTALLED)
 
     @classmethod
     def train_main(cls) -> None:
@@ -82,8 +81,6 @@ class SageMakerCoachPresetLauncher:
     def evaluate_main(cls) -> None:
         """Entry point of ``evaluate-coach.py``: rlrt's offline evaluation (``rlrt evaluate-offline``) of the model
         in the ``model`` (or ``checkpoint``) channel."""
-        from runtime.cli import main
-
         code = main(["evaluate-offline"])
         if code:
             raise SystemExit(code)

@@ -17,7 +17,17 @@ import os
 from enum import Enum
 from typing import Any
 
-from runtime.errors import UserError
+from envs.errors import EnvConfigError, EnvStartError
+from runtime.config import hyperparameters as hp
+from runtime.errors import UserError, run_job
+from runtime.job.environment import load_environment
+from runtime.job.setup import find_base_dir
+from runtime.names import CONFIG_DIR, HYPERPARAMETERS_JSON
+from runtime.plugins import INSTALLED
+from runtime.train.job import run_training_job
+from sagemaker_rl import compat
+from sagemaker_rl.experiment import BASE_PRESET, apply_rl_hyperparameters, experiment_hyperparameters
+from sagemaker_rl.user_envs import check_user_env, register_user_env
 
 
 class Cluster(Enum):
@@ -57,8 +67,6 @@ class SageMakerRayLauncher:
     def customize_experiment_config(self, config: dict[str, Any]) -> dict[str, Any]:
         """The job's ``rl.*`` hyperparameters applied over the experiment dict (``rl.training.config.lr`` sets
         ``config["training"]["config"]["lr"]``), as SageMaker RL's launcher did."""
-        from sagemaker_rl.experiment import apply_rl_hyperparameters
-
         self.hyperparameters = _job_hyperparameters()
         return apply_rl_hyperparameters(config, self.hyperparameters)
 
@@ -73,11 +81,6 @@ class SageMakerRayLauncher:
     def training_hyperparameters(self) -> dict[str, Any]:
         """The script's experiment as the ``rl.training.*`` hyperparameters rlrt's job trains (its env creator
         registered as an rlrt environment and, on the first host, built once to check it)."""
-        from envs.errors import EnvConfigError, EnvStartError
-        from runtime.config import hyperparameters as hp
-        from sagemaker_rl.experiment import experiment_hyperparameters
-        from sagemaker_rl.user_envs import check_user_env, register_user_env
-
         self._call("register_env_creator")
         experiment = self.customize_experiment_config(self._call("get_experiment_config"))
         overrides = experiment_hyperparameters(experiment)
@@ -95,11 +98,6 @@ class SageMakerRayLauncher:
     def launch(self) -> int:
         """Train the script's experiment with rlrt's training job; returns the exit code (0, 2 for a user error
         with the reason in ``output/failure``, 143 after SIGTERM)."""
-        from runtime.errors import run_job
-        from runtime.train.job import run_training_job
-        from sagemaker_rl import compat
-        from sagemaker_rl.experiment import BASE_PRESET
-
         compat.install()
         prepared: dict[str, Any] = {}
 
@@ -110,7 +108,7 @@ class SageMakerRayLauncher:
         code = run_job(prepare)
         if code != 0:
             return code
-        return run_training_job(overrides=prepared, default_preset=BASE_PRESET)
+        return run_training_job(overrides=prepared, default_preset=BASE_PRESET, plugins=INSTALLED)
 
     @classmethod
     def train_main(cls) -> None:
@@ -132,10 +130,6 @@ def _job_hyperparameters() -> dict[str, Any]:
     text = os.environ.get("SM_HPS")
     if text:
         return dict(json.loads(text))
-    from runtime.job.environment import load_environment
-    from runtime.job.setup import find_base_dir
-    from runtime.names import CONFIG_DIR, HYPERPARAMETERS_JSON
-
     root, _local = find_base_dir(None, "sagemaker-rl")
     if (root / CONFIG_DIR / HYPERPARAMETERS_JSON).is_file():
         return dict(load_environment(root).hyperparameters)

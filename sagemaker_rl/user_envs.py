@@ -12,6 +12,13 @@ from __future__ import annotations
 
 from typing import Any, Callable, Mapping
 
+import gymnasium
+
+from envs.adapters import to_gymnasium
+from envs.errors import EnvConfigError
+from envs.registry import EPISODE_STEP_CAP, capped
+from sagemaker_rl import compat
+
 NAMESPACE = "sagemaker_rl"
 
 
@@ -29,13 +36,7 @@ class UserEnvCreator:
 
     def rllib_env_creator(self, env_context: Any) -> Any:
         """Build the environment from RLlib's ``EnvContext`` (what RLlib's env runners call)."""
-        from envs.adapters import to_gymnasium
-        from envs.errors import EnvConfigError
-        from sagemaker_rl import compat
-
         compat.install()  # an env runner process: the creator may `import roboschool`
-        from envs.registry import EPISODE_STEP_CAP, capped
-
         cap = env_context.get(EPISODE_STEP_CAP) if hasattr(env_context, "get") else None
         if cap is not None:  # rlrt's own key (RLlib 1.x's `horizon`): applied below, never shown to the user's creator
             rest = {k: v for k, v in env_context.items() if k != EPISODE_STEP_CAP}
@@ -48,13 +49,11 @@ class UserEnvCreator:
         env = to_gymnasium(env, self.describe())
         max_steps = env_context.get("max_episode_steps") if hasattr(env_context, "get") else None
         if max_steps is not None:  # the user's own gymnasium-style limit
-            import gymnasium
-
             env = gymnasium.wrappers.TimeLimit(env, int(max_steps))
         return capped(env, cap)
 
     def __call__(self, worker_index: int = 0, vector_index: int = 0, **env_config: Any) -> Any:
-        from ray.rllib.env.env_context import EnvContext
+        from ray.rllib.env.env_context import EnvContext  # heavy: Ray and RLlib (~4 s)
 
         context = EnvContext(dict(env_config), worker_index=worker_index, vector_index=vector_index)
         return self.rllib_env_creator(context)
@@ -62,7 +61,7 @@ class UserEnvCreator:
 
 def registered_creator(name: str) -> Callable[[Any], Any] | None:
     """The creator the script registered for ``name`` with Ray's env registry, or None."""
-    from ray.tune.registry import ENV_CREATOR, _global_registry
+    from ray.tune.registry import ENV_CREATOR, _global_registry  # heavy: Ray and RLlib (~4 s)
 
     if not _global_registry.contains(ENV_CREATOR, name):
         return None
@@ -71,8 +70,6 @@ def registered_creator(name: str) -> Callable[[Any], Any] | None:
 
 def register_user_env(name: str) -> str | None:
     """Register the script's creator for ``name`` with gymnasium; return the gymnasium id (None: no creator)."""
-    import gymnasium
-
     creator = registered_creator(name)
     if creator is None:
         return None
@@ -84,7 +81,5 @@ def register_user_env(name: str) -> str | None:
 def check_user_env(gym_id: str, env_config: Mapping[str, Any]) -> None:
     """Build the user's environment once in this process and close it: a creator that raises, or returns something
     that is not an environment, fails here with an :class:`envs.errors.EnvConfigError` naming it."""
-    import gymnasium
-
     env = gymnasium.make(gym_id, disable_env_checker=True, **dict(env_config))
     env.close()

@@ -51,7 +51,8 @@ class ModelMetadata:
                 "version": self.version}
 
 
-def _number(value: Any, where: str, source: str = "model_metadata.json") -> float:
+def _finite_metadata_number(value: Any, where: str, source: str = "model_metadata.json") -> float:
+    """``value`` (a JSON number, not a string or boolean) as a finite float; MetadataError naming the field."""
     try:
         number = float(value) if not isinstance(value, bool) and isinstance(value, (int, float)) else math.nan
     except OverflowError:  # an integer beyond float's range
@@ -97,8 +98,8 @@ def parse_metadata(data: Any, source: str = "model_metadata.json") -> ModelMetad
         for i, action in enumerate(space):
             if not isinstance(action, Mapping) or "steering_angle" not in action or "speed" not in action:
                 raise MetadataError(f"{source}: action_space[{i}] needs 'steering_angle' and 'speed', got {json.dumps(action)}.")
-            steer = _number(action["steering_angle"], f"action_space[{i}].steering_angle", source)
-            speed = _number(action["speed"], f"action_space[{i}].speed", source)
+            steer = _finite_metadata_number(action["steering_angle"], f"action_space[{i}].steering_angle", source)
+            speed = _finite_metadata_number(action["speed"], f"action_space[{i}].speed", source)
             actions.append({"steering_angle": max(-MAX_STEERING_DEG, min(MAX_STEERING_DEG, steer)),
                             "speed": max(MIN_SPEED, min(MAX_SPEED, speed))})
         return ModelMetadata(action_space_type="discrete", actions=tuple(actions), **common)
@@ -110,8 +111,8 @@ def parse_metadata(data: Any, source: str = "model_metadata.json") -> ModelMetad
         rng = space[key]
         if not isinstance(rng, Mapping) or "low" not in rng or "high" not in rng:
             raise MetadataError(f"{source}: action_space.{key} needs 'low' and 'high'.")
-        lo = max(lo_lim, _number(rng["low"], f"action_space.{key}.low", source))
-        hi = min(hi_lim, _number(rng["high"], f"action_space.{key}.high", source))
+        lo = max(lo_lim, _finite_metadata_number(rng["low"], f"action_space.{key}.low", source))
+        hi = min(hi_lim, _finite_metadata_number(rng["high"], f"action_space.{key}.high", source))
         if lo >= hi:
             raise MetadataError(f"{source}: action_space.{key} low ({lo}) must be below high ({hi}) within "
                                 f"[{lo_lim}, {hi_lim}].")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import os
 from dataclasses import dataclass, fields
 from typing import Any, Mapping
@@ -59,8 +60,6 @@ class RaceSettings:
         for key, value in config.items():
             name = aliases.get(str(key).lower(), str(key).lower())
             if name not in known:
-                import difflib
-
                 close = difflib.get_close_matches(name, list(known), n=1)
                 hint = f" Did you mean '{close[0]}'?" if close else ""
                 raise DeepRacerConfigError(f"Unknown DeepRacer environment setting '{key}'.{hint}")

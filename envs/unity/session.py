@@ -42,8 +42,8 @@ def player_output_to(log_file: Path | None) -> Iterator[None]:
     launcher is ``mlagents_envs.env_utils.launch_executable`` with the output redirected and an executable that
     cannot be run at all (``OSError``) reported as ML-Agents reports a missing one.
     """
-    from mlagents_envs import env_utils
-    from mlagents_envs.exception import UnityEnvironmentException
+    from mlagents_envs import env_utils  # heavy: ML-Agents (Unity games only)
+    from mlagents_envs.exception import UnityEnvironmentException  # heavy: ML-Agents (Unity games only)
 
     if log_file is None:
         yield
@@ -98,9 +98,14 @@ class UnitySession:
     @classmethod
     def launch(cls, config: UnityConfig, player: Path) -> "UnitySession":
         """Start ``player`` on the first free worker id from ``config.first_worker_id()``; UnityPlayerError if not."""
-        from mlagents_envs.environment import UnityEnvironment
-        from mlagents_envs.exception import UnityException, UnityWorkerInUseException
-        from mlagents_envs.side_channel.engine_configuration_channel import EngineConfigurationChannel
+        from mlagents_envs.environment import UnityEnvironment  # heavy: ML-Agents (Unity games only)
+        from mlagents_envs.exception import (  # heavy: ML-Agents (Unity games only)
+            UnityException,
+            UnityWorkerInUseException,
+        )
+        from mlagents_envs.side_channel.engine_configuration_channel import (
+            EngineConfigurationChannel,  # heavy: ML-Agents (Unity games only)
+        )
 
         first = config.first_worker_id()
         busy: list[int] = []
@@ -159,7 +164,7 @@ class UnitySession:
 
     def call(self, what: str, fn: Callable[[], T]) -> T:
         """Run ``fn`` (a call into the UnityEnvironment); a dead or silent player becomes a UnityPlayerError."""
-        from mlagents_envs.exception import UnityException
+        from mlagents_envs.exception import UnityException  # heavy: ML-Agents (Unity games only)
 
         if self.closed:
             raise UnityPlayerError(f"The Unity player {self.player} (port {self.port}) was already closed.")

@@ -57,7 +57,7 @@ def observation_at(obs_list: Sequence[np.ndarray], index: int) -> Any:
 
 def action_tuple(behavior_spec: Any, actions: Sequence[Any]) -> Any:
     """An ``ActionTuple`` for ``len(actions)`` agents, each action an element of :func:`action_space`."""
-    from mlagents_envs.base_env import ActionTuple
+    from mlagents_envs.base_env import ActionTuple  # heavy: ML-Agents (Unity games only)
 
     spec = behavior_spec.action_spec
     n = len(actions)

@@ -22,7 +22,7 @@ from runtime.job.environment import JobEnvironment
 
 
 def _alive_nodes() -> dict[str, tuple[str, float]]:
-    import ray
+    import ray  # heavy: Ray and RLlib (~4 s)
 
     return {
         str(n.get("NodeName") or n.get("NodeManagerAddress")): (
@@ -48,7 +48,7 @@ def head_cluster(plan: ClusterPlan, env: JobEnvironment, out: Any = None) -> Ite
 
     The driver stays connected (``ray.init``) when this yields; training reuses that connection.
     """
-    import ray
+    import ray  # heavy: Ray and RLlib (~4 s)
 
     out = out or sys.stdout
     node: RayNode | None = None
@@ -112,7 +112,7 @@ def _write_head_address(env: JobEnvironment, address: str) -> None:
 
 def env_runner_hosts(algo: Any) -> dict[str, int]:
     """How many of ``algo``'s remote env runners run on each Ray node (by node name); empty with none."""
-    import ray
+    import ray  # heavy: Ray and RLlib (~4 s)
 
     group = getattr(algo, "env_runner_group", None)
     if group is None or group.num_remote_env_runners() == 0:

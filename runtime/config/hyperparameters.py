@@ -27,9 +27,12 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Callable, Iterable, Mapping, Protocol
 
-from runtime.errors import UserError
+from sagemaker_training import params
+
+from envs.registry import UnknownEnvironmentError, env_info
 from runtime.config.presets import DEFAULT_PRESET, Preset, load_preset
-from runtime.config.values import Check, check_value, coerce_value, decode_value, parse_number  # noqa: F401 - re-exported
+from runtime.config.values import ValueCheck, check_value, coerce_value, decode_value, parse_number  # noqa: F401 - re-exported
+from runtime.errors import UserError
 
 # Parameter names (constants, as sagemaker-training's params module does).
 PRESET = "preset"
@@ -42,8 +45,8 @@ ENV = "rl.training.env"
 CHECKPOINT_FREQ = "rl.training.checkpoint_freq"
 KEEP_CHECKPOINTS = "rl.training.keep_checkpoints_num"
 SEED = "seed"
-SAGEMAKER_PREFIX = "sagemaker_"
-TUNING_OBJECTIVE = "_tuning_objective_metric"
+SAGEMAKER_PREFIX = params.SAGEMAKER_PREFIX
+TUNING_OBJECTIVE = params.TUNING_METRIC_PARAM
 """Added by SageMaker's hyperparameter tuner to every training job it starts; ignored like ``sagemaker_*``."""
 
 # Evaluation and cluster parameters other commands read; accepted (and type-checked) here so that one
@@ -68,33 +71,33 @@ STOP_TRAINING_ITERATION = "training_iteration"
 STOP_TIMESTEPS_TOTAL = "timesteps_total"
 STOP_EPISODE_REWARD_MEAN = "episode_reward_mean"
 
-# name -> (python types accepted, check, what the check means)
-STOP_KEYS: Mapping[str, Check] = MappingProxyType(
+STOP_KEYS: Mapping[str, ValueCheck] = MappingProxyType(
     {
-        STOP_TIME_TOTAL_S: ((int, float), lambda v: v > 0, "a number of seconds > 0"),
-        STOP_TRAINING_ITERATION: ((int,), lambda v: v >= 1, "an integer >= 1"),
-        STOP_TIMESTEPS_TOTAL: ((int,), lambda v: v >= 1, "an integer >= 1"),
-        STOP_EPISODE_REWARD_MEAN: ((int, float), lambda v: math.isfinite(v), "a finite number"),
+        STOP_TIME_TOTAL_S: ValueCheck((int, float), lambda v: v > 0, "a number of seconds > 0"),
+        STOP_TRAINING_ITERATION: ValueCheck((int,), lambda v: v >= 1, "an integer >= 1"),
+        STOP_TIMESTEPS_TOTAL: ValueCheck((int,), lambda v: v >= 1, "an integer >= 1"),
+        STOP_EPISODE_REWARD_MEAN: ValueCheck((int, float), lambda v: math.isfinite(v), "a finite number"),
     }
 )
-TOP_LEVEL_KEYS: Mapping[str, Check] = MappingProxyType(
+TOP_LEVEL_KEYS: Mapping[str, ValueCheck] = MappingProxyType(
     {
-        PRESET: ((str,), lambda v: bool(v.strip()), "a preset name"),
-        RUN: ((str,), lambda v: bool(v.strip()), "an algorithm name such as PPO"),
-        ENV: ((str,), lambda v: bool(v.strip()), "an environment id"),
-        CHECKPOINT_FREQ: ((int,), lambda v: v >= 1, "an integer >= 1"),
-        KEEP_CHECKPOINTS: ((int,), lambda v: v >= 1, "an integer >= 1"),
-        SEED: ((int,), lambda v: v >= 0, "an integer >= 0"),
-        EVALUATE_EPISODES: ((int,), lambda v: v >= 1, "an integer >= 1"),
-        EVALUATE_STEPS: ((int,), lambda v: v >= 1, "an integer >= 1"),
-        ALGORITHM: ((str,), lambda v: bool(v.strip()), "an algorithm name"),
-        EVAL_ENV: ((str,), lambda v: bool(v.strip()), "an environment id"),
-        RL_CLUSTER_TYPE: ((str,), lambda v: bool(v.strip()), "a cluster type"),
-        RL_NUM_INSTANCES_SECONDARY: ((int,), lambda v: v >= 0, "an integer >= 0"),
-        RL_PRIMARY_ADDRESS: ((str,), lambda v: bool(v.strip()), "the primary job's Ray head as HOST[:PORT]"),
-        RECORD_VIDEO_EVERY: ((int,), lambda v: v >= 0, "an integer >= 0 (0 turns videos off)"),
-        SAVE_MODEL: ((int, bool), lambda v: v in (0, 1), "0 or 1"),
-        PRETRAINED_MODEL: ((str,), lambda v: bool(v.strip()), "a path to a model folder, model.tar.gz or checkpoint"),
+        PRESET: ValueCheck((str,), lambda v: bool(v.strip()), "a preset name"),
+        RUN: ValueCheck((str,), lambda v: bool(v.strip()), "an algorithm name such as PPO"),
+        ENV: ValueCheck((str,), lambda v: bool(v.strip()), "an environment id"),
+        CHECKPOINT_FREQ: ValueCheck((int,), lambda v: v >= 1, "an integer >= 1"),
+        KEEP_CHECKPOINTS: ValueCheck((int,), lambda v: v >= 1, "an integer >= 1"),
+        SEED: ValueCheck((int,), lambda v: v >= 0, "an integer >= 0"),
+        EVALUATE_EPISODES: ValueCheck((int,), lambda v: v >= 1, "an integer >= 1"),
+        EVALUATE_STEPS: ValueCheck((int,), lambda v: v >= 1, "an integer >= 1"),
+        ALGORITHM: ValueCheck((str,), lambda v: bool(v.strip()), "an algorithm name"),
+        EVAL_ENV: ValueCheck((str,), lambda v: bool(v.strip()), "an environment id"),
+        RL_CLUSTER_TYPE: ValueCheck((str,), lambda v: bool(v.strip()), "a cluster type"),
+        RL_NUM_INSTANCES_SECONDARY: ValueCheck((int,), lambda v: v >= 0, "an integer >= 0"),
+        RL_PRIMARY_ADDRESS: ValueCheck((str,), lambda v: bool(v.strip()), "the primary job's Ray head as HOST[:PORT]"),
+        RECORD_VIDEO_EVERY: ValueCheck((int,), lambda v: v >= 0, "an integer >= 0 (0 turns videos off)"),
+        SAVE_MODEL: ValueCheck((int, bool), lambda v: v in (0, 1), "0 or 1"),
+        PRETRAINED_MODEL: ValueCheck((str,), lambda v: bool(v.strip()),
+                                     "a path to a model folder, model.tar.gz or checkpoint"),
     }
 )
 
@@ -178,7 +181,8 @@ def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str
 
 
 class ConfigValidator(Protocol):
-    """What an algorithm backend provides to check ``rl.training.config.*`` keys."""
+    """What an algorithm backend provides to check ``rl.training.config.*`` keys (a validator subclasses it to
+    inherit the optional methods' defaults)."""
 
     def translate(self, algorithm: str, config: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any], list[str]]:
         """Map old names onto current ones: return (config in current names, env_config additions, problems)."""
@@ -192,8 +196,9 @@ class ConfigValidator(Protocol):
         """Whether ``num_env_runners`` should default to the machine's CPUs minus one (none on two CPUs or fewer)."""
         ...
 
-    # Optional: ``stop_keys(algorithm) -> Mapping[str, Check]``, stop criteria beyond STOP_KEYS (the offline
-    # backend adds ``epochs`` and ``gradient_steps``). Online backends need not define it.
+    def stop_keys(self, algorithm: str) -> Mapping[str, ValueCheck]:
+        """Stop criteria beyond :data:`STOP_KEYS` (the offline backend adds ``epochs`` and ``gradient_steps``)."""
+        return {}
 
 
 Rewrite = Callable[[Preset, Mapping[str, Any]], "tuple[dict[str, Any], dict[str, Any], list[str]]"]
@@ -206,8 +211,6 @@ def default_env_runners(num_cpus: int, env_id: str) -> int:
     learner waits (PPO samples, then learns), so the driver samples itself, at the same steps/s without starting a
     second process (~3 s of start-up; bench/RESULTS.md) -- except for an environment that drives a game process
     (Unity): it keeps its own runner, which RLlib restarts when the game dies and whose samples have a timeout."""
-    from envs.registry import UnknownEnvironmentError, env_info
-
     if num_cpus > 2:
         return num_cpus - 1
     try:
@@ -282,11 +285,11 @@ def resolve(
             # Checked once the backend is known: a backend may understand more stop keys (offline: epochs).
             raw_stop[key] = value
         elif key in TOP_LEVEL_KEYS:
-            problem = check_value(key, value, TOP_LEVEL_KEYS[key])
+            problem = TOP_LEVEL_KEYS[key].problem(key, value)
             if problem:
                 problems.append(problem)
             else:
-                top[key] = coerce_value(value, TOP_LEVEL_KEYS[key][0])
+                top[key] = TOP_LEVEL_KEYS[key].coerce(value)
         elif not key.strip():
             problems.append(f"A hyperparameter has an empty name ({json.dumps(key)}) and the value "
                             f"{json.dumps(value, default=str)[:80]}; remove it or name it.")
@@ -312,11 +315,11 @@ def resolve(
                 f"Valid: {', '.join(STOP_PREFIX + k for k in stop_keys)}"
             )
             continue
-        problem = check_value(key, value, stop_keys[rest])
+        problem = stop_keys[rest].problem(key, value)
         if problem:
             problems.append(problem)
         else:
-            stop[rest] = coerce_value(value, stop_keys[rest][0])
+            stop[rest] = stop_keys[rest].coerce(value)
     translated_preset, preset_env, preset_problems = backend.translate(algorithm, preset.config)
     problems += [f"preset {preset.name}: {p}" for p in preset_problems]
     translated, env_additions, translate_problems = backend.translate(algorithm, config_overrides)
@@ -330,7 +333,7 @@ def resolve(
         config["num_env_runners"] = default_env_runners(num_cpus, env)
 
     for key, value in preset.stop.items():
-        problem = check_value(f"stop.{key}", value, stop_keys[key]) if key in stop_keys else (
+        problem = stop_keys[key].problem(f"stop.{key}", value) if key in stop_keys else (
             f"unknown stop criterion '{key}'.{_closest(key, stop_keys)}")
         if problem:
             problems.append(f"preset {preset.name}: {problem}")
@@ -380,10 +383,9 @@ def _rllib_1x_job_keys(config: dict[str, Any], top: dict[str, Any]) -> list[str]
     return problems
 
 
-def _backend_stop_keys(backend: Any, algorithm: str) -> Mapping[str, Check]:
-    """Stop keys a backend understands beyond :data:`STOP_KEYS` (its optional ``stop_keys(algorithm)``)."""
-    extra = getattr(backend, "stop_keys", None)
-    return dict(extra(algorithm)) if callable(extra) else {}
+def _backend_stop_keys(backend: ConfigValidator, algorithm: str) -> Mapping[str, ValueCheck]:
+    """Stop keys a backend understands beyond :data:`STOP_KEYS`."""
+    return dict(backend.stop_keys(algorithm))
 
 
 def _format_problems(problems: list[str]) -> str:

@@ -7,6 +7,7 @@ or by a path to a YAML file of the same schema (a user's own preset shipped in t
 from __future__ import annotations
 
 import difflib
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
@@ -63,10 +64,8 @@ _REQUIRED = ("name", "env", "algorithm", "stop", "pass_bar")
 _KNOWN = set(_REQUIRED) | {"description", "aliases", "config", "checkpoint"}
 
 
-def _number(path: Path, where: str, value: Any, integer: bool = False) -> Any:
+def _preset_number(path: Path, where: str, value: Any, integer: bool = False) -> Any:
     """``value`` as a finite number (an integer >= 1 when ``integer``); a UserError naming the file and field."""
-    import math
-
     meaning = "an integer >= 1" if integer else "a finite number"
     try:
         ok = (not isinstance(value, bool) and isinstance(value, (int, float)) and math.isfinite(float(value))
@@ -102,12 +101,13 @@ def _parse(data: Any, path: Path) -> Preset:
         algorithm=str(data["algorithm"]),
         config=MappingProxyType(dict(data.get("config") or {})),
         stop=MappingProxyType(dict(data["stop"] or {})),
-        pass_bar=PassBar(str(bar["metric"]), float(_number(path, "pass_bar.value", bar["value"])),
+        pass_bar=PassBar(str(bar["metric"]), float(_preset_number(path, "pass_bar.value", bar["value"])),
                          str(bar.get("source", ""))),
         description=str(data.get("description", "")),
         aliases=tuple(str(a) for a in aliases),
-        checkpoint_frequency=_number(path, "checkpoint.frequency", checkpoint.get("frequency", 10), integer=True),
-        checkpoint_keep=_number(path, "checkpoint.keep", checkpoint.get("keep", 3), integer=True),
+        checkpoint_frequency=_preset_number(path, "checkpoint.frequency", checkpoint.get("frequency", 10),
+                                            integer=True),
+        checkpoint_keep=_preset_number(path, "checkpoint.keep", checkpoint.get("keep", 3), integer=True),
         path=path,
         extra=MappingProxyType({k: v for k, v in data.items() if k not in _KNOWN}),
     )

@@ -6,10 +6,39 @@ from __future__ import annotations
 import json
 import math
 import re
-from typing import Any, Callable
+from typing import Any, Callable, NamedTuple
 
-Check = tuple[tuple[type, ...], Callable[[Any], bool], str]
-"""(python types accepted, check, what the check means)."""
+
+class ValueCheck(NamedTuple):
+    """What a configuration value must be: the python types accepted, a predicate on a value of those types, and
+    what the predicate means (the problem reads "'<key>' must be <meaning>, got ..."); ``default`` is the value a
+    grammar uses when the key is absent (where it has one: the offline backend's own keys). A named tuple, so a
+    caller that indexes it (``check[0]``: the types) keeps working."""
+
+    types: tuple[type, ...]
+    predicate: Callable[[Any], bool]
+    meaning: str
+    default: Any = None
+
+    def coerce(self, value: Any) -> Any:
+        """``value`` as the number this check expects when it is a string that spells one (:func:`coerce_value`)."""
+        return coerce_value(value, self.types)
+
+    def problem(self, key: str, value: Any) -> str | None:
+        """A problem description for ``value`` of ``key``, or None if it is fine (a string that spells the expected
+        number is fine: :meth:`coerce` gives the number)."""
+        value = self.coerce(value)
+        if isinstance(value, bool) and bool not in self.types:
+            return f"'{key}' must be {self.meaning}, got the boolean {json.dumps(value)}"
+        if not isinstance(value, self.types):
+            return f"'{key}' must be {self.meaning}, got {json.dumps(value, default=str)} ({type(value).__name__})"
+        try:
+            ok = self.predicate(value)
+        except (TypeError, ValueError):
+            ok = False
+        if not ok:
+            return f"'{key}' must be {self.meaning}, got {json.dumps(value, default=str)}"
+        return None
 
 
 def decode_value(text: str) -> Any:
@@ -51,19 +80,7 @@ def coerce_value(value: Any, types: tuple[type, ...]) -> Any:
     return value
 
 
-def check_value(key: str, value: Any, check: Check) -> str | None:
-    """Return a problem description for ``value`` under ``check``, or None if it is fine (a string that spells the
-    expected number is fine: :func:`coerce_value` gives the number)."""
-    types, predicate, meaning = check
-    value = coerce_value(value, types)
-    if isinstance(value, bool) and bool not in types:
-        return f"'{key}' must be {meaning}, got the boolean {json.dumps(value)}"
-    if not isinstance(value, types):
-        return f"'{key}' must be {meaning}, got {json.dumps(value, default=str)} ({type(value).__name__})"
-    try:
-        ok = predicate(value)
-    except (TypeError, ValueError):
-        ok = False
-    if not ok:
-        return f"'{key}' must be {meaning}, got {json.dumps(value, default=str)}"
-    return None
+def check_value(key: str, value: Any, check: ValueCheck) -> str | None:
+    """``check.problem(key, value)``: a problem description for ``value`` under ``check``, or None if it is fine
+    (the function form, for callers such as runtime.evaluate.evaluator)."""
+    return check.problem(key, value)

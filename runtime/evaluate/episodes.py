@@ -15,10 +15,9 @@ from typing import Any, Callable, Mapping, Protocol
 
 import numpy as np
 
+from envs.registry import UnknownEnvironmentError, make_env
 from runtime.errors import UserError
-
-MODEL_FILE = "model.d3"
-"""d3rlpy's model file inside a model folder's checkpoint (written by the d3rlpy backend)."""
+from runtime.metric_lines import metric_line
 
 
 @dataclass(frozen=True)
@@ -47,9 +46,7 @@ class EvaluationResult:
 
     def summary_lines(self) -> list[str]:
         """The SageMaker metric lines of an evaluation."""
-        from runtime.train.reporting import format_value
-
-        return [f"{key}: {format_value(value)}" for key, value in self.summary().items()]
+        return [metric_line(key, value) for key, value in self.summary().items()]
 
 
 def testing_line(episode: int, total_reward: float, steps: int, iteration: int = 0, worker: int = 0) -> str:
@@ -107,8 +104,6 @@ def run_episodes(
     each ends. With a ``recorder`` one environment plays the episodes in turn (so each can be filmed);
     ``episode_step_limit`` cuts every episode at that many steps.
     """
-    from envs.registry import UnknownEnvironmentError, make_env
-
     if episodes is None and max_total_steps is None:
         raise ValueError("give episodes or max_total_steps")
     width = 1 if recorder is not None else max(1, min(parallel, episodes or parallel))

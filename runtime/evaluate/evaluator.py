@@ -2,9 +2,10 @@
 and ``evaluate-coach.py`` jobs; ``rlrt evaluate-offline`` and ``rlrt deepracer-evaluate`` are aliases).
 
 The model comes from ``--model``, the ``model`` channel, or the seeds' legacy ``checkpoint`` channel (a folder written
-by ``rlrt train``, a ``model.tar.gz`` of one, or a d3rlpy checkpoint); :mod:`runtime.evaluate.loaders` loads its
-policy by framework (RLlib, d3rlpy, else its ONNX policy). A model of an environment family with its own evaluation
-(:func:`runtime.families.family_for`, e.g. laps and ``evaluation_metrics.json``) is handed to the family.
+by ``rlrt train``, a ``model.tar.gz`` of one, or a d3rlpy checkpoint); :mod:`runtime.evaluate.loaders` has the
+backend that wrote it load its policy (else its ONNX policy). A model of an environment family with its own
+evaluation (:meth:`runtime.contracts.Plugins.family_for`, e.g. laps and ``evaluation_metrics.json``) is handed to the
+family. :func:`evaluate_policy` is the same loop and summary for the policy a training job just exported.
 
 Hyperparameters: ``evaluate_episodes`` (default 5) and/or ``evaluate_steps`` (Coach's: stop at the end of the episode
 that crosses N steps), ``algorithm`` (checked against the model's; ``BCQ`` matches ``DiscreteBCQ``), ``env``
@@ -27,10 +28,18 @@ from typing import Any, Mapping, Sequence, TextIO
 
 import numpy as np
 
+from envs.errors import EnvConfigError
+from envs.registry import UnknownEnvironmentError, canonical_env_id
 from runtime.config import hyperparameters as hp
+from runtime.config.presets import load_preset
+from runtime.contracts import Actor, Plugins
 from runtime.errors import UserError
 from runtime.evaluate.episodes import EvaluationResult, batched, run_episodes, testing_line
-from runtime.evaluate.loaders import LOADERS, Actor, load_actor, locate, trained_env_config
+from runtime.evaluate.loaders import load_actor, locate, trained_env_config
+from runtime.evaluate.video import EpisodeRecorder
+from runtime.job.context import Job
+from runtime.job.env_config import job_env_config
+from runtime.job.setup import run_in_job
 from runtime.names import CHANNEL_CHECKPOINT, CHANNEL_MODEL, EVALUATION_JSON
 
 DEFAULT_EPISODES = 5
@@ -84,13 +93,9 @@ def algorithm_matches(given: str, trained: str) -> bool:
 
 def _environment(settings: Mapping[str, Any], metadata: Mapping[str, Any], model_dir: Path, env: str | None) -> str:
     """The canonical id of the environment to play: ``env``, the hyperparameter, the model's, the preset's."""
-    from envs.registry import UnknownEnvironmentError, canonical_env_id
-
     name = env or settings.get(hp.EVAL_ENV) or metadata.get("env")
     preset = next((settings[k] for k in (hp.PRESET, *hp.PRESET_ALIASES) if k in settings), None)
     if not name and preset:
-        from runtime.config.presets import load_preset
-
         name = load_preset(str(preset)).env
     if not name:
         raise UserError(f"No environment to evaluate the model in {model_dir} in: its metadata.json names none; set "
@@ -118,14 +123,10 @@ def _shape_checked(actor: Actor, env_id: str, metadata: Mapping[str, Any]) -> Ac
     return act
 
 
-def evaluate(job: Any, model_dir: Path, metadata: Mapping[str, Any], stream: TextIO | None = None,
+def evaluate(job: Job, model_dir: Path, metadata: Mapping[str, Any], plugins: Plugins, stream: TextIO | None = None,
              env: str | None = None) -> EvaluationResult:
     """Play the model in ``model_dir`` (in ``env``, else as ``job``'s hyperparameters say); print the per-episode
     lines and the summary, write ``evaluation.json`` (and videos) to ``output/intermediate``."""
-    from envs.errors import EnvConfigError
-    from runtime.evaluate.video import EpisodeRecorder
-    from runtime.job.env_config import job_env_config
-
     out = stream or sys.stdout
     settings = check_hyperparameters(job.hyperparameters)
     algorithm, trained = settings.get(hp.ALGORITHM), metadata.get("algorithm")
@@ -140,7 +141,7 @@ def evaluate(job: Any, model_dir: Path, metadata: Mapping[str, Any], stream: Tex
         episodes = DEFAULT_EPISODES
     given_config = dict((settings.get(CONFIG) or {}).get("env_config") or {})
     env_config = job_env_config(env_id, {**trained_env_config(model_dir), **given_config}, job.env)
-    actor = _shape_checked(load_actor(model_dir, metadata), env_id, metadata)
+    actor = _shape_checked(load_actor(model_dir, metadata, plugins), env_id, metadata)
     video_every = int(settings.get(hp.RECORD_VIDEO_EVERY, 1))
     intermediate = Path(job.env.intermediate_dir)
 
@@ -167,6 +168,21 @@ def evaluate(job: Any, model_dir: Path, metadata: Mapping[str, Any], stream: Tex
     return result
 
 
+def evaluate_policy(actor: Actor, env_id: str, episodes: int, iteration: int, intermediate: Path,
+                    stream: TextIO | None = None) -> EvaluationResult:
+    """Play a policy a training job has just exported for ``episodes`` episodes (seeded as :func:`evaluate` seeds
+    them); print a ``Testing>`` line per episode and the summary, write ``evaluation.json``."""
+    out = stream or sys.stdout
+    print(f"rlrt: evaluating the exported policy in {env_id} for {episodes} episodes", file=out, flush=True)
+
+    def on_episode(index: int, total: float, length: int, total_steps: int) -> None:
+        print(testing_line(index, total, length, iteration), file=out, flush=True)
+
+    result = run_episodes(batched(actor), env_id, episodes=episodes, seed=DEFAULT_SEED, on_episode=on_episode)
+    write_summary(result, env_id, intermediate, out)
+    return result
+
+
 def write_summary(result: EvaluationResult, env_id: str, intermediate: Path, stream: TextIO | None = None) -> None:
     """Print the ``episode_reward_mean:`` lines and write ``evaluation.json``."""
     out = stream or sys.stdout
@@ -183,7 +199,7 @@ def write_summary(result: EvaluationResult, env_id: str, intermediate: Path, str
     (intermediate / EVALUATION_JSON).write_text(json.dumps(summary, indent=2))
 
 
-def model_source(job: Any, model: Path | None) -> Path:
+def model_source(job: Job, model: Path | None) -> Path:
     """``model``, else the ``model`` channel, else the seeds' legacy ``checkpoint`` channel."""
     if model is not None:
         return Path(model)
@@ -193,38 +209,35 @@ def model_source(job: Any, model: Path | None) -> Path:
     return job.env.require_channel(CHANNEL_MODEL)
 
 
-def evaluate_in_job(job: Any, model: Path | None = None, stream: TextIO | None = None, env: str | None = None,
-                    framework: str | None = None, family_options: Mapping[str, Any] | None = None) -> int:
+def evaluate_in_job(job: Job, plugins: Plugins, model: Path | None = None, stream: TextIO | None = None,
+                    env: str | None = None, framework: str | None = None,
+                    family_options: Mapping[str, Any] | None = None) -> int:
     """Evaluate a model in ``job``: through its environment family's own evaluation when it has one, else by
     :func:`evaluate`. ``env`` overrides the ``env`` hyperparameter; ``framework`` names the only kind of model
     expected; ``family_options`` go to the family's evaluation."""
-    from runtime.families import family_for
-
     out = stream or sys.stdout
     source = model_source(job, model)
     given_env = env or job.hyperparameters.get(hp.EVAL_ENV)
-    family = family_for(given_env) if isinstance(given_env, str) and given_env.strip() else None
+    family = plugins.family_for(given_env) if isinstance(given_env, str) and given_env.strip() else None
     if family is not None:
         return int(family.evaluate(job, source, job.hyperparameters, job.overrides, out, **dict(family_options or {})))
-    model_dir, metadata = locate(source, framework)
-    family = family_for(str(metadata.get("env") or "")) if not given_env else None
+    model_dir, metadata = locate(source, plugins, framework)
+    family = plugins.family_for(str(metadata.get("env") or "")) if not given_env else None
     if family is not None:
         return int(family.evaluate(job, model_dir, job.hyperparameters, job.overrides, out,
                                    **dict(family_options or {})))
-    evaluate(job, model_dir, metadata, out, env)
+    evaluate(job, model_dir, metadata, plugins, out, env)
     return 0
 
 
 def run_evaluation_job(base_dir: Path | None, overrides: Mapping[str, Any] | None = None, model: Path | None = None,
-                       *, env: str | None = None, framework: str | None = None, hint: str = "evaluate",
-                       family_options: Mapping[str, Any] | None = None) -> int:
+                       *, plugins: Plugins, env: str | None = None, framework: str | None = None,
+                       hint: str = "evaluate", family_options: Mapping[str, Any] | None = None) -> int:
     """``rlrt evaluate`` (and its aliases) through the one job setup and failure path; returns the exit code."""
-    from runtime.job.setup import run_in_job
-
     return run_in_job(base_dir, overrides, hint,
-                      lambda job: evaluate_in_job(job, model, env=env, framework=framework,
+                      lambda job: evaluate_in_job(job, plugins, model, env=env, framework=framework,
                                                   family_options=family_options))
 
 
-__all__: Sequence[str] = ["LOADERS", "algorithm_matches", "check_hyperparameters", "evaluate", "evaluate_in_job",
-                          "load_actor", "run_evaluation_job", "write_summary"]
+__all__: Sequence[str] = ["algorithm_matches", "check_hyperparameters", "evaluate", "evaluate_in_job",
+                          "evaluate_policy", "run_evaluation_job", "write_summary"]

@@ -14,6 +14,8 @@ from typing import Any, Callable, Mapping, TextIO
 
 import numpy as np
 
+from runtime.evaluate.episodes import batched, run_episodes
+
 DEFAULT_FPS = 30
 MAX_VIDEO_STEPS = 2000
 
@@ -38,7 +40,7 @@ class Mp4Writer:
         self._writer: Any = None
 
     def write(self, frame: np.ndarray) -> None:
-        import imageio_ffmpeg
+        import imageio_ffmpeg  # heavy: ffmpeg (videos only)
 
         frame = np.ascontiguousarray(frame, dtype=np.uint8)
         if frame.ndim != 3 or frame.shape[2] != 3:
@@ -156,8 +158,6 @@ def play_episode(
     (:class:`VideoUnavailable` when the environment cannot render)."""
     os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
     os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
-    from runtime.evaluate.episodes import batched, run_episodes
-
     limit = max_steps or (MAX_VIDEO_STEPS if video is not None else None)
     with EpisodeRecorder(lambda _: video, strict=True, fps=fps, name=env_id) as recorder:
         result = run_episodes(batched(act), env_id, episodes=1, seed=0 if seed is None else seed,
@@ -169,7 +169,7 @@ def play_episode(
 
 def torch_actor(policy: Any) -> Callable[[np.ndarray], Any]:
     """observation -> environment action, from a :mod:`runtime.export.policy` torch policy."""
-    import torch
+    import torch  # heavy: torch (~1.5 s)
 
     def act(observation: np.ndarray) -> Any:
         with torch.no_grad():
@@ -181,7 +181,7 @@ def torch_actor(policy: Any) -> Callable[[np.ndarray], Any]:
 
 def count_frames(path: Path) -> int:
     """Decode ``path`` and count its frames (for checks)."""
-    import imageio_ffmpeg
+    import imageio_ffmpeg  # heavy: ffmpeg (videos only)
 
     reader = imageio_ffmpeg.read_frames(str(path))
     try:

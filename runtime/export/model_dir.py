@@ -9,10 +9,11 @@ import shutil
 from pathlib import Path
 from typing import Any, Mapping
 
+import numpy as np
 import yaml
+from gymnasium import spaces
 
 from runtime.config.hyperparameters import TrainingSpec
-
 from runtime.names import CHECKPOINT_DIR, CONFIG_JSON, CONFIG_YAML, METADATA_JSON
 
 _VERSIONED = ("rlrt", "ray", "torch", "gymnasium", "numpy", "d3rlpy", "pybullet", "sagemaker-training")
@@ -31,8 +32,6 @@ def library_versions() -> dict[str, str]:
 
 def _bounds(values: Any) -> list[Any]:
     """Bounds (flattened) as JSON numbers; infinities become the strings "inf" / "-inf" (JSON has none)."""
-    import numpy as np
-
     return [_bound(v) for v in np.asarray(values, dtype=float).reshape(-1).tolist()]
 
 
@@ -46,8 +45,6 @@ def _bound(value: float) -> float | str:
 
 def describe_space(space: Any) -> dict[str, Any]:
     """A JSON description of a gymnasium space (type, shape, dtype, bounds or n)."""
-    from gymnasium import spaces
-
     if isinstance(space, spaces.Discrete):
         return {"type": "Discrete", "n": int(space.n), "start": int(space.start)}
     if isinstance(space, spaces.MultiDiscrete):
@@ -78,7 +75,7 @@ def write_resolved_config(directory: Path, spec: TrainingSpec) -> None:
 def write_model_dir(model_dir: Path, checkpoint: Path, spec: TrainingSpec, info: Any, training: Mapping[str, Any]) -> None:
     """Fill ``model_dir`` with a copy of ``checkpoint``, the resolved config and ``metadata.json``.
 
-    ``info`` (a :class:`runtime.train.backend.ModelInfo`) gives the framework, the policy's spaces and further
+    ``info`` (a :class:`runtime.contracts.ModelInfo`) gives the framework, the policy's spaces and further
     metadata keys; ``training`` the counters and how training ended. The serving exports are added after this by the
     export pipeline, which records them in ``metadata.json`` under ``serving``.
     """

@@ -24,17 +24,25 @@ import subprocess
 import sys
 import tempfile
 import time
+import warnings
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import numpy as np
 
+from runtime.contracts import Plugins
 from runtime.errors import UserError
-from runtime.export.checks import (CHECK_SEED, TOLERANCE, ExportMismatch, check_observations, compare_outputs,
-                                   torch_outputs)
+from runtime.export.checks import (
+    CHECK_SEED,
+    TOLERANCE,
+    ExportMismatch,
+    check_observations,
+    compare_outputs,
+    torch_outputs,
+)
 from runtime.export.policy import OBSERVATIONS, ActionHead, NotAnMLP, ServingModel, output_names
-from runtime.names import CODE_DIR, ONNX_FILE, SAVEDMODEL_DIR, TF_PYTHON_ENV, TORCHSCRIPT_FILE
+from runtime.names import CODE_DIR, METADATA_JSON, ONNX_FILE, SAVEDMODEL_DIR, TF_PYTHON_ENV, TORCHSCRIPT_FILE
 from runtime.names import POLICY_SPEC_FILE as SPEC_FILE
 from runtime.names import POLICY_WEIGHTS_FILE as WEIGHTS_FILE
 
@@ -46,9 +54,7 @@ TF_EXPORT_TIMEOUT_S = 300
 
 def export_torchscript(policy: Any, observation_dim: int, path: Path) -> None:
     """Trace ``policy`` to TorchScript at ``path``."""
-    import warnings
-
-    import torch
+    import torch  # heavy: torch (~1.5 s)
 
     example = torch.as_tensor(check_observations(observation_dim, count=2))
     with warnings.catch_warnings(), torch.no_grad():
@@ -59,9 +65,7 @@ def export_torchscript(policy: Any, observation_dim: int, path: Path) -> None:
 
 def export_onnx(policy: Any, observation_dim: int, head: ActionHead, path: Path) -> None:
     """Export ``policy`` to ONNX at ``path`` with a dynamic batch dimension."""
-    import warnings
-
-    import torch
+    import torch  # heavy: torch (~1.5 s)
 
     names = output_names(head)
     example = torch.as_tensor(check_observations(observation_dim, count=2))
@@ -89,13 +93,13 @@ def _without_onnx_package() -> Iterator[None]:
     replaced by the identity it would have been; the result is checked with ONNX Runtime as always.
     """
     try:
-        import onnx  # noqa: F401
+        import onnx  # noqa: F401  # heavy: ONNX (exports only)
 
         yield
         return
     except ImportError:
         pass
-    from torch.onnx._internal.torchscript_exporter import onnx_proto_utils
+    from torch.onnx._internal.torchscript_exporter import onnx_proto_utils  # heavy: torch (~1.5 s)
 
     original = onnx_proto_utils._add_onnxscript_fn  # noqa: SLF001
     onnx_proto_utils._add_onnxscript_fn = lambda model_bytes, custom_opsets: model_bytes  # noqa: SLF001
@@ -107,7 +111,7 @@ def _without_onnx_package() -> Iterator[None]:
 
 def onnx_outputs(path: Path, observations: np.ndarray) -> list[np.ndarray]:
     """Run an ONNX policy through ONNX Runtime (one thread)."""
-    import onnxruntime as ort
+    import onnxruntime as ort  # heavy: ONNX Runtime (serving only)
 
     options = ort.SessionOptions()
     options.intra_op_num_threads = 1
@@ -173,7 +177,7 @@ def _check_against_framework(model: ServingModel, observations: np.ndarray, refe
     """The torch module against the framework's own inference (``model.reference``); the largest error."""
     if model.reference is None:
         return 0.0
-    import torch
+    import torch  # heavy: torch (~1.5 s)
 
     names = output_names(model.head)
     torch.manual_seed(CHECK_SEED)
@@ -200,7 +204,7 @@ def export_serving(model_dir: Path, model: ServingModel) -> dict[str, Any]:
     names TensorFlow's environment; when it is unavailable or the network has no plain-layer description, the
     section says why (``tensorflow_skipped``).
     """
-    import torch
+    import torch  # heavy: torch (~1.5 s)
 
     model_dir.mkdir(parents=True, exist_ok=True)
     policy, dim, head = model.module, model.observation_dim, model.head
@@ -269,8 +273,6 @@ def export_serving(model_dir: Path, model: ServingModel) -> dict[str, Any]:
 
 def update_metadata(model_dir: Path, section: dict[str, Any]) -> None:
     """Add the ``serving`` section to ``model_dir/metadata.json`` (atomically)."""
-    from runtime.export.model_dir import METADATA_JSON
-
     path = model_dir / METADATA_JSON
     metadata = json.loads(path.read_text()) if path.exists() else {}
     metadata["serving"] = section
@@ -279,28 +281,20 @@ def update_metadata(model_dir: Path, section: dict[str, Any]) -> None:
     tmp.replace(path)
 
 
-def serving_model_from_model_dir(model_dir: Path) -> ServingModel:
-    """The serving model of an existing model folder, from its checkpoint, by the backend that wrote it
-    (``metadata.json`` ``framework``; a backend's ``BACKEND.serving_model(model_dir)``)."""
-    import importlib
-
-    from runtime.backends import BACKENDS
-    from runtime.export.model_dir import METADATA_JSON
-
+def export_model_folder(model_dir: Path, plugins: Plugins, stream: Any = None) -> dict[str, Any]:
+    """``rlrt export``: (re)write the serving exports of an existing model folder, its serving model rebuilt from the
+    checkpoint by the backend that wrote it (``metadata.json`` ``framework``); any error ends the command."""
     path = model_dir / METADATA_JSON
-    framework = (json.loads(path.read_text()) if path.is_file() else {}).get("framework") or "rllib"
-    for name in BACKENDS:
-        backend = importlib.import_module(name).BACKEND
-        if backend.name == framework:
-            return backend.serving_model(model_dir)
-    raise UserError(f"{model_dir} was written by {framework!r}, which no backend of this rlrt exports")
+    metadata = json.loads(path.read_text()) if path.is_file() else {}
+    backend = plugins.require_backend_for_model(model_dir, metadata)
+    return export_serving_models(model_dir, lambda: backend.serving_model(model_dir), stream, strict=True)
 
 
-def export_serving_models(model_dir: Path, stream: Any = None, strict: bool = False,
-                          model: ServingModel | Any = None) -> dict[str, Any]:
+def export_serving_models(model_dir: Path, model: ServingModel | Callable[[], ServingModel], stream: Any = None,
+                          strict: bool = False) -> dict[str, Any]:
     """THE export step at the end of training (and ``rlrt export``): export ``model`` (a :class:`ServingModel`, or a
-    callable returning one; default: from the model folder's checkpoint), record it in ``metadata.json`` and say
-    what was written.
+    callable returning one, so that an error building it is reported like an export error), record it in
+    ``metadata.json`` and say what was written.
 
     Not ``strict`` (training): a policy that cannot be exported (an unsupported space or network) is reported on
     stderr and in ``metadata.json`` (``serving.error``), and the training job still succeeds with its checkpoint.
@@ -309,9 +303,7 @@ def export_serving_models(model_dir: Path, stream: Any = None, strict: bool = Fa
     out = stream or sys.stdout
     started = time.monotonic()
     try:
-        if model is None:
-            model = serving_model_from_model_dir(model_dir)
-        elif not isinstance(model, ServingModel):
+        if not isinstance(model, ServingModel):
             model = model()
         section = export_serving(model_dir, model)
         update_metadata(model_dir, section)

@@ -111,7 +111,7 @@ class ActionHead:
 
 def build_serving_policy(body: Any, observation_dim: int, head: ActionHead, obs_filter: ObservationFilter | None) -> Any:
     """A ``torch.nn.Module``: float32 observations ``[batch, observation_dim]`` -> ``(actions[, probabilities])``."""
-    import torch
+    import torch  # heavy: torch (~1.5 s)
 
     if head.kind == Q_ENSEMBLE:
         raise ValueError("a Q-ensemble head is the backend's own module (see runtime.backends.d3rlpy.policy)")
@@ -190,7 +190,7 @@ def mlp_description(
     network post-processes the log std). Raises :class:`NotAnMLP` if anything other than ``Linear`` layers and
     element-wise activations produce the (used) output.
     """
-    import torch
+    import torch  # heavy: torch (~1.5 s)
 
     records: dict[int, tuple[Any, Any, Any]] = {}
     keep: list[Any] = []

@@ -16,6 +16,8 @@ from __future__ import annotations
 import json
 import sys
 
+import numpy as np
+
 
 def _activation(tf, name):
     return {
@@ -58,8 +60,7 @@ def _q_ensemble(tf, spec, variables, x):
 
 
 def build(spec_path: str, weights_path: str, out_dir: str) -> list:
-    import numpy as np
-    import tensorflow as tf
+    import tensorflow as tf  # heavy: TensorFlow (its own environment)
 
     with open(spec_path, encoding="utf-8") as handle:
         spec = json.load(handle)
@@ -116,8 +117,7 @@ def build(spec_path: str, weights_path: str, out_dir: str) -> list:
 
 
 def check(out_dir: str, outputs: list, check_in: str, check_out: str) -> None:
-    import numpy as np
-    import tensorflow as tf
+    import tensorflow as tf  # heavy: TensorFlow (its own environment)
 
     loaded = tf.saved_model.load(out_dir)
     signature = loaded.signatures["serving_default"]
@@ -133,7 +133,7 @@ def main(argv: list) -> int:
     outputs = build(argv[0], argv[1], argv[2])
     if len(argv) == 5:
         check(argv[2], outputs, argv[3], argv[4])
-    import tensorflow as tf
+    import tensorflow as tf  # heavy: TensorFlow (its own environment)
 
     print(f"tensorflow {tf.__version__}")
     return 0

@@ -12,15 +12,14 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
+from envs.errors import EnvConfigError, EnvStartError
+from envs.registry import UnknownEnvironmentError, env_info, prepare_env_config
 from runtime.errors import UserError
 from runtime.job.environment import CHANNEL_TRAIN, JobEnvironment
 
 
 def job_env_config(env_id: str, env_config: Mapping[str, Any], job: JobEnvironment) -> dict[str, Any]:
     """``env_config`` for ``env_id`` in ``job``: job context for environments that take it, then prepared."""
-    from envs.errors import EnvConfigError, EnvStartError
-    from envs.registry import UnknownEnvironmentError, env_info, prepare_env_config
-
     try:
         info = env_info(env_id)
     except UnknownEnvironmentError as exc:

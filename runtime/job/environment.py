@@ -1,26 +1,48 @@
 """The job's view of its container: the ``/opt/ml`` tree, hyperparameters, hosts and resources.
 
-The configuration files are checked first (:mod:`runtime.job.config_files`: a malformed one is a user error naming
-it), then read through ``sagemaker_training.environment`` (the toolkit SageMaker's own containers use), which honours
-``SAGEMAKER_BASE_DIR``. That module computes its paths when it is imported, so :func:`load_environment` sets the
-variable first and reloads the module when a different tree is asked for (tests run several trees in one process).
+The configuration files under ``input/config`` are parsed and checked (:mod:`runtime.job.config_files`: a malformed
+one is a user error naming it) and read as sagemaker-training's ``environment`` module reads them: hyperparameter
+values JSON-decoded where they parse (:func:`~runtime.config.values.decode_value`), the CPUs and GPUs counted unless
+``SM_NUM_CPUS`` / ``SM_NUM_GPUS`` give them. The tree is ``SAGEMAKER_BASE_DIR`` (default ``/opt/ml``), and
+:func:`load_environment` points that variable at the tree it reads, for what reads it later (the failure file of
+:mod:`runtime.errors`) and the processes the job starts (sagemaker-training in a script-mode job). The toolkit's
+``environment`` module itself is not used: it fixes its paths when first imported, and imports boto3.
 """
 
 from __future__ import annotations
 
-import importlib
 import json
+import multiprocessing
 import os
-import sys
+import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import MappingProxyType, ModuleType
+from types import MappingProxyType
 from typing import Any, Mapping
 
+from runtime.config.values import decode_value
 from runtime.errors import UserError
 from runtime.job.config_files import read_config_files, read_json_object
-from runtime.names import BASE_DIR_ENV, CHANNEL_TRAIN, DEFAULT_BASE_DIR, NUM_CPUS_ENV, NUM_GPUS_ENV  # noqa: F401
-
+from runtime.names import (  # noqa: F401
+    BASE_DIR_ENV,
+    CHANNEL_TRAIN,
+    CHECKPOINTS_DIR,
+    CODE_DIR_IN_TREE,
+    CONFIG_DIR,
+    DATA_DIR,
+    DEFAULT_BASE_DIR,
+    FAILURE_FILE,
+    HYPERPARAMETERS_JSON,
+    INPUT_DATA_CONFIG_JSON,
+    INTERMEDIATE_DIR,
+    MODEL_DIR,
+    NUM_CPUS_ENV,
+    NUM_GPUS_ENV,
+    OUTPUT_DATA_DIR,
+    OUTPUT_DIR,
+    RESOURCE_CONFIG_JSON,
+    TENSORBOARD_DIR,
+)
 
 
 @dataclass(frozen=True)
@@ -40,35 +62,35 @@ class JobEnvironment:
 
     @property
     def model_dir(self) -> Path:
-        return self.base_dir / "model"
+        return self.base_dir / MODEL_DIR
 
     @property
     def checkpoint_dir(self) -> Path:
-        return self.base_dir / "checkpoints"
+        return self.base_dir / CHECKPOINTS_DIR
 
     @property
     def output_dir(self) -> Path:
-        return self.base_dir / "output"
+        return self.base_dir / OUTPUT_DIR
 
     @property
     def intermediate_dir(self) -> Path:
-        return self.output_dir / "intermediate"
+        return self.base_dir / INTERMEDIATE_DIR
 
     @property
     def tensorboard_dir(self) -> Path:
-        return self.output_dir / "tensorboard"
+        return self.base_dir / TENSORBOARD_DIR
 
     @property
     def failure_file(self) -> Path:
-        return self.output_dir / "failure"
+        return self.base_dir / FAILURE_FILE
 
     @property
     def config_dir(self) -> Path:
-        return self.base_dir / "input" / "config"
+        return self.base_dir / CONFIG_DIR
 
     def channel_dir(self, channel: str) -> Path:
         """The folder of input channel ``channel`` (it may not exist)."""
-        return self.base_dir / "input" / "data" / channel
+        return self.base_dir / DATA_DIR / channel
 
     def has_channel(self, channel: str) -> bool:
         return channel in self.channels
@@ -90,16 +112,14 @@ class JobEnvironment:
         return self.current_host == sorted(self.hosts)[0]
 
 
-def _toolkit_environment_module(base_dir: Path) -> ModuleType:
-    """Import (or re-import for another tree) ``sagemaker_training.environment`` rooted at ``base_dir``."""
-    os.environ[BASE_DIR_ENV] = str(base_dir)
-    name = "sagemaker_training.environment"
-    module = sys.modules.get(name)
-    if module is None:
-        return importlib.import_module(name)
-    if Path(module.base_dir) != base_dir:
-        module = importlib.reload(module)
-    return module
+def _count_gpus() -> int:
+    """The GPUs this container has, counted as sagemaker-training's ``environment.num_gpus`` counts them: the lines
+    of ``nvidia-smi --list-gpus`` (0 without nvidia-smi)."""
+    try:
+        output = subprocess.check_output(["nvidia-smi", "--list-gpus"]).decode("utf-8")
+    except (OSError, subprocess.CalledProcessError):
+        return 0
+    return sum(1 for line in output.split("\n") if line.startswith("GPU "))
 
 
 def prepare_local_tree(base_dir: Path, hyperparameters: Mapping[str, Any] | None = None) -> None:
@@ -108,52 +128,53 @@ def prepare_local_tree(base_dir: Path, hyperparameters: Mapping[str, Any] | None
     Hyperparameters are written JSON-encoded, exactly as the SageMaker SDK writes them, so a local job goes through
     the same reading path as a managed one. Existing files are kept (a rerun in the same tree resumes).
     """
-    config = base_dir / "input" / "config"
+    config = base_dir / CONFIG_DIR
     config.mkdir(parents=True, exist_ok=True)
-    (base_dir / "input" / "data").mkdir(parents=True, exist_ok=True)
-    (base_dir / "model").mkdir(parents=True, exist_ok=True)
-    (base_dir / "output" / "data").mkdir(parents=True, exist_ok=True)
-    hp_file = config / "hyperparameters.json"
+    (base_dir / DATA_DIR).mkdir(parents=True, exist_ok=True)
+    (base_dir / MODEL_DIR).mkdir(parents=True, exist_ok=True)
+    (base_dir / OUTPUT_DATA_DIR).mkdir(parents=True, exist_ok=True)
+    hp_file = config / HYPERPARAMETERS_JSON
     existing: dict[str, Any] = read_json_object(hp_file) if hp_file.exists() else {}
     for key, value in (hyperparameters or {}).items():
         existing[key] = json.dumps(value)
     hp_file.write_text(json.dumps(existing, indent=2, sort_keys=True))
-    resource = config / "resourceconfig.json"
+    resource = config / RESOURCE_CONFIG_JSON
     if not resource.exists():
         resource.write_text(json.dumps({"current_host": "algo-1", "hosts": ["algo-1"]}))
-    data_config = config / "inputdataconfig.json"
+    data_config = config / INPUT_DATA_CONFIG_JSON
     if not data_config.exists():
         data_config.write_text("{}")
 
 
 def load_environment(base_dir: Path | str | None = None) -> JobEnvironment:
-    """Read the job environment rooted at ``base_dir`` (default: ``$SAGEMAKER_BASE_DIR`` or ``/opt/ml``)."""
+    """Read the job environment rooted at ``base_dir`` (default: ``$SAGEMAKER_BASE_DIR`` or ``/opt/ml``), and point
+    ``SAGEMAKER_BASE_DIR`` at it."""
     base = Path(base_dir or os.environ.get(BASE_DIR_ENV) or DEFAULT_BASE_DIR).resolve()
-    config = base / "input" / "config"
-    for name in ("hyperparameters.json", "resourceconfig.json"):
+    config = base / CONFIG_DIR
+    for name in (HYPERPARAMETERS_JSON, RESOURCE_CONFIG_JSON):
         if not (config / name).is_file():
             raise UserError(
                 f"{config / name} is missing: {base} is not a SageMaker job tree. "
                 "Run `rlrt train` without SAGEMAKER_BASE_DIR to create a local one."
             )
-    read_config_files(config)  # a malformed file is a UserError naming it, before the toolkit trips over it
-    toolkit = _toolkit_environment_module(base)
+    files = read_config_files(config)  # a malformed file is a UserError naming it
+    os.environ[BASE_DIR_ENV] = str(base)
+    # sagemaker-training makes <base>/code when it is imported; a job tree has one (runtime.offline.dataset.code_dirs).
     try:
-        hyperparameters = toolkit.read_hyperparameters()
-        resource = toolkit.read_resource_config()
-        data_config = toolkit.read_input_data_config() if (config / "inputdataconfig.json").is_file() else {}
-    except json.JSONDecodeError as exc:
-        raise UserError(f"A file under {config} is not valid JSON: {exc}") from exc
-    if not isinstance(hyperparameters, dict):
-        raise UserError(f"{config / 'hyperparameters.json'} must hold a JSON object of name -> value.")
+        (base / CODE_DIR_IN_TREE).mkdir(exist_ok=True)
+    except OSError:
+        pass  # a read-only tree: the code folder is only looked in
+    hyperparameters = {key: decode_value(value) for key, value in files[HYPERPARAMETERS_JSON].items()}
+    resource = files[RESOURCE_CONFIG_JSON]
+    data_config = files.get(INPUT_DATA_CONFIG_JSON, {})
     hosts = tuple(resource.get("hosts") or [resource.get("current_host", "algo-1")])
-    data_root = base / "input" / "data"
+    data_root = base / DATA_DIR
     present = {p.name for p in data_root.iterdir() if p.is_dir()} if data_root.is_dir() else set()
-    num_cpus = int(os.environ.get(NUM_CPUS_ENV) or toolkit.num_cpus())
-    num_gpus = int(os.environ.get(NUM_GPUS_ENV) or toolkit.num_gpus())
+    num_cpus = int(os.environ.get(NUM_CPUS_ENV) or multiprocessing.cpu_count())
+    num_gpus = int(os.environ.get(NUM_GPUS_ENV) or _count_gpus())
     return JobEnvironment(
         base_dir=base,
-        hyperparameters=MappingProxyType(dict(hyperparameters)),
+        hyperparameters=MappingProxyType(hyperparameters),
         current_host=str(resource.get("current_host", hosts[0])),
         hosts=hosts,
         num_cpus=max(1, num_cpus),

@@ -10,9 +10,11 @@ import tarfile
 from pathlib import Path
 from typing import Any, Mapping
 
-from runtime.errors import UserError
+from sagemaker_training import params
 
-SUBMIT_DIRECTORY = "sagemaker_submit_directory"
+from runtime.errors import UserError
+from sagemaker_rl.compat import missing_folders, pythonpath_with
+
 PACKAGE = "sagemaker_rl"
 
 
@@ -37,7 +39,7 @@ def refuse_uploaded_sagemaker_rl(hyperparameters: Mapping[str, Any]) -> None:
     """A :class:`UserError` when the source dir carries its own ``sagemaker_rl`` (the estimator's
     ``dependencies=["common/sagemaker_rl"]``): the script would import it instead of rlrt's, and SageMaker RL's copy
     is written for Ray 0.8 - 1.x (it imports ``ray.rllib.agents``, which Ray 2.x removed)."""
-    submit = hyperparameters.get(SUBMIT_DIRECTORY)
+    submit = hyperparameters.get(params.SUBMIT_DIR_PARAM)
     if not isinstance(submit, str) or not submit:
         return
     files = uploaded_package_files(submit)
@@ -53,8 +55,6 @@ def refuse_uploaded_sagemaker_rl(hyperparameters: Mapping[str, Any]) -> None:
 def prepare_script_mode(hyperparameters: Mapping[str, Any]) -> None:
     """Checks and environment for a script-mode job, before the handover to sagemaker-training."""
     refuse_uploaded_sagemaker_rl(hyperparameters)
-    from sagemaker_rl.compat import missing_folders, pythonpath_with
-
     folders = missing_folders()
     if folders:
         os.environ["PYTHONPATH"] = pythonpath_with(folders, os.environ.get("PYTHONPATH"))

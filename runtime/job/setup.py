@@ -11,30 +11,25 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
 from runtime.config import hyperparameters as hp
 from runtime.config.presets import DEFAULT_PRESET
+from runtime.contracts import Plugins
 from runtime.errors import UserError, run_job
-from runtime.job.environment import JobEnvironment, load_environment, prepare_local_tree
-from runtime.names import BASE_DIR_ENV, CONFIG_DIR, DEFAULT_BASE_DIR, FAILURE_FILE, HYPERPARAMETERS_JSON, RESOURCE_CONFIG_JSON
+from runtime.job.context import Job
+from runtime.job.environment import load_environment, prepare_local_tree
+from runtime.names import (
+    BASE_DIR_ENV,
+    CONFIG_DIR,
+    DEFAULT_BASE_DIR,
+    FAILURE_FILE,
+    HYPERPARAMETERS_JSON,
+    RESOURCE_CONFIG_JSON,
+)
 
 LOCAL_JOBS_DIR = Path("rlrt-jobs")
-
-
-@dataclass(frozen=True)
-class Job:
-    """A command's job: its environment and the hyperparameters it runs with."""
-
-    env: JobEnvironment
-    hyperparameters: Mapping[str, Any]
-    """``hyperparameters.json`` with the command line's ``--set`` overrides on top."""
-    overrides: Mapping[str, Any]
-    """The command line's overrides alone."""
-    local: bool
-    """A local tree this command created (not one SageMaker or ``docker run`` made)."""
 
 
 def find_base_dir(base_dir: Path | None, preset_hint: str) -> tuple[Path, bool]:
@@ -92,12 +87,10 @@ def require_writable(folder: Path, role: str) -> None:
                         f"outputs there, so mount it read-write (`docker run -v TREE:/opt/ml` without `:ro`).") from exc
 
 
-def resolve_spec(hyperparameters: Mapping[str, Any], num_cpus: int | None = None,
+def resolve_spec(hyperparameters: Mapping[str, Any], plugins: Plugins, num_cpus: int | None = None,
                  default_preset: str = DEFAULT_PRESET) -> hp.TrainingSpec:
-    """Resolve hyperparameters into a checked spec: the backend's validator for the algorithm, the dialect of the
-    environment's family (DeepRacer's names). The one resolution ``rlrt train`` and ``rlrt tune`` share."""
-    from runtime.backends import validator_for
-    from runtime.families import rewrite_hyperparameters
-
-    return hp.resolve(hyperparameters, validator_for, default_preset=default_preset, num_cpus=num_cpus,
-                      rewrite=rewrite_hyperparameters)
+    """Resolve hyperparameters into a checked spec: the configuration check of the backend that trains the algorithm,
+    the dialect of the environment's family (DeepRacer's names). The one resolution ``rlrt train`` and ``rlrt tune``
+    share."""
+    return hp.resolve(hyperparameters, plugins.validator_for, default_preset=default_preset, num_cpus=num_cpus,
+                      rewrite=plugins.rewrite_hyperparameters)

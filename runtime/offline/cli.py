@@ -8,14 +8,13 @@ from pathlib import Path
 
 from runtime.errors import UserError, default_failure_file, run_job
 from runtime.names import BASE_DIR_ENV
+from runtime.offline.collect import collect, dump_states, model_policy, read_batch_transform_output
 
 
 def run_collect(args: argparse.Namespace) -> int:
     """``rlrt collect``: collect rollouts or dump states; errors go through the one failure path."""
 
     def job() -> int:
-        from runtime.offline.collect import collect, dump_states, model_policy, read_batch_transform_output
-
         if args.num_envs < 1:
             raise UserError(f"--num-envs must be >= 1, got {args.num_envs}.")
         if not isinstance(args.env_config, dict):

@@ -28,8 +28,12 @@ from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
+from gymnasium import spaces
 
+from envs.registry import UnknownEnvironmentError, make_env
 from runtime.errors import UserError
+from runtime.serving.codec import ACTION_PROBABILITIES
+from runtime.serving.model_store import OnnxPolicy, locate_model
 
 PROBABILITY_TOLERANCE = 1e-4
 """How far from 1 a probability vector's sum may be (float rounding of serialized predictions)."""
@@ -54,8 +58,6 @@ class CollectSummary:
 
 
 def _make_envs(env_id: str, num_envs: int, env_config: Mapping[str, Any] | None) -> list[Any]:
-    from envs.registry import UnknownEnvironmentError, make_env
-
     try:
         return [make_env(env_id, dict(env_config or {})) for _ in range(num_envs)]
     except UnknownEnvironmentError as exc:
@@ -174,8 +176,7 @@ def collect(
     maps the envs' current observations ``[num_envs, obs_dim]`` to action probabilities ``[num_envs, n_actions]`` at
     every step (a deployed model); otherwise each env keeps the fixed ``probabilities``.
     """
-    from gymnasium import spaces
-    from tqdm import tqdm
+    from tqdm import tqdm  # heavy: progress bars
 
     if num_envs < 1 or num_episodes < 1:
         raise UserError("--num-envs and --num-episodes must be >= 1.")
@@ -262,7 +263,7 @@ def collect(
 
 def write_rollouts(rows: list[dict[str, Any]], output: Path) -> None:
     """Write rollout rows in the seeds' column order: CSV (probabilities as ``"[p0, p1]"``) or Parquet."""
-    import pandas as pd
+    import pandas as pd  # heavy: pandas (offline data only)
 
     frame = pd.DataFrame(rows)
     first = [c for c in (ACTION, PROBABILITIES, EPISODE_ID, REWARD, CUMULATIVE_REWARDS) if c in frame.columns]
@@ -283,9 +284,6 @@ def write_rollouts(rows: list[dict[str, Any]], output: Path) -> None:
 def model_policy(model: Path) -> Callable[[np.ndarray], np.ndarray]:
     """A trained model's action probabilities for a batch of observations, computed as Batch Transform and the
     endpoint compute them (the model's ONNX policy in ONNX Runtime; ``predictions[0]`` of their output)."""
-    from runtime.serving.codec import ACTION_PROBABILITIES
-    from runtime.serving.model_store import OnnxPolicy, locate_model
-
     onnx_policy = OnnxPolicy(locate_model(model))
     if ACTION_PROBABILITIES not in onnx_policy.outputs:
         raise UserError(f"The model in {model} gives no action probabilities (a discrete policy is needed).")

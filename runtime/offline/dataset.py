@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
@@ -20,6 +21,7 @@ from typing import Any, Iterator
 import numpy as np
 
 from runtime.errors import UserError
+from runtime.names import CHANNEL_TRAIN, CODE_DIR_IN_TREE, MODULE_DIR_ENV
 from runtime.offline.collect import (
     ACTION,
     EPISODE_ID,
@@ -96,8 +98,8 @@ class LoggedData:
 
     def to_d3rlpy(self) -> Any:
         """A d3rlpy ``MDPDataset`` of the same transitions."""
-        from d3rlpy.constants import ActionSpace
-        from d3rlpy.dataset import MDPDataset
+        from d3rlpy.constants import ActionSpace  # heavy: d3rlpy (offline jobs only)
+        from d3rlpy.dataset import MDPDataset  # heavy: d3rlpy (offline jobs only)
 
         terminals = np.zeros(self.num_transitions, dtype=np.float32)
         timeouts = np.zeros(self.num_transitions, dtype=np.float32)
@@ -136,10 +138,6 @@ def data_files(path: Path) -> list[Path]:
 def code_dirs(job: Any) -> list[Path]:
     """The job's code folders, where a notebook's ``source_dir`` lands: ``SM_MODULE_DIR`` when it is a local folder
     (on SageMaker it is an S3 URI), then ``<base>/code`` (``/opt/ml/code``)."""
-    import os
-
-    from runtime.names import CODE_DIR_IN_TREE, MODULE_DIR_ENV
-
     found = []
     module_dir = os.environ.get(MODULE_DIR_ENV, "")
     if module_dir and "://" not in module_dir and Path(module_dir).is_dir():
@@ -154,8 +152,6 @@ def offline_data_source(job: Any) -> Path:
     """Where a job's offline data is: the ``train`` channel, else (the Batch RL seed keeps its CSV in ``source_dir``
     and passes no channel) the first code folder holding a .csv or .parquet file. UserError naming both when
     neither has data."""
-    from runtime.names import CHANNEL_TRAIN, MODULE_DIR_ENV
-
     if job.channel_dir(CHANNEL_TRAIN).is_dir():
         return job.channel_dir(CHANNEL_TRAIN)
     searched = code_dirs(job)
@@ -178,7 +174,7 @@ def _where(path: Path, row: int, column: str | None = None) -> str:
 
 
 def _read_frame(path: Path) -> Any:
-    import pandas as pd
+    import pandas as pd  # heavy: pandas (offline data only)
 
     if path.stat().st_size == 0:
         raise UserError(f"{path} is empty (0 bytes): expected rollout rows with a header line.")

@@ -26,12 +26,13 @@ from __future__ import annotations
 
 import csv
 import math
-from pathlib import Path
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Iterable
 
 import numpy as np
 
+from runtime.metric_lines import metric_line
 from runtime.offline.dataset import LoggedData
 
 # Column names of the OPE CSV: Coach's names (the seed notebook plots the last two).
@@ -158,9 +159,7 @@ class OPEResult:
 
     def lines(self) -> list[str]:
         """``ope_<name>: <float>`` lines for stdout (non-finite values left out)."""
-        from runtime.train.reporting import format_value
-
-        return [f"{k}: {format_value(v)}" for k, v in self.values.items() if math.isfinite(v)]
+        return [metric_line(k, v) for k, v in self.values.items() if math.isfinite(v)]
 
     def row(self) -> dict[str, float]:
         """CSV row keyed by Coach's column names."""
@@ -198,7 +197,7 @@ class FQETracker:
     def __init__(self, algo: Any, dataset: Any, data: LoggedData, gamma: float, learning_rate: float = 1e-4,
                  batch_size: int = 100, target_update_interval: int = 100, observation_scaler: Any = None,
                  sample: Any = None) -> None:
-        from d3rlpy.ope import FQEConfig, DiscreteFQE, FQE
+        from d3rlpy.ope import FQE, DiscreteFQE, FQEConfig  # heavy: d3rlpy (offline jobs only)
 
         config = FQEConfig(learning_rate=learning_rate, batch_size=batch_size, gamma=gamma,
                            target_update_interval=target_update_interval, observation_scaler=observation_scaler)

@@ -18,7 +18,7 @@ class TransitionTable:
     """Every transition of a d3rlpy replay buffer as arrays; :meth:`sample` returns a ``TransitionMiniBatch``."""
 
     def __init__(self, dataset: Any) -> None:
-        from d3rlpy.dataset import TransitionMiniBatch
+        from d3rlpy.dataset import TransitionMiniBatch  # heavy: d3rlpy (offline jobs only)
 
         picker = dataset.transition_picker
         buffer = dataset.buffer

@@ -8,20 +8,20 @@ from __future__ import annotations
 
 import atexit
 import json
-from dataclasses import dataclass
 import os
 import shutil
 import tarfile
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from runtime.serving.codec import OBSERVATIONS, observation_dim_from_metadata
 from runtime.errors import UserError
-
 from runtime.names import BASE_DIR_ENV, DEFAULT_BASE_DIR, METADATA_JSON, MODEL_DIR
+from runtime.serving.codec import OBSERVATIONS, observation_dim_from_metadata
+
 MODEL_TARBALL = "model.tar.gz"
 
 
@@ -127,7 +127,7 @@ class OnnxPolicy:
     """A model's ONNX policy in ONNX Runtime: ``predict(observations) -> {output name: array}``."""
 
     def __init__(self, model: Path | ModelSnapshot, threads: int = 1) -> None:
-        import onnxruntime as ort
+        import onnxruntime as ort  # heavy: ONNX Runtime (serving only)
 
         snapshot = model if isinstance(model, ModelSnapshot) else read_snapshot(model)
         self.model_dir = snapshot.model_dir

@@ -29,7 +29,7 @@ TORCHSCRIPT = "policy.pt"
 
 class _Model:
     def __init__(self, model_dir: str) -> None:
-        import torch
+        import torch  # heavy: torch (~1.5 s)
 
         with open(os.path.join(model_dir, METADATA), encoding="utf-8") as handle:
             self.metadata = json.load(handle)
@@ -38,7 +38,7 @@ class _Model:
         self.policy = torch.jit.load(os.path.join(model_dir, TORCHSCRIPT), map_location="cpu").eval()
 
     def predict(self, observations: np.ndarray) -> dict:
-        import torch
+        import torch  # heavy: torch (~1.5 s)
 
         with torch.no_grad():
             results = self.policy(torch.as_tensor(observations, dtype=torch.float32))
@@ -82,7 +82,7 @@ def output_fn(prediction, accept):
 def _client_error(exc: Exception) -> Exception:
     """The toolkit's error type, so the container answers 4xx with the message instead of 500."""
     try:
-        from sagemaker_inference.errors import GenericInferenceToolkitError
+        from sagemaker_inference.errors import GenericInferenceToolkitError  # heavy: SageMaker's inference toolkit
     except ImportError:  # outside the container (tests): the codec's own error
         return exc
     return GenericInferenceToolkitError(getattr(exc, "status", 400), str(exc))

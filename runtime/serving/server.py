@@ -18,19 +18,21 @@ from __future__ import annotations
 import json
 import logging
 import os
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
-from runtime.serving import codec
+from sagemaker_training import params
+
 from runtime.errors import UserError
-from runtime.serving.model_store import ModelSnapshot, OnnxPolicy, locate_model, read_snapshot
+from runtime.serving import codec
+from runtime.serving.model_store import ModelSnapshot, OnnxPolicy, default_model_dir, locate_model, read_snapshot
 
 log = logging.getLogger(__name__)
 
-PORT_ENV = "SAGEMAKER_BIND_TO_PORT"
+# sagemaker-inference-toolkit's names (sagemaker_inference.parameters MODEL_SERVER_WORKERS_ENV,
+# MODEL_SERVER_TIMEOUT_ENV; that toolkit is not installed). The port is sagemaker-training's SAGEMAKER_BIND_TO_PORT_ENV.
 WORKERS_ENV = "SAGEMAKER_MODEL_SERVER_WORKERS"
 TIMEOUT_ENV = "SAGEMAKER_MODEL_SERVER_TIMEOUT"
 DEFAULT_PORT = 8080
@@ -67,7 +69,7 @@ def _positive_int(name: str, default: int) -> int:
 def settings_from_environment(model_dir: Path, host: str | None = None, port: int | None = None,
                               workers: int | None = None, timeout_s: int | None = None) -> ServerSettings:
     """Server settings: explicit arguments first, then SageMaker's variables, then defaults."""
-    port = port if port is not None else _positive_int(PORT_ENV, DEFAULT_PORT)
+    port = port if port is not None else _positive_int(params.SAGEMAKER_BIND_TO_PORT_ENV, DEFAULT_PORT)
     if not 0 < port < 65536:
         raise UserError(f"the port must be 1-65535, got {port}")
     return ServerSettings(
@@ -160,7 +162,7 @@ def _error(message: str) -> bytes:
 
 def serve(settings: ServerSettings) -> int:
     """Run gunicorn in this process until SIGTERM/SIGINT; returns its exit code."""
-    from gunicorn.app.base import BaseApplication
+    from gunicorn.app.base import BaseApplication  # heavy: gunicorn (rlrt serve only)
 
     # Fail fast on a model that cannot be served (a UserError here, not a crash loop of workers), without
     # starting ONNX Runtime in this process: its thread pools do not survive the fork into workers. The model is
@@ -205,13 +207,5 @@ def serve(settings: ServerSettings) -> int:
 def run_server(model: Path | None, host: str | None, port: int | None, workers: int | None,
                timeout_s: int | None) -> int:
     """``rlrt serve``: locate the model and serve it."""
-    from runtime.serving.model_store import default_model_dir
-
     model_dir = locate_model(model or default_model_dir())
     return serve(settings_from_environment(model_dir, host, port, workers, timeout_s))
-
-
-if __name__ == "__main__":  # pragma: no cover - `python -m runtime.serving.server` is `rlrt serve`
-    from runtime.cli import main
-
-    sys.exit(main(["serve", *sys.argv[1:]]))

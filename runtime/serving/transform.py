@@ -28,9 +28,9 @@ from typing import Any, Iterator, Sequence
 
 import numpy as np
 
-from runtime.serving import codec
 from runtime.errors import UserError
-from runtime.serving.model_store import OnnxPolicy, locate_model
+from runtime.serving import codec
+from runtime.serving.model_store import OnnxPolicy, default_model_dir, locate_model
 
 SINGLE_RECORD = "SingleRecord"
 MULTI_RECORD = "MultiRecord"
@@ -281,7 +281,7 @@ def _fast_lines(predictions: list, accept: str) -> str:
 def transform(model: Path, input_path: Path, output_dir: Path, options: TransformOptions,
               show_progress: bool = True) -> TransformSummary:
     """Run the policy in ``model`` over ``input_path`` (a file or folder) into ``output_dir``."""
-    from tqdm import tqdm
+    from tqdm import tqdm  # heavy: progress bars
 
     options.check()
     model_dir = locate_model(model)
@@ -327,8 +327,6 @@ def transform(model: Path, input_path: Path, output_dir: Path, options: Transfor
 def run_transform(model: Path | None, input_path: Path, output_dir: Path, options: TransformOptions,
                   show_progress: bool = True) -> int:
     """``rlrt transform``: transform and print a summary."""
-    from runtime.serving.model_store import default_model_dir
-
     summary = transform(model or default_model_dir(), input_path, output_dir, options, show_progress)
     print(f"rlrt: transformed {summary.records} records in {summary.files} file(s) in {summary.seconds:.2f} s "
           f"({summary.records_per_s:,.0f} records/s) into {output_dir}", flush=True)

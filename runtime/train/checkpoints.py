@@ -22,6 +22,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Callable
 
+from envs.registry import canonical_env_id
 from runtime.errors import UserError
 from runtime.names import DAMAGED_SUFFIX, MANIFEST_FILE, STATE_FILE
 from runtime.train.manifest import verify_manifest, write_manifest
@@ -65,8 +66,6 @@ def _env_key(env: str) -> str:
     if not env or env.lower() == "none":
         return ""
     try:
-        from envs.registry import canonical_env_id
-
         return canonical_env_id(env)
     except Exception:  # noqa: BLE001 - an unknown name compares as written
         return env

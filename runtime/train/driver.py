@@ -1,11 +1,13 @@
-"""The one training loop, for every backend: resolve -> build -> iterate, report, checkpoint -> model folder -> export.
+"""The one training loop, for every backend: resolve -> build -> iterate, report, checkpoint -> model folder -> export
+-> final evaluation.
 
-Read top to bottom: :func:`train` is the whole loop. The backend (RLlib online, d3rlpy offline; see
-:mod:`runtime.train.backend`) runs one iteration per :meth:`~runtime.train.backend.Backend.step`; the driver owns
-everything around it: the family hooks, resume from the newest intact checkpoint (continuing the iteration, step and time
+Read top to bottom: :func:`train` is the whole loop. The backend's session (RLlib online, d3rlpy offline; the
+contract is :class:`runtime.contracts.TrainingSession`) runs one iteration per ``step``; the driver owns everything
+around it: the family hooks, resume from the newest intact checkpoint (continuing the iteration, step and time
 counters), the metric lines, the checkpoint cadence, the stop rule, SIGTERM (a spot interruption, StopTrainingJob:
 the loop saves a checkpoint after the current iteration, or abandons an iteration that does not end within
-``SIGTERM_GRACE_S``, then exits with code 143), the model folder and the export.
+``SIGTERM_GRACE_S``, then exits with code 143), the model folder, the export (THE export pipeline) and the final
+evaluation of the exported policy (THE evaluator), when the session asks for one.
 """
 
 from __future__ import annotations
@@ -17,15 +19,17 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any, Mapping, TextIO
 
+from envs.registry import UnknownEnvironmentError, canonical_env_id
 from runtime.config import hyperparameters as hp
 from runtime.config.hyperparameters import TrainingSpec
+from runtime.contracts import BackendContext, EarlyStart, Plugins, TrainingHooks, TrainingSession
 from runtime.errors import EXIT_SIGTERM, JobInterrupted, UserError
+from runtime.evaluate.evaluator import evaluate_policy
 from runtime.export.model_dir import write_model_dir, write_output_checkpoint, write_resolved_config
-from runtime.families import TrainingHooks, training_hooks
+from runtime.export.pipeline import export_serving_models
 from runtime.job.environment import JobEnvironment
 from runtime.names import OUTPUT_CHECKPOINT_DIR
 from runtime.timings import mark
-from runtime.train.backend import Backend, BackendContext
 from runtime.train.checkpoints import CheckpointManager, TrainingState, describe_space
 from runtime.train.reporting import IterationMetrics, ProgressBar, Reporter
 from runtime.train.sigterm import SigtermWatch
@@ -67,8 +71,6 @@ def stop_reason(stop: Mapping[str, Any], metrics: IterationMetrics) -> str | Non
 
 def _canonical_env(spec: TrainingSpec) -> str | None:
     """The registry id of ``spec.env``; None for an offline job that names no environment."""
-    from envs.registry import UnknownEnvironmentError, canonical_env_id
-
     if not spec.env or spec.env.lower() == "none":
         return None
     try:
@@ -77,27 +79,26 @@ def _canonical_env(spec: TrainingSpec) -> str | None:
         raise UserError(str(exc)) from exc
 
 
-def _spaces(backend: Backend) -> dict[str, str]:
-    """The session's observation and action spaces as checkpoints record them (empty for a backend that does not
+def _spaces(session: TrainingSession) -> dict[str, str]:
+    """The session's observation and action spaces as checkpoints record them (empty for a session that does not
     say: its checkpoints are then compared by algorithm and environment alone)."""
-    getter = getattr(backend, "checkpoint_spaces", None)
-    if getter is None:
+    spaces = session.checkpoint_spaces()
+    if spaces is None:
         return {}
-    observation_space, action_space = getter()
+    observation_space, action_space = spaces
     return {"observation_space": describe_space(observation_space), "action_space": describe_space(action_space)}
 
 
-def _build(env: JobEnvironment, spec: TrainingSpec, hooks: TrainingHooks, out: TextIO,
-           cluster: Any) -> tuple[Backend, TrainingSpec]:
-    """The family prepares the spec, then the backend that trains its algorithm builds the session; returns both."""
-    from runtime.backends import backend_for
-
+def _build(job: JobEnvironment, spec: TrainingSpec, plugins: Plugins, hooks: TrainingHooks, out: TextIO,
+           cluster: Any, early_start: EarlyStart | None) -> tuple[TrainingSession, TrainingSpec, str | None]:
+    """The family prepares the spec, then the backend that trains its algorithm builds the session; returns it, the
+    prepared spec and the canonical environment id."""
     spec = hooks.prepare(spec)
     env_id = _canonical_env(spec)
-    write_resolved_config(env.intermediate_dir, spec)
-    context = BackendContext(env, spec, env_id, hooks, out, cluster)
+    write_resolved_config(job.intermediate_dir, spec)
+    context = BackendContext(job, spec, env_id, hooks, out, cluster, early_start)
     try:
-        return backend_for(spec.algorithm).create(context), spec
+        return plugins.backend_for(spec.algorithm).create(context), spec, env_id
     except Exception as exc:  # noqa: BLE001 - e.g. an env that fails to build in a runner
         translated = hooks.translate_error(exc)
         if translated is not None:
@@ -106,25 +107,29 @@ def _build(env: JobEnvironment, spec: TrainingSpec, hooks: TrainingHooks, out: T
 
 
 def train(
-    env: JobEnvironment,
+    job: JobEnvironment,
     spec: TrainingSpec,
+    plugins: Plugins,
     stream: TextIO | None = None,
     cluster: Any = None,
+    early_start: EarlyStart | None = None,
 ) -> TrainResult:
-    """Train ``spec`` in the job environment ``env``; returns how it ended (exit code 143 after SIGTERM).
+    """Train ``spec`` in the job ``job`` with the backend of ``plugins`` that trains its algorithm; returns how it
+    ended (exit code 143 after SIGTERM).
 
-    ``cluster``: the multi-host Ray cluster this driver is already connected to (see runtime.cluster).
+    ``cluster``: the multi-host Ray cluster this driver is already connected to (see runtime.cluster);
+    ``early_start``: what the backend started while the spec resolved (handed to its session).
     """
     out = stream or sys.stdout
-    hooks = training_hooks(env, spec)
-    backend: Backend | None = None
+    hooks = plugins.training_hooks(job, spec)
+    backend: TrainingSession | None = None
     reporter: Reporter | None = None
     progress = ProgressBar(spec.stop)
     try:
         mark("build")
-        backend, spec = _build(env, spec, hooks, out, cluster)
+        backend, spec, env_id = _build(job, spec, plugins, hooks, out, cluster, early_start)
         mark("built")
-        checkpoints = CheckpointManager(env.checkpoint_dir, spec.checkpoint_keep)
+        checkpoints = CheckpointManager(job.checkpoint_dir, spec.checkpoint_keep)
         state = TrainingState(preset=spec.preset, algorithm=spec.algorithm, env=spec.env, **_spaces(backend))
         resumed = checkpoints.resume(backend.restore, state, lambda line: print(line, file=out, flush=True))
         if resumed is not None:
@@ -134,8 +139,8 @@ def train(
             print(f"rlrt: resumed from {latest} ({iteration} {state.training_iteration}, "
                   f"{state.timesteps_total} {steps})", file=out, flush=True)
         else:
-            warm_start(backend, env, spec, hooks, state, out)
-        reporter = Reporter(env.intermediate_dir, env.tensorboard_dir, f"{spec.preset} ({backend.describe()})", out,
+            warm_start(backend, job, spec, hooks, state, out)
+        reporter = Reporter(job.intermediate_dir, job.tensorboard_dir, f"{spec.preset} ({backend.describe()})", out,
                             coach_lines=hooks.coach_line_per_iteration)
         print(f"rlrt: training {backend.describe()} (preset {spec.preset}); stop when "
               + " or ".join(f"{k} >= {v:g}" for k, v in spec.stop.items()), file=out, flush=True)
@@ -146,7 +151,7 @@ def train(
         metrics: IterationMetrics | None = None
         stopped_by = ""
         last_saved = -1
-        videos = RolloutVideos(spec, _canonical_env(spec), env.intermediate_dir, out)
+        videos = RolloutVideos(spec, env_id, job.intermediate_dir, out)
         started = time.monotonic()
         time_offset = state.time_total_s
         with SigtermWatch() as sigterm:
@@ -202,13 +207,15 @@ def train(
         info, extra = backend.finish()
         training = {**asdict(state), "stopped_by": stopped_by, **extra,
                     **({"final": asdict(metrics)} if metrics else {})}
-        write_model_dir(env.model_dir, checkpoint, spec, info, training)
+        write_model_dir(job.model_dir, checkpoint, spec, info, training)
+        backend.write_model(job.model_dir)
         mark("model folder")
-        backend.export(env.model_dir, state)
-        hooks.on_export(env.model_dir)
+        export_serving_models(job.model_dir, lambda: backend.serving_model(job.model_dir), out)
         mark("exported")
-        write_output_checkpoint(env.base_dir / OUTPUT_CHECKPOINT_DIR, env.model_dir)
-        print(f"rlrt: done ({stopped_by}); model in {env.model_dir}", file=out, flush=True)
+        _final_evaluation(backend, env_id, state.training_iteration, job, out)
+        hooks.on_export(job.model_dir)
+        write_output_checkpoint(job.base_dir / OUTPUT_CHECKPOINT_DIR, job.model_dir)
+        print(f"rlrt: done ({stopped_by}); model in {job.model_dir}", file=out, flush=True)
         return TrainResult(state, metrics, stopped_by, checkpoint)
     finally:
         progress.close()
@@ -219,3 +226,12 @@ def train(
             backend.close()
             mark("backend closed")
         hooks.close()
+
+
+def _final_evaluation(session: TrainingSession, env_id: str | None, iteration: int, job: JobEnvironment,
+                      out: TextIO) -> None:
+    """Play the exported policy for the episodes the session asks for (``evaluation.json``), with the evaluator."""
+    episodes = session.final_evaluation_episodes()
+    actor = session.rollout_actor() if env_id and episodes >= 1 else None
+    if actor is not None and env_id:
+        evaluate_policy(actor, env_id, episodes, iteration, job.intermediate_dir, out)

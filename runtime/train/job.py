@@ -5,52 +5,58 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Mapping
 
+from runtime.cluster import describe_plan, head_cluster, plan_cluster, run_worker
+from runtime.cluster.plan import ClusterPlan
 from runtime.config import hyperparameters as hp
-from runtime.config.presets import DEFAULT_PRESET
+from runtime.config.presets import DEFAULT_PRESET, load_preset
+from runtime.contracts import BackendFactory, EarlyStart, Plugins
 from runtime.errors import EXIT_SIGTERM, JobInterrupted
-from runtime.job.setup import Job, require_writable, resolve_spec, run_in_job
+from runtime.job.context import Job
+from runtime.job.setup import require_writable, resolve_spec, run_in_job
 from runtime.timings import mark
+from runtime.train.driver import train
 
 
 def run_training_job(
     base_dir: Path | None = None,
     overrides: Mapping[str, Any] | None = None,
     default_preset: str = DEFAULT_PRESET,
+    *,
+    plugins: Plugins,
 ) -> int:
     """Run one training job end to end through the single failure path; returns the process exit code.
 
     ``overrides`` (from the command line) are layered on top of ``hyperparameters.json``; in a local tree they are
-    written into it, so a rerun in the same tree trains (and resumes) the same configuration.
+    written into it, so a rerun in the same tree trains (and resumes) the same configuration. ``plugins``: the
+    backends and environment families the job may use (:data:`runtime.plugins.INSTALLED`).
     """
     overrides = dict(overrides or {})
     hint = str(overrides.get(hp.PRESET, default_preset))
-    return run_in_job(base_dir, overrides, hint, lambda job: _train(job, default_preset))
+    return run_in_job(base_dir, overrides, hint, lambda job: _train(job, default_preset, plugins))
 
 
-def _train(job: Job, default_preset: str) -> int:
+def _train(job: Job, default_preset: str, plugins: Plugins) -> int:
     mark("job")
     env = job.env
     if env.is_master:
         require_writable(env.model_dir, "model")
-    early = _start_early(job, default_preset)
+    early = _start_early(job, default_preset, plugins)
     try:
-        return _resolve_and_train(job, early, default_preset)
+        return _resolve_and_train(job, early, default_preset, plugins)
     except BaseException:
         if early is not None:  # failed before its session took Ray over (a rejected spec, an env that cannot be
             early[1].cancel()  # built): stop what the early start started
         raise
 
 
-def _resolve_and_train(job: Job, early: tuple[Any, Any] | None, default_preset: str) -> int:
-    from runtime.backends import backend_for
-    from runtime.cluster import plan_cluster
-    from runtime.train.driver import train
-
+def _resolve_and_train(job: Job, early: tuple[BackendFactory, EarlyStart] | None, default_preset: str,
+                       plugins: Plugins) -> int:
     env = job.env
-    spec = resolve_spec(job.hyperparameters, num_cpus=env.num_cpus, default_preset=default_preset)
-    backend = backend_for(spec.algorithm)
+    spec = resolve_spec(job.hyperparameters, plugins, num_cpus=env.num_cpus, default_preset=default_preset)
+    backend = plugins.backend_for(spec.algorithm)
     if early is not None and backend is not early[0]:
         early[1].cancel()
+        early = None
     mark("spec")
     if not backend.distributed:
         if not env.is_master:
@@ -59,8 +65,8 @@ def _resolve_and_train(job: Job, early: tuple[Any, Any] | None, default_preset: 
     else:
         plan = plan_cluster(env)
         if plan.multi_node:
-            return _multi_node_training(job, plan, default_preset)
-    result = train(env, spec)
+            return _multi_node_training(job, plan, default_preset, plugins)
+    result = train(env, spec, plugins, early_start=early[1] if early is not None else None)
     if job.local and result.exit_code == 0:
         print(
             "rlrt: outputs:\n"
@@ -73,13 +79,10 @@ def _resolve_and_train(job: Job, early: tuple[Any, Any] | None, default_preset: 
     return result.exit_code
 
 
-def _start_early(job: Job, default_preset: str) -> tuple[Any, Any] | None:
+def _start_early(job: Job, default_preset: str, plugins: Plugins) -> tuple[BackendFactory, EarlyStart] | None:
     """On a single host, let the backend of the algorithm the job names start its machinery (RLlib: Ray) in the
     background while the spec resolves; returns (backend, handle), or None. A wrong guess only costs time: the
     resolved spec decides, and the handle is cancelled when it names another backend or is rejected."""
-    from runtime.backends import backend_for
-    from runtime.config.presets import load_preset
-
     if len(job.env.hosts) != 1:
         return None
     given = job.hyperparameters
@@ -88,30 +91,26 @@ def _start_early(job: Job, default_preset: str) -> tuple[Any, Any] | None:
         if not isinstance(algorithm, str) or not algorithm.strip():
             name = next((given[k] for k in (hp.PRESET, *hp.PRESET_ALIASES) if k in given), default_preset)
             algorithm = load_preset(str(name)).algorithm
-        backend = backend_for(algorithm)
+        backend = plugins.backend_for(algorithm)
     except Exception:  # noqa: BLE001 - resolve_spec reports what is wrong with the hyperparameters
         return None
-    start = getattr(backend, "start_early", None)
-    handle = start(job.env.num_cpus, job.env.num_gpus) if start is not None else None
+    handle = backend.start_early(job.env.num_cpus, job.env.num_gpus)
     return (backend, handle) if handle is not None else None
 
 
-def _multi_node_training(job: Job, plan: Any, default_preset: str) -> int:
+def _multi_node_training(job: Job, plan: ClusterPlan, default_preset: str, plugins: Plugins) -> int:
     """A host of a multi-host job: the head forms the cluster and trains; the others serve as Ray worker nodes.
 
     Every host has already checked the hyperparameters, so a bad one fails each host at once. The env-runner
     count defaults to the CPUs Ray sees in the formed cluster (see runtime.cluster).
     """
-    from runtime.cluster import describe_plan, head_cluster, run_worker
-    from runtime.train.driver import train
-
     print(f"rlrt: {describe_plan(plan)}", flush=True)
     if not plan.is_head:
         return run_worker(plan, job.env)
     try:
         with head_cluster(plan, job.env) as cluster:
-            spec = resolve_spec(job.hyperparameters, num_cpus=cluster.cpus + 1, default_preset=default_preset)
-            return train(job.env, spec, cluster=cluster).exit_code
+            spec = resolve_spec(job.hyperparameters, plugins, num_cpus=cluster.cpus + 1, default_preset=default_preset)
+            return train(job.env, spec, plugins, cluster=cluster).exit_code
     except JobInterrupted:
         print("rlrt: SIGTERM before training started; the cluster was stopped", flush=True)
         return EXIT_SIGTERM

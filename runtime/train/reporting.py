@@ -39,7 +39,8 @@ class IterationMetrics:
     env_steps_per_s: float
 
 
-def _number(value: Any) -> float:
+def _float_or_nan(value: Any) -> float:
+    """``value`` as a float; NaN when it is not a number (e.g. None: a metric RLlib did not report)."""
     try:
         return float(value)
     except (TypeError, ValueError):
@@ -105,13 +106,13 @@ def metrics_from_rllib(
     """
     runners = result.get("env_runners", {}) or {}
     window = window if window is not None else EpisodeWindow(size=1)
-    mean = _number(runners.get("episode_return_mean"))
-    count = _number(runners.get("num_episodes"))
+    mean = _float_or_nan(runners.get("episode_return_mean"))
+    count = _float_or_nan(runners.get("num_episodes"))
     window.add(
         mean,
-        _number(runners.get("episode_return_max")),
-        _number(runners.get("episode_return_min")),
-        _number(runners.get("episode_len_mean")),
+        _float_or_nan(runners.get("episode_return_max")),
+        _float_or_nan(runners.get("episode_return_min")),
+        _float_or_nan(runners.get("episode_len_mean")),
         int(count) if math.isfinite(count) else int(math.isfinite(mean)),  # a result without a count: one episode
     )
     return IterationMetrics(
@@ -119,7 +120,8 @@ def metrics_from_rllib(
         timesteps_total=timesteps_total,
         time_total_s=time_total_s,
         episodes_total=episodes_total,
-        env_steps_per_s=_number(runners.get("num_env_steps_sampled")) / max(1e-9, _number(result.get("time_this_iter_s"))),
+        env_steps_per_s=_float_or_nan(runners.get("num_env_steps_sampled"))
+        / max(1e-9, _float_or_nan(result.get("time_this_iter_s"))),
         **window.summary(),
     )
 
@@ -165,7 +167,7 @@ class Reporter:
         plot_every_s: float = 60.0,
         coach_lines: bool = True,
     ) -> None:
-        from tensorboardX import SummaryWriter
+        from tensorboardX import SummaryWriter  # heavy: TensorBoard writer
 
         self.intermediate_dir = intermediate_dir
         self.stream = stream or sys.stdout
@@ -223,15 +225,15 @@ def plot_learning_curve(progress_file: Path, out_file: Path, title: str) -> Path
     rows = []
     with progress_file.open(newline="", encoding="utf-8") as handle:
         for row in csv.DictReader(handle):
-            values = {k: _number(v) for k, v in row.items()}
+            values = {k: _float_or_nan(v) for k, v in row.items()}
             if math.isfinite(values.get("episode_reward_mean", math.nan)):
                 rows.append(values)
     if not rows:
         return None
-    import matplotlib
+    import matplotlib  # heavy: matplotlib (the learning curve only)
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # heavy: matplotlib (the learning curve only)
 
     steps = [r["timesteps_total"] for r in rows]
     fig, ax = plt.subplots(figsize=(8, 4.5), dpi=100)
@@ -264,7 +266,7 @@ class ProgressBar:
             enabled = sys.stderr.isatty()
         for key, unit in self._UNITS:
             if key in stop and enabled:
-                from tqdm import tqdm
+                from tqdm import tqdm  # heavy: progress bars
 
                 self._key = key
                 self._bar = tqdm(total=stop[key], unit=unit, desc="training", file=sys.stderr, leave=False)

@@ -15,10 +15,13 @@ from __future__ import annotations
 import sys
 import time
 from pathlib import Path
-from typing import Any, Callable, TextIO
+from typing import Callable, TextIO
 
+from envs.registry import env_info
 from runtime.config import hyperparameters as hp
 from runtime.config.hyperparameters import TrainingSpec
+from runtime.contracts import TrainingSession
+from runtime.evaluate.video import VideoUnavailable, play_episode
 
 BUDGET = 0.02
 """The default cadence keeps the videos under this share of the training time."""
@@ -61,8 +64,6 @@ class RolloutVideos:
             self._check_renders()
 
     def _check_renders(self) -> None:
-        from envs.registry import env_info
-
         info = env_info(self.env_id)
         if info.multi_agent or not info.renders:
             self._turn_off(f"{self.spec.env} cannot render video frames"
@@ -81,12 +82,12 @@ class RolloutVideos:
         training = self.clock() - self.started - self.spent
         return self.spent + self.estimate <= BUDGET * training
 
-    def after_iteration(self, backend: Any, iteration: int) -> None:
+    def after_iteration(self, backend: TrainingSession, iteration: int) -> None:
         """Film the current policy if it is time to."""
         if self.due(iteration):
             self.record(backend, iteration)
 
-    def at_end(self, backend: Any, iteration: int) -> None:
+    def at_end(self, backend: TrainingSession, iteration: int) -> None:
         """Default cadence: film the final policy when no video was made yet (a job shorter than the budget's first
         video still leaves one), or when the budget allows, unless the last iteration was filmed."""
         if self.off or self.every is not None or self.last_filmed == iteration:
@@ -94,18 +95,16 @@ class RolloutVideos:
         if not self.videos or self.due(iteration):
             self.record(backend, iteration)
 
-    def record(self, backend: Any, iteration: int) -> Path | None:
+    def record(self, backend: TrainingSession, iteration: int) -> Path | None:
         """Film one greedy episode of ``backend``'s current policy; returns the video, or None (videos turned off)."""
-        from runtime.evaluate.video import VideoUnavailable, play_episode
-
-        actor = getattr(backend, "rollout_actor", None)
-        if actor is None:
-            self._turn_off(f"the {backend.describe()} backend has no policy to film")
-            return None
         path = video_path(self.intermediate_dir, iteration)
         started = self.clock()
         try:
-            episode = play_episode(actor(), self.env_id, dict(self.spec.env_config), video=path, seed=iteration)
+            actor = backend.rollout_actor()  # inside: a policy the serving form cannot take fails like a video
+            if actor is None:
+                self._turn_off(f"the {backend.describe()} backend has no policy to film")
+                return None
+            episode = play_episode(actor, self.env_id, dict(self.spec.env_config), video=path, seed=iteration)
         except VideoUnavailable as exc:
             self._turn_off(str(exc))
             return None

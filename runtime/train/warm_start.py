@@ -2,27 +2,30 @@
 
 The source is, first found: the ``pretrained`` channel; the ``pretrained_model`` hyperparameter (a local path); the
 environment family's own names (DeepRacer's ``pretrained_s3_bucket`` / ``pretrained_s3_prefix``,
-:meth:`runtime.families.TrainingHooks.pretrained`). It may be a model folder written by ``rlrt train`` (or its
+:meth:`runtime.contracts.TrainingHooks.pretrained`). It may be a model folder written by ``rlrt train`` (or its
 ``model.tar.gz``, or a folder holding one), ``output/data/checkpoint``, a checkpoint folder, or a ``checkpoints/``
 folder (its newest). The checkpoint's ``rlrt_state.json`` records the algorithm, environment and spaces that wrote it;
 they are checked against this job's (:func:`runtime.train.checkpoints.identity_mismatch`) and a mismatch is a
-UserError naming both. The backend loads the weights with its optional ``load_weights(checkpoint)`` (else
+UserError naming both. The session loads the weights with its ``load_weights(checkpoint)`` (by default its
 ``restore``); the driver's counters start at zero. A job that resumes from its own checkpoints ignores the warm start.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TextIO
 
 from runtime.config import hyperparameters as hp
 from runtime.config.hyperparameters import TrainingSpec
+from runtime.contracts import TrainingHooks, TrainingSession
 from runtime.errors import UserError
+from runtime.job.environment import JobEnvironment
 from runtime.names import CHANNEL_PRETRAINED, CHECKPOINT_DIR, METADATA_JSON, STATE_FILE
+from runtime.serving.model_store import locate_model, read_metadata
 from runtime.train.checkpoints import CheckpointManager, TrainingState, identity_mismatch
 
 
-def pretrained_source(job: Any, spec: TrainingSpec, hooks: Any) -> tuple[Path, str] | None:
+def pretrained_source(job: JobEnvironment, spec: TrainingSpec, hooks: TrainingHooks) -> tuple[Path, str] | None:
     """The model to warm-start from and how it was named, or None."""
     if job.channel_dir(CHANNEL_PRETRAINED).is_dir():
         return job.channel_dir(CHANNEL_PRETRAINED), f"the '{CHANNEL_PRETRAINED}' channel"
@@ -38,8 +41,6 @@ def pretrained_source(job: Any, spec: TrainingSpec, hooks: Any) -> tuple[Path, s
 
 def pretrained_checkpoint(source: Path) -> Path:
     """The checkpoint folder (holding ``rlrt_state.json``) inside ``source``; UserError saying what was found."""
-    from runtime.serving.model_store import locate_model, read_metadata
-
     source = Path(source).resolve()
     if source.is_dir() and (source / STATE_FILE).is_file():
         return source
@@ -57,8 +58,9 @@ def pretrained_checkpoint(source: Path) -> Path:
     return checkpoint
 
 
-def warm_start(backend: Any, job: Any, spec: TrainingSpec, hooks: Any, expected: TrainingState, out: TextIO) -> None:
-    """Load the weights of the pretrained model, if one is named, into ``backend`` (checked against ``expected``)."""
+def warm_start(session: TrainingSession, job: JobEnvironment, spec: TrainingSpec, hooks: TrainingHooks,
+               expected: TrainingState, out: TextIO) -> None:
+    """Load the weights of the pretrained model, if one is named, into ``session`` (checked against ``expected``)."""
     found = pretrained_source(job, spec, hooks)
     if found is None:
         return
@@ -77,9 +79,8 @@ def warm_start(backend: Any, job: Any, spec: TrainingSpec, hooks: Any, expected:
             f"trains {expected.algorithm} on {expected.env} ({expected.observation_space or '?'} -> "
             f"{expected.action_space or '?'}). It differs in: " + "; ".join(differences)
             + ". Warm-start only from a model of the same algorithm, environment and spaces.")
-    load = getattr(backend, "load_weights", None) or backend.restore
     try:
-        load(checkpoint)
+        session.load_weights(checkpoint)
     except UserError:
         raise
     except Exception as exc:  # noqa: BLE001 - whatever the framework raises on weights it cannot take

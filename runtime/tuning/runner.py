@@ -10,22 +10,24 @@ from typing import Any
 
 import runtime
 from runtime.config import hyperparameters as hp
+from runtime.contracts import Plugins
+from runtime.errors import run_job
 from runtime.tuning.results import TuningOutcome, summarise
 from runtime.tuning.spec import GRID, TuningSpec, check_hyperparameters, load_tuning_spec
 from runtime.tuning.trial import trial_class, wait_for_jobs
 
 
-def run_tuning(spec: TuningSpec, output: Path, out: Any = None) -> TuningOutcome:
+def run_tuning(spec: TuningSpec, output: Path, plugins: Plugins, out: Any = None) -> TuningOutcome:
     """Run the search; write ``tuning_results.csv`` and ``best_hyperparameters.json`` under ``output``."""
-    import ray
-    from ray import tune
-    from ray.tune.schedulers import ASHAScheduler
-    from ray.tune.search import ConcurrencyLimiter
-    from ray.tune.search.basic_variant import BasicVariantGenerator
-    from ray.tune.search.optuna import OptunaSearch
+    import ray  # heavy: Ray and RLlib (~4 s)
+    from ray import tune  # heavy: Ray and RLlib (~4 s)
+    from ray.tune.schedulers import ASHAScheduler  # heavy: Ray and RLlib (~4 s)
+    from ray.tune.search import ConcurrencyLimiter  # heavy: Ray and RLlib (~4 s)
+    from ray.tune.search.basic_variant import BasicVariantGenerator  # heavy: Ray and RLlib (~4 s)
+    from ray.tune.search.optuna import OptunaSearch  # heavy: Ray and RLlib (~4 s)
 
     out = out or sys.stdout
-    check_hyperparameters(spec)
+    check_hyperparameters(spec, plugins)
     output = output.resolve()
     jobs_dir = output / "jobs"
     jobs_dir.mkdir(parents=True, exist_ok=True)
@@ -49,7 +51,7 @@ def run_tuning(spec: TuningSpec, output: Path, out: Any = None) -> TuningOutcome
     if spec.early_stopping_type == "Auto":
         scheduler = ASHAScheduler(time_attr="job_iteration", max_t=int(stop) if isinstance(stop, int) else 1000,
                                   grace_period=1, reduction_factor=2)
-    from tqdm import tqdm
+    from tqdm import tqdm  # heavy: progress bars
 
     class _TrialProgress(tune.Callback):
         """A progress bar over finished trials (Tune's own output is silenced)."""
@@ -95,11 +97,9 @@ def run_tuning(spec: TuningSpec, output: Path, out: Any = None) -> TuningOutcome
     return summarise(spec, grid, output, out)
 
 
-
-def run_tuning_job(file: Path, output: Path | None = None) -> int:
-    """``rlrt tune FILE``: through the single failure path (``output/failure`` under the output folder)."""
-    from runtime.errors import run_job
-
+def run_tuning_job(file: Path, output: Path | None = None, *, plugins: Plugins) -> int:
+    """``rlrt tune FILE``: through the single failure path (``output/failure`` under the output folder); ``plugins``
+    check the trials' hyperparameters before any runs."""
     folder = (output or Path("rlrt-tune") / time.strftime("%Y%m%d-%H%M%S")).resolve()
 
     def job() -> int:
@@ -107,7 +107,7 @@ def run_tuning_job(file: Path, output: Path | None = None) -> int:
         print(f"rlrt: tuning {len(spec.ranges)} hyperparameter(s) over {spec.max_jobs} job(s), "
               f"{spec.max_parallel_jobs} at a time ({spec.strategy}, early stopping {spec.early_stopping_type}); "
               f"{spec.objective_type} {spec.objective_metric_name}; output in {folder}", flush=True)
-        run_tuning(spec, folder)
+        run_tuning(spec, folder, plugins)
         return 0
 
     return run_job(job, lambda: folder / "output" / "failure")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -9,7 +10,9 @@ from typing import Any, Mapping
 
 import yaml
 
+from runtime.contracts import Plugins
 from runtime.errors import UserError
+from runtime.job.setup import resolve_spec
 
 OBJECTIVES = ("episode_reward_mean",)
 OBJECTIVE_TYPES = {"maximize": "max", "minimize": "min"}
@@ -44,7 +47,7 @@ class ParameterRange:
 
     def tune_domain(self) -> Any:
         """The Ray Tune search domain (for ReverseLogarithmic, of ``1 - value``; see :meth:`value_from_sample`)."""
-        from ray import tune
+        from ray import tune  # heavy: Ray and RLlib (~4 s)
 
         if self.kind == "Categorical":
             return tune.choice(list(self.values))
@@ -90,7 +93,8 @@ class TuningSpec:
         return OBJECTIVE_TYPES[self.objective_type.lower()]
 
 
-def _number(where: str, value: Any) -> float:
+def _range_bound(where: str, value: Any) -> float:
+    """A range's ``min_value`` or ``max_value`` as a finite float (a number or a numeric string)."""
     if isinstance(value, bool):
         raise UserError(f"{where} must be a number, got {value!r}")
     try:
@@ -126,7 +130,8 @@ def _parse_range(name: str, raw: Any) -> ParameterRange:
     for key in ("min_value", "max_value"):
         if key not in raw:
             raise UserError(f"{where}.{key} is missing")
-    low, high = _number(f"{where}.min_value", raw["min_value"]), _number(f"{where}.max_value", raw["max_value"])
+    low = _range_bound(f"{where}.min_value", raw["min_value"])
+    high = _range_bound(f"{where}.max_value", raw["max_value"])
     if kind == "Integer" and (not low.is_integer() or not high.is_integer()):
         raise UserError(f"{where}: an Integer parameter needs integer bounds, got {raw['min_value']!r}, "
                         f"{raw['max_value']!r}")
@@ -171,8 +176,6 @@ def parse_tuning_spec(raw: Mapping[str, Any], source: str = "") -> TuningSpec:
         raise UserError(f"{source or 'the tuning file'} must hold a mapping of HyperparameterTuner arguments")
     unknown = [k for k in raw if k not in _KNOWN_KEYS and k != "ParameterRanges"]
     if unknown:
-        import difflib
-
         hints = []
         for key in unknown:
             close = difflib.get_close_matches(str(key), _KNOWN_KEYS, 1)
@@ -244,11 +247,9 @@ def load_tuning_spec(path: Path) -> TuningSpec:
     return parse_tuning_spec(raw, str(path))
 
 
-def check_hyperparameters(spec: TuningSpec) -> None:
+def check_hyperparameters(spec: TuningSpec, plugins: Plugins) -> None:
     """Resolve the static hyperparameters with each range's bounds, so a bad name fails before any trial runs."""
-    from runtime.job.setup import resolve_spec
-
     for r in spec.ranges:
         for value in (r.values if r.kind == "Categorical" else (r.min_value, r.max_value)):
             sample = int(value) if r.kind == "Integer" else value
-            resolve_spec({**spec.static_hyperparameters, r.name: sample})
+            resolve_spec({**spec.static_hyperparameters, r.name: sample}, plugins)

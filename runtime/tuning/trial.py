@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ctypes
 import json
 import math
 import os
@@ -13,6 +14,9 @@ import time
 from pathlib import Path
 from typing import Any, Iterator, Mapping
 
+import psutil
+
+from runtime.job.environment import prepare_local_tree
 from runtime.names import BASE_DIR_ENV, NUM_CPUS_ENV, NUM_GPUS_ENV
 from runtime.tuning.spec import TuningSpec
 
@@ -23,8 +27,6 @@ JOB_STOP_TIMEOUT_S = 90.0
 
 
 def _die_with_parent() -> None:  # pragma: no cover - runs in the child
-    import ctypes
-
     os.setsid()
     try:
         ctypes.CDLL("libc.so.6").prctl(1, signal.SIGTERM)
@@ -35,8 +37,6 @@ def _die_with_parent() -> None:  # pragma: no cover - runs in the child
 def _start_trial_job(config: Mapping[str, Any], spec: TuningSpec, base: Path,
                      repo_root: str) -> tuple[subprocess.Popen, dict[str, Any]]:
     """Lay out the trial's ``/opt/ml`` tree with its hyperparameters and start ``rlrt train`` in it."""
-    from runtime.job.environment import prepare_local_tree
-
     hyperparameters = dict(spec.static_hyperparameters)
     for i, r in enumerate(spec.ranges):
         hyperparameters[r.name] = r.value_from_sample(config[f"p{i}"])
@@ -60,7 +60,7 @@ def trial_class() -> type:
     A class (not a function) trainable, because stopping a trial early must wait for the job: ``cleanup`` sends
     it SIGTERM (as SageMaker's tuner stops a job) and waits while it saves a checkpoint and stops its own Ray.
     """
-    from ray import tune
+    from ray import tune  # heavy: Ray and RLlib (~4 s)
 
     class TrainingJobTrial(tune.Trainable):
         def setup(self, config: dict[str, Any], spec: TuningSpec, jobs_dir: str, repo_root: str) -> None:
@@ -138,8 +138,6 @@ def _follow(path: Path, process: subprocess.Popen) -> Iterator[str]:
 def wait_for_jobs(jobs_dir: Path, timeout_s: float = 120.0) -> list[int]:
     """Wait for every trial's training job to exit (early-stopped ones save a checkpoint first); the PIDs still
     running after ``timeout_s`` are killed and returned."""
-    import psutil
-
     deadline = time.monotonic() + timeout_s
     stuck = []
     for pid_file in sorted(jobs_dir.glob(f"*/{JOB_PID}")):

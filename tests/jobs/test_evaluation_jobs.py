@@ -101,15 +101,16 @@ def test_the_metadata_framework_picks_the_loader(cartpole_model: Path, tmp_path:
     import numpy as np
 
     from runtime.errors import UserError
-    from runtime.evaluate.evaluator import load_actor
+    from runtime.evaluate.loaders import load_actor
+    from runtime.plugins import INSTALLED
 
     model = cartpole_model / "model"
     metadata = json.loads((model / "metadata.json").read_text())
-    rllib = load_actor(model, metadata)
-    other = load_actor(model, {**metadata, "framework": "some-offline-library"})
+    rllib = load_actor(model, metadata, INSTALLED)
+    other = load_actor(model, {**metadata, "framework": "some-offline-library"}, INSTALLED)
     for observation in np.random.default_rng(5).standard_normal((20, 4)).astype(np.float32):
         assert rllib(observation) == other(observation)
     with pytest.raises(UserError, match="framework 'some-offline-library'"):
-        load_actor(model, {**metadata, "framework": "some-offline-library", "serving": {}})
+        load_actor(model, {**metadata, "framework": "some-offline-library", "serving": {}}, INSTALLED)
 
 

@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 from conftest import REPO_ROOT, JobTree, make_job_tree, rlrt_env, run_rlrt
 from unity_player.build import make_player, running_players
+
 from runtime.offline.collect import collect
 from tests.unit.test_unity_training import free_base_port
 
@@ -123,11 +124,12 @@ def test_evaluate_steps_from_a_d3rlpy_checkpoint_in_the_checkpoint_channel(offli
 
 def test_d3rlpy_loader_and_onnx_fallback_act_alike(offline_model: JobTree) -> None:
     from runtime.evaluate.loaders import load_actor, locate
+    from runtime.plugins import INSTALLED
 
-    model_dir, metadata = locate(offline_model.model)
+    model_dir, metadata = locate(offline_model.model, INSTALLED)
     assert metadata["framework"] == "d3rlpy"
-    d3rlpy_policy = load_actor(model_dir, metadata)
-    onnx_policy = load_actor(model_dir, {**metadata, "framework": "some-offline-library"})
+    d3rlpy_policy = load_actor(model_dir, metadata, INSTALLED)
+    onnx_policy = load_actor(model_dir, {**metadata, "framework": "some-offline-library"}, INSTALLED)
     for observation in np.random.default_rng(3).standard_normal((20, 4)).astype(np.float32):
         assert int(d3rlpy_policy(observation)) == int(onnx_policy(observation))
 

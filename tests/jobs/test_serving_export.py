@@ -246,10 +246,14 @@ def test_tensorflow_serving_container_handlers(cartpole_model: Path, monkeypatch
 
 def test_an_unexportable_model_does_not_fail_training_but_rlrt_export_says_why(tmp_path: Path) -> None:
     from runtime.export.pipeline import export_serving_models
+    from runtime.plugins import INSTALLED
     from tests.conftest import run_rlrt
 
     (tmp_path / "metadata.json").write_text(json.dumps({"framework": "rllib"}))
-    section = export_serving_models(tmp_path, stream=open(tmp_path / "log.txt", "w"))
+    rllib = INSTALLED.backend_named("rllib")
+    assert rllib is not None
+    section = export_serving_models(tmp_path, lambda: rllib.serving_model(tmp_path),
+                                    stream=open(tmp_path / "log.txt", "w"))
     assert "not an RLlib (new API stack) checkpoint" in section["error"]
     assert json.loads((tmp_path / "metadata.json").read_text())["serving"] == section
     done = run_rlrt(["export", "--model-dir", str(tmp_path)], base=tmp_path / "job", timeout=120)

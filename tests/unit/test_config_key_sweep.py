@@ -11,13 +11,15 @@ from typing import Any
 
 import pytest
 
-from runtime.backends import validator_for
+from runtime.plugins import INSTALLED
+
+validator_for = INSTALLED.validator_for
 from runtime.backends.rllib.algorithm import build_algorithm_config
 from runtime.backends.rllib.config import (
+    _TYPE_OF_NONE_DEFAULTS,
     FRAMEWORK_KEYS,
     OLD_NAMES,
     OLD_SCHEDULES,
-    _TYPE_OF_NONE_DEFAULTS,
     default_config_dict,
 )
 from runtime.backends.rllib.no_effect import NO_EFFECT

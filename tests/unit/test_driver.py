@@ -1,29 +1,29 @@
-"""The one training loop with a third backend: a backend module that the driver has never heard of plugs in through
-``runtime.backends.BACKENDS`` alone, and gets resume, checkpoint cadence, the stop rule and the model folder."""
+"""The one training loop with a third backend: a backend the driver has never heard of plugs in through the
+:class:`runtime.contracts.Plugins` it is handed alone, and gets resume, checkpoint cadence, the stop rule and the
+model folder."""
 
 from __future__ import annotations
 
 import json
 import math
-import sys
-import types
 from pathlib import Path
 from typing import Any, Mapping
 
 import pytest
+from conftest import make_job_tree
 from gymnasium import spaces
 
-from conftest import make_job_tree
-from runtime import backends
 from runtime.config.hyperparameters import TrainingSpec
+from runtime.contracts import BackendContext, BackendFactory, ModelInfo, Plugins, Step, TrainingSession
+from runtime.export.policy import ServingModel
 from runtime.job.environment import load_environment
-from runtime.train.backend import BackendContext, ModelInfo, Step
+from runtime.plugins import INSTALLED
 from runtime.train.checkpoints import TrainingState
 from runtime.train.driver import stop_reason, train
 from runtime.train.reporting import IterationMetrics
 
 
-class CountingSession:
+class CountingSession(TrainingSession):
     """A 'library' whose policy is a number that grows by one per iteration (10 steps, 2 episodes each)."""
 
     units = ("round", "ticks")
@@ -50,14 +50,17 @@ class CountingSession:
     def finish(self) -> tuple[ModelInfo, Mapping[str, Any]]:
         return ModelInfo("counting", spaces.Box(-1, 1, (4,)), spaces.Discrete(2)), {"final_value": self.algo["value"]}
 
-    def export(self, model_dir: Path, state: TrainingState) -> None:
+    def write_model(self, model_dir: Path) -> None:
         (model_dir / "policy.txt").write_text(str(self.algo["value"]))
+
+    def serving_model(self, model_dir: Path) -> ServingModel:
+        raise RuntimeError("the counting library has no serving policy")
 
     def close(self) -> None:
         pass
 
 
-class CountingBackend:
+class CountingBackend(BackendFactory):
     name = "counting"
     distributed = False
 
@@ -72,11 +75,9 @@ class CountingBackend:
 
 
 @pytest.fixture
-def counting_backend(monkeypatch: pytest.MonkeyPatch) -> None:
-    module = types.ModuleType("counting_backend")
-    module.BACKEND = CountingBackend()  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "counting_backend", module)
-    monkeypatch.setattr(backends, "BACKENDS", ("counting_backend", *backends.BACKENDS))
+def counting_backend() -> Plugins:
+    """The installed plug-ins with the counting backend asked first."""
+    return Plugins(backends=(CountingBackend(), *INSTALLED.backends), families=INSTALLED.families)
 
 
 def spec(stop: Mapping[str, Any]) -> TrainingSpec:
@@ -84,10 +85,10 @@ def spec(stop: Mapping[str, Any]) -> TrainingSpec:
                         stop=dict(stop), checkpoint_frequency=2, checkpoint_keep=5)
 
 
-def test_a_new_backend_gets_the_whole_loop(counting_backend: None, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+def test_a_new_backend_gets_the_whole_loop(counting_backend: Plugins, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     tree = make_job_tree(tmp_path / "opt" / "ml")
     env = load_environment(tree.base)
-    first = train(env, spec({"training_iteration": 3}))
+    first = train(env, spec({"training_iteration": 3}), counting_backend)
     assert (first.stopped_by, first.exit_code) == ("training_iteration 3 >= 3", 0)
     assert (first.state.timesteps_total, first.state.episodes_total) == (30, 6)
     assert sorted(p.name for p in tree.checkpoints.iterdir()) == ["checkpoint_000002", "checkpoint_000003"]
@@ -95,39 +96,40 @@ def test_a_new_backend_gets_the_whole_loop(counting_backend: None, tmp_path: Pat
     assert metadata["framework"] == "counting" and metadata["training"]["final_value"] == 3
     assert metadata["action_space"] == {"type": "Discrete", "n": 2, "start": 0}
     assert (tree.model / "policy.txt").read_text() == "3"
+    assert "the counting library has no serving policy" in metadata["serving"]["error"]
     assert (tree.model / "checkpoint" / "value.json").read_text() == "3"
     out = capsys.readouterr().out
     assert "episode_reward_mean: 3" in out and "counter: 3" in out and "timesteps_total: 30" in out
 
     # A second job in the same tree resumes from the newest checkpoint and continues the counters.
-    second = train(load_environment(tree.base), spec({"training_iteration": 5}))
+    second = train(load_environment(tree.base), spec({"training_iteration": 5}), counting_backend)
     assert f"resumed from {tree.checkpoints / 'checkpoint_000003'}" in capsys.readouterr().out
     assert (second.state.training_iteration, second.state.timesteps_total) == (5, 50)
     assert (tree.model / "policy.txt").read_text() == "5"
 
 
-def test_resume_message_names_the_backends_units(counting_backend: None, tmp_path: Path,
+def test_resume_message_names_the_backends_units(counting_backend: Plugins, tmp_path: Path,
                                                   capsys: pytest.CaptureFixture) -> None:
     tree = make_job_tree(tmp_path / "opt" / "ml")
-    train(load_environment(tree.base), spec({"training_iteration": 2}))
+    train(load_environment(tree.base), spec({"training_iteration": 2}), counting_backend)
     capsys.readouterr()
-    train(load_environment(tree.base), spec({"episode_reward_mean": 4}))
+    train(load_environment(tree.base), spec({"episode_reward_mean": 4}), counting_backend)
     out = capsys.readouterr().out
     assert "(round 2, 20 ticks)" in out
     assert "episode_reward_mean 4 >= 4" in out
 
 
 def test_a_damaged_newest_checkpoint_is_moved_aside_and_the_older_one_resumed(
-        counting_backend: None, tmp_path: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch) -> None:
+        counting_backend: Plugins, tmp_path: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(CountingSession, "checkpoint_spaces",
                         lambda self: (spaces.Box(-1, 1, (4,)), spaces.Discrete(2)), raising=False)
     tree = make_job_tree(tmp_path / "opt" / "ml")
-    train(load_environment(tree.base), spec({"training_iteration": 4}))
+    train(load_environment(tree.base), spec({"training_iteration": 4}), counting_backend)
     state = json.loads((tree.checkpoints / "checkpoint_000004" / "rlrt_state.json").read_text())
     assert (state["observation_space"], state["action_space"]) == ("Box(4,)", "Discrete(2)")
     (tree.checkpoints / "checkpoint_000004" / "value.json").write_text("")  # a partial sync from S3
     capsys.readouterr()
-    second = train(load_environment(tree.base), spec({"training_iteration": 5}))
+    second = train(load_environment(tree.base), spec({"training_iteration": 5}), counting_backend)
     out = capsys.readouterr().out
     assert ("rlrt: warning: checkpoint checkpoint_000004 is damaged (value.json truncated: 0 of 1 bytes); moved aside "
             "to checkpoint_000004.damaged; resuming from the older checkpoint_000002") in out

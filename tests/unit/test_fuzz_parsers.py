@@ -24,12 +24,13 @@ from hypothesis import strategies as st
 
 from runtime.backends.d3rlpy.config import COACH_NAMES
 from runtime.backends.rllib.config import OLD_NAMES, OLD_SCHEDULES
-from runtime.config.hyperparameters import decode_value
 from runtime.cluster.node import host_and_port, port_open
+from runtime.config.hyperparameters import decode_value
 from runtime.config.presets import load_preset_file
 from runtime.errors import UserError
 from runtime.families.deepracer.dialect import TRAINING_HYPERPARAMETERS
 from runtime.job.setup import resolve_spec
+from runtime.plugins import INSTALLED
 from runtime.tuning import load_tuning_spec, parse_tuning_spec  # the tuning file's parser (re-point here if it moves)
 
 pytestmark = pytest.mark.filterwarnings("ignore")
@@ -95,7 +96,7 @@ def _culprits(given: dict[str, Any]) -> list[str]:
 def backends_imported() -> None:
     """Import RLlib and d3rlpy once, so that the deadline measures parsing, not a first import."""
     for preset in ("cartpole-ppo", "cartpole-bcq", "deepracer-ppo"):
-        resolve_spec({"preset": preset})
+        resolve_spec({"preset": preset}, INSTALLED)
 
 
 @FUZZ
@@ -104,7 +105,7 @@ def backends_imported() -> None:
 @example({"rl.training.config.lr": [[0, 1], [10**400, 0.5]]})
 @example({"": None, "preset": "cartpole-ppo"})
 def test_hyperparameters(backends_imported: None, given_hp: dict[str, Any]) -> None:
-    works_or_user_error(lambda: resolve_spec(given_hp, num_cpus=2), (UserError,), _culprits(given_hp))
+    works_or_user_error(lambda: resolve_spec(given_hp, INSTALLED, num_cpus=2), (UserError,), _culprits(given_hp))
 
 
 # Numeric keys of each kind (the preset each is checked under): a string that spells a valid number is that number.
@@ -132,7 +133,7 @@ def test_numbers_given_as_strings(backends_imported: None, key: tuple[str, str],
     def outcome(value: Any) -> Any:
         try:
             # hyperparameters.json holds json.dumps(value) (the SDK's encoding); the job decodes it once.
-            spec = resolve_spec({"preset": preset, name: decode_value(json.dumps(value))}, num_cpus=2).to_dict()
+            spec = resolve_spec({"preset": preset, name: decode_value(json.dumps(value))}, INSTALLED, num_cpus=2).to_dict()
             return {k: v for k, v in spec.items() if k != "hyperparameters"}  # the record keeps what was given
         except UserError as exc:
             return str(exc).replace(json.dumps(value), "V").replace(json.dumps(float(value)), "V")

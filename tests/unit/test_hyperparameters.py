@@ -9,7 +9,9 @@ import pytest
 
 from runtime.config import hyperparameters as hp
 from runtime.errors import UserError
-from runtime.backends import validator_for as _validator
+from runtime.plugins import INSTALLED
+
+_validator = INSTALLED.validator_for
 from runtime.job.environment import load_environment
 from tests.conftest import make_job_tree
 

@@ -1,5 +1,7 @@
-"""The code's layout, as docs/ARCHITECTURE.md describes it: data flows entrypoints/ -> runtime/ -> envs/, with no
-import cycle, no module over 400 lines, every package declared in setup.cfg, and thin entry points."""
+"""The code's layout, as docs/ARCHITECTURE.md describes it: modules stand on floors (:data:`FLOORS`) and import only
+from their own floor or the ones below, with no import cycle (the graph includes imports inside functions and under
+``if TYPE_CHECKING``); a function imports only a heavy third-party library (:data:`HEAVY`); no module is over 400
+lines; every package is declared in setup.cfg; entry points are thin."""
 
 from __future__ import annotations
 
@@ -14,6 +16,54 @@ TREES = ("runtime", "envs", "entrypoints", "sagemaker_rl")
 MAX_LINES = 400
 ENTRYPOINT_IMPORTS = {"runtime.cli", "runtime.container"}
 """The only first-party modules an entry point may import: everything else belongs in runtime/."""
+
+FLOORS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("environments", ("envs",)),
+    ("base", ("runtime", "runtime.names", "runtime.errors", "runtime.timings", "runtime.metric_lines")),
+    ("services", ("runtime.config", "runtime.job", "runtime.train.checkpoints", "runtime.train.manifest",
+                  "runtime.train.reporting", "runtime.train.sigterm", "runtime.export", "runtime.evaluate",
+                  "runtime.serving", "runtime.offline", "runtime.cluster", "sagemaker_rl.compat",
+                  "sagemaker_rl.user_envs", "sagemaker_rl.experiment")),
+    ("contracts", ("runtime.contracts",)),
+    ("core", ("runtime.job.setup", "runtime.train", "runtime.evaluate.evaluator", "runtime.evaluate.loaders",
+              "runtime.export.pipeline", "runtime.tuning")),
+    ("plug-ins", ("runtime.backends", "runtime.families")),
+    ("assembly", ("runtime.plugins",)),
+    ("commands", ("runtime.cli", "runtime.container", "sagemaker_rl")),
+    ("entry points", ("entrypoints",)),
+)
+"""Floors, lowest first; a module stands on the floor of the longest name here that is it or a package above it
+(``runtime`` itself names only the root package). A module imports from its own floor and the floors below, never
+from above: environments know nothing of SageMaker; the services (configuration, the job tree, checkpoints, metric
+lines, the export and serving formats, episodes, offline data, the Ray cluster, the compatibility modules) know no
+plug-in; the contracts name what a plug-in gives; the core (the one job setup, training loop, evaluator, export
+pipeline and tuner) depends on the contracts only and is handed the plug-ins; the plug-ins (backends, families) may
+use the core and the services; only the assembly (:mod:`runtime.plugins`) names the installed plug-ins; the commands
+hand them to the core."""
+
+HEAVY: dict[str, str] = {
+    "ray": "Ray and RLlib: ~4 s to import",
+    "torch": "torch: ~1.5 s, with torch._dynamo on first use",
+    "d3rlpy": "d3rlpy: torch, gym and its algorithms, only for offline jobs",
+    "gym": "the old gym, imported only to silence its notice before d3rlpy imports it",
+    "structlog": "d3rlpy's logging, configured when d3rlpy is imported",
+    "onnx": "ONNX, only when exporting",
+    "onnxruntime": "ONNX Runtime, only when serving or checking an export",
+    "tensorflow": "TensorFlow, only in its own environment",
+    "mlagents_envs": "ML-Agents' gRPC client and protobufs, only for Unity games",
+    "shimmy": "gym 0.21/0.26 adapters, only for a user's old-gym environment",
+    "pandas": "pandas, only for offline data and collection",
+    "matplotlib": "matplotlib, only to draw the learning curve",
+    "tensorboardX": "TensorBoard's writer, only while training",
+    "tqdm": "progress bars, only on long work",
+    "boto3": "boto3, only for DeepRacer's optional S3 (never on the default path)",
+    "botocore": "botocore, with boto3",
+    "gunicorn": "the HTTP server, only for rlrt serve",
+    "sagemaker_inference": "SageMaker's inference toolkit, only inside its serving container",
+    "imageio_ffmpeg": "ffmpeg, only to write a video",
+}
+"""The third-party libraries a function may import (on first use, for start-up time), and why each is heavy. Every
+other import, first-party modules above all, stands at the top of its module, where readers and this test see it."""
 
 
 def _module_name(path: Path) -> str:
@@ -82,11 +132,12 @@ def _resolve(name: str, modules: dict[str, Path]) -> str | None:
 
 
 def _import_graph() -> dict[str, set[str]]:
+    """Module -> the first-party modules it imports anywhere: at the top, inside functions, under TYPE_CHECKING."""
     modules = _modules()
     graph: dict[str, set[str]] = {}
     for name, path in modules.items():
         edges: set[str] = set()
-        for node in _top_level(_parse(path).body):
+        for node in _all_imports(_parse(path)):
             names = _imported_names(node, name, path.name == "__init__.py")
             if isinstance(node, ast.ImportFrom):
                 # ``from a import b``: an edge to a.b where b is a module, else to a
@@ -133,9 +184,68 @@ def test_the_import_graph_sees_the_imports() -> None:
     assert "envs.deepracer.settings" in graph["envs.deepracer.env"]
 
 
-def test_no_module_level_import_cycle() -> None:
+def floor_of(module: str) -> int:
+    """The index in :data:`FLOORS` of the floor ``module`` stands on (see there); -1 when none names it."""
+    best, floor = "", -1
+    for index, (_, names) in enumerate(FLOORS):
+        for name in names:
+            matches = module == name or (module.startswith(name + ".") and name != "runtime")
+            if matches and len(name) > len(best):
+                best, floor = name, index
+    return floor
+
+
+def test_the_import_graph_sees_imports_inside_functions() -> None:
+    graph = _import_graph()
+    assert "runtime.config.presets" in graph["runtime.cli"]  # a function-level import would count the same
+    assert _find_cycle({**graph, "runtime.names": {"runtime.cli"}}) is not None
+
+
+def test_no_import_cycle() -> None:
     cycle = _find_cycle(_import_graph())
-    assert cycle is None, "module-level import cycle: " + " -> ".join(cycle or [])
+    assert cycle is None, "import cycle (imports inside functions included): " + " -> ".join(cycle or [])
+
+
+def test_every_module_stands_on_a_floor() -> None:
+    unplaced = sorted(m for m in _modules() if floor_of(m) < 0)
+    assert not unplaced, f"modules no floor names (add them to FLOORS and docs/ARCHITECTURE.md): {unplaced}"
+    assert floor_of("runtime.train.driver") > floor_of("runtime.contracts") > floor_of("runtime.train.checkpoints")
+    assert floor_of("runtime.backends.rllib.backend") > floor_of("runtime.train.driver")
+
+
+def test_no_import_climbs_to_a_higher_floor() -> None:
+    upward = []
+    for module, imported in _import_graph().items():
+        for target in imported:
+            if floor_of(target) > floor_of(module):
+                upward.append(f"{module} ({FLOORS[floor_of(module)][0]}) imports {target} "
+                              f"({FLOORS[floor_of(target)][0]})")
+    assert not upward, "imports that climb to a higher floor:\n" + "\n".join(sorted(upward))
+
+
+def _function_imports(tree: ast.Module) -> Iterator[ast.Import | ast.ImportFrom]:
+    """Imports inside functions (at any depth)."""
+    for function in ast.walk(tree):
+        if isinstance(function, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            for node in ast.walk(function):
+                if isinstance(node, (ast.Import, ast.ImportFrom)):
+                    yield node
+
+
+def test_functions_import_only_heavy_libraries_and_say_so() -> None:
+    offenders = set()
+    for name, path in _modules().items():
+        lines = path.read_text(encoding="utf-8").splitlines()
+        for node in _function_imports(_parse(path)):
+            if "# heavy" not in lines[node.lineno - 1]:
+                offenders.add(f"{path.relative_to(ROOT)}:{node.lineno} has no '# heavy: <why>' comment")
+            modules = [alias.name for alias in node.names] if isinstance(node, ast.Import) else \
+                ["<relative>" if node.level else node.module or ""]
+            for module in modules:
+                if module.split(".")[0] not in HEAVY:
+                    offenders.add(f"{path.relative_to(ROOT)}:{node.lineno} imports {module}")
+    assert not offenders, "imports inside functions that belong at the top of the module (only the libraries in " \
+        "HEAVY load on first use, each saying why):\n" + "\n".join(sorted(offenders))
 
 
 def test_every_package_is_declared_in_setup_cfg() -> None:
@@ -154,6 +264,20 @@ def test_no_module_is_over_400_lines() -> None:
     long = {str(p.relative_to(ROOT)): n for p in _modules().values()
             if (n := len(p.read_text(encoding="utf-8").splitlines())) > MAX_LINES}
     assert not long, f"modules over {MAX_LINES} lines (split them into cohesive modules): {long}"
+
+
+def test_heavy_libraries_are_not_imported_at_module_level() -> None:
+    offenders = []
+    for name, path in _modules().items():
+        for node in _top_level(_parse(path).body):
+            modules = [alias.name for alias in node.names] if isinstance(node, ast.Import) else [node.module or ""]
+            offenders += [f"{path.relative_to(ROOT)}:{node.lineno} imports {m}" for m in modules
+                          if not getattr(node, "level", 0) and m.split(".")[0] in HEAVY]
+    # Modules whose classes subclass the library's (RLlib's MultiAgentEnv; gym's Env for the old-gym bridges).
+    allowed = {"envs/unity/multi_agent.py", "sagemaker_rl/compat/gym_bridge.py",
+               "sagemaker_rl/compat/for_roboschool/roboschool/__init__.py"}
+    offenders = [o for o in offenders if o.split(":")[0] not in allowed]
+    assert not offenders, "heavy libraries imported when the module is (start-up time): " + "; ".join(offenders)
 
 
 def test_envs_never_import_runtime() -> None:

@@ -9,11 +9,13 @@ import pytest
 
 from runtime.config import hyperparameters as hp
 from runtime.errors import UserError
-from runtime.backends import validator_for as _validator
+from runtime.plugins import INSTALLED
+
+_validator = INSTALLED.validator_for
 from runtime.backends.d3rlpy.config import D3rlpyValidator, is_offline_algorithm, split_config
 
 
-class _OnlineLikeValidator:
+class _OnlineLikeValidator(hp.ConfigValidator):
     """A backend with no extra stop keys (as RLlibValidator): accepts any config."""
 
     def translate(self, algorithm: str, config: Mapping[str, Any]):

@@ -13,6 +13,7 @@ import pytest
 
 from runtime.errors import UserError
 from runtime.job.setup import resolve_spec
+from runtime.plugins import INSTALLED
 from sagemaker_rl.experiment import BASE_PRESET, apply_rl_hyperparameters, experiment_hyperparameters
 
 
@@ -33,7 +34,7 @@ def test_the_jobs_rl_hyperparameters_are_laid_over_the_experiment() -> None:
 
 def test_the_experiment_resolves_through_the_hyperparameter_table() -> None:
     spec = resolve_spec(experiment_hyperparameters(experiment(num_sgd_iter=4, train_batch_size=512, num_gpus=0,
-                                                              lr=0.001)), default_preset=BASE_PRESET)
+                                                              lr=0.001)), INSTALLED, default_preset=BASE_PRESET)
     assert (spec.env, spec.algorithm, spec.preset) == ("CartPole-v1", "PPO", "sagemaker-rl-experiment")
     assert dict(spec.config) == {"num_env_runners": 3, "minibatch_size": 64, "num_epochs": 4,
                                  "train_batch_size_per_learner": 512, "num_gpus_per_learner": 0, "lr": 0.001}
@@ -66,7 +67,7 @@ def test_an_unknown_algorithm_is_named() -> None:
     given = experiment()
     given["training"]["run"] = "PPOO"
     with pytest.raises(UserError, match="Unknown RLlib algorithm 'PPOO'. Did you mean 'PPO'"):
-        resolve_spec(experiment_hyperparameters(given), default_preset=BASE_PRESET)
+        resolve_spec(experiment_hyperparameters(given), INSTALLED, default_preset=BASE_PRESET)
 
 
 class OldApi:
@@ -133,7 +134,7 @@ def test_horizon_caps_a_user_env_as_it_caps_ours(monkeypatch: pytest.MonkeyPatch
 
     monkeypatch.setattr(sys, "path", list(sys.path))
     monkeypatch.setenv("PYTHONPATH", "")
-    spec = resolve_spec(experiment_hyperparameters(experiment(horizon=7, env_config={"size": 3})),
+    spec = resolve_spec(experiment_hyperparameters(experiment(horizon=7, env_config={"size": 3})), INSTALLED,
                         default_preset=BASE_PRESET)
     seen = []
 

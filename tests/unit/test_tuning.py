@@ -124,14 +124,15 @@ def test_a_grid_runs_every_combination_once_and_needs_no_max_jobs() -> None:
 
 def test_tune_checks_deepracer_names_as_train_does() -> None:
     """`rlrt tune` resolves through runtime.job.setup.resolve_spec, so DeepRacer's own names are understood."""
+    from runtime.plugins import INSTALLED
     from runtime.tuning import check_hyperparameters
 
     ranges = {"lr": {"type": "Continuous", "min_value": 0.0001, "max_value": 0.001}}
     check_hyperparameters(parse_tuning_spec(_spec(
         static_hyperparameters={"preset": "deepracer-ppo", "batch_size": "64", "discount_factor": "0.999"},
-        hyperparameter_ranges=ranges)))
+        hyperparameter_ranges=ranges)), INSTALLED)
     with pytest.raises(UserError, match="discount_factor"):
         check_hyperparameters(parse_tuning_spec(_spec(
-            static_hyperparameters={"preset": "deepracer-ppo", "discount_factor": 2}, hyperparameter_ranges=ranges)))
+            static_hyperparameters={"preset": "deepracer-ppo", "discount_factor": 2}, hyperparameter_ranges=ranges)), INSTALLED)
     with pytest.raises(UserError, match="batch_size"):  # not a CartPole hyperparameter: refused, as `rlrt train` does
-        check_hyperparameters(parse_tuning_spec(_spec(static_hyperparameters={"batch_size": 64})))
+        check_hyperparameters(parse_tuning_spec(_spec(static_hyperparameters={"batch_size": 64})), INSTALLED)

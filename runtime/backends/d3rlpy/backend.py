@@ -1,4 +1,4 @@
-"""The d3rlpy training session behind the loop driver's :class:`runtime.train.backend.Backend` interface.
+"""The d3rlpy training session behind the loop driver's :class:`runtime.contracts.TrainingSession` contract.
 
 An iteration is an epoch: ``n_steps_per_epoch`` gradient steps on mini-batches sampled from the ``train`` channel's
 logged data; after it, off-policy evaluation (IS, WIS, DR, SDR, and FQE when ``fqe_steps`` > 0), optionally an
@@ -17,57 +17,36 @@ import os
 import pickle
 import time
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
+import gymnasium as gym
 import numpy as np
+from gymnasium import spaces
 
+from envs.registry import make_env
+from runtime.backends.d3rlpy.config import is_discrete, split_config
+from runtime.backends.d3rlpy.library import GRAD_STEP_FILE, import_d3rlpy, save_algo
+from runtime.backends.d3rlpy.policy import discrete_policy_module, policy_tables, serving_model
 from runtime.config import hyperparameters as hp
+from runtime.contracts import Actor, BackendContext, ModelInfo, Step, TrainingSession
 from runtime.errors import JobInterrupted, UserError
-from runtime.names import CHECKPOINT_DIR
-from runtime.train.backend import BackendContext, ModelInfo, Step
+from runtime.evaluate.episodes import EvaluationResult, run_episodes
+from runtime.export.policy import ServingModel
+from runtime.names import CHECKPOINT_DIR, D3RLPY_MODEL_FILE
+from runtime.offline import ope
+from runtime.offline.dataset import load_logged_data, offline_data_source
+from runtime.offline.sampler import TransitionTable
 from runtime.train.checkpoints import TrainingState
 from runtime.train.reporting import IterationMetrics
 
-MODEL_FILE = "model.d3"
-GRAD_STEP_FILE = "grad_step.json"
 EVALUATION_SEED = 10_000
 FINAL_EVALUATION_EPISODES = 5
 """Episodes the exported policy is evaluated for after training (hyperparameter ``evaluate_episodes``; 0: none)."""
 
 
-def import_d3rlpy() -> Any:
-    """d3rlpy, imported without the lines a user cannot act on: gym's notice about itself (d3rlpy imports gym) and
-    the INFO/DEBUG lines d3rlpy and the gymnasium plugins it loads write through structlog (warnings stay)."""
-    import contextlib
-    import io
-    import logging
-    import sys
-
-    import structlog
-
-    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
-    if "gym" not in sys.modules:
-        with contextlib.redirect_stderr(io.StringIO()):
-            with contextlib.suppress(ImportError):
-                import gym  # noqa: F401 - prints its notice on import
-    import d3rlpy
-
-    return d3rlpy
-
-
-def save_algo(algo: Any, folder: Path) -> None:
-    """d3rlpy's own model file plus the gradient-step counter (d3rlpy does not store it)."""
-    import d3rlpy
-
-    d3rlpy.base.dump_learnable(algo, str(folder / MODEL_FILE))
-    (folder / GRAD_STEP_FILE).write_text(json.dumps({"grad_step": int(algo.grad_step)}))
-
-
 def _time_limit(env_id: str | None) -> int | None:
     if not env_id:
         return None
-    import gymnasium as gym
-
     try:
         return gym.spec(env_id).max_episode_steps
     except Exception:  # noqa: BLE001 - an env registered by an optional package: no time limit known
@@ -76,10 +55,6 @@ def _time_limit(env_id: str | None) -> int | None:
 
 def _check_data_against_env(data: Any, env_id: str) -> tuple[Any, Any]:
     """The data must fit the environment it is evaluated in; returns the environment's spaces."""
-    from gymnasium import spaces
-
-    from envs.registry import make_env
-
     env = make_env(env_id)
     try:
         obs_size = int(np.prod(env.observation_space.shape))
@@ -97,20 +72,15 @@ def _check_data_against_env(data: Any, env_id: str) -> tuple[Any, Any]:
         env.close()
 
 
-class D3rlpySession:
+class D3rlpySession(TrainingSession):
     """One d3rlpy algorithm trained epoch by epoch on logged data."""
 
     units = ("epoch", "gradient steps")
 
     def __init__(self, context: BackendContext) -> None:
         d3rlpy = import_d3rlpy()
-        import torch
-        from d3rlpy.algos.utility import build_scalers_with_transition_picker
-
-        from runtime.backends.d3rlpy.config import is_discrete, split_config
-        from runtime.offline import ope
-        from runtime.offline.dataset import load_logged_data, offline_data_source
-        from runtime.offline.sampler import TransitionTable
+        import torch  # heavy: loaded with d3rlpy
+        from d3rlpy.algos.utility import build_scalers_with_transition_picker  # heavy: d3rlpy
 
         self.context = context
         spec, job, out = context.spec, context.job, context.out
@@ -160,14 +130,12 @@ class D3rlpySession:
         return (f"{self.context.spec.algorithm} (d3rlpy) offline on {self.env_id or 'logged data'}, "
                 f"{int(self.own['n_steps_per_epoch'])} gradient steps per epoch, batch {self.batch_size}")
 
-    def rollout_actor(self) -> Any:
+    def rollout_actor(self) -> Actor:
         """observation -> action: the greedy policy being trained (for the driver's rollout videos)."""
         return lambda observation: self.algo.predict(np.asarray(observation, dtype=np.float32)[None])[0]
 
     def checkpoint_spaces(self) -> tuple[Any, Any]:
         """The environment's spaces, or the data's when the job names no environment; recorded in each checkpoint."""
-        from gymnasium import spaces
-
         if self.spaces is not None:
             return self.spaces
         data = self.data
@@ -178,7 +146,7 @@ class D3rlpySession:
 
     def load_weights(self, checkpoint: Path) -> None:
         """Warm start: the networks' weights (and optimizer state) of ``checkpoint``; the gradient step stays 0."""
-        with (checkpoint / MODEL_FILE).open("rb") as handle:
+        with (checkpoint / D3RLPY_MODEL_FILE).open("rb") as handle:
             obj = pickle.load(handle)
         self.algo.impl.load_model(io.BytesIO(obj["torch"]))
 
@@ -191,9 +159,7 @@ class D3rlpySession:
     def save(self, folder: Path) -> None:
         save_algo(self.algo, folder)
 
-    def step(self, state: TrainingState, stop_requested: Any) -> Step:
-        from runtime.evaluate.episodes import EvaluationResult, run_episodes
-
+    def step(self, state: TrainingState, stop_requested: Callable[[], bool]) -> Step:
         n = int(min(self.own["n_steps_per_epoch"], max(0, self.step_limit - state.timesteps_total)))
         losses: dict[str, list[float]] = {}
         done = 0
@@ -242,9 +208,6 @@ class D3rlpySession:
         return Step(done, len(returns), metrics, tuple(lines))
 
     def _off_policy_evaluation(self) -> Any:
-        from runtime.backends.d3rlpy.policy import discrete_policy_module, policy_tables
-        from runtime.offline import ope
-
         fqe_value = self.fqe.step(int(self.own["fqe_steps"])) if self.fqe is not None else math.nan
         if not self.discrete:
             return ope.evaluate_all(self.data, None, None, None, self.gamma, fqe_value)
@@ -261,68 +224,24 @@ class D3rlpySession:
                   file=self.context.out, flush=True)
         data = self.data
         obs_space, act_space = self.checkpoint_spaces()
-        extra = {"model_file": f"{CHECKPOINT_DIR}/{MODEL_FILE}",
+        extra = {"model_file": f"{CHECKPOINT_DIR}/{D3RLPY_MODEL_FILE}",
                  "data": {"episodes": data.num_episodes, "transitions": data.num_transitions,
                           "files": [str(p) for p in data.files]}}
         training = {"update_seconds": round(self.update_seconds, 3), "select_by": self.select_by,
                     **({"selected_epoch": selected} if selected is not None else {})}
         return ModelInfo("d3rlpy", obs_space, act_space, extra), training
 
-    def export(self, model_dir: Path, state: TrainingState) -> None:
-        from runtime.backends.d3rlpy.policy import serving_model
-        from runtime.export.pipeline import export_serving_models
+    def write_model(self, model_dir: Path) -> None:
+        """The selected epoch's weights into the model folder's checkpoint (the checkpoints hold the latest)."""
+        save_algo(self.algo, model_dir / CHECKPOINT_DIR)
 
-        save_algo(self.algo, model_dir / CHECKPOINT_DIR)  # the selected weights (the checkpoint holds the latest)
-        export_serving_models(model_dir, self.context.out,
-                              model=lambda: serving_model(self.algo, self.discrete, self.temperature))
-        episodes = int(self.context.spec.extras.get(hp.EVALUATE_EPISODES, FINAL_EVALUATION_EPISODES))
-        if self.env_id and episodes >= 1:
-            self._final_evaluation(episodes, state.training_iteration)
+    def serving_model(self, model_dir: Path) -> ServingModel:
+        """The selected epoch's policy (as written into ``model_dir`` by :meth:`write_model`)."""
+        return serving_model(self.algo, self.discrete, self.temperature)
 
-    def _final_evaluation(self, episodes: int, iteration: int) -> None:
-        """Evaluate the exported policy with the evaluator's loop, lines and summary (``evaluation.json``)."""
-        from runtime.evaluate.episodes import run_episodes, testing_line
-        from runtime.evaluate.evaluator import write_summary
-
-        out = self.context.out
-        print(f"rlrt: evaluating the exported policy in {self.env_id} for {episodes} episodes", file=out, flush=True)
-
-        def on_episode(index: int, total: float, length: int, total_steps: int) -> None:
-            print(testing_line(index, total, length, iteration), file=out, flush=True)
-
-        result = run_episodes(self.algo.predict, str(self.env_id), episodes=episodes, seed=EVALUATION_SEED,
-                              on_episode=on_episode)
-        write_summary(result, str(self.env_id), self.context.job.intermediate_dir, out)
+    def final_evaluation_episodes(self) -> int:
+        """``evaluate_episodes`` (default 5) when the job names an environment to play the exported policy in."""
+        return int(self.context.spec.extras.get(hp.EVALUATE_EPISODES, FINAL_EVALUATION_EPISODES)) if self.env_id else 0
 
     def close(self) -> None:
         self.ope_csv.close()
-
-
-class D3rlpyBackendFactory:
-    """``BACKEND`` of :mod:`runtime.backends.d3rlpy` (see :mod:`runtime.backends`)."""
-
-    name = "d3rlpy"
-    distributed = False
-    """Offline training runs on the first host."""
-
-    def claims(self, algorithm: str) -> bool:
-        from runtime.backends.d3rlpy.config import is_offline_algorithm
-
-        return is_offline_algorithm(algorithm)
-
-    def validator(self) -> Any:
-        from runtime.backends.d3rlpy.config import D3rlpyValidator
-
-        return D3rlpyValidator()
-
-    def create(self, context: BackendContext) -> D3rlpySession:
-        return D3rlpySession(context)
-
-    def serving_model(self, model_dir: Path) -> Any:
-        """The :class:`runtime.export.policy.ServingModel` of a d3rlpy model folder (``rlrt export``)."""
-        from runtime.backends.d3rlpy.policy import serving_model_from_model_dir
-
-        return serving_model_from_model_dir(model_dir)
-
-
-BACKEND = D3rlpyBackendFactory()

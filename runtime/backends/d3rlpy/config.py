@@ -17,11 +17,15 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import importlib
 import json
 import math
 from types import MappingProxyType
 from typing import Any, Mapping
 
+from runtime.backends.d3rlpy.library import import_d3rlpy
+from runtime.config.hyperparameters import ConfigValidator
+from runtime.config.values import ValueCheck, coerce_value
 from runtime.errors import UserError
 
 # rlrt algorithm name (case-insensitive) -> (d3rlpy config class path, discrete actions?)
@@ -48,18 +52,22 @@ COACH_NAMES: Mapping[str, str] = MappingProxyType(
 SELECTORS = ("last", "ope_sdr", "ope_wis", "ope_is", "ope_fqe", "episode_reward_mean")
 """What ``select_by`` may pick the exported epoch by (``last``: no selection)."""
 
-# rlrt's own keys: name -> (default, types, check, meaning)
-OWN_KEYS: Mapping[str, tuple[Any, tuple[type, ...], Any, str]] = MappingProxyType(
+# rlrt's own keys, with their defaults
+OWN_KEYS: Mapping[str, ValueCheck] = MappingProxyType(
     {
-        "n_steps_per_epoch": (1000, (int,), lambda v: v >= 1, "an integer >= 1 (gradient steps per epoch)"),
-        "hidden_units": (None, (list,), lambda v: bool(v) and all(isinstance(u, int) and u > 0 for u in v),
-                         "a list of layer sizes such as [256, 256]"),
-        "evaluation_episodes": (0, (int,), lambda v: v >= 0, "an integer >= 0 (env episodes evaluated each epoch)"),
-        "ope_temperature": (1.0, (int, float), lambda v: v > 0, "a number > 0 (softmax temperature of the OPE target policy)"),
-        "fqe_steps": (0, (int,), lambda v: v >= 0, "an integer >= 0 (FQE gradient steps each epoch; 0: FQE off)"),
-        "time_limit": (None, (int,), lambda v: v >= 1, "an integer >= 1 (episodes this long ended by a time limit)"),
-        "select_by": ("last", (str,), lambda v: v in SELECTORS, "one of " + ", ".join(SELECTORS)),
-        "num_threads": (1, (int,), lambda v: v >= 1, "an integer >= 1 (torch CPU threads)"),
+        "n_steps_per_epoch": ValueCheck((int,), lambda v: v >= 1, "an integer >= 1 (gradient steps per epoch)", 1000),
+        "hidden_units": ValueCheck((list,), lambda v: bool(v) and all(isinstance(u, int) and u > 0 for u in v),
+                                   "a list of layer sizes such as [256, 256]", None),
+        "evaluation_episodes": ValueCheck((int,), lambda v: v >= 0,
+                                          "an integer >= 0 (env episodes evaluated each epoch)", 0),
+        "ope_temperature": ValueCheck((int, float), lambda v: v > 0,
+                                      "a number > 0 (softmax temperature of the OPE target policy)", 1.0),
+        "fqe_steps": ValueCheck((int,), lambda v: v >= 0, "an integer >= 0 (FQE gradient steps each epoch; 0: FQE off)",
+                                0),
+        "time_limit": ValueCheck((int,), lambda v: v >= 1,
+                                 "an integer >= 1 (episodes this long ended by a time limit)", None),
+        "select_by": ValueCheck((str,), lambda v: v in SELECTORS, "one of " + ", ".join(SELECTORS), "last"),
+        "num_threads": ValueCheck((int,), lambda v: v >= 1, "an integer >= 1 (torch CPU threads)", 1),
     }
 )
 
@@ -78,10 +86,6 @@ def is_offline_algorithm(name: str) -> bool:
 
 def config_class(algorithm: str) -> type:
     """The d3rlpy config dataclass of ``algorithm``."""
-    import importlib
-
-    from runtime.backends.d3rlpy.backend import import_d3rlpy
-
     name = canonical_algorithm(algorithm)
     if name is None:
         raise UserError(f"'{algorithm}' is not an offline algorithm; offline algorithms: {', '.join(ALGORITHMS)}.")
@@ -102,7 +106,7 @@ def _fields(algorithm: str) -> dict[str, Any]:
 
 
 def _factory_field(value: Any) -> bool:
-    from d3rlpy.serializable_config import DynamicConfig
+    from d3rlpy.serializable_config import DynamicConfig  # heavy: d3rlpy (offline jobs only)
 
     return value is None or isinstance(value, DynamicConfig)
 
@@ -114,19 +118,18 @@ def _to_serialized(value: Any) -> Any:
     return value
 
 
-def _number(algorithm: str, key: str, value: str) -> Any:
-    """A string that spells the number ``key`` takes, as that number (SageMaker's algorithms accept ``"64"``)."""
-    from runtime.config.values import coerce_value
-
+def _coerce_field_number(algorithm: str, key: str, value: str) -> Any:
+    """A string that spells the number ``key`` (an rlrt key or a field of the d3rlpy config) takes, as that number
+    (SageMaker's algorithms accept ``"64"``)."""
     if key in OWN_KEYS:
-        return coerce_value(value, OWN_KEYS[key][1])
+        return OWN_KEYS[key].coerce(value)
     default = _fields(algorithm).get(key)
     if isinstance(default, bool) or not isinstance(default, (int, float)):
         return value
     return coerce_value(value, (int,) if isinstance(default, int) else (int, float))
 
 
-class D3rlpyValidator:
+class D3rlpyValidator(ConfigValidator):
     """Checks ``rl.training.config.*`` for a d3rlpy algorithm (the ``ConfigValidator`` protocol)."""
 
     def translate(self, algorithm: str, config: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any], list[str]]:
@@ -137,7 +140,7 @@ class D3rlpyValidator:
             new = COACH_NAMES.get(key, key)
             if new in out and new != key:
                 problems.append(f"'{key}' and '{new}' both given; give only '{new}'")
-            out[new] = _number(algorithm, new, value) if isinstance(value, str) else value
+            out[new] = _coerce_field_number(algorithm, new, value) if isinstance(value, str) else value
         return out, {}, problems
 
     def check(self, algorithm: str, config: Mapping[str, Any]) -> list[str]:
@@ -149,10 +152,7 @@ class D3rlpyValidator:
             if key == "env_config":
                 continue
             if key in OWN_KEYS:
-                default, types, predicate, meaning = OWN_KEYS[key]
-                from runtime.config.hyperparameters import check_value
-
-                problem = check_value(key, value, (types, predicate, meaning))
+                problem = OWN_KEYS[key].problem(key, value)
                 if problem:
                     problems.append(problem)
                 continue
@@ -203,17 +203,17 @@ class D3rlpyValidator:
         """Offline training runs no env runners."""
         return False
 
-    def stop_keys(self, algorithm: str) -> Mapping[str, Any]:
+    def stop_keys(self, algorithm: str) -> Mapping[str, ValueCheck]:
         """Extra ``rl.training.stop.*`` keys this backend understands (beyond the common ones)."""
         return {
-            "epochs": ((int,), lambda v: v >= 1, "an integer >= 1"),
-            "gradient_steps": ((int,), lambda v: v >= 1, "an integer >= 1"),
+            "epochs": ValueCheck((int,), lambda v: v >= 1, "an integer >= 1"),
+            "gradient_steps": ValueCheck((int,), lambda v: v >= 1, "an integer >= 1"),
         }
 
 
 def split_config(algorithm: str, config: Mapping[str, Any]) -> tuple[Any, dict[str, Any]]:
     """Build the d3rlpy config object from a checked configuration; returns (d3rlpy config, rlrt's own settings)."""
-    own = {key: OWN_KEYS[key][0] for key in OWN_KEYS}
+    own = {key: check.default for key, check in OWN_KEYS.items()}
     fields = _fields(algorithm)
     d3: dict[str, Any] = {}
     for key, value in config.items():

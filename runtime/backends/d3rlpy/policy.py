@@ -19,6 +19,8 @@ from typing import Any
 
 import numpy as np
 
+from runtime.backends.d3rlpy.config import is_discrete
+from runtime.backends.d3rlpy.library import load_algo
 from runtime.export.policy import (
     DETERMINISTIC,
     Q_ENSEMBLE,
@@ -29,6 +31,7 @@ from runtime.export.policy import (
     ServingModel,
     named_mlp,
 )
+from runtime.names import CHECKPOINT_DIR, CONFIG_JSON, D3RLPY_MODEL_FILE, METADATA_JSON
 
 STOCHASTIC_BCQ = (
     "continuous BCQ samples candidate actions from its VAE (random latents) and picks the best by Q, so its "
@@ -37,7 +40,7 @@ STOCHASTIC_BCQ = (
 
 
 def _torch() -> Any:
-    import torch
+    import torch  # heavy: torch (~1.5 s)
 
     return torch
 
@@ -45,7 +48,7 @@ def _torch() -> Any:
 def discrete_policy_module(algo: Any, temperature: float) -> Any:
     """A ``torch.nn.Module``: observations (B, k) float32 -> (actions int64 (B,), probabilities (B, n), q (B, n))."""
     torch = _torch()
-    from d3rlpy.algos import DiscreteBCQ
+    from d3rlpy.algos import DiscreteBCQ  # heavy: d3rlpy (offline jobs only)
 
     impl = algo.impl
     scaler = algo.observation_scaler
@@ -189,7 +192,7 @@ def describe_discrete(algo: Any, head: ActionHead) -> tuple[PolicyDescription, d
 def serving_model(algo: Any, discrete: bool, temperature: float) -> ServingModel:
     """The :class:`ServingModel` of a trained d3rlpy algorithm, checked against ``algo.predict`` (and, for discrete
     actions, ``algo.predict_value``)."""
-    from d3rlpy.algos import DiscreteBCQ
+    from d3rlpy.algos import DiscreteBCQ  # heavy: d3rlpy (offline jobs only)
 
     dim = int(algo.observation_shape[0])
     scaler = algo.observation_scaler
@@ -221,14 +224,9 @@ def serving_model(algo: Any, discrete: bool, temperature: float) -> ServingModel
 
 def serving_model_from_model_dir(model_dir: Path) -> ServingModel:
     """The serving model of a d3rlpy model folder (``checkpoint/model.d3``; the temperature from ``config.json``)."""
-    from runtime.backends.d3rlpy.backend import MODEL_FILE, import_d3rlpy
-    from runtime.backends.d3rlpy.config import is_discrete
-    from runtime.names import CHECKPOINT_DIR, CONFIG_JSON, METADATA_JSON
-
-    d3rlpy = import_d3rlpy()
     metadata = json.loads((model_dir / METADATA_JSON).read_text())
     config_path = model_dir / CONFIG_JSON
     config = (json.loads(config_path.read_text()).get("config") or {}) if config_path.is_file() else {}
     temperature = float(config.get("ope_temperature", config.get("softmax_temperature", 1.0)))
-    algo = d3rlpy.load_learnable(str(model_dir / CHECKPOINT_DIR / MODEL_FILE))
+    algo = load_algo(model_dir / CHECKPOINT_DIR / D3RLPY_MODEL_FILE)
     return serving_model(algo, is_discrete(str(metadata.get("algorithm"))), temperature)

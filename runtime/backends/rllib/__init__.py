@@ -1,11 +1,11 @@
 """The RLlib backend (Ray RLlib 2.x, new API stack): online training of any algorithm RLlib has.
 
+- :mod:`.factory`: ``BACKEND`` (:class:`runtime.contracts.BackendFactory`), installed by :mod:`runtime.plugins`;
 - :mod:`.config`: ``rl.training.config.*`` in RLlib's names (the seeds' RLlib 1.x names translated) and checked;
 - :mod:`.algorithm`: environment registration, multi-agent policies, the AlgorithmConfig built from a spec;
-- :mod:`.backend`: the training session the loop driver runs (:class:`runtime.train.backend.Backend`);
+- :mod:`.ray_process`: the job's Ray instance (started early, joined, stopped);
+- :mod:`.backend`: the training session the loop driver runs (:class:`runtime.contracts.TrainingSession`);
 - :mod:`.policy`: the serving policy (module + connectors) taken from an algorithm or a checkpoint.
+
+This package module imports nothing: Ray's worker processes import its modules (the env creator, the log filter).
 """
-
-from runtime.backends.rllib.backend import BACKEND
-
-__all__ = ["BACKEND"]

@@ -1,15 +1,10 @@
-"""The RLlib training session behind the loop driver's :class:`runtime.train.backend.Backend` interface.
+"""The RLlib training session behind the loop driver's :class:`runtime.contracts.TrainingSession` contract.
 
-<<<<<<< HEAD
 Online-specific work happens here, off the driver's path: on one host Ray starts in the background while the
-configuration is checked (:meth:`RLlibBackendFactory.start_early`; a rejected one shuts it down), episode numbers are smoothed over the last 100 episodes (RLlib 1.x semantics),
-rollout videos are recorded every ``record_video_every`` iterations, and a change in env-runner health is reported.
-=======
-Online-specific work happens here, off the driver's path: Ray is started once the configuration has been checked
-(a rejected one fails in seconds), episode numbers are smoothed over the last 100 episodes (RLlib 1.x semantics),
-and a change in env-runner health is reported. The driver films the policy :meth:`RLlibSession.rollout_actor` gives
-(runtime.train.videos).
->>>>>>> notebooks-keys
+configuration is checked (:meth:`runtime.backends.rllib.factory.RLlibBackendFactory.start_early`; a rejected one
+shuts it down) and the session is handed that start; episode numbers are smoothed over the last 100 episodes (RLlib
+1.x semantics), and a change in env-runner health is reported. The driver films the policy
+:meth:`RLlibSession.rollout_actor` gives (runtime.train.videos) and exports the model folder's checkpoint.
 """
 
 from __future__ import annotations
@@ -17,13 +12,26 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
+from envs.errors import EnvConfigError, EnvStartError
+from envs.registry import make_env
+from runtime.backends.rllib.algorithm import build_algorithm_config, policy_spaces, register_environment
+from runtime.backends.rllib.policy import serving_policy_from_algorithm, serving_policy_from_checkpoint
+from runtime.backends.rllib.quiet import quiet_ray_logs
+from runtime.backends.rllib.ray_process import EarlyRayStart, init_ray, shutdown_ray
 from runtime.backends.rllib.sampling import SETTING, SampleTimeout
+from runtime.cluster import env_runner_hosts, healthy_env_runners
 from runtime.config import hyperparameters as hp
-from runtime.train.backend import BackendContext, ModelInfo, Step
-from runtime.train.checkpoints import TrainingState
+from runtime.contracts import Actor, BackendContext, ModelInfo, Step, TrainingSession
+from runtime.errors import UserError
+from runtime.evaluate.video import torch_actor
+from runtime.export.policy import ServingModel, serving_model_of
+from runtime.job.env_config import env_start_error, job_env_config
+from runtime.names import CHECKPOINT_DIR
 from runtime.timings import mark
+from runtime.train.checkpoints import TrainingState
+from runtime.train.reporting import EpisodeWindow, metrics_from_rllib
 
 
 def _count(value: Any) -> int:
@@ -40,11 +48,6 @@ def explain_env_failure(env_id: str, env_config: Mapping[str, Any], model_config
     game that exits at once or never answers) raise the :class:`UserError` that names it. RLlib itself reports only
     that no env runner came up (``IndexError: list index out of range``); its runners' errors are in their logs.
     Also a model setting the environment's actions cannot take: ``free_log_std`` needs continuous (Box) actions."""
-    from envs.errors import EnvConfigError, EnvStartError
-    from envs.registry import make_env
-    from runtime.errors import UserError
-    from runtime.job.env_config import env_start_error
-
     try:
         env = make_env(env_id, dict(env_config))
     except EnvConfigError as exc:
@@ -60,36 +63,30 @@ def explain_env_failure(env_id: str, env_config: Mapping[str, Any], model_config
                         f"continuous (Box) actions; {env_id} has {action_space}. Remove it for this environment.")
 
 
-class RLlibSession:
+class RLlibSession(TrainingSession):
     """One RLlib Algorithm, trained iteration by iteration."""
 
     units = ("iteration", "steps")
 
     def __init__(self, context: BackendContext) -> None:
         mark("rllib session")
-        from runtime.backends.rllib.algorithm import (build_algorithm_config, init_ray, register_environment,
-                                                      wait_for_early_start)
-        from runtime.backends.rllib.quiet import quiet_ray_logs
-        from runtime.cluster import env_runner_hosts, healthy_env_runners
-        from runtime.job.env_config import job_env_config
-        from runtime.train.reporting import EpisodeWindow
-
         self.context = context
         spec, job = context.spec, context.job
+        early = context.early_start
+        self.early = early if isinstance(early, EarlyRayStart) else None
         if context.env_id is None:
-            from runtime.errors import UserError
-
             raise UserError(f"{spec.algorithm} trains online and needs an environment: set 'rl.training.env'.")
         self.env_id: str = context.env_id
         env_config = job_env_config(self.env_id, spec.env_config, job)
         self.sample_timeout = SampleTimeout(self.env_id, env_config, hp.CONFIG_PREFIX + SETTING in spec.hyperparameters)
-        wait_for_early_start()
+        if self.early is not None:
+            self.early.wait()  # registering the environment would otherwise start a second Ray
         quiet_ray_logs()  # before RLlib's config builder logs (init_ray does it too, later when joining a cluster)
         config = build_algorithm_config(spec, register_environment(self.env_id), job.num_gpus, env_config, self.env_id)
         context.hooks.configure(config)
         self.algo: Any = None
         mark("ray init")
-        init_ray(job.num_cpus, job.num_gpus)
+        init_ray(job.num_cpus, job.num_gpus, self.early)
         mark("ray started")
         try:
             self.algo = config.build_algo()
@@ -99,7 +96,6 @@ class RLlibSession:
                 explain_env_failure(self.env_id, env_config, getattr(config, "model_config", None))
             raise
         self.window = EpisodeWindow(getattr(self.algo.config, "metrics_num_episodes_for_smoothing", 100) or 100)
-        self._healthy = healthy_env_runners
         self.runners = healthy_env_runners(self.algo)
         if context.cluster is not None:
             placement = json.dumps(env_runner_hosts(self.algo), sort_keys=True)
@@ -110,8 +106,6 @@ class RLlibSession:
 
     def checkpoint_spaces(self) -> tuple[Any, Any]:
         """The policy's observation and action spaces, recorded in each checkpoint."""
-        from runtime.backends.rllib.algorithm import policy_spaces
-
         return policy_spaces(self.algo)
 
     def restore(self, checkpoint: Path) -> None:
@@ -120,14 +114,12 @@ class RLlibSession:
     def load_weights(self, checkpoint: Path) -> None:
         """Warm start: only the RLModule's weights (learner and env runners), not the algorithm's counters or
         optimizer state."""
-        from ray.rllib.core import COMPONENT_LEARNER, COMPONENT_LEARNER_GROUP, COMPONENT_RL_MODULE
+        from ray.rllib.core import COMPONENT_LEARNER, COMPONENT_LEARNER_GROUP, COMPONENT_RL_MODULE  # heavy: RLlib
 
         component = f"{COMPONENT_LEARNER_GROUP}/{COMPONENT_LEARNER}/{COMPONENT_RL_MODULE}"
         self.algo.restore_from_path(str(checkpoint / component), component=component)
 
-    def step(self, state: TrainingState, stop_requested: Any) -> Step:
-        from runtime.train.reporting import metrics_from_rllib
-
+    def step(self, state: TrainingState, stop_requested: Callable[[], bool]) -> Step:
         result = self.algo.train()
         runners = result.get("env_runners", {}) or {}
         iteration = state.training_iteration + 1
@@ -139,15 +131,12 @@ class RLlibSession:
         self._report_runner_health()
         return Step(steps, _count(runners.get("num_episodes")), metrics, result=result)
 
-    def rollout_actor(self) -> Any:
+    def rollout_actor(self) -> Actor:
         """observation -> action: the current policy, greedy, as served (for the driver's rollout videos)."""
-        from runtime.backends.rllib.policy import serving_policy_from_algorithm
-        from runtime.evaluate.video import torch_actor
-
         return torch_actor(serving_policy_from_algorithm(self.algo)[0])
 
     def _report_runner_health(self) -> None:
-        runners = self._healthy(self.algo)
+        runners = healthy_env_runners(self.algo)
         if runners == self.runners:
             return
         out = self.context.out
@@ -162,63 +151,22 @@ class RLlibSession:
         self.algo.save_to_path(str(folder))
 
     def finish(self) -> tuple[ModelInfo, Mapping[str, Any]]:
-        from runtime.backends.rllib.algorithm import policy_spaces
-        from runtime.cluster import env_runner_hosts
-
         observation_space, action_space = policy_spaces(self.algo)
         cluster = self.context.cluster
         extra = ({"cluster": {"nodes": dict(cluster.nodes), "env_runner_hosts": env_runner_hosts(self.algo)}}
                  if cluster is not None else {})
         return ModelInfo("rllib", observation_space, action_space), extra
 
-    def export(self, model_dir: Path, state: TrainingState) -> None:
-        from runtime.export.pipeline import export_serving_models
-
-        export_serving_models(model_dir, self.context.out)
+    def serving_model(self, model_dir: Path) -> ServingModel:
+        """The policy rebuilt from the model folder's checkpoint, as ``rlrt export`` rebuilds it."""
+        return serving_model_from_checkpoint(model_dir / CHECKPOINT_DIR)
 
     def close(self) -> None:
-        from runtime.backends.rllib.algorithm import shutdown_ray
-
         if self.algo is not None:
             self.algo.stop()
-        shutdown_ray()
+        shutdown_ray(self.early)
 
 
-class RLlibBackendFactory:
-    """``BACKEND`` of :mod:`runtime.backends.rllib` (see :mod:`runtime.backends`)."""
-
-    name = "rllib"
-    distributed = True
-    """Trains across the hosts of a multi-host job (a Ray cluster)."""
-
-    def claims(self, algorithm: str) -> bool:
-        return True  # RLlib's own check names the closest algorithm for a name it does not know
-
-    def validator(self) -> Any:
-        from runtime.backends.rllib.config import RLlibValidator
-
-        return RLlibValidator()
-
-    def create(self, context: BackendContext) -> RLlibSession:
-        return RLlibSession(context)
-
-    def start_early(self, num_cpus: int, num_gpus: int) -> Any:
-        """Start Ray in the background before the spec is resolved (importing RLlib and starting Ray's processes
-        overlap; the session waits for it). Returns a handle whose ``cancel()`` stops it again; None when the job
-        joins the cluster ``RAY_ADDRESS`` names (quick, and a cluster that is not there is then reported once)."""
-        import os
-
-        from runtime.backends.rllib.algorithm import EarlyRayStart
-
-        return None if os.environ.get("RAY_ADDRESS") else EarlyRayStart(num_cpus, num_gpus)
-
-    def serving_model(self, model_dir: Path) -> Any:
-        """The :class:`runtime.export.policy.ServingModel` of a model folder's RLlib checkpoint (``rlrt export``)."""
-        from runtime.backends.rllib.policy import serving_policy_from_checkpoint
-        from runtime.export.policy import serving_model_of
-        from runtime.names import CHECKPOINT_DIR
-
-        return serving_model_of(*serving_policy_from_checkpoint(model_dir / CHECKPOINT_DIR))
-
-
-BACKEND = RLlibBackendFactory()
+def serving_model_from_checkpoint(checkpoint: Path) -> ServingModel:
+    """The :class:`runtime.export.policy.ServingModel` of an RLlib checkpoint folder."""
+    return serving_model_of(*serving_policy_from_checkpoint(checkpoint))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import functools
 import json
@@ -9,7 +10,10 @@ import logging
 from types import MappingProxyType
 from typing import Any, Mapping
 
-from runtime.backends.rllib.no_effect import message as no_effect_message, refusal
+from runtime.backends.rllib.no_effect import message as no_effect_message
+from runtime.backends.rllib.no_effect import refusal
+from runtime.config.hyperparameters import ConfigValidator
+from runtime.config.values import ValueCheck, coerce_value
 from runtime.errors import UserError
 
 log = logging.getLogger(__name__)
@@ -73,7 +77,7 @@ _MODEL_DICT_KEYS = ("fcnet_hiddens", "fcnet_activation", "vf_share_layers", "fre
 @functools.lru_cache(maxsize=None)
 def algorithm_config_class(algorithm: str) -> type:
     """The AlgorithmConfig subclass for ``algorithm`` (e.g. PPO -> PPOConfig); UserError if RLlib has none."""
-    from ray.rllib.algorithms.registry import ALGORITHMS
+    from ray.rllib.algorithms.registry import ALGORITHMS  # heavy: Ray and RLlib (~4 s)
 
     names = {name.upper(): name for name in ALGORITHMS}
     name = names.get(algorithm.upper())
@@ -103,9 +107,7 @@ def default_config_dict(algorithm: str) -> Mapping[str, Any]:
 @functools.lru_cache(maxsize=None)
 def model_config_fields() -> Mapping[str, Any]:
     """The model settings ``model_config`` takes and their defaults: DefaultModelConfig's fields and rlrt's own."""
-    import dataclasses
-
-    from ray.rllib.core.rl_module.default_model_config import DefaultModelConfig
+    from ray.rllib.core.rl_module.default_model_config import DefaultModelConfig  # heavy: Ray and RLlib (~4 s)
 
     fields = {f.name: getattr(DefaultModelConfig(), f.name) for f in dataclasses.fields(DefaultModelConfig)}
     return MappingProxyType({**fields, **OWN_MODEL_SETTINGS})
@@ -178,44 +180,47 @@ def _type_problem(key: str, value: Any, default: Any) -> str | None:
     return None
 
 
+def _in_range(predicate: Any, meaning: str) -> ValueCheck:
+    """A range check of a number (int or float: the type is checked against RLlib's default by _type_problem)."""
+    return ValueCheck((int, float), predicate, meaning)
+
+
 # Range checks for the keys users tune most; RLlib checks the rest when it builds.
-_RANGES: Mapping[str, tuple[str, Any]] = MappingProxyType(
+_RANGES: Mapping[str, ValueCheck] = MappingProxyType(
     {
-        "lr": ("a number > 0", lambda v: v > 0),
-        "gamma": ("a number in [0, 1]", lambda v: 0 <= v <= 1),
-        "lambda": ("a number in [0, 1]", lambda v: 0 <= v <= 1),
-        "clip_param": ("a number > 0", lambda v: v > 0),
-        "kl_coeff": ("a number >= 0", lambda v: v >= 0),
-        "kl_target": ("a number > 0", lambda v: v > 0),
-        "entropy_coeff": ("a number >= 0", lambda v: v >= 0),
-        "vf_loss_coeff": ("a number >= 0", lambda v: v >= 0),
-        "num_epochs": ("an integer >= 1", lambda v: v >= 1),
-        "minibatch_size": ("an integer >= 1", lambda v: v >= 1),
-        "train_batch_size_per_learner": ("an integer >= 1", lambda v: v >= 1),
-        "num_env_runners": ("an integer >= 0", lambda v: v >= 0),
-        "num_envs_per_env_runner": ("an integer >= 1", lambda v: v >= 1),
-        "num_gpus_per_learner": ("a number >= 0", lambda v: v >= 0),
-        "grad_clip": ("a number > 0", lambda v: v > 0),
+        "lr": _in_range(lambda v: v > 0, "a number > 0"),
+        "gamma": _in_range(lambda v: 0 <= v <= 1, "a number in [0, 1]"),
+        "lambda": _in_range(lambda v: 0 <= v <= 1, "a number in [0, 1]"),
+        "clip_param": _in_range(lambda v: v > 0, "a number > 0"),
+        "kl_coeff": _in_range(lambda v: v >= 0, "a number >= 0"),
+        "kl_target": _in_range(lambda v: v > 0, "a number > 0"),
+        "entropy_coeff": _in_range(lambda v: v >= 0, "a number >= 0"),
+        "vf_loss_coeff": _in_range(lambda v: v >= 0, "a number >= 0"),
+        "num_epochs": _in_range(lambda v: v >= 1, "an integer >= 1"),
+        "minibatch_size": _in_range(lambda v: v >= 1, "an integer >= 1"),
+        "train_batch_size_per_learner": _in_range(lambda v: v >= 1, "an integer >= 1"),
+        "num_env_runners": _in_range(lambda v: v >= 0, "an integer >= 0"),
+        "num_envs_per_env_runner": _in_range(lambda v: v >= 1, "an integer >= 1"),
+        "num_gpus_per_learner": _in_range(lambda v: v >= 0, "a number >= 0"),
+        "grad_clip": _in_range(lambda v: v > 0, "a number > 0"),
     }
 )
 # The same for model settings (``model_config.<key>``). RLlib clips log standard deviations at +-20.
-_MODEL_RANGES: Mapping[str, tuple[str, Any]] = MappingProxyType(
-    {"log_std_init": ("a number in [-20, 20] (the log of the initial standard deviation)", lambda v: -20 <= v <= 20)}
+_MODEL_RANGES: Mapping[str, ValueCheck] = MappingProxyType(
+    {"log_std_init": _in_range(lambda v: -20 <= v <= 20,
+                               "a number in [-20, 20] (the log of the initial standard deviation)")}
 )
 
 
-def _range_problem(name: str, value: Any, ranges: Mapping[str, tuple[str, Any]], key: str) -> str | None:
-    """Check a number against ``ranges[key]`` (meaning, predicate), when there is one."""
+def _range_problem(name: str, value: Any, ranges: Mapping[str, ValueCheck], key: str) -> str | None:
+    """Check a number against ``ranges[key]``, when there is one (a value that is no number has a type problem)."""
     if key not in ranges or isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
-    meaning, predicate = ranges[key]
-    return None if predicate(value) else f"'{name}' must be {meaning}, got {json.dumps(value)}"
+    return ranges[key].problem(name, value)
 
 
-def _number(key: str, value: Any, defaults: Mapping[str, Any]) -> Any:
+def _coerce_config_number(key: str, value: Any, defaults: Mapping[str, Any]) -> Any:
     """A string that spells the number ``key`` takes (its RLlib default is an int or a float), as that number."""
-    from runtime.config.values import coerce_value
-
     default = 1 if key == "horizon" else _AUTO_OR_NUMBER.get(key, defaults.get(key))
     default = _TYPE_OF_NONE_DEFAULTS.get(key) if default is None else default
     if not isinstance(value, str) or isinstance(default, bool) or not isinstance(default, (int, float)):
@@ -223,7 +228,7 @@ def _number(key: str, value: Any, defaults: Mapping[str, Any]) -> Any:
     return coerce_value(value, (int,) if isinstance(default, int) else (int, float))
 
 
-class RLlibValidator:
+class RLlibValidator(ConfigValidator):
     """Translates and checks ``rl.training.config.*`` for an RLlib algorithm (see runtime.config.hyperparameters)."""
 
     def sizes_env_runners(self, algorithm: str) -> bool:
@@ -240,7 +245,7 @@ class RLlibValidator:
         defaults = default_config_dict(algorithm)
         for key, value in config.items():
             if isinstance(value, str) and key != "model_config":
-                value = _number(OLD_NAMES.get(key, key), value, defaults)
+                value = _coerce_config_number(OLD_NAMES.get(key, key), value, defaults)
             if key in FRAMEWORK_KEYS:
                 if value != FRAMEWORK_KEYS[key]:
                     problems.append(f"'{key}': rlrt trains with torch on RLlib 2.x's new API stack (framework="
@@ -257,14 +262,14 @@ class RLlibValidator:
                     continue
                 for sub, sub_value in value.items():
                     if sub in _MODEL_DICT_KEYS:
-                        model_config[sub] = _number(sub, sub_value, model_config_fields())
+                        model_config[sub] = _coerce_config_number(sub, sub_value, model_config_fields())
                     else:
                         problems.append(
                             f"'model.{sub}' has no RLlib 2.x equivalent; use model_config keys: "
                             + ", ".join(sorted(model_config_fields()))
                         )
             elif key in MOVED_TO_MODEL_CONFIG:
-                model_config[key] = _number(key, value, model_config_fields())
+                model_config[key] = _coerce_config_number(key, value, model_config_fields())
             elif key in OLD_SCHEDULES:
                 if value is not None:
                     out[OLD_SCHEDULES[key]] = value
@@ -274,7 +279,8 @@ class RLlibValidator:
                 if not isinstance(value, dict):
                     problems.append(f"'model_config' must be a JSON object, got {json.dumps(value, default=str)}")
                 else:
-                    model_config.update({k: _number(k, v, model_config_fields()) for k, v in value.items()})
+                    fields = model_config_fields()
+                    model_config.update({k: _coerce_config_number(k, v, fields) for k, v in value.items()})
             else:
                 out[OLD_NAMES.get(key, key)] = value
         if model_config:
@@ -326,7 +332,7 @@ class RLlibValidator:
             if key in _AUTO_OR_NUMBER and value == "auto":
                 continue
             if key in SCHEDULABLE and isinstance(value, (list, tuple)):
-                problem = _schedule_problem(name, value, _RANGES[key][0] if key in _RANGES else "a number")
+                problem = _schedule_problem(name, value, _RANGES[key].meaning if key in _RANGES else "a number")
                 if problem:
                     problems.append(problem)
                 continue

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 import numpy as np
+from gymnasium import spaces
 
 from runtime.errors import UserError
 from runtime.export.policy import (
@@ -35,7 +36,7 @@ MODULE_TO_ENV_PATH = ("env_runner", "module_to_env_connector")
 
 
 def _body(module: Any) -> Any:
-    import torch
+    import torch  # heavy: torch (~1.5 s)
 
     class RLModuleBody(torch.nn.Module):
         """observations -> the RLModule's action-distribution inputs (inference forward pass)."""
@@ -52,8 +53,7 @@ def _body(module: Any) -> Any:
 
 def action_head(module: Any, action_space: Any, normalize_actions: bool) -> ActionHead:
     """The serving head for ``module``'s inference distribution over ``action_space``."""
-    from gymnasium import spaces
-    from ray.rllib.core.distribution.torch.torch_distribution import (
+    from ray.rllib.core.distribution.torch.torch_distribution import (  # heavy: Ray and RLlib (~4 s)
         TorchCategorical,
         TorchDeterministic,
         TorchDiagGaussian,
@@ -93,8 +93,8 @@ def _partial_bounds(dist_cls: Any) -> tuple[float, float]:
 
 def filter_from_state(env_to_module_state: Mapping[str, Any] | None) -> ObservationFilter | None:
     """The MeanStdFilter's fixed statistics from an env-to-module pipeline state, or None if there is no filter."""
-    from ray.rllib.utils.filter import RunningStat
-    from ray.rllib.utils.numpy import SMALL_NUMBER
+    from ray.rllib.utils.filter import RunningStat  # heavy: Ray and RLlib (~4 s)
+    from ray.rllib.utils.numpy import SMALL_NUMBER  # heavy: Ray and RLlib (~4 s)
 
     state = (env_to_module_state or {}).get("MeanStdFilter")
     if not state:
@@ -138,9 +138,9 @@ def serving_policy_from_algorithm(algo: Any) -> tuple[Any, ActionHead, Observati
 
 def serving_policy_from_checkpoint(checkpoint: Path) -> tuple[Any, ActionHead, ObservationFilter | None]:
     """The serving policy of an RLlib algorithm checkpoint folder (``model/checkpoint``)."""
-    from ray.rllib.connectors.env_to_module import EnvToModulePipeline
-    from ray.rllib.connectors.module_to_env import ModuleToEnvPipeline
-    from ray.rllib.core.rl_module.rl_module import RLModule
+    from ray.rllib.connectors.env_to_module import EnvToModulePipeline  # heavy: Ray and RLlib (~4 s)
+    from ray.rllib.connectors.module_to_env import ModuleToEnvPipeline  # heavy: Ray and RLlib (~4 s)
+    from ray.rllib.core.rl_module.rl_module import RLModule  # heavy: Ray and RLlib (~4 s)
 
     module_dir = checkpoint.joinpath(*MODULE_PATH)
     if not module_dir.is_dir():

@@ -14,6 +14,8 @@ import time
 from dataclasses import dataclass
 from typing import Any, Mapping, TextIO
 
+from envs.registry import make_env
+
 SETTING = "sample_timeout_s"
 MAX_TIMEOUT_S = 3600.0
 """rlrt never waits longer than this for one round of samples on its own account."""
@@ -25,9 +27,8 @@ def measure_env_speed(env_id: str, env_config: Mapping[str, Any], seconds: float
                       max_steps: int = PROBE_MAX_STEPS) -> float:
     """Environment steps per second of one ``env_id`` built here, stepped with random actions for about
     ``seconds`` (at most ``max_steps`` steps); NaN when it cannot be measured."""
-    from ray.rllib.env.multi_agent_env import MultiAgentEnv
+    from ray.rllib.env.multi_agent_env import MultiAgentEnv  # heavy: Ray and RLlib (~4 s)
 
-    from envs.registry import make_env
 
     try:
         env = make_env(env_id, dict(env_config))

@@ -9,9 +9,10 @@ import re
 from pathlib import Path
 from typing import Any, Mapping
 
-
+from envs.registry import UnknownEnvironmentError, canonical_env_id
 from runtime.config import hyperparameters as hp
 from runtime.config.presets import Preset
+from runtime.config.values import ValueCheck
 
 log = logging.getLogger(__name__)
 
@@ -26,21 +27,21 @@ SIMTRACE_DIR = Path("iteration-data") / "training" / "training-simtrace"
 EVAL_SIMTRACE_DIR = Path("iteration-data") / "training" / "evaluation-simtrace"
 
 
-def _int(low: int) -> hp.Check:
-    return ((int,), lambda v: v >= low, f"an integer >= {low}")
+def _int(low: int) -> ValueCheck:
+    return ValueCheck((int,), lambda v: v >= low, f"an integer >= {low}")
 
 
-def _num(predicate: Any, meaning: str) -> hp.Check:
-    return ((int, float), predicate, meaning)
+def _num(predicate: Any, meaning: str) -> ValueCheck:
+    return ValueCheck((int, float), predicate, meaning)
 
 
-def _choice(*choices: str) -> hp.Check:
-    return ((str,), lambda v: v.strip().lower() in choices, "one of " + ", ".join(repr(c) for c in choices))
+def _choice(*choices: str) -> ValueCheck:
+    return ValueCheck((str,), lambda v: v.strip().lower() in choices, "one of " + ", ".join(repr(c) for c in choices))
 
 
 # DeepRacer training hyperparameter -> (check, where it goes). Targets starting "rl." are rlrt hyperparameters;
 # "env:" keys go to env_config; "extra" values are recorded in the spec (and read by the hooks).
-TRAINING_HYPERPARAMETERS: Mapping[str, tuple[hp.Check, str]] = {
+TRAINING_HYPERPARAMETERS: Mapping[str, tuple[ValueCheck, str]] = {
     "batch_size": (_int(1), "rl.training.config.minibatch_size"),
     "num_epochs": (_int(1), "rl.training.config.num_epochs"),
     "lr": (_num(lambda v: v > 0, "a number > 0"), "rl.training.config.lr"),
@@ -75,23 +76,21 @@ ENV_SETTINGS = ("world_name", "race_type", "number_of_obstacles", "min_distance_
 # neural_network -> RLlib model_config for camera images / for vector sensors
 def is_deepracer(env_id: str) -> bool:
     """Whether ``env_id`` (or an alias) is the DeepRacer environment."""
-    from envs.registry import UnknownEnvironmentError, canonical_env_id
-
     try:
         return canonical_env_id(env_id) == ENV_ID
     except UnknownEnvironmentError:
         return False
 
 
-def _coerce(value: Any, check: hp.Check) -> Any:
+def _coerce(value: Any, check: ValueCheck) -> Any:
     """The seeds pass every value as a string ("64", "0.0003"): turn numeric strings into numbers first."""
-    if isinstance(value, str) and (int in check[0] or float in check[0]):
+    if isinstance(value, str) and (int in check.types or float in check.types):
         text = value.strip()
         try:
             number = float(text)
         except ValueError:
             return value
-        if int in check[0] and float not in check[0]:
+        if int in check.types and float not in check.types:
             return int(number) if number.is_integer() else number
         return int(number) if re.fullmatch(r"[-+]?\d+", text) else number
     return value
@@ -114,7 +113,7 @@ def rewrite_hyperparameters(preset: Preset, given: Mapping[str, Any]) -> tuple[d
         if lower in TRAINING_HYPERPARAMETERS:
             check, target = TRAINING_HYPERPARAMETERS[lower]
             value = _coerce(value, check)
-            problem = hp.check_value(key, value, check)
+            problem = check.problem(key, value)
             if problem:
                 problems.append(problem)
                 continue

@@ -20,9 +20,16 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence, TextIO
 
 import numpy as np
+import yaml
 
+from envs.deepracer.env import SIMTRACE_COLUMNS, DeepRacerConfigError, DeepRacerEnv
+from envs.deepracer.metadata import MetadataError, load_metadata
+from envs.deepracer.reward import RewardFunctionError
+from envs.deepracer.tracks import TrackError
 from runtime.errors import UserError
 from runtime.evaluate.episodes import testing_line
+from runtime.families.deepracer.dialect import ENV_SETTINGS
+from runtime.families.deepracer.files import scale_observation
 from runtime.names import CHANNEL_TRAIN
 
 log = logging.getLogger(__name__)
@@ -46,9 +53,8 @@ class DeepRacerPolicy:
 
     def act(self, observation: Any) -> Any:
         """The greedy action for one observation."""
-        import torch
+        import torch  # heavy: torch (~1.5 s)
 
-        from runtime.families.deepracer.files import scale_observation
 
         obs = scale_observation(observation)
         if isinstance(obs, dict):
@@ -81,8 +87,6 @@ def _unpack(path: Path, scratch: Path) -> Path:
 
 def load_policy(path: Path, scratch: Path | None = None) -> DeepRacerPolicy:
     """Load a trained DeepRacer model (folder or model.tar.gz); :class:`UserError` naming what is missing."""
-    from envs.deepracer.metadata import MetadataError, load_metadata
-
     scratch = scratch or Path(tempfile.mkdtemp(prefix="rlrt-deepracer-model-"))
     if not path.exists():
         raise UserError(f"DeepRacer model {path} does not exist.")
@@ -99,7 +103,7 @@ def load_policy(path: Path, scratch: Path | None = None) -> DeepRacerPolicy:
         metadata = load_metadata(folder / "model_metadata.json")
     except MetadataError as exc:
         raise UserError(str(exc)) from exc
-    from ray.rllib.core.rl_module.rl_module import RLModule
+    from ray.rllib.core.rl_module.rl_module import RLModule  # heavy: Ray and RLlib (~4 s)
 
     module = RLModule.from_checkpoint(str(module_dir))
     config = json.loads((folder / "config.json").read_text()) if (folder / "config.json").is_file() else {}
@@ -126,8 +130,6 @@ def _entry(summary: Mapping[str, Any], trial: int) -> dict[str, Any]:
 
 
 def _write_outputs(out_dir: Path, entries: list[dict[str, Any]], trace: Path | None, name: str) -> None:
-    from envs.deepracer.env import SIMTRACE_COLUMNS
-
     out_dir.mkdir(parents=True, exist_ok=True)
     tmp = out_dir / (name + ".tmp")
     tmp.write_text(json.dumps({"metrics": entries}, indent=1))
@@ -146,11 +148,6 @@ def _write_outputs(out_dir: Path, entries: list[dict[str, Any]], trace: Path | N
 
 
 def _make_env(config: Mapping[str, Any]) -> Any:
-    from envs.deepracer.env import DeepRacerConfigError, DeepRacerEnv
-    from envs.deepracer.metadata import MetadataError
-    from envs.deepracer.reward import RewardFunctionError
-    from envs.deepracer.tracks import TrackError
-
     try:
         return DeepRacerEnv(config)
     except (DeepRacerConfigError, MetadataError, RewardFunctionError, TrackError) as exc:
@@ -160,8 +157,6 @@ def _make_env(config: Mapping[str, Any]) -> Any:
 def evaluate_model(model: Path, trials: int = DEFAULT_TRIALS, settings: Mapping[str, Any] | None = None,
                    out_dir: Path | None = None, track_dirs: Sequence[Path] = (), stream: TextIO | None = None) -> list[dict[str, Any]]:
     """Drive ``trials`` laps with ``model``; write evaluation_metrics.json (+ simtrace) to ``out_dir`` if given."""
-    from envs.deepracer.reward import RewardFunctionError
-
     out = stream or sys.stdout
     scratch = Path(tempfile.mkdtemp(prefix="rlrt-deepracer-eval-"))
     try:
@@ -197,8 +192,6 @@ def evaluate_head_to_head(model: Path, opponent: Path, trials: int = DEFAULT_TRI
     """Race ``model`` against ``opponent`` on one track, side by side from the start line; each car's trial ends
     on its own (lap, off track, crash: touching the other car is a crash for both). Writes
     ``evaluation_metrics.json`` (the first model) and ``evaluation_metrics_2.json`` (the second)."""
-    from envs.deepracer.reward import RewardFunctionError
-
     out = stream or sys.stdout
     scratch = Path(tempfile.mkdtemp(prefix="rlrt-deepracer-h2h-"))
     try:
@@ -240,10 +233,6 @@ def evaluate_head_to_head(model: Path, opponent: Path, trials: int = DEFAULT_TRI
 def evaluation_settings(job: Any, hyperparameters: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """Evaluation settings: the train channel's evaluation_params.yaml (or training_params.yaml), then the job's
     hyperparameters (``NUMBER_OF_TRIALS``, ``WORLD_NAME``, ``RACE_TYPE``, ...; ``evaluate_episodes`` = trials)."""
-    import yaml
-
-    from runtime.families.deepracer.dialect import ENV_SETTINGS
-
     train_dir = job.env.channel_dir(CHANNEL_TRAIN)
     settings: dict[str, Any] = {}
     for name in ("evaluation_params.yaml", "training_params.yaml"):

@@ -9,8 +9,17 @@ from pathlib import Path
 from typing import Any, Mapping
 
 import numpy as np
+import yaml
+from gymnasium import spaces
+from gymnasium import spaces as gym_spaces
 
+from envs.deepracer.env import DeepRacerConfigError
+from envs.deepracer.metadata import MetadataError
+from envs.deepracer.reward import RewardFunctionError
+from envs.deepracer.tracks import TrackError
 from runtime.errors import UserError
+from runtime.names import CHANNEL_PRETRAINED
+from runtime.train.warm_start import pretrained_checkpoint
 
 log = logging.getLogger(__name__)
 from runtime.families.deepracer.dialect import ENV_SETTINGS, METADATA_FILE, REWARD_FILES, TRAINING_YAML
@@ -105,8 +114,6 @@ def read_training_yaml(train_dir: Path | None) -> dict[str, Any]:
     """Environment settings from training_params.yaml (the RoboMaker YAML), lower-cased; other keys ignored."""
     if train_dir is None or not (train_dir / TRAINING_YAML).is_file():
         return {}
-    import yaml
-
     path = train_dir / TRAINING_YAML
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
@@ -130,11 +137,6 @@ def model_config_for(metadata: Any) -> dict[str, Any]:
 
 def deepracer_errors(exc: BaseException) -> str | None:
     """The message of a DeepRacer user error anywhere in ``exc`` (also inside a Ray task error's text)."""
-    from envs.deepracer.env import DeepRacerConfigError
-    from envs.deepracer.metadata import MetadataError
-    from envs.deepracer.reward import RewardFunctionError
-    from envs.deepracer.tracks import TrackError
-
     seen: BaseException | None = exc
     while seen is not None:
         if isinstance(seen, (RewardFunctionError, DeepRacerConfigError, MetadataError, TrackError)):
@@ -158,8 +160,6 @@ def scale_observation(observation: Any) -> Any:
 
 
 def _scaled_space(space: Any) -> Any:
-    from gymnasium import spaces
-
     if isinstance(space, spaces.Dict):
         return spaces.Dict({k: _scaled_space(v) for k, v in space.spaces.items()})
     if isinstance(space, spaces.Box) and space.dtype == np.uint8:
@@ -169,8 +169,12 @@ def _scaled_space(space: Any) -> Any:
 
 def image_scaler(env: Any = None, spaces: Any = None, device: Any = None) -> Any:
     """Env-to-module connectors: camera frames scaled to [0, 1]; Dict observations (several sensors) flattened."""
-    from ray.rllib.connectors.env_to_module.flatten_observations import FlattenObservations
-    from ray.rllib.connectors.env_to_module.observation_preprocessor import SingleAgentObservationPreprocessor
+    from ray.rllib.connectors.env_to_module.flatten_observations import (
+        FlattenObservations,  # heavy: Ray and RLlib (~4 s)
+    )
+    from ray.rllib.connectors.env_to_module.observation_preprocessor import (
+        SingleAgentObservationPreprocessor,  # heavy: Ray and RLlib (~4 s)
+    )
 
     class ScaleImages(SingleAgentObservationPreprocessor):
         def recompute_output_observation_space(self, input_observation_space: Any, input_action_space: Any) -> Any:
@@ -179,7 +183,6 @@ def image_scaler(env: Any = None, spaces: Any = None, device: Any = None) -> Any
         def preprocess(self, observation: Any, episode: Any) -> Any:
             return scale_observation(observation)
 
-    from gymnasium import spaces as gym_spaces
 
     observation_space = getattr(env, "single_observation_space", None) or getattr(env, "observation_space", None)
     pieces = [ScaleImages()]
@@ -194,9 +197,6 @@ def pretrained_model(train_dir: Path | None, extras: Mapping[str, Any]) -> tuple
     """The previous model DeepRacer's ``pretrained_s3_bucket`` / ``pretrained_s3_prefix`` name, inside the train
     channel (``<channel>/<pretrained prefix>``, or its ``model/`` folder, holding a model folder, its model.tar.gz or
     checkpoints); None when no prefix is given. UserError naming the prefix when it matches nothing."""
-    from runtime.names import CHANNEL_PRETRAINED
-    from runtime.train.warm_start import pretrained_checkpoint
-
     prefix = s3_key(extras.get("pretrained_s3_prefix") or "")
     if not prefix:
         return None

@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from runtime.errors import UserError
+from runtime.families.deepracer.dialect import SIMTRACE_DIR, TRAINING_METRICS
+from runtime.families.deepracer.files import s3_key
 
 ENDPOINT_ENVS = ("AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL")
 CREDENTIAL_ENVS = ("AWS_ACCESS_KEY_ID", "AWS_PROFILE", "AWS_WEB_IDENTITY_TOKEN_FILE",
@@ -41,8 +43,8 @@ class S3Store:
     """The job's bucket through boto3 (imported here only)."""
 
     def __init__(self, bucket: str, region: str | None, how: str) -> None:
-        import boto3
-        from botocore.config import Config
+        import boto3  # heavy: boto3 (optional S3 only)
+        from botocore.config import Config  # heavy: botocore (optional S3 only)
 
         self.bucket, self.how = bucket, how
         self.client = boto3.client("s3", region_name=region or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1",
@@ -55,7 +57,7 @@ class S3Store:
 
     def exists(self, key: str) -> bool:
         """Whether the object ``key`` exists (False for a 404; other errors raise a UserError)."""
-        from botocore.exceptions import BotoCoreError, ClientError
+        from botocore.exceptions import BotoCoreError, ClientError  # heavy: botocore (optional S3 only)
 
         try:
             self.client.head_object(Bucket=self.bucket, Key=key)
@@ -68,7 +70,7 @@ class S3Store:
             raise self._fail("reach", key, exc) from None
 
     def download(self, key: str, target: Path) -> Path:
-        from botocore.exceptions import BotoCoreError, ClientError
+        from botocore.exceptions import BotoCoreError, ClientError  # heavy: botocore (optional S3 only)
 
         target.parent.mkdir(parents=True, exist_ok=True)
         try:
@@ -79,7 +81,7 @@ class S3Store:
 
     def download_prefix(self, prefix: str, root: Path) -> list[Path]:
         """Every object under ``prefix/`` into ``root/<key>``."""
-        from botocore.exceptions import BotoCoreError, ClientError
+        from botocore.exceptions import BotoCoreError, ClientError  # heavy: botocore (optional S3 only)
 
         found = []
         try:
@@ -92,7 +94,7 @@ class S3Store:
         return found
 
     def upload(self, path: Path, key: str) -> None:
-        from botocore.exceptions import BotoCoreError, ClientError
+        from botocore.exceptions import BotoCoreError, ClientError  # heavy: botocore (optional S3 only)
 
         try:
             self.client.upload_file(str(path), self.bucket, key)
@@ -121,8 +123,6 @@ def stage_inputs(store: S3Store, extras: Mapping[str, Any], root: Path) -> Path:
     """Download the notebook's inputs (the reward function, model_metadata.json, training_params.yaml under
     ``s3_prefix``, and the pretrained prefix) into ``root`` laid out as the bucket; returns ``root`` (used as the
     train channel)."""
-    from runtime.families.deepracer.files import s3_key
-
     prefix = s3_key(extras.get("s3_prefix") or "")
     for name in ("model_metadata_s3_key", "reward_function_s3_source"):
         if extras.get(name):
@@ -147,8 +147,6 @@ class OutputSync:
     """Uploads the DeepRacer outputs under ``output/intermediate`` to the notebook's keys as they change."""
 
     def __init__(self, store: S3Store, extras: Mapping[str, Any], intermediate: Path) -> None:
-        from runtime.families.deepracer.files import s3_key
-
         prefix = s3_key(extras.get("s3_prefix") or "")
         self.store, self.intermediate = store, intermediate
         self.metrics_key = s3_key(extras.get("metrics_s3_object_key") or f"{prefix}/{METRICS_KEY}".lstrip("/"))
@@ -157,8 +155,6 @@ class OutputSync:
 
     def sync(self) -> None:
         """Upload what is new or changed: training_metrics.json, simtrace CSVs, mp4s."""
-        from runtime.families.deepracer.dialect import SIMTRACE_DIR, TRAINING_METRICS
-
         metrics = self.intermediate / TRAINING_METRICS
         self._send(metrics, self.metrics_key)
         traces = self.intermediate / SIMTRACE_DIR.parent

@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import logging
 import math
@@ -22,19 +23,31 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, Mapping, TextIO
 
-
+from envs.deepracer.env import SIMTRACE_COLUMNS, DeepRacerConfigError, DeepRacerEnv
+from envs.deepracer.metadata import MetadataError, ModelMetadata, load_metadata
+from envs.deepracer.reward import RewardFunctionError
+from envs.deepracer.tracks import TrackError
 from runtime.config import hyperparameters as hp
-from runtime.train.checkpoints import TrainingState
+from runtime.contracts import TrainingHooks
 from runtime.errors import UserError
-from runtime.train.reporting import IterationMetrics
+from runtime.families.deepracer.s3 import OutputSync, open_store, stage_inputs
 from runtime.job.environment import CHANNEL_TRAIN, JobEnvironment
-from runtime.families import TrainingHooks
+from runtime.train.checkpoints import CheckpointManager, TrainingState
+from runtime.train.reporting import IterationMetrics
 
 log = logging.getLogger(__name__)
 from runtime.families.deepracer.dialect import EVAL_SIMTRACE_DIR, METADATA_FILE, SIMTRACE_DIR, TRAINING_METRICS
-from runtime.families.deepracer.files import (deepracer_errors, find_metadata, find_reward_function, image_scaler,
-                                             model_config_for, prefix_root, pretrained_model,
-                                             read_training_yaml)
+from runtime.families.deepracer.files import (
+    deepracer_errors,
+    find_metadata,
+    find_reward_function,
+    image_scaler,
+    model_config_for,
+    prefix_root,
+    pretrained_model,
+    read_training_yaml,
+)
+
 
 # ----- training hooks -------------------------------------------------------------------------------------------
 class DeepRacerHooks(TrainingHooks):
@@ -63,14 +76,7 @@ class DeepRacerHooks(TrainingHooks):
 
     # ---- before training
     def prepare(self, spec: hp.TrainingSpec) -> hp.TrainingSpec:
-        from envs.deepracer.env import DeepRacerConfigError, DeepRacerEnv
-        from envs.deepracer.metadata import MetadataError, ModelMetadata, load_metadata
-        from envs.deepracer.reward import RewardFunctionError
-        from envs.deepracer.tracks import TrackError
-
         extras = dict(spec.extras.get("deepracer", {}) or {})
-        from runtime.families.deepracer.s3 import OutputSync, open_store, stage_inputs
-
         channel = self.job.channel_dir(CHANNEL_TRAIN)
         train_dir = channel if channel.is_dir() else None
         store = open_store(extras, sys.stdout)
@@ -151,8 +157,6 @@ class DeepRacerHooks(TrainingHooks):
 
     def _resume_metrics(self) -> None:
         """A job resuming from a checkpoint continues training_metrics.json and its episode counters."""
-        from runtime.train.checkpoints import CheckpointManager
-
         latest = CheckpointManager(self.job.checkpoint_dir).latest()
         if latest is None or not self.metrics_file.is_file():
             return
@@ -172,8 +176,6 @@ class DeepRacerHooks(TrainingHooks):
     def _drain(self) -> tuple[list[dict[str, Any]], dict[str, list[tuple[str, list[str]]]]]:
         episodes: list[dict[str, Any]] = []
         rows: dict[str, list[tuple[str, list[str]]]] = {"training": [], "evaluation": []}
-        import csv
-
         for path in sorted(self.trace_dir.glob("episodes-*.jsonl")):
             taken = path.with_name(path.name + ".draining")
             path.rename(taken)
@@ -239,10 +241,6 @@ class DeepRacerHooks(TrainingHooks):
         tmp.replace(self.metrics_file)
 
     def _write_simtrace(self, path: Path, phase: str, rows: list[tuple[str, list[str]]]) -> None:
-        import csv
-
-        from envs.deepracer.env import SIMTRACE_COLUMNS
-
         path.parent.mkdir(parents=True, exist_ok=True)
         with path.open("w", newline="", encoding="utf-8") as handle:
             writer = csv.writer(handle)

@@ -14,6 +14,7 @@ from typing import Any
 import gym
 import gymnasium
 
+from envs.registry import ensure_registered
 from sagemaker_rl.compat.gym_bridge import GymnasiumAsGym
 
 IDS = ("RoboschoolReacher-v1", "RoboschoolHopper-v1", "RoboschoolHumanoid-v1")
@@ -21,8 +22,6 @@ IDS = ("RoboschoolReacher-v1", "RoboschoolHopper-v1", "RoboschoolHumanoid-v1")
 
 def make(roboschool_id: str, **kwargs: Any) -> GymnasiumAsGym:
     """Build the PyBullet successor of ``roboschool_id`` as a gym 0.26 environment."""
-    from envs.registry import ensure_registered
-
     return GymnasiumAsGym(gymnasium.make(ensure_registered(roboschool_id), **kwargs))
 
 

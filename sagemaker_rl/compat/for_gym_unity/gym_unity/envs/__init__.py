@@ -7,6 +7,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from envs.unity.config import UnityConfig
+from envs.unity.gym_env import UnityGymEnv
+from envs.unity.session import UnitySession
 from sagemaker_rl.compat.gym_bridge import GymnasiumAsGym
 
 
@@ -19,10 +22,6 @@ class UnityToGymWrapper(GymnasiumAsGym):
 
     def __init__(self, unity_env: Any, uint8_visual: bool = False, flatten_branched: bool = False,
                  allow_multiple_obs: bool = False, action_space_seed: int | None = None) -> None:
-        from envs.unity.config import UnityConfig
-        from envs.unity.gym_env import UnityGymEnv
-        from envs.unity.session import UnitySession
-
         if uint8_visual or flatten_branched or allow_multiple_obs:
             raise UnityGymException("rlrt's UnityToGymWrapper supports the defaults only (uint8_visual, "
                                     "flatten_branched and allow_multiple_obs False).")

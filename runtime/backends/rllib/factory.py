@@ -1,0 +1,51 @@
+"""``BACKEND`` of the RLlib backend: it trains every algorithm RLlib has, starts Ray early, and owns its model I/O
+(the serving model of a model folder's checkpoint, a model's greedy policy for evaluation)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Mapping
+
+from runtime.backends.rllib.backend import RLlibSession, serving_model_from_checkpoint
+from runtime.backends.rllib.config import RLlibValidator
+from runtime.backends.rllib.policy import serving_policy_from_checkpoint
+from runtime.backends.rllib.ray_process import EarlyRayStart
+from runtime.contracts import Actor, BackendContext, BackendFactory
+from runtime.evaluate.video import torch_actor
+from runtime.export.policy import ServingModel
+from runtime.names import CHECKPOINT_DIR
+
+
+class RLlibBackendFactory(BackendFactory):
+    """The RLlib backend (see :class:`runtime.contracts.BackendFactory`)."""
+
+    name = "rllib"
+    distributed = True
+    """Trains across the hosts of a multi-host job (a Ray cluster)."""
+
+    def claims(self, algorithm: str) -> bool:
+        return True  # RLlib's own check names the closest algorithm for a name it does not know
+
+    def validator(self) -> RLlibValidator:
+        return RLlibValidator()
+
+    def create(self, context: BackendContext) -> RLlibSession:
+        return RLlibSession(context)
+
+    def start_early(self, num_cpus: int, num_gpus: int) -> EarlyRayStart | None:
+        """Start Ray in the background before the spec is resolved (importing RLlib and starting Ray's processes
+        overlap; the session waits for it). None when the job joins the cluster ``RAY_ADDRESS`` names (quick, and a
+        cluster that is not there is then reported once)."""
+        return None if os.environ.get("RAY_ADDRESS") else EarlyRayStart(num_cpus, num_gpus)
+
+    def serving_model(self, model_dir: Path) -> ServingModel:
+        return serving_model_from_checkpoint(model_dir / CHECKPOINT_DIR)
+
+    def load_actor(self, model_dir: Path, metadata: Mapping[str, Any]) -> Actor:
+        """The model's deterministic policy, rebuilt from its checkpoint (the module plus its connectors)."""
+        policy, _, _ = serving_policy_from_checkpoint(model_dir / str(metadata.get("checkpoint") or CHECKPOINT_DIR))
+        return torch_actor(policy)
+
+
+BACKEND = RLlibBackendFactory()

@@ -1,0 +1,322 @@
+"""The plug-in contracts: what a training backend and an environment family give the one job path, and the one
+lookup of which plug-in trains an algorithm, loads or exports a model, or owns an environment.
+
+This module is the floor between the services it names in its types (the spec, the job, a checkpoint's state, a
+metric line, the serving model) and everything that uses a plug-in: the loop driver, the job setup, the evaluator
+and ``rlrt export`` depend on these contracts and are handed a :class:`Plugins`; they never import a plug-in
+package. Only :mod:`runtime.plugins` names the installed plug-ins (docs/ARCHITECTURE.md, "Floors").
+
+- A **backend** (:class:`BackendFactory`; RLlib online, d3rlpy offline) checks ``rl.training.config.*``, builds a
+  :class:`TrainingSession` for the driver, and owns its model I/O: rebuilding the serving model from a model folder
+  and loading a policy for evaluation.
+- An **environment family** (:class:`Family`; DeepRacer) adds its hyperparameter dialect, its training hooks
+  (:class:`TrainingHooks`) and its own evaluation to a generic job.
+
+Every optional method is declared here with its default: a plug-in subclasses the protocol to inherit them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Mapping, Protocol, TextIO
+
+from runtime.config import hyperparameters as hp
+from runtime.config.hyperparameters import ConfigValidator, TrainingSpec
+from runtime.config.presets import Preset
+from runtime.errors import UserError
+from runtime.export.policy import ServingModel
+from runtime.job.context import Job
+from runtime.job.environment import JobEnvironment
+from runtime.train.checkpoints import TrainingState
+from runtime.train.reporting import IterationMetrics
+
+Actor = Callable[[Any], Any]
+"""One observation -> one action (the evaluator's and the rollout videos' view of a policy)."""
+
+DEFAULT_FRAMEWORK = "rllib"
+"""The backend of a model folder whose ``metadata.json`` names no ``framework`` (written before it was recorded)."""
+
+
+class TrainingHooks:
+    """Extension points of the training loop for a family with its own inputs and outputs (e.g. DeepRacer's
+    training_metrics.json and simtrace). Every method has a do-nothing default."""
+
+    coach_line_per_iteration: bool = True
+    """Whether the reporter prints its per-iteration ``Training>`` line (off when the hooks print per episode)."""
+
+    def prepare(self, spec: TrainingSpec) -> TrainingSpec:
+        """Adjust the spec before anything is built (e.g. add the job's file paths to env_config)."""
+        return spec
+
+    def configure(self, config: Any) -> None:
+        """Adjust the backend's algorithm configuration before the algorithm is built."""
+
+    def pretrained(self, spec: TrainingSpec) -> tuple[Path, str] | None:
+        """A model to warm-start from named in the family's own terms (DeepRacer's ``pretrained_s3_prefix``) and how
+        it was named; None when the family's hyperparameters name none (see :mod:`runtime.train.warm_start`)."""
+        return None
+
+    def on_iteration(self, algo: Any, result: Mapping[str, Any], state: TrainingState, metrics: IterationMetrics,
+                     out: TextIO) -> None:
+        """Called after each iteration has been reported."""
+
+    def stop_reason(self, state: TrainingState, metrics: IterationMetrics) -> str | None:
+        """An extra stop criterion; None to go on."""
+        return None
+
+    def translate_error(self, exc: BaseException) -> BaseException | None:
+        """Turn an error raised while training (e.g. in an env runner) into a clearer one, or None."""
+        return None
+
+    def on_export(self, model_dir: Path) -> None:
+        """Called after the model directory is written."""
+
+    def close(self) -> None:
+        """Called once at the end, whatever happened."""
+
+
+class EarlyStart(Protocol):
+    """A backend's machinery started before the spec is resolved (RLlib: Ray); handed to the session it was for."""
+
+    def cancel(self) -> None:
+        """The job does not train with this backend after all (or its spec was rejected): stop what was started."""
+        ...
+
+
+@dataclass(frozen=True)
+class BackendContext:
+    """What a backend builds its training session from."""
+
+    job: JobEnvironment
+    spec: TrainingSpec
+    """Resolved, checked, and prepared by the environment family's hooks."""
+    env_id: str | None
+    """The canonical environment id (None: an offline job with no environment)."""
+    hooks: TrainingHooks
+    out: TextIO
+    cluster: Any = None
+    """The multi-host Ray cluster the driver is connected to (runtime.cluster), or None."""
+    early_start: EarlyStart | None = None
+    """What the factory's :meth:`BackendFactory.start_early` started for this job, or None."""
+
+
+@dataclass(frozen=True)
+class Step:
+    """What one iteration did."""
+
+    env_steps: int
+    """Steps added to ``timesteps_total``: environment steps (online) or gradient steps (offline)."""
+    episodes: int
+    metrics: IterationMetrics
+    """The iteration's metric lines (episode numbers, throughput); counters are filled in by the driver."""
+    lines: tuple[str, ...] = ()
+    """Further ``name: value`` lines to print after the metric lines (offline: OPE estimates, losses)."""
+    result: Mapping[str, Any] = field(default_factory=dict)
+    """The library's own result, for the family hooks."""
+    interrupted: bool = False
+    """SIGTERM arrived during the iteration, which was cut short: its work is checkpointed, not reported."""
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """What ``metadata.json`` records about the trained policy."""
+
+    framework: str
+    observation_space: Any
+    action_space: Any
+    extra: Mapping[str, Any] = field(default_factory=dict)
+    """Further metadata keys (e.g. the offline data it was trained on)."""
+
+
+class TrainingSession(Protocol):
+    """One training session of a library, built by :meth:`BackendFactory.create`. The driver calls, top to bottom:
+    ``restore`` (a checkpoint exists) or ``load_weights`` (a warm start), ``step`` once per iteration, ``save`` at
+    the checkpoint cadence and at the end, ``finish``, ``write_model`` and ``serving_model`` for the model folder,
+    ``close`` whatever happened. The methods with a body are optional: their body is the default."""
+
+    algo: Any
+    """The library's algorithm object (handed to the family hooks)."""
+    units: tuple[str, str]
+    """What an iteration and a timestep are called in messages, e.g. ("iteration", "steps")."""
+
+    def describe(self) -> str:
+        """One line on what is trained, e.g. ``PPO on CartPole-v1``."""
+        ...
+
+    def restore(self, checkpoint: Path) -> None:
+        """Load the state saved by :meth:`save` into the session."""
+        ...
+
+    def step(self, state: TrainingState, stop_requested: Callable[[], bool]) -> Step:
+        """Run one iteration; ``stop_requested()`` turns true when SIGTERM arrives (a long iteration may end early)."""
+        ...
+
+    def save(self, folder: Path) -> None:
+        """Write the library's checkpoint into ``folder``."""
+        ...
+
+    def finish(self) -> tuple[ModelInfo, Mapping[str, Any]]:
+        """After the last iteration: settle the policy to export (e.g. the best epoch) and describe it; returns its
+        metadata and extra ``training`` metadata."""
+        ...
+
+    def serving_model(self, model_dir: Path) -> ServingModel:
+        """The policy to export from the model folder just written (``model_dir``), for the one export pipeline
+        (:func:`runtime.export.pipeline.export_serving_models`)."""
+        ...
+
+    def close(self) -> None:
+        """Release the library's resources (processes, Ray)."""
+        ...
+
+    def checkpoint_spaces(self) -> tuple[Any, Any] | None:
+        """The policy's (observation, action) gymnasium spaces, recorded in each checkpoint so that a job with other
+        spaces refuses to resume from it; None: checkpoints are compared by algorithm and environment alone."""
+        return None
+
+    def load_weights(self, checkpoint: Path) -> None:
+        """The warm start (:mod:`runtime.train.warm_start`): only the policy's weights of a checkpoint, not the
+        library's counters. Default: :meth:`restore`."""
+        self.restore(checkpoint)
+
+    def rollout_actor(self) -> Actor | None:
+        """The current policy, greedy, for rollout videos and the final evaluation; None: the session has none."""
+        return None
+
+    def write_model(self, model_dir: Path) -> None:
+        """After the model folder is written: replace what the library keeps of the exported policy in it (d3rlpy:
+        the selected epoch's weights). Default: nothing (the checkpoint copy is the model)."""
+
+    def final_evaluation_episodes(self) -> int:
+        """Episodes the driver plays with the exported policy after training (``evaluation.json``); 0: none."""
+        return 0
+
+
+class BackendFactory(Protocol):
+    """A training library behind the one job path (``BACKEND`` of a module under :mod:`runtime.backends`)."""
+
+    name: str
+    """The ``framework`` its model folders record in ``metadata.json``."""
+    distributed: bool
+    """Whether it trains across the hosts of a multi-host job (a Ray cluster)."""
+
+    def claims(self, algorithm: str) -> bool:
+        """Whether it trains ``algorithm`` (a preset's ``algorithm`` or ``rl.training.run``)."""
+        ...
+
+    def validator(self) -> ConfigValidator:
+        """The check of its ``rl.training.config.*`` keys."""
+        ...
+
+    def create(self, context: BackendContext) -> TrainingSession:
+        """The training session the loop driver runs."""
+        ...
+
+    def serving_model(self, model_dir: Path) -> ServingModel:
+        """The serving model of one of its model folders, rebuilt from the checkpoint (``rlrt export``)."""
+        ...
+
+    def load_actor(self, model_dir: Path, metadata: Mapping[str, Any]) -> Actor:
+        """One of its models' deterministic policy, as ``rlrt evaluate`` plays it."""
+        ...
+
+    def find_model(self, source: Path, required: bool = False) -> tuple[Path, dict[str, Any]] | None:
+        """A model of its own format in ``source``, a folder without ``metadata.json`` (the Batch RL seed's
+        checkpoint channel holds a bare d3rlpy ``model.d3``): (model folder, metadata); None when there is none, or
+        with ``required`` (the command expects this backend's model) a :class:`UserError` saying what is there."""
+        return None
+
+    def start_early(self, num_cpus: int, num_gpus: int) -> EarlyStart | None:
+        """Start its machinery while the job's spec resolves (RLlib: Ray); None when it has none to start."""
+        return None
+
+
+class Family(Protocol):
+    """An environment family with its own hyperparameter names, files and outputs (``FAMILY`` of a package under
+    :mod:`runtime.families`). Families that need only the job's context in ``env_config`` (Unity games) declare it in
+    :mod:`envs.registry` and need no plug-in."""
+
+    name: str
+    channels: tuple[str, ...]
+    """The input channels it reads."""
+
+    def claims(self, env_id: str) -> bool:
+        """Whether it owns ``env_id`` (an id or alias)."""
+        ...
+
+    def rewrite_hyperparameters(self, preset: Preset, given: Mapping[str, Any]) -> \
+            tuple[dict[str, Any], dict[str, Any], list[str]]:
+        """Its hyperparameter dialect: (given in rlrt's grammar, accepted extras, problems)."""
+        ...
+
+    def training_hooks(self, job: JobEnvironment, spec: TrainingSpec) -> TrainingHooks:
+        """Its files in and outputs out during training."""
+        ...
+
+    def evaluate(self, job: Job, model: Path, hyperparameters: Mapping[str, Any], overrides: Mapping[str, Any],
+                 out: TextIO | None = None, **options: Any) -> int:
+        """Its own evaluation of a model trained on one of its environments; returns the exit code."""
+        ...
+
+
+@dataclass(frozen=True)
+class Plugins:
+    """The plug-ins a command runs with (:data:`runtime.plugins.INSTALLED`), and the one place that answers which of
+    them trains an algorithm, reads a model folder, or owns an environment."""
+
+    backends: tuple[BackendFactory, ...]
+    """Asked in this order which one trains an algorithm: the last one must claim every algorithm."""
+    families: tuple[Family, ...] = ()
+
+    def backend_for(self, algorithm: str) -> BackendFactory:
+        """The backend that trains ``algorithm``."""
+        for backend in self.backends:
+            if backend.claims(algorithm):
+                return backend
+        raise AssertionError(f"no backend claims {algorithm!r}; the last backend must claim every algorithm")
+
+    def backend_named(self, framework: str) -> BackendFactory | None:
+        """The backend whose model folders record ``framework`` in ``metadata.json``, or None."""
+        return next((backend for backend in self.backends if backend.name == framework), None)
+
+    def backend_for_model(self, metadata: Mapping[str, Any]) -> BackendFactory | None:
+        """The backend that wrote a model folder (its ``metadata.json`` ``framework``), or None when none did."""
+        return self.backend_named(str(metadata.get("framework") or DEFAULT_FRAMEWORK))
+
+    def require_backend_for_model(self, model_dir: Path, metadata: Mapping[str, Any]) -> BackendFactory:
+        """:meth:`backend_for_model`, or a :class:`UserError` naming the model's framework."""
+        backend = self.backend_for_model(metadata)
+        if backend is None:
+            raise UserError(f"{model_dir} was written by {metadata.get('framework')!r}, which no backend of this "
+                            f"rlrt reads (backends: {', '.join(b.name for b in self.backends)}).")
+        return backend
+
+    def find_model(self, source: Path, framework: str | None = None) -> tuple[Path, dict[str, Any]] | None:
+        """A model of a backend's own format in a folder without ``metadata.json`` (only ``framework``'s when the
+        command expects that kind: then a folder without one is a UserError), or None."""
+        expected = self.backend_named(framework) if framework else None
+        if expected is not None:
+            return expected.find_model(source, required=True)
+        return next((found for backend in self.backends if (found := backend.find_model(source)) is not None), None)
+
+    def validator_for(self, algorithm: str) -> ConfigValidator:
+        """The configuration check of the backend that trains ``algorithm`` (for hyperparameter resolution)."""
+        return self.backend_for(algorithm).validator()
+
+    def family_for(self, env_id: str) -> Family | None:
+        """The family that owns ``env_id`` (an id or alias), or None for a plain environment."""
+        return next((family for family in self.families if family.claims(env_id)), None)
+
+    def rewrite_hyperparameters(self, preset: Preset, given: Mapping[str, Any]) -> \
+            tuple[dict[str, Any], dict[str, Any], list[str]]:
+        """The dialect of the family that owns the job's environment (``rl.training.env`` or the preset's)."""
+        family = self.family_for(str(given.get(hp.ENV, preset.env)))
+        if family is None:
+            return dict(given), {}, []
+        return family.rewrite_hyperparameters(preset, given)
+
+    def training_hooks(self, job: JobEnvironment, spec: TrainingSpec) -> TrainingHooks:
+        """The training hooks of the family that owns ``spec.env`` (do-nothing hooks for a plain environment)."""
+        family = self.family_for(spec.env)
+        return family.training_hooks(job, spec) if family is not None else TrainingHooks()
