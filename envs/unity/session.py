@@ -103,8 +103,8 @@ class UnitySession:
             UnityException,
             UnityWorkerInUseException,
         )
-        from mlagents_envs.side_channel.engine_configuration_channel import (
-            EngineConfigurationChannel,  # heavy: ML-Agents (Unity games only)
+        from mlagents_envs.side_channel.engine_configuration_channel import (  # heavy: ML-Agents (Unity games only)
+            EngineConfigurationChannel,
         )
 
         first = config.first_worker_id()

@@ -169,11 +169,11 @@ def _scaled_space(space: Any) -> Any:
 
 def image_scaler(env: Any = None, spaces: Any = None, device: Any = None) -> Any:
     """Env-to-module connectors: camera frames scaled to [0, 1]; Dict observations (several sensors) flattened."""
-    from ray.rllib.connectors.env_to_module.flatten_observations import (
-        FlattenObservations,  # heavy: Ray and RLlib (~4 s)
+    from ray.rllib.connectors.env_to_module.flatten_observations import (  # heavy: Ray and RLlib (~4 s)
+        FlattenObservations,
     )
-    from ray.rllib.connectors.env_to_module.observation_preprocessor import (
-        SingleAgentObservationPreprocessor,  # heavy: Ray and RLlib (~4 s)
+    from ray.rllib.connectors.env_to_module.observation_preprocessor import (  # heavy: Ray and RLlib (~4 s)
+        SingleAgentObservationPreprocessor,
     )
 
     class ScaleImages(SingleAgentObservationPreprocessor):
