@@ -9,6 +9,7 @@ Foundation's maintained adapters; gymnasium environments (and RLlib's multi-agen
 from __future__ import annotations
 
 import inspect
+import sys
 from typing import Any
 
 import gymnasium
@@ -38,6 +39,62 @@ def _skip_gym_passive_checks(env: Any) -> None:
         seen += 1
 
 
+RGB_ARRAY = "rgb_array"
+
+
+def _chain(env: Any) -> list[Any]:
+    """``env`` and every environment it wraps (gymnasium's ``env``, Shimmy's ``gym_env``), outermost first."""
+    found: list[Any] = []
+    while env is not None and len(found) < 64 and all(env is not seen for seen in found):
+        found.append(env)
+        env = getattr(env, "gym_env", None) or getattr(env, "env", None)
+    return found
+
+
+class RgbArrayFrames(gymnasium.Wrapper):
+    """An environment built without ``render_mode`` (a user's creator ignores it) whose innermost environment offers
+    ``rgb_array``: every environment in the chain is switched to ``rgb_array`` (PyBullet's robots render by that
+    attribute at call time), and an old-gym environment is asked with ``render(mode="rgb_array")``."""
+
+    def __init__(self, env: gymnasium.Env) -> None:
+        super().__init__(env)
+        self._chain = _chain(env)
+        for part in self._chain:
+            try:
+                part.render_mode = RGB_ARRAY
+            except AttributeError:  # a read-only property that delegates further in
+                pass
+
+    @property
+    def render_mode(self) -> str:
+        return RGB_ARRAY
+
+    def render(self) -> Any:
+        frame = self.env.render()
+        if frame is None:
+            innermost = self._chain[-1]
+            try:
+                frame = innermost.render(mode=RGB_ARRAY)
+            except TypeError:
+                frame = None
+        return frame
+
+
+def offers_rgb_array(env: Any) -> bool:
+    """Whether any environment in ``env``'s chain lists ``rgb_array`` among its render modes."""
+    return any(RGB_ARRAY in list((getattr(part, "metadata", None) or {}).get("render_modes")
+                                 or (getattr(part, "metadata", None) or {}).get("render.modes") or [])
+               for part in _chain(env))
+
+
+def with_render_mode(env: gymnasium.Env, render_mode: str | None) -> gymnasium.Env:
+    """``env`` rendering as ``render_mode`` asks when it can (only ``rgb_array`` is arranged after the fact: rollout
+    videos); otherwise unchanged."""
+    if render_mode != RGB_ARRAY or getattr(env, "render_mode", None) == RGB_ARRAY or not offers_rgb_array(env):
+        return env
+    return RgbArrayFrames(env)
+
+
 def to_gymnasium(env: Any, source: str) -> gymnasium.Env:
     """``env`` as a gymnasium environment; ``source`` names what built it (for the error when it is no environment).
 
@@ -57,6 +114,53 @@ def to_gymnasium(env: Any, source: str) -> gymnasium.Env:
     from shimmy import GymV21CompatibilityV0, GymV26CompatibilityV0  # heavy: old-gym adapters (user envs only)
 
     _skip_gym_passive_checks(env)
+    if hasattr(env, "__dict__"):
+        env.close = _CloseWhatItHolds(env)
     if _takes_seed(env):
         return GymV26CompatibilityV0(env=env)
+    if not callable(getattr(env, "seed", None)) and hasattr(env, "__dict__"):
+        env.seed = _Unseeded(source)  # Shimmy calls seed(seed) on every seeded reset
     return GymV21CompatibilityV0(env=env)
+
+
+def _is_environment(value: Any) -> bool:
+    return callable(getattr(value, "close", None)) and callable(getattr(value, "step", None)) and \
+        callable(getattr(value, "reset", None))
+
+
+class _CloseWhatItHolds:
+    """``close()`` of a user's old-gym environment that also closes the environments it holds: the seeds'
+    ``UnityEnvWrapper`` keeps a ``UnityToGymWrapper`` (and its game process) in ``self.env`` and has no ``close()``
+    of its own, so closing it left the game running and the job's process waiting for it."""
+
+    def __init__(self, env: Any) -> None:
+        self.close = getattr(env, "close", None)  # the environment's own (gym's base class: nothing), if any
+        self.held = [value for value in vars(env).values() if value is not env and _is_environment(value)] \
+            if hasattr(env, "__dict__") else []
+
+    def __call__(self) -> None:
+        try:
+            if callable(self.close):
+                self.close()
+        finally:
+            for held in self.held:
+                try:
+                    held.close()
+                except Exception:  # noqa: BLE001 - closing twice or a half-built environment: nothing left to free
+                    pass
+
+
+class _Unseeded:
+    """``seed()`` for a gym 0.21-style environment that has none (its own RNG, or none at all): the episodes run
+    unseeded, and the first seeded reset says so once."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self.said = False
+
+    def __call__(self, seed: int | None = None) -> list[int | None]:
+        if seed is not None and not self.said:
+            self.said = True
+            print(f"rlrt: {self.source} returned an environment without seed() (gym 0.21 API): its episodes are not "
+                  "seeded; define seed(self, seed) to seed them", file=sys.stderr, flush=True)
+        return [seed]

@@ -137,3 +137,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0  # not reached: execvp replaced this process
 
     return run_job(job, default_failure_file)
+
+
+if __name__ == "__main__":  # `python -m runtime.container train` (the image's entry point, entrypoints/container.py)
+    sys.exit(main())

@@ -14,7 +14,7 @@ from typing import Any, Callable, Mapping
 
 import gymnasium
 
-from envs.adapters import to_gymnasium
+from envs.adapters import to_gymnasium, with_render_mode
 from envs.errors import EnvConfigError
 from envs.registry import EPISODE_STEP_CAP, capped
 from sagemaker_rl import compat
@@ -47,6 +47,8 @@ class UserEnvCreator:
         except Exception as exc:
             raise EnvConfigError(f"{self.describe()} raised {type(exc).__name__}: {exc}") from exc
         env = to_gymnasium(env, self.describe())
+        if hasattr(env_context, "get"):  # rollout videos ask for frames; the user's creator may not pass them on
+            env = with_render_mode(env, env_context.get("render_mode"))
         max_steps = env_context.get("max_episode_steps") if hasattr(env_context, "get") else None
         if max_steps is not None:  # the user's own gymnasium-style limit
             env = gymnasium.wrappers.TimeLimit(env, int(max_steps))

@@ -30,12 +30,17 @@ deps_only=0
 
 install_project() {
   [ "$deps_only" = 1 ] && return 0
-  # The project itself is installed (editable) into the shared environment on every call: it takes a second
-  # and keeps `rlrt` pointing at this checkout.
-  if [ "$(cd / && "$venv/bin/python" -c 'import runtime, os; print(os.path.dirname(os.path.dirname(runtime.__file__)))' 2>/dev/null)" != "$root" ]; then
+  # The project itself is installed (editable) into the shared environment when the environment points at another
+  # checkout, or this checkout's setup.cfg (its packages and entry points: `rlrt`, the pytest plugin) changed since.
+  local stamp="$venv/.rlrt-project"
+  local wanted
+  wanted="$root $(sha256sum "$root/setup.cfg" | cut -c1-16)"
+  if [ "$(cd / && "$venv/bin/python" -c 'import runtime, os; print(os.path.dirname(os.path.dirname(runtime.__file__)))' 2>/dev/null)" != "$root" ] \
+      || [ "$(cat "$stamp" 2>/dev/null)" != "$wanted" ]; then
     # setuptools warns on every editable install that a folder named like the package may shadow it; that is the
     # point of an editable install of this checkout, so the warning (nothing a user can act on) is silenced.
     PYTHONWARNINGS=ignore "$venv/bin/python" -m pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e "$root" >&2
+    echo "$wanted" > "$stamp"
   fi
 }
 

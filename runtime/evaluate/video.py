@@ -90,11 +90,11 @@ class EpisodeRecorder:
         self.enabled = False
         self.close()
         name = self.name or getattr(getattr(env, "spec", None), "id", None) or type(env.unwrapped).__name__
-        message = f"{name} cannot render video frames ({reason}); no videos are recorded"
+        message = f"{name} cannot render video frames ({reason})"
         if self.strict:
             raise VideoUnavailable(message)
         if self.out is not None:
-            print(f"rlrt: {message}.", file=self.out, flush=True)
+            print(f"rlrt: {message}; no videos are recorded.", file=self.out, flush=True)
 
     def begin(self, env: Any, episode: int) -> None:
         """Start filming ``episode`` if it is to be filmed and ``env`` can render."""

@@ -11,11 +11,14 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import replace
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, TextIO
+
+import gymnasium
 
 from envs.errors import EnvConfigError, EnvStartError
-from envs.registry import make_env
+from envs.registry import env_info, make_env
 from runtime.backends.rllib.algorithm import build_algorithm_config, policy_spaces, register_environment
 from runtime.backends.rllib.policy import serving_policy_from_algorithm, serving_policy_from_checkpoint
 from runtime.backends.rllib.quiet import quiet_ray_logs
@@ -23,6 +26,7 @@ from runtime.backends.rllib.ray_process import EarlyRayStart, init_ray, shutdown
 from runtime.backends.rllib.sampling import SETTING, SampleTimeout
 from runtime.cluster import env_runner_hosts, healthy_env_runners
 from runtime.config import hyperparameters as hp
+from runtime.config.hyperparameters import TrainingSpec
 from runtime.contracts import Actor, BackendContext, ModelInfo, Step, TrainingSession
 from runtime.errors import UserError
 from runtime.evaluate.video import torch_actor
@@ -63,6 +67,29 @@ def explain_env_failure(env_id: str, env_config: Mapping[str, Any], model_config
                         f"continuous (Box) actions; {env_id} has {action_space}. Remove it for this environment.")
 
 
+def settings_the_actions_take(spec: TrainingSpec, env_id: str, env_config: Mapping[str, Any], out: TextIO) -> TrainingSpec:
+    """``spec`` without ``model_config.free_log_std`` when the environment's actions are not continuous: RLlib 1.x
+    ignored it there (the seeds' Unity script sets it for a discrete game), RLlib 2.x's env runners die on it. One
+    line says so. The environment is built once here, only when the setting is given."""
+    model = dict(spec.config.get("model_config") or {})
+    if not model.get("free_log_std") or env_info(env_id).multi_agent:
+        return spec
+    try:
+        env = make_env(env_id, dict(env_config))
+    except Exception:  # noqa: BLE001 - an env that cannot be built is reported where RLlib builds it
+        return spec
+    try:
+        action_space = env.action_space
+    finally:
+        env.close()
+    if isinstance(action_space, gymnasium.spaces.Box):
+        return spec
+    del model["free_log_std"]
+    print(f"rlrt: rl.training.config.model.free_log_std applies to continuous (Box) actions; {env_id} has "
+          f"{action_space}, so it is ignored (as RLlib 1.x ignored it)", file=out, flush=True)
+    return replace(spec, config={**spec.config, "model_config": model})
+
+
 class RLlibSession(TrainingSession):
     """One RLlib Algorithm, trained iteration by iteration."""
 
@@ -82,6 +109,7 @@ class RLlibSession(TrainingSession):
         if self.early is not None:
             self.early.wait()  # registering the environment would otherwise start a second Ray
         quiet_ray_logs()  # before RLlib's config builder logs (init_ray does it too, later when joining a cluster)
+        spec = settings_the_actions_take(spec, self.env_id, env_config, context.out)
         config = build_algorithm_config(spec, register_environment(self.env_id), job.num_gpus, env_config, self.env_id)
         context.hooks.configure(config)
         self.algo: Any = None

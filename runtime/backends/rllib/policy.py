@@ -13,6 +13,7 @@ What RLlib does around the module at inference, and what is baked into the servi
 from __future__ import annotations
 
 import copy
+import functools
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -114,11 +115,31 @@ def filter_from_state(env_to_module_state: Mapping[str, Any] | None) -> Observat
     )
 
 
+def _free_log_std_forward(head: Any, inputs: Any, **kwargs: Any) -> Any:
+    """RLlib's free-log-std head (``model_config.free_log_std``) as it computes, with the log-std broadcast over the
+    batch instead of ``repeat([len(mean), 1])``, which a trace (TorchScript, ONNX) freezes to the example's batch."""
+    import torch  # heavy: torch (~1.5 s)
+
+    mean = head.net(inputs)
+    log_std = head.log_std
+    if head.clip_log_std:
+        log_std = torch.clamp(log_std, -head.log_std_clip_param_const, head.log_std_clip_param_const)
+    return torch.cat([mean, torch.zeros_like(mean) + log_std], dim=1)
+
+
+def _traceable(module: Any) -> Any:
+    """``module`` with the parts RLlib computes in a way a trace cannot follow replaced by equivalent ones."""
+    for part in module.modules():
+        if type(part).__name__ == "TorchFreeLogStdMLPHead":
+            part._forward = functools.partial(_free_log_std_forward, part)
+    return module
+
+
 def serving_policy_from_parts(
     module: Any, env_to_module_state: Mapping[str, Any] | None, normalize_actions: bool
 ) -> tuple[Any, ActionHead, ObservationFilter | None]:
     """Build the torch serving policy from an RLModule (copied to CPU) and its connectors' state."""
-    module = copy.deepcopy(module).cpu().eval()
+    module = _traceable(copy.deepcopy(module).cpu().eval())
     observation_space = module.observation_space
     if observation_space is None or len(getattr(observation_space, "shape", ()) or ()) != 1:
         raise UserError(f"Cannot export a serving policy for observation space {observation_space}: flat Box only.")
