@@ -101,3 +101,20 @@ def experiment_hyperparameters(experiment: Mapping[str, Any]) -> dict[str, Any]:
     if training.get("keep_checkpoints_num") is not None:
         hyperparameters[hp.KEEP_CHECKPOINTS] = training["keep_checkpoints_num"]
     return hyperparameters
+
+
+RL_PREFIX = "rl."
+
+
+def owned_by_rlrt(key: str) -> bool:
+    """Whether the job hyperparameter ``key`` is rlrt's to read (and check): SageMaker RL's ``rl.*`` grammar and
+    rlrt's documented names (``preset``, ``record_video_every``, ``seed``, ...). Every other key is the script's own
+    (a notebook's ``{"bag_capacity": 9}``): SageMaker RL's launcher applied only ``rl.*`` keys and handed the rest to
+    the script (as ``SM_HPS`` and command-line arguments), and so does rlrt; ``sagemaker_*`` keys are the SDK's."""
+    return key.startswith(RL_PREFIX) or key in hp.TOP_LEVEL_KEYS or key in (hp.PRESET, *hp.PRESET_ALIASES)
+
+
+def scripts_own_keys(hyperparameters: Mapping[str, Any]) -> list[str]:
+    """The hyperparameters that belong to the script, not to rlrt (see :func:`owned_by_rlrt`)."""
+    return sorted(k for k in hyperparameters
+                  if not owned_by_rlrt(k) and not k.startswith(hp.SAGEMAKER_PREFIX) and k != hp.TUNING_OBJECTIVE)

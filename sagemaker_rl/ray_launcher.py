@@ -26,7 +26,8 @@ from runtime.names import CONFIG_DIR, HYPERPARAMETERS_JSON
 from runtime.plugins import INSTALLED
 from runtime.train.job import run_training_job
 from sagemaker_rl import compat
-from sagemaker_rl.experiment import BASE_PRESET, apply_rl_hyperparameters, experiment_hyperparameters
+from sagemaker_rl.experiment import (BASE_PRESET, apply_rl_hyperparameters, experiment_hyperparameters, owned_by_rlrt,
+                                    scripts_own_keys)
 from sagemaker_rl.user_envs import check_user_env, register_user_env
 
 
@@ -103,12 +104,16 @@ class SageMakerRayLauncher:
 
         def prepare() -> int:
             prepared.update(self.training_hyperparameters())
+            own = scripts_own_keys(self.hyperparameters)
+            if own:
+                print(f"rlrt: hyperparameters for the script itself, not read by rlrt: {', '.join(own)}", flush=True)
             return 0
 
         code = run_job(prepare)
         if code != 0:
             return code
-        return run_training_job(overrides=prepared, default_preset=BASE_PRESET, plugins=INSTALLED)
+        return run_training_job(overrides=prepared, default_preset=BASE_PRESET, plugins=INSTALLED,
+                                owned=owned_by_rlrt)
 
     @classmethod
     def train_main(cls) -> None:

@@ -77,6 +77,10 @@ STOP_KEYS: Mapping[str, ValueCheck] = MappingProxyType(
         STOP_TRAINING_ITERATION: ValueCheck((int,), lambda v: v >= 1, "an integer >= 1"),
         STOP_TIMESTEPS_TOTAL: ValueCheck((int,), lambda v: v >= 1, "an integer >= 1"),
         STOP_EPISODE_REWARD_MEAN: ValueCheck((int, float), lambda v: math.isfinite(v), "a finite number"),
+        # Tune 1.x's other result keys, as SageMaker RL's experiments name them:
+        "episodes_total": ValueCheck((int,), lambda v: v >= 1, "an integer >= 1"),
+        **{key: ValueCheck((int, float), lambda v: math.isfinite(v), "a finite number")
+           for key in ("episode_reward_max", "episode_reward_min", "episode_len_mean")},
     }
 )
 TOP_LEVEL_KEYS: Mapping[str, ValueCheck] = MappingProxyType(

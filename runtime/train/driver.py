@@ -61,6 +61,10 @@ def stop_reason(stop: Mapping[str, Any], metrics: IterationMetrics) -> str | Non
         hp.STOP_TIMESTEPS_TOTAL: metrics.timesteps_total,
         hp.STOP_TIME_TOTAL_S: metrics.time_total_s,
         hp.STOP_EPISODE_REWARD_MEAN: metrics.episode_reward_mean,
+        "episodes_total": metrics.episodes_total,
+        "episode_reward_max": metrics.episode_reward_max,
+        "episode_reward_min": metrics.episode_reward_min,
+        "episode_len_mean": metrics.episode_len_mean,
     }
     for key, threshold in stop.items():
         value = values.get(STOP_ALIASES.get(key, key))

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 from runtime.cluster import describe_plan, head_cluster, plan_cluster, run_worker
 from runtime.cluster.plan import ClusterPlan
@@ -23,16 +24,24 @@ def run_training_job(
     default_preset: str = DEFAULT_PRESET,
     *,
     plugins: Plugins,
+    owned: Callable[[str], bool] | None = None,
 ) -> int:
     """Run one training job end to end through the single failure path; returns the process exit code.
 
     ``overrides`` (from the command line) are layered on top of ``hyperparameters.json``; in a local tree they are
     written into it, so a rerun in the same tree trains (and resumes) the same configuration. ``plugins``: the
-    backends and environment families the job may use (:data:`runtime.plugins.INSTALLED`).
+    backends and environment families the job may use (:data:`runtime.plugins.INSTALLED`). ``owned``: which of the
+    job's hyperparameters are rlrt's to read (a launcher script's job: the others are the script's own); None: all.
     """
     overrides = dict(overrides or {})
     hint = str(overrides.get(hp.PRESET, default_preset))
-    return run_in_job(base_dir, overrides, hint, lambda job: _train(job, default_preset, plugins))
+
+    def body(job: Job) -> int:
+        if owned is not None:
+            job = replace(job, hyperparameters={k: v for k, v in job.hyperparameters.items() if owned(k)})
+        return _train(job, default_preset, plugins)
+
+    return run_in_job(base_dir, overrides, hint, body)
 
 
 def _train(job: Job, default_preset: str, plugins: Plugins) -> int:

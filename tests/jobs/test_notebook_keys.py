@@ -67,13 +67,15 @@ def test_unity_env_inside_config_trains_that_game_and_skips_videos_with_one_line
     assert run.stdout.count("cannot render video frames") == 1 and not list(tree.intermediate.glob("*.mp4"))
 
 
-def test_free_log_std_on_discrete_actions_is_a_user_error(tmp_path: Path) -> None:
-    # The Unity example's "model": {"free_log_std": true}: RLlib 2.x supports it for continuous actions only.
+def test_free_log_std_on_discrete_actions_is_ignored_with_one_line(tmp_path: Path) -> None:
+    # The Unity example's "model": {"free_log_std": true}: RLlib 1.x ignored it on discrete actions (RLlib 2.x's env
+    # runners die on it), so rlrt drops it and says so once; the job trains and exports.
     tree = make_job_tree(tmp_path / "ml", {"rl.training.config.model": {"free_log_std": True}, **ONE_ITERATION})
     run = run_entry_point("train.py", tree.base, tmp_path, timeout=240)
-    assert run.returncode == 2, run.stderr[-3000:]
-    failure = tree.failure.read_text()
-    assert "model.free_log_std" in failure and "model_config.free_log_std" in failure and "Discrete(2)" in failure
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert run.stdout.count("model.free_log_std applies to continuous (Box) actions; CartPole-v1 has Discrete(2), "
+                            "so it is ignored") == 1
+    assert (tree.model / "policy.onnx").is_file() and not tree.failure.exists()
 
 
 def test_log_std_init_on_discrete_actions_is_a_user_error(tmp_path: Path) -> None:

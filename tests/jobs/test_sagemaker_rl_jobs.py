@@ -337,3 +337,72 @@ def test_sigterm_reaches_the_launcher_script_which_checkpoints(tmp_path: Path) -
     assert code == 143, log.read_text()[-3000:]
     assert "rlrt: stopped by SIGTERM; checkpoint" in log.read_text()
     assert [p.name for p in tree.checkpoints.iterdir()] == [f"checkpoint_{len(progress_rows(tree.base)):06d}"]
+
+
+BAG_SCRIPT = '''
+import json
+import os
+
+import gym
+import numpy as np
+from ray.tune.registry import register_env
+from sagemaker_rl.ray_launcher import SageMakerRayLauncher
+
+OWN = json.loads(os.environ.get("SM_HPS", "{}"))  # the notebook's hyperparameters for this script
+
+
+class Bag(gym.Env):
+    """gym 0.21 style, no seed(): put items into a bag of a given capacity."""
+
+    def __init__(self, capacity, sizes):
+        self.capacity, self.sizes = capacity, sizes
+        self.observation_space = gym.spaces.Box(0.0, 100.0, shape=(1,), dtype=np.float32)
+        self.action_space = gym.spaces.Discrete(len(sizes) + 1)
+
+    def reset(self):
+        self.load = 0
+        return np.array([self.load], dtype=np.float32)
+
+    def step(self, action):
+        done = action == len(self.sizes)
+        if not done:
+            self.load += self.sizes[action]
+            done = self.load > self.capacity
+        reward = -1.0 if self.load > self.capacity else float(done) * self.load
+        return np.array([self.load], dtype=np.float32), reward, done, {}
+
+
+class BagLauncher(SageMakerRayLauncher):
+    def register_env_creator(self):
+        register_env("bag", lambda config: Bag(config["bag_capacity"], config["item_sizes"]))
+
+    def get_experiment_config(self):
+        return {"training": {"env": "bag", "run": "PPO", "stop": {"episodes_total": 3},
+                             "config": {"framework": "tf", "num_workers": 1, "train_batch_size": 128,
+                                        "sgd_minibatch_size": 64, "num_sgd_iter": 1,
+                                        "env_config": {"bag_capacity": OWN["bag_capacity"],
+                                                       "item_sizes": OWN["item_sizes"]}}}}
+
+
+if __name__ == "__main__":
+    BagLauncher().train_main()
+'''
+
+
+def test_the_scripts_own_hyperparameters_reach_it_and_rllib_1x_settings_are_bridged(tmp_path: Path) -> None:
+    """A notebook's hyperparameters for its own script (``bag_capacity``, ``item_sizes``) are the script's: rlrt
+    reads only ``rl.*`` and its own names and says which it left alone. The experiment's RLlib 1.x settings that
+    SageMaker RL's images accepted are bridged with one line each: ``framework: tf`` trains torch, Tune 1.x's
+    ``episodes_total`` stops the job, an env without ``seed()`` runs unseeded."""
+    run, tree = run_script_mode(tmp_path, "train-bag.py", {"train-bag.py": BAG_SCRIPT},
+                                {"bag_capacity": 9, "item_sizes": [2, 3], "seed": 4})
+    output = run.stdout + run.stderr
+    assert run.returncode == 0, output[-4000:]
+    assert "Unknown hyperparameter" not in output
+    assert output.count("hyperparameters for the script itself, not read by rlrt: bag_capacity, item_sizes") == 1
+    assert output.count("rl.training.config.framework=\"tf\": rlrt trains this job with torch") == 1
+    assert "without seed() (gym 0.21 API)" in output
+    assert "rlrt: done (episodes_total " in output
+    resolved = json.loads((tree.model / "config.json").read_text())
+    assert resolved["env_config"]["bag_capacity"] == 9 and resolved["env_config"]["item_sizes"] == [2, 3]
+    assert (tree.model / "policy.onnx").is_file()

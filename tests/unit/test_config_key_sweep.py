@@ -11,20 +11,21 @@ from typing import Any
 
 import pytest
 
-from runtime.plugins import INSTALLED
-
-validator_for = INSTALLED.validator_for
 from runtime.backends.rllib.algorithm import build_algorithm_config
 from runtime.backends.rllib.config import (
     _TYPE_OF_NONE_DEFAULTS,
     FRAMEWORK_KEYS,
     OLD_NAMES,
     OLD_SCHEDULES,
+    TENSORFLOW_FRAMEWORKS,
     default_config_dict,
 )
 from runtime.backends.rllib.no_effect import NO_EFFECT
 from runtime.config import hyperparameters as hp
 from runtime.errors import UserError
+from runtime.plugins import INSTALLED
+
+validator_for = INSTALLED.validator_for
 
 ENV = "CartPole-v1"
 # Non-default values for keys whose default is a string, a container or None (numbers and booleans are derived).
@@ -129,6 +130,8 @@ def test_every_rllib_key_changes_the_built_configuration_or_is_refused(baseline:
     keys = list(default_config_dict("PPO"))
     silent = {}
     for key in keys:
+        if key in FRAMEWORK_KEYS:  # TensorFlow: ignored with one line (test_sagemaker_rls_tensorflow_settings_...)
+            continue
         value = _other(key, baseline.get(key, baseline.get("_" + key)))
         if value is None:
             value = "a value"  # no valid alternative: the key must be refused whatever it is given
@@ -138,7 +141,21 @@ def test_every_rllib_key_changes_the_built_configuration_or_is_refused(baseline:
     assert not silent, f"{len(silent)} keys accepted without effect: {silent}"
 
 
-@pytest.mark.parametrize("key", sorted({*OLD_NAMES, *OLD_SCHEDULES, *FRAMEWORK_KEYS, "horizon", "monitor"}))
+@pytest.mark.parametrize("key", sorted(FRAMEWORK_KEYS))
+def test_sagemaker_rls_tensorflow_settings_train_torch_and_say_so(key: str, baseline: dict[str, Any],
+                                                                   caplog: pytest.LogCaptureFixture) -> None:
+    """SageMaker RL's images trained TensorFlow (``framework: tf``, ``use_pytorch: False``, ``eager: True``): rlrt
+    trains torch, with one line; a value no RLlib had is refused."""
+    for value in TENSORFLOW_FRAMEWORKS[key]:
+        caplog.clear()
+        spec = hp.resolve({f"rl.training.config.{key}": value}, validator_for, num_cpus=2)
+        assert key not in spec.config
+        assert caplog.text.count("the setting is ignored") == 1 and "torch" in caplog.text
+    with pytest.raises(UserError, match="trains with torch"):
+        hp.resolve({f"rl.training.config.{key}": "jax"}, validator_for, num_cpus=2)
+
+
+@pytest.mark.parametrize("key", sorted({*OLD_NAMES, *OLD_SCHEDULES, "horizon", "monitor"}))
 def test_every_rllib_1x_name_is_translated_or_refused(key: str, baseline: dict[str, Any]) -> None:
     values = {"horizon": 33, "monitor": False, "lr_schedule": [[0, 0.01], [1000, 0.001]],
               "entropy_coeff_schedule": [[0, 0.01], [1000, 0.0]], "num_gpus": 1, "num_gpus_per_worker": 1,

@@ -153,3 +153,18 @@ def test_a_damaged_newest_checkpoint_is_moved_aside_and_the_older_one_resumed(
 def test_stop_rule(stop: dict, expected: str | None) -> None:
     metrics = IterationMetrics(2, 100, 1.5, math.nan, math.nan, math.nan, math.nan, 0, math.nan)
     assert stop_reason(stop, metrics) == expected
+
+
+@pytest.mark.parametrize(
+    ("stop", "expected"),
+    [
+        ({"episodes_total": 7}, "episodes_total 7 >= 7"),
+        ({"episodes_total": 8}, None),
+        ({"episode_reward_max": 30}, "episode_reward_max 30 >= 30"),
+        ({"episode_reward_min": -2}, "episode_reward_min -1 >= -2"),
+        ({"episode_len_mean": 151}, None),
+    ],
+)
+def test_tune_1x_stop_keys(stop: dict, expected: str | None) -> None:
+    metrics = IterationMetrics(2, 100, 1.5, 12.0, 30.0, -1.0, 150.0, 7, math.nan)
+    assert stop_reason(stop, metrics) == expected

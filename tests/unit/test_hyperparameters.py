@@ -9,11 +9,11 @@ import pytest
 
 from runtime.config import hyperparameters as hp
 from runtime.errors import UserError
+from runtime.job.environment import load_environment
 from runtime.plugins import INSTALLED
+from tests.conftest import make_job_tree
 
 _validator = INSTALLED.validator_for
-from runtime.job.environment import load_environment
-from tests.conftest import make_job_tree
 
 
 def resolve(hps: dict) -> hp.TrainingSpec:
@@ -203,8 +203,8 @@ BAD_INPUTS = [
     ({"rl.training.stop.training_iteration": "2.5"}, "training_iteration", "integer"),
     ({"seed": "-3"}, "seed", ">= 0"),
     ({"preset": "cartpole-bcq", "rl.training.config.batch_size": "sixty"}, "batch_size", "integer"),
-    ({"rl.training.config.framework": "tf2"}, "framework", "torch"),
-    ({"rl.training.config.eager": True}, "eager", "torch"),
+    ({"rl.training.config.framework": "jax"}, "framework", "torch"),
+    ({"rl.training.config.eager": "yes"}, "eager", "torch"),
     ({"rl.training.config.batch_mode": "complete_episode"}, "batch_mode", "complete_episodes"),
     ({"rl.training.config.monitor": "yes"}, "monitor", "record_video_every"),
     ({"rl.training.config.env": 5}, "rl.training.config.env", "environment id"),
@@ -263,3 +263,14 @@ def test_decode_value_behaves_like_sagemaker_training() -> None:
     assert hp.decode_value("0.5") == 0.5
     assert hp.decode_value("[1, 2]") == [1, 2]
     assert hp.decode_value("cartpole-ppo") == "cartpole-ppo"
+
+
+def test_tune_1x_stop_keys_are_understood() -> None:
+    """SageMaker RL's experiments stop on any of Tune 1.x's result keys (value >= threshold, as Tune did)."""
+    spec = resolve({"rl.training.stop.episodes_total": "40", "rl.training.stop.episode_reward_max": 200,
+                    "rl.training.stop.episode_reward_min": -5.5, "rl.training.stop.episode_len_mean": 150})
+    assert {k: spec.stop[k] for k in ("episodes_total", "episode_reward_max", "episode_reward_min",
+                                      "episode_len_mean")} == {"episodes_total": 40, "episode_reward_max": 200,
+                                                               "episode_reward_min": -5.5, "episode_len_mean": 150}
+    with pytest.raises(UserError, match="episodes_total' must be an integer >= 1"):
+        resolve({"rl.training.stop.episodes_total": 0})

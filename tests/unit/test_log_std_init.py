@@ -8,13 +8,13 @@ import math
 import pytest
 import torch
 
-from runtime.plugins import INSTALLED
-
-validator_for = INSTALLED.validator_for
 from runtime.backends.rllib.algorithm import build_algorithm_config, fill_log_std
 from runtime.backends.rllib.ray_process import init_ray
 from runtime.config import hyperparameters as hp
 from runtime.errors import UserError
+from runtime.plugins import INSTALLED
+
+validator_for = INSTALLED.validator_for
 
 
 def spec_for(model_config: dict[str, object]) -> hp.TrainingSpec:

@@ -7,12 +7,12 @@ from typing import Any, Mapping
 
 import pytest
 
+from runtime.backends.d3rlpy.config import D3rlpyValidator, is_offline_algorithm, split_config
 from runtime.config import hyperparameters as hp
 from runtime.errors import UserError
 from runtime.plugins import INSTALLED
 
 _validator = INSTALLED.validator_for
-from runtime.backends.d3rlpy.config import D3rlpyValidator, is_offline_algorithm, split_config
 
 
 class _OnlineLikeValidator(hp.ConfigValidator):

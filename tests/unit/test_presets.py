@@ -7,13 +7,13 @@ from pathlib import Path
 import pytest
 
 from envs.registry import canonical_env_id
+from runtime.backends.rllib.algorithm import build_algorithm_config
 from runtime.config import hyperparameters as hp
+from runtime.config.presets import DEFAULT_PRESET, all_presets, load_preset, load_preset_file
 from runtime.errors import UserError
 from runtime.plugins import INSTALLED
 
 _validator = INSTALLED.validator_for
-from runtime.backends.rllib.algorithm import build_algorithm_config
-from runtime.config.presets import DEFAULT_PRESET, all_presets, load_preset, load_preset_file
 
 PRESETS = all_presets()
 

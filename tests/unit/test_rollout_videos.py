@@ -7,12 +7,12 @@ import io
 from pathlib import Path
 from typing import Any
 
-from runtime.plugins import INSTALLED
-
-validator_for = INSTALLED.validator_for
 from runtime.config import hyperparameters as hp
 from runtime.evaluate.video import count_frames
+from runtime.plugins import INSTALLED
 from runtime.train.videos import BUDGET, FIRST_VIDEO_GUESS_S, MARGIN, RolloutVideos
+
+validator_for = INSTALLED.validator_for
 
 
 class Clock:

@@ -52,6 +52,9 @@ SCHEDULABLE = ("lr", "entropy_coeff")
 MOVED_TO_MODEL_CONFIG = ("vf_share_layers", "free_log_std", "fcnet_hiddens", "fcnet_activation")
 # RLlib 1.x's framework keys: the value rlrt trains with is accepted (it is what happens); any other is refused.
 FRAMEWORK_KEYS: Mapping[str, Any] = MappingProxyType({"framework": "torch", "use_pytorch": True, "eager": False})
+# The TensorFlow values SageMaker RL's images trained with: rlrt trains torch instead and says so in one line.
+TENSORFLOW_FRAMEWORKS: Mapping[str, tuple[Any, ...]] = MappingProxyType(
+    {"framework": ("tf", "tf2", "tfe"), "use_pytorch": (False,), "eager": (True,)})
 HORIZON_KEY = "episode_step_cap"
 """The env_config key RLlib 1.x's ``horizon`` becomes: it caps an episode (envs.registry.make_env), never lengthens
 the environment's own time limit (RLlib 1.x's ``horizon`` did neither: the env's TimeLimit still ended episodes)."""
@@ -247,9 +250,12 @@ class RLlibValidator(ConfigValidator):
             if isinstance(value, str) and key != "model_config":
                 value = _coerce_config_number(OLD_NAMES.get(key, key), value, defaults)
             if key in FRAMEWORK_KEYS:
-                if value != FRAMEWORK_KEYS[key]:
+                if value != FRAMEWORK_KEYS[key] and value not in TENSORFLOW_FRAMEWORKS.get(key, ()):
                     problems.append(f"'{key}': rlrt trains with torch on RLlib 2.x's new API stack (framework="
                                     f"'torch'); got {json.dumps(value, default=str)}. Remove the key.")
+                elif value != FRAMEWORK_KEYS[key]:
+                    log.warning("rl.training.config.%s=%s: rlrt trains this job with torch (RLlib 2.x's new API "
+                                "stack has no TensorFlow); the setting is ignored", key, json.dumps(value))
             elif key == "horizon":
                 # RLlib 1.x's horizon caps an episode; it never lengthens the environment's own time limit.
                 if isinstance(value, bool) or not isinstance(value, int) or value < 1:
