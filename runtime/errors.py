@@ -23,6 +23,7 @@ EXIT_OK = 0
 EXIT_FRAMEWORK_ERROR = 1
 EXIT_USER_ERROR = 2
 EXIT_SIGTERM = 143
+EXIT_SIGINT = 130
 
 FAILURE_PREVIEW_CHARS = 1024
 
@@ -65,7 +66,7 @@ def run_job(job: Callable[[], int | None], failure_file: Callable[[], Path] = de
     except KeyboardInterrupt:
         print("rlrt: interrupted", file=sys.stderr, flush=True)
         write_failure(failure_file(), "Interrupted (Ctrl-C) before the job finished.")
-        return 130
+        return EXIT_SIGINT
     except Exception as exc:  # noqa: BLE001 - this is the one place every framework error ends
         traceback.print_exc()
         reason = f"{type(exc).__name__}: {exc}".strip()

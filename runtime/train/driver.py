@@ -6,7 +6,7 @@ contract is :class:`runtime.contracts.TrainingSession`) runs one iteration per `
 around it: the family hooks, resume from the newest intact checkpoint (continuing the iteration, step and time
 counters), the metric lines, the checkpoint cadence, the stop rule, SIGTERM (a spot interruption, StopTrainingJob:
 the loop saves a checkpoint after the current iteration, or abandons an iteration that does not end within
-``SIGTERM_GRACE_S``, then exits with code 143), the model folder, the export (THE export pipeline) and the final
+``SIGTERM_GRACE_S``, then exits with code 143; SIGINT, Ctrl-C, the same with 130), the model folder, the export (THE export pipeline) and the final
 evaluation of the exported policy (THE evaluator), when the session asks for one.
 """
 
@@ -23,7 +23,7 @@ from envs.registry import UnknownEnvironmentError, canonical_env_id
 from runtime.config import hyperparameters as hp
 from runtime.config.hyperparameters import TrainingSpec
 from runtime.contracts import BackendContext, EarlyStart, Plugins, TrainingHooks, TrainingSession
-from runtime.errors import EXIT_SIGTERM, JobInterrupted, UserError
+from runtime.errors import JobInterrupted, UserError
 from runtime.evaluate.evaluator import evaluate_policy
 from runtime.export.model_dir import write_model_dir, write_output_checkpoint, write_resolved_config
 from runtime.export.pipeline import export_serving_models
@@ -119,7 +119,7 @@ def train(
     early_start: EarlyStart | None = None,
 ) -> TrainResult:
     """Train ``spec`` in the job ``job`` with the backend of ``plugins`` that trains its algorithm; returns how it
-    ended (exit code 143 after SIGTERM).
+    ended (exit code 143 after SIGTERM, 130 after SIGINT).
 
     ``cluster``: the multi-host Ray cluster this driver is already connected to (see runtime.cluster);
     ``early_start``: what the backend started while the spec resolved (handed to its session).
@@ -197,16 +197,17 @@ def train(
                 if stopped_by:
                     break
             if not stopped_by:
-                stopped_by = "SIGTERM"
+                stopped_by = sigterm.signal_name or "SIGTERM"
+            exit_code = sigterm.exit_code
             sigterm.disarm()
             state = replace(state, time_total_s=time_offset + time.monotonic() - started)
             checkpoint = checkpoints.latest() if last_saved == state.training_iteration else None
             checkpoint = checkpoint or save(state)
             mark("loop done")
-        if stopped_by == "SIGTERM":
-            print(f"rlrt: stopped by SIGTERM; checkpoint {checkpoint}; a new job in this tree resumes", file=out,
+        if stopped_by in ("SIGTERM", "SIGINT"):
+            print(f"rlrt: stopped by {stopped_by}; checkpoint {checkpoint}; a new job in this tree resumes", file=out,
                   flush=True)
-            return TrainResult(state, metrics, stopped_by, checkpoint, EXIT_SIGTERM)
+            return TrainResult(state, metrics, stopped_by, checkpoint, exit_code)
         videos.at_end(backend, state.training_iteration)
         info, extra = backend.finish()
         training = {**asdict(state), "stopped_by": stopped_by, **extra,

@@ -1,4 +1,5 @@
-"""SIGTERM during training (a spot interruption, StopTrainingJob): finish or abandon the iteration, then stop."""
+"""SIGTERM during training (a spot interruption, StopTrainingJob) or SIGINT (Ctrl-C in a terminal): finish or abandon
+the iteration, save a checkpoint, then stop (exit 143 after SIGTERM, 130 after SIGINT, as a shell reports them)."""
 
 from __future__ import annotations
 
@@ -7,24 +8,33 @@ import sys
 from types import FrameType
 from typing import Any
 
-from runtime.errors import JobInterrupted
+from runtime.errors import EXIT_SIGINT, EXIT_SIGTERM, JobInterrupted
 
 SIGTERM_GRACE_S = 5.0
 """How long an iteration in flight may run on after SIGTERM before it is abandoned."""
 
 
 class SigtermWatch:
-    """Turns SIGTERM into a flag, and into :class:`JobInterrupted` if the iteration in flight runs too long."""
+    """Turns SIGTERM (and SIGINT) into a flag, and into :class:`JobInterrupted` if the iteration in flight runs too
+    long."""
 
     def __init__(self, grace_s: float = SIGTERM_GRACE_S) -> None:
         self.grace_s = grace_s
         self.requested = False
+        self.signal_name = ""
+        """``SIGTERM`` or ``SIGINT``: the first stop signal that arrived."""
         self._previous: dict[int, Any] = {}
 
     def __enter__(self) -> "SigtermWatch":
         self._previous[signal.SIGTERM] = signal.signal(signal.SIGTERM, self._on_term)
+        self._previous[signal.SIGINT] = signal.signal(signal.SIGINT, self._on_term)
         self._previous[signal.SIGALRM] = signal.signal(signal.SIGALRM, self._on_alarm)
         return self
+
+    @property
+    def exit_code(self) -> int:
+        """The process exit code a stop by this signal ends with (128 + the signal's number)."""
+        return EXIT_SIGINT if self.signal_name == "SIGINT" else EXIT_SIGTERM
 
     def __exit__(self, *exc: object) -> None:
         signal.setitimer(signal.ITIMER_REAL, 0)
@@ -37,12 +47,13 @@ class SigtermWatch:
 
     def _on_term(self, signum: int, frame: FrameType | None) -> None:
         if not self.requested:
-            print("rlrt: SIGTERM received: saving a checkpoint and stopping", file=sys.stderr, flush=True)
+            self.signal_name = signal.Signals(signum).name
+            print(f"rlrt: {self.signal_name} received: saving a checkpoint and stopping", file=sys.stderr, flush=True)
         self.requested = True
         signal.setitimer(signal.ITIMER_REAL, self.grace_s)
 
     def _on_alarm(self, signum: int, frame: FrameType | None) -> None:
-        raise JobInterrupted("SIGTERM: the iteration in flight was abandoned")
+        raise JobInterrupted(f"{self.signal_name}: the iteration in flight was abandoned")
 
     def disarm(self) -> None:
         signal.setitimer(signal.ITIMER_REAL, 0)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import re
 import signal
 import subprocess
@@ -158,6 +159,41 @@ def test_sigterm_saves_a_checkpoint_and_a_new_job_resumes(tmp_path: Path) -> Non
     steps = [int(r["timesteps_total"]) for r in rows]
     assert steps == sorted(steps) and len(rows) == done + 2
     assert json.loads((tree.model / "metadata.json").read_text())["training"]["training_iteration"] == done + 2
+
+
+def test_more_env_runners_than_cpus_are_capped_with_one_line(tmp_path: Path) -> None:
+    """The seeds' ``num_workers: 4`` on a 2-CPU machine: RLlib would wait without end for CPUs Ray cannot give."""
+    tree = make_job_tree(tmp_path / "ml", {"rl.training.stop.training_iteration": 1,
+                                          "rl.training.config.num_workers": 4})
+    run = run_rlrt(["train"], base=tree.base, timeout=240)  # SM_NUM_CPUS=2 (tests.conftest.rlrt_env)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert run.stdout.count("4 env runners asked") == 1 and "training with 1 (more would wait" in run.stdout
+    assert json.loads((tree.model / "metadata.json").read_text())["training"]["training_iteration"] == 1
+
+
+def test_ctrl_c_saves_a_checkpoint_like_sigterm_and_exits_130(tmp_path: Path) -> None:
+    """Ctrl-C in a terminal: SIGINT to the whole foreground process group (the job and Ray's processes alike)."""
+    tree = make_job_tree(tmp_path / "ml", {"rl.training.stop.training_iteration": 10000,
+                                          "rl.training.stop.episode_reward_mean": 100000,
+                                          "rl.training.checkpoint_freq": 1000})
+    proc = start_rlrt(["train"], base=tree.base, log=tmp_path / "job.log")  # its own session: a process group
+    try:
+        deadline = time.monotonic() + 240
+        while len(progress_rows(tree.base)) < 2 and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.5)
+        assert len(progress_rows(tree.base)) >= 2, (tmp_path / "job.log").read_text()
+        os.killpg(proc.pid, signal.SIGINT)
+        code = proc.wait(timeout=100)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    log = (tmp_path / "job.log").read_text()
+    assert code == 130, log[-3000:]
+    assert "rlrt: SIGINT received: saving a checkpoint and stopping" in log and "stopped by SIGINT" in log
+    done = len(progress_rows(tree.base))
+    assert sorted(p.name for p in tree.checkpoints.iterdir()) == [f"checkpoint_{done:06d}"], log[-3000:]
+    assert not tree.failure.exists()
 
 
 SMALL_BATCH = {

@@ -90,6 +90,27 @@ def settings_the_actions_take(spec: TrainingSpec, env_id: str, env_config: Mappi
     return replace(spec, config={**spec.config, "model_config": model})
 
 
+def env_runners_that_fit(config: Any, on_a_cluster: bool, out: TextIO) -> None:
+    """Cap ``config``'s env runners at what Ray's CPUs can run, with one line: each runner is an actor that holds
+    ``num_cpus_per_env_runner`` CPUs, and RLlib waits without end for actors Ray cannot place (the seeds'
+    ``num_workers: 4`` on a 2-CPU machine printed nothing for minutes). On one host a CPU stays with the driver and
+    the learner, as the default count keeps it; a multi-host head has already held that CPU back from Ray."""
+    import ray  # heavy: Ray and RLlib (~4 s)
+
+    asked = int(config.num_env_runners or 0)
+    per_runner = float(config.num_cpus_per_env_runner or 0)
+    if asked <= 0 or per_runner <= 0:
+        return
+    cpus = float(ray.cluster_resources().get("CPU", 0))
+    fit = max(1, int(cpus // per_runner) - (0 if on_a_cluster else 1))
+    if asked <= fit:
+        return
+    config.env_runners(num_env_runners=fit)
+    print(f"rlrt: {asked} env runners asked (rl.training.config.num_env_runners, RLlib 1.x num_workers), but Ray has "
+          f"{cpus:g} CPUs here{'' if on_a_cluster else ', one of them for the learner'} and each runner takes "
+          f"{per_runner:g}: training with {fit} (more would wait for CPUs without end)", file=out, flush=True)
+
+
 class RLlibSession(TrainingSession):
     """One RLlib Algorithm, trained iteration by iteration."""
 
@@ -116,6 +137,7 @@ class RLlibSession(TrainingSession):
         mark("ray init")
         init_ray(job.num_cpus, job.num_gpus, self.early)
         mark("ray started")
+        env_runners_that_fit(config, context.cluster is not None, context.out)
         try:
             self.algo = config.build_algo()
         except BaseException as exc:
