@@ -13,6 +13,7 @@ from typing import Any, Mapping
 from sagemaker_training import params
 
 from runtime.errors import UserError
+from runtime.job.removed_apis import refuse_removed_apis
 from sagemaker_rl.compat import missing_folders, pythonpath_with
 
 PACKAGE = "sagemaker_rl"
@@ -55,6 +56,9 @@ def refuse_uploaded_sagemaker_rl(hyperparameters: Mapping[str, Any]) -> None:
 def prepare_script_mode(hyperparameters: Mapping[str, Any]) -> None:
     """Checks and environment for a script-mode job, before the handover to sagemaker-training."""
     refuse_uploaded_sagemaker_rl(hyperparameters)
+    submit = hyperparameters.get(params.SUBMIT_DIR_PARAM)
+    if isinstance(submit, str) and submit:
+        refuse_removed_apis(submit)
     folders = missing_folders()
     if folders:
         os.environ["PYTHONPATH"] = pythonpath_with(folders, os.environ.get("PYTHONPATH"))

@@ -11,6 +11,7 @@ import subprocess
 import sys
 import tarfile
 import textwrap
+import time
 from pathlib import Path
 from typing import Callable
 
@@ -196,6 +197,22 @@ def test_bad_launcher_scripts_fail_clearly(tmp_path: Path, body: str, run_name: 
     assert run.returncode != 0, (run.stdout + run.stderr)[-3000:]
     assert expected in tree.failure.read_text(), (run.stdout + run.stderr)[-3000:]
     assert "rlrt: error: " in run.stderr
+
+
+def test_a_script_using_what_ray_2_removed_fails_at_once_naming_file_line_and_replacement(tmp_path: Path) -> None:
+    """A Ray 1.x script (``ray.rllib.agents``, a custom TF model) fails before sagemaker-training runs it: exit 2 in
+    seconds, ``output/failure`` naming each use and what replaces it (not a traceback minutes later)."""
+    script = corridor_script().replace("from sagemaker_rl.ray_launcher import SageMakerRayLauncher",
+                                       "from ray.rllib.agents.ppo import PPOTrainer\n"
+                                       "from sagemaker_rl.ray_launcher import SageMakerRayLauncher")
+    files = {"train-corridor.py": script, "model.py": "from ray.rllib.models.tf.tf_modelv2 import TFModelV2\n"}
+    started = time.monotonic()
+    run, tree = run_script_mode(tmp_path, "train-corridor.py", files, {}, timeout=60)
+    assert run.returncode == 2 and time.monotonic() - started < 30, (run.stdout + run.stderr)[-3000:]
+    failure = tree.failure.read_text()
+    assert "train-corridor.py:5: `from ray.rllib.agents.ppo import PPOTrainer`" in failure, failure
+    assert "model.py:1:" in failure and "torch RLModule" in failure and "ray.rllib.algorithms" in failure
+    assert "Invoking script" not in run.stdout + run.stderr
 
 
 def test_an_uploaded_sagemaker_rl_copy_is_refused(tmp_path: Path) -> None:

@@ -1,0 +1,111 @@
+"""What Ray 2.x removed for good, found in a script-mode source dir before the script runs: a SageMaker RL script
+written for Ray 0.8 - 1.x that imports ``ray.rllib.agents``, builds a custom ``ModelV2`` (TensorFlow or not) or trains
+Ape-X would otherwise fail minutes later, inside sagemaker-training, with a traceback (or an empty ``ErrorMessage``)
+in ``output/failure``. Each finding names the file and line, the removed API and what replaces it."""
+
+from __future__ import annotations
+
+import ast
+import tarfile
+from pathlib import Path
+from typing import Iterator
+
+from runtime.errors import UserError
+
+MIGRATING = "docs/MIGRATING.md, \"Porting a custom model\""
+REMOVED_MODULES: dict[str, str] = {
+    "ray.rllib.agents": "Ray 2.x removed ray.rllib.agents (RLlib 1.x's trainers). rlrt's SageMakerRayLauncher trains "
+                        "the experiment itself, so drop the import; a script that needs an algorithm's settings "
+                        "imports its config from ray.rllib.algorithms (e.g. ray.rllib.algorithms.ppo.PPOConfig)",
+    "ray.rllib.models.tf": "TensorFlow models (TFModelV2) do not run on rlrt, which trains torch on RLlib 2.x's new "
+                           f"API stack: port the model to a torch RLModule ({MIGRATING})",
+}
+REMOVED_NAMES: dict[tuple[str, str], str] = {
+    ("ray.rllib.models", "Model"): "ray.rllib.models.Model (RLlib 0.8's model class) is gone: port the model to a "
+                                   f"torch RLModule ({MIGRATING})",
+}
+CUSTOM_MODEL = ("ModelCatalog.register_custom_model registers an old-API-stack ModelV2, which RLlib 2.x's new API "
+                f"stack (what rlrt trains) does not run: port it to a torch RLModule ({MIGRATING})")
+APE_X = ("Ape-X is gone from Ray 2.x: train DQN with prioritized replay (rl.training.config.replay_buffer_config: "
+         "{\"type\": \"PrioritizedEpisodeReplayBuffer\"}) and more env runners instead")
+APE_X_NAMES = ("APEX", "APEX_DDPG", "ApeX", "APEX-DQN")
+
+
+CATCHES_IMPORT = {"ImportError", "ModuleNotFoundError", "Exception", "BaseException"}
+
+
+def _guarded(tree: ast.Module) -> set[int]:
+    """Ids of the statements inside a ``try`` whose handlers catch a failed import (a fallback the script has)."""
+    guarded: set[int] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Try):
+            caught: set[str] = set()
+            for handler in node.handlers:
+                if handler.type is None:
+                    caught.add("BaseException")
+                elif isinstance(handler.type, ast.Tuple):
+                    caught.update(ast.unparse(element) for element in handler.type.elts)
+                else:
+                    caught.add(ast.unparse(handler.type))
+            if caught & CATCHES_IMPORT:
+                guarded.update(id(inner) for statement in node.body for inner in ast.walk(statement))
+    return guarded
+
+
+def findings(source: str, name: str) -> list[str]:
+    """``name:line: what`` for every removed API ``source`` (one Python file) uses."""
+    try:
+        tree = ast.parse(source, filename=name)
+    except (SyntaxError, ValueError, RecursionError):
+        return []  # Python itself reports it when the script runs
+    guarded = _guarded(tree)
+    found: list[tuple[int, str]] = []
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Import, ast.ImportFrom)) and id(node) not in guarded:
+            modules = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or ""]
+            for module in modules:
+                removed = next((why for prefix, why in REMOVED_MODULES.items()
+                                if module == prefix or module.startswith(prefix + ".")), None)
+                if removed:
+                    found.append((node.lineno, f"`{ast.unparse(node)}`: {removed}"))
+            if isinstance(node, ast.ImportFrom):
+                for alias in node.names:
+                    why = REMOVED_NAMES.get((node.module or "", alias.name))
+                    if why:
+                        found.append((node.lineno, f"`{ast.unparse(node)}`: {why}"))
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and \
+                node.func.attr == "register_custom_model":
+            found.append((node.lineno, f"`{ast.unparse(node.func)}(...)`: {CUSTOM_MODEL}"))
+        elif isinstance(node, ast.Dict):
+            for key, value in zip(node.keys, node.values):
+                if isinstance(key, ast.Constant) and key.value == "run" and isinstance(value, ast.Constant) \
+                        and value.value in APE_X_NAMES:
+                    found.append((value.lineno, f"`\"run\": \"{value.value}\"`: {APE_X}"))
+    return [f"{name}:{line}: {what}" for line, what in sorted(set(found))]
+
+
+def _sources(location: Path) -> Iterator[tuple[str, str]]:
+    """(name, text) of each Python file of a local source dir: a folder or ``sourcedir.tar.gz``."""
+    if location.is_dir():
+        for path in sorted(location.rglob("*.py")):
+            yield str(path.relative_to(location)), path.read_text(encoding="utf-8", errors="replace")
+    elif location.is_file() and tarfile.is_tarfile(location):
+        with tarfile.open(location) as archive:
+            for member in archive.getmembers():
+                if member.isfile() and member.name.endswith(".py"):
+                    handle = archive.extractfile(member)
+                    if handle is not None:
+                        name = member.name[2:] if member.name.startswith("./") else member.name
+                        yield name, handle.read().decode("utf-8", errors="replace")
+
+
+def refuse_removed_apis(submit_directory: str) -> None:
+    """A :class:`UserError` listing what the script-mode source dir uses that Ray 2.x removed (a local folder or
+    ``sourcedir.tar.gz``, as a path or ``file://`` URL; an S3 one is downloaded later by sagemaker-training)."""
+    location = submit_directory[len("file://"):] if submit_directory.startswith("file://") else submit_directory
+    if "://" in location:
+        return
+    problems = [finding for name, text in _sources(Path(location)) for finding in findings(text, name)]
+    if problems:
+        raise UserError(f"The source dir {submit_directory} uses what Ray 2.x removed (rlrt runs Ray 2.x):\n"
+                        + "\n".join(f"  - {p}" for p in problems))

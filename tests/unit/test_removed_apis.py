@@ -1,0 +1,67 @@
+"""Ray 1.x APIs that Ray 2.x removed, found in a script-mode source dir before the script runs
+(runtime/job/removed_apis.py), each named with its file, line and replacement; fallbacks and the seeds' own scripts
+pass."""
+
+from __future__ import annotations
+
+import tarfile
+import textwrap
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from runtime.errors import UserError
+from runtime.job.removed_apis import findings, refuse_removed_apis
+from tests.conftest import REPO_ROOT
+
+OLD_SCRIPT = textwrap.dedent('''
+    import ray
+    from ray.rllib.agents.ppo import PPOTrainer
+    import ray.rllib.agents.dqn as dqn
+    from ray.rllib.models import ModelCatalog, Model
+    from ray.rllib.models.tf.tf_modelv2 import TFModelV2
+
+    try:
+        from ray.rllib.agents.impala import ImpalaTrainer  # a fallback the script guards itself
+    except ImportError:
+        ImpalaTrainer = None
+
+    ModelCatalog.register_custom_model("masked", object)
+    EXPERIMENT = {"training": {"run": "APEX", "env": "CartPole-v1"}}
+''')
+
+
+def test_each_removed_api_is_named_with_its_line_and_replacement() -> None:
+    found = findings(OLD_SCRIPT, "train.py")
+    assert [f.split(": ", 1)[0] for f in found] == ["train.py:3", "train.py:4", "train.py:5", "train.py:6",
+                                                    "train.py:13", "train.py:14"]
+    text = "\n".join(found)
+    assert "ray.rllib.algorithms" in text and "torch RLModule" in text and "prioritized replay" in text
+    assert "ImpalaTrainer" not in text  # guarded by its own try/except ImportError
+
+
+def test_a_source_dir_or_its_tarball_is_refused_before_the_script_runs(tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    (src / "lib").mkdir(parents=True)
+    (src / "train.py").write_text("from sagemaker_rl.ray_launcher import SageMakerRayLauncher\n")
+    (src / "lib" / "model.py").write_text("from ray.rllib.models.tf.tf_modelv2 import TFModelV2\n")
+    with tarfile.open(tmp_path / "sourcedir.tar.gz", "w:gz") as tar:
+        tar.add(src, arcname=".")
+    for location in (str(src), f"file://{tmp_path / 'sourcedir.tar.gz'}"):
+        with pytest.raises(UserError, match=r"lib/model\.py:1: `from ray\.rllib\.models\.tf\.tf_modelv2"):
+            refuse_removed_apis(location)
+    refuse_removed_apis("s3://bucket/sourcedir.tar.gz")  # downloaded later by sagemaker-training: not inspected
+
+
+def test_the_seeds_scripts_and_rlrts_entry_points_pass() -> None:
+    for folder in (REPO_ROOT.parent / "shared" / "smrl", REPO_ROOT / "entrypoints"):
+        for path in sorted(folder.glob("*.py")):
+            assert findings(path.read_text(), path.name) == [], path
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(max_size=300))
+def test_any_text_is_read_without_an_error(source: str) -> None:
+    assert isinstance(findings(source, "x.py"), list)
