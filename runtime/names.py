@@ -84,6 +84,8 @@ STATE_FILE = "rlrt_state.json"
 """Our counters inside each checkpoint (and what wrote it: algorithm, environment, spaces)."""
 MANIFEST_FILE = "rlrt_manifest.json"
 """Written last into each checkpoint: every file's size and sha256."""
+JOB_LOCK_FILE = Path(OUTPUT_DIR) / ".rlrt-training.lock"
+"""Held (``flock``) by the training job of a tree for as long as it runs; it names the job's pid."""
 DAMAGED_SUFFIX = ".damaged"
 """A damaged checkpoint is renamed to ``checkpoint_<iteration>.damaged`` (never resumed from, never pruned)."""
 

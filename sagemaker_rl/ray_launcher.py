@@ -26,8 +26,13 @@ from runtime.names import CONFIG_DIR, HYPERPARAMETERS_JSON
 from runtime.plugins import INSTALLED
 from runtime.train.job import run_training_job
 from sagemaker_rl import compat
-from sagemaker_rl.experiment import (BASE_PRESET, apply_rl_hyperparameters, experiment_hyperparameters, owned_by_rlrt,
-                                    scripts_own_keys)
+from sagemaker_rl.experiment import (
+    BASE_PRESET,
+    apply_rl_hyperparameters,
+    experiment_hyperparameters,
+    owned_by_rlrt,
+    scripts_own_keys,
+)
 from sagemaker_rl.user_envs import check_user_env, register_user_env
 
 

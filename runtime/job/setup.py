@@ -9,10 +9,12 @@ failure, merge command-line overrides, resolve hyperparameters, and end through 
 
 from __future__ import annotations
 
+import fcntl
 import os
 import time
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Iterator, Mapping
 
 from runtime.config import hyperparameters as hp
 from runtime.config.presets import DEFAULT_PRESET
@@ -26,6 +28,7 @@ from runtime.names import (
     DEFAULT_BASE_DIR,
     FAILURE_FILE,
     HYPERPARAMETERS_JSON,
+    JOB_LOCK_FILE,
     RESOURCE_CONFIG_JSON,
 )
 
@@ -72,6 +75,29 @@ def run_in_job(base_dir: Path | None, overrides: Mapping[str, Any] | None, hint:
     overrides = dict(overrides or {})
     root, local = find_base_dir(base_dir, hint)
     return run_job(lambda: body(open_job(root, local, overrides)), lambda: root / FAILURE_FILE)
+
+
+@contextmanager
+def training_lock(base_dir: Path) -> Iterator[None]:
+    """Hold the tree's training lock (:data:`runtime.names.JOB_LOCK_FILE`) while the body runs; a second training job
+    in the same tree is a :class:`UserError` naming the running one's pid. The lock is the kernel's (``flock``), so
+    the lock of a job that died is free at once (no stale lock to clear)."""
+    path = base_dir / JOB_LOCK_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(descriptor, 64, 0).decode(errors="replace").strip() or "unknown"
+            raise UserError(f"Another rlrt training job (pid {holder}) is running in {base_dir}: two jobs in one tree "
+                            "would write the same checkpoints and model. Wait for it to end, stop it, or train in "
+                            "another tree (--base-dir or SAGEMAKER_BASE_DIR).") from None
+        os.ftruncate(descriptor, 0)
+        os.pwrite(descriptor, str(os.getpid()).encode(), 0)
+        yield
+    finally:
+        os.close(descriptor)  # releases the lock
 
 
 def require_writable(folder: Path, role: str) -> None:

@@ -104,10 +104,19 @@ class CheckpointManager:
         final = self.directory / f"checkpoint_{state.training_iteration:06d}"
         tmp = self.directory / f".tmp-{final.name}-{os.getpid()}"
         shutil.rmtree(tmp, ignore_errors=True)
-        tmp.mkdir(parents=True)
-        write(tmp)
-        (tmp / STATE_FILE).write_text(json.dumps(asdict(state), indent=2))
-        write_manifest(tmp)  # last: a checkpoint whose files all match it is whole
+        try:
+            tmp.mkdir(parents=True)
+            write(tmp)
+            (tmp / STATE_FILE).write_text(json.dumps(asdict(state), indent=2))
+            write_manifest(tmp)  # last: a checkpoint whose files all match it is whole
+        except OSError as exc:  # a full disk, a read-only mount: keep what was saved before, leave no half
+            shutil.rmtree(tmp, ignore_errors=True)
+            kept = self.latest()
+            raise UserError(
+                f"Cannot write the checkpoint of iteration {state.training_iteration} into {self.directory}: "
+                f"{exc.strerror or exc}. " + (f"The last good checkpoint, {kept.name}, is kept; a new job in this "
+                                               "tree resumes from it." if kept else "No checkpoint was saved.")
+                + " Free space there or give the job a larger volume.") from exc
         if final.exists():
             old = self.directory / f".old-{final.name}-{os.getpid()}"
             final.rename(old)
@@ -119,15 +128,28 @@ class CheckpointManager:
         return final
 
     def candidates(self) -> list[Path]:
-        """Every ``checkpoint_<iteration>`` folder, whole or not, oldest first (not the ones moved aside)."""
+        """Every ``checkpoint_<iteration>`` folder, whole or not, oldest first (not the ones moved aside): by the
+        iteration its state file records, else by the number in its name (a copy renamed
+        ``checkpoint_99999999`` is as old as the iteration it holds, so it is neither resumed from first nor kept
+        while newer ones are pruned)."""
         if not self.directory.is_dir():
             return []
         found = []
         for path in self.directory.iterdir():
             match = _NAME.match(path.name)
             if match and path.is_dir():
-                found.append((int(match.group(1)), path))
-        return [path for _, path in sorted(found)]
+                found.append((self._recorded_iteration(path, int(match.group(1))), int(match.group(1)), path.name,
+                              path))
+        return [entry[-1] for entry in sorted(found)]
+
+    @staticmethod
+    def _recorded_iteration(path: Path, named: int) -> int:
+        """The iteration ``path``'s state file records, else ``named`` (no or an unreadable state file)."""
+        try:
+            value = json.loads((path / STATE_FILE).read_text()).get("training_iteration")
+        except (OSError, ValueError, AttributeError):
+            return named
+        return value if isinstance(value, int) and not isinstance(value, bool) else named
 
     def checkpoints(self) -> list[Path]:
         """Complete checkpoints (with our state file), oldest first."""

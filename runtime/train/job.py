@@ -13,7 +13,7 @@ from runtime.config.presets import DEFAULT_PRESET, load_preset
 from runtime.contracts import BackendFactory, EarlyStart, Plugins
 from runtime.errors import EXIT_SIGTERM, JobInterrupted
 from runtime.job.context import Job
-from runtime.job.setup import require_writable, resolve_spec, run_in_job
+from runtime.job.setup import require_writable, resolve_spec, run_in_job, training_lock
 from runtime.timings import mark
 from runtime.train.driver import train
 
@@ -49,6 +49,12 @@ def _train(job: Job, default_preset: str, plugins: Plugins) -> int:
     env = job.env
     if env.is_master:
         require_writable(env.model_dir, "model")
+        require_writable(env.checkpoint_dir, "checkpoints")
+    with training_lock(env.base_dir):
+        return _train_locked(job, default_preset, plugins)
+
+
+def _train_locked(job: Job, default_preset: str, plugins: Plugins) -> int:
     early = _start_early(job, default_preset, plugins)
     try:
         return _resolve_and_train(job, early, default_preset, plugins)

@@ -161,6 +161,35 @@ def test_sigterm_saves_a_checkpoint_and_a_new_job_resumes(tmp_path: Path) -> Non
     assert json.loads((tree.model / "metadata.json").read_text())["training"]["training_iteration"] == done + 2
 
 
+def test_a_second_job_in_a_running_tree_is_refused_and_a_checkpoints_file_before_training(tmp_path: Path) -> None:
+    """Two jobs on one tree would write the same checkpoints: the second exits 2 naming the first's pid (the lock is
+    the kernel's, so a dead job's is free at once). ``checkpoints`` that is a file fails at start, naming it."""
+    tree = make_job_tree(tmp_path / "ml", {"rl.training.stop.training_iteration": 10000,
+                                          "rl.training.stop.episode_reward_mean": 100000})
+    first = start_rlrt(["train"], base=tree.base, log=tmp_path / "first.log")
+    try:
+        deadline = time.monotonic() + 240
+        while not progress_rows(tree.base) and time.monotonic() < deadline and first.poll() is None:
+            time.sleep(0.5)
+        second = run_rlrt(["train"], base=tree.base, timeout=120)
+        assert second.returncode == 2, second.stderr[-3000:]
+        assert f"Another rlrt training job (pid {first.pid}) is running in {tree.base}" in tree.failure.read_text()
+    finally:
+        first.kill()  # SIGKILL: no clean-up, the lock dies with the process
+        first.wait()
+    tree.write_hyperparameters({"rl.training.stop.training_iteration": 1})
+    third = run_rlrt(["train"], base=tree.base, timeout=240)  # the same tree, free again
+    assert third.returncode == 0, third.stderr[-3000:]
+
+    blocked = make_job_tree(tmp_path / "blocked", {"rl.training.stop.training_iteration": 1})
+    blocked.checkpoints.write_text("not a folder")
+    started = time.monotonic()
+    run = run_rlrt(["train"], base=blocked.base, timeout=120)
+    assert run.returncode == 2 and time.monotonic() - started < 30, run.stderr[-3000:]
+    assert f"The checkpoints folder {blocked.checkpoints} is not writable" in blocked.failure.read_text()
+    assert not (blocked.base / "output" / "intermediate" / "progress.csv").exists()
+
+
 def test_more_env_runners_than_cpus_are_capped_with_one_line(tmp_path: Path) -> None:
     """The seeds' ``num_workers: 4`` on a 2-CPU machine: RLlib would wait without end for CPUs Ray cannot give."""
     tree = make_job_tree(tmp_path / "ml", {"rl.training.stop.training_iteration": 1,

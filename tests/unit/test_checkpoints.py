@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from runtime.errors import UserError
 from runtime.train.checkpoints import CheckpointManager, TrainingState
 
 
@@ -41,9 +42,28 @@ def test_a_failed_write_leaves_the_previous_checkpoint(tmp_path: Path) -> None:
         (folder / "partial").write_text("x")
         raise OSError("disk full")
 
-    with pytest.raises(OSError):
+    with pytest.raises(UserError) as info:
         manager.save(broken, TrainingState(training_iteration=2))
     assert manager.latest().name == "checkpoint_000001"
+    assert "Cannot write the checkpoint of iteration 2" in str(info.value) and "disk full" in str(info.value)
+    assert "checkpoint_000001, is kept" in str(info.value)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["checkpoint_000001"]  # no half-written folder left
+
+
+def test_the_newest_and_the_pruned_go_by_the_recorded_iteration_not_the_name(tmp_path: Path) -> None:
+    """A copy of iteration 2 renamed checkpoint_99999999999 is as old as iteration 2: never resumed from before the
+    newer ones, and pruned first (it once made a job resume from iteration 2 and prune what it had just written)."""
+    import shutil
+
+    manager = CheckpointManager(tmp_path, keep=2)
+    manager.save(write, TrainingState(training_iteration=2))
+    shutil.copytree(tmp_path / "checkpoint_000002", tmp_path / "checkpoint_99999999999")
+    shutil.rmtree(tmp_path / "checkpoint_000002")
+    assert manager.latest().name == "checkpoint_99999999999"  # the only one: iteration 2
+    manager.save(write, TrainingState(training_iteration=3))
+    assert manager.latest().name == "checkpoint_000003"
+    manager.save(write, TrainingState(training_iteration=4))
+    assert [p.name for p in manager.checkpoints()] == ["checkpoint_000003", "checkpoint_000004"]
 
 
 def test_saving_the_same_iteration_twice_replaces_it(tmp_path: Path) -> None:
