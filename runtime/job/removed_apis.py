@@ -8,7 +8,6 @@ from __future__ import annotations
 import ast
 import tarfile
 from pathlib import Path
-from typing import Iterator
 
 from runtime.errors import UserError
 
@@ -84,11 +83,12 @@ def findings(source: str, name: str) -> list[str]:
     return [f"{name}:{line}: {what}" for line, what in sorted(set(found))]
 
 
-def _sources(location: Path) -> Iterator[tuple[str, str]]:
-    """(name, text) of each Python file of a local source dir: a folder or ``sourcedir.tar.gz``."""
+def _sources(location: Path) -> dict[str, str]:
+    """name -> text of each Python file of a local source dir: a folder or ``sourcedir.tar.gz``."""
+    found: dict[str, str] = {}
     if location.is_dir():
         for path in sorted(location.rglob("*.py")):
-            yield str(path.relative_to(location)), path.read_text(encoding="utf-8", errors="replace")
+            found[path.relative_to(location).as_posix()] = path.read_text(encoding="utf-8", errors="replace")
     elif location.is_file() and tarfile.is_tarfile(location):
         with tarfile.open(location) as archive:
             for member in archive.getmembers():
@@ -96,16 +96,75 @@ def _sources(location: Path) -> Iterator[tuple[str, str]]:
                     handle = archive.extractfile(member)
                     if handle is not None:
                         name = member.name[2:] if member.name.startswith("./") else member.name
-                        yield name, handle.read().decode("utf-8", errors="replace")
+                        found[name] = handle.read().decode("utf-8", errors="replace")
+    return found
 
 
-def refuse_removed_apis(submit_directory: str) -> None:
-    """A :class:`UserError` listing what the script-mode source dir uses that Ray 2.x removed (a local folder or
-    ``sourcedir.tar.gz``, as a path or ``file://`` URL; an S3 one is downloaded later by sagemaker-training)."""
+def _local_imports(text: str, files: dict[str, str]) -> list[str]:
+    """The files of the source dir that ``text`` imports (``import lib.model`` -> ``lib/model.py``)."""
+    try:
+        tree = ast.parse(text)
+    except (SyntaxError, ValueError, RecursionError):
+        return []
+    names = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names += [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and not node.level and node.module:
+            names += [node.module] + [f"{node.module}.{a.name}" for a in node.names]
+    found = []
+    for name in names:
+        path = name.replace(".", "/")
+        found += [candidate for candidate in (f"{path}.py", f"{path}/__init__.py") if candidate in files]
+    return found
+
+
+def script_files(files: dict[str, str], entry_point: str) -> list[str]:
+    """The entry point and the source dir's modules it imports, directly or through each other: what the job runs
+    (the seeds' ``src/`` also holds scripts of other jobs, e.g. the Ray 1.x ``evaluate-ray.py`` beside
+    ``train-reacher.py``)."""
+    wanted, seen = [entry_point], []
+    while wanted:
+        name = wanted.pop()
+        if name in seen or name not in files:
+            continue
+        seen.append(name)
+        wanted += _local_imports(files[name], files)
+    return seen
+
+
+def removed_apis_in(submit_directory: str, entry_point: str) -> list[str]:
+    """The uses of what Ray 2.x removed in the files ``entry_point`` runs, in a local source dir (a folder or
+    ``sourcedir.tar.gz``, as a path or ``file://`` URL); an S3 one is downloaded later by sagemaker-training."""
     location = submit_directory[len("file://"):] if submit_directory.startswith("file://") else submit_directory
     if "://" in location:
-        return
-    problems = [finding for name, text in _sources(Path(location)) for finding in findings(text, name)]
+        return []
+    files = _sources(Path(location))
+    return [finding for name in script_files(files, entry_point) for finding in findings(files[name], name)]
+
+
+def imports_any(submit_directory: str, entry_point: str, modules: tuple[str, ...]) -> bool:
+    """Whether the entry point of a local source dir imports any of ``modules`` (or a submodule) outside a
+    fallback ``try``."""
+    location = submit_directory[len("file://"):] if submit_directory.startswith("file://") else submit_directory
+    files = _sources(Path(location)) if "://" not in location else {}
+    try:
+        tree = ast.parse(files.get(entry_point, ""))
+    except (SyntaxError, ValueError, RecursionError):
+        return False
+    guarded = _guarded(tree)
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Import, ast.ImportFrom)) and id(node) not in guarded:
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or ""]
+            if any(name == m or name.startswith(m + ".") for name in names for m in modules):
+                return True
+    return False
+
+
+def refuse_removed_apis(submit_directory: str, entry_point: str) -> None:
+    """A :class:`UserError` listing what the script-mode job's entry point (and the modules it imports from its
+    source dir) uses that Ray 2.x removed."""
+    problems = removed_apis_in(submit_directory, entry_point)
     if problems:
         raise UserError(f"The source dir {submit_directory} uses what Ray 2.x removed (rlrt runs Ray 2.x):\n"
                         + "\n".join(f"  - {p}" for p in problems))

@@ -8,12 +8,13 @@ from __future__ import annotations
 import os
 import tarfile
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any, Mapping
 
 from sagemaker_training import params
 
 from runtime.errors import UserError
-from runtime.job.removed_apis import refuse_removed_apis
+from runtime.job.removed_apis import imports_any, refuse_removed_apis, removed_apis_in
 from sagemaker_rl.compat import missing_folders, pythonpath_with
 
 PACKAGE = "sagemaker_rl"
@@ -53,12 +54,36 @@ def refuse_uploaded_sagemaker_rl(hyperparameters: Mapping[str, Any]) -> None:
             "(see docs/MIGRATING.md).")
 
 
+STOCK_EVALUATION: Mapping[str, str] = MappingProxyType(
+    {"evaluate-ray.py": "evaluate", "evaluate-unity.py": "evaluate", "evaluate-coach.py": "evaluate-offline"})
+"""The SageMaker RL examples' evaluation scripts (the notebooks' ``entry_point``) -> the rlrt command that does their
+work (the seeds' ``Episode reward:`` / ``Testing>`` lines, ``evaluation.json``; docs/NOTEBOOKS.md)."""
+GONE_FOR_EVALUATION = ("rl_coach",)
+"""Modules a stock evaluation script imports that rlrt's image does not have (Intel RL Coach)."""
+
+
+def stock_evaluation(hyperparameters: Mapping[str, Any]) -> str | None:
+    """The rlrt command to run instead of the job's entry point when it is one of the SageMaker RL examples' own
+    evaluation scripts written for what rlrt does not have (Ray 1.x's ``ray.rllib.agents``, Coach): the stock
+    ``evaluate-ray.py`` restores an RLlib 1.x agent from ``params.json`` and cannot run on Ray 2.x, while rlrt's
+    evaluator plays the model with the same hyperparameters and prints the same lines. None: run the script."""
+    program = str(hyperparameters.get(params.USER_PROGRAM_PARAM) or "")
+    submit = hyperparameters.get(params.SUBMIT_DIR_PARAM)
+    command = STOCK_EVALUATION.get(Path(program).name)
+    if command is None or not isinstance(submit, str) or not submit:
+        return None
+    if removed_apis_in(submit, program) or imports_any(submit, program, GONE_FOR_EVALUATION):
+        return command
+    return None
+
+
 def prepare_script_mode(hyperparameters: Mapping[str, Any]) -> None:
     """Checks and environment for a script-mode job, before the handover to sagemaker-training."""
     refuse_uploaded_sagemaker_rl(hyperparameters)
     submit = hyperparameters.get(params.SUBMIT_DIR_PARAM)
-    if isinstance(submit, str) and submit:
-        refuse_removed_apis(submit)
+    program = hyperparameters.get(params.USER_PROGRAM_PARAM)
+    if isinstance(submit, str) and submit and isinstance(program, str) and program:
+        refuse_removed_apis(submit, program)
     folders = missing_folders()
     if folders:
         os.environ["PYTHONPATH"] = pythonpath_with(folders, os.environ.get("PYTHONPATH"))

@@ -203,7 +203,7 @@ def test_a_script_using_what_ray_2_removed_fails_at_once_naming_file_line_and_re
     """A Ray 1.x script (``ray.rllib.agents``, a custom TF model) fails before sagemaker-training runs it: exit 2 in
     seconds, ``output/failure`` naming each use and what replaces it (not a traceback minutes later)."""
     script = corridor_script().replace("from sagemaker_rl.ray_launcher import SageMakerRayLauncher",
-                                       "from ray.rllib.agents.ppo import PPOTrainer\n"
+                                       "from ray.rllib.agents.ppo import PPOTrainer\nimport model\n"
                                        "from sagemaker_rl.ray_launcher import SageMakerRayLauncher")
     files = {"train-corridor.py": script, "model.py": "from ray.rllib.models.tf.tf_modelv2 import TFModelV2\n"}
     started = time.monotonic()
@@ -213,6 +213,46 @@ def test_a_script_using_what_ray_2_removed_fails_at_once_naming_file_line_and_re
     assert "train-corridor.py:5: `from ray.rllib.agents.ppo import PPOTrainer`" in failure, failure
     assert "model.py:1:" in failure and "torch RLModule" in failure and "ray.rllib.algorithms" in failure
     assert "Invoking script" not in run.stdout + run.stderr
+
+
+STOCK_EVALUATE_RAY = """
+import argparse
+
+import ray
+from ray.rllib.agents.registry import get_agent_class  # RLlib 1.x, as the examples' own evaluate-ray.py has it
+
+parser = argparse.ArgumentParser()
+parser.add_argument("--algorithm")
+parser.add_argument("--env")
+parser.add_argument("--evaluate_episodes")
+args = parser.parse_args()
+agent = get_agent_class(args.algorithm)(env=args.env, config={"num_workers": 1})
+"""
+
+
+def test_the_examples_own_ray_1x_evaluate_script_is_played_by_rlrts_evaluator(tmp_path: Path) -> None:
+    """The notebooks' evaluation cell runs ``evaluate-ray.py`` from ``source_dir="src"``, where the examples keep
+    SageMaker RL's own Ray 1.x script (``ray.rllib.agents``): rlrt recognises it, says so in one line, and its
+    evaluator plays the model channel with the cell's hyperparameters, printing the lines the notebook reads."""
+    import shutil
+
+    from tests.conftest import run_rlrt
+
+    trained = make_job_tree(tmp_path / "trained", {"rl.training.stop.training_iteration": 1})
+    assert run_rlrt(["train"], base=trained.base, timeout=240).returncode == 0
+    files = {"evaluate-ray.py": STOCK_EVALUATE_RAY, "train-corridor.py": corridor_script()}
+
+    def with_model(tree: JobTree) -> None:
+        shutil.copytree(trained.model, tree.channel("model"), dirs_exist_ok=True)
+
+    run, tree = run_script_mode(tmp_path, "evaluate-ray.py", files,
+                                {"evaluate_episodes": 2, "algorithm": "PPO", "env": "CartPole-v1"}, timeout=200,
+                                prepare=with_model)
+    output = run.stdout + run.stderr
+    assert run.returncode == 0, output[-3000:]
+    assert output.count("evaluate-ray.py in the source dir is a SageMaker RL example's own evaluation script") == 1
+    assert output.count("Episode reward: ") == 2 and "episode_reward_mean: " in output
+    assert (tree.intermediate / "evaluation.json").is_file()
 
 
 def test_an_uploaded_sagemaker_rl_copy_is_refused(tmp_path: Path) -> None:

@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from runtime.errors import UserError
-from runtime.job.removed_apis import findings, refuse_removed_apis
+from runtime.job.removed_apis import findings, refuse_removed_apis, removed_apis_in
 from tests.conftest import REPO_ROOT
 
 OLD_SCRIPT = textwrap.dedent('''
@@ -42,17 +42,23 @@ def test_each_removed_api_is_named_with_its_line_and_replacement() -> None:
     assert "ImpalaTrainer" not in text  # guarded by its own try/except ImportError
 
 
-def test_a_source_dir_or_its_tarball_is_refused_before_the_script_runs(tmp_path: Path) -> None:
+def test_the_entry_point_and_what_it_imports_from_the_source_dir_are_checked(tmp_path: Path) -> None:
+    """Only what the job runs: the seeds' src/ also holds other jobs' scripts (the Ray 1.x evaluate-ray.py)."""
     src = tmp_path / "src"
     (src / "lib").mkdir(parents=True)
-    (src / "train.py").write_text("from sagemaker_rl.ray_launcher import SageMakerRayLauncher\n")
+    (src / "train.py").write_text("import lib.model\nfrom sagemaker_rl.ray_launcher import SageMakerRayLauncher\n")
+    (src / "lib" / "__init__.py").write_text("")
     (src / "lib" / "model.py").write_text("from ray.rllib.models.tf.tf_modelv2 import TFModelV2\n")
+    (src / "train-clean.py").write_text("from sagemaker_rl.ray_launcher import SageMakerRayLauncher\n")
+    (src / "evaluate-ray.py").write_text("from ray.rllib.agents.registry import get_agent_class\n")
     with tarfile.open(tmp_path / "sourcedir.tar.gz", "w:gz") as tar:
         tar.add(src, arcname=".")
     for location in (str(src), f"file://{tmp_path / 'sourcedir.tar.gz'}"):
         with pytest.raises(UserError, match=r"lib/model\.py:1: `from ray\.rllib\.models\.tf\.tf_modelv2"):
-            refuse_removed_apis(location)
-    refuse_removed_apis("s3://bucket/sourcedir.tar.gz")  # downloaded later by sagemaker-training: not inspected
+            refuse_removed_apis(location, "train.py")
+        refuse_removed_apis(location, "train-clean.py")  # evaluate-ray.py beside it is another job's script
+        assert removed_apis_in(location, "evaluate-ray.py")[0].startswith("evaluate-ray.py:1: ")
+    refuse_removed_apis("s3://bucket/sourcedir.tar.gz", "train.py")  # downloaded later: not inspected
 
 
 def test_the_seeds_scripts_and_rlrts_entry_points_pass() -> None:
