@@ -329,7 +329,8 @@ def _run_evaluation(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``rlrt`` console script."""
     mark("cli")
-    args = build_parser().parse_args(argv)
+    given = list(sys.argv[1:] if argv is None else argv)
+    args = build_parser().parse_args(given or ["train"])  # `rlrt` alone trains the default preset, as --help says
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if args.command == "presets":
         return _list_presets()

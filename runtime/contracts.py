@@ -260,6 +260,15 @@ class Family(Protocol):
         ...
 
 
+class EnvironmentSource(Protocol):
+    """Environments a job's own code registered at run time (a SageMaker RL launcher script's ``register_env``),
+    which a later command (``rlrt evaluate``) rebuilds from what the model folder kept of that code."""
+
+    def restore(self, env_id: str, model_dir: Path) -> bool:
+        """Register ``env_id`` again from ``model_dir``; whether it did (False: not one of its environments)."""
+        ...
+
+
 @dataclass(frozen=True)
 class Plugins:
     """The plug-ins a command runs with (:data:`runtime.plugins.INSTALLED`), and the one place that answers which of
@@ -268,6 +277,11 @@ class Plugins:
     backends: tuple[BackendFactory, ...]
     """Asked in this order which one trains an algorithm: the last one must claim every algorithm."""
     families: tuple[Family, ...] = ()
+    environment_sources: tuple[EnvironmentSource, ...] = ()
+
+    def restore_environment(self, env_id: str, model_dir: Path) -> bool:
+        """Register a job-registered environment (``env_id``) again from the model folder's kept code."""
+        return any(source.restore(env_id, model_dir) for source in self.environment_sources)
 
     def backend_for(self, algorithm: str) -> BackendFactory:
         """The backend that trains ``algorithm``."""

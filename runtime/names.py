@@ -75,6 +75,11 @@ POLICY_SPEC_FILE = "policy_spec.json"
 POLICY_WEIGHTS_FILE = "policy_weights.npz"
 SAVEDMODEL_DIR = "1"
 CODE_DIR = "code"
+SCRIPT_SOURCE_DIR = "source"
+"""A launcher job's training script (and the source-dir modules it imports), kept in the model folder so that
+``rlrt evaluate`` can register the script's own environment again; with :data:`SCRIPT_ENVIRONMENT_JSON`."""
+SCRIPT_ENVIRONMENT_JSON = "rlrt_environment.json"
+"""In :data:`SCRIPT_SOURCE_DIR`: ``{"entry_point": <the script>, "registered": <the name it registered>}``."""
 D3RLPY_MODEL_FILE = "model.d3"
 """d3rlpy's own model file in a d3rlpy checkpoint (the Batch RL seed's ``checkpoint`` channel holds one bare)."""
 

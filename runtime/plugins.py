@@ -11,7 +11,8 @@ from runtime.backends.d3rlpy.factory import BACKEND as D3RLPY
 from runtime.backends.rllib.factory import BACKEND as RLLIB
 from runtime.contracts import Plugins
 from runtime.families.deepracer.family import FAMILY as DEEPRACER
+from sagemaker_rl.user_envs import SCRIPT_ENVIRONMENTS
 
-INSTALLED = Plugins(backends=(D3RLPY, RLLIB), families=(DEEPRACER,))
+INSTALLED = Plugins(backends=(D3RLPY, RLLIB), families=(DEEPRACER,), environment_sources=(SCRIPT_ENVIRONMENTS,))
 """d3rlpy first: it claims the offline algorithms; RLlib claims every other name (its own check names the closest
 algorithm for one it does not know)."""

@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from enum import Enum
+from pathlib import Path
 from typing import Any
 
 from envs.errors import EnvConfigError, EnvStartError
@@ -22,7 +24,7 @@ from runtime.config import hyperparameters as hp
 from runtime.errors import UserError, run_job
 from runtime.job.environment import load_environment
 from runtime.job.setup import find_base_dir
-from runtime.names import CONFIG_DIR, HYPERPARAMETERS_JSON
+from runtime.names import CONFIG_DIR, HYPERPARAMETERS_JSON, MODEL_DIR
 from runtime.plugins import INSTALLED
 from runtime.train.job import run_training_job
 from sagemaker_rl import compat
@@ -33,7 +35,7 @@ from sagemaker_rl.experiment import (
     owned_by_rlrt,
     scripts_own_keys,
 )
-from sagemaker_rl.user_envs import check_user_env, register_user_env
+from sagemaker_rl.user_envs import check_user_env, keep_script_source, register_user_env
 
 
 class Cluster(Enum):
@@ -57,6 +59,8 @@ class SageMakerRayLauncher:
         self.hosts_info = list(resource.get("hosts") or [self.host_name])
         self.is_master_node = self.hosts_info[0] == self.host_name and self.cluster_type == Cluster.Primary
         self.hyperparameters: dict[str, Any] = {}
+        self.user_env: str | None = None
+        """The name the script's own environment was registered under (its creator), if it registered one."""
 
     def _get_cluster_type(self) -> Cluster:
         value = os.environ.get("SM_HP_RL_CLUSTER_TYPE", "primary").strip('"')
@@ -91,6 +95,7 @@ class SageMakerRayLauncher:
         experiment = self.customize_experiment_config(self._call("get_experiment_config"))
         overrides = experiment_hyperparameters(experiment)
         gym_id = register_user_env(overrides[hp.ENV])
+        self.user_env = overrides[hp.ENV] if gym_id is not None else None
         if gym_id is not None:
             overrides[hp.ENV] = gym_id
             if self.is_master_node:
@@ -117,8 +122,13 @@ class SageMakerRayLauncher:
         code = run_job(prepare)
         if code != 0:
             return code
-        return run_training_job(overrides=prepared, default_preset=BASE_PRESET, plugins=INSTALLED,
+        code = run_training_job(overrides=prepared, default_preset=BASE_PRESET, plugins=INSTALLED,
                                 owned=owned_by_rlrt)
+        script = getattr(sys.modules.get("__main__"), "__file__", None)
+        if code == 0 and self.user_env and script and self.is_master_node:
+            # rlrt evaluate registers the script's own environment again from this copy (ScriptEnvironments).
+            keep_script_source(_job_root() / MODEL_DIR, Path(script), self.user_env)
+        return code
 
     @classmethod
     def train_main(cls) -> None:
@@ -140,7 +150,12 @@ def _job_hyperparameters() -> dict[str, Any]:
     text = os.environ.get("SM_HPS")
     if text:
         return dict(json.loads(text))
-    root, _local = find_base_dir(None, "sagemaker-rl")
+    root = _job_root()
     if (root / CONFIG_DIR / HYPERPARAMETERS_JSON).is_file():
         return dict(load_environment(root).hyperparameters)
     return {}
+
+
+def _job_root() -> Path:
+    """The job's ``/opt/ml`` tree (``SAGEMAKER_BASE_DIR``, ``/opt/ml``, or a new local one)."""
+    return find_base_dir(None, "sagemaker-rl")[0]

@@ -10,6 +10,11 @@ as in RLlib 1.x). Old-style gym environments are adapted by :func:`envs.adapters
 
 from __future__ import annotations
 
+import importlib.util
+import json
+import shutil
+import sys
+from pathlib import Path
 from typing import Any, Callable, Mapping
 
 import gymnasium
@@ -17,6 +22,8 @@ import gymnasium
 from envs.adapters import to_gymnasium, with_render_mode
 from envs.errors import EnvConfigError
 from envs.registry import EPISODE_STEP_CAP, capped
+from runtime.job.removed_apis import script_files
+from runtime.names import SCRIPT_ENVIRONMENT_JSON, SCRIPT_SOURCE_DIR
 from sagemaker_rl import compat
 
 NAMESPACE = "sagemaker_rl"
@@ -85,3 +92,54 @@ def check_user_env(gym_id: str, env_config: Mapping[str, Any]) -> None:
     that is not an environment, fails here with an :class:`envs.errors.EnvConfigError` naming it."""
     env = gymnasium.make(gym_id, disable_env_checker=True, **dict(env_config))
     env.close()
+
+
+def keep_script_source(model_dir: Path, script: Path, registered: str) -> Path:
+    """Copy the training script and the source-dir modules it imports into ``model_dir/source`` with what it
+    registered, so that the model can be evaluated on the script's own environment later (:class:`ScriptEnvironments`)."""
+    folder = script.resolve().parent
+    files = {p.relative_to(folder).as_posix(): p.read_text(encoding="utf-8", errors="replace")
+             for p in sorted(folder.rglob("*.py")) if "__pycache__" not in p.parts}
+    target = model_dir / SCRIPT_SOURCE_DIR
+    shutil.rmtree(target, ignore_errors=True)
+    for name in script_files(files, script.name):
+        (target / name).parent.mkdir(parents=True, exist_ok=True)
+        (target / name).write_text(files[name], encoding="utf-8")
+    (target / SCRIPT_ENVIRONMENT_JSON).write_text(json.dumps({"entry_point": script.name, "registered": registered}))
+    return target
+
+
+class ScriptEnvironments:
+    """The environments launcher scripts register (``sagemaker_rl/<name>``), rebuilt for ``rlrt evaluate`` from the
+    script the model kept (:func:`keep_script_source`): the script is imported (its ``__main__`` block does not run)
+    and its launcher's ``register_env_creator()`` called, as in training."""
+
+    def restore(self, env_id: str, model_dir: Path) -> bool:
+        name = env_id[len(NAMESPACE) + 1:] if env_id.startswith(NAMESPACE + "/") else None
+        record = Path(model_dir) / SCRIPT_SOURCE_DIR / SCRIPT_ENVIRONMENT_JSON
+        if name is None or not record.is_file():
+            return False
+        info = json.loads(record.read_text())
+        if info.get("registered") != name:
+            return False
+        source = record.parent
+        compat.install()
+        if str(source) not in sys.path:
+            sys.path.insert(0, str(source))
+        spec = importlib.util.spec_from_file_location("rlrt_training_script", source / str(info["entry_point"]))
+        if spec is None or spec.loader is None:
+            return False
+        module = importlib.util.module_from_spec(spec)
+        try:
+            spec.loader.exec_module(module)
+            launchers = [value for value in vars(module).values() if isinstance(value, type)
+                         and value.__module__ == module.__name__ and callable(getattr(value, "register_env_creator", None))]
+            for launcher in launchers:
+                launcher().register_env_creator()
+        except Exception as exc:  # noqa: BLE001 - the user's script: say which and why
+            raise EnvConfigError(f"The model's training script {source / str(info['entry_point'])} could not register "
+                                 f"its environment '{name}' again: {type(exc).__name__}: {exc}") from exc
+        return register_user_env(name) is not None
+
+
+SCRIPT_ENVIRONMENTS = ScriptEnvironments()

@@ -91,8 +91,10 @@ def algorithm_matches(given: str, trained: str) -> bool:
     return given.strip().upper() == trained.strip().upper() or family(given) == family(trained)
 
 
-def _environment(settings: Mapping[str, Any], metadata: Mapping[str, Any], model_dir: Path, env: str | None) -> str:
-    """The canonical id of the environment to play: ``env``, the hyperparameter, the model's, the preset's."""
+def _environment(settings: Mapping[str, Any], metadata: Mapping[str, Any], model_dir: Path, env: str | None,
+                 plugins: Plugins) -> str:
+    """The canonical id of the environment to play: ``env``, the hyperparameter, the model's, the preset's (one the
+    training job's own script registered is registered again from the code the model kept)."""
     name = env or settings.get(hp.EVAL_ENV) or metadata.get("env")
     preset = next((settings[k] for k in (hp.PRESET, *hp.PRESET_ALIASES) if k in settings), None)
     if not name and preset:
@@ -103,6 +105,12 @@ def _environment(settings: Mapping[str, Any], metadata: Mapping[str, Any], model
     try:
         return canonical_env_id(str(name))
     except UnknownEnvironmentError as exc:
+        try:
+            restored = plugins.restore_environment(str(name), model_dir)
+        except EnvConfigError as error:
+            raise UserError(str(error)) from error
+        if restored:
+            return canonical_env_id(str(name))
         raise UserError(str(exc)) from exc
 
 
@@ -135,7 +143,7 @@ def evaluate(job: Job, model_dir: Path, metadata: Mapping[str, Any], plugins: Pl
     if algorithm and trained:
         how = "is" if str(algorithm).strip().upper() == str(trained).strip().upper() else "is the family of"
         print(f"rlrt: 'algorithm' {algorithm} {how} the model's {trained}", file=out, flush=True)
-    env_id = _environment(settings, metadata, model_dir, env)
+    env_id = _environment(settings, metadata, model_dir, env, plugins)
     episodes, steps = settings.get(hp.EVALUATE_EPISODES), settings.get(hp.EVALUATE_STEPS)
     if episodes is None and steps is None:
         episodes = DEFAULT_EPISODES

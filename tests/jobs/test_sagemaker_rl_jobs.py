@@ -463,3 +463,13 @@ def test_the_scripts_own_hyperparameters_reach_it_and_rllib_1x_settings_are_brid
     resolved = json.loads((tree.model / "config.json").read_text())
     assert resolved["env_config"]["bag_capacity"] == 9 and resolved["env_config"]["item_sizes"] == [2, 3]
     assert (tree.model / "policy.onnx").is_file()
+    # The model plays on the script's own environment later: `rlrt evaluate` registers it again from the script the
+    # model kept (model/source), in a tree that has no script.
+    assert json.loads((tree.model / "source" / "rlrt_environment.json").read_text()) == {
+        "entry_point": "train-bag.py", "registered": "bag"}
+    from tests.conftest import run_rlrt
+
+    evaluation = make_job_tree(tmp_path / "evaluation", {"evaluate_episodes": 3})
+    played = run_rlrt(["evaluate", "--model", str(tree.model)], base=evaluation.base, timeout=200)
+    assert played.returncode == 0, (played.stdout + played.stderr)[-3000:]
+    assert played.stdout.count("Episode reward: ") == 3 and "on sagemaker_rl/bag for 3 episode(s)" in played.stdout

@@ -190,6 +190,14 @@ def test_a_second_job_in_a_running_tree_is_refused_and_a_checkpoints_file_before
     assert not (blocked.base / "output" / "intermediate" / "progress.csv").exists()
 
 
+def test_rlrt_alone_trains_the_default_preset(tmp_path: Path) -> None:
+    """``rlrt`` with no command is ``rlrt train``, as its help says (it used to fail: "arguments are required")."""
+    tree = make_job_tree(tmp_path / "ml", {"rl.training.stop.training_iteration": 1})
+    run = run_rlrt([], base=tree.base, timeout=240)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert "rlrt: training PPO on CartPole-v1 (preset cartpole-ppo)" in run.stdout
+
+
 def test_more_env_runners_than_cpus_are_capped_with_one_line(tmp_path: Path) -> None:
     """The seeds' ``num_workers: 4`` on a 2-CPU machine: RLlib would wait without end for CPUs Ray cannot give."""
     tree = make_job_tree(tmp_path / "ml", {"rl.training.stop.training_iteration": 1,
