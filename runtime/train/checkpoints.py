@@ -20,7 +20,7 @@ import re
 import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 from envs.registry import canonical_env_id
 from runtime.errors import UserError
@@ -86,6 +86,24 @@ def identity_mismatch(stored: TrainingState, expected: TrainingState) -> list[st
     return differences
 
 
+NETWORK_KEYS = ("model_config", "hidden_units", "encoder_factory", "q_func_factory")
+"""Algorithm settings that shape the network (RLlib's ``model_config``, d3rlpy's encoders): a checkpoint trained
+with other values cannot be loaded, so a change is an error at resume, never a checkpoint called damaged."""
+
+
+def config_changes(stored: Mapping[str, Any] | None, current: Mapping[str, Any]) -> list[str]:
+    """``key: old -> new`` for each setting that differs between a checkpoint's recorded ``stored`` settings and
+    this job's (none when the checkpoint recorded none)."""
+    if stored is None:
+        return []
+    changes = []
+    for key in sorted(set(stored) | set(current)):
+        old, new = stored.get(key, "(unset)"), current.get(key, "(unset)")
+        if json.dumps(old, sort_keys=True, default=str) != json.dumps(new, sort_keys=True, default=str):
+            changes.append(f"{key}: {json.dumps(old, default=str)} -> {json.dumps(new, default=str)}")
+    return changes
+
+
 def _short(text: str) -> str:
     text = " ".join(str(text).split())
     return text if len(text) <= _REASON_CHARS else text[: _REASON_CHARS - 3] + "..."
@@ -94,9 +112,12 @@ def _short(text: str) -> str:
 class CheckpointManager:
     """Saves and finds checkpoints under one folder."""
 
-    def __init__(self, directory: Path, keep: int = 3) -> None:
+    def __init__(self, directory: Path, keep: int = 3, config: Mapping[str, Any] | None = None) -> None:
         self.directory = directory
         self.keep = max(1, keep)
+        self.config = dict(config or {})
+        """The job's algorithm settings, recorded in each checkpoint's state file (``config``) and compared on
+        resume (:func:`config_changes`)."""
 
     def save(self, write: Callable[[Path], None], state: TrainingState) -> Path:
         """Write a checkpoint with ``write(folder)`` plus ``state``; atomically rename it into place; prune."""
@@ -107,7 +128,8 @@ class CheckpointManager:
         try:
             tmp.mkdir(parents=True)
             write(tmp)
-            (tmp / STATE_FILE).write_text(json.dumps(asdict(state), indent=2))
+            (tmp / STATE_FILE).write_text(json.dumps({**asdict(state), "config": self.config}, indent=2,
+                                                      default=str))
             write_manifest(tmp)  # last: a checkpoint whose files all match it is whole
         except OSError as exc:  # a full disk, a read-only mount: keep what was saved before, leave no half
             shutil.rmtree(tmp, ignore_errors=True)
@@ -175,6 +197,15 @@ class CheckpointManager:
             values[name] = kind(value)
         return TrainingState(**values)
 
+    @staticmethod
+    def stored_config(checkpoint: Path) -> dict[str, Any] | None:
+        """The algorithm settings ``checkpoint`` was trained with; None when it did not record them."""
+        try:
+            config = json.loads((checkpoint / STATE_FILE).read_text()).get("config")
+        except (OSError, ValueError, AttributeError):
+            return None
+        return config if isinstance(config, dict) else None
+
     def move_aside(self, checkpoint: Path) -> Path:
         """Rename a damaged ``checkpoint`` to ``<name>.damaged`` (``.damaged.2``, ... if taken); returns the new path.
 
@@ -215,6 +246,13 @@ class CheckpointManager:
                 raise UserError(
                     f"The checkpoint {path} was written by another job ({state.preset or 'unknown preset'}): "
                     + "; ".join(differences) + ". This job cannot resume from it. " + self._start_fresh())
+            network = [change for change in config_changes(self.stored_config(path), self.config)
+                       if change.split(":", 1)[0] in NETWORK_KEYS]
+            if network:
+                raise UserError(
+                    f"The checkpoint {path} holds a network of another shape than this job asks for: "
+                    + "; ".join(network) + ". Its weights cannot be loaded into this network. Train with the "
+                    "checkpoint's settings to resume from it. " + self._start_fresh())
             try:
                 restore(path)
             except UserError:

@@ -30,7 +30,7 @@ from runtime.export.pipeline import export_serving_models
 from runtime.job.environment import JobEnvironment
 from runtime.names import OUTPUT_CHECKPOINT_DIR
 from runtime.timings import mark
-from runtime.train.checkpoints import CheckpointManager, TrainingState, describe_space
+from runtime.train.checkpoints import CheckpointManager, TrainingState, config_changes, describe_space
 from runtime.train.reporting import IterationMetrics, ProgressBar, Reporter
 from runtime.train.sigterm import SigtermWatch
 from runtime.train.videos import RolloutVideos
@@ -83,6 +83,12 @@ def _canonical_env(spec: TrainingSpec) -> str | None:
         raise UserError(str(exc)) from exc
 
 
+def _counters(state: TrainingState) -> IterationMetrics:
+    """A resumed job's counters as metrics for the stop rule (no episode numbers: those stops are not met)."""
+    return IterationMetrics(state.training_iteration, state.timesteps_total, state.time_total_s, math.nan, math.nan,
+                            math.nan, math.nan, state.episodes_total, math.nan)
+
+
 def _spaces(session: TrainingSession) -> dict[str, str]:
     """The session's observation and action spaces as checkpoints record them (empty for a session that does not
     say: its checkpoints are then compared by algorithm and environment alone)."""
@@ -133,15 +139,26 @@ def train(
         mark("build")
         backend, spec, env_id = _build(job, spec, plugins, hooks, out, cluster, early_start)
         mark("built")
-        checkpoints = CheckpointManager(job.checkpoint_dir, spec.checkpoint_keep)
+        checkpoints = CheckpointManager(job.checkpoint_dir, spec.checkpoint_keep, config=spec.config)
         state = TrainingState(preset=spec.preset, algorithm=spec.algorithm, env=spec.env, **_spaces(backend))
         resumed = checkpoints.resume(backend.restore, state, lambda line: print(line, file=out, flush=True))
+        stopped_by = ""
+        last_saved = -1
         if resumed is not None:
             latest, stored = resumed
             state = replace(stored, observation_space=state.observation_space, action_space=state.action_space)
+            last_saved = state.training_iteration
             iteration, steps = backend.units
             print(f"rlrt: resumed from {latest} ({iteration} {state.training_iteration}, "
                   f"{state.timesteps_total} {steps})", file=out, flush=True)
+            changed = config_changes(checkpoints.stored_config(latest), spec.config)
+            if changed:
+                print("rlrt: this job's settings differ from the checkpoint's and apply from here on: "
+                      + "; ".join(changed), file=out, flush=True)
+            stopped_by = stop_reason(spec.stop, _counters(state))
+            if stopped_by:
+                print(f"rlrt: already done ({stopped_by}): nothing to train; the model folder is written from "
+                      f"{latest.name}", file=out, flush=True)
         else:
             warm_start(backend, job, spec, hooks, state, out)
         reporter = Reporter(job.intermediate_dir, job.tensorboard_dir, f"{spec.preset} ({backend.describe()})", out,
@@ -153,13 +170,11 @@ def train(
             return checkpoints.save(backend.save, current)
 
         metrics: IterationMetrics | None = None
-        stopped_by = ""
-        last_saved = -1
         videos = RolloutVideos(spec, env_id, job.intermediate_dir, out)
         started = time.monotonic()
         time_offset = state.time_total_s
         with SigtermWatch() as sigterm:
-            while not sigterm.requested:
+            while not sigterm.requested and not stopped_by:
                 try:
                     step = backend.step(state, sigterm)
                 except JobInterrupted:

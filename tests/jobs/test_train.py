@@ -190,6 +190,34 @@ def test_a_second_job_in_a_running_tree_is_refused_and_a_checkpoints_file_before
     assert not (blocked.base / "output" / "intermediate" / "progress.csv").exists()
 
 
+def test_a_rerun_says_what_changed_stops_when_already_done_and_refuses_another_network(tmp_path: Path) -> None:
+    """Rerunning a finished tree: a stop already met exits 0 at once without training; changed settings are listed
+    (key: old -> new) and applied; a network of another shape is a clear error, the checkpoints left in place."""
+    tree = make_job_tree(tmp_path / "ml", {"rl.training.stop.training_iteration": 2})
+    assert run_rlrt(["train"], base=tree.base, timeout=240).returncode == 0
+
+    tree.write_hyperparameters({"rl.training.stop.training_iteration": 2, "rl.training.config.lr": 0.05})
+    again = run_rlrt(["train"], base=tree.base, timeout=240)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert "rlrt: already done (training_iteration 2 >= 2): nothing to train" in again.stdout
+    assert "training_iteration: 3" not in again.stdout and len(progress_rows(tree.base)) == 2
+
+    tree.write_hyperparameters({"rl.training.stop.training_iteration": 3, "rl.training.config.lr": 0.05,
+                                "rl.training.config.gamma": 0.5})
+    more = run_rlrt(["train"], base=tree.base, timeout=240)
+    assert more.returncode == 0, more.stderr[-3000:]
+    line = next(x for x in more.stdout.splitlines() if "settings differ from the checkpoint's" in x)
+    assert "gamma: 0.98 -> 0.5" in line and "lr: [[0, 0.001], [300000, 0.0]] -> 0.05" in line, line
+    assert re.findall(r"^training_iteration: (\d+)$", more.stdout, re.M) == ["3"]
+
+    tree.write_hyperparameters({"rl.training.stop.training_iteration": 4,
+                                "rl.training.config.model_config.fcnet_hiddens": [16]})
+    wider = run_rlrt(["train"], base=tree.base, timeout=240)
+    assert wider.returncode == 2, wider.stderr[-3000:]
+    assert "holds a network of another shape" in tree.failure.read_text()
+    assert sorted(p.name for p in tree.checkpoints.iterdir()) == ["checkpoint_000002", "checkpoint_000003"]
+
+
 def test_rlrt_alone_trains_the_default_preset(tmp_path: Path) -> None:
     """``rlrt`` with no command is ``rlrt train``, as its help says (it used to fail: "arguments are required")."""
     tree = make_job_tree(tmp_path / "ml", {"rl.training.stop.training_iteration": 1})

@@ -72,3 +72,22 @@ def test_saving_the_same_iteration_twice_replaces_it(tmp_path: Path) -> None:
     manager.save(write, TrainingState(training_iteration=7, timesteps_total=2))
     assert len(manager.checkpoints()) == 1
     assert CheckpointManager.read_state(manager.latest()).timesteps_total == 2
+
+
+def test_resume_compares_the_recorded_settings_and_refuses_another_network(tmp_path: Path) -> None:
+    from runtime.train.checkpoints import config_changes
+
+    trained = CheckpointManager(tmp_path, config={"lr": 0.001, "model_config": {"fcnet_hiddens": [64, 64]}})
+    trained.save(write, TrainingState(training_iteration=2))
+    assert trained.stored_config(trained.latest()) == {"lr": 0.001, "model_config": {"fcnet_hiddens": [64, 64]}}
+    assert config_changes({"lr": 0.001, "gamma": 0.99}, {"lr": 0.05, "gamma": 0.99, "seed": 3}) == [
+        "lr: 0.001 -> 0.05", 'seed: "(unset)" -> 3']
+    assert config_changes(None, {"lr": 1}) == []  # a checkpoint that recorded nothing: nothing to compare
+
+    loaded: list[Path] = []
+    changed_lr = CheckpointManager(tmp_path, config={"lr": 0.05, "model_config": {"fcnet_hiddens": [64, 64]}})
+    assert changed_lr.resume(loaded.append, TrainingState(), print) is not None and len(loaded) == 1
+    wider = CheckpointManager(tmp_path, config={"lr": 0.001, "model_config": {"fcnet_hiddens": [256, 256]}})
+    with pytest.raises(UserError, match=r"network of another shape.*model_config: .*64, 64.* -> .*256, 256"):
+        wider.resume(loaded.append, TrainingState(), print)
+    assert len(loaded) == 1 and [p.name for p in wider.checkpoints()] == ["checkpoint_000002"]  # not moved aside
