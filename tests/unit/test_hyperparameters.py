@@ -274,3 +274,32 @@ def test_tune_1x_stop_keys_are_understood() -> None:
                                                                "episode_reward_min": -5.5, "episode_len_mean": 150}
     with pytest.raises(UserError, match="episodes_total' must be an integer >= 1"):
         resolve({"rl.training.stop.episodes_total": 0})
+
+
+def test_rllib_1x_dqn_and_sac_names_reach_their_2x_settings() -> None:
+    """SageMaker RL's DQN / Ape-X / SAC experiments: each RLlib 1.x name lands on the 2.x setting of the same
+    meaning (a replay-buffer key inside replay_buffer_config), and RLlib builds it."""
+    from runtime.backends.rllib.algorithm import build_algorithm_config
+    from sagemaker_rl.experiment import BASE_PRESET
+
+    def resolve(hps: dict) -> hp.TrainingSpec:  # a launcher's experiment: no preset settings of its own
+        return hp.resolve({"rl.training.env": "CartPole-v1", **hps}, _validator, default_preset=BASE_PRESET,
+                          num_cpus=2)
+
+    dqn = resolve({"rl.training.run": "DQN", "rl.training.config.buffer_size": 5000,
+                   "rl.training.config.prioritized_replay": False, "rl.training.config.timesteps_per_iteration": 1000,
+                   "rl.training.config.learning_starts": 100, "rl.training.config.min_iter_time_s": 1,
+                   "rl.training.config.replay_buffer_config": {"capacity": 6000}})
+    assert dqn.config["replay_buffer_config"] == {"capacity": 6000, "type": "EpisodeReplayBuffer"}
+    assert dqn.config["min_sample_timesteps_per_iteration"] == 1000 and dqn.config["min_time_s_per_iteration"] == 1
+    assert dqn.config["num_steps_sampled_before_learning_starts"] == 100
+    built = build_algorithm_config(dqn, "CartPole-v1")
+    assert built.replay_buffer_config["capacity"] == 6000 and built.replay_buffer_config["type"] == "EpisodeReplayBuffer"
+    per = resolve({"rl.training.run": "DQN", "rl.training.config.prioritized_replay_alpha": 0.5,
+                   "rl.training.config.prioritized_replay_beta": 0.3})
+    assert per.config["replay_buffer_config"] == {"alpha": 0.5, "beta": 0.3}
+    sac = resolve({"rl.training.run": "SAC", "rl.training.env": "Pendulum-v1", "rl.training.config.optimization": {
+        "actor_learning_rate": 0.0003, "critic_learning_rate": 0.0004, "entropy_learning_rate": 0.0005}})
+    assert (sac.config["actor_lr"], sac.config["critic_lr"], sac.config["alpha_lr"]) == (0.0003, 0.0004, 0.0005)
+    with pytest.raises(UserError, match="prioritized_replay' must be true or false"):
+        resolve({"rl.training.run": "DQN", "rl.training.config.prioritized_replay": "yes"})

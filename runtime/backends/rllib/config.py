@@ -42,8 +42,23 @@ OLD_NAMES: Mapping[str, str] = MappingProxyType(
         "worker_health_probe_timeout_s": "env_runner_health_probe_timeout_s",
         "worker_restore_timeout_s": "env_runner_restore_timeout_s",
         "evaluation_num_workers": "evaluation_num_env_runners",
+        # RLlib 1.x's DQN / Ape-X / SAC iteration and warm-up settings.
+        "timesteps_per_iteration": "min_sample_timesteps_per_iteration",
+        "min_iter_time_s": "min_time_s_per_iteration",
+        "learning_starts": "num_steps_sampled_before_learning_starts",
     }
 )
+# RLlib 1.x settings that moved into a dict of RLlib 2.x: old name -> (2.x setting, its key).
+OLD_NESTED: Mapping[str, tuple[str, str]] = MappingProxyType(
+    {
+        "buffer_size": ("replay_buffer_config", "capacity"),
+        "prioritized_replay_alpha": ("replay_buffer_config", "alpha"),
+        "prioritized_replay_beta": ("replay_buffer_config", "beta"),
+    }
+)
+# SAC's RLlib 1.x "optimization" dict -> RLlib 2.x settings.
+SAC_OPTIMIZATION: Mapping[str, str] = MappingProxyType(
+    {"actor_learning_rate": "actor_lr", "critic_learning_rate": "critic_lr", "entropy_learning_rate": "alpha_lr"})
 # RLlib 1.x's schedules, which RLlib 2.x takes as the setting itself (a schedule overrides a fixed value, as in 1.x).
 OLD_SCHEDULES: Mapping[str, str] = MappingProxyType({"lr_schedule": "lr", "entropy_coeff_schedule": "entropy_coeff"})
 # Settings that take a number or a piecewise-linear schedule [[timestep, value], ...] starting at timestep 0.
@@ -274,6 +289,17 @@ class RLlibValidator(ConfigValidator):
                             f"'model.{sub}' has no RLlib 2.x equivalent; use model_config keys: "
                             + ", ".join(sorted(model_config_fields()))
                         )
+            elif key in OLD_NESTED:
+                setting, inner = OLD_NESTED[key]
+                out[setting] = {**(out.get(setting) or {}), inner: value}
+            elif key == "prioritized_replay":
+                if not isinstance(value, bool):
+                    problems.append(f"'prioritized_replay' must be true or false, got {json.dumps(value, default=str)}")
+                    continue
+                kind = "PrioritizedEpisodeReplayBuffer" if value else "EpisodeReplayBuffer"
+                out["replay_buffer_config"] = {**(out.get("replay_buffer_config") or {}), "type": kind}
+            elif key == "optimization" and isinstance(value, dict) and set(value) <= set(SAC_OPTIMIZATION):
+                out.update({SAC_OPTIMIZATION[name]: rate for name, rate in value.items()})
             elif key in MOVED_TO_MODEL_CONFIG:
                 model_config[key] = _coerce_config_number(key, value, model_config_fields())
             elif key in OLD_SCHEDULES:
@@ -288,7 +314,9 @@ class RLlibValidator(ConfigValidator):
                     fields = model_config_fields()
                     model_config.update({k: _coerce_config_number(k, v, fields) for k, v in value.items()})
             else:
-                out[OLD_NAMES.get(key, key)] = value
+                name = OLD_NAMES.get(key, key)
+                merge = isinstance(value, dict) and isinstance(out.get(name), dict)  # with a translated 1.x key
+                out[name] = {**out[name], **value} if merge else value
         if model_config:
             out["model_config"] = model_config
         return out, env_config, problems
