@@ -48,6 +48,9 @@ class EnvInfo:
     """Multi-agent: ``"module:function(agent_id) -> group"``."""
     renders: bool = True
     """Whether the environment can render ``rgb_array`` frames (False: known not to, without building it)."""
+    camera: Mapping[str, float] | None = None
+    """Attributes of the built environment that frame its ``rgb_array`` camera (PyBullet's ``_cam_dist``,
+    ``_cam_pitch``): the Reacher's arm is a few pixels wide from PyBullet's default 3 m."""
 
 
 KNOWN_ENVS: Mapping[str, EnvInfo] = MappingProxyType(
@@ -56,7 +59,8 @@ KNOWN_ENVS: Mapping[str, EnvInfo] = MappingProxyType(
         "CartPole-v0": EnvInfo("CartPole-v0", None, "gymnasium's CartPole, 200-step episodes (the Batch RL seed's)"),
         "Pendulum-v1": EnvInfo("Pendulum-v1", None, "gymnasium's Pendulum, continuous torque"),
         "ReacherBulletEnv-v0": EnvInfo(
-            "ReacherBulletEnv-v0", "pybullet_envs_gymnasium", "PyBullet Reacher: a 2-joint arm reaches a target"
+            "ReacherBulletEnv-v0", "pybullet_envs_gymnasium", "PyBullet Reacher: a 2-joint arm reaches a target",
+            camera=MappingProxyType({"_cam_dist": 0.6, "_cam_pitch": -75.0})
         ),
         "HopperBulletEnv-v0": EnvInfo(
             "HopperBulletEnv-v0", "pybullet_envs_gymnasium", "PyBullet Hopper: a one-legged robot hops forward"
@@ -228,7 +232,15 @@ def make_env(env_id: str, env_config: Mapping[str, Any] | None = None) -> gym.En
         return capped(env, cap)
     gym_id = ensure_registered(env_id)
     faults, kwargs = split_fault_options(config)
-    return with_faults(capped(gym.make(gym_id, **kwargs), cap), faults)
+    return with_faults(capped(framed(gym.make(gym_id, **kwargs), env_id), cap), faults)
+
+
+def framed(env: gym.Env, env_id: str) -> gym.Env:
+    """``env`` with its camera placed as :attr:`EnvInfo.camera` says for ``env_id`` (unchanged when it says nothing)."""
+    for name, value in (env_info(env_id).camera or {}).items():
+        if hasattr(env.unwrapped, name):
+            setattr(env.unwrapped, name, value)
+    return env
 
 
 def episode_limit(env: gym.Env) -> int | None:

@@ -49,3 +49,20 @@ def test_headless_rgb_render() -> None:
 def test_unknown_env_suggests_the_closest() -> None:
     with pytest.raises(UnknownEnvironmentError, match="Did you mean 'HopperBulletEnv-v0'"):
         canonical_env_id("HopperBulletEnv-v1")
+
+
+def test_the_reacher_camera_frames_the_arm() -> None:
+    """PyBullet's default camera (3 m away) draws the Reacher's arm a few pixels wide on a checkerboard; rlrt places
+    it over the arena (EnvInfo.camera), so the (blue) arm covers a visible part of each rollout-video frame."""
+    import numpy as np
+
+    from envs.registry import make_env
+
+    env = make_env("ReacherBulletEnv-v0", {"render_mode": "rgb_array"})
+    try:
+        env.reset(seed=0)
+        frame = env.render().astype(int)
+    finally:
+        env.close()
+    blue = (frame[:, :, 2] > frame[:, :, 1] + 40) & (frame[:, :, 2] > frame[:, :, 0] + 40)
+    assert blue.mean() > 0.001, f"the arm covers {blue.mean():.2%} of the frame"  # 0.004 % from 3 m

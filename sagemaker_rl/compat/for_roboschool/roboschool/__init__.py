@@ -14,7 +14,7 @@ from typing import Any
 import gym
 import gymnasium
 
-from envs.registry import ensure_registered
+from envs.registry import ensure_registered, framed
 from sagemaker_rl.compat.gym_bridge import GymnasiumAsGym
 
 IDS = ("RoboschoolReacher-v1", "RoboschoolHopper-v1", "RoboschoolHumanoid-v1")
@@ -22,7 +22,7 @@ IDS = ("RoboschoolReacher-v1", "RoboschoolHopper-v1", "RoboschoolHumanoid-v1")
 
 def make(roboschool_id: str, **kwargs: Any) -> GymnasiumAsGym:
     """Build the PyBullet successor of ``roboschool_id`` as a gym 0.26 environment."""
-    return GymnasiumAsGym(gymnasium.make(ensure_registered(roboschool_id), **kwargs))
+    return GymnasiumAsGym(framed(gymnasium.make(ensure_registered(roboschool_id), **kwargs), roboschool_id))
 
 
 def _register() -> None:
