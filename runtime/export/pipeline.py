@@ -45,6 +45,8 @@ from runtime.export.policy import OBSERVATIONS, ActionHead, NotAnMLP, ServingMod
 from runtime.names import CODE_DIR, METADATA_JSON, ONNX_FILE, SAVEDMODEL_DIR, TF_PYTHON_ENV, TORCHSCRIPT_FILE
 from runtime.names import POLICY_SPEC_FILE as SPEC_FILE
 from runtime.names import POLICY_WEIGHTS_FILE as WEIGHTS_FILE
+from runtime.serving.model_store import verify_model_folder
+from runtime.train.manifest import write_manifest
 
 log = logging.getLogger(__name__)
 
@@ -281,13 +283,22 @@ def update_metadata(model_dir: Path, section: dict[str, Any]) -> None:
     tmp.replace(path)
 
 
+def is_export_output(name: str) -> bool:
+    """Whether ``name`` (relative to a model folder) is a file the export pipeline writes."""
+    return name in (ONNX_FILE, TORCHSCRIPT_FILE, SPEC_FILE, WEIGHTS_FILE) or \
+        name.split("/", 1)[0] in (CODE_DIR, SAVEDMODEL_DIR)
+
+
 def export_model_folder(model_dir: Path, plugins: Plugins, stream: Any = None) -> dict[str, Any]:
     """``rlrt export``: (re)write the serving exports of an existing model folder, its serving model rebuilt from the
     checkpoint by the backend that wrote it (``metadata.json`` ``framework``); any error ends the command."""
     path = model_dir / METADATA_JSON
+    verify_model_folder(model_dir, skip=is_export_output)  # what it reads; the exports it rewrites may be gone
     metadata = json.loads(path.read_text()) if path.is_file() else {}
     backend = plugins.require_backend_for_model(model_dir, metadata)
-    return export_serving_models(model_dir, lambda: backend.serving_model(model_dir), stream, strict=True)
+    section = export_serving_models(model_dir, lambda: backend.serving_model(model_dir), stream, strict=True)
+    write_manifest(model_dir)  # the new exports are the folder's files now
+    return section
 
 
 def export_serving_models(model_dir: Path, model: ServingModel | Callable[[], ServingModel], stream: Any = None,

@@ -12,15 +12,17 @@ import os
 import shutil
 import tarfile
 import tempfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
 from runtime.errors import UserError
 from runtime.names import BASE_DIR_ENV, DEFAULT_BASE_DIR, METADATA_JSON, MODEL_DIR
 from runtime.serving.codec import OBSERVATIONS, observation_dim_from_metadata
+from runtime.train.manifest import verify_manifest
 
 MODEL_TARBALL = "model.tar.gz"
 
@@ -42,9 +44,21 @@ def _extract(tarball: Path) -> Path:
     try:
         with tarfile.open(tarball, "r:*") as archive:
             archive.extractall(target, filter="data")
-    except (tarfile.TarError, OSError) as exc:
-        raise UserError(f"Cannot unpack the model archive {tarball}: {exc}") from exc
+    except (tarfile.TarError, OSError, EOFError, zlib.error) as exc:  # EOFError, zlib.error: a truncated archive
+        raise UserError(f"Cannot unpack the model archive {tarball}: {type(exc).__name__}: {exc or 'truncated'}. "
+                        "Copy it again from where the training job wrote it (its model.tar.gz).") from exc
     return target
+
+
+def verify_model_folder(model_dir: Path, skip: Callable[[str], bool] | None = None) -> None:
+    """A :class:`UserError` naming every file of ``model_dir`` that does not match the manifest the training job
+    wrote last into it (``rlrt_manifest.json``: each file's size and sha256; ``skip(name)``: files not to check); a
+    folder written before manifests existed is accepted unverified."""
+    check = verify_manifest(model_dir, skip)
+    if check.damaged:
+        listed = "; ".join(check.problems[:8]) + ("; ..." if len(check.problems) > 8 else "")
+        raise UserError(f"The model in {model_dir} is damaged: {listed}. Use the model.tar.gz the training job "
+                        "wrote, or export it again from its checkpoint (`rlrt export --model-dir DIR`).")
 
 
 def locate_model(path: Path) -> Path:
@@ -58,11 +72,13 @@ def locate_model(path: Path) -> Path:
             return locate_model(_extract(path))
         raise UserError(f"{path} is not a model: give a model folder or a model.tar.gz.")
     if (path / METADATA_JSON).is_file():
+        verify_model_folder(path)
         return path
     if (path / MODEL_TARBALL).is_file():
         return locate_model(_extract(path / MODEL_TARBALL))
     inner = [p for p in path.iterdir() if p.is_dir() and (p / METADATA_JSON).is_file()]
     if len(inner) == 1:
+        verify_model_folder(inner[0])
         return inner[0]
     found = ", ".join(sorted(p.name for p in path.iterdir())[:20]) or "nothing"
     raise UserError(

@@ -31,6 +31,7 @@ from runtime.job.environment import JobEnvironment
 from runtime.names import OUTPUT_CHECKPOINT_DIR
 from runtime.timings import mark
 from runtime.train.checkpoints import CheckpointManager, TrainingState, config_changes, describe_space
+from runtime.train.manifest import write_manifest
 from runtime.train.reporting import IterationMetrics, ProgressBar, Reporter
 from runtime.train.sigterm import SigtermWatch
 from runtime.train.videos import RolloutVideos
@@ -234,6 +235,7 @@ def train(
         mark("exported")
         _final_evaluation(backend, env_id, state.training_iteration, job, out)
         hooks.on_export(job.model_dir)
+        write_manifest(job.model_dir)  # last: serve, evaluate, export and warm starts verify the folder by it
         write_output_checkpoint(job.base_dir / OUTPUT_CHECKPOINT_DIR, job.model_dir)
         print(f"rlrt: done ({stopped_by}); model in {job.model_dir}", file=out, flush=True)
         return TrainResult(state, metrics, stopped_by, checkpoint)

@@ -12,7 +12,7 @@ import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from runtime.names import MANIFEST_FILE
 
@@ -72,10 +72,10 @@ def _read_manifest(path: Path) -> dict[str, Any] | str:
     return files
 
 
-def verify_manifest(folder: Path) -> Verification:
+def verify_manifest(folder: Path, skip: Callable[[str], bool] | None = None) -> Verification:
     """Check ``folder`` against its manifest: every listed file present, of its size and sha256.
 
-    Extra files (not listed) are ignored. A folder without a manifest is ``unverified`` unless it is empty, which
+    Extra files (not listed) are ignored, and so are the listed ones ``skip(relative name)`` names. A folder without a manifest is ``unverified`` unless it is empty, which
     only a partial sync leaves behind (checkpoints are renamed into place whole).
     """
     manifest = folder / MANIFEST_FILE
@@ -90,6 +90,8 @@ def verify_manifest(folder: Path) -> Verification:
         return Verification("damaged", (files,))
     problems = []
     for name, entry in sorted(files.items()):
+        if skip is not None and skip(name):
+            continue
         path = folder / name
         if not path.is_file():
             problems.append(f"{name} missing")
