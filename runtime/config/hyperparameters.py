@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import logging
 import math
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -29,10 +30,12 @@ from typing import Any, Callable, Iterable, Mapping, Protocol
 
 from sagemaker_training import params
 
-from envs.registry import UnknownEnvironmentError, env_info
 from runtime.config.presets import DEFAULT_PRESET, Preset, load_preset
+from runtime.config.runners import default_env_runners
 from runtime.config.values import ValueCheck, check_value, coerce_value, decode_value, parse_number  # noqa: F401 - re-exported
 from runtime.errors import UserError
+
+log = logging.getLogger(__name__)
 
 # Parameter names (constants, as sagemaker-training's params module does).
 PRESET = "preset"
@@ -209,21 +212,6 @@ Rewrite = Callable[[Preset, Mapping[str, Any]], "tuple[dict[str, Any], dict[str,
 """A hyperparameter dialect: ``(preset, given) -> (given in this module's grammar, accepted extras, problems)``."""
 
 
-def default_env_runners(num_cpus: int, env_id: str) -> int:
-    """The env-runner count when neither the preset nor the hyperparameters give one: ``num_cpus - 1`` (one CPU stays
-    with the driver and the learner, as in the seeds). On two CPUs or fewer that one runner would sample while the
-    learner waits (PPO samples, then learns), so the driver samples itself, at the same steps/s without starting a
-    second process (~3 s of start-up; bench/RESULTS.md) -- except for an environment that drives a game process
-    (Unity): it keeps its own runner, which RLlib restarts when the game dies and whose samples have a timeout."""
-    if num_cpus > 2:
-        return num_cpus - 1
-    try:
-        game = env_info(env_id).job_context
-    except UnknownEnvironmentError:
-        game = False  # reported by the job setup
-    return max(0, num_cpus - 1) if game else 0
-
-
 def resolve(
     hyperparameters: Mapping[str, Any],
     validator: Callable[[str], ConfigValidator],
@@ -310,7 +298,7 @@ def resolve(
     algorithm = str(top.get(RUN, preset.algorithm))
     env = str(top.get(ENV, preset.env))
     backend = validator(algorithm)
-    stop_keys = {**STOP_KEYS, **_backend_stop_keys(backend, algorithm)}
+    stop_keys = {**STOP_KEYS, **backend.stop_keys(algorithm)}
     for key, value in raw_stop.items():
         rest = key[len(STOP_PREFIX) :]
         if rest not in stop_keys:
@@ -326,6 +314,8 @@ def resolve(
             stop[rest] = stop_keys[rest].coerce(value)
     translated_preset, preset_env, preset_problems = backend.translate(algorithm, preset.config)
     problems += [f"preset {preset.name}: {p}" for p in preset_problems]
+    if algorithm.casefold() != preset.algorithm.casefold():
+        translated_preset = _preset_settings_for(backend, algorithm, preset, translated_preset)
     translated, env_additions, translate_problems = backend.translate(algorithm, config_overrides)
     problems += translate_problems
     config = deep_merge(translated_preset, translated)
@@ -387,9 +377,14 @@ def _rllib_1x_job_keys(config: dict[str, Any], top: dict[str, Any]) -> list[str]
     return problems
 
 
-def _backend_stop_keys(backend: ConfigValidator, algorithm: str) -> Mapping[str, ValueCheck]:
-    """Stop keys a backend understands beyond :data:`STOP_KEYS`."""
-    return dict(backend.stop_keys(algorithm))
+def _preset_settings_for(backend: ConfigValidator, algorithm: str, preset: Preset, config: dict[str, Any]) -> dict:
+    """The preset's settings that ``algorithm`` has (``rl.training.run`` named another algorithm than the preset's):
+    the others are the preset's, not the user's mistake, and are dropped with one line."""
+    dropped = sorted(key for key in config if key != "env_config" and backend.check(algorithm, {key: config[key]}))
+    if dropped:
+        log.warning("the preset %s's %s settings %s do not apply to %s and are not used", preset.name,
+                    preset.algorithm, ", ".join(dropped), algorithm)
+    return {key: value for key, value in config.items() if key not in dropped}
 
 
 def _format_problems(problems: list[str]) -> str:

@@ -312,6 +312,32 @@ def test_other_rllib_algorithms_build_and_run_an_iteration(tmp_path: Path, algor
     assert_no_noise(run)  # the driver's lines and those of remote env runners
 
 
+def test_dqn_on_the_default_preset_trains_and_serves_rllibs_own_greedy_action(tmp_path: Path) -> None:
+    """``rl.training.run=DQN`` on the (PPO) default preset: the preset's PPO settings are dropped with one line (not
+    reported as the user's errors); the value-based policy exports (its Q-values are the served head: greedy action
+    and their softmax), and the served action is RLlib's own greedy action."""
+    import numpy as np
+    import torch
+    from ray.rllib.core.rl_module.rl_module import RLModule
+
+    from runtime.serving.model_store import OnnxPolicy
+
+    tree = make_job_tree(tmp_path / "ml", {"rl.training.run": "DQN", "rl.training.stop.training_iteration": 1,
+                                          "record_video_every": 0})
+    run = run_rlrt(["train"], base=tree.base, timeout=300)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert "the preset cartpole-ppo's PPO settings clip_param, entropy_coeff, lambda" in run.stderr
+    assert "no serving exports" not in run.stderr and (tree.model / "policy.onnx").is_file()
+    module = RLModule.from_checkpoint(str(tree.model.joinpath("checkpoint", "learner_group", "learner", "rl_module",
+                                                              "default_policy")))
+    observations = np.random.default_rng(0).uniform(-0.2, 0.2, (32, 4)).astype(np.float32)
+    with torch.no_grad():
+        rllib = module.forward_inference({"obs": torch.as_tensor(observations)})["actions"].numpy()
+    served = OnnxPolicy(tree.model).predict(observations)
+    assert served["actions"].tolist() == rllib.tolist()
+    np.testing.assert_allclose(served["action_probabilities"].sum(axis=1), 1.0, rtol=1e-5)
+
+
 @pytest.mark.slow
 def test_no_arguments_trains_the_default_preset_locally(tmp_path: Path) -> None:
     if Path("/opt/ml/input/config/hyperparameters.json").exists():

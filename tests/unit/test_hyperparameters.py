@@ -303,3 +303,15 @@ def test_rllib_1x_dqn_and_sac_names_reach_their_2x_settings() -> None:
     assert (sac.config["actor_lr"], sac.config["critic_lr"], sac.config["alpha_lr"]) == (0.0003, 0.0004, 0.0005)
     with pytest.raises(UserError, match="prioritized_replay' must be true or false"):
         resolve({"rl.training.run": "DQN", "rl.training.config.prioritized_replay": "yes"})
+
+
+def test_another_algorithm_drops_the_presets_settings_it_does_not_have(caplog: pytest.LogCaptureFixture) -> None:
+    """``rl.training.run=DQN`` on the default (PPO) preset: the preset's PPO settings are the preset's, not the
+    user's mistakes; they are dropped with one line, and the user's own unknown keys are still refused."""
+    spec = resolve({"rl.training.run": "DQN"})
+    assert spec.algorithm == "DQN" and not {"lambda", "clip_param", "entropy_coeff", "vf_loss_coeff"} & set(spec.config)
+    assert "lr" in spec.config and "gamma" in spec.config  # settings DQN has are kept
+    line = next(r.getMessage() for r in caplog.records if "do not apply to DQN" in r.getMessage())
+    assert line.startswith("the preset cartpole-ppo's PPO settings ") and "clip_param" in line
+    with pytest.raises(UserError, match="clip_param"):
+        resolve({"rl.training.run": "DQN", "rl.training.config.clip_param": 0.2})

@@ -36,17 +36,35 @@ ENV_TO_MODULE_PATH = ("env_runner", "env_to_module_connector")
 MODULE_TO_ENV_PATH = ("env_runner", "module_to_env_connector")
 
 
+def _q_values(module: Any, observations: Any) -> Any:
+    """A DQN module's Q-values as its ``compute_q_values`` computes them, in operations ONNX has: the dueling
+    streams' centring with ``mean`` (RLlib's ``nanmean`` only matters for advantages masked to -inf, which a
+    plain action space has none of); a distributional module (``num_atoms`` > 1) through its own method."""
+    if int(getattr(module, "num_atoms", 1) or 1) > 1:
+        return module.compute_q_values({"obs": observations})["qf_preds"]
+    encoded = module.encoder({"obs": observations})["encoder_out"]
+    advantages = module.af(encoded)
+    if not getattr(module, "uses_dueling", False):
+        return advantages
+    return advantages - advantages.mean(dim=-1, keepdim=True) + module.vf(encoded)
+
+
 def _body(module: Any) -> Any:
     import torch  # heavy: torch (~1.5 s)
 
+    value_based = callable(getattr(module, "compute_q_values", None))
+
     class RLModuleBody(torch.nn.Module):
-        """observations -> the RLModule's action-distribution inputs (inference forward pass)."""
+        """observations -> the RLModule's action-distribution inputs (inference forward pass); a value-based
+        module's Q-values (its greedy action is their argmax; the served probabilities are their softmax)."""
 
         def __init__(self) -> None:
             super().__init__()
             self.module = module
 
         def forward(self, x: torch.Tensor) -> torch.Tensor:
+            if value_based:  # DQN's family acts greedily on its Q-values: they are the categorical head's logits
+                return _q_values(self.module, x)
             return self.module.forward_inference({"obs": x})["action_dist_inputs"]
 
     return RLModuleBody()
