@@ -36,6 +36,19 @@ ENV_TO_MODULE_PATH = ("env_runner", "env_to_module_connector")
 MODULE_TO_ENV_PATH = ("env_runner", "module_to_env_connector")
 
 
+def _acts_on_q_values(module: Any) -> bool:
+    """Whether ``module`` acts greedily on Q-values (DQN's family: its inference gives actions, no distribution
+    inputs), unlike a policy with a critic's Q-values beside it (SAC)."""
+    import torch  # heavy: torch (~1.5 s)
+
+    if not callable(getattr(module, "compute_q_values", None)) or not hasattr(module, "af"):
+        return False
+    shape = tuple(getattr(module.observation_space, "shape", ()) or ())
+    with torch.no_grad():
+        probe = module.forward_inference({"obs": torch.zeros((1, *shape), dtype=torch.float32)})
+    return "action_dist_inputs" not in probe
+
+
 def _q_values(module: Any, observations: Any) -> Any:
     """A DQN module's Q-values as its ``compute_q_values`` computes them, in operations ONNX has: the dueling
     streams' centring with ``mean`` (RLlib's ``nanmean`` only matters for advantages masked to -inf, which a
@@ -52,7 +65,7 @@ def _q_values(module: Any, observations: Any) -> Any:
 def _body(module: Any) -> Any:
     import torch  # heavy: torch (~1.5 s)
 
-    value_based = callable(getattr(module, "compute_q_values", None))
+    value_based = _acts_on_q_values(module)
 
     class RLModuleBody(torch.nn.Module):
         """observations -> the RLModule's action-distribution inputs (inference forward pass); a value-based
