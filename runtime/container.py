@@ -27,7 +27,7 @@ from sagemaker_training import params
 from runtime.cluster.node import resolve_host
 from runtime.errors import UserError, default_failure_file, run_job
 from runtime.job.environment import load_environment
-from runtime.job.script_mode import prepare_script_mode, stock_evaluation
+from runtime.job.script_mode import prepare_script_mode, source_files, stock_evaluation
 
 TOOLKIT_SKIPS_HOST_WAIT = "SM_STUDIO_LOCAL_MODE"
 """sagemaker-training skips its host-name wait when this is "true" (its only effect in sagemaker-training 4.9)."""
@@ -43,7 +43,8 @@ def plan(argv: Sequence[str]) -> list[str]:
     if command == "train":
         env = load_environment()
         if env.hyperparameters.get(params.USER_PROGRAM_PARAM):
-            evaluation = stock_evaluation(env.hyperparameters)
+            files = source_files(env.hyperparameters)  # read once, for every check below
+            evaluation = stock_evaluation(env.hyperparameters, files)
             if evaluation is not None:
                 print(f"rlrt: {env.hyperparameters[params.USER_PROGRAM_PARAM]} in the source dir is a SageMaker RL "
                       "example's own evaluation script, written for what rlrt does not have (Ray 1.x's "
@@ -51,7 +52,7 @@ def plan(argv: Sequence[str]) -> list[str]:
                       "same hyperparameters and output lines instead", flush=True)
                 return [sys.executable, "-m", "runtime.cli", evaluation, *rest]
             resolve_hosts(env.hosts)
-            prepare_script_mode(env.hyperparameters)
+            prepare_script_mode(env.hyperparameters, files)
             # sagemaker-training writes output/failure when the script fails; without the folder (a docker run tree)
             # that write raises inside its error handler, and the job exits 0 with no failure reported.
             env.output_dir.mkdir(parents=True, exist_ok=True)

@@ -22,7 +22,7 @@ import gymnasium
 from envs.adapters import to_gymnasium, with_render_mode
 from envs.errors import EnvConfigError
 from envs.registry import EPISODE_STEP_CAP, capped
-from runtime.job.removed_apis import script_files
+from runtime.job.removed_apis import read_source_dir, script_files
 from runtime.names import SCRIPT_ENVIRONMENT_JSON, SCRIPT_SOURCE_DIR
 from sagemaker_rl import compat
 
@@ -97,9 +97,7 @@ def check_user_env(gym_id: str, env_config: Mapping[str, Any]) -> None:
 def keep_script_source(model_dir: Path, script: Path, registered: str) -> Path:
     """Copy the training script and the source-dir modules it imports into ``model_dir/source`` with what it
     registered, so that the model can be evaluated on the script's own environment later (:class:`ScriptEnvironments`)."""
-    folder = script.resolve().parent
-    files = {p.relative_to(folder).as_posix(): p.read_text(encoding="utf-8", errors="replace")
-             for p in sorted(folder.rglob("*.py")) if "__pycache__" not in p.parts}
+    files = read_source_dir(str(script.resolve().parent))
     target = model_dir / SCRIPT_SOURCE_DIR
     shutil.rmtree(target, ignore_errors=True)
     for name in script_files(files, script.name):

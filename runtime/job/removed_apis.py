@@ -8,6 +8,7 @@ from __future__ import annotations
 import ast
 import tarfile
 from pathlib import Path
+from typing import Mapping
 
 from runtime.errors import UserError
 
@@ -100,7 +101,7 @@ def _sources(location: Path) -> dict[str, str]:
     return found
 
 
-def _local_imports(text: str, files: dict[str, str]) -> list[str]:
+def _local_imports(text: str, files: Mapping[str, str]) -> list[str]:
     """The files of the source dir that ``text`` imports (``import lib.model`` -> ``lib/model.py``)."""
     try:
         tree = ast.parse(text)
@@ -119,7 +120,7 @@ def _local_imports(text: str, files: dict[str, str]) -> list[str]:
     return found
 
 
-def script_files(files: dict[str, str], entry_point: str) -> list[str]:
+def script_files(files: Mapping[str, str], entry_point: str) -> list[str]:
     """The entry point and the source dir's modules it imports, directly or through each other: what the job runs
     (the seeds' ``src/`` also holds scripts of other jobs, e.g. the Ray 1.x ``evaluate-ray.py`` beside
     ``train-reacher.py``)."""
@@ -133,21 +134,22 @@ def script_files(files: dict[str, str], entry_point: str) -> list[str]:
     return seen
 
 
-def removed_apis_in(submit_directory: str, entry_point: str) -> list[str]:
-    """The uses of what Ray 2.x removed in the files ``entry_point`` runs, in a local source dir (a folder or
-    ``sourcedir.tar.gz``, as a path or ``file://`` URL); an S3 one is downloaded later by sagemaker-training."""
+def read_source_dir(submit_directory: str) -> dict[str, str]:
+    """name -> text of each Python file of a local source dir (a folder or ``sourcedir.tar.gz``, as a path or
+    ``file://`` URL); {} for an S3 one, which sagemaker-training downloads later (not inspected here)."""
     location = submit_directory[len("file://"):] if submit_directory.startswith("file://") else submit_directory
-    if "://" in location:
-        return []
-    files = _sources(Path(location))
+    return {} if "://" in location else _sources(Path(location))
+
+
+def removed_apis_in(files: Mapping[str, str], entry_point: str) -> list[str]:
+    """The uses of what Ray 2.x removed in the files of a source dir (:func:`read_source_dir`) that ``entry_point``
+    runs."""
     return [finding for name in script_files(files, entry_point) for finding in findings(files[name], name)]
 
 
-def imports_any(submit_directory: str, entry_point: str, modules: tuple[str, ...]) -> bool:
-    """Whether the entry point of a local source dir imports any of ``modules`` (or a submodule) outside a
-    fallback ``try``."""
-    location = submit_directory[len("file://"):] if submit_directory.startswith("file://") else submit_directory
-    files = _sources(Path(location)) if "://" not in location else {}
+def imports_any(files: Mapping[str, str], entry_point: str, modules: tuple[str, ...]) -> bool:
+    """Whether the entry point of a source dir (:func:`read_source_dir`) imports any of ``modules`` (or a
+    submodule) outside a fallback ``try``."""
     try:
         tree = ast.parse(files.get(entry_point, ""))
     except (SyntaxError, ValueError, RecursionError):
@@ -161,10 +163,10 @@ def imports_any(submit_directory: str, entry_point: str, modules: tuple[str, ...
     return False
 
 
-def refuse_removed_apis(submit_directory: str, entry_point: str) -> None:
+def refuse_removed_apis(submit_directory: str, files: Mapping[str, str], entry_point: str) -> None:
     """A :class:`UserError` listing what the script-mode job's entry point (and the modules it imports from its
-    source dir) uses that Ray 2.x removed."""
-    problems = removed_apis_in(submit_directory, entry_point)
+    source dir ``submit_directory``, read into ``files``) uses that Ray 2.x removed."""
+    problems = removed_apis_in(files, entry_point)
     if problems:
         raise UserError(f"The source dir {submit_directory} uses what Ray 2.x removed (rlrt runs Ray 2.x):\n"
                         + "\n".join(f"  - {p}" for p in problems))

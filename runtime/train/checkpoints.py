@@ -164,14 +164,13 @@ class CheckpointManager:
                               path))
         return [entry[-1] for entry in sorted(found)]
 
-    @staticmethod
-    def _recorded_iteration(path: Path, named: int) -> int:
+    @classmethod
+    def _recorded_iteration(cls, path: Path, named: int) -> int:
         """The iteration ``path``'s state file records, else ``named`` (no or an unreadable state file)."""
         try:
-            value = json.loads((path / STATE_FILE).read_text()).get("training_iteration")
-        except (OSError, ValueError, AttributeError):
+            return cls.read_state(path).training_iteration
+        except (OSError, ValueError, TypeError):
             return named
-        return value if isinstance(value, int) and not isinstance(value, bool) else named
 
     def checkpoints(self) -> list[Path]:
         """Complete checkpoints (with our state file), oldest first."""

@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from runtime.errors import UserError
-from runtime.job.removed_apis import findings, refuse_removed_apis, removed_apis_in
+from runtime.job.removed_apis import findings, read_source_dir, refuse_removed_apis, removed_apis_in
 from tests.conftest import REPO_ROOT
 
 OLD_SCRIPT = textwrap.dedent('''
@@ -54,11 +54,12 @@ def test_the_entry_point_and_what_it_imports_from_the_source_dir_are_checked(tmp
     with tarfile.open(tmp_path / "sourcedir.tar.gz", "w:gz") as tar:
         tar.add(src, arcname=".")
     for location in (str(src), f"file://{tmp_path / 'sourcedir.tar.gz'}"):
+        files = read_source_dir(location)
         with pytest.raises(UserError, match=r"lib/model\.py:1: `from ray\.rllib\.models\.tf\.tf_modelv2"):
-            refuse_removed_apis(location, "train.py")
-        refuse_removed_apis(location, "train-clean.py")  # evaluate-ray.py beside it is another job's script
-        assert removed_apis_in(location, "evaluate-ray.py")[0].startswith("evaluate-ray.py:1: ")
-    refuse_removed_apis("s3://bucket/sourcedir.tar.gz", "train.py")  # downloaded later: not inspected
+            refuse_removed_apis(location, files, "train.py")
+        refuse_removed_apis(location, files, "train-clean.py")  # evaluate-ray.py beside it is another job's script
+        assert removed_apis_in(files, "evaluate-ray.py")[0].startswith("evaluate-ray.py:1: ")
+    assert read_source_dir("s3://bucket/sourcedir.tar.gz") == {}  # downloaded later: not inspected
 
 
 def test_the_seeds_scripts_and_rlrts_entry_points_pass() -> None:

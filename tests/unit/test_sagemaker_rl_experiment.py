@@ -173,17 +173,20 @@ def test_roboschool_compatibility_gives_pybullet_through_gym(monkeypatch: pytest
 
 
 def test_an_uploaded_sagemaker_rl_is_found_in_a_folder_or_archive(tmp_path: Path) -> None:
+    from runtime.job.removed_apis import read_source_dir
     from runtime.job.script_mode import refuse_uploaded_sagemaker_rl, uploaded_package_files
 
     (tmp_path / "src" / "sagemaker_rl").mkdir(parents=True)
     (tmp_path / "src" / "sagemaker_rl" / "ray_launcher.py").write_text("import ray.rllib.agents\n")
     with tarfile.open(tmp_path / "sourcedir.tar.gz", "w:gz") as tar:
         tar.add(tmp_path / "src", arcname=".")
-    assert uploaded_package_files(str(tmp_path / "src")) == ["sagemaker_rl/ray_launcher.py"]
-    assert uploaded_package_files(f"file://{tmp_path / 'sourcedir.tar.gz'}") == ["sagemaker_rl/ray_launcher.py"]
-    assert uploaded_package_files("s3://bucket/sourcedir.tar.gz") == []
+    assert uploaded_package_files(read_source_dir(str(tmp_path / "src"))) == ["sagemaker_rl/ray_launcher.py"]
+    assert uploaded_package_files(read_source_dir(f"file://{tmp_path / 'sourcedir.tar.gz'}")) == [
+        "sagemaker_rl/ray_launcher.py"]
+    assert uploaded_package_files(read_source_dir("s3://bucket/sourcedir.tar.gz")) == []
     with pytest.raises(UserError, match="Drop dependencies"):
-        refuse_uploaded_sagemaker_rl({"sagemaker_submit_directory": str(tmp_path / "src")})
+        refuse_uploaded_sagemaker_rl({"sagemaker_submit_directory": str(tmp_path / "src")},
+                                     read_source_dir(str(tmp_path / "src")))
 
 
 def test_launcher_attributes_and_overrides_are_honoured(monkeypatch: pytest.MonkeyPatch) -> None:
