@@ -18,8 +18,7 @@ import re
 import shutil
 from pathlib import Path
 
-from common import (OUT, REPO, greedy_return, machine, python, python_loop_seconds, rlrt_env, stream_process,
-                    train_for)
+from common import OUT, REPO, greedy_return, machine, python, python_loop_seconds, rlrt_env, stream_process, train_for
 
 STEPS = 2_000_000
 

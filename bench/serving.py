@@ -1,6 +1,8 @@
-"""Serving benchmarks: /invocations latency, `rlrt transform` throughput, and a load run with malformed requests.
+"""Serving benchmarks: /invocations latency, `rlrt transform` throughput, a load run with malformed requests, and
+what holds the server: slow clients against /ping, and a 100 MB body.
 
     python bench/serving.py --model MODEL_DIR [--out bench/results/serving.md]
+    python bench/serving.py --model MODEL_DIR --cases slow,big      # only the two holds
 
 MODEL_DIR is a folder written by `rlrt train` (for example `rlrt train --set rl.training.stop.training_iteration=2`
 then `rlrt-jobs/<job>/model`). It measures, each next to in-process ONNX Runtime on the same input:
@@ -8,7 +10,13 @@ then `rlrt-jobs/<job>/model`). It measures, each next to in-process ONNX Runtime
 1. single-record ``/invocations`` latency p50/p99 at concurrency 8 over loopback (keep-alive connections; goal
    p99 <= 5 ms);
 2. ``rlrt transform`` records/s over a JSON-lines file (goal >= 20,000/s);
-3. a load run: 10,000 requests at concurrency 32, 5% of them malformed -> zero 5xx, the server alive, memory flat.
+3. a load run: 10,000 requests at concurrency 32, 5% of them malformed -> zero 5xx, the server alive, memory flat;
+4. ``slow``: clients that send headers and 4 of 100 body bytes, then nothing, while /ping is asked every 0.1 s for
+   longer than the read timeout -> /ping's latency (goal: < 2 s, SageMaker's contract), and what the slow clients
+   got (408 or the connection closed) and when;
+5. ``big``: one ~100 MB ``{"instances": [[...], ...]}`` body (4-decimal numbers; ``--big-decimals``) -> its time,
+   the answer checked against ONNX Runtime, and the peak RSS of the workers (sampled every 20 ms; goal < 1 GB) and
+   of the whole server.
 
 The HTTP client is a small asyncio keep-alive client (raw HTTP/1.1) so the client costs little of the CPU it
 shares with the server.
@@ -42,9 +50,9 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_server(model: Path, port: int, workers: int) -> subprocess.Popen:
+def start_server(model: Path, port: int, workers: int, **extra: str) -> subprocess.Popen:
     env = {**os.environ, "SAGEMAKER_BIND_TO_PORT": str(port), "SAGEMAKER_MODEL_SERVER_WORKERS": str(workers),
-           "PYTHONPATH": str(REPO)}
+           "PYTHONPATH": str(REPO), **extra}
     process = subprocess.Popen([sys.executable, "-m", "runtime.cli", "serve", "--model", str(model), "--host",
                                 "127.0.0.1"], env=env, cwd=str(REPO), start_new_session=True,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -195,8 +203,8 @@ def bench_transform(model: Path, records: int) -> dict:
 
 
 def bench_load(model: Path, process: subprocess.Popen, port: int, total: int, concurrency: int) -> dict:
-    from runtime.serving.model_store import read_metadata
     from runtime.serving.codec import observation_dim_from_metadata
+    from runtime.serving.model_store import read_metadata
 
     dim = observation_dim_from_metadata(read_metadata(model))
     rng = np.random.default_rng(2)
@@ -227,41 +235,164 @@ def bench_load(model: Path, process: subprocess.Popen, port: int, total: int, co
             "requests_per_s": total / wall, "p50_ms": p50, "p99_ms": p99}
 
 
+def ping_ms(port: int, timeout: float = 10) -> float | None:
+    """One /ping on a new connection: its latency in ms, None if it failed or took over ``timeout`` s."""
+    import urllib.request
+
+    started = time.perf_counter()
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/ping", timeout=timeout) as response:
+            response.read()
+            return (time.perf_counter() - started) * 1000 if response.status == 200 else None
+    except OSError:
+        return None
+
+
+def bench_slow_clients(port: int, clients: int, seconds: float) -> dict:
+    """``clients`` raw sockets send headers and 4 of 100 body bytes, then nothing; /ping every 0.1 s meanwhile."""
+    import select
+
+    slow = []
+    for _ in range(clients):
+        sock = socket.create_connection(("127.0.0.1", port))
+        sock.sendall(f"POST /invocations HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\n"
+                     "Content-Length: 100\r\n\r\n[[0,".encode())
+        slow.append((sock, time.monotonic()))
+    pings: list[float | None] = []
+    answers: dict[int, tuple[str, float]] = {}
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        pings.append(ping_ms(port))
+        for index, (sock, opened) in enumerate(slow):
+            if index not in answers and select.select([sock], [], [], 0)[0]:
+                data = sock.recv(200)
+                answers[index] = (data.split(b"\r\n", 1)[0].decode() if data else "closed",
+                                  time.monotonic() - opened)
+        time.sleep(0.1)
+    for sock, _ in slow:
+        sock.close()
+    answered = [p for p in pings if p is not None]
+    return {"clients": clients, "seconds": seconds, "pings": len(pings), "pings_failed": len(pings) - len(answered),
+            "ping_p50_ms": float(np.percentile(answered, 50)) if answered else None,
+            "ping_max_ms": max(answered) if answered else None,
+            "slow_clients_got": [answers.get(i, ("nothing", seconds)) for i in range(clients)]}
+
+
+def worker_rss_mb(process: subprocess.Popen) -> tuple[float, float]:
+    """(the largest worker's RSS, the whole server's RSS) in MB."""
+    parent = psutil.Process(process.pid)
+    sizes = []
+    for child in parent.children(recursive=True):
+        try:
+            sizes.append(child.memory_info().rss)
+        except psutil.Error:
+            pass
+    return max(sizes, default=0) / 2**20, (sum(sizes) + parent.memory_info().rss) / 2**20
+
+
+def bench_big_body(model: Path, process: subprocess.Popen, port: int, megabytes: int, decimals: int = 4) -> dict:
+    """One ~``megabytes`` MB JSON body of numbers with ``decimals`` decimals (fewer: more rows in the megabytes):
+    time, the answer's correctness, and the peak RSS of workers and server."""
+    import http.client
+    import threading
+
+    from runtime.serving.model_store import OnnxPolicy
+
+    policy = OnnxPolicy(model)
+    dim = policy.observation_dim
+    rng = np.random.default_rng(3)
+    row_bytes = len(json.dumps(rng.standard_normal((1000, dim)).round(decimals).tolist())) / 1000
+    rows = int(megabytes * 2**20 * 0.995 / row_bytes)  # just under the limit (MaxPayloadInMB)
+    observations = rng.standard_normal((rows, dim)).round(decimals)
+    body = json.dumps({"instances": observations.tolist()}).encode()
+    observations = observations.astype(np.float32)
+    peaks = list(worker_rss_mb(process))
+    before = list(peaks)
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.wait(0.02):
+            worker, total = worker_rss_mb(process)
+            peaks[0], peaks[1] = max(peaks[0], worker), max(peaks[1], total)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
+    started = time.perf_counter()
+    try:
+        connection.request("POST", "/invocations", body, {"Content-Type": "application/json"})
+        response = connection.getresponse()
+        answer = response.read()
+    finally:
+        elapsed = time.perf_counter() - started
+        done.set()
+        sampler.join()
+        connection.close()
+    result = {"body_mb": len(body) / 2**20, "rows": rows, "status": response.status, "seconds": elapsed,
+              "answer_mb": len(answer) / 2**20, "chunked": response.getheader("Transfer-Encoding") == "chunked",
+              "worker_rss_mb_before": before[0], "worker_rss_mb_peak": peaks[0], "server_rss_mb_peak": peaks[1]}
+    if response.status == 200:
+        predictions = np.asarray(json.loads(answer)["predictions"], dtype=np.float32)
+        sample_rows = np.random.default_rng(4).choice(rows, 2000, replace=False)
+        expected = policy.predict(observations[sample_rows])
+        from runtime.serving.codec import primary
+
+        result["rows_answered"] = len(predictions)
+        result["max_abs_error_vs_onnx"] = float(np.abs(predictions[sample_rows] - primary(expected)).max())
+    else:
+        result["error"] = answer[:300].decode(errors="replace")
+    return result
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", type=Path, required=True)
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--requests", type=int, default=10000)
     parser.add_argument("--records", type=int, default=200000)
+    parser.add_argument("--cases", default="latency,load,transform,slow,big",
+                        help="comma-separated: latency, load, transform, slow, big (default: all)")
+    parser.add_argument("--slow-clients", type=int, default=2)
+    parser.add_argument("--big-mb", type=int, default=100)
+    parser.add_argument("--big-decimals", type=int, default=4, help="decimals of the big body's numbers (0: most rows)")
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
     sys.path.insert(0, str(REPO))
     from runtime.serving.model_store import locate_model
 
+    cases = set(args.cases.split(","))
     model = locate_model(args.model)
     args.load_before = os.getloadavg()
+    results: dict[str, dict] = {}
     port = free_port()
     process = start_server(model, port, args.workers)
     try:
-        latency = bench_latency(model, port, args.requests, 8)
-        print("latency", json.dumps(latency), flush=True)
-        load = bench_load(model, process, port, 10000, 32)
-        print("load", json.dumps(load), flush=True)
-        alive = process.poll() is None
+        if "latency" in cases:
+            results["latency"] = bench_latency(model, port, args.requests, 8)
+        if "load" in cases:
+            results["load"] = bench_load(model, process, port, 10000, 32)
+        if "big" in cases:
+            results["big"] = bench_big_body(model, process, port, args.big_mb, args.big_decimals)
+        if "slow" in cases:  # longer than the read timeout (10 s by default): the slow clients' answers come
+            results["slow"] = bench_slow_clients(port, args.slow_clients, 14)
+        for name, result in results.items():
+            print(name, json.dumps(result), flush=True)
+        results["alive"] = {"alive": process.poll() is None}
     finally:
         stop_server(process)
-    throughput = bench_transform(model, args.records)
-    print("transform", json.dumps(throughput), flush=True)
+    if "transform" in cases:
+        results["transform"] = bench_transform(model, args.records)
+        print("transform", json.dumps(results["transform"]), flush=True)
     args.load_after = os.getloadavg()
     if args.out:
-        write_report(args, model, latency, load, throughput, alive)
+        write_report(args, model, results)
     return 0
 
 
-def write_report(args: argparse.Namespace, model: Path, latency: dict, load: dict, throughput: dict, alive: bool) -> None:
+def write_report(args: argparse.Namespace, model: Path, results: dict[str, dict]) -> None:
     meta = json.loads((model / "metadata.json").read_text())
     lines = [
-        "# Serving benchmarks (issue 4)",
+        "# Serving benchmarks (issues 4 and 27)",
         "",
         f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores shared with other engineers' "
         f"work while measuring (noisy), Python {platform.python_version()}, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; "
@@ -270,28 +401,59 @@ def write_report(args: argparse.Namespace, model: Path, latency: dict, load: dic
         f"Model: {meta.get('env')} {meta.get('algorithm')} ({meta['serving']['inputs']['observations']['shape'][1]}-dim "
         f"observations), ONNX Runtime, `rlrt serve` with {args.workers} gunicorn gthread worker(s).",
         f"Command: `python bench/serving.py --model {args.model} --workers {args.workers} --requests {args.requests} "
-        f"--records {args.records} --out {args.out}`",
+        f"--records {args.records} --cases {args.cases} --big-mb {args.big_mb} --big-decimals {args.big_decimals} "
+        f"--out {args.out}`",
         "",
         "| measurement | result | goal | in-process ONNX Runtime (ceiling) |",
         "| --- | --- | --- | --- |",
-        f"| /invocations single record, concurrency 8, {latency['requests']} requests: p50 / p99 | "
-        f"{latency['p50_ms']:.2f} / {latency['p99_ms']:.2f} ms ({latency['requests_per_s']:,.0f} req/s) | p99 <= 5 ms | "
-        f"{latency['onnx_in_process_p50_ms']:.3f} / {latency['onnx_in_process_p99_ms']:.3f} ms per call |",
-        f"| /invocations single record, one connection (no queueing), 2000 requests: p50 / p99 | "
-        f"{latency['sequential_p50_ms']:.2f} / {latency['sequential_p99_ms']:.2f} ms | | |",
-        f"| the WSGI application alone (JSON parse, ONNX Runtime, JSON answer; no HTTP): p50 / p99 | "
-        f"{latency['app_only_p50_ms']:.3f} / {latency['app_only_p99_ms']:.3f} ms | | |",
-        f"| `rlrt transform`, {throughput['records']:,} JSON-lines records, MultiRecord | "
-        f"{throughput['multirecord_records_per_s']:,.0f} records/s | >= 20,000/s | "
-        f"{throughput['onnx_in_process_records_per_s']:,.0f} records/s (8192-row batches) |",
-        f"| `rlrt transform`, same records, SingleRecord | {throughput['singlerecord_records_per_s']:,.0f} records/s | | |",
-        f"| load: {load['requests']:,} requests, concurrency 32, {load['malformed_sent']} malformed | "
-        f"5xx: {load['5xx']}; statuses {load['status_counts']}; server alive: {alive}; "
-        f"RSS {load['rss_mb_before']:.0f} -> {load['rss_mb_after']:.0f} -> {load['rss_mb_after_second_round']:.0f} MB; "
-        f"{load['requests_per_s']:,.0f} req/s, p50 {load['p50_ms']:.2f} ms, p99 {load['p99_ms']:.2f} ms | "
-        "zero 5xx, alive, memory flat | |",
-        "",
     ]
+    latency, load, throughput = results.get("latency"), results.get("load"), results.get("transform")
+    if latency:
+        lines += [
+            f"| /invocations single record, concurrency 8, {latency['requests']} requests: p50 / p99 | "
+            f"{latency['p50_ms']:.2f} / {latency['p99_ms']:.2f} ms ({latency['requests_per_s']:,.0f} req/s) | "
+            f"p99 <= 5 ms | {latency['onnx_in_process_p50_ms']:.3f} / {latency['onnx_in_process_p99_ms']:.3f} ms "
+            "per call |",
+            f"| /invocations single record, one connection (no queueing), 2000 requests: p50 / p99 | "
+            f"{latency['sequential_p50_ms']:.2f} / {latency['sequential_p99_ms']:.2f} ms | | |",
+            f"| the WSGI application alone (JSON parse, ONNX Runtime, JSON answer; no HTTP): p50 / p99 | "
+            f"{latency['app_only_p50_ms']:.3f} / {latency['app_only_p99_ms']:.3f} ms | | |",
+        ]
+    if throughput:
+        lines += [
+            f"| `rlrt transform`, {throughput['records']:,} JSON-lines records, MultiRecord | "
+            f"{throughput['multirecord_records_per_s']:,.0f} records/s | >= 20,000/s | "
+            f"{throughput['onnx_in_process_records_per_s']:,.0f} records/s (8192-row batches) |",
+            f"| `rlrt transform`, same records, SingleRecord | "
+            f"{throughput['singlerecord_records_per_s']:,.0f} records/s | | |",
+        ]
+    if load:
+        lines.append(
+            f"| load: {load['requests']:,} requests, concurrency 32, {load['malformed_sent']} malformed | "
+            f"5xx: {load['5xx']}; statuses {load['status_counts']}; server alive: {results['alive']['alive']}; "
+            f"RSS {load['rss_mb_before']:.0f} -> {load['rss_mb_after']:.0f} -> {load['rss_mb_after_second_round']:.0f} "
+            f"MB; {load['requests_per_s']:,.0f} req/s, p50 {load['p50_ms']:.2f} ms, p99 {load['p99_ms']:.2f} ms | "
+            "zero 5xx, alive, memory flat | |")
+    slow, big = results.get("slow"), results.get("big")
+    if slow:
+        got = "; ".join(f"{what} after {after:.1f} s" for what, after in slow["slow_clients_got"])
+        ping = "none answered" if slow["ping_max_ms"] is None else \
+            f"p50 {slow['ping_p50_ms']:.1f} ms, max {slow['ping_max_ms']:.1f} ms"
+        lines.append(
+            f"| {slow['clients']} slow clients (headers + 4 of 100 body bytes), /ping every 0.1 s for "
+            f"{slow['seconds']} s "
+            f"| /ping {ping}, {slow['pings_failed']} of {slow['pings']} failed; the slow clients got: {got} "
+            "| /ping < 2 s; 408 or closed | |")
+    if big:
+        answer = f"{big.get('rows_answered', 0):,} predictions, max error vs ONNX {big['max_abs_error_vs_onnx']:.1e}" \
+            if big["status"] == 200 else big.get("error", "")
+        lines.append(
+            f"| one {big['body_mb']:.0f} MB JSON body ({big['rows']:,} rows) | {big['status']} in "
+            f"{big['seconds']:.1f} s "
+            f"({answer}; answer {big['answer_mb']:.0f} MB{', streamed' if big['chunked'] else ''}); worker RSS "
+            f"{big['worker_rss_mb_before']:.0f} -> peak {big['worker_rss_mb_peak']:.0f} MB, server peak "
+            f"{big['server_rss_mb_peak']:.0f} MB | worker < 1 GB, or 413 | |")
+    lines.append("")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text("\n".join(lines))
 

@@ -13,6 +13,7 @@ import sys
 from typing import Any
 
 import gymnasium
+import numpy as np
 
 from envs.errors import EnvConfigError
 
@@ -164,3 +165,60 @@ class _Unseeded:
             print(f"rlrt: {self.source} returned an environment without seed() (gym 0.21 API): its episodes are not "
                   "seeded; define seed(self, seed) to seed them", file=sys.stderr, flush=True)
         return [seed]
+
+
+ACTION_MASK = "action_mask"
+MASKED_OBSERVATIONS = "observations"
+
+
+def _float_box(space: gymnasium.spaces.Space) -> gymnasium.spaces.Box:
+    """``space`` flattened into a float32 Box (a Box keeps its bounds)."""
+    if isinstance(space, gymnasium.spaces.Box):
+        return gymnasium.spaces.Box(space.low.reshape(-1).astype(np.float32), space.high.reshape(-1).astype(np.float32),
+                                    dtype=np.float32)
+    flat = gymnasium.spaces.flatten_space(space)
+    return gymnasium.spaces.Box(flat.low.astype(np.float32), flat.high.astype(np.float32), dtype=np.float32)
+
+
+class ActionMaskObservations(gymnasium.ObservationWrapper):
+    """The SageMaker RL examples' action-masking convention made uniform: a Dict observation with an
+    ``action_mask`` entry (one 0/1 per discrete action) and the observation in one or more other entries (e.g.
+    ``real_obs``) becomes ``{"action_mask": float32 [n], "observations": float32 [m]}``, the other entries flattened
+    (gymnasium's ``flatten``, keys in sorted order), which is what a masking policy reads."""
+
+    def __init__(self, env: gymnasium.Env) -> None:
+        super().__init__(env)
+        space = env.observation_space
+        self._rest = gymnasium.spaces.Dict({k: v for k, v in space.spaces.items() if k != ACTION_MASK})
+        self._single = next(iter(self._rest.spaces)) if len(self._rest.spaces) == 1 else None
+        self.observation_space = gymnasium.spaces.Dict({
+            ACTION_MASK: gymnasium.spaces.Box(0.0, 1.0, (int(env.action_space.n),), np.float32),
+            MASKED_OBSERVATIONS: _float_box(self._rest.spaces[self._single] if self._single else self._rest),
+        })
+
+    def observation(self, observation: Any) -> dict[str, Any]:
+        if self._single is not None:
+            rest = np.asarray(observation[self._single], dtype=np.float32).reshape(-1)
+        else:
+            rest = gymnasium.spaces.flatten(self._rest, {k: observation[k] for k in self._rest.spaces}).astype(
+                np.float32)
+        return {ACTION_MASK: np.asarray(observation[ACTION_MASK], dtype=np.float32).reshape(-1),
+                MASKED_OBSERVATIONS: rest}
+
+
+def has_action_mask(observation_space: Any, action_space: Any) -> bool:
+    """Whether observations carry an ``action_mask`` for discrete actions (the SageMaker RL examples' convention)."""
+    return (isinstance(observation_space, gymnasium.spaces.Dict) and ACTION_MASK in observation_space.spaces
+            and len(observation_space.spaces) > 1 and isinstance(action_space, gymnasium.spaces.Discrete))
+
+
+def with_action_mask(env: gymnasium.Env) -> gymnasium.Env:
+    """``env`` with its action mask in the uniform form (:class:`ActionMaskObservations`); others unchanged."""
+    if not has_action_mask(env.observation_space, env.action_space):
+        return env
+    space = env.observation_space
+    if set(space.spaces) == {ACTION_MASK, MASKED_OBSERVATIONS} and all(
+            isinstance(s, gymnasium.spaces.Box) and len(s.shape) == 1 and s.dtype == "float32"
+            for s in space.spaces.values()):
+        return env
+    return ActionMaskObservations(env)

@@ -24,6 +24,12 @@ from runtime.train.job import run_training_job
 from runtime.tuning import run_tuning_job
 
 
+def user_path(text: str) -> Path:
+    """A path argument as the user typed it, made absolute against the working folder (``~`` expanded): every
+    later reader (RLlib reads checkpoints by URI) gets a path that does not depend on where it runs."""
+    return Path(text).expanduser().absolute()
+
+
 def _key_value(text: str) -> tuple[str, object]:
     if "=" not in text:
         raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
@@ -72,7 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="KEY=VALUE",
         help="a hyperparameter, as SageMaker would pass it (VALUE is JSON if it parses, else a string); repeatable",
     )
-    train.add_argument("--base-dir", type=Path, help="job tree laid out like /opt/ml (created if missing)")
+    train.add_argument("--base-dir", type=user_path, help="job tree laid out like /opt/ml (created if missing)")
     train.add_argument("--default-preset", default=DEFAULT_PRESET, help=argparse.SUPPRESS)
 
     sub.add_parser("presets", help="list the presets", description="List the shipped presets and their pass bars.")
@@ -94,10 +100,10 @@ def build_parser() -> argparse.ArgumentParser:
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    evaluate.add_argument("--model", type=Path, help="model folder or model.tar.gz (default: the 'model' channel)")
+    evaluate.add_argument("--model", type=user_path, help="model folder or model.tar.gz (default: the 'model' channel)")
     evaluate.add_argument("--set", dest="overrides", action="append", type=_key_value, default=[], metavar="KEY=VALUE",
                           help="a hyperparameter (evaluate_episodes, evaluate_steps, env, seed); repeatable")
-    evaluate.add_argument("--base-dir", type=Path, help="job tree laid out like /opt/ml (default: $SAGEMAKER_BASE_DIR or /opt/ml)")
+    evaluate.add_argument("--base-dir", type=user_path, help="job tree laid out like /opt/ml (default: $SAGEMAKER_BASE_DIR or /opt/ml)")
     _add_serving_commands(sub)
 
     dr = sub.add_parser(
@@ -120,12 +126,12 @@ def build_parser() -> argparse.ArgumentParser:
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    dr.add_argument("--model", type=Path, help="model folder or model.tar.gz (default: the 'model' channel)")
-    dr.add_argument("--opponent", type=Path, help="a second model for a head-to-head race (default: 'model_2' channel)")
+    dr.add_argument("--model", type=user_path, help="model folder or model.tar.gz (default: the 'model' channel)")
+    dr.add_argument("--opponent", type=user_path, help="a second model for a head-to-head race (default: 'model_2' channel)")
     dr.add_argument("--trials", type=int, help="number of trials (default: NUMBER_OF_TRIALS, else 3)")
     dr.add_argument("--set", dest="overrides", action="append", type=_key_value, default=[], metavar="KEY=VALUE",
                     help="an evaluation setting as a hyperparameter (e.g. WORLD_NAME=oval); repeatable")
-    dr.add_argument("--base-dir", type=Path, help="job tree laid out like /opt/ml (created if missing)")
+    dr.add_argument("--base-dir", type=user_path, help="job tree laid out like /opt/ml (created if missing)")
 
     tune = sub.add_parser(
         "tune",
@@ -156,8 +162,8 @@ def build_parser() -> argparse.ArgumentParser:
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    tune.add_argument("file", type=Path, help="the tuning file (YAML or JSON)")
-    tune.add_argument("--output", type=Path, default=None,
+    tune.add_argument("file", type=user_path, help="the tuning file (YAML or JSON)")
+    tune.add_argument("--output", type=user_path, default=None,
                       help="folder for the trials' job trees and the results (default: ./rlrt-tune/<time>)")
     return parser
 
@@ -184,7 +190,7 @@ def _add_serving_commands(sub: argparse._SubParsersAction) -> None:
         ),
         formatter_class=raw,
     )
-    serve.add_argument("--model", type=Path, help="model folder or model.tar.gz (default: $SAGEMAKER_BASE_DIR/model)")
+    serve.add_argument("--model", type=user_path, help="model folder or model.tar.gz (default: $SAGEMAKER_BASE_DIR/model)")
     serve.add_argument("--host", help="address to bind (default 0.0.0.0)")
     serve.add_argument("--port", type=int, help="port (default $SAGEMAKER_BIND_TO_PORT or 8080)")
     serve.add_argument("--workers", type=int, help="worker processes (default $SAGEMAKER_MODEL_SERVER_WORKERS or CPUs)")
@@ -206,9 +212,9 @@ def _add_serving_commands(sub: argparse._SubParsersAction) -> None:
         ),
         formatter_class=raw,
     )
-    transform.add_argument("--model", type=Path, help="model folder or model.tar.gz (default: $SAGEMAKER_BASE_DIR/model)")
-    transform.add_argument("--input", type=Path, required=True, help="input file or folder")
-    transform.add_argument("--output", type=Path, required=True, help="output folder (created)")
+    transform.add_argument("--model", type=user_path, help="model folder or model.tar.gz (default: $SAGEMAKER_BASE_DIR/model)")
+    transform.add_argument("--input", type=user_path, required=True, help="input file or folder")
+    transform.add_argument("--output", type=user_path, required=True, help="output folder (created)")
     transform.add_argument("--content-type", help="application/jsonlines, text/csv or application/json (default: by extension)")
     transform.add_argument("--split-type", default="Line", help="Line (default) or None (a file is one request)")
     transform.add_argument("--strategy", default="MultiRecord", help="MultiRecord (default) or SingleRecord")
@@ -235,11 +241,11 @@ def _add_serving_commands(sub: argparse._SubParsersAction) -> None:
         ),
         formatter_class=raw,
     )
-    evaluate.add_argument("--model", type=Path, help="model folder or model.tar.gz (default: the 'model' channel)")
+    evaluate.add_argument("--model", type=user_path, help="model folder or model.tar.gz (default: the 'model' channel)")
     evaluate.add_argument("--set", dest="overrides", action="append", type=_key_value, default=[], metavar="KEY=VALUE",
                           help="a hyperparameter (evaluate_episodes, evaluate_steps, algorithm, env, config, "
                                "record_video_every, seed); repeatable")
-    evaluate.add_argument("--base-dir", type=Path, help="job tree laid out like /opt/ml (created if missing)")
+    evaluate.add_argument("--base-dir", type=user_path, help="job tree laid out like /opt/ml (created if missing)")
 
     export = sub.add_parser(
         "export",
@@ -249,7 +255,7 @@ def _add_serving_commands(sub: argparse._SubParsersAction) -> None:
         epilog="example:\n  RLRT_TF_PYTHON=$(scripts/install-tf.sh)/bin/python rlrt export --model-dir job/model",
         formatter_class=raw,
     )
-    export.add_argument("--model-dir", type=Path, required=True, help="a model folder written by `rlrt train`")
+    export.add_argument("--model-dir", type=user_path, required=True, help="a model folder written by `rlrt train`")
 
 
 def _add_collect_parser(sub: argparse._SubParsersAction) -> None:
@@ -278,18 +284,18 @@ def _add_collect_parser(sub: argparse._SubParsersAction) -> None:
     collect.add_argument("--num-envs", type=int, default=100, help="environments run side by side (default: 100)")
     collect.add_argument("--num-episodes", type=int, default=5, help="episodes collected from each env (default: 5)")
     collect.add_argument("--seed", type=int, default=0, help="env i is reset with seed+i; actions are drawn from a generator seeded with it")
-    collect.add_argument("--output", type=Path, default=Path("rollouts.csv"), help="output file, .csv or .parquet (default: rollouts.csv)")
+    collect.add_argument("--output", type=user_path, default=Path("rollouts.csv"), help="output file, .csv or .parquet (default: rollouts.csv)")
     policy = collect.add_mutually_exclusive_group()
     policy.add_argument("--probabilities", type=decode_value, metavar="JSON",
                         help="action probabilities: one list for every env ('[0.5, 0.5]') or one per env; default uniform")
-    policy.add_argument("--policy-file", type=Path, metavar="FILE",
+    policy.add_argument("--policy-file", type=user_path, metavar="FILE",
                         help="a Batch Transform output (JSON lines with 'predictions' or 'SageMakerOutput.predictions'): "
                              "line i gives env i's action probabilities (one line applies to every env)")
-    policy.add_argument("--model", type=Path, metavar="MODEL",
+    policy.add_argument("--model", type=user_path, metavar="MODEL",
                         help="a trained model (folder or model.tar.gz) gives the action probabilities at every step, "
                              "as the seed's per-step Batch Transform loop does (discrete actions)")
     collect.add_argument("--env-config", type=decode_value, default={}, metavar="JSON", help="keyword arguments for the environment")
-    collect.add_argument("--dump-states", type=Path, metavar="FILE",
+    collect.add_argument("--dump-states", type=user_path, metavar="FILE",
                          help="only reset the envs and write their states, one JSON list per line, to FILE")
     collect.add_argument("--no-progress", action="store_true", help="no progress bar")
 

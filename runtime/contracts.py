@@ -25,7 +25,7 @@ from runtime.config import hyperparameters as hp
 from runtime.config.hyperparameters import ConfigValidator, TrainingSpec
 from runtime.config.presets import Preset
 from runtime.errors import UserError
-from runtime.export.policy import ServingModel
+from runtime.export.policy import ServingModels
 from runtime.job.context import Job
 from runtime.job.environment import JobEnvironment
 from runtime.train.checkpoints import TrainingState
@@ -161,9 +161,9 @@ class TrainingSession(Protocol):
         metadata and extra ``training`` metadata."""
         ...
 
-    def serving_model(self, model_dir: Path) -> ServingModel:
+    def serving_model(self, model_dir: Path) -> ServingModels:
         """The policy to export from the model folder just written (``model_dir``), for the one export pipeline
-        (:func:`runtime.export.pipeline.export_serving_models`)."""
+        (:func:`runtime.export.pipeline.export_serving_models`); a multi-agent model: one per policy id."""
         ...
 
     def close(self) -> None:
@@ -213,8 +213,9 @@ class BackendFactory(Protocol):
         """The training session the loop driver runs."""
         ...
 
-    def serving_model(self, model_dir: Path) -> ServingModel:
-        """The serving model of one of its model folders, rebuilt from the checkpoint (``rlrt export``)."""
+    def serving_model(self, model_dir: Path) -> ServingModels:
+        """The serving model of one of its model folders, rebuilt from the checkpoint (``rlrt export``); a
+        multi-agent model: one per policy id."""
         ...
 
     def load_actor(self, model_dir: Path, metadata: Mapping[str, Any]) -> Actor:

@@ -49,6 +49,14 @@ class EvaluationResult:
         return [metric_line(key, value) for key, value in self.summary().items()]
 
 
+def flat_observation(observation: Any) -> np.ndarray:
+    """One observation as the exported policy takes it: a Dict observation flattened as RLlib flattens it (entries
+    in sorted key order, each raveled), anything else raveled (an image row included)."""
+    if isinstance(observation, Mapping):
+        return np.concatenate([flat_observation(observation[key]) for key in sorted(observation)])
+    return np.asarray(observation, dtype=np.float32).reshape(-1)
+
+
 def testing_line(episode: int, total_reward: float, steps: int, iteration: int = 0, worker: int = 0) -> str:
     """A Coach-style evaluation line (matches ``^Testing>.*Total reward=(.*?),``)."""
     return (
@@ -147,7 +155,7 @@ def run_episodes(
                 start(i)
         while any(active):
             idx = [i for i in range(width) if active[i]]
-            actions = act(np.stack([np.asarray(obs[i], dtype=np.float32) for i in idx]))
+            actions = act(np.stack([flat_observation(obs[i]) for i in idx]))
             for j, i in enumerate(idx):
                 obs[i], reward, terminated, truncated, _ = envs[i].step(_env_action(actions[j]))
                 ret[i] += float(reward)

@@ -14,7 +14,7 @@ from typing import Any, Callable, Mapping, TextIO
 
 import numpy as np
 
-from runtime.evaluate.episodes import batched, run_episodes
+from runtime.evaluate.episodes import batched, flat_observation, run_episodes
 
 DEFAULT_FPS = 30
 MAX_VIDEO_STEPS = 2000
@@ -173,7 +173,7 @@ def torch_actor(policy: Any) -> Callable[[np.ndarray], Any]:
 
     def act(observation: np.ndarray) -> Any:
         with torch.no_grad():
-            action = policy(torch.as_tensor(np.asarray(observation, dtype=np.float32)[None]))[0][0].numpy()
+            action = policy(torch.as_tensor(flat_observation(observation)[None]))[0][0].numpy()
         return int(action) if action.ndim == 0 else action
 
     return act

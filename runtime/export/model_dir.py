@@ -14,7 +14,23 @@ import yaml
 from gymnasium import spaces
 
 from runtime.config.hyperparameters import TrainingSpec
-from runtime.names import CHECKPOINT_DIR, CONFIG_JSON, CONFIG_YAML, METADATA_JSON
+from runtime.names import (
+    CHECKPOINT_DIR,
+    CODE_DIR,
+    CONFIG_JSON,
+    CONFIG_YAML,
+    MANIFEST_FILE,
+    METADATA_JSON,
+    ONNX_FILE,
+    POLICIES_DIR,
+    POLICY_SPEC_FILE,
+    POLICY_WEIGHTS_FILE,
+    SAVEDMODEL_DIR,
+    TORCHSCRIPT_FILE,
+)
+
+STAGING_DIR = ".rlrt-staging"
+"""Inside ``model/``: where the training job writes the model folder before moving it into place."""
 
 _VERSIONED = ("rlrt", "ray", "torch", "gymnasium", "numpy", "d3rlpy", "pybullet", "sagemaker-training")
 
@@ -97,6 +113,33 @@ def write_model_dir(model_dir: Path, checkpoint: Path, spec: TrainingSpec, info:
         "versions": library_versions(),
     }
     (model_dir / METADATA_JSON).write_text(json.dumps(metadata, indent=2, default=str))
+
+
+def is_export_output(name: str) -> bool:
+    """Whether ``name`` (relative to a model folder) is a file the export pipeline writes."""
+    return name in (ONNX_FILE, TORCHSCRIPT_FILE, POLICY_SPEC_FILE, POLICY_WEIGHTS_FILE) or \
+        name.split("/", 1)[0] in (CODE_DIR, SAVEDMODEL_DIR, POLICIES_DIR)
+
+
+def publish_model_folder(staging: Path, model_dir: Path) -> None:
+    """Move what ``staging`` holds into ``model_dir`` (each entry replaces the one of its name), after removing
+    the exports and manifest an earlier model left (files a user's script put there stay); ``staging`` is then
+    removed. Same filesystem: every move is a rename."""
+    for entry in list(model_dir.iterdir()):
+        if entry.name == staging.name:
+            continue
+        if entry.name == MANIFEST_FILE or is_export_output(entry.name) or (staging / entry.name).exists():
+            _remove(entry)
+    for entry in sorted(staging.iterdir()):
+        entry.replace(model_dir / entry.name)
+    shutil.rmtree(staging, ignore_errors=True)
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    else:
+        path.unlink()
 
 
 def write_output_checkpoint(target: Path, model_dir: Path) -> None:

@@ -27,7 +27,7 @@ import time
 import warnings
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, Mapping
 
 import numpy as np
 
@@ -39,10 +39,20 @@ from runtime.export.checks import (
     ExportMismatch,
     check_observations,
     compare_outputs,
+    tolerance_for,
     torch_outputs,
 )
-from runtime.export.policy import OBSERVATIONS, ActionHead, NotAnMLP, ServingModel, output_names
-from runtime.names import CODE_DIR, METADATA_JSON, ONNX_FILE, SAVEDMODEL_DIR, TF_PYTHON_ENV, TORCHSCRIPT_FILE
+from runtime.export.model_dir import is_export_output
+from runtime.export.policy import OBSERVATIONS, ActionHead, NotAnMLP, ServingModel, ServingModels, output_names
+from runtime.names import (
+    CODE_DIR,
+    METADATA_JSON,
+    ONNX_FILE,
+    POLICIES_DIR,
+    SAVEDMODEL_DIR,
+    TF_PYTHON_ENV,
+    TORCHSCRIPT_FILE,
+)
 from runtime.names import POLICY_SPEC_FILE as SPEC_FILE
 from runtime.names import POLICY_WEIGHTS_FILE as WEIGHTS_FILE
 from runtime.serving.model_store import verify_model_folder
@@ -220,7 +230,7 @@ def export_serving(model_dir: Path, model: ServingModel) -> dict[str, Any]:
         loaded = torch.jit.load(str(model_dir / TORCHSCRIPT_FILE))
         torch.manual_seed(CHECK_SEED)
         ts_error = compare_outputs("TorchScript", head, [o.numpy() for o in loaded(torch.as_tensor(observations))],
-                                   reference)
+                                   reference, tolerance=tolerance_for(dim))
 
     export_onnx(policy, dim, head, model_dir / ONNX_FILE)
     onnx_ref = onnx_outputs(model_dir / ONNX_FILE, observations)
@@ -228,7 +238,7 @@ def export_serving(model_dir: Path, model: ServingModel) -> dict[str, Any]:
         _check_stochastic_onnx(model, onnx_ref, reference)
         onnx_error: float | None = None
     else:
-        onnx_error = compare_outputs("ONNX", head, onnx_ref, reference)
+        onnx_error = compare_outputs("ONNX", head, onnx_ref, reference, tolerance=tolerance_for(dim))
 
     section: dict[str, Any] = {
         "inputs": {OBSERVATIONS: {"shape": [None, dim], "dtype": "float32"}},
@@ -273,6 +283,46 @@ def export_serving(model_dir: Path, model: ServingModel) -> dict[str, Any]:
     return section
 
 
+def _policy_folder(policy_id: str) -> str:
+    """A folder name for a policy id (``3DBall_team=0`` stays as it is; other characters become ``_``)."""
+    name = "".join(c if c.isalnum() or c in "._=-" else "_" for c in policy_id).lstrip(".")
+    return name or "_"
+
+
+def _under(folder: str, section: dict[str, Any]) -> dict[str, Any]:
+    """A policy's ``serving`` section with its file names made relative to the model folder."""
+    moved = dict(section)
+    for key in ("torchscript", "onnx", "policy_spec", "policy_weights", "code"):
+        if isinstance(moved.get(key), str):
+            moved[key] = f"{folder}/{moved[key]}"
+    if isinstance(moved.get("tensorflow_savedmodel"), dict):
+        moved["tensorflow_savedmodel"] = {**moved["tensorflow_savedmodel"],
+                                          "path": f"{folder}/{moved['tensorflow_savedmodel']['path']}"}
+    return moved
+
+
+def export_policies(model_dir: Path, models: Mapping[str, ServingModel]) -> dict[str, Any]:
+    """A multi-agent model's exports: each policy's in ``policies/<policy id>/``, the same files as a single policy's;
+    the ``serving`` section lists them under ``policies`` (``rlrt serve`` serves one, chosen by ``RLRT_POLICY``)."""
+    if not models:
+        raise ValueError("a multi-agent model with no policy to export")
+    shutil.rmtree(model_dir / POLICIES_DIR, ignore_errors=True)
+    policies: dict[str, Any] = {}
+    for policy_id, model in models.items():
+        folder = f"{POLICIES_DIR}/{_policy_folder(policy_id)}"
+        policies[policy_id] = _under(folder, export_serving(model_dir / folder, model))
+    return {"policies": policies}
+
+
+def _written(section: Mapping[str, Any]) -> list[str]:
+    """The files one policy's ``serving`` section names, for the job's log."""
+    written = [section["torchscript"], section["onnx"]]
+    if section.get("tensorflow_savedmodel"):
+        written.append(section["tensorflow_savedmodel"]["path"] + " (TensorFlow SavedModel)")
+    written.append(section["code"])
+    return written
+
+
 def update_metadata(model_dir: Path, section: dict[str, Any]) -> None:
     """Add the ``serving`` section to ``model_dir/metadata.json`` (atomically)."""
     path = model_dir / METADATA_JSON
@@ -283,12 +333,6 @@ def update_metadata(model_dir: Path, section: dict[str, Any]) -> None:
     tmp.replace(path)
 
 
-def is_export_output(name: str) -> bool:
-    """Whether ``name`` (relative to a model folder) is a file the export pipeline writes."""
-    return name in (ONNX_FILE, TORCHSCRIPT_FILE, SPEC_FILE, WEIGHTS_FILE) or \
-        name.split("/", 1)[0] in (CODE_DIR, SAVEDMODEL_DIR)
-
-
 def export_model_folder(model_dir: Path, plugins: Plugins, stream: Any = None) -> dict[str, Any]:
     """``rlrt export``: (re)write the serving exports of an existing model folder, its serving model rebuilt from the
     checkpoint by the backend that wrote it (``metadata.json`` ``framework``); any error ends the command."""
@@ -296,43 +340,38 @@ def export_model_folder(model_dir: Path, plugins: Plugins, stream: Any = None) -
     verify_model_folder(model_dir, skip=is_export_output)  # what it reads; the exports it rewrites may be gone
     metadata = json.loads(path.read_text()) if path.is_file() else {}
     backend = plugins.require_backend_for_model(model_dir, metadata)
-    section = export_serving_models(model_dir, lambda: backend.serving_model(model_dir), stream, strict=True)
+    section = export_serving_models(model_dir, lambda: backend.serving_model(model_dir), stream)
     write_manifest(model_dir)  # the new exports are the folder's files now
     return section
 
 
-def export_serving_models(model_dir: Path, model: ServingModel | Callable[[], ServingModel], stream: Any = None,
-                          strict: bool = False) -> dict[str, Any]:
-    """THE export step at the end of training (and ``rlrt export``): export ``model`` (a :class:`ServingModel`, or a
-    callable returning one, so that an error building it is reported like an export error), record it in
-    ``metadata.json`` and say what was written.
+def export_serving_models(model_dir: Path, model: ServingModels | Callable[[], ServingModels],
+                          stream: Any = None) -> dict[str, Any]:
+    """THE export step at the end of training (and ``rlrt export``): export ``model`` (a :class:`ServingModel`, one
+    per policy id, or a callable returning either, so that an error building it is reported like an export error),
+    record it in ``metadata.json`` and say what was written.
 
-    Not ``strict`` (training): a policy that cannot be exported (an unsupported space or network) is reported on
-    stderr and in ``metadata.json`` (``serving.error``), and the training job still succeeds with its checkpoint.
-    ``strict`` (``rlrt export``): the error ends the command.
+    A model that cannot be exported (an unsupported space or network, a failed numeric check) is recorded in
+    ``metadata.json`` (``serving.error``) and the error raised: the training job fails with its checkpoint kept,
+    ``rlrt export`` ends.
     """
     out = stream or sys.stdout
     started = time.monotonic()
     try:
-        if not isinstance(model, ServingModel):
+        if callable(model) and not isinstance(model, ServingModel):
             model = model()
-        section = export_serving(model_dir, model)
+        section = export_policies(model_dir, model) if isinstance(model, Mapping) else export_serving(model_dir, model)
         update_metadata(model_dir, section)
-    except Exception as exc:  # noqa: BLE001 - see the docstring
-        if strict:
-            raise
+    except Exception as exc:
         reason = f"{type(exc).__name__}: {exc}" if not isinstance(exc, UserError) else str(exc)
-        print(f"rlrt: warning: no serving exports (the checkpoint is in {model_dir}): {reason}", file=sys.stderr,
-              flush=True)
         log.debug("serving export failed", exc_info=True)
-        section = {"error": reason[:2000]}
-        update_metadata(model_dir, section)
-        return section
-    written = [section["torchscript"], section["onnx"]]
-    if section.get("tensorflow_savedmodel"):
-        written.append(section["tensorflow_savedmodel"]["path"] + " (TensorFlow SavedModel)")
-    written.append(section["code"])
+        update_metadata(model_dir, {"error": reason[:2000]})
+        raise
+    policies = section.get("policies") or {None: section}
+    written = [name for policy in policies.values() for name in _written(policy)]
     print(f"rlrt: serving exports ({time.monotonic() - started:.1f} s): {', '.join(written)}", file=out, flush=True)
-    if section.get("tensorflow_skipped"):
-        print(f"rlrt: no TensorFlow SavedModel: {section['tensorflow_skipped']}", file=out, flush=True)
+    skipped = sorted({str(policy["tensorflow_skipped"]) for policy in policies.values()
+                      if policy.get("tensorflow_skipped")})
+    for reason in skipped:
+        print(f"rlrt: no TensorFlow SavedModel: {reason}", file=out, flush=True)
     return section

@@ -140,7 +140,7 @@ def build_serving_policy(body: Any, observation_dim: int, head: ActionHead, obs_
                 self.register_buffer("high", torch.as_tensor(np.asarray(head.high, dtype=np.float32)))
 
         def forward(self, observations: torch.Tensor) -> tuple[torch.Tensor, ...]:
-            x = observations.to(torch.float32)
+            x = observations.to(torch.float32).flatten(1)  # an image row may come shaped (videos, evaluation)
             if self.has_filter:
                 x = (x - self.obs_mean) / self.obs_scale
                 if self.obs_clip > 0:
@@ -343,6 +343,10 @@ class ServingModel:
     """Why the outputs are random (then ONNX is checked for shapes and bounds, not values), or None."""
     extra: Mapping[str, Any] = field(default_factory=dict)
     """Further keys of the ``serving`` metadata section."""
+
+
+ServingModels = ServingModel | Mapping[str, ServingModel]
+"""What a backend exports: one serving model, or one per policy id (a multi-agent model)."""
 
 
 def serving_model_of(policy: Any, head: ActionHead, obs_filter: ObservationFilter | None) -> ServingModel:

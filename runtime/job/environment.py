@@ -18,7 +18,7 @@ import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 from runtime.config.values import decode_value
 from runtime.errors import UserError
@@ -146,6 +146,22 @@ def prepare_local_tree(base_dir: Path, hyperparameters: Mapping[str, Any] | None
         data_config.write_text("{}")
 
 
+def _count_from(variable: str, default: Callable[[], int]) -> int:
+    """A count from the environment variable ``variable`` (``SM_NUM_CPUS``, ``SM_NUM_GPUS``), else ``default()``; a
+    value that is not a whole number >= 0 is a :class:`UserError` naming the variable."""
+    raw = os.environ.get(variable, "").strip()
+    if not raw:
+        return default()
+    try:
+        value = int(raw)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise UserError(f"The environment variable {variable}={raw!r} must be a whole number >= 0 (SageMaker sets it "
+                        "to the instance's count); unset it or fix it.")
+    return value
+
+
 def load_environment(base_dir: Path | str | None = None) -> JobEnvironment:
     """Read the job environment rooted at ``base_dir`` (default: ``$SAGEMAKER_BASE_DIR`` or ``/opt/ml``), and point
     ``SAGEMAKER_BASE_DIR`` at it."""
@@ -170,8 +186,8 @@ def load_environment(base_dir: Path | str | None = None) -> JobEnvironment:
     hosts = tuple(resource.get("hosts") or [resource.get("current_host", "algo-1")])
     data_root = base / DATA_DIR
     present = {p.name for p in data_root.iterdir() if p.is_dir()} if data_root.is_dir() else set()
-    num_cpus = int(os.environ.get(NUM_CPUS_ENV) or multiprocessing.cpu_count())
-    num_gpus = int(os.environ.get(NUM_GPUS_ENV) or _count_gpus())
+    num_cpus = _count_from(NUM_CPUS_ENV, multiprocessing.cpu_count)
+    num_gpus = _count_from(NUM_GPUS_ENV, _count_gpus)
     return JobEnvironment(
         base_dir=base,
         hyperparameters=MappingProxyType(hyperparameters),

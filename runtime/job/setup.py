@@ -58,8 +58,15 @@ def open_job(root: Path, local: bool, overrides: Mapping[str, Any]) -> Job:
     In a local tree the overrides are written into ``hyperparameters.json``, so a rerun in the same tree runs (and
     resumes) the same configuration; in a SageMaker tree they are layered on top of it.
     """
+    if root.exists() and not root.is_dir():
+        raise UserError(f"The job tree {root} is a file, not a folder (--base-dir or {BASE_DIR_ENV} names it): give "
+                        "a folder, new or laid out like /opt/ml.")
     if local:
-        prepare_local_tree(root, overrides)
+        try:
+            prepare_local_tree(root, overrides)
+        except OSError as exc:
+            raise UserError(f"Cannot lay out the job tree in {root}: {exc.strerror or exc} ({exc.filename or root}). "
+                            "Give a folder you can write (--base-dir or SAGEMAKER_BASE_DIR).") from exc
         print(f"rlrt: local job tree (laid out like /opt/ml): {root}", flush=True)
     env = load_environment(root)
     if env.failure_file.exists():

@@ -167,6 +167,22 @@ def offline_data_source(job: Any) -> Path:
                     f"'{CHANNEL_TRAIN}' channel or keep the CSV in the estimator's source_dir.")
 
 
+def given_data_source(job: Any, given: str) -> Path:
+    """The logged data ``rl.training.config.input`` names (RLlib 1.x's ``input``): an absolute path, or one relative
+    to the job's code folder (where a script runs on SageMaker) or the working folder."""
+    path = Path(given).expanduser()
+    if path.is_absolute():
+        candidates = [path]
+    else:
+        candidates = [folder / path for folder in code_dirs(job)] + [Path.cwd() / path]
+    for candidate in candidates:
+        if candidate.exists():
+            return candidate.resolve()
+    raise UserError(f"rl.training.config.input names {given!r}, which does not exist (looked at "
+                    f"{', '.join(str(c) for c in candidates)}). Name the folder of logged rollouts (an online job's "
+                    "'output', or `rlrt collect`'s files).")
+
+
 def _where(path: Path, row: int, column: str | None = None) -> str:
     line = f" (line {row + 1})" if path.suffix.lower() == ".csv" else ""
     col = f", column '{column}'" if column else ""

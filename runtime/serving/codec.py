@@ -18,6 +18,8 @@ list (so ``predictions[0]`` feeds straight back into data collection; the greedy
 continuous policy the action vector. ``Accept`` picks the encoding: ``application/json``,
 ``application/jsonlines`` (one ``{"predictions": [p]}`` line per observation), or ``text/csv`` (one row per
 observation). Without ``Accept``, JSON lines answer JSON lines and everything else answers JSON.
+
+Large bodies of plain numbers are read by numpy a piece at a time, exactly as json and csv read them.
 """
 
 from __future__ import annotations
@@ -25,8 +27,11 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
+import sys
 from dataclasses import dataclass
-from typing import Any, Mapping, Sequence
+from functools import lru_cache
+from typing import Any, Callable, Iterator, Mapping, Sequence
 
 import numpy as np
 
@@ -40,6 +45,8 @@ ROWS = "rows"
 OBSERVATIONS = "observations"
 ACTIONS = "actions"
 ACTION_PROBABILITIES = "action_probabilities"
+FAST_PATH_BYTES = 1 << 16  # bodies this large try the fast path (below, json and csv alone are as fast)
+PIECE_BYTES = 1 << 20  # what one step of the fast path reads (other threads get the GIL between steps)
 
 
 class RequestError(ValueError):
@@ -54,6 +61,10 @@ class UnsupportedContentType(RequestError):
 
 class NotAcceptable(RequestError):
     status = 406
+
+
+class PayloadTooLarge(RequestError):
+    status = 413
 
 
 def media_type(header: str | None) -> str:
@@ -107,67 +118,88 @@ def _loads(text: str | bytes, where: str) -> Any:
         raise RequestError(f"{where} is JSON nested too deeply to be observations") from None
 
 
-def decode_json_value(value: Any, observation_dim: int) -> tuple[np.ndarray, str]:
-    """Observations and response style of one JSON request value."""
+def decode_json_value(value: Any, observation_dim: int, rows: np.ndarray | None = None) -> tuple[np.ndarray, str]:
+    """Observations and response style of one JSON request value (which may hold ``rows`` itself: the fast path)."""
+    def convert(item: Any, where: str = OBSERVATIONS) -> np.ndarray:
+        if rows is not None and item is rows:
+            return rows
+        return to_observations(item, observation_dim, where)
+
     if isinstance(value, Mapping):
         if "inputs" in value:
             inputs = value["inputs"]
             if isinstance(inputs, Mapping):
                 if OBSERVATIONS not in inputs:
                     raise RequestError(f"'inputs' has no '{OBSERVATIONS}' (got: {', '.join(map(str, inputs)) or 'nothing'})")
-                return to_observations(inputs[OBSERVATIONS], observation_dim, "inputs.observations"), COLUMNAR
-            return to_observations(inputs, observation_dim, "inputs"), COLUMNAR
+                return convert(inputs[OBSERVATIONS], "inputs.observations"), COLUMNAR
+            return convert(inputs, "inputs"), COLUMNAR
         if "instances" in value:
             instances = value["instances"]
             if isinstance(instances, list) and instances and all(isinstance(i, Mapping) for i in instances):
                 if not all(OBSERVATIONS in i for i in instances):
                     raise RequestError(f"every instance object needs '{OBSERVATIONS}'")
                 instances = [i[OBSERVATIONS] for i in instances]
-            return to_observations(instances, observation_dim, "instances"), ROWS
+            return convert(instances, "instances"), ROWS
         if OBSERVATIONS in value:
-            return to_observations(value[OBSERVATIONS], observation_dim, OBSERVATIONS), ROWS
+            return convert(value[OBSERVATIONS]), ROWS
         raise RequestError("a JSON request needs 'inputs' (columnar), 'instances' (rows) or a list of observations")
-    return to_observations(value, observation_dim), ROWS
+    return convert(value), ROWS
 
 
-def decode(body: bytes, content_type: str | None, observation_dim: int) -> Decoded:
-    """Parse a request body; raises :class:`RequestError` (400) or :class:`UnsupportedContentType` (415)."""
+def decode(body: bytes, content_type: str | None, observation_dim: int, max_general_bytes: int | None = None,
+           fast_from_bytes: int = FAST_PATH_BYTES) -> Decoded:
+    """Parse a request body; raises :class:`RequestError` (400), :class:`UnsupportedContentType` (415), or
+    :class:`PayloadTooLarge` (413: only the general path, ~10 bytes a byte, reads it and it is over the limit)."""
     kind = media_type(content_type) or JSON
+    large, too_large = len(body) >= fast_from_bytes, max_general_bytes is not None and len(body) > max_general_bytes
     if kind == JSON:
+        found = _json_rows(body, observation_dim) if large else -1
+        if isinstance(found, tuple):
+            return Decoded(found[0], found[1], kind)
+        if too_large:
+            where = f" (from byte {found}: {body[found:found + 40]!r})" if found >= 0 else ""
+            raise PayloadTooLarge(f"a JSON body over {max_general_bytes / 2**20:g} MB must hold its observations as "
+                                  f"rows of {observation_dim} plain numbers; this one does not{where}")
         observations, style = decode_json_value(_loads(body, "the request body"), observation_dim)
         return Decoded(observations, style, kind)
     if kind == JSONLINES:
-        try:
-            text = body.decode("utf-8")
-        except UnicodeDecodeError:
-            raise RequestError("the request body is not UTF-8 text") from None
-        rows = []
-        for number, line in enumerate(text.splitlines(), 1):
-            if line.strip():
-                value = _loads(line, f"line {number}")
-                rows.append(decode_json_value(value, observation_dim)[0])
-        if not rows:
+        observations = _by_lines(body, observation_dim, _row_patterns(observation_dim)[1] if large else None,
+                                 _jsonlines_rows)
+        if not len(observations):
             raise RequestError("the request has no JSON lines")
-        return Decoded(np.concatenate(rows), ROWS, kind)
+        return Decoded(observations, ROWS, kind)
     if kind == CSV:
-        return Decoded(decode_csv(body, observation_dim), ROWS, kind)
-    raise UnsupportedContentType(
-        f"unsupported Content-Type {content_type!r}; use {JSON}, {JSONLINES} or {CSV}"
-    )
+        if too_large and _CSV_WHOLE.search(body):
+            raise PayloadTooLarge(f"a CSV body over {max_general_bytes / 2**20:g} MB must not quote its fields")
+        return Decoded(decode_csv(body, observation_dim, fast_from_bytes), ROWS, kind)
+    raise UnsupportedContentType(f"unsupported Content-Type {content_type!r}; use {JSON}, {JSONLINES} or {CSV}")
 
 
-def decode_csv(body: bytes | str, observation_dim: int) -> np.ndarray:
-    """CSV rows of numbers -> observations."""
+def _utf8(body: bytes) -> str:
     try:
-        text = body.decode("utf-8") if isinstance(body, bytes) else body
+        return body.decode("utf-8")
     except UnicodeDecodeError:
         raise RequestError("the request body is not UTF-8 text") from None
+
+
+def _jsonlines_rows(text: str, observation_dim: int, before: int = 0) -> tuple[list[np.ndarray], int]:
+    """The observations of JSON lines (numbered from ``before + 1``) and how many lines there were."""
+    rows = []
+    lines = text.splitlines()
+    for number, line in enumerate(lines, before + 1):
+        if line.strip():
+            rows.append(decode_json_value(_loads(line, f"line {number}"), observation_dim)[0])
+    return rows, len(lines)
+
+
+def _csv_rows(text: str, observation_dim: int, before: int = 0) -> tuple[list[list[float]], int]:
+    """The rows of numbers of CSV text (numbered from ``before + 1``) and how many rows there were."""
     rows = []
     reader = csv.reader(io.StringIO(text))
     try:
-        numbered = list(enumerate(reader, 1))
+        numbered = list(enumerate(reader, before + 1))
     except csv.Error as exc:  # a NUL byte, an unterminated quote, a field over the csv module's limit
-        raise RequestError(f"CSV row {reader.line_num} cannot be read: {exc}") from None
+        raise RequestError(f"CSV row {before + reader.line_num} cannot be read: {exc}") from None
     for number, row in numbered:
         if not row or all(not cell.strip() for cell in row):
             continue
@@ -177,9 +209,123 @@ def decode_csv(body: bytes | str, observation_dim: int) -> np.ndarray:
             raise RequestError(f"CSV row {number} is not all numbers (CSV input has no header row)") from None
         if len(rows[-1]) != observation_dim:
             raise RequestError(f"CSV row {number} has {len(rows[-1])} values, expected {observation_dim}")
-    if not rows:
+    return rows, len(numbered)
+
+
+def decode_csv(body: bytes | str, observation_dim: int, fast_from_bytes: int = FAST_PATH_BYTES) -> np.ndarray:
+    """CSV rows of numbers -> observations."""
+    if isinstance(body, bytes) and not _CSV_WHOLE.search(body):
+        pattern = _row_patterns(observation_dim)[2] if len(body) >= fast_from_bytes else None
+        rows: Any = _by_lines(body, observation_dim, pattern, _csv_rows)
+    else:
+        rows = _csv_rows(_utf8(body) if isinstance(body, bytes) else body, observation_dim)[0]
+    if not len(rows):
         raise RequestError("the CSV request has no rows")
     return to_observations(rows, observation_dim, "CSV rows")
+
+
+# --- The fast path: rows of plain numbers, checked by regular expressions and parsed by numpy -------------------
+_JSON_WS = rb"[ \t\n\r]*"
+# Numbers json and numpy read alike: integers (ints to json) that a double holds exactly; no integer -0 (int 0).
+_JSON_NUMBER = rb"(?:0|-?[1-9][0-9]{0,14}|-0(?=[.eE]))(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?"
+_CSV_NUMBER = rb"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?"
+_MANY = b"*+" if sys.version_info >= (3, 11) else b"*"  # possessive: 5 times faster (SageMaker's may be older)
+_BLANKS = bytes.maketrans(b"[],\t\n\r", b"      ")
+_ROWS_START = re.compile(rb"\[" + _JSON_WS + rb"(?=\[" + _JSON_WS + rb"[-0-9])")
+_CSV_WHOLE = re.compile(rb'["\x00]|\r(?!\n)')  # CSV read whole: quotes, NUL bytes or lone carriage returns
+_AFTER_ROW = re.compile(_JSON_WS + rb"(?:,|(\]))" + _JSON_WS)
+
+
+@lru_cache(maxsize=8)
+def _row_patterns(dim: int) -> tuple[re.Pattern[bytes], re.Pattern[bytes], re.Pattern[bytes]]:
+    """Runs of rows of ``dim`` plain numbers: JSON rows in an array, JSON lines, CSV lines (blank lines too)."""
+    def row(number: bytes, space: bytes, start: bytes, end: bytes) -> bytes:
+        return start + space + number + b"(?:" + space + b"," + space + number + b"){%d}" % (dim - 1) + space + end
+
+    def lines(one: bytes) -> re.Pattern[bytes]:
+        line = rb"[ \t]*(?:" + one + rb"[ \t]*)?"
+        return re.compile(b"(?:" + line + rb"\r?\n)" + _MANY + line)
+
+    json_row = row(_JSON_NUMBER, _JSON_WS, rb"\[", rb"\]")
+    return (re.compile(json_row + b"(?:" + _JSON_WS + b"," + _JSON_WS + json_row + b")" + _MANY),
+            lines(row(_JSON_NUMBER, rb"[ \t]*", rb"\[", rb"\]")), lines(row(_CSV_NUMBER, rb"[ \t]*", b"", b"")))
+
+
+def _parse_into(out: np.ndarray, n: int, piece: bytes) -> int:
+    """Parse a checked piece into ``out[n:]`` (via float64, as json reads it): the new ``n``, or -1 if not finite."""
+    text = piece.translate(_BLANKS)  # numpy reads blanks alone as [-1.0]
+    values = np.fromstring(text, dtype=np.float64, sep=" ") if text and not text.isspace() else np.empty(0)
+    rows = values.size // out.shape[1]
+    out[n:n + rows] = values.reshape(rows, out.shape[1])
+    return n + rows if np.isfinite(out[n:n + rows]).all() else -1
+
+
+def _read_rows(body: bytes, pos: int, pattern: re.Pattern[bytes], dim: int) -> tuple[np.ndarray | None, int]:
+    """The rows of a JSON array from ``pos`` (after its ``[``) and the offset past its ``]``, or None and where not."""
+    out, n = np.empty((body.count(b"[", pos), dim), dtype=np.float32), 0
+    while True:
+        for window in (PIECE_BYTES, 16 * PIECE_BYTES, len(body)):  # rows longer than a piece too
+            match = pattern.match(body, pos, pos + window)
+            if match:
+                break
+        n = _parse_into(out, n, body[pos:match.end()]) if match else -1
+        if n < 0:
+            return None, pos
+        after = _AFTER_ROW.match(body, match.end())
+        if not after or after.group(1):  # not a comma: the array's end, or not JSON
+            return (out[:n], after.end()) if after else (None, match.end())
+        pos = after.end()
+
+
+def _json_rows(body: bytes, dim: int) -> tuple[np.ndarray, str] | int:
+    """Observations and style of a JSON body holding them as rows of ``dim`` plain numbers (numpy reads the rows, json
+    the rest with NaN in their place, which the general routing must pick), or where its rows go wrong (-1: none)."""
+    stop = -1
+    for count, start in enumerate(_ROWS_START.finditer(body)):
+        rows, stop = _read_rows(body, start.end(), _row_patterns(dim)[0], dim)
+        if rows is None:
+            if stop > start.end() or count > 8:  # rows that go wrong partway, or many arrays that are not rows
+                return stop
+            continue
+        head, tail = body[:start.start()], body[stop:]
+        if any(constant in part for part in (head, tail) for constant in (b"NaN", b"Infinity")):
+            return -1
+        try:
+            value = json.loads(head + b"NaN" + tail, parse_constant=lambda _: rows)
+            observations, style = decode_json_value(value, dim, rows)
+        except (ValueError, RecursionError):  # RequestError is a ValueError: the general path says what is wrong
+            return -1
+        return (observations, style) if observations is rows else -1
+    return stop
+
+
+def _by_lines(body: bytes, dim: int, pattern: re.Pattern[bytes] | None,
+              general: Callable[[str, int, int], tuple[list, int]]) -> np.ndarray:
+    """The rows of a body of lines, a piece of whole lines at a time: pieces of plain rows by numpy (``pattern``),
+    any other by ``general(text, dim, lines before)``, which numbers lines as if it read the whole body."""
+    if not body.isascii():
+        _utf8(body)
+    total = body.count(b"\n")
+    out = np.empty((total + 1, dim), dtype=np.float32)  # a row a line, but for JSON lines of several observations
+    n = lines = pos = seen = 0
+    while pos < len(body):
+        end = body.find(b"\n", pos + PIECE_BYTES)
+        end = len(body) if end < 0 else end + 1
+        piece, pos = body[pos:end], end
+        seen += piece.count(b"\n")
+        parsed = _parse_into(out, n, piece) if pattern is not None and pattern.fullmatch(piece) else -1
+        if parsed > n:
+            n, lines = parsed, lines + piece.count(b"\n")  # every piece but the last ends its last line
+            continue
+        rows, count = general(piece.decode("utf-8"), dim, lines)
+        lines += count
+        if rows:
+            rows = np.concatenate(rows) if isinstance(rows[0], np.ndarray) else np.asarray(rows, np.float32)
+            if n + len(rows) + total - seen + 1 > len(out):
+                out = np.concatenate([out[:n], np.empty((len(rows) + total - seen + 1, dim), np.float32)])
+            out[n:n + len(rows)] = rows
+            n += len(rows)
+    return out[:n]
 
 
 def response_type(accept: str | None, request_type: str) -> str:
@@ -208,18 +354,31 @@ def _plain(array: np.ndarray) -> list:
 
 def encode(outputs: Mapping[str, np.ndarray], style: str, accept_type: str) -> bytes:
     """The response body for ``outputs`` (arrays with one row per observation)."""
-    if style == COLUMNAR and accept_type == JSON:
-        return json.dumps({"outputs": {name: _plain(value) for name, value in outputs.items()}}).encode()
-    rows = _plain(primary(outputs))
+    return b"".join(encode_pieces(outputs, style, accept_type))
+
+
+def encode_pieces(outputs: Mapping[str, np.ndarray], style: str, accept_type: str,
+                  rows: int = 8192) -> Iterator[bytes]:
+    """:func:`encode`'s answer, ``rows`` observations at a time (a large answer need not be held whole)."""
     if accept_type == JSON:
-        return json.dumps({"predictions": rows}).encode()
-    if accept_type == JSONLINES:
-        return "".join(json.dumps({"predictions": [row]}) + "\n" for row in rows).encode()
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    for row in rows:
-        writer.writerow(row if isinstance(row, list) else [row])
-    return out.getvalue().encode()
+        named = outputs if style == COLUMNAR else {"predictions": primary(outputs)}
+        yield b'{"outputs": {' if style == COLUMNAR else b"{"
+        for index, (name, value) in enumerate(named.items()):
+            yield (", " * bool(index) + json.dumps(name) + ": [").encode()
+            for start in range(0, len(value), rows):
+                yield (", " * bool(start) + json.dumps(_plain(value[start:start + rows]))[1:-1]).encode()
+            yield b"]"
+        yield b"}}" if style == COLUMNAR else b"}"
+        return
+    predictions = primary(outputs)
+    for start in range(0, len(predictions), rows):
+        chunk = _plain(predictions[start:start + rows])
+        if accept_type == JSONLINES:
+            yield "".join(json.dumps({"predictions": [row]}) + "\n" for row in chunk).encode()
+        else:
+            out = io.StringIO()
+            csv.writer(out, lineterminator="\n").writerows(row if isinstance(row, list) else [row] for row in chunk)
+            yield out.getvalue().encode()
 
 
 def observation_dim_from_metadata(metadata: Mapping[str, Any]) -> int:
@@ -236,6 +395,6 @@ def observation_dim_from_metadata(metadata: Mapping[str, Any]) -> int:
 
 
 __all__: Sequence[str] = [
-    "JSON", "JSONLINES", "CSV", "RequestError", "UnsupportedContentType", "NotAcceptable", "Decoded",
-    "decode", "encode", "response_type", "primary", "media_type", "observation_dim_from_metadata",
+    "JSON", "JSONLINES", "CSV", "RequestError", "UnsupportedContentType", "NotAcceptable", "PayloadTooLarge", "Decoded",
+    "decode", "encode", "encode_pieces", "response_type", "primary", "media_type", "observation_dim_from_metadata",
 ]

@@ -15,12 +15,12 @@ import tempfile
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 import numpy as np
 
 from runtime.errors import UserError
-from runtime.names import BASE_DIR_ENV, DEFAULT_BASE_DIR, METADATA_JSON, MODEL_DIR
+from runtime.names import BASE_DIR_ENV, DEFAULT_BASE_DIR, METADATA_JSON, MODEL_DIR, SERVE_POLICY_ENV
 from runtime.serving.codec import OBSERVATIONS, observation_dim_from_metadata
 from runtime.train.manifest import verify_manifest
 
@@ -95,9 +95,32 @@ def read_metadata(model_dir: Path) -> dict[str, Any]:
         raise UserError(f"Cannot read {model_dir / METADATA_JSON}: {exc}") from exc
 
 
+def select_policy(model_dir: Path, metadata: dict[str, Any], policy: str | None = None) -> dict[str, Any]:
+    """The metadata of the policy to serve: a single-agent model's own; a multi-agent model's (``serving.policies``)
+    one policy, named by ``policy`` or ``RLRT_POLICY`` (needed only when it has more than one), as if it were a
+    single-agent model (``serving`` is that policy's section; ``policy_id`` names it)."""
+    policies = (metadata.get("serving") or {}).get("policies")
+    if not isinstance(policies, Mapping):
+        return metadata
+    chosen = policy or os.environ.get(SERVE_POLICY_ENV) or None
+    if chosen is None:
+        if len(policies) != 1:
+            raise UserError(f"The model in {model_dir} is multi-agent with the policies {', '.join(policies)}: "
+                            f"name the one to serve with {SERVE_POLICY_ENV}=<policy id>.")
+        chosen = next(iter(policies))
+    if chosen not in policies:
+        raise UserError(f"{SERVE_POLICY_ENV}={chosen!r}: the model in {model_dir} has no such policy; it has "
+                        f"{', '.join(policies)}.")
+    spaces = {key: ((metadata.get(key) or {}).get("spaces") or {}).get(chosen) for key in
+              ("observation_space", "action_space")}
+    return {**metadata, **{k: v for k, v in spaces.items() if v is not None}, "serving": policies[chosen],
+            "policy_id": chosen}
+
+
 def check_servable(model_dir: Path) -> dict[str, Any]:
-    """Check (without loading it) that ``model_dir`` has an ONNX policy and an observation shape; its metadata."""
-    metadata = read_metadata(model_dir)
+    """Check (without loading it) that ``model_dir`` has an ONNX policy and an observation shape; its metadata (a
+    multi-agent model's: that of the policy :func:`select_policy` picks)."""
+    metadata = select_policy(model_dir, read_metadata(model_dir))
     onnx_file = (metadata.get("serving") or {}).get("onnx")
     if not onnx_file or not (model_dir / onnx_file).is_file():
         raise UserError(

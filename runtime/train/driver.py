@@ -13,6 +13,7 @@ evaluation of the exported policy (THE evaluator), when the session asks for one
 from __future__ import annotations
 
 import math
+import shutil
 import sys
 import time
 from dataclasses import asdict, dataclass, replace
@@ -23,17 +24,23 @@ from envs.registry import UnknownEnvironmentError, canonical_env_id
 from runtime.config import hyperparameters as hp
 from runtime.config.hyperparameters import TrainingSpec
 from runtime.contracts import BackendContext, EarlyStart, Plugins, TrainingHooks, TrainingSession
-from runtime.errors import JobInterrupted, UserError
+from runtime.errors import EXIT_SIGINT, EXIT_SIGTERM, JobInterrupted, UserError
 from runtime.evaluate.evaluator import evaluate_policy
-from runtime.export.model_dir import write_model_dir, write_output_checkpoint, write_resolved_config
+from runtime.export.model_dir import (
+    STAGING_DIR,
+    publish_model_folder,
+    write_model_dir,
+    write_output_checkpoint,
+    write_resolved_config,
+)
 from runtime.export.pipeline import export_serving_models
 from runtime.job.environment import JobEnvironment
-from runtime.names import OUTPUT_CHECKPOINT_DIR
+from runtime.names import CHECKPOINT_DIR, OUTPUT_CHECKPOINT_DIR
 from runtime.timings import mark
 from runtime.train.checkpoints import CheckpointManager, TrainingState, config_changes, describe_space
 from runtime.train.manifest import write_manifest
 from runtime.train.reporting import IterationMetrics, ProgressBar, Reporter
-from runtime.train.sigterm import SigtermWatch
+from runtime.train.sigterm import HeldStop, SigtermWatch
 from runtime.train.videos import RolloutVideos
 from runtime.train.warm_start import warm_start
 
@@ -225,18 +232,19 @@ def train(
                   flush=True)
             return TrainResult(state, metrics, stopped_by, checkpoint, exit_code)
         videos.at_end(backend, state.training_iteration)
+        if state.timesteps_total <= 0:
+            raise UserError(f"No training happened: {state.training_iteration} iteration(s) took 0 "
+                            f"{backend.units[1]}, so there is no trained model to write. The log above says why "
+                            "(an environment or env runner that failed); checkpoints/ keeps what there was.")
         info, extra = backend.finish()
         training = {**asdict(state), "stopped_by": stopped_by, **extra,
                     **({"final": asdict(metrics)} if metrics else {})}
-        write_model_dir(job.model_dir, checkpoint, spec, info, training)
-        backend.write_model(job.model_dir)
-        mark("model folder")
-        export_serving_models(job.model_dir, lambda: backend.serving_model(job.model_dir), out)
-        mark("exported")
-        _final_evaluation(backend, env_id, state.training_iteration, job, out)
-        hooks.on_export(job.model_dir)
-        write_manifest(job.model_dir)  # last: serve, evaluate, export and warm starts verify the folder by it
-        write_output_checkpoint(job.base_dir / OUTPUT_CHECKPOINT_DIR, job.model_dir)
+        with HeldStop() as held:
+            _write_model_folder(job, backend, hooks, checkpoint, spec, info, training, env_id, out, held)
+        if held.requested:
+            print(f"rlrt: stopped by {held.signal_name} after the model folder was complete", file=out, flush=True)
+            return TrainResult(state, metrics, held.signal_name, checkpoint, EXIT_SIGINT
+                               if held.signal_name == "SIGINT" else EXIT_SIGTERM)
         print(f"rlrt: done ({stopped_by}); model in {job.model_dir}", file=out, flush=True)
         return TrainResult(state, metrics, stopped_by, checkpoint)
     finally:
@@ -248,6 +256,36 @@ def train(
             backend.close()
             mark("backend closed")
         hooks.close()
+
+
+def _write_model_folder(job: JobEnvironment, backend: TrainingSession, hooks: TrainingHooks, checkpoint: Path,
+                        spec: TrainingSpec, info: Any, training: Mapping[str, Any], env_id: str | None, out: TextIO,
+                        held: HeldStop) -> None:
+    """The model folder, all or nothing: the checkpoint, ``metadata.json`` and every serving export are written into
+    a staging folder, the exports checked, then moved into ``model/`` and the manifest written last (a folder
+    caught between the two fails its manifest's check by name). A model that cannot be served keeps its checkpoint
+    (and ``metadata.json`` saying why) and fails the job: exit 0 promises a model that loads and serves."""
+    staging = job.model_dir / STAGING_DIR
+    shutil.rmtree(staging, ignore_errors=True)
+    write_model_dir(staging, checkpoint, spec, info, training)
+    backend.write_model(staging)
+    mark("model folder")
+    unservable: Exception | None = None
+    try:
+        export_serving_models(staging, lambda: backend.serving_model(staging), out)
+    except Exception as exc:  # noqa: BLE001 - the job's failure, once the checkpoint is in model/
+        unservable = exc
+    mark("exported")
+    publish_model_folder(staging, job.model_dir)
+    hooks.on_export(job.model_dir)
+    write_manifest(job.model_dir)  # last: serve, evaluate, export and warm starts verify the folder by it
+    write_output_checkpoint(job.base_dir / OUTPUT_CHECKPOINT_DIR, job.model_dir)
+    if unservable is not None:
+        reason = str(unservable) if isinstance(unservable, UserError) else f"{type(unservable).__name__}: {unservable}"
+        raise UserError(f"Training finished, but the model cannot be served: {reason} The checkpoint is kept "
+                        f"in {job.model_dir / CHECKPOINT_DIR} (a new job in this tree resumes from checkpoints/).")
+    if not held.requested:
+        _final_evaluation(backend, env_id, int(training["training_iteration"]), job, out)
 
 
 def _final_evaluation(session: TrainingSession, env_id: str | None, iteration: int, job: JobEnvironment,

@@ -47,6 +47,14 @@ def _float_or_nan(value: Any) -> float:
         return math.nan
 
 
+EPISODES = "rlrt_episodes"
+LENGTH_SUM = "rlrt_episode_len_sum"
+RETURN_SUM = "rlrt_episode_return_sum"
+RETURN_MAX = "rlrt_episode_return_max"
+RETURN_MIN = "rlrt_episode_return_min"
+"""The exact per-iteration episode sums rlrt's RLlib callback logs (runtime.backends.rllib.episode_metrics)."""
+
+
 class EpisodeWindow:
     """The last ``size`` finished episodes' statistics, as RLlib 1.x and Stable-Baselines3 smooth them.
 
@@ -106,15 +114,20 @@ def metrics_from_rllib(
     """
     runners = result.get("env_runners", {}) or {}
     window = window if window is not None else EpisodeWindow(size=1)
-    mean = _float_or_nan(runners.get("episode_return_mean"))
-    count = _float_or_nan(runners.get("num_episodes"))
-    window.add(
-        mean,
-        _float_or_nan(runners.get("episode_return_max")),
-        _float_or_nan(runners.get("episode_return_min")),
-        _float_or_nan(runners.get("episode_len_mean")),
-        int(count) if math.isfinite(count) else int(math.isfinite(mean)),  # a result without a count: one episode
-    )
+    exact = _float_or_nan(runners.get(EPISODES))
+    if math.isfinite(exact) and exact > 0:  # rlrt's own count: each timestep once (see episode_metrics)
+        window.add(_float_or_nan(runners.get(RETURN_SUM)) / exact, _float_or_nan(runners.get(RETURN_MAX)),
+                   _float_or_nan(runners.get(RETURN_MIN)), _float_or_nan(runners.get(LENGTH_SUM)) / exact, int(exact))
+    else:
+        mean = _float_or_nan(runners.get("episode_return_mean"))
+        count = _float_or_nan(runners.get("num_episodes"))
+        window.add(
+            mean,
+            _float_or_nan(runners.get("episode_return_max")),
+            _float_or_nan(runners.get("episode_return_min")),
+            _float_or_nan(runners.get("episode_len_mean")),
+            int(count) if math.isfinite(count) else int(math.isfinite(mean)),  # a result without a count: one episode
+        )
     return IterationMetrics(
         training_iteration=iteration,
         timesteps_total=timesteps_total,

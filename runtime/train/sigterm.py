@@ -57,3 +57,31 @@ class SigtermWatch:
 
     def disarm(self) -> None:
         signal.setitimer(signal.ITIMER_REAL, 0)
+
+
+class HeldStop:
+    """SIGTERM and SIGINT while the model folder is written: noted (``requested``) and acted on once it is complete,
+    so that no signal leaves ``model/`` half written."""
+
+    def __init__(self) -> None:
+        self.signal_name = ""
+        self._previous: dict[int, Any] = {}
+
+    @property
+    def requested(self) -> bool:
+        return bool(self.signal_name)
+
+    def __enter__(self) -> "HeldStop":
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            self._previous[signum] = signal.signal(signum, self._on_signal)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for signum, handler in self._previous.items():
+            signal.signal(signum, handler)
+
+    def _on_signal(self, signum: int, frame: FrameType | None) -> None:
+        if not self.signal_name:
+            self.signal_name = signal.Signals(signum).name
+            print(f"rlrt: {self.signal_name} received while the model folder is written: finishing it first (no "
+                  "final evaluation)", file=sys.stderr, flush=True)

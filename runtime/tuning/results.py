@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from runtime.config import hyperparameters as hp
 from runtime.errors import UserError
+from runtime.names import MANIFEST_FILE, METADATA_JSON, MODEL_DIR
 from runtime.tuning.spec import TuningSpec
 
 RESULTS_CSV = "tuning_results.csv"
@@ -25,9 +25,37 @@ class TuningOutcome:
     best: dict[str, Any] | None = None
     results_csv: Path | None = None
     best_json: Path | None = None
+    interrupted: bool = False
+    """Ctrl-C stopped the search before every trial finished."""
 
 
-def summarise(spec: TuningSpec, grid: Any, output: Path, out: Any) -> TuningOutcome:
+COMPLETED = "completed"
+EARLY_STOPPED = "early-stopped"
+INTERRUPTED = "interrupted"
+ERROR = "error"
+
+
+def trial_status(job_dir: str | Path | None, failed: bool, interrupted: bool) -> str:
+    """How a trial's training job ended, read from its tree: ``completed`` only when the job wrote its model
+    (``model/metadata.json`` and the manifest written last) and was not stopped by a signal; a job stopped before
+    (by the tuner's early stopping, or by Ctrl-C on ``rlrt tune``) is ``early-stopped`` or ``interrupted``."""
+    if failed:
+        return ERROR
+    model = Path(job_dir) / MODEL_DIR if job_dir else None
+    if model is not None and (model / MANIFEST_FILE).is_file() and (model / METADATA_JSON).is_file():
+        try:
+            stopped_by = str(json.loads((model / METADATA_JSON).read_text()).get("training", {}).get("stopped_by"))
+        except (OSError, ValueError, AttributeError):
+            stopped_by = ""
+        if stopped_by and stopped_by not in ("SIGTERM", "SIGINT"):
+            return COMPLETED
+    return INTERRUPTED if interrupted else EARLY_STOPPED
+
+
+def summarise(spec: TuningSpec, grid: Any, output: Path, out: Any, interrupted: bool = False) -> TuningOutcome:
+    """The results table (stdout, ``tuning_results.csv``) and ``best_hyperparameters.json``: the best of the trials
+    whose job completed and wrote its model (an early-stopped or interrupted trial is never the best: it has no
+    model). ``interrupted``: Ctrl-C stopped the search; trials it stopped are listed as ``interrupted``."""
     rows = []
     for result in grid:
         metrics = result.metrics or {}
@@ -39,11 +67,11 @@ def summarise(spec: TuningSpec, grid: Any, output: Path, out: Any) -> TuningOutc
             **tuned,
             spec.objective_metric_name: value,
             "iterations": metrics.get("job_iteration"),
-            "status": "error" if result.error else ("early-stopped" if _early_stopped(spec, metrics) else "completed"),
+            "status": trial_status(metrics.get("job_dir"), bool(result.error), interrupted),
             "job_dir": metrics.get("job_dir", ""),
             "_hyperparameters": metrics.get("hyperparameters"),
         })
-    finite = [r for r in rows if isinstance(r[spec.objective_metric_name], (int, float))
+    finite = [r for r in rows if r["status"] == COMPLETED and isinstance(r[spec.objective_metric_name], (int, float))
               and math.isfinite(r[spec.objective_metric_name])]
     pick = max if spec.mode == "max" else min
     best_row = pick(finite, key=lambda r: r[spec.objective_metric_name]) if finite else None
@@ -72,17 +100,13 @@ def summarise(spec: TuningSpec, grid: Any, output: Path, out: Any) -> TuningOutc
         print(f"rlrt: best trial {best['trial']}: {spec.objective_metric_name} = {best['objective_value']:g}; "
               f"hyperparameters in {outcome.best_json}", file=out, flush=True)
     else:
-        print("rlrt: no trial reported a finite objective", file=out, flush=True)
+        (output / BEST_JSON).unlink(missing_ok=True)
+        print(f"rlrt: no trial completed with a finite {spec.objective_metric_name}", file=out, flush=True)
     print(f"rlrt: results table in {results_csv}", file=out, flush=True)
-    if best_row is None:
-        raise UserError(f"No trial of the tuning job reported {spec.objective_metric_name}; see the job logs under "
-                        f"{output / 'jobs'}")
+    if best_row is None and not interrupted:
+        raise UserError(f"No trial of the tuning job completed with {spec.objective_metric_name}; see the job logs "
+                        f"under {output / 'jobs'}")
     return outcome
-
-
-def _early_stopped(spec: TuningSpec, metrics: Mapping[str, Any]) -> bool:
-    stop = spec.static_hyperparameters.get(hp.STOP_PREFIX + hp.STOP_TRAINING_ITERATION)
-    return isinstance(stop, int) and isinstance(metrics.get("job_iteration"), int) and metrics["job_iteration"] < stop
 
 
 def _print_table(rows: Sequence[Mapping[str, Any]], columns: Sequence[str], spec: TuningSpec, out: Any) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 import time
@@ -11,14 +12,31 @@ from typing import Any
 import runtime
 from runtime.config import hyperparameters as hp
 from runtime.contracts import Plugins
-from runtime.errors import run_job
-from runtime.tuning.results import TuningOutcome, summarise
+from runtime.errors import EXIT_SIGINT, run_job, write_failure
+from runtime.tuning.results import RESULTS_CSV, TuningOutcome, summarise
 from runtime.tuning.spec import GRID, TuningSpec, check_hyperparameters, load_tuning_spec
 from runtime.tuning.trial import trial_class, wait_for_jobs
 
 
+class TuneInterruption(logging.Filter):
+    """Ray Tune's lines about Ctrl-C (its "Stop signal received" notice and the ``Tuner.restore(...)`` advice, which
+    does not apply to ``rlrt tune``): dropped, and remembered as ``interrupted``."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.interrupted = False
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if "Stop signal received" in message:
+            self.interrupted = True
+            return False
+        return "has been interrupted" not in message and "Tuner.restore" not in message
+
+
 def run_tuning(spec: TuningSpec, output: Path, plugins: Plugins, out: Any = None) -> TuningOutcome:
-    """Run the search; write ``tuning_results.csv`` and ``best_hyperparameters.json`` under ``output``."""
+    """Run the search; write ``tuning_results.csv`` and ``best_hyperparameters.json`` under ``output``. Ctrl-C stops
+    the running trials (their jobs save a checkpoint) and lists what finished; ``outcome.interrupted`` says so."""
     import ray  # heavy: Ray and RLlib (~4 s)
     from ray import tune  # heavy: Ray and RLlib (~4 s)
     from ray.tune.schedulers import ASHAScheduler  # heavy: Ray and RLlib (~4 s)
@@ -74,6 +92,9 @@ def run_tuning(spec: TuningSpec, output: Path, plugins: Plugins, out: Any = None
     # stale /tmp/ray/ray_current_cluster file that an earlier `ray start` (e.g. a multi-host job) left behind.
     ray.init(address="local", num_cpus=spec.max_parallel_jobs * spec.cpus_per_job, include_dashboard=False,
              log_to_driver=False, configure_logging=False)
+    interruption = TuneInterruption()
+    tune_log = logging.getLogger("ray.tune.tune")
+    tune_log.addFilter(interruption)
     try:
         trainable = tune.with_resources(
             tune.with_parameters(trial_class(), spec=spec, jobs_dir=str(jobs_dir), repo_root=repo_root),
@@ -90,11 +111,17 @@ def run_tuning(spec: TuningSpec, output: Path, plugins: Plugins, out: Any = None
         )
         grid = tuner.fit()
     finally:
+        tune_log.removeFilter(interruption)
         ray.shutdown()
         stuck = wait_for_jobs(jobs_dir)
         if stuck:
             print(f"rlrt: killed training jobs that did not stop within 120 s: {stuck}", file=out, flush=True)
-    return summarise(spec, grid, output, out)
+    if interruption.interrupted:
+        print("rlrt: interrupted (Ctrl-C): the running trials were stopped (each job saved a checkpoint in its tree); "
+              "the trials so far:", file=out, flush=True)
+    outcome = summarise(spec, grid, output, out, interrupted=interruption.interrupted)
+    outcome.interrupted = interruption.interrupted
+    return outcome
 
 
 def run_tuning_job(file: Path, output: Path | None = None, *, plugins: Plugins) -> int:
@@ -107,7 +134,11 @@ def run_tuning_job(file: Path, output: Path | None = None, *, plugins: Plugins) 
         print(f"rlrt: tuning {len(spec.ranges)} hyperparameter(s) over {spec.max_jobs} job(s), "
               f"{spec.max_parallel_jobs} at a time ({spec.strategy}, early stopping {spec.early_stopping_type}); "
               f"{spec.objective_type} {spec.objective_metric_name}; output in {folder}", flush=True)
-        run_tuning(spec, folder, plugins)
+        outcome = run_tuning(spec, folder, plugins)
+        if outcome.interrupted:
+            write_failure(folder / "output" / "failure", "Interrupted (Ctrl-C): the tuning job stopped before its "
+                          f"trials finished; the finished ones are in {folder / RESULTS_CSV}.")
+            return EXIT_SIGINT
         return 0
 
     return run_job(job, lambda: folder / "output" / "failure")

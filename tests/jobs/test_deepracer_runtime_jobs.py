@@ -149,7 +149,34 @@ def test_camera_and_continuous_models_train_and_evaluate(tmp_path: Path, metadat
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
     model_config = json.loads((tree.model / "config.json").read_text())["config"]["model_config"]
     assert all(model_config[k] == v for k, v in expect.items())
+    assert "no serving exports" not in result.stderr and "videos are off" not in result.stderr
+    assert_camera_model_served_like_its_checkpoint(tree.model)
     base = tmp_path / "eval"
     result = run_rlrt(["deepracer-evaluate", "--base-dir", str(base), "--model", str(tree.model), "--trials", "1"])
     assert result.returncode == 0, result.stderr[-3000:]
     assert len(json.loads((base / "output/intermediate/evaluation_metrics.json").read_text())["metrics"]) == 1
+
+
+def assert_camera_model_served_like_its_checkpoint(model: Path) -> None:
+    """A camera model exports: the ONNX policy takes each image flat (``[batch, H*W*C]``) and acts as the
+    checkpoint's RLModule does on the image (camera + LIDAR: RLlib's flattened Dict)."""
+    import numpy as np
+    import torch
+    from ray.rllib.core.rl_module.rl_module import RLModule
+
+    from runtime.serving.model_store import OnnxPolicy
+
+    module = RLModule.from_checkpoint(str(model.joinpath("checkpoint", "learner_group", "learner", "rl_module",
+                                                         "default_policy")))
+    shape = module.observation_space.shape
+    images = np.random.default_rng(0).uniform(0, 1, (4, *shape)).astype(np.float32)
+    served = OnnxPolicy(model).predict(images.reshape(4, -1))["actions"]
+    with torch.no_grad():
+        inputs = module.forward_inference({"obs": torch.as_tensor(images)})["action_dist_inputs"].numpy()
+    space = module.action_space
+    if hasattr(space, "n"):
+        assert served.tolist() == inputs.argmax(axis=1).tolist()
+    else:
+        mean = inputs[:, : space.shape[0]]
+        expected = np.clip(space.low + (mean + 1.0) * (space.high - space.low) / 2.0, space.low, space.high)
+        np.testing.assert_allclose(served, expected, atol=1e-4)

@@ -244,7 +244,8 @@ def test_tensorflow_serving_container_handlers(cartpole_model: Path, monkeypatch
         {"predictions": [[0.6, 0.4]]}, {"predictions": [[0.1, 0.9]]}]
 
 
-def test_an_unexportable_model_does_not_fail_training_but_rlrt_export_says_why(tmp_path: Path) -> None:
+def test_an_unexportable_model_is_recorded_and_rlrt_export_says_why(tmp_path: Path) -> None:
+    from runtime.errors import UserError
     from runtime.export.pipeline import export_serving_models
     from runtime.plugins import INSTALLED
     from tests.conftest import run_rlrt
@@ -252,9 +253,9 @@ def test_an_unexportable_model_does_not_fail_training_but_rlrt_export_says_why(t
     (tmp_path / "metadata.json").write_text(json.dumps({"framework": "rllib"}))
     rllib = INSTALLED.backend_named("rllib")
     assert rllib is not None
-    section = export_serving_models(tmp_path, lambda: rllib.serving_model(tmp_path),
-                                    stream=open(tmp_path / "log.txt", "w"))
+    with pytest.raises(UserError, match="not an RLlib"):
+        export_serving_models(tmp_path, lambda: rllib.serving_model(tmp_path), stream=open(tmp_path / "log.txt", "w"))
+    section = json.loads((tmp_path / "metadata.json").read_text())["serving"]
     assert "not an RLlib (new API stack) checkpoint" in section["error"]
-    assert json.loads((tmp_path / "metadata.json").read_text())["serving"] == section
     done = run_rlrt(["export", "--model-dir", str(tmp_path)], base=tmp_path / "job", timeout=120)
     assert done.returncode == 2 and "not an RLlib (new API stack) checkpoint" in done.stderr

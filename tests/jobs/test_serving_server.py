@@ -8,6 +8,7 @@ import signal
 import socket
 import subprocess
 import time
+import warnings
 from pathlib import Path
 from typing import Iterator
 
@@ -15,6 +16,10 @@ import numpy as np
 import psutil
 import pytest
 import requests
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from runtime.serving import codec
 
 from tests.conftest import run_rlrt, start_rlrt
 from tests.trained_models import cartpole_model, tf_env, tf_python  # noqa: F401
@@ -194,3 +199,73 @@ def test_bodies_over_the_limit_get_413(cartpole_model: Path) -> None:
         payload = b"".join(app(environ, lambda s, headers: status.append(s)))
         answers.append((status[0], json.loads(payload)["error"]))
     assert answers == [("413 Payload Too Large", "the request body is larger than 1 MB")] * 2
+
+
+# --- Large bodies: codec.decode's fast path must read exactly what the general path reads --------------------------
+PLAIN = st.one_of(st.floats(-1e6, 1e6).map(repr), st.integers(-10**15, 10**15).map(str),
+                  st.sampled_from(["0", "-0.0", "1e5", "1E-3", "2.5e-310", "0.1000000000000000055511151231257827"]))
+TRICKY = st.sampled_from(["-0", "12345678901234567", "-9007199254740993", "1e400", "-1e39", "3.4028236e38"])
+ODD = st.sampled_from(["NaN", "Infinity", "true", "null", '"1"', "01", "1.", ".5", "+1", "1_0", "inf", " 2 ", "\t3",
+                       "1e", "-"])
+ROW = st.tuples(st.one_of(*[st.lists(PLAIN, min_size=4, max_size=4)] * 4,
+                          st.lists(PLAIN, min_size=3, max_size=3).flatmap(lambda r: TRICKY.map(lambda t: [t, *r])),
+                          st.lists(PLAIN | TRICKY | ODD, min_size=3, max_size=5)),
+                st.sampled_from(["", " ", "\t", "\n"]))
+JSON_DOCS = ["{rows}", '{{"instances": {rows}}}', '{{"inputs": {{"observations": {rows}, "prev_action": [0, 0]}}}}',
+             '{{"inputs": {{"prev_action": [[0]], "observations": {rows}}}}}', '{{"observations": {rows}, "x": NaN}}',
+             '{{"instances": {rows}, "instances": [[1, 2, 3, 4]]}}', '{{"note": "{flat}", "inputs": {rows}}}',
+             '{{"instances": [{{"observations": {rows}}}]}}', "{rows}]", '{{"inputs": {rows}}} x']
+LINES = st.sampled_from(["", "  ", "[[1,2,3,4],[5,6,7,8]]", '{"observations": [1,2,3,4]}', "{oops", "[1,2,3,4]\r",
+                         "\u2028", '"1",2,3,4', ",,,", "a,b,c,d"])
+
+
+def _row_text(row: tuple[list[str], str], csv: bool) -> str:
+    numbers, space = row
+    if csv:
+        return ",".join(n.replace('"', "") for n in numbers)
+    return "[" + space + ("," + space).join(numbers) + space + "]"
+
+
+@st.composite
+def large_bodies(draw: st.DrawFn) -> tuple[bytes, str]:
+    kind = draw(st.sampled_from([codec.JSON, codec.JSONLINES, codec.CSV]))
+    rows = draw(st.lists(ROW, min_size=1, max_size=6))
+    if kind == codec.JSON:
+        text = ", ".join(_row_text(r, False) for r in rows)
+        body = draw(st.sampled_from(JSON_DOCS)).format(rows="[" + text + "]", flat=text.replace("\n", " "))
+    else:
+        lines = [draw(st.one_of(st.just(_row_text(r, kind == codec.CSV).replace("\n", " ")), LINES)) for r in rows]
+        body = draw(st.sampled_from(["\n", "\r\n"])).join(lines) + draw(st.sampled_from(["", "\n"]))
+    return body.encode(), kind
+
+
+def _decoded(body: bytes, kind: str, fast_from_bytes: int) -> tuple:
+    try:
+        decoded = codec.decode(body, kind, 4, fast_from_bytes=fast_from_bytes)
+    except codec.RequestError as exc:
+        return type(exc).__name__, str(exc)
+    return decoded.observations.dtype, decoded.observations.shape, decoded.observations.tobytes(), decoded.style
+
+
+@settings(derandomize=True, max_examples=400, deadline=None)
+@given(large_bodies(), st.sampled_from([16, 1 << 20]))
+def test_large_bodies_read_exactly_as_the_general_path_reads_them(case: tuple[bytes, str], piece: int) -> None:
+    """Every body through the fast path (as if large; in pieces of ``piece`` bytes) gives the general path's array,
+    bit for bit, or its error message."""
+    body, kind = case
+    with pytest.MonkeyPatch.context() as patch, warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # float32 overflow, in both paths
+        patch.setattr(codec, "PIECE_BYTES", piece)
+        assert _decoded(body, kind, 0) == _decoded(body, kind, 1 << 60)
+
+
+def test_answers_in_pieces_join_to_the_whole_answer() -> None:
+    outputs = {"actions": np.arange(10), "action_probabilities": np.random.default_rng(1).random((10, 2), np.float32)}
+    for style in (codec.COLUMNAR, codec.ROWS):
+        for kind in (codec.JSON, codec.JSONLINES, codec.CSV):
+            whole = codec.encode(outputs, style, kind)
+            assert b"".join(codec.encode_pieces(outputs, style, kind, rows=3)) == whole
+            if kind == codec.JSON and style == codec.COLUMNAR:
+                assert json.loads(whole) == {"outputs": {k: v.tolist() for k, v in outputs.items()}}
+            elif kind == codec.JSON:
+                assert json.loads(whole) == {"predictions": outputs["action_probabilities"].tolist()}

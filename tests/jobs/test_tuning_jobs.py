@@ -161,3 +161,57 @@ def test_under_sagemakers_tuner_the_job_obeys_time_total_s_and_prints_the_object
     assert training["training_iteration"] == len(iterations)
     config = json.loads((tree.model / "config.json").read_text())
     assert config["config"]["kl_coeff"] == pytest.approx(0.7340516) and config["config"]["num_epochs"] == 2
+
+
+@pytest.mark.slow
+def test_ctrl_c_lists_the_finished_trials_and_never_calls_an_interrupted_one_completed(tmp_path: Path) -> None:
+    """SIGINT on ``rlrt tune`` while the second trial trains: the running trial is stopped (its job saves a
+    checkpoint), the table lists the first as completed and the second as interrupted, the best is the completed one
+    (it has a model/), exit 130, and none of Ray's resume advice (`Tuner.restore`) is printed."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from tests.conftest import REPO_ROOT, rlrt_env
+
+    file = tmp_path / "tune.yaml"
+    file.write_text(yaml.safe_dump({
+        "objective_metric_name": "episode_reward_mean", "objective_type": "Maximize", "max_parallel_jobs": 1,
+        "strategy": "Grid", "early_stopping_type": "Off",
+        "static_hyperparameters": {k: v for k, v in TINY_JOB.items() if k != "rl.training.stop.training_iteration"},
+        "hyperparameter_ranges": {"rl.training.stop.training_iteration": {"type": "Categorical", "values": [1, 500]}},
+    }))
+    out = tmp_path / "out"
+    process = subprocess.Popen([sys.executable, "-m", "runtime.cli", "tune", str(file), "--output", str(out)],
+                               cwd=str(REPO_ROOT), env=rlrt_env(None), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True)
+    try:
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline:  # the second trial's job has reported an iteration
+            logs = [p.read_text() for p in (out / "jobs").glob("*/job.log")] if (out / "jobs").is_dir() else []
+            if len(logs) == 2 and all("training_iteration: 1" in log for log in logs):
+                break
+            time.sleep(0.5)
+        else:
+            pytest.fail("the second trial never started: " + process.stdout.read() if process.poll() is not None
+                        else "the second trial never started")
+        process.send_signal(signal.SIGINT)
+        stdout, stderr = process.communicate(timeout=240)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    assert process.returncode == 130, stdout[-3000:] + stderr[-3000:]
+    assert "Tuner.restore" not in stdout + stderr and "Stop signal received" not in stdout + stderr
+    assert "rlrt: interrupted (Ctrl-C)" in stdout
+    rows = {r["rl.training.stop.training_iteration"]: r for r in csv.DictReader((out / "tuning_results.csv").open())}
+    assert (rows["1"]["status"], rows["500"]["status"]) == ("completed", "interrupted"), rows
+    assert re.search(r"^\S+ +1 +\S+ +1 +completed$", stdout, re.M), stdout
+    best = json.loads((out / "best_hyperparameters.json").read_text())
+    assert best["tuned_hyperparameters"] == {"rl.training.stop.training_iteration": 1}
+    assert (Path(best["job_dir"]) / "model" / "policy.onnx").is_file()
+    assert list((Path(rows["500"]["job_dir"]) / "checkpoints").glob("checkpoint_*"))
+    assert "Interrupted (Ctrl-C)" in (out / "output" / "failure").read_text()
+    assert not os.path.exists(Path(rows["500"]["job_dir"]) / "model" / "rlrt_manifest.json")

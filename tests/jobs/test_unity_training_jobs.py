@@ -73,6 +73,30 @@ def test_multi_agent_game(tmp_path: Path) -> None:
         "type": "Box", "shape": [8], "dtype": "float32", "low": ["-inf"] * 8, "high": ["inf"] * 8}}}
     assert metadata["action_space"]["spaces"]["3DBall_team=0"]["shape"] == [2]
     assert (tree.model / "checkpoint").is_dir()
+    # One export per policy (policies/<policy id>/); a model with one policy serves it without being told which.
+    policy = metadata["serving"]["policies"]["3DBall_team=0"]
+    assert policy["onnx"] == "policies/3DBall_team=0/policy.onnx" and (tree.model / policy["onnx"]).is_file()
+    assert_served_like_the_checkpoint(tree.model, "3DBall_team=0", 8)
+
+
+def assert_served_like_the_checkpoint(model: Path, policy_id: str, observation_dim: int) -> None:
+    """The served (ONNX) continuous action is the checkpoint's RLModule mean, clipped to the bounds (RLlib's
+    greedy action)."""
+    import numpy as np
+    import torch
+    from ray.rllib.core.rl_module.rl_module import RLModule
+
+    from runtime.serving.model_store import OnnxPolicy
+
+    module = RLModule.from_checkpoint(str(model.joinpath("checkpoint", "learner_group", "learner", "rl_module",
+                                                         policy_id)))
+    observations = np.random.default_rng(0).normal(size=(16, observation_dim)).astype(np.float32)
+    with torch.no_grad():
+        inputs = module.forward_inference({"obs": torch.as_tensor(observations)})["action_dist_inputs"].numpy()
+    space = module.action_space
+    mean = inputs[:, : space.shape[0]]
+    expected = np.clip(space.low + (mean + 1.0) * (space.high - space.low) / 2.0, space.low, space.high)
+    np.testing.assert_allclose(OnnxPolicy(model).predict(observations)["actions"], expected, atol=1e-5)
 
 
 def test_registry_id_without_internet_fails_clearly(tmp_path: Path) -> None:

@@ -84,6 +84,7 @@ EFFECT_ELSEWHERE = {
     "observation_filter": lambda spec, built: built["_env_to_module_connector"] is not None,
     "horizon": lambda spec, built: built["env_config"].get("episode_step_cap") == 33,
     "monitor": lambda spec, built: spec.extras.get(hp.RECORD_VIDEO_EVERY) == 0,
+    "output": lambda spec, built: built.get("callbacks_on_sample_end") is not None,  # episodes written (episode_output)
 }
 
 

@@ -9,13 +9,16 @@ import math
 from pathlib import Path
 from typing import Any, Mapping
 
+import numpy as np
+
 import pytest
 from conftest import make_job_tree
 from gymnasium import spaces
 
 from runtime.config.hyperparameters import TrainingSpec
 from runtime.contracts import BackendContext, BackendFactory, ModelInfo, Plugins, Step, TrainingSession
-from runtime.export.policy import ServingModel
+from runtime.errors import UserError
+from runtime.export.policy import CATEGORICAL, ActionHead, ServingModel, build_serving_policy, serving_model_of
 from runtime.job.environment import load_environment
 from runtime.plugins import INSTALLED
 from runtime.train.checkpoints import TrainingState
@@ -54,7 +57,17 @@ class CountingSession(TrainingSession):
         (model_dir / "policy.txt").write_text(str(self.algo["value"]))
 
     def serving_model(self, model_dir: Path) -> ServingModel:
-        raise RuntimeError("the counting library has no serving policy")
+        """A linear policy over 4 observations, its bias the counter (so the export shows which value it holds)."""
+        import torch
+
+        if self.context.spec.extras.get("unservable"):
+            raise RuntimeError("the counting library has no serving policy")
+        body = torch.nn.Linear(4, 2)
+        with torch.no_grad():
+            body.weight.zero_()
+            body.bias.copy_(torch.tensor([0.0, float(self.algo["value"])]))
+        head = ActionHead(CATEGORICAL, 2)
+        return serving_model_of(build_serving_policy(body, 4, head, None), head, None)
 
     def close(self) -> None:
         pass
@@ -80,9 +93,9 @@ def counting_backend() -> Plugins:
     return Plugins(backends=(CountingBackend(), *INSTALLED.backends), families=INSTALLED.families)
 
 
-def spec(stop: Mapping[str, Any]) -> TrainingSpec:
+def spec(stop: Mapping[str, Any], **extras: Any) -> TrainingSpec:
     return TrainingSpec(preset="counting", env="CartPole-v1", algorithm="Counting", config={}, env_config={},
-                        stop=dict(stop), checkpoint_frequency=2, checkpoint_keep=5)
+                        stop=dict(stop), checkpoint_frequency=2, checkpoint_keep=5, extras=extras)
 
 
 def test_a_new_backend_gets_the_whole_loop(counting_backend: Plugins, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
@@ -96,7 +109,8 @@ def test_a_new_backend_gets_the_whole_loop(counting_backend: Plugins, tmp_path: 
     assert metadata["framework"] == "counting" and metadata["training"]["final_value"] == 3
     assert metadata["action_space"] == {"type": "Discrete", "n": 2, "start": 0}
     assert (tree.model / "policy.txt").read_text() == "3"
-    assert "the counting library has no serving policy" in metadata["serving"]["error"]
+    assert metadata["serving"]["onnx"] == "policy.onnx" and (tree.model / "rlrt_manifest.json").is_file()
+    assert not (tree.model / ".rlrt-staging").exists()
     assert (tree.model / "checkpoint" / "value.json").read_text() == "3"
     out = capsys.readouterr().out
     assert "episode_reward_mean: 3" in out and "counter: 3" in out and "timesteps_total: 30" in out
@@ -168,3 +182,77 @@ def test_stop_rule(stop: dict, expected: str | None) -> None:
 def test_tune_1x_stop_keys(stop: dict, expected: str | None) -> None:
     metrics = IterationMetrics(2, 100, 1.5, 12.0, 30.0, -1.0, 150.0, 7, math.nan)
     assert stop_reason(stop, metrics) == expected
+
+
+def test_a_model_that_cannot_be_served_fails_the_job_and_keeps_its_checkpoint(
+        counting_backend: Plugins, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """Exit 0 promises a servable model: an export that fails ends the job with its reason; model/ keeps the
+    checkpoint, metadata.json says why, and the manifest covers what is there."""
+    from runtime.train.manifest import verify_manifest
+
+    tree = make_job_tree(tmp_path / "opt" / "ml")
+    with pytest.raises(UserError, match=r"Training finished, but the model cannot be served: RuntimeError: the "
+                                        r"counting library has no serving policy The checkpoint is kept in .*model/"
+                                        r"checkpoint"):
+        train(load_environment(tree.base), spec({"training_iteration": 2}, unservable=True), counting_backend)
+    metadata = json.loads((tree.model / "metadata.json").read_text())
+    assert "the counting library has no serving policy" in metadata["serving"]["error"]
+    assert (tree.model / "checkpoint" / "value.json").read_text() == "2"
+    assert not (tree.model / "policy.onnx").exists() and not verify_manifest(tree.model).damaged
+    assert "rlrt: done" not in capsys.readouterr().out
+
+
+def test_stale_exports_of_an_earlier_model_are_replaced(counting_backend: Plugins, tmp_path: Path) -> None:
+    """A rerun in the same tree: the new model's files replace the old ones'; exports it does not write are
+    removed; a user's own file stays."""
+    tree = make_job_tree(tmp_path / "opt" / "ml")
+    train(load_environment(tree.base), spec({"training_iteration": 1}), counting_backend)
+    (tree.model / "policy_weights.npz").write_bytes(b"old export")
+    (tree.model / "notes.txt").write_text("mine")
+    train(load_environment(tree.base), spec({"training_iteration": 2}), counting_backend)
+    assert (tree.model / "notes.txt").read_text() == "mine"
+    assert (tree.model / "policy.txt").read_text() == "2"
+    names = json.loads((tree.model / "rlrt_manifest.json").read_text())["files"]
+    assert "notes.txt" in names and "policy.onnx" in names
+
+
+def test_no_environment_steps_no_model(counting_backend: Plugins, tmp_path: Path,
+                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """Iterations that sampled nothing (every env runner dead) are no training: the job fails, model/ stays empty."""
+    def idle(self: CountingSession, state: TrainingState, stop_requested: Any) -> Step:
+        metrics = IterationMetrics(0, 0, math.nan, math.nan, math.nan, math.nan, math.nan, 0, math.nan)
+        return Step(0, 0, metrics)
+
+    monkeypatch.setattr(CountingSession, "step", idle)
+    tree = make_job_tree(tmp_path / "opt" / "ml")
+    with pytest.raises(UserError, match=r"No training happened: 2 iteration\(s\) took 0 ticks"):
+        train(load_environment(tree.base), spec({"training_iteration": 2}), counting_backend)
+    assert not (tree.model / "metadata.json").exists()
+
+
+def test_sigterm_while_the_model_folder_is_written_completes_it_first(
+        counting_backend: Plugins, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture) -> None:
+    """SIGTERM in the middle of the export: the folder is finished (exports, metadata and manifest of one model),
+    then the job stops with 143."""
+    import os
+    import signal
+
+    from runtime.serving.model_store import OnnxPolicy
+    from runtime.train.manifest import verify_manifest
+
+    serving_model = CountingSession.serving_model
+
+    def interrupted(self: CountingSession, model_dir: Path) -> ServingModel:
+        os.kill(os.getpid(), signal.SIGTERM)
+        return serving_model(self, model_dir)
+
+    tree = make_job_tree(tmp_path / "opt" / "ml")
+    train(load_environment(tree.base), spec({"training_iteration": 1}), counting_backend)
+    monkeypatch.setattr(CountingSession, "serving_model", interrupted)
+    result = train(load_environment(tree.base), spec({"training_iteration": 2}), counting_backend)
+    assert result.exit_code == 143
+    assert "SIGTERM received while the model folder is written: finishing it first" in capsys.readouterr().err
+    assert not verify_manifest(tree.model).damaged
+    assert json.loads((tree.model / "metadata.json").read_text())["training"]["training_iteration"] == 2
+    assert OnnxPolicy(tree.model).predict(np.zeros((1, 4), np.float32))["actions"].tolist() == [1]

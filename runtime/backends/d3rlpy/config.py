@@ -68,6 +68,8 @@ OWN_KEYS: Mapping[str, ValueCheck] = MappingProxyType(
                                  "an integer >= 1 (episodes this long ended by a time limit)", None),
         "select_by": ValueCheck((str,), lambda v: v in SELECTORS, "one of " + ", ".join(SELECTORS), "last"),
         "num_threads": ValueCheck((int,), lambda v: v >= 1, "an integer >= 1 (torch CPU threads)", 1),
+        "input": ValueCheck((str,), lambda v: bool(v.strip()),
+                            "a .csv/.parquet file or folder of logged rollouts (RLlib 1.x's input)", None),
     }
 )
 

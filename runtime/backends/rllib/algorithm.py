@@ -18,6 +18,8 @@ from runtime.backends.rllib.config import (
     algorithm_config_class,
     default_config_dict,
 )
+from runtime.backends.rllib.episode_metrics import on_episode_end as exact_episode_metrics
+from runtime.backends.rllib.episode_output import OUTPUT_SETTING, on_episode_end, on_sample_end
 from runtime.config.hyperparameters import TrainingSpec
 from runtime.errors import UserError
 from runtime.job.env_config import env_start_error
@@ -130,11 +132,14 @@ def build_algorithm_config(
     num_gpus: int = 0,
     env_config: Mapping[str, Any] | None = None,
     env_id: str | None = None,
+    action_mask: bool = False,
 ) -> Any:
     """An RLlib AlgorithmConfig for ``spec`` on the registered environment ``env_name``.
 
     ``env_config`` replaces ``spec.env_config`` (the runtime passes it completed with the job's context, see
-    :mod:`runtime.job.env_config`); ``env_id`` (the registry id) lets a multi-agent environment get its policies.
+    :mod:`runtime.job.env_config`); ``env_id`` (the registry id) lets a multi-agent environment get its policies;
+    ``action_mask``: the observations carry an action mask (``{"action_mask", "observations"}``), and PPO trains
+    RLlib's masking module on them (masked actions get no probability, in training and in the exports).
     """
     config_class = algorithm_config_class(spec.algorithm)
     config = config_class()
@@ -149,6 +154,7 @@ def build_algorithm_config(
     log_std_init = model_config.pop("log_std_init", None)
     observation_filter = settings.pop("observation_filter", "NoFilter")
     policies_mode = settings.pop("multi_agent_policies", "per_group")
+    episode_folder = settings.pop(OUTPUT_SETTING, None)
     env_config = dict(spec.env_config if env_config is None else env_config)
     multi_agent = env_id is not None and env_info(env_id).multi_agent
     if num_gpus and "num_gpus_per_learner" not in settings:
@@ -162,11 +168,20 @@ def build_algorithm_config(
             config.multi_agent(policies=policies, policy_mapping_fn=mapping)
         if spec.seed is not None:
             config.debugging(seed=spec.seed)
-        if model_config:
+        if action_mask:
+            config.rl_module(rl_module_spec=masking_module_spec(spec.algorithm, {**config.model_config,
+                                                                                 **model_config}))
+        elif model_config:
             merged = {**config.model_config, **model_config}
             config.rl_module(model_config=merged)
         if log_std_init is not None:
             config.callbacks(on_algorithm_init=functools.partial(initial_log_std, float(log_std_init)))
+        episode_end: list[Any] = [] if multi_agent else [exact_episode_metrics]
+        if episode_folder:
+            episode_end.append(functools.partial(on_episode_end, str(episode_folder)))
+            config.callbacks(on_sample_end=functools.partial(on_sample_end, str(episode_folder)))
+        if episode_end:
+            config.callbacks(on_episode_end=episode_end)
         if observation_filter == "MeanStdFilter":
             config.env_runners(
                 env_to_module_connector=mean_std_filter_multi_agent if multi_agent else mean_std_filter
@@ -175,6 +190,21 @@ def build_algorithm_config(
     except (ValueError, TypeError, KeyError) as exc:
         raise UserError(f"RLlib rejected the {spec.algorithm} configuration: {exc}") from exc
     return config
+
+
+def masking_module_spec(algorithm: str, model_config: Mapping[str, Any]) -> Any:
+    """RLlib's action-masking PPO module (``ray.rllib.examples.rl_modules.classes.action_masking_rlm``) for an
+    environment whose observations carry an action mask; other algorithms: a :class:`UserError`."""
+    if algorithm != "PPO":
+        raise UserError(f"The environment's observations carry an 'action_mask': action masking trains with PPO "
+                        f"(RLlib's masking module); {algorithm} has none. Set rl.training.run to PPO, or drop the "
+                        "mask from the observations.")
+    from ray.rllib.core.rl_module.rl_module import RLModuleSpec  # heavy: Ray and RLlib (~4 s)
+    from ray.rllib.examples.rl_modules.classes.action_masking_rlm import (  # heavy: Ray and RLlib (~4 s)
+        ActionMaskingTorchRLModule,
+    )
+
+    return RLModuleSpec(module_class=ActionMaskingTorchRLModule, model_config=dict(model_config))
 
 
 def initial_log_std(value: float, algorithm: Any, **_: Any) -> None:

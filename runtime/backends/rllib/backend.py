@@ -10,17 +10,26 @@ shuts it down) and the session is handed that start; episode numbers are smoothe
 from __future__ import annotations
 
 import json
+import logging
 import math
+import re
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable, Mapping, TextIO
 
 import gymnasium
 
+from envs.adapters import has_action_mask
 from envs.errors import EnvConfigError, EnvStartError
-from envs.registry import env_info, make_env
+from envs.registry import KNOWN_ENVS, canonical_env_id, env_info, make_env
 from runtime.backends.rllib.algorithm import build_algorithm_config, policy_spaces, register_environment
-from runtime.backends.rllib.policy import serving_policy_from_algorithm, serving_policy_from_checkpoint
+from runtime.backends.rllib.episode_output import LOGDIR, OUTPUT_SETTING
+from runtime.backends.rllib.policy import (
+    DEFAULT_MODULE,
+    module_ids,
+    serving_policy_from_algorithm,
+    serving_policy_from_checkpoint,
+)
 from runtime.backends.rllib.quiet import quiet_ray_logs
 from runtime.backends.rllib.ray_process import EarlyRayStart, init_ray, shutdown_ray
 from runtime.backends.rllib.sampling import SETTING, SampleTimeout
@@ -30,9 +39,9 @@ from runtime.config.hyperparameters import TrainingSpec
 from runtime.contracts import Actor, BackendContext, ModelInfo, Step, TrainingSession
 from runtime.errors import UserError
 from runtime.evaluate.video import torch_actor
-from runtime.export.policy import ServingModel, serving_model_of
+from runtime.export.policy import ServingModels, serving_model_of
 from runtime.job.env_config import env_start_error, job_env_config
-from runtime.names import CHECKPOINT_DIR
+from runtime.names import CHECKPOINT_DIR, OUTPUT_DATA_DIR
 from runtime.timings import mark
 from runtime.train.checkpoints import TrainingState
 from runtime.train.reporting import EpisodeWindow, metrics_from_rllib
@@ -67,6 +76,76 @@ def explain_env_failure(env_id: str, env_config: Mapping[str, Any], model_config
                         f"continuous (Box) actions; {env_id} has {action_space}. Remove it for this environment.")
 
 
+ERROR_LINE = re.compile(r"^(?:[A-Za-z_][\w.]*\.)?[A-Za-z_]\w*(?:Error|Exception|Exit)\b.*")
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+class RunnerErrors(logging.Handler):
+    """RLlib's own error log lines while it builds its env runners (their exceptions reach the driver only there)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+    def cause(self) -> str | None:
+        """The last exception line an env runner reported (``RuntimeError: ...``), or None."""
+        for message in reversed(self.messages):
+            lines = [ANSI.sub("", line).strip() for line in message.splitlines()]
+            found = [line for line in lines if ERROR_LINE.match(line)]
+            if found:
+                return re.sub(r"\), taking actor \d+ out of service\.?$", "", found[-1])
+        return None
+
+
+def probe_environment(env_id: str, env_config: Mapping[str, Any]) -> str | None:
+    """Build ``env_id`` here, reset it and take one random step: the error it raises (``Type: message``), or None
+    when it runs. Used only after every env runner has died, to name why."""
+    try:
+        env = make_env(env_id, dict(env_config))
+    except Exception as exc:  # noqa: BLE001 - the environment's own error is what the user needs
+        return f"{type(exc).__name__}: {exc}"
+    try:
+        env.reset(seed=0)
+        env.step(env.action_space.sample())
+    except Exception as exc:  # noqa: BLE001 - as above
+        return f"{type(exc).__name__}: {exc}"
+    finally:
+        try:
+            env.close()
+        except Exception:  # noqa: BLE001 - closing a broken environment may fail too
+            pass
+    return None
+
+
+IDLE_ITERATIONS = 3
+"""Iterations in a row with every env runner dead and nothing sampled before the job fails."""
+
+
+def env_spaces(env_id: str, env_config: Mapping[str, Any]) -> tuple[Any, Any] | None:
+    """``env_id``'s (observation, action) spaces, from the environment built once here and closed; None when it
+    cannot be built (that is reported where RLlib builds it)."""
+    try:
+        env = make_env(env_id, dict(env_config))
+    except Exception:  # noqa: BLE001 - see the docstring
+        return None
+    try:
+        return env.observation_space, env.action_space
+    finally:
+        env.close()
+
+
+def observes_action_mask(env_id: str, env_config: Mapping[str, Any]) -> bool:
+    """Whether ``env_id``'s observations carry an action mask (:func:`envs.adapters.has_action_mask`). Only a
+    user's (or gymnasium's) environment can: it is built once here to look; rlrt's own families never do."""
+    if canonical_env_id(env_id) in KNOWN_ENVS or env_info(env_id).multi_agent:
+        return False
+    found = env_spaces(env_id, env_config)
+    return found is not None and has_action_mask(*found)
+
+
 def settings_the_actions_take(spec: TrainingSpec, env_id: str, env_config: Mapping[str, Any], out: TextIO) -> TrainingSpec:
     """``spec`` without ``model_config.free_log_std`` when the environment's actions are not continuous: RLlib 1.x
     ignored it there (the seeds' Unity script sets it for a discrete game), RLlib 2.x's env runners die on it. One
@@ -74,14 +153,10 @@ def settings_the_actions_take(spec: TrainingSpec, env_id: str, env_config: Mappi
     model = dict(spec.config.get("model_config") or {})
     if not model.get("free_log_std") or env_info(env_id).multi_agent:
         return spec
-    try:
-        env = make_env(env_id, dict(env_config))
-    except Exception:  # noqa: BLE001 - an env that cannot be built is reported where RLlib builds it
+    found = env_spaces(env_id, env_config)
+    if found is None:
         return spec
-    try:
-        action_space = env.action_space
-    finally:
-        env.close()
+    action_space = found[1]
     if isinstance(action_space, gymnasium.spaces.Box):
         return spec
     del model["free_log_std"]
@@ -126,25 +201,42 @@ class RLlibSession(TrainingSession):
             raise UserError(f"{spec.algorithm} trains online and needs an environment: set 'rl.training.env'.")
         self.env_id: str = context.env_id
         env_config = job_env_config(self.env_id, spec.env_config, job)
+        self.env_config = env_config
         self.sample_timeout = SampleTimeout(self.env_id, env_config, hp.CONFIG_PREFIX + SETTING in spec.hyperparameters)
         if self.early is not None:
             self.early.wait()  # registering the environment would otherwise start a second Ray
         quiet_ray_logs()  # before RLlib's config builder logs (init_ray does it too, later when joining a cluster)
         spec = settings_the_actions_take(spec, self.env_id, env_config, context.out)
-        config = build_algorithm_config(spec, register_environment(self.env_id), job.num_gpus, env_config, self.env_id)
+        spec = self._episode_output(spec, job, context.out)
+        self.action_mask = observes_action_mask(self.env_id, env_config)
+        if self.action_mask:
+            print(f"rlrt: {self.env_id}'s observations carry an action_mask: PPO trains RLlib's action-masking "
+                  "module (masked actions are never taken; the exports take the mask)", file=context.out, flush=True)
+        config = build_algorithm_config(spec, register_environment(self.env_id), job.num_gpus, env_config, self.env_id,
+                                        action_mask=self.action_mask)
         context.hooks.configure(config)
         self.algo: Any = None
         mark("ray init")
         init_ray(job.num_cpus, job.num_gpus, self.early)
         mark("ray started")
         env_runners_that_fit(config, context.cluster is not None, context.out)
+        errors = RunnerErrors()
+        rllib_log = logging.getLogger("ray.rllib")
+        rllib_log.addHandler(errors)
         try:
             self.algo = config.build_algo()
         except BaseException as exc:
             self.close()
             if isinstance(exc, Exception):
                 explain_env_failure(self.env_id, env_config, getattr(config, "model_config", None))
+                cause = errors.cause()
+                if cause:
+                    raise UserError(f"The environment {self.env_id} could not start in RLlib's env runners: "
+                                    f"{cause}") from exc
             raise
+        finally:
+            rllib_log.removeHandler(errors)
+        self.idle_iterations = 0
         self.window = EpisodeWindow(getattr(self.algo.config, "metrics_num_episodes_for_smoothing", 100) or 100)
         self.runners = healthy_env_runners(self.algo)
         if context.cluster is not None:
@@ -179,11 +271,53 @@ class RLlibSession(TrainingSession):
         if not steps and not stop_requested():
             self.sample_timeout.starved(self.algo, iteration, self.context.out)
         self._report_runner_health()
+        if not stop_requested():
+            self._fail_when_nothing_runs(steps)
         return Step(steps, _count(runners.get("num_episodes")), metrics, result=result)
 
     def rollout_actor(self) -> Actor:
         """observation -> action: the current policy, greedy, as served (for the driver's rollout videos)."""
         return torch_actor(serving_policy_from_algorithm(self.algo)[0])
+
+    @staticmethod
+    def _episode_output(spec: TrainingSpec, job: Any, out: TextIO) -> TrainingSpec:
+        """RLlib 1.x's ``output``: the folder the env runners write every finished episode to (rollout format),
+        made absolute (``"logdir"``: ``output/intermediate/rollouts``; a relative path: under ``output/data``, which
+        SageMaker uploads), with one line saying where."""
+        given = spec.config.get(OUTPUT_SETTING)
+        if not given:
+            return spec
+        given = str(given)
+        if given == LOGDIR:
+            folder = job.intermediate_dir / "rollouts"
+        elif Path(given).is_absolute():
+            folder = Path(given)
+        else:
+            folder = job.base_dir / OUTPUT_DATA_DIR / given
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise UserError(f"rl.training.config.output: cannot create {folder}: {exc}") from exc
+        print(f"rlrt: every finished episode is written to {folder} (rlrt's rollout format: an offline job reads it "
+              "with rl.training.config.input)", file=out, flush=True)
+        return replace(spec, config={**spec.config, OUTPUT_SETTING: str(folder)})
+
+    def _fail_when_nothing_runs(self, steps: int) -> None:
+        """An iteration that sampled nothing: the environment is tried here, and when it fails the job ends naming
+        its error; otherwise, with every env runner dead, the job fails once RLlib has not restarted one for
+        :data:`IDLE_ITERATIONS` iterations (its fault-tolerance settings had their chance)."""
+        if steps:
+            self.idle_iterations = 0
+            return
+        error = probe_environment(self.env_id, self.env_config)
+        if error is not None:
+            raise UserError(f"Nothing was sampled and the env runners died: the environment {self.env_id} fails "
+                            f"({error}).")
+        healthy, total = self.runners
+        self.idle_iterations = self.idle_iterations + 1 if total and not healthy else 0
+        if self.idle_iterations >= IDLE_ITERATIONS:
+            raise UserError(f"Every env runner of {self.env_id} has been dead for {self.idle_iterations} iterations "
+                            "and nothing was sampled (RLlib did not restart them); their errors are in the log above.")
 
     def _report_runner_health(self) -> None:
         runners = healthy_env_runners(self.algo)
@@ -207,7 +341,7 @@ class RLlibSession(TrainingSession):
                  if cluster is not None else {})
         return ModelInfo("rllib", observation_space, action_space), extra
 
-    def serving_model(self, model_dir: Path) -> ServingModel:
+    def serving_model(self, model_dir: Path) -> ServingModels:
         """The policy rebuilt from the model folder's checkpoint, as ``rlrt export`` rebuilds it."""
         return serving_model_from_checkpoint(model_dir / CHECKPOINT_DIR)
 
@@ -217,6 +351,10 @@ class RLlibSession(TrainingSession):
         shutdown_ray(self.early)
 
 
-def serving_model_from_checkpoint(checkpoint: Path) -> ServingModel:
-    """The :class:`runtime.export.policy.ServingModel` of an RLlib checkpoint folder."""
-    return serving_model_of(*serving_policy_from_checkpoint(checkpoint))
+def serving_model_from_checkpoint(checkpoint: Path) -> ServingModels:
+    """The :class:`runtime.export.policy.ServingModel` of an RLlib checkpoint folder; a multi-agent checkpoint's:
+    one per policy id."""
+    ids = module_ids(checkpoint)
+    if ids == [DEFAULT_MODULE]:
+        return serving_model_of(*serving_policy_from_checkpoint(checkpoint))
+    return {module_id: serving_model_of(*serving_policy_from_checkpoint(checkpoint, module_id)) for module_id in ids}

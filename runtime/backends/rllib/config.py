@@ -353,6 +353,18 @@ class RLlibValidator(ConfigValidator):
                 if value not in MULTI_AGENT_POLICIES:
                     problems.append(f"'{name}' must be one of {', '.join(MULTI_AGENT_POLICIES)}, got {value!r}")
                 continue
+            if key == "input":
+                problems.append(
+                    f"'{name}' (RLlib 1.x: train from logged experiences) needs an offline algorithm; {algorithm} "
+                    "trains online. Train on the data with rl.training.run=DiscreteBCQ or DiscreteCQL (discrete "
+                    "actions), BCQ, CQL or BC (continuous), d3rlpy's, which read the folder 'input' names (the "
+                    "rollout format of `rlrt collect` and of an online job's 'output').")
+                continue
+            if key == "output":
+                if not isinstance(value, str) or not value.strip():
+                    problems.append(f"'{name}' must be a folder to write the episodes to (or \"logdir\": the job's "
+                                    f"output/intermediate), got {json.dumps(value, default=str)}")
+                continue
             if key not in defaults or key.startswith(_FORBIDDEN_PREFIXES):
                 candidates = valid + list(OLD_NAMES) + list(OLD_SCHEDULES)
                 close = difflib.get_close_matches(key, candidates, n=1, cutoff=0.6)

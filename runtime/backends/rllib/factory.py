@@ -13,7 +13,7 @@ from runtime.backends.rllib.policy import serving_policy_from_checkpoint
 from runtime.backends.rllib.ray_process import EarlyRayStart
 from runtime.contracts import Actor, BackendContext, BackendFactory
 from runtime.evaluate.video import torch_actor
-from runtime.export.policy import ServingModel
+from runtime.export.policy import ServingModels
 from runtime.names import CHECKPOINT_DIR
 
 
@@ -39,7 +39,7 @@ class RLlibBackendFactory(BackendFactory):
         cluster that is not there is then reported once)."""
         return None if os.environ.get("RAY_ADDRESS") else EarlyRayStart(num_cpus, num_gpus)
 
-    def serving_model(self, model_dir: Path) -> ServingModel:
+    def serving_model(self, model_dir: Path) -> ServingModels:
         return serving_model_from_checkpoint(model_dir / CHECKPOINT_DIR)
 
     def load_actor(self, model_dir: Path, metadata: Mapping[str, Any]) -> Actor:

@@ -20,6 +20,7 @@ from typing import Any, Mapping
 import numpy as np
 from gymnasium import spaces
 
+from envs.adapters import ACTION_MASK, MASKED_OBSERVATIONS
 from runtime.errors import UserError
 from runtime.export.policy import (
     CATEGORICAL,
@@ -62,20 +63,38 @@ def _q_values(module: Any, observations: Any) -> Any:
     return advantages - advantages.mean(dim=-1, keepdim=True) + module.vf(encoded)
 
 
+def _masked_sizes(module: Any) -> tuple[int, int] | None:
+    """RLlib's action-masking module (observations ``{"action_mask": [n], "observations": [m]}``): ``(n, m)``."""
+    space = getattr(module, "observation_space_with_mask", None)
+    if not isinstance(space, spaces.Dict) or set(space.spaces) != {ACTION_MASK, MASKED_OBSERVATIONS}:
+        return None
+    return int(np.prod(space[ACTION_MASK].shape)), int(np.prod(space[MASKED_OBSERVATIONS].shape))
+
+
 def _body(module: Any) -> Any:
     import torch  # heavy: torch (~1.5 s)
 
-    value_based = _acts_on_q_values(module)
+    masked = _masked_sizes(module)
+    value_based = not masked and _acts_on_q_values(module)
+    shape = () if masked else tuple(int(n) for n in module.observation_space.shape)
 
     class RLModuleBody(torch.nn.Module):
-        """observations -> the RLModule's action-distribution inputs (inference forward pass); a value-based
-        module's Q-values (its greedy action is their argmax; the served probabilities are their softmax)."""
+        """flat observations -> the RLModule's action-distribution inputs (inference forward pass); a value-based
+        module's Q-values (its greedy action is their argmax; the served probabilities are their softmax). Image
+        observations arrive flat (``[batch, H*W*C]``) and are reshaped to the module's ``[batch, H, W, C]``."""
 
         def __init__(self) -> None:
             super().__init__()
             self.module = module
 
         def forward(self, x: torch.Tensor) -> torch.Tensor:
+            if masked:  # a flat row is the action mask, then the observations (a Dict flattened, keys sorted)
+                mask = (x[:, : masked[0]] > 0.5).to(x.dtype)  # 1 allows an action, 0 masks it
+                rest = x[:, masked[0]:]
+                obs = {ACTION_MASK: mask, MASKED_OBSERVATIONS: rest}
+                return self.module.forward_inference({"obs": obs})["action_dist_inputs"]
+            if len(shape) != 1:
+                x = x.reshape((-1, *shape))
             if value_based:  # DQN's family acts greedily on its Q-values: they are the categorical head's logits
                 return _q_values(self.module, x)
             return self.module.forward_inference({"obs": x})["action_dist_inputs"]
@@ -172,11 +191,15 @@ def serving_policy_from_parts(
     """Build the torch serving policy from an RLModule (copied to CPU) and its connectors' state."""
     module = _traceable(copy.deepcopy(module).cpu().eval())
     observation_space = module.observation_space
-    if observation_space is None or len(getattr(observation_space, "shape", ()) or ()) != 1:
-        raise UserError(f"Cannot export a serving policy for observation space {observation_space}: flat Box only.")
+    masked = _masked_sizes(module)
+    if not masked and not isinstance(observation_space, spaces.Box):
+        raise UserError(f"Cannot export a serving policy for observation space {observation_space}: the module's "
+                        "observations must be a Box (vectors or images; RLlib flattens Dict and Tuple spaces) or an "
+                        "action mask with observations.")
     head = action_head(module, module.action_space, normalize_actions)
     obs_filter = filter_from_state(env_to_module_state)
-    policy = build_serving_policy(_body(module), int(observation_space.shape[0]), head, obs_filter)
+    dim = sum(masked) if masked else int(np.prod(observation_space.shape))
+    policy = build_serving_policy(_body(module), dim, head, obs_filter)
     return policy, head, obs_filter
 
 
@@ -188,21 +211,42 @@ def serving_policy_from_algorithm(algo: Any) -> tuple[Any, ActionHead, Observati
     )
 
 
-def serving_policy_from_checkpoint(checkpoint: Path) -> tuple[Any, ActionHead, ObservationFilter | None]:
-    """The serving policy of an RLlib algorithm checkpoint folder (``model/checkpoint``)."""
+MODULES_PATH = MODULE_PATH[:-1]
+DEFAULT_MODULE = MODULE_PATH[-1]
+
+
+def module_ids(checkpoint: Path) -> list[str]:
+    """The RLModule ids an RLlib (new API stack) checkpoint holds (``default_policy`` for a single-agent one)."""
+    modules = checkpoint.joinpath(*MODULES_PATH)
+    if not modules.is_dir():
+        raise UserError(f"{checkpoint} is not an RLlib (new API stack) checkpoint: {modules} is missing.")
+    ids = sorted(p.name for p in modules.iterdir() if p.is_dir())
+    if not ids:
+        raise UserError(f"{checkpoint} holds no RLModule (nothing in {modules}).")
+    return ids
+
+
+def serving_policy_from_checkpoint(checkpoint: Path, module_id: str = DEFAULT_MODULE
+                                   ) -> tuple[Any, ActionHead, ObservationFilter | None]:
+    """The serving policy of an RLlib algorithm checkpoint folder (``model/checkpoint``): its module ``module_id``
+    (a multi-agent checkpoint's policy id) with the connectors' state."""
     from ray.rllib.connectors.env_to_module import EnvToModulePipeline  # heavy: Ray and RLlib (~4 s)
     from ray.rllib.connectors.module_to_env import ModuleToEnvPipeline  # heavy: Ray and RLlib (~4 s)
     from ray.rllib.core.rl_module.rl_module import RLModule  # heavy: Ray and RLlib (~4 s)
 
-    module_dir = checkpoint.joinpath(*MODULE_PATH)
+    module_dir = checkpoint.joinpath(*MODULES_PATH, module_id)
     if not module_dir.is_dir():
-        raise UserError(f"{checkpoint} is not an RLlib (new API stack) checkpoint: {module_dir} is missing.")
+        raise UserError(f"{checkpoint} has no RLModule {module_id!r} ({module_dir} is missing; it holds "
+                        f"{', '.join(module_ids(checkpoint))}).")
     module = RLModule.from_checkpoint(str(module_dir))
     env_to_module_state: dict[str, Any] = {}
     normalize_actions = True
     e2m = checkpoint.joinpath(*ENV_TO_MODULE_PATH)
     if e2m.is_dir():
         env_to_module_state = EnvToModulePipeline.from_checkpoint(str(e2m)).get_state()
+        if module_id != DEFAULT_MODULE and (env_to_module_state.get("MeanStdFilter") or {}):
+            raise UserError("Cannot export a multi-agent policy trained with observation_filter MeanStdFilter: "
+                            "RLlib keeps its statistics per agent, not per policy. Train without it to serve.")
     m2e = checkpoint.joinpath(*MODULE_TO_ENV_PATH)
     if m2e.is_dir():
         pipeline = ModuleToEnvPipeline.from_checkpoint(str(m2e))

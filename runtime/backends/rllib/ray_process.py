@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import tempfile
 import threading
 import time
 from typing import Any
@@ -26,6 +27,24 @@ RAY_START_THREAD = "rlrt-ray-start"
 RAY_ADDRESS_PROBE_S = 5.0
 """How long :func:`init_ray` tries a TCP connection to ``RAY_ADDRESS``'s host:port before it calls the cluster
 unreachable (Ray itself retries a silent address for ~10 minutes)."""
+
+
+UNIX_SOCKET_PATH_MAX = 107
+"""The longest AF_UNIX socket path Linux takes (Ray checks it too, after it has started half its processes)."""
+RAY_SOCKET_SUFFIX = len("/ray/session_2026-01-01_00-00-00_000000_4194304/sockets/plasma_store")
+"""What Ray adds to its temporary folder for its longest socket path (a session named by time and a pid)."""
+
+
+def check_ray_temp_dir() -> None:
+    """A :class:`UserError` when Ray's temporary folder (``RAY_TMPDIR``, else ``TMPDIR``'s) is too long for the
+    sockets Ray makes under it, naming the variable and a way out."""
+    variable = "RAY_TMPDIR" if os.environ.get("RAY_TMPDIR") else "TMPDIR"
+    folder = os.environ.get("RAY_TMPDIR") or tempfile.gettempdir()
+    if len(folder) + RAY_SOCKET_SUFFIX > UNIX_SOCKET_PATH_MAX:
+        raise UserError(f"{variable}={folder} ({len(folder)} characters) is too long for Ray's sockets: Ray makes "
+                        f"them under <{variable}>/ray/session_.../sockets/, and a socket path may have at most "
+                        f"{UNIX_SOCKET_PATH_MAX} bytes. Set RAY_TMPDIR to a short folder (e.g. RAY_TMPDIR=/tmp/rlrt-ray) "
+                        f"or use a shorter {variable} (at most {UNIX_SOCKET_PATH_MAX - RAY_SOCKET_SUFFIX} characters).")
 
 
 class EarlyRayStart:
@@ -80,6 +99,7 @@ def init_ray(num_cpus: int, num_gpus: int, early: EarlyRayStart | None = None) -
     if os.environ.get("RAY_ADDRESS"):
         _join_ray(os.environ["RAY_ADDRESS"])
     else:
+        check_ray_temp_dir()
         # "local": always a fresh instance, never a cluster someone else started on this machine with `ray start`.
         # Its processes are this job's own, so Ray's token authentication guards nothing (a multi-host cluster turns
         # it on with RLRT_RAY_AUTH_TOKEN, runtime.cluster.node).

@@ -1,0 +1,54 @@
+"""Every path a user gives may be relative, and every place rlrt cannot use is a user error naming it (issue 27,
+item 8): ``rlrt export`` / ``transform`` with relative paths, a job tree that is a file, ``SM_NUM_CPUS=abc``, a
+``TMPDIR`` too long for Ray's sockets."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from tests.conftest import REPO_ROOT, make_job_tree, run_rlrt
+from tests.trained_models import cartpole_model, tf_env, tf_python  # noqa: F401 - fixtures
+
+
+def test_export_and_transform_take_relative_paths(tmp_path: Path, cartpole_model: Path) -> None:  # noqa: F811
+    shutil.copytree(cartpole_model / "model", tmp_path / "jobs" / "model")
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "states.csv").write_text("0.01,0.02,0.03,0.04\n")
+    env = {"PYTHONPATH": str(REPO_ROOT)}
+    done = run_rlrt(["export", "--model-dir", "jobs/model"], cwd=tmp_path, **env)
+    assert done.returncode == 0, done.stderr[-3000:]  # before: ArrowInvalid: URI has empty scheme
+    done = run_rlrt(["transform", "--model", "jobs/model", "--input", "in", "--output", "out"], cwd=tmp_path, **env)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert (tmp_path / "out" / "states.csv.out").is_file()
+
+
+def test_a_job_tree_that_is_a_file_is_named(tmp_path: Path) -> None:
+    tree = tmp_path / "tree"
+    tree.write_text("not a folder")
+    done = run_rlrt(["train", "--base-dir", str(tree)], timeout=60)
+    assert done.returncode == 2, done.stderr[-2000:]
+    assert f"The job tree {tree} is a file, not a folder" in done.stderr and "Framework error" not in done.stderr
+
+
+def test_a_cpu_count_that_is_no_number_names_the_variable(tmp_path: Path) -> None:
+    tree = make_job_tree(tmp_path / "ml")
+    done = run_rlrt(["train"], base=tree.base, timeout=60, SM_NUM_CPUS="abc")
+    assert done.returncode == 2, done.stderr[-2000:]
+    assert "The environment variable SM_NUM_CPUS='abc' must be a whole number >= 0" in tree.failure.read_text()
+
+
+def test_a_tmpdir_too_long_for_rays_sockets_is_named(tmp_path: Path) -> None:
+    """Ray puts its sockets under ``RAY_TMPDIR`` (the tests' own, short) or else ``TMPDIR``: both are checked."""
+    long = tmp_path / ("t" * max(10, 110 - len(str(tmp_path))))
+    long.mkdir()
+    tree = make_job_tree(tmp_path / "ml", {"rl.training.stop.training_iteration": 1})
+    for variable, extra in (("RAY_TMPDIR", {"RAY_TMPDIR": str(long)}), ("TMPDIR", {"TMPDIR": str(long)})):
+        env = dict(extra)
+        if variable == "TMPDIR":  # without the tests' short RAY_TMPDIR, Ray takes TMPDIR's
+            env["RAY_TMPDIR"] = ""
+        done = run_rlrt(["train"], base=tree.base, timeout=120, **env)
+        assert done.returncode == 2, done.stderr[-2000:]
+        failure = tree.failure.read_text()
+        assert f"{variable}={long} ({len(str(long))} characters) is too long for Ray's sockets" in failure
+        assert "Set RAY_TMPDIR to a short folder" in failure
