@@ -78,10 +78,15 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="KEY=VALUE",
         help="a hyperparameter, as SageMaker would pass it (VALUE is JSON if it parses, else a string); repeatable",
     )
-    train.add_argument("--base-dir", type=user_path, help="job tree laid out like /opt/ml (created if missing)")
+    train.add_argument("--base-dir", type=user_path, help="job tree laid out like /opt/ml (created if missing; default: $SAGEMAKER_BASE_DIR, else "
+                             "/opt/ml when it holds a job, else a new ./rlrt-jobs/<name>-<time>)")
+    train.add_argument("--hyperparameters", type=user_path, metavar="FILE",
+                       help="start from the hyperparameters in FILE: `rlrt tune`'s best_hyperparameters.json, a "
+                            "SageMaker hyperparameters.json or a JSON object (--set and --preset win over it)")
     train.add_argument("--default-preset", default=DEFAULT_PRESET, help=argparse.SUPPRESS)
 
-    sub.add_parser("presets", help="list the presets", description="List the shipped presets and their pass bars.")
+    sub.add_parser("presets", help="list the presets", description="List the shipped presets, their pass bars and the other names they "
+                   "answer to (the seeds' names, e.g. preset-cartpole-ddqnbcq).")
     _add_collect_parser(sub)
     evaluate = sub.add_parser(
         "evaluate-offline",
@@ -103,7 +108,8 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--model", type=user_path, help="model folder or model.tar.gz (default: the 'model' channel)")
     evaluate.add_argument("--set", dest="overrides", action="append", type=_key_value, default=[], metavar="KEY=VALUE",
                           help="a hyperparameter (evaluate_episodes, evaluate_steps, env, seed); repeatable")
-    evaluate.add_argument("--base-dir", type=user_path, help="job tree laid out like /opt/ml (default: $SAGEMAKER_BASE_DIR or /opt/ml)")
+    evaluate.add_argument("--base-dir", type=user_path, help="job tree laid out like /opt/ml (default: $SAGEMAKER_BASE_DIR, else /opt/ml when it holds "
+                               "a job, else a new ./rlrt-jobs/<name>-<time>)")
     _add_serving_commands(sub)
 
     dr = sub.add_parser(
@@ -131,7 +137,8 @@ def build_parser() -> argparse.ArgumentParser:
     dr.add_argument("--trials", type=int, help="number of trials (default: NUMBER_OF_TRIALS, else 3)")
     dr.add_argument("--set", dest="overrides", action="append", type=_key_value, default=[], metavar="KEY=VALUE",
                     help="an evaluation setting as a hyperparameter (e.g. WORLD_NAME=oval); repeatable")
-    dr.add_argument("--base-dir", type=user_path, help="job tree laid out like /opt/ml (created if missing)")
+    dr.add_argument("--base-dir", type=user_path, help="job tree laid out like /opt/ml (created if missing; default: $SAGEMAKER_BASE_DIR, else "
+                             "/opt/ml when it holds a job, else a new ./rlrt-jobs/<name>-<time>)")
 
     tune = sub.add_parser(
         "tune",
@@ -245,7 +252,8 @@ def _add_serving_commands(sub: argparse._SubParsersAction) -> None:
     evaluate.add_argument("--set", dest="overrides", action="append", type=_key_value, default=[], metavar="KEY=VALUE",
                           help="a hyperparameter (evaluate_episodes, evaluate_steps, algorithm, env, config, "
                                "record_video_every, seed); repeatable")
-    evaluate.add_argument("--base-dir", type=user_path, help="job tree laid out like /opt/ml (created if missing)")
+    evaluate.add_argument("--base-dir", type=user_path, help="job tree laid out like /opt/ml (created if missing; default: $SAGEMAKER_BASE_DIR, else "
+                             "/opt/ml when it holds a job, else a new ./rlrt-jobs/<name>-<time>)")
 
     export = sub.add_parser(
         "export",
@@ -301,9 +309,11 @@ def _add_collect_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def _list_presets() -> int:
-    rows = [(p.name, p.env, p.algorithm, f"{p.pass_bar.metric} >= {p.pass_bar.value:g}") for p in all_presets().values()]
-    widths = [max(len(r[i]) for r in rows + [("preset", "env", "algorithm", "pass bar")]) for i in range(4)]
-    for row in [("preset", "env", "algorithm", "pass bar"), *rows]:
+    header = ("preset", "env", "algorithm", "pass bar", "also named (aliases)")
+    rows = [(p.name, p.env, p.algorithm, f"{p.pass_bar.metric} >= {p.pass_bar.value:g}" if p.pass_bar else "-",
+             ", ".join(p.aliases)) for p in all_presets().values()]
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    for row in [header, *rows]:
         print("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip())
     return 0
 
@@ -351,7 +361,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     overrides = dict(args.overrides)
     if args.preset:
         overrides[PRESET] = args.preset
-    return run_training_job(args.base_dir, overrides, default_preset=args.default_preset, plugins=INSTALLED)
+    return run_training_job(args.base_dir, overrides, default_preset=args.default_preset, plugins=INSTALLED,
+                            hyperparameters_file=getattr(args, "hyperparameters", None))
 
 
 def run(argv: Sequence[str] | None = None) -> NoReturn:

@@ -127,6 +127,9 @@ class TrainingSpec:
     """Accepted top-level parameters other commands read (evaluation, cluster)."""
     hyperparameters: Mapping[str, Any] = field(default_factory=dict)
     """The hyperparameters as given (minus ``sagemaker_*``), for the record."""
+    pass_bar: tuple[str, float] | None = None
+    """The preset's pass bar (metric, value), when the job trains the preset's environment and algorithm (the
+    learning curve draws it)."""
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-serialisable view (the resolved configuration saved with the model)."""
@@ -350,6 +353,8 @@ def resolve(
             **dialect_extras,
         }),
         hyperparameters=MappingProxyType(original),
+        pass_bar=((preset.pass_bar.metric, preset.pass_bar.value)
+                  if preset.pass_bar is not None and env == preset.env and algorithm == preset.algorithm else None),
     )
 
 

@@ -48,7 +48,8 @@ class Preset:
     config: Mapping[str, Any]
     """Algorithm configuration (RLlib AlgorithmConfig keys for online presets)."""
     stop: Mapping[str, Any]
-    pass_bar: PassBar
+    pass_bar: PassBar | None = None
+    """The score the preset is known to reach (every shipped preset has one; a user's own may leave it out)."""
     description: str = ""
     aliases: tuple[str, ...] = ()
     checkpoint_frequency: int = 10
@@ -60,8 +61,8 @@ class Preset:
     """Sections a specific driver understands (e.g. an offline dataset description)."""
 
 
-_REQUIRED = ("name", "env", "algorithm", "stop", "pass_bar")
-_KNOWN = set(_REQUIRED) | {"description", "aliases", "config", "checkpoint"}
+_REQUIRED = ("env", "algorithm", "stop")
+_KNOWN = set(_REQUIRED) | {"name", "pass_bar", "description", "aliases", "config", "checkpoint"}
 
 
 def _preset_number(path: Path, where: str, value: Any, integer: bool = False) -> Any:
@@ -83,8 +84,8 @@ def _parse(data: Any, path: Path) -> Preset:
     missing = [key for key in _REQUIRED if key not in data]
     if missing:
         raise UserError(f"Preset file {path} lacks the key(s): {', '.join(missing)}.")
-    bar = data["pass_bar"]
-    if not isinstance(bar, dict) or "metric" not in bar or "value" not in bar:
+    bar = data.get("pass_bar")
+    if bar is not None and (not isinstance(bar, dict) or "metric" not in bar or "value" not in bar):
         raise UserError(f"Preset file {path}: pass_bar needs 'metric' and 'value'.")
     checkpoint = data.get("checkpoint") or {}
     if not isinstance(checkpoint, dict):
@@ -96,13 +97,13 @@ def _parse(data: Any, path: Path) -> Preset:
     if isinstance(aliases, str) or not isinstance(aliases, (list, tuple)):
         raise UserError(f"Preset file {path}: 'aliases' must be a list of names, got {aliases!r}.")
     return Preset(
-        name=str(data["name"]),
+        name=str(data.get("name") or path.stem),  # RL Zoo's files are named by their file
         env=str(data["env"]),
         algorithm=str(data["algorithm"]),
         config=MappingProxyType(dict(data.get("config") or {})),
         stop=MappingProxyType(dict(data["stop"] or {})),
-        pass_bar=PassBar(str(bar["metric"]), float(_preset_number(path, "pass_bar.value", bar["value"])),
-                         str(bar.get("source", ""))),
+        pass_bar=None if bar is None else PassBar(
+            str(bar["metric"]), float(_preset_number(path, "pass_bar.value", bar["value"])), str(bar.get("source", ""))),
         description=str(data.get("description", "")),
         aliases=tuple(str(a) for a in aliases),
         checkpoint_frequency=_preset_number(path, "checkpoint.frequency", checkpoint.get("frequency", 10),

@@ -43,6 +43,8 @@ from runtime.job.setup import run_in_job
 from runtime.names import CHANNEL_CHECKPOINT, CHANNEL_MODEL, EVALUATION_JSON
 
 DEFAULT_EPISODES = 5
+DEFAULT_VIDEOS = 5
+"""Without ``record_video_every``, an evaluation films its first episodes only (a long one wrote 105 videos)."""
 DEFAULT_SEED = 10_000
 CONFIG = "config"
 EVALUATION_KEYS = (hp.EVALUATE_EPISODES, hp.EVALUATE_STEPS, hp.ALGORITHM, hp.EVAL_ENV, CONFIG, hp.RECORD_VIDEO_EVERY,
@@ -151,10 +153,11 @@ def evaluate(job: Job, model_dir: Path, metadata: Mapping[str, Any], plugins: Pl
     env_config = job_env_config(env_id, {**trained_env_config(model_dir), **given_config}, job.env)
     actor = _shape_checked(load_actor(model_dir, metadata, plugins), env_id, metadata)
     video_every = int(settings.get(hp.RECORD_VIDEO_EVERY, 1))
+    bounded = hp.RECORD_VIDEO_EVERY not in settings  # by default a handful of videos, not one per episode
     intermediate = Path(job.env.intermediate_dir)
 
     def video_path(episode: int) -> Path | None:
-        if not video_every or (episode - 1) % video_every:
+        if not video_every or (episode - 1) % video_every or (bounded and episode > DEFAULT_VIDEOS):
             return None
         return intermediate / f"evaluation-episode-{episode:04d}.mp4"
 
@@ -165,6 +168,9 @@ def evaluate(job: Job, model_dir: Path, metadata: Mapping[str, Any], plugins: Pl
     amount = " and ".join(([f"{episodes} episode(s)"] if episodes else []) + ([f"{steps} steps"] if steps else []))
     print(f"rlrt: evaluating {trained or metadata.get('framework')} model from {model_dir} on {env_id} for "
           f"{'at most ' if episodes and steps else ''}{amount}", file=out, flush=True)
+    line = _videos_line(episodes, bounded and bool(video_every))
+    if line:
+        print(line, file=out, flush=True)
     try:
         with EpisodeRecorder(video_path, out, name=env_id) as recorder:
             result = run_episodes(batched(actor), env_id, episodes=episodes, max_total_steps=steps,
@@ -174,6 +180,14 @@ def evaluate(job: Job, model_dir: Path, metadata: Mapping[str, Any], plugins: Pl
         raise UserError(str(exc)) from exc
     write_summary(result, env_id, intermediate, out)
     return result
+
+
+def _videos_line(episodes: int | None, bounded: bool) -> str | None:
+    """The line saying that only the first episodes are filmed, when more will be played."""
+    if bounded and (episodes is None or episodes > DEFAULT_VIDEOS):
+        return (f"rlrt: videos of the first {DEFAULT_VIDEOS} episodes (the hyperparameter record_video_every=N films "
+                "every Nth; 0: none)")
+    return None
 
 
 def evaluate_policy(actor: Actor, env_id: str, episodes: int, iteration: int, intermediate: Path,

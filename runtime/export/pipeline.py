@@ -276,9 +276,9 @@ def export_serving(model_dir: Path, model: ServingModel) -> dict[str, Any]:
             try:
                 section["tensorflow_savedmodel"] = export_savedmodel(tf_python, model_dir, observations, onnx_ref, head)
             except (RuntimeError, ExportMismatch, subprocess.TimeoutExpired, OSError) as exc:
-                log.warning("TensorFlow SavedModel export failed: %s", exc)
-                print(f"rlrt: warning: no TensorFlow SavedModel: {exc}", file=sys.stderr, flush=True)
-                section["tensorflow_skipped"] = str(exc)[:1000]
+                # Promised (TensorFlow's environment is here, the network has a plain-layer description): its failure
+                # is the export's, like ONNX's (exit 0 promises every export the model can have).
+                raise ExportMismatch(f"the TensorFlow SavedModel ({TF_PYTHON_ENV}={tf_python}) failed: {exc}") from exc
     section["code"] = str(write_inference_code(model_dir).relative_to(model_dir))
     return section
 

@@ -12,6 +12,7 @@ import json
 from pathlib import Path
 from typing import Any, Mapping
 
+from runtime.config.values import decode_value
 from runtime.errors import UserError
 from runtime.names import HYPERPARAMETERS_JSON, INPUT_DATA_CONFIG_JSON, RESOURCE_CONFIG_JSON
 
@@ -50,6 +51,16 @@ def read_json_object(path: Path) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise UserError(f"{path} must hold a JSON object ({{...}}), but it holds {_kind(data)}.")
     return data
+
+
+def read_hyperparameters_file(path: Path) -> dict[str, Any]:
+    """The hyperparameters a ``--hyperparameters FILE`` gives: ``rlrt tune``'s ``best_hyperparameters.json`` (its
+    ``hyperparameters``), a SageMaker ``hyperparameters.json`` (values JSON-encoded as the SDK writes them) or a plain
+    JSON object of hyperparameters; a :class:`UserError` naming the file otherwise."""
+    data = read_json_object(path)
+    if isinstance(data.get("hyperparameters"), dict) and "objective_metric_name" in data:
+        data = data["hyperparameters"]
+    return {str(key): decode_value(value) if isinstance(value, str) else value for key, value in data.items()}
 
 
 def check_resource_config(path: Path, data: Mapping[str, Any]) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import shutil
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -75,13 +76,18 @@ def open_job(root: Path, local: bool, overrides: Mapping[str, Any]) -> Job:
     return Job(env, hyperparameters, dict(overrides), local)
 
 
-def run_in_job(base_dir: Path | None, overrides: Mapping[str, Any] | None, hint: str,
-               body: Callable[[Job], int | None]) -> int:
+def run_in_job(base_dir: Path | None, overrides: Mapping[str, Any] | Callable[[], Mapping[str, Any]] | None,
+               hint: str, body: Callable[[Job], int | None]) -> int:
     """Run ``body`` inside the job found from ``base_dir`` (see :func:`find_base_dir`) through the one failure path;
-    returns the process exit code."""
-    overrides = dict(overrides or {})
+    returns the process exit code. ``overrides`` may be a function (reading a ``--hyperparameters`` file): its error
+    then ends in the job's failure file like any other."""
     root, local = find_base_dir(base_dir, hint)
-    return run_job(lambda: body(open_job(root, local, overrides)), lambda: root / FAILURE_FILE)
+
+    def job() -> int | None:
+        given = overrides() if callable(overrides) else overrides
+        return body(open_job(root, local, dict(given or {})))
+
+    return run_job(job, lambda: root / FAILURE_FILE)
 
 
 @contextmanager
@@ -107,9 +113,15 @@ def training_lock(base_dir: Path) -> Iterator[None]:
         os.close(descriptor)  # releases the lock
 
 
+MIN_FREE_BYTES = 64 * 2**20
+"""Room a job needs in ``checkpoints/`` and ``model/`` before it trains: a few checkpoints of the presets' networks
+(a CartPole PPO checkpoint is ~1 MB, a DeepRacer camera network's ~20 MB)."""
+
+
 def require_writable(folder: Path, role: str) -> None:
     """A :class:`UserError` naming ``folder`` when this job cannot write into it (a read-only mount of
-    ``/opt/ml/model``, a file in its place), before any training time is spent."""
+    ``/opt/ml/model``, a file in its place) or its disk has no room for a checkpoint (:data:`MIN_FREE_BYTES`), before
+    any training time is spent."""
     try:
         folder.mkdir(parents=True, exist_ok=True)
         probe = folder / f".rlrt-write-check-{os.getpid()}"
@@ -118,6 +130,11 @@ def require_writable(folder: Path, role: str) -> None:
     except OSError as exc:
         raise UserError(f"The {role} folder {folder} is not writable ({exc.strerror or exc}): the job writes its "
                         f"outputs there, so mount it read-write (`docker run -v TREE:/opt/ml` without `:ro`).") from exc
+    free = shutil.disk_usage(folder).free
+    if free < MIN_FREE_BYTES:
+        raise UserError(f"The {role} folder {folder} has {free / 2**20:.1f} MB free: the job needs at least "
+                        f"{MIN_FREE_BYTES // 2**20} MB there for its checkpoints and model. Free some space (or give "
+                        "the training instance a larger volume: the estimator's volume_size) and start again.")
 
 
 def resolve_spec(hyperparameters: Mapping[str, Any], plugins: Plugins, num_cpus: int | None = None,

@@ -170,7 +170,7 @@ def train(
         else:
             warm_start(backend, job, spec, hooks, state, out)
         reporter = Reporter(job.intermediate_dir, job.tensorboard_dir, f"{spec.preset} ({backend.describe()})", out,
-                            coach_lines=hooks.coach_line_per_iteration)
+                            coach_lines=hooks.coach_line_per_iteration, pass_bar=spec.pass_bar)
         print(f"rlrt: training {backend.describe()} (preset {spec.preset}); stop when "
               + " or ".join(f"{k} >= {v:g}" for k, v in spec.stop.items()), file=out, flush=True)
 
@@ -205,6 +205,7 @@ def train(
                 metrics = replace(step.metrics, training_iteration=state.training_iteration,
                                   timesteps_total=state.timesteps_total, episodes_total=state.episodes_total,
                                   time_total_s=state.time_total_s)
+                progress.clear()  # the iteration's lines go to a clean line, then the bar is drawn again
                 reporter.report(metrics)
                 if step.lines:
                     out.write("\n".join(step.lines) + "\n")

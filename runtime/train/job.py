@@ -11,9 +11,11 @@ from runtime.cluster.plan import ClusterPlan
 from runtime.config import hyperparameters as hp
 from runtime.config.presets import DEFAULT_PRESET, load_preset
 from runtime.contracts import BackendFactory, EarlyStart, Plugins
-from runtime.errors import EXIT_SIGTERM, JobInterrupted
+from runtime.errors import EXIT_SIGTERM, JobInterrupted, UserError
+from runtime.job.config_files import read_hyperparameters_file
 from runtime.job.context import Job
 from runtime.job.setup import require_writable, resolve_spec, run_in_job, training_lock
+from runtime.names import CONFIG_DIR, DEFAULT_BASE_DIR, HYPERPARAMETERS_JSON
 from runtime.timings import mark
 from runtime.train.driver import train
 
@@ -25,6 +27,7 @@ def run_training_job(
     *,
     plugins: Plugins,
     owned: Callable[[str], bool] | None = None,
+    hyperparameters_file: Path | None = None,
 ) -> int:
     """Run one training job end to end through the single failure path; returns the process exit code.
 
@@ -32,16 +35,26 @@ def run_training_job(
     written into it, so a rerun in the same tree trains (and resumes) the same configuration. ``plugins``: the
     backends and environment families the job may use (:data:`runtime.plugins.INSTALLED`). ``owned``: which of the
     job's hyperparameters are rlrt's to read (a launcher script's job: the others are the script's own); None: all.
+    ``hyperparameters_file`` (``--hyperparameters``, e.g. ``rlrt tune``'s ``best_hyperparameters.json``): read first,
+    ``overrides`` win over it.
     """
     overrides = dict(overrides or {})
     hint = str(overrides.get(hp.PRESET, default_preset))
+
+    def given() -> dict[str, Any]:
+        if hyperparameters_file is None:
+            return overrides
+        from_file = read_hyperparameters_file(hyperparameters_file)
+        print(f"rlrt: hyperparameters from {hyperparameters_file} ({len(from_file)}; --set wins over them)",
+              flush=True)
+        return {**from_file, **overrides}
 
     def body(job: Job) -> int:
         if owned is not None:
             job = replace(job, hyperparameters={k: v for k, v in job.hyperparameters.items() if owned(k)})
         return _train(job, default_preset, plugins)
 
-    return run_in_job(base_dir, overrides, hint, body)
+    return run_in_job(base_dir, given, hint, body)
 
 
 def _train(job: Job, default_preset: str, plugins: Plugins) -> int:
@@ -64,10 +77,26 @@ def _train_locked(job: Job, default_preset: str, plugins: Plugins) -> int:
         raise
 
 
+def _naming_stored_values(error: UserError, job: Job) -> UserError:
+    """``error`` with the file named when it is about values an earlier run of this local tree stored there (a rerun
+    that fixed a typo on its command line still has the typo in ``hyperparameters.json``)."""
+    stored = sorted(key for key in job.hyperparameters if key not in job.overrides and f"'{key}'" in str(error))
+    if not stored:
+        return error
+    path = job.env.base_dir / CONFIG_DIR / HYPERPARAMETERS_JSON
+    return UserError(f"{error}\n{', '.join(stored)} {'is' if len(stored) == 1 else 'are'} set in {path}, not on "
+                     "this command line (in a tree an earlier `rlrt train` made, each run's --set is kept there, so "
+                     "that a rerun resumes the same job): remove it from that file, or train in a new tree (another "
+                     "--base-dir).")
+
+
 def _resolve_and_train(job: Job, early: tuple[BackendFactory, EarlyStart] | None, default_preset: str,
                        plugins: Plugins) -> int:
     env = job.env
-    spec = resolve_spec(job.hyperparameters, plugins, num_cpus=env.num_cpus, default_preset=default_preset)
+    try:
+        spec = resolve_spec(job.hyperparameters, plugins, num_cpus=env.num_cpus, default_preset=default_preset)
+    except UserError as exc:
+        raise _naming_stored_values(exc, job) from exc.__cause__
     backend = plugins.backend_for(spec.algorithm)
     if early is not None and backend is not early[0]:
         early[1].cancel()
@@ -82,7 +111,7 @@ def _resolve_and_train(job: Job, early: tuple[BackendFactory, EarlyStart] | None
         if plan.multi_node:
             return _multi_node_training(job, plan, default_preset, plugins)
     result = train(env, spec, plugins, early_start=early[1] if early is not None else None)
-    if job.local and result.exit_code == 0:
+    if result.exit_code == 0 and (job.local or env.base_dir != DEFAULT_BASE_DIR):  # not on SageMaker or docker
         print(
             "rlrt: outputs:\n"
             f"  model (checkpoint, config, metadata): {env.model_dir}\n"

@@ -37,6 +37,39 @@ class IterationMetrics:
     episode_len_mean: float
     episodes_total: int
     env_steps_per_s: float
+    policy_loss: float = math.nan
+    """The learner's own numbers for the iteration (RLlib's learner results; d3rlpy's losses), NaN when the
+    algorithm has no such quantity: the policy's loss (PPO's surrogate, SAC's actor loss, d3rlpy's imitator or
+    actor loss), ..."""
+    value_loss: float = math.nan
+    """... the value or Q function's loss (PPO's vf_loss, DQN's qf_loss, SAC's critic loss, d3rlpy's TD loss), ..."""
+    entropy: float = math.nan
+    kl: float = math.nan
+    explained_variance: float = math.nan
+    learning_rate: float = math.nan
+
+
+LEARNER_STATS: Mapping[str, tuple[str, ...]] = {
+    "policy_loss": ("policy_loss", "actor_loss"),
+    "value_loss": ("vf_loss", "qf_loss", "critic_loss"),
+    "entropy": ("entropy",),
+    "kl": ("mean_kl_loss",),
+    "explained_variance": ("vf_explained_var",),
+    "learning_rate": ("default_optimizer_learning_rate",),
+}
+"""IterationMetrics' learner fields and the RLlib 2.x learner-result keys they come from (first found)."""
+
+
+def learner_stats(result: Mapping[str, Any]) -> dict[str, float]:
+    """The learner statistics of an RLlib result (its first module's, the default policy's when there is one)."""
+    learners = result.get("learners") or {}
+    modules = {k: v for k, v in learners.items() if isinstance(v, Mapping) and k != "__all_modules__"}
+    stats = modules.get("default_policy") or next(iter(modules.values()), {})
+    found: dict[str, float] = {}
+    for field_name, keys in LEARNER_STATS.items():
+        value = next((stats[k] for k in keys if k in stats), None)
+        found[field_name] = _float_or_nan(value)
+    return found
 
 
 def _float_or_nan(value: Any) -> float:
@@ -136,6 +169,7 @@ def metrics_from_rllib(
         env_steps_per_s=_float_or_nan(runners.get("num_env_steps_sampled"))
         / max(1e-9, _float_or_nan(result.get("time_this_iter_s"))),
         **window.summary(),
+        **learner_stats(result),
     )
 
 
@@ -168,6 +202,21 @@ def coach_training_line(metrics: IterationMetrics, worker: int = 0) -> str | Non
     )
 
 
+def _with_columns(path: Path, columns: list[str]) -> None:
+    """Rewrite the CSV ``path`` with ``columns`` when its header differs (missing values empty)."""
+    with path.open(newline="", encoding="utf-8") as handle:
+        reader = csv.DictReader(handle)
+        if reader.fieldnames == columns:
+            return
+        rows = list(reader)
+    tmp = path.with_suffix(".csv.tmp")
+    with tmp.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=columns, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows)
+    tmp.replace(path)
+
+
 class Reporter:
     """Writes every iteration's metrics to stdout, ``progress.csv``, TensorBoard and a learning-curve PNG."""
 
@@ -179,6 +228,7 @@ class Reporter:
         stream: TextIO | None = None,
         plot_every_s: float = 60.0,
         coach_lines: bool = True,
+        pass_bar: tuple[str, float] | None = None,
     ) -> None:
         from tensorboardX import SummaryWriter  # heavy: TensorBoard writer
 
@@ -187,6 +237,7 @@ class Reporter:
         self.title = title
         self.plot_every_s = plot_every_s
         self.coach_lines = coach_lines
+        self.pass_bar = pass_bar
         intermediate_dir.mkdir(parents=True, exist_ok=True)
         tensorboard_dir.mkdir(parents=True, exist_ok=True)
         self.progress_file = intermediate_dir / "progress.csv"
@@ -198,6 +249,8 @@ class Reporter:
         self._last_plot = time.monotonic()
         columns = [f.name for f in fields(IterationMetrics)]
         new_file = not self.progress_file.exists() or self.progress_file.stat().st_size == 0
+        if not new_file:
+            _with_columns(self.progress_file, columns)  # a resumed job of an older rlrt: same rows, new columns
         self._csv_handle = self.progress_file.open("a", newline="", encoding="utf-8")
         self._csv = csv.DictWriter(self._csv_handle, fieldnames=columns)
         if new_file:
@@ -223,7 +276,7 @@ class Reporter:
     def plot(self) -> Path | None:
         """Draw ``learning_curve.png`` from ``progress.csv`` (mean, min and max return against env steps)."""
         self._last_plot = time.monotonic()
-        return plot_learning_curve(self.progress_file, self.curve_file, self.title)
+        return plot_learning_curve(self.progress_file, self.curve_file, self.title, self.pass_bar)
 
     def close(self) -> None:
         """Flush everything and draw the final learning curve."""
@@ -233,8 +286,10 @@ class Reporter:
         self.plot()
 
 
-def plot_learning_curve(progress_file: Path, out_file: Path, title: str) -> Path | None:
-    """Plot a progress CSV into a PNG; returns None when there is nothing to plot yet."""
+def plot_learning_curve(progress_file: Path, out_file: Path, title: str,
+                        pass_bar: tuple[str, float] | None = None) -> Path | None:
+    """Plot a progress CSV into a PNG (a marker on every point, so that one iteration shows; the preset's pass bar
+    as a dashed line when it is on the mean return); returns None when there is nothing to plot yet."""
     rows = []
     with progress_file.open(newline="", encoding="utf-8") as handle:
         for row in csv.DictReader(handle):
@@ -252,7 +307,10 @@ def plot_learning_curve(progress_file: Path, out_file: Path, title: str) -> Path
     fig, ax = plt.subplots(figsize=(8, 4.5), dpi=100)
     ax.fill_between(steps, [r["episode_reward_min"] for r in rows], [r["episode_reward_max"] for r in rows],
                     alpha=0.2, label="min - max")
-    ax.plot(steps, [r["episode_reward_mean"] for r in rows], label="mean episode return")
+    ax.plot(steps, [r["episode_reward_mean"] for r in rows], marker="o" if len(rows) <= 50 else None, markersize=4,
+            label="mean episode return")
+    if pass_bar is not None and pass_bar[0] == "episode_reward_mean":
+        ax.axhline(pass_bar[1], color="tab:green", linestyle="--", label=f"pass bar ({pass_bar[1]:g})")
     ax.set_xlabel("environment steps")
     ax.set_ylabel("episode return")
     ax.set_title(title)
@@ -267,28 +325,48 @@ def plot_learning_curve(progress_file: Path, out_file: Path, title: str) -> Path
 
 
 class ProgressBar:
-    """A tqdm bar on stderr toward the job's step, iteration or time budget; shown only in a terminal (SageMaker
-    logs get the metric lines, not bar redraws)."""
+    """A tqdm bar on stderr, shown only in a terminal (SageMaker logs get the metric lines, not bar redraws), toward
+    the stop criterion that is nearest to ending the job: each criterion's progress is its value over its target
+    (``training_iteration`` 1 of 2 is 50 %, ``timesteps_total`` 4000 of 300000 is 1 %), and the bar shows the
+    largest, naming it. :meth:`clear` takes it off the screen before log lines are printed, so they never glue to
+    it; :meth:`update` draws it again."""
 
-    _UNITS = (("timesteps_total", "step"), ("training_iteration", "it"), ("time_total_s", "s"))
-
-    def __init__(self, stop: Mapping[str, Any], enabled: bool | None = None) -> None:
+    def __init__(self, stop: Mapping[str, Any], enabled: bool | None = None, file: TextIO | None = None) -> None:
         self._bar = None
-        self._key = ""
+        self._stop = {k: float(v) for k, v in stop.items() if isinstance(v, (int, float)) and not isinstance(v, bool)
+                      and float(v) > 0}
+        self._file = file or sys.stderr
         if enabled is None:
-            enabled = sys.stderr.isatty()
-        for key, unit in self._UNITS:
-            if key in stop and enabled:
-                from tqdm import tqdm  # heavy: progress bars
+            enabled = self._file.isatty()
+        if enabled and self._stop:
+            from tqdm import tqdm  # heavy: progress bars
 
-                self._key = key
-                self._bar = tqdm(total=stop[key], unit=unit, desc="training", file=sys.stderr, leave=False)
-                break
+            self._bar = tqdm(total=100, unit="%", desc="training", file=self._file, leave=False,
+                             bar_format="{desc}: {percentage:3.0f}%|{bar}| {elapsed}<{remaining}{postfix}")
+
+    def nearest(self, metrics: IterationMetrics) -> tuple[str, float]:
+        """The stop criterion nearest to ending the job, and its progress in [0, 1]."""
+        best = ("", 0.0)
+        for key, target in self._stop.items():
+            value = getattr(metrics, key, None)
+            if isinstance(value, (int, float)) and math.isfinite(float(value)) and float(value) > 0:
+                done = min(1.0, float(value) / target)
+                if done > best[1]:
+                    best = (key, done)
+        return best
+
+    def clear(self) -> None:
+        """Take the bar off the screen (before log lines are written)."""
+        if self._bar is not None:
+            self._bar.clear()
 
     def update(self, metrics: IterationMetrics) -> None:
         if self._bar is None:
             return
-        self._bar.n = min(getattr(metrics, self._key), self._bar.total)
+        key, done = self.nearest(metrics)
+        self._bar.n = round(100 * done, 1)
+        self._bar.set_description(f"training ({key} {getattr(metrics, key):g} of {self._stop[key]:g})"
+                                  if key else "training", refresh=False)
         if math.isfinite(metrics.episode_reward_mean):
             self._bar.set_postfix(reward=f"{metrics.episode_reward_mean:.3g}", refresh=False)
         self._bar.refresh()

@@ -35,20 +35,16 @@ INTERRUPTED = "interrupted"
 ERROR = "error"
 
 
-def trial_status(job_dir: str | Path | None, failed: bool, interrupted: bool) -> str:
-    """How a trial's training job ended, read from its tree: ``completed`` only when the job wrote its model
-    (``model/metadata.json`` and the manifest written last) and was not stopped by a signal; a job stopped before
-    (by the tuner's early stopping, or by Ctrl-C on ``rlrt tune``) is ``early-stopped`` or ``interrupted``."""
+def trial_status(job_dir: str | Path | None, failed: bool, interrupted: bool, finished: bool) -> str:
+    """How a trial ended: ``completed`` only when its training job ran to its own end (``finished``: the trial's
+    last result is the job's exit, not the tuner stopping it) and wrote its model (``model/metadata.json`` and the
+    manifest written last); a trial the tuner stopped first is ``early-stopped`` (its job saved a checkpoint on
+    SIGTERM), or ``interrupted`` after Ctrl-C on ``rlrt tune``."""
     if failed:
         return ERROR
     model = Path(job_dir) / MODEL_DIR if job_dir else None
-    if model is not None and (model / MANIFEST_FILE).is_file() and (model / METADATA_JSON).is_file():
-        try:
-            stopped_by = str(json.loads((model / METADATA_JSON).read_text()).get("training", {}).get("stopped_by"))
-        except (OSError, ValueError, AttributeError):
-            stopped_by = ""
-        if stopped_by and stopped_by not in ("SIGTERM", "SIGINT"):
-            return COMPLETED
+    if finished and model is not None and (model / MANIFEST_FILE).is_file() and (model / METADATA_JSON).is_file():
+        return COMPLETED
     return INTERRUPTED if interrupted else EARLY_STOPPED
 
 
@@ -57,18 +53,22 @@ def summarise(spec: TuningSpec, grid: Any, output: Path, out: Any, interrupted: 
     whose job completed and wrote its model (an early-stopped or interrupted trial is never the best: it has no
     model). ``interrupted``: Ctrl-C stopped the search; trials it stopped are listed as ``interrupted``."""
     rows = []
+    jobs = sorted(p for p in (output / "jobs").iterdir() if p.is_dir()) if (output / "jobs").is_dir() else []
     for result in grid:
         metrics = result.metrics or {}
         config = result.config or {}
         tuned = {r.name: r.value_from_sample(config[f"p{i}"]) for i, r in enumerate(spec.ranges) if f"p{i}" in config}
         value = metrics.get(spec.objective_metric_name)
+        # A trial stopped before its first result has none: its job's tree is the one named by its trial id.
+        job_dir = metrics.get("job_dir") or next((str(p) for p in jobs if p.name in Path(str(result.path)).name), "")
+        finished = metrics.get("done") is True
         rows.append({
-            "trial": metrics.get("trial_id") or Path(str(result.path)).name,
+            "trial": metrics.get("trial_id") or (Path(job_dir).name if job_dir else Path(str(result.path)).name),
             **tuned,
             spec.objective_metric_name: value,
             "iterations": metrics.get("job_iteration"),
-            "status": trial_status(metrics.get("job_dir"), bool(result.error), interrupted),
-            "job_dir": metrics.get("job_dir", ""),
+            "status": trial_status(job_dir, bool(result.error), interrupted, finished),
+            "job_dir": job_dir,
             "_hyperparameters": metrics.get("hyperparameters"),
         })
     finite = [r for r in rows if r["status"] == COMPLETED and isinstance(r[spec.objective_metric_name], (int, float))

@@ -124,3 +124,5 @@ def test_cli_help() -> None:
     run = subprocess.run([sys.executable, "-m", "runtime.cli", "presets"], capture_output=True, text=True,
                          cwd=REPO_ROOT, timeout=60)
     assert "cartpole-ppo" in run.stdout and "episode_reward_mean >= 475" in run.stdout
+    # The names docs/MIGRATING.md sends SageMaker RL users to (the seeds' preset names) are listed.
+    assert "preset-cartpole-ddqnbcq" in run.stdout and "RoboschoolReacher-v1" in run.stdout

@@ -106,6 +106,18 @@ def test_evaluate_plays_a_d3rlpy_model_folder(offline_model: JobTree, tmp_path: 
     assert "cannot render" not in done.stdout
 
 
+def test_a_long_evaluation_films_a_handful_of_episodes(offline_model: JobTree, tmp_path: Path) -> None:
+    """Without record_video_every, the first 5 episodes are filmed, not every one (issue 28: 105 videos before)."""
+    tree = make_job_tree(tmp_path / "opt" / "ml", {"evaluate_episodes": 7})
+    shutil.copytree(offline_model.model, tree.channel("model"), dirs_exist_ok=True)
+    done = run_rlrt(["evaluate"], base=tree.base, timeout=300)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert len(EPISODE.findall(done.stdout)) == 7
+    assert [v.name for v in sorted(tree.intermediate.glob("*.mp4"))] == [
+        f"evaluation-episode-{i:04d}.mp4" for i in range(1, 6)]
+    assert "rlrt: videos of the first 5 episodes (the hyperparameter record_video_every=N films every Nth" in done.stdout
+
+
 @pytest.mark.slow
 def test_evaluate_steps_from_a_d3rlpy_checkpoint_in_the_checkpoint_channel(offline_model: JobTree,
                                                                           tmp_path: Path) -> None:

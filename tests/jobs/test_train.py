@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 import os
 import re
 import signal
@@ -66,7 +67,12 @@ def test_cartpole_in_a_sagemaker_tree(tmp_path: Path) -> None:
     assert metadata["observation_space"]["shape"] == [4]
     assert metadata["versions"]["ray"] and metadata["training"]["training_iteration"] == 2
     # Intermediate outputs and checkpoints.
-    assert len(progress_rows(tree.base)) == 2
+    rows = progress_rows(tree.base)
+    assert len(rows) == 2
+    # The learner's own numbers per iteration (issue 28): PPO has all of them.
+    for column in ("policy_loss", "value_loss", "entropy", "kl", "explained_variance", "learning_rate"):
+        assert all(math.isfinite(float(row[column])) for row in rows), (column, rows)
+    assert float(rows[0]["learning_rate"]) > 0 and float(rows[0]["entropy"]) > 0
     assert (tree.intermediate / "learning_curve.png").stat().st_size > 1000
     assert list((tree.base / "output" / "tensorboard").glob("events.out.tfevents.*"))
     assert list((tree.intermediate / "tensorboard").glob("events.out.tfevents.*"))
@@ -209,6 +215,7 @@ def test_a_rerun_says_what_changed_stops_when_already_done_and_refuses_another_n
     line = next(x for x in more.stdout.splitlines() if "settings differ from the checkpoint's" in x)
     assert "gamma: 0.98 -> 0.5" in line and "lr: [[0, 0.001], [300000, 0.0]] -> 0.05" in line, line
     assert re.findall(r"^training_iteration: (\d+)$", more.stdout, re.M) == ["3"]
+    assert f"model (checkpoint, config, metadata): {tree.model}" in more.stdout  # the summary on reruns too
 
     tree.write_hyperparameters({"rl.training.stop.training_iteration": 4,
                                 "rl.training.config.model_config.fcnet_hiddens": [16]})

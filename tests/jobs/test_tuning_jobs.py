@@ -67,7 +67,10 @@ def test_tune_runs_training_jobs_and_reports_the_best(tmp_path: Path) -> None:
         assert json.loads(written["rl.training.stop.training_iteration"]) == 2
         assert (Path(row["job_dir"]) / "checkpoints").is_dir()
     best = json.loads((out / "best_hyperparameters.json").read_text())
-    assert best["objective_value"] == max(float(r["episode_reward_mean"]) for r in rows)
+    # The best of the trials that completed (an early-stopped one has no model): it has its model.
+    completed = [r for r in rows if r["status"] == "completed"]
+    assert completed and best["objective_value"] == max(float(r["episode_reward_mean"]) for r in completed)
+    assert (Path(best["job_dir"]) / "model" / "policy.onnx").is_file()
     assert best["hyperparameters"]["rl.training.config.train_batch_size"] == 200
     assert set(best["tuned_hyperparameters"]) == {"rl.training.config.lr", "rl.training.config.num_sgd_iter",
                                                   "rl.training.config.gamma"}
@@ -215,3 +218,25 @@ def test_ctrl_c_lists_the_finished_trials_and_never_calls_an_interrupted_one_com
     assert list((Path(rows["500"]["job_dir"]) / "checkpoints").glob("checkpoint_*"))
     assert "Interrupted (Ctrl-C)" in (out / "output" / "failure").read_text()
     assert not os.path.exists(Path(rows["500"]["job_dir"]) / "model" / "rlrt_manifest.json")
+
+
+def test_a_job_starts_from_a_tuning_result(tmp_path: Path) -> None:
+    """``rlrt train --hyperparameters best_hyperparameters.json`` (issue 28): the tuned values, under --set; a broken
+    file is a user error naming it, in the job's failure file."""
+    best = tmp_path / "best_hyperparameters.json"
+    best.write_text(json.dumps({
+        "objective_metric_name": "episode_reward_mean", "objective_value": 20.0, "trial": "t1", "job_dir": "x",
+        "tuned_hyperparameters": {"rl.training.config.lr": 0.002},
+        "hyperparameters": {**TINY_JOB, "rl.training.config.lr": 0.002, "rl.training.stop.training_iteration": 1,
+                            "rl.training.config.gamma": 0.95}}))
+    base = tmp_path / "job"
+    run = run_rlrt(["train", "--hyperparameters", str(best), "--base-dir", str(base), "--set",
+                    "rl.training.config.gamma=0.9", "--set", "record_video_every=0"], timeout=300)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    assert f"rlrt: hyperparameters from {best}" in run.stdout
+    config = json.loads((base / "model" / "config.json").read_text())["config"]
+    assert (config["lr"], config["gamma"], config["train_batch_size_per_learner"]) == (0.002, 0.9, 200)
+    broken = tmp_path / "broken.json"
+    broken.write_text("{\"rl.training.config.lr\": ")
+    run = run_rlrt(["train", "--hyperparameters", str(broken), "--base-dir", str(tmp_path / "job2")], timeout=60)
+    assert run.returncode == 2 and f"{broken} is not valid JSON" in (tmp_path / "job2" / "output" / "failure").read_text()

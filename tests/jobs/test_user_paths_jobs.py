@@ -52,3 +52,38 @@ def test_a_tmpdir_too_long_for_rays_sockets_is_named(tmp_path: Path) -> None:
         failure = tree.failure.read_text()
         assert f"{variable}={long} ({len(str(long))} characters) is too long for Ray's sockets" in failure
         assert "Set RAY_TMPDIR to a short folder" in failure
+
+
+def test_a_checkpoints_disk_without_room_is_named_before_training(tmp_path: Path) -> None:
+    """``checkpoints/`` on a 2 MB disk (a tmpfs mounted there): exit 2 at start naming the folder and its free space
+    (before: trained until the first checkpoint, then `OSError: No space left on device`)."""
+    import subprocess
+
+    import pytest
+
+    tree = make_job_tree(tmp_path / "ml", {"rl.training.stop.training_iteration": 1})
+    tree.checkpoints.mkdir(parents=True, exist_ok=True)
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(tree.checkpoints)],
+                             capture_output=True, text=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs here ({mounted.stderr.strip() or mounted.returncode})")
+    try:
+        done = run_rlrt(["train"], base=tree.base, timeout=120)
+    finally:
+        subprocess.run(["umount", str(tree.checkpoints)], check=True)
+    assert done.returncode == 2, done.stderr[-2000:]
+    assert f"The checkpoints folder {tree.checkpoints} has 2.0 MB free" in tree.failure.read_text()
+    assert "training_iteration" not in done.stdout
+
+
+def test_a_rerun_names_the_file_that_keeps_an_earlier_typo(tmp_path: Path) -> None:
+    """Issue 28: the first run's --set values are kept in the tree's hyperparameters.json (a rerun resumes the same
+    job); a rerun that fixed the typo on its command line is told which file still holds it."""
+    base = tmp_path / "job"
+    first = run_rlrt(["train", "--base-dir", str(base), "--set", "rl.training.config.lrr=0.001"], timeout=120)
+    assert first.returncode == 2 and "rl.training.config.lrr" in first.stderr
+    again = run_rlrt(["train", "--base-dir", str(base), "--set", "rl.training.config.lr=0.001"], timeout=120)
+    assert again.returncode == 2, again.stderr[-2000:]
+    failure = (base / "output" / "failure").read_text()
+    assert (f"rl.training.config.lrr is set in {base / 'input' / 'config' / 'hyperparameters.json'}, not on this "
+            "command line") in failure

@@ -96,3 +96,16 @@ def test_without_an_endpoint_or_credentials_s3_is_not_touched(tmp_path: Path) ->
     assert s3_configured({"AWS_ENDPOINT_URL": "http://127.0.0.1:9000"}) == "AWS_ENDPOINT_URL=http://127.0.0.1:9000"
     assert s3_configured({"AWS_CONTAINER_CREDENTIALS_RELATIVE_URI": "/v2/x", "HOME": str(tmp_path)}) \
         == "credentials from AWS_CONTAINER_CREDENTIALS_RELATIVE_URI"
+
+
+def test_the_prefix_folder_is_found_without_s3_prefix(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """Issue 28: the notebook's files under ``train/<prefix>/`` and no ``s3_prefix`` hyperparameter: that one folder
+    is used (it trained the documentation's example reward and 5 default actions before), and a line names the
+    files."""
+    tree = notebook_tree(tmp_path / "ml", "other", {"s3_prefix": "", "model_metadata_s3_key": "",
+                                                    "reward_function_s3_source": ""})
+    hooks, spec = prepare(tree)
+    root = tree.base / "input" / "data" / "train" / "another-prefix"
+    assert hooks.reward_path == root / "customer_reward_function.py"
+    assert len(spec.env_config["model_metadata"]["action_space"]) == 3
+    assert f"rlrt: DeepRacer files: reward function {root / 'customer_reward_function.py'}" in capsys.readouterr().out

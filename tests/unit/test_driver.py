@@ -256,3 +256,18 @@ def test_sigterm_while_the_model_folder_is_written_completes_it_first(
     assert not verify_manifest(tree.model).damaged
     assert json.loads((tree.model / "metadata.json").read_text())["training"]["training_iteration"] == 2
     assert OnnxPolicy(tree.model).predict(np.zeros((1, 4), np.float32))["actions"].tolist() == [1]
+
+
+def test_a_full_disk_is_named_before_training(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No room for a checkpoint: exit 2 naming the folder and its free space, before any training (item 5)."""
+    import shutil
+    from collections import namedtuple
+
+    from runtime.job import setup
+
+    usage = namedtuple("usage", "total used free")
+    monkeypatch.setattr(setup.shutil, "disk_usage", lambda path: usage(10 * 2**20, 9 * 2**20, 2**20))
+    with pytest.raises(UserError, match=r"The checkpoints folder .*/checkpoints has 1.0 MB free: the job needs at "
+                                        r"least 64 MB there"):
+        setup.require_writable(tmp_path / "checkpoints", "checkpoints")
+    assert shutil.disk_usage is setup.shutil.disk_usage

@@ -303,6 +303,16 @@ def test_rllib_1x_dqn_and_sac_names_reach_their_2x_settings() -> None:
     assert (sac.config["actor_lr"], sac.config["critic_lr"], sac.config["alpha_lr"]) == (0.0003, 0.0004, 0.0005)
     with pytest.raises(UserError, match="prioritized_replay' must be true or false"):
         resolve({"rl.training.run": "DQN", "rl.training.config.prioritized_replay": "yes"})
+    # APPO / IMPALA: RLlib 1.x's names where 2.x has the setting; APPO's use_critic: true is what 2.x always does.
+    appo = resolve({"rl.training.run": "APPO", "rl.training.config.target_update_frequency": 2,
+                    "rl.training.config.use_critic": True, "rl.training.config.vtrace": True})
+    assert appo.config["target_network_update_freq"] == 2 and "use_critic" not in appo.config
+    build_algorithm_config(appo, "CartPole-v1")
+    impala = resolve({"rl.training.run": "IMPALA", "rl.training.config.max_sample_requests_in_flight_per_worker": 3,
+                      "rl.training.config.replay_proportion": 0.5})
+    assert impala.config["max_requests_in_flight_per_env_runner"] == 3
+    with pytest.raises(UserError, match="'use_critic': RLlib 2.x's APPO always learns a critic"):
+        resolve({"rl.training.run": "APPO", "rl.training.config.use_critic": False})
 
 
 def test_another_algorithm_drops_the_presets_settings_it_does_not_have(caplog: pytest.LogCaptureFixture) -> None:

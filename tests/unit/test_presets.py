@@ -61,11 +61,20 @@ def test_a_preset_can_be_a_user_yaml_file(tmp_path: Path) -> None:
     assert spec.preset == "mine" and spec.config["lr"] == 0.01
 
 
+def test_a_users_preset_needs_no_name_and_no_pass_bar(tmp_path: Path) -> None:
+    """As RL Zoo's hyperparameter files: the file's name names it, and a pass bar is the shipped presets' promise."""
+    path = tmp_path / "my-cartpole.yml"
+    path.write_text("env: CartPole-v1\nalgorithm: PPO\nconfig: {lr: 0.01}\nstop: {training_iteration: 2}\n")
+    preset = load_preset(str(path))
+    assert (preset.name, preset.pass_bar) == ("my-cartpole", None)
+    assert hp.resolve({"preset": str(path)}, _validator, num_cpus=2).preset == "my-cartpole"
+
+
 @pytest.mark.parametrize(
     ("text", "message"),
     [
         ("- just\n- a list\n", "must hold a YAML mapping"),
-        ("name: x\nenv: CartPole-v1\n", "lacks the key(s): algorithm, stop, pass_bar"),
+        ("name: x\nenv: CartPole-v1\n", "lacks the key(s): algorithm, stop"),
         ("name: x\nenv: E\nalgorithm: PPO\nstop: {}\npass_bar: 3\n", "pass_bar needs"),
         ("name: x\nenv: E\nalgorithm: PPO\nconfig: [1]\nstop: {}\npass_bar: {metric: m, value: 1}\n", "'config' must be a mapping"),
         ("name: [unclosed\n", "Cannot read preset file"),
@@ -82,3 +91,9 @@ def test_bad_preset_files(tmp_path: Path, text: str, message: str) -> None:
 def test_unknown_preset_names_the_closest() -> None:
     with pytest.raises(UserError, match="Did you mean 'reacher-ppo'"):
         load_preset("reacher-pp")
+
+
+def test_the_spec_carries_the_pass_bar_of_its_own_preset_only() -> None:
+    assert hp.resolve({"preset": "cartpole-ppo"}, _validator, num_cpus=2).pass_bar == ("episode_reward_mean", 475.0)
+    other = hp.resolve({"preset": "cartpole-ppo", "rl.training.env": "Acrobot-v1"}, _validator, num_cpus=2)
+    assert other.pass_bar is None  # another environment: the preset's bar says nothing about it

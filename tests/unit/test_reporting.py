@@ -133,14 +133,75 @@ def test_reporter_writes_csv_tensorboard_and_png(tmp_path: Path) -> None:
     assert len(list(csv.DictReader((tmp_path / "intermediate" / "progress.csv").open()))) == 4
 
 
-def test_progress_bar_follows_the_stop_budget(capsys: pytest.CaptureFixture[str]) -> None:
+def test_progress_bar_counts_toward_the_stop_nearest_to_ending_the_job(capsys: pytest.CaptureFixture[str]) -> None:
+    """Issue 28: with training_iteration=2 beside the preset's timesteps_total 300000, the bar counts iterations
+    (it showed an ETA of 14 minutes for a 20 s job), and it clears itself before log lines."""
     from runtime.train.reporting import ProgressBar
 
-    bar = ProgressBar({"timesteps_total": 20000, "episode_reward_mean": 475}, enabled=True)
-    bar.update(metrics(timesteps_total=5000))
+    stop = {"timesteps_total": 300000, "training_iteration": 2, "episode_reward_mean": 475}
+    bar = ProgressBar(stop, enabled=True)
+    assert bar.nearest(metrics(timesteps_total=4000, training_iteration=1, episode_reward_mean=20.0)) == (
+        "training_iteration", 0.5)
+    bar.update(metrics(timesteps_total=4000, training_iteration=1, episode_reward_mean=20.0))
+    bar.clear()
     bar.close()
-    assert "5000/20000" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "training (training_iteration 1 of 2): " in err and " 50%|" in err
+    assert bar.nearest(metrics(timesteps_total=4000, training_iteration=1, episode_reward_mean=400.0))[0] == (
+        "episode_reward_mean")
     silent = ProgressBar({"timesteps_total": 10}, enabled=False)
     silent.update(metrics())
     silent.close()
     assert capsys.readouterr().err == ""
+
+
+def test_the_learner_statistics_come_from_rllibs_result() -> None:
+    """RLlib 2.x's learner results (PPO: policy_loss, vf_loss, entropy, mean_kl_loss, vf_explained_var, the optimizer's
+    learning rate; SAC/DQN: actor_loss, critic/qf_loss) fill the learner columns of progress.csv and TensorBoard."""
+    from runtime.train.reporting import learner_stats
+
+    ppo = {"learners": {"__all_modules__": {"num_env_steps_trained": 4000},
+                        "default_policy": {"policy_loss": -0.02, "vf_loss": 3.5, "entropy": 0.69, "mean_kl_loss": 0.01,
+                                           "vf_explained_var": 0.2, "default_optimizer_learning_rate": 3e-4}}}
+    assert learner_stats(ppo) == {"policy_loss": -0.02, "value_loss": 3.5, "entropy": 0.69, "kl": 0.01,
+                                  "explained_variance": 0.2, "learning_rate": 3e-4}
+    sac = learner_stats({"learners": {"default_policy": {"actor_loss": 1.0, "critic_loss": 2.0}}})
+    assert (sac["policy_loss"], sac["value_loss"]) == (1.0, 2.0) and math.isnan(sac["kl"])
+    assert all(math.isnan(v) for v in learner_stats({}).values())
+
+
+def test_a_resumed_progress_csv_gets_the_new_columns(tmp_path: Path) -> None:
+    """A job resumed in a tree an older rlrt wrote: the rows are kept under the current header."""
+    from runtime.train.reporting import Reporter
+
+    intermediate = tmp_path / "intermediate"
+    intermediate.mkdir()
+    (intermediate / "progress.csv").write_text("training_iteration,timesteps_total\n1,100\n")
+    reporter = Reporter(intermediate, tmp_path / "tb", "t", stream=io.StringIO())
+    reporter.report(metrics(training_iteration=2, timesteps_total=200))
+    reporter.close()
+    rows = list(csv.DictReader((intermediate / "progress.csv").open()))
+    assert [r["training_iteration"] for r in rows] == ["1", "2"] and "policy_loss" in rows[0]
+
+
+def test_the_learning_curve_draws_one_iteration_and_the_pass_bar(tmp_path: Path) -> None:
+    """A one-iteration job's curve shows its point (it was blank), and the preset's pass bar is a dashed line (issue
+    28), found by their colours in the PNG."""
+    import matplotlib.image
+
+    from runtime.train.reporting import plot_learning_curve
+
+    progress = tmp_path / "progress.csv"
+    progress.write_text("training_iteration,timesteps_total,episode_reward_mean,episode_reward_min,episode_reward_max\n"
+                        "1,4000,20.0,10.0,30.0\n")
+    png = plot_learning_curve(progress, tmp_path / "curve.png", "t", pass_bar=("episode_reward_mean", 475.0))
+    pixels = (matplotlib.image.imread(str(png))[..., :3] * 255).round()
+
+    def count(rgb: tuple[int, int, int]) -> int:
+        return int((np.abs(pixels - np.array(rgb)).max(axis=-1) <= 10).sum())
+
+    assert count((31, 119, 180)) > 20  # the point (matplotlib's first colour, tab:blue)
+    assert count((44, 160, 44)) > 100  # the pass bar (tab:green)
+    without = plot_learning_curve(progress, tmp_path / "plain.png", "t")
+    assert count((44, 160, 44)) > (np.abs((matplotlib.image.imread(str(without))[..., :3] * 255).round()
+                                          - np.array((44, 160, 44))).max(axis=-1) <= 10).sum()

@@ -72,6 +72,22 @@ def _check_data_against_env(data: Any, env_id: str) -> tuple[Any, Any]:
         env.close()
 
 
+def _mean_of(losses: Mapping[str, Any], keys: tuple[str, ...]) -> float:
+    """The epoch's mean of the first of ``keys`` d3rlpy reported (NaN when none)."""
+    key = next((k for k in keys if k in losses), None)
+    return float(np.mean(losses[key])) if key is not None else math.nan
+
+
+def _learning_rate(algo: Any) -> float:
+    """d3rlpy's configured learning rate (the Q function's, else the actor's), NaN when it has none."""
+    config = getattr(algo, "config", None)
+    for name in ("learning_rate", "critic_learning_rate", "actor_learning_rate"):
+        value = getattr(config, name, None)
+        if isinstance(value, (int, float)):
+            return float(value)
+    return math.nan
+
+
 class D3rlpySession(TrainingSession):
     """One d3rlpy algorithm trained epoch by epoch on logged data."""
 
@@ -193,6 +209,9 @@ class D3rlpySession(TrainingSession):
             episode_len_mean=float(np.mean(evaluation.lengths)) if evaluation.lengths else math.nan,
             episodes_total=0,
             env_steps_per_s=math.nan,  # offline: no environment steps are taken for training
+            policy_loss=_mean_of(losses, ("imitator_loss", "actor_loss")),
+            value_loss=_mean_of(losses, ("td_loss", "critic_loss", "loss")),
+            learning_rate=_learning_rate(self.algo),
         )
         lines = [*estimates.lines(), *(f"{k}: {np.mean(v):.6g}" for k, v in sorted(losses.items())),
                  f"gradient_steps_per_s: {done / max(1e-9, seconds):.6g}"]

@@ -46,6 +46,9 @@ OLD_NAMES: Mapping[str, str] = MappingProxyType(
         "timesteps_per_iteration": "min_sample_timesteps_per_iteration",
         "min_iter_time_s": "min_time_s_per_iteration",
         "learning_starts": "num_steps_sampled_before_learning_starts",
+        # RLlib 1.x's APPO / IMPALA names.
+        "max_sample_requests_in_flight_per_worker": "max_requests_in_flight_per_env_runner",
+        "target_update_frequency": "target_network_update_freq",
     }
 )
 # RLlib 1.x settings that moved into a dict of RLlib 2.x: old name -> (2.x setting, its key).
@@ -271,6 +274,11 @@ class RLlibValidator(ConfigValidator):
                 elif value != FRAMEWORK_KEYS[key]:
                     log.warning("rl.training.config.%s=%s: rlrt trains this job with torch (RLlib 2.x's new API "
                                 "stack has no TensorFlow); the setting is ignored", key, json.dumps(value))
+            elif key == "use_critic":  # RLlib 1.x's switch; 2.x always learns the critic (1.x's default)
+                if value is not True:
+                    problems.append(f"'use_critic': RLlib 2.x's {algorithm} always learns a critic (V-trace / GAE); "
+                                    f"got {json.dumps(value, default=str)}. Remove the key.")
+                log.warning("rl.training.config.use_critic: RLlib 2.x's %s always learns a critic; ignored", algorithm)
             elif key == "horizon":
                 # RLlib 1.x's horizon caps an episode; it never lengthens the environment's own time limit.
                 if isinstance(value, bool) or not isinstance(value, int) or value < 1:

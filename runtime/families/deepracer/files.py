@@ -56,8 +56,10 @@ def prefix_root(train_dir: Path | None, extras: Mapping[str, Any]) -> Path | Non
     itself (``<channel>/<prefix>/model/model_metadata.json``, the notebook's S3 layout under a bucket-wide channel) or
     its content (a channel pointed at ``s3://bucket/<prefix>``). UserError naming the prefix when it matches neither."""
     prefix = s3_key(extras.get("s3_prefix") or "")
-    if train_dir is None or not prefix:
-        return train_dir
+    if train_dir is None:
+        return None
+    if not prefix:
+        return _only_prefix_folder(train_dir)
     if (train_dir / prefix).is_dir():
         return train_dir / prefix
     own = (*REWARD_FILES, METADATA_FILE, f"model/{METADATA_FILE}", TRAINING_YAML)
@@ -69,6 +71,19 @@ def prefix_root(train_dir: Path | None, extras: Mapping[str, Any]) -> Path | Non
     raise UserError(f"s3_prefix '{prefix}' matches nothing in the train channel {train_dir} (it holds: {held}): give "
                     f"the channel the prefix folder ({prefix}/model/{METADATA_FILE}, {prefix}/"
                     f"{REWARD_FILES[-1]}) or its content.")
+
+
+def _holds_files(folder: Path) -> bool:
+    return any((folder / name).is_file() for name in (*REWARD_FILES, METADATA_FILE, f"model/{METADATA_FILE}"))
+
+
+def _only_prefix_folder(train_dir: Path) -> Path:
+    """No ``s3_prefix`` given: the channel itself when it holds the files, else its one sub-folder that does (the
+    notebook uploads them under ``<prefix>/``, and a channel pointed at the bucket holds that folder)."""
+    if _holds_files(train_dir):
+        return train_dir
+    found = sorted(folder for folder in train_dir.iterdir() if folder.is_dir() and _holds_files(folder))
+    return found[0] if len(found) == 1 else train_dir
 
 
 def _relative(key: str, prefix: str) -> str:

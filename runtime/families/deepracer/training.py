@@ -96,6 +96,9 @@ class DeepRacerHooks(TrainingHooks):
                 f"{self.metadata_path}: training_algorithm 'sac' is not supported by rlrt's DeepRacer training yet; "
                 "use 'clipped_ppo' (the deepracer-ppo preset)."
             )
+        if self.reward_path is not None or self.metadata_path is not None:
+            print(f"rlrt: DeepRacer files: reward function {self.reward_path or '(none)'}, model metadata "
+                  f"{self.metadata_path or '(none)'}", flush=True)
         if self.reward_path is None:
             print("rlrt: no reward function in the train channel: using the documentation's "
                   "'follow the centre line' example", flush=True)
