@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping, Protocol, TextIO
+from typing import Any, Callable, Mapping, Protocol, Sequence, TextIO
 
 from runtime.config import hyperparameters as hp
 from runtime.config.hyperparameters import ConfigValidator, TrainingSpec
@@ -231,6 +231,11 @@ class BackendFactory(Protocol):
     def start_early(self, num_cpus: int, num_gpus: int) -> EarlyStart | None:
         """Start its machinery while the job's spec resolves (RLlib: Ray); None when it has none to start."""
         return None
+
+    def quick_check(self, algorithm: str, keys: Sequence[str]) -> list[str]:
+        """Problems with the ``rl.training.config.<key>`` names ``keys`` found from data alone, before its library
+        loads (RLlib: keys its algorithm does not have, named within a second); the full check finds the rest."""
+        return []
 
 
 class Family(Protocol):

@@ -337,7 +337,7 @@ def resolve(
     # As in SageMaker RL, the user's stop criteria update the preset's; training stops at the first one met.
     merged_stop = {**preset.stop, **stop}
     if problems:
-        raise UserError(_format_problems(problems))
+        raise UserError(format_problems(problems))
     return TrainingSpec(
         preset=preset.name,
         env=env,
@@ -392,7 +392,7 @@ def _preset_settings_for(backend: ConfigValidator, algorithm: str, preset: Prese
     return {key: value for key, value in config.items() if key not in dropped}
 
 
-def _format_problems(problems: list[str]) -> str:
+def format_problems(problems: list[str]) -> str:
     if len(problems) == 1:
         return f"Invalid hyperparameter: {problems[0]}"
     return f"{len(problems)} invalid hyperparameters:\n" + "\n".join(f"  - {p}" for p in problems)

@@ -68,6 +68,7 @@ def _train(job: Job, default_preset: str, plugins: Plugins) -> int:
 
 
 def _train_locked(job: Job, default_preset: str, plugins: Plugins) -> int:
+    _quick_check(job, default_preset, plugins)
     early = _start_early(job, default_preset, plugins)
     try:
         return _resolve_and_train(job, early, default_preset, plugins)
@@ -123,19 +124,38 @@ def _resolve_and_train(job: Job, early: tuple[BackendFactory, EarlyStart] | None
     return result.exit_code
 
 
+def _named_algorithm(given: Mapping[str, Any], default_preset: str) -> str:
+    """The algorithm the hyperparameters name (``rl.training.run``, else their preset's), before they resolve."""
+    algorithm = given.get(hp.RUN)
+    if not isinstance(algorithm, str) or not algorithm.strip():
+        name = next((given[k] for k in (hp.PRESET, *hp.PRESET_ALIASES) if k in given), default_preset)
+        algorithm = load_preset(str(name)).algorithm
+    return algorithm
+
+
+def _quick_check(job: Job, default_preset: str, plugins: Plugins) -> None:
+    """Name a configuration key the algorithm does not have within a second: before the backend's library loads
+    and its machinery starts (issue 28; RLlib's import alone takes ~4 s). Anything else is left to resolve_spec."""
+    try:
+        algorithm = _named_algorithm(job.hyperparameters, default_preset)
+        backend = plugins.backend_for(algorithm)
+    except Exception:  # noqa: BLE001 - resolve_spec reports what is wrong with the hyperparameters
+        return
+    keys = sorted({key[len(hp.CONFIG_PREFIX):].split(".")[0] for key in job.hyperparameters
+                   if isinstance(key, str) and key.startswith(hp.CONFIG_PREFIX) and len(key) > len(hp.CONFIG_PREFIX)})
+    problems = backend.quick_check(algorithm, keys)
+    if problems:
+        raise _naming_stored_values(UserError(hp.format_problems(problems)), job)
+
+
 def _start_early(job: Job, default_preset: str, plugins: Plugins) -> tuple[BackendFactory, EarlyStart] | None:
     """On a single host, let the backend of the algorithm the job names start its machinery (RLlib: Ray) in the
     background while the spec resolves; returns (backend, handle), or None. A wrong guess only costs time: the
     resolved spec decides, and the handle is cancelled when it names another backend or is rejected."""
     if len(job.env.hosts) != 1:
         return None
-    given = job.hyperparameters
     try:
-        algorithm = given.get(hp.RUN)
-        if not isinstance(algorithm, str) or not algorithm.strip():
-            name = next((given[k] for k in (hp.PRESET, *hp.PRESET_ALIASES) if k in given), default_preset)
-            algorithm = load_preset(str(name)).algorithm
-        backend = plugins.backend_for(algorithm)
+        backend = plugins.backend_for(_named_algorithm(job.hyperparameters, default_preset))
     except Exception:  # noqa: BLE001 - resolve_spec reports what is wrong with the hyperparameters
         return None
     handle = backend.start_early(job.env.num_cpus, job.env.num_gpus)

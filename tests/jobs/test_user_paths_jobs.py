@@ -87,3 +87,14 @@ def test_a_rerun_names_the_file_that_keeps_an_earlier_typo(tmp_path: Path) -> No
     failure = (base / "output" / "failure").read_text()
     assert (f"rl.training.config.lrr is set in {base / 'input' / 'config' / 'hyperparameters.json'}, not on this "
             "command line") in failure
+
+
+def test_a_typo_is_named_before_ray_or_rllib_start(tmp_path: Path) -> None:
+    """Issue 28: an unknown configuration key is found from the stored RLlib keys before RLlib is imported or Ray
+    started (bench/typo.py measures the seconds)."""
+    done = run_rlrt(["train", "--base-dir", str(tmp_path / "job"), "--set", "rl.training.config.lrr=1"], timeout=60,
+                    RLRT_TIMINGS="1")
+    assert done.returncode == 2, done.stderr[-2000:]
+    assert ("Invalid hyperparameter: Unknown PPO configuration key 'rl.training.config.lrr'. Did you mean "
+            "'rl.training.config.lr'?") in (tmp_path / "job" / "output" / "failure").read_text()
+    assert "Started a local Ray instance" not in done.stderr and "rlrt-timing: spec" not in done.stderr

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 from runtime.backends.rllib.backend import RLlibSession, serving_model_from_checkpoint
 from runtime.backends.rllib.config import RLlibValidator
+from runtime.backends.rllib.config_keys import quick_problems
 from runtime.backends.rllib.policy import serving_policy_from_checkpoint
 from runtime.backends.rllib.ray_process import EarlyRayStart
 from runtime.contracts import Actor, BackendContext, BackendFactory
@@ -38,6 +39,10 @@ class RLlibBackendFactory(BackendFactory):
         overlap; the session waits for it). None when the job joins the cluster ``RAY_ADDRESS`` names (quick, and a
         cluster that is not there is then reported once)."""
         return None if os.environ.get("RAY_ADDRESS") else EarlyRayStart(num_cpus, num_gpus)
+
+    def quick_check(self, algorithm: str, keys: Sequence[str]) -> list[str]:
+        """Keys RLlib's ``algorithm`` does not have, from ``config_keys.json`` (no RLlib import)."""
+        return quick_problems(algorithm, keys)
 
     def serving_model(self, model_dir: Path) -> ServingModels:
         return serving_model_from_checkpoint(model_dir / CHECKPOINT_DIR)

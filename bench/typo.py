@@ -1,0 +1,40 @@
+"""How long a mistake takes to be named (issue 28): `rlrt train --set rl.training.config.lrr=1` from process start to
+exit, `--rounds` times in a fresh tree each; prints each and the median (goal <= 2 s on the 2-core machine).
+
+    python bench/typo.py [--rounds 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import time
+
+from common import OUT, REPO, machine, python
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rounds", type=int, default=5)
+    args = parser.parse_args()
+    print(f"machine: {machine()}", flush=True)
+    seconds = []
+    for round_ in range(args.rounds):
+        base = OUT / "typo"
+        shutil.rmtree(base, ignore_errors=True)
+        started = time.monotonic()
+        done = subprocess.run([python(), "-m", "runtime.cli", "train", "--base-dir", str(base), "--set",
+                               "rl.training.config.lrr=1"], cwd=REPO, capture_output=True, text=True,
+                              env={**os.environ, "PYTHONPATH": str(REPO)})
+        seconds.append(time.monotonic() - started)
+        assert done.returncode == 2 and "rl.training.config.lrr" in done.stderr, done.stderr[-2000:]
+        print(f"round {round_}: named and exited in {seconds[-1]:.2f} s", flush=True)
+    print(f"median {statistics.median(seconds):.2f} s (goal <= 2 s); load average at the end: "
+          f"{'/'.join(f'{x:.1f}' for x in os.getloadavg())}")
+
+
+if __name__ == "__main__":
+    main()
