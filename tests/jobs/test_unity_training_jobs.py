@@ -49,7 +49,9 @@ def test_player_uploaded_to_the_train_channel(tmp_path: Path) -> None:
     assert (tree.model / "checkpoint").is_dir() and not tree.failure.exists()
     # Env runner 1's player: worker id 16, its log in output/intermediate.
     log = (tree.intermediate / "unity-16.log").read_text()
-    assert "port" in log and "the trainer closed the connection" in log
+    # At the end the env runner closes its game ("the trainer closed the connection"); on a loaded machine Ray may
+    # stop the runner before its close reaches the player, which then quits on the lost connection by itself.
+    assert "port" in log and ("the trainer closed the connection" in log or "lost the connection to the trainer" in log)
     # The crash mid-episode, and the replacement player.
     assert marker.exists() and "simulated crash after 100 steps" in log and log.count("connected:") == 2
     crash = "The Unity player failed during step (UnityEnvironmentException: Environment shut down with return code 3"

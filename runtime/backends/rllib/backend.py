@@ -303,13 +303,16 @@ class RLlibSession(TrainingSession):
         return replace(spec, config={**spec.config, OUTPUT_SETTING: str(folder)})
 
     def _fail_when_nothing_runs(self, steps: int) -> None:
-        """An iteration that sampled nothing: the environment is tried here, and when it fails the job ends naming
-        its error; otherwise, with every env runner dead, the job fails once RLlib has not restarted one for
+        """An iteration that sampled nothing: the environment is tried here (a gymnasium-registered one), and when it
+        fails the job ends naming its error; otherwise, with every env runner dead, the job fails once RLlib has not restarted one for
         :data:`IDLE_ITERATIONS` iterations (its fault-tolerance settings had their chance)."""
         if steps:
             self.idle_iterations = 0
             return
-        error = probe_environment(self.env_id, self.env_config)
+        # Only a gymnasium-registered env (a user's, gymnasium's) is tried here: a family's game (Unity, DeepRacer)
+        # would start another player beside the runners' while RLlib restarts them.
+        probed = env_info(self.env_id).entry_point is None and not env_info(self.env_id).multi_agent
+        error = probe_environment(self.env_id, self.env_config) if probed else None
         if error is not None:
             raise UserError(f"Nothing was sampled and the env runners died: the environment {self.env_id} fails "
                             f"({error}).")
