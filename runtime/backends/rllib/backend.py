@@ -13,6 +13,7 @@ import json
 import logging
 import math
 import re
+import time
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable, Mapping, TextIO
@@ -120,8 +121,10 @@ def probe_environment(env_id: str, env_config: Mapping[str, Any]) -> str | None:
     return None
 
 
-IDLE_ITERATIONS = 3
-"""Iterations in a row with every env runner dead and nothing sampled before the job fails."""
+DEAD_GRACE_S = 120.0
+"""How long every env runner may stay dead, beyond RLlib's own ``delay_between_env_runner_restarts_s``, before the
+job fails: RLlib restarts a crashed runner after that delay (an iteration with none alive returns at once, so a count
+of iterations would fail a job RLlib is about to heal)."""
 
 
 def env_spaces(env_id: str, env_config: Mapping[str, Any]) -> tuple[Any, Any] | None:
@@ -236,7 +239,7 @@ class RLlibSession(TrainingSession):
             raise
         finally:
             rllib_log.removeHandler(errors)
-        self.idle_iterations = 0
+        self.dead_since: float | None = None
         self.window = EpisodeWindow(getattr(self.algo.config, "metrics_num_episodes_for_smoothing", 100) or 100)
         self.runners = healthy_env_runners(self.algo)
         if context.cluster is not None:
@@ -304,10 +307,15 @@ class RLlibSession(TrainingSession):
 
     def _fail_when_nothing_runs(self, steps: int) -> None:
         """An iteration that sampled nothing: the environment is tried here (a gymnasium-registered one), and when it
-        fails the job ends naming its error; otherwise, with every env runner dead, the job fails once RLlib has not restarted one for
-        :data:`IDLE_ITERATIONS` iterations (its fault-tolerance settings had their chance)."""
+        fails the job ends naming its error; otherwise, with every env runner dead, the job fails once RLlib has not
+        restarted one within its restart delay plus :data:`DEAD_GRACE_S` (its fault-tolerance settings had their
+        chance)."""
+        healthy, total = self.runners
+        if steps or not total or healthy:
+            self.dead_since = None
+        elif self.dead_since is None:
+            self.dead_since = time.monotonic()
         if steps:
-            self.idle_iterations = 0
             return
         # Only a gymnasium-registered env (a user's, gymnasium's) is tried here: a family's game (Unity, DeepRacer)
         # would start another player beside the runners' while RLlib restarts them.
@@ -316,11 +324,11 @@ class RLlibSession(TrainingSession):
         if error is not None:
             raise UserError(f"Nothing was sampled and the env runners died: the environment {self.env_id} fails "
                             f"({error}).")
-        healthy, total = self.runners
-        self.idle_iterations = self.idle_iterations + 1 if total and not healthy else 0
-        if self.idle_iterations >= IDLE_ITERATIONS:
-            raise UserError(f"Every env runner of {self.env_id} has been dead for {self.idle_iterations} iterations "
-                            "and nothing was sampled (RLlib did not restart them); their errors are in the log above.")
+        delay = float(getattr(self.algo.config, "delay_between_env_runner_restarts_s", 60.0) or 0.0)
+        if self.dead_since is not None and time.monotonic() - self.dead_since > delay + DEAD_GRACE_S:
+            raise UserError(f"Every env runner of {self.env_id} has been dead for "
+                            f"{time.monotonic() - self.dead_since:.0f} s and nothing was sampled (RLlib did not restart "
+                            "them); their errors are in the log above.")
 
     def _report_runner_health(self) -> None:
         runners = healthy_env_runners(self.algo)
