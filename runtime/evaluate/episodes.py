@@ -49,12 +49,12 @@ class EvaluationResult:
         return [metric_line(key, value) for key, value in self.summary().items()]
 
 
-def flat_observation(observation: Any) -> np.ndarray:
+def flat_observation(observation: Any, dtype: Any = np.float32) -> np.ndarray:
     """One observation as the exported policy takes it: a Dict observation flattened as RLlib flattens it (entries
     in sorted key order, each raveled), anything else raveled (an image row included)."""
     if isinstance(observation, Mapping):
-        return np.concatenate([flat_observation(observation[key]) for key in sorted(observation)])
-    return np.asarray(observation, dtype=np.float32).reshape(-1)
+        return np.concatenate([flat_observation(observation[key], dtype) for key in sorted(observation)])
+    return np.asarray(observation, dtype=dtype).reshape(-1)
 
 
 def testing_line(episode: int, total_reward: float, steps: int, iteration: int = 0, worker: int = 0) -> str:

@@ -345,6 +345,12 @@ def export_model_folder(model_dir: Path, plugins: Plugins, stream: Any = None) -
     return section
 
 
+def export_failure(exc: BaseException) -> str:
+    """How an export error reads in ``metadata.json`` and the job's failure: a user error's own words, else its type
+    and message."""
+    return str(exc) if isinstance(exc, UserError) else f"{type(exc).__name__}: {exc}"
+
+
 def export_serving_models(model_dir: Path, model: ServingModels | Callable[[], ServingModels],
                           stream: Any = None) -> dict[str, Any]:
     """THE export step at the end of training (and ``rlrt export``): export ``model`` (a :class:`ServingModel`, one
@@ -363,7 +369,7 @@ def export_serving_models(model_dir: Path, model: ServingModels | Callable[[], S
         section = export_policies(model_dir, model) if isinstance(model, Mapping) else export_serving(model_dir, model)
         update_metadata(model_dir, section)
     except Exception as exc:
-        reason = f"{type(exc).__name__}: {exc}" if not isinstance(exc, UserError) else str(exc)
+        reason = export_failure(exc)
         log.debug("serving export failed", exc_info=True)
         update_metadata(model_dir, {"error": reason[:2000]})
         raise

@@ -33,7 +33,7 @@ from runtime.export.model_dir import (
     write_output_checkpoint,
     write_resolved_config,
 )
-from runtime.export.pipeline import export_serving_models
+from runtime.export.pipeline import export_failure, export_serving_models
 from runtime.job.environment import JobEnvironment
 from runtime.names import CHECKPOINT_DIR, OUTPUT_CHECKPOINT_DIR
 from runtime.timings import mark
@@ -241,7 +241,9 @@ def train(
         training = {**asdict(state), "stopped_by": stopped_by, **extra,
                     **({"final": asdict(metrics)} if metrics else {})}
         with HeldStop() as held:
-            _write_model_folder(job, backend, hooks, checkpoint, spec, info, training, env_id, out, held)
+            _write_model_folder(job, backend, hooks, checkpoint, spec, info, training, out)
+            if not held.requested:
+                _final_evaluation(backend, env_id, state.training_iteration, job, out)
         if held.requested:
             print(f"rlrt: stopped by {held.signal_name} after the model folder was complete", file=out, flush=True)
             return TrainResult(state, metrics, held.signal_name, checkpoint, EXIT_SIGINT
@@ -260,8 +262,7 @@ def train(
 
 
 def _write_model_folder(job: JobEnvironment, backend: TrainingSession, hooks: TrainingHooks, checkpoint: Path,
-                        spec: TrainingSpec, info: Any, training: Mapping[str, Any], env_id: str | None, out: TextIO,
-                        held: HeldStop) -> None:
+                        spec: TrainingSpec, info: Any, training: Mapping[str, Any], out: TextIO) -> None:
     """The model folder, all or nothing: the checkpoint, ``metadata.json`` and every serving export are written into
     a staging folder, the exports checked, then moved into ``model/`` and the manifest written last (a folder
     caught between the two fails its manifest's check by name). A model that cannot be served keeps its checkpoint
@@ -282,11 +283,9 @@ def _write_model_folder(job: JobEnvironment, backend: TrainingSession, hooks: Tr
     write_manifest(job.model_dir)  # last: serve, evaluate, export and warm starts verify the folder by it
     write_output_checkpoint(job.base_dir / OUTPUT_CHECKPOINT_DIR, job.model_dir)
     if unservable is not None:
-        reason = str(unservable) if isinstance(unservable, UserError) else f"{type(unservable).__name__}: {unservable}"
-        raise UserError(f"Training finished, but the model cannot be served: {reason} The checkpoint is kept "
-                        f"in {job.model_dir / CHECKPOINT_DIR} (a new job in this tree resumes from checkpoints/).")
-    if not held.requested:
-        _final_evaluation(backend, env_id, int(training["training_iteration"]), job, out)
+        raise UserError(f"Training finished, but the model cannot be served: {export_failure(unservable)} The "
+                        f"checkpoint is kept in {job.model_dir / CHECKPOINT_DIR} (a new job in this tree resumes from "
+                        "checkpoints/).")
 
 
 def _final_evaluation(session: TrainingSession, env_id: str | None, iteration: int, job: JobEnvironment,

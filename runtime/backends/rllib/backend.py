@@ -211,12 +211,12 @@ class RLlibSession(TrainingSession):
         quiet_ray_logs()  # before RLlib's config builder logs (init_ray does it too, later when joining a cluster)
         spec = settings_the_actions_take(spec, self.env_id, env_config, context.out)
         spec = self._episode_output(spec, job, context.out)
-        self.action_mask = observes_action_mask(self.env_id, env_config)
-        if self.action_mask:
+        action_mask = observes_action_mask(self.env_id, env_config)
+        if action_mask:
             print(f"rlrt: {self.env_id}'s observations carry an action_mask: PPO trains RLlib's action-masking "
                   "module (masked actions are never taken; the exports take the mask)", file=context.out, flush=True)
         config = build_algorithm_config(spec, register_environment(self.env_id), job.num_gpus, env_config, self.env_id,
-                                        action_mask=self.action_mask)
+                                        action_mask=action_mask)
         context.hooks.configure(config)
         self.algo: Any = None
         mark("ray init")

@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from runtime.evaluate.episodes import flat_observation
 from runtime.offline.collect import (
     ACTION,
     CUMULATIVE_REWARDS,
@@ -33,13 +34,6 @@ OUTPUT_SETTING = "output"
 LOGDIR = "logdir"
 ROWS = "_rlrt_output_rows"
 COUNTER = "_rlrt_output_files"
-
-
-def _flat(observation: Any) -> np.ndarray:
-    """One observation as a flat float vector (a Dict flattened in sorted key order, as the exports take it)."""
-    if isinstance(observation, dict):
-        return np.concatenate([_flat(observation[key]) for key in sorted(observation)])
-    return np.asarray(observation, dtype=np.float64).reshape(-1)
 
 
 def _softmax(logits: np.ndarray) -> np.ndarray:
@@ -74,7 +68,7 @@ def episode_rows(chunks: list[Any], episode_id: str) -> list[dict[str, Any]]:
             row[EPISODE_ID] = episode_id
             row[REWARD] = reward
             row[CUMULATIVE_REWARDS] = 0.0
-            for j, value in enumerate(_flat(observations[t])):
+            for j, value in enumerate(flat_observation(observations[t], np.float64)):
                 row[f"{STATE_PREFIX}{j}"] = float(value)
             rows.append(row)
     if rows:
