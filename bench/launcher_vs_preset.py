@@ -1,6 +1,8 @@
 """A SageMaker RL launcher script job against a preset job of the same environment (issue 29).
 
-Both train CartPole-v1 with PPO for one iteration with the same settings, through the image's own path: the preset job
+Both train CartPole-v1 with PPO for one iteration with the same settings (the launcher's experiment carries the
+cartpole-ppo preset's algorithm configuration: RLlib's defaults would do three times the learner's work per iteration),
+through the image's own path: the preset job
 as `python entrypoints/container.py train` on `preset: cartpole-ppo`, the launcher job as script mode runs it
 (`sagemaker_program` + `sagemaker_submit_directory` = a local `sourcedir.tar.gz` holding a
 `SageMakerRayLauncher` subclass that registers the environment with `register_env`). Alternated, `--rounds` times;
@@ -12,6 +14,7 @@ prints each process's wall time (start to exit) and the median ratio launcher / 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import socket
@@ -19,9 +22,12 @@ import statistics
 import tarfile
 from pathlib import Path
 
+import yaml
 from common import OUT, REPO, machine, python, rlrt_env, stream_process, write_tree
 
 LAUNCHER = '''
+import json
+
 import gymnasium as gym
 from ray.tune.registry import register_env
 from sagemaker_rl.ray_launcher import SageMakerRayLauncher
@@ -33,7 +39,7 @@ class CartPoleLauncher(SageMakerRayLauncher):
 
     def get_experiment_config(self):
         return {"training": {"env": "MyCartPole-v1", "run": "PPO", "stop": {"training_iteration": 1},
-                             "config": {"num_workers": 1}}}
+                             "config": {**json.loads(CONFIG), "num_workers": 1}}}
 
 
 if __name__ == "__main__":
@@ -67,7 +73,8 @@ def main() -> None:
     root = OUT / "launcher"
     source = root / "src"
     source.mkdir(parents=True, exist_ok=True)
-    (source / "train.py").write_text(LAUNCHER)
+    preset_config = yaml.safe_load((REPO / "presets" / "cartpole-ppo.yaml").read_text())["config"]
+    (source / "train.py").write_text(LAUNCHER.replace("json.loads(CONFIG)", f"json.loads({json.dumps(json.dumps(preset_config))})"))
     archive = root / "sourcedir.tar.gz"
     with tarfile.open(archive, "w:gz") as tar:
         tar.add(source / "train.py", arcname="train.py")

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping, Protocol, Sequence, TextIO
+from typing import Any, Callable, Mapping, Protocol, TextIO
 
 from runtime.config import hyperparameters as hp
 from runtime.config.hyperparameters import ConfigValidator, TrainingSpec
@@ -232,9 +232,10 @@ class BackendFactory(Protocol):
         """Start its machinery while the job's spec resolves (RLlib: Ray); None when it has none to start."""
         return None
 
-    def quick_check(self, algorithm: str, keys: Sequence[str]) -> list[str]:
-        """Problems with the ``rl.training.config.<key>`` names ``keys`` found from data alone, before its library
-        loads (RLlib: keys its algorithm does not have, named within a second); the full check finds the rest."""
+    def quick_check(self, algorithm: str, config: Mapping[str, Any]) -> list[str]:
+        """Problems with ``config`` (the ``rl.training.config.*`` the user gave, nested) found from data alone, before
+        its library loads (RLlib: unknown keys, wrong types and ranges, named within a second), in the words of the
+        full check (its validator), which finds the rest."""
         return []
 
 

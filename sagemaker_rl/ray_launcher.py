@@ -21,12 +21,14 @@ from typing import Any
 
 from envs.errors import EnvConfigError, EnvStartError
 from runtime.config import hyperparameters as hp
+from runtime.config.presets import load_preset
 from runtime.errors import UserError, run_job
 from runtime.job.environment import load_environment
 from runtime.job.setup import find_base_dir
+from runtime.log_lines import configure_logging
 from runtime.names import CONFIG_DIR, HYPERPARAMETERS_JSON, MODEL_DIR
 from runtime.plugins import INSTALLED
-from runtime.train.job import run_training_job
+from runtime.train.job import run_training_job, start_backend_early
 from sagemaker_rl import compat
 from sagemaker_rl.experiment import (
     BASE_PRESET,
@@ -110,20 +112,31 @@ class SageMakerRayLauncher:
         """Train the script's experiment with rlrt's training job; returns the exit code (0, 2 for a user error
         with the reason in ``output/failure``, 143 after SIGTERM)."""
         compat.install()
+        configure_logging()
         prepared: dict[str, Any] = {}
+        early: list[Any] = []
 
         def prepare() -> int:
+            # Ray starts in the background while the script's env is registered and built once (which imports
+            # RLlib, ~2 s): the two overlap, as in a preset job (bench/launcher_vs_preset.py).
+            started = start_backend_early(load_preset(BASE_PRESET).algorithm, INSTALLED,
+                                          load_environment(_job_root()))
+            early.extend([started] if started is not None else [])
             prepared.update(self.training_hyperparameters())
             own = scripts_own_keys(self.hyperparameters)
             if own:
                 print(f"rlrt: hyperparameters for the script itself, not read by rlrt: {', '.join(own)}", flush=True)
             return 0
 
-        code = run_job(prepare)
-        if code != 0:
-            return code
-        code = run_training_job(overrides=prepared, default_preset=BASE_PRESET, plugins=INSTALLED,
-                                owned=owned_by_rlrt)
+        try:
+            code = run_job(prepare)
+            if code != 0:
+                return code
+            code = run_training_job(overrides=prepared, default_preset=BASE_PRESET, plugins=INSTALLED,
+                                    owned=owned_by_rlrt, early=early[0] if early else None)
+        finally:
+            if early:  # the job's session shut it down; else (a job that never trained) stop it here
+                early[0][1].cancel()
         script = getattr(sys.modules.get("__main__"), "__file__", None)
         if code == 0 and self.user_env and script and self.is_master_node:
             # rlrt evaluate registers the script's own environment again from this copy (ScriptEnvironments).

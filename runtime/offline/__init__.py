@@ -6,6 +6,7 @@ Modules:
   action probabilities; the seeds' rollout CSV, Parquet, or state dumps for Batch Transform);
 - :mod:`runtime.offline.dataset`: the ``train`` channel (CSV/Parquet) into a checked :class:`LoggedData` and a
   d3rlpy ``MDPDataset``;
+- :mod:`runtime.offline.rllib_json`: RLlib 1.x's JSON sample batches (its ``output``) read as logged episodes;
 - :mod:`runtime.offline.ope`: IS, WIS, DR, sequential DR (as Coach computed them) and d3rlpy's FQE;
 - :mod:`runtime.backends.d3rlpy.config`: the d3rlpy configuration validator (``rl.training.config.*``);
 - :mod:`runtime.backends.d3rlpy.backend`: the offline training session (epochs, OPE) the one loop driver runs;

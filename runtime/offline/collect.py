@@ -37,6 +37,8 @@ from runtime.serving.model_store import OnnxPolicy, locate_model
 
 PROBABILITY_TOLERANCE = 1e-4
 """How far from 1 a probability vector's sum may be (float rounding of serialized predictions)."""
+MAX_DISCRETE_ACTIONS = 2**31
+"""A discrete action index must fit int32 (larger ones overflowed int64 into negative indices)."""
 
 ACTION = "action"
 PROBABILITIES = "all_action_probabilities"

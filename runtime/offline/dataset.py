@@ -1,7 +1,7 @@
 """Logged rollouts (the ``train`` channel) into a checked :class:`LoggedData` and a d3rlpy ``MDPDataset``.
 
-Input: the seeds' rollout format (see :mod:`runtime.offline.collect`), as CSV or Parquet, one file or a folder of
-them. Rows are grouped by ``episode_id`` (in each file separately) keeping their order within the file, so the rows
+Input: the seeds' rollout format (see :mod:`runtime.offline.collect`), as CSV or Parquet, and RLlib 1.x's JSON
+sample batches (:mod:`runtime.offline.rllib_json`), one file or a folder of them. Rows are grouped by ``episode_id`` (in each file separately) keeping their order within the file, so the rows
 of many envs may be interleaved. ``all_action_probabilities`` (the behaviour policy's probabilities when the action
 was logged) is kept for off-policy evaluation; without it, training still works and only FQE is reported.
 
@@ -25,15 +25,16 @@ from runtime.names import CHANNEL_TRAIN, CODE_DIR_IN_TREE, MODULE_DIR_ENV
 from runtime.offline.collect import (
     ACTION,
     EPISODE_ID,
+    MAX_DISCRETE_ACTIONS,
     PROBABILITIES,
     PROBABILITY_TOLERANCE,
     REWARD,
     STATE_PREFIX,
 )
+from runtime.offline.rllib_json import RLLIB_OUTPUT_GLOB, load_rllib_json
 
 DATA_SUFFIXES = (".csv", ".parquet")
-MAX_DISCRETE_ACTIONS = 2**31
-"""A discrete action index must fit int32 (larger ones overflowed int64 into negative indices)."""
+RLLIB_SUFFIX = ".json"
 
 
 @dataclass(frozen=True)
@@ -62,7 +63,8 @@ class LoggedData:
     terminated: np.ndarray
     """(E,) bool: whether episode e ended in a terminal state (else it was cut off by a time limit)."""
     behaviour_probs: np.ndarray | None
-    """(T, n_actions) float64 logged action probabilities, or None when the data has none."""
+    """(T, n_actions) float64 logged action probabilities, or None when the data has none; NaN but for the logged
+    action where the data recorded only that one's (RLlib's ``action_prob``): OPE reads only the logged action's."""
     discrete: bool
     n_actions: int
     """Number of discrete actions, or the action dimension for continuous actions."""
@@ -118,18 +120,20 @@ class LoggedData:
 
 
 def data_files(path: Path) -> list[Path]:
-    """The CSV/Parquet files at ``path`` (a file, or every such file under a folder, sorted)."""
+    """The data files at ``path``: the file, or under a folder every CSV/Parquet file and RLlib's ``output-*.json``
+    sample-batch files, sorted."""
     if path.is_file():
-        if path.suffix.lower() not in DATA_SUFFIXES:
-            raise UserError(f"{path} is not a .csv or .parquet file.")
+        if path.suffix.lower() not in (*DATA_SUFFIXES, RLLIB_SUFFIX):
+            raise UserError(f"{path} is not a .csv or .parquet rollout file or an RLlib .json sample-batch file.")
         return [path]
     if not path.is_dir():
         raise UserError(f"Offline data {path} does not exist.")
-    files = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in DATA_SUFFIXES and not p.name.startswith("."))
+    files = sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith(".") and (
+        p.suffix.lower() in DATA_SUFFIXES or (p.suffix.lower() == RLLIB_SUFFIX and p.match(RLLIB_OUTPUT_GLOB))))
     if not files:
         others = sorted(p.name for p in path.rglob("*") if p.is_file())[:5]
         raise UserError(
-            f"No .csv or .parquet rollout files under {path}"
+            f"No .csv or .parquet rollout files or RLlib {RLLIB_OUTPUT_GLOB} sample-batch files under {path}"
             + (f" (found: {', '.join(others)})." if others else " (the folder is empty).")
         )
     return files
@@ -180,7 +184,7 @@ def given_data_source(job: Any, given: str) -> Path:
             return candidate.resolve()
     raise UserError(f"rl.training.config.input names {given!r}, which does not exist (looked at "
                     f"{', '.join(str(c) for c in candidates)}). Name the folder of logged rollouts (an online job's "
-                    "'output', or `rlrt collect`'s files).")
+                    "'output', `rlrt collect`'s files, or RLlib 1.x's output-*.json sample batches).")
 
 
 def _where(path: Path, row: int, column: str | None = None) -> str:
@@ -336,7 +340,11 @@ def load_logged_data(path: Path, time_limit: int | None = None) -> LoggedData:
     ``time_limit``: episodes exactly this long are treated as cut off by the environment's time limit (a timeout,
     bootstrapped) rather than terminated; the rollout format itself does not record which it was.
     """
-    parts = [_load_file(p) for p in data_files(path)]
+    files = data_files(path)
+    parts = [_load_file(p) for p in files if p.suffix.lower() != RLLIB_SUFFIX]
+    rllib = [p for p in files if p.suffix.lower() == RLLIB_SUFFIX]
+    if rllib:
+        parts.append(load_rllib_json(rllib))  # one part: an episode's batches may lie in several files
     first = parts[0]
     for part in parts[1:]:
         if part["discrete"] != first["discrete"]:
@@ -357,6 +365,8 @@ def load_logged_data(path: Path, time_limit: int | None = None) -> LoggedData:
     lengths = np.concatenate([p["lengths"] for p in parts])
     bounds = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
     terminated = np.ones(len(lengths), dtype=bool) if time_limit is None else lengths != time_limit
+    # An episode the data says did not end (RLlib's batches: the last step not done) is cut off, never terminal.
+    terminated &= np.concatenate([p.get("ended", np.ones(len(p["lengths"]), dtype=bool)) for p in parts])
     return LoggedData(
         observations=np.concatenate([p["states"] for p in parts]).astype(np.float32),
         actions=np.concatenate([p["actions"] for p in parts]).astype(np.int64 if discrete else np.float32),
@@ -366,5 +376,5 @@ def load_logged_data(path: Path, time_limit: int | None = None) -> LoggedData:
         behaviour_probs=np.concatenate([p["probs"] for p in parts]) if first["has_probs"] else None,
         discrete=discrete,
         n_actions=int(n_actions),
-        files=tuple(p["path"] for p in parts),
+        files=tuple(f for p in parts for f in p.get("files", (p["path"],))),
     )

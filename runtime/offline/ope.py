@@ -32,28 +32,11 @@ from typing import Any, Iterable
 
 import numpy as np
 
-from runtime.metric_lines import metric_line
+from runtime.metric_lines import OFF_POLICY_ESTIMATES, metric_line
 from runtime.offline.dataset import LoggedData
 
-# Column names of the OPE CSV: Coach's names (the seed notebook plots the last two).
-COLUMN_IS = "Importance Sampling"
-COLUMN_IPS = "Inverse Propensity Score"
-COLUMN_DM = "Direct Method Reward"
-COLUMN_DR = "Doubly Robust"
-COLUMN_SDR = "Sequential Doubly Robust"
-COLUMN_WIS = "Weighted Importance Sampling"
-COLUMN_FQE = "Fitted Q Evaluation"
-
-# stdout metric name -> CSV column
-METRIC_COLUMNS = {
-    "ope_is": COLUMN_IS,
-    "ope_wis": COLUMN_WIS,
-    "ope_dr": COLUMN_DR,
-    "ope_sdr": COLUMN_SDR,
-    "ope_ips": COLUMN_IPS,
-    "ope_dm": COLUMN_DM,
-    "ope_fqe": COLUMN_FQE,
-}
+# stdout metric name -> CSV column: Coach's names (the seed notebook plots WIS and SDR).
+METRIC_COLUMNS = dict(OFF_POLICY_ESTIMATES)
 
 
 def softmax_policy(q_values: np.ndarray, temperature: float, allowed: np.ndarray | None = None) -> np.ndarray:

@@ -14,6 +14,7 @@ from runtime.contracts import BackendFactory, EarlyStart, Plugins
 from runtime.errors import EXIT_SIGTERM, JobInterrupted, UserError
 from runtime.job.config_files import read_hyperparameters_file
 from runtime.job.context import Job
+from runtime.job.environment import JobEnvironment
 from runtime.job.setup import require_writable, resolve_spec, run_in_job, training_lock
 from runtime.names import CONFIG_DIR, DEFAULT_BASE_DIR, HYPERPARAMETERS_JSON
 from runtime.timings import mark
@@ -28,6 +29,7 @@ def run_training_job(
     plugins: Plugins,
     owned: Callable[[str], bool] | None = None,
     hyperparameters_file: Path | None = None,
+    early: tuple[BackendFactory, EarlyStart] | None = None,
 ) -> int:
     """Run one training job end to end through the single failure path; returns the process exit code.
 
@@ -36,7 +38,8 @@ def run_training_job(
     backends and environment families the job may use (:data:`runtime.plugins.INSTALLED`). ``owned``: which of the
     job's hyperparameters are rlrt's to read (a launcher script's job: the others are the script's own); None: all.
     ``hyperparameters_file`` (``--hyperparameters``, e.g. ``rlrt tune``'s ``best_hyperparameters.json``): read first,
-    ``overrides`` win over it.
+    ``overrides`` win over it. ``early``: a backend already starting (:func:`start_backend_early`, a launcher script
+    that starts Ray before its own set-up imports RLlib), used instead of starting one here.
     """
     overrides = dict(overrides or {})
     hint = str(overrides.get(hp.PRESET, default_preset))
@@ -52,24 +55,32 @@ def run_training_job(
     def body(job: Job) -> int:
         if owned is not None:
             job = replace(job, hyperparameters={k: v for k, v in job.hyperparameters.items() if owned(k)})
-        return _train(job, default_preset, plugins)
+        return _train(job, default_preset, plugins, early)
 
     return run_in_job(base_dir, given, hint, body)
 
 
-def _train(job: Job, default_preset: str, plugins: Plugins) -> int:
+def _train(job: Job, default_preset: str, plugins: Plugins,
+           early: tuple[BackendFactory, EarlyStart] | None = None) -> int:
     mark("job")
     env = job.env
     if env.is_master:
         require_writable(env.model_dir, "model")
         require_writable(env.checkpoint_dir, "checkpoints")
     with training_lock(env.base_dir):
-        return _train_locked(job, default_preset, plugins)
+        return _train_locked(job, default_preset, plugins, early)
 
 
-def _train_locked(job: Job, default_preset: str, plugins: Plugins) -> int:
-    _quick_check(job, default_preset, plugins)
-    early = _start_early(job, default_preset, plugins)
+def _train_locked(job: Job, default_preset: str, plugins: Plugins,
+                  early: tuple[BackendFactory, EarlyStart] | None = None) -> int:
+    try:
+        _quick_check(job, default_preset, plugins)
+    except BaseException:
+        if early is not None:
+            early[1].cancel()
+        raise
+    if early is None:
+        early = _start_early(job, default_preset, plugins)
     try:
         return _resolve_and_train(job, early, default_preset, plugins)
     except BaseException:
@@ -133,17 +144,26 @@ def _named_algorithm(given: Mapping[str, Any], default_preset: str) -> str:
     return algorithm
 
 
+def _given_config(hyperparameters: Mapping[str, Any]) -> dict[str, Any]:
+    """The ``rl.training.config.*`` hyperparameters (not ``env_config``), nested as hp.resolve nests them."""
+    config: dict[str, Any] = {}
+    for key, value in sorted(hyperparameters.items()):
+        rest = key[len(hp.CONFIG_PREFIX):] if isinstance(key, str) and key.startswith(hp.CONFIG_PREFIX) else ""
+        if rest and rest != "env_config" and not key.startswith(hp.ENV_CONFIG_PREFIX):
+            hp.set_nested(config, rest, value)
+    return config
+
+
 def _quick_check(job: Job, default_preset: str, plugins: Plugins) -> None:
-    """Name a configuration key the algorithm does not have within a second: before the backend's library loads
-    and its machinery starts (issue 28; RLlib's import alone takes ~4 s). Anything else is left to resolve_spec."""
+    """Name a configuration key the algorithm does not have, or a value of the wrong type, within a second: before
+    the backend's library loads and its machinery starts (issue 28; RLlib's import alone takes ~4 s), in the words
+    of the full check. Anything else is left to resolve_spec."""
     try:
         algorithm = _named_algorithm(job.hyperparameters, default_preset)
         backend = plugins.backend_for(algorithm)
     except Exception:  # noqa: BLE001 - resolve_spec reports what is wrong with the hyperparameters
         return
-    keys = sorted({key[len(hp.CONFIG_PREFIX):].split(".")[0] for key in job.hyperparameters
-                   if isinstance(key, str) and key.startswith(hp.CONFIG_PREFIX) and len(key) > len(hp.CONFIG_PREFIX)})
-    problems = backend.quick_check(algorithm, keys)
+    problems = backend.quick_check(algorithm, _given_config(job.hyperparameters))
     if problems:
         raise _naming_stored_values(UserError(hp.format_problems(problems)), job)
 
@@ -152,13 +172,25 @@ def _start_early(job: Job, default_preset: str, plugins: Plugins) -> tuple[Backe
     """On a single host, let the backend of the algorithm the job names start its machinery (RLlib: Ray) in the
     background while the spec resolves; returns (backend, handle), or None. A wrong guess only costs time: the
     resolved spec decides, and the handle is cancelled when it names another backend or is rejected."""
-    if len(job.env.hosts) != 1:
-        return None
     try:
-        backend = plugins.backend_for(_named_algorithm(job.hyperparameters, default_preset))
+        algorithm = _named_algorithm(job.hyperparameters, default_preset)
     except Exception:  # noqa: BLE001 - resolve_spec reports what is wrong with the hyperparameters
         return None
-    handle = backend.start_early(job.env.num_cpus, job.env.num_gpus)
+    return start_backend_early(algorithm, plugins, job.env)
+
+
+def start_backend_early(algorithm: str, plugins: Plugins, env: JobEnvironment) -> tuple[BackendFactory,
+                                                                                            EarlyStart] | None:
+    """On a single host, the backend that trains ``algorithm`` starting its machinery (RLlib: Ray) in the background;
+    returns (backend, handle) for :func:`run_training_job`'s ``early``, or None. Its caller cancels the handle if the
+    job never starts (cancelling after the job's session has shut it down does nothing)."""
+    if len(env.hosts) != 1:
+        return None
+    try:
+        backend = plugins.backend_for(algorithm)
+    except Exception:  # noqa: BLE001 - resolve_spec reports an unknown algorithm
+        return None
+    handle = backend.start_early(env.num_cpus, env.num_gpus)
     return (backend, handle) if handle is not None else None
 
 

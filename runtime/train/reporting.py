@@ -14,6 +14,8 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any, Mapping, TextIO
 
+from runtime.train.curve import plot_learning_curve
+
 METRIC_LINE_KEYS = (
     "episode_reward_mean",
     "episode_reward_max",
@@ -47,6 +49,15 @@ class IterationMetrics:
     kl: float = math.nan
     explained_variance: float = math.nan
     learning_rate: float = math.nan
+    ope_is: float = math.nan
+    """An offline job's off-policy estimates of the epoch's policy (runtime.metric_lines.OFF_POLICY_ESTIMATES),
+    NaN where an estimator did not run and in online jobs: importance sampling, ..."""
+    ope_wis: float = math.nan
+    ope_dr: float = math.nan
+    ope_sdr: float = math.nan
+    ope_ips: float = math.nan
+    ope_dm: float = math.nan
+    ope_fqe: float = math.nan
 
 
 LEARNER_STATS: Mapping[str, tuple[str, ...]] = {
@@ -274,7 +285,7 @@ class Reporter:
             self.plot()
 
     def plot(self) -> Path | None:
-        """Draw ``learning_curve.png`` from ``progress.csv`` (mean, min and max return against env steps)."""
+        """Draw ``learning_curve.png`` from ``progress.csv`` (:mod:`runtime.train.curve`)."""
         self._last_plot = time.monotonic()
         return plot_learning_curve(self.progress_file, self.curve_file, self.title, self.pass_bar)
 
@@ -284,44 +295,6 @@ class Reporter:
         for writer in self._writers:
             writer.close()
         self.plot()
-
-
-def plot_learning_curve(progress_file: Path, out_file: Path, title: str,
-                        pass_bar: tuple[str, float] | None = None) -> Path | None:
-    """Plot a progress CSV into a PNG (a marker on every point, so that one iteration shows; the preset's pass bar
-    as a dashed line when it is on the mean return); returns None when there is nothing to plot yet."""
-    rows = []
-    with progress_file.open(newline="", encoding="utf-8") as handle:
-        for row in csv.DictReader(handle):
-            values = {k: _float_or_nan(v) for k, v in row.items()}
-            if math.isfinite(values.get("episode_reward_mean", math.nan)):
-                rows.append(values)
-    if not rows:
-        return None
-    import matplotlib  # heavy: matplotlib (the learning curve only)
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt  # heavy: matplotlib (the learning curve only)
-
-    steps = [r["timesteps_total"] for r in rows]
-    fig, ax = plt.subplots(figsize=(8, 4.5), dpi=100)
-    ax.fill_between(steps, [r["episode_reward_min"] for r in rows], [r["episode_reward_max"] for r in rows],
-                    alpha=0.2, label="min - max")
-    ax.plot(steps, [r["episode_reward_mean"] for r in rows], marker="o" if len(rows) <= 50 else None, markersize=4,
-            label="mean episode return")
-    if pass_bar is not None and pass_bar[0] == "episode_reward_mean":
-        ax.axhline(pass_bar[1], color="tab:green", linestyle="--", label=f"pass bar ({pass_bar[1]:g})")
-    ax.set_xlabel("environment steps")
-    ax.set_ylabel("episode return")
-    ax.set_title(title)
-    ax.grid(alpha=0.3)
-    ax.legend(loc="lower right")
-    fig.tight_layout()
-    tmp = out_file.with_suffix(".tmp.png")
-    fig.savefig(tmp)
-    plt.close(fig)
-    tmp.replace(out_file)
-    return out_file
 
 
 class ProgressBar:

@@ -1,6 +1,7 @@
 """The seed notebooks' hyperparameters through the seed-named entry points, as real jobs: rollout videos by default
 (the Roboschool notebook's "Fetch videos of training rollouts" cell waits for ``.mp4`` in ``output/intermediate``),
-RLlib 1.x's ``horizon`` capping episodes, ``monitor``, ``env`` inside ``config``, numbers given as strings."""
+RLlib 1.x's ``horizon`` capping episodes, ``monitor``, ``env`` inside ``config``, numbers given as strings, a wrong value
+under an RLlib 1.x name named as typed before Ray starts."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import REPO_ROOT, make_job_tree, rlrt_env
+from conftest import REPO_ROOT, make_job_tree, rlrt_env, run_rlrt
 from unity_player.build import make_player
 from tests.unit.test_unity_training import free_base_port
 
@@ -86,3 +87,17 @@ def test_log_std_init_on_discrete_actions_is_a_user_error(tmp_path: Path) -> Non
     failure = tree.failure.read_text()
     assert "model_config.log_std_init" in failure and "Remove the setting" in failure, failure
     assert "Traceback" not in run.stderr
+
+
+def test_a_wrong_value_under_a_1x_name_is_named_as_typed_before_ray_starts(tmp_path: Path) -> None:
+    """Issue 28: ``num_sgd_iter=4.5`` is named as the user typed it, with RLlib 2.x's name after it, from the stored
+    schema (runtime/backends/rllib/config_keys.json): before RLlib is imported or Ray started."""
+    base = tmp_path / "job"
+    done = run_rlrt(["train", "--base-dir", str(base), "--set", "rl.training.config.num_sgd_iter=4.5"], timeout=60,
+                    RLRT_TIMINGS="1")
+    assert done.returncode == 2, done.stderr[-2000:]
+    assert (base / "output" / "failure").read_text().strip() == (
+        "Invalid hyperparameter: 'rl.training.config.num_sgd_iter' (RLlib 2.x: num_epochs) must be an integer, got 4.5")
+    assert "Started a local Ray instance" not in done.stderr and "rlrt-timing: spec" not in done.stderr
+    exited = float(re.search(r"^rlrt-timing: exit (\S+)$", done.stderr, re.M).group(1))
+    assert exited < 10, f"named {exited:.1f} s after the process started (about 1 s on an idle machine)"

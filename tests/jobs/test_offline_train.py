@@ -78,7 +78,29 @@ def test_ope_csv_has_the_seed_columns(trained: tuple[JobTree, str]) -> None:
     for column in ("Weighted Importance Sampling", "Sequential Doubly Robust", "Importance Sampling", "Doubly Robust"):
         assert all(np.isfinite(float(row[column])) for row in rows), column
     assert [row["Training Iter"] for row in rows] == ["1", "2"]
-    assert (tree.intermediate / "progress.csv").is_file()
+    # progress.csv holds the same estimates per epoch, and learning_curve.png draws them (issue 28): one labelled line
+    # per estimator over the epochs, under the evaluation return with the preset's pass bar.
+    import matplotlib.pyplot as plt
+
+    from runtime.train.curve import curve_series, learning_curve_figure, read_progress
+
+    progress = read_progress(tree.intermediate / "progress.csv")
+    assert [r["training_iteration"] for r in progress] == [1.0, 2.0]
+    curve = curve_series(progress, ("episode_reward_mean", 195.0))
+    assert curve is not None and curve.xlabel == "epoch"
+    figure = learning_curve_figure(curve, "t")
+    drawn = {line.get_label(): (list(line.get_xdata()), list(line.get_ydata()))
+             for ax in figure.axes for line in ax.get_lines()}
+    plt.close(figure)
+    for key, column in (("ope_wis", "Weighted Importance Sampling"), ("ope_sdr", "Sequential Doubly Robust"),
+                        ("ope_is", "Importance Sampling"), ("ope_dr", "Doubly Robust"),
+                        ("ope_fqe", "Fitted Q Evaluation")):
+        x, y = drawn[f"{column} ({key})"]
+        assert x == [1.0, 2.0] and y == pytest.approx([float(row[column]) for row in rows]), column
+    assert drawn["mean evaluation return (greedy policy)"][1] == pytest.approx(
+        [float(row["Evaluation Reward"]) for row in rows])
+    assert drawn["pass bar (195)"][1] == [195.0, 195.0]
+    assert (tree.intermediate / "learning_curve.png").read_bytes()[:4] == b"\x89PNG"
 
 
 def test_model_directory_and_metadata(trained: tuple[JobTree, str]) -> None:

@@ -28,8 +28,15 @@ OBSERVATIONS = np.random.default_rng(5).standard_normal((8, 4)).round(4).tolist(
 
 
 def workers_of(process: subprocess.Popen) -> list[psutil.Process]:
-    """The gunicorn workers (children of the master, which is the ``rlrt serve`` process)."""
-    return [child for child in psutil.Process(process.pid).children() if child.status() != psutil.STATUS_ZOMBIE]
+    """The gunicorn workers (children of the master, which is the ``rlrt serve`` process), alive when looked at."""
+    alive = []
+    for child in psutil.Process(process.pid).children():
+        try:
+            if child.status() != psutil.STATUS_ZOMBIE:
+                alive.append(child)
+        except psutil.NoSuchProcess:  # the killed worker was reaped between the listing and the look
+            continue
+    return alive
 
 
 def wait_for_workers(process: subprocess.Popen, count: int, exclude: set[int] = frozenset(), timeout: float = 30) -> list:

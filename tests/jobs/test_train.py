@@ -76,6 +76,11 @@ def test_cartpole_in_a_sagemaker_tree(tmp_path: Path) -> None:
     assert (tree.intermediate / "learning_curve.png").stat().st_size > 1000
     assert list((tree.base / "output" / "tensorboard").glob("events.out.tfevents.*"))
     assert list((tree.intermediate / "tensorboard").glob("events.out.tfevents.*"))
+    # TensorBoard itself (in the environment, README: `tensorboard --logdir ...`) reads the learner's scalars.
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    events = EventAccumulator(str(tree.base / "output" / "tensorboard")).Reload()
+    for tag in ("rlrt/episode_reward_mean", "rlrt/policy_loss", "rlrt/entropy", "rlrt/learning_rate"):
+        assert len(events.Scalars(tag)) == 2, (tag, events.Tags()["scalars"])
     assert [p.name for p in tree.checkpoints.iterdir()] == ["checkpoint_000002"]
     assert not tree.failure.exists()
     assert list(tree.intermediate.glob("*.mp4"))  # a rollout video, filmed without a sound card's complaints

@@ -1,50 +1,134 @@
-"""RLlib's configuration keys kept as data (``runtime/backends/rllib/config_keys.json``): the stored file is what the
-installed RLlib gives (so it cannot drift), and the quick check before RLlib loads names exactly the unknown keys the
-full check names, in the same words (issue 28: a typo named within a second, not after Ray started)."""
+"""RLlib's configuration schemas kept as data (``runtime/backends/rllib/config_keys.json``): the stored file is what
+the installed RLlib gives (so it cannot drift), and the quick check before RLlib loads names exactly the unknown keys
+and wrong values the full check names, in the same words (issue 28: a mistake named within a second, not after Ray
+started), a value given under an RLlib 1.x name named as typed, with its 2.x name after it."""
 
 from __future__ import annotations
 
 import json
 import re
+from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
 
 from runtime.backends.rllib.config import OLD_NAMES
 from runtime.backends.rllib.config_keys import ALGORITHMS, KEYS_FILE, generate, quick_problems
 from runtime.config import hyperparameters as hp
 from runtime.errors import UserError
 from runtime.plugins import INSTALLED
+from runtime.train.job import _given_config
+
+RLLIB_ALGORITHMS = [a for a in ALGORITHMS if INSTALLED.backend_for(a).name == "rllib"]
 
 
-def test_the_stored_keys_are_the_installed_rllibs() -> None:
+def test_the_stored_schemas_are_the_installed_rllibs() -> None:
     stored = json.loads(KEYS_FILE.read_text())
     assert stored == generate(), "regenerate: python -m runtime.backends.rllib.config_keys"
 
 
-def _full_check_unknown(algorithm: str, keys: list[str]) -> list[str]:
-    """The full check's unknown-key problems for ``keys`` (each set to a value of the default's kind)."""
-    given = {"preset": "cartpole-ppo", "rl.training.run": algorithm,
-             **{f"rl.training.config.{k}": 1 for k in keys}}
+def _full(algorithm: str, given: dict[str, Any]) -> list[str]:
+    """The full check's problems (hp.resolve, RLlib imported) with the user's ``rl.training.config.*`` ``given``."""
     try:
-        hp.resolve(given, INSTALLED.validator_for, num_cpus=2)
+        hp.resolve({"preset": "cartpole-ppo", "rl.training.run": algorithm, **given}, INSTALLED.validator_for,
+                   num_cpus=2)
     except UserError as exc:
-        return sorted(re.findall(r"(Unknown \w+ configuration key '[^']+'\.(?: Did you mean '[^']+'\?)?)", str(exc)))
+        text = str(exc)
+        return [text.removeprefix("Invalid hyperparameter: ")] if "\n" not in text else re.findall(
+            r"^  - (.*)$", text, re.M)
     return []
 
 
-@pytest.mark.parametrize("algorithm", [a for a in ALGORITHMS if INSTALLED.backend_for(a).name == "rllib"])
+def _quick(algorithm: str, given: dict[str, Any]) -> list[str]:
+    """The quick check's problems, given the hyperparameters as the job hands them to it (no RLlib import)."""
+    return INSTALLED.backend_for(algorithm).quick_check(algorithm, _given_config(given))
+
+
+def _config(keys: list[str], value: Any = 1) -> dict[str, Any]:
+    return {f"rl.training.config.{k}": value for k in keys}
+
+
+@pytest.mark.parametrize("algorithm", RLLIB_ALGORITHMS)
 def test_the_quick_check_names_what_the_full_check_names(algorithm: str) -> None:
-    """Typos and keys of other algorithms: the same problems, word for word; a key the validator translates (an
-    RLlib 1.x name such as ``buffer_size``) is left to the full check, never flagged first."""
+    """Typos, keys of other algorithms, refused keys and RLlib 1.x names (each set to 1): the same problems, word for
+    word; a 1.x name RLlib 2.x's algorithm lacks is named as typed, with its 2.x name after it."""
     plain = ["lrr", "gamma", "train_batch_sise", "lr", "callbacks", "_private", "entropy_coef", "tau", "twin_q",
-             "rollout_fragment_lenght", "clip_param", "vtrace", "num_steps_sampled_before_learning_starts"]
+             "rollout_fragment_lenght", "clip_param", "vtrace", "num_steps_sampled_before_learning_starts",
+             "exploration_config", "render_env"]
     translated = ["num_sgd_iter", "sgd_minibatch_size", "num_workers", "model_config", "observation_filter", "horizon",
-                  "buffer_size", "prioritized_replay_alpha", *list(OLD_NAMES)]
-    assert sorted(quick_problems(algorithm, plain)) == _full_check_unknown(algorithm, plain)
-    quick = quick_problems(algorithm, translated)
-    assert set(quick) <= set(_full_check_unknown(algorithm, translated))
-    assert not any("buffer_size" in p or "horizon" in p or "model_config" in p for p in quick)
+                  "buffer_size", "prioritized_replay_alpha", "lr_schedule", "vf_share_layers", *list(OLD_NAMES)]
+    for keys in (plain, translated):
+        quick = _quick(algorithm, _config(keys))
+        assert sorted(quick) == sorted(_full(algorithm, _config(keys)))
+    if algorithm == "PPO":
+        assert ("Unknown PPO configuration key 'rl.training.config.learning_starts' (RLlib 2.x: "
+                "num_steps_sampled_before_learning_starts).") in _quick(algorithm, _config(["learning_starts"]))
 
 
-def test_an_algorithm_without_stored_keys_is_left_to_the_full_check() -> None:
-    assert quick_problems("DreamerV3", ["anything"]) == []
+TYPE_ERRORS = [
+    ({"num_sgd_iter": 4.5}, "'rl.training.config.num_sgd_iter' (RLlib 2.x: num_epochs) must be an integer, got 4.5"),
+    ({"num_sgd_iter": "four"}, "'rl.training.config.num_sgd_iter' (RLlib 2.x: num_epochs) must be an integer, got "
+                               '"four"'),
+    ({"num_epochs": 0}, "'rl.training.config.num_epochs' must be an integer >= 1, got 0"),
+    ({"sgd_minibatch_size": True}, "'rl.training.config.sgd_minibatch_size' (RLlib 2.x: minibatch_size) must be an "
+                                   "integer, got true"),
+    ({"num_workers": -1}, "'rl.training.config.num_workers' (RLlib 2.x: num_env_runners) must be an integer >= 0, "
+                          "got -1"),
+    ({"lambda_": 1.5}, "'rl.training.config.lambda_' (RLlib 2.x: lambda) must be a number in [0, 1], got 1.5"),
+    ({"lr": "fast"}, "'rl.training.config.lr' must be a number, got \"fast\""),
+    ({"gamma": [0.9]}, "'rl.training.config.gamma' must be a number, got [0.9]"),
+    ({"lr_schedule": [[5, 0.1]]}, "'rl.training.config.lr_schedule' (RLlib 2.x: lr) schedule must start at timestep "
+                                  "0, got [[5, 0.1]]"),
+    ({"vf_share_layers": "yes"}, "'rl.training.config.vf_share_layers' (RLlib 2.x: model_config.vf_share_layers) "
+                                 "must be true or false, got \"yes\""),
+    ({"model_config.fcnet_hiddens": 64}, "'rl.training.config.model_config.fcnet_hiddens' must be a list, got 64"),
+    ({"batch_mode": "whole"}, "'rl.training.config.batch_mode' must be one of truncate_episodes, complete_episodes, "
+                              'got "whole"'),
+    ({"explore": "no"}, "'rl.training.config.explore' must be true or false, got \"no\""),
+    ({"env_runner_health_probe_timeout_s": "soon"}, "'rl.training.config.env_runner_health_probe_timeout_s' must be "
+                                                    "a number, got \"soon\""),
+]
+
+
+@pytest.mark.parametrize(("given", "problem"), TYPE_ERRORS, ids=[next(iter(g)) for g, _ in TYPE_ERRORS])
+def test_a_wrong_value_gets_the_same_words_from_both_checks(given: dict[str, Any], problem: str) -> None:
+    config = {f"rl.training.config.{k}": v for k, v in given.items()}
+    assert _quick("PPO", config) == [problem]
+    assert _full("PPO", config) == [problem]
+
+
+KEYS = ["lr", "gamma", "lambda", "num_epochs", "minibatch_size", "train_batch_size_per_learner", "grad_clip", "seed",
+        "rollout_fragment_length", "num_cpus_per_learner", "entropy_coeff", "batch_mode", "observation_filter",
+        "num_env_runners", "explore", "model_config", "model_config.fcnet_hiddens", "model_config.log_std_init",
+        "model_config.fcnet_hidden", "model.fcnet_hiddens", "model", "vf_share_layers", "free_log_std", "lr_schedule",
+        "entropy_coeff_schedule", "num_sgd_iter", "sgd_minibatch_size", "num_workers", "train_batch_size", "lambda_",
+        "learning_starts", "target_update_frequency", "horizon", "buffer_size", "replay_buffer_config",
+        "prioritized_replay", "optimization", "use_critic", "framework", "exploration_config", "evaluation_config",
+        "env_config", "multi_agent_policies", "output", "lrr", "tau", "n_step", "twin_q", "num_gpus"]
+VALUES = st.one_of(
+    st.none(), st.booleans(), st.integers(-3, 10**6), st.floats(allow_nan=True, allow_infinity=True),
+    st.sampled_from(["4", "4.5", "-1", "1e-3", "auto", "nan", "1e400", "", "torch", "tf", "NoFilter",
+                     "truncate_episodes", "shared", "logdir"]),
+    st.text(max_size=6), st.lists(st.integers(-2, 300), max_size=3),
+    st.lists(st.lists(st.floats(-1, 1e6, allow_nan=False), min_size=2, max_size=2), max_size=3),
+    st.dictionaries(st.sampled_from(["fcnet_hiddens", "capacity", "actor_learning_rate", "x"]),
+                    st.one_of(st.integers(1, 64), st.lists(st.integers(1, 64), max_size=2)), max_size=2),
+)
+
+
+@settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(algorithm=st.sampled_from(RLLIB_ALGORITHMS),
+       config=st.dictionaries(st.sampled_from(KEYS), VALUES, min_size=1, max_size=3))
+@example(algorithm="PPO", config={"num_epochs": 4.5, "num_sgd_iter": 3})
+@example(algorithm="PPO", config={"num_epochs": 3, "num_sgd_iter": 4.5})
+@example(algorithm="DQN", config={"lr_schedule": [[0, 0.1]], "lr": "x"})
+def test_the_quick_check_never_refuses_what_the_full_check_accepts(algorithm: str, config: dict[str, Any]) -> None:
+    """Whatever the values, the quick check does not crash, and each problem it names the full check names too."""
+    given_ = {f"rl.training.config.{k}": v for k, v in config.items()}
+    quick = _quick(algorithm, given_)
+    assert set(quick) <= set(_full(algorithm, given_))
+
+
+def test_an_algorithm_without_a_stored_schema_is_left_to_the_full_check() -> None:
+    assert quick_problems("DreamerV3", {"anything": 1}) == []

@@ -12,7 +12,7 @@ from conftest import JobTree, make_job_tree
 from runtime.config import hyperparameters as hp
 from runtime.families.deepracer.dialect import rewrite_hyperparameters
 from runtime.errors import UserError
-from runtime.backends.rllib.config import RLlibValidator
+from runtime.backends.rllib.validator import RLlibValidator
 
 METADATA = {"action_space": [{"steering_angle": a, "speed": 0.6} for a in (-30, -15, 0, 15, 30)],
             "sensor": ["observation"], "neural_network": "DEEP_CONVOLUTIONAL_NETWORK_SHALLOW",

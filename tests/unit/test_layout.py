@@ -19,17 +19,18 @@ ENTRYPOINT_IMPORTS = {"runtime.cli", "runtime.container"}
 
 FLOORS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("environments", ("envs",)),
-    ("base", ("runtime", "runtime.names", "runtime.errors", "runtime.timings", "runtime.metric_lines")),
+    ("base", ("runtime", "runtime.names", "runtime.errors", "runtime.timings", "runtime.metric_lines",
+              "runtime.log_lines")),
     ("services", ("runtime.config", "runtime.job", "runtime.train.checkpoints", "runtime.train.manifest",
-                  "runtime.train.reporting", "runtime.train.sigterm", "runtime.export", "runtime.evaluate",
-                  "runtime.serving", "runtime.offline", "runtime.cluster", "sagemaker_rl.compat",
+                  "runtime.train.reporting", "runtime.train.curve", "runtime.train.sigterm", "runtime.export",
+                  "runtime.evaluate", "runtime.serving", "runtime.offline", "runtime.cluster", "sagemaker_rl.compat",
                   "sagemaker_rl.user_envs", "sagemaker_rl.experiment")),
     ("contracts", ("runtime.contracts",)),
     ("core", ("runtime.job.setup", "runtime.train", "runtime.evaluate.evaluator", "runtime.evaluate.loaders",
               "runtime.export.pipeline", "runtime.tuning")),
     ("plug-ins", ("runtime.backends", "runtime.families")),
     ("assembly", ("runtime.plugins",)),
-    ("commands", ("runtime.cli", "runtime.container", "runtime.pytest_plugin", "sagemaker_rl")),
+    ("commands", ("runtime.cli", "runtime.container", "runtime.toolkit", "runtime.pytest_plugin", "sagemaker_rl")),
     ("entry points", ("entrypoints",)),
 )
 """Floors, lowest first; a module stands on the floor of the longest name here that is it or a package above it
@@ -61,6 +62,7 @@ HEAVY: dict[str, str] = {
     "gunicorn": "the HTTP server, only for rlrt serve",
     "sagemaker_inference": "SageMaker's inference toolkit, only inside its serving container",
     "imageio_ffmpeg": "ffmpeg, only to write a video",
+    "lz4": "LZ4, only to read RLlib 1.x's compressed sample batches (where it is missing, one clear error)",
 }
 """The third-party libraries a function may import (on first use, for start-up time), and why each is heavy. Every
 other import, first-party modules above all, stands at the top of its module, where readers and this test see it."""

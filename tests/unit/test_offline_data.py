@@ -184,7 +184,8 @@ def test_loader_rejects_empty_files_and_folders(tmp_path: Path, rollouts: Path) 
     folder = tmp_path / "nothing"
     folder.mkdir()
     (folder / "notes.txt").write_text("x")
-    with pytest.raises(UserError, match=r"No .csv or .parquet rollout files under .*nothing \(found: notes.txt\)"):
+    with pytest.raises(UserError, match=r"No .csv or .parquet rollout files or RLlib output-\*.json sample-batch "
+                                        r"files under .*nothing \(found: notes.txt\)"):
         load_logged_data(folder)
 
 

@@ -189,7 +189,7 @@ def test_the_learning_curve_draws_one_iteration_and_the_pass_bar(tmp_path: Path)
     28), found by their colours in the PNG."""
     import matplotlib.image
 
-    from runtime.train.reporting import plot_learning_curve
+    from runtime.train.curve import plot_learning_curve
 
     progress = tmp_path / "progress.csv"
     progress.write_text("training_iteration,timesteps_total,episode_reward_mean,episode_reward_min,episode_reward_max\n"

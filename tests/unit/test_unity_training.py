@@ -23,7 +23,7 @@ def test_multi_agent_policies_for_unity_behaviors(tmp_path: Path) -> None:
     """How runtime.backends.rllib.config maps Unity agents onto RLlib policies (per behavior, or one shared policy)."""
     from runtime.errors import UserError
     from runtime.backends.rllib.algorithm import multi_agent_policies, policy_id_for
-    from runtime.backends.rllib.config import RLlibValidator
+    from runtime.backends.rllib.validator import RLlibValidator
 
     player = make_player(tmp_path / "players", "3DBall", ["--game", "ball", "--agents", "2"])
     env_config = {"player": str(player), "base_port": free_base_port()}

@@ -212,6 +212,7 @@ class D3rlpySession(TrainingSession):
             policy_loss=_mean_of(losses, ("imitator_loss", "actor_loss")),
             value_loss=_mean_of(losses, ("td_loss", "critic_loss", "loss")),
             learning_rate=_learning_rate(self.algo),
+            **estimates.values,  # progress.csv's ope_* columns: learning_curve.png draws them per epoch
         )
         lines = [*estimates.lines(), *(f"{k}: {np.mean(v):.6g}" for k, v in sorted(losses.items())),
                  f"gradient_steps_per_s: {done / max(1e-9, seconds):.6g}"]

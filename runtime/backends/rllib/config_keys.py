@@ -1,47 +1,41 @@
-"""The configuration keys of RLlib's algorithms kept as data (``config_keys.json``), so that a job can name a key
-RLlib does not have within a second, before RLlib is imported (~4 s) and Ray started (issue 28).
+"""RLlib's algorithms' configuration schemas kept as data (``config_keys.json``: every key and the kind of value it
+takes, and the model settings'), so that a job names a key RLlib does not have, or a value of the wrong type or out
+of range, within a second: before RLlib is imported (~4 s) and Ray started (issue 28).
 
 ``config_keys.json`` is generated from the installed RLlib (``python -m runtime.backends.rllib.config_keys``) and a
-test regenerates it and compares, so it cannot drift from the RLlib the lock installs. The quick check flags only
-what the full check (:meth:`runtime.backends.rllib.config.RLlibValidator.check`, after RLlib is imported) refuses
-as unknown, with the same words; everything else is left to it.
+test regenerates it and compares, so it cannot drift from the RLlib the lock installs. The quick check runs the full
+check's own code (:mod:`runtime.backends.rllib.validator`) on the keys the user gave, with the stored schema in place
+of RLlib's defaults: it says what the full check says about them, in the same words.
 """
 
 from __future__ import annotations
 
-import difflib
 import functools
 import json
 import sys
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
-from runtime.backends.rllib.config import (
-    _FORBIDDEN_PREFIXES,
-    FRAMEWORK_KEYS,
-    MOVED_TO_MODEL_CONFIG,
-    OLD_NAMES,
-    OLD_NESTED,
-    OLD_SCHEDULES,
-    OWN_KEYS,
-    default_config_dict,
-)
+from runtime.backends.rllib.schema import Schema
+from runtime.backends.rllib.validator import check_config, live_schema, translate_config
 
 KEYS_FILE = Path(__file__).with_name("config_keys.json")
 ALGORITHMS = ("PPO", "APPO", "IMPALA", "DQN", "SAC", "BC", "MARWIL")
-"""The algorithms whose keys are kept: the ones SageMaker RL examples and rlrt's presets train with RLlib (CQL is d3rlpy's)."""
-TRANSLATED = frozenset({*FRAMEWORK_KEYS, *OLD_NESTED, *MOVED_TO_MODEL_CONFIG, *OLD_SCHEDULES, *OWN_KEYS, "horizon",
-                        "model", "prioritized_replay", "optimization", "use_critic", "input", "output", "env",
-                        "monitor", "batch_mode"})
-"""Keys the validator translates or checks itself before asking RLlib's defaults."""
+"""The algorithms whose schemas are kept: the ones SageMaker RL examples and rlrt's presets train with RLlib (CQL is
+d3rlpy's)."""
+JOB_KEYS = ("env", "monitor")
+"""RLlib 1.x's job-level keys inside ``rl.training.config``, which the hyperparameters take out before translating
+(runtime.config.hyperparameters._rllib_1x_job_keys): not the algorithm's."""
 
 
 def generate(algorithms: Iterable[str] = ALGORITHMS) -> dict[str, Any]:
     """The data file's content from the installed RLlib (imports it)."""
     import ray  # heavy: Ray and RLlib (~4 s), only to generate or verify the data
 
+    schemas = {name: live_schema(name) for name in algorithms}
     return {"ray": ray.__version__,
-            "algorithms": {name: list(default_config_dict(name)) for name in algorithms}}  # RLlib's order: hints tie-break by it
+            "algorithms": {name: dict(schema.kinds) for name, schema in schemas.items()},
+            "model_config": dict(next(iter(schemas.values())).model) if schemas else {}}
 
 
 @functools.lru_cache(maxsize=1)
@@ -52,24 +46,21 @@ def _stored() -> Mapping[str, Any]:
         return {"algorithms": {}}
 
 
-def quick_problems(algorithm: str, keys: Iterable[str]) -> list[str]:
-    """The unknown ``rl.training.config.<key>`` problems of ``keys`` (top-level config keys as the user gave them)
-    for ``algorithm``, from the stored keys; [] for an algorithm not stored (the full check decides)."""
-    stored = (_stored().get("algorithms") or {}).get(algorithm)
-    if not stored:
+def stored_schema(algorithm: str) -> Schema | None:
+    """``algorithm``'s schema from ``config_keys.json``; None for an algorithm not stored."""
+    kinds = (_stored().get("algorithms") or {}).get(algorithm)
+    return Schema(kinds, _stored().get("model_config") or {}) if kinds else None
+
+
+def quick_problems(algorithm: str, config: Mapping[str, Any]) -> list[str]:
+    """The problems of ``config`` (the ``rl.training.config.*`` the user gave, nested as the hyperparameters nest
+    them) for ``algorithm``, from the stored schema; [] for an algorithm not stored (the full check decides)."""
+    schema = stored_schema(algorithm)
+    if schema is None:
         return []
-    defaults = set(stored)
-    valid = [k for k in stored if not k.startswith(_FORBIDDEN_PREFIXES)] + list(OWN_KEYS)
-    problems = []
-    for key in keys:
-        name = OLD_NAMES.get(key, key)
-        if key in TRANSLATED or (name in defaults and not name.startswith(_FORBIDDEN_PREFIXES)):
-            continue
-        candidates = valid + list(OLD_NAMES) + list(OLD_SCHEDULES)
-        close = difflib.get_close_matches(name, candidates, n=1, cutoff=0.6)
-        hint = f" Did you mean 'rl.training.config.{close[0]}'?" if close else ""
-        problems.append(f"Unknown {algorithm} configuration key 'rl.training.config.{name}'.{hint}")
-    return problems
+    given = {key: value for key, value in config.items() if key not in JOB_KEYS}
+    translated, _, problems = translate_config(algorithm, given, schema, warn=False)
+    return problems + check_config(algorithm, schema, translated)
 
 
 if __name__ == "__main__":  # python -m runtime.backends.rllib.config_keys: write the data file

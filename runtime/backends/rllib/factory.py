@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Mapping
 
 from runtime.backends.rllib.backend import RLlibSession, serving_model_from_checkpoint
-from runtime.backends.rllib.config import RLlibValidator
 from runtime.backends.rllib.config_keys import quick_problems
 from runtime.backends.rllib.policy import serving_policy_from_checkpoint
+from runtime.backends.rllib.quiet import quiet_ray_logs
 from runtime.backends.rllib.ray_process import EarlyRayStart
+from runtime.backends.rllib.validator import RLlibValidator
 from runtime.contracts import Actor, BackendContext, BackendFactory
 from runtime.evaluate.video import torch_actor
 from runtime.export.policy import ServingModels
@@ -40,15 +41,17 @@ class RLlibBackendFactory(BackendFactory):
         cluster that is not there is then reported once)."""
         return None if os.environ.get("RAY_ADDRESS") else EarlyRayStart(num_cpus, num_gpus)
 
-    def quick_check(self, algorithm: str, keys: Sequence[str]) -> list[str]:
-        """Keys RLlib's ``algorithm`` does not have, from ``config_keys.json`` (no RLlib import)."""
-        return quick_problems(algorithm, keys)
+    def quick_check(self, algorithm: str, config: Mapping[str, Any]) -> list[str]:
+        """The validator's problems with ``config`` from ``config_keys.json`` (no RLlib import)."""
+        return quick_problems(algorithm, config)
 
     def serving_model(self, model_dir: Path) -> ServingModels:
+        quiet_ray_logs()  # RLlib's own lines that do not apply, as in training (rlrt export)
         return serving_model_from_checkpoint(model_dir / CHECKPOINT_DIR)
 
     def load_actor(self, model_dir: Path, metadata: Mapping[str, Any]) -> Actor:
         """The model's deterministic policy, rebuilt from its checkpoint (the module plus its connectors)."""
+        quiet_ray_logs()  # RLlib's own lines that do not apply (its RLModule's deprecation), as in training
         policy, _, _ = serving_policy_from_checkpoint(model_dir / str(metadata.get("checkpoint") or CHECKPOINT_DIR))
         return torch_actor(policy)
 

@@ -1,0 +1,149 @@
+"""``learning_curve.png``: the series of ``progress.csv`` a job's curve shows, and the figure drawn from them.
+
+An online job's curve is its mean episode return (the min - max band around it) against environment steps. An
+offline job (one whose rows hold off-policy estimates) is drawn per epoch, as the Batch RL seed notebook plots its
+OPE CSV: one line per estimator, labelled with Coach's name (``Weighted Importance Sampling``, ``Sequential Doubly
+Robust``, ...), the discounted-return estimators and the one-step (reward per step) ones on panels of their own, and
+the greedy evaluation return (``evaluation_episodes`` > 0) on a panel above them. The preset's pass bar is a dashed
+line on the panel of the metric it is set on. Every point has a marker while there are at most 50, so that a
+one-iteration job shows.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+from runtime.metric_lines import OFF_POLICY_ESTIMATES, ONE_STEP_ESTIMATES
+
+RETURN = "episode_reward_mean"
+MARKERS_UP_TO = 50
+
+
+@dataclass(frozen=True)
+class Series:
+    """One line of the curve: its label and its finite points."""
+
+    label: str
+    x: tuple[float, ...]
+    y: tuple[float, ...]
+
+
+@dataclass(frozen=True)
+class Panel:
+    """One set of axes: its lines, an optional min - max band (x, low, high) and the pass bar drawn on it."""
+
+    ylabel: str
+    lines: tuple[Series, ...]
+    band: tuple[tuple[float, ...], tuple[float, ...], tuple[float, ...]] | None = None
+    pass_bar: float | None = None
+
+
+@dataclass(frozen=True)
+class Curve:
+    """What ``learning_curve.png`` shows: panels stacked top to bottom over one x axis."""
+
+    xlabel: str
+    panels: tuple[Panel, ...]
+
+
+def _number(value: Any) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return math.nan
+
+
+def read_progress(progress_file: Path) -> list[dict[str, float]]:
+    """The rows of ``progress.csv`` as numbers (NaN where a cell is empty or not a number)."""
+    with progress_file.open(newline="", encoding="utf-8") as handle:
+        return [{k: _number(v) for k, v in row.items() if k is not None} for row in csv.DictReader(handle)]
+
+
+def _series(rows: Sequence[Mapping[str, float]], x_key: str, y_key: str, label: str) -> Series:
+    points = [(r.get(x_key, math.nan), r.get(y_key, math.nan)) for r in rows]
+    kept = [(x, y) for x, y in points if math.isfinite(x) and math.isfinite(y)]
+    return Series(label, tuple(x for x, _ in kept), tuple(y for _, y in kept))
+
+
+def _return_panel(rows: Sequence[Mapping[str, float]], x_key: str, label: str, ylabel: str,
+                  pass_bar: tuple[str, float] | None) -> Panel | None:
+    mean = _series(rows, x_key, RETURN, label)
+    if not mean.x:
+        return None
+    kept = [r for r in rows if math.isfinite(r.get(x_key, math.nan)) and math.isfinite(r.get(RETURN, math.nan))]
+    band = (mean.x, tuple(r.get("episode_reward_min", math.nan) for r in kept),
+            tuple(r.get("episode_reward_max", math.nan) for r in kept))
+    bar = pass_bar[1] if pass_bar is not None and pass_bar[0] == RETURN else None
+    return Panel(ylabel, (mean,), band, bar)
+
+
+def curve_series(rows: Sequence[Mapping[str, float]], pass_bar: tuple[str, float] | None = None) -> Curve | None:
+    """The curve of ``progress.csv``'s rows (see the module's docstring); None when there is nothing to draw yet."""
+    estimates = [(key, name) for key, name in OFF_POLICY_ESTIMATES
+                 if any(math.isfinite(r.get(key, math.nan)) for r in rows)]
+    if not estimates:
+        panel = _return_panel(rows, "timesteps_total", "mean episode return", "episode return", pass_bar)
+        return Curve("environment steps", (panel,)) if panel is not None else None
+    panels = []
+    evaluation = _return_panel(rows, "training_iteration", "mean evaluation return (greedy policy)",
+                               "evaluation return", pass_bar)
+    if evaluation is not None:
+        panels.append(evaluation)
+    for one_step, ylabel in ((False, "off-policy estimate\n(discounted return)"),
+                             (True, "off-policy estimate\n(reward per step)")):
+        lines = tuple(_series(rows, "training_iteration", key, f"{name} ({key})") for key, name in estimates
+                      if (key in ONE_STEP_ESTIMATES) == one_step)
+        if lines:
+            panels.append(Panel(ylabel, lines))
+    return Curve("epoch", tuple(panels))
+
+
+def learning_curve_figure(curve: Curve, title: str) -> Any:
+    """The matplotlib figure of ``curve`` (close it with ``matplotlib.pyplot.close``)."""
+    import matplotlib  # heavy: matplotlib (the learning curve only)
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt  # heavy: matplotlib (the learning curve only)
+
+    count = len(curve.panels)
+    fig, axes = plt.subplots(count, 1, figsize=(8, 2.2 + 2.3 * count), dpi=100, sharex=True, squeeze=False)
+    for ax, panel in zip(axes[:, 0], curve.panels):
+        if panel.band is not None:
+            ax.fill_between(panel.band[0], panel.band[1], panel.band[2], alpha=0.2, label="min - max")
+        for line in panel.lines:
+            ax.plot(line.x, line.y, marker="o" if len(line.x) <= MARKERS_UP_TO else None, markersize=4,
+                    label=line.label)
+        if panel.pass_bar is not None:
+            ax.axhline(panel.pass_bar, color="tab:green", linestyle="--", label=f"pass bar ({panel.pass_bar:g})")
+        ax.set_ylabel(panel.ylabel)
+        ax.grid(alpha=0.3)
+        ax.legend(loc="best", fontsize="small")
+    axes[0, 0].set_title(title)
+    axes[-1, 0].set_xlabel(curve.xlabel)
+    if curve.xlabel == "epoch":
+        from matplotlib.ticker import MaxNLocator  # heavy: matplotlib (the learning curve only)
+
+        axes[-1, 0].xaxis.set_major_locator(MaxNLocator(integer=True))
+    fig.tight_layout()
+    return fig
+
+
+def plot_learning_curve(progress_file: Path, out_file: Path, title: str,
+                        pass_bar: tuple[str, float] | None = None) -> Path | None:
+    """Draw ``progress_file`` into the PNG ``out_file`` (written whole or not at all); None when there is nothing to
+    plot yet."""
+    curve = curve_series(read_progress(progress_file), pass_bar)
+    if curve is None:
+        return None
+    fig = learning_curve_figure(curve, title)
+    import matplotlib.pyplot as plt  # heavy: matplotlib (the learning curve only)
+
+    tmp = out_file.with_suffix(".tmp.png")
+    fig.savefig(tmp)
+    plt.close(fig)
+    tmp.replace(out_file)
+    return out_file
