@@ -39,7 +39,7 @@ from runtime.names import CHECKPOINT_DIR, OUTPUT_CHECKPOINT_DIR
 from runtime.timings import mark
 from runtime.train.checkpoints import CheckpointManager, TrainingState, config_changes, describe_space
 from runtime.train.manifest import write_manifest
-from runtime.train.reporting import IterationMetrics, ProgressBar, Reporter
+from runtime.train.reporting import IterationMetrics, ProgressBar, Reporter, SlowStartNotice
 from runtime.train.sigterm import HeldStop, SigtermWatch
 from runtime.train.videos import RolloutVideos
 from runtime.train.warm_start import warm_start
@@ -181,6 +181,7 @@ def train(
         videos = RolloutVideos(spec, env_id, job.intermediate_dir, out)
         started = time.monotonic()
         time_offset = state.time_total_s
+        notice = SlowStartNotice(out, backend.units[0], enabled=not progress.shown and not stopped_by)
         with SigtermWatch() as sigterm:
             while not sigterm.requested and not stopped_by:
                 try:
@@ -192,6 +193,8 @@ def train(
                     if translated is not None:
                         raise translated from None
                     raise
+                finally:
+                    notice.cancel()
                 state = replace(
                     state,
                     training_iteration=state.training_iteration + 1,
@@ -220,6 +223,7 @@ def train(
                 stopped_by = stop_reason(spec.stop, metrics) or hooks.stop_reason(state, metrics) or ""
                 if stopped_by:
                     break
+            notice.cancel()  # a signal before the first iteration
             if not stopped_by:
                 stopped_by = sigterm.signal_name or "SIGTERM"
             exit_code = sigterm.exit_code

@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import math
 import sys
+import threading
 import time
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
@@ -344,6 +345,31 @@ class ProgressBar:
             self._bar.set_postfix(reward=f"{metrics.episode_reward_mean:.3g}", refresh=False)
         self._bar.refresh()
 
+    @property
+    def shown(self) -> bool:
+        """Whether the bar is drawn (a terminal): it shows the elapsed time, so no other sign of life is needed."""
+        return self._bar is not None
+
     def close(self) -> None:
         if self._bar is not None:
             self._bar.close()
+
+
+class SlowStartNotice:
+    """One line when the first iteration is still running after ``delay_s`` (a log without a terminal shows nothing
+    else until its metric lines: a Reacher iteration takes ~80 s on two cores); :meth:`cancel` once it has ended."""
+
+    def __init__(self, out: TextIO, unit: str, delay_s: float = 10.0, enabled: bool = True) -> None:
+        self._timer = threading.Timer(delay_s, self._say, args=(out, unit, delay_s)) if enabled else None
+        if self._timer is not None:
+            self._timer.daemon = True
+            self._timer.start()
+
+    @staticmethod
+    def _say(out: TextIO, unit: str, delay_s: float) -> None:
+        print(f"rlrt: {unit} 1 is still running after {delay_s:g} s; its metric lines are printed when it ends",
+              file=out, flush=True)
+
+    def cancel(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()

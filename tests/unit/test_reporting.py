@@ -6,12 +6,13 @@ import csv
 import io
 import math
 import re
+import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from runtime.train.reporting import EpisodeWindow, IterationMetrics, Reporter, coach_training_line, metric_lines, metrics_from_rllib
+from runtime.train.reporting import EpisodeWindow, IterationMetrics, Reporter, SlowStartNotice, coach_training_line, metric_lines, metrics_from_rllib
 
 # Copied from sagemaker.rl.estimator.RLEstimator.default_metric_definitions (SageMaker Python SDK).
 FLOAT_REGEX = "[-+]?[0-9]*[.]?[0-9]+([eE][-+]?[0-9]+)?"
@@ -205,3 +206,18 @@ def test_the_learning_curve_draws_one_iteration_and_the_pass_bar(tmp_path: Path)
     without = plot_learning_curve(progress, tmp_path / "plain.png", "t")
     assert count((44, 160, 44)) > (np.abs((matplotlib.image.imread(str(without))[..., :3] * 255).round()
                                           - np.array((44, 160, 44))).max(axis=-1) <= 10).sum()
+
+
+def test_a_slow_first_iteration_gets_one_line_and_a_quick_one_none() -> None:
+    slow = io.StringIO()
+    notice = SlowStartNotice(slow, "iteration", delay_s=0.05)
+    time.sleep(0.3)
+    notice.cancel()
+    assert slow.getvalue() == ("rlrt: iteration 1 is still running after 0.05 s; its metric lines are printed when "
+                               "it ends\n")
+    quick = io.StringIO()
+    SlowStartNotice(quick, "epoch", delay_s=0.2).cancel()
+    off = io.StringIO()
+    SlowStartNotice(off, "iteration", delay_s=0.01, enabled=False)
+    time.sleep(0.4)
+    assert quick.getvalue() == "" and off.getvalue() == ""
