@@ -4,6 +4,7 @@ input, then `deploy(instance_type="local")` and `predict()` with seed 000's requ
 
     python sdk_local_mode.py IMAGE WORKDIR   -> prints the prediction as JSON on its last line; exit 0 on success
 
+Every container the SDK starts carries the label ``RUN_LABEL=$RLRT_IMAGE_RUN`` (``local.container_config``).
 No AWS: dummy credentials and region, `LocalSession` with `local_code: True` (the source dir is mounted, not
 uploaded), a `file://` output path and a named code location (no default bucket, so no STS or S3 call), telemetry
 off.
@@ -12,6 +13,7 @@ off.
 from __future__ import annotations
 
 import json
+import os
 import runpy
 import shutil
 import sys
@@ -27,7 +29,7 @@ from sagemaker.serializers import JSONSerializer
 REPO_ROOT = Path(__file__).resolve().parents[2]
 # By path: the SDK's environment has a top-level `tests` package of its own that shadows this one.
 _INPUTS = runpy.run_path(str(Path(__file__).with_name("inputs.py")))
-TINY_REACHER, SEED_REQUEST = _INPUTS["TINY_REACHER"], _INPUTS["SEED_REQUEST"]
+TINY_REACHER, SEED_REQUEST, RUN_LABEL = _INPUTS["TINY_REACHER"], _INPUTS["SEED_REQUEST"], _INPUTS["RUN_LABEL"]
 
 HYPERPARAMETERS = {k: v for k, v in TINY_REACHER.items() if k != "preset"}  # the entry point names the preset
 HYPERPARAMETERS["rl.training.stop.training_iteration"] = 1
@@ -48,7 +50,9 @@ def main(image: str, workdir: Path) -> int:
     # The SDK's own switches: telemetry off (it would call an S3 endpoint), local code (mounted, not uploaded).
     session = LocalSession(boto_session=boto_session, sagemaker_config={
         "SchemaVersion": "1.0", "SageMaker": {"PythonSDK": {"Modules": {"TelemetryOptOut": True}}}})
-    session.config = {"local": {"local_code": True}}
+    # container_config: what the SDK adds to every container it starts (its compose services): the run's label.
+    session.config = {"local": {"local_code": True,
+                                "container_config": {"labels": {RUN_LABEL: os.environ["RLRT_IMAGE_RUN"]}}}}
     estimator = RLEstimator(
         entry_point="train-reacher.py",
         source_dir=str(source),

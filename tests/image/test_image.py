@@ -20,11 +20,19 @@ from typing import Iterator
 
 import pytest
 
+from runtime.backends.rllib.ray_process import DOCKER_SHM_ADVICE
 from tests.conftest import REPO_ROOT, JobTree, make_job_tree
-from tests.image.inputs import SEED_REQUEST, TINY_REACHER
+from tests.image.inputs import RUN_LABEL, SEED_REQUEST, TINY_REACHER
 
 IMAGE = os.environ.get("RLRT_IMAGE", "")
 pytestmark = pytest.mark.skipif(not IMAGE, reason="RLRT_IMAGE is not set: run scripts/test-image")
+RUN = os.environ.setdefault("RLRT_IMAGE_RUN", uuid.uuid4().hex[:12])  # the SDK's driver process inherits it
+LABEL = ("--label", f"{RUN_LABEL}={RUN}")
+"""On every container a test starts: scripts/test-image removes those, and only those, afterwards."""
+DOCKER_DEFAULT_SHM = "--shm-size=64m"
+"""A container's /dev/shm unless `docker run --shm-size` says more (named here, so no daemon default changes it)."""
+RAY_SHM_WARNING = "The object store is using"
+"""The start of Ray's warning about a small /dev/shm (rlrt prints its own line instead)."""
 
 SAGEMAKER_STOP_GRACE_S = 120
 """SageMaker's StopTrainingJob sends SIGTERM, then SIGKILL 120 s later."""
@@ -42,7 +50,7 @@ def run_image(tree: Path | None, *command: str, extra: tuple[str, ...] = (), tim
               ) -> subprocess.CompletedProcess[str]:
     """`docker run --rm [-v TREE:/opt/ml] IMAGE COMMAND...` to completion."""
     mount = ("-v", f"{tree}:/opt/ml") if tree is not None else ()
-    return docker("run", "--rm", "--network", "host", *mount, *extra, IMAGE, *command, timeout=timeout)
+    return docker("run", "--rm", *LABEL, "--network", "host", *mount, *extra, IMAGE, *command, timeout=timeout)
 
 
 @pytest.fixture
@@ -77,11 +85,13 @@ def assert_readable_by_others(folder: Path) -> None:
 
 
 def trained_tree(tmp_path: Path) -> JobTree:
-    """Train one tiny iteration with `docker run -v TREE:/opt/ml IMAGE train` and check its outputs."""
+    """Train one tiny iteration with `docker run -v TREE:/opt/ml IMAGE train` and check its outputs; with Docker's
+    64 MB of shared memory the log has one rlrt line naming the flag to give, not Ray's warning."""
     tree = make_job_tree(tmp_path / "ml", {**TINY_REACHER, "rl.training.stop.training_iteration": 1})
-    run = run_image(tree.base, "train")
+    run = run_image(tree.base, "train", extra=(DOCKER_DEFAULT_SHM,))
     output = run.stdout + run.stderr
     assert run.returncode == 0, output[-4000:]
+    assert RAY_SHM_WARNING not in output and output.count(f"docker run {DOCKER_SHM_ADVICE}") == 1, output[-4000:]
     assert "training_iteration: 1" in output and "episode_reward_mean: " in output, output[-3000:]
     assert (tree.model / "policy.onnx").is_file() and (tree.model / "metadata.json").is_file()
     assert_readable_by_others(tree.model)
@@ -91,8 +101,8 @@ def trained_tree(tmp_path: Path) -> JobTree:
 def test_train_then_serve_the_seed_request(tmp_path: Path, container_name: str) -> None:
     tree = trained_tree(tmp_path)
     port = free_port()
-    docker("run", "-d", "--name", container_name, "-p", f"127.0.0.1:{port}:8080", "-v", f"{tree.base}:/opt/ml",
-           IMAGE, "serve", check=True)
+    docker("run", "-d", *LABEL, "--name", container_name, "-p", f"127.0.0.1:{port}:8080", "-v",
+           f"{tree.base}:/opt/ml", IMAGE, "serve", check=True)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 180
     while True:
@@ -138,9 +148,10 @@ def test_script_mode_runs_a_seed_entry_point_from_a_sourcedir_tarball(tmp_path: 
     tree.channel("code").mkdir(parents=True, exist_ok=True)
     with tarfile.open(tree.channel("code") / "sourcedir.tar.gz", "w:gz") as tar:
         tar.add(source / "train-reacher.py", arcname="train-reacher.py")
-    run = run_image(tree.base, "train")
+    run = run_image(tree.base, "train", extra=(DOCKER_SHM_ADVICE,))  # the README's `docker run` flag
     output = run.stdout + run.stderr
     assert run.returncode == 0, output[-4000:]
+    assert RAY_SHM_WARNING not in output and "--shm-size" not in output, output[-4000:]
     assert "Invoking script with the following command" in output and "train-reacher.py" in output
     assert "training_iteration: 1" in output
     assert (tree.model / "policy.onnx").is_file()
@@ -148,7 +159,7 @@ def test_script_mode_runs_a_seed_entry_point_from_a_sourcedir_tarball(tmp_path: 
 
 def test_docker_stop_checkpoints_within_the_grace_and_a_rerun_resumes(tmp_path: Path, container_name: str) -> None:
     tree = make_job_tree(tmp_path / "ml", {**TINY_REACHER, "rl.training.stop.training_iteration": 1000})
-    docker("run", "-d", "--name", container_name, "-v", f"{tree.base}:/opt/ml", IMAGE, "train", check=True)
+    docker("run", "-d", *LABEL, "--name", container_name, "-v", f"{tree.base}:/opt/ml", IMAGE, "train", check=True)
     wait_for_log(container_name, "training_iteration: 1\n", timeout=600)
     started = time.monotonic()
     docker("stop", "-t", str(SAGEMAKER_STOP_GRACE_S), container_name, timeout=SAGEMAKER_STOP_GRACE_S + 60, check=True)

@@ -1,12 +1,18 @@
 """Ray and RLlib log lines a user of rlrt cannot act on, dropped from the job's log.
 
 Each entry names the logger that writes it and the start of its message; nothing else is touched, so every other
-warning Ray or RLlib writes still reaches the log. ``tests/jobs/test_train.py`` checks a job's log for them.
+warning Ray or RLlib writes still reaches the log. ``tests/quiet_logs.py`` checks jobs' logs for any line that is not
+rlrt's own.
 """
 
 from __future__ import annotations
 
+import contextlib
+import io
 import logging
+import re
+import sys
+import warnings
 
 NOT_ACTIONABLE: dict[str, tuple[str, ...]] = {
     # rlrt chooses RLlib's new API stack for every job; the hint to turn it off does not apply.
@@ -18,9 +24,24 @@ NOT_ACTIONABLE: dict[str, tuple[str, ...]] = {
     # Building the algorithm's env runners is what the job does first; Tune's hint about actor reuse does not apply.
     "ray.tune.trainable.trainable": ("Trainable.setup took ",),
     # Ray starts in a background thread while RLlib imports; rlrt installs its own SIGTERM handler (checkpoint, 143).
-    "ray._private.worker": ("SIGTERM handler is not set because current thread is not the main thread",),
+    "ray._private.worker": ("SIGTERM handler is not set because current thread is not the main thread",
+                            # The job's own Ray instance, started for it: rlrt says what it trains next.
+                            "Started a local Ray instance."),
+    # Where /dev/shm is too small for Ray's object store, rlrt names the store's folder itself and says so in one line
+    # with the docker flag (runtime.backends.rllib.ray_process.object_store_options); Ray then notes this.
+    "ray._private.services": ("object_store_memory is not verified when plasma_directory is set.",),
 }
 """Logger name -> message prefixes dropped from it."""
+
+NATIVE_NOT_ACTIONABLE = re.compile(
+    rb"core_worker\.cc:\d+: Actor with class name: '(Single|Multi)AgentEnvRunner' and ID: '\w+' has constructor "
+    rb"arguments in the object store and max_restarts > 0")
+"""Ray's C++ core worker (the driver's stderr) on creating remote env runners: RLlib hands them its config by
+ObjectRef and keeps that reference for the env runner group's life (``EnvRunnerGroup._remote_config_obj_ref``), so
+the restart it warns about works."""
+
+GYM_REGISTRATION = r".*Overriding environment rllib-(single|multi)-agent-env-v0 already in registry"
+"""gymnasium's warning each time RLlib registers its own wrapper id again (an env runner re-creating its env)."""
 
 
 class _DropMessages(logging.Filter):
@@ -33,9 +54,21 @@ class _DropMessages(logging.Filter):
 
 
 def quiet_ray_logs() -> None:
-    """Drop the lines in :data:`NOT_ACTIONABLE` from their loggers (idempotent). Called before Ray starts in the
-    driver, and in every Ray worker of the job (``worker_process_setup_hook``, so env runners' lines go too)."""
+    """Drop the lines in :data:`NOT_ACTIONABLE` from their loggers and RLlib's :data:`GYM_REGISTRATION` warning
+    (idempotent). Called before Ray starts in the driver, and in every Ray worker of the job
+    (``worker_process_setup_hook``, so env runners' lines go too)."""
     for name, prefixes in NOT_ACTIONABLE.items():
         logger = logging.getLogger(name)
         if not any(isinstance(f, _DropMessages) for f in logger.filters):
             logger.addFilter(_DropMessages(prefixes))
+    warnings.filterwarnings("ignore", message=GYM_REGISTRATION, category=UserWarning)
+
+
+def quiet_ray_logs_and_gym() -> None:
+    """:func:`quiet_ray_logs`, and the old ``gym`` package imported with its notice about itself left out: the hook
+    of a job whose own code imports ``gym`` (a launcher script), which printed that notice once in the driver; each
+    env runner would print it again when it loads the script's environment."""
+    quiet_ray_logs()
+    if "gym" not in sys.modules:
+        with contextlib.redirect_stderr(io.StringIO()), contextlib.suppress(ImportError):
+            import gym  # noqa: F401  # heavy: the old gym, imported here first to leave its notice out
