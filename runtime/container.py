@@ -1,7 +1,8 @@
 """The container's entry point: SageMaker (and `docker run IMAGE ...`) call the image with `train` or `serve`.
 
 - `train`: when the hyperparameters name a user script (`sagemaker_program`, as the SDK's script mode sets it with
-  `entry_point=`/`source_dir=`), hand over to sagemaker-training, which fetches the source dir and runs the script
+  `entry_point=`/`source_dir=`), hand over to sagemaker-training (`runtime/toolkit.py`: its own lines left out or
+  made rlrt's), which fetches the source dir and runs the script
   (our seed-named entry points are such scripts); otherwise train with `rlrt train`. Before the handover, a
   multi-host job's host names must resolve within a bounded wait (a single-host job needs none), so a tree copied
   from SageMaker never hangs in sagemaker-training's silent 15-minute wait. A source dir carrying its own copy of
@@ -14,7 +15,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -27,10 +27,17 @@ from sagemaker_training import params
 from runtime.cluster.node import resolve_host
 from runtime.errors import UserError, default_failure_file, run_job
 from runtime.job.environment import load_environment
-from runtime.job.script_mode import prepare_script_mode, source_files, stock_evaluation
+from runtime.job.script_mode import (
+    complete_input_data_config,
+    prepare_script_mode,
+    source_files,
+    stock_evaluation,
+)
 
 TOOLKIT_SKIPS_HOST_WAIT = "SM_STUDIO_LOCAL_MODE"
 """sagemaker-training skips its host-name wait when this is "true" (its only effect in sagemaker-training 4.9)."""
+TOOLKIT_MODULE = "runtime.toolkit"
+"""sagemaker-training's ``train`` with its log made rlrt's (:mod:`runtime.toolkit`)."""
 HOST_TIMEOUT_ENV = "RLRT_HOST_RESOLUTION_TIMEOUT_S"
 DEFAULT_HOST_TIMEOUT_S = 300.0
 
@@ -53,12 +60,13 @@ def plan(argv: Sequence[str]) -> list[str]:
                 return [sys.executable, "-m", "runtime.cli", evaluation, *rest]
             resolve_hosts(env.hosts)
             prepare_script_mode(env.hyperparameters, files)
+            complete_input_data_config(env.config_dir, env.channels)
             # sagemaker-training writes output/failure when the script fails; without the folder (a docker run tree)
             # that write raises inside its error handler, and the job exits 0 with no failure reported.
             env.output_dir.mkdir(parents=True, exist_ok=True)
             # Resolved here (or not needed): sagemaker-training's own wait, up to 15 minutes in silence, is skipped.
             os.environ[TOOLKIT_SKIPS_HOST_WAIT] = "true"
-            return [_program("train"), *rest]
+            return [sys.executable, "-m", TOOLKIT_MODULE, *rest]
         return [sys.executable, "-m", "runtime.cli", "train", *rest]
     if command == "serve":
         return [sys.executable, "-m", "runtime.cli", "serve", *rest]
@@ -93,17 +101,6 @@ def resolve_hosts(hosts: Sequence[str], timeout_s: float | None = None) -> None:
             f"(\"hosts\": [\"{hosts[0]}\"]). {HOST_TIMEOUT_ENV} sets the wait.")
 
 
-def _program(name: str) -> str:
-    """A console script of this environment (next to the interpreter), else one on PATH."""
-    local = os.path.join(os.path.dirname(sys.executable), name)
-    if os.path.exists(local):
-        return local
-    found = shutil.which(name)
-    if not found:
-        raise UserError(f"'{name}' is not installed in this image.")
-    return found
-
-
 def run_forwarding_sigterm(command: Sequence[str]) -> int:
     """Run sagemaker-training's ``train`` as a child and pass SIGTERM on to the user's script (its children):
     sagemaker-training does not, so a stopped script-mode job (a spot interruption) would never checkpoint. Returns
@@ -136,7 +133,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         command = plan(args)
         sys.stdout.flush()
         sys.stderr.flush()
-        if os.path.basename(command[0]) == "train":  # sagemaker-training's `train`: script mode
+        if command[1:3] == ["-m", TOOLKIT_MODULE]:  # sagemaker-training's `train`: script mode
             return run_forwarding_sigterm(command)
         try:
             os.execvp(command[0], command)

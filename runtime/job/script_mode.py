@@ -5,6 +5,7 @@ importable by the user's script and its Ray workers (only those whose real modul
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from types import MappingProxyType
@@ -14,6 +15,7 @@ from sagemaker_training import params
 
 from runtime.errors import UserError
 from runtime.job.removed_apis import imports_any, read_source_dir, refuse_removed_apis, removed_apis_in
+from runtime.names import INPUT_DATA_CONFIG_JSON
 from sagemaker_rl.compat import missing_folders, pythonpath_with
 
 PACKAGE = "sagemaker_rl"
@@ -76,3 +78,21 @@ def prepare_script_mode(hyperparameters: Mapping[str, Any], files: Mapping[str, 
     folders = missing_folders()
     if folders:
         os.environ["PYTHONPATH"] = pythonpath_with(folders, os.environ.get("PYTHONPATH"))
+
+
+def complete_input_data_config(config_dir: Path, channels: tuple[str, ...]) -> None:
+    """Write ``inputdataconfig.json`` (the ``channels``, each in File mode) where a hand-made tree lacks it:
+    sagemaker-training cannot start a script without it (SageMaker always writes one; ``docker run`` trees laid out
+    as the README shows need not)."""
+    path = config_dir / INPUT_DATA_CONFIG_JSON
+    if path.exists():
+        return
+    config = {name: {"TrainingInputMode": "File", "S3DistributionType": "FullyReplicated",
+                     "RecordWrapperType": "None"} for name in channels}
+    try:
+        path.write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
+    except OSError as exc:
+        raise UserError(f"{path} is missing and cannot be written ({exc.strerror}): sagemaker-training needs it to "
+                        "run the script. Add it to the tree (JSON: one entry per channel, {} for none).") from exc
+    print(f"rlrt: wrote {path} ({', '.join(channels) or 'no channels'}): sagemaker-training needs it and this tree "
+          "had none", flush=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import socket
 import subprocess
@@ -61,19 +62,24 @@ def test_script_mode_with_hosts_that_do_not_resolve(tmp_path: Path) -> None:
 
 
 def test_script_mode_reports_a_failing_script_in_a_tree_without_output(tmp_path: Path) -> None:
-    """A tree with no output/ folder (as `docker run -v TREE:/opt/ml` may give): the script's failure still fails
+    """A tree with no output/ folder and no inputdataconfig.json (as `docker run -v TREE:/opt/ml` may give): the
+    missing file is written for sagemaker-training (its channel from input/data), and the script's failure still fails
     the job (sagemaker-training exits 0 when it cannot write output/failure)."""
     source = tmp_path / "src"
     source.mkdir()
     (source / "fails.py").write_text("import sys\nprint('the user script fails')\nsys.exit(3)\n")
     tree = make_job_tree(tmp_path / "ml", {"sagemaker_program": "fails.py", "sagemaker_submit_directory": str(source)})
     assert not (tree.base / "output").exists()
+    (tree.base / "input" / "config" / "inputdataconfig.json").unlink()
+    (tree.base / "input" / "data" / "train").mkdir()
     env = rlrt_env(tree.base)
     env["PATH"] = f"{Path(sys.executable).parent}:{env['PATH']}"
     run = subprocess.run([sys.executable, str(REPO_ROOT / "entrypoints" / "container.py"), "train"],
                          env=env, capture_output=True, text=True, timeout=120, cwd=tmp_path)
     assert run.returncode != 0, (run.stdout + run.stderr)[-3000:]
     assert "ExitCode 3" in tree.failure.read_text()
+    assert list(json.loads((tree.base / "input" / "config" / "inputdataconfig.json").read_text())) == ["train"]
+    assert "sagemaker-training needs it and this tree had none" in run.stdout
 
 
 def test_unknown_command_fails_cleanly(tmp_path: Path) -> None:
