@@ -13,8 +13,11 @@ need the job's context (``EnvInfo.job_context``: the runtime passes ``train_dir`
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import importlib
+import re
+import warnings
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any, Callable, Mapping
@@ -22,6 +25,7 @@ from typing import Any, Callable, Mapping
 import gymnasium as gym
 
 from envs.faults import split_fault_options, with_faults
+from envs.native_output import PYBULLET_LINES, QuietFirstReset, without_native_lines
 
 
 @dataclass(frozen=True)
@@ -51,6 +55,9 @@ class EnvInfo:
     camera: Mapping[str, float] | None = None
     """Attributes of the built environment that frame its ``rgb_array`` camera (PyBullet's ``_cam_dist``,
     ``_cam_pitch``): the Reacher's arm is a few pixels wide from PyBullet's default 3 m."""
+    native_lines: re.Pattern[bytes] | None = None
+    """What the environment's native code prints to stdout that no user can act on (PyBullet's build time and
+    ``argv[0]=``): left out while its module is imported, the environment made and first reset."""
 
 
 KNOWN_ENVS: Mapping[str, EnvInfo] = MappingProxyType(
@@ -60,13 +67,15 @@ KNOWN_ENVS: Mapping[str, EnvInfo] = MappingProxyType(
         "Pendulum-v1": EnvInfo("Pendulum-v1", None, "gymnasium's Pendulum, continuous torque"),
         "ReacherBulletEnv-v0": EnvInfo(
             "ReacherBulletEnv-v0", "pybullet_envs_gymnasium", "PyBullet Reacher: a 2-joint arm reaches a target",
-            camera=MappingProxyType({"_cam_dist": 0.6, "_cam_pitch": -75.0})
+            camera=MappingProxyType({"_cam_dist": 0.6, "_cam_pitch": -75.0}), native_lines=PYBULLET_LINES,
         ),
         "HopperBulletEnv-v0": EnvInfo(
-            "HopperBulletEnv-v0", "pybullet_envs_gymnasium", "PyBullet Hopper: a one-legged robot hops forward"
+            "HopperBulletEnv-v0", "pybullet_envs_gymnasium", "PyBullet Hopper: a one-legged robot hops forward",
+            native_lines=PYBULLET_LINES,
         ),
         "HumanoidBulletEnv-v0": EnvInfo(
-            "HumanoidBulletEnv-v0", "pybullet_envs_gymnasium", "PyBullet Humanoid: a 3D humanoid learns to run"
+            "HumanoidBulletEnv-v0", "pybullet_envs_gymnasium", "PyBullet Humanoid: a 3D humanoid learns to run",
+            native_lines=PYBULLET_LINES,
         ),
         "Unity": EnvInfo(
             "Unity",
@@ -203,8 +212,26 @@ def ensure_registered(env_id: str) -> str:
     if info is None:
         return canonical
     if info.module is not None:
-        importlib.import_module(info.module)
+        if info.native_lines is not None:
+            with without_native_lines(info.native_lines):
+                importlib.import_module(info.module)
+        else:
+            importlib.import_module(info.module)
     return info.gym_id
+
+
+def make_known(env_id: str, **kwargs: Any) -> gym.Env:
+    """``gymnasium.make`` of ``env_id`` (an id or alias, registered first), framed (:func:`framed`), without the lines
+    a user cannot act on: its native code's (:attr:`EnvInfo.native_lines`) and gymnasium's notice that a version
+    rlrt serves on purpose (the Batch RL seed's ``CartPole-v0``) is out of date."""
+    gym_id = ensure_registered(env_id)
+    native = env_info(env_id).native_lines
+    quiet = without_native_lines(native) if native is not None else contextlib.nullcontext()
+    with warnings.catch_warnings(), quiet:
+        if gym_id in KNOWN_ENVS:
+            warnings.filterwarnings("ignore", message=rf".*The environment {re.escape(gym_id)} is out of date")
+        env = framed(gym.make(gym_id, **kwargs), env_id)
+    return env if native is None else QuietFirstReset(env, native)
 
 
 def make_env(env_id: str, env_config: Mapping[str, Any] | None = None) -> gym.Env:
@@ -230,9 +257,8 @@ def make_env(env_id: str, env_config: Mapping[str, Any] | None = None) -> gym.En
         if max_steps is not None:
             env = gym.wrappers.TimeLimit(env, int(max_steps))
         return capped(env, cap)
-    gym_id = ensure_registered(env_id)
     faults, kwargs = split_fault_options(config)
-    return with_faults(capped(framed(gym.make(gym_id, **kwargs), env_id), cap), faults)
+    return with_faults(capped(make_known(env_id, **kwargs), cap), faults)
 
 
 def framed(env: gym.Env, env_id: str) -> gym.Env:

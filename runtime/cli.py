@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import atexit
-import logging
 import os
 import sys
 from pathlib import Path
@@ -15,6 +14,7 @@ from runtime.config.presets import DEFAULT_PRESET, all_presets
 from runtime.errors import run_job
 from runtime.evaluate.evaluator import run_evaluation_job
 from runtime.export.pipeline import export_model_folder
+from runtime.log_lines import configure_logging
 from runtime.offline.cli import run_collect
 from runtime.plugins import INSTALLED
 from runtime.serving.server import run_server
@@ -347,7 +347,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     mark("cli")
     given = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(given or ["train"])  # `rlrt` alone trains the default preset, as --help says
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging()
     if args.command == "presets":
         return _list_presets()
     if args.command in ("evaluate", "evaluate-offline", "deepracer-evaluate"):

@@ -16,6 +16,7 @@ from typing import Any
 from runtime.cli import main
 from runtime.config.presets import load_preset
 from runtime.errors import UserError, run_job
+from runtime.log_lines import configure_logging
 from runtime.plugins import INSTALLED
 from runtime.train.job import run_training_job
 from sagemaker_rl.ray_launcher import _job_hyperparameters
@@ -66,6 +67,7 @@ class SageMakerCoachPresetLauncher:
 
     def launch(self) -> int:
         """Train the mapped rlrt preset with rlrt's training job; returns the exit code."""
+        configure_logging(others=False)  # the script owns its process's logging; rlrt's lines read rlrt: ...
         chosen: list[str] = []
         code = run_job(lambda: chosen.append(self.rlrt_preset()))
         return code or run_training_job(default_preset=chosen[0], plugins=INSTALLED)

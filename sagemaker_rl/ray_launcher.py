@@ -112,7 +112,7 @@ class SageMakerRayLauncher:
         """Train the script's experiment with rlrt's training job; returns the exit code (0, 2 for a user error
         with the reason in ``output/failure``, 143 after SIGTERM)."""
         compat.install()
-        configure_logging()
+        configure_logging(others=False)  # the script owns its process's logging; rlrt's lines read rlrt: ...
         prepared: dict[str, Any] = {}
         early: list[Any] = []
 

@@ -173,5 +173,13 @@ def nothing_left_running() -> Any:
         os.environ.pop("RAY_TMPDIR", None)
         shutil.rmtree(ray_tmp, ignore_errors=True)
     assert not leftovers, "processes left running after the suite: " + ", ".join(
-        f"{p.pid} {' '.join(p.cmdline()[:3]) if p.is_running() else ''}" for p in leftovers
+        f"{p.pid} {describe_process(p)}" for p in leftovers
     )
+
+
+def describe_process(proc: psutil.Process) -> str:
+    """The start of a process's command line, or '' once it has ended (a zombie has none to read)."""
+    try:
+        return " ".join(proc.cmdline()[:3])
+    except psutil.Error:
+        return ""

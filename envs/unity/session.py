@@ -69,6 +69,15 @@ def player_output_to(log_file: Path | None) -> Iterator[None]:
             env_utils.launch_executable = original
 
 
+def quiet_mlagents_logs() -> None:
+    """ML-Agents' lines once, warnings and errors only: each of its loggers writes to stdout through its own handler
+    and then again through the root logger's, and its INFO lines ("Connected new brain: ...") say nothing a user can
+    act on (this module logs where each player started and its log file)."""
+    library = logging.getLogger("mlagents_envs")
+    library.setLevel(logging.WARNING)
+    library.propagate = False
+
+
 def log_tail(path: Path | None, lines: int = LOG_TAIL_LINES) -> str:
     """The last ``lines`` lines of the player's log, or '' when there is none."""
     if path is None or not path.is_file():
@@ -107,6 +116,7 @@ class UnitySession:
             EngineConfigurationChannel,
         )
 
+        quiet_mlagents_logs()
         first = config.first_worker_id()
         busy: list[int] = []
         for worker_id in range(first, first + config.port_attempts):

@@ -118,8 +118,11 @@ def run_episodes(
     config = dict(env_config or {})
     if recorder is not None:
         config["render_mode"] = "rgb_array"
-        # Frames only: pygame-rendered envs (CartPole) would open the sound card, which a container has not.
+        # Frames only: pygame-rendered envs (CartPole) would open the sound card and a display, which a container has
+        # not (SDL then writes "XDG_RUNTIME_DIR is invalid or not set" to the log).
         os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
+        os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
+        os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
     envs: list[Any] = []
     returns: list[float] = []
     lengths: list[int] = []

@@ -340,7 +340,8 @@ def export_model_folder(model_dir: Path, plugins: Plugins, stream: Any = None) -
     verify_model_folder(model_dir, skip=is_export_output)  # what it reads; the exports it rewrites may be gone
     metadata = json.loads(path.read_text()) if path.is_file() else {}
     backend = plugins.require_backend_for_model(model_dir, metadata)
-    section = export_serving_models(model_dir, lambda: backend.serving_model(model_dir), stream)
+    section = export_serving_models(model_dir, lambda: backend.serving_model(model_dir), stream,
+                                    explain_no_savedmodel=True)
     write_manifest(model_dir)  # the new exports are the folder's files now
     return section
 
@@ -352,7 +353,7 @@ def export_failure(exc: BaseException) -> str:
 
 
 def export_serving_models(model_dir: Path, model: ServingModels | Callable[[], ServingModels],
-                          stream: Any = None) -> dict[str, Any]:
+                          stream: Any = None, explain_no_savedmodel: bool | None = None) -> dict[str, Any]:
     """THE export step at the end of training (and ``rlrt export``): export ``model`` (a :class:`ServingModel`, one
     per policy id, or a callable returning either, so that an error building it is reported like an export error),
     record it in ``metadata.json`` and say what was written.
@@ -360,8 +361,13 @@ def export_serving_models(model_dir: Path, model: ServingModels | Callable[[], S
     A model that cannot be exported (an unsupported space or network, a failed numeric check) is recorded in
     ``metadata.json`` (``serving.error``) and the error raised: the training job fails with its checkpoint kept,
     ``rlrt export`` ends.
+
+    Why there is no TensorFlow SavedModel is said when ``explain_no_savedmodel`` (``rlrt export``), or by default
+    when one was asked for (``RLRT_TF_PYTHON`` is set); ``metadata.json`` records it either way.
     """
     out = stream or sys.stdout
+    if explain_no_savedmodel is None:
+        explain_no_savedmodel = bool(os.environ.get(TF_PYTHON_ENV, "").strip())
     started = time.monotonic()
     try:
         if callable(model) and not isinstance(model, ServingModel):
@@ -378,6 +384,6 @@ def export_serving_models(model_dir: Path, model: ServingModels | Callable[[], S
     print(f"rlrt: serving exports ({time.monotonic() - started:.1f} s): {', '.join(written)}", file=out, flush=True)
     skipped = sorted({str(policy["tensorflow_skipped"]) for policy in policies.values()
                       if policy.get("tensorflow_skipped")})
-    for reason in skipped:
+    for reason in skipped if explain_no_savedmodel else []:
         print(f"rlrt: no TensorFlow SavedModel: {reason}", file=out, flush=True)
     return section

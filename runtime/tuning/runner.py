@@ -88,6 +88,9 @@ def run_tuning(spec: TuningSpec, output: Path, plugins: Plugins, out: Any = None
 
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     os.environ["RAY_AIR_NEW_OUTPUT"] = "0"
+    # The trials' Ray is this process's own (address="local"): token authentication guards nothing there.
+    os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+    logging.getLogger("optuna").setLevel(logging.WARNING)  # its "A new study created in memory" line
     # address="local": always a fresh Ray instance for the trials, never a cluster named by RAY_ADDRESS or by a
     # stale /tmp/ray/ray_current_cluster file that an earlier `ray start` (e.g. a multi-host job) left behind.
     ray.init(address="local", num_cpus=spec.max_parallel_jobs * spec.cpus_per_job, include_dashboard=False,
@@ -104,7 +107,7 @@ def run_tuning(spec: TuningSpec, output: Path, plugins: Plugins, out: Any = None
             trainable,
             param_space=space,
             tune_config=tune.TuneConfig(metric=metric, mode=spec.mode, search_alg=searcher, scheduler=scheduler,
-                                        num_samples=samples, max_concurrent_trials=spec.max_parallel_jobs),
+                                        num_samples=samples),  # both searchers limit concurrency themselves
             run_config=tune.RunConfig(name="rlrt-tune", storage_path=str(output / "ray_results"), verbose=0,
                                       callbacks=[_TrialProgress()],
                                       failure_config=tune.FailureConfig(max_failures=0)),

@@ -198,7 +198,9 @@ def parse_tuning_spec(raw: Mapping[str, Any], source: str = "") -> TuningSpec:
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise UserError(f"{key} must be an integer >= 1, got {value!r}")
         counts[key] = value
-    early = str(raw.get("early_stopping_type", "Auto"))
+    early_raw = raw.get("early_stopping_type", "Auto")
+    # YAML 1.1 (PyYAML) reads an unquoted `Off` as false: the value SageMaker's tuner calls "Off".
+    early = "Off" if early_raw is False else str(early_raw)
     if early not in EARLY_STOPPING:
         raise UserError(f"early_stopping_type must be one of {', '.join(EARLY_STOPPING)}, got {early!r}")
     static = raw.get("static_hyperparameters", {}) or {}

@@ -152,7 +152,7 @@ def test_script_mode_runs_a_seed_entry_point_from_a_sourcedir_tarball(tmp_path: 
     output = run.stdout + run.stderr
     assert run.returncode == 0, output[-4000:]
     assert RAY_SHM_WARNING not in output and "--shm-size" not in output, output[-4000:]
-    assert "Invoking script with the following command" in output and "train-reacher.py" in output
+    assert "rlrt: running the entry point: " in output and "train-reacher.py" in output
     assert "training_iteration: 1" in output
     assert (tree.model / "policy.onnx").is_file()
 

@@ -36,7 +36,7 @@ def test_rl_estimator_local_mode_fits_deploys_and_predicts(tmp_path: Path) -> No
             subprocess.run(["docker", "rm", "-f", *made], capture_output=True, timeout=120)
     output = run.stdout + run.stderr
     assert run.returncode == 0, output[-5000:]
-    assert "training_iteration: 1" in output and "Invoking script with the following command" in output
+    assert "training_iteration: 1" in output and "rlrt: running the entry point: " in output
     assert list((tmp_path / "output").rglob("model.tar.gz")), output[-3000:]
     prediction = json.loads(run.stdout.strip().splitlines()[-1])
     actions = prediction["outputs"]["actions"]

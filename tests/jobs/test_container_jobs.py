@@ -31,7 +31,7 @@ def test_script_mode_runs_a_seed_entry_point_through_sagemaker_training(tmp_path
                          env=env, capture_output=True, text=True, timeout=400, cwd=tmp_path)
     output = run.stdout + run.stderr
     assert run.returncode == 0, output[-3000:]
-    assert "Invoking script with the following command" in output
+    assert "rlrt: running the entry point: " in output
     assert "training_iteration: 1" in output
     assert (tree.model / "metadata.json").is_file()
 

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from conftest import JobTree, run_rlrt
+from tests.quiet_logs import unexpected_lines
 from tests.unit.test_deepracer_runtime import LABELS, METADATA, REGEXES, REWARD, SEED_HYPERPARAMETERS, SIMTRACE, deepracer_tree  # noqa: F401
 
 
@@ -19,6 +20,7 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[JobTree, str]:
     tree = deepracer_tree(tmp_path_factory.mktemp("train") / "opt" / "ml")
     result = run_rlrt(["train"], base=tree.base)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert unexpected_lines(result.stdout + result.stderr) == []  # the family's own warnings read as rlrt lines
     return tree, result.stdout
 
 

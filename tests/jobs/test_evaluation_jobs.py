@@ -15,6 +15,7 @@ import pytest
 
 from runtime.evaluate.video import count_frames
 from tests.conftest import REPO_ROOT, make_job_tree, rlrt_env, run_rlrt
+from tests.quiet_logs import unexpected_lines
 from tests.trained_models import cartpole_model, reacher_model, tf_env, tf_python, training_output  # noqa: F401
 from tests.unit.test_evaluation import EPISODE, MEAN, TESTING
 
@@ -28,6 +29,12 @@ def test_training_records_a_rollout_video_every_n_iterations(cartpole_model: Pat
     frames, steps = int(line.group(1)), int(line.group(2))
     assert frames == steps + 1  # the reset frame and one per step
     assert count_frames(videos[0]) == frames
+
+
+def test_the_shared_models_training_logs_hold_only_rlrts_lines(cartpole_model: Path, reacher_model: Path) -> None:
+    for tree in (cartpole_model, reacher_model):  # CartPole with a video; PyBullet's Reacher
+        output = training_output(tree)
+        assert unexpected_lines(output["stdout"] + output["stderr"]) == []
 
 
 def test_evaluate_ray_entry_point_with_a_model_tarball_channel(cartpole_model: Path, tmp_path: Path) -> None:
@@ -48,6 +55,7 @@ def test_evaluate_ray_entry_point_with_a_model_tarball_channel(cartpole_model: P
     assert count_frames(videos[0]) == int(episodes[0][1]) + 1
     summary = json.loads((tree.intermediate / "evaluation.json").read_text())
     assert summary["rewards"] == rewards and summary["env"] == "CartPole-v1"
+    assert unexpected_lines(done.stdout + done.stderr) == []  # filmed without SDL's or RLlib's own lines
 
 
 def test_evaluate_a_continuous_model_under_the_seed_env_name(reacher_model: Path, tmp_path: Path) -> None:
@@ -60,6 +68,7 @@ def test_evaluate_a_continuous_model_under_the_seed_env_name(reacher_model: Path
     assert int(steps) == 150  # ReacherBulletEnv's time limit
     assert MEAN.search(done.stdout)
     assert not list(tree.intermediate.glob("*.mp4"))
+    assert unexpected_lines(done.stdout + done.stderr) == []  # PyBullet's own lines left out
 
 
 def test_evaluate_a_model_given_by_a_relative_path(reacher_model: Path, tmp_path: Path) -> None:

@@ -18,6 +18,7 @@ import pytest
 
 from runtime.offline.collect import collect
 from tests.conftest import JobTree, make_job_tree, run_rlrt, start_rlrt
+from tests.quiet_logs import unexpected_lines
 
 TINY = {
     "preset": "preset-cartpole-ddqnbcq",  # the seed's name for our cartpole-bcq
@@ -47,6 +48,7 @@ def trained(tmp_path_factory: pytest.TempPathFactory, rollouts: Path) -> tuple[J
     result = run_rlrt(["train"], base=tree.base)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert_no_library_banners(result)
+    assert unexpected_lines(result.stdout + result.stderr) == []  # e.g. no CartPole-v0 notice, no TF notice
     return tree, result.stdout
 
 

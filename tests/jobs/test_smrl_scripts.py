@@ -33,7 +33,7 @@ UNITY_NOTEBOOK = {"rl.training.config.env_config.env_name": "basic_env_linux.x86
 def assert_trained_and_servable(run: JobResult, env_name: str) -> dict:
     """Exit 0, the SDK's metric lines, no failure, a model whose ONNX policy acts as its checkpoint does."""
     assert run.returncode == 0, run.output[-4000:]
-    assert "Invoking script with the following command" in run.output
+    assert "rlrt: running the entry point: " in run.output
     assert run.last("training_iteration") is not None and run.last("episode_reward_mean") is not None
     assert run.failure is None
     metadata = json.loads((run.model_dir / "metadata.json").read_text())

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import REPO_ROOT, make_job_tree, rlrt_env, run_rlrt, session_processes, start_rlrt
+from tests.quiet_logs import unexpected_lines
 
 TINY = {"rl.training.stop.training_iteration": 2}
 RAY_REGEX = r"episode_reward_mean: ([-+]?[0-9]*[.]?[0-9]+([eE][-+]?[0-9]+)?)"
@@ -85,6 +86,7 @@ def test_cartpole_in_a_sagemaker_tree(tmp_path: Path) -> None:
     assert not tree.failure.exists()
     assert list(tree.intermediate.glob("*.mp4"))  # a rollout video, filmed without a sound card's complaints
     assert_no_noise(run)
+    assert unexpected_lines(run.stdout + run.stderr, timings=True) == []
 
 
 def test_bad_hyperparameter_fails_cleanly(tmp_path: Path) -> None:
@@ -299,6 +301,7 @@ def test_one_iteration_on_each_robot_through_the_seed_entry_points(tmp_path: Pat
     assert "training_iteration: 1" in run.stdout
     metadata = json.loads((tree.model / "metadata.json").read_text())
     assert metadata["env"] == env_id and metadata["observation_space"]["shape"] == [obs_dim]
+    assert unexpected_lines(run.stdout + run.stderr) == []  # PyBullet's own lines left out
 
 
 @pytest.mark.parametrize(
@@ -336,10 +339,13 @@ def test_dqn_on_the_default_preset_trains_and_serves_rllibs_own_greedy_action(tm
 
     tree = make_job_tree(tmp_path / "ml", {"rl.training.run": "DQN", "rl.training.stop.training_iteration": 1,
                                           "record_video_every": 0})
-    run = run_rlrt(["train"], base=tree.base, timeout=300)
+    run = run_rlrt(["train"], base=tree.base, timeout=300, RLRT_TF_PYTHON="")  # no SavedModel asked for
     assert run.returncode == 0, run.stderr[-3000:]
-    assert "the preset cartpole-ppo's PPO settings clip_param, entropy_coeff, lambda" in run.stderr
+    assert "rlrt: the preset cartpole-ppo's PPO settings clip_param, entropy_coeff, lambda" in run.stderr
     assert "no serving exports" not in run.stderr and (tree.model / "policy.onnx").is_file()
+    # No SavedModel was asked for (RLRT_TF_PYTHON): metadata.json says why there is none, the log does not.
+    assert json.loads((tree.model / "metadata.json").read_text())["serving"]["tensorflow_skipped"]
+    assert unexpected_lines(run.stdout + run.stderr) == [] and "TensorFlow" not in run.stdout + run.stderr
     module = RLModule.from_checkpoint(str(tree.model.joinpath("checkpoint", "learner_group", "learner", "rl_module",
                                                               "default_policy")))
     observations = np.random.default_rng(0).uniform(-0.2, 0.2, (32, 4)).astype(np.float32)

@@ -14,6 +14,7 @@ import pytest
 import yaml
 
 from tests.conftest import make_job_tree, run_rlrt
+from tests.quiet_logs import unexpected_lines
 from tests.unit.test_tuning import RAY_REGEX, TINY_JOB, _spec  # noqa: F401
 
 
@@ -77,6 +78,7 @@ def test_tune_runs_training_jobs_and_reports_the_best(tmp_path: Path) -> None:
     assert "rlrt: best trial" in run.stdout
     header = r"^trial +rl.training.config.lr +rl.training.config.num_sgd_iter .*episode_reward_mean"
     assert re.search(header, run.stdout, re.M), run.stdout
+    assert unexpected_lines(run.stdout + run.stderr) == []  # Tune's, Optuna's and Ray's own lines left out
 
 
 @pytest.mark.slow

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from conftest import make_job_tree, run_rlrt
+from tests.quiet_logs import unexpected_lines
 from unity_player.build import make_player
 from tests.unit.test_unity_training import TRAIN_UNITY, free_base_port  # noqa: F401
 
@@ -70,6 +71,7 @@ def test_multi_agent_game(tmp_path: Path) -> None:
     result = run_rlrt(["train"], base=tree.base, timeout=240)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert "training PPO on UnityMultiAgent" in result.stdout and "episode_reward_mean: " in result.stdout
+    assert unexpected_lines(result.stdout + result.stderr) == []  # ML-Agents' lines once, Ray's C++ notice left out
     metadata = json.loads((tree.model / "metadata.json").read_text())
     assert metadata["observation_space"] == {"type": "Dict", "spaces": {"3DBall_team=0": {
         "type": "Box", "shape": [8], "dtype": "float32", "low": ["-inf"] * 8, "high": ["inf"] * 8}}}

@@ -113,6 +113,19 @@ def test_bad_tuning_requests_are_user_errors(raw: dict, message: str) -> None:
         parse_tuning_spec(raw)
 
 
+def test_an_unquoted_yaml_off_is_early_stopping_off() -> None:
+    """docs/SCALING.md's tuning.yaml writes `early_stopping_type: Off`; YAML 1.1 reads an unquoted Off as false."""
+    import yaml
+
+    raw = yaml.safe_load("early_stopping_type: Off\nmax_jobs: 2\n"
+                         "hyperparameter_ranges: {rl.training.config.lr: {type: Continuous, min_value: 0.001, "
+                         "max_value: 0.01}}\n")
+    assert raw["early_stopping_type"] is False
+    assert parse_tuning_spec(raw).early_stopping_type == "Off"
+    with pytest.raises(UserError, match="early_stopping_type must be one of Auto, Off, got 'True'"):
+        parse_tuning_spec({**raw, "early_stopping_type": True})
+
+
 def test_a_grid_runs_every_combination_once_and_needs_no_max_jobs() -> None:
     spec = parse_tuning_spec({"strategy": "Grid", "hyperparameter_ranges": {
         "rl.training.config.num_sgd_iter": {"type": "Categorical", "values": ["1", "2", "3"]},

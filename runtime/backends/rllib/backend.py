@@ -22,6 +22,7 @@ import gymnasium
 
 from envs.adapters import has_action_mask
 from envs.errors import EnvConfigError, EnvStartError
+from envs.native_output import without_native_lines
 from envs.registry import KNOWN_ENVS, canonical_env_id, env_info, make_env
 from runtime.backends.rllib.algorithm import build_algorithm_config, policy_spaces, register_environment
 from runtime.backends.rllib.episode_output import LOGDIR, OUTPUT_SETTING
@@ -31,7 +32,7 @@ from runtime.backends.rllib.policy import (
     serving_policy_from_algorithm,
     serving_policy_from_checkpoint,
 )
-from runtime.backends.rllib.quiet import quiet_ray_logs
+from runtime.backends.rllib.quiet import NATIVE_NOT_ACTIONABLE, quiet_ray_logs
 from runtime.backends.rllib.ray_process import EarlyRayStart, init_ray, shutdown_ray
 from runtime.backends.rllib.sampling import SETTING, SampleTimeout
 from runtime.cluster import env_runner_hosts, healthy_env_runners
@@ -213,8 +214,11 @@ class RLlibSession(TrainingSession):
         spec = self._episode_output(spec, job, context.out)
         action_mask = observes_action_mask(self.env_id, env_config)
         if action_mask:
+            custom = spec.config.get("custom_model")
+            instead = f", in place of the script's custom model {custom!r}" if custom else ""
             print(f"rlrt: {self.env_id}'s observations carry an action_mask: PPO trains RLlib's action-masking "
-                  "module (masked actions are never taken; the exports take the mask)", file=context.out, flush=True)
+                  f"module{instead} (masked actions are never taken; the exports take the mask)", file=context.out,
+                  flush=True)
         config = build_algorithm_config(spec, register_environment(self.env_id), job.num_gpus, env_config, self.env_id,
                                         action_mask=action_mask)
         context.hooks.configure(config)
@@ -227,7 +231,8 @@ class RLlibSession(TrainingSession):
         rllib_log = logging.getLogger("ray.rllib")
         rllib_log.addHandler(errors)
         try:
-            self.algo = config.build_algo()
+            with without_native_lines(NATIVE_NOT_ACTIONABLE, fds=(2,)):  # Ray's C++ notice as env runners start
+                self.algo = config.build_algo()
         except BaseException as exc:
             self.close()
             if isinstance(exc, Exception):
@@ -294,7 +299,7 @@ class RLlibSession(TrainingSession):
         if given == LOGDIR:
             folder = job.intermediate_dir / "rollouts"
         elif Path(given).is_absolute():
-            folder = Path(given)
+            folder = job.in_tree(Path(given))  # /opt/ml/output/data/...: the job's own tree in a local job
         else:
             folder = job.base_dir / OUTPUT_DATA_DIR / given
         try:

@@ -18,7 +18,7 @@ from typing import Any
 import psutil
 
 from runtime.backends.rllib.quiet import quiet_ray_logs, quiet_ray_logs_and_gym
-from runtime.backends.rllib.registry_guard import guard_tune_registry
+from runtime.backends.rllib.registry_guard import registry_guarded_while_starting
 from runtime.cluster.node import host_and_port, port_open
 from runtime.errors import UserError
 
@@ -117,8 +117,8 @@ class EarlyRayStart:
         import ray  # heavy: Ray (~1 s), imported in this thread while the main thread imports RLlib
 
         try:
-            guard_tune_registry()  # the main thread registers envs and RLlib's algorithms meanwhile
-            init_ray(num_cpus, num_gpus)
+            with registry_guarded_while_starting():  # the main thread registers envs and RLlib's algorithms
+                init_ray(num_cpus, num_gpus)
         except Exception:  # noqa: BLE001 - the session's own init_ray starts Ray again and reports the error
             log.debug("early Ray start failed", exc_info=True)
         finally:

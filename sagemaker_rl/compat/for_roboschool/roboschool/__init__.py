@@ -12,9 +12,8 @@ from __future__ import annotations
 from typing import Any
 
 import gym
-import gymnasium
 
-from envs.registry import ensure_registered, framed
+from envs.registry import make_known
 from sagemaker_rl.compat.gym_bridge import GymnasiumAsGym
 
 IDS = ("RoboschoolReacher-v1", "RoboschoolHopper-v1", "RoboschoolHumanoid-v1")
@@ -22,7 +21,7 @@ IDS = ("RoboschoolReacher-v1", "RoboschoolHopper-v1", "RoboschoolHumanoid-v1")
 
 def make(roboschool_id: str, **kwargs: Any) -> GymnasiumAsGym:
     """Build the PyBullet successor of ``roboschool_id`` as a gym 0.26 environment."""
-    return GymnasiumAsGym(framed(gymnasium.make(ensure_registered(roboschool_id), **kwargs), roboschool_id))
+    return GymnasiumAsGym(make_known(roboschool_id, **kwargs))
 
 
 def _register() -> None:
