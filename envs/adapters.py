@@ -118,10 +118,27 @@ def to_gymnasium(env: Any, source: str) -> gymnasium.Env:
     if hasattr(env, "__dict__"):
         env.close = _CloseWhatItHolds(env)
     if _takes_seed(env):
-        return GymV26CompatibilityV0(env=env)
+        return StringInfoKeys(GymV26CompatibilityV0(env=env))
     if not callable(getattr(env, "seed", None)) and hasattr(env, "__dict__"):
         env.seed = _Unseeded(source)  # Shimmy calls seed(seed) on every seeded reset
-    return GymV21CompatibilityV0(env=env)
+    return StringInfoKeys(GymV21CompatibilityV0(env=env))
+
+
+class StringInfoKeys(gymnasium.Wrapper):
+    """An old gym env's ``info`` with its keys made strings: gym let them be anything (the bin-packing example's
+    ``info`` counts bins by their int size), gymnasium's vector envs, which RLlib 2.x steps, need strings."""
+
+    @staticmethod
+    def _strings(info: dict[Any, Any]) -> dict[str, Any]:
+        return info if all(isinstance(key, str) for key in info) else {str(key): v for key, v in info.items()}
+
+    def reset(self, **kwargs: Any) -> tuple[Any, dict[str, Any]]:
+        observation, info = self.env.reset(**kwargs)
+        return observation, self._strings(info)
+
+    def step(self, action: Any) -> tuple[Any, Any, bool, bool, dict[str, Any]]:
+        observation, reward, terminated, truncated, info = self.env.step(action)
+        return observation, reward, terminated, truncated, self._strings(info)
 
 
 def _is_environment(value: Any) -> bool:

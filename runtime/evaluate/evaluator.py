@@ -107,6 +107,9 @@ def _environment(settings: Mapping[str, Any], metadata: Mapping[str, Any], model
     try:
         return canonical_env_id(str(name))
     except UnknownEnvironmentError as exc:
+        trained = str(metadata.get("env") or "")
+        if trained.rpartition("/")[2] == str(name):  # the name a training script registered (its notebook's cell)
+            name = trained
         try:
             restored = plugins.restore_environment(str(name), model_dir)
         except EnvConfigError as error:

@@ -95,6 +95,13 @@ class JobEnvironment:
     def has_channel(self, channel: str) -> bool:
         return channel in self.channels
 
+    def in_tree(self, path: Path) -> Path:
+        """``path`` as this job sees it: a SageMaker path a script names (``/opt/ml/output/data/...``) moves into the
+        job's own tree when that is not ``/opt/ml`` (``SAGEMAKER_BASE_DIR``, a local job); any other path stays."""
+        if self.base_dir != DEFAULT_BASE_DIR and path.is_absolute() and path.is_relative_to(DEFAULT_BASE_DIR):
+            return self.base_dir / path.relative_to(DEFAULT_BASE_DIR)
+        return path
+
     def require_channel(self, channel: str) -> Path:
         """The folder of ``channel``; a :class:`UserError` naming it when the job was given no such channel."""
         path = self.channel_dir(channel)

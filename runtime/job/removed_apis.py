@@ -26,9 +26,15 @@ REMOVED_NAMES: dict[tuple[str, str], str] = {
 }
 CUSTOM_MODEL = ("ModelCatalog.register_custom_model registers an old-API-stack ModelV2, which RLlib 2.x's new API "
                 f"stack (what rlrt trains) does not run: port it to a torch RLModule ({MIGRATING})")
+MASK_MODEL = ("; an action-masking model (the examples' \"action_mask\") needs no port: drop the model file and its "
+              "registration; rlrt masks an environment whose Dict observation has an 'action_mask' entry itself, in "
+              "place of the experiment's 'custom_model' (docs/MIGRATING.md: \"Action masking needs no custom model\")")
 APE_X = ("Ape-X is gone from Ray 2.x: train DQN with prioritized replay (rl.training.config.replay_buffer_config: "
          "{\"type\": \"PrioritizedEpisodeReplayBuffer\"}) and more env runners instead")
 APE_X_NAMES = ("APEX", "APEX_DDPG", "ApeX", "APEX-DQN")
+A3C = ("A3C and A2C are gone from Ray 2.x: train PPO, or APPO / IMPALA (asynchronous sampling from many env runners, "
+       "as A3C did)")
+REMOVED_ALGORITHMS: dict[str, str] = {**dict.fromkeys(APE_X_NAMES, APE_X), **dict.fromkeys(("A3C", "A2C"), A3C)}
 
 
 CATCHES_IMPORT = {"ImportError", "ModuleNotFoundError", "Exception", "BaseException"}
@@ -75,12 +81,14 @@ def findings(source: str, name: str) -> list[str]:
                         found.append((node.lineno, f"`{ast.unparse(node)}`: {why}"))
         elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and \
                 node.func.attr == "register_custom_model":
-            found.append((node.lineno, f"`{ast.unparse(node.func)}(...)`: {CUSTOM_MODEL}"))
+            named = node.args[0] if node.args else None
+            masking = isinstance(named, ast.Constant) and "mask" in str(named.value).lower()
+            found.append((node.lineno, f"`{ast.unparse(node.func)}(...)`: {CUSTOM_MODEL}{MASK_MODEL if masking else ''}"))
         elif isinstance(node, ast.Dict):
             for key, value in zip(node.keys, node.values):
                 if isinstance(key, ast.Constant) and key.value == "run" and isinstance(value, ast.Constant) \
-                        and value.value in APE_X_NAMES:
-                    found.append((value.lineno, f"`\"run\": \"{value.value}\"`: {APE_X}"))
+                        and value.value in REMOVED_ALGORITHMS:
+                    found.append((value.lineno, f"`\"run\": \"{value.value}\"`: {REMOVED_ALGORITHMS[value.value]}"))
     return [f"{name}:{line}: {what}" for line, what in sorted(set(found))]
 
 

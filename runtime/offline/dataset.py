@@ -172,11 +172,11 @@ def offline_data_source(job: Any) -> Path:
 
 
 def given_data_source(job: Any, given: str) -> Path:
-    """The logged data ``rl.training.config.input`` names (RLlib 1.x's ``input``): an absolute path, or one relative
-    to the job's code folder (where a script runs on SageMaker) or the working folder."""
+    """The logged data ``rl.training.config.input`` names (RLlib 1.x's ``input``): an absolute path (a SageMaker
+    path ``/opt/ml/...`` inside the job's own tree), or one relative to the job's code folder (where a script runs on SageMaker) or the working folder."""
     path = Path(given).expanduser()
     if path.is_absolute():
-        candidates = [path]
+        candidates = [job.in_tree(path)]  # /opt/ml/code/...: the job's own tree in a local job
     else:
         candidates = [folder / path for folder in code_dirs(job)] + [Path.cwd() / path]
     for candidate in candidates:

@@ -83,3 +83,27 @@ def test_an_env_that_ignores_render_mode_renders_rgb_array_frames_when_asked() -
     assert with_render_mode(plain, None) is plain  # nothing asked: unchanged
     asked = gymnasium.make("CartPole-v1", render_mode="rgb_array")
     assert with_render_mode(asked, "rgb_array") is asked  # already renders
+
+
+class BinCounts(Counter):
+    """An old gym env whose ``info`` is keyed by ints (bins counted by size, as the bin-packing example's), with a
+    ``seed()``; gym let ``info`` keys be anything."""
+
+    def seed(self, seed: int | None = None) -> list[int | None]:
+        return [seed]
+
+    def step(self, action: int) -> tuple[np.ndarray, float, bool, dict]:
+        observation, reward, done, _ = super().step(action)
+        return observation, reward, done, {2: self.position, 3: 0, "level": 1}
+
+
+def test_an_old_envs_info_keys_become_strings_as_gymnasiums_vector_envs_need() -> None:
+    env = to_gymnasium(BinCounts(), "test")
+    env.reset(seed=0)
+    info = env.step(0)[4]
+    assert info == {"2": 1, "3": 0, "level": 1}
+    # RLlib 2.x steps envs through gymnasium's vector envs, whose info handling needs string keys.
+    vector = gymnasium.vector.SyncVectorEnv([lambda: to_gymnasium(BinCounts(), "test")])
+    vector.reset(seed=0)
+    assert vector.step(np.array([0]))[4]["2"].tolist() == [1]
+    vector.close()

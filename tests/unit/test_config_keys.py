@@ -88,6 +88,17 @@ TYPE_ERRORS = [
     ({"explore": "no"}, "'rl.training.config.explore' must be true or false, got \"no\""),
     ({"env_runner_health_probe_timeout_s": "soon"}, "'rl.training.config.env_runner_health_probe_timeout_s' must be "
                                                     "a number, got \"soon\""),
+    # RLlib 1.x's custom model is kept until the environment is known (an action mask replaces it); its name is checked.
+    ({"model.custom_model": 5}, "'rl.training.config.model.custom_model' must be the name of a model, got 5"),
+    ({"model.custom_model_config": [1]}, "'rl.training.config.model.custom_model_config' must be a JSON object, got "
+                                         "[1]"),
+    # The offline IMPALA example's off-policy estimation: named for what it was, not as a typo of another key.
+    ({"input_evaluation": ["simulation"]}, "'rl.training.config.input_evaluation' (RLlib 1.x: the off-policy "
+                                           "estimation of a job that trains from 'input'; RLlib 2.x: "
+                                           "off_policy_estimation_methods) goes with 'input', which needs an offline "
+                                           "algorithm (rl.training.run=DiscreteCQL, ...), which reports its "
+                                           "off-policy estimates (is, wis) after every epoch and plays 'simulation' "
+                                           "episodes with evaluation_episodes (docs/OFFLINE.md). Remove it."),
 ]
 
 
@@ -105,7 +116,8 @@ KEYS = ["lr", "gamma", "lambda", "num_epochs", "minibatch_size", "train_batch_si
         "entropy_coeff_schedule", "num_sgd_iter", "sgd_minibatch_size", "num_workers", "train_batch_size", "lambda_",
         "learning_starts", "target_update_frequency", "horizon", "buffer_size", "replay_buffer_config",
         "prioritized_replay", "optimization", "use_critic", "framework", "exploration_config", "evaluation_config",
-        "env_config", "multi_agent_policies", "output", "lrr", "tau", "n_step", "twin_q", "num_gpus"]
+        "env_config", "multi_agent_policies", "output", "lrr", "tau", "n_step", "twin_q", "num_gpus",
+        "model.custom_model", "input_evaluation"]
 VALUES = st.one_of(
     st.none(), st.booleans(), st.integers(-3, 10**6), st.floats(allow_nan=True, allow_infinity=True),
     st.sampled_from(["4", "4.5", "-1", "1e-3", "auto", "nan", "1e400", "", "torch", "tf", "NoFilter",

@@ -42,6 +42,21 @@ def test_each_removed_api_is_named_with_its_line_and_replacement() -> None:
     assert "ImpalaTrainer" not in text  # guarded by its own try/except ImportError
 
 
+def test_the_examples_other_removed_algorithms_and_their_action_mask_model_are_named() -> None:
+    """The network-compression example's A3C; the resource-allocation examples' "action_mask" model, which needs no
+    port (rlrt masks a Dict observation's 'action_mask' itself), unlike another custom model."""
+    source = textwrap.dedent('''
+        from ray.rllib.models import ModelCatalog
+        ModelCatalog.register_custom_model("action_mask", object)
+        ModelCatalog.register_custom_model("attention", object)
+        EXPERIMENT = {"training": {"run": "A3C", "env": "NetworkCompression-v1"}}
+    ''')
+    masked, other, a3c = findings(source, "train.py")
+    assert masked.startswith("train.py:3: ") and "needs no port" in masked and "'action_mask' entry" in masked
+    assert other.startswith("train.py:4: ") and "port it to a torch RLModule" in other and "needs no port" not in other
+    assert a3c.startswith("train.py:5: `\"run\": \"A3C\"`: A3C and A2C are gone from Ray 2.x: train PPO, or APPO")
+
+
 def test_the_entry_point_and_what_it_imports_from_the_source_dir_are_checked(tmp_path: Path) -> None:
     """Only what the job runs: the seeds' src/ also holds other jobs' scripts (the Ray 1.x evaluate-ray.py)."""
     src = tmp_path / "src"

@@ -155,6 +155,16 @@ def build_algorithm_config(
     observation_filter = settings.pop("observation_filter", "NoFilter")
     policies_mode = settings.pop("multi_agent_policies", "per_group")
     episode_folder = settings.pop(OUTPUT_SETTING, None)
+    custom_model = settings.pop("custom_model", None)
+    settings.pop("custom_model_config", None)
+    if custom_model is not None and not action_mask:
+        raise UserError(
+            f"'rl.training.config.model.custom_model' names {custom_model!r}, an RLlib 1.x custom model (ModelV2), "
+            "which RLlib 2.x's new API stack (what rlrt trains) does not run: remove 'custom_model' and "
+            "'custom_model_config' and shape RLlib's default network with model_config (fcnet_hiddens, "
+            "fcnet_activation, conv_filters, use_lstm; docs/MIGRATING.md, \"Porting a custom model\"). An action-"
+            "masking model needs no port: an environment whose Dict observation has an 'action_mask' entry is "
+            f"masked by rlrt itself; {env_id or env_name}'s observations have none.")
     env_config = dict(spec.env_config if env_config is None else env_config)
     multi_agent = env_id is not None and env_info(env_id).multi_agent
     if num_gpus and "num_gpus_per_learner" not in settings:

@@ -69,8 +69,22 @@ HORIZON_KEY = "episode_step_cap"
 """The env_config key RLlib 1.x's ``horizon`` becomes: it caps an episode (envs.registry.make_env), never lengthens
 the environment's own time limit (RLlib 1.x's ``horizon`` did neither: the env's TimeLimit still ended episodes)."""
 BATCH_MODES = ("truncate_episodes", "complete_episodes")
+# RLlib 1.x's custom model of the old "model" dict, kept (under these names) until the environment is known: on
+# observations that carry an action_mask (the examples' "action_mask" model) RLlib's masking module replaces it;
+# anywhere else it is refused (runtime.backends.rllib.algorithm.build_algorithm_config).
+CUSTOM_MODEL_KEYS = ("custom_model", "custom_model_config")
 # Our own keys, handled before RLlib sees the configuration.
-OWN_KEYS = ("observation_filter", "model_config", "multi_agent_policies")
+OWN_KEYS = ("observation_filter", "model_config", "multi_agent_policies") + CUSTOM_MODEL_KEYS
+# RLlib 1.x keys that have no RLlib 2.x counterpart in what rlrt runs: name -> what it was and what to use instead.
+OLD_REFUSED: Mapping[str, str] = MappingProxyType(
+    {
+        "input_evaluation": "(RLlib 1.x: the off-policy estimation of a job that trains from 'input'; RLlib 2.x: "
+                            "off_policy_estimation_methods) goes with 'input', which needs an offline algorithm "
+                            "(rl.training.run=DiscreteCQL, ...), which reports its off-policy estimates (is, wis) "
+                            "after every epoch and plays 'simulation' episodes with evaluation_episodes "
+                            "(docs/OFFLINE.md). Remove it.",
+    }
+)
 OBSERVATION_FILTERS = ("NoFilter", "MeanStdFilter")
 # Multi-agent environments: one policy per agent group (a Unity behavior), or one policy shared by every agent.
 MULTI_AGENT_POLICIES = ("per_group", "shared")

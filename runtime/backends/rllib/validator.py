@@ -19,6 +19,7 @@ from runtime.backends.rllib.config import (
     _FORBIDDEN_PREFIXES,
     _MODEL_DICT_KEYS,
     BATCH_MODES,
+    CUSTOM_MODEL_KEYS,
     FRAMEWORK_KEYS,
     HORIZON_KEY,
     MOVED_TO_MODEL_CONFIG,
@@ -26,6 +27,7 @@ from runtime.backends.rllib.config import (
     OBSERVATION_FILTERS,
     OLD_NAMES,
     OLD_NESTED,
+    OLD_REFUSED,
     OLD_SCHEDULES,
     OWN_KEYS,
     SAC_OPTIMIZATION,
@@ -49,6 +51,8 @@ def live_schema(algorithm: str) -> Schema:
 def key_problem(algorithm: str, schema: Schema, key: str, value: Any, typed: str | None = None) -> str | None:
     """The problem with ``rl.training.config.<key>`` = ``value`` (a key of RLlib's names, not one of rlrt's own), or
     None; ``typed``: the RLlib 1.x name it was given under (not offered as the closest key)."""
+    if key in OLD_REFUSED:
+        return f"'{PREFIX}{key}' {OLD_REFUSED[key]}"
     if key not in schema.kinds or key.startswith(_FORBIDDEN_PREFIXES):
         valid = [k for k in schema.kinds if not k.startswith(_FORBIDDEN_PREFIXES)] + list(OWN_KEYS)
         candidates = [k for k in valid + list(OLD_NAMES) + list(OLD_SCHEDULES) if k != typed]
@@ -119,6 +123,8 @@ def translate_config(algorithm: str, config: Mapping[str, Any], schema: Schema,
             for sub, sub_value in value.items():
                 if sub in _MODEL_DICT_KEYS:
                     model_config[sub] = coerce_number(sub_value, schema.model.get(sub))
+                elif sub in CUSTOM_MODEL_KEYS:  # decided once the environment is known (action masking)
+                    out[sub] = sub_value
                 else:
                     problems.append(f"'model.{sub}' has no RLlib 2.x equivalent; use model_config keys: "
                                     + ", ".join(sorted(schema.model)))
@@ -175,13 +181,17 @@ def _own_key_problem(algorithm: str, key: str, value: Any) -> str | None:
                 "trains online. Train on the data with rl.training.run=DiscreteBCQ or DiscreteCQL (discrete "
                 "actions), BCQ, CQL or BC (continuous), d3rlpy's, which read the folder 'input' names (the "
                 "rollout format of `rlrt collect` and of an online job's 'output').")
+    if key == "custom_model" and (not isinstance(value, str) or not value):
+        return f"'{PREFIX}model.custom_model' must be the name of a model, got {json.dumps(value, default=str)}"
+    if key == "custom_model_config" and not isinstance(value, dict):
+        return f"'{PREFIX}model.custom_model_config' must be a JSON object, got {json.dumps(value, default=str)}"
     if key == "output" and (not isinstance(value, str) or not value.strip()):
         return (f"'{name}' must be a folder to write the episodes to (or \"logdir\": the job's "
                 f"output/intermediate), got {json.dumps(value, default=str)}")
     return None
 
 
-_OWN_CHECKED = ("observation_filter", "batch_mode", "multi_agent_policies", "input", "output")
+_OWN_CHECKED = ("observation_filter", "batch_mode", "multi_agent_policies", "input", "output") + CUSTOM_MODEL_KEYS
 
 
 def check_config(algorithm: str, schema: Schema, config: Mapping[str, Any]) -> list[str]:

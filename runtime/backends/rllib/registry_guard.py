@@ -1,0 +1,88 @@
+"""Ray Tune's env and trainable registry kept consistent while Ray starts in another thread.
+
+Ray's ``ray.tune.registry._global_registry`` keeps what is registered before ``ray.init`` in a plain dict and copies
+it into Ray's key-value store from a post-init hook of ``ray.init``; once the store is reachable, ``register`` copies
+it itself and lookups read the store. rlrt starts Ray in a background thread (:class:`runtime.backends.rllib.
+ray_process.EarlyRayStart`) while the main thread imports RLlib (which registers its algorithms) and runs a SageMaker
+RL script's ``register_env_creator()`` (``register_env``). A registration in the middle of ``ray.init`` then fails:
+``RuntimeError: dictionary changed size during iteration`` (two copies of the dict at once), or ``Perhaps you called
+ray.init twice by accident?`` (the store is reachable, the driver not yet connected: Ray starts a second instance).
+
+:func:`registry_guarded_while_starting` wraps that ``ray.init``: while it runs, registrations wait in the dict and
+lookups answer from it (or wait for the start to end), and the dict is copied once, by the post-init hook or at the
+end; before and after, the registry works as Ray wrote it.
+"""
+
+from __future__ import annotations
+
+import threading
+from contextlib import contextmanager
+from typing import Any, Iterator
+
+_LOCK = threading.RLock()
+_IDLE = threading.Event()
+"""Set when no early ``ray.init`` is under way."""
+_IDLE.set()
+_GUARDED = "_rlrt_guarded"
+
+
+@contextmanager
+def registry_guarded_while_starting() -> Iterator[None]:
+    """Run a ``ray.init`` in this thread while other threads may register or look up Tune's envs and trainables."""
+    import ray  # heavy: Ray (~1 s)
+
+    target = _guarded_registry()
+    with _LOCK:
+        _IDLE.clear()
+    try:
+        yield
+    finally:
+        with _LOCK:
+            if target._to_flush and ray.is_initialized():  # registered after the post-init hook copied the dict
+                target._rlrt_flush()
+            _IDLE.set()
+
+
+def _guarded_registry() -> Any:
+    """Ray Tune's global registry with its methods wrapped (once)."""
+    import ray._private.worker as ray_worker  # heavy: Ray (~1 s)
+    import ray.cloudpickle as pickle  # heavy: Ray
+    from ray.tune import registry  # heavy: Ray Tune (~1 s)
+
+    target = registry._global_registry
+    with _LOCK:
+        if getattr(target, _GUARDED, False):
+            return target
+        flush, register, contains, get = target.flush_values, target.register, target.contains, target.get
+
+        def hook_flush() -> None:  # ray.init's post-init hook, in the starting thread: the driver is connected
+            with _LOCK:
+                flush()
+
+        def deferred_flush() -> None:  # what `register` calls once the store is reachable
+            with _LOCK:
+                if _IDLE.is_set():
+                    flush()
+
+        def locked_register(category: str, key: str, value: Any) -> None:
+            with _LOCK:  # the dict is never written while the post-init hook copies it
+                register(category, key, value)
+
+        def pending_or_wait(category: str, key: str, found: Any, lookup: Any) -> Any:
+            while True:
+                with _LOCK:
+                    if _IDLE.is_set():
+                        return lookup(category, key)
+                    if (category, key) in target._to_flush:
+                        return found(target._to_flush[(category, key)])
+                _IDLE.wait()
+
+        target._rlrt_flush = flush
+        target.flush_values = deferred_flush
+        target.register = locked_register
+        target.contains = lambda category, key: pending_or_wait(category, key, lambda _: True, contains)
+        target.get = lambda category, key: pending_or_wait(category, key, pickle.loads, get)
+        hooks = ray_worker._post_init_hooks
+        hooks[:] = [hook_flush if hook == flush else hook for hook in hooks]
+        setattr(target, _GUARDED, True)
+        return target
