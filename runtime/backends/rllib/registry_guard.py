@@ -53,7 +53,15 @@ def _guarded_registry() -> Any:
     with _LOCK:
         if getattr(target, _GUARDED, False):
             return target
-        flush, register, contains, get = target.flush_values, target.register, target.contains, target.get
+        original_flush, register, contains, get = target.flush_values, target.register, target.contains, target.get
+
+        def flush() -> None:  # Ray's flush_values over a snapshot: a registration that lands meanwhile (a thread
+            target._register_atexit()  # that reached the dict without the lock) waits for the next flush, and
+            for (category, key), value in list(target._to_flush.items()):  # is never lost or a RuntimeError
+                registry._internal_kv_put(registry._make_key(target.prefix, category, key), value, overwrite=True)
+                target._registered.add((category, key))
+                if target._to_flush.get((category, key)) is value:
+                    target._to_flush.pop((category, key), None)
 
         def hook_flush() -> None:  # ray.init's post-init hook, in the starting thread: the driver is connected
             with _LOCK:
@@ -83,6 +91,6 @@ def _guarded_registry() -> Any:
         target.contains = lambda category, key: pending_or_wait(category, key, lambda _: True, contains)
         target.get = lambda category, key: pending_or_wait(category, key, pickle.loads, get)
         hooks = ray_worker._post_init_hooks
-        hooks[:] = [hook_flush if hook == flush else hook for hook in hooks]
+        hooks[:] = [hook_flush if hook == original_flush else hook for hook in hooks]
         setattr(target, _GUARDED, True)
         return target
