@@ -75,13 +75,8 @@ def _train_locked(job: Job, default_preset: str, plugins: Plugins,
                   early: tuple[BackendFactory, EarlyStart] | None = None) -> int:
     try:
         _quick_check(job, default_preset, plugins)
-    except BaseException:
-        if early is not None:
-            early[1].cancel()
-        raise
-    if early is None:
-        early = _start_early(job, default_preset, plugins)
-    try:
+        if early is None:
+            early = _start_early(job, default_preset, plugins)
         return _resolve_and_train(job, early, default_preset, plugins)
     except BaseException:
         if early is not None:  # failed before its session took Ray over (a rejected spec, an env that cannot be
