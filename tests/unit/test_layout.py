@@ -62,6 +62,7 @@ HEAVY: dict[str, str] = {
     "gunicorn": "the HTTP server, only for rlrt serve",
     "sagemaker_inference": "SageMaker's inference toolkit, only inside its serving container",
     "imageio_ffmpeg": "ffmpeg, only to write a video",
+    "distutils": "setuptools' distutils shim, imported by Ray's start thread before it forks (ray_process)",
     "lz4": "LZ4, only to read RLlib 1.x's compressed sample batches (where it is missing, one clear error)",
 }
 """The third-party libraries a function may import (on first use, for start-up time), and why each is heavy. Every

@@ -108,12 +108,14 @@ class EarlyRayStart:
     """
 
     def __init__(self, num_cpus: int, num_gpus: int) -> None:
+        grpc_without_fork_handlers()  # here: the main thread may start gRPC (a Unity game's server) before init_ray
         self.ready = threading.Event()
         self.thread = threading.Thread(target=self._run, args=(num_cpus, num_gpus), name=RAY_START_THREAD,
                                        daemon=True)
         self.thread.start()
 
     def _run(self, num_cpus: int, num_gpus: int) -> None:
+        _import_what_main_imports_under_the_import_lock()
         import ray  # heavy: Ray (~1 s), imported in this thread while the main thread imports RLlib
 
         try:
@@ -138,6 +140,37 @@ class EarlyRayStart:
         self.thread.join()
 
 
+def _import_what_main_imports_under_the_import_lock() -> None:
+    """Import, before this thread forks, what the main thread would otherwise import while holding Python's global
+    import lock.
+
+    Ray starts its processes with a ``preexec_fn``, so each fork takes the fork hooks' locks (``logging``'s module
+    lock) and then the global import lock. Python holds that lock while a meta-path finder runs, and setuptools'
+    ``distutils`` shim (``_distutils_hack``, installed by a ``.pth`` file) imports all of setuptools from its finder,
+    which calls ``logging.getLogger``. A first ``import distutils`` in the main thread (``mlagents_envs`` does one,
+    as a Unity job builds its env) during one of Ray's forks deadlocked the job: each thread held the lock the other
+    waited for, and the job printed nothing until it was killed (CI, stop 31). Once ``distutils`` is imported, the
+    finder is never asked again.
+    """
+    try:
+        import distutils  # noqa: F401  # heavy: setuptools' distutils shim (~0.07 s), only to have it imported
+    except ImportError:  # no setuptools on Python >= 3.12: no shim, no finder that imports
+        pass
+
+
+def grpc_without_fork_handlers() -> None:
+    """gRPC's fork handlers off for this process and the Ray processes it starts (``GRPC_ENABLE_FORK_SUPPORT``,
+    unless the user set it).
+
+    With them on, every fork while another thread is inside gRPC (Ray forks its processes while a Unity game's gRPC
+    server runs in the job) prints ``fork_posix.cc ... Other threads are currently calling into gRPC, skipping fork()
+    handlers``, a line nobody can act on, and a busy gRPC thread pool can make a fork wait ("Waiting for thread pool
+    to idle before forking", ray-project/ray#31729). They only matter to a child that goes on using gRPC without
+    ``exec``: every child a job forks (Ray's processes, a Unity player) runs another program at once.
+    """
+    os.environ.setdefault("GRPC_ENABLE_FORK_SUPPORT", "false")
+
+
 def init_ray(num_cpus: int, num_gpus: int, early: EarlyRayStart | None = None) -> None:
     """Start a local Ray instance sized to the job's machine (or join ``RAY_ADDRESS`` when set); with ``early`` (an
     :class:`EarlyRayStart` under way) wait for it instead."""
@@ -145,6 +178,7 @@ def init_ray(num_cpus: int, num_gpus: int, early: EarlyRayStart | None = None) -
 
     quiet_ray_logs()
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    grpc_without_fork_handlers()
     if early is not None:
         early.wait()
     if ray.is_initialized():
