@@ -75,8 +75,9 @@ def test_the_wheel_installs_into_a_fresh_venv_and_trains_from_an_empty_folder(tm
         assert Path(line).resolve().is_relative_to(site.resolve()), f"imported from {line}, not the wheel in {site}"
         assert not Path(line).resolve().is_relative_to(REPO_ROOT), line
 
-    # The data files the package reads: presets, and RLlib's configuration keys (the quick typo check).
+    # The data files the package reads: presets, and RLlib's and d3rlpy's configuration keys (the quick typo check).
     assert (site / "runtime" / "backends" / "rllib" / "config_keys.json").is_file()
+    assert (site / "runtime" / "backends" / "d3rlpy" / "config_keys.json").is_file()
     rlrt = str(venv / "bin" / "rlrt")
     presets = _run([rlrt, "presets"], cwd=empty, env=env)
     assert presets.returncode == 0, presets.stderr

@@ -6,7 +6,6 @@ started), a value given under an RLlib 1.x name named as typed, with its 2.x nam
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 
 import pytest
@@ -15,10 +14,9 @@ from hypothesis import strategies as st
 
 from runtime.backends.rllib.config import OLD_NAMES
 from runtime.backends.rllib.config_keys import ALGORITHMS, KEYS_FILE, generate, quick_problems
-from runtime.config import hyperparameters as hp
-from runtime.errors import UserError
 from runtime.plugins import INSTALLED
 from runtime.train.job import _given_config
+from tests.config_problems import full_problems
 
 RLLIB_ALGORITHMS = [a for a in ALGORITHMS if INSTALLED.backend_for(a).name == "rllib"]
 
@@ -30,14 +28,7 @@ def test_the_stored_schemas_are_the_installed_rllibs() -> None:
 
 def _full(algorithm: str, given: dict[str, Any]) -> list[str]:
     """The full check's problems (hp.resolve, RLlib imported) with the user's ``rl.training.config.*`` ``given``."""
-    try:
-        hp.resolve({"preset": "cartpole-ppo", "rl.training.run": algorithm, **given}, INSTALLED.validator_for,
-                   num_cpus=2)
-    except UserError as exc:
-        text = str(exc)
-        return [text.removeprefix("Invalid hyperparameter: ")] if "\n" not in text else re.findall(
-            r"^  - (.*)$", text, re.M)
-    return []
+    return full_problems({"preset": "cartpole-ppo", "rl.training.run": algorithm, **given}, num_cpus=2)
 
 
 def _quick(algorithm: str, given: dict[str, Any]) -> list[str]:

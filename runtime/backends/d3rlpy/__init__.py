@@ -4,6 +4,7 @@
   and the model I/O (a model's greedy policy, a bare ``model.d3`` recognised as a model);
 - :mod:`.library`: d3rlpy imported quietly, its model file written and read;
 - :mod:`.config`: which algorithms train offline; ``rl.training.config.*`` onto d3rlpy's config dataclasses;
+- :mod:`.config_keys`: those dataclasses' fields kept as data (``config_keys.json``) for the quick check;
 - :mod:`.backend`: the training session the loop driver runs (epochs of gradient steps, OPE each epoch);
 - :mod:`.policy`: the serving policy (greedy action, action probabilities) as one torch module.
 """

@@ -17,11 +17,13 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import functools
 import importlib
 import json
 import math
+from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 from runtime.backends.d3rlpy.library import import_d3rlpy
 from runtime.config.hyperparameters import ConfigValidator
@@ -107,10 +109,39 @@ def _fields(algorithm: str) -> dict[str, Any]:
     return {f.name: getattr(defaults, f.name) for f in dataclasses.fields(cls)}
 
 
-def _factory_field(value: Any) -> bool:
+def kind_of(default: Any) -> str:
+    """The kind of value a d3rlpy config field takes, from its ``default``: ``"factory"`` (None or a d3rlpy
+    ``DynamicConfig``: a type name or ``{"type": ..., "params": {...}}``), ``"bool"``, ``"int"``, ``"float"``, or
+    ``"other"`` (not checked)."""
     from d3rlpy.serializable_config import DynamicConfig  # heavy: d3rlpy (offline jobs only)
 
-    return value is None or isinstance(value, DynamicConfig)
+    if default is None or isinstance(default, DynamicConfig):
+        return "factory"
+    for kind, cls in (("bool", bool), ("int", int), ("float", float)):
+        if isinstance(default, cls):
+            return kind
+    return "other"
+
+
+@dataclass(frozen=True)
+class Schema:
+    """One algorithm's d3rlpy configuration as data: its config class's name and each field's kind
+    (:func:`kind_of`), from the installed d3rlpy (:func:`live_schema`) or from ``config_keys.json``
+    (:func:`runtime.backends.d3rlpy.config_keys.stored_schema`); both checks run on it, so they say the same words."""
+
+    class_name: str
+    kinds: Mapping[str, str]
+
+
+@functools.lru_cache(maxsize=None)
+def _live_schema(name: str) -> Schema:
+    fields = _fields(name)
+    return Schema(config_class(name).__name__, MappingProxyType({key: kind_of(value) for key, value in fields.items()}))
+
+
+def live_schema(algorithm: str) -> Schema:
+    """``algorithm``'s schema from the installed d3rlpy (imports it)."""
+    return _live_schema(canonical_algorithm(algorithm) or algorithm)
 
 
 def _to_serialized(value: Any) -> Any:
@@ -120,86 +151,113 @@ def _to_serialized(value: Any) -> Any:
     return value
 
 
-def _coerce_field_number(algorithm: str, key: str, value: str) -> Any:
+def _coerce_field_number(schema: Schema, key: str, value: str) -> Any:
     """A string that spells the number ``key`` (an rlrt key or a field of the d3rlpy config) takes, as that number
     (SageMaker's algorithms accept ``"64"``)."""
     if key in OWN_KEYS:
         return OWN_KEYS[key].coerce(value)
-    default = _fields(algorithm).get(key)
-    if isinstance(default, bool) or not isinstance(default, (int, float)):
+    kind = schema.kinds.get(key)
+    if kind not in ("int", "float"):
         return value
-    return coerce_value(value, (int,) if isinstance(default, int) else (int, float))
+    return coerce_value(value, (int,) if kind == "int" else (int, float))
+
+
+def translate_config(schema: Schema, config: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any], list[str]]:
+    """Coach names -> d3rlpy names, numbers given as strings -> numbers; no env_config additions."""
+    out: dict[str, Any] = {}
+    problems: list[str] = []
+    for key, value in config.items():
+        new = COACH_NAMES.get(key, key)
+        if new != key and new in config:  # in either order (the hyperparameters come sorted: discount < gamma)
+            problems.append(f"'{key}' and '{new}' both given; give only '{new}'")
+        out[new] = _coerce_field_number(schema, new, value) if isinstance(value, str) else value
+    return out, {}, problems
+
+
+def _type_problem(schema: Schema, key: str, value: Any) -> str | None:
+    """The problem with ``value`` of ``key`` (an rlrt key or any other) for the kind of value it takes, or None."""
+    if key in OWN_KEYS:
+        return OWN_KEYS[key].problem(key, value)
+    if key not in schema.kinds:
+        valid = list(schema.kinds) + list(OWN_KEYS) + list(COACH_NAMES)
+        close = difflib.get_close_matches(key, valid, n=1, cutoff=0.6)
+        hint = f" Did you mean '{close[0]}'?" if close else ""
+        return (f"Unknown {schema.class_name} setting 'rl.training.config.{key}'.{hint} "
+                f"Valid: {', '.join(sorted(valid))}")
+    kind, shown = schema.kinds[key], json.dumps(value, default=str)
+    if kind == "factory" and not isinstance(value, (str, dict)):
+        return f"'{key}' must be a type name or {{\"type\": ..., \"params\": {{...}}}}, got {shown}"
+    if kind == "bool" and not isinstance(value, bool):
+        return f"'{key}' must be true or false, got {shown}"
+    if kind == "int" and (isinstance(value, bool) or
+                          not (isinstance(value, int) or isinstance(value, float) and value.is_integer())):
+        return f"'{key}' must be an integer, got {shown}"
+    if kind == "float" and (isinstance(value, bool) or not isinstance(value, (int, float)) or
+                            isinstance(value, float) and not math.isfinite(value)):
+        return f"'{key}' must be a number, got {shown}"
+    return None
+
+
+def _range_problems(schema: Schema, config: Mapping[str, Any]) -> list[str]:
+    """The ranges of the fields users tune most (d3rlpy checks none of them)."""
+    problems = []
+    for key in ("batch_size", "n_critics", "target_update_interval"):
+        if key in config and key in schema.kinds and isinstance(config[key], (int, float)) and config[key] < 1:
+            problems.append(f"'{key}' must be >= 1, got {config[key]}")
+    for key in ("gamma",):
+        if key in config and isinstance(config[key], (int, float)) and not 0 < config[key] <= 1:
+            problems.append(f"'{key}' must be in (0, 1], got {config[key]}")
+    for key in [k for k in config if k.endswith("learning_rate")]:
+        if isinstance(config[key], (int, float)) and config[key] <= 0:
+            problems.append(f"'{key}' must be > 0, got {config[key]}")
+    return problems
+
+
+def _factory_problems(algorithm: str, serialized: Mapping[str, Any]) -> list[str]:
+    """The factory values d3rlpy cannot build (imports it)."""
+    cls = config_class(algorithm)
+    base = cls().serialize_to_dict()
+    problems = []
+    for key, value in serialized.items():
+        try:
+            cls.deserialize_from_dict({**base, key: value})
+        except Exception as exc:  # noqa: BLE001 - d3rlpy raises assorted errors for a bad factory
+            problems.append(f"'{key}': d3rlpy cannot build {json.dumps(value)} ({type(exc).__name__}: {exc})")
+    return problems
+
+
+def check_config(schema: Schema, config: Mapping[str, Any],
+                 factories: Callable[[Mapping[str, Any]], list[str]] | None = None) -> list[str]:
+    """Unknown keys (with the closest valid one) and wrong types; when there are none, the factory values
+    ``factories`` cannot build (the full check: d3rlpy builds them; the quick check has none) and the ranges."""
+    problems = []
+    serialized: dict[str, Any] = {}
+    for key, value in config.items():
+        if key == "env_config":
+            continue
+        problem = _type_problem(schema, key, value)
+        if problem:
+            problems.append(problem)
+        elif key not in OWN_KEYS and schema.kinds[key] == "factory":
+            serialized[key] = _to_serialized(value)
+    if problems:
+        return problems
+    if factories is not None and serialized:
+        problems += factories(serialized)
+    return problems + _range_problems(schema, config)
 
 
 class D3rlpyValidator(ConfigValidator):
-    """Checks ``rl.training.config.*`` for a d3rlpy algorithm (the ``ConfigValidator`` protocol)."""
+    """Checks ``rl.training.config.*`` for a d3rlpy algorithm (the ``ConfigValidator`` protocol), on the installed
+    d3rlpy's schema (the quick check runs the same code on the stored one)."""
 
     def translate(self, algorithm: str, config: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any], list[str]]:
         """Coach names -> d3rlpy names; no env_config additions."""
-        out: dict[str, Any] = {}
-        problems: list[str] = []
-        for key, value in config.items():
-            new = COACH_NAMES.get(key, key)
-            if new in out and new != key:
-                problems.append(f"'{key}' and '{new}' both given; give only '{new}'")
-            out[new] = _coerce_field_number(algorithm, new, value) if isinstance(value, str) else value
-        return out, {}, problems
+        return translate_config(live_schema(algorithm), config)
 
     def check(self, algorithm: str, config: Mapping[str, Any]) -> list[str]:
         """Unknown keys (with the closest valid one), wrong types, values d3rlpy refuses."""
-        fields = _fields(algorithm)
-        problems = []
-        serialized: dict[str, Any] = {}
-        for key, value in config.items():
-            if key == "env_config":
-                continue
-            if key in OWN_KEYS:
-                problem = OWN_KEYS[key].problem(key, value)
-                if problem:
-                    problems.append(problem)
-                continue
-            if key not in fields:
-                valid = list(fields) + list(OWN_KEYS) + list(COACH_NAMES)
-                close = difflib.get_close_matches(key, valid, n=1, cutoff=0.6)
-                hint = f" Did you mean '{close[0]}'?" if close else ""
-                problems.append(
-                    f"Unknown {config_class(algorithm).__name__} setting 'rl.training.config.{key}'.{hint} "
-                    f"Valid: {', '.join(sorted(valid))}"
-                )
-                continue
-            default = fields[key]
-            if _factory_field(default):
-                if not isinstance(value, (str, dict)):
-                    problems.append(f"'{key}' must be a type name or {{\"type\": ..., \"params\": {{...}}}}, got {json.dumps(value, default=str)}")
-                    continue
-                serialized[key] = _to_serialized(value)
-            elif isinstance(default, bool):
-                if not isinstance(value, bool):
-                    problems.append(f"'{key}' must be true or false, got {json.dumps(value, default=str)}")
-            elif isinstance(default, int):
-                if isinstance(value, bool) or not (isinstance(value, int) or isinstance(value, float) and value.is_integer()):
-                    problems.append(f"'{key}' must be an integer, got {json.dumps(value, default=str)}")
-            elif isinstance(default, float):
-                if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-                    problems.append(f"'{key}' must be a number, got {json.dumps(value, default=str)}")
-        if problems:
-            return problems
-        base = config_class(algorithm)().serialize_to_dict()
-        for key, value in serialized.items():
-            try:
-                config_class(algorithm).deserialize_from_dict({**base, key: value})
-            except Exception as exc:  # noqa: BLE001 - d3rlpy raises assorted errors for a bad factory
-                problems.append(f"'{key}': d3rlpy cannot build {json.dumps(value)} ({type(exc).__name__}: {exc})")
-        for key in ("batch_size", "n_critics", "target_update_interval"):
-            if key in config and key in fields and isinstance(config[key], (int, float)) and config[key] < 1:
-                problems.append(f"'{key}' must be >= 1, got {config[key]}")
-        for key in ("gamma",):
-            if key in config and isinstance(config[key], (int, float)) and not 0 < config[key] <= 1:
-                problems.append(f"'{key}' must be in (0, 1], got {config[key]}")
-        for key in [k for k in config if k.endswith("learning_rate")]:
-            if isinstance(config[key], (int, float)) and config[key] <= 0:
-                problems.append(f"'{key}' must be > 0, got {config[key]}")
-        return problems
+        return check_config(live_schema(algorithm), config, functools.partial(_factory_problems, algorithm))
 
     def sizes_env_runners(self, algorithm: str) -> bool:
         """Offline training runs no env runners."""
@@ -216,16 +274,16 @@ class D3rlpyValidator(ConfigValidator):
 def split_config(algorithm: str, config: Mapping[str, Any]) -> tuple[Any, dict[str, Any]]:
     """Build the d3rlpy config object from a checked configuration; returns (d3rlpy config, rlrt's own settings)."""
     own = {key: check.default for key, check in OWN_KEYS.items()}
-    fields = _fields(algorithm)
+    kinds = live_schema(algorithm).kinds
     d3: dict[str, Any] = {}
     for key, value in config.items():
         if key in OWN_KEYS:
             own[key] = value
-        elif key in fields:
-            d3[key] = _to_serialized(value) if _factory_field(fields[key]) else value
+        elif key in kinds:
+            d3[key] = _to_serialized(value) if kinds[key] == "factory" else value
     if own["hidden_units"]:
         encoder = {"type": "vector", "params": {"hidden_units": list(own["hidden_units"])}}
-        for name in fields:
+        for name in kinds:
             if name.endswith("encoder_factory") and name not in d3:
                 d3[name] = encoder
     cls = config_class(algorithm)

@@ -11,6 +11,7 @@ import numpy as np
 
 from runtime.backends.d3rlpy.backend import D3rlpySession
 from runtime.backends.d3rlpy.config import D3rlpyValidator, is_offline_algorithm
+from runtime.backends.d3rlpy.config_keys import quick_problems
 from runtime.backends.d3rlpy.library import load_algo
 from runtime.backends.d3rlpy.policy import serving_model_from_model_dir
 from runtime.contracts import Actor, BackendContext, BackendFactory
@@ -63,6 +64,10 @@ class D3rlpyBackendFactory(BackendFactory):
 
     def validator(self) -> D3rlpyValidator:
         return D3rlpyValidator()
+
+    def quick_check(self, algorithm: str, config: Mapping[str, Any]) -> list[str]:
+        """The validator's problems with ``config`` from ``config_keys.json`` (no d3rlpy or torch import)."""
+        return quick_problems(algorithm, config)
 
     def create(self, context: BackendContext) -> D3rlpySession:
         return D3rlpySession(context)

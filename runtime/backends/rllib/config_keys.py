@@ -10,22 +10,17 @@ of RLlib's defaults: it says what the full check says about them, in the same wo
 
 from __future__ import annotations
 
-import functools
-import json
-import sys
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 from runtime.backends.rllib.schema import Schema
 from runtime.backends.rllib.validator import check_config, live_schema, translate_config
+from runtime.config.schema_file import algorithm_keys, read_schema_file, write_schema_file
 
 KEYS_FILE = Path(__file__).with_name("config_keys.json")
 ALGORITHMS = ("PPO", "APPO", "IMPALA", "DQN", "SAC", "BC", "MARWIL")
 """The algorithms whose schemas are kept: the ones SageMaker RL examples and rlrt's presets train with RLlib (CQL is
 d3rlpy's)."""
-JOB_KEYS = ("env", "monitor")
-"""RLlib 1.x's job-level keys inside ``rl.training.config``, which the hyperparameters take out before translating
-(runtime.config.hyperparameters._rllib_1x_job_keys): not the algorithm's."""
 
 
 def generate(algorithms: Iterable[str] = ALGORITHMS) -> dict[str, Any]:
@@ -38,18 +33,10 @@ def generate(algorithms: Iterable[str] = ALGORITHMS) -> dict[str, Any]:
             "model_config": dict(next(iter(schemas.values())).model) if schemas else {}}
 
 
-@functools.lru_cache(maxsize=1)
-def _stored() -> Mapping[str, Any]:
-    try:
-        return json.loads(KEYS_FILE.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {"algorithms": {}}
-
-
 def stored_schema(algorithm: str) -> Schema | None:
     """``algorithm``'s schema from ``config_keys.json``; None for an algorithm not stored."""
-    kinds = (_stored().get("algorithms") or {}).get(algorithm)
-    return Schema(kinds, _stored().get("model_config") or {}) if kinds else None
+    kinds = (read_schema_file(KEYS_FILE).get("algorithms") or {}).get(algorithm)
+    return Schema(kinds, read_schema_file(KEYS_FILE).get("model_config") or {}) if kinds else None
 
 
 def quick_problems(algorithm: str, config: Mapping[str, Any]) -> list[str]:
@@ -58,11 +45,10 @@ def quick_problems(algorithm: str, config: Mapping[str, Any]) -> list[str]:
     schema = stored_schema(algorithm)
     if schema is None:
         return []
-    given = {key: value for key, value in config.items() if key not in JOB_KEYS}
+    given = algorithm_keys(config)
     translated, _, problems = translate_config(algorithm, given, schema, warn=False)
     return problems + check_config(algorithm, schema, translated)
 
 
 if __name__ == "__main__":  # python -m runtime.backends.rllib.config_keys: write the data file
-    KEYS_FILE.write_text(json.dumps(generate(), indent=1, sort_keys=True) + "\n", encoding="utf-8")
-    print(f"wrote {KEYS_FILE}", file=sys.stderr)
+    write_schema_file(KEYS_FILE, generate())
