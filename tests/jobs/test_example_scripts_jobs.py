@@ -148,13 +148,16 @@ def test_an_action_masked_old_gym_env_script_trains_writes_its_episodes_in_the_t
 
 
 REGISTERING_WHILE_RAY_STARTS = '''
+import sys
 import time
-
-from ray.tune.registry import ENV_CREATOR, _global_registry, register_env
 
 from runtime.backends.rllib.ray_process import EarlyRayStart, shutdown_ray
 
+if sys.argv[1] == "imported-first":  # a SageMaker RL script imports Tune's registry at its top
+    import ray.tune.registry
 early = EarlyRayStart(1, 0)
+from ray.tune.registry import ENV_CREATOR, _global_registry, register_env  # else RLlib's import, meanwhile
+
 names = []
 try:
     while not early.ready.is_set() or len(names) < 5:  # a SageMaker RL script's register_env_creator(), meanwhile
@@ -163,6 +166,7 @@ try:
         assert _global_registry.contains(ENV_CREATOR, names[-1]), names[-1]
         time.sleep(0.001)
     early.wait()
+    assert _global_registry._rlrt_guarded  # rlrt's guard took the registry over, either way
     missing = [name for name in names if not _global_registry.contains(ENV_CREATOR, name)]
     assert not missing, missing
     assert _global_registry.get(ENV_CREATOR, names[0])(None) is None
@@ -173,8 +177,9 @@ finally:
 
 
 @pytest.mark.slow
-def test_envs_registered_while_ray_starts_in_the_background_are_all_kept(tmp_path: Path) -> None:
-    done = subprocess.run([sys.executable, "-c", REGISTERING_WHILE_RAY_STARTS], env=rlrt_env(tmp_path / "ml"),
-                          cwd=REPO_ROOT, capture_output=True, text=True, timeout=120)
+@pytest.mark.parametrize("registry", ["imported-first", "imported-while-ray-starts"])
+def test_envs_registered_while_ray_starts_in_the_background_are_all_kept(tmp_path: Path, registry: str) -> None:
+    done = subprocess.run([sys.executable, "-c", REGISTERING_WHILE_RAY_STARTS, registry],
+                          env=rlrt_env(tmp_path / "ml"), cwd=REPO_ROOT, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, (done.stdout + done.stderr)[-4000:]
     assert int(done.stdout.split("registered ")[1].split()[0]) > 5  # registrations overlapped Ray's start
