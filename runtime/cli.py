@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import atexit
-import os
 import sys
 from pathlib import Path
 from typing import NoReturn, Sequence
@@ -17,6 +15,7 @@ from runtime.export.pipeline import export_model_folder
 from runtime.log_lines import configure_logging
 from runtime.offline.cli import run_collect
 from runtime.plugins import INSTALLED
+from runtime.process_exit import exit_without_teardown
 from runtime.serving.server import run_server
 from runtime.serving.transform import TransformOptions, run_transform
 from runtime.timings import mark
@@ -367,21 +366,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def run(argv: Sequence[str] | None = None) -> NoReturn:
     """The process entry point (``rlrt``, ``python -m runtime.cli``): :func:`main`, then exit without the
-    interpreter's teardown.
-
-    Ray, torch and pyarrow make that teardown (freeing every module and object one by one) take 1.5-2 s after a job
-    has finished; the exit handlers still run and the output is flushed, then the process ends at once.
-    """
+    interpreter's teardown (:mod:`runtime.process_exit`)."""
     code = main(argv)
     mark("main returned")
-    atexit._run_exitfuncs()
-    mark("exit")
-    for stream in (sys.stdout, sys.stderr):
-        try:
-            stream.flush()
-        except (OSError, ValueError):
-            pass
-    os._exit(code)
+    exit_without_teardown(code)
 
 
 if __name__ == "__main__":
