@@ -1,7 +1,8 @@
 """Logged rollouts (the ``train`` channel) into a checked :class:`LoggedData` and a d3rlpy ``MDPDataset``.
 
 Input: the seeds' rollout format (see :mod:`runtime.offline.collect`), as CSV or Parquet, and RLlib 1.x's JSON
-sample batches (:mod:`runtime.offline.rllib_json`), one file or a folder of them. Rows are grouped by ``episode_id`` (in each file separately) keeping their order within the file, so the rows
+sample batches (:mod:`runtime.offline.rllib_json`), one file or a folder of them, or the several files, folders and
+glob patterns ``rl.training.config.input`` names (:mod:`runtime.offline.sources`). Rows are grouped by ``episode_id`` (in each file separately) keeping their order within the file, so the rows
 of many envs may be interleaved. ``all_action_probabilities`` (the behaviour policy's probabilities when the action
 was logged) is kept for off-policy evaluation; without it, training still works and only FQE is reported.
 
@@ -13,15 +14,14 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterator, Sequence
 
 import numpy as np
 
 from runtime.errors import UserError
-from runtime.names import CHANNEL_TRAIN, CODE_DIR_IN_TREE, MODULE_DIR_ENV
+from runtime.names import CHANNEL_TRAIN, MODULE_DIR_ENV
 from runtime.offline.collect import (
     ACTION,
     EPISODE_ID,
@@ -32,6 +32,7 @@ from runtime.offline.collect import (
     STATE_PREFIX,
 )
 from runtime.offline.rllib_json import RLLIB_OUTPUT_GLOB, load_rllib_json
+from runtime.offline.sources import code_dirs
 
 DATA_SUFFIXES = (".csv", ".parquet")
 RLLIB_SUFFIX = ".json"
@@ -139,17 +140,9 @@ def data_files(path: Path) -> list[Path]:
     return files
 
 
-def code_dirs(job: Any) -> list[Path]:
-    """The job's code folders, where a notebook's ``source_dir`` lands: ``SM_MODULE_DIR`` when it is a local folder
-    (on SageMaker it is an S3 URI), then ``<base>/code`` (``/opt/ml/code``)."""
-    found = []
-    module_dir = os.environ.get(MODULE_DIR_ENV, "")
-    if module_dir and "://" not in module_dir and Path(module_dir).is_dir():
-        found.append(Path(module_dir).resolve())
-    in_tree = (Path(job.base_dir) / CODE_DIR_IN_TREE).resolve()
-    if in_tree.is_dir() and in_tree not in found:
-        found.append(in_tree)
-    return found
+def source_files(sources: Path | Sequence[Path]) -> list[Path]:
+    """The data files of one source or several (each a file or folder: :func:`data_files`), sorted, each once."""
+    return sorted({f for source in ([sources] if isinstance(sources, Path) else sources) for f in data_files(source)})
 
 
 def offline_data_source(job: Any) -> Path:
@@ -169,22 +162,6 @@ def offline_data_source(job: Any) -> Path:
     raise UserError(f"No offline data: this job needs the '{CHANNEL_TRAIN}' input channel ({missing} does not exist) "
                     f"or a .csv or .parquet file in the job's code ({where}). Pass the rollouts in the "
                     f"'{CHANNEL_TRAIN}' channel or keep the CSV in the estimator's source_dir.")
-
-
-def given_data_source(job: Any, given: str) -> Path:
-    """The logged data ``rl.training.config.input`` names (RLlib 1.x's ``input``): an absolute path (a SageMaker
-    path ``/opt/ml/...`` inside the job's own tree), or one relative to the job's code folder (where a script runs on SageMaker) or the working folder."""
-    path = Path(given).expanduser()
-    if path.is_absolute():
-        candidates = [job.in_tree(path)]  # /opt/ml/code/...: the job's own tree in a local job
-    else:
-        candidates = [folder / path for folder in code_dirs(job)] + [Path.cwd() / path]
-    for candidate in candidates:
-        if candidate.exists():
-            return candidate.resolve()
-    raise UserError(f"rl.training.config.input names {given!r}, which does not exist (looked at "
-                    f"{', '.join(str(c) for c in candidates)}). Name the folder of logged rollouts (an online job's "
-                    "'output', `rlrt collect`'s files, or RLlib 1.x's output-*.json sample batches).")
 
 
 def _where(path: Path, row: int, column: str | None = None) -> str:
@@ -334,13 +311,13 @@ def _load_file(path: Path) -> dict[str, Any]:
     }
 
 
-def load_logged_data(path: Path, time_limit: int | None = None) -> LoggedData:
-    """Load and check every rollout file at ``path`` (a file or a folder).
+def load_logged_data(path: Path | Sequence[Path], time_limit: int | None = None) -> LoggedData:
+    """Load and check every rollout file at ``path`` (a file or a folder, or several: :func:`source_files`).
 
     ``time_limit``: episodes exactly this long are treated as cut off by the environment's time limit (a timeout,
     bootstrapped) rather than terminated; the rollout format itself does not record which it was.
     """
-    files = data_files(path)
+    files = source_files(path)
     parts = [_load_file(p) for p in files if p.suffix.lower() != RLLIB_SUFFIX]
     rllib = [p for p in files if p.suffix.lower() == RLLIB_SUFFIX]
     if rllib:

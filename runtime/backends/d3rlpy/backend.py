@@ -34,8 +34,9 @@ from runtime.evaluate.episodes import EvaluationResult, run_episodes
 from runtime.export.policy import ServingModel
 from runtime.names import CHECKPOINT_DIR, D3RLPY_MODEL_FILE
 from runtime.offline import ope
-from runtime.offline.dataset import given_data_source, load_logged_data, offline_data_source
+from runtime.offline.dataset import load_logged_data, offline_data_source
 from runtime.offline.sampler import TransitionTable
+from runtime.offline.sources import common_folder, given_data_sources
 from runtime.train.checkpoints import TrainingState
 from runtime.train.reporting import IterationMetrics
 
@@ -104,8 +105,9 @@ class D3rlpySession(TrainingSession):
         torch.set_num_threads(int(self.own["num_threads"]))
         self.env_id = context.env_id
         self.discrete = is_discrete(spec.algorithm)
-        data_dir = given_data_source(job, self.own["input"]) if self.own["input"] else offline_data_source(job)
-        self.data = data = load_logged_data(data_dir, self.own["time_limit"] or _time_limit(self.env_id))
+        sources = given_data_sources(job, self.own["input"]) if self.own["input"] else [offline_data_source(job)]
+        data_dir = common_folder(sources)
+        self.data = data = load_logged_data(sources, self.own["time_limit"] or _time_limit(self.env_id))
         if data.discrete != self.discrete:
             raise UserError(
                 f"{spec.algorithm} needs {'discrete' if self.discrete else 'continuous'} actions, but the data in "

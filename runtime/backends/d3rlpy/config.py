@@ -29,6 +29,7 @@ from runtime.backends.d3rlpy.library import import_d3rlpy
 from runtime.config.hyperparameters import ConfigValidator
 from runtime.config.values import ValueCheck, coerce_value
 from runtime.errors import UserError
+from runtime.offline.sources import input_problem
 
 # rlrt algorithm name (case-insensitive) -> (d3rlpy config class path, discrete actions?)
 ALGORITHMS: Mapping[str, tuple[str, bool]] = MappingProxyType(
@@ -54,6 +55,16 @@ COACH_NAMES: Mapping[str, str] = MappingProxyType(
 SELECTORS = ("last", "ope_sdr", "ope_wis", "ope_is", "ope_fqe", "episode_reward_mean")
 """What ``select_by`` may pick the exported epoch by (``last``: no selection)."""
 
+
+class InputCheck(ValueCheck):
+    """``input`` (RLlib 1.x's): a path or glob pattern of logged rollouts, a list of them, or a dict of them (the
+    weights ignored); the problem is :func:`runtime.offline.sources.input_problem`'s (``"sampler"`` refused)."""
+
+    def problem(self, key: str, value: Any) -> str | None:
+        """The problem with ``value``'s form (nothing on disk is looked at), or None."""
+        return input_problem(value)
+
+
 # rlrt's own keys, with their defaults
 OWN_KEYS: Mapping[str, ValueCheck] = MappingProxyType(
     {
@@ -70,8 +81,9 @@ OWN_KEYS: Mapping[str, ValueCheck] = MappingProxyType(
                                  "an integer >= 1 (episodes this long ended by a time limit)", None),
         "select_by": ValueCheck((str,), lambda v: v in SELECTORS, "one of " + ", ".join(SELECTORS), "last"),
         "num_threads": ValueCheck((int,), lambda v: v >= 1, "an integer >= 1 (torch CPU threads)", 1),
-        "input": ValueCheck((str,), lambda v: bool(v.strip()),
-                            "a .csv/.parquet file or folder of logged rollouts (RLlib 1.x's input)", None),
+        "input": InputCheck((str, list, dict), lambda v: input_problem(v) is None,
+                            "a .csv/.parquet/.json file, folder or glob pattern of logged rollouts, or a list of them "
+                            "(RLlib 1.x's input)", None),
     }
 )
 

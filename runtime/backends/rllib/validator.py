@@ -38,6 +38,7 @@ from runtime.backends.rllib.config import (
 from runtime.backends.rllib.no_effect import message as no_effect_message
 from runtime.backends.rllib.schema import PREFIX, Schema, as_typed, coerce_number, model_value_problem, value_problem
 from runtime.config.hyperparameters import ConfigValidator
+from runtime.offline.sources import is_sampler
 
 log = logging.getLogger(__name__)
 
@@ -110,6 +111,15 @@ def translate_config(algorithm: str, config: Mapping[str, Any], schema: Schema,
                                 f"got {json.dumps(value, default=str)}. Remove the key.")
             if warn:
                 log.warning("rl.training.config.use_critic: RLlib 2.x's %s always learns a critic; ignored", algorithm)
+        elif key == "input" and is_sampler(value):  # RLlib 1.x's default, which a script's full 1.x config carries
+            if warn:
+                log.warning("rl.training.config.input=%s is RLlib 1.x's default (sample the environment): ignored",
+                            json.dumps(value, default=str))
+        elif key == "input_evaluation" and is_sampler(config.get("input", "sampler")):
+            if warn:  # with a real 'input' it stays, for the check to name with the 'input' it goes with
+                log.warning("rl.training.config.input_evaluation=%s: RLlib 1.x's off-policy estimates of the "
+                            "sampled batches; rlrt's online training reports its own metrics: ignored",
+                            json.dumps(value, default=str))
         elif key == "horizon":
             # RLlib 1.x's horizon caps an episode; it never lengthens the environment's own time limit.
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
