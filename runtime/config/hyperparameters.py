@@ -23,7 +23,6 @@ from __future__ import annotations
 import difflib
 import json
 import logging
-import math
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Callable, Iterable, Mapping, Protocol
@@ -32,6 +31,15 @@ from sagemaker_training import params
 
 from runtime.config.presets import DEFAULT_PRESET, Preset, load_preset
 from runtime.config.runners import default_env_runners
+from runtime.config.stop import (  # noqa: F401 - re-exported: the stop criteria are hyperparameters
+    STOP_EPISODE_REWARD_MEAN,
+    STOP_KEYS,
+    STOP_PREFIX,
+    STOP_TIME_TOTAL_S,
+    STOP_TIMESTEPS_TOTAL,
+    STOP_TRAINING_ITERATION,
+    check_stop,
+)
 from runtime.config.values import ValueCheck, check_value, coerce_value, decode_value, parse_number  # noqa: F401 - re-exported
 from runtime.errors import UserError
 
@@ -42,7 +50,6 @@ PRESET = "preset"
 PRESET_ALIASES = ("RLRAY_PRESET", "RLCOACH_PRESET")
 CONFIG_PREFIX = "rl.training.config."
 ENV_CONFIG_PREFIX = "rl.training.config.env_config."
-STOP_PREFIX = "rl.training.stop."
 RUN = "rl.training.run"
 ENV = "rl.training.env"
 CHECKPOINT_FREQ = "rl.training.checkpoint_freq"
@@ -69,23 +76,6 @@ PRETRAINED_MODEL = "pretrained_model"
 """Warm start: a local model folder, ``model.tar.gz`` or checkpoint whose weights training starts from (as the
 ``pretrained`` channel; runtime.train.warm_start)."""
 
-STOP_TIME_TOTAL_S = "time_total_s"
-STOP_TRAINING_ITERATION = "training_iteration"
-STOP_TIMESTEPS_TOTAL = "timesteps_total"
-STOP_EPISODE_REWARD_MEAN = "episode_reward_mean"
-
-STOP_KEYS: Mapping[str, ValueCheck] = MappingProxyType(
-    {
-        STOP_TIME_TOTAL_S: ValueCheck((int, float), lambda v: v > 0, "a number of seconds > 0"),
-        STOP_TRAINING_ITERATION: ValueCheck((int,), lambda v: v >= 1, "an integer >= 1"),
-        STOP_TIMESTEPS_TOTAL: ValueCheck((int,), lambda v: v >= 1, "an integer >= 1"),
-        STOP_EPISODE_REWARD_MEAN: ValueCheck((int, float), lambda v: math.isfinite(v), "a finite number"),
-        # Tune 1.x's other result keys, as SageMaker RL's experiments name them:
-        "episodes_total": ValueCheck((int,), lambda v: v >= 1, "an integer >= 1"),
-        **{key: ValueCheck((int, float), lambda v: math.isfinite(v), "a finite number")
-           for key in ("episode_reward_max", "episode_reward_min", "episode_len_mean")},
-    }
-)
 TOP_LEVEL_KEYS: Mapping[str, ValueCheck] = MappingProxyType(
     {
         PRESET: ValueCheck((str,), lambda v: bool(v.strip()), "a preset name"),
@@ -253,7 +243,6 @@ def resolve(
 
     config_overrides: dict[str, Any] = {}
     env_config: dict[str, Any] = {}
-    stop: dict[str, Any] = {}
     raw_stop: dict[str, Any] = {}
     top: dict[str, Any] = {}
     for key, value in sorted(given.items()):
@@ -302,19 +291,8 @@ def resolve(
     env = str(top.get(ENV, preset.env))
     backend = validator(algorithm)
     stop_keys = {**STOP_KEYS, **backend.stop_keys(algorithm)}
-    for key, value in raw_stop.items():
-        rest = key[len(STOP_PREFIX) :]
-        if rest not in stop_keys:
-            problems.append(
-                f"Unknown stop criterion '{key}'.{_closest(rest, stop_keys)} "
-                f"Valid: {', '.join(STOP_PREFIX + k for k in stop_keys)}"
-            )
-            continue
-        problem = stop_keys[rest].problem(key, value)
-        if problem:
-            problems.append(problem)
-        else:
-            stop[rest] = stop_keys[rest].coerce(value)
+    stop, stop_problems = check_stop(raw_stop, stop_keys)
+    problems += stop_problems
     translated_preset, preset_env, preset_problems = backend.translate(algorithm, preset.config)
     problems += [f"preset {preset.name}: {p}" for p in preset_problems]
     if algorithm.casefold() != preset.algorithm.casefold():

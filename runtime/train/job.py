@@ -159,7 +159,9 @@ def _quick_check(job: Job, default_preset: str, plugins: Plugins) -> None:
     except Exception:  # noqa: BLE001 - resolve_spec reports what is wrong with the hyperparameters
         return
     problems = backend.quick_check(algorithm, _given_config(job.hyperparameters))
-    if problems:
+    if problems:  # with the stop criteria's (as cheap), so that one run names every mistake it can
+        stop = {k: v for k, v in job.hyperparameters.items() if isinstance(k, str) and k.startswith(hp.STOP_PREFIX)}
+        problems += hp.check_stop(stop, backend.validator().stop_keys(algorithm))[1]
         raise _naming_stored_values(UserError(hp.format_problems(problems)), job)
 
 

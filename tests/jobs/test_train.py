@@ -90,11 +90,13 @@ def test_cartpole_in_a_sagemaker_tree(tmp_path: Path) -> None:
 
 
 def test_bad_hyperparameter_fails_cleanly(tmp_path: Path) -> None:
-    tree = make_job_tree(tmp_path / "ml", {"rl.training.config.lrr": 0.1, "rl.training.stop.training_iteration": 1})
+    tree = make_job_tree(tmp_path / "ml", {"rl.training.config.lrr": 0.1, "rl.training.stop.trainig_iteration": 1})
     run = run_rlrt(["train"], base=tree.base)
     assert run.returncode == 2
     failure = tree.failure.read_text()
     assert "rl.training.config.lrr" in failure and "Did you mean 'rl.training.config.lr'" in failure
+    # The quick check names the stop criterion's typo in the same run (not after the first one is fixed).
+    assert "2 invalid hyperparameters" in failure and "Did you mean 'training_iteration'?" in failure
     assert "Traceback" not in run.stderr
     assert not (tree.model / "checkpoint").exists()
 
