@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import runtime
+from runtime.cluster.object_store import object_store_for_this_machine
 from runtime.config import hyperparameters as hp
 from runtime.contracts import Plugins
 from runtime.errors import EXIT_SIGINT, run_job, write_failure
@@ -94,7 +95,7 @@ def run_tuning(spec: TuningSpec, output: Path, plugins: Plugins, out: Any = None
     # address="local": always a fresh Ray instance for the trials, never a cluster named by RAY_ADDRESS or by a
     # stale /tmp/ray/ray_current_cluster file that an earlier `ray start` (e.g. a multi-host job) left behind.
     ray.init(address="local", num_cpus=spec.max_parallel_jobs * spec.cpus_per_job, include_dashboard=False,
-             log_to_driver=False, configure_logging=False)
+             log_to_driver=False, configure_logging=False, **object_store_for_this_machine())
     interruption = TuneInterruption()
     tune_log = logging.getLogger("ray.tune.tune")
     tune_log.addFilter(interruption)

@@ -20,7 +20,7 @@ from typing import Iterator
 
 import pytest
 
-from runtime.backends.rllib.ray_process import DOCKER_SHM_ADVICE
+from runtime.cluster.object_store import DOCKER_SHM_ADVICE
 from tests.conftest import REPO_ROOT, JobTree, make_job_tree
 from tests.image.inputs import RUN_LABEL, SEED_REQUEST, TINY_REACHER
 

@@ -7,9 +7,14 @@ import logging
 
 import pytest
 
-from runtime.backends.rllib import ray_process
-from runtime.backends.rllib.ray_process import (DOCKER_SHM_ADVICE, RAY_OBJECT_STORE_MIN_BYTES, init_ray,
-                                                object_store_options, shutdown_ray)
+from runtime.backends.rllib.ray_process import init_ray, shutdown_ray
+from runtime.cluster import object_store
+from runtime.cluster.object_store import (
+    DOCKER_SHM_ADVICE,
+    RAY_OBJECT_STORE_MIN_BYTES,
+    object_store_options,
+    ray_start_flags,
+)
 
 GiB = 2**30
 MiB = 2**20
@@ -35,6 +40,15 @@ def test_dockers_default_shared_memory_keeps_the_store_in_the_temp_folder_with_o
     assert f"docker run {DOCKER_SHM_ADVICE}" in advice and "\n" not in advice
 
 
+def test_ray_start_takes_the_same_store_as_flags() -> None:
+    """A multi-host job's `ray start` on each host (runtime.cluster.head / worker) gets the store as flags."""
+    assert ray_start_flags({}) == []
+    assert ray_start_flags(object_store_options(2 * GiB, 16 * GiB, "/tmp")[0]) == [
+        f"--object-store-memory={int(2 * GiB * 0.95)}"]
+    assert ray_start_flags(object_store_options(DOCKER_DEFAULT_SHM, 16 * GiB, "/tmp/r")[0]) == [
+        "--plasma-directory=/tmp/r"]
+
+
 class _Records(logging.Handler):
     def __init__(self) -> None:
         super().__init__(logging.DEBUG)
@@ -53,7 +67,7 @@ def test_ray_starts_on_a_small_shared_memory_without_its_warning(shm_bytes: int,
     import ray._private.utils
 
     monkeypatch.setattr(ray._private.utils, "get_shared_memory_bytes", lambda: shm_bytes)
-    monkeypatch.setattr(ray_process, "shared_memory_bytes", lambda: shm_bytes)
+    monkeypatch.setattr(object_store, "shared_memory_bytes", lambda: shm_bytes)
     services = logging.getLogger("ray._private.services")  # Ray's warning and its note on a named store folder
     records, level = _Records(), services.level
     services.setLevel(logging.INFO)  # setLevel, not the attribute: it also clears the loggers' isEnabledFor cache

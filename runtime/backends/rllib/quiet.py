@@ -28,7 +28,7 @@ NOT_ACTIONABLE: dict[str, tuple[str, ...]] = {
                             # The job's own Ray instance, started for it: rlrt says what it trains next.
                             "Started a local Ray instance."),
     # Where /dev/shm is too small for Ray's object store, rlrt names the store's folder itself and says so in one line
-    # with the docker flag (runtime.backends.rllib.ray_process.object_store_options); Ray then notes this.
+    # with the docker flag (runtime.cluster.object_store.object_store_options); Ray then notes this.
     "ray._private.services": ("object_store_memory is not verified when plasma_directory is set.",),
 }
 """Logger name -> message prefixes dropped from it."""

@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 import os
 import sys
-import tempfile
 import threading
 import time
 from typing import Any
@@ -20,6 +19,7 @@ import psutil
 from runtime.backends.rllib.quiet import quiet_ray_logs, quiet_ray_logs_and_gym
 from runtime.backends.rllib.registry_guard import registry_guarded_while_starting
 from runtime.cluster.node import host_and_port, port_open
+from runtime.cluster.object_store import object_store_for_this_machine, ray_temp_root
 from runtime.errors import UserError
 
 log = logging.getLogger(__name__)
@@ -47,56 +47,6 @@ def check_ray_temp_dir() -> None:
                         f"them under <{variable}>/ray/session_.../sockets/, and a socket path may have at most "
                         f"{UNIX_SOCKET_PATH_MAX} bytes. Set RAY_TMPDIR to a short folder (e.g. RAY_TMPDIR=/tmp/rlrt-ray) "
                         f"or use a shorter {variable} (at most {UNIX_SOCKET_PATH_MAX - RAY_SOCKET_SUFFIX} characters).")
-
-
-def ray_temp_root() -> str:
-    """The folder Ray makes its ``ray/`` temporary tree in: ``RAY_TMPDIR``, else ``TMPDIR``'s (``/tmp``)."""
-    return os.environ.get("RAY_TMPDIR") or tempfile.gettempdir()
-
-
-SHARED_MEMORY = "/dev/shm"
-RAY_OBJECT_STORE_SHARE = 0.3
-"""Ray's default object store: 30% of the node's available memory (``ray_constants``, 2.x), which is never more
-than this share of the machine's whole memory."""
-RAY_OBJECT_STORE_MIN_BYTES = 75 * 1024 * 1024
-"""The smallest object store Ray starts (``ray_constants.OBJECT_STORE_MINIMUM_MEMORY_BYTES``)."""
-SHM_HEADROOM = 0.95
-"""The share of the free shared memory given to the object store (Ray's own cap leaves the same room)."""
-DOCKER_SHM_ADVICE = "--shm-size=2g"
-"""What the README's docker commands pass (and this module's advice names): room for rlrt's object store."""
-
-
-def shared_memory_bytes() -> int:
-    """The free bytes of ``/dev/shm`` (what Ray measures: blocks available to an unprivileged process); 0 where
-    there is none."""
-    try:
-        stats = os.statvfs(SHARED_MEMORY)
-    except OSError:
-        return 0
-    return stats.f_bsize * stats.f_bavail
-
-
-def object_store_options(shm_bytes: int, memory_bytes: int, temp_root: str) -> tuple[dict[str, Any], str]:
-    """``ray.init`` arguments for the object store on a machine whose ``/dev/shm`` has ``shm_bytes`` free, and the
-    one line to print about it ("" for none).
-
-    Ray puts its object store (by default up to 30% of memory) in ``/dev/shm``; where that is smaller, Ray moves the
-    store to its temporary folder and writes a warning with advice for a Ray cluster's config. A Docker container
-    has 64 MB of shared memory unless ``docker run --shm-size`` says more, so every job in a default container got
-    that warning. Instead: a ``/dev/shm`` smaller than Ray's default but big enough for Ray's smallest store holds a
-    store of its size (an rlrt job's sample batches and weights fit; Ray spills to disk beyond it); a smaller one
-    (Docker's 64 MB) gets the store in Ray's temporary folder, as Ray would, named explicitly (``_plasma_directory``,
-    one of ``ray.init``'s documented hidden options) so that Ray does not warn, and one rlrt line with the docker flag.
-    """
-    if shm_bytes >= RAY_OBJECT_STORE_SHARE * memory_bytes:
-        return {}, ""  # Ray's default store fits in /dev/shm
-    usable = int(shm_bytes * SHM_HEADROOM)
-    if usable >= RAY_OBJECT_STORE_MIN_BYTES:
-        return {"object_store_memory": usable}, ""
-    return ({"_plasma_directory": temp_root},
-            f"rlrt: {SHARED_MEMORY} has only {shm_bytes // 2**20} MiB free, less than Ray's object store needs "
-            f"({RAY_OBJECT_STORE_MIN_BYTES // 2**20} MiB at least), so the store is kept in {temp_root} (slower); "
-            f"in Docker give the container more shared memory: `docker run {DOCKER_SHM_ADVICE} ...`")
 
 
 class EarlyRayStart:
@@ -194,12 +144,9 @@ def init_ray(num_cpus: int, num_gpus: int, early: EarlyRayStart | None = None) -
         # Ray prestarts an idle worker per CPU for the first driver: a driver that samples itself needs none, and
         # env-runner actors start their own. ~1.2 CPU-seconds less per job on 2 cores (bench/RESULTS.md, issue 12).
         os.environ.setdefault("RAY_prestart_worker_first_driver", "0")
-        store, advice = object_store_options(shared_memory_bytes(), psutil.virtual_memory().total, ray_temp_root())
-        if advice:
-            print(advice, flush=True)
         ray.init(address="local", num_cpus=num_cpus, num_gpus=num_gpus, include_dashboard=False, log_to_driver=True,
                  runtime_env={"worker_process_setup_hook": _setup_hook()},
-                 **store)
+                 **object_store_for_this_machine())
 
 
 def _setup_hook() -> str:
