@@ -74,6 +74,11 @@ TYPE_ERRORS = [
     ({"vf_share_layers": "yes"}, "'rl.training.config.vf_share_layers' (RLlib 2.x: model_config.vf_share_layers) "
                                  "must be true or false, got \"yes\""),
     ({"model_config.fcnet_hiddens": 64}, "'rl.training.config.model_config.fcnet_hiddens' must be a list, got 64"),
+    # RLlib 1.x's "model" dict: named as typed, with the 2.x name after it.
+    ({"model.fcnet_hiddens": "abc"}, "'rl.training.config.model.fcnet_hiddens' (RLlib 2.x: model_config.fcnet_hiddens) "
+                                     'must be a list, got "abc"'),
+    ({"model.free_log_std": 3}, "'rl.training.config.model.free_log_std' (RLlib 2.x: model_config.free_log_std) must "
+                                "be true or false, got 3"),
     ({"batch_mode": "whole"}, "'rl.training.config.batch_mode' must be one of truncate_episodes, complete_episodes, "
                               'got "whole"'),
     ({"explore": "no"}, "'rl.training.config.explore' must be true or false, got \"no\""),

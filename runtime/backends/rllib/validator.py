@@ -42,6 +42,9 @@ from runtime.offline.sources import is_sampler
 
 log = logging.getLogger(__name__)
 
+OLD_MODEL_DICT = "model."
+"""The prefix a setting of RLlib 1.x's ``model`` dict keeps, after translation, while its value has a problem."""
+
 
 @functools.lru_cache(maxsize=None)
 def live_schema(algorithm: str) -> Schema:
@@ -132,7 +135,11 @@ def translate_config(algorithm: str, config: Mapping[str, Any], schema: Schema,
                 continue
             for sub, sub_value in value.items():
                 if sub in _MODEL_DICT_KEYS:
-                    model_config[sub] = coerce_number(sub_value, schema.model.get(sub))
+                    sub_value = coerce_number(sub_value, schema.model.get(sub))
+                    if _model_problem(schema, sub, sub_value):  # kept under the name typed, for the check to name
+                        out[OLD_MODEL_DICT + sub] = sub_value
+                    else:
+                        model_config[sub] = sub_value
                 elif sub in CUSTOM_MODEL_KEYS:  # decided once the environment is known (action masking)
                     out[sub] = sub_value
                 else:
@@ -214,7 +221,11 @@ def check_config(algorithm: str, schema: Schema, config: Mapping[str, Any]) -> l
             if problem:
                 problems.append(problem)
                 continue
-        if key == "model_config":
+        if key.startswith(OLD_MODEL_DICT) and key[len(OLD_MODEL_DICT):] in _MODEL_DICT_KEYS:
+            sub = key[len(OLD_MODEL_DICT):]
+            problem = _model_problem(schema, sub, value)
+            problems += [as_typed(problem, f"model_config.{sub}", key)] if problem else []
+        elif key == "model_config":
             problems += [p for p in (_model_problem(schema, sub, v) for sub, v in value.items()) if p]
         elif key in _OWN_CHECKED:
             problem = _own_key_problem(algorithm, key, value)
