@@ -97,7 +97,7 @@ def rlrt_env(base: Path | None = None, **extra: str) -> dict[str, str]:
     env = {**os.environ, **TEST_ENV, "SM_NUM_CPUS": "2", **extra}
     if base is not None:
         env["SAGEMAKER_BASE_DIR"] = str(base)
-    else:
+    elif "SAGEMAKER_BASE_DIR" not in extra:  # not the caller's own (rlrt_env(None, SAGEMAKER_BASE_DIR=...))
         env.pop("SAGEMAKER_BASE_DIR", None)
     return env
 
