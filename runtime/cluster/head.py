@@ -16,7 +16,6 @@ from runtime.cluster.node import (
     resource_args,
     sigterm_interrupts,
 )
-from runtime.cluster.object_store import object_store_for_this_machine, ray_start_flags
 from runtime.cluster.plan import HEAD_ADDRESS_FILE, POLL_S, ClusterInfo, ClusterPlan
 from runtime.errors import UserError
 from runtime.job.environment import JobEnvironment
@@ -59,8 +58,7 @@ def head_cluster(plan: ClusterPlan, env: JobEnvironment, out: Any = None) -> Ite
             address = f"{ip}:{plan.port}"
             node = RayNode(
                 ["--head", f"--port={plan.port}", "--include-dashboard=false",
-                 *resource_args(max(0, env.num_cpus - 1), env.num_gpus, ip, plan.node_name),
-                 *ray_start_flags(object_store_for_this_machine())]
+                 *resource_args(max(0, env.num_cpus - 1), env.num_gpus, ip, plan.node_name)]
             )
             deadline = time.monotonic() + plan.timeout_s
             failed = node.wait_until_open(ip, plan.port, plan.timeout_s)

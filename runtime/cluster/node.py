@@ -15,6 +15,7 @@ import time
 from types import FrameType
 from typing import Iterator
 
+from runtime.cluster.object_store import object_store_for_this_machine, ray_start_flags
 from runtime.cluster.plan import POLL_S, STOP_GRACE_S, TEMP_DIR_ENV, TOKEN_ENV
 from runtime.errors import JobInterrupted, UserError
 
@@ -74,10 +75,12 @@ def _die_with_parent() -> None:  # pragma: no cover - runs in the child between 
 
 
 class RayNode:
-    """One ``ray start --block`` process: this host's Ray node. Stopping it stops every Ray process it started."""
+    """One ``ray start --block`` process: this host's Ray node, its object store sized to this host's ``/dev/shm``
+    (:mod:`runtime.cluster.object_store`). Stopping it stops every Ray process it started."""
 
     def __init__(self, args: list[str]) -> None:
-        command = [sys.executable, "-m", "ray.scripts.scripts", "start", "--block", "--disable-usage-stats", *args]
+        command = [sys.executable, "-m", "ray.scripts.scripts", "start", "--block", "--disable-usage-stats", *args,
+                   *ray_start_flags(object_store_for_this_machine())]  # sized to this host's /dev/shm
         temp_dir = os.environ.get(TEMP_DIR_ENV)
         if temp_dir:
             command.append(f"--temp-dir={temp_dir}")

@@ -9,7 +9,6 @@ from types import FrameType
 from typing import Any
 
 from runtime.cluster.node import RayNode, port_open, resolve_host, resource_args
-from runtime.cluster.object_store import object_store_for_this_machine, ray_start_flags
 from runtime.cluster.plan import HEAD_GONE_CHECKS, POLL_S, ClusterPlan
 from runtime.errors import EXIT_SIGTERM, UserError
 from runtime.job.environment import JobEnvironment
@@ -42,8 +41,7 @@ def run_worker(plan: ClusterPlan, env: JobEnvironment, out: Any = None) -> int:
                 )
             time.sleep(POLL_S)
         node = RayNode(
-            [f"--address={head_ip}:{plan.port}", *resource_args(env.num_cpus, env.num_gpus, own_ip, plan.node_name),
-             *ray_start_flags(object_store_for_this_machine())]
+            [f"--address={head_ip}:{plan.port}", *resource_args(env.num_cpus, env.num_gpus, own_ip, plan.node_name)]
         )
         failures = 0
         while True:

@@ -38,6 +38,7 @@ from runtime.config.stop import (  # noqa: F401 - re-exported: the stop criteria
     STOP_TIME_TOTAL_S,
     STOP_TIMESTEPS_TOTAL,
     STOP_TRAINING_ITERATION,
+    all_stop_keys,
     check_stop,
 )
 from runtime.config.values import ValueCheck, check_value, coerce_value, decode_value, parse_number  # noqa: F401 - re-exported
@@ -290,7 +291,7 @@ def resolve(
     algorithm = str(top.get(RUN, preset.algorithm))
     env = str(top.get(ENV, preset.env))
     backend = validator(algorithm)
-    stop_keys = {**STOP_KEYS, **backend.stop_keys(algorithm)}
+    stop_keys = all_stop_keys(backend.stop_keys(algorithm))
     stop, stop_problems = check_stop(raw_stop, stop_keys)
     problems += stop_problems
     translated_preset, preset_env, preset_problems = backend.translate(algorithm, preset.config)

@@ -31,10 +31,14 @@ STOP_KEYS: Mapping[str, ValueCheck] = MappingProxyType(
 )
 
 
-def check_stop(given: Mapping[str, Any], backend_keys: Mapping[str, ValueCheck]) -> tuple[dict[str, Any], list[str]]:
-    """The ``rl.training.stop.*`` hyperparameters ``given`` (full names), checked against :data:`STOP_KEYS` and the
-    backend's own (``backend_keys``): (the criteria by short name, their values coerced; the problems)."""
-    keys = {**STOP_KEYS, **backend_keys}
+def all_stop_keys(backend_keys: Mapping[str, ValueCheck]) -> dict[str, ValueCheck]:
+    """The stop criteria a job of a backend may name: :data:`STOP_KEYS` and the backend's own (``backend_keys``)."""
+    return {**STOP_KEYS, **backend_keys}
+
+
+def check_stop(given: Mapping[str, Any], keys: Mapping[str, ValueCheck]) -> tuple[dict[str, Any], list[str]]:
+    """The ``rl.training.stop.*`` hyperparameters ``given`` (full names), checked against ``keys``
+    (:func:`all_stop_keys`): (the criteria by short name, their values coerced; the problems)."""
     stop: dict[str, Any] = {}
     problems = []
     for key, value in given.items():

@@ -161,7 +161,7 @@ def _quick_check(job: Job, default_preset: str, plugins: Plugins) -> None:
     problems = backend.quick_check(algorithm, _given_config(job.hyperparameters))
     if problems:  # with the stop criteria's (as cheap), so that one run names every mistake it can
         stop = {k: v for k, v in job.hyperparameters.items() if isinstance(k, str) and k.startswith(hp.STOP_PREFIX)}
-        problems += hp.check_stop(stop, backend.validator().stop_keys(algorithm))[1]
+        problems += hp.check_stop(stop, hp.all_stop_keys(backend.validator().stop_keys(algorithm)))[1]
         raise _naming_stored_values(UserError(hp.format_problems(problems)), job)
 
 
