@@ -308,7 +308,10 @@ def test_deepracer_commands(work: Path) -> None:
     (prefix / "model").mkdir(parents=True)
     (prefix / "model" / "model_metadata.json").write_text(json.dumps(METADATA))
     (prefix / "customer_reward_function.py").write_text(REWARD)
-    tiny_tree(work / "JOB", **{**SEED_HYPERPARAMETERS, "num_episodes_between_training": "1"})
+    # One episode's worth of steps (100) need not hold a whole episode (the car may stay on the oval longer; CI saw
+    # one iteration end with none): sample whole episodes, so that the iteration reports episode_reward_mean.
+    tiny_tree(work / "JOB", **{**SEED_HYPERPARAMETERS, "num_episodes_between_training": "1",
+                               "rl.training.config.batch_mode": "complete_episodes"})
     trained = run_doc(NB_DR_TRAIN, work)
     assert "episode_reward_mean: " in trained, trained[-3000:]
     assert_user_files(work / "JOB" / "model")  # found under the prefix, as the notebook's S3 keys name them
