@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from envs.errors import EnvConfigError, EnvStartError
+from runtime.collector import start_up
 from runtime.config import hyperparameters as hp
 from runtime.config.presets import load_preset
 from runtime.errors import UserError, run_job
@@ -130,7 +131,8 @@ class SageMakerRayLauncher:
             return 0
 
         try:
-            code = run_job(prepare)
+            with start_up():  # registering and checking the script's env imports RLlib (~2 s)
+                code = run_job(prepare)
             if code != 0:
                 return code
             code = run_training_job(overrides=prepared, default_preset=BASE_PRESET, plugins=INSTALLED,

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, Mapping, TextIO
 
 from envs.registry import UnknownEnvironmentError, canonical_env_id
+from runtime.collector import start_up
 from runtime.config import hyperparameters as hp
 from runtime.config.hyperparameters import TrainingSpec
 from runtime.contracts import BackendContext, EarlyStart, Plugins, TrainingHooks, TrainingSession
@@ -145,7 +146,8 @@ def train(
     progress = ProgressBar(spec.stop)
     try:
         mark("build")
-        backend, spec, env_id = _build(job, spec, plugins, hooks, out, cluster, early_start)
+        with start_up():  # building imports what the first use needs (torch's optimizer: torch._dynamo)
+            backend, spec, env_id = _build(job, spec, plugins, hooks, out, cluster, early_start)
         mark("built")
         checkpoints = CheckpointManager(job.checkpoint_dir, spec.checkpoint_keep, config=spec.config)
         state = TrainingState(preset=spec.preset, algorithm=spec.algorithm, env=spec.env, **_spaces(backend))

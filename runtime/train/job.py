@@ -8,6 +8,7 @@ from typing import Any, Callable, Mapping
 
 from runtime.cluster import describe_plan, head_cluster, plan_cluster, run_worker
 from runtime.cluster.plan import ClusterPlan
+from runtime.collector import start_up
 from runtime.config import hyperparameters as hp
 from runtime.config.presets import DEFAULT_PRESET, load_preset
 from runtime.contracts import BackendFactory, EarlyStart, Plugins
@@ -101,7 +102,8 @@ def _resolve_and_train(job: Job, early: tuple[BackendFactory, EarlyStart] | None
                        plugins: Plugins) -> int:
     env = job.env
     try:
-        spec = resolve_spec(job.hyperparameters, plugins, num_cpus=env.num_cpus, default_preset=default_preset)
+        with start_up():  # resolving imports the backend's library (RLlib: ~2 s)
+            spec = resolve_spec(job.hyperparameters, plugins, num_cpus=env.num_cpus, default_preset=default_preset)
     except UserError as exc:
         raise _naming_stored_values(exc, job) from exc.__cause__
     backend = plugins.backend_for(spec.algorithm)

@@ -20,7 +20,7 @@ ENTRYPOINT_IMPORTS = {"runtime.cli", "runtime.container"}
 FLOORS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("environments", ("envs",)),
     ("base", ("runtime", "runtime.names", "runtime.errors", "runtime.timings", "runtime.metric_lines",
-              "runtime.log_lines", "runtime.process_exit")),
+              "runtime.log_lines", "runtime.process_exit", "runtime.collector")),
     ("services", ("runtime.config", "runtime.job", "runtime.train.checkpoints", "runtime.train.manifest",
                   "runtime.train.reporting", "runtime.train.curve", "runtime.train.sigterm", "runtime.export",
                   "runtime.evaluate", "runtime.serving", "runtime.offline", "runtime.cluster", "sagemaker_rl.compat",

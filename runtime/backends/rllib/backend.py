@@ -190,6 +190,12 @@ def env_runners_that_fit(config: Any, on_a_cluster: bool, out: TextIO) -> None:
           f"{per_runner:g}: training with {fit} (more would wait for CPUs without end)", file=out, flush=True)
 
 
+def _import_what_building_imports() -> None:
+    """While Ray is still starting, the main thread has nothing else to do: import now what building the algorithm
+    would import after the wait (torch's first optimizer imports ``torch._dynamo``: ~0.6 s on 2 cores)."""
+    import torch._dynamo  # noqa: F401  # heavy: torch._dynamo, imported by torch.optim.Optimizer on its first use
+
+
 class RLlibSession(TrainingSession):
     """One RLlib Algorithm, trained iteration by iteration."""
 
@@ -208,6 +214,8 @@ class RLlibSession(TrainingSession):
         self.env_config = env_config
         self.sample_timeout = SampleTimeout(self.env_id, env_config, hp.CONFIG_PREFIX + SETTING in spec.hyperparameters)
         if self.early is not None:
+            if not self.early.ready.is_set():
+                _import_what_building_imports()
             self.early.wait()  # registering the environment would otherwise start a second Ray
         quiet_ray_logs()  # before RLlib's config builder logs (init_ray does it too, later when joining a cluster)
         spec = settings_the_actions_take(spec, self.env_id, env_config, context.out)
