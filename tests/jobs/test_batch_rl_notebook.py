@@ -66,8 +66,9 @@ def test_batch_rl_notebook_flow(tmp_path: Path) -> None:
     assert all(0 < s <= 200 for s in lengths), lengths
     assert sum(lengths) >= 1000 > sum(lengths[:-1]), lengths
     # The trained agent balances the pole: usually to the 200-step limit, where the rule above gives the notebook's 5
-    # episodes; the notebook's job trains without a seed, and some runs end a few episodes early (194, 180, ...).
-    assert sum(lengths) / len(lengths) >= 150 and len(episodes) <= 6, episodes
+    # episodes; the notebook's job trains without a seed, and some runs end a few episodes early (194, 180, ...; one CI
+    # run: 155, 156, 147, 174, 153, 173, 200). A mean of 150 steps or more takes at most 7 episodes to pass 1000.
+    assert sum(lengths) / len(lengths) >= 150 and len(episodes) <= 7, episodes
 
     # 'algorithm' names the family (BCQ) of the DiscreteBCQ model, and the job says what it matched.
     evaluation.write_hyperparameters({"algorithm": "BCQ", "env": "CartPole-v0", "evaluate_episodes": 1})
