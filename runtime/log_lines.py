@@ -6,6 +6,7 @@ errors, in the usual ``<time> <LEVEL> <logger>: <message>`` format (their INFO l
 from __future__ import annotations
 
 import logging
+import sys
 
 FIRST_PARTY = ("runtime", "envs", "sagemaker_rl")
 """The packages whose loggers write rlrt's lines (INFO and above)."""
@@ -48,8 +49,21 @@ def configure_logging(others: bool = True) -> None:
             logger.propagate = False
 
 
+class StderrHandler(logging.StreamHandler):
+    """A stream handler on whatever ``sys.stderr`` is when a record is written (as Python's own last-resort
+    handler), not the one it was made with: while a training progress bar is shown, that stream takes the bar off
+    the screen before the line (:class:`runtime.train.reporting.ProgressBar`)."""
+
+    def __init__(self) -> None:
+        logging.Handler.__init__(self)  # noqa: not StreamHandler's: it would set the stream
+
+    @property
+    def stream(self) -> object:  # type: ignore[override]
+        return sys.stderr
+
+
 def _add_handler(logger: logging.Logger) -> None:
     if not any(isinstance(handler.formatter, RlrtFormatter) for handler in logger.handlers):
-        handler = logging.StreamHandler()
+        handler = StderrHandler()
         handler.setFormatter(RlrtFormatter())
         logger.addHandler(handler)

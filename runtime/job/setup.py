@@ -10,6 +10,7 @@ failure, merge command-line overrides, resolve hyperparameters, and end through 
 from __future__ import annotations
 
 import fcntl
+import json
 import os
 import shutil
 import time
@@ -19,8 +20,10 @@ from typing import Any, Callable, Iterator, Mapping
 
 from runtime.config import hyperparameters as hp
 from runtime.config.presets import DEFAULT_PRESET
+from runtime.config.values import decode_value
 from runtime.contracts import Plugins
 from runtime.errors import UserError, run_job
+from runtime.job.config_files import read_json_object
 from runtime.job.context import Job
 from runtime.job.environment import load_environment, prepare_local_tree
 from runtime.names import (
@@ -62,6 +65,8 @@ def open_job(root: Path, local: bool, overrides: Mapping[str, Any]) -> Job:
     if root.exists() and not root.is_dir():
         raise UserError(f"The job tree {root} is a file, not a folder (--base-dir or {BASE_DIR_ENV} names it): give "
                         "a folder, new or laid out like /opt/ml.")
+    hp_file = root / CONFIG_DIR / HYPERPARAMETERS_JSON
+    stored = _stored_hyperparameters(hp_file) if local else None  # before this run's --set is written in
     if local:
         try:
             prepare_local_tree(root, overrides)
@@ -73,7 +78,51 @@ def open_job(root: Path, local: bool, overrides: Mapping[str, Any]) -> Job:
     if env.failure_file.exists():
         env.failure_file.unlink()  # a stale failure from an earlier attempt in this tree
     hyperparameters = {**env.hyperparameters, **({} if local else overrides)}
+    sources = hyperparameter_sources(env.hyperparameters if stored is None else stored, overrides, hp_file,
+                                     earlier_run=local)
+    if sources:
+        print(sources, flush=True)
     return Job(env, hyperparameters, dict(overrides), local)
+
+
+def _stored_hyperparameters(path: Path) -> dict[str, Any]:
+    """The hyperparameters an earlier run left in a local tree's ``hyperparameters.json`` (decoded); none where the
+    file is missing or unreadable (laying out the tree names that problem)."""
+    try:
+        return {key: decode_value(value) if isinstance(value, str) else value
+                for key, value in read_json_object(path).items()} if path.is_file() else {}
+    except UserError:
+        return {}
+
+
+def hyperparameter_sources(stored: Mapping[str, Any], given: Mapping[str, Any], path: Path, earlier_run: bool) -> str:
+    """The lines that say where each hyperparameter of a job came from when the command line's values (``given``:
+    ``--set``, ``--hyperparameters``) differ from those the tree's ``hyperparameters.json`` holds (``stored``: an
+    earlier local run's, or SageMaker's); empty when they agree or the file holds none."""
+
+    def same(a: Any, b: Any) -> bool:
+        return json.dumps(a, sort_keys=True, default=str) == json.dumps(b, sort_keys=True, default=str)
+
+    def shown(value: Any) -> str:
+        text = value if isinstance(value, str) else json.dumps(value, default=str)
+        return text if len(text) <= 60 else text[:57] + "..."
+
+    replaced = {key for key in given if key in stored and not same(given[key], stored[key])}
+    # A local rerun: values the file keeps that this command did not give; a SageMaker tree: values it added.
+    other = [key for key in stored if key not in given] if earlier_run else [key for key in given if key not in stored]
+    if not stored or not (replaced or other):
+        return ""
+    whose = "keeps from an earlier run" if earlier_run else "holds"
+    lines = [f"rlrt: hyperparameters: this command's differ from those {path} {whose}; this job uses:"]
+    for key in sorted({*stored, *given}):
+        if key.startswith("sagemaker_"):  # the SDK's own (sagemaker_program, ...): not the user's choice
+            continue
+        if key in given:
+            origin = "this command" + (f", replacing {shown(stored[key])}" if key in replaced else "")
+            lines.append(f"  {key}={shown(given[key])} ({origin})")
+        else:
+            lines.append(f"  {key}={shown(stored[key])} (that file)")
+    return "\n".join(lines)
 
 
 def run_in_job(base_dir: Path | None, overrides: Mapping[str, Any] | Callable[[], Mapping[str, Any]] | None,

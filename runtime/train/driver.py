@@ -187,7 +187,8 @@ def train(
         with SigtermWatch() as sigterm:
             while not sigterm.requested and not stopped_by:
                 try:
-                    step = backend.step(state, sigterm)
+                    with progress.while_running():
+                        step = backend.step(state, sigterm)
                 except JobInterrupted:
                     break
                 except Exception as exc:  # noqa: BLE001 - e.g. a user's reward function failing in a runner
@@ -210,8 +211,7 @@ def train(
                 metrics = replace(step.metrics, training_iteration=state.training_iteration,
                                   timesteps_total=state.timesteps_total, episodes_total=state.episodes_total,
                                   time_total_s=state.time_total_s)
-                progress.clear()  # the iteration's lines go to a clean line, then the bar is drawn again
-                reporter.report(metrics)
+                reporter.report(metrics)  # the bar is off the screen between iterations: a clean line
                 if step.lines:
                     out.write("\n".join(step.lines) + "\n")
                     out.flush()

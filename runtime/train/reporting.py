@@ -11,9 +11,10 @@ import math
 import sys
 import threading
 import time
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
-from typing import Any, Mapping, TextIO
+from typing import Any, Iterator, Mapping, TextIO
 
 from runtime.train.curve import plot_learning_curve
 
@@ -302,20 +303,27 @@ class ProgressBar:
     """A tqdm bar on stderr, shown only in a terminal (SageMaker logs get the metric lines, not bar redraws), toward
     the stop criterion that is nearest to ending the job: each criterion's progress is its value over its target
     (``training_iteration`` 1 of 2 is 50 %, ``timesteps_total`` 4000 of 300000 is 1 %), and the bar shows the
-    largest, naming it. :meth:`clear` takes it off the screen before log lines are printed, so they never glue to
-    it; :meth:`update` draws it again."""
+    largest, naming it.
+
+    The bar is on the screen only while an iteration runs (:meth:`while_running`): the lines printed between
+    iterations (metric lines, checkpoints, videos) go to a clean line. Anything else written to ``sys.stdout`` or
+    ``sys.stderr`` meanwhile (an env runner's line Ray forwards, a log record) takes the bar off first and draws it
+    again below, so no line is glued to it."""
 
     def __init__(self, stop: Mapping[str, Any], enabled: bool | None = None, file: TextIO | None = None) -> None:
         self._bar = None
         self._stop = {k: float(v) for k, v in stop.items() if isinstance(v, (int, float)) and not isinstance(v, bool)
                       and float(v) > 0}
         self._file = file or sys.stderr
+        self._lock = threading.RLock()
+        self._visible = False
         if enabled is None:
             enabled = self._file.isatty()
         if enabled and self._stop:
             from tqdm import tqdm  # heavy: progress bars
 
-            self._bar = tqdm(total=100, unit="%", desc="training", file=self._file, leave=False,
+            # delay: drawn by while_running() alone, not when made
+            self._bar = tqdm(total=100, unit="%", desc="training", file=self._file, leave=False, delay=math.inf,
                              bar_format="{desc}: {percentage:3.0f}%|{bar}| {elapsed}<{remaining}{postfix}")
 
     def nearest(self, metrics: IterationMetrics) -> tuple[str, float]:
@@ -329,21 +337,56 @@ class ProgressBar:
                     best = (key, done)
         return best
 
+    def _draw(self) -> None:
+        with self._lock:
+            if self._bar is not None:
+                self._bar.refresh()
+                self._visible = True
+
     def clear(self) -> None:
-        """Take the bar off the screen (before log lines are written)."""
-        if self._bar is not None:
-            self._bar.clear()
+        """Take the bar off the screen (before other lines are written)."""
+        with self._lock:
+            if self._bar is not None and self._visible:
+                self._bar.clear()
+                self._visible = False
+
+    @contextmanager
+    def while_running(self) -> Iterator[None]:
+        """Show the bar while the body (an iteration) runs, redrawn each second (its elapsed time), with
+        ``sys.stdout`` and ``sys.stderr`` taking it off before each write; off the screen again after."""
+        if self._bar is None:
+            yield
+            return
+        streams = sys.stdout, sys.stderr
+        sys.stdout, sys.stderr = _BarClearingStream(sys.stdout, self), _BarClearingStream(sys.stderr, self)
+        done = threading.Event()
+
+        def tick() -> None:
+            while not done.wait(1.0):
+                self._draw()
+
+        ticker = threading.Thread(target=tick, name="rlrt-progress", daemon=True)
+        self._draw()
+        ticker.start()
+        try:
+            yield
+        finally:
+            done.set()
+            ticker.join()
+            sys.stdout, sys.stderr = streams
+            self.clear()
 
     def update(self, metrics: IterationMetrics) -> None:
+        """Move the bar to ``metrics`` (drawn when the next iteration runs)."""
         if self._bar is None:
             return
         key, done = self.nearest(metrics)
-        self._bar.n = round(100 * done, 1)
-        self._bar.set_description(f"training ({key} {getattr(metrics, key):g} of {self._stop[key]:g})"
-                                  if key else "training", refresh=False)
-        if math.isfinite(metrics.episode_reward_mean):
-            self._bar.set_postfix(reward=f"{metrics.episode_reward_mean:.3g}", refresh=False)
-        self._bar.refresh()
+        with self._lock:
+            self._bar.n = round(100 * done, 1)
+            self._bar.set_description_str(f"training ({key} {getattr(metrics, key):g} of {self._stop[key]:g})"
+                                          if key else "training", refresh=False)
+            if math.isfinite(metrics.episode_reward_mean):
+                self._bar.set_postfix(reward=f"{metrics.episode_reward_mean:.3g}", refresh=False)
 
     @property
     def shown(self) -> bool:
@@ -352,7 +395,30 @@ class ProgressBar:
 
     def close(self) -> None:
         if self._bar is not None:
+            self.clear()
+            self._bar.disable = True  # nothing more to draw or clear: close() would write a blank line over the last
             self._bar.close()
+
+
+class _BarClearingStream:
+    """``sys.stdout`` / ``sys.stderr`` while a :class:`ProgressBar` is shown: a write takes the bar off the screen
+    first, and a completed line draws it again below."""
+
+    def __init__(self, stream: TextIO, bar: ProgressBar) -> None:
+        self._stream = stream
+        self._progress = bar
+
+    def write(self, text: str) -> int:
+        with self._progress._lock:
+            self._progress.clear()
+            written = self._stream.write(text)
+            if text.endswith("\n"):
+                self._stream.flush()
+                self._progress._draw()
+            return written
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
 
 
 class SlowStartNotice:

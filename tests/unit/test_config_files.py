@@ -71,3 +71,47 @@ def test_a_local_tree_with_a_broken_hyperparameters_file(tmp_path: Path) -> None
     (config / "hyperparameters.json").write_text("{,}")
     with pytest.raises(UserError, match=r"hyperparameters.json is not valid JSON: .* line 1, column 2"):
         prepare_local_tree(tmp_path, {"a": 1})
+
+
+def test_a_rerun_says_where_each_value_came_from_and_the_command_line_wins(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 28: a rerun in a local tree with other --set values: the command line wins over what the earlier run
+    stored, and one block names each value's source; a rerun with the same values prints nothing more."""
+    from runtime.job.setup import open_job
+
+    monkeypatch.setenv("SAGEMAKER_BASE_DIR", str(tmp_path))  # open_job points it at the tree: restored after
+    root = tmp_path / "job"
+    first = open_job(root, True, {"rl.training.config.lr": 0.001, "rl.training.stop.training_iteration": 2})
+    assert "hyperparameters:" not in capsys.readouterr().out  # a new tree: nothing to compare with
+    assert first.hyperparameters["rl.training.config.lr"] == 0.001
+    same = open_job(root, True, {"rl.training.config.lr": 0.001, "rl.training.stop.training_iteration": 2})
+    assert "hyperparameters:" not in capsys.readouterr().out and same.hyperparameters == first.hyperparameters
+    again = open_job(root, True, {"rl.training.config.lr": 0.0005})
+    out = capsys.readouterr().out
+    path = root / "input" / "config" / "hyperparameters.json"
+    assert again.hyperparameters["rl.training.config.lr"] == 0.0005  # the command line wins
+    assert again.hyperparameters["rl.training.stop.training_iteration"] == 2  # kept: the rerun resumes that job
+    assert (f"rlrt: hyperparameters: this command's differ from those {path} keeps from an earlier run; this job "
+            "uses:\n  rl.training.config.lr=0.0005 (this command, replacing 0.001)\n"
+            "  rl.training.stop.training_iteration=2 (that file)\n") in out
+    assert json.loads(json.loads(path.read_text())["rl.training.config.lr"]) == 0.0005
+
+
+def test_a_sagemaker_tree_with_set_values_names_them_beside_the_files(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """A tree SageMaker or docker made: --set is layered on top of its hyperparameters.json (the file is kept), and
+    the values that differ are named; the SDK's own sagemaker_* keys are not listed."""
+    from runtime.job.setup import open_job
+
+    monkeypatch.setenv("SAGEMAKER_BASE_DIR", str(tmp_path))  # open_job points it at the tree: restored after
+    tree = make_job_tree(tmp_path / "ml", {"rl.training.config.lr": 0.001, "sagemaker_program": "train.py"})
+    job = open_job(tree.base, False, {"rl.training.config.lr": 0.01, "rl.training.config.gamma": 0.9})
+    out = capsys.readouterr().out
+    assert job.hyperparameters["rl.training.config.lr"] == 0.01 and job.hyperparameters["sagemaker_program"] == \
+        "train.py"
+    assert "  rl.training.config.lr=0.01 (this command, replacing 0.001)\n" in out
+    assert "  rl.training.config.gamma=0.9 (this command)\n" in out and "sagemaker_program" not in out
+    assert json.loads(json.loads((tree.base / "input" / "config" / "hyperparameters.json").read_text())[
+        "rl.training.config.lr"]) == 0.001
+    open_job(tree.base, False, {})
+    assert "hyperparameters:" not in capsys.readouterr().out

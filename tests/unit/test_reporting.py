@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import csv
 import io
+import logging
 import math
 import re
+import sys
 import time
 from pathlib import Path
 
@@ -134,26 +136,50 @@ def test_reporter_writes_csv_tensorboard_and_png(tmp_path: Path) -> None:
     assert len(list(csv.DictReader((tmp_path / "intermediate" / "progress.csv").open()))) == 4
 
 
-def test_progress_bar_counts_toward_the_stop_nearest_to_ending_the_job(capsys: pytest.CaptureFixture[str]) -> None:
+def test_progress_bar_counts_toward_the_stop_nearest_to_ending_the_job(monkeypatch: pytest.MonkeyPatch) -> None:
     """Issue 28: with training_iteration=2 beside the preset's timesteps_total 300000, the bar counts iterations
-    (it showed an ETA of 14 minutes for a 20 s job), and it clears itself before log lines."""
+    (it showed an ETA of 14 minutes for a 20 s job). It is on the screen only while an iteration runs, and a line
+    written meanwhile (stdout, stderr, a log record) takes it off first: no line is glued to it."""
+    from runtime.log_lines import RlrtFormatter, StderrHandler
     from runtime.train.reporting import ProgressBar
 
+    screen = io.StringIO()  # one terminal: the bar, stdout and stderr all write to it
+    monkeypatch.setattr(sys, "stdout", screen)
+    monkeypatch.setattr(sys, "stderr", screen)
     stop = {"timesteps_total": 300000, "training_iteration": 2, "episode_reward_mean": 475}
-    bar = ProgressBar(stop, enabled=True)
+    bar = ProgressBar(stop, enabled=True, file=screen)
+    assert screen.getvalue() == ""  # not drawn until an iteration runs
     assert bar.nearest(metrics(timesteps_total=4000, training_iteration=1, episode_reward_mean=20.0)) == (
         "training_iteration", 0.5)
     bar.update(metrics(timesteps_total=4000, training_iteration=1, episode_reward_mean=20.0))
-    bar.clear()
+    assert screen.getvalue() == ""
+    handler = StderrHandler()
+    handler.setFormatter(RlrtFormatter())
+    logger = logging.getLogger("runtime.test_progress")
+    logger.addHandler(handler)
+    logger.propagate = False
+    try:
+        with bar.while_running():
+            print("(RolloutWorker pid=1) a runner's line")
+            logger.warning("a log record")
+            sys.stdout.write("episode_")
+            sys.stdout.write("reward_mean: 1\n")
+        print("training_iteration: 2")  # between iterations: the bar is off the screen
+    finally:
+        logger.removeHandler(handler)
     bar.close()
-    err = capsys.readouterr().err
-    assert "training (training_iteration 1 of 2): " in err and " 50%|" in err
-    assert bar.nearest(metrics(timesteps_total=4000, training_iteration=1, episode_reward_mean=400.0))[0] == (
-        "episode_reward_mean")
-    silent = ProgressBar({"timesteps_total": 10}, enabled=False)
+    text = screen.getvalue()
+    assert "training (training_iteration 1 of 2):  50%|" in text and "reward=20" in text
+    shown = [line.rsplit("\r", 1)[-1] for line in text.split("\n")]
+    assert shown == ["(RolloutWorker pid=1) a runner's line", "rlrt: a log record", "episode_reward_mean: 1",
+                     "training_iteration: 2", ""], text
+    assert text.count("training (") >= 4  # drawn again below each line while the iteration ran
+    silent = ProgressBar({"timesteps_total": 10}, enabled=False, file=screen)
+    with silent.while_running():
+        pass
     silent.update(metrics())
     silent.close()
-    assert capsys.readouterr().err == ""
+    assert screen.getvalue() == text
 
 
 def test_the_learner_statistics_come_from_rllibs_result() -> None:
