@@ -103,8 +103,9 @@ def hyperparameter_sources(stored: Mapping[str, Any], given: Mapping[str, Any], 
     def same(a: Any, b: Any) -> bool:
         return json.dumps(a, sort_keys=True, default=str) == json.dumps(b, sort_keys=True, default=str)
 
-    def shown(value: Any) -> str:
+    def shown(value: Any) -> str:  # one line, control characters escaped, at most 60 characters
         text = value if isinstance(value, str) else json.dumps(value, default=str)
+        text = "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
         return text if len(text) <= 60 else text[:57] + "..."
 
     replaced = {key for key in given if key in stored and not same(given[key], stored[key])}
@@ -119,9 +120,9 @@ def hyperparameter_sources(stored: Mapping[str, Any], given: Mapping[str, Any], 
             continue
         if key in given:
             origin = "this command" + (f", replacing {shown(stored[key])}" if key in replaced else "")
-            lines.append(f"  {key}={shown(given[key])} ({origin})")
+            lines.append(f"  {shown(key)}={shown(given[key])} ({origin})")
         else:
-            lines.append(f"  {key}={shown(stored[key])} (that file)")
+            lines.append(f"  {shown(key)}={shown(stored[key])} (that file)")
     return "\n".join(lines)
 
 

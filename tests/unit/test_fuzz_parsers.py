@@ -278,3 +278,52 @@ def test_a_port_over_65535_is_a_user_error(address: str) -> None:
 
 def test_a_host_name_the_resolver_refuses_is_a_closed_port() -> None:
     assert port_open("a" * 300, 6379, timeout_s=1) is False  # the IDNA codec raises UnicodeError (a ValueError)
+
+
+@FUZZ
+@given(st.dictionaries(st.text(max_size=12), JSONISH, max_size=5), st.dictionaries(st.text(max_size=12), JSONISH,
+                                                                                     max_size=5), st.booleans())
+def test_hyperparameter_sources(stored: dict[str, Any], given_hp: dict[str, Any], earlier_run: bool) -> None:
+    """The lines naming where each value came from (a rerun, or --set over a SageMaker tree): any values, never an
+    error; when printed, every key the user could have chosen is listed once, with its winning value's source."""
+    from runtime.job.setup import hyperparameter_sources
+
+    with watchdog():
+        text = hyperparameter_sources(stored, given_hp, Path("/t/hyperparameters.json"), earlier_run)
+    if not stored:
+        assert text == ""
+    if text:
+        listed = text.split("\n")[1:]  # one line a key: control characters are escaped
+        assert all(line.isprintable() for line in listed)
+        keys = sorted(k for k in {*stored, *given_hp} if not k.startswith("sagemaker_"))
+        if all(k.isprintable() and "=" not in k for k in keys):
+            assert [line[2:].split("=", 1)[0] for line in listed] == keys
+            assert all(line.endswith("(that file)") == (line[2:].split("=", 1)[0] not in given_hp) for line in listed)
+
+
+@FUZZ
+@given(truncations(st.dictionaries(st.text(max_size=12), JSONISH, max_size=4).map(json.dumps))
+       | st.binary(max_size=40).map(lambda b: b.decode("latin-1")))
+def test_a_local_trees_stored_hyperparameters_file(folder: Path, text: str) -> None:
+    """Whatever an earlier run (or the user) left in a local tree's hyperparameters.json: the rerun works or names
+    the file; the file is never lost to an error."""
+    from runtime.job.setup import open_job
+
+    import os
+    import uuid
+
+    root = folder / f"tree-{uuid.uuid4().hex}"
+    (root / "input" / "config").mkdir(parents=True)
+    hp_file = write(root / "input" / "config", "hyperparameters.json", text)
+    before = hp_file.read_bytes()
+    saved = os.environ.get("SAGEMAKER_BASE_DIR")  # open_job points it at the tree it opens
+    try:
+        error = works_or_user_error(lambda: open_job(root, True, {"rl.training.config.lr": 0.01}), (UserError,),
+                                    culprits=[str(hp_file)])
+    finally:
+        if saved is None:
+            os.environ.pop("SAGEMAKER_BASE_DIR", None)
+        else:
+            os.environ["SAGEMAKER_BASE_DIR"] = saved
+    if error is not None:
+        assert hp_file.read_bytes() == before
