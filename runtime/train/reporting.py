@@ -317,6 +317,7 @@ class ProgressBar:
         self._file = file or sys.stderr
         self._lock = threading.RLock()
         self._visible = False
+        self._mid_line = False  # a line written while the bar ran has not ended: the bar waits for its end
         if enabled is None:
             enabled = self._file.isatty()
         if enabled and self._stop:
@@ -339,9 +340,21 @@ class ProgressBar:
 
     def _draw(self) -> None:
         with self._lock:
-            if self._bar is not None:
+            if self._bar is not None and not self._mid_line:
                 self._bar.refresh()
                 self._visible = True
+
+    def _write_around(self, stream: TextIO, text: str) -> int:
+        """Write ``text`` to ``stream`` (the terminal) with the bar off the screen; drawn again once a line ends."""
+        with self._lock:
+            self.clear()
+            written = stream.write(text)
+            if text:
+                self._mid_line = not text.endswith("\n")
+            if not self._mid_line:
+                stream.flush()
+                self._draw()
+            return written
 
     def clear(self) -> None:
         """Take the bar off the screen (before other lines are written)."""
@@ -375,6 +388,7 @@ class ProgressBar:
             ticker.join()
             sys.stdout, sys.stderr = streams
             self.clear()
+            self._mid_line = False
 
     def update(self, metrics: IterationMetrics) -> None:
         """Move the bar to ``metrics`` (drawn when the next iteration runs)."""
@@ -409,13 +423,7 @@ class _BarClearingStream:
         self._progress = bar
 
     def write(self, text: str) -> int:
-        with self._progress._lock:
-            self._progress.clear()
-            written = self._stream.write(text)
-            if text.endswith("\n"):
-                self._stream.flush()
-                self._progress._draw()
-            return written
+        return self._progress._write_around(self._stream, text)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._stream, name)

@@ -163,6 +163,7 @@ def test_progress_bar_counts_toward_the_stop_nearest_to_ending_the_job(monkeypat
             print("(RolloutWorker pid=1) a runner's line")
             logger.warning("a log record")
             sys.stdout.write("episode_")
+            time.sleep(1.3)  # the bar's each-second redraw waits for the line's end
             sys.stdout.write("reward_mean: 1\n")
         print("training_iteration: 2")  # between iterations: the bar is off the screen
     finally:
