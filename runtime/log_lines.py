@@ -52,7 +52,7 @@ def configure_logging(others: bool = True) -> None:
 class StderrHandler(logging.StreamHandler):
     """A stream handler on whatever ``sys.stderr`` is when a record is written (as Python's own last-resort
     handler), not the one it was made with: while a training progress bar is shown, that stream takes the bar off
-    the screen before the line (:class:`runtime.train.reporting.ProgressBar`)."""
+    the screen before the line (:class:`runtime.train.progress.ProgressBar`)."""
 
     def __init__(self) -> None:
         logging.Handler.__init__(self)  # noqa: not StreamHandler's: it would set the stream

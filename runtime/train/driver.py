@@ -40,7 +40,8 @@ from runtime.names import CHECKPOINT_DIR, OUTPUT_CHECKPOINT_DIR
 from runtime.timings import mark
 from runtime.train.checkpoints import CheckpointManager, TrainingState, config_changes, describe_space
 from runtime.train.manifest import write_manifest
-from runtime.train.reporting import IterationMetrics, ProgressBar, Reporter, SlowStartNotice
+from runtime.train.progress import ProgressBar, SlowStartNotice
+from runtime.train.reporting import IterationMetrics, Reporter
 from runtime.train.sigterm import HeldStop, SigtermWatch
 from runtime.train.videos import RolloutVideos
 from runtime.train.warm_start import warm_start

@@ -14,7 +14,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from runtime.train.reporting import EpisodeWindow, IterationMetrics, Reporter, SlowStartNotice, coach_training_line, metric_lines, metrics_from_rllib
+from runtime.train.progress import SlowStartNotice
+from runtime.train.reporting import EpisodeWindow, IterationMetrics, Reporter, coach_training_line, metric_lines, metrics_from_rllib
 
 # Copied from sagemaker.rl.estimator.RLEstimator.default_metric_definitions (SageMaker Python SDK).
 FLOAT_REGEX = "[-+]?[0-9]*[.]?[0-9]+([eE][-+]?[0-9]+)?"
@@ -141,7 +142,7 @@ def test_progress_bar_counts_toward_the_stop_nearest_to_ending_the_job(monkeypat
     (it showed an ETA of 14 minutes for a 20 s job). It is on the screen only while an iteration runs, and a line
     written meanwhile (stdout, stderr, a log record) takes it off first: no line is glued to it."""
     from runtime.log_lines import RlrtFormatter, StderrHandler
-    from runtime.train.reporting import ProgressBar
+    from runtime.train.progress import ProgressBar
 
     screen = io.StringIO()  # one terminal: the bar, stdout and stderr all write to it
     monkeypatch.setattr(sys, "stdout", screen)
