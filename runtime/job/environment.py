@@ -129,8 +129,14 @@ def _count_gpus() -> int:
     return sum(1 for line in output.split("\n") if line.startswith("GPU "))
 
 
-def prepare_local_tree(base_dir: Path, hyperparameters: Mapping[str, Any] | None = None) -> None:
-    """Lay out an ``/opt/ml``-like tree for a job outside SageMaker, as SageMaker local mode does.
+def decode_hyperparameters(raw: Mapping[str, Any]) -> dict[str, Any]:
+    """``hyperparameters.json``'s values as sagemaker-training reads them (:func:`decode_value` each)."""
+    return {key: decode_value(value) for key, value in raw.items()}
+
+
+def prepare_local_tree(base_dir: Path, hyperparameters: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Lay out an ``/opt/ml``-like tree for a job outside SageMaker, as SageMaker local mode does; returns the
+    hyperparameters the tree held before (decoded; none in a new tree).
 
     Hyperparameters are written JSON-encoded, exactly as the SageMaker SDK writes them, so a local job goes through
     the same reading path as a managed one. Existing files are kept (a rerun in the same tree resumes).
@@ -142,6 +148,7 @@ def prepare_local_tree(base_dir: Path, hyperparameters: Mapping[str, Any] | None
     (base_dir / OUTPUT_DATA_DIR).mkdir(parents=True, exist_ok=True)
     hp_file = config / HYPERPARAMETERS_JSON
     existing: dict[str, Any] = read_json_object(hp_file) if hp_file.exists() else {}
+    before = decode_hyperparameters(existing)
     for key, value in (hyperparameters or {}).items():
         existing[key] = json.dumps(value)
     hp_file.write_text(json.dumps(existing, indent=2, sort_keys=True))
@@ -151,6 +158,7 @@ def prepare_local_tree(base_dir: Path, hyperparameters: Mapping[str, Any] | None
     data_config = config / INPUT_DATA_CONFIG_JSON
     if not data_config.exists():
         data_config.write_text("{}")
+    return before
 
 
 def _count_from(variable: str, default: Callable[[], int]) -> int:
@@ -187,7 +195,7 @@ def load_environment(base_dir: Path | str | None = None) -> JobEnvironment:
         (base / CODE_DIR_IN_TREE).mkdir(exist_ok=True)
     except OSError:
         pass  # a read-only tree: the code folder is only looked in
-    hyperparameters = {key: decode_value(value) for key, value in files[HYPERPARAMETERS_JSON].items()}
+    hyperparameters = decode_hyperparameters(files[HYPERPARAMETERS_JSON])
     resource = files[RESOURCE_CONFIG_JSON]
     data_config = files.get(INPUT_DATA_CONFIG_JSON, {})
     hosts = tuple(resource.get("hosts") or [resource.get("current_host", "algo-1")])

@@ -20,10 +20,8 @@ from typing import Any, Callable, Iterator, Mapping
 
 from runtime.config import hyperparameters as hp
 from runtime.config.presets import DEFAULT_PRESET
-from runtime.config.values import decode_value
 from runtime.contracts import Plugins
 from runtime.errors import UserError, run_job
-from runtime.job.config_files import read_json_object
 from runtime.job.context import Job
 from runtime.job.environment import load_environment, prepare_local_tree
 from runtime.names import (
@@ -65,11 +63,10 @@ def open_job(root: Path, local: bool, overrides: Mapping[str, Any]) -> Job:
     if root.exists() and not root.is_dir():
         raise UserError(f"The job tree {root} is a file, not a folder (--base-dir or {BASE_DIR_ENV} names it): give "
                         "a folder, new or laid out like /opt/ml.")
-    hp_file = root / CONFIG_DIR / HYPERPARAMETERS_JSON
-    stored = _stored_hyperparameters(hp_file) if local else None  # before this run's --set is written in
+    stored: dict[str, Any] | None = None  # a local tree's hyperparameters before this run's --set is written in
     if local:
         try:
-            prepare_local_tree(root, overrides)
+            stored = prepare_local_tree(root, overrides)
         except OSError as exc:
             raise UserError(f"Cannot lay out the job tree in {root}: {exc.strerror or exc} ({exc.filename or root}). "
                             "Give a folder you can write (--base-dir or SAGEMAKER_BASE_DIR).") from exc
@@ -78,21 +75,11 @@ def open_job(root: Path, local: bool, overrides: Mapping[str, Any]) -> Job:
     if env.failure_file.exists():
         env.failure_file.unlink()  # a stale failure from an earlier attempt in this tree
     hyperparameters = {**env.hyperparameters, **({} if local else overrides)}
-    sources = hyperparameter_sources(env.hyperparameters if stored is None else stored, overrides, hp_file,
-                                     earlier_run=local)
+    sources = hyperparameter_sources(env.hyperparameters if stored is None else stored, overrides,
+                                     env.config_dir / HYPERPARAMETERS_JSON, earlier_run=local)
     if sources:
         print(sources, flush=True)
     return Job(env, hyperparameters, dict(overrides), local)
-
-
-def _stored_hyperparameters(path: Path) -> dict[str, Any]:
-    """The hyperparameters an earlier run left in a local tree's ``hyperparameters.json`` (decoded); none where the
-    file is missing or unreadable (laying out the tree names that problem)."""
-    try:
-        return {key: decode_value(value) if isinstance(value, str) else value
-                for key, value in read_json_object(path).items()} if path.is_file() else {}
-    except UserError:
-        return {}
 
 
 def hyperparameter_sources(stored: Mapping[str, Any], given: Mapping[str, Any], path: Path, earlier_run: bool) -> str:
