@@ -41,7 +41,8 @@ def refuse_uploaded_sagemaker_rl(hyperparameters: Mapping[str, Any], files: Mapp
     if package:
         raise UserError(
             f"The source dir {hyperparameters.get(params.SUBMIT_DIR_PARAM)} holds its own copy of the sagemaker_rl "
-            f"package ({', '.join(package[:4])}{', ...' if len(package) > 4 else ''}), which your script would import instead of rlrt's. SageMaker RL's "
+            f"package ({', '.join(package[:4])}{', ...' if len(package) > 4 else ''}), which your script would "
+            "import instead of rlrt's. SageMaker RL's "
             "copy is written for Ray 0.8 - 1.x (it imports ray.rllib.agents, gone in Ray 2.x). Drop "
             "dependencies=[\"common/sagemaker_rl\"] from the estimator: rlrt ships sagemaker_rl "
             "(see docs/MIGRATING.md).")

@@ -115,7 +115,8 @@ def test_a_long_evaluation_films_a_handful_of_episodes(offline_model: JobTree, t
     assert len(EPISODE.findall(done.stdout)) == 7
     assert [v.name for v in sorted(tree.intermediate.glob("*.mp4"))] == [
         f"evaluation-episode-{i:04d}.mp4" for i in range(1, 6)]
-    assert "rlrt: videos of the first 5 episodes (the hyperparameter record_video_every=N films every Nth" in done.stdout
+    assert ("rlrt: videos of the first 5 episodes (the hyperparameter record_video_every=N films every Nth"
+            in done.stdout)
 
 
 @pytest.mark.slow

@@ -1,7 +1,7 @@
 """The seed notebooks' hyperparameters through the seed-named entry points, as real jobs: rollout videos by default
 (the Roboschool notebook's "Fetch videos of training rollouts" cell waits for ``.mp4`` in ``output/intermediate``),
-RLlib 1.x's ``horizon`` capping episodes, ``monitor``, ``env`` inside ``config``, numbers given as strings, a wrong value
-under an RLlib 1.x name named as typed before Ray starts."""
+RLlib 1.x's ``horizon`` capping episodes, ``monitor``, ``env`` inside ``config``, numbers given as strings, a wrong
+value under an RLlib 1.x name named as typed before Ray starts."""
 
 from __future__ import annotations
 

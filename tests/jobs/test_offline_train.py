@@ -263,7 +263,8 @@ def test_continuous_bcq_trains_and_exports(tmp_path: Path) -> None:
         "rl.training.config.fqe_steps": 5,
         "rl.training.stop.epochs": 1,
     })
-    collect("Pendulum-v1", num_envs=2, num_episodes=1, output=tree.channel("train") / "p.parquet", seed=0, progress=False)
+    collect("Pendulum-v1", num_envs=2, num_episodes=1, output=tree.channel("train") / "p.parquet", seed=0,
+            progress=False)
     result = run_rlrt(["train"], base=tree.base)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert re.search(r"^ope_fqe: \S+$", result.stdout, re.M)

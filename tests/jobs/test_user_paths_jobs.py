@@ -11,7 +11,7 @@ from tests.conftest import REPO_ROOT, make_job_tree, run_rlrt
 from tests.trained_models import cartpole_model, tf_env, tf_python  # noqa: F401 - fixtures
 
 
-def test_export_and_transform_take_relative_paths(tmp_path: Path, cartpole_model: Path) -> None:  # noqa: F811
+def test_export_and_transform_take_relative_paths(tmp_path: Path, cartpole_model: Path) -> None:
     shutil.copytree(cartpole_model / "model", tmp_path / "jobs" / "model")
     (tmp_path / "in").mkdir()
     (tmp_path / "in" / "states.csv").write_text("0.01,0.02,0.03,0.04\n")

@@ -98,7 +98,8 @@ def spec(stop: Mapping[str, Any], **extras: Any) -> TrainingSpec:
                         stop=dict(stop), checkpoint_frequency=2, checkpoint_keep=5, extras=extras)
 
 
-def test_a_new_backend_gets_the_whole_loop(counting_backend: Plugins, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+def test_a_new_backend_gets_the_whole_loop(counting_backend: Plugins, tmp_path: Path,
+                                           capsys: pytest.CaptureFixture) -> None:
     tree = make_job_tree(tmp_path / "opt" / "ml")
     env = load_environment(tree.base)
     first = train(env, spec({"training_iteration": 3}), counting_backend)
@@ -134,7 +135,8 @@ def test_resume_message_names_the_backends_units(counting_backend: Plugins, tmp_
 
 
 def test_a_damaged_newest_checkpoint_is_moved_aside_and_the_older_one_resumed(
-        counting_backend: Plugins, tmp_path: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch) -> None:
+        counting_backend: Plugins, tmp_path: Path, capsys: pytest.CaptureFixture,
+        monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(CountingSession, "checkpoint_spaces",
                         lambda self: (spaces.Box(-1, 1, (4,)), spaces.Discrete(2)), raising=False)
     tree = make_job_tree(tmp_path / "opt" / "ml")

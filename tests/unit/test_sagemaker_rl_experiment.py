@@ -24,7 +24,8 @@ def experiment(**config: object) -> dict:
 
 def test_the_jobs_rl_hyperparameters_are_laid_over_the_experiment() -> None:
     given = experiment(model={"fcnet_hiddens": [8]})
-    laid = apply_rl_hyperparameters(given, {"rl.training.config.num_workers": 1, "rl.training.stop.training_iteration": 2,
+    laid = apply_rl_hyperparameters(given, {"rl.training.config.num_workers": 1,
+                                            "rl.training.stop.training_iteration": 2,
                                             "rl.training.config.model.free_log_std": True, "sagemaker_program": "x"})
     assert laid["training"]["config"]["num_workers"] == 1 and laid["training"]["config"]["sgd_minibatch_size"] == 64
     assert laid["training"]["config"]["model"] == {"fcnet_hiddens": [8], "free_log_std": True}
