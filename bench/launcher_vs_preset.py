@@ -1,4 +1,4 @@
-"""A SageMaker RL launcher script job against a preset job of the same environment (issue 29).
+"""A SageMaker RL launcher script job against a preset job of the same environment.
 
 Both train CartPole-v1 with PPO for one iteration with the same settings (the launcher's experiment carries the
 cartpole-ppo preset's algorithm configuration: RLlib's defaults would do three times the learner's work per iteration),

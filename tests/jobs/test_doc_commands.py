@@ -1,4 +1,4 @@
-"""The docs' commands, run as written (issue 28).
+"""The docs' commands, run as written.
 
 Every command of a fenced shell block in README.md and docs/*.md, and every code span of docs/NOTEBOOKS.md's "local
 command" column, is either run here, exactly as the doc writes it, or listed below with why it is not

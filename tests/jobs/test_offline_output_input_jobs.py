@@ -1,4 +1,4 @@
-"""RLlib 1.x's offline-data settings on rlrt (issue 29): ``output`` on an online job writes every finished episode in
+"""RLlib 1.x's offline-data settings on rlrt: ``output`` on an online job writes every finished episode in
 the rollout format, with the behaviour policy's probabilities; ``input`` naming that folder, or a folder of RLlib
 1.x's own JSON sample batches, trains an offline algorithm (d3rlpy) on it; ``input`` with an online algorithm fails
 at once naming the offline ones."""

@@ -80,7 +80,7 @@ def test_ope_csv_has_the_seed_columns(trained: tuple[JobTree, str]) -> None:
     for column in ("Weighted Importance Sampling", "Sequential Doubly Robust", "Importance Sampling", "Doubly Robust"):
         assert all(np.isfinite(float(row[column])) for row in rows), column
     assert [row["Training Iter"] for row in rows] == ["1", "2"]
-    # progress.csv holds the same estimates per epoch, and learning_curve.png draws them (issue 28): one labelled line
+    # progress.csv holds the same estimates per epoch, and learning_curve.png draws them: one labelled line
     # per estimator over the epochs, under the evaluation return with the preset's pass bar.
     import matplotlib.pyplot as plt
 

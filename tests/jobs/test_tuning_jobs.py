@@ -225,7 +225,7 @@ def test_ctrl_c_lists_the_finished_trials_and_never_calls_an_interrupted_one_com
 
 
 def test_a_job_starts_from_a_tuning_result(tmp_path: Path) -> None:
-    """``rlrt train --hyperparameters best_hyperparameters.json`` (issue 28): the tuned values, under --set; a broken
+    """``rlrt train --hyperparameters best_hyperparameters.json``: the tuned values, under --set; a broken
     file is a user error naming it, in the job's failure file."""
     best = tmp_path / "best_hyperparameters.json"
     best.write_text(json.dumps({

@@ -1,4 +1,4 @@
-"""RLlib 1.x's ``input`` forms (issue 29): an offline (d3rlpy) job reads the data a path, a glob pattern, a list of
+"""RLlib 1.x's ``input`` forms: an offline (d3rlpy) job reads the data a path, a glob pattern, a list of
 them or a ``{path: weight}`` dict names (the files sorted, each once; ``"sampler"`` refused: an offline algorithm
 cannot sample); an online (RLlib) job ignores ``input: "sampler"`` (RLlib 1.x's default) and ``input_evaluation``
 without logged data, each with one line, and still refuses a real ``input``."""

@@ -147,7 +147,7 @@ def test_reporter_writes_csv_tensorboard_and_png(tmp_path: Path) -> None:
 
 
 def test_progress_bar_counts_toward_the_stop_nearest_to_ending_the_job(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Issue 28: with training_iteration=2 beside the preset's timesteps_total 300000, the bar counts iterations
+    """with training_iteration=2 beside the preset's timesteps_total 300000, the bar counts iterations
     (it showed an ETA of 14 minutes for a 20 s job). It is on the screen only while an iteration runs, and a line
     written meanwhile (stdout, stderr, a log record) takes it off first: no line is glued to it."""
     from runtime.log_lines import RlrtFormatter, StderrHandler

@@ -1,4 +1,4 @@
-"""RLlib 1.x's JSON sample batches (its ``output`` setting) as offline data (issue 29): the files are written here by
+"""RLlib 1.x's JSON sample batches (its ``output`` setting) as offline data: the files are written here by
 hand as RLlib 1.x's JsonWriter wrote them (json, and for compressed columns pickle + LZ4 + base64, as its
 ``compression.pack``), independently of the reader, and what the reader makes of them is checked against episodes
 worked out by hand."""
