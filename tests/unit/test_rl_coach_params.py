@@ -282,14 +282,16 @@ def test_the_launchers_hyperparameters_set_the_graph_manager(rl_coach: None) -> 
 
 def test_parameters_are_coachs_own_checks(rl_coach: None) -> None:
     from rl_coach.agents.dqn_agent import DQNAgentParameters
+    from rl_coach.base_parameters import NetworkParameters
 
     params = DQNAgentParameters()
     with pytest.raises(TypeError, match="Parameter 'dicsount' does not exist"):
         params.algorithm.dicsount = 0.9  # a misspelt name fails, as in Coach
     params.algorithm.register_var("extra", 1)
     assert params.algorithm.extra == 1
-    assert DQNAgentParameters().network_wrappers["main"].input_embedders_parameters is not \
-        params.network_wrappers["main"].input_embedders_parameters  # no shared mutable defaults
+    # Coach's defaults were shared objects ({} and [] arguments); each network has its own here.
+    assert NetworkParameters().heads_parameters is not NetworkParameters().heads_parameters
+    assert NetworkParameters().input_embedders_parameters is not NetworkParameters().input_embedders_parameters
     assert TrainingSteps(5) != EnvironmentSteps(5) and TrainingSteps(10) / EnvironmentSteps(3) == 4
 
 
