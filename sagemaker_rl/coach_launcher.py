@@ -19,9 +19,19 @@ from runtime.errors import UserError, run_job
 from runtime.log_lines import configure_logging
 from runtime.plugins import INSTALLED
 from runtime.train.job import run_training_job
+from sagemaker_rl.compat.coach_steps import STEP_TYPES
+from sagemaker_rl.configuration_list import ConfigurationList
 from sagemaker_rl.ray_launcher import _job_hyperparameters
 
 PRESET_HYPERPARAMETER = "RLCOACH_PRESET"
+
+
+class CoachConfigurationList(ConfigurationList):
+    """SageMaker RL's ``rl.*`` hyperparameters for a Coach graph manager; ``name:Kind`` may name Coach's step kinds
+    (``Frames``, ``EnvironmentSteps``, ``EnvironmentEpisodes``, ``TrainingSteps``, ``Time``: the classes rlrt's
+    ``rl_coach.core_types`` holds)."""
+
+    ALLOWED_TYPES = dict(STEP_TYPES)
 
 
 class SageMakerCoachPresetLauncher:

@@ -158,7 +158,7 @@ def test_roboschool_compatibility_gives_pybullet_through_gym(monkeypatch: pytest
     monkeypatch.setattr(sys, "path", [p for p in sys.path if "/compat/for_" not in p])
     assert compat.missing_folders() == [str(compat.folder(m)) for m in compat.MODULES]
     monkeypatch.setattr(sys, "path", [*sys.path, str(compat.folder("roboschool"))])
-    assert compat.missing_folders() == [str(compat.folder("gym_unity"))]
+    assert compat.missing_folders() == [str(compat.folder("gym_unity")), str(compat.folder("rl_coach"))]
     monkeypatch.delitem(sys.modules, "roboschool", raising=False)
     import gym
     import roboschool  # noqa: F401
