@@ -66,9 +66,9 @@ class SageMakerCoachPresetLauncher:
         preset_file = Path(self.path_of_main_launcher()) / f"{name}.py"
         if preset_file.is_file():
             try:
-                hint = f"rlrt's preset '{load_preset(name).name}' trains this problem: delete {preset_file.name} from " \
-                       f"source_dir (the name {name} then selects it), or set {PRESET_HYPERPARAMETER} to " \
-                       f"'{load_preset(name).name}'"
+                hint = f"rlrt's preset '{load_preset(name).name}' trains this problem: delete " \
+                       f"{preset_file.name} from source_dir (the name {name} then selects it), or set " \
+                       f"{PRESET_HYPERPARAMETER} to '{load_preset(name).name}'"
             except UserError as exc:
                 hint = f"no rlrt preset is named '{name}'. {exc}"
             raise UserError(f"The Coach preset file {preset_file.name} in source_dir cannot run: rlrt does not run "

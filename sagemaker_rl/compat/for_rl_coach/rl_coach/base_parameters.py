@@ -3,7 +3,7 @@ parameters, with the names and defaults of Coach's ``rl_coach/base_parameters.py
 
 from __future__ import annotations
 
-import sys
+import inspect
 from enum import Enum
 from typing import Any
 
@@ -68,7 +68,9 @@ class Parameters:
     :meth:`register_var` adds one on purpose."""
 
     def __setattr__(self, key: str, value: Any) -> None:
-        if sys._getframe(1).f_code.co_name != "__init__" and not hasattr(self, key):
+        caller = inspect.currentframe()
+        caller = caller.f_back if caller is not None else None
+        if (caller is None or caller.f_code.co_name != "__init__") and not hasattr(self, key):
             raise TypeError(f"Parameter '{key}' does not exist in {self.__class__}. Parameters are only to be "
                             "defined in a constructor of a class inheriting from Parameters. In order to explicitly "
                             "register a new parameter outside of a constructor use register_var().")
