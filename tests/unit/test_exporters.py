@@ -20,8 +20,10 @@ from runtime.export.checks import compare_outputs, torch_outputs
 from runtime.export.exporter import ExportInput, Exporter
 from runtime.export.model_dir import is_export_output
 from runtime.export.pipeline import _under
+from runtime.export.torchscript_export import TorchScript
 from runtime.job.environment import load_environment
 from runtime.plugins import INSTALLED
+from runtime.serving import sagemaker_inference
 from runtime.train.driver import train
 from runtime.train.manifest import verify_manifest
 from tests.conftest import make_job_tree
@@ -111,6 +113,8 @@ def test_the_formats_files_are_the_model_folders_export_outputs() -> None:
                      "code/inference.py", "code/rlrt_codec.py"}  # the layout serving, transform and the image read
     assert all(is_export_output(name.rstrip("/")) for name in names) and is_export_output("policies/a/policy.onnx")
     assert not any(is_export_output(name) for name in ("checkpoint", "metadata.json", "config.json", "source"))
+    # code/inference.py runs where rlrt is not installed, so it spells the TorchScript file's name itself.
+    assert sagemaker_inference.TORCHSCRIPT in TorchScript.files
 
 
 def test_torch_onnx_export_runs_on_public_api_with_the_pinned_onnx(tmp_path: Path,
