@@ -185,7 +185,9 @@ def describe_discrete(algo: Any, head: ActionHead) -> tuple[PolicyDescription, d
         if not (hasattr(module, "_encoder") and hasattr(module, "_fc")):
             raise NotAnMLP(f"the imitator {type(module).__name__} is not d3rlpy's CategoricalPolicy")
         # The raw logits: Categorical normalises them, which log_softmax (the filter) does anyway.
-        imitator, named = named_mlp(_output_of(torch, module, lambda m, x: m._fc(m._encoder(x))), dim, "imitator_")
+        # d3rlpy's CategoricalPolicy layers (docs/ARCHITECTURE.md, "Private APIs we rely on").
+        raw_logits = _output_of(torch, module, lambda m, x: m._fc(m._encoder(x)))  # noqa: SLF001
+        imitator, named = named_mlp(raw_logits, dim, "imitator_")
         weights.update(named)
     return PolicyDescription(dim, head, obs_filter, q_functions=q_functions, imitator=imitator), weights
 
