@@ -146,3 +146,14 @@ def test_a_family_refuses_a_backend_it_does_not_work_with() -> None:
                                         r"CQL trains with d3rlpy"):
         INSTALLED.training_backend(_spec("DeepRacer-v0", "CQL"))
 
+
+
+def test_cql_resolves_with_the_named_backends_own_check() -> None:
+    from runtime.job.setup import resolve_spec
+
+    given = {"preset": "cartpole-ppo", "rl.training.env": "Pendulum-v1", "rl.training.run": "CQL"}
+    rllib = resolve_spec({**given, "rl.training.backend": "rllib", "rl.training.config.bc_iters": 100}, INSTALLED,
+                         num_cpus=2)
+    assert (rllib.backend, INSTALLED.training_backend(rllib).name, rllib.config["bc_iters"]) == ("rllib", "rllib", 100)
+    with pytest.raises(UserError, match="bc_iters"):  # an RLlib CQL key d3rlpy's CQL does not have
+        resolve_spec({**given, "rl.training.config.bc_iters": 100}, INSTALLED, num_cpus=2)
