@@ -5,6 +5,9 @@ the first installed backend that trains the algorithm)."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import textwrap
 import typing
 from pathlib import Path
 from typing import Any, Mapping
@@ -157,3 +160,25 @@ def test_cql_resolves_with_the_named_backends_own_check() -> None:
     assert (rllib.backend, INSTALLED.training_backend(rllib).name, rllib.config["bc_iters"]) == ("rllib", "rllib", 100)
     with pytest.raises(UserError, match="bc_iters"):  # an RLlib CQL key d3rlpy's CQL does not have
         resolve_spec({**given, "rl.training.config.bc_iters": 100}, INSTALLED, num_cpus=2)
+
+
+def test_the_quick_check_names_a_wrong_backend_before_any_library_loads() -> None:
+    code = textwrap.dedent("""
+        import sys
+        from types import SimpleNamespace
+        from runtime.errors import UserError
+        from runtime.plugins import INSTALLED
+        from runtime.train.job import _quick_check
+        given = {"preset": "cartpole-ppo", "rl.training.backend": "d3rlpy"}
+        try:
+            _quick_check(SimpleNamespace(hyperparameters=given, overrides=given), "cartpole-ppo", INSTALLED)
+        except UserError as exc:
+            assert "does not train 'PPO'" in str(exc), exc
+        else:
+            raise AssertionError("no UserError")
+        print(sorted({m.split(".")[0] for m in sys.modules} & {"ray", "d3rlpy", "torch"}))
+    """)
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False,
+                            cwd=Path(__file__).resolve().parents[2])
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]", f"the quick check imported {result.stdout.strip()}"
