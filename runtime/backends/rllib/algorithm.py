@@ -26,6 +26,11 @@ from runtime.errors import UserError
 from runtime.job.env_config import env_start_error
 
 
+OFFLINE_ONLY = ("BC", "MARWIL", "CQL", "IQL")
+"""RLlib's algorithms that train only from offline data (its ``input_``): named, but RLlib refuses their configuration
+here."""
+
+
 def rllib_env_name(env_id: str) -> str:
     """The name our environments are registered under with Ray Tune's registry."""
     return f"rlrt/{env_id}"
@@ -200,7 +205,10 @@ def build_algorithm_config(
             )
         config.validate()
     except (ValueError, TypeError, KeyError) as exc:
-        raise UserError(f"RLlib rejected the {spec.algorithm} configuration: {exc}") from exc
+        offline = (f" RLlib's {spec.algorithm} learns only from logged data, which rlrt's RLlib backend does not read "
+                   "(RLlib's offline settings are refused); d3rlpy's offline algorithms do (rl.training.backend=d3rlpy, "
+                   "docs/OFFLINE.md)." if spec.algorithm.upper() in OFFLINE_ONLY else "")
+        raise UserError(f"RLlib rejected the {spec.algorithm} configuration: {exc}{offline}") from exc
     return config
 
 
