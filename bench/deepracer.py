@@ -39,7 +39,8 @@ def speed(seconds: float = 5.0) -> dict:
 
     results = {}
     for sensors in (["observation"], ["FRONT_FACING_CAMERA"], ["STEREO_CAMERAS"], ["LIDAR"]):
-        env = DeepRacerEnv({"model_metadata": {"sensor": sensors, "action_space": DEFAULT_ACTIONS}, "world_name": "oval"})
+        env = DeepRacerEnv({"model_metadata": {"sensor": sensors, "action_space": DEFAULT_ACTIONS},
+                            "world_name": "oval"})
         env.reset(seed=0)
         rng = np.random.default_rng(0)
         steps, start, cpu = 0, time.perf_counter(), time.process_time()

@@ -24,7 +24,8 @@ STEPS = 2_000_000
 
 
 def ours(base: Path, seconds: float, episodes: int) -> dict[str, float]:
-    """`rlrt train` (hopper-ppo, stopped by the budget or its 2M steps, not by the seed's return), then `rlrt evaluate`."""
+    """`rlrt train` (hopper-ppo, stopped by the budget or its 2M steps, not by the seed's return), then
+    `rlrt evaluate`."""
     rows, wall = train_for(base, "hopper-ppo", seconds)
     curve = [(float(r["time_total_s"]), int(float(r["timesteps_total"])), float(r["episode_reward_mean"]))
              for r in rows if r["episode_reward_mean"] not in ("", "nan")]

@@ -23,7 +23,7 @@ from pathlib import Path
 from common import OUT, machine, python, rlrt_env, write_tree
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from runtime.cluster.node import RayNode  # noqa: E402
+from runtime.cluster.node import RayNode
 
 
 def busy_cpu_seconds() -> float:

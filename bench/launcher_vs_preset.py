@@ -1,4 +1,4 @@
-"""A SageMaker RL launcher script job against a preset job of the same environment (issue 29).
+"""A SageMaker RL launcher script job against a preset job of the same environment.
 
 Both train CartPole-v1 with PPO for one iteration with the same settings (the launcher's experiment carries the
 cartpole-ppo preset's algorithm configuration: RLlib's defaults would do three times the learner's work per iteration),
@@ -74,7 +74,8 @@ def main() -> None:
     source = root / "src"
     source.mkdir(parents=True, exist_ok=True)
     preset_config = yaml.safe_load((REPO / "presets" / "cartpole-ppo.yaml").read_text())["config"]
-    (source / "train.py").write_text(LAUNCHER.replace("json.loads(CONFIG)", f"json.loads({json.dumps(json.dumps(preset_config))})"))
+    (source / "train.py").write_text(
+        LAUNCHER.replace("json.loads(CONFIG)", f"json.loads({json.dumps(json.dumps(preset_config))})"))
     archive = root / "sourcedir.tar.gz"
     with tarfile.open(archive, "w:gz") as tar:
         tar.add(source / "train.py", arcname="train.py")
@@ -89,7 +90,8 @@ def main() -> None:
         ratios.append(launcher_wall / preset_wall)
         print(f"round {round_}: preset job {preset_wall:.2f} s, launcher job {launcher_wall:.2f} s, ratio "
               f"{ratios[-1]:.3f}", flush=True)
-    print(f"median: preset {statistics.median(preset_walls):.2f} s, launcher {statistics.median(launcher_walls):.2f} s, "
+    print(f"median: preset {statistics.median(preset_walls):.2f} s, "
+          f"launcher {statistics.median(launcher_walls):.2f} s, "
           f"ratio {statistics.median(ratios):.3f} (goal <= 1.05)")
     print(f"load average at the end: {'/'.join(f'{x:.1f}' for x in os.getloadavg())}")
 

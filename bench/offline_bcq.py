@@ -28,14 +28,16 @@ PASS_RETURN = 195.0
 PASS_SECONDS = 240.0
 
 
-def rlrt(args: list[str], base: Path | None = None, extra_env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def rlrt(args: list[str], base: Path | None = None,
+         extra_env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PYTHONPATH": str(REPO), "PYTHONUNBUFFERED": "1", **(extra_env or {})}
     if base is not None:
         env["SAGEMAKER_BASE_DIR"] = str(base)
     result = subprocess.run([sys.executable, "-m", "runtime.cli", *args], cwd=str(REPO), env=env,
                             capture_output=True, text=True)
     if result.returncode != 0:
-        raise SystemExit(f"rlrt {' '.join(args)} failed ({result.returncode}):\n{result.stdout[-4000:]}\n{result.stderr[-4000:]}")
+        raise SystemExit(f"rlrt {' '.join(args)} failed ({result.returncode}):\n{result.stdout[-4000:]}\n"
+                         f"{result.stderr[-4000:]}")
     return result
 
 

@@ -1,7 +1,8 @@
 """Stable-Baselines3 PPO on CartPole-v1 with RL Zoo's tuned hyperparameters (hyperparams/ppo.yml, CartPole-v1):
 n_envs 8, n_steps 32, batch_size 256, gae_lambda 0.8, gamma 0.98, n_epochs 20, ent_coef 0, linear lr 1e-3 and
 clip 0.2, 1e5 steps. Stops as soon as the mean return of the last 100 training episodes (SB3's ep_rew_mean, the same
-statistic as rlrt's episode_reward_mean: the last 100 episodes) reaches the threshold, and prints the time since process start.
+statistic as rlrt's episode_reward_mean: the last 100 episodes) reaches the threshold, and prints the time since
+process start.
 
     python bench/sb3_cartpole.py [THRESHOLD]
 """

@@ -176,7 +176,8 @@ def bench_latency(model: Path, port: int, requests_count: int, concurrency: int)
     i50, i99 = percentiles(in_process)
     a50, a99 = percentiles(in_app)
     s50, s99 = percentiles(sequential)
-    return {"sequential_p50_ms": s50, "sequential_p99_ms": s99, "app_only_p50_ms": a50, "app_only_p99_ms": a99, "requests": requests_count, "concurrency": concurrency, "p50_ms": p50, "p99_ms": p99,
+    return {"sequential_p50_ms": s50, "sequential_p99_ms": s99, "app_only_p50_ms": a50, "app_only_p99_ms": a99,
+            "requests": requests_count, "concurrency": concurrency, "p50_ms": p50, "p99_ms": p99,
             "requests_per_s": requests_count / wall, "onnx_in_process_p50_ms": i50, "onnx_in_process_p99_ms": i99}
 
 
@@ -216,7 +217,8 @@ def bench_load(model: Path, process: subprocess.Popen, port: int, total: int, co
             payloads.append(request_bytes(port, bad_bodies[i % len(bad_bodies)]))
             malformed += 1
         else:
-            payloads.append(request_bytes(port, json.dumps({"instances": [rng.standard_normal(dim).round(4).tolist()]}).encode()))
+            instance = rng.standard_normal(dim).round(4).tolist()
+            payloads.append(request_bytes(port, json.dumps({"instances": [instance]}).encode()))
     asyncio.run(run_clients(port, payloads[:1000], concurrency))  # warm-up (allocators, caches)
     rss_before = server_rss_mb(process)
     started = time.perf_counter()
@@ -395,10 +397,12 @@ def write_report(args: argparse.Namespace, model: Path, results: dict[str, dict]
         "# Serving benchmarks (issues 4 and 27)",
         "",
         f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores shared with other engineers' "
-        f"work while measuring (noisy), Python {platform.python_version()}, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; "
+        f"work while measuring (noisy), Python {platform.python_version()}, "
+        f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; "
         f"1-minute load average {args.load_before[0]:.1f} at the start and {args.load_after[0]:.1f} at the end "
         f"(runnable processes on 2 cores: the tail latencies below are mostly waiting for a core).",
-        f"Model: {meta.get('env')} {meta.get('algorithm')} ({meta['serving']['inputs']['observations']['shape'][1]}-dim "
+        f"Model: {meta.get('env')} {meta.get('algorithm')} "
+        f"({meta['serving']['inputs']['observations']['shape'][1]}-dim "
         f"observations), ONNX Runtime, `rlrt serve` with {args.workers} gunicorn gthread worker(s).",
         f"Command: `python bench/serving.py --model {args.model} --workers {args.workers} --requests {args.requests} "
         f"--records {args.records} --cases {args.cases} --big-mb {args.big_mb} --big-decimals {args.big_decimals} "

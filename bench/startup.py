@@ -84,7 +84,7 @@ def main() -> None:
     print("phase timeline of the one-iteration job, median seconds since process start:")
     for name, values in sorted(phases.items(), key=lambda item: statistics.median(item[1])):
         print(f"  {name:<20} {statistics.median(values):6.2f}")
-    print(f"one-iteration job: first metrics median {statistics.median(firsts):.2f} s (goal <= 4, issue 28), "
+    print(f"one-iteration job: first metrics median {statistics.median(firsts):.2f} s (goal <= 4), "
           f"whole process median {statistics.median(walls):.2f} s (goal <= 6)")
     print(f"{args.iterations}-iteration job vs bare RLlib: whole-process ratio median {statistics.median(whole):.3f} "
           f"(goal >= 0.97); loop-only ratio median {statistics.median(loop):.3f}")

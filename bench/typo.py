@@ -1,4 +1,4 @@
-"""How long a mistake takes to be named (issue 28), from process start to exit, `--rounds` times in a fresh tree each:
+"""How long a mistake takes to be named, from process start to exit, `--rounds` times in a fresh tree each:
 an unknown key (`rl.training.config.lrr=1`) and a wrong value under an RLlib 1.x name
 (`rl.training.config.num_sgd_iter=4.5`); prints each and the medians (goal <= 2 s on the 2-core machine).
 

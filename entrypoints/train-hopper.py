@@ -1,4 +1,5 @@
-"""SageMaker entry point (the seeds' `train-hopper.py`): train with the 'hopper-ppo' preset unless hyperparameters name another.
+"""SageMaker entry point (the seeds' `train-hopper.py`): train with the 'hopper-ppo' preset unless
+hyperparameters name another.
 
 SageMaker script mode also passes hyperparameters as command-line flags; they duplicate hyperparameters.json, which
 is what the runtime reads, so the flags are ignored here.

@@ -66,12 +66,14 @@ class RgbArrayFrames(gymnasium.Wrapper):
             except AttributeError:  # a read-only property that delegates further in
                 pass
 
+    # gymnasium.Wrapper itself makes Env's attribute a read-only property (so does this one: its __init__ relies on
+    # the AttributeError of setting one), which mypy reports for every such override.
     @property
-    def render_mode(self) -> str:
+    def render_mode(self) -> str:  # type: ignore[override]
         return RGB_ARRAY
 
     def render(self) -> Any:
-        frame = self.env.render()
+        frame: Any = self.env.render()
         if frame is None:
             innermost = self._chain[-1]
             try:
@@ -194,6 +196,9 @@ def _float_box(space: gymnasium.spaces.Space) -> gymnasium.spaces.Box:
         return gymnasium.spaces.Box(space.low.reshape(-1).astype(np.float32), space.high.reshape(-1).astype(np.float32),
                                     dtype=np.float32)
     flat = gymnasium.spaces.flatten_space(space)
+    if not isinstance(flat, gymnasium.spaces.Box):  # a Sequence or Graph space inside: no fixed size
+        raise EnvConfigError(f"The observations beside the action mask, {space}, do not flatten into a fixed-size "
+                             "vector (a Sequence or Graph space); a masking policy reads a vector.")
     return gymnasium.spaces.Box(flat.low.astype(np.float32), flat.high.astype(np.float32), dtype=np.float32)
 
 
@@ -205,11 +210,13 @@ class ActionMaskObservations(gymnasium.ObservationWrapper):
 
     def __init__(self, env: gymnasium.Env) -> None:
         super().__init__(env)
-        space = env.observation_space
+        space, actions = env.observation_space, env.action_space
+        assert isinstance(space, gymnasium.spaces.Dict) and isinstance(actions, gymnasium.spaces.Discrete), \
+            "ActionMaskObservations wraps what has_action_mask accepts"
         self._rest = gymnasium.spaces.Dict({k: v for k, v in space.spaces.items() if k != ACTION_MASK})
         self._single = next(iter(self._rest.spaces)) if len(self._rest.spaces) == 1 else None
         self.observation_space = gymnasium.spaces.Dict({
-            ACTION_MASK: gymnasium.spaces.Box(0.0, 1.0, (int(env.action_space.n),), np.float32),
+            ACTION_MASK: gymnasium.spaces.Box(0.0, 1.0, (int(actions.n),), np.float32),
             MASKED_OBSERVATIONS: _float_box(self._rest.spaces[self._single] if self._single else self._rest),
         })
 
@@ -217,8 +224,8 @@ class ActionMaskObservations(gymnasium.ObservationWrapper):
         if self._single is not None:
             rest = np.asarray(observation[self._single], dtype=np.float32).reshape(-1)
         else:
-            rest = gymnasium.spaces.flatten(self._rest, {k: observation[k] for k in self._rest.spaces}).astype(
-                np.float32)
+            rest = np.asarray(gymnasium.spaces.flatten(self._rest, {k: observation[k] for k in self._rest.spaces}),
+                              dtype=np.float32)
         return {ACTION_MASK: np.asarray(observation[ACTION_MASK], dtype=np.float32).reshape(-1),
                 MASKED_OBSERVATIONS: rest}
 
@@ -231,9 +238,9 @@ def has_action_mask(observation_space: Any, action_space: Any) -> bool:
 
 def with_action_mask(env: gymnasium.Env) -> gymnasium.Env:
     """``env`` with its action mask in the uniform form (:class:`ActionMaskObservations`); others unchanged."""
-    if not has_action_mask(env.observation_space, env.action_space):
-        return env
     space = env.observation_space
+    if not isinstance(space, gymnasium.spaces.Dict) or not has_action_mask(space, env.action_space):
+        return env
     if set(space.spaces) == {ACTION_MASK, MASKED_OBSERVATIONS} and all(
             isinstance(s, gymnasium.spaces.Box) and len(s.shape) == 1 and s.dtype == "float32"
             for s in space.spaces.values()):

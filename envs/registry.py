@@ -273,7 +273,10 @@ def episode_limit(env: gym.Env) -> int | None:
     """The number of steps after which ``env`` truncates an episode (its outermost TimeLimit), or None."""
     while True:
         if isinstance(env, gym.wrappers.TimeLimit):
-            return int(env._max_episode_steps)
+            # TimeLimit's only public form of its limit is env.spec.max_episode_steps, and that spec is None for
+            # an environment built without gymnasium.make (a user's creator, an entry point's class).
+            # Pinned by tests/unit/test_envs.py.
+            return int(env._max_episode_steps)  # noqa: SLF001
         inner = getattr(env, "env", None)
         if inner is None or inner is env:
             return None

@@ -55,10 +55,10 @@ class StderrHandler(logging.StreamHandler):
     the screen before the line (:class:`runtime.train.progress.ProgressBar`)."""
 
     def __init__(self) -> None:
-        logging.Handler.__init__(self)  # noqa: not StreamHandler's: it would set the stream
+        logging.Handler.__init__(self)  # not StreamHandler's: it would set the stream
 
     @property
-    def stream(self) -> object:  # type: ignore[override]
+    def stream(self) -> object:
         return sys.stderr
 
 

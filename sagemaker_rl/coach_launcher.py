@@ -19,9 +19,19 @@ from runtime.errors import UserError, run_job
 from runtime.log_lines import configure_logging
 from runtime.plugins import INSTALLED
 from runtime.train.job import run_training_job
+from sagemaker_rl.compat.coach_steps import STEP_TYPES
+from sagemaker_rl.configuration_list import ConfigurationList
 from sagemaker_rl.ray_launcher import _job_hyperparameters
 
 PRESET_HYPERPARAMETER = "RLCOACH_PRESET"
+
+
+class CoachConfigurationList(ConfigurationList):
+    """SageMaker RL's ``rl.*`` hyperparameters for a Coach graph manager; ``name:Kind`` may name Coach's step kinds
+    (``Frames``, ``EnvironmentSteps``, ``EnvironmentEpisodes``, ``TrainingSteps``, ``Time``: the classes rlrt's
+    ``rl_coach.core_types`` holds)."""
+
+    ALLOWED_TYPES = dict(STEP_TYPES)
 
 
 class SageMakerCoachPresetLauncher:
@@ -56,9 +66,9 @@ class SageMakerCoachPresetLauncher:
         preset_file = Path(self.path_of_main_launcher()) / f"{name}.py"
         if preset_file.is_file():
             try:
-                hint = f"rlrt's preset '{load_preset(name).name}' trains this problem: delete {preset_file.name} from " \
-                       f"source_dir (the name {name} then selects it), or set {PRESET_HYPERPARAMETER} to " \
-                       f"'{load_preset(name).name}'"
+                hint = f"rlrt's preset '{load_preset(name).name}' trains this problem: delete " \
+                       f"{preset_file.name} from source_dir (the name {name} then selects it), or set " \
+                       f"{PRESET_HYPERPARAMETER} to '{load_preset(name).name}'"
             except UserError as exc:
                 hint = f"no rlrt preset is named '{name}'. {exc}"
             raise UserError(f"The Coach preset file {preset_file.name} in source_dir cannot run: rlrt does not run "

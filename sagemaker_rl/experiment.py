@@ -48,7 +48,8 @@ def _single_experiment(experiment: Any) -> tuple[str, dict[str, Any]]:
         raise UserError(f"get_experiment_config() must return a dict such as {{'training': {{'env': ..., 'run': "
                         f"'PPO', 'stop': {{...}}, 'config': {{...}}}}}}, got {str(experiment)[:200]!r}.")
     if len(experiment) != 1:
-        raise UserError(f"get_experiment_config() returned {len(experiment)} experiments ({', '.join(map(str, experiment))}); "
+        raise UserError(f"get_experiment_config() returned {len(experiment)} experiments "
+                        f"({', '.join(map(str, experiment))}); "
                         "an rlrt job trains one (SageMaker RL's scripts name it 'training').")
     name, training = next(iter(experiment.items()))
     if not isinstance(training, Mapping):

@@ -10,8 +10,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from envs.deepracer.trackgen import all_tracks  # noqa: E402
-from envs.deepracer.tracks import TRACKS_DIR, Track  # noqa: E402
+from envs.deepracer.trackgen import all_tracks
+from envs.deepracer.tracks import TRACKS_DIR, Track
 
 
 def main() -> int:

@@ -115,7 +115,8 @@ def run_rlrt(args: Sequence[str], base: Path | None = None, cwd: Path | None = N
     )
 
 
-def start_rlrt(args: Sequence[str], base: Path | None = None, log: Path | None = None, **extra: str) -> subprocess.Popen:
+def start_rlrt(args: Sequence[str], base: Path | None = None, log: Path | None = None,
+               **extra: str) -> subprocess.Popen:
     """Start ``python -m runtime.cli ARGS`` in the background (stdout and stderr to ``log``)."""
     handle = open(log, "w") if log else subprocess.DEVNULL
     return subprocess.Popen(

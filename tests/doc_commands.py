@@ -1,4 +1,5 @@
-"""The docs' commands: found in README.md and docs/*.md, and run as a reader runs them (tests/jobs/test_doc_commands.py).
+"""The docs' commands: found in README.md and docs/*.md, and run as a reader runs them
+(tests/jobs/test_doc_commands.py).
 
 - :func:`doc_commands`: every command of a fenced shell block (in a fence with no language, the lines that start
   like a command: the docs mix commands and their output there), and every code span of docs/NOTEBOOKS.md's "local

@@ -134,7 +134,7 @@ class NetnsHosts:
 
     def close(self) -> None:
         """Kill what still runs in the namespaces, then remove namespaces, links and hosts files."""
-        for host, proc in self.processes.items():
+        for _host, proc in self.processes.items():
             if proc.poll() is None:
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(proc.pid, signal.SIGTERM)
@@ -148,7 +148,7 @@ class NetnsHosts:
         for proc in self.processes.values():
             with contextlib.suppress(subprocess.TimeoutExpired):
                 proc.wait(10)
-        for i, host in enumerate(self.hosts):  # a veth left in the root namespace by a failed create()
+        for i, _host in enumerate(self.hosts):  # a veth left in the root namespace by a failed create()
             subprocess.run(["ip", "link", "del", f"r6{self.token}h{i}"], capture_output=True)  # and its peer
         for host in self._made_hosts():
             subprocess.run(["ip", "netns", "del", self.namespaces[host]], capture_output=True)

@@ -24,9 +24,11 @@ BORDER_WIDTH_M = 0.05
 CENTER_WIDTH_M = 0.03
 DASH_M = 0.15
 MAX_RANGE_M = 12.0
+Texture = tuple[np.ndarray, tuple[float, float]]
+"""What :func:`track_texture` paints: the image and the world coordinates of its pixel (0, 0)."""
 
 
-def track_texture(track: Track, res: float = TEXTURE_RES_M, margin: float = 1.0) -> tuple[np.ndarray, tuple[float, float]]:
+def track_texture(track: Track, res: float = TEXTURE_RES_M, margin: float = 1.0) -> Texture:
     """A top-down uint8 image of the track and the world coordinates of its pixel (0, 0) (x right, y up rows)."""
     xmin, ymin, xmax, ymax = track.bounds(margin)
     w, h = int(math.ceil((xmax - xmin) / res)) + 1, int(math.ceil((ymax - ymin) / res)) + 1
@@ -54,7 +56,7 @@ class Camera:
     """A pinhole camera on the car: ``forward_m`` ahead of the chassis centre, ``left_m`` to its left."""
 
     def __init__(self, track: Track, height_m: float = 0.12, pitch_deg: float = 12.0, hfov_deg: float = 120.0,
-                 forward_m: float = 0.12, left_m: float = 0.0, texture: tuple[np.ndarray, tuple[float, float]] | None = None) -> None:
+                 forward_m: float = 0.12, left_m: float = 0.0, texture: Texture | None = None) -> None:
         self.texture, self.origin = texture if texture is not None else track_texture(track)
         self.tex_h, self.tex_w = self.texture.shape
         self.height, self.forward, self.left = height_m, forward_m, left_m
@@ -82,7 +84,8 @@ class Camera:
         iy = ((wy - self.origin[1]) * (1.0 / TEXTURE_RES_M)).astype(np.int32)
         inside = (ix >= 0) & (ix < self.tex_w) & (iy >= 0) & (iy < self.tex_h)
         frame = self.base.copy()
-        frame[self.ground_idx] = np.where(inside, self.texture[np.clip(iy, 0, self.tex_h - 1), np.clip(ix, 0, self.tex_w - 1)], GROUND)
+        seen = self.texture[np.clip(iy, 0, self.tex_h - 1), np.clip(ix, 0, self.tex_w - 1)]
+        frame[self.ground_idx] = np.where(inside, seen, GROUND)
         image = frame.reshape(HEIGHT, WIDTH)
         drawn = self._objects_in_view(x, y, yaw, objects)
         for _, kind, u0, u1, v0, v1 in sorted(drawn, key=lambda d: -d[0]):

@@ -43,7 +43,9 @@ __all__ = ["DeepRacerConfigError", "DeepRacerEnv", "RACE_TYPES", "RaceSettings",
            "make"]
 
 
-class DeepRacerEnv(SensorObservations, SimtraceRecords, gym.Env):
+# The ignore: gymnasium annotates Env.render's return with a type variable bound to nothing (RenderFrame), which no
+# concrete return type (here SensorObservations.render's array) matches.
+class DeepRacerEnv(SensorObservations, SimtraceRecords, gym.Env):  # type: ignore[misc]
     """A DeepRacer-compatible racing environment; ``env_config`` keys as in :class:`RaceSettings`."""
 
     metadata = {"render_modes": ["rgb_array"], "render_fps": int(STEP_HZ)}
@@ -75,6 +77,7 @@ class DeepRacerEnv(SensorObservations, SimtraceRecords, gym.Env):
         self.render_mode = render_mode
         self.num_cars = num_cars
         self._cameras: dict[bool, dict[str, cam.Camera]] = {}
+        self._textures: dict[bool, cam.Texture] = {}  # the track painted once per direction, shared by the cameras
         self.action_space = self._action_space(self.model)
         self.observation_space = self._observation_space(self.model)
         self._rng = np.random.default_rng(s.seed)
@@ -125,7 +128,8 @@ class DeepRacerEnv(SensorObservations, SimtraceRecords, gym.Env):
         self.agents = []
         for i, model in enumerate(models):
             # a second car starts beside the first, in the other lane
-            lateral = 0.0 if len(models) == 1 else (0.25 if i == 0 else -0.25) * float(track.half_widths_at(start)[0] * 2)
+            lateral = 0.0 if len(models) == 1 else (
+                (0.25 if i == 0 else -0.25) * float(track.half_widths_at(start)[0] * 2))
             point, heading = track.point_at(start, lateral)
             # the car's front point sits on the start line
             x, y = point[0] - 0.0825 * math.cos(heading), point[1] - 0.0825 * math.sin(heading)
@@ -167,7 +171,7 @@ class DeepRacerEnv(SensorObservations, SimtraceRecords, gym.Env):
         s = self.settings
         dt = 1.0 / STEP_HZ
         self.time_s += dt
-        commands = []
+        commands: list[tuple[float, float, Any] | None] = []
         for agent, action in zip(self.agents, actions):
             if agent.done or action is None:
                 commands.append(None)

@@ -88,8 +88,8 @@ def parse_metadata(data: Any, source: str = "model_metadata.json") -> ModelMetad
     algorithm = str(data.get("training_algorithm", "clipped_ppo"))
     if algorithm not in ALGORITHMS:
         raise MetadataError(f"{source}: training_algorithm must be one of {', '.join(ALGORITHMS)}, got {algorithm!r}.")
-    common = dict(sensors=tuple(sensors), neural_network=network, training_algorithm=algorithm,
-                  version=str(data.get("version", "5")), raw=dict(data))
+    common: dict[str, Any] = dict(sensors=tuple(sensors), neural_network=network, training_algorithm=algorithm,
+                                  version=str(data.get("version", "5")), raw=dict(data))
     if kind == "discrete":
         if not isinstance(space, list) or not space:
             raise MetadataError(f"{source}: a discrete action_space is a non-empty list of "
@@ -97,7 +97,8 @@ def parse_metadata(data: Any, source: str = "model_metadata.json") -> ModelMetad
         actions = []
         for i, action in enumerate(space):
             if not isinstance(action, Mapping) or "steering_angle" not in action or "speed" not in action:
-                raise MetadataError(f"{source}: action_space[{i}] needs 'steering_angle' and 'speed', got {json.dumps(action)}.")
+                raise MetadataError(f"{source}: action_space[{i}] needs 'steering_angle' and 'speed', "
+                                    f"got {json.dumps(action)}.")
             steer = _finite_metadata_number(action["steering_angle"], f"action_space[{i}].steering_angle", source)
             speed = _finite_metadata_number(action["speed"], f"action_space[{i}].speed", source)
             actions.append({"steering_angle": max(-MAX_STEERING_DEG, min(MAX_STEERING_DEG, steer)),
@@ -107,7 +108,8 @@ def parse_metadata(data: Any, source: str = "model_metadata.json") -> ModelMetad
         raise MetadataError(f"{source}: a continuous action_space is "
                             '{"steering_angle": {"low": .., "high": ..}, "speed": {"low": .., "high": ..}}.')
     ranges = {}
-    for key, lo_lim, hi_lim in (("steering_angle", -MAX_STEERING_DEG, MAX_STEERING_DEG), ("speed", MIN_SPEED, MAX_SPEED)):
+    for key, lo_lim, hi_lim in (("steering_angle", -MAX_STEERING_DEG, MAX_STEERING_DEG),
+                                ("speed", MIN_SPEED, MAX_SPEED)):
         rng = space[key]
         if not isinstance(rng, Mapping) or "low" not in rng or "high" not in rng:
             raise MetadataError(f"{source}: action_space.{key} needs 'low' and 'high'.")

@@ -2,18 +2,37 @@
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
 import numpy as np
 from gymnasium import spaces
 
 from envs.deepracer import camera as cam
+from envs.deepracer.agent import Agent
 from envs.deepracer.metadata import ModelMetadata, load_metadata, parse_metadata
 from envs.deepracer.sensors import LIDAR_MAX_M, LIDAR_RAYS, SECTORS, VECTOR_SIZE, lidar, sector_lidar, state_vector
+
+if TYPE_CHECKING:
+    from envs.deepracer.objects import TrackObject
+    from envs.deepracer.settings import RaceSettings
+    from envs.deepracer.tracks import Track
 
 
 class SensorObservations:
     """The spaces and sensors half of :class:`envs.deepracer.env.DeepRacerEnv`."""
+
+    # What the env provides (set in its __init__ and reset, or its own methods): this half is never used alone.
+    settings: RaceSettings
+    render_mode: str | None
+    track: Track
+    agents: list[Agent]
+    objects: list[TrackObject]
+    _reversed: bool
+    _cameras: dict[bool, dict[str, cam.Camera]]
+    _textures: dict[bool, cam.Texture]
+
+    if TYPE_CHECKING:
+        def _other_cars(self, index: int) -> list[TrackObject]: ...
 
     @staticmethod
     def _metadata(value: Any) -> ModelMetadata:
@@ -56,9 +75,9 @@ class SensorObservations:
     # ----- sensors ----------------------------------------------------------------------------------------------
     def _camera(self, sensor: str) -> list[cam.Camera]:
         cams = self._cameras.setdefault(self._reversed, {})
-        if "texture" not in cams:
-            cams["texture"] = cam.track_texture(self.track)  # type: ignore[assignment]
-        texture = cams["texture"]  # type: ignore[assignment]
+        if self._reversed not in self._textures:
+            self._textures[self._reversed] = cam.track_texture(self.track)
+        texture = self._textures[self._reversed]
         if sensor == "STEREO_CAMERAS":
             if "left" not in cams:
                 cams["left"] = cam.Camera(self.track, left_m=0.03, texture=texture)

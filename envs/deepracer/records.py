@@ -7,9 +7,13 @@ import io
 import json
 import time
 from pathlib import Path
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
 from envs.deepracer.agent import Agent
+
+if TYPE_CHECKING:
+    from envs.deepracer.settings import RaceSettings
+    from envs.deepracer.tracks import Track
 
 # raw simtrace value -> the label training_metrics.json / evaluation_metrics.json use
 STATUS_LABELS = {
@@ -28,6 +32,17 @@ SIMTRACE_COLUMNS = ("episode", "steps", "X", "Y", "yaw", "steer", "throttle", "a
 
 class SimtraceRecords:
     """The simtrace and episode-record half of :class:`envs.deepracer.env.DeepRacerEnv`."""
+
+    # What the env provides (set in its __init__ and reset, or its own methods): this half is never used alone.
+    settings: RaceSettings
+    track: Track
+    agents: list[Agent]
+    time_s: float
+    _trace_id: str
+    _trace_rows: dict[int, list[list[Any]]]
+
+    if TYPE_CHECKING:
+        def _elapsed_ms(self, agent: Agent) -> int: ...
 
     def _trace(self, agent: Agent, index: int, params: Mapping[str, Any], steer: float, speed: float, action: Any,
                reward: float, done: bool) -> None:

@@ -41,7 +41,8 @@ def state_vector(track: Track, x: float, y: float, yaw: float, speed: float, ste
         order = [i for i in np.argsort(dist) if fwd[i] > -0.3 and dist[i] < 5.0][:OBJECTS_SEEN]
         for k, i in enumerate(order):
             objs[k] = (fwd[i] / 3.0, left[i] / 3.0, 1.0)
-    head = [speed / MAX_SPEED, steering_deg / MAX_STEERING_DEG, float(np.clip(offset, -3, 3)), math.sin(err), math.cos(err)]
+    head = [speed / MAX_SPEED, steering_deg / MAX_STEERING_DEG, float(np.clip(offset, -3, 3)), math.sin(err),
+            math.cos(err)]
     return np.clip(np.concatenate([head, look, objs.ravel()]), -10, 10).astype(np.float32)
 
 

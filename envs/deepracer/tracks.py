@@ -46,8 +46,8 @@ def validate_track_array(array: Any, name: str = "track") -> np.ndarray:
             "[center_x, center_y, inner_x, inner_y, outer_x, outer_y] rows."
         )
     if not np.all(np.isfinite(data)):
-        bad = int(np.argwhere(~np.all(np.isfinite(data), axis=1))[0][0])
-        raise TrackError(f"Track '{name}' has a non-finite value in row {bad}: {data[bad].tolist()}.")
+        row = int(np.argwhere(~np.all(np.isfinite(data), axis=1))[0][0])
+        raise TrackError(f"Track '{name}' has a non-finite value in row {row}: {data[row].tolist()}.")
     # Drop consecutive duplicate centre points (zero-length segments).
     keep = np.ones(len(data), dtype=bool)
     keep[1:] = np.linalg.norm(np.diff(data[:, :2], axis=0), axis=1) > 1e-9
@@ -56,7 +56,8 @@ def validate_track_array(array: Any, name: str = "track") -> np.ndarray:
     if closed_exactly and not np.allclose(data[0], data[-1], atol=1e-6):
         data = np.vstack([data, data[:1]])
     if len(data) < 4:
-        raise TrackError(f"Track '{name}' has {len(data)} distinct waypoints; a loop needs at least 3 (plus the closing row).")
+        raise TrackError(f"Track '{name}' has {len(data)} distinct waypoints; a loop needs at least 3 (plus the "
+                         "closing row).")
     seg = np.linalg.norm(np.diff(data[:, :2], axis=0), axis=1)
     if not np.allclose(data[0], data[-1], atol=1e-6):
         gap = float(np.linalg.norm(data[-1, :2] - data[0, :2]))

@@ -19,7 +19,8 @@ from runtime.errors import UserError
 
 
 def _presets_dir() -> Path:
-    """The shipped presets: ``runtime/presets`` in an installed wheel, ``presets/`` beside ``runtime/`` in a checkout."""
+    """The shipped presets: ``runtime/presets`` in an installed wheel, ``presets/`` beside ``runtime/`` in a
+    checkout."""
     package = Path(__file__).resolve().parent.parent
     installed = package / "presets"
     return installed if installed.is_dir() else package.parent / "presets"
@@ -103,7 +104,8 @@ def _parse(data: Any, path: Path) -> Preset:
         config=MappingProxyType(dict(data.get("config") or {})),
         stop=MappingProxyType(dict(data["stop"] or {})),
         pass_bar=None if bar is None else PassBar(
-            str(bar["metric"]), float(_preset_number(path, "pass_bar.value", bar["value"])), str(bar.get("source", ""))),
+            str(bar["metric"]), float(_preset_number(path, "pass_bar.value", bar["value"])),
+            str(bar.get("source", ""))),
         description=str(data.get("description", "")),
         aliases=tuple(str(a) for a in aliases),
         checkpoint_frequency=_preset_number(path, "checkpoint.frequency", checkpoint.get("frequency", 10),

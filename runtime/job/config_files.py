@@ -27,7 +27,8 @@ def _kind(value: Any) -> str:
         return f"a number ({value!r})"
     if isinstance(value, str):
         return f"a string ({value!r})" if len(value) <= 40 else "a string"
-    return {list: "an array", dict: "an object"}.get(type(value), type(value).__name__)
+    names: dict[type, str] = {list: "an array", dict: "an object"}
+    return names.get(type(value), type(value).__name__)
 
 
 def read_json_object(path: Path) -> dict[str, Any]:

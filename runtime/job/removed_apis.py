@@ -83,7 +83,8 @@ def findings(source: str, name: str) -> list[str]:
                 node.func.attr == "register_custom_model":
             named = node.args[0] if node.args else None
             masking = isinstance(named, ast.Constant) and "mask" in str(named.value).lower()
-            found.append((node.lineno, f"`{ast.unparse(node.func)}(...)`: {CUSTOM_MODEL}{MASK_MODEL if masking else ''}"))
+            found.append((node.lineno,
+                          f"`{ast.unparse(node.func)}(...)`: {CUSTOM_MODEL}{MASK_MODEL if masking else ''}"))
         elif isinstance(node, ast.Dict):
             for key, value in zip(node.keys, node.values):
                 if isinstance(key, ast.Constant) and key.value == "run" and isinstance(value, ast.Constant) \

@@ -1,6 +1,6 @@
 """Before a script-mode job (``sagemaker_program``) is handed to sagemaker-training: refuse an uploaded copy of
-SageMaker RL's ``sagemaker_rl`` package, and make rlrt's compatibility modules (``roboschool``, ``gym_unity``)
-importable by the user's script and its Ray workers (only those whose real module is absent).
+SageMaker RL's ``sagemaker_rl`` package, and make rlrt's compatibility modules (``roboschool``, ``gym_unity``,
+``rl_coach``) importable by the user's script and its Ray workers (only those whose real module is absent).
 """
 
 from __future__ import annotations
@@ -41,7 +41,8 @@ def refuse_uploaded_sagemaker_rl(hyperparameters: Mapping[str, Any], files: Mapp
     if package:
         raise UserError(
             f"The source dir {hyperparameters.get(params.SUBMIT_DIR_PARAM)} holds its own copy of the sagemaker_rl "
-            f"package ({', '.join(package[:4])}{', ...' if len(package) > 4 else ''}), which your script would import instead of rlrt's. SageMaker RL's "
+            f"package ({', '.join(package[:4])}{', ...' if len(package) > 4 else ''}), which your script would "
+            "import instead of rlrt's. SageMaker RL's "
             "copy is written for Ray 0.8 - 1.x (it imports ray.rllib.agents, gone in Ray 2.x). Drop "
             "dependencies=[\"common/sagemaker_rl\"] from the estimator: rlrt ships sagemaker_rl "
             "(see docs/MIGRATING.md).")
@@ -52,7 +53,8 @@ STOCK_EVALUATION: Mapping[str, str] = MappingProxyType(
 """The SageMaker RL examples' evaluation scripts (the notebooks' ``entry_point``) -> the rlrt command that does their
 work (the seeds' ``Episode reward:`` / ``Testing>`` lines, ``evaluation.json``; docs/NOTEBOOKS.md)."""
 GONE_FOR_EVALUATION = ("rl_coach",)
-"""Modules a stock evaluation script imports that rlrt's image does not have (Intel RL Coach)."""
+"""Modules a stock evaluation script imports for an engine rlrt's image does not have (Intel RL Coach: rlrt's
+``rl_coach`` holds Coach's parameter classes only)."""
 
 
 def stock_evaluation(hyperparameters: Mapping[str, Any], files: Mapping[str, str]) -> str | None:

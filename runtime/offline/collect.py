@@ -73,7 +73,8 @@ def check_probabilities(probs: Sequence[float], n_actions: int, where: str) -> n
     except (TypeError, ValueError) as exc:
         raise UserError(f"{where}: action probabilities must be a list of numbers, got {probs!r}.") from exc
     if array.ndim != 1 or array.shape[0] != n_actions:
-        raise UserError(f"{where}: expected {n_actions} action probabilities, got {json.dumps(np.asarray(probs).tolist())}.")
+        raise UserError(f"{where}: expected {n_actions} action probabilities, "
+                        f"got {json.dumps(np.asarray(probs).tolist())}.")
     if not np.all(np.isfinite(array)) or np.any(array < 0):
         raise UserError(f"{where}: action probabilities must be finite and >= 0, got {array.tolist()}.")
     if abs(float(array.sum()) - 1.0) > PROBABILITY_TOLERANCE:
@@ -111,7 +112,8 @@ def read_batch_transform_output(path: Path) -> list[list[float]]:
         if not isinstance(predictions, list) or not all(
             isinstance(p, (int, float)) and not isinstance(p, bool) for p in predictions
         ):
-            raise UserError(f"{path}, line {number}: 'predictions' must hold a list of probabilities, got {predictions!r}.")
+            raise UserError(f"{path}, line {number}: 'predictions' must hold a list of probabilities, "
+                            f"got {predictions!r}.")
         vectors.append([float(p) for p in predictions])
     if not vectors:
         raise UserError(f"Batch Transform output file {path} holds no predictions.")
@@ -128,13 +130,14 @@ def behaviour_probabilities(
     one per env (checked)."""
     if probabilities is None:
         return np.full((num_envs, n_actions), 1.0 / n_actions)
-    rows = list(probabilities)
+    rows: list[Any] = list(probabilities)  # one vector's numbers, or one vector per env
     if rows and not isinstance(rows[0], (list, tuple, np.ndarray)):
         rows = [rows] * num_envs  # one vector for every env
     if len(rows) == 1 and num_envs > 1:
         rows = rows * num_envs
     if len(rows) != num_envs:
-        raise UserError(f"{source}: {len(rows)} probability vectors for {num_envs} environments; give one, or one per env.")
+        raise UserError(f"{source}: {len(rows)} probability vectors for {num_envs} environments; give one, or one "
+                        "per env.")
     return np.stack([check_probabilities(row, n_actions, f"{source}, env {i}") for i, row in enumerate(rows)])
 
 
@@ -189,9 +192,11 @@ def collect(
     action_space = envs[0].action_space
     discrete = isinstance(action_space, spaces.Discrete)
     if not discrete and not isinstance(action_space, spaces.Box):
-        raise UserError(f"{env_id} has a {type(action_space).__name__} action space; collect supports Discrete and Box.")
+        raise UserError(f"{env_id} has a {type(action_space).__name__} action space; collect supports Discrete "
+                        "and Box.")
     if policy is not None and not discrete:
-        raise UserError(f"{env_id} has continuous actions: a model's action probabilities apply to discrete actions only.")
+        raise UserError(f"{env_id} has continuous actions: a model's action probabilities apply to discrete "
+                        "actions only.")
     if discrete:
         probs = behaviour_probabilities(num_envs, int(action_space.n), probabilities, probabilities_source)
     elif probabilities is not None:
@@ -228,11 +233,13 @@ def collect(
                         continue
                     row: dict[str, Any] = {}
                     if discrete:
+                        assert probs is not None  # set above for discrete actions
                         p = probs[i]
                         action: Any = int(rng.choice(len(p), p=p))
                         row[ACTION] = action
                         row[PROBABILITIES] = [float(x) for x in p]
                     else:
+                        assert low is not None and high is not None  # set above for continuous actions
                         action = rng.uniform(low, high).astype(action_space.dtype)
                         for j, value in enumerate(np.asarray(action).reshape(-1)):
                             row[f"{ACTION}_{j}"] = float(value)

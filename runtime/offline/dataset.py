@@ -2,9 +2,10 @@
 
 Input: the seeds' rollout format (see :mod:`runtime.offline.collect`), as CSV or Parquet, and RLlib 1.x's JSON
 sample batches (:mod:`runtime.offline.rllib_json`), one file or a folder of them, or the several files, folders and
-glob patterns ``rl.training.config.input`` names (:mod:`runtime.offline.sources`). Rows are grouped by ``episode_id`` (in each file separately) keeping their order within the file, so the rows
-of many envs may be interleaved. ``all_action_probabilities`` (the behaviour policy's probabilities when the action
-was logged) is kept for off-policy evaluation; without it, training still works and only FQE is reported.
+glob patterns ``rl.training.config.input`` names (:mod:`runtime.offline.sources`). Rows are grouped by
+``episode_id`` (in each file separately) keeping their order within the file, so the rows of many envs may be
+interleaved. ``all_action_probabilities`` (the behaviour policy's probabilities when the action was logged) is kept
+for off-policy evaluation; without it, training still works and only FQE is reported.
 
 Every kind of bad data is a :class:`UserError` naming the file, the row (1-based data row; in a CSV file also its
 line number, the header being line 1) and the column; nothing is silently dropped.
@@ -97,7 +98,9 @@ class LoggedData:
 
     def episode_returns(self) -> np.ndarray:
         """Undiscounted return of each episode."""
-        return np.add.reduceat(self.rewards.astype(np.float64), self.episode_bounds[:-1]) if self.num_episodes else np.zeros(0)
+        if not self.num_episodes:
+            return np.zeros(0)
+        return np.add.reduceat(self.rewards.astype(np.float64), self.episode_bounds[:-1])
 
     def to_d3rlpy(self) -> Any:
         """A d3rlpy ``MDPDataset`` of the same transitions."""
@@ -253,7 +256,8 @@ def _load_file(path: Path) -> dict[str, Any]:
     rewards = _numeric_column(frame, REWARD, path, allow_nonfinite=False)
     episode_raw = frame[EPISODE_ID].tolist()
     for i, value in enumerate(episode_raw):
-        if value is None or (isinstance(value, str) and not value.strip()) or (isinstance(value, float) and math.isnan(value)):
+        if (value is None or (isinstance(value, str) and not value.strip())
+                or (isinstance(value, float) and math.isnan(value))):
             raise UserError(f"{_where(path, i + 1, EPISODE_ID)}: the episode id is empty.")
     episode_ids = [str(v).strip() for v in episode_raw]
 
@@ -278,7 +282,8 @@ def _load_file(path: Path) -> dict[str, Any]:
                 if abs(total - 1.0) > PROBABILITY_TOLERANCE:
                     raise UserError(f"{where}: probabilities {vec} sum to {total:.6g}, not 1.")
                 if actions[i] >= n_actions:
-                    raise UserError(f"{_where(path, i + 1, ACTION)}: action {actions[i]} is outside the {n_actions} actions of '{PROBABILITIES}'.")
+                    raise UserError(f"{_where(path, i + 1, ACTION)}: action {actions[i]} is outside the "
+                                    f"{n_actions} actions of '{PROBABILITIES}'.")
                 if vec[actions[i]] <= 0:
                     raise UserError(
                         f"{where}: the logged action {actions[i]} has probability {vec[actions[i]]:g}; a behaviour "
@@ -325,7 +330,8 @@ def load_logged_data(path: Path | Sequence[Path], time_limit: int | None = None)
     first = parts[0]
     for part in parts[1:]:
         if part["discrete"] != first["discrete"]:
-            raise UserError(f"{part['path']} and {first['path']} mix discrete ('action') and continuous ('action_0..') actions.")
+            raise UserError(f"{part['path']} and {first['path']} mix discrete ('action') and continuous "
+                            "('action_0..') actions.")
         if part["states"].shape[1] != first["states"].shape[1]:
             raise UserError(
                 f"{part['path']} has {part['states'].shape[1]} state features but {first['path']} has "
@@ -334,9 +340,11 @@ def load_logged_data(path: Path | Sequence[Path], time_limit: int | None = None)
         if part["has_probs"] != first["has_probs"]:
             raise UserError(f"{part['path']} and {first['path']}: only one of them has '{PROBABILITIES}'.")
         if first["has_probs"] and part["n_actions"] != first["n_actions"]:
-            raise UserError(f"{part['path']} has {part['n_actions']} actions but {first['path']} has {first['n_actions']}.")
+            raise UserError(f"{part['path']} has {part['n_actions']} actions but {first['path']} has "
+                            f"{first['n_actions']}.")
         if not first["discrete"] and part["n_actions"] != first["n_actions"]:
-            raise UserError(f"{part['path']} has {part['n_actions']} action columns but {first['path']} has {first['n_actions']}.")
+            raise UserError(f"{part['path']} has {part['n_actions']} action columns but {first['path']} has "
+                            f"{first['n_actions']}.")
     discrete = bool(first["discrete"])
     n_actions = max(p["n_actions"] for p in parts)
     lengths = np.concatenate([p["lengths"] for p in parts])

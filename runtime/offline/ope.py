@@ -106,7 +106,8 @@ def sequential_doubly_robust(data: LoggedData, target_probs: np.ndarray, q_value
     return float(np.mean(per_episode))
 
 
-def one_step_estimators(data: LoggedData, target_probs: np.ndarray, reward_model: np.ndarray) -> tuple[float, float, float]:
+def one_step_estimators(data: LoggedData, target_probs: np.ndarray,
+                        reward_model: np.ndarray) -> tuple[float, float, float]:
     """Coach's per-step (contextual bandit) estimators: (inverse propensity score, direct method, doubly robust)."""
     rho = _rho(data, target_probs)
     rewards = data.rewards.astype(np.float64)
@@ -119,7 +120,8 @@ def one_step_estimators(data: LoggedData, target_probs: np.ndarray, reward_model
 
 def fit_reward_model(data: LoggedData, ridge: float = 1e-3) -> np.ndarray:
     """Immediate-reward predictions ``R(s_t, a)`` for every logged state and action: one ridge regression on
-    ``[s, 1]`` per action (Coach trained a reward network for the same role). Actions never logged get the mean reward."""
+    ``[s, 1]`` per action (Coach trained a reward network for the same role). Actions never logged get the mean
+    reward."""
     x = np.concatenate([data.observations.astype(np.float64), np.ones((data.num_transitions, 1))], axis=1)
     out = np.empty((data.num_transitions, data.n_actions))
     mean = float(np.mean(data.rewards)) if data.num_transitions else 0.0
@@ -165,7 +167,8 @@ def evaluate_all(
         if q_values is not None:
             values["ope_sdr"] = sequential_doubly_robust(data, target_probs, q_values, gamma)
         if reward_model is not None:
-            values["ope_ips"], values["ope_dm"], values["ope_dr"] = one_step_estimators(data, target_probs, reward_model)
+            values["ope_ips"], values["ope_dm"], values["ope_dr"] = one_step_estimators(data, target_probs,
+                                                                                        reward_model)
     values["ope_fqe"] = fqe
     return OPEResult(values)
 

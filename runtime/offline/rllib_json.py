@@ -233,7 +233,7 @@ def _merged(batches: list[tuple[Path, int, dict[str, np.ndarray]]]) -> dict[str,
 
     widths = [cols["action_dist_inputs"].shape[1] for _, _, cols in batches
               if discrete and cols.get("action_dist_inputs") is not None and cols["action_dist_inputs"].ndim == 2]
-    merged = {c: joined(c) for c in ("obs", "actions", "rewards", "dones", *sorted(use))}
+    merged: dict[str, Any] = {c: joined(c) for c in ("obs", "actions", "rewards", "dones", *sorted(use))}
     merged["eps_id"] = [e for _, _, cols in batches for e in cols["eps_id"].tolist()]
     merged["action_prob"] = joined("action_prob") if has_probs else None
     merged["discrete"] = discrete
@@ -265,14 +265,15 @@ def load_rllib_json(paths: list[Path]) -> dict[str, Any]:
     last = np.cumsum(lengths) - 1
     sorted_steps, sorted_episodes = steps[order], episode_of_row[order]
     repeated = np.flatnonzero((sorted_steps[1:] == sorted_steps[:-1]) & (sorted_episodes[1:] == sorted_episodes[:-1]))
+    origin: list[tuple[Path, int]] = merged["origin"]
     if len(repeated):
-        a, b = (merged["origin"][order[i]] for i in (repeated[0], repeated[0] + 1))
+        a, b = (origin[int(order[i])] for i in (repeated[0], repeated[0] + 1))
         raise UserError(f"{_where(*b, 't')}: step {int(sorted_steps[repeated[0] + 1])} of episode "
                         f"{merged['eps_id'][order[repeated[0]]]} is logged twice (also in {_where(*a)}).")
     dones = merged["dones"][order].astype(bool)
     early = np.flatnonzero(dones & ~np.isin(np.arange(len(order)), last))
     if len(early):
-        raise UserError(f"{_where(*merged['origin'][order[early[0]]], 'dones')}: episode "
+        raise UserError(f"{_where(*origin[int(order[early[0]])], 'dones')}: episode "
                         f"{merged['eps_id'][order[early[0]]]} is done at this step, but has later steps.")
     ended = dones[last] & ~(merged["truncateds"][order][last].astype(bool) if "truncateds" in merged else False)
     probs = None

@@ -187,7 +187,7 @@ class CheckpointManager:
         data = json.loads((checkpoint / STATE_FILE).read_text())
         if not isinstance(data, dict):
             raise ValueError(f"{STATE_FILE} holds {type(data).__name__}, not an object")
-        values = {}
+        values: dict[str, Any] = {}
         for name, default in asdict(TrainingState()).items():
             value = data.get(name, default)
             kind = float if isinstance(default, float) else type(default)

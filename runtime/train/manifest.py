@@ -75,8 +75,9 @@ def _read_manifest(path: Path) -> dict[str, Any] | str:
 def verify_manifest(folder: Path, skip: Callable[[str], bool] | None = None) -> Verification:
     """Check ``folder`` against its manifest: every listed file present, of its size and sha256.
 
-    Extra files (not listed) are ignored, and so are the listed ones ``skip(relative name)`` names. A folder without a manifest is ``unverified`` unless it is empty, which
-    only a partial sync leaves behind (checkpoints are renamed into place whole).
+    Extra files (not listed) are ignored, and so are the listed ones ``skip(relative name)`` names. A folder without
+    a manifest is ``unverified`` unless it is empty, which only a partial sync leaves behind (checkpoints are renamed
+    into place whole).
     """
     manifest = folder / MANIFEST_FILE
     if not folder.is_dir():

@@ -58,7 +58,7 @@ class ProgressBar:
                 self._bar.refresh()
                 self._visible = True
 
-    def _write_around(self, stream: TextIO, text: str) -> int:
+    def write_around(self, stream: TextIO, text: str) -> int:
         """Write ``text`` to ``stream`` (the terminal) with the bar off the screen; drawn again once a line ends."""
         with self._lock:
             self.clear()
@@ -137,7 +137,7 @@ class _BarClearingStream:
         self._progress = bar
 
     def write(self, text: str) -> int:
-        return self._progress._write_around(self._stream, text)
+        return self._progress.write_around(self._stream, text)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._stream, name)

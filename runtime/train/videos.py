@@ -60,11 +60,11 @@ class RolloutVideos:
         self.last_filmed = -1
         self.videos: list[Path] = []
         self.off = self.every == 0 or env_id is None
-        if not self.off:
-            self._check_renders()
+        if env_id is not None and not self.off:
+            self._check_renders(env_id)
 
-    def _check_renders(self) -> None:
-        info = env_info(self.env_id)
+    def _check_renders(self, env_id: str) -> None:
+        info = env_info(env_id)
         if info.multi_agent or not info.renders:
             self._turn_off(f"{self.spec.env} cannot render video frames"
                            + (" (a multi-agent environment)" if info.multi_agent else ""))
@@ -97,6 +97,8 @@ class RolloutVideos:
 
     def record(self, backend: TrainingSession, iteration: int) -> Path | None:
         """Film one greedy episode of ``backend``'s current policy; returns the video, or None (videos turned off)."""
+        if self.env_id is None:  # nothing to film: videos are off
+            return None
         path = video_path(self.intermediate_dir, iteration)
         started = self.clock()
         try:

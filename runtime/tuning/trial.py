@@ -63,7 +63,10 @@ def trial_class() -> type:
     from ray import tune  # heavy: Ray and RLlib (~4 s)
 
     class TrainingJobTrial(tune.Trainable):
-        def setup(self, config: dict[str, Any], spec: TuningSpec, jobs_dir: str, repo_root: str) -> None:
+        # tune.with_parameters passes the last three as keyword arguments (Ray's documented way to give a class
+        # trainable more than its config), which Trainable.setup's annotated signature does not show.
+        def setup(  # type: ignore[override]
+                self, config: dict[str, Any], spec: TuningSpec, jobs_dir: str, repo_root: str) -> None:
             self.spec = spec
             self.base = Path(jobs_dir) / self.trial_id
             self.job_iteration = 0
@@ -98,7 +101,7 @@ def trial_class() -> type:
             # The job keeps its own checkpoints in its tree; Tune's checkpoint only points at it.
             return {"job_dir": str(self.base)}
 
-        def load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        def load_checkpoint(self, checkpoint: dict[str, Any] | None) -> None:
             # setup() has already restarted the trial's job in the same tree (named after the trial id), and a
             # training job resumes from its tree's newest checkpoint: there is nothing else to restore.
             saved = Path(checkpoint.get("job_dir", self.base)) if checkpoint else self.base

@@ -1,11 +1,13 @@
 """Compatibility modules for the imports SageMaker RL scripts make, shipped with rlrt (documented in
-docs/MIGRATING.md): ``roboschool`` (its gym ids give the PyBullet successors) and ``gym_unity``
-(``gym_unity.envs.UnityToGymWrapper`` over an ``mlagents_envs`` ``UnityEnvironment``).
+docs/MIGRATING.md): ``roboschool`` (its gym ids give the PyBullet successors), ``gym_unity``
+(``gym_unity.envs.UnityToGymWrapper`` over an ``mlagents_envs`` ``UnityEnvironment``) and ``rl_coach`` (Coach's
+parameter classes, so that Coach presets and ``train-coach.py`` import unchanged; no Coach engine).
 
 Each lives in its own folder (``for_<module>/<module>``), which :func:`install` adds at the END of ``sys.path`` and
 of ``PYTHONPATH`` (for Ray's worker processes) only when that module is not installed for real: a real
-``roboschool`` or ``gym_unity`` is never shadowed. The script-mode path (``runtime.container``) and the launcher call
-it; nothing happens on import. (``from ray.tune import run_experiments`` needs no module: Ray 2.x still has it.)
+``roboschool``, ``gym_unity`` or ``rl_coach`` is never shadowed. The script-mode path (``runtime.container``) and the
+launcher call it; nothing happens on import. (``from ray.tune import run_experiments`` needs no module: Ray 2.x
+still has it.)
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import os
 import sys
 from pathlib import Path
 
-MODULES = ("roboschool", "gym_unity")
+MODULES = ("roboschool", "gym_unity", "rl_coach")
 HERE = Path(__file__).resolve().parent
 
 

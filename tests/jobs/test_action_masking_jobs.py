@@ -1,4 +1,4 @@
-"""Action masking without a custom model (issue 29): a user env whose observation is a Dict with an ``action_mask``
+"""Action masking without a custom model: a user env whose observation is a Dict with an ``action_mask``
 entry (the SageMaker RL examples' convention: here ``{"action_mask", "real_obs"}``, as their bin-packing and
 news-vendor envs have it) trains with RLlib's masking PPO module out of the box; masked actions are never taken, and
 the exports take the mask (each served row: the mask, then the observation)."""

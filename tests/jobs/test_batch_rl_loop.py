@@ -38,7 +38,8 @@ def test_collect_train_transform_collect(tmp_path: Path) -> None:
 
     # Batch Transform over the dumped states, joined with the input as the seed does.
     states = tmp_path / "states" / "env_states.json"
-    run = run_rlrt(["collect", "--env", "CartPole-v0", "--num-envs", "100", "--seed", "7", "--dump-states", str(states)])
+    run = run_rlrt(["collect", "--env", "CartPole-v0", "--num-envs", "100", "--seed", "7",
+                    "--dump-states", str(states)])
     assert run.returncode == 0, run.stderr[-2000:]
     out = tmp_path / "transform-out"
     run = run_rlrt(["transform", "--model", str(model), "--input", str(states.parent), "--output", str(out),
@@ -53,7 +54,8 @@ def test_collect_train_transform_collect(tmp_path: Path) -> None:
     # The transform's probabilities as the next collection's behaviour policy (one vector per env, as in the seed).
     from_transform = tmp_path / "from-transform.csv"
     run = run_rlrt(["collect", "--env", "CartPole-v0", "--num-envs", "100", "--num-episodes", "1", "--seed", "7",
-                    "--policy-file", str(out / "env_states.json.out"), "--output", str(from_transform), "--no-progress"])
+                    "--policy-file", str(out / "env_states.json.out"), "--output", str(from_transform),
+                    "--no-progress"])
     assert run.returncode == 0, run.stderr[-2000:]
     logged = pd.read_csv(from_transform)
     assert json.loads(logged["all_action_probabilities"].iloc[0]) == pytest.approx(probabilities, abs=1e-6)

@@ -138,7 +138,8 @@ def bcq_job(tmp_path_factory: pytest.TempPathFactory) -> JobTree:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("damage", [remove, garbage_state, truncate], ids=["missing-file", "garbage-state", "truncated"])
+@pytest.mark.parametrize("damage", [remove, garbage_state, truncate],
+                         ids=["missing-file", "garbage-state", "truncated"])
 def test_a_bcq_retry_resumes_from_the_newest_intact_checkpoint(bcq_job: JobTree, tmp_path: Path,
                                                                damage: Callable[[Path], str]) -> None:
     tree = copy_tree(bcq_job, tmp_path / "ml")
@@ -159,8 +160,8 @@ def test_another_presets_checkpoint_is_refused(ppo_job: JobTree, bcq_job: JobTre
     shutil.rmtree(tree.checkpoints)
     shutil.copytree(ppo_job.checkpoints, tree.checkpoints)
     run = run_rlrt(["train"], base=tree.base)
-    stderr = assert_user_error(run, "was written by another job (cartpole-ppo)", "algorithm PPO (this job: DiscreteBCQ)",
-                               "To start fresh, empty")
+    stderr = assert_user_error(run, "was written by another job (cartpole-ppo)",
+                               "algorithm PPO (this job: DiscreteBCQ)", "To start fresh, empty")
     assert "damaged" not in stderr
     assert sorted(p.name for p in tree.checkpoints.iterdir()) == ["checkpoint_000001", "checkpoint_000002"]
     state = json.loads((tree.checkpoints / "checkpoint_000002" / "rlrt_state.json").read_text())

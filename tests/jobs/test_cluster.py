@@ -161,7 +161,7 @@ LONG = {**TINY, "rl.training.stop.training_iteration": 100000, "rl.training.stop
         "rl.training.stop.episode_reward_mean": 100000, "rl.training.checkpoint_freq": 1000}
 
 
-def _wait_for(predicate, timeout: float, what: str, hosts: netns_hosts.NetnsHosts) -> None:  # noqa: ANN001
+def _wait_for(predicate, timeout: float, what: str, hosts: netns_hosts.NetnsHosts) -> None:
     deadline = time.monotonic() + timeout
     while not predicate():
         assert time.monotonic() < deadline, f"timed out waiting for {what}\n{hosts.all_logs()}"

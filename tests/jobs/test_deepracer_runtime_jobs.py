@@ -12,7 +12,7 @@ import pytest
 
 from conftest import JobTree, run_rlrt
 from tests.quiet_logs import unexpected_lines
-from tests.unit.test_deepracer_runtime import LABELS, METADATA, REGEXES, REWARD, SEED_HYPERPARAMETERS, SIMTRACE, deepracer_tree  # noqa: F401
+from tests.unit.test_deepracer_runtime import LABELS, METADATA, REGEXES, SIMTRACE, deepracer_tree
 
 
 @pytest.fixture(scope="module")
@@ -115,7 +115,8 @@ def test_bad_reward_function_fails_the_job_before_training(tmp_path: Path) -> No
     result = run_rlrt(["train"], base=tree.base)
     assert result.returncode == 2, result.stderr[-2000:]
     failure = tree.failure.read_text()
-    assert re.search(r"reward_function raised KeyError: 'speedd'.*at step 1, with params \{\"all_wheels_on_track\"", failure)
+    assert re.search(r"reward_function raised KeyError: 'speedd'.*at step 1, with params "
+                     r"\{\"all_wheels_on_track\"", failure)
     assert "Traceback" not in result.stderr and not tree.model.joinpath("checkpoint").exists()
 
 

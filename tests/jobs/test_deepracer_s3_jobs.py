@@ -1,7 +1,7 @@
 """Optional real S3 for the DeepRacer notebook: with ``s3_bucket`` set and an S3-compatible endpoint
 (``AWS_ENDPOINT_URL``: here moto's standalone S3 server on loopback, as deepracer-for-cloud uses MinIO), the job reads
-the notebook's keys (no train channel at all) and writes ``training_metrics.json``, the simtrace and the mp4s back under its
-prefix; an endpoint that refuses fails the job naming it. Without an endpoint or credentials nothing touches S3 (the
+the notebook's keys (no train channel at all) and writes ``training_metrics.json``, the simtrace and the mp4s back under
+its prefix; an endpoint that refuses fails the job naming it. Without an endpoint or credentials nothing touches S3 (the
 other DeepRacer tests pass ``s3_bucket`` too)."""
 
 from __future__ import annotations

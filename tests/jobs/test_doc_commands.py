@@ -1,4 +1,4 @@
-"""The docs' commands, run as written (issue 28).
+"""The docs' commands, run as written.
 
 Every command of a fenced shell block in README.md and docs/*.md, and every code span of docs/NOTEBOOKS.md's "local
 command" column, is either run here, exactly as the doc writes it, or listed below with why it is not
@@ -7,9 +7,9 @@ gains a command this module neither runs nor lists, or loses one it still names.
 
 How a command runs:
 
-- (tests/doc_commands.py) in a temporary folder, through ``bash``, with the pinned environment on ``PATH`` (``rlrt``, ``python``: README
-  "Set-up") and a link ``entrypoints`` to the clone's, so the docs' clone-relative paths resolve; a command that calls
-  ``scripts/`` runs in the clone itself (the scripts find the clone from their own path);
+- (tests/doc_commands.py) in a temporary folder, through ``bash``, with the pinned environment on ``PATH`` (``rlrt``,
+  ``python``: README "Set-up") and a link ``entrypoints`` to the clone's, so the docs' clone-relative paths resolve; a
+  command that calls ``scripts/`` runs in the clone itself (the scripts find the clone from their own path);
 - the placeholders (``JOB``, ``EVAL``, ``myjob``, ``states/``, ``tuning.yaml``, a user's ``reward_function.py``, ...)
   are real folders and files of that temporary folder, made by the docs' earlier commands or, for what a user brings,
   by the test;
@@ -329,7 +329,7 @@ def test_deepracer_commands(work: Path) -> None:
         assert re.search(r"^rlrt: trial 1: model 1 .*; model 2 ", shown, re.M), shown[-3000:]
 
 
-def test_serving_commands(work: Path, tf_env: tuple[str | None, str]) -> None:  # noqa: F811
+def test_serving_commands(work: Path, tf_env: tuple[str | None, str]) -> None:
     """docs/SERVING.md: train with the TensorFlow export (in the clone: ``scripts/install-tf.sh``), serve it three
     ways and send the seed's request, Batch Transform three ways, evaluate two ways."""
     if tf_env[0] is None:

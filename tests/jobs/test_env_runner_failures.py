@@ -1,4 +1,4 @@
-"""No training, no success (issue 27): a user env that cannot start in RLlib's env runners, or that kills every
+"""No training, no success: a user env that cannot start in RLlib's env runners, or that kills every
 runner once sampling starts, fails the job naming the environment and its own error; never exit 0 with an
 untrained model. Run through script mode as a SageMaker RL user's launcher script is."""
 

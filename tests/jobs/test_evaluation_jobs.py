@@ -43,7 +43,8 @@ def test_evaluate_ray_entry_point_with_a_model_tarball_channel(cartpole_model: P
         for item in (cartpole_model / "model").iterdir():
             archive.add(item, arcname=item.name)
     done = subprocess.run([sys.executable, str(REPO_ROOT / "entrypoints" / "evaluate-ray.py"), "--evaluate_episodes",
-                           "2"], cwd=str(tmp_path), env=rlrt_env(tree.base), capture_output=True, text=True, timeout=300)
+                           "2"], cwd=str(tmp_path), env=rlrt_env(tree.base), capture_output=True, text=True,
+                          timeout=300)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
     episodes = EPISODE.findall(done.stdout)
     assert len(episodes) == 2

@@ -107,7 +107,7 @@ def test_evaluate_plays_a_d3rlpy_model_folder(offline_model: JobTree, tmp_path: 
 
 
 def test_a_long_evaluation_films_a_handful_of_episodes(offline_model: JobTree, tmp_path: Path) -> None:
-    """Without record_video_every, the first 5 episodes are filmed, not every one (issue 28: 105 videos before)."""
+    """Without record_video_every, the first 5 episodes are filmed, not every one (105 videos before)."""
     tree = make_job_tree(tmp_path / "opt" / "ml", {"evaluate_episodes": 7})
     shutil.copytree(offline_model.model, tree.channel("model"), dirs_exist_ok=True)
     done = run_rlrt(["evaluate"], base=tree.base, timeout=300)
@@ -115,7 +115,8 @@ def test_a_long_evaluation_films_a_handful_of_episodes(offline_model: JobTree, t
     assert len(EPISODE.findall(done.stdout)) == 7
     assert [v.name for v in sorted(tree.intermediate.glob("*.mp4"))] == [
         f"evaluation-episode-{i:04d}.mp4" for i in range(1, 6)]
-    assert "rlrt: videos of the first 5 episodes (the hyperparameter record_video_every=N films every Nth" in done.stdout
+    assert ("rlrt: videos of the first 5 episodes (the hyperparameter record_video_every=N films every Nth"
+            in done.stdout)
 
 
 @pytest.mark.slow

@@ -73,7 +73,8 @@ def test_a_slow_environment_gets_a_timeout_sized_from_its_speed(tmp_path: Path) 
     iterations get their samples."""
     preset = tmp_path / "slow-cartpole.yaml"
     preset.write_text("name: slow-cartpole\nenv: CartPole-v1\nalgorithm: PPO\nconfig:\n  sample_timeout_s: 1\n"
-                      "stop:\n  training_iteration: 3\npass_bar: {metric: episode_reward_mean, value: 0, source: a test}\n")
+                      "stop:\n  training_iteration: 3\n"
+                      "pass_bar: {metric: episode_reward_mean, value: 0, source: a test}\n")
     tree = make_job_tree(tmp_path / "ml", {**SLOW, "preset": str(preset)})
     result = run_rlrt(["train"], base=tree.base, timeout=240)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]

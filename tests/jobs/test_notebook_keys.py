@@ -1,7 +1,7 @@
 """The seed notebooks' hyperparameters through the seed-named entry points, as real jobs: rollout videos by default
 (the Roboschool notebook's "Fetch videos of training rollouts" cell waits for ``.mp4`` in ``output/intermediate``),
-RLlib 1.x's ``horizon`` capping episodes, ``monitor``, ``env`` inside ``config``, numbers given as strings, a wrong value
-under an RLlib 1.x name named as typed before Ray starts."""
+RLlib 1.x's ``horizon`` capping episodes, ``monitor``, ``env`` inside ``config``, numbers given as strings, a wrong
+value under an RLlib 1.x name named as typed before Ray starts."""
 
 from __future__ import annotations
 
@@ -90,7 +90,7 @@ def test_log_std_init_on_discrete_actions_is_a_user_error(tmp_path: Path) -> Non
 
 
 def test_a_wrong_value_under_a_1x_name_is_named_as_typed_before_ray_starts(tmp_path: Path) -> None:
-    """Issue 28: ``num_sgd_iter=4.5`` is named as the user typed it, with RLlib 2.x's name after it, from the stored
+    """``num_sgd_iter=4.5`` is named as the user typed it, with RLlib 2.x's name after it, from the stored
     schema (runtime/backends/rllib/config_keys.json): before RLlib is imported or Ray started."""
     base = tmp_path / "job"
     done = run_rlrt(["train", "--base-dir", str(base), "--set", "rl.training.config.num_sgd_iter=4.5"], timeout=60,

@@ -1,4 +1,5 @@
-"""``rlrt collect`` output format and the offline data loader (seed format, Parquet, folders, every kind of bad data)."""
+"""``rlrt collect`` output format and the offline data loader (seed format, Parquet, folders, every kind of bad
+data)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ from tests.conftest import run_rlrt
 
 def test_collect_cli_with_batch_transform_predictions(tmp_path: Path) -> None:
     states = tmp_path / "states.jsonl"
-    result = run_rlrt(["collect", "--env", "CartPole-v0", "--num-envs", "2", "--dump-states", str(states), "--seed", "1"])
+    result = run_rlrt(["collect", "--env", "CartPole-v0", "--num-envs", "2", "--dump-states", str(states),
+                       "--seed", "1"])
     assert result.returncode == 0, result.stderr
     predictions = tmp_path / "states.jsonl.out"
     predictions.write_text("".join(json.dumps({"predictions": [[1.0, 0.0]]}) + "\n" for _ in range(2)))

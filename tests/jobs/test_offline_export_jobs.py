@@ -146,7 +146,8 @@ def test_pytorch_container_handlers(offline_model: Path) -> None:
         "print(out.decode())\n"
     )
     done = subprocess.run([sys.executable, "-c", script, str(offline_model), json.dumps(obs.tolist())],
-                          capture_output=True, text=True, timeout=120, cwd=str(offline_model), env={"PATH": "/usr/bin:/bin"})
+                          capture_output=True, text=True, timeout=120, cwd=str(offline_model),
+                          env={"PATH": "/usr/bin:/bin"})
     assert done.returncode == 0, done.stderr[-2000:]
     predictions = json.loads(done.stdout.strip().splitlines()[-1])["predictions"]
     np.testing.assert_allclose(predictions, onnx_outputs(offline_model, obs)["action_probabilities"], atol=TOL)

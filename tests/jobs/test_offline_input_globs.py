@@ -1,4 +1,4 @@
-"""RLlib 1.x's ``input`` as a list of glob patterns (issue 29): an offline job trains on every file they match in the
+"""RLlib 1.x's ``input`` as a list of glob patterns: an offline job trains on every file they match in the
 ``train`` channel, named in the ``offline data`` line."""
 
 from __future__ import annotations

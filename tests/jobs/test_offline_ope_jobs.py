@@ -15,7 +15,20 @@ import numpy as np
 import pytest
 
 from runtime.offline import ope
-from tests.unit.test_offline_ope import GAMMA, MU, OBS, P1, PI, R0, R1, _logged, exact_dataset, per_state, trajectories, true_q, true_value  # noqa: F401
+from tests.unit.test_offline_ope import (
+    GAMMA,
+    MU,
+    OBS,
+    P1,
+    PI,
+    R0,
+    R1,
+    _logged,
+    exact_dataset,
+    per_state,
+    true_q,
+    true_value,
+)
 
 
 def test_fitted_reward_model_recovers_a_linear_reward() -> None:
@@ -30,10 +43,16 @@ def test_monte_carlo_sample_converges_to_true_value() -> None:
     obs, actions, rewards, probs, lengths = [], [], [], [], []
     for _ in range(20000):
         a = int(rng.choice(2, p=MU[0]))
-        obs.append(OBS[0]); actions.append(a); rewards.append(R0[a]); probs.append(MU[0])
+        obs.append(OBS[0])
+        actions.append(a)
+        rewards.append(R0[a])
+        probs.append(MU[0])
         if rng.random() < P1[a]:
             b = int(rng.choice(2, p=MU[1]))
-            obs.append(OBS[1]); actions.append(b); rewards.append(R1[b]); probs.append(MU[1])
+            obs.append(OBS[1])
+            actions.append(b)
+            rewards.append(R1[b])
+            probs.append(MU[1])
             lengths.append(2)
         else:
             lengths.append(1)

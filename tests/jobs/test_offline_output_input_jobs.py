@@ -1,4 +1,4 @@
-"""RLlib 1.x's offline-data settings on rlrt (issue 29): ``output`` on an online job writes every finished episode in
+"""RLlib 1.x's offline-data settings on rlrt: ``output`` on an online job writes every finished episode in
 the rollout format, with the behaviour policy's probabilities; ``input`` naming that folder, or a folder of RLlib
 1.x's own JSON sample batches, trains an offline algorithm (d3rlpy) on it; ``input`` with an online algorithm fails
 at once naming the offline ones."""
@@ -45,7 +45,8 @@ def test_output_writes_the_episodes_and_input_trains_an_offline_algorithm_on_the
         "rl.training.stop.epochs": 1, "record_video_every": 0})
     done = run_rlrt(["train"], base=offline.base, timeout=300)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    assert re.search(rf"offline data: \d+ episodes, \d+ steps from \d+ file\(s\) in {re.escape(str(folder))}", done.stdout)
+    assert re.search(rf"offline data: \d+ episodes, \d+ steps from \d+ file\(s\) in {re.escape(str(folder))}",
+                     done.stdout)
     assert (offline.model / "policy.onnx").is_file()
 
 

@@ -80,7 +80,7 @@ def test_ope_csv_has_the_seed_columns(trained: tuple[JobTree, str]) -> None:
     for column in ("Weighted Importance Sampling", "Sequential Doubly Robust", "Importance Sampling", "Doubly Robust"):
         assert all(np.isfinite(float(row[column])) for row in rows), column
     assert [row["Training Iter"] for row in rows] == ["1", "2"]
-    # progress.csv holds the same estimates per epoch, and learning_curve.png draws them (issue 28): one labelled line
+    # progress.csv holds the same estimates per epoch, and learning_curve.png draws them: one labelled line
     # per estimator over the epochs, under the evaluation return with the preset's pass bar.
     import matplotlib.pyplot as plt
 
@@ -263,7 +263,8 @@ def test_continuous_bcq_trains_and_exports(tmp_path: Path) -> None:
         "rl.training.config.fqe_steps": 5,
         "rl.training.stop.epochs": 1,
     })
-    collect("Pendulum-v1", num_envs=2, num_episodes=1, output=tree.channel("train") / "p.parquet", seed=0, progress=False)
+    collect("Pendulum-v1", num_envs=2, num_episodes=1, output=tree.channel("train") / "p.parquet", seed=0,
+            progress=False)
     result = run_rlrt(["train"], base=tree.base)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert re.search(r"^ope_fqe: \S+$", result.stdout, re.M)

@@ -75,7 +75,7 @@ def test_cartpole_in_a_sagemaker_tree(tmp_path: Path) -> None:
     # Intermediate outputs and checkpoints.
     rows = progress_rows(tree.base)
     assert len(rows) == 2
-    # The learner's own numbers per iteration (issue 28): PPO has all of them.
+    # The learner's own numbers per iteration: PPO has all of them.
     for column in ("policy_loss", "value_loss", "entropy", "kl", "explained_variance", "learning_rate"):
         assert all(math.isfinite(float(row[column])) for row in rows), (column, rows)
     assert float(rows[0]["learning_rate"]) > 0 and float(rows[0]["entropy"]) > 0
@@ -273,7 +273,7 @@ def run_in_terminal(args: list[str], base: Path, timeout: float) -> tuple[int, s
 
 def test_rlrt_alone_trains_the_default_preset_with_a_progress_bar_in_a_terminal(tmp_path: Path) -> None:
     """``rlrt`` with no command is ``rlrt train``, as its help says (it used to fail: "arguments are required"). In a
-    terminal (issue 28) its bar counts toward the stop that ends the job first, 2 iterations, not the preset's
+    terminal its bar counts toward the stop that ends the job first, 2 iterations, not the preset's
     300000 steps (an ETA of 14 minutes for a 20 s job), and it is cleared before each line, so no line is glued to a
     bar (``?step/s]rlrt: training PPO...``)."""
     tree = make_job_tree(tmp_path / "ml", TINY)

@@ -15,7 +15,7 @@ import yaml
 
 from tests.conftest import make_job_tree, run_rlrt
 from tests.quiet_logs import unexpected_lines
-from tests.unit.test_tuning import RAY_REGEX, TINY_JOB, _spec  # noqa: F401
+from tests.unit.test_tuning import RAY_REGEX, TINY_JOB, _spec
 
 
 def test_a_bad_hyperparameter_name_fails_before_any_trial(tmp_path: Path) -> None:
@@ -225,7 +225,7 @@ def test_ctrl_c_lists_the_finished_trials_and_never_calls_an_interrupted_one_com
 
 
 def test_a_job_starts_from_a_tuning_result(tmp_path: Path) -> None:
-    """``rlrt train --hyperparameters best_hyperparameters.json`` (issue 28): the tuned values, under --set; a broken
+    """``rlrt train --hyperparameters best_hyperparameters.json``: the tuned values, under --set; a broken
     file is a user error naming it, in the job's failure file."""
     best = tmp_path / "best_hyperparameters.json"
     best.write_text(json.dumps({
@@ -243,4 +243,5 @@ def test_a_job_starts_from_a_tuning_result(tmp_path: Path) -> None:
     broken = tmp_path / "broken.json"
     broken.write_text("{\"rl.training.config.lr\": ")
     run = run_rlrt(["train", "--hyperparameters", str(broken), "--base-dir", str(tmp_path / "job2")], timeout=60)
-    assert run.returncode == 2 and f"{broken} is not valid JSON" in (tmp_path / "job2" / "output" / "failure").read_text()
+    failure = (tmp_path / "job2" / "output" / "failure").read_text()
+    assert run.returncode == 2 and f"{broken} is not valid JSON" in failure

@@ -1,5 +1,5 @@
-"""Every path a user gives may be relative, and every place rlrt cannot use is a user error naming it (issue 27,
-item 8): ``rlrt export`` / ``transform`` with relative paths, a job tree that is a file, ``SM_NUM_CPUS=abc``, a
+"""Every path a user gives may be relative, and every place rlrt cannot use is a user error naming it:
+``rlrt export`` / ``transform`` with relative paths, a job tree that is a file, ``SM_NUM_CPUS=abc``, a
 ``TMPDIR`` too long for Ray's sockets."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from tests.conftest import REPO_ROOT, make_job_tree, run_rlrt
 from tests.trained_models import cartpole_model, tf_env, tf_python  # noqa: F401 - fixtures
 
 
-def test_export_and_transform_take_relative_paths(tmp_path: Path, cartpole_model: Path) -> None:  # noqa: F811
+def test_export_and_transform_take_relative_paths(tmp_path: Path, cartpole_model: Path) -> None:
     shutil.copytree(cartpole_model / "model", tmp_path / "jobs" / "model")
     (tmp_path / "in").mkdir()
     (tmp_path / "in" / "states.csv").write_text("0.01,0.02,0.03,0.04\n")
@@ -77,7 +77,7 @@ def test_a_checkpoints_disk_without_room_is_named_before_training(tmp_path: Path
 
 
 def test_a_rerun_names_the_file_that_keeps_an_earlier_typo(tmp_path: Path) -> None:
-    """Issue 28: the first run's --set values are kept in the tree's hyperparameters.json (a rerun resumes the same
+    """the first run's --set values are kept in the tree's hyperparameters.json (a rerun resumes the same
     job); a rerun that fixed the typo on its command line is told which file still holds it."""
     base = tmp_path / "job"
     first = run_rlrt(["train", "--base-dir", str(base), "--set", "rl.training.config.lrr=0.001"], timeout=120)
@@ -90,7 +90,7 @@ def test_a_rerun_names_the_file_that_keeps_an_earlier_typo(tmp_path: Path) -> No
 
 
 def test_a_typo_is_named_before_ray_or_rllib_start(tmp_path: Path) -> None:
-    """Issue 28: an unknown configuration key is found from the stored RLlib keys before RLlib is imported or Ray
+    """an unknown configuration key is found from the stored RLlib keys before RLlib is imported or Ray
     started (bench/typo.py measures the seconds)."""
     done = run_rlrt(["train", "--base-dir", str(tmp_path / "job"), "--set", "rl.training.config.lrr=1"], timeout=60,
                     RLRT_TIMINGS="1")

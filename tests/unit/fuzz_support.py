@@ -61,7 +61,8 @@ SCALARS = st.one_of(
                                            "categorical", "huber", "\u00e9t\u00e9", "\x00"]),
 )
 JSONISH = st.recursive(
-    SCALARS, lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=8), inner, max_size=4)),
+    SCALARS,
+    lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=8), inner, max_size=4)),
     max_leaves=10,
 )
 

@@ -107,3 +107,36 @@ def test_an_old_envs_info_keys_become_strings_as_gymnasiums_vector_envs_need() -
     vector.reset(seed=0)
     assert vector.step(np.array([0]))[4]["2"].tolist() == [1]
     vector.close()
+
+
+class Masked(gymnasium.Env):
+    """Discrete actions with an ``action_mask`` beside the observation entries ``rest`` (the SageMaker RL examples'
+    convention)."""
+
+    def __init__(self, rest: dict[str, gymnasium.spaces.Space]) -> None:
+        self.action_space = gymnasium.spaces.Discrete(3)
+        self.observation_space = gymnasium.spaces.Dict(
+            {"action_mask": gymnasium.spaces.Box(0, 1, (3,), np.int8), **rest})
+
+    def reset(self, *, seed: int | None = None, options: dict | None = None) -> tuple[Any, dict]:
+        super().reset(seed=seed)
+        return {"action_mask": np.array([1, 0, 1], np.int8), "pos": np.array([0.5, -0.5]), "gear": 1}, {}
+
+
+def test_an_action_mask_beside_several_entries_becomes_the_uniform_form() -> None:
+    from envs.adapters import with_action_mask
+
+    env = with_action_mask(Masked({"pos": gymnasium.spaces.Box(-1.0, 1.0, (2,)), "gear": gymnasium.spaces.Discrete(2)}))
+    obs, _ = env.reset(seed=0)
+    assert env.observation_space["observations"].shape == (4,)  # gear one-hot (2) then pos (2): keys in sorted order
+    assert obs["action_mask"].dtype == np.float32 and obs["action_mask"].tolist() == [1.0, 0.0, 1.0]
+    assert obs["observations"].dtype == np.float32 and obs["observations"].tolist() == [0.0, 1.0, 0.5, -0.5]
+
+
+def test_an_action_mask_beside_a_space_of_no_fixed_size_is_refused_by_name() -> None:
+    from envs.adapters import with_action_mask
+    from envs.errors import EnvConfigError
+
+    space = gymnasium.spaces.Sequence(gymnasium.spaces.Box(-1.0, 1.0, (2,)))
+    with pytest.raises(EnvConfigError, match="do not flatten into a fixed-size vector"):
+        with_action_mask(Masked({"pos": space, "gear": gymnasium.spaces.Discrete(2)}))

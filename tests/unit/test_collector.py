@@ -58,8 +58,8 @@ def test_no_full_collection_inside_while_young_cycles_are_freed() -> None:
     del kept
     with_full = full_collections()
     outside = cycles(100_000)
-    assert outside and full_collections() > with_full, "the same allocations outside the block run no full collection: " \
-        "this test shows nothing"
+    assert outside and full_collections() > with_full, \
+        "the same allocations outside the block run no full collection: this test shows nothing"
 
 
 def test_after_the_block_thresholds_are_back_and_what_it_made_is_frozen() -> None:

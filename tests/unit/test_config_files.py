@@ -75,7 +75,7 @@ def test_a_local_tree_with_a_broken_hyperparameters_file(tmp_path: Path) -> None
 
 def test_a_rerun_says_where_each_value_came_from_and_the_command_line_wins(
         tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
-    """Issue 28: a rerun in a local tree with other --set values: the command line wins over what the earlier run
+    """a rerun in a local tree with other --set values: the command line wins over what the earlier run
     stored, and one block names each value's source; a rerun with the same values prints nothing more."""
     from runtime.job.setup import open_job
 

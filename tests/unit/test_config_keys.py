@@ -1,6 +1,6 @@
 """RLlib's configuration schemas kept as data (``runtime/backends/rllib/config_keys.json``): the stored file is what
 the installed RLlib gives (so it cannot drift), and the quick check before RLlib loads names exactly the unknown keys
-and wrong values the full check names, in the same words (issue 28: a mistake named within a second, not after Ray
+and wrong values the full check names, in the same words (a mistake named within a second, not after Ray
 started), a value given under an RLlib 1.x name named as typed, with its 2.x name after it."""
 
 from __future__ import annotations

@@ -19,7 +19,7 @@ def test_plan(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SAGEMAKER_BASE_DIR", str(tree.base))
     monkeypatch.setenv(TOOLKIT_SKIPS_HOST_WAIT, "false")  # plan() sets it for script mode; restored afterwards
     assert plan(["train"])[1:] == ["-m", "runtime.cli", "train"]
-    # A tuning result under docker run (issue 28): the arguments after `train` are rlrt train's.
+    # A tuning result under docker run: the arguments after `train` are rlrt train's.
     assert plan(["train", "--hyperparameters", "/opt/ml/best_hyperparameters.json"])[1:] == [
         "-m", "runtime.cli", "train", "--hyperparameters", "/opt/ml/best_hyperparameters.json"]
     assert plan(["serve"])[1:] == ["-m", "runtime.cli", "serve"]

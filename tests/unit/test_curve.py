@@ -1,4 +1,4 @@
-"""``learning_curve.png`` (issue 28): an offline job's curve draws its off-policy estimates per epoch, one labelled
+"""``learning_curve.png``: an offline job's curve draws its off-policy estimates per epoch, one labelled
 line per estimator, as the Batch RL seed notebook plots its OPE CSV; an online job's stays the return against steps."""
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """d3rlpy's configuration schemas kept as data (``runtime/backends/d3rlpy/config_keys.json``): the stored file is what
 the installed d3rlpy gives (so it cannot drift), and the quick check before d3rlpy loads names exactly the unknown
-keys, wrong types and out-of-range values the full check names, in the same words (issue 28: an offline job's typo
+keys, wrong types and out-of-range values the full check names, in the same words (an offline job's typo
 named at once, not after d3rlpy and torch are imported); whether d3rlpy can build a factory value is the full
 check's alone."""
 

@@ -139,7 +139,8 @@ def write_reward(tmp_path: Path, body: str) -> str:
 @pytest.mark.parametrize(
     "body, message",
     [
-        ("def reward_function(params):\n    return params['no_such_key']\n", "raised KeyError: 'no_such_key'.*at step 1, with params .*distance_from_center"),
+        ("def reward_function(params):\n    return params['no_such_key']\n",
+         "raised KeyError: 'no_such_key'.*at step 1, with params .*distance_from_center"),
         ("def reward_function(params):\n    return None\n", "returned None.*must return a number.*Params: "),
         ("def reward_function(params):\n    return float('inf')\n", "returned inf at step 1.*finite"),
         ("def reward_function(params):\n    return 2e5\n", "returned 200000.0 at step 1.*within"),
@@ -241,7 +242,8 @@ def test_time_trial_ends_with_lap_complete_off_track_reversed_time_up_immobilize
     short.reset(seed=0)
     results = [short.step(2) for _ in range(5)]
     assert results[-1][3] is True and results[-1][4]["episode_status"] == "time_up" and not any(r[2] for r in results)
-    slow = DeepRacerEnv({"model_metadata": {"sensor": ["observation"], "action_space": [{"steering_angle": 0, "speed": 0.1}]},
+    slow = DeepRacerEnv({"model_metadata": {"sensor": ["observation"],
+                                            "action_space": [{"steering_angle": 0, "speed": 0.1}]},
                          "immobilized_steps": 5})
     slow.reset(seed=0)
     assert [slow.step(0) for _ in range(6)][-1][4]["episode_status"] == "immobilized"
@@ -289,7 +291,8 @@ def test_head_to_bot_bots_move_change_lanes_and_collisions_crash() -> None:
 def test_settings_errors_name_the_setting() -> None:
     with pytest.raises(DeepRacerConfigError, match="RACE_TYPE must be one of"):
         RaceSettings.from_config({"RACE_TYPE": "DRAG_RACE"})
-    with pytest.raises(DeepRacerConfigError, match="Unknown DeepRacer environment setting 'number_of_obstacle'.*number_of_obstacles"):
+    with pytest.raises(DeepRacerConfigError,
+                       match="Unknown DeepRacer environment setting 'number_of_obstacle'.*number_of_obstacles"):
         RaceSettings.from_config({"number_of_obstacle": 3})
     with pytest.raises(DeepRacerConfigError, match="NUMBER_OF_BOT_CARS must be a int, got 'many'"):
         RaceSettings.from_config({"NUMBER_OF_BOT_CARS": "many"})
@@ -300,7 +303,8 @@ def test_model_metadata_parsing_and_errors() -> None:
     m = parse_metadata({"action_space": {"speed": {"low": 1, "high": 2}, "steering_angle": {"low": -30, "high": 30}},
                         "sensor": ["FRONT_FACING_CAMERA"], "action_space_type": "continuous"})
     assert m.continuous and m.speed_range == (1.0, 2.0)
-    assert parse_metadata({"action_space": [{"steering_angle": -45, "speed": 9}]}).actions[0] == {"steering_angle": -30.0, "speed": 4.0}
+    assert parse_metadata({"action_space": [{"steering_angle": -45, "speed": 9}]}).actions[0] == {
+        "steering_angle": -30.0, "speed": 4.0}
     assert parse_metadata({}).sensors == ("observation",)
     for bad, message in (({"sensor": ["RADAR"]}, "unknown sensor 'RADAR'"),
                          ({"neural_network": "RESNET"}, "unknown neural_network"),

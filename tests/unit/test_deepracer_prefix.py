@@ -99,7 +99,7 @@ def test_without_an_endpoint_or_credentials_s3_is_not_touched(tmp_path: Path) ->
 
 
 def test_the_prefix_folder_is_found_without_s3_prefix(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
-    """Issue 28: the notebook's files under ``train/<prefix>/`` and no ``s3_prefix`` hyperparameter: that one folder
+    """the notebook's files under ``train/<prefix>/`` and no ``s3_prefix`` hyperparameter: that one folder
     is used (it trained the documentation's example reward and 5 default actions before), and a line names the
     files."""
     tree = notebook_tree(tmp_path / "ml", "other", {"s3_prefix": "", "model_metadata_s3_key": "",

@@ -50,7 +50,8 @@ def test_deepracer_names_map_onto_ppo() -> None:
     assert spec.env_config["race_type"] == "OBJECT_AVOIDANCE" and spec.env_config["number_of_obstacles"] == "4"
     assert spec.env_config["stack_size"] == 1 and spec.stop["episode_reward_mean"] == 350
     extras = spec.extras["deepracer"]
-    assert extras["loss_type"] == "huber" and extras["term_cond_max_episodes"] == 1000 and extras["s3_bucket"] == "bucket"
+    assert (extras["loss_type"] == "huber" and extras["term_cond_max_episodes"] == 1000
+            and extras["s3_bucket"] == "bucket")
     # an explicit rlrt key wins over the DeepRacer name
     assert resolve({"lr": "0.001", "rl.training.config.lr": 0.0005}).config["lr"] == 0.0005
 
@@ -66,9 +67,11 @@ def test_bad_deepracer_hyperparameters_are_named() -> None:
         hp.resolve({"batch_size": 64}, lambda a, backend=None: RLlibValidator(), default_preset="cartpole-ppo")
 
 
-def deepracer_tree(base: Path, extra: dict | None = None, reward: str = REWARD, metadata: dict | None = None) -> JobTree:
+def deepracer_tree(base: Path, extra: dict | None = None, reward: str = REWARD,
+                   metadata: dict | None = None) -> JobTree:
     tree = make_job_tree(base, {**SEED_HYPERPARAMETERS, "preset": "deepracer-ppo",
-                                "num_simulation_workers": "0", "rl.training.stop.training_iteration": 1, **(extra or {})})
+                                "num_simulation_workers": "0", "rl.training.stop.training_iteration": 1,
+                                **(extra or {})})
     train = tree.channel("train")
     (train / "customer_reward_function.py").write_text(reward)
     (train / "model_metadata.json").write_text(json.dumps(metadata or METADATA))

@@ -127,7 +127,8 @@ def test_a_third_backend_training_ppo_is_chosen_only_when_named(counting_backend
     assert json.loads((tree.model / "metadata.json").read_text())["framework"] == "counting"
 
 
-def test_a_new_backend_gets_the_whole_loop(counting_backend: Plugins, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+def test_a_new_backend_gets_the_whole_loop(counting_backend: Plugins, tmp_path: Path,
+                                           capsys: pytest.CaptureFixture) -> None:
     tree = make_job_tree(tmp_path / "opt" / "ml")
     env = load_environment(tree.base)
     first = train(env, spec({"training_iteration": 3}), counting_backend)
@@ -163,7 +164,8 @@ def test_resume_message_names_the_backends_units(counting_backend: Plugins, tmp_
 
 
 def test_a_damaged_newest_checkpoint_is_moved_aside_and_the_older_one_resumed(
-        counting_backend: Plugins, tmp_path: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch) -> None:
+        counting_backend: Plugins, tmp_path: Path, capsys: pytest.CaptureFixture,
+        monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(CountingSession, "checkpoint_spaces",
                         lambda self: (spaces.Box(-1, 1, (4,)), spaces.Discrete(2)), raising=False)
     tree = make_job_tree(tmp_path / "opt" / "ml")

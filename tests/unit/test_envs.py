@@ -54,8 +54,6 @@ def test_unknown_env_suggests_the_closest() -> None:
 def test_the_reacher_camera_frames_the_arm() -> None:
     """PyBullet's default camera (3 m away) draws the Reacher's arm a few pixels wide on a checkerboard; rlrt places
     it over the arena (EnvInfo.camera), so the (blue) arm covers a visible part of each rollout-video frame."""
-    import numpy as np
-
     from envs.registry import make_env
 
     env = make_env("ReacherBulletEnv-v0", {"render_mode": "rgb_array"})
@@ -66,3 +64,19 @@ def test_the_reacher_camera_frames_the_arm() -> None:
         env.close()
     blue = (frame[:, :, 2] > frame[:, :, 1] + 40) & (frame[:, :, 2] > frame[:, :, 0] + 40)
     assert blue.mean() > 0.001, f"the arm covers {blue.mean():.2%} of the frame"  # 0.004 % from 3 m
+
+
+def test_the_episode_limit_of_an_environment_built_without_gymnasium_make() -> None:
+    """episode_limit reads gymnasium's private ``TimeLimit._max_episode_steps``: the limit's public form,
+    ``spec.max_episode_steps``, is missing when the wrapped environment has no spec (a user's creator, an entry
+    point's class). Pins that attribute (gymnasium 1.x), and that ``capped`` keeps a shorter limit unwrapped."""
+    import gymnasium
+    from gymnasium.envs.classic_control import CartPoleEnv
+
+    from envs.registry import capped, episode_limit
+
+    env = gymnasium.wrappers.TimeLimit(CartPoleEnv(), 7)
+    assert env.spec is None and episode_limit(env) == 7
+    assert capped(env, 10) is env
+    shorter = capped(env, 5)
+    assert shorter is not env and episode_limit(shorter) == 5

@@ -1,4 +1,4 @@
-"""Episode numbers are exact across iteration boundaries (issue 27): an episode that reaches RLlib's callback as
+"""Episode numbers are exact across iteration boundaries: an episode that reaches RLlib's callback as
 chunks, which on the local env runner overlap by one step, counts each timestep once, with its whole length and
 return; checked against the episode itself over random boundaries and overlaps (Hypothesis)."""
 

@@ -32,8 +32,8 @@ def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 # --- Batch RL rollout files --------------------------------------------------------------------------------------
-COLUMNS = ["action", "episode_id", "reward", "state_feature_0", "state_feature_1", "all_action_probabilities", "action_0", "state_feature_3",
-           "Action", "state_feature_", "state_0", "reward ", "episode"]
+COLUMNS = ["action", "episode_id", "reward", "state_feature_0", "state_feature_1", "all_action_probabilities",
+           "action_0", "state_feature_3", "Action", "state_feature_", "state_0", "reward ", "episode"]
 CELLS = st.sampled_from(["0", "1", "2", "0.5", "-1", "", " ", "nan", "inf", "1e400", "abc", "[0.5, 0.5]", "[1]",
                          "\"[0.5, 0.5]\"", "[0.5, \"a\"]", "[[0.5]]", "[" * 2000, "1e19", "9" * 30, "true", "\u00e9"])
 
@@ -88,9 +88,10 @@ def test_rollout_parquet(folder: Path, columns: dict[str, list[Any]], junk: byte
 OBS = st.lists(st.floats(-10, 10) | SCALARS, min_size=0, max_size=5)
 REQUEST_VALUES = st.one_of(
     JSONISH, OBS, st.lists(OBS, max_size=3),
-    st.fixed_dictionaries({}, optional={"inputs": JSONISH | st.fixed_dictionaries({"observations": st.lists(OBS, max_size=2)}),
-                                        "instances": JSONISH | st.lists(OBS | st.fixed_dictionaries({"observations": OBS}), max_size=2),
-                                        "observations": OBS}),
+    st.fixed_dictionaries({}, optional={
+        "inputs": JSONISH | st.fixed_dictionaries({"observations": st.lists(OBS, max_size=2)}),
+        "instances": JSONISH | st.lists(OBS | st.fixed_dictionaries({"observations": OBS}), max_size=2),
+        "observations": OBS}),
 )
 CONTENT_TYPES = st.sampled_from([None, "", "application/json", "application/json; charset=utf-8", "APPLICATION/JSON",
                                  "application/jsonlines", "application/jsonl", "text/csv", "text/csv; header=present",
@@ -173,7 +174,8 @@ def track_arrays(draw: st.DrawFn) -> Any:
         if edit == "cut":
             data = data[: draw(st.integers(0, len(data)))]
         elif edit == "cell" and data.size:
-            data.flat[draw(st.integers(0, data.size - 1))] = draw(st.floats(allow_nan=True) | st.sampled_from([1e308, -1e308]))
+            data.flat[draw(st.integers(0, data.size - 1))] = draw(
+                st.floats(allow_nan=True) | st.sampled_from([1e308, -1e308]))
         elif edit == "columns" and data.ndim == 2:
             data = data[:, draw(st.permutations(range(data.shape[1])))]
         elif edit == "reverse":

@@ -3,10 +3,10 @@
 This module: hyperparameters (with the backends' validators and the DeepRacer dialect), preset YAML, tuning files,
 the RAY_ADDRESS a job is told to join;
 test_fuzz_data_parsers.py: the Batch RL CSV/Parquet loader, serving request bodies, DeepRacer tracks and
-model_metadata.json. Property: any input either works or fails with the parser's documented user-facing error (UserError, the serving
-codec's RequestError, DeepRacer's TrackError / MetadataError, EnvConfigError) whose message is non-empty and names
-the culprit; any other exception, or an example slower than the deadline, is a bug. A watchdog ends an example
-that hangs. CI runs a bounded, seeded number of examples (profile ``rlrt-fuzz`` in fuzz_support.py);
+model_metadata.json. Property: any input either works or fails with the parser's documented user-facing error
+(UserError, the serving codec's RequestError, DeepRacer's TrackError / MetadataError, EnvConfigError) whose message is
+non-empty and names the culprit; any other exception, or an example slower than the deadline, is a bug. A watchdog
+ends an example that hangs. CI runs a bounded, seeded number of examples (profile ``rlrt-fuzz`` in fuzz_support.py);
 ``RLRT_FUZZ_EXAMPLES=5000 python bench/fuzz_parsers.py`` runs many more.
 """
 
@@ -109,8 +109,9 @@ def test_hyperparameters(backends_imported: None, given_hp: dict[str, Any]) -> N
 
 
 # Numeric keys of each kind (the preset each is checked under): a string that spells a valid number is that number.
-INTEGER_KEYS = [("cartpole-ppo", "rl.training.config.num_sgd_iter"), ("cartpole-ppo", "rl.training.stop.training_iteration"),
-                ("cartpole-ppo", "rl.training.config.horizon"), ("cartpole-ppo", "seed"),
+INTEGER_KEYS = [("cartpole-ppo", "rl.training.config.num_sgd_iter"),
+                ("cartpole-ppo", "rl.training.stop.training_iteration"), ("cartpole-ppo", "rl.training.config.horizon"),
+                ("cartpole-ppo", "seed"),
                 ("cartpole-bcq", "rl.training.config.batch_size"), ("cartpole-ppo", "rl.training.checkpoint_freq")]
 FLOAT_KEYS = [("cartpole-ppo", "rl.training.config.lr"), ("cartpole-ppo", "rl.training.stop.time_total_s"),
               ("cartpole-bcq", "rl.training.config.learning_rate"), ("cartpole-ppo", "rl.training.config.kl_coeff")]
@@ -133,7 +134,8 @@ def test_numbers_given_as_strings(backends_imported: None, key: tuple[str, str],
     def outcome(value: Any) -> Any:
         try:
             # hyperparameters.json holds json.dumps(value) (the SDK's encoding); the job decodes it once.
-            spec = resolve_spec({"preset": preset, name: decode_value(json.dumps(value))}, INSTALLED, num_cpus=2).to_dict()
+            spec = resolve_spec({"preset": preset, name: decode_value(json.dumps(value))}, INSTALLED,
+                                num_cpus=2).to_dict()
             return {k: v for k, v in spec.items() if k != "hyperparameters"}  # the record keeps what was given
         except UserError as exc:
             return str(exc).replace(json.dumps(value), "V").replace(json.dumps(float(value)), "V")

@@ -196,8 +196,10 @@ BAD_INPUTS = [
     ({"rl.training.config.model_config.log_std_init": "low"}, "model_config.log_std_init", "must be a number"),
     ({"rl.training.config.horizon": 0}, "horizon", "integer >= 1"),
     ({"rl.training.config.horizon": "long"}, "horizon", "integer >= 1"),
-    ({"rl.training.config.num_sgd_iter": "4.5"}, "'rl.training.config.num_sgd_iter' (RLlib 2.x: num_epochs)", "integer"),
-    ({"rl.training.config.num_sgd_iter": "four"}, "'rl.training.config.num_sgd_iter' (RLlib 2.x: num_epochs)", "integer"),
+    ({"rl.training.config.num_sgd_iter": "4.5"}, "'rl.training.config.num_sgd_iter' (RLlib 2.x: num_epochs)",
+     "integer"),
+    ({"rl.training.config.num_sgd_iter": "four"}, "'rl.training.config.num_sgd_iter' (RLlib 2.x: num_epochs)",
+     "integer"),
     ({"rl.training.config.lr": "1e400"}, "rl.training.config.lr", "must be a number"),
     ({"rl.training.config.lr": "nan"}, "rl.training.config.lr", "must be a number"),
     ({"rl.training.stop.training_iteration": "2.5"}, "training_iteration", "integer"),
@@ -236,7 +238,8 @@ BAD_INPUTS = [
 ]
 
 
-@pytest.mark.parametrize(("hps", "names", "hint"), BAD_INPUTS, ids=[str(list(b[0])[0]) + "-" + str(i) for i, b in enumerate(BAD_INPUTS)])
+@pytest.mark.parametrize(("hps", "names", "hint"), BAD_INPUTS,
+                         ids=[str(list(b[0])[0]) + "-" + str(i) for i, b in enumerate(BAD_INPUTS)])
 def test_bad_input_fails_with_a_message_naming_the_key(hps: dict, names: str, hint: str) -> None:
     with pytest.raises(UserError) as info:
         resolve(hps)
@@ -294,7 +297,8 @@ def test_rllib_1x_dqn_and_sac_names_reach_their_2x_settings() -> None:
     assert dqn.config["min_sample_timesteps_per_iteration"] == 1000 and dqn.config["min_time_s_per_iteration"] == 1
     assert dqn.config["num_steps_sampled_before_learning_starts"] == 100
     built = build_algorithm_config(dqn, "CartPole-v1")
-    assert built.replay_buffer_config["capacity"] == 6000 and built.replay_buffer_config["type"] == "EpisodeReplayBuffer"
+    assert (built.replay_buffer_config["capacity"] == 6000
+            and built.replay_buffer_config["type"] == "EpisodeReplayBuffer")
     per = resolve({"rl.training.run": "DQN", "rl.training.config.prioritized_replay_alpha": 0.5,
                    "rl.training.config.prioritized_replay_beta": 0.3})
     assert per.config["replay_buffer_config"] == {"alpha": 0.5, "beta": 0.3}

@@ -1,4 +1,5 @@
-"""``rlrt collect`` output format and the offline data loader (seed format, Parquet, folders, every kind of bad data)."""
+"""``rlrt collect`` output format and the offline data loader (seed format, Parquet, folders, every kind of bad
+data)."""
 
 from __future__ import annotations
 
@@ -101,7 +102,8 @@ def test_loader_reads_the_seed_format(rollouts: Path) -> None:
     assert returns == sorted(frame.loc[frame["cumulative_rewards"] > 0, "cumulative_rewards"].tolist())
     # Episodes are contiguous and in step order: episode 0's rows in file order.
     first = frame[frame["episode_id"] == 0]
-    np.testing.assert_allclose(data.observations[: len(first)], first[[f"state_feature_{j}" for j in range(4)]].to_numpy(), rtol=1e-6)
+    np.testing.assert_allclose(data.observations[: len(first)],
+                               first[[f"state_feature_{j}" for j in range(4)]].to_numpy(), rtol=1e-6)
     dataset = data.to_d3rlpy()
     assert len(dataset.episodes) == 12
     assert sum(ep.size() for ep in dataset.episodes) == len(frame)
@@ -138,14 +140,17 @@ def _write(tmp_path: Path, rollouts: Path, edit) -> Path:
     "edit, message",
     [
         (lambda f: f.drop(columns=["reward"], inplace=True), r"bad.csv: missing column\(s\) 'reward'"),
-        (lambda f: f.drop(columns=["episode_id", "action"], inplace=True), r"missing column\(s\) 'action', 'episode_id'"),
+        (lambda f: f.drop(columns=["episode_id", "action"], inplace=True),
+         r"missing column\(s\) 'action', 'episode_id'"),
         (lambda f: f.__setitem__("state_feature_2", f["state_feature_2"].where(f.index != 4, "abc")),
          r"bad.csv, row 5 \(line 6\), column 'state_feature_2': 'abc' is not a number"),
         (lambda f: f.__setitem__("state_feature_0", f["state_feature_0"].where(f.index != 2, "")),
          r"row 3 \(line 4\), column 'state_feature_0': '' is not a number"),
-        (lambda f: f.__setitem__("all_action_probabilities", f["all_action_probabilities"].where(f.index != 6, "[0.5, 0.6]")),
+        (lambda f: f.__setitem__("all_action_probabilities",
+                                 f["all_action_probabilities"].where(f.index != 6, "[0.5, 0.6]")),
          r"row 7 \(line 8\), column 'all_action_probabilities': probabilities \[0.5, 0.6\] sum to 1.1, not 1"),
-        (lambda f: (f.__setitem__("all_action_probabilities", f["all_action_probabilities"].where(f.index != 0, "[0.0, 1.0]")),
+        (lambda f: (f.__setitem__("all_action_probabilities",
+                                  f["all_action_probabilities"].where(f.index != 0, "[0.0, 1.0]")),
                     f.__setitem__("action", f["action"].where(f.index != 0, "0"))),
          r"row 1 \(line 2\), column 'all_action_probabilities': the logged action 0 has probability 0"),
         (lambda f: f.__setitem__("all_action_probabilities", f["all_action_probabilities"].where(f.index != 1, "half")),

@@ -1,4 +1,4 @@
-"""RLlib 1.x's ``input`` forms (issue 29): an offline (d3rlpy) job reads the data a path, a glob pattern, a list of
+"""RLlib 1.x's ``input`` forms: an offline (d3rlpy) job reads the data a path, a glob pattern, a list of
 them or a ``{path: weight}`` dict names (the files sorted, each once; ``"sampler"`` refused: an offline algorithm
 cannot sample); an online (RLlib) job ignores ``input: "sampler"`` (RLlib 1.x's default) and ``input_evaluation``
 without logged data, each with one line, and still refuses a real ``input``."""
@@ -140,7 +140,8 @@ def test_the_forms_accepted() -> None:
 
 
 PATHISH = st.sampled_from(["sampler", "", " ", "a.csv", "*.csv", "/opt/ml/input/data/train/*.csv", "[", "~nobody_x/a",
-                           "../x", "data/**", "\x00", "\u00e9t\u00e9.csv"]) | st.text(max_size=8).map(lambda s: s.lstrip("/"))
+                           "../x", "data/**", "\x00", "\u00e9t\u00e9.csv"]) | st.text(max_size=8).map(
+    lambda s: s.lstrip("/"))
 """Paths and patterns; random text only relative (an absolute pattern of random text could walk the whole disk)."""
 SCALARS = st.one_of(st.none(), st.booleans(), st.integers(-5, 5), st.floats(allow_nan=True), PATHISH)
 VALUES = st.recursive(SCALARS, lambda inner: st.one_of(

@@ -110,14 +110,18 @@ def test_weighted_importance_sampling_matches_direct_formula_and_true_value() ->
         for t, (s, a, r) in enumerate(steps):
             w *= PI[s][a] / MU[s][a]
             g += GAMMA**t * r
-            obs.append(OBS[s]); actions.append(a); rewards.append(r); probs.append(MU[s])
+            obs.append(OBS[s])
+            actions.append(a)
+            rewards.append(r)
+            probs.append(MU[s])
         lengths.append(len(steps))
         weights.append(w)
         returns.append(g)
     once = _logged(obs, actions, rewards, probs, lengths)
     expected = float(np.dot(weights, returns) / np.sum(weights))
     assert ope.weighted_importance_sampling(once, per_state(once, PI), GAMMA) == pytest.approx(expected)
-    assert ope.importance_sampling(once, per_state(once, PI), GAMMA) == pytest.approx(float(np.mean(np.multiply(weights, returns))))
+    assert ope.importance_sampling(once, per_state(once, PI), GAMMA) == pytest.approx(
+        float(np.mean(np.multiply(weights, returns))))
 
 
 def test_weighted_importance_sampling_is_zero_when_all_weights_vanish() -> None:

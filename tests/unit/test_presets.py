@@ -76,7 +76,8 @@ def test_a_users_preset_needs_no_name_and_no_pass_bar(tmp_path: Path) -> None:
         ("- just\n- a list\n", "must hold a YAML mapping"),
         ("name: x\nenv: CartPole-v1\n", "lacks the key(s): algorithm, stop"),
         ("name: x\nenv: E\nalgorithm: PPO\nstop: {}\npass_bar: 3\n", "pass_bar needs"),
-        ("name: x\nenv: E\nalgorithm: PPO\nconfig: [1]\nstop: {}\npass_bar: {metric: m, value: 1}\n", "'config' must be a mapping"),
+        ("name: x\nenv: E\nalgorithm: PPO\nconfig: [1]\nstop: {}\npass_bar: {metric: m, value: 1}\n",
+         "'config' must be a mapping"),
         ("name: [unclosed\n", "Cannot read preset file"),
     ],
 )

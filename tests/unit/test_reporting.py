@@ -15,7 +15,14 @@ import numpy as np
 import pytest
 
 from runtime.train.progress import SlowStartNotice
-from runtime.train.reporting import EpisodeWindow, IterationMetrics, Reporter, coach_training_line, metric_lines, metrics_from_rllib
+from runtime.train.reporting import (
+    EpisodeWindow,
+    IterationMetrics,
+    Reporter,
+    coach_training_line,
+    metric_lines,
+    metrics_from_rllib,
+)
 
 # Copied from sagemaker.rl.estimator.RLEstimator.default_metric_definitions (SageMaker Python SDK).
 FLOAT_REGEX = "[-+]?[0-9]*[.]?[0-9]+([eE][-+]?[0-9]+)?"
@@ -23,7 +30,8 @@ RAY_METRICS = {
     "episode_reward_mean": "episode_reward_mean: (%s)" % FLOAT_REGEX,
     "episode_reward_max": "episode_reward_max: (%s)" % FLOAT_REGEX,
 }
-COACH_METRICS = {"reward-training": "^Training>.*Total reward=(.*?),", "reward-testing": "^Testing>.*Total reward=(.*?),"}
+COACH_METRICS = {"reward-training": "^Training>.*Total reward=(.*?),",
+                 "reward-testing": "^Testing>.*Total reward=(.*?),"}
 
 
 def metrics(**overrides: float) -> IterationMetrics:
@@ -55,7 +63,8 @@ def test_every_design_metric_line_is_printed_on_its_own_line() -> None:
 
 
 def test_no_line_for_a_metric_that_is_not_known_yet() -> None:
-    lines = metric_lines(metrics(episode_reward_mean=math.nan, episode_reward_max=math.nan, episode_reward_min=math.nan))
+    lines = metric_lines(metrics(episode_reward_mean=math.nan, episode_reward_max=math.nan,
+                                 episode_reward_min=math.nan))
     assert not any(line.startswith("episode_reward_m") for line in lines)
     assert coach_training_line(metrics(episode_reward_mean=math.nan)) is None
 
@@ -138,7 +147,7 @@ def test_reporter_writes_csv_tensorboard_and_png(tmp_path: Path) -> None:
 
 
 def test_progress_bar_counts_toward_the_stop_nearest_to_ending_the_job(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Issue 28: with training_iteration=2 beside the preset's timesteps_total 300000, the bar counts iterations
+    """with training_iteration=2 beside the preset's timesteps_total 300000, the bar counts iterations
     (it showed an ETA of 14 minutes for a 20 s job). It is on the screen only while an iteration runs, and a line
     written meanwhile (stdout, stderr, a log record) takes it off first: no line is glued to it."""
     from runtime.log_lines import RlrtFormatter, StderrHandler

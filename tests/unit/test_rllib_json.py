@@ -1,4 +1,4 @@
-"""RLlib 1.x's JSON sample batches (its ``output`` setting) as offline data (issue 29): the files are written here by
+"""RLlib 1.x's JSON sample batches (its ``output`` setting) as offline data: the files are written here by
 hand as RLlib 1.x's JsonWriter wrote them (json, and for compressed columns pickle + LZ4 + base64, as its
 ``compression.pack``), independently of the reader, and what the reader makes of them is checked against episodes
 worked out by hand."""
@@ -127,7 +127,8 @@ GOOD = {"type": "SampleBatch", "obs": [[0.1, 0.2], [0.3, 0.4]], "actions": [0, 1
     ({"dones": [True, True]}, r"line 2, column 'dones': episode 3 is done at this step, but has later steps"),
     ({"actions": [0, -1]}, r"line 2, column 'actions': a discrete action must be from 0"),
     ({"action_prob": [0.5, 0.0]}, r"line 2, column 'action_prob': step 1 has probability 0"),
-    ({"type": "MultiAgentBatch", "policy_batches": {"a": {}, "b": {}}}, r"line 2: a MultiAgentBatch with policies a, b"),
+    ({"type": "MultiAgentBatch", "policy_batches": {"a": {}, "b": {}}},
+     r"line 2: a MultiAgentBatch with policies a, b"),
     ({"type": "Batch"}, r"line 2: expected an RLlib sample batch"),
 ])
 def test_a_bad_batch_names_the_file_the_line_and_the_column(tmp_path: Path, change: dict[str, Any],

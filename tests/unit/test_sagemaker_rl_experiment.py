@@ -24,7 +24,8 @@ def experiment(**config: object) -> dict:
 
 def test_the_jobs_rl_hyperparameters_are_laid_over_the_experiment() -> None:
     given = experiment(model={"fcnet_hiddens": [8]})
-    laid = apply_rl_hyperparameters(given, {"rl.training.config.num_workers": 1, "rl.training.stop.training_iteration": 2,
+    laid = apply_rl_hyperparameters(given, {"rl.training.config.num_workers": 1,
+                                            "rl.training.stop.training_iteration": 2,
                                             "rl.training.config.model.free_log_std": True, "sagemaker_program": "x"})
     assert laid["training"]["config"]["num_workers"] == 1 and laid["training"]["config"]["sgd_minibatch_size"] == 64
     assert laid["training"]["config"]["model"] == {"fcnet_hiddens": [8], "free_log_std": True}
@@ -157,7 +158,7 @@ def test_roboschool_compatibility_gives_pybullet_through_gym(monkeypatch: pytest
     monkeypatch.setattr(sys, "path", [p for p in sys.path if "/compat/for_" not in p])
     assert compat.missing_folders() == [str(compat.folder(m)) for m in compat.MODULES]
     monkeypatch.setattr(sys, "path", [*sys.path, str(compat.folder("roboschool"))])
-    assert compat.missing_folders() == [str(compat.folder("gym_unity"))]
+    assert compat.missing_folders() == [str(compat.folder("gym_unity")), str(compat.folder("rl_coach"))]
     monkeypatch.delitem(sys.modules, "roboschool", raising=False)
     import gym
     import roboschool  # noqa: F401

@@ -146,6 +146,7 @@ def test_tune_checks_deepracer_names_as_train_does() -> None:
         hyperparameter_ranges=ranges)), INSTALLED)
     with pytest.raises(UserError, match="discount_factor"):
         check_hyperparameters(parse_tuning_spec(_spec(
-            static_hyperparameters={"preset": "deepracer-ppo", "discount_factor": 2}, hyperparameter_ranges=ranges)), INSTALLED)
+            static_hyperparameters={"preset": "deepracer-ppo", "discount_factor": 2}, hyperparameter_ranges=ranges)),
+            INSTALLED)
     with pytest.raises(UserError, match="batch_size"):  # not a CartPole hyperparameter: refused, as `rlrt train` does
         check_hyperparameters(parse_tuning_spec(_spec(static_hyperparameters={"batch_size": 64})), INSTALLED)

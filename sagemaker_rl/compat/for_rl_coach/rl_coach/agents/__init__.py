@@ -1,0 +1,2 @@
+"""``rl_coach.agents``: agent parameters (algorithm, exploration, memory, networks), one module per agent as in
+Coach's ``rl_coach/agents/``."""

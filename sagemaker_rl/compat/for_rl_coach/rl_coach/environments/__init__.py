@@ -1,0 +1,1 @@
+"""``rl_coach.environments``: the parameters of the environment a graph manager plays (``env_params``)."""

@@ -1,0 +1,1 @@
+"""``rl_coach.memories``: the parameters of an agent's replay memory (``agent_params.memory``)."""
