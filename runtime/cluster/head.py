@@ -69,7 +69,7 @@ def head_cluster(plan: ClusterPlan, env: JobEnvironment, out: Any = None) -> Ite
             _write_head_address(env, address)
             os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
             os.environ.update(ray_auth_environment())
-            ray.init(address=address, _node_ip_address=ip, log_to_driver=True)
+            ray.init(address=address, log_to_driver=True)  # the driver takes its IP from this host's raylet (`ip`)
             nodes = _alive_nodes()
             while _missing(plan, nodes):
                 if node.exit_code() is not None:

@@ -4,6 +4,7 @@ on the learner's module and, through RLlib's weight sync, on the module the env 
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import pytest
 import torch
@@ -85,3 +86,29 @@ def test_the_algorithm_samples_with_the_initial_spread_and_refuses_discrete_acti
             discrete.build_algo()
     finally:
         ray.shutdown()
+
+
+@pytest.mark.parametrize("clip_log_std", [False, True])
+def test_a_free_log_std_policy_exports_for_any_batch_size(tmp_path: Path, clip_log_std: bool) -> None:
+    """RLlib's free-log-std head repeats its log-std to the batch's length, which a trace freezes to the example's
+    (2 rows); the serving policy's head broadcasts instead, so the TorchScript and ONNX files take any batch."""
+    import numpy as np
+
+    from runtime.backends.rllib.policy import serving_policy_from_parts
+    from runtime.export.pipeline import export_onnx, export_torchscript, onnx_outputs
+
+    module = build_module("Pendulum-v1", {"free_log_std": True})
+    assert fill_log_std(module, -1.0)
+    module.pi.clip_log_std = clip_log_std  # both of the head's paths (RLlib sets it on the policy head)
+    policy, head, obs_filter = serving_policy_from_parts(module, None, normalize_actions=False)
+    obs = torch.randn(5, 3, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        expected = torch.clamp(module.forward_inference({"obs": obs})["action_dist_inputs"][:, :1], -2.0, 2.0)
+    export_torchscript(policy, 3, tmp_path / "policy.pt")
+    with torch.no_grad():
+        (traced,) = torch.jit.load(str(tmp_path / "policy.pt"))(obs)
+    export_onnx(policy, 3, head, tmp_path / "policy.onnx")
+    (exported,) = onnx_outputs(tmp_path / "policy.onnx", obs.numpy())
+    assert torch.allclose(traced, expected, atol=1e-6)
+    assert np.allclose(exported, expected.numpy(), atol=1e-5)
+    assert type(module.pi).__name__ == "TorchFreeLogStdMLPHead"  # the trained module itself is left as it was

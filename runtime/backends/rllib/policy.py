@@ -13,7 +13,6 @@ What RLlib does around the module at inference, and what is baked into the servi
 from __future__ import annotations
 
 import copy
-import functools
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -165,23 +164,36 @@ def filter_from_state(env_to_module_state: Mapping[str, Any] | None) -> Observat
     )
 
 
-def _free_log_std_forward(head: Any, inputs: Any, **kwargs: Any) -> Any:
-    """RLlib's free-log-std head (``model_config.free_log_std``) as it computes, with the log-std broadcast over the
-    batch instead of ``repeat([len(mean), 1])``, which a trace (TorchScript, ONNX) freezes to the example's batch."""
+def _traceable_free_log_std_head(head: Any) -> Any:
+    """RLlib's free-log-std head (``model_config.free_log_std``) as a module computing what it computes, with the
+    log-std broadcast over the batch instead of ``repeat([len(mean), 1])``, which a trace (TorchScript, ONNX) freezes
+    to the example's batch. It reads the head's attributes (``net``, ``log_std``, its clipping settings)."""
     import torch  # heavy: torch (~1.5 s)
 
-    mean = head.net(inputs)
-    log_std = head.log_std
-    if head.clip_log_std:
-        log_std = torch.clamp(log_std, -head.log_std_clip_param_const, head.log_std_clip_param_const)
-    return torch.cat([mean, torch.zeros_like(mean) + log_std], dim=1)
+    class TraceableFreeLogStdHead(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.head = head
+
+        def forward(self, inputs: torch.Tensor) -> torch.Tensor:
+            mean = self.head.net(inputs)
+            log_std = self.head.log_std
+            if self.head.clip_log_std:
+                clip = self.head.log_std_clip_param_const
+                log_std = torch.clamp(log_std, -clip, clip)
+            return torch.cat([mean, torch.zeros_like(mean) + log_std], dim=1)
+
+    return TraceableFreeLogStdHead()
 
 
 def _traceable(module: Any) -> Any:
-    """``module`` with the parts RLlib computes in a way a trace cannot follow replaced by equivalent ones."""
-    for part in module.modules():
-        if type(part).__name__ == "TorchFreeLogStdMLPHead":
-            part._forward = functools.partial(_free_log_std_forward, part)
+    """``module`` (a copy: it is changed in place) with the parts RLlib computes in a way a trace cannot follow
+    replaced by equivalent submodules (``torch.nn.Module.set_submodule``; RLlib calls a head as ``self.pi(x)``)."""
+    from ray.rllib.core.models.torch.heads import TorchFreeLogStdMLPHead  # heavy: Ray and RLlib (~4 s)
+
+    heads = [name for name, part in module.named_modules() if isinstance(part, TorchFreeLogStdMLPHead)]
+    for name in heads:
+        module.set_submodule(name, _traceable_free_log_std_head(module.get_submodule(name)))
     return module
 
 

@@ -34,9 +34,9 @@ class UnityToGymWrapper(gym.Env):
             raise UnityGymException("rlrt's UnityToGymWrapper supports the defaults only (uint8_visual, "
                                     "flatten_branched and allow_multiple_obs False).")
         config = UnityConfig.from_mapping({})
+        # mlagents_envs 0.28 has no public worker id (docs/ARCHITECTURE.md, "Private APIs we rely on").
         worker_id = int(getattr(unity_env, "_worker_id", 0) or 0)
-        session = UnitySession(config, Path(str(getattr(unity_env, "_file_name", None) or "UnityEnvironment")),
-                               unity_env, worker_id, None)
+        session = UnitySession(config, Path("UnityEnvironment"), unity_env, worker_id, None)
         self._env = UnityGymEnv(session=session)
         self.observation_space = gym_space(self._env.observation_space)
         self.action_space = gym_space(self._env.action_space)
