@@ -11,6 +11,7 @@ from runtime.config.hyperparameters import PRESET, decode_value
 from runtime.config.presets import DEFAULT_PRESET, all_presets
 from runtime.errors import run_job
 from runtime.evaluate.evaluator import run_evaluation_job
+from runtime.export.formats import describe_formats
 from runtime.export.pipeline import export_model_folder
 from runtime.log_lines import configure_logging
 from runtime.offline.cli import run_collect
@@ -257,8 +258,8 @@ def _add_serving_commands(sub: argparse._SubParsersAction) -> None:
     export = sub.add_parser(
         "export",
         help="(re)write the serving exports of a model folder (RLlib or d3rlpy)",
-        description="Write policy.pt, policy.onnx, the TensorFlow SavedModel (when RLRT_TF_PYTHON is set) and "
-                    "code/inference.py for a model folder from its checkpoint, as training does at its end.",
+        description=f"Write the serving exports, {describe_formats()}, for a model folder from its checkpoint, "
+                    "as training does at its end (the TensorFlow SavedModel when RLRT_TF_PYTHON is set).",
         epilog="example:\n  RLRT_TF_PYTHON=$(scripts/install-tf.sh)/bin/python rlrt export --model-dir job/model",
         formatter_class=raw,
     )

@@ -14,20 +14,8 @@ import yaml
 from gymnasium import spaces
 
 from runtime.config.hyperparameters import TrainingSpec
-from runtime.names import (
-    CHECKPOINT_DIR,
-    CODE_DIR,
-    CONFIG_JSON,
-    CONFIG_YAML,
-    MANIFEST_FILE,
-    METADATA_JSON,
-    ONNX_FILE,
-    POLICIES_DIR,
-    POLICY_SPEC_FILE,
-    POLICY_WEIGHTS_FILE,
-    SAVEDMODEL_DIR,
-    TORCHSCRIPT_FILE,
-)
+from runtime.export import formats
+from runtime.names import CHECKPOINT_DIR, CONFIG_JSON, CONFIG_YAML, MANIFEST_FILE, METADATA_JSON, POLICIES_DIR
 
 STAGING_DIR = ".rlrt-staging"
 """Inside ``model/``: where the training job writes the model folder before moving it into place."""
@@ -88,7 +76,8 @@ def write_resolved_config(directory: Path, spec: TrainingSpec) -> None:
     (directory / CONFIG_YAML).write_text(yaml.safe_dump(data, sort_keys=False))
 
 
-def write_model_dir(model_dir: Path, checkpoint: Path, spec: TrainingSpec, info: Any, training: Mapping[str, Any]) -> None:
+def write_model_dir(model_dir: Path, checkpoint: Path, spec: TrainingSpec, info: Any,
+                    training: Mapping[str, Any]) -> None:
     """Fill ``model_dir`` with a copy of ``checkpoint``, the resolved config and ``metadata.json``.
 
     ``info`` (a :class:`runtime.contracts.ModelInfo`) gives the framework, the policy's spaces and further
@@ -116,9 +105,9 @@ def write_model_dir(model_dir: Path, checkpoint: Path, spec: TrainingSpec, info:
 
 
 def is_export_output(name: str) -> bool:
-    """Whether ``name`` (relative to a model folder) is a file the export pipeline writes."""
-    return name in (ONNX_FILE, TORCHSCRIPT_FILE, POLICY_SPEC_FILE, POLICY_WEIGHTS_FILE) or \
-        name.split("/", 1)[0] in (CODE_DIR, SAVEDMODEL_DIR, POLICIES_DIR)
+    """Whether ``name`` (relative to a model folder) is a file the export pipeline writes: one of the formats' files
+    (:data:`runtime.export.formats.EXPORTERS`) or a multi-agent model's ``policies/``."""
+    return name.split("/", 1)[0] in formats.export_names() | {POLICIES_DIR}
 
 
 def publish_model_folder(staging: Path, model_dir: Path) -> None:

@@ -1,17 +1,11 @@
-"""Serving exports written into ``/opt/ml/model`` at the end of training.
+"""Serving exports written into ``/opt/ml/model`` at the end of training (and by ``rlrt export``).
 
-| file | for |
-| --- | --- |
-| ``policy.pt`` | TorchScript: ``observations [batch, obs_dim] float32 -> (actions[, action_probabilities[, q_values]])`` |
-| ``policy.onnx`` | ONNX (input ``observations``; outputs ``actions`` and, for discrete actions, ``action_probabilities``, and for Q-ensembles ``q_values``); what ``rlrt serve`` and ``rlrt transform`` run through ONNX Runtime |
-| ``policy_spec.json`` + ``policy_weights.npz`` | the framework-neutral handoff (plain layers, observation filter, action head) |
-| ``1/`` | TensorFlow SavedModel for TensorFlow Serving (built in TensorFlow's own environment, see ``RLRT_TF_PYTHON``) |
-| ``code/inference.py`` | handlers for SageMaker's PyTorch serving container (and input/output handlers for its TensorFlow Serving container) |
-
+The formats are :data:`runtime.export.formats.EXPORTERS`, run in order (TorchScript, ONNX, the plain-layer
+description, the TensorFlow SavedModel, SageMaker's handlers; each module's docstring says what its files are).
 Every backend (RLlib online, d3rlpy offline) hands its policy over as a :class:`runtime.export.policy.ServingModel`
-(a torch module, the framework's own inference, a plain-layer description). Every export is checked numerically
-against the policy it came from (the torch module against the framework, ONNX and TorchScript against the torch
-module, the SavedModel against ONNX Runtime) before it is recorded in ``metadata.json`` under ``serving``.
+(a torch module, the framework's own inference, a plain-layer description). The torch module is checked against the
+framework, then each format writes its files and checks them numerically (against the torch module, or an earlier
+format) before it is recorded in ``metadata.json`` under ``serving``.
 """
 
 from __future__ import annotations
@@ -20,169 +14,26 @@ import json
 import logging
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
-import warnings
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable, Iterator, Mapping
+from typing import Any, Callable, Mapping
 
 import numpy as np
 
 from runtime.contracts import Plugins
 from runtime.errors import UserError
-from runtime.export.checks import (
-    CHECK_SEED,
-    TOLERANCE,
-    ExportMismatch,
-    check_observations,
-    compare_outputs,
-    tolerance_for,
-    torch_outputs,
-)
+from runtime.export import formats
+from runtime.export.checks import CHECK_SEED, check_observations, compare_outputs, torch_outputs
+from runtime.export.exporter import ExportInput, Exporter
 from runtime.export.model_dir import is_export_output
-from runtime.export.policy import OBSERVATIONS, ActionHead, NotAnMLP, ServingModel, ServingModels, output_names
-from runtime.names import (
-    CODE_DIR,
-    METADATA_JSON,
-    ONNX_FILE,
-    POLICIES_DIR,
-    SAVEDMODEL_DIR,
-    TF_PYTHON_ENV,
-    TORCHSCRIPT_FILE,
-)
-from runtime.names import POLICY_SPEC_FILE as SPEC_FILE
-from runtime.names import POLICY_WEIGHTS_FILE as WEIGHTS_FILE
+from runtime.export.policy import OBSERVATIONS, ServingModel, ServingModels, output_names
+from runtime.names import METADATA_JSON, POLICIES_DIR, TF_PYTHON_ENV
 from runtime.serving.model_store import verify_model_folder
 from runtime.train.manifest import write_manifest
 
 log = logging.getLogger(__name__)
-
-ONNX_OPSET = 17
-TF_EXPORT_TIMEOUT_S = 300
-
-
-def export_torchscript(policy: Any, observation_dim: int, path: Path) -> None:
-    """Trace ``policy`` to TorchScript at ``path``."""
-    import torch  # heavy: torch (~1.5 s)
-
-    example = torch.as_tensor(check_observations(observation_dim, count=2))
-    with warnings.catch_warnings(), torch.no_grad():
-        warnings.simplefilter("ignore")  # TracerWarnings for shape asserts in the frameworks' code
-        traced = torch.jit.trace(policy, example, check_trace=False)
-    traced.save(str(path))
-
-
-def export_onnx(policy: Any, observation_dim: int, head: ActionHead, path: Path) -> None:
-    """Export ``policy`` to ONNX at ``path`` with a dynamic batch dimension."""
-    import torch  # heavy: torch (~1.5 s)
-
-    names = output_names(head)
-    example = torch.as_tensor(check_observations(observation_dim, count=2))
-    with warnings.catch_warnings(), torch.no_grad(), _without_onnx_package():
-        warnings.simplefilter("ignore")
-        torch.onnx.export(
-            policy,
-            (example,),
-            str(path),
-            dynamo=False,
-            input_names=[OBSERVATIONS],
-            output_names=names,
-            dynamic_axes={name: {0: "batch"} for name in [OBSERVATIONS, *names]},
-            opset_version=ONNX_OPSET,
-        )
-
-
-@contextmanager
-def _without_onnx_package() -> Iterator[None]:
-    """Let torch's TorchScript-based ONNX exporter run when the ``onnx`` package cannot be imported.
-
-    The exporter builds the ONNX protobuf itself (in C++); it imports ``onnx`` only in ``_add_onnxscript_fn``, to
-    splice in custom onnxscript functions, and returns the bytes unchanged when the graph has none (ours use
-    standard operators only). When ``import onnx`` fails (a protobuf pin older than onnx needs), that step is
-    replaced by the identity it would have been; the result is checked with ONNX Runtime as always.
-    """
-    try:
-        import onnx  # noqa: F401  # heavy: ONNX (exports only)
-
-        yield
-        return
-    except ImportError:
-        pass
-    from torch.onnx._internal.torchscript_exporter import onnx_proto_utils  # heavy: torch (~1.5 s)
-
-    original = onnx_proto_utils._add_onnxscript_fn  # noqa: SLF001
-    onnx_proto_utils._add_onnxscript_fn = lambda model_bytes, custom_opsets: model_bytes  # noqa: SLF001
-    try:
-        yield
-    finally:
-        onnx_proto_utils._add_onnxscript_fn = original  # noqa: SLF001
-
-
-def onnx_outputs(path: Path, observations: np.ndarray) -> list[np.ndarray]:
-    """Run an ONNX policy through ONNX Runtime (one thread)."""
-    import onnxruntime as ort  # heavy: ONNX Runtime (serving only)
-
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = 1
-    options.inter_op_num_threads = 1
-    session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-    return session.run(None, {OBSERVATIONS: observations})
-
-
-def find_tf_python() -> Path | None:
-    """The TensorFlow environment's python from ``RLRT_TF_PYTHON``, or None (SavedModel export off)."""
-    value = os.environ.get(TF_PYTHON_ENV, "").strip()
-    if not value:
-        return None
-    path = Path(value)
-    return path if path.exists() else None
-
-
-def export_savedmodel(
-    tf_python: Path, model_dir: Path, observations: np.ndarray, expected: list[np.ndarray], head: ActionHead
-) -> dict[str, Any]:
-    """Build ``model_dir/1`` with TensorFlow (a separate process) from the spec handoff; check it against ``expected``."""
-    script = Path(__file__).with_name("tf_savedmodel.py")
-    target = model_dir / SAVEDMODEL_DIR
-    with tempfile.TemporaryDirectory(prefix="rlrt-tf-") as tmp:
-        check_in = Path(tmp) / "check_in.npz"
-        check_out = Path(tmp) / "check_out.npz"
-        staging = Path(tmp) / "savedmodel"
-        np.savez(check_in, observations=observations)
-        env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "CUDA_VISIBLE_DEVICES": "", "PYTHONNOUSERSITE": "1"}
-        env.pop("PYTHONPATH", None)
-        started = time.monotonic()
-        done = subprocess.run(
-            [str(tf_python), str(script), str(model_dir / SPEC_FILE), str(model_dir / WEIGHTS_FILE), str(staging),
-             str(check_in), str(check_out)],
-            capture_output=True,
-            text=True,
-            env=env,
-            timeout=TF_EXPORT_TIMEOUT_S,
-        )
-        if done.returncode != 0:
-            raise RuntimeError(f"the TensorFlow exporter failed (exit {done.returncode}): {done.stderr.strip()[-2000:]}")
-        with np.load(check_out) as data:
-            got = [data[name] for name in sorted(data.files, key=lambda n: int(n.split("_")[1]))]
-        worst = compare_outputs("SavedModel vs ONNX", head, got, expected)
-        shutil.rmtree(target, ignore_errors=True)
-        shutil.move(str(staging), str(target))
-    return {"path": SAVEDMODEL_DIR + "/", "max_abs_error_vs_onnx": worst, "seconds": round(time.monotonic() - started, 1),
-            "tensorflow": done.stdout.strip().splitlines()[-1] if done.stdout.strip() else ""}
-
-
-def write_inference_code(model_dir: Path) -> Path:
-    """Copy the SageMaker serving handlers to ``model_dir/code/inference.py`` (with ``rlrt_codec.py`` beside it)."""
-    code = model_dir / CODE_DIR
-    code.mkdir(parents=True, exist_ok=True)
-    target = code / "inference.py"
-    serving = Path(__file__).resolve().parent.parent / "serving"
-    shutil.copyfile(serving / "sagemaker_inference.py", target)
-    shutil.copyfile(serving / "codec.py", code / "rlrt_codec.py")
-    return target
 
 
 def _check_against_framework(model: ServingModel, observations: np.ndarray, reference: list[np.ndarray]) -> float:
@@ -198,88 +49,68 @@ def _check_against_framework(model: ServingModel, observations: np.ndarray, refe
                            [reference[names.index(name)] for name in own], list(own.values()), names=list(own))
 
 
-def _check_stochastic_onnx(model: ServingModel, got: list[np.ndarray], expected: list[np.ndarray]) -> None:
-    """A random policy's ONNX outputs: the shapes of the torch outputs, finite, and within the action bounds."""
-    for index, (a, b) in enumerate(zip(got, expected)):
-        if a.shape != b.shape or not np.all(np.isfinite(a)):
-            raise ExportMismatch(f"ONNX: output {index} has shape {a.shape} (expected {b.shape}) or is not finite")
-    head = model.head
-    if head.bounded and not (np.all(got[0] >= np.asarray(head.low) - TOLERANCE)
-                             and np.all(got[0] <= np.asarray(head.high) + TOLERANCE)):
-        raise ExportMismatch("ONNX: actions outside the action bounds")
+def _remove_files(exporter: Exporter, dest: Path) -> None:
+    """Remove what ``exporter`` wrote into ``dest`` (its export or check failed: no unchecked file stays)."""
+    for name in exporter.files:
+        path = dest / name.rstrip("/")
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+        elif path.exists() or path.is_symlink():
+            path.unlink()
+
+
+def _run_exporter(exporter: Exporter, model: ExportInput, dest: Path) -> dict[str, Any]:
+    """One format: skipped (saying why), or written and checked; its ``serving`` entries."""
+    reason = exporter.skip_reason(model)
+    if reason is not None:
+        return exporter.skipped(reason)
+    try:
+        exporter.export(model, dest)
+        return dict(exporter.check(model, dest))
+    except BaseException:
+        _remove_files(exporter, dest)
+        raise
+
+
+def _record(section: dict[str, Any], entries: Mapping[str, Any]) -> None:
+    """Add a format's entries to ``section``; a mapping (``max_abs_error``) adds to the one already there."""
+    for key, value in entries.items():
+        if isinstance(value, Mapping) and isinstance(section.get(key), dict):
+            section[key] = {**section[key], **value}
+        else:
+            section[key] = value
 
 
 def export_serving(model_dir: Path, model: ServingModel) -> dict[str, Any]:
     """Write every serving export of ``model`` into ``model_dir`` and return the ``serving`` metadata section.
 
-    TorchScript and ONNX must succeed (their failure raises). The SavedModel is built when ``RLRT_TF_PYTHON``
-    names TensorFlow's environment; when it is unavailable or the network has no plain-layer description, the
-    section says why (``tensorflow_skipped``).
+    Each format of :data:`runtime.export.formats.EXPORTERS` must be written and pass its check (its failure
+    raises), unless it is optional and says why it is skipped (the TensorFlow SavedModel without ``RLRT_TF_PYTHON``
+    or a plain-layer description: ``tensorflow_skipped``).
     """
     import torch  # heavy: torch (~1.5 s)
 
     model_dir.mkdir(parents=True, exist_ok=True)
-    policy, dim, head = model.module, model.observation_dim, model.head
+    dim, head = model.observation_dim, model.head
     observations = check_observations(dim)
     torch.manual_seed(CHECK_SEED)
-    reference = torch_outputs(policy, observations)
+    reference = torch_outputs(model.module, observations)
     framework_error = _check_against_framework(model, observations, reference)
-
-    export_torchscript(policy, dim, model_dir / TORCHSCRIPT_FILE)
-    with torch.no_grad():
-        loaded = torch.jit.load(str(model_dir / TORCHSCRIPT_FILE))
-        torch.manual_seed(CHECK_SEED)
-        ts_error = compare_outputs("TorchScript", head, [o.numpy() for o in loaded(torch.as_tensor(observations))],
-                                   reference, tolerance=tolerance_for(dim))
-
-    export_onnx(policy, dim, head, model_dir / ONNX_FILE)
-    onnx_ref = onnx_outputs(model_dir / ONNX_FILE, observations)
-    if model.stochastic:
-        _check_stochastic_onnx(model, onnx_ref, reference)
-        onnx_error: float | None = None
-    else:
-        onnx_error = compare_outputs("ONNX", head, onnx_ref, reference, tolerance=tolerance_for(dim))
-
     section: dict[str, Any] = {
         "inputs": {OBSERVATIONS: {"shape": [None, dim], "dtype": "float32"}},
         "outputs": output_names(head),
         "head": head.to_json(),
         "observation_filter": f"{model.filter_name} (baked in: takes raw observations)" if model.obs_filter else None,
-        "torchscript": TORCHSCRIPT_FILE,
-        "onnx": ONNX_FILE,
-        "onnx_opset": ONNX_OPSET,
-        "max_abs_error": {"torchscript": ts_error, "onnx": onnx_error,
-                          **({"framework": framework_error} if model.reference is not None else {})},
+        "max_abs_error": {},
         **({"stochastic": model.stochastic} if model.stochastic else {}),
         **dict(model.extra),
     }
-    try:
-        if model.stochastic:
-            raise NotAnMLP(model.stochastic)
-        description, weights = model.describe()
-    except NotAnMLP as exc:
-        section["policy_spec"] = None
-        section["tensorflow_savedmodel"] = None
-        section["tensorflow_skipped"] = f"no plain-layer description of the policy: {exc}"
-    else:
-        (model_dir / SPEC_FILE).write_text(json.dumps(description.to_json(), indent=2))
-        np.savez(model_dir / WEIGHTS_FILE, **weights)
-        section["policy_spec"] = SPEC_FILE
-        section["policy_weights"] = WEIGHTS_FILE
-        section["tensorflow_savedmodel"] = None
-        tf_python = find_tf_python()
-        if tf_python is None:
-            section["tensorflow_skipped"] = (
-                f"{TF_PYTHON_ENV} does not name TensorFlow's environment (build it with scripts/install-tf.sh)"
-            )
-        else:
-            try:
-                section["tensorflow_savedmodel"] = export_savedmodel(tf_python, model_dir, observations, onnx_ref, head)
-            except (RuntimeError, ExportMismatch, subprocess.TimeoutExpired, OSError) as exc:
-                # Promised (TensorFlow's environment is here, the network has a plain-layer description): its failure
-                # is the export's, like ONNX's (exit 0 promises every export the model can have).
-                raise ExportMismatch(f"the TensorFlow SavedModel ({TF_PYTHON_ENV}={tf_python}) failed: {exc}") from exc
-    section["code"] = str(write_inference_code(model_dir).relative_to(model_dir))
+    with tempfile.TemporaryDirectory(prefix="rlrt-export-") as scratch:
+        run = ExportInput(model, observations, reference, Path(scratch))
+        for exporter in formats.EXPORTERS:
+            _record(section, _run_exporter(exporter, run, model_dir))
+    if model.reference is not None:
+        section["max_abs_error"]["framework"] = framework_error
     return section
 
 
@@ -290,14 +121,15 @@ def _policy_folder(policy_id: str) -> str:
 
 
 def _under(folder: str, section: dict[str, Any]) -> dict[str, Any]:
-    """A policy's ``serving`` section with its file names made relative to the model folder."""
+    """A policy's ``serving`` section with its file names (an entry, or an entry's ``path``, that is one of the
+    formats' :attr:`Exporter.files`) made relative to the model folder."""
+    paths = formats.export_paths()
     moved = dict(section)
-    for key in ("torchscript", "onnx", "policy_spec", "policy_weights", "code"):
-        if isinstance(moved.get(key), str):
-            moved[key] = f"{folder}/{moved[key]}"
-    if isinstance(moved.get("tensorflow_savedmodel"), dict):
-        moved["tensorflow_savedmodel"] = {**moved["tensorflow_savedmodel"],
-                                          "path": f"{folder}/{moved['tensorflow_savedmodel']['path']}"}
+    for key, value in section.items():
+        if isinstance(value, str) and value in paths:
+            moved[key] = f"{folder}/{value}"
+        elif isinstance(value, Mapping) and value.get("path") in paths:
+            moved[key] = {**value, "path": f"{folder}/{value['path']}"}
     return moved
 
 
@@ -315,11 +147,13 @@ def export_policies(model_dir: Path, models: Mapping[str, ServingModel]) -> dict
 
 
 def _written(section: Mapping[str, Any]) -> list[str]:
-    """The files one policy's ``serving`` section names, for the job's log."""
-    written = [section["torchscript"], section["onnx"]]
-    if section.get("tensorflow_savedmodel"):
-        written.append(section["tensorflow_savedmodel"]["path"] + " (TensorFlow SavedModel)")
-    written.append(section["code"])
+    """The file each format recorded in one policy's ``serving`` section, with what it is, for the job's log."""
+    written = []
+    for exporter in formats.EXPORTERS:
+        entry = section.get(exporter.name)
+        path = entry.get("path") if isinstance(entry, Mapping) else entry
+        if isinstance(path, str):
+            written.append(f"{path} ({exporter.title})")
     return written
 
 

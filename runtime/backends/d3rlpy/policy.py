@@ -118,7 +118,8 @@ def continuous_policy_module(algo: Any) -> Any:
     return module
 
 
-def policy_tables(module: Any, observations: np.ndarray, batch: int = 8192) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def policy_tables(module: Any, observations: np.ndarray,
+                  batch: int = 8192) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Run a discrete policy module over ``observations``: (actions, probabilities, q values) as numpy arrays."""
     torch = _torch()
     actions, probs, qs = [], [], []
