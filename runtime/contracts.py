@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any, Callable, Mapping, Protocol, TextIO
 
 from runtime.config import hyperparameters as hp
-from runtime.config.hyperparameters import ConfigValidator, TrainingSpec  # noqa: F401 - ConfigValidator is a contract
+from runtime.config.hyperparameters import ConfigValidator, TrainingSpec
 from runtime.config.presets import Preset
 from runtime.errors import UserError
 from runtime.export.policy import ServingModels
@@ -189,7 +189,7 @@ class TrainingSession(ABC):
         """The current policy, greedy, for rollout videos and the final evaluation; None: the session has none."""
         return None
 
-    def write_model(self, model_dir: Path) -> None:
+    def write_model(self, model_dir: Path) -> None:  # noqa: B027 - optional: doing nothing is the default
         """After the model folder is written: replace what the library keeps of the exported policy in it (d3rlpy:
         the selected epoch's weights). Default: nothing (the checkpoint copy is the model)."""
 

@@ -38,15 +38,17 @@ def behavior_of(agent: str) -> str:
     return agent.rsplit("_", 1)[0]
 
 
-class UnityMultiAgentEnv:
+class UnityMultiAgentEnv(gym.Env):
     """Every agent of every behavior of a Unity game; ``env_config`` keys: :class:`UnityConfig` plus
-    ``max_episode_steps`` (truncate the RLlib episode after this many steps)."""
+    ``max_episode_steps`` (truncate the RLlib episode after this many steps). A gymnasium ``Env`` as RLlib's
+    ``MultiAgentEnv`` is, with dicts by agent id in ``reset`` and ``step``."""
 
-    observation_space: gym.Space | None = None
-    """None: each agent has its own (:attr:`observation_spaces`, :meth:`get_observation_space`)."""
-    action_space: gym.Space | None = None
+    # None, as in RLlib's MultiAgentEnv: each agent has its own (observation_spaces, get_observation_space).
+    observation_space = None  # type: ignore[assignment]
+    action_space = None  # type: ignore[assignment]
 
     def __init__(self, env_config: Mapping[str, Any] | None = None) -> None:
+        super().__init__()
         env_config = dict(env_config or {})
         self.max_episode_steps = env_config.pop("max_episode_steps", None)
         self.config = UnityConfig.from_mapping(env_config)

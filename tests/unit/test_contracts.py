@@ -19,7 +19,6 @@ from runtime.contracts import (
     BackendFactory,
     ConfigValidator,
     Family,
-    Plugins,
     TrainingHooks,
     TrainingSession,
 )
@@ -123,7 +122,8 @@ def test_cql_from_either_library_when_named() -> None:
 
 
 def test_an_unknown_backend_or_algorithm_is_a_user_error_naming_the_choices() -> None:
-    with pytest.raises(UserError, match=r"Unknown backend 'rl.training.backend=rlib'. Did you mean 'rllib'\? .*d3rlpy: "):
+    with pytest.raises(UserError, match=r"Unknown backend 'rl.training.backend=rlib'. Did you mean 'rllib'\? "
+                                        r".*d3rlpy: "):
         INSTALLED.backend_for("PPO", "rlib")
     with pytest.raises(UserError, match=r"d3rlpy \(rl.training.backend\) does not train 'PPO': d3rlpy trains "
                                         r"DiscreteBCQ.*; PPO trains with rllib"):

@@ -37,8 +37,8 @@ SEED_HYPERPARAMETERS = {  # as the seed passes them: every value a string
 
 
 def resolve(given: dict) -> hp.TrainingSpec:
-    return hp.resolve(given, lambda algorithm, backend=None: RLlibValidator(), default_preset="deepracer-ppo", num_cpus=2,
-                      rewrite=rewrite_hyperparameters)
+    return hp.resolve(given, lambda algorithm, backend=None: RLlibValidator(), default_preset="deepracer-ppo",
+                      num_cpus=2, rewrite=rewrite_hyperparameters)
 
 
 def test_deepracer_names_map_onto_ppo() -> None:

@@ -206,8 +206,8 @@ def build_algorithm_config(
         config.validate()
     except (ValueError, TypeError, KeyError) as exc:
         offline = (f" RLlib's {spec.algorithm} learns only from logged data, which rlrt's RLlib backend does not read "
-                   "(RLlib's offline settings are refused); d3rlpy's offline algorithms do (rl.training.backend=d3rlpy, "
-                   "docs/OFFLINE.md)." if spec.algorithm.upper() in OFFLINE_ONLY else "")
+                   "(RLlib's offline settings are refused); d3rlpy's offline algorithms do "
+                   "(rl.training.backend=d3rlpy, docs/OFFLINE.md)." if spec.algorithm.upper() in OFFLINE_ONLY else "")
         raise UserError(f"RLlib rejected the {spec.algorithm} configuration: {exc}{offline}") from exc
     return config
 

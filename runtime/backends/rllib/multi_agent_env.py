@@ -34,12 +34,12 @@ def _adapter_class() -> type:
         def get_action_space(self, agent_id: Any) -> Any:
             return self.env.get_action_space(agent_id)
 
-        def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[dict, dict]:
+        def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> Any:
             result = self.env.reset(seed=seed, options=options)
             self.agents = list(self.env.agents)
             return result
 
-        def step(self, action_dict: Any) -> tuple[dict, dict, dict, dict, dict]:
+        def step(self, action_dict: Any) -> Any:  # dicts by agent id (RLlib's MultiAgentEnv), not gymnasium's tuple
             result = self.env.step(action_dict)
             self.agents = list(self.env.agents)
             return result

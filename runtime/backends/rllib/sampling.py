@@ -37,8 +37,9 @@ def measure_env_speed(env_id: str, env_config: Mapping[str, Any], seconds: float
         started = time.perf_counter()
         while steps < max_steps and time.perf_counter() - started < seconds:
             if env_info(env_id).multi_agent:
-                action: Any = {agent: env.get_action_space(agent).sample() for agent in observations}
-                observations, _, terminated, truncated, _ = env.step(action)
+                agents: Any = env  # dicts by agent id (envs.unity.multi_agent)
+                action: Any = {agent: agents.get_action_space(agent).sample() for agent in observations}
+                observations, _, terminated, truncated, _ = agents.step(action)
                 done = terminated.get("__all__", False) or truncated.get("__all__", False)
             else:
                 observations, _, term, trunc, _ = env.step(env.action_space.sample())
