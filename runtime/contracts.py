@@ -12,9 +12,10 @@ package. Only :mod:`runtime.plugins` names the installed plug-ins (docs/ARCHITEC
 - An **environment family** (:class:`Family`; DeepRacer) adds its hyperparameter dialect, its training hooks
   (:class:`TrainingHooks`) and its own evaluation to a generic job.
 
-Each contract is an abstract base class: a plug-in subclasses it, inherits the optional methods' defaults, and
+Each plug-in contract is an abstract base class: a plug-in subclasses it, inherits the optional methods' defaults, and
 cannot be instantiated while a required (``@abstractmethod``) method is missing (``TypeError`` naming it);
-``tests/unit/test_contracts.py`` checks every installed plug-in against its contract.
+``tests/unit/test_contracts.py`` checks every installed plug-in against its contract. :class:`EarlyStart` (a
+handle a backend returns) and :class:`EnvironmentSource` (implemented below this floor) stay protocols.
 """
 
 from __future__ import annotations
