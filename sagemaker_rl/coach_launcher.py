@@ -84,7 +84,7 @@ class SageMakerCoachPresetLauncher:
 
     def apply_hyperparameter(self, name: str, value: Any) -> None:
         """Keep ``name = value`` to be applied to the graph manager once the preset is loaded."""
-        print(f"Applying RL hyperparameter {name}={value}", flush=True)
+        print(f"rlrt: applying RL hyperparameter {name}={value}", flush=True)  # SageMaker RL's line
         self.hyperparameters.store(name, value)
 
     def path_of_main_launcher(self) -> str:
@@ -107,7 +107,7 @@ class SageMakerCoachPresetLauncher:
     def preset_from_name(self, preset_name: str) -> Any:
         """The ``graph_manager`` of ``<preset_name>.py`` next to the script (Coach's way of loading a preset)."""
         path = Path(self.path_of_main_launcher()) / f"{preset_name}.py"
-        print(f"Loading preset {preset_name} from {path.parent}", flush=True)
+        print(f"rlrt: loading the Coach preset {preset_name} from {path.parent}", flush=True)
         spec = importlib.util.spec_from_file_location(re.sub(r"\W", "_", preset_name), path)
         module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
         try:

@@ -14,6 +14,7 @@ import pytest
 from runtime.offline.collect import collect
 from tests.conftest import REPO_ROOT
 from tests.jobs.test_sagemaker_rl_jobs import run_script_mode
+from tests.quiet_logs import unexpected_lines
 
 COACH = REPO_ROOT.parent / "shared" / "coach"
 CARTPOLE, BATCH = COACH / "rl_cartpole_coach" / "src", COACH / "rl_cartpole_batch_coach" / "src"
@@ -86,6 +87,8 @@ def train_cartpole(tmp_path: Path, preset: str, edit: tuple[str, str] | None = N
     output = run.stdout + run.stderr
     assert run.returncode == 0, output[-4000:]
     assert f"rlrt: training the Coach preset file {preset}.py from source_dir" in output
+    assert "rlrt: applying RL hyperparameter rl.improve_steps:TrainingSteps=1" in output  # the script's mapping
+    assert unexpected_lines(output) == []
     # The SDK's Coach metric definitions: ^Training>.*Total reward=(.*?), and ^Testing>.*Total reward=(.*?),
     assert any(line.startswith("Training>") and "Total reward=" in line for line in output.splitlines()), output[-3000:]
     testing = [line for line in output.splitlines() if line.startswith("Testing>") and "Total reward=" in line]
