@@ -21,10 +21,11 @@ import shutil
 import sys
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 import yaml
 
+from envs.errors import EnvConfigError, EnvStartError
 from runtime.cli import main
 from runtime.config import hyperparameters as hp
 from runtime.config.presets import load_preset
@@ -40,6 +41,7 @@ from sagemaker_rl.coach_translate import CoachJob, translate
 from sagemaker_rl.compat.coach_steps import STEP_TYPES
 from sagemaker_rl.configuration_list import ConfigurationList
 from sagemaker_rl.ray_launcher import _job_hyperparameters, _job_root
+from sagemaker_rl.user_envs import check_user_env, register_user_env
 
 PRESET_HYPERPARAMETER = "RLCOACH_PRESET"
 LAUNCHER_ARGUMENTS = (PRESET_HYPERPARAMETER, hp.SAVE_MODEL, "num_workers")
@@ -138,10 +140,21 @@ class SageMakerCoachPresetLauncher:
             raise UserError(f"the hyperparameter {failed} names nothing the preset's graph manager holds "
                             f"({type(exc).__name__}: {exc})") from exc
         job = translate(graph_manager)
+        if job.user_env:
+            env_config = job.hyperparameters.get(hp.CONFIG_PREFIX + "env_config") or {}
+            job.env = job.hyperparameters[hp.ENV] = _register_level(job.env, env_config)
+        if type(self).get_config_args is not SageMakerCoachPresetLauncher.get_config_args:
+            job.notes.append(f"{type(self).__name__}.get_config_args() not called: it reads Coach's command line, "
+                             "which rlrt does not have (map_hyperparameter() is called for every hyperparameter)")
         workers = _job_hyperparameters().get("num_workers")
         if workers not in (None, 1, "1"):
             job.notes.append(f"num_workers: {workers} not translated: rlrt sizes its env runners from the instance")
         return job
+
+    def get_config_args(self, parser: Any) -> Any:
+        """Coach's command-line arguments: rlrt has no Coach command line, so it never calls this (kept so that a
+        script's override imports and is named in a line)."""
+        return parser
 
     def launch(self) -> int:
         """Train the preset file in source_dir (else rlrt's preset of that name); returns the exit code."""
@@ -215,6 +228,42 @@ def _rlrt_hint(name: str) -> str:
         return ""
     return (f"rlrt's preset '{preset}' trains this problem: delete {name}.py from source_dir (the name {name} then "
             f"selects it), or set {PRESET_HYPERPARAMETER} to '{preset}'. ")
+
+
+class _LevelCreator:
+    """Coach's ``level="module:Class"``: the environment is ``Class(**additional_simulator_parameters)``."""
+
+    OWN_KEYS = ("render_mode", "max_episode_steps")
+    """rlrt's keys that ``sagemaker_rl.user_envs.UserEnvCreator`` applies itself around the environment."""
+
+    def __init__(self, level: str, factory: Any) -> None:
+        self.__qualname__ = level  # how UserEnvCreator names the creator in an error
+        self.factory = factory
+
+    def __call__(self, env_config: Any) -> Any:
+        return self.factory(**{k: v for k, v in dict(env_config).items() if k not in self.OWN_KEYS})
+
+
+def _register_level(level: str, env_config: Mapping[str, Any]) -> str:
+    """Register Coach's ``module:Class`` level (a module in source_dir) as an rlrt environment, built once here to
+    check it; returns its gymnasium id."""
+    from ray.tune.registry import register_env  # heavy: Ray and RLlib (~4 s)
+
+    module_name, _, attribute = level.partition(":")
+    try:
+        factory = getattr(importlib.import_module(module_name), attribute)
+    except (ImportError, AttributeError) as exc:
+        raise UserError(f"env_params.level {level!r}: {type(exc).__name__}: {exc}") from exc
+    name = level.replace(":", ".")
+    register_env(name, _LevelCreator(level, factory))
+    gym_id = register_user_env(name)
+    if gym_id is None:  # registered just above
+        raise UserError(f"env_params.level {level!r} could not be registered")
+    try:
+        check_user_env(gym_id, env_config)
+    except (EnvConfigError, EnvStartError) as exc:
+        raise UserError(str(exc)) from exc
+    return gym_id
 
 
 def _evaluate(job: CoachJob) -> None:

@@ -5,8 +5,9 @@ and returns rlrt hyperparameters in rlrt's own grammar (``rl.training.run``, ``r
 ``rl.training.config.*`` in RLlib 2.x names, ``rl.training.stop.*``), the pass bar, the episodes of the evaluation
 after training, and one line for each setting that was mapped approximately or not at all. Every attribute a preset
 sets away from its class's Coach default is either translated or named in a line: nothing is dropped silently.
-A preset rlrt cannot train (an agent or head with no RLlib counterpart, an environment given as a class) is a
-:class:`runtime.errors.UserError` naming what.
+A preset rlrt cannot train (an agent or head with no RLlib counterpart, a layer other than ``Dense``) is a
+:class:`runtime.errors.UserError` naming what. An environment given as ``level="module:Class"`` is marked
+(``CoachJob.user_env``) for the launcher to register from source_dir.
 
 Classes are recognised by their names (``ClippedPPOAgentParameters``, ...), so the same code reads Coach's own
 parameter objects; nothing here imports ``rl_coach``.
@@ -51,6 +52,8 @@ class CoachJob:
     evaluation_episodes: int = 0
     notes: list[str] = field(default_factory=list)
     """One line per setting mapped approximately or not translated."""
+    user_env: bool = False
+    """``env`` is ``module:Class`` in source_dir (Coach's ``level``), to be registered before the job trains."""
 
 
 class _Reader:
@@ -242,10 +245,11 @@ def _environment(reader: _Reader, job: CoachJob) -> None:
     level = reader.get("env_params.level")
     if not isinstance(level, str) or not level.strip():
         raise UserError(f"env_params.level is {level!r}: name a gym id (level='CartPole-v0').")
-    if ":" in level:
-        raise UserError(f"env_params.level {level!r} names a class in source_dir: rlrt does not yet translate a "
-                        "Coach preset's own environment class; name a gym id, or use a SageMaker RL Ray launcher "
-                        "script (docs/MIGRATING.md).")
+    module, colon, attribute = level.partition(":")
+    if colon and not (module.strip() and attribute.strip()):
+        raise UserError(f"env_params.level {level!r} must be a gym id or 'module:Class' (a class or function in "
+                        "source_dir that makes the environment).")
+    job.user_env = bool(colon)
     job.env = level
     job.hyperparameters[hp.ENV] = level
     extra = reader.get("env_params.additional_simulator_parameters") or {}

@@ -14,7 +14,7 @@ import pytest
 from runtime.offline.collect import collect
 from tests.conftest import REPO_ROOT
 from tests.jobs.test_sagemaker_rl_jobs import run_script_mode
-from tests.quiet_logs import unexpected_lines
+from tests.quiet_logs import gym_notice, unexpected_lines
 
 COACH = REPO_ROOT.parent / "shared" / "coach"
 CARTPOLE, BATCH = COACH / "rl_cartpole_coach" / "src", COACH / "rl_cartpole_batch_coach" / "src"
@@ -136,3 +136,35 @@ def test_the_cartpole_dqn_preset_trains_as_the_notebook_launches_it(tmp_path: Pa
     assert settings["epsilon"] == [[0, 1.0], [10000, 0.01]]
     assert settings["num_steps_sampled_before_learning_starts"] == 1000
     assert settings["model_config"]["fcnet_hiddens"] == [256, 512]  # Coach's Medium embedder and middleware
+
+
+MOUNTAIN_CAR = COACH / "rl_mountain_car_coach_gymEnv" / "src"
+
+
+@pytest.mark.slow
+def test_the_mountain_car_preset_trains_its_own_environment_class(tmp_path: Path) -> None:
+    """The Mountain Car example's continuous Clipped PPO preset: its env is
+    ``patient_envs:PatientContinuousMountainCar`` in source_dir; its train-coach.py maps the notebook's shortcut names
+    (tiny values here)."""
+    preset = "preset-mountain-car-continuous-clipped-ppo"
+    files = {name: (MOUNTAIN_CAR / name).read_text() for name in ("train-coach.py", "patient_envs.py", f"{preset}.py")}
+    run, tree = run_script_mode(tmp_path, "train-coach.py", files, {
+        "RLCOACH_PRESET": preset, "discount": 0.995, "gae_lambda": 0.997, "evaluation_episodes": 1,
+        "improve_steps": 600, "training_freq_env_steps": 600, "training_learning_rate": 0.004,
+        "training_batch_size": 256, "training_epochs": 1, "save_model": 1})
+    output = run.stdout + run.stderr
+    assert run.returncode == 0, output[-4000:]
+    assert f"rlrt: training the Coach preset file {preset}.py from source_dir (PPO on " \
+           "sagemaker_rl/patient_envs.PatientContinuousMountainCar)" in output
+    assert len([line for line in output.splitlines() if line.startswith("Testing>")]) == 1
+    # The example's patient_envs.py imports gym, which prints its notice once; the rollout video is filmed.
+    assert unexpected_lines(output, expected=gym_notice()) == [] and "rollout video rollout-iteration" in output
+    assert (tree.model / "policy.onnx").is_file()
+    config = json.loads((tree.model / "config.json").read_text())
+    settings = config["config"]
+    assert config["env"] == "sagemaker_rl/patient_envs.PatientContinuousMountainCar"
+    assert config["stop"] == {"timesteps_total": 600}  # improve_steps is EnvironmentSteps in this script
+    assert settings["gamma"] == 0.995 and settings["lambda"] == 0.997 and settings["lr"] == 0.004
+    assert settings["train_batch_size_per_learner"] == 600 and settings["minibatch_size"] == 256
+    assert settings["num_epochs"] == 1 and settings["clip_param"] == 0.3
+    assert settings["model_config"]["fcnet_hiddens"] == [32, 32]

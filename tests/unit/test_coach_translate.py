@@ -70,6 +70,11 @@ def test_dqn_becomes_rllib_dqn(rl_coach: None) -> None:
     assert "agent_params.network_wrappers.main.replace_mse_with_huber_loss: False not translated" in job.notes
 
 
+def test_an_environment_class_in_source_dir_is_the_job_s(rl_coach: None) -> None:
+    job = translate(graph_manager(KNAPSACK / "preset-knapsack-clippedppo.py"))
+    assert job.user_env and job.env == "knapsack_env:KnapSackMediumEnv" and job.algorithm == "PPO"
+
+
 def test_an_edit_to_the_preset_changes_the_job(rl_coach: None, tmp_path: Path) -> None:
     text = (CARTPOLE / "preset-cartpole-dqn.py").read_text()
     edited = tmp_path / "preset-cartpole-dqn.py"
@@ -96,8 +101,10 @@ def test_the_translation_resolves_as_an_rlrt_job(rl_coach: None, tmp_path: Path,
 def test_what_rlrt_cannot_train_is_refused_naming_it(rl_coach: None) -> None:
     with pytest.raises(UserError, match="BatchRLGraphManager with DDQNBCQAgentParameters: rlrt translates"):
         translate(graph_manager(BATCH / "preset-cartpole-ddqnbcq.py"))
-    with pytest.raises(UserError, match="'knapsack_env:KnapSackMediumEnv' names a class in source_dir"):
-        translate(graph_manager(KNAPSACK / "preset-knapsack-clippedppo.py"))
+    with pytest.raises(UserError, match="must be a gym id or 'module:Class'"):
+        gm = graph_manager(CARTPOLE / "preset-cartpole-dqn.py")
+        gm.env_params.level = "knapsack_env:"
+        translate(gm)
     with pytest.raises(UserError, match="heads_parameters is \\['CategoricalQHeadParameters'\\]"):
         gm = graph_manager(CARTPOLE / "preset-cartpole-dqn.py")
         from rl_coach.architectures.head_parameters import CategoricalQHeadParameters
