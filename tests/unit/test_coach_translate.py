@@ -82,8 +82,10 @@ def test_an_edit_to_the_preset_changes_the_job(rl_coach: None, tmp_path: Path) -
                       .replace('level="CartPole-v0"', 'level="CartPole-v1"')
                       .replace("from rl_coach.agents.dqn_agent import DQNAgentParameters",
                                "from rl_coach.agents.ddqn_agent import DDQNAgentParameters as DQNAgentParameters"))
-    job = translate(graph_manager(edited, **{"rl.improve_steps:EnvironmentSteps": 500}))
+    job = translate(graph_manager(edited, **{"rl.improve_steps:EnvironmentSteps": 500,
+                                             "rl.env_params.additional_simulator_parameters": {"sutton_barto": 1}}))
     assert job.hyperparameters[CONFIG + "lr"] == 0.001 and job.hyperparameters[CONFIG + "double_q"] is True
+    assert job.hyperparameters[CONFIG + "env_config"] == {"sutton_barto": 1}
     assert job.env == "CartPole-v1" and job.hyperparameters[STOP + "timesteps_total"] == 500
 
 
