@@ -1,29 +1,52 @@
-"""``SageMakerCoachPresetLauncher``: the base class of SageMaker RL's Coach scripts (the Batch RL and DeepRacer
-notebooks' ``train-coach.py`` / ``evaluate-coach.py``). Coach (Intel RL Coach, TensorFlow 1) is gone; the script's
-preset name (``RLCOACH_PRESET`` or ``default_preset_name()``) is mapped onto the rlrt preset that trains the same
-problem (``preset-cartpole-ddqnbcq`` -> ``cartpole-bcq``, ...: the presets' aliases), and the job runs rlrt's own
-training (``train_main``) or evaluation (``evaluate_main``). A Coach preset ``.py`` file next to the script cannot
-run: it is refused with the rlrt preset to use instead.
+"""``SageMakerCoachPresetLauncher``: the base class of SageMaker RL's Coach scripts (``train-coach.py`` /
+``evaluate-coach.py`` of the Coach examples). Coach (Intel RL Coach, TensorFlow 1) is gone; its preset is trained by
+rlrt's own job.
+
+The preset is named by ``RLCOACH_PRESET`` or the script's ``default_preset_name()``. A preset file of that name in
+source_dir (next to the script) is the job, as in SageMaker RL: it is loaded (rlrt's ``rl_coach`` parameter package
+builds its ``graph_manager``), the job's hyperparameters go through the script's ``map_hyperparameter`` /
+``apply_hyperparameter`` onto the graph manager (``rl.a.b.c`` and ``rl.name:TrainingSteps``), and
+:mod:`sagemaker_rl.coach_translate` turns it into one rlrt training job (``run_training_job``), followed by an
+evaluation of the exported policy (Coach's ``Testing>`` lines). Only when no such file exists does the name select
+rlrt's own preset for the problem (``preset-cartpole-ddqnbcq`` -> ``cartpole-bcq``: the presets' aliases). A preset
+file rlrt cannot translate is refused, naming what, and the rlrt preset for the problem when there is one.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import os
+import re
+import shutil
 import sys
+import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
+import yaml
+
+from envs.errors import EnvConfigError, EnvStartError
 from runtime.cli import main
+from runtime.config import hyperparameters as hp
 from runtime.config.presets import load_preset
 from runtime.errors import UserError, run_job
+from runtime.evaluate.evaluator import evaluate_policy
+from runtime.evaluate.loaders import load_actor, locate
 from runtime.log_lines import configure_logging
+from runtime.names import INTERMEDIATE_DIR, METADATA_JSON, MODEL_DIR
 from runtime.plugins import INSTALLED
 from runtime.train.job import run_training_job
+from sagemaker_rl import compat
+from sagemaker_rl.coach_translate import CoachJob, translate
 from sagemaker_rl.compat.coach_steps import STEP_TYPES
 from sagemaker_rl.configuration_list import ConfigurationList
-from sagemaker_rl.ray_launcher import _job_hyperparameters
+from sagemaker_rl.ray_launcher import _job_hyperparameters, _job_root
+from sagemaker_rl.user_envs import check_user_env, register_user_env
 
 PRESET_HYPERPARAMETER = "RLCOACH_PRESET"
+LAUNCHER_ARGUMENTS = (PRESET_HYPERPARAMETER, hp.SAVE_MODEL, "num_workers")
+"""The hyperparameters SageMaker RL's launcher read itself (its argument parser); every other one went to
+``map_hyperparameter``."""
 
 
 class CoachConfigurationList(ConfigurationList):
@@ -37,6 +60,11 @@ class CoachConfigurationList(ConfigurationList):
 class SageMakerCoachPresetLauncher:
     """Sub-classes implement :meth:`default_preset_name`; ``MyLauncher.train_main()`` trains it with rlrt."""
 
+    def __init__(self) -> None:
+        self.hyperparameters = CoachConfigurationList()
+        self.rlrt_hyperparameters: dict[str, Any] = {}
+        """rlrt's own top-level hyperparameters (``seed``, ...) the job gave, kept for rlrt's job."""
+
     def default_preset_name(self) -> str:
         """Sub-classes return the name of their preset (e.g. ``preset-cartpole-ddqnbcq``)."""
         default = getattr(self, "DEFAULT_PRESET", None)
@@ -45,7 +73,21 @@ class SageMakerCoachPresetLauncher:
         raise NotImplementedError("Sub-classes must specify the name of the default preset for this RL problem.")
 
     def map_hyperparameter(self, name: str, value: Any) -> None:
-        """Kept for scripts that override it; rlrt reads hyperparameters with its own grammar (docs/MIGRATING.md)."""
+        """Scripts override it for shortcut names; the default sends ``rl.*`` to the graph manager
+        (:meth:`apply_hyperparameter`) and keeps rlrt's own top-level names (``seed``, ...) for rlrt's job."""
+        if name.startswith("rl."):
+            self.apply_hyperparameter(name, value)
+        elif name in hp.TOP_LEVEL_KEYS:
+            self.rlrt_hyperparameters[name] = value
+        else:
+            raise UserError(f"Unknown hyperparameter {name}: a Coach job takes rl.<path into the graph manager> "
+                            "(rl.agent_params.algorithm.discount, rl.improve_steps:TrainingSteps), the names its "
+                            f"script's map_hyperparameter() maps, or rlrt's {', '.join(sorted(hp.TOP_LEVEL_KEYS))}.")
+
+    def apply_hyperparameter(self, name: str, value: Any) -> None:
+        """Keep ``name = value`` to be applied to the graph manager once the preset is loaded."""
+        print(f"rlrt: applying RL hyperparameter {name}={value}", flush=True)  # SageMaker RL's line
+        self.hyperparameters.store(name, value)
 
     def path_of_main_launcher(self) -> str:
         """The folder of the script that started this process (where Coach looked for preset files)."""
@@ -53,34 +95,114 @@ class SageMakerCoachPresetLauncher:
         path = getattr(main, "__file__", None)
         return os.path.dirname(os.path.abspath(path)) if path else os.getcwd()
 
-    def rlrt_preset(self) -> str:
-        """The rlrt preset for this job's Coach preset name; a :class:`UserError` for a Coach preset file."""
+    def preset_name(self) -> str:
+        """``RLCOACH_PRESET``, else :meth:`default_preset_name`."""
         name = _job_hyperparameters().get(PRESET_HYPERPARAMETER)
         if not name:
             try:
                 name = self.default_preset_name()
             except NotImplementedError as exc:
                 raise UserError(f"{type(self).__name__} does not implement default_preset_name() and the job sets "
-                                f"no {PRESET_HYPERPARAMETER}: name the rlrt preset to train (`rlrt presets`).") from exc
-        name = str(name)
-        preset_file = Path(self.path_of_main_launcher()) / f"{name}.py"
-        if preset_file.is_file():
-            try:
-                hint = f"rlrt's preset '{load_preset(name).name}' trains this problem: delete " \
-                       f"{preset_file.name} from source_dir (the name {name} then selects it), or set " \
-                       f"{PRESET_HYPERPARAMETER} to '{load_preset(name).name}'"
-            except UserError as exc:
-                hint = f"no rlrt preset is named '{name}'. {exc}"
-            raise UserError(f"The Coach preset file {preset_file.name} in source_dir cannot run: rlrt does not run "
-                            f"Coach (Intel RL Coach, TensorFlow 1). {hint}. See docs/MIGRATING.md.")
-        return load_preset(name).name
+                                f"no {PRESET_HYPERPARAMETER}: name the preset to train.") from exc
+        return str(name)
+
+    def preset_from_name(self, preset_name: str) -> Any:
+        """The ``graph_manager`` of ``<preset_name>.py`` next to the script (Coach's way of loading a preset)."""
+        path = Path(self.path_of_main_launcher()) / f"{preset_name}.py"
+        print(f"rlrt: loading the Coach preset {preset_name} from {path.parent}", flush=True)
+        spec = importlib.util.spec_from_file_location(re.sub(r"\W", "_", preset_name), path)
+        module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+        try:
+            spec.loader.exec_module(module)  # type: ignore[union-attr]
+        except UserError:
+            raise
+        except Exception as exc:  # the user's preset file failed: its error, named
+            raise UserError(f"{path.name}: {type(exc).__name__}: {exc}") from exc
+        if not hasattr(module, "graph_manager"):
+            raise UserError(f"{path.name} defines no graph_manager")
+        return module.graph_manager
+
+    def coach_job(self, preset_file: Path) -> CoachJob:
+        """The job the preset file in source_dir describes, the job's hyperparameters applied to it."""
+        compat.install()
+        graph_manager = self.preset_from_name(preset_file.stem)
+        if not isinstance(getattr(self, "hyperparameters", None), ConfigurationList):
+            self.hyperparameters = CoachConfigurationList()
+        self.rlrt_hyperparameters = getattr(self, "rlrt_hyperparameters", {})
+        for name, value in _job_hyperparameters().items():
+            if name not in LAUNCHER_ARGUMENTS and not name.startswith(hp.SAGEMAKER_PREFIX) \
+                    and name != hp.TUNING_OBJECTIVE:
+                self.map_hyperparameter(name, value)
+        try:
+            self.hyperparameters.apply_subset(graph_manager, "rl.")
+        except (KeyError, AttributeError, TypeError, ValueError) as exc:
+            failed = next((k for k in self.hyperparameters.hp_dict if k.startswith("rl.")), "?")
+            raise UserError(f"the hyperparameter {failed} names nothing the preset's graph manager holds "
+                            f"({type(exc).__name__}: {exc})") from exc
+        job = translate(graph_manager)
+        if job.user_env:
+            env_config = job.hyperparameters.get(hp.CONFIG_PREFIX + "env_config") or {}
+            job.env = job.hyperparameters[hp.ENV] = _register_level(job.env, env_config)
+        if type(self).get_config_args is not SageMakerCoachPresetLauncher.get_config_args:
+            job.notes.append(f"{type(self).__name__}.get_config_args() not called: it reads Coach's command line, "
+                             "which rlrt does not have (map_hyperparameter() is called for every hyperparameter)")
+        workers = _job_hyperparameters().get("num_workers")
+        if workers not in (None, 1, "1"):
+            job.notes.append(f"num_workers: {workers} not translated: rlrt sizes its env runners from the instance")
+        return job
+
+    def get_config_args(self, parser: Any) -> Any:
+        """Coach's command-line arguments: rlrt has no Coach command line, so it never calls this (kept so that a
+        script's override imports and is named in a line)."""
+        return parser
 
     def launch(self) -> int:
-        """Train the mapped rlrt preset with rlrt's training job; returns the exit code."""
+        """Train the preset file in source_dir (else rlrt's preset of that name); returns the exit code."""
         configure_logging(others=False)  # the script owns its process's logging; rlrt's lines read rlrt: ...
-        chosen: list[str] = []
-        code = run_job(lambda: chosen.append(self.rlrt_preset()))
-        return code or run_training_job(default_preset=chosen[0], plugins=INSTALLED)
+        chosen: dict[str, Any] = {}
+
+        def prepare() -> None:
+            name = self.preset_name()
+            preset_file = Path(self.path_of_main_launcher()) / f"{name}.py"
+            if not preset_file.is_file():
+                chosen["rlrt"] = load_preset(name).name
+                print(f"rlrt: no Coach preset file {preset_file.name} in source_dir: training rlrt's preset "
+                      f"'{chosen['rlrt']}'", flush=True)
+                return
+            try:
+                chosen["coach"] = job = self.coach_job(preset_file)
+            except UserError as exc:
+                raise UserError(f"The Coach preset file {preset_file.name} in source_dir cannot run: {exc}. "
+                                f"{_rlrt_hint(name)}See docs/MIGRATING.md.") from exc
+            print(f"rlrt: training the Coach preset file {preset_file.name} from source_dir ({job.algorithm} on "
+                  f"{job.env})", flush=True)
+            for note in job.notes:
+                print(f"rlrt: {preset_file.stem}: {note}", flush=True)
+
+        code = run_job(prepare)
+        if code or "rlrt" in chosen:
+            return code or run_training_job(default_preset=chosen["rlrt"], plugins=INSTALLED)
+        return self._train_coach(chosen["coach"], self.preset_name())
+
+    def _train_coach(self, job: CoachJob, name: str) -> int:
+        overrides = {**self.rlrt_hyperparameters, **job.hyperparameters}
+        folder = Path(tempfile.mkdtemp(prefix="rlrt-coach-"))
+        try:
+            preset = folder / f"{name}.yaml"
+            bar = {} if job.pass_bar is None else {"pass_bar": {
+                "metric": "episode_reward_mean", "value": job.pass_bar,
+                "source": "the preset's PresetValidationParameters.min_reward_threshold"}}
+            preset.write_text(yaml.safe_dump({"name": name, "description": f"the Coach preset {name}.py",
+                                              "env": job.env, "algorithm": job.algorithm, "config": {}, "stop": {},
+                                              **bar}))
+            # The job's hyperparameters were the graph manager's; rlrt reads only what the translation made of them.
+            code = run_training_job(overrides=overrides, default_preset=str(preset), plugins=INSTALLED,
+                                    owned=lambda key: key in overrides)
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+        if code == 0 and job.evaluation_episodes:
+            code = run_job(lambda: _evaluate(job))
+        return code
 
     @classmethod
     def train_main(cls) -> None:
@@ -96,6 +218,64 @@ class SageMakerCoachPresetLauncher:
         code = main(["evaluate-offline"])
         if code:
             raise SystemExit(code)
+
+
+def _rlrt_hint(name: str) -> str:
+    """The rlrt preset for the problem, when one is named ``name``."""
+    try:
+        preset = load_preset(name).name
+    except UserError:
+        return ""
+    return (f"rlrt's preset '{preset}' trains this problem: delete {name}.py from source_dir (the name {name} then "
+            f"selects it), or set {PRESET_HYPERPARAMETER} to '{preset}'. ")
+
+
+class _LevelCreator:
+    """Coach's ``level="module:Class"``: the environment is ``Class(**additional_simulator_parameters)``."""
+
+    OWN_KEYS = ("render_mode", "max_episode_steps")
+    """rlrt's keys that ``sagemaker_rl.user_envs.UserEnvCreator`` applies itself around the environment."""
+
+    def __init__(self, level: str, factory: Any) -> None:
+        self.__qualname__ = level  # how UserEnvCreator names the creator in an error
+        self.factory = factory
+
+    def __call__(self, env_config: Any) -> Any:
+        return self.factory(**{k: v for k, v in dict(env_config).items() if k not in self.OWN_KEYS})
+
+
+def _register_level(level: str, env_config: Mapping[str, Any]) -> str:
+    """Register Coach's ``module:Class`` level (a module in source_dir) as an rlrt environment, built once here to
+    check it; returns its gymnasium id."""
+    from ray.tune.registry import register_env  # heavy: Ray and RLlib (~4 s)
+
+    module_name, _, attribute = level.partition(":")
+    try:
+        factory = getattr(importlib.import_module(module_name), attribute)
+    except (ImportError, AttributeError) as exc:
+        raise UserError(f"env_params.level {level!r}: {type(exc).__name__}: {exc}") from exc
+    name = level.replace(":", ".")
+    register_env(name, _LevelCreator(level, factory))
+    gym_id = register_user_env(name)
+    if gym_id is None:  # registered just above
+        raise UserError(f"env_params.level {level!r} could not be registered")
+    try:
+        check_user_env(gym_id, env_config)
+    except (EnvConfigError, EnvStartError) as exc:
+        raise UserError(str(exc)) from exc
+    return gym_id
+
+
+def _evaluate(job: CoachJob) -> None:
+    """Coach's evaluation phase: the exported policy played for the preset's evaluation episodes (``Testing>``)."""
+    root = _job_root()
+    if not (root / MODEL_DIR / METADATA_JSON).is_file():
+        return  # a host that wrote no model
+    model_dir, metadata = locate(root / MODEL_DIR, INSTALLED)
+    iteration = int((metadata.get("training") or {}).get("training_iteration", 0))
+    evaluate_policy(load_actor(model_dir, metadata, INSTALLED), str(metadata.get("env") or job.env),
+                    job.evaluation_episodes, iteration, root / INTERMEDIATE_DIR)
+
 
 
 SageMakerCoachLauncher = SageMakerCoachPresetLauncher

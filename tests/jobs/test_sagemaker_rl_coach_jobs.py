@@ -1,15 +1,26 @@
-"""SageMaker RL's Coach launcher (``sagemaker_rl.coach_launcher``) in script mode: the Batch RL notebook's preset
-name trains rlrt's preset for the problem; a Coach preset file in source_dir is refused naming that preset."""
+"""SageMaker RL's Coach launcher (``sagemaker_rl.coach_launcher``) in script mode: the CartPole Coach example's
+presets (../shared/coach, its byte-for-byte ``train-coach.py``) train as the notebook launches them; the Batch RL
+notebook's preset name trains rlrt's preset for the problem; a Coach preset file rlrt cannot translate is refused
+naming that preset."""
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
 import pytest
 
 from runtime.offline.collect import collect
+from tests.conftest import REPO_ROOT
 from tests.jobs.test_sagemaker_rl_jobs import run_script_mode
+from tests.quiet_logs import gym_notice, unexpected_lines
+
+COACH = REPO_ROOT.parent / "shared" / "coach"
+CARTPOLE, BATCH = COACH / "rl_cartpole_coach" / "src", COACH / "rl_cartpole_batch_coach" / "src"
+NOTEBOOK = {"rl.agent_params.algorithm.discount": 0.9, "rl.evaluation_steps:EnvironmentEpisodes": 8,
+            "improve_steps": 1, "save_model": 1}
+"""The notebook's hyperparameters, with Coach's own tiny stop (its improve_steps 10000 -> 1 training step)."""
 
 COACH_SCRIPT = '''
 from sagemaker_rl.coach_launcher import SageMakerCoachPresetLauncher
@@ -47,12 +58,113 @@ def test_coach_launcher_trains_the_rlrt_preset_for_the_seed_name(tmp_path: Path)
     assert "preset cartpole-bcq" in output and (tree.model / "policy.onnx").is_file()
 
 
-def test_a_coach_preset_file_in_source_dir_names_the_rlrt_preset(tmp_path: Path) -> None:
+def test_a_coach_preset_rlrt_cannot_translate_is_refused_naming_the_rlrt_preset(tmp_path: Path) -> None:
+    """The Batch RL example's own preset file (offline DDQN-BCQ, which rlrt does not translate) in source_dir: the
+    job is that file, so it fails naming why and rlrt's preset for the problem."""
     files = {"train-coach.py": COACH_SCRIPT,
-             "preset-cartpole-ddqnbcq.py": "from rl_coach.graph_managers.batch_rl_graph_manager import *\n"}
-    run, tree = run_script_mode(tmp_path, "train-coach.py", files, TINY, timeout=120)
+             "preset-cartpole-ddqnbcq.py": (BATCH / "preset-cartpole-ddqnbcq.py").read_text()}
+    run, tree = run_script_mode(tmp_path, "train-coach.py", files, {"save_model": 1}, timeout=120)
     # The script exits 2 with the reason in output/failure; sagemaker-training then exits 1, as on SageMaker.
     assert run.returncode == 1 and "ExitCode 2" in run.stdout + run.stderr, (run.stdout + run.stderr)[-3000:]
     failure = tree.failure.read_text()
-    assert "The Coach preset file preset-cartpole-ddqnbcq.py in source_dir cannot run" in failure
+    assert "The Coach preset file preset-cartpole-ddqnbcq.py in source_dir cannot run: BatchRLGraphManager with " \
+           "DDQNBCQAgentParameters: rlrt translates a BasicRLGraphManager" in failure
     assert "rlrt's preset 'cartpole-bcq' trains this problem" in failure
+
+
+def cartpole_files(preset: str, edit: tuple[str, str] | None = None) -> dict[str, str]:
+    """The example's train-coach.py and ``preset``, as uploaded (``edit``: one replacement in the preset)."""
+    text = (CARTPOLE / f"{preset}.py").read_text()
+    if edit is not None:
+        assert edit[0] in text
+        text = text.replace(*edit)
+    return {"train-coach.py": (CARTPOLE / "train-coach.py").read_text(), f"{preset}.py": text}
+
+
+def train_cartpole(tmp_path: Path, preset: str, edit: tuple[str, str] | None = None) -> tuple[str, dict, dict]:
+    run, tree = run_script_mode(tmp_path, "train-coach.py", cartpole_files(preset, edit),
+                                {"RLCOACH_PRESET": preset, **NOTEBOOK})
+    output = run.stdout + run.stderr
+    assert run.returncode == 0, output[-4000:]
+    assert f"rlrt: training the Coach preset file {preset}.py from source_dir" in output
+    assert "rlrt: applying RL hyperparameter rl.improve_steps:TrainingSteps=1" in output  # the script's mapping
+    assert unexpected_lines(output) == []
+    # The SDK's Coach metric definitions: ^Training>.*Total reward=(.*?), and ^Testing>.*Total reward=(.*?),
+    assert any(line.startswith("Training>") and "Total reward=" in line for line in output.splitlines()), output[-3000:]
+    testing = [line for line in output.splitlines() if line.startswith("Testing>") and "Total reward=" in line]
+    assert len(testing) == 8, output[-3000:]  # rl.evaluation_steps:EnvironmentEpisodes = 8
+    assert (tree.model / "policy.onnx").is_file() and not tree.failure.exists()
+    metadata = json.loads((tree.model / "metadata.json").read_text())
+    config = json.loads((tree.model / "config.json").read_text())
+    assert metadata["env"] == "CartPole-v0" and config["env"] == "CartPole-v0"
+    assert config["stop"] == {"training_iteration": 1}
+    return output, metadata, config
+
+
+@pytest.mark.slow
+def test_the_cartpole_clipped_ppo_preset_trains_as_the_notebook_launches_it(tmp_path: Path) -> None:
+    output, metadata, config = train_cartpole(tmp_path, "preset-cartpole-clippedppo")
+    assert metadata["algorithm"] == "PPO"
+    settings = config["config"]
+    assert settings["gamma"] == 0.9  # the notebook's rl.agent_params.algorithm.discount over the preset's 0.99
+    assert settings["lr"] == 0.0003 and settings["clip_param"] == 0.2 and settings["lambda"] == 0.95
+    assert settings["num_epochs"] == 10 and settings["minibatch_size"] == 64 and settings["entropy_coeff"] == 0
+    assert settings["train_batch_size_per_learner"] == 2048
+    assert settings["model_config"]["fcnet_hiddens"] == [64, 64]
+    assert settings["model_config"]["fcnet_activation"] == "tanh"
+    # What has no RLlib counterpart is named, one line each.
+    assert "rlrt: preset-cartpole-clippedppo: agent_params.algorithm.clipping_decay_schedule: LinearSchedule not " \
+           "translated" in output
+    assert "agent_params.pre_network_filter.observation_filters.observation: {normalize_observation: " \
+           "ObservationNormalizationFilter} not translated" in output
+    # An edited preset trains what it says.
+    edited = tmp_path / "edited"
+    edited.mkdir()
+    _, _, other = train_cartpole(edited, "preset-cartpole-clippedppo",
+                                 ('learning_rate = 0.0003', 'learning_rate = 0.001'))
+    assert other["config"]["lr"] == 0.001 and {**other["config"], "lr": 0.0003} == settings
+
+
+@pytest.mark.slow
+def test_the_cartpole_dqn_preset_trains_as_the_notebook_launches_it(tmp_path: Path) -> None:
+    _, metadata, config = train_cartpole(tmp_path, "preset-cartpole-dqn")
+    assert metadata["algorithm"] == "DQN"
+    settings = config["config"]
+    assert settings["gamma"] == 0.9 and settings["lr"] == 0.00025
+    assert settings["double_q"] is False and settings["dueling"] is False
+    assert settings["target_network_update_freq"] == 100 and settings["replay_buffer_config"]["capacity"] == 40000
+    assert settings["epsilon"] == [[0, 1.0], [10000, 0.01]]
+    assert settings["num_steps_sampled_before_learning_starts"] == 1000
+    assert settings["model_config"]["fcnet_hiddens"] == [256, 512]  # Coach's Medium embedder and middleware
+
+
+MOUNTAIN_CAR = COACH / "rl_mountain_car_coach_gymEnv" / "src"
+
+
+@pytest.mark.slow
+def test_the_mountain_car_preset_trains_its_own_environment_class(tmp_path: Path) -> None:
+    """The Mountain Car example's continuous Clipped PPO preset: its env is
+    ``patient_envs:PatientContinuousMountainCar`` in source_dir; its train-coach.py maps the notebook's shortcut names
+    (tiny values here)."""
+    preset = "preset-mountain-car-continuous-clipped-ppo"
+    files = {name: (MOUNTAIN_CAR / name).read_text() for name in ("train-coach.py", "patient_envs.py", f"{preset}.py")}
+    run, tree = run_script_mode(tmp_path, "train-coach.py", files, {
+        "RLCOACH_PRESET": preset, "discount": 0.995, "gae_lambda": 0.997, "evaluation_episodes": 1,
+        "improve_steps": 600, "training_freq_env_steps": 600, "training_learning_rate": 0.004,
+        "training_batch_size": 256, "training_epochs": 1, "save_model": 1})
+    output = run.stdout + run.stderr
+    assert run.returncode == 0, output[-4000:]
+    assert f"rlrt: training the Coach preset file {preset}.py from source_dir (PPO on " \
+           "sagemaker_rl/patient_envs.PatientContinuousMountainCar)" in output
+    assert len([line for line in output.splitlines() if line.startswith("Testing>")]) == 1
+    # The example's patient_envs.py imports gym, which prints its notice once; the rollout video is filmed.
+    assert unexpected_lines(output, expected=gym_notice()) == [] and "rollout video rollout-iteration" in output
+    assert (tree.model / "policy.onnx").is_file()
+    config = json.loads((tree.model / "config.json").read_text())
+    settings = config["config"]
+    assert config["env"] == "sagemaker_rl/patient_envs.PatientContinuousMountainCar"
+    assert config["stop"] == {"timesteps_total": 600}  # improve_steps is EnvironmentSteps in this script
+    assert settings["gamma"] == 0.995 and settings["lambda"] == 0.997 and settings["lr"] == 0.004
+    assert settings["train_batch_size_per_learner"] == 600 and settings["minibatch_size"] == 256
+    assert settings["num_epochs"] == 1 and settings["clip_param"] == 0.3
+    assert settings["model_config"]["fcnet_hiddens"] == [32, 32]

@@ -1,0 +1,345 @@
+"""A Coach preset's ``graph_manager`` (built by rlrt's ``rl_coach`` parameter package) as one rlrt training job.
+
+:func:`translate` reads what the preset set (its agent, networks, schedule, environment and validation parameters)
+and returns rlrt hyperparameters in rlrt's own grammar (``rl.training.run``, ``rl.training.env``,
+``rl.training.config.*`` in RLlib 2.x names, ``rl.training.stop.*``), the pass bar, the episodes of the evaluation
+after training, and one line for each setting that was mapped approximately or not at all. Every attribute a preset
+sets away from its class's Coach default is either translated or named in a line: nothing is dropped silently.
+A preset rlrt cannot train (an agent or head with no RLlib counterpart, a layer other than ``Dense``) is a
+:class:`runtime.errors.UserError` naming what. An environment given as ``level="module:Class"`` is marked
+(``CoachJob.user_env``) for the launcher to register from source_dir.
+
+Classes are recognised by their names (``ClippedPPOAgentParameters``, ...), so the same code reads Coach's own
+parameter objects; nothing here imports ``rl_coach``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any, Iterator
+
+from runtime.config import hyperparameters as hp
+from runtime.errors import UserError
+
+CONFIG = hp.CONFIG_PREFIX
+STOP = hp.STOP_PREFIX
+MAIN = "agent_params.network_wrappers.main"
+
+# Coach's layer schemes (rl_coach/architectures/tensorflow_components: vector_embedder.py, fc_middleware.py).
+EMBEDDER_SCHEMES = {"Empty": [], "Shallow": [128], "Medium": [256], "Deep": [128, 128, 128]}
+MIDDLEWARE_SCHEMES = {"Empty": [], "Shallow": [64], "Medium": [512], "Deep": [128, 128, 128]}
+
+STEP_STOPS = {"TrainingSteps": hp.STOP_TRAINING_ITERATION, "EnvironmentSteps": hp.STOP_TIMESTEPS_TOTAL,
+              "Frames": hp.STOP_TIMESTEPS_TOTAL, "EnvironmentEpisodes": "episodes_total",
+              "Time": hp.STOP_TIME_TOTAL_S}
+"""improve_steps' kind -> the rlrt stop criterion that counts the nearest thing."""
+
+STOP_MEANING = {"TrainingSteps": "training iterations (one rlrt iteration: a batch of environment steps and its "
+                                 "gradient updates)",
+                "EnvironmentSteps": "environment steps", "Frames": "environment steps (frame_skip 1)",
+                "EnvironmentEpisodes": "episodes", "Time": "seconds"}
+
+
+@dataclass
+class CoachJob:
+    """What :func:`translate` made of a preset."""
+
+    hyperparameters: dict[str, Any]
+    algorithm: str
+    env: str
+    pass_bar: float | None = None
+    evaluation_episodes: int = 0
+    notes: list[str] = field(default_factory=list)
+    """One line per setting mapped approximately or not translated."""
+    user_env: bool = False
+    """``env`` is ``module:Class`` in source_dir (Coach's ``level``), to be registered before the job trains."""
+
+
+class _Reader:
+    """The graph manager, with the attribute paths translated so far (the rest of what the preset set is noted)."""
+
+    def __init__(self, graph_manager: Any) -> None:
+        self.gm = graph_manager
+        self.used: set[str] = set()
+        self.notes: list[str] = []
+
+    def get(self, path: str, mark: bool = True) -> Any:
+        """The value at ``path`` (``agent_params.network_wrappers.main.learning_rate``), marked as translated
+        unless ``mark`` is False (a container whose parts are read one by one)."""
+        if mark:
+            self.used.add(path)
+        obj = self.gm
+        for part in path.split("."):
+            obj = obj[part] if isinstance(obj, dict) else getattr(obj, part)
+        return obj
+
+    def note(self, path: str, why: str) -> None:
+        self.used.add(path)
+        self.notes.append(f"{path}: {why}")
+
+
+def _steps(value: Any) -> tuple[str, int] | None:
+    """``("EnvironmentSteps", 100)`` for ``EnvironmentSteps(100)``; None for None."""
+    if value is None:
+        return None
+    return type(value).__name__, int(value.num_steps)
+
+
+def _name(obj: Any) -> str:
+    return type(obj).__name__
+
+
+def _scheme_units(component: Any, schemes: dict[str, list[int]], where: str) -> list[int]:
+    """The hidden sizes of an embedder's or middleware's ``scheme`` (a list of ``Dense`` or a scheme name)."""
+    scheme = component.scheme
+    if isinstance(scheme, Enum):
+        return list(schemes[str(scheme.value)])
+    units = []
+    for layer in scheme:
+        if _name(layer) != "Dense":
+            raise UserError(f"{where}.scheme holds {layer!r}: rlrt's models are fully connected (Dense layers); "
+                            "this layer has no counterpart.")
+        units.append(int(layer.units))
+    return units
+
+
+def _network(reader: _Reader, config: dict[str, Any]) -> None:
+    """The main network's layers, activation, learning rate and gradient clipping."""
+    net = reader.get(MAIN, mark=False)
+    embedders = net.input_embedders_parameters
+    if list(embedders) != ["observation"]:
+        raise UserError(f"{MAIN}.input_embedders_parameters has inputs {sorted(embedders)}: rlrt trains a model of "
+                        "one 'observation' input.")
+    embedder, middleware = embedders["observation"], net.middleware_parameters
+    if _name(middleware) != "FCMiddlewareParameters":
+        raise UserError(f"{MAIN}.middleware_parameters is {_name(middleware)}: rlrt translates the fully "
+                        "connected middleware (FCMiddlewareParameters) only.")
+    hidden = (_scheme_units(embedder, EMBEDDER_SCHEMES, f"{MAIN}.input_embedders_parameters.observation")
+              + _scheme_units(middleware, MIDDLEWARE_SCHEMES, f"{MAIN}.middleware_parameters"))
+    activation = middleware.activation_function
+    if embedder.activation_function != activation:
+        reader.note(f"{MAIN}.input_embedders_parameters.observation.activation_function",
+                    f"{embedder.activation_function!r} not translated: rlrt's model has one activation, the "
+                    f"middleware's {activation!r}")
+    for part in ("input_embedders_parameters.observation.scheme", "middleware_parameters.scheme",
+                 "input_embedders_parameters.observation.activation_function",
+                 "middleware_parameters.activation_function", "learning_rate", "clip_gradients", "batch_size",
+                 "heads_parameters", "use_separate_networks_per_head"):
+        reader.used.add(f"{MAIN}.{part}")
+    config["lr"] = float(net.learning_rate)
+    if net.clip_gradients is not None:
+        config["grad_clip"] = float(net.clip_gradients)
+    config["model_config"] = {"fcnet_hiddens": hidden, "fcnet_activation": str(activation)}
+
+
+def _ppo(reader: _Reader, config: dict[str, Any]) -> None:
+    net = reader.get(MAIN, mark=False)
+    config.update({
+        "gamma": float(reader.get("agent_params.algorithm.discount")),
+        "lambda": float(reader.get("agent_params.algorithm.gae_lambda")),
+        "use_gae": bool(reader.get("agent_params.algorithm.estimate_state_value_using_gae")),
+        "clip_param": float(reader.get("agent_params.algorithm.clip_likelihood_ratio_using_epsilon")),
+        "entropy_coeff": float(reader.get("agent_params.algorithm.beta_entropy")),
+        "num_epochs": int(reader.get("agent_params.algorithm.optimization_epochs")),
+        "use_kl_loss": bool(reader.get("agent_params.algorithm.use_kl_regularization")),
+        "minibatch_size": int(net.batch_size),
+    })
+    # Coach's PPO heads have separate networks unless use_separate_networks_per_head is off.
+    config["model_config"]["vf_share_layers"] = not net.use_separate_networks_per_head
+    playing = _steps(reader.get("agent_params.algorithm.num_consecutive_playing_steps"))
+    if playing and playing[0] == "EnvironmentSteps":
+        config["train_batch_size_per_learner"] = playing[1]
+    else:
+        reader.note("agent_params.algorithm.num_consecutive_playing_steps",
+                    f"{playing} not translated: RLlib's PPO collects a number of environment steps per update")
+    decay = reader.get("agent_params.algorithm.clipping_decay_schedule")
+    if _name(decay) != "ConstantSchedule":
+        reader.note("agent_params.algorithm.clipping_decay_schedule",
+                    f"{_name(decay)} not translated: RLlib's PPO keeps clip_param constant")
+    # The target network holds the old policy in Coach; RLlib keeps the old action log-probabilities instead.
+    reader.used.add("agent_params.algorithm.num_steps_between_copying_online_weights_to_target")
+
+
+def _dqn(reader: _Reader, config: dict[str, Any], double_q: bool) -> None:
+    net = reader.get(MAIN, mark=False)
+    heads = [_name(h) for h in net.heads_parameters]
+    if heads not in (["QHeadParameters"], ["DuelingQHeadParameters"]):
+        raise UserError(f"{MAIN}.heads_parameters is {heads}: rlrt translates a Q head (QHeadParameters) or a "
+                        "dueling one (DuelingQHeadParameters).")
+    config.update({
+        "gamma": float(reader.get("agent_params.algorithm.discount")),
+        "double_q": double_q,
+        "dueling": heads == ["DuelingQHeadParameters"],
+        "n_step": 1,
+        "train_batch_size_per_learner": int(net.batch_size),
+        "tau": float(reader.get("agent_params.algorithm.rate_for_copying_weights_to_target")),
+    })
+    copying = _steps(reader.get("agent_params.algorithm.num_steps_between_copying_online_weights_to_target"))
+    if copying and copying[0] == "EnvironmentSteps":
+        config["target_network_update_freq"] = copying[1]
+    else:
+        reader.note("agent_params.algorithm.num_steps_between_copying_online_weights_to_target",
+                    f"{copying} not translated: RLlib updates the target network every N environment steps")
+    playing = _steps(reader.get("agent_params.algorithm.num_consecutive_playing_steps"))
+    if playing and playing[0] == "EnvironmentSteps":
+        # Coach trains one batch every N environment steps: RLlib's replay ratio says the same.
+        config["training_intensity"] = float(net.batch_size) / playing[1]
+    else:
+        reader.note("agent_params.algorithm.num_consecutive_playing_steps", f"{playing} not translated")
+    size = reader.get("agent_params.memory.max_size")
+    if _name(size[0]) == "MemoryGranularity" and getattr(size[0], "name", "") == "Transitions":
+        config["replay_buffer_config"] = {"type": "EpisodeReplayBuffer", "capacity": int(size[1])}
+    else:
+        reader.note("agent_params.memory.max_size", f"{size} not translated: RLlib's replay holds transitions")
+    schedule = reader.get("agent_params.exploration.epsilon_schedule")
+    if _name(schedule) == "LinearSchedule":
+        config["epsilon"] = [[0, float(schedule.initial_value)],
+                             [int(schedule.decay_steps), float(schedule.final_value)]]
+    elif _name(schedule) == "ConstantSchedule":
+        config["epsilon"] = [[0, float(schedule.initial_value)]]
+    else:
+        reader.note("agent_params.exploration.epsilon_schedule", f"{_name(schedule)} not translated")
+    reader.used.add(f"{MAIN}.optimizer_epsilon")
+    config["adam_epsilon"] = float(net.optimizer_epsilon)
+
+
+AGENTS = {"ClippedPPOAgentParameters": "PPO", "DQNAgentParameters": "DQN", "DDQNAgentParameters": "DQN"}
+"""The Coach agents rlrt trains, and the RLlib algorithm each becomes."""
+
+
+def _schedule(reader: _Reader, job: CoachJob, algorithm: str) -> None:
+    """improve_steps -> the stop; heatup_steps -> learning starts (DQN); evaluation -> the final evaluation."""
+    improve = _steps(reader.get("improve_steps"))
+    if improve is None:
+        raise UserError("The preset's schedule has no improve_steps: give one (or the hyperparameter "
+                        "rl.improve_steps:TrainingSteps).")
+    stop = STEP_STOPS[improve[0]]
+    job.hyperparameters[STOP + stop] = improve[1]
+    job.notes.append(f"improve_steps: {improve[0]}({improve[1]}) -> stop at {stop} {improve[1]} "
+                     f"({STOP_MEANING[improve[0]]})")
+    heatup = _steps(reader.get("heatup_steps"))
+    if heatup and heatup[1] > 0:
+        if algorithm == "DQN" and heatup[0] == "EnvironmentSteps":
+            job.hyperparameters[CONFIG + "num_steps_sampled_before_learning_starts"] = heatup[1]
+        else:
+            reader.note("heatup_steps", f"{heatup[0]}({heatup[1]}) not translated: RLlib's {algorithm} "
+                                        "learns from the first batch")
+    evaluation = _steps(reader.get("evaluation_steps"))
+    if evaluation and evaluation[0] == "EnvironmentEpisodes":
+        job.evaluation_episodes = evaluation[1]
+    elif evaluation and evaluation[1] > 0:
+        job.evaluation_episodes = 5
+        reader.note("evaluation_steps", f"{evaluation[0]}({evaluation[1]}): rlrt evaluates whole episodes; 5")
+    between = _steps(reader.get("steps_between_evaluation_periods"))
+    if job.evaluation_episodes and between:
+        reader.note("steps_between_evaluation_periods",
+                    f"{between[0]}({between[1]}) not translated: rlrt evaluates the exported policy once, after "
+                    "training")
+
+
+def _environment(reader: _Reader, job: CoachJob) -> None:
+    env = reader.get("env_params", mark=False)
+    if _name(env) not in ("GymVectorEnvironment", "GymEnvironmentParameters"):
+        raise UserError(f"env_params is {_name(env)}: rlrt translates gym environments (GymVectorEnvironment).")
+    level = reader.get("env_params.level")
+    if not isinstance(level, str) or not level.strip():
+        raise UserError(f"env_params.level is {level!r}: name a gym id (level='CartPole-v0').")
+    module, colon, attribute = level.partition(":")
+    if colon and not (module.strip() and attribute.strip()):
+        raise UserError(f"env_params.level {level!r} must be a gym id or 'module:Class' (a class or function in "
+                        "source_dir that makes the environment).")
+    job.user_env = bool(colon)
+    job.env = level
+    job.hyperparameters[hp.ENV] = level
+    extra = reader.get("env_params.additional_simulator_parameters") or {}
+    if extra:
+        job.hyperparameters[CONFIG + "env_config"] = dict(extra)
+    for part in ("frame_skip", "default_input_filter", "default_output_filter"):
+        reader.used.add(f"env_params.{part}")
+
+
+def translate(graph_manager: Any) -> CoachJob:
+    """The rlrt job for a Coach preset's ``graph_manager`` (see the module's docstring)."""
+    if not hasattr(graph_manager, "agent_params"):
+        raise UserError(f"{_name(graph_manager)} has no single agent_params: rlrt translates a BasicRLGraphManager "
+                        "(one agent, one environment).")
+    reader = _Reader(graph_manager)
+    agent = reader.get("agent_params", mark=False)
+    algorithm = AGENTS.get(_name(agent))
+    if algorithm is None or _name(graph_manager) != "BasicRLGraphManager":
+        raise UserError(f"{_name(graph_manager)} with {_name(agent)}: rlrt translates a BasicRLGraphManager with "
+                        f"{', '.join(AGENTS)} (to RLlib's PPO / DQN).")
+    job = CoachJob({hp.RUN: algorithm}, algorithm, "")
+    config: dict[str, Any] = {}
+    _network(reader, config)
+    if algorithm == "PPO":
+        _ppo(reader, config)
+    else:
+        _dqn(reader, config, double_q=_name(agent) == "DDQNAgentParameters")
+    job.hyperparameters.update({CONFIG + key: value for key, value in config.items()})
+    _environment(reader, job)
+    _schedule(reader, job, algorithm)
+    threshold = reader.get("preset_validation_params.min_reward_threshold")
+    job.pass_bar = float(threshold) if threshold else None
+    for part in ("test", "max_episodes_to_achieve_reward"):
+        reader.used.add(f"preset_validation_params.{part}")  # Coach's own test of the preset, not training
+    job.notes = reader.notes + job.notes + [f"{path}: {value} not translated"
+                                            for path, value in _untranslated(reader, graph_manager, agent)]
+    return job
+
+
+def _untranslated(reader: _Reader, graph_manager: Any, agent: Any) -> Iterator[tuple[str, str]]:
+    """What the preset set away from Coach's defaults (a fresh agent of its class, fresh parameter objects) and no
+    translation read."""
+    defaults = {"agent_params": type(agent)()}
+    for name in ("visualization_parameters", "preset_validation_params", "env_params"):
+        given = getattr(graph_manager, name)
+        try:
+            defaults[name] = type(given)(level=given.level) if name == "env_params" else type(given)()
+        except TypeError:  # a parameters class with other arguments: not compared
+            continue
+    for name, default in defaults.items():
+        for path, value in _differences(getattr(graph_manager, name), default, name):
+            if path.split(".", 2)[:2] == ["agent_params", "visualization"]:
+                continue  # the graph manager's visualization_parameters, compared once
+            if path in ("agent_params.input_filter", "agent_params.output_filter") and \
+                    _name(value) in ("NoInputFilter", "NoOutputFilter"):
+                continue  # the environment's defaults, set by the graph manager
+            if not any(path == used or path.startswith(used + ".") or used.startswith(path + ".")
+                       for used in reader.used):
+                yield path, _short(value)
+
+
+def _differences(given: Any, default: Any, path: str) -> Iterator[tuple[str, Any]]:
+    """The attribute paths under ``path`` where ``given`` differs from ``default``."""
+    if type(given) is not type(default):
+        yield path, given
+    elif isinstance(given, dict):
+        for key in sorted(set(given) | set(default), key=str):
+            label = key.__name__ if isinstance(key, type) else str(key)
+            if key not in given or key not in default:
+                yield f"{path}.{label}", given.get(key)
+            else:
+                yield from _differences(given[key], default[key], f"{path}.{label}")
+    elif isinstance(given, (list, tuple)):
+        if len(given) != len(default):
+            yield path, given
+        else:
+            for index, (a, b) in enumerate(zip(given, default)):
+                yield from _differences(a, b, f"{path}.{index}")
+    elif hasattr(given, "__dict__") and not isinstance(given, (Enum, type)):
+        for key in sorted(set(vars(given)) | set(vars(default))):
+            if key.startswith("__"):
+                continue
+            a, b = vars(given).get(key), vars(default).get(key)
+            yield from _differences(a, b, f"{path}.{key.lstrip('_')}")  # a property's value, by its name
+    elif given != default:
+        yield path, given
+
+
+def _short(value: Any) -> str:
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k}: {_short(v)}" for k, v in value.items()) + "}"
+    text = f"{_name(value)}" if hasattr(value, "__dict__") and not isinstance(value, Enum) else repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."

@@ -1,0 +1,146 @@
+"""A Coach preset's graph manager as one rlrt job (``sagemaker_rl.coach_translate``): the CartPole Coach example's
+presets (../shared/coach, byte-for-byte) become RLlib PPO / DQN hyperparameters in rlrt's grammar, what has no
+counterpart is named one line each, and a preset rlrt cannot train is refused naming what."""
+
+from __future__ import annotations
+
+import json
+import runpy
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from runtime.config.hyperparameters import resolve
+from runtime.config.presets import load_preset_file
+from runtime.errors import UserError
+from runtime.plugins import INSTALLED
+from sagemaker_rl.coach_launcher import CoachConfigurationList, SageMakerCoachPresetLauncher
+from sagemaker_rl.coach_translate import translate
+from tests.unit.test_rl_coach_params import BATCH, CARTPOLE, KNAPSACK, rl_coach  # noqa: F401 - the fixture
+
+CONFIG, STOP = "rl.training.config.", "rl.training.stop."
+
+
+def graph_manager(path: Path, **hyperparameters: Any) -> Any:
+    built = runpy.run_path(str(path))["graph_manager"]
+    applied = CoachConfigurationList()
+    for name, value in hyperparameters.items():
+        applied.store(name, value)
+    applied.apply_subset(built, "rl.")
+    return built
+
+
+def test_clipped_ppo_becomes_rllib_ppo(rl_coach: None) -> None:
+    job = translate(graph_manager(CARTPOLE / "preset-cartpole-clippedppo.py",
+                                  **{"rl.agent_params.algorithm.discount": 0.9, "rl.improve_steps:TrainingSteps": 3,
+                                     "rl.evaluation_steps:EnvironmentEpisodes": 8}))
+    hp = job.hyperparameters
+    assert (job.algorithm, job.env, job.pass_bar, job.evaluation_episodes) == ("PPO", "CartPole-v0", 150.0, 8)
+    assert hp["rl.training.run"] == "PPO" and hp["rl.training.env"] == "CartPole-v0"
+    assert {k[len(CONFIG):]: v for k, v in hp.items() if k.startswith(CONFIG)} == {
+        "lr": 0.0003, "gamma": 0.9, "lambda": 0.95, "use_gae": True, "clip_param": 0.2, "entropy_coeff": 0.0,
+        "num_epochs": 10, "use_kl_loss": False, "minibatch_size": 64, "train_batch_size_per_learner": 2048,
+        "model_config": {"fcnet_hiddens": [64, 64], "fcnet_activation": "tanh", "vf_share_layers": False}}
+    assert hp[STOP + "training_iteration"] == 3
+    notes = "\n".join(job.notes)
+    for setting in ("agent_params.algorithm.clipping_decay_schedule", "agent_params.exploration: EGreedyParameters",
+                    "agent_params.network_wrappers.main.optimizer_epsilon: 1e-05",
+                    "agent_params.network_wrappers.main.adam_optimizer_beta2: 0.999",
+                    "agent_params.pre_network_filter.observation_filters.observation",
+                    "agent_params.algorithm.distributed_coach_synchronization_type",
+                    "visualization_parameters.dump_gifs: True", "steps_between_evaluation_periods",
+                    "improve_steps: TrainingSteps(3) -> stop at training_iteration 3"):
+        assert setting in notes, notes
+    assert len(job.notes) == 9, notes  # nothing else: every other setting was translated
+
+
+def test_dqn_becomes_rllib_dqn(rl_coach: None) -> None:
+    job = translate(graph_manager(CARTPOLE / "preset-cartpole-dqn.py"))
+    config = {k[len(CONFIG):]: v for k, v in job.hyperparameters.items() if k.startswith(CONFIG)}
+    assert job.algorithm == "DQN" and job.evaluation_episodes == 1
+    assert config == {
+        "lr": 0.00025, "gamma": 0.99, "double_q": False, "dueling": False, "n_step": 1,
+        "train_batch_size_per_learner": 32, "tau": 1.0, "target_network_update_freq": 100,
+        "training_intensity": 32.0, "replay_buffer_config": {"type": "EpisodeReplayBuffer", "capacity": 40000},
+        "epsilon": [[0, 1.0], [10000, 0.01]], "adam_epsilon": 0.0001,
+        "num_steps_sampled_before_learning_starts": 1000,
+        "model_config": {"fcnet_hiddens": [256, 512], "fcnet_activation": "relu"}}
+    assert job.hyperparameters[STOP + "training_iteration"] == 10000000000
+    assert "agent_params.network_wrappers.main.replace_mse_with_huber_loss: False not translated" in job.notes
+
+
+def test_an_environment_class_in_source_dir_is_the_job_s(rl_coach: None) -> None:
+    job = translate(graph_manager(KNAPSACK / "preset-knapsack-clippedppo.py"))
+    assert job.user_env and job.env == "knapsack_env:KnapSackMediumEnv" and job.algorithm == "PPO"
+
+
+def test_an_edit_to_the_preset_changes_the_job(rl_coach: None, tmp_path: Path) -> None:
+    text = (CARTPOLE / "preset-cartpole-dqn.py").read_text()
+    edited = tmp_path / "preset-cartpole-dqn.py"
+    edited.write_text(text.replace("learning_rate = 0.00025", "learning_rate = 0.001")
+                      .replace('level="CartPole-v0"', 'level="CartPole-v1"')
+                      .replace("from rl_coach.agents.dqn_agent import DQNAgentParameters",
+                               "from rl_coach.agents.ddqn_agent import DDQNAgentParameters as DQNAgentParameters"))
+    job = translate(graph_manager(edited, **{"rl.improve_steps:EnvironmentSteps": 500,
+                                             "rl.env_params.additional_simulator_parameters": {"sutton_barto": 1}}))
+    assert job.hyperparameters[CONFIG + "lr"] == 0.001 and job.hyperparameters[CONFIG + "double_q"] is True
+    assert job.hyperparameters[CONFIG + "env_config"] == {"sutton_barto": 1}
+    assert job.env == "CartPole-v1" and job.hyperparameters[STOP + "timesteps_total"] == 500
+
+
+@pytest.mark.parametrize("preset", ["preset-cartpole-clippedppo", "preset-cartpole-dqn"])
+def test_the_translation_resolves_as_an_rlrt_job(rl_coach: None, tmp_path: Path, preset: str) -> None:
+    """rlrt's own hyperparameter check (and the RLlib validator) accepts every key the translation makes."""
+    job = translate(graph_manager(CARTPOLE / f"{preset}.py", **{"rl.improve_steps:TrainingSteps": 1}))
+    base = tmp_path / "base.yaml"
+    base.write_text(f"name: {preset}\nenv: {job.env}\nalgorithm: {job.algorithm}\nconfig: {{}}\nstop: {{}}\n")
+    spec = resolve(job.hyperparameters, INSTALLED.validator_for, default_preset=str(base), num_cpus=2)
+    assert spec.algorithm == job.algorithm and spec.env == "CartPole-v0" and spec.stop == {"training_iteration": 1}
+    assert load_preset_file(base).name == preset
+
+
+def test_what_rlrt_cannot_train_is_refused_naming_it(rl_coach: None) -> None:
+    with pytest.raises(UserError, match="BatchRLGraphManager with DDQNBCQAgentParameters: rlrt translates"):
+        translate(graph_manager(BATCH / "preset-cartpole-ddqnbcq.py"))
+    with pytest.raises(UserError, match="must be a gym id or 'module:Class'"):
+        gm = graph_manager(CARTPOLE / "preset-cartpole-dqn.py")
+        gm.env_params.level = "knapsack_env:"
+        translate(gm)
+    with pytest.raises(UserError, match="heads_parameters is \\['CategoricalQHeadParameters'\\]"):
+        gm = graph_manager(CARTPOLE / "preset-cartpole-dqn.py")
+        from rl_coach.architectures.head_parameters import CategoricalQHeadParameters
+        gm.agent_params.network_wrappers["main"].heads_parameters = [CategoricalQHeadParameters()]
+        translate(gm)
+
+
+def test_the_launchers_default_map_hyperparameter() -> None:
+    """As SageMaker RL's: ``rl.*`` goes to the graph manager; rlrt's own top-level names pass through to rlrt's job;
+    anything else is an error naming it (a script maps its own shortcut names first)."""
+    launcher = SageMakerCoachPresetLauncher()
+    launcher.map_hyperparameter("rl.agent_params.algorithm.discount", 0.9)
+    launcher.map_hyperparameter("seed", 3)
+    assert launcher.hyperparameters.hp_dict == {"rl.agent_params.algorithm.discount": 0.9}
+    assert launcher.rlrt_hyperparameters == {"seed": 3}
+    with pytest.raises(UserError, match="Unknown hyperparameter discount"):
+        launcher.map_hyperparameter("discount", 0.9)
+
+
+def test_the_launcher_applies_the_jobs_hyperparameters_through_the_script(rl_coach: None, tmp_path: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """The example's own train-coach.py maps ``improve_steps`` to ``rl.improve_steps:TrainingSteps``; an ``rl.*``
+    name the graph manager does not hold fails naming it."""
+    (tmp_path / "preset-cartpole-dqn.py").write_text((CARTPOLE / "preset-cartpole-dqn.py").read_text())
+    script = runpy.run_path(str(CARTPOLE / "train-coach.py"), run_name="train_coach")
+
+    class Launcher(script["MyLauncher"]):  # type: ignore[misc, valid-type]
+        def path_of_main_launcher(self) -> str:
+            return str(tmp_path)
+
+    monkeypatch.setenv("SM_HPS", json.dumps({"RLCOACH_PRESET": "preset-cartpole-dqn", "improve_steps": 7,
+                                             "discount": 0.5, "save_model": 1, "sagemaker_program": "x"}))
+    job = Launcher().coach_job(tmp_path / "preset-cartpole-dqn.py")
+    assert job.hyperparameters[STOP + "training_iteration"] == 7 and job.hyperparameters[CONFIG + "gamma"] == 0.5
+    monkeypatch.setenv("SM_HPS", json.dumps({"rl.training.config.lr": 0.1}))
+    with pytest.raises(UserError, match="the hyperparameter rl.training.config.lr names nothing"):
+        Launcher().coach_job(tmp_path / "preset-cartpole-dqn.py")
