@@ -1,5 +1,6 @@
-"""Tune the default preset (cartpole-ppo) for a faster time to the pass bar: seconds from process start to a 100-episode mean
-of 475 (the statistic of `bench/cartpole_vs_sb3.py`) for variants of the preset, each over the same seeds.
+"""Tune the default preset (cartpole-ppo) for a faster time to the pass bar: seconds from process start to a
+100-episode mean of 475 (the statistic of `bench/cartpole_vs_sb3.py`) for variants of the preset, each over the same
+seeds.
 
 A variant is a name and the `rl.training.config.*` keys it overrides, as JSON; the preset itself is the empty one:
 

@@ -102,7 +102,9 @@ class UnityMultiAgentEnv(gym.Env):
         self.agents = sorted(obs)
         return obs, {}
 
-    def step(self, action_dict: Mapping[str, Any]) -> tuple[dict, dict, dict, dict, dict]:
+    # RLlib's multi-agent step (dicts by agent id), not gymnasium's single-agent signature the base class declares;
+    # the class stays a gymnasium Env as RLlib's MultiAgentEnv is one.
+    def step(self, action_dict: Mapping[str, Any]) -> tuple[dict, dict, dict, dict, dict]:  # type: ignore[override]
         env = self.session.env
         for behavior, spec in self.behavior_specs.items():
             decision, _terminal = env.get_steps(behavior)

@@ -15,9 +15,10 @@ The grammar is SageMaker RL's:
 Values arrive JSON-decoded (SageMaker writes every value as a JSON string); a string that parses as the number a key
 expects (``"64"``, as the SDK delivers ``{"batch_size": "64"}``) is that number, as SageMaker's own algorithms accept
 it. RLlib 1.x's ``rl.training.config.env`` names the environment (as ``rl.training.env``) and
-``rl.training.config.monitor`` turns rollout videos on or off (``record_video_every``). Keys SageMaker adds (``sagemaker_*``,
-the tuner's ``_tuning_objective_metric``) are ignored; any other unknown key, a value of the wrong type or out of
-range is a :class:`UserError` that names the key and the closest valid one. All problems are reported at once.
+``rl.training.config.monitor`` turns rollout videos on or off (``record_video_every``). Keys SageMaker adds
+(``sagemaker_*``, the tuner's ``_tuning_objective_metric``) are ignored; any other unknown key, a value of the wrong
+type or out of range is a :class:`UserError` that names the key and the closest valid one. All problems are reported
+at once.
 """
 
 from __future__ import annotations
@@ -75,7 +76,8 @@ RL_NUM_INSTANCES_SECONDARY = "rl_num_instances_secondary"
 RL_PRIMARY_ADDRESS = "rl_primary_address"
 RECORD_VIDEO_EVERY = "record_video_every"
 SAVE_MODEL = "save_model"
-"""Coach's flag (the Batch RL seed passes ``save_model: 1``); accepted for compatibility, rlrt always saves the model."""
+"""Coach's flag (the Batch RL seed passes ``save_model: 1``); accepted for compatibility, rlrt always saves the
+model."""
 
 PRETRAINED_MODEL = "pretrained_model"
 """Warm start: a local model folder, ``model.tar.gz`` or checkpoint whose weights training starts from (as the

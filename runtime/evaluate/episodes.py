@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import os
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping, Protocol
+from typing import Any, Callable, Mapping, Protocol, Sequence
 
 import numpy as np
 
@@ -92,7 +92,7 @@ def _env_action(action: Any) -> Any:
 
 
 def run_episodes(
-    act: Callable[[np.ndarray], np.ndarray],
+    act: Callable[[np.ndarray], np.ndarray | Sequence[Any]],
     env_id: str,
     episodes: int | None = None,
     seed: int = 10_000,

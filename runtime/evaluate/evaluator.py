@@ -121,16 +121,20 @@ def _environment(settings: Mapping[str, Any], metadata: Mapping[str, Any], model
 
 def _shape_checked(actor: Actor, env_id: str, metadata: Mapping[str, Any]) -> Actor:
     """``actor``, checking the first observation against the shape the model was trained on."""
-    expected = (metadata.get("observation_space") or {}).get("shape")
-    checked = [not expected]
+    shape_given = (metadata.get("observation_space") or {}).get("shape")
+    if not shape_given:
+        return actor
+    expected = list(shape_given)
+    checked = False
 
     def act(observation: np.ndarray) -> Any:
-        if not checked[0]:
+        nonlocal checked
+        if not checked:
             shape = list(np.shape(observation))
-            if shape != list(expected):
-                raise UserError(f"The model expects observations of shape {list(expected)} ({metadata.get('env')}), "
+            if shape != expected:
+                raise UserError(f"The model expects observations of shape {expected} ({metadata.get('env')}), "
                                 f"but {env_id} gives {shape}. Evaluate it on the environment it was trained on.")
-            checked[0] = True
+            checked = True
         return actor(observation)
 
     return act

@@ -21,7 +21,7 @@ class StepMethod:
         self.num_steps = num_steps
 
     def __eq__(self, other: object) -> bool:
-        return type(self) is type(other) and self.num_steps == other.num_steps  # type: ignore[attr-defined]
+        return type(self) is type(other) and self.num_steps == other.num_steps
 
     def __hash__(self) -> int:
         return hash((type(self).__name__, self.num_steps))

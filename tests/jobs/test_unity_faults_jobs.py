@@ -18,7 +18,7 @@ MISSING_LIBRARY = "./basic_env_linux.x86_64: error while loading shared librarie
                   "object file: No such file or directory"
 
 
-def _tree(tmp_path: Path, **extra: object):  # noqa: ANN202 - conftest's JobTree
+def _tree(tmp_path: Path, **extra: object):
     return make_job_tree(tmp_path / "ml", {
         "rl.training.config.env_config.env_name": GAME,
         "rl.training.config.env_config.base_port": free_base_port(),
@@ -34,7 +34,7 @@ def _executable(path: Path, content: bytes) -> Path:
     return path
 
 
-def _assert_user_error(result, tree, *words: str) -> str:  # noqa: ANN001
+def _assert_user_error(result, tree, *words: str) -> str:
     assert result.returncode == 2, result.stdout[-3000:] + result.stderr[-3000:]
     failure = tree.failure.read_text()
     assert f"Player: {tree.channel('train') / GAME}" in failure

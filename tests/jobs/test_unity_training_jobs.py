@@ -10,7 +10,7 @@ import pytest
 from conftest import make_job_tree, run_rlrt
 from tests.quiet_logs import unexpected_lines
 from unity_player.build import make_player
-from tests.unit.test_unity_training import TRAIN_UNITY, free_base_port  # noqa: F401
+from tests.unit.test_unity_training import TRAIN_UNITY, free_base_port
 
 
 def tiny(**extra: object) -> dict[str, object]:

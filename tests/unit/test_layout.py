@@ -237,7 +237,7 @@ def _function_imports(tree: ast.Module) -> Iterator[ast.Import | ast.ImportFrom]
 
 def test_functions_import_only_heavy_libraries_and_say_so() -> None:
     offenders = set()
-    for name, path in _modules().items():
+    for _name, path in _modules().items():
         lines = path.read_text(encoding="utf-8").splitlines()
         for node in _function_imports(_parse(path)):
             if "# heavy" not in lines[node.lineno - 1]:
@@ -256,7 +256,8 @@ def test_every_package_is_declared_in_setup_cfg() -> None:
     config.read(ROOT / "setup.cfg")
     declared = set(config["options"]["packages"].split())
     mapped = {line.split("=")[0].strip() for line in config["options"]["package_dir"].strip().splitlines()}
-    found = {_module_name(init) for tree in ("runtime", "envs", "sagemaker_rl") for init in (ROOT / tree).rglob("__init__.py")
+    found = {_module_name(init)
+             for tree in ("runtime", "envs", "sagemaker_rl") for init in (ROOT / tree).rglob("__init__.py")
              if "for_" not in init.parent.relative_to(ROOT).as_posix()}  # compatibility modules: package data
     assert not found - declared, f"packages missing from setup.cfg's [options] packages: {sorted(found - declared)}"
     stale = {p for p in declared - found - mapped if not (ROOT / p.replace(".", "/")).is_dir()}
@@ -271,7 +272,7 @@ def test_no_module_is_over_400_lines() -> None:
 
 def test_heavy_libraries_are_not_imported_at_module_level() -> None:
     offenders = []
-    for name, path in _modules().items():
+    for _name, path in _modules().items():
         for node in _top_level(_parse(path).body):
             modules = [alias.name for alias in node.names] if isinstance(node, ast.Import) else [node.module or ""]
             offenders += [f"{path.relative_to(ROOT)}:{node.lineno} imports {m}" for m in modules

@@ -58,16 +58,21 @@ def _check_data_against_env(data: Any, env_id: str) -> tuple[Any, Any]:
     """The data must fit the environment it is evaluated in; returns the environment's spaces."""
     env = make_env(env_id)
     try:
-        obs_size = int(np.prod(env.observation_space.shape))
+        shape = env.observation_space.shape
+        if shape is None:  # a Dict or Tuple space: the logged data's observations are flat vectors
+            raise UserError(f"{env_id}'s observations have no fixed shape; the data in the train channel needs one.")
+        obs_size = int(np.prod(shape))
         if obs_size != data.observation_size:
             raise UserError(
                 f"The data in the train channel has {data.observation_size} state features but {env_id}'s observations "
                 f"have {obs_size}. Set 'rl.training.env' to the environment the data was logged in."
             )
-        if isinstance(env.action_space, spaces.Discrete) != data.discrete:
-            raise UserError(f"The data's actions are {'discrete' if data.discrete else 'continuous'} but {env_id}'s are not.")
-        if data.discrete and data.n_actions > int(env.action_space.n):
-            raise UserError(f"The data has {data.n_actions} actions but {env_id} has {int(env.action_space.n)}.")
+        action_space = env.action_space
+        if isinstance(action_space, spaces.Discrete) != data.discrete:
+            kind = "discrete" if data.discrete else "continuous"
+            raise UserError(f"The data's actions are {kind} but {env_id}'s are not.")
+        if isinstance(action_space, spaces.Discrete) and data.n_actions > int(action_space.n):
+            raise UserError(f"The data has {data.n_actions} actions but {env_id} has {int(action_space.n)}.")
         return env.observation_space, env.action_space
     finally:
         env.close()
@@ -224,7 +229,8 @@ class D3rlpySession(TrainingSession):
                             **estimates.row()})
         signal_value = {"last": math.nan, "episode_reward_mean": evaluation.mean,
                         **estimates.values}.get(self.select_by, math.nan)
-        if self.select_by != "last" and math.isfinite(signal_value) and (self.best is None or signal_value > self.best[0]):
+        improved = self.best is None or signal_value > self.best[0]
+        if self.select_by != "last" and math.isfinite(signal_value) and improved:
             buffer = io.BytesIO()
             self.algo.impl.save_model(buffer)
             self.best = (signal_value, epoch, buffer.getvalue())

@@ -41,7 +41,9 @@ ALGORITHMS: Mapping[str, tuple[str, bool]] = MappingProxyType(
         "DoubleDQN": ("d3rlpy.algos:DoubleDQNConfig", True),
     }
 )
-ALIASES: Mapping[str, str] = MappingProxyType({"DDQN_BCQ": "DiscreteBCQ", "DDQNBCQ": "DiscreteBCQ", "D3RLPY_BCQ": "BCQ"})
+ALIASES: Mapping[str, str] = MappingProxyType(
+    {"DDQN_BCQ": "DiscreteBCQ", "DDQNBCQ": "DiscreteBCQ", "D3RLPY_BCQ": "BCQ"}
+)
 
 COACH_NAMES: Mapping[str, str] = MappingProxyType(
     {
@@ -100,8 +102,8 @@ def is_offline_algorithm(name: str) -> bool:
     return canonical_algorithm(name) is not None
 
 
-def config_class(algorithm: str) -> type:
-    """The d3rlpy config dataclass of ``algorithm``."""
+def config_class(algorithm: str) -> type[Any]:
+    """The d3rlpy config dataclass of ``algorithm`` (``type[Any]``: d3rlpy ships no type information)."""
     name = canonical_algorithm(algorithm)
     if name is None:
         raise UserError(f"'{algorithm}' is not an offline algorithm; offline algorithms: {', '.join(ALGORITHMS)}.")

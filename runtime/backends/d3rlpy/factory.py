@@ -87,7 +87,7 @@ class D3rlpyBackendFactory(BackendFactory):
         model_file = model_dir / str(named) if named else find_d3rlpy_model(model_dir)
         try:
             algo = load_algo(model_file, device="cpu:0")
-        except Exception as exc:  # noqa: BLE001 - a corrupt or foreign file: the user's to fix
+        except Exception as exc:  # a corrupt or foreign file: the user's to fix
             raise UserError(f"Cannot load the d3rlpy model {model_file}: {type(exc).__name__}: {exc}") from exc
         return lambda observation: algo.predict(np.asarray(observation, dtype=np.float32)[None])[0]
 

@@ -47,7 +47,7 @@ def _torch() -> Any:
 
 def discrete_policy_module(algo: Any, temperature: float) -> Any:
     """A ``torch.nn.Module``: observations (B, k) float32 -> (actions int64 (B,), probabilities (B, n), q (B, n))."""
-    torch = _torch()
+    import torch  # heavy: torch (~1.5 s)
     from d3rlpy.algos import DiscreteBCQ  # heavy: d3rlpy (offline jobs only)
 
     impl = algo.impl
@@ -90,7 +90,8 @@ def discrete_policy_module(algo: Any, temperature: float) -> Any:
 def continuous_policy_module(algo: Any) -> Any:
     """A ``torch.nn.Module``: observations (B, k) -> (actions (B, m),), the computation of d3rlpy's ``predict`` (for BCQ
     it samples candidate actions from its generative model, so the output is random unless torch is seeded)."""
-    torch = _torch()
+    import torch  # heavy: torch (~1.5 s)
+
     impl = algo.impl
     observation_scaler = algo.observation_scaler
     action_scaler = algo.action_scaler

@@ -96,7 +96,9 @@ def _coerce(value: Any, check: ValueCheck) -> Any:
     return value
 
 
-def rewrite_hyperparameters(preset: Preset, given: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any], list[str]]:
+def rewrite_hyperparameters(
+    preset: Preset, given: Mapping[str, Any]
+) -> tuple[dict[str, Any], dict[str, Any], list[str]]:
     """Map DeepRacer's hyperparameter names onto rlrt's (only for a DeepRacer preset; others pass through).
 
     An explicit rlrt key (``rl.training.config.lr``) wins over its DeepRacer name (``lr``).

@@ -155,7 +155,8 @@ def _make_env(config: Mapping[str, Any]) -> Any:
 
 
 def evaluate_model(model: Path, trials: int = DEFAULT_TRIALS, settings: Mapping[str, Any] | None = None,
-                   out_dir: Path | None = None, track_dirs: Sequence[Path] = (), stream: TextIO | None = None) -> list[dict[str, Any]]:
+                   out_dir: Path | None = None, track_dirs: Sequence[Path] = (),
+                   stream: TextIO | None = None) -> list[dict[str, Any]]:
     """Drive ``trials`` laps with ``model``; write evaluation_metrics.json (+ simtrace) to ``out_dir`` if given."""
     out = stream or sys.stdout
     scratch = Path(tempfile.mkdtemp(prefix="rlrt-deepracer-eval-"))
@@ -188,7 +189,8 @@ def evaluate_model(model: Path, trials: int = DEFAULT_TRIALS, settings: Mapping[
 
 def evaluate_head_to_head(model: Path, opponent: Path, trials: int = DEFAULT_TRIALS,
                           settings: Mapping[str, Any] | None = None, out_dir: Path | None = None,
-                          track_dirs: Sequence[Path] = (), stream: TextIO | None = None) -> tuple[list[dict], list[dict]]:
+                          track_dirs: Sequence[Path] = (),
+                          stream: TextIO | None = None) -> tuple[list[dict], list[dict]]:
     """Race ``model`` against ``opponent`` on one track, side by side from the start line; each car's trial ends
     on its own (lap, off track, crash: touching the other car is a crash for both). Writes
     ``evaluation_metrics.json`` (the first model) and ``evaluation_metrics_2.json`` (the second)."""
@@ -218,7 +220,8 @@ def evaluate_head_to_head(model: Path, opponent: Path, trials: int = DEFAULT_TRI
                 a, b = results[0][-1], results[1][-1]
                 print(f"rlrt: trial {trial}: model 1 {a['episode_status']} {a['completion_percentage']}% "
                       f"{a['elapsed_time_in_milliseconds'] / 1000:.2f} s; model 2 {b['episode_status']} "
-                      f"{b['completion_percentage']}% {b['elapsed_time_in_milliseconds'] / 1000:.2f} s", file=out, flush=True)
+                      f"{b['completion_percentage']}% {b['elapsed_time_in_milliseconds'] / 1000:.2f} s",
+                      file=out, flush=True)
             env.flush_trace()
         except RewardFunctionError as exc:
             raise UserError(str(exc)) from exc

@@ -18,11 +18,11 @@ from envs.deepracer.metadata import MetadataError
 from envs.deepracer.reward import RewardFunctionError
 from envs.deepracer.tracks import TrackError
 from runtime.errors import UserError
+from runtime.families.deepracer.dialect import ENV_SETTINGS, METADATA_FILE, REWARD_FILES, TRAINING_YAML
 from runtime.names import CHANNEL_PRETRAINED
 from runtime.train.warm_start import pretrained_checkpoint
 
 log = logging.getLogger(__name__)
-from runtime.families.deepracer.dialect import ENV_SETTINGS, METADATA_FILE, REWARD_FILES, TRAINING_YAML
 
 CNN_FILTERS: Mapping[str, list] = {
     "DEEP_CONVOLUTIONAL_NETWORK_SHALLOW": [[32, 8, 4], [64, 4, 2], [64, 3, 1]],
@@ -145,8 +145,8 @@ def model_config_for(metadata: Any) -> dict[str, Any]:
     network = metadata.neural_network
     sensors = set(metadata.sensors)
     if len(sensors) == 1 and sensors <= set(CAMERAS):
-        return {"conv_filters": CNN_FILTERS[network], "conv_activation": "relu", "head_fcnet_hiddens": CNN_HEADS[network],
-                "vf_share_layers": True}
+        return {"conv_filters": CNN_FILTERS[network], "conv_activation": "relu",
+                "head_fcnet_hiddens": CNN_HEADS[network], "vf_share_layers": True}
     return {"fcnet_hiddens": MLP_HIDDENS[network], "fcnet_activation": "tanh", "vf_share_layers": False}
 
 
@@ -184,6 +184,7 @@ def _scaled_space(space: Any) -> Any:
 
 def image_scaler(env: Any = None, spaces: Any = None, device: Any = None) -> Any:
     """Env-to-module connectors: camera frames scaled to [0, 1]; Dict observations (several sensors) flattened."""
+    from ray.rllib.connectors.connector_v2 import ConnectorV2  # heavy: Ray and RLlib (~4 s)
     from ray.rllib.connectors.env_to_module.flatten_observations import (  # heavy: Ray and RLlib (~4 s)
         FlattenObservations,
     )
@@ -198,14 +199,11 @@ def image_scaler(env: Any = None, spaces: Any = None, device: Any = None) -> Any
         def preprocess(self, observation: Any, episode: Any) -> Any:
             return scale_observation(observation)
 
-
     observation_space = getattr(env, "single_observation_space", None) or getattr(env, "observation_space", None)
-    pieces = [ScaleImages()]
+    pieces: list[ConnectorV2] = [ScaleImages()]
     if isinstance(observation_space, gym_spaces.Dict):
         pieces.append(FlattenObservations(multi_agent=False))
     return pieces
-
-
 
 
 def pretrained_model(train_dir: Path | None, extras: Mapping[str, Any]) -> tuple[Path, str] | None:

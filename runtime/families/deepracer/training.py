@@ -30,12 +30,6 @@ from envs.deepracer.tracks import TrackError
 from runtime.config import hyperparameters as hp
 from runtime.contracts import TrainingHooks
 from runtime.errors import UserError
-from runtime.families.deepracer.s3 import OutputSync, open_store, stage_inputs
-from runtime.job.environment import CHANNEL_TRAIN, JobEnvironment
-from runtime.train.checkpoints import CheckpointManager, TrainingState
-from runtime.train.reporting import IterationMetrics
-
-log = logging.getLogger(__name__)
 from runtime.families.deepracer.dialect import EVAL_SIMTRACE_DIR, METADATA_FILE, SIMTRACE_DIR, TRAINING_METRICS
 from runtime.families.deepracer.files import (
     deepracer_errors,
@@ -47,6 +41,12 @@ from runtime.families.deepracer.files import (
     pretrained_model,
     read_training_yaml,
 )
+from runtime.families.deepracer.s3 import OutputSync, open_store, stage_inputs
+from runtime.job.environment import CHANNEL_TRAIN, JobEnvironment
+from runtime.train.checkpoints import CheckpointManager, TrainingState
+from runtime.train.reporting import IterationMetrics
+
+log = logging.getLogger(__name__)
 
 
 # ----- training hooks -------------------------------------------------------------------------------------------

@@ -44,12 +44,14 @@ class UnityToGymWrapper(gym.Env):
         if action_space_seed is not None:
             self.action_space.seed(action_space_seed)
 
-    def reset(self) -> np.ndarray:
+    # The installed gym's Env declares gym 0.26's reset and step; this wrapper presents gym 0.21's on purpose (the
+    # seeds' scripts pass them straight through), so both overrides differ from the base class's signatures.
+    def reset(self) -> np.ndarray:  # type: ignore[override]
         """Start an episode; the first observation."""
         observation, _ = self._env.reset()
         return observation
 
-    def step(self, action: Any) -> tuple[np.ndarray, float, bool, dict]:
+    def step(self, action: Any) -> tuple[np.ndarray, float, bool, dict]:  # type: ignore[override]
         """(observation, reward, done, info); an episode the game cut short says so as gym did
         (``info["TimeLimit.truncated"]``)."""
         observation, reward, terminated, truncated, info = self._env.step(action)

@@ -8,6 +8,13 @@ from copy import deepcopy
 from typing import Any
 
 
+def _move_to_front(filters: dict[str, Any], name: str) -> None:
+    """Make ``name`` the first of ``filters``: a plain dict keeps insertion order as an ``OrderedDict`` does, and a
+    script may hand either (``move_to_end`` is the ``OrderedDict``'s only)."""
+    for key in [k for k in filters if k != name]:
+        filters[key] = filters.pop(key)
+
+
 class Filter:
     def __init__(self, name: str | None = None) -> None:
         self.name = name
@@ -56,13 +63,13 @@ class InputFilter(Filter):
         filters = self._observation_filters.setdefault(observation_name, OrderedDict())
         filters[filter_name] = filter
         if add_as_the_first_filter:
-            filters.move_to_end(filter_name, last=False)
+            _move_to_front(filters, filter_name)
 
     def add_reward_filter(self, filter_name: str, filter: Any, add_as_the_first_filter: bool = False) -> None:
         """Add ``filter`` as ``filter_name`` on the reward (last, or first)."""
         self._reward_filters[filter_name] = filter
         if add_as_the_first_filter:
-            self._reward_filters.move_to_end(filter_name, last=False)
+            _move_to_front(self._reward_filters, filter_name)
 
     def remove_observation_filter(self, observation_name: str, filter_name: str) -> None:
         del self._observation_filters[observation_name][filter_name]
@@ -96,7 +103,7 @@ class OutputFilter(Filter):
     def add_action_filter(self, filter_name: str, filter: Any, add_as_the_first_filter: bool = False) -> None:
         self._action_filters[filter_name] = filter
         if add_as_the_first_filter:
-            self._action_filters.move_to_end(filter_name, last=False)
+            _move_to_front(self._action_filters, filter_name)
 
     def remove_action_filter(self, filter_name: str) -> None:
         del self._action_filters[filter_name]

@@ -31,7 +31,7 @@ class BatchRLGraphManager(BasicRLGraphManager):
         self.spaces_definition = spaces_definition
         self.is_collecting_random_dataset = experience_generating_agent_params is None
         # The memory's own default ratio is 1 (no evaluation split); Batch RL sets the graph's.
-        if self.is_collecting_random_dataset:
+        if experience_generating_agent_params is None:
             self.agent_params.memory.train_to_eval_ratio = train_to_eval_ratio
         else:
             experience_generating_agent_params.memory.train_to_eval_ratio = train_to_eval_ratio
