@@ -246,3 +246,35 @@ def with_action_mask(env: gymnasium.Env) -> gymnasium.Env:
             for s in space.spaces.values()):
         return env
     return ActionMaskObservations(env)
+
+
+class Float32Observations(gymnasium.ObservationWrapper):
+    """Box observations of another dtype (integers, unsigned, float64) or given as lists, as float32 arrays: what
+    RLlib 1.x's preprocessors fed the network, and what RLlib 2.x's networks need (its torch layers refuse an int16
+    batch). The bounds are kept (an integer bound is exact in float32 up to 2**24)."""
+
+    def __init__(self, env: gymnasium.Env) -> None:
+        super().__init__(env)
+        space = env.observation_space
+        assert isinstance(space, gymnasium.spaces.Box), "Float32Observations wraps a Box observation space"
+        self.observation_space = gymnasium.spaces.Box(space.low.astype(np.float32), space.high.astype(np.float32),
+                                                      space.shape, np.float32)
+
+    def observation(self, observation: Any) -> Any:
+        return np.asarray(observation, dtype=np.float32)
+
+
+_CAST_SAID: set[str] = set()
+
+
+def with_float32_observations(env: gymnasium.Env, source: str) -> gymnasium.Env:
+    """``env`` with Box observations of another dtype than float32 cast to float32 (:class:`Float32Observations`,
+    announced in one line naming ``source``), and a float32 Box's list observations made arrays; others unchanged."""
+    space = env.observation_space
+    if not isinstance(space, gymnasium.spaces.Box):
+        return env
+    if space.dtype != np.float32 and source not in _CAST_SAID:  # once per process, not per vectorised copy
+        _CAST_SAID.add(source)
+        print(f"rlrt: {source} observes a Box of {space.dtype}: its observations are cast to float32 for the network "
+              "(as RLlib 1.x's preprocessors did)", file=sys.stderr, flush=True)
+    return Float32Observations(env)

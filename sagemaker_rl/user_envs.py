@@ -19,7 +19,7 @@ from typing import Any, Callable, Mapping
 
 import gymnasium
 
-from envs.adapters import to_gymnasium, with_action_mask, with_render_mode
+from envs.adapters import to_gymnasium, with_action_mask, with_float32_observations, with_render_mode
 from envs.errors import EnvConfigError
 from envs.registry import EPISODE_STEP_CAP, capped
 from runtime.job.removed_apis import read_source_dir, script_files
@@ -53,7 +53,7 @@ class UserEnvCreator:
             env = self.creator(env_context)
         except Exception as exc:
             raise EnvConfigError(f"{self.describe()} raised {type(exc).__name__}: {exc}") from exc
-        env = with_action_mask(to_gymnasium(env, self.describe()))
+        env = with_action_mask(with_float32_observations(to_gymnasium(env, self.describe()), self.describe()))
         if hasattr(env_context, "get"):  # rollout videos ask for frames; the user's creator may not pass them on
             env = with_render_mode(env, env_context.get("render_mode"))
         max_steps = env_context.get("max_episode_steps") if hasattr(env_context, "get") else None
