@@ -121,3 +121,102 @@ def test_the_knapsack_examples_own_env_runs(tmp_path: Path) -> None:
                          timeout=120)
     assert run.returncode == 0, run.stderr[-3000:]
     assert "ok float32 float32" in run.stdout
+
+
+@pytest.mark.parametrize(("algorithm", "given", "settings", "line"), [
+    ("PPO", {"type": "StochasticSampling"}, {}, "RLlib 2.x's PPO samples its actions from the policy's distribution"),
+    ("SAC", '{"type": "StochasticSampling"}', {}, "RLlib 2.x's SAC samples its actions"),
+    ("DQN", {"type": "EpsilonGreedy", "epsilon_timesteps": 5000, "final_epsilon": 0.05},
+     {"epsilon": [[0, 1.0], [5000, 0.05]]}, "RLlib 2.x's DQN takes it as epsilon=[[0, 1.0], [5000, 0.05]]"),
+    ("DQN", {"type": "ray.rllib.utils.exploration.epsilon_greedy.EpsilonGreedy"},
+     {"epsilon": [[0, 1.0], [10000, 0.02]]}, "DQN takes it as epsilon"),
+])
+def test_rllib1_exploration_config_is_translated_where_rllib2_explores_the_same(
+        caplog: pytest.LogCaptureFixture, algorithm: str, given: object, settings: dict, line: str) -> None:
+    from runtime.config import hyperparameters as hp
+    from runtime.plugins import INSTALLED
+
+    spec = hp.resolve({"rl.training.run": algorithm, "rl.training.config.exploration_config": given},
+                      INSTALLED.validator_for, num_cpus=2)
+    assert "exploration_config" not in spec.config
+    assert {k: spec.config[k] for k in settings} == settings
+    assert "rl.training.config.exploration_config=" in caplog.text and line in caplog.text
+
+
+@pytest.mark.parametrize(("algorithm", "given"), [
+    ("DQN", {"type": "StochasticSampling"}),  # DQN explores epsilon-greedily in RLlib 2.x
+    ("PPO", {"type": "StochasticSampling", "random_timesteps": 1000}),
+    ("PPO", {"type": "Curiosity"}),
+    ("DQN", {"type": "EpsilonGreedy", "warmup_timesteps": 100}),
+])
+def test_an_exploration_config_rllib2_cannot_honour_is_refused(algorithm: str, given: object) -> None:
+    from runtime.config import hyperparameters as hp
+    from runtime.errors import UserError
+    from runtime.plugins import INSTALLED
+
+    with pytest.raises(UserError, match="'rl.training.config.exploration_config' has no effect"):
+        hp.resolve({"rl.training.run": algorithm, "rl.training.config.exploration_config": given},
+                   INSTALLED.validator_for, num_cpus=2)
+
+
+def _tuple_masked_env(concatenated: bool) -> object:
+    """A gym 0.21 env of the examples' style: two choices a step (a Tuple of Discrete actions), the allowed ones
+    in the observation's ``action_mask``: a Tuple of masks, one per choice, or one concatenated mask."""
+    import gym
+
+    mask_space = gym.spaces.Box(0, 1, (5,), np.int64) if concatenated else gym.spaces.Tuple(
+        (gym.spaces.Box(0, 1, (3,), np.int64), gym.spaces.Box(0, 1, (2,), np.int64)))
+
+    class Routes(gym.Env):
+        observation_space = gym.spaces.Dict({"action_mask": mask_space,
+                                             "real_obs": gym.spaces.Box(0, 9, (2,), np.float32)})
+        action_space = gym.spaces.Tuple((gym.spaces.Discrete(3), gym.spaces.Discrete(2)))
+
+        def _obs(self):  # type: ignore[no-untyped-def]
+            first, second = np.array([1, 0, 1]), np.array([0, 1])
+            mask = np.concatenate([first, second]) if concatenated else (first, second)
+            return {"action_mask": mask, "real_obs": np.array([4.0, 2.0], np.float32)}
+
+        def reset(self):  # type: ignore[no-untyped-def]
+            return self._obs()
+
+        def step(self, action):  # type: ignore[no-untyped-def]
+            return self._obs(), 1.0, True, {}
+
+    return Routes()
+
+
+@pytest.mark.parametrize("concatenated", [False, True])
+def test_a_tuple_of_masks_for_tuple_actions_is_one_mask(concatenated: bool) -> None:
+    from envs.adapters import has_action_mask, with_action_mask
+
+    env = with_action_mask(to_gymnasium(_tuple_masked_env(concatenated), "Routes"))
+    assert env.observation_space == gymnasium.spaces.Dict({
+        "action_mask": gymnasium.spaces.Box(0.0, 1.0, (5,), np.float32),
+        "observations": gymnasium.spaces.Box(0.0, 9.0, (2,), np.float32)})
+    observation, _ = env.reset(seed=0)
+    np.testing.assert_array_equal(observation["action_mask"], [1, 0, 1, 0, 1])
+    assert observation in env.observation_space
+    multi = gymnasium.spaces.MultiDiscrete([3, 2])
+    masked = gymnasium.spaces.Dict({"action_mask": gymnasium.spaces.MultiBinary(5), "x": gymnasium.spaces.Discrete(2)})
+    assert has_action_mask(masked, multi)
+    assert not has_action_mask(masked, gymnasium.spaces.MultiDiscrete([3, 3]))  # a mask of the wrong size
+    assert not has_action_mask(masked, gymnasium.spaces.Box(0, 1, (5,)))
+
+
+def test_rllibs_masking_module_masks_each_part_of_tuple_actions() -> None:
+    import torch
+
+    from runtime.backends.rllib.algorithm import masking_module_spec
+
+    observations = gymnasium.spaces.Dict({"action_mask": gymnasium.spaces.Box(0.0, 1.0, (5,), np.float32),
+                                          "observations": gymnasium.spaces.Box(0.0, 9.0, (2,), np.float32)})
+    actions = gymnasium.spaces.Tuple((gymnasium.spaces.Discrete(3), gymnasium.spaces.Discrete(2)))
+    spec = masking_module_spec("PPO", {"fcnet_hiddens": [8]})
+    spec.observation_space, spec.action_space = observations, actions
+    module = spec.build()
+    mask = torch.tensor([[1.0, 0.0, 1.0, 0.0, 1.0]] * 64)
+    out = module.forward_exploration({"obs": {"action_mask": mask, "observations": torch.rand(64, 2) * 9}})
+    dist = module.get_exploration_action_dist_cls().from_logits(out["action_dist_inputs"])
+    first, second = dist.sample()
+    assert set(first.tolist()) <= {0, 2} and set(second.tolist()) == {1}
