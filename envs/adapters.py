@@ -289,30 +289,40 @@ def with_action_mask(env: gymnasium.Env) -> gymnasium.Env:
 class Float32Observations(gymnasium.ObservationWrapper):
     """Box observations of another dtype (integers, unsigned, float64) or given as lists, as float32 arrays: what
     RLlib 1.x's preprocessors fed the network, and what RLlib 2.x's networks need (its torch layers refuse an int16
-    batch). The bounds are kept (an integer bound is exact in float32 up to 2**24)."""
+    batch). The bounds are kept (an integer bound is exact in float32 up to 2**24). ``flatten``: made vectors, as
+    RLlib 1.x's fully connected network flattened them (RLlib 2.x has encoders for vectors and images only)."""
 
-    def __init__(self, env: gymnasium.Env) -> None:
+    def __init__(self, env: gymnasium.Env, flatten: bool = False) -> None:
         super().__init__(env)
         space = env.observation_space
         assert isinstance(space, gymnasium.spaces.Box), "Float32Observations wraps a Box observation space"
-        self.observation_space = gymnasium.spaces.Box(space.low.astype(np.float32), space.high.astype(np.float32),
-                                                      space.shape, np.float32)
+        self._shape = (int(np.prod(space.shape)),) if flatten else space.shape
+        self.observation_space = gymnasium.spaces.Box(space.low.astype(np.float32).reshape(self._shape),
+                                                      space.high.astype(np.float32).reshape(self._shape),
+                                                      self._shape, np.float32)
 
     def observation(self, observation: Any) -> Any:
-        return np.asarray(observation, dtype=np.float32)
+        return np.asarray(observation, dtype=np.float32).reshape(self._shape)
 
 
 _CAST_SAID: set[str] = set()
 
 
 def with_float32_observations(env: gymnasium.Env, source: str) -> gymnasium.Env:
-    """``env`` with Box observations of another dtype than float32 cast to float32 (:class:`Float32Observations`,
-    announced in one line naming ``source``), and a float32 Box's list observations made arrays; others unchanged."""
+    """``env`` with Box observations of another dtype than float32 cast to float32, and those of rank 2 or above 3
+    flattened (:class:`Float32Observations`, each announced in one line naming ``source``), and a float32 Box's list
+    observations made arrays; others unchanged (rank 3: images, for the conv layers the job names)."""
     space = env.observation_space
     if not isinstance(space, gymnasium.spaces.Box):
         return env
-    if space.dtype != np.float32 and source not in _CAST_SAID:  # once per process, not per vectorised copy
+    flatten = len(space.shape) == 2 or len(space.shape) > 3
+    if source not in _CAST_SAID:  # once per process, not per vectorised copy
         _CAST_SAID.add(source)
-        print(f"rlrt: {source} observes a Box of {space.dtype}: its observations are cast to float32 for the network "
-              "(as RLlib 1.x's preprocessors did)", file=sys.stderr, flush=True)
-    return Float32Observations(env)
+        if space.dtype != np.float32:
+            print(f"rlrt: {source} observes a Box of {space.dtype}: its observations are cast to float32 for the "
+                  "network (as RLlib 1.x's preprocessors did)", file=sys.stderr, flush=True)
+        if flatten:
+            print(f"rlrt: {source} observes a Box of shape {list(space.shape)}: its observations are flattened to "
+                  f"{int(np.prod(space.shape))} values (as RLlib 1.x's fully connected network did; RLlib 2.x has "
+                  "encoders for vectors and rank-3 images only)", file=sys.stderr, flush=True)
+    return Float32Observations(env, flatten)

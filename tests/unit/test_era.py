@@ -220,3 +220,29 @@ def test_rllibs_masking_module_masks_each_part_of_tuple_actions() -> None:
     dist = module.get_exploration_action_dist_cls().from_logits(out["action_dist_inputs"])
     first, second = dist.sample()
     assert set(first.tolist()) <= {0, 2} and set(second.tolist()) == {1}
+
+
+@pytest.mark.parametrize(("shape", "seen"), [((5, 6), (30,)), ((2, 3, 4, 5), (120,)), ((16, 7, 4), (16, 7, 4))])
+def test_observations_of_any_rank_reach_an_encoder_rllib2_has(
+        capsys: pytest.CaptureFixture[str], shape: tuple[int, ...], seen: tuple[int, ...]) -> None:
+    """Rank 2 and above 3: a vector, as RLlib 1.x's fully connected network made them; rank 3 stays an image for
+    the conv layers the job names (RLlib 2.x's CNN encoder takes model.conv_filters)."""
+    import gym
+
+    class Grid(gym.Env):
+        observation_space = gym.spaces.Box(0, 3, shape, np.int8)
+        action_space = gym.spaces.Discrete(2)
+
+        def reset(self):  # type: ignore[no-untyped-def]
+            return np.ones(shape, np.int8)
+
+        def step(self, action):  # type: ignore[no-untyped-def]
+            return np.ones(shape, np.int8), 0.0, True, {}
+
+    source = f"Grid{shape}"
+    env = with_float32_observations(to_gymnasium(Grid(), source), source)
+    assert env.observation_space.shape == seen and env.observation_space.dtype == np.float32
+    observation, _ = env.reset(seed=0)
+    assert observation.shape == seen and observation.dtype == np.float32 and observation in env.observation_space
+    flattened = f"rlrt: {source} observes a Box of shape {list(shape)}: its observations are flattened"
+    assert (flattened in capsys.readouterr().err) == (seen != shape)
