@@ -326,3 +326,10 @@ def with_float32_observations(env: gymnasium.Env, source: str) -> gymnasium.Env:
                   f"{int(np.prod(space.shape))} values (as RLlib 1.x's fully connected network did; RLlib 2.x has "
                   "encoders for vectors and rank-3 images only)", file=sys.stderr, flush=True)
     return Float32Observations(env, flatten)
+
+
+def as_user_env(env: Any, source: str) -> gymnasium.Env:
+    """A user's environment of any era as rlrt trains it: gymnasium (:func:`to_gymnasium`), float32 Box observations
+    (:func:`with_float32_observations`) and the uniform action mask (:func:`with_action_mask`); ``source`` names
+    what built it, in errors and in the lines announcing each adaptation."""
+    return with_action_mask(with_float32_observations(to_gymnasium(env, source), source))

@@ -246,3 +246,30 @@ def test_observations_of_any_rank_reach_an_encoder_rllib2_has(
     assert observation.shape == seen and observation.dtype == np.float32 and observation in env.observation_space
     flattened = f"rlrt: {source} observes a Box of shape {list(shape)}: its observations are flattened"
     assert (flattened in capsys.readouterr().err) == (seen != shape)
+
+
+def test_a_coach_levels_module_class_builds_as_a_user_env(tmp_path: Path) -> None:
+    """``knapsack_env:KnapSackEnv`` (a Coach preset's level), byte for byte, registered and made with gymnasium as a
+    launcher script's env is: NumPy 1's names and gym 0.21's leniencies given, observations float32."""
+    if not KNAPSACK_SRC.is_dir():
+        pytest.skip(f"{KNAPSACK_SRC} is not here")
+    shutil.copytree(KNAPSACK_SRC, tmp_path / "src")
+    code = ("import gymnasium\n"
+            "from sagemaker_rl.user_envs import register_entry_point_env\n"
+            "gym_id = register_entry_point_env('knapsack_env:KnapSackEnv')\n"
+            "env = gymnasium.make(gym_id, disable_env_checker=True)\n"
+            "obs, _ = env.reset(seed=1); obs, r, term, trunc, _ = env.step(1)\n"
+            "print('ok', gym_id, obs.dtype, env.observation_space.shape)\n"
+            "try:\n"
+            "    gymnasium.make(register_entry_point_env('knapsack_env:NoSuchEnv'))\n"
+            "except Exception as exc:\n"
+            "    print('refused', type(exc).__name__, exc)\n")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), str(tmp_path / "src")])}
+    env.pop(era.MARKER, None)
+    run = subprocess.run([sys.executable, "-c", code], cwd=tmp_path / "src", env=env, capture_output=True, text=True,
+                         timeout=120)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert "ok sagemaker_rl/KnapSackEnv float32 (6,)" in run.stdout, run.stdout + run.stderr[-2000:]
+    assert "refused EnvConfigError The environment 'knapsack_env:NoSuchEnv' cannot be loaded: AttributeError: module " \
+        "'knapsack_env' has no attribute 'NoSuchEnv'" in run.stdout
+    assert "rlrt: a gym.spaces.Box of uint32 with infinite bounds" in run.stderr
