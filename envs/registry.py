@@ -40,7 +40,8 @@ class EnvInfo:
     entry_point: str | None = None
     """``"module:function"`` building the environment from ``env_config`` (instead of ``gymnasium.make``)."""
     multi_agent: bool = False
-    """The environment is an RLlib ``MultiAgentEnv``."""
+    """The environment is multi-agent, in RLlib's conventions (dicts by agent id; a backend adapts it to its
+    library)."""
     job_context: bool = False
     """``env_config`` may carry the job's ``train_dir``, ``log_dir`` and RLlib's ``worker_index``."""
     prepare: str | None = None

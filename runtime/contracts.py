@@ -12,11 +12,16 @@ package. Only :mod:`runtime.plugins` names the installed plug-ins (docs/ARCHITEC
 - An **environment family** (:class:`Family`; DeepRacer) adds its hyperparameter dialect, its training hooks
   (:class:`TrainingHooks`) and its own evaluation to a generic job.
 
-Every optional method is declared here with its default: a plug-in subclasses the protocol to inherit them.
+Each plug-in contract is an abstract base class: a plug-in subclasses it, inherits the optional methods' defaults, and
+cannot be instantiated while a required (``@abstractmethod``) method is missing (``TypeError`` naming it);
+``tests/unit/test_contracts.py`` checks every installed plug-in against its contract. :class:`EarlyStart` (a
+handle a backend returns) and :class:`EnvironmentSource` (implemented below this floor) stay protocols.
 """
 
 from __future__ import annotations
 
+import difflib
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping, Protocol, TextIO
@@ -129,46 +134,47 @@ class ModelInfo:
     """Further metadata keys (e.g. the offline data it was trained on)."""
 
 
-class TrainingSession(Protocol):
+class TrainingSession(ABC):
     """One training session of a library, built by :meth:`BackendFactory.create`. The driver calls, top to bottom:
     ``restore`` (a checkpoint exists) or ``load_weights`` (a warm start), ``step`` once per iteration, ``save`` at
     the checkpoint cadence and at the end, ``finish``, ``write_model`` and ``serving_model`` for the model folder,
-    ``close`` whatever happened. The methods with a body are optional: their body is the default."""
+    ``close`` whatever happened. The methods that are not abstract are optional: their body is the default."""
 
-    algo: Any
-    """The library's algorithm object (handed to the family hooks)."""
-    units: tuple[str, str]
+    algo: object = None
+    """The library's algorithm object, handed as is to the family hooks (:meth:`TrainingHooks.on_iteration`); the
+    core never looks into it."""
+    units: tuple[str, str] = ("iteration", "steps")
     """What an iteration and a timestep are called in messages, e.g. ("iteration", "steps")."""
 
+    @abstractmethod
     def describe(self) -> str:
         """One line on what is trained, e.g. ``PPO on CartPole-v1``."""
-        ...
 
+    @abstractmethod
     def restore(self, checkpoint: Path) -> None:
         """Load the state saved by :meth:`save` into the session."""
-        ...
 
+    @abstractmethod
     def step(self, state: TrainingState, stop_requested: Callable[[], bool]) -> Step:
         """Run one iteration; ``stop_requested()`` turns true when SIGTERM arrives (a long iteration may end early)."""
-        ...
 
+    @abstractmethod
     def save(self, folder: Path) -> None:
         """Write the library's checkpoint into ``folder``."""
-        ...
 
+    @abstractmethod
     def finish(self) -> tuple[ModelInfo, Mapping[str, Any]]:
         """After the last iteration: settle the policy to export (e.g. the best epoch) and describe it; returns its
         metadata and extra ``training`` metadata."""
-        ...
 
+    @abstractmethod
     def serving_model(self, model_dir: Path) -> ServingModels:
         """The policy to export from the model folder just written (``model_dir``), for the one export pipeline
         (:func:`runtime.export.pipeline.export_serving_models`); a multi-agent model: one per policy id."""
-        ...
 
+    @abstractmethod
     def close(self) -> None:
         """Release the library's resources (processes, Ray)."""
-        ...
 
     def checkpoint_spaces(self) -> tuple[Any, Any] | None:
         """The policy's (observation, action) gymnasium spaces, recorded in each checkpoint so that a job with other
@@ -184,7 +190,7 @@ class TrainingSession(Protocol):
         """The current policy, greedy, for rollout videos and the final evaluation; None: the session has none."""
         return None
 
-    def write_model(self, model_dir: Path) -> None:
+    def write_model(self, model_dir: Path) -> None:  # noqa: B027 - optional: doing nothing is the default
         """After the model folder is written: replace what the library keeps of the exported policy in it (d3rlpy:
         the selected epoch's weights). Default: nothing (the checkpoint copy is the model)."""
 
@@ -193,34 +199,37 @@ class TrainingSession(Protocol):
         return 0
 
 
-class BackendFactory(Protocol):
+class BackendFactory(ABC):
     """A training library behind the one job path (``BACKEND`` of a module under :mod:`runtime.backends`)."""
 
-    name: str
-    """The ``framework`` its model folders record in ``metadata.json``."""
-    distributed: bool
+    name: str = ""
+    """What ``rl.training.backend`` names it by, and the ``framework`` its model folders record in
+    ``metadata.json``."""
+    algorithms: tuple[str, ...] = ()
+    """The algorithms it trains (a preset's ``algorithm`` or ``rl.training.run``), as its library names them."""
+    distributed: bool = False
     """Whether it trains across the hosts of a multi-host job (a Ray cluster)."""
 
     def claims(self, algorithm: str) -> bool:
-        """Whether it trains ``algorithm`` (a preset's ``algorithm`` or ``rl.training.run``)."""
-        ...
+        """Whether it trains ``algorithm``. Default: one of :attr:`algorithms`, whatever its case."""
+        return algorithm.strip().casefold() in {name.casefold() for name in self.algorithms}
 
+    @abstractmethod
     def validator(self) -> ConfigValidator:
         """The check of its ``rl.training.config.*`` keys."""
-        ...
 
+    @abstractmethod
     def create(self, context: BackendContext) -> TrainingSession:
         """The training session the loop driver runs."""
-        ...
 
+    @abstractmethod
     def serving_model(self, model_dir: Path) -> ServingModels:
         """The serving model of one of its model folders, rebuilt from the checkpoint (``rlrt export``); a
         multi-agent model: one per policy id."""
-        ...
 
+    @abstractmethod
     def load_actor(self, model_dir: Path, metadata: Mapping[str, Any]) -> Actor:
         """One of its models' deterministic policy, as ``rlrt evaluate`` plays it."""
-        ...
 
     def find_model(self, source: Path, required: bool = False) -> tuple[Path, dict[str, Any]] | None:
         """A model of its own format in ``source``, a folder without ``metadata.json`` (the Batch RL seed's
@@ -239,41 +248,49 @@ class BackendFactory(Protocol):
         return []
 
 
-class Family(Protocol):
+class Family(ABC):
     """An environment family with its own hyperparameter names, files and outputs (``FAMILY`` of a package under
     :mod:`runtime.families`). Families that need only the job's context in ``env_config`` (Unity games) declare it in
     :mod:`envs.registry` and need no plug-in."""
 
-    name: str
-    channels: tuple[str, ...]
+    name: str = ""
+    channels: tuple[str, ...] = ()
     """The input channels it reads."""
+    backends: tuple[str, ...] = ()
+    """The backends (:attr:`BackendFactory.name`) its hooks and evaluation work with; a job that names another is
+    refused at start (:meth:`Plugins.training_backend`)."""
 
+    @abstractmethod
     def claims(self, env_id: str) -> bool:
         """Whether it owns ``env_id`` (an id or alias)."""
-        ...
 
+    @abstractmethod
     def rewrite_hyperparameters(self, preset: Preset, given: Mapping[str, Any]) -> \
             tuple[dict[str, Any], dict[str, Any], list[str]]:
         """Its hyperparameter dialect: (given in rlrt's grammar, accepted extras, problems)."""
-        ...
 
+    @abstractmethod
     def training_hooks(self, job: JobEnvironment, spec: TrainingSpec) -> TrainingHooks:
         """Its files in and outputs out during training."""
-        ...
 
+    @abstractmethod
     def evaluate(self, job: Job, model: Path, hyperparameters: Mapping[str, Any], overrides: Mapping[str, Any],
                  out: TextIO | None = None, **options: Any) -> int:
         """Its own evaluation of a model trained on one of its environments; returns the exit code."""
-        ...
 
 
 class EnvironmentSource(Protocol):
     """Environments a job's own code registered at run time (a SageMaker RL launcher script's ``register_env``),
-    which a later command (``rlrt evaluate``) rebuilds from what the model folder kept of that code."""
+    which a later command (``rlrt evaluate``) rebuilds from what the model folder kept of that code. A protocol, not
+    a base class: its one implementation (:mod:`sagemaker_rl.user_envs`) stands on a floor below the contracts."""
 
     def restore(self, env_id: str, model_dir: Path) -> bool:
         """Register ``env_id`` again from ``model_dir``; whether it did (False: not one of its environments)."""
         ...
+
+
+def _choices(backends: tuple[BackendFactory, ...]) -> str:
+    return "; ".join(f"{b.name}: {', '.join(b.algorithms)}" for b in backends)
 
 
 @dataclass(frozen=True)
@@ -282,7 +299,8 @@ class Plugins:
     them trains an algorithm, reads a model folder, or owns an environment."""
 
     backends: tuple[BackendFactory, ...]
-    """Asked in this order which one trains an algorithm: the last one must claim every algorithm."""
+    """The installed backends. A job trains with the one ``rl.training.backend`` names; without it, with the first
+    one here that trains its algorithm (the default of an algorithm two backends train: d3rlpy's CQL)."""
     families: tuple[Family, ...] = ()
     environment_sources: tuple[EnvironmentSource, ...] = ()
 
@@ -290,16 +308,47 @@ class Plugins:
         """Register a job-registered environment (``env_id``) again from the model folder's kept code."""
         return any(source.restore(env_id, model_dir) for source in self.environment_sources)
 
-    def backend_for(self, algorithm: str) -> BackendFactory:
-        """The backend that trains ``algorithm``."""
-        for backend in self.backends:
-            if backend.claims(algorithm):
-                return backend
-        raise AssertionError(f"no backend claims {algorithm!r}; the last backend must claim every algorithm")
+    def backend_for(self, algorithm: str, name: str | None = None) -> BackendFactory:
+        """The backend that trains ``algorithm``: the one ``name`` (``rl.training.backend``) names, else the first
+        that trains it; a :class:`UserError` naming the choices when there is none."""
+        if name is not None:
+            backend = self.backend_named(name)
+            if backend is None:
+                close = difflib.get_close_matches(name.casefold(), [b.name for b in self.backends], n=1)
+                hint = f" Did you mean '{close[0]}'?" if close else ""
+                raise UserError(f"Unknown backend 'rl.training.backend={name}'.{hint} The backends and their "
+                                f"algorithms: {_choices(self.backends)}.")
+            if not backend.claims(algorithm):
+                others = [b.name for b in self.backends if b.claims(algorithm)]
+                instead = (f"; {algorithm} trains with {' or '.join(others)}" if others else "")
+                raise UserError(f"The backend {backend.name} (rl.training.backend) does not train '{algorithm}': "
+                                f"{backend.name} trains {', '.join(backend.algorithms)}{instead}.")
+            return backend
+        backend = next((b for b in self.backends if b.claims(algorithm)), None)
+        if backend is None:
+            known = [a for b in self.backends for a in b.algorithms]
+            close = difflib.get_close_matches(algorithm.upper(), [a.upper() for a in known], n=1)
+            hint = f" Did you mean '{next(a for a in known if a.upper() == close[0])}'?" if close else ""
+            raise UserError(f"Unknown algorithm '{algorithm}'.{hint} The backends and their algorithms: "
+                            f"{_choices(self.backends)}.")
+        return backend
+
+    def training_backend(self, spec: TrainingSpec) -> BackendFactory:
+        """The backend that trains ``spec`` (:meth:`backend_for`), refused with a :class:`UserError` when the family
+        that owns the environment does not work with it (:attr:`Family.backends`)."""
+        backend = self.backend_for(spec.algorithm, spec.backend)
+        family = self.family_for(spec.env)
+        if family is not None and backend.name not in family.backends:
+            raise UserError(f"{spec.env} ({family.name}) trains only with the backend "
+                            f"{' or '.join(family.backends)}; this job's {spec.algorithm} trains with {backend.name}"
+                            f"{' (rl.training.backend)' if spec.backend else ''}. Choose an algorithm "
+                            f"{' or '.join(family.backends)} trains, or set rl.training.backend.")
+        return backend
 
     def backend_named(self, framework: str) -> BackendFactory | None:
-        """The backend whose model folders record ``framework`` in ``metadata.json``, or None."""
-        return next((backend for backend in self.backends if backend.name == framework), None)
+        """The backend named ``framework`` (``rl.training.backend``, or what a model folder records in
+        ``metadata.json``), or None."""
+        return next((backend for backend in self.backends if backend.name == framework.strip().casefold()), None)
 
     def backend_for_model(self, metadata: Mapping[str, Any]) -> BackendFactory | None:
         """The backend that wrote a model folder (its ``metadata.json`` ``framework``), or None when none did."""
@@ -321,9 +370,10 @@ class Plugins:
             return expected.find_model(source, required=True)
         return next((found for backend in self.backends if (found := backend.find_model(source)) is not None), None)
 
-    def validator_for(self, algorithm: str) -> ConfigValidator:
-        """The configuration check of the backend that trains ``algorithm`` (for hyperparameter resolution)."""
-        return self.backend_for(algorithm).validator()
+    def validator_for(self, algorithm: str, backend: str | None = None) -> ConfigValidator:
+        """The configuration check of the backend that trains ``algorithm`` (``backend``: the one
+        ``rl.training.backend`` names), for hyperparameter resolution."""
+        return self.backend_for(algorithm, backend).validator()
 
     def family_for(self, env_id: str) -> Family | None:
         """The family that owns ``env_id`` (an id or alias), or None for a plain environment."""

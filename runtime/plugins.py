@@ -14,5 +14,5 @@ from runtime.families.deepracer.family import FAMILY as DEEPRACER
 from sagemaker_rl.user_envs import SCRIPT_ENVIRONMENTS
 
 INSTALLED = Plugins(backends=(D3RLPY, RLLIB), families=(DEEPRACER,), environment_sources=(SCRIPT_ENVIRONMENTS,))
-"""d3rlpy first: it claims the offline algorithms; RLlib claims every other name (its own check names the closest
-algorithm for one it does not know)."""
+"""The order is the default for an algorithm two backends train (``rl.training.backend`` names another): d3rlpy
+first, so CQL trains with d3rlpy unless ``rl.training.backend=rllib``."""

@@ -7,6 +7,6 @@
   graphics, log file), and turning a dead or silent player into :class:`envs.unity.session.UnityPlayerError`.
 - :mod:`envs.unity.spaces`: ML-Agents behavior specs <-> gymnasium spaces and actions.
 - :mod:`envs.unity.gym_env`: :class:`UnityGymEnv`, a single-agent gymnasium environment.
-- :mod:`envs.unity.multi_agent`: :class:`UnityMultiAgentEnv`, an RLlib ``MultiAgentEnv`` (agent ids
-  ``<behavior>_<agent_id>``).
+- :mod:`envs.unity.multi_agent`: :class:`UnityMultiAgentEnv`, a multi-agent environment in RLlib's conventions,
+  without RLlib (agent ids ``<behavior>_<agent_id>``).
 """

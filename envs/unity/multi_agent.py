@@ -1,4 +1,6 @@
-"""A Unity game with several agents (and behaviors) as an RLlib ``MultiAgentEnv``.
+"""A Unity game with several agents (and behaviors) as a multi-agent environment in RLlib's conventions (dicts keyed by
+agent id, ``"__all__"`` in the done flags, ``possible_agents``, per-agent spaces), without RLlib: the RLlib backend
+makes it an RLlib ``MultiAgentEnv`` (``runtime.backends.rllib.multi_agent_env``).
 
 Agent ids are ``"<behavior>_<agent_id>"`` (the scheme of RLlib's ``Unity3DEnv``), e.g. ``"3DBall?team=0_7"``;
 :func:`behavior_of` maps one back to its behavior, which is the policy (module) id when every behavior gets its own
@@ -17,7 +19,6 @@ import logging
 from typing import Any, Mapping
 
 import gymnasium as gym
-from ray.rllib.env.multi_agent_env import MultiAgentEnv
 
 from envs.unity import spaces
 from envs.unity.config import UnityConfig
@@ -37,9 +38,14 @@ def behavior_of(agent: str) -> str:
     return agent.rsplit("_", 1)[0]
 
 
-class UnityMultiAgentEnv(MultiAgentEnv):
+class UnityMultiAgentEnv(gym.Env):
     """Every agent of every behavior of a Unity game; ``env_config`` keys: :class:`UnityConfig` plus
-    ``max_episode_steps`` (truncate the RLlib episode after this many steps)."""
+    ``max_episode_steps`` (truncate the RLlib episode after this many steps). A gymnasium ``Env`` as RLlib's
+    ``MultiAgentEnv`` is, with dicts by agent id in ``reset`` and ``step``."""
+
+    # None, as in RLlib's MultiAgentEnv: each agent has its own (observation_spaces, get_observation_space).
+    observation_space = None  # type: ignore[assignment]
+    action_space = None  # type: ignore[assignment]
 
     def __init__(self, env_config: Mapping[str, Any] | None = None) -> None:
         super().__init__()

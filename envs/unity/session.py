@@ -194,8 +194,10 @@ class UnitySession:
             return
         self.closed = True
         try:
-            # UnityEnvironment._close(timeout) is what close() and its atexit hook run, with a shorter wait.
-            self.env._close(int(timeout_s if timeout_s is not None else min(self.config.timeout_wait, 10)))
+            # UnityEnvironment._close(timeout) is what close() and its atexit hook run, with a shorter wait
+            # (docs/ARCHITECTURE.md, "Private APIs we rely on").
+            wait_s = int(timeout_s if timeout_s is not None else min(self.config.timeout_wait, 10))
+            self.env._close(wait_s)  # noqa: SLF001
         except Exception as exc:  # noqa: BLE001 - closing must not mask the error that led here
             log.warning("closing the Unity player %s failed: %s", self.player, exc)
         # mlagents stops its gRPC server without waiting for it, so the port is released a moment later (longer on a

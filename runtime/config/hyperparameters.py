@@ -8,6 +8,8 @@ The grammar is SageMaker RL's:
 - ``rl.training.config.env_config.<key>``: passed to the environment;
 - ``rl.training.stop.<key>``: stop criteria;
 - ``rl.training.run`` / ``rl.training.env``: replace the preset's algorithm / environment;
+- ``rl.training.backend``: the library that trains the algorithm (``rllib``, ``d3rlpy``); by default the first
+  installed backend that trains it (d3rlpy for the offline algorithms, RLlib for the rest);
 - ``rl.training.checkpoint_freq`` / ``rl.training.keep_checkpoints_num``: checkpointing.
 
 Values arrive JSON-decoded (SageMaker writes every value as a JSON string); a string that parses as the number a key
@@ -23,9 +25,10 @@ from __future__ import annotations
 import difflib
 import json
 import logging
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, Callable, Iterable, Mapping, Protocol
+from typing import Any, Callable, Iterable, Mapping
 
 from sagemaker_training import params
 
@@ -53,6 +56,7 @@ CONFIG_PREFIX = "rl.training.config."
 ENV_CONFIG_PREFIX = "rl.training.config.env_config."
 RUN = "rl.training.run"
 ENV = "rl.training.env"
+BACKEND = "rl.training.backend"
 CHECKPOINT_FREQ = "rl.training.checkpoint_freq"
 KEEP_CHECKPOINTS = "rl.training.keep_checkpoints_num"
 SEED = "seed"
@@ -82,6 +86,7 @@ TOP_LEVEL_KEYS: Mapping[str, ValueCheck] = MappingProxyType(
         PRESET: ValueCheck((str,), lambda v: bool(v.strip()), "a preset name"),
         RUN: ValueCheck((str,), lambda v: bool(v.strip()), "an algorithm name such as PPO"),
         ENV: ValueCheck((str,), lambda v: bool(v.strip()), "an environment id"),
+        BACKEND: ValueCheck((str,), lambda v: bool(v.strip()), "a backend name such as rllib or d3rlpy"),
         CHECKPOINT_FREQ: ValueCheck((int,), lambda v: v >= 1, "an integer >= 1"),
         KEEP_CHECKPOINTS: ValueCheck((int,), lambda v: v >= 1, "an integer >= 1"),
         SEED: ValueCheck((int,), lambda v: v >= 0, "an integer >= 0"),
@@ -121,6 +126,8 @@ class TrainingSpec:
     pass_bar: tuple[str, float] | None = None
     """The preset's pass bar (metric, value), when the job trains the preset's environment and algorithm (the
     learning curve draws it)."""
+    backend: str | None = None
+    """The backend ``rl.training.backend`` names; None: the algorithm's default backend."""
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-serialisable view (the resolved configuration saved with the model)."""
@@ -130,6 +137,7 @@ class TrainingSpec:
                     "preset": self.preset,
                     "env": self.env,
                     "algorithm": self.algorithm,
+                    "backend": self.backend,
                     "config": _plain(self.config),
                     "env_config": _plain(self.env_config),
                     "stop": _plain(self.stop),
@@ -181,21 +189,22 @@ def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str
     return merged
 
 
-class ConfigValidator(Protocol):
-    """What an algorithm backend provides to check ``rl.training.config.*`` keys (a validator subclasses it to
-    inherit the optional methods' defaults)."""
+class ConfigValidator(ABC):
+    """What an algorithm backend provides to check ``rl.training.config.*`` keys (one of the plug-in contracts,
+    re-exported by :mod:`runtime.contracts`; defined here, where :func:`resolve` uses it). A validator subclasses it
+    and inherits the optional methods' defaults."""
 
+    @abstractmethod
     def translate(self, algorithm: str, config: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any], list[str]]:
         """Map old names onto current ones: return (config in current names, env_config additions, problems)."""
-        ...
 
+    @abstractmethod
     def check(self, algorithm: str, config: Mapping[str, Any]) -> list[str]:
         """Return the problems with ``config`` (already in current names): unknown keys, wrong types."""
-        ...
 
+    @abstractmethod
     def sizes_env_runners(self, algorithm: str) -> bool:
         """Whether ``num_env_runners`` should default to the machine's CPUs minus one (none on two CPUs or fewer)."""
-        ...
 
     def stop_keys(self, algorithm: str) -> Mapping[str, ValueCheck]:
         """Stop criteria beyond :data:`STOP_KEYS` (the offline backend adds ``epochs`` and ``gradient_steps``)."""
@@ -208,15 +217,15 @@ Rewrite = Callable[[Preset, Mapping[str, Any]], "tuple[dict[str, Any], dict[str,
 
 def resolve(
     hyperparameters: Mapping[str, Any],
-    validator: Callable[[str], ConfigValidator],
+    validator: Callable[[str, str | None], ConfigValidator],
     default_preset: str = DEFAULT_PRESET,
     num_cpus: int | None = None,
     rewrite: Rewrite | None = None,
 ) -> TrainingSpec:
     """Resolve SageMaker hyperparameters on top of a preset into a checked :class:`TrainingSpec`.
 
-    ``validator`` picks the backend that checks the algorithm configuration, by algorithm name (online and
-    offline algorithms are checked by different backends). ``num_cpus`` sizes the env runners when neither
+    ``validator(algorithm, backend)`` is the check of the algorithm configuration of the backend that trains it
+    (``backend``: the one ``rl.training.backend`` names, else None). ``num_cpus`` sizes the env runners when neither
     the preset nor the hyperparameters do. ``rewrite`` translates another product's hyperparameter names (e.g.
     DeepRacer's ``batch_size``, ``discount_factor``) into this grammar once the preset is known; the extras it
     accepts land in ``TrainingSpec.extras`` and its problems are reported with the others.
@@ -290,7 +299,7 @@ def resolve(
     problems += _rllib_1x_job_keys(config_overrides, top)
     algorithm = str(top.get(RUN, preset.algorithm))
     env = str(top.get(ENV, preset.env))
-    backend = validator(algorithm)
+    backend = validator(algorithm, top.get(BACKEND))
     stop_keys = all_stop_keys(backend.stop_keys(algorithm))
     stop, stop_problems = check_stop(raw_stop, stop_keys)
     problems += stop_problems
@@ -328,12 +337,13 @@ def resolve(
         checkpoint_keep=int(top.get(KEEP_CHECKPOINTS, preset.checkpoint_keep)),
         seed=top.get(SEED),
         extras=MappingProxyType({
-            **{k: v for k, v in top.items() if k not in (RUN, ENV, CHECKPOINT_FREQ, KEEP_CHECKPOINTS, SEED)},
+            **{k: v for k, v in top.items() if k not in (RUN, ENV, BACKEND, CHECKPOINT_FREQ, KEEP_CHECKPOINTS, SEED)},
             **dialect_extras,
         }),
         hyperparameters=MappingProxyType(original),
         pass_bar=((preset.pass_bar.metric, preset.pass_bar.value)
                   if preset.pass_bar is not None and env == preset.env and algorithm == preset.algorithm else None),
+        backend=top.get(BACKEND),
     )
 
 

@@ -76,7 +76,8 @@ def write_resolved_config(directory: Path, spec: TrainingSpec) -> None:
     (directory / CONFIG_YAML).write_text(yaml.safe_dump(data, sort_keys=False))
 
 
-def write_model_dir(model_dir: Path, checkpoint: Path, spec: TrainingSpec, info: Any, training: Mapping[str, Any]) -> None:
+def write_model_dir(model_dir: Path, checkpoint: Path, spec: TrainingSpec, info: Any,
+                    training: Mapping[str, Any]) -> None:
     """Fill ``model_dir`` with a copy of ``checkpoint``, the resolved config and ``metadata.json``.
 
     ``info`` (a :class:`runtime.contracts.ModelInfo`) gives the framework, the policy's spaces and further

@@ -109,7 +109,8 @@ class ActionHead:
         return data
 
 
-def build_serving_policy(body: Any, observation_dim: int, head: ActionHead, obs_filter: ObservationFilter | None) -> Any:
+def build_serving_policy(body: Any, observation_dim: int, head: ActionHead,
+                         obs_filter: ObservationFilter | None) -> Any:
     """A ``torch.nn.Module``: float32 observations ``[batch, observation_dim]`` -> ``(actions[, probabilities])``."""
     import torch  # heavy: torch (~1.5 s)
 
@@ -118,6 +119,12 @@ def build_serving_policy(body: Any, observation_dim: int, head: ActionHead, obs_
 
     class ServingPolicy(torch.nn.Module):
         """Observation batch -> (actions,) or (actions, action_probabilities)."""
+
+        # Buffers registered in __init__ (register_buffer), declared for type checkers.
+        obs_mean: torch.Tensor
+        obs_scale: torch.Tensor
+        low: torch.Tensor
+        high: torch.Tensor
 
         def __init__(self) -> None:
             super().__init__()
@@ -172,7 +179,8 @@ def output_names(head: ActionHead) -> list[str]:
 # ---------------------------------------------------------------------------------------------------------------
 # A plain-layer description of the network, for exporters in other frameworks (TensorFlow's own environment).
 
-_ACTIVATION_OF = {"Tanh": "tanh", "ReLU": "relu", "Sigmoid": "sigmoid", "ELU": "elu", "SiLU": "silu", "Identity": "linear"}
+_ACTIVATION_OF = {"Tanh": "tanh", "ReLU": "relu", "Sigmoid": "sigmoid", "ELU": "elu", "SiLU": "silu",
+                  "Identity": "linear"}
 
 
 class NotAnMLP(Exception):
@@ -213,8 +221,9 @@ def mlp_description(
     current = out
     if id(out) not in records:
         # The last leaf output whose first columns are the used output (e.g. before a log-std clamp and concat).
-        for module, _, output in reversed(list(records.values())):
-            if output.shape[:-1] == out.shape[:-1] and output.shape[-1] >= cols and torch.equal(output[:, :cols], target):
+        for _module, _, output in reversed(list(records.values())):
+            if (output.shape[:-1] == out.shape[:-1] and output.shape[-1] >= cols
+                    and torch.equal(output[:, :cols], target)):
                 current = output
                 break
     chain = []

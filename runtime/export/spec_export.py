@@ -32,7 +32,7 @@ class PolicySpec(Exporter):
     def export(self, model: ExportInput, dest: Path) -> None:
         description, weights = model.description()
         (dest / POLICY_SPEC_FILE).write_text(json.dumps(description.to_json(), indent=2))
-        np.savez(dest / POLICY_WEIGHTS_FILE, **weights)
+        np.savez(dest / POLICY_WEIGHTS_FILE, allow_pickle=False, **weights)
 
     def check(self, model: ExportInput, dest: Path) -> dict[str, Any]:
         json.loads((dest / POLICY_SPEC_FILE).read_text())

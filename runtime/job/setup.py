@@ -177,7 +177,9 @@ def require_writable(folder: Path, role: str) -> None:
 def resolve_spec(hyperparameters: Mapping[str, Any], plugins: Plugins, num_cpus: int | None = None,
                  default_preset: str = DEFAULT_PRESET) -> hp.TrainingSpec:
     """Resolve hyperparameters into a checked spec: the configuration check of the backend that trains the algorithm,
-    the dialect of the environment's family (DeepRacer's names). The one resolution ``rlrt train`` and ``rlrt tune``
-    share."""
-    return hp.resolve(hyperparameters, plugins.validator_for, default_preset=default_preset, num_cpus=num_cpus,
+    the dialect of the environment's family (DeepRacer's names), and a backend the family works with. The one
+    resolution ``rlrt train`` and ``rlrt tune`` share."""
+    spec = hp.resolve(hyperparameters, plugins.validator_for, default_preset=default_preset, num_cpus=num_cpus,
                       rewrite=plugins.rewrite_hyperparameters)
+    plugins.training_backend(spec)  # a family refuses a backend it does not work with here, before any start-up
+    return spec

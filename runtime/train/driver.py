@@ -118,7 +118,7 @@ def _build(job: JobEnvironment, spec: TrainingSpec, plugins: Plugins, hooks: Tra
     write_resolved_config(job.intermediate_dir, spec)
     context = BackendContext(job, spec, env_id, hooks, out, cluster, early_start)
     try:
-        return plugins.backend_for(spec.algorithm).create(context), spec, env_id
+        return plugins.training_backend(spec).create(context), spec, env_id
     except Exception as exc:  # noqa: BLE001 - e.g. an env that fails to build in a runner
         translated = hooks.translate_error(exc)
         if translated is not None:

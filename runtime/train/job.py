@@ -106,7 +106,7 @@ def _resolve_and_train(job: Job, early: tuple[BackendFactory, EarlyStart] | None
             spec = resolve_spec(job.hyperparameters, plugins, num_cpus=env.num_cpus, default_preset=default_preset)
     except UserError as exc:
         raise _naming_stored_values(exc, job) from exc.__cause__
-    backend = plugins.backend_for(spec.algorithm)
+    backend = plugins.training_backend(spec)
     if early is not None and backend is not early[0]:
         early[1].cancel()
         early = None
@@ -141,6 +141,12 @@ def _named_algorithm(given: Mapping[str, Any], default_preset: str) -> str:
     return algorithm
 
 
+def _named_backend(given: Mapping[str, Any]) -> str | None:
+    """The backend ``rl.training.backend`` names (None: none, or not a name, which resolve_spec reports)."""
+    name = given.get(hp.BACKEND)
+    return name if isinstance(name, str) and name.strip() else None
+
+
 def _given_config(hyperparameters: Mapping[str, Any]) -> dict[str, Any]:
     """The ``rl.training.config.*`` hyperparameters (not ``env_config``), nested as hp.resolve nests them."""
     config: dict[str, Any] = {}
@@ -157,9 +163,12 @@ def _quick_check(job: Job, default_preset: str, plugins: Plugins) -> None:
     of the full check. Anything else is left to resolve_spec."""
     try:
         algorithm = _named_algorithm(job.hyperparameters, default_preset)
-        backend = plugins.backend_for(algorithm)
     except Exception:  # noqa: BLE001 - resolve_spec reports what is wrong with the hyperparameters
         return
+    try:  # an unknown algorithm or backend, or a backend without the algorithm: named before anything loads
+        backend = plugins.backend_for(algorithm, _named_backend(job.hyperparameters))
+    except UserError as exc:
+        raise _naming_stored_values(exc, job) from None
     problems = backend.quick_check(algorithm, _given_config(job.hyperparameters))
     if problems:  # with the stop criteria's (as cheap), so that one run names every mistake it can
         stop = {k: v for k, v in job.hyperparameters.items() if isinstance(k, str) and k.startswith(hp.STOP_PREFIX)}
@@ -175,19 +184,19 @@ def _start_early(job: Job, default_preset: str, plugins: Plugins) -> tuple[Backe
         algorithm = _named_algorithm(job.hyperparameters, default_preset)
     except Exception:  # noqa: BLE001 - resolve_spec reports what is wrong with the hyperparameters
         return None
-    return start_backend_early(algorithm, plugins, job.env)
+    return start_backend_early(algorithm, plugins, job.env, _named_backend(job.hyperparameters))
 
 
-def start_backend_early(algorithm: str, plugins: Plugins, env: JobEnvironment) -> tuple[BackendFactory,
-                                                                                            EarlyStart] | None:
+def start_backend_early(algorithm: str, plugins: Plugins, env: JobEnvironment,
+                        backend_name: str | None = None) -> tuple[BackendFactory, EarlyStart] | None:
     """On a single host, the backend that trains ``algorithm`` starting its machinery (RLlib: Ray) in the background;
     returns (backend, handle) for :func:`run_training_job`'s ``early``, or None. Its caller cancels the handle if the
     job never starts (cancelling after the job's session has shut it down does nothing)."""
     if len(env.hosts) != 1:
         return None
     try:
-        backend = plugins.backend_for(algorithm)
-    except Exception:  # noqa: BLE001 - resolve_spec reports an unknown algorithm
+        backend = plugins.backend_for(algorithm, backend_name)
+    except Exception:  # noqa: BLE001 - resolve_spec reports an unknown algorithm or backend
         return None
     handle = backend.start_early(env.num_cpus, env.num_gpus)
     return (backend, handle) if handle is not None else None

@@ -189,7 +189,7 @@ def test_old_style_gym_env_with_worker_and_vector_index(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(("body", "run_name", "expected"), [
     (GOOD_BODY, None, "CorridorLauncher does not implement get_experiment_config()"),
-    (GOOD_BODY, "NoSuchAlgo", "Unknown RLlib algorithm 'NoSuchAlgo'"),
+    (GOOD_BODY, "NoSuchAlgo", "Unknown algorithm 'NoSuchAlgo'"),
     ('raise RuntimeError("the track file is missing")',
      "PPO", "The env creator corridor() registered as 'corridor' raised RuntimeError: the track file is missing"),
     ('return {"not": "an env"}', "PPO", "The env creator corridor() registered as 'corridor' returned builtins.dict"),

@@ -37,8 +37,8 @@ SEED_HYPERPARAMETERS = {  # as the seed passes them: every value a string
 
 
 def resolve(given: dict) -> hp.TrainingSpec:
-    return hp.resolve(given, lambda algorithm: RLlibValidator(), default_preset="deepracer-ppo", num_cpus=2,
-                      rewrite=rewrite_hyperparameters)
+    return hp.resolve(given, lambda algorithm, backend=None: RLlibValidator(), default_preset="deepracer-ppo",
+                      num_cpus=2, rewrite=rewrite_hyperparameters)
 
 
 def test_deepracer_names_map_onto_ppo() -> None:
@@ -64,7 +64,7 @@ def test_bad_deepracer_hyperparameters_are_named() -> None:
     assert "'loss_type' must be one of" in text and "Unknown hyperparameter 'num_epoch'" in text
     # other presets do not take DeepRacer names
     with pytest.raises(UserError, match="Unknown hyperparameter 'batch_size'"):
-        hp.resolve({"batch_size": 64}, lambda a: RLlibValidator(), default_preset="cartpole-ppo")
+        hp.resolve({"batch_size": 64}, lambda a, backend=None: RLlibValidator(), default_preset="cartpole-ppo")
 
 
 def deepracer_tree(base: Path, extra: dict | None = None, reward: str = REWARD,

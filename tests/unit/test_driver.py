@@ -16,10 +16,11 @@ from conftest import make_job_tree
 from gymnasium import spaces
 
 from runtime.config.hyperparameters import TrainingSpec
-from runtime.contracts import BackendContext, BackendFactory, ModelInfo, Plugins, Step, TrainingSession
+from runtime.contracts import BackendContext, BackendFactory, ConfigValidator, ModelInfo, Plugins, Step, TrainingSession
 from runtime.errors import UserError
 from runtime.export.policy import CATEGORICAL, ActionHead, ServingModel, build_serving_policy, serving_model_of
 from runtime.job.environment import load_environment
+from runtime.job.setup import resolve_spec
 from runtime.plugins import INSTALLED
 from runtime.train.checkpoints import TrainingState
 from runtime.train.driver import stop_reason, train
@@ -73,29 +74,57 @@ class CountingSession(TrainingSession):
         pass
 
 
+class AnyConfig(ConfigValidator):
+    """The counting library takes any configuration."""
+
+    def translate(self, algorithm: str, config: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any], list[str]]:
+        return dict(config), {}, []
+
+    def check(self, algorithm: str, config: Mapping[str, Any]) -> list[str]:
+        return []
+
+    def sizes_env_runners(self, algorithm: str) -> bool:
+        return False
+
+
 class CountingBackend(BackendFactory):
+    """A third backend that trains PPO (as RLlib does): its own files and one registration line."""
+
     name = "counting"
-    distributed = False
+    algorithms = ("PPO",)
 
-    def claims(self, algorithm: str) -> bool:
-        return algorithm == "Counting"
-
-    def validator(self) -> Any:
-        raise AssertionError("not used: the spec is given resolved")
+    def validator(self) -> AnyConfig:
+        return AnyConfig()
 
     def create(self, context: BackendContext) -> CountingSession:
         return CountingSession(context)
 
+    def serving_model(self, model_dir: Path) -> ServingModel:
+        raise AssertionError("not used: the session exports")
+
+    def load_actor(self, model_dir: Path, metadata: Mapping[str, Any]) -> Any:
+        raise AssertionError("not used: no evaluation")
+
 
 @pytest.fixture
 def counting_backend() -> Plugins:
-    """The installed plug-ins with the counting backend asked first."""
-    return Plugins(backends=(CountingBackend(), *INSTALLED.backends), families=INSTALLED.families)
+    """The installed plug-ins with the counting backend registered last (the one registration line)."""
+    return Plugins(backends=(*INSTALLED.backends, CountingBackend()), families=INSTALLED.families)
 
 
 def spec(stop: Mapping[str, Any], **extras: Any) -> TrainingSpec:
-    return TrainingSpec(preset="counting", env="CartPole-v1", algorithm="Counting", config={}, env_config={},
-                        stop=dict(stop), checkpoint_frequency=2, checkpoint_keep=5, extras=extras)
+    return TrainingSpec(preset="counting", env="CartPole-v1", algorithm="PPO", config={}, env_config={},
+                        stop=dict(stop), checkpoint_frequency=2, checkpoint_keep=5, extras=extras, backend="counting")
+
+
+def test_a_third_backend_training_ppo_is_chosen_only_when_named(counting_backend: Plugins, tmp_path: Path) -> None:
+    assert counting_backend.backend_for("PPO").name == "rllib"  # the algorithm's default stays RLlib
+    named = resolve_spec({"rl.training.run": "PPO", "rl.training.backend": "counting",
+                          "rl.training.stop.training_iteration": 2}, counting_backend)
+    assert (named.backend, counting_backend.training_backend(named).name) == ("counting", "counting")
+    tree = make_job_tree(tmp_path / "opt" / "ml")
+    assert train(load_environment(tree.base), named, counting_backend).exit_code == 0
+    assert json.loads((tree.model / "metadata.json").read_text())["framework"] == "counting"
 
 
 def test_a_new_backend_gets_the_whole_loop(counting_backend: Plugins, tmp_path: Path,

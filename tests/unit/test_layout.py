@@ -276,8 +276,8 @@ def test_heavy_libraries_are_not_imported_at_module_level() -> None:
             modules = [alias.name for alias in node.names] if isinstance(node, ast.Import) else [node.module or ""]
             offenders += [f"{path.relative_to(ROOT)}:{node.lineno} imports {m}" for m in modules
                           if not getattr(node, "level", 0) and m.split(".")[0] in HEAVY]
-    # Modules whose classes subclass the library's (RLlib's MultiAgentEnv; gym's Env for the old-gym bridges).
-    allowed = {"envs/unity/multi_agent.py", "sagemaker_rl/compat/gym_bridge.py",
+    # Modules whose classes subclass the library's (gym's Env for the old-gym bridges).
+    allowed = {"sagemaker_rl/compat/gym_bridge.py",
                "sagemaker_rl/compat/for_roboschool/roboschool/__init__.py",
                "sagemaker_rl/compat/for_gym_unity/gym_unity/envs/__init__.py"}
     offenders = [o for o in offenders if o.split(":")[0] not in allowed]
@@ -294,6 +294,19 @@ def test_envs_never_import_runtime() -> None:
                 if imported == "runtime" or imported.startswith("runtime."):
                     offenders.append(f"{path.relative_to(ROOT)}:{node.lineno} imports {imported}")
     assert not offenders, "envs/ knows nothing of runtime/: " + "; ".join(sorted(set(offenders)))
+
+
+def test_envs_never_import_ray() -> None:
+    offenders = []
+    for name, path in _modules().items():
+        if not name.startswith("envs"):
+            continue
+        for node in _all_imports(_parse(path)):  # anywhere, functions included
+            for imported in _imported_names(node, name, path.name == "__init__.py"):
+                if imported.split(".")[0] == "ray":
+                    offenders.append(f"{path.relative_to(ROOT)}:{node.lineno} imports {imported}")
+    assert not offenders, "envs/ knows no training library (a backend adapts its environments): " + "; ".join(
+        sorted(set(offenders)))
 
 
 def test_entry_points_are_thin() -> None:

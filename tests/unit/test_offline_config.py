@@ -70,13 +70,14 @@ def test_offline_stop_keys_only_for_backends_that_know_them() -> None:
     spec = hp.resolve({"preset": "cartpole-bcq", "rl.training.stop.epochs": 4}, _validator)
     assert spec.stop["epochs"] == 4
     with pytest.raises(UserError, match=r"Unknown stop criterion 'rl.training.stop.epochs'"):
-        hp.resolve({"preset": "cartpole-bcq", "rl.training.stop.epochs": 4}, lambda a: _OnlineLikeValidator())
+        hp.resolve({"preset": "cartpole-bcq", "rl.training.stop.epochs": 4},
+                   lambda a, backend=None: _OnlineLikeValidator())
     with pytest.raises(UserError, match=r"'rl.training.stop.epochs' must be an integer >= 1"):
         hp.resolve({"preset": "cartpole-bcq", "rl.training.stop.epochs": 0}, _validator)
     # The common keys still work (and are checked) for every backend; a preset's own stop keys are checked too,
     # so the offline preset's 'epochs' is refused by a backend without it.
     spec = hp.resolve({"preset": "cartpole-ppo", "rl.training.stop.training_iteration": 3},
-                      lambda a: _OnlineLikeValidator())
+                      lambda a, backend=None: _OnlineLikeValidator())
     assert spec.stop["training_iteration"] == 3
     with pytest.raises(UserError, match=r"preset cartpole-bcq: unknown stop criterion 'epochs'"):
-        hp.resolve({"preset": "cartpole-bcq"}, lambda a: _OnlineLikeValidator())
+        hp.resolve({"preset": "cartpole-bcq"}, lambda a, backend=None: _OnlineLikeValidator())

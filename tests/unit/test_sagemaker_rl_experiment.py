@@ -67,7 +67,7 @@ def test_experiment_keys_rlrt_refuses(change: dict, message: str) -> None:
 def test_an_unknown_algorithm_is_named() -> None:
     given = experiment()
     given["training"]["run"] = "PPOO"
-    with pytest.raises(UserError, match="Unknown RLlib algorithm 'PPOO'. Did you mean 'PPO'"):
+    with pytest.raises(UserError, match="Unknown algorithm 'PPOO'. Did you mean 'PPO'"):
         resolve_spec(experiment_hyperparameters(given), INSTALLED, default_preset=BASE_PRESET)
 
 

@@ -125,7 +125,8 @@ class D3rlpySession(TrainingSession):
         if spec.seed is not None:
             d3rlpy.seed(spec.seed)
         self.dataset = dataset = data.to_d3rlpy()
-        self.algo = algo = d3config.create(device="cpu:0")
+        self.algo: Any = d3config.create(device="cpu:0")
+        algo = self.algo
         build_scalers_with_transition_picker(algo, dataset)
         algo.create_impl((data.observation_size,), data.n_actions)
         # The same transitions and distribution as dataset.sample_transition_batch, without its per-sample loop.

@@ -10,7 +10,7 @@ from typing import Any, Mapping
 import numpy as np
 
 from runtime.backends.d3rlpy.backend import D3rlpySession
-from runtime.backends.d3rlpy.config import D3rlpyValidator, is_offline_algorithm
+from runtime.backends.d3rlpy.config import ALGORITHMS, D3rlpyValidator, is_offline_algorithm
 from runtime.backends.d3rlpy.config_keys import quick_problems
 from runtime.backends.d3rlpy.library import load_algo
 from runtime.backends.d3rlpy.policy import serving_model_from_model_dir
@@ -56,10 +56,12 @@ class D3rlpyBackendFactory(BackendFactory):
     """The d3rlpy backend (see :class:`runtime.contracts.BackendFactory`)."""
 
     name = FRAMEWORK
+    algorithms = tuple(ALGORITHMS)
     distributed = False
     """Offline training runs on the first host."""
 
     def claims(self, algorithm: str) -> bool:
+        """One of :attr:`algorithms`, or an alias of one (Coach's ``DDQN_BCQ``)."""
         return is_offline_algorithm(algorithm)
 
     def validator(self) -> D3rlpyValidator:

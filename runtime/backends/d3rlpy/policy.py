@@ -118,7 +118,8 @@ def continuous_policy_module(algo: Any) -> Any:
     return module
 
 
-def policy_tables(module: Any, observations: np.ndarray, batch: int = 8192) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def policy_tables(module: Any, observations: np.ndarray,
+                  batch: int = 8192) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Run a discrete policy module over ``observations``: (actions, probabilities, q values) as numpy arrays."""
     torch = _torch()
     actions, probs, qs = [], [], []
@@ -184,7 +185,9 @@ def describe_discrete(algo: Any, head: ActionHead) -> tuple[PolicyDescription, d
         if not (hasattr(module, "_encoder") and hasattr(module, "_fc")):
             raise NotAnMLP(f"the imitator {type(module).__name__} is not d3rlpy's CategoricalPolicy")
         # The raw logits: Categorical normalises them, which log_softmax (the filter) does anyway.
-        imitator, named = named_mlp(_output_of(torch, module, lambda m, x: m._fc(m._encoder(x))), dim, "imitator_")
+        # d3rlpy's CategoricalPolicy layers (docs/ARCHITECTURE.md, "Private APIs we rely on").
+        raw_logits = _output_of(torch, module, lambda m, x: m._fc(m._encoder(x)))  # noqa: SLF001
+        imitator, named = named_mlp(raw_logits, dim, "imitator_")
         weights.update(named)
     return PolicyDescription(dim, head, obs_filter, q_functions=q_functions, imitator=imitator), weights
 

@@ -20,9 +20,15 @@ from runtime.backends.rllib.config import (
 )
 from runtime.backends.rllib.episode_metrics import on_episode_end as exact_episode_metrics
 from runtime.backends.rllib.episode_output import OUTPUT_SETTING, on_episode_end, on_sample_end
+from runtime.backends.rllib.multi_agent_env import as_rllib_multi_agent_env
 from runtime.config.hyperparameters import TrainingSpec
 from runtime.errors import UserError
 from runtime.job.env_config import env_start_error
+
+
+OFFLINE_ONLY = ("BC", "MARWIL", "CQL", "IQL")
+"""RLlib's algorithms that train only from offline data (its ``input_``): named, but RLlib refuses their configuration
+here."""
 
 
 def rllib_env_name(env_id: str) -> str:
@@ -36,7 +42,8 @@ def _make_registered_env(env_id: str, env_context: Mapping[str, Any]) -> Any:
         # RLlib's EnvContext carries the env runner's index as an attribute; environments that launch external
         # processes (Unity players) use it to pick their own port.
         env_config.setdefault("worker_index", int(getattr(env_context, "worker_index", 0) or 0))
-    return make_env(env_id, env_config)
+    env = make_env(env_id, env_config)
+    return as_rllib_multi_agent_env(env) if env_info(env_id).multi_agent else env
 
 
 def register_environment(env_id: str) -> str:
@@ -198,7 +205,10 @@ def build_algorithm_config(
             )
         config.validate()
     except (ValueError, TypeError, KeyError) as exc:
-        raise UserError(f"RLlib rejected the {spec.algorithm} configuration: {exc}") from exc
+        offline = (f" RLlib's {spec.algorithm} learns only from logged data, which rlrt's RLlib backend does not read "
+                   "(RLlib's offline settings are refused); d3rlpy's offline algorithms do "
+                   "(rl.training.backend=d3rlpy, docs/OFFLINE.md)." if spec.algorithm.upper() in OFFLINE_ONLY else "")
+        raise UserError(f"RLlib rejected the {spec.algorithm} configuration: {exc}{offline}") from exc
     return config
 
 

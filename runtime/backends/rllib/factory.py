@@ -1,4 +1,4 @@
-"""``BACKEND`` of the RLlib backend: it trains every algorithm RLlib has, starts Ray early, and owns its model I/O
+"""``BACKEND`` of the RLlib backend: it trains the algorithms RLlib has, starts Ray early, and owns its model I/O
 (the serving model of a model folder's checkpoint, a model's greedy policy for evaluation)."""
 
 from __future__ import annotations
@@ -23,11 +23,10 @@ class RLlibBackendFactory(BackendFactory):
     """The RLlib backend (see :class:`runtime.contracts.BackendFactory`)."""
 
     name = "rllib"
+    algorithms = ("PPO", "APPO", "IMPALA", "DQN", "SAC", "BC", "MARWIL", "CQL", "IQL", "DreamerV3")
+    """RLlib's own algorithms (``ray.rllib.algorithms.registry.ALGORITHMS``; a test compares)."""
     distributed = True
     """Trains across the hosts of a multi-host job (a Ray cluster)."""
-
-    def claims(self, algorithm: str) -> bool:
-        return True  # RLlib's own check names the closest algorithm for a name it does not know
 
     def validator(self) -> RLlibValidator:
         return RLlibValidator()

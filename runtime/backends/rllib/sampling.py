@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Mapping, TextIO
 
-from envs.registry import make_env
+from envs.registry import env_info, make_env
 
 SETTING = "sample_timeout_s"
 MAX_TIMEOUT_S = 3600.0
@@ -27,9 +27,6 @@ def measure_env_speed(env_id: str, env_config: Mapping[str, Any], seconds: float
                       max_steps: int = PROBE_MAX_STEPS) -> float:
     """Environment steps per second of one ``env_id`` built here, stepped with random actions for about
     ``seconds`` (at most ``max_steps`` steps); NaN when it cannot be measured."""
-    from ray.rllib.env.multi_agent_env import MultiAgentEnv  # heavy: Ray and RLlib (~4 s)
-
-
     try:
         env = make_env(env_id, dict(env_config))
     except Exception:  # noqa: BLE001 - a speed estimate is optional; the warning says it is unknown
@@ -39,9 +36,10 @@ def measure_env_speed(env_id: str, env_config: Mapping[str, Any], seconds: float
         steps = 0
         started = time.perf_counter()
         while steps < max_steps and time.perf_counter() - started < seconds:
-            if isinstance(env, MultiAgentEnv):
-                action: Any = {agent: env.get_action_space(agent).sample() for agent in observations}
-                observations, _, terminated, truncated, _ = env.step(action)
+            if env_info(env_id).multi_agent:
+                agents: Any = env  # dicts by agent id (envs.unity.multi_agent)
+                action: Any = {agent: agents.get_action_space(agent).sample() for agent in observations}
+                observations, _, terminated, truncated, _ = agents.step(action)
                 done = terminated.get("__all__", False) or truncated.get("__all__", False)
             else:
                 observations, _, term, trunc, _ = env.step(env.action_space.sample())

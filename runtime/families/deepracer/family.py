@@ -21,6 +21,8 @@ class DeepRacerFamily(Family):
 
     name = "deepracer"
     channels = ("train", "model", "model_2")
+    backends = ("rllib",)
+    """Its hooks configure RLlib's AlgorithmConfig and its evaluation reads RLlib's RLModule checkpoint."""
 
     def claims(self, env_id: str) -> bool:
         return is_deepracer(env_id)

@@ -51,7 +51,7 @@ class S3Store:
                                    config=Config(retries={"max_attempts": 2}, connect_timeout=5, read_timeout=30))
         self.endpoint = self.client.meta.endpoint_url
 
-    def _fail(self, action: str, key: str, exc: Exception) -> UserError:
+    def failure(self, action: str, key: str, exc: Exception) -> UserError:
         return UserError(f"S3 ({self.how}, endpoint {self.endpoint}): cannot {action} s3://{self.bucket}/{key}: "
                          f"{type(exc).__name__}: {exc}. Unset the endpoint/credentials to use the train channel only.")
 
@@ -65,9 +65,9 @@ class S3Store:
         except ClientError as exc:
             if str(exc.response.get("Error", {}).get("Code")) in ("404", "NoSuchKey", "NotFound"):
                 return False
-            raise self._fail("read", key, exc) from None
+            raise self.failure("read", key, exc) from None
         except BotoCoreError as exc:
-            raise self._fail("reach", key, exc) from None
+            raise self.failure("reach", key, exc) from None
 
     def download(self, key: str, target: Path) -> Path:
         from botocore.exceptions import BotoCoreError, ClientError  # heavy: botocore (optional S3 only)
@@ -76,7 +76,7 @@ class S3Store:
         try:
             self.client.download_file(self.bucket, key, str(target))
         except (BotoCoreError, ClientError) as exc:
-            raise self._fail("download", key, exc) from None
+            raise self.failure("download", key, exc) from None
         return target
 
     def download_prefix(self, prefix: str, root: Path) -> list[Path]:
@@ -90,7 +90,7 @@ class S3Store:
                 for item in page.get("Contents", []):
                     found.append(self.download(item["Key"], root / item["Key"]))
         except (BotoCoreError, ClientError) as exc:
-            raise self._fail("list", prefix + "/", exc) from None
+            raise self.failure("list", prefix + "/", exc) from None
         return found
 
     def upload(self, path: Path, key: str) -> None:
@@ -99,7 +99,7 @@ class S3Store:
         try:
             self.client.upload_file(str(path), self.bucket, key)
         except (BotoCoreError, ClientError) as exc:
-            raise self._fail("upload", key, exc) from None
+            raise self.failure("upload", key, exc) from None
 
 
 def open_store(extras: Mapping[str, Any], out: Any = None) -> S3Store | None:
@@ -112,7 +112,7 @@ def open_store(extras: Mapping[str, Any], out: Any = None) -> S3Store | None:
     try:
         store.client.head_bucket(Bucket=bucket)
     except Exception as exc:  # noqa: BLE001 - refused connection, unknown bucket, denied: all the user's to fix
-        raise store._fail("reach the bucket of", "", exc) from None
+        raise store.failure("reach the bucket of", "", exc) from None
     if out is not None:
         print(f"rlrt: S3 ({how}, endpoint {store.endpoint}): reading inputs from and writing outputs to "
               f"s3://{bucket}/", file=out, flush=True)
