@@ -239,9 +239,10 @@ def mask_size(action_space: Any) -> int | None:
         return int(action_space.n)
     if isinstance(action_space, gymnasium.spaces.MultiDiscrete) and action_space.nvec.ndim == 1:
         return int(action_space.nvec.sum())
-    if isinstance(action_space, gymnasium.spaces.Tuple) and action_space.spaces and all(
-            isinstance(part, gymnasium.spaces.Discrete) for part in action_space.spaces):
-        return sum(int(part.n) for part in action_space.spaces)
+    if isinstance(action_space, gymnasium.spaces.Tuple):
+        parts = [part for part in action_space.spaces if isinstance(part, gymnasium.spaces.Discrete)]
+        if parts and len(parts) == len(action_space.spaces):
+            return sum(int(part.n) for part in parts)
     return None
 
 

@@ -84,7 +84,7 @@ class UnsignedInfiniteBounds:
 def _spec_init_without_entry_point(original: Callable[..., None]) -> Callable[..., None]:
     """``EnvSpec.__init__`` taking ``entry_point`` as optional (None), as gym 0.21 did."""
 
-    def __init__(self: Any, id: str, entry_point: Any = None, *args: Any, **kwargs: Any) -> None:  # noqa: A002
+    def __init__(self: Any, id: str, entry_point: Any = None, *args: Any, **kwargs: Any) -> None:
         if entry_point is None:
             _say("spec", f"rlrt: gym EnvSpec({id!r}) without entry_point (gym 0.21 allowed it, gym 0.26 requires it): "
                          "made with entry_point=None")
@@ -97,8 +97,8 @@ def _spec_init_without_entry_point(original: Callable[..., None]) -> Callable[..
 def adapt_gym() -> bool:
     """Bridge gym 0.26's two refusals (unsigned infinite bounds, ``EnvSpec`` without ``entry_point``) when this
     process has imported ``gym`` (a user's code did); whether it had."""
-    box = sys.modules.get("gym.spaces.box")
-    registration = sys.modules.get("gym.envs.registration")
+    box: Any = sys.modules.get("gym.spaces.box")  # gym's modules, as the user's code imported them
+    registration: Any = sys.modules.get("gym.envs.registration")
     if box is None or registration is None:
         return False
     if not isinstance(box.get_inf, UnsignedInfiniteBounds):
