@@ -51,7 +51,12 @@ class UserEnvCreator:
             env_context = env_context.copy_with_overrides(env_config=rest) if hasattr(
                 env_context, "copy_with_overrides") else rest
         try:
-            env = self.creator(env_context)
+            try:
+                env = self.creator(env_context)
+            except (ValueError, TypeError):
+                if not era.adapt_gym():
+                    raise
+                env = self.creator(env_context)  # the creator imported gym itself: once more, gym 0.26 bridged
         except EnvConfigError:  # already names the environment and why
             raise
         except Exception as exc:

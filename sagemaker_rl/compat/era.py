@@ -96,10 +96,13 @@ def _spec_init_without_entry_point(original: Callable[..., None]) -> Callable[..
 
 def adapt_gym() -> bool:
     """Bridge gym 0.26's two refusals (unsigned infinite bounds, ``EnvSpec`` without ``entry_point``) when this
-    process has imported ``gym`` (a user's code did); whether it had."""
+    process has imported ``gym`` (a user's code did); whether that bridged anything new here."""
     box: Any = sys.modules.get("gym.spaces.box")  # gym's modules, as the user's code imported them
     registration: Any = sys.modules.get("gym.envs.registration")
     if box is None or registration is None:
+        return False
+    spec = registration.EnvSpec
+    if isinstance(box.get_inf, UnsignedInfiniteBounds) and getattr(spec.__init__, "rlrt_era", False):
         return False
     if not isinstance(box.get_inf, UnsignedInfiniteBounds):
         # Box casts an array bound to the dtype before it replaces the infinite entries: NumPy warns of casting inf.
@@ -107,7 +110,6 @@ def adapt_gym() -> bool:
                                 module="gym.spaces.box")
         # _broadcast, which Box.__init__ calls, looks get_inf up in its module's globals at each call.
         box.get_inf = UnsignedInfiniteBounds(box.get_inf)
-    spec = registration.EnvSpec
     if not getattr(spec.__init__, "rlrt_era", False):
         spec.__init__ = _spec_init_without_entry_point(spec.__init__)
     return True

@@ -273,3 +273,21 @@ def test_a_coach_levels_module_class_builds_as_a_user_env(tmp_path: Path) -> Non
     assert "refused EnvConfigError The environment 'knapsack_env:NoSuchEnv' cannot be loaded: AttributeError: module " \
         "'knapsack_env' has no attribute 'NoSuchEnv'" in run.stdout
     assert "rlrt: a gym.spaces.Box of uint32 with infinite bounds" in run.stderr
+
+
+def test_a_creator_that_imports_gym_itself_gets_the_bridges() -> None:
+    """The creator imports the env's module (and so gym) only when called, after the bridges were installed: gym
+    0.26 refuses the env, is bridged, and the creator runs once more."""
+    code = ("import sys\n"
+            "from sagemaker_rl.compat import era; era.install()\n"
+            "assert 'gym' not in sys.modules\n"
+            "from sagemaker_rl.user_envs import UserEnvCreator\n"
+            "creator = UserEnvCreator('EraKnapsack', lambda config: __import__('tests.era_envs').era_envs.EraKnapsack())\n"
+            "env = creator.rllib_env_creator({})\n"
+            "print('ok', env.observation_space.dtype, env.reset(seed=0)[0].dtype)\n")
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    env.pop(era.MARKER, None)
+    run = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert "ok float32 float32" in run.stdout
+    assert "rlrt: a gym.spaces.Box of uint32 with infinite bounds" in run.stderr
