@@ -282,7 +282,8 @@ def test_a_creator_that_imports_gym_itself_gets_the_bridges() -> None:
             "from sagemaker_rl.compat import era; era.install()\n"
             "assert 'gym' not in sys.modules\n"
             "from sagemaker_rl.user_envs import UserEnvCreator\n"
-            "creator = UserEnvCreator('EraKnapsack', lambda config: __import__('tests.era_envs').era_envs.EraKnapsack())\n"
+            "make = lambda config: __import__('tests.era_envs').era_envs.EraKnapsack()\n"
+            "creator = UserEnvCreator('EraKnapsack', make)\n"
             "env = creator.rllib_env_creator({})\n"
             "print('ok', env.observation_space.dtype, env.reset(seed=0)[0].dtype)\n")
     env = {**os.environ, "PYTHONPATH": str(REPO)}
