@@ -292,3 +292,38 @@ def test_a_creator_that_imports_gym_itself_gets_the_bridges() -> None:
     assert run.returncode == 0, run.stderr[-3000:]
     assert "ok float32 float32" in run.stdout
     assert "rlrt: a gym.spaces.Box of uint32 with infinite bounds" in run.stderr
+
+
+def test_a_rank3_integer_observation_trains_with_the_conv_layers_the_job_names() -> None:
+    """A [16, 7, 4] int16 observation (no default CNN in RLlib 2.x for that shape): float32 for the network, and
+    RLlib 1.x's ``model.conv_filters`` reaches RLlib 2.x's CNN encoder."""
+    import gym
+    import torch
+    from ray.rllib.algorithms.ppo.ppo_catalog import PPOCatalog
+    from ray.rllib.algorithms.ppo.torch.default_ppo_torch_rl_module import DefaultPPOTorchRLModule
+    from ray.rllib.core.rl_module.rl_module import RLModuleSpec
+
+    from envs.adapters import as_user_env
+    from runtime.config import hyperparameters as hp
+    from runtime.plugins import INSTALLED
+
+    class Board(gym.Env):
+        observation_space = gym.spaces.Box(-1, 8, (16, 7, 4), np.int16)
+        action_space = gym.spaces.Discrete(7)
+
+        def reset(self):  # type: ignore[no-untyped-def]
+            return np.zeros((16, 7, 4), np.int16)
+
+        def step(self, action):  # type: ignore[no-untyped-def]
+            return np.ones((16, 7, 4), np.int16), 0.0, True, {}
+
+    env = as_user_env(Board(), "Board")
+    filters = [[16, [3, 3], 1], [32, [3, 3], 2]]
+    spec = hp.resolve({"rl.training.config.model": {"conv_filters": filters}}, INSTALLED.validator_for, num_cpus=2)
+    assert spec.config["model_config"]["conv_filters"] == filters
+    module = RLModuleSpec(module_class=DefaultPPOTorchRLModule, catalog_class=PPOCatalog,
+                          observation_space=env.observation_space, action_space=env.action_space,
+                          model_config=dict(spec.config["model_config"])).build()
+    observation, _ = env.reset(seed=0)
+    out = module.forward_inference({"obs": torch.from_numpy(np.stack([observation, observation]))})
+    assert tuple(out["action_dist_inputs"].shape) == (2, 7)
