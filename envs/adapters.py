@@ -204,19 +204,22 @@ def _float_box(space: gymnasium.spaces.Space) -> gymnasium.spaces.Box:
 
 class ActionMaskObservations(gymnasium.ObservationWrapper):
     """The SageMaker RL examples' action-masking convention made uniform: a Dict observation with an
-    ``action_mask`` entry (one 0/1 per discrete action) and the observation in one or more other entries (e.g.
-    ``real_obs``) becomes ``{"action_mask": float32 [n], "observations": float32 [m]}``, the other entries flattened
-    (gymnasium's ``flatten``, keys in sorted order), which is what a masking policy reads."""
+    ``action_mask`` entry (one 0/1 per discrete action; for ``MultiDiscrete`` or a ``Tuple`` of ``Discrete`` actions,
+    one per choice of each part, concatenated or as a ``Tuple`` of masks, one per part) and the observation in one or
+    more other entries (e.g. ``real_obs``) becomes ``{"action_mask": float32 [n], "observations": float32 [m]}``, the
+    mask concatenated in the parts' order (the order of RLlib's logits) and the other entries flattened (gymnasium's
+    ``flatten``, keys in sorted order), which is what a masking policy reads."""
 
     def __init__(self, env: gymnasium.Env) -> None:
         super().__init__(env)
         space, actions = env.observation_space, env.action_space
-        assert isinstance(space, gymnasium.spaces.Dict) and isinstance(actions, gymnasium.spaces.Discrete), \
+        size = mask_size(actions)
+        assert isinstance(space, gymnasium.spaces.Dict) and size is not None, \
             "ActionMaskObservations wraps what has_action_mask accepts"
         self._rest = gymnasium.spaces.Dict({k: v for k, v in space.spaces.items() if k != ACTION_MASK})
         self._single = next(iter(self._rest.spaces)) if len(self._rest.spaces) == 1 else None
         self.observation_space = gymnasium.spaces.Dict({
-            ACTION_MASK: gymnasium.spaces.Box(0.0, 1.0, (int(actions.n),), np.float32),
+            ACTION_MASK: gymnasium.spaces.Box(0.0, 1.0, (size,), np.float32),
             MASKED_OBSERVATIONS: _float_box(self._rest.spaces[self._single] if self._single else self._rest),
         })
 
@@ -226,14 +229,50 @@ class ActionMaskObservations(gymnasium.ObservationWrapper):
         else:
             rest = np.asarray(gymnasium.spaces.flatten(self._rest, {k: observation[k] for k in self._rest.spaces}),
                               dtype=np.float32)
-        return {ACTION_MASK: np.asarray(observation[ACTION_MASK], dtype=np.float32).reshape(-1),
-                MASKED_OBSERVATIONS: rest}
+        return {ACTION_MASK: _flat_mask(observation[ACTION_MASK]), MASKED_OBSERVATIONS: rest}
+
+
+def mask_size(action_space: Any) -> int | None:
+    """The length of an action mask for ``action_space``: ``n`` for ``Discrete``, the sum of the parts' for
+    ``MultiDiscrete`` and a ``Tuple`` of ``Discrete``; None for actions a mask cannot cover."""
+    if isinstance(action_space, gymnasium.spaces.Discrete):
+        return int(action_space.n)
+    if isinstance(action_space, gymnasium.spaces.MultiDiscrete) and action_space.nvec.ndim == 1:
+        return int(action_space.nvec.sum())
+    if isinstance(action_space, gymnasium.spaces.Tuple):
+        parts = [part for part in action_space.spaces if isinstance(part, gymnasium.spaces.Discrete)]
+        if parts and len(parts) == len(action_space.spaces):
+            return sum(int(part.n) for part in parts)
+    return None
+
+
+def _flat_mask(mask: Any) -> np.ndarray:
+    """A mask (an array, or a tuple of arrays: one per action part) as one float32 vector."""
+    if isinstance(mask, (tuple, list)) and any(np.ndim(part) for part in mask):
+        return np.concatenate([_flat_mask(part) for part in mask]) if mask else np.zeros(0, np.float32)
+    return np.asarray(mask, dtype=np.float32).reshape(-1)
+
+
+def _mask_entries(space: gymnasium.spaces.Space) -> int | None:
+    """How many 0/1 entries a mask space holds (a Box, MultiBinary, or a Tuple of them); None for another space."""
+    if isinstance(space, (gymnasium.spaces.Box, gymnasium.spaces.MultiBinary)):
+        return int(np.prod(space.shape))
+    if isinstance(space, gymnasium.spaces.Tuple):
+        sizes = [_mask_entries(part) for part in space.spaces]
+        return None if any(n is None for n in sizes) else sum(n for n in sizes if n is not None)
+    return None
 
 
 def has_action_mask(observation_space: Any, action_space: Any) -> bool:
-    """Whether observations carry an ``action_mask`` for discrete actions (the SageMaker RL examples' convention)."""
-    return (isinstance(observation_space, gymnasium.spaces.Dict) and ACTION_MASK in observation_space.spaces
-            and len(observation_space.spaces) > 1 and isinstance(action_space, gymnasium.spaces.Discrete))
+    """Whether observations carry an ``action_mask`` for discrete actions (the SageMaker RL examples' convention;
+    for ``MultiDiscrete`` or ``Tuple`` actions, a mask of the parts' total size: concatenated or a ``Tuple``)."""
+    if not (isinstance(observation_space, gymnasium.spaces.Dict) and ACTION_MASK in observation_space.spaces
+            and len(observation_space.spaces) > 1):
+        return False
+    size = mask_size(action_space)
+    if isinstance(action_space, gymnasium.spaces.Discrete):  # the examples' own: any mask, as before
+        return True
+    return size is not None and _mask_entries(observation_space.spaces[ACTION_MASK]) == size
 
 
 def with_action_mask(env: gymnasium.Env) -> gymnasium.Env:
@@ -246,3 +285,52 @@ def with_action_mask(env: gymnasium.Env) -> gymnasium.Env:
             for s in space.spaces.values()):
         return env
     return ActionMaskObservations(env)
+
+
+class Float32Observations(gymnasium.ObservationWrapper):
+    """Box observations of another dtype (integers, unsigned, float64) or given as lists, as float32 arrays: what
+    RLlib 1.x's preprocessors fed the network, and what RLlib 2.x's networks need (its torch layers refuse an int16
+    batch). The bounds are kept (an integer bound is exact in float32 up to 2**24). ``flatten``: made vectors, as
+    RLlib 1.x's fully connected network flattened them (RLlib 2.x has encoders for vectors and images only)."""
+
+    def __init__(self, env: gymnasium.Env, flatten: bool = False) -> None:
+        super().__init__(env)
+        space = env.observation_space
+        assert isinstance(space, gymnasium.spaces.Box), "Float32Observations wraps a Box observation space"
+        self._shape = (int(np.prod(space.shape)),) if flatten else space.shape
+        self.observation_space = gymnasium.spaces.Box(space.low.astype(np.float32).reshape(self._shape),
+                                                      space.high.astype(np.float32).reshape(self._shape),
+                                                      self._shape, np.float32)
+
+    def observation(self, observation: Any) -> Any:
+        return np.asarray(observation, dtype=np.float32).reshape(self._shape)
+
+
+_CAST_SAID: set[str] = set()
+
+
+def with_float32_observations(env: gymnasium.Env, source: str) -> gymnasium.Env:
+    """``env`` with Box observations of another dtype than float32 cast to float32, and those of rank 2 or above 3
+    flattened (:class:`Float32Observations`, each announced in one line naming ``source``), and a float32 Box's list
+    observations made arrays; others unchanged (rank 3: images, for the conv layers the job names)."""
+    space = env.observation_space
+    if not isinstance(space, gymnasium.spaces.Box):
+        return env
+    flatten = len(space.shape) == 2 or len(space.shape) > 3
+    if source not in _CAST_SAID:  # once per process, not per vectorised copy
+        _CAST_SAID.add(source)
+        if space.dtype != np.float32:
+            print(f"rlrt: {source} observes a Box of {space.dtype}: its observations are cast to float32 for the "
+                  "network (as RLlib 1.x's preprocessors did)", file=sys.stderr, flush=True)
+        if flatten:
+            print(f"rlrt: {source} observes a Box of shape {list(space.shape)}: its observations are flattened to "
+                  f"{int(np.prod(space.shape))} values (as RLlib 1.x's fully connected network did; RLlib 2.x has "
+                  "encoders for vectors and rank-3 images only)", file=sys.stderr, flush=True)
+    return Float32Observations(env, flatten)
+
+
+def as_user_env(env: Any, source: str) -> gymnasium.Env:
+    """A user's environment of any era as rlrt trains it: gymnasium (:func:`to_gymnasium`), float32 Box observations
+    (:func:`with_float32_observations`) and the uniform action mask (:func:`with_action_mask`); ``source`` names
+    what built it, in errors and in the lines announcing each adaptation."""
+    return with_action_mask(with_float32_observations(to_gymnasium(env, source), source))

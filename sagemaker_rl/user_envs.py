@@ -19,12 +19,13 @@ from typing import Any, Callable, Mapping
 
 import gymnasium
 
-from envs.adapters import to_gymnasium, with_action_mask, with_render_mode
+from envs.adapters import as_user_env, with_render_mode
 from envs.errors import EnvConfigError
 from envs.registry import EPISODE_STEP_CAP, capped
 from runtime.job.removed_apis import read_source_dir, script_files
 from runtime.names import SCRIPT_ENVIRONMENT_JSON, SCRIPT_SOURCE_DIR
 from sagemaker_rl import compat
+from sagemaker_rl.compat import era
 
 NAMESPACE = "sagemaker_rl"
 
@@ -50,10 +51,17 @@ class UserEnvCreator:
             env_context = env_context.copy_with_overrides(env_config=rest) if hasattr(
                 env_context, "copy_with_overrides") else rest
         try:
-            env = self.creator(env_context)
+            try:
+                env = self.creator(env_context)
+            except (ValueError, TypeError):
+                if not era.adapt_gym():
+                    raise
+                env = self.creator(env_context)  # the creator imported gym itself: once more, gym 0.26 bridged
+        except EnvConfigError:  # already names the environment and why
+            raise
         except Exception as exc:
             raise EnvConfigError(f"{self.describe()} raised {type(exc).__name__}: {exc}") from exc
-        env = with_action_mask(to_gymnasium(env, self.describe()))
+        env = as_user_env(env, self.describe())
         if hasattr(env_context, "get"):  # rollout videos ask for frames; the user's creator may not pass them on
             env = with_render_mode(env, env_context.get("render_mode"))
         max_steps = env_context.get("max_episode_steps") if hasattr(env_context, "get") else None
@@ -84,6 +92,45 @@ def register_user_env(name: str) -> str | None:
         return None
     gym_id = f"{NAMESPACE}/{name}"
     gymnasium.register(id=gym_id, entry_point=UserEnvCreator(name, creator), disable_env_checker=True)
+    return gym_id
+
+
+RLRT_READS = ("render_mode", "max_episode_steps")
+"""``env_config`` keys :meth:`UserEnvCreator.rllib_env_creator` applies itself (a frame source, a time limit)."""
+
+
+class EntryPointCreator:
+    """A ``module:name`` in the job's source dir (a Coach preset's ``level="knapsack_env:KnapSackMediumEnv"``: an
+    environment class, or a function returning one) as an env creator: called with the ``env_config`` entries as
+    keyword arguments, as Coach's ``GymEnvironment`` called it with ``additional_simulator_parameters``. It pickles
+    as the reference: an env runner imports the module itself."""
+
+    def __init__(self, reference: str) -> None:
+        self.reference = reference
+        self.__qualname__ = reference  # how UserEnvCreator.describe() names it
+
+    def __call__(self, env_config: Any) -> Any:
+        module, _, name = self.reference.partition(":")
+        try:
+            target = getattr(importlib.import_module(module), name)
+        except (ImportError, AttributeError) as exc:
+            raise EnvConfigError(f"The environment {self.reference!r} cannot be loaded: {type(exc).__name__}: {exc} "
+                                 "(module:name, the module in the job's source dir)") from exc
+        era.adapt_gym()  # the module may have imported gym just now
+        return target(**{k: v for k, v in dict(env_config or {}).items() if k not in RLRT_READS})
+
+
+def register_entry_point_env(reference: str) -> str:
+    """Register the environment ``module:name`` (:class:`EntryPointCreator`) with gymnasium as
+    ``sagemaker_rl/<name>``, built like a launcher script's env (:class:`UserEnvCreator`); return that id."""
+    module, _, name = reference.partition(":")
+    if not module or not name.isidentifier():
+        raise EnvConfigError(f"{reference!r} does not name an environment as module:name (e.g. "
+                             "'knapsack_env:KnapSackMediumEnv').")
+    compat.install()  # the user's module is about to be imported: give it what its era had
+    gym_id = f"{NAMESPACE}/{name}"
+    gymnasium.register(id=gym_id, entry_point=UserEnvCreator(name, EntryPointCreator(reference)),
+                       disable_env_checker=True)
     return gym_id
 
 

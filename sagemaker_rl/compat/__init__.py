@@ -7,7 +7,7 @@ Each lives in its own folder (``for_<module>/<module>``), which :func:`install` 
 of ``PYTHONPATH`` (for Ray's worker processes) only when that module is not installed for real: a real
 ``roboschool``, ``gym_unity`` or ``rl_coach`` is never shadowed. The script-mode path (``runtime.container``) and the
 launcher call it; nothing happens on import. (``from ray.tune import run_experiments`` needs no module: Ray 2.x
-still has it.)
+still has it.) :func:`install` also gives the user's code what NumPy 1 and gym 0.21 had (:mod:`.era`).
 """
 
 from __future__ import annotations
@@ -16,6 +16,8 @@ import importlib.util
 import os
 import sys
 from pathlib import Path
+
+from sagemaker_rl.compat import era
 
 MODULES = ("roboschool", "gym_unity", "rl_coach")
 HERE = Path(__file__).resolve().parent
@@ -45,7 +47,9 @@ def pythonpath_with(folders: list[str], current: str | None) -> str:
 
 
 def install() -> None:
-    """Make the compatibility modules importable in this process and the processes it starts (Ray workers)."""
+    """Make the compatibility modules importable in this process and the processes it starts (Ray workers), and
+    give user code there NumPy 1's names and gym 0.21's leniencies (:func:`sagemaker_rl.compat.era.install`)."""
+    era.install()
     folders = missing_folders()
     if not folders:
         return

@@ -14,6 +14,8 @@ import re
 import sys
 import warnings
 
+from sagemaker_rl.compat.era import install_if_asked
+
 NOT_ACTIONABLE: dict[str, tuple[str, ...]] = {
     # rlrt chooses RLlib's new API stack for every job; the hint to turn it off does not apply.
     "ray.rllib.algorithms.algorithm_config": ("You are running ",),
@@ -56,7 +58,10 @@ class _DropMessages(logging.Filter):
 def quiet_ray_logs() -> None:
     """Drop the lines in :data:`NOT_ACTIONABLE` from their loggers and RLlib's :data:`GYM_REGISTRATION` warning
     (idempotent). Called before Ray starts in the driver, and in every Ray worker of the job
-    (``worker_process_setup_hook``, so env runners' lines go too)."""
+    (``worker_process_setup_hook``, so env runners' lines go too). In a worker of a job that runs a user's code (a
+    launcher script), that code gets NumPy 1's names there too, before a user's env creator is unpickled
+    (:func:`sagemaker_rl.compat.era.install_if_asked`)."""
+    install_if_asked()
     for name, prefixes in NOT_ACTIONABLE.items():
         logger = logging.getLogger(name)
         if not any(isinstance(f, _DropMessages) for f in logger.filters):
@@ -72,3 +77,4 @@ def quiet_ray_logs_and_gym() -> None:
     if "gym" not in sys.modules:
         with contextlib.redirect_stderr(io.StringIO()), contextlib.suppress(ImportError):
             import gym  # noqa: F401  # heavy: the old gym, imported here first to leave its notice out
+    install_if_asked()  # gym is imported now: bridge it too

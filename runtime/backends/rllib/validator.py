@@ -35,6 +35,7 @@ from runtime.backends.rllib.config import (
     default_config_dict,
     model_config_fields,
 )
+from runtime.backends.rllib.exploration import translate_exploration
 from runtime.backends.rllib.no_effect import message as no_effect_message
 from runtime.backends.rllib.schema import PREFIX, Schema, as_typed, coerce_number, model_value_problem, value_problem
 from runtime.config.hyperparameters import ConfigValidator
@@ -123,6 +124,11 @@ def translate_config(algorithm: str, config: Mapping[str, Any], schema: Schema,
                 log.warning("rl.training.config.input_evaluation=%s: RLlib 1.x's off-policy estimates of the "
                             "sampled batches; rlrt's online training reports its own metrics: ignored",
                             json.dumps(value, default=str))
+        elif key == "exploration_config" and translate_exploration(algorithm, value) is not None:
+            settings, line = translate_exploration(algorithm, value) or ({}, "")
+            out.update(settings)
+            if warn:
+                log.warning("%s", line)
         elif key == "horizon":
             # RLlib 1.x's horizon caps an episode; it never lengthens the environment's own time limit.
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
