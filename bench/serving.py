@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import io
 import json
 import os
 import platform
@@ -159,19 +158,22 @@ def bench_latency(model: Path, port: int, requests_count: int, concurrency: int)
         t = time.perf_counter()
         policy.predict(row[None])
         in_process.append(time.perf_counter() - t)
-    # The application alone (WSGI call, no HTTP, no gunicorn): the server's own CPU cost per request.
-    from runtime.serving.server import InferenceApp
+    # The application alone (an in-process call, no HTTP, no server): the server's own CPU cost per request.
+    from runtime.serving.app import InferenceApp, request
 
     app = InferenceApp(model)
     app.load()
     in_app = []
-    for row in observations[:5000].tolist():
-        body = json.dumps({"inputs": {"observations": [row]}}).encode()
-        environ = {"REQUEST_METHOD": "POST", "PATH_INFO": "/invocations", "CONTENT_TYPE": "application/json",
-                   "CONTENT_LENGTH": str(len(body)), "wsgi.input": io.BytesIO(body)}
-        t = time.perf_counter()
-        b"".join(app(environ, lambda status, headers: None))
-        in_app.append(time.perf_counter() - t)
+
+    async def app_alone() -> None:
+        for row in observations[:5000].tolist():
+            body = json.dumps({"inputs": {"observations": [row]}}).encode()
+            t = time.perf_counter()
+            await request(app, "POST", "/invocations", body,
+                          {"Content-Type": "application/json", "Content-Length": str(len(body))})
+            in_app.append(time.perf_counter() - t)
+
+    asyncio.run(app_alone())
     p50, p99 = percentiles(latencies)
     i50, i99 = percentiles(in_process)
     a50, a99 = percentiles(in_app)
@@ -394,7 +396,7 @@ def main() -> int:
 def write_report(args: argparse.Namespace, model: Path, results: dict[str, dict]) -> None:
     meta = json.loads((model / "metadata.json").read_text())
     lines = [
-        "# Serving benchmarks (issues 4 and 27)",
+        "# Serving benchmarks",
         "",
         f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores shared with other engineers' "
         f"work while measuring (noisy), Python {platform.python_version()}, "
@@ -403,7 +405,7 @@ def write_report(args: argparse.Namespace, model: Path, results: dict[str, dict]
         f"(runnable processes on 2 cores: the tail latencies below are mostly waiting for a core).",
         f"Model: {meta.get('env')} {meta.get('algorithm')} "
         f"({meta['serving']['inputs']['observations']['shape'][1]}-dim "
-        f"observations), ONNX Runtime, `rlrt serve` with {args.workers} gunicorn gthread worker(s).",
+        f"observations), ONNX Runtime, `rlrt serve` with {args.workers} gunicorn worker(s) serving with hypercorn.",
         f"Command: `python bench/serving.py --model {args.model} --workers {args.workers} --requests {args.requests} "
         f"--records {args.records} --cases {args.cases} --big-mb {args.big_mb} --big-decimals {args.big_decimals} "
         f"--out {args.out}`",
@@ -420,7 +422,7 @@ def write_report(args: argparse.Namespace, model: Path, results: dict[str, dict]
             "per call |",
             f"| /invocations single record, one connection (no queueing), 2000 requests: p50 / p99 | "
             f"{latency['sequential_p50_ms']:.2f} / {latency['sequential_p99_ms']:.2f} ms | | |",
-            f"| the WSGI application alone (JSON parse, ONNX Runtime, JSON answer; no HTTP): p50 / p99 | "
+            f"| the application alone (JSON parse, ONNX Runtime, JSON answer; no HTTP): p50 / p99 | "
             f"{latency['app_only_p50_ms']:.3f} / {latency['app_only_p99_ms']:.3f} ms | | |",
         ]
     if throughput:

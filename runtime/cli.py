@@ -182,8 +182,9 @@ def _add_serving_commands(sub: argparse._SubParsersAction) -> None:
         "serve",
         help="serve a model over HTTP (/ping, /invocations), as the image's `serve`",
         description=(
-            "Serve a trained model's ONNX policy with gunicorn: GET /ping, POST /invocations (application/json "
-            "TensorFlow-Serving style 'inputs' or 'instances', application/jsonlines, text/csv). Settings default "
+            "Serve a trained model's ONNX policy (gunicorn worker processes, each serving with hypercorn): GET "
+            "/ping, POST /invocations (application/json TensorFlow-Serving style 'inputs' or 'instances', "
+            "application/jsonlines, text/csv). Settings default "
             "to SageMaker's variables: SAGEMAKER_BIND_TO_PORT (8080), SAGEMAKER_MODEL_SERVER_WORKERS (CPUs), "
             "SAGEMAKER_MODEL_SERVER_TIMEOUT (60 s)."
         ),

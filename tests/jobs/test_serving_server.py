@@ -1,4 +1,5 @@
-"""`rlrt serve`: the real gunicorn server on a loopback port, answering the SageMaker /ping and /invocations contract."""
+"""`rlrt serve`: the real server (gunicorn workers serving with hypercorn) on a loopback port, answering the SageMaker
+/ping and /invocations contract."""
 
 from __future__ import annotations
 
@@ -180,25 +181,23 @@ def test_bad_server_settings_fail_clearly(cartpole_model: Path) -> None:
     result = run_rlrt(["serve"], base=cartpole_model, timeout=60, SAGEMAKER_MODEL_SERVER_WORKERS="many")
     assert result.returncode == 2
     assert "SAGEMAKER_MODEL_SERVER_WORKERS must be a positive integer" in result.stderr
+    no_workers = run_rlrt(["serve", "--workers", "0"], base=cartpole_model, timeout=60)  # it waited for none
+    assert no_workers.returncode == 2
+    assert "--workers must be a positive integer, got 0" in no_workers.stderr
 
 
 def test_bodies_over_the_limit_get_413(cartpole_model: Path) -> None:
-    """The WSGI application itself, called in-process (the limit is 100 MB in the server; 1 MB here)."""
-    import io
-
-    from runtime.serving.server import InferenceApp
+    """The ASGI application itself, called in-process (the limit is 100 MB in the server; 1 MB here)."""
+    from runtime.serving.app import InferenceApp, call
 
     app = InferenceApp(cartpole_model / "model", max_body_mb=1)
     body = json.dumps({"instances": [[0.0, 0.0, 0.0, 0.0]] * 60000}).encode()
     assert len(body) > 2**20
     answers = []
-    for length in (str(len(body)), ""):  # declared length, and a chunked body of unknown length
-        environ = {"REQUEST_METHOD": "POST", "PATH_INFO": "/invocations", "CONTENT_TYPE": "application/json",
-                   "CONTENT_LENGTH": length, "wsgi.input": io.BytesIO(body)}
-        status: list[str] = []
-        payload = b"".join(app(environ, lambda s, headers: status.append(s)))
-        answers.append((status[0], json.loads(payload)["error"]))
-    assert answers == [("413 Payload Too Large", "the request body is larger than 1 MB")] * 2
+    for length in ({"Content-Length": str(len(body))}, {}):  # declared length, and a chunked body of unknown length
+        status, _, payload = call(app, "POST", "/invocations", body, {"Content-Type": "application/json", **length})
+        answers.append((status, json.loads(payload)["error"]))
+    assert answers == [(413, "the request body is larger than 1 MB")] * 2
 
 
 # --- Large bodies: codec.decode's fast path must read exactly what the general path reads --------------------------

@@ -73,7 +73,7 @@ def answer_of(client: socket.socket, timeout: float) -> bytes:
 def test_slow_and_idle_clients_do_not_hold_ping_and_get_408(cartpole_model: Path, tmp_path: Path) -> None:
     """The case measured on main: two clients that sent headers and 4 of 100 body bytes made every /ping time out.
     With a third that sent half its headers and a fourth that sent nothing, /ping keeps answering at once; the
-    slow ones get a 408 after the read timeout, the idle one is closed."""
+    slow bodies get a 408 after the read timeout, the half-sent headers and the idle one are closed."""
     with serving(cartpole_model, tmp_path, RLRT_SERVER_READ_TIMEOUT="3") as (port, _, _):
         opened = time.monotonic()
         slow = [open_client(port, SLOW_BODY), open_client(port, SLOW_BODY), open_client(port, SLOW_HEADERS)]
@@ -81,18 +81,18 @@ def test_slow_and_idle_clients_do_not_hold_ping_and_get_408(cartpole_model: Path
         assert max(ping_seconds(port, 4)) < 2
         answers = [answer_of(client, 10) for client in slow]
         assert time.monotonic() - opened < 10
-        for answer in answers:
-            assert answer.startswith(b"HTTP/1.1 408 Request Timeout"), answer
-        assert b"the request body stopped arriving" in answers[0]
-        assert b"headers did not arrive within 3 s" in answers[2]
+        for answer in answers[:2]:  # hypercorn sends no reason phrase (optional in HTTP/1.1, RFC 9112 4)
+            assert answer.startswith(b"HTTP/1.1 408 "), answer
+            assert b"the request body stopped arriving" in answer
+        assert answers[2] == b""  # half its headers: closed after the keep-alive timeout (5 s), as hypercorn does
         assert answer_of(idle, 15) == b""  # closed after the keep-alive timeout (5 s), not held in a thread
         assert requests.post(f"http://127.0.0.1:{port}/invocations", json={"instances": [[0, 0, 0, 0]]},
                              timeout=5).status_code == 200
 
 
-def test_a_worker_whose_threads_are_held_takes_no_new_connection(cartpole_model: Path, tmp_path: Path) -> None:
-    """One thread per worker and a slow client on one worker: that worker stops accepting, so every /ping goes to the
-    other and answers at once (with gunicorn's gthread it waited behind the slow client for the read timeout)."""
+def test_a_slow_client_holds_no_inference_thread(cartpole_model: Path, tmp_path: Path) -> None:
+    """One inference thread per worker and a slow client: every /ping answers at once (with gunicorn's gthread it
+    waited behind the slow client for the read timeout); the slow client gets its 408."""
     with serving(cartpole_model, tmp_path, RLRT_SERVER_THREADS="1", RLRT_SERVER_READ_TIMEOUT="8") as (port, _, _):
         slow = open_client(port, SLOW_BODY)
         assert max(ping_seconds(port, 3)) < 2

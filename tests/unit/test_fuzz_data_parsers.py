@@ -21,7 +21,7 @@ from envs.errors import EnvConfigError
 from runtime.errors import UserError
 from runtime.offline.dataset import load_logged_data
 from runtime.serving import codec
-from runtime.serving.server import InferenceApp
+from runtime.serving.app import InferenceApp, call
 
 pytestmark = pytest.mark.filterwarnings("ignore")
 
@@ -146,15 +146,12 @@ class FakePolicy:
 def test_invocations(body: bytes, content_type: str | None, accept: str | None, length: str) -> None:
     app = InferenceApp(Path("unused"), max_body_mb=1)
     app.policy = FakePolicy()  # type: ignore[assignment]
-    environ = {"REQUEST_METHOD": "POST", "PATH_INFO": "/invocations", "wsgi.input": io.BytesIO(body),
-               "CONTENT_LENGTH": str(len(body)) if length == "exact" else length}
+    headers = {"Content-Length": str(len(body)) if length == "exact" else length}
     if content_type is not None:
-        environ["CONTENT_TYPE"] = content_type
+        headers["Content-Type"] = content_type
     if accept is not None:
-        environ["HTTP_ACCEPT"] = accept
-    status: list[str] = []
-    answer = b"".join(app(environ, lambda s, headers: status.append(s)))
-    code = int(status[0].split()[0])
+        headers["Accept"] = accept
+    code, _, answer = call(app, "POST", "/invocations", body, headers)
     assert code < 500, (code, answer[:300])
     if length == "-1":
         assert code == 400  # read(-1) would read past the body limit

@@ -60,6 +60,7 @@ HEAVY: dict[str, str] = {
     "boto3": "boto3, only for DeepRacer's optional S3 (never on the default path)",
     "botocore": "botocore, with boto3",
     "gunicorn": "the HTTP server, only for rlrt serve",
+    "hypercorn": "the HTTP server in each gunicorn worker, only for rlrt serve",
     "sagemaker_inference": "SageMaker's inference toolkit, only inside its serving container",
     "imageio_ffmpeg": "ffmpeg, only to write a video",
     "distutils": "setuptools' distutils shim, imported by Ray's start thread before it forks (ray_process)",
