@@ -143,7 +143,8 @@ def check_user_env(gym_id: str, env_config: Mapping[str, Any]) -> None:
 
 def keep_script_source(model_dir: Path, script: Path, registered: str) -> Path:
     """Copy the training script and the source-dir modules it imports into ``model_dir/source`` with what it
-    registered, so that the model can be evaluated on the script's own environment later (:class:`ScriptEnvironments`)."""
+    registered, so that the model can be evaluated on the script's own environment later
+    (:class:`ScriptEnvironments`)."""
     files = read_source_dir(str(script.resolve().parent))
     target = model_dir / SCRIPT_SOURCE_DIR
     shutil.rmtree(target, ignore_errors=True)
@@ -178,10 +179,11 @@ class ScriptEnvironments:
         try:
             spec.loader.exec_module(module)
             launchers = [value for value in vars(module).values() if isinstance(value, type)
-                         and value.__module__ == module.__name__ and callable(getattr(value, "register_env_creator", None))]
+                         and value.__module__ == module.__name__
+                         and callable(getattr(value, "register_env_creator", None))]
             for launcher in launchers:
                 launcher().register_env_creator()
-        except Exception as exc:  # noqa: BLE001 - the user's script: say which and why
+        except Exception as exc:  # the user's script: say which and why
             raise EnvConfigError(f"The model's training script {source / str(info['entry_point'])} could not register "
                                  f"its environment '{name}' again: {type(exc).__name__}: {exc}") from exc
         return register_user_env(name) is not None

@@ -90,7 +90,7 @@ class InferenceApp:
                 status, answer, content_type = await self.handle(method, path, headers, receive)
                 pieces, rest = ([answer], None) if isinstance(answer, bytes) else \
                     await self._in_pool(_first_pieces, answer)
-            except Exception as exc:  # noqa: BLE001 - one bad request never takes a worker down
+            except Exception as exc:  # one bad request never takes a worker down
                 log.exception("unexpected error answering %s %s", method, path)
                 status, content_type = 500, codec.JSON
                 pieces, rest = [_error(f"internal error: {type(exc).__name__}: {exc}")], None

@@ -5,19 +5,19 @@ SageMaker's PyTorch and TensorFlow Serving containers, which do not have rlrt in
 
 Requests (``Content-Type``):
 
-- ``application/json``: TensorFlow Serving's columnar ``{"inputs": {"observations": [[...], ...], ...}}`` (other
-  named inputs, such as the seeds' ``prev_action``, ``is_training``, ``prev_reward``, ``seq_lens`` placeholders,
-  are ignored) or ``{"inputs": [[...]]}``; row format ``{"instances": [[...], ...]}`` (an instance may also be
-  ``{"observations": [...]}``); or a bare list (one observation, or a list of them);
+- ``application/json``: TensorFlow Serving's columnar ``{"inputs": {"observations": [[...], ...], ...}}`` (other named
+  inputs, such as the seeds' ``prev_action``, ``is_training``, ``prev_reward``, ``seq_lens`` placeholders, are ignored)
+  or ``{"inputs": [[...]]}``; row format ``{"instances": [[...], ...]}`` (an instance may also be ``{"observations":
+  [...]}``); or a bare list (one observation, or a list of them);
 - ``application/jsonlines``: one JSON observation (a list of numbers) per line;
 - ``text/csv``: one observation per row, numbers only, no header.
 
-Responses: columnar requests get ``{"outputs": {"actions": [...], "action_probabilities": [...]}}``; every other
-request gets ``{"predictions": [...]}``, one entry per observation: for a discrete policy the action-probability
-list (so ``predictions[0]`` feeds straight back into data collection; the greedy action is its argmax), for a
-continuous policy the action vector. ``Accept`` picks the encoding: ``application/json``,
-``application/jsonlines`` (one ``{"predictions": [p]}`` line per observation), or ``text/csv`` (one row per
-observation). Without ``Accept``, JSON lines answer JSON lines and everything else answers JSON.
+Responses: columnar requests get ``{"outputs": {"actions": [...], "action_probabilities": [...]}}``; every other request
+gets ``{"predictions": [...]}``, one entry per observation: for a discrete policy the action-probability list (so
+``predictions[0]`` feeds straight back into data collection; the greedy action is its argmax), for a continuous policy
+the action vector. ``Accept`` picks the encoding: ``application/json``, ``application/jsonlines`` (one ``{"predictions":
+[p]}`` line per observation), or ``text/csv`` (one row per observation). Without ``Accept``, JSON lines answer JSON
+lines and everything else answers JSON.
 
 Large bodies of plain numbers are read by numpy a piece at a time, exactly as json and csv read them.
 """
@@ -130,7 +130,8 @@ def decode_json_value(value: Any, observation_dim: int, rows: np.ndarray | None 
             inputs = value["inputs"]
             if isinstance(inputs, Mapping):
                 if OBSERVATIONS not in inputs:
-                    raise RequestError(f"'inputs' has no '{OBSERVATIONS}' (got: {', '.join(map(str, inputs)) or 'nothing'})")
+                    raise RequestError(f"'inputs' has no '{OBSERVATIONS}' "
+                                       f"(got: {', '.join(map(str, inputs)) or 'nothing'})")
                 return convert(inputs[OBSERVATIONS], "inputs.observations"), COLUMNAR
             return convert(inputs, "inputs"), COLUMNAR
         if "instances" in value:
@@ -158,8 +159,8 @@ def decode(body: bytes, content_type: str | None, observation_dim: int, max_gene
             return Decoded(found[0], found[1], kind)
         if too_large:
             where = f" (from byte {found}: {body[found:found + 40]!r})" if found >= 0 else ""
-            raise PayloadTooLarge(f"a JSON body over {max_general_bytes / 2**20:g} MB must hold its observations as "
-                                  f"rows of {observation_dim} plain numbers; this one does not{where}")
+            raise PayloadTooLarge(f"a JSON body over {(max_general_bytes or 0) / 2**20:g} MB must hold its "
+                                  f"observations as rows of {observation_dim} plain numbers; this one does not{where}")
         observations, style = decode_json_value(_loads(body, "the request body"), observation_dim)
         return Decoded(observations, style, kind)
     if kind == JSONLINES:
@@ -170,7 +171,7 @@ def decode(body: bytes, content_type: str | None, observation_dim: int, max_gene
         return Decoded(observations, ROWS, kind)
     if kind == CSV:
         if too_large and _CSV_WHOLE.search(body):
-            raise PayloadTooLarge(f"a CSV body over {max_general_bytes / 2**20:g} MB must not quote its fields")
+            raise PayloadTooLarge(f"a CSV body over {(max_general_bytes or 0) / 2**20:g} MB must not quote its fields")
         return Decoded(decode_csv(body, observation_dim, fast_from_bytes), ROWS, kind)
     raise UnsupportedContentType(f"unsupported Content-Type {content_type!r}; use {JSON}, {JSONLINES} or {CSV}")
 
@@ -264,12 +265,10 @@ def _read_rows(body: bytes, pos: int, pattern: re.Pattern[bytes], dim: int) -> t
     """The rows of a JSON array from ``pos`` (after its ``[``) and the offset past its ``]``, or None and where not."""
     out, n = np.empty((body.count(b"[", pos), dim), dtype=np.float32), 0
     while True:
-        for window in (PIECE_BYTES, 16 * PIECE_BYTES, len(body)):  # rows longer than a piece too
-            match = pattern.match(body, pos, pos + window)
-            if match:
-                break
-        n = _parse_into(out, n, body[pos:match.end()]) if match else -1
-        if n < 0:
+        windows = (PIECE_BYTES, 16 * PIECE_BYTES, len(body))  # rows longer than a piece too
+        match = next(filter(None, (pattern.match(body, pos, pos + window) for window in windows)), None)
+        n = _parse_into(out, n, body[pos:match.end()]) if match is not None else -1
+        if match is None or n < 0:
             return None, pos
         after = _AFTER_ROW.match(body, match.end())
         if not after or after.group(1):  # not a comma: the array's end, or not JSON
@@ -291,7 +290,7 @@ def _json_rows(body: bytes, dim: int) -> tuple[np.ndarray, str] | int:
         if any(constant in part for part in (head, tail) for constant in (b"NaN", b"Infinity")):
             return -1
         try:
-            value = json.loads(head + b"NaN" + tail, parse_constant=lambda _: rows)
+            value = json.loads(head + b"NaN" + tail, parse_constant=lambda _: rows)  # noqa: B023 - used at once
             observations, style = decode_json_value(value, dim, rows)
         except (ValueError, RecursionError):  # RequestError is a ValueError: the general path says what is wrong
             return -1
@@ -317,10 +316,10 @@ def _by_lines(body: bytes, dim: int, pattern: re.Pattern[bytes] | None,
         if parsed > n:
             n, lines = parsed, lines + piece.count(b"\n")  # every piece but the last ends its last line
             continue
-        rows, count = general(piece.decode("utf-8"), dim, lines)
+        parts, count = general(piece.decode("utf-8"), dim, lines)
         lines += count
-        if rows:
-            rows = np.concatenate(rows) if isinstance(rows[0], np.ndarray) else np.asarray(rows, np.float32)
+        if parts:
+            rows = np.concatenate(parts) if isinstance(parts[0], np.ndarray) else np.asarray(parts, np.float32)
             if n + len(rows) + total - seen + 1 > len(out):
                 out = np.concatenate([out[:n], np.empty((len(rows) + total - seen + 1, dim), np.float32)])
             out[n:n + len(rows)] = rows

@@ -178,7 +178,7 @@ class OnnxPolicy:
         options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         try:
             self.session = ort.InferenceSession(snapshot.onnx, options, providers=["CPUExecutionProvider"])
-        except Exception as exc:  # noqa: BLE001 - onnxruntime raises its own exception types
+        except Exception as exc:  # onnxruntime raises its own exception types
             raise UserError(f"ONNX Runtime cannot load {snapshot.onnx_path}: {exc}") from exc
         self.outputs: list[str] = [o.name for o in self.session.get_outputs()]
 

@@ -127,7 +127,8 @@ def output_handler(response, context):
     if "outputs" in answer:
         style = codec.COLUMNAR
         raw = answer["outputs"]
-        outputs = {k: np.asarray(v) for k, v in raw.items()} if isinstance(raw, dict) else {codec.ACTIONS: np.asarray(raw)}
+        outputs = ({k: np.asarray(v) for k, v in raw.items()} if isinstance(raw, dict)
+                   else {codec.ACTIONS: np.asarray(raw)})
     else:
         style = codec.ROWS
         predictions = answer["predictions"]

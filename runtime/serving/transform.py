@@ -145,7 +145,8 @@ class _Transformer:
         except codec.RequestError as exc:
             raise UserError(f"{path}:{number}: {exc}") from None
 
-    def parse_chunk(self, path: Path, content_type: str, chunk: list[tuple[int, str]]) -> tuple[list[Any], list[int], np.ndarray]:
+    def parse_chunk(self, path: Path, content_type: str,
+                    chunk: list[tuple[int, str]]) -> tuple[list[Any], list[int], np.ndarray]:
         """(input values, observations per record, observations) for a chunk of record lines.
 
         The common case (every record one flat observation) is parsed in one call for the whole chunk; anything
@@ -196,7 +197,7 @@ class _Transformer:
                 continue
             offset = 0
             lines_out: list[str] = []
-            for (number, line), value, rows in zip(chunk, values, counts):
+            for (_number, line), value, rows in zip(chunk, values, counts):
                 mine = predictions[offset: offset + rows]
                 offset += rows
                 if multi_json:

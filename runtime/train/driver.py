@@ -6,8 +6,8 @@ contract is :class:`runtime.contracts.TrainingSession`) runs one iteration per `
 around it: the family hooks, resume from the newest intact checkpoint (continuing the iteration, step and time
 counters), the metric lines, the checkpoint cadence, the stop rule, SIGTERM (a spot interruption, StopTrainingJob:
 the loop saves a checkpoint after the current iteration, or abandons an iteration that does not end within
-``SIGTERM_GRACE_S``, then exits with code 143; SIGINT, Ctrl-C, the same with 130), the model folder, the export (THE export pipeline) and the final
-evaluation of the exported policy (THE evaluator), when the session asks for one.
+``SIGTERM_GRACE_S``, then exits with code 143; SIGINT, Ctrl-C, the same with 130), the model folder, the export (THE
+export pipeline) and the final evaluation of the exported policy (THE evaluator), when the session asks for one.
 """
 
 from __future__ import annotations
@@ -99,14 +99,14 @@ def _counters(state: TrainingState) -> IterationMetrics:
                             math.nan, math.nan, state.episodes_total, math.nan)
 
 
-def _spaces(session: TrainingSession) -> dict[str, str]:
+def _spaces(session: TrainingSession) -> tuple[str, str]:
     """The session's observation and action spaces as checkpoints record them (empty for a session that does not
     say: its checkpoints are then compared by algorithm and environment alone)."""
     spaces = session.checkpoint_spaces()
     if spaces is None:
-        return {}
+        return "", ""
     observation_space, action_space = spaces
-    return {"observation_space": describe_space(observation_space), "action_space": describe_space(action_space)}
+    return describe_space(observation_space), describe_space(action_space)
 
 
 def _build(job: JobEnvironment, spec: TrainingSpec, plugins: Plugins, hooks: TrainingHooks, out: TextIO,
@@ -119,7 +119,7 @@ def _build(job: JobEnvironment, spec: TrainingSpec, plugins: Plugins, hooks: Tra
     context = BackendContext(job, spec, env_id, hooks, out, cluster, early_start)
     try:
         return plugins.training_backend(spec).create(context), spec, env_id
-    except Exception as exc:  # noqa: BLE001 - e.g. an env that fails to build in a runner
+    except Exception as exc:  # e.g. an env that fails to build in a runner
         translated = hooks.translate_error(exc)
         if translated is not None:
             raise translated from None
@@ -151,7 +151,9 @@ def train(
             backend, spec, env_id = _build(job, spec, plugins, hooks, out, cluster, early_start)
         mark("built")
         checkpoints = CheckpointManager(job.checkpoint_dir, spec.checkpoint_keep, config=spec.config)
-        state = TrainingState(preset=spec.preset, algorithm=spec.algorithm, env=spec.env, **_spaces(backend))
+        observation_space, action_space = _spaces(backend)
+        state = TrainingState(preset=spec.preset, algorithm=spec.algorithm, env=spec.env,
+                              observation_space=observation_space, action_space=action_space)
         resumed = checkpoints.resume(backend.restore, state, lambda line: print(line, file=out, flush=True))
         stopped_by = ""
         last_saved = -1
@@ -166,7 +168,7 @@ def train(
             if changed:
                 print("rlrt: this job's settings differ from the checkpoint's and apply from here on: "
                       + "; ".join(changed), file=out, flush=True)
-            stopped_by = stop_reason(spec.stop, _counters(state))
+            stopped_by = stop_reason(spec.stop, _counters(state)) or ""
             if stopped_by:
                 print(f"rlrt: already done ({stopped_by}): nothing to train; the model folder is written from "
                       f"{latest.name}", file=out, flush=True)
@@ -192,7 +194,7 @@ def train(
                         step = backend.step(state, sigterm)
                 except JobInterrupted:
                     break
-                except Exception as exc:  # noqa: BLE001 - e.g. a user's reward function failing in a runner
+                except Exception as exc:  # e.g. a user's reward function failing in a runner
                     translated = hooks.translate_error(exc)
                     if translated is not None:
                         raise translated from None

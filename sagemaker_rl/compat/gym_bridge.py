@@ -14,7 +14,8 @@ import numpy as np
 def gym_space(space: gymnasium.Space) -> gym.Space:
     """A gymnasium space as the equivalent ``gym`` space."""
     if isinstance(space, gymnasium.spaces.Box):
-        return gym.spaces.Box(low=space.low, high=space.high, shape=space.shape, dtype=space.dtype)
+        return gym.spaces.Box(low=space.low, high=space.high, shape=space.shape,
+                              dtype=space.dtype.type if space.dtype is not None else np.float32)
     if isinstance(space, gymnasium.spaces.Discrete):
         return gym.spaces.Discrete(int(space.n), start=int(space.start))
     if isinstance(space, gymnasium.spaces.MultiDiscrete):
@@ -42,7 +43,8 @@ class GymnasiumAsGym(gym.Env):
         return self.env.reset(seed=seed, options=options)
 
     def step(self, action: Any) -> tuple[Any, float, bool, bool, dict]:
-        return self.env.step(action)
+        observation, reward, terminated, truncated, info = self.env.step(action)
+        return observation, float(reward), terminated, truncated, info
 
     def render(self) -> Any:
         return self.env.render()

@@ -104,7 +104,8 @@ def test_tensorflow_savedmodel_matches_onnx(cartpole_model: Path, reacher_model:
         "import sys, json, numpy as np, tensorflow as tf\n"
         "for saved, obs, out in zip(*[iter(sys.argv[1:])] * 3):\n"
         "    f = tf.saved_model.load(saved).signatures['serving_default']\n"
-        "    print(json.dumps({'inputs': sorted(f.structured_input_signature[1]), 'outputs': sorted(f.structured_outputs)}))\n"
+        "    print(json.dumps({'inputs': sorted(f.structured_input_signature[1]),\n"
+        "                      'outputs': sorted(f.structured_outputs)}))\n"
         "    r = f(observations=tf.constant(np.load(obs)))\n"
         "    np.savez(out, **{k: v.numpy() for k, v in r.items()})\n"
     )
@@ -197,9 +198,11 @@ def test_pytorch_container_handlers_answer_the_seed_request(cartpole_model: Path
         "m = inference.model_fn(sys.argv[1])\n"
         "body = json.dumps({'inputs': {'observations': [[0.0, 0.1, 0.0, -0.1]], 'prev_action': [0, 0],"
         " 'is_training': False, 'prev_reward': -1, 'seq_lens': -1}})\n"
-        "out, kind = inference.output_fn(inference.predict_fn(inference.input_fn(body, 'application/json'), m), 'application/json')\n"
+        "data = inference.input_fn(body, 'application/json')\n"
+        "out, kind = inference.output_fn(inference.predict_fn(data, m), 'application/json')\n"
         "print(kind); print(out.decode())\n"
-        "out, kind = inference.output_fn(inference.predict_fn(inference.input_fn('1,2,3,4\\n0,0,0,0\\n', 'text/csv'), m), None)\n"
+        "data = inference.input_fn('1,2,3,4\\n0,0,0,0\\n', 'text/csv')\n"
+        "out, kind = inference.output_fn(inference.predict_fn(data, m), None)\n"
         "print(out.decode())\n"
     )
     # Run from a folder where `runtime` is not importable, as inside the container.
@@ -237,7 +240,8 @@ def test_tensorflow_serving_container_handlers(cartpole_model: Path, monkeypatch
     assert json.loads(handlers.input_handler(b"[0, 0, 0, 0]\n[1, 1, 1, 1]\n", lines)) == {
         "instances": [[0.0, 0.0, 0.0, 0.0], [1.0, 1.0, 1.0, 1.0]]}
     tfs = types.SimpleNamespace(status_code=200, content=json.dumps({"predictions": [
-        {"actions": 0, "action_probabilities": [0.6, 0.4]}, {"actions": 1, "action_probabilities": [0.1, 0.9]}]}).encode())
+        {"actions": 0, "action_probabilities": [0.6, 0.4]},
+        {"actions": 1, "action_probabilities": [0.1, 0.9]}]}).encode())
     body, kind = handlers.output_handler(tfs, lines)
     assert kind == "application/jsonlines"
     assert [json.loads(line) for line in body.decode().splitlines()] == [

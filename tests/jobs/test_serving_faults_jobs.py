@@ -39,7 +39,8 @@ def workers_of(process: subprocess.Popen) -> list[psutil.Process]:
     return alive
 
 
-def wait_for_workers(process: subprocess.Popen, count: int, exclude: set[int] = frozenset(), timeout: float = 30) -> list:
+def wait_for_workers(process: subprocess.Popen, count: int, exclude: set[int] = frozenset(),
+                     timeout: float = 30) -> list:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         found = [w for w in workers_of(process) if w.pid not in exclude]

@@ -45,7 +45,8 @@ def test_jsonlines_folder_single_and_multi_record(cartpole_model: Path, states: 
         out = tmp_path / strategy
         summary = transform(model, folder, out, TransformOptions(strategy=strategy), show_progress=False)
         assert summary.records == 320 and summary.files == 2
-        outputs[strategy] = [(out / "env_states_1.json.out").read_text(), (out / "more" / "env_states_2.jsonl.out").read_text()]
+        outputs[strategy] = [(out / "env_states_1.json.out").read_text(),
+                             (out / "more" / "env_states_2.jsonl.out").read_text()]
     assert outputs["SingleRecord"] == outputs["MultiRecord"]
     lines = outputs["MultiRecord"][0].splitlines()
     assert len(lines) == 300

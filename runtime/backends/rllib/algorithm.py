@@ -151,16 +151,16 @@ def build_algorithm_config(
     config_class = algorithm_config_class(spec.algorithm)
     config = config_class()
     defaults = default_config_dict(spec.algorithm)
-    settings = {
+    settings: dict[str, Any] = {
         # An integral float (7.0) where RLlib wants an integer: the check let it through; RLlib needs an int.
         key: int(value) if isinstance(value, float) and value.is_integer()
         and isinstance(defaults.get(key, _TYPE_OF_NONE_DEFAULTS.get(key)), int) else value
         for key, value in spec.config.items()
     }
-    model_config = dict(settings.pop("model_config", None) or {})
+    model_config: dict[str, Any] = dict(settings.pop("model_config", None) or {})
     log_std_init = model_config.pop("log_std_init", None)
     observation_filter = settings.pop("observation_filter", "NoFilter")
-    policies_mode = settings.pop("multi_agent_policies", "per_group")
+    policies_mode = str(settings.pop("multi_agent_policies", "per_group"))
     episode_folder = settings.pop(OUTPUT_SETTING, None)
     custom_model = settings.pop("custom_model", None)
     settings.pop("custom_model_config", None)
@@ -180,7 +180,7 @@ def build_algorithm_config(
         config.update_from_dict(settings)
         config.environment(env=env_name, env_config=env_config)
         config.framework("torch")
-        if multi_agent:
+        if multi_agent and env_id is not None:
             policies, mapping = multi_agent_policies(env_id, env_config, policies_mode)
             config.multi_agent(policies=policies, policy_mapping_fn=mapping)
         if spec.seed is not None:

@@ -1,5 +1,6 @@
 """RLlib (2.x, new API stack): configuration names (RLlib 1.x -> 2.x) and RLlib's own defaults per algorithm (its
-AlgorithmConfig, DefaultModelConfig). Translating and checking a configuration: :mod:`runtime.backends.rllib.validator`."""
+AlgorithmConfig, DefaultModelConfig). Translating and checking a configuration:
+:mod:`runtime.backends.rllib.validator`."""
 
 from __future__ import annotations
 

@@ -67,7 +67,10 @@ def _masked_sizes(module: Any) -> tuple[int, int] | None:
     space = getattr(module, "observation_space_with_mask", None)
     if not isinstance(space, spaces.Dict) or set(space.spaces) != {ACTION_MASK, MASKED_OBSERVATIONS}:
         return None
-    return int(np.prod(space[ACTION_MASK].shape)), int(np.prod(space[MASKED_OBSERVATIONS].shape))
+    mask_shape, observation_shape = space[ACTION_MASK].shape, space[MASKED_OBSERVATIONS].shape
+    if mask_shape is None or observation_shape is None:
+        return None
+    return int(np.prod(mask_shape)), int(np.prod(observation_shape))
 
 
 def _body(module: Any) -> Any:
@@ -264,5 +267,5 @@ def serving_policy_from_checkpoint(checkpoint: Path, module_id: str = DEFAULT_MO
         pipeline = ModuleToEnvPipeline.from_checkpoint(str(m2e))
         for connector in pipeline.connectors:
             if type(connector).__name__ == "NormalizeAndClipActions":
-                normalize_actions = bool(connector.normalize_actions)
+                normalize_actions = bool(getattr(connector, "normalize_actions", True))
     return serving_policy_from_parts(module, env_to_module_state, normalize_actions)
