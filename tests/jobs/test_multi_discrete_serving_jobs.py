@@ -1,10 +1,10 @@
-"""A policy over several discrete action parts (``MultiDiscrete``) trains, exports (TorchScript and ONNX checked
-against the torch policy) and serves: a row's prediction is its list of actions, one per part."""
+"""A policy over several discrete action parts (``MultiDiscrete``, a ``Tuple`` of ``Discrete``) trains, exports
+(TorchScript and ONNX checked against the torch policy) and serves: a row's prediction is its list of actions, one per
+part."""
 
 from __future__ import annotations
 
 import json
-import socket
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +13,7 @@ import requests
 
 from tests.conftest import start_rlrt
 from tests.jobs.test_sagemaker_rl_jobs import TINY, run_script_mode
-from tests.jobs.test_serving_server import onnx_predict, stop, wait_until_ready
+from tests.jobs.test_serving_server import free_port, onnx_predict, stop, wait_until_ready
 from tests.quiet_logs import unexpected_lines
 
 ENV = '''
@@ -22,11 +22,12 @@ import numpy as np
 
 
 class Picker(gym.Env):
-    """Observe three numbers; pick a part of each of two menus (2 and 3 items, the second numbered from 1)."""
+    """Observe three numbers; pick an item of each of two menus (2 and 3 items)."""
 
     def __init__(self, config=None):
         self.observation_space = gym.spaces.Box(-1.0, 1.0, (3,), np.float32)
-        self.action_space = gym.spaces.MultiDiscrete([2, 3], start=[0, 1])
+        self.action_space = gym.spaces.MultiDiscrete([2, 3]) if (config or {}).get("menus") != "tuple" \
+            else gym.spaces.Tuple([gym.spaces.Discrete(2), gym.spaces.Discrete(3)])
         self.steps = 0
 
     def reset(self, *, seed=None, options=None):
@@ -36,6 +37,8 @@ class Picker(gym.Env):
 
     def step(self, action):
         self.steps += 1
+        assert self.action_space.contains(tuple(action) if isinstance(self.action_space, gym.spaces.Tuple)
+                                          else np.asarray(action)), action
         reward = float(action[0] == 1) + float(action[1] == 2)
         return self.observation_space.sample(), reward, False, self.steps >= 10, {}
 '''
@@ -60,23 +63,20 @@ if __name__ == "__main__":
 '''
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.mark.slow
-def test_multidiscrete_actions_train_export_and_serve_a_list_per_row(tmp_path: Path) -> None:
+@pytest.mark.parametrize("menus", ["multidiscrete", "tuple"])
+def test_multi_discrete_actions_train_export_and_serve_a_list_per_row(tmp_path: Path, menus: str) -> None:
     run, tree = run_script_mode(tmp_path, "train-picker.py", {"train-picker.py": SCRIPT, "picker.py": ENV},
-                                {**TINY, "save_model": 1}, timeout=400)
+                                {**TINY, "save_model": 1, "rl.training.config.env_config": {"menus": menus}},
+                                timeout=400)
     output = run.stdout + run.stderr
     assert run.returncode == 0, output[-4000:]
     assert unexpected_lines(output) == []
     assert (tree.model / "policy.onnx").is_file() and (tree.model / "policy.pt").is_file()
     metadata = json.loads((tree.model / "metadata.json").read_text())
+    assert metadata["action_space"]["type"] == {"multidiscrete": "MultiDiscrete", "tuple": "Tuple"}[menus]
     assert metadata["serving"]["head"]["kind"] == "multi_categorical", metadata["serving"]
-    assert metadata["serving"]["head"]["parts"] == [2, 3] and metadata["serving"]["head"]["starts"] == [0, 1]
+    assert metadata["serving"]["head"]["parts"] == [2, 3] and metadata["serving"]["head"]["starts"] == [0, 0]
 
     observations = np.array([[0.1, -0.2, 0.3], [-0.5, 0.5, 0.0]], np.float32)
     expected = onnx_predict(tree.model, observations)
