@@ -6,7 +6,9 @@ what the environment gets:
 
 - before the network: observation normalisation by fixed running statistics (RLlib's ``MeanStdFilter``:
   ``clip((x - mean) / (std + eps), -clip, clip)``);
-- after it, for discrete actions: the greedy action (argmax) and the action probabilities (softmax);
+- after it, for discrete actions: the greedy action (argmax) and the action probabilities (softmax); for several
+  discrete parts (``MultiDiscrete``, a ``Tuple`` of ``Discrete``): each part's greedy action (``[batch, parts]``)
+  and each part's probabilities, concatenated (``[batch, sum of the parts' sizes]``);
   for continuous actions: the deterministic action (the distribution's mean), unsquashed from [-1, 1] to the
   bounds when the framework normalises actions, and clipped to the bounds.
 
@@ -36,7 +38,10 @@ Q_ENSEMBLE = "q_ensemble"
 """Discrete actions from the mean of an ensemble of Q-functions (d3rlpy's DQN family), optionally filtered by an
 imitator (discrete BCQ: actions whose log-probability ratio to the most likely one is above ``filter_threshold``);
 outputs the greedy allowed action, ``softmax(Q / temperature)`` over the allowed actions, and the Q values."""
-HEAD_KINDS = (CATEGORICAL, GAUSSIAN, DETERMINISTIC, SQUASHED_GAUSSIAN, Q_ENSEMBLE)
+MULTI_CATEGORICAL = "multi_categorical"
+"""Several discrete parts (``MultiDiscrete``, a ``Tuple`` of ``Discrete``): network outputs are the parts' logits,
+concatenated (``ActionHead.parts`` gives their sizes)."""
+HEAD_KINDS = (CATEGORICAL, GAUSSIAN, DETERMINISTIC, SQUASHED_GAUSSIAN, Q_ENSEMBLE, MULTI_CATEGORICAL)
 
 
 @dataclass(frozen=True)
@@ -79,10 +84,16 @@ class ActionHead:
     """:data:`Q_ENSEMBLE`: the softmax temperature of the action probabilities."""
     filter_threshold: float | None = None
     """:data:`Q_ENSEMBLE`: the imitator's log-ratio threshold (``log(action_flexibility)``), None without one."""
+    parts: Sequence[int] | None = None
+    """:data:`MULTI_CATEGORICAL`: each part's number of actions (``size`` is their sum)."""
+    starts: Sequence[int] | None = None
+    """:data:`MULTI_CATEGORICAL`: each part's first action's value (zeros when None)."""
 
     def __post_init__(self) -> None:
         if self.kind not in HEAD_KINDS:
             raise ValueError(f"unknown action head {self.kind!r}; expected one of {HEAD_KINDS}")
+        if self.kind == MULTI_CATEGORICAL and (not self.parts or sum(self.parts) != self.size):
+            raise ValueError(f"a multi-categorical head's parts {self.parts} must sum to its size {self.size}")
 
     @property
     def bounded(self) -> bool:
@@ -106,6 +117,9 @@ class ActionHead:
         }
         if self.kind == Q_ENSEMBLE:
             data.update(temperature=self.temperature, filter_threshold=self.filter_threshold)
+        if self.kind == MULTI_CATEGORICAL:
+            data.update(parts=[int(n) for n in self.parts or ()],
+                        starts=[int(v) for v in self.starts or [0] * len(self.parts or ())])
         return data
 
 
@@ -125,6 +139,7 @@ def build_serving_policy(body: Any, observation_dim: int, head: ActionHead,
         obs_scale: torch.Tensor
         low: torch.Tensor
         high: torch.Tensor
+        part_starts: torch.Tensor
 
         def __init__(self) -> None:
             super().__init__()
@@ -134,7 +149,10 @@ def build_serving_policy(body: Any, observation_dim: int, head: ActionHead,
             self.size = head.size
             self.start = head.start
             self.normalized = head.normalized
-            self.bounded = head.bounded and head.kind != CATEGORICAL
+            self.bounded = head.bounded and head.kind not in (CATEGORICAL, MULTI_CATEGORICAL)
+            self.parts = [int(n) for n in head.parts or ()]
+            self.register_buffer("part_starts", torch.as_tensor(
+                list(head.starts or [0] * len(self.parts)) or [0], dtype=torch.int64))
             self.has_filter = obs_filter is not None
             if obs_filter is not None:
                 mean = obs_filter.mean if obs_filter.demean else np.zeros_like(obs_filter.mean)
@@ -157,6 +175,10 @@ def build_serving_policy(body: Any, observation_dim: int, head: ActionHead,
                 probabilities = torch.softmax(out, dim=-1)
                 actions = torch.argmax(out, dim=-1) + self.start
                 return actions, probabilities
+            if self.head_kind == MULTI_CATEGORICAL:  # each part's own argmax and softmax (RLlib's MultiCategorical)
+                logits = torch.split(out[:, : self.size], self.parts, dim=-1)
+                actions = torch.stack([torch.argmax(part, dim=-1) for part in logits], dim=-1) + self.part_starts
+                return actions, torch.cat([torch.softmax(part, dim=-1) for part in logits], dim=-1)
             action = out[:, : self.size]
             if self.head_kind == SQUASHED_GAUSSIAN:
                 action = torch.tanh(action)
@@ -173,7 +195,7 @@ def output_names(head: ActionHead) -> list[str]:
     """The policy's outputs, in order."""
     if head.kind == Q_ENSEMBLE:
         return [ACTIONS, ACTION_PROBABILITIES, Q_VALUES]
-    return [ACTIONS, ACTION_PROBABILITIES] if head.kind == CATEGORICAL else [ACTIONS]
+    return [ACTIONS, ACTION_PROBABILITIES] if head.kind in (CATEGORICAL, MULTI_CATEGORICAL) else [ACTIONS]
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -363,6 +385,8 @@ def serving_model_of(policy: Any, head: ActionHead, obs_filter: ObservationFilte
     dim = int(policy.observation_dim)
 
     def describe() -> tuple[PolicyDescription, dict[str, np.ndarray]]:
+        if head.kind == MULTI_CATEGORICAL:  # the plain-layer exporters (TensorFlow) know one categorical head
+            raise NotAnMLP("a multi-categorical head has no plain-layer description")
         layers, weights = mlp_description(policy.body, dim, None if head.kind == CATEGORICAL else head.size)
         return PolicyDescription(dim, head, obs_filter, layers), weights
 

@@ -12,12 +12,12 @@ Requests (``Content-Type``):
 - ``application/jsonlines``: one JSON observation (a list of numbers) per line;
 - ``text/csv``: one observation per row, numbers only, no header.
 
-Responses: columnar requests get ``{"outputs": {"actions": [...], "action_probabilities": [...]}}``; every other request
-gets ``{"predictions": [...]}``, one entry per observation: for a discrete policy the action-probability list (so
-``predictions[0]`` feeds straight back into data collection; the greedy action is its argmax), for a continuous policy
-the action vector. ``Accept`` picks the encoding: ``application/json``, ``application/jsonlines`` (one ``{"predictions":
-[p]}`` line per observation), or ``text/csv`` (one row per observation). Without ``Accept``, JSON lines answer JSON
-lines and everything else answers JSON.
+Responses: columnar requests get ``{"outputs": {"actions": [...], "action_probabilities": [...]}}``; every other
+request gets ``{"predictions": [...]}``, one entry per observation: for a discrete policy the action-probability
+list (so ``predictions[0]`` feeds straight back into data collection; the greedy action is its argmax), for a
+continuous policy or one with several discrete parts (``MultiDiscrete``) the action vector. ``Accept``: ``text/csv``,
+``application/json`` or ``application/jsonlines`` (one ``{"predictions": [p]}`` line per observation; CSV: one row
+per observation). Without ``Accept``, JSON lines answer JSON lines and everything else answers JSON.
 
 Large bodies of plain numbers are read by numpy a piece at a time, exactly as json and csv read them.
 """
@@ -343,8 +343,8 @@ def response_type(accept: str | None, request_type: str) -> str:
 
 
 def primary(outputs: Mapping[str, np.ndarray]) -> np.ndarray:
-    """The per-row prediction: action probabilities for discrete policies, else the actions."""
-    return outputs[ACTION_PROBABILITIES] if ACTION_PROBABILITIES in outputs else outputs[ACTIONS]
+    """The per-row prediction: action probabilities for one discrete action (1-D actions), else the actions."""
+    return outputs[ACTION_PROBABILITIES if ACTION_PROBABILITIES in outputs and outputs[ACTIONS].ndim < 2 else ACTIONS]
 
 
 def _plain(array: np.ndarray) -> list:

@@ -25,6 +25,7 @@ from runtime.export.policy import (
     CATEGORICAL,
     DETERMINISTIC,
     GAUSSIAN,
+    MULTI_CATEGORICAL,
     SQUASHED_GAUSSIAN,
     ActionHead,
     ObservationFilter,
@@ -110,6 +111,8 @@ def action_head(module: Any, action_space: Any, normalize_actions: bool) -> Acti
         TorchCategorical,
         TorchDeterministic,
         TorchDiagGaussian,
+        TorchMultiCategorical,
+        TorchMultiDistribution,
         TorchSquashedGaussian,
     )
 
@@ -117,6 +120,9 @@ def action_head(module: Any, action_space: Any, normalize_actions: bool) -> Acti
     dist_cls = getattr(declared, "func", declared)  # functools.partial wrappers
     if isinstance(action_space, spaces.Discrete) and issubclass(dist_cls, TorchCategorical):
         return ActionHead(CATEGORICAL, int(action_space.n), start=int(action_space.start))
+    parts = _discrete_parts(action_space)
+    if parts is not None and issubclass(dist_cls, (TorchMultiCategorical, TorchMultiDistribution)):
+        return ActionHead(MULTI_CATEGORICAL, sum(parts[0]), parts=parts[0], starts=parts[1])
     if isinstance(action_space, spaces.Box) and len(action_space.shape) == 1:
         kind = {TorchDiagGaussian: GAUSSIAN, TorchDeterministic: DETERMINISTIC,
                 TorchSquashedGaussian: SQUASHED_GAUSSIAN}.get(dist_cls)
@@ -133,9 +139,20 @@ def action_head(module: Any, action_space: Any, normalize_actions: bool) -> Acti
             )
     raise UserError(
         f"Cannot export a serving policy for action space {action_space} with distribution {dist_cls.__name__}: "
-        "supported are Discrete (categorical) and 1-D Box (diagonal Gaussian, squashed Gaussian or deterministic) "
-        "policies."
+        "supported are Discrete (categorical), MultiDiscrete or a Tuple of Discrete (one categorical each) and 1-D "
+        "Box (diagonal Gaussian, squashed Gaussian or deterministic) policies."
     )
+
+
+def _discrete_parts(action_space: Any) -> tuple[list[int], list[int]] | None:
+    """Each part's size and first value of a 1-D ``MultiDiscrete`` or a ``Tuple`` of ``Discrete``; None otherwise."""
+    if isinstance(action_space, spaces.MultiDiscrete) and action_space.nvec.ndim == 1:
+        return ([int(n) for n in action_space.nvec], [int(v) for v in np.broadcast_to(action_space.start,
+                                                                                        action_space.nvec.shape)])
+    if isinstance(action_space, spaces.Tuple) and action_space.spaces \
+            and all(isinstance(part, spaces.Discrete) for part in action_space.spaces):
+        return [int(part.n) for part in action_space.spaces], [int(part.start) for part in action_space.spaces]
+    return None
 
 
 def _partial_bounds(dist_cls: Any) -> tuple[float, float]:

@@ -1,0 +1,78 @@
+"""SageMaker RL's knapsack Coach example (``rl_knapsack_coach_custom``) trains as its notebook launches it: its
+byte-for-byte ``train-coach.py``, Clipped PPO preset and gym 0.2x environment (a ``Box`` of ``np.uint32`` with an
+infinite bound) from source_dir; and the Mountain Car example's DQN preset on gym's own environment."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.jobs.test_sagemaker_rl_coach_jobs import COACH
+from tests.jobs.test_sagemaker_rl_jobs import run_script_mode
+from tests.quiet_logs import gym_notice, unexpected_lines
+
+KNAPSACK = COACH / "rl_knapsack_coach_custom" / "src"
+MOUNTAIN_CAR = COACH / "rl_mountain_car_coach_gymEnv" / "src"
+KNAPSACK_FILES = ("train-coach.py", "preset-knapsack-clippedppo.py", "knapsack_env.py", "item.py", "capacity.py",
+                  "knapsack_baseline.py", "knapsack_view_2D.py")
+
+
+def evaluation_lines(output: str) -> list[str]:
+    """Coach's evaluation lines (the SDK's metric definition ``^Testing>.*Total reward=(.*?),``)."""
+    return [line for line in output.splitlines() if line.startswith("Testing>") and "Total reward=" in line]
+
+
+@pytest.mark.slow
+def test_the_knapsack_preset_trains_its_uint32_environment_as_the_notebook_launches_it(tmp_path: Path) -> None:
+    files = {name: (KNAPSACK / name).read_text() for name in KNAPSACK_FILES}
+    run, tree = run_script_mode(tmp_path, "train-coach.py", files, {
+        "RLCOACH_PRESET": "preset-knapsack-clippedppo", "rl.agent_params.algorithm.discount": 0.9,
+        "rl.evaluation_steps:EnvironmentEpisodes": 8, "rl.improve_steps:TrainingSteps": 1, "save_model": 1})
+    output = run.stdout + run.stderr
+    assert run.returncode == 0, output[-4000:]
+    assert "rlrt: training the Coach preset file preset-knapsack-clippedppo.py from source_dir (PPO on " in output
+    assert any(line.startswith("Training>") and "Total reward=" in line for line in output.splitlines()), \
+        output[-3000:]
+    assert len(evaluation_lines(output)) == 8, output[-3000:]  # rl.evaluation_steps:EnvironmentEpisodes = 8
+    # gym 0.26 refuses the env's Box (uint32, an infinite bound): the era bridge takes the dtype's range, said once
+    # by the launcher's process, which builds the env to check it before training.
+    assert "rlrt: a gym.spaces.Box of uint32 with infinite bounds" in output
+    assert unexpected_lines(output, expected=gym_notice()) == []
+    assert (tree.model / "policy.onnx").is_file() and not tree.failure.exists()
+    config = json.loads((tree.model / "config.json").read_text())
+    settings = config["config"]
+    assert config["env"] == "sagemaker_rl/knapsack_env.KnapSackMediumEnv"
+    # The notebook's discount over the preset's 0.99; the preset's own network and PPO settings.
+    assert settings["gamma"] == 0.9 and settings["lr"] == 0.0003 and settings["lambda"] == 0.95
+    assert settings["model_config"]["fcnet_hiddens"] == [64, 64]
+    assert settings["model_config"]["fcnet_activation"] == "tanh"
+    assert settings["train_batch_size_per_learner"] == 2048 and settings["minibatch_size"] == 64
+    assert settings["num_epochs"] == 10 and settings["clip_param"] == 0.2
+    assert config["stop"] == {"training_iteration": 1}
+
+
+@pytest.mark.slow
+def test_the_mountain_car_dqn_preset_trains_as_the_notebook_launches_it(tmp_path: Path) -> None:
+    """The Mountain Car example's DQN preset (``patient_envs:PatientMountainCar`` from source_dir), with Coach-native
+    tiny schedules: one training iteration after 100 heatup steps."""
+    preset = "preset-mountain-car-dqn"
+    files = {name: (MOUNTAIN_CAR / name).read_text() for name in ("train-coach.py", "patient_envs.py", f"{preset}.py")}
+    run, tree = run_script_mode(tmp_path, "train-coach.py", files, {
+        "RLCOACH_PRESET": preset, "discount": 0.9, "evaluation_episodes": 1, "rl.improve_steps:TrainingSteps": 1,
+        "rl.heatup_steps:EnvironmentSteps": 100, "save_model": 1})
+    output = run.stdout + run.stderr
+    assert run.returncode == 0, output[-4000:]
+    assert f"rlrt: training the Coach preset file {preset}.py from source_dir (DQN on " \
+           "sagemaker_rl/patient_envs.PatientMountainCar)" in output
+    assert len(evaluation_lines(output)) == 1, output[-3000:]
+    assert unexpected_lines(output, expected=gym_notice()) == []
+    assert (tree.model / "policy.onnx").is_file() and not tree.failure.exists()
+    config = json.loads((tree.model / "config.json").read_text())
+    settings = config["config"]
+    assert config["stop"] == {"training_iteration": 1}
+    assert settings["gamma"] == 0.9 and settings["lr"] == 0.00025
+    assert settings["target_network_update_freq"] == 500 and settings["replay_buffer_config"]["capacity"] == 50000
+    assert settings["num_steps_sampled_before_learning_starts"] == 100
+    assert settings["epsilon"] == [[0, 1.0], [100000, 0.05]]
