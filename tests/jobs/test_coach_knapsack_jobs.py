@@ -51,28 +51,3 @@ def test_the_knapsack_preset_trains_its_uint32_environment_as_the_notebook_launc
     assert settings["train_batch_size_per_learner"] == 2048 and settings["minibatch_size"] == 64
     assert settings["num_epochs"] == 10 and settings["clip_param"] == 0.2
     assert config["stop"] == {"training_iteration": 1}
-
-
-@pytest.mark.slow
-def test_the_mountain_car_dqn_preset_trains_as_the_notebook_launches_it(tmp_path: Path) -> None:
-    """The Mountain Car example's DQN preset (``patient_envs:PatientMountainCar`` from source_dir), with Coach-native
-    tiny schedules: one training iteration after 100 heatup steps."""
-    preset = "preset-mountain-car-dqn"
-    files = {name: (MOUNTAIN_CAR / name).read_text() for name in ("train-coach.py", "patient_envs.py", f"{preset}.py")}
-    run, tree = run_script_mode(tmp_path, "train-coach.py", files, {
-        "RLCOACH_PRESET": preset, "discount": 0.9, "evaluation_episodes": 1, "rl.improve_steps:TrainingSteps": 1,
-        "rl.heatup_steps:EnvironmentSteps": 100, "save_model": 1})
-    output = run.stdout + run.stderr
-    assert run.returncode == 0, output[-4000:]
-    assert f"rlrt: training the Coach preset file {preset}.py from source_dir (DQN on " \
-           "sagemaker_rl/patient_envs.PatientMountainCar)" in output
-    assert len(evaluation_lines(output)) == 1, output[-3000:]
-    assert unexpected_lines(output, expected=gym_notice()) == []
-    assert (tree.model / "policy.onnx").is_file() and not tree.failure.exists()
-    config = json.loads((tree.model / "config.json").read_text())
-    settings = config["config"]
-    assert config["stop"] == {"training_iteration": 1}
-    assert settings["gamma"] == 0.9 and settings["lr"] == 0.00025
-    assert settings["target_network_update_freq"] == 500 and settings["replay_buffer_config"]["capacity"] == 50000
-    assert settings["num_steps_sampled_before_learning_starts"] == 100
-    assert settings["epsilon"] == [[0, 1.0], [100000, 0.05]]
