@@ -14,7 +14,6 @@ from tests.jobs.test_sagemaker_rl_jobs import run_script_mode
 from tests.quiet_logs import gym_notice, unexpected_lines
 
 KNAPSACK = COACH / "rl_knapsack_coach_custom" / "src"
-MOUNTAIN_CAR = COACH / "rl_mountain_car_coach_gymEnv" / "src"
 KNAPSACK_FILES = ("train-coach.py", "preset-knapsack-clippedppo.py", "knapsack_env.py", "item.py", "capacity.py",
                   "knapsack_baseline.py", "knapsack_view_2D.py")
 
