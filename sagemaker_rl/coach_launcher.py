@@ -32,11 +32,13 @@ from runtime.config.presets import load_preset
 from runtime.errors import UserError, run_job
 from runtime.evaluate.evaluator import evaluate_policy
 from runtime.evaluate.loaders import load_actor, locate
+from runtime.job.environment import load_environment
 from runtime.log_lines import configure_logging
 from runtime.names import INTERMEDIATE_DIR, METADATA_JSON, MODEL_DIR
 from runtime.plugins import INSTALLED
 from runtime.train.job import run_training_job
 from sagemaker_rl import compat
+from sagemaker_rl import coach_batch
 from sagemaker_rl.coach_translate import CoachJob, translate
 from sagemaker_rl.compat.coach_steps import STEP_TYPES
 from sagemaker_rl.configuration_list import ConfigurationList
@@ -143,6 +145,8 @@ class SageMakerCoachPresetLauncher:
         if job.user_env:
             env_config = job.hyperparameters.get(hp.CONFIG_PREFIX + "env_config") or {}
             job.env = job.hyperparameters[hp.ENV] = _register_level(job.env, env_config)
+        if job.algorithm == coach_batch.ALGORITHM:
+            self._batch_rl_job(job, preset_file)
         if type(self).get_config_args is not SageMakerCoachPresetLauncher.get_config_args:
             job.notes.append(f"{type(self).__name__}.get_config_args() not called: it reads Coach's command line, "
                              "which rlrt does not have (map_hyperparameter() is called for every hyperparameter)")
@@ -150,6 +154,24 @@ class SageMakerCoachPresetLauncher:
         if workers not in (None, 1, "1"):
             job.notes.append(f"num_workers: {workers} not translated: rlrt sizes its env runners from the instance")
         return job
+
+    def _batch_rl_job(self, job: CoachJob, preset_file: Path) -> None:
+        """A Batch RL preset's environment (its own, else its ``-env`` variant's: the notebook evaluates the policy
+        with ``<name>-env.py``) and data (:func:`sagemaker_rl.coach_batch.find_dataset`)."""
+        if not job.env:
+            variant = preset_file.with_name(f"{preset_file.stem}-env.py")
+            if not variant.is_file():
+                raise UserError(f"env_params is None and source_dir has no {variant.name}: rlrt needs the "
+                                "environment the data came from, to check the data against it and to evaluate the "
+                                f"policy. Add {variant.name} (the same preset with GymVectorEnvironment(level=...)), "
+                                "as the Batch RL example has")
+            level = getattr(self.preset_from_name(variant.stem).env_params, "level", None)
+            if not isinstance(level, str) or not level or ":" in level:
+                raise UserError(f"{variant.name}: env_params.level is {level!r}: name a gym id (level='CartPole-v0')")
+            job.env = job.hyperparameters[hp.ENV] = level
+            job.notes.append(f"env_params: None -> env {level} (the level of {variant.name}, the preset that "
+                             "evaluates this one)")
+        coach_batch.find_dataset(job, load_environment(_job_root()), preset_file.parent)
 
     def get_config_args(self, parser: Any) -> Any:
         """Coach's command-line arguments: rlrt has no Coach command line, so it never calls this (kept so that a

@@ -13,6 +13,7 @@ import pytest
 
 from runtime.offline.collect import collect
 from tests.conftest import REPO_ROOT
+from tests.conftest import JobTree
 from tests.jobs.test_sagemaker_rl_jobs import run_script_mode
 from tests.quiet_logs import gym_notice, unexpected_lines
 
@@ -58,18 +59,47 @@ def test_coach_launcher_trains_the_rlrt_preset_for_the_seed_name(tmp_path: Path)
     assert "preset cartpole-bcq" in output and (tree.model / "policy.onnx").is_file()
 
 
-def test_a_coach_preset_rlrt_cannot_translate_is_refused_naming_the_rlrt_preset(tmp_path: Path) -> None:
-    """The Batch RL example's own preset file (offline DDQN-BCQ, which rlrt does not translate) in source_dir: the
-    job is that file, so it fails naming why and rlrt's preset for the problem."""
-    files = {"train-coach.py": COACH_SCRIPT,
-             "preset-cartpole-ddqnbcq.py": (BATCH / "preset-cartpole-ddqnbcq.py").read_text()}
-    run, tree = run_script_mode(tmp_path, "train-coach.py", files, {"save_model": 1}, timeout=120)
-    # The script exits 2 with the reason in output/failure; sagemaker-training then exits 1, as on SageMaker.
-    assert run.returncode == 1 and "ExitCode 2" in run.stdout + run.stderr, (run.stdout + run.stderr)[-3000:]
-    failure = tree.failure.read_text()
-    assert "The Coach preset file preset-cartpole-ddqnbcq.py in source_dir cannot run: BatchRLGraphManager with " \
-           "DDQNBCQAgentParameters: rlrt translates a BasicRLGraphManager" in failure
-    assert "rlrt's preset 'cartpole-bcq' trains this problem" in failure
+BATCH_FILES = ("train-coach.py", "preset-cartpole-ddqnbcq.py", "preset-cartpole-ddqnbcq-env.py")
+
+
+def train_batch_preset(tmp_path: Path, hyperparameters: dict) -> tuple[str, JobTree]:
+    """The Batch RL example's train-coach.py and preset files in source_dir, a few rollouts of a random policy in the
+    train channel (the preset's CsvDataset 'cartpole_dataset.csv' is not in source_dir)."""
+    rollouts = tmp_path / "cartpole.csv"
+    collect("CartPole-v0", num_envs=4, num_episodes=1, output=rollouts, seed=0, progress=False)
+    files = {name: (BATCH / name).read_text() for name in BATCH_FILES}
+    run, tree = run_script_mode(tmp_path, "train-coach.py", files, hyperparameters,
+                                prepare=lambda t: shutil.copy(rollouts, t.channel("train") / "rollouts.csv"))
+    output = run.stdout + run.stderr
+    assert run.returncode == 0, output[-4000:]
+    return output, tree
+
+
+@pytest.mark.slow
+def test_the_batch_rl_preset_file_trains_discrete_bcq_on_its_data(tmp_path: Path) -> None:
+    """The Batch RL seed's own preset file (BatchRLGraphManager, DDQN-BCQ, CsvDataset) is read, not matched by
+    name: d3rlpy's DiscreteBCQ with the preset's settings, on the train channel's data, evaluated on the -env
+    variant's CartPole-v0. The notebook's hyperparameters, and the script's improve_steps for a tiny stop."""
+    output, tree = train_batch_preset(tmp_path, {"RLCOACH_PRESET": "preset-cartpole-ddqnbcq", "save_model": 1,
+                                                 "improve_steps": 1})
+    assert "rlrt: training the Coach preset file preset-cartpole-ddqnbcq.py from source_dir (DiscreteBCQ on " \
+           "CartPole-v0)" in output
+    assert "preset cartpole-bcq" not in output  # the file, not rlrt's preset of that name
+    assert "rlrt: preset-cartpole-ddqnbcq: agent_params.algorithm.action_drop_method_parameters: KNNParameters -> " \
+           "action_flexibility 0.3" in output
+    assert "CsvDataset('cartpole_dataset.csv') is not in source_dir: the data in" in output
+    assert unexpected_lines(output) == []
+    assert (tree.model / "policy.onnx").is_file() and not tree.failure.exists()
+    config = json.loads((tree.model / "config.json").read_text())
+    metadata = json.loads((tree.model / "metadata.json").read_text())
+    assert config["env"] == "CartPole-v0" and metadata["algorithm"] == "DiscreteBCQ"
+    assert config["stop"] == {"epochs": 1}
+    settings = config["config"]
+    assert settings["hidden_units"] == [256, 512]  # DQN's Medium embedder and middleware
+    assert settings["learning_rate"] == 0.0001 and settings["batch_size"] == 128 and settings["gamma"] == 0.99
+    assert settings["target_update_interval"] == 50 and settings["action_flexibility"] == 0.3
+    rows = sum(1 for _ in (tree.channel("train") / "rollouts.csv").open()) - 1
+    assert settings["n_steps_per_epoch"] == -(-rows // 128)  # one pass over the data, as Coach's epoch
 
 
 def cartpole_files(preset: str, edit: tuple[str, str] | None = None) -> dict[str, str]:
