@@ -7,9 +7,12 @@ source_dir (next to the script) is the job, as in SageMaker RL: it is loaded (rl
 builds its ``graph_manager``), the job's hyperparameters go through the script's ``map_hyperparameter`` /
 ``apply_hyperparameter`` onto the graph manager (``rl.a.b.c`` and ``rl.name:TrainingSteps``), and
 :mod:`sagemaker_rl.coach_translate` turns it into one rlrt training job (``run_training_job``), followed by an
-evaluation of the exported policy (Coach's ``Testing>`` lines). Only when no such file exists does the name select
-rlrt's own preset for the problem (``preset-cartpole-ddqnbcq`` -> ``cartpole-bcq``: the presets' aliases). A preset
-file rlrt cannot translate is refused, naming what, and the rlrt preset for the problem when there is one.
+evaluation of the exported policy (Coach's ``Testing>`` lines). ``rlrt train --preset src/preset-x.py`` trains a
+preset file the same way (:func:`train_preset_file`). A Batch RL preset trains d3rlpy's DiscreteBCQ on its
+``CsvDataset`` (:mod:`sagemaker_rl.coach_batch`), in the environment of its ``-env`` variant when it has none. Only
+when no such file exists does the name select rlrt's own preset for the problem (``preset-cartpole-ddqnbcq`` ->
+``cartpole-bcq``: the presets' aliases). A preset file rlrt cannot translate is refused, naming what, and the rlrt
+preset for the problem when there is one.
 """
 
 from __future__ import annotations
@@ -26,13 +29,14 @@ from typing import Any, Mapping
 import yaml
 
 from envs.errors import EnvConfigError, EnvStartError
-from runtime.cli import main
 from runtime.config import hyperparameters as hp
 from runtime.config.presets import load_preset
 from runtime.errors import UserError, run_job
-from runtime.evaluate.evaluator import evaluate_policy
+from runtime.evaluate.evaluator import evaluate_policy, run_evaluation_job
 from runtime.evaluate.loaders import load_actor, locate
-from runtime.job.environment import load_environment
+from runtime.job.environment import load_environment, prepare_local_tree
+from runtime.job.setup import find_base_dir
+from runtime.names import BASE_DIR_ENV
 from runtime.log_lines import configure_logging
 from runtime.names import INTERMEDIATE_DIR, METADATA_JSON, MODEL_DIR
 from runtime.plugins import INSTALLED
@@ -237,9 +241,48 @@ class SageMakerCoachPresetLauncher:
     def evaluate_main(cls) -> None:
         """Entry point of ``evaluate-coach.py``: rlrt's offline evaluation (``rlrt evaluate-offline``) of the model
         in the ``model`` (or ``checkpoint``) channel."""
-        code = main(["evaluate-offline"])
+        configure_logging()
+        code = run_evaluation_job(None, {}, None, plugins=INSTALLED, framework="d3rlpy", hint="evaluate-offline")
         if code:
             raise SystemExit(code)
+
+
+class _PresetFileLauncher(SageMakerCoachPresetLauncher):
+    """The launcher of a Coach preset file given to ``rlrt train --preset``: the file's folder is source_dir."""
+
+    def __init__(self, preset_file: Path) -> None:
+        super().__init__()
+        self.preset_file = preset_file
+
+    def preset_name(self) -> str:
+        return self.preset_file.stem
+
+    def path_of_main_launcher(self) -> str:
+        return str(self.preset_file.parent)
+
+
+def train_preset_file(preset_file: Path, base_dir: Path | None, overrides: Mapping[str, Any]) -> int:
+    """``rlrt train --preset src/preset-x.py``: the Coach preset file trained as a ``train-coach.py`` beside it
+    would train it (its folder is source_dir), with ``overrides`` (``--set``) as the job's hyperparameters."""
+    configure_logging(others=False)
+    path = preset_file.expanduser().resolve()
+    root, local = find_base_dir(base_dir, path.stem)
+
+    def prepare() -> None:
+        if not path.is_file():
+            raise UserError(f"--preset {preset_file}: no such Coach preset file")
+        if local:
+            prepare_local_tree(root, {k: v for k, v in overrides.items() if k != hp.PRESET})
+        print(f"rlrt: {path.name} is a Coach preset file: training it as SageMaker RL's Coach launcher would, with "
+              f"{path.parent} as source_dir (job tree {root})", flush=True)
+
+    code = run_job(prepare)
+    if code:
+        return code
+    os.environ[BASE_DIR_ENV] = str(root)  # the launcher's job tree, and the one job path's
+    if str(path.parent) not in sys.path:
+        sys.path.insert(0, str(path.parent))  # as a script in source_dir imports its modules (level="module:Class")
+    return _PresetFileLauncher(path).launch()
 
 
 def _rlrt_hint(name: str) -> str:
