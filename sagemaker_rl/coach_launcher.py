@@ -176,6 +176,12 @@ class SageMakerCoachPresetLauncher:
             job.notes.append(f"env_params: None -> env {level} (the level of {variant.name}, the preset that "
                              "evaluates this one)")
         coach_batch.find_dataset(job, load_environment(_job_root()), preset_file.parent)
+        try:
+            tuned = load_preset(preset_file.stem).name
+        except UserError:
+            return
+        job.notes.append(f"Coach's settings are translated as they are; rlrt's preset '{tuned}' is tuned for this "
+                         f"problem with d3rlpy (delete {preset_file.name} from source_dir to train it instead)")
 
     def get_config_args(self, parser: Any) -> Any:
         """Coach's command-line arguments: rlrt has no Coach command line, so it never calls this (kept so that a

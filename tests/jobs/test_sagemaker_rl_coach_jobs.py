@@ -89,6 +89,8 @@ def test_the_batch_rl_preset_file_trains_discrete_bcq_on_its_data(tmp_path: Path
     assert "rlrt: preset-cartpole-ddqnbcq: agent_params.algorithm.action_drop_method_parameters: KNNParameters -> " \
            "action_flexibility 0.3" in output
     assert "CsvDataset('cartpole_dataset.csv') is not in source_dir: the data in" in output
+    assert "rlrt's preset 'cartpole-bcq' is tuned for this problem with d3rlpy (delete preset-cartpole-ddqnbcq.py " \
+           "from source_dir to train it instead)" in output
     assert unexpected_lines(output) == []
     assert (tree.model / "policy.onnx").is_file() and not tree.failure.exists()
     config = json.loads((tree.model / "config.json").read_text())
