@@ -22,6 +22,7 @@ from runtime.serving.transform import TransformOptions, run_transform
 from runtime.timings import mark
 from runtime.train.job import run_training_job
 from runtime.tuning import run_tuning_job
+from sagemaker_rl.coach_launcher import train_preset_file
 
 
 def user_path(text: str) -> Path:
@@ -360,6 +361,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "tune":
         return run_tuning_job(args.file, args.output, plugins=INSTALLED)
     overrides = dict(args.overrides)
+    if args.preset and args.preset.endswith(".py"):  # a Coach preset file: trained as its train-coach.py would
+        return train_preset_file(Path(args.preset), args.base_dir, overrides)
     if args.preset:
         overrides[PRESET] = args.preset
     return run_training_job(args.base_dir, overrides, default_preset=args.default_preset, plugins=INSTALLED,

@@ -7,9 +7,12 @@ source_dir (next to the script) is the job, as in SageMaker RL: it is loaded (rl
 builds its ``graph_manager``), the job's hyperparameters go through the script's ``map_hyperparameter`` /
 ``apply_hyperparameter`` onto the graph manager (``rl.a.b.c`` and ``rl.name:TrainingSteps``), and
 :mod:`sagemaker_rl.coach_translate` turns it into one rlrt training job (``run_training_job``), followed by an
-evaluation of the exported policy (Coach's ``Testing>`` lines). Only when no such file exists does the name select
-rlrt's own preset for the problem (``preset-cartpole-ddqnbcq`` -> ``cartpole-bcq``: the presets' aliases). A preset
-file rlrt cannot translate is refused, naming what, and the rlrt preset for the problem when there is one.
+evaluation of the exported policy (Coach's ``Testing>`` lines). ``rlrt train --preset src/preset-x.py`` trains a
+preset file the same way (:func:`train_preset_file`). A Batch RL preset trains d3rlpy's DiscreteBCQ on its
+``CsvDataset`` (:mod:`sagemaker_rl.coach_batch`), in the environment of its ``-env`` variant when it has none. Only
+when no such file exists does the name select rlrt's own preset for the problem (``preset-cartpole-ddqnbcq`` ->
+``cartpole-bcq``: the presets' aliases). A preset file rlrt cannot translate is refused, naming what, and the rlrt
+preset for the problem when there is one.
 """
 
 from __future__ import annotations
@@ -26,17 +29,20 @@ from typing import Any, Mapping
 import yaml
 
 from envs.errors import EnvConfigError, EnvStartError
-from runtime.cli import main
 from runtime.config import hyperparameters as hp
 from runtime.config.presets import load_preset
 from runtime.errors import UserError, run_job
-from runtime.evaluate.evaluator import evaluate_policy
+from runtime.evaluate.evaluator import evaluate_policy, run_evaluation_job
 from runtime.evaluate.loaders import load_actor, locate
+from runtime.job.environment import load_environment, prepare_local_tree
+from runtime.job.setup import find_base_dir
+from runtime.names import BASE_DIR_ENV
 from runtime.log_lines import configure_logging
 from runtime.names import INTERMEDIATE_DIR, METADATA_JSON, MODEL_DIR
 from runtime.plugins import INSTALLED
 from runtime.train.job import run_training_job
 from sagemaker_rl import compat
+from sagemaker_rl import coach_batch
 from sagemaker_rl.coach_translate import CoachJob, translate
 from sagemaker_rl.compat.coach_steps import STEP_TYPES
 from sagemaker_rl.configuration_list import ConfigurationList
@@ -143,6 +149,8 @@ class SageMakerCoachPresetLauncher:
         if job.user_env:
             env_config = job.hyperparameters.get(hp.CONFIG_PREFIX + "env_config") or {}
             job.env = job.hyperparameters[hp.ENV] = _register_level(job.env, env_config)
+        if job.algorithm == coach_batch.ALGORITHM:
+            self._batch_rl_job(job, preset_file)
         if type(self).get_config_args is not SageMakerCoachPresetLauncher.get_config_args:
             job.notes.append(f"{type(self).__name__}.get_config_args() not called: it reads Coach's command line, "
                              "which rlrt does not have (map_hyperparameter() is called for every hyperparameter)")
@@ -150,6 +158,30 @@ class SageMakerCoachPresetLauncher:
         if workers not in (None, 1, "1"):
             job.notes.append(f"num_workers: {workers} not translated: rlrt sizes its env runners from the instance")
         return job
+
+    def _batch_rl_job(self, job: CoachJob, preset_file: Path) -> None:
+        """A Batch RL preset's environment (its own, else its ``-env`` variant's: the notebook evaluates the policy
+        with ``<name>-env.py``) and data (:func:`sagemaker_rl.coach_batch.find_dataset`)."""
+        if not job.env:
+            variant = preset_file.with_name(f"{preset_file.stem}-env.py")
+            if not variant.is_file():
+                raise UserError(f"env_params is None and source_dir has no {variant.name}: rlrt needs the "
+                                "environment the data came from, to check the data against it and to evaluate the "
+                                f"policy. Add {variant.name} (the same preset with GymVectorEnvironment(level=...)), "
+                                "as the Batch RL example has")
+            level = getattr(self.preset_from_name(variant.stem).env_params, "level", None)
+            if not isinstance(level, str) or not level or ":" in level:
+                raise UserError(f"{variant.name}: env_params.level is {level!r}: name a gym id (level='CartPole-v0')")
+            job.env = job.hyperparameters[hp.ENV] = level
+            job.notes.append(f"env_params: None -> env {level} (the level of {variant.name}, the preset that "
+                             "evaluates this one)")
+        coach_batch.find_dataset(job, load_environment(_job_root()), preset_file.parent)
+        try:
+            tuned = load_preset(preset_file.stem).name
+        except UserError:
+            return
+        job.notes.append(f"Coach's settings are translated as they are; rlrt's preset '{tuned}' is tuned for this "
+                         f"problem with d3rlpy (delete {preset_file.name} from source_dir to train it instead)")
 
     def get_config_args(self, parser: Any) -> Any:
         """Coach's command-line arguments: rlrt has no Coach command line, so it never calls this (kept so that a
@@ -215,9 +247,48 @@ class SageMakerCoachPresetLauncher:
     def evaluate_main(cls) -> None:
         """Entry point of ``evaluate-coach.py``: rlrt's offline evaluation (``rlrt evaluate-offline``) of the model
         in the ``model`` (or ``checkpoint``) channel."""
-        code = main(["evaluate-offline"])
+        configure_logging()
+        code = run_evaluation_job(None, {}, None, plugins=INSTALLED, framework="d3rlpy", hint="evaluate-offline")
         if code:
             raise SystemExit(code)
+
+
+class _PresetFileLauncher(SageMakerCoachPresetLauncher):
+    """The launcher of a Coach preset file given to ``rlrt train --preset``: the file's folder is source_dir."""
+
+    def __init__(self, preset_file: Path) -> None:
+        super().__init__()
+        self.preset_file = preset_file
+
+    def preset_name(self) -> str:
+        return self.preset_file.stem
+
+    def path_of_main_launcher(self) -> str:
+        return str(self.preset_file.parent)
+
+
+def train_preset_file(preset_file: Path, base_dir: Path | None, overrides: Mapping[str, Any]) -> int:
+    """``rlrt train --preset src/preset-x.py``: the Coach preset file trained as a ``train-coach.py`` beside it
+    would train it (its folder is source_dir), with ``overrides`` (``--set``) as the job's hyperparameters."""
+    configure_logging(others=False)
+    path = preset_file.expanduser().resolve()
+    root, local = find_base_dir(base_dir, path.stem)
+
+    def prepare() -> None:
+        if not path.is_file():
+            raise UserError(f"--preset {preset_file}: no such Coach preset file")
+        if local:
+            prepare_local_tree(root, {k: v for k, v in overrides.items() if k != hp.PRESET})
+        print(f"rlrt: {path.name} is a Coach preset file: training it as SageMaker RL's Coach launcher would, with "
+              f"{path.parent} as source_dir (job tree {root})", flush=True)
+
+    code = run_job(prepare)
+    if code:
+        return code
+    os.environ[BASE_DIR_ENV] = str(root)  # the launcher's job tree, and the one job path's
+    if str(path.parent) not in sys.path:
+        sys.path.insert(0, str(path.parent))  # as a script in source_dir imports its modules (level="module:Class")
+    return _PresetFileLauncher(path).launch()
 
 
 def _rlrt_hint(name: str) -> str:

@@ -7,7 +7,8 @@ after training, and one line for each setting that was mapped approximately or n
 sets away from its class's Coach default is either translated or named in a line: nothing is dropped silently.
 A preset rlrt cannot train (an agent or head with no RLlib counterpart, a layer other than ``Dense``) is a
 :class:`runtime.errors.UserError` naming what. An environment given as ``level="module:Class"`` is marked
-(``CoachJob.user_env``) for the launcher to register from source_dir.
+(``CoachJob.user_env``) for the launcher to register from source_dir. A Batch RL preset (``BatchRLGraphManager``
+with DDQN-BCQ) becomes d3rlpy's DiscreteBCQ on its dataset (:mod:`sagemaker_rl.coach_batch`).
 
 Classes are recognised by their names (``ClippedPPOAgentParameters``, ...), so the same code reads Coach's own
 parameter objects; nothing here imports ``rl_coach``.
@@ -15,20 +16,16 @@ parameter objects; nothing here imports ``rl_coach``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from enum import Enum
-from typing import Any, Iterator
+from typing import Any
 
 from runtime.config import hyperparameters as hp
 from runtime.errors import UserError
-
-CONFIG = hp.CONFIG_PREFIX
-STOP = hp.STOP_PREFIX
-MAIN = "agent_params.network_wrappers.main"
-
-# Coach's layer schemes (rl_coach/architectures/tensorflow_components: vector_embedder.py, fc_middleware.py).
-EMBEDDER_SCHEMES = {"Empty": [], "Shallow": [128], "Medium": [256], "Deep": [128, 128, 128]}
-MIDDLEWARE_SCHEMES = {"Empty": [], "Shallow": [64], "Medium": [512], "Deep": [128, 128, 128]}
+from sagemaker_rl.coach_batch import translate_batch
+from sagemaker_rl.coach_reader import CONFIG, MAIN, STOP, CoachJob, Reader
+from sagemaker_rl.coach_reader import class_name as _name
+from sagemaker_rl.coach_reader import network_layers
+from sagemaker_rl.coach_reader import steps as _steps
+from sagemaker_rl.coach_reader import untranslated as _untranslated
 
 STEP_STOPS = {"TrainingSteps": hp.STOP_TRAINING_ITERATION, "EnvironmentSteps": hp.STOP_TIMESTEPS_TOTAL,
               "Frames": hp.STOP_TIMESTEPS_TOTAL, "EnvironmentEpisodes": "episodes_total",
@@ -41,91 +38,11 @@ STOP_MEANING = {"TrainingSteps": "training iterations (one rlrt iteration: a bat
                 "EnvironmentEpisodes": "episodes", "Time": "seconds"}
 
 
-@dataclass
-class CoachJob:
-    """What :func:`translate` made of a preset."""
-
-    hyperparameters: dict[str, Any]
-    algorithm: str
-    env: str
-    pass_bar: float | None = None
-    evaluation_episodes: int = 0
-    notes: list[str] = field(default_factory=list)
-    """One line per setting mapped approximately or not translated."""
-    user_env: bool = False
-    """``env`` is ``module:Class`` in source_dir (Coach's ``level``), to be registered before the job trains."""
-
-
-class _Reader:
-    """The graph manager, with the attribute paths translated so far (the rest of what the preset set is noted)."""
-
-    def __init__(self, graph_manager: Any) -> None:
-        self.gm = graph_manager
-        self.used: set[str] = set()
-        self.notes: list[str] = []
-
-    def get(self, path: str, mark: bool = True) -> Any:
-        """The value at ``path`` (``agent_params.network_wrappers.main.learning_rate``), marked as translated
-        unless ``mark`` is False (a container whose parts are read one by one)."""
-        if mark:
-            self.used.add(path)
-        obj = self.gm
-        for part in path.split("."):
-            obj = obj[part] if isinstance(obj, dict) else getattr(obj, part)
-        return obj
-
-    def note(self, path: str, why: str) -> None:
-        self.used.add(path)
-        self.notes.append(f"{path}: {why}")
-
-
-def _steps(value: Any) -> tuple[str, int] | None:
-    """``("EnvironmentSteps", 100)`` for ``EnvironmentSteps(100)``; None for None."""
-    if value is None:
-        return None
-    return type(value).__name__, int(value.num_steps)
-
-
-def _name(obj: Any) -> str:
-    return type(obj).__name__
-
-
-def _scheme_units(component: Any, schemes: dict[str, list[int]], where: str) -> list[int]:
-    """The hidden sizes of an embedder's or middleware's ``scheme`` (a list of ``Dense`` or a scheme name)."""
-    scheme = component.scheme
-    if isinstance(scheme, Enum):
-        return list(schemes[str(scheme.value)])
-    units = []
-    for layer in scheme:
-        if _name(layer) != "Dense":
-            raise UserError(f"{where}.scheme holds {layer!r}: rlrt's models are fully connected (Dense layers); "
-                            "this layer has no counterpart.")
-        units.append(int(layer.units))
-    return units
-
-
-def _network(reader: _Reader, config: dict[str, Any]) -> None:
+def _network(reader: Reader, config: dict[str, Any]) -> None:
     """The main network's layers, activation, learning rate and gradient clipping."""
     net = reader.get(MAIN, mark=False)
-    embedders = net.input_embedders_parameters
-    if list(embedders) != ["observation"]:
-        raise UserError(f"{MAIN}.input_embedders_parameters has inputs {sorted(embedders)}: rlrt trains a model of "
-                        "one 'observation' input.")
-    embedder, middleware = embedders["observation"], net.middleware_parameters
-    if _name(middleware) != "FCMiddlewareParameters":
-        raise UserError(f"{MAIN}.middleware_parameters is {_name(middleware)}: rlrt translates the fully "
-                        "connected middleware (FCMiddlewareParameters) only.")
-    hidden = (_scheme_units(embedder, EMBEDDER_SCHEMES, f"{MAIN}.input_embedders_parameters.observation")
-              + _scheme_units(middleware, MIDDLEWARE_SCHEMES, f"{MAIN}.middleware_parameters"))
-    activation = middleware.activation_function
-    if embedder.activation_function != activation:
-        reader.note(f"{MAIN}.input_embedders_parameters.observation.activation_function",
-                    f"{embedder.activation_function!r} not translated: rlrt's model has one activation, the "
-                    f"middleware's {activation!r}")
-    for part in ("input_embedders_parameters.observation.scheme", "middleware_parameters.scheme",
-                 "input_embedders_parameters.observation.activation_function",
-                 "middleware_parameters.activation_function", "learning_rate", "clip_gradients", "batch_size",
-                 "heads_parameters", "use_separate_networks_per_head"):
+    hidden, activation = network_layers(reader)
+    for part in ("learning_rate", "clip_gradients", "batch_size", "heads_parameters", "use_separate_networks_per_head"):
         reader.used.add(f"{MAIN}.{part}")
     config["lr"] = float(net.learning_rate)
     if net.clip_gradients is not None:
@@ -133,7 +50,7 @@ def _network(reader: _Reader, config: dict[str, Any]) -> None:
     config["model_config"] = {"fcnet_hiddens": hidden, "fcnet_activation": str(activation)}
 
 
-def _ppo(reader: _Reader, config: dict[str, Any]) -> None:
+def _ppo(reader: Reader, config: dict[str, Any]) -> None:
     net = reader.get(MAIN, mark=False)
     config.update({
         "gamma": float(reader.get("agent_params.algorithm.discount")),
@@ -161,7 +78,7 @@ def _ppo(reader: _Reader, config: dict[str, Any]) -> None:
     reader.used.add("agent_params.algorithm.num_steps_between_copying_online_weights_to_target")
 
 
-def _dqn(reader: _Reader, config: dict[str, Any], double_q: bool) -> None:
+def _dqn(reader: Reader, config: dict[str, Any], double_q: bool) -> None:
     net = reader.get(MAIN, mark=False)
     heads = [_name(h) for h in net.heads_parameters]
     if heads not in (["QHeadParameters"], ["DuelingQHeadParameters"]):
@@ -208,7 +125,7 @@ AGENTS = {"ClippedPPOAgentParameters": "PPO", "DQNAgentParameters": "DQN", "DDQN
 """The Coach agents rlrt trains, and the RLlib algorithm each becomes."""
 
 
-def _schedule(reader: _Reader, job: CoachJob, algorithm: str) -> None:
+def _schedule(reader: Reader, job: CoachJob, algorithm: str) -> None:
     """improve_steps -> the stop; heatup_steps -> learning starts (DQN); evaluation -> the final evaluation."""
     improve = _steps(reader.get("improve_steps"))
     if improve is None:
@@ -238,7 +155,7 @@ def _schedule(reader: _Reader, job: CoachJob, algorithm: str) -> None:
                     "training")
 
 
-def _environment(reader: _Reader, job: CoachJob) -> None:
+def _environment(reader: Reader, job: CoachJob) -> None:
     env = reader.get("env_params", mark=False)
     if _name(env) not in ("GymVectorEnvironment", "GymEnvironmentParameters"):
         raise UserError(f"env_params is {_name(env)}: rlrt translates gym environments (GymVectorEnvironment).")
@@ -264,12 +181,15 @@ def translate(graph_manager: Any) -> CoachJob:
     if not hasattr(graph_manager, "agent_params"):
         raise UserError(f"{_name(graph_manager)} has no single agent_params: rlrt translates a BasicRLGraphManager "
                         "(one agent, one environment).")
-    reader = _Reader(graph_manager)
+    if _name(graph_manager) == "BatchRLGraphManager":
+        return translate_batch(graph_manager)
+    reader = Reader(graph_manager)
     agent = reader.get("agent_params", mark=False)
     algorithm = AGENTS.get(_name(agent))
     if algorithm is None or _name(graph_manager) != "BasicRLGraphManager":
         raise UserError(f"{_name(graph_manager)} with {_name(agent)}: rlrt translates a BasicRLGraphManager with "
-                        f"{', '.join(AGENTS)} (to RLlib's PPO / DQN).")
+                        f"{', '.join(AGENTS)} (to RLlib's PPO / DQN), or a BatchRLGraphManager with "
+                        "DDQNBCQAgentParameters (to d3rlpy's DiscreteBCQ).")
     job = CoachJob({hp.RUN: algorithm}, algorithm, "")
     config: dict[str, Any] = {}
     _network(reader, config)
@@ -287,59 +207,3 @@ def translate(graph_manager: Any) -> CoachJob:
     job.notes = reader.notes + job.notes + [f"{path}: {value} not translated"
                                             for path, value in _untranslated(reader, graph_manager, agent)]
     return job
-
-
-def _untranslated(reader: _Reader, graph_manager: Any, agent: Any) -> Iterator[tuple[str, str]]:
-    """What the preset set away from Coach's defaults (a fresh agent of its class, fresh parameter objects) and no
-    translation read."""
-    defaults = {"agent_params": type(agent)()}
-    for name in ("visualization_parameters", "preset_validation_params", "env_params"):
-        given = getattr(graph_manager, name)
-        try:
-            defaults[name] = type(given)(level=given.level) if name == "env_params" else type(given)()
-        except TypeError:  # a parameters class with other arguments: not compared
-            continue
-    for name, default in defaults.items():
-        for path, value in _differences(getattr(graph_manager, name), default, name):
-            if path.split(".", 2)[:2] == ["agent_params", "visualization"]:
-                continue  # the graph manager's visualization_parameters, compared once
-            if path in ("agent_params.input_filter", "agent_params.output_filter") and \
-                    _name(value) in ("NoInputFilter", "NoOutputFilter"):
-                continue  # the environment's defaults, set by the graph manager
-            if not any(path == used or path.startswith(used + ".") or used.startswith(path + ".")
-                       for used in reader.used):
-                yield path, _short(value)
-
-
-def _differences(given: Any, default: Any, path: str) -> Iterator[tuple[str, Any]]:
-    """The attribute paths under ``path`` where ``given`` differs from ``default``."""
-    if type(given) is not type(default):
-        yield path, given
-    elif isinstance(given, dict):
-        for key in sorted(set(given) | set(default), key=str):
-            label = key.__name__ if isinstance(key, type) else str(key)
-            if key not in given or key not in default:
-                yield f"{path}.{label}", given.get(key)
-            else:
-                yield from _differences(given[key], default[key], f"{path}.{label}")
-    elif isinstance(given, (list, tuple)):
-        if len(given) != len(default):
-            yield path, given
-        else:
-            for index, (a, b) in enumerate(zip(given, default)):
-                yield from _differences(a, b, f"{path}.{index}")
-    elif hasattr(given, "__dict__") and not isinstance(given, (Enum, type)):
-        for key in sorted(set(vars(given)) | set(vars(default))):
-            if key.startswith("__"):
-                continue
-            a, b = vars(given).get(key), vars(default).get(key)
-            yield from _differences(a, b, f"{path}.{key.lstrip('_')}")  # a property's value, by its name
-    elif given != default:
-        yield path, given
-
-
-def _short(value: Any) -> str:
-    if isinstance(value, dict):
-        return "{" + ", ".join(f"{k}: {_short(v)}" for k, v in value.items()) + "}"
-    text = f"{_name(value)}" if hasattr(value, "__dict__") and not isinstance(value, Enum) else repr(value)
-    return text if len(text) <= 80 else text[:77] + "..."

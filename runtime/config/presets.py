@@ -136,11 +136,19 @@ def all_presets(presets_dir: Path = PRESETS_DIR) -> dict[str, Preset]:
     return presets
 
 
+SUGGESTION_CUTOFF = 0.75
+"""How alike (difflib's ratio) an unknown preset name and a known one must be for "Did you mean" to name it."""
+
+
 def load_preset(name_or_path: str, presets_dir: Path = PRESETS_DIR) -> Preset:
     """Find a preset by name, alias or file path; an unknown name is a :class:`UserError` with the closest name."""
     candidate = Path(name_or_path)
     if candidate.suffix in (".yaml", ".yml") and candidate.is_file():
         return load_preset_file(candidate)
+    if candidate.suffix == ".py":
+        raise UserError(f"Preset '{name_or_path}' is a Python file: a Coach preset (its graph_manager). Train it with "
+                        f"`rlrt train --preset {name_or_path}`, or in a SageMaker job with train-coach.py and the file "
+                        "in source_dir (docs/MIGRATING.md, \"Coach presets\"); rlrt's own presets are YAML.")
     presets = all_presets(presets_dir)
     wanted = name_or_path.strip()
     lowered = wanted.lower()
@@ -148,6 +156,7 @@ def load_preset(name_or_path: str, presets_dir: Path = PRESETS_DIR) -> Preset:
         if lowered == preset.name.lower() or lowered in (a.lower() for a in preset.aliases):
             return preset
     names = sorted(presets) + sorted(a for p in presets.values() for a in p.aliases)
-    close = difflib.get_close_matches(wanted, names, n=1, cutoff=0.5)
+    # Only a near spelling is suggested: at 0.5 an unrelated name got one (preset-x -> preset-deepracer).
+    close = difflib.get_close_matches(wanted, names, n=1, cutoff=SUGGESTION_CUTOFF)
     hint = f" Did you mean '{close[0]}'?" if close else ""
     raise UserError(f"Unknown preset '{wanted}'.{hint} Available presets: {', '.join(sorted(presets))}.")

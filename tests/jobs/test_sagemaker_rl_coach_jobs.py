@@ -1,11 +1,12 @@
 """SageMaker RL's Coach launcher (``sagemaker_rl.coach_launcher``) in script mode: the CartPole Coach example's
 presets (../shared/coach, its byte-for-byte ``train-coach.py``) train as the notebook launches them; the Batch RL
-notebook's preset name trains rlrt's preset for the problem; a Coach preset file rlrt cannot translate is refused
-naming that preset."""
+example's preset file trains d3rlpy's DiscreteBCQ and its evaluate-coach.py plays the result; without the file, the
+Batch RL notebook's preset name trains rlrt's preset for the problem; ``rlrt train --preset src/preset-x.py``."""
 
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -13,6 +14,7 @@ import pytest
 
 from runtime.offline.collect import collect
 from tests.conftest import REPO_ROOT
+from tests.conftest import JobTree, run_rlrt
 from tests.jobs.test_sagemaker_rl_jobs import run_script_mode
 from tests.quiet_logs import gym_notice, unexpected_lines
 
@@ -58,18 +60,49 @@ def test_coach_launcher_trains_the_rlrt_preset_for_the_seed_name(tmp_path: Path)
     assert "preset cartpole-bcq" in output and (tree.model / "policy.onnx").is_file()
 
 
-def test_a_coach_preset_rlrt_cannot_translate_is_refused_naming_the_rlrt_preset(tmp_path: Path) -> None:
-    """The Batch RL example's own preset file (offline DDQN-BCQ, which rlrt does not translate) in source_dir: the
-    job is that file, so it fails naming why and rlrt's preset for the problem."""
-    files = {"train-coach.py": COACH_SCRIPT,
-             "preset-cartpole-ddqnbcq.py": (BATCH / "preset-cartpole-ddqnbcq.py").read_text()}
-    run, tree = run_script_mode(tmp_path, "train-coach.py", files, {"save_model": 1}, timeout=120)
-    # The script exits 2 with the reason in output/failure; sagemaker-training then exits 1, as on SageMaker.
-    assert run.returncode == 1 and "ExitCode 2" in run.stdout + run.stderr, (run.stdout + run.stderr)[-3000:]
-    failure = tree.failure.read_text()
-    assert "The Coach preset file preset-cartpole-ddqnbcq.py in source_dir cannot run: BatchRLGraphManager with " \
-           "DDQNBCQAgentParameters: rlrt translates a BasicRLGraphManager" in failure
-    assert "rlrt's preset 'cartpole-bcq' trains this problem" in failure
+BATCH_FILES = ("train-coach.py", "preset-cartpole-ddqnbcq.py", "preset-cartpole-ddqnbcq-env.py")
+
+
+def train_batch_preset(tmp_path: Path, hyperparameters: dict) -> tuple[str, JobTree]:
+    """The Batch RL example's train-coach.py and preset files in source_dir, a few rollouts of a random policy in the
+    train channel (the preset's CsvDataset 'cartpole_dataset.csv' is not in source_dir)."""
+    rollouts = tmp_path / "cartpole.csv"
+    collect("CartPole-v0", num_envs=4, num_episodes=1, output=rollouts, seed=0, progress=False)
+    files = {name: (BATCH / name).read_text() for name in BATCH_FILES}
+    run, tree = run_script_mode(tmp_path, "train-coach.py", files, hyperparameters,
+                                prepare=lambda t: shutil.copy(rollouts, t.channel("train") / "rollouts.csv"))
+    output = run.stdout + run.stderr
+    assert run.returncode == 0, output[-4000:]
+    return output, tree
+
+
+@pytest.mark.slow
+def test_the_batch_rl_preset_file_trains_discrete_bcq_on_its_data(tmp_path: Path) -> None:
+    """The Batch RL seed's own preset file (BatchRLGraphManager, DDQN-BCQ, CsvDataset) is read, not matched by
+    name: d3rlpy's DiscreteBCQ with the preset's settings, on the train channel's data, evaluated on the -env
+    variant's CartPole-v0. The notebook's hyperparameters, and the script's improve_steps for a tiny stop."""
+    output, tree = train_batch_preset(tmp_path, {"RLCOACH_PRESET": "preset-cartpole-ddqnbcq", "save_model": 1,
+                                                 "improve_steps": 1})
+    assert "rlrt: training the Coach preset file preset-cartpole-ddqnbcq.py from source_dir (DiscreteBCQ on " \
+           "CartPole-v0)" in output
+    assert "preset cartpole-bcq" not in output  # the file, not rlrt's preset of that name
+    assert "rlrt: preset-cartpole-ddqnbcq: agent_params.algorithm.action_drop_method_parameters: KNNParameters -> " \
+           "action_flexibility 0.3" in output
+    assert "CsvDataset('cartpole_dataset.csv') is not in source_dir: the data in" in output
+    assert "rlrt's preset 'cartpole-bcq' is tuned for this problem with d3rlpy (delete preset-cartpole-ddqnbcq.py " \
+           "from source_dir to train it instead)" in output
+    assert unexpected_lines(output) == []
+    assert (tree.model / "policy.onnx").is_file() and not tree.failure.exists()
+    config = json.loads((tree.model / "config.json").read_text())
+    metadata = json.loads((tree.model / "metadata.json").read_text())
+    assert config["env"] == "CartPole-v0" and metadata["algorithm"] == "DiscreteBCQ"
+    assert config["stop"] == {"epochs": 1}
+    settings = config["config"]
+    assert settings["hidden_units"] == [256, 512]  # DQN's Medium embedder and middleware
+    assert settings["learning_rate"] == 0.0001 and settings["batch_size"] == 128 and settings["gamma"] == 0.99
+    assert settings["target_update_interval"] == 50 and settings["action_flexibility"] == 0.3
+    rows = sum(1 for _ in (tree.channel("train") / "rollouts.csv").open()) - 1
+    assert settings["n_steps_per_epoch"] == -(-rows // 128)  # one pass over the data, as Coach's epoch
 
 
 def cartpole_files(preset: str, edit: tuple[str, str] | None = None) -> dict[str, str]:
@@ -168,3 +201,85 @@ def test_the_mountain_car_preset_trains_its_own_environment_class(tmp_path: Path
     assert settings["train_batch_size_per_learner"] == 600 and settings["minibatch_size"] == 256
     assert settings["num_epochs"] == 1 and settings["clip_param"] == 0.3
     assert settings["model_config"]["fcnet_hiddens"] == [32, 32]
+
+
+EVALUATE_SCRIPT = '''
+from sagemaker_rl.coach_launcher import SageMakerCoachPresetLauncher
+
+
+class MyLauncher(SageMakerCoachPresetLauncher):
+    def default_preset_name(self):
+        return "preset-cartpole-ddqnbcq-env"
+
+
+if __name__ == "__main__":
+    MyLauncher.evaluate_main()
+'''
+TESTING = re.compile(r"^Testing> .*Episode=(\d+), Total reward=([-\d.]+), Steps=(\d+),", re.M)
+
+
+@pytest.mark.slow
+def test_the_batch_rl_examples_evaluate_coach_plays_the_trained_preset(tmp_path: Path) -> None:
+    """The notebook's two jobs, its files in source_dir: train-coach.py trains the preset file on the CSV kept in
+    source_dir (the notebook's src/cartpole_dataset.csv); SageMaker's output/data/checkpoint goes to the example's own
+    evaluate-coach.py in the 'checkpoint' channel with the notebook's evaluate_steps 1000."""
+    rollouts = tmp_path / "cartpole_dataset.csv"
+    collect("CartPole-v0", num_envs=4, num_episodes=2, output=rollouts, seed=1, progress=False)
+    files = {name: (BATCH / name).read_text() for name in (*BATCH_FILES, "evaluate-coach.py")}
+    files["cartpole_dataset.csv"] = rollouts.read_text()
+    run, trained = run_script_mode(tmp_path / "train", "train-coach.py", files,
+                                   {"RLCOACH_PRESET": "preset-cartpole-ddqnbcq", "save_model": 1, "improve_steps": 2})
+    output = run.stdout + run.stderr
+    assert run.returncode == 0, output[-4000:]
+    assert re.search(r"rlrt: offline data: 8 episodes, \d+ steps from 1 file\(s\) in .*code", output), output[-3000:]
+    assert "is not in source_dir" not in output  # the preset's CsvDataset path, found in source_dir
+    checkpoint = trained.base / "output" / "data" / "checkpoint"
+    assert (checkpoint / "checkpoint" / "model.d3").is_file(), output[-3000:]
+
+    run, evaluation = run_script_mode(
+        tmp_path / "evaluate", "evaluate-coach.py", files,
+        {"RLCOACH_PRESET": "preset-cartpole-ddqnbcq-env", "evaluate_steps": 1000},
+        prepare=lambda t: shutil.copytree(checkpoint, t.channel("checkpoint"), dirs_exist_ok=True))
+    output = run.stdout + run.stderr
+    assert run.returncode == 0, output[-4000:]
+    assert "rlrt's evaluator (`rlrt evaluate-offline`) plays the model" in output  # the example's script swapped
+    assert re.search(r"rlrt: evaluating DiscreteBCQ model from \S+/checkpoint on CartPole-v0 for 1000 steps", output)
+    lengths = [int(s) for _, _, s in TESTING.findall(output)]
+    assert lengths and sum(lengths) >= 1000 > sum(lengths[:-1]), output[-3000:]
+    summary = json.loads((evaluation.intermediate / "evaluation.json").read_text())
+    assert summary["env"] == "CartPole-v0"
+
+    # A script of its own calling the launcher's evaluate_main() (not the example's, so not swapped) does the same.
+    own = {**files, "evaluate-coach.py": EVALUATE_SCRIPT}
+    run, evaluation = run_script_mode(
+        tmp_path / "own", "evaluate-coach.py", own,
+        {"RLCOACH_PRESET": "preset-cartpole-ddqnbcq-env", "evaluate_steps": 30},
+        prepare=lambda t: shutil.copytree(checkpoint, t.channel("checkpoint"), dirs_exist_ok=True))
+    output = run.stdout + run.stderr
+    assert run.returncode == 0, output[-4000:]
+    assert "rlrt's evaluator (`rlrt evaluate-offline`) plays the model" not in output
+    assert re.search(r"rlrt: evaluating DiscreteBCQ model from \S+/checkpoint on CartPole-v0 for 30 steps", output)
+
+
+@pytest.mark.slow
+def test_rlrt_train_takes_a_coach_preset_file(tmp_path: Path) -> None:
+    """`rlrt train --preset src/preset-x.py`: the Coach file is trained as the example's train-coach.py would train it
+    (its folder is source_dir: the -env variant beside it gives the env), --set in Coach's grammar."""
+    src = tmp_path / "src"
+    src.mkdir()
+    for name in BATCH_FILES:
+        shutil.copy(BATCH / name, src / name)
+    job = tmp_path / "job"
+    collect("CartPole-v0", num_envs=4, num_episodes=1, output=job / "input" / "data" / "train" / "rollouts.csv",
+            seed=0, progress=False)
+    run = run_rlrt(["train", "--base-dir", str(job), "--preset", "src/preset-cartpole-ddqnbcq.py",
+                    "--set", "rl.improve_steps:TrainingSteps=1"], cwd=tmp_path)
+    output = run.stdout + run.stderr
+    assert run.returncode == 0, output[-4000:]
+    assert "rlrt: preset-cartpole-ddqnbcq.py is a Coach preset file: training it as SageMaker RL's Coach launcher " \
+           "would" in output
+    assert "rlrt: training the Coach preset file preset-cartpole-ddqnbcq.py from source_dir (DiscreteBCQ on " \
+           "CartPole-v0)" in output
+    config = json.loads((job / "model" / "config.json").read_text())
+    assert config["stop"] == {"epochs": 1} and config["config"]["hidden_units"] == [256, 512]
+    assert (job / "model" / "policy.onnx").is_file()

@@ -100,9 +100,46 @@ def test_the_translation_resolves_as_an_rlrt_job(rl_coach: None, tmp_path: Path,
     assert load_preset_file(base).name == preset
 
 
+def test_the_batch_rl_preset_becomes_d3rlpy_discrete_bcq(rl_coach: None) -> None:
+    """BatchRLGraphManager + DDQN-BCQ + CsvDataset: d3rlpy's settings from the preset's own values."""
+    job = translate(graph_manager(BATCH / "preset-cartpole-ddqnbcq.py", **{"rl.agent_params.algorithm.discount": 0.9}))
+    assert (job.algorithm, job.env, job.dataset, job.spaces) == ("DiscreteBCQ", "", "cartpole_dataset.csv", (4, 2))
+    assert job.hyperparameters == {
+        "rl.training.run": "DiscreteBCQ", CONFIG + "hidden_units": [256, 512], CONFIG + "learning_rate": 0.0001,
+        CONFIG + "batch_size": 128, CONFIG + "gamma": 0.9, CONFIG + "target_update_interval": 50,
+        CONFIG + "action_flexibility": 0.3, STOP + "epochs": 50,
+        CONFIG + "optim_factory": {"type": "adam", "params": {"eps": 0.0001, "betas": [0.9, 0.99]}}}
+    notes = "\n".join(job.notes)
+    for setting in ("action_drop_method_parameters: KNNParameters -> action_flexibility 0.3 (the nearest",
+                    "train_to_eval_ratio: 0.4 not translated", "reward_model_num_epochs: 30 not translated",
+                    "replace_mse_with_huber_loss: False not translated", "dump_gifs: True not translated",
+                    "improve_steps: TrainingSteps(50) -> stop at epochs 50", "epsilon_schedule: not used"):
+        assert setting in notes, notes
+    assert len(job.notes) == 7, notes
+    evaluation = translate(graph_manager(BATCH / "preset-cartpole-ddqnbcq-env.py"))
+    assert evaluation.env == "CartPole-v0" and evaluation.dataset is None
+    edited = graph_manager(BATCH / "preset-cartpole-ddqnbcq.py")
+    from rl_coach.agents.ddqn_bcq_agent import NNImitationModelParameters
+    edited.agent_params.algorithm.action_drop_method_parameters = NNImitationModelParameters()
+    assert translate(edited).hyperparameters[CONFIG + "action_flexibility"] == 0.35  # the same rule as d3rlpy's
+
+
+def test_the_batch_rl_translation_resolves_as_an_rlrt_job(rl_coach: None, tmp_path: Path) -> None:
+    """rlrt's check of d3rlpy's settings (d3rlpy builds the optimizer factory) accepts what the translation makes."""
+    job = translate(graph_manager(BATCH / "preset-cartpole-ddqnbcq.py"))
+    base = tmp_path / "base.yaml"
+    base.write_text("name: batch\nenv: CartPole-v0\nalgorithm: DiscreteBCQ\nconfig: {}\nstop: {}\n")
+    spec = resolve(job.hyperparameters, INSTALLED.validator_for, default_preset=str(base), num_cpus=2)
+    assert spec.algorithm == "DiscreteBCQ" and spec.stop == {"epochs": 50}
+    assert spec.config["target_update_interval"] == 50
+
+
 def test_what_rlrt_cannot_train_is_refused_naming_it(rl_coach: None) -> None:
-    with pytest.raises(UserError, match="BatchRLGraphManager with DDQNBCQAgentParameters: rlrt translates"):
-        translate(graph_manager(BATCH / "preset-cartpole-ddqnbcq.py"))
+    with pytest.raises(UserError, match="BatchRLGraphManager with DQNAgentParameters: rlrt translates Batch RL"):
+        gm = graph_manager(BATCH / "preset-cartpole-ddqnbcq.py")
+        from rl_coach.agents.dqn_agent import DQNAgentParameters
+        gm.agent_params = DQNAgentParameters()
+        translate(gm)
     with pytest.raises(UserError, match="must be a gym id or 'module:Class'"):
         gm = graph_manager(CARTPOLE / "preset-cartpole-dqn.py")
         gm.env_params.level = "knapsack_env:"

@@ -92,6 +92,22 @@ def test_bad_preset_files(tmp_path: Path, text: str, message: str) -> None:
 def test_unknown_preset_names_the_closest() -> None:
     with pytest.raises(UserError, match="Did you mean 'reacher-ppo'"):
         load_preset("reacher-pp")
+    with pytest.raises(UserError, match="Did you mean 'cartpole-ppo'"):
+        load_preset("cartpole-pp")
+
+
+@pytest.mark.parametrize("name", ["preset-x", "preset-acrobot-dqn", "src/preset-x"])
+def test_an_unknown_preset_far_from_every_name_gets_no_suggestion(name: str) -> None:
+    """"Did you mean" names only a near spelling (at difflib's 0.5, preset-x was offered preset-deepracer)."""
+    with pytest.raises(UserError, match=None) as info:
+        load_preset(name)
+    assert f"Unknown preset '{name}'. Available presets: " in str(info.value)
+
+
+def test_a_python_file_is_named_as_a_coach_preset() -> None:
+    with pytest.raises(UserError, match=r"Preset 'src/preset-x.py' is a Python file: a Coach preset .*"
+                                        r"`rlrt train --preset src/preset-x.py`"):
+        load_preset("src/preset-x.py")
 
 
 def test_the_spec_carries_the_pass_bar_of_its_own_preset_only() -> None:

@@ -1,0 +1,171 @@
+"""What :mod:`sagemaker_rl.coach_translate` and :mod:`sagemaker_rl.coach_batch` share: the job a Coach preset
+becomes (:class:`CoachJob`), the reader that marks what was translated (:class:`Reader`), the layer schemes, and the
+comparison with Coach's defaults that names every setting no translation read (:func:`untranslated`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any, Iterator
+
+from runtime.config import hyperparameters as hp
+from runtime.errors import UserError
+
+CONFIG = hp.CONFIG_PREFIX
+STOP = hp.STOP_PREFIX
+MAIN = "agent_params.network_wrappers.main"
+# Coach's layer schemes (rl_coach/architectures/tensorflow_components: vector_embedder.py, fc_middleware.py).
+EMBEDDER_SCHEMES = {"Empty": [], "Shallow": [128], "Medium": [256], "Deep": [128, 128, 128]}
+MIDDLEWARE_SCHEMES = {"Empty": [], "Shallow": [64], "Medium": [512], "Deep": [128, 128, 128]}
+
+
+@dataclass
+class CoachJob:
+    """What the translation made of a preset."""
+
+    hyperparameters: dict[str, Any]
+    algorithm: str
+    env: str
+    pass_bar: float | None = None
+    evaluation_episodes: int = 0
+    notes: list[str] = field(default_factory=list)
+    """One line per setting mapped approximately or not translated."""
+    user_env: bool = False
+    """``env`` is ``module:Class`` in source_dir (Coach's ``level``), to be registered before the job trains."""
+    dataset: str | None = None
+    """A Batch RL preset's ``CsvDataset`` path, as written (the launcher finds it: :mod:`sagemaker_rl.coach_batch`)."""
+    spaces: tuple[int, int] | None = None
+    """A Batch RL preset's ``SpacesDefinition``: (observation values, discrete actions; -1: continuous)."""
+
+
+class Reader:
+    """The graph manager, with the attribute paths translated so far (the rest of what the preset set is noted)."""
+
+    def __init__(self, graph_manager: Any) -> None:
+        self.gm = graph_manager
+        self.used: set[str] = set()
+        self.notes: list[str] = []
+
+    def get(self, path: str, mark: bool = True) -> Any:
+        """The value at ``path`` (``agent_params.network_wrappers.main.learning_rate``), marked as translated
+        unless ``mark`` is False (a container whose parts are read one by one)."""
+        if mark:
+            self.used.add(path)
+        obj = self.gm
+        for part in path.split("."):
+            obj = obj[part] if isinstance(obj, dict) else getattr(obj, part)
+        return obj
+
+    def note(self, path: str, why: str) -> None:
+        """Mark ``path`` as read, with a line saying how (approximately, or not at all)."""
+        self.used.add(path)
+        self.notes.append(f"{path}: {why}")
+
+
+def steps(value: Any) -> tuple[str, int] | None:
+    """``("EnvironmentSteps", 100)`` for ``EnvironmentSteps(100)``; None for None."""
+    if value is None:
+        return None
+    return type(value).__name__, int(value.num_steps)
+
+
+def class_name(obj: Any) -> str:
+    return type(obj).__name__
+
+
+def scheme_units(component: Any, schemes: dict[str, list[int]], where: str) -> list[int]:
+    """The hidden sizes of an embedder's or middleware's ``scheme`` (a list of ``Dense`` or a scheme name)."""
+    scheme = component.scheme
+    if isinstance(scheme, Enum):
+        return list(schemes[str(scheme.value)])
+    units = []
+    for layer in scheme:
+        if class_name(layer) != "Dense":
+            raise UserError(f"{where}.scheme holds {layer!r}: rlrt's models are fully connected (Dense layers); "
+                            "this layer has no counterpart.")
+        units.append(int(layer.units))
+    return units
+
+
+def network_layers(reader: Reader) -> tuple[list[int], str]:
+    """The main network's hidden layer sizes (the observation embedder's, then the middleware's) and its activation
+    (the middleware's; an embedder's other one is noted); a network rlrt cannot build is a :class:`UserError`."""
+    net = reader.get(MAIN, mark=False)
+    embedders = net.input_embedders_parameters
+    if list(embedders) != ["observation"]:
+        raise UserError(f"{MAIN}.input_embedders_parameters has inputs {sorted(embedders)}: rlrt trains a model of "
+                        "one 'observation' input.")
+    embedder, middleware = embedders["observation"], net.middleware_parameters
+    if class_name(middleware) != "FCMiddlewareParameters":
+        raise UserError(f"{MAIN}.middleware_parameters is {class_name(middleware)}: rlrt translates the fully "
+                        "connected middleware (FCMiddlewareParameters) only.")
+    hidden = (scheme_units(embedder, EMBEDDER_SCHEMES, f"{MAIN}.input_embedders_parameters.observation")
+              + scheme_units(middleware, MIDDLEWARE_SCHEMES, f"{MAIN}.middleware_parameters"))
+    activation = str(middleware.activation_function)
+    if embedder.activation_function != activation:
+        reader.note(f"{MAIN}.input_embedders_parameters.observation.activation_function",
+                    f"{embedder.activation_function!r} not translated: rlrt's model has one activation, the "
+                    f"middleware's {activation!r}")
+    for part in ("input_embedders_parameters.observation.scheme", "middleware_parameters.scheme",
+                 "input_embedders_parameters.observation.activation_function",
+                 "middleware_parameters.activation_function"):
+        reader.used.add(f"{MAIN}.{part}")
+    return hidden, activation
+
+
+def untranslated(reader: Reader, graph_manager: Any, agent: Any) -> Iterator[tuple[str, str]]:
+    """What the preset set away from Coach's defaults (a fresh agent of its class, fresh parameter objects) and no
+    translation read."""
+    defaults = {"agent_params": type(agent)()}
+    for name in ("visualization_parameters", "preset_validation_params", "env_params"):
+        given = getattr(graph_manager, name)
+        if given is None:  # a Batch RL preset without an environment
+            continue
+        try:
+            defaults[name] = type(given)(level=given.level) if name == "env_params" else type(given)()
+        except TypeError:  # a parameters class with other arguments: not compared
+            continue
+    for name, default in defaults.items():
+        for path, value in _differences(getattr(graph_manager, name), default, name):
+            if path.split(".", 2)[:2] == ["agent_params", "visualization"]:
+                continue  # the graph manager's visualization_parameters, compared once
+            if path in ("agent_params.input_filter", "agent_params.output_filter") and \
+                    class_name(value) in ("NoInputFilter", "NoOutputFilter"):
+                continue  # the environment's defaults, set by the graph manager
+            if not any(path == used or path.startswith(used + ".") or used.startswith(path + ".")
+                       for used in reader.used):
+                yield path, _short(value)
+
+
+def _differences(given: Any, default: Any, path: str) -> Iterator[tuple[str, Any]]:
+    """The attribute paths under ``path`` where ``given`` differs from ``default``."""
+    if type(given) is not type(default):
+        yield path, given
+    elif isinstance(given, dict):
+        for key in sorted(set(given) | set(default), key=str):
+            label = key.__name__ if isinstance(key, type) else str(key)
+            if key not in given or key not in default:
+                yield f"{path}.{label}", given.get(key)
+            else:
+                yield from _differences(given[key], default[key], f"{path}.{label}")
+    elif isinstance(given, (list, tuple)):
+        if len(given) != len(default):
+            yield path, given
+        else:
+            for index, (a, b) in enumerate(zip(given, default)):
+                yield from _differences(a, b, f"{path}.{index}")
+    elif hasattr(given, "__dict__") and not isinstance(given, (Enum, type)):
+        for key in sorted(set(vars(given)) | set(vars(default))):
+            if key.startswith("__"):
+                continue
+            a, b = vars(given).get(key), vars(default).get(key)
+            yield from _differences(a, b, f"{path}.{key.lstrip('_')}")  # a property's value, by its name
+    elif given != default:
+        yield path, given
+
+
+def _short(value: Any) -> str:
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k}: {_short(v)}" for k, v in value.items()) + "}"
+    text = f"{class_name(value)}" if hasattr(value, "__dict__") and not isinstance(value, Enum) else repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
