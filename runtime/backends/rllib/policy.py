@@ -149,9 +149,10 @@ def _discrete_parts(action_space: Any) -> tuple[list[int], list[int]] | None:
     if isinstance(action_space, spaces.MultiDiscrete) and action_space.nvec.ndim == 1:
         return ([int(n) for n in action_space.nvec], [int(v) for v in np.broadcast_to(action_space.start,
                                                                                         action_space.nvec.shape)])
-    if isinstance(action_space, spaces.Tuple) and action_space.spaces \
-            and all(isinstance(part, spaces.Discrete) for part in action_space.spaces):
-        return [int(part.n) for part in action_space.spaces], [int(part.start) for part in action_space.spaces]
+    if isinstance(action_space, spaces.Tuple) and action_space.spaces:
+        parts = [part for part in action_space.spaces if isinstance(part, spaces.Discrete)]
+        if len(parts) == len(action_space.spaces):
+            return [int(part.n) for part in parts], [int(part.start) for part in parts]
     return None
 
 
