@@ -1,6 +1,6 @@
 """d3rlpy's algorithms' configuration schemas kept as data (``config_keys.json``: each algorithm's config class and
 the kind of value each of its fields takes), so that an offline job names a key d3rlpy does not have, or a value of
-the wrong type or out of range, at once: before d3rlpy and torch are imported (~3 s; issue 28).
+the wrong type or out of range, at once: before d3rlpy and torch are imported (~3 s).
 
 ``config_keys.json`` is generated from the installed d3rlpy (``python -m runtime.backends.d3rlpy.config_keys``) and a
 test regenerates it and compares, so it cannot drift from the d3rlpy the lock installs. The quick check runs the full

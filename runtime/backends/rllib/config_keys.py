@@ -1,6 +1,6 @@
 """RLlib's algorithms' configuration schemas kept as data (``config_keys.json``: every key and the kind of value it
 takes, and the model settings'), so that a job names a key RLlib does not have, or a value of the wrong type or out
-of range, within a second: before RLlib is imported (~4 s) and Ray started (issue 28).
+of range, within a second: before RLlib is imported (~4 s) and Ray started.
 
 ``config_keys.json`` is generated from the installed RLlib (``python -m runtime.backends.rllib.config_keys``) and a
 test regenerates it and compares, so it cannot drift from the RLlib the lock installs. The quick check runs the full
