@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from runtime.backends.rllib.algorithm import build_algorithm_config, fill_log_std
-from runtime.backends.rllib.ray_process import init_ray
+from runtime.backends.rllib.ray_process import init_ray, shutdown_ray
 from runtime.config import hyperparameters as hp
 from runtime.errors import UserError
 from runtime.plugins import INSTALLED
@@ -66,10 +66,8 @@ def test_fill_reports_discrete_actions() -> None:
 
 
 def test_the_algorithm_samples_with_the_initial_spread_and_refuses_discrete_actions() -> None:
-    import ray
-
     config = build_algorithm_config(spec_for({"log_std_init": -1.5, "free_log_std": True}), "Pendulum-v1")
-    init_ray(2, 0)  # the job's own Ray settings
+    local = init_ray(2, 0)  # the job's own Ray settings
     try:
         algo = config.build_algo()
         try:
@@ -84,4 +82,4 @@ def test_the_algorithm_samples_with_the_initial_spread_and_refuses_discrete_acti
         with pytest.raises(UserError, match="log_std_init.*Gaussian"):
             discrete.build_algo()
     finally:
-        ray.shutdown()
+        shutdown_ray(local)
