@@ -14,8 +14,8 @@ At exit it is all unfrozen again (``gc.unfreeze``, an exit handler): frozen
 objects are never collected, not even by the interpreter's teardown, and among them is the user's code of the
 process (a launcher script's module: its functions and globals form a cycle). A file that code left open was then
 never flushed (20 bytes written, 0 kept). The teardown's collections free the libraries' ~1M objects too:
-~1.3 CPU-seconds on the 2-core machine (bench/RESULTS.md), the price of a process whose user code ends as Python
-promises.
+~1.5 CPU-seconds more on the 2-core machine (bench/RESULTS.md), the price of a process whose user code ends as
+Python promises.
 """
 
 from __future__ import annotations

@@ -92,7 +92,8 @@ class RayNode:
         temp_dir = temp_dir or os.environ.get(TEMP_DIR_ENV)
         if temp_dir:
             command.append(f"--temp-dir={temp_dir}")
-        env = {**(env if env is not None else {**os.environ, **ray_auth_environment()}), "RAY_USAGE_STATS_ENABLED": "0"}
+        env = {**(env if env is not None else {**os.environ, **ray_auth_environment()}),
+               "RAY_USAGE_STATS_ENABLED": "0"}
         env.pop("RAY_ADDRESS", None)
         env.pop("RAY_AUTH_TOKEN_PATH", None)
         if output is None:
