@@ -129,8 +129,8 @@ class RayNode:
         self.kill()
 
     def kill(self) -> None:
-        """SIGKILL its process group (every Ray process of the node but the workers, which end with the raylet) and
-        wait for it. Idempotent."""
+        """SIGKILL its process group (the node's Ray processes; workers too where Ray keeps them in it) and wait for
+        it. Idempotent."""
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(self.process.pid, signal.SIGKILL)
         with contextlib.suppress(subprocess.TimeoutExpired):

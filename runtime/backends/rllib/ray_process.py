@@ -71,10 +71,13 @@ class LocalRay:
         # (bench/RESULTS.md). Both are read by the node's processes and by this one.
         os.environ.setdefault("RAY_AUTH_MODE", "disabled")
         os.environ.setdefault("RAY_prestart_worker_first_driver", "0")
+        # Ray's workers stay in the node's process group (Ray gives each one its own by default), so that stop()
+        # ends every one at once, a worker still starting up (importing torch, not yet watching the raylet) too.
+        node_env = {**os.environ, "RAY_process_group_cleanup_enabled": "0"}
         with self.log.open("w") as log:
             self.node = RayNode(["--head", f"--port={self.port}", "--include-dashboard=false",
                                  f"--num-cpus={num_cpus}", f"--num-gpus={num_gpus}"],
-                                env=os.environ, temp_dir=str(self.folder), output=log)
+                                env=node_env, temp_dir=str(self.folder), output=log)
 
     @property
     def address(self) -> str:
@@ -99,8 +102,8 @@ class LocalRay:
 
     def stop(self) -> None:
         """Leave the node (``ray.shutdown``) and kill its process group at once: the job is over and nothing on the
-        node outlives it (a graceful ``ray stop`` takes ~2 s more). Every Ray process dies with it: the raylet's
-        agents and workers are in its group or end with the raylet. Then its folder goes. Idempotent."""
+        node outlives it (a graceful ``ray stop`` takes ~2 s more). Every Ray process is in that group: the GCS, the
+        raylet, its agents and its workers. Then its folder goes. Idempotent."""
         if self.connected:
             import ray  # heavy: Ray
 
