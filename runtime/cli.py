@@ -16,7 +16,6 @@ from runtime.export.pipeline import export_model_folder
 from runtime.log_lines import configure_logging
 from runtime.offline.cli import run_collect
 from runtime.plugins import INSTALLED
-from runtime.process_exit import exit_without_teardown
 from runtime.serving.server import run_server
 from runtime.serving.transform import TransformOptions, run_transform
 from runtime.timings import mark
@@ -370,11 +369,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def run(argv: Sequence[str] | None = None) -> NoReturn:
-    """The process entry point (``rlrt``, ``python -m runtime.cli``): :func:`main`, then exit without the
-    interpreter's teardown (:mod:`runtime.process_exit`)."""
+    """The process entry point (``rlrt``, ``python -m runtime.cli``): :func:`main`, then exit with its code (the
+    interpreter's normal exit: a user's code may have run in this process, e.g. a script that registered its own
+    environment, and what it left open is flushed)."""
     code = main(argv)
     mark("main returned")
-    exit_without_teardown(code)
+    sys.exit(code)
 
 
 if __name__ == "__main__":

@@ -12,7 +12,6 @@ handling, exports, multi-host plan and failure file as every rlrt job.
 
 from __future__ import annotations
 
-import inspect
 import json
 import os
 import sys
@@ -30,7 +29,6 @@ from runtime.job.setup import find_base_dir
 from runtime.log_lines import configure_logging
 from runtime.names import CONFIG_DIR, HYPERPARAMETERS_JSON, MODEL_DIR
 from runtime.plugins import INSTALLED
-from runtime.process_exit import exit_without_teardown, nothing_runs_after
 from runtime.train.job import run_training_job, start_backend_early
 from sagemaker_rl import compat
 from sagemaker_rl.experiment import (
@@ -120,8 +118,8 @@ class SageMakerRayLauncher:
         early: list[Any] = []
 
         def prepare() -> int:
-            # Ray starts in the background while the script's env is registered and built once (which imports
-            # RLlib, ~2 s): the two overlap, as in a preset job (bench/launcher_vs_preset.py).
+            # The job's Ray starts (a child process) while the script's env is registered and built once (which
+            # imports RLlib, ~2 s): the two overlap, as in a preset job (bench/launcher_vs_preset.py).
             started = start_backend_early(load_preset(BASE_PRESET).algorithm, INSTALLED,
                                           load_environment(_job_root()))
             early.extend([started] if started is not None else [])
@@ -150,16 +148,10 @@ class SageMakerRayLauncher:
     @classmethod
     def train_main(cls) -> None:
         """Entry point of a script: ``MyLauncher().train_main()`` (or ``MyLauncher.train_main()``); exits with the
-        job's exit code when it is not 0. When the call is the script's last statement, the process ends as soon as
-        the job has (exit handlers run, Python's ~1.3 s teardown skipped: :mod:`runtime.process_exit`); otherwise
-        it returns to the script."""
+        job's exit code when it is not 0, else returns to the script."""
         code = cls().launch()
         if code:
             raise SystemExit(code)
-        caller = inspect.currentframe()
-        caller = caller.f_back if caller is not None else None
-        if nothing_runs_after(caller):  # the script's last statement: skip Python's teardown (~1.3 s)
-            exit_without_teardown(0)
 
 
 _WHAT = {

@@ -19,7 +19,8 @@ network (a VPC subnet), e.g. a GPU job for the learner and a CPU job for the env
 - ``rl_cluster_type=secondary`` with ``rl_primary_address=HOST[:PORT]``: every host of this job joins the
   primary's head as a worker node and exits 0 when the primary's training ends; this job trains nothing itself.
 
-A single-host local job starts no ``ray start`` process: the driver starts Ray in-process as before.
+A single-host job starts its own one-node Ray (``ray start --head`` through :class:`~runtime.cluster.node.RayNode`:
+the RLlib backend's ``LocalRay``), which no other host joins.
 
 Settings (environment variables): ``RLRT_CLUSTER_TIMEOUT_S`` (default 600: how long the head waits for the hosts
 and a worker for the head), ``RLRT_RAY_PORT`` (default 6379), ``RLRT_RAY_TEMP_DIR`` (Ray's temporary folder on

@@ -13,7 +13,7 @@ import subprocess
 import sys
 import time
 from types import FrameType
-from typing import Iterator
+from typing import IO, Iterator, Mapping
 
 from runtime.cluster.object_store import object_store_for_this_machine, ray_start_flags
 from runtime.cluster.plan import POLL_S, STOP_GRACE_S, TEMP_DIR_ENV, TOKEN_ENV
@@ -76,19 +76,32 @@ def _die_with_parent() -> None:  # pragma: no cover - runs in the child between 
 
 class RayNode:
     """One ``ray start --block`` process: this host's Ray node, its object store sized to this host's ``/dev/shm``
-    (:mod:`runtime.cluster.object_store`). Stopping it stops every Ray process it started."""
+    (:mod:`runtime.cluster.object_store`). Stopping it stops every Ray process it started.
 
-    def __init__(self, args: list[str]) -> None:
+    It runs in a session of its own (a terminal's Ctrl-C reaches the job, which stops it, not Ray directly), and the
+    kernel sends it SIGTERM when the process that started it dies, even by SIGKILL (``ray start --block`` then stops
+    its node's processes). ``env``: its environment (default: this process's, with the cluster's authentication
+    settings); ``temp_dir``: Ray's folder (default: ``$RLRT_RAY_TEMP_DIR``, else Ray's own); ``output``: a file for
+    what it prints (default: the job's log).
+    """
+
+    def __init__(self, args: list[str], env: Mapping[str, str] | None = None, temp_dir: str | None = None,
+                 output: IO[str] | None = None) -> None:
         command = [sys.executable, "-m", "ray.scripts.scripts", "start", "--block", "--disable-usage-stats", *args,
                    *ray_start_flags(object_store_for_this_machine())]  # sized to this host's /dev/shm
-        temp_dir = os.environ.get(TEMP_DIR_ENV)
+        temp_dir = temp_dir or os.environ.get(TEMP_DIR_ENV)
         if temp_dir:
             command.append(f"--temp-dir={temp_dir}")
-        env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", **ray_auth_environment()}
+        env = {**(env if env is not None else {**os.environ, **ray_auth_environment()}),
+               "RAY_USAGE_STATS_ENABLED": "0"}
         env.pop("RAY_ADDRESS", None)
         env.pop("RAY_AUTH_TOKEN_PATH", None)
-        log.info("starting the Ray node: %s", " ".join(command[3:]))
-        self.process = subprocess.Popen(command, env=env, preexec_fn=_die_with_parent)  # noqa: PLW1509
+        if output is None:
+            log.info("starting the Ray node: %s", " ".join(command[3:]))
+        else:
+            print("$", " ".join(command[3:]), file=output, flush=True)
+        self.process = subprocess.Popen(command, env=env, stdout=output, stderr=output,  # noqa: PLW1509
+                                        preexec_fn=_die_with_parent)
 
     def exit_code(self) -> int | None:
         return self.process.poll()
@@ -102,7 +115,7 @@ class RayNode:
                 return f"exited with code {self.exit_code()} before it started (see the job log)"
             if time.monotonic() >= deadline:
                 return f"did not start listening within {timeout_s:g} s"
-            time.sleep(POLL_S / 2)
+            time.sleep(POLL_S / 20)
         return None
 
     def stop(self) -> None:
@@ -113,6 +126,11 @@ class RayNode:
                 self.process.wait(STOP_GRACE_S)
             except subprocess.TimeoutExpired:
                 log.warning("the Ray node did not stop within %g s; killing it", STOP_GRACE_S)
+        self.kill()
+
+    def kill(self) -> None:
+        """SIGKILL its process group (the node's Ray processes; workers too where Ray keeps them in it) and wait for
+        it. Idempotent."""
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(self.process.pid, signal.SIGKILL)
         with contextlib.suppress(subprocess.TimeoutExpired):

@@ -8,22 +8,18 @@ cart-pole), in scripts written here in their style, run through the container's 
   (RLlib's masking module takes its place), ``framework: tf``, ``ignore_worker_failures``, script-level
   hyperparameters read from ``sys.argv``, and RLlib 1.x's ``output`` to a SageMaker path (``/opt/ml/output/data/...``),
   which a local job keeps in its own tree;
-- the notebook's evaluation cell naming the environment by the name the script registered;
-- Ray Tune's registry used by the script while rlrt starts Ray in the background (the news-vendor script failed with
-  ``dictionary changed size during iteration``, then ``Perhaps you called ray.init twice``).
+- the notebook's evaluation cell naming the environment by the name the script registered.
 """
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
 import pytest
 
 from runtime.pytest_plugin import RlrtJobs
-from tests.conftest import REPO_ROOT, rlrt_env
+from tests.conftest import REPO_ROOT
 
 SHELF_ENV = '''
 import gym
@@ -145,41 +141,3 @@ def test_an_action_masked_old_gym_env_script_trains_writes_its_episodes_in_the_t
     assert evaluation.returncode == 0, evaluation.output[-4000:]
     assert evaluation.output.count("Episode reward: ") == 2
     assert "on sagemaker_rl/ShelfStocking-v1 for 2 episode(s)" in evaluation.output
-
-
-REGISTERING_WHILE_RAY_STARTS = '''
-import sys
-import time
-
-from runtime.backends.rllib.ray_process import EarlyRayStart, shutdown_ray
-
-if sys.argv[1] == "imported-first":  # a SageMaker RL script imports Tune's registry at its top
-    import ray.tune.registry
-early = EarlyRayStart(1, 0)
-from ray.tune.registry import ENV_CREATOR, _global_registry, register_env  # else RLlib's import, meanwhile
-
-names = []
-try:
-    while not early.ready.is_set() or len(names) < 5:  # a SageMaker RL script's register_env_creator(), meanwhile
-        names.append(f"env-{len(names)}")
-        register_env(names[-1], lambda env_config: None)
-        assert _global_registry.contains(ENV_CREATOR, names[-1]), names[-1]
-        time.sleep(0.001)
-    early.wait()
-    assert _global_registry._rlrt_guarded  # rlrt's guard took the registry over, either way
-    missing = [name for name in names if not _global_registry.contains(ENV_CREATOR, name)]
-    assert not missing, missing
-    assert _global_registry.get(ENV_CREATOR, names[0])(None) is None
-    print("registered", len(names))
-finally:
-    shutdown_ray(early)
-'''
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("registry", ["imported-first", "imported-while-ray-starts"])
-def test_envs_registered_while_ray_starts_in_the_background_are_all_kept(tmp_path: Path, registry: str) -> None:
-    done = subprocess.run([sys.executable, "-c", REGISTERING_WHILE_RAY_STARTS, registry],
-                          env=rlrt_env(tmp_path / "ml"), cwd=REPO_ROOT, capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, (done.stdout + done.stderr)[-4000:]
-    assert int(done.stdout.split("registered ")[1].split()[0]) > 5  # registrations overlapped Ray's start

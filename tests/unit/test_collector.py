@@ -1,13 +1,19 @@
 """Python's garbage collector during a job's start-up (runtime.collector.start_up): no full collection inside the
-block while young garbage is still freed; afterwards the collector is as it was and what the block made is frozen."""
+block while young garbage is still freed; afterwards the collector is as it was and what the block made is frozen,
+until the process exits (then a script's file left open, frozen with it, is flushed)."""
 
 from __future__ import annotations
 
 import gc
+import subprocess
+import sys
+import textwrap
 import weakref
+from pathlib import Path
 from typing import Iterator
 
 import pytest
+from conftest import rlrt_env
 
 from runtime.collector import NO_FULL_COLLECTIONS, start_up
 
@@ -91,3 +97,31 @@ def test_a_collector_set_up_by_someone_else_is_left_alone(setting: str) -> None:
         cycles(100)
     assert (gc.isenabled(), gc.get_threshold()) == state
     assert gc.get_freeze_count() == 0, "a block that held nothing back froze objects"
+
+
+SCRIPT = textwrap.dedent("""
+    import sys
+
+    from runtime.collector import start_up
+
+    log = open(sys.argv[1], "w")
+    log.write("20 bytes, unclosed.\\n")
+
+
+    def main():  # a function of the script: its globals and it form a cycle, which only a collection frees
+        with start_up():
+            pass
+
+
+    main()
+""")
+
+
+def test_a_scripts_file_left_open_is_flushed_at_exit(tmp_path: Path) -> None:
+    """What the block froze is unfrozen at exit: the interpreter's teardown collects the script's module (a cycle),
+    so the file it left open is flushed and closed (frozen, it was never collected: 0 bytes kept)."""
+    log = tmp_path / "user.log"
+    done = subprocess.run([sys.executable, "-c", SCRIPT, str(log)], env=rlrt_env(), capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert log.read_text() == "20 bytes, unclosed.\n"

@@ -20,7 +20,7 @@ ENTRYPOINT_IMPORTS = {"runtime.cli", "runtime.container"}
 FLOORS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("environments", ("envs",)),
     ("base", ("runtime", "runtime.names", "runtime.errors", "runtime.timings", "runtime.metric_lines",
-              "runtime.log_lines", "runtime.process_exit", "runtime.collector")),
+              "runtime.log_lines", "runtime.collector")),
     ("services", ("runtime.config", "runtime.job", "runtime.train.checkpoints", "runtime.train.manifest",
                   "runtime.train.reporting", "runtime.train.progress", "runtime.train.curve", "runtime.train.sigterm",
                   "runtime.export", "runtime.evaluate", "runtime.serving", "runtime.offline", "runtime.cluster",
@@ -63,7 +63,6 @@ HEAVY: dict[str, str] = {
     "hypercorn": "the HTTP server in each gunicorn worker, only for rlrt serve",
     "sagemaker_inference": "SageMaker's inference toolkit, only inside its serving container",
     "imageio_ffmpeg": "ffmpeg, only to write a video",
-    "distutils": "setuptools' distutils shim, imported by Ray's start thread before it forks (ray_process)",
     "lz4": "LZ4, only to read RLlib 1.x's compressed sample batches (where it is missing, one clear error)",
 }
 """The third-party libraries a function may import (on first use, for start-up time), and why each is heavy. Every

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from runtime.backends.rllib.algorithm import build_algorithm_config, fill_log_std
-from runtime.backends.rllib.ray_process import init_ray
+from runtime.backends.rllib.ray_process import init_ray, shutdown_ray
 from runtime.config import hyperparameters as hp
 from runtime.errors import UserError
 from runtime.plugins import INSTALLED
@@ -67,10 +67,8 @@ def test_fill_reports_discrete_actions() -> None:
 
 
 def test_the_algorithm_samples_with_the_initial_spread_and_refuses_discrete_actions() -> None:
-    import ray
-
     config = build_algorithm_config(spec_for({"log_std_init": -1.5, "free_log_std": True}), "Pendulum-v1")
-    init_ray(2, 0)  # the job's own Ray settings
+    local = init_ray(2, 0)  # the job's own Ray settings
     try:
         algo = config.build_algo()
         try:
@@ -85,7 +83,8 @@ def test_the_algorithm_samples_with_the_initial_spread_and_refuses_discrete_acti
         with pytest.raises(UserError, match="log_std_init.*Gaussian"):
             discrete.build_algo()
     finally:
-        ray.shutdown()
+        shutdown_ray(local)
+
 
 
 @pytest.mark.parametrize("clip_log_std", [False, True])
@@ -95,7 +94,8 @@ def test_a_free_log_std_policy_exports_for_any_batch_size(tmp_path: Path, clip_l
     import numpy as np
 
     from runtime.backends.rllib.policy import serving_policy_from_parts
-    from runtime.export.pipeline import export_onnx, export_torchscript, onnx_outputs
+    from runtime.export.onnx_export import export_onnx, onnx_outputs
+    from runtime.export.torchscript_export import export_torchscript
 
     module = build_module("Pendulum-v1", {"free_log_std": True})
     assert fill_log_std(module, -1.0)

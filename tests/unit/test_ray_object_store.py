@@ -61,8 +61,9 @@ class _Records(logging.Handler):
 @pytest.mark.parametrize("shm_bytes", [DOCKER_DEFAULT_SHM, 1 * GiB], ids=["docker-default-64MiB", "1GiB"])
 def test_ray_starts_on_a_small_shared_memory_without_its_warning(shm_bytes: int, monkeypatch: pytest.MonkeyPatch,
                                                                   capfd: pytest.CaptureFixture[str]) -> None:
-    """A real local Ray, with /dev/shm's free space as Ray and rlrt measure it set to a container's; what Ray's
-    object-store code logs (at INFO and above, after rlrt's filters) is collected where it is written."""
+    """A real job's Ray, with /dev/shm's free space as rlrt measures it set to a container's; what Ray's object-store
+    code logs (at INFO and above, after rlrt's filters) is collected where it is written: in this process and in the
+    output of the job's `ray start`."""
     import ray  # heavy: Ray
     import ray._private.utils
 
@@ -73,16 +74,19 @@ def test_ray_starts_on_a_small_shared_memory_without_its_warning(shm_bytes: int,
     services.setLevel(logging.INFO)  # setLevel, not the attribute: it also clears the loggers' isEnabledFor cache
     services.addHandler(records)
     assert not ray.is_initialized()
+    local = None
     try:
-        init_ray(1, 0)
-        assert ray.is_initialized()
+        local = init_ray(1, 0)
+        assert ray.is_initialized() and local is not None
         store = ray.cluster_resources()["object_store_memory"]
+        node_output = local.log.read_text()
     finally:
         services.removeHandler(records)
         services.setLevel(level)
-        shutdown_ray()
+        shutdown_ray(local)
     printed = capfd.readouterr().out
     assert not any("object store" in m or "object_store" in m for m in records.messages), records.messages
+    assert "/dev/shm" not in node_output, node_output  # Ray's warning: "The object store is using /tmp instead of ..."
     if shm_bytes == DOCKER_DEFAULT_SHM:
         assert printed.count(f"docker run {DOCKER_SHM_ADVICE}") == 1, printed
     else:

@@ -1,8 +1,8 @@
 """The RLlib training session behind the loop driver's :class:`runtime.contracts.TrainingSession` contract.
 
-Online-specific work happens here, off the driver's path: on one host Ray starts in the background while the
-configuration is checked (:meth:`runtime.backends.rllib.factory.RLlibBackendFactory.start_early`; a rejected one
-shuts it down) and the session is handed that start; episode numbers are smoothed over the last 100 episodes (RLlib
+Online-specific work happens here, off the driver's path: on one host the job's own Ray starts as a child process
+while the configuration is checked (:meth:`runtime.backends.rllib.factory.RLlibBackendFactory.start_early`; a
+rejected one stops it) and the session joins it; episode numbers are smoothed over the last 100 episodes (RLlib
 1.x semantics), and a change in env-runner health is reported. The driver films the policy
 :meth:`RLlibSession.rollout_actor` gives (runtime.train.videos) and exports the model folder's checkpoint.
 """
@@ -33,7 +33,7 @@ from runtime.backends.rllib.policy import (
     serving_policy_from_checkpoint,
 )
 from runtime.backends.rllib.quiet import NATIVE_NOT_ACTIONABLE, quiet_ray_logs
-from runtime.backends.rllib.ray_process import EarlyRayStart, init_ray, shutdown_ray
+from runtime.backends.rllib.ray_process import LocalRay, init_ray, shutdown_ray
 from runtime.backends.rllib.sampling import SETTING, SampleTimeout
 from runtime.cluster import env_runner_hosts, healthy_env_runners
 from runtime.config import hyperparameters as hp
@@ -191,8 +191,8 @@ def env_runners_that_fit(config: Any, on_a_cluster: bool, out: TextIO) -> None:
 
 
 def _import_what_building_imports() -> None:
-    """While Ray is still starting, the main thread has nothing else to do: import now what building the algorithm
-    would import after the wait (torch's first optimizer imports ``torch._dynamo``: ~0.6 s on 2 cores)."""
+    """Import now, while the job's Ray may still be starting, what building the algorithm imports anyway (torch's
+    first optimizer imports ``torch._dynamo``: ~0.6 s on 2 cores)."""
     import torch._dynamo  # noqa: F401  # heavy: torch._dynamo, imported by torch.optim.Optimizer on its first use
 
 
@@ -206,17 +206,13 @@ class RLlibSession(TrainingSession):
         self.context = context
         spec, job = context.spec, context.job
         early = context.early_start
-        self.early = early if isinstance(early, EarlyRayStart) else None
+        self.ray: LocalRay | None = early if isinstance(early, LocalRay) else None
         if context.env_id is None:
             raise UserError(f"{spec.algorithm} trains online and needs an environment: set 'rl.training.env'.")
         self.env_id: str = context.env_id
         env_config = job_env_config(self.env_id, spec.env_config, job)
         self.env_config = env_config
         self.sample_timeout = SampleTimeout(self.env_id, env_config, hp.CONFIG_PREFIX + SETTING in spec.hyperparameters)
-        if self.early is not None:
-            if not self.early.ready.is_set():
-                _import_what_building_imports()
-            self.early.wait()  # registering the environment would otherwise start a second Ray
         quiet_ray_logs()  # before RLlib's config builder logs (init_ray does it too, later when joining a cluster)
         spec = settings_the_actions_take(spec, self.env_id, env_config, context.out)
         spec = self._episode_output(spec, job, context.out)
@@ -231,8 +227,9 @@ class RLlibSession(TrainingSession):
                                         action_mask=action_mask)
         context.hooks.configure(config)
         self.algo: Any = None
+        _import_what_building_imports()
         mark("ray init")
-        init_ray(job.num_cpus, job.num_gpus, self.early)
+        self.ray = init_ray(job.num_cpus, job.num_gpus, self.ray)
         mark("ray started")
         env_runners_that_fit(config, context.cluster is not None, context.out)
         errors = RunnerErrors()
@@ -372,7 +369,7 @@ class RLlibSession(TrainingSession):
     def close(self) -> None:
         if self.algo is not None:
             self.algo.stop()
-        shutdown_ray(self.early)
+        shutdown_ray(self.ray)
 
 
 def serving_model_from_checkpoint(checkpoint: Path) -> ServingModels:

@@ -11,7 +11,7 @@ from runtime.backends.rllib.backend import RLlibSession, serving_model_from_chec
 from runtime.backends.rllib.config_keys import quick_problems
 from runtime.backends.rllib.policy import serving_policy_from_checkpoint
 from runtime.backends.rllib.quiet import quiet_ray_logs
-from runtime.backends.rllib.ray_process import EarlyRayStart
+from runtime.backends.rllib.ray_process import LocalRay
 from runtime.backends.rllib.validator import RLlibValidator
 from runtime.contracts import Actor, BackendContext, BackendFactory
 from runtime.evaluate.video import torch_actor
@@ -34,11 +34,11 @@ class RLlibBackendFactory(BackendFactory):
     def create(self, context: BackendContext) -> RLlibSession:
         return RLlibSession(context)
 
-    def start_early(self, num_cpus: int, num_gpus: int) -> EarlyRayStart | None:
-        """Start Ray in the background before the spec is resolved (importing RLlib and starting Ray's processes
-        overlap; the session waits for it). None when the job joins the cluster ``RAY_ADDRESS`` names (quick, and a
-        cluster that is not there is then reported once)."""
-        return None if os.environ.get("RAY_ADDRESS") else EarlyRayStart(num_cpus, num_gpus)
+    def start_early(self, num_cpus: int, num_gpus: int) -> LocalRay | None:
+        """Start the job's own Ray (a child process) before the spec is resolved, so that Ray's processes start
+        while RLlib imports; the session joins it. None when the job joins the cluster ``RAY_ADDRESS`` names (quick,
+        and a cluster that is not there is then reported once)."""
+        return None if os.environ.get("RAY_ADDRESS") else LocalRay(num_cpus, num_gpus)
 
     def quick_check(self, algorithm: str, config: Mapping[str, Any]) -> list[str]:
         """The validator's problems with ``config`` from ``config_keys.json`` (no RLlib import)."""

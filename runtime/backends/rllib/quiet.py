@@ -25,10 +25,8 @@ NOT_ACTIONABLE: dict[str, tuple[str, ...]] = {
     "ray.tune.utils.util": ("Install gputil for GPU system monitoring.",),
     # Building the algorithm's env runners is what the job does first; Tune's hint about actor reuse does not apply.
     "ray.tune.trainable.trainable": ("Trainable.setup took ",),
-    # Ray starts in a background thread while RLlib imports; rlrt installs its own SIGTERM handler (checkpoint, 143).
-    "ray._private.worker": ("SIGTERM handler is not set because current thread is not the main thread",
-                            # The job's own Ray instance, started for it: rlrt says what it trains next.
-                            "Started a local Ray instance."),
+    # The driver joins the job's own Ray (ray_process.LocalRay), or the cluster RAY_ADDRESS names, which rlrt names.
+    "ray._private.worker": ("Connecting to existing Ray cluster at address: ", "Connected to Ray cluster."),
     # Where /dev/shm is too small for Ray's object store, rlrt names the store's folder itself and says so in one line
     # with the docker flag (runtime.cluster.object_store.object_store_options); Ray then notes this.
     "ray._private.services": ("object_store_memory is not verified when plasma_directory is set.",),

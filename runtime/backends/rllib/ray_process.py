@@ -1,5 +1,6 @@
-"""The Ray instance of one job: started in the background while the job checks its spec (:class:`EarlyRayStart`, an
-explicit handle the session is given), or joined (``RAY_ADDRESS``), and stopped with what its processes leave.
+"""The Ray instance of one job: its own single-node Ray (:class:`LocalRay`: ``ray start --head`` as a child process,
+started while the job imports RLlib and checks its spec, joined by the session), or a cluster it joins
+(``RAY_ADDRESS``, a multi-host job's head); stopped when the job ends.
 
 Only the RLlib backend uses Ray in the driver; ``rlrt tune`` and the multi-host head (:mod:`runtime.cluster`) start
 their own with ``ray.init`` / ``ray start``.
@@ -7,34 +8,32 @@ their own with ``ray.init`` / ``ray start``.
 
 from __future__ import annotations
 
-import logging
 import os
+import shutil
+import socket
 import sys
-import threading
-import time
-from typing import Any
-
-import psutil
+import tempfile
+from pathlib import Path
 
 from runtime.backends.rllib.quiet import quiet_ray_logs, quiet_ray_logs_and_gym
-from runtime.backends.rllib.registry_guard import registry_guarded_while_starting
-from runtime.cluster.node import host_and_port, port_open
-from runtime.cluster.object_store import object_store_for_this_machine, ray_temp_root
+from runtime.cluster.node import RayNode, host_and_port, port_open
+from runtime.cluster.object_store import ray_temp_root
 from runtime.errors import UserError
 
-log = logging.getLogger(__name__)
-
-RAY_START_THREAD = "rlrt-ray-start"
-"""The name of :class:`EarlyRayStart`'s thread (for a person reading a thread dump)."""
 RAY_ADDRESS_PROBE_S = 5.0
 """How long :func:`init_ray` tries a TCP connection to ``RAY_ADDRESS``'s host:port before it calls the cluster
 unreachable (Ray itself retries a silent address for ~10 minutes)."""
-
+LOCAL_RAY_START_S = 120.0
+"""How long the job waits for its own Ray's GCS to listen (seconds; it takes 1-3 on a busy 2-core machine)."""
+LOCAL_RAY_DIR_PREFIX = "rlrt-ray-"
+"""The job's own Ray folder under Ray's temporary root (``tempfile.mkdtemp`` adds 8 characters)."""
 
 UNIX_SOCKET_PATH_MAX = 107
 """The longest AF_UNIX socket path Linux takes (Ray checks it too, after it has started half its processes)."""
-RAY_SOCKET_SUFFIX = len("/ray/session_2026-01-01_00-00-00_000000_4194304/sockets/plasma_store")
-"""What Ray adds to its temporary folder for its longest socket path (a session named by time and a pid)."""
+RAY_SOCKET_SUFFIX = len(f"/{LOCAL_RAY_DIR_PREFIX}12345678/session_2026-01-01_00-00-00_000000_4194304/sockets/"
+                        "plasma_store")
+"""What the job's own Ray adds to the temporary root for its longest socket path (its folder, a session named by
+time and a pid)."""
 
 
 def check_ray_temp_dir() -> None:
@@ -44,109 +43,105 @@ def check_ray_temp_dir() -> None:
     folder = ray_temp_root()
     if len(folder) + RAY_SOCKET_SUFFIX > UNIX_SOCKET_PATH_MAX:
         raise UserError(f"{variable}={folder} ({len(folder)} characters) is too long for Ray's sockets: Ray makes "
-                        f"them under <{variable}>/ray/session_.../sockets/, and a socket path may have at most "
-                        f"{UNIX_SOCKET_PATH_MAX} bytes. Set RAY_TMPDIR to a short folder (e.g. RAY_TMPDIR=/tmp/rlrt-ray) "
-                        f"or use a shorter {variable} (at most {UNIX_SOCKET_PATH_MAX - RAY_SOCKET_SUFFIX} characters).")
+                        f"them under <{variable}>/{LOCAL_RAY_DIR_PREFIX}XXXXXXXX/session_.../sockets/, and a socket "
+                        f"path may have at most {UNIX_SOCKET_PATH_MAX} bytes. Set RAY_TMPDIR to a short folder (e.g. "
+                        f"RAY_TMPDIR=/tmp/rlrt-ray) or use a shorter {variable} (at most "
+                        f"{UNIX_SOCKET_PATH_MAX - RAY_SOCKET_SUFFIX} characters).")
 
 
-class EarlyRayStart:
-    """Ray starting in a background thread, so that its processes start while the job imports RLlib and checks its
-    spec; the session it is handed to (:class:`runtime.contracts.BackendContext` ``early_start``) waits for it.
-
-    The thread stays until Ray is shut down: Ray ties its processes to the life of the thread that started them
-    (``PR_SET_PDEATHSIG`` follows the thread, not the process), so a thread that ended would take them along.
+class LocalRay:
+    """The job's own single-node Ray: ``ray start --head --block`` as a child process
+    (:class:`runtime.cluster.node.RayNode`), started as soon as the job knows it trains with RLlib so that Ray's
+    processes start while the main thread imports RLlib; the session joins it with ``ray.init(address=...)``
+    (:meth:`connect`). It is the job's alone: its own temporary folder (and so its own ``ray_current_cluster``
+    file: a plain ``ray.init()`` elsewhere on the machine never finds it) and its own port; :meth:`stop` kills its
+    process group. If the job's process dies without stopping it, the kernel sends ``ray start`` SIGTERM and Ray
+    stops its processes (``PR_SET_PDEATHSIG``, set by ``RayNode``).
     """
 
     def __init__(self, num_cpus: int, num_gpus: int) -> None:
-        grpc_without_fork_handlers()  # here: the main thread may start gRPC (a Unity game's server) before init_ray
-        self.ready = threading.Event()
-        self.thread = threading.Thread(target=self._run, args=(num_cpus, num_gpus), name=RAY_START_THREAD,
-                                       daemon=True)
-        self.thread.start()
+        check_ray_temp_dir()
+        self.folder = Path(tempfile.mkdtemp(prefix=LOCAL_RAY_DIR_PREFIX, dir=ray_temp_root()))
+        self.port = _free_port()
+        self.connected = False
+        self.log = self.folder / "ray-start.log"
+        # Its processes are this job's own, so Ray's token authentication guards nothing (a multi-host cluster turns
+        # it on with RLRT_RAY_AUTH_TOKEN, runtime.cluster.node); and a driver that samples itself needs no idle worker
+        # prestarted per CPU (env-runner actors start their own): ~1.2 CPU-seconds less per job on 2 cores
+        # (bench/RESULTS.md). Both are read by the node's processes and by this one.
+        os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+        os.environ.setdefault("RAY_prestart_worker_first_driver", "0")
+        # Ray's workers stay in the node's process group (Ray gives each one its own by default), so that stop()
+        # ends every one at once, a worker still starting up (importing torch, not yet watching the raylet) too.
+        node_env = {**os.environ, "RAY_process_group_cleanup_enabled": "0"}
+        with self.log.open("w") as log:
+            self.node = RayNode(["--head", f"--port={self.port}", "--include-dashboard=false",
+                                 f"--num-cpus={num_cpus}", f"--num-gpus={num_gpus}"],
+                                env=node_env, temp_dir=str(self.folder), output=log)
 
-    def _run(self, num_cpus: int, num_gpus: int) -> None:
-        _import_what_main_imports_under_the_import_lock()
-        import ray  # heavy: Ray (~1 s), imported in this thread while the main thread imports RLlib
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.port}"
 
-        try:
-            with registry_guarded_while_starting():  # the main thread registers envs and RLlib's algorithms
-                init_ray(num_cpus, num_gpus)
-        except Exception:  # noqa: BLE001 - the session's own init_ray starts Ray again and reports the error
-            log.debug("early Ray start failed", exc_info=True)
-        finally:
-            self.ready.set()
-        while ray.is_initialized():
-            time.sleep(0.2)
+    def connect(self) -> None:
+        """Wait until the node listens, then join it from this process (``ray.init``; Tune's registry, filled
+        meanwhile by RLlib's import and a launcher script's ``register_env``, is copied to it then)."""
+        import ray  # heavy: Ray
 
-    def wait(self) -> None:
-        """Until Ray has started (or failed to): before anything touches Ray (registering an environment would
-        otherwise start a second instance)."""
-        self.ready.wait()
+        failed = self.node.wait_until_open("127.0.0.1", self.port, LOCAL_RAY_START_S)
+        if failed is not None:
+            output = self._log_tail()
+            self.stop()
+            raise RuntimeError(f"The job's Ray (`ray start --head`) {failed}; what it printed:\n{output}")
+        ray.init(address=self.address, log_to_driver=True, runtime_env={"worker_process_setup_hook": _setup_hook()})
+        self.connected = True
 
     def cancel(self) -> None:
-        """The job does not train with RLlib after all (or its spec was rejected): stop what was started."""
-        self.ready.wait()
-        shutdown_ray(self)
-        self.thread.join()
+        """The job does not train with RLlib after all (or its spec was rejected): :meth:`stop`."""
+        self.stop()
+
+    def stop(self) -> None:
+        """Leave the node (``ray.shutdown``) and kill its process group at once: the job is over and nothing on the
+        node outlives it (a graceful ``ray stop`` takes ~2 s more). Every Ray process is in that group: the GCS, the
+        raylet, its agents and its workers. Then its folder goes. Idempotent."""
+        if self.connected:
+            import ray  # heavy: Ray
+
+            ray.shutdown()
+            self.connected = False
+        self.node.kill()
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+    def _log_tail(self, lines: int = 30) -> str:
+        try:
+            return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return "(no output)"
 
 
-def _import_what_main_imports_under_the_import_lock() -> None:
-    """Import, before this thread forks, what the main thread would otherwise import while holding Python's global
-    import lock.
-
-    Ray starts its processes with a ``preexec_fn``, so each fork takes the fork hooks' locks (``logging``'s module
-    lock) and then the global import lock. Python holds that lock while a meta-path finder runs, and setuptools'
-    ``distutils`` shim (``_distutils_hack``, installed by a ``.pth`` file) imports all of setuptools from its finder,
-    which calls ``logging.getLogger``. A first ``import distutils`` in the main thread (``mlagents_envs`` does one,
-    as a Unity job builds its env) during one of Ray's forks deadlocked the job: each thread held the lock the other
-    waited for, and the job printed nothing until it was killed (CI, stop 31). Once ``distutils`` is imported, the
-    finder is never asked again.
-    """
-    try:
-        import distutils  # noqa: F401  # heavy: setuptools' distutils shim (~0.07 s), only to have it imported
-    except ImportError:  # no setuptools on Python >= 3.12: no shim, no finder that imports
-        pass
+def _free_port() -> int:
+    """A TCP port no one listens on now (the kernel's pick), for the node's GCS."""
+    with socket.socket() as probe:
+        probe.bind(("", 0))
+        return int(probe.getsockname()[1])
 
 
-def grpc_without_fork_handlers() -> None:
-    """gRPC's fork handlers off for this process and the Ray processes it starts (``GRPC_ENABLE_FORK_SUPPORT``,
-    unless the user set it).
-
-    With them on, every fork while another thread is inside gRPC (Ray forks its processes while a Unity game's gRPC
-    server runs in the job) prints ``fork_posix.cc ... Other threads are currently calling into gRPC, skipping fork()
-    handlers``, a line nobody can act on, and a busy gRPC thread pool can make a fork wait ("Waiting for thread pool
-    to idle before forking", ray-project/ray#31729). They only matter to a child that goes on using gRPC without
-    ``exec``: every child a job forks (Ray's processes, a Unity player) runs another program at once.
-    """
-    os.environ.setdefault("GRPC_ENABLE_FORK_SUPPORT", "false")
-
-
-def init_ray(num_cpus: int, num_gpus: int, early: EarlyRayStart | None = None) -> None:
-    """Start a local Ray instance sized to the job's machine (or join ``RAY_ADDRESS`` when set); with ``early`` (an
-    :class:`EarlyRayStart` under way) wait for it instead."""
+def init_ray(num_cpus: int, num_gpus: int, local: LocalRay | None = None) -> LocalRay | None:
+    """Connect this process to the job's Ray: the cluster it is already connected to (a multi-host head), the one
+    ``RAY_ADDRESS`` names, or its own :class:`LocalRay` (``local``, started early; else started now). Returns the
+    :class:`LocalRay` to stop at the end (:func:`shutdown_ray`), None when the job joined a cluster."""
     import ray  # heavy: Ray
 
     quiet_ray_logs()
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-    grpc_without_fork_handlers()
-    if early is not None:
-        early.wait()
     if ray.is_initialized():
-        return
+        return local
     if os.environ.get("RAY_ADDRESS"):
         _join_ray(os.environ["RAY_ADDRESS"])
-    else:
-        check_ray_temp_dir()
-        # "local": always a fresh instance, never a cluster someone else started on this machine with `ray start`.
-        # Its processes are this job's own, so Ray's token authentication guards nothing (a multi-host cluster turns
-        # it on with RLRT_RAY_AUTH_TOKEN, runtime.cluster.node).
-        os.environ.setdefault("RAY_AUTH_MODE", "disabled")
-        # Ray prestarts an idle worker per CPU for the first driver: a driver that samples itself needs none, and
-        # env-runner actors start their own. ~1.2 CPU-seconds less per job on 2 cores (bench/RESULTS.md, issue 12).
-        os.environ.setdefault("RAY_prestart_worker_first_driver", "0")
-        ray.init(address="local", num_cpus=num_cpus, num_gpus=num_gpus, include_dashboard=False, log_to_driver=True,
-                 runtime_env={"worker_process_setup_hook": _setup_hook()},
-                 **object_store_for_this_machine())
+        return None
+    local = local if local is not None else LocalRay(num_cpus, num_gpus)
+    local.connect()
+    return local
 
 
 def _setup_hook() -> str:
@@ -174,41 +169,14 @@ def _join_ray(address: str) -> None:
         ray.init(address=address, log_to_driver=True)
     except (ConnectionError, ValueError) as exc:  # ValueError: an address Ray cannot parse ("host:x")
         raise UserError(f"RAY_ADDRESS={address}: Ray could not join that cluster ({exc}). {advice}") from exc
+    print(f"rlrt: training on the Ray cluster at {address} (RAY_ADDRESS); it stays up after the job", flush=True)
 
 
-def shutdown_ray(early: EarlyRayStart | None = None) -> None:
-    """Shut Ray down and end what its stopped processes leave behind.
-
-    A Ray that ``early`` (an :class:`EarlyRayStart`) started ends with its thread: the GCS and raylet get SIGKILL
-    (the thread's ``PR_SET_PDEATHSIG``), and the raylet's own children, its dashboard and runtime-env agents and idle
-    workers, are left: the agents notice within ~2 s, then try for about a minute to report to the dead GCS before
-    they exit (SIGTERM does not shorten that). So this waits for that thread, then kills every process below a child
-    of this one that has ended; other children (and a cluster this process only joined) are left alone.
-    """
+def shutdown_ray(local: LocalRay | None = None) -> None:
+    """Leave Ray; with ``local`` (the job's own, :func:`init_ray`'s result) stop it too. A cluster the job only
+    joined is left running."""
     import ray  # heavy: Ray
 
-    trees = []
-    for child in psutil.Process().children():
-        try:
-            trees.append((child, child.children(recursive=True)))
-        except psutil.Error:
-            continue
     ray.shutdown()
-    if early is not None and early.thread is not threading.current_thread():
-        early.thread.join(timeout=5)  # its end ends the processes it started (see EarlyRayStart)
-    orphans = [proc for child, below in trees if _ended(child) for proc in below if not _ended(proc)]
-    for proc in orphans:
-        try:
-            proc.kill()
-        except psutil.Error:
-            pass
-    deadline = time.monotonic() + 2
-    while time.monotonic() < deadline and not all(_ended(proc) for proc in orphans):
-        time.sleep(0.02)
-
-
-def _ended(proc: Any) -> bool:
-    try:
-        return not proc.is_running() or proc.status() == psutil.STATUS_ZOMBIE
-    except psutil.Error:
-        return True
+    if local is not None:
+        local.stop()
