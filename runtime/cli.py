@@ -64,7 +64,8 @@ def build_parser() -> argparse.ArgumentParser:
             "  rlrt train --set rl.training.config.num_sgd_iter=20 --set rl.training.config.lr=0.0001\n"
             "  rlrt train --base-dir ./myjob   # rerun later in the same folder to resume from its checkpoints\n"
             "  rlrt train --base-dir ./myjob --preset unity-basic-ppo \\\n"
-            "      --set rl.training.config.env_config.env_name=MyGame.x86_64   # a Unity player in myjob/input/data/train"
+            "      --set rl.training.config.env_config.env_name=MyGame.x86_64   # a Unity player in "
+            "myjob/input/data/train"
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -78,15 +79,17 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="KEY=VALUE",
         help="a hyperparameter, as SageMaker would pass it (VALUE is JSON if it parses, else a string); repeatable",
     )
-    train.add_argument("--base-dir", type=user_path, help="job tree laid out like /opt/ml (created if missing; default: $SAGEMAKER_BASE_DIR, else "
+    train.add_argument("--base-dir", type=user_path, help="job tree laid out like /opt/ml (created if missing; "
+                                                          "default: $SAGEMAKER_BASE_DIR, else "
                              "/opt/ml when it holds a job, else a new ./rlrt-jobs/<name>-<time>)")
     train.add_argument("--hyperparameters", type=user_path, metavar="FILE",
                        help="start from the hyperparameters in FILE: `rlrt tune`'s best_hyperparameters.json, a "
                             "SageMaker hyperparameters.json or a JSON object (--set and --preset win over it)")
     train.add_argument("--default-preset", default=DEFAULT_PRESET, help=argparse.SUPPRESS)
 
-    sub.add_parser("presets", help="list the presets", description="List the shipped presets, their pass bars and the other names they "
-                   "answer to (the seeds' names, e.g. preset-cartpole-ddqnbcq).")
+    sub.add_parser("presets", help="list the presets",
+                   description="List the shipped presets, their pass bars and the other names they answer to (the "
+                               "seeds' names, e.g. preset-cartpole-ddqnbcq).")
     _add_collect_parser(sub)
     evaluate = sub.add_parser(
         "evaluate-offline",
@@ -108,7 +111,8 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--model", type=user_path, help="model folder or model.tar.gz (default: the 'model' channel)")
     evaluate.add_argument("--set", dest="overrides", action="append", type=_key_value, default=[], metavar="KEY=VALUE",
                           help="a hyperparameter (evaluate_episodes, evaluate_steps, env, seed); repeatable")
-    evaluate.add_argument("--base-dir", type=user_path, help="job tree laid out like /opt/ml (default: $SAGEMAKER_BASE_DIR, else /opt/ml when it holds "
+    evaluate.add_argument("--base-dir", type=user_path, help="job tree laid out like /opt/ml (default: "
+                                                             "$SAGEMAKER_BASE_DIR, else /opt/ml when it holds "
                                "a job, else a new ./rlrt-jobs/<name>-<time>)")
     _add_serving_commands(sub)
 
@@ -118,7 +122,8 @@ def build_parser() -> argparse.ArgumentParser:
              "(alias of `rlrt evaluate`)",
         description=(
             "`rlrt evaluate` for DeepRacer: drive a trained DeepRacer model (the /opt/ml/model folder of a "
-            "deepracer-ppo job, or its model.tar.gz) for a number of trials and write output/intermediate/evaluation_metrics.json and an evaluation "
+            "deepracer-ppo job, or its model.tar.gz) for a number of trials and write "
+            "output/intermediate/evaluation_metrics.json and an evaluation "
             "simtrace. With a second model (--opponent or the model_2 channel) the two race on one track and each "
             "gets its own metrics file (evaluation_metrics.json, evaluation_metrics_2.json). Settings "
             "(NUMBER_OF_TRIALS, WORLD_NAME, RACE_TYPE, NUMBER_OF_OBSTACLES, ...) come from hyperparameters or the "
@@ -133,11 +138,13 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     dr.add_argument("--model", type=user_path, help="model folder or model.tar.gz (default: the 'model' channel)")
-    dr.add_argument("--opponent", type=user_path, help="a second model for a head-to-head race (default: 'model_2' channel)")
+    dr.add_argument("--opponent", type=user_path, help="a second model for a head-to-head race (default: 'model_2' "
+                                                       "channel)")
     dr.add_argument("--trials", type=int, help="number of trials (default: NUMBER_OF_TRIALS, else 3)")
     dr.add_argument("--set", dest="overrides", action="append", type=_key_value, default=[], metavar="KEY=VALUE",
                     help="an evaluation setting as a hyperparameter (e.g. WORLD_NAME=oval); repeatable")
-    dr.add_argument("--base-dir", type=user_path, help="job tree laid out like /opt/ml (created if missing; default: $SAGEMAKER_BASE_DIR, else "
+    dr.add_argument("--base-dir", type=user_path, help="job tree laid out like /opt/ml (created if missing; default: "
+                                                       "$SAGEMAKER_BASE_DIR, else "
                              "/opt/ml when it holds a job, else a new ./rlrt-jobs/<name>-<time>)")
 
     tune = sub.add_parser(
@@ -198,11 +205,13 @@ def _add_serving_commands(sub: argparse._SubParsersAction) -> None:
         ),
         formatter_class=raw,
     )
-    serve.add_argument("--model", type=user_path, help="model folder or model.tar.gz (default: $SAGEMAKER_BASE_DIR/model)")
+    serve.add_argument("--model", type=user_path, help="model folder or model.tar.gz (default: "
+                                                       "$SAGEMAKER_BASE_DIR/model)")
     serve.add_argument("--host", help="address to bind (default 0.0.0.0)")
     serve.add_argument("--port", type=int, help="port (default $SAGEMAKER_BIND_TO_PORT or 8080)")
     serve.add_argument("--workers", type=int, help="worker processes (default $SAGEMAKER_MODEL_SERVER_WORKERS or CPUs)")
-    serve.add_argument("--timeout", type=int, help="worker timeout in s (default $SAGEMAKER_MODEL_SERVER_TIMEOUT or 60)")
+    serve.add_argument("--timeout", type=int, help="worker timeout in s (default $SAGEMAKER_MODEL_SERVER_TIMEOUT or "
+                                                   "60)")
 
     transform = sub.add_parser(
         "transform",
@@ -216,14 +225,17 @@ def _add_serving_commands(sub: argparse._SubParsersAction) -> None:
             "examples:\n"
             "  rlrt transform --model job/model --input states/ --output predictions/\n"
             "  rlrt transform --model model.tar.gz --input states.jsonl --output out/ --join-source Input\n"
-            "  rlrt transform --model job/model --input rows.csv --output out/ --accept text/csv --strategy SingleRecord"
+            "  rlrt transform --model job/model --input rows.csv --output out/ --accept text/csv --strategy "
+            "SingleRecord"
         ),
         formatter_class=raw,
     )
-    transform.add_argument("--model", type=user_path, help="model folder or model.tar.gz (default: $SAGEMAKER_BASE_DIR/model)")
+    transform.add_argument("--model", type=user_path, help="model folder or model.tar.gz (default: "
+                                                           "$SAGEMAKER_BASE_DIR/model)")
     transform.add_argument("--input", type=user_path, required=True, help="input file or folder")
     transform.add_argument("--output", type=user_path, required=True, help="output folder (created)")
-    transform.add_argument("--content-type", help="application/jsonlines, text/csv or application/json (default: by extension)")
+    transform.add_argument("--content-type", help="application/jsonlines, text/csv or application/json (default: by "
+                                                  "extension)")
     transform.add_argument("--split-type", default="Line", help="Line (default) or None (a file is one request)")
     transform.add_argument("--strategy", default="MultiRecord", help="MultiRecord (default) or SingleRecord")
     transform.add_argument("--accept", help="application/jsonlines (default for Line), application/json or text/csv")
@@ -253,7 +265,8 @@ def _add_serving_commands(sub: argparse._SubParsersAction) -> None:
     evaluate.add_argument("--set", dest="overrides", action="append", type=_key_value, default=[], metavar="KEY=VALUE",
                           help="a hyperparameter (evaluate_episodes, evaluate_steps, algorithm, env, config, "
                                "record_video_every, seed); repeatable")
-    evaluate.add_argument("--base-dir", type=user_path, help="job tree laid out like /opt/ml (created if missing; default: $SAGEMAKER_BASE_DIR, else "
+    evaluate.add_argument("--base-dir", type=user_path, help="job tree laid out like /opt/ml (created if missing; "
+                                                             "default: $SAGEMAKER_BASE_DIR, else "
                              "/opt/ml when it holds a job, else a new ./rlrt-jobs/<name>-<time>)")
 
     export = sub.add_parser(
@@ -284,7 +297,8 @@ def _add_collect_parser(sub: argparse._SubParsersAction) -> None:
             "  rlrt collect --env CartPole-v0 --num-envs 100 --num-episodes 5 --output data/cartpole.csv\n"
             "  rlrt collect --env CartPole-v0 --probabilities '[0.7, 0.3]' --output skewed.parquet\n"
             "  rlrt collect --env CartPole-v0 --num-envs 100 --dump-states states.jsonl --seed 7\n"
-            "  rlrt collect --env CartPole-v0 --num-envs 100 --seed 7 --policy-file states.jsonl.out --output next.csv\n"
+            "  rlrt collect --env CartPole-v0 --num-envs 100 --seed 7 --policy-file states.jsonl.out --output "
+            "next.csv\n"
             "  rlrt collect --env CartPole-v0 --num-envs 100 --model job/model --output next.csv"
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -292,18 +306,23 @@ def _add_collect_parser(sub: argparse._SubParsersAction) -> None:
     collect.add_argument("--env", default="CartPole-v0", help="environment id (default: CartPole-v0, the seed's)")
     collect.add_argument("--num-envs", type=int, default=100, help="environments run side by side (default: 100)")
     collect.add_argument("--num-episodes", type=int, default=5, help="episodes collected from each env (default: 5)")
-    collect.add_argument("--seed", type=int, default=0, help="env i is reset with seed+i; actions are drawn from a generator seeded with it")
-    collect.add_argument("--output", type=user_path, default=Path("rollouts.csv"), help="output file, .csv or .parquet (default: rollouts.csv)")
+    collect.add_argument("--seed", type=int, default=0, help="env i is reset with seed+i; actions are drawn from a "
+                                                             "generator seeded with it")
+    collect.add_argument("--output", type=user_path, default=Path("rollouts.csv"), help="output file, .csv or .parquet "
+                                                                                        "(default: rollouts.csv)")
     policy = collect.add_mutually_exclusive_group()
     policy.add_argument("--probabilities", type=decode_value, metavar="JSON",
-                        help="action probabilities: one list for every env ('[0.5, 0.5]') or one per env; default uniform")
+                        help="action probabilities: one list for every env ('[0.5, 0.5]') or one per env; default "
+                             "uniform")
     policy.add_argument("--policy-file", type=user_path, metavar="FILE",
-                        help="a Batch Transform output (JSON lines with 'predictions' or 'SageMakerOutput.predictions'): "
+                        help="a Batch Transform output (JSON lines with 'predictions' or "
+                             "'SageMakerOutput.predictions'): "
                              "line i gives env i's action probabilities (one line applies to every env)")
     policy.add_argument("--model", type=user_path, metavar="MODEL",
                         help="a trained model (folder or model.tar.gz) gives the action probabilities at every step, "
                              "as the seed's per-step Batch Transform loop does (discrete actions)")
-    collect.add_argument("--env-config", type=decode_value, default={}, metavar="JSON", help="keyword arguments for the environment")
+    collect.add_argument("--env-config", type=decode_value, default={}, metavar="JSON", help="keyword arguments for "
+                                                                                             "the environment")
     collect.add_argument("--dump-states", type=user_path, metavar="FILE",
                          help="only reset the envs and write their states, one JSON list per line, to FILE")
     collect.add_argument("--no-progress", action="store_true", help="no progress bar")

@@ -100,8 +100,10 @@ class RayNode:
             log.info("starting the Ray node: %s", " ".join(command[3:]))
         else:
             print("$", " ".join(command[3:]), file=output, flush=True)
-        self.process = subprocess.Popen(command, env=env, stdout=output, stderr=output,  # noqa: PLW1509
-                                        preexec_fn=_die_with_parent)
+        # preexec_fn is needed for PR_SET_PDEATHSIG (no Popen argument sets it); it runs setsid and prctl through an
+        # already-loaded libc, and imports nothing, so Python's caveat about threads does not bite here.
+        self.process = subprocess.Popen(command, env=env, stdout=output, stderr=output,
+                                        preexec_fn=_die_with_parent)  # noqa: PLW1509
 
     def exit_code(self) -> int | None:
         return self.process.poll()

@@ -159,7 +159,7 @@ def _given_config(hyperparameters: Mapping[str, Any]) -> dict[str, Any]:
 
 def _quick_check(job: Job, default_preset: str, plugins: Plugins) -> None:
     """Name a configuration key the algorithm does not have, or a value of the wrong type, within a second: before
-    the backend's library loads and its machinery starts (issue 28; RLlib's import alone takes ~4 s), in the words
+    the backend's library loads and its machinery starts (RLlib's import alone takes ~4 s), in the words
     of the full check. Anything else is left to resolve_spec."""
     try:
         algorithm = _named_algorithm(job.hyperparameters, default_preset)

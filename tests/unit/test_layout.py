@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import ast
 import configparser
+import re
 import sys
 from pathlib import Path
 from typing import Iterator
@@ -327,3 +328,20 @@ def test_entry_points_are_thin() -> None:
                 offenders.append(f"{path.relative_to(ROOT)}:{node.lineno} imports {module}")
     assert not offenders, f"entry points import only {sorted(ENTRYPOINT_IMPORTS)} (and the standard library): " + \
         "; ".join(offenders)
+
+
+TRACKER_CITATION = re.compile(r"\b(issue|stop) #?\d+\b|\bCI, stop\b", re.IGNORECASE)
+"""A reference to a tracker the repository does not hold (an issue's or a CI stop's number): a comment says why."""
+
+
+def test_comments_cite_no_tracker() -> None:
+    offenders = []
+    for tree in ("runtime", "envs", "sagemaker_rl", "entrypoints", "tests", "bench", "scripts", "presets"):
+        for path in sorted((ROOT / tree).rglob("*")):
+            if path.suffix not in (".py", ".sh", ".yaml") or "__pycache__" in path.parts:
+                continue
+            for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+                if TRACKER_CITATION.search(line) and "TRACKER_CITATION" not in line and "(issue|stop)" not in line:
+                    offenders.append(f"{path.relative_to(ROOT)}:{number}")
+    assert not offenders, "comments and docstrings cite an issue or stop number (say why instead): " + \
+        ", ".join(offenders)

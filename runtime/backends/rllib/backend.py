@@ -58,7 +58,8 @@ def _count(value: Any) -> int:
     return int(number) if math.isfinite(number) else 0
 
 
-def explain_env_failure(env_id: str, env_config: Mapping[str, Any], model_config: Mapping[str, Any] | None = None) -> None:
+def explain_env_failure(env_id: str, env_config: Mapping[str, Any],
+                        model_config: Mapping[str, Any] | None = None) -> None:
     """After RLlib failed to build its env runners: build the environment once here, and when it cannot start (a
     game that exits at once or never answers) raise the :class:`UserError` that names it. RLlib itself reports only
     that no env runner came up (``IndexError: list index out of range``); its runners' errors are in their logs.
@@ -150,7 +151,8 @@ def observes_action_mask(env_id: str, env_config: Mapping[str, Any]) -> bool:
     return found is not None and has_action_mask(*found)
 
 
-def settings_the_actions_take(spec: TrainingSpec, env_id: str, env_config: Mapping[str, Any], out: TextIO) -> TrainingSpec:
+def settings_the_actions_take(spec: TrainingSpec, env_id: str, env_config: Mapping[str, Any],
+                              out: TextIO) -> TrainingSpec:
     """``spec`` without ``model_config.free_log_std`` when the environment's actions are not continuous: RLlib 1.x
     ignored it there (the seeds' Unity script sets it for a discrete game), RLlib 2.x's env runners die on it. One
     line says so. The environment is built once here, only when the setting is given."""
@@ -337,7 +339,8 @@ class RLlibSession(TrainingSession):
         delay = float(getattr(self.algo.config, "delay_between_env_runner_restarts_s", 60.0) or 0.0)
         if self.dead_since is not None and time.monotonic() - self.dead_since > delay + DEAD_GRACE_S:
             raise UserError(f"Every env runner of {self.env_id} has been dead for "
-                            f"{time.monotonic() - self.dead_since:.0f} s and nothing was sampled (RLlib did not restart "
+                            f"{time.monotonic() - self.dead_since:.0f} s and nothing was sampled (RLlib did not "
+                            f"restart "
                             "them); their errors are in the log above.")
 
     def _report_runner_health(self) -> None:
