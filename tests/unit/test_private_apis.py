@@ -148,3 +148,19 @@ def test_the_ray_loggers_rlrt_quiets_are_ray_modules() -> None:
     for name in NOT_ACTIONABLE:
         module = importlib.import_module(name)
         assert "logging.getLogger(__name__)" in inspect.getsource(module), name
+
+
+def test_ray_tunes_global_registry_hands_back_a_registered_env_creator() -> None:
+    """``sagemaker_rl/user_envs.py`` (``registered_creator``) reads a script's env creator back from Ray Tune's
+    registry, which has no public getter for env creators: ``register_env`` stores it there (a pickled copy) and
+    ``get`` hands back a callable that builds what the script's creator builds."""
+    from ray.tune.registry import ENV_CREATOR, _global_registry, register_env  # heavy: Ray Tune (~4 s)
+
+    def creator(config: Any) -> Any:
+        return config
+
+    name = "rlrt-private-api-check"
+    assert not _global_registry.contains(ENV_CREATOR, name)
+    register_env(name, creator)
+    assert _global_registry.contains(ENV_CREATOR, name)
+    assert _global_registry.get(ENV_CREATOR, name)({"size": 3}) == {"size": 3}
