@@ -16,6 +16,7 @@ from typing import Any, Iterator, Mapping
 
 import psutil
 
+from runtime.config import hyperparameters as hp
 from runtime.job.environment import prepare_local_tree
 from runtime.names import BASE_DIR_ENV, NUM_CPUS_ENV, NUM_GPUS_ENV
 from runtime.tuning.spec import TuningSpec
@@ -72,6 +73,10 @@ def trial_class() -> type:
             self.job_iteration = 0
             self.last: dict[str, Any] | None = None
             self.process, self.hyperparameters = _start_trial_job(config, spec, self.base, repo_root)
+            # The job's own last iteration: its result is returned once the job has ended, so a scheduler that
+            # stops trials at that iteration (ASHA's max_t) never sends SIGTERM to a job still writing its model.
+            stop = self.hyperparameters.get(hp.STOP_PREFIX + hp.STOP_TRAINING_ITERATION)
+            self.final_iteration = int(stop) if isinstance(stop, (int, float)) else None
             self.lines = _follow(self.base / JOB_LOG, self.process)
 
         def step(self) -> dict[str, Any]:
@@ -87,7 +92,8 @@ def trial_class() -> type:
                     self.last = {self.spec.objective_metric_name: value, "job_iteration": self.job_iteration + 1,
                                  "hyperparameters": json.dumps(self.hyperparameters, sort_keys=True),
                                  "job_dir": str(self.base)}
-                    return dict(self.last)
+                    if self.final_iteration is None or self.job_iteration + 1 < self.final_iteration:
+                        return dict(self.last)
             code = self.process.wait()
             if code != 0:
                 failure = self.base / "output" / "failure"

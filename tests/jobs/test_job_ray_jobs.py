@@ -13,6 +13,10 @@ from tests.jobs.test_train import progress_rows
 
 
 def test_a_killed_job_leaves_no_ray_process_and_no_address_file(tmp_path: Path) -> None:
+    # Other tests of the session (rlrt tune's own Ray) may have left Ray's shared address file: only this job's
+    # writing it counts.
+    address_file = Path(os.environ["RAY_TMPDIR"]) / "ray" / "ray_current_cluster"
+    before = address_file.stat().st_mtime_ns if address_file.exists() else None
     tree = make_job_tree(tmp_path / "ml", {"rl.training.stop.training_iteration": 10000,
                                            "rl.training.stop.episode_reward_mean": 100000})
     proc = start_rlrt(["train"], base=tree.base, log=tmp_path / "job.log")
@@ -34,4 +38,5 @@ def test_a_killed_job_leaves_no_ray_process_and_no_address_file(tmp_path: Path) 
     left = session_processes(tree.base)
     assert not left, [" ".join(p.cmdline()[:3]) for p in left]
     # Ray's own address file (a plain ray.init() joins the cluster it names) is never written where others look.
-    assert not (Path(os.environ["RAY_TMPDIR"]) / "ray" / "ray_current_cluster").exists()
+    after = address_file.stat().st_mtime_ns if address_file.exists() else None
+    assert after == before, "the job wrote Ray's shared address file"

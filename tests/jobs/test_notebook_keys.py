@@ -99,5 +99,5 @@ def test_a_wrong_value_under_a_1x_name_is_named_as_typed_before_ray_starts(tmp_p
     assert (base / "output" / "failure").read_text().strip() == (
         "Invalid hyperparameter: 'rl.training.config.num_sgd_iter' (RLlib 2.x: num_epochs) must be an integer, got 4.5")
     assert "Started a local Ray instance" not in done.stderr and "rlrt-timing: spec" not in done.stderr
-    exited = float(re.search(r"^rlrt-timing: exit (\S+)$", done.stderr, re.M).group(1))
+    exited = float(re.search(r"^rlrt-timing: main returned (\S+)$", done.stderr, re.M).group(1))
     assert exited < 10, f"named {exited:.1f} s after the process started (about 1 s on an idle machine)"
