@@ -336,3 +336,17 @@ def test_the_examples_scripts_import(example: str) -> None:
                          env=env, capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, run.stderr[-3000:]
     assert run.stdout.strip().splitlines()[-1] == "['rl_coach']"  # neither TensorFlow nor MXNet
+
+
+def test_a_filter_added_first_goes_first_in_a_plain_dict_too(rl_coach: None) -> None:
+    """Coach's reward filters are an OrderedDict, but a script may hand a plain dict (the signature takes one):
+    ``add_as_the_first_filter`` must reorder either (``move_to_end`` is the OrderedDict's only)."""
+    from rl_coach.filters.filter import InputFilter
+
+    plain = InputFilter(reward_filters={"a": 1, "b": 2})
+    plain.add_reward_filter("c", 3, add_as_the_first_filter=True)
+    assert list(plain.reward_filters) == ["c", "a", "b"]
+    ordered = InputFilter()
+    ordered.add_reward_filter("a", 1)
+    ordered.add_reward_filter("b", 2, add_as_the_first_filter=True)
+    assert list(ordered.reward_filters) == ["b", "a"]
