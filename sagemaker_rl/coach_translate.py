@@ -64,18 +64,26 @@ def _ppo(reader: Reader, config: dict[str, Any]) -> None:
     })
     # Coach's PPO heads have separate networks unless use_separate_networks_per_head is off.
     config["model_config"]["vf_share_layers"] = not net.use_separate_networks_per_head
-    playing = _steps(reader.get("agent_params.algorithm.num_consecutive_playing_steps"))
-    if playing and playing[0] == "EnvironmentSteps":
-        config["train_batch_size_per_learner"] = playing[1]
-    else:
-        reader.note("agent_params.algorithm.num_consecutive_playing_steps",
-                    f"{playing} not translated: RLlib's PPO collects a number of environment steps per update")
+    playing = _environment_steps(reader, "agent_params.algorithm.num_consecutive_playing_steps",
+                                 ": RLlib's PPO collects a number of environment steps per update")
+    if playing is not None:
+        config["train_batch_size_per_learner"] = playing
     decay = reader.get("agent_params.algorithm.clipping_decay_schedule")
     if _name(decay) != "ConstantSchedule":
         reader.note("agent_params.algorithm.clipping_decay_schedule",
                     f"{_name(decay)} not translated: RLlib's PPO keeps clip_param constant")
     # The target network holds the old policy in Coach; RLlib keeps the old action log-probabilities instead.
     reader.used.add("agent_params.algorithm.num_steps_between_copying_online_weights_to_target")
+
+
+def _environment_steps(reader: Reader, key: str, why: str = "") -> int | None:
+    """The setting ``key`` when the preset counts it in environment steps; otherwise None, and one "not translated"
+    line (``why`` follows it)."""
+    counted = _steps(reader.get(key))
+    if counted and counted[0] == "EnvironmentSteps":
+        return counted[1]
+    reader.note(key, f"{counted} not translated{why}")
+    return None
 
 
 def _dqn(reader: Reader, config: dict[str, Any], double_q: bool) -> None:
@@ -92,18 +100,14 @@ def _dqn(reader: Reader, config: dict[str, Any], double_q: bool) -> None:
         "train_batch_size_per_learner": int(net.batch_size),
         "tau": float(reader.get("agent_params.algorithm.rate_for_copying_weights_to_target")),
     })
-    copying = _steps(reader.get("agent_params.algorithm.num_steps_between_copying_online_weights_to_target"))
-    if copying and copying[0] == "EnvironmentSteps":
-        config["target_network_update_freq"] = copying[1]
-    else:
-        reader.note("agent_params.algorithm.num_steps_between_copying_online_weights_to_target",
-                    f"{copying} not translated: RLlib updates the target network every N environment steps")
-    playing = _steps(reader.get("agent_params.algorithm.num_consecutive_playing_steps"))
-    if playing and playing[0] == "EnvironmentSteps":
+    copying = _environment_steps(reader, "agent_params.algorithm.num_steps_between_copying_online_weights_to_target",
+                                 ": RLlib updates the target network every N environment steps")
+    if copying is not None:
+        config["target_network_update_freq"] = copying
+    playing = _environment_steps(reader, "agent_params.algorithm.num_consecutive_playing_steps")
+    if playing is not None:
         # Coach trains one batch every N environment steps: RLlib's replay ratio says the same.
-        config["training_intensity"] = float(net.batch_size) / playing[1]
-    else:
-        reader.note("agent_params.algorithm.num_consecutive_playing_steps", f"{playing} not translated")
+        config["training_intensity"] = float(net.batch_size) / playing
     size = reader.get("agent_params.memory.max_size")
     if _name(size[0]) == "MemoryGranularity" and getattr(size[0], "name", "") == "Transitions":
         config["replay_buffer_config"] = {"type": "EpisodeReplayBuffer", "capacity": int(size[1])}

@@ -54,7 +54,7 @@ class VideoDumpFilter:
     """Decides which episodes' videos are written (``VisualizationParameters.video_dump_filters``)."""
 
     def should_dump(self, episode_terminated: bool = False, **kwargs: Any) -> bool:
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__}.should_dump: a subclass defines it, as in Coach")
 
 
 class AlwaysDumpFilter(VideoDumpFilter):

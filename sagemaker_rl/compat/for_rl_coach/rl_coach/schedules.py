@@ -16,7 +16,7 @@ class Schedule:
         self.current_value = initial_value
 
     def step(self) -> None:
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__}.step: a subclass defines it, as in Coach")
 
 
 class ConstantSchedule(Schedule):
