@@ -286,29 +286,28 @@ def test_heavy_libraries_are_not_imported_at_module_level() -> None:
     assert not offenders, "heavy libraries imported when the module is (start-up time): " + "; ".join(offenders)
 
 
-def test_envs_never_import_runtime() -> None:
+def _envs_imports_of(top_level: str) -> list[str]:
+    """Where a module of envs/ imports ``top_level`` or one of its modules, anywhere (functions included)."""
     offenders = []
     for name, path in _modules().items():
         if not name.startswith("envs"):
             continue
-        for node in _all_imports(_parse(path)):  # anywhere, functions included
+        for node in _all_imports(_parse(path)):
             for imported in _imported_names(node, name, path.name == "__init__.py"):
-                if imported == "runtime" or imported.startswith("runtime."):
+                if imported.split(".")[0] == top_level:
                     offenders.append(f"{path.relative_to(ROOT)}:{node.lineno} imports {imported}")
-    assert not offenders, "envs/ knows nothing of runtime/: " + "; ".join(sorted(set(offenders)))
+    return sorted(set(offenders))
+
+
+def test_envs_never_import_runtime() -> None:
+    offenders = _envs_imports_of("runtime")
+    assert not offenders, "envs/ knows nothing of runtime/: " + "; ".join(offenders)
 
 
 def test_envs_never_import_ray() -> None:
-    offenders = []
-    for name, path in _modules().items():
-        if not name.startswith("envs"):
-            continue
-        for node in _all_imports(_parse(path)):  # anywhere, functions included
-            for imported in _imported_names(node, name, path.name == "__init__.py"):
-                if imported.split(".")[0] == "ray":
-                    offenders.append(f"{path.relative_to(ROOT)}:{node.lineno} imports {imported}")
+    offenders = _envs_imports_of("ray")
     assert not offenders, "envs/ knows no training library (a backend adapts its environments): " + "; ".join(
-        sorted(set(offenders)))
+        offenders)
 
 
 def test_entry_points_are_thin() -> None:
