@@ -46,7 +46,7 @@ from sagemaker_rl import coach_batch
 from sagemaker_rl.coach_translate import CoachJob, translate
 from sagemaker_rl.compat.coach_steps import STEP_TYPES
 from sagemaker_rl.configuration_list import ConfigurationList
-from sagemaker_rl.ray_launcher import _job_hyperparameters, _job_root
+from sagemaker_rl.ray_launcher import job_hyperparameters, job_root
 from sagemaker_rl.user_envs import check_user_env, register_user_env
 
 PRESET_HYPERPARAMETER = "RLCOACH_PRESET"
@@ -103,7 +103,7 @@ class SageMakerCoachPresetLauncher:
 
     def preset_name(self) -> str:
         """``RLCOACH_PRESET``, else :meth:`default_preset_name`."""
-        name = _job_hyperparameters().get(PRESET_HYPERPARAMETER)
+        name = job_hyperparameters().get(PRESET_HYPERPARAMETER)
         if not name:
             try:
                 name = self.default_preset_name()
@@ -135,7 +135,8 @@ class SageMakerCoachPresetLauncher:
         if not isinstance(getattr(self, "hyperparameters", None), ConfigurationList):
             self.hyperparameters = CoachConfigurationList()
         self.rlrt_hyperparameters = getattr(self, "rlrt_hyperparameters", {})
-        for name, value in _job_hyperparameters().items():
+        given = job_hyperparameters()
+        for name, value in given.items():
             if name not in LAUNCHER_ARGUMENTS and not name.startswith(hp.SAGEMAKER_PREFIX) \
                     and name != hp.TUNING_OBJECTIVE:
                 self.map_hyperparameter(name, value)
@@ -154,7 +155,7 @@ class SageMakerCoachPresetLauncher:
         if type(self).get_config_args is not SageMakerCoachPresetLauncher.get_config_args:
             job.notes.append(f"{type(self).__name__}.get_config_args() not called: it reads Coach's command line, "
                              "which rlrt does not have (map_hyperparameter() is called for every hyperparameter)")
-        workers = _job_hyperparameters().get("num_workers")
+        workers = given.get("num_workers")
         if workers not in (None, 1, "1"):
             job.notes.append(f"num_workers: {workers} not translated: rlrt sizes its env runners from the instance")
         return job
@@ -175,7 +176,7 @@ class SageMakerCoachPresetLauncher:
             job.env = job.hyperparameters[hp.ENV] = level
             job.notes.append(f"env_params: None -> env {level} (the level of {variant.name}, the preset that "
                              "evaluates this one)")
-        coach_batch.find_dataset(job, load_environment(_job_root()), preset_file.parent)
+        coach_batch.find_dataset(job, load_environment(job_root()), preset_file.parent)
         try:
             tuned = load_preset(preset_file.stem).name
         except UserError:
@@ -339,7 +340,7 @@ def _register_level(level: str, env_config: Mapping[str, Any]) -> str:
 
 def _evaluate(job: CoachJob) -> None:
     """Coach's evaluation phase: the exported policy played for the preset's evaluation episodes (``Testing>``)."""
-    root = _job_root()
+    root = job_root()
     if not (root / MODEL_DIR / METADATA_JSON).is_file():
         return  # a host that wrote no model
     model_dir, metadata = locate(root / MODEL_DIR, INSTALLED)

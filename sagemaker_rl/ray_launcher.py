@@ -80,7 +80,7 @@ class SageMakerRayLauncher:
     def customize_experiment_config(self, config: dict[str, Any]) -> dict[str, Any]:
         """The job's ``rl.*`` hyperparameters applied over the experiment dict (``rl.training.config.lr`` sets
         ``config["training"]["config"]["lr"]``), as SageMaker RL's launcher did."""
-        self.hyperparameters = _job_hyperparameters()
+        self.hyperparameters = job_hyperparameters()
         return apply_rl_hyperparameters(config, self.hyperparameters)
 
     def _call(self, method: str) -> Any:
@@ -121,7 +121,7 @@ class SageMakerRayLauncher:
             # The job's Ray starts (a child process) while the script's env is registered and built once (which
             # imports RLlib, ~2 s): the two overlap, as in a preset job (bench/launcher_vs_preset.py).
             started = start_backend_early(load_preset(BASE_PRESET).algorithm, INSTALLED,
-                                          load_environment(_job_root()))
+                                          load_environment(job_root()))
             early.extend([started] if started is not None else [])
             prepared.update(self.training_hyperparameters())
             own = scripts_own_keys(self.hyperparameters)
@@ -142,7 +142,7 @@ class SageMakerRayLauncher:
         script = getattr(sys.modules.get("__main__"), "__file__", None)
         if code == 0 and self.user_env and script and self.is_master_node:
             # rlrt evaluate registers the script's own environment again from this copy (ScriptEnvironments).
-            keep_script_source(_job_root() / MODEL_DIR, Path(script), self.user_env)
+            keep_script_source(job_root() / MODEL_DIR, Path(script), self.user_env)
         return code
 
     @classmethod
@@ -160,17 +160,17 @@ _WHAT = {
 }
 
 
-def _job_hyperparameters() -> dict[str, Any]:
+def job_hyperparameters() -> dict[str, Any]:
     """The job's hyperparameters (decoded): sagemaker-training's ``SM_HPS``, else the job tree's file."""
     text = os.environ.get("SM_HPS")
     if text:
         return dict(json.loads(text))
-    root = _job_root()
+    root = job_root()
     if (root / CONFIG_DIR / HYPERPARAMETERS_JSON).is_file():
         return dict(load_environment(root).hyperparameters)
     return {}
 
 
-def _job_root() -> Path:
+def job_root() -> Path:
     """The job's ``/opt/ml`` tree (``SAGEMAKER_BASE_DIR``, ``/opt/ml``, or a new local one)."""
     return find_base_dir(None, "sagemaker-rl")[0]
