@@ -306,7 +306,15 @@ class Float32Observations(gymnasium.ObservationWrapper):
         return np.asarray(observation, dtype=np.float32).reshape(self._shape)
 
 
-_CAST_SAID: set[str] = set()
+_SAID: set[str] = set()
+
+
+def say_once(key: str, line: str) -> None:
+    """Print ``line`` (an ``rlrt:`` line announcing an adaptation) to stderr once per process for ``key``: not again
+    for each vectorised copy of the same environment."""
+    if key not in _SAID:
+        _SAID.add(key)
+        print(line, file=sys.stderr, flush=True)
 
 
 def with_float32_observations(env: gymnasium.Env, source: str) -> gymnasium.Env:
@@ -317,15 +325,13 @@ def with_float32_observations(env: gymnasium.Env, source: str) -> gymnasium.Env:
     if not isinstance(space, gymnasium.spaces.Box):
         return env
     flatten = len(space.shape) == 2 or len(space.shape) > 3
-    if source not in _CAST_SAID:  # once per process, not per vectorised copy
-        _CAST_SAID.add(source)
-        if space.dtype != np.float32:
-            print(f"rlrt: {source} observes a Box of {space.dtype}: its observations are cast to float32 for the "
-                  "network (as RLlib 1.x's preprocessors did)", file=sys.stderr, flush=True)
-        if flatten:
-            print(f"rlrt: {source} observes a Box of shape {list(space.shape)}: its observations are flattened to "
-                  f"{int(np.prod(space.shape))} values (as RLlib 1.x's fully connected network did; RLlib 2.x has "
-                  "encoders for vectors and rank-3 images only)", file=sys.stderr, flush=True)
+    if space.dtype != np.float32:
+        say_once(f"cast {source}", f"rlrt: {source} observes a Box of {space.dtype}: its observations are cast to "
+                 "float32 for the network (as RLlib 1.x's preprocessors did)")
+    if flatten:
+        say_once(f"flatten {source}", f"rlrt: {source} observes a Box of shape {list(space.shape)}: its observations "
+                 f"are flattened to {int(np.prod(space.shape))} values (as RLlib 1.x's fully connected network did; "
+                 "RLlib 2.x has encoders for vectors and rank-3 images only)")
     return Float32Observations(env, flatten)
 
 

@@ -26,6 +26,8 @@ from typing import Any, Callable
 
 import numpy as np
 
+from envs.adapters import say_once as _say
+
 MARKER = "RLRT_ERA_COMPAT"
 """Set in the job's environment once :func:`install` ran, so that Ray's workers (started with that environment)
 install the same before they unpickle a user's env creator (which may import the user's module)."""
@@ -43,16 +45,6 @@ NUMPY1_NAMES: dict[str, Any] = {
     "NINF": -np.inf, "product": np.prod, "cumproduct": np.cumprod, "alltrue": np.all, "sometrue": np.any,
     "round_": np.round,
 }
-
-_said: set[str] = set()
-
-
-def _say(key: str, line: str) -> None:
-    """Print ``line`` (an ``rlrt:`` line) once in this process."""
-    if key not in _said:
-        _said.add(key)
-        print(line, file=sys.stderr, flush=True)
-
 
 def provide_numpy1_names() -> list[str]:
     """Set each of :data:`NUMPY1_NAMES` that ``numpy`` lacks; the names set (none when all were there)."""

@@ -17,6 +17,7 @@ import gymnasium
 import numpy as np
 import pytest
 
+from envs import adapters
 from envs.adapters import to_gymnasium, with_float32_observations
 from sagemaker_rl.compat import era
 
@@ -32,7 +33,7 @@ def era_installed(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
     get_inf, spec_init = gym.spaces.box.get_inf, gym.envs.registration.EnvSpec.__init__
     monkeypatch.delenv(era.MARKER, raising=False)
-    monkeypatch.setattr(era, "_said", set())
+    monkeypatch.setattr(adapters, "_SAID", set())  # the once-per-process lines, said again in each test
     provided = [name for name in era.NUMPY1_NAMES if name not in vars(np)]
     era.install()
     try:
