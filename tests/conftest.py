@@ -146,6 +146,16 @@ def session_processes(base: Path | None = None) -> list[psutil.Process]:
     return mine
 
 
+@pytest.fixture(autouse=True)
+def no_era_marker_left() -> Any:
+    """A test that runs a user's env creator in this process sets ``RLRT_ERA_COMPAT`` (as a job's process does for
+    its Ray workers); a job started by a later test would inherit it and take itself for an env runner."""
+    before = os.environ.get("RLRT_ERA_COMPAT")
+    yield
+    if before is None:
+        os.environ.pop("RLRT_ERA_COMPAT", None)
+
+
 @pytest.fixture(scope="session", autouse=True)
 def nothing_left_running() -> Any:
     """Fail the session if tests leave processes behind (Ray, servers, players); they are killed either way.
