@@ -47,6 +47,9 @@ class IterationMetrics:
     """... the value or Q function's loss (PPO's vf_loss, DQN's qf_loss, SAC's critic loss, d3rlpy's TD loss), ..."""
     entropy: float = math.nan
     kl: float = math.nan
+    """... the mean KL divergence from the policy that sampled the batch to the one trained (PPO), ..."""
+    clip_fraction: float = math.nan
+    """... the share of samples whose probability ratio left PPO's clip range, ..."""
     explained_variance: float = math.nan
     learning_rate: float = math.nan
     ope_is: float = math.nan
@@ -64,7 +67,8 @@ LEARNER_STATS: Mapping[str, tuple[str, ...]] = {
     "policy_loss": ("policy_loss", "actor_loss"),
     "value_loss": ("vf_loss", "qf_loss", "critic_loss"),
     "entropy": ("entropy",),
-    "kl": ("mean_kl_loss",),
+    "kl": ("rlrt_kl", "mean_kl_loss"),  # RLlib's own is a constant 0 unless its KL penalty is on
+    "clip_fraction": ("rlrt_clip_fraction",),
     "explained_variance": ("vf_explained_var",),
     "learning_rate": ("default_optimizer_learning_rate",),
 }

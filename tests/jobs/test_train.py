@@ -76,8 +76,11 @@ def test_cartpole_in_a_sagemaker_tree(tmp_path: Path) -> None:
     rows = progress_rows(tree.base)
     assert len(rows) == 2
     # The learner's own numbers per iteration: PPO has all of them.
-    for column in ("policy_loss", "value_loss", "entropy", "kl", "explained_variance", "learning_rate"):
+    for column in ("policy_loss", "value_loss", "entropy", "kl", "clip_fraction", "explained_variance",
+                   "learning_rate"):
         assert all(math.isfinite(float(row[column])) for row in rows), (column, rows)
+    # The preset has no KL penalty (RLlib's own KL is then 0): the KL is rlrt's learner's, of the real update.
+    assert all(float(row["kl"]) > 0 and 0 <= float(row["clip_fraction"]) <= 1 for row in rows), rows
     assert float(rows[0]["learning_rate"]) > 0 and float(rows[0]["entropy"]) > 0
     assert (tree.intermediate / "learning_curve.png").stat().st_size > 1000
     assert list((tree.base / "output" / "tensorboard").glob("events.out.tfevents.*"))

@@ -195,14 +195,16 @@ def test_progress_bar_counts_toward_the_stop_nearest_to_ending_the_job(monkeypat
 
 def test_the_learner_statistics_come_from_rllibs_result() -> None:
     """RLlib 2.x's learner results (PPO: policy_loss, vf_loss, entropy, mean_kl_loss, vf_explained_var, the optimizer's
-    learning rate; SAC/DQN: actor_loss, critic/qf_loss) fill the learner columns of progress.csv and TensorBoard."""
+    learning rate; rlrt's own learner adds the KL and the clip fraction, RLlib's KL being 0 with its penalty off;
+    SAC/DQN: actor_loss, critic/qf_loss) fill the learner columns of progress.csv and TensorBoard."""
     from runtime.train.reporting import learner_stats
 
     ppo = {"learners": {"__all_modules__": {"num_env_steps_trained": 4000},
-                        "default_policy": {"policy_loss": -0.02, "vf_loss": 3.5, "entropy": 0.69, "mean_kl_loss": 0.01,
+                        "default_policy": {"policy_loss": -0.02, "vf_loss": 3.5, "entropy": 0.69, "mean_kl_loss": 0.0,
+                                           "rlrt_kl": 0.01, "rlrt_clip_fraction": 0.125,
                                            "vf_explained_var": 0.2, "default_optimizer_learning_rate": 3e-4}}}
     assert learner_stats(ppo) == {"policy_loss": -0.02, "value_loss": 3.5, "entropy": 0.69, "kl": 0.01,
-                                  "explained_variance": 0.2, "learning_rate": 3e-4}
+                                  "clip_fraction": 0.125, "explained_variance": 0.2, "learning_rate": 3e-4}
     sac = learner_stats({"learners": {"default_policy": {"actor_loss": 1.0, "critic_loss": 2.0}}})
     assert (sac["policy_loss"], sac["value_loss"]) == (1.0, 2.0) and math.isnan(sac["kl"])
     assert all(math.isnan(v) for v in learner_stats({}).values())

@@ -21,6 +21,7 @@ from runtime.backends.rllib.config import (
 from runtime.backends.rllib.episode_metrics import on_episode_end as exact_episode_metrics
 from runtime.backends.rllib.episode_output import OUTPUT_SETTING, on_episode_end, on_sample_end
 from runtime.backends.rllib.multi_agent_env import as_rllib_multi_agent_env
+from runtime.backends.rllib.ppo_learner import ppo_learner_class
 from runtime.config.hyperparameters import TrainingSpec
 from runtime.errors import UserError
 from runtime.job.env_config import env_start_error
@@ -199,6 +200,8 @@ def build_algorithm_config(
             config.callbacks(on_sample_end=functools.partial(on_sample_end, str(episode_folder)))
         if episode_end:
             config.callbacks(on_episode_end=episode_end)
+        if spec.algorithm == "PPO" and "learner_class" not in settings:
+            config.learners(learner_class=ppo_learner_class())
         if observation_filter == "MeanStdFilter":
             config.env_runners(
                 env_to_module_connector=mean_std_filter_multi_agent if multi_agent else mean_std_filter
