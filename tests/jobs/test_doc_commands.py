@@ -192,6 +192,19 @@ def test_the_extraction_finds_what_a_reader_sees() -> None:
     assert normalize("a  b \\\n   c   # d") == "a b c" and normalize("echo '#x' # y") == "echo '#x'"
 
 
+def test_the_docker_section_runs_unattended_and_serves_on_loopback_only() -> None:
+    """Its commands are run by scripts/test-image's flow, not here; what a reader pastes must still work on a bare
+    machine (apt-get with a fresh package list and no prompt), publish the model server on 127.0.0.1 only, and leave
+    a checkout clean (the job tree it makes, opt_ml/, is ignored by git)."""
+    docker = [text for (doc, text), (_, section) in DOC.items() if (doc, section) == (README, "With docker")]
+    installs = [text for text in docker if "apt-get install" in text]
+    assert installs and all("apt-get update" in text and " -y " in text for text in installs), installs
+    published = [text for text in docker if text.startswith("docker run") and " -p " in text]
+    assert published and all(re.search(r" -p 127\.0\.0\.1:\d+:\d+ ", text) for text in published), published
+    assert any("opt_ml" in text for text in docker)
+    assert "/opt_ml/" in (REPO_ROOT / ".gitignore").read_text().splitlines()
+
+
 @pytest.fixture
 def work(tmp_path: Path) -> Path:
     """The folder the commands run in, with ``entrypoints`` linked to the clone's (the docs' clone-relative paths)."""
