@@ -10,6 +10,8 @@
   sagemaker-training runs as a child of this process, which passes SIGTERM on to the script (the toolkit does not).
 - `serve`: `rlrt serve`.
 - anything else is executed as a command (`docker run IMAGE bash`, `docker run IMAGE rlrt presets`).
+- no command: `train` when the tree holds a training job's configuration (SageMaker SDK 3's ``ModelTrainer`` starts
+  the image without one), else an error.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 from typing import Sequence
 
 import psutil
@@ -27,6 +30,7 @@ from sagemaker_training import params
 from runtime.cluster.node import resolve_host
 from runtime.errors import UserError, default_failure_file, run_job
 from runtime.job.environment import load_environment
+from runtime.names import BASE_DIR_ENV, CONFIG_DIR, DEFAULT_BASE_DIR, HYPERPARAMETERS_JSON
 from runtime.job.script_mode import (
     complete_input_data_config,
     prepare_script_mode,
@@ -45,7 +49,7 @@ DEFAULT_HOST_TIMEOUT_S = 300.0
 def plan(argv: Sequence[str]) -> list[str]:
     """The command line the container runs for ``argv`` (the arguments after the image name)."""
     if not argv:
-        raise UserError("The container needs a command: train, serve, or a program to run.")
+        argv = [_default_command()]
     command, rest = argv[0], list(argv[1:])
     if command == "train":
         env = load_environment()
@@ -71,6 +75,19 @@ def plan(argv: Sequence[str]) -> list[str]:
     if command == "serve":
         return [sys.executable, "-m", "runtime.cli", "serve", *rest]
     return [command, *rest]
+
+
+def _default_command() -> str:
+    """``train`` when the job tree holds a training job's configuration (SageMaker SDK 3's ``ModelTrainer`` starts
+    the image without a command); otherwise a :class:`UserError`."""
+    base = Path(os.environ.get(BASE_DIR_ENV) or DEFAULT_BASE_DIR)
+    if (base / CONFIG_DIR / HYPERPARAMETERS_JSON).is_file():
+        print(f"rlrt: no command given and {base / CONFIG_DIR / HYPERPARAMETERS_JSON} exists: training, as "
+              "`train` does", flush=True)
+        return "train"
+    raise UserError("The container needs a command: train, serve, or a program to run. With none, it trains when "
+                    f"{base / CONFIG_DIR / HYPERPARAMETERS_JSON} (a training job's configuration) exists; it does "
+                    "not.")
 
 
 def resolve_hosts(hosts: Sequence[str], timeout_s: float | None = None) -> None:

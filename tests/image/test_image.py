@@ -183,6 +183,7 @@ def test_bad_inputs_end_with_a_clear_message_and_a_non_zero_exit(tmp_path: Path)
     """No command, an unknown command, a tree without hyperparameters.json, a read-only /opt/ml/model."""
     cases = []
     tree = make_job_tree(tmp_path / "none", {})
+    (tree.base / "input" / "config" / "hyperparameters.json").unlink()
     cases.append((run_image(tree.base), tree, "The container needs a command: train, serve"))
     tree = make_job_tree(tmp_path / "unknown", {})
     cases.append((run_image(tree.base, "trian"), tree, "Cannot run 'trian'"))

@@ -96,14 +96,20 @@ def test_bad_inputs_to_the_image_end_with_a_clear_message(tmp_path: Path) -> Non
     mount under docker)."""
     container = [sys.executable, str(REPO_ROOT / "entrypoints" / "container.py")]
     none = make_job_tree(tmp_path / "none", {})
+    (none.base / "input" / "config" / "hyperparameters.json").unlink()
     nohp = make_job_tree(tmp_path / "nohp", {})
     (nohp.base / "input" / "config" / "hyperparameters.json").unlink()
     blocked = make_job_tree(tmp_path / "blocked", {"rl.training.stop.training_iteration": 1})
     blocked.model.parent.mkdir(parents=True, exist_ok=True)
     blocked.model.write_text("not a folder")
+    # No command in a tree with a job's configuration (SageMaker SDK 3's ModelTrainer): the `train` path.
+    blocked_no_command = make_job_tree(tmp_path / "blocked-no-command", {"rl.training.stop.training_iteration": 1})
+    blocked_no_command.model.parent.mkdir(parents=True, exist_ok=True)
+    blocked_no_command.model.write_text("not a folder")
     cases = [(none, [], "The container needs a command: train, serve"),
              (nohp, ["train"], "hyperparameters.json is missing"),
-             (blocked, ["train"], f"The model folder {blocked.model} is not writable")]
+             (blocked, ["train"], f"The model folder {blocked.model} is not writable"),
+             (blocked_no_command, [], f"The model folder {blocked_no_command.model} is not writable")]
     for tree, args, message in cases:
         run = subprocess.run([*container, *args], env=rlrt_env(tree.base), capture_output=True, text=True,
                              timeout=120)

@@ -26,7 +26,10 @@ def test_plan(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert plan(["bash", "-c", "true"]) == ["bash", "-c", "true"]
     tree.write_hyperparameters({"sagemaker_program": "train-hopper.py"})
     assert plan(["train"])[1:] == ["-m", "runtime.toolkit"]  # sagemaker-training's `train`, its log made rlrt's
-    with pytest.raises(UserError):
+    # No command (SageMaker SDK 3's ModelTrainer): `train` where the tree holds a job's configuration, else refused.
+    assert plan([])[1:] == ["-m", "runtime.toolkit"]
+    (tree.base / "input" / "config" / "hyperparameters.json").unlink()
+    with pytest.raises(UserError, match="needs a command: train, serve.*trains when .*hyperparameters.json"):
         plan([])
 
 
