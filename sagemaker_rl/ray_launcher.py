@@ -24,7 +24,7 @@ from runtime.collector import start_up
 from runtime.config import hyperparameters as hp
 from runtime.config.presets import load_preset
 from runtime.errors import UserError, run_job
-from runtime.job.environment import load_environment
+from runtime.job.environment import flatten_nested, load_environment
 from runtime.job.setup import find_base_dir
 from runtime.log_lines import configure_logging
 from runtime.names import CONFIG_DIR, HYPERPARAMETERS_JSON, MODEL_DIR
@@ -164,7 +164,7 @@ def job_hyperparameters() -> dict[str, Any]:
     """The job's hyperparameters (decoded): sagemaker-training's ``SM_HPS``, else the job tree's file."""
     text = os.environ.get("SM_HPS")
     if text:
-        return dict(json.loads(text))
+        return flatten_nested(json.loads(text))
     root = job_root()
     if (root / CONFIG_DIR / HYPERPARAMETERS_JSON).is_file():
         return dict(load_environment(root).hyperparameters)

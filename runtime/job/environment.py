@@ -129,9 +129,36 @@ def _count_gpus() -> int:
     return sum(1 for line in output.split("\n") if line.startswith("GPU "))
 
 
+NESTED_ROOT = "rl"
+"""A hyperparameter of this name holding a JSON object is the dotted grammar nested: ``{"rl": {"training": {"stop":
+{"training_iteration": 2}}}}`` means ``rl.training.stop.training_iteration=2``. SageMaker SDK 3 exports each
+hyperparameter as a shell variable (``SM_HP_<NAME>``), which a dotted name cannot be."""
+
+
 def decode_hyperparameters(raw: Mapping[str, Any]) -> dict[str, Any]:
-    """``hyperparameters.json``'s values as sagemaker-training reads them (:func:`decode_value` each)."""
-    return {key: decode_value(value) for key, value in raw.items()}
+    """``hyperparameters.json``'s values as sagemaker-training reads them (:func:`decode_value` each), a nested
+    ``rl`` object made dotted names (:func:`flatten_nested`)."""
+    return flatten_nested({key: decode_value(value) for key, value in raw.items()})
+
+
+def flatten_nested(hyperparameters: Mapping[str, Any]) -> dict[str, Any]:
+    """``hyperparameters`` with an ``rl`` object (:data:`NESTED_ROOT`) replaced by one dotted name per leaf (an empty
+    object and a list are leaves); a :class:`UserError` when a dotted name is also given with another value."""
+    nested = hyperparameters.get(NESTED_ROOT)
+    if not isinstance(nested, Mapping):
+        return dict(hyperparameters)
+    flat = {key: value for key, value in hyperparameters.items() if key != NESTED_ROOT}
+    pending: list[tuple[str, Any]] = [(NESTED_ROOT, nested)]
+    while pending:
+        prefix, value = pending.pop()
+        if isinstance(value, Mapping) and value:
+            pending += [(f"{prefix}.{key}", item) for key, item in value.items()]
+            continue
+        if prefix in flat and flat[prefix] != value:
+            raise UserError(f"The hyperparameter {prefix} is given twice: {json.dumps(flat[prefix], default=str)} "
+                            f"and, inside the '{NESTED_ROOT}' object, {json.dumps(value, default=str)}. Give it once.")
+        flat[prefix] = value
+    return flat
 
 
 def prepare_local_tree(base_dir: Path, hyperparameters: Mapping[str, Any] | None = None) -> dict[str, Any]:
