@@ -17,6 +17,7 @@ import contextlib
 import difflib
 import importlib
 import re
+import sys
 import warnings
 from dataclasses import dataclass
 from types import MappingProxyType
@@ -24,6 +25,7 @@ from typing import Any, Callable, Mapping
 
 import gymnasium as gym
 
+from envs.errors import EnvConfigError
 from envs.faults import split_fault_options, with_faults
 from envs.native_output import PYBULLET_LINES, QuietFirstReset, without_native_lines
 
@@ -231,7 +233,13 @@ def make_known(env_id: str, **kwargs: Any) -> gym.Env:
     with warnings.catch_warnings(), quiet:
         if gym_id in KNOWN_ENVS:
             warnings.filterwarnings("ignore", message=rf".*The environment {re.escape(gym_id)} is out of date")
-        env = framed(gym.make(gym_id, **kwargs), env_id)
+        try:
+            env = framed(gym.make(gym_id, **kwargs), env_id)
+        except gym.error.DependencyNotInstalled as exc:  # an extra such as gymnasium[box2d], named by gymnasium
+            raise EnvConfigError(
+                f"The environment {gym_id} needs a package that is not installed in this Python environment "
+                f"({sys.prefix}): {exc}. Install it there (in the image: a RUN line after the environment is "
+                "built), or train on another environment.") from exc
     return env if native is None else QuietFirstReset(env, native)
 
 

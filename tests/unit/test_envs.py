@@ -80,3 +80,19 @@ def test_the_episode_limit_of_an_environment_built_without_gymnasium_make() -> N
     assert capped(env, 10) is env
     shorter = capped(env, 5)
     assert shorter is not env and episode_limit(shorter) == 5
+
+
+def test_an_env_whose_extra_is_missing_names_the_package_and_where_to_install_it() -> None:
+    """LunarLander-v3 needs Box2D (gymnasium[box2d]), which rlrt's environment does not hold: one sentence naming
+    it and the Python environment to install it in, not gymnasium's traceback."""
+    import importlib.util
+    import sys
+
+    from envs.errors import EnvConfigError
+
+    if importlib.util.find_spec("Box2D") is not None:
+        pytest.skip("Box2D is installed here")
+    with pytest.raises(EnvConfigError, match=r"LunarLander-v3 needs a package that is not installed in this Python "
+                                             r"environment \(.*\): Box2D is not installed.*gymnasium\[box2d\]") as err:
+        make_env("LunarLander-v3")
+    assert sys.prefix in str(err.value)
