@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any, Mapping, TextIO
 
+from runtime.evaluate.episodes import testing_line
 from runtime.train.curve import plot_learning_curve
 
 METRIC_LINE_KEYS = (
@@ -23,6 +24,7 @@ METRIC_LINE_KEYS = (
     "episode_len_mean",
     "timesteps_total",
     "training_iteration",
+    "evaluation_reward_mean",
 )
 
 
@@ -61,6 +63,10 @@ class IterationMetrics:
     ope_ips: float = math.nan
     ope_dm: float = math.nan
     ope_fqe: float = math.nan
+    evaluation_reward_mean: float = math.nan
+    """RLlib's evaluation of the iteration's policy (``evaluation_interval``): its episodes' mean return and length,
+    NaN in iterations without one."""
+    evaluation_len_mean: float = math.nan
 
 
 LEARNER_STATS: Mapping[str, tuple[str, ...]] = {
@@ -185,7 +191,15 @@ def metrics_from_rllib(
         / max(1e-9, _float_or_nan(result.get("time_this_iter_s"))),
         **window.summary(),
         **learner_stats(result),
+        **evaluation_stats(result),
     )
+
+
+def evaluation_stats(result: Mapping[str, Any]) -> dict[str, float]:
+    """The mean return and length of an RLlib result's evaluation episodes (NaN when the iteration ran none)."""
+    runners = (result.get("evaluation") or {}).get("env_runners") or {}
+    return {"evaluation_reward_mean": _float_or_nan(runners.get("episode_return_mean")),
+            "evaluation_len_mean": _float_or_nan(runners.get("episode_len_mean"))}
 
 
 def format_value(value: float | int) -> str:
@@ -277,6 +291,9 @@ class Reporter:
         coach = coach_training_line(metrics) if self.coach_lines else None
         if coach:
             lines.append(coach)
+        if self.coach_lines and math.isfinite(metrics.evaluation_reward_mean):  # Coach's evaluation periods' line
+            lines.append(testing_line(metrics.episodes_total, metrics.evaluation_reward_mean,
+                                      metrics.timesteps_total, metrics.training_iteration))
         self.stream.write("\n".join(lines) + "\n")
         self.stream.flush()
         self._csv.writerow(asdict(metrics))

@@ -45,7 +45,9 @@ def progress_rows(base: Path) -> list[dict[str, str]]:
 
 
 def test_cartpole_in_a_sagemaker_tree(tmp_path: Path) -> None:
-    tree = make_job_tree(tmp_path / "ml", TINY)
+    # RLlib's own evaluation in the second iteration (evaluation_interval): reported as well.
+    tree = make_job_tree(tmp_path / "ml", {**TINY, "rl.training.config.evaluation_interval": 2,
+                                           "rl.training.config.evaluation_duration": 1})
     run = run_rlrt(["train"], base=tree.base, RLRT_TIMINGS="1")
     assert run.returncode == 0, run.stdout + run.stderr
     # Nothing of the job outlives it: Ray's dashboard and runtime-env agents (the raylet's children) once stayed
@@ -62,6 +64,8 @@ def test_cartpole_in_a_sagemaker_tree(tmp_path: Path) -> None:
     seconds = [float(value) for _, value in timeline]
     assert seconds == sorted(seconds) and 0 < seconds[0] < seconds[-1] < 300
     assert len(re.findall(r"^Training>.*Total reward=(.*?),", run.stdout, re.M)) == 2
+    assert len(re.findall(r"^evaluation_reward_mean: [0-9.]+$", run.stdout, re.M)) == 1
+    assert len(re.findall(r"^Testing>.*Total reward=(.*?),.*Training iteration=2$", run.stdout, re.M)) == 1
     assert "training_iteration: 2" in run.stdout
     # The model: RLlib checkpoint, the resolved configuration, metadata.
     assert (tree.model / "checkpoint" / "rllib_checkpoint.json").is_file()

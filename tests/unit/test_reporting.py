@@ -84,6 +84,28 @@ def test_metrics_from_an_rllib_result() -> None:
     assert math.isnan(metrics_from_rllib({}, 1, 0, 0, 0).episode_reward_mean)
 
 
+def test_rllibs_evaluation_reaches_the_metric_lines_the_csv_and_a_testing_line(tmp_path: Path) -> None:
+    """``evaluation_interval``'s results: an ``evaluation_reward_mean`` line, two CSV columns (empty in iterations
+    without an evaluation) and, for the Coach SDK's regex, a ``Testing>`` line."""
+    result = {"env_runners": {"episode_return_mean": 20.5, "num_episodes": 2},
+              "evaluation": {"env_runners": {"episode_return_mean": 31.25, "episode_len_mean": 31.25}}}
+    evaluated = metrics_from_rllib(result, 2, 400, 10, 1.0)
+    assert (evaluated.evaluation_reward_mean, evaluated.evaluation_len_mean) == (31.25, 31.25)
+    assert "evaluation_reward_mean: 31.25" in metric_lines(evaluated)
+    plain = metrics_from_rllib({"env_runners": result["env_runners"]}, 1, 200, 5, 0.5)
+    assert math.isnan(plain.evaluation_reward_mean)
+    assert not any(line.startswith("evaluation_") for line in metric_lines(plain))
+    out = io.StringIO()
+    reporter = Reporter(tmp_path / "intermediate", tmp_path / "tensorboard", "test", out)
+    reporter.report(plain)
+    reporter.report(evaluated)
+    reporter.close()
+    testing = [line for line in out.getvalue().splitlines() if line.startswith("Testing>")]
+    assert len(testing) == 1 and float(re.search(COACH_METRICS["reward-testing"], testing[0]).group(1)) == 31.25
+    rows = list(csv.DictReader((tmp_path / "intermediate" / "progress.csv").open()))
+    assert [row["evaluation_reward_mean"] for row in rows] == ["nan", "31.25"]
+
+
 def _result(returns: list[float]) -> dict:
     """An RLlib 2.x result for an iteration in which these episodes ended (no episode keys when none did)."""
     if not returns:
