@@ -247,7 +247,8 @@ def resolve(
         if not isinstance(value, str) or not value.strip():
             raise UserError(f"'{preset_keys[0]}' must be a preset name, got {json.dumps(value, default=str)}.")
         preset_name = value
-    preset: Preset = load_preset(preset_name)
+    job_env = given.get(ENV)  # it picks an RL Zoo file's section
+    preset: Preset = load_preset(preset_name, env=job_env if isinstance(job_env, str) else None)
     dialect_extras: dict[str, Any] = {}
     if rewrite is not None:
         given, dialect_extras, rewrite_problems = rewrite(preset, given)

@@ -15,6 +15,8 @@ from typing import Any, Mapping
 
 import yaml
 
+from envs.adapters import say_once
+from runtime.config.zoo import is_zoo_file, zoo_preset
 from runtime.errors import UserError
 
 
@@ -116,14 +118,21 @@ def _parse(data: Any, path: Path) -> Preset:
     )
 
 
-def load_preset_file(path: Path) -> Preset:
-    """Parse one preset YAML file."""
+def load_preset_file(path: Path, env: str | None = None) -> Preset:
+    """Parse one preset YAML file; an RL Zoo hyperparameter file is read as the preset of ``env``'s section (the
+    file's only one when ``env`` is None), what it sets without an RLlib counterpart named in one line each
+    (:mod:`runtime.config.zoo`)."""
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
         raise UserError(f"Cannot read preset file {path}: {exc}") from exc
     except RecursionError:
         raise UserError(f"Cannot read preset file {path}: its YAML is nested too deeply.") from None
+    if is_zoo_file(data):
+        zoo = zoo_preset(data, path, env)
+        for line in zoo.notes:
+            say_once(line, line)
+        return _parse(zoo.data, path)
     return _parse(data, path)
 
 
@@ -140,11 +149,12 @@ SUGGESTION_CUTOFF = 0.75
 """How alike (difflib's ratio) an unknown preset name and a known one must be for "Did you mean" to name it."""
 
 
-def load_preset(name_or_path: str, presets_dir: Path = PRESETS_DIR) -> Preset:
-    """Find a preset by name, alias or file path; an unknown name is a :class:`UserError` with the closest name."""
+def load_preset(name_or_path: str, presets_dir: Path = PRESETS_DIR, env: str | None = None) -> Preset:
+    """Find a preset by name, alias or file path; an unknown name is a :class:`UserError` with the closest name.
+    ``env`` (the job's environment) picks the section of an RL Zoo hyperparameter file."""
     candidate = Path(name_or_path)
     if candidate.suffix in (".yaml", ".yml") and candidate.is_file():
-        return load_preset_file(candidate)
+        return load_preset_file(candidate, env)
     if candidate.suffix == ".py":
         raise UserError(f"Preset '{name_or_path}' is a Python file: a Coach preset (its graph_manager). Train it with "
                         f"`rlrt train --preset {name_or_path}`, or in a SageMaker job with train-coach.py and the file "
