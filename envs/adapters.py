@@ -172,17 +172,16 @@ class _CloseWhatItHolds:
 
 class _Unseeded:
     """``seed()`` for a gym 0.21-style environment that has none (its own RNG, or none at all): the episodes run
-    unseeded, and the first seeded reset says so once."""
+    unseeded, and the first seeded reset says so, once per process for all the copies ``source`` makes (an env
+    runner steps several)."""
 
     def __init__(self, source: str) -> None:
         self.source = source
-        self.said = False
 
     def __call__(self, seed: int | None = None) -> list[int | None]:
-        if seed is not None and not self.said:
-            self.said = True
-            print(f"rlrt: {self.source} returned an environment without seed() (gym 0.21 API): its episodes are not "
-                  "seeded; define seed(self, seed) to seed them", file=sys.stderr, flush=True)
+        if seed is not None:
+            say_once(f"unseeded {self.source}", f"rlrt: {self.source} returned an environment without seed() (gym "
+                     "0.21 API): its episodes are not seeded; define seed(self, seed) to seed them")
         return [seed]
 
 

@@ -11,6 +11,7 @@ import gymnasium
 import numpy as np
 import pytest
 
+from envs import adapters
 from envs.adapters import to_gymnasium, with_render_mode
 
 
@@ -50,7 +51,9 @@ class Holder(gym.Env):
         return self.env.step(action)
 
 
-def test_a_seedless_old_gym_env_runs_unseeded_and_says_so_once(capsys: pytest.CaptureFixture) -> None:
+def test_a_seedless_old_gym_env_runs_unseeded_and_says_so_once(capsys: pytest.CaptureFixture,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(adapters, "_SAID", set())  # the once-per-process lines, said afresh here
     env = to_gymnasium(Holder(), "The env creator holder() registered as 'holder'")
     for seed in (1, 2):
         observation, info = env.reset(seed=seed)
@@ -60,6 +63,9 @@ def test_a_seedless_old_gym_env_runs_unseeded_and_says_so_once(capsys: pytest.Ca
     assert err.count("returned an environment without seed() (gym 0.21 API)") == 1
     assert "The env creator holder() registered as 'holder'" in err and "define seed(self, seed)" in err
     env.reset()  # unseeded resets say nothing
+    # Another copy from the same creator (an env runner steps several) says nothing more in this process.
+    to_gymnasium(Holder(), "The env creator holder() registered as 'holder'").reset(seed=3)
+    assert "without seed()" not in capsys.readouterr().err
     assert capsys.readouterr().err == ""
 
 
