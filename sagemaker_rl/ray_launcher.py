@@ -93,7 +93,7 @@ class SageMakerRayLauncher:
                 f"({_WHAT[method]}). {exc}") from exc
         except (UserError, JobInterrupted):
             raise
-        except Exception as exc:  # noqa: BLE001 - the script's own code failed: named as such, its traceback kept
+        except Exception as exc:  # the script's own code failed: named as such, its traceback kept
             traceback.print_exc()
             raise UserError(f"The launcher script's {type(self).__name__}.{method}() raised {type(exc).__name__}: "
                             f"{str(exc)[:300]} (its traceback is in the job's log, above).") from exc

@@ -13,7 +13,6 @@ Each problem names the key, the value (shortened) and what is allowed.
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any, Iterator, Mapping
 
@@ -60,7 +59,7 @@ def _leaves(value: Any) -> Iterator[Any]:
 
 def _allowed(key: str) -> str:
     """What ``key`` takes, where this module knows: a stop criterion's meaning, else any 64-bit number."""
-    rest = key[len(STOP_PREFIX):] if key.startswith(STOP_PREFIX) else None
+    rest = key[len(STOP_PREFIX):] if key.startswith(STOP_PREFIX) else ""
     if rest in STOP_KEYS:
         return f"{STOP_KEYS[rest].meaning} and at most {INT64_MAX}"
     return f"a number from {INT64_MIN} to {INT64_MAX} (64 bits)"

@@ -24,7 +24,6 @@ Large bodies of plain numbers are read by numpy a piece at a time, exactly as js
 
 from __future__ import annotations
 
-import codecs
 import csv
 import io
 import json
@@ -153,8 +152,7 @@ def decode(body: bytes, content_type: str | None, observation_dim: int, max_gene
     """Parse a request body; raises :class:`RequestError` (400), :class:`UnsupportedContentType` (415), or
     :class:`PayloadTooLarge` (413: only the general path, ~10 bytes a byte, reads it and it is over the limit)."""
     kind = media_type(content_type) or JSON
-    if body.startswith(codecs.BOM_UTF8):  # Excel and Windows tools start UTF-8 text with a byte-order mark
-        body = body[len(codecs.BOM_UTF8):]
+    body = body.removeprefix(b"\xef\xbb\xbf")  # a UTF-8 byte-order mark (Excel's "CSV UTF-8") is no data
     large, too_large = len(body) >= fast_from_bytes, max_general_bytes is not None and len(body) > max_general_bytes
     if kind == JSON:
         found = _json_rows(body, observation_dim) if large else -1

@@ -110,3 +110,18 @@ def test_a_request_body_with_a_utf8_byte_order_mark_is_read(content_type: str) -
     decoded = codec.decode(codecs.BOM_UTF8 + body, content_type, 4)
     assert decoded.observations.tolist() == codec.decode(body, content_type, 4).observations.tolist()
     assert decoded.observations.shape == (2, 4)
+
+
+def test_dqn_refuses_actions_that_are_not_discrete_naming_the_space() -> None:
+    import gymnasium
+
+    from runtime.backends.rllib.algorithm import check_discrete_actions
+
+    with pytest.raises(UserError, match=r"DQN needs discrete actions; Pendulum-v1 has Box actions \(Box\(-2.0, 2.0, "
+                                        r"\(1,\), float32\)\): use PPO or SAC"):
+        check_discrete_actions("DQN", "Pendulum-v1", gymnasium.make("Pendulum-v1").action_space)
+    with pytest.raises(UserError, match="has MultiDiscrete actions .*: use PPO "):
+        check_discrete_actions("dqn", "X-v0", gymnasium.spaces.MultiDiscrete([2, 3]))
+    check_discrete_actions("DQN", "CartPole-v1", gymnasium.spaces.Discrete(2))
+    check_discrete_actions("SAC", "Pendulum-v1", gymnasium.spaces.Box(-1, 1, (1,)))
+    check_discrete_actions("DQN", "multi", None)  # spaces not known: RLlib decides
