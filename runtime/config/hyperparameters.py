@@ -319,7 +319,8 @@ def resolve(
     env_config = deep_merge(deep_merge(preset_env, env_additions), env_config)
     problems += env_config_problems({f"{CONFIG_PREFIX}env_config.{k}": env_config[k] for k in ENV_CONFIG_KEYS
                                      if k in env_config and f"{CONFIG_PREFIX}env_config.{k}" not in given})
-    from_preset = set(backend.check(algorithm, translated_preset))  # the preset file's own mistakes, named so
+    # A user's preset file's own mistakes are named with the file (a shipped preset has none: tests check them).
+    from_preset = set(backend.check(algorithm, translated_preset)) if preset.where != f"preset {preset.name}" else ()
     problems += [f"{preset.where}: {p}" if p in from_preset else p for p in backend.check(algorithm, config)]
     if num_cpus is not None and "num_env_runners" not in config and backend.sizes_env_runners(algorithm):
         config["num_env_runners"] = default_env_runners(num_cpus, env)
