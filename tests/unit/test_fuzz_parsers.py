@@ -27,12 +27,14 @@ from runtime.backends.d3rlpy.config import COACH_NAMES
 from runtime.backends.rllib.config import OLD_NAMES, OLD_SCHEDULES
 from runtime.cluster.node import host_and_port, port_open
 from runtime.config.hyperparameters import decode_value
-from runtime.config.values import readable
+from runtime.config.limits import limit_problems
 from runtime.config.presets import load_preset_file
+from runtime.config.values import readable
 from runtime.errors import UserError
 from runtime.families.deepracer.dialect import TRAINING_HYPERPARAMETERS
 from runtime.job.setup import resolve_spec
 from runtime.plugins import INSTALLED
+from runtime.train.job import _given_config
 from runtime.tuning import load_tuning_spec, parse_tuning_spec  # the tuning file's parser (re-point here if it moves)
 
 pytestmark = pytest.mark.filterwarnings("ignore")
@@ -127,6 +129,10 @@ def test_hyperparameters(backends_imported: None, given_hp: dict[str, Any]) -> N
                                  [readable(c) for c in _culprits(given_hp)])
     if failed is not None:
         str(failed).encode("utf-8")
+    with watchdog():  # the 2-second check (runtime.train.job._quick_check) returns its problems, never raises
+        if not limit_problems(given_hp):
+            for algorithm in ("PPO", "DiscreteBCQ"):
+                INSTALLED.backend_for(algorithm).quick_check(algorithm, _given_config(given_hp))
 
 
 def _usable(spec: Any) -> None:
