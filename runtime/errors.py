@@ -40,7 +40,8 @@ def write_failure(failure_file: Path, message: str) -> None:
     """Write ``message`` to the failure file (creating its folder); never raises."""
     try:
         failure_file.parent.mkdir(parents=True, exist_ok=True)
-        failure_file.write_text(message.rstrip() + "\n", encoding="utf-8")
+        # A message may quote text that is no UTF-8 (a name typed in a non-UTF-8 shell): spelled out, not lost.
+        failure_file.write_text(message.rstrip() + "\n", encoding="utf-8", errors="backslashreplace")
     except OSError as exc:  # the failure path must not fail
         print(f"rlrt: could not write the failure file {failure_file}: {exc}", file=sys.stderr)
 

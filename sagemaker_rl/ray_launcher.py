@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import traceback
 from enum import Enum
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,7 @@ from envs.errors import EnvConfigError, EnvStartError
 from runtime.collector import start_up
 from runtime.config import hyperparameters as hp
 from runtime.config.presets import load_preset
-from runtime.errors import UserError, run_job
+from runtime.errors import JobInterrupted, UserError, run_job
 from runtime.job.environment import flatten_nested, load_environment
 from runtime.job.setup import find_base_dir
 from runtime.log_lines import configure_logging
@@ -90,12 +91,34 @@ class SageMakerRayLauncher:
             raise UserError(
                 f"{type(self).__name__} does not implement {method}(), which a SageMaker RL launcher must define "
                 f"({_WHAT[method]}). {exc}") from exc
+        except (UserError, JobInterrupted):
+            raise
+        except Exception as exc:  # the script's own code failed: named as such, its traceback kept
+            traceback.print_exc()
+            raise UserError(f"The launcher script's {type(self).__name__}.{method}() raised {type(exc).__name__}: "
+                            f"{str(exc)[:300]} (its traceback is in the job's log, above).") from exc
+
+    def _experiment(self) -> dict[str, Any]:
+        """What the script's ``get_experiment_config()`` returned, checked to be an experiment dict."""
+        experiment = self._call("get_experiment_config")
+        where = f"{type(self).__name__}.get_experiment_config()"
+        if not isinstance(experiment, dict):
+            got = "None (is its return statement missing?)" if experiment is None else (
+                f"{type(experiment).__name__} {str(experiment)[:100]!r}")
+            raise UserError(f"The launcher script's {where} returned {got}; it must return a dict: "
+                            f"{_WHAT['get_experiment_config'][len('return '):]}.")
+        if "training" not in experiment and (len(experiment) != 1 or not isinstance(
+                next(iter(experiment.values())), dict)):
+            raise UserError(f"The launcher script's {where} returned a dict without 'training' (its keys: "
+                            f"{', '.join(map(str, experiment))[:200]}); it must return "
+                            f"{_WHAT['get_experiment_config'][len('return '):]}.")
+        return experiment
 
     def training_hyperparameters(self) -> dict[str, Any]:
         """The script's experiment as the ``rl.training.*`` hyperparameters rlrt's job trains (its env creator
         registered as an rlrt environment and, on the first host, built once to check it)."""
         self._call("register_env_creator")
-        experiment = self.customize_experiment_config(self._call("get_experiment_config"))
+        experiment = self.customize_experiment_config(self._experiment())
         overrides = experiment_hyperparameters(experiment)
         gym_id = register_user_env(overrides[hp.ENV])
         self.user_env = overrides[hp.ENV] if gym_id is not None else None

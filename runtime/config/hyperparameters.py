@@ -33,6 +33,7 @@ from typing import Any, Callable, Iterable, Mapping
 
 from sagemaker_training import params
 
+from runtime.config.limits import ENV_CONFIG_KEYS, env_config_problems, limit_problems
 from runtime.config.presets import DEFAULT_PRESET, Preset, load_preset
 from runtime.config.runners import default_env_runners
 from runtime.config.stop import (  # noqa: F401 - re-exported: the stop criteria are hyperparameters
@@ -101,8 +102,7 @@ TOP_LEVEL_KEYS: Mapping[str, ValueCheck] = MappingProxyType(
         RL_PRIMARY_ADDRESS: ValueCheck((str,), lambda v: bool(v.strip()), "the primary job's Ray head as HOST[:PORT]"),
         RECORD_VIDEO_EVERY: ValueCheck((int,), lambda v: v >= 0, "an integer >= 0 (0 turns videos off)"),
         SAVE_MODEL: ValueCheck((int, bool), lambda v: v in (0, 1), "0 or 1"),
-        PRETRAINED_MODEL: ValueCheck((str,), lambda v: bool(v.strip()),
-                                     "a path to a model folder, model.tar.gz or checkpoint"),
+        PRETRAINED_MODEL: ValueCheck((str,), lambda v: bool(v.strip()), "a model folder, model.tar.gz or checkpoint"),
     }
 )
 
@@ -232,8 +232,10 @@ def resolve(
     DeepRacer's ``batch_size``, ``discount_factor``) into this grammar once the preset is known; the extras it
     accepts land in ``TrainingSpec.extras`` and its problems are reported with the others.
     """
-    problems: list[str] = []
     given = {k: v for k, v in hyperparameters.items() if not k.startswith(SAGEMAKER_PREFIX) and k != TUNING_OBJECTIVE}
+    problems: list[str] = limit_problems(given)
+    if problems:  # text no file can hold, numbers no library takes: nothing below is meant to see them
+        raise UserError(format_problems(problems))
     original = dict(given)
 
     preset_name = default_preset
@@ -307,7 +309,7 @@ def resolve(
     stop, stop_problems = check_stop(raw_stop, stop_keys)
     problems += stop_problems
     translated_preset, preset_env, preset_problems = backend.translate(algorithm, preset.config)
-    problems += [f"preset {preset.name}: {p}" for p in preset_problems]
+    problems += [f"{preset.where}: {p}" for p in preset_problems]
     if algorithm.casefold() != preset.algorithm.casefold():
         translated_preset = _preset_settings_for(backend, algorithm, preset, translated_preset)
     translated, env_additions, translate_problems = backend.translate(algorithm, config_overrides)
@@ -316,7 +318,11 @@ def resolve(
     if "env_config" in config:
         env_config = deep_merge(config.pop("env_config") or {}, env_config)
     env_config = deep_merge(deep_merge(preset_env, env_additions), env_config)
-    problems += backend.check(algorithm, config)
+    problems += env_config_problems({f"{CONFIG_PREFIX}env_config.{k}": env_config[k] for k in ENV_CONFIG_KEYS
+                                     if k in env_config and f"{CONFIG_PREFIX}env_config.{k}" not in given})
+    # A user's preset file's own mistakes are named with the file (a shipped preset has none: tests check them).
+    from_preset = set(backend.check(algorithm, translated_preset)) if preset.where != f"preset {preset.name}" else ()
+    problems += [f"{preset.where}: {p}" if p in from_preset else p for p in backend.check(algorithm, config)]
     if num_cpus is not None and "num_env_runners" not in config and backend.sizes_env_runners(algorithm):
         config["num_env_runners"] = default_env_runners(num_cpus, env)
 
@@ -324,7 +330,7 @@ def resolve(
         problem = stop_keys[key].problem(f"stop.{key}", value) if key in stop_keys else (
             f"unknown stop criterion '{key}'.{_closest(key, stop_keys)}")
         if problem:
-            problems.append(f"preset {preset.name}: {problem}")
+            problems.append(f"{preset.where}: {problem}")
     # As in SageMaker RL, the user's stop criteria update the preset's; training stops at the first one met.
     merged_stop = {**preset.stop, **stop}
     if problems:

@@ -63,6 +63,12 @@ class Preset:
     extra: Mapping[str, Any] = field(default_factory=dict)
     """Sections a specific driver understands (e.g. an offline dataset description)."""
 
+    @property
+    def where(self) -> str:
+        """Where its settings are written, for a message: a shipped preset by name, a user's by its file."""
+        shipped = self.path is None or self.path.parent.resolve() == PRESETS_DIR.resolve()
+        return f"preset {self.name}" if shipped else f"preset file {self.path}"
+
 
 _REQUIRED = ("env", "algorithm", "stop")
 _KNOWN = set(_REQUIRED) | {"name", "pass_bar", "description", "aliases", "config", "checkpoint"}

@@ -8,6 +8,11 @@ import math
 import re
 from typing import Any, Callable, NamedTuple
 
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+SHOWN_CHARS = 60
+"""How much of a value a message shows (SageMaker shows the first 1024 characters of the failure file)."""
+_INTEGER_TEXT = re.compile(r"\s*[-+]?(\d+)\s*")
+
 
 class ValueCheck(NamedTuple):
     """What a configuration value must be: the python types accepted, a predicate on a value of those types, and
@@ -31,14 +36,60 @@ class ValueCheck(NamedTuple):
         if isinstance(value, bool) and bool not in self.types:
             return f"'{key}' must be {self.meaning}, got the boolean {json.dumps(value)}"
         if not isinstance(value, self.types):
-            return f"'{key}' must be {self.meaning}, got {json.dumps(value, default=str)} ({type(value).__name__})"
+            return f"'{key}' must be {self.meaning}, got {shown(value)} ({type(value).__name__})"
+        if isinstance(value, int) and not INT64_MIN <= value <= INT64_MAX:  # floats, NumPy and torch take no more
+            return f"'{key}' must be {self.meaning}, at most {INT64_MAX} (64 bits), got {shown(value)}"
         try:
             ok = self.predicate(value)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             ok = False
         if not ok:
-            return f"'{key}' must be {self.meaning}, got {json.dumps(value, default=str)}"
+            return f"'{key}' must be {self.meaning}, got {shown(value)}"
         return None
+
+
+def is_utf8(text: str) -> bool:
+    """Whether ``text`` can be written as UTF-8 (no lone surrogate: what undecodable bytes become)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def readable(text: str) -> str:
+    """``text`` with what is not UTF-8 spelled out: the byte ``0xff`` of a non-UTF-8 shell as ``\\xff``."""
+    try:
+        raw = text.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:  # a surrogate that is no escaped byte
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return raw.decode("utf-8", "backslashreplace")
+
+
+def shown(value: Any, limit: int = SHOWN_CHARS) -> str:
+    """``value`` as a message shows it: JSON, readable, shortened (``99999999…99999999 (400 digits)``)."""
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 64:
+        digits = _digits(value)
+        return f"{digits[:8]}…{digits[-8:]} ({len(digits)} digits)" if digits else "an integer over 4300 digits"
+    if isinstance(value, str):
+        match = _INTEGER_TEXT.fullmatch(value)
+        if match and len(match.group(1)) > 20:
+            return f"\"{match.group(1)[:8]}…{match.group(1)[-8:]}\" ({len(match.group(1))} digits)"
+    try:
+        text = json.dumps(value, default=str, ensure_ascii=False)
+    except ValueError:  # an integer over Python's string limit inside a list or dict
+        text = "a value holding an integer over 4300 digits"
+    text = readable(text)
+    if len(text) > limit:
+        return f"{text[: limit - 12]}…{text[-8:]} ({len(text)} characters)"
+    return text
+
+
+def _digits(value: int) -> str:
+    try:
+        return str(abs(value))
+    except ValueError:  # over Python's integer-string limit
+        return ""
 
 
 def decode_value(text: str) -> Any:
@@ -60,7 +111,8 @@ def parse_number(value: Any) -> Any:
     if not isinstance(value, str):
         return value
     if _INTEGER.fullmatch(value):
-        return int(value)
+        # Past 64 bits no key takes it; past Python's integer-string limit (4300 digits) int() raises.
+        return int(value) if len(value.strip()) <= 40 else value
     if _NUMBER.fullmatch(value):
         number = float(value)
         return number if math.isfinite(number) else value

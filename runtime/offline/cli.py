@@ -27,7 +27,7 @@ def run_collect(args: argparse.Namespace) -> int:
         source = "--probabilities"
         policy = None
         if args.model is not None:
-            policy = model_policy(args.model)
+            policy = model_policy(args.model, args.env)
             source = f"--model {args.model}"
         elif args.policy_file is not None:
             probabilities = read_batch_transform_output(args.policy_file)

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
@@ -64,6 +65,12 @@ def _make_envs(env_id: str, num_envs: int, env_config: Mapping[str, Any] | None)
         return [make_env(env_id, dict(env_config or {})) for _ in range(num_envs)]
     except UnknownEnvironmentError as exc:
         raise UserError(str(exc)) from exc
+    except TypeError as exc:  # gymnasium.make passes env_config as keyword arguments to the env's constructor
+        unexpected = re.search(r"unexpected keyword argument '([^']*)'", str(exc))
+        if unexpected is None:
+            raise
+        raise UserError(f"{env_id} does not take the --env-config key '{unexpected.group(1)}' (its constructor has "
+                        f"no such argument; given {json.dumps(dict(env_config or {}), default=str)[:200]}).") from exc
 
 
 def check_probabilities(probs: Sequence[float], n_actions: int, where: str) -> np.ndarray:
@@ -290,14 +297,19 @@ def write_rollouts(rows: list[dict[str, Any]], output: Path) -> None:
     tmp.replace(output)
 
 
-def model_policy(model: Path) -> Callable[[np.ndarray], np.ndarray]:
+def model_policy(model: Path, env_id: str = "the environment") -> Callable[[np.ndarray], np.ndarray]:
     """A trained model's action probabilities for a batch of observations, computed as Batch Transform and the
-    endpoint compute them (the model's ONNX policy in ONNX Runtime; ``predictions[0]`` of their output)."""
+    endpoint compute them (the model's ONNX policy in ONNX Runtime; ``predictions[0]`` of their output); a
+    UserError naming both shapes when ``env_id``'s observations are not the model's."""
     onnx_policy = OnnxPolicy(locate_model(model))
     if ACTION_PROBABILITIES not in onnx_policy.outputs:
         raise UserError(f"The model in {model} gives no action probabilities (a discrete policy is needed).")
 
     def probabilities(observations: np.ndarray) -> np.ndarray:
+        if observations.shape[1:] != (onnx_policy.observation_dim,):
+            raise UserError(f"The model in {model} takes observations of shape ({onnx_policy.observation_dim},); "
+                            f"{env_id}'s are {tuple(observations.shape[1:])}: collect with the environment the "
+                            "model was trained on (its metadata.json names it).")
         return onnx_policy.predict(observations.astype(np.float32))[ACTION_PROBABILITIES]
 
     return probabilities

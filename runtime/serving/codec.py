@@ -152,6 +152,7 @@ def decode(body: bytes, content_type: str | None, observation_dim: int, max_gene
     """Parse a request body; raises :class:`RequestError` (400), :class:`UnsupportedContentType` (415), or
     :class:`PayloadTooLarge` (413: only the general path, ~10 bytes a byte, reads it and it is over the limit)."""
     kind = media_type(content_type) or JSON
+    body = body.removeprefix(b"\xef\xbb\xbf")  # a UTF-8 byte-order mark (Excel's "CSV UTF-8") is no data
     large, too_large = len(body) >= fast_from_bytes, max_general_bytes is not None and len(body) > max_general_bytes
     if kind == JSON:
         found = _json_rows(body, observation_dim) if large else -1

@@ -102,7 +102,7 @@ def input_files(path: Path) -> list[Path]:
 
 
 def _record_lines(path: Path) -> Iterator[tuple[int, str]]:
-    with path.open("r", encoding="utf-8", newline="") as handle:
+    with path.open("r", encoding="utf-8-sig", newline="") as handle:  # a byte-order mark (Excel's CSV) is no data
         try:
             for number, line in enumerate(handle, 1):
                 if line.strip():

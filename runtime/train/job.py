@@ -10,6 +10,7 @@ from runtime.cluster import describe_plan, head_cluster, plan_cluster, run_worke
 from runtime.cluster.plan import ClusterPlan
 from runtime.collector import start_up
 from runtime.config import hyperparameters as hp
+from runtime.config.limits import limit_problems
 from runtime.config.presets import DEFAULT_PRESET, load_preset
 from runtime.contracts import BackendFactory, EarlyStart, Plugins
 from runtime.errors import EXIT_SIGTERM, JobInterrupted, UserError
@@ -160,7 +161,11 @@ def _given_config(hyperparameters: Mapping[str, Any]) -> dict[str, Any]:
 def _quick_check(job: Job, default_preset: str, plugins: Plugins) -> None:
     """Name a configuration key the algorithm does not have, or a value of the wrong type, within a second: before
     the backend's library loads and its machinery starts (RLlib's import alone takes ~4 s), in the words
-    of the full check. Anything else is left to resolve_spec."""
+    of the full check, and values past the limits every hyperparameter keeps (runtime.config.limits: UTF-8 text,
+    64-bit integers). Anything else is left to resolve_spec."""
+    limits = limit_problems(job.hyperparameters)
+    if limits:
+        raise _naming_stored_values(UserError(hp.format_problems(limits)), job)
     try:
         algorithm = _named_algorithm(job.hyperparameters, default_preset)
     except Exception:  # noqa: BLE001 - resolve_spec reports what is wrong with the hyperparameters

@@ -13,6 +13,7 @@ ends an example that hangs. CI runs a bounded, seeded number of examples (profil
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -26,11 +27,14 @@ from runtime.backends.d3rlpy.config import COACH_NAMES
 from runtime.backends.rllib.config import OLD_NAMES, OLD_SCHEDULES
 from runtime.cluster.node import host_and_port, port_open
 from runtime.config.hyperparameters import decode_value
+from runtime.config.limits import limit_problems
 from runtime.config.presets import load_preset_file
+from runtime.config.values import readable
 from runtime.errors import UserError
 from runtime.families.deepracer.dialect import TRAINING_HYPERPARAMETERS
 from runtime.job.setup import resolve_spec
 from runtime.plugins import INSTALLED
+from runtime.train.job import _given_config
 from runtime.tuning import load_tuning_spec, parse_tuning_spec  # the tuning file's parser (re-point here if it moves)
 
 pytestmark = pytest.mark.filterwarnings("ignore")
@@ -65,10 +69,19 @@ HP_KEYS = [
 PRESETS = st.sampled_from(["cartpole-ppo", "cartpole-bcq", "pendulum-bcq", "deepracer-ppo", "cartpol-ppo", ""])
 
 
+# What a shell that is not UTF-8 hands over (undecodable bytes as surrogate escapes), integers past 64 bits and past
+# Python's integer-string limit (as text: json.loads refuses them), negative and zero counts.
+NOT_UTF8 = st.builds(lambda text, byte: text + chr(0xDC00 + byte), st.text(max_size=6), st.integers(0x80, 0xFF))
+LIMIT_VALUES = st.one_of(NOT_UTF8, st.sampled_from(["9" * 400, "9" * 100_000, "-" + "9" * 5000, 2**63, -(2**63) - 1,
+                                                     10**400 - 1]), st.integers(-3, 0))
+
+
 @st.composite
 def hyperparameters(draw: st.DrawFn) -> dict[str, Any]:
-    keys = draw(st.lists(st.one_of(st.sampled_from(HP_KEYS).flatmap(near_miss), st.text(max_size=20)), max_size=5))
-    given = {key: draw(JSONISH.map(sdk_encoded) | JSONISH) for key in keys}
+    names = st.sampled_from(HP_KEYS).flatmap(near_miss)
+    keys = draw(st.lists(st.one_of(names, st.text(max_size=20), st.builds(str.__add__, names, NOT_UTF8)),
+                         max_size=5))
+    given = {key: draw(JSONISH.map(sdk_encoded) | JSONISH | LIMIT_VALUES) for key in keys}
     if draw(st.booleans()):
         given["preset"] = draw(PRESETS)
     return given
@@ -104,8 +117,34 @@ def backends_imported() -> None:
 @example({"rl.training.config.lr_schedule": [[10**400, 0.1]]})
 @example({"rl.training.config.lr": [[0, 1], [10**400, 0.5]]})
 @example({"": None, "preset": "cartpole-ppo"})
+@example({"rl.training.stop.training_iteration": 10**400 - 1})
+@example({"rl.training.config.lr": "9" * 100_000})
+@example({"rl.training.config.\udcff": 1})
+@example({"rl.training.config.env_config.max_episode_steps": -5})
+@example({"rl.training.config.num_env_runners": -1})
 def test_hyperparameters(backends_imported: None, given_hp: dict[str, Any]) -> None:
-    works_or_user_error(lambda: resolve_spec(given_hp, INSTALLED, num_cpus=2), (UserError,), _culprits(given_hp))
+    """Either a spec every later step can use (its text UTF-8, its numbers within 64 bits and floats) or a
+    UserError naming the culprit in text a failure file holds: never another exception, now or after Ray started."""
+    failed = works_or_user_error(lambda: _usable(resolve_spec(given_hp, INSTALLED, num_cpus=2)), (UserError,),
+                                 [readable(c) for c in _culprits(given_hp)])
+    if failed is not None:
+        str(failed).encode("utf-8")
+    with watchdog():  # the 2-second check (runtime.train.job._quick_check) returns its problems, never raises
+        if not limit_problems(given_hp):
+            for algorithm in ("PPO", "DiscreteBCQ"):
+                INSTALLED.backend_for(algorithm).quick_check(algorithm, _given_config(given_hp))
+
+
+def _usable(spec: Any) -> None:
+    """A resolved spec holds only what the driver, the progress bar and config.json can take."""
+    text = json.dumps(spec.to_dict(), ensure_ascii=False)
+    text.encode("utf-8")
+    for value in spec.stop.values():
+        float(value)
+    for key in ("max_episode_steps", "episode_step_cap"):
+        assert spec.env_config.get(key) is None or int(spec.env_config[key]) >= 1, spec.env_config
+    numbers = re.findall(r"-?\d+", text)
+    assert all(len(n.lstrip("-")) <= 19 for n in numbers), "an integer past 64 bits resolved"
 
 
 # Numeric keys of each kind (the preset each is checked under): a string that spells a valid number is that number.

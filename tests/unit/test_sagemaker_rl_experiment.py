@@ -228,3 +228,31 @@ def test_launcher_attributes_and_overrides_are_honoured(monkeypatch: pytest.Monk
     assert hyperparameters["rl.training.config.num_workers"] == 5
     env = gymnasium.make("sagemaker_rl/unit_cartpole")
     assert env.reset(seed=0)[0].shape == (4,)
+
+
+@pytest.mark.parametrize(("returned", "expected"), [
+    (KeyError("env_name"), ["MyLauncher.get_experiment_config() raised KeyError: 'env_name'"]),
+    (None, ["MyLauncher.get_experiment_config() returned None", "it must return a dict: {'training': {'env'"]),
+    ("PPO", ["MyLauncher.get_experiment_config() returned str 'PPO'", "it must return a dict"]),
+    ({"env": "CartPole-v1", "run": "PPO"}, ["MyLauncher.get_experiment_config() returned a dict without 'training'",
+                                            "its keys: env, run", "{'training': {'env'"]),
+])
+def test_a_launchers_experiment_method_that_raises_or_returns_no_experiment_is_named(
+        monkeypatch: pytest.MonkeyPatch, returned: object, expected: list[str]) -> None:
+    """The script's own method is named (its class and method), with its exception or what it must return."""
+    from sagemaker_rl.ray_launcher import SageMakerRayLauncher
+
+    monkeypatch.setenv("SM_HPS", "{}")
+
+    class MyLauncher(SageMakerRayLauncher):
+        def register_env_creator(self) -> None:
+            pass
+
+        def get_experiment_config(self):  # type: ignore[no-untyped-def]
+            if isinstance(returned, Exception):
+                raise returned
+            return returned
+
+    with pytest.raises(UserError) as refused:
+        MyLauncher().training_hyperparameters()
+    assert all(part in str(refused.value) for part in expected), str(refused.value)

@@ -32,6 +32,23 @@ OFFLINE_ONLY = ("BC", "MARWIL", "CQL", "IQL")
 here."""
 
 
+DISCRETE_ONLY = ("DQN",)
+"""RLlib's algorithms that act only in a Discrete action space (a Q-value per action); SAC takes Box or Discrete."""
+
+
+def check_discrete_actions(algorithm: str, env_id: str, action_space: Any) -> None:
+    """A UserError when ``algorithm`` acts only in discrete actions and ``env_id``'s are not (RLlib itself fails deep
+    in building its module, on the deprecated ``RLModule(config=...)``). A multi-agent or composite space is left
+    to RLlib."""
+    if algorithm.upper() not in DISCRETE_ONLY or isinstance(action_space, (gymnasium.spaces.Discrete, type(None))):
+        return
+    if isinstance(action_space, (gymnasium.spaces.Box, gymnasium.spaces.MultiDiscrete, gymnasium.spaces.MultiBinary)):
+        instead = "PPO or SAC" if isinstance(action_space, gymnasium.spaces.Box) else "PPO"
+        raise UserError(f"{algorithm} needs discrete actions; {env_id} has {type(action_space).__name__} actions "
+                        f"({action_space}): use {instead} (rl.training.run), or an environment with Discrete "
+                        "actions.")
+
+
 def rllib_env_name(env_id: str) -> str:
     """The name our environments are registered under with Ray Tune's registry."""
     return f"rlrt/{env_id}"

@@ -24,7 +24,13 @@ from envs.adapters import has_action_mask
 from envs.errors import EnvConfigError, EnvStartError
 from envs.native_output import without_native_lines
 from envs.registry import KNOWN_ENVS, canonical_env_id, env_info, make_env
-from runtime.backends.rllib.algorithm import build_algorithm_config, policy_spaces, register_environment
+from runtime.backends.rllib.algorithm import (
+    DISCRETE_ONLY,
+    build_algorithm_config,
+    check_discrete_actions,
+    policy_spaces,
+    register_environment,
+)
 from runtime.backends.rllib.episode_output import LOGDIR, OUTPUT_SETTING
 from runtime.backends.rllib.policy import (
     DEFAULT_MODULE,
@@ -217,6 +223,8 @@ class RLlibSession(TrainingSession):
         self.sample_timeout = SampleTimeout(self.env_id, env_config, hp.CONFIG_PREFIX + SETTING in spec.hyperparameters)
         quiet_ray_logs()  # before RLlib's config builder logs (init_ray does it too, later when joining a cluster)
         spec = settings_the_actions_take(spec, self.env_id, env_config, context.out)
+        if spec.algorithm.upper() in DISCRETE_ONLY and not env_info(self.env_id).multi_agent:
+            check_discrete_actions(spec.algorithm, self.env_id, (env_spaces(self.env_id, env_config) or (0, None))[1])
         spec = self._episode_output(spec, job, context.out)
         action_mask = observes_action_mask(self.env_id, env_config)
         if action_mask:

@@ -15,7 +15,7 @@ from types import MappingProxyType
 from typing import Any, Mapping
 
 from runtime.backends.rllib.no_effect import refusal
-from runtime.config.values import ValueCheck, coerce_value
+from runtime.config.values import ValueCheck, coerce_value, shown
 
 PREFIX = "rl.training.config."
 
@@ -63,6 +63,15 @@ _RANGES: Mapping[str, ValueCheck] = MappingProxyType(
         "num_envs_per_env_runner": _in_range(lambda v: v >= 1, "an integer >= 1"),
         "num_gpus_per_learner": _in_range(lambda v: v >= 0, "a number >= 0"),
         "grad_clip": _in_range(lambda v: v > 0, "a number > 0"),
+        # Counts and sizes: RLlib takes a negative or zero one and fails later (or never starts).
+        **{key: _in_range(lambda v: v >= 1, "an integer >= 1") for key in (
+            "rollout_fragment_length", "evaluation_duration", "metrics_num_episodes_for_smoothing", "n_step",
+            "num_atoms", "max_requests_in_flight_per_env_runner")},
+        **{key: _in_range(lambda v: v >= 0, "an integer >= 0") for key in (
+            "num_learners", "evaluation_interval", "evaluation_num_env_runners", "target_network_update_freq",
+            "num_steps_sampled_before_learning_starts", "min_sample_timesteps_per_iteration")},
+        **{key: _in_range(lambda v: v >= 0, "a number >= 0") for key in (
+            "num_cpus_per_env_runner", "num_gpus_per_env_runner", "num_cpus_per_learner", "num_cpus_for_main_process")},
     }
 )
 # The same for model settings (``model_config.<key>``). RLlib clips log standard deviations at +-20.
@@ -115,8 +124,8 @@ def coerce_number(value: Any, kind: str | None) -> Any:
 
 def _schedule_problem(key: str, value: Any, meaning: str) -> str | None:
     """Check a piecewise-linear schedule ``[[timestep, value], ...]`` (RLlib's Scheduler format)."""
-    shown = json.dumps(value, default=str)
-    expected = f"'{key}' must be {meaning} or a schedule [[0, value], [timestep, value], ...], got {shown}"
+    text = shown(value)
+    expected = f"'{key}' must be {meaning} or a schedule [[0, value], [timestep, value], ...], got {text}"
     if not isinstance(value, (list, tuple)) or not value:
         return expected
     steps = []
@@ -128,35 +137,35 @@ def _schedule_problem(key: str, value: Any, meaning: str) -> str | None:
             return f"'{key}' schedule points must be [integer timestep, value >= 0], got {json.dumps(point)}"
         steps.append(point[0])
     if steps[0] != 0:
-        return f"'{key}' schedule must start at timestep 0, got {shown}"
+        return f"'{key}' schedule must start at timestep 0, got {text}"
     if any(b <= a for a, b in zip(steps, steps[1:])):
-        return f"'{key}' schedule timesteps must increase, got {shown}"
+        return f"'{key}' schedule timesteps must increase, got {text}"
     return None
 
 
 def _type_problem(key: str, value: Any, kind: str | None) -> str | None:
     """Check ``value`` against the kind of value ``key`` takes."""
-    shown = json.dumps(value, default=str)
+    given = shown(value)
     if kind == "bool":
         if not isinstance(value, bool):
-            return f"'{key}' must be true or false, got {shown}"
+            return f"'{key}' must be true or false, got {given}"
     elif kind == "int":
         if isinstance(value, bool) or not isinstance(value, int):
             if isinstance(value, float) and value.is_integer():
                 return None
-            return f"'{key}' must be an integer, got {shown}"
+            return f"'{key}' must be an integer, got {given}"
     elif kind == "float":
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            return f"'{key}' must be a number, got {shown}"
+            return f"'{key}' must be a number, got {given}"
     elif kind == "str":
         if not isinstance(value, str):
-            return f"'{key}' must be a string, got {shown}"
+            return f"'{key}' must be a string, got {given}"
     elif kind == "list":
         if not isinstance(value, (list, tuple)):
-            return f"'{key}' must be a list, got {shown}"
+            return f"'{key}' must be a list, got {given}"
     elif kind == "dict":
         if not isinstance(value, dict):
-            return f"'{key}' must be a JSON object, got {shown}"
+            return f"'{key}' must be a JSON object, got {given}"
     return None
 
 
