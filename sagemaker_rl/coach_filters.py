@@ -2,9 +2,10 @@
 
 An ``ObservationNormalizationFilter`` (in the agent's ``input_filter`` or ``pre_network_filter``) becomes rlrt's
 ``observation_filter: MeanStdFilter`` (RLlib's running mean and std of the observations, an env-to-module connector),
-which the exported model applies too (its statistics are baked in: the served model takes raw observations). A reward
-filter is named "not translated": a filter around the environment would change the rewards rlrt reports and the
-pass bar measures (Coach reported the environment's own), and RLlib 2.x has no reward-scaling connector.
+which the exported model applies too (its statistics are baked in: the served model takes raw observations). A
+``RewardRescaleFilter`` becomes rlrt's ``reward_scale`` (:mod:`runtime.backends.rllib.reward_scale`): the learner
+trains on the scaled rewards while the reported returns and the pass bar stay the environment's own, as Coach's.
+Other filters are named "not translated".
 ``VisualizationParameters.dump_gifs`` / ``dump_mp4`` film the evaluation episodes after training (Coach's test phase)
 besides rlrt's rollout videos during training.
 """
@@ -39,11 +40,15 @@ def translate_filters(reader: Reader, config: dict[str, Any]) -> None:
                 else:
                     reader.note(where, f"{class_name(one)} not translated")
         for name, one in (getattr(given, "reward_filters", None) or {}).items():
-            factor = f"({float(one.rescale_factor):g})" if hasattr(one, "rescale_factor") else ""
-            reader.note(f"{path}.reward_filters.{name}",
-                        f"{class_name(one)}{factor} not translated: RLlib 2.x has no reward-scaling connector, and a "
-                        "wrapper around the environment would change the rewards rlrt reports and the pass bar "
-                        "(Coach reported the environment's own)")
+            where = f"{path}.reward_filters.{name}"
+            if class_name(one) == "RewardRescaleFilter":
+                factor = float(config.get("reward_scale", 1.0)) * float(one.rescale_factor)
+                config["reward_scale"] = factor
+                reader.note(where, f"RewardRescaleFilter({float(one.rescale_factor):g}) -> reward_scale {factor:g} "
+                                   "(the learner trains on the scaled rewards; rlrt reports the environment's own, "
+                                   "as Coach did)")
+            else:
+                reader.note(where, f"{class_name(one)} not translated")
 
 
 def translate_videos(reader: Reader, job: CoachJob) -> None:

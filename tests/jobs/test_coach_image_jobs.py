@@ -1,10 +1,12 @@
-"""A Coach preset with a convolutional embedder on an image observation, its agent Coach's Actor-Critic (A3C), trains
-as one rlrt job (``rlrt train --preset src/preset-x.py``): RLlib's PPO with the preset's Conv2d layers as its CNN, the
-policy exported (ONNX) and played for the preset's evaluation episodes."""
+"""A Coach preset with a convolutional embedder on an image observation, its agent Coach's Actor-Critic (A3C) and a
+reward filter, trains as one rlrt job (``rlrt train --preset src/preset-x.py``): RLlib's PPO with the preset's Conv2d
+layers as its CNN and the rewards scaled for the learner only, the policy exported (ONNX) and played for the preset's
+evaluation episodes."""
 
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -48,6 +50,8 @@ from rl_coach.architectures.layers import Conv2d, Dense
 from rl_coach.base_parameters import VisualizationParameters
 from rl_coach.core_types import EnvironmentEpisodes, EnvironmentSteps, TrainingSteps
 from rl_coach.environments.gym_environment import GymVectorEnvironment
+from rl_coach.filters.filter import InputFilter
+from rl_coach.filters.reward.reward_rescale_filter import RewardRescaleFilter
 from rl_coach.graph_managers.basic_rl_graph_manager import BasicRLGraphManager
 from rl_coach.graph_managers.graph_manager import ScheduleParameters
 
@@ -62,6 +66,8 @@ agent_params.algorithm.num_steps_between_gradient_updates = 40
 agent_params.network_wrappers["main"].input_embedders_parameters["observation"].scheme = [Conv2d(8, 4, 2),
                                                                                           Conv2d(16, 3, 1)]
 agent_params.network_wrappers["main"].middleware_parameters.scheme = [Dense(32)]
+agent_params.input_filter = InputFilter()
+agent_params.input_filter.add_reward_filter("rescale", RewardRescaleFilter(0.1))
 
 graph_manager = BasicRLGraphManager(agent_params=agent_params,
                                     env_params=GymVectorEnvironment(level="image_env:ImageEnv"),
@@ -85,6 +91,12 @@ def test_an_actor_critic_preset_on_images_trains_as_ppo_with_its_convolutions(tm
     assert settings["model_config"]["conv_filters"] == [[8, [4, 4], 2, "valid"], [16, [3, 3], 1, "valid"]]
     assert settings["model_config"]["head_fcnet_hiddens"] == [32]
     assert settings["train_batch_size_per_learner"] == 40 and settings["num_epochs"] == 1
+    # The RewardRescaleFilter scales what the learner trains on; the reported returns are the environment's own
+    # (1 per rewarded step of 10: a best episode of the ~80 played earns more than 1, scaled it could not), as
+    # Coach reported them.
+    assert settings["reward_scale"] == 0.1
+    best = [float(m) for m in re.findall(r"^episode_reward_max: ([-\d.]+)", output, re.M)]
+    assert best and max(best) > 1.0, output[-3000:]
     assert config["stop"] == {"training_iteration": 2}
     assert (job / "model" / "policy.onnx").is_file()
     testing = [line for line in output.splitlines() if line.startswith("Testing>") and "Total reward=" in line]

@@ -80,14 +80,15 @@ def test_actor_critic_is_trained_as_ppo(rl_coach: None, tmp_path: Path) -> None:
     assert config_of(job) == {
         "lr": 0.0001, "grad_clip": 40.0, "gamma": 0.99, "use_gae": True, "lambda": 1.0, "entropy_coeff": 0.01,
         "vf_loss_coeff": 0.5, "train_batch_size_per_learner": 5, "minibatch_size": 5, "num_epochs": 1,
-        "use_kl_loss": False, "vf_clip_param": 1e10,
+        "use_kl_loss": False, "vf_clip_param": 1e10, "reward_scale": 0.005,
         "model_config": {"fcnet_hiddens": [256, 512], "fcnet_activation": "relu", "vf_share_layers": True}}
     notes = "\n".join(job.notes)
     assert [n for n in job.notes if "trained as RLlib's PPO (RLlib 2.x has no A3C)" in n] == [
         "agent_params: ActorCriticAgentParameters (A3C) is trained as RLlib's PPO (RLlib 2.x has no A3C): one "
         "synchronous gradient step per batch of 5 environment steps (num_steps_between_gradient_updates), not "
         "asynchronous workers; RLlib standardises each batch's advantages"]
-    assert "agent_params.input_filter.reward_filters.rescale: RewardRescaleFilter(0.005) not translated" in notes
+    assert "agent_params.input_filter.reward_filters.rescale: RewardRescaleFilter(0.005) -> reward_scale 0.005" \
+        in notes
     assert "preset_validation_params.num_workers: 8 not translated" in notes
     assert len(job.notes) == 5, notes  # + improve_steps and steps_between_evaluation_periods
 
@@ -113,7 +114,36 @@ def test_the_actor_critic_translation_resolves_as_an_rlrt_job(rl_coach: None, tm
     base.write_text("name: a3c\nenv: CartPole-v0\nalgorithm: PPO\nconfig: {}\nstop: {}\n")
     spec = resolve(job.hyperparameters, INSTALLED.validator_for, default_preset=str(base), num_cpus=2)
     assert spec.algorithm == "PPO" and spec.config["train_batch_size_per_learner"] == 5
-    assert spec.stop == {"training_iteration": 2}
+    assert spec.stop == {"training_iteration": 2} and spec.config["reward_scale"] == 0.005
+    with pytest.raises(UserError, match="'rl.training.config.reward_scale' must be a finite number other than 0"):
+        resolve({**job.hyperparameters, CONFIG + "reward_scale": 0}, INSTALLED.validator_for,
+                default_preset=str(base), num_cpus=2)
+
+
+def test_reward_scale_scales_what_the_learner_trains_on() -> None:
+    """rlrt's reward_scale (Coach's RewardRescaleFilter): the first piece of RLlib's learner connector pipeline puts
+    the scaled rewards in the train batch; the episodes (whose returns rlrt reports) keep the environment's own."""
+    import functools
+
+    from ray.rllib.algorithms.ppo import PPOConfig  # heavy: Ray and RLlib
+    from ray.rllib.env.single_agent_episode import SingleAgentEpisode  # heavy: Ray and RLlib
+
+    from runtime.backends.rllib.reward_scale import scaled_rewards
+
+    env = gymnasium.make("CartPole-v1")
+    config = PPOConfig().environment("CartPole-v1").learners(
+        learner_connector=functools.partial(scaled_rewards, 0.5))
+    pipeline = config.build_learner_connector(env.observation_space, env.action_space)
+    episode = SingleAgentEpisode(observation_space=env.observation_space, action_space=env.action_space)
+    episode.add_env_reset(env.reset(seed=0)[0])
+    for reward in (1.0, 2.0, 4.0):
+        episode.add_env_step(env.step(0)[0], 0, reward)
+    batch = pipeline.connectors[0](rl_module=None, batch={}, episodes=[episode], explore=False, shared_data={})
+    assert list(batch["rewards"].values()) == [[0.5, 1.0, 2.0]]
+    assert list(episode.get_rewards()) == [1.0, 2.0, 4.0]
+    # RLlib's own pieces after it keep the scaled column (the train batch GAE and the losses read).
+    trained = pipeline(rl_module=None, batch={}, episodes=[episode], shared_data={})
+    assert list(np.asarray(trained["rewards"])) == [0.5, 1.0, 2.0]
 
 
 class ImageEnv(gymnasium.Env):
