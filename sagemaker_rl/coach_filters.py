@@ -21,8 +21,8 @@ MEAN_STD_CLIP = 10.0
 
 
 def translate_filters(reader: Reader, config: dict[str, Any]) -> None:
-    """The agent's ``input_filter`` and ``pre_network_filter``: observation normalisation -> ``observation_filter``;
-    every other filter is named in a line."""
+    """The agent's ``input_filter`` and ``pre_network_filter``: observation normalisation -> ``observation_filter``,
+    reward rescaling -> ``reward_scale``; every other filter is named in a line."""
     for part in ("input_filter", "pre_network_filter"):
         path = f"agent_params.{part}"
         given = reader.get(path)
@@ -31,7 +31,7 @@ def translate_filters(reader: Reader, config: dict[str, Any]) -> None:
         for observation, filters in (getattr(given, "observation_filters", None) or {}).items():
             for name, one in filters.items():
                 where = f"{path}.observation_filters.{observation}.{name}"
-                if class_name(one) == "ObservationNormalizationFilter":
+                if class_name(one) == "ObservationNormalizationFilter" and observation == "observation":
                     config["observation_filter"] = "MeanStdFilter"
                     clip = f"[{float(one.clip_min):g}, {float(one.clip_max):g}]"
                     reader.note(where, f"ObservationNormalizationFilter -> observation_filter MeanStdFilter (RLlib's "
