@@ -104,7 +104,7 @@ def translate_batch(graph_manager: Any) -> CoachJob:
     if heads != ["QHeadParameters"]:
         raise UserError(f"{MAIN}.heads_parameters is {heads}: d3rlpy's DiscreteBCQ has a Q head "
                         "(QHeadParameters).")
-    hidden, activation = network_layers(reader)
+    _, hidden, activation = network_layers(reader)
     if activation != "relu":
         reader.note(f"{MAIN}.middleware_parameters.activation_function",
                     f"{activation!r} not translated: d3rlpy's encoder uses relu")

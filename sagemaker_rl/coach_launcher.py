@@ -346,7 +346,7 @@ def _evaluate(job: CoachJob) -> None:
     model_dir, metadata = locate(root / MODEL_DIR, INSTALLED)
     iteration = int((metadata.get("training") or {}).get("training_iteration", 0))
     evaluate_policy(load_actor(model_dir, metadata, INSTALLED), str(metadata.get("env") or job.env),
-                    job.evaluation_episodes, iteration, root / INTERMEDIATE_DIR)
+                    job.evaluation_episodes, iteration, root / INTERMEDIATE_DIR, videos=job.videos)
 
 
 

@@ -36,6 +36,8 @@ class CoachJob:
     """A Batch RL preset's ``CsvDataset`` path, as written (the launcher finds it: :mod:`sagemaker_rl.coach_batch`)."""
     spaces: tuple[int, int] | None = None
     """A Batch RL preset's ``SpacesDefinition``: (observation values, discrete actions; -1: continuous)."""
+    videos: bool = False
+    """Film the evaluation episodes after training (the preset's ``dump_gifs`` / ``dump_mp4``)."""
 
 
 class Reader:
@@ -73,23 +75,38 @@ def class_name(obj: Any) -> str:
     return type(obj).__name__
 
 
-def scheme_units(component: Any, schemes: dict[str, list[int]], where: str) -> list[int]:
-    """The hidden sizes of an embedder's or middleware's ``scheme`` (a list of ``Dense`` or a scheme name)."""
+def scheme_units(component: Any, schemes: dict[str, list[int]], where: str,
+                 convolutions: list[list[Any]] | None = None) -> list[int]:
+    """The hidden sizes of an embedder's or middleware's ``scheme`` (a list of ``Dense`` or a scheme name). Leading
+    ``Conv2d`` layers go to ``convolutions`` as RLlib's ``conv_filters`` entries when it is given (an embedder of an
+    image); otherwise a layer other than ``Dense`` is a :class:`UserError`."""
     scheme = component.scheme
     if isinstance(scheme, Enum):
         return list(schemes[str(scheme.value)])
-    units = []
+    units: list[int] = []
     for layer in scheme:
-        if class_name(layer) != "Dense":
-            raise UserError(f"{where}.scheme holds {layer!r}: rlrt's models are fully connected (Dense layers); "
-                            "this layer has no counterpart.")
-        units.append(int(layer.units))
+        if class_name(layer) == "Conv2d" and convolutions is not None and not units:
+            # Coach's Conv2d is TensorFlow's conv2d: channels last, 'valid' padding (RLlib's default is 'same').
+            size = layer.kernel_size
+            kernel = [int(k) for k in size] if isinstance(size, (list, tuple)) else [int(size), int(size)]
+            stride = layer.strides
+            stride = [int(s) for s in stride] if isinstance(stride, (list, tuple)) else int(stride)
+            convolutions.append([int(layer.num_filters), kernel, stride, "valid"])
+        elif class_name(layer) == "Dense":
+            units.append(int(layer.units))
+        else:
+            where_ok = ("Conv2d layers before its Dense layers (an image observation's embedder)"
+                        if convolutions is not None else "Dense layers")
+            raise UserError(f"{where}.scheme holds {layer!r}: rlrt translates {where_ok}; this layer has no "
+                            "counterpart there.")
     return units
 
 
-def network_layers(reader: Reader) -> tuple[list[int], str]:
-    """The main network's hidden layer sizes (the observation embedder's, then the middleware's) and its activation
-    (the middleware's; an embedder's other one is noted); a network rlrt cannot build is a :class:`UserError`."""
+def network_layers(reader: Reader, images: bool = False) -> tuple[list[list[Any]], list[int], str]:
+    """The main network's convolutions (RLlib's ``conv_filters``: the observation embedder's leading ``Conv2d``
+    layers, only where ``images`` allows them), hidden layer sizes (the embedder's ``Dense`` layers, then the
+    middleware's) and activation (the middleware's; an embedder's other one is noted); a network rlrt cannot build
+    is a :class:`UserError`."""
     net = reader.get(MAIN, mark=False)
     embedders = net.input_embedders_parameters
     if list(embedders) != ["observation"]:
@@ -99,7 +116,9 @@ def network_layers(reader: Reader) -> tuple[list[int], str]:
     if class_name(middleware) != "FCMiddlewareParameters":
         raise UserError(f"{MAIN}.middleware_parameters is {class_name(middleware)}: rlrt translates the fully "
                         "connected middleware (FCMiddlewareParameters) only.")
-    hidden = (scheme_units(embedder, EMBEDDER_SCHEMES, f"{MAIN}.input_embedders_parameters.observation")
+    convolutions: list[list[Any]] | None = [] if images else None
+    hidden = (scheme_units(embedder, EMBEDDER_SCHEMES, f"{MAIN}.input_embedders_parameters.observation",
+                           convolutions)
               + scheme_units(middleware, MIDDLEWARE_SCHEMES, f"{MAIN}.middleware_parameters"))
     activation = str(middleware.activation_function)
     if embedder.activation_function != activation:
@@ -110,7 +129,7 @@ def network_layers(reader: Reader) -> tuple[list[int], str]:
                  "input_embedders_parameters.observation.activation_function",
                  "middleware_parameters.activation_function"):
         reader.used.add(f"{MAIN}.{part}")
-    return hidden, activation
+    return convolutions or [], hidden, activation
 
 
 def untranslated(reader: Reader, graph_manager: Any, agent: Any) -> Iterator[tuple[str, str]]:

@@ -21,6 +21,7 @@ from typing import Any
 from runtime.config import hyperparameters as hp
 from runtime.errors import UserError
 from sagemaker_rl.coach_batch import translate_batch
+from sagemaker_rl.coach_filters import translate_filters, translate_videos
 from sagemaker_rl.coach_reader import CONFIG, MAIN, STOP, CoachJob, Reader
 from sagemaker_rl.coach_reader import class_name as _name
 from sagemaker_rl.coach_reader import network_layers
@@ -41,13 +42,23 @@ STOP_MEANING = {"TrainingSteps": "training iterations (one rlrt iteration: a bat
 def _network(reader: Reader, config: dict[str, Any]) -> None:
     """The main network's layers, activation, learning rate and gradient clipping."""
     net = reader.get(MAIN, mark=False)
-    hidden, activation = network_layers(reader)
+    convolutions, hidden, activation = network_layers(reader, images=True)
     for part in ("learning_rate", "clip_gradients", "batch_size", "heads_parameters", "use_separate_networks_per_head"):
         reader.used.add(f"{MAIN}.{part}")
     config["lr"] = float(net.learning_rate)
     if net.clip_gradients is not None:
         config["grad_clip"] = float(net.clip_gradients)
-    config["model_config"] = {"fcnet_hiddens": hidden, "fcnet_activation": str(activation)}
+    if not convolutions:
+        config["model_config"] = {"fcnet_hiddens": hidden, "fcnet_activation": str(activation)}
+        return
+    # An image: RLlib's CNN encoder (conv_filters, flattened) feeds the heads; its fcnet_hiddens apply to vectors
+    # only, so the Dense layers after the convolutions are the heads' hidden layers.
+    config["model_config"] = {"conv_filters": convolutions, "conv_activation": str(activation),
+                              "head_fcnet_hiddens": hidden, "head_fcnet_activation": str(activation)}
+    reader.note(f"{MAIN}.input_embedders_parameters.observation.scheme",
+                f"{len(convolutions)} Conv2d -> model_config.conv_filters (an image observation [height, width, "
+                f"channels]), its Dense layers and the middleware's -> head_fcnet_hiddens {hidden}; RLlib's CNN "
+                "takes the observation unscaled (Coach's image embedder divided it by input_rescaling, 255)")
 
 
 def _ppo(reader: Reader, config: dict[str, Any]) -> None:
@@ -74,6 +85,56 @@ def _ppo(reader: Reader, config: dict[str, Any]) -> None:
                     f"{_name(decay)} not translated: RLlib's PPO keeps clip_param constant")
     # The target network holds the old policy in Coach; RLlib keeps the old action log-probabilities instead.
     reader.used.add("agent_params.algorithm.num_steps_between_copying_online_weights_to_target")
+
+
+A3C_VALUE_LOSS_BOUND = 1e10
+"""A3C's value loss is not clipped: RLlib's PPO clamps it at ``vf_clip_param`` (default 10, which CartPole's returns
+exceed, zeroing the value's gradient), here at a bound no loss reaches."""
+
+
+def _actor_critic(reader: Reader, config: dict[str, Any]) -> None:
+    """Coach's A3C as RLlib's PPO with one plain gradient step per batch of ``num_steps_between_gradient_updates``
+    (A3C's t_max) environment steps: no minibatches or epochs, so PPO's clipping never acts (the ratio is 1)."""
+    net = reader.get(MAIN, mark=False)
+    heads = {_name(h): h for h in net.heads_parameters}
+    if sorted(heads) != ["PolicyHeadParameters", "VHeadParameters"]:
+        raise UserError(f"{MAIN}.heads_parameters is {list(heads)}: rlrt translates Actor-Critic's value and policy "
+                        "heads (VHeadParameters, PolicyHeadParameters).")
+    rescaler = reader.get("agent_params.algorithm.policy_gradient_rescaler")
+    rescaler_name = str(getattr(rescaler, "name", rescaler))
+    gae = rescaler_name == "GAE"
+    if rescaler_name not in ("GAE", "A_VALUE"):
+        reader.note("agent_params.algorithm.policy_gradient_rescaler",
+                    f"{rescaler_name} not translated: trained with A_VALUE's advantages (Coach's Actor-Critic "
+                    "computes only A_VALUE and GAE)")
+    t_max = int(reader.get("agent_params.algorithm.num_steps_between_gradient_updates"))
+    lam = float(reader.get("agent_params.algorithm.gae_lambda"))
+    config.update({
+        "gamma": float(reader.get("agent_params.algorithm.discount")),
+        # A_VALUE's advantage (the discounted return to the batch's end, bootstrapped, less the value) is GAE with
+        # lambda 1.
+        "use_gae": True, "lambda": lam if gae else 1.0,
+        "entropy_coeff": float(reader.get("agent_params.algorithm.beta_entropy")),
+        "vf_loss_coeff": float(heads["VHeadParameters"].loss_weight)
+        / float(heads["PolicyHeadParameters"].loss_weight),
+        "train_batch_size_per_learner": t_max, "minibatch_size": t_max, "num_epochs": 1, "use_kl_loss": False,
+        "vf_clip_param": A3C_VALUE_LOSS_BOUND,
+    })
+    config["model_config"]["vf_share_layers"] = not net.use_separate_networks_per_head
+    estimate = bool(reader.get("agent_params.algorithm.estimate_state_value_using_gae"))
+    if gae and not estimate and lam != 1.0:
+        reader.note("agent_params.algorithm.estimate_state_value_using_gae",
+                    "False not translated: RLlib's PPO trains the value on the GAE returns (Coach: on the "
+                    "discounted returns)")
+    every = int(reader.get("agent_params.algorithm.apply_gradients_every_x_episodes"))
+    if every != 1:
+        reader.note("agent_params.algorithm.apply_gradients_every_x_episodes",
+                    f"{every} not translated: RLlib's PPO applies each batch's gradient step at once")
+    reader.used.add(f"{MAIN}.async_training")
+    reader.notes.append(f"agent_params: ActorCriticAgentParameters (A3C) is trained as RLlib's PPO (RLlib 2.x has no "
+                        f"A3C): one synchronous gradient step per batch of {t_max} environment steps "
+                        "(num_steps_between_gradient_updates), not asynchronous workers; RLlib standardises each "
+                        "batch's advantages")
 
 
 def _environment_steps(reader: Reader, key: str, why: str = "") -> int | None:
@@ -125,7 +186,8 @@ def _dqn(reader: Reader, config: dict[str, Any], double_q: bool) -> None:
     config["adam_epsilon"] = float(net.optimizer_epsilon)
 
 
-AGENTS = {"ClippedPPOAgentParameters": "PPO", "DQNAgentParameters": "DQN", "DDQNAgentParameters": "DQN"}
+AGENTS = {"ClippedPPOAgentParameters": "PPO", "ActorCriticAgentParameters": "PPO", "DQNAgentParameters": "DQN",
+          "DDQNAgentParameters": "DQN"}
 """The Coach agents rlrt trains, and the RLlib algorithm each becomes."""
 
 
@@ -197,12 +259,16 @@ def translate(graph_manager: Any) -> CoachJob:
     job = CoachJob({hp.RUN: algorithm}, algorithm, "")
     config: dict[str, Any] = {}
     _network(reader, config)
-    if algorithm == "PPO":
+    if _name(agent) == "ActorCriticAgentParameters":
+        _actor_critic(reader, config)
+    elif algorithm == "PPO":
         _ppo(reader, config)
     else:
         _dqn(reader, config, double_q=_name(agent) == "DDQNAgentParameters")
+    translate_filters(reader, config)
     job.hyperparameters.update({CONFIG + key: value for key, value in config.items()})
     _environment(reader, job)
+    translate_videos(reader, job)
     _schedule(reader, job, algorithm)
     threshold = reader.get("preset_validation_params.min_reward_threshold")
     job.pass_bar = float(threshold) if threshold else None

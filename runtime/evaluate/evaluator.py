@@ -198,16 +198,22 @@ def _videos_line(episodes: int | None, bounded: bool) -> str | None:
 
 
 def evaluate_policy(actor: Actor, env_id: str, episodes: int, iteration: int, intermediate: Path,
-                    stream: TextIO | None = None) -> EvaluationResult:
+                    stream: TextIO | None = None, videos: bool = False) -> EvaluationResult:
     """Play a policy a training job has just exported for ``episodes`` episodes (seeded as :func:`evaluate` seeds
-    them); print a ``Testing>`` line per episode and the summary, write ``evaluation.json``."""
+    them); print a ``Testing>`` line per episode and the summary, write ``evaluation.json``. ``videos``: film the
+    first episodes (as :func:`evaluate` does by default) to ``evaluation-episode-NNNN.mp4``."""
     out = stream or sys.stdout
     print(f"rlrt: evaluating the exported policy in {env_id} for {episodes} episodes", file=out, flush=True)
 
     def on_episode(index: int, total: float, length: int, total_steps: int) -> None:
         print(testing_line(index, total, length, iteration), file=out, flush=True)
 
-    result = run_episodes(batched(actor), env_id, episodes=episodes, seed=DEFAULT_SEED, on_episode=on_episode)
+    def video_path(episode: int) -> Path | None:
+        return intermediate / f"evaluation-episode-{episode:04d}.mp4" if episode <= DEFAULT_VIDEOS else None
+
+    with EpisodeRecorder(video_path, out, name=env_id) as recorder:
+        result = run_episodes(batched(actor), env_id, episodes=episodes, seed=DEFAULT_SEED, on_episode=on_episode,
+                              recorder=recorder if videos else None)
     write_summary(result, env_id, intermediate, out)
     return result
 

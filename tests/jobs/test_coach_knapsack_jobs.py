@@ -49,4 +49,7 @@ def test_the_knapsack_preset_trains_its_uint32_environment_as_the_notebook_launc
     assert settings["model_config"]["fcnet_activation"] == "tanh"
     assert settings["train_batch_size_per_learner"] == 2048 and settings["minibatch_size"] == 64
     assert settings["num_epochs"] == 10 and settings["clip_param"] == 0.2
+    # The preset's ObservationNormalizationFilter: RLlib's MeanStdFilter, its statistics in the exported model.
+    assert settings["observation_filter"] == "MeanStdFilter"
+    assert "MeanStdFilter (baked in: takes raw observations)" in (tree.model / "metadata.json").read_text()
     assert config["stop"] == {"training_iteration": 1}

@@ -148,8 +148,14 @@ def test_the_cartpole_clipped_ppo_preset_trains_as_the_notebook_launches_it(tmp_
     # What has no RLlib counterpart is named, one line each.
     assert "rlrt: preset-cartpole-clippedppo: agent_params.algorithm.clipping_decay_schedule: LinearSchedule not " \
            "translated" in output
-    assert "agent_params.pre_network_filter.observation_filters.observation: {normalize_observation: " \
-           "ObservationNormalizationFilter} not translated" in output
+    # Coach's observation normalisation is RLlib's MeanStdFilter, its statistics baked into the exported model.
+    assert "agent_params.pre_network_filter.observation_filters.observation.normalize_observation: " \
+           "ObservationNormalizationFilter -> observation_filter MeanStdFilter" in output
+    assert settings["observation_filter"] == "MeanStdFilter"
+    assert "MeanStdFilter (baked in: takes raw observations)" in json.dumps(metadata)
+    # The preset's dump_gifs: the evaluation episodes are filmed (the first 5 of the 8).
+    videos = sorted(p.name for p in (tmp_path / "ml" / "output" / "intermediate").glob("evaluation-episode-*.mp4"))
+    assert videos == [f"evaluation-episode-{n:04d}.mp4" for n in range(1, 6)], output[-3000:]
     # An edited preset trains what it says.
     edited = tmp_path / "edited"
     edited.mkdir()

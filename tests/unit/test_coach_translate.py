@@ -41,18 +41,22 @@ def test_clipped_ppo_becomes_rllib_ppo(rl_coach: None) -> None:
     assert {k[len(CONFIG):]: v for k, v in hp.items() if k.startswith(CONFIG)} == {
         "lr": 0.0003, "gamma": 0.9, "lambda": 0.95, "use_gae": True, "clip_param": 0.2, "entropy_coeff": 0.0,
         "num_epochs": 10, "use_kl_loss": False, "minibatch_size": 64, "train_batch_size_per_learner": 2048,
-        "model_config": {"fcnet_hiddens": [64, 64], "fcnet_activation": "tanh", "vf_share_layers": False}}
+        "model_config": {"fcnet_hiddens": [64, 64], "fcnet_activation": "tanh", "vf_share_layers": False},
+        "observation_filter": "MeanStdFilter"}
     assert hp[STOP + "training_iteration"] == 3
     notes = "\n".join(job.notes)
     for setting in ("agent_params.algorithm.clipping_decay_schedule", "agent_params.exploration: EGreedyParameters",
                     "agent_params.network_wrappers.main.optimizer_epsilon: 1e-05",
                     "agent_params.network_wrappers.main.adam_optimizer_beta2: 0.999",
-                    "agent_params.pre_network_filter.observation_filters.observation",
+                    "agent_params.pre_network_filter.observation_filters.observation.normalize_observation: "
+                    "ObservationNormalizationFilter -> observation_filter MeanStdFilter",
                     "agent_params.algorithm.distributed_coach_synchronization_type",
-                    "visualization_parameters.dump_gifs: True", "steps_between_evaluation_periods",
+                    "visualization_parameters.dump_gifs: True -> mp4 videos of the evaluation episodes",
+                    "steps_between_evaluation_periods",
                     "improve_steps: TrainingSteps(3) -> stop at training_iteration 3"):
         assert setting in notes, notes
     assert len(job.notes) == 9, notes  # nothing else: every other setting was translated
+    assert job.videos
 
 
 def test_dqn_becomes_rllib_dqn(rl_coach: None) -> None:

@@ -22,6 +22,7 @@ from runtime.backends.rllib.episode_metrics import on_episode_end as exact_episo
 from runtime.backends.rllib.episode_output import OUTPUT_SETTING, on_episode_end, on_sample_end
 from runtime.backends.rllib.multi_agent_env import as_rllib_multi_agent_env
 from runtime.backends.rllib.ppo_learner import ppo_learner_class
+from runtime.backends.rllib.reward_scale import REWARD_SCALE, scaled_rewards
 from runtime.config.hyperparameters import TrainingSpec
 from runtime.errors import UserError
 from runtime.job.env_config import env_start_error
@@ -178,6 +179,7 @@ def build_algorithm_config(
     model_config: dict[str, Any] = dict(settings.pop("model_config", None) or {})
     log_std_init = model_config.pop("log_std_init", None)
     observation_filter = settings.pop("observation_filter", "NoFilter")
+    reward_scale = float(settings.pop(REWARD_SCALE, 1.0))
     policies_mode = str(settings.pop("multi_agent_policies", "per_group"))
     episode_folder = settings.pop(OUTPUT_SETTING, None)
     custom_model = settings.pop("custom_model", None)
@@ -219,6 +221,8 @@ def build_algorithm_config(
             config.callbacks(on_episode_end=episode_end)
         if spec.algorithm == "PPO" and "learner_class" not in settings:
             config.learners(learner_class=ppo_learner_class())
+        if reward_scale != 1.0:
+            config.learners(learner_connector=functools.partial(scaled_rewards, reward_scale))
         if observation_filter == "MeanStdFilter":
             config.env_runners(
                 env_to_module_connector=mean_std_filter_multi_agent if multi_agent else mean_std_filter

@@ -37,6 +37,7 @@ from runtime.backends.rllib.config import (
 )
 from runtime.backends.rllib.exploration import translate_exploration
 from runtime.backends.rllib.no_effect import message as no_effect_message
+from runtime.backends.rllib.reward_scale import REWARD_SCALE, reward_scale_problem
 from runtime.backends.rllib.schema import PREFIX, Schema, as_typed, coerce_number, model_value_problem, value_problem
 from runtime.config.hyperparameters import ConfigValidator
 from runtime.offline.sources import is_sampler
@@ -195,6 +196,8 @@ def _own_key_problem(algorithm: str, key: str, value: Any) -> str | None:
     name = PREFIX + key
     if key == "observation_filter" and value not in OBSERVATION_FILTERS:
         return f"'{name}' must be one of {', '.join(OBSERVATION_FILTERS)}, got {value!r}"
+    if key == REWARD_SCALE:
+        return reward_scale_problem(name, value)
     if key == "batch_mode" and value not in BATCH_MODES:
         return f"'{name}' must be one of {', '.join(BATCH_MODES)}, got {json.dumps(value, default=str)}"
     if key == "multi_agent_policies" and value not in MULTI_AGENT_POLICIES:
@@ -214,7 +217,8 @@ def _own_key_problem(algorithm: str, key: str, value: Any) -> str | None:
     return None
 
 
-_OWN_CHECKED = ("observation_filter", "batch_mode", "multi_agent_policies", "input", "output") + CUSTOM_MODEL_KEYS
+_OWN_CHECKED = ("observation_filter", "batch_mode", "multi_agent_policies", "input", "output",
+                REWARD_SCALE) + CUSTOM_MODEL_KEYS
 
 
 def check_config(algorithm: str, schema: Schema, config: Mapping[str, Any]) -> list[str]:
