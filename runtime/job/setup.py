@@ -24,7 +24,7 @@ from runtime.contracts import Plugins
 from runtime.errors import UserError, run_job
 from runtime.job.context import Job
 from runtime.job.environment import load_environment, prepare_local_tree
-from runtime.paths import guarded, path_error
+from runtime.paths import describe_os_error, guarded, path_error
 from runtime.names import (
     BASE_DIR_ENV,
     CONFIG_DIR,
@@ -69,8 +69,9 @@ def open_job(root: Path, local: bool, overrides: Mapping[str, Any]) -> Job:
         try:
             stored = prepare_local_tree(root, overrides)
         except OSError as exc:
-            raise UserError(f"Cannot lay out the job tree in {root}: {exc.strerror or exc} ({exc.filename or root}). "
-                            "Give a folder you can write (--base-dir or SAGEMAKER_BASE_DIR).") from exc
+            raise UserError(f"Cannot lay out the job tree in {root}: "
+                            + describe_os_error(Path(exc.filename or root), exc, "the folder")
+                            + " Or give another tree (--base-dir or SAGEMAKER_BASE_DIR).") from exc
         print(f"rlrt: local job tree (laid out like /opt/ml): {root}", flush=True)
     env = load_environment(root)
     if env.failure_file.exists():

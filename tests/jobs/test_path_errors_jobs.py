@@ -186,3 +186,13 @@ def test_nothing_half_written_stays_after_a_failed_transform(tmp_path: Path, sta
                               "--output", str(full / "out")]), "no space left")
         assert not list(full.rglob("*.partial"))
     shutil.rmtree(tmp_path / "full", ignore_errors=True)
+
+
+def test_evaluate_with_an_output_folder_that_is_a_file(tmp_path: Path, cartpole_model: Path) -> None:
+    tree = make_job_tree(tmp_path / "ml")
+    (tree.base / "output").mkdir()
+    tree.intermediate.write_text("a file")
+    stderr = _user_error(run_rlrt(["evaluate", "--model", str(cartpole_model / "model"), "--set",
+                                   "evaluate_episodes=1"], base=tree.base, timeout=180),
+                         f"The output/intermediate folder {tree.intermediate} is a file, not a folder")
+    assert "Episode reward" not in stderr  # before: a framework error after the episodes were played
