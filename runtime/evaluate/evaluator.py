@@ -39,7 +39,7 @@ from runtime.evaluate.loaders import load_actor, locate, trained_env_config
 from runtime.evaluate.video import EpisodeRecorder
 from runtime.job.context import Job
 from runtime.job.env_config import job_env_config
-from runtime.job.setup import run_in_job
+from runtime.job.setup import require_writable, run_in_job
 from runtime.names import CHANNEL_CHECKPOINT, CHANNEL_MODEL, EVALUATION_JSON
 
 DEFAULT_EPISODES = 5
@@ -269,9 +269,12 @@ def run_evaluation_job(base_dir: Path | None, overrides: Mapping[str, Any] | Non
                        *, plugins: Plugins, env: str | None = None, framework: str | None = None,
                        hint: str = "evaluate", family_options: Mapping[str, Any] | None = None) -> int:
     """``rlrt evaluate`` (and its aliases) through the one job setup and failure path; returns the exit code."""
-    return run_in_job(base_dir, overrides, hint,
-                      lambda job: evaluate_in_job(job, plugins, model, env=env, framework=framework,
-                                                  family_options=family_options))
+    def body(job: Job) -> int:
+        # Before the model loads: a place for evaluation.json and the videos (not a file, not read-only).
+        require_writable(job.env.intermediate_dir, "output/intermediate", min_free=0)
+        return evaluate_in_job(job, plugins, model, env=env, framework=framework, family_options=family_options)
+
+    return run_in_job(base_dir, overrides, hint, body)
 
 
 __all__: Sequence[str] = ["algorithm_matches", "check_hyperparameters", "evaluate", "evaluate_in_job",

@@ -30,6 +30,7 @@ from runtime.export.exporter import ExportInput, Exporter
 from runtime.export.model_dir import is_export_output
 from runtime.export.policy import OBSERVATIONS, ServingModel, ServingModels, output_names
 from runtime.names import METADATA_JSON, POLICIES_DIR, TF_PYTHON_ENV
+from runtime.paths import guarded, make_folder, path_kind, require_file
 from runtime.serving.model_store import verify_model_folder
 from runtime.train.manifest import write_manifest
 
@@ -163,21 +164,46 @@ def update_metadata(model_dir: Path, section: dict[str, Any]) -> None:
     metadata = json.loads(path.read_text()) if path.exists() else {}
     metadata["serving"] = section
     tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(metadata, indent=2))
-    tmp.replace(path)
+    try:
+        tmp.write_text(json.dumps(metadata, indent=2))
+        tmp.replace(path)
+    finally:  # a full disk: no half-written metadata.json.tmp stays
+        tmp.unlink(missing_ok=True)
 
 
 def export_model_folder(model_dir: Path, plugins: Plugins, stream: Any = None) -> dict[str, Any]:
     """``rlrt export``: (re)write the serving exports of an existing model folder, its serving model rebuilt from the
     checkpoint by the backend that wrote it (``metadata.json`` ``framework``); any error ends the command."""
     path = model_dir / METADATA_JSON
+    _require_model_folder(model_dir)
     verify_model_folder(model_dir, skip=is_export_output)  # what it reads; the exports it rewrites may be gone
     metadata = json.loads(path.read_text()) if path.is_file() else {}
     backend = plugins.require_backend_for_model(model_dir, metadata)
-    section = export_serving_models(model_dir, lambda: backend.serving_model(model_dir), stream,
-                                    explain_no_savedmodel=True)
-    write_manifest(model_dir)  # the new exports are the folder's files now
+    make_folder(model_dir, "The --model-dir folder")  # it is rewritten: a read-only one fails before any work
+    with guarded(model_dir, "The --model-dir folder"):
+        section = export_serving_models(model_dir, lambda: backend.serving_model(model_dir), stream,
+                                        explain_no_savedmodel=True)
+        write_manifest(model_dir)  # the new exports are the folder's files now
     return section
+
+
+def _require_model_folder(model_dir: Path) -> None:
+    """``rlrt export`` rewrites a model folder in place: a model.tar.gz, a file, or a folder without
+    ``metadata.json`` is named for what it is (not "damaged")."""
+    kind = path_kind(model_dir)
+    if kind == "a folder" and (model_dir / METADATA_JSON).is_file():
+        return
+    if kind == "a file" and model_dir.name.endswith((".tar.gz", ".tgz", ".tar")):
+        raise UserError(f"--model-dir {model_dir} is a model archive, not a model folder: `rlrt export` rewrites the "
+                        f"folder in place. Unpack it first (mkdir model && tar -xzf {model_dir} -C model) and give "
+                        "--model-dir model.")
+    if kind == "a folder":
+        found = ", ".join(sorted(p.name for p in model_dir.iterdir())[:10]) or "nothing"
+        raise UserError(f"--model-dir {model_dir} is not a model folder: it has no {METADATA_JSON} (found: {found}). "
+                        "Give the model folder a training job wrote (`rlrt train`'s model/, or /opt/ml/model).")
+    require_file(model_dir, "--model-dir")  # nothing there, a broken link: said so
+    raise UserError(f"--model-dir {model_dir} is {kind}, not a model folder. Give the model folder a training job "
+                    "wrote (`rlrt train`'s model/, or /opt/ml/model).")
 
 
 def export_failure(exc: BaseException) -> str:

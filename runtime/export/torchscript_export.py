@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import io
 import warnings
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,11 @@ def export_torchscript(policy: Any, observation_dim: int, path: Path) -> None:
     with warnings.catch_warnings(), torch.no_grad():
         warnings.simplefilter("ignore")  # TracerWarnings for shape asserts in the frameworks' code
         traced = torch.jit.trace(policy, example, check_trace=False)
-    traced.save(str(path))
+    # Saved into memory, then written by Python: torch's own file writer aborts the process (std::terminate) when
+    # the disk fills, where Python raises an OSError the command reports.
+    buffer = io.BytesIO()
+    torch.jit.save(traced, buffer)
+    path.write_bytes(buffer.getvalue())
 
 
 class TorchScript(Exporter):

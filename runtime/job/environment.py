@@ -106,12 +106,30 @@ class JobEnvironment:
         """The folder of ``channel``; a :class:`UserError` naming it when the job was given no such channel."""
         path = self.channel_dir(channel)
         if not path.is_dir():
+            pipe = self.pipe_mode_note(channel)
+            if pipe:
+                raise UserError(f"This job needs the '{channel}' input channel as a folder, but {pipe}")
             raise UserError(
                 f"This job needs the '{channel}' input channel, but {path} does not exist. "
                 f"Pass it to the estimator's fit(), e.g. estimator.fit({{'{channel}': 's3://bucket/prefix'}}), "
                 f"or create the folder in a local run."
             )
         return path
+
+    def pipe_mode_note(self, channel: str) -> str:
+        """A sentence when ``channel`` came in SageMaker's Pipe mode (``inputdataconfig.json`` says so, or its named
+        pipes ``<channel>_0``, ... are there instead of a folder), which rlrt does not read; else ''."""
+        try:
+            config = json.loads((self.config_dir / INPUT_DATA_CONFIG_JSON).read_text())
+            mode = str((config.get(channel) or {}).get("TrainingInputMode", ""))
+        except (OSError, ValueError, AttributeError):
+            mode = ""
+        fifo = self.channel_dir(f"{channel}_0")
+        if mode.lower() != "pipe" and not os.path.lexists(fifo):
+            return ""
+        return (f"it came in Pipe mode ({fifo} is a named pipe, not a folder of files): rlrt reads channels in File "
+                "mode. Give the channel input_mode='File' (or 'FastFile'), e.g. "
+                f"TrainingInput(s3_data=..., input_mode='File'), or the estimator's input_mode='File'.")
 
     @property
     def is_master(self) -> bool:

@@ -24,6 +24,7 @@ from runtime.contracts import Plugins
 from runtime.errors import UserError, run_job
 from runtime.job.context import Job
 from runtime.job.environment import load_environment, prepare_local_tree
+from runtime.paths import describe_os_error, guarded, path_error
 from runtime.names import (
     BASE_DIR_ENV,
     CONFIG_DIR,
@@ -68,8 +69,9 @@ def open_job(root: Path, local: bool, overrides: Mapping[str, Any]) -> Job:
         try:
             stored = prepare_local_tree(root, overrides)
         except OSError as exc:
-            raise UserError(f"Cannot lay out the job tree in {root}: {exc.strerror or exc} ({exc.filename or root}). "
-                            "Give a folder you can write (--base-dir or SAGEMAKER_BASE_DIR).") from exc
+            raise UserError(f"Cannot lay out the job tree in {root}: "
+                            + describe_os_error(Path(exc.filename or root), exc, "the folder")
+                            + " Or give another tree (--base-dir or SAGEMAKER_BASE_DIR).") from exc
         print(f"rlrt: local job tree (laid out like /opt/ml): {root}", flush=True)
     env = load_environment(root)
     if env.failure_file.exists():
@@ -133,8 +135,9 @@ def training_lock(base_dir: Path) -> Iterator[None]:
     in the same tree is a :class:`UserError` naming the running one's pid. The lock is the kernel's (``flock``), so
     the lock of a job that died is free at once (no stale lock to clear)."""
     path = base_dir / JOB_LOCK_FILE
-    path.parent.mkdir(parents=True, exist_ok=True)
-    descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    with guarded(path.parent, "The output folder"):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     try:
         try:
             fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -155,7 +158,7 @@ MIN_FREE_BYTES = 64 * 2**20
 (a CartPole PPO checkpoint is ~1 MB, a DeepRacer camera network's ~20 MB)."""
 
 
-def require_writable(folder: Path, role: str) -> None:
+def require_writable(folder: Path, role: str, min_free: int = MIN_FREE_BYTES) -> None:
     """A :class:`UserError` naming ``folder`` when this job cannot write into it (a read-only mount of
     ``/opt/ml/model``, a file in its place) or its disk has no room for a checkpoint (:data:`MIN_FREE_BYTES`), before
     any training time is spent."""
@@ -165,10 +168,9 @@ def require_writable(folder: Path, role: str) -> None:
         probe.write_bytes(b"")
         probe.unlink()
     except OSError as exc:
-        raise UserError(f"The {role} folder {folder} is not writable ({exc.strerror or exc}): the job writes its "
-                        f"outputs there, so mount it read-write (`docker run -v TREE:/opt/ml` without `:ro`).") from exc
+        raise path_error(folder, exc, f"The {role} folder") from exc
     free = shutil.disk_usage(folder).free
-    if free < MIN_FREE_BYTES:
+    if free < min_free:
         raise UserError(f"The {role} folder {folder} has {free / 2**20:.1f} MB free: the job needs at least "
                         f"{MIN_FREE_BYTES // 2**20} MB there for its checkpoints and model. Free some space (or give "
                         "the training instance a larger volume: the estimator's volume_size) and start again.")

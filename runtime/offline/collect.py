@@ -33,6 +33,7 @@ from gymnasium import spaces
 
 from envs.registry import UnknownEnvironmentError, make_env
 from runtime.errors import UserError
+from runtime.paths import FILE, guarded, output_file, replaced_atomically, require_file
 from runtime.serving.codec import ACTION_PROBABILITIES
 from runtime.serving.model_store import OnnxPolicy, locate_model
 
@@ -96,10 +97,11 @@ def read_batch_transform_output(path: Path) -> list[list[float]]:
     joined its input (``join_source='Input'``), ``{"SageMakerOutput": {"predictions": ...}, ...}``. A bare
     ``{"predictions": [p0, p1]}`` (one flat list) is accepted too.
     """
-    if not path.is_file():
-        raise UserError(f"Batch Transform output file {path} does not exist.")
+    require_file(path, "The --policy-file (a Batch Transform output file)")
+    with guarded(path, "The --policy-file", FILE):
+        text = path.read_text(encoding="utf-8")
     vectors: list[list[float]] = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+    for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
         try:
@@ -156,16 +158,18 @@ def dump_states(
     env_id: str, num_envs: int, path: Path, seed: int = 0, env_config: Mapping[str, Any] | None = None
 ) -> int:
     """Reset ``num_envs`` envs (env ``i`` seeded ``seed + i``) and write each first observation as a JSON line."""
+    output_file(path, "The --dump-states file")
     envs = _make_envs(env_id, num_envs, env_config)
-    path.parent.mkdir(parents=True, exist_ok=True)
     try:
-        with path.open("w", encoding="utf-8") as handle:
-            for i, env in enumerate(envs):
-                obs, _ = env.reset(seed=seed + i)
-                handle.write(json.dumps([float(x) for x in _observation(obs)]) + "\n")
+        lines = []
+        for i, env in enumerate(envs):
+            obs, _ = env.reset(seed=seed + i)
+            lines.append(json.dumps([float(x) for x in _observation(obs)]) + "\n")
     finally:
         for env in envs:
             env.close()
+    with replaced_atomically(path, "The --dump-states file") as tmp:
+        tmp.write_text("".join(lines), encoding="utf-8")
     return num_envs
 
 
@@ -192,6 +196,7 @@ def collect(
 
     if num_envs < 1 or num_episodes < 1:
         raise UserError("--num-envs and --num-episodes must be >= 1.")
+    output_file(output, "The --output file")  # before any episode: a path that cannot be written fails at once
     suffix = output.suffix.lower()
     if suffix not in (".csv", ".parquet"):
         raise UserError(f"Output file {output} must end in .csv or .parquet.")
@@ -286,15 +291,13 @@ def write_rollouts(rows: list[dict[str, Any]], output: Path) -> None:
     actions = sorted((c for c in frame.columns if c.startswith(f"{ACTION}_")), key=lambda c: int(c.rsplit("_", 1)[1]))
     states = sorted((c for c in frame.columns if c.startswith(STATE_PREFIX)), key=lambda c: int(c[len(STATE_PREFIX):]))
     frame = frame[actions + first + states] if actions else frame[first + states]
-    output.parent.mkdir(parents=True, exist_ok=True)
-    tmp = output.with_name(f".{output.name}.tmp")
-    if output.suffix.lower() == ".parquet":
-        frame.to_parquet(tmp, index=False)
-    else:
-        if PROBABILITIES in frame.columns:
-            frame[PROBABILITIES] = frame[PROBABILITIES].map(json.dumps)
-        frame.to_csv(tmp, index=False)
-    tmp.replace(output)
+    if output.suffix.lower() != ".parquet" and PROBABILITIES in frame.columns:
+        frame[PROBABILITIES] = frame[PROBABILITIES].map(json.dumps)
+    with replaced_atomically(output, "The --output file") as tmp:
+        if output.suffix.lower() == ".parquet":
+            frame.to_parquet(tmp, index=False)
+        else:
+            frame.to_csv(tmp, index=False)
 
 
 def model_policy(model: Path, env_id: str = "the environment") -> Callable[[np.ndarray], np.ndarray]:

@@ -34,6 +34,7 @@ from runtime.offline.collect import (
 )
 from runtime.offline.rllib_json import RLLIB_OUTPUT_GLOB, load_rllib_json
 from runtime.offline.sources import code_dirs
+from runtime.paths import path_kind, require_file
 
 DATA_SUFFIXES = (".csv", ".parquet")
 RLLIB_SUFFIX = ".json"
@@ -131,14 +132,21 @@ def data_files(path: Path) -> list[Path]:
             raise UserError(f"{path} is not a .csv or .parquet rollout file or an RLlib .json sample-batch file.")
         return [path]
     if not path.is_dir():
-        raise UserError(f"Offline data {path} does not exist.")
+        require_file(path, "The offline data")  # says what is there: nothing, a broken link, a named pipe
+        raise UserError(f"Offline data {path} is {path_kind(path)}, not a .csv or .parquet file or a folder of them.")
     files = sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith(".") and (
         p.suffix.lower() in DATA_SUFFIXES or (p.suffix.lower() == RLLIB_SUFFIX and p.match(RLLIB_OUTPUT_GLOB))))
     if not files:
-        others = sorted(p.name for p in path.rglob("*") if p.is_file())[:5]
+        # Say what is there, with what each entry is: a folder or a named pipe called d.csv is not a data file.
+        others = [p for p in sorted(path.rglob("*")) if not p.name.startswith(".")][:5]
+        found = ", ".join(str(p.relative_to(path)) + ("" if p.is_file() else f" ({path_kind(p)})") for p in others)
+        named = [p for p in others if p.suffix.lower() in DATA_SUFFIXES and not p.is_file()]
         raise UserError(
             f"No .csv or .parquet rollout files or RLlib {RLLIB_OUTPUT_GLOB} sample-batch files under {path}"
-            + (f" (found: {', '.join(others)})." if others else " (the folder is empty).")
+            + (f" (found: {found})." if others else " (the folder is empty).")
+            + (f" {named[0]} is {path_kind(named[0])}, not a file: give the rollouts as regular files"
+               + (" (rlrt reads channels in File mode, not Pipe mode)." if "pipe" in path_kind(named[0]) else ".")
+               if named else "")
         )
     return files
 
@@ -162,6 +170,9 @@ def offline_data_source(job: Any) -> Path:
     where = ", ".join(str(p) for p in searched) or f"no code folder (${MODULE_DIR_ENV} unset, " \
         f"{Path(job.base_dir) / 'code'} absent)"
     missing = job.channel_dir(CHANNEL_TRAIN)
+    pipe = job.pipe_mode_note(CHANNEL_TRAIN) if hasattr(job, "pipe_mode_note") else ""
+    if pipe:
+        raise UserError(f"No offline data: the '{CHANNEL_TRAIN}' input channel is not a folder: {pipe}")
     raise UserError(f"No offline data: this job needs the '{CHANNEL_TRAIN}' input channel ({missing} does not exist) "
                     f"or a .csv or .parquet file in the job's code ({where}). Pass the rollouts in the "
                     f"'{CHANNEL_TRAIN}' channel or keep the CSV in the estimator's source_dir.")

@@ -7,6 +7,7 @@ worker starts in well under a second.
 from __future__ import annotations
 
 import atexit
+import gzip
 import json
 import os
 import shutil
@@ -20,6 +21,7 @@ from typing import Any, Callable, Mapping
 import numpy as np
 
 from runtime.errors import UserError
+from runtime.paths import path_kind
 from runtime.names import BASE_DIR_ENV, DEFAULT_BASE_DIR, METADATA_JSON, MODEL_DIR, SERVE_POLICY_ENV
 from runtime.serving.codec import OBSERVATIONS, observation_dim_from_metadata
 from runtime.train.manifest import verify_manifest
@@ -42,6 +44,7 @@ def _extract(tarball: Path) -> Path:
     target = Path(tempfile.mkdtemp(prefix="rlrt-model-"))
     atexit.register(_remove_if_owner, target, os.getpid())
     try:
+        _check_gzip_stream(tarball)
         with tarfile.open(tarball, "r:*") as archive:
             archive.extractall(target, filter="data")
     except (tarfile.TarError, OSError, EOFError, zlib.error) as exc:  # EOFError, zlib.error: a truncated archive
@@ -50,35 +53,51 @@ def _extract(tarball: Path) -> Path:
     return target
 
 
-def verify_model_folder(model_dir: Path, skip: Callable[[str], bool] | None = None) -> None:
+def _check_gzip_stream(tarball: Path) -> None:
+    """Read a gzip archive to its end, so that a damaged one fails with gzip's own error (``CRC check failed``)
+    before extraction: ``tarfile`` takes a garbled header midway for the end of the archive and stops quietly."""
+    with tarball.open("rb") as raw:
+        if raw.read(2) != b"\x1f\x8b":
+            return
+    with gzip.open(tarball, "rb") as stream:
+        while stream.read(1 << 20):
+            pass
+
+
+def verify_model_folder(model_dir: Path, skip: Callable[[str], bool] | None = None,
+                        shown: str | None = None) -> None:
     """A :class:`UserError` naming every file of ``model_dir`` that does not match the manifest the training job
     wrote last into it (``rlrt_manifest.json``: each file's size and sha256; ``skip(name)``: files not to check); a
-    folder written before manifests existed is accepted unverified."""
+    folder written before manifests existed is accepted unverified. ``shown``: how the message names the model (the
+    archive it was unpacked from, not a temporary folder)."""
     check = verify_manifest(model_dir, skip)
     if check.damaged:
         listed = "; ".join(check.problems[:8]) + ("; ..." if len(check.problems) > 8 else "")
-        raise UserError(f"The model in {model_dir} is damaged: {listed}. Use the model.tar.gz the training job "
-                        "wrote, or export it again from its checkpoint (`rlrt export --model-dir DIR`).")
+        raise UserError(f"The model in {shown or model_dir} is damaged: {listed}. Use the model.tar.gz the training "
+                        "job wrote, or export it again from its checkpoint (`rlrt export --model-dir DIR`).")
 
 
-def locate_model(path: Path) -> Path:
+def locate_model(path: Path, shown: str | None = None) -> Path:
     """The folder holding ``metadata.json`` for ``path``: that folder, a ``model.tar.gz`` (unpacked to a temporary
-    folder), a folder holding ``model.tar.gz``, or a folder with exactly one model folder inside."""
+    folder), a folder holding ``model.tar.gz``, or a folder with exactly one model folder inside. ``shown``: how
+    messages name an unpacked archive's folder."""
     path = Path(path).resolve()  # RLlib reads checkpoints by URI: a relative path has no scheme
     if not path.exists():
         raise UserError(f"No model at {path}: the path does not exist.")
     if path.is_file():
         if path.name.endswith((".tar.gz", ".tgz", ".tar")):
-            return locate_model(_extract(path))
+            return locate_model(_extract(path), shown=f"{path} (unpacked)")
         raise UserError(f"{path} is not a model: give a model folder or a model.tar.gz.")
+    if not path.is_dir():
+        raise UserError(f"{path} is {path_kind(path)}, not a model: give a model folder or a model.tar.gz.")
     if (path / METADATA_JSON).is_file():
-        verify_model_folder(path)
+        verify_model_folder(path, shown=shown)
         return path
     if (path / MODEL_TARBALL).is_file():
-        return locate_model(_extract(path / MODEL_TARBALL))
+        return locate_model(_extract(path / MODEL_TARBALL), shown=f"{path / MODEL_TARBALL} (unpacked)")
     inner = [p for p in path.iterdir() if p.is_dir() and (p / METADATA_JSON).is_file()]
     if len(inner) == 1:
-        verify_model_folder(inner[0])
+        verify_model_folder(inner[0], shown=shown and f"{shown}, {inner[0].name}/")
         return inner[0]
     found = ", ".join(sorted(p.name for p in path.iterdir())[:20]) or "nothing"
     raise UserError(

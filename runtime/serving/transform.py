@@ -29,6 +29,7 @@ from typing import Any, Iterator, Sequence
 import numpy as np
 
 from runtime.errors import UserError
+from runtime.paths import FILE, FOLDER, guarded, make_folder, path_error, path_kind, require_file
 from runtime.serving import codec
 from runtime.serving.model_store import OnnxPolicy, default_model_dir, locate_model
 
@@ -88,17 +89,36 @@ class TransformSummary:
         return self.records / self.seconds if self.seconds > 0 else float("inf")
 
 
-def input_files(path: Path) -> list[Path]:
-    """The files to transform: ``path`` itself, or every non-hidden file under it (sorted)."""
-    if path.is_file():
-        return [path]
-    if not path.is_dir():
-        raise UserError(f"No transform input at {path}: the path does not exist.")
-    files = sorted(p for p in path.rglob("*") if p.is_file() and not any(part.startswith(".") for part in
-                                                                          p.relative_to(path).parts))
+def input_files(path: Path, output_dir: Path | None = None) -> list[Path]:
+    """The files to transform: ``path`` itself, or every non-hidden file under it (sorted), less those under
+    ``output_dir`` when it lies inside ``path`` (a rerun does not read its own outputs)."""
+    if path_kind(path) != "a folder":
+        return [require_file(path, "The --input")]
+    with guarded(path, "The --input folder", FOLDER):
+        files = sorted(p for p in path.rglob("*") if p.is_file() and not any(part.startswith(".") for part in
+                                                                              p.relative_to(path).parts))
+    if output_dir is not None and output_dir.resolve() != path.resolve():
+        files = [p for p in files if not p.resolve().is_relative_to(output_dir.resolve())]
     if not files:
         raise UserError(f"The transform input folder {path} has no files.")
     return files
+
+
+def check_output_folder(input_path: Path, output_dir: Path) -> None:
+    """``output_dir`` must be a folder this job can write, and not the input folder itself (its ``.out`` files would
+    be read as inputs by the next run)."""
+    if path_kind(input_path) == "a folder" and output_dir.resolve() == input_path.resolve():
+        raise UserError(f"The --output folder {output_dir} is the --input folder: a second run would read the .out "
+                        "files of the first as inputs. Give an output folder of its own (e.g. "
+                        f"{output_dir / 'out'}, which the inputs then leave out).")
+    make_folder(output_dir, "The --output folder")
+
+
+def _write_error(exc: OSError, source: Path, output_dir: Path) -> UserError:
+    """An ``OSError`` while one file is transformed: about the input file when it names it, else about the output."""
+    if exc.filename is not None and Path(str(exc.filename)) == source:
+        return path_error(source, exc, "The --input file", FILE)
+    return path_error(output_dir, exc, "The --output folder", FOLDER)
 
 
 def _record_lines(path: Path) -> Iterator[tuple[int, str]]:
@@ -287,9 +307,9 @@ def transform(model: Path, input_path: Path, output_dir: Path, options: Transfor
     options.check()
     model_dir = locate_model(model)
     policy = OnnxPolicy(model_dir, threads=min(4, os.cpu_count() or 1))
-    files = input_files(input_path)
+    check_output_folder(input_path, output_dir)
+    files = input_files(input_path, output_dir)
     root = input_path if input_path.is_dir() else input_path.parent
-    output_dir.mkdir(parents=True, exist_ok=True)
     worker = _Transformer(policy, options)
     started = time.monotonic()
     outputs: list[Path] = []
@@ -310,17 +330,22 @@ def transform(model: Path, input_path: Path, output_dir: Path, options: Transfor
                 raise UserError("join_source=Input needs one output per record: with MultiRecord use accept "
                                 f"{codec.JSONLINES} or {codec.CSV}, or use SingleRecord")
             target = output_dir / (str(path.relative_to(root)) + ".out")
-            target.parent.mkdir(parents=True, exist_ok=True)
             partial = target.with_name(target.name + ".partial")
             try:
+                target.parent.mkdir(parents=True, exist_ok=True)
                 with partial.open("w", encoding="utf-8", newline="") as out:
                     if options.split_type == "None":
                         records += worker.whole_file(path, content_type, accept, out, progress)
                     else:
                         records += worker.lines_file(path, content_type, accept, out, progress)
                 partial.replace(target)
+            except OSError as exc:
+                raise _write_error(exc, path, output_dir) from exc
             finally:
-                partial.unlink(missing_ok=True)
+                try:
+                    partial.unlink(missing_ok=True)
+                except OSError:  # the folder could not be written: no partial file there
+                    pass
             outputs.append(target)
     return TransformSummary(len(files), records, time.monotonic() - started, outputs)
 

@@ -37,6 +37,7 @@ from runtime.export.model_dir import (
 from runtime.export.pipeline import export_failure, export_serving_models
 from runtime.job.environment import JobEnvironment
 from runtime.names import CHECKPOINT_DIR, OUTPUT_CHECKPOINT_DIR
+from runtime.paths import describe_os_error, guarded
 from runtime.timings import mark
 from runtime.train.checkpoints import CheckpointManager, TrainingState, config_changes, describe_space
 from runtime.train.manifest import write_manifest
@@ -278,19 +279,27 @@ def _write_model_folder(job: JobEnvironment, backend: TrainingSession, hooks: Tr
     (and ``metadata.json`` saying why) and fails the job: exit 0 promises a model that loads and serves."""
     staging = job.model_dir / STAGING_DIR
     shutil.rmtree(staging, ignore_errors=True)
-    write_model_dir(staging, checkpoint, spec, info, training)
-    backend.write_model(staging)
-    mark("model folder")
     unservable: Exception | None = None
     try:
-        export_serving_models(staging, lambda: backend.serving_model(staging), out)
-    except Exception as exc:  # noqa: BLE001 - the job's failure, once the checkpoint is in model/
-        unservable = exc
-    mark("exported")
-    publish_model_folder(staging, job.model_dir)
+        write_model_dir(staging, checkpoint, spec, info, training)
+        backend.write_model(staging)
+        mark("model folder")
+        try:
+            export_serving_models(staging, lambda: backend.serving_model(staging), out)
+        except (OSError, shutil.Error):
+            raise  # the disk, not the model: below
+        except Exception as exc:  # noqa: BLE001 - the job's failure, once the checkpoint is in model/
+            unservable = exc
+        mark("exported")
+        publish_model_folder(staging, job.model_dir)
+    except (OSError, shutil.Error) as exc:  # a full or read-only disk: no half-written model folder stays
+        shutil.rmtree(staging, ignore_errors=True)
+        raise UserError(describe_os_error(job.model_dir, exc, "The model folder") + " The checkpoint is kept in "
+                        f"{checkpoint}: a new job in this tree resumes from it and writes the model.") from exc
     hooks.on_export(job.model_dir)
     write_manifest(job.model_dir)  # last: serve, evaluate, export and warm starts verify the folder by it
-    write_output_checkpoint(job.base_dir / OUTPUT_CHECKPOINT_DIR, job.model_dir)
+    with guarded(job.base_dir / OUTPUT_CHECKPOINT_DIR, "The output checkpoint folder"):
+        write_output_checkpoint(job.base_dir / OUTPUT_CHECKPOINT_DIR, job.model_dir)
     if unservable is not None:
         raise UserError(f"Training finished, but the model cannot be served: {export_failure(unservable)} The "
                         f"checkpoint is kept in {job.model_dir / CHECKPOINT_DIR} (a new job in this tree resumes from "

@@ -69,6 +69,7 @@ def _train(job: Job, default_preset: str, plugins: Plugins,
     if env.is_master:
         require_writable(env.model_dir, "model")
         require_writable(env.checkpoint_dir, "checkpoints")
+    require_writable(env.output_dir, "output", min_free=0)  # the lock, the progress, the failure file
     with training_lock(env.base_dir):
         return _train_locked(job, default_preset, plugins, early)
 

@@ -14,6 +14,7 @@ from runtime.cluster.object_store import object_store_for_this_machine
 from runtime.config import hyperparameters as hp
 from runtime.contracts import Plugins
 from runtime.errors import EXIT_SIGINT, run_job, write_failure
+from runtime.paths import make_folder
 from runtime.tuning.results import RESULTS_CSV, TuningOutcome, summarise
 from runtime.tuning.spec import GRID, TuningSpec, check_hyperparameters, load_tuning_spec
 from runtime.tuning.trial import trial_class, wait_for_jobs
@@ -135,6 +136,7 @@ def run_tuning_job(file: Path, output: Path | None = None, *, plugins: Plugins) 
 
     def job() -> int:
         spec = load_tuning_spec(file)
+        make_folder(folder, "The tuning --output folder")  # before Ray starts: a folder it cannot write fails now
         print(f"rlrt: tuning {len(spec.ranges)} hyperparameter(s) over {spec.max_jobs} job(s), "
               f"{spec.max_parallel_jobs} at a time ({spec.strategy}, early stopping {spec.early_stopping_type}); "
               f"{spec.objective_type} {spec.objective_metric_name}; output in {folder}", flush=True)

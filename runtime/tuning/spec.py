@@ -12,6 +12,7 @@ import yaml
 
 from runtime.contracts import Plugins
 from runtime.errors import UserError
+from runtime.paths import FILE, guarded, require_file
 from runtime.job.setup import resolve_spec
 
 OBJECTIVES = ("episode_reward_mean",)
@@ -238,10 +239,11 @@ def parse_tuning_spec(raw: Mapping[str, Any], source: str = "") -> TuningSpec:
 
 def load_tuning_spec(path: Path) -> TuningSpec:
     """Read and check a tuning file (YAML or JSON)."""
-    if not path.is_file():
-        raise UserError(f"Tuning file {path} does not exist")
+    require_file(path, "The tuning file")
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        with guarded(path, "The tuning file", FILE):
+            text = path.read_text(encoding="utf-8")
+        raw = yaml.safe_load(text)
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
         raise UserError(f"Tuning file {path} is not valid YAML/JSON: {exc}") from exc
     except RecursionError:

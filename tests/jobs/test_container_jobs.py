@@ -108,8 +108,8 @@ def test_bad_inputs_to_the_image_end_with_a_clear_message(tmp_path: Path) -> Non
     blocked_no_command.model.write_text("not a folder")
     cases = [(none, [], "The container needs a command: train, serve"),
              (nohp, ["train"], "hyperparameters.json is missing"),
-             (blocked, ["train"], f"The model folder {blocked.model} is not writable"),
-             (blocked_no_command, [], f"The model folder {blocked_no_command.model} is not writable")]
+             (blocked, ["train"], f"The model folder {blocked.model} is a file, not a folder"),
+             (blocked_no_command, [], f"The model folder {blocked_no_command.model} is a file, not a folder")]
     for tree, args, message in cases:
         run = subprocess.run([*container, *args], env=rlrt_env(tree.base), capture_output=True, text=True,
                              timeout=120)

@@ -213,7 +213,7 @@ def test_a_second_job_in_a_running_tree_is_refused_and_a_checkpoints_file_before
     started = time.monotonic()
     run = run_rlrt(["train"], base=blocked.base, timeout=120)
     assert run.returncode == 2 and time.monotonic() - started < 30, run.stderr[-3000:]
-    assert f"The checkpoints folder {blocked.checkpoints} is not writable" in blocked.failure.read_text()
+    assert f"The checkpoints folder {blocked.checkpoints} is a file, not a folder" in blocked.failure.read_text()
     assert not (blocked.base / "output" / "intermediate" / "progress.csv").exists()
 
 
