@@ -7,7 +7,8 @@
   multi-host job's host names must resolve within a bounded wait (a single-host job needs none), so a tree copied
   from SageMaker never hangs in sagemaker-training's silent 15-minute wait. A source dir carrying its own copy of
   ``sagemaker_rl`` is refused, and rlrt's compatibility modules are made importable (runtime/job/script_mode.py).
-  sagemaker-training runs as a child of this process, which passes SIGTERM on to the script (the toolkit does not).
+  sagemaker-training runs as a child of this process, which passes SIGTERM on to the script (the toolkit does not)
+  and, when the script fails, puts its last error in output/failure (runtime/job/script_failure.py).
 - `serve`: `rlrt serve`.
 - anything else is executed as a command (`docker run IMAGE bash`, `docker run IMAGE rlrt presets`).
 """
@@ -27,6 +28,7 @@ from sagemaker_training import params
 from runtime.cluster.node import resolve_host
 from runtime.errors import UserError, default_failure_file, run_job
 from runtime.job.environment import load_environment
+from runtime.job.script_failure import StderrTail, explain_failure
 from runtime.job.script_mode import (
     complete_input_data_config,
     prepare_script_mode,
@@ -101,11 +103,15 @@ def resolve_hosts(hosts: Sequence[str], timeout_s: float | None = None) -> None:
             f"(\"hosts\": [\"{hosts[0]}\"]). {HOST_TIMEOUT_ENV} sets the wait.")
 
 
-def run_forwarding_sigterm(command: Sequence[str]) -> int:
+def run_forwarding_sigterm(command: Sequence[str], program: str = "") -> int:
     """Run sagemaker-training's ``train`` as a child and pass SIGTERM on to the user's script (its children):
     sagemaker-training does not, so a stopped script-mode job (a spot interruption) would never checkpoint. Returns
-    143 when a SIGTERM came and the job then ended in failure (as ``rlrt train`` does), else the toolkit's code."""
-    child = subprocess.Popen(list(command))
+    143 when a SIGTERM came and the job then ended in failure (as ``rlrt train`` does), else the toolkit's code.
+    Its stderr (the script's too) passes through this process, so that when the script ``program`` fails the
+    failure file names its last error (runtime/job/script_failure.py), not only its exit code."""
+    child = subprocess.Popen(list(command), stderr=subprocess.PIPE)
+    assert child.stderr is not None  # stderr=PIPE
+    tail = StderrTail(child.stderr)
     received: list[int] = []
 
     def forward(signum: int, frame: object) -> None:
@@ -121,6 +127,9 @@ def run_forwarding_sigterm(command: Sequence[str]) -> int:
         code = child.wait()
     finally:
         signal.signal(signal.SIGTERM, previous)
+    text = tail.text()
+    if code != 0 and program:
+        explain_failure(default_failure_file(), program, text, code)
     return 143 if received and code != 0 else code
 
 
@@ -134,7 +143,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stdout.flush()
         sys.stderr.flush()
         if command[1:3] == ["-m", TOOLKIT_MODULE]:  # sagemaker-training's `train`: script mode
-            return run_forwarding_sigterm(command)
+            program = str(load_environment().hyperparameters.get(params.USER_PROGRAM_PARAM) or "")
+            return run_forwarding_sigterm(command, program)
         try:
             os.execvp(command[0], command)
         except OSError as exc:

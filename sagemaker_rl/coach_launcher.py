@@ -55,6 +55,11 @@ LAUNCHER_ARGUMENTS = (PRESET_HYPERPARAMETER, hp.SAVE_MODEL, "num_workers")
 ``map_hyperparameter``."""
 
 
+MODEL_SAVERS = ("_save_tf_model", "_save_onnx_model")
+"""SageMaker RL's model-saving methods (TensorFlow 1 / MXNet's ONNX), which scripts override (the Batch RL example);
+rlrt's job writes model/ itself and calls neither."""
+
+
 class CoachConfigurationList(ConfigurationList):
     """SageMaker RL's ``rl.*`` hyperparameters for a Coach graph manager; ``name:Kind`` may name Coach's step kinds
     (``Frames``, ``EnvironmentSteps``, ``EnvironmentEpisodes``, ``TrainingSteps``, ``Time``: the classes rlrt's
@@ -155,6 +160,18 @@ class SageMakerCoachPresetLauncher:
         if type(self).get_config_args is not SageMakerCoachPresetLauncher.get_config_args:
             job.notes.append(f"{type(self).__name__}.get_config_args() not called: it reads Coach's command line, "
                              "which rlrt does not have (map_hyperparameter() is called for every hyperparameter)")
+        save = given.get(hp.SAVE_MODEL)
+        if str(save) in ("None", "0", "False", "false"):
+            given_as = "0 (the launcher's default)" if save is None else str(save)
+            job.notes.append(f"save_model: {given_as} -> model/ written all the same: SageMaker RL's Coach "
+                             "launcher then saved no model into model/ (its result was the checkpoint in "
+                             "output/data/checkpoint, which rlrt writes too); rlrt's exit 0 promises a model in "
+                             "model/ that loads and serves")
+        for method in MODEL_SAVERS:
+            if hasattr(self, method):
+                job.notes.append(f"{type(self).__name__}.{method}() not called: rlrt exports the model itself "
+                                 "(model/: policy.onnx, TorchScript, config.json), so whatever it imports "
+                                 "(TensorFlow) is never needed")
         workers = given.get("num_workers")
         if workers not in (None, 1, "1"):
             job.notes.append(f"num_workers: {workers} not translated: rlrt sizes its env runners from the instance")
