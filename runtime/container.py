@@ -40,6 +40,9 @@ TOOLKIT_SKIPS_HOST_WAIT = "SM_STUDIO_LOCAL_MODE"
 """sagemaker-training skips its host-name wait when this is "true" (its only effect in sagemaker-training 4.9)."""
 TOOLKIT_MODULE = "runtime.toolkit"
 """sagemaker-training's ``train`` with its log made rlrt's (:mod:`runtime.toolkit`)."""
+COACH_EVALUATION, COACH_EVALUATION_MODULE = "evaluate-offline", "sagemaker_rl.coach_evaluate"
+"""The Coach examples' evaluate-coach.py: rlrt's ``evaluate-offline``, run by the module that first fetches the source
+dir and registers the preset's own environment."""
 HOST_TIMEOUT_ENV = "RLRT_HOST_RESOLUTION_TIMEOUT_S"
 DEFAULT_HOST_TIMEOUT_S = 300.0
 
@@ -59,6 +62,8 @@ def plan(argv: Sequence[str]) -> list[str]:
                       "example's own evaluation script, written for what rlrt does not have (Ray 1.x's "
                       f"ray.rllib.agents, Coach); rlrt's evaluator (`rlrt {evaluation}`) plays the model with the "
                       "same hyperparameters and output lines instead", flush=True)
+                if evaluation == COACH_EVALUATION:  # with the source dir, for a preset's own environment
+                    return [sys.executable, "-m", COACH_EVALUATION_MODULE, *rest]
                 return [sys.executable, "-m", "runtime.cli", evaluation, *rest]
             resolve_hosts(env.hosts)
             prepare_script_mode(env.hyperparameters, files)

@@ -261,12 +261,25 @@ class SageMakerCoachPresetLauncher:
         if code:
             raise SystemExit(code)
 
+    def register_preset_env(self) -> None:
+        """Register the environment of the preset file in source_dir when it is the script's own (``level=
+        "module:Class"``), under the id its training job gave it, for the evaluator to play the model in."""
+        preset_file = Path(self.path_of_main_launcher()) / f"{self.preset_name()}.py"
+        if not preset_file.is_file():
+            return
+        compat.install()
+        env_params = getattr(self.preset_from_name(preset_file.stem), "env_params", None)
+        level = getattr(env_params, "level", None)
+        if isinstance(level, str) and ":" in level:
+            _register_level(level, dict(getattr(env_params, "additional_simulator_parameters", None) or {}))
+
     @classmethod
     def evaluate_main(cls) -> None:
         """Entry point of ``evaluate-coach.py``: rlrt's offline evaluation (``rlrt evaluate-offline``) of the model
-        in the ``model`` (or ``checkpoint``) channel."""
+        in the ``model`` (or ``checkpoint``) channel, in the preset's own environment when it has one."""
         configure_logging()
-        code = run_evaluation_job(None, {}, None, plugins=INSTALLED, framework="d3rlpy", hint="evaluate-offline")
+        code = run_job(cls().register_preset_env) or run_evaluation_job(
+            None, {}, None, plugins=INSTALLED, framework="d3rlpy", hint="evaluate-offline")
         if code:
             raise SystemExit(code)
 

@@ -182,28 +182,32 @@ def test_the_cartpole_clipped_ppo_preset_trains_as_the_notebook_launches_it(tmp_
     assert other["config"]["lr"] == 0.001 and {**other["config"], "lr": 0.0003} == settings
 
 
-def evaluate_as_the_notebook(tmp_path: Path, source: Path, preset: str, checkpoint: Path) -> str:
-    """The example's own evaluate-coach.py as its notebook runs it: the training job's checkpoint (SageMaker's
-    output/data/checkpoint) in the 'checkpoint' channel, ``evaluate_steps`` 2000; returns the job's output."""
-    files = {name: (source / name).read_text() for name in ("evaluate-coach.py", f"{preset}.py")}
+def evaluate_as_the_notebook(tmp_path: Path, source: Path, names: tuple[str, ...], preset: str, steps: int,
+                             trained: Path) -> tuple[str, list[int]]:
+    """The example's own evaluate-coach.py as its notebook runs it: its source dir (``names`` beside the script),
+    the training job (tree ``trained``)'s checkpoint (SageMaker's output/data/checkpoint) in the 'checkpoint'
+    channel, ``evaluate_steps``; returns the job's output and its episodes' lengths."""
+    files = {name: (source / name).read_text() for name in ("evaluate-coach.py", *names)}
+    checkpoint = trained / "output" / "data" / "checkpoint"
     run, evaluation = run_script_mode(
-        tmp_path, "evaluate-coach.py", files, {"RLCOACH_PRESET": preset, "evaluate_steps": 2000},
+        tmp_path, "evaluate-coach.py", files, {"RLCOACH_PRESET": preset, "evaluate_steps": steps},
         prepare=lambda t: shutil.copytree(checkpoint, t.channel("checkpoint"), dirs_exist_ok=True))
     output = run.stdout + run.stderr
     assert run.returncode == 0, output[-4000:]
     assert "rlrt's evaluator (`rlrt evaluate-offline`) plays the model" in output  # the example's script swapped
     lengths = [int(s) for _, _, s in TESTING.findall(output)]
-    assert lengths and sum(lengths) >= 2000 > sum(lengths[:-1]), output[-3000:]
+    assert lengths and sum(lengths) >= steps > sum(lengths[:-1]), output[-3000:]
     assert (evaluation.intermediate / "evaluation.json").is_file() and not evaluation.failure.exists()
-    return output
+    return output, lengths
 
 
 @pytest.mark.slow
 def test_the_cartpole_examples_evaluate_coach_plays_the_trained_policy(tmp_path: Path) -> None:
     """The CartPole example's second step: its evaluate-coach.py on the training job's checkpoint."""
-    train_cartpole(tmp_path / "train", "preset-cartpole-clippedppo")
-    checkpoint = tmp_path / "train" / "ml" / "output" / "data" / "checkpoint"
-    output = evaluate_as_the_notebook(tmp_path / "evaluate", CARTPOLE, "preset-cartpole-clippedppo", checkpoint)
+    preset = "preset-cartpole-clippedppo"
+    train_cartpole(tmp_path / "train", preset)
+    output, _ = evaluate_as_the_notebook(tmp_path / "evaluate", CARTPOLE, (f"{preset}.py",), preset, 2000,
+                                         tmp_path / "train" / "ml")
     assert re.search(r"rlrt: evaluating PPO model from \S+/checkpoint on CartPole-v0 for 2000 steps", output)
 
 
@@ -276,6 +280,12 @@ def test_the_mountain_car_preset_trains_its_own_environment_class(tmp_path: Path
     assert settings["train_batch_size_per_learner"] == 600 and settings["minibatch_size"] == 256
     assert settings["num_epochs"] == 1 and settings["clip_param"] == 0.3
     assert settings["model_config"]["fcnet_hiddens"] == [32, 32]
+    # The notebook's second step: its evaluate-coach.py (the notebook's evaluate_steps 20000 -> 300) in the
+    # preset's own environment, registered from source_dir as the training job registered it.
+    output, _ = evaluate_as_the_notebook(tmp_path / "evaluate", MOUNTAIN_CAR, ("patient_envs.py", f"{preset}.py"),
+                                         preset, 300, tree.base)
+    assert "rlrt: evaluating PPO model from " in output
+    assert " on sagemaker_rl/patient_envs.PatientContinuousMountainCar for 300 steps" in output
 
 
 EVALUATE_SCRIPT = '''
