@@ -20,7 +20,7 @@ import signal
 import subprocess
 import sys
 import time
-from typing import Sequence
+from typing import IO, Sequence
 
 import psutil
 from sagemaker_training import params
@@ -113,10 +113,12 @@ def run_forwarding_sigterm(command: Sequence[str], program: str = "") -> int:
     sagemaker-training does not, so a stopped script-mode job (a spot interruption) would never checkpoint. Returns
     143 when a SIGTERM came and the job then ended in failure (as ``rlrt train`` does), else the toolkit's code.
     Its stderr (the script's too) passes through this process, so that when the script ``program`` fails the
-    failure file names its last error (runtime/job/script_failure.py), not only its exit code."""
-    child = subprocess.Popen(list(command), stderr=subprocess.PIPE)
-    assert child.stderr is not None  # stderr=PIPE
-    tail = StderrTail(child.stderr)
+    failure file names its last error (runtime/job/script_failure.py), not only its exit code; not in a terminal,
+    where the script's own stderr stays the terminal (its training progress bar is drawn only there) and its
+    traceback is on the screen."""
+    capture = not _is_terminal(sys.stderr)
+    child = subprocess.Popen(list(command), stderr=subprocess.PIPE if capture else None)
+    tail = StderrTail(child.stderr) if child.stderr is not None else None
     received: list[int] = []
 
     def forward(signum: int, frame: object) -> None:
@@ -132,10 +134,18 @@ def run_forwarding_sigterm(command: Sequence[str], program: str = "") -> int:
         code = child.wait()
     finally:
         signal.signal(signal.SIGTERM, previous)
-    text = tail.text()
-    if code != 0 and program:
+    text = tail.text() if tail is not None else ""
+    if code != 0 and program and text:
         explain_failure(default_failure_file(), program, text, code)
     return 143 if received and code != 0 else code
+
+
+def _is_terminal(stream: IO[str] | None) -> bool:
+    """Whether ``stream`` is a terminal (False for none, or a closed one)."""
+    try:
+        return stream is not None and stream.isatty()
+    except ValueError:
+        return False
 
 
 def main(argv: Sequence[str] | None = None) -> int:
