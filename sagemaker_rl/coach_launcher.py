@@ -170,8 +170,8 @@ class SageMakerCoachPresetLauncher:
         for method in MODEL_SAVERS:
             if hasattr(self, method):
                 job.notes.append(f"{type(self).__name__}.{method}() not called: rlrt exports the model itself "
-                                 "(model/: policy.onnx, TorchScript, config.json), so whatever it imports "
-                                 "(TensorFlow) is never needed")
+                                 "(model/: policy.onnx, TorchScript, config.json), so what it imports "
+                                 "(TensorFlow, MXNet) is never needed")
         workers = given.get("num_workers")
         if workers not in (None, 1, "1"):
             job.notes.append(f"num_workers: {workers} not translated: rlrt sizes its env runners from the instance")
