@@ -7,7 +7,8 @@
   multi-host job's host names must resolve within a bounded wait (a single-host job needs none), so a tree copied
   from SageMaker never hangs in sagemaker-training's silent 15-minute wait. A source dir carrying its own copy of
   ``sagemaker_rl`` is refused, and rlrt's compatibility modules are made importable (runtime/job/script_mode.py).
-  sagemaker-training runs as a child of this process, which passes SIGTERM on to the script (the toolkit does not).
+  sagemaker-training runs as a child of this process, which passes SIGTERM on to the script (the toolkit does not)
+  and, when the script fails, puts its last error in output/failure (runtime/job/script_failure.py).
 - `serve`: `rlrt serve`.
 - anything else is executed as a command (`docker run IMAGE bash`, `docker run IMAGE rlrt presets`).
 - no command: `train` when the tree holds a training job's configuration (SageMaker SDK 3's ``ModelTrainer`` starts
@@ -22,7 +23,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Sequence
+from typing import IO, Sequence
 
 import psutil
 from sagemaker_training import params
@@ -30,18 +31,22 @@ from sagemaker_training import params
 from runtime.cluster.node import resolve_host
 from runtime.errors import UserError, default_failure_file, run_job
 from runtime.job.environment import load_environment
-from runtime.names import BASE_DIR_ENV, CONFIG_DIR, DEFAULT_BASE_DIR, HYPERPARAMETERS_JSON
+from runtime.job.script_failure import StderrTail, explain_failure
 from runtime.job.script_mode import (
     complete_input_data_config,
     prepare_script_mode,
     source_files,
     stock_evaluation,
 )
+from runtime.names import BASE_DIR_ENV, CONFIG_DIR, DEFAULT_BASE_DIR, HYPERPARAMETERS_JSON
 
 TOOLKIT_SKIPS_HOST_WAIT = "SM_STUDIO_LOCAL_MODE"
 """sagemaker-training skips its host-name wait when this is "true" (its only effect in sagemaker-training 4.9)."""
 TOOLKIT_MODULE = "runtime.toolkit"
 """sagemaker-training's ``train`` with its log made rlrt's (:mod:`runtime.toolkit`)."""
+COACH_EVALUATION, COACH_EVALUATION_MODULE = "evaluate-offline", "sagemaker_rl.coach_evaluate"
+"""The Coach examples' evaluate-coach.py: rlrt's ``evaluate-offline``, run by the module that first fetches the source
+dir and registers the preset's own environment."""
 HOST_TIMEOUT_ENV = "RLRT_HOST_RESOLUTION_TIMEOUT_S"
 DEFAULT_HOST_TIMEOUT_S = 300.0
 
@@ -61,6 +66,8 @@ def plan(argv: Sequence[str]) -> list[str]:
                       "example's own evaluation script, written for what rlrt does not have (Ray 1.x's "
                       f"ray.rllib.agents, Coach); rlrt's evaluator (`rlrt {evaluation}`) plays the model with the "
                       "same hyperparameters and output lines instead", flush=True)
+                if evaluation == COACH_EVALUATION:  # with the source dir, for a preset's own environment
+                    return [sys.executable, "-m", COACH_EVALUATION_MODULE, *rest]
                 return [sys.executable, "-m", "runtime.cli", evaluation, *rest]
             resolve_hosts(env.hosts)
             prepare_script_mode(env.hyperparameters, files)
@@ -118,11 +125,17 @@ def resolve_hosts(hosts: Sequence[str], timeout_s: float | None = None) -> None:
             f"(\"hosts\": [\"{hosts[0]}\"]). {HOST_TIMEOUT_ENV} sets the wait.")
 
 
-def run_forwarding_sigterm(command: Sequence[str]) -> int:
+def run_forwarding_sigterm(command: Sequence[str], program: str = "") -> int:
     """Run sagemaker-training's ``train`` as a child and pass SIGTERM on to the user's script (its children):
     sagemaker-training does not, so a stopped script-mode job (a spot interruption) would never checkpoint. Returns
-    143 when a SIGTERM came and the job then ended in failure (as ``rlrt train`` does), else the toolkit's code."""
-    child = subprocess.Popen(list(command))
+    143 when a SIGTERM came and the job then ended in failure (as ``rlrt train`` does), else the toolkit's code.
+    Its stderr (the script's too) passes through this process, so that when the script ``program`` fails the
+    failure file names its last error (runtime/job/script_failure.py), not only its exit code; not in a terminal,
+    where the script's own stderr stays the terminal (its training progress bar is drawn only there) and its
+    traceback is on the screen."""
+    capture = not _is_terminal(sys.stderr)
+    child = subprocess.Popen(list(command), stderr=subprocess.PIPE if capture else None)
+    tail = StderrTail(child.stderr) if child.stderr is not None else None
     received: list[int] = []
 
     def forward(signum: int, frame: object) -> None:
@@ -138,7 +151,18 @@ def run_forwarding_sigterm(command: Sequence[str]) -> int:
         code = child.wait()
     finally:
         signal.signal(signal.SIGTERM, previous)
+    text = tail.text() if tail is not None else ""
+    if code != 0 and program and text:
+        explain_failure(default_failure_file(), program, text, code)
     return 143 if received and code != 0 else code
+
+
+def _is_terminal(stream: IO[str] | None) -> bool:
+    """Whether ``stream`` is a terminal (False for none, or a closed one)."""
+    try:
+        return stream is not None and stream.isatty()
+    except ValueError:
+        return False
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -151,7 +175,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stdout.flush()
         sys.stderr.flush()
         if command[1:3] == ["-m", TOOLKIT_MODULE]:  # sagemaker-training's `train`: script mode
-            return run_forwarding_sigterm(command)
+            program = str(load_environment().hyperparameters.get(params.USER_PROGRAM_PARAM) or "")
+            return run_forwarding_sigterm(command, program)
         try:
             os.execvp(command[0], command)
         except OSError as exc:

@@ -55,6 +55,11 @@ LAUNCHER_ARGUMENTS = (PRESET_HYPERPARAMETER, hp.SAVE_MODEL, "num_workers")
 ``map_hyperparameter``."""
 
 
+MODEL_SAVERS = ("_save_tf_model", "_save_onnx_model")
+"""SageMaker RL's model-saving methods (TensorFlow 1 / MXNet's ONNX), which scripts override (the Batch RL example);
+rlrt's job writes model/ itself and calls neither."""
+
+
 class CoachConfigurationList(ConfigurationList):
     """SageMaker RL's ``rl.*`` hyperparameters for a Coach graph manager; ``name:Kind`` may name Coach's step kinds
     (``Frames``, ``EnvironmentSteps``, ``EnvironmentEpisodes``, ``TrainingSteps``, ``Time``: the classes rlrt's
@@ -155,6 +160,18 @@ class SageMakerCoachPresetLauncher:
         if type(self).get_config_args is not SageMakerCoachPresetLauncher.get_config_args:
             job.notes.append(f"{type(self).__name__}.get_config_args() not called: it reads Coach's command line, "
                              "which rlrt does not have (map_hyperparameter() is called for every hyperparameter)")
+        save = given.get(hp.SAVE_MODEL)
+        if str(save) in ("None", "0", "False", "false"):
+            given_as = "0 (the launcher's default)" if save is None else str(save)
+            job.notes.append(f"save_model: {given_as} -> model/ written all the same: SageMaker RL's Coach "
+                             "launcher then saved no model into model/ (its result was the checkpoint in "
+                             "output/data/checkpoint, which rlrt writes too); rlrt's exit 0 promises a model in "
+                             "model/ that loads and serves")
+        for method in MODEL_SAVERS:
+            if hasattr(self, method):
+                job.notes.append(f"{type(self).__name__}.{method}() not called: rlrt exports the model itself "
+                                 "(model/: policy.onnx, TorchScript, config.json), so what it imports "
+                                 "(TensorFlow, MXNet) is never needed")
         workers = given.get("num_workers")
         if workers not in (None, 1, "1"):
             job.notes.append(f"num_workers: {workers} not translated: rlrt sizes its env runners from the instance")
@@ -244,12 +261,25 @@ class SageMakerCoachPresetLauncher:
         if code:
             raise SystemExit(code)
 
+    def register_preset_env(self) -> None:
+        """Register the environment of the preset file in source_dir when it is the script's own (``level=
+        "module:Class"``), under the id its training job gave it, for the evaluator to play the model in."""
+        preset_file = Path(self.path_of_main_launcher()) / f"{self.preset_name()}.py"
+        if not preset_file.is_file():
+            return
+        compat.install()
+        env_params = getattr(self.preset_from_name(preset_file.stem), "env_params", None)
+        level = getattr(env_params, "level", None)
+        if isinstance(level, str) and ":" in level:
+            _register_level(level, dict(getattr(env_params, "additional_simulator_parameters", None) or {}))
+
     @classmethod
     def evaluate_main(cls) -> None:
         """Entry point of ``evaluate-coach.py``: rlrt's offline evaluation (``rlrt evaluate-offline``) of the model
-        in the ``model`` (or ``checkpoint``) channel."""
+        in the ``model`` (or ``checkpoint``) channel, in the preset's own environment when it has one."""
         configure_logging()
-        code = run_evaluation_job(None, {}, None, plugins=INSTALLED, framework="d3rlpy", hint="evaluate-offline")
+        code = run_job(cls().register_preset_env) or run_evaluation_job(
+            None, {}, None, plugins=INSTALLED, framework="d3rlpy", hint="evaluate-offline")
         if code:
             raise SystemExit(code)
 

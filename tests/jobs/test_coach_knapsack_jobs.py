@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.jobs.test_sagemaker_rl_coach_jobs import COACH
+from tests.jobs.test_sagemaker_rl_coach_jobs import COACH, evaluate_as_the_notebook
 from tests.jobs.test_sagemaker_rl_jobs import run_script_mode
 from tests.quiet_logs import gym_notice, unexpected_lines
 
@@ -53,3 +53,8 @@ def test_the_knapsack_preset_trains_its_uint32_environment_as_the_notebook_launc
     assert settings["observation_filter"] == "MeanStdFilter"
     assert "MeanStdFilter (baked in: takes raw observations)" in (tree.model / "metadata.json").read_text()
     assert config["stop"] == {"training_iteration": 1}
+    # The notebook's second step: its evaluate-coach.py with evaluate_steps 250 ("5 episodes": 50 steps each) in
+    # the preset's own environment, registered from source_dir as the training job registered it.
+    output, lengths = evaluate_as_the_notebook(tmp_path / "evaluate", KNAPSACK, KNAPSACK_FILES[1:],
+                                               "preset-knapsack-clippedppo", 250, tree.base)
+    assert "on sagemaker_rl/knapsack_env.KnapSackMediumEnv for 250 steps" in output and lengths == [50] * 5

@@ -91,6 +91,9 @@ def test_the_batch_rl_preset_file_trains_discrete_bcq_on_its_data(tmp_path: Path
     assert "CsvDataset('cartpole_dataset.csv') is not in source_dir: the data in" in output
     assert "rlrt's preset 'cartpole-bcq' is tuned for this problem with d3rlpy (delete preset-cartpole-ddqnbcq.py " \
            "from source_dir to train it instead)" in output
+    # Its TF1 model-saving override (the only place it imports TensorFlow) is named, never called.
+    assert "rlrt: preset-cartpole-ddqnbcq: MyLauncher._save_tf_model() not called: rlrt exports the model itself" \
+           in output
     assert unexpected_lines(output) == []
     assert (tree.model / "policy.onnx").is_file() and not tree.failure.exists()
     config = json.loads((tree.model / "config.json").read_text())
@@ -103,6 +106,27 @@ def test_the_batch_rl_preset_file_trains_discrete_bcq_on_its_data(tmp_path: Path
     assert settings["target_update_interval"] == 50 and settings["action_flexibility"] == 0.3
     rows = sum(1 for _ in (tree.channel("train") / "rollouts.csv").open()) - 1
     assert settings["n_steps_per_epoch"] == -(-rows // 128)  # one pass over the data, as Coach's epoch
+
+
+def test_a_train_coach_importing_tensorflow_fails_at_once_naming_what_to_delete(tmp_path: Path) -> None:
+    """The Batch RL example's train-coach.py imports TensorFlow inside its TF1 model-saving override; with that
+    import at the top of the file (where a script written for Coach's TensorFlow image may have it), the job fails
+    before any training, output/failure naming TensorFlow, the file and line, and what to delete."""
+    text = (BATCH / "train-coach.py").read_text()
+    assert "        import tensorflow as tf\n" in text and "def _save_tf_model(self):" in text
+    files = {name: (BATCH / name).read_text() for name in BATCH_FILES}
+    files["train-coach.py"] = "import tensorflow as tf\n" + text
+    run, tree = run_script_mode(tmp_path, "train-coach.py", files, {"RLCOACH_PRESET": "preset-cartpole-ddqnbcq",
+                                                                    "save_model": 1}, timeout=120)
+    output = run.stdout + run.stderr
+    assert run.returncode == 1, output[-3000:]
+    assert "rlrt: loading the Coach preset" not in output  # at once: the script's first line
+    failure = tree.failure.read_text()
+    assert failure.startswith("The entry point train-coach.py failed (ExecuteUserScriptError: exit code 1): "
+                              "ModuleNotFoundError: No module named 'tensorflow' (train-coach.py, line 1). "
+                              "TensorFlow is not in rlrt's image"), failure
+    assert "Delete the `import tensorflow` from train-coach.py and any TF1 model-saving method" in failure
+    assert "_save_tf_model() override: rlrt never calls it" in failure and len(failure) <= 1024
 
 
 def cartpole_files(preset: str, edit: tuple[str, str] | None = None) -> dict[str, str]:
@@ -164,6 +188,61 @@ def test_the_cartpole_clipped_ppo_preset_trains_as_the_notebook_launches_it(tmp_
     assert other["config"]["lr"] == 0.001 and {**other["config"], "lr": 0.0003} == settings
 
 
+def evaluate_as_the_notebook(tmp_path: Path, source: Path, names: tuple[str, ...], preset: str, steps: int,
+                             trained: Path) -> tuple[str, list[int]]:
+    """The example's own evaluate-coach.py as its notebook runs it: its source dir (``names`` beside the script),
+    the training job (tree ``trained``)'s checkpoint (SageMaker's output/data/checkpoint) in the 'checkpoint'
+    channel, ``evaluate_steps``; returns the job's output and its episodes' lengths."""
+    files = {name: (source / name).read_text() for name in ("evaluate-coach.py", *names)}
+    checkpoint = trained / "output" / "data" / "checkpoint"
+    run, evaluation = run_script_mode(
+        tmp_path, "evaluate-coach.py", files, {"RLCOACH_PRESET": preset, "evaluate_steps": steps},
+        prepare=lambda t: shutil.copytree(checkpoint, t.channel("checkpoint"), dirs_exist_ok=True))
+    output = run.stdout + run.stderr
+    assert run.returncode == 0, output[-4000:]
+    assert "rlrt's evaluator (`rlrt evaluate-offline`) plays the model" in output  # the example's script swapped
+    lengths = [int(s) for _, _, s in TESTING.findall(output)]
+    assert lengths and sum(lengths) >= steps > sum(lengths[:-1]), output[-3000:]
+    assert (evaluation.intermediate / "evaluation.json").is_file() and not evaluation.failure.exists()
+    return output, lengths
+
+
+@pytest.mark.slow
+def test_the_cartpole_examples_evaluate_coach_plays_the_trained_policy(tmp_path: Path) -> None:
+    """The CartPole example's second step: its evaluate-coach.py on the training job's checkpoint."""
+    preset = "preset-cartpole-clippedppo"
+    train_cartpole(tmp_path / "train", preset)
+    output, _ = evaluate_as_the_notebook(tmp_path / "evaluate", CARTPOLE, (f"{preset}.py",), preset, 2000,
+                                         tmp_path / "train" / "ml")
+    assert re.search(r"rlrt: evaluating PPO model from \S+/checkpoint on CartPole-v0 for 2000 steps", output)
+
+
+@pytest.mark.slow
+def test_a_restarted_coach_job_resumes_and_save_model_0_still_writes_the_model(tmp_path: Path) -> None:
+    """A managed-spot restart: the second attempt runs in the same tree (/opt/ml/checkpoints holds the first one's
+    checkpoints) with a larger stop, resumes from the first attempt's checkpoint and finishes. save_model 0 (the
+    launcher's default: SageMaker RL then wrote no model) is named in a line; model/ is written all the same."""
+    files = cartpole_files("preset-cartpole-clippedppo")
+    given = {"RLCOACH_PRESET": "preset-cartpole-clippedppo", **NOTEBOOK, "save_model": 0}
+    first, tree = run_script_mode(tmp_path, "train-coach.py", files, given)
+    output = first.stdout + first.stderr
+    assert first.returncode == 0, output[-4000:]
+    assert "rlrt: preset-cartpole-clippedppo: save_model: 0 -> model/ written all the same: SageMaker RL's Coach " \
+           "launcher then saved no model into model/" in output
+    assert "rlrt: resumed from" not in output and (tree.checkpoints / "checkpoint_000001").is_dir()
+    assert (tree.model / "policy.onnx").is_file() and (tree.base / "output" / "data" / "checkpoint").is_dir()
+    second, tree = run_script_mode(tmp_path, "train-coach.py", files, {**given, "improve_steps": 2})
+    output = second.stdout + second.stderr
+    assert second.returncode == 0, output[-4000:]
+    assert re.search(r"^rlrt: resumed from \S+/checkpoints/checkpoint_000001 \(iteration 1, ", output, re.M), \
+        output[-3000:]
+    after = output.split("rlrt: resumed from", 1)[1]
+    assert "training_iteration: 2" in after and "training_iteration: 1\n" not in after
+    assert "rlrt: done (training_iteration 2 >= 2)" in after
+    assert len([line for line in after.splitlines() if line.startswith("Testing>")]) == 8
+    assert json.loads((tree.model / "metadata.json").read_text())["training"]["training_iteration"] == 2
+
+
 @pytest.mark.slow
 def test_the_cartpole_dqn_preset_trains_as_the_notebook_launches_it(tmp_path: Path) -> None:
     _, metadata, config = train_cartpole(tmp_path, "preset-cartpole-dqn")
@@ -207,6 +286,12 @@ def test_the_mountain_car_preset_trains_its_own_environment_class(tmp_path: Path
     assert settings["train_batch_size_per_learner"] == 600 and settings["minibatch_size"] == 256
     assert settings["num_epochs"] == 1 and settings["clip_param"] == 0.3
     assert settings["model_config"]["fcnet_hiddens"] == [32, 32]
+    # The notebook's second step: its evaluate-coach.py (the notebook's evaluate_steps 20000 -> 300) in the
+    # preset's own environment, registered from source_dir as the training job registered it.
+    output, _ = evaluate_as_the_notebook(tmp_path / "evaluate", MOUNTAIN_CAR, ("patient_envs.py", f"{preset}.py"),
+                                         preset, 300, tree.base)
+    assert "rlrt: evaluating PPO model from " in output
+    assert " on sagemaker_rl/patient_envs.PatientContinuousMountainCar for 300 steps" in output
 
 
 EVALUATE_SCRIPT = '''

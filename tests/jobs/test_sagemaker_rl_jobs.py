@@ -362,6 +362,20 @@ def test_a_script_that_raises_fails_the_job(tmp_path: Path) -> None:
     assert "ExecuteUserScriptError" in tree.failure.read_text() and "RuntimeError: boom" in run.stderr
 
 
+def test_a_script_failing_at_import_names_its_error_in_the_failure_file(tmp_path: Path) -> None:
+    """The script's last error (its traceback's final line, and where it was raised) reaches output/failure, not
+    only sagemaker-training's exit code; its traceback still goes to the log as it came."""
+    script = "import json\n\n\ndef check(rate):\n    raise ValueError(f'learning rate {rate} is negative')\n\n\n" \
+             "check(-1)\n"
+    run, tree = run_script_mode(tmp_path, "train-bad.py", {"train-bad.py": script}, {}, timeout=60)
+    assert run.returncode == 1, (run.stdout + run.stderr)[-3000:]
+    failure = tree.failure.read_text()
+    assert failure.startswith("The entry point train-bad.py failed (ExecuteUserScriptError: exit code 1): "
+                              "ValueError: learning rate -1 is negative (train-bad.py, line 5)."), failure
+    assert "The full traceback is in the job's log (stderr)." in failure
+    assert "Traceback (most recent call last)" in run.stderr and 'line 8, in <module>' in run.stderr
+
+
 @pytest.mark.slow
 def test_sigterm_reaches_the_launcher_script_which_checkpoints(tmp_path: Path) -> None:
     """A stopped script-mode job (SIGTERM to the image's entry point): the container passes it on to the script
