@@ -29,6 +29,10 @@ from envs.errors import EnvConfigError
 from envs.faults import split_fault_options, with_faults
 from envs.native_output import PYBULLET_LINES, QuietFirstReset, without_native_lines
 
+# pygame (gymnasium's classic-control frames) imports setuptools' pkg_resources, which warns that it is deprecated; the
+# pinned setuptools keeps it for TensorBoard. Nothing a user can act on: left out of every process that builds envs.
+warnings.filterwarnings("ignore", message="pkg_resources is deprecated", category=UserWarning, module="pygame")
+
 
 @dataclass(frozen=True)
 class EnvInfo:
@@ -152,12 +156,16 @@ def canonical_env_id(env_id: str) -> str:
     env_id = ALIASES.get(env_id, env_id)
     if env_id in KNOWN_ENVS or env_id in gym.registry or split_game_id(env_id)[1] is not None:
         return env_id
-    choices = sorted(set(KNOWN_ENVS) | set(ALIASES))
+    # Gymnasium's registry is open (its own ids, installed packages', a user's register() calls): suggest from it too.
+    choices = sorted(set(KNOWN_ENVS) | set(ALIASES) | set(gym.registry))
     close = difflib.get_close_matches(env_id, choices, n=1)
     hint = f" Did you mean '{close[0]}'?" if close else ""
     raise UnknownEnvironmentError(
-        f"Unknown environment '{env_id}'.{hint} Known environments: {', '.join(sorted(KNOWN_ENVS))} "
-        f"(aliases: {', '.join(sorted(ALIASES))}; and {', '.join(p + ':<game>' for p in GAME_PREFIXES)})."
+        f"Unknown environment '{env_id}': not a registered gymnasium id, nor one of rlrt's own names.{hint} Any id "
+        "gymnasium has registered works (its own, an installed package's, or one your code registers with "
+        "gymnasium.register before rlrt starts; `python -c 'import gymnasium; gymnasium.pprint_registry()'` lists "
+        f"them); rlrt's own: {', '.join(sorted(KNOWN_ENVS))} (aliases: {', '.join(sorted(ALIASES))}; and "
+        f"{', '.join(p + ':<game>' for p in GAME_PREFIXES)})."
     )
 
 

@@ -9,6 +9,7 @@ from typing import NoReturn, Sequence
 
 from runtime.config.hyperparameters import PRESET, decode_value
 from runtime.config.presets import DEFAULT_PRESET, all_presets
+from runtime.config.shorthands import add_shorthand_options, with_shorthands
 from runtime.errors import run_job
 from runtime.evaluate.evaluator import run_evaluation_job
 from runtime.export.formats import describe_formats
@@ -39,6 +40,10 @@ def _key_value(text: str) -> tuple[str, object]:
     return key.strip(), decode_value(value)
 
 
+BASE_DIR_HELP = ("job tree laid out like /opt/ml (created if missing; default: $SAGEMAKER_BASE_DIR, else /opt/ml when "
+                 "it holds a job, else a new ./rlrt-jobs/<name>-<time>)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The ``rlrt`` parser; each command adds its own sub-parser below."""
     parser = argparse.ArgumentParser(
@@ -53,13 +58,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="train a preset (the default with no arguments)",
         description=(
             "Train a preset. Inside SageMaker or `docker run IMAGE train` the job reads /opt/ml; elsewhere it "
-            "creates ./rlrt-jobs/<preset>-<time>/ laid out like /opt/ml. Hyperparameters use SageMaker RL's "
+            "creates a new ./rlrt-jobs/<preset>-<time>[-N]/ laid out like /opt/ml per launch (removed again when the "
+            "job fails before training anything; the error is printed). Hyperparameters use SageMaker RL's "
             "grammar: preset, rl.training.config.<key>, rl.training.config.env_config.<key>, "
             "rl.training.stop.<key>."
         ),
         epilog=(
             "examples:\n"
             "  rlrt train\n"
+            "  rlrt train --env Acrobot-v1 --algo dqn --seed 1 -n 100000   # = --set rl.training.env=Acrobot-v1 ...\n"
             "  rlrt train --preset hopper-ppo --set rl.training.stop.time_total_s=600\n"
             "  rlrt train --set rl.training.config.num_sgd_iter=20 --set rl.training.config.lr=0.0001\n"
             "  rlrt train --base-dir ./myjob   # rerun later in the same folder to resume from its checkpoints\n"
@@ -79,13 +86,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="KEY=VALUE",
         help="a hyperparameter, as SageMaker would pass it (VALUE is JSON if it parses, else a string); repeatable",
     )
-    train.add_argument("--base-dir", type=user_path, help="job tree laid out like /opt/ml (created if missing; "
-                                                          "default: $SAGEMAKER_BASE_DIR, else "
-                             "/opt/ml when it holds a job, else a new ./rlrt-jobs/<name>-<time>)")
+    train.add_argument("--base-dir", type=user_path, help=BASE_DIR_HELP)
     train.add_argument("--hyperparameters", type=user_path, metavar="FILE",
                        help="start from the hyperparameters in FILE: `rlrt tune`'s best_hyperparameters.json, a "
                             "SageMaker hyperparameters.json or a JSON object (--set and --preset win over it)")
     train.add_argument("--default-preset", default=DEFAULT_PRESET, help=argparse.SUPPRESS)
+    add_shorthand_options(train)
 
     sub.add_parser("presets", help="list the presets",
                    description="List the shipped presets, their pass bars and the other names they answer to (the "
@@ -111,9 +117,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--model", type=user_path, help="model folder or model.tar.gz (default: the 'model' channel)")
     evaluate.add_argument("--set", dest="overrides", action="append", type=_key_value, default=[], metavar="KEY=VALUE",
                           help="a hyperparameter (evaluate_episodes, evaluate_steps, env, seed); repeatable")
-    evaluate.add_argument("--base-dir", type=user_path, help="job tree laid out like /opt/ml (default: "
-                                                             "$SAGEMAKER_BASE_DIR, else /opt/ml when it holds "
-                               "a job, else a new ./rlrt-jobs/<name>-<time>)")
+    evaluate.add_argument("--base-dir", type=user_path, help=BASE_DIR_HELP)
     _add_serving_commands(sub)
 
     dr = sub.add_parser(
@@ -143,9 +147,7 @@ def build_parser() -> argparse.ArgumentParser:
     dr.add_argument("--trials", type=int, help="number of trials (default: NUMBER_OF_TRIALS, else 3)")
     dr.add_argument("--set", dest="overrides", action="append", type=_key_value, default=[], metavar="KEY=VALUE",
                     help="an evaluation setting as a hyperparameter (e.g. WORLD_NAME=oval); repeatable")
-    dr.add_argument("--base-dir", type=user_path, help="job tree laid out like /opt/ml (created if missing; default: "
-                                                       "$SAGEMAKER_BASE_DIR, else "
-                             "/opt/ml when it holds a job, else a new ./rlrt-jobs/<name>-<time>)")
+    dr.add_argument("--base-dir", type=user_path, help=BASE_DIR_HELP)
 
     tune = sub.add_parser(
         "tune",
@@ -265,9 +267,7 @@ def _add_serving_commands(sub: argparse._SubParsersAction) -> None:
     evaluate.add_argument("--set", dest="overrides", action="append", type=_key_value, default=[], metavar="KEY=VALUE",
                           help="a hyperparameter (evaluate_episodes, evaluate_steps, algorithm, env, config, "
                                "record_video_every, seed); repeatable")
-    evaluate.add_argument("--base-dir", type=user_path, help="job tree laid out like /opt/ml (created if missing; "
-                                                             "default: $SAGEMAKER_BASE_DIR, else "
-                             "/opt/ml when it holds a job, else a new ./rlrt-jobs/<name>-<time>)")
+    evaluate.add_argument("--base-dir", type=user_path, help=BASE_DIR_HELP)
 
     export = sub.add_parser(
         "export",
@@ -365,8 +365,8 @@ def _run_evaluation(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``rlrt`` console script."""
     mark("cli")
-    given = list(sys.argv[1:] if argv is None else argv)
-    args = build_parser().parse_args(given or ["train"])  # `rlrt` alone trains the default preset, as --help says
+    given, parser = list(sys.argv[1:] if argv is None else argv), build_parser()
+    args = parser.parse_args(given or ["train"])  # `rlrt` alone trains the default preset, as --help says
     configure_logging()
     if args.command == "presets":
         return _list_presets()
@@ -378,13 +378,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run_collect(args)
     if args.command == "tune":
         return run_tuning_job(args.file, args.output, plugins=INSTALLED)
-    overrides = dict(args.overrides)
+    overrides = with_shorthands(args, args.overrides, parser)
     if args.preset and args.preset.endswith(".py"):  # a Coach preset file: trained as its train-coach.py would
         return train_preset_file(Path(args.preset), args.base_dir, overrides)
     if args.preset:
         overrides[PRESET] = args.preset
     return run_training_job(args.base_dir, overrides, default_preset=args.default_preset, plugins=INSTALLED,
-                            hyperparameters_file=getattr(args, "hyperparameters", None))
+                            hyperparameters_file=getattr(args, "hyperparameters", None), force=args.force)
 
 
 def run(argv: Sequence[str] | None = None) -> NoReturn:

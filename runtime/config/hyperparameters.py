@@ -45,6 +45,8 @@ from runtime.config.stop import (  # noqa: F401 - re-exported: the stop criteria
     STOP_TRAINING_ITERATION,
     all_stop_keys,
     check_stop,
+    same_env,
+    stop_for_env,
 )
 from runtime.config.values import ValueCheck, check_value, coerce_value, decode_value, parse_number  # noqa: F401 - re-exported
 from runtime.errors import UserError
@@ -331,8 +333,10 @@ def resolve(
             f"unknown stop criterion '{key}'.{_closest(key, stop_keys)}")
         if problem:
             problems.append(f"{preset.where}: {problem}")
-    # As in SageMaker RL, the user's stop criteria update the preset's; training stops at the first one met.
-    merged_stop = {**preset.stop, **stop}
+    # As in SageMaker RL, the user's stop criteria update the preset's; training stops at the first one met. A job that
+    # names no preset but another environment gets that environment's reward stop, not the preset's.
+    preset_stop = preset.stop if preset_keys or same_env(env, preset.env) else stop_for_env(preset.stop, env)
+    merged_stop = {**preset_stop, **stop}
     if problems:
         raise UserError(format_problems(problems))
     return TrainingSpec(

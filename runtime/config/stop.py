@@ -9,6 +9,9 @@ import math
 from types import MappingProxyType
 from typing import Any, Mapping
 
+import gymnasium
+
+from envs.registry import ALIASES
 from runtime.config.values import ValueCheck
 
 STOP_PREFIX = "rl.training.stop."
@@ -54,3 +57,43 @@ def check_stop(given: Mapping[str, Any], keys: Mapping[str, ValueCheck]) -> tupl
         else:
             stop[rest] = keys[rest].coerce(value)
     return stop, problems
+
+
+def reward_threshold(env: str) -> float | None:
+    """Gymnasium's ``reward_threshold`` for ``env`` (the return at which its task counts as solved: CartPole-v1 475,
+    Acrobot-v1 -100), None where gymnasium registers no threshold or does not know the id."""
+    spec = gymnasium.registry.get(ALIASES.get(env, env))
+    value = getattr(spec, "reward_threshold", None)
+    return float(value) if isinstance(value, (int, float)) else None
+
+
+def same_env(a: str, b: str) -> bool:
+    """Whether two environment ids (or aliases) name one environment."""
+    return ALIASES.get(a, a) == ALIASES.get(b, b)
+
+
+def stop_for_env(preset_stop: Mapping[str, Any], env: str) -> dict[str, Any]:
+    """The stop criteria of a preset trained on another environment than its own, when the job named no preset
+    (``rlrt train --env Acrobot-v1``: the default preset's "return >= 475" is CartPole's): its reward criterion is
+    gymnasium's ``reward_threshold`` for ``env`` (none where gymnasium gives none), its budgets (steps, time) stay."""
+    stop = {key: value for key, value in preset_stop.items() if key != STOP_EPISODE_REWARD_MEAN}
+    threshold = reward_threshold(env)
+    if threshold is not None:
+        stop[STOP_EPISODE_REWARD_MEAN] = threshold
+    return stop
+
+
+def stop_note(stop: Mapping[str, Any], given: Mapping[str, Any], env: str, preset_name: str,
+              preset_stop: Mapping[str, Any]) -> str:
+    """The line that says which reward stop a job on ``env`` got in place of that of preset ``preset_name`` (made for
+    another environment): ``stop`` the job's criteria, ``given`` its hyperparameters."""
+    reward = STOP_EPISODE_REWARD_MEAN
+    ours = preset_stop.get(reward)
+    replaced = f" ({reward} >= {ours:g} is for that preset's own environment)" if ours is not None else ""
+    if STOP_PREFIX + reward in given:
+        chosen = f"{reward} >= {stop[reward]:g}, as given"
+    elif reward in stop:
+        chosen = f"{reward} >= {stop[reward]:g}: gymnasium's reward_threshold for {env}"
+    else:
+        chosen = f"none: gymnasium has no reward_threshold for {env}; the step and time budgets stop it"
+    return f"rlrt: reward stop on {env}, not preset {preset_name}'s{replaced}: {chosen}"

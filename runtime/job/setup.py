@@ -12,7 +12,9 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import re
 import shutil
+import sys
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -27,36 +29,131 @@ from runtime.job.environment import load_environment, prepare_local_tree
 from runtime.paths import describe_os_error, guarded, path_error
 from runtime.names import (
     BASE_DIR_ENV,
+    CHECKPOINTS_DIR,
     CONFIG_DIR,
+    CONFIG_JSON,
+    CONFIG_YAML,
     DEFAULT_BASE_DIR,
     FAILURE_FILE,
     HYPERPARAMETERS_JSON,
+    INTERMEDIATE_DIR,
     JOB_LOCK_FILE,
+    MODEL_DIR,
+    OUTPUT_DIR,
     RESOURCE_CONFIG_JSON,
 )
 
 LOCAL_JOBS_DIR = Path("rlrt-jobs")
 
 
-def find_base_dir(base_dir: Path | None, preset_hint: str) -> tuple[Path, bool]:
+def find_base_dir(base_dir: Path | None, preset_hint: str, claim: bool = False) -> tuple[Path, bool]:
     """Where this job's tree is, and whether it is a local tree we create (not one SageMaker or docker made).
 
     Order: an explicit ``--base-dir``; ``$SAGEMAKER_BASE_DIR``; ``/opt/ml`` when it holds a job configuration
-    (SageMaker, ``docker run``); else a new folder ``./rlrt-jobs/<preset>-<time>`` laid out like ``/opt/ml``.
+    (SageMaker, ``docker run``); else a new folder ``./rlrt-jobs/<name>-<time>`` laid out like ``/opt/ml``. With
+    ``claim`` that new folder is made here, atomically, under a name no other launch has (see :func:`claim_tree`).
     """
+    return _find_base_dir(base_dir, preset_hint, claim)[:2]
+
+
+def _find_base_dir(base_dir: Path | None, preset_hint: str, claim: bool) -> tuple[Path, bool, bool]:
+    """:func:`find_base_dir`, and whether the tree is a new one this launch claimed under ``./rlrt-jobs``."""
     if base_dir is not None:
-        return base_dir.resolve(), not (base_dir / CONFIG_DIR / RESOURCE_CONFIG_JSON).is_file()
+        return base_dir.resolve(), not (base_dir / CONFIG_DIR / RESOURCE_CONFIG_JSON).is_file(), False
     if os.environ.get(BASE_DIR_ENV):
         path = Path(os.environ[BASE_DIR_ENV]).resolve()
-        return path, not (path / CONFIG_DIR / RESOURCE_CONFIG_JSON).is_file()
+        return path, not (path / CONFIG_DIR / RESOURCE_CONFIG_JSON).is_file(), False
     if (DEFAULT_BASE_DIR / CONFIG_DIR / HYPERPARAMETERS_JSON).is_file():
-        return DEFAULT_BASE_DIR, False
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    return (LOCAL_JOBS_DIR / f"{preset_hint}-{stamp}").resolve(), True
+        return DEFAULT_BASE_DIR, False, False
+    name = f"{tree_name(preset_hint)}-{time.strftime('%Y%m%d-%H%M%S')}"
+    if not claim:
+        return (LOCAL_JOBS_DIR / name).resolve(), True, False
+    return claim_tree(LOCAL_JOBS_DIR, name), True, True
 
 
-def open_job(root: Path, local: bool, overrides: Mapping[str, Any]) -> Job:
-    """Lay out a local tree if needed, load the environment, clear a stale failure and merge the overrides.
+def tree_name(hint: str) -> str:
+    """A folder name from a preset name, a preset file's path or ``<env>-<algorithm>``: lower case, ``-`` for any
+    character a shell would need quoted."""
+    stem = Path(hint).stem if hint.endswith((".yaml", ".yml", ".py")) else hint
+    return re.sub(r"[^a-z0-9._-]+", "-", stem.lower()).strip("-.") or "job"
+
+
+def claim_tree(parent: Path, name: str) -> Path:
+    """Make the folder ``parent/name``, else ``name-2``, ``name-3``, ... (the first free one) and return it. ``mkdir``
+    is atomic, so two launches in the same second (two seeds started together) each get their own tree: sharing one,
+    the second would be refused (one training job per tree) or inherit the first's hyperparameters."""
+    for attempt in range(1, 10_000):
+        path = parent / (name if attempt == 1 else f"{name}-{attempt}")
+        try:
+            parent.mkdir(parents=True, exist_ok=True)
+            path.mkdir()
+        except FileExistsError:
+            continue
+        except FileNotFoundError:  # ``parent`` removed by a launch that just cleaned up after itself: make it again
+            continue
+        except OSError as exc:
+            raise UserError(f"Cannot make the job tree {path.absolute()}: {exc.strerror or exc}. Run rlrt in a "
+                            "folder you can write, or give one (--base-dir or SAGEMAKER_BASE_DIR).") from exc
+        return path.resolve()
+    raise UserError(f"{parent.absolute()} holds 10000 job trees named {name}: remove some.")
+
+
+def produced_anything(root: Path) -> bool:
+    """Whether a job in ``root`` produced anything worth keeping: a checkpoint, a model file, an iteration's row in
+    ``progress.csv``, an evaluation's outputs. Not what every job writes before it trains (its failure file and
+    lock, the resolved configuration, a TensorBoard file's header, ``progress.csv``'s header)."""
+    intermediate = root / INTERMEDIATE_DIR
+    setup = {root / FAILURE_FILE, root / JOB_LOCK_FILE, intermediate / CONFIG_JSON, intermediate / CONFIG_YAML}
+    for folder in (CHECKPOINTS_DIR, MODEL_DIR, OUTPUT_DIR):
+        for path in (root / folder).rglob("*"):
+            if not path.is_file() or path in setup or path.name.startswith("events.out.tfevents."):
+                continue
+            if path == intermediate / "progress.csv" and len(path.read_bytes().splitlines()) < 2:
+                continue
+            return True
+    return False
+
+
+def discard_unused_tree(root: Path) -> None:
+    """Remove ``root``, a tree this launch made under ``./rlrt-jobs``, when its job failed before producing anything
+    (a typo in a setting, a missing file): the folder would hold only the settings that failed, and a folder per
+    failed attempt buries the trees that trained. The error was printed already; say where it would have been kept."""
+    if produced_anything(root):
+        print(f"rlrt: the job tree {root} is kept: it holds what the job trained before it failed (output/failure "
+              "says why)", file=sys.stderr, flush=True)
+        return
+    shutil.rmtree(root, ignore_errors=True)
+    try:
+        root.parent.rmdir()  # ./rlrt-jobs itself, when this was its only tree
+    except OSError:
+        pass
+    print(f"rlrt: nothing was trained, so the new job tree {root} was removed (the error is above)", file=sys.stderr,
+          flush=True)
+
+
+def start_afresh(root: Path, local: bool) -> None:
+    """``rlrt train --force``: forget what ``root`` holds from earlier runs (checkpoints, model, outputs and, in a
+    local tree, the hyperparameters stored there) so the job starts from scratch instead of resuming. Refused while
+    a job trains there (the training lock); input channels are kept."""
+    if not (root / CONFIG_DIR).is_dir():
+        return  # a new tree: nothing to forget
+    with training_lock(root):
+        for folder in (CHECKPOINTS_DIR, MODEL_DIR):
+            shutil.rmtree(root / folder, ignore_errors=True)
+        for path in (root / OUTPUT_DIR).iterdir() if (root / OUTPUT_DIR).is_dir() else ():
+            if path.is_dir():
+                shutil.rmtree(path)
+            elif path != root / JOB_LOCK_FILE:
+                path.unlink()
+        if local:
+            (root / CONFIG_DIR / HYPERPARAMETERS_JSON).unlink(missing_ok=True)
+    print(f"rlrt: --force: starting {root} afresh (its checkpoints, model, outputs"
+          f"{' and stored hyperparameters' if local else ''} removed)", flush=True)
+
+
+def open_job(root: Path, local: bool, overrides: Mapping[str, Any], force: bool = False) -> Job:
+    """Lay out a local tree if needed, load the environment, clear a stale failure and merge the overrides (with
+    ``force``, after :func:`start_afresh`).
 
     In a local tree the overrides are written into ``hyperparameters.json``, so a rerun in the same tree runs (and
     resumes) the same configuration; in a SageMaker tree they are layered on top of it.
@@ -64,6 +161,8 @@ def open_job(root: Path, local: bool, overrides: Mapping[str, Any]) -> Job:
     if root.exists() and not root.is_dir():
         raise UserError(f"The job tree {root} is a file, not a folder (--base-dir or {BASE_DIR_ENV} names it): give "
                         "a folder, new or laid out like /opt/ml.")
+    if force:
+        start_afresh(root, local)
     stored: dict[str, Any] | None = None  # a local tree's hyperparameters before this run's --set is written in
     if local:
         try:
@@ -116,17 +215,21 @@ def hyperparameter_sources(stored: Mapping[str, Any], given: Mapping[str, Any], 
 
 
 def run_in_job(base_dir: Path | None, overrides: Mapping[str, Any] | Callable[[], Mapping[str, Any]] | None,
-               hint: str, body: Callable[[Job], int | None]) -> int:
+               hint: str, body: Callable[[Job], int | None], force: bool = False) -> int:
     """Run ``body`` inside the job found from ``base_dir`` (see :func:`find_base_dir`) through the one failure path;
     returns the process exit code. ``overrides`` may be a function (reading a ``--hyperparameters`` file): its error
-    then ends in the job's failure file like any other."""
-    root, local = find_base_dir(base_dir, hint)
+    then ends in the job's failure file like any other. A new ``./rlrt-jobs`` tree whose job failed before producing
+    anything is removed (:func:`discard_unused_tree`); ``force``: see :func:`start_afresh`."""
+    root, local, claimed = _find_base_dir(base_dir, hint, claim=True)
 
     def job() -> int | None:
         given = overrides() if callable(overrides) else overrides
-        return body(open_job(root, local, dict(given or {})))
+        return body(open_job(root, local, dict(given or {}), force))
 
-    return run_job(job, lambda: root / FAILURE_FILE)
+    code = run_job(job, lambda: root / FAILURE_FILE)
+    if claimed and code != 0:
+        discard_unused_tree(root)
+    return code
 
 
 @contextmanager

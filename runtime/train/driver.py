@@ -36,7 +36,7 @@ from runtime.export.model_dir import (
 )
 from runtime.export.pipeline import export_failure, export_serving_models
 from runtime.job.environment import JobEnvironment
-from runtime.names import CHECKPOINT_DIR, OUTPUT_CHECKPOINT_DIR
+from runtime.names import CHECKPOINT_DIR, DEFAULT_BASE_DIR, OUTPUT_CHECKPOINT_DIR
 from runtime.paths import describe_os_error, guarded
 from runtime.timings import mark
 from runtime.train.checkpoints import CheckpointManager, TrainingState, config_changes, describe_space
@@ -175,8 +175,11 @@ def train(
                       f"{latest.name}", file=out, flush=True)
         else:
             warm_start(backend, job, spec, hooks, state, out)
+        # In /opt/ml (SageMaker, docker run) the events also go to output/intermediate, uploaded with the job's
+        # output; elsewhere one copy, so that `tensorboard --logdir rlrt-jobs` lists each job once.
         reporter = Reporter(job.intermediate_dir, job.tensorboard_dir, f"{spec.preset} ({backend.describe()})", out,
-                            coach_lines=hooks.coach_line_per_iteration, pass_bar=spec.pass_bar)
+                            coach_lines=hooks.coach_line_per_iteration, pass_bar=spec.pass_bar,
+                            tensorboard_copy=job.base_dir == DEFAULT_BASE_DIR)
         print(f"rlrt: training {backend.describe()} (preset {spec.preset}); stop when "
               + " or ".join(f"{k} >= {v:g}" for k, v in spec.stop.items()), file=out, flush=True)
 

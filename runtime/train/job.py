@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
+from envs.registry import UnknownEnvironmentError, canonical_env_id
 from runtime.cluster import describe_plan, head_cluster, plan_cluster, run_worker
 from runtime.cluster.plan import ClusterPlan
 from runtime.collector import start_up
 from runtime.config import hyperparameters as hp
 from runtime.config.limits import limit_problems
 from runtime.config.presets import DEFAULT_PRESET, load_preset
+from runtime.config.stop import same_env, stop_note
 from runtime.contracts import BackendFactory, EarlyStart, Plugins
 from runtime.errors import EXIT_SIGTERM, JobInterrupted, UserError
 from runtime.job.config_files import read_hyperparameters_file
@@ -32,6 +35,7 @@ def run_training_job(
     owned: Callable[[str], bool] | None = None,
     hyperparameters_file: Path | None = None,
     early: tuple[BackendFactory, EarlyStart] | None = None,
+    force: bool = False,
 ) -> int:
     """Run one training job end to end through the single failure path; returns the process exit code.
 
@@ -41,10 +45,11 @@ def run_training_job(
     job's hyperparameters are rlrt's to read (a launcher script's job: the others are the script's own); None: all.
     ``hyperparameters_file`` (``--hyperparameters``, e.g. ``rlrt tune``'s ``best_hyperparameters.json``): read first,
     ``overrides`` win over it. ``early``: a backend already starting (:func:`start_backend_early`, a launcher script
-    that starts Ray before its own set-up imports RLlib), used instead of starting one here.
+    that starts Ray before its own set-up imports RLlib), used instead of starting one here. ``force`` (``rlrt train
+    --force``): start the tree afresh instead of resuming it (:func:`runtime.job.setup.start_afresh`).
     """
     overrides = dict(overrides or {})
-    hint = str(overrides.get(hp.PRESET, default_preset))
+    hint = _tree_hint(overrides, default_preset)
 
     def given() -> dict[str, Any]:
         if hyperparameters_file is None:
@@ -55,15 +60,37 @@ def run_training_job(
         return {**from_file, **overrides}
 
     def body(job: Job) -> int:
+        # A script (script mode, a launcher) may register environments rlrt cannot see before it runs.
+        user_code = owned is not None or any(key in job.env.hyperparameters for key in USER_CODE_KEYS)
         if owned is not None:
             job = replace(job, hyperparameters={k: v for k, v in job.hyperparameters.items() if owned(k)})
-        return _train(job, default_preset, plugins, early)
+        return _train(job, default_preset, plugins, early, user_code)
 
-    return run_in_job(base_dir, given, hint, body)
+    return run_in_job(base_dir, given, hint, body, force)
+
+
+USER_CODE_KEYS = ("sagemaker_program", "sagemaker_submit_directory")
+"""The hyperparameters SageMaker sets for a job that runs the user's own code (``entry_point``, ``source_dir``)."""
+
+
+def _tree_hint(given: Mapping[str, Any], default_preset: str) -> str:
+    """What a new local tree is named after: the preset the job names; else, when it names another environment or
+    algorithm than the default preset's, ``<env>-<algorithm>`` (``acrobot-dqn``), so that runs are told apart."""
+    named = next((given[k] for k in (hp.PRESET, *hp.PRESET_ALIASES) if k in given), None)
+    env, algorithm = given.get(hp.ENV, given.get(hp.CONFIG_PREFIX + "env")), given.get(hp.RUN)
+    if named is not None or not (isinstance(env, str) and env or isinstance(algorithm, str) and algorithm):
+        return str(named or default_preset)
+    try:
+        preset = load_preset(default_preset)
+    except Exception:  # noqa: BLE001 - resolve_spec reports a preset it cannot load
+        return default_preset
+    env = env if isinstance(env, str) and env else preset.env
+    algorithm = algorithm if isinstance(algorithm, str) and algorithm else preset.algorithm
+    return f"{re.sub(r'-v[0-9]+$', '', env)}-{algorithm}"
 
 
 def _train(job: Job, default_preset: str, plugins: Plugins,
-           early: tuple[BackendFactory, EarlyStart] | None = None) -> int:
+           early: tuple[BackendFactory, EarlyStart] | None = None, user_code: bool = False) -> int:
     mark("job")
     env = job.env
     if env.is_master:
@@ -71,13 +98,13 @@ def _train(job: Job, default_preset: str, plugins: Plugins,
         require_writable(env.checkpoint_dir, "checkpoints")
     require_writable(env.output_dir, "output", min_free=0)  # the lock, the progress, the failure file
     with training_lock(env.base_dir):
-        return _train_locked(job, default_preset, plugins, early)
+        return _train_locked(job, default_preset, plugins, early, user_code)
 
 
 def _train_locked(job: Job, default_preset: str, plugins: Plugins,
-                  early: tuple[BackendFactory, EarlyStart] | None = None) -> int:
+                  early: tuple[BackendFactory, EarlyStart] | None = None, user_code: bool = False) -> int:
     try:
-        _quick_check(job, default_preset, plugins)
+        _quick_check(job, default_preset, plugins, user_code)
         if early is None:
             early = _start_early(job, default_preset, plugins)
         return _resolve_and_train(job, early, default_preset, plugins)
@@ -113,6 +140,10 @@ def _resolve_and_train(job: Job, early: tuple[BackendFactory, EarlyStart] | None
         early[1].cancel()
         early = None
     mark("spec")
+    if not any(k in job.hyperparameters for k in (hp.PRESET, *hp.PRESET_ALIASES)):
+        preset = load_preset(default_preset)
+        if not same_env(spec.env, preset.env):
+            print(stop_note(spec.stop, job.hyperparameters, spec.env, preset.name, preset.stop), flush=True)
     if not backend.distributed:
         if not env.is_master:
             print("rlrt: this backend trains on the first host; this host has nothing to do", flush=True)
@@ -127,8 +158,8 @@ def _resolve_and_train(job: Job, early: tuple[BackendFactory, EarlyStart] | None
             "rlrt: outputs:\n"
             f"  model (checkpoint, config, metadata): {env.model_dir}\n"
             f"  checkpoints: {env.checkpoint_dir}\n"
-            f"  progress.csv, learning_curve.png, TensorBoard: {env.intermediate_dir}\n"
-            f"  TensorBoard (SageMaker's path): {env.tensorboard_dir}",
+            f"  progress.csv, learning_curve.png: {env.intermediate_dir}\n"
+            f"  TensorBoard: {env.tensorboard_dir}",
             flush=True,
         )
     return result.exit_code
@@ -159,14 +190,15 @@ def _given_config(hyperparameters: Mapping[str, Any]) -> dict[str, Any]:
     return config
 
 
-def _quick_check(job: Job, default_preset: str, plugins: Plugins) -> None:
-    """Name a configuration key the algorithm does not have, or a value of the wrong type, within a second: before
-    the backend's library loads and its machinery starts (RLlib's import alone takes ~4 s), in the words
-    of the full check, and values past the limits every hyperparameter keeps (runtime.config.limits: UTF-8 text,
-    64-bit integers). Anything else is left to resolve_spec."""
+def _quick_check(job: Job, default_preset: str, plugins: Plugins, user_code: bool = False) -> None:
+    """Name a configuration key the algorithm does not have, or a value of the wrong type, or an environment id
+    gymnasium does not know, within a second: before the backend's library loads and its machinery starts (RLlib's
+    import alone takes ~4 s), in the words of the full check, and values past the limits every hyperparameter keeps
+    (runtime.config.limits: UTF-8 text, 64-bit integers). Anything else is left to resolve_spec."""
     limits = limit_problems(job.hyperparameters)
     if limits:
         raise _naming_stored_values(UserError(hp.format_problems(limits)), job)
+    _check_env_id(job, user_code)
     try:
         algorithm = _named_algorithm(job.hyperparameters, default_preset)
     except Exception:  # noqa: BLE001 - resolve_spec reports what is wrong with the hyperparameters
@@ -180,6 +212,20 @@ def _quick_check(job: Job, default_preset: str, plugins: Plugins) -> None:
         stop = {k: v for k, v in job.hyperparameters.items() if isinstance(k, str) and k.startswith(hp.STOP_PREFIX)}
         problems += hp.check_stop(stop, hp.all_stop_keys(backend.validator().stop_keys(algorithm)))[1]
         raise _naming_stored_values(UserError(hp.format_problems(problems)), job)
+
+
+def _check_env_id(job: Job, user_code: bool) -> None:
+    """A plain environment id that neither gymnasium's registry nor rlrt knows, named with the closest registered
+    one. Not checked where something could still register it: a ``module:Class`` or ``<prefix>:<game>`` id, a
+    namespaced one (``ns/Name-v0``, as the launchers register a script's envs), or a job that runs the user's code."""
+    key = hp.ENV if hp.ENV in job.hyperparameters else hp.CONFIG_PREFIX + "env"
+    env_id = job.hyperparameters.get(key)
+    if user_code or not isinstance(env_id, str) or not env_id.strip() or ":" in env_id or "/" in env_id:
+        return
+    try:
+        canonical_env_id(env_id)
+    except UnknownEnvironmentError as exc:
+        raise _naming_stored_values(UserError(f"'{key}': {exc}"), job) from None
 
 
 def _start_early(job: Job, default_preset: str, plugins: Plugins) -> tuple[BackendFactory, EarlyStart] | None:

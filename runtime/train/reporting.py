@@ -258,7 +258,10 @@ class Reporter:
         plot_every_s: float = 60.0,
         coach_lines: bool = True,
         pass_bar: tuple[str, float] | None = None,
+        tensorboard_copy: bool = True,
     ) -> None:
+        """``tensorboard_copy``: write the TensorBoard events into ``intermediate_dir/tensorboard`` as well (SageMaker
+        uploads that folder with the job's output; ``tensorboard_dir`` only with a TensorBoard output config)."""
         from tensorboardX import SummaryWriter  # heavy: TensorBoard writer
 
         self.intermediate_dir = intermediate_dir
@@ -271,10 +274,8 @@ class Reporter:
         tensorboard_dir.mkdir(parents=True, exist_ok=True)
         self.progress_file = intermediate_dir / "progress.csv"
         self.curve_file = intermediate_dir / "learning_curve.png"
-        self._writers = [
-            SummaryWriter(str(tensorboard_dir), flush_secs=30),
-            SummaryWriter(str(intermediate_dir / "tensorboard"), flush_secs=30),
-        ]
+        folders = [tensorboard_dir, intermediate_dir / "tensorboard"] if tensorboard_copy else [tensorboard_dir]
+        self._writers = [SummaryWriter(str(folder), flush_secs=30) for folder in folders]
         self._last_plot = time.monotonic()
         columns = [f.name for f in fields(IterationMetrics)]
         new_file = not self.progress_file.exists() or self.progress_file.stat().st_size == 0

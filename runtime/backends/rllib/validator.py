@@ -89,6 +89,13 @@ def _typed_problem(algorithm: str, schema: Schema, typed: str, value: Any) -> st
     return problem and as_typed(problem, name, typed)
 
 
+def _say_translated(warn: bool, old: str, new: str) -> None:
+    """One line for a setting given under its RLlib 1.x name, so that the name the job trains with is not a surprise
+    (``num_sgd_iter=5`` trains as ``num_epochs=5``)."""
+    if warn:
+        log.info("rl.training.config.%s is RLlib 1.x's name: this job trains with RLlib 2.x's %s", old, new)
+
+
 def translate_config(algorithm: str, config: Mapping[str, Any], schema: Schema,
                      warn: bool = True) -> tuple[dict[str, Any], dict[str, Any], list[str]]:
     """RLlib 1.x names -> 2.x names: (config in 2.x names, env_config additions, problems). A value under a 1.x name
@@ -155,6 +162,7 @@ def translate_config(algorithm: str, config: Mapping[str, Any], schema: Schema,
         elif key in OLD_NESTED:
             setting, inner = OLD_NESTED[key]
             out[setting] = {**(out.get(setting) or {}), inner: value}
+            _say_translated(warn, key, f"{setting}.{inner}")
         elif key == "prioritized_replay":
             if not isinstance(value, bool):
                 problems.append(f"'prioritized_replay' must be true or false, got {json.dumps(value, default=str)}")
@@ -169,9 +177,13 @@ def translate_config(algorithm: str, config: Mapping[str, Any], schema: Schema,
                 out[key] = value
             else:
                 model_config[key] = value
+                _say_translated(warn, key, f"model_config.{key}")
         elif key in OLD_SCHEDULES:
-            if value is not None:
-                out[key if _typed_problem(algorithm, schema, key, value) else OLD_SCHEDULES[key]] = value
+            if value is not None and _typed_problem(algorithm, schema, key, value):
+                out[key] = value
+            elif value is not None:
+                out[OLD_SCHEDULES[key]] = value
+                _say_translated(warn, key, OLD_SCHEDULES[key])
         elif key in scheduled:
             if warn:
                 log.warning("rl.training.config.%s is overridden by its RLlib 1.x schedule", key)
@@ -186,6 +198,8 @@ def translate_config(algorithm: str, config: Mapping[str, Any], schema: Schema,
             name = OLD_NAMES.get(key, key)
             merge = isinstance(value, dict) and isinstance(out.get(name), dict)  # with a translated 1.x key
             out[name] = {**out[name], **value} if merge else value
+            if name != key:
+                _say_translated(warn, key, name)
     if model_config:
         out["model_config"] = model_config
     return out, env_config, problems

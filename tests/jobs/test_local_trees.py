@@ -1,0 +1,166 @@
+"""`rlrt train` on a laptop: one new ./rlrt-jobs tree per launch (none left by a launch that trained nothing), the
+RL Zoo-style shorthands, the early check of an environment id and the lines that say what a job was given."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+from runtime.errors import UserError
+from runtime.job.context import Job
+from runtime.job.environment import load_environment
+from runtime.train.job import _check_env_id
+from tests.conftest import make_job_tree, rlrt_env, run_rlrt
+
+QUICK = ["--set", "rl.training.stop.training_iteration=1", "--set", "record_video_every=0"]
+
+
+def rlrt(args: list[str], cwd: Path) -> subprocess.Popen:
+    """``rlrt ARGS`` started in ``cwd`` (where it makes ./rlrt-jobs), its output captured."""
+    return subprocess.Popen([sys.executable, "-m", "runtime.cli", *args], cwd=cwd, env=rlrt_env(),
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def trees(cwd: Path) -> list[Path]:
+    folder = cwd / "rlrt-jobs"
+    return sorted(folder.iterdir()) if folder.exists() else []
+
+
+def test_two_launches_started_together_get_a_tree_each_and_say_a_translated_name_once(tmp_path: Path) -> None:
+    # Other launches hold the names of every second of the next two minutes (as two launches in one second would
+    # want one name): each launch must make a tree of its own, never take over a folder that exists.
+    taken = [tmp_path / "rlrt-jobs" / f"cartpole-ppo-{time.strftime('%Y%m%d-%H%M%S', time.localtime(time.time() + s))}"
+             for s in range(120)]
+    for folder in taken:
+        folder.mkdir(parents=True)
+    args = ["train", *QUICK, "--set", "rl.training.config.num_sgd_iter=1"]
+    procs = [rlrt([*args, "--set", f"seed={seed}"], tmp_path) for seed in (1, 2)]
+    outputs = [proc.communicate(timeout=600)[0] for proc in procs]
+    assert [proc.returncode for proc in procs] == [0, 0], "\n".join(out[-3000:] for out in outputs)
+    assert not any(any(folder.iterdir()) for folder in taken)
+    made = [tree for tree in trees(tmp_path) if tree not in taken]
+    assert len(made) == 2 and all(tree.name.startswith("cartpole-ppo-") for tree in made), made
+    assert all(tree.name.endswith(("-2", "-3")) for tree in made), made
+    seeds = {json.loads((tree / "input/config/hyperparameters.json").read_text())["seed"] for tree in made}
+    assert seeds == {"1", "2"}  # neither inherited the other's settings
+    assert all((tree / "model" / "metadata.json").is_file() for tree in made)
+    line = "rl.training.config.num_sgd_iter is RLlib 1.x's name: this job trains with RLlib 2.x's num_epochs"
+    assert all(out.count(line) == 1 for out in outputs), outputs[0][-3000:]
+
+
+@pytest.mark.parametrize("args, named", [
+    (["--set", "rl.training.config.lrr=0.1"], "Did you mean 'rl.training.config.lr'"),
+    (["--env", "CartPol-v1"], "'rl.training.env': Unknown environment 'CartPol-v1': not a registered gymnasium id"),
+    (["--set", "rl.training.env=CartPol-v1"], "Did you mean 'CartPole-v1'?"),
+])
+def test_a_launch_that_fails_before_training_says_why_quickly_and_leaves_no_tree(tmp_path: Path, args: list[str],
+                                                                                 named: str) -> None:
+    start = time.monotonic()
+    run = run_rlrt(["train", *args], cwd=tmp_path, timeout=120)
+    elapsed = time.monotonic() - start
+    assert run.returncode == 2, run.stderr[-3000:]
+    assert named in run.stderr and "nothing was trained, so the new job tree" in run.stderr, run.stderr[-3000:]
+    assert trees(tmp_path) == [] and not (tmp_path / "rlrt-jobs").exists()
+    # Named before Ray or RLlib is imported (~2 s here on an idle core; a loaded CI machine gets some slack).
+    assert elapsed < 6, elapsed
+    assert "Traceback" not in run.stderr
+
+
+def test_a_shorthand_and_a_set_that_disagree_are_named_together(tmp_path: Path) -> None:
+    run = run_rlrt(["train", "--env", "Acrobot-v1", "--set", "rl.training.env=CartPole-v1"], cwd=tmp_path,
+                   timeout=60)
+    assert run.returncode == 2
+    assert "--env Acrobot-v1 and --set rl.training.env=\"CartPole-v1\"" in run.stderr, run.stderr
+    assert trees(tmp_path) == []
+    shown = run_rlrt(["train", "--help"], cwd=tmp_path, timeout=60).stdout
+    assert all(option in shown for option in ("--algo", "--env", "--seed", "--timesteps", "-n N", "--force"))
+
+
+def test_shorthands_name_the_tree_and_stop_after_the_env_and_tensorboard_lists_the_job_once(tmp_path: Path) -> None:
+    run = run_rlrt(["train", "--env", "Acrobot-v1", "--algo", "DQN", "--seed", "3", "-n", "50000", *QUICK,
+                    "--set", "rl.training.config.num_env_runners=0"], cwd=tmp_path, timeout=600)
+    assert run.returncode == 0, (run.stdout + run.stderr)[-3000:]
+    [tree] = trees(tmp_path)
+    assert tree.name.startswith("acrobot-dqn-"), tree
+    stored = json.loads((tree / "input/config/hyperparameters.json").read_text())
+    assert {k: json.loads(v) for k, v in stored.items()} == {
+        "rl.training.env": "Acrobot-v1", "rl.training.run": "DQN", "seed": 3, "rl.training.stop.timesteps_total": 50000,
+        "rl.training.stop.training_iteration": 1, "record_video_every": 0, "rl.training.config.num_env_runners": 0}
+    stop = json.loads((tree / "model" / "config.json").read_text())["stop"]
+    assert stop == {"episode_reward_mean": -100, "timesteps_total": 50000, "training_iteration": 1}, stop
+    assert "episode_reward_mean >= -100: gymnasium's reward_threshold for Acrobot-v1" in run.stderr + run.stdout
+    # The README's TensorBoard command over the jobs folder: one run for the job, named after it.
+    runs = tensorboard_scalars(tmp_path / "rlrt-jobs")
+    assert list(runs) == [f"{tree.name}/output/tensorboard"], runs
+    [(_wall_time, step, seconds)] = runs[f"{tree.name}/output/tensorboard"]["rlrt/time_total_s"]
+    assert step > 0 and seconds > 0
+
+
+def tensorboard_scalars(logdir: Path) -> dict[str, dict[str, list[list[float]]]]:
+    """Run the environment's ``tensorboard --logdir LOGDIR`` on a free local port and read, over its HTTP API, each
+    run's ``rlrt/time_total_s`` scalars: {run: {tag: [[wall time, step, value], ...]}}; the server is stopped after."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    command = [str(Path(sys.executable).parent / "tensorboard"), "--logdir", str(logdir), "--host", "127.0.0.1",
+               "--port", str(port)]
+    server = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    url = f"http://127.0.0.1:{port}/data/plugin/scalars"
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            assert server.poll() is None, server.communicate()[0][-3000:]
+            try:
+                tags = requests.get(f"{url}/tags", timeout=5).json()
+            except requests.ConnectionError:
+                tags = {}
+            if tags and all("rlrt/time_total_s" in run_tags for run_tags in tags.values()):
+                return {run: {"rlrt/time_total_s": requests.get(
+                    f"{url}/scalars", params={"run": run, "tag": "rlrt/time_total_s"}, timeout=5).json()}
+                    for run in tags}
+            time.sleep(1)
+        raise AssertionError(f"TensorBoard served no rlrt scalars in 120 s: {tags}")
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def test_force_starts_a_named_tree_afresh(tmp_path: Path) -> None:
+    base = tmp_path / "myjob"
+    args = ["train", "--base-dir", str(base), *QUICK, "--set", "rl.training.config.num_env_runners=0"]
+    first = run_rlrt(args, timeout=600)
+    assert first.returncode == 0, first.stderr[-3000:]
+    again = run_rlrt(args, timeout=600)
+    assert "already done" in again.stdout  # the tree resumes: nothing left to train
+    forced = run_rlrt([*args, "--force"], timeout=600)
+    assert forced.returncode == 0, forced.stderr[-3000:]
+    assert f"--force: starting {base} afresh" in forced.stdout and "already done" not in forced.stdout
+    assert "training_iteration: 1" in forced.stdout
+
+
+def _job(tmp_path: Path, hyperparameters: dict) -> Job:
+    tree = make_job_tree(tmp_path / "ml", hyperparameters)
+    return Job(load_environment(tree.base), hyperparameters, hyperparameters, False)
+
+
+@pytest.mark.parametrize("env_id", ["my_package.envs:MyEnv", "unity:Basic", "sagemaker_rl/my_env", "CartPole",
+                                    "Acrobot-v1"])
+def test_the_early_env_check_leaves_ids_something_else_could_register(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                      env_id: str) -> None:
+    monkeypatch.setenv("SAGEMAKER_BASE_DIR", str(tmp_path))  # load_environment points it at the tree: restored after
+    _check_env_id(_job(tmp_path, {"rl.training.env": env_id}), user_code=False)
+
+
+def test_the_early_env_check_leaves_a_job_that_runs_user_code(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SAGEMAKER_BASE_DIR", str(tmp_path))
+    job = _job(tmp_path, {"rl.training.env": "MyOwnEnv-v0"})
+    _check_env_id(job, user_code=True)  # the user's script may register it before training starts
+    with pytest.raises(UserError, match="not a registered gymnasium id.*Did you mean 'MountainCar-v0'"):
+        _check_env_id(_job(tmp_path, {"rl.training.env": "MountainCr-v0"}), user_code=False)
