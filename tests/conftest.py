@@ -147,13 +147,22 @@ def session_processes(base: Path | None = None) -> list[psutil.Process]:
 
 
 @pytest.fixture(autouse=True)
-def no_era_marker_left() -> Any:
-    """A test that runs a user's env creator in this process sets ``RLRT_ERA_COMPAT`` (as a job's process does for
-    its Ray workers); a job started by a later test would inherit it and take itself for an env runner."""
-    before = os.environ.get("RLRT_ERA_COMPAT")
+def no_era_adaptations_left() -> Any:
+    """A test that runs a user's script or env creator in this process gives NumPy 1's names to ``numpy`` and sets
+    ``RLRT_ERA_COMPAT`` (as a job's process does for its Ray workers): both are undone after it, so that a later test
+    sees the pinned NumPy, and a job it starts does not inherit the marker and take itself for an env runner."""
+    import numpy
+
+    from sagemaker_rl.compat import era
+
+    marker = os.environ.get(era.MARKER)
+    missing = [name for name in era.NUMPY1_NAMES if name not in vars(numpy)]
     yield
-    if before is None:
-        os.environ.pop("RLRT_ERA_COMPAT", None)
+    if marker is None:
+        os.environ.pop(era.MARKER, None)
+    for name in missing:
+        if name in vars(numpy):
+            delattr(numpy, name)
 
 
 @pytest.fixture(scope="session", autouse=True)
