@@ -281,12 +281,16 @@ def write_rollouts(rows: list[dict[str, Any]], output: Path) -> None:
     frame = frame[actions + first + states] if actions else frame[first + states]
     output.parent.mkdir(parents=True, exist_ok=True)
     tmp = output.with_name(f".{output.name}.tmp")
-    if output.suffix.lower() == ".parquet":
-        frame.to_parquet(tmp, index=False)
-    else:
-        if PROBABILITIES in frame.columns:
-            frame[PROBABILITIES] = frame[PROBABILITIES].map(json.dumps)
-        frame.to_csv(tmp, index=False)
+    try:
+        if output.suffix.lower() == ".parquet":
+            frame.to_parquet(tmp, index=False)
+        else:
+            if PROBABILITIES in frame.columns:
+                frame[PROBABILITIES] = frame[PROBABILITIES].map(json.dumps)
+            frame.to_csv(tmp, index=False)
+    except BaseException:  # a full disk, SIGTERM: no half-written file left beside the output
+        tmp.unlink(missing_ok=True)
+        raise
     tmp.replace(output)
 
 

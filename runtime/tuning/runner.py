@@ -17,6 +17,7 @@ from runtime.errors import EXIT_SIGINT, run_job, write_failure
 from runtime.tuning.results import RESULTS_CSV, TuningOutcome, summarise
 from runtime.tuning.spec import GRID, TuningSpec, check_hyperparameters, load_tuning_spec
 from runtime.tuning.trial import trial_class, wait_for_jobs
+from runtime.stop_signals import STOPS
 
 
 class TuneInterruption(logging.Filter):
@@ -132,6 +133,7 @@ def run_tuning_job(file: Path, output: Path | None = None, *, plugins: Plugins) 
     """``rlrt tune FILE``: through the single failure path (``output/failure`` under the output folder); ``plugins``
     check the trials' hyperparameters before any runs."""
     folder = (output or Path("rlrt-tune") / time.strftime("%Y%m%d-%H%M%S")).resolve()
+    STOPS.release()  # Ray Tune stops its trials on SIGINT itself (each trial is a job that handles its own)
 
     def job() -> int:
         spec = load_tuning_spec(file)
