@@ -2,8 +2,9 @@
 
 A :class:`UserError` (a bad hyperparameter, a missing channel, an unknown preset) ends the job with its message in
 ``output/failure`` and exit code 2, without a traceback. Any other exception is a framework error: the traceback
-goes to the log (stderr) and a concise reason to ``output/failure``, exit code 1. SageMaker shows the first 1024
-characters of the failure file.
+goes to the log (stderr) and a concise reason to ``output/failure``, exit code 1. SIGTERM or SIGINT
+(:class:`JobInterrupted`, see :mod:`runtime.stop_signals`) ends it with one line, what the job kept in
+``output/failure``, and exit code 143 or 130. SageMaker shows the first 1024 characters of the failure file.
 """
 
 from __future__ import annotations

@@ -56,6 +56,8 @@ class StopSignals:
         """Whether a second signal arrived."""
         self._depth = 0
         self._previous: dict[int, Any] = {}
+        self.process_wide = False
+        """Installed for the whole process (:func:`run_command`), not only while a job runs (:meth:`handling`)."""
 
     @property
     def requested(self) -> bool:
@@ -123,7 +125,8 @@ class StopSignals:
         (:meth:`check`); ``hold`` and ``finish`` are how work is finished after a signal."""
         if mode in (INTERRUPT, POLL):  # new work: not begun once a signal is noted
             self.check()
-        self.install()
+        if self.active:
+            self.install()
         previous = (self.phase, self.mode)
         if not self.requested:
             self.phase = phase
@@ -139,11 +142,18 @@ class StopSignals:
             if mode in (POLL, FINISH):
                 signal.setitimer(signal.ITIMER_REAL, 0)
 
+    @property
+    def active(self) -> bool:
+        """Whether this process's signals are handled here now (a phase run outside, e.g. a test calling the
+        evaluator in-process, leaves the caller's handlers alone)."""
+        return self.process_wide or self._depth > 0
+
     def check(self) -> None:
         """Install the handler again (``ray.init`` replaces it) and, in an ``interrupt`` phase, raise
         :class:`JobInterrupted` for a signal already noted: one whose exception a library's ``except BaseException``
         swallowed surfaces here, at the next phase at the latest."""
-        self.install()
+        if self.active:
+            self.install()
         if self.requested and self.mode == INTERRUPT:
             raise self.interrupted()
 
@@ -196,6 +206,7 @@ def run_command(main: Callable[[], int]) -> int:
     """A process's command (``rlrt``'s ``main``) with the handler installed from its start: a signal while the
     libraries import or before the command's job began ends it with one line and 130/143, not a traceback."""
     STOPS.install()
+    STOPS.process_wide = True
     try:
         code = main()
     except JobInterrupted as exc:
