@@ -19,6 +19,7 @@ from runtime.offline.cli import run_collect
 from runtime.plugins import INSTALLED
 from runtime.serving.server import run_server
 from runtime.serving.transform import TransformOptions, run_transform
+from runtime.stop_signals import run_command
 from runtime.timings import mark
 from runtime.train.job import run_training_job
 from runtime.tuning import run_tuning_job
@@ -388,12 +389,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def run(argv: Sequence[str] | None = None) -> NoReturn:
-    """The process entry point (``rlrt``, ``python -m runtime.cli``): :func:`main`, then exit with its code (the
-    interpreter's normal exit: a user's code may have run in this process, e.g. a script that registered its own
-    environment, and what it left open is flushed)."""
-    code = main(argv)
-    mark("main returned")
-    sys.exit(code)
+    """The process entry point (``rlrt``, ``python -m runtime.cli``): :func:`main` (SIGTERM/SIGINT handled from here to
+    exit: runtime.stop_signals), then the interpreter's normal exit with its code (a user's code may have run in this
+    process, e.g. a script that registered its own environment, and what it left open is flushed)."""
+    sys.exit(run_command(lambda: main(argv)))
 
 
 if __name__ == "__main__":

@@ -2,8 +2,9 @@
 
 A :class:`UserError` (a bad hyperparameter, a missing channel, an unknown preset) ends the job with its message in
 ``output/failure`` and exit code 2, without a traceback. Any other exception is a framework error: the traceback
-goes to the log (stderr) and a concise reason to ``output/failure``, exit code 1. SageMaker shows the first 1024
-characters of the failure file.
+goes to the log (stderr) and a concise reason to ``output/failure``, exit code 1. SIGTERM or SIGINT
+(:class:`JobInterrupted`, see :mod:`runtime.stop_signals`) ends it with one line, what the job kept in
+``output/failure``, and exit code 143 or 130. SageMaker shows the first 1024 characters of the failure file.
 """
 
 from __future__ import annotations
@@ -32,8 +33,32 @@ class UserError(Exception):
     """An error the user can fix (input, hyperparameter, file): reported without a traceback."""
 
 
-class JobInterrupted(Exception):
-    """Raised inside the training loop when SIGTERM arrives and the current iteration must be abandoned."""
+class TreeBusy(UserError):
+    """Another job holds the tree: reported like any :class:`UserError`, but not written into that tree's failure
+    file, which belongs to the job running there."""
+
+
+class JobInterrupted(BaseException):
+    """SIGTERM or SIGINT ends the job (:mod:`runtime.stop_signals`): raised where the main thread was, or by the
+    training loop once it kept what it could. A ``BaseException``, so that no ``except Exception`` on the way (a video
+    that must never end a job, an export failure kept as the job's reason) takes it for an error of its own."""
+
+    def __init__(self, signal_name: str = "SIGTERM", phase: str = "", kept: str = "", abandoned: bool = False) -> None:
+        super().__init__(signal_name, phase, kept)
+        self.signal_name = signal_name
+        self.phase = phase
+        self.kept = kept
+        """What the job kept (a checkpoint, the model folder), as a sentence; "" for a command that keeps nothing."""
+        self.abandoned = abandoned
+        """True when an iteration in flight was cut off after the grace period."""
+
+    @property
+    def exit_code(self) -> int:
+        return EXIT_SIGINT if self.signal_name == "SIGINT" else EXIT_SIGTERM
+
+    def __str__(self) -> str:
+        during = f" during {self.phase}" if self.phase else ""
+        return f"Stopped by {self.signal_name}{during}." + (f" {self.kept}" if self.kept else "")
 
 
 def write_failure(failure_file: Path, message: str) -> None:
@@ -62,9 +87,14 @@ def run_job(job: Callable[[], int | None], failure_file: Callable[[], Path] = de
     except UserError as exc:
         message = str(exc)
         print(f"rlrt: error: {message}", file=sys.stderr, flush=True)
-        write_failure(failure_file(), message)
+        if not isinstance(exc, TreeBusy):
+            write_failure(failure_file(), message)
         return EXIT_USER_ERROR
-    except KeyboardInterrupt:
+    except JobInterrupted as exc:  # SIGTERM/SIGINT: one line, the reason in the failure file (SageMaker's status)
+        print(f"rlrt: {str(exc)[0].lower()}{str(exc)[1:]}", file=sys.stderr, flush=True)
+        write_failure(failure_file(), str(exc))
+        return exc.exit_code
+    except KeyboardInterrupt:  # SIGINT where the stop-signal handler is not installed (a caller's own process)
         print("rlrt: interrupted", file=sys.stderr, flush=True)
         write_failure(failure_file(), "Interrupted (Ctrl-C) before the job finished.")
         return EXIT_SIGINT

@@ -31,6 +31,7 @@ from runtime.log_lines import configure_logging
 from runtime.names import CONFIG_DIR, HYPERPARAMETERS_JSON, MODEL_DIR
 from runtime.plugins import INSTALLED
 from runtime.train.job import run_training_job, start_backend_early
+from runtime.stop_signals import STOPS
 from sagemaker_rl import compat
 from sagemaker_rl.experiment import (
     BASE_PRESET,
@@ -153,12 +154,13 @@ class SageMakerRayLauncher:
             return 0
 
         try:
-            with start_up():  # registering and checking the script's env imports RLlib (~2 s)
-                code = run_job(prepare)
-            if code != 0:
-                return code
-            code = run_training_job(overrides=prepared, default_preset=BASE_PRESET, plugins=INSTALLED,
-                                    owned=owned_by_rlrt, early=early[0] if early else None)
+            with STOPS.handling():  # SIGTERM/SIGINT from the script's set-up on: one line, exit 143/130
+                with start_up():  # registering and checking the script's env imports RLlib (~2 s)
+                    code = run_job(prepare)
+                if code != 0:
+                    return code
+                code = run_training_job(overrides=prepared, default_preset=BASE_PRESET, plugins=INSTALLED,
+                                        owned=owned_by_rlrt, early=early[0] if early else None)
         finally:
             if early:  # the job's session shut it down; else (a job that never trained) stop it here
                 early[0][1].cancel()

@@ -144,7 +144,7 @@ def sigterm_interrupts() -> Iterator[None]:
     """While forming the cluster, SIGTERM raises :class:`JobInterrupted` (so every Ray process is stopped)."""
 
     def on_term(signum: int, frame: FrameType | None) -> None:
-        raise JobInterrupted("SIGTERM while forming the Ray cluster")
+        raise JobInterrupted("SIGTERM", "forming the Ray cluster")
 
     previous = signal.signal(signal.SIGTERM, on_term)
     try:

@@ -41,6 +41,7 @@ from runtime.job.context import Job
 from runtime.job.env_config import job_env_config
 from runtime.job.setup import require_writable, run_in_job
 from runtime.names import CHANNEL_CHECKPOINT, CHANNEL_MODEL, EVALUATION_JSON
+from runtime.stop_signals import STOPS
 
 DEFAULT_EPISODES = 5
 DEFAULT_VIDEOS = 5
@@ -179,7 +180,7 @@ def evaluate(job: Job, model_dir: Path, metadata: Mapping[str, Any], plugins: Pl
     if line:
         print(line, file=out, flush=True)
     try:
-        with EpisodeRecorder(video_path, out, name=env_id) as recorder:
+        with STOPS.phase_of("the evaluation"), EpisodeRecorder(video_path, out, name=env_id) as recorder:
             result = run_episodes(batched(actor), env_id, episodes=episodes, max_total_steps=steps,
                                   seed=int(settings.get(hp.SEED, DEFAULT_SEED)), env_config=env_config, parallel=1,
                                   on_episode=on_episode, recorder=recorder if video_every else None)

@@ -23,7 +23,7 @@ from typing import Any, Callable, Iterator, Mapping
 from runtime.config import hyperparameters as hp
 from runtime.config.presets import DEFAULT_PRESET
 from runtime.contracts import Plugins
-from runtime.errors import UserError, run_job
+from runtime.errors import TreeBusy, UserError, run_job
 from runtime.job.context import Job
 from runtime.job.environment import load_environment, prepare_local_tree
 from runtime.paths import describe_os_error, guarded, path_error
@@ -42,6 +42,7 @@ from runtime.names import (
     OUTPUT_DIR,
     RESOURCE_CONFIG_JSON,
 )
+from runtime.stop_signals import STOPS
 
 LOCAL_JOBS_DIR = Path("rlrt-jobs")
 
@@ -226,7 +227,8 @@ def run_in_job(base_dir: Path | None, overrides: Mapping[str, Any] | Callable[[]
         given = overrides() if callable(overrides) else overrides
         return body(open_job(root, local, dict(given or {}), force))
 
-    code = run_job(job, lambda: root / FAILURE_FILE)
+    with STOPS.handling():  # SIGTERM/SIGINT from here on end through the failure path (runtime.stop_signals)
+        code = run_job(job, lambda: root / FAILURE_FILE)
     if claimed and code != 0:
         discard_unused_tree(root)
     return code
@@ -246,7 +248,7 @@ def training_lock(base_dir: Path) -> Iterator[None]:
             fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             holder = os.pread(descriptor, 64, 0).decode(errors="replace").strip() or "unknown"
-            raise UserError(f"Another rlrt training job (pid {holder}) is running in {base_dir}: two jobs in one tree "
+            raise TreeBusy(f"Another rlrt training job (pid {holder}) is running in {base_dir}: two jobs in one tree "
                             "would write the same checkpoints and model. Wait for it to end, stop it, or train in "
                             "another tree (--base-dir or SAGEMAKER_BASE_DIR).") from None
         os.ftruncate(descriptor, 0)

@@ -9,6 +9,7 @@ from pathlib import Path
 from runtime.errors import UserError, default_failure_file, run_job
 from runtime.names import BASE_DIR_ENV
 from runtime.offline.collect import collect, dump_states, model_policy, read_batch_transform_output
+from runtime.stop_signals import STOPS
 
 
 def run_collect(args: argparse.Namespace) -> int:
@@ -34,18 +35,19 @@ def run_collect(args: argparse.Namespace) -> int:
             source = str(args.policy_file)
         elif probabilities is not None and not isinstance(probabilities, list):
             raise UserError(f"--probabilities must be a JSON list such as [0.5, 0.5], got {args.probabilities!r}.")
-        summary = collect(
-            args.env,
-            args.num_envs,
-            args.num_episodes,
-            args.output,
-            probabilities=probabilities,
-            seed=args.seed,
-            env_config=args.env_config,
-            progress=not args.no_progress,
-            probabilities_source=source,
-            policy=policy,
-        )
+        with STOPS.phase_of("collecting rollouts"):
+            summary = collect(
+                args.env,
+                args.num_envs,
+                args.num_episodes,
+                args.output,
+                probabilities=probabilities,
+                seed=args.seed,
+                env_config=args.env_config,
+                progress=not args.no_progress,
+                probabilities_source=source,
+                policy=policy,
+            )
         print(
             f"rlrt: collected {summary.episodes} episodes ({summary.rows} steps) from {summary.num_envs} envs of "
             f"{args.env}; mean return {summary.mean_return:.2f}; wrote {summary.path}",
@@ -53,7 +55,8 @@ def run_collect(args: argparse.Namespace) -> int:
         )
         return 0
 
-    return run_job(job, _failure_file)
+    with STOPS.handling():  # SIGTERM/SIGINT: one line, exit 143/130, no output file (written whole or not at all)
+        return run_job(job, _failure_file)
 
 
 def _failure_file() -> Path:

@@ -31,6 +31,7 @@ from sagemaker_training import params
 from runtime.errors import UserError
 from runtime.serving.app import DEFAULT_READ_TIMEOUT_S, DEFAULT_THREADS, DEFAULT_TIMEOUT_S, MAX_BODY_MB, InferenceApp
 from runtime.serving.model_store import default_model_dir, locate_model, read_snapshot
+from runtime.stop_signals import STOPS
 
 log = logging.getLogger(__name__)
 
@@ -164,5 +165,6 @@ def serve(settings: ServerSettings) -> int:
 def run_server(model: Path | None, host: str | None, port: int | None, workers: int | None,
                timeout_s: int | None) -> int:
     """``rlrt serve``: locate the model and serve it."""
+    STOPS.release()  # gunicorn's arbiter handles SIGTERM (graceful) and SIGINT itself
     model_dir = locate_model(model or default_model_dir())
     return serve(settings_from_environment(model_dir, host, port, workers, timeout_s))

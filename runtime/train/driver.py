@@ -12,6 +12,7 @@ export pipeline) and the final evaluation of the exported policy (THE evaluator)
 
 from __future__ import annotations
 
+import json
 import math
 import shutil
 import sys
@@ -25,7 +26,7 @@ from runtime.collector import start_up
 from runtime.config import hyperparameters as hp
 from runtime.config.hyperparameters import TrainingSpec
 from runtime.contracts import BackendContext, EarlyStart, Plugins, TrainingHooks, TrainingSession
-from runtime.errors import EXIT_SIGINT, EXIT_SIGTERM, JobInterrupted, UserError
+from runtime.errors import JobInterrupted, UserError
 from runtime.evaluate.evaluator import evaluate_policy
 from runtime.export.model_dir import (
     STAGING_DIR,
@@ -36,14 +37,14 @@ from runtime.export.model_dir import (
 )
 from runtime.export.pipeline import export_failure, export_serving_models
 from runtime.job.environment import JobEnvironment
-from runtime.names import CHECKPOINT_DIR, DEFAULT_BASE_DIR, OUTPUT_CHECKPOINT_DIR
+from runtime.names import CHECKPOINT_DIR, DEFAULT_BASE_DIR, METADATA_JSON, OUTPUT_CHECKPOINT_DIR
 from runtime.paths import describe_os_error, guarded
+from runtime.stop_signals import FINISH, FINISH_BUDGET_S, HOLD, POLL, STOPS
 from runtime.timings import mark
 from runtime.train.checkpoints import CheckpointManager, TrainingState, config_changes, describe_space
-from runtime.train.manifest import write_manifest
+from runtime.train.manifest import verify_manifest, write_manifest
 from runtime.train.progress import ProgressBar, SlowStartNotice
 from runtime.train.reporting import IterationMetrics, Reporter
-from runtime.train.sigterm import HeldStop, SigtermWatch
 from runtime.train.videos import RolloutVideos
 from runtime.train.warm_start import warm_start
 
@@ -136,12 +137,18 @@ def train(
     early_start: EarlyStart | None = None,
 ) -> TrainResult:
     """Train ``spec`` in the job ``job`` with the backend of ``plugins`` that trains its algorithm; returns how it
-    ended (exit code 143 after SIGTERM, 130 after SIGINT).
+    ended. SIGTERM or SIGINT (:mod:`runtime.stop_signals`) raises :class:`JobInterrupted` once the job has kept what
+    it can (a checkpoint; the model folder from it), which the failure path turns into exit 143 or 130.
 
     ``cluster``: the multi-host Ray cluster this driver is already connected to (see runtime.cluster);
     ``early_start``: what the backend started while the spec resolved (handed to its session).
     """
-    out = stream or sys.stdout
+    with STOPS.handling():
+        return _train(job, spec, plugins, stream or sys.stdout, cluster, early_start)
+
+
+def _train(job: JobEnvironment, spec: TrainingSpec, plugins: Plugins, out: TextIO, cluster: Any,
+           early_start: EarlyStart | None) -> TrainResult:
     hooks = plugins.training_hooks(job, spec)
     backend: TrainingSession | None = None
     reporter: Reporter | None = None
@@ -150,6 +157,7 @@ def train(
         mark("build")
         with start_up():  # building imports what the first use needs (torch's optimizer: torch._dynamo)
             backend, spec, env_id = _build(job, spec, plugins, hooks, out, cluster, early_start)
+        STOPS.check()  # ray.init replaced the handler
         mark("built")
         checkpoints = CheckpointManager(job.checkpoint_dir, spec.checkpoint_keep, config=spec.config)
         observation_space, action_space = _spaces(backend)
@@ -165,11 +173,12 @@ def train(
             iteration, steps = backend.units
             print(f"rlrt: resumed from {latest} ({iteration} {state.training_iteration}, "
                   f"{state.timesteps_total} {steps})", file=out, flush=True)
-            changed = config_changes(checkpoints.stored_config(latest), spec.config)
-            if changed:
-                print("rlrt: this job's settings differ from the checkpoint's and apply from here on: "
-                      + "; ".join(changed), file=out, flush=True)
             stopped_by = stop_reason(spec.stop, _counters(state)) or ""
+            spec = _settings_on_resume(spec, checkpoints.stored_config(latest), stopped_by, out)
+            if stopped_by and _model_is_current(job.model_dir, state):
+                print(f"rlrt: already done ({stopped_by}): nothing to train; {job.model_dir} already holds the "
+                      f"model of {latest.name} and is left as it is", file=out, flush=True)
+                return TrainResult(state, None, stopped_by, latest)
             if stopped_by:
                 print(f"rlrt: already done ({stopped_by}): nothing to train; the model folder is written from "
                       f"{latest.name}", file=out, flush=True)
@@ -184,18 +193,19 @@ def train(
               + " or ".join(f"{k} >= {v:g}" for k, v in spec.stop.items()), file=out, flush=True)
 
         def save(current: TrainingState) -> Path:
-            return checkpoints.save(backend.save, current)
+            with STOPS.phase_of("saving a checkpoint", HOLD):  # never half written
+                return checkpoints.save(backend.save, current)
 
         metrics: IterationMetrics | None = None
         videos = RolloutVideos(spec, env_id, job.intermediate_dir, out)
         started = time.monotonic()
         time_offset = state.time_total_s
         notice = SlowStartNotice(out, backend.units[0], enabled=not progress.shown and not stopped_by)
-        with SigtermWatch() as sigterm:
-            while not sigterm.requested and not stopped_by:
+        with STOPS.phase_of("training", POLL) as stops:
+            while not stops.requested and not stopped_by:
                 try:
                     with progress.while_running():
-                        step = backend.step(state, sigterm)
+                        step = backend.step(state, stops)
                 except JobInterrupted:
                     break
                 except Exception as exc:  # e.g. a user's reward function failing in a runner
@@ -212,7 +222,7 @@ def train(
                     episodes_total=state.episodes_total + step.episodes,
                     time_total_s=time_offset + time.monotonic() - started,
                 )
-                if step.interrupted:  # cut short by SIGTERM: its updates are saved, nothing is reported
+                if step.interrupted:  # cut short by a signal: its updates are saved, nothing is reported
                     break
                 mark(f"iteration {state.training_iteration}")
                 metrics = replace(step.metrics, training_iteration=state.training_iteration,
@@ -227,25 +237,29 @@ def train(
                 if state.training_iteration % spec.checkpoint_frequency == 0:
                     save(state)
                     last_saved = state.training_iteration
-                if not sigterm.requested:  # a spot interruption saves first; no video
-                    videos.after_iteration(backend, state.training_iteration)
+                if not stops.requested:  # a spot interruption saves first; no video
+                    try:
+                        videos.after_iteration(backend, state.training_iteration)
+                    except JobInterrupted:  # a signal, and the video ran past the grace period
+                        break
                 stopped_by = stop_reason(spec.stop, metrics) or hooks.stop_reason(state, metrics) or ""
                 if stopped_by:
                     break
             notice.cancel()  # a signal before the first iteration
-            if not stopped_by:
-                stopped_by = sigterm.signal_name or "SIGTERM"
-            exit_code = sigterm.exit_code
-            sigterm.disarm()
+            stops.disarm()
             state = replace(state, time_total_s=time_offset + time.monotonic() - started)
             checkpoint = checkpoints.latest() if last_saved == state.training_iteration else None
             checkpoint = checkpoint or save(state)
             mark("loop done")
-        if stopped_by in ("SIGTERM", "SIGINT"):
-            print(f"rlrt: stopped by {stopped_by}; checkpoint {checkpoint}; a new job in this tree resumes", file=out,
-                  flush=True)
-            return TrainResult(state, metrics, stopped_by, checkpoint, exit_code)
-        videos.at_end(backend, state.training_iteration)
+            if stops.requested:
+                raise stops.interrupted(_model_after_stop(job, backend, hooks, checkpoint, spec, state, metrics,
+                                                          out))
+        try:
+            with STOPS.phase_of("the final video"):
+                videos.at_end(backend, state.training_iteration)
+        except JobInterrupted:  # the training is done and checkpointed: its model folder, then stop
+            raise STOPS.interrupted(_model_after_stop(job, backend, hooks, checkpoint, spec, state, metrics,
+                                                      out)) from None
         if state.timesteps_total <= 0:
             raise UserError(f"No training happened: {state.training_iteration} iteration(s) took 0 "
                             f"{backend.units[1]}, so there is no trained model to write. The log above says why "
@@ -253,14 +267,17 @@ def train(
         info, extra = backend.finish()
         training = {**asdict(state), "stopped_by": stopped_by, **extra,
                     **({"final": asdict(metrics)} if metrics else {})}
-        with HeldStop() as held:
+        with STOPS.phase_of("writing the model folder", FINISH) as stops:
             _write_model_folder(job, backend, hooks, checkpoint, spec, info, training, out)
-            if not held.requested:
+            if stops.requested:
+                raise stops.interrupted(f"{_kept_checkpoint(checkpoint)} {job.model_dir} is complete (no final "
+                                        "evaluation).")
+        try:
+            with STOPS.phase_of("the final evaluation"):
                 _final_evaluation(backend, env_id, state.training_iteration, job, out)
-        if held.requested:
-            print(f"rlrt: stopped by {held.signal_name} after the model folder was complete", file=out, flush=True)
-            return TrainResult(state, metrics, held.signal_name, checkpoint, EXIT_SIGINT
-                               if held.signal_name == "SIGINT" else EXIT_SIGTERM)
+        except JobInterrupted as exc:
+            exc.kept = f"{_kept_checkpoint(checkpoint)} {job.model_dir} is complete (the evaluation was cut short)."
+            raise
         print(f"rlrt: done ({stopped_by}); model in {job.model_dir}", file=out, flush=True)
         return TrainResult(state, metrics, stopped_by, checkpoint)
     finally:
@@ -274,11 +291,71 @@ def train(
         hooks.close()
 
 
+def _settings_on_resume(spec: TrainingSpec, stored: Mapping[str, Any] | None, stopped_by: str,
+                        out: TextIO) -> TrainingSpec:
+    """Say how this job's settings differ from the resumed checkpoint's. A job that trains applies them from here
+    on; one whose stop is already met trains no step, so its model keeps the checkpoint's settings (returned)."""
+    changed = config_changes(stored, spec.config)
+    if not changed:
+        return spec
+    if not stopped_by:
+        print("rlrt: this job's settings differ from the checkpoint's and apply from here on: " + "; ".join(changed),
+              file=out, flush=True)
+        return spec
+    print("rlrt: this job's settings differ from the checkpoint's and were NOT applied (no step is trained): "
+          + "; ".join(changed) + ". To train with them, raise a stop criterion (rl.training.stop.*) to resume, or "
+          "start afresh in another tree (--base-dir) or after emptying checkpoints/.", file=out, flush=True)
+    return replace(spec, config=dict(stored)) if stored is not None else spec
+
+
+def _model_is_current(model_dir: Path, state: TrainingState) -> bool:
+    """Whether ``model_dir`` holds a complete model folder (its manifest verifies) of ``state``'s iteration."""
+    try:
+        training = json.loads((model_dir / METADATA_JSON).read_text()).get("training", {})
+    except (OSError, ValueError, AttributeError):
+        return False
+    return (isinstance(training, dict) and training.get("training_iteration") == state.training_iteration
+            and training.get("timesteps_total") == state.timesteps_total
+            and verify_manifest(model_dir).status == "intact")
+
+
+def _kept_checkpoint(checkpoint: Path) -> str:
+    return f"The checkpoint {checkpoint} is kept (a new job in this tree resumes from it)."
+
+
+def _model_after_stop(job: JobEnvironment, backend: TrainingSession, hooks: TrainingHooks, checkpoint: Path,
+                      spec: TrainingSpec, state: TrainingState, metrics: IterationMetrics | None,
+                      out: TextIO) -> str:
+    """After SIGTERM/SIGINT stopped the training: the model folder from the checkpoint just kept, so that an
+    interrupted job is evaluable and servable, unless a second signal comes or it takes longer than
+    ``FINISH_BUDGET_S``; returns what the job kept, as the failure file says it."""
+    kept = _kept_checkpoint(checkpoint)
+    if state.timesteps_total <= 0:
+        return f"{kept} No step was trained: {job.model_dir} was not written."
+    print(f"rlrt: writing {job.model_dir} from {checkpoint.name} (iteration {state.training_iteration})", file=out,
+          flush=True)
+    try:
+        info, extra = backend.finish()
+        training = {**asdict(state), "stopped_by": STOPS.signal_name, **extra,
+                    **({"final": asdict(metrics)} if metrics else {})}
+        with STOPS.phase_of("writing the model folder", FINISH):
+            _write_model_folder(job, backend, hooks, checkpoint, spec, info, training, out)
+    except JobInterrupted:
+        return f"{kept} {job.model_dir} was not written (a second signal, or it took over {FINISH_BUDGET_S:g} s)."
+    except UserError as exc:  # the model cannot be served: its checkpoint is in model/
+        return f"{kept} {exc}"
+    except Exception as exc:  # noqa: BLE001 - the stop is the job's reason; this is what it could not keep
+        return f"{kept} {job.model_dir} was not written: {type(exc).__name__}: {exc}"
+    return (f"{kept} {job.model_dir} holds the policy at iteration {state.training_iteration} (it evaluates and "
+            "serves).")
+
+
 def _write_model_folder(job: JobEnvironment, backend: TrainingSession, hooks: TrainingHooks, checkpoint: Path,
                         spec: TrainingSpec, info: Any, training: Mapping[str, Any], out: TextIO) -> None:
     """The model folder, all or nothing: the checkpoint, ``metadata.json`` and every serving export are written into
     a staging folder, the exports checked, then moved into ``model/`` and the manifest written last (a folder
-    caught between the two fails its manifest's check by name). A model that cannot be served keeps its checkpoint
+    caught between the two fails its manifest's check by name); a signal meanwhile is held until that is done, and a
+    second one abandons the staging folder. A model that cannot be served keeps its checkpoint
     (and ``metadata.json`` saying why) and fails the job: exit 0 promises a model that loads and serves."""
     staging = job.model_dir / STAGING_DIR
     shutil.rmtree(staging, ignore_errors=True)
@@ -294,15 +371,20 @@ def _write_model_folder(job: JobEnvironment, backend: TrainingSession, hooks: Tr
         except Exception as exc:  # noqa: BLE001 - the job's failure, once the checkpoint is in model/
             unservable = exc
         mark("exported")
-        publish_model_folder(staging, job.model_dir)
     except (OSError, shutil.Error) as exc:  # a full or read-only disk: no half-written model folder stays
         shutil.rmtree(staging, ignore_errors=True)
         raise UserError(describe_os_error(job.model_dir, exc, "The model folder") + " The checkpoint is kept in "
                         f"{checkpoint}: a new job in this tree resumes from it and writes the model.") from exc
-    hooks.on_export(job.model_dir)
-    write_manifest(job.model_dir)  # last: serve, evaluate, export and warm starts verify the folder by it
-    with guarded(job.base_dir / OUTPUT_CHECKPOINT_DIR, "The output checkpoint folder"):
-        write_output_checkpoint(job.base_dir / OUTPUT_CHECKPOINT_DIR, job.model_dir)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    with STOPS.phase_of("publishing the model folder", HOLD):  # renames: quick, and never left half done
+        with guarded(job.model_dir, "The model folder"):
+            publish_model_folder(staging, job.model_dir)
+        hooks.on_export(job.model_dir)
+        write_manifest(job.model_dir)  # last: serve, evaluate, export and warm starts verify the folder by it
+        with guarded(job.base_dir / OUTPUT_CHECKPOINT_DIR, "The output checkpoint folder"):
+            write_output_checkpoint(job.base_dir / OUTPUT_CHECKPOINT_DIR, job.model_dir)
     if unservable is not None:
         raise UserError(f"Training finished, but the model cannot be served: {export_failure(unservable)} The "
                         f"checkpoint is kept in {job.model_dir / CHECKPOINT_DIR} (a new job in this tree resumes from "

@@ -16,7 +16,7 @@ from runtime.config.limits import limit_problems
 from runtime.config.presets import DEFAULT_PRESET, load_preset
 from runtime.config.stop import same_env, stop_note
 from runtime.contracts import BackendFactory, EarlyStart, Plugins
-from runtime.errors import EXIT_SIGTERM, JobInterrupted, UserError
+from runtime.errors import UserError
 from runtime.job.config_files import read_hyperparameters_file
 from runtime.job.context import Job
 from runtime.job.environment import JobEnvironment
@@ -263,10 +263,6 @@ def _multi_node_training(job: Job, plan: ClusterPlan, default_preset: str, plugi
     print(f"rlrt: {describe_plan(plan)}", flush=True)
     if not plan.is_head:
         return run_worker(plan, job.env)
-    try:
-        with head_cluster(plan, job.env) as cluster:
-            spec = resolve_spec(job.hyperparameters, plugins, num_cpus=cluster.cpus + 1, default_preset=default_preset)
-            return train(job.env, spec, plugins, cluster=cluster).exit_code
-    except JobInterrupted:
-        print("rlrt: SIGTERM before training started; the cluster was stopped", flush=True)
-        return EXIT_SIGTERM
+    with head_cluster(plan, job.env) as cluster:  # SIGTERM while it forms: every Ray process stopped, exit 143
+        spec = resolve_spec(job.hyperparameters, plugins, num_cpus=cluster.cpus + 1, default_preset=default_preset)
+        return train(job.env, spec, plugins, cluster=cluster).exit_code

@@ -26,7 +26,13 @@ class TuningOutcome:
     results_csv: Path | None = None
     best_json: Path | None = None
     interrupted: bool = False
-    """Ctrl-C stopped the search before every trial finished."""
+    """Ctrl-C (or SIGTERM) stopped the search before every trial finished."""
+    stopped_by: str = "SIGINT"
+    """Which signal stopped it, when ``interrupted``."""
+
+    @property
+    def how(self) -> str:
+        return "SIGTERM" if self.stopped_by == "SIGTERM" else "Ctrl-C"
 
 
 COMPLETED = "completed"
@@ -50,8 +56,9 @@ def trial_status(job_dir: str | Path | None, failed: bool, interrupted: bool, fi
 
 def summarise(spec: TuningSpec, grid: Any, output: Path, out: Any, interrupted: bool = False) -> TuningOutcome:
     """The results table (stdout, ``tuning_results.csv``) and ``best_hyperparameters.json``: the best of the trials
-    whose job completed and wrote its model (an early-stopped or interrupted trial is never the best: it has no
-    model). ``interrupted``: Ctrl-C stopped the search; trials it stopped are listed as ``interrupted``."""
+    whose job completed and wrote its model (an early-stopped or interrupted trial is never the best: its model, if
+    any, is its checkpoint's at the stop). ``interrupted``: Ctrl-C or SIGTERM stopped the search; trials it stopped
+    are listed as ``interrupted``."""
     rows = []
     jobs = sorted(p for p in (output / "jobs").iterdir() if p.is_dir()) if (output / "jobs").is_dir() else []
     for result in grid:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import sys
 import time
 from pathlib import Path
@@ -13,8 +14,9 @@ import runtime
 from runtime.cluster.object_store import object_store_for_this_machine
 from runtime.config import hyperparameters as hp
 from runtime.contracts import Plugins
-from runtime.errors import EXIT_SIGINT, run_job, write_failure
+from runtime.errors import EXIT_SIGINT, EXIT_SIGTERM, run_job, write_failure
 from runtime.paths import make_folder
+from runtime.stop_signals import STOPS
 from runtime.tuning.results import RESULTS_CSV, TuningOutcome, summarise
 from runtime.tuning.spec import GRID, TuningSpec, check_hyperparameters, load_tuning_spec
 from runtime.tuning.trial import trial_class, wait_for_jobs
@@ -100,6 +102,14 @@ def run_tuning(spec: TuningSpec, output: Path, plugins: Plugins, out: Any = None
     interruption = TuneInterruption()
     tune_log = logging.getLogger("ray.tune.tune")
     tune_log.addFilter(interruption)
+    terminated: list[bool] = []
+
+    def on_sigterm(signum: int, frame: Any) -> None:  # SageMaker's stop: Ray Tune's own graceful stop, as Ctrl-C's
+        if not terminated:
+            terminated.append(True)
+            os.kill(os.getpid(), signal.SIGINT)
+
+    previous = signal.signal(signal.SIGTERM, on_sigterm)  # after ray.init, which installs its own (exit at once)
     try:
         trainable = tune.with_resources(
             tune.with_parameters(trial_class(), spec=spec, jobs_dir=str(jobs_dir), repo_root=repo_root),
@@ -116,16 +126,18 @@ def run_tuning(spec: TuningSpec, output: Path, plugins: Plugins, out: Any = None
         )
         grid = tuner.fit()
     finally:
+        signal.signal(signal.SIGTERM, previous)
         tune_log.removeFilter(interruption)
         ray.shutdown()
         stuck = wait_for_jobs(jobs_dir)
         if stuck:
             print(f"rlrt: killed training jobs that did not stop within 120 s: {stuck}", file=out, flush=True)
     if interruption.interrupted:
-        print("rlrt: interrupted (Ctrl-C): the running trials were stopped (each job saved a checkpoint in its tree); "
-              "the trials so far:", file=out, flush=True)
+        print(f"rlrt: interrupted ({'SIGTERM' if terminated else 'Ctrl-C'}): the running trials were stopped (each job "
+              "saved a checkpoint in its tree); the trials so far:", file=out, flush=True)
     outcome = summarise(spec, grid, output, out, interrupted=interruption.interrupted)
     outcome.interrupted = interruption.interrupted
+    outcome.stopped_by = "SIGTERM" if terminated else "SIGINT"
     return outcome
 
 
@@ -133,6 +145,7 @@ def run_tuning_job(file: Path, output: Path | None = None, *, plugins: Plugins) 
     """``rlrt tune FILE``: through the single failure path (``output/failure`` under the output folder); ``plugins``
     check the trials' hyperparameters before any runs."""
     folder = (output or Path("rlrt-tune") / time.strftime("%Y%m%d-%H%M%S")).resolve()
+    STOPS.release()  # Ray Tune stops its trials on SIGINT itself (SIGTERM is passed to it as SIGINT: run_tuning)
 
     def job() -> int:
         spec = load_tuning_spec(file)
@@ -142,9 +155,9 @@ def run_tuning_job(file: Path, output: Path | None = None, *, plugins: Plugins) 
               f"{spec.objective_type} {spec.objective_metric_name}; output in {folder}", flush=True)
         outcome = run_tuning(spec, folder, plugins)
         if outcome.interrupted:
-            write_failure(folder / "output" / "failure", "Interrupted (Ctrl-C): the tuning job stopped before its "
-                          f"trials finished; the finished ones are in {folder / RESULTS_CSV}.")
-            return EXIT_SIGINT
+            write_failure(folder / "output" / "failure", f"Interrupted ({outcome.how}): the tuning job stopped before "
+                          f"its trials finished; the finished ones are in {folder / RESULTS_CSV}.")
+            return EXIT_SIGTERM if outcome.stopped_by == "SIGTERM" else EXIT_SIGINT
         return 0
 
     return run_job(job, lambda: folder / "output" / "failure")

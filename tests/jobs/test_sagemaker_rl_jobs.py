@@ -409,7 +409,7 @@ def test_sigterm_reaches_the_launcher_script_which_checkpoints(tmp_path: Path) -
             proc.kill()
             proc.wait()
     assert code == 143, log.read_text()[-3000:]
-    assert "rlrt: stopped by SIGTERM; checkpoint" in log.read_text()
+    assert "rlrt: stopped by SIGTERM during training. The checkpoint" in log.read_text()
     assert [p.name for p in tree.checkpoints.iterdir()] == [f"checkpoint_{len(progress_rows(tree.base)):06d}"]
 
 

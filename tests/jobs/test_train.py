@@ -174,7 +174,8 @@ def test_sigterm_saves_a_checkpoint_and_a_new_job_resumes(tmp_path: Path) -> Non
     done = len(progress_rows(tree.base))
     checkpoints = sorted(p.name for p in tree.checkpoints.iterdir())
     assert checkpoints == [f"checkpoint_{done:06d}"], checkpoints
-    assert not tree.failure.exists()
+    assert tree.failure.read_text().startswith("Stopped by SIGTERM during training. The checkpoint")
+    assert f"holds the policy at iteration {done}" in tree.failure.read_text()
 
     tree.write_hyperparameters({"rl.training.stop.training_iteration": done + 2})
     run = run_rlrt(["train"], base=tree.base)
@@ -200,7 +201,8 @@ def test_a_second_job_in_a_running_tree_is_refused_and_a_checkpoints_file_before
             time.sleep(0.5)
         second = run_rlrt(["train"], base=tree.base, timeout=120)
         assert second.returncode == 2, second.stderr[-3000:]
-        assert f"Another rlrt training job (pid {first.pid}) is running in {tree.base}" in tree.failure.read_text()
+        assert f"Another rlrt training job (pid {first.pid}) is running in {tree.base}" in second.stderr
+        assert not tree.failure.exists()  # the tree's failure file is the running job's, not the refused one's
     finally:
         first.kill()  # SIGKILL: no clean-up, the lock dies with the process
         first.wait()
@@ -223,11 +225,16 @@ def test_a_rerun_says_what_changed_stops_when_already_done_and_refuses_another_n
     tree = make_job_tree(tmp_path / "ml", {"rl.training.stop.training_iteration": 2})
     assert run_rlrt(["train"], base=tree.base, timeout=240).returncode == 0
 
-    tree.write_hyperparameters({"rl.training.stop.training_iteration": 2, "rl.training.config.lr": 0.05})
+    model = {p: p.read_bytes() for p in tree.model.rglob("*") if p.is_file()}
+    tree.write_hyperparameters({"rl.training.stop.training_iteration": 2, "rl.training.config.lr": 0.05,
+                                "rl.training.config.gamma": 0.5})
     again = run_rlrt(["train"], base=tree.base, timeout=240)
     assert again.returncode == 0, again.stderr[-3000:]
     assert "rlrt: already done (training_iteration 2 >= 2): nothing to train" in again.stdout
     assert "training_iteration: 3" not in again.stdout and len(progress_rows(tree.base)) == 2
+    line = next(x for x in again.stdout.splitlines() if "settings differ from the checkpoint's" in x)
+    assert "were NOT applied" in line and "gamma: 0.98 -> 0.5" in line and "another tree (--base-dir)" in line
+    assert {p: p.read_bytes() for p in tree.model.rglob("*") if p.is_file()} == model  # the model is left as it is
 
     tree.write_hyperparameters({"rl.training.stop.training_iteration": 3, "rl.training.config.lr": 0.05,
                                 "rl.training.config.gamma": 0.5})
@@ -328,7 +335,8 @@ def test_ctrl_c_saves_a_checkpoint_like_sigterm_and_exits_130(tmp_path: Path) ->
     assert "rlrt: SIGINT received: saving a checkpoint and stopping" in log and "stopped by SIGINT" in log
     done = len(progress_rows(tree.base))
     assert sorted(p.name for p in tree.checkpoints.iterdir()) == [f"checkpoint_{done:06d}"], log[-3000:]
-    assert not tree.failure.exists()
+    assert f"holds the policy at iteration {done}" in tree.failure.read_text()  # Ctrl-C leaves a usable model
+    assert json.loads((tree.model / "metadata.json").read_text())["training"]["training_iteration"] == done
 
 
 SMALL_BATCH = {

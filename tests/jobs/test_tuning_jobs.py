@@ -171,11 +171,13 @@ def test_under_sagemakers_tuner_the_job_obeys_time_total_s_and_prints_the_object
 
 
 @pytest.mark.slow
-def test_ctrl_c_lists_the_finished_trials_and_never_calls_an_interrupted_one_completed(tmp_path: Path) -> None:
-    """SIGINT on ``rlrt tune`` while the second trial trains: the running trial is stopped (its job saves a
-    checkpoint), the table lists the first as completed and the second as interrupted, the best is the completed one
-    (it has a model/), exit 130, and none of Ray's resume advice (`Tuner.restore`) is printed."""
-    import os
+@pytest.mark.parametrize("signame", ["SIGINT", "SIGTERM"])
+def test_ctrl_c_lists_the_finished_trials_and_never_calls_an_interrupted_one_completed(tmp_path: Path,
+                                                                                       signame: str) -> None:
+    """SIGINT (Ctrl-C) or SIGTERM (SageMaker's stop) on ``rlrt tune`` while the second trial trains: the running
+    trial is stopped (its job saves a checkpoint and writes its model/ from it), the table lists the first as
+    completed and the second as interrupted, the best is the completed one, exit 130 or 143, and none of Ray's resume
+    advice (`Tuner.restore`) is printed."""
     import signal
     import subprocess
     import sys
@@ -204,15 +206,16 @@ def test_ctrl_c_lists_the_finished_trials_and_never_calls_an_interrupted_one_com
         else:
             pytest.fail("the second trial never started: " + process.stdout.read() if process.poll() is not None
                         else "the second trial never started")
-        process.send_signal(signal.SIGINT)
+        process.send_signal(getattr(signal, signame))
         stdout, stderr = process.communicate(timeout=240)
     finally:
         if process.poll() is None:
             process.kill()
             process.communicate()
-    assert process.returncode == 130, stdout[-3000:] + stderr[-3000:]
+    how = "Ctrl-C" if signame == "SIGINT" else "SIGTERM"
+    assert process.returncode == (130 if signame == "SIGINT" else 143), stdout[-3000:] + stderr[-3000:]
     assert "Tuner.restore" not in stdout + stderr and "Stop signal received" not in stdout + stderr
-    assert "rlrt: interrupted (Ctrl-C)" in stdout
+    assert f"rlrt: interrupted ({how})" in stdout
     rows = {r["rl.training.stop.training_iteration"]: r for r in csv.DictReader((out / "tuning_results.csv").open())}
     assert (rows["1"]["status"], rows["500"]["status"]) == ("completed", "interrupted"), rows
     assert re.search(r"^\S+ +1 +\S+ +1 +completed$", stdout, re.M), stdout
@@ -220,8 +223,9 @@ def test_ctrl_c_lists_the_finished_trials_and_never_calls_an_interrupted_one_com
     assert best["tuned_hyperparameters"] == {"rl.training.stop.training_iteration": 1}
     assert (Path(best["job_dir"]) / "model" / "policy.onnx").is_file()
     assert list((Path(rows["500"]["job_dir"]) / "checkpoints").glob("checkpoint_*"))
-    assert "Interrupted (Ctrl-C)" in (out / "output" / "failure").read_text()
-    assert not os.path.exists(Path(rows["500"]["job_dir"]) / "model" / "rlrt_manifest.json")
+    assert f"Interrupted ({how})" in (out / "output" / "failure").read_text()
+    stopped = json.loads((Path(rows["500"]["job_dir"]) / "model" / "metadata.json").read_text())["training"]
+    assert stopped["stopped_by"] == "SIGTERM"  # the tuner stops a trial's job as SageMaker's does
 
 
 def test_a_job_starts_from_a_tuning_result(tmp_path: Path) -> None:

@@ -17,7 +17,7 @@ from gymnasium import spaces
 
 from runtime.config.hyperparameters import TrainingSpec
 from runtime.contracts import BackendContext, BackendFactory, ConfigValidator, ModelInfo, Plugins, Step, TrainingSession
-from runtime.errors import UserError
+from runtime.errors import JobInterrupted, UserError
 from runtime.export.policy import CATEGORICAL, ActionHead, ServingModel, build_serving_policy, serving_model_of
 from runtime.job.environment import load_environment
 from runtime.job.setup import resolve_spec
@@ -281,9 +281,11 @@ def test_sigterm_while_the_model_folder_is_written_completes_it_first(
     tree = make_job_tree(tmp_path / "opt" / "ml")
     train(load_environment(tree.base), spec({"training_iteration": 1}), counting_backend)
     monkeypatch.setattr(CountingSession, "serving_model", interrupted)
-    result = train(load_environment(tree.base), spec({"training_iteration": 2}), counting_backend)
-    assert result.exit_code == 143
-    assert "SIGTERM received while the model folder is written: finishing it first" in capsys.readouterr().err
+    with pytest.raises(JobInterrupted) as stopped:
+        train(load_environment(tree.base), spec({"training_iteration": 2}), counting_backend)
+    assert stopped.value.exit_code == 143 and stopped.value.phase == "writing the model folder"
+    assert f"{tree.model} is complete (no final evaluation)" in str(stopped.value)
+    assert "SIGTERM received while writing the model folder: finishing it first" in capsys.readouterr().err
     assert not verify_manifest(tree.model).damaged
     assert json.loads((tree.model / "metadata.json").read_text())["training"]["training_iteration"] == 2
     assert OnnxPolicy(tree.model).predict(np.zeros((1, 4), np.float32))["actions"].tolist() == [1]
@@ -302,3 +304,31 @@ def test_a_full_disk_is_named_before_training(tmp_path: Path, monkeypatch: pytes
                                         r"least 64 MB there"):
         setup.require_writable(tmp_path / "checkpoints", "checkpoints")
     assert shutil.disk_usage is setup.shutil.disk_usage
+
+
+def test_a_signal_during_the_final_evaluation_stops_it_with_the_model_folder_complete(
+        counting_backend: Plugins, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """SIGTERM while the exported policy is played after training: the evaluation stops at once (no
+    ``evaluation.json``), the model folder already complete, and the failure names the phase."""
+    import os
+    import signal
+
+    from runtime.train.manifest import verify_manifest
+
+    played: list[int] = []
+
+    def actor(observation: Any) -> int:
+        played.append(1)
+        if len(played) == 5:
+            os.kill(os.getpid(), signal.SIGTERM)
+        return 0
+
+    monkeypatch.setattr(CountingSession, "final_evaluation_episodes", lambda self: 50)
+    monkeypatch.setattr(CountingSession, "rollout_actor", lambda self: actor)
+    tree = make_job_tree(tmp_path / "opt" / "ml")
+    with pytest.raises(JobInterrupted) as stopped:
+        train(load_environment(tree.base), spec({"training_iteration": 1}, record_video_every=0), counting_backend)
+    assert (stopped.value.exit_code, stopped.value.phase) == (143, "the final evaluation")
+    assert f"{tree.model} is complete (the evaluation was cut short)" in str(stopped.value)
+    assert len(played) == 5 and verify_manifest(tree.model).status == "intact"
+    assert not (tree.base / "output" / "intermediate" / "evaluation.json").exists()

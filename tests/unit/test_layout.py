@@ -21,9 +21,9 @@ ENTRYPOINT_IMPORTS = {"runtime.cli", "runtime.container"}
 FLOORS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("environments", ("envs",)),
     ("base", ("runtime", "runtime.names", "runtime.errors", "runtime.timings", "runtime.metric_lines",
-              "runtime.log_lines", "runtime.collector", "runtime.paths")),
+              "runtime.log_lines", "runtime.collector", "runtime.paths", "runtime.stop_signals")),
     ("services", ("runtime.config", "runtime.job", "runtime.train.checkpoints", "runtime.train.manifest",
-                  "runtime.train.reporting", "runtime.train.progress", "runtime.train.curve", "runtime.train.sigterm",
+                  "runtime.train.reporting", "runtime.train.progress", "runtime.train.curve",
                   "runtime.export", "runtime.evaluate", "runtime.serving", "runtime.offline", "runtime.cluster",
                   "sagemaker_rl.compat", "sagemaker_rl.user_envs", "sagemaker_rl.experiment")),
     ("contracts", ("runtime.contracts",)),

@@ -1,0 +1,41 @@
+"""runtime/stop_signals.py in-process: what a signal does in each mode, and that a caller's handlers come back."""
+
+from __future__ import annotations
+
+import os
+import signal
+
+import pytest
+
+from runtime.errors import JobInterrupted
+from runtime.stop_signals import FINISH, HOLD, STOPS
+
+
+def test_an_interrupt_phase_raises_where_the_main_thread_is_and_the_callers_handlers_come_back() -> None:
+    before = signal.getsignal(signal.SIGTERM)
+    with pytest.raises(JobInterrupted) as stopped, STOPS.handling(), STOPS.phase_of("the evaluation"):
+        os.kill(os.getpid(), signal.SIGTERM)
+        pytest.fail("the signal did not interrupt")
+    assert (stopped.value.exit_code, str(stopped.value)) == (143, "Stopped by SIGTERM during the evaluation.")
+    assert signal.getsignal(signal.SIGTERM) is before
+    assert os.environ["SDL_NO_SIGNAL_HANDLERS"] == "1"  # pygame's SDL would turn the signal into a quit event
+
+
+def test_a_held_signal_waits_for_the_work_and_a_swallowed_one_surfaces_at_the_next_phase() -> None:
+    with STOPS.handling():
+        with STOPS.phase_of("saving a checkpoint", HOLD):
+            os.kill(os.getpid(), signal.SIGINT)
+            done = True  # the work went on
+        assert done and STOPS.requested and STOPS.exit_code == 130
+        with pytest.raises(JobInterrupted) as stopped, STOPS.phase_of("the final video"):
+            pytest.fail("a phase began after the signal")
+        assert stopped.value.phase == "saving a checkpoint"
+
+
+def test_a_second_signal_abandons_a_model_folder_being_finished() -> None:
+    with STOPS.handling(), STOPS.phase_of("writing the model folder", FINISH):
+        os.kill(os.getpid(), signal.SIGTERM)
+        with pytest.raises(JobInterrupted):
+            os.kill(os.getpid(), signal.SIGTERM)
+            pytest.fail("the second signal was ignored")
+    assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)  # the budget's alarm is off
