@@ -109,10 +109,11 @@ class JobEnvironment:
             pipe = self.pipe_mode_note(channel)
             if pipe:
                 raise UserError(f"This job needs the '{channel}' input channel as a folder, but {pipe}")
+            local = LOCAL_CHANNEL_HINTS.get(channel, f"create {path} and put the files there")
             raise UserError(
-                f"This job needs the '{channel}' input channel, but {path} does not exist. "
-                f"Pass it to the estimator's fit(), e.g. estimator.fit({{'{channel}': 's3://bucket/prefix'}}), "
-                f"or create the folder in a local run."
+                f"This job needs the '{channel}' input channel, but {path} does not exist. On SageMaker, pass it to "
+                f"the estimator's fit(), e.g. estimator.fit({{'{channel}': 's3://bucket/prefix'}}); outside "
+                f"SageMaker, {local}."
             )
         return path
 
@@ -146,6 +147,13 @@ def _count_gpus() -> int:
         return 0
     return sum(1 for line in output.split("\n") if line.startswith("GPU "))
 
+
+LOCAL_CHANNEL_HINTS = {
+    "model": "name the model with --model PATH (a model folder, or a model.tar.gz; `rlrt train` writes one in its "
+             "tree's model/)",
+    "checkpoint": "name the model with --model PATH (a model folder, or a model.tar.gz)",
+}
+"""What a user outside SageMaker does instead of passing a channel, for the channels a command takes another way."""
 
 NESTED_ROOT = "rl"
 """A hyperparameter of this name holding a JSON object is the dotted grammar nested: ``{"rl": {"training": {"stop":

@@ -175,7 +175,8 @@ def offline_data_source(job: Any) -> Path:
         raise UserError(f"No offline data: the '{CHANNEL_TRAIN}' input channel is not a folder: {pipe}")
     raise UserError(f"No offline data: this job needs the '{CHANNEL_TRAIN}' input channel ({missing} does not exist) "
                     f"or a .csv or .parquet file in the job's code ({where}). Pass the rollouts in the "
-                    f"'{CHANNEL_TRAIN}' channel or keep the CSV in the estimator's source_dir.")
+                    f"'{CHANNEL_TRAIN}' channel or keep the CSV in the estimator's source_dir; outside SageMaker, log "
+                    f"them with `rlrt collect --env ENV --output {missing}/rollouts.csv` (docs/OFFLINE.md).")
 
 
 def _where(path: Path, row: int, column: str | None = None) -> str:

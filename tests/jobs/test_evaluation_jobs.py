@@ -103,7 +103,9 @@ def test_evaluate_without_a_model_channel(tmp_path: Path) -> None:
     tree = make_job_tree(tmp_path / "opt" / "ml", {"evaluate_episodes": 1})
     done = run_rlrt(["evaluate"], base=tree.base, timeout=120)
     assert done.returncode == 2
-    assert "'model' input channel" in tree.failure.read_text()
+    failure = tree.failure.read_text()
+    # SageMaker's way and a laptop's: the channel, and the flag that names a model.
+    assert "'model' input channel" in failure and "outside SageMaker, name the model with --model PATH" in failure
 
 
 def test_the_metadata_framework_picks_the_loader(cartpole_model: Path, tmp_path: Path) -> None:

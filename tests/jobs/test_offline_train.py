@@ -215,6 +215,8 @@ def test_bad_hyperparameters_and_missing_data_fail_clearly(tmp_path: Path, rollo
     result = run_rlrt(["train"], base=no_data.base)
     assert result.returncode == 2
     assert "needs the 'train' input channel" in no_data.failure.read_text()
+    train = no_data.base / "input" / "data" / "train"
+    assert f"rlrt collect --env ENV --output {train}/rollouts.csv" in no_data.failure.read_text()
 
     bad = make_job_tree(tmp_path / "c" / "opt" / "ml", {"preset": "cartpole-bcq"})
     (bad.channel("train") / "rollouts.csv").write_text(rollouts.read_text().replace("[0.5, 0.5]", "[0.5, 0.7]", 1))
