@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import sys
 from pathlib import Path
 from typing import NoReturn, Sequence
@@ -10,7 +11,7 @@ from typing import NoReturn, Sequence
 from runtime.config.hyperparameters import PRESET, decode_value
 from runtime.config.presets import DEFAULT_PRESET, all_presets
 from runtime.config.shorthands import add_shorthand_options, with_shorthands
-from runtime.errors import run_job
+from runtime.errors import command_failure_file, run_job
 from runtime.evaluate.evaluator import run_evaluation_job
 from runtime.export.formats import describe_formats
 from runtime.export.pipeline import export_model_folder
@@ -340,18 +341,18 @@ def _list_presets() -> int:
 
 
 def _run_serving_command(args: argparse.Namespace) -> int:
+    run = functools.partial(run_job, failure_file=command_failure_file)  # beside jobs: no failure file of its own
     if args.command == "serve":
-        return run_job(lambda: run_server(args.model, args.host, args.port, args.workers, args.timeout))
+        return run(lambda: run_server(args.model, args.host, args.port, args.workers, args.timeout))
     if args.command == "transform":
         options = TransformOptions(args.content_type, args.split_type, args.strategy, args.accept, args.join_source,
                                    args.max_payload_mb)
-        return run_job(lambda: run_transform(args.model, args.input, args.output, options, not args.no_progress))
-    return run_job(lambda: (export_model_folder(args.model_dir, INSTALLED), 0)[1])
+        return run(lambda: run_transform(args.model, args.input, args.output, options, not args.no_progress))
+    return run(lambda: (export_model_folder(args.model_dir, INSTALLED), 0)[1])
 
 
 def _run_evaluation(args: argparse.Namespace) -> int:
-    """``rlrt evaluate`` and its aliases: one evaluator (``evaluate-offline`` expects a d3rlpy model,
-    ``deepracer-evaluate`` plays DeepRacer with its --opponent and --trials)."""
+    """``rlrt evaluate`` and its aliases, one evaluator (evaluate-offline: a d3rlpy model; deepracer-evaluate)."""
     overrides = dict(args.overrides)
     if args.command == "evaluate-offline":
         return run_evaluation_job(args.base_dir, overrides, args.model, plugins=INSTALLED, framework="d3rlpy",

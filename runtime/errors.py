@@ -76,6 +76,13 @@ def default_failure_file() -> Path:
     return Path(os.environ.get(BASE_DIR_ENV) or DEFAULT_BASE_DIR) / FAILURE_FILE
 
 
+def command_failure_file() -> Path:
+    """The failure file of a command that runs beside jobs rather than as one (collect, serve, transform, export):
+    the job tree's ``output/failure`` when ``SAGEMAKER_BASE_DIR`` names one, else none (``os.devnull``: the message is
+    only printed), so that a laptop command never writes into, or creates, a real ``/opt/ml``."""
+    return default_failure_file() if os.environ.get(BASE_DIR_ENV) else Path(os.devnull)
+
+
 def run_job(job: Callable[[], int | None], failure_file: Callable[[], Path] = default_failure_file) -> int:
     """Run ``job`` and turn every way it can end into an exit code, writing the failure file on errors.
 

@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import os
-from pathlib import Path
 
-from runtime.errors import UserError, default_failure_file, run_job
-from runtime.names import BASE_DIR_ENV
+from runtime.errors import UserError, command_failure_file, run_job
 from runtime.offline.collect import collect, dump_states, model_policy, read_batch_transform_output
 from runtime.stop_signals import STOPS
 
@@ -56,9 +53,5 @@ def run_collect(args: argparse.Namespace) -> int:
         return 0
 
     with STOPS.handling():  # SIGTERM/SIGINT: one line, exit 143/130, no output file (written whole or not at all)
-        return run_job(job, _failure_file)
+        return run_job(job, command_failure_file)
 
-
-def _failure_file() -> Path:
-    """Inside a job tree (``SAGEMAKER_BASE_DIR`` set) its ``output/failure``; elsewhere the message is only printed."""
-    return default_failure_file() if os.environ.get(BASE_DIR_ENV) else Path(os.devnull)

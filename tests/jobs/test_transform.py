@@ -122,3 +122,18 @@ def test_cli_transform_and_its_errors(cartpole_model: Path, tmp_path: Path) -> N
     missing = run_rlrt(["transform", "--model", str(tmp_path / "nomodel"), "--input", str(tmp_path / "in"),
                         "--output", str(tmp_path / "out4")], base=tmp_path / "job", timeout=120)
     assert missing.returncode == 2 and "No model at" in missing.stderr
+
+
+@pytest.mark.parametrize("args", [["transform", "--model", "missing-model", "--input", "x.csv", "--output", "out"],
+                                  ["export", "--model-dir", "missing-model"],
+                                  ["serve", "--model", "missing-model", "--port", "0"]])
+def test_a_laptop_command_beside_jobs_leaves_a_real_opt_ml_alone(tmp_path: Path, args: list[str]) -> None:
+    """serve, transform and export outside a job tree (no SAGEMAKER_BASE_DIR) print their refusal and write no
+    failure file: not into /opt/ml, which they must not create either."""
+    failure = Path("/opt/ml/output/failure")
+    before = (failure.stat().st_mtime_ns, failure.read_bytes()) if failure.exists() else None
+    opt_ml_existed = Path("/opt/ml").exists()
+    run = run_rlrt(args, cwd=tmp_path, timeout=120)
+    assert run.returncode == 2 and "missing-model" in run.stderr, run.stderr[-2000:]
+    after = (failure.stat().st_mtime_ns, failure.read_bytes()) if failure.exists() else None
+    assert after == before and Path("/opt/ml").exists() == opt_ml_existed
