@@ -29,10 +29,6 @@ from envs.errors import EnvConfigError
 from envs.faults import split_fault_options, with_faults
 from envs.native_output import PYBULLET_LINES, QuietFirstReset, without_native_lines
 
-# pygame (gymnasium's classic-control frames) imports setuptools' pkg_resources, which warns that it is deprecated; the
-# pinned setuptools keeps it for TensorBoard. Nothing a user can act on: left out of every process that builds envs.
-warnings.filterwarnings("ignore", message="pkg_resources is deprecated", category=UserWarning, module="pygame")
-
 
 @dataclass(frozen=True)
 class EnvInfo:

@@ -32,6 +32,7 @@ from runtime.cluster.node import resolve_host
 from runtime.errors import UserError, default_failure_file, run_job
 from runtime.job.environment import load_environment
 from runtime.job.script_failure import StderrTail, explain_failure
+from runtime.log_lines import quiet_unactionable_warnings
 from runtime.job.script_mode import (
     complete_input_data_config,
     prepare_script_mode,
@@ -169,6 +170,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Work out what to run, then replace this process with it (so signals reach it directly); a script-mode job
     runs sagemaker-training as a child instead, which passes SIGTERM on to the script."""
     args = list(sys.argv[1:] if argv is None else argv)
+    quiet_unactionable_warnings()  # for what it runs too: a user's script imports its env's libraries first thing
 
     def job() -> int:
         command = plan(args)

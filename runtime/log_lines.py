@@ -6,11 +6,17 @@ errors, in the usual ``<time> <LEVEL> <logger>: <message>`` format (their INFO l
 from __future__ import annotations
 
 import logging
+import os
 import sys
+import warnings
 
 FIRST_PARTY = ("runtime", "envs", "sagemaker_rl")
 """The packages whose loggers write rlrt's lines (INFO and above)."""
 OTHERS_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+UNACTIONABLE_WARNINGS = ("ignore:pkg_resources is deprecated:UserWarning:pygame.pkgdata",)
+"""Library warnings nothing a user does can act on, as ``-W`` / ``PYTHONWARNINGS`` entries: pygame (gym's and
+gymnasium's frames) imports setuptools' ``pkg_resources``, which the pinned setuptools (kept for TensorBoard) says is
+deprecated."""
 
 
 def is_first_party(logger_name: str) -> bool:
@@ -37,6 +43,7 @@ def configure_logging(others: bool = True) -> None:
     """A command's logging (idempotent): rlrt's own loggers at INFO through a stderr handler with
     :class:`RlrtFormatter`; with ``others`` that handler is the root logger's and other libraries are kept at WARNING.
     A user's launcher script owns its process's logging: there (``others=False``) only rlrt's loggers are set up."""
+    quiet_unactionable_warnings()
     if others:
         root = logging.getLogger()
         _add_handler(root)
@@ -67,3 +74,17 @@ def _add_handler(logger: logging.Logger) -> None:
         handler = StderrHandler()
         handler.setFormatter(RlrtFormatter())
         logger.addHandler(handler)
+
+
+def quiet_unactionable_warnings() -> None:
+    """Leave :data:`UNACTIONABLE_WARNINGS` out of this process and, through ``PYTHONWARNINGS``, out of every process it
+    starts afterwards (Ray's workers, a script's subprocesses), which then filter them from their first line on,
+    whatever ``warnings.catch_warnings`` blocks come and go (idempotent)."""
+    given = [entry for entry in os.environ.get("PYTHONWARNINGS", "").split(",") if entry]
+    for entry in UNACTIONABLE_WARNINGS:
+        action, message, category, module = entry.split(":")
+        warnings.filterwarnings(action, message=message, category=UserWarning, module=module)  # type: ignore[arg-type]
+        if entry not in given:
+            given.append(entry)
+    os.environ["PYTHONWARNINGS"] = ",".join(given)
+
