@@ -350,3 +350,19 @@ def test_a_filter_added_first_goes_first_in_a_plain_dict_too(rl_coach: None) -> 
     ordered.add_reward_filter("a", 1)
     ordered.add_reward_filter("b", 2, add_as_the_first_filter=True)
     assert list(ordered.reward_filters) == ["b", "a"]
+
+
+def test_the_schedule_and_dump_filter_bases_refuse_a_subclass_without_their_method(rl_coach: None) -> None:
+    from rl_coach.core_types import VideoDumpFilter
+    from rl_coach.schedules import Schedule
+
+    class NoStep(Schedule):
+        pass
+
+    class NoRule(VideoDumpFilter):
+        pass
+
+    with pytest.raises(TypeError, match="abstract method.*step"):
+        NoStep(1.0)
+    with pytest.raises(TypeError, match="abstract method.*should_dump"):
+        NoRule()

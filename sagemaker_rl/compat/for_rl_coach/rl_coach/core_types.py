@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import abc
+
 from collections import namedtuple
 from enum import Enum
 from typing import Any
@@ -50,11 +52,12 @@ class GradientClippingMethod(Enum):
     ClipByValue = 2
 
 
-class VideoDumpFilter:
+class VideoDumpFilter(abc.ABC):
     """Decides which episodes' videos are written (``VisualizationParameters.video_dump_filters``)."""
 
+    @abc.abstractmethod
     def should_dump(self, episode_terminated: bool = False, **kwargs: Any) -> bool:
-        raise NotImplementedError(f"{type(self).__name__}.should_dump: a subclass defines it, as in Coach")
+        """Whether the episode's video is written (each subclass's rule, as in Coach)."""
 
 
 class AlwaysDumpFilter(VideoDumpFilter):

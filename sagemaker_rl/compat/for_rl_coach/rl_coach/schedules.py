@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import abc
+
 from typing import Any
 
 
@@ -10,13 +12,14 @@ def _between(value: float, a: float, b: float) -> float:
     return min(max(value, min(a, b)), max(a, b))
 
 
-class Schedule:
+class Schedule(abc.ABC):
     def __init__(self, initial_value: float) -> None:
         self.initial_value = initial_value
         self.current_value = initial_value
 
+    @abc.abstractmethod
     def step(self) -> None:
-        raise NotImplementedError(f"{type(self).__name__}.step: a subclass defines it, as in Coach")
+        """Advance one step (each subclass's rule, as in Coach)."""
 
 
 class ConstantSchedule(Schedule):
