@@ -166,15 +166,14 @@ def _common(settings: dict[str, Any], algorithm: str, path: Path, section: str,
                               "num_envs_per_env_runner": _number({"n_envs": settings.get("n_envs", 1)}, "n_envs",
                                                                  where, integer=True)}
     lr, decays = _schedule(settings, "learning_rate", where)
-    config["lr"] = [[0, lr], [budget, 0.0]] if decays else lr
     if algorithm == "SAC":
         config.update(actor_lr=lr, critic_lr=lr, alpha_lr=lr)
-        del config["lr"]
         if decays:
             notes.append(f"learning_rate={settings['learning_rate']!r}: SAC's learning rates kept at {lr:g}")
-    config["grad_clip"] = _number(settings, "max_grad_norm", where) if "max_grad_norm" in settings else None
-    if config["grad_clip"] is None:
-        del config["grad_clip"]
+    else:
+        config["lr"] = [[0, lr], [budget, 0.0]] if decays else lr
+    if "max_grad_norm" in settings:
+        config["grad_clip"] = _number(settings, "max_grad_norm", where)
     policy = str(settings.get("policy", "MlpPolicy"))
     if policy not in ("MlpPolicy", "MultiInputPolicy"):
         notes.append(f"policy={policy!r}: RLlib's default encoder for the observations is used")
