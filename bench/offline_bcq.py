@@ -2,10 +2,14 @@
 
 For each seed: collect the dataset with ``rlrt collect``, train the default offline preset (``cartpole-bcq``) with
 ``rlrt train`` on it, evaluate the exported model with ``rlrt evaluate-offline`` for 20 episodes, and check the pass
-bar (mean return >= 195, training time < 240 s). With ``--throughput``, also compare gradient updates per second
-through ``rlrt`` with a bare d3rlpy loop of the same configuration on the same data.
+bar (mean return >= 195, training time < 240 s). ``--preset`` trains another preset instead: a name or a file, e.g.
+the Batch RL seed's own Coach preset file (``../shared/coach/rl_cartpole_batch_coach/src/preset-cartpole-ddqnbcq.py``,
+translated to d3rlpy as a Coach user's job is; its CsvDataset is not beside it, so the train channel's data is
+used). With ``--throughput``, also compare gradient updates per second through ``rlrt`` with a bare d3rlpy loop of
+the same configuration on the same data.
 
     python bench/offline_bcq.py --seeds 0 1 2 --throughput --out bench/results/offline_runs.json
+    python bench/offline_bcq.py --preset ../shared/coach/rl_cartpole_batch_coach/src/preset-cartpole-ddqnbcq.py
 """
 
 from __future__ import annotations
@@ -49,16 +53,18 @@ def job_tree(base: Path, hyperparameters: dict[str, object]) -> None:
     (config / "inputdataconfig.json").write_text("{}")
 
 
-def run_seed(seed: int, work: Path, overrides: dict[str, object], episodes: int) -> dict[str, object]:
+def run_seed(seed: int, work: Path, overrides: dict[str, object], episodes: int,
+             preset: str = "cartpole-bcq") -> dict[str, object]:
     data = work / f"seed{seed}" / "cartpole.csv"
     rlrt(["collect", "--env", "CartPole-v0", "--num-envs", "100", "--num-episodes", "5", "--seed", str(seed),
           "--output", str(data), "--no-progress"])
     train = work / f"seed{seed}" / "train"
-    job_tree(train, {"preset": "cartpole-bcq", "seed": seed, **overrides})
+    coach_file = preset.endswith(".py")  # a Coach preset file trains through `rlrt train --preset FILE`
+    job_tree(train, {"seed": seed, **overrides} if coach_file else {"preset": preset, "seed": seed, **overrides})
     (train / "input" / "data" / "train").mkdir(parents=True, exist_ok=True)
     (train / "input" / "data" / "train" / data.name).write_bytes(data.read_bytes())
     started = time.monotonic()
-    result = rlrt(["train"], base=train)
+    result = rlrt(["train", "--preset", preset] if coach_file else ["train"], base=train)
     process_s = time.monotonic() - started
     with (train / "output" / "intermediate" / "progress.csv").open() as handle:
         progress = list(csv.DictReader(handle))
@@ -145,6 +151,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--episodes", type=int, default=20, help="evaluation episodes per seed")
+    parser.add_argument("--preset", default="cartpole-bcq", help="the preset to train: a name or a file")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="extra hyperparameters")
     parser.add_argument("--throughput", action="store_true", help="also compare updates/s with a bare d3rlpy loop")
     parser.add_argument("--throughput-steps", type=int, default=5000)
@@ -160,11 +167,12 @@ def main() -> int:
             overrides[key] = value
     load = os.getloadavg()
     results: dict[str, object] = {"machine": f"{platform.node()} {os.cpu_count()} cores, load {load[0]:.1f} at start",
-                                  "overrides": overrides, "runs": []}
+                                  "preset": args.preset, "overrides": overrides, "runs": []}
     with tempfile.TemporaryDirectory(prefix="rlrt-bench-offline-") as tmp:
         work = Path(tmp)
         for seed in args.seeds:
-            run = run_seed(seed, work, overrides, args.episodes)
+            preset = str(Path(args.preset).resolve()) if Path(args.preset).is_file() else args.preset
+            run = run_seed(seed, work, overrides, args.episodes, preset)
             results["runs"].append(run)  # type: ignore[union-attr]
             print(json.dumps({k: v for k, v in run.items() if k != "returns"}), flush=True)
         if args.throughput:

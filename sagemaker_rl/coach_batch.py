@@ -1,9 +1,9 @@
 """A Coach Batch RL preset (``BatchRLGraphManager`` with ``DDQNBCQAgentParameters``, its dataset a ``CsvDataset``) as
 rlrt's offline job: d3rlpy's DiscreteBCQ on the same logged data (``rl.training.run: DiscreteBCQ``).
 
-:func:`translate_batch` reads the preset (network, discount, learning rate, batch size, target update, BCQ's action
-drop, schedule, spaces) into d3rlpy's settings; :func:`find_dataset` finds the ``CsvDataset`` file for the job and
-sizes an epoch as Coach's Batch RL did (one pass over the data), checking the data against the preset's
+:func:`translate_batch` reads the preset (network, its loss, discount, learning rate, batch size, target update,
+BCQ's action drop, schedule, spaces) into d3rlpy's settings; :func:`find_dataset` finds the ``CsvDataset`` file for
+the job and sizes an epoch as Coach's Batch RL did (one pass over the data), checking the data against the preset's
 ``SpacesDefinition``. As in :mod:`sagemaker_rl.coach_translate`, every setting is translated or named in a line.
 """
 
@@ -13,6 +13,7 @@ import math
 from pathlib import Path
 from typing import Any
 
+from runtime.backends.d3rlpy import squared_error
 from runtime.config import hyperparameters as hp
 from runtime.errors import UserError
 from runtime.offline.dataset import load_logged_data, offline_data_source
@@ -117,6 +118,10 @@ def translate_batch(graph_manager: Any) -> CoachJob:
             "betas": [float(reader.get(f"{MAIN}.adam_optimizer_beta1")),
                       float(reader.get(f"{MAIN}.adam_optimizer_beta2"))]}},
     }
+    if not reader.get(f"{MAIN}.replace_mse_with_huber_loss"):
+        # Coach fits Q with the squared error unless told otherwise; d3rlpy's own Q-function always uses Huber,
+        # with which the seed's preset diverges (runtime/backends/d3rlpy/squared_error.py).
+        config["q_func_factory"] = squared_error.TYPE
     copying = steps(reader.get("agent_params.algorithm.num_steps_between_copying_online_weights_to_target"))
     if copying and copying[0] == "TrainingSteps":
         config["target_update_interval"] = copying[1]

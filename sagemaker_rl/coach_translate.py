@@ -160,6 +160,8 @@ def _dqn(reader: Reader, config: dict[str, Any], double_q: bool) -> None:
         "n_step": 1,
         "train_batch_size_per_learner": int(net.batch_size),
         "tau": float(reader.get("agent_params.algorithm.rate_for_copying_weights_to_target")),
+        # Coach's Q head fits the squared error unless told to use Huber; RLlib's default is Huber.
+        "td_error_loss_fn": "huber" if reader.get(f"{MAIN}.replace_mse_with_huber_loss") else "mse",
     })
     copying = _environment_steps(reader, "agent_params.algorithm.num_steps_between_copying_online_weights_to_target",
                                  ": RLlib updates the target network every N environment steps")

@@ -104,6 +104,7 @@ def test_the_batch_rl_preset_file_trains_discrete_bcq_on_its_data(tmp_path: Path
     assert settings["hidden_units"] == [256, 512]  # DQN's Medium embedder and middleware
     assert settings["learning_rate"] == 0.0001 and settings["batch_size"] == 128 and settings["gamma"] == 0.99
     assert settings["target_update_interval"] == 50 and settings["action_flexibility"] == 0.3
+    assert settings["q_func_factory"] == "mean_squared_error"  # the preset's replace_mse_with_huber_loss False
     rows = sum(1 for _ in (tree.channel("train") / "rollouts.csv").open()) - 1
     assert settings["n_steps_per_epoch"] == -(-rows // 128)  # one pass over the data, as Coach's epoch
 

@@ -65,13 +65,16 @@ def test_dqn_becomes_rllib_dqn(rl_coach: None) -> None:
     assert job.algorithm == "DQN" and job.evaluation_episodes == 1
     assert config == {
         "lr": 0.00025, "gamma": 0.99, "double_q": False, "dueling": False, "n_step": 1,
-        "train_batch_size_per_learner": 32, "tau": 1.0, "target_network_update_freq": 100,
+        "train_batch_size_per_learner": 32, "tau": 1.0, "target_network_update_freq": 100, "td_error_loss_fn": "mse",
         "training_intensity": 32.0, "replay_buffer_config": {"type": "EpisodeReplayBuffer", "capacity": 40000},
         "epsilon": [[0, 1.0], [10000, 0.01]], "adam_epsilon": 0.0001,
         "num_steps_sampled_before_learning_starts": 1000,
         "model_config": {"fcnet_hiddens": [256, 512], "fcnet_activation": "relu"}}
     assert job.hyperparameters[STOP + "training_iteration"] == 10000000000
-    assert "agent_params.network_wrappers.main.replace_mse_with_huber_loss: False not translated" in job.notes
+    assert not any("replace_mse_with_huber_loss" in note for note in job.notes)
+    huber = graph_manager(CARTPOLE / "preset-cartpole-dqn.py")
+    huber.agent_params.network_wrappers["main"].replace_mse_with_huber_loss = True
+    assert translate(huber).hyperparameters[CONFIG + "td_error_loss_fn"] == "huber"
 
 
 def test_an_environment_class_in_source_dir_is_the_job_s(rl_coach: None) -> None:
@@ -111,15 +114,15 @@ def test_the_batch_rl_preset_becomes_d3rlpy_discrete_bcq(rl_coach: None) -> None
     assert job.hyperparameters == {
         "rl.training.run": "DiscreteBCQ", CONFIG + "hidden_units": [256, 512], CONFIG + "learning_rate": 0.0001,
         CONFIG + "batch_size": 128, CONFIG + "gamma": 0.9, CONFIG + "target_update_interval": 50,
-        CONFIG + "action_flexibility": 0.3, STOP + "epochs": 50,
+        CONFIG + "action_flexibility": 0.3, STOP + "epochs": 50, CONFIG + "q_func_factory": "mean_squared_error",
         CONFIG + "optim_factory": {"type": "adam", "params": {"eps": 0.0001, "betas": [0.9, 0.99]}}}
     notes = "\n".join(job.notes)
     for setting in ("action_drop_method_parameters: KNNParameters -> action_flexibility 0.3 (the nearest",
                     "train_to_eval_ratio: 0.4 not translated", "reward_model_num_epochs: 30 not translated",
-                    "replace_mse_with_huber_loss: False not translated", "dump_gifs: True not translated",
+                    "dump_gifs: True not translated",
                     "improve_steps: TrainingSteps(50) -> stop at epochs 50", "epsilon_schedule: not used"):
         assert setting in notes, notes
-    assert len(job.notes) == 7, notes
+    assert len(job.notes) == 6 and "replace_mse_with_huber_loss" not in notes, notes
     evaluation = translate(graph_manager(BATCH / "preset-cartpole-ddqnbcq-env.py"))
     assert evaluation.env == "CartPole-v0" and evaluation.dataset is None
     edited = graph_manager(BATCH / "preset-cartpole-ddqnbcq.py")
@@ -135,7 +138,7 @@ def test_the_batch_rl_translation_resolves_as_an_rlrt_job(rl_coach: None, tmp_pa
     base.write_text("name: batch\nenv: CartPole-v0\nalgorithm: DiscreteBCQ\nconfig: {}\nstop: {}\n")
     spec = resolve(job.hyperparameters, INSTALLED.validator_for, default_preset=str(base), num_cpus=2)
     assert spec.algorithm == "DiscreteBCQ" and spec.stop == {"epochs": 50}
-    assert spec.config["target_update_interval"] == 50
+    assert spec.config["target_update_interval"] == 50 and spec.config["q_func_factory"] == "mean_squared_error"
 
 
 def test_what_rlrt_cannot_train_is_refused_naming_it(rl_coach: None) -> None:

@@ -171,3 +171,12 @@ def test_keys_without_effect_are_refused_with_the_reason() -> None:
         with pytest.raises(UserError) as info:
             hp.resolve({f"rl.training.config.{key}": True}, validator_for, num_cpus=2)
         assert f"rl.training.config.{key}" in str(info.value) and reason in str(info.value)
+
+
+def test_a_name_valued_fn_key_is_honoured_and_an_object_one_refused() -> None:
+    """``td_error_loss_fn`` takes a name ("huber" or "mse"), not a function, though its key ends like one."""
+    spec = hp.resolve({"rl.training.run": "DQN", "rl.training.config.td_error_loss_fn": "mse"}, validator_for,
+                      num_cpus=2)
+    assert build_algorithm_config(spec, ENV).to_dict()["td_error_loss_fn"] == "mse"
+    with pytest.raises(UserError, match="takes a Python object"):
+        hp.resolve({"rl.training.config.learner_class": "f"}, validator_for, num_cpus=2)

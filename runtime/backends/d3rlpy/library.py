@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from runtime.backends.d3rlpy import squared_error
 from runtime.names import D3RLPY_MODEL_FILE
 
 GRAD_STEP_FILE = "grad_step.json"
@@ -19,7 +20,8 @@ GRAD_STEP_FILE = "grad_step.json"
 
 def import_d3rlpy() -> Any:
     """d3rlpy, imported without the lines a user cannot act on: gym's notice about itself (d3rlpy imports gym) and
-    the INFO/DEBUG lines d3rlpy and the gymnasium plugins it loads write through structlog (warnings stay)."""
+    the INFO/DEBUG lines d3rlpy and the gymnasium plugins it loads write through structlog (warnings stay);
+    with rlrt's squared-error Q-function registered (:mod:`.squared_error`)."""
     import structlog  # heavy: d3rlpy's logging, loaded with d3rlpy
 
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
@@ -29,6 +31,7 @@ def import_d3rlpy() -> Any:
                 import gym  # noqa: F401  # heavy: imported by d3rlpy; here first, to silence its notice
     import d3rlpy  # heavy: torch and d3rlpy (~3 s), only for offline jobs
 
+    squared_error.register()  # before any config or model file that names it is read
     return d3rlpy
 
 

@@ -66,7 +66,9 @@ def refusal(key: str, default: Any) -> str | None:
         return NO_EFFECT[key]
     if key.startswith(_OFFLINE_PREFIXES) or key in _OFFLINE_KEYS or "offline_eval" in key:
         return _OFFLINE
-    if key.endswith(_OBJECT_SUFFIXES) or isinstance(default, type) or callable(default) and not isinstance(
+    # A name such as td_error_loss_fn ("huber" or "mse") ends like an object's key but takes a string.
+    named_object = key.endswith(_OBJECT_SUFFIXES) and not isinstance(default, str)
+    if named_object or isinstance(default, type) or callable(default) and not isinstance(
             default, (int, float, str, list, dict)):
         return _OBJECT
     if default == _DEPRECATED_VALUE and not isinstance(default, bool):

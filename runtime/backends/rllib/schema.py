@@ -36,7 +36,7 @@ _AUTO_OR_NUMBER: Mapping[str, Any] = MappingProxyType({"rollout_fragment_length"
 # Settings that take a number or a piecewise-linear schedule [[timestep, value], ...] starting at timestep 0.
 SCHEDULABLE = ("lr", "entropy_coeff")
 _BASIC = (int, float, str, list, dict)
-_REPRESENTATIVE: Mapping[str, Any] = MappingProxyType({"object": object, "removed": -1})
+_REPRESENTATIVE: Mapping[str, Any] = MappingProxyType({"object": object, "removed": -1, "str": ""})
 """A default of each kind that decides a refusal (:func:`runtime.backends.rllib.no_effect.refusal`)."""
 
 
