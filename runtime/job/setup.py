@@ -152,9 +152,11 @@ def start_afresh(root: Path, local: bool) -> None:
           f"{' and stored hyperparameters' if local else ''} removed)", flush=True)
 
 
-def open_job(root: Path, local: bool, overrides: Mapping[str, Any], force: bool = False) -> Job:
+def open_job(root: Path, local: bool, overrides: Mapping[str, Any], force: bool = False,
+             announce: bool = True) -> Job:
     """Lay out a local tree if needed, load the environment, clear a stale failure and merge the overrides (with
-    ``force``, after :func:`start_afresh`).
+    ``force``, after :func:`start_afresh`). ``announce``: print where each hyperparameter came from when the
+    overrides differ from the tree's (:func:`hyperparameter_sources`); a launcher script's job says it per setting.
 
     In a local tree the overrides are written into ``hyperparameters.json``, so a rerun in the same tree runs (and
     resumes) the same configuration; in a SageMaker tree they are layered on top of it.
@@ -179,7 +181,7 @@ def open_job(root: Path, local: bool, overrides: Mapping[str, Any], force: bool 
     hyperparameters = {**env.hyperparameters, **({} if local else overrides)}
     sources = hyperparameter_sources(env.hyperparameters if stored is None else stored, overrides,
                                      env.config_dir / HYPERPARAMETERS_JSON, earlier_run=local)
-    if sources:
+    if sources and announce:
         print(sources, flush=True)
     return Job(env, hyperparameters, dict(overrides), local)
 
@@ -216,16 +218,17 @@ def hyperparameter_sources(stored: Mapping[str, Any], given: Mapping[str, Any], 
 
 
 def run_in_job(base_dir: Path | None, overrides: Mapping[str, Any] | Callable[[], Mapping[str, Any]] | None,
-               hint: str, body: Callable[[Job], int | None], force: bool = False) -> int:
+               hint: str, body: Callable[[Job], int | None], force: bool = False, announce: bool = True) -> int:
     """Run ``body`` inside the job found from ``base_dir`` (see :func:`find_base_dir`) through the one failure path;
     returns the process exit code. ``overrides`` may be a function (reading a ``--hyperparameters`` file): its error
     then ends in the job's failure file like any other. A new ``./rlrt-jobs`` tree whose job failed before producing
-    anything is removed (:func:`discard_unused_tree`); ``force``: see :func:`start_afresh`."""
+    anything is removed (:func:`discard_unused_tree`); ``force``: see :func:`start_afresh`; ``announce``: see
+    :func:`open_job`."""
     root, local, claimed = _find_base_dir(base_dir, hint, claim=True)
 
     def job() -> int | None:
         given = overrides() if callable(overrides) else overrides
-        return body(open_job(root, local, dict(given or {}), force))
+        return body(open_job(root, local, dict(given or {}), force, announce))
 
     with STOPS.handling():  # SIGTERM/SIGINT from here on end through the failure path (runtime.stop_signals)
         code = run_job(job, lambda: root / FAILURE_FILE)

@@ -163,6 +163,8 @@ def train_cartpole(tmp_path: Path, preset: str, edit: tuple[str, str] | None = N
 def test_the_cartpole_clipped_ppo_preset_trains_as_the_notebook_launches_it(tmp_path: Path) -> None:
     output, metadata, config = train_cartpole(tmp_path, "preset-cartpole-clippedppo")
     assert metadata["algorithm"] == "PPO"
+    # The translation says where each setting came from; no block calling them "this command's" values.
+    assert "this command" not in output
     settings = config["config"]
     assert settings["gamma"] == 0.9  # the notebook's rl.agent_params.algorithm.discount over the preset's 0.99
     assert settings["lr"] == 0.0003 and settings["clip_param"] == 0.2 and settings["lambda"] == 0.95
