@@ -169,9 +169,12 @@ def evaluate(job: Job, model_dir: Path, metadata: Mapping[str, Any], plugins: Pl
             return None
         return intermediate / f"evaluation-episode-{episode:04d}.mp4"
 
+    # Coach's Testing> lines name the training iteration the evaluated policy came from.
+    iteration = int((metadata.get("training") or {}).get("training_iteration") or 0)
+
     def on_episode(index: int, total: float, length: int, total_steps: int) -> None:
         print(f"Episode reward: {total}. Episode steps: {length}", file=out)
-        print(testing_line(index, total, length), file=out, flush=True)
+        print(testing_line(index, total, length, iteration), file=out, flush=True)
 
     amount = " and ".join(([f"{episodes} episode(s)"] if episodes else []) + ([f"{steps} steps"] if steps else []))
     print(f"rlrt: evaluating {trained or metadata.get('framework')} model from {model_dir} on {env_id} for "

@@ -340,6 +340,7 @@ def test_the_batch_rl_examples_evaluate_coach_plays_the_trained_preset(tmp_path:
     assert re.search(r"rlrt: evaluating DiscreteBCQ model from \S+/checkpoint on CartPole-v0 for 1000 steps", output)
     lengths = [int(s) for _, _, s in TESTING.findall(output)]
     assert lengths and sum(lengths) >= 1000 > sum(lengths[:-1]), output[-3000:]
+    assert output.count("Training iteration=2") == len(lengths)  # the checkpoint's epochs, as Coach's lines said
     summary = json.loads((evaluation.intermediate / "evaluation.json").read_text())
     assert summary["env"] == "CartPole-v0"
 
