@@ -410,6 +410,8 @@ def test_sigterm_reaches_the_launcher_script_which_checkpoints(tmp_path: Path) -
             proc.wait()
     assert code == 143, log.read_text()[-3000:]
     assert "rlrt: stopped by SIGTERM during training. The checkpoint" in log.read_text()
+    failure = tree.failure.read_text()  # rlrt's reason, not overwritten by the toolkit's ExecuteUserScriptError
+    assert failure.startswith("Stopped by SIGTERM during training") and "ExecuteUserScriptError" not in failure, failure
     assert [p.name for p in tree.checkpoints.iterdir()] == [f"checkpoint_{len(progress_rows(tree.base)):06d}"]
 
 
