@@ -143,7 +143,7 @@ class CheckpointManager:
             old = self.directory / f".old-{final.name}-{os.getpid()}"
             final.rename(old)
             tmp.rename(final)
-            shutil.rmtree(old, ignore_errors=True)
+            _remove_aside(old, final.name)
         else:
             tmp.rename(final)
         self._prune()
@@ -280,8 +280,29 @@ class CheckpointManager:
 
     def _prune(self) -> None:
         for path in self.checkpoints()[: -self.keep]:
-            shutil.rmtree(path, ignore_errors=True)
+            # Moved aside first (one rename): a checkpoint that cannot be removed whole is never left looking
+            # like a checkpoint with half its files.
+            aside = self.directory / f".old-{path.name}-{os.getpid()}"
+            try:
+                path.rename(aside)
+            except OSError as exc:
+                print(f"rlrt: could not remove the old checkpoint {path} ({exc.strerror or exc}); it is kept",
+                      flush=True)
+                continue
+            _remove_aside(aside, path.name)
         # Leftovers of writes that were killed midway.
         for path in self.directory.glob(".tmp-*"):
             if not path.name.endswith(f"-{os.getpid()}"):
                 shutil.rmtree(path, ignore_errors=True)
+
+
+def _remove_aside(folder: Path, name: str) -> None:
+    """Remove a checkpoint folder already moved aside (``.old-...``); what cannot be removed (a file made immutable,
+    a permission) is named in one line and the folder left under its hidden name, never resumed from."""
+    failed: list[tuple[str, BaseException]] = []
+    shutil.rmtree(folder, onerror=lambda _func, path, info: failed.append((path, info[1])))
+    if failed:
+        path, error = failed[0]
+        reason = getattr(error, "strerror", None) or error
+        print(f"rlrt: could not remove all of the old checkpoint {name} ({reason}: {path}); what is left of it is "
+              f"in {folder}: remove it by hand", flush=True)

@@ -91,3 +91,27 @@ def test_resume_compares_the_recorded_settings_and_refuses_another_network(tmp_p
     with pytest.raises(UserError, match=r"network of another shape.*model_config: .*64, 64.* -> .*256, 256"):
         wider.resume(loaded.append, TrainingState(), print)
     assert len(loaded) == 1 and [p.name for p in wider.checkpoints()] == ["checkpoint_000002"]  # not moved aside
+
+
+def test_an_old_checkpoint_that_cannot_be_removed_is_named_and_never_left_half(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A file of the old checkpoint made immutable (``chattr +i``): pruning says so in one line and moves what is
+    left aside (a hidden name), instead of leaving a checkpoint folder with half its files, silently."""
+    import shutil
+    import subprocess
+
+    manager = CheckpointManager(tmp_path, keep=1)
+    manager.save(write, TrainingState(training_iteration=1))
+    stuck = tmp_path / "checkpoint_000001" / "weights.bin"
+    if shutil.which("chattr") is None or subprocess.run(["chattr", "+i", str(stuck)], capture_output=True).returncode:
+        pytest.skip("chattr +i is not available here (needs root and a file system with the attribute)")
+    try:
+        manager.save(write, TrainingState(training_iteration=2))
+        out = capsys.readouterr().out
+        assert "rlrt: could not remove all of the old checkpoint checkpoint_000001 (Operation not permitted" in out
+        assert [p.name for p in manager.candidates()] == ["checkpoint_000002"]
+        left = [p for p in tmp_path.iterdir() if p.name.startswith(".old-checkpoint_000001")]
+        assert len(left) == 1 and f"in {left[0]}: remove it by hand" in out
+    finally:
+        for path in tmp_path.rglob("weights.bin"):
+            subprocess.run(["chattr", "-i", str(path)], capture_output=True)
