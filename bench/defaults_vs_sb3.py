@@ -6,9 +6,10 @@ and gymnasium).
     python bench/defaults_vs_sb3.py [--seconds 60] [--envs Acrobot-v1 Pendulum-v1 HopperBulletEnv-v0]
 
 Prints per env and side the env steps trained in the budget and the env steps per second of training (rlrt: its
-progress.csv's timesteps_total / time_total_s; SB3: steps / seconds since learn() began: start-up is left out of
-both), the load average at that moment, and the ratio rlrt / SB3. Rollout videos are off on the rlrt side (SB3 films
-none). `--sb3 ENV SECONDS` runs one SB3 side (what the comparison starts as a subprocess).
+progress.csv's timesteps_total / time_total_s; SB3: steps / seconds since learn() began; both at the end of the last
+whole cycle of sampling and learning, start-up left out), the load average when the side started, and the ratio
+rlrt / SB3. Rollout videos are off on the rlrt side (SB3 films none). `--sb3 ENV SECONDS` runs one SB3 side (what
+the comparison starts as a subprocess).
 """
 
 from __future__ import annotations
@@ -60,18 +61,27 @@ def run_sb3(env_id: str, seconds: float) -> None:
         env = VecNormalize(env, gamma=kwargs["gamma"], **normalize)
 
     class Budget(BaseCallback):
+        """Ends training at the first rollout that starts after ``seconds``: the figure counts whole cycles of
+        sampling and learning, as rlrt's iterations do (a rollout can outlast a short budget)."""
+
         started = 0.0
+        last = (0, 0.0)
+        over = False
 
         def _on_training_start(self) -> None:
             self.started = time.monotonic()
 
+        def _on_rollout_start(self) -> None:
+            self.last = (self.model.num_timesteps, time.monotonic() - self.started)
+            self.over = self.last[1] >= seconds
+
         def _on_step(self) -> bool:
-            return time.monotonic() - self.started < seconds
+            return not self.over
 
     budget = Budget()
     model = PPO("MlpPolicy", env, seed=0, verbose=0, **kwargs)
     model.learn(total_timesteps=10**9, callback=budget)
-    print(f"sb3_steps: {model.num_timesteps}\nsb3_seconds: {time.monotonic() - budget.started:.3f}", flush=True)
+    print(f"sb3_steps: {budget.last[0]}\nsb3_seconds: {budget.last[1]:.3f}", flush=True)
 
 
 def rlrt_side(env_id: str, seconds: float, base: Path) -> tuple[int, float]:
