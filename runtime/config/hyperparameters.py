@@ -36,6 +36,7 @@ from sagemaker_training import params
 from runtime.config.limits import ENV_CONFIG_KEYS, env_config_problems, limit_problems
 from runtime.config.presets import DEFAULT_PRESET, Preset, load_preset
 from runtime.config.runners import default_env_runners
+from runtime.config.space_defaults import space_defaults
 from runtime.config.stop import (  # noqa: F401 - re-exported: the stop criteria are hyperparameters
     STOP_EPISODE_REWARD_MEAN,
     STOP_KEYS,
@@ -135,25 +136,12 @@ class TrainingSpec:
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-serialisable view (the resolved configuration saved with the model)."""
-        return json.loads(
-            json.dumps(
-                {
-                    "preset": self.preset,
-                    "env": self.env,
-                    "algorithm": self.algorithm,
-                    "backend": self.backend,
-                    "config": _plain(self.config),
-                    "env_config": _plain(self.env_config),
-                    "stop": _plain(self.stop),
-                    "checkpoint_frequency": self.checkpoint_frequency,
-                    "checkpoint_keep": self.checkpoint_keep,
-                    "seed": self.seed,
-                    "extras": _plain(self.extras),
-                    "hyperparameters": _plain(self.hyperparameters),
-                },
-                default=str,
-            )
-        )
+        return json.loads(json.dumps({
+            "preset": self.preset, "env": self.env, "algorithm": self.algorithm, "backend": self.backend,
+            "config": _plain(self.config), "env_config": _plain(self.env_config), "stop": _plain(self.stop),
+            "checkpoint_frequency": self.checkpoint_frequency, "checkpoint_keep": self.checkpoint_keep,
+            "seed": self.seed, "extras": _plain(self.extras), "hyperparameters": _plain(self.hyperparameters),
+        }, default=str))
 
 
 def _plain(value: Any) -> Any:
@@ -310,12 +298,12 @@ def resolve(
     stop_keys = all_stop_keys(backend.stop_keys(algorithm))
     stop, stop_problems = check_stop(raw_stop, stop_keys)
     problems += stop_problems
-    translated_preset, preset_env, preset_problems = backend.translate(algorithm, preset.config)
-    problems += [f"{preset.where}: {p}" for p in preset_problems]
+    translated, env_additions, translate_problems = backend.translate(algorithm, config_overrides)
+    preset_config = space_defaults(preset, bool(preset_keys), env, algorithm, env_config, translated, default_preset)
+    translated_preset, preset_env, preset_problems = backend.translate(algorithm, preset_config)
+    problems += [f"{preset.where}: {p}" for p in preset_problems] + translate_problems
     if algorithm.casefold() != preset.algorithm.casefold():
         translated_preset = _preset_settings_for(backend, algorithm, preset, translated_preset)
-    translated, env_additions, translate_problems = backend.translate(algorithm, config_overrides)
-    problems += translate_problems
     config = deep_merge(translated_preset, translated)
     if "env_config" in config:
         env_config = deep_merge(config.pop("env_config") or {}, env_config)

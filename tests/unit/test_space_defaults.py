@@ -1,0 +1,70 @@
+"""PPO settings chosen from an environment's spaces when no tuned preset gives them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import gymnasium
+import numpy as np
+import pytest
+
+from runtime.config import hyperparameters as hp
+from runtime.config import space_defaults as sd
+from runtime.plugins import INSTALLED
+
+_validator = INSTALLED.validator_for
+
+
+def resolve(hps: dict) -> hp.TrainingSpec:
+    return hp.resolve(hps, _validator, num_cpus=2)
+
+
+def test_the_row_follows_the_action_and_observation_spaces() -> None:
+    box = gymnasium.spaces.Box(-1, 1, (6,), np.float32)
+    pixels = gymnasium.spaces.Box(0, 255, (84, 84, 3), np.uint8)
+    assert sd.spaces_of(box, gymnasium.spaces.Discrete(3)) == sd.Spaces(discrete=True, image=False)
+    assert sd.spaces_of(box, gymnasium.spaces.MultiDiscrete([2, 3])).discrete
+    assert sd.spaces_of(box, gymnasium.spaces.Box(-2, 2, (1,))) == sd.Spaces(discrete=False, image=False)
+    assert sd.spaces_of(pixels, gymnasium.spaces.Discrete(4)).image
+    discrete = sd.ppo_defaults(sd.Spaces(discrete=True, image=False))
+    assert (discrete["num_envs_per_env_runner"], discrete["train_batch_size_per_learner"], discrete["num_epochs"],
+            discrete["minibatch_size"], discrete["lambda"]) == (16, 4096, 4, 64, 0.94)  # RL Zoo's Acrobot-v1
+    assert discrete["observation_filter"] == "MeanStdFilter" and "log_std_init" not in discrete["model_config"]
+    continuous = sd.ppo_defaults(sd.Spaces(discrete=False, image=False))
+    assert continuous["train_batch_size_per_learner"] == 2048 and continuous["num_epochs"] == 10
+    assert continuous["model_config"]["log_std_init"] == 0.0 and continuous["observation_filter"] == "MeanStdFilter"
+    image = sd.ppo_defaults(sd.Spaces(discrete=False, image=True))
+    assert "observation_filter" not in image and "model_config" not in image  # RLlib's conv encoder, raw pixels
+    assert (image["clip_param"], image["entropy_coeff"], image["train_batch_size_per_learner"]) == (0.1, 0.01, 1024)
+
+
+def test_an_env_without_a_preset_gets_the_table_and_the_users_values_win(capsys: pytest.CaptureFixture) -> None:
+    spec = resolve({hp.ENV: "Acrobot-v1", "rl.training.config.num_epochs": 7,
+                    "rl.training.config.model.fcnet_hiddens": [32]})
+    config = spec.config
+    assert config["num_envs_per_env_runner"] == 16 and config["train_batch_size_per_learner"] == 4096
+    assert config["num_epochs"] == 7 and config["model_config"]["fcnet_hiddens"] == [32]
+    assert config["model_config"]["fcnet_activation"] == "tanh"
+    assert "lr" in config and config["lr"] == 3e-4  # not CartPole's schedule: that preset is for another env
+    assert spec.to_dict()["config"]["num_envs_per_env_runner"] == 16  # saved beside the model
+    line = [x for x in capsys.readouterr().err.splitlines() if "PPO settings from Acrobot-v1's spaces" in x]
+    assert len(line) == 1 and "num_envs_per_env_runner=16" in line[0] and "num_epochs" not in line[0]
+    pendulum = resolve({hp.ENV: "Pendulum-v1"}).config
+    assert pendulum["model_config"]["log_std_init"] == 0.0 and pendulum["num_envs_per_env_runner"] == 8
+
+
+def test_a_user_preset_file_keeps_its_settings_and_gets_the_rest(tmp_path: Path) -> None:
+    path = tmp_path / "mine.yaml"
+    path.write_text("env: Acrobot-v1\nalgorithm: PPO\nconfig:\n  gamma: 0.9\nstop:\n  training_iteration: 2\n")
+    config = resolve({"preset": str(path)}).config
+    assert config["gamma"] == 0.9 and config["num_epochs"] == 4 and config["minibatch_size"] == 64
+
+
+def test_tuned_presets_other_algorithms_and_unknown_envs_are_left_alone() -> None:
+    assert resolve({}).config["num_envs_per_env_runner"] == 32  # CartPole's own preset
+    named = resolve({"preset": "cartpole-ppo", hp.ENV: "Acrobot-v1"}).config
+    assert named["num_envs_per_env_runner"] == 32  # a preset asked for by name is used as it is
+    assert resolve({"preset": "hopper-ppo"}).config["train_batch_size_per_learner"] == 8000
+    dqn = resolve({hp.ENV: "Acrobot-v1", hp.RUN: "DQN"}).config
+    assert dqn["num_envs_per_env_runner"] == 32  # DQN: the table is for PPO
+    assert resolve({hp.ENV: "NoSuchEnv-v9"}).config.get("num_envs_per_env_runner") == 32
