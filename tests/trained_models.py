@@ -86,7 +86,8 @@ def _train(base: Path, args: list[str], tf: str | None) -> Path:
 
 @pytest.fixture(scope="session")
 def cartpole_model(tmp_path_factory: pytest.TempPathFactory, tf_python: str | None) -> Path:
-    """An /opt/ml tree holding a 2-iteration CartPole PPO model (discrete), with a video at iteration 2."""
+    """An /opt/ml tree holding a 2-iteration CartPole PPO model (discrete), with a video at iteration 2 and one of
+    its final policy."""
     base = _train(run_temp(tmp_path_factory) / "trained-cartpole", CARTPOLE_ARGS, tf_python)
     return base / "opt" / "ml"
 

@@ -44,12 +44,9 @@ from runtime.timings import mark
 from runtime.train.checkpoints import CheckpointManager, TrainingState, config_changes, describe_space
 from runtime.train.manifest import verify_manifest, write_manifest
 from runtime.train.progress import ProgressBar, SlowStartNotice
-from runtime.train.reporting import IterationMetrics, Reporter
+from runtime.train.reporting import STOP_ALIASES, IterationMetrics, Reporter
 from runtime.train.videos import RolloutVideos
 from runtime.train.warm_start import warm_start
-
-STOP_ALIASES: Mapping[str, str] = {"epochs": hp.STOP_TRAINING_ITERATION, "gradient_steps": hp.STOP_TIMESTEPS_TOTAL}
-"""Offline stop criteria, named as d3rlpy users name them: an epoch is an iteration, a gradient step a timestep."""
 
 
 @dataclass(frozen=True)
@@ -254,24 +251,26 @@ def _train(job: JobEnvironment, spec: TrainingSpec, plugins: Plugins, out: TextI
             if stops.requested:
                 raise stops.interrupted(_model_after_stop(job, backend, hooks, checkpoint, spec, state, metrics,
                                                           out))
-        try:
-            with STOPS.phase_of("the final video"):
-                videos.at_end(backend, state.training_iteration)
-        except JobInterrupted:  # the training is done and checkpointed: its model folder, then stop
-            raise STOPS.interrupted(_model_after_stop(job, backend, hooks, checkpoint, spec, state, metrics,
-                                                      out)) from None
         if state.timesteps_total <= 0:
             raise UserError(f"No training happened: {state.training_iteration} iteration(s) took 0 "
                             f"{backend.units[1]}, so there is no trained model to write. The log above says why "
                             "(an environment or env runner that failed); checkpoints/ keeps what there was.")
-        info, extra = backend.finish()
-        training = {**asdict(state), "stopped_by": stopped_by, **extra,
-                    **({"final": asdict(metrics)} if metrics else {})}
-        with STOPS.phase_of("writing the model folder", FINISH) as stops:
+        with STOPS.phase_of("writing the model folder", FINISH) as stops:  # from the loop's end: a signal is held
+            info, extra = backend.finish()
+            training = {**asdict(state), "stopped_by": stopped_by, **extra,
+                        **({"final": asdict(metrics)} if metrics else {})}
             _write_model_folder(job, backend, hooks, checkpoint, spec, info, training, out)
             if stops.requested:
                 raise stops.interrupted(f"{_kept_checkpoint(checkpoint)} {job.model_dir} is complete (no final "
                                         "evaluation).")
+        # Filmed beside the reporter's close: after the export's checks (a stochastic policy draws from torch's one
+        # random generator) and before any environment is made or closed (PyBullet's share process-wide state).
+        videos.start_final(backend, state.training_iteration)
+        reporter.close()
+        reporter = None  # closed: not again below
+        mark("reporter closed")
+        videos.wait_final(f"{_kept_checkpoint(checkpoint)} {job.model_dir} is complete (the final video was cut "
+                          "short).")
         try:
             with STOPS.phase_of("the final evaluation"):
                 _final_evaluation(backend, env_id, state.training_iteration, job, out)

@@ -10,14 +10,14 @@ import threading
 from contextlib import contextmanager
 from typing import Any, Iterator, Mapping, TextIO
 
-from runtime.train.reporting import IterationMetrics
+from runtime.train.reporting import STOP_ALIASES, IterationMetrics
 
 
 class ProgressBar:
     """A tqdm bar on stderr, shown only in a terminal (SageMaker logs get the metric lines, not bar redraws), toward
     the stop criterion that is nearest to ending the job: each criterion's progress is its value over its target
-    (``training_iteration`` 1 of 2 is 50 %, ``timesteps_total`` 4000 of 300000 is 1 %), and the bar shows the
-    largest, naming it.
+    (``training_iteration`` 1 of 2 is 50 %, ``timesteps_total`` 4000 of 300000 is 1 %; an offline job's ``epochs``
+    counts its iterations, ``gradient_steps`` its timesteps), and the bar shows the largest, naming it.
 
     The bar is on the screen only while an iteration runs (:meth:`while_running`): the lines printed between
     iterations (metric lines, checkpoints, videos) go to a clean line. Anything else written to ``sys.stdout`` or
@@ -45,7 +45,7 @@ class ProgressBar:
         """The stop criterion nearest to ending the job, and its progress in [0, 1]."""
         best = ("", 0.0)
         for key, target in self._stop.items():
-            value = getattr(metrics, key, None)
+            value = getattr(metrics, STOP_ALIASES.get(key, key), None)
             if isinstance(value, (int, float)) and math.isfinite(float(value)) and float(value) > 0:
                 done = min(1.0, float(value) / target)
                 if done > best[1]:
@@ -111,7 +111,8 @@ class ProgressBar:
         key, done = self.nearest(metrics)
         with self._lock:
             self._bar.n = round(100 * done, 1)
-            self._bar.set_description_str(f"training ({key} {getattr(metrics, key):g} of {self._stop[key]:g})"
+            value = getattr(metrics, STOP_ALIASES.get(key, key), 0)
+            self._bar.set_description_str(f"training ({key} {value:g} of {self._stop[key]:g})"
                                           if key else "training", refresh=False)
             if math.isfinite(metrics.episode_reward_mean):
                 self._bar.set_postfix(reward=f"{metrics.episode_reward_mean:.3g}", refresh=False)

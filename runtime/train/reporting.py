@@ -27,6 +27,10 @@ METRIC_LINE_KEYS = (
     "evaluation_reward_mean",
 )
 
+STOP_ALIASES: Mapping[str, str] = {"epochs": "training_iteration", "gradient_steps": "timesteps_total"}
+"""Offline stop criteria, named as d3rlpy users name them: an epoch is an iteration, a gradient step a timestep (the
+:class:`IterationMetrics` field each stop criterion is compared with)."""
+
 
 @dataclass(frozen=True)
 class IterationMetrics:

@@ -4,15 +4,20 @@ episode loop (:func:`runtime.evaluate.video.play_episode`), written to ``output/
 
 ``record_video_every``: absent (the default; also ``rl.training.config.monitor: true``) records within a budget:
 after an iteration, when the videos so far plus one more (planned as twice as long as the last one) stay within
-:data:`BUDGET` of the training time so far, and at the end of training (the final policy) when the budget allows or
-no video was made yet, so that even a short job leaves one. ``N`` records every N iterations regardless of cost;
-``0`` (or ``monitor: false``) records none. An environment that cannot render turns videos off with one line; a
-video never ends a job, and none is made once SIGTERM has arrived.
+:data:`BUDGET` of the training time so far. ``N`` records every N iterations regardless of cost; ``0`` (or
+``monitor: false``) records none. Unless videos are off, the final policy (the one the model folder holds) is always
+filmed, to ``rollout-final-iteration-N.mp4``: in a thread started once the model folder is written, while the job
+closes its reporter (the TensorBoard files, the learning curve), so a short job pays less of it (its encoding runs in
+ffmpeg's own process anyway). Not beside the export, whose checks draw from torch's one random generator as a
+stochastic policy does, nor beside anything that makes or closes an environment: PyBullet's environments share
+process-wide state (closing one breaks another's rendering). An environment that cannot render turns videos off with
+one line; a video never ends a job, and none is made once SIGTERM has arrived.
 """
 
 from __future__ import annotations
 
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Callable, TextIO
@@ -20,8 +25,11 @@ from typing import Callable, TextIO
 from envs.registry import env_info
 from runtime.config import hyperparameters as hp
 from runtime.config.hyperparameters import TrainingSpec
-from runtime.contracts import TrainingSession
-from runtime.evaluate.video import VideoUnavailable, play_episode
+from runtime.contracts import Actor, TrainingSession
+from runtime.errors import JobInterrupted
+from runtime.evaluate.video import Episode, VideoUnavailable, play_episode
+from runtime.stop_signals import STOPS
+from runtime.timings import mark
 
 BUDGET = 0.02
 """The default cadence keeps the videos under this share of the training time."""
@@ -37,6 +45,11 @@ overshoot the budget (measured: 9 s at 346 s of training, 2.6 %)."""
 def video_path(intermediate_dir: Path, iteration: int) -> Path:
     """Where the rollout video after ``iteration`` goes."""
     return intermediate_dir / f"rollout-iteration-{iteration:06d}.mp4"
+
+
+def final_video_path(intermediate_dir: Path, iteration: int) -> Path:
+    """Where the video of the final policy (trained for ``iteration`` iterations) goes."""
+    return intermediate_dir / f"rollout-final-iteration-{iteration:06d}.mp4"
 
 
 class RolloutVideos:
@@ -59,6 +72,9 @@ class RolloutVideos:
         """What the next video is planned to cost."""
         self.last_filmed = -1
         self.videos: list[Path] = []
+        self._final: threading.Thread | None = None
+        self._final_outcome: tuple[Path, int, Episode | BaseException, float] | None = None
+        """(path, iteration, the episode or what failed, seconds) of the final video, set by its thread."""
         self.off = self.every == 0 or env_id is None
         if env_id is not None and not self.off:
             self._check_renders(env_id)
@@ -87,13 +103,66 @@ class RolloutVideos:
         if self.due(iteration):
             self.record(backend, iteration)
 
-    def at_end(self, backend: TrainingSession, iteration: int) -> None:
-        """Default cadence: film the final policy when no video was made yet (a job shorter than the budget's first
-        video still leaves one), or when the budget allows, unless the last iteration was filmed."""
-        if self.off or self.every is not None or self.last_filmed == iteration:
+    def start_final(self, backend: TrainingSession, iteration: int) -> None:
+        """Start filming the final policy in a thread (:meth:`wait_final` waits for it); its actor is taken here, in
+        the calling thread, so the backend is not used from two threads."""
+        if self.off or self.env_id is None:
             return
-        if not self.videos or self.due(iteration):
-            self.record(backend, iteration)
+        try:
+            actor = backend.rollout_actor()
+        except Exception as exc:  # noqa: BLE001 - a video must never end a training job
+            self._failed(iteration, exc)
+            return
+        if actor is None:
+            self._turn_off(f"the {backend.describe()} backend has no policy to film")
+            return
+        path = final_video_path(self.intermediate_dir, iteration)
+        mark("final video")
+        self._final = threading.Thread(target=self._film_final, args=(actor, path, iteration),
+                                       name="rlrt-final-video", daemon=True)
+        self._final.start()
+
+    def _film_final(self, actor: Actor, path: Path, iteration: int) -> None:
+        started = self.clock()
+        outcome: Episode | BaseException
+        try:
+            assert self.env_id is not None
+            outcome = play_episode(actor, self.env_id, dict(self.spec.env_config), video=path, seed=iteration)
+        except BaseException as exc:  # noqa: BLE001 - told by wait_final, in the job's thread
+            outcome = exc
+        self._final_outcome = (path, iteration, outcome, self.clock() - started)
+
+    def wait_final(self, kept: str) -> None:
+        """Wait for the final video and say how it went; a stop signal meanwhile ends the job at once
+        (:class:`JobInterrupted` saying ``kept``: the model folder is complete) and the video is abandoned."""
+        if self._final is None:
+            return
+        waiting = self.clock()
+        try:
+            with STOPS.phase_of("the final video"):
+                self._final.join()
+        except JobInterrupted as exc:
+            exc.kept = kept
+            raise
+        self._final = None
+        waited = self.clock() - waiting
+        mark("final video done")
+        assert self._final_outcome is not None
+        path, iteration, outcome, cost = self._final_outcome
+        if isinstance(outcome, VideoUnavailable):
+            self._turn_off(str(outcome))
+        elif isinstance(outcome, BaseException):
+            self._failed(iteration, outcome)
+        else:
+            self.videos.append(path)
+            print(f"rlrt: rollout video {path.name}: {outcome.frames} frames, episode reward {outcome.reward:.2f}, "
+                  f"{outcome.steps} steps ({cost:.1f} s, filmed while the reporter closed; the job waited "
+                  f"{waited:.1f} s for it)", file=self.out, flush=True)
+
+    def _failed(self, iteration: int, exc: BaseException) -> None:
+        print(f"rlrt: warning: rollout video at iteration {iteration} failed, videos are off: {exc}",
+              file=sys.stderr, flush=True)
+        self.off = True
 
     def record(self, backend: TrainingSession, iteration: int) -> Path | None:
         """Film one greedy episode of ``backend``'s current policy; returns the video, or None (videos turned off)."""
@@ -111,9 +180,7 @@ class RolloutVideos:
             self._turn_off(str(exc))
             return None
         except Exception as exc:  # noqa: BLE001 - a video must never end a training job
-            print(f"rlrt: warning: rollout video at iteration {iteration} failed, videos are off: {exc}",
-                  file=sys.stderr, flush=True)
-            self.off = True
+            self._failed(iteration, exc)
             return None
         finally:
             cost = self.clock() - started

@@ -205,6 +205,20 @@ def test_the_docker_section_runs_unattended_and_serves_on_loopback_only() -> Non
     assert "/opt_ml/" in (REPO_ROOT / ".gitignore").read_text().splitlines()
 
 
+def test_the_readme_says_what_sdk_2_local_mode_and_scripts_test_image_need() -> None:
+    """SDK 2's local mode worked only after installing docker-compose, passing ``code_location=`` (deploy) and
+    ``container_config={"shm_size": ...}``, none of which the README said; scripts/test-image builds a large host
+    environment first. The flow the README shows is the one tests/image/sdk_local_mode.py runs."""
+    readme = (REPO_ROOT / README).read_text()
+    local_mode = readme[readme.index("SDK 2's local mode"):readme.index("## With docker")]
+    for needed in ("docker-compose", "code_location=", '"container_config": {"shm_size": "2g"}', "deploy(",
+                   "returns `None`", "Predictor("):
+        assert needed in local_mode, needed
+    tested = (REPO_ROOT / "tests" / "image" / "sdk_local_mode.py").read_text()
+    assert "code_location=" in tested and "container_config" in tested and "Predictor(endpoint" in tested
+    assert re.search(r"scripts/test-image` installs .*~2\.8 GB", readme, re.S)
+
+
 @pytest.fixture
 def work(tmp_path: Path) -> Path:
     """The folder the commands run in, with ``entrypoints`` linked to the clone's (the docs' clone-relative paths)."""
@@ -242,7 +256,7 @@ def test_notebook_roboschool_commands(work: Path) -> None:
     trained = run_doc(REACHER_TRAIN, work, env=doc_env(job))
     assert "training PPO on ReacherBulletEnv-v0 (preset reacher-ppo)" in trained and "episode_reward_mean: " in trained
     assert json.loads((job / "model" / "config.json").read_text())["config"]["num_epochs"] == 10  # num_sgd_iter
-    assert "rollout-iteration-000001.mp4" in run_doc(LS_VIDEOS, work)
+    assert "rollout-final-iteration-000001.mp4" in run_doc(LS_VIDEOS, work)
     listed = run_doc(LS_MODEL, work).split()
     assert {"checkpoint", "metadata.json", "policy.onnx", "policy.pt"} <= set(listed), listed
 

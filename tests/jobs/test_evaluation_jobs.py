@@ -20,15 +20,20 @@ from tests.trained_models import cartpole_model, reacher_model, tf_env, tf_pytho
 from tests.unit.test_evaluation import EPISODE, MEAN, TESTING
 
 
-def test_training_records_a_rollout_video_every_n_iterations(cartpole_model: Path) -> None:
+def test_training_records_a_rollout_video_every_n_iterations_and_one_of_the_final_policy(cartpole_model: Path) -> None:
     videos = sorted((cartpole_model / "output" / "intermediate").glob("*.mp4"))
-    assert [v.name for v in videos] == ["rollout-iteration-000002.mp4"]  # record_video_every=2, 2 iterations
-    line = re.search(r"rollout video rollout-iteration-000002\.mp4: (\d+) frames, episode reward [0-9.]+, (\d+) steps",
-                     training_output(cartpole_model)["stdout"])
-    assert line, training_output(cartpole_model)["stdout"][-2000:]
-    frames, steps = int(line.group(1)), int(line.group(2))
-    assert frames == steps + 1  # the reset frame and one per step
-    assert count_frames(videos[0]) == frames
+    # record_video_every=2, 2 iterations; the final policy is filmed as well, under a name that says so
+    assert [v.name for v in videos] == ["rollout-final-iteration-000002.mp4", "rollout-iteration-000002.mp4"]
+    stdout = training_output(cartpole_model)["stdout"]
+    for video in videos:
+        line = re.search(rf"rollout video {re.escape(video.name)}: (\d+) frames, episode reward [0-9.]+, (\d+) steps",
+                         stdout)
+        assert line, stdout[-2000:]
+        frames, steps = int(line.group(1)), int(line.group(2))
+        assert frames == steps + 1  # the reset frame and one per step
+        assert count_frames(video) == frames  # a whole, decodable H.264 file
+    assert re.search(r"rollout video rollout-final-iteration-000002\.mp4: .*filmed while the reporter closed; "
+                     r"the job waited [0-9.]+ s for it\)\n(.*\n)*rlrt: done ", stdout), stdout[-2000:]
 
 
 def test_the_shared_models_training_logs_hold_only_rlrts_lines(cartpole_model: Path, reacher_model: Path) -> None:

@@ -36,8 +36,8 @@ def test_roboschool_notebook_gets_rollout_videos_and_horizon_5000_keeps_reachers
     assert run.returncode == 0, run.stderr[-3000:]
     assert episode_lengths(run.stdout) == [150.0]  # horizon caps; it never lengthens the env's own 150-step limit
     videos = [p for p in tree.intermediate.glob("*.mp4") if p.stat().st_size > 0]  # the notebook's fetch_only filter
-    assert [p.name for p in videos] == ["rollout-iteration-000001.mp4"], run.stdout[-2000:]
-    assert re.search(r"rlrt: rollout video rollout-iteration-000001.mp4: 151 frames, .* 150 steps", run.stdout)
+    assert [p.name for p in videos] == ["rollout-final-iteration-000001.mp4"], run.stdout[-2000:]
+    assert re.search(r"rlrt: rollout video rollout-final-iteration-000001.mp4: 151 frames, .* 150 steps", run.stdout)
 
 
 @pytest.mark.slow

@@ -274,7 +274,8 @@ def test_continuous_bcq_trains_and_exports(tmp_path: Path) -> None:
     assert not re.search(r"^ope_wis:", result.stdout, re.M)  # no behaviour probabilities for continuous actions
     assert re.search(r"^episode_reward_mean: \S+$", result.stdout, re.M)
     # Rollout videos by default: a job this short films its final (greedy, continuous) policy once.
-    assert [p.name for p in tree.intermediate.glob("*.mp4")] == ["rollout-iteration-000001.mp4"], result.stdout[-2000:]
+    assert [p.name for p in tree.intermediate.glob("*.mp4")] == ["rollout-final-iteration-000001.mp4"], \
+        result.stdout[-2000:]
     metadata = json.loads((tree.model / "metadata.json").read_text())
     assert metadata["algorithm"] == "BCQ" and metadata["serving"]["outputs"] == ["actions"]
 

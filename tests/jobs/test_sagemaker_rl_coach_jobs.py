@@ -279,7 +279,7 @@ def test_the_mountain_car_preset_trains_its_own_environment_class(tmp_path: Path
            "sagemaker_rl/patient_envs.PatientContinuousMountainCar)" in output
     assert len([line for line in output.splitlines() if line.startswith("Testing>")]) == 1
     # The example's patient_envs.py imports gym, which prints its notice once; the rollout video is filmed.
-    assert unexpected_lines(output, expected=gym_notice()) == [] and "rollout video rollout-iteration" in output
+    assert unexpected_lines(output, expected=gym_notice()) == [] and "rollout video rollout-final-iteration" in output
     assert (tree.model / "policy.onnx").is_file()
     config = json.loads((tree.model / "config.json").read_text())
     settings = config["config"]

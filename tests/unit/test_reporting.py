@@ -282,3 +282,20 @@ def test_a_slow_first_iteration_gets_one_line_and_a_quick_one_none() -> None:
     SlowStartNotice(off, "iteration", delay_s=0.01, enabled=False)
     time.sleep(0.4)
     assert quick.getvalue() == "" and off.getvalue() == ""
+
+
+def test_an_offline_jobs_bar_counts_its_epochs_not_its_time_limit() -> None:
+    """cartpole-bcq stops at ``epochs: 4`` or ``time_total_s: 200``: after epoch 1 of 4 in 10 s the epochs end the
+    job first, and the bar counts them (it counted toward time_total_s: 5 %)."""
+    from runtime.train.progress import ProgressBar
+
+    screen = io.StringIO()
+    bar = ProgressBar({"epochs": 4, "time_total_s": 200}, enabled=True, file=screen)
+    assert bar.nearest(metrics(training_iteration=1, time_total_s=10.0)) == ("epochs", 0.25)
+    assert ProgressBar({"gradient_steps": 1000, "time_total_s": 200}, enabled=True, file=screen).nearest(
+        metrics(training_iteration=1, timesteps_total=500, time_total_s=10.0)) == ("gradient_steps", 0.5)
+    bar.update(metrics(training_iteration=1, time_total_s=10.0))
+    with bar.while_running():
+        pass
+    bar.close()
+    assert "training (epochs 1 of 4):  25%|" in screen.getvalue()

@@ -4,12 +4,20 @@ cannot render; and a real CartPole video of a policy."""
 from __future__ import annotations
 
 import io
+import os
+import signal
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from runtime.config import hyperparameters as hp
+from runtime.errors import JobInterrupted
 from runtime.evaluate.video import count_frames
 from runtime.plugins import INSTALLED
+from runtime.stop_signals import STOPS
 from runtime.train.videos import BUDGET, FIRST_VIDEO_GUESS_S, MARGIN, RolloutVideos
 
 validator_for = INSTALLED.validator_for
@@ -66,18 +74,52 @@ def test_an_environment_that_cannot_render_is_skipped_with_one_line(tmp_path: Pa
     videos = videos_for({"preset": "unity-basic-ppo"}, tmp_path)
     assert videos.off and videos.out.getvalue().count("\n") == 1
     assert "cannot render video frames" in videos.out.getvalue()
-    videos.at_end(PushLeft(), 5)
+    videos.start_final(PushLeft(), 5)
+    videos.wait_final("")
     assert not list(tmp_path.iterdir())
 
 
-def test_a_short_job_gets_one_video_of_its_final_policy(tmp_path: Path) -> None:
+def test_the_final_policy_is_filmed_in_a_thread_named_final(tmp_path: Path) -> None:
     videos = videos_for({}, tmp_path)
     videos.after_iteration(PushLeft(), 1)  # far below the budget: nothing
     assert not videos.videos
-    videos.at_end(PushLeft(), 2)
-    assert [p.name for p in videos.videos] == ["rollout-iteration-000002.mp4"]
+    videos.start_final(PushLeft(), 2)
+    waiting = threading.enumerate()
+    videos.wait_final("")
+    assert any(t.name == "rlrt-final-video" for t in waiting)  # filmed beside the job's own thread
+    assert [p.name for p in videos.videos] == ["rollout-final-iteration-000002.mp4"]
     frames = count_frames(videos.videos[0])
     assert 5 < frames < 60  # pushing left topples the pole within a few dozen steps (one frame per step + reset)
-    assert "rollout video rollout-iteration-000002.mp4" in videos.out.getvalue()
-    videos.at_end(PushLeft(), 2)
-    assert len(videos.videos) == 1
+    assert "rollout video rollout-final-iteration-000002.mp4" in videos.out.getvalue()
+    assert "filmed while the reporter closed" in videos.out.getvalue()
+
+
+def test_the_final_policy_is_filmed_with_every_n_too_but_not_when_off(tmp_path: Path) -> None:
+    every = videos_for({"record_video_every": 3}, tmp_path / "every")
+    every.start_final(PushLeft(), 2)
+    every.wait_final("")
+    assert [p.name for p in every.videos] == ["rollout-final-iteration-000002.mp4"]
+    off = videos_for({"record_video_every": 0}, tmp_path / "off")
+    off.start_final(PushLeft(), 2)
+    off.wait_final("")
+    assert not off.videos and not (tmp_path / "off").exists()
+
+
+class Sleepy(PushLeft):
+    """A policy that thinks for a while per step (a slow video)."""
+
+    def rollout_actor(self) -> Any:
+        def act(observation: Any) -> int:
+            time.sleep(0.05)
+            return 0
+        return act
+
+
+def test_a_signal_while_waiting_for_the_final_video_stops_the_job_saying_what_it_kept(tmp_path: Path) -> None:
+    videos = videos_for({}, tmp_path)
+    with STOPS.handling():
+        videos.start_final(Sleepy(), 1)
+        threading.Timer(0.2, os.kill, (os.getpid(), signal.SIGTERM)).start()
+        with pytest.raises(JobInterrupted) as raised:
+            videos.wait_final("model/ is complete")
+    assert raised.value.phase == "the final video" and raised.value.kept == "model/ is complete"
