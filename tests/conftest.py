@@ -148,21 +148,33 @@ def session_processes(base: Path | None = None) -> list[psutil.Process]:
 
 @pytest.fixture(autouse=True)
 def no_era_adaptations_left() -> Any:
-    """A test that runs a user's script or env creator in this process gives NumPy 1's names to ``numpy`` and sets
-    ``RLRT_ERA_COMPAT`` (as a job's process does for its Ray workers): both are undone after it, so that a later test
-    sees the pinned NumPy, and a job it starts does not inherit the marker and take itself for an env runner."""
+    """A test that runs a user's script or env creator in this process gives NumPy 1's names to ``numpy``, bridges
+    two of gym's refusals and sets ``RLRT_ERA_COMPAT`` (as a job's process does for its Ray workers): all are undone
+    after it, so that a later test sees the pinned NumPy and gym, and a job it starts does not inherit the marker and
+    take itself for an env runner."""
     import numpy
 
     from sagemaker_rl.compat import era
 
     marker = os.environ.get(era.MARKER)
     missing = [name for name in era.NUMPY1_NAMES if name not in vars(numpy)]
+    box, registration = sys.modules.get("gym.spaces.box"), sys.modules.get("gym.envs.registration")
+    gym_parts = (box.get_inf, registration.EnvSpec.__init__) if box and registration else None
     yield
     if marker is None:
         os.environ.pop(era.MARKER, None)
     for name in missing:
         if name in vars(numpy):
             delattr(numpy, name)
+    # gym's two bridged refusals (era.adapt_gym), as they were before the test (gym imported by it: as gym made them).
+    box, registration = sys.modules.get("gym.spaces.box"), sys.modules.get("gym.envs.registration")
+    if box is not None and registration is not None:
+        if gym_parts is None:
+            box.get_inf = getattr(box.get_inf, "original", box.get_inf)
+            init = registration.EnvSpec.__init__
+            registration.EnvSpec.__init__ = getattr(init, "__wrapped__", init)
+        else:
+            box.get_inf, registration.EnvSpec.__init__ = gym_parts
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -19,6 +19,7 @@ when installed, the gym ones on first use.
 from __future__ import annotations
 
 import builtins
+import functools
 import os
 import sys
 import warnings
@@ -76,6 +77,7 @@ class UnsignedInfiniteBounds:
 def _spec_init_without_entry_point(original: Callable[..., None]) -> Callable[..., None]:
     """``EnvSpec.__init__`` taking ``entry_point`` as optional (None), as gym 0.21 did."""
 
+    @functools.wraps(original)  # __wrapped__: the original, for whoever undoes the bridge
     def __init__(self: Any, id: str, entry_point: Any = None, *args: Any, **kwargs: Any) -> None:
         if entry_point is None:
             _say("spec", f"rlrt: gym EnvSpec({id!r}) without entry_point (gym 0.21 allowed it, gym 0.26 requires it): "
