@@ -66,7 +66,7 @@ def run_training_job(
             job = replace(job, hyperparameters={k: v for k, v in job.hyperparameters.items() if owned(k)})
         return _train(job, default_preset, plugins, early, user_code)
 
-    return run_in_job(base_dir, given, hint, body, force)
+    return run_in_job(base_dir, given, hint, body, force, training=True)
 
 
 USER_CODE_KEYS = ("sagemaker_program", "sagemaker_submit_directory")
