@@ -91,3 +91,14 @@ def test_collect_counts_and_seeds_out_of_range_are_named(args: list[str], messag
     assert message in run.stderr and "Traceback" not in run.stderr
     assert message in (tmp_path / "ml" / "output" / "failure").read_text()
     assert not (tmp_path / "out.csv").exists()
+
+
+def test_a_policy_file_that_is_not_utf8_is_named(tmp_path: Path) -> None:
+    """Before: "Framework error: UnicodeDecodeError" for a binary (or UTF-16) --policy-file."""
+    policy = tmp_path / "predictions.jsonl.out"
+    policy.write_bytes(codecs.BOM_UTF16_LE + '{"predictions": [[0.5, 0.5]]}\n'.encode("utf-16-le"))
+    run = run_rlrt(["collect", "--policy-file", str(policy), "--num-envs", "2", "--num-episodes", "1",
+                    "--output", str(tmp_path / "out.csv"), "--no-progress"], base=tmp_path / "ml", timeout=120)
+    assert run.returncode == 2, run.stderr[-2000:]
+    assert f"The --policy-file {policy} is not UTF-8 text" in (tmp_path / "ml" / "output" / "failure").read_text()
+    assert "Traceback" not in run.stderr
