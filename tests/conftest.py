@@ -99,7 +99,50 @@ def rlrt_env(base: Path | None = None, **extra: str) -> dict[str, str]:
         env["SAGEMAKER_BASE_DIR"] = str(base)
     elif "SAGEMAKER_BASE_DIR" not in extra:  # not the caller's own (rlrt_env(None, SAGEMAKER_BASE_DIR=...))
         env.pop("SAGEMAKER_BASE_DIR", None)
+    if env.get("SAGEMAKER_BASE_DIR"):
+        TREES_USED.add(Path(env["SAGEMAKER_BASE_DIR"]))
     return env
+
+
+TREES_USED: set[Path] = set()
+"""The job trees (SAGEMAKER_BASE_DIR) the running test gave ``rlrt``: scanned after it for framework errors."""
+FRAMEWORK_ERROR = "Framework error"
+
+
+def failure_files(folder: Path) -> list[Path]:
+    """Every ``output/failure`` in ``folder`` and below (a job tree, or a test's temporary folder of many)."""
+    if not folder.is_dir():
+        return []
+    found = []
+    for parent, dirs, files in os.walk(folder):
+        dirs[:] = [d for d in dirs if d not in ("checkpoints", "model", "data", "code")]  # no failure file there
+        if "failure" in files and os.path.basename(parent) == "output":
+            found.append(Path(parent) / "failure")
+    return found
+
+
+@pytest.fixture(autouse=True)
+def no_framework_error_reaches_a_user(request: pytest.FixtureRequest) -> Any:
+    """Fail a test after which a failure file of its trees (its ``tmp_path``, the SAGEMAKER_BASE_DIR it gave
+    ``rlrt``) says "Framework error": every failure a user can cause must end in a sentence of theirs. A test that
+    injects a bug on purpose says so with ``@pytest.mark.injects_bug``."""
+    TREES_USED.clear()
+    own = request.getfixturevalue("tmp_path") if "tmp_path" in request.fixturenames else None
+    yield
+    if request.node.get_closest_marker("injects_bug"):
+        return
+    folders = set(TREES_USED) | ({own} if own else set())
+    offenders = []
+    for folder in folders:
+        for path in failure_files(folder):
+            try:
+                text = path.read_text(errors="replace")
+            except OSError:  # made unreadable by the test itself (a permission fault)
+                continue
+            if FRAMEWORK_ERROR in text:
+                offenders.append(f"{path}: {text.strip()[:300]}")
+    assert not offenders, "a framework error reached a failure file (a user's input must end in a sentence; a test " \
+        "that injects a bug on purpose is marked injects_bug):\n" + "\n".join(offenders)
 
 
 def run_rlrt(args: Sequence[str], base: Path | None = None, cwd: Path | None = None, timeout: float = 300,

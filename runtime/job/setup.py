@@ -153,10 +153,12 @@ def start_afresh(root: Path, local: bool) -> None:
 
 
 def open_job(root: Path, local: bool, overrides: Mapping[str, Any], force: bool = False,
-             announce: bool = True) -> Job:
+             training: bool = False, announce: bool = True) -> Job:
     """Lay out a local tree if needed, load the environment, clear a stale failure and merge the overrides (with
-    ``force``, after :func:`start_afresh`). ``announce``: print where each hyperparameter came from when the
-    overrides differ from the tree's (:func:`hyperparameter_sources`); a launcher script's job says it per setting.
+    ``force``, after :func:`start_afresh`). ``training``: a tree another training job holds is refused first
+    (:func:`refuse_busy_tree`), before this job writes anything into it. ``announce``: print where each
+    hyperparameter came from when the overrides differ from the tree's (:func:`hyperparameter_sources`); a launcher
+    script's job says it per setting.
 
     In a local tree the overrides are written into ``hyperparameters.json``, so a rerun in the same tree runs (and
     resumes) the same configuration; in a SageMaker tree they are layered on top of it.
@@ -164,6 +166,8 @@ def open_job(root: Path, local: bool, overrides: Mapping[str, Any], force: bool 
     if root.exists() and not root.is_dir():
         raise UserError(f"The job tree {root} is a file, not a folder (--base-dir or {BASE_DIR_ENV} names it): give "
                         "a folder, new or laid out like /opt/ml.")
+    if training:
+        refuse_busy_tree(root)
     if force:
         start_afresh(root, local)
     stored: dict[str, Any] | None = None  # a local tree's hyperparameters before this run's --set is written in
@@ -218,23 +222,47 @@ def hyperparameter_sources(stored: Mapping[str, Any], given: Mapping[str, Any], 
 
 
 def run_in_job(base_dir: Path | None, overrides: Mapping[str, Any] | Callable[[], Mapping[str, Any]] | None,
-               hint: str, body: Callable[[Job], int | None], force: bool = False, announce: bool = True) -> int:
+               hint: str, body: Callable[[Job], int | None], force: bool = False, training: bool = False,
+               announce: bool = True) -> int:
     """Run ``body`` inside the job found from ``base_dir`` (see :func:`find_base_dir`) through the one failure path;
     returns the process exit code. ``overrides`` may be a function (reading a ``--hyperparameters`` file): its error
     then ends in the job's failure file like any other. A new ``./rlrt-jobs`` tree whose job failed before producing
-    anything is removed (:func:`discard_unused_tree`); ``force``: see :func:`start_afresh`; ``announce``: see
-    :func:`open_job`."""
+    anything is removed (:func:`discard_unused_tree`); ``force``: see :func:`start_afresh`; ``training`` and
+    ``announce``: see :func:`open_job`."""
     root, local, claimed = _find_base_dir(base_dir, hint, claim=True)
 
     def job() -> int | None:
         given = overrides() if callable(overrides) else overrides
-        return body(open_job(root, local, dict(given or {}), force, announce))
+        return body(open_job(root, local, dict(given or {}), force, training, announce))
 
     with STOPS.handling():  # SIGTERM/SIGINT from here on end through the failure path (runtime.stop_signals)
         code = run_job(job, lambda: root / FAILURE_FILE)
     if claimed and code != 0:
         discard_unused_tree(root)
     return code
+
+
+def refuse_busy_tree(root: Path) -> None:
+    """A :class:`TreeBusy` when another training job holds ``root``'s lock, found without creating or changing
+    anything in the tree: a refused job must leave the running one's ``hyperparameters.json`` and failure file as they
+    are. The job takes the lock itself later (:func:`training_lock`), once its folders are checked."""
+    try:
+        descriptor = os.open(root / JOB_LOCK_FILE, os.O_RDONLY)
+    except OSError:  # no lock file (a new tree), or none this job can read: training_lock reports what matters
+        return
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        raise _busy(root, os.pread(descriptor, 64, 0)) from None
+    finally:
+        os.close(descriptor)  # releases the shared lock at once
+
+
+def _busy(base_dir: Path, holder: bytes) -> TreeBusy:
+    pid = holder.decode(errors="replace").strip() or "unknown"
+    return TreeBusy(f"Another rlrt training job (pid {pid}) is running in {base_dir}: two jobs in one tree would "
+                    "write the same checkpoints and model. Wait for it to end, stop it, or train in another tree "
+                    "(--base-dir or SAGEMAKER_BASE_DIR).")
 
 
 @contextmanager
@@ -250,10 +278,7 @@ def training_lock(base_dir: Path) -> Iterator[None]:
         try:
             fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            holder = os.pread(descriptor, 64, 0).decode(errors="replace").strip() or "unknown"
-            raise TreeBusy(f"Another rlrt training job (pid {holder}) is running in {base_dir}: two jobs in one tree "
-                            "would write the same checkpoints and model. Wait for it to end, stop it, or train in "
-                            "another tree (--base-dir or SAGEMAKER_BASE_DIR).") from None
+            raise _busy(base_dir, os.pread(descriptor, 64, 0)) from None
         os.ftruncate(descriptor, 0)
         os.pwrite(descriptor, str(os.getpid()).encode(), 0)
         yield

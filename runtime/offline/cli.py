@@ -9,12 +9,26 @@ from runtime.offline.collect import collect, dump_states, model_policy, read_bat
 from runtime.stop_signals import STOPS
 
 
+MAX_ENVS = 10_000
+"""Environments ``rlrt collect`` runs side by side in one process: far past what one process steps usefully."""
+MAX_EPISODES = 1_000_000
+
+
+def _shown(value: int) -> str:
+    text = str(value)
+    return text if len(text) <= 20 else f"{text[:12]}... ({len(text)} digits)"
+
+
 def run_collect(args: argparse.Namespace) -> int:
     """``rlrt collect``: collect rollouts or dump states; errors go through the one failure path."""
 
     def job() -> int:
-        if args.num_envs < 1:
-            raise UserError(f"--num-envs must be >= 1, got {args.num_envs}.")
+        for flag, value, most in (("--num-envs", args.num_envs, MAX_ENVS), ("--num-episodes", args.num_episodes,
+                                                                            MAX_EPISODES)):
+            if not 1 <= value <= most:  # a 20-digit --num-envs built environments until memory ran out
+                raise UserError(f"{flag} must be 1-{most:,}, got {_shown(value)}.")
+        if args.seed is not None and not 0 <= args.seed < 2**63:  # numpy's and gymnasium's seeds are non-negative
+            raise UserError(f"--seed must be a whole number from 0 to 2**63 - 1, got {_shown(args.seed)}.")
         if not isinstance(args.env_config, dict):
             raise UserError(f"--env-config must be a JSON object, got {args.env_config!r}.")
         if args.dump_states is not None:

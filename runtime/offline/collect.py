@@ -99,7 +99,11 @@ def read_batch_transform_output(path: Path) -> list[list[float]]:
     """
     require_file(path, "The --policy-file (a Batch Transform output file)")
     with guarded(path, "The --policy-file", FILE):
-        text = path.read_text(encoding="utf-8")
+        try:
+            text = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError as exc:  # a binary file, or one saved as UTF-16
+            raise UserError(f"The --policy-file {path} is not UTF-8 text ({exc.reason} at byte {exc.start}): give "
+                            "the JSON-lines file a Batch Transform (or `rlrt transform`) wrote.") from exc
     vectors: list[list[float]] = []
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():

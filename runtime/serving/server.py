@@ -19,8 +19,10 @@ same model even if the folder was replaced meanwhile.
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
 import os
+import socket
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,6 +46,11 @@ READ_TIMEOUT_ENV = "RLRT_SERVER_READ_TIMEOUT"
 DEFAULT_PORT = 8080
 KEEP_ALIVE_S = 5  # hypercorn closes a connection that has no request under way for this long
 GRACEFUL_S = 10  # on SIGTERM, requests under way get this long to finish
+# Upper bounds: gunicorn forks every worker at start (a billion of them would fork until the machine gives out), and
+# a timeout past a day is no timeout (gunicorn's heartbeat arithmetic overflows long before 1e20 s).
+MAX_WORKERS = 256
+MAX_TIMEOUT_S = 86_400
+PORT_HINT = "choose another port with --port (or SAGEMAKER_BIND_TO_PORT)"
 
 
 @dataclass(frozen=True)
@@ -60,16 +67,24 @@ class ServerSettings:
     read_timeout_s: int = DEFAULT_READ_TIMEOUT_S
 
 
-def _positive_int(name: str, default: int) -> int:
+def _positive_int(name: str, default: int, maximum: int | None = None) -> int:
     raw = os.environ.get(name, "").strip()
     if not raw:
         return default
     try:
         value = int(raw)
     except ValueError:
-        raise UserError(f"{name} must be a positive integer, got {raw!r}") from None
+        raise UserError(f"{name} must be a positive integer, got {raw[:40]!r}") from None
+    return _in_range(name, value, maximum)
+
+
+def _in_range(name: str, value: int, maximum: int | None) -> int:
+    """``value`` when it is 1..maximum, else a UserError naming the flag or variable and the range."""
+    shown = str(value) if len(str(value)) <= 20 else f"{str(value)[:12]}... ({len(str(value))} digits)"
     if value < 1:
-        raise UserError(f"{name} must be a positive integer, got {raw!r}")
+        raise UserError(f"{name} must be a positive integer, got {shown}")
+    if maximum is not None and value > maximum:
+        raise UserError(f"{name} must be at most {maximum}, got {shown}")
     return value
 
 
@@ -79,18 +94,43 @@ def settings_from_environment(model_dir: Path, host: str | None = None, port: in
     port = port if port is not None else _positive_int(params.SAGEMAKER_BIND_TO_PORT_ENV, DEFAULT_PORT)
     if not 0 < port < 65536:
         raise UserError(f"the port must be 1-65535, got {port}")
-    for flag, value in (("--workers", workers), ("--timeout", timeout_s)):
-        if value is not None and value < 1:  # 0 workers: gunicorn would wait for none; a 0 s timeout drops answers
-            raise UserError(f"{flag} must be a positive integer, got {value}")
+    # 0 workers: gunicorn would wait for none; a 0 s timeout drops answers
     return ServerSettings(
         model_dir=model_dir,
         host=host or "0.0.0.0",
         port=port,
-        workers=workers if workers is not None else _positive_int(WORKERS_ENV, os.cpu_count() or 1),
-        timeout_s=timeout_s if timeout_s is not None else _positive_int(TIMEOUT_ENV, DEFAULT_TIMEOUT_S),
+        workers=_in_range("--workers", workers, MAX_WORKERS) if workers is not None
+        else _positive_int(WORKERS_ENV, min(os.cpu_count() or 1, MAX_WORKERS), MAX_WORKERS),
+        timeout_s=_in_range("--timeout", timeout_s, MAX_TIMEOUT_S) if timeout_s is not None
+        else _positive_int(TIMEOUT_ENV, DEFAULT_TIMEOUT_S, MAX_TIMEOUT_S),
         threads=_positive_int(THREADS_ENV, DEFAULT_THREADS),
         read_timeout_s=_positive_int(READ_TIMEOUT_ENV, DEFAULT_READ_TIMEOUT_S),
     )
+
+
+def check_bind(host: str, port: int) -> None:
+    """Bind ``host:port`` once and let go, so that a busy port or an address this machine does not have is one
+    UserError before the server starts (gunicorn itself retries for 5 s, then exits with only its own lines)."""
+    where = f"{host}:{port}"
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+    except (socket.gaierror, UnicodeError) as exc:
+        raise UserError(f"--host {host!r} is not an address or a name this machine can resolve ({exc}): give one "
+                        "of its addresses, e.g. 127.0.0.1 or 0.0.0.0 (all)") from None
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as gunicorn binds: TIME_WAIT is no conflict
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise UserError(f"port {port} is already in use on {host} (another server, perhaps another "
+                                f"`rlrt serve`): stop it, or {PORT_HINT}") from None
+            if exc.errno == errno.EACCES:
+                raise UserError(f"cannot listen on {where}: ports below 1024 need root here; {PORT_HINT}") from None
+            if exc.errno == errno.EADDRNOTAVAIL:
+                raise UserError(f"--host {host} is not an address of this machine: give one of its addresses, "
+                                "e.g. 127.0.0.1 or 0.0.0.0 (all)") from None
+            raise UserError(f"cannot listen on {where}: {exc.strerror or exc}") from None
 
 
 def hypercorn_worker() -> type:
@@ -124,6 +164,7 @@ def serve(settings: ServerSettings) -> int:
     """Run gunicorn in this process until SIGTERM/SIGINT; returns its exit code."""
     from gunicorn.app.base import BaseApplication  # heavy: gunicorn (rlrt serve only)
 
+    check_bind(settings.host, settings.port)
     # Fail fast on a model that cannot be served (a UserError here, not a crash loop of workers), without
     # starting ONNX Runtime in this process: its thread pools do not survive the fork into workers. The model is
     # read once, here: every worker (a replacement too) serves these bytes, whatever happens to the folder.

@@ -67,7 +67,7 @@ def run_training_job(
         return _train(job, default_preset, plugins, early, user_code)
 
     # A launcher script's overrides are its own translation, each announced by it: not "this command's" values.
-    return run_in_job(base_dir, given, hint, body, force, announce=owned is None)
+    return run_in_job(base_dir, given, hint, body, force, training=True, announce=owned is None)
 
 
 USER_CODE_KEYS = ("sagemaker_program", "sagemaker_submit_directory")

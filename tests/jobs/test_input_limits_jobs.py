@@ -73,3 +73,32 @@ def test_transform_reads_a_csv_that_starts_with_a_byte_order_mark(cartpole_model
     assert done.returncode == 0, done.stderr[-2000:]
     lines = (tmp_path / "out" / "states.csv.out").read_text().splitlines()
     assert len(lines) == 3 and all(len(json.loads(line)["predictions"][0]) == 2 for line in lines), lines
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--seed", "-1"], "--seed must be a whole number from 0 to 2**63 - 1, got -1."),  # was ValueError
+    (["--num-envs", "100000000000000000000"], "--num-envs must be 1-10,000, got 100000000000... (21 digits)."),
+    (["--num-episodes", "10000000"], "--num-episodes must be 1-1,000,000, got 10000000."),
+    (["--dump-states", "states.jsonl", "--seed", "-5"], "--seed must be a whole number from 0 to 2**63 - 1"),
+])
+def test_collect_counts_and_seeds_out_of_range_are_named(args: list[str], message: str, tmp_path: Path) -> None:
+    """Before: a negative seed ended as "Framework error: ValueError: expected non-negative integer"; a 21-digit
+    --num-envs built environments until the process was killed."""
+    started = time.monotonic()
+    run = run_rlrt(["collect", "--num-episodes", "1", "--output", str(tmp_path / "out.csv"), "--no-progress", *args],
+                   base=tmp_path / "ml", cwd=tmp_path, timeout=120)
+    assert run.returncode == 2 and time.monotonic() - started < 60, run.stderr[-2000:]
+    assert message in run.stderr and "Traceback" not in run.stderr
+    assert message in (tmp_path / "ml" / "output" / "failure").read_text()
+    assert not (tmp_path / "out.csv").exists()
+
+
+def test_a_policy_file_that_is_not_utf8_is_named(tmp_path: Path) -> None:
+    """Before: "Framework error: UnicodeDecodeError" for a binary (or UTF-16) --policy-file."""
+    policy = tmp_path / "predictions.jsonl.out"
+    policy.write_bytes(codecs.BOM_UTF16_LE + '{"predictions": [[0.5, 0.5]]}\n'.encode("utf-16-le"))
+    run = run_rlrt(["collect", "--policy-file", str(policy), "--num-envs", "2", "--num-episodes", "1",
+                    "--output", str(tmp_path / "out.csv"), "--no-progress"], base=tmp_path / "ml", timeout=120)
+    assert run.returncode == 2, run.stderr[-2000:]
+    assert f"The --policy-file {policy} is not UTF-8 text" in (tmp_path / "ml" / "output" / "failure").read_text()
+    assert "Traceback" not in run.stderr

@@ -164,3 +164,31 @@ def test_the_early_env_check_leaves_a_job_that_runs_user_code(tmp_path: Path, mo
     _check_env_id(job, user_code=True)  # the user's script may register it before training starts
     with pytest.raises(UserError, match="not a registered gymnasium id.*Did you mean 'MountainCar-v0'"):
         _check_env_id(_job(tmp_path, {"rl.training.env": "MountainCr-v0"}), user_code=False)
+
+
+def test_a_refused_second_job_writes_nothing_into_the_busy_tree(tmp_path: Path) -> None:
+    """A second `rlrt train --set ...` on a local tree another job is training in is refused before it writes: the
+    running job's hyperparameters.json and its (absent) failure file stay byte for byte as they were."""
+    from tests.conftest import start_rlrt  # the only test here that runs a job in the background
+
+    base = tmp_path / "ml"
+    first = start_rlrt(["train", "--base-dir", str(base), "--set", "rl.training.stop.training_iteration=10000",
+                        "--set", "rl.training.stop.episode_reward_mean=100000", "--set", "record_video_every=0"],
+                       log=tmp_path / "first.log")
+    try:
+        deadline = time.monotonic() + 240
+        progress = base / "output" / "intermediate" / "progress.csv"
+        while not progress.exists() and time.monotonic() < deadline and first.poll() is None:
+            time.sleep(0.5)
+        assert progress.exists(), (tmp_path / "first.log").read_text()[-3000:]
+        stored = {path.name: path.read_bytes() for path in (base / "input" / "config").iterdir()}
+        output = sorted(path.name for path in (base / "output").iterdir())
+        second = run_rlrt(["train", "--base-dir", str(base), "--set", "rl.training.config.lr=0.05",
+                           "--set", "rl.training.config.gamma=0.5"], timeout=120)
+        assert second.returncode == 2, second.stderr[-3000:]
+        assert f"Another rlrt training job (pid {first.pid}) is running in {base}" in second.stderr
+        assert {path.name: path.read_bytes() for path in (base / "input" / "config").iterdir()} == stored
+        assert sorted(path.name for path in (base / "output").iterdir()) == output  # no failure file either
+    finally:
+        first.kill()  # SIGKILL: the lock dies with the process
+        first.wait()

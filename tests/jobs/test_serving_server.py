@@ -186,6 +186,48 @@ def test_bad_server_settings_fail_clearly(cartpole_model: Path) -> None:
     assert "--workers must be a positive integer, got 0" in no_workers.stderr
 
 
+def test_a_second_serve_on_a_busy_port_is_one_clear_error(server: tuple[str, subprocess.Popen],
+                                                          cartpole_model: Path, tmp_path: Path) -> None:
+    """A second `rlrt serve` on the port the first one serves: refused before it starts, the port and the flag
+    named, the reason in its tree's failure file; the first server keeps answering."""
+    url, _ = server
+    port = url.rsplit(":", 1)[1]
+    second = run_rlrt(["serve", "--model", str(cartpole_model / "model"), "--host", "127.0.0.1", "--port", port],
+                      base=tmp_path, timeout=60)
+    assert second.returncode == 2, second.stderr[-2000:]
+    assert f"port {port} is already in use on 127.0.0.1" in second.stderr and "--port" in second.stderr
+    assert "[ERROR]" not in second.stderr and "Traceback" not in second.stderr  # none of gunicorn's own lines
+    assert "already in use" in (tmp_path / "output" / "failure").read_text()
+    assert requests.get(url + "/ping", timeout=5).status_code == 200
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--timeout", "-1"], "--timeout must be a positive integer, got -1"),
+    (["--timeout", "0"], "--timeout must be a positive integer, got 0"),
+    (["--timeout", "100000000000000000000"], "--timeout must be at most 86400, got 100000000000... (21 digits)"),
+    (["--workers", "-3"], "--workers must be a positive integer, got -3"),
+    (["--workers", "100000000000000000000"], "--workers must be at most 256"),  # it forked until killed
+    (["--port", "0"], "the port must be 1-65535, got 0"),
+    (["--host", "300.1.1.1"], "--host '300.1.1.1' is not an address or a name this machine can resolve"),
+    (["--host", "203.0.113.7"], "--host 203.0.113.7 is not an address of this machine"),  # TEST-NET-3
+])
+def test_nonsense_serve_flags_are_refused_before_the_server_starts(args: list[str], message: str,
+                                                                   cartpole_model: Path, tmp_path: Path) -> None:
+    result = run_rlrt(["serve", "--model", str(cartpole_model / "model"), "--host", "127.0.0.1",
+                       "--port", str(free_port()), *args], base=tmp_path, timeout=60)
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert message in result.stderr and "serving" not in result.stdout + result.stderr
+    assert "[ERROR]" not in result.stderr and "Traceback" not in result.stderr
+    assert message in (tmp_path / "output" / "failure").read_text()
+
+
+def test_serving_variables_past_their_bounds_are_refused(cartpole_model: Path, tmp_path: Path) -> None:
+    result = run_rlrt(["serve", "--model", str(cartpole_model / "model"), "--host", "127.0.0.1"], base=tmp_path,
+                      timeout=60, SAGEMAKER_BIND_TO_PORT=str(free_port()), SAGEMAKER_MODEL_SERVER_TIMEOUT="99999999")
+    assert result.returncode == 2
+    assert "SAGEMAKER_MODEL_SERVER_TIMEOUT must be at most 86400, got 99999999" in result.stderr
+
+
 def test_bodies_over_the_limit_get_413(cartpole_model: Path) -> None:
     """The ASGI application itself, called in-process (the limit is 100 MB in the server; 1 MB here)."""
     from runtime.serving.app import InferenceApp, call

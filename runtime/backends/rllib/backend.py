@@ -76,6 +76,12 @@ def explain_env_failure(env_id: str, env_config: Mapping[str, Any],
         raise UserError(str(exc)) from exc
     except EnvStartError as exc:
         raise env_start_error(env_id, exc) from exc
+    except TypeError as exc:  # gymnasium passes env_config to the constructor as keyword arguments
+        key = re.search(r"unexpected keyword argument '([^']*)'", str(exc))
+        if key is None:
+            return
+        raise UserError(f"{env_id} does not take the env_config key '{key.group(1)}' (rl.training.config.env_config."
+                        f"{key.group(1)}): its constructor has no such argument. Remove it.") from exc
     except Exception:  # noqa: BLE001 - not the environment's fault: the original error stands
         return
     action_space = env.action_space
