@@ -163,6 +163,10 @@ def no_era_adaptations_left() -> Any:
     for name in missing:
         if name in vars(numpy):
             delattr(numpy, name)
+    seeding = sys.modules.get("gym.utils.seeding")  # gym 0.21's seeding functions, given back to gym 0.26's
+    for name, given in era.SEEDING_FUNCTIONS.items():
+        if getattr(seeding, name, None) is given:
+            delattr(seeding, name)
 
 
 @pytest.fixture(scope="session", autouse=True)

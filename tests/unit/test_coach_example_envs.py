@@ -115,3 +115,39 @@ def test_an_error_without_message_is_named_by_its_cause(tmp_path: Path,
     assert "RuntimeError raised from FileNotFoundError" in text and "episode.npy" in text, text
     assert sys.exc_info() == (None, None, None)
     capsys.readouterr()
+
+
+SIMULATOR_ENV = '''
+import subprocess
+
+import gym
+import numpy as np
+
+
+class DataCenter(gym.Env):  # the HVAC example's: its first reset starts EnergyPlus
+    observation_space = gym.spaces.Box(-1.0, 1.0, (2,), np.float32)
+    action_space = gym.spaces.Discrete(2)
+
+    def __init__(self, config=None):
+        self.config = config
+
+    def reset(self):
+        subprocess.Popen([self.config["eplus_path"] + "energyplus"])
+        return np.zeros(2, np.float32)
+
+    def step(self, action):
+        return np.zeros(2, np.float32), 0.0, True, {}
+'''
+
+
+def test_a_coach_level_whose_first_reset_fails_is_named_before_ray_starts(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from runtime.errors import UserError
+    from sagemaker_rl.coach_launcher import _register_level
+
+    (tmp_path / "simulator_env.py").write_text(SIMULATOR_ENV)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with pytest.raises(UserError, match=r"'sagemaker_rl/simulator_env.DataCenter' failed on its first reset: "
+                                        r"FileNotFoundError: .*/no-such-eplus/energyplus"):
+        _register_level("simulator_env:DataCenter", {"config": {"eplus_path": f"{tmp_path}/no-such-eplus/"}})
+    sys.modules.pop("simulator_env", None)
