@@ -21,7 +21,7 @@ from sagemaker_rl.compat import era
 
 @pytest.fixture
 def gym_seeding(monkeypatch: pytest.MonkeyPatch) -> Iterator[object]:
-    """gym's ``seeding`` module, with what :func:`era.adapt_gym` adds to it taken back afterwards."""
+    """gym's ``seeding`` module, with what :func:`era.adapt_gym` does to gym taken back afterwards."""
     import gym.envs.registration
     import gym.spaces.box
     import gym.utils.seeding as seeding
@@ -141,7 +141,7 @@ class DataCenter(gym.Env):  # the HVAC example's: its first reset starts EnergyP
 
 
 def test_a_coach_level_whose_first_reset_fails_is_named_before_ray_starts(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, gym_seeding: object) -> None:
     from runtime.errors import UserError
     from sagemaker_rl.coach_launcher import _register_level
 
