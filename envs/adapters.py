@@ -334,8 +334,36 @@ def with_float32_observations(env: gymnasium.Env, source: str) -> gymnasium.Env:
     return Float32Observations(env, flatten)
 
 
+class FloatBoxActions(gymnasium.ActionWrapper):
+    """An integer Box action space as a float32 Box of the same bounds (RLlib 2.x has no distribution for integer
+    Box actions): the env receives the float actions, as Coach's and RLlib 1.x's continuous policies gave them."""
+
+    def __init__(self, env: gymnasium.Env) -> None:
+        super().__init__(env)
+        space = env.action_space
+        assert isinstance(space, gymnasium.spaces.Box), "FloatBoxActions wraps a Box action space"
+        self.action_space = gymnasium.spaces.Box(space.low.astype(np.float32), space.high.astype(np.float32),
+                                                 space.shape, np.float32)
+
+    def action(self, action: Any) -> Any:
+        return action
+
+
+def with_float_box_actions(env: gymnasium.Env, source: str) -> gymnasium.Env:
+    """``env`` with an integer Box action space made float32 (:class:`FloatBoxActions`, announced in one line)."""
+    space = env.action_space
+    if not isinstance(space, gymnasium.spaces.Box) or np.dtype(space.dtype).kind not in "iu":
+        return env
+    say_once(f"actions {source}", f"rlrt: {source} acts in a Box of {space.dtype}: its policy is continuous in the "
+             "same bounds and the env receives float actions, as Coach and RLlib 1.x gave them (RLlib 2.x has no "
+             "distribution for integer Box actions)")
+    return FloatBoxActions(env)
+
+
 def as_user_env(env: Any, source: str) -> gymnasium.Env:
     """A user's environment of any era as rlrt trains it: gymnasium (:func:`to_gymnasium`), float32 Box observations
-    (:func:`with_float32_observations`) and the uniform action mask (:func:`with_action_mask`); ``source`` names
-    what built it, in errors and in the lines announcing each adaptation."""
-    return with_action_mask(with_float32_observations(to_gymnasium(env, source), source))
+    (:func:`with_float32_observations`), float32 Box actions (:func:`with_float_box_actions`) and the uniform
+    action mask (:func:`with_action_mask`); ``source`` names what built it, in errors and in the lines announcing
+    each adaptation."""
+    env = with_float32_observations(to_gymnasium(env, source), source)
+    return with_action_mask(with_float_box_actions(env, source))

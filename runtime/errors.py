@@ -83,6 +83,17 @@ def command_failure_file() -> Path:
     return default_failure_file() if os.environ.get(BASE_DIR_ENV) else Path(os.devnull)
 
 
+def _reason(exc: BaseException) -> str:
+    """``Type: message``; an exception with no message raised from another (RLlib's env runner raises a bare
+    ``RuntimeError`` from the error of the user's environment) is named with the one that has a message."""
+    cause = exc
+    while not str(cause).strip() and cause.__cause__ is not None:
+        cause = cause.__cause__
+    if cause is exc:
+        return f"{type(exc).__name__}: {exc}".strip()
+    return f"{type(exc).__name__} raised from {type(cause).__name__}: {cause}".strip()
+
+
 def run_job(job: Callable[[], int | None], failure_file: Callable[[], Path] = default_failure_file) -> int:
     """Run ``job`` and turn every way it can end into an exit code, writing the failure file on errors.
 
@@ -107,7 +118,7 @@ def run_job(job: Callable[[], int | None], failure_file: Callable[[], Path] = de
         return EXIT_SIGINT
     except Exception as exc:  # noqa: BLE001 - this is the one place every framework error ends
         traceback.print_exc()
-        reason = f"{type(exc).__name__}: {exc}".strip()
+        reason = _reason(exc)
         message = (
             f"Framework error: {reason[: FAILURE_PREVIEW_CHARS - 120]}\n"
             "The full traceback is in the job's log (stderr)."

@@ -362,7 +362,7 @@ def _register_level(level: str, env_config: Mapping[str, Any]) -> str:
     if gym_id is None:  # registered just above
         raise UserError(f"env_params.level {level!r} could not be registered")
     try:
-        check_user_env(gym_id, env_config)
+        check_user_env(gym_id, env_config, reset=True)
     except (EnvConfigError, EnvStartError) as exc:
         raise UserError(str(exc)) from exc
     return gym_id

@@ -10,6 +10,7 @@ as in RLlib 1.x). Old-style gym environments are adapted by :func:`envs.adapters
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import json
 import shutil
@@ -20,7 +21,7 @@ from typing import Any, Callable, Mapping
 import gymnasium
 
 from envs.adapters import as_user_env, with_render_mode
-from envs.errors import EnvConfigError
+from envs.errors import EnvConfigError, EnvStartError
 from envs.registry import EPISODE_STEP_CAP, capped
 from runtime.job.removed_apis import read_source_dir, script_files
 from runtime.names import SCRIPT_ENVIRONMENT_JSON, SCRIPT_SOURCE_DIR
@@ -134,10 +135,22 @@ def register_entry_point_env(reference: str) -> str:
     return gym_id
 
 
-def check_user_env(gym_id: str, env_config: Mapping[str, Any]) -> None:
+def check_user_env(gym_id: str, env_config: Mapping[str, Any], reset: bool = False) -> None:
     """Build the user's environment once in this process and close it: a creator that raises, or returns something
-    that is not an environment, fails here with an :class:`envs.errors.EnvConfigError` naming it."""
+    that is not an environment, fails here with an :class:`envs.errors.EnvConfigError` naming it. With ``reset``,
+    it is reset once too: a first reset that raises (a simulator binary the image lacks) is an
+    :class:`envs.errors.EnvStartError` naming the environment, before Ray starts."""
     env = gymnasium.make(gym_id, disable_env_checker=True, **dict(env_config))
+    try:
+        if reset:
+            env.reset()
+    except (EnvConfigError, EnvStartError):
+        raise
+    except Exception as exc:
+        with contextlib.suppress(Exception):  # the reset's error is the one to report
+            env.close()
+        raise EnvStartError(f"The environment '{gym_id}' failed on its first reset: {type(exc).__name__}: "
+                            f"{exc}") from exc
     env.close()
 
 

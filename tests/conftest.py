@@ -218,6 +218,10 @@ def no_era_adaptations_left() -> Any:
             registration.EnvSpec.__init__ = getattr(init, "__wrapped__", init)
         else:
             box.get_inf, registration.EnvSpec.__init__ = gym_parts
+    seeding = sys.modules.get("gym.utils.seeding")  # gym 0.21's seeding functions, given back to gym 0.26's
+    for name, given in era.SEEDING_FUNCTIONS.items():
+        if getattr(seeding, name, None) is given:
+            delattr(seeding, name)
 
 
 @pytest.fixture(scope="session", autouse=True)

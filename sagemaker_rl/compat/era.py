@@ -8,7 +8,9 @@ three things such code does, each bridged here:
   a name NumPy 2 has again (``np.bool``, ``np.long``) is left as NumPy 2 defines it;
 - gym 0.26's ``Box`` refuses infinite bounds for an unsigned dtype (``Unknown dtype uint32 for infinite bounds``,
   the knapsack example's observations): they become the dtype's range, as gym 0.26 does for signed integers;
-- gym 0.26's ``EnvSpec`` requires ``entry_point``, optional (None) in gym 0.21.
+- gym 0.26's ``EnvSpec`` requires ``entry_point``, optional (None) in gym 0.21;
+- gym 0.26's ``gym.utils.seeding`` lost ``hash_seed`` and ``create_seed``, which gym 0.21 envs' ``seed()`` call
+  (the stock trading example's): gym 0.21's own functions are given back.
 
 :func:`install` applies them only where a user's code runs: the launcher's process (``sagemaker_rl.compat.install``)
 and the env runners that build a user's environment (Ray's worker set-up hook, when the job's process asked for it
@@ -20,7 +22,9 @@ from __future__ import annotations
 
 import builtins
 import functools
+import hashlib
 import os
+import struct
 import sys
 import warnings
 from typing import Any, Callable
@@ -88,6 +92,46 @@ def _spec_init_without_entry_point(original: Callable[..., None]) -> Callable[..
     return __init__
 
 
+def _bigint_from_bytes(data: bytes) -> int:
+    """gym 0.21's ``seeding._bigint_from_bytes``: little-endian 32-bit words, zero-padded, as one integer."""
+    data += b"\0" * (4 - len(data) % 4)
+    words = struct.unpack(f"{len(data) // 4}I", data)
+    return sum(2 ** (32 * i) * word for i, word in enumerate(words))
+
+
+def create_seed(a: Any = None, max_bytes: int = 8) -> int:
+    """gym 0.21's ``seeding.create_seed``: a seed from os.urandom (None), a string's hash or an integer."""
+    if a is None:
+        return _bigint_from_bytes(os.urandom(max_bytes))
+    if isinstance(a, str):
+        raw = a.encode("utf8")
+        return _bigint_from_bytes((raw + hashlib.sha512(raw).digest())[:max_bytes])
+    if isinstance(a, int):
+        return a % 2 ** (8 * max_bytes)
+    raise TypeError(f"Invalid type for seed: {type(a)} ({a})")
+
+
+def hash_seed(seed: Any = None, max_bytes: int = 8) -> int:
+    """gym 0.21's ``seeding.hash_seed``: a seed's SHA-512, as an integer of ``max_bytes`` bytes."""
+    if seed is None:
+        seed = create_seed(max_bytes=max_bytes)
+    return _bigint_from_bytes(hashlib.sha512(str(seed).encode("utf8")).digest()[:max_bytes])
+
+
+SEEDING_FUNCTIONS = {"hash_seed": hash_seed, "create_seed": create_seed}
+"""What gym 0.21's ``gym.utils.seeding`` had and gym 0.26's lacks."""
+
+
+def _give_seeding_back() -> None:
+    seeding: Any = sys.modules.get("gym.utils.seeding")
+    missing = [name for name in SEEDING_FUNCTIONS if seeding is not None and not hasattr(seeding, name)]
+    for name in missing:
+        setattr(seeding, name, SEEDING_FUNCTIONS[name])
+    if missing:
+        _say("seeding", "rlrt: gym.utils.seeding.hash_seed and create_seed (gym 0.21's; gym 0.26 removed them) are "
+                        "provided for your code, as gym 0.21 defined them")
+
+
 def adapt_gym() -> bool:
     """Bridge gym 0.26's two refusals (unsigned infinite bounds, ``EnvSpec`` without ``entry_point``) when this
     process has imported ``gym`` (a user's code did); whether that bridged anything new here."""
@@ -95,6 +139,7 @@ def adapt_gym() -> bool:
     registration: Any = sys.modules.get("gym.envs.registration")
     if box is None or registration is None:
         return False
+    _give_seeding_back()
     spec = registration.EnvSpec
     if isinstance(box.get_inf, UnsignedInfiniteBounds) and getattr(spec.__init__, "rlrt_era", False):
         return False
