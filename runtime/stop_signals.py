@@ -94,13 +94,17 @@ class StopSignals:
         except ValueError:
             pass
 
+    def clear(self) -> None:
+        """Forget a signal noted earlier: no signal, start-up, ``interrupt`` mode (a new job or command begins)."""
+        self.signal_name, self.phase, self.mode, self.second = "", "start-up", INTERRUPT, False
+
     @contextmanager
     def handling(self) -> Iterator["StopSignals"]:
         """Handle the signals while the body runs (a job, a command): the outermost such body starts with no signal
         noted and, as it ends, puts back the handlers it found (a caller's own process, a test, keeps its own)."""
         outermost = self._depth == 0
         if outermost:
-            self.signal_name, self.phase, self.mode, self.second = "", "start-up", INTERRUPT, False
+            self.clear()
             self._previous = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGINT, signal.SIGALRM)}
         self._depth += 1
         try:

@@ -190,6 +190,17 @@ def session_processes(base: Path | None = None) -> list[psutil.Process]:
 
 
 @pytest.fixture(autouse=True)
+def no_stop_signal_left() -> Any:
+    """A test that signals this process (a job's phases run in-process) leaves the signal noted in
+    ``runtime.stop_signals.STOPS``; it is forgotten after the test, so that a later in-process phase does not stop."""
+    from runtime.stop_signals import STOPS
+
+    yield
+    if not STOPS.active:
+        STOPS.clear()
+
+
+@pytest.fixture(autouse=True)
 def no_era_adaptations_left() -> Any:
     """A test that runs a user's script or env creator in this process gives NumPy 1's names to ``numpy``, bridges
     two of gym's refusals and sets ``RLRT_ERA_COMPAT`` (as a job's process does for its Ray workers): all are undone
