@@ -294,6 +294,9 @@ def resolve(
     problems += _rllib_1x_job_keys(config_overrides, top)
     algorithm = str(top.get(RUN, preset.algorithm))
     env = str(top.get(ENV, preset.env))
+    if EVAL_ENV in top and ENV not in top and str(top[EVAL_ENV]).strip() != env:
+        problems.append(f"'{EVAL_ENV}' ({top[EVAL_ENV]}) names the environment `rlrt evaluate` plays; this job trains "
+                        f"{env}. To train {top[EVAL_ENV]}, set '{ENV}' (or `rlrt train --env ID`).")
     backend = validator(algorithm, top.get(BACKEND))
     stop_keys = all_stop_keys(backend.stop_keys(algorithm))
     stop, stop_problems = check_stop(raw_stop, stop_keys)

@@ -329,3 +329,14 @@ def test_another_algorithm_drops_the_presets_settings_it_does_not_have(caplog: p
     assert line.startswith("the preset cartpole-ppo's PPO settings ") and "clip_param" in line
     with pytest.raises(UserError, match="clip_param"):
         resolve({"rl.training.run": "DQN", "rl.training.config.clip_param": 0.2})
+
+
+def test_the_evaluations_env_names_no_training_env() -> None:
+    """``env`` is what `rlrt evaluate` plays: a training job given only ``env`` of another environment is refused,
+    naming the key that trains it (before: it trained the preset's CartPole and exited 0)."""
+    with pytest.raises(UserError, match=r"'env' \(Acrobot-v1\) names the environment `rlrt evaluate` plays; this "
+                                        r"job trains CartPole-v1\. To train Acrobot-v1, set 'rl\.training\.env'"):
+        resolve({"env": "Acrobot-v1"})
+    assert resolve({"env": "CartPole-v1"}).env == "CartPole-v1"
+    both = resolve({"env": "CartPole-v1", "rl.training.env": "Acrobot-v1"})
+    assert both.env == "Acrobot-v1"
