@@ -127,7 +127,7 @@ def _give_seeding_back() -> None:
     missing = [name for name in SEEDING_FUNCTIONS if seeding is not None and not hasattr(seeding, name)]
     for name in missing:
         setattr(seeding, name, SEEDING_FUNCTIONS[name])
-    if missing:
+    if missing and os.environ.get(MARKER) is None:  # the job's process: an env runner says nothing of them
         _say("seeding", "rlrt: gym.utils.seeding.hash_seed and create_seed (gym 0.21's; gym 0.26 removed them) are "
                         "provided for your code, as gym 0.21 defined them")
 
