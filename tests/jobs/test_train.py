@@ -59,8 +59,8 @@ def test_cartpole_in_a_sagemaker_tree(tmp_path: Path) -> None:
     timeline = re.findall(r"^rlrt-timing: (.+) ([0-9.]+)$", run.stderr, re.M)
     assert [name for name, _ in timeline] == ["cli", "job", "spec", "build", "rllib session", "ray init",
                                               "ray started", "built", "iteration 1", "iteration 2", "loop done",
-                                              "model folder", "exported", "reporter closed", "backend closed",
-                                              "main returned"], run.stderr[-3000:]
+                                              "model folder", "exported", "final video", "reporter closed",
+                                              "final video done", "backend closed", "main returned"], run.stderr[-3000:]
     seconds = [float(value) for _, value in timeline]
     assert seconds == sorted(seconds) and 0 < seconds[0] < seconds[-1] < 300
     assert len(re.findall(r"^Training>.*Total reward=(.*?),", run.stdout, re.M)) == 2

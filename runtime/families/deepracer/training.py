@@ -278,6 +278,8 @@ class DeepRacerHooks(TrainingHooks):
             self.s3_sync.sync()
 
     def close(self) -> None:
+        if self.s3_sync is not None:
+            self.s3_sync.sync()  # what came after the export: the final video
         shutil.rmtree(self.trace_dir, ignore_errors=True)
         if self.s3_dir is not None:
             shutil.rmtree(self.s3_dir, ignore_errors=True)
