@@ -140,7 +140,7 @@ class CheckpointManager:
                                                "tree resumes from it." if kept else "No checkpoint was saved.")
                 + " Free space there or give the job a larger volume.") from exc
         if final.exists():
-            old = self.directory / f".old-{final.name}-{os.getpid()}"
+            old = _aside(final)
             final.rename(old)
             tmp.rename(final)
             _remove_aside(old, final.name)
@@ -282,7 +282,7 @@ class CheckpointManager:
         for path in self.checkpoints()[: -self.keep]:
             # Moved aside first (one rename): a checkpoint that cannot be removed whole is never left looking
             # like a checkpoint with half its files.
-            aside = self.directory / f".old-{path.name}-{os.getpid()}"
+            aside = _aside(path)
             try:
                 path.rename(aside)
             except OSError as exc:
@@ -294,6 +294,11 @@ class CheckpointManager:
         for path in self.directory.glob(".tmp-*"):
             if not path.name.endswith(f"-{os.getpid()}"):
                 shutil.rmtree(path, ignore_errors=True)
+
+
+def _aside(checkpoint: Path) -> Path:
+    """Where ``checkpoint`` is moved before it is removed: a hidden name that is never a checkpoint candidate."""
+    return checkpoint.with_name(f".old-{checkpoint.name}-{os.getpid()}")
 
 
 def _remove_aside(folder: Path, name: str) -> None:
