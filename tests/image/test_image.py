@@ -7,13 +7,11 @@ same image is in test_sdk_local_mode.py.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import subprocess
 import tarfile
 import time
-import urllib.request
 import uuid
 from pathlib import Path
 from typing import Iterator
@@ -22,7 +20,8 @@ import pytest
 
 from runtime.cluster.object_store import DOCKER_SHM_ADVICE
 from tests.conftest import REPO_ROOT, JobTree, make_job_tree
-from tests.image.inputs import RUN_LABEL, SEED_REQUEST, TINY_REACHER
+from tests.image.containers import docker, serve_and_predict
+from tests.image.inputs import RUN_LABEL, TINY_REACHER
 
 IMAGE = os.environ.get("RLRT_IMAGE", "")
 pytestmark = pytest.mark.skipif(not IMAGE, reason="RLRT_IMAGE is not set: run scripts/test-image")
@@ -36,14 +35,6 @@ RAY_SHM_WARNING = "The object store is using"
 
 SAGEMAKER_STOP_GRACE_S = 120
 """SageMaker's StopTrainingJob sends SIGTERM, then SIGKILL 120 s later."""
-
-
-def docker(*args: str, timeout: float = 900, check: bool = False) -> subprocess.CompletedProcess[str]:
-    """Run the docker client and capture its output."""
-    run = subprocess.run(["docker", *args], capture_output=True, text=True, timeout=timeout)
-    if check and run.returncode != 0:
-        raise AssertionError(f"docker {' '.join(args)} exited {run.returncode}: {run.stderr[-3000:]}")
-    return run
 
 
 def run_image(tree: Path | None, *command: str, extra: tuple[str, ...] = (), timeout: float = 900
@@ -100,40 +91,9 @@ def trained_tree(tmp_path: Path) -> JobTree:
 
 def test_train_then_serve_the_seed_request(tmp_path: Path, container_name: str) -> None:
     tree = trained_tree(tmp_path)
-    port = free_port()
-    docker("run", "-d", *LABEL, "--name", container_name, "-p", f"127.0.0.1:{port}:8080", "-v",
-           f"{tree.base}:/opt/ml", IMAGE, "serve", check=True)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 180
-    while True:
-        try:
-            with urllib.request.urlopen(f"{url}/ping", timeout=5) as response:
-                assert response.status == 200
-                break
-        except OSError:
-            logs = docker("logs", container_name)
-            assert time.monotonic() < deadline, f"/ping never answered: {(logs.stdout + logs.stderr)[-3000:]}"
-            time.sleep(1)
-    request = urllib.request.Request(f"{url}/invocations", data=json.dumps(SEED_REQUEST).encode(),
-                                     headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(request, timeout=30) as response:
-        answer = json.loads(response.read())
+    answer = serve_and_predict(IMAGE, tree.base, container_name, LABEL)
     actions = answer["outputs"]["actions"]
     assert len(actions) == 1 and len(actions[0]) == 2, answer  # Reacher: one 2-D continuous action
-    docker("stop", "-t", "30", container_name, timeout=60, check=True)
-    state = docker("inspect", "-f", "{{.State.ExitCode}}", container_name).stdout.strip()
-    logs = docker("logs", container_name)
-    assert state == "0", f"serve exited {state}: {(logs.stdout + logs.stderr)[-3000:]}"
-    assert "Traceback" not in logs.stdout + logs.stderr
-
-
-def free_port() -> int:
-    """A free TCP port on the loopback interface."""
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def test_script_mode_runs_a_seed_entry_point_from_a_sourcedir_tarball(tmp_path: Path) -> None:
