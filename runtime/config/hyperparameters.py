@@ -33,8 +33,9 @@ from typing import Any, Callable, Iterable, Mapping
 
 from sagemaker_training import params
 
+from envs.adapters import say_once
 from runtime.config.limits import ENV_CONFIG_KEYS, env_config_problems, limit_problems
-from runtime.config.presets import DEFAULT_PRESET, Preset, load_preset
+from runtime.config.presets import DEFAULT_PRESET, Preset, load_preset, preset_for_job
 from runtime.config.runners import default_env_runners
 from runtime.config.space_defaults import space_defaults
 from runtime.config.stop import (  # noqa: F401 - re-exported: the stop criteria are hyperparameters
@@ -240,6 +241,12 @@ def resolve(
             raise UserError(f"'{preset_keys[0]}' must be a preset name, got {json.dumps(value, default=str)}.")
         preset_name = value
     job_env = given.get(ENV)  # it picks an RL Zoo file's section
+    if not preset_keys:
+        preset_name = preset_for_job(default_preset, job_env, given.get(RUN))
+        if preset_name != default_preset:
+            line = (f"rlrt: no preset named: {job_env} trains with its shipped preset {preset_name} (tuned for it; "
+                    "`rlrt presets` lists them, --preset picks another)")
+            say_once(line, line)
     preset: Preset = load_preset(preset_name, env=job_env if isinstance(job_env, str) else None)
     dialect_extras: dict[str, Any] = {}
     if rewrite is not None:

@@ -16,6 +16,7 @@ from typing import Any, Mapping
 import yaml
 
 from envs.adapters import say_once
+from envs.registry import ALIASES
 from runtime.config.zoo import is_zoo_file, zoo_preset
 from runtime.errors import UserError
 
@@ -149,6 +150,21 @@ def all_presets(presets_dir: Path = PRESETS_DIR) -> dict[str, Preset]:
         preset = load_preset_file(path)
         presets[preset.name] = preset
     return presets
+
+
+def preset_for_job(default_preset: str, env: Any, algorithm: Any, presets_dir: Path = PRESETS_DIR) -> str:
+    """The preset a job that names none trains with: where the default is the generic one (``cartpole-ppo``) and the
+    job names an environment, the one shipped preset tuned for that environment (an id, or an alias such as
+    RoboschoolHopper-v1) and algorithm (the default preset's when the job names none), as RL Zoo's ``--algo ppo
+    --env ID`` picks that env's tuned section; else ``default_preset``."""
+    if default_preset != DEFAULT_PRESET or not isinstance(env, str) or not env:
+        return default_preset
+    presets = all_presets(presets_dir)
+    wanted = ALIASES.get(env, env)
+    algorithm = algorithm if isinstance(algorithm, str) and algorithm else presets[DEFAULT_PRESET].algorithm
+    fits = [preset.name for preset in presets.values()
+            if ALIASES.get(preset.env, preset.env) == wanted and preset.algorithm.casefold() == algorithm.casefold()]
+    return fits[0] if len(fits) == 1 else default_preset
 
 
 SUGGESTION_CUTOFF = 0.75

@@ -13,7 +13,7 @@ from runtime.cluster.plan import ClusterPlan
 from runtime.collector import start_up
 from runtime.config import hyperparameters as hp
 from runtime.config.limits import limit_problems
-from runtime.config.presets import DEFAULT_PRESET, load_preset
+from runtime.config.presets import DEFAULT_PRESET, load_preset, preset_for_job
 from runtime.config.stop import same_env, stop_note
 from runtime.contracts import BackendFactory, EarlyStart, Plugins
 from runtime.errors import UserError
@@ -75,12 +75,16 @@ USER_CODE_KEYS = ("sagemaker_program", "sagemaker_submit_directory")
 
 
 def _tree_hint(given: Mapping[str, Any], default_preset: str) -> str:
-    """What a new local tree is named after: the preset the job names; else, when it names another environment or
-    algorithm than the default preset's, ``<env>-<algorithm>`` (``acrobot-dqn``), so that runs are told apart."""
+    """What a new local tree is named after: the preset the job names, or the shipped one it trains with; else, when
+    it names another environment or algorithm than the default preset's, ``<env>-<algorithm>`` (``acrobot-dqn``), so
+    that runs are told apart."""
     named = next((given[k] for k in (hp.PRESET, *hp.PRESET_ALIASES) if k in given), None)
     env, algorithm = given.get(hp.ENV, given.get(hp.CONFIG_PREFIX + "env")), given.get(hp.RUN)
     if named is not None or not (isinstance(env, str) and env or isinstance(algorithm, str) and algorithm):
         return str(named or default_preset)
+    tuned = preset_for_job(default_preset, env, algorithm)
+    if tuned != default_preset:  # the shipped preset the job trains with
+        return tuned
     try:
         preset = load_preset(default_preset)
     except Exception:  # noqa: BLE001 - resolve_spec reports a preset it cannot load
@@ -142,7 +146,7 @@ def _resolve_and_train(job: Job, early: tuple[BackendFactory, EarlyStart] | None
         early = None
     mark("spec")
     if not any(k in job.hyperparameters for k in (hp.PRESET, *hp.PRESET_ALIASES)):
-        preset = load_preset(default_preset)
+        preset = load_preset(preset_for_job(default_preset, spec.env, job.hyperparameters.get(hp.RUN)))
         if not same_env(spec.env, preset.env):
             print(stop_note(spec.stop, job.hyperparameters, spec.env, preset.name, preset.stop), flush=True)
     if not backend.distributed:

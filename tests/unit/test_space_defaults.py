@@ -10,7 +10,9 @@ import pytest
 
 from runtime.config import hyperparameters as hp
 from runtime.config import space_defaults as sd
+from runtime.config.presets import DEFAULT_PRESET, load_preset
 from runtime.plugins import INSTALLED
+from runtime.train.job import _tree_hint
 
 _validator = INSTALLED.validator_for
 
@@ -68,3 +70,27 @@ def test_tuned_presets_other_algorithms_and_unknown_envs_are_left_alone() -> Non
     dqn = resolve({hp.ENV: "Acrobot-v1", hp.RUN: "DQN"}).config
     assert dqn["num_envs_per_env_runner"] == 32  # DQN: the table is for PPO
     assert resolve({hp.ENV: "NoSuchEnv-v9"}).config.get("num_envs_per_env_runner") == 32
+
+
+def test_an_env_with_a_shipped_preset_trains_with_it_when_no_preset_is_named(capsys: pytest.CaptureFixture) -> None:
+    """RL Zoo's `--algo ppo --env ID` takes that env's tuned section: `rlrt train --env HopperBulletEnv-v0` (or the
+    seed's Roboschool name) trains with hopper-ppo's settings and stop, not the spaces' table or CartPole's stop."""
+    hopper = load_preset("hopper-ppo")
+    for env in ("HopperBulletEnv-v0", "RoboschoolHopper-v1"):
+        spec = resolve({hp.ENV: env})
+        assert spec.preset == "hopper-ppo", env
+        assert spec.config["train_batch_size_per_learner"] == hopper.config["train_batch_size_per_learner"]
+        assert spec.stop["episode_reward_mean"] == hopper.stop["episode_reward_mean"] == 2500
+    assert "shipped preset hopper-ppo" in capsys.readouterr().err
+    assert resolve({hp.ENV: "Pendulum-v1"}).algorithm == "PPO"  # pendulum-bcq is BCQ: the default algorithm is PPO
+    assert resolve({hp.ENV: "Pendulum-v1", hp.RUN: "BCQ"}).preset == "pendulum-bcq"
+    assert resolve({hp.ENV: "HopperBulletEnv-v0", hp.RUN: "SAC"}).preset == "cartpole-ppo"  # none tuned for SAC
+    assert resolve({"preset": "cartpole-ppo", hp.ENV: "HopperBulletEnv-v0"}).preset == "cartpole-ppo"  # named: kept
+    # An entry point's own default (train-reacher.py's) is what the user chose: never swapped.
+    assert hp.resolve({hp.ENV: "HopperBulletEnv-v0"}, _validator, default_preset="reacher-ppo").preset == "reacher-ppo"
+
+
+def test_the_tree_of_a_job_on_a_shipped_presets_env_is_named_after_that_preset() -> None:
+    assert _tree_hint({hp.ENV: "RoboschoolHopper-v1"}, DEFAULT_PRESET) == "hopper-ppo"
+    assert _tree_hint({hp.ENV: "Pendulum-v1"}, DEFAULT_PRESET) == "Pendulum-PPO"
+    assert _tree_hint({hp.ENV: "Pendulum-v1", hp.RUN: "bcq"}, DEFAULT_PRESET) == "pendulum-bcq"
