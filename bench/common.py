@@ -110,13 +110,14 @@ def greedy_return(base: Path, episodes: int) -> float:
     return float(re.search(r"^episode_reward_mean: ([-+0-9.e]+)$", text, re.M).group(1))
 
 
-def train_for(base: Path, preset: str, seconds: float) -> tuple[list[dict[str, str]], float]:
+def train_for(base: Path, preset: str, seconds: float, keep_return_stop: bool = False
+              ) -> tuple[list[dict[str, str]], float]:
     """`rlrt train` of ``preset`` in a fresh tree at ``base`` for ``seconds`` of training (or the preset's own step
-    stop; never its return stop); its progress.csv rows and the process's wall seconds."""
+    stop; its return stop only with ``keep_return_stop``); its progress.csv rows and the process's wall seconds."""
     import csv
 
-    write_tree(base, {"preset": preset, "rl.training.stop.time_total_s": seconds,
-                      "rl.training.stop.episode_reward_mean": 1e9})
+    lifted = {} if keep_return_stop else {"rl.training.stop.episode_reward_mean": 1e9}
+    write_tree(base, {"preset": preset, "rl.training.stop.time_total_s": seconds, **lifted})
     code, wall, _ = stream_process([python(), "-m", "runtime.cli", "train"], rlrt_env(base), base / "train.log")
     assert code == 0, (base / "train.log").read_text()[-3000:]
     with (base / "output" / "intermediate" / "progress.csv").open() as handle:

@@ -21,6 +21,9 @@ def main() -> None:
     parser.add_argument("preset")
     parser.add_argument("seconds", type=float)
     parser.add_argument("--episodes", type=int, default=20)
+    parser.add_argument("--preset-stop", action="store_true",
+                        help="keep the preset's own return stop (hopper-ppo: the seed's 2500): the wall time is then "
+                             "the time to that stop")
     parser.add_argument("--target", type=float, default=None,
                         help="when the curve reached this episode_reward_mean; if it did not, a projection "
                              "from its second half")
@@ -28,7 +31,7 @@ def main() -> None:
     print(f"machine: {machine()}", flush=True)
     base = OUT / f"train_for-{args.preset}"
     shutil.rmtree(base, ignore_errors=True)
-    rows, wall = train_for(base, args.preset, args.seconds)
+    rows, wall = train_for(base, args.preset, args.seconds, keep_return_stop=args.preset_stop)
     last = rows[-1]
     best = max(float(r["episode_reward_mean"]) for r in rows if r["episode_reward_mean"] != "nan")
     print(f"preset: {args.preset}; trained {float(last['time_total_s']):.0f} s ({wall:.0f} s wall), "

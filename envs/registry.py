@@ -58,6 +58,9 @@ class EnvInfo:
     camera: Mapping[str, float] | None = None
     """Attributes of the built environment that frame its ``rgb_array`` camera (PyBullet's ``_cam_dist``,
     ``_cam_pitch``): the Reacher's arm is a few pixels wide from PyBullet's default 3 m."""
+    slow_step: bool = False
+    """A step costs enough (a physics engine's, ~0.5 ms) that sampling on every CPU pays while PPO's learner waits
+    for the batch: on two CPUs the job gets two env runners where others get none (runtime/config/runners.py)."""
     native_lines: re.Pattern[bytes] | None = None
     """What the environment's native code prints to stdout that no user can act on (PyBullet's build time and
     ``argv[0]=``): left out while its module is imported, the environment made and first reset."""
@@ -71,14 +74,15 @@ KNOWN_ENVS: Mapping[str, EnvInfo] = MappingProxyType(
         "ReacherBulletEnv-v0": EnvInfo(
             "ReacherBulletEnv-v0", "pybullet_envs_gymnasium", "PyBullet Reacher: a 2-joint arm reaches a target",
             camera=MappingProxyType({"_cam_dist": 0.6, "_cam_pitch": -75.0}), native_lines=PYBULLET_LINES,
+            slow_step=True,
         ),
         "HopperBulletEnv-v0": EnvInfo(
             "HopperBulletEnv-v0", "pybullet_envs_gymnasium", "PyBullet Hopper: a one-legged robot hops forward",
-            native_lines=PYBULLET_LINES,
+            native_lines=PYBULLET_LINES, slow_step=True,
         ),
         "HumanoidBulletEnv-v0": EnvInfo(
             "HumanoidBulletEnv-v0", "pybullet_envs_gymnasium", "PyBullet Humanoid: a 3D humanoid learns to run",
-            native_lines=PYBULLET_LINES,
+            native_lines=PYBULLET_LINES, slow_step=True,
         ),
         "Unity": EnvInfo(
             "Unity",

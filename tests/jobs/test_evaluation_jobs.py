@@ -42,6 +42,13 @@ def test_the_shared_models_training_logs_hold_only_rlrts_lines(cartpole_model: P
         assert unexpected_lines(output["stdout"] + output["stderr"]) == []
 
 
+def test_pybullets_slow_step_gets_an_env_runner_per_cpu_on_two_cpus(reacher_model: Path) -> None:
+    """Both CPUs sample while PPO's learner waits (runtime/config/runners.py), within what Ray can place: no cap."""
+    resolved = json.loads((reacher_model / "model" / "config.json").read_text())
+    assert resolved["config"]["num_env_runners"] == 2  # SM_NUM_CPUS=2 (tests.conftest.rlrt_env)
+    assert "env runners asked" not in training_output(reacher_model)["stdout"]
+
+
 def test_evaluate_ray_entry_point_with_a_model_tarball_channel(cartpole_model: Path, tmp_path: Path) -> None:
     tree = make_job_tree(tmp_path / "opt" / "ml", {"evaluate_episodes": 2, "algorithm": "PPO", "env": "CartPole-v1"})
     with tarfile.open(tree.channel("model") / "model.tar.gz", "w:gz") as archive:

@@ -36,6 +36,11 @@ def test_env_runners_default_to_the_cpus_but_one_and_to_the_driver_on_two_cpus()
     assert hp.default_env_runners(2, "Unity") == 1 and hp.default_env_runners(2, "Unity:3DBall") == 1
     assert hp.resolve({"preset": "unity-basic-ppo"}, _validator, num_cpus=2).config["num_env_runners"] == 1
     assert hp.default_env_runners(2, "NoSuchEnv-v9") == 0  # the job setup reports the unknown environment
+    # A physics engine's slow step on two CPUs: both sample while the learner waits (PPO samples, then learns).
+    assert hp.default_env_runners(2, "HopperBulletEnv-v0") == 2 and hp.default_env_runners(2, "Hopper") == 2
+    assert hp.default_env_runners(8, "RoboschoolHopper-v1") == 7
+    assert hp.default_env_runners(1, "HumanoidBulletEnv-v0") == 0  # one CPU: the driver samples, no second process
+    assert hp.resolve({"preset": "hopper-ppo"}, _validator, num_cpus=2).config["num_env_runners"] == 2
 
 
 def test_values_arrive_json_encoded_as_sagemaker_writes_them(tmp_path: Path) -> None:

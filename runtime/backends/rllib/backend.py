@@ -183,11 +183,12 @@ def settings_the_actions_take(spec: TrainingSpec, env_id: str, env_config: Mappi
     return replace(spec, config={**spec.config, "model_config": model})
 
 
-def env_runners_that_fit(config: Any, on_a_cluster: bool, out: TextIO) -> None:
+def env_runners_that_fit(config: Any, on_a_cluster: bool, out: TextIO, slow_step: bool = False) -> None:
     """Cap ``config``'s env runners at what Ray's CPUs can run, with one line: each runner is an actor that holds
     ``num_cpus_per_env_runner`` CPUs, and RLlib waits without end for actors Ray cannot place (the seeds'
     ``num_workers: 4`` on a 2-CPU machine printed nothing for minutes). On one host a CPU stays with the driver and
-    the learner, as the default count keeps it; a multi-host head has already held that CPU back from Ray."""
+    the learner, as the default count keeps it, unless the env's step is slow (``slow_step``: every CPU samples while
+    the learner waits); a multi-host head has already held that CPU back from Ray."""
     import ray  # heavy: Ray and RLlib (~4 s)
 
     asked = int(config.num_env_runners or 0)
@@ -195,7 +196,7 @@ def env_runners_that_fit(config: Any, on_a_cluster: bool, out: TextIO) -> None:
     if asked <= 0 or per_runner <= 0:
         return
     cpus = float(ray.cluster_resources().get("CPU", 0))
-    fit = max(1, int(cpus // per_runner) - (0 if on_a_cluster else 1))
+    fit = max(1, int(cpus // per_runner) - (0 if on_a_cluster or slow_step else 1))
     if asked <= fit:
         return
     config.env_runners(num_env_runners=fit)
@@ -247,7 +248,7 @@ class RLlibSession(TrainingSession):
         mark("ray init")
         self.ray = init_ray(job.num_cpus, job.num_gpus, self.ray)
         mark("ray started")
-        env_runners_that_fit(config, context.cluster is not None, context.out)
+        env_runners_that_fit(config, context.cluster is not None, context.out, env_info(self.env_id).slow_step)
         errors = RunnerErrors()
         rllib_log = logging.getLogger("ray.rllib")
         rllib_log.addHandler(errors)
