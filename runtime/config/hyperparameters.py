@@ -242,9 +242,10 @@ def resolve(
         preset_name = value
     job_env = given.get(ENV)  # it picks an RL Zoo file's section
     if not preset_keys:
-        preset_name = preset_for_job(default_preset, job_env, given.get(RUN))
+        named_env = given.get(ENV, given.get(CONFIG_PREFIX + "env"))  # RLlib's own key names it too
+        preset_name = preset_for_job(default_preset, named_env, given.get(RUN))
         if preset_name != default_preset:
-            line = (f"rlrt: no preset named: {job_env} trains with its shipped preset {preset_name} (tuned for it; "
+            line = (f"rlrt: no preset named: {named_env} trains with its shipped preset {preset_name} (tuned for it; "
                     "`rlrt presets` lists them, --preset picks another)")
             say_once(line, line)
     preset: Preset = load_preset(preset_name, env=job_env if isinstance(job_env, str) else None)

@@ -82,6 +82,8 @@ def test_an_env_with_a_shipped_preset_trains_with_it_when_no_preset_is_named(cap
         assert spec.config["train_batch_size_per_learner"] == hopper.config["train_batch_size_per_learner"]
         assert spec.stop["episode_reward_mean"] == hopper.stop["episode_reward_mean"] == 2500
     assert "shipped preset hopper-ppo" in capsys.readouterr().err
+    assert resolve({"rl.training.config.env": "HopperBulletEnv-v0"}).preset == "hopper-ppo"  # RLlib's key, as the tree
+    assert _tree_hint({"rl.training.config.env": "HopperBulletEnv-v0"}, DEFAULT_PRESET) == "hopper-ppo"
     assert resolve({hp.ENV: "Pendulum-v1"}).algorithm == "PPO"  # pendulum-bcq is BCQ: the default algorithm is PPO
     assert resolve({hp.ENV: "Pendulum-v1", hp.RUN: "BCQ"}).preset == "pendulum-bcq"
     assert resolve({hp.ENV: "HopperBulletEnv-v0", hp.RUN: "SAC"}).preset == "cartpole-ppo"  # none tuned for SAC
