@@ -128,8 +128,15 @@ RUN: dict[str, tuple[Cmd, ...]] = {
 
 UNITY_BUILD = ("needs a Unity Linux player build (none ships; tests/jobs/test_unity_training_jobs.py trains and "
                "evaluates through tests/unity_player/, a stand-in that speaks ML-Agents' gRPC messages)")
+SDK3_SERVE = ("SDK 3's model served by the image, which needs a Docker engine: tests/image/test_sdk_local_mode.py's "
+              "SDK 3 test (scripts/test-image) serves the model.tar.gz it trained the same way and sends a request")
 SKIPPED: dict[Cmd, str] = {
     c(README, "scripts/test"): "the whole suite and the image stage (tens of minutes): CI's own command (.ci/run)",
+    c(README, "mkdir -p served/model && tar -xzf <local_container_root>/compressed_artifacts/model.tar.gz -C "
+              "served/model"): SDK3_SERVE,
+    c(README, "docker run --rm -p 127.0.0.1:8080:8080 -v \"$PWD/served:/opt/ml\" rlrt:cpu serve"): SDK3_SERVE,
+    c(README, "curl -s 127.0.0.1:8080/invocations -H 'Content-Type: application/json' -d '{\"instances\": [[0.0, 0.0, "
+              "0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]]}'"): SDK3_SERVE,
     c(UNITY_DOC, "mkdir -p job/input/data/train && cp -r MyGameLinuxBuild/* job/input/data/train/"): UNITY_BUILD,
     c(UNITY_DOC, "rlrt train --base-dir job --preset unity-basic-ppo "
                  "--set rl.training.config.env_config.env_name=MyGame.x86_64"): UNITY_BUILD,
