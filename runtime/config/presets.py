@@ -16,7 +16,7 @@ from typing import Any, Mapping
 import yaml
 
 from envs.adapters import say_once
-from envs.registry import ALIASES
+from runtime.config.stop import same_env
 from runtime.config.zoo import is_zoo_file, zoo_preset
 from runtime.errors import UserError
 
@@ -160,10 +160,9 @@ def preset_for_job(default_preset: str, env: Any, algorithm: Any, presets_dir: P
     if default_preset != DEFAULT_PRESET or not isinstance(env, str) or not env:
         return default_preset
     presets = all_presets(presets_dir)
-    wanted = ALIASES.get(env, env)
     algorithm = algorithm if isinstance(algorithm, str) and algorithm else presets[DEFAULT_PRESET].algorithm
     fits = [preset.name for preset in presets.values()
-            if ALIASES.get(preset.env, preset.env) == wanted and preset.algorithm.casefold() == algorithm.casefold()]
+            if same_env(preset.env, env) and preset.algorithm.casefold() == algorithm.casefold()]
     return fits[0] if len(fits) == 1 else default_preset
 
 
