@@ -1,7 +1,8 @@
 """CartPole-v1: time from process start until the mean training return reaches 475, `rlrt train` (the default
-preset) vs Stable-Baselines3 PPO with RL Zoo's tuned hyperparameters, alternately in one run of this script.
+preset) vs Stable-Baselines3 PPO with RL Zoo's tuned hyperparameters, alternately in one run of this script; round
+N seeds both with N; the ratio is SB3's median over rlrt's.
 
-    python bench/cartpole_vs_sb3.py [--rounds 3]
+    python bench/cartpole_vs_sb3.py [--rounds 5]
 """
 
 from __future__ import annotations
@@ -15,14 +16,14 @@ from common import OUT, machine, python, rlrt_env, seconds_to_cartpole_475, stre
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
     print(f"machine: {machine()}", flush=True)
     ours, theirs = [], []
     for round_ in range(args.rounds):
         base = OUT / "cartpole_vs_sb3" / f"round{round_}"
         reached, steps, wall = seconds_to_cartpole_475(base, {"seed": round_})
-        code, sb3_wall, _ = stream_process([python(), "bench/sb3_cartpole.py", "475"],
+        code, sb3_wall, _ = stream_process([python(), "bench/sb3_cartpole.py", "475", str(round_)],
                                            rlrt_env(base, SB3_LOGDIR=str(base / "sb3-log")), base / "sb3.log")
         text = (base / "sb3.log").read_text()
         assert code == 0, text[-2000:]
@@ -32,7 +33,8 @@ def main() -> None:
         theirs.append(float(sb3) if sb3 != "not" else float("inf"))
         print(f"round {round_}: rlrt {ours[-1]:.1f} s ({steps} steps, process {wall:.1f} s); "
               f"SB3 {theirs[-1]:.1f} s ({sb3_steps} steps)", flush=True)
-    print(f"median seconds to 475: rlrt {statistics.median(ours):.1f}, SB3 {statistics.median(theirs):.1f}")
+    print(f"median seconds to 475: rlrt {statistics.median(ours):.1f}, SB3 {statistics.median(theirs):.1f}; "
+          f"SB3/rlrt {statistics.median(theirs) / statistics.median(ours):.2f}")
 
 
 if __name__ == "__main__":

@@ -4,7 +4,7 @@ clip 0.2, 1e5 steps. Stops as soon as the mean return of the last 100 training e
 statistic as rlrt's episode_reward_mean: the last 100 episodes) reaches the threshold, and prints the time since
 process start.
 
-    python bench/sb3_cartpole.py [THRESHOLD]
+    python bench/sb3_cartpole.py [THRESHOLD [SEED]]
 """
 
 import time
@@ -40,10 +40,11 @@ class StopAt(BaseCallback):
 
 def main() -> None:
     threshold = float(sys.argv[1]) if len(sys.argv) > 1 else 475.0
+    seed = int(sys.argv[2]) if len(sys.argv) > 2 else 0
     torch.set_num_threads(1)
-    env = make_vec_env("CartPole-v1", n_envs=8, seed=0)
+    env = make_vec_env("CartPole-v1", n_envs=8, seed=seed)
     model = PPO("MlpPolicy", env, n_steps=32, batch_size=256, gae_lambda=0.8, gamma=0.98, n_epochs=20, ent_coef=0.0,
-                learning_rate=linear(1e-3), clip_range=linear(0.2), seed=0, verbose=0)
+                learning_rate=linear(1e-3), clip_range=linear(0.2), seed=seed, verbose=0)
     callback = StopAt(threshold)
     model.learn(total_timesteps=100_000, callback=callback)
     print(f"sb3_steps: {model.num_timesteps}")

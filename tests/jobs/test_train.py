@@ -240,7 +240,7 @@ def test_a_rerun_says_what_changed_stops_when_already_done_and_refuses_another_n
     more = run_rlrt(["train"], base=tree.base, timeout=240)
     assert more.returncode == 0, more.stderr[-3000:]
     line = next(x for x in more.stdout.splitlines() if "settings differ from the checkpoint's" in x)
-    assert "gamma: 0.98 -> 0.5" in line and "lr: [[0, 0.001], [300000, 0.0]] -> 0.05" in line, line
+    assert "gamma: 0.98 -> 0.5" in line and "lr: [[0, 0.004], [300000, 0.0]] -> 0.05" in line, line
     assert re.findall(r"^training_iteration: (\d+)$", more.stdout, re.M) == ["3"]
     assert f"model (checkpoint, config, metadata): {tree.model}" in more.stdout  # the summary on reruns too
 

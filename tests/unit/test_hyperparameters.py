@@ -159,7 +159,7 @@ def test_learning_rate_and_entropy_schedules_in_rllib_1x_and_2x_form() -> None:
                     "rl.training.config.entropy_coeff_schedule": [[0, 0.01], [50000, 0.001]]})
     assert spec.config["lr"] == schedule and spec.config["entropy_coeff"] == [[0, 0.01], [50000, 0.001]]
     assert "lr_schedule" not in spec.config and "entropy_coeff_schedule" not in spec.config
-    assert resolve({"rl.training.config.lr_schedule": None}).config["lr"] == [[0, 0.001], [300000, 0.0]]  # the preset's
+    assert resolve({"rl.training.config.lr_schedule": None}).config["lr"] == [[0, 0.004], [300000, 0.0]]  # the preset's
 
 
 def test_nested_and_env_config_overrides_merge_with_the_preset() -> None:
