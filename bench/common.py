@@ -110,14 +110,15 @@ def greedy_return(base: Path, episodes: int) -> float:
     return float(re.search(r"^episode_reward_mean: ([-+0-9.e]+)$", text, re.M).group(1))
 
 
-def train_for(base: Path, preset: str, seconds: float, keep_return_stop: bool = False
-              ) -> tuple[list[dict[str, str]], float]:
-    """`rlrt train` of ``preset`` in a fresh tree at ``base`` for ``seconds`` of training (or the preset's own step
-    stop; its return stop only with ``keep_return_stop``); its progress.csv rows and the process's wall seconds."""
+def train_for(base: Path, preset: str, seconds: float, keep_return_stop: bool = False,
+              hyperparameters: dict[str, Any] | None = None) -> tuple[list[dict[str, str]], float]:
+    """`rlrt train` of ``preset`` (with ``hyperparameters`` on top) in a fresh tree at ``base`` for ``seconds`` of
+    training (or the preset's own step stop; its return stop only with ``keep_return_stop``); its progress.csv rows
+    and the process's wall seconds."""
     import csv
 
     lifted = {} if keep_return_stop else {"rl.training.stop.episode_reward_mean": 1e9}
-    write_tree(base, {"preset": preset, "rl.training.stop.time_total_s": seconds, **lifted})
+    write_tree(base, {"preset": preset, "rl.training.stop.time_total_s": seconds, **lifted, **(hyperparameters or {})})
     code, wall, _ = stream_process([python(), "-m", "runtime.cli", "train"], rlrt_env(base), base / "train.log")
     assert code == 0, (base / "train.log").read_text()[-3000:]
     with (base / "output" / "intermediate" / "progress.csv").open() as handle:

@@ -1,6 +1,7 @@
 """Train a preset for a fixed wall-clock budget, then evaluate it greedily with `rlrt evaluate`.
 
-    python bench/train_for.py PRESET SECONDS [--episodes 20] [--target RETURN]
+    python bench/train_for.py PRESET SECONDS [--episodes 20] [--target RETURN] [--preset-stop] [--seed N]
+                              [--set rl.training.config.KEY=JSON ...]
 
 Used for the reacher-ppo (900 s, goal: mean evaluation return >= 18), hopper-ppo (to its 2M-step stop,
 `--target 2500`; RL Zoo's PPO reaches 2575 at 2M steps) and humanoid-ppo (3600 s, `--target 3500`, the seed's stop)
@@ -11,6 +12,7 @@ evaluation return.
 from __future__ import annotations
 
 import argparse
+import json
 import shutil
 
 from common import OUT, greedy_return, machine, train_for
@@ -27,11 +29,20 @@ def main() -> None:
     parser.add_argument("--target", type=float, default=None,
                         help="when the curve reached this episode_reward_mean; if it did not, a projection "
                              "from its second half")
+    parser.add_argument("--seed", type=int, default=None, help="the job's seed (default: the preset's)")
+    parser.add_argument("--set", action="append", default=[], metavar="NAME=JSON",
+                        help="a hyperparameter on top of the preset, e.g. rl.training.config.minibatch_size=512")
     args = parser.parse_args()
+    hyperparameters = {name: json.loads(value) for name, value in (item.split("=", 1) for item in args.set)}
+    if args.seed is not None:
+        hyperparameters["seed"] = args.seed
     print(f"machine: {machine()}", flush=True)
+    if hyperparameters:
+        print(f"hyperparameters on top of {args.preset}: {json.dumps(hyperparameters)}", flush=True)
     base = OUT / f"train_for-{args.preset}"
     shutil.rmtree(base, ignore_errors=True)
-    rows, wall = train_for(base, args.preset, args.seconds, keep_return_stop=args.preset_stop)
+    rows, wall = train_for(base, args.preset, args.seconds, keep_return_stop=args.preset_stop,
+                           hyperparameters=hyperparameters)
     last = rows[-1]
     best = max(float(r["episode_reward_mean"]) for r in rows if r["episode_reward_mean"] != "nan")
     print(f"preset: {args.preset}; trained {float(last['time_total_s']):.0f} s ({wall:.0f} s wall), "
