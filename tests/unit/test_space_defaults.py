@@ -40,6 +40,20 @@ def test_the_row_follows_the_action_and_observation_spaces() -> None:
     assert (image["clip_param"], image["entropy_coeff"], image["train_batch_size_per_learner"]) == (0.1, 0.01, 1024)
 
 
+def test_discrete_actions_skip_rllibs_action_normalisation_which_leaves_them_as_they_are() -> None:
+    from ray.rllib.utils.spaces.space_utils import unsquash_action  # heavy: RLlib
+
+    assert sd.ppo_defaults(sd.Spaces(discrete=True, image=False))["normalize_actions"] is False
+    assert "normalize_actions" not in sd.ppo_defaults(sd.Spaces(discrete=False, image=False))
+    assert "normalize_actions" not in sd.ppo_defaults(sd.Spaces(discrete=False, image=True))  # actions of any kind
+    assert load_preset("cartpole-ppo").config["normalize_actions"] is False
+    # What normalising would have done to them: nothing (it unsquashes Box actions only).
+    for space, action in ((gymnasium.spaces.Discrete(3, start=-1), np.int64(1)),
+                          (gymnasium.spaces.MultiDiscrete([2, 5]), np.array([1, 4]))):
+        assert np.array_equal(unsquash_action(action, space), action)
+    assert not np.array_equal(unsquash_action(np.array([0.5]), gymnasium.spaces.Box(0, 10, (1,))), np.array([0.5]))
+
+
 def test_an_env_without_a_preset_gets_the_table_and_the_users_values_win(capsys: pytest.CaptureFixture) -> None:
     spec = resolve({hp.ENV: "Acrobot-v1", "rl.training.config.num_epochs": 7,
                     "rl.training.config.model.fcnet_hiddens": [32]})
