@@ -7,6 +7,7 @@ import os
 import signal
 import sys
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,9 @@ from runtime.stop_signals import STOPS
 from runtime.tuning.results import RESULTS_CSV, TuningOutcome, summarise
 from runtime.tuning.spec import GRID, TuningSpec, check_hyperparameters, load_tuning_spec
 from runtime.tuning.trial import trial_class, wait_for_jobs
+
+OPTUNA_CHOICES_WARNING = "Choices for a categorical distribution should be a tuple of None, bool, int, float and str"
+"""The start of Optuna's warning about a categorical range whose values are not primitives (optuna 4.x)."""
 
 
 class TuneInterruption(logging.Filter):
@@ -124,7 +128,12 @@ def run_tuning(spec: TuningSpec, output: Path, plugins: Plugins, out: Any = None
                                       callbacks=[_TrialProgress()],
                                       failure_config=tune.FailureConfig(max_failures=0)),
         )
-        grid = tuner.fit()
+        with warnings.catch_warnings():
+            # Optuna wants choices of None, bool, int, float or str "for persistent storage"; this study lives in
+            # memory, so a list-valued choice (a learning-rate schedule, a layer list) is fine as it is, and the
+            # warning would name nothing a user could change.
+            warnings.filterwarnings("ignore", message=OPTUNA_CHOICES_WARNING, category=UserWarning)
+            grid = tuner.fit()
     finally:
         signal.signal(signal.SIGTERM, previous)
         tune_log.removeFilter(interruption)

@@ -50,6 +50,8 @@ def test_tune_runs_training_jobs_and_reports_the_best(tmp_path: Path) -> None:
             "rl.training.config.num_sgd_iter": {"type": "Integer", "min_value": 1, "max_value": 3},
             "rl.training.config.gamma": {"type": "Continuous", "min_value": 0.9, "max_value": 0.999,
                                          "scaling_type": "ReverseLogarithmic"},
+            # Values that are lists (layer sizes, a learning-rate schedule): Optuna would warn about its storage.
+            "rl.training.config.model.fcnet_hiddens": {"type": "Categorical", "values": [[16], [32, 32]]},
         },
     }))
     out = tmp_path / "out"
@@ -61,6 +63,7 @@ def test_tune_runs_training_jobs_and_reports_the_best(tmp_path: Path) -> None:
         assert 1e-4 <= float(row["rl.training.config.lr"]) <= 1e-2
         assert row["rl.training.config.num_sgd_iter"] in {"1", "2", "3"}
         assert 0.9 <= float(row["rl.training.config.gamma"]) <= 0.999
+        assert json.loads(row["rl.training.config.model.fcnet_hiddens"]) in ([16], [32, 32])
         assert row["status"] in {"completed", "early-stopped"} and math.isfinite(float(row["episode_reward_mean"]))
         # Each trial is a real training job in its own tree, with the sampled hyperparameters as SageMaker writes them.
         written = json.loads((Path(row["job_dir"]) / "input" / "config" / "hyperparameters.json").read_text())
@@ -74,7 +77,8 @@ def test_tune_runs_training_jobs_and_reports_the_best(tmp_path: Path) -> None:
     assert (Path(best["job_dir"]) / "model" / "policy.onnx").is_file()
     assert best["hyperparameters"]["rl.training.config.train_batch_size"] == 200
     assert set(best["tuned_hyperparameters"]) == {"rl.training.config.lr", "rl.training.config.num_sgd_iter",
-                                                  "rl.training.config.gamma"}
+                                                  "rl.training.config.gamma", "rl.training.config.model.fcnet_hiddens"}
+    assert best["tuned_hyperparameters"]["rl.training.config.model.fcnet_hiddens"] in ([16], [32, 32])
     assert "rlrt: best trial" in run.stdout
     header = r"^trial +rl.training.config.lr +rl.training.config.num_sgd_iter .*episode_reward_mean"
     assert re.search(header, run.stdout, re.M), run.stdout
