@@ -94,6 +94,15 @@ def seconds_to_cartpole_475(base: Path, hyperparameters: dict[str, Any]) -> tupl
     return (reached if reached is not None else float("inf")), int(steps[-1]) if steps else 0, wall
 
 
+def settings_from(items: Sequence[str]) -> dict[str, Any]:
+    """``--set NAME=JSON`` arguments as a dict (NAME -> the parsed JSON value)."""
+    settings = {}
+    for item in items:
+        name, _, value = item.partition("=")
+        settings[name] = json.loads(value)
+    return settings
+
+
 def python() -> str:
     return sys.executable
 

@@ -21,7 +21,7 @@ import torch
 from ray.rllib.algorithms.ppo import PPOConfig
 from ray.tune.registry import register_env
 
-from common import machine
+from common import machine, settings_from
 
 ALIASES = {"RoboschoolHopper-v1": "HopperBulletEnv-v0", "RoboschoolHumanoid-v1": "HumanoidBulletEnv-v0",
            "RoboschoolReacher-v1": "ReacherBulletEnv-v0"}
@@ -60,9 +60,7 @@ def main() -> None:
     resolved = json.loads(open(args.config_json).read())
     env_id = ALIASES.get(resolved["env"], resolved["env"])
     settings: dict[str, Any] = dict(resolved["config"])
-    for item in args.set:
-        key, _, value = item.partition("=")
-        settings[key] = json.loads(value)
+    settings.update(settings_from(args.set))
     model_config = settings.pop("model_config", {})
     settings.pop("observation_filter", None)
     if args.threads:

@@ -15,7 +15,7 @@ import argparse
 import json
 import shutil
 
-from common import OUT, greedy_return, machine, train_for
+from common import OUT, greedy_return, machine, settings_from, train_for
 
 
 def main() -> None:
@@ -33,7 +33,7 @@ def main() -> None:
     parser.add_argument("--set", action="append", default=[], metavar="NAME=JSON",
                         help="a hyperparameter on top of the preset, e.g. rl.training.config.minibatch_size=512")
     args = parser.parse_args()
-    hyperparameters = {name: json.loads(value) for name, value in (item.split("=", 1) for item in args.set)}
+    hyperparameters = settings_from(args.set)
     if args.seed is not None:
         hyperparameters["seed"] = args.seed
     print(f"machine: {machine()}", flush=True)
