@@ -44,9 +44,9 @@ REPO = Path(__file__).resolve().parent.parent
 
 
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    from runtime.cluster.node import free_ports
+
+    return free_ports(1)[0]
 
 
 def start_server(model: Path, port: int, workers: int, **extra: str) -> subprocess.Popen:

@@ -53,6 +53,29 @@ def port_open(ip: str, port: int, timeout_s: float = 2.0) -> bool:
         return False
 
 
+def free_ports(count: int) -> list[int]:
+    """``count`` distinct TCP ports no one listens on now (the kernel's picks, all held open until each is picked so
+    that no two are the same)."""
+    with contextlib.ExitStack() as stack:
+        probes = [stack.enter_context(socket.socket()) for _ in range(count)]
+        for probe in probes:
+            probe.bind(("", 0))
+        return [int(probe.getsockname()[1]) for probe in probes]
+
+
+def with_agent_port(args: list[str]) -> tuple[list[str], int | None]:
+    """``ray start``'s arguments with a port the kernel picked for the node's dashboard agent, and that port (None
+    where the arguments name one already). Ray's default for it (52365) lies inside the kernel's range of picked
+    ports, and ``ray start`` refuses to run when another of its ports (a GCS port picked by the kernel, or one a user
+    chose) is that one."""
+    if any(arg.startswith("--dashboard-agent-listen-port") for arg in args):
+        return list(args), None
+    named = {arg.partition("=")[2] for arg in args if arg.startswith("--port=")}
+    # Two distinct picks: at most one of them can be the GCS port the arguments name.
+    port = next(port for port in free_ports(2) if str(port) not in named)
+    return [*args, f"--dashboard-agent-listen-port={port}"], port
+
+
 def host_and_port(address: str) -> tuple[str, int] | None:
     """``HOST:PORT`` (or ``[IPV6]:PORT``) split in two; None for any other form (``auto``, a URL, no port). A port
     over 65535 is a UserError (Ray would try to reach it for minutes)."""
@@ -82,11 +105,13 @@ class RayNode:
     kernel sends it SIGTERM when the process that started it dies, even by SIGKILL (``ray start --block`` then stops
     its node's processes). ``env``: its environment (default: this process's, with the cluster's authentication
     settings); ``temp_dir``: Ray's folder (default: ``$RLRT_RAY_TEMP_DIR``, else Ray's own); ``output``: a file for
-    what it prints (default: the job's log).
+    what it prints (default: the job's log). Its dashboard agent listens on a port the kernel picked unless ``args``
+    name one (:func:`with_agent_port`; ``agent_port``).
     """
 
     def __init__(self, args: list[str], env: Mapping[str, str] | None = None, temp_dir: str | None = None,
                  output: IO[str] | None = None) -> None:
+        args, self.agent_port = with_agent_port(args)
         command = [sys.executable, "-m", "ray.scripts.scripts", "start", "--block", "--disable-usage-stats", *args,
                    *ray_start_flags(object_store_for_this_machine())]  # sized to this host's /dev/shm
         temp_dir = temp_dir or os.environ.get(TEMP_DIR_ENV)

@@ -4,13 +4,13 @@ seed 000's request (shared by test_image.py and the SageMaker SDK tests)."""
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import time
 import urllib.request
 from pathlib import Path
 from typing import Any
 
+from runtime.cluster.node import free_ports
 from tests.image.inputs import SEED_REQUEST
 
 
@@ -23,10 +23,8 @@ def docker(*args: str, timeout: float = 900, check: bool = False) -> subprocess.
 
 
 def free_port() -> int:
-    """A free TCP port on the loopback interface."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    """A TCP port no one listens on."""
+    return free_ports(1)[0]
 
 
 def serve_and_predict(image: str, base: Path, name: str, label: tuple[str, ...]) -> dict[str, Any]:

@@ -7,11 +7,11 @@ other DeepRacer tests pass ``s3_bucket`` too)."""
 from __future__ import annotations
 
 import json
-import socket
 from pathlib import Path
 
 import pytest
 
+from runtime.cluster.node import free_ports
 from tests.conftest import make_job_tree
 from tests.jobs.test_deepracer_notebook_jobs import NOTEBOOK, STOP, run_worker
 from tests.unit.test_deepracer_runtime import METADATA, REWARD
@@ -70,9 +70,7 @@ def test_the_notebook_keys_on_an_s3_compatible_store(tmp_path: Path, s3_server: 
 
 
 def test_an_s3_endpoint_that_refuses_is_named(tmp_path: Path) -> None:
-    with socket.socket() as sock:  # a loopback port nothing listens on
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_ports(1)[0]  # a port nothing listens on
     endpoint = f"http://127.0.0.1:{port}"
     tree = make_job_tree(tmp_path / "ml", {**NOTEBOOK, **STOP})
     run = run_worker(tree.base, AWS_ENDPOINT_URL=endpoint, **CREDENTIALS)

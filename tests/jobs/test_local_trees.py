@@ -4,7 +4,6 @@ RL Zoo-style shorthands, the early check of an environment id and the lines that
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import sys
 import time
@@ -13,6 +12,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from runtime.cluster.node import free_ports
 from runtime.errors import UserError
 from runtime.job.context import Job
 from runtime.job.environment import load_environment
@@ -106,9 +106,7 @@ def test_shorthands_name_the_tree_and_stop_after_the_env_and_tensorboard_lists_t
 def tensorboard_scalars(logdir: Path) -> dict[str, dict[str, list[list[float]]]]:
     """Run the environment's ``tensorboard --logdir LOGDIR`` on a free local port and read, over its HTTP API, each
     run's ``rlrt/time_total_s`` scalars: {run: {tag: [[wall time, step, value], ...]}}; the server is stopped after."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_ports(1)[0]
     command = [str(Path(sys.executable).parent / "tensorboard"), "--logdir", str(logdir), "--host", "127.0.0.1",
                "--port", str(port)]
     server = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)

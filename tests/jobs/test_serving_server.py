@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import time
 import warnings
@@ -20,6 +19,7 @@ import requests
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from runtime.cluster.node import free_ports
 from runtime.serving import codec
 
 from tests.conftest import run_rlrt, start_rlrt
@@ -30,9 +30,7 @@ SEED_REQUEST = {"inputs": {"observations": [[1.0, 1.0, 1.0, 1.0]], "prev_action"
 
 
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    return free_ports(1)[0]
 
 
 def stop(process: subprocess.Popen) -> int:

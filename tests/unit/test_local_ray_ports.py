@@ -1,5 +1,7 @@
-"""The job's own Ray listens only on ports the kernel picked: its GCS and its dashboard agent, whose default port
-(52365) lies inside the kernel's range of picked ports (``ray start`` refuses a GCS picked there)."""
+"""Every Ray node rlrt starts (``RayNode``: the job's own Ray, a multi-host head or worker) gives its dashboard agent a
+port the kernel picked. Ray's default for it (52365) lies inside the kernel's range of picked ports, and ``ray start``
+refuses to run when its GCS is on that port: a GCS port the kernel picked (the job's own Ray) or one a user chose
+(``RLRT_RAY_PORT`` for a multi-host head)."""
 
 from __future__ import annotations
 
@@ -9,10 +11,12 @@ import tempfile
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from runtime.backends.rllib import ray_process
-from runtime.backends.rllib.ray_process import LocalRay, free_ports
-from runtime.cluster.node import RayNode
+from runtime.backends.rllib.ray_process import LocalRay
+from runtime.cluster.node import RayNode, free_ports, with_agent_port
 from runtime.cluster.object_store import ray_temp_root
 
 RAYS_DEFAULT_AGENT_PORT = 52365
@@ -26,39 +30,81 @@ def test_free_ports_are_distinct_and_free() -> None:
             probe.bind(("", port))
 
 
-@pytest.mark.slow
-def test_ray_refuses_a_gcs_on_its_default_agent_port(tmp_path: Path) -> None:
-    """Why the job's Ray names its agent's port: without it, a GCS port the kernel picks may be the agent's."""
+@given(st.integers(min_value=1, max_value=65535))
+def test_the_agent_port_is_never_the_gcs_port_the_arguments_name(gcs_port: int) -> None:
+    args, agent_port = with_agent_port(["--head", f"--port={gcs_port}", "--num-cpus=1"])
+    assert agent_port is not None and agent_port != gcs_port
+    assert args == ["--head", f"--port={gcs_port}", "--num-cpus=1", f"--dashboard-agent-listen-port={agent_port}"]
+
+
+def test_the_gcs_port_the_kernel_would_pick_next_is_skipped(monkeypatch: pytest.MonkeyPatch) -> None:
+    from runtime.cluster import node
+
+    monkeypatch.setattr(node, "free_ports", lambda count: [6379, 40000][:count])
+    assert with_agent_port(["--head", "--port=6379"])[1] == 40000
+    assert with_agent_port(["--head", "--port=40000"])[1] == 6379
+
+
+def test_an_agent_port_the_arguments_name_is_kept() -> None:
+    args = ["--address=10.0.0.1:6379", "--dashboard-agent-listen-port=52366"]
+    assert with_agent_port(args) == (args, None)
+
+
+def _start_head(gcs_port: int, extra: list[str], log: Path) -> tuple[str | None, int | None, str]:
+    """Start a one-CPU head on ``gcs_port``: why it did not start (None once it listens), its agent port, its log."""
     folder = tempfile.mkdtemp(prefix="rlrt-test-", dir=ray_temp_root())
-    log = tmp_path / "ray-start.log"
     try:
         with log.open("w") as output:
-            node = RayNode(["--head", f"--port={RAYS_DEFAULT_AGENT_PORT}", "--include-dashboard=false",
-                            "--num-cpus=1"], temp_dir=folder, output=output)
+            node = RayNode(["--head", f"--port={gcs_port}", "--include-dashboard=false", "--num-cpus=1", *extra],
+                           temp_dir=folder, output=output)
             try:
-                assert node.wait_until_open("127.0.0.1", RAYS_DEFAULT_AGENT_PORT, 60) is not None
+                failed = node.wait_until_open("127.0.0.1", gcs_port, 60)
             finally:
                 node.kill()
-        assert f"dashboard_agent_http is trying to use a port number {RAYS_DEFAULT_AGENT_PORT}" in log.read_text()
+        return failed, node.agent_port, log.read_text()
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def _skip_unless_free(port: int) -> None:
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as gRPC's servers do: a TIME_WAIT is no user
+        try:
+            probe.bind(("", port))
+        except OSError:
+            pytest.skip(f"port {port} is in use on this machine")
+
+
+@pytest.mark.slow
+def test_ray_refuses_a_gcs_on_its_agents_port(tmp_path: Path) -> None:
+    """Why every node names its agent's port: Ray will not share one port between the two."""
+    _skip_unless_free(RAYS_DEFAULT_AGENT_PORT)
+    failed, agent_port, log = _start_head(RAYS_DEFAULT_AGENT_PORT,
+                                          [f"--dashboard-agent-listen-port={RAYS_DEFAULT_AGENT_PORT}"],
+                                          tmp_path / "ray-start.log")
+    assert failed is not None and agent_port is None
+    assert f"dashboard_agent_http is trying to use a port number {RAYS_DEFAULT_AGENT_PORT}" in log
+
+
+@pytest.mark.slow
+def test_a_head_on_rays_default_agent_port_starts(tmp_path: Path) -> None:
+    """A multi-host head with ``RLRT_RAY_PORT=52365`` (the user's choice) starts: its agent listens elsewhere."""
+    _skip_unless_free(RAYS_DEFAULT_AGENT_PORT)
+    failed, agent_port, log = _start_head(RAYS_DEFAULT_AGENT_PORT, [], tmp_path / "ray-start.log")
+    assert failed is None, log
+    assert agent_port is not None and agent_port != RAYS_DEFAULT_AGENT_PORT
 
 
 @pytest.mark.slow
 def test_the_jobs_ray_starts_when_the_kernel_picks_the_agents_default_port_for_its_gcs(
         monkeypatch: pytest.MonkeyPatch) -> None:
     """The kernel's pick is the one thing made to happen here: the GCS gets 52365, as it once did in CI."""
-    with socket.socket() as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as gRPC's servers do: a TIME_WAIT is no user
-        try:
-            probe.bind(("", RAYS_DEFAULT_AGENT_PORT))
-        except OSError:
-            pytest.skip(f"port {RAYS_DEFAULT_AGENT_PORT} is in use on this machine")
-    picked = free_ports(1)[0]
-    monkeypatch.setattr(ray_process, "free_ports", lambda count: [RAYS_DEFAULT_AGENT_PORT, picked])
+    _skip_unless_free(RAYS_DEFAULT_AGENT_PORT)
+    monkeypatch.setattr(ray_process, "free_ports", lambda count: [RAYS_DEFAULT_AGENT_PORT])
     local = LocalRay(num_cpus=1, num_gpus=0)
     try:
-        assert (local.port, local.agent_port) == (RAYS_DEFAULT_AGENT_PORT, picked)
+        assert local.port == RAYS_DEFAULT_AGENT_PORT
+        assert local.node.agent_port not in (None, RAYS_DEFAULT_AGENT_PORT)
         local.connect()
         import ray
 

@@ -8,16 +8,14 @@ their own with ``ray.init`` / ``ray start``.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shutil
-import socket
 import sys
 import tempfile
 from pathlib import Path
 
 from runtime.backends.rllib.quiet import quiet_ray_logs, quiet_ray_logs_and_gym
-from runtime.cluster.node import RayNode, host_and_port, port_open
+from runtime.cluster.node import RayNode, free_ports, host_and_port, port_open
 from runtime.cluster.object_store import ray_temp_root
 from runtime.errors import UserError
 
@@ -63,9 +61,8 @@ class LocalRay:
     def __init__(self, num_cpus: int, num_gpus: int) -> None:
         check_ray_temp_dir()
         self.folder = Path(tempfile.mkdtemp(prefix=LOCAL_RAY_DIR_PREFIX, dir=ray_temp_root()))
-        # Ray's dashboard agent listens on a fixed default port (52365) inside the kernel's range of picked ports:
-        # `ray start` refuses to run when the picked GCS port is that one, so the agent gets a picked port too.
-        self.port, self.agent_port = free_ports(2)
+        # The node's dashboard agent gets a picked port too (RayNode), never the GCS port picked here.
+        self.port = free_ports(1)[0]
         self.connected = False
         self.log = self.folder / "ray-start.log"
         # Its processes are this job's own, so Ray's token authentication guards nothing (a multi-host cluster turns
@@ -79,7 +76,6 @@ class LocalRay:
         node_env = {**os.environ, "RAY_process_group_cleanup_enabled": "0"}
         with self.log.open("w") as log:
             self.node = RayNode(["--head", f"--port={self.port}", "--include-dashboard=false",
-                                 f"--dashboard-agent-listen-port={self.agent_port}",
                                  f"--num-cpus={num_cpus}", f"--num-gpus={num_gpus}"],
                                 env=node_env, temp_dir=str(self.folder), output=log)
 
@@ -121,16 +117,6 @@ class LocalRay:
             return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
         except OSError:
             return "(no output)"
-
-
-def free_ports(count: int) -> list[int]:
-    """``count`` distinct TCP ports no one listens on now (the kernel's picks, all held open until each is picked so
-    that no two are the same), for the node's GCS and its dashboard agent."""
-    with contextlib.ExitStack() as stack:
-        probes = [stack.enter_context(socket.socket()) for _ in range(count)]
-        for probe in probes:
-            probe.bind(("", 0))
-        return [int(probe.getsockname()[1]) for probe in probes]
 
 
 def init_ray(num_cpus: int, num_gpus: int, local: LocalRay | None = None) -> LocalRay | None:
