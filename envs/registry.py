@@ -84,6 +84,24 @@ KNOWN_ENVS: Mapping[str, EnvInfo] = MappingProxyType(
             "HumanoidBulletEnv-v0", "pybullet_envs_gymnasium", "PyBullet Humanoid: a 3D humanoid learns to run",
             native_lines=PYBULLET_LINES, slow_step=True,
         ),
+        # PyBullet's other robots (pybullet-envs-gymnasium registers them with these three): no preset, so a job
+        # trains them with the PPO settings chosen from their spaces (runtime/config/space_defaults.py). Not its
+        # Thrower, whose model file makes PyBullet print a warning about its own data at every load.
+        **{
+            gym_id: EnvInfo(gym_id, "pybullet_envs_gymnasium", f"PyBullet {what}", native_lines=PYBULLET_LINES,
+                            slow_step=True)
+            for gym_id, what in (
+                ("HalfCheetahBulletEnv-v0", "HalfCheetah: a 2D cheetah learns to run"),
+                ("Walker2DBulletEnv-v0", "Walker2D: a 2D biped learns to walk"),
+                ("AntBulletEnv-v0", "Ant: a four-legged robot learns to walk"),
+                ("InvertedPendulumBulletEnv-v0", "InvertedPendulum: a cart balances a pole"),
+                ("InvertedDoublePendulumBulletEnv-v0", "InvertedDoublePendulum: a cart balances two poles"),
+                ("InvertedPendulumSwingupBulletEnv-v0", "InvertedPendulumSwingup: a cart swings a pole up"),
+                ("HumanoidFlagrunBulletEnv-v0", "HumanoidFlagrun: a 3D humanoid runs to flags"),
+                ("HumanoidFlagrunHarderBulletEnv-v0", "HumanoidFlagrunHarder: a 3D humanoid runs to flags, pushed"),
+                ("PusherBulletEnv-v0", "Pusher: an arm pushes an object to a target"),
+            )
+        },
         "Unity": EnvInfo(
             "Unity",
             description="a Unity ML-Agents game with one agent (env_config env_name: registry id or player file)",
@@ -120,6 +138,14 @@ ALIASES: Mapping[str, str] = MappingProxyType(
         "RoboschoolReacher-v1": "ReacherBulletEnv-v0",
         "RoboschoolHopper-v1": "HopperBulletEnv-v0",
         "RoboschoolHumanoid-v1": "HumanoidBulletEnv-v0",
+        "RoboschoolHalfCheetah-v1": "HalfCheetahBulletEnv-v0",
+        "RoboschoolWalker2d-v1": "Walker2DBulletEnv-v0",
+        "RoboschoolAnt-v1": "AntBulletEnv-v0",
+        "RoboschoolInvertedPendulum-v1": "InvertedPendulumBulletEnv-v0",
+        "RoboschoolInvertedDoublePendulum-v1": "InvertedDoublePendulumBulletEnv-v0",
+        "RoboschoolInvertedPendulumSwingup-v1": "InvertedPendulumSwingupBulletEnv-v0",
+        "RoboschoolHumanoidFlagrun-v1": "HumanoidFlagrunBulletEnv-v0",
+        "RoboschoolHumanoidFlagrunHarder-v1": "HumanoidFlagrunHarderBulletEnv-v0",
         "Reacher": "ReacherBulletEnv-v0",
         "Hopper": "HopperBulletEnv-v0",
         "Humanoid": "HumanoidBulletEnv-v0",

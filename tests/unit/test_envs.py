@@ -10,7 +10,13 @@ from envs.registry import UnknownEnvironmentError, canonical_env_id, make_env
 
 @pytest.mark.parametrize(
     ("env_id", "obs_dim", "act_dim", "limit"),
-    [("RoboschoolReacher-v1", 9, 2, 150), ("HopperBulletEnv-v0", 15, 3, 1000), ("Humanoid", 44, 17, 1000)],
+    [("RoboschoolReacher-v1", 9, 2, 150), ("HopperBulletEnv-v0", 15, 3, 1000), ("Humanoid", 44, 17, 1000),
+     # the robots without a preset, by their Roboschool ids where Roboschool had them
+     ("HalfCheetahBulletEnv-v0", 26, 6, 1000), ("RoboschoolWalker2d-v1", 22, 6, 1000),
+     ("RoboschoolAnt-v1", 28, 8, 1000),
+     ("RoboschoolInvertedPendulum-v1", 5, 1, 1000), ("RoboschoolInvertedDoublePendulum-v1", 9, 1, 1000),
+     ("RoboschoolInvertedPendulumSwingup-v1", 5, 1, 1000), ("RoboschoolHumanoidFlagrun-v1", 44, 17, 1000),
+     ("RoboschoolHumanoidFlagrunHarder-v1", 44, 17, 1000), ("PusherBulletEnv-v0", 55, 7, 150)],
 )
 def test_pybullet_robots(env_id: str, obs_dim: int, act_dim: int, limit: int) -> None:
     env = make_env(env_id)

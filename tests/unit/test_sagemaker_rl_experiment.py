@@ -170,6 +170,9 @@ def test_roboschool_compatibility_gives_pybullet_through_gym(monkeypatch: pytest
     assert obs.shape == (15,) and env.action_space.shape == (3,)
     env.step(env.action_space.sample())
     env.close()
+    cheetah = to_gymnasium(gym.make("RoboschoolHalfCheetah-v1"), "test")  # every Roboschool robot PyBullet has
+    assert cheetah.observation_space.shape == (26,) and cheetah.action_space.shape == (6,)
+    cheetah.close()
     assert compat.pythonpath_with(["/b"], "/a:/b") == "/a:/b" and compat.pythonpath_with(["/c"], "/a") == "/a:/c"
 
 

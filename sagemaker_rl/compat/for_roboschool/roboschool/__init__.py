@@ -2,9 +2,10 @@
 
 Importing it registers the Roboschool ids SageMaker RL scripts use with the ``gym`` package's registry, each
 building PyBullet's maintained successor (the ids rlrt's env registry maps them onto): ``gym.make(
-"RoboschoolReacher-v1")`` -> ``ReacherBulletEnv-v0``, Hopper -> ``HopperBulletEnv-v0``, Humanoid ->
-``HumanoidBulletEnv-v0``. The environment is presented as a gym 0.26 environment (gym spaces, the five-tuple step),
-so the user's gym code and wrappers work; rlrt adapts it back to gymnasium with Shimmy.
+"RoboschoolReacher-v1")`` -> ``ReacherBulletEnv-v0``, Hopper -> ``HopperBulletEnv-v0``, HalfCheetah ->
+``HalfCheetahBulletEnv-v0``, and so on for each Roboschool robot PyBullet has. The environment is presented as a gym
+0.26 environment (gym spaces, the five-tuple step), so the user's gym code and wrappers work; rlrt adapts it back to
+gymnasium with Shimmy.
 """
 
 from __future__ import annotations
@@ -13,10 +14,10 @@ from typing import Any
 
 import gym
 
-from envs.registry import make_known
+from envs.registry import ALIASES, make_known
 from sagemaker_rl.compat.gym_bridge import GymnasiumAsGym
 
-IDS = ("RoboschoolReacher-v1", "RoboschoolHopper-v1", "RoboschoolHumanoid-v1")
+IDS = tuple(alias for alias in ALIASES if alias.startswith("Roboschool"))
 
 
 def make(roboschool_id: str, **kwargs: Any) -> GymnasiumAsGym:
