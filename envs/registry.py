@@ -76,30 +76,27 @@ KNOWN_ENVS: Mapping[str, EnvInfo] = MappingProxyType(
             camera=MappingProxyType({"_cam_dist": 0.6, "_cam_pitch": -75.0}), native_lines=PYBULLET_LINES,
             slow_step=True,
         ),
-        "HopperBulletEnv-v0": EnvInfo(
-            "HopperBulletEnv-v0", "pybullet_envs_gymnasium", "PyBullet Hopper: a one-legged robot hops forward",
-            native_lines=PYBULLET_LINES, slow_step=True,
-        ),
-        "HumanoidBulletEnv-v0": EnvInfo(
-            "HumanoidBulletEnv-v0", "pybullet_envs_gymnasium", "PyBullet Humanoid: a 3D humanoid learns to run",
-            native_lines=PYBULLET_LINES, slow_step=True,
-        ),
-        # PyBullet's other robots (pybullet-envs-gymnasium registers them with these three): no preset, so a job
-        # trains them with the PPO settings chosen from their spaces (runtime/config/space_defaults.py). Not its
-        # Thrower, whose model file makes PyBullet print a warning about its own data at every load.
+        # PyBullet's other robots, built alike. Reacher, Hopper and Humanoid have presets; the others train with the
+        # PPO settings chosen from their spaces (runtime/config/space_defaults.py). The walkers step at ~900-2,100/s
+        # in one process on a 2-core AMD EPYC, the inverted pendulums at ~7,200-8,100/s (Acrobot-v1: ~13,700/s), so
+        # only the walkers and Pusher have slow steps. Not PyBullet's Thrower, whose model file makes PyBullet print
+        # a warning about its own data at every load.
         **{
             gym_id: EnvInfo(gym_id, "pybullet_envs_gymnasium", f"PyBullet {what}", native_lines=PYBULLET_LINES,
-                            slow_step=True)
-            for gym_id, what in (
-                ("HalfCheetahBulletEnv-v0", "HalfCheetah: a 2D cheetah learns to run"),
-                ("Walker2DBulletEnv-v0", "Walker2D: a 2D biped learns to walk"),
-                ("AntBulletEnv-v0", "Ant: a four-legged robot learns to walk"),
-                ("InvertedPendulumBulletEnv-v0", "InvertedPendulum: a cart balances a pole"),
-                ("InvertedDoublePendulumBulletEnv-v0", "InvertedDoublePendulum: a cart balances two poles"),
-                ("InvertedPendulumSwingupBulletEnv-v0", "InvertedPendulumSwingup: a cart swings a pole up"),
-                ("HumanoidFlagrunBulletEnv-v0", "HumanoidFlagrun: a 3D humanoid runs to flags"),
-                ("HumanoidFlagrunHarderBulletEnv-v0", "HumanoidFlagrunHarder: a 3D humanoid runs to flags, pushed"),
-                ("PusherBulletEnv-v0", "Pusher: an arm pushes an object to a target"),
+                            slow_step=slow)
+            for gym_id, what, slow in (
+                ("HopperBulletEnv-v0", "Hopper: a one-legged robot hops forward", True),
+                ("HumanoidBulletEnv-v0", "Humanoid: a 3D humanoid learns to run", True),
+                ("HalfCheetahBulletEnv-v0", "HalfCheetah: a 2D cheetah learns to run", True),
+                ("Walker2DBulletEnv-v0", "Walker2D: a 2D biped learns to walk", True),
+                ("AntBulletEnv-v0", "Ant: a four-legged robot learns to walk", True),
+                ("HumanoidFlagrunBulletEnv-v0", "HumanoidFlagrun: a 3D humanoid runs to flags", True),
+                ("HumanoidFlagrunHarderBulletEnv-v0", "HumanoidFlagrunHarder: a 3D humanoid runs to flags, pushed",
+                 True),
+                ("PusherBulletEnv-v0", "Pusher: an arm pushes an object to a target", True),
+                ("InvertedPendulumBulletEnv-v0", "InvertedPendulum: a cart balances a pole", False),
+                ("InvertedDoublePendulumBulletEnv-v0", "InvertedDoublePendulum: a cart balances two poles", False),
+                ("InvertedPendulumSwingupBulletEnv-v0", "InvertedPendulumSwingup: a cart swings a pole up", False),
             )
         },
         "Unity": EnvInfo(

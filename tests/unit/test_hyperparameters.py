@@ -41,6 +41,9 @@ def test_env_runners_default_to_the_cpus_but_one_and_to_the_driver_on_two_cpus()
     assert hp.default_env_runners(8, "RoboschoolHopper-v1") == 7
     assert hp.default_env_runners(1, "HumanoidBulletEnv-v0") == 0  # one CPU: the driver samples, no second process
     assert hp.resolve({"preset": "hopper-ppo"}, _validator, num_cpus=2).config["num_env_runners"] == 2
+    # PyBullet's walkers without a preset step slowly too; its inverted pendulums step ~5x faster, as Acrobot-v1 does.
+    assert hp.default_env_runners(2, "RoboschoolHalfCheetah-v1") == 2
+    assert hp.default_env_runners(2, "InvertedPendulumBulletEnv-v0") == 0
 
 
 def test_values_arrive_json_encoded_as_sagemaker_writes_them(tmp_path: Path) -> None:
