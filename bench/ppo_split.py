@@ -1,14 +1,18 @@
 """Where a PPO iteration's seconds go, with RLlib's own timers: sampling (the env runners), the learner's update
-(SGD), and the weight sync, for the configuration an rlrt job resolved (its config.json, data only; RLlib's API, no
-rlrt code) with settings changed by ``--set KEY=JSON``; also the env's own ceiling (random actions, one process).
+(SGD), and the weight sync, for the configuration an rlrt job resolved (its config.json, data only; RLlib's API and
+RLlib's learner unless ``--rlrt-learner``) with settings changed by ``--set KEY=JSON`` (``num_gpus_per_learner=1``
+puts the learner on the GPU); also the env's own ceiling (random actions, in one process and in one per CPU at once).
 
     python bench/ppo_split.py CONFIG_JSON ITERATIONS [--set num_epochs=5 ...] [--threads N] [--ceiling-seconds 20]
+                             [--rlrt-learner]
 """
 
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
+import multiprocessing
 import os
 import statistics
 import time
@@ -48,6 +52,24 @@ def ceiling(env_id: str, seconds: float) -> float:
     return steps / (time.monotonic() - started)
 
 
+def ceiling_all_cpus(env_id: str, seconds: float, processes: int) -> float:
+    """Env steps/s with random actions in ``processes`` processes at once, summed: what the machine's cores can step
+    together (less than ``processes`` times one process where the cores share a clock or a cache)."""
+    with multiprocessing.get_context("spawn").Pool(processes) as pool:
+        return sum(pool.starmap(ceiling, [(env_id, seconds)] * processes))
+
+
+def this_iterations(timers: dict[str, float], before: dict[str, float]) -> dict[str, float]:
+    """This iteration's own seconds per timer. RLlib reports each timer as an exponential moving average over the
+    iterations (``EmaStats``, coefficient 0.01 by default): after the first iteration its value is mostly the first
+    iteration's. Inverting the average gives the last iteration's; its ``training_iteration`` matches the wall clock."""
+    from ray.rllib.utils.metrics.stats.ema import EmaStats
+
+    coeff = inspect.signature(EmaStats.__init__).parameters["ema_coeff"].default
+    return {key: value if key not in before else (value - (1.0 - coeff) * before[key]) / coeff
+            for key, value in timers.items()}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("config_json")
@@ -55,6 +77,8 @@ def main() -> None:
     parser.add_argument("--set", action="append", default=[], metavar="KEY=JSON")
     parser.add_argument("--threads", type=int, default=0, help="torch threads in the learner (0: torch's default)")
     parser.add_argument("--ceiling-seconds", type=float, default=0.0)
+    parser.add_argument("--rlrt-learner", action="store_true",
+                        help="rlrt's PPO learner (a fused Adam, KL and clip-fraction logging) instead of RLlib's")
     args = parser.parse_args()
     print(f"machine: {machine()}", flush=True)
     resolved = json.loads(open(args.config_json).read())
@@ -71,21 +95,29 @@ def main() -> None:
     register_env("ppo-split-env", lambda env_config: make(env_id))  # env runner processes register it too
     config = PPOConfig().update_from_dict(settings).environment("ppo-split-env").framework("torch")
     config.rl_module(model_config={**config.model_config, **model_config})
+    if args.rlrt_learner:
+        from runtime.backends.rllib.ppo_learner import ppo_learner_class
+
+        config.training(learner_class=ppo_learner_class())
+    print(f"learner: {config.learner_class.__name__} on {'the GPU' if config.num_gpus_per_learner else 'the CPU'}; "
+          f"{config.num_env_runners} env runners of {config.num_envs_per_env_runner} envs", flush=True)
     algo = config.build_algo()
-    rows = []
+    rows, smoothed = [], {}
     for iteration in range(args.iterations):
         started = time.monotonic()
         result = algo.train()
         wall = time.monotonic() - started
         timers = result.get("timers", {})
+        latest = this_iterations(timers, smoothed)
+        smoothed = timers
         steps = int(result["env_runners"]["num_env_steps_sampled"])
-        row = {"wall": wall, "steps": steps, "sample": timers.get("env_runner_sampling_timer", float("nan")),
-               "learn": timers.get("learner_update_timer", float("nan")),
-               "sync": timers.get("synch_weights", float("nan"))}
+        row = {"wall": wall, "steps": steps, "sample": latest.get("env_runner_sampling_timer", float("nan")),
+               "learn": latest.get("learner_update_timer", float("nan")),
+               "sync": latest.get("synch_weights", float("nan"))}
         rows.append(row)
         print(f"iteration {iteration + 1}: {wall:.2f} s, {steps} steps ({steps / wall:.0f}/s); sampling "
-              f"{row['sample']:.2f} s, learner update {row['learn']:.2f} s, weight sync {row['sync']:.3f} s; "
-              f"timers {json.dumps({k: round(v, 3) for k, v in timers.items()})}", flush=True)
+              f"{row['sample']:.2f} s, learner update {row['learn']:.2f} s, weight sync {row['sync']:.3f} s "
+              f"(RLlib's whole iteration {latest.get('training_iteration', float('nan')):.2f} s)", flush=True)
     algo.stop()
     ray.shutdown()
     later = rows[1:] or rows  # the first iteration builds and warms up
@@ -95,8 +127,10 @@ def main() -> None:
     print(f"median env steps/s: {rate:.0f}", flush=True)
     if args.ceiling_seconds:
         top = ceiling(env_id, args.ceiling_seconds)
-        print(f"env ceiling, random actions, one process: {top:.0f} steps/s; two cores: {2 * top:.0f}; "
-              f"training at {rate / (2 * top):.1%} of the two-core ceiling", flush=True)
+        cpus = os.cpu_count() or 1
+        together = ceiling_all_cpus(env_id, args.ceiling_seconds, cpus)
+        print(f"env ceiling, random actions: one process {top:.0f} steps/s; {cpus} processes at once {together:.0f} "
+              f"steps/s; training at {rate / together:.1%} of the {cpus}-CPU ceiling", flush=True)
     print(f"numpy {np.__version__}, torch {torch.__version__}, ray {ray.__version__}")
 
 
