@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
+from pathlib import Path
 
 from common import OUT, greedy_return, machine, settings_from, train_for
 
@@ -53,7 +54,22 @@ def main() -> None:
     # Greedy evaluation through `rlrt evaluate` (the observation filter is part of the exported policy).
     value = greedy_return(base, args.episodes)
     print(f"evaluation over {args.episodes} episodes (greedy): mean return {value:.2f}")
+    print(episode_spread(base / "evaluation" / "output" / "intermediate" / "evaluation.json"))
     shutil.copy(base / "output" / "intermediate" / "learning_curve.png", OUT / f"{args.preset}-curve.png")
+
+
+def episode_spread(evaluation_json: Path) -> str:
+    """How the greedy episodes differ: on a walker a low mean is usually a few episodes cut short by a fall, not a
+    slower gait, and 20 episodes then swing by hundreds (which episodes fall changes with the smallest numerical
+    difference in the policy)."""
+    summary = json.loads(evaluation_json.read_text())
+    pairs = sorted(zip(summary["lengths"], summary["rewards"]))
+    longest = pairs[-1][0]
+    short = [(length, reward) for length, reward in pairs if length < longest]
+    full = [reward for length, reward in pairs if length == longest]
+    listed = ", ".join(f"{reward:.0f} in {length} steps" for length, reward in short) or "none"
+    return (f"greedy episodes: {len(full)} of {len(pairs)} ran the longest length ({longest} steps; mean return "
+            f"{sum(full) / len(full):.0f}); shorter: {listed}")
 
 
 def projection(rows: list[dict[str, str]], target: float) -> str:

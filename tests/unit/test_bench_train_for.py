@@ -1,0 +1,28 @@
+"""``bench/train_for.py`` reads the greedy episodes back from the ``evaluation.json`` that ``rlrt evaluate`` writes,
+and says which were cut short (a walker's fall) apart from the full-length ones."""
+
+from __future__ import annotations
+
+import io
+import sys
+from pathlib import Path
+
+import pytest
+
+from runtime.evaluate.episodes import EvaluationResult
+from runtime.evaluate.evaluator import write_summary
+from runtime.names import EVALUATION_JSON
+
+BENCH = Path(__file__).resolve().parents[2] / "bench"
+
+
+def test_the_greedy_episodes_cut_short_are_listed_apart(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.syspath_prepend(str(BENCH))
+    monkeypatch.delitem(sys.modules, "train_for", raising=False)
+    from train_for import episode_spread  # type: ignore[import-not-found]
+
+    result = EvaluationResult(returns=(2700.0, 603.4, 2690.0, 2326.2), lengths=(1000, 235, 1000, 862))
+    write_summary(result, "HopperBulletEnv-v0", tmp_path, stream=io.StringIO())
+    assert episode_spread(tmp_path / EVALUATION_JSON) == (
+        "greedy episodes: 2 of 4 ran the longest length (1000 steps; mean return 2695); "
+        "shorter: 603 in 235 steps, 2326 in 862 steps")
