@@ -14,7 +14,7 @@ from typing import Any, Iterator
 import gymnasium as gym
 import numpy as np
 import pytest
-from unity_player.build import make_player, running_players
+from unity_player.build import free_base_port, make_player, running_players
 
 from envs.errors import EnvConfigError
 from envs.registry import agent_groups, canonical_env_id, env_info, make_env, prepare_env_config
@@ -23,13 +23,6 @@ from envs.unity.game import find_player
 from envs.unity.gym_env import UnityGymEnv
 from envs.unity.multi_agent import UnityMultiAgentEnv, agent_key, behavior_of
 from envs.unity.session import UnityPlayerError
-
-
-def free_base_port() -> int:
-    """A port the OS just handed out (so the range above it is very likely free)."""
-    with socket.socket() as s:
-        s.bind(("localhost", 0))
-        return s.getsockname()[1] if s.getsockname()[1] < 60000 else 40000
 
 
 @pytest.fixture

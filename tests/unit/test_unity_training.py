@@ -3,20 +3,13 @@ from the job's ``train`` channel), and the job-level errors for a game that cann
 
 from __future__ import annotations
 
-import socket
 from pathlib import Path
 
 import pytest
-from unity_player.build import make_player
+from unity_player.build import free_base_port, make_player
 
 # What entrypoints/train-unity.py runs.
 TRAIN_UNITY = ["train", "--default-preset", "unity-basic-ppo"]
-
-
-def free_base_port() -> int:
-    with socket.socket() as s:
-        s.bind(("localhost", 0))
-        return s.getsockname()[1] if s.getsockname()[1] < 60000 else 40000
 
 
 def test_multi_agent_policies_for_unity_behaviors(tmp_path: Path) -> None:
