@@ -7,7 +7,6 @@ mlagents_envs), so ``UnityEnvironment`` can start it from any folder, exactly as
 from __future__ import annotations
 
 import random
-import socket
 import stat
 import sys
 import time
@@ -15,6 +14,8 @@ from pathlib import Path
 from typing import Sequence
 
 import psutil
+
+from envs.unity.session import port_is_free
 
 PLAYER_SOURCE = Path(__file__).resolve().parent / "standin_player.py"
 
@@ -61,21 +62,12 @@ def running_players(folder: Path, wait_s: float = 10.0) -> list[psutil.Process]:
 
 
 def free_base_port(span: int = 32) -> int:
-    """A base port whose next ``span`` ports are free now. It is drawn from 20000-32767: below Linux's ephemeral range
-    (32768-60999), where any process's outgoing connection or port-0 bind may take one of them between this check
-    and a player's bind, and above Ray's worker ports (10002-19999)."""
+    """A base port whose next ``span`` ports are free now (by the Unity session's own check). It is drawn from
+    20000-32767: below Linux's ephemeral range (32768-60999), where any process's outgoing connection or port-0 bind
+    may take one of them between this check and a player's bind, and above Ray's worker ports (10002-19999)."""
     draw = random.Random()  # seeded from the OS: parallel test workers draw different bases
     for _ in range(200):
         base = draw.randrange(20000, 32768 - span)
-        if all(_port_is_free(base + offset) for offset in range(span)):
+        if all(port_is_free(base + offset) for offset in range(span)):
             return base
     raise RuntimeError(f"no {span} consecutive free ports found in 20000-32767")
-
-
-def _port_is_free(port: int) -> bool:
-    with socket.socket() as probe:
-        try:
-            probe.bind(("localhost", port))
-        except OSError:
-            return False
-    return True
