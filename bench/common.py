@@ -111,12 +111,22 @@ def greedy_return(base: Path, episodes: int) -> float:
     """`rlrt evaluate` of ``base/model`` over ``episodes`` greedy episodes (no video); the mean return."""
     import re
 
-    code, _, _ = stream_process([python(), "-m", "runtime.cli", "evaluate", "--base-dir", str(base / "evaluation"),
+    code, _, _ = stream_process([python(), "-m", "runtime.cli", "evaluate", "--base-dir", str(_greedy_tree(base)),
                                  "--model", str(base / "model"), "--set", f"evaluate_episodes={episodes}",
                                  "--set", "record_video_every=0"], rlrt_env(base), base / "evaluate.log")
     text = (base / "evaluate.log").read_text()
     assert code == 0, text[-3000:]
     return float(re.search(r"^episode_reward_mean: ([-+0-9.e]+)$", text, re.M).group(1))
+
+
+def greedy_episodes(base: Path) -> dict[str, Any]:
+    """The ``evaluation.json`` of the last :func:`greedy_return` at ``base``: each episode's return and length."""
+    return json.loads((_greedy_tree(base) / "output" / "intermediate" / "evaluation.json").read_text())
+
+
+def _greedy_tree(base: Path) -> Path:
+    """The job tree :func:`greedy_return` evaluates in."""
+    return base / "evaluation"
 
 
 def train_for(base: Path, preset: str, seconds: float, keep_return_stop: bool = False,

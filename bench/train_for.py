@@ -14,9 +14,9 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
-from pathlib import Path
+from typing import Any
 
-from common import OUT, greedy_return, machine, settings_from, train_for
+from common import OUT, greedy_episodes, greedy_return, machine, settings_from, train_for
 
 
 def main() -> None:
@@ -54,15 +54,14 @@ def main() -> None:
     # Greedy evaluation through `rlrt evaluate` (the observation filter is part of the exported policy).
     value = greedy_return(base, args.episodes)
     print(f"evaluation over {args.episodes} episodes (greedy): mean return {value:.2f}")
-    print(episode_spread(base / "evaluation" / "output" / "intermediate" / "evaluation.json"))
+    print(episode_spread(greedy_episodes(base)))
     shutil.copy(base / "output" / "intermediate" / "learning_curve.png", OUT / f"{args.preset}-curve.png")
 
 
-def episode_spread(evaluation_json: Path) -> str:
+def episode_spread(summary: dict[str, Any]) -> str:
     """How the greedy episodes differ: on a walker a low mean is usually a few episodes cut short by a fall, not a
     slower gait, and 20 episodes then swing by hundreds (which episodes fall changes with the smallest numerical
-    difference in the policy)."""
-    summary = json.loads(evaluation_json.read_text())
+    difference in the policy). ``summary``: an ``evaluation.json`` of `rlrt evaluate`."""
     pairs = sorted(zip(summary["lengths"], summary["rewards"]))
     longest = pairs[-1][0]
     short = [(length, reward) for length, reward in pairs if length < longest]

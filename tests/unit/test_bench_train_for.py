@@ -1,5 +1,6 @@
-"""``bench/train_for.py`` reads the greedy episodes back from the ``evaluation.json`` that ``rlrt evaluate`` writes,
-and says which were cut short (a walker's fall) apart from the full-length ones."""
+"""``bench/train_for.py`` reads the greedy episodes back from the ``evaluation.json`` that ``rlrt evaluate`` writes
+(found by ``bench/common.greedy_episodes``) and says which were cut short (a walker's fall) apart from the full-length
+ones."""
 
 from __future__ import annotations
 
@@ -11,7 +12,6 @@ import pytest
 
 from runtime.evaluate.episodes import EvaluationResult
 from runtime.evaluate.evaluator import write_summary
-from runtime.names import EVALUATION_JSON
 
 BENCH = Path(__file__).resolve().parents[2] / "bench"
 
@@ -19,10 +19,14 @@ BENCH = Path(__file__).resolve().parents[2] / "bench"
 def test_the_greedy_episodes_cut_short_are_listed_apart(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.syspath_prepend(str(BENCH))
     monkeypatch.delitem(sys.modules, "train_for", raising=False)
+    monkeypatch.delitem(sys.modules, "common", raising=False)
+    from common import greedy_episodes  # type: ignore[import-not-found]
     from train_for import episode_spread  # type: ignore[import-not-found]
 
     result = EvaluationResult(returns=(2700.0, 603.4, 2690.0, 2326.2), lengths=(1000, 235, 1000, 862))
-    write_summary(result, "HopperBulletEnv-v0", tmp_path, stream=io.StringIO())
-    assert episode_spread(tmp_path / EVALUATION_JSON) == (
+    # Where `rlrt evaluate` writes it in the tree greedy_return evaluates in.
+    write_summary(result, "HopperBulletEnv-v0", tmp_path / "evaluation" / "output" / "intermediate",
+                  stream=io.StringIO())
+    assert episode_spread(greedy_episodes(tmp_path)) == (
         "greedy episodes: 2 of 4 ran the longest length (1000 steps; mean return 2695); "
         "shorter: 603 in 235 steps, 2326 in 862 steps")
