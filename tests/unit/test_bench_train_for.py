@@ -8,6 +8,7 @@ import io
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from runtime.evaluate.episodes import EvaluationResult
@@ -29,4 +30,6 @@ def test_the_greedy_episodes_cut_short_are_listed_apart(monkeypatch: pytest.Monk
                   stream=io.StringIO())
     assert episode_spread(greedy_episodes(tmp_path)) == (
         "greedy episodes: 2 of 4 ran the longest length (1000 steps; mean return 2695); "
-        "shorter: 603 in 235 steps, 2326 in 862 steps")
+        "shorter: 603 in 235 steps, 2326 in 862 steps; the mean's standard error 500")
+    # The standard error computed independently: the sample standard deviation over the root of the count.
+    assert round(float(np.std([2700.0, 603.4, 2690.0, 2326.2], ddof=1)) / 2) == 500
