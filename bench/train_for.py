@@ -69,10 +69,10 @@ def episode_spread(summary: dict[str, Any]) -> str:
     short = [(length, reward) for length, reward in pairs if length < longest]
     full = [reward for length, reward in pairs if length == longest]
     listed = ", ".join(f"{reward:.0f} in {length} steps" for length, reward in short) or "none"
-    returns = [reward for _, reward in pairs]
     # The standard error says how far another draw of as many episodes may land: with one fall in ten episodes
     # a 20-episode mean of Hopper's policy moves by ~150.
-    error = statistics.stdev(returns) / math.sqrt(len(returns)) if len(returns) > 1 else float("nan")
+    rewards = summary["rewards"]
+    error = statistics.stdev(rewards) / math.sqrt(len(rewards)) if len(rewards) > 1 else float("nan")
     return (f"greedy episodes: {len(full)} of {len(pairs)} ran the longest length ({longest} steps; mean return "
             f"{sum(full) / len(full):.0f}); shorter: {listed}; the mean's standard error {error:.0f}")
 
