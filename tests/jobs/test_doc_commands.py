@@ -332,7 +332,9 @@ def test_deepracer_commands(work: Path) -> None:
     (work / "model_metadata.json").write_text(json.dumps(METADATA))  # a vector sensor: a small network
     run_doc(DR_MKDIR, work)
     run_doc(DR_COPY, work)
-    tiny_tree(work / "myjob", num_episodes_between_training=1)
+    # One episode's worth of steps (100) need not hold a whole episode (the car may stay on the track longer; CI saw
+    # one iteration end with none, so no Training> line): sample whole episodes, each ends by the 10,000-step limit.
+    tiny_tree(work / "myjob", num_episodes_between_training=1, **{"rl.training.config.batch_mode": "complete_episodes"})
     trained = run_doc(DR_TRAIN, work)
     assert "rlrt: DeepRacer track 'curvy_loop'" in trained and re.search(r"^Training> ", trained, re.M), trained[-3000:]
     assert json.loads((work / "myjob" / "model" / "config.json").read_text())["config"]["minibatch_size"] == 64
@@ -342,8 +344,7 @@ def test_deepracer_commands(work: Path) -> None:
     (prefix / "model").mkdir(parents=True)
     (prefix / "model" / "model_metadata.json").write_text(json.dumps(METADATA))
     (prefix / "customer_reward_function.py").write_text(REWARD)
-    # One episode's worth of steps (100) need not hold a whole episode (the car may stay on the oval longer; CI saw
-    # one iteration end with none): sample whole episodes, so that the iteration reports episode_reward_mean.
+    # Whole episodes for the same reason, so that the iteration reports episode_reward_mean.
     tiny_tree(work / "JOB", **{**SEED_HYPERPARAMETERS, "num_episodes_between_training": "1",
                                "rl.training.config.batch_mode": "complete_episodes"})
     trained = run_doc(NB_DR_TRAIN, work)
