@@ -94,6 +94,10 @@ DR_RACE = c(DEEPRACER_DOC, "rlrt deepracer-evaluate --base-dir race --model myjo
 NB_DR_TRAIN = c(NOTEBOOKS, "rlrt train --preset deepracer-ppo --base-dir JOB")
 NB_DR_EVALUATE = c(NOTEBOOKS, "rlrt deepracer-evaluate --model JOB/model --trials 5")
 NB_DR_RACE = c(NOTEBOOKS, "rlrt deepracer-evaluate --model JOB/model --opponent OTHER/model")
+# A tiny DeepRacer job's one batch (num_episodes_between_training=1: 100 steps) need not hold an episode's end (the
+# car may stay on the track longer; CI saw an iteration end with none: no Training> line, no episode_reward_mean).
+# Whole episodes are sampled instead; each ends by the env's 10,000-step limit.
+WHOLE_EPISODES = {"num_episodes_between_training": "1", "rl.training.config.batch_mode": "complete_episodes"}
 # SERVING.md.
 TF_EXPORT = c(SERVING_DOC, 'export RLRT_TF_PYTHON="$(scripts/install-tf.sh)/bin/python"')
 TF_TRAIN = c(SERVING_DOC, "rlrt train")
@@ -332,9 +336,7 @@ def test_deepracer_commands(work: Path) -> None:
     (work / "model_metadata.json").write_text(json.dumps(METADATA))  # a vector sensor: a small network
     run_doc(DR_MKDIR, work)
     run_doc(DR_COPY, work)
-    # One episode's worth of steps (100) need not hold a whole episode (the car may stay on the track longer; CI saw
-    # one iteration end with none, so no Training> line): sample whole episodes, each ends by the 10,000-step limit.
-    tiny_tree(work / "myjob", num_episodes_between_training=1, **{"rl.training.config.batch_mode": "complete_episodes"})
+    tiny_tree(work / "myjob", **WHOLE_EPISODES)
     trained = run_doc(DR_TRAIN, work)
     assert "rlrt: DeepRacer track 'curvy_loop'" in trained and re.search(r"^Training> ", trained, re.M), trained[-3000:]
     assert json.loads((work / "myjob" / "model" / "config.json").read_text())["config"]["minibatch_size"] == 64
@@ -344,9 +346,7 @@ def test_deepracer_commands(work: Path) -> None:
     (prefix / "model").mkdir(parents=True)
     (prefix / "model" / "model_metadata.json").write_text(json.dumps(METADATA))
     (prefix / "customer_reward_function.py").write_text(REWARD)
-    # Whole episodes for the same reason, so that the iteration reports episode_reward_mean.
-    tiny_tree(work / "JOB", **{**SEED_HYPERPARAMETERS, "num_episodes_between_training": "1",
-                               "rl.training.config.batch_mode": "complete_episodes"})
+    tiny_tree(work / "JOB", **{**SEED_HYPERPARAMETERS, **WHOLE_EPISODES})
     trained = run_doc(NB_DR_TRAIN, work)
     assert "episode_reward_mean: " in trained, trained[-3000:]
     assert_user_files(work / "JOB" / "model")  # found under the prefix, as the notebook's S3 keys name them
