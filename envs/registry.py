@@ -179,6 +179,8 @@ def canonical_env_id(env_id: str) -> str:
     env_id = ALIASES.get(env_id, env_id)
     if env_id in KNOWN_ENVS or env_id in gym.registry or split_game_id(env_id)[1] is not None:
         return env_id
+    if _module_registers(env_id):
+        return env_id
     # Gymnasium's registry is open (its own ids, installed packages', a user's register() calls): suggest from it too.
     choices = sorted(set(KNOWN_ENVS) | set(ALIASES) | set(gym.registry))
     close = difflib.get_close_matches(env_id, choices, n=1)
@@ -190,6 +192,22 @@ def canonical_env_id(env_id: str) -> str:
         f"them); rlrt's own: {', '.join(sorted(KNOWN_ENVS))} (aliases: {', '.join(sorted(ALIASES))}; and "
         f"{', '.join(p + ':<game>' for p in GAME_PREFIXES)})."
     )
+
+
+def _module_registers(env_id: str) -> bool:
+    """Whether ``env_id`` is gymnasium's ``"module:Name-v0"``: ``gymnasium.make`` imports the module, which registers
+    ``Name-v0`` (every process that makes the env imports it: env runners too). A module that fails to import is
+    named with its error."""
+    module, sep, name = env_id.partition(":")
+    if not sep or not module.strip() or not name.strip():
+        return False
+    try:
+        importlib.import_module(module.strip())
+    except Exception as exc:  # a user's module: any error it raises is theirs to read
+        raise UnknownEnvironmentError(f"The environment '{env_id}' names the module '{module}', which does not "
+                                      f"import: {type(exc).__name__}: {exc}. Put it on PYTHONPATH (or in the job's "
+                                      "source folder) and check it imports.") from exc
+    return name.strip() in gym.registry
 
 
 def env_info(env_id: str) -> EnvInfo:

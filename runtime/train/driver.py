@@ -185,7 +185,8 @@ def _train(job: JobEnvironment, spec: TrainingSpec, plugins: Plugins, out: TextI
         # output; elsewhere one copy, so that `tensorboard --logdir rlrt-jobs` lists each job once.
         reporter = Reporter(job.intermediate_dir, job.tensorboard_dir, f"{spec.preset} ({backend.describe()})", out,
                             coach_lines=hooks.coach_line_per_iteration, pass_bar=spec.pass_bar,
-                            tensorboard_copy=job.base_dir == DEFAULT_BASE_DIR)
+                            tensorboard_copy=job.base_dir == DEFAULT_BASE_DIR,
+                            resumed_at=(state.training_iteration, state.timesteps_total) if resumed else None)
         print(f"rlrt: training {backend.describe()} (preset {spec.preset}); stop when "
               + " or ".join(f"{k} >= {v:g}" for k, v in spec.stop.items()), file=out, flush=True)
 

@@ -10,9 +10,10 @@ import csv
 import math
 import sys
 import time
+from collections import deque
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
-from typing import Any, Mapping, TextIO
+from typing import Any, Iterable, Mapping, Sequence, TextIO
 
 from runtime.evaluate.episodes import testing_line
 from runtime.train.curve import plot_learning_curve
@@ -106,55 +107,64 @@ def _float_or_nan(value: Any) -> float:
 
 
 EPISODES = "rlrt_episodes"
-LENGTH_SUM = "rlrt_episode_len_sum"
-RETURN_SUM = "rlrt_episode_return_sum"
-RETURN_MAX = "rlrt_episode_return_max"
-RETURN_MIN = "rlrt_episode_return_min"
-"""The exact per-iteration episode sums rlrt's RLlib callback logs (runtime.backends.rllib.episode_metrics)."""
+"""The per-iteration list of finished episodes' ``(return, length)`` rlrt's RLlib callback logs
+(runtime.backends.rllib.episode_metrics)."""
 
 
 class EpisodeWindow:
-    """The last ``size`` finished episodes' statistics, as RLlib 1.x and Stable-Baselines3 smooth them.
+    """The last ``size`` finished episodes, as Stable-Baselines3's ``ep_rew_mean`` and RLlib 1.x smooth them.
 
     RLlib 2.x reports the returns of the episodes that ended *in this iteration* (none at all when a CartPole policy
     balances longer than one train batch), while the seeds' stop criteria (``episode_reward_mean: 18``) and SB3's
-    ``ep_rew_mean`` mean the last 100 episodes. The window keeps each iteration's (mean, max, min, length, count) and
-    reports over the newest iterations that together hold at least ``size`` episodes: the mean over those episodes
-    (sum = mean x count; exact while an env runner ends fewer than ``size / runners`` episodes an iteration, beyond
-    which RLlib's own iteration mean covers only the newest of them). An iteration in which no episode ended repeats
-    the previous numbers.
+    ``ep_rew_mean`` mean the last 100 episodes. The window keeps each episode's return and length, in the order the
+    iterations reported them (within an iteration: env runner by env runner, each in the order its episodes
+    ended); an iteration in which no episode ended leaves it as it was.
     """
 
-    def __init__(self, size: int = 100) -> None:
+    def __init__(self, size: int = 100, episodes: Iterable[Sequence[float]] = ()) -> None:
         self.size = max(1, int(size))
-        self._iterations: list[tuple[float, float, float, float, int]] = []
+        self.episodes: deque[tuple[float, float]] = deque(maxlen=self.size)
+        self.add(episodes)
 
-    def add(self, mean: float, maximum: float, minimum: float, length: float, count: int) -> None:
-        """Add one iteration's episode statistics (ignored when no episode ended in it)."""
-        if count <= 0 or not math.isfinite(mean):
-            return
-        self._iterations.append((mean, maximum, minimum, length, count))
-        while sum(it[4] for it in self._iterations[1:]) >= self.size:
-            self._iterations.pop(0)
+    def add(self, episodes: Iterable[Sequence[float]]) -> None:
+        """Add finished episodes, each ``(return, length)``, oldest first."""
+        self.episodes.extend((float(ret), float(length)) for ret, length in episodes)
 
     def summary(self) -> dict[str, float]:
         """``episode_reward_mean/max/min`` and ``episode_len_mean`` over the window (NaN before the first episode)."""
-        if not self._iterations:
+        if not self.episodes:
             return dict.fromkeys(("episode_reward_mean", "episode_reward_max", "episode_reward_min",
                                   "episode_len_mean"), math.nan)
-        total = sum(it[4] for it in self._iterations)
-
-        def finite(values: list[float], pick: Any) -> float:
-            kept = [v for v in values if math.isfinite(v)]
-            return pick(kept) if kept else math.nan
-
+        returns = [ret for ret, _ in self.episodes]
         return {
-            "episode_reward_mean": sum(it[0] * it[4] for it in self._iterations) / total,
-            "episode_reward_max": finite([it[1] for it in self._iterations], max),
-            "episode_reward_min": finite([it[2] for it in self._iterations], min),
-            "episode_len_mean": (sum(it[3] * it[4] for it in self._iterations) / total
-                                 if all(math.isfinite(it[3]) for it in self._iterations) else math.nan),
+            "episode_reward_mean": math.fsum(returns) / len(returns),
+            "episode_reward_max": max(returns),
+            "episode_reward_min": min(returns),
+            "episode_len_mean": math.fsum(length for _, length in self.episodes) / len(self.episodes),
         }
+
+
+def iteration_episodes(runners: Mapping[str, Any]) -> list[tuple[float, float]]:
+    """The episodes that ended in an iteration, ``(return, length)`` each, from its RLlib ``env_runners`` results:
+    rlrt's callback's list where it ran (every single-agent env); otherwise RLlib's own mean, once per episode it
+    counted (a multi-agent env: RLlib's numbers, whose maximum and minimum are then those of the means)."""
+    items = runners.get(EPISODES)
+    if isinstance(items, tuple):  # RLlib's result gives a one-item list as that item
+        items = [items]
+    if isinstance(items, list) and items:
+        return [(float(ret), float(length)) for ret, length in items]
+    mean = _float_or_nan(runners.get("episode_return_mean"))
+    count = _float_or_nan(runners.get("num_episodes"))
+    if not math.isfinite(mean):
+        return []
+    length = _float_or_nan(runners.get("episode_len_mean"))
+    episodes = int(count) if math.isfinite(count) and count >= 1 else 1  # a result without a count: one episode
+    high, low = _float_or_nan(runners.get("episode_return_max")), _float_or_nan(runners.get("episode_return_min"))
+    if episodes < 2 or not (math.isfinite(high) and math.isfinite(low)):
+        return [(mean, length)] * episodes
+    # Episodes with RLlib's sum, maximum and minimum (it reports no more of them).
+    rest = (mean * episodes - high - low) / (episodes - 2) if episodes > 2 else mean
+    return [(high, length), (low, length)] + [(rest, length)] * (episodes - 2)
 
 
 def metrics_from_rllib(
@@ -171,21 +181,8 @@ def metrics_from_rllib(
     one they are this iteration's own.
     """
     runners = result.get("env_runners", {}) or {}
-    window = window if window is not None else EpisodeWindow(size=1)
-    exact = _float_or_nan(runners.get(EPISODES))
-    if math.isfinite(exact) and exact > 0:  # rlrt's own count: each timestep once (see episode_metrics)
-        window.add(_float_or_nan(runners.get(RETURN_SUM)) / exact, _float_or_nan(runners.get(RETURN_MAX)),
-                   _float_or_nan(runners.get(RETURN_MIN)), _float_or_nan(runners.get(LENGTH_SUM)) / exact, int(exact))
-    else:
-        mean = _float_or_nan(runners.get("episode_return_mean"))
-        count = _float_or_nan(runners.get("num_episodes"))
-        window.add(
-            mean,
-            _float_or_nan(runners.get("episode_return_max")),
-            _float_or_nan(runners.get("episode_return_min")),
-            _float_or_nan(runners.get("episode_len_mean")),
-            int(count) if math.isfinite(count) else int(math.isfinite(mean)),  # a result without a count: one episode
-        )
+    window = window if window is not None else EpisodeWindow(size=10**9)
+    window.add(iteration_episodes(runners))
     return IterationMetrics(
         training_iteration=iteration,
         timesteps_total=timesteps_total,
@@ -235,18 +232,21 @@ def coach_training_line(metrics: IterationMetrics, worker: int = 0) -> str | Non
     )
 
 
-def _with_columns(path: Path, columns: list[str]) -> None:
-    """Rewrite the CSV ``path`` with ``columns`` when its header differs (missing values empty)."""
+def _rewrite(path: Path, columns: list[str], through: int | None) -> None:
+    """Rewrite the CSV ``path`` with ``columns`` (missing values empty) and, given ``through``, only the rows of
+    iterations up to it, when either changes anything."""
     with path.open(newline="", encoding="utf-8") as handle:
         reader = csv.DictReader(handle)
-        if reader.fieldnames == columns:
-            return
         rows = list(reader)
+        header = reader.fieldnames
+    kept = [row for row in rows if through is None or _float_or_nan(row.get("training_iteration")) <= through]
+    if header == columns and len(kept) == len(rows):
+        return
     tmp = path.with_suffix(".csv.tmp")
     with tmp.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.DictWriter(handle, fieldnames=columns, extrasaction="ignore")
         writer.writeheader()
-        writer.writerows(rows)
+        writer.writerows(kept)
     tmp.replace(path)
 
 
@@ -263,9 +263,13 @@ class Reporter:
         coach_lines: bool = True,
         pass_bar: tuple[str, float] | None = None,
         tensorboard_copy: bool = True,
+        resumed_at: tuple[int, int] | None = None,
     ) -> None:
         """``tensorboard_copy``: write the TensorBoard events into ``intermediate_dir/tensorboard`` as well (SageMaker
-        uploads that folder with the job's output; ``tensorboard_dir`` only with a TensorBoard output config)."""
+        uploads that folder with the job's output; ``tensorboard_dir`` only with a TensorBoard output config).
+        ``resumed_at``: the (iteration, timesteps) of the checkpoint a resumed job continues from; what the earlier
+        run reported after it (a job killed between checkpoints) is trained again, so its CSV rows and TensorBoard
+        points go (TensorBoard's own ``purge_step``)."""
         from tensorboardX import SummaryWriter  # heavy: TensorBoard writer
 
         self.intermediate_dir = intermediate_dir
@@ -279,12 +283,13 @@ class Reporter:
         self.progress_file = intermediate_dir / "progress.csv"
         self.curve_file = intermediate_dir / "learning_curve.png"
         folders = [tensorboard_dir, intermediate_dir / "tensorboard"] if tensorboard_copy else [tensorboard_dir]
-        self._writers = [SummaryWriter(str(folder), flush_secs=30) for folder in folders]
+        purge = resumed_at[1] + 1 if resumed_at is not None else None
+        self._writers = [SummaryWriter(str(folder), flush_secs=30, purge_step=purge) for folder in folders]
         self._last_plot = time.monotonic()
         columns = [f.name for f in fields(IterationMetrics)]
         new_file = not self.progress_file.exists() or self.progress_file.stat().st_size == 0
-        if not new_file:
-            _with_columns(self.progress_file, columns)  # a resumed job of an older rlrt: same rows, new columns
+        if not new_file:  # a resumed job (of an older rlrt: same rows, new columns)
+            _rewrite(self.progress_file, columns, resumed_at[0] if resumed_at is not None else None)
         self._csv_handle = self.progress_file.open("a", newline="", encoding="utf-8")
         self._csv = csv.DictWriter(self._csv_handle, fieldnames=columns)
         if new_file:

@@ -177,14 +177,19 @@ def test_sigterm_saves_a_checkpoint_and_a_new_job_resumes(tmp_path: Path) -> Non
     assert f"holds the policy at iteration {done}" in tree.failure.read_text()
 
     tree.write_hyperparameters({"rl.training.stop.training_iteration": done + 2})
+    resumed = time.time()
     run = run_rlrt(["train"], base=tree.base)
     assert run.returncode == 0, run.stderr
     assert f"resumed from {tree.checkpoints / checkpoints[0]}" in run.stdout
     iterations = [int(x) for x in re.findall(r"^training_iteration: (\d+)$", run.stdout, re.M)]
     assert iterations == [done + 1, done + 2]
+    # The window of the last 100 episodes came back with the checkpoint: a number in every resumed iteration.
+    assert len(re.findall(r"^episode_reward_mean: \S+$", run.stdout, re.M)) == 2, run.stdout
     rows = progress_rows(tree.base)
     steps = [int(r["timesteps_total"]) for r in rows]
     assert steps == sorted(steps) and len(rows) == done + 2
+    assert all(math.isfinite(float(r["episode_reward_mean"])) for r in rows)
+    assert (tree.intermediate / "learning_curve.png").stat().st_mtime >= resumed  # drawn over the whole run
     assert json.loads((tree.model / "metadata.json").read_text())["training"]["training_iteration"] == done + 2
 
 

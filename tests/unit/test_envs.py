@@ -102,3 +102,18 @@ def test_an_env_whose_extra_is_missing_names_the_package_and_where_to_install_it
                                              r"environment \(.*\): Box2D is not installed.*gymnasium\[box2d\]") as err:
         make_env("LunarLander-v3")
     assert sys.prefix in str(err.value)
+
+
+def test_gymnasiums_module_colon_id_imports_the_module_that_registers_it(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """``gymnasium.make("module:Name-v0")`` imports ``module`` first; rlrt's registry takes the same form (every
+    process that makes the env imports the module), and names a module that does not import."""
+    monkeypatch.setenv("RLRT_TEST_ORACLE_DIR", str(tmp_path))
+    assert canonical_env_id("tests.oracle_envs:Oracle-CartPole-v1") == "tests.oracle_envs:Oracle-CartPole-v1"
+    env = make_env("tests.oracle_envs:Oracle-Counting-v0", {"limit": 3})
+    assert env.observation_space.shape == (2,)
+    env.close()
+    with pytest.raises(UnknownEnvironmentError, match="names the module 'no_such_module_here', which does not "
+                                                      "import: ModuleNotFoundError"):
+        canonical_env_id("no_such_module_here:Thing-v0")
+    with pytest.raises(UnknownEnvironmentError, match="Unknown environment 'tests.oracle_envs:Nothing-v0'"):
+        canonical_env_id("tests.oracle_envs:Nothing-v0")

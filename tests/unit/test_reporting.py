@@ -16,6 +16,7 @@ import pytest
 
 from runtime.train.progress import SlowStartNotice
 from runtime.train.reporting import (
+    EPISODES,
     EpisodeWindow,
     IterationMetrics,
     Reporter,
@@ -78,7 +79,8 @@ def test_coach_line_matches_the_coach_regex() -> None:
 
 def test_metrics_from_an_rllib_result() -> None:
     result = {"env_runners": {"episode_return_mean": 20.5, "episode_return_max": 50.0, "episode_return_min": 9.0,
-                              "episode_len_mean": 20.5, "num_env_steps_sampled": 1000}, "time_this_iter_s": 0.5}
+                              "episode_len_mean": 20.5, "num_episodes": 3, "num_env_steps_sampled": 1000},
+              "time_this_iter_s": 0.5}
     m = metrics_from_rllib(result, 1, 1000, 40, 0.5)
     assert (m.episode_reward_mean, m.episode_reward_max, m.env_steps_per_s) == (20.5, 50.0, 2000.0)
     assert math.isnan(metrics_from_rllib({}, 1, 0, 0, 0).episode_reward_mean)
@@ -107,34 +109,40 @@ def test_rllibs_evaluation_reaches_the_metric_lines_the_csv_and_a_testing_line(t
 
 
 def _result(returns: list[float]) -> dict:
-    """An RLlib 2.x result for an iteration in which these episodes ended (no episode keys when none did)."""
-    if not returns:
-        return {"env_runners": {"num_episodes": 0, "num_env_steps_sampled": 200}}
-    return {"env_runners": {"num_episodes": len(returns), "episode_return_mean": float(np.mean(returns)),
-                            "episode_return_max": max(returns), "episode_return_min": min(returns),
-                            "episode_len_mean": float(np.mean(returns))}}
+    """An RLlib 2.x result for an iteration in which these episodes ended, as rlrt's callback logs them (RLlib
+    gives a one-item list as that item)."""
+    items = [(r, r) for r in returns]
+    runners = {"num_episodes": len(returns), "num_env_steps_sampled": 200}
+    if items:
+        runners[EPISODES] = items if len(items) > 1 else items[0]
+    return {"env_runners": runners}
 
 
-def test_episode_numbers_are_smoothed_over_the_last_100_episodes_like_rllib_1x() -> None:
+def test_episode_numbers_are_over_the_last_100_episodes_like_sb3() -> None:
     rng = np.random.default_rng(0)
     window = EpisodeWindow(100)
-    history: list[list[float]] = []
+    history: list[float] = []
     for iteration in range(1, 60):
         returns = [float(r) for r in rng.uniform(0, 500, size=int(rng.integers(0, 12)))]
-        history.append(returns)
+        history.extend(returns)
         m = metrics_from_rllib(_result(returns), iteration, iteration * 200, 0, float(iteration), window=window)
-        # Independently: the newest iterations that together hold >= 100 episodes, all their episodes.
-        kept: list[float] = []
-        for past in reversed(history):
-            if len(kept) >= 100:
-                break
-            kept.extend(past)
+        kept = history[-100:]
         if not kept:
             assert math.isnan(m.episode_reward_mean) and "episode_reward_mean" not in "".join(metric_lines(m))
             continue
-        assert m.episode_reward_mean == pytest.approx(np.mean(kept))
+        assert m.episode_reward_mean == pytest.approx(np.mean(kept), rel=1e-12)
         assert (m.episode_reward_max, m.episode_reward_min) == (max(kept), min(kept))
-        assert m.episode_len_mean == pytest.approx(np.mean(kept))
+        assert m.episode_len_mean == pytest.approx(np.mean(kept), rel=1e-12)
+
+
+def test_without_rlrts_count_rllibs_own_sum_maximum_and_minimum_are_kept() -> None:
+    """A multi-agent job's numbers are RLlib's: its iteration's mean, maximum and minimum, weighted by its count."""
+    result = {"env_runners": {"num_episodes": 4, "episode_return_mean": 10.0, "episode_return_max": 25.0,
+                              "episode_return_min": 1.0, "episode_len_mean": 7.0}}
+    window = EpisodeWindow(100, [(30.0, 5.0)])
+    m = metrics_from_rllib(result, 1, 100, 4, 1.0, window=window)
+    assert (m.episode_reward_mean, m.episode_reward_max, m.episode_reward_min) == (14.0, 30.0, 1.0)
+    assert m.episode_len_mean == pytest.approx((5 + 4 * 7) / 5)
 
 
 def test_an_iteration_in_which_no_episode_ended_repeats_the_last_episode_numbers() -> None:
@@ -299,3 +307,27 @@ def test_an_offline_jobs_bar_counts_its_epochs_not_its_time_limit() -> None:
         pass
     bar.close()
     assert "training (epochs 1 of 4):  25%|" in screen.getvalue()
+
+
+def test_a_job_resumed_from_an_earlier_checkpoint_reports_its_iterations_once(tmp_path: Path) -> None:
+    """A job killed at iteration 3 with its newest checkpoint at 2 trains iteration 3 again: progress.csv holds it
+    once, and TensorBoard (read back with its own reader) drops the earlier run's points after the checkpoint."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator  # heavy: TensorBoard
+
+    def run(iterations: range, resumed_at: tuple[int, int] | None, reward: float) -> None:
+        reporter = Reporter(tmp_path / "intermediate", tmp_path / "tensorboard", "test", io.StringIO(),
+                            resumed_at=resumed_at)
+        for i in iterations:
+            reporter.report(IterationMetrics(i, 100 * i, float(i), reward, reward, reward, 10.0, i, 1.0))
+        reporter.close()
+
+    run(range(1, 4), None, 1.0)
+    time.sleep(1.1)  # TensorBoard orders event files by the second in their names, as two real runs are apart
+    run(range(3, 5), (2, 200), 2.0)
+    rows = list(csv.DictReader((tmp_path / "intermediate" / "progress.csv").open()))
+    assert [(row["training_iteration"], row["episode_reward_mean"]) for row in rows] == [
+        ("1", "1.0"), ("2", "1.0"), ("3", "2.0"), ("4", "2.0")]
+    events = EventAccumulator(str(tmp_path / "tensorboard"))
+    events.Reload()
+    points = [(e.step, e.value) for e in events.Scalars("rlrt/episode_reward_mean")]
+    assert points == [(100, 1.0), (200, 1.0), (300, 2.0), (400, 2.0)]

@@ -19,6 +19,7 @@ from runtime.backends.rllib.config import (
     default_config_dict,
 )
 from runtime.backends.rllib.episode_metrics import on_episode_end as exact_episode_metrics
+from runtime.backends.rllib.episode_metrics import with_episode_statistics
 from runtime.backends.rllib.episode_output import OUTPUT_SETTING, on_episode_end, on_sample_end
 from runtime.backends.rllib.multi_agent_env import as_rllib_multi_agent_env
 from runtime.backends.rllib.ppo_learner import ppo_learner_class
@@ -70,8 +71,14 @@ def register_environment(env_id: str) -> str:
     from ray.tune.registry import register_env  # heavy: Ray Tune
 
     name = rllib_env_name(env_id)
-    register_env(name, _job_env_creator(env_id) or functools.partial(_make_registered_env, env_id))
+    creator = _job_env_creator(env_id) or functools.partial(_make_registered_env, env_id)
+    register_env(name, functools.partial(_counted_env, creator))
     return name
+
+
+def _counted_env(creator: Any, env_context: Any) -> Any:
+    """``creator``'s env with every episode's return and length counted by gymnasium (see episode_metrics)."""
+    return with_episode_statistics(creator(env_context))
 
 
 def _job_env_creator(env_id: str) -> Any:

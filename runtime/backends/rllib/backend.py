@@ -31,7 +31,7 @@ from runtime.backends.rllib.algorithm import (
     policy_spaces,
     register_environment,
 )
-from runtime.backends.rllib.episode_output import LOGDIR, OUTPUT_SETTING
+from runtime.backends.rllib.episode_output import episode_output
 from runtime.backends.rllib.policy import (
     DEFAULT_MODULE,
     module_ids,
@@ -49,10 +49,14 @@ from runtime.errors import UserError
 from runtime.evaluate.video import torch_actor
 from runtime.export.policy import ServingModels, serving_model_of
 from runtime.job.env_config import env_start_error, job_env_config
-from runtime.names import CHECKPOINT_DIR, OUTPUT_DATA_DIR
+from runtime.names import CHECKPOINT_DIR
 from runtime.timings import mark
 from runtime.train.checkpoints import TrainingState
-from runtime.train.reporting import EpisodeWindow, metrics_from_rllib
+from runtime.train.reporting import EpisodeWindow, iteration_episodes, metrics_from_rllib
+
+
+WINDOW_FILE = "rlrt_episode_window.json"
+"""The episode window's returns and lengths, saved in each checkpoint beside RLlib's own state."""
 
 
 def _count(value: Any) -> int:
@@ -232,7 +236,7 @@ class RLlibSession(TrainingSession):
         spec = settings_the_actions_take(spec, self.env_id, env_config, context.out)
         if spec.algorithm.upper() in DISCRETE_ONLY and not env_info(self.env_id).multi_agent:
             check_discrete_actions(spec.algorithm, self.env_id, (env_spaces(self.env_id, env_config) or (0, None))[1])
-        spec = self._episode_output(spec, job, context.out)
+        spec = episode_output(spec, job, context.out)
         action_mask = observes_action_mask(self.env_id, env_config)
         if action_mask:
             custom = spec.config.get("custom_model")
@@ -282,6 +286,9 @@ class RLlibSession(TrainingSession):
 
     def restore(self, checkpoint: Path) -> None:
         self.algo.restore_from_path(str(checkpoint))
+        saved = checkpoint / WINDOW_FILE
+        if saved.is_file():  # a checkpoint of an older rlrt has none: the window starts empty
+            self.window = EpisodeWindow(self.window.size, json.loads(saved.read_text(encoding="utf-8")))
 
     def load_weights(self, checkpoint: Path) -> None:
         """Warm start: only the RLModule's weights (learner and env runners), not the algorithm's counters or
@@ -303,34 +310,11 @@ class RLlibSession(TrainingSession):
         self._report_runner_health()
         if not stop_requested():
             self._fail_when_nothing_runs(steps)
-        return Step(steps, _count(runners.get("num_episodes")), metrics, result=result)
+        return Step(steps, len(iteration_episodes(runners)), metrics, result=result)
 
     def rollout_actor(self) -> Actor:
         """observation -> action: the current policy, greedy, as served (for the driver's rollout videos)."""
         return torch_actor(serving_policy_from_algorithm(self.algo)[0])
-
-    @staticmethod
-    def _episode_output(spec: TrainingSpec, job: Any, out: TextIO) -> TrainingSpec:
-        """RLlib 1.x's ``output``: the folder the env runners write every finished episode to (rollout format),
-        made absolute (``"logdir"``: ``output/intermediate/rollouts``; a relative path: under ``output/data``, which
-        SageMaker uploads), with one line saying where."""
-        given = spec.config.get(OUTPUT_SETTING)
-        if not given:
-            return spec
-        given = str(given)
-        if given == LOGDIR:
-            folder = job.intermediate_dir / "rollouts"
-        elif Path(given).is_absolute():
-            folder = job.in_tree(Path(given))  # /opt/ml/output/data/...: the job's own tree in a local job
-        else:
-            folder = job.base_dir / OUTPUT_DATA_DIR / given
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise UserError(f"rl.training.config.output: cannot create {folder}: {exc}") from exc
-        print(f"rlrt: every finished episode is written to {folder} (rlrt's rollout format: an offline job reads it "
-              "with rl.training.config.input)", file=out, flush=True)
-        return replace(spec, config={**spec.config, OUTPUT_SETTING: str(folder)})
 
     def _fail_when_nothing_runs(self, steps: int) -> None:
         """An iteration that sampled nothing: the environment is tried here (a gymnasium-registered one), and when it
@@ -372,6 +356,8 @@ class RLlibSession(TrainingSession):
 
     def save(self, folder: Path) -> None:
         self.algo.save_to_path(str(folder))
+        # The reported numbers are over the last 100 episodes: a resumed job goes on with the same ones.
+        (folder / WINDOW_FILE).write_text(json.dumps(list(self.window.episodes)), encoding="utf-8")
 
     def finish(self) -> tuple[ModelInfo, Mapping[str, Any]]:
         observation_space, action_space = policy_spaces(self.algo)

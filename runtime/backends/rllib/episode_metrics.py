@@ -1,46 +1,51 @@
-"""Exact episode numbers from RLlib's env runners.
+"""Episode returns and lengths as gymnasium counts them, however RLlib cuts the episode.
 
-An episode that crosses an iteration boundary reaches RLlib's ``on_episode_end`` as chunks (the earlier ones in
-``prev_episode_chunks``). RLlib 2.x's own ``episode_len_mean`` / ``episode_return_mean`` add up the chunks' lengths
-and returns, but on the local env runner (``num_env_runners: 0``) consecutive chunks overlap by one step (``(0, 76)``
-then ``(75, 150)``), so such an episode counts one step, and its reward, twice: Reacher (150-step episodes) reported
-``episode_len_mean: 150.2``. rlrt counts each timestep once, by the chunks' own timestep numbers, and logs per
-iteration the sums the driver's window needs (:func:`runtime.train.reporting.metrics_from_rllib`).
+Every single-agent training environment is wrapped in gymnasium's own ``RecordEpisodeStatistics`` (its
+statistics under the info key :data:`EPISODE_INFO`), and the env runners' ``on_episode_end`` logs each finished
+episode's ``(return, length)`` from its last info, one item per episode (:data:`runtime.train.reporting.EPISODES`).
+RLlib's own ``episode_return_mean`` / ``episode_len_mean`` add up the chunks an episode was cut into at iteration
+boundaries, and on the local env runner (``num_env_runners: 0``) the learner's connector has by then appended an
+artificial bootstrap step (reward 0) to every chunk it trained on: a 150-step episode cut twice counts 152 steps.
+The environment's own count does not depend on the chunks, the runner layout or the vectorisation.
 """
 
 from __future__ import annotations
 
 import math
-from typing import Any, Iterable, Sequence
+from typing import Any, Mapping
 
-from runtime.train.reporting import EPISODES, LENGTH_SUM, RETURN_MAX, RETURN_MIN, RETURN_SUM
+import gymnasium
 
+from runtime.train.reporting import EPISODES
 
-def exact_episode(chunks: Iterable[tuple[int, Sequence[float]]]) -> tuple[int, float]:
-    """``(length, return)`` of an episode given as its chunks, oldest first, each ``(t_started, rewards)``: reward
-    ``k`` of a chunk is that of timestep ``t_started + k + 1``; a timestep in two chunks counts once (the first)."""
-    counted = 0
-    total = 0.0
-    for started, rewards in chunks:
-        for k, reward in enumerate(rewards):
-            timestep = int(started) + k + 1
-            if timestep > counted:
-                total += float(reward)
-                counted = timestep
-    return counted, total
+EPISODE_INFO = "rlrt_episode"
+"""The info key gymnasium's ``RecordEpisodeStatistics`` writes each finished episode's ``{"r", "l", "t"}`` under
+(not its default ``episode``, which a user's own env or wrapper may already use)."""
 
 
-def on_episode_end(*, episode: Any, prev_episode_chunks: Any = None, metrics_logger: Any = None, **_: Any) -> None:
-    """RLlib's ``on_episode_end``: log the finished episode's exact length and return (single-agent episodes; a
-    multi-agent one keeps RLlib's numbers)."""
-    if metrics_logger is None or not hasattr(episode, "t_started") or not hasattr(episode, "get_rewards"):
+def with_episode_statistics(env: Any) -> Any:
+    """``env`` wrapped in gymnasium's ``RecordEpisodeStatistics`` when it is a single-agent gymnasium env (a
+    multi-agent env keeps RLlib's numbers). Called once per env, by the env creator RLlib is given."""
+    from ray.rllib.env.multi_agent_env import MultiAgentEnv  # heavy: RLlib (loaded in every env runner anyway)
+
+    if not isinstance(env, gymnasium.Env) or isinstance(env, MultiAgentEnv):
+        return env
+    return gymnasium.wrappers.RecordEpisodeStatistics(env, stats_key=EPISODE_INFO)
+
+
+def finished_episode(info: Any) -> tuple[float, int] | None:
+    """``(return, length)`` of the episode whose last info is ``info``; None without the statistics."""
+    stats = info.get(EPISODE_INFO) if isinstance(info, Mapping) else None
+    if not isinstance(stats, Mapping) or "r" not in stats or "l" not in stats:
+        return None
+    return float(stats["r"]), int(stats["l"])
+
+
+def on_episode_end(*, episode: Any, metrics_logger: Any = None, **_: Any) -> None:
+    """RLlib's ``on_episode_end``: log the finished episode's return and length as gymnasium counted them."""
+    if metrics_logger is None or not hasattr(episode, "get_infos") or hasattr(episode, "agent_episodes"):
         return
-    chunks = [*(prev_episode_chunks or []), episode]
-    length, total = exact_episode((int(c.t_started), list(c.get_rewards())) for c in chunks)
-    if not math.isfinite(total):
+    finished = finished_episode(episode.get_infos(-1))
+    if finished is None or not math.isfinite(finished[0]):
         return
-    metrics_logger.log_value(EPISODES, 1, reduce="sum")
-    metrics_logger.log_value(LENGTH_SUM, length, reduce="sum")
-    metrics_logger.log_value(RETURN_SUM, total, reduce="sum")
-    metrics_logger.log_value(RETURN_MAX, total, reduce="max")
-    metrics_logger.log_value(RETURN_MIN, total, reduce="min")
+    metrics_logger.log_value(EPISODES, finished, reduce="item_series")

@@ -13,12 +13,16 @@ from __future__ import annotations
 
 import itertools
 import os
+from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import numpy as np
 
+from runtime.config.hyperparameters import TrainingSpec
+from runtime.errors import UserError
 from runtime.evaluate.episodes import flat_observation
+from runtime.names import OUTPUT_DATA_DIR
 from runtime.offline.collect import (
     ACTION,
     CUMULATIVE_REWARDS,
@@ -94,3 +98,26 @@ def on_sample_end(folder: str, *, env_runner: Any = None, **_: Any) -> None:
     counter = env_runner.__dict__.setdefault(COUNTER, itertools.count())
     name = f"rollouts-{getattr(env_runner, 'worker_index', 0)}-{os.getpid()}-{next(counter):06d}.csv"
     write_rollouts(rows, Path(folder) / name)
+
+
+def episode_output(spec: TrainingSpec, job: Any, out: TextIO) -> TrainingSpec:
+    """RLlib 1.x's ``output``: the folder the env runners write every finished episode to (rollout format),
+    made absolute (``"logdir"``: ``output/intermediate/rollouts``; a relative path: under ``output/data``, which
+    SageMaker uploads), with one line saying where."""
+    given = spec.config.get(OUTPUT_SETTING)
+    if not given:
+        return spec
+    given = str(given)
+    if given == LOGDIR:
+        folder = job.intermediate_dir / "rollouts"
+    elif Path(given).is_absolute():
+        folder = job.in_tree(Path(given))  # /opt/ml/output/data/...: the job's own tree in a local job
+    else:
+        folder = job.base_dir / OUTPUT_DATA_DIR / given
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UserError(f"rl.training.config.output: cannot create {folder}: {exc}") from exc
+    print(f"rlrt: every finished episode is written to {folder} (rlrt's rollout format: an offline job reads it "
+          "with rl.training.config.input)", file=out, flush=True)
+    return replace(spec, config={**spec.config, OUTPUT_SETTING: str(folder)})
