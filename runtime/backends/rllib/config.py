@@ -91,6 +91,8 @@ OBSERVATION_FILTERS = ("NoFilter", "MeanStdFilter")
 # Multi-agent environments: one policy per agent group (a Unity behavior), or one policy shared by every agent.
 MULTI_AGENT_POLICIES = ("per_group", "shared")
 SHARED_POLICY = "shared"
+ALGORITHMS = ("PPO", "APPO", "IMPALA", "DQN", "SAC", "BC", "MARWIL", "CQL", "IQL", "DreamerV3")
+"""RLlib's own algorithms, as it spells them (``ray.rllib.algorithms.registry.ALGORITHMS``; a test compares)."""
 # Internal or non-serialisable settings a hyperparameter may not set.
 _FORBIDDEN_PREFIXES = ("_", "callbacks", "env_runner_cls", "policies", "policy_mapping_fn", "class")
 
