@@ -199,6 +199,11 @@ class TrainingSession(ABC):
         return 0
 
 
+def library_name(algorithm: str, names: tuple[str, ...]) -> str | None:
+    """The one of ``names`` (a library's own algorithm names) that ``algorithm`` spells in any case, or None."""
+    return next((name for name in names if name.casefold() == algorithm.strip().casefold()), None)
+
+
 class BackendFactory(ABC):
     """A training library behind the one job path (``BACKEND`` of a module under :mod:`runtime.backends`)."""
 
@@ -212,7 +217,7 @@ class BackendFactory(ABC):
 
     def claims(self, algorithm: str) -> bool:
         """Whether it trains ``algorithm``. Default: one of :attr:`algorithms`, whatever its case."""
-        return algorithm.strip().casefold() in {name.casefold() for name in self.algorithms}
+        return library_name(algorithm, self.algorithms) is not None
 
     @abstractmethod
     def validator(self) -> ConfigValidator:

@@ -37,7 +37,7 @@ from envs.adapters import say_once
 from runtime.config.limits import ENV_CONFIG_KEYS, env_config_problems, limit_problems
 from runtime.config.presets import DEFAULT_PRESET, Preset, load_preset, preset_for_job
 from runtime.config.runners import default_env_runners
-from runtime.config.space_defaults import space_defaults
+from runtime.config.space_defaults import JobChoice, job_settings
 from runtime.config.stop import (  # noqa: F401 - re-exported: the stop criteria are hyperparameters
     STOP_EPISODE_REWARD_MEAN,
     STOP_KEYS,
@@ -116,6 +116,7 @@ class TrainingSpec:
     """Everything a training driver needs, resolved and checked; saved next to the model."""
 
     preset: str
+    """The preset whose settings it trains with, else where they came from (``space-defaults/DQN-discrete``)."""
     env: str
     algorithm: str
     config: Mapping[str, Any]
@@ -202,6 +203,15 @@ class ConfigValidator(ABC):
     def stop_keys(self, algorithm: str) -> Mapping[str, ValueCheck]:
         """Stop criteria beyond :data:`STOP_KEYS` (the offline backend adds ``epochs`` and ``gradient_steps``)."""
         return {}
+
+    def algorithm_name(self, algorithm: str) -> str:
+        """The library's own name of ``algorithm`` (``ppo`` -> ``PPO``), which the spec carries so that every later
+        comparison is exact. Default: as given."""
+        return algorithm.strip()
+
+    def environment_settings(self, algorithm: str) -> frozenset[str]:
+        """Keys about the environment or data, which a job of another algorithm than its preset's keeps (none)."""
+        return frozenset()
 
 
 Rewrite = Callable[[Preset, Mapping[str, Any]], "tuple[dict[str, Any], dict[str, Any], list[str]]"]
@@ -306,15 +316,16 @@ def resolve(
         problems.append(f"'{EVAL_ENV}' ({top[EVAL_ENV]}) names the environment `rlrt evaluate` plays; this job trains "
                         f"{env}. To train {top[EVAL_ENV]}, set '{ENV}' (or `rlrt train --env ID`).")
     backend = validator(algorithm, top.get(BACKEND))
+    # The library's own names, decided here once: every later stage compares them exactly.
+    algorithm, preset_algorithm = backend.algorithm_name(algorithm), backend.algorithm_name(preset.algorithm)
     stop_keys = all_stop_keys(backend.stop_keys(algorithm))
     stop, stop_problems = check_stop(raw_stop, stop_keys)
     problems += stop_problems
     translated, env_additions, translate_problems = backend.translate(algorithm, config_overrides)
-    preset_config = space_defaults(preset, bool(preset_keys), env, algorithm, env_config, translated, default_preset)
-    translated_preset, preset_env, preset_problems = backend.translate(algorithm, preset_config)
+    choice = JobChoice(preset, bool(preset_keys), env, algorithm, preset_algorithm, default_preset)
+    settings = job_settings(choice, env_config, translated, backend.environment_settings(algorithm))
+    translated_preset, preset_env, preset_problems = backend.translate(algorithm, settings.config)
     problems += [f"{preset.where}: {p}" for p in preset_problems] + translate_problems
-    if algorithm.casefold() != preset.algorithm.casefold():
-        translated_preset = _preset_settings_for(backend, algorithm, preset, translated_preset)
     config = deep_merge(translated_preset, translated)
     if "env_config" in config:
         env_config = deep_merge(config.pop("env_config") or {}, env_config)
@@ -339,7 +350,7 @@ def resolve(
     if problems:
         raise UserError(format_problems(problems))
     return TrainingSpec(
-        preset=preset.name,
+        preset=settings.source,
         env=env,
         algorithm=algorithm,
         config=MappingProxyType(config),
@@ -354,7 +365,7 @@ def resolve(
         }),
         hyperparameters=MappingProxyType(original),
         pass_bar=((preset.pass_bar.metric, preset.pass_bar.value)
-                  if preset.pass_bar is not None and env == preset.env and algorithm == preset.algorithm else None),
+                  if preset.pass_bar is not None and env == preset.env and algorithm == preset_algorithm else None),
         backend=top.get(BACKEND),
     )
 
@@ -381,16 +392,6 @@ def _rllib_1x_job_keys(config: dict[str, Any], top: dict[str, Any]) -> list[str]
         elif not value:
             top.setdefault(RECORD_VIDEO_EVERY, 0)
     return problems
-
-
-def _preset_settings_for(backend: ConfigValidator, algorithm: str, preset: Preset, config: dict[str, Any]) -> dict:
-    """The preset's settings that ``algorithm`` has (``rl.training.run`` named another algorithm than the preset's):
-    the others are the preset's, not the user's mistake, and are dropped with one line."""
-    dropped = sorted(key for key in config if key != "env_config" and backend.check(algorithm, {key: config[key]}))
-    if dropped:
-        log.warning("the preset %s's %s settings %s do not apply to %s and are not used", preset.name,
-                    preset.algorithm, ", ".join(dropped), algorithm)
-    return {key: value for key, value in config.items() if key not in dropped}
 
 
 def format_problems(problems: list[str]) -> str:

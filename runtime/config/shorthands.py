@@ -27,8 +27,8 @@ SHORTHANDS = (
     Shorthand(("--env",), "env", ENV, str, "ID", "the environment: a gymnasium id such as CartPole-v1 or an rlrt name "
               "(= --set rl.training.env=ID); without --preset, an env a shipped preset is tuned for trains with that "
               "preset (HopperBulletEnv-v0: hopper-ppo); any other names the tree, stops at gymnasium's "
-              "reward_threshold for it, and PPO gets settings chosen from its spaces (RL Zoo's; one line names "
-              "them)"),
+              "reward_threshold for it, and the algorithm gets settings chosen from its spaces (RL Zoo's; one line "
+              "names them)"),
     Shorthand(("--seed",), "seed", SEED, int, "N", "the random seed (= --set seed=N)"),
     Shorthand(("--timesteps", "-n"), "timesteps", STOP_PREFIX + STOP_TIMESTEPS_TOTAL, int, "N",
               "stop after N environment steps (= --set rl.training.stop.timesteps_total=N)"),

@@ -1,12 +1,14 @@
-"""PPO settings chosen from an environment's spaces, for a job whose environment has no tuned preset.
+"""Algorithm settings chosen from an environment's spaces, for a job whose preset does not give them.
 
-``rlrt train --env Acrobot-v1`` (the default preset is CartPole's) and a user's preset file that leaves settings
-out would otherwise train with RLlib's defaults (a 4000-step batch, 30 epochs of 128-sample minibatches, a 256x256
-network, one environment per runner), which is slow per step and far from what RL Baselines3 Zoo users expect.
-The table below is one rule keyed on the spaces (discrete or continuous actions, vector or image observations),
-with values taken from RL Zoo's ``hyperparams/ppo.yml``: its Acrobot-v1 section for discrete actions, its
-Pendulum-v1 and PyBullet sections (and SB3's defaults) for continuous ones, its Atari section for images. A value
-the user gave (a ``--set``, a preset file's own setting) always wins; only the rest is taken from the table.
+``rlrt train --env Acrobot-v1`` (the default preset is CartPole's PPO), ``rlrt train --algo dqn`` (another algorithm
+than the preset's) and a user's preset file that leaves settings out would otherwise train with the library's
+defaults (RLlib's PPO: a 4000-step batch, 30 epochs of 128-sample minibatches, a 256x256 network, one environment
+per runner), or with settings tuned for another algorithm, far from what RL Baselines3 Zoo users expect. The tables
+are one rule per algorithm keyed on the spaces (discrete or continuous actions, vector or image observations): PPO's
+below, with values taken from RL Zoo's ``hyperparams/ppo.yml`` (its Acrobot-v1 section for discrete actions, its
+Pendulum-v1 and PyBullet sections and SB3's defaults for continuous ones, its Atari section for images), APPO's
+derived from it, and DQN's, SAC's and IMPALA's in :mod:`runtime.config.zoo_defaults`. A value the user gave (a
+``--set``, a preset file's own setting) always wins; only the rest is taken from the table.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from envs.registry import UnknownEnvironmentError, env_info, make_env
 from runtime.config.presets import DEFAULT_PRESET, PRESETS_DIR, Preset
 from runtime.config.stop import same_env
 from runtime.config.zoo import is_zoo_file
+from runtime.config.zoo_defaults import zoo_defaults
 
 log = logging.getLogger(__name__)
 
@@ -110,16 +113,103 @@ def _zoo_file(preset: Preset) -> bool:
         return False
 
 
-def applies(preset: Preset, named: bool, env: str, algorithm: str, default_preset: str) -> bool:
-    """Whether a job gets space defaults: PPO, and either no preset named while the default one is the shipped
-    default (CartPole's) on another environment, or a user's own rlrt preset file (not an RL Zoo file: its
-    converter fills SB3's defaults)."""
-    if algorithm.casefold() != "ppo":
-        return False
-    if not named:
-        return default_preset == DEFAULT_PRESET and not same_env(env, preset.env)
+class JobChoice(NamedTuple):
+    """What decides where a job's algorithm settings come from (its algorithm names in the library's spelling)."""
+
+    preset: Preset
+    named: bool
+    """The hyperparameters name the preset (else it is the job's default one)."""
+    env: str
+    algorithm: str
+    preset_algorithm: str
+    default_preset: str
+
+
+class Settings(NamedTuple):
+    """The preset-level settings a job trains with, and where they came from."""
+
+    config: Mapping[str, Any]
+    source: str
+    """What the job records as its preset: the preset's name when its settings are used, else what was."""
+
+
+APPO_LEAVES = ("num_epochs", "minibatch_size", "vf_clip_param")
+"""PPO's settings APPO does without: its circular buffer, not epochs of minibatches, reuses a batch, and its value
+loss is never clipped."""
+
+
+def defaults_for(algorithm: str, spaces: Spaces) -> dict[str, Any] | None:
+    """``algorithm``'s settings (RLlib names) for ``spaces``, from RL Zoo's values; None where none are kept. APPO
+    (PPO sampled asynchronously) takes PPO's row but :data:`APPO_LEAVES`, each env sampling PPO's rollout length."""
+    kind = kind_of(spaces)
+    if algorithm in ("PPO", "APPO"):
+        settings = ppo_defaults(spaces)
+        if algorithm == "APPO":
+            settings = {k: v for k, v in settings.items() if k not in APPO_LEAVES}
+            settings["rollout_fragment_length"] = ROLLOUT_STEPS[kind]
+        return settings
+    return zoo_defaults(algorithm, kind)
+
+
+def _own_file(preset: Preset) -> bool:
+    """A user's own rlrt preset file (not a shipped preset, not an RL Zoo file: its converter fills SB3's defaults)."""
     own = preset.path is not None and preset.path.parent.resolve() != PRESETS_DIR.resolve()
     return own and not _zoo_file(preset)
+
+
+def job_settings(choice: JobChoice, env_config: Mapping[str, Any], given: Mapping[str, Any],
+                 keep: frozenset[str]) -> Settings:
+    """The preset-level settings of a job (``given``: the user's, in the backend's names; ``keep``: the backend's
+    environment settings), printing one line that names what was chosen from the spaces.
+
+    - Another algorithm than the preset's: the preset gives only its environment (``env_config`` and ``keep``),
+      the rest comes from the table for the algorithm (the library's defaults where it has none, or where the
+      preset is an entry point's own default, such as a SageMaker RL launcher's experiment).
+    - No preset named, the default one (CartPole's) on another environment: its settings give way to the table.
+    - A user's own preset file: its settings, and the table's for the rest.
+    - Anything else: the preset's settings unchanged.
+    """
+    preset = choice.preset
+    if choice.algorithm != choice.preset_algorithm:
+        base = {k: v for k, v in preset.config.items() if k == "env_config" or k in keep}
+        unused = sorted(k for k in preset.config if k not in base)
+        if unused:
+            note = (f"rlrt: preset {preset.name} is for {choice.preset_algorithm}: this {choice.algorithm} job takes "
+                    f"its environment and stop criteria, not its settings ({', '.join(unused)})")
+            say_once(note, note)
+        otherwise = f"library-defaults/{choice.algorithm}" if unused else preset.name
+        if not choice.named and choice.default_preset != DEFAULT_PRESET:  # an entry point's or launcher's own base:
+            return Settings(base, otherwise)  # its script was written against the library's defaults
+        return _from_spaces(choice, base, env_config, given, otherwise)
+    replaced = (not choice.named and choice.default_preset == DEFAULT_PRESET and not same_env(choice.env, preset.env))
+    if not replaced and not (choice.named and _own_file(preset)):
+        return Settings(preset.config, preset.name)
+    if choice.named:
+        return _from_spaces(choice, preset.config, env_config, given, preset.name)
+    settings = _from_spaces(choice, {}, env_config, given, preset.name)
+    # An environment whose spaces are not known here (a family's game, a job's own): the preset as it is.
+    return settings if settings.source != preset.name else Settings(preset.config, preset.name)
+
+
+def _from_spaces(choice: JobChoice, base: Mapping[str, Any], env_config: Mapping[str, Any],
+                 given: Mapping[str, Any], otherwise: str) -> Settings:
+    """``base`` completed from the table for the job's algorithm and environment's spaces, named ``otherwise`` when
+    no row applies (``base`` is then the job's settings as it is)."""
+    spaces = env_spaces(choice.env, env_config)
+    defaults = defaults_for(choice.algorithm, spaces) if spaces is not None else None
+    if spaces is None or defaults is None:
+        return Settings(base, otherwise)
+    chosen = fill(base, given, defaults)
+    settings = dict(base)
+    for key, value in chosen.items():
+        settings[key] = {**(settings.get(key) or {}), **value} if isinstance(value, Mapping) else value
+    if chosen:
+        listed = ", ".join(f"{k}={_short(v)}" for k, v in _flat(chosen))
+        note = (f"rlrt: {choice.algorithm} settings from {choice.env}'s spaces ({kind_of(spaces)} "
+                f"actions/observations; RL Zoo's values where neither you nor the preset set one): {listed}")
+        say_once(note, note)
+    own = choice.named and choice.algorithm == choice.preset_algorithm
+    return Settings(settings, choice.preset.name if own else f"space-defaults/{choice.algorithm}-{kind_of(spaces)}")
 
 
 def _flat(settings: Mapping[str, Any], prefix: str = "") -> list[tuple[str, Any]]:
@@ -145,30 +235,6 @@ def fill(base: Mapping[str, Any], given: Mapping[str, Any], defaults: Mapping[st
         elif key not in base and key not in given:
             chosen[key] = value
     return chosen
-
-
-def space_defaults(preset: Preset, named: bool, env: str, algorithm: str, env_config: Mapping[str, Any],
-                   given: Mapping[str, Any], default_preset: str) -> Mapping[str, Any]:
-    """The preset settings a job trains with (``given``: the user's, in the backend's names), printing one line
-    that names what was chosen from the spaces. Without a named preset the default preset's own settings (tuned for
-    its environment) give way to the table; a user's preset file keeps its settings and gets the table's for the
-    rest. Anything else: the preset's settings unchanged."""
-    if not applies(preset, named, env, algorithm, default_preset):
-        return preset.config
-    spaces = env_spaces(env, env_config)
-    if spaces is None:
-        return preset.config
-    base: Mapping[str, Any] = preset.config if named else {}
-    chosen = fill(base, given, ppo_defaults(spaces))
-    settings = dict(base)
-    for key, value in chosen.items():
-        settings[key] = {**(settings.get(key) or {}), **value} if isinstance(value, Mapping) else value
-    if chosen:
-        listed = ", ".join(f"{k}={_short(v)}" for k, v in _flat(chosen))
-        note = (f"rlrt: PPO settings from {env}'s spaces ({kind_of(spaces)} actions/observations; RL Zoo's values "
-                f"where neither you nor the preset set one): {listed}")
-        say_once(note, note)
-    return settings
 
 
 def _short(value: Any) -> str:

@@ -93,17 +93,25 @@ def zoo_preset(data: Mapping[str, Any], path: Path, env: str | None) -> ZooPrese
         raise UserError(f"{path}, {section_id}: {', '.join(refused)} change(s) the environment, which rlrt does not "
                         "do from a Zoo file: register an environment that applies them (a gymnasium id or a "
                         "'module:Class' that builds the wrapped env) and name it with rl.training.env.")
+    config, stop, notes = zoo_settings(algorithm, section, f"{path}, {section_id}")
+    return ZooPreset({"name": f"{path.stem}-{section_id}", "env": section_id, "algorithm": algorithm,
+                      "description": f"RL Zoo {path.name}, {section_id}", "config": config, "stop": stop},
+                     tuple(f"rlrt: RL Zoo {path.name}, {section_id}: {note}" for note in notes))
+
+
+def zoo_settings(algorithm: str, section: Mapping[str, Any], where: str) -> tuple[dict[str, Any], dict[str, Any],
+                                                                               list[str]]:
+    """A Zoo section of ``algorithm`` (``PPO``, ``DQN``, ``SAC``; SB3's names, its defaults where the section is
+    silent) as (RLlib settings, stop criteria, what was not translated); ``where`` names it in a message."""
     notes: list[str] = []
     settings = {**SB3_DEFAULTS[algorithm], **section}
-    config, stop = _common(settings, algorithm, path, section_id, notes)
+    config, stop = _common(settings, algorithm, where, notes)
     {"PPO": _ppo, "DQN": _dqn, "SAC": _sac}[algorithm](settings, config, notes)
     for key in sorted(set(section) & set(NOT_TRANSLATED)):
         notes.append(f"{key}={section[key]!r} not translated: {NOT_TRANSLATED[key]}")
     unknown = sorted(set(section) - _READ - set(NOT_TRANSLATED) - set(REFUSED))
     notes += [f"{key}={section[key]!r} not translated: not an SB3 {algorithm} setting rlrt knows" for key in unknown]
-    return ZooPreset({"name": f"{path.stem}-{section_id}", "env": section_id, "algorithm": algorithm,
-                      "description": f"RL Zoo {path.name}, {section_id}", "config": config, "stop": stop},
-                     tuple(f"rlrt: RL Zoo {path.name}, {section_id}: {note}" for note in notes))
+    return config, stop, notes
 
 
 _READ = frozenset({"n_timesteps", "policy", "n_envs", "policy_kwargs", "normalize", "env_kwargs", "learning_rate",
@@ -155,10 +163,9 @@ def _schedule(settings: Mapping[str, Any], key: str, where: str) -> tuple[float,
     return _number({key: value}, key, where, positive=False), False
 
 
-def _common(settings: dict[str, Any], algorithm: str, path: Path, section: str,
+def _common(settings: dict[str, Any], algorithm: str, where: str,
             notes: list[str]) -> tuple[dict[str, Any], dict[str, Any]]:
     """What every algorithm shares: the budget, vectorisation, network, normalisation, gamma, lr and clipping."""
-    where = f"{path}, {section}"
     if "n_timesteps" not in settings:
         raise UserError(f"{where}: the section has no n_timesteps (the Zoo's training budget).")
     budget = _number(settings, "n_timesteps", where, integer=True)

@@ -159,15 +159,27 @@ def _resolve_and_train(job: Job, early: tuple[BackendFactory, EarlyStart] | None
             return _multi_node_training(job, plan, default_preset, plugins)
     result = train(env, spec, plugins, early_start=early[1] if early is not None else None)
     if result.exit_code == 0 and (job.local or env.base_dir != DEFAULT_BASE_DIR):  # not on SageMaker or docker
-        print(
-            "rlrt: outputs:\n"
-            f"  model (checkpoint, config, metadata): {env.model_dir}\n"
-            f"  checkpoints: {env.checkpoint_dir}\n"
-            f"  progress.csv, learning_curve.png: {env.intermediate_dir}\n"
-            f"  TensorBoard: {env.tensorboard_dir}",
-            flush=True,
-        )
+        print(outputs_summary(env), flush=True)
     return result.exit_code
+
+
+def outputs_summary(env: JobEnvironment) -> str:
+    """The closing ``rlrt: outputs:`` lines of a local job: each folder with what the job wrote there, and only
+    what is there (no learning curve is drawn before an episode ends; an empty folder is not named)."""
+    def has(folder: Path) -> bool:
+        return folder.is_dir() and any(path.is_file() for path in folder.rglob("*"))
+
+    lines = []
+    if has(env.model_dir):
+        lines.append(f"  model (checkpoint, config, metadata): {env.model_dir}")
+    if has(env.checkpoint_dir):
+        lines.append(f"  checkpoints: {env.checkpoint_dir}")
+    intermediate = [name for name in ("progress.csv", "learning_curve.png") if (env.intermediate_dir / name).is_file()]
+    if intermediate:
+        lines.append(f"  {', '.join(intermediate)}: {env.intermediate_dir}")
+    if has(env.tensorboard_dir):
+        lines.append(f"  TensorBoard: {env.tensorboard_dir}")
+    return "\n".join(["rlrt: outputs:", *lines])
 
 
 def _named_algorithm(given: Mapping[str, Any], default_preset: str) -> str:

@@ -85,14 +85,16 @@ def test_a_shorthand_and_a_set_that_disagree_are_named_together(tmp_path: Path) 
 
 def test_shorthands_name_the_tree_and_stop_after_the_env_and_tensorboard_lists_the_job_once(tmp_path: Path) -> None:
     run = run_rlrt(["train", "--env", "Acrobot-v1", "--algo", "DQN", "--seed", "3", "-n", "50000", *QUICK,
-                    "--set", "rl.training.config.num_env_runners=0"], cwd=tmp_path, timeout=600)
+                    "--set", "rl.training.config.num_env_runners=0",  # 100 steps: 25 of RL Zoo's DQN batches
+                    "--set", "rl.training.config.min_sample_timesteps_per_iteration=100"], cwd=tmp_path, timeout=600)
     assert run.returncode == 0, (run.stdout + run.stderr)[-3000:]
     [tree] = trees(tmp_path)
     assert tree.name.startswith("acrobot-dqn-"), tree
     stored = json.loads((tree / "input/config/hyperparameters.json").read_text())
     assert {k: json.loads(v) for k, v in stored.items()} == {
         "rl.training.env": "Acrobot-v1", "rl.training.run": "DQN", "seed": 3, "rl.training.stop.timesteps_total": 50000,
-        "rl.training.stop.training_iteration": 1, "record_video_every": 0, "rl.training.config.num_env_runners": 0}
+        "rl.training.stop.training_iteration": 1, "record_video_every": 0, "rl.training.config.num_env_runners": 0,
+        "rl.training.config.min_sample_timesteps_per_iteration": 100}
     stop = json.loads((tree / "model" / "config.json").read_text())["stop"]
     assert stop == {"episode_reward_mean": -100, "timesteps_total": 50000, "training_iteration": 1}, stop
     assert "episode_reward_mean >= -100: gymnasium's reward_threshold for Acrobot-v1" in run.stderr + run.stdout

@@ -396,20 +396,23 @@ def test_other_rllib_algorithms_build_and_run_an_iteration(tmp_path: Path, algor
 
 
 def test_dqn_on_the_default_preset_trains_and_serves_rllibs_own_greedy_action(tmp_path: Path) -> None:
-    """``rl.training.run=DQN`` on the (PPO) default preset: the preset's PPO settings are dropped with one line (not
-    reported as the user's errors); the value-based policy exports (its Q-values are the served head: greedy action
-    and their softmax), and the served action is RLlib's own greedy action."""
+    """``rl.training.run=DQN`` on the (PPO) default preset: none of the preset's PPO settings is used, which one line
+    says (they are not reported as the user's errors); the value-based policy exports (its Q-values are the served
+    head: greedy action and their softmax), and the served action is RLlib's own greedy action."""
     import numpy as np
     import torch
     from ray.rllib.core.rl_module.rl_module import RLModule
 
     from runtime.serving.model_store import OnnxPolicy
 
+    # 100 sampled steps: the table's replay ratio (RL Zoo's DQN: 4 batches of 512 every 16 steps) trains 25 batches.
     tree = make_job_tree(tmp_path / "ml", {"rl.training.run": "DQN", "rl.training.stop.training_iteration": 1,
+                                          "rl.training.config.min_sample_timesteps_per_iteration": 100,
                                           "record_video_every": 0})
     run = run_rlrt(["train"], base=tree.base, timeout=300, RLRT_TF_PYTHON="")  # no SavedModel asked for
     assert run.returncode == 0, run.stderr[-3000:]
-    assert "rlrt: the preset cartpole-ppo's PPO settings clip_param, entropy_coeff, lambda" in run.stderr
+    assert ("rlrt: preset cartpole-ppo is for PPO: this DQN job takes its environment and stop criteria, not its "
+            "settings (clip_param, entropy_coeff, gamma, grad_clip, lambda, lr") in run.stderr
     assert "no serving exports" not in run.stderr and (tree.model / "policy.onnx").is_file()
     # No SavedModel was asked for (RLRT_TF_PYTHON): metadata.json says why there is none, the log does not.
     assert json.loads((tree.model / "metadata.json").read_text())["serving"]["tensorflow_skipped"]

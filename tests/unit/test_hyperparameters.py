@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from envs import adapters
 from runtime.config import hyperparameters as hp
 from runtime.errors import UserError
 from runtime.job.environment import load_environment
@@ -327,14 +328,18 @@ def test_rllib_1x_dqn_and_sac_names_reach_their_2x_settings() -> None:
         resolve({"rl.training.run": "APPO", "rl.training.config.use_critic": False})
 
 
-def test_another_algorithm_drops_the_presets_settings_it_does_not_have(caplog: pytest.LogCaptureFixture) -> None:
+def test_another_algorithm_takes_none_of_the_presets_settings(capsys: pytest.CaptureFixture,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
     """``rl.training.run=DQN`` on the default (PPO) preset: the preset's PPO settings are the preset's, not the
-    user's mistakes; they are dropped with one line, and the user's own unknown keys are still refused."""
+    user's mistakes; none is used (not even those DQN also has: CartPole-PPO's learning-rate schedule and gamma),
+    one line says so, and the user's own unknown keys are still refused."""
+    monkeypatch.setattr(adapters, "_SAID", set())  # the once-per-process lines, said afresh here
     spec = resolve({"rl.training.run": "DQN"})
     assert spec.algorithm == "DQN" and not {"lambda", "clip_param", "entropy_coeff", "vf_loss_coeff"} & set(spec.config)
-    assert "lr" in spec.config and "gamma" in spec.config  # settings DQN has are kept
-    line = next(r.getMessage() for r in caplog.records if "do not apply to DQN" in r.getMessage())
-    assert line.startswith("the preset cartpole-ppo's PPO settings ") and "clip_param" in line
+    assert (spec.config["lr"], spec.config["gamma"]) == (2.5e-4, 0.99)  # RL Zoo's DQN, not CartPole-PPO's
+    assert spec.preset == "space-defaults/DQN-discrete"
+    line = next(x for x in capsys.readouterr().err.splitlines() if x.startswith("rlrt: preset cartpole-ppo is for"))
+    assert "this DQN job takes its environment and stop criteria, not its settings" in line and "clip_param" in line
     with pytest.raises(UserError, match="clip_param"):
         resolve({"rl.training.run": "DQN", "rl.training.config.clip_param": 0.2})
 

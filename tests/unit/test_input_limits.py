@@ -121,7 +121,7 @@ def test_dqn_refuses_actions_that_are_not_discrete_naming_the_space() -> None:
                                         r"\(1,\), float32\)\): use PPO or SAC"):
         check_discrete_actions("DQN", "Pendulum-v1", gymnasium.make("Pendulum-v1").action_space)
     with pytest.raises(UserError, match="has MultiDiscrete actions .*: use PPO "):
-        check_discrete_actions("dqn", "X-v0", gymnasium.spaces.MultiDiscrete([2, 3]))
+        check_discrete_actions("DQN", "X-v0", gymnasium.spaces.MultiDiscrete([2, 3]))
     check_discrete_actions("DQN", "CartPole-v1", gymnasium.spaces.Discrete(2))
     check_discrete_actions("SAC", "Pendulum-v1", gymnasium.spaces.Box(-1, 1, (1,)))
     check_discrete_actions("DQN", "multi", None)  # spaces not known: RLlib decides

@@ -81,8 +81,8 @@ def test_tuned_presets_other_algorithms_and_unknown_envs_are_left_alone() -> Non
     named = resolve({"preset": "cartpole-ppo", hp.ENV: "Acrobot-v1"}).config
     assert named["num_envs_per_env_runner"] == 32  # a preset asked for by name is used as it is
     assert resolve({"preset": "hopper-ppo"}).config["train_batch_size_per_learner"] == 8000
-    dqn = resolve({hp.ENV: "Acrobot-v1", hp.RUN: "DQN"}).config
-    assert dqn["num_envs_per_env_runner"] == 32  # DQN: the table is for PPO
+    dqn = resolve({hp.ENV: "Acrobot-v1", hp.RUN: "DQN"})  # DQN's own row, nothing of CartPole-PPO's
+    assert dqn.preset == "space-defaults/DQN-discrete" and dqn.config["num_envs_per_env_runner"] == 1
     assert resolve({hp.ENV: "NoSuchEnv-v9"}).config.get("num_envs_per_env_runner") == 32
 
 
@@ -100,7 +100,8 @@ def test_an_env_with_a_shipped_preset_trains_with_it_when_no_preset_is_named(cap
     assert _tree_hint({"rl.training.config.env": "HopperBulletEnv-v0"}, DEFAULT_PRESET) == "hopper-ppo"
     assert resolve({hp.ENV: "Pendulum-v1"}).algorithm == "PPO"  # pendulum-bcq is BCQ: the default algorithm is PPO
     assert resolve({hp.ENV: "Pendulum-v1", hp.RUN: "BCQ"}).preset == "pendulum-bcq"
-    assert resolve({hp.ENV: "HopperBulletEnv-v0", hp.RUN: "SAC"}).preset == "cartpole-ppo"  # none tuned for SAC
+    # None tuned for SAC: SAC's row of the table, not the default preset's PPO settings.
+    assert resolve({hp.ENV: "HopperBulletEnv-v0", hp.RUN: "SAC"}).preset == "space-defaults/SAC-continuous"
     assert resolve({"preset": "cartpole-ppo", hp.ENV: "HopperBulletEnv-v0"}).preset == "cartpole-ppo"  # named: kept
     # An entry point's own default (train-reacher.py's) is what the user chose: never swapped.
     assert hp.resolve({hp.ENV: "HopperBulletEnv-v0"}, _validator, default_preset="reacher-ppo").preset == "reacher-ppo"

@@ -273,6 +273,15 @@ class D3rlpyValidator(ConfigValidator):
         """Unknown keys (with the closest valid one), wrong types, values d3rlpy refuses."""
         return check_config(live_schema(algorithm), config, functools.partial(_factory_problems, algorithm))
 
+    def algorithm_name(self, algorithm: str) -> str:
+        """d3rlpy's name (``discretebcq`` and Coach's ``DDQN_BCQ`` -> ``DiscreteBCQ``); another name as given."""
+        return canonical_algorithm(algorithm) or algorithm.strip()
+
+    def environment_settings(self, algorithm: str) -> frozenset[str]:
+        """rlrt's own keys but the network's: the data (``input``), its episodes' time limit, the epoch's length and
+        how epochs are evaluated and selected, which hold for any algorithm trained on the same data."""
+        return frozenset(OWN_KEYS) - {"hidden_units"}
+
     def sizes_env_runners(self, algorithm: str) -> bool:
         """Offline training runs no env runners."""
         return False

@@ -42,7 +42,7 @@ def check_discrete_actions(algorithm: str, env_id: str, action_space: Any) -> No
     """A UserError when ``algorithm`` acts only in discrete actions and ``env_id``'s are not (RLlib itself fails deep
     in building its module, on the deprecated ``RLModule(config=...)``). A multi-agent or composite space is left
     to RLlib."""
-    if algorithm.upper() not in DISCRETE_ONLY or isinstance(action_space, (gymnasium.spaces.Discrete, type(None))):
+    if algorithm not in DISCRETE_ONLY or isinstance(action_space, (gymnasium.spaces.Discrete, type(None))):
         return
     if isinstance(action_space, (gymnasium.spaces.Box, gymnasium.spaces.MultiDiscrete, gymnasium.spaces.MultiBinary)):
         instead = "PPO or SAC" if isinstance(action_space, gymnasium.spaces.Box) else "PPO"
@@ -238,7 +238,7 @@ def build_algorithm_config(
     except (ValueError, TypeError, KeyError) as exc:
         offline = (f" RLlib's {spec.algorithm} learns only from logged data, which rlrt's RLlib backend does not read "
                    "(RLlib's offline settings are refused); d3rlpy's offline algorithms do "
-                   "(rl.training.backend=d3rlpy, docs/OFFLINE.md)." if spec.algorithm.upper() in OFFLINE_ONLY else "")
+                   "(rl.training.backend=d3rlpy, docs/OFFLINE.md)." if spec.algorithm in OFFLINE_ONLY else "")
         raise UserError(f"RLlib rejected the {spec.algorithm} configuration: {exc}{offline}") from exc
     return config
 

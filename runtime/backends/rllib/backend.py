@@ -3,8 +3,7 @@
 Online-specific work happens here, off the driver's path: on one host the job's own Ray starts as a child process
 while the configuration is checked (:meth:`runtime.backends.rllib.factory.RLlibBackendFactory.start_early`; a
 rejected one stops it) and the session joins it; episode numbers are smoothed over the last 100 episodes (RLlib
-1.x semantics), and a change in env-runner health is reported. The driver films the policy
-:meth:`RLlibSession.rollout_actor` gives (runtime.train.videos) and exports the model folder's checkpoint.
+1.x semantics), and a change in env-runner health is reported. The driver films ``rollout_actor`` and exports.
 """
 
 from __future__ import annotations
@@ -234,7 +233,7 @@ class RLlibSession(TrainingSession):
         self.sample_timeout = SampleTimeout(self.env_id, env_config, hp.CONFIG_PREFIX + SETTING in spec.hyperparameters)
         quiet_ray_logs()  # before RLlib's config builder logs (init_ray does it too, later when joining a cluster)
         spec = settings_the_actions_take(spec, self.env_id, env_config, context.out)
-        if spec.algorithm.upper() in DISCRETE_ONLY and not env_info(self.env_id).multi_agent:
+        if spec.algorithm in DISCRETE_ONLY and not env_info(self.env_id).multi_agent:
             check_discrete_actions(spec.algorithm, self.env_id, (env_spaces(self.env_id, env_config) or (0, None))[1])
         spec = episode_output(spec, job, context.out)
         action_mask = observes_action_mask(self.env_id, env_config)
@@ -304,13 +303,15 @@ class RLlibSession(TrainingSession):
         iteration = state.training_iteration + 1
         metrics = metrics_from_rllib(result, iteration, state.timesteps_total, state.episodes_total, state.time_total_s,
                                      window=self.window)
-        steps = _count(runners.get("num_env_steps_sampled"))
+        steps, episodes = _count(runners.get("num_env_steps_sampled")), len(iteration_episodes(runners))
         if not steps and not stop_requested():
             self.sample_timeout.starved(self.algo, iteration, self.context.out)
+        elif not state.episodes_total + episodes:
+            self.sample_timeout.no_episode(self.algo, iteration, state.timesteps_total + steps, self.context.out)
         self._report_runner_health()
         if not stop_requested():
             self._fail_when_nothing_runs(steps)
-        return Step(steps, len(iteration_episodes(runners)), metrics, result=result)
+        return Step(steps, episodes, metrics, result=result)
 
     def rollout_actor(self) -> Actor:
         """observation -> action: the current policy, greedy, as served (for the driver's rollout videos)."""

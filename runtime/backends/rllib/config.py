@@ -91,6 +91,8 @@ OBSERVATION_FILTERS = ("NoFilter", "MeanStdFilter")
 # Multi-agent environments: one policy per agent group (a Unity behavior), or one policy shared by every agent.
 MULTI_AGENT_POLICIES = ("per_group", "shared")
 SHARED_POLICY = "shared"
+ALGORITHMS = ("PPO", "APPO", "IMPALA", "DQN", "SAC", "BC", "MARWIL", "CQL", "IQL", "DreamerV3")
+"""RLlib's own algorithms, as it spells them (``ray.rllib.algorithms.registry.ALGORITHMS``; a test compares)."""
 # Internal or non-serialisable settings a hyperparameter may not set.
 _FORBIDDEN_PREFIXES = ("_", "callbacks", "env_runner_cls", "policies", "policy_mapping_fn", "class")
 
@@ -105,16 +107,15 @@ _MODEL_DICT_KEYS = ("fcnet_hiddens", "fcnet_activation", "vf_share_layers", "fre
 
 @functools.lru_cache(maxsize=None)
 def algorithm_config_class(algorithm: str) -> type:
-    """The AlgorithmConfig subclass for ``algorithm`` (e.g. PPO -> PPOConfig); UserError if RLlib has none."""
-    from ray.rllib.algorithms.registry import ALGORITHMS  # heavy: Ray and RLlib (~4 s)
+    """The AlgorithmConfig subclass for ``algorithm`` (RLlib's spelling, as the resolved spec carries it: PPO ->
+    PPOConfig); UserError if RLlib has none."""
+    from ray.rllib.algorithms.registry import ALGORITHMS as REGISTRY  # heavy: Ray and RLlib (~4 s)
 
-    names = {name.upper(): name for name in ALGORITHMS}
-    name = names.get(algorithm.upper())
-    if name is None:
-        close = difflib.get_close_matches(algorithm.upper(), list(names), n=1)
-        hint = f" Did you mean '{names[close[0]]}'?" if close else ""
-        raise UserError(f"Unknown RLlib algorithm '{algorithm}'.{hint} RLlib has: {', '.join(sorted(ALGORITHMS))}.")
-    algorithm_class, default_config = ALGORITHMS[name]()
+    if algorithm not in REGISTRY:
+        close = difflib.get_close_matches(algorithm, list(REGISTRY), n=1)
+        hint = f" Did you mean '{close[0]}'?" if close else ""
+        raise UserError(f"Unknown RLlib algorithm '{algorithm}'.{hint} RLlib has: {', '.join(sorted(REGISTRY))}.")
+    algorithm_class, default_config = REGISTRY[algorithm]()
     return default_config.__class__
 
 

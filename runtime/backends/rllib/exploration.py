@@ -33,11 +33,11 @@ def translate_exploration(algorithm: str, config: Any) -> tuple[dict[str, Any], 
     if not isinstance(config, dict):
         return None
     kind, typed = _kind(config), json.dumps(config, default=str)
-    if kind == "StochasticSampling" and algorithm.upper() in SAMPLES_FROM_ITS_POLICY and \
+    if kind == "StochasticSampling" and algorithm in SAMPLES_FROM_ITS_POLICY and \
             not config.get("random_timesteps") and set(config) <= {"type", "random_timesteps"}:
         return {}, (f"rl.training.config.exploration_config={typed}: RLlib 2.x's {algorithm} samples its actions "
                     "from the policy's distribution, as this did in RLlib 1.x; ignored")
-    if kind == "EpsilonGreedy" and algorithm.upper() == "DQN" and \
+    if kind == "EpsilonGreedy" and algorithm == "DQN" and \
             set(config) <= {"type", *EPSILON_GREEDY_DEFAULTS} and not config.get("warmup_timesteps"):
         settings = {**EPSILON_GREEDY_DEFAULTS, **{k: v for k, v in config.items() if k != "type"}}
         if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in settings.values()):

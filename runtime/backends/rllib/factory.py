@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from runtime.backends.rllib.backend import RLlibSession, serving_model_from_checkpoint
+from runtime.backends.rllib.config import ALGORITHMS
 from runtime.backends.rllib.config_keys import quick_problems
 from runtime.backends.rllib.policy import serving_policy_from_checkpoint
 from runtime.backends.rllib.quiet import quiet_ray_logs
@@ -23,8 +24,7 @@ class RLlibBackendFactory(BackendFactory):
     """The RLlib backend (see :class:`runtime.contracts.BackendFactory`)."""
 
     name = "rllib"
-    algorithms = ("PPO", "APPO", "IMPALA", "DQN", "SAC", "BC", "MARWIL", "CQL", "IQL", "DreamerV3")
-    """RLlib's own algorithms (``ray.rllib.algorithms.registry.ALGORITHMS``; a test compares)."""
+    algorithms = ALGORITHMS
     distributed = True
     """Trains across the hosts of a multi-host job (a Ray cluster)."""
 
@@ -42,7 +42,7 @@ class RLlibBackendFactory(BackendFactory):
 
     def quick_check(self, algorithm: str, config: Mapping[str, Any]) -> list[str]:
         """The validator's problems with ``config`` from ``config_keys.json`` (no RLlib import)."""
-        return quick_problems(algorithm, config)
+        return quick_problems(self.validator().algorithm_name(algorithm), config)
 
     def serving_model(self, model_dir: Path) -> ServingModels:
         quiet_ray_logs()  # RLlib's own lines that do not apply, as in training (rlrt export)

@@ -1,4 +1,5 @@
-"""An iteration in which RLlib's env runners returned no samples (a slow game or simulator).
+"""An iteration in which RLlib's env runners returned no samples (a slow game or simulator), and the first iterations
+in which no episode ended (each says so once).
 
 RLlib waits ``sample_timeout_s`` (60 s by default) for its env runners' ``sample()`` calls; when none returns in
 time it logs "No samples returned from remote workers" and the iteration trains on nothing: its step count is 0 and
@@ -13,6 +14,8 @@ import math
 import time
 from dataclasses import dataclass
 from typing import Any, Mapping, TextIO
+
+import gymnasium
 
 from envs.registry import env_info, make_env
 
@@ -55,14 +58,43 @@ def measure_env_speed(env_id: str, env_config: Mapping[str, Any], seconds: float
         env.close()
 
 
+def episode_steps(env_id: str, env_config: Mapping[str, Any]) -> int | None:
+    """The step limit of ``env_id``'s episodes: ``env_config``'s ``max_episode_steps``, else gymnasium's registered
+    one (the environment is not built: a game or simulator would start); None when neither is known."""
+    given = env_config.get("max_episode_steps")
+    if isinstance(given, int) and not isinstance(given, bool):
+        return given
+    try:
+        return gymnasium.spec(env_id).max_episode_steps
+    except Exception:  # noqa: BLE001 - not a gymnasium id (a job's own env): the limit is not known here
+        return None
+
+
 @dataclass
 class SampleTimeout:
-    """Watches for iterations without samples; see the module docstring."""
+    """Watches for iterations without samples, or without a finished episode; see the module docstring."""
 
     env_id: str
     env_config: Mapping[str, Any]
     user_set: bool
     """Whether the job's hyperparameters chose ``sample_timeout_s`` (then rlrt only advises)."""
+    episodeless_said: bool = False
+
+    def no_episode(self, algo: Any, iteration: int, steps_total: int, out: TextIO) -> None:
+        """Say once that no episode has ended in the job's first ``iteration`` iterations (``steps_total`` env
+        steps), and why: the episode figures stay NaN until one does."""
+        if self.episodeless_said:
+            return
+        self.episodeless_said = True
+        config = algo.config
+        envs = max(1, int(config.num_env_runners or 0)) * max(1, int(config.num_envs_per_env_runner or 1))
+        limit = episode_steps(self.env_id, self.env_config)
+        lasts = f"its episodes last up to {limit} steps" if limit else "its episode length is not known here"
+        print(f"rlrt: no episode of {self.env_id} has ended in {iteration} iteration(s): {steps_total} env steps "
+              f"over {envs} environment(s) is {steps_total // envs} steps each, and {lasts}; the episode_reward_* "
+              "figures stay NaN until one ends. Sample more steps per iteration (rl.training.config."
+              "train_batch_size_per_learner; DQN and SAC: min_sample_timesteps_per_iteration) or run fewer "
+              "environments (num_envs_per_env_runner).", file=out, flush=True)
 
     def starved(self, algo: Any, iteration: int, out: TextIO) -> None:
         """Report iteration ``iteration``, which sampled nothing, and size the timeout when it is rlrt's to size."""

@@ -18,6 +18,7 @@ from typing import Any, Mapping
 from runtime.backends.rllib.config import (
     _FORBIDDEN_PREFIXES,
     _MODEL_DICT_KEYS,
+    ALGORITHMS,
     BATCH_MODES,
     CUSTOM_MODEL_KEYS,
     FRAMEWORK_KEYS,
@@ -40,6 +41,7 @@ from runtime.backends.rllib.no_effect import message as no_effect_message
 from runtime.backends.rllib.reward_scale import REWARD_SCALE, reward_scale_problem
 from runtime.backends.rllib.schema import PREFIX, Schema, as_typed, coerce_number, model_value_problem, value_problem
 from runtime.config.hyperparameters import ConfigValidator
+from runtime.contracts import library_name
 from runtime.offline.sources import is_sampler
 
 log = logging.getLogger(__name__)
@@ -264,6 +266,10 @@ def check_config(algorithm: str, schema: Schema, config: Mapping[str, Any]) -> l
 
 class RLlibValidator(ConfigValidator):
     """Translates and checks ``rl.training.config.*`` for an RLlib algorithm (see runtime.config.hyperparameters)."""
+
+    def algorithm_name(self, algorithm: str) -> str:
+        """RLlib's spelling (``ppo`` -> ``PPO``, ``dreamerv3`` -> ``DreamerV3``); another name as given."""
+        return library_name(algorithm, ALGORITHMS) or algorithm.strip()
 
     def sizes_env_runners(self, algorithm: str) -> bool:
         return True
