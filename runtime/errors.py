@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Callable
 
 from runtime.names import BASE_DIR_ENV, DEFAULT_BASE_DIR, FAILURE_FILE
+from runtime.streams import outlive_readers
 
 log = logging.getLogger(__name__)
 
@@ -25,6 +26,7 @@ EXIT_FRAMEWORK_ERROR = 1
 EXIT_USER_ERROR = 2
 EXIT_SIGTERM = 143
 EXIT_SIGINT = 130
+EXIT_SIGHUP = 129
 
 FAILURE_PREVIEW_CHARS = 1024
 
@@ -38,8 +40,13 @@ class TreeBusy(UserError):
     file, which belongs to the job running there."""
 
 
+def signal_exit_code(name: str) -> int:
+    """128 + the signal's number, as a shell reports a process it ended (SIGINT 130, SIGTERM 143, SIGHUP 129)."""
+    return {"SIGINT": EXIT_SIGINT, "SIGHUP": EXIT_SIGHUP}.get(name, EXIT_SIGTERM)
+
+
 class JobInterrupted(BaseException):
-    """SIGTERM or SIGINT ends the job (:mod:`runtime.stop_signals`): raised where the main thread was, or by the
+    """SIGTERM, SIGINT or SIGHUP ends the job (:mod:`runtime.stop_signals`): raised where the main thread was, or by the
     training loop once it kept what it could. A ``BaseException``, so that no ``except Exception`` on the way (a video
     that must never end a job, an export failure kept as the job's reason) takes it for an error of its own."""
 
@@ -54,7 +61,7 @@ class JobInterrupted(BaseException):
 
     @property
     def exit_code(self) -> int:
-        return EXIT_SIGINT if self.signal_name == "SIGINT" else EXIT_SIGTERM
+        return signal_exit_code(self.signal_name)
 
     def __str__(self) -> str:
         during = f" during {self.phase}" if self.phase else ""
@@ -99,6 +106,7 @@ def run_job(job: Callable[[], int | None], failure_file: Callable[[], Path] = de
 
     ``failure_file`` is called only when a failure happens, so it can name the job's own tree once it is known.
     """
+    outlive_readers()  # a stop must not depend on a reader of stdout (runtime.streams)
     try:
         code = job()
         return EXIT_OK if code is None else int(code)

@@ -29,7 +29,8 @@ from contextlib import contextmanager
 from types import FrameType
 from typing import Any, Callable, Iterator
 
-from runtime.errors import EXIT_SIGINT, EXIT_SIGTERM, JobInterrupted
+from runtime.errors import JobInterrupted, signal_exit_code
+from runtime.streams import outlive_readers
 from runtime.timings import mark
 
 GRACE_S = 5.0
@@ -58,6 +59,7 @@ class StopSignals:
         self._previous: dict[int, Any] = {}
         self.process_wide = False
         """Installed for the whole process (:func:`run_command`), not only while a job runs (:meth:`handling`)."""
+        self._hangup: bool | None = None
 
     @property
     def requested(self) -> bool:
@@ -70,14 +72,22 @@ class StopSignals:
     @property
     def exit_code(self) -> int:
         """The exit code a stop by the first signal ends with (128 + its number, as a shell reports it)."""
-        return EXIT_SIGINT if self.signal_name == "SIGINT" else EXIT_SIGTERM
+        return signal_exit_code(self.signal_name)
+
+    @property
+    def stops(self) -> tuple[int, ...]:
+        """The signals that stop a job: SIGTERM, SIGINT and, unless the process was started ignoring it (``nohup``),
+        SIGHUP (a closed terminal: the job keeps what it did, as for Ctrl-C)."""
+        if self._hangup is None:
+            self._hangup = signal.getsignal(signal.SIGHUP) is not signal.SIG_IGN
+        return (signal.SIGTERM, signal.SIGINT, signal.SIGHUP) if self._hangup else (signal.SIGTERM, signal.SIGINT)
 
     def install(self) -> None:
-        """Make this object the handler of SIGTERM, SIGINT and SIGALRM (again, if a library replaced it); only in the
-        main thread, where Python runs signal handlers."""
+        """Make this object the handler of SIGTERM, SIGINT, SIGHUP and SIGALRM (again, if a library replaced it);
+        only in the main thread, where Python runs signal handlers."""
         os.environ.setdefault("SDL_NO_SIGNAL_HANDLERS", "1")
         try:
-            for signum in (signal.SIGTERM, signal.SIGINT):
+            for signum in self.stops:
                 if signal.getsignal(signum) != self._on_signal:
                     signal.signal(signum, self._on_signal)
             if signal.getsignal(signal.SIGALRM) != self._on_alarm:
@@ -91,6 +101,8 @@ class StopSignals:
         try:
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
             signal.signal(signal.SIGINT, signal.default_int_handler)
+            if self._hangup:
+                signal.signal(signal.SIGHUP, signal.SIG_DFL)
         except ValueError:
             pass
 
@@ -105,7 +117,7 @@ class StopSignals:
         outermost = self._depth == 0
         if outermost:
             self.clear()
-            self._previous = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGINT, signal.SIGALRM)}
+            self._previous = {s: signal.getsignal(s) for s in (*self.stops, signal.SIGALRM)}
         self._depth += 1
         try:
             self.install()
@@ -209,6 +221,7 @@ def install() -> StopSignals:
 def run_command(main: Callable[[], int]) -> int:
     """A process's command (``rlrt``'s ``main``) with the handler installed from its start: a signal while the
     libraries import or before the command's job began ends it with one line and 130/143, not a traceback."""
+    outlive_readers()
     STOPS.install()
     STOPS.process_wide = True
     try:

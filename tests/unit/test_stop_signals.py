@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import signal
 
@@ -39,3 +40,41 @@ def test_a_second_signal_abandons_a_model_folder_being_finished() -> None:
             os.kill(os.getpid(), signal.SIGTERM)
             pytest.fail("the second signal was ignored")
     assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)  # the budget's alarm is off
+
+
+def test_a_stream_whose_reader_is_gone_goes_on_into_dev_null() -> None:
+    """EPIPE on a pipe whose reader exited: the write succeeds from then on (to /dev/null) and says the reader is
+    gone; another error is not hidden."""
+    from runtime.streams import Outliving
+
+    read_end, write_end = os.pipe()
+    stream = os.fdopen(write_end, "w", buffering=1)
+    outliving = Outliving(stream)
+    outliving.write("read\n")
+    assert os.read(read_end, 100) == b"read\n"
+    os.close(read_end)
+    outliving.write("nobody reads this\n")
+    outliving.flush()
+    assert outliving.lost and os.path.samefile(f"/proc/self/fd/{stream.fileno()}", os.devnull)
+    outliving.write("nor this\n")
+    stream.close()
+    closed = Outliving(io.StringIO())
+    closed.close()
+    with pytest.raises(ValueError):
+        closed.write("a closed stream is the caller's bug")
+
+
+def test_sighup_stops_a_job_unless_the_process_was_started_ignoring_it() -> None:
+    """A closed terminal (SIGHUP) stops like Ctrl-C, exit 129; under nohup (SIGHUP ignored at start) it is left
+    ignored."""
+    from runtime.errors import signal_exit_code
+    from runtime.stop_signals import StopSignals
+
+    assert signal_exit_code("SIGHUP") == 129 and signal_exit_code("SIGINT") == 130
+    previous = signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    try:
+        assert signal.SIGHUP not in StopSignals().stops
+        signal.signal(signal.SIGHUP, signal.SIG_DFL)
+        assert signal.SIGHUP in StopSignals().stops
+    finally:
+        signal.signal(signal.SIGHUP, previous)
