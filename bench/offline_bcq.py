@@ -2,13 +2,19 @@
 
 For each seed: collect the dataset with ``rlrt collect``, train the default offline preset (``cartpole-bcq``) with
 ``rlrt train`` on it, evaluate the exported model with ``rlrt evaluate-offline`` for 20 episodes, and check the pass
-bar (mean return >= 195, training time < 240 s). ``--preset`` trains another preset instead: a name or a file, e.g.
+bar (mean return >= 195, training time <= 240 s). ``--preset`` trains another preset instead: a name or a file, e.g.
 the Batch RL seed's own Coach preset file (``../shared/coach/rl_cartpole_batch_coach/src/preset-cartpole-ddqnbcq.py``,
 translated to d3rlpy as a Coach user's job is; its CsvDataset is not beside it, so the train channel's data is
 used). With ``--throughput``, also compare gradient updates per second through ``rlrt`` with a bare d3rlpy loop of
 the same configuration on the same data.
 
+By default each seed is both the data's and the training's. ``--data-seed N`` collects one dataset (the Batch RL
+seed's: ``--seed N``) and trains every seed on that same file, so the spread is the training seed's alone; the
+evaluation episodes' environment seeds are 10000+seed either way. A table (seed, training s, mean and min return,
+pass) and the load average before each seed are printed at the end.
+
     python bench/offline_bcq.py --seeds 0 1 2 --throughput --out bench/results/offline_runs.json
+    python bench/offline_bcq.py --data-seed 0 --seeds 0 1 2 3 4 5 6 7 8 9
     python bench/offline_bcq.py --preset ../shared/coach/rl_cartpole_batch_coach/src/preset-cartpole-ddqnbcq.py
 """
 
@@ -18,7 +24,6 @@ import argparse
 import csv
 import json
 import os
-import platform
 import re
 import shutil
 import subprocess
@@ -26,6 +31,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+from common import machine
 
 REPO = Path(__file__).resolve().parent.parent
 PASS_RETURN = 195.0
@@ -53,11 +60,19 @@ def job_tree(base: Path, hyperparameters: dict[str, object]) -> None:
     (config / "inputdataconfig.json").write_text("{}")
 
 
+def collect(work: Path, data_seed: int) -> Path:
+    """The seed's dataset: 100 CartPole-v0 envs x 5 episodes of the uniform random policy, env i seeded data_seed+i."""
+    data = work / f"data{data_seed}" / "cartpole.csv"
+    if not data.is_file():
+        rlrt(["collect", "--env", "CartPole-v0", "--num-envs", "100", "--num-episodes", "5", "--seed", str(data_seed),
+              "--output", str(data), "--no-progress"])
+    return data
+
+
 def run_seed(seed: int, work: Path, overrides: dict[str, object], episodes: int,
-             preset: str = "cartpole-bcq") -> dict[str, object]:
-    data = work / f"seed{seed}" / "cartpole.csv"
-    rlrt(["collect", "--env", "CartPole-v0", "--num-envs", "100", "--num-episodes", "5", "--seed", str(seed),
-          "--output", str(data), "--no-progress"])
+             preset: str = "cartpole-bcq", data_seed: int | None = None) -> dict[str, object]:
+    load = os.getloadavg()
+    data = collect(work, seed if data_seed is None else data_seed)
     train = work / f"seed{seed}" / "train"
     coach_file = preset.endswith(".py")  # a Coach preset file trains through `rlrt train --preset FILE`
     job_tree(train, {"seed": seed, **overrides} if coach_file else {"preset": preset, "seed": seed, **overrides})
@@ -80,6 +95,8 @@ def run_seed(seed: int, work: Path, overrides: dict[str, object], episodes: int,
     mean = sum(returns) / len(returns)
     return {
         "seed": seed,
+        "data_seed": seed if data_seed is None else data_seed,
+        "load_at_start": [round(x, 2) for x in load],
         "mean_return": mean,
         "min_return": min(returns),
         "returns": returns,
@@ -90,7 +107,7 @@ def run_seed(seed: int, work: Path, overrides: dict[str, object], episodes: int,
         "selected_epoch": metadata["training"].get("selected_epoch"),
         "stopped_by": metadata["training"].get("stopped_by"),
         "rlrt_gradient_steps_per_s": sum(rates) / len(rates) if rates else None,
-        "passed": mean >= PASS_RETURN and training_s < PASS_SECONDS,
+        "passed": mean >= PASS_RETURN and training_s <= PASS_SECONDS,
     }
 
 
@@ -125,7 +142,7 @@ print(json.dumps({"bare_gradient_steps_per_s": float(np.mean(rates))}))
 
 def throughput(work: Path, steps: int, repeats: int) -> dict[str, object]:
     """Alternate a bare d3rlpy loop and rlrt (same preset config, same data, 1 torch thread each)."""
-    data = work / "seed0" / "cartpole.csv"
+    data = collect(work, 0)
     bare_script = work / "bare.py"
     bare_script.write_text(BARE)
     bare, ours = [], []
@@ -147,9 +164,21 @@ def throughput(work: Path, steps: int, repeats: int) -> dict[str, object]:
             "ratio_of_means": (sum(ours) / len(ours)) / (sum(bare) / len(bare))}
 
 
+def table(runs: list[dict[str, object]]) -> str:
+    """The runs as a Markdown table (what bench/RESULTS.md carries)."""
+    rows = ["| seed | data seed | load at start | training s | mean return | min | gradient steps | passed |",
+            "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for r in runs:
+        load = "/".join(f"{x:.1f}" for x in r["load_at_start"])  # type: ignore[attr-defined]
+        rows.append(f"| {r['seed']} | {r['data_seed']} | {load} | {r['training_s']:.1f} | {r['mean_return']:.1f} | "
+                    f"{r['min_return']:.0f} | {r['gradient_steps']} | {'yes' if r['passed'] else 'NO'} |")
+    return "\n".join(rows)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--data-seed", type=int, help="train every seed on this one dataset (default: each its own)")
     parser.add_argument("--episodes", type=int, default=20, help="evaluation episodes per seed")
     parser.add_argument("--preset", default="cartpole-bcq", help="the preset to train: a name or a file")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="extra hyperparameters")
@@ -165,14 +194,14 @@ def main() -> int:
             overrides[key] = json.loads(value)
         except json.JSONDecodeError:
             overrides[key] = value
-    load = os.getloadavg()
-    results: dict[str, object] = {"machine": f"{platform.node()} {os.cpu_count()} cores, load {load[0]:.1f} at start",
+    results: dict[str, object] = {"machine": machine(), "command": " ".join(sys.argv),
                                   "preset": args.preset, "overrides": overrides, "runs": []}
+    print(f"machine: {results['machine']}", flush=True)
     with tempfile.TemporaryDirectory(prefix="rlrt-bench-offline-") as tmp:
         work = Path(tmp)
         for seed in args.seeds:
             preset = str(Path(args.preset).resolve()) if Path(args.preset).is_file() else args.preset
-            run = run_seed(seed, work, overrides, args.episodes, preset)
+            run = run_seed(seed, work, overrides, args.episodes, preset, args.data_seed)
             results["runs"].append(run)  # type: ignore[union-attr]
             print(json.dumps({k: v for k, v in run.items() if k != "returns"}), flush=True)
         if args.throughput:
@@ -181,6 +210,7 @@ def main() -> int:
     results["load_at_end"] = os.getloadavg()[0]
     passed = sum(1 for r in results["runs"] if r["passed"])  # type: ignore[union-attr]
     results["passed"] = f"{passed}/{len(args.seeds)}"
+    print(table(results["runs"]), flush=True)  # type: ignore[arg-type]
     print(f"passed {passed}/{len(args.seeds)} seeds", flush=True)
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)

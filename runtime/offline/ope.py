@@ -177,16 +177,19 @@ class FQETracker:
     """d3rlpy's Fitted Q Evaluation of a policy that keeps changing: a (Discrete)FQE warm-started across epochs.
 
     Each :meth:`step` trains the FQE Q function ``steps`` more gradient steps against the current policy and
-    returns the estimated value of the logged initial states, ``mean Q_fqe(s_0, pi(s_0))``.
+    returns the estimated value of the logged initial states, ``mean Q_fqe(s_0, pi(s_0))``. ``q_func_factory``
+    replaces d3rlpy's default Q-function: with discrete actions that one fits with the Huber loss, whose minimiser
+    is not the expected target FQE estimates, so the d3rlpy backend passes a squared-error one.
     """
 
     def __init__(self, algo: Any, dataset: Any, data: LoggedData, gamma: float, learning_rate: float = 1e-4,
                  batch_size: int = 100, target_update_interval: int = 100, observation_scaler: Any = None,
-                 sample: Any = None) -> None:
+                 sample: Any = None, q_func_factory: Any = None) -> None:
         from d3rlpy.ope import FQE, DiscreteFQE, FQEConfig  # heavy: d3rlpy (offline jobs only)
 
         config = FQEConfig(learning_rate=learning_rate, batch_size=batch_size, gamma=gamma,
-                           target_update_interval=target_update_interval, observation_scaler=observation_scaler)
+                           target_update_interval=target_update_interval, observation_scaler=observation_scaler,
+                           **({"q_func_factory": q_func_factory} if q_func_factory is not None else {}))
         cls = DiscreteFQE if data.discrete else FQE
         self.fqe = cls(algo=algo, config=config, device="cpu:0")
         self.sample = sample or dataset.sample_transition_batch

@@ -293,8 +293,8 @@ def test_a_slow_first_iteration_gets_one_line_and_a_quick_one_none() -> None:
 
 
 def test_an_offline_jobs_bar_counts_its_epochs_not_its_time_limit() -> None:
-    """cartpole-bcq stops at ``epochs: 4`` or ``time_total_s: 200``: after epoch 1 of 4 in 10 s the epochs end the
-    job first, and the bar counts them (it counted toward time_total_s: 5 %)."""
+    """An offline job that stops at ``epochs: 4`` or ``time_total_s: 200``: after epoch 1 of 4 in 10 s the epochs end
+    the job first, and the bar counts them (it counted toward time_total_s: 5 %)."""
     from runtime.train.progress import ProgressBar
 
     screen = io.StringIO()

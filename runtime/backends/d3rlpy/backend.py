@@ -27,6 +27,7 @@ from envs.registry import make_env
 from runtime.backends.d3rlpy.config import is_discrete, split_config
 from runtime.backends.d3rlpy.library import GRAD_STEP_FILE, import_d3rlpy, save_algo
 from runtime.backends.d3rlpy.policy import discrete_policy_module, policy_tables, serving_model
+from runtime.backends.d3rlpy import squared_error
 from runtime.config import hyperparameters as hp
 from runtime.contracts import Actor, BackendContext, ModelInfo, Step, TrainingSession
 from runtime.errors import JobInterrupted, UserError
@@ -141,7 +142,8 @@ class D3rlpySession(TrainingSession):
         self.temperature = float(self.own["ope_temperature"])
         self.reward_model = ope.fit_reward_model(data) if self.discrete and data.behaviour_probs is not None else None
         self.fqe = ope.FQETracker(algo, dataset, data, d3config.gamma, sample=self.sample,
-                                  observation_scaler=copy.deepcopy(algo.observation_scaler)) \
+                                  observation_scaler=copy.deepcopy(algo.observation_scaler),
+                                  q_func_factory=squared_error.fqe_q_function(self.discrete)) \
             if self.own["fqe_steps"] > 0 else None
         self.step_limit = min([spec.stop[k] for k in ("gradient_steps", hp.STOP_TIMESTEPS_TOTAL) if k in spec.stop],
                               default=math.inf)
