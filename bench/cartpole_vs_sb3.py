@@ -2,25 +2,40 @@
 preset) vs Stable-Baselines3 PPO with RL Zoo's tuned hyperparameters, alternately in one run of this script; round
 N seeds both with N; the ratio is SB3's median over rlrt's.
 
-    python bench/cartpole_vs_sb3.py [--rounds 5]
+    python bench/cartpole_vs_sb3.py [--rounds 5] [--under-load [NICE]]
+
+``--under-load``: under the standard background load (bench/load.py: one busy process per core at nice 19, or NICE).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import statistics
 
 from common import OUT, machine, python, rlrt_env, seconds_to_cartpole_475, stream_process
+from load import add_load_argument, load_from
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rounds", type=int, default=5)
+    add_load_argument(parser)
     args = parser.parse_args()
     print(f"machine: {machine()}", flush=True)
-    ours, theirs = [], []
-    for round_ in range(args.rounds):
+    with load_from(args.under_load) as load:
+        print(load, flush=True)
+        ours, theirs = race(args.rounds)
+    print(f"median seconds to 475: rlrt {statistics.median(ours):.1f}, SB3 {statistics.median(theirs):.1f}; "
+          f"SB3/rlrt {statistics.median(theirs) / statistics.median(ours):.2f}")
+
+
+def race(rounds: int) -> tuple[list[float], list[float]]:
+    """``rounds`` rounds of rlrt then SB3 (round N: seed N on both sides); the seconds each took to 475."""
+    ours: list[float] = []
+    theirs: list[float] = []
+    for round_ in range(rounds):
         base = OUT / "cartpole_vs_sb3" / f"round{round_}"
         reached, steps, wall = seconds_to_cartpole_475(base, {"seed": round_})
         code, sb3_wall, _ = stream_process([python(), "bench/sb3_cartpole.py", "475", str(round_)],
@@ -32,9 +47,8 @@ def main() -> None:
         ours.append(reached)
         theirs.append(float(sb3) if sb3 != "not" else float("inf"))
         print(f"round {round_}: rlrt {ours[-1]:.1f} s ({steps} steps, process {wall:.1f} s); "
-              f"SB3 {theirs[-1]:.1f} s ({sb3_steps} steps)", flush=True)
-    print(f"median seconds to 475: rlrt {statistics.median(ours):.1f}, SB3 {statistics.median(theirs):.1f}; "
-          f"SB3/rlrt {statistics.median(theirs) / statistics.median(ours):.2f}")
+              f"SB3 {theirs[-1]:.1f} s ({sb3_steps} steps); load average {os.getloadavg()[0]:.1f}", flush=True)
+    return ours, theirs
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 """Train a preset for a fixed wall-clock budget, then evaluate it greedily with `rlrt evaluate`.
 
     python bench/train_for.py PRESET SECONDS [--episodes 20] [--target RETURN] [--preset-stop] [--seed N]
-                              [--set rl.training.config.KEY=JSON ...]
+                              [--set rl.training.config.KEY=JSON ...] [--under-load [NICE]]
 
 Used for the reacher-ppo (900 s, goal: mean evaluation return >= 18), hopper-ppo (to its 2M-step stop,
 `--target 2500`; RL Zoo's PPO reaches 2575 at 2M steps) and humanoid-ppo (3600 s, `--target 3500`, the seed's stop)
@@ -19,6 +19,7 @@ import statistics
 from typing import Any
 
 from common import OUT, greedy_episodes, greedy_return, machine, settings_from, train_for
+from load import add_load_argument, load_from
 
 
 def main() -> None:
@@ -35,6 +36,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=None, help="the job's seed (default: the preset's)")
     parser.add_argument("--set", action="append", default=[], metavar="NAME=JSON",
                         help="a hyperparameter on top of the preset, e.g. rl.training.config.minibatch_size=512")
+    add_load_argument(parser)
     args = parser.parse_args()
     hyperparameters = settings_from(args.set)
     if args.seed is not None:
@@ -44,8 +46,10 @@ def main() -> None:
         print(f"hyperparameters on top of {args.preset}: {json.dumps(hyperparameters)}", flush=True)
     base = OUT / f"train_for-{args.preset}"
     shutil.rmtree(base, ignore_errors=True)
-    rows, wall = train_for(base, args.preset, args.seconds, keep_return_stop=args.preset_stop,
-                           hyperparameters=hyperparameters)
+    with load_from(args.under_load) as load:  # the training only: the greedy evaluation is not timed
+        print(load, flush=True)
+        rows, wall = train_for(base, args.preset, args.seconds, keep_return_stop=args.preset_stop,
+                               hyperparameters=hyperparameters)
     last = rows[-1]
     best = max(float(r["episode_reward_mean"]) for r in rows if r["episode_reward_mean"] != "nan")
     print(f"preset: {args.preset}; trained {float(last['time_total_s']):.0f} s ({wall:.0f} s wall), "

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import difflib
 import json
-import logging
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -38,6 +37,7 @@ from runtime.config.limits import ENV_CONFIG_KEYS, env_config_problems, limit_pr
 from runtime.config.presets import DEFAULT_PRESET, Preset, load_preset, preset_for_job
 from runtime.config.runners import default_env_runners
 from runtime.config.space_defaults import JobChoice, job_settings
+from runtime.config.threads import Threads
 from runtime.config.stop import (  # noqa: F401 - re-exported: the stop criteria are hyperparameters
     STOP_EPISODE_REWARD_MEAN,
     STOP_KEYS,
@@ -52,8 +52,6 @@ from runtime.config.stop import (  # noqa: F401 - re-exported: the stop criteria
 )
 from runtime.config.values import ValueCheck, check_value, coerce_value, decode_value, parse_number  # noqa: F401 - re-exported
 from runtime.errors import UserError
-
-log = logging.getLogger(__name__)
 
 # Parameter names (constants, as sagemaker-training's params module does).
 PRESET = "preset"
@@ -81,8 +79,7 @@ RL_NUM_INSTANCES_SECONDARY = "rl_num_instances_secondary"
 RL_PRIMARY_ADDRESS = "rl_primary_address"
 RECORD_VIDEO_EVERY = "record_video_every"
 SAVE_MODEL = "save_model"
-"""Coach's flag (the Batch RL seed passes ``save_model: 1``); accepted for compatibility, rlrt always saves the
-model."""
+"""Coach's flag (the Batch RL seed passes ``save_model: 1``); accepted, rlrt always saves the model."""
 
 PRETRAINED_MODEL = "pretrained_model"
 """Warm start: a local model folder, ``model.tar.gz`` or checkpoint whose weights training starts from (as the
@@ -131,10 +128,11 @@ class TrainingSpec:
     hyperparameters: Mapping[str, Any] = field(default_factory=dict)
     """The hyperparameters as given (minus ``sagemaker_*``), for the record."""
     pass_bar: tuple[str, float] | None = None
-    """The preset's pass bar (metric, value), when the job trains the preset's environment and algorithm (the
-    learning curve draws it)."""
+    """The preset's pass bar (metric, value) when the job trains its env and algorithm (the learning curve draws it)."""
     backend: str | None = None
     """The backend ``rl.training.backend`` names; None: the algorithm's default backend."""
+    threads: Threads | None = None
+    """The threads of each of the job's processes (runtime.config.threads), chosen when the job's setup resolves it."""
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-serialisable view (the resolved configuration saved with the model)."""
@@ -143,6 +141,7 @@ class TrainingSpec:
             "config": _plain(self.config), "env_config": _plain(self.env_config), "stop": _plain(self.stop),
             "checkpoint_frequency": self.checkpoint_frequency, "checkpoint_keep": self.checkpoint_keep,
             "seed": self.seed, "extras": _plain(self.extras), "hyperparameters": _plain(self.hyperparameters),
+            "threads": self.threads.record() if self.threads is not None else None,
         }, default=str))
 
 
@@ -301,8 +300,7 @@ def resolve(
             problems.append(f"A hyperparameter has an empty name ({json.dumps(key)}) and the value "
                             f"{json.dumps(value, default=str)[:80]}; remove it or name it.")
         else:
-            valid = list(TOP_LEVEL_KEYS) + [PRESET, *PRESET_ALIASES]
-            valid += [STOP_PREFIX + k for k in STOP_KEYS]
+            valid = [*TOP_LEVEL_KEYS, PRESET, *PRESET_ALIASES, *(STOP_PREFIX + k for k in STOP_KEYS)]
             # Suggest a prefixed spelling for a bare algorithm key such as "lr".
             hint = _closest(key, valid)
             if not hint and "." not in key:

@@ -17,11 +17,13 @@ import shutil
 import sys
 import time
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping
 
 from runtime.config import hyperparameters as hp
 from runtime.config.presets import DEFAULT_PRESET
+from runtime.config.threads import choose_threads, layout_of
 from runtime.contracts import Plugins
 from runtime.errors import TreeBusy, UserError, run_job
 from runtime.job.context import Job
@@ -310,11 +312,14 @@ def require_writable(folder: Path, role: str, min_free: int = MIN_FREE_BYTES) ->
 
 
 def resolve_spec(hyperparameters: Mapping[str, Any], plugins: Plugins, num_cpus: int | None = None,
-                 default_preset: str = DEFAULT_PRESET) -> hp.TrainingSpec:
+                 default_preset: str = DEFAULT_PRESET, num_gpus: int = 0) -> hp.TrainingSpec:
     """Resolve hyperparameters into a checked spec: the configuration check of the backend that trains the algorithm,
     the dialect of the environment's family (DeepRacer's names), and a backend the family works with. The one
-    resolution ``rlrt train`` and ``rlrt tune`` share."""
+    resolution ``rlrt train`` and ``rlrt tune`` share. With ``num_cpus``, the threads of the job's processes are
+    chosen for that layout (:mod:`runtime.config.threads`)."""
     spec = hp.resolve(hyperparameters, plugins.validator_for, default_preset=default_preset, num_cpus=num_cpus,
                       rewrite=plugins.rewrite_hyperparameters)
     plugins.training_backend(spec)  # a family refuses a backend it does not work with here, before any start-up
-    return spec
+    if num_cpus is None:
+        return spec
+    return replace(spec, threads=choose_threads(layout_of(spec.config, num_cpus, num_gpus)))

@@ -137,7 +137,8 @@ def _resolve_and_train(job: Job, early: tuple[BackendFactory, EarlyStart] | None
     env = job.env
     try:
         with start_up():  # resolving imports the backend's library (RLlib: ~2 s)
-            spec = resolve_spec(job.hyperparameters, plugins, num_cpus=env.num_cpus, default_preset=default_preset)
+            spec = resolve_spec(job.hyperparameters, plugins, num_cpus=env.num_cpus, default_preset=default_preset,
+                                num_gpus=env.num_gpus)
     except UserError as exc:
         raise _naming_stored_values(exc, job) from exc.__cause__
     backend = plugins.training_backend(spec)
@@ -281,5 +282,6 @@ def _multi_node_training(job: Job, plan: ClusterPlan, default_preset: str, plugi
     if not plan.is_head:
         return run_worker(plan, job.env)
     with head_cluster(plan, job.env) as cluster:  # SIGTERM while it forms: every Ray process stopped, exit 143
-        spec = resolve_spec(job.hyperparameters, plugins, num_cpus=cluster.cpus + 1, default_preset=default_preset)
+        spec = resolve_spec(job.hyperparameters, plugins, num_cpus=cluster.cpus + 1, default_preset=default_preset,
+                            num_gpus=job.env.num_gpus)
         return train(job.env, spec, plugins, cluster=cluster).exit_code

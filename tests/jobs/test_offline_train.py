@@ -116,6 +116,7 @@ def test_model_directory_and_metadata(trained: tuple[JobTree, str]) -> None:
         assert (tree.model / name).is_file(), name
     config = json.loads((tree.model / "config.json").read_text())
     assert config["config"]["batch_size"] == 32 and config["algorithm"] == "DiscreteBCQ"
+    assert config["threads"]["learner"] == 1  # d3rlpy's default networks are small: one torch thread
     assert len(list(tree.checkpoints.glob("checkpoint_*"))) == 2
 
 

@@ -72,6 +72,10 @@ def test_cartpole_in_a_sagemaker_tree(tmp_path: Path) -> None:
     config = json.loads((tree.model / "config.json").read_text())
     assert config["preset"] == "cartpole-ppo" and config["stop"]["training_iteration"] == 2
     assert (tree.model / "config.yaml").is_file()
+    # One torch thread per process for the preset's 64 x 64 network, said in the log and recorded.
+    assert config["threads"]["learner"] == 1 and config["threads"]["chosen_by"] == "rlrt's rule"
+    assert re.search(r"^rlrt: torch threads: learner 1, .*rl\.training\.config\.num_threads overrides\)$",
+                     run.stdout, re.M), run.stdout[:2000]
     metadata = json.loads((tree.model / "metadata.json").read_text())
     assert metadata["action_space"] == {"type": "Discrete", "n": 2, "start": 0}
     assert metadata["observation_space"]["shape"] == [4]

@@ -86,7 +86,8 @@ MISTAKES = [
     ({"select_by": "bogus"}, "'select_by' must be one of last, ope_sdr, ope_wis, ope_is, ope_fqe, "
                              "episode_reward_mean, got \"bogus\""),
     ({"hidden_units": []}, "'hidden_units' must be a list of layer sizes such as [256, 256], got []"),
-    ({"num_threads": "two"}, "'num_threads' must be an integer >= 1 (torch CPU threads), got \"two\" (str)"),
+    ({"num_threads": "two"}, "'num_threads' must be an integer >= 1 (the learner's torch CPU threads), got \"two\" "
+                            "(str)"),
 ]
 
 

@@ -29,6 +29,7 @@ from runtime.backends.d3rlpy.library import GRAD_STEP_FILE, import_d3rlpy, save_
 from runtime.backends.d3rlpy.policy import discrete_policy_module, policy_tables, serving_model
 from runtime.backends.d3rlpy import squared_error
 from runtime.config import hyperparameters as hp
+from runtime.config.threads import job_threads, use_threads
 from runtime.contracts import Actor, BackendContext, ModelInfo, Step, TrainingSession
 from runtime.errors import JobInterrupted, UserError
 from runtime.evaluate.episodes import EvaluationResult, run_episodes
@@ -102,13 +103,14 @@ class D3rlpySession(TrainingSession):
 
     def __init__(self, context: BackendContext) -> None:
         d3rlpy = import_d3rlpy()
-        import torch  # heavy: loaded with d3rlpy
         from d3rlpy.algos.utility import build_scalers_with_transition_picker  # heavy: d3rlpy
 
         self.context = context
         spec, job, out = context.spec, context.job, context.out
         d3config, self.own = split_config(spec.algorithm, spec.config)
-        torch.set_num_threads(int(self.own["num_threads"]))
+        threads = job_threads(spec.threads, spec.config, job.num_cpus)
+        use_threads(threads.learner)
+        print(threads.line(), file=out, flush=True)
         self.env_id = context.env_id
         self.discrete = is_discrete(spec.algorithm)
         sources = given_data_sources(job, self.own["input"]) if self.own["input"] else [offline_data_source(job)]

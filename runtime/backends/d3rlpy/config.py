@@ -27,6 +27,7 @@ from typing import Any, Callable, Mapping
 
 from runtime.backends.d3rlpy.library import import_d3rlpy
 from runtime.config.hyperparameters import ConfigValidator
+from runtime.config.threads import SETTING, SETTING_CHECK
 from runtime.config.values import ValueCheck, coerce_value
 from runtime.errors import UserError
 from runtime.offline.sources import input_problem
@@ -82,7 +83,7 @@ OWN_KEYS: Mapping[str, ValueCheck] = MappingProxyType(
         "time_limit": ValueCheck((int,), lambda v: v >= 1,
                                  "an integer >= 1 (episodes this long ended by a time limit)", None),
         "select_by": ValueCheck((str,), lambda v: v in SELECTORS, "one of " + ", ".join(SELECTORS), "last"),
-        "num_threads": ValueCheck((int,), lambda v: v >= 1, "an integer >= 1 (torch CPU threads)", 1),
+        SETTING: SETTING_CHECK,  # None: the job's rule (runtime.config.threads)
         "input": InputCheck((str, list, dict), lambda v: input_problem(v) is None,
                             "a .csv/.parquet/.json file, folder or glob pattern of logged rollouts, or a list of them "
                             "(RLlib 1.x's input)", None),

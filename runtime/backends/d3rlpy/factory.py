@@ -14,6 +14,7 @@ from runtime.backends.d3rlpy.config import ALGORITHMS, D3rlpyValidator, is_offli
 from runtime.backends.d3rlpy.config_keys import quick_problems
 from runtime.backends.d3rlpy.library import load_algo
 from runtime.backends.d3rlpy.policy import serving_model_from_model_dir
+from runtime.config.threads import ACTING_THREADS, use_threads
 from runtime.contracts import Actor, BackendContext, BackendFactory
 from runtime.errors import UserError
 from runtime.export.policy import ServingModel
@@ -80,9 +81,7 @@ class D3rlpyBackendFactory(BackendFactory):
     def load_actor(self, model_dir: Path, metadata: Mapping[str, Any]) -> Actor:
         """The model's greedy policy, loaded by d3rlpy itself from ``metadata['model_file']`` (or the newest
         ``model.d3`` under the folder)."""
-        import torch  # heavy: loaded with d3rlpy
-
-        torch.set_num_threads(1)
+        use_threads(ACTING_THREADS)  # one observation at a time (runtime.config.threads)
         named = metadata.get("model_file")
         model_file = model_dir / str(named) if named else find_d3rlpy_model(model_dir)
         try:

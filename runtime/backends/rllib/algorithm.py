@@ -25,6 +25,7 @@ from runtime.backends.rllib.multi_agent_env import as_rllib_multi_agent_env
 from runtime.backends.rllib.ppo_learner import ppo_learner_class
 from runtime.backends.rllib.reward_scale import REWARD_SCALE, scaled_rewards
 from runtime.config.hyperparameters import TrainingSpec
+from runtime.config.threads import SETTING as THREADS
 from runtime.errors import UserError
 from runtime.job.env_config import env_start_error
 
@@ -187,6 +188,7 @@ def build_algorithm_config(
     log_std_init = model_config.pop("log_std_init", None)
     observation_filter = settings.pop("observation_filter", "NoFilter")
     reward_scale = float(settings.pop(REWARD_SCALE, 1.0))
+    settings.pop(THREADS, None)  # rlrt's, applied by the session (runtime.backends.rllib.threads)
     policies_mode = str(settings.pop("multi_agent_policies", "per_group"))
     episode_folder = settings.pop(OUTPUT_SETTING, None)
     custom_model = settings.pop("custom_model", None)

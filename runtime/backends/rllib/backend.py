@@ -40,6 +40,7 @@ from runtime.backends.rllib.policy import (
 from runtime.backends.rllib.quiet import NATIVE_NOT_ACTIONABLE, quiet_ray_logs
 from runtime.backends.rllib.ray_process import LocalRay, init_ray, shutdown_ray
 from runtime.backends.rllib.sampling import SETTING, SampleTimeout
+from runtime.backends.rllib.threads import use_job_threads, worker_variables
 from runtime.cluster import env_runner_hosts, healthy_env_runners
 from runtime.config import hyperparameters as hp
 from runtime.config.hyperparameters import TrainingSpec
@@ -248,8 +249,9 @@ class RLlibSession(TrainingSession):
         context.hooks.configure(config)
         self.algo: Any = None
         _import_what_building_imports()
+        threads = use_job_threads(config, spec, job, context.out)
         mark("ray init")
-        self.ray = init_ray(job.num_cpus, job.num_gpus, self.ray)
+        self.ray = init_ray(job.num_cpus, job.num_gpus, self.ray, worker_variables(threads))
         mark("ray started")
         env_runners_that_fit(config, context.cluster is not None, context.out, env_info(self.env_id).slow_step)
         errors = RunnerErrors()
@@ -340,8 +342,7 @@ class RLlibSession(TrainingSession):
         if self.dead_since is not None and time.monotonic() - self.dead_since > delay + DEAD_GRACE_S:
             raise UserError(f"Every env runner of {self.env_id} has been dead for "
                             f"{time.monotonic() - self.dead_since:.0f} s and nothing was sampled (RLlib did not "
-                            f"restart "
-                            "them); their errors are in the log above.")
+                            "restart them); their errors are in the log above.")
 
     def _report_runner_health(self) -> None:
         runners = healthy_env_runners(self.algo)

@@ -75,8 +75,10 @@ BATCH_MODES = ("truncate_episodes", "complete_episodes")
 # anywhere else it is refused (runtime.backends.rllib.algorithm.build_algorithm_config).
 CUSTOM_MODEL_KEYS = ("custom_model", "custom_model_config")
 # Our own keys, handled before RLlib sees the configuration.
-# reward_scale: the rewards the learner trains on, times this (runtime.backends.rllib.reward_scale).
-OWN_KEYS = ("observation_filter", "model_config", "multi_agent_policies", "reward_scale") + CUSTOM_MODEL_KEYS
+# reward_scale: the rewards the learner trains on, times this (runtime.backends.rllib.reward_scale); num_threads: the
+# learner's torch threads (runtime.config.threads).
+OWN_KEYS = ("observation_filter", "model_config", "multi_agent_policies", "reward_scale", "num_threads") \
+    + CUSTOM_MODEL_KEYS
 # RLlib 1.x keys that have no RLlib 2.x counterpart in what rlrt runs: name -> what it was and what to use instead.
 OLD_REFUSED: Mapping[str, str] = MappingProxyType(
     {

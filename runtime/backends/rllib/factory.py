@@ -14,6 +14,7 @@ from runtime.backends.rllib.policy import serving_policy_from_checkpoint
 from runtime.backends.rllib.quiet import quiet_ray_logs
 from runtime.backends.rllib.ray_process import LocalRay
 from runtime.backends.rllib.validator import RLlibValidator
+from runtime.config.threads import ACTING_THREADS, use_threads
 from runtime.contracts import Actor, BackendContext, BackendFactory
 from runtime.evaluate.video import torch_actor
 from runtime.export.policy import ServingModels
@@ -52,6 +53,7 @@ class RLlibBackendFactory(BackendFactory):
         """The model's deterministic policy, rebuilt from its checkpoint (the module plus its connectors)."""
         quiet_ray_logs()  # RLlib's own lines that do not apply (its RLModule's deprecation), as in training
         policy, _, _ = serving_policy_from_checkpoint(model_dir / str(metadata.get("checkpoint") or CHECKPOINT_DIR))
+        use_threads(ACTING_THREADS)  # one observation at a time (runtime.config.threads)
         return torch_actor(policy)
 
 

@@ -13,6 +13,7 @@ import shutil
 import sys
 import tempfile
 from pathlib import Path
+from typing import Mapping
 
 from runtime.backends.rllib.quiet import quiet_ray_logs, quiet_ray_logs_and_gym
 from runtime.cluster.node import RayNode, free_ports, host_and_port, port_open
@@ -83,9 +84,10 @@ class LocalRay:
     def address(self) -> str:
         return f"127.0.0.1:{self.port}"
 
-    def connect(self) -> None:
+    def connect(self, variables: Mapping[str, str] | None = None) -> None:
         """Wait until the node listens, then join it from this process (``ray.init``; Tune's registry, filled
-        meanwhile by RLlib's import and a launcher script's ``register_env``, is copied to it then)."""
+        meanwhile by RLlib's import and a launcher script's ``register_env``, is copied to it then). ``variables``:
+        the environment the job's workers start with (their threads: runtime.backends.rllib.threads)."""
         import ray  # heavy: Ray
 
         failed = self.node.wait_until_open("127.0.0.1", self.port, LOCAL_RAY_START_S)
@@ -93,7 +95,8 @@ class LocalRay:
             output = self._log_tail()
             self.stop()
             raise RuntimeError(f"The job's Ray (`ray start --head`) {failed}; what it printed:\n{output}")
-        ray.init(address=self.address, log_to_driver=True, runtime_env={"worker_process_setup_hook": _setup_hook()})
+        ray.init(address=self.address, log_to_driver=True,
+                 runtime_env={"worker_process_setup_hook": _setup_hook(), "env_vars": dict(variables or {})})
         self.connected = True
 
     def cancel(self) -> None:
@@ -119,10 +122,12 @@ class LocalRay:
             return "(no output)"
 
 
-def init_ray(num_cpus: int, num_gpus: int, local: LocalRay | None = None) -> LocalRay | None:
+def init_ray(num_cpus: int, num_gpus: int, local: LocalRay | None = None,
+             variables: Mapping[str, str] | None = None) -> LocalRay | None:
     """Connect this process to the job's Ray: the cluster it is already connected to (a multi-host head), the one
     ``RAY_ADDRESS`` names, or its own :class:`LocalRay` (``local``, started early; else started now). Returns the
-    :class:`LocalRay` to stop at the end (:func:`shutdown_ray`), None when the job joined a cluster."""
+    :class:`LocalRay` to stop at the end (:func:`shutdown_ray`), None when the job joined a cluster. ``variables``:
+    the environment the job's Ray workers start with."""
     import ray  # heavy: Ray
 
     quiet_ray_logs()
@@ -130,10 +135,10 @@ def init_ray(num_cpus: int, num_gpus: int, local: LocalRay | None = None) -> Loc
     if ray.is_initialized():
         return local
     if os.environ.get("RAY_ADDRESS"):
-        _join_ray(os.environ["RAY_ADDRESS"])
+        _join_ray(os.environ["RAY_ADDRESS"], variables)
         return None
     local = local if local is not None else LocalRay(num_cpus, num_gpus)
-    local.connect()
+    local.connect(variables)
     return local
 
 
@@ -145,7 +150,7 @@ def _setup_hook() -> str:
     return f"{hook.__module__}.{hook.__name__}"
 
 
-def _join_ray(address: str) -> None:
+def _join_ray(address: str, variables: Mapping[str, str] | None = None) -> None:
     """Join the Ray cluster at ``address`` (``RAY_ADDRESS``); a cluster that is not there is a UserError at once."""
     import ray  # heavy: Ray
 
@@ -159,7 +164,7 @@ def _join_ray(address: str) -> None:
         raise UserError(f"RAY_ADDRESS={address} names a Ray cluster that does not answer: no TCP connection to "
                         f"{address} within {RAY_ADDRESS_PROBE_S:g} s. {advice}")
     try:
-        ray.init(address=address, log_to_driver=True)
+        ray.init(address=address, log_to_driver=True, runtime_env={"env_vars": dict(variables or {})})
     except (ConnectionError, ValueError) as exc:  # ValueError: an address Ray cannot parse ("host:x")
         raise UserError(f"RAY_ADDRESS={address}: Ray could not join that cluster ({exc}). {advice}") from exc
     print(f"rlrt: training on the Ray cluster at {address} (RAY_ADDRESS); it stays up after the job", flush=True)

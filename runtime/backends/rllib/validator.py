@@ -39,6 +39,8 @@ from runtime.backends.rllib.config import (
 from runtime.backends.rllib.exploration import translate_exploration
 from runtime.backends.rllib.no_effect import message as no_effect_message
 from runtime.backends.rllib.reward_scale import REWARD_SCALE, reward_scale_problem
+from runtime.config.threads import SETTING as THREADS
+from runtime.config.threads import SETTING_CHECK as THREADS_CHECK
 from runtime.backends.rllib.schema import PREFIX, Schema, as_typed, coerce_number, model_value_problem, value_problem
 from runtime.config.hyperparameters import ConfigValidator
 from runtime.contracts import library_name
@@ -214,6 +216,8 @@ def _own_key_problem(algorithm: str, key: str, value: Any) -> str | None:
         return f"'{name}' must be one of {', '.join(OBSERVATION_FILTERS)}, got {value!r}"
     if key == REWARD_SCALE:
         return reward_scale_problem(name, value)
+    if key == THREADS:
+        return THREADS_CHECK.problem(name, value)
     if key == "batch_mode" and value not in BATCH_MODES:
         return f"'{name}' must be one of {', '.join(BATCH_MODES)}, got {json.dumps(value, default=str)}"
     if key == "multi_agent_policies" and value not in MULTI_AGENT_POLICIES:
@@ -234,7 +238,7 @@ def _own_key_problem(algorithm: str, key: str, value: Any) -> str | None:
 
 
 _OWN_CHECKED = ("observation_filter", "batch_mode", "multi_agent_policies", "input", "output",
-                REWARD_SCALE) + CUSTOM_MODEL_KEYS
+                REWARD_SCALE, THREADS) + CUSTOM_MODEL_KEYS
 
 
 def check_config(algorithm: str, schema: Schema, config: Mapping[str, Any]) -> list[str]:
