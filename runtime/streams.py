@@ -21,8 +21,9 @@ GONE = (errno.EPIPE, errno.EIO)
 class Outliving:
     """A text stream whose writes and flushes carry on (to ``/dev/null``) once its reader is gone."""
 
-    def __init__(self, stream: TextIO) -> None:
+    def __init__(self, stream: TextIO, name: str) -> None:
         self._stream = stream
+        self._name = name
         self.lost = False
         """Whether the reader went away (nothing written since reached anyone)."""
 
@@ -56,6 +57,16 @@ class Outliving:
     def __getattr__(self, name: str) -> Any:
         return getattr(self._stream, name)
 
+    def __reduce__(self) -> tuple[Any, tuple[str]]:
+        # Pickled (Ray Tune ships a trainable that refers to sys.stdout) as the receiving process's own stream, as
+        # cloudpickle pickles sys.stdout itself.
+        return standard_stream, (self._name,)
+
+
+def standard_stream(name: str) -> Any:
+    """This process's ``sys.stdout`` or ``sys.stderr``."""
+    return getattr(sys, name)
+
 
 def outlive_readers() -> None:
     """Make ``sys.stdout`` and ``sys.stderr`` :class:`Outliving` (idempotent; a stream without a file descriptor,
@@ -68,4 +79,4 @@ def outlive_readers() -> None:
             stream.fileno()
         except (AttributeError, OSError, ValueError):
             continue
-        setattr(sys, name, Outliving(stream))
+        setattr(sys, name, Outliving(stream, name))

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import io
 import os
+import pickle
 import signal
+import sys
 
 import pytest
 
@@ -49,7 +51,7 @@ def test_a_stream_whose_reader_is_gone_goes_on_into_dev_null() -> None:
 
     read_end, write_end = os.pipe()
     stream = os.fdopen(write_end, "w", buffering=1)
-    outliving = Outliving(stream)
+    outliving = Outliving(stream, "stdout")
     outliving.write("read\n")
     assert os.read(read_end, 100) == b"read\n"
     os.close(read_end)
@@ -58,10 +60,12 @@ def test_a_stream_whose_reader_is_gone_goes_on_into_dev_null() -> None:
     assert outliving.lost and os.path.samefile(f"/proc/self/fd/{stream.fileno()}", os.devnull)
     outliving.write("nor this\n")
     stream.close()
-    closed = Outliving(io.StringIO())
+    closed = Outliving(io.StringIO(), "stdout")
     closed.close()
     with pytest.raises(ValueError):
         closed.write("a closed stream is the caller's bug")
+    # Ray Tune pickles what a trainable refers to (sys.stdout): it arrives as the other process's own stream.
+    assert pickle.loads(pickle.dumps(outliving)) is sys.stdout
 
 
 def test_sighup_stops_a_job_unless_the_process_was_started_ignoring_it() -> None:
