@@ -146,8 +146,8 @@ class EpisodeWindow:
 
 def iteration_episodes(runners: Mapping[str, Any]) -> list[tuple[float, float]]:
     """The episodes that ended in an iteration, ``(return, length)`` each, from its RLlib ``env_runners`` results:
-    rlrt's callback's list where it ran (every single-agent env); otherwise RLlib's own mean, once per episode it
-    counted (a multi-agent env: RLlib's numbers, whose maximum and minimum are then those of the means)."""
+    rlrt's callback's list where it ran (every RLlib env runner); otherwise (a result without it) RLlib's own mean,
+    once per episode it counted, with RLlib's maximum and minimum."""
     items = runners.get(EPISODES)
     if isinstance(items, tuple):  # RLlib's result gives a one-item list as that item
         items = [items]

@@ -6,19 +6,21 @@ then say, at every iteration, what that record says: every finished episode coun
 ``episode_reward_mean/max/min`` and ``episode_len_mean`` over the last 100 of them (DESIGN.md's definitions, as
 SB3's ``Monitor`` and RLlib 1.x count). The layouts: env runners 0, 1 and 2; 1 to 32 envs per runner; episodes
 shorter than, as long as, and longer than an iteration's chunk of them; termination and truncation; PPO, APPO and
-DQN; a job stopped and resumed."""
+DQN; a job stopped and resumed; a multi-agent Unity game, counted by the player itself."""
 
 from __future__ import annotations
 
 import csv
+import json
 import math
 from pathlib import Path
 from typing import Any, Sequence
 
 import pytest
 
-from tests.conftest import REPO_ROOT, run_rlrt
+from tests.conftest import REPO_ROOT, make_job_tree, run_rlrt
 from tests.oracle_envs import ORACLE_DIR, episodes
+from unity_player.build import free_base_port, make_player
 
 WINDOW = 100
 TESTS = REPO_ROOT / "tests"
@@ -173,3 +175,38 @@ def test_a_resumed_job_goes_on_with_its_window(tmp_path: Path) -> None:
     record = in_time_order(tmp_path / "oracle")
     assert len(rows) == 6
     check(rows, record)
+
+
+def scenes(record_file: Path, agents: int) -> list[dict[str, Any]]:
+    """The multi-agent episodes in the stand-in player's own record: in each scene (a RESET), every agent's first
+    Unity episode; the RLlib episode is over when the last of them ends (envs/unity/multi_agent.py), so
+    its return is their sum and its length the longest. Scenes the job stopped in the middle of are left out."""
+    firsts: dict[tuple[int, int], dict[int, dict[str, Any]]] = {}
+    for line in record_file.read_text().splitlines():
+        episode = json.loads(line)
+        firsts.setdefault((episode["pid"], episode["scene"]), {}).setdefault(episode["agent"], episode)
+    return [{"r": math.fsum(e["r"] for e in scene.values()), "l": max(e["l"] for e in scene.values())}
+            for scene in firsts.values() if len(scene) == agents]
+
+
+def test_a_multi_agent_unity_game_on_the_local_runner(tmp_path: Path) -> None:
+    """The Unity stand-in's "Basic" with 3 agents, one policy per behavior, whose episodes end apart (at a goal, or
+    when MaxStep interrupts them at 15), in 150-step chunks on the local runner: every number is checked against
+    the rewards the player itself sent (its ``--record``)."""
+    tree = make_job_tree(tmp_path / "ml", {
+        "preset": "unity-3dball-ppo", "rl.training.config.env_config.env_name": "Basic", "record_video_every": 0,
+        "rl.training.config.env_config.base_port": free_base_port(),
+        "rl.training.config.num_env_runners": 0, "rl.training.config.train_batch_size_per_learner": 150,
+        "rl.training.config.minibatch_size": 50, "rl.training.config.num_epochs": 1,
+        "rl.training.stop.training_iteration": 12, "rl.training.config.evaluation_interval": 0,
+    })
+    record = tmp_path / "record.jsonl"
+    basic = ["--game", "basic", "--agents", "3", "--max-step", "15", "--record", str(record)]
+    make_player(tree.channel("train") / "Basic_linux", "Basic", basic)
+    run = run_rlrt(["train"], base=tree.base, timeout=600)
+    assert run.returncode == 0, (run.stdout + run.stderr)[-4000:]
+    with (tree.intermediate / "progress.csv").open(newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    played = scenes(record, agents=3)
+    assert len(played) > WINDOW and len({e["r"] for e in played}) > 10  # episodes of many returns, past the window
+    check(rows, played)

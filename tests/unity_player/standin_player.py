@@ -33,7 +33,7 @@ Games (``--game``):
 Failure modes for error tests: ``--crash-after-steps N`` exits with code 3 in the middle of an episode after N STEP
 commands (``--crash-once FILE``: only when FILE does not exist yet, and FILE is created, so a restarted player
 runs normally); ``--hang-after-steps N`` stops answering; ``--startup-delay S`` waits before connecting;
-``--step-delay S`` slows every step.
+``--step-delay S`` slows every step. ``--record FILE`` appends every finished agent episode to FILE (record.py).
 
 Needs only ``grpcio``, ``numpy``, ``mlagents_envs`` (its generated protobuf modules) and, for visual observations,
 ``Pillow``.
@@ -47,7 +47,7 @@ import os
 import sys
 import threading
 import time
-from typing import Any, Sequence, TextIO
+from typing import Any, Sequence
 
 import grpc
 import numpy as np
@@ -64,21 +64,11 @@ from mlagents_envs.communicator_objects.unity_output_pb2 import UnityOutputProto
 from mlagents_envs.communicator_objects.unity_rl_initialization_output_pb2 import UnityRLInitializationOutputProto
 from mlagents_envs.communicator_objects.unity_rl_output_pb2 import UnityRLOutputProto
 from mlagents_envs.communicator_objects.unity_to_external_pb2_grpc import UnityToExternalProtoStub
+from record import EpisodeRecord, Log
 
 COMMUNICATION_VERSION = "1.5.0"
 PACKAGE_VERSION = "2.0.1-standin"
 EXIT_CRASH = 3
-
-
-class Log:
-    """The player's log, written where ``-logFile`` says (as a Unity player does), else to stdout."""
-
-    def __init__(self, path: str | None) -> None:
-        self._out: TextIO = open(path, "a", buffering=1) if path else sys.stdout
-
-    def __call__(self, message: str) -> None:
-        self._out.write(f"{time.strftime('%H:%M:%S')} [standin-player pid {os.getpid()}] {message}\n")
-        self._out.flush()
 
 
 def vector_observation(values: Sequence[float], name: str) -> ObservationProto:
@@ -117,6 +107,7 @@ class Game:
         self.steps = [0] * num_agents
         self.rewards = [0.0] * num_agents
         self.pending: list[AgentInfoProto] = []
+        self.record = EpisodeRecord(None, self.behavior_name)
 
     def action_spec(self) -> ActionSpecProto:
         raise NotImplementedError
@@ -132,6 +123,7 @@ class Game:
         raise NotImplementedError
 
     def reset_all(self) -> None:
+        self.record.reset()
         for agent in range(self.num_agents):
             self.reset_agent(agent)
             self.steps[agent] = 0
@@ -145,9 +137,11 @@ class Game:
             action = actions[agent] if agent < len(actions) else None
             continuous = list(action.continuous_actions) if action is not None else []
             discrete = list(action.discrete_actions) if action is not None else []
+            before = self.rewards[agent]
             ended = self.apply(agent, continuous, discrete)
             self.steps[agent] += 1
             interrupted = not ended and self.max_step > 0 and self.steps[agent] >= self.max_step
+            self.record.step(agent, self.rewards[agent] - before, ended, interrupted)
             if ended or interrupted:
                 infos.append(self._info(agent, done=True, max_step_reached=interrupted))
                 self.reset_agent(agent)
@@ -263,8 +257,11 @@ def make_game(args: argparse.Namespace, seed: int) -> Game:
     if args.game == "basic":
         branches = [int(b) for b in args.branches.split(",")]
         max_step = 100 if args.max_step is None else args.max_step
-        return Basic(args.agents or 1, max_step, seed, args.observations, branches)
-    return Ball(args.agents or 12, 500 if args.max_step is None else args.max_step, seed)
+        game: Game = Basic(args.agents or 1, max_step, seed, args.observations, branches)
+    else:
+        game = Ball(args.agents or 12, 500 if args.max_step is None else args.max_step, seed)
+    game.record = EpisodeRecord(args.record, game.behavior_name)
+    return game
 
 
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
@@ -286,6 +283,7 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser.add_argument("--startup-delay", type=float, default=0.0)
     parser.add_argument("--step-delay", type=float, default=0.0)
     parser.add_argument("--connect-timeout", type=float, default=60.0)
+    parser.add_argument("--record")
     args, unknown = parser.parse_known_args(argv)
     args.unknown = unknown
     return args

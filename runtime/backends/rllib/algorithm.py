@@ -222,12 +222,11 @@ def build_algorithm_config(
             config.rl_module(model_config=merged)
         if log_std_init is not None:
             config.callbacks(on_algorithm_init=functools.partial(initial_log_std, float(log_std_init)))
-        episode_end: list[Any] = [] if multi_agent else [exact_episode_metrics]
+        episode_end: list[Any] = [exact_episode_metrics]
         if episode_folder:
             episode_end.append(functools.partial(on_episode_end, str(episode_folder)))
             config.callbacks(on_sample_end=functools.partial(on_sample_end, str(episode_folder)))
-        if episode_end:
-            config.callbacks(on_episode_end=episode_end)
+        config.callbacks(on_episode_end=episode_end)
         if spec.algorithm == "PPO" and "learner_class" not in settings:
             config.learners(learner_class=ppo_learner_class())
         if reward_scale != 1.0:

@@ -6,7 +6,8 @@ episode's ``(return, length)`` from its last info, one item per episode (:data:`
 RLlib's own ``episode_return_mean`` / ``episode_len_mean`` add up the chunks an episode was cut into at iteration
 boundaries, and on the local env runner (``num_env_runners: 0``) the learner's connector has by then appended an
 artificial bootstrap step (reward 0) to every chunk it trained on: a 150-step episode cut twice counts 152 steps.
-The environment's own count does not depend on the chunks, the runner layout or the vectorisation.
+The environment's own count does not depend on the chunks, the runner layout or the vectorisation. A multi-agent
+episode (no single gymnasium env to wrap) is added up from the chunks RLlib hands ``on_episode_end``.
 """
 
 from __future__ import annotations
@@ -25,7 +26,8 @@ EPISODE_INFO = "rlrt_episode"
 
 def with_episode_statistics(env: Any) -> Any:
     """``env`` wrapped in gymnasium's ``RecordEpisodeStatistics`` when it is a single-agent gymnasium env (a
-    multi-agent env keeps RLlib's numbers). Called once per env, by the env creator RLlib is given."""
+    multi-agent env's episodes are counted from RLlib's chunks of them). Called once per env, by the env creator
+    RLlib is given."""
     from ray.rllib.env.multi_agent_env import MultiAgentEnv  # heavy: RLlib (loaded in every env runner anyway)
 
     if not isinstance(env, gymnasium.Env) or isinstance(env, MultiAgentEnv):
@@ -41,11 +43,24 @@ def finished_episode(info: Any) -> tuple[float, int] | None:
     return float(stats["r"]), int(stats["l"])
 
 
-def on_episode_end(*, episode: Any, metrics_logger: Any = None, **_: Any) -> None:
-    """RLlib's ``on_episode_end``: log the finished episode's return and length as gymnasium counted them."""
-    if metrics_logger is None or not hasattr(episode, "get_infos") or hasattr(episode, "agent_episodes"):
+def on_episode_end(*, episode: Any, metrics_logger: Any = None, prev_episode_chunks: Any = (), **_: Any) -> None:
+    """RLlib's ``on_episode_end``: log the finished episode's return and length, as gymnasium counted them (a
+    single-agent env), or as the sum over the episode's chunks (a multi-agent env)."""
+    if metrics_logger is None or not hasattr(episode, "get_infos"):
         return
-    finished = finished_episode(episode.get_infos(-1))
+    if hasattr(episode, "agent_episodes"):
+        finished: tuple[float, int] | None = multi_agent_episode(episode, prev_episode_chunks or ())
+    else:
+        finished = finished_episode(episode.get_infos(-1))
     if finished is None or not math.isfinite(finished[0]):
         return
     metrics_logger.log_value(EPISODES, finished, reduce="item_series")
+
+
+def multi_agent_episode(last: Any, earlier: Any) -> tuple[float, int]:
+    """``(return, length)`` of a finished multi-agent episode from its chunks (RLlib passes those sampled in earlier
+    iterations as ``prev_episode_chunks``): the sum of every agent's rewards, and the env steps. RLlib's own
+    ``episode_return_mean`` is a mean over its last ``metrics_num_episodes_for_smoothing`` episodes, not the
+    episodes of one iteration, so it cannot be smoothed again into rlrt's window."""
+    chunks = [*earlier, last]
+    return math.fsum(float(chunk.get_return()) for chunk in chunks), sum(len(chunk) for chunk in chunks)
