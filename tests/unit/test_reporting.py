@@ -14,16 +14,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from runtime.backends.rllib.results import EPISODES, EpisodeWindow, metrics_from_rllib
 from runtime.train.progress import SlowStartNotice
-from runtime.train.reporting import (
-    EPISODES,
-    EpisodeWindow,
-    IterationMetrics,
-    Reporter,
-    coach_training_line,
-    metric_lines,
-    metrics_from_rllib,
-)
+from runtime.train.reporting import IterationMetrics, Reporter, coach_training_line, metric_lines
 
 # Copied from sagemaker.rl.estimator.RLEstimator.default_metric_definitions (SageMaker Python SDK).
 FLOAT_REGEX = "[-+]?[0-9]*[.]?[0-9]+([eE][-+]?[0-9]+)?"
@@ -227,7 +220,7 @@ def test_the_learner_statistics_come_from_rllibs_result() -> None:
     """RLlib 2.x's learner results (PPO: policy_loss, vf_loss, entropy, mean_kl_loss, vf_explained_var, the optimizer's
     learning rate; rlrt's own learner adds the KL and the clip fraction, RLlib's KL being 0 with its penalty off;
     SAC/DQN: actor_loss, critic/qf_loss) fill the learner columns of progress.csv and TensorBoard."""
-    from runtime.train.reporting import learner_stats
+    from runtime.backends.rllib.results import learner_stats
 
     ppo = {"learners": {"__all_modules__": {"num_env_steps_trained": 4000},
                         "default_policy": {"policy_loss": -0.02, "vf_loss": 3.5, "entropy": 0.69, "mean_kl_loss": 0.0,

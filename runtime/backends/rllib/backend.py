@@ -52,7 +52,7 @@ from runtime.job.env_config import env_start_error, job_env_config
 from runtime.names import CHECKPOINT_DIR
 from runtime.timings import mark
 from runtime.train.checkpoints import TrainingState
-from runtime.train.reporting import EpisodeWindow, iteration_episodes, metrics_from_rllib
+from runtime.backends.rllib.results import EpisodeWindow, iteration_episodes, metrics_from_rllib
 
 
 WINDOW_FILE = "rlrt_episode_window.json"
