@@ -101,6 +101,21 @@ def test_rllibs_evaluation_reaches_the_metric_lines_the_csv_and_a_testing_line(t
     assert [row["evaluation_reward_mean"] for row in rows] == ["nan", "31.25"]
 
 
+def test_an_iteration_without_an_evaluation_reports_none() -> None:
+    """RLlib's result of an iteration between two evaluations still holds the last one's numbers."""
+    from types import SimpleNamespace
+
+    from runtime.backends.rllib.results import evaluated_this_iteration
+
+    result = {"env_runners": {"episode_return_mean": 20.5, "num_episodes": 2},
+              "evaluation": {"env_runners": {"episode_return_mean": 31.25, "episode_len_mean": 31.25}}}
+    assert math.isnan(metrics_from_rllib(result, 3, 600, 10, 1.0, evaluated=False).evaluation_reward_mean)
+    algo = SimpleNamespace(config=SimpleNamespace(evaluation_interval=2), iteration=2)
+    assert evaluated_this_iteration(algo)
+    assert not evaluated_this_iteration(SimpleNamespace(config=algo.config, iteration=3))
+    assert not evaluated_this_iteration(SimpleNamespace(config=SimpleNamespace(evaluation_interval=None), iteration=2))
+
+
 def _result(returns: list[float]) -> dict:
     """An RLlib 2.x result for an iteration in which these episodes ended, as rlrt's callback logs them (RLlib
     gives a one-item list as that item)."""

@@ -103,11 +103,13 @@ def metrics_from_rllib(
     episodes_total: int,
     time_total_s: float,
     window: EpisodeWindow | None = None,
+    evaluated: bool = True,
 ) -> IterationMetrics:
     """Pick the reported numbers out of an RLlib (new API stack) result dict.
 
     With a ``window`` the episode numbers are smoothed over its last episodes (see :class:`EpisodeWindow`); without
-    one they are this iteration's own.
+    one they are this iteration's own. ``evaluated``: whether the iteration ran an evaluation
+    (:func:`evaluated_this_iteration`); the result of one that did not still holds the last one's numbers.
     """
     runners = result.get("env_runners", {}) or {}
     window = window if window is not None else EpisodeWindow(size=10**9)
@@ -121,8 +123,16 @@ def metrics_from_rllib(
         / max(1e-9, float_or_nan(result.get("time_this_iter_s"))),
         **window.summary(),
         **learner_stats(result),
-        **evaluation_stats(result),
+        **evaluation_stats(result if evaluated else {}),
     )
+
+
+def evaluated_this_iteration(algo: Any) -> bool:
+    """Whether the iteration an RLlib algorithm just trained ran its evaluation: every ``evaluation_interval``-th
+    (RLlib's own rule; ``iteration`` has counted the one just trained). RLlib's metrics keep the last evaluation's
+    results, so each later result carries them again until the next one."""
+    interval = getattr(algo.config, "evaluation_interval", None) or 0
+    return bool(interval) and algo.iteration % interval == 0
 
 
 def evaluation_stats(result: Mapping[str, Any]) -> dict[str, float]:
