@@ -1,7 +1,9 @@
-"""Per-iteration reporting: SageMaker metric lines on stdout, progress.csv, TensorBoard events, a learning curve.
+"""Per-iteration reporting: what stdout shows of each iteration, progress.csv, TensorBoard events, a learning curve.
 
-The stdout lines match the SageMaker SDK's ``RLEstimator.default_metric_definitions(RLToolkit.RAY)`` regexes
-(``episode_reward_mean: ([-+]?[0-9]*[.]?[0-9]+([eE][-+]?[0-9]+)?)``) and Coach's ``^Training>.*Total reward=(.*?),``.
+Stdout is for a log or for a person (:func:`console_mode`). A log (SageMaker, a container job, a pipe, a file) gets the
+metric lines, which match the SageMaker SDK's ``RLEstimator.default_metric_definitions(RLToolkit.RAY)`` regexes
+(``episode_reward_mean: ([-+]?[0-9]*[.]?[0-9]+([eE][-+]?[0-9]+)?)``) and Coach's ``^Training>.*Total reward=(.*?),``;
+a person at a terminal gets one line per iteration (:func:`compact_line`) under the progress bar.
 """
 
 from __future__ import annotations
@@ -12,9 +14,10 @@ import sys
 import time
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
-from typing import Any, Mapping, TextIO
+from typing import Any, Mapping, Sequence, TextIO
 
 from runtime.evaluate.episodes import testing_line
+from runtime.metric_lines import OFF_POLICY_ESTIMATES, metric_line
 from runtime.train.curve import plot_learning_curve
 
 METRIC_LINE_KEYS = (
@@ -82,22 +85,10 @@ def float_or_nan(value: Any) -> float:
 
 
 
-def format_value(value: float | int) -> str:
-    """A number as the SDK regex reads it (no 'nan'/'inf': those lines are not printed)."""
-    if isinstance(value, int):
-        return str(value)
-    return f"{value:.6g}" if abs(value) >= 1e-4 or value == 0 else f"{value:.6e}"
-
-
 def metric_lines(metrics: IterationMetrics) -> list[str]:
     """The ``name: value`` lines SageMaker scrapes; metrics that are not finite yet are left out."""
-    lines = []
-    for key in METRIC_LINE_KEYS:
-        value = getattr(metrics, key)
-        if isinstance(value, float) and not math.isfinite(value):
-            continue
-        lines.append(f"{key}: {format_value(value)}")
-    return lines
+    values = {key: getattr(metrics, key) for key in METRIC_LINE_KEYS}
+    return [metric_line(key, value) for key, value in values.items() if math.isfinite(value)]
 
 
 def coach_training_line(metrics: IterationMetrics, worker: int = 0) -> str | None:
@@ -109,6 +100,63 @@ def coach_training_line(metrics: IterationMetrics, worker: int = 0) -> str | Non
         f"Total reward={metrics.episode_reward_mean:.2f}, Steps={metrics.timesteps_total}, "
         f"Training iteration={metrics.training_iteration}"
     )
+
+
+LINES, COMPACT, QUIET = "lines", "compact", "quiet"
+"""What stdout shows of each iteration: the metric lines (and Coach's) a log needs, one line for a person at a
+terminal, or nothing (``--quiet``: progress.csv and TensorBoard still get every number)."""
+
+
+def console_mode(requested: str | None, stream: TextIO, container: bool) -> str:
+    """:data:`LINES`, :data:`COMPACT` or :data:`QUIET`: what the user asked for (``--quiet``, ``--verbose`` = lines),
+    else one line per iteration when ``stream`` is a terminal outside a container job (``/opt/ml``: SageMaker and
+    ``docker run``, whose logs are scraped), else the metric lines."""
+    if requested is not None:
+        return requested
+    return COMPACT if getattr(stream, "isatty", lambda: False)() and not container else LINES
+
+
+def stop_progress(stop: Mapping[str, Any], metrics: IterationMetrics) -> tuple[str, float]:
+    """The stop criterion nearest to ending the job and its progress in [0, 1]: each criterion's value over its
+    target (``training_iteration`` 1 of 2 is 50 %; an offline job's ``epochs`` counts its iterations,
+    ``gradient_steps`` its timesteps); ("", 0.0) before any has moved."""
+    best = ("", 0.0)
+    for key, target in stop.items():
+        if isinstance(target, bool) or not isinstance(target, (int, float)) or target <= 0:
+            continue  # no share of a target at or below zero (Acrobot's reward -100) can be counted
+        value = getattr(metrics, STOP_ALIASES.get(key, key), None)
+        if isinstance(value, (int, float)) and math.isfinite(float(value)) and float(value) > 0:
+            done = min(1.0, float(value) / float(target))
+            if done > best[1]:
+                best = (key, done)
+    return best
+
+
+def compact_line(metrics: IterationMetrics, stop: Mapping[str, Any], units: tuple[str, str] = ("iteration", "steps"),
+                 steps_per_s: float = math.nan) -> str:
+    """One iteration for a person: the counters and their rate, the return over the last episodes (mean, best) and
+    the one the stop waits for, an evaluation's return, the off-policy estimates, the time so far and the time left
+    to the stop nearest to ending the job (:func:`stop_progress`) at the pace so far."""
+    from tqdm import tqdm  # heavy: progress bars (the clock format of the bar above the line)
+
+    rate = f", {steps_per_s:,.0f}/s" if math.isfinite(steps_per_s) else ""
+    parts = [f"{units[0]} {metrics.training_iteration}", f"{metrics.timesteps_total:,} {units[1]}{rate}"]
+    if math.isfinite(metrics.episode_reward_mean):
+        target = stop.get("episode_reward_mean")
+        best = f" (max {metrics.episode_reward_max:.4g})" if math.isfinite(metrics.episode_reward_max) else ""
+        parts.append(f"return {metrics.episode_reward_mean:.4g}{best}"
+                     + (f" / {target:g}" if isinstance(target, (int, float)) else ""))
+    if math.isfinite(metrics.evaluation_reward_mean):
+        parts.append(f"eval {metrics.evaluation_reward_mean:.4g}")
+    estimates = [f"{key[4:]} {getattr(metrics, key):.4g}" for key, _ in OFF_POLICY_ESTIMATES
+                 if math.isfinite(getattr(metrics, key))]
+    if estimates:
+        parts.append(", ".join(estimates))
+    _, done = stop_progress(stop, metrics)
+    left = metrics.time_total_s * (1 - done) / done if 0 < done < 1 else math.nan
+    parts.append(tqdm.format_interval(metrics.time_total_s)
+                 + (f", ETA {tqdm.format_interval(left)}" if math.isfinite(left) else ""))
+    return " | ".join(parts)
 
 
 def _rewrite(path: Path, columns: list[str], through: int | None) -> None:
@@ -130,7 +178,8 @@ def _rewrite(path: Path, columns: list[str], through: int | None) -> None:
 
 
 class Reporter:
-    """Writes every iteration's metrics to stdout, ``progress.csv``, TensorBoard and a learning-curve PNG."""
+    """Writes every iteration's metrics to stdout (the one place that does), ``progress.csv``, TensorBoard and a
+    learning-curve PNG."""
 
     def __init__(
         self,
@@ -143,12 +192,17 @@ class Reporter:
         pass_bar: tuple[str, float] | None = None,
         tensorboard_copy: bool = True,
         resumed_at: tuple[int, int] | None = None,
+        console: str = LINES,
+        stop: Mapping[str, Any] | None = None,
+        units: tuple[str, str] = ("iteration", "steps"),
     ) -> None:
         """``tensorboard_copy``: write the TensorBoard events into ``intermediate_dir/tensorboard`` as well (SageMaker
         uploads that folder with the job's output; ``tensorboard_dir`` only with a TensorBoard output config).
         ``resumed_at``: the (iteration, timesteps) of the checkpoint a resumed job continues from; what the earlier
         run reported after it (a job killed between checkpoints) is trained again, so its CSV rows and TensorBoard
-        points go (TensorBoard's own ``purge_step``)."""
+        points go (TensorBoard's own ``purge_step``). ``console``: what stdout shows of an iteration
+        (:func:`console_mode`); ``stop`` and ``units`` (the session's words for an iteration and a step): what its
+        one line for a person says (:func:`compact_line`)."""
         from tensorboardX import SummaryWriter  # heavy: TensorBoard writer
 
         self.intermediate_dir = intermediate_dir
@@ -157,6 +211,10 @@ class Reporter:
         self.plot_every_s = plot_every_s
         self.coach_lines = coach_lines
         self.pass_bar = pass_bar
+        self.console, self.stop, self.units = console, dict(stop or {}), units
+        # The counters at the last report, for the rate of an iteration whose session gives none (an offline epoch's
+        # gradient steps); unknown before a resumed job's first report.
+        self._last: tuple[int, float] | None = (0, 0.0) if resumed_at is None else None
         intermediate_dir.mkdir(parents=True, exist_ok=True)
         tensorboard_dir.mkdir(parents=True, exist_ok=True)
         self.progress_file = intermediate_dir / "progress.csv"
@@ -174,17 +232,13 @@ class Reporter:
         if new_file:
             self._csv.writeheader()
 
-    def report(self, metrics: IterationMetrics) -> None:
-        """Report one iteration everywhere."""
-        lines = metric_lines(metrics)
-        coach = coach_training_line(metrics) if self.coach_lines else None
-        if coach:
-            lines.append(coach)
-        if self.coach_lines and math.isfinite(metrics.evaluation_reward_mean):  # Coach's evaluation periods' line
-            lines.append(testing_line(metrics.episodes_total, metrics.evaluation_reward_mean,
-                                      metrics.timesteps_total, metrics.training_iteration))
-        self.stream.write("\n".join(lines) + "\n")
-        self.stream.flush()
+    def report(self, metrics: IterationMetrics, extra: Sequence[str] = ()) -> None:
+        """Report one iteration everywhere; ``extra``: the session's own lines of it (an offline epoch's estimates
+        and losses), which a log gets after the metric lines."""
+        lines = self.console_lines(metrics, extra)
+        if lines:
+            self.stream.write("\n".join(lines) + "\n")
+            self.stream.flush()
         self._csv.writerow(asdict(metrics))
         self._csv_handle.flush()
         for writer in self._writers:
@@ -193,6 +247,25 @@ class Reporter:
                     writer.add_scalar(f"rlrt/{key}", value, metrics.timesteps_total)
         if time.monotonic() - self._last_plot >= self.plot_every_s:
             self.plot()
+
+    def console_lines(self, metrics: IterationMetrics, extra: Sequence[str] = ()) -> list[str]:
+        """What stdout shows of the iteration in this reporter's :func:`console_mode`."""
+        rate = metrics.env_steps_per_s
+        if not math.isfinite(rate) and self._last is not None and metrics.time_total_s > self._last[1]:
+            rate = (metrics.timesteps_total - self._last[0]) / (metrics.time_total_s - self._last[1])
+        self._last = (metrics.timesteps_total, metrics.time_total_s)
+        if self.console == QUIET:
+            return []
+        if self.console == COMPACT:
+            return [compact_line(metrics, self.stop, self.units, rate)]
+        lines = metric_lines(metrics)
+        coach = coach_training_line(metrics) if self.coach_lines else None
+        if coach:
+            lines.append(coach)
+        if self.coach_lines and math.isfinite(metrics.evaluation_reward_mean):  # Coach's evaluation periods' line
+            lines.append(testing_line(metrics.episodes_total, metrics.evaluation_reward_mean,
+                                      metrics.timesteps_total, metrics.training_iteration))
+        return [*lines, *extra]
 
     def plot(self) -> Path | None:
         """Draw ``learning_curve.png`` from ``progress.csv`` (:mod:`runtime.train.curve`)."""
