@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 from typing import NoReturn, Sequence
 
+from runtime.arguments import SuggestingParser
 from runtime.config.hyperparameters import PRESET, decode_value
 from runtime.config.presets import DEFAULT_PRESET, all_presets
 from runtime.config.shorthands import add_shorthand_options, with_shorthands
@@ -48,12 +49,11 @@ BASE_DIR_HELP = ("job tree laid out like /opt/ml (created if missing; default: $
 
 def build_parser() -> argparse.ArgumentParser:
     """The ``rlrt`` parser; each command adds its own sub-parser below."""
-    parser = argparse.ArgumentParser(
+    parser = SuggestingParser(
         prog="rlrt",
         description="Reinforcement-learning training container runtime (SageMaker RL compatible).",
     )
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    sub.required = True
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     train = sub.add_parser(
         "train",
@@ -386,7 +386,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.preset:
         overrides[PRESET] = args.preset
     return run_training_job(args.base_dir, overrides, default_preset=args.default_preset, plugins=INSTALLED,
-                            hyperparameters_file=getattr(args, "hyperparameters", None), force=args.force)
+                            hyperparameters_file=args.hyperparameters, force=args.force, console=args.console)
 
 
 def run(argv: Sequence[str] | None = None) -> NoReturn:

@@ -4,8 +4,9 @@ library's notice, a banner, a line printed twice in another format) fails the te
 rlrt's formats: ``rlrt: ...`` lines and their indented continuation lines; the metric lines SageMaker's regexes scrape
 (``name: number``, :mod:`runtime.metric_lines`); the seeds' Coach-style lines (``Training> ...``, ``Testing> ...``,
 ``Policy training> ...``) and ``Episode reward: <x>. Episode steps: <n>``; ``rlrt-timing: <phase> <seconds>`` when
-the job ran with ``RLRT_TIMINGS=1``; the progress bars rlrt draws (``collect: 40%|...``, ``tuning: ...``); the trial
-table ``rlrt tune`` prints; blank lines. A line an env runner writes carries Ray's ``(ActorName pid=N)`` prefix and is
+the job ran with ``RLRT_TIMINGS=1``; the progress bars rlrt draws (``collect: 40%|...``, ``tuning: ...``); the line
+per iteration a terminal gets (``iteration 2 | 4,096 steps, 1,210/s | ...``); the trial table ``rlrt tune`` prints;
+blank lines. A line an env runner writes carries Ray's ``(ActorName pid=N)`` prefix and is
 judged without it.
 
 A test whose own code makes a line (a launcher script's ``import gym`` prints gym's notice about itself, once, before
@@ -27,6 +28,7 @@ OWN_LINES = (
     re.compile(r"(Training|Testing|Policy training)> \S"),  # the seeds' Coach-style lines
     re.compile(rf"Episode reward: {NUMBER}\. Episode steps: \d+$"),  # the seeds' evaluate-ray.py line
     re.compile(r"[a-z][a-z -]*: +\d+%\|[^|]*\| *\d+/\d+ \[[^\]]*\]$"),  # a tqdm progress bar (collect, tuning)
+    re.compile(r"[a-z]+ \d+ \| [0-9,]+ [a-z ]+(, [0-9,]+/s)? \|"),  # a training iteration's line in a terminal
 )
 TIMING_LINE = re.compile(r"rlrt-timing: \S.* [0-9.]+$")
 TABLE_HEADER = re.compile(r"trial {2,}\S")

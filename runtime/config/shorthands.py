@@ -9,6 +9,7 @@ from typing import Any, Iterable, NamedTuple
 
 from runtime.config.hyperparameters import ENV, RUN, SEED
 from runtime.config.stop import STOP_PREFIX, STOP_TIMESTEPS_TOTAL
+from runtime.train.reporting import LINES, QUIET
 
 
 class Shorthand(NamedTuple):
@@ -36,13 +37,21 @@ SHORTHANDS = (
 
 
 def add_shorthand_options(parser: argparse.ArgumentParser) -> None:
-    """Add :data:`SHORTHANDS` and ``--force`` to ``rlrt train``'s parser."""
+    """Add :data:`SHORTHANDS`, ``--force`` and ``--quiet`` / ``--verbose`` (``console``) to ``rlrt train``'s
+    parser."""
     for option in SHORTHANDS:
         parser.add_argument(*option.flags, dest=option.dest, type=option.kind, metavar=option.metavar,
                             help=option.help)
     parser.add_argument("--force", action="store_true",
                         help="start the job tree afresh (remove its checkpoints, model, outputs and stored "
                              "hyperparameters) instead of resuming it")
+    console = parser.add_mutually_exclusive_group()
+    console.add_argument("--quiet", "-q", dest="console", action="store_const", const=QUIET,
+                         help="print no line per iteration (in a terminal the progress bar stays; progress.csv and "
+                              "TensorBoard get every number)")
+    console.add_argument("--verbose", "-v", dest="console", action="store_const", const=LINES,
+                         help="print every iteration's metric lines, as a log gets them (in a terminal: one line "
+                              "per iteration)")
 
 
 def with_shorthands(args: argparse.Namespace, given: Iterable[tuple[str, Any]],

@@ -12,6 +12,8 @@ import json
 from pathlib import Path
 from typing import Any, Mapping
 
+import yaml
+
 from runtime.config.values import decode_value
 from runtime.errors import UserError
 from runtime.names import HYPERPARAMETERS_JSON, INPUT_DATA_CONFIG_JSON, RESOURCE_CONFIG_JSON
@@ -57,11 +59,31 @@ def read_json_object(path: Path) -> dict[str, Any]:
 def read_hyperparameters_file(path: Path) -> dict[str, Any]:
     """The hyperparameters a ``--hyperparameters FILE`` gives: ``rlrt tune``'s ``best_hyperparameters.json`` (its
     ``hyperparameters``), a SageMaker ``hyperparameters.json`` (values JSON-encoded as the SDK writes them) or a plain
-    JSON object of hyperparameters; a :class:`UserError` naming the file otherwise."""
-    data = read_json_object(path)
+    JSON object of hyperparameters; a :class:`UserError` naming the file otherwise (a YAML file: pointing to
+    ``--preset FILE``, which takes a preset or an RL Zoo hyperparameter file)."""
+    try:
+        data = read_json_object(path)
+    except UserError:
+        if not _is_yaml(path):
+            raise
+        raise UserError(f"{path} is YAML, and --hyperparameters takes a JSON object of hyperparameters (`rlrt tune`'s "
+                        "best_hyperparameters.json, a SageMaker hyperparameters.json). A preset or an RL Zoo "
+                        f"hyperparameter file (ppo.yml) is given with --preset: rlrt train --preset {path}") from None
     if isinstance(data.get("hyperparameters"), dict) and "objective_metric_name" in data:
         data = data["hyperparameters"]
     return {str(key): decode_value(value) if isinstance(value, str) else value for key, value in data.items()}
+
+
+def _is_yaml(path: Path) -> bool:
+    """Whether ``path`` is a YAML file: named so, or a YAML mapping that is not JSON (a file opening with ``{`` is
+    meant as JSON, and its syntax error is the one to name)."""
+    if path.suffix.lower() in (".yml", ".yaml"):
+        return True
+    try:
+        text = path.read_text(encoding="utf-8")
+        return not text.lstrip().startswith("{") and isinstance(yaml.safe_load(text), dict)
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return False
 
 
 def check_resource_config(path: Path, data: Mapping[str, Any]) -> None:

@@ -35,6 +35,7 @@ from runtime.names import (  # noqa: F401
     HYPERPARAMETERS_JSON,
     INPUT_DATA_CONFIG_JSON,
     INTERMEDIATE_DIR,
+    LOCAL_TREE_FILE,
     MODEL_DIR,
     NUM_CPUS_ENV,
     NUM_GPUS_ENV,
@@ -211,6 +212,7 @@ def prepare_local_tree(base_dir: Path, hyperparameters: Mapping[str, Any] | None
     data_config = config / INPUT_DATA_CONFIG_JSON
     if not data_config.exists():
         data_config.write_text("{}")
+    (base_dir / LOCAL_TREE_FILE).touch()
     return before
 
 

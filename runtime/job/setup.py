@@ -40,6 +40,7 @@ from runtime.names import (
     HYPERPARAMETERS_JSON,
     INTERMEDIATE_DIR,
     JOB_LOCK_FILE,
+    LOCAL_TREE_FILE,
     MODEL_DIR,
     OUTPUT_DIR,
     RESOURCE_CONFIG_JSON,
@@ -232,6 +233,9 @@ def run_in_job(base_dir: Path | None, overrides: Mapping[str, Any] | Callable[[]
     anything is removed (:func:`discard_unused_tree`); ``force``: see :func:`start_afresh`; ``training`` and
     ``announce``: see :func:`open_job`."""
     root, local, claimed = _find_base_dir(base_dir, hint, claim=True)
+    # A training job rerun in a tree an earlier one laid out: the tree is as local as it was then (its resourceconfig
+    # only says that someone made it). An evaluation leaves a training tree's hyperparameters as they are.
+    local = local or (training and (root / LOCAL_TREE_FILE).is_file())
 
     def job() -> int | None:
         given = overrides() if callable(overrides) else overrides

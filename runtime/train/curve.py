@@ -6,13 +6,15 @@ OPE CSV: one line per estimator, labelled with Coach's name (``Weighted Importan
 Robust``, ...), the discounted-return estimators and the one-step (reward per step) ones on panels of their own, and
 the greedy evaluation return (``evaluation_episodes`` > 0) on a panel above them. The preset's pass bar is a dashed
 line on the panel of the metric it is set on. Every point has a marker while there are at most 50, so that a
-one-iteration job shows.
+one-iteration job shows. A panel's y axis spans at least a tenth of the largest value it shows (:func:`y_limits`), so
+that a flat curve looks flat, and the title is wrapped to the figure's width.
 """
 
 from __future__ import annotations
 
 import csv
 import math
+import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping, Sequence
@@ -21,6 +23,10 @@ from runtime.metric_lines import OFF_POLICY_ESTIMATES, ONE_STEP_ESTIMATES
 
 RETURN = "episode_reward_mean"
 MARKERS_UP_TO = 50
+TITLE_WIDTH = 80
+"""Characters of the title per line: what the 8-inch figure's title font holds."""
+MIN_SPAN = 0.1
+"""The smallest y span of a panel, as a share of the largest magnitude it shows."""
 
 
 @dataclass(frozen=True)
@@ -102,6 +108,25 @@ def curve_series(rows: Sequence[Mapping[str, float]], pass_bar: tuple[str, float
     return Curve("epoch", tuple(panels))
 
 
+def y_limits(panel: Panel) -> tuple[float, float] | None:
+    """The y axis of ``panel`` widened, about its middle, to :data:`MIN_SPAN` of its largest magnitude when its values
+    lie closer together (an Acrobot policy stuck at -499 to -498 drew noise over the whole height, as if it moved);
+    None to leave the axis to matplotlib."""
+    values = [y for line in panel.lines for y in line.y]
+    if panel.band is not None:
+        values += [y for y in (*panel.band[1], *panel.band[2]) if math.isfinite(y)]
+    if panel.pass_bar is not None:
+        values.append(panel.pass_bar)
+    if not values:
+        return None
+    low, high = min(values), max(values)
+    span = MIN_SPAN * max(abs(low), abs(high))
+    if high - low >= span or span == 0:
+        return None
+    middle = (low + high) / 2
+    return middle - span / 2, middle + span / 2
+
+
 def learning_curve_figure(curve: Curve, title: str) -> Any:
     """The matplotlib figure of ``curve`` (close it with ``matplotlib.pyplot.close``)."""
     import matplotlib  # heavy: matplotlib (the learning curve only)
@@ -120,9 +145,12 @@ def learning_curve_figure(curve: Curve, title: str) -> Any:
         if panel.pass_bar is not None:
             ax.axhline(panel.pass_bar, color="tab:green", linestyle="--", label=f"pass bar ({panel.pass_bar:g})")
         ax.set_ylabel(panel.ylabel)
+        limits = y_limits(panel)
+        if limits is not None:
+            ax.set_ylim(*limits)
         ax.grid(alpha=0.3)
         ax.legend(loc="best", fontsize="small")
-    axes[0, 0].set_title(title)
+    axes[0, 0].set_title(textwrap.fill(title, TITLE_WIDTH))
     axes[-1, 0].set_xlabel(curve.xlabel)
     if curve.xlabel == "epoch":
         from matplotlib.ticker import MaxNLocator  # heavy: matplotlib (the learning curve only)
@@ -143,7 +171,7 @@ def plot_learning_curve(progress_file: Path, out_file: Path, title: str,
     import matplotlib.pyplot as plt  # heavy: matplotlib (the learning curve only)
 
     tmp = out_file.with_suffix(".tmp.png")
-    fig.savefig(tmp)
+    fig.savefig(tmp, metadata={"Title": title})  # the title whole, for a reader of the file
     plt.close(fig)
     tmp.replace(out_file)
     return out_file

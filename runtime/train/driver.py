@@ -44,7 +44,7 @@ from runtime.timings import mark
 from runtime.train.checkpoints import CheckpointManager, TrainingState, config_changes, describe_space
 from runtime.train.manifest import verify_manifest, write_manifest
 from runtime.train.progress import ProgressBar, SlowStartNotice
-from runtime.train.reporting import STOP_ALIASES, IterationMetrics, Reporter
+from runtime.train.reporting import STOP_ALIASES, IterationMetrics, Reporter, console_mode
 from runtime.train.videos import RolloutVideos
 from runtime.train.warm_start import warm_start
 
@@ -132,20 +132,22 @@ def train(
     stream: TextIO | None = None,
     cluster: Any = None,
     early_start: EarlyStart | None = None,
+    console: str | None = None,
 ) -> TrainResult:
     """Train ``spec`` in the job ``job`` with the backend of ``plugins`` that trains its algorithm; returns how it
     ended. SIGTERM or SIGINT (:mod:`runtime.stop_signals`) raises :class:`JobInterrupted` once the job has kept what
     it can (a checkpoint; the model folder from it), which the failure path turns into exit 143 or 130.
 
     ``cluster``: the multi-host Ray cluster this driver is already connected to (see runtime.cluster);
-    ``early_start``: what the backend started while the spec resolved (handed to its session).
+    ``early_start``: what the backend started while the spec resolved (handed to its session); ``console``: what
+    stdout shows of each iteration (``rlrt train --quiet``, ``--verbose``; None: :func:`console_mode` decides).
     """
     with STOPS.handling():
-        return _train(job, spec, plugins, stream or sys.stdout, cluster, early_start)
+        return _train(job, spec, plugins, stream or sys.stdout, cluster, early_start, console)
 
 
 def _train(job: JobEnvironment, spec: TrainingSpec, plugins: Plugins, out: TextIO, cluster: Any,
-           early_start: EarlyStart | None) -> TrainResult:
+           early_start: EarlyStart | None, console: str | None) -> TrainResult:
     hooks = plugins.training_hooks(job, spec)
     backend: TrainingSession | None = None
     reporter: Reporter | None = None
@@ -183,10 +185,11 @@ def _train(job: JobEnvironment, spec: TrainingSpec, plugins: Plugins, out: TextI
             warm_start(backend, job, spec, hooks, state, out)
         # In /opt/ml (SageMaker, docker run) the events also go to output/intermediate, uploaded with the job's
         # output; elsewhere one copy, so that `tensorboard --logdir rlrt-jobs` lists each job once.
-        reporter = Reporter(job.intermediate_dir, job.tensorboard_dir, f"{spec.preset} ({backend.describe()})", out,
-                            coach_lines=hooks.coach_line_per_iteration, pass_bar=spec.pass_bar,
-                            tensorboard_copy=job.base_dir == DEFAULT_BASE_DIR,
-                            resumed_at=(state.training_iteration, state.timesteps_total) if resumed else None)
+        reporter = Reporter(job.intermediate_dir, job.tensorboard_dir, f"{backend.describe()} (preset {spec.preset})",
+                            out, coach_lines=hooks.coach_line_per_iteration, pass_bar=spec.pass_bar,
+                            tensorboard_copy=job.base_dir == DEFAULT_BASE_DIR, stop=spec.stop, units=backend.units,
+                            resumed_at=(state.training_iteration, state.timesteps_total) if resumed else None,
+                            console=console_mode(console, out, container=job.base_dir == DEFAULT_BASE_DIR))
         print(f"rlrt: training {backend.describe()} (preset {spec.preset}); stop when "
               + " or ".join(f"{k} >= {v:g}" for k, v in spec.stop.items()), file=out, flush=True)
 
@@ -226,10 +229,7 @@ def _train(job: JobEnvironment, spec: TrainingSpec, plugins: Plugins, out: TextI
                 metrics = replace(step.metrics, training_iteration=state.training_iteration,
                                   timesteps_total=state.timesteps_total, episodes_total=state.episodes_total,
                                   time_total_s=state.time_total_s)
-                reporter.report(metrics)  # the bar is off the screen between iterations: a clean line
-                if step.lines:
-                    out.write("\n".join(step.lines) + "\n")
-                    out.flush()
+                reporter.report(metrics, step.lines)  # the bar is off the screen between iterations: clean lines
                 progress.update(metrics)
                 hooks.on_iteration(backend.algo, step.result, state, metrics, out)
                 if state.training_iteration % spec.checkpoint_frequency == 0:

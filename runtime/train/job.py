@@ -36,6 +36,7 @@ def run_training_job(
     hyperparameters_file: Path | None = None,
     early: tuple[BackendFactory, EarlyStart] | None = None,
     force: bool = False,
+    console: str | None = None,
 ) -> int:
     """Run one training job end to end through the single failure path; returns the process exit code.
 
@@ -46,7 +47,8 @@ def run_training_job(
     ``hyperparameters_file`` (``--hyperparameters``, e.g. ``rlrt tune``'s ``best_hyperparameters.json``): read first,
     ``overrides`` win over it. ``early``: a backend already starting (:func:`start_backend_early`, a launcher script
     that starts Ray before its own set-up imports RLlib), used instead of starting one here. ``force`` (``rlrt train
-    --force``): start the tree afresh instead of resuming it (:func:`runtime.job.setup.start_afresh`).
+    --force``): start the tree afresh instead of resuming it (:func:`runtime.job.setup.start_afresh`). ``console``
+    (``--quiet``, ``--verbose``): what stdout shows of each iteration (:func:`runtime.train.driver.train`).
     """
     overrides = dict(overrides or {})
     hint = _tree_hint(overrides, default_preset)
@@ -64,7 +66,7 @@ def run_training_job(
         user_code = owned is not None or any(key in job.env.hyperparameters for key in USER_CODE_KEYS)
         if owned is not None:
             job = replace(job, hyperparameters={k: v for k, v in job.hyperparameters.items() if owned(k)})
-        return _train(job, default_preset, plugins, early, user_code)
+        return _train(job, default_preset, plugins, early, user_code, console)
 
     # A launcher script's overrides are its own translation, each announced by it: not "this command's" values.
     return run_in_job(base_dir, given, hint, body, force, training=True, announce=owned is None)
@@ -94,8 +96,8 @@ def _tree_hint(given: Mapping[str, Any], default_preset: str) -> str:
     return f"{re.sub(r'-v[0-9]+$', '', env)}-{algorithm}"
 
 
-def _train(job: Job, default_preset: str, plugins: Plugins,
-           early: tuple[BackendFactory, EarlyStart] | None = None, user_code: bool = False) -> int:
+def _train(job: Job, default_preset: str, plugins: Plugins, early: tuple[BackendFactory, EarlyStart] | None = None,
+           user_code: bool = False, console: str | None = None) -> int:
     mark("job")
     env = job.env
     if env.is_master:
@@ -103,16 +105,17 @@ def _train(job: Job, default_preset: str, plugins: Plugins,
         require_writable(env.checkpoint_dir, "checkpoints")
     require_writable(env.output_dir, "output", min_free=0)  # the lock, the progress, the failure file
     with training_lock(env.base_dir):
-        return _train_locked(job, default_preset, plugins, early, user_code)
+        return _train_locked(job, default_preset, plugins, early, user_code, console)
 
 
 def _train_locked(job: Job, default_preset: str, plugins: Plugins,
-                  early: tuple[BackendFactory, EarlyStart] | None = None, user_code: bool = False) -> int:
+                  early: tuple[BackendFactory, EarlyStart] | None = None, user_code: bool = False,
+                  console: str | None = None) -> int:
     try:
         _quick_check(job, default_preset, plugins, user_code)
         if early is None:
             early = _start_early(job, default_preset, plugins)
-        return _resolve_and_train(job, early, default_preset, plugins)
+        return _resolve_and_train(job, early, default_preset, plugins, console)
     except BaseException:
         if early is not None:  # failed before its session took Ray over (a rejected spec, an env that cannot be
             early[1].cancel()  # built): stop what the early start started
@@ -133,7 +136,7 @@ def _naming_stored_values(error: UserError, job: Job) -> UserError:
 
 
 def _resolve_and_train(job: Job, early: tuple[BackendFactory, EarlyStart] | None, default_preset: str,
-                       plugins: Plugins) -> int:
+                       plugins: Plugins, console: str | None = None) -> int:
     env = job.env
     try:
         with start_up():  # resolving imports the backend's library (RLlib: ~2 s)
@@ -157,8 +160,8 @@ def _resolve_and_train(job: Job, early: tuple[BackendFactory, EarlyStart] | None
     else:
         plan = plan_cluster(env)
         if plan.multi_node:
-            return _multi_node_training(job, plan, default_preset, plugins)
-    result = train(env, spec, plugins, early_start=early[1] if early is not None else None)
+            return _multi_node_training(job, plan, default_preset, plugins, console)
+    result = train(env, spec, plugins, early_start=early[1] if early is not None else None, console=console)
     if result.exit_code == 0 and (job.local or env.base_dir != DEFAULT_BASE_DIR):  # not on SageMaker or docker
         print(outputs_summary(env), flush=True)
     return result.exit_code
@@ -272,7 +275,8 @@ def start_backend_early(algorithm: str, plugins: Plugins, env: JobEnvironment,
     return (backend, handle) if handle is not None else None
 
 
-def _multi_node_training(job: Job, plan: ClusterPlan, default_preset: str, plugins: Plugins) -> int:
+def _multi_node_training(job: Job, plan: ClusterPlan, default_preset: str, plugins: Plugins,
+                         console: str | None = None) -> int:
     """A host of a multi-host job: the head forms the cluster and trains; the others serve as Ray worker nodes.
 
     Every host has already checked the hyperparameters, so a bad one fails each host at once. The env-runner
@@ -284,4 +288,4 @@ def _multi_node_training(job: Job, plan: ClusterPlan, default_preset: str, plugi
     with head_cluster(plan, job.env) as cluster:  # SIGTERM while it forms: every Ray process stopped, exit 143
         spec = resolve_spec(job.hyperparameters, plugins, num_cpus=cluster.cpus + 1, default_preset=default_preset,
                             num_gpus=job.env.num_gpus)
-        return train(job.env, spec, plugins, cluster=cluster).exit_code
+        return train(job.env, spec, plugins, cluster=cluster, console=console).exit_code

@@ -10,7 +10,7 @@ import threading
 from contextlib import contextmanager
 from typing import Any, Iterator, Mapping, TextIO
 
-from runtime.train.reporting import STOP_ALIASES, IterationMetrics
+from runtime.train.reporting import STOP_ALIASES, IterationMetrics, stop_progress
 
 
 class ProgressBar:
@@ -32,6 +32,7 @@ class ProgressBar:
         self._lock = threading.RLock()
         self._visible = False
         self._mid_line = False  # a line written while the bar ran has not ended: the bar waits for its end
+        self._started = False
         if enabled is None:
             enabled = self._file.isatty()
         if enabled and self._stop:
@@ -43,14 +44,7 @@ class ProgressBar:
 
     def nearest(self, metrics: IterationMetrics) -> tuple[str, float]:
         """The stop criterion nearest to ending the job, and its progress in [0, 1]."""
-        best = ("", 0.0)
-        for key, target in self._stop.items():
-            value = getattr(metrics, STOP_ALIASES.get(key, key), None)
-            if isinstance(value, (int, float)) and math.isfinite(float(value)) and float(value) > 0:
-                done = min(1.0, float(value) / target)
-                if done > best[1]:
-                    best = (key, done)
-        return best
+        return stop_progress(self._stop, metrics)
 
     def _draw(self) -> None:
         with self._lock:
@@ -93,6 +87,12 @@ class ProgressBar:
                 self._draw()
 
         ticker = threading.Thread(target=tick, name="rlrt-progress", daemon=True)
+        if not self._started:  # its clock (elapsed, ETA) starts with the training, as the iteration lines' does
+            self._started = True
+            with self._lock:
+                shown = self._bar.n
+                self._bar.reset(total=100)
+                self._bar.n = shown
         self._draw()
         ticker.start()
         try:

@@ -1,7 +1,9 @@
-"""Per-iteration reporting: SageMaker metric lines on stdout, progress.csv, TensorBoard events, a learning curve.
+"""Per-iteration reporting: what stdout shows of each iteration, progress.csv, TensorBoard events, a learning curve.
 
-The stdout lines match the SageMaker SDK's ``RLEstimator.default_metric_definitions(RLToolkit.RAY)`` regexes
-(``episode_reward_mean: ([-+]?[0-9]*[.]?[0-9]+([eE][-+]?[0-9]+)?)``) and Coach's ``^Training>.*Total reward=(.*?),``.
+Stdout is for a log or for a person (:func:`console_mode`). A log (SageMaker, a container job, a pipe, a file) gets the
+metric lines, which match the SageMaker SDK's ``RLEstimator.default_metric_definitions(RLToolkit.RAY)`` regexes
+(``episode_reward_mean: ([-+]?[0-9]*[.]?[0-9]+([eE][-+]?[0-9]+)?)``) and Coach's ``^Training>.*Total reward=(.*?),``;
+a person at a terminal gets one line per iteration (:func:`compact_line`) under the progress bar.
 """
 
 from __future__ import annotations
@@ -10,12 +12,12 @@ import csv
 import math
 import sys
 import time
-from collections import deque
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence, TextIO
+from typing import Any, Mapping, Sequence, TextIO
 
 from runtime.evaluate.episodes import testing_line
+from runtime.metric_lines import OFF_POLICY_ESTIMATES, metric_line
 from runtime.train.curve import plot_learning_curve
 
 METRIC_LINE_KEYS = (
@@ -74,31 +76,7 @@ class IterationMetrics:
     evaluation_len_mean: float = math.nan
 
 
-LEARNER_STATS: Mapping[str, tuple[str, ...]] = {
-    "policy_loss": ("policy_loss", "actor_loss"),
-    "value_loss": ("vf_loss", "qf_loss", "critic_loss"),
-    "entropy": ("entropy",),
-    "kl": ("rlrt_kl", "mean_kl_loss"),  # RLlib's own is a constant 0 unless its KL penalty is on
-    "clip_fraction": ("rlrt_clip_fraction",),
-    "explained_variance": ("vf_explained_var",),
-    "learning_rate": ("default_optimizer_learning_rate",),
-}
-"""IterationMetrics' learner fields and the RLlib 2.x learner-result keys they come from (first found)."""
-
-
-def learner_stats(result: Mapping[str, Any]) -> dict[str, float]:
-    """The learner statistics of an RLlib result (its first module's, the default policy's when there is one)."""
-    learners = result.get("learners") or {}
-    modules = {k: v for k, v in learners.items() if isinstance(v, Mapping) and k != "__all_modules__"}
-    stats = modules.get("default_policy") or next(iter(modules.values()), {})
-    found: dict[str, float] = {}
-    for field_name, keys in LEARNER_STATS.items():
-        value = next((stats[k] for k in keys if k in stats), None)
-        found[field_name] = _float_or_nan(value)
-    return found
-
-
-def _float_or_nan(value: Any) -> float:
+def float_or_nan(value: Any) -> float:
     """``value`` as a float; NaN when it is not a number (e.g. None: a metric RLlib did not report)."""
     try:
         return float(value)
@@ -106,119 +84,11 @@ def _float_or_nan(value: Any) -> float:
         return math.nan
 
 
-EPISODES = "rlrt_episodes"
-"""The per-iteration list of finished episodes' ``(return, length)`` rlrt's RLlib callback logs
-(runtime.backends.rllib.episode_metrics)."""
-
-
-class EpisodeWindow:
-    """The last ``size`` finished episodes, as Stable-Baselines3's ``ep_rew_mean`` and RLlib 1.x smooth them.
-
-    RLlib 2.x reports the returns of the episodes that ended *in this iteration* (none at all when a CartPole policy
-    balances longer than one train batch), while the seeds' stop criteria (``episode_reward_mean: 18``) and SB3's
-    ``ep_rew_mean`` mean the last 100 episodes. The window keeps each episode's return and length, in the order the
-    iterations reported them (within an iteration: env runner by env runner, each in the order its episodes
-    ended); an iteration in which no episode ended leaves it as it was.
-    """
-
-    def __init__(self, size: int = 100, episodes: Iterable[Sequence[float]] = ()) -> None:
-        self.size = max(1, int(size))
-        self.episodes: deque[tuple[float, float]] = deque(maxlen=self.size)
-        self.add(episodes)
-
-    def add(self, episodes: Iterable[Sequence[float]]) -> None:
-        """Add finished episodes, each ``(return, length)``, oldest first."""
-        self.episodes.extend((float(ret), float(length)) for ret, length in episodes)
-
-    def summary(self) -> dict[str, float]:
-        """``episode_reward_mean/max/min`` and ``episode_len_mean`` over the window (NaN before the first episode)."""
-        if not self.episodes:
-            return dict.fromkeys(("episode_reward_mean", "episode_reward_max", "episode_reward_min",
-                                  "episode_len_mean"), math.nan)
-        returns = [ret for ret, _ in self.episodes]
-        return {
-            "episode_reward_mean": math.fsum(returns) / len(returns),
-            "episode_reward_max": max(returns),
-            "episode_reward_min": min(returns),
-            "episode_len_mean": math.fsum(length for _, length in self.episodes) / len(self.episodes),
-        }
-
-
-def iteration_episodes(runners: Mapping[str, Any]) -> list[tuple[float, float]]:
-    """The episodes that ended in an iteration, ``(return, length)`` each, from its RLlib ``env_runners`` results:
-    rlrt's callback's list where it ran (every RLlib env runner); otherwise (a result without it) RLlib's own mean,
-    once per episode it counted, with RLlib's maximum and minimum."""
-    items = runners.get(EPISODES)
-    if isinstance(items, tuple):  # RLlib's result gives a one-item list as that item
-        items = [items]
-    if isinstance(items, list) and items:
-        return [(float(ret), float(length)) for ret, length in items]
-    mean = _float_or_nan(runners.get("episode_return_mean"))
-    count = _float_or_nan(runners.get("num_episodes"))
-    if not math.isfinite(mean):
-        return []
-    length = _float_or_nan(runners.get("episode_len_mean"))
-    episodes = int(count) if math.isfinite(count) and count >= 1 else 1  # a result without a count: one episode
-    high, low = _float_or_nan(runners.get("episode_return_max")), _float_or_nan(runners.get("episode_return_min"))
-    if episodes < 2 or not (math.isfinite(high) and math.isfinite(low)):
-        return [(mean, length)] * episodes
-    # Episodes with RLlib's sum, maximum and minimum (it reports no more of them).
-    rest = (mean * episodes - high - low) / (episodes - 2) if episodes > 2 else mean
-    return [(high, length), (low, length)] + [(rest, length)] * (episodes - 2)
-
-
-def metrics_from_rllib(
-    result: Mapping[str, Any],
-    iteration: int,
-    timesteps_total: int,
-    episodes_total: int,
-    time_total_s: float,
-    window: EpisodeWindow | None = None,
-) -> IterationMetrics:
-    """Pick the reported numbers out of an RLlib (new API stack) result dict.
-
-    With a ``window`` the episode numbers are smoothed over its last episodes (see :class:`EpisodeWindow`); without
-    one they are this iteration's own.
-    """
-    runners = result.get("env_runners", {}) or {}
-    window = window if window is not None else EpisodeWindow(size=10**9)
-    window.add(iteration_episodes(runners))
-    return IterationMetrics(
-        training_iteration=iteration,
-        timesteps_total=timesteps_total,
-        time_total_s=time_total_s,
-        episodes_total=episodes_total,
-        env_steps_per_s=_float_or_nan(runners.get("num_env_steps_sampled"))
-        / max(1e-9, _float_or_nan(result.get("time_this_iter_s"))),
-        **window.summary(),
-        **learner_stats(result),
-        **evaluation_stats(result),
-    )
-
-
-def evaluation_stats(result: Mapping[str, Any]) -> dict[str, float]:
-    """The mean return and length of an RLlib result's evaluation episodes (NaN when the iteration ran none)."""
-    runners = (result.get("evaluation") or {}).get("env_runners") or {}
-    return {"evaluation_reward_mean": _float_or_nan(runners.get("episode_return_mean")),
-            "evaluation_len_mean": _float_or_nan(runners.get("episode_len_mean"))}
-
-
-def format_value(value: float | int) -> str:
-    """A number as the SDK regex reads it (no 'nan'/'inf': those lines are not printed)."""
-    if isinstance(value, int):
-        return str(value)
-    return f"{value:.6g}" if abs(value) >= 1e-4 or value == 0 else f"{value:.6e}"
-
 
 def metric_lines(metrics: IterationMetrics) -> list[str]:
     """The ``name: value`` lines SageMaker scrapes; metrics that are not finite yet are left out."""
-    lines = []
-    for key in METRIC_LINE_KEYS:
-        value = getattr(metrics, key)
-        if isinstance(value, float) and not math.isfinite(value):
-            continue
-        lines.append(f"{key}: {format_value(value)}")
-    return lines
+    values = {key: getattr(metrics, key) for key in METRIC_LINE_KEYS}
+    return [metric_line(key, value) for key, value in values.items() if math.isfinite(value)]
 
 
 def coach_training_line(metrics: IterationMetrics, worker: int = 0) -> str | None:
@@ -232,6 +102,63 @@ def coach_training_line(metrics: IterationMetrics, worker: int = 0) -> str | Non
     )
 
 
+LINES, COMPACT, QUIET = "lines", "compact", "quiet"
+"""What stdout shows of each iteration: the metric lines (and Coach's) a log needs, one line for a person at a
+terminal, or nothing (``--quiet``: progress.csv and TensorBoard still get every number)."""
+
+
+def console_mode(requested: str | None, stream: TextIO, container: bool) -> str:
+    """:data:`LINES`, :data:`COMPACT` or :data:`QUIET`: what the user asked for (``--quiet``, ``--verbose`` = lines),
+    else one line per iteration when ``stream`` is a terminal outside a container job (``/opt/ml``: SageMaker and
+    ``docker run``, whose logs are scraped), else the metric lines."""
+    if requested is not None:
+        return requested
+    return COMPACT if getattr(stream, "isatty", lambda: False)() and not container else LINES
+
+
+def stop_progress(stop: Mapping[str, Any], metrics: IterationMetrics) -> tuple[str, float]:
+    """The stop criterion nearest to ending the job and its progress in [0, 1]: each criterion's value over its
+    target (``training_iteration`` 1 of 2 is 50 %; an offline job's ``epochs`` counts its iterations,
+    ``gradient_steps`` its timesteps); ("", 0.0) before any has moved."""
+    best = ("", 0.0)
+    for key, target in stop.items():
+        if isinstance(target, bool) or not isinstance(target, (int, float)) or target <= 0:
+            continue  # no share of a target at or below zero (Acrobot's reward -100) can be counted
+        value = getattr(metrics, STOP_ALIASES.get(key, key), None)
+        if isinstance(value, (int, float)) and math.isfinite(float(value)) and float(value) > 0:
+            done = min(1.0, float(value) / float(target))
+            if done > best[1]:
+                best = (key, done)
+    return best
+
+
+def compact_line(metrics: IterationMetrics, stop: Mapping[str, Any], units: tuple[str, str] = ("iteration", "steps"),
+                 steps_per_s: float = math.nan) -> str:
+    """One iteration for a person: the counters and their rate, the return over the last episodes (mean, best) and
+    the one the stop waits for, an evaluation's return, the off-policy estimates, the time so far and the time left
+    to the stop nearest to ending the job (:func:`stop_progress`) at the pace so far."""
+    from tqdm import tqdm  # heavy: progress bars (the clock format of the bar above the line)
+
+    rate = f", {steps_per_s:,.0f}/s" if math.isfinite(steps_per_s) else ""
+    parts = [f"{units[0]} {metrics.training_iteration}", f"{metrics.timesteps_total:,} {units[1]}{rate}"]
+    if math.isfinite(metrics.episode_reward_mean):
+        target = stop.get("episode_reward_mean")
+        best = f" (max {metrics.episode_reward_max:.4g})" if math.isfinite(metrics.episode_reward_max) else ""
+        parts.append(f"return {metrics.episode_reward_mean:.4g}{best}"
+                     + (f" / {target:g}" if isinstance(target, (int, float)) else ""))
+    if math.isfinite(metrics.evaluation_reward_mean):
+        parts.append(f"eval {metrics.evaluation_reward_mean:.4g}")
+    estimates = [f"{key[4:]} {getattr(metrics, key):.4g}" for key, _ in OFF_POLICY_ESTIMATES
+                 if math.isfinite(getattr(metrics, key))]
+    if estimates:
+        parts.append(", ".join(estimates))
+    _, done = stop_progress(stop, metrics)
+    left = metrics.time_total_s * (1 - done) / done if 0 < done < 1 else math.nan
+    parts.append(tqdm.format_interval(metrics.time_total_s)
+                 + (f", ETA {tqdm.format_interval(left)}" if math.isfinite(left) else ""))
+    return " | ".join(parts)
+
+
 def _rewrite(path: Path, columns: list[str], through: int | None) -> None:
     """Rewrite the CSV ``path`` with ``columns`` (missing values empty) and, given ``through``, only the rows of
     iterations up to it, when either changes anything."""
@@ -239,7 +166,7 @@ def _rewrite(path: Path, columns: list[str], through: int | None) -> None:
         reader = csv.DictReader(handle)
         rows = list(reader)
         header = reader.fieldnames
-    kept = [row for row in rows if through is None or _float_or_nan(row.get("training_iteration")) <= through]
+    kept = [row for row in rows if through is None or float_or_nan(row.get("training_iteration")) <= through]
     if header == columns and len(kept) == len(rows):
         return
     tmp = path.with_suffix(".csv.tmp")
@@ -251,7 +178,8 @@ def _rewrite(path: Path, columns: list[str], through: int | None) -> None:
 
 
 class Reporter:
-    """Writes every iteration's metrics to stdout, ``progress.csv``, TensorBoard and a learning-curve PNG."""
+    """Writes every iteration's metrics to stdout (the one place that does), ``progress.csv``, TensorBoard and a
+    learning-curve PNG."""
 
     def __init__(
         self,
@@ -264,12 +192,17 @@ class Reporter:
         pass_bar: tuple[str, float] | None = None,
         tensorboard_copy: bool = True,
         resumed_at: tuple[int, int] | None = None,
+        console: str = LINES,
+        stop: Mapping[str, Any] | None = None,
+        units: tuple[str, str] = ("iteration", "steps"),
     ) -> None:
         """``tensorboard_copy``: write the TensorBoard events into ``intermediate_dir/tensorboard`` as well (SageMaker
         uploads that folder with the job's output; ``tensorboard_dir`` only with a TensorBoard output config).
         ``resumed_at``: the (iteration, timesteps) of the checkpoint a resumed job continues from; what the earlier
         run reported after it (a job killed between checkpoints) is trained again, so its CSV rows and TensorBoard
-        points go (TensorBoard's own ``purge_step``)."""
+        points go (TensorBoard's own ``purge_step``). ``console``: what stdout shows of an iteration
+        (:func:`console_mode`); ``stop`` and ``units`` (the session's words for an iteration and a step): what its
+        one line for a person says (:func:`compact_line`)."""
         from tensorboardX import SummaryWriter  # heavy: TensorBoard writer
 
         self.intermediate_dir = intermediate_dir
@@ -278,6 +211,10 @@ class Reporter:
         self.plot_every_s = plot_every_s
         self.coach_lines = coach_lines
         self.pass_bar = pass_bar
+        self.console, self.stop, self.units = console, dict(stop or {}), units
+        # The counters at the last report, for the rate of an iteration whose session gives none (an offline epoch's
+        # gradient steps); unknown before a resumed job's first report.
+        self._last: tuple[int, float] | None = (0, 0.0) if resumed_at is None else None
         intermediate_dir.mkdir(parents=True, exist_ok=True)
         tensorboard_dir.mkdir(parents=True, exist_ok=True)
         self.progress_file = intermediate_dir / "progress.csv"
@@ -295,17 +232,13 @@ class Reporter:
         if new_file:
             self._csv.writeheader()
 
-    def report(self, metrics: IterationMetrics) -> None:
-        """Report one iteration everywhere."""
-        lines = metric_lines(metrics)
-        coach = coach_training_line(metrics) if self.coach_lines else None
-        if coach:
-            lines.append(coach)
-        if self.coach_lines and math.isfinite(metrics.evaluation_reward_mean):  # Coach's evaluation periods' line
-            lines.append(testing_line(metrics.episodes_total, metrics.evaluation_reward_mean,
-                                      metrics.timesteps_total, metrics.training_iteration))
-        self.stream.write("\n".join(lines) + "\n")
-        self.stream.flush()
+    def report(self, metrics: IterationMetrics, extra: Sequence[str] = ()) -> None:
+        """Report one iteration everywhere; ``extra``: the session's own lines of it (an offline epoch's estimates
+        and losses), which a log gets after the metric lines."""
+        lines = self.console_lines(metrics, extra)
+        if lines:
+            self.stream.write("\n".join(lines) + "\n")
+            self.stream.flush()
         self._csv.writerow(asdict(metrics))
         self._csv_handle.flush()
         for writer in self._writers:
@@ -314,6 +247,25 @@ class Reporter:
                     writer.add_scalar(f"rlrt/{key}", value, metrics.timesteps_total)
         if time.monotonic() - self._last_plot >= self.plot_every_s:
             self.plot()
+
+    def console_lines(self, metrics: IterationMetrics, extra: Sequence[str] = ()) -> list[str]:
+        """What stdout shows of the iteration in this reporter's :func:`console_mode`."""
+        rate = metrics.env_steps_per_s
+        if not math.isfinite(rate) and self._last is not None and metrics.time_total_s > self._last[1]:
+            rate = (metrics.timesteps_total - self._last[0]) / (metrics.time_total_s - self._last[1])
+        self._last = (metrics.timesteps_total, metrics.time_total_s)
+        if self.console == QUIET:
+            return []
+        if self.console == COMPACT:
+            return [compact_line(metrics, self.stop, self.units, rate)]
+        lines = metric_lines(metrics)
+        coach = coach_training_line(metrics) if self.coach_lines else None
+        if coach:
+            lines.append(coach)
+        if self.coach_lines and math.isfinite(metrics.evaluation_reward_mean):  # Coach's evaluation periods' line
+            lines.append(testing_line(metrics.episodes_total, metrics.evaluation_reward_mean,
+                                      metrics.timesteps_total, metrics.training_iteration))
+        return [*lines, *extra]
 
     def plot(self) -> Path | None:
         """Draw ``learning_curve.png`` from ``progress.csv`` (:mod:`runtime.train.curve`)."""

@@ -133,16 +133,25 @@ def tensorboard_scalars(logdir: Path) -> dict[str, dict[str, list[list[float]]]]
 
 
 def test_force_starts_a_named_tree_afresh(tmp_path: Path) -> None:
+    """A rerun in a tree an earlier `rlrt train --base-dir` made stores its options there, as the first run did (a
+    rerun's -n was used once and forgotten); --force removes the stored hyperparameters, as the README says (they
+    were kept: the tree's resourceconfig.json made it look like a SageMaker tree)."""
     base = tmp_path / "myjob"
     args = ["train", "--base-dir", str(base), *QUICK, "--set", "rl.training.config.num_env_runners=0"]
-    first = run_rlrt(args, timeout=600)
+    stored = base / "input" / "config" / "hyperparameters.json"
+    first = run_rlrt([*args, "--set", "rl.training.config.gamma=0.95"], timeout=600)
     assert first.returncode == 0, first.stderr[-3000:]
-    again = run_rlrt(args, timeout=600)
+    again = run_rlrt([*args, "-n", "100"], timeout=600)
     assert "already done" in again.stdout  # the tree resumes: nothing left to train
+    assert "keeps from an earlier run" in again.stdout and "rl.training.config.gamma=0.95 (that file)" in again.stdout
+    kept = json.loads(stored.read_text())
+    assert (kept["rl.training.stop.timesteps_total"], kept["rl.training.config.gamma"]) == ("100", "0.95")
     forced = run_rlrt([*args, "--force"], timeout=600)
     assert forced.returncode == 0, forced.stderr[-3000:]
-    assert f"--force: starting {base} afresh" in forced.stdout and "already done" not in forced.stdout
+    assert f"--force: starting {base} afresh (its checkpoints, model, outputs and stored hyperparameters removed)" \
+        in forced.stdout and "already done" not in forced.stdout
     assert "training_iteration: 1" in forced.stdout
+    assert not {"rl.training.config.gamma", "rl.training.stop.timesteps_total"} & set(json.loads(stored.read_text()))
 
 
 def _job(tmp_path: Path, hyperparameters: dict) -> Job:

@@ -293,22 +293,37 @@ def run_in_terminal(args: list[str], base: Path, timeout: float) -> tuple[int, s
     return code, received.decode(errors="replace")
 
 
-def test_rlrt_alone_trains_the_default_preset_with_a_progress_bar_in_a_terminal(tmp_path: Path) -> None:
+def test_rlrt_alone_trains_the_default_preset_with_a_progress_bar_and_a_line_per_iteration_in_a_terminal(
+        tmp_path: Path) -> None:
     """``rlrt`` with no command is ``rlrt train``, as its help says (it used to fail: "arguments are required"). In a
-    terminal its bar counts toward the stop that ends the job first, 2 iterations, not the preset's
+    terminal its bar counts toward the stop that ends the job first, 3 iterations, not the preset's
     300000 steps (an ETA of 14 minutes for a 20 s job), and it is cleared before each line, so no line is glued to a
-    bar (``?step/s]rlrt: training PPO...``)."""
-    tree = make_job_tree(tmp_path / "ml", TINY)
+    bar (``?step/s]rlrt: training PPO...``). Each iteration is one line (steps, steps/s, return against the reward
+    the stop waits for, elapsed, ETA), not the 7-8 metric lines a log gets; RLlib's evaluation every second
+    iteration shows in the iteration that ran it only (the third reprinted the second's)."""
+    tree = make_job_tree(tmp_path / "ml", {"rl.training.stop.training_iteration": 3, "record_video_every": 0,
+                                           "rl.training.config.train_batch_size_per_learner": 500,
+                                           "rl.training.config.evaluation_interval": 2,
+                                           "rl.training.config.evaluation_duration": 1})
     code, screen = run_in_terminal([], tree.base, timeout=240)
     assert code == 0, screen[-3000:]
     assert "rlrt: training PPO on CartPole-v1 (preset cartpole-ppo)" in screen
-    assert re.search(r"training \(training_iteration 1 of 2\): +50%\|", screen), screen[-3000:]
+    assert re.search(r"training \(training_iteration 1 of 3\): +33%\|", screen), screen[-3000:]
     assert "timesteps_total" not in "".join(re.findall(r"training \([^)]*\)", screen))
     # What each line shows once the terminal has drawn it: the text after its last carriage return, colours off.
     shown = [re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", line).rsplit("\r", 1)[-1]
              for line in screen.replace("\r\n", "\n").split("\n")]
     assert unexpected_lines("\n".join(shown)) == [], screen[-3000:]
-    assert sum(line.startswith("episode_reward_mean: ") for line in shown) == 2
+    assert not any(line.startswith(("episode_reward_mean: ", "Training>")) for line in shown), screen[-3000:]
+    lines = [line for line in shown if line.startswith("iteration ")]
+    pattern = (r"iteration (\d) \| [0-9,]+ steps, [0-9,]+/s \| return [0-9.]+ \(max [0-9.]+\) / 475 "
+               r"\|( eval [0-9.]+ \|)? \d\d:\d\d(, ETA \d\d:\d\d)?$")
+    found = [re.fullmatch(pattern, line) for line in lines]
+    assert all(found) and [m.group(1) for m in found if m] == ["1", "2", "3"], lines
+    assert [bool(m.group(2)) for m in found if m] == [False, True, False], lines  # evaluated in iteration 2 only
+    assert [bool(m.group(3)) for m in found if m] == [True, True, False], lines  # nothing left after the last
+    rows = progress_rows(tree.base)
+    assert [math.isfinite(float(row["evaluation_reward_mean"])) for row in rows] == [False, True, False]
 
 
 def test_more_env_runners_than_cpus_are_capped_with_one_line(tmp_path: Path) -> None:

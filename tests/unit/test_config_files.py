@@ -11,7 +11,7 @@ import pytest
 
 from conftest import make_job_tree
 from runtime.errors import UserError
-from runtime.job.config_files import read_config_files, read_json_object
+from runtime.job.config_files import read_config_files, read_hyperparameters_file, read_json_object
 from runtime.job.environment import load_environment, prepare_local_tree
 
 
@@ -115,3 +115,25 @@ def test_a_sagemaker_tree_with_set_values_names_them_beside_the_files(
         "rl.training.config.lr"]) == 0.001
     open_job(tree.base, False, {})
     assert "hyperparameters:" not in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("name, text", [
+    ("ppo.yml", "CartPole-v1:\n  n_envs: 8\n  n_timesteps: !!float 1e5\n  policy: 'MlpPolicy'\n"),  # RL Zoo's
+    ("my-preset.txt", "env: CartPole-v1\nalgorithm: PPO\nstop: {training_iteration: 2}\n"),  # YAML by content
+])
+def test_a_yaml_file_given_as_hyperparameters_points_to_preset(tmp_path: Path, name: str, text: str) -> None:
+    """`--hyperparameters ppo.yml` said only "not valid JSON"; a preset or a Zoo file is what `--preset FILE`
+    takes."""
+    path = tmp_path / name
+    path.write_text(text)
+    with pytest.raises(UserError) as error:
+        read_hyperparameters_file(path)
+    assert f"{path} is YAML, and --hyperparameters takes a JSON object" in str(error.value)
+    assert str(error.value).endswith(f"given with --preset: rlrt train --preset {path}")
+
+
+def test_a_json_file_with_a_syntax_error_is_named_as_json(tmp_path: Path) -> None:
+    path = tmp_path / "best.json"
+    path.write_text('{"rl.training.config.lr": 0.1,}')  # YAML would read it; it is meant as JSON
+    with pytest.raises(UserError, match=r"is not valid JSON: .* line 1, column 31"):
+        read_hyperparameters_file(path)

@@ -91,3 +91,35 @@ def test_an_online_curve_is_the_return_against_environment_steps(tmp_path: Path)
     progress = tmp_path / "progress.csv"
     progress.write_text("training_iteration,timesteps_total,episode_reward_mean\n1,4000,\n")
     assert plot_learning_curve(progress, tmp_path / "curve.png", "t") is None and not (tmp_path / "curve.png").exists()
+
+
+def test_a_flat_curve_looks_flat_and_a_long_title_fits() -> None:
+    """An Acrobot policy stuck at -499 to -498 filled the whole height (-499 to -498 on the axis), as if noise were
+    progress: the axis spans a tenth of the values at least. The BCQ job's title (what trained, its epochs and
+    batch, its preset) ran past the figure's edges: it is wrapped to fit."""
+    import matplotlib.pyplot as plt
+
+    rows = [{"training_iteration": float(i), "timesteps_total": 4096.0 * i, "episode_reward_mean": -499.0 + (i % 2),
+             "episode_reward_min": -500.0 + (i % 2), "episode_reward_max": -498.0 + (i % 2)} for i in range(1, 9)]
+    curve = curve_series(rows)
+    assert curve is not None
+    title = ("DiscreteBCQ (d3rlpy) offline on CartPole-v0, 1000 gradient steps per epoch, batch 32 (preset "
+             "cartpole-bcq)")
+    fig = learning_curve_figure(curve, title)
+    try:
+        low, high = fig.axes[0].get_ylim()
+        assert high - low >= 0.1 * 500 - 1e-9 and low <= -500 and high >= -497, (low, high)
+        fig.canvas.draw()
+        shown = fig.axes[0].title.get_window_extent()
+        assert shown.x0 >= 0 and shown.x1 <= fig.bbox.width and shown.y1 <= fig.bbox.height, (shown, fig.bbox)
+        assert fig.axes[0].title.get_text().replace("\n", " ") == title
+    finally:
+        plt.close(fig)
+    steep = curve_series([{**row, "episode_reward_mean": 10.0 * row["training_iteration"]} for row in rows])
+    assert steep is not None
+    fig = learning_curve_figure(steep, "t")
+    try:
+        low, high = fig.axes[0].get_ylim()
+        assert high - low < 1000  # a curve that moves keeps matplotlib's own axis
+    finally:
+        plt.close(fig)

@@ -4,8 +4,10 @@ model folder."""
 
 from __future__ import annotations
 
+import io
 import json
 import math
+import re
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -332,3 +334,33 @@ def test_a_signal_during_the_final_evaluation_stops_it_with_the_model_folder_com
     assert f"{tree.model} is complete (the evaluation was cut short)" in str(stopped.value)
     assert len(played) == 5 and verify_manifest(tree.model).status == "intact"
     assert not (tree.base / "output" / "intermediate" / "evaluation.json").exists()
+
+
+class Terminal(io.StringIO):
+    """A stdout that says it is a terminal."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+@pytest.mark.parametrize("console, expected", [
+    (None, [rf"round {i} \| {10 * i} ticks, [0-9,]+/s \| return {i} \| 00:00(, ETA 00:00)?" for i in (1, 2, 3)]),
+    ("quiet", []),
+])
+def test_a_terminal_gets_a_line_per_iteration_and_quiet_gets_none(counting_backend: Plugins, tmp_path: Path,
+                                                                   console: str | None, expected: list[str]) -> None:
+    """At a terminal each iteration is one line in the session's own words (not its 7-8 metric lines and its own
+    lines); ``--quiet`` prints none; progress.csv gets every iteration either way. The learning curve's title leads
+    with what trained (an Acrobot job's read "cartpole-ppo (PPO on Acrobot-v1)")."""
+    from PIL import Image
+
+    tree = make_job_tree(tmp_path / "opt" / "ml")
+    out = Terminal()
+    assert train(load_environment(tree.base), spec({"training_iteration": 3}), counting_backend, stream=out,
+                 console=console).exit_code == 0
+    shown = [line for line in out.getvalue().splitlines() if not line.startswith(("rlrt: ", "  "))]
+    assert len(shown) == len(expected) and all(re.fullmatch(p, line) for p, line in zip(expected, shown)), shown
+    assert "episode_reward_mean" not in out.getvalue() and "counter: " not in out.getvalue()
+    assert len((tree.intermediate / "progress.csv").read_text().splitlines()) == 4
+    with Image.open(tree.intermediate / "learning_curve.png") as png:
+        assert png.text["Title"] == "counting on CartPole-v1 (preset counting)"

@@ -21,7 +21,8 @@ ENTRYPOINT_IMPORTS = {"runtime.cli", "runtime.container"}
 FLOORS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("environments", ("envs",)),
     ("base", ("runtime", "runtime.names", "runtime.errors", "runtime.timings", "runtime.metric_lines",
-              "runtime.log_lines", "runtime.collector", "runtime.paths", "runtime.stop_signals", "runtime.streams")),
+              "runtime.log_lines", "runtime.collector", "runtime.paths", "runtime.stop_signals", "runtime.streams",
+              "runtime.arguments")),
     ("services", ("runtime.config", "runtime.job", "runtime.train.checkpoints", "runtime.train.manifest",
                   "runtime.train.reporting", "runtime.train.progress", "runtime.train.curve",
                   "runtime.export", "runtime.evaluate", "runtime.serving", "runtime.offline", "runtime.cluster",

@@ -14,16 +14,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from runtime.backends.rllib.results import EPISODES, EpisodeWindow, metrics_from_rllib
 from runtime.train.progress import SlowStartNotice
-from runtime.train.reporting import (
-    EPISODES,
-    EpisodeWindow,
-    IterationMetrics,
-    Reporter,
-    coach_training_line,
-    metric_lines,
-    metrics_from_rllib,
-)
+from runtime.train.reporting import IterationMetrics, Reporter, coach_training_line, metric_lines
 
 # Copied from sagemaker.rl.estimator.RLEstimator.default_metric_definitions (SageMaker Python SDK).
 FLOAT_REGEX = "[-+]?[0-9]*[.]?[0-9]+([eE][-+]?[0-9]+)?"
@@ -106,6 +99,21 @@ def test_rllibs_evaluation_reaches_the_metric_lines_the_csv_and_a_testing_line(t
     assert len(testing) == 1 and float(re.search(COACH_METRICS["reward-testing"], testing[0]).group(1)) == 31.25
     rows = list(csv.DictReader((tmp_path / "intermediate" / "progress.csv").open()))
     assert [row["evaluation_reward_mean"] for row in rows] == ["nan", "31.25"]
+
+
+def test_an_iteration_without_an_evaluation_reports_none() -> None:
+    """RLlib's result of an iteration between two evaluations still holds the last one's numbers."""
+    from types import SimpleNamespace
+
+    from runtime.backends.rllib.results import evaluated_this_iteration
+
+    result = {"env_runners": {"episode_return_mean": 20.5, "num_episodes": 2},
+              "evaluation": {"env_runners": {"episode_return_mean": 31.25, "episode_len_mean": 31.25}}}
+    assert math.isnan(metrics_from_rllib(result, 3, 600, 10, 1.0, evaluated=False).evaluation_reward_mean)
+    algo = SimpleNamespace(config=SimpleNamespace(evaluation_interval=2), iteration=2)
+    assert evaluated_this_iteration(algo)
+    assert not evaluated_this_iteration(SimpleNamespace(config=algo.config, iteration=3))
+    assert not evaluated_this_iteration(SimpleNamespace(config=SimpleNamespace(evaluation_interval=None), iteration=2))
 
 
 def _result(returns: list[float]) -> dict:
@@ -227,7 +235,7 @@ def test_the_learner_statistics_come_from_rllibs_result() -> None:
     """RLlib 2.x's learner results (PPO: policy_loss, vf_loss, entropy, mean_kl_loss, vf_explained_var, the optimizer's
     learning rate; rlrt's own learner adds the KL and the clip fraction, RLlib's KL being 0 with its penalty off;
     SAC/DQN: actor_loss, critic/qf_loss) fill the learner columns of progress.csv and TensorBoard."""
-    from runtime.train.reporting import learner_stats
+    from runtime.backends.rllib.results import learner_stats
 
     ppo = {"learners": {"__all_modules__": {"num_env_steps_trained": 4000},
                         "default_policy": {"policy_loss": -0.02, "vf_loss": 3.5, "entropy": 0.69, "mean_kl_loss": 0.0,
@@ -331,3 +339,52 @@ def test_a_job_resumed_from_an_earlier_checkpoint_reports_its_iterations_once(tm
     events.Reload()
     points = [(e.step, e.value) for e in events.Scalars("rlrt/episode_reward_mean")]
     assert points == [(100, 1.0), (200, 1.0), (300, 2.0), (400, 2.0)]
+
+
+class Terminal(io.StringIO):
+    """A stream that says it is a terminal."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+def test_a_terminal_outside_a_container_job_gets_one_line_per_iteration() -> None:
+    """A person at a terminal gets one line an iteration; a log (a pipe, a file, SageMaker's or a container job's
+    /opt/ml, even with `docker run -t`) the metric lines SageMaker's regexes scrape; --quiet and --verbose win."""
+    from runtime.train.reporting import COMPACT, LINES, QUIET, console_mode
+
+    assert console_mode(None, Terminal(), container=False) == COMPACT
+    assert console_mode(None, io.StringIO(), container=False) == LINES
+    assert console_mode(None, Terminal(), container=True) == LINES
+    assert console_mode(LINES, Terminal(), container=False) == LINES
+    assert console_mode(QUIET, io.StringIO(), container=True) == QUIET
+
+
+def test_the_line_per_iteration_says_the_rate_the_return_against_the_stop_and_the_time_left(tmp_path: Path) -> None:
+    from runtime.train.reporting import COMPACT, QUIET, compact_line
+
+    stop = {"episode_reward_mean": 475, "timesteps_total": 300000, "training_iteration": 4}
+    line = compact_line(metrics(training_iteration=1, timesteps_total=2048, time_total_s=6.0,
+                                episode_reward_mean=18.3, episode_reward_max=42.0, evaluation_reward_mean=9.0), stop,
+                        steps_per_s=341.3)
+    # The iterations end the job first: 1 of 4 in 6 s leaves 18 s.
+    assert line == "iteration 1 | 2,048 steps, 341/s | return 18.3 (max 42) / 475 | eval 9 | 00:06, ETA 00:18"
+    offline = compact_line(IterationMetrics(2, 2000, 10.0, math.nan, math.nan, math.nan, math.nan, 0, math.nan,
+                                            ope_wis=0.93, ope_sdr=0.88), {"epochs": 2}, ("epoch", "gradient steps"))
+    assert offline == "epoch 2 | 2,000 gradient steps | wis 0.93, sdr 0.88 | 00:10"
+    out = Terminal()
+    reporter = Reporter(tmp_path / "i", tmp_path / "tb", "t", out, console=COMPACT, stop={"epochs": 4},
+                        units=("epoch", "gradient steps"))
+    for epoch in (1, 2):  # an offline session gives no rate: the reporter counts it from its reports
+        reporter.report(IterationMetrics(epoch, 500 * epoch, 5.0 * epoch, 10.0, 12.0, 8.0, 9.0, 3, math.nan),
+                        ["ope_wis: 1", "policy_loss: 0.5"])
+    assert out.getvalue().splitlines() == [
+        "epoch 1 | 500 gradient steps, 100/s | return 10 (max 12) | 00:05, ETA 00:15",
+        "epoch 2 | 1,000 gradient steps, 100/s | return 10 (max 12) | 00:10, ETA 00:10"]
+    silent = io.StringIO()
+    quiet = Reporter(tmp_path / "q", tmp_path / "tbq", "t", silent, console=QUIET)
+    quiet.report(metrics())
+    quiet.close()
+    reporter.close()
+    assert silent.getvalue() == "" and len(list(csv.DictReader((tmp_path / "q" / "progress.csv").open()))) == 1
+

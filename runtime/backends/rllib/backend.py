@@ -52,7 +52,12 @@ from runtime.job.env_config import env_start_error, job_env_config
 from runtime.names import CHECKPOINT_DIR
 from runtime.timings import mark
 from runtime.train.checkpoints import TrainingState
-from runtime.train.reporting import EpisodeWindow, iteration_episodes, metrics_from_rllib
+from runtime.backends.rllib.results import (
+    EpisodeWindow,
+    evaluated_this_iteration,
+    iteration_episodes,
+    metrics_from_rllib,
+)
 
 
 WINDOW_FILE = "rlrt_episode_window.json"
@@ -304,7 +309,7 @@ class RLlibSession(TrainingSession):
         runners = result.get("env_runners", {}) or {}
         iteration = state.training_iteration + 1
         metrics = metrics_from_rllib(result, iteration, state.timesteps_total, state.episodes_total, state.time_total_s,
-                                     window=self.window)
+                                     window=self.window, evaluated=evaluated_this_iteration(self.algo))
         steps, episodes = _count(runners.get("num_env_steps_sampled")), len(iteration_episodes(runners))
         if not steps and not stop_requested():
             self.sample_timeout.starved(self.algo, iteration, self.context.out)

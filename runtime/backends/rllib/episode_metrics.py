@@ -1,8 +1,8 @@
 """Episode returns and lengths as gymnasium counts them, however RLlib cuts the episode.
 
-Every single-agent training environment is wrapped in gymnasium's own ``RecordEpisodeStatistics`` (its
-statistics under the info key :data:`EPISODE_INFO`), and the env runners' ``on_episode_end`` logs each finished
-episode's ``(return, length)`` from its last info, one item per episode (:data:`runtime.train.reporting.EPISODES`).
+Every single-agent training environment is wrapped in gymnasium's own ``RecordEpisodeStatistics`` (its statistics
+under the info key :data:`EPISODE_INFO`), and the env runners' ``on_episode_end`` logs each finished episode's
+``(return, length)`` from its last info, one item per episode (:data:`runtime.backends.rllib.results.EPISODES`).
 RLlib's own ``episode_return_mean`` / ``episode_len_mean`` add up the chunks an episode was cut into at iteration
 boundaries, and on the local env runner (``num_env_runners: 0``) the learner's connector has by then appended an
 artificial bootstrap step (reward 0) to every chunk it trained on: a 150-step episode cut twice counts 152 steps.
@@ -17,7 +17,7 @@ from typing import Any, Mapping
 
 import gymnasium
 
-from runtime.train.reporting import EPISODES
+from runtime.backends.rllib.results import EPISODES
 
 EPISODE_INFO = "rlrt_episode"
 """The info key gymnasium's ``RecordEpisodeStatistics`` writes each finished episode's ``{"r", "l", "t"}`` under
