@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import NoReturn, Sequence
 
 from runtime.config.hyperparameters import PRESET, decode_value
-from runtime.config.presets import DEFAULT_PRESET, all_presets
+from runtime.config.presets import DEFAULT_PRESET, list_presets
 from runtime.config.shorthands import add_shorthand_options, with_shorthands
 from runtime.errors import command_failure_file, run_job
 from runtime.evaluate.evaluator import run_evaluation_job
@@ -330,16 +330,6 @@ def _add_collect_parser(sub: argparse._SubParsersAction) -> None:
     collect.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
-def _list_presets() -> int:
-    header = ("preset", "env", "algorithm", "pass bar", "also named (aliases)")
-    rows = [(p.name, p.env, p.algorithm, f"{p.pass_bar.metric} >= {p.pass_bar.value:g}" if p.pass_bar else "-",
-             ", ".join(p.aliases)) for p in all_presets().values()]
-    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
-    for row in [header, *rows]:
-        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip())
-    return 0
-
-
 def _run_serving_command(args: argparse.Namespace) -> int:
     run = functools.partial(run_job, failure_file=command_failure_file)  # beside jobs: no failure file of its own
     if args.command == "serve":
@@ -371,7 +361,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(given or ["train"])  # `rlrt` alone trains the default preset, as --help says
     configure_logging()
     if args.command == "presets":
-        return _list_presets()
+        return list_presets()
     if args.command in ("evaluate", "evaluate-offline", "deepracer-evaluate"):
         return _run_evaluation(args)
     if args.command in ("serve", "transform", "export"):
