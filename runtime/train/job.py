@@ -20,7 +20,7 @@ from runtime.errors import UserError
 from runtime.job.config_files import read_hyperparameters_file
 from runtime.job.context import Job
 from runtime.job.environment import JobEnvironment
-from runtime.job.setup import require_writable, resolve_spec, run_in_job, training_lock
+from runtime.job.setup import require_writable, resolve_spec, run_in_job, training_lock, tree_name
 from runtime.names import CONFIG_DIR, DEFAULT_BASE_DIR, HYPERPARAMETERS_JSON
 from runtime.timings import mark
 from runtime.train.driver import train
@@ -77,7 +77,17 @@ USER_CODE_KEYS = ("sagemaker_program", "sagemaker_submit_directory")
 def _tree_hint(given: Mapping[str, Any], default_preset: str) -> str:
     """What a new local tree is named after: the preset the job names, or the shipped one it trains with; else, when
     it names another environment or algorithm than the default preset's, ``<env>-<algorithm>`` (``acrobot-dqn``), so
-    that runs are told apart."""
+    that runs are told apart; ``-s<seed>`` added when the command gives a seed (``cartpole-ppo-s3``), so that seeds
+    started together are told apart by name, not by the ``-2``, ``-3`` a second launch in the same second gets."""
+    seed = given.get(hp.SEED)
+    hint = _configuration_hint(given, default_preset)
+    if isinstance(seed, int) and not isinstance(seed, bool) and seed >= 0:
+        return f"{tree_name(hint)}-s{seed}"  # a preset file's name without its suffix, then the seed
+    return hint
+
+
+def _configuration_hint(given: Mapping[str, Any], default_preset: str) -> str:
+    """:func:`_tree_hint` without the seed."""
     named = next((given[k] for k in (hp.PRESET, *hp.PRESET_ALIASES) if k in given), None)
     env, algorithm = given.get(hp.ENV, given.get(hp.CONFIG_PREFIX + "env")), given.get(hp.RUN)
     if named is not None or not (isinstance(env, str) and env or isinstance(algorithm, str) and algorithm):
