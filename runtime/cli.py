@@ -376,7 +376,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.preset:
         overrides[PRESET] = args.preset
     return run_training_job(args.base_dir, overrides, default_preset=args.default_preset, plugins=INSTALLED,
-                            hyperparameters_file=getattr(args, "hyperparameters", None), force=args.force)
+                            hyperparameters_file=args.hyperparameters, force=args.force, command=given)
 
 
 def run(argv: Sequence[str] | None = None) -> NoReturn:

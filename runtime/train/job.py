@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import re
+import shlex
+import sys
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, Sequence
 
 from envs.registry import UnknownEnvironmentError, canonical_env_id
 from runtime.cluster import describe_plan, head_cluster, plan_cluster, run_worker
@@ -16,13 +18,14 @@ from runtime.config.limits import limit_problems
 from runtime.config.presets import DEFAULT_PRESET, load_preset, preset_for_job
 from runtime.config.stop import same_env, stop_note
 from runtime.contracts import BackendFactory, EarlyStart, Plugins
-from runtime.errors import UserError
+from runtime.errors import EXIT_SIGHUP, EXIT_SIGINT, EXIT_SIGTERM, UserError
 from runtime.job.config_files import read_hyperparameters_file
 from runtime.job.context import Job
 from runtime.job.environment import JobEnvironment
 from runtime.job.setup import require_writable, resolve_spec, run_in_job, training_lock, tree_name
-from runtime.names import CONFIG_DIR, DEFAULT_BASE_DIR, HYPERPARAMETERS_JSON
+from runtime.names import CHECKPOINTS_DIR, CONFIG_DIR, DEFAULT_BASE_DIR, HYPERPARAMETERS_JSON
 from runtime.timings import mark
+from runtime.train.checkpoints import CheckpointManager
 from runtime.train.driver import train
 
 
@@ -36,6 +39,7 @@ def run_training_job(
     hyperparameters_file: Path | None = None,
     early: tuple[BackendFactory, EarlyStart] | None = None,
     force: bool = False,
+    command: Sequence[str] | None = None,
 ) -> int:
     """Run one training job end to end through the single failure path; returns the process exit code.
 
@@ -46,7 +50,9 @@ def run_training_job(
     ``hyperparameters_file`` (``--hyperparameters``, e.g. ``rlrt tune``'s ``best_hyperparameters.json``): read first,
     ``overrides`` win over it. ``early``: a backend already starting (:func:`start_backend_early`, a launcher script
     that starts Ray before its own set-up imports RLlib), used instead of starting one here. ``force`` (``rlrt train
-    --force``): start the tree afresh instead of resuming it (:func:`runtime.job.setup.start_afresh`).
+    --force``): start the tree afresh instead of resuming it (:func:`runtime.job.setup.start_afresh`). ``command``:
+    the ``rlrt`` arguments that started the job; a job that stops or fails leaving a checkpoint then prints the
+    command that resumes it (:func:`resume_command`).
     """
     overrides = dict(overrides or {})
     hint = _tree_hint(overrides, default_preset)
@@ -59,7 +65,10 @@ def run_training_job(
               flush=True)
         return {**from_file, **overrides}
 
+    trees: list[Path] = []  # the tree the job opened: where a stopped job resumes
+
     def body(job: Job) -> int:
+        trees.append(job.env.base_dir)
         # A script (script mode, a launcher) may register environments rlrt cannot see before it runs.
         user_code = owned is not None or any(key in job.env.hyperparameters for key in USER_CODE_KEYS)
         if owned is not None:
@@ -67,7 +76,41 @@ def run_training_job(
         return _train(job, default_preset, plugins, early, user_code)
 
     # A launcher script's overrides are its own translation, each announced by it: not "this command's" values.
-    return run_in_job(base_dir, given, hint, body, force, training=True, announce=owned is None)
+    code = run_in_job(base_dir, given, hint, body, force, training=True, announce=owned is None)
+    if code != 0 and command is not None and trees and trees[0] != DEFAULT_BASE_DIR:  # SageMaker resumes by itself
+        _say_how_to_resume(command, trees[0], code)
+    return code
+
+
+def resume_command(command: Sequence[str], tree: Path) -> str:
+    """The command line that resumes the job the ``rlrt`` arguments ``command`` started in ``tree``: the same
+    arguments (a tree keeps the --set values of the run that made it, not those of a rerun, so they are given
+    again), without ``--force`` (which would start it afresh) and with ``--base-dir`` naming the tree, last."""
+    words = list(command[1:] if command and command[0] == "train" else command)
+    kept: list[str] = []
+    skip = False
+    for word in words:
+        name = word.split("=", 1)[0]
+        if skip:
+            skip = False
+        elif len(name) >= 3 and "--force".startswith(name):  # argparse takes any unambiguous prefix of an option
+            continue
+        elif len(name) >= 3 and "--base-dir".startswith(name):
+            skip = "=" not in word  # its value is the next word
+        else:
+            kept.append(word)
+    return shlex.join(["rlrt", "train", *kept, "--base-dir", str(tree)])
+
+
+def _say_how_to_resume(command: Sequence[str], tree: Path, code: int) -> None:
+    """After a job that stopped (SIGTERM, Ctrl-C) or failed: the command that resumes it, when it left a checkpoint
+    to resume from (the same command alone would start a new tree from zero)."""
+    latest = CheckpointManager(tree / CHECKPOINTS_DIR).latest()
+    if latest is None:
+        return
+    when = "" if code in (EXIT_SIGINT, EXIT_SIGTERM, EXIT_SIGHUP) else ", once the cause above is fixed"
+    print(f"rlrt: to resume this job from {latest.name}{when}, run: {resume_command(command, tree)}",
+          file=sys.stderr, flush=True)
 
 
 USER_CODE_KEYS = ("sagemaker_program", "sagemaker_submit_directory")

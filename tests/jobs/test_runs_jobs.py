@@ -1,0 +1,61 @@
+"""A laptop user's runs, told apart: a local tree named after its seed, Ctrl-C printing the command that resumes the
+job."""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from tests.conftest import rlrt_env, run_rlrt
+
+TINY = ["--set", "rl.training.config.train_batch_size_per_learner=400", "--set",
+        "rl.training.config.num_envs_per_env_runner=2", "--set", "rl.training.config.num_epochs=1",
+        "--set", "rl.training.config.minibatch_size=200", "--set", "record_video_every=0"]
+
+
+def rows(tree: Path) -> int:
+    progress = tree / "output" / "intermediate" / "progress.csv"
+    return max(0, len(progress.read_text().splitlines()) - 1) if progress.exists() else 0
+
+
+def test_ctrl_c_of_a_local_job_prints_the_command_that_resumes_it(tmp_path: Path) -> None:
+    args = ["train", "--seed", "3", "--set", "rl.training.stop.training_iteration=10000",
+            "--set", "rl.training.stop.episode_reward_mean=100000", "--set", "rl.training.checkpoint_freq=1000", *TINY]
+    log = tmp_path / "job.log"
+    with log.open("w") as handle:  # a terminal's job: its own process group, Ctrl-C to all of it
+        proc = subprocess.Popen([sys.executable, "-m", "runtime.cli", *args], cwd=tmp_path, env=rlrt_env(),
+                                stdout=handle, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 240
+        jobs = tmp_path / "rlrt-jobs"
+        while time.monotonic() < deadline and proc.poll() is None and not (
+                jobs.is_dir() and any(rows(tree) for tree in jobs.iterdir())):
+            time.sleep(0.5)
+        os.killpg(proc.pid, signal.SIGINT)
+        code = proc.wait(timeout=100)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    output = log.read_text()
+    assert code == 130, output[-3000:]
+    [tree] = list((tmp_path / "rlrt-jobs").iterdir())
+    assert re.fullmatch(r"cartpole-ppo-s3-\d{8}-\d{6}", tree.name), tree  # the seed in the name
+    done = rows(tree)
+    command = shlex.join(["rlrt", *args, "--base-dir", str(tree)])
+    assert f"rlrt: to resume this job from checkpoint_{done:06d}, run: {command}\n" in output, output[-3000:]
+
+    # The command as printed (one more iteration asked for, so that the test ends) resumes in the same tree.
+    words = shlex.split(command)
+    resumed = run_rlrt([*words[1:], "--set", f"rl.training.stop.training_iteration={done + 1}"], cwd=tmp_path,
+                       timeout=600)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert f"resumed from {tree / 'checkpoints' / f'checkpoint_{done:06d}'}" in resumed.stdout
+    assert re.findall(r"^training_iteration: (\d+)$", resumed.stdout, re.M) == [str(done + 1)]
+    assert list((tmp_path / "rlrt-jobs").iterdir()) == [tree]
