@@ -254,18 +254,23 @@ def _add_serving_commands(sub: argparse._SubParsersAction) -> None:
             "Play a model (RLlib, d3rlpy, or any with an ONNX policy) from the 'model' channel (or the legacy "
             "'checkpoint' channel; a folder or model.tar.gz) for evaluate_episodes episodes, or evaluate_steps "
             "steps; print 'Episode reward: <x>. Episode steps: <n>', Coach 'Testing>' lines and "
-            "episode_reward_mean, write output/intermediate/evaluation.json and videos. A Unity game is found in the "
+            "episode_reward_mean, write output/intermediate/evaluation.json and videos (a model in a job tree, with no "
+            "tree named: beside it, in <tree>/output/evaluation/<time>/). A Unity game is found in the "
             "'train' channel; a DeepRacer model races its laps (evaluation_metrics.json). Hyperparameters: "
             "evaluate_episodes, evaluate_steps, algorithm, env, config, record_video_every (0: no videos), seed."
         ),
         epilog=(
             "examples:\n"
-            "  rlrt evaluate --model rlrt-jobs/reacher-ppo-20260101-120000/model --set evaluate_episodes=3\n"
+            "  rlrt evaluate --model rlrt-jobs/reacher-ppo-20260101-120000 --set evaluate_episodes=3\n"
+            "  rlrt evaluate --model rlrt-jobs/reacher-ppo-20260101-120000 --checkpoint 10   # its iteration 10\n"
             "  rlrt evaluate --base-dir /opt/ml              # model channel input/data/model, hyperparameters.json"
         ),
         formatter_class=raw,
     )
-    evaluate.add_argument("--model", type=user_path, help="model folder or model.tar.gz (default: the 'model' channel)")
+    evaluate.add_argument("--model", type=user_path, help="a job tree, model folder or model.tar.gz (default: the "
+                                                          "'model' channel)")
+    evaluate.add_argument("--checkpoint", metavar="N|PATH", help="play a checkpoint of the tree --model names instead: "
+                          "its iteration N, or the checkpoint folder's PATH (checkpoints/checkpoint_000010)")
     evaluate.add_argument("--set", dest="overrides", action="append", type=_key_value, default=[], metavar="KEY=VALUE",
                           help="a hyperparameter (evaluate_episodes, evaluate_steps, algorithm, env, config, "
                                "record_video_every, seed); repeatable")
@@ -351,7 +356,7 @@ def _run_evaluation(args: argparse.Namespace) -> int:
         return run_evaluation_job(args.base_dir, overrides, args.model, plugins=INSTALLED, env="DeepRacer-v0",
                                   hint="deepracer-evaluate",
                                   family_options={"opponent": args.opponent, "trials": args.trials})
-    return run_evaluation_job(args.base_dir, overrides, args.model, plugins=INSTALLED)
+    return run_evaluation_job(args.base_dir, overrides, args.model, plugins=INSTALLED, checkpoint=args.checkpoint)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,11 +1,13 @@
-"""A laptop user's runs, told apart: a local tree named after its seed, Ctrl-C printing the command that resumes the
-job."""
+"""A laptop user's runs, told apart and compared: a local tree named after its seed, Ctrl-C printing the command that
+resumes the job, and `rlrt evaluate` writing beside the model it plays (and playing an intermediate checkpoint)."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shlex
+import shutil
 import signal
 import subprocess
 import sys
@@ -13,6 +15,7 @@ import time
 from pathlib import Path
 
 from tests.conftest import rlrt_env, run_rlrt
+from tests.trained_models import cartpole_model, tf_env, tf_python  # noqa: F401
 
 TINY = ["--set", "rl.training.config.train_batch_size_per_learner=400", "--set",
         "rl.training.config.num_envs_per_env_runner=2", "--set", "rl.training.config.num_epochs=1",
@@ -59,3 +62,31 @@ def test_ctrl_c_of_a_local_job_prints_the_command_that_resumes_it(tmp_path: Path
     assert f"resumed from {tree / 'checkpoints' / f'checkpoint_{done:06d}'}" in resumed.stdout
     assert re.findall(r"^training_iteration: (\d+)$", resumed.stdout, re.M) == [str(done + 1)]
     assert list((tmp_path / "rlrt-jobs").iterdir()) == [tree]
+
+
+def test_evaluate_writes_beside_the_model_and_plays_what_a_checkpoint_holds(cartpole_model: Path,
+                                                                           tmp_path: Path) -> None:
+    tree = tmp_path / "cartpole-ppo-20260101-120000"
+    shutil.copytree(cartpole_model, tree)
+    settings = ["--set", "evaluate_episodes=2"]
+    final = run_rlrt(["evaluate", "--model", str(tree), *settings], cwd=tmp_path, timeout=300)
+    assert final.returncode == 0, final.stderr[-3000:]
+    [first] = list((tree / "output" / "evaluation").iterdir())
+    assert f"rlrt: output folder (beside the model, in its job tree): {first}" in final.stdout
+    assert sorted(p.name for p in first.iterdir()) == ["evaluation-episode-0001.mp4", "evaluation-episode-0002.mp4",
+                                                        "evaluation.json"]
+    assert not (tmp_path / "rlrt-jobs").exists()  # no tree of its own
+    played = json.loads((first / "evaluation.json").read_text())
+    assert played["model"] == str(tree / "model") and played["training_iteration"] == 2
+
+    # The checkpoint, with the model folder's own copy of it gone: only the checkpoint's files can play.
+    shutil.rmtree(tree / "model" / "checkpoint")
+    run = run_rlrt(["evaluate", "--model", str(tree), "--checkpoint", "2", *settings, "--set", "record_video_every=0"],
+                   cwd=tmp_path, timeout=300)
+    assert run.returncode == 0, run.stderr[-3000:]
+    [second] = [p for p in (tree / "output" / "evaluation").iterdir() if p != first]
+    checkpoint = json.loads((second / "evaluation.json").read_text())
+    assert checkpoint["model"] == str(tree / "checkpoints" / "checkpoint_000002")
+    assert checkpoint["training_iteration"] == 2 and checkpoint["rewards"] == played["rewards"]  # the same policy
+    assert f"evaluating PPO checkpoint {tree / 'checkpoints' / 'checkpoint_000002'} (iteration 2)" in run.stdout
+    assert not (tree / "output" / "failure").exists()  # the training's own failure file is never the evaluation's
