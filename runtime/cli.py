@@ -18,6 +18,7 @@ from runtime.export.pipeline import export_model_folder
 from runtime.log_lines import configure_logging
 from runtime.offline.cli import run_collect
 from runtime.plugins import INSTALLED
+from runtime.runs.plot import add_plot_parser, run_plot
 from runtime.serving.server import run_server
 from runtime.serving.transform import TransformOptions, run_transform
 from runtime.stop_signals import run_command
@@ -183,6 +184,7 @@ def build_parser() -> argparse.ArgumentParser:
     tune.add_argument("file", type=user_path, help="the tuning file (YAML or JSON)")
     tune.add_argument("--output", type=user_path, default=None,
                       help="folder for the trials' job trees and the results (default: ./rlrt-tune/<time>)")
+    add_plot_parser(sub)
     return parser
 
 
@@ -375,6 +377,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run_collect(args)
     if args.command == "tune":
         return run_tuning_job(args.file, args.output, plugins=INSTALLED)
+    if args.command == "plot":
+        return run_plot(args)
     overrides = with_shorthands(args, args.overrides, parser)
     if args.preset and args.preset.endswith(".py"):  # a Coach preset file: trained as its train-coach.py would
         return train_preset_file(Path(args.preset), args.base_dir, overrides)

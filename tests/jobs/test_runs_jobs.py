@@ -1,8 +1,10 @@
 """A laptop user's runs, told apart and compared: a local tree named after its seed, Ctrl-C printing the command that
-resumes the job, and `rlrt evaluate` writing beside the model it plays (and playing an intermediate checkpoint)."""
+resumes the job, `rlrt evaluate` writing beside the model it plays (and playing an intermediate checkpoint), and
+`rlrt plot` drawing several trees."""
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import re
@@ -14,7 +16,7 @@ import sys
 import time
 from pathlib import Path
 
-from tests.conftest import rlrt_env, run_rlrt
+from tests.conftest import REPO_ROOT, rlrt_env, run_rlrt
 from tests.trained_models import cartpole_model, tf_env, tf_python  # noqa: F401
 
 TINY = ["--set", "rl.training.config.train_batch_size_per_learner=400", "--set",
@@ -90,3 +92,26 @@ def test_evaluate_writes_beside_the_model_and_plays_what_a_checkpoint_holds(cart
     assert checkpoint["training_iteration"] == 2 and checkpoint["rewards"] == played["rewards"]  # the same policy
     assert f"evaluating PPO checkpoint {tree / 'checkpoints' / 'checkpoint_000002'} (iteration 2)" in run.stdout
     assert not (tree / "output" / "failure").exists()  # the training's own failure file is never the evaluation's
+
+
+def test_plot_draws_seeds_of_one_configuration_and_names_a_path_that_is_no_tree(cartpole_model: Path,
+                                                                                 tmp_path: Path) -> None:
+    trees = []
+    for seed in (1, 2):
+        tree = tmp_path / f"cartpole-ppo-s{seed}"
+        (tree / "output").mkdir(parents=True)
+        shutil.copytree(cartpole_model / "output" / "intermediate", tree / "output" / "intermediate")
+        config = tree / "output" / "intermediate" / "config.json"
+        config.write_text(json.dumps({**json.loads(config.read_text()), "seed": seed}))
+        trees.append(str(tree))
+    run = run_rlrt(["plot", *trees, "-o", "runs.png", "--csv", "runs.csv"], cwd=tmp_path, timeout=120)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert "rlrt: 2 run(s) in 1 configuration(s) drawn to" in run.stdout
+    assert (tmp_path / "runs.png").read_bytes()[:4] == b"\x89PNG"
+    table = list(csv.DictReader((tmp_path / "runs.csv").open()))
+    assert {row["runs"] for row in table} == {"2"} and len(table) == 2, table
+    wrong = run_rlrt(["plot", str(tmp_path / "runs.csv")], cwd=tmp_path, timeout=120)
+    assert wrong.returncode == 2 and f"{tmp_path / 'runs.csv'} is not a job tree" in wrong.stderr, wrong.stderr
+    shown = subprocess.run([sys.executable, "-m", "runtime.cli", "plot", "--help"], cwd=REPO_ROOT, env=rlrt_env(),
+                           capture_output=True, text=True, timeout=60).stdout
+    assert "min - max" in shown and "--csv" in shown and "--x {steps,time}" in shown
