@@ -10,7 +10,7 @@ from typing import NoReturn, Sequence
 
 from runtime.arguments import SuggestingParser
 from runtime.config.hyperparameters import PRESET, decode_value
-from runtime.config.presets import DEFAULT_PRESET, all_presets
+from runtime.config.presets import DEFAULT_PRESET, list_presets
 from runtime.config.shorthands import add_shorthand_options, with_shorthands
 from runtime.errors import command_failure_file, run_job
 from runtime.evaluate.evaluator import run_evaluation_job
@@ -19,6 +19,7 @@ from runtime.export.pipeline import export_model_folder
 from runtime.log_lines import configure_logging
 from runtime.offline.cli import run_collect
 from runtime.plugins import INSTALLED
+from runtime.runs.plot import add_plot_parser, run_plot
 from runtime.serving.server import run_server
 from runtime.serving.transform import TransformOptions, run_transform
 from runtime.stop_signals import run_command
@@ -183,6 +184,7 @@ def build_parser() -> argparse.ArgumentParser:
     tune.add_argument("file", type=user_path, help="the tuning file (YAML or JSON)")
     tune.add_argument("--output", type=user_path, default=None,
                       help="folder for the trials' job trees and the results (default: ./rlrt-tune/<time>)")
+    add_plot_parser(sub)
     return parser
 
 
@@ -254,18 +256,23 @@ def _add_serving_commands(sub: argparse._SubParsersAction) -> None:
             "Play a model (RLlib, d3rlpy, or any with an ONNX policy) from the 'model' channel (or the legacy "
             "'checkpoint' channel; a folder or model.tar.gz) for evaluate_episodes episodes, or evaluate_steps "
             "steps; print 'Episode reward: <x>. Episode steps: <n>', Coach 'Testing>' lines and "
-            "episode_reward_mean, write output/intermediate/evaluation.json and videos. A Unity game is found in the "
+            "episode_reward_mean, write output/intermediate/evaluation.json and videos (a model in a job tree, with no "
+            "tree named: beside it, in <tree>/output/evaluation/<time>/). A Unity game is found in the "
             "'train' channel; a DeepRacer model races its laps (evaluation_metrics.json). Hyperparameters: "
             "evaluate_episodes, evaluate_steps, algorithm, env, config, record_video_every (0: no videos), seed."
         ),
         epilog=(
             "examples:\n"
-            "  rlrt evaluate --model rlrt-jobs/reacher-ppo-20260101-120000/model --set evaluate_episodes=3\n"
+            "  rlrt evaluate --model rlrt-jobs/reacher-ppo-20260101-120000 --set evaluate_episodes=3\n"
+            "  rlrt evaluate --model rlrt-jobs/reacher-ppo-20260101-120000 --checkpoint 10   # its iteration 10\n"
             "  rlrt evaluate --base-dir /opt/ml              # model channel input/data/model, hyperparameters.json"
         ),
         formatter_class=raw,
     )
-    evaluate.add_argument("--model", type=user_path, help="model folder or model.tar.gz (default: the 'model' channel)")
+    evaluate.add_argument("--model", type=user_path, help="a job tree, model folder or model.tar.gz (default: the "
+                                                          "'model' channel)")
+    evaluate.add_argument("--checkpoint", metavar="N|PATH", help="play a checkpoint of the tree --model names instead: "
+                          "its iteration N, or the checkpoint folder's PATH (checkpoints/checkpoint_000010)")
     evaluate.add_argument("--set", dest="overrides", action="append", type=_key_value, default=[], metavar="KEY=VALUE",
                           help="a hyperparameter (evaluate_episodes, evaluate_steps, algorithm, env, config, "
                                "record_video_every, seed); repeatable")
@@ -330,16 +337,6 @@ def _add_collect_parser(sub: argparse._SubParsersAction) -> None:
     collect.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
-def _list_presets() -> int:
-    header = ("preset", "env", "algorithm", "pass bar", "also named (aliases)")
-    rows = [(p.name, p.env, p.algorithm, f"{p.pass_bar.metric} >= {p.pass_bar.value:g}" if p.pass_bar else "-",
-             ", ".join(p.aliases)) for p in all_presets().values()]
-    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
-    for row in [header, *rows]:
-        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip())
-    return 0
-
-
 def _run_serving_command(args: argparse.Namespace) -> int:
     run = functools.partial(run_job, failure_file=command_failure_file)  # beside jobs: no failure file of its own
     if args.command == "serve":
@@ -361,7 +358,7 @@ def _run_evaluation(args: argparse.Namespace) -> int:
         return run_evaluation_job(args.base_dir, overrides, args.model, plugins=INSTALLED, env="DeepRacer-v0",
                                   hint="deepracer-evaluate",
                                   family_options={"opponent": args.opponent, "trials": args.trials})
-    return run_evaluation_job(args.base_dir, overrides, args.model, plugins=INSTALLED)
+    return run_evaluation_job(args.base_dir, overrides, args.model, plugins=INSTALLED, checkpoint=args.checkpoint)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -371,7 +368,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(given or ["train"])  # `rlrt` alone trains the default preset, as --help says
     configure_logging()
     if args.command == "presets":
-        return _list_presets()
+        return list_presets()
     if args.command in ("evaluate", "evaluate-offline", "deepracer-evaluate"):
         return _run_evaluation(args)
     if args.command in ("serve", "transform", "export"):
@@ -380,13 +377,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run_collect(args)
     if args.command == "tune":
         return run_tuning_job(args.file, args.output, plugins=INSTALLED)
+    if args.command == "plot":
+        return run_plot(args)
     overrides = with_shorthands(args, args.overrides, parser)
     if args.preset and args.preset.endswith(".py"):  # a Coach preset file: trained as its train-coach.py would
         return train_preset_file(Path(args.preset), args.base_dir, overrides)
     if args.preset:
         overrides[PRESET] = args.preset
     return run_training_job(args.base_dir, overrides, default_preset=args.default_preset, plugins=INSTALLED,
-                            hyperparameters_file=args.hyperparameters, force=args.force, console=args.console)
+                            hyperparameters_file=args.hyperparameters, force=args.force, console=args.console,
+                            command=given)
 
 
 def run(argv: Sequence[str] | None = None) -> NoReturn:

@@ -52,6 +52,9 @@ OUTPUT_DATA_DIR = Path(OUTPUT_DIR) / "data"
 OUTPUT_CHECKPOINT_DIR = OUTPUT_DATA_DIR / "checkpoint"
 """The final checkpoint, loadable as a model (SageMaker tars ``output/data`` into ``output.tar.gz``; the Batch RL seed
 extracts it and passes ``checkpoint/`` to evaluation in the ``checkpoint`` channel)."""
+EVALUATION_DIR = Path(OUTPUT_DIR) / "evaluation"
+"""``rlrt evaluate`` of a model in a job tree writes beside it, ``<tree>/output/evaluation/<time>/`` (videos,
+``evaluation.json``), not into a tree of its own."""
 CODE_DIR_IN_TREE = "code"
 """``<base>/code`` (``/opt/ml/code``): the job's ``source_dir``; offline data is looked for there without a ``train``
 channel."""

@@ -152,6 +152,17 @@ def all_presets(presets_dir: Path = PRESETS_DIR) -> dict[str, Preset]:
     return presets
 
 
+def list_presets() -> int:
+    """``rlrt presets``: print the shipped presets, their pass bars and aliases as a table; returns the exit code."""
+    header = ("preset", "env", "algorithm", "pass bar", "also named (aliases)")
+    rows = [(p.name, p.env, p.algorithm, f"{p.pass_bar.metric} >= {p.pass_bar.value:g}" if p.pass_bar else "-",
+             ", ".join(p.aliases)) for p in all_presets().values()]
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    for row in [header, *rows]:
+        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip())
+    return 0
+
+
 def preset_for_job(default_preset: str, env: Any, algorithm: Any, presets_dir: Path = PRESETS_DIR) -> str:
     """The preset a job that names none trains with: where the default is the generic one (``cartpole-ppo``) and the
     job names an environment, the one shipped preset tuned for that environment (an id, or an alias such as

@@ -15,7 +15,9 @@ and ``seed``. The environment's ``env_config`` is the model's, with the job's co
 Unity game) added by :func:`runtime.job.env_config.job_env_config`. Output per episode: ``Episode reward: <x>. Episode
 steps: <n>`` and a Coach-style ``Testing>`` line; at the end ``episode_reward_mean: <x>`` (and max/min/len) and
 ``output/intermediate/evaluation.json``. Videos go to ``output/intermediate/evaluation-episode-NNNN.mp4``; a game
-that cannot render gets none, and one line says so.
+that cannot render gets none, and one line says so. A model in a job tree (``--model rlrt-jobs/<name>``), or one of
+its checkpoints (``--checkpoint N|PATH``, :mod:`runtime.evaluate.trees`), evaluated with no tree named writes these
+beside it instead, into ``<tree>/output/evaluation/<time>/``.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from __future__ import annotations
 import difflib
 import json
 import sys
+import time
 from pathlib import Path
 from typing import Any, Mapping, Sequence, TextIO
 
@@ -36,11 +39,12 @@ from runtime.contracts import Actor, Plugins
 from runtime.errors import UserError
 from runtime.evaluate.episodes import EvaluationResult, batched, run_episodes, testing_line
 from runtime.evaluate.loaders import load_actor, locate, trained_env_config
+from runtime.evaluate.trees import checkpoint_model, find_checkpoint, tree_of
 from runtime.evaluate.video import EpisodeRecorder
 from runtime.job.context import Job
 from runtime.job.env_config import job_env_config
-from runtime.job.setup import require_writable, run_in_job
-from runtime.names import CHANNEL_CHECKPOINT, CHANNEL_MODEL, EVALUATION_JSON
+from runtime.job.setup import makes_a_new_tree, require_writable, run_beside, run_in_job
+from runtime.names import CHANNEL_CHECKPOINT, CHANNEL_MODEL, EVALUATION_DIR, EVALUATION_JSON
 from runtime.stop_signals import STOPS
 
 DEFAULT_EPISODES = 5
@@ -142,9 +146,10 @@ def _shape_checked(actor: Actor, env_id: str, metadata: Mapping[str, Any]) -> Ac
 
 
 def evaluate(job: Job, model_dir: Path, metadata: Mapping[str, Any], plugins: Plugins, stream: TextIO | None = None,
-             env: str | None = None) -> EvaluationResult:
+             env: str | None = None, played: Path | None = None) -> EvaluationResult:
     """Play the model in ``model_dir`` (in ``env``, else as ``job``'s hyperparameters say); print the per-episode
-    lines and the summary, write ``evaluation.json`` (and videos) to ``output/intermediate``."""
+    lines and the summary, write ``evaluation.json`` (and videos) to the job's ``intermediate_dir``. ``played``: what
+    the lines and ``evaluation.json`` name as played, when not ``model_dir`` (a checkpoint of its tree)."""
     out = stream or sys.stdout
     settings = check_hyperparameters(job.hyperparameters)
     algorithm, trained = settings.get(hp.ALGORITHM), metadata.get("algorithm")
@@ -177,7 +182,8 @@ def evaluate(job: Job, model_dir: Path, metadata: Mapping[str, Any], plugins: Pl
         print(testing_line(index, total, length, iteration), file=out, flush=True)
 
     amount = " and ".join(([f"{episodes} episode(s)"] if episodes else []) + ([f"{steps} steps"] if steps else []))
-    print(f"rlrt: evaluating {trained or metadata.get('framework')} model from {model_dir} on {env_id} for "
+    what = f"checkpoint {played} (iteration {iteration})" if played else f"model from {model_dir}"
+    print(f"rlrt: evaluating {trained or metadata.get('framework')} {what} on {env_id} for "
           f"{'at most ' if episodes and steps else ''}{amount}", file=out, flush=True)
     line = _videos_line(episodes, bounded and bool(video_every))
     if line:
@@ -189,7 +195,8 @@ def evaluate(job: Job, model_dir: Path, metadata: Mapping[str, Any], plugins: Pl
                                   on_episode=on_episode, recorder=recorder if video_every else None)
     except EnvConfigError as exc:
         raise UserError(str(exc)) from exc
-    write_summary(result, env_id, intermediate, out)
+    write_summary(result, env_id, intermediate, out,
+                  {"model": str(played or model_dir), "training_iteration": iteration})
     return result
 
 
@@ -222,8 +229,10 @@ def evaluate_policy(actor: Actor, env_id: str, episodes: int, iteration: int, in
     return result
 
 
-def write_summary(result: EvaluationResult, env_id: str, intermediate: Path, stream: TextIO | None = None) -> None:
-    """Print the ``episode_reward_mean:`` lines and write ``evaluation.json``."""
+def write_summary(result: EvaluationResult, env_id: str, intermediate: Path, stream: TextIO | None = None,
+                  played: Mapping[str, Any] | None = None) -> None:
+    """Print the ``episode_reward_mean:`` lines and write ``evaluation.json`` (with ``played``: what was played, the
+    model folder or checkpoint and the iteration it holds)."""
     out = stream or sys.stdout
     for line in result.summary_lines():
         print(line, file=out)
@@ -233,6 +242,7 @@ def write_summary(result: EvaluationResult, env_id: str, intermediate: Path, str
         **result.summary(),
         "episodes": len(rewards), "env": env_id, "rewards": rewards, "lengths": lengths,
         "returns": rewards, "mean": result.mean,  # the names evaluate-coach's evaluation.json has always had
+        **dict(played or {}),
     }
     intermediate.mkdir(parents=True, exist_ok=True)
     (intermediate / EVALUATION_JSON).write_text(json.dumps(summary, indent=2))
@@ -250,11 +260,20 @@ def model_source(job: Job, model: Path | None) -> Path:
 
 def evaluate_in_job(job: Job, plugins: Plugins, model: Path | None = None, stream: TextIO | None = None,
                     env: str | None = None, framework: str | None = None,
-                    family_options: Mapping[str, Any] | None = None) -> int:
+                    family_options: Mapping[str, Any] | None = None, checkpoint: str | None = None) -> int:
     """Evaluate a model in ``job``: through its environment family's own evaluation when it has one, else by
     :func:`evaluate`. ``env`` overrides the ``env`` hyperparameter; ``framework`` names the only kind of model
-    expected; ``family_options`` go to the family's evaluation."""
+    expected; ``family_options`` go to the family's evaluation; ``checkpoint`` (``--checkpoint N|PATH``): play that
+    checkpoint of the tree ``model`` names instead of its final model (:mod:`runtime.evaluate.trees`)."""
     out = stream or sys.stdout
+    if checkpoint is not None:
+        folder = find_checkpoint(checkpoint, tree_of(model) if model is not None else None)
+        model_dir, metadata = checkpoint_model(folder, model)
+        if plugins.family_for(str(env or job.hyperparameters.get(hp.EVAL_ENV) or metadata.get("env") or "")):
+            raise UserError(f"--checkpoint: a {metadata.get('env')} model is evaluated by its own family's "
+                            "evaluation, which plays model folders only: evaluate its model/.")
+        evaluate(job, model_dir, metadata, plugins, out, env, played=folder)
+        return 0
     source = model_source(job, model)
     given_env = env or job.hyperparameters.get(hp.EVAL_ENV)
     family = plugins.family_for(given_env) if isinstance(given_env, str) and given_env.strip() else None
@@ -271,13 +290,21 @@ def evaluate_in_job(job: Job, plugins: Plugins, model: Path | None = None, strea
 
 def run_evaluation_job(base_dir: Path | None, overrides: Mapping[str, Any] | None = None, model: Path | None = None,
                        *, plugins: Plugins, env: str | None = None, framework: str | None = None,
-                       hint: str = "evaluate", family_options: Mapping[str, Any] | None = None) -> int:
-    """``rlrt evaluate`` (and its aliases) through the one job setup and failure path; returns the exit code."""
+                       hint: str = "evaluate", family_options: Mapping[str, Any] | None = None,
+                       checkpoint: str | None = None) -> int:
+    """``rlrt evaluate`` (and its aliases) through the one job setup and failure path; returns the exit code. A model
+    (or ``checkpoint``) in a job tree, evaluated where no tree is named (no ``--base-dir``, ``SAGEMAKER_BASE_DIR``
+    or job in ``/opt/ml``), writes beside it, into ``<tree>/output/evaluation/<time>/``, not a tree of its own."""
     def body(job: Job) -> int:
         # Before the model loads: a place for evaluation.json and the videos (not a file, not read-only).
         require_writable(job.env.intermediate_dir, "output/intermediate", min_free=0)
-        return evaluate_in_job(job, plugins, model, env=env, framework=framework, family_options=family_options)
+        return evaluate_in_job(job, plugins, model, env=env, framework=framework, family_options=family_options,
+                               checkpoint=checkpoint)
 
+    named = model if model is not None else Path(checkpoint) if checkpoint and not checkpoint.isdigit() else None
+    tree = tree_of(named) if named is not None else None
+    if tree is not None and makes_a_new_tree(base_dir):
+        return run_beside(tree, tree / EVALUATION_DIR / time.strftime("%Y%m%d-%H%M%S"), overrides or {}, body)
     return run_in_job(base_dir, overrides, hint, body)
 
 

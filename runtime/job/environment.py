@@ -60,6 +60,9 @@ class JobEnvironment:
     num_gpus: int
     channels: tuple[str, ...] = field(default_factory=tuple)
     """Channels named in ``inputdataconfig.json`` or present under ``input/data``."""
+    outputs: Path | None = None
+    """Where the command writes what it makes instead of ``output/intermediate`` (:attr:`intermediate_dir`):
+    ``rlrt evaluate`` beside the model it plays, in the model's tree (:func:`runtime.job.setup.run_beside`)."""
 
     @property
     def model_dir(self) -> Path:
@@ -75,7 +78,7 @@ class JobEnvironment:
 
     @property
     def intermediate_dir(self) -> Path:
-        return self.base_dir / INTERMEDIATE_DIR
+        return self.outputs or self.base_dir / INTERMEDIATE_DIR
 
     @property
     def tensorboard_dir(self) -> Path:

@@ -16,9 +16,10 @@ import re
 import shutil
 import sys
 import time
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import replace
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any, Callable, Iterator, Mapping
 
 from runtime.config import hyperparameters as hp
@@ -245,6 +246,38 @@ def run_in_job(base_dir: Path | None, overrides: Mapping[str, Any] | Callable[[]
         code = run_job(job, lambda: root / FAILURE_FILE)
     if claimed and code != 0:
         discard_unused_tree(root)
+    return code
+
+
+def makes_a_new_tree(base_dir: Path | None) -> bool:
+    """Whether a command given ``base_dir`` runs in a new ``./rlrt-jobs`` tree (:func:`find_base_dir`): no
+    ``--base-dir``, no ``SAGEMAKER_BASE_DIR``, no job in ``/opt/ml``."""
+    return base_dir is None and not os.environ.get(BASE_DIR_ENV) and not (
+        DEFAULT_BASE_DIR / CONFIG_DIR / HYPERPARAMETERS_JSON).is_file()
+
+
+def run_beside(tree: Path, folder: Path, overrides: Mapping[str, Any], body: Callable[[Job], int | None]) -> int:
+    """Run ``body`` on the job tree ``tree``, writing only into the new folder ``folder`` (``-2``, ``-3``, ... when
+    taken): what the command makes (its job's ``intermediate_dir``) and its failure file go there. The tree itself is
+    only read: its hyperparameters, failure file and lock are its training job's (which may be running), so the
+    command's hyperparameters are ``overrides`` alone. A folder left holding nothing but the failure file is removed.
+    Returns the exit code."""
+    made = claim_tree(folder.parent, folder.name)
+    failure = made / FAILURE_FILE.name
+
+    def job() -> int | None:
+        env = replace(load_environment(tree), hyperparameters=MappingProxyType(dict(overrides)), outputs=made)
+        print(f"rlrt: output folder (beside the model, in its job tree): {made}", flush=True)
+        return body(Job(env, dict(overrides), dict(overrides), False))
+
+    with STOPS.handling():  # SIGTERM/SIGINT from here on end through the failure path (runtime.stop_signals)
+        code = run_job(job, lambda: failure)
+    if code != 0 and {path.name for path in made.iterdir()} <= {failure.name}:
+        shutil.rmtree(made, ignore_errors=True)
+        with suppress(OSError):
+            made.parent.rmdir()  # output/evaluation itself, when this was its only folder
+        print(f"rlrt: nothing was written, so the new folder {made} was removed (the error is above)",
+              file=sys.stderr, flush=True)
     return code
 
 

@@ -7,7 +7,8 @@ Robust``, ...), the discounted-return estimators and the one-step (reward per st
 the greedy evaluation return (``evaluation_episodes`` > 0) on a panel above them. The preset's pass bar is a dashed
 line on the panel of the metric it is set on. Every point has a marker while there are at most 50, so that a
 one-iteration job shows. A panel's y axis spans at least a tenth of the largest value it shows (:func:`y_limits`), so
-that a flat curve looks flat, and the title is wrapped to the figure's width.
+that a flat curve looks flat, and the title is wrapped to the figure's width. ``rlrt plot`` (:mod:`runtime.runs.plot`)
+draws several runs through the same figure: a line per configuration, its band the spread over the seeds.
 """
 
 from __future__ import annotations
@@ -31,20 +32,22 @@ MIN_SPAN = 0.1
 
 @dataclass(frozen=True)
 class Series:
-    """One line of the curve: its label and its finite points."""
+    """One line of the curve: its label and its finite points, and an optional band around it (low and high at each
+    x, drawn in the line's colour) with the legend's words for it."""
 
     label: str
     x: tuple[float, ...]
     y: tuple[float, ...]
+    band: tuple[tuple[float, ...], tuple[float, ...]] | None = None
+    band_label: str = ""
 
 
 @dataclass(frozen=True)
 class Panel:
-    """One set of axes: its lines, an optional min - max band (x, low, high) and the pass bar drawn on it."""
+    """One set of axes: its lines and the pass bar drawn on it."""
 
     ylabel: str
     lines: tuple[Series, ...]
-    band: tuple[tuple[float, ...], tuple[float, ...], tuple[float, ...]] | None = None
     pass_bar: float | None = None
 
 
@@ -81,10 +84,10 @@ def _return_panel(rows: Sequence[Mapping[str, float]], x_key: str, label: str, y
     if not mean.x:
         return None
     kept = [r for r in rows if math.isfinite(r.get(x_key, math.nan)) and math.isfinite(r.get(RETURN, math.nan))]
-    band = (mean.x, tuple(r.get("episode_reward_min", math.nan) for r in kept),
+    band = (tuple(r.get("episode_reward_min", math.nan) for r in kept),
             tuple(r.get("episode_reward_max", math.nan) for r in kept))
     bar = pass_bar[1] if pass_bar is not None and pass_bar[0] == RETURN else None
-    return Panel(ylabel, (mean,), band, bar)
+    return Panel(ylabel, (Series(mean.label, mean.x, mean.y, band, "min - max"),), bar)
 
 
 def curve_series(rows: Sequence[Mapping[str, float]], pass_bar: tuple[str, float] | None = None) -> Curve | None:
@@ -113,8 +116,8 @@ def y_limits(panel: Panel) -> tuple[float, float] | None:
     lie closer together (an Acrobot policy stuck at -499 to -498 drew noise over the whole height, as if it moved);
     None to leave the axis to matplotlib."""
     values = [y for line in panel.lines for y in line.y]
-    if panel.band is not None:
-        values += [y for y in (*panel.band[1], *panel.band[2]) if math.isfinite(y)]
+    values += [y for line in panel.lines if line.band is not None for y in (*line.band[0], *line.band[1])
+               if math.isfinite(y)]
     if panel.pass_bar is not None:
         values.append(panel.pass_bar)
     if not values:
@@ -137,11 +140,12 @@ def learning_curve_figure(curve: Curve, title: str) -> Any:
     count = len(curve.panels)
     fig, axes = plt.subplots(count, 1, figsize=(8, 2.2 + 2.3 * count), dpi=100, sharex=True, squeeze=False)
     for ax, panel in zip(axes[:, 0], curve.panels):
-        if panel.band is not None:
-            ax.fill_between(panel.band[0], panel.band[1], panel.band[2], alpha=0.2, label="min - max")
         for line in panel.lines:
-            ax.plot(line.x, line.y, marker="o" if len(line.x) <= MARKERS_UP_TO else None, markersize=4,
-                    label=line.label)
+            (drawn,) = ax.plot(line.x, line.y, marker="o" if len(line.x) <= MARKERS_UP_TO else None, markersize=4,
+                               label=line.label)
+            if line.band is not None:
+                ax.fill_between(line.x, line.band[0], line.band[1], color=drawn.get_color(), alpha=0.2,
+                                label=line.band_label or None)
         if panel.pass_bar is not None:
             ax.axhline(panel.pass_bar, color="tab:green", linestyle="--", label=f"pass bar ({panel.pass_bar:g})")
         ax.set_ylabel(panel.ylabel)
@@ -167,11 +171,18 @@ def plot_learning_curve(progress_file: Path, out_file: Path, title: str,
     curve = curve_series(read_progress(progress_file), pass_bar)
     if curve is None:
         return None
-    fig = learning_curve_figure(curve, title)
+    return save_figure(learning_curve_figure(curve, title), out_file, title)
+
+
+def save_figure(fig: Any, out_file: Path, title: str) -> Path:
+    """Write the matplotlib figure ``fig`` to the PNG ``out_file``, whole or not at all, and close it; ``title``
+    whole in the PNG's Title (the figure's own may be wrapped)."""
     import matplotlib.pyplot as plt  # heavy: matplotlib (the learning curve only)
 
     tmp = out_file.with_suffix(".tmp.png")
-    fig.savefig(tmp, metadata={"Title": title})  # the title whole, for a reader of the file
-    plt.close(fig)
+    try:
+        fig.savefig(tmp, format="png", metadata={"Title": title})
+    finally:
+        plt.close(fig)
     tmp.replace(out_file)
     return out_file

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import re
+import shlex
+import sys
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, Sequence
 
 from envs.registry import UnknownEnvironmentError, canonical_env_id
 from runtime.cluster import describe_plan, head_cluster, plan_cluster, run_worker
@@ -16,13 +18,14 @@ from runtime.config.limits import limit_problems
 from runtime.config.presets import DEFAULT_PRESET, load_preset, preset_for_job
 from runtime.config.stop import same_env, stop_note
 from runtime.contracts import BackendFactory, EarlyStart, Plugins
-from runtime.errors import UserError
+from runtime.errors import EXIT_SIGHUP, EXIT_SIGINT, EXIT_SIGTERM, UserError
 from runtime.job.config_files import read_hyperparameters_file
 from runtime.job.context import Job
 from runtime.job.environment import JobEnvironment
-from runtime.job.setup import require_writable, resolve_spec, run_in_job, training_lock
-from runtime.names import CONFIG_DIR, DEFAULT_BASE_DIR, HYPERPARAMETERS_JSON
+from runtime.job.setup import require_writable, resolve_spec, run_in_job, training_lock, tree_name
+from runtime.names import CHECKPOINTS_DIR, CONFIG_DIR, DEFAULT_BASE_DIR, HYPERPARAMETERS_JSON
 from runtime.timings import mark
+from runtime.train.checkpoints import CheckpointManager
 from runtime.train.driver import train
 
 
@@ -37,6 +40,7 @@ def run_training_job(
     early: tuple[BackendFactory, EarlyStart] | None = None,
     force: bool = False,
     console: str | None = None,
+    command: Sequence[str] | None = None,
 ) -> int:
     """Run one training job end to end through the single failure path; returns the process exit code.
 
@@ -49,6 +53,8 @@ def run_training_job(
     that starts Ray before its own set-up imports RLlib), used instead of starting one here. ``force`` (``rlrt train
     --force``): start the tree afresh instead of resuming it (:func:`runtime.job.setup.start_afresh`). ``console``
     (``--quiet``, ``--verbose``): what stdout shows of each iteration (:func:`runtime.train.driver.train`).
+    ``command``: the ``rlrt`` arguments that started the job; a job that stops or fails leaving a checkpoint then
+    prints the command that resumes it (:func:`resume_command`).
     """
     overrides = dict(overrides or {})
     hint = _tree_hint(overrides, default_preset)
@@ -61,7 +67,10 @@ def run_training_job(
               flush=True)
         return {**from_file, **overrides}
 
+    trees: list[Path] = []  # the tree the job opened: where a stopped job resumes
+
     def body(job: Job) -> int:
+        trees.append(job.env.base_dir)
         # A script (script mode, a launcher) may register environments rlrt cannot see before it runs.
         user_code = owned is not None or any(key in job.env.hyperparameters for key in USER_CODE_KEYS)
         if owned is not None:
@@ -69,7 +78,41 @@ def run_training_job(
         return _train(job, default_preset, plugins, early, user_code, console)
 
     # A launcher script's overrides are its own translation, each announced by it: not "this command's" values.
-    return run_in_job(base_dir, given, hint, body, force, training=True, announce=owned is None)
+    code = run_in_job(base_dir, given, hint, body, force, training=True, announce=owned is None)
+    if code != 0 and command is not None and trees and trees[0] != DEFAULT_BASE_DIR:  # SageMaker resumes by itself
+        _say_how_to_resume(command, trees[0], code)
+    return code
+
+
+def resume_command(command: Sequence[str], tree: Path) -> str:
+    """The command line that resumes the job the ``rlrt`` arguments ``command`` started in ``tree``: the same
+    arguments (what the user typed, whatever the tree has stored), without ``--force`` (which would start it afresh)
+    and with ``--base-dir`` naming the tree, last."""
+    words = list(command[1:] if command and command[0] == "train" else command)
+    kept: list[str] = []
+    skip = False
+    for word in words:
+        name = word.split("=", 1)[0]
+        if skip:
+            skip = False
+        elif len(name) >= 3 and "--force".startswith(name):  # argparse takes any unambiguous prefix of an option
+            continue
+        elif len(name) >= 3 and "--base-dir".startswith(name):
+            skip = "=" not in word  # its value is the next word
+        else:
+            kept.append(word)
+    return shlex.join(["rlrt", "train", *kept, "--base-dir", str(tree)])
+
+
+def _say_how_to_resume(command: Sequence[str], tree: Path, code: int) -> None:
+    """After a job that stopped (SIGTERM, Ctrl-C) or failed: the command that resumes it, when it left a checkpoint
+    to resume from (the same command alone would start a new tree from zero)."""
+    latest = CheckpointManager(tree / CHECKPOINTS_DIR).latest()
+    if latest is None:
+        return
+    when = "" if code in (EXIT_SIGINT, EXIT_SIGTERM, EXIT_SIGHUP) else ", once the cause above is fixed"
+    print(f"rlrt: to resume this job from {latest.name}{when}, run: {resume_command(command, tree)}",
+          file=sys.stderr, flush=True)
 
 
 USER_CODE_KEYS = ("sagemaker_program", "sagemaker_submit_directory")
@@ -79,7 +122,17 @@ USER_CODE_KEYS = ("sagemaker_program", "sagemaker_submit_directory")
 def _tree_hint(given: Mapping[str, Any], default_preset: str) -> str:
     """What a new local tree is named after: the preset the job names, or the shipped one it trains with; else, when
     it names another environment or algorithm than the default preset's, ``<env>-<algorithm>`` (``acrobot-dqn``), so
-    that runs are told apart."""
+    that runs are told apart; ``-s<seed>`` added when the command gives a seed (``cartpole-ppo-s3``), so that seeds
+    started together are told apart by name, not by the ``-2``, ``-3`` a second launch in the same second gets."""
+    seed = given.get(hp.SEED)
+    hint = _configuration_hint(given, default_preset)
+    if isinstance(seed, int) and not isinstance(seed, bool) and seed >= 0:
+        return f"{tree_name(hint)}-s{seed}"  # a preset file's name without its suffix, then the seed
+    return hint
+
+
+def _configuration_hint(given: Mapping[str, Any], default_preset: str) -> str:
+    """:func:`_tree_hint` without the seed."""
     named = next((given[k] for k in (hp.PRESET, *hp.PRESET_ALIASES) if k in given), None)
     env, algorithm = given.get(hp.ENV, given.get(hp.CONFIG_PREFIX + "env")), given.get(hp.RUN)
     if named is not None or not (isinstance(env, str) and env or isinstance(algorithm, str) and algorithm):

@@ -134,8 +134,12 @@ UNITY_BUILD = ("needs a Unity Linux player build (none ships; tests/jobs/test_un
                "evaluates through tests/unity_player/, a stand-in that speaks ML-Agents' gRPC messages)")
 SDK3_SERVE = ("SDK 3's model served by the image, which needs a Docker engine: tests/image/test_sdk_local_mode.py's "
               "SDK 3 test (scripts/test-image) serves the model.tar.gz it trained the same way and sends a request")
+SEEDS = ("three 50,000-step training jobs (minutes on two cores): tests/jobs/test_runs_jobs.py runs the seed-named "
+         "local trees, `rlrt plot` over seeds and `rlrt evaluate` beside a tree on tiny stops")
 SKIPPED: dict[Cmd, str] = {
     c(README, "scripts/test"): "the whole suite and the image stage (tens of minutes): CI's own command (.ci/run)",
+    c(README, "for seed in 1 2 3; do rlrt train --seed $seed -n 50000 & done; wait"): SEEDS,
+    c(README, "rlrt plot rlrt-jobs/cartpole-ppo-s* --csv seeds.csv"): SEEDS,
     c(README, "mkdir -p served/model && tar -xzf <local_container_root>/compressed_artifacts/model.tar.gz -C "
               "served/model"): SDK3_SERVE,
     c(README, "docker run --rm -p 127.0.0.1:8080:8080 -v \"$PWD/served:/opt/ml\" rlrt:cpu serve"): SDK3_SERVE,

@@ -36,8 +36,9 @@ def trees(cwd: Path) -> list[Path]:
 def test_two_launches_started_together_get_a_tree_each_and_say_a_translated_name_once(tmp_path: Path) -> None:
     # Other launches hold the names of every second of the next two minutes (as two launches in one second would
     # want one name): each launch must make a tree of its own, never take over a folder that exists.
-    taken = [tmp_path / "rlrt-jobs" / f"cartpole-ppo-{time.strftime('%Y%m%d-%H%M%S', time.localtime(time.time() + s))}"
-             for s in range(120)]
+    # With the seed in the name (cartpole-ppo-s1-<time>), both seeds' names are held.
+    seconds = [time.strftime('%Y%m%d-%H%M%S', time.localtime(time.time() + s)) for s in range(120)]
+    taken = [tmp_path / "rlrt-jobs" / f"cartpole-ppo-s{seed}-{second}" for second in seconds for seed in (1, 2)]
     for folder in taken:
         folder.mkdir(parents=True)
     args = ["train", *QUICK, "--set", "rl.training.config.num_sgd_iter=1"]
@@ -46,7 +47,7 @@ def test_two_launches_started_together_get_a_tree_each_and_say_a_translated_name
     assert [proc.returncode for proc in procs] == [0, 0], "\n".join(out[-3000:] for out in outputs)
     assert not any(any(folder.iterdir()) for folder in taken)
     made = [tree for tree in trees(tmp_path) if tree not in taken]
-    assert len(made) == 2 and all(tree.name.startswith("cartpole-ppo-") for tree in made), made
+    assert sorted(tree.name[:16] for tree in made) == ["cartpole-ppo-s1-", "cartpole-ppo-s2-"], made
     assert all(tree.name.endswith(("-2", "-3")) for tree in made), made
     seeds = {json.loads((tree / "input/config/hyperparameters.json").read_text())["seed"] for tree in made}
     assert seeds == {"1", "2"}  # neither inherited the other's settings
@@ -89,7 +90,7 @@ def test_shorthands_name_the_tree_and_stop_after_the_env_and_tensorboard_lists_t
                     "--set", "rl.training.config.min_sample_timesteps_per_iteration=100"], cwd=tmp_path, timeout=600)
     assert run.returncode == 0, (run.stdout + run.stderr)[-3000:]
     [tree] = trees(tmp_path)
-    assert tree.name.startswith("acrobot-dqn-"), tree
+    assert tree.name.startswith("acrobot-dqn-s3-"), tree  # the seed in the name: runs told apart
     stored = json.loads((tree / "input/config/hyperparameters.json").read_text())
     assert {k: json.loads(v) for k, v in stored.items()} == {
         "rl.training.env": "Acrobot-v1", "rl.training.run": "DQN", "seed": 3, "rl.training.stop.timesteps_total": 50000,

@@ -65,7 +65,7 @@ def test_an_offline_curve_with_evaluation_draws_the_return_and_the_pass_bar_abov
     curve = curve_series(rows, ("episode_reward_mean", 195.0))
     assert curve is not None
     evaluation, estimates = curve.panels
-    assert evaluation.pass_bar == 195.0 and evaluation.band == ((1.0,), (120.0,), (180.0,))
+    assert evaluation.pass_bar == 195.0 and evaluation.lines[0].band == ((120.0,), (180.0,))
     assert [s.y for s in evaluation.lines] == [(150.0,)]
     assert [s.label for s in estimates.lines] == ["Fitted Q Evaluation (ope_fqe)"]
 

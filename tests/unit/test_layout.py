@@ -26,7 +26,7 @@ FLOORS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("services", ("runtime.config", "runtime.job", "runtime.train.checkpoints", "runtime.train.manifest",
                   "runtime.train.reporting", "runtime.train.progress", "runtime.train.curve",
                   "runtime.export", "runtime.evaluate", "runtime.serving", "runtime.offline", "runtime.cluster",
-                  "sagemaker_rl.compat", "sagemaker_rl.user_envs", "sagemaker_rl.experiment")),
+                  "runtime.runs", "sagemaker_rl.compat", "sagemaker_rl.user_envs", "sagemaker_rl.experiment")),
     ("contracts", ("runtime.contracts",)),
     ("core", ("runtime.job.setup", "runtime.train", "runtime.evaluate.evaluator", "runtime.evaluate.loaders",
               "runtime.export.pipeline", "runtime.tuning")),

@@ -11,6 +11,7 @@ import pytest
 from runtime.config import hyperparameters as hp
 from runtime.config import space_defaults as sd
 from runtime.config.presets import DEFAULT_PRESET, load_preset
+from runtime.job.setup import tree_name
 from runtime.plugins import INSTALLED
 from runtime.train.job import _tree_hint
 
@@ -111,3 +112,13 @@ def test_the_tree_of_a_job_on_a_shipped_presets_env_is_named_after_that_preset()
     assert _tree_hint({hp.ENV: "RoboschoolHopper-v1"}, DEFAULT_PRESET) == "hopper-ppo"
     assert _tree_hint({hp.ENV: "Pendulum-v1"}, DEFAULT_PRESET) == "Pendulum-PPO"
     assert _tree_hint({hp.ENV: "Pendulum-v1", hp.RUN: "bcq"}, DEFAULT_PRESET) == "pendulum-bcq"
+
+
+def test_the_tree_of_a_job_given_a_seed_names_the_seed() -> None:
+    """Seeds started together are told apart by their trees' names (RL Zoo's ``<env>_<n>`` folders)."""
+    assert _tree_hint({hp.SEED: 3}, DEFAULT_PRESET) == "cartpole-ppo-s3"
+    assert _tree_hint({hp.SEED: 0, hp.ENV: "Acrobot-v1", hp.RUN: "DQN"}, DEFAULT_PRESET) == "acrobot-dqn-s0"
+    assert _tree_hint({hp.SEED: 7, "preset": "hopper-ppo"}, DEFAULT_PRESET) == "hopper-ppo-s7"
+    assert tree_name(_tree_hint({hp.SEED: 7, "preset": "my/cartpole.yml"}, DEFAULT_PRESET)) == "cartpole-s7"
+    # No seed, or one the job will refuse (it says so itself): the name is the configuration's alone.
+    assert _tree_hint({}, DEFAULT_PRESET) == _tree_hint({hp.SEED: "x"}, DEFAULT_PRESET) == "cartpole-ppo"
