@@ -31,12 +31,12 @@ import yaml
 from envs.errors import EnvConfigError, EnvStartError
 from runtime.config import hyperparameters as hp
 from runtime.config.presets import load_preset
-from runtime.errors import UserError, run_job
+from runtime.errors import UserError, default_failure_file, run_job
 from runtime.evaluate.evaluator import evaluate_policy, run_evaluation_job
 from runtime.evaluate.loaders import load_actor, locate
 from runtime.job.environment import load_environment, prepare_local_tree
 from runtime.job.setup import find_base_dir
-from runtime.names import BASE_DIR_ENV
+from runtime.names import BASE_DIR_ENV, FAILURE_FILE
 from runtime.log_lines import configure_logging
 from runtime.names import INTERMEDIATE_DIR, METADATA_JSON, MODEL_DIR
 from runtime.plugins import INSTALLED
@@ -313,7 +313,9 @@ def train_preset_file(preset_file: Path, base_dir: Path | None, overrides: Mappi
         print(f"rlrt: {path.name} is a Coach preset file: training it as SageMaker RL's Coach launcher would, with "
               f"{path.parent} as source_dir (job tree {root})", flush=True)
 
-    code = run_job(prepare)
+    # The job's own tree when it exists (--base-dir, SAGEMAKER_BASE_DIR, /opt/ml of a job); a new local tree is made
+    # only for a preset file that exists, so a mistyped name writes nowhere (the message is printed).
+    code = run_job(prepare, lambda: root / FAILURE_FILE if root.is_dir() else default_failure_file())
     if code:
         return code
     os.environ[BASE_DIR_ENV] = str(root)  # the launcher's job tree, and the one job path's

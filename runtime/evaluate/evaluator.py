@@ -22,6 +22,7 @@ beside it instead, into ``<tree>/output/evaluation/<time>/``.
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import json
 import sys
@@ -298,8 +299,11 @@ def run_evaluation_job(base_dir: Path | None, overrides: Mapping[str, Any] | Non
     def body(job: Job) -> int:
         # Before the model loads: a place for evaluation.json and the videos (not a file, not read-only).
         require_writable(job.env.intermediate_dir, "output/intermediate", min_free=0)
-        return evaluate_in_job(job, plugins, model, env=env, framework=framework, family_options=family_options,
-                               checkpoint=checkpoint)
+        # A user's environment may write files where it runs (a log, a CSV): they belong to this job's output,
+        # never to the folder the command was launched from (a user's clone).
+        with contextlib.chdir(job.env.intermediate_dir):
+            return evaluate_in_job(job, plugins, model, env=env, framework=framework,
+                                   family_options=family_options, checkpoint=checkpoint)
 
     named = model if model is not None else Path(checkpoint) if checkpoint and not checkpoint.isdigit() else None
     tree = tree_of(named) if named is not None else None
