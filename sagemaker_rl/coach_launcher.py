@@ -43,6 +43,7 @@ from runtime.plugins import INSTALLED
 from runtime.train.job import run_training_job
 from sagemaker_rl import compat
 from sagemaker_rl import coach_batch
+from sagemaker_rl.coach_csv import report_coach_csv
 from sagemaker_rl.coach_translate import CoachJob, translate
 from sagemaker_rl.compat.coach_steps import STEP_TYPES
 from sagemaker_rl.configuration_list import ConfigurationList
@@ -252,6 +253,8 @@ class SageMakerCoachPresetLauncher:
             shutil.rmtree(folder, ignore_errors=True)
         if code == 0 and job.evaluation_episodes:
             code = run_job(lambda: _evaluate(job))
+        if job.algorithm != coach_batch.ALGORITHM:  # Batch RL writes its own graph's CSV (off-policy estimates)
+            report_coach_csv(job_root() / INTERMEDIATE_DIR)  # also of a job that failed: what it trained
         return code
 
     @classmethod

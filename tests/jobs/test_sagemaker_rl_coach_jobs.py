@@ -5,6 +5,7 @@ Batch RL notebook's preset name trains rlrt's preset for the problem; ``rlrt tra
 
 from __future__ import annotations
 
+import csv
 import json
 import re
 import shutil
@@ -152,6 +153,11 @@ def train_cartpole(tmp_path: Path, preset: str, edit: tuple[str, str] | None = N
     testing = [line for line in output.splitlines() if line.startswith("Testing>") and "Total reward=" in line]
     assert len(testing) == 8, output[-3000:]  # rl.evaluation_steps:EnvironmentEpisodes = 8
     assert (tree.model / "policy.onnx").is_file() and not tree.failure.exists()
+    # The notebook's "Plot metrics" cell reads Coach's CSV: one row per evaluation episode, training rows before.
+    with (tree.intermediate / "worker_0.simple_rl_graph.main_level.main_level.agent_0.csv").open() as handle:
+        coach_rows = list(csv.DictReader(handle))
+    assert len([row for row in coach_rows if row["Evaluation Reward"]]) == 8, coach_rows
+    assert {"Episode #", "Training Reward", "Evaluation Reward"} <= set(coach_rows[0])
     metadata = json.loads((tree.model / "metadata.json").read_text())
     config = json.loads((tree.model / "config.json").read_text())
     assert metadata["env"] == "CartPole-v0" and config["env"] == "CartPole-v0"
