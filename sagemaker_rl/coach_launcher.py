@@ -251,7 +251,7 @@ class SageMakerCoachPresetLauncher:
                                     owned=lambda key: key in overrides)
         finally:
             shutil.rmtree(folder, ignore_errors=True)
-        if code == 0 and job.evaluation_episodes:
+        if code == 0 and (job.evaluation_episodes or job.evaluation_steps):
             code = run_job(lambda: _evaluate(job))
         if job.algorithm != coach_batch.ALGORITHM:  # Batch RL writes its own graph's CSV (off-policy estimates)
             report_coach_csv(job_root() / INTERMEDIATE_DIR)  # also of a job that failed: what it trained
@@ -381,7 +381,8 @@ def _evaluate(job: CoachJob) -> None:
     model_dir, metadata = locate(root / MODEL_DIR, INSTALLED)
     iteration = int((metadata.get("training") or {}).get("training_iteration", 0))
     evaluate_policy(load_actor(model_dir, metadata, INSTALLED), str(metadata.get("env") or job.env),
-                    job.evaluation_episodes, iteration, root / INTERMEDIATE_DIR, videos=job.videos)
+                    job.evaluation_episodes or None, iteration, root / INTERMEDIATE_DIR, videos=job.videos,
+                    steps=job.evaluation_steps or None)
 
 
 

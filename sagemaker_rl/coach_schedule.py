@@ -98,10 +98,12 @@ def translate_schedule(reader: Reader, job: CoachJob, algorithm: str) -> None:
     evaluation = _steps(reader.get("evaluation_steps"))
     if evaluation and evaluation[0] == "EnvironmentEpisodes":
         job.evaluation_episodes = evaluation[1]
+    elif evaluation and evaluation[0] in STEP_KINDS:
+        job.evaluation_steps = evaluation[1]  # Coach's evaluate(): at least n steps, never cutting an episode
     elif evaluation and evaluation[1] > 0:
         job.evaluation_episodes = 5
         reader.note("evaluation_steps", f"{evaluation[0]}({evaluation[1]}): rlrt evaluates whole episodes; 5")
-    if job.evaluation_episodes and between:
+    if (job.evaluation_episodes or job.evaluation_steps) and between:
         reader.note("steps_between_evaluation_periods",
                     f"{between[0]}({between[1]}): rounds the stop up to whole periods, as Coach's loop did; rlrt "
                     "evaluates the exported policy once, after training")

@@ -209,13 +209,15 @@ def _videos_line(episodes: int | None, bounded: bool) -> str | None:
     return None
 
 
-def evaluate_policy(actor: Actor, env_id: str, episodes: int, iteration: int, intermediate: Path,
-                    stream: TextIO | None = None, videos: bool = False) -> EvaluationResult:
-    """Play a policy a training job has just exported for ``episodes`` episodes (seeded as :func:`evaluate` seeds
-    them); print a ``Testing>`` line per episode and the summary, write ``evaluation.json``. ``videos``: film the
-    first episodes (as :func:`evaluate` does by default) to ``evaluation-episode-NNNN.mp4``."""
+def evaluate_policy(actor: Actor, env_id: str, episodes: int | None, iteration: int, intermediate: Path,
+                    stream: TextIO | None = None, videos: bool = False, steps: int | None = None) -> EvaluationResult:
+    """Play a policy a training job has just exported for ``episodes`` episodes, or ``steps`` environment steps (the
+    episode that crosses them played to its end) (seeded as :func:`evaluate` seeds them); print a ``Testing>`` line
+    per episode and the summary, write ``evaluation.json``. ``videos``: film the first episodes (as :func:`evaluate`
+    does by default) to ``evaluation-episode-NNNN.mp4``."""
     out = stream or sys.stdout
-    print(f"rlrt: evaluating the exported policy in {env_id} for {episodes} episodes", file=out, flush=True)
+    length = f"{episodes} episodes" if episodes else f"{steps} steps (whole episodes)"
+    print(f"rlrt: evaluating the exported policy in {env_id} for {length}", file=out, flush=True)
 
     def on_episode(index: int, total: float, length: int, total_steps: int) -> None:
         print(testing_line(index, total, length, iteration), file=out, flush=True)
@@ -225,7 +227,8 @@ def evaluate_policy(actor: Actor, env_id: str, episodes: int, iteration: int, in
 
     with EpisodeRecorder(video_path, out, name=env_id) as recorder:
         result = run_episodes(batched(actor), env_id, episodes=episodes, seed=DEFAULT_SEED, on_episode=on_episode,
-                              recorder=recorder if videos else None)
+                              recorder=recorder if videos else None, max_total_steps=steps,
+                              parallel=1 if steps else 10)  # counted in steps: one env in turn, as Coach played
     write_summary(result, env_id, intermediate, out)
     return result
 

@@ -7,12 +7,14 @@ before, in their own phase."""
 
 from __future__ import annotations
 
+import io
 import runpy
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from runtime.evaluate.evaluator import evaluate_policy
 from sagemaker_rl.coach_launcher import CoachConfigurationList, SageMakerCoachPresetLauncher
 from sagemaker_rl.coach_translate import translate
 from tests.unit.test_rl_coach_params import CARTPOLE, KNAPSACK, MOUNTAIN_CAR, rl_coach  # noqa: F401 - the fixture
@@ -106,3 +108,18 @@ def test_episodes_and_time_keep_their_units(rl_coach: None) -> None:
     assert translate(gm).hyperparameters[STOP + "episodes_total"] == 100  # ten whole periods of 10 episodes
     gm = launched(MOUNTAIN_CAR, preset, {"rl.improve_steps:Time": 60})
     assert translate(gm).hyperparameters[STOP + "time_total_s"] == 60
+
+
+def test_an_evaluation_counted_in_steps_plays_whole_episodes_to_that_count(rl_coach: None) -> None:
+    """Coach's evaluate(): at least n environment steps, the episode that crosses them played to its end."""
+    gm = launched(CARTPOLE, "preset-cartpole-clippedppo", {"rl.evaluation_steps:EnvironmentSteps": 300})
+    job = translate(gm)
+    assert (job.evaluation_steps, job.evaluation_episodes) == (300, 0)
+    assert not any(note.startswith("evaluation_steps") for note in job.notes)
+
+
+def test_the_exported_policy_is_played_for_at_least_the_steps(tmp_path: Path) -> None:
+    out = io.StringIO()
+    result = evaluate_policy(lambda observation: 0, "CartPole-v1", None, 1, tmp_path, out, steps=30)
+    assert sum(result.lengths[:-1]) < 30 <= sum(result.lengths), result.lengths
+    assert "for 30 steps (whole episodes)" in out.getvalue()
