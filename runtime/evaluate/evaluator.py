@@ -299,6 +299,11 @@ def run_evaluation_job(base_dir: Path | None, overrides: Mapping[str, Any] | Non
     """``rlrt evaluate`` (and its aliases) through the one job setup and failure path; returns the exit code. A model
     (or ``checkpoint``) in a job tree, evaluated where no tree is named (no ``--base-dir``, ``SAGEMAKER_BASE_DIR``
     or job in ``/opt/ml``), writes beside it, into ``<tree>/output/evaluation/<time>/``, not a tree of its own."""
+    # The paths as given, before the evaluation runs in the job's folder (below).
+    model = model.expanduser().absolute() if model is not None else None
+    if checkpoint and not checkpoint.strip().isdigit():
+        checkpoint = str(Path(checkpoint).expanduser().absolute())
+
     def body(job: Job) -> int:
         # Before the model loads: a place for evaluation.json and the videos (not a file, not read-only).
         require_writable(job.env.intermediate_dir, "output/intermediate", min_free=0)

@@ -65,6 +65,23 @@ def test_an_evaluated_environment_writes_into_the_job_not_the_launch_folder(lapt
     assert (job / "output" / "intermediate" / "knapsack_medium.csv").is_file()
 
 
+def test_paths_given_relative_to_the_launch_folder_still_name_it(laptop: tuple[Path, Path], tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """``rlrt evaluate --checkpoint ckpt``: the evaluation runs in the job's folder, the path stays the user's."""
+    _, launch = laptop
+    (launch / "ckpt").mkdir()
+    given: dict[str, Any] = {}
+
+    def play(job: Any, plugins: Any, model: Any = None, **kwargs: Any) -> int:
+        given.update(kwargs, model=model)
+        return 0
+
+    monkeypatch.setattr(runtime.evaluate.evaluator, "evaluate_in_job", play)
+    code = runtime.evaluate.evaluator.run_evaluation_job(tmp_path / "job", {}, Path("model"), plugins=INSTALLED,
+                                                         checkpoint="ckpt")
+    assert code == 0 and given["checkpoint"] == str(launch / "ckpt") and given["model"] == launch / "model"
+
+
 class Writes(io.RawIOBase):
     """Records each write: what a terminal or a log would receive, and in what pieces."""
 
