@@ -313,7 +313,9 @@ def say_once(key: str, line: str) -> None:
     for each vectorised copy of the same environment."""
     if key not in _SAID:
         _SAID.add(key)
-        print(line, file=sys.stderr, flush=True)
+        # One write, the newline with it: a reader copying stderr line by line never sees half of it.
+        sys.stderr.write(line + "\n")
+        sys.stderr.flush()
 
 
 def with_float32_observations(env: gymnasium.Env, source: str) -> gymnasium.Env:

@@ -16,7 +16,7 @@ import traceback
 from pathlib import Path
 from typing import Callable
 
-from runtime.names import BASE_DIR_ENV, DEFAULT_BASE_DIR, FAILURE_FILE
+from runtime.names import BASE_DIR_ENV, CONFIG_DIR, DEFAULT_BASE_DIR, FAILURE_FILE, HYPERPARAMETERS_JSON
 from runtime.streams import outlive_readers
 
 log = logging.getLogger(__name__)
@@ -79,8 +79,14 @@ def write_failure(failure_file: Path, message: str) -> None:
 
 
 def default_failure_file() -> Path:
-    """``<SAGEMAKER_BASE_DIR or /opt/ml>/output/failure``."""
-    return Path(os.environ.get(BASE_DIR_ENV) or DEFAULT_BASE_DIR) / FAILURE_FILE
+    """``<SAGEMAKER_BASE_DIR>/output/failure``; else ``/opt/ml/output/failure`` when ``/opt/ml`` is a job's tree (it
+    holds the job's hyperparameters: SageMaker, ``docker run``, the same rule that picks the tree); else none
+    (``os.devnull``: the message is only printed), so that a command on a laptop never creates ``/opt/ml``."""
+    if os.environ.get(BASE_DIR_ENV):
+        return Path(os.environ[BASE_DIR_ENV]) / FAILURE_FILE
+    if (DEFAULT_BASE_DIR / CONFIG_DIR / HYPERPARAMETERS_JSON).is_file():
+        return DEFAULT_BASE_DIR / FAILURE_FILE
+    return Path(os.devnull)
 
 
 def command_failure_file() -> Path:

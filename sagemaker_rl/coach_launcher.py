@@ -31,18 +31,19 @@ import yaml
 from envs.errors import EnvConfigError, EnvStartError
 from runtime.config import hyperparameters as hp
 from runtime.config.presets import load_preset
-from runtime.errors import UserError, run_job
+from runtime.errors import UserError, default_failure_file, run_job
 from runtime.evaluate.evaluator import evaluate_policy, run_evaluation_job
 from runtime.evaluate.loaders import load_actor, locate
 from runtime.job.environment import load_environment, prepare_local_tree
 from runtime.job.setup import find_base_dir
-from runtime.names import BASE_DIR_ENV
+from runtime.names import BASE_DIR_ENV, FAILURE_FILE
 from runtime.log_lines import configure_logging
 from runtime.names import INTERMEDIATE_DIR, METADATA_JSON, MODEL_DIR
 from runtime.plugins import INSTALLED
 from runtime.train.job import run_training_job
 from sagemaker_rl import compat
 from sagemaker_rl import coach_batch
+from sagemaker_rl.coach_csv import report_coach_csv
 from sagemaker_rl.coach_translate import CoachJob, translate
 from sagemaker_rl.compat.coach_steps import STEP_TYPES
 from sagemaker_rl.configuration_list import ConfigurationList
@@ -250,8 +251,10 @@ class SageMakerCoachPresetLauncher:
                                     owned=lambda key: key in overrides)
         finally:
             shutil.rmtree(folder, ignore_errors=True)
-        if code == 0 and job.evaluation_episodes:
+        if code == 0 and (job.evaluation_episodes or job.evaluation_steps):
             code = run_job(lambda: _evaluate(job))
+        if job.algorithm != coach_batch.ALGORITHM:  # Batch RL writes its own graph's CSV (off-policy estimates)
+            report_coach_csv(job_root() / INTERMEDIATE_DIR)  # also of a job that failed: what it trained
         return code
 
     @classmethod
@@ -313,7 +316,9 @@ def train_preset_file(preset_file: Path, base_dir: Path | None, overrides: Mappi
         print(f"rlrt: {path.name} is a Coach preset file: training it as SageMaker RL's Coach launcher would, with "
               f"{path.parent} as source_dir (job tree {root})", flush=True)
 
-    code = run_job(prepare)
+    # The job's own tree when it exists (--base-dir, SAGEMAKER_BASE_DIR, /opt/ml of a job); a new local tree is made
+    # only for a preset file that exists, so a mistyped name writes nowhere (the message is printed).
+    code = run_job(prepare, lambda: root / FAILURE_FILE if root.is_dir() else default_failure_file())
     if code:
         return code
     os.environ[BASE_DIR_ENV] = str(root)  # the launcher's job tree, and the one job path's
@@ -376,7 +381,8 @@ def _evaluate(job: CoachJob) -> None:
     model_dir, metadata = locate(root / MODEL_DIR, INSTALLED)
     iteration = int((metadata.get("training") or {}).get("training_iteration", 0))
     evaluate_policy(load_actor(model_dir, metadata, INSTALLED), str(metadata.get("env") or job.env),
-                    job.evaluation_episodes, iteration, root / INTERMEDIATE_DIR, videos=job.videos)
+                    job.evaluation_episodes or None, iteration, root / INTERMEDIATE_DIR, videos=job.videos,
+                    steps=job.evaluation_steps or None)
 
 
 

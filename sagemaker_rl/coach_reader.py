@@ -28,6 +28,9 @@ class CoachJob:
     env: str
     pass_bar: float | None = None
     evaluation_episodes: int = 0
+    evaluation_steps: int = 0
+    """Coach's evaluation phase counted in environment steps (``evaluation_steps = EnvironmentSteps(n)``): at least
+    n steps, the episode that crosses them played to its end."""
     notes: list[str] = field(default_factory=list)
     """One line per setting mapped approximately or not translated."""
     user_env: bool = False

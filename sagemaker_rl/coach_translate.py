@@ -22,22 +22,12 @@ from runtime.config import hyperparameters as hp
 from runtime.errors import UserError
 from sagemaker_rl.coach_batch import translate_batch
 from sagemaker_rl.coach_filters import translate_filters, translate_videos
-from sagemaker_rl.coach_reader import CONFIG, MAIN, STOP, CoachJob, Reader
+from sagemaker_rl.coach_reader import CONFIG, MAIN, CoachJob, Reader
 from sagemaker_rl.coach_reader import class_name as _name
 from sagemaker_rl.coach_reader import network_layers
 from sagemaker_rl.coach_reader import steps as _steps
 from sagemaker_rl.coach_reader import untranslated as _untranslated
-
-STEP_STOPS = {"TrainingSteps": hp.STOP_TRAINING_ITERATION, "EnvironmentSteps": hp.STOP_TIMESTEPS_TOTAL,
-              "Frames": hp.STOP_TIMESTEPS_TOTAL, "EnvironmentEpisodes": "episodes_total",
-              "Time": hp.STOP_TIME_TOTAL_S}
-"""improve_steps' kind -> the rlrt stop criterion that counts the nearest thing."""
-
-STOP_MEANING = {"TrainingSteps": "training iterations (one rlrt iteration: a batch of environment steps and its "
-                                 "gradient updates)",
-                "EnvironmentSteps": "environment steps", "Frames": "environment steps (frame_skip 1)",
-                "EnvironmentEpisodes": "episodes", "Time": "seconds"}
-
+from sagemaker_rl.coach_schedule import translate_schedule
 
 def _network(reader: Reader, config: dict[str, Any]) -> None:
     """The main network's layers, activation, learning rate and gradient clipping."""
@@ -193,36 +183,6 @@ AGENTS = {"ClippedPPOAgentParameters": "PPO", "ActorCriticAgentParameters": "PPO
 """The Coach agents rlrt trains, and the RLlib algorithm each becomes."""
 
 
-def _schedule(reader: Reader, job: CoachJob, algorithm: str) -> None:
-    """improve_steps -> the stop; heatup_steps -> learning starts (DQN); evaluation -> the final evaluation."""
-    improve = _steps(reader.get("improve_steps"))
-    if improve is None:
-        raise UserError("The preset's schedule has no improve_steps: give one (or the hyperparameter "
-                        "rl.improve_steps:TrainingSteps).")
-    stop = STEP_STOPS[improve[0]]
-    job.hyperparameters[STOP + stop] = improve[1]
-    job.notes.append(f"improve_steps: {improve[0]}({improve[1]}) -> stop at {stop} {improve[1]} "
-                     f"({STOP_MEANING[improve[0]]})")
-    heatup = _steps(reader.get("heatup_steps"))
-    if heatup and heatup[1] > 0:
-        if algorithm == "DQN" and heatup[0] == "EnvironmentSteps":
-            job.hyperparameters[CONFIG + "num_steps_sampled_before_learning_starts"] = heatup[1]
-        else:
-            reader.note("heatup_steps", f"{heatup[0]}({heatup[1]}) not translated: RLlib's {algorithm} "
-                                        "learns from the first batch")
-    evaluation = _steps(reader.get("evaluation_steps"))
-    if evaluation and evaluation[0] == "EnvironmentEpisodes":
-        job.evaluation_episodes = evaluation[1]
-    elif evaluation and evaluation[1] > 0:
-        job.evaluation_episodes = 5
-        reader.note("evaluation_steps", f"{evaluation[0]}({evaluation[1]}): rlrt evaluates whole episodes; 5")
-    between = _steps(reader.get("steps_between_evaluation_periods"))
-    if job.evaluation_episodes and between:
-        reader.note("steps_between_evaluation_periods",
-                    f"{between[0]}({between[1]}) not translated: rlrt evaluates the exported policy once, after "
-                    "training")
-
-
 def _environment(reader: Reader, job: CoachJob) -> None:
     env = reader.get("env_params", mark=False)
     if _name(env) not in ("GymVectorEnvironment", "GymEnvironmentParameters"):
@@ -271,7 +231,7 @@ def translate(graph_manager: Any) -> CoachJob:
     job.hyperparameters.update({CONFIG + key: value for key, value in config.items()})
     _environment(reader, job)
     translate_videos(reader, job)
-    _schedule(reader, job, algorithm)
+    translate_schedule(reader, job, algorithm)
     threshold = reader.get("preset_validation_params.min_reward_threshold")
     job.pass_bar = float(threshold) if threshold else None
     for part in ("test", "max_episodes_to_achieve_reward"):

@@ -22,6 +22,7 @@ beside it instead, into ``<tree>/output/evaluation/<time>/``.
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import json
 import sys
@@ -208,13 +209,15 @@ def _videos_line(episodes: int | None, bounded: bool) -> str | None:
     return None
 
 
-def evaluate_policy(actor: Actor, env_id: str, episodes: int, iteration: int, intermediate: Path,
-                    stream: TextIO | None = None, videos: bool = False) -> EvaluationResult:
-    """Play a policy a training job has just exported for ``episodes`` episodes (seeded as :func:`evaluate` seeds
-    them); print a ``Testing>`` line per episode and the summary, write ``evaluation.json``. ``videos``: film the
-    first episodes (as :func:`evaluate` does by default) to ``evaluation-episode-NNNN.mp4``."""
+def evaluate_policy(actor: Actor, env_id: str, episodes: int | None, iteration: int, intermediate: Path,
+                    stream: TextIO | None = None, videos: bool = False, steps: int | None = None) -> EvaluationResult:
+    """Play a policy a training job has just exported for ``episodes`` episodes, or ``steps`` environment steps (the
+    episode that crosses them played to its end) (seeded as :func:`evaluate` seeds them); print a ``Testing>`` line
+    per episode and the summary, write ``evaluation.json``. ``videos``: film the first episodes (as :func:`evaluate`
+    does by default) to ``evaluation-episode-NNNN.mp4``."""
     out = stream or sys.stdout
-    print(f"rlrt: evaluating the exported policy in {env_id} for {episodes} episodes", file=out, flush=True)
+    length = f"{episodes} episodes" if episodes else f"{steps} steps (whole episodes)"
+    print(f"rlrt: evaluating the exported policy in {env_id} for {length}", file=out, flush=True)
 
     def on_episode(index: int, total: float, length: int, total_steps: int) -> None:
         print(testing_line(index, total, length, iteration), file=out, flush=True)
@@ -224,7 +227,8 @@ def evaluate_policy(actor: Actor, env_id: str, episodes: int, iteration: int, in
 
     with EpisodeRecorder(video_path, out, name=env_id) as recorder:
         result = run_episodes(batched(actor), env_id, episodes=episodes, seed=DEFAULT_SEED, on_episode=on_episode,
-                              recorder=recorder if videos else None)
+                              recorder=recorder if videos else None, max_total_steps=steps,
+                              parallel=1 if steps else 10)  # counted in steps: one env in turn, as Coach played
     write_summary(result, env_id, intermediate, out)
     return result
 
@@ -295,11 +299,19 @@ def run_evaluation_job(base_dir: Path | None, overrides: Mapping[str, Any] | Non
     """``rlrt evaluate`` (and its aliases) through the one job setup and failure path; returns the exit code. A model
     (or ``checkpoint``) in a job tree, evaluated where no tree is named (no ``--base-dir``, ``SAGEMAKER_BASE_DIR``
     or job in ``/opt/ml``), writes beside it, into ``<tree>/output/evaluation/<time>/``, not a tree of its own."""
+    # The paths as given, before the evaluation runs in the job's folder (below).
+    model = model.expanduser().absolute() if model is not None else None
+    if checkpoint and not checkpoint.strip().isdigit():
+        checkpoint = str(Path(checkpoint).expanduser().absolute())
+
     def body(job: Job) -> int:
         # Before the model loads: a place for evaluation.json and the videos (not a file, not read-only).
         require_writable(job.env.intermediate_dir, "output/intermediate", min_free=0)
-        return evaluate_in_job(job, plugins, model, env=env, framework=framework, family_options=family_options,
-                               checkpoint=checkpoint)
+        # A user's environment may write files where it runs (a log, a CSV): they belong to this job's output,
+        # never to the folder the command was launched from (a user's clone).
+        with contextlib.chdir(job.env.intermediate_dir):
+            return evaluate_in_job(job, plugins, model, env=env, framework=framework,
+                                   family_options=family_options, checkpoint=checkpoint)
 
     named = model if model is not None else Path(checkpoint) if checkpoint and not checkpoint.isdigit() else None
     tree = tree_of(named) if named is not None else None

@@ -127,21 +127,35 @@ class StderrTail:
 
     def _copy(self) -> None:
         fd = self._pipe.fileno()
+        pending = bytearray()
         while True:
             try:
                 chunk = os.read(fd, 65536)
             except OSError:
-                return
+                chunk = b""
             if not chunk:
+                self._write(bytes(pending))  # a last line without its newline
                 return
-            try:
-                self._out.write(chunk)
-                self._out.flush()
-            except (OSError, ValueError):
-                pass  # our own stderr gone: keep the tail all the same
+            # Whole lines only: the script's stdout reaches the terminal directly, so half a line copied here (print
+            # writes the text and its newline separately) would have the script's next stdout line run into it.
+            pending += chunk
+            end = max(pending.rfind(b"\n"), pending.rfind(b"\r")) + 1
+            if end or len(pending) > TAIL_BYTES:
+                end = end or len(pending)
+                self._write(bytes(pending[:end]))
+                del pending[:end]
             self._tail += chunk
             if len(self._tail) > 2 * TAIL_BYTES:
                 del self._tail[:-TAIL_BYTES]
+
+    def _write(self, data: bytes) -> None:
+        if not data:
+            return
+        try:
+            self._out.write(data)
+            self._out.flush()
+        except (OSError, ValueError):
+            pass  # our own stderr gone: keep the tail all the same
 
     def text(self, wait_s: float = 5.0) -> str:
         """The tail so far, once the pipe has closed (or after ``wait_s``: a process the script left running may

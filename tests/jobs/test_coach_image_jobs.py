@@ -97,7 +97,7 @@ def test_an_actor_critic_preset_on_images_trains_as_ppo_with_its_convolutions(tm
     assert settings["reward_scale"] == 0.1
     best = [float(m) for m in re.findall(r"^episode_reward_max: ([-\d.]+)", output, re.M)]
     assert best and max(best) > 1.0, output[-3000:]
-    assert config["stop"] == {"training_iteration": 2}
+    assert config["stop"] == {"timesteps_total": 2}  # Coach: one training step per environment step
     assert (job / "model" / "policy.onnx").is_file()
     testing = [line for line in output.splitlines() if line.startswith("Testing>") and "Total reward=" in line]
     assert len(testing) == 2, output[-3000:]

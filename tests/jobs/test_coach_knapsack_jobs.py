@@ -52,7 +52,7 @@ def test_the_knapsack_preset_trains_its_uint32_environment_as_the_notebook_launc
     # The preset's ObservationNormalizationFilter: RLlib's MeanStdFilter, its statistics in the exported model.
     assert settings["observation_filter"] == "MeanStdFilter"
     assert "MeanStdFilter (baked in: takes raw observations)" in (tree.model / "metadata.json").read_text()
-    assert config["stop"] == {"training_iteration": 1}
+    assert config["stop"] == {"timesteps_total": 2000}  # TrainingSteps(1): one whole evaluation period
     # The notebook's second step: its evaluate-coach.py with evaluate_steps 250 ("5 episodes": 50 steps each) in
     # the preset's own environment, registered from source_dir as the training job registered it.
     output, lengths = evaluate_as_the_notebook(tmp_path / "evaluate", KNAPSACK, KNAPSACK_FILES[1:],

@@ -5,6 +5,7 @@ Batch RL notebook's preset name trains rlrt's preset for the problem; ``rlrt tra
 
 from __future__ import annotations
 
+import csv
 import json
 import re
 import shutil
@@ -152,10 +153,15 @@ def train_cartpole(tmp_path: Path, preset: str, edit: tuple[str, str] | None = N
     testing = [line for line in output.splitlines() if line.startswith("Testing>") and "Total reward=" in line]
     assert len(testing) == 8, output[-3000:]  # rl.evaluation_steps:EnvironmentEpisodes = 8
     assert (tree.model / "policy.onnx").is_file() and not tree.failure.exists()
+    # The notebook's "Plot metrics" cell reads Coach's CSV: one row per evaluation episode, training rows before.
+    with (tree.intermediate / "worker_0.simple_rl_graph.main_level.main_level.agent_0.csv").open() as handle:
+        coach_rows = list(csv.DictReader(handle))
+    assert len([row for row in coach_rows if row["Evaluation Reward"]]) == 8, coach_rows
+    assert {"Episode #", "Training Reward", "Evaluation Reward"} <= set(coach_rows[0])
     metadata = json.loads((tree.model / "metadata.json").read_text())
     config = json.loads((tree.model / "config.json").read_text())
     assert metadata["env"] == "CartPole-v0" and config["env"] == "CartPole-v0"
-    assert config["stop"] == {"training_iteration": 1}
+    assert config["stop"] == {"timesteps_total": 204}  # TrainingSteps(1): one whole evaluation period
     return output, metadata, config
 
 
@@ -234,14 +240,15 @@ def test_a_restarted_coach_job_resumes_and_save_model_0_still_writes_the_model(t
            "launcher then saved no model into model/" in output
     assert "rlrt: resumed from" not in output and (tree.checkpoints / "checkpoint_000001").is_dir()
     assert (tree.model / "policy.onnx").is_file() and (tree.base / "output" / "data" / "checkpoint").is_dir()
-    second, tree = run_script_mode(tmp_path, "train-coach.py", files, {**given, "improve_steps": 2})
+    second, tree = run_script_mode(tmp_path, "train-coach.py", files, {**given, "improve_steps": 2100})
     output = second.stdout + second.stderr
     assert second.returncode == 0, output[-4000:]
     assert re.search(r"^rlrt: resumed from \S+/checkpoints/checkpoint_000001 \(iteration 1, ", output, re.M), \
         output[-3000:]
     after = output.split("rlrt: resumed from", 1)[1]
     assert "training_iteration: 2" in after and "training_iteration: 1\n" not in after
-    assert "rlrt: done (training_iteration 2 >= 2)" in after
+    # 2100 training steps: 11 evaluation periods of 204 environment steps, reached by the second batch of 2048
+    assert "rlrt: done (timesteps_total 4096 >= 2244)" in after and "timesteps_total: 4096" in after
     assert len([line for line in after.splitlines() if line.startswith("Testing>")]) == 8
     assert json.loads((tree.model / "metadata.json").read_text())["training"]["training_iteration"] == 2
 

@@ -43,7 +43,7 @@ def test_clipped_ppo_becomes_rllib_ppo(rl_coach: None) -> None:
         "num_epochs": 10, "use_kl_loss": False, "minibatch_size": 64, "train_batch_size_per_learner": 2048,
         "model_config": {"fcnet_hiddens": [64, 64], "fcnet_activation": "tanh", "vf_share_layers": False},
         "observation_filter": "MeanStdFilter"}
-    assert hp[STOP + "training_iteration"] == 3
+    assert hp[STOP + "timesteps_total"] == 204 and STOP + "training_iteration" not in hp  # a whole period
     notes = "\n".join(job.notes)
     for setting in ("agent_params.algorithm.clipping_decay_schedule", "agent_params.exploration: EGreedyParameters",
                     "agent_params.network_wrappers.main.optimizer_epsilon: 1e-05",
@@ -53,7 +53,7 @@ def test_clipped_ppo_becomes_rllib_ppo(rl_coach: None) -> None:
                     "agent_params.algorithm.distributed_coach_synchronization_type",
                     "visualization_parameters.dump_gifs: True -> mp4 videos of the evaluation episodes",
                     "steps_between_evaluation_periods",
-                    "improve_steps: TrainingSteps(3) -> stop at training_iteration 3"):
+                    "improve_steps: TrainingSteps(3) -> stop at timesteps_total 204 environment steps"):
         assert setting in notes, notes
     assert len(job.notes) == 9, notes  # nothing else: every other setting was translated
     assert job.videos
@@ -70,7 +70,7 @@ def test_dqn_becomes_rllib_dqn(rl_coach: None) -> None:
         "epsilon": [[0, 1.0], [10000, 0.01]], "adam_epsilon": 0.0001,
         "num_steps_sampled_before_learning_starts": 1000,
         "model_config": {"fcnet_hiddens": [256, 512], "fcnet_activation": "relu"}}
-    assert job.hyperparameters[STOP + "training_iteration"] == 10000000000
+    assert job.hyperparameters[STOP + "timesteps_total"] == 10000000000 + 1000  # improve_steps + heatup_steps
     assert not any("replace_mse_with_huber_loss" in note for note in job.notes)
     huber = graph_manager(CARTPOLE / "preset-cartpole-dqn.py")
     huber.agent_params.network_wrappers["main"].replace_mse_with_huber_loss = True
@@ -93,7 +93,7 @@ def test_an_edit_to_the_preset_changes_the_job(rl_coach: None, tmp_path: Path) -
                                              "rl.env_params.additional_simulator_parameters": {"sutton_barto": 1}}))
     assert job.hyperparameters[CONFIG + "lr"] == 0.001 and job.hyperparameters[CONFIG + "double_q"] is True
     assert job.hyperparameters[CONFIG + "env_config"] == {"sutton_barto": 1}
-    assert job.env == "CartPole-v1" and job.hyperparameters[STOP + "timesteps_total"] == 500
+    assert job.env == "CartPole-v1" and job.hyperparameters[STOP + "timesteps_total"] == 500 + 1000
 
 
 @pytest.mark.parametrize("preset", ["preset-cartpole-clippedppo", "preset-cartpole-dqn"])
@@ -103,7 +103,7 @@ def test_the_translation_resolves_as_an_rlrt_job(rl_coach: None, tmp_path: Path,
     base = tmp_path / "base.yaml"
     base.write_text(f"name: {preset}\nenv: {job.env}\nalgorithm: {job.algorithm}\nconfig: {{}}\nstop: {{}}\n")
     spec = resolve(job.hyperparameters, INSTALLED.validator_for, default_preset=str(base), num_cpus=2)
-    assert spec.algorithm == job.algorithm and spec.env == "CartPole-v0" and spec.stop == {"training_iteration": 1}
+    assert spec.algorithm == job.algorithm and spec.env == "CartPole-v0" and list(spec.stop) == ["timesteps_total"]
     assert load_preset_file(base).name == preset
 
 
@@ -184,7 +184,7 @@ def test_the_launcher_applies_the_jobs_hyperparameters_through_the_script(rl_coa
     monkeypatch.setenv("SM_HPS", json.dumps({"RLCOACH_PRESET": "preset-cartpole-dqn", "improve_steps": 7,
                                              "discount": 0.5, "save_model": 1, "sagemaker_program": "x"}))
     job = Launcher().coach_job(tmp_path / "preset-cartpole-dqn.py")
-    assert job.hyperparameters[STOP + "training_iteration"] == 7 and job.hyperparameters[CONFIG + "gamma"] == 0.5
+    assert job.hyperparameters[STOP + "timesteps_total"] == 7 + 1000 and job.hyperparameters[CONFIG + "gamma"] == 0.5
     monkeypatch.setenv("SM_HPS", json.dumps({"rl.training.config.lr": 0.1}))
     with pytest.raises(UserError, match="the hyperparameter rl.training.config.lr names nothing"):
         Launcher().coach_job(tmp_path / "preset-cartpole-dqn.py")

@@ -114,7 +114,7 @@ def test_the_actor_critic_translation_resolves_as_an_rlrt_job(rl_coach: None, tm
     base.write_text("name: a3c\nenv: CartPole-v0\nalgorithm: PPO\nconfig: {}\nstop: {}\n")
     spec = resolve(job.hyperparameters, INSTALLED.validator_for, default_preset=str(base), num_cpus=2)
     assert spec.algorithm == "PPO" and spec.config["train_batch_size_per_learner"] == 5
-    assert spec.stop == {"training_iteration": 2} and spec.config["reward_scale"] == 0.005
+    assert spec.stop == {"timesteps_total": 2} and spec.config["reward_scale"] == 0.005
     with pytest.raises(UserError, match="'rl.training.config.reward_scale' must be a finite number other than 0"):
         resolve({**job.hyperparameters, CONFIG + "reward_scale": 0}, INSTALLED.validator_for,
                 default_preset=str(base), num_cpus=2)
