@@ -2,7 +2,7 @@
 (2.3 Barracuda, 3.0 Sentis, 4.0 Inference Engine) checks when a model is put on an Agent, and what it then relies on
 when it runs it (:mod:`runtime.export.mlagents_names` has the convention).
 
-- the graph is valid ONNX, its opset one the three importers accept;
+- the graph is valid ONNX, its opset one Sentis documents (7 to 15), its operators ones Barracuda imports;
 - inputs: exactly ``obs_0..obs_{n-1}`` and, with discrete actions, ``action_masks``: any other name is refused;
   float32, dimension 0 dynamic;
 - outputs: the convention's names in its order, float32 but the discrete actions (int64); the metadata outputs
@@ -89,6 +89,9 @@ def _structure(path: Path, shapes: Sequence[tuple[int, ...]], spec: ml.ActionSpe
         onnx.checker.check_model(onnx.load(str(path)), full_check=True)
     except (onnx.checker.ValidationError, onnx.shape_inference.InferenceError, OSError) as exc:
         raise _fail(path, f"not valid ONNX ({exc})") from exc
+    foreign = sorted({node.op_type for node in onnx.load(str(path)).graph.node} - ml.LOADABLE_OPS)
+    if foreign:
+        raise _fail(path, f"it uses operators {foreign}, which Barracuda (ML-Agents 2.x) cannot import")
     signature = read_signature(path)
     if not ml.MIN_OPSET <= (signature["opset"] or 0) <= ml.MAX_OPSET:
         raise _fail(path, f"opset {signature['opset']} (the Unity packages load {ml.MIN_OPSET} to {ml.MAX_OPSET})")

@@ -20,7 +20,18 @@ from dataclasses import dataclass
 OPSET = 9
 """The opset ML-Agents' trainer exports with (``SerializationSettings.onnx_opset``); every package version loads it."""
 MIN_OPSET, MAX_OPSET = 7, 15
-"""The opsets the three runtimes' importers all accept (Sentis and Inference Engine refuse other ones)."""
+"""The opsets Sentis documents it imports (others "might import, with unexpected results"); Barracuda's advice is 9."""
+LOADABLE_OPS = frozenset(
+    "Add And ArgMax ArgMin AveragePool BatchNormalization Cast Concat Constant ConstantOfShape Conv ConvTranspose "
+    "DepthToSpace Div Dropout Equal Expand Flatten Gather Gemm GlobalAveragePool GlobalMaxPool Greater Identity "
+    "ImageScaler InstanceNormalization Less LessOrEqual LRN MatMul Max MaxPool Mean Min Mul Multinomial "
+    "NonMaxSuppression NonZero Not OneHot Or Pad Pow RandomNormal RandomNormalLike RandomUniform RandomUniformLike "
+    "ReduceMax ReduceMean ReduceMin ReduceProd ReduceSum Reshape Resize Shape Slice SpaceToDepth Split Squeeze Sub "
+    "Sum Tile TopK Transpose Unsqueeze Upsample Where Xor "
+    "Abs Acos Acosh Asin Asinh Atan Atanh Ceil Clip Cos Cosh Elu Exp Floor LeakyRelu Log LogSoftmax Neg PRelu "
+    "Reciprocal Relu Round Selu Sigmoid Sin Sinh Softmax Sqrt Tan Tanh".split())
+"""The ONNX operators Barracuda 2.0 (ML-Agents 2.x) imports, the narrowest of the three runtimes (Sentis and
+Inference Engine import them all)."""
 MODEL_VERSION = 3
 """``version_number``: ML-Agents' model API 2.0 (``MODEL_EXPORT_VERSION`` of its actor)."""
 MAX_ABS_ACTION = 3.0

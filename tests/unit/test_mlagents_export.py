@@ -178,6 +178,18 @@ def test_a_missing_mask_input_and_a_foreign_input_fail_the_checker(
         check_mlagents_model(folder / "policy.onnx", [(20,)], spec)
 
 
+def test_an_operator_barracuda_cannot_import_fails_the_checker(exported: dict[str, tuple[Path, dict[str, Any]]],
+                                                               tmp_path: Path) -> None:
+    folder, section = exported["basic"]
+
+    def erf(graph: Any) -> None:
+        next(node for node in graph.node if node.op_type == "Tanh").op_type = "Erf"
+
+    with pytest.raises(NotAnMLAgentsModel, match=r"operators \['Erf'\], which Barracuda"):
+        check_mlagents_model(_broken(folder / section["mlagents"][0], tmp_path / "e.onnx", erf), [(20,)],
+                             ml.ActionSpec(0, (3,)))
+
+
 def test_masks_force_the_only_allowed_action_and_an_ignored_mask_fails(
         exported: dict[str, tuple[Path, dict[str, Any]]], tmp_path: Path) -> None:
     """A model that takes action_masks but never applies it is refused (the checker allows one action at a time)."""
