@@ -22,7 +22,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from runtime.export import mlagents_names as ml
-from runtime.export.checks import ExportMismatch, assert_close
+from runtime.export.checks import TOLERANCE, ExportMismatch, assert_close
 
 FLOAT, INT64 = 1, 7
 """ONNX's element types (``TensorProto.FLOAT``, ``TensorProto.INT64``)."""
@@ -138,10 +138,11 @@ def sensor_inputs(observations: np.ndarray, shapes: Sequence[tuple[int, ...]]) -
 
 
 def check_mlagents_model(path: Path, shapes: Sequence[tuple[int, ...]], spec: ml.ActionSpec,
-                         reference: tuple[np.ndarray, np.ndarray] | None = None) -> float:
+                         reference: tuple[np.ndarray, np.ndarray] | None = None, tolerance: float = TOLERANCE) -> float:
     """Raise :class:`NotAnMLAgentsModel` unless ``path`` follows ML-Agents' loader rules for a behavior with
     observation ``shapes`` (gymnasium's, a camera (H, W, C)) and actions ``spec``; with ``reference`` (flat
-    observations and the policy's deterministic actions on them) its deterministic outputs must match within 1e-5.
+    observations and the policy's deterministic actions on them) its deterministic outputs must match within
+    ``tolerance`` (1e-5; :func:`runtime.export.checks.tolerance_for` a camera's thousands of inputs).
     Returns the largest deterministic error (0 without a reference)."""
     import onnxruntime as ort  # heavy: ONNX Runtime (serving only)
 
@@ -179,7 +180,7 @@ def check_mlagents_model(path: Path, shapes: Sequence[tuple[int, ...]], spec: ml
     got = run(sensor_inputs(observations, shapes), None)
     if spec.continuous:
         return assert_close(f"{path.name} deterministic_continuous_actions", [got[ml.DETERMINISTIC_CONTINUOUS]],
-                            [np.asarray(expected).reshape(len(observations), -1)])
+                            [np.asarray(expected).reshape(len(observations), -1)], tolerance)
     greedy = np.asarray(expected).reshape(len(observations), -1)
     if not np.array_equal(got[ml.DETERMINISTIC_DISCRETE], greedy):
         raise _fail(path, "deterministic_discrete_actions differ from the policy's greedy actions")

@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from runtime.export import mlagents_names as ml
-from runtime.export.checks import check_observations, torch_outputs
+from runtime.export.checks import check_observations, tolerance_for, torch_outputs
 from runtime.export.exporter import ExportInput, Exporter
 from runtime.export.mlagents_check import check_mlagents_model
 from runtime.export.policy import CATEGORICAL, DETERMINISTIC, GAUSSIAN, MULTI_CATEGORICAL, SQUASHED_GAUSSIAN, \
@@ -200,4 +200,5 @@ def check_files(serving: ServingModel, paths: list[Path]) -> float:
     observations = check_observations(serving.observation_dim)
     expected = torch_outputs(serving.module, observations)[0]
     return max((check_mlagents_model(path, serving.unity.observation_shapes, action_spec(serving.head),
-                                     (observations, expected)) for path in paths), default=0.0)
+                                     (observations, expected), tolerance_for(serving.observation_dim))
+                for path in paths), default=0.0)

@@ -254,3 +254,44 @@ def test_the_behavior_comes_from_the_model_folder(tmp_path: Path) -> None:
     (tmp_path / "config.json").write_text(json.dumps({"env": "CartPole-v1"}))
     assert unity_behavior(tmp_path, None) is None
     assert ml.file_name("3DBall?team=0") == "3DBall.onnx" and ml.file_name("a/b?team=1") == "a_b.onnx"
+
+
+class _Backend:
+    """A backend that rebuilds the given serving model from any model folder (``rlrt export --check``)."""
+
+    def __init__(self, model: ServingModel) -> None:
+        self.model = model
+
+    def require_backend_for_model(self, model_dir: Path, metadata: Any) -> _Backend:
+        return self
+
+    def serving_model(self, model_dir: Path) -> ServingModel:
+        return self.model
+
+
+def test_rlrt_export_check_names_a_broken_or_missing_file(exported: dict[str, tuple[Path, dict[str, Any]]],
+                                                          tmp_path: Path) -> None:
+    import io
+    import shutil
+
+    from runtime.errors import UserError
+    from runtime.export.pipeline import check_mlagents_folder
+    from runtime.train.manifest import write_manifest
+
+    model = unity_model("two_branches")
+    folder = tmp_path / "model"
+    shutil.copytree(exported["two_branches"][0], folder)
+    (folder / "metadata.json").write_text("{}")
+    write_manifest(folder)
+    out = io.StringIO()
+    check_mlagents_folder(folder, _Backend(model), out)  # type: ignore[arg-type]
+    assert out.getvalue().startswith("rlrt: mlagents/Basic.onnx passes ML-Agents' loader rules")
+    other = unity_model("two_branches", seed=1)  # another policy than the file's: its greedy actions differ
+    with pytest.raises(UserError, match="deterministic_discrete_actions differ"):
+        check_mlagents_folder(folder, _Backend(other), out)  # type: ignore[arg-type]
+    (folder / "mlagents" / "Basic.onnx").unlink()
+    write_manifest(folder)
+    with pytest.raises(UserError, match=r"Basic.onnx is missing: `rlrt export --model-dir"):
+        check_mlagents_folder(folder, _Backend(model), out)  # type: ignore[arg-type]
+    with pytest.raises(UserError, match="holds no Unity policy"):
+        check_mlagents_folder(folder, _Backend(dataclasses.replace(model, unity=None)), out)  # type: ignore[arg-type]
