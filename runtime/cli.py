@@ -15,7 +15,7 @@ from runtime.config.shorthands import add_shorthand_options, with_shorthands
 from runtime.errors import command_failure_file, run_job
 from runtime.evaluate.evaluator import run_evaluation_job
 from runtime.export.formats import describe_formats
-from runtime.export.pipeline import export_model_folder
+from runtime.export.pipeline import CHECK_HELP, export_model_folder
 from runtime.log_lines import configure_logging
 from runtime.offline.cli import run_collect
 from runtime.plugins import INSTALLED
@@ -284,9 +284,9 @@ def _add_serving_commands(sub: argparse._SubParsersAction) -> None:
         description=f"Write the serving exports, {describe_formats()}, for a model folder from its checkpoint, "
                     "as training does at its end (the TensorFlow SavedModel when RLRT_TF_PYTHON is set).",
         epilog="example:\n  RLRT_TF_PYTHON=$(scripts/install-tf.sh)/bin/python rlrt export --model-dir job/model",
-        formatter_class=raw,
-    )
+        formatter_class=raw)
     export.add_argument("--model-dir", type=user_path, required=True, help="a model folder written by `rlrt train`")
+    export.add_argument("--check", action="store_true", help=CHECK_HELP)
 
 
 def _add_collect_parser(sub: argparse._SubParsersAction) -> None:
@@ -345,7 +345,7 @@ def _run_serving_command(args: argparse.Namespace) -> int:
         options = TransformOptions(args.content_type, args.split_type, args.strategy, args.accept, args.join_source,
                                    args.max_payload_mb)
         return run(lambda: run_transform(args.model, args.input, args.output, options, not args.no_progress))
-    return run(lambda: (export_model_folder(args.model_dir, INSTALLED), 0)[1])
+    return run(lambda: (export_model_folder(args.model_dir, INSTALLED, check=args.check), 0)[1])
 
 
 def _run_evaluation(args: argparse.Namespace) -> int:

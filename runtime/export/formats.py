@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from runtime.export.code_export import InferenceCode
 from runtime.export.exporter import Exporter
+from runtime.export.mlagents_export import MLAgentsOnnx
 from runtime.export.onnx_export import Onnx
 from runtime.export.savedmodel_export import SavedModel
 from runtime.export.spec_export import PolicySpec
@@ -13,6 +14,7 @@ from runtime.export.torchscript_export import TorchScript
 EXPORTERS: tuple[Exporter, ...] = (
     TorchScript(),
     Onnx(),
+    MLAgentsOnnx(),  # Unity jobs only
     PolicySpec(),
     SavedModel(),  # built from PolicySpec's files, checked against ONNX's outputs: after both
     InferenceCode(),

@@ -25,8 +25,10 @@ import numpy as np
 from runtime.contracts import Plugins
 from runtime.errors import UserError
 from runtime.export import formats
-from runtime.export.checks import CHECK_SEED, check_observations, compare_outputs, torch_outputs
+from runtime.export.checks import CHECK_SEED, ExportMismatch, check_observations, compare_outputs, torch_outputs
 from runtime.export.exporter import ExportInput, Exporter
+from runtime.export.mlagents_export import behavior_files, check_files, unsupported
+from runtime.export.mlagents_names import FOLDER as MLAGENTS_FOLDER
 from runtime.export.model_dir import is_export_output
 from runtime.export.policy import OBSERVATIONS, ServingModel, ServingModels, output_names
 from runtime.names import METADATA_JSON, POLICIES_DIR, TF_PYTHON_ENV
@@ -140,11 +142,32 @@ def export_policies(model_dir: Path, models: Mapping[str, ServingModel]) -> dict
     if not models:
         raise ValueError("a multi-agent model with no policy to export")
     shutil.rmtree(model_dir / POLICIES_DIR, ignore_errors=True)
+    shutil.rmtree(model_dir / MLAGENTS_FOLDER, ignore_errors=True)
     policies: dict[str, Any] = {}
     for policy_id, model in models.items():
         folder = f"{POLICIES_DIR}/{_policy_folder(policy_id)}"
-        policies[policy_id] = _under(folder, export_serving(model_dir / folder, model))
+        policies[policy_id] = _hoist_mlagents(model_dir, folder, _under(folder, export_serving(model_dir / folder,
+                                                                                                model)))
     return {"policies": policies}
+
+
+def _hoist_mlagents(model_dir: Path, folder: str, section: dict[str, Any]) -> dict[str, Any]:
+    """A multi-agent model's ML-Agents files side by side in ``mlagents/`` (a Unity game's behaviors, as a game
+    developer looks for them), not under each policy; a name two policies share gets the second's policy folder."""
+    files = section.get("mlagents")
+    if not isinstance(files, list):
+        return section
+    moved = []
+    for name in files:
+        source = model_dir / folder / name
+        target = model_dir / MLAGENTS_FOLDER / source.name
+        if target.exists():
+            target = target.with_name(f"{Path(folder).name}.onnx")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        source.replace(target)
+        moved.append(target.relative_to(model_dir).as_posix())
+    shutil.rmtree(model_dir / folder / MLAGENTS_FOLDER, ignore_errors=True)
+    return {**section, "mlagents": moved}
 
 
 def _written(section: Mapping[str, Any]) -> list[str]:
@@ -153,8 +176,9 @@ def _written(section: Mapping[str, Any]) -> list[str]:
     for exporter in formats.EXPORTERS:
         entry = section.get(exporter.name)
         path = entry.get("path") if isinstance(entry, Mapping) else entry
-        if isinstance(path, str):
-            written.append(f"{path} ({exporter.title})")
+        for one in path if isinstance(path, list) else [path]:
+            if isinstance(one, str):
+                written.append(f"{one} ({exporter.title})")
     return written
 
 
@@ -171,9 +195,18 @@ def update_metadata(model_dir: Path, section: dict[str, Any]) -> None:
         tmp.unlink(missing_ok=True)
 
 
-def export_model_folder(model_dir: Path, plugins: Plugins, stream: Any = None) -> dict[str, Any]:
+CHECK_HELP = ("rewrite nothing: check a Unity model's mlagents/<Behavior>.onnx files by ML-Agents' loader rules and "
+              "against the policy in the checkpoint")
+"""``rlrt export --check``."""
+
+
+def export_model_folder(model_dir: Path, plugins: Plugins, stream: Any = None, check: bool = False) -> dict[str, Any]:
     """``rlrt export``: (re)write the serving exports of an existing model folder, its serving model rebuilt from the
-    checkpoint by the backend that wrote it (``metadata.json`` ``framework``); any error ends the command."""
+    checkpoint by the backend that wrote it (``metadata.json`` ``framework``); any error ends the command. With
+    ``check`` (``--check``): :func:`check_mlagents_folder` instead, rewriting nothing."""
+    if check:
+        check_mlagents_folder(model_dir, plugins, stream)
+        return {}
     path = model_dir / METADATA_JSON
     _require_model_folder(model_dir)
     verify_model_folder(model_dir, skip=is_export_output)  # what it reads; the exports it rewrites may be gone
@@ -185,6 +218,39 @@ def export_model_folder(model_dir: Path, plugins: Plugins, stream: Any = None) -
                                         explain_no_savedmodel=True)
         write_manifest(model_dir)  # the new exports are the folder's files now
     return section
+
+
+def check_mlagents_folder(model_dir: Path, plugins: Plugins, stream: Any = None) -> None:
+    """``rlrt export --check``: ML-Agents' loader rules on the model folder's ``mlagents/<Behavior>.onnx`` files as
+    they are, their deterministic actions against the policy rebuilt from the checkpoint; one line per file. A
+    broken or missing file, or a folder with no Unity policy, is a UserError."""
+    out = stream or sys.stdout
+    _require_model_folder(model_dir)
+    verify_model_folder(model_dir)  # the files checked are the ones the manifest lists
+    metadata = json.loads((model_dir / METADATA_JSON).read_text())
+    models = plugins.require_backend_for_model(model_dir, metadata).serving_model(model_dir)
+    checked = 0
+    for model in (models.values() if isinstance(models, Mapping) else [models]):
+        reason = unsupported(model)
+        if model.unity is None:
+            continue
+        if reason is not None:
+            print(f"rlrt: no ML-Agents ONNX for Unity: {reason}", file=out, flush=True)
+            continue
+        for name in behavior_files(model):
+            path = model_dir / MLAGENTS_FOLDER / name
+            if not path.is_file():
+                raise UserError(f"{path} is missing: `rlrt export --model-dir {model_dir}` writes it.")
+            try:
+                error = check_files(model, [path])
+            except ExportMismatch as exc:
+                raise UserError(f"{exc}. `rlrt export --model-dir {model_dir}` writes it again.") from exc
+            checked += 1
+            print(f"rlrt: {MLAGENTS_FOLDER}/{name} passes ML-Agents' loader rules (deterministic actions within "
+                  f"{error:.2g} of the policy)", file=out, flush=True)
+    if not checked:
+        raise UserError(f"--model-dir {model_dir} holds no Unity policy: --check checks ML-Agents' ONNX files, which "
+                        "only Unity jobs have.")
 
 
 def _require_model_folder(model_dir: Path) -> None:
@@ -246,4 +312,7 @@ def export_serving_models(model_dir: Path, model: ServingModels | Callable[[], S
                       if policy.get("tensorflow_skipped")})
     for reason in skipped if explain_no_savedmodel else []:
         print(f"rlrt: no TensorFlow SavedModel: {reason}", file=out, flush=True)
+    for reason in sorted({str(policy["mlagents_skipped"]) for policy in policies.values()
+                          if policy.get("mlagents_skipped")}):
+        print(f"rlrt: no ML-Agents ONNX for Unity: {reason}", file=out, flush=True)
     return section

@@ -24,6 +24,7 @@ from typing import Any, Callable, Mapping, Sequence
 import numpy as np
 
 # Output names shared by every export (ONNX, TorchScript, SavedModel) and the HTTP API.
+from runtime.export.mlagents_names import UnityBehavior
 from runtime.names import ACTION_PROBABILITIES, ACTIONS, OBSERVATIONS, Q_VALUES  # noqa: F401 - re-exported
 
 CATEGORICAL = "categorical"
@@ -164,13 +165,17 @@ def build_serving_policy(body: Any, observation_dim: int, head: ActionHead,
                 self.register_buffer("low", torch.as_tensor(np.asarray(head.low, dtype=np.float32)))
                 self.register_buffer("high", torch.as_tensor(np.asarray(head.high, dtype=np.float32)))
 
-        def forward(self, observations: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        def features(self, observations: torch.Tensor) -> torch.Tensor:
+            """The action-distribution inputs for raw observations (other conventions build their outputs on it)."""
             x = observations.to(torch.float32).flatten(1)  # an image row may come shaped (videos, evaluation)
             if self.has_filter:
                 x = (x - self.obs_mean) / self.obs_scale
                 if self.obs_clip > 0:
                     x = torch.clamp(x, -self.obs_clip, self.obs_clip)
-            out = self.body(x)
+            return self.body(x)
+
+        def forward(self, observations: torch.Tensor) -> tuple[torch.Tensor, ...]:
+            out = self.features(observations)
             if self.head_kind == CATEGORICAL:
                 probabilities = torch.softmax(out, dim=-1)
                 actions = torch.argmax(out, dim=-1) + self.start
@@ -374,6 +379,8 @@ class ServingModel:
     """Why the outputs are random (then ONNX is checked for shapes and bounds, not values), or None."""
     extra: Mapping[str, Any] = field(default_factory=dict)
     """Further keys of the ``serving`` metadata section."""
+    unity: UnityBehavior | None = None
+    """The Unity behavior(s) the policy drives (a Unity ML-Agents job), None for any other environment."""
 
 
 ServingModels = ServingModel | Mapping[str, ServingModel]

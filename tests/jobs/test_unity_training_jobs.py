@@ -48,6 +48,10 @@ def test_player_uploaded_to_the_train_channel(tmp_path: Path) -> None:
     assert metadata["observation_space"]["shape"] == [20]
     assert metadata["action_space"] == {"type": "Discrete", "n": 3, "start": 0}
     assert (tree.model / "checkpoint").is_dir() and not tree.failure.exists()
+    # The policy for the game itself: ML-Agents' ONNX, named by the game's behavior ("Basic?team=0"), checked.
+    assert metadata["unity_behaviors"] == ["Basic?team=0"]
+    assert metadata["serving"]["mlagents"] == ["mlagents/Basic.onnx"] and (tree.model / "mlagents/Basic.onnx").is_file()
+    assert "mlagents/Basic.onnx (ML-Agents ONNX for Unity)" in result.stdout
     # Env runner 1's player: worker id 16, its log in output/intermediate.
     log = (tree.intermediate / "unity-16.log").read_text()
     # At the end the env runner closes its game ("the trainer closed the connection"); on a loaded machine Ray may
@@ -81,6 +85,11 @@ def test_multi_agent_game(tmp_path: Path) -> None:
     policy = metadata["serving"]["policies"]["3DBall_team=0"]
     assert policy["onnx"] == "policies/3DBall_team=0/policy.onnx" and (tree.model / policy["onnx"]).is_file()
     assert_served_like_the_checkpoint(tree.model, "3DBall_team=0", 8)
+    # One ML-Agents file per behavior, side by side; `rlrt export --check` applies ML-Agents' loader rules to it.
+    assert policy["mlagents"] == ["mlagents/3DBall.onnx"]
+    assert sorted(p.name for p in (tree.model / "mlagents").iterdir()) == ["3DBall.onnx"]
+    check = run_rlrt(["export", "--model-dir", str(tree.model), "--check"], base=tree.base, timeout=120)
+    assert check.returncode == 0 and "mlagents/3DBall.onnx passes ML-Agents' loader rules" in check.stdout, check.stderr
 
 
 def assert_served_like_the_checkpoint(model: Path, policy_id: str, observation_dim: int) -> None:

@@ -41,6 +41,7 @@ from runtime.backends.rllib.quiet import NATIVE_NOT_ACTIONABLE, quiet_ray_logs
 from runtime.backends.rllib.ray_process import LocalRay, init_ray, shutdown_ray
 from runtime.backends.rllib.sampling import SETTING, SampleTimeout
 from runtime.backends.rllib.threads import use_job_threads, worker_variables
+from runtime.backends.rllib.unity_behaviors import running_behaviors, unity_behavior
 from runtime.cluster import env_runner_hosts, healthy_env_runners
 from runtime.config import hyperparameters as hp
 from runtime.config.hyperparameters import TrainingSpec
@@ -371,7 +372,9 @@ class RLlibSession(TrainingSession):
         cluster = self.context.cluster
         extra = ({"cluster": {"nodes": dict(cluster.nodes), "env_runner_hosts": env_runner_hosts(self.algo)}}
                  if cluster is not None else {})
-        return ModelInfo("rllib", observation_space, action_space), extra
+        behaviors = running_behaviors(self.algo)  # names mlagents/<Behavior>.onnx
+        unity = {"unity_behaviors": behaviors} if behaviors else {}
+        return ModelInfo("rllib", observation_space, action_space, unity), extra
 
     def serving_model(self, model_dir: Path) -> ServingModels:
         """The policy rebuilt from the model folder's checkpoint, as ``rlrt export`` rebuilds it."""
@@ -388,5 +391,7 @@ def serving_model_from_checkpoint(checkpoint: Path) -> ServingModels:
     one per policy id."""
     ids = module_ids(checkpoint)
     if ids == [DEFAULT_MODULE]:
-        return serving_model_of(*serving_policy_from_checkpoint(checkpoint))
-    return {module_id: serving_model_of(*serving_policy_from_checkpoint(checkpoint, module_id)) for module_id in ids}
+        return replace(serving_model_of(*serving_policy_from_checkpoint(checkpoint)),
+                       unity=unity_behavior(checkpoint.parent, None))
+    return {module_id: replace(serving_model_of(*serving_policy_from_checkpoint(checkpoint, module_id)),
+                               unity=unity_behavior(checkpoint.parent, module_id)) for module_id in ids}
