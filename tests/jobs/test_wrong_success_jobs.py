@@ -3,9 +3,14 @@ at once (a few seconds of training at most) and names what was wrong in ``output
 
 from __future__ import annotations
 
+import io
+import socket
+import subprocess
+import sys
+import tarfile
 from pathlib import Path
 
-from tests.conftest import REPO_ROOT, run_rlrt
+from tests.conftest import REPO_ROOT, make_job_tree, rlrt_env, run_rlrt
 
 TESTS = REPO_ROOT / "tests"
 
@@ -27,3 +32,28 @@ def test_a_nan_reward_stops_the_job_naming_the_env_step_and_value(tmp_path: Path
     assert "nan/inf" not in output and "episode_reward_mean: nan" not in output
     assert not (base / "model" / "policy.onnx").exists()
 
+
+def test_a_source_archive_member_outside_the_tree_is_refused(tmp_path: Path) -> None:
+    """``../../../escaped.py`` in ``sourcedir.tar.gz``: sagemaker-training extracts with no filter, so it was written
+    outside the job's code folder and the job went on."""
+    archive = tmp_path / "upload" / "sourcedir.tar.gz"
+    archive.parent.mkdir()
+    with tarfile.open(archive, "w:gz") as tar:
+        for name in ("train.py", "../../../escaped.py"):
+            data = b"print('ran')\n"
+            member = tarfile.TarInfo(name)
+            member.size = len(data)
+            tar.addfile(member, io.BytesIO(data))
+    host = socket.gethostname()
+    tree = make_job_tree(tmp_path / "a" / "b" / "ml", {"sagemaker_program": "train.py",
+                                                        "sagemaker_submit_directory": str(archive)},
+                         hosts=[host], current_host=host)
+    env = rlrt_env(tree.base)
+    env["PATH"] = f"{Path(sys.executable).parent}:{env['PATH']}"
+    run = subprocess.run([sys.executable, str(REPO_ROOT / "entrypoints" / "container.py"), "train"], env=env,
+                         capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert run.returncode == 2, (run.stdout + run.stderr)[-3000:]
+    assert tree.failure.read_text().startswith(
+        f"The source archive {archive} holds the member '../../../escaped.py', which points outside the folder: "
+        "sagemaker-training would write it outside the job's code folder, so the job does not start.")
+    assert not list(tmp_path.rglob("escaped.py")) and "ran" not in run.stdout
