@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import sys
 import traceback
 from pathlib import Path
 from typing import Callable
 
-from runtime.names import BASE_DIR_ENV, CONFIG_DIR, DEFAULT_BASE_DIR, FAILURE_FILE, HYPERPARAMETERS_JSON
+from runtime.names import (BASE_DIR_ENV, CONFIG_DIR, DEFAULT_BASE_DIR, FAILURE_FILE, HYPERPARAMETERS_JSON,
+                           LOCAL_TREE_FILE)
 from runtime.streams import outlive_readers
 
 log = logging.getLogger(__name__)
@@ -29,6 +31,26 @@ EXIT_SIGINT = 130
 EXIT_SIGHUP = 129
 
 FAILURE_PREVIEW_CHARS = 1024
+LONG_VALUE_CHARS = 200
+"""A run of text without spaces longer than this in a message (a value a user gave, quoted) is cut to this many
+characters: a 10 MB hyperparameter echoed whole buries the message in the log and the failure file."""
+_LONG_RUN = re.compile(r"\S{%d,}" % (LONG_VALUE_CHARS + 40))
+
+
+def cut_long_values(message: str) -> str:
+    """``message`` with each run of more than ``LONG_VALUE_CHARS`` (+40) non-space characters cut to its first
+    ``LONG_VALUE_CHARS`` and ``... (N characters)``."""
+    return _LONG_RUN.sub(lambda m: f"{m.group()[:LONG_VALUE_CHARS]}... ({len(m.group())} characters)", message)
+
+
+def container_job(base_dir: Path | None = None) -> bool:
+    """Whether the job runs as SageMaker (or ``docker run``) runs it, so that advice names the estimator's
+    hyperparameters rather than ``rlrt train``'s options: SageMaker's ``SM_`` variables are set, or the tree is
+    ``/opt/ml``, or it is a job tree (``input/config``) that ``rlrt train`` did not lay out."""
+    if any(name.startswith("SM_") for name in os.environ):
+        return True
+    base = Path(base_dir or os.environ.get(BASE_DIR_ENV) or DEFAULT_BASE_DIR)
+    return base == Path(DEFAULT_BASE_DIR) or ((base / CONFIG_DIR).is_dir() and not (base / LOCAL_TREE_FILE).is_file())
 
 
 class UserError(Exception):
@@ -117,7 +139,7 @@ def run_job(job: Callable[[], int | None], failure_file: Callable[[], Path] = de
         code = job()
         return EXIT_OK if code is None else int(code)
     except UserError as exc:
-        message = str(exc)
+        message = cut_long_values(str(exc))
         print(f"rlrt: error: {message}", file=sys.stderr, flush=True)
         if not isinstance(exc, TreeBusy):
             write_failure(failure_file(), message)

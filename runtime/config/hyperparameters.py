@@ -51,7 +51,7 @@ from runtime.config.stop import (  # noqa: F401 - re-exported: the stop criteria
     stop_for_env,
 )
 from runtime.config.values import ValueCheck, check_value, coerce_value, decode_value, parse_number  # noqa: F401 - re-exported
-from runtime.errors import UserError
+from runtime.errors import UserError, container_job
 
 # Parameter names (constants, as sagemaker-training's params module does).
 PRESET = "preset"
@@ -312,7 +312,8 @@ def resolve(
     env = str(top.get(ENV, preset.env))
     if EVAL_ENV in top and ENV not in top and str(top[EVAL_ENV]).strip() != env:
         problems.append(f"'{EVAL_ENV}' ({top[EVAL_ENV]}) names the environment `rlrt evaluate` plays; this job trains "
-                        f"{env}. To train {top[EVAL_ENV]}, set '{ENV}' (or `rlrt train --env ID`).")
+                        f"{env}. To train {top[EVAL_ENV]}, set '{ENV}'"
+                        + ("." if container_job() else " (or `rlrt train --env ID`)."))
     backend = validator(algorithm, top.get(BACKEND))
     # The library's own names, decided here once: every later stage compares them exactly.
     algorithm, preset_algorithm = backend.algorithm_name(algorithm), backend.algorithm_name(preset.algorithm)

@@ -103,6 +103,7 @@ def run_episodes(
     *,
     recorder: Recorder | None = None,
     episode_step_limit: int | None = None,
+    check_env: Callable[[Any], None] | None = None,
 ) -> EvaluationResult:
     """Run ``act`` (a batch of observations -> a batch of actions) for ``episodes`` episodes, or until
     ``max_total_steps`` steps have been taken and the episodes in flight have ended (both given: whichever comes
@@ -110,7 +111,8 @@ def run_episodes(
 
     Episode ``i`` is reset with seed ``seed + i``. ``on_episode(index, return, length, total_steps)`` is called as
     each ends. With a ``recorder`` one environment plays the episodes in turn (so each can be filmed);
-    ``episode_step_limit`` cuts every episode at that many steps.
+    ``episode_step_limit`` cuts every episode at that many steps. ``check_env`` is given the first env built, before
+    any episode.
     """
     if episodes is None and max_total_steps is None:
         raise ValueError("give episodes or max_total_steps")
@@ -138,6 +140,8 @@ def run_episodes(
                 envs.append(make_env(env_id, dict(config)))
         except UnknownEnvironmentError as exc:
             raise UserError(str(exc)) from exc
+        if check_env is not None:
+            check_env(envs[0])
         obs: list[Any] = [None] * width
         ret = [0.0] * width
         length = [0] * width

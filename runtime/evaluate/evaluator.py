@@ -39,6 +39,7 @@ from runtime.config.presets import load_preset
 from runtime.contracts import Actor, Plugins
 from runtime.errors import UserError
 from runtime.evaluate.episodes import EvaluationResult, batched, run_episodes, testing_line
+from runtime.evaluate.same_task import same_task
 from runtime.evaluate.loaders import load_actor, locate, trained_env_config
 from runtime.evaluate.trees import checkpoint_model, find_checkpoint, tree_of
 from runtime.evaluate.video import EpisodeRecorder
@@ -193,7 +194,8 @@ def evaluate(job: Job, model_dir: Path, metadata: Mapping[str, Any], plugins: Pl
         with STOPS.phase_of("the evaluation"), EpisodeRecorder(video_path, out, name=env_id) as recorder:
             result = run_episodes(batched(actor), env_id, episodes=episodes, max_total_steps=steps,
                                   seed=int(settings.get(hp.SEED, DEFAULT_SEED)), env_config=env_config, parallel=1,
-                                  on_episode=on_episode, recorder=recorder if video_every else None)
+                                  on_episode=on_episode, recorder=recorder if video_every else None,
+                                  check_env=same_task(model_dir, metadata, env_id))
     except EnvConfigError as exc:
         raise UserError(str(exc)) from exc
     write_summary(result, env_id, intermediate, out,

@@ -93,6 +93,23 @@ def findings(source: str, name: str) -> list[str]:
     return [f"{name}:{line}: {what}" for line, what in sorted(set(found))]
 
 
+def refuse_outside_member(archive: Path, member: tarfile.TarInfo) -> None:
+    """A :class:`UserError` when ``member`` of the source archive would be written outside the folder it is
+    extracted into (``../x.py``, an absolute path, a link out of it, a device file): sagemaker-training extracts the
+    archive with no filter, so such a member lands anywhere the job may write. Python's ``data`` extraction filter
+    decides, as it does for ``extractall(filter="data")``."""
+    try:
+        tarfile.data_filter(member, "/opt/ml/code")
+    except tarfile.FilterError as exc:
+        why = {"AbsolutePathError": "has an absolute path", "OutsideDestinationError": "points outside the folder",
+               "AbsoluteLinkError": "is a link to an absolute path", "SpecialFileError": "is a device or a pipe",
+               "LinkOutsideDestinationError": "is a link out of the folder"}.get(type(exc).__name__, str(exc))
+        raise UserError(f"The source archive {archive} holds the member {member.name!r}, which {why}: "
+                        "sagemaker-training would write it outside the job's code folder, so the job does not start. "
+                        "Pack the source dir with paths inside it (the SageMaker SDK's source_dir does), without "
+                        "'..', absolute paths or links out of it.") from exc
+
+
 def _sources(location: Path) -> dict[str, str]:
     """name -> text of each Python file of a local source dir: a folder or ``sourcedir.tar.gz``."""
     found: dict[str, str] = {}
@@ -102,6 +119,7 @@ def _sources(location: Path) -> dict[str, str]:
     elif location.is_file() and tarfile.is_tarfile(location):
         with tarfile.open(location) as archive:
             for member in archive.getmembers():
+                refuse_outside_member(location, member)
                 if member.isfile() and member.name.endswith(".py"):
                     handle = archive.extractfile(member)
                     if handle is not None:

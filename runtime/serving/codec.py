@@ -100,12 +100,13 @@ def to_observations(value: Any, observation_dim: int, where: str = "observations
     if array.ndim != 2:
         raise RequestError(f"{where} must be a list of observations, each a list of {observation_dim} numbers; "
                            f"got an array of shape {list(array.shape)}")
-    if array.shape[0] == 0:
-        raise RequestError(f"{where} is empty")
     if array.shape[1] != observation_dim:
         raise RequestError(f"each observation must have {observation_dim} numbers, got {array.shape[1]}")
     if not np.all(np.isfinite(array)):
         raise RequestError(f"{where} must be finite numbers (no NaN or infinity)")
+    if any(type(x) is bool for row in value for x in (row if type(row) is list else (row,))):
+        raise RequestError(f"{where} holds a boolean (true or false), which would be read as 1 or 0; the model takes "
+                           f"float32 numbers, {observation_dim} per observation: send 1 or 0 if that is meant")
     return array
 
 
@@ -394,7 +395,6 @@ def observation_dim_from_metadata(metadata: Mapping[str, Any]) -> int:
     return int(dims[0])
 
 
-__all__: Sequence[str] = [
-    "JSON", "JSONLINES", "CSV", "RequestError", "UnsupportedContentType", "NotAcceptable", "PayloadTooLarge", "Decoded",
-    "decode", "encode", "encode_pieces", "response_type", "primary", "media_type", "observation_dim_from_metadata",
-]
+__all__: Sequence[str] = ["JSON", "JSONLINES", "CSV", "RequestError", "UnsupportedContentType", "NotAcceptable",
+                          "PayloadTooLarge", "Decoded", "decode", "encode", "encode_pieces", "response_type",
+                          "primary", "media_type", "observation_dim_from_metadata"]

@@ -181,8 +181,11 @@ class _Transformer:
                     if np.isfinite(array).all():
                         return lines, [1] * len(lines), array
             else:
-                values = json.loads("[" + ",".join(lines) + "]")
-                if all(type(v) is list and len(v) == self.dim for v in values):
+                joined = "[" + ",".join(lines) + "]"
+                values = json.loads(joined)
+                # a JSON boolean would be read as 1.0 here: record by record, it is refused naming its line
+                plain = "true" not in joined and "false" not in joined
+                if plain and all(type(v) is list and len(v) == self.dim for v in values):
                     array = np.asarray(values, dtype=np.float32)
                     if array.shape == (len(lines), self.dim) and np.isfinite(array).all():
                         return values, [1] * len(lines), array

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, Callable, Mapping
 
 from envs.registry import canonical_env_id
-from runtime.errors import UserError
+from runtime.errors import UserError, container_job
 from runtime.names import DAMAGED_SUFFIX, MANIFEST_FILE, STATE_FILE
 from runtime.train.manifest import verify_manifest, write_manifest
 
@@ -275,8 +275,11 @@ class CheckpointManager:
                         f"they are. {self._start_fresh()}")
 
     def _start_fresh(self) -> str:
-        return (f"To start fresh, empty {self.directory} (on SageMaker: give the estimator a new checkpoint_s3_uri) "
-                "or run the job in another tree (--base-dir or SAGEMAKER_BASE_DIR).")
+        if container_job(self.directory.parent):
+            return (f"To start fresh, empty {self.directory}: on SageMaker, give the estimator a new "
+                    "checkpoint_s3_uri.")
+        return (f"To start fresh, empty {self.directory} or run the job in another tree (--base-dir or "
+                "SAGEMAKER_BASE_DIR).")
 
     def _prune(self) -> None:
         for path in self.checkpoints()[: -self.keep]:

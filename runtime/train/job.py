@@ -182,6 +182,9 @@ def _naming_stored_values(error: UserError, job: Job) -> UserError:
     if not stored:
         return error
     path = job.env.base_dir / CONFIG_DIR / HYPERPARAMETERS_JSON
+    if not job.local:  # SageMaker's (or docker run's) tree: the caller has no command line, only the estimator
+        return UserError(f"{error}\nFix {'it' if len(stored) == 1 else 'them'} in the estimator's hyperparameters "
+                         f"(SageMaker writes them to {path}).")
     return UserError(f"{error}\n{', '.join(stored)} {'is' if len(stored) == 1 else 'are'} set in {path}, not on "
                      "this command line (in a tree an earlier `rlrt train` made, each run's --set is kept there, so "
                      "that a rerun resumes the same job): remove it from that file, or train in a new tree (another "

@@ -97,10 +97,15 @@ def test_evaluate_a_model_given_by_a_relative_path(reacher_model: Path, tmp_path
     "hyperparameters, message",
     [
         ({"algorithm": "DQN"}, "'algorithm' is 'DQN' but the model"),
-        ({"env": "ReacherBulletEnv-v0"}, "expects observations of shape [4]"),
+        ({"env": "ReacherBulletEnv-v0"}, "not on ReacherBulletEnv-v0 (observation spaces Box(4,) (model) and Box(9,)"),
         ({"evaluate_episode": 2}, "Did you mean 'evaluate_episodes'?"),
         ({"evaluate_episodes": 0}, "'evaluate_episodes' must be an integer >= 1"),
         ({"env": "NoSuchEnv-v9"}, "Unknown environment 'NoSuchEnv-v9'"),
+        # a model of another environment was played without a word when the observations had its shape
+        ({"env": "tests.bad_value_envs:FourFloatsThreeActions-v0"}, "was trained on CartPole-v1, not on tests.bad_"
+         "value_envs:FourFloatsThreeActions-v0 (action spaces Discrete(2) (model) and Discrete(3) (tests.bad_value_"
+         "envs:FourFloatsThreeActions-v0)): its returns there would mean nothing."),
+        ({"env": "tests.bad_value_envs:FourFloats-v0"}, "(the same spaces, but another environment)"),
     ],
 )
 def test_evaluate_errors_are_clear(cartpole_model: Path, tmp_path: Path, hyperparameters: dict, message: str) -> None:

@@ -141,6 +141,9 @@ def test_rows_jsonlines_and_csv(server: tuple[str, subprocess.Popen], cartpole_m
         ("[1,2,3,4]\n{oops\n", "application/jsonlines", 400, "line 2"),
         ("\xff\xfe", "application/jsonlines", 400, ""),
         ("1,2,3,4", "image/png", 415, "Content-Type"),
+        # a boolean is no float32 number (numpy would read true as 1.0 and the policy answer for it)
+        ('{"instances": [[0.1, true, 0, 0]]}', "application/json", 400, "instances holds a boolean (true or false)"),
+        ('[0, 0, 0, 0]\n[false, 0, 0, 0]\n', "application/jsonlines", 400, "holds a boolean"),
     ],
 )
 def test_bad_requests_get_clear_errors_and_the_server_keeps_serving(

@@ -21,6 +21,7 @@ from runtime.backends.rllib.config import (
 from runtime.backends.rllib.episode_metrics import on_episode_end as exact_episode_metrics
 from runtime.backends.rllib.episode_metrics import with_episode_statistics
 from runtime.backends.rllib.episode_output import OUTPUT_SETTING, on_episode_end, on_sample_end
+from runtime.backends.rllib.finite_values import with_finite_values
 from runtime.backends.rllib.multi_agent_env import as_rllib_multi_agent_env
 from runtime.backends.rllib.ppo_learner import ppo_learner_class
 from runtime.backends.rllib.reward_scale import REWARD_SCALE, scaled_rewards
@@ -73,13 +74,14 @@ def register_environment(env_id: str) -> str:
 
     name = rllib_env_name(env_id)
     creator = _job_env_creator(env_id) or functools.partial(_make_registered_env, env_id)
-    register_env(name, functools.partial(_counted_env, creator))
+    register_env(name, functools.partial(_counted_env, creator, env_id))
     return name
 
 
-def _counted_env(creator: Any, env_context: Any) -> Any:
-    """``creator``'s env with every episode's return and length counted by gymnasium (see episode_metrics)."""
-    return with_episode_statistics(creator(env_context))
+def _counted_env(creator: Any, env_id: str, env_context: Any) -> Any:
+    """``creator``'s env with every episode's return and length counted by gymnasium (see episode_metrics), each
+    reward and observation checked to be finite first (see finite_values)."""
+    return with_episode_statistics(with_finite_values(creator(env_context), env_id))
 
 
 def _job_env_creator(env_id: str) -> Any:

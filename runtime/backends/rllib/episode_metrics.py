@@ -17,6 +17,7 @@ from typing import Any, Mapping
 
 import gymnasium
 
+from runtime.backends.rllib.finite_values import NON_FINITE
 from runtime.backends.rllib.results import EPISODES
 
 EPISODE_INFO = "rlrt_episode"
@@ -48,10 +49,14 @@ def on_episode_end(*, episode: Any, metrics_logger: Any = None, prev_episode_chu
     single-agent env), or as the sum over the episode's chunks (a multi-agent env)."""
     if metrics_logger is None or not hasattr(episode, "get_infos"):
         return
+    last_info = None if hasattr(episode, "agent_episodes") else episode.get_infos(-1)
+    if isinstance(last_info, Mapping) and NON_FINITE in last_info:  # its return is not the environment's
+        metrics_logger.log_value(NON_FINITE, last_info[NON_FINITE], reduce="item_series")
+        return
     if hasattr(episode, "agent_episodes"):
         finished: tuple[float, int] | None = multi_agent_episode(episode, prev_episode_chunks or ())
     else:
-        finished = finished_episode(episode.get_infos(-1))
+        finished = finished_episode(last_info)
     if finished is None or not math.isfinite(finished[0]):
         return
     metrics_logger.log_value(EPISODES, finished, reduce="item_series")
