@@ -31,7 +31,7 @@ from runtime.backends.rllib.algorithm import (
     register_environment,
 )
 from runtime.backends.rllib.episode_output import episode_output
-from runtime.backends.rllib.finite_values import non_finite_message
+from runtime.backends.rllib.finite_values import refuse_non_finite
 from runtime.backends.rllib.policy import (
     DEFAULT_MODULE,
     module_ids,
@@ -309,9 +309,7 @@ class RLlibSession(TrainingSession):
     def step(self, state: TrainingState, stop_requested: Callable[[], bool]) -> Step:
         result = self.algo.train()
         runners = result.get("env_runners", {}) or {}
-        non_finite = non_finite_message(runners)
-        if non_finite is not None:
-            raise UserError(non_finite)
+        refuse_non_finite(runners)
         iteration = state.training_iteration + 1
         metrics = metrics_from_rllib(result, iteration, state.timesteps_total, state.episodes_total, state.time_total_s,
                                      window=self.window, evaluated=evaluated_this_iteration(self.algo))

@@ -20,6 +20,8 @@ from typing import Any, Mapping
 import gymnasium
 import numpy as np
 
+from runtime.errors import UserError
+
 NON_FINITE = "rlrt_non_finite"
 """The info key, and the env runners' metric, that carry the message about a non-finite reward or observation."""
 
@@ -132,3 +134,11 @@ def non_finite_message(runners: Mapping[str, Any]) -> str | None:
     if isinstance(found, (list, tuple)) and found:
         return str(found[0])
     return str(found) if isinstance(found, str) else None
+
+
+def refuse_non_finite(runners: Mapping[str, Any]) -> None:
+    """Stop the job (a UserError, before anything of the iteration is saved) when an env runner logged a non-finite
+    value in it."""
+    message = non_finite_message(runners)
+    if message is not None:
+        raise UserError(message)
