@@ -12,6 +12,7 @@ import yaml
 
 from tests.conftest import run_rlrt
 from tests.jobs.test_space_defaults_jobs import assert_outputs_exist
+from tests.jobs.test_train import assert_no_noise
 
 TINY = ["--set", "rl.training.stop.training_iteration=1", "--set", "record_video_every=0"]
 PPO_TINY = ["--env", "CartPole-v1", *TINY, "--set", "rl.training.config.train_batch_size_per_learner=256",
@@ -27,6 +28,7 @@ def train(tmp_path: Path, name: str, args: list[str]) -> tuple[dict[str, str], d
     run = run_rlrt(["train", "--base-dir", str(job), *args], cwd=tmp_path, timeout=600)
     assert run.returncode == 0, (run.stdout + run.stderr)[-3000:]
     assert_outputs_exist(run.stdout + run.stderr)
+    assert_no_noise(run)  # the driver's lines and those of remote env runners (APPO's)
     with (job / "output" / "intermediate" / "progress.csv").open() as handle:
         row = list(csv.DictReader(handle))[-1]
     return row, yaml.safe_load((job / "model" / "config.yaml").read_text())
