@@ -161,7 +161,9 @@ def train_cartpole(tmp_path: Path, preset: str, edit: tuple[str, str] | None = N
     metadata = json.loads((tree.model / "metadata.json").read_text())
     config = json.loads((tree.model / "config.json").read_text())
     assert metadata["env"] == "CartPole-v0" and config["env"] == "CartPole-v0"
-    assert config["stop"] == {"timesteps_total": 204}  # TrainingSteps(1): one whole evaluation period
+    # TrainingSteps(1): Clipped PPO's one whole evaluation period of EnvironmentSteps(204); DQN's periods count
+    # episodes, so its 1 step, after the preset's heatup of EnvironmentSteps(1000).
+    assert config["stop"] == {"timesteps_total": 1001 if preset == "preset-cartpole-dqn" else 204}
     return output, metadata, config
 
 
