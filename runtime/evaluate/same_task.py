@@ -8,6 +8,7 @@ import re
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
+from envs.registry import ALIASES
 from runtime.errors import UserError
 from runtime.export.model_dir import describe_space
 
@@ -28,12 +29,12 @@ def short(description: Mapping[str, Any]) -> str:
 
 def env_name(env_id: str) -> str:
     """An environment's name without its namespace, module or game prefix and version: ``sagemaker_rl/CartPole-v1``
-    -> ``CartPole``, ``unity:Basic`` -> ``Basic``, ``RoboschoolReacher-v1`` and ``ReacherBulletEnv-v0`` -> ``Reacher``
+    -> ``CartPole``, ``unity:Basic`` -> ``Basic``, ``RoboschoolReacher-v1`` -> ``ReacherBulletEnv``
     (the versions of one env share their spaces: CartPole-v0 and -v1 differ only in their episode limit)."""
-    name = re.sub(r"-v\d+$", "", re.split(r"[/:]", env_id)[-1])
-    # Roboschool's robots and their PyBullet successors are one task under two names (RoboschoolReacher-v1, which
-    # the seeds train, is played as ReacherBulletEnv-v0).
-    return re.sub(r"^Roboschool|BulletEnv$", "", name)
+    bare = re.split(r"[/:]", env_id)[-1]
+    # rlrt's aliases name one task twice (the seeds' RoboschoolReacher-v1 is played as ReacherBulletEnv-v0).
+    resolved = re.split(r"[/:]", ALIASES.get(bare, bare))[-1]
+    return re.sub(r"-v\d+$", "", resolved)
 
 
 def same_task(model_dir: Path, metadata: Mapping[str, Any], env_id: str) -> Callable[[Any], None]:

@@ -38,4 +38,4 @@ def test_a_model_without_recorded_spaces_or_env_is_played() -> None:
     same_task(Path("model"), {}, "Acrobot-v1")(gymnasium.make("Acrobot-v1"))
     same_task(Path("model"), {**METADATA, "env": "Unity"}, "unity:Basic")(CARTPOLE)  # a family's id and a game's
     assert env_name("unity:Basic") == env_name("Basic") == "Basic"
-    assert env_name("sagemaker_rl/RoboschoolReacher-v1") == env_name("ReacherBulletEnv-v0") == "Reacher"
+    assert env_name("sagemaker_rl/RoboschoolReacher-v1") == env_name("ReacherBulletEnv-v0") == "ReacherBulletEnv"
