@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import time
@@ -178,11 +179,14 @@ def test_serve_without_a_model_fails_clearly(tmp_path: Path) -> None:
     assert "No model at" in result.stderr and str(tmp_path / "model") in result.stderr
 
 
-def test_bad_server_settings_fail_clearly(cartpole_model: Path) -> None:
-    result = run_rlrt(["serve"], base=cartpole_model, timeout=60, SAGEMAKER_MODEL_SERVER_WORKERS="many")
+def test_bad_server_settings_fail_clearly(cartpole_model: Path, tmp_path: Path) -> None:
+    # A tree of its own: a refused serve writes its failure file, which the shared trained tree must never hold.
+    shutil.copytree(cartpole_model / "model", tmp_path / "model")
+    result = run_rlrt(["serve"], base=tmp_path, timeout=60, SAGEMAKER_MODEL_SERVER_WORKERS="many")
     assert result.returncode == 2
     assert "SAGEMAKER_MODEL_SERVER_WORKERS must be a positive integer" in result.stderr
-    no_workers = run_rlrt(["serve", "--workers", "0"], base=cartpole_model, timeout=60)  # it waited for none
+    assert "SAGEMAKER_MODEL_SERVER_WORKERS" in (tmp_path / "output" / "failure").read_text()
+    no_workers = run_rlrt(["serve", "--workers", "0"], base=tmp_path, timeout=60)  # it waited for none
     assert no_workers.returncode == 2
     assert "--workers must be a positive integer, got 0" in no_workers.stderr
 
