@@ -54,7 +54,10 @@ def test_the_knapsack_preset_trains_its_uint32_environment_as_the_notebook_launc
     assert "MeanStdFilter (baked in: takes raw observations)" in (tree.model / "metadata.json").read_text()
     assert config["stop"] == {"timesteps_total": 2000}  # TrainingSteps(1): one whole evaluation period
     # The notebook's second step: its evaluate-coach.py with evaluate_steps 250 ("5 episodes": 50 steps each) in
-    # the preset's own environment, registered from source_dir as the training job registered it.
-    output, lengths = evaluate_as_the_notebook(tmp_path / "evaluate", KNAPSACK, KNAPSACK_FILES[1:],
-                                               "preset-knapsack-clippedppo", 250, tree.base)
+    # the preset's own environment, registered from source_dir as the training job registered it. No
+    # RLCOACH_PRESET: the script's default_preset_name() names the preset, as its argparse default did.
+    output, lengths = evaluate_as_the_notebook(tmp_path / "evaluate", KNAPSACK, KNAPSACK_FILES[1:], None, 250,
+                                               tree.base)
+    assert "rlrt: the Coach preset preset-knapsack-clippedppo (from evaluate-coach.py's default_preset_name())" \
+        in output
     assert "on sagemaker_rl/knapsack_env.KnapSackMediumEnv for 250 steps" in output and lengths == [50] * 5

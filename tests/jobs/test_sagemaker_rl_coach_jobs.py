@@ -199,15 +199,17 @@ def test_the_cartpole_clipped_ppo_preset_trains_as_the_notebook_launches_it(tmp_
     assert other["config"]["lr"] == 0.001 and {**other["config"], "lr": 0.0003} == settings
 
 
-def evaluate_as_the_notebook(tmp_path: Path, source: Path, names: tuple[str, ...], preset: str, steps: int,
+def evaluate_as_the_notebook(tmp_path: Path, source: Path, names: tuple[str, ...], preset: str | None, steps: int,
                              trained: Path) -> tuple[str, list[int]]:
     """The example's own evaluate-coach.py as its notebook runs it: its source dir (``names`` beside the script),
     the training job (tree ``trained``)'s checkpoint (SageMaker's output/data/checkpoint) in the 'checkpoint'
-    channel, ``evaluate_steps``; returns the job's output and its episodes' lengths."""
+    channel, ``evaluate_steps`` and ``RLCOACH_PRESET`` (None: none, the script's default_preset_name() names it);
+    returns the job's output and its episodes' lengths."""
     files = {name: (source / name).read_text() for name in ("evaluate-coach.py", *names)}
     checkpoint = trained / "output" / "data" / "checkpoint"
+    given = {"evaluate_steps": steps} if preset is None else {"RLCOACH_PRESET": preset, "evaluate_steps": steps}
     run, evaluation = run_script_mode(
-        tmp_path, "evaluate-coach.py", files, {"RLCOACH_PRESET": preset, "evaluate_steps": steps},
+        tmp_path, "evaluate-coach.py", files, given,
         prepare=lambda t: shutil.copytree(checkpoint, t.channel("checkpoint"), dirs_exist_ok=True))
     output = run.stdout + run.stderr
     assert run.returncode == 0, output[-4000:]
