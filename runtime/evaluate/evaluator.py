@@ -30,8 +30,6 @@ import time
 from pathlib import Path
 from typing import Any, Mapping, Sequence, TextIO
 
-import numpy as np
-
 from envs.errors import EnvConfigError
 from envs.registry import UnknownEnvironmentError, canonical_env_id
 from runtime.config import hyperparameters as hp
@@ -126,27 +124,6 @@ def _environment(settings: Mapping[str, Any], metadata: Mapping[str, Any], model
         raise UserError(str(exc)) from exc
 
 
-def _shape_checked(actor: Actor, env_id: str, metadata: Mapping[str, Any]) -> Actor:
-    """``actor``, checking the first observation against the shape the model was trained on."""
-    shape_given = (metadata.get("observation_space") or {}).get("shape")
-    if not shape_given:
-        return actor
-    expected = list(shape_given)
-    checked = False
-
-    def act(observation: np.ndarray) -> Any:
-        nonlocal checked
-        if not checked:
-            shape = list(np.shape(observation))
-            if shape != expected:
-                raise UserError(f"The model expects observations of shape {expected} ({metadata.get('env')}), "
-                                f"but {env_id} gives {shape}. Evaluate it on the environment it was trained on.")
-            checked = True
-        return actor(observation)
-
-    return act
-
-
 def evaluate(job: Job, model_dir: Path, metadata: Mapping[str, Any], plugins: Plugins, stream: TextIO | None = None,
              env: str | None = None, played: Path | None = None) -> EvaluationResult:
     """Play the model in ``model_dir`` (in ``env``, else as ``job``'s hyperparameters say); print the per-episode
@@ -166,7 +143,9 @@ def evaluate(job: Job, model_dir: Path, metadata: Mapping[str, Any], plugins: Pl
         episodes = DEFAULT_EPISODES
     given_config = dict((settings.get(CONFIG) or {}).get("env_config") or {})
     env_config = job_env_config(env_id, {**trained_env_config(model_dir), **given_config}, job.env)
-    actor = _shape_checked(load_actor(model_dir, metadata, plugins), env_id, metadata)
+    # The env's spaces are checked against the model's before the first episode (same_task): an observation
+    # reaches the policy flattened (run_episodes), an image too, so its shape is checked there, not here.
+    actor = load_actor(model_dir, metadata, plugins)
     video_every = int(settings.get(hp.RECORD_VIDEO_EVERY, 1))
     bounded = hp.RECORD_VIDEO_EVERY not in settings  # by default a handful of videos, not one per episode
     intermediate = Path(job.env.intermediate_dir)

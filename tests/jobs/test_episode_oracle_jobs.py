@@ -133,6 +133,15 @@ def test_the_deepracer_track_on_the_local_runner(tmp_path: Path) -> None:
     record = in_time_order(tmp_path / "oracle")
     assert len(record) >= 4
     check(rows, record)
+    # `rlrt evaluate` plays the camera model (an image reaches the policy flattened): each return it reports is
+    # the one the env's own count recorded.
+    played = run_rlrt(["evaluate", "--model", str(tmp_path / "job"), "--set", "evaluate_episodes=2", "--set",
+                       "record_video_every=0"], cwd=tmp_path, timeout=300, PYTHONPATH=f"{REPO_ROOT}:{TESTS}",
+                      **{ORACLE_DIR: str(tmp_path / "evaluated")})
+    assert played.returncode == 0, (played.stdout + played.stderr)[-3000:]
+    [folder] = (tmp_path / "job" / "output" / "evaluation").iterdir()
+    reported = json.loads((folder / "evaluation.json").read_text())["rewards"]
+    assert reported == [r["r"] for r in in_time_order(tmp_path / "evaluated")] and len(reported) == 2
 
 
 def test_dqn_on_acrobot_truncated_inside_the_count(tmp_path: Path) -> None:
