@@ -31,7 +31,7 @@ def test_the_same_env_in_any_version_or_namespace_plays(env_id: str) -> None:
 def test_other_spaces_are_refused_naming_both(env_id: str, message: str) -> None:
     with pytest.raises(UserError, match="trained on CartPole-v1") as raised:
         same_task(Path("model"), METADATA, env_id)(gymnasium.make(env_id))
-    assert message in str(raised.value) and "--env CartPole-v1" in str(raised.value)
+    assert message in str(raised.value) and "--set env=CartPole-v1" in str(raised.value)
 
 
 def test_a_model_without_recorded_spaces_or_env_is_played() -> None:
