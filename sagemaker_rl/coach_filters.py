@@ -58,6 +58,8 @@ def translate_videos(reader: Reader, job: CoachJob) -> None:
     if not wanted:
         return
     job.videos = True
+    job.gifs = "dump_gifs" in wanted
+    gifs = " (and GIF copies in output/intermediate/gifs/, named as Coach named them)" if job.gifs else ""
     reader.notes.append(f"visualization_parameters.{' and '.join(wanted)}: True -> mp4 videos of the evaluation "
-                        "episodes after training (Coach's test phase) in output/intermediate, besides rlrt's rollout "
-                        "videos during training")
+                        f"episodes after training (Coach's test phase) in output/intermediate{gifs}, besides rlrt's "
+                        "rollout videos during training")

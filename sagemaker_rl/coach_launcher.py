@@ -382,7 +382,7 @@ def _evaluate(job: CoachJob) -> None:
     iteration = int((metadata.get("training") or {}).get("training_iteration", 0))
     evaluate_policy(load_actor(model_dir, metadata, INSTALLED), str(metadata.get("env") or job.env),
                     job.evaluation_episodes or None, iteration, root / INTERMEDIATE_DIR, videos=job.videos,
-                    steps=job.evaluation_steps or None)
+                    steps=job.evaluation_steps or None, gifs=job.gifs)
 
 
 

@@ -41,6 +41,8 @@ class CoachJob:
     """A Batch RL preset's ``SpacesDefinition``: (observation values, discrete actions; -1: continuous)."""
     videos: bool = False
     """Film the evaluation episodes after training (the preset's ``dump_gifs`` / ``dump_mp4``)."""
+    gifs: bool = False
+    """And a GIF copy of each video in ``output/intermediate/gifs/`` (``dump_gifs``: the notebooks' gif cells)."""
 
 
 class Reader:

@@ -25,6 +25,7 @@ from __future__ import annotations
 import contextlib
 import difflib
 import json
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -40,7 +41,7 @@ from runtime.evaluate.episodes import EvaluationResult, batched, run_episodes, t
 from runtime.evaluate.same_task import same_task
 from runtime.evaluate.loaders import load_actor, locate, trained_env_config
 from runtime.evaluate.trees import checkpoint_model, find_checkpoint, tree_of
-from runtime.evaluate.video import EpisodeRecorder
+from runtime.evaluate.video import EpisodeRecorder, gif_of
 from runtime.job.context import Job
 from runtime.job.env_config import job_env_config
 from runtime.job.setup import makes_a_new_tree, require_writable, run_beside, run_in_job
@@ -191,16 +192,20 @@ def _videos_line(episodes: int | None, bounded: bool) -> str | None:
 
 
 def evaluate_policy(actor: Actor, env_id: str, episodes: int | None, iteration: int, intermediate: Path,
-                    stream: TextIO | None = None, videos: bool = False, steps: int | None = None) -> EvaluationResult:
+                    stream: TextIO | None = None, videos: bool = False, steps: int | None = None,
+                    gifs: bool = False) -> EvaluationResult:
     """Play a policy a training job has just exported for ``episodes`` episodes, or ``steps`` environment steps (the
     episode that crosses them played to its end) (seeded as :func:`evaluate` seeds them); print a ``Testing>`` line
     per episode and the summary, write ``evaluation.json``. ``videos``: film the first episodes (as :func:`evaluate`
-    does by default) to ``evaluation-episode-NNNN.mp4``."""
+    does by default) to ``evaluation-episode-NNNN.mp4``; ``gifs``: and a GIF copy of each in ``gifs/``, named as
+    Coach named its gifs (``episode-N_score-R.gif``, the names its notebooks' gif cells sort by)."""
     out = stream or sys.stdout
     length = f"{episodes} episodes" if episodes else f"{steps} steps (whole episodes)"
     print(f"rlrt: evaluating the exported policy in {env_id} for {length}", file=out, flush=True)
+    returns: dict[int, float] = {}
 
     def on_episode(index: int, total: float, length: int, total_steps: int) -> None:
+        returns[index] = total
         print(testing_line(index, total, length, iteration), file=out, flush=True)
 
     def video_path(episode: int) -> Path | None:
@@ -211,7 +216,26 @@ def evaluate_policy(actor: Actor, env_id: str, episodes: int | None, iteration: 
                               recorder=recorder if videos else None, max_total_steps=steps,
                               parallel=1 if steps else 10)  # counted in steps: one env in turn, as Coach played
     write_summary(result, env_id, intermediate, out)
+    if videos and gifs:
+        _gif_copies([(path, episode, returns[episode]) for episode in sorted(returns)
+                     if (path := video_path(episode)) is not None and path.is_file()], intermediate / "gifs", out)
     return result
+
+
+def _gif_copies(videos: Sequence[tuple[Path, int, float]], folder: Path, out: TextIO) -> None:
+    """A GIF copy of each (video, episode, return) in ``folder``; one that cannot be made is said, not fatal (the
+    model and the mp4 are what the job promised)."""
+    made = []
+    for video, episode, total in videos:
+        gif = folder / f"episode-{episode}_score-{total:g}.gif"
+        try:
+            gif_of(video, gif)
+            made.append(gif.name)
+        except (OSError, subprocess.SubprocessError) as exc:
+            print(f"rlrt: no GIF of {video.name}: {type(exc).__name__}: {exc}", file=out, flush=True)
+    if made:
+        print(f"rlrt: GIFs of the evaluation episodes (Coach's dump_gifs) in {folder}: {', '.join(made)}", file=out,
+              flush=True)
 
 
 def write_summary(result: EvaluationResult, env_id: str, intermediate: Path, stream: TextIO | None = None,

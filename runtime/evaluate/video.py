@@ -8,6 +8,7 @@ episode never holds its frames in memory.
 from __future__ import annotations
 
 import os
+import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Mapping, TextIO
@@ -18,6 +19,27 @@ from runtime.evaluate.episodes import batched, flat_observation, run_episodes
 
 DEFAULT_FPS = 30
 MAX_VIDEO_STEPS = 2000
+GIF_FPS = 10
+GIF_WIDTH = 320
+"""A GIF copy of a video: 10 frames a second at most 320 pixels wide (Coach's gifs played at 10 fps), a few MB."""
+
+
+def gif_of(video: Path, gif: Path) -> None:
+    """Write a GIF copy of the mp4 ``video`` to ``gif`` with the bundled ffmpeg, streamed (no frames held in memory;
+    one palette made for the clip) and renamed into place when whole. Raises OSError or
+    subprocess.SubprocessError."""
+    import imageio_ffmpeg  # heavy: ffmpeg (videos only)
+
+    gif.parent.mkdir(parents=True, exist_ok=True)
+    partial = gif.with_name(gif.name + ".partial")
+    graph = (f"fps={GIF_FPS},scale='min({GIF_WIDTH},iw)':-2:flags=lanczos,split[a][b];[a]palettegen[p];"
+             "[b][p]paletteuse")
+    try:
+        subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-y", "-loglevel", "error", "-i", str(video), "-vf", graph,
+                        "-f", "gif", str(partial)], check=True, capture_output=True, timeout=300)
+        partial.replace(gif)
+    finally:
+        partial.unlink(missing_ok=True)
 
 
 @dataclass(frozen=True)

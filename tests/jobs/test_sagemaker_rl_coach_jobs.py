@@ -191,6 +191,15 @@ def test_the_cartpole_clipped_ppo_preset_trains_as_the_notebook_launches_it(tmp_
     # The preset's dump_gifs: the evaluation episodes are filmed (the first 5 of the 8).
     videos = sorted(p.name for p in (tmp_path / "ml" / "output" / "intermediate").glob("evaluation-episode-*.mp4"))
     assert videos == [f"evaluation-episode-{n:04d}.mp4" for n in range(1, 6)], output[-3000:]
+    # And GIFs where the notebook's gif cell looks (intermediate/gifs/*.gif, sorted by its regex): each one
+    # episode's, named with the return its Testing> line gave.
+    gifs = list((tmp_path / "ml" / "output" / "intermediate" / "gifs").glob("*.gif"))
+    gifs.sort(key=lambda gif: int(re.search(r".*episode-(\d*)_.*", str(gif), re.IGNORECASE).group(1)))
+    scores = {int(n): float(r) for n, r in re.findall(r"^Testing>.*Episode=(\d+), Total reward=([\d.]+)", output,
+                                                      re.M)}
+    assert [(p.name.split("_")[0], float(p.stem.split("score-")[1])) for p in gifs] == \
+        [(f"episode-{n}", scores[n]) for n in range(1, 6)], output[-3000:]
+    assert all(p.read_bytes()[:6] == b"GIF89a" for p in gifs)
     # An edited preset trains what it says.
     edited = tmp_path / "edited"
     edited.mkdir()

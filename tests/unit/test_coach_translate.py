@@ -56,7 +56,7 @@ def test_clipped_ppo_becomes_rllib_ppo(rl_coach: None) -> None:
                     "improve_steps: TrainingSteps(3) -> stop at timesteps_total 204 environment steps"):
         assert setting in notes, notes
     assert len(job.notes) == 9, notes  # nothing else: every other setting was translated
-    assert job.videos
+    assert job.videos and job.gifs
 
 
 def test_dqn_becomes_rllib_dqn(rl_coach: None) -> None:
