@@ -96,8 +96,10 @@ class EpisodeRecorder:
     go on without videos. Use it as a context manager, so that an interrupted video is closed."""
 
     def __init__(self, path_for: Callable[[int], Path | None], out: TextIO | None = None, strict: bool = False,
-                 fps: int = DEFAULT_FPS, name: str | None = None) -> None:
+                 fps: int = DEFAULT_FPS, name: str | None = None, max_steps: int = MAX_VIDEO_STEPS) -> None:
         self.path_for = path_for
+        self.max_steps = max_steps
+        """A video holds an episode's first ``max_steps`` steps (and its first frame)."""
         self.name = name
         """The environment's name in messages (default: its gymnasium id or class)."""
         self.out = out
@@ -131,8 +133,9 @@ class EpisodeRecorder:
         self.frame(env)
 
     def frame(self, env: Any) -> None:
-        """Add ``env``'s current frame to the video being filmed."""
-        if self._writer is None:
+        """Add ``env``'s current frame to the video being filmed, up to the first ``max_steps`` steps (a 10,000-step
+        episode took minutes to render whole; the episode itself plays on, unfilmed)."""
+        if self._writer is None or self._writer.frames > self.max_steps:
             return
         try:
             frame = env.render()
@@ -152,7 +155,8 @@ class EpisodeRecorder:
         self.close()
         self.videos.append((path, frames))
         if self.out is not None:
-            print(f"rlrt: video {path} ({frames} frames)", file=self.out, flush=True)
+            part = f": the episode's first {frames - 1} of its {steps} steps" if frames <= steps else ""
+            print(f"rlrt: video {path} ({frames} frames{part})", file=self.out, flush=True)
 
     def close(self) -> None:
         """Close a video still open."""

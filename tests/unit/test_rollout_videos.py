@@ -123,3 +123,19 @@ def test_a_signal_while_waiting_for_the_final_video_stops_the_job_saying_what_it
         with pytest.raises(JobInterrupted) as raised:
             videos.wait_final("model/ is complete")
     assert raised.value.phase == "the final video" and raised.value.kept == "model/ is complete"
+
+
+def test_an_evaluation_video_holds_the_first_steps_of_a_long_episode(tmp_path: Path) -> None:
+    """The episode plays to its end (its return and length are the whole episode's, as gymnasium's own count says);
+    the video stops at ``max_steps`` and says so."""
+    from runtime.evaluate.episodes import run_episodes
+    from runtime.evaluate.video import EpisodeRecorder
+
+    out = io.StringIO()
+    with EpisodeRecorder(lambda _: tmp_path / "e.mp4", out, max_steps=5) as recorder:
+        result = run_episodes(lambda observations: [0] * len(observations), "CartPole-v1", episodes=1, seed=0,
+                              parallel=1, recorder=recorder)
+    [length] = result.lengths
+    assert length > 5 and list(result.returns) == [float(length)]  # CartPole pays 1 a step
+    assert count_frames(tmp_path / "e.mp4") == 6  # the first frame, then 5 steps
+    assert f"(6 frames: the episode's first 5 of its {length} steps)" in out.getvalue()
