@@ -11,7 +11,7 @@ import sys
 import pytest
 
 from runtime.errors import JobInterrupted
-from runtime.stop_signals import FINISH, HOLD, STOPS
+from runtime.stop_signals import DONE, FINISH, HOLD, STOPS
 
 
 def test_an_interrupt_phase_raises_where_the_main_thread_is_and_the_callers_handlers_come_back() -> None:
@@ -42,6 +42,30 @@ def test_a_second_signal_abandons_a_model_folder_being_finished() -> None:
             os.kill(os.getpid(), signal.SIGTERM)
             pytest.fail("the second signal was ignored")
     assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)  # the budget's alarm is off
+
+
+def test_a_stage_reached_after_training_names_itself_and_a_finished_job_ends_as_it_finished(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """Between phases the job's stage is named, not start-up, with what it kept; once the job finished the first
+    signal is only said (the job keeps its exit 0) and a second stops the closing down."""
+    with pytest.raises(JobInterrupted) as stopped, STOPS.handling():
+        with STOPS.phase_of("training"):
+            pass
+        STOPS.reached("the final video", "model/ is complete; the final video was not written.")
+        os.kill(os.getpid(), signal.SIGINT)
+        pytest.fail("the signal did not interrupt")
+    assert str(stopped.value) == ("Stopped by SIGINT during the final video. model/ is complete; the final video "
+                                  "was not written.")
+    with STOPS.handling():
+        STOPS.reached("closing down after the job finished", "model/ is complete.", DONE)
+        os.kill(os.getpid(), signal.SIGTERM)
+        finished = True
+        assert finished and STOPS.requested
+        with pytest.raises(JobInterrupted) as second:
+            os.kill(os.getpid(), signal.SIGTERM)
+            pytest.fail("the second signal was ignored")
+    assert "rlrt: SIGTERM received after the job finished: model/ is complete." in capsys.readouterr().err
+    assert second.value.phase == "closing down after the job finished"
 
 
 def test_a_stream_whose_reader_is_gone_goes_on_into_dev_null() -> None:
