@@ -205,29 +205,43 @@ class StopSignals:
                 if self.mode == DONE:
                     raise self.interrupted()
                 if self.mode == FINISH:
-                    print(f"rlrt: a second {name}: abandoning the model folder", file=sys.stderr, flush=True)
+                    _say(f"rlrt: a second {name}: abandoning the model folder")
                     raise self.interrupted()
             return
         self.signal_name = name
         if self.mode == DONE:
-            print(f"rlrt: {name} received after the job finished: {self.kept} Ending as it finished (a second "
-                  f"{name} stops the closing down).", file=sys.stderr, flush=True)
+            _say(f"rlrt: {name} received after the job finished: {self.kept} Ending as it finished (a second "
+                 f"{name} stops the closing down).")
             return
         if self.mode == INTERRUPT:
             raise self.interrupted()
         if self.mode == POLL:
-            print(f"rlrt: {name} received: saving a checkpoint and stopping", file=sys.stderr, flush=True)
+            _say(f"rlrt: {name} received: saving a checkpoint and stopping")
             signal.setitimer(signal.ITIMER_REAL, self.grace_s)
         elif self.mode == FINISH:
-            print(f"rlrt: {name} received while {self.phase}: finishing it first (no final evaluation)",
-                  file=sys.stderr, flush=True)
+            _say(f"rlrt: {name} received while {self.phase}: finishing it first (no final evaluation)")
             signal.setitimer(signal.ITIMER_REAL, FINISH_BUDGET_S)
         else:
-            print(f"rlrt: {name} received while {self.phase}: finishing it first", file=sys.stderr, flush=True)
+            _say(f"rlrt: {name} received while {self.phase}: finishing it first")
 
     def _on_alarm(self, signum: int, frame: FrameType | None) -> None:
         if self.mode in (POLL, FINISH) and self.requested:
             raise JobInterrupted(self.signal_name, self.phase, "", abandoned=True)
+
+
+def _say(line: str) -> None:
+    """A line on stderr from the signal handler; never raises. The main thread may be inside a write to stderr,
+    blocked on a full pipe or a terminal paused with Ctrl-S, where Python's handler runs and a second write raises
+    ``RuntimeError: reentrant call``: the line then goes to stderr's descriptor directly."""
+    try:
+        print(line, file=sys.stderr, flush=True)
+    except RuntimeError:
+        try:
+            os.write(sys.stderr.fileno(), f"\n{line}\n".encode(errors="backslashreplace"))
+        except (OSError, ValueError, AttributeError):
+            pass
+    except (OSError, ValueError):  # a stream closed, or gone otherwise than runtime.streams handles
+        pass
 
 
 STOPS = StopSignals()

@@ -48,18 +48,27 @@ while True:
 '''
 
 
-def _stop_script(tmp_path: Path, script: str, signum: int, to_group: bool,
-                 **extra: str) -> tuple[int, str, float, JobTree]:
-    """Run the image's ``train`` on ``script``, send ``signum`` (to the container's process group, as Ctrl-C and
-    ``kill -- -PGID`` do, or to the container alone, as ``docker stop`` does) once the script runs; returns the exit
-    code, the log, the seconds from the signal to the exit and the tree."""
+def script_mode_tree(tmp_path: Path, script: str) -> tuple[JobTree, dict[str, str]]:
+    """A job tree whose entry point ``train-job.py`` is ``script`` (its ``model/`` made), and the environment the
+    image's ``train`` runs it under."""
     archive = source_archive(tmp_path / "upload", {"train-job.py": script})
     host = socket.gethostname()  # sagemaker-training resolves the host names
     tree = make_job_tree(tmp_path / "ml", {"sagemaker_program": "train-job.py",
                                            "sagemaker_submit_directory": str(archive)}, hosts=[host],
                          current_host=host)
-    env = {**rlrt_env(tree.base), **extra}
+    tree.model.mkdir(parents=True, exist_ok=True)
+    env = rlrt_env(tree.base)
     env["PATH"] = f"{Path(sys.executable).parent}:{env['PATH']}"
+    return tree, env
+
+
+def _stop_script(tmp_path: Path, script: str, signum: int, to_group: bool,
+                 **extra: str) -> tuple[int, str, float, JobTree]:
+    """Run the image's ``train`` on ``script``, send ``signum`` (to the container's process group, as Ctrl-C and
+    ``kill -- -PGID`` do, or to the container alone, as ``docker stop`` does) once the script runs; returns the exit
+    code, the log, the seconds from the signal to the exit and the tree."""
+    tree, env = script_mode_tree(tmp_path, script)
+    env.update(extra)
     log = tmp_path / "job.log"
     with open(log, "w") as out:
         proc = subprocess.Popen([sys.executable, str(REPO_ROOT / "entrypoints" / "container.py"), "train"], env=env,

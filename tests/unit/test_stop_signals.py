@@ -7,11 +7,12 @@ import os
 import pickle
 import signal
 import sys
+import time
 
 import pytest
 
 from runtime.errors import JobInterrupted
-from runtime.stop_signals import DONE, FINISH, HOLD, STOPS
+from runtime.stop_signals import DONE, FINISH, HOLD, POLL, STOPS
 
 
 def test_an_interrupt_phase_raises_where_the_main_thread_is_and_the_callers_handlers_come_back() -> None:
@@ -66,6 +67,38 @@ def test_a_stage_reached_after_training_names_itself_and_a_finished_job_ends_as_
             pytest.fail("the second signal was ignored")
     assert "rlrt: SIGTERM received after the job finished: model/ is complete." in capsys.readouterr().err
     assert second.value.phase == "closing down after the job finished"
+
+
+def test_a_signal_while_stderr_is_blocked_mid_write_is_noted_and_said(monkeypatch: pytest.MonkeyPatch) -> None:
+    """SIGTERM while the main thread is blocked writing to stderr (a pipe nobody drains yet, as a terminal paused
+    with Ctrl-S): Python runs the handler inside that write, where printing to the same stream raises
+    ``RuntimeError: reentrant call``. The stop is noted, the job's write completes, and the line still comes."""
+    import threading
+
+    read_end, write_end = os.pipe()
+    stream = os.fdopen(write_end, "w", buffering=1)
+    monkeypatch.setattr(sys, "stderr", stream)
+    drained = bytearray()
+    main = threading.get_ident()
+
+    def stop_then_drain() -> None:
+        time.sleep(0.3)  # the main thread is blocked in its write by now
+        signal.pthread_kill(main, signal.SIGTERM)
+        time.sleep(0.3)
+        while chunk := os.read(read_end, 65536):
+            drained.extend(chunk)
+
+    drainer = threading.Thread(target=stop_then_drain, daemon=True)
+    drainer.start()
+    with STOPS.handling(), STOPS.phase_of("training", POLL):
+        stream.write("x" * 1_000_000 + "\n")  # far more than a pipe holds
+        stream.flush()
+        assert STOPS.requested and STOPS.signal_name == "SIGTERM"
+        STOPS.disarm()
+    stream.close()
+    drainer.join(10)
+    assert b"rlrt: SIGTERM received: saving a checkpoint and stopping" in drained
+    assert drained.count(b"x") == 1_000_000
 
 
 def test_a_stream_whose_reader_is_gone_goes_on_into_dev_null() -> None:
