@@ -7,8 +7,9 @@
   multi-host job's host names must resolve within a bounded wait (a single-host job needs none), so a tree copied
   from SageMaker never hangs in sagemaker-training's silent 15-minute wait. A source dir carrying its own copy of
   ``sagemaker_rl`` is refused, and rlrt's compatibility modules are made importable (runtime/job/script_mode.py).
-  sagemaker-training runs as a child of this process, which passes SIGTERM on to the script (the toolkit does not)
-  and, when the script fails, puts its last error in output/failure (runtime/job/script_failure.py).
+  sagemaker-training runs as a child of this process, which passes SIGTERM, SIGINT and SIGHUP on to the script (the
+  toolkit does not) and waits for it to save, up to a bound (runtime/job/script_stop.py), and, when the script
+  fails, puts its last error in output/failure (runtime/job/script_failure.py).
 - `serve`: `rlrt serve`.
 - anything else is executed as a command (`docker run IMAGE bash`, `docker run IMAGE rlrt presets`).
 - no command: `train` when the tree holds a training job's configuration (SageMaker SDK 3's ``ModelTrainer`` starts
@@ -18,20 +19,19 @@
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 from typing import IO, Sequence
 
-import psutil
 from sagemaker_training import params
 
 from runtime.cluster.node import resolve_host
 from runtime.errors import UserError, default_failure_file, run_job
 from runtime.job.environment import load_environment
 from runtime.job.script_failure import StderrTail, explain_failure
+from runtime.job.script_stop import ScriptStop, grace_s
 from runtime.log_lines import quiet_unactionable_warnings
 from runtime.job.script_mode import (
     complete_input_data_config,
@@ -127,35 +127,29 @@ def resolve_hosts(hosts: Sequence[str], timeout_s: float | None = None) -> None:
 
 
 def run_forwarding_sigterm(command: Sequence[str], program: str = "") -> int:
-    """Run sagemaker-training's ``train`` as a child and pass SIGTERM on to the user's script (its children):
-    sagemaker-training does not, so a stopped script-mode job (a spot interruption) would never checkpoint. Returns
-    143 when a SIGTERM came and the job then ended in failure (as ``rlrt train`` does), else the toolkit's code.
-    Its stderr (the script's too) passes through this process, so that when the script ``program`` fails the
-    failure file names its last error (runtime/job/script_failure.py), not only its exit code; not in a terminal,
-    where the script's own stderr stays the terminal (its training progress bar is drawn only there) and its
-    traceback is on the screen."""
+    """Run sagemaker-training's ``train`` as a child and pass each stop signal on to the user's script, then wait for
+    it within a bounded grace period (runtime/job/script_stop.py): sagemaker-training passes none on, so a stopped
+    script-mode job (a spot interruption) would never checkpoint. Returns the toolkit's code, or after a stop the
+    script's outcome (0 when it exited 0, else 143, 130 or 129). Its stderr (the script's too) passes through this
+    process, so that when the script ``program`` fails the failure file names its last error
+    (runtime/job/script_failure.py), not only its exit code; not in a terminal, where the script's own stderr stays
+    the terminal (its training progress bar is drawn only there) and its traceback is on the screen."""
     capture = not _is_terminal(sys.stderr)
-    child = subprocess.Popen(list(command), stderr=subprocess.PIPE if capture else None)
+    grace = grace_s()
+    # A process group of its own: a signal to the container's group (Ctrl-C, `kill -- -PGID`) reaches the script
+    # once, passed on by this process, not twice (a second signal abandons what it saves) and not sagemaker-training,
+    # which dies on it and leaves the script unwatched.
+    child = subprocess.Popen(list(command), stderr=subprocess.PIPE if capture else None, process_group=0)
     tail = StderrTail(child.stderr) if child.stderr is not None else None
-    received: list[int] = []
-
-    def forward(signum: int, frame: object) -> None:
-        received.append(signum)
-        try:
-            for script in psutil.Process(child.pid).children():
-                script.send_signal(signal.SIGTERM)
-        except psutil.NoSuchProcess:
-            pass
-
-    previous = signal.signal(signal.SIGTERM, forward)
-    try:
-        code = child.wait()
-    finally:
-        signal.signal(signal.SIGTERM, previous)
+    stop = ScriptStop(child, program, grace)
+    with stop.forwarding():
+        code = stop.wait()
     text = tail.text() if tail is not None else ""
+    if stop.signal_name:
+        return stop.outcome(code, default_failure_file())
     if code != 0 and program and text:
         explain_failure(default_failure_file(), program, text, code)
-    return 143 if received and code != 0 else code
+    return code
 
 
 def _is_terminal(stream: IO[str] | None) -> bool:
@@ -168,7 +162,7 @@ def _is_terminal(stream: IO[str] | None) -> bool:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Work out what to run, then replace this process with it (so signals reach it directly); a script-mode job
-    runs sagemaker-training as a child instead, which passes SIGTERM on to the script."""
+    runs sagemaker-training as a child instead, which passes stop signals on to the script."""
     args = list(sys.argv[1:] if argv is None else argv)
     quiet_unactionable_warnings()  # for what it runs too: a user's script imports its env's libraries first thing
 

@@ -13,6 +13,11 @@ What a signal does depends on the phase the process is in (:data:`STOPS`):
   complete, so neither is ever left half written.
 - ``finish`` (the model folder being staged): noted; the folder is finished unless a second signal comes or it takes
   longer than ``FINISH_BUDGET_S``, which abandon the staging (``model/`` untouched).
+- ``done`` (the job finished: ``rlrt: done`` is printed, only closing down is left): noted and said, and the job
+  ends as it finished (exit 0); a second signal stops the closing down.
+
+Between phases the job's stage (:meth:`StopSignals.reached`: the final video, the final evaluation, finished) says what
+a signal interrupts and what the job kept, so a stop after training never reads as one during start-up.
 
 Libraries that install their own handler are kept from doing so or are overruled: SDL (pygame, which renders
 CartPole's frames) installs one that turns both signals into a quit event nobody reads unless
@@ -40,7 +45,7 @@ FINISH_BUDGET_S = 60.0
 """How long the model folder may take once a signal came: SageMaker kills a job 120 s after SIGTERM (StopTrainingJob,
 a spot interruption), and the job's Ray needs a few seconds to stop after it."""
 
-INTERRUPT, POLL, HOLD, FINISH = "interrupt", "poll", "hold", "finish"
+INTERRUPT, POLL, HOLD, FINISH, DONE = "interrupt", "poll", "hold", "finish", "done"
 
 
 class StopSignals:
@@ -52,6 +57,8 @@ class StopSignals:
         self.phase = "start-up"
         """What the process was doing when the first signal arrived (then kept), else what it is doing."""
         self.mode = INTERRUPT
+        self.kept = ""
+        """What the job has kept at its current stage (:meth:`reached`), as the failure file says it."""
         self.grace_s = GRACE_S
         self.second = False
         """Whether a second signal arrived."""
@@ -108,7 +115,16 @@ class StopSignals:
 
     def clear(self) -> None:
         """Forget a signal noted earlier: no signal, start-up, ``interrupt`` mode (a new job or command begins)."""
-        self.signal_name, self.phase, self.mode, self.second = "", "start-up", INTERRUPT, False
+        self.signal_name, self.phase, self.mode, self.second, self.kept = "", "start-up", INTERRUPT, False, ""
+
+    def reached(self, phase: str, kept: str, mode: str = INTERRUPT) -> None:
+        """The job moved on to the stage ``phase`` (which phases entered from here return to): a signal from here on
+        is handled in ``mode`` and says ``kept``. A phase noted with a signal stays the one named."""
+        if self.mode == INTERRUPT and mode == INTERRUPT:
+            self.check()
+        if not self.requested:
+            self.phase = phase
+        self.kept, self.mode = kept, mode
 
     @contextmanager
     def handling(self) -> Iterator["StopSignals"]:
@@ -175,7 +191,7 @@ class StopSignals:
 
     def interrupted(self, kept: str = "") -> JobInterrupted:
         """The exception that ends the process through the failure path; ``kept`` says what the job kept."""
-        return JobInterrupted(self.signal_name or "SIGTERM", self.phase, kept)
+        return JobInterrupted(self.signal_name or "SIGTERM", self.phase, kept or self.kept)
 
     def disarm(self) -> None:
         """Cancel the grace alarm (the iteration in flight ended on its own)."""
@@ -186,26 +202,46 @@ class StopSignals:
         if self.requested:
             if not self.second:
                 self.second = True
+                if self.mode == DONE:
+                    raise self.interrupted()
                 if self.mode == FINISH:
-                    print(f"rlrt: a second {name}: abandoning the model folder", file=sys.stderr, flush=True)
+                    _say(f"rlrt: a second {name}: abandoning the model folder")
                     raise self.interrupted()
             return
         self.signal_name = name
+        if self.mode == DONE:
+            _say(f"rlrt: {name} received after the job finished: {self.kept} Ending as it finished (a second "
+                 f"{name} stops the closing down).")
+            return
         if self.mode == INTERRUPT:
             raise self.interrupted()
         if self.mode == POLL:
-            print(f"rlrt: {name} received: saving a checkpoint and stopping", file=sys.stderr, flush=True)
+            _say(f"rlrt: {name} received: saving a checkpoint and stopping")
             signal.setitimer(signal.ITIMER_REAL, self.grace_s)
         elif self.mode == FINISH:
-            print(f"rlrt: {name} received while {self.phase}: finishing it first (no final evaluation)",
-                  file=sys.stderr, flush=True)
+            _say(f"rlrt: {name} received while {self.phase}: finishing it first (no final evaluation)")
             signal.setitimer(signal.ITIMER_REAL, FINISH_BUDGET_S)
         else:
-            print(f"rlrt: {name} received while {self.phase}: finishing it first", file=sys.stderr, flush=True)
+            _say(f"rlrt: {name} received while {self.phase}: finishing it first")
 
     def _on_alarm(self, signum: int, frame: FrameType | None) -> None:
         if self.mode in (POLL, FINISH) and self.requested:
             raise JobInterrupted(self.signal_name, self.phase, "", abandoned=True)
+
+
+def _say(line: str) -> None:
+    """A line on stderr from the signal handler; never raises. The main thread may be inside a write to stderr,
+    blocked on a full pipe or a terminal paused with Ctrl-S, where Python's handler runs and a second write raises
+    ``RuntimeError: reentrant call``: the line then goes to stderr's descriptor directly."""
+    try:
+        print(line, file=sys.stderr, flush=True)
+    except RuntimeError:
+        try:
+            os.write(sys.stderr.fileno(), f"\n{line}\n".encode(errors="backslashreplace"))
+        except (OSError, ValueError, AttributeError):
+            pass
+    except (OSError, ValueError):  # a stream closed, or gone otherwise than runtime.streams handles
+        pass
 
 
 STOPS = StopSignals()
@@ -227,7 +263,10 @@ def run_command(main: Callable[[], int]) -> int:
     try:
         code = main()
     except JobInterrupted as exc:
-        print(f"rlrt: stopped by {exc.signal_name} before the command started", file=sys.stderr, flush=True)
+        if exc.phase in ("", "start-up"):
+            print(f"rlrt: stopped by {exc.signal_name} before the command started", file=sys.stderr, flush=True)
+        else:  # after the job ended (a second signal while it closed down)
+            print(f"rlrt: {str(exc)[0].lower()}{str(exc)[1:]}", file=sys.stderr, flush=True)
         code = exc.exit_code
     mark("main returned")
     return code

@@ -39,7 +39,7 @@ from runtime.export.pipeline import export_failure, export_serving_models
 from runtime.job.environment import JobEnvironment
 from runtime.names import CHECKPOINT_DIR, DEFAULT_BASE_DIR, METADATA_JSON, OUTPUT_CHECKPOINT_DIR
 from runtime.paths import describe_os_error, guarded
-from runtime.stop_signals import FINISH, FINISH_BUDGET_S, HOLD, POLL, STOPS
+from runtime.stop_signals import DONE, FINISH, FINISH_BUDGET_S, HOLD, POLL, STOPS
 from runtime.timings import mark
 from runtime.train.checkpoints import CheckpointManager, TrainingState, config_changes, describe_space
 from runtime.train.manifest import verify_manifest, write_manifest
@@ -264,20 +264,20 @@ def _train(job: JobEnvironment, spec: TrainingSpec, plugins: Plugins, out: TextI
             if stops.requested:
                 raise stops.interrupted(f"{_kept_checkpoint(checkpoint)} {job.model_dir} is complete (no final "
                                         "evaluation).")
+        complete = f"{_kept_checkpoint(checkpoint)} The model in {job.model_dir} is complete"  # what a stop keeps
         # Filmed beside the reporter's close: after the export's checks (a stochastic policy draws from torch's one
         # random generator) and before any environment is made or closed (PyBullet's share process-wide state).
         videos.start_final(backend, state.training_iteration)
+        STOPS.reached(*(("the final video", f"{complete}; the final video was not written.") if videos.filming else
+                        ("closing the training logs", f"{complete}.")))
         reporter.close()
         reporter = None  # closed: not again below
         mark("reporter closed")
-        videos.wait_final(f"{_kept_checkpoint(checkpoint)} {job.model_dir} is complete (the final video was cut "
-                          "short).")
-        try:
-            with STOPS.phase_of("the final evaluation"):
-                _final_evaluation(backend, env_id, state.training_iteration, job, out)
-        except JobInterrupted as exc:
-            exc.kept = f"{_kept_checkpoint(checkpoint)} {job.model_dir} is complete (the evaluation was cut short)."
-            raise
+        videos.wait_final(f"{complete}; the final video was not written.")
+        STOPS.reached("the final evaluation", f"{complete}; the final evaluation was not written.")
+        with STOPS.phase_of("the final evaluation"):
+            _final_evaluation(backend, env_id, state.training_iteration, job, out)
+        STOPS.reached("closing down after the job finished", f"The model in {job.model_dir} is complete.", DONE)
         print(f"rlrt: done ({stopped_by}); model in {job.model_dir}", file=out, flush=True)
         return TrainResult(state, metrics, stopped_by, checkpoint)
     finally:

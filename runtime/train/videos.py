@@ -122,6 +122,11 @@ class RolloutVideos:
                                        name="rlrt-final-video", daemon=True)
         self._final.start()
 
+    @property
+    def filming(self) -> bool:
+        """Whether the final video is being filmed (started and not yet waited for)."""
+        return self._final is not None
+
     def _film_final(self, actor: Actor, path: Path, iteration: int) -> None:
         started = self.clock()
         outcome: Episode | BaseException

@@ -121,3 +121,30 @@ def test_sigterm_during_rlrt_collect_leaves_no_output(tmp_path: Path) -> None:
     assert took < GRACE_S and log.count("rlrt: stopped by SIGTERM during collecting rollouts") == 1, log[-3000:]
     assert not output.exists() and not list(tmp_path.glob(".rollouts.csv*"))
 
+
+
+# After the model folder: the line the signal follows, the signal, the exit, what the job's last line says
+AFTER_THE_MODEL = [
+    ("rlrt-timing: final video", signal.SIGINT, 130, "rlrt: stopped by SIGINT during the final video. "),
+    ("rlrt: done (", signal.SIGTERM, 0, "rlrt: SIGTERM received after the job finished: The model in "),
+]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("line", "signum", "expected", "said"), AFTER_THE_MODEL, ids=["final video", "done"])
+def test_a_signal_after_the_model_folder_names_the_phase_and_keeps_the_trained_model(
+        tmp_path: Path, line: str, signum: int, expected: int, said: str) -> None:
+    """Once ``model/`` is complete a stop names what it cut short (the final video, filmed while the reporter
+    closes) and never turns the trained job into a lost one; after ``rlrt: done`` the job ends as it finished (exit
+    0, no failure file) while Ray closes down."""
+    tree = make_job_tree(tmp_path / "ml", {**SHORT, "record_video_every": 1})
+    code, log, took = _signal_at(["train"], tree.base, tmp_path / "job.log", line, signum)
+    assert code == expected and took < GRACE_S, log[-3000:]
+    assert said in log and "start-up" not in log and "Traceback" not in log, log[-3000:]
+    assert _model_complete_or_absent(tree.model), log[-3000:]
+    if expected == 0:
+        assert not tree.failure.exists(), tree.failure.read_text()
+        return
+    failure = tree.failure.read_text()
+    assert failure.startswith("Stopped by SIGINT during the final video. The checkpoint ") and failure.endswith(
+        f"The model in {tree.model} is complete; the final video was not written.\n"), failure

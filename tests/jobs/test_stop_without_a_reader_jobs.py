@@ -67,31 +67,59 @@ def test_ctrl_c_to_a_pipeline_keeps_the_save(tmp_path: Path, reader: str) -> Non
     _kept(base, "SIGINT")
 
 
-def test_a_terminal_closed_under_the_job_keeps_the_save(tmp_path: Path) -> None:
-    base = tmp_path / "job"
+def _close_the_terminal(argv: list[str], env: dict[str, str], cwd: Path, until: tuple[bytes, ...]) -> int:
+    """Run ``argv`` in a terminal (a pty), close the terminal once its output shows one of ``until``; returns the exit
+    code."""
     master, slave = pty.openpty()
     # The job's own session with the pty as its controlling terminal, as a terminal window's shell runs it.
     proc = subprocess.Popen([sys.executable, "-c", "import os, sys; os.setsid(); os.close(os.open(os.ttyname(0), "
-                             "os.O_RDWR)); os.execv(sys.executable, [sys.executable, *sys.argv[1:]])",
-                             "-m", "runtime.cli", *ARGS, "--base-dir", str(base)],
-                            stdin=slave, stdout=slave, stderr=slave, cwd=REPO_ROOT, env=rlrt_env(None))
+                             "os.O_RDWR)); os.execv(sys.executable, [sys.executable, *sys.argv[1:]])", *argv],
+                            stdin=slave, stdout=slave, stderr=slave, cwd=cwd, env=env)
     os.close(slave)
     try:
         seen = b""
         deadline = time.monotonic() + 300
-        # At a terminal the job shows one line per iteration ("iteration 2 | ..."), elsewhere the metric lines.
-        second = (b"iteration 2 |", b"training_iteration: 2")
-        while not any(s in seen for s in second) and time.monotonic() < deadline and proc.poll() is None:
+        while not any(s in seen for s in until) and time.monotonic() < deadline and proc.poll() is None:
             try:
                 seen += os.read(master, 65536)
             except OSError:
                 break
-        assert any(s in seen for s in second), seen[-3000:]
+        assert any(s in seen for s in until), seen[-3000:]
         os.close(master)  # the window closes: the kernel hangs up the session (SIGHUP), writes fail with EIO
-        code = proc.wait(timeout=200)
+        return proc.wait(timeout=200)
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def test_a_terminal_closed_under_the_job_keeps_the_save(tmp_path: Path) -> None:
+    base = tmp_path / "job"
+    # At a terminal the job shows one line per iteration ("iteration 2 | ..."), elsewhere the metric lines.
+    code = _close_the_terminal(["-m", "runtime.cli", *ARGS, "--base-dir", str(base)], rlrt_env(None), REPO_ROOT,
+                               (b"iteration 2 |", b"training_iteration: 2"))
     assert code == 129
     _kept(base, "SIGHUP")
+
+
+def test_a_terminal_closed_under_a_script_mode_container_lets_the_script_save(tmp_path: Path) -> None:
+    """``docker run -it IMAGE train`` on a script-mode job, and the terminal closes: the container's own lines meet
+    EIO and go on; the script (whose own writes fail too, so it saves without a word) is stopped with SIGTERM, as
+    SageMaker stops it, and saves; the job ends with the script's exit 0."""
+    from tests.jobs.test_script_stop_jobs import script_mode_tree
+
+    script = ("import os, signal, sys, time\n"
+              "def save(signum, frame):\n"
+              "    time.sleep(1)\n"
+              "    open(os.path.join(os.environ['SM_MODEL_DIR'], 'saved'), 'w').write(signal.Signals(signum).name)\n"
+              "    sys.exit(0)\n"
+              "signal.signal(signal.SIGTERM, save)\n"
+              "print('script: training', flush=True)\n"
+              "while True:\n"
+              "    time.sleep(0.1)\n")
+    tree, env = script_mode_tree(tmp_path, script)
+    code = _close_the_terminal([str(REPO_ROOT / "entrypoints" / "container.py"), "train"], env, tmp_path,
+                               (b"script: training",))
+    assert code == 0
+    assert (tree.model / "saved").read_text() == "SIGTERM"
+    assert not tree.failure.exists()

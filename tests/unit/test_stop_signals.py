@@ -7,11 +7,12 @@ import os
 import pickle
 import signal
 import sys
+import time
 
 import pytest
 
 from runtime.errors import JobInterrupted
-from runtime.stop_signals import FINISH, HOLD, STOPS
+from runtime.stop_signals import DONE, FINISH, HOLD, POLL, STOPS
 
 
 def test_an_interrupt_phase_raises_where_the_main_thread_is_and_the_callers_handlers_come_back() -> None:
@@ -42,6 +43,62 @@ def test_a_second_signal_abandons_a_model_folder_being_finished() -> None:
             os.kill(os.getpid(), signal.SIGTERM)
             pytest.fail("the second signal was ignored")
     assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)  # the budget's alarm is off
+
+
+def test_a_stage_reached_after_training_names_itself_and_a_finished_job_ends_as_it_finished(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """Between phases the job's stage is named, not start-up, with what it kept; once the job finished the first
+    signal is only said (the job keeps its exit 0) and a second stops the closing down."""
+    with pytest.raises(JobInterrupted) as stopped, STOPS.handling():
+        with STOPS.phase_of("training"):
+            pass
+        STOPS.reached("the final video", "model/ is complete; the final video was not written.")
+        os.kill(os.getpid(), signal.SIGINT)
+        pytest.fail("the signal did not interrupt")
+    assert str(stopped.value) == ("Stopped by SIGINT during the final video. model/ is complete; the final video "
+                                  "was not written.")
+    with STOPS.handling():
+        STOPS.reached("closing down after the job finished", "model/ is complete.", DONE)
+        os.kill(os.getpid(), signal.SIGTERM)
+        finished = True
+        assert finished and STOPS.requested
+        with pytest.raises(JobInterrupted) as second:
+            os.kill(os.getpid(), signal.SIGTERM)
+            pytest.fail("the second signal was ignored")
+    assert "rlrt: SIGTERM received after the job finished: model/ is complete." in capsys.readouterr().err
+    assert second.value.phase == "closing down after the job finished"
+
+
+def test_a_signal_while_stderr_is_blocked_mid_write_is_noted_and_said(monkeypatch: pytest.MonkeyPatch) -> None:
+    """SIGTERM while the main thread is blocked writing to stderr (a pipe nobody drains yet, as a terminal paused
+    with Ctrl-S): Python runs the handler inside that write, where printing to the same stream raises
+    ``RuntimeError: reentrant call``. The stop is noted, the job's write completes, and the line still comes."""
+    import threading
+
+    read_end, write_end = os.pipe()
+    stream = os.fdopen(write_end, "w", buffering=1)
+    monkeypatch.setattr(sys, "stderr", stream)
+    drained = bytearray()
+    main = threading.get_ident()
+
+    def stop_then_drain() -> None:
+        time.sleep(0.3)  # the main thread is blocked in its write by now
+        signal.pthread_kill(main, signal.SIGTERM)
+        time.sleep(0.3)
+        while chunk := os.read(read_end, 65536):
+            drained.extend(chunk)
+
+    drainer = threading.Thread(target=stop_then_drain, daemon=True)
+    drainer.start()
+    with STOPS.handling(), STOPS.phase_of("training", POLL):
+        stream.write("x" * 1_000_000 + "\n")  # far more than a pipe holds
+        stream.flush()
+        assert STOPS.requested and STOPS.signal_name == "SIGTERM"
+        STOPS.disarm()
+    stream.close()
+    drainer.join(10)
+    assert b"rlrt: SIGTERM received: saving a checkpoint and stopping" in drained
+    assert drained.count(b"x") == 1_000_000
 
 
 def test_a_stream_whose_reader_is_gone_goes_on_into_dev_null() -> None:
