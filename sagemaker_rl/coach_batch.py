@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 from runtime.backends.d3rlpy import squared_error
 from runtime.config import hyperparameters as hp
@@ -43,7 +43,7 @@ def _action_drop(reader: Reader, config: dict[str, Any]) -> None:
                           "likely action's probability, where Coach's KNN dropped actions far from the data's "
                           "states)")
     else:
-        raise UserError(f"{path} is {class_name(method)}: rlrt translates KNNParameters or "
+        raise UserError(f"{path} is {class_name(method)}{reader.where(path)}: rlrt translates KNNParameters or "
                         "NNImitationModelParameters (to d3rlpy's action_flexibility).")
 
 
@@ -58,8 +58,9 @@ def _dataset(reader: Reader, job: CoachJob) -> None:
             reader.note("agent_params.memory.load_memory_from_file_path.is_episodic",
                         "False not translated: rlrt reads episodes by the CSV's episode_id")
     else:
-        raise UserError(f"agent_params.memory.load_memory_from_file_path is {class_name(source)}: rlrt reads a "
-                        "CsvDataset (the seeds' rollout CSV: episode_id, action, reward, state_features, ...).")
+        where = reader.where("agent_params.memory.load_memory_from_file_path")
+        raise UserError(f"agent_params.memory.load_memory_from_file_path is {class_name(source)}{where}: rlrt reads "
+                        "a CsvDataset (the seeds' rollout CSV: episode_id, action, reward, state_features, ...).")
     for part in ("max_size", "shared_memory"):
         reader.used.add(f"agent_params.memory.{part}")
     ratio = reader.get("agent_params.memory.train_to_eval_ratio")
@@ -71,8 +72,8 @@ def _dataset(reader: Reader, job: CoachJob) -> None:
 def _schedule(reader: Reader, job: CoachJob) -> None:
     improve = steps(reader.get("improve_steps"))
     if improve is None or improve[0] not in ("TrainingSteps", "Time"):
-        raise UserError(f"improve_steps is {improve}: a Batch RL preset counts TrainingSteps (epochs: passes over "
-                        "the dataset) or Time.")
+        raise UserError(f"improve_steps is {improve}{reader.where('improve_steps')}: a Batch RL preset counts "
+                        "TrainingSteps (epochs: passes over the dataset) or Time.")
     key = "epochs" if improve[0] == "TrainingSteps" else hp.STOP_TIME_TOTAL_S
     job.hyperparameters[STOP + key] = improve[1]
     job.notes.append(f"improve_steps: {improve[0]}({improve[1]}) -> stop at {key} {improve[1]}"
@@ -89,22 +90,21 @@ def _schedule(reader: Reader, job: CoachJob) -> None:
         reader.note("heatup_steps", f"{heatup} not translated: offline training has no heatup")
 
 
-def translate_batch(graph_manager: Any) -> CoachJob:
+def translate_batch(graph_manager: Any, origins: Mapping[str, str] | None = None) -> CoachJob:
     """The offline (d3rlpy DiscreteBCQ) job for a ``BatchRLGraphManager`` preset; :class:`UserError` naming what rlrt
-    cannot translate."""
-    reader = Reader(graph_manager)
+    cannot translate. ``origins``: as :func:`sagemaker_rl.coach_translate.translate`'s."""
+    reader = Reader(graph_manager, origins)
     agent = reader.get("agent_params", mark=False)
     if class_name(agent) != "DDQNBCQAgentParameters":
-        raise UserError(f"BatchRLGraphManager with {class_name(agent)}: rlrt translates Batch RL with "
-                        "DDQNBCQAgentParameters (to d3rlpy's DiscreteBCQ).")
+        raise UserError(f"BatchRLGraphManager with {class_name(agent)}{reader.where('agent_params')}: rlrt "
+                        "translates Batch RL with DDQNBCQAgentParameters (to d3rlpy's DiscreteBCQ).")
     if getattr(graph_manager, "experience_generating_agent_params", None) is not None:
         raise UserError("BatchRLGraphManager with experience_generating_agent_params: rlrt trains on logged data; "
                         "collect it first (`rlrt collect`) and pass it as a CsvDataset or in the 'train' channel.")
-    net = reader.get(MAIN, mark=False)
-    heads = [class_name(h) for h in net.heads_parameters]
+    heads = [class_name(h) for h in reader.get(f"{MAIN}.heads_parameters", mark=False)]
     if heads != ["QHeadParameters"]:
-        raise UserError(f"{MAIN}.heads_parameters is {heads}: d3rlpy's DiscreteBCQ has a Q head "
-                        "(QHeadParameters).")
+        raise UserError(f"{MAIN}.heads_parameters is {heads}{reader.where(MAIN + '.heads_parameters')}: d3rlpy's "
+                        "DiscreteBCQ has a Q head (QHeadParameters).")
     _, hidden, activation = network_layers(reader)
     if activation != "relu":
         reader.note(f"{MAIN}.middleware_parameters.activation_function",
@@ -156,7 +156,7 @@ def translate_batch(graph_manager: Any) -> CoachJob:
     if spaces is not None:
         job.spaces = (int(spaces.state["observation"].num_elements), len(spaces.action.actions)
                       if class_name(spaces.action) == "DiscreteActionSpace" else -1)
-    epochs = int(graph_manager.reward_model_num_epochs)
+    epochs = int(reader.get("reward_model_num_epochs"))
     if epochs != DEFAULT_REWARD_MODEL_EPOCHS:
         job.notes.append(f"reward_model_num_epochs: {epochs} not translated: rlrt fits its own reward model for the "
                          "doubly robust estimates (DR, SDR)")

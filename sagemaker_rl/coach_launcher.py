@@ -44,7 +44,9 @@ from runtime.train.job import run_training_job
 from sagemaker_rl import compat
 from sagemaker_rl import coach_batch
 from sagemaker_rl.coach_csv import report_coach_csv
+from sagemaker_rl.coach_imports import missing_coach_module
 from sagemaker_rl.coach_translate import CoachJob, translate
+from sagemaker_rl.coach_values import hyperparameter_origins
 from sagemaker_rl.compat.coach_steps import STEP_TYPES
 from sagemaker_rl.configuration_list import ConfigurationList
 from sagemaker_rl.ray_launcher import job_hyperparameters, job_root
@@ -129,7 +131,8 @@ class SageMakerCoachPresetLauncher:
         except UserError:
             raise
         except Exception as exc:  # the user's preset file failed: its error, named
-            raise UserError(f"{path.name}: {type(exc).__name__}: {exc}") from exc
+            missing = missing_coach_module(exc, path) if isinstance(exc, ImportError) else None
+            raise (missing or UserError(f"{path.name}: {type(exc).__name__}: {exc}")) from exc
         if not hasattr(module, "graph_manager"):
             raise UserError(f"{path.name} defines no graph_manager")
         return module.graph_manager
@@ -146,13 +149,14 @@ class SageMakerCoachPresetLauncher:
             if name not in LAUNCHER_ARGUMENTS and not name.startswith(hp.SAGEMAKER_PREFIX) \
                     and name != hp.TUNING_OBJECTIVE:
                 self.map_hyperparameter(name, value)
+        origins = hyperparameter_origins(self.hyperparameters.hp_dict)
         try:
             self.hyperparameters.apply_subset(graph_manager, "rl.")
         except (KeyError, AttributeError, TypeError, ValueError) as exc:
             failed = next((k for k in self.hyperparameters.hp_dict if k.startswith("rl.")), "?")
             raise UserError(f"the hyperparameter {failed} names nothing the preset's graph manager holds "
                             f"({type(exc).__name__}: {exc})") from exc
-        job = translate(graph_manager)
+        job = translate(graph_manager, origins)
         if job.user_env:
             env_config = job.hyperparameters.get(hp.CONFIG_PREFIX + "env_config") or {}
             job.env = job.hyperparameters[hp.ENV] = _register_level(job.env, env_config)
@@ -223,7 +227,8 @@ class SageMakerCoachPresetLauncher:
             try:
                 chosen["coach"] = job = self.coach_job(preset_file)
             except UserError as exc:
-                raise UserError(f"The Coach preset file {preset_file.name} in source_dir cannot run: {exc}. "
+                problem = str(exc).rstrip(".")
+                raise UserError(f"The Coach preset file {preset_file.name} in source_dir cannot run: {problem}. "
                                 f"{_rlrt_hint(name)}See docs/MIGRATING.md.") from exc
             print(f"rlrt: training the Coach preset file {preset_file.name} from source_dir ({job.algorithm} on "
                   f"{job.env})", flush=True)

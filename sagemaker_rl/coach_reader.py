@@ -6,10 +6,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any, Iterator
+from typing import Any, Iterator, Mapping
 
 from runtime.config import hyperparameters as hp
 from runtime.errors import UserError
+from sagemaker_rl.coach_values import checked, where
 
 CONFIG = hp.CONFIG_PREFIX
 STOP = hp.STOP_PREFIX
@@ -46,22 +47,43 @@ class CoachJob:
 
 
 class Reader:
-    """The graph manager, with the attribute paths translated so far (the rest of what the preset set is noted)."""
+    """The graph manager, with the attribute paths translated so far (the rest of what the preset set is noted).
+    ``origins``: the settings the job's hyperparameters set, each with the hyperparameter's name
+    (:func:`sagemaker_rl.coach_values.hyperparameter_origins`)."""
 
-    def __init__(self, graph_manager: Any) -> None:
+    def __init__(self, graph_manager: Any, origins: Mapping[str, str] | None = None) -> None:
         self.gm = graph_manager
+        self.origins = dict(origins or {})
         self.used: set[str] = set()
         self.notes: list[str] = []
 
     def get(self, path: str, mark: bool = True) -> Any:
         """The value at ``path`` (``agent_params.network_wrappers.main.learning_rate``), marked as translated
-        unless ``mark`` is False (a container whose parts are read one by one)."""
+        unless ``mark`` is False (a container whose parts are read one by one). Every value read is checked here
+        (:func:`sagemaker_rl.coach_values.checked`): a bad one is a :class:`UserError` in the preset's names, saying
+        where it was set."""
         if mark:
             self.used.add(path)
-        obj = self.gm
+        obj, done = self.gm, ""
         for part in path.split("."):
-            obj = obj[part] if isinstance(obj, dict) else getattr(obj, part)
-        return obj
+            try:
+                obj = obj[part] if isinstance(obj, dict) else obj[int(part)] if isinstance(obj, list) \
+                    else getattr(obj, part)
+            except (AttributeError, KeyError, IndexError, TypeError, ValueError):
+                held = f"'{done}' is {_short(obj)}" if done else f"the graph manager is {class_name(obj)}"
+                raise UserError(f"{held}, which has no '{part}' (rlrt reads {path}, as Coach's parameters hold it)"
+                                f"{self.where(done)}.") from None
+            done = f"{done}.{part}" if done else part
+        value, problem = checked(path, obj)
+        if problem is not None:
+            source = where(self.gm, path, self.origins)
+            raise UserError(f"{problem} ({source})." if source else f"{problem}.")
+        return value
+
+    def where(self, path: str) -> str:
+        """`` (file, line N)`` or `` (the hyperparameter rl.x)`` for the setting at ``path``; '' when unknown."""
+        source = where(self.gm, path, self.origins)
+        return f" ({source})" if source else ""
 
     def note(self, path: str, why: str) -> None:
         """Mark ``path`` as read, with a line saying how (approximately, or not at all)."""
@@ -80,30 +102,35 @@ def class_name(obj: Any) -> str:
     return type(obj).__name__
 
 
-def scheme_units(component: Any, schemes: dict[str, list[int]], where: str,
+def scheme_units(reader: Reader, where: str, schemes: dict[str, list[int]],
                  convolutions: list[list[Any]] | None = None) -> list[int]:
-    """The hidden sizes of an embedder's or middleware's ``scheme`` (a list of ``Dense`` or a scheme name). Leading
-    ``Conv2d`` layers go to ``convolutions`` as RLlib's ``conv_filters`` entries when it is given (an embedder of an
-    image); otherwise a layer other than ``Dense`` is a :class:`UserError`."""
-    scheme = component.scheme
-    if isinstance(scheme, Enum):
+    """The hidden sizes of the ``scheme`` (a list of ``Dense`` or a scheme name) of the embedder or middleware at
+    ``where``. Leading ``Conv2d`` layers go to ``convolutions`` as RLlib's ``conv_filters`` entries when it is given
+    (an embedder of an image); otherwise a layer other than ``Dense`` is a :class:`UserError`."""
+    path = f"{where}.scheme"
+    scheme = reader.get(path, mark=False)
+    if isinstance(scheme, Enum) and str(scheme.value) in schemes:
         return list(schemes[str(scheme.value)])
+    if not isinstance(scheme, (list, tuple)):
+        raise UserError(f"'{path}' must be a scheme ({', '.join(schemes)}) or a list of layers, got "
+                        f"{scheme!r}{reader.where(path)}.")
     units: list[int] = []
-    for layer in scheme:
+    for index, layer in enumerate(scheme):
+        at = f"{path}.{index}"
         if class_name(layer) == "Conv2d" and convolutions is not None and not units:
             # Coach's Conv2d is TensorFlow's conv2d: channels last, 'valid' padding (RLlib's default is 'same').
-            size = layer.kernel_size
+            size = reader.get(f"{at}.kernel_size", mark=False)
             kernel = [int(k) for k in size] if isinstance(size, (list, tuple)) else [int(size), int(size)]
-            stride = layer.strides
+            stride = reader.get(f"{at}.strides", mark=False)
             stride = [int(s) for s in stride] if isinstance(stride, (list, tuple)) else int(stride)
-            convolutions.append([int(layer.num_filters), kernel, stride, "valid"])
+            convolutions.append([int(reader.get(f"{at}.num_filters", mark=False)), kernel, stride, "valid"])
         elif class_name(layer) == "Dense":
-            units.append(int(layer.units))
+            units.append(int(reader.get(f"{at}.units", mark=False)))
         else:
             where_ok = ("Conv2d layers before its Dense layers (an image observation's embedder)"
                         if convolutions is not None else "Dense layers")
-            raise UserError(f"{where}.scheme holds {layer!r}: rlrt translates {where_ok}; this layer has no "
-                            "counterpart there.")
+            raise UserError(f"{path} holds {layer!r}{reader.where(path)}: rlrt translates {where_ok}; this layer "
+                            "has no counterpart there.")
     return units
 
 
@@ -113,20 +140,21 @@ def network_layers(reader: Reader, images: bool = False) -> tuple[list[list[Any]
     middleware's) and activation (the middleware's; an embedder's other one is noted); a network rlrt cannot build
     is a :class:`UserError`."""
     net = reader.get(MAIN, mark=False)
-    embedders = net.input_embedders_parameters
+    embedders = reader.get(f"{MAIN}.input_embedders_parameters", mark=False)
     if list(embedders) != ["observation"]:
-        raise UserError(f"{MAIN}.input_embedders_parameters has inputs {sorted(embedders)}: rlrt trains a model of "
-                        "one 'observation' input.")
+        raise UserError(f"{MAIN}.input_embedders_parameters has inputs {sorted(embedders)}"
+                        f"{reader.where(MAIN + '.input_embedders_parameters')}: rlrt trains a model of one "
+                        "'observation' input.")
     embedder, middleware = embedders["observation"], net.middleware_parameters
     if class_name(middleware) != "FCMiddlewareParameters":
-        raise UserError(f"{MAIN}.middleware_parameters is {class_name(middleware)}: rlrt translates the fully "
-                        "connected middleware (FCMiddlewareParameters) only.")
+        raise UserError(f"{MAIN}.middleware_parameters is {class_name(middleware)}"
+                        f"{reader.where(MAIN + '.middleware_parameters')}: rlrt translates the fully connected "
+                        "middleware (FCMiddlewareParameters) only.")
     convolutions: list[list[Any]] | None = [] if images else None
-    hidden = (scheme_units(embedder, EMBEDDER_SCHEMES, f"{MAIN}.input_embedders_parameters.observation",
-                           convolutions)
-              + scheme_units(middleware, MIDDLEWARE_SCHEMES, f"{MAIN}.middleware_parameters"))
-    activation = str(middleware.activation_function)
-    if embedder.activation_function != activation:
+    hidden = (scheme_units(reader, f"{MAIN}.input_embedders_parameters.observation", EMBEDDER_SCHEMES, convolutions)
+              + scheme_units(reader, f"{MAIN}.middleware_parameters", MIDDLEWARE_SCHEMES))
+    activation = str(reader.get(f"{MAIN}.middleware_parameters.activation_function", mark=False))
+    if reader.get(f"{MAIN}.input_embedders_parameters.observation.activation_function", mark=False) != activation:
         reader.note(f"{MAIN}.input_embedders_parameters.observation.activation_function",
                     f"{embedder.activation_function!r} not translated: rlrt's model has one activation, the "
                     f"middleware's {activation!r}")

@@ -16,7 +16,7 @@ parameter objects; nothing here imports ``rl_coach``.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Mapping
 
 from runtime.config import hyperparameters as hp
 from runtime.errors import UserError
@@ -28,16 +28,21 @@ from sagemaker_rl.coach_reader import network_layers
 from sagemaker_rl.coach_reader import steps as _steps
 from sagemaker_rl.coach_reader import untranslated as _untranslated
 from sagemaker_rl.coach_schedule import translate_schedule
+from sagemaker_rl.coach_values import RLLIB_ACTIVATIONS
 
 def _network(reader: Reader, config: dict[str, Any]) -> None:
     """The main network's layers, activation, learning rate and gradient clipping."""
-    net = reader.get(MAIN, mark=False)
-    convolutions, hidden, activation = network_layers(reader, images=True)
-    for part in ("learning_rate", "clip_gradients", "batch_size", "heads_parameters", "use_separate_networks_per_head"):
-        reader.used.add(f"{MAIN}.{part}")
-    config["lr"] = float(net.learning_rate)
-    if net.clip_gradients is not None:
-        config["grad_clip"] = float(net.clip_gradients)
+    convolutions, hidden, coach_activation = network_layers(reader, images=True)
+    activation = RLLIB_ACTIVATIONS.get(coach_activation.lower())
+    if activation is None:
+        path = f"{MAIN}.middleware_parameters.activation_function"
+        raise UserError(f"'{path}' must be one of {', '.join(RLLIB_ACTIVATIONS)} (the activations RLlib's model "
+                        f"builds), got {coach_activation!r}{reader.where(path)}.")
+    reader.used.add(f"{MAIN}.heads_parameters")
+    config["lr"] = float(reader.get(f"{MAIN}.learning_rate"))
+    clip = reader.get(f"{MAIN}.clip_gradients")
+    if clip is not None:
+        config["grad_clip"] = float(clip)
     if not convolutions:
         config["model_config"] = {"fcnet_hiddens": hidden, "fcnet_activation": str(activation)}
         return
@@ -52,7 +57,6 @@ def _network(reader: Reader, config: dict[str, Any]) -> None:
 
 
 def _ppo(reader: Reader, config: dict[str, Any]) -> None:
-    net = reader.get(MAIN, mark=False)
     config.update({
         "gamma": float(reader.get("agent_params.algorithm.discount")),
         "lambda": float(reader.get("agent_params.algorithm.gae_lambda")),
@@ -61,10 +65,10 @@ def _ppo(reader: Reader, config: dict[str, Any]) -> None:
         "entropy_coeff": float(reader.get("agent_params.algorithm.beta_entropy")),
         "num_epochs": int(reader.get("agent_params.algorithm.optimization_epochs")),
         "use_kl_loss": bool(reader.get("agent_params.algorithm.use_kl_regularization")),
-        "minibatch_size": int(net.batch_size),
+        "minibatch_size": int(reader.get(f"{MAIN}.batch_size")),
     })
     # Coach's PPO heads have separate networks unless use_separate_networks_per_head is off.
-    config["model_config"]["vf_share_layers"] = not net.use_separate_networks_per_head
+    config["model_config"]["vf_share_layers"] = not reader.get(f"{MAIN}.use_separate_networks_per_head")
     playing = _environment_steps(reader, "agent_params.algorithm.num_consecutive_playing_steps",
                                  ": RLlib's PPO collects a number of environment steps per update")
     if playing is not None:
@@ -85,11 +89,10 @@ exceed, zeroing the value's gradient), here at a bound no loss reaches."""
 def _actor_critic(reader: Reader, config: dict[str, Any]) -> None:
     """Coach's A3C as RLlib's PPO with one plain gradient step per batch of ``num_steps_between_gradient_updates``
     (A3C's t_max) environment steps: no minibatches or epochs, so PPO's clipping never acts (the ratio is 1)."""
-    net = reader.get(MAIN, mark=False)
-    heads = {_name(h): h for h in net.heads_parameters}
+    heads = {_name(h): index for index, h in enumerate(reader.get(f"{MAIN}.heads_parameters", mark=False))}
     if sorted(heads) != ["PolicyHeadParameters", "VHeadParameters"]:
-        raise UserError(f"{MAIN}.heads_parameters is {list(heads)}: rlrt translates Actor-Critic's value and policy "
-                        "heads (VHeadParameters, PolicyHeadParameters).")
+        raise UserError(f"{MAIN}.heads_parameters is {list(heads)}{reader.where(MAIN + '.heads_parameters')}: rlrt "
+                        "translates Actor-Critic's value and policy heads (VHeadParameters, PolicyHeadParameters).")
     rescaler = reader.get("agent_params.algorithm.policy_gradient_rescaler")
     rescaler_name = str(getattr(rescaler, "name", rescaler))
     gae = rescaler_name == "GAE"
@@ -105,12 +108,12 @@ def _actor_critic(reader: Reader, config: dict[str, Any]) -> None:
         # lambda 1.
         "use_gae": True, "lambda": lam if gae else 1.0,
         "entropy_coeff": float(reader.get("agent_params.algorithm.beta_entropy")),
-        "vf_loss_coeff": float(heads["VHeadParameters"].loss_weight)
-        / float(heads["PolicyHeadParameters"].loss_weight),
+        "vf_loss_coeff": float(reader.get(f"{MAIN}.heads_parameters.{heads['VHeadParameters']}.loss_weight"))
+        / float(reader.get(f"{MAIN}.heads_parameters.{heads['PolicyHeadParameters']}.loss_weight")),
         "train_batch_size_per_learner": t_max, "minibatch_size": t_max, "num_epochs": 1, "use_kl_loss": False,
         "vf_clip_param": A3C_VALUE_LOSS_BOUND,
     })
-    config["model_config"]["vf_share_layers"] = not net.use_separate_networks_per_head
+    config["model_config"]["vf_share_layers"] = not reader.get(f"{MAIN}.use_separate_networks_per_head")
     estimate = bool(reader.get("agent_params.algorithm.estimate_state_value_using_gae"))
     if gae and not estimate and lam != 1.0:
         reader.note("agent_params.algorithm.estimate_state_value_using_gae",
@@ -138,17 +141,16 @@ def _environment_steps(reader: Reader, key: str, why: str = "") -> int | None:
 
 
 def _dqn(reader: Reader, config: dict[str, Any], double_q: bool) -> None:
-    net = reader.get(MAIN, mark=False)
-    heads = [_name(h) for h in net.heads_parameters]
+    heads = [_name(h) for h in reader.get(f"{MAIN}.heads_parameters", mark=False)]
     if heads not in (["QHeadParameters"], ["DuelingQHeadParameters"]):
-        raise UserError(f"{MAIN}.heads_parameters is {heads}: rlrt translates a Q head (QHeadParameters) or a "
-                        "dueling one (DuelingQHeadParameters).")
+        raise UserError(f"{MAIN}.heads_parameters is {heads}{reader.where(MAIN + '.heads_parameters')}: rlrt "
+                        "translates a Q head (QHeadParameters) or a dueling one (DuelingQHeadParameters).")
     config.update({
         "gamma": float(reader.get("agent_params.algorithm.discount")),
         "double_q": double_q,
         "dueling": heads == ["DuelingQHeadParameters"],
         "n_step": 1,
-        "train_batch_size_per_learner": int(net.batch_size),
+        "train_batch_size_per_learner": int(reader.get(f"{MAIN}.batch_size")),
         "tau": float(reader.get("agent_params.algorithm.rate_for_copying_weights_to_target")),
         # Coach's Q head fits the squared error unless told to use Huber; RLlib's default is Huber.
         "td_error_loss_fn": "huber" if reader.get(f"{MAIN}.replace_mse_with_huber_loss") else "mse",
@@ -160,22 +162,22 @@ def _dqn(reader: Reader, config: dict[str, Any], double_q: bool) -> None:
     playing = _environment_steps(reader, "agent_params.algorithm.num_consecutive_playing_steps")
     if playing is not None:
         # Coach trains one batch every N environment steps: RLlib's replay ratio says the same.
-        config["training_intensity"] = float(net.batch_size) / playing
+        config["training_intensity"] = float(reader.get(f"{MAIN}.batch_size")) / playing
     size = reader.get("agent_params.memory.max_size")
     if _name(size[0]) == "MemoryGranularity" and getattr(size[0], "name", "") == "Transitions":
         config["replay_buffer_config"] = {"type": "EpisodeReplayBuffer", "capacity": int(size[1])}
     else:
         reader.note("agent_params.memory.max_size", f"{size} not translated: RLlib's replay holds transitions")
-    schedule = reader.get("agent_params.exploration.epsilon_schedule")
+    epsilon = "agent_params.exploration.epsilon_schedule"
+    schedule = reader.get(epsilon)
     if _name(schedule) == "LinearSchedule":
-        config["epsilon"] = [[0, float(schedule.initial_value)],
-                             [int(schedule.decay_steps), float(schedule.final_value)]]
+        config["epsilon"] = [[0, float(reader.get(f"{epsilon}.initial_value"))],
+                             [int(reader.get(f"{epsilon}.decay_steps")), float(reader.get(f"{epsilon}.final_value"))]]
     elif _name(schedule) == "ConstantSchedule":
-        config["epsilon"] = [[0, float(schedule.initial_value)]]
+        config["epsilon"] = [[0, float(reader.get(f"{epsilon}.initial_value"))]]
     else:
-        reader.note("agent_params.exploration.epsilon_schedule", f"{_name(schedule)} not translated")
-    reader.used.add(f"{MAIN}.optimizer_epsilon")
-    config["adam_epsilon"] = float(net.optimizer_epsilon)
+        reader.note(epsilon, f"{_name(schedule)} not translated")
+    config["adam_epsilon"] = float(reader.get(f"{MAIN}.optimizer_epsilon"))
 
 
 AGENTS = {"ClippedPPOAgentParameters": "PPO", "ActorCriticAgentParameters": "PPO", "DQNAgentParameters": "DQN",
@@ -186,14 +188,13 @@ AGENTS = {"ClippedPPOAgentParameters": "PPO", "ActorCriticAgentParameters": "PPO
 def _environment(reader: Reader, job: CoachJob) -> None:
     env = reader.get("env_params", mark=False)
     if _name(env) not in ("GymVectorEnvironment", "GymEnvironmentParameters"):
-        raise UserError(f"env_params is {_name(env)}: rlrt translates gym environments (GymVectorEnvironment).")
-    level = reader.get("env_params.level")
-    if not isinstance(level, str) or not level.strip():
-        raise UserError(f"env_params.level is {level!r}: name a gym id (level='CartPole-v0').")
+        raise UserError(f"env_params is {_name(env)}{reader.where('env_params')}: rlrt translates gym environments "
+                        "(GymVectorEnvironment).")
+    level = reader.get("env_params.level")  # a text (coach_values); 'module:Class' needs both parts
     module, colon, attribute = level.partition(":")
     if colon and not (module.strip() and attribute.strip()):
-        raise UserError(f"env_params.level {level!r} must be a gym id or 'module:Class' (a class or function in "
-                        "source_dir that makes the environment).")
+        raise UserError(f"env_params.level {level!r}{reader.where('env_params.level')} must be a gym id or "
+                        "'module:Class' (a class or function in source_dir that makes the environment).")
     job.user_env = bool(colon)
     job.env = level
     job.hyperparameters[hp.ENV] = level
@@ -204,20 +205,22 @@ def _environment(reader: Reader, job: CoachJob) -> None:
         reader.used.add(f"env_params.{part}")
 
 
-def translate(graph_manager: Any) -> CoachJob:
-    """The rlrt job for a Coach preset's ``graph_manager`` (see the module's docstring)."""
+def translate(graph_manager: Any, origins: Mapping[str, str] | None = None) -> CoachJob:
+    """The rlrt job for a Coach preset's ``graph_manager`` (see the module's docstring); ``origins``: the settings
+    the job's hyperparameters set (:func:`sagemaker_rl.coach_values.hyperparameter_origins`), which messages about
+    their values name."""
     if not hasattr(graph_manager, "agent_params"):
         raise UserError(f"{_name(graph_manager)} has no single agent_params: rlrt translates a BasicRLGraphManager "
                         "(one agent, one environment).")
     if _name(graph_manager) == "BatchRLGraphManager":
-        return translate_batch(graph_manager)
-    reader = Reader(graph_manager)
+        return translate_batch(graph_manager, origins)
+    reader = Reader(graph_manager, origins)
     agent = reader.get("agent_params", mark=False)
     algorithm = AGENTS.get(_name(agent))
     if algorithm is None or _name(graph_manager) != "BasicRLGraphManager":
-        raise UserError(f"{_name(graph_manager)} with {_name(agent)}: rlrt translates a BasicRLGraphManager with "
-                        f"{', '.join(AGENTS)} (to RLlib's PPO / DQN), or a BatchRLGraphManager with "
-                        "DDQNBCQAgentParameters (to d3rlpy's DiscreteBCQ).")
+        raise UserError(f"{_name(graph_manager)} with {_name(agent)}{reader.where('agent_params')}: rlrt "
+                        f"translates a BasicRLGraphManager with {', '.join(AGENTS)} (to RLlib's PPO / DQN), or a "
+                        "BatchRLGraphManager with DDQNBCQAgentParameters (to d3rlpy's DiscreteBCQ).")
     job = CoachJob({hp.RUN: algorithm}, algorithm, "")
     config: dict[str, Any] = {}
     _network(reader, config)

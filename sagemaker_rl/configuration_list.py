@@ -3,15 +3,19 @@
 step kinds).
 
 A hyperparameter names a path into the object: ``agent_params.algorithm.discount`` sets that attribute (a dict is
-entered by key: ``agent_params.network_wrappers.main.learning_rate``), and ``name:Kind`` wraps the value in an
-allowed type first (``improve_steps:TrainingSteps`` = 100 -> ``TrainingSteps(100)``). Values given as text become
-numbers where they read as one.
+entered by key: ``agent_params.network_wrappers.main.learning_rate``, a list by index: ``...scheme.0.units``),
+and ``name:Kind`` wraps the value in an allowed type first (``improve_steps:TrainingSteps`` = 100 ->
+``TrainingSteps(100)``). Values given as text become numbers where they read as one.
 """
 
 from __future__ import annotations
 
+import difflib
 import logging
+from enum import Enum
 from typing import Any, ClassVar
+
+from runtime.errors import UserError
 
 log = logging.getLogger(__name__)
 
@@ -46,17 +50,31 @@ class ConfigurationList:
 
     def _set_rl_property_value(self, obj: Any, key: str, val: Any, path: str = "") -> None:
         """Set ``key`` (``a.b.c``, the last part optionally ``c:Kind``) under ``obj`` to ``val``. Instance attributes
-        only: a name starting with ``__`` is refused."""
+        only: a name starting with ``__`` is refused. As a Coach preset's own assignment, a name the object does not
+        hold is a :class:`UserError` with the closest one (a misspelt hyperparameter fails instead of being kept
+        beside the setting it meant); only a dict (``additional_simulator_parameters``: the environment's keyword
+        arguments) takes new keys. ``path``: the hyperparameter's name so far, for that message."""
         head, dot, rest = key.partition(".")
         if dot:
             _check_safe(head)
-            child = obj[head] if isinstance(obj, dict) else vars(obj)[head]
-            self._set_rl_property_value(child, rest, val, f"{path}.{head}")
+            _check_known(obj, head, path, f".{rest}")
+            child = obj[head] if isinstance(obj, dict) else obj[int(head)] if isinstance(obj, list) else vars(obj)[head]
+            self._set_rl_property_value(child, rest, val, _joined(path, head))
             return
+        kind = key[key.find(":"):] if ":" in key else ""
         key, val = self._parse_type(key, val)
         _check_safe(key)
         if isinstance(obj, dict):
             obj[key] = val
+            return
+        _check_known(obj, key, path, kind)
+        current = obj[int(key)] if isinstance(obj, list) else vars(obj)[key]
+        if isinstance(current, dict) and not isinstance(val, dict) or _is_group(current):
+            raise UserError(f"The hyperparameter {_joined(path, key)} names a group of settings "
+                            f"({type(current).__name__}), not one setting: set one of its settings "
+                            f"({_joined(path, key)}.<name>).")
+        if isinstance(obj, list):
+            obj[int(key)] = val
         else:
             vars(obj)[key] = val
 
@@ -81,6 +99,32 @@ class ConfigurationList:
         if cls is None:
             raise ValueError(f"Unrecognized object type {kind}.  Allowed values are {list(self.ALLOWED_TYPES)}")
         return name, cls(val)
+
+
+def _joined(path: str, name: str) -> str:
+    return f"{path}.{name}" if path and not path.endswith(".") else f"{path}{name}"
+
+
+def _is_group(value: Any) -> bool:
+    """Whether ``value`` is a parameters object (an agent's ``algorithm``, a network), not a value or a step count."""
+    return hasattr(value, "__dict__") and not hasattr(value, "num_steps") and not isinstance(value, (type, Enum))
+
+
+def _check_known(obj: Any, name: str, path: str, rest: str) -> None:
+    """A :class:`UserError` when ``obj`` holds no ``name`` (the hyperparameter ``path.name`` followed by ``rest``:
+    ``.more.names`` or ``:Kind``)."""
+    names = [str(k) for k in obj] if isinstance(obj, dict) else [str(i) for i in range(len(obj))] \
+        if isinstance(obj, list) else [k for k in vars(obj) if not k.startswith("_")] if hasattr(obj, "__dict__") \
+        else []
+    if name in names:
+        return
+    given = _joined(path, name) + rest
+    close = difflib.get_close_matches(name, sorted(names), n=1, cutoff=0.6)
+    hint = f" Did you mean {_joined(path, close[0]) + rest}?" if close else ""
+    where = path.split(".", 1)[1] if "." in path else ""
+    where = where or "the graph manager"
+    raise UserError(f"The hyperparameter {given} names nothing the preset's graph manager holds: {where} "
+                    f"({type(obj).__name__}) has no setting '{name}'.{hint}")
 
 
 def _check_safe(name: str) -> None:

@@ -142,7 +142,8 @@ def test_the_batch_rl_translation_resolves_as_an_rlrt_job(rl_coach: None, tmp_pa
 
 
 def test_what_rlrt_cannot_train_is_refused_naming_it(rl_coach: None) -> None:
-    with pytest.raises(UserError, match="BatchRLGraphManager with DQNAgentParameters: rlrt translates Batch RL"):
+    with pytest.raises(UserError, match=r"BatchRLGraphManager with DQNAgentParameters \(test_coach_translate\.py, line "
+                                        r"\d+\): rlrt translates Batch RL"):
         gm = graph_manager(BATCH / "preset-cartpole-ddqnbcq.py")
         from rl_coach.agents.dqn_agent import DQNAgentParameters
         gm.agent_params = DQNAgentParameters()
@@ -186,5 +187,6 @@ def test_the_launcher_applies_the_jobs_hyperparameters_through_the_script(rl_coa
     job = Launcher().coach_job(tmp_path / "preset-cartpole-dqn.py")
     assert job.hyperparameters[STOP + "timesteps_total"] == 7 + 1000 and job.hyperparameters[CONFIG + "gamma"] == 0.5
     monkeypatch.setenv("SM_HPS", json.dumps({"rl.training.config.lr": 0.1}))
-    with pytest.raises(UserError, match="the hyperparameter rl.training.config.lr names nothing"):
+    with pytest.raises(UserError, match="The hyperparameter rl.training.config.lr names nothing the preset's graph "
+                                        "manager holds"):
         Launcher().coach_job(tmp_path / "preset-cartpole-dqn.py")

@@ -15,6 +15,7 @@ from rl_coach.core_types import (
     SelectedPhaseOnlyDumpFilter,
     TrainingSteps,
 )
+from rl_coach._where import Recorded, record_where
 from rl_coach.filters.filter import NoInputFilter
 
 
@@ -62,10 +63,11 @@ class DistributedCoachSynchronizationType(Enum):
     ASYNC = "async"
 
 
-class Parameters:
+class Parameters(Recorded):
     """A group of parameters. As in Coach, a parameter exists once a constructor set it: assigning an unknown name
     anywhere else is a ``TypeError`` (a misspelt name in a preset fails instead of being ignored);
-    :meth:`register_var` adds one on purpose."""
+    :meth:`register_var` adds one on purpose. Where a preset set each one is kept (:meth:`rlrt_where`) for
+    rlrt's messages about its values."""
 
     def __setattr__(self, key: str, value: Any) -> None:
         caller = inspect.currentframe()
@@ -75,12 +77,14 @@ class Parameters:
                             "defined in a constructor of a class inheriting from Parameters. In order to explicitly "
                             "register a new parameter outside of a constructor use register_var().")
         object.__setattr__(self, key, value)
+        record_where(self, key)
 
     def register_var(self, key: str, value: Any) -> None:
         """Add the parameter ``key`` (a ``TypeError`` when it exists)."""
         if hasattr(self, key):
             raise TypeError(f"Cannot register an already existing parameter '{key}'. ")
         object.__setattr__(self, key, value)
+        record_where(self, key)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({', '.join(f'{k}={v!r}' for k, v in vars(self).items())})"

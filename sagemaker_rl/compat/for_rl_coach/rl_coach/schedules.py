@@ -7,12 +7,14 @@ import abc
 
 from typing import Any
 
+from rl_coach._where import Recorded
+
 
 def _between(value: float, a: float, b: float) -> float:
     return min(max(value, min(a, b)), max(a, b))
 
 
-class Schedule(abc.ABC):
+class Schedule(Recorded, abc.ABC):
     def __init__(self, initial_value: float) -> None:
         self.initial_value = initial_value
         self.current_value = initial_value

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from rl_coach._where import Recorded
 
-class _Layer:
+
+class _Layer(Recorded):
     def __eq__(self, other: object) -> bool:
         return type(self) is type(other) and vars(self) == vars(other)
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any, NoReturn
 
+from rl_coach._where import Recorded, copy_where
 from rl_coach.base_parameters import Parameters, PresetValidationParameters, VisualizationParameters
 from rl_coach.core_types import EnvironmentEpisodes, EnvironmentSteps, TimeTypes, TrainingSteps
 from runtime.errors import UserError
@@ -55,8 +56,9 @@ class SimpleSchedule(ScheduleParameters):
         self.improve_steps = TrainingSteps(10000000000) if improve_steps is None else improve_steps
 
 
-class GraphManager:
-    """The parameters of a graph of agents and environments."""
+class GraphManager(Recorded):
+    """The parameters of a graph of agents and environments (each remembers where a preset set it: a schedule's
+    counts where the schedule set them)."""
 
     def __init__(self, name: str, schedule_params: ScheduleParameters,
                  vis_params: VisualizationParameters | None = None) -> None:
@@ -70,10 +72,9 @@ class GraphManager:
 
     def set_schedule_params(self, schedule_params: ScheduleParameters) -> None:
         """Copy the schedule onto the graph manager (Coach's attributes of the same names)."""
-        self.heatup_steps = schedule_params.heatup_steps
-        self.evaluation_steps = schedule_params.evaluation_steps
-        self.steps_between_evaluation_periods = schedule_params.steps_between_evaluation_periods
-        self.improve_steps = schedule_params.improve_steps
+        for name in ("heatup_steps", "evaluation_steps", "steps_between_evaluation_periods", "improve_steps"):
+            setattr(self, name, getattr(schedule_params, name))
+            copy_where(schedule_params, name, self)
 
     def _engine(self, what: str) -> NoReturn:
         raise UserError(f"graph_manager.{what}() is Coach's engine, which rlrt does not have (Intel RL Coach, "
