@@ -183,7 +183,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     tune.add_argument("file", type=user_path, help="the tuning file (YAML or JSON)")
     tune.add_argument("--output", type=user_path, default=None,
-                      help="folder for the trials' job trees and the results (default: ./rlrt-tune/<time>)")
+                      help="a new folder for the trials' job trees and the results (default: ./rlrt-tune/<time>)")
     add_plot_parser(sub)
     return parser
 

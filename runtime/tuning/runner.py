@@ -6,7 +6,6 @@ import logging
 import os
 import signal
 import sys
-import time
 import warnings
 from pathlib import Path
 from typing import Any
@@ -16,8 +15,8 @@ from runtime.cluster.object_store import object_store_for_this_machine
 from runtime.config import hyperparameters as hp
 from runtime.contracts import Plugins
 from runtime.errors import EXIT_SIGINT, EXIT_SIGTERM, run_job, write_failure
-from runtime.paths import make_folder
 from runtime.stop_signals import STOPS
+from runtime.tuning.output import default_folder, own_output
 from runtime.tuning.results import RESULTS_CSV, TuningOutcome, summarise
 from runtime.tuning.spec import GRID, TuningSpec, check_hyperparameters, load_tuning_spec
 from runtime.tuning.trial import trial_class, wait_for_jobs
@@ -153,16 +152,18 @@ def run_tuning(spec: TuningSpec, output: Path, plugins: Plugins, out: Any = None
 def run_tuning_job(file: Path, output: Path | None = None, *, plugins: Plugins) -> int:
     """``rlrt tune FILE``: through the single failure path (``output/failure`` under the output folder); ``plugins``
     check the trials' hyperparameters before any runs."""
-    folder = (output or Path("rlrt-tune") / time.strftime("%Y%m%d-%H%M%S")).resolve()
+    given = output.resolve() if output is not None else None
+    folder = given or default_folder()  # the claimed one once the file is read (own_output)
     STOPS.release()  # Ray Tune stops its trials on SIGINT itself (SIGTERM is passed to it as SIGINT: run_tuning)
 
     def job() -> int:
+        nonlocal folder
         spec = load_tuning_spec(file)
-        make_folder(folder, "The tuning --output folder")  # before Ray starts: a folder it cannot write fails now
-        print(f"rlrt: tuning {len(spec.ranges)} hyperparameter(s) over {spec.max_jobs} job(s), "
-              f"{spec.max_parallel_jobs} at a time ({spec.strategy}, early stopping {spec.early_stopping_type}); "
-              f"{spec.objective_type} {spec.objective_metric_name}; output in {folder}", flush=True)
-        outcome = run_tuning(spec, folder, plugins)
+        with own_output(given) as folder:
+            print(f"rlrt: tuning {len(spec.ranges)} hyperparameter(s) over {spec.max_jobs} job(s), "
+                  f"{spec.max_parallel_jobs} at a time ({spec.strategy}, early stopping {spec.early_stopping_type}); "
+                  f"{spec.objective_type} {spec.objective_metric_name}; output in {folder}", flush=True)
+            outcome = run_tuning(spec, folder, plugins)
         if outcome.interrupted:
             write_failure(folder / "output" / "failure", f"Interrupted ({outcome.how}): the tuning job stopped before "
                           f"its trials finished; the finished ones are in {folder / RESULTS_CSV}.")
