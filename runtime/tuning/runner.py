@@ -14,7 +14,8 @@ import runtime
 from runtime.cluster.object_store import object_store_for_this_machine
 from runtime.config import hyperparameters as hp
 from runtime.contracts import Plugins
-from runtime.errors import EXIT_SIGINT, EXIT_SIGTERM, run_job, write_failure
+from runtime.errors import EXIT_SIGINT, EXIT_SIGTERM, UserError, run_job, write_failure
+from runtime.job.cpus import host_cpus, machine_line, usable_cpus
 from runtime.stop_signals import STOPS
 from runtime.tuning.output import default_folder, own_output
 from runtime.tuning.results import RESULTS_CSV, TuningOutcome, summarise
@@ -100,7 +101,7 @@ def run_tuning(spec: TuningSpec, output: Path, plugins: Plugins, out: Any = None
     logging.getLogger("optuna").setLevel(logging.WARNING)  # its "A new study created in memory" line
     # address="local": always a fresh Ray instance for the trials, never a cluster named by RAY_ADDRESS or by a
     # stale /tmp/ray/ray_current_cluster file that an earlier `ray start` (e.g. a multi-host job) left behind.
-    ray.init(address="local", num_cpus=spec.max_parallel_jobs * spec.cpus_per_job, include_dashboard=False,
+    ray.init(address="local", num_cpus=cpus_for_trials(spec, out), include_dashboard=False,
              log_to_driver=False, configure_logging=False, **object_store_for_this_machine())
     interruption = TuneInterruption()
     tune_log = logging.getLogger("ray.tune.tune")
@@ -147,6 +148,22 @@ def run_tuning(spec: TuningSpec, output: Path, plugins: Plugins, out: Any = None
     outcome.interrupted = interruption.interrupted
     outcome.stopped_by = "SIGTERM" if terminated else "SIGINT"
     return outcome
+
+
+def cpus_for_trials(spec: TuningSpec, out: Any) -> int:
+    """The CPUs the trials' Ray gets: ``max_parallel_jobs * cpus_per_job``, within what this machine may use (Ray
+    Tune then runs as many trials at a time as fit, one line says so); a ``cpus_per_job`` over this host's CPUs is
+    refused, naming it, its value and the host's count (each trial's job would refuse its SM_NUM_CPUS)."""
+    if spec.cpus_per_job > host_cpus():
+        raise UserError(f"cpus_per_job is {spec.cpus_per_job}, but this host has {machine_line()}: each trial is a "
+                        f"training job on this host. Give cpus_per_job from 1 to {host_cpus()}.")
+    asked, usable = spec.max_parallel_jobs * spec.cpus_per_job, max(usable_cpus(), spec.cpus_per_job)
+    if asked <= usable:
+        return asked
+    print(f"rlrt: max_parallel_jobs {spec.max_parallel_jobs} x cpus_per_job {spec.cpus_per_job} = {asked} CPUs, but "
+          f"this machine has {machine_line()}: running {usable // spec.cpus_per_job} trial(s) at a time",
+          file=out, flush=True)
+    return usable
 
 
 def run_tuning_job(file: Path, output: Path | None = None, *, plugins: Plugins) -> int:
