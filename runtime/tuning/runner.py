@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import signal
 import sys
+import tempfile
 import warnings
 from pathlib import Path
 from typing import Any
 
 import runtime
-from runtime.cluster.object_store import object_store_for_this_machine
+from runtime.cluster.node import RayNode, free_ports
+from runtime.cluster.object_store import ray_temp_root
 from runtime.config import hyperparameters as hp
 from runtime.contracts import Plugins
 from runtime.errors import EXIT_SIGINT, EXIT_SIGTERM, UserError, run_job, write_failure
@@ -24,6 +27,8 @@ from runtime.tuning.trial import trial_class, wait_for_jobs
 
 OPTUNA_CHOICES_WARNING = "Choices for a categorical distribution should be a tuple of None, bool, int, float and str"
 """The start of Optuna's warning about a categorical range whose values are not primitives (optuna 4.x)."""
+RAY_START_S = 120.0
+"""How long the trials' Ray may take to listen (1-3 s on a busy 2-core machine)."""
 
 
 class TuneInterruption(logging.Filter):
@@ -96,13 +101,10 @@ def run_tuning(spec: TuningSpec, output: Path, plugins: Plugins, out: Any = None
 
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     os.environ["RAY_AIR_NEW_OUTPUT"] = "0"
-    # The trials' Ray is this process's own (address="local"): token authentication guards nothing there.
+    # The trials' Ray is this process's own (_own_ray): token authentication guards nothing there.
     os.environ.setdefault("RAY_AUTH_MODE", "disabled")
     logging.getLogger("optuna").setLevel(logging.WARNING)  # its "A new study created in memory" line
-    # address="local": always a fresh Ray instance for the trials, never a cluster named by RAY_ADDRESS or by a
-    # stale /tmp/ray/ray_current_cluster file that an earlier `ray start` (e.g. a multi-host job) left behind.
-    ray.init(address="local", num_cpus=cpus_for_trials(spec, out), include_dashboard=False,
-             log_to_driver=False, configure_logging=False, **object_store_for_this_machine())
+    node, ray_dir = _own_ray(cpus_for_trials(spec, out))
     interruption = TuneInterruption()
     tune_log = logging.getLogger("ray.tune.tune")
     tune_log.addFilter(interruption)
@@ -138,6 +140,8 @@ def run_tuning(spec: TuningSpec, output: Path, plugins: Plugins, out: Any = None
         signal.signal(signal.SIGTERM, previous)
         tune_log.removeFilter(interruption)
         ray.shutdown()
+        node.kill()  # its trials' actors with it: a job still running gets SIGTERM (its parent died) and stops
+        shutil.rmtree(ray_dir, ignore_errors=True)
         stuck = wait_for_jobs(jobs_dir)
         if stuck:
             print(f"rlrt: killed training jobs that did not stop within 120 s: {stuck}", file=out, flush=True)
@@ -164,6 +168,28 @@ def cpus_for_trials(spec: TuningSpec, out: Any) -> int:
           f"this machine has {machine_line()}: running {usable // spec.cpus_per_job} trial(s) at a time",
           file=out, flush=True)
     return usable
+
+
+def _own_ray(num_cpus: int) -> tuple[RayNode, Path]:
+    """Start the trials' Ray as a node of its own (``ray start --head`` in a session of its own, as a training job's
+    Ray) and join it. With ``ray.init(address="local")`` Ray's processes were in this process's group, so a SIGTERM
+    to the group (SageMaker's stop, ``kill -TERM -PGID``) killed the raylet under Ray Tune's graceful stop, which
+    then waited without end; now only this process gets it, and stops the trials. Its own folder and port: never a
+    cluster named by RAY_ADDRESS or by a stale ``ray_current_cluster`` file an earlier ``ray start`` left behind."""
+    import ray  # heavy: Ray and RLlib (~4 s)
+
+    folder = Path(tempfile.mkdtemp(prefix="rlrt-ray-", dir=ray_temp_root()))
+    port = free_ports(1)[0]
+    env = {**os.environ, "RAY_AUTH_MODE": "disabled", "RAY_process_group_cleanup_enabled": "0"}
+    with (folder / "ray-start.log").open("w") as log:
+        node = RayNode(["--head", f"--port={port}", "--include-dashboard=false", f"--num-cpus={num_cpus}",
+                        "--num-gpus=0"], env=env, temp_dir=str(folder), output=log)
+    failed = node.wait_until_open("127.0.0.1", port, RAY_START_S)
+    if failed is not None:
+        node.kill()
+        raise RuntimeError(f"The trials' Ray (`ray start --head`) {failed}: see {folder / 'ray-start.log'}")
+    ray.init(address=f"127.0.0.1:{port}", log_to_driver=False, configure_logging=False)
+    return node, folder
 
 
 def run_tuning_job(file: Path, output: Path | None = None, *, plugins: Plugins) -> int:
