@@ -65,6 +65,7 @@ def run_tuning(spec: TuningSpec, output: Path, plugins: Plugins, out: Any = None
     # The folder holding the ``runtime`` package (the repository, or site-packages when installed): the trials'
     # PYTHONPATH and working folder, so each trial imports the same runtime as this process.
     repo_root = str(Path(runtime.__file__).resolve().parent.parent)
+    environment = dict(os.environ)  # the trials' jobs', as this process has it before Ray adds its own
     metric = spec.objective_metric_name
     if spec.strategy == GRID:
         space = {f"p{i}": tune.grid_search(list(r.values)) for i, r in enumerate(spec.ranges)}
@@ -118,7 +119,8 @@ def run_tuning(spec: TuningSpec, output: Path, plugins: Plugins, out: Any = None
     previous = signal.signal(signal.SIGTERM, on_sigterm)  # after ray.init, which installs its own (exit at once)
     try:
         trainable = tune.with_resources(
-            tune.with_parameters(trial_class(), spec=spec, jobs_dir=str(jobs_dir), repo_root=repo_root),
+            tune.with_parameters(trial_class(), spec=spec, jobs_dir=str(jobs_dir), repo_root=repo_root,
+                                 environment=environment),
             {"cpu": spec.cpus_per_job},
         )
         tuner = tune.Tuner(

@@ -88,7 +88,8 @@ def test_tune_runs_training_jobs_and_reports_the_best(tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_a_stale_ray_address_file_does_not_make_tune_join_a_dead_cluster(tmp_path: Path) -> None:
     """``ray start`` (a multi-host job's head or worker) leaves ``<ray temp dir>/ray_current_cluster`` behind; a plain
-    ``ray.init()`` would try to join the dead cluster it names. ``rlrt tune`` starts its own Ray (address="local").
+    ``ray.init()`` would try to join the dead cluster it names. ``rlrt tune`` starts its own Ray (a node on a port
+    of its own, joined by address).
 
     The file goes in a private Ray temp dir (``RAY_TMPDIR``, where Ray looks for it instead of /tmp/ray), so other
     Ray processes on this machine never see the stale address; the folder is removed afterwards."""
