@@ -183,7 +183,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     tune.add_argument("file", type=user_path, help="the tuning file (YAML or JSON)")
     tune.add_argument("--output", type=user_path, default=None,
-                      help="folder for the trials' job trees and the results (default: ./rlrt-tune/<time>)")
+                      help="a new folder for the trials' job trees and the results (default: ./rlrt-tune/<time>)")
     add_plot_parser(sub)
     return parser
 
@@ -240,8 +240,7 @@ def _add_serving_commands(sub: argparse._SubParsersAction) -> None:
                                                            "$SAGEMAKER_BASE_DIR/model)")
     transform.add_argument("--input", type=user_path, required=True, help="input file or folder")
     transform.add_argument("--output", type=user_path, required=True, help="output folder (created)")
-    transform.add_argument("--content-type", help="application/jsonlines, text/csv or application/json (default: by "
-                                                  "extension)")
+    transform.add_argument("--content-type", help="application/jsonlines, text/csv or application/json (by extension)")
     transform.add_argument("--split-type", default="Line", help="Line (default) or None (a file is one request)")
     transform.add_argument("--strategy", default="MultiRecord", help="MultiRecord (default) or SingleRecord")
     transform.add_argument("--accept", help="application/jsonlines (default for Line), application/json or text/csv")
@@ -259,7 +258,8 @@ def _add_serving_commands(sub: argparse._SubParsersAction) -> None:
             "episode_reward_mean, write output/intermediate/evaluation.json and videos (a model in a job tree, with no "
             "tree named: beside it, in <tree>/output/evaluation/<time>/). A Unity game is found in the "
             "'train' channel; a DeepRacer model races its laps (evaluation_metrics.json). Hyperparameters: "
-            "evaluate_episodes, evaluate_steps, algorithm, env, config, record_video_every (0: no videos), seed."
+            "evaluate_episodes, evaluate_steps, evaluate_max_episode_steps (an episode's step budget: the env's own "
+            "limit, else 10000), algorithm, env, config, record_video_every (0: no videos), seed."
         ),
         epilog=(
             "examples:\n"
@@ -274,8 +274,8 @@ def _add_serving_commands(sub: argparse._SubParsersAction) -> None:
     evaluate.add_argument("--checkpoint", metavar="N|PATH", help="play a checkpoint of the tree --model names instead: "
                           "its iteration N, or the checkpoint folder's PATH (checkpoints/checkpoint_000010)")
     evaluate.add_argument("--set", dest="overrides", action="append", type=_key_value, default=[], metavar="KEY=VALUE",
-                          help="a hyperparameter (evaluate_episodes, evaluate_steps, algorithm, env, config, "
-                               "record_video_every, seed); repeatable")
+                          help="a hyperparameter (evaluate_episodes, evaluate_steps, evaluate_max_episode_steps, "
+                               "algorithm, env, config, record_video_every, seed); repeatable")
     evaluate.add_argument("--base-dir", type=user_path, help=BASE_DIR_HELP)
 
     export = sub.add_parser(

@@ -3,6 +3,7 @@ and plain ones shaped like CartPole, for the check that a model plays only the e
 
 ``bad_value_envs:BadValue-v0``: a 3-float observation, two actions, reward 1; on step ``at_step`` (counted from the
 first reset of the env) the reward is ``reward`` (e.g. ``nan``) or observation element 1 is ``observation``.
+``bad_value_envs:NeverEnds-v0``: shaped like CartPole, an episode that neither terminates nor truncates.
 """
 
 from __future__ import annotations
@@ -39,11 +40,12 @@ class BadValue(gym.Env):
 
 
 class Plain(gym.Env):
-    """``size`` floats observed, ``actions`` actions, reward 1, 10 steps an episode."""
+    """``size`` floats observed, ``actions`` actions, reward 1, ``length`` steps an episode (None: it never ends)."""
 
-    def __init__(self, size: int = 4, actions: int = 2, **_: Any) -> None:
+    def __init__(self, size: int = 4, actions: int = 2, length: int | None = 10, **_: Any) -> None:
         self.observation_space = gym.spaces.Box(-10.0, 10.0, (size,), np.float32)
         self.action_space = gym.spaces.Discrete(actions)
+        self.length = length
         self.t = 0
 
     def reset(self, *, seed: int | None = None, options: Any = None) -> tuple[np.ndarray, dict]:
@@ -53,9 +55,10 @@ class Plain(gym.Env):
 
     def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict]:
         self.t += 1
-        return np.zeros(self.observation_space.shape, np.float32), 1.0, False, self.t >= 10, {}
+        return np.zeros(self.observation_space.shape, np.float32), 1.0, False, self.length == self.t, {}
 
 
 gym.register("BadValue-v0", entry_point=BadValue, disable_env_checker=True)
 gym.register("FourFloats-v0", entry_point=Plain, disable_env_checker=True)
 gym.register("FourFloatsThreeActions-v0", entry_point=Plain, kwargs={"actions": 3}, disable_env_checker=True)
+gym.register("NeverEnds-v0", entry_point=Plain, kwargs={"length": None}, disable_env_checker=True)

@@ -72,6 +72,7 @@ TUNING_OBJECTIVE = params.TUNING_METRIC_PARAM
 # hyperparameter set serves a whole workflow.
 EVALUATE_EPISODES = "evaluate_episodes"
 EVALUATE_STEPS = "evaluate_steps"
+EVALUATE_MAX_EPISODE_STEPS = "evaluate_max_episode_steps"
 ALGORITHM = "algorithm"
 EVAL_ENV = "env"
 RL_CLUSTER_TYPE = "rl_cluster_type"
@@ -80,10 +81,8 @@ RL_PRIMARY_ADDRESS = "rl_primary_address"
 RECORD_VIDEO_EVERY = "record_video_every"
 SAVE_MODEL = "save_model"
 """Coach's flag (the Batch RL seed passes ``save_model: 1``); accepted, rlrt always saves the model."""
-
 PRETRAINED_MODEL = "pretrained_model"
-"""Warm start: a local model folder, ``model.tar.gz`` or checkpoint whose weights training starts from (as the
-``pretrained`` channel; runtime.train.warm_start)."""
+"""Warm start: a model folder, ``model.tar.gz`` or checkpoint to start from (``pretrained``; train.warm_start)."""
 
 TOP_LEVEL_KEYS: Mapping[str, ValueCheck] = MappingProxyType(
     {
@@ -96,6 +95,7 @@ TOP_LEVEL_KEYS: Mapping[str, ValueCheck] = MappingProxyType(
         SEED: ValueCheck((int,), lambda v: v >= 0, "an integer >= 0"),
         EVALUATE_EPISODES: ValueCheck((int,), lambda v: v >= 1, "an integer >= 1"),
         EVALUATE_STEPS: ValueCheck((int,), lambda v: v >= 1, "an integer >= 1"),
+        EVALUATE_MAX_EPISODE_STEPS: ValueCheck((int,), lambda v: v >= 1, "an integer >= 1 (steps per episode)"),
         ALGORITHM: ValueCheck((str,), lambda v: bool(v.strip()), "an algorithm name"),
         EVAL_ENV: ValueCheck((str,), lambda v: bool(v.strip()), "an environment id"),
         RL_CLUSTER_TYPE: ValueCheck((str,), lambda v: bool(v.strip()), "a cluster type"),

@@ -11,13 +11,23 @@ from __future__ import annotations
 import math
 import os
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping, Protocol, Sequence
+import sys
+from typing import Any, Callable, Mapping, Protocol, Sequence, TextIO
 
 import numpy as np
 
-from envs.registry import UnknownEnvironmentError, make_env
+from envs.registry import UnknownEnvironmentError, episode_limit, make_env
+from runtime.config.hyperparameters import EVALUATE_MAX_EPISODE_STEPS
 from runtime.errors import UserError
 from runtime.metric_lines import metric_line
+
+
+STEP_BUDGET_SETTING = EVALUATE_MAX_EPISODE_STEPS
+DEFAULT_STEP_BUDGET = 10_000
+"""An evaluation episode's step budget when the environment has no step limit of its own (gymnasium's ``TimeLimit``,
+``max_episode_steps``; with one, the budget is that limit): an env that never ends an episode would otherwise keep
+the evaluation running until the job is killed. Ten times the longest registered gymnasium limit (MuJoCo's 1000), so
+an env that ends its episodes itself is not cut: a few seconds of CartPole-speed steps, minutes for a slow simulator."""
 
 
 @dataclass(frozen=True)
@@ -104,6 +114,8 @@ def run_episodes(
     recorder: Recorder | None = None,
     episode_step_limit: int | None = None,
     check_env: Callable[[Any], None] | None = None,
+    step_budget: int | None = None,
+    out: TextIO | None = None,
 ) -> EvaluationResult:
     """Run ``act`` (a batch of observations -> a batch of actions) for ``episodes`` episodes, or until
     ``max_total_steps`` steps have been taken and the episodes in flight have ended (both given: whichever comes
@@ -112,7 +124,8 @@ def run_episodes(
     Episode ``i`` is reset with seed ``seed + i``. ``on_episode(index, return, length, total_steps)`` is called as
     each ends. With a ``recorder`` one environment plays the episodes in turn (so each can be filmed);
     ``episode_step_limit`` cuts every episode at that many steps. ``check_env`` is given the first env built, before
-    any episode.
+    any episode. ``step_budget`` (default: the env's own step limit, else :data:`DEFAULT_STEP_BUDGET`) ends an
+    episode the env has not ended by then as truncated, with one line to ``out`` naming the setting to raise.
     """
     if episodes is None and max_total_steps is None:
         raise ValueError("give episodes or max_total_steps")
@@ -142,6 +155,7 @@ def run_episodes(
             raise UserError(str(exc)) from exc
         if check_env is not None:
             check_env(envs[0])
+        budget = step_budget or episode_limit(envs[0]) or DEFAULT_STEP_BUDGET
         obs: list[Any] = [None] * width
         ret = [0.0] * width
         length = [0] * width
@@ -171,6 +185,11 @@ def run_episodes(
                 if recorder is not None:
                     recorder.frame(envs[i])
                 cut = episode_step_limit is not None and length[i] >= episode_step_limit
+                if not (terminated or truncated or cut) and length[i] >= budget:
+                    cut = True
+                    print(f"rlrt: evaluation episode {len(returns) + 1} did not end within {budget} steps: it ends "
+                          f"there, truncated (raise the hyperparameter {STEP_BUDGET_SETTING} to play longer episodes)",
+                          file=out or sys.stdout, flush=True)
                 if terminated or truncated or cut:
                     returns.append(ret[i])
                     lengths.append(length[i])

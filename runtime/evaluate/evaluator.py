@@ -8,8 +8,9 @@ evaluation (:meth:`runtime.contracts.Plugins.family_for`, e.g. laps and ``evalua
 family. :func:`evaluate_policy` is the same loop and summary for the policy a training job just exported.
 
 Hyperparameters: ``evaluate_episodes`` (default 5) and/or ``evaluate_steps`` (Coach's: stop at the end of the episode
-that crosses N steps), ``algorithm`` (checked against the model's; ``BCQ`` matches ``DiscreteBCQ``), ``env``
-(default: the model's environment, else the preset's), optional ``config`` (``{"env_config": {...}}``) or
+that crosses N steps), ``evaluate_max_episode_steps`` (an episode not ended by then is cut there, truncated: default
+the env's own step limit, else 10,000), ``algorithm`` (checked against the model's; ``BCQ`` matches ``DiscreteBCQ``),
+``env`` (default: the model's environment, else the preset's), optional ``config`` (``{"env_config": {...}}``) or
 ``rl.training.config.env_config.<key>``, ``record_video_every`` (film every Nth episode; default 1, 0 = no videos)
 and ``seed``. The environment's ``env_config`` is the model's, with the job's context (the ``train`` channel for a
 Unity game) added by :func:`runtime.job.env_config.job_env_config`. Output per episode: ``Episode reward: <x>. Episode
@@ -53,8 +54,8 @@ DEFAULT_VIDEOS = 5
 """Without ``record_video_every``, an evaluation films its first episodes only (a long one wrote 105 videos)."""
 DEFAULT_SEED = 10_000
 CONFIG = "config"
-EVALUATION_KEYS = (hp.EVALUATE_EPISODES, hp.EVALUATE_STEPS, hp.ALGORITHM, hp.EVAL_ENV, CONFIG, hp.RECORD_VIDEO_EVERY,
-                   hp.SEED, hp.PRESET, *hp.PRESET_ALIASES)
+EVALUATION_KEYS = (hp.EVALUATE_EPISODES, hp.EVALUATE_STEPS, hp.EVALUATE_MAX_EPISODE_STEPS, hp.ALGORITHM, hp.EVAL_ENV,
+                   CONFIG, hp.RECORD_VIDEO_EVERY, hp.SEED, hp.PRESET, *hp.PRESET_ALIASES)
 VARIANT_PREFIXES = ("DISCRETE",)
 """Prefixes that make an algorithm a variant of its family (d3rlpy's ``DiscreteBCQ`` is a ``BCQ``)."""
 
@@ -175,7 +176,8 @@ def evaluate(job: Job, model_dir: Path, metadata: Mapping[str, Any], plugins: Pl
             result = run_episodes(batched(actor), env_id, episodes=episodes, max_total_steps=steps,
                                   seed=int(settings.get(hp.SEED, DEFAULT_SEED)), env_config=env_config, parallel=1,
                                   on_episode=on_episode, recorder=recorder if video_every else None,
-                                  check_env=same_task(model_dir, metadata, env_id))
+                                  check_env=same_task(model_dir, metadata, env_id), out=out,
+                                  step_budget=settings.get(hp.EVALUATE_MAX_EPISODE_STEPS))
     except EnvConfigError as exc:
         raise UserError(str(exc)) from exc
     write_summary(result, env_id, intermediate, out,
@@ -193,12 +195,14 @@ def _videos_line(episodes: int | None, bounded: bool) -> str | None:
 
 def evaluate_policy(actor: Actor, env_id: str, episodes: int | None, iteration: int, intermediate: Path,
                     stream: TextIO | None = None, videos: bool = False, steps: int | None = None,
-                    gifs: bool = False) -> EvaluationResult:
+                    gifs: bool = False, step_budget: int | None = None) -> EvaluationResult:
     """Play a policy a training job has just exported for ``episodes`` episodes, or ``steps`` environment steps (the
     episode that crosses them played to its end) (seeded as :func:`evaluate` seeds them); print a ``Testing>`` line
     per episode and the summary, write ``evaluation.json``. ``videos``: film the first episodes (as :func:`evaluate`
     does by default) to ``evaluation-episode-NNNN.mp4``; ``gifs``: and a GIF copy of each in ``gifs/``, named as
-    Coach named its gifs (``episode-N_score-R.gif``, the names its notebooks' gif cells sort by)."""
+    Coach named its gifs (``episode-N_score-R.gif``, the names its notebooks' gif cells sort by). ``step_budget``: the
+    steps an episode may take (the hyperparameter ``evaluate_max_episode_steps``; default as
+    :func:`runtime.evaluate.episodes.run_episodes`)."""
     out = stream or sys.stdout
     length = f"{episodes} episodes" if episodes else f"{steps} steps (whole episodes)"
     print(f"rlrt: evaluating the exported policy in {env_id} for {length}", file=out, flush=True)
@@ -213,7 +217,8 @@ def evaluate_policy(actor: Actor, env_id: str, episodes: int | None, iteration: 
 
     with EpisodeRecorder(video_path, out, name=env_id) as recorder:
         result = run_episodes(batched(actor), env_id, episodes=episodes, seed=DEFAULT_SEED, on_episode=on_episode,
-                              recorder=recorder if videos else None, max_total_steps=steps,
+                              recorder=recorder if videos else None, max_total_steps=steps, out=out,
+                              step_budget=step_budget,
                               parallel=1 if steps else 10)  # counted in steps: one env in turn, as Coach played
     write_summary(result, env_id, intermediate, out)
     if videos and gifs:

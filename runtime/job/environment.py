@@ -12,7 +12,6 @@ values JSON-decoded where they parse (:func:`~runtime.config.values.decode_value
 from __future__ import annotations
 
 import json
-import multiprocessing
 import os
 import subprocess
 from dataclasses import dataclass, field
@@ -23,6 +22,7 @@ from typing import Any, Callable, Mapping
 from runtime.config.values import decode_value
 from runtime.errors import UserError
 from runtime.job.config_files import read_config_files, read_json_object
+from runtime.job.cpus import check_host_cpus, usable_cpus
 from runtime.names import (  # noqa: F401
     BASE_DIR_ENV,
     CHANNEL_TRAIN,
@@ -259,7 +259,7 @@ def load_environment(base_dir: Path | str | None = None) -> JobEnvironment:
     hosts = tuple(resource.get("hosts") or [resource.get("current_host", "algo-1")])
     data_root = base / DATA_DIR
     present = {p.name for p in data_root.iterdir() if p.is_dir()} if data_root.is_dir() else set()
-    num_cpus = _count_from(NUM_CPUS_ENV, multiprocessing.cpu_count)
+    num_cpus = check_host_cpus(NUM_CPUS_ENV, _count_from(NUM_CPUS_ENV, usable_cpus))
     num_gpus = _count_from(NUM_GPUS_ENV, _count_gpus)
     return JobEnvironment(
         base_dir=base,

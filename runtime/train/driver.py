@@ -28,13 +28,8 @@ from runtime.config.hyperparameters import TrainingSpec
 from runtime.contracts import BackendContext, EarlyStart, Plugins, TrainingHooks, TrainingSession
 from runtime.errors import JobInterrupted, UserError
 from runtime.evaluate.evaluator import evaluate_policy
-from runtime.export.model_dir import (
-    STAGING_DIR,
-    publish_model_folder,
-    write_model_dir,
-    write_output_checkpoint,
-    write_resolved_config,
-)
+from runtime.export.model_dir import (STAGING_DIR, publish_model_folder, write_model_dir, write_output_checkpoint,
+                                      write_resolved_config)
 from runtime.export.pipeline import export_failure, export_serving_models
 from runtime.job.environment import JobEnvironment
 from runtime.names import CHECKPOINT_DIR, DEFAULT_BASE_DIR, METADATA_JSON, OUTPUT_CHECKPOINT_DIR
@@ -276,7 +271,7 @@ def _train(job: JobEnvironment, spec: TrainingSpec, plugins: Plugins, out: TextI
         videos.wait_final(f"{complete}; the final video was not written.")
         STOPS.reached("the final evaluation", f"{complete}; the final evaluation was not written.")
         with STOPS.phase_of("the final evaluation"):
-            _final_evaluation(backend, env_id, state.training_iteration, job, out)
+            _final_evaluation(backend, env_id, state.training_iteration, job, out, spec)
         STOPS.reached("closing down after the job finished", f"The model in {job.model_dir} is complete.", DONE)
         print(f"rlrt: done ({stopped_by}); model in {job.model_dir}", file=out, flush=True)
         return TrainResult(state, metrics, stopped_by, checkpoint)
@@ -391,10 +386,11 @@ def _write_model_folder(job: JobEnvironment, backend: TrainingSession, hooks: Tr
                         "checkpoints/).")
 
 
-def _final_evaluation(session: TrainingSession, env_id: str | None, iteration: int, job: JobEnvironment,
-                      out: TextIO) -> None:
+def _final_evaluation(session: TrainingSession, env_id: str | None, iteration: int, job: JobEnvironment, out: TextIO,
+                      spec: TrainingSpec) -> None:
     """Play the exported policy for the episodes the session asks for (``evaluation.json``), with the evaluator."""
     episodes = session.final_evaluation_episodes()
     actor = session.rollout_actor() if env_id and episodes >= 1 else None
     if actor is not None and env_id:
-        evaluate_policy(actor, env_id, episodes, iteration, job.intermediate_dir, out)
+        evaluate_policy(actor, env_id, episodes, iteration, job.intermediate_dir, out,
+                        step_budget=spec.extras.get(hp.EVALUATE_MAX_EPISODE_STEPS))

@@ -34,7 +34,8 @@ on stdout and in ``tuning_results.csv``, the best trial's hyperparameters in ``b
 
 The package: :mod:`~runtime.tuning.spec` (the request, parsed and checked), :mod:`~runtime.tuning.trial` (one
 trial = one training job), :mod:`~runtime.tuning.runner` (the search on Ray Tune, ``rlrt tune``) and
-:mod:`~runtime.tuning.results` (the table and the best trial).
+:mod:`~runtime.tuning.results` (the table and the best trial) and :mod:`~runtime.tuning.output` (one run's own output
+folder: a used ``--output`` is refused).
 """
 
 from runtime.tuning.results import BEST_JSON, RESULTS_CSV, TuningOutcome

@@ -4,26 +4,31 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import signal
 import sys
-import time
+import tempfile
 import warnings
 from pathlib import Path
 from typing import Any
 
 import runtime
-from runtime.cluster.object_store import object_store_for_this_machine
+from runtime.cluster.node import RayNode, free_ports
+from runtime.cluster.object_store import ray_temp_root
 from runtime.config import hyperparameters as hp
 from runtime.contracts import Plugins
-from runtime.errors import EXIT_SIGINT, EXIT_SIGTERM, run_job, write_failure
-from runtime.paths import make_folder
+from runtime.errors import EXIT_SIGINT, EXIT_SIGTERM, UserError, run_job, write_failure
+from runtime.job.cpus import host_cpus, machine_line, usable_cpus
 from runtime.stop_signals import STOPS
+from runtime.tuning.output import default_folder, own_output
 from runtime.tuning.results import RESULTS_CSV, TuningOutcome, summarise
 from runtime.tuning.spec import GRID, TuningSpec, check_hyperparameters, load_tuning_spec
 from runtime.tuning.trial import trial_class, wait_for_jobs
 
 OPTUNA_CHOICES_WARNING = "Choices for a categorical distribution should be a tuple of None, bool, int, float and str"
 """The start of Optuna's warning about a categorical range whose values are not primitives (optuna 4.x)."""
+RAY_START_S = 120.0
+"""How long the trials' Ray may take to listen (1-3 s on a busy 2-core machine)."""
 
 
 class TuneInterruption(logging.Filter):
@@ -60,6 +65,7 @@ def run_tuning(spec: TuningSpec, output: Path, plugins: Plugins, out: Any = None
     # The folder holding the ``runtime`` package (the repository, or site-packages when installed): the trials'
     # PYTHONPATH and working folder, so each trial imports the same runtime as this process.
     repo_root = str(Path(runtime.__file__).resolve().parent.parent)
+    environment = dict(os.environ)  # the trials' jobs', as this process has it before Ray adds its own
     metric = spec.objective_metric_name
     if spec.strategy == GRID:
         space = {f"p{i}": tune.grid_search(list(r.values)) for i, r in enumerate(spec.ranges)}
@@ -96,13 +102,10 @@ def run_tuning(spec: TuningSpec, output: Path, plugins: Plugins, out: Any = None
 
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     os.environ["RAY_AIR_NEW_OUTPUT"] = "0"
-    # The trials' Ray is this process's own (address="local"): token authentication guards nothing there.
+    # The trials' Ray is this process's own (_own_ray): token authentication guards nothing there.
     os.environ.setdefault("RAY_AUTH_MODE", "disabled")
     logging.getLogger("optuna").setLevel(logging.WARNING)  # its "A new study created in memory" line
-    # address="local": always a fresh Ray instance for the trials, never a cluster named by RAY_ADDRESS or by a
-    # stale /tmp/ray/ray_current_cluster file that an earlier `ray start` (e.g. a multi-host job) left behind.
-    ray.init(address="local", num_cpus=spec.max_parallel_jobs * spec.cpus_per_job, include_dashboard=False,
-             log_to_driver=False, configure_logging=False, **object_store_for_this_machine())
+    node, ray_dir = _own_ray(cpus_for_trials(spec, out))
     interruption = TuneInterruption()
     tune_log = logging.getLogger("ray.tune.tune")
     tune_log.addFilter(interruption)
@@ -116,7 +119,8 @@ def run_tuning(spec: TuningSpec, output: Path, plugins: Plugins, out: Any = None
     previous = signal.signal(signal.SIGTERM, on_sigterm)  # after ray.init, which installs its own (exit at once)
     try:
         trainable = tune.with_resources(
-            tune.with_parameters(trial_class(), spec=spec, jobs_dir=str(jobs_dir), repo_root=repo_root),
+            tune.with_parameters(trial_class(), spec=spec, jobs_dir=str(jobs_dir), repo_root=repo_root,
+                                 environment=environment),
             {"cpu": spec.cpus_per_job},
         )
         tuner = tune.Tuner(
@@ -138,6 +142,8 @@ def run_tuning(spec: TuningSpec, output: Path, plugins: Plugins, out: Any = None
         signal.signal(signal.SIGTERM, previous)
         tune_log.removeFilter(interruption)
         ray.shutdown()
+        node.kill()  # its trials' actors with it: a job still running gets SIGTERM (its parent died) and stops
+        shutil.rmtree(ray_dir, ignore_errors=True)
         stuck = wait_for_jobs(jobs_dir)
         if stuck:
             print(f"rlrt: killed training jobs that did not stop within 120 s: {stuck}", file=out, flush=True)
@@ -150,19 +156,59 @@ def run_tuning(spec: TuningSpec, output: Path, plugins: Plugins, out: Any = None
     return outcome
 
 
+def cpus_for_trials(spec: TuningSpec, out: Any) -> int:
+    """The CPUs the trials' Ray gets: ``max_parallel_jobs * cpus_per_job``, within what this machine may use (Ray
+    Tune then runs as many trials at a time as fit, one line says so); a ``cpus_per_job`` over this host's CPUs is
+    refused, naming it, its value and the host's count (each trial's job would refuse its SM_NUM_CPUS)."""
+    if spec.cpus_per_job > host_cpus():
+        raise UserError(f"cpus_per_job is {spec.cpus_per_job}, but this host has {machine_line()}: each trial is a "
+                        f"training job on this host. Give cpus_per_job from 1 to {host_cpus()}.")
+    asked, usable = spec.max_parallel_jobs * spec.cpus_per_job, max(usable_cpus(), spec.cpus_per_job)
+    if asked <= usable:
+        return asked
+    print(f"rlrt: max_parallel_jobs {spec.max_parallel_jobs} x cpus_per_job {spec.cpus_per_job} = {asked} CPUs, but "
+          f"this machine has {machine_line()}: running {usable // spec.cpus_per_job} trial(s) at a time",
+          file=out, flush=True)
+    return usable
+
+
+def _own_ray(num_cpus: int) -> tuple[RayNode, Path]:
+    """Start the trials' Ray as a node of its own (``ray start --head`` in a session of its own, as a training job's
+    Ray) and join it. With ``ray.init(address="local")`` Ray's processes were in this process's group, so a SIGTERM
+    to the group (SageMaker's stop, ``kill -TERM -PGID``) killed the raylet under Ray Tune's graceful stop, which
+    then waited without end; now only this process gets it, and stops the trials. Its own folder and port: never a
+    cluster named by RAY_ADDRESS or by a stale ``ray_current_cluster`` file an earlier ``ray start`` left behind."""
+    import ray  # heavy: Ray and RLlib (~4 s)
+
+    folder = Path(tempfile.mkdtemp(prefix="rlrt-ray-", dir=ray_temp_root()))
+    port = free_ports(1)[0]
+    env = {**os.environ, "RAY_AUTH_MODE": "disabled", "RAY_process_group_cleanup_enabled": "0"}
+    with (folder / "ray-start.log").open("w") as log:
+        node = RayNode(["--head", f"--port={port}", "--include-dashboard=false", f"--num-cpus={num_cpus}",
+                        "--num-gpus=0"], env=env, temp_dir=str(folder), output=log)
+    failed = node.wait_until_open("127.0.0.1", port, RAY_START_S)
+    if failed is not None:
+        node.kill()
+        raise RuntimeError(f"The trials' Ray (`ray start --head`) {failed}: see {folder / 'ray-start.log'}")
+    ray.init(address=f"127.0.0.1:{port}", log_to_driver=False, configure_logging=False)
+    return node, folder
+
+
 def run_tuning_job(file: Path, output: Path | None = None, *, plugins: Plugins) -> int:
     """``rlrt tune FILE``: through the single failure path (``output/failure`` under the output folder); ``plugins``
     check the trials' hyperparameters before any runs."""
-    folder = (output or Path("rlrt-tune") / time.strftime("%Y%m%d-%H%M%S")).resolve()
+    given = output.resolve() if output is not None else None
+    folder = given or default_folder()  # the claimed one once the file is read (own_output)
     STOPS.release()  # Ray Tune stops its trials on SIGINT itself (SIGTERM is passed to it as SIGINT: run_tuning)
 
     def job() -> int:
+        nonlocal folder
         spec = load_tuning_spec(file)
-        make_folder(folder, "The tuning --output folder")  # before Ray starts: a folder it cannot write fails now
-        print(f"rlrt: tuning {len(spec.ranges)} hyperparameter(s) over {spec.max_jobs} job(s), "
-              f"{spec.max_parallel_jobs} at a time ({spec.strategy}, early stopping {spec.early_stopping_type}); "
-              f"{spec.objective_type} {spec.objective_metric_name}; output in {folder}", flush=True)
-        outcome = run_tuning(spec, folder, plugins)
+        with own_output(given) as folder:
+            print(f"rlrt: tuning {len(spec.ranges)} hyperparameter(s) over {spec.max_jobs} job(s), "
+                  f"{spec.max_parallel_jobs} at a time ({spec.strategy}, early stopping {spec.early_stopping_type}); "
+                  f"{spec.objective_type} {spec.objective_metric_name}; output in {folder}", flush=True)
+            outcome = run_tuning(spec, folder, plugins)
         if outcome.interrupted:
             write_failure(folder / "output" / "failure", f"Interrupted ({outcome.how}): the tuning job stopped before "
                           f"its trials finished; the finished ones are in {folder / RESULTS_CSV}.")

@@ -22,6 +22,9 @@ STRATEGIES = ("Bayesian", "Random", GRID)
 EARLY_STOPPING = ("Auto", "Off")
 SCALING_TYPES = ("Auto", "Linear", "Logarithmic", "ReverseLogarithmic")
 PARAMETER_TYPES = ("Continuous", "Integer", "Categorical")
+MAX_JOBS = 500
+"""The most trials one search runs: SageMaker's HyperparameterTuner limit (MaxNumberOfTrainingJobs). A larger
+``max_jobs`` (10**12) is no plan a run could finish; it is refused, as SageMaker refuses it, not cut silently."""
 _KNOWN_KEYS = ("objective_metric_name", "objective_type", "max_jobs", "max_parallel_jobs", "strategy",
                "early_stopping_type", "static_hyperparameters", "hyperparameter_ranges", "cpus_per_job")
 
@@ -198,6 +201,9 @@ def parse_tuning_spec(raw: Mapping[str, Any], source: str = "") -> TuningSpec:
         value = raw.get(key, default)
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise UserError(f"{key} must be an integer >= 1, got {value!r}")
+        if key == "max_jobs" and value > MAX_JOBS:
+            raise UserError(f"max_jobs is {value}, over the bound of {MAX_JOBS} trials a search may run (SageMaker's "
+                            f"HyperparameterTuner limit): give max_jobs from 1 to {MAX_JOBS}, or split the search")
         counts[key] = value
     early_raw = raw.get("early_stopping_type", "Auto")
     # YAML 1.1 (PyYAML) reads an unquoted `Off` as false: the value SageMaker's tuner calls "Off".
@@ -227,6 +233,10 @@ def parse_tuning_spec(raw: Mapping[str, Any], source: str = "") -> TuningSpec:
             raise UserError(f"strategy Grid takes Categorical ranges only; {', '.join(not_categorical)} "
                             "is not (use Bayesian or Random, or list its values)")
         size = math.prod(len(r.values) for r in ranges)
+        if size > MAX_JOBS:
+            raise UserError(f"strategy Grid runs every combination once: {size} jobs, over the bound of {MAX_JOBS} "
+                            "trials a search may run (SageMaker's HyperparameterTuner limit): list fewer values, or "
+                            "use Bayesian or Random with max_jobs")
         if counts.setdefault("max_jobs", size) != size:
             raise UserError(f"strategy Grid runs every combination once: {size} jobs, but max_jobs is "
                             f"{counts['max_jobs']} (leave max_jobs out)")

@@ -36,16 +36,18 @@ def _die_with_parent() -> None:  # pragma: no cover - runs in the child
 
 
 def _start_trial_job(config: Mapping[str, Any], spec: TuningSpec, base: Path,
-                     repo_root: str) -> tuple[subprocess.Popen, dict[str, Any]]:
-    """Lay out the trial's ``/opt/ml`` tree with its hyperparameters and start ``rlrt train`` in it."""
+                     repo_root: str, environment: Mapping[str, str]) -> tuple[subprocess.Popen, dict[str, Any]]:
+    """Lay out the trial's ``/opt/ml`` tree with its hyperparameters and start ``rlrt train`` in it, in
+    ``environment``: ``rlrt tune``'s own, never the Ray worker's (Ray adds its node's variables to its workers, and a
+    job that inherited them looked for the tuner's node in its own Ray)."""
     hyperparameters = dict(spec.static_hyperparameters)
     for i, r in enumerate(spec.ranges):
         hyperparameters[r.name] = r.value_from_sample(config[f"p{i}"])
     prepare_local_tree(base, hyperparameters)
     (base / "input" / "config" / "resourceconfig.json").write_text(
         json.dumps({"current_host": "algo-1", "hosts": ["algo-1"]}))
-    env = {**os.environ, BASE_DIR_ENV: str(base), NUM_CPUS_ENV: str(spec.cpus_per_job), NUM_GPUS_ENV: "0",
-           "PYTHONPATH": repo_root + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    env = {**environment, BASE_DIR_ENV: str(base), NUM_CPUS_ENV: str(spec.cpus_per_job), NUM_GPUS_ENV: "0",
+           "PYTHONPATH": repo_root + os.pathsep + environment.get("PYTHONPATH", "")}
     for name in ("RAY_ADDRESS", "RAY_JOB_ID", "RAY_RAYLET_PID"):
         env.pop(name, None)
     with (base / JOB_LOG).open("w") as log:
@@ -64,15 +66,16 @@ def trial_class() -> type:
     from ray import tune  # heavy: Ray and RLlib (~4 s)
 
     class TrainingJobTrial(tune.Trainable):
-        # tune.with_parameters passes the last three as keyword arguments (Ray's documented way to give a class
+        # tune.with_parameters passes the last four as keyword arguments (Ray's documented way to give a class
         # trainable more than its config), which Trainable.setup's annotated signature does not show.
         def setup(  # type: ignore[override]
-                self, config: dict[str, Any], spec: TuningSpec, jobs_dir: str, repo_root: str) -> None:
+                self, config: dict[str, Any], spec: TuningSpec, jobs_dir: str, repo_root: str,
+                environment: dict[str, str]) -> None:
             self.spec = spec
             self.base = Path(jobs_dir) / self.trial_id
             self.job_iteration = 0
             self.last: dict[str, Any] | None = None
-            self.process, self.hyperparameters = _start_trial_job(config, spec, self.base, repo_root)
+            self.process, self.hyperparameters = _start_trial_job(config, spec, self.base, repo_root, environment)
             # The job's own last iteration: its result is returned once the job has ended, so a scheduler that
             # stops trials at that iteration (ASHA's max_t) never sends SIGTERM to a job still writing its model.
             stop = self.hyperparameters.get(hp.STOP_PREFIX + hp.STOP_TRAINING_ITERATION)

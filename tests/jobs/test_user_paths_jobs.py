@@ -36,6 +36,10 @@ def test_a_cpu_count_that_is_no_number_names_the_variable(tmp_path: Path) -> Non
     done = run_rlrt(["train"], base=tree.base, timeout=60, SM_NUM_CPUS="abc")
     assert done.returncode == 2, done.stderr[-2000:]
     assert "The environment variable SM_NUM_CPUS='abc' must be a whole number >= 0" in tree.failure.read_text()
+    # More CPUs than this host has: refused before Ray starts (it spawned workers for minutes without a line).
+    done = run_rlrt(["train"], base=tree.base, timeout=60, SM_NUM_CPUS="1000000")
+    assert done.returncode == 2, done.stderr[-2000:]
+    assert "SM_NUM_CPUS=1000000 asks for more CPUs than this host has" in tree.failure.read_text()
 
 
 def test_a_tmpdir_too_long_for_rays_sockets_is_named(tmp_path: Path) -> None:

@@ -150,3 +150,14 @@ def test_tune_checks_deepracer_names_as_train_does() -> None:
             INSTALLED)
     with pytest.raises(UserError, match="batch_size"):  # not a CartPole hyperparameter: refused, as `rlrt train` does
         check_hyperparameters(parse_tuning_spec(_spec(static_hyperparameters={"batch_size": 64})), INSTALLED)
+
+
+def test_a_search_larger_than_sagemakers_limit_is_refused_naming_the_key_value_and_bound() -> None:
+    assert parse_tuning_spec(_spec(max_jobs=500)).max_jobs == 500
+    with pytest.raises(UserError, match=r"^max_jobs is 1000000000000, over the bound of 500 trials a search may run "
+                                        r"\(SageMaker's HyperparameterTuner limit\): give max_jobs from 1 to 500"):
+        parse_tuning_spec(_spec(max_jobs=10**12))
+    many = {f"rl.training.config.p{i}": {"type": "Categorical", "values": list(range(10))} for i in range(12)}
+    with pytest.raises(UserError, match=r"strategy Grid runs every combination once: 1000000000000 jobs, over the "
+                                        "bound of 500"):
+        parse_tuning_spec({"strategy": "Grid", "hyperparameter_ranges": many})
