@@ -1,8 +1,10 @@
 """The one failure path: every job ends through :func:`run_job`.
 
 A :class:`UserError` (a bad hyperparameter, a missing channel, an unknown preset) ends the job with its message in
-``output/failure`` and exit code 2, without a traceback. Any other exception is a framework error: the traceback
-goes to the log (stderr) and a concise reason to ``output/failure``, exit code 1. SIGTERM or SIGINT
+``output/failure`` and exit code 2, without a traceback. Any other exception raised in the user's code (an
+environment's step, a launcher script: :mod:`runtime.user_code`) is the user's too: its traceback goes to the log and
+``output/failure`` names the file, line and environment method, exit code 2. Anything else is a framework error: the
+traceback goes to the log (stderr) and a concise reason to ``output/failure``, exit code 1. SIGTERM or SIGINT
 (:class:`JobInterrupted`, see :mod:`runtime.stop_signals`) ends it with one line, what the job kept in
 ``output/failure``, and exit code 143 or 130. SageMaker shows the first 1024 characters of the failure file.
 """
@@ -20,6 +22,7 @@ from typing import Callable
 from runtime.names import (BASE_DIR_ENV, CONFIG_DIR, DEFAULT_BASE_DIR, FAILURE_FILE, HYPERPARAMETERS_JSON,
                            LOCAL_TREE_FILE)
 from runtime.streams import outlive_readers
+from runtime.user_code import user_code_failure
 
 log = logging.getLogger(__name__)
 
@@ -154,6 +157,11 @@ def run_job(job: Callable[[], int | None], failure_file: Callable[[], Path] = de
         return EXIT_SIGINT
     except Exception as exc:  # noqa: BLE001 - this is the one place every framework error ends
         traceback.print_exc()
+        blamed = user_code_failure(exc)
+        if blamed is not None:  # the user's code raised it: theirs to fix, not rlrt's bug
+            print(f"rlrt: error: {blamed}", file=sys.stderr, flush=True)
+            write_failure(failure_file(), blamed[:FAILURE_PREVIEW_CHARS])
+            return EXIT_USER_ERROR
         reason = _reason(exc)
         message = (
             f"Framework error: {reason[: FAILURE_PREVIEW_CHARS - 120]}\n"

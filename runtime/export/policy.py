@@ -55,6 +55,7 @@ class ObservationFilter:
     clip: float | None
     demean: bool = True
     destd: bool = True
+    name: str = "MeanStdFilter"  # what the model's metadata calls it
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -368,8 +369,7 @@ class ServingModel:
     """A ``torch.nn.Module``: float32 observations ``[batch, observation_dim]`` -> the outputs of ``head``."""
     observation_dim: int
     head: ActionHead
-    obs_filter: ObservationFilter | None
-    """The observation normalisation baked into ``module`` (also in the description)."""
+    obs_filter: ObservationFilter | None  # the observation normalisation baked into module (and its description)
     describe: Callable[[], tuple[PolicyDescription, dict[str, np.ndarray]]]
     """The plain-layer description and its weights; raises :class:`NotAnMLP` when there is none."""
     filter_name: str = "MeanStdFilter"
@@ -397,4 +397,4 @@ def serving_model_of(policy: Any, head: ActionHead, obs_filter: ObservationFilte
         layers, weights = mlp_description(policy.body, dim, None if head.kind == CATEGORICAL else head.size)
         return PolicyDescription(dim, head, obs_filter, layers), weights
 
-    return ServingModel(policy, dim, head, obs_filter, describe)
+    return ServingModel(policy, dim, head, obs_filter, describe, obs_filter.name if obs_filter else "MeanStdFilter")

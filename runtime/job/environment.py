@@ -235,6 +235,21 @@ def _count_from(variable: str, default: Callable[[], int]) -> int:
     return value
 
 
+def _check_visible_gpus(asked: int) -> None:
+    """A :class:`UserError` when ``SM_NUM_GPUS`` asks for more GPUs than this machine shows (nvidia-smi, else torch:
+    a container may have CUDA without nvidia-smi); Ray and torch would otherwise fail on an assertion deep inside."""
+    visible = _count_gpus()
+    if visible < asked:
+        import torch  # heavy: torch (~1.5 s), only when nvidia-smi shows too few GPUs
+
+        visible = max(visible, torch.cuda.device_count())
+    if visible < asked:
+        raise UserError(f"The environment variable {NUM_GPUS_ENV}={os.environ[NUM_GPUS_ENV].strip()} asks for {asked} "
+                        f"GPU(s), but {'none is' if not visible else f'only {visible} is'} visible on this machine "
+                        "(nvidia-smi, CUDA_VISIBLE_DEVICES, torch.cuda). Unset it or set it to 0 to train on the CPU, "
+                        "or run the job on a GPU instance with the GPU image.")
+
+
 def load_environment(base_dir: Path | str | None = None) -> JobEnvironment:
     """Read the job environment rooted at ``base_dir`` (default: ``$SAGEMAKER_BASE_DIR`` or ``/opt/ml``), and point
     ``SAGEMAKER_BASE_DIR`` at it."""
@@ -261,6 +276,8 @@ def load_environment(base_dir: Path | str | None = None) -> JobEnvironment:
     present = {p.name for p in data_root.iterdir() if p.is_dir()} if data_root.is_dir() else set()
     num_cpus = check_host_cpus(NUM_CPUS_ENV, _count_from(NUM_CPUS_ENV, usable_cpus))
     num_gpus = _count_from(NUM_GPUS_ENV, _count_gpus)
+    if num_gpus > 0 and os.environ.get(NUM_GPUS_ENV, "").strip():
+        _check_visible_gpus(num_gpus)
     return JobEnvironment(
         base_dir=base,
         hyperparameters=MappingProxyType(hyperparameters),

@@ -53,13 +53,15 @@ if __name__ == "__main__":
               "EnvConfigError: The env creator Launcher.register_env_creator.<locals>.<lambda>() registered as "
               "'Broken-v0' raised RuntimeError: the simulator licence server is unreachable"),
     ("reset", "Nothing was sampled and the env runners died: the environment sagemaker_rl/Broken-v0 fails "
-              "(RuntimeError: reset exploded)."),
+              "(RuntimeError: reset exploded, at {code}/train.py, line 20, in reset: the environment's "
+              "reset(seed=0, options=None))."),
 ])
 def test_an_env_that_kills_its_env_runners_fails_the_job_naming_its_error(tmp_path, fault: str, message: str) -> None:
     script = BROKEN_ENV_SCRIPT.format(fault=fault)
     run, tree = run_script_mode(tmp_path, "train.py", {"train.py": script},
                                 {**TINY, "rl.training.config.sample_timeout_s": 5}, timeout=300)
     assert run.returncode != 0, run.stdout[-3000:]
-    assert tree.failure.read_text().strip() == message
+    assert tree.failure.read_text().strip() == message.format(code=tree.base / "code")
+    assert "Framework error" not in run.stdout + run.stderr
     assert "rlrt: done" not in run.stdout and not (tree.model / "policy.onnx").exists()
     assert not (tree.model / "metadata.json").exists()

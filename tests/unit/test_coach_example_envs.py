@@ -15,7 +15,7 @@ import pytest
 
 from envs import adapters
 from envs.adapters import as_user_env
-from runtime.errors import EXIT_FRAMEWORK_ERROR, run_job
+from runtime.errors import EXIT_USER_ERROR, run_job
 from sagemaker_rl.compat import era
 
 
@@ -110,9 +110,12 @@ def test_an_error_without_message_is_named_by_its_cause(tmp_path: Path,
         except FileNotFoundError as exc:
             raise RuntimeError from exc  # as RLlib's env runner re-raises an environment's error
 
-    assert run_job(job, lambda: failure) == EXIT_FRAMEWORK_ERROR
+    # The error comes from code outside rlrt (this test's, as an environment's would): it is the user's, named by
+    # the error with a message, where it was raised.
+    assert run_job(job, lambda: failure) == EXIT_USER_ERROR
     text = failure.read_text()
-    assert "RuntimeError raised from FileNotFoundError" in text and "episode.npy" in text, text
+    assert text.startswith("Your code raised FileNotFoundError: ") and "episode.npy" in text, text
+    assert f"{__file__}, line " in text, text
     assert sys.exc_info() == (None, None, None)
     capsys.readouterr()
 

@@ -22,7 +22,7 @@ FLOORS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("environments", ("envs",)),
     ("base", ("runtime", "runtime.names", "runtime.errors", "runtime.timings", "runtime.metric_lines",
               "runtime.log_lines", "runtime.collector", "runtime.paths", "runtime.stop_signals", "runtime.streams",
-              "runtime.arguments")),
+              "runtime.arguments", "runtime.user_code")),
     ("services", ("runtime.config", "runtime.job", "runtime.train.checkpoints", "runtime.train.manifest",
                   "runtime.train.reporting", "runtime.train.progress", "runtime.train.curve",
                   "runtime.export", "runtime.evaluate", "runtime.serving", "runtime.offline", "runtime.cluster",

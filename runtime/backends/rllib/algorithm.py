@@ -22,6 +22,7 @@ from runtime.backends.rllib.episode_metrics import on_episode_end as exact_episo
 from runtime.backends.rllib.episode_metrics import with_episode_statistics
 from runtime.backends.rllib.episode_output import OUTPUT_SETTING, on_episode_end, on_sample_end
 from runtime.backends.rllib.finite_values import with_finite_values
+from runtime.backends.rllib.images import float_observations, raw_space, with_float_observations
 from runtime.backends.rllib.multi_agent_env import as_rllib_multi_agent_env
 from runtime.backends.rllib.ppo_learner import ppo_learner_class
 from runtime.backends.rllib.reward_scale import REWARD_SCALE, scaled_rewards
@@ -152,7 +153,9 @@ def policy_spaces(algo: Any) -> tuple[Any, Any]:
             gymnasium.spaces.Dict({mid: m.action_space for mid, m in modules.items()}),
         )
     module = algo.get_module()
-    return module.observation_space, module.action_space
+    connectors = algo.get_state(components=["env_runner/env_to_module_connector"])
+    state = (connectors.get("env_runner") or {}).get("env_to_module_connector")
+    return raw_space(module.observation_space, state), module.action_space
 
 
 def mean_std_filter_multi_agent(env: Any = None, spaces: Any = None, device: Any = None) -> Any:
@@ -233,10 +236,11 @@ def build_algorithm_config(
             config.learners(learner_class=ppo_learner_class())
         if reward_scale != 1.0:
             config.learners(learner_connector=functools.partial(scaled_rewards, reward_scale))
-        if observation_filter == "MeanStdFilter":
-            config.env_runners(
-                env_to_module_connector=mean_std_filter_multi_agent if multi_agent else mean_std_filter
-            )
+        if multi_agent and observation_filter == "MeanStdFilter":
+            config.env_runners(env_to_module_connector=mean_std_filter_multi_agent)
+        elif not multi_agent:  # integer observations (camera frames) reach the model as float32 (see images)
+            config.env_runners(env_to_module_connector=with_float_observations(mean_std_filter)
+                               if observation_filter == "MeanStdFilter" else float_observations)
         config.validate()
     except (ValueError, TypeError, KeyError) as exc:
         offline = (f" RLlib's {spec.algorithm} learns only from logged data, which rlrt's RLlib backend does not read "

@@ -49,6 +49,7 @@ from runtime.config import hyperparameters as hp
 from runtime.config.hyperparameters import TrainingSpec
 from runtime.contracts import Actor, BackendContext, ModelInfo, Step, TrainingSession
 from runtime.errors import UserError
+from runtime.user_code import described
 from runtime.evaluate.video import torch_actor
 from runtime.export.policy import ServingModels, serving_model_of
 from runtime.job.env_config import env_start_error, job_env_config
@@ -133,12 +134,12 @@ def probe_environment(env_id: str, env_config: Mapping[str, Any]) -> str | None:
     try:
         env = make_env(env_id, dict(env_config))
     except Exception as exc:  # noqa: BLE001 - the environment's own error is what the user needs
-        return f"{type(exc).__name__}: {exc}"
+        return described(exc)
     try:
         env.reset(seed=0)
         env.step(env.action_space.sample())
     except Exception as exc:  # noqa: BLE001 - as above
-        return f"{type(exc).__name__}: {exc}"
+        return described(exc)
     finally:
         try:
             env.close()

@@ -20,6 +20,7 @@ import numpy as np
 from gymnasium import spaces
 
 from envs.adapters import ACTION_MASK, MASKED_OBSERVATIONS
+from runtime.backends.rllib.images import scaled_filter
 from runtime.errors import UserError
 from runtime.export.policy import (
     CATEGORICAL,
@@ -230,8 +231,8 @@ def serving_policy_from_parts(
                         "observations must be a Box (vectors or images; RLlib flattens Dict and Tuple spaces) or an "
                         "action mask with observations.")
     head = action_head(module, module.action_space, normalize_actions)
-    obs_filter = filter_from_state(env_to_module_state)
     dim = sum(masked) if masked else int(np.prod(observation_space.shape))
+    obs_filter = scaled_filter(env_to_module_state, filter_from_state(env_to_module_state), dim)
     policy = build_serving_policy(_body(module), dim, head, obs_filter)
     return policy, head, obs_filter
 
