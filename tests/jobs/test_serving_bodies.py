@@ -38,3 +38,22 @@ def test_gzip_bodies_are_read_and_other_encodings_named(cartpole_model: Path) ->
     assert status == 400 and "cut short" in json.loads(payload)["error"]
     status, _, payload = call(app, "POST", "/invocations", plain, {**json_type, "Content-Encoding": "br"})
     assert status == 415 and "Content-Encoding 'br' is not supported" in json.loads(payload)["error"]
+
+
+def test_transform_with_split_none_reads_a_jsonl_file_as_serve_reads_it(cartpole_model: Path, tmp_path: Path) -> None:
+    """A ``.jsonl`` file (one observation a line) as one request (``split_type None``): the answer is the one
+    ``POST /invocations`` gives the same body (before: transform parsed it as one JSON document and failed at the
+    second line)."""
+    from runtime.serving.app import InferenceApp, call
+    from runtime.serving.transform import TransformOptions, transform
+
+    body = b"[0.0, 0.1, 0.0, -0.1]\n[0.02, 0.0, 0.01, 0.0]\n{\"observations\": [0.0, 0.0, 0.0, 0.0]}\n"
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "states.jsonl").write_bytes(body)
+    summary = transform(cartpole_model / "model", tmp_path / "in", tmp_path / "out",
+                        TransformOptions(split_type="None"), show_progress=False)
+    assert summary.records == 3
+    served = call(InferenceApp(cartpole_model / "model"), "POST", "/invocations", body,
+                  {"Content-Type": "application/jsonlines", "Accept": "application/json"})
+    assert served[0] == 200
+    assert json.loads((tmp_path / "out" / "states.jsonl.out").read_text()) == json.loads(served[2])
