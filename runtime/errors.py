@@ -11,6 +11,7 @@ traceback goes to the log (stderr) and a concise reason to ``output/failure``, e
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import re
@@ -19,8 +20,8 @@ import traceback
 from pathlib import Path
 from typing import Callable
 
-from runtime.names import (BASE_DIR_ENV, CONFIG_DIR, DEFAULT_BASE_DIR, FAILURE_FILE, HYPERPARAMETERS_JSON,
-                           LOCAL_TREE_FILE)
+from runtime.names import (BASE_DIR_ENV, CONFIG_DIR, DEFAULT_BASE_DIR, FAILURE_FILE, FAILURE_ROOM_FILE,
+                           HYPERPARAMETERS_JSON, LOCAL_TREE_FILE)
 from runtime.streams import outlive_readers
 from runtime.user_code import user_code_failure
 
@@ -93,14 +94,51 @@ class JobInterrupted(BaseException):
         return f"Stopped by {self.signal_name}{during}." + (f" {self.kept}" if self.kept else "")
 
 
-def write_failure(failure_file: Path, message: str) -> None:
-    """Write ``message`` to the failure file (creating its folder); never raises."""
+FAILURE_ROOM_BYTES = 16 * 1024
+"""Room a training job holds beside its failure file (:data:`runtime.names.FAILURE_ROOM_FILE`) while it runs, given
+back to write the failure file when the disk has filled up: a failure file is never left empty."""
+_rooms: list[Path] = []
+
+
+def keep_room_for_failure(failure_file: Path) -> None:
+    """Hold :data:`FAILURE_ROOM_BYTES` beside ``failure_file`` until the job ends (:func:`run_job`); best effort."""
+    room = failure_file.with_name(FAILURE_ROOM_FILE)
     try:
+        room.write_bytes(b"\0" * FAILURE_ROOM_BYTES)  # written, not a sparse file: the blocks are taken
+    except OSError:
+        with contextlib.suppress(OSError):
+            room.unlink(missing_ok=True)
+        return
+    _rooms.append(room)
+
+
+def _give_back_room() -> bool:
+    """Remove the room :func:`keep_room_for_failure` holds; whether there was any."""
+    had = bool(_rooms)
+    while _rooms:
+        with contextlib.suppress(OSError):
+            _rooms.pop().unlink(missing_ok=True)
+    return had
+
+
+def write_failure(failure_file: Path, message: str) -> None:
+    """Write ``message`` to the failure file (creating its folder); never raises. On a full disk the room the job
+    held is given back and the file written again; what still fails is said on stderr."""
+    def write() -> None:
         failure_file.parent.mkdir(parents=True, exist_ok=True)
         # A message may quote text that is no UTF-8 (a name typed in a non-UTF-8 shell): spelled out, not lost.
         failure_file.write_text(message.rstrip() + "\n", encoding="utf-8", errors="backslashreplace")
+
+    try:
+        write()
     except OSError as exc:  # the failure path must not fail
-        print(f"rlrt: could not write the failure file {failure_file}: {exc}", file=sys.stderr)
+        try:
+            if not _give_back_room():
+                raise exc
+            write()
+        except OSError as again:
+            print(f"rlrt: could not write the failure file {failure_file}: {again.strerror or again}; the reason "
+                  "is the line above", file=sys.stderr)
 
 
 def default_failure_file() -> Path:
@@ -170,3 +208,5 @@ def run_job(job: Callable[[], int | None], failure_file: Callable[[], Path] = de
         print(f"rlrt: {message}", file=sys.stderr, flush=True)
         write_failure(failure_file(), message)
         return EXIT_FRAMEWORK_ERROR
+    finally:
+        _give_back_room()

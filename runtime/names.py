@@ -101,6 +101,9 @@ MANIFEST_FILE = "rlrt_manifest.json"
 """Written last into each checkpoint: every file's size and sha256."""
 JOB_LOCK_FILE = Path(OUTPUT_DIR) / ".rlrt-training.lock"
 """Held (``flock``) by the training job of a tree for as long as it runs; it names the job's pid."""
+FAILURE_ROOM_FILE = ".rlrt-failure-room"
+"""Held beside ``output/failure`` while a training job runs, removed as it ends: room for the failure file on a disk
+that filled up (:func:`runtime.errors.keep_room_for_failure`)."""
 DAMAGED_SUFFIX = ".damaged"
 """A damaged checkpoint is renamed to ``checkpoint_<iteration>.damaged`` (never resumed from, never pruned)."""
 

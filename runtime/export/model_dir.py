@@ -14,8 +14,10 @@ import yaml
 from gymnasium import spaces
 
 from runtime.config.hyperparameters import TrainingSpec
+from runtime.errors import UserError
 from runtime.export import formats
 from runtime.names import CHECKPOINT_DIR, CONFIG_JSON, CONFIG_YAML, MANIFEST_FILE, METADATA_JSON, POLICIES_DIR
+from runtime.paths import describe_os_error
 
 STAGING_DIR = ".rlrt-staging"
 """Inside ``model/``: where the training job writes the model folder before moving it into place."""
@@ -134,12 +136,22 @@ def _remove(path: Path) -> None:
 def write_output_checkpoint(target: Path, model_dir: Path) -> None:
     """Copy the model's final checkpoint to ``target`` (``output/data/checkpoint``) as a model folder of its own
     (``checkpoint/``, ``metadata.json``, the resolved config; not the serving exports), so that the folder alone,
-    passed in the ``checkpoint`` channel, evaluates: the Batch RL seed extracts ``output.tar.gz`` and does that."""
-    shutil.rmtree(target, ignore_errors=True)
-    shutil.copytree(model_dir / CHECKPOINT_DIR, target / CHECKPOINT_DIR)
-    for name in (CONFIG_JSON, CONFIG_YAML):
-        if (model_dir / name).is_file():
-            shutil.copy2(model_dir / name, target / name)
-    metadata = json.loads((model_dir / METADATA_JSON).read_text())
-    metadata.pop("serving", None)  # the exports stay in model/
-    (target / METADATA_JSON).write_text(json.dumps(metadata, indent=2, default=str))
+    passed in the ``checkpoint`` channel, evaluates: the Batch RL seed extracts ``output.tar.gz`` and does that.
+    A copy that fails (a full or read-only disk) is removed whole, never left half, and named with what is kept."""
+    try:
+        shutil.rmtree(target, ignore_errors=True)
+        shutil.copytree(model_dir / CHECKPOINT_DIR, target / CHECKPOINT_DIR)
+        for name in (CONFIG_JSON, CONFIG_YAML):
+            if (model_dir / name).is_file():
+                shutil.copy2(model_dir / name, target / name)
+        metadata = json.loads((model_dir / METADATA_JSON).read_text())
+        metadata.pop("serving", None)  # the exports stay in model/
+        (target / METADATA_JSON).write_text(json.dumps(metadata, indent=2, default=str))
+    except (OSError, shutil.Error) as exc:
+        shutil.rmtree(target, ignore_errors=True)
+        raise UserError(f"{describe_os_error(target, exc, 'The output checkpoint folder')} The model folder "
+                        f"{model_dir} is complete (it serves and evaluates); only its copy in {target} is "
+                        "missing.") from exc
+    except BaseException:
+        shutil.rmtree(target, ignore_errors=True)
+        raise

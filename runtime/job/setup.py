@@ -26,7 +26,7 @@ from runtime.config import hyperparameters as hp
 from runtime.config.presets import DEFAULT_PRESET
 from runtime.config.threads import choose_threads, layout_of
 from runtime.contracts import Plugins
-from runtime.errors import TreeBusy, UserError, run_job
+from runtime.errors import TreeBusy, UserError, keep_room_for_failure, run_job
 from runtime.job.context import Job
 from runtime.job.environment import load_environment, prepare_local_tree
 from runtime.paths import describe_os_error, guarded, path_error
@@ -38,6 +38,7 @@ from runtime.names import (
     CONFIG_YAML,
     DEFAULT_BASE_DIR,
     FAILURE_FILE,
+    FAILURE_ROOM_FILE,
     HYPERPARAMETERS_JSON,
     INTERMEDIATE_DIR,
     JOB_LOCK_FILE,
@@ -108,7 +109,8 @@ def produced_anything(root: Path) -> bool:
     ``progress.csv``, an evaluation's outputs. Not what every job writes before it trains (its failure file and
     lock, the resolved configuration, a TensorBoard file's header, ``progress.csv``'s header)."""
     intermediate = root / INTERMEDIATE_DIR
-    setup = {root / FAILURE_FILE, root / JOB_LOCK_FILE, intermediate / CONFIG_JSON, intermediate / CONFIG_YAML}
+    setup = {root / FAILURE_FILE, root / OUTPUT_DIR / FAILURE_ROOM_FILE, root / JOB_LOCK_FILE,
+             intermediate / CONFIG_JSON, intermediate / CONFIG_YAML}
     for folder in (CHECKPOINTS_DIR, MODEL_DIR, OUTPUT_DIR):
         for path in (root / folder).rglob("*"):
             if not path.is_file() or path in setup or path.name.startswith("events.out.tfevents."):
@@ -320,6 +322,7 @@ def training_lock(base_dir: Path) -> Iterator[None]:
             raise _busy(base_dir, os.pread(descriptor, 64, 0)) from None
         os.ftruncate(descriptor, 0)
         os.pwrite(descriptor, str(os.getpid()).encode(), 0)
+        keep_room_for_failure(base_dir / FAILURE_FILE)  # released as the job ends, after its failure file
         yield
     finally:
         os.close(descriptor)  # releases the lock

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from runtime.config.limits import ENV_CONFIG_KEYS, env_config_problems
 from runtime.errors import UserError, command_failure_file, run_job
 from runtime.offline.collect import collect, dump_states, model_policy, read_batch_transform_output
 from runtime.stop_signals import STOPS
@@ -31,6 +32,9 @@ def run_collect(args: argparse.Namespace) -> int:
             raise UserError(f"--seed must be a whole number from 0 to 2**63 - 1, got {_shown(args.seed)}.")
         if not isinstance(args.env_config, dict):
             raise UserError(f"--env-config must be a JSON object, got {args.env_config!r}.")
+        problems = env_config_problems({k: args.env_config[k] for k in ENV_CONFIG_KEYS if k in args.env_config})
+        if problems:  # the check `rlrt train` makes of the same keys (gymnasium only asserts it, or ignores it)
+            raise UserError(f"--env-config: {'; '.join(problems)}.")
         if args.dump_states is not None:
             count = dump_states(args.env, args.num_envs, args.dump_states, seed=args.seed, env_config=args.env_config)
             print(f"rlrt: wrote {count} states of {args.env} to {args.dump_states}", flush=True)

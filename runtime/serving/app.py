@@ -3,7 +3,7 @@
 - ``GET /ping`` -> 200 once the model is loaded;
 - ``POST /invocations`` -> the formats of :mod:`runtime.serving.codec` (400 ``{"error": ...}`` for bad input, 415 for
   other content types, 406 for an unanswerable ``Accept``, 408 for a body that stops arriving, 413 for bodies over
-  the limit);
+  the limit); a body with ``Content-Encoding: gzip`` is decompressed first (the limit is on its decompressed size);
 - ``GET /execution-parameters`` -> what SageMaker Batch Transform asks a container for.
 
 The application owns the limits that are about requests, not connections: the body limit (read in the pieces the
@@ -19,6 +19,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import zlib
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Awaitable, Callable, Iterator, Mapping, TypeVar
@@ -182,6 +183,12 @@ class InferenceApp:
         body = await self.read_body(receive)
         if not isinstance(body, bytes):
             return body
+        encoding = (headers.get("content-encoding") or "identity").strip().lower()
+        if encoding != "identity":
+            try:
+                body = await self._in_pool(decompressed, body, encoding, self.max_body_mb)
+            except codec.RequestError as exc:
+                return exc.status, _error(str(exc)), codec.JSON
         if len(body) <= INLINE_BODY_BYTES:
             return self.answer(body, headers.get("content-type"), headers.get("accept"))
         return await self._in_pool(self.answer, body, headers.get("content-type"), headers.get("accept"))
@@ -220,6 +227,31 @@ class InferenceApp:
         if len(decoded.observations) <= PREDICT_ROWS:  # a small answer at once
             return 200, codec.encode(outputs, decoded.style, accept_type), accept_type
         return 200, codec.encode_pieces(outputs, decoded.style, accept_type), accept_type
+
+
+class BodyTooLarge(codec.RequestError):
+    status = 413
+
+
+def decompressed(body: bytes, encoding: str, limit_mb: int) -> bytes:
+    """A gzip body (``Content-Encoding: gzip``, as SageMaker clients may send) decompressed, at most ``limit_mb`` of
+    it: the body limit is on what the model reads, so a small body that inflates past it (a gzip bomb) is a 413
+    found after ``limit_mb`` is inflated, not after all of it. Another encoding is a 415 naming it."""
+    if encoding not in ("gzip", "x-gzip"):
+        raise codec.UnsupportedContentType(f"Content-Encoding {encoding!r} is not supported: send the body "
+                                           "uncompressed, or gzip-compressed with Content-Encoding: gzip")
+    limit = limit_mb << 20
+    inflater = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)  # gzip's header and trailer
+    try:
+        out = inflater.decompress(body, limit + 1)
+    except zlib.error as exc:
+        raise codec.RequestError(f"the body is not valid gzip (Content-Encoding: gzip): {exc}") from None
+    if len(out) > limit or inflater.unconsumed_tail:
+        raise BodyTooLarge(f"the request body is larger than {limit_mb} MB once decompressed (Content-Encoding: "
+                           "gzip)")
+    if not inflater.eof:
+        raise codec.RequestError("the gzip body (Content-Encoding: gzip) is cut short: send the whole file")
+    return out
 
 
 def predict_in_batches(policy: OnnxPolicy, observations: np.ndarray) -> dict[str, np.ndarray]:

@@ -48,8 +48,12 @@ def _extract(tarball: Path) -> Path:
         with tarfile.open(tarball, "r:*") as archive:
             archive.extractall(target, filter="data")
     except (tarfile.TarError, OSError, EOFError, zlib.error) as exc:  # EOFError, zlib.error: a truncated archive
-        raise UserError(f"Cannot unpack the model archive {tarball}: {type(exc).__name__}: {exc or 'truncated'}. "
-                        "Copy it again from where the training job wrote it (its model.tar.gz).") from exc
+        reason = f"{type(exc).__name__}: {exc or 'truncated'}"
+        if isinstance(exc, tarfile.ReadError) and "could not be opened" in str(exc):  # tarfile lists every method
+            reason = ("it is empty (0 bytes)" if tarball.stat().st_size == 0 else "it is not a tar archive (plain "
+                      "or gzip, bzip2 or xz compressed)")
+        raise UserError(f"Cannot unpack the model archive {tarball}: {reason}. Copy it again from where the "
+                        "training job wrote it (its model.tar.gz).") from exc
     return target
 
 
@@ -100,6 +104,10 @@ def locate_model(path: Path, shown: str | None = None) -> Path:
         verify_model_folder(inner[0], shown=shown and f"{shown}, {inner[0].name}/")
         return inner[0]
     found = ", ".join(sorted(p.name for p in path.iterdir())[:20]) or "nothing"
+    if shown:  # an archive's temporary folder, gone as the command ends: name the archive the user gave
+        raise UserError(f"No model in the archive {shown.removesuffix(' (unpacked)')}: expected {METADATA_JSON} (the "
+                        f"model folder `rlrt train` writes, packed at the archive's top) inside it; it holds "
+                        f"{found}. Give the model.tar.gz the training job wrote, or a model folder.")
     raise UserError(
         f"No model in {path}: expected {METADATA_JSON} (a folder written by `rlrt train`) or {MODEL_TARBALL}; "
         f"found {found}."

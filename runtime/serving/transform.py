@@ -265,7 +265,7 @@ class _Transformer:
             raise UserError(f"{path}: the file is larger than max_payload_mb ({self.options.max_payload_mb:g} MB); "
                             "use split_type Line")
         try:
-            decoded = codec.decode(body, content_type if content_type != codec.JSONLINES else codec.JSON, self.dim)
+            decoded = codec.decode(body, content_type, self.dim)  # as `rlrt serve` reads the same body
         except codec.RequestError as exc:
             raise UserError(f"{path}: {exc}") from None
         result = codec.encode(self.policy.predict(decoded.observations), decoded.style, accept).decode()
@@ -323,6 +323,9 @@ def transform(model: Path, input_path: Path, output_dir: Path, options: Transfor
                 EXTENSION_TYPES.get(path.suffix.lower(), codec.JSONLINES)
             if content_type == codec.JSON and options.split_type == "Line":
                 content_type = codec.JSONLINES
+            if content_type == codec.JSONLINES and options.split_type == "None" and not options.content_type \
+                    and path.suffix.lower() not in (".jsonl", ".jsonlines"):
+                content_type = codec.JSON  # one document (its "inputs" answered as "outputs"); a .jsonl file's lines
             default_accept = codec.JSON if options.split_type == "None" else codec.JSONLINES
             try:
                 accept = codec.response_type(options.accept, default_accept)

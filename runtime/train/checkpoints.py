@@ -14,6 +14,7 @@ fresh. A checkpoint written by another algorithm, environment or spaces is refus
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import re
@@ -25,6 +26,7 @@ from typing import Any, Callable, Mapping
 from envs.registry import canonical_env_id
 from runtime.errors import UserError, container_job
 from runtime.names import DAMAGED_SUFFIX, MANIFEST_FILE, STATE_FILE
+from runtime.paths import describe_os_error
 from runtime.train.manifest import verify_manifest, write_manifest
 
 _NAME = re.compile(r"^checkpoint_(\d+)$")
@@ -120,32 +122,40 @@ class CheckpointManager:
         resume (:func:`config_changes`)."""
 
     def save(self, write: Callable[[Path], None], state: TrainingState) -> Path:
-        """Write a checkpoint with ``write(folder)`` plus ``state``; atomically rename it into place; prune."""
-        self.directory.mkdir(parents=True, exist_ok=True)
+        """Write a checkpoint with ``write(folder)`` plus ``state``; atomically rename it into place; prune. A write
+        that fails (a full or read-only disk, a dangling link in the checkpoint's place, an error of the framework's)
+        leaves no temporary folder: the last good checkpoint stays the newest."""
         final = self.directory / f"checkpoint_{state.training_iteration:06d}"
         tmp = self.directory / f".tmp-{final.name}-{os.getpid()}"
-        shutil.rmtree(tmp, ignore_errors=True)
         try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            shutil.rmtree(tmp, ignore_errors=True)
             tmp.mkdir(parents=True)
             write(tmp)
             (tmp / STATE_FILE).write_text(json.dumps({**asdict(state), "config": self.config}, indent=2,
                                                       default=str))
             write_manifest(tmp)  # last: a checkpoint whose files all match it is whole
-        except OSError as exc:  # a full disk, a read-only mount: keep what was saved before, leave no half
+            if final.is_symlink() or (final.exists() and not final.is_dir()):  # rename cannot replace it by a folder
+                raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), str(final))
+            if final.exists():
+                old = _aside(final)
+                final.rename(old)
+                tmp.rename(final)
+                _remove_aside(old, final.name)
+            else:
+                tmp.rename(final)
+        except BaseException as exc:
             shutil.rmtree(tmp, ignore_errors=True)
+            disk = _os_error_in(exc) if isinstance(exc, Exception) else None
+            if disk is None:  # not the disk's (a bug, a signal): as it is
+                raise
             kept = self.latest()
+            where = final if disk.filename and Path(str(disk.filename)) == final else self.directory
             raise UserError(
-                f"Cannot write the checkpoint of iteration {state.training_iteration} into {self.directory}: "
-                f"{exc.strerror or exc}. " + (f"The last good checkpoint, {kept.name}, is kept; a new job in this "
-                                               "tree resumes from it." if kept else "No checkpoint was saved.")
-                + " Free space there or give the job a larger volume.") from exc
-        if final.exists():
-            old = _aside(final)
-            final.rename(old)
-            tmp.rename(final)
-            _remove_aside(old, final.name)
-        else:
-            tmp.rename(final)
+                f"Cannot write the checkpoint of iteration {state.training_iteration}: "
+                f"{describe_os_error(where, disk, 'the checkpoint folder')} "
+                + (f"The last good checkpoint, {kept.name}, is kept; a new job in this tree resumes from it."
+                   if kept else "No checkpoint was saved.")) from exc
         self._prune()
         return final
 
@@ -297,6 +307,17 @@ class CheckpointManager:
         for path in self.directory.glob(".tmp-*"):
             if not path.name.endswith(f"-{os.getpid()}"):
                 shutil.rmtree(path, ignore_errors=True)
+
+
+def _os_error_in(exc: BaseException) -> OSError | None:
+    """The ``OSError`` that ``exc`` is or was raised from (a framework may wrap the disk's error in its own), or
+    None when the failure is not the disk's."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, OSError):
+            return seen
+        seen = seen.__cause__ or seen.__context__
+    return None
 
 
 def _aside(checkpoint: Path) -> Path:

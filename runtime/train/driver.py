@@ -184,7 +184,8 @@ def _train(job: JobEnvironment, spec: TrainingSpec, plugins: Plugins, out: TextI
                             out, coach_lines=hooks.coach_line_per_iteration, pass_bar=spec.pass_bar,
                             tensorboard_copy=job.base_dir == DEFAULT_BASE_DIR, stop=spec.stop, units=backend.units,
                             resumed_at=(state.training_iteration, state.timesteps_total) if resumed else None,
-                            console=console_mode(console, out, container=job.base_dir == DEFAULT_BASE_DIR))
+                            console=console_mode(console, out, container=job.base_dir == DEFAULT_BASE_DIR),
+                            kept=lambda: _kept_checkpoint(last) if (last := checkpoints.latest()) else "")
         print(f"rlrt: training {backend.describe()} (preset {spec.preset}); stop when "
               + " or ".join(f"{k} >= {v:g}" for k, v in spec.stop.items()), file=out, flush=True)
 
@@ -277,8 +278,8 @@ def _train(job: JobEnvironment, spec: TrainingSpec, plugins: Plugins, out: TextI
         return TrainResult(state, metrics, stopped_by, checkpoint)
     finally:
         progress.close()
-        if reporter is not None:
-            reporter.close()
+        if reporter is not None:  # an error on the way: closing must not hide it
+            reporter.close(raise_errors=False)
             mark("reporter closed")
         if backend is not None:
             backend.close()
@@ -378,8 +379,7 @@ def _write_model_folder(job: JobEnvironment, backend: TrainingSession, hooks: Tr
             publish_model_folder(staging, job.model_dir)
         hooks.on_export(job.model_dir)
         write_manifest(job.model_dir)  # last: serve, evaluate, export and warm starts verify the folder by it
-        with guarded(job.base_dir / OUTPUT_CHECKPOINT_DIR, "The output checkpoint folder"):
-            write_output_checkpoint(job.base_dir / OUTPUT_CHECKPOINT_DIR, job.model_dir)
+        write_output_checkpoint(job.base_dir / OUTPUT_CHECKPOINT_DIR, job.model_dir)  # a UserError naming it
     if unservable is not None:
         raise UserError(f"Training finished, but the model cannot be served: {export_failure(unservable)} The "
                         f"checkpoint is kept in {job.model_dir / CHECKPOINT_DIR} (a new job in this tree resumes from "

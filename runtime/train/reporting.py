@@ -8,16 +8,20 @@ a person at a terminal gets one line per iteration (:func:`compact_line`) under 
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import errno
 import math
 import sys
 import time
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
-from typing import Any, Mapping, Sequence, TextIO
+from typing import Any, Callable, Iterator, Mapping, Sequence, TextIO
 
+from runtime.errors import UserError
 from runtime.evaluate.episodes import testing_line
 from runtime.metric_lines import OFF_POLICY_ESTIMATES, metric_line
+from runtime.paths import FILE, FOLDER, guarded
 from runtime.train.curve import plot_learning_curve
 
 METRIC_LINE_KEYS = (
@@ -195,6 +199,7 @@ class Reporter:
         console: str = LINES,
         stop: Mapping[str, Any] | None = None,
         units: tuple[str, str] = ("iteration", "steps"),
+        kept: Callable[[], str] = str,
     ) -> None:
         """``tensorboard_copy``: write the TensorBoard events into ``intermediate_dir/tensorboard`` as well (SageMaker
         uploads that folder with the job's output; ``tensorboard_dir`` only with a TensorBoard output config).
@@ -202,10 +207,12 @@ class Reporter:
         run reported after it (a job killed between checkpoints) is trained again, so its CSV rows and TensorBoard
         points go (TensorBoard's own ``purge_step``). ``console``: what stdout shows of an iteration
         (:func:`console_mode`); ``stop`` and ``units`` (the session's words for an iteration and a step): what its
-        one line for a person says (:func:`compact_line`)."""
+        one line for a person says (:func:`compact_line`). ``kept``: what the job keeps (its last checkpoint), as a
+        sentence added to a failure to write these files (a full or read-only disk)."""
         from tensorboardX import SummaryWriter  # heavy: TensorBoard writer
 
         self.intermediate_dir = intermediate_dir
+        self.kept = kept
         self.stream = stream or sys.stdout
         self.title = title
         self.plot_every_s = plot_every_s
@@ -215,22 +222,28 @@ class Reporter:
         # The counters at the last report, for the rate of an iteration whose session gives none (an offline epoch's
         # gradient steps); unknown before a resumed job's first report.
         self._last: tuple[int, float] | None = (0, 0.0) if resumed_at is None else None
-        intermediate_dir.mkdir(parents=True, exist_ok=True)
-        tensorboard_dir.mkdir(parents=True, exist_ok=True)
         self.progress_file = intermediate_dir / "progress.csv"
         self.curve_file = intermediate_dir / "learning_curve.png"
-        folders = [tensorboard_dir, intermediate_dir / "tensorboard"] if tensorboard_copy else [tensorboard_dir]
+        self.tensorboard_dirs = [tensorboard_dir, intermediate_dir / "tensorboard"] if tensorboard_copy else [
+            tensorboard_dir]
         purge = resumed_at[1] + 1 if resumed_at is not None else None
-        self._writers = [SummaryWriter(str(folder), flush_secs=30, purge_step=purge) for folder in folders]
+        self._writers = []
+        for folder in self.tensorboard_dirs:
+            with guarded(folder, "The TensorBoard folder"):
+                # Room for far more points than an iteration adds: a writer whose thread stopped (a failed write)
+                # is found before the next iteration's (_check_alive); a full queue would block for ever.
+                self._writers.append(SummaryWriter(str(folder), flush_secs=30, purge_step=purge, max_queue=1000))
         self._last_plot = time.monotonic()
         columns = [f.name for f in fields(IterationMetrics)]
-        new_file = not self.progress_file.exists() or self.progress_file.stat().st_size == 0
-        if not new_file:  # a resumed job (of an older rlrt: same rows, new columns)
-            _rewrite(self.progress_file, columns, resumed_at[0] if resumed_at is not None else None)
-        self._csv_handle = self.progress_file.open("a", newline="", encoding="utf-8")
-        self._csv = csv.DictWriter(self._csv_handle, fieldnames=columns)
-        if new_file:
-            self._csv.writeheader()
+        with guarded(self.progress_file, "The progress file", FILE):
+            intermediate_dir.mkdir(parents=True, exist_ok=True)
+            new_file = not self.progress_file.exists() or self.progress_file.stat().st_size == 0
+            if not new_file:  # a resumed job (of an older rlrt: same rows, new columns)
+                _rewrite(self.progress_file, columns, resumed_at[0] if resumed_at is not None else None)
+            self._csv_handle = self.progress_file.open("a", newline="", encoding="utf-8")
+            self._csv = csv.DictWriter(self._csv_handle, fieldnames=columns)
+            if new_file:
+                self._csv.writeheader()
 
     def report(self, metrics: IterationMetrics, extra: Sequence[str] = ()) -> None:
         """Report one iteration everywhere; ``extra``: the session's own lines of it (an offline epoch's estimates
@@ -239,9 +252,12 @@ class Reporter:
         if lines:
             self.stream.write("\n".join(lines) + "\n")
             self.stream.flush()
-        self._csv.writerow(asdict(metrics))
-        self._csv_handle.flush()
-        for writer in self._writers:
+        with self._guarded(self.progress_file, "The progress file", FILE):
+            self._csv.writerow(asdict(metrics))
+            self._csv_handle.flush()
+        for writer, folder in zip(self._writers, self.tensorboard_dirs):
+            with self._guarded(folder, "The TensorBoard folder"):
+                _check_alive(writer)
             for key, value in asdict(metrics).items():
                 if key != "training_iteration" and math.isfinite(float(value)):
                     writer.add_scalar(f"rlrt/{key}", value, metrics.timesteps_total)
@@ -270,11 +286,63 @@ class Reporter:
     def plot(self) -> Path | None:
         """Draw ``learning_curve.png`` from ``progress.csv`` (:mod:`runtime.train.curve`)."""
         self._last_plot = time.monotonic()
-        return plot_learning_curve(self.progress_file, self.curve_file, self.title, self.pass_bar)
+        with self._guarded(self.curve_file, "The learning curve", FILE):
+            return plot_learning_curve(self.progress_file, self.curve_file, self.title, self.pass_bar)
 
-    def close(self) -> None:
-        """Flush everything and draw the final learning curve."""
-        self._csv_handle.close()
-        for writer in self._writers:
-            writer.close()
-        self.plot()
+    @contextlib.contextmanager
+    def _guarded(self, path: Path, role: str, expect: str = FOLDER) -> Iterator[None]:
+        """:func:`runtime.paths.guarded`, the failure saying what the job keeps."""
+        try:
+            with guarded(path, role, expect):
+                yield
+        except UserError as exc:
+            raise UserError(f"{exc} {self.kept()}".strip()) from exc.__cause__
+
+    def close(self, raise_errors: bool = True) -> None:
+        """Flush everything and draw the final learning curve. Each is closed even when one fails (a full or
+        read-only disk); the first failure is then raised, naming its path, or (``raise_errors`` False: the job
+        is failing already) said in one line."""
+        failures: list[UserError] = []
+        with _collect(failures), self._guarded(self.progress_file, "The progress file", FILE):
+            self._csv_handle.close()
+        for writer, folder in zip(self._writers, self.tensorboard_dirs):
+            with _collect(failures), self._guarded(folder, "The TensorBoard folder"):
+                try:
+                    writer.close()
+                except OSError:
+                    _forget(writer)  # closed for good: its exit hook would only fail again
+                    raise
+        if not failures:
+            with _collect(failures):
+                self.plot()
+        if failures and raise_errors:
+            raise failures[0]
+        for failure in failures:
+            print(f"rlrt: warning: {failure}", file=self.stream, flush=True)
+
+
+@contextlib.contextmanager
+def _collect(failures: list[UserError]) -> Iterator[None]:
+    try:
+        yield
+    except UserError as exc:
+        failures.append(exc)
+
+
+def _check_alive(writer: Any) -> None:
+    """Raise the disk's error when a TensorBoard writer's thread has stopped (its write failed: a full or read-only
+    disk): the events would only fill its queue, and a full queue blocks the next point for ever."""
+    for inner in (getattr(writer, "all_writers", None) or {}).values():
+        worker = getattr(getattr(inner, "event_writer", None), "_worker", None)
+        if worker is not None and not worker.is_alive():
+            inner.flush()  # the file's own error, when it still has one
+            raise OSError(errno.EIO, "TensorBoard's event writer stopped (the log above says why)")
+
+
+def _forget(writer: Any) -> None:
+    """Mark a TensorBoard writer whose last flush failed closed (its events queue and file), so that its exit hook
+    does not print the same disk error again as the process ends."""
+    for inner in getattr(writer, "all_writers", {}).values():
+        event_writer = getattr(inner, "event_writer", None)
+        if event_writer is not None:
+            event_writer._closed = True  # noqa: SLF001 - tensorboardX has no public way to drop a failed file
