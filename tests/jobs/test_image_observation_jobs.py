@@ -40,3 +40,16 @@ def test_uint8_frames_train_and_the_exports_take_raw_frames(tmp_path: Path) -> N
         logits = module.forward_inference({"obs": torch.as_tensor(frames, dtype=torch.float32) / 255.0})
     expected = torch.softmax(logits["action_dist_inputs"], dim=-1)
     assert torch.allclose(probabilities, expected, atol=1e-5)
+
+
+def test_frames_of_a_size_rllib_has_no_network_for_name_the_setting(tmp_path: Path) -> None:
+    """RLlib's catalog refuses 16x16 images with a ValueError (a "Framework error" before): the shape and the setting
+    that gives the network, before anything trains."""
+    job = tmp_path / "job"
+    run = run_rlrt(["train", "--env", "tests.image_envs:Frames-v0", "--base-dir", str(job),
+                    "--set", "rl.training.config.env_config.shape=[16,16,3]",
+                    "--set", "rl.training.config.num_env_runners=0"], cwd=tmp_path, timeout=300)
+    assert run.returncode == 2, (run.stdout + run.stderr)[-3000:]
+    failure = (job / "output" / "failure").read_text()
+    assert "observations are images of shape [16, 16, 3], for which RLlib has no default convolutional" in failure
+    assert "rl.training.config.model_config.conv_filters" in failure and "Framework error" not in run.stderr

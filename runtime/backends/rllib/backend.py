@@ -97,11 +97,29 @@ def explain_env_failure(env_id: str, env_config: Mapping[str, Any],
                         f"{key.group(1)}): its constructor has no such argument. Remove it.") from exc
     except Exception:  # noqa: BLE001 - not the environment's fault: the original error stands
         return
-    action_space = env.action_space
+    action_space, shape = env.action_space, getattr(env.observation_space, "shape", None)
     env.close()
     if (model_config or {}).get("free_log_std") and type(action_space).__name__ != "Box":
         raise UserError(f"'rl.training.config.model.free_log_std' (RLlib 2.x: model_config.free_log_std) needs "
                         f"continuous (Box) actions; {env_id} has {action_space}. Remove it for this environment.")
+    if shape and len(shape) == 3 and not (model_config or {}).get("conv_filters") and not _default_cnn(shape):
+        raise UserError(
+            f"{env_id}'s observations are images of shape {list(shape)}, for which RLlib has no default convolutional "
+            "network (it has them for 96x96, 84x84, 64x64, 42x42 and 10x10 images). Give its layers, each "
+            "[filters, [kernel, kernel], stride], in the hyperparameter rl.training.config.model_config.conv_filters, "
+            "e.g. {\"conv_filters\": [[16, [4, 4], 2], [32, [4, 4], 2]]} as rl.training.config.model_config, or "
+            "give frames of one of those sizes.")
+
+
+def _default_cnn(shape: Any) -> bool:
+    """Whether RLlib's catalog has convolutional layers of its own for images of ``shape`` (its rule, asked)."""
+    from ray.rllib.models.utils import get_filter_config  # heavy: RLlib (imported by the job already)
+
+    try:
+        get_filter_config(list(shape))
+    except ValueError:
+        return False
+    return True
 
 
 ERROR_LINE = re.compile(r"^(?:[A-Za-z_][\w.]*\.)?[A-Za-z_]\w*(?:Error|Exception|Exit)\b.*")
