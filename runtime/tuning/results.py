@@ -26,13 +26,13 @@ class TuningOutcome:
     results_csv: Path | None = None
     best_json: Path | None = None
     interrupted: bool = False
-    """Ctrl-C (or SIGTERM) stopped the search before every trial finished."""
+    """Ctrl-C (or SIGTERM, SIGHUP) stopped the search before every trial finished."""
     stopped_by: str = "SIGINT"
     """Which signal stopped it, when ``interrupted``."""
 
     @property
     def how(self) -> str:
-        return "SIGTERM" if self.stopped_by == "SIGTERM" else "Ctrl-C"
+        return "Ctrl-C" if self.stopped_by == "SIGINT" else self.stopped_by
 
 
 COMPLETED = "completed"

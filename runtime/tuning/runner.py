@@ -17,7 +17,7 @@ from runtime.cluster.node import RayNode, free_ports
 from runtime.cluster.object_store import ray_temp_root
 from runtime.config import hyperparameters as hp
 from runtime.contracts import Plugins
-from runtime.errors import EXIT_SIGINT, EXIT_SIGTERM, UserError, run_job, write_failure
+from runtime.errors import UserError, run_job, signal_exit_code, write_failure
 from runtime.job.cpus import host_cpus, machine_line, usable_cpus
 from runtime.stop_signals import STOPS
 from runtime.tuning.output import default_folder, own_output
@@ -109,14 +109,16 @@ def run_tuning(spec: TuningSpec, output: Path, plugins: Plugins, out: Any = None
     interruption = TuneInterruption()
     tune_log = logging.getLogger("ray.tune.tune")
     tune_log.addFilter(interruption)
-    terminated: list[bool] = []
+    stopped: list[str] = []
 
-    def on_sigterm(signum: int, frame: Any) -> None:  # SageMaker's stop: Ray Tune's own graceful stop, as Ctrl-C's
-        if not terminated:
-            terminated.append(True)
+    def on_stop(signum: int, frame: Any) -> None:
+        # SageMaker's stop (SIGTERM) and a closed terminal (SIGHUP): Ray Tune's own graceful stop, as Ctrl-C's.
+        if not stopped:
+            stopped.append(signal.Signals(signum).name)
             os.kill(os.getpid(), signal.SIGINT)
 
-    previous = signal.signal(signal.SIGTERM, on_sigterm)  # after ray.init, which installs its own (exit at once)
+    stops = (signal.SIGTERM, signal.SIGHUP)
+    previous = {s: signal.signal(s, on_stop) for s in stops}  # after ray.init, which installs its own (exit at once)
     try:
         trainable = tune.with_resources(
             tune.with_parameters(trial_class(), spec=spec, jobs_dir=str(jobs_dir), repo_root=repo_root,
@@ -139,7 +141,8 @@ def run_tuning(spec: TuningSpec, output: Path, plugins: Plugins, out: Any = None
             warnings.filterwarnings("ignore", message=OPTUNA_CHOICES_WARNING, category=UserWarning)
             grid = tuner.fit()
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for stop, handler in previous.items():
+            signal.signal(stop, handler)
         tune_log.removeFilter(interruption)
         ray.shutdown()
         node.kill()  # its trials' actors with it: a job still running gets SIGTERM (its parent died) and stops
@@ -148,11 +151,11 @@ def run_tuning(spec: TuningSpec, output: Path, plugins: Plugins, out: Any = None
         if stuck:
             print(f"rlrt: killed training jobs that did not stop within 120 s: {stuck}", file=out, flush=True)
     if interruption.interrupted:
-        print(f"rlrt: interrupted ({'SIGTERM' if terminated else 'Ctrl-C'}): the running trials were stopped (each job "
+        print(f"rlrt: interrupted ({stopped[0] if stopped else 'Ctrl-C'}): the running trials were stopped (each job "
               "saved a checkpoint in its tree); the trials so far:", file=out, flush=True)
     outcome = summarise(spec, grid, output, out, interrupted=interruption.interrupted)
     outcome.interrupted = interruption.interrupted
-    outcome.stopped_by = "SIGTERM" if terminated else "SIGINT"
+    outcome.stopped_by = stopped[0] if stopped else "SIGINT"
     return outcome
 
 
@@ -199,7 +202,7 @@ def run_tuning_job(file: Path, output: Path | None = None, *, plugins: Plugins) 
     check the trials' hyperparameters before any runs."""
     given = output.resolve() if output is not None else None
     folder = given or default_folder()  # the claimed one once the file is read (own_output)
-    STOPS.release()  # Ray Tune stops its trials on SIGINT itself (SIGTERM is passed to it as SIGINT: run_tuning)
+    STOPS.release()  # Ray Tune stops its trials on SIGINT itself (SIGTERM, SIGHUP passed to it as SIGINT: run_tuning)
 
     def job() -> int:
         nonlocal folder
@@ -212,7 +215,7 @@ def run_tuning_job(file: Path, output: Path | None = None, *, plugins: Plugins) 
         if outcome.interrupted:
             write_failure(folder / "output" / "failure", f"Interrupted ({outcome.how}): the tuning job stopped before "
                           f"its trials finished; the finished ones are in {folder / RESULTS_CSV}.")
-            return EXIT_SIGTERM if outcome.stopped_by == "SIGTERM" else EXIT_SIGINT
+            return signal_exit_code(outcome.stopped_by)
         return 0
 
     return run_job(job, lambda: folder / "output" / "failure")

@@ -176,7 +176,7 @@ def test_under_sagemakers_tuner_the_job_obeys_time_total_s_and_prints_the_object
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("signame", ["SIGINT", "SIGTERM"])
+@pytest.mark.parametrize("signame", ["SIGINT", "SIGTERM", "SIGHUP"])
 def test_ctrl_c_lists_the_finished_trials_and_never_calls_an_interrupted_one_completed(tmp_path: Path,
                                                                                        signame: str) -> None:
     """SIGINT (Ctrl-C) or SIGTERM (SageMaker's stop) on ``rlrt tune`` while the second trial trains: the running
@@ -221,8 +221,8 @@ def test_ctrl_c_lists_the_finished_trials_and_never_calls_an_interrupted_one_com
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGKILL)
             process.communicate()
-    how = "Ctrl-C" if signame == "SIGINT" else "SIGTERM"
-    assert process.returncode == (130 if signame == "SIGINT" else 143), stdout[-3000:] + stderr[-3000:]
+    how = "Ctrl-C" if signame == "SIGINT" else signame
+    assert process.returncode == 128 + getattr(signal, signame), stdout[-3000:] + stderr[-3000:]
     assert "Tuner.restore" not in stdout + stderr and "Stop signal received" not in stdout + stderr
     assert f"rlrt: interrupted ({how})" in stdout
     rows = {r["rl.training.stop.training_iteration"]: r for r in csv.DictReader((out / "tuning_results.csv").open())}
