@@ -73,3 +73,34 @@ def test_the_env_runners_log_the_message_not_the_episode_and_the_driver_reads_it
     assert logger.logged == {NON_FINITE: ["nan on step 5"]}
     assert non_finite_message(logger.logged) == "nan on step 5"
     assert non_finite_message({"rlrt_episodes": [(1.0, 2)]}) is None
+
+
+def _two_agents(rewards: list[dict], observations: list[dict]) -> object:
+    from ray.rllib.env.multi_agent_episode import MultiAgentEpisode  # heavy: RLlib
+
+    return MultiAgentEpisode(observations=observations, actions=[{"a": 0, "b": 0}] * len(rewards), rewards=rewards,
+                             terminateds={"__all__": True, "a": True, "b": True}, len_lookback_buffer=0)
+
+
+@pytest.mark.parametrize("rewards, observations, message", [
+    ([{"a": 1.0, "b": 1.0}, {"a": 1.0, "b": math.nan}], None,
+     "The multi-agent environment returned the reward nan for agent 'b' on its step 2 of the episode."),
+    (None, {1: {"a": np.array([0.0, np.inf], np.float32)}},
+     "The multi-agent environment returned an observation with inf at observation[1] for agent 'a' on its step 1"),
+])
+def test_a_multi_agent_episode_with_a_non_finite_value_is_logged_as_the_message_not_counted(
+        rewards: list | None, observations: dict | None, message: str) -> None:
+    """A multi-agent env has no single gymnasium env to check step by step: its finished episode is looked through
+    (RLlib's own episode object), the message goes where the driver reads it, the episode is not counted."""
+    steps = rewards or [{"a": 1.0, "b": 1.0}] * 2
+    obs = [{"a": np.zeros(2, np.float32), "b": np.zeros(2, np.float32)} for _ in range(len(steps) + 1)]
+    for index, replaced in (observations or {}).items():
+        obs[index] = {**obs[index], **replaced}
+    logger = Logger()
+    on_episode_end(episode=_two_agents(steps, obs), metrics_logger=logger)
+    [logged] = logger.logged[NON_FINITE]
+    assert logged.startswith(message) and "Training on a non-finite" in logged
+    assert "rlrt_episodes" not in logger.logged
+    fine = Logger()
+    on_episode_end(episode=_two_agents([{"a": 1.0, "b": 2.0}] * 2, [obs[0]] * 3), metrics_logger=fine)
+    assert fine.logged == {"rlrt_episodes": [(6.0, 2)]}

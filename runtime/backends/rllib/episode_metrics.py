@@ -17,7 +17,7 @@ from typing import Any, Mapping
 
 import gymnasium
 
-from runtime.backends.rllib.finite_values import NON_FINITE
+from runtime.backends.rllib.finite_values import NON_FINITE, first_non_finite, non_finite_advice
 from runtime.backends.rllib.results import EPISODES
 
 EPISODE_INFO = "rlrt_episode"
@@ -54,6 +54,10 @@ def on_episode_end(*, episode: Any, metrics_logger: Any = None, prev_episode_chu
         metrics_logger.log_value(NON_FINITE, last_info[NON_FINITE], reduce="item_series")
         return
     if hasattr(episode, "agent_episodes"):
+        problem = multi_agent_non_finite([*(prev_episode_chunks or ()), episode])
+        if problem is not None:
+            metrics_logger.log_value(NON_FINITE, problem, reduce="item_series")
+            return
         finished: tuple[float, int] | None = multi_agent_episode(episode, prev_episode_chunks or ())
     else:
         finished = finished_episode(last_info)
@@ -69,3 +73,23 @@ def multi_agent_episode(last: Any, earlier: Any) -> tuple[float, int]:
     episodes of one iteration, so it cannot be smoothed again into rlrt's window."""
     chunks = [*earlier, last]
     return math.fsum(float(chunk.get_return()) for chunk in chunks), sum(len(chunk) for chunk in chunks)
+
+
+def multi_agent_non_finite(chunks: Any) -> str | None:
+    """The message about the first non-finite reward or observation of a finished multi-agent episode (its
+    ``chunks``), or None. A multi-agent env has no single gymnasium env for the per-step check
+    (:mod:`runtime.backends.rllib.finite_values`) to wrap, so it is looked for once per episode, at its end: the job
+    stops after that iteration, before anything of it is saved, naming the agent, its step and the value."""
+    for chunk in chunks:
+        for agent, single in dict(getattr(chunk, "agent_episodes", None) or {}).items():
+            for what, values in (("reward", single.get_rewards()), ("observation", single.get_observations())):
+                for step, value in enumerate(values):
+                    found = first_non_finite(float(value) if what == "reward" else value)
+                    if found is not None:
+                        value = f"the reward {found[1]!r}" if what == "reward" else \
+                            f"an observation with {found[1]!r} at observation{found[0]}"
+                        at = single.t_started + step + (what == "reward")  # rewards follow steps 1, 2, ...
+                        when = f"on its step {at} of the episode" if at else "from reset()"
+                        return (f"The multi-agent environment returned {value} for agent {agent!r} {when}. "
+                                f"{non_finite_advice(what)}")
+    return None

@@ -6,7 +6,8 @@ It does not raise: an env runner that raises dies, and a remote one's error neve
 reports the actor as unavailable, after ``sample_timeout_s``). It ends the episode there instead (truncated; the last
 finite observation and reward 0 in place of the bad values, so the learner never sees them) and puts the message in
 the step's info; the env runners' ``on_episode_end`` logs it under :data:`NON_FINITE`, and the driver ends the job
-with it once the iteration returns, before anything of that iteration is kept.
+with it once the iteration returns, before anything of that iteration is kept. A multi-agent env is looked through once
+per finished episode instead (:func:`runtime.backends.rllib.episode_metrics.multi_agent_non_finite`).
 
 The check is on the hot path: one ``math.isfinite`` on the reward and, for a floating-point array observation, one
 dot product with zeros (integer and boolean observations are finite by construction).
@@ -50,7 +51,7 @@ def first_non_finite(value: Any, path: str = "") -> tuple[str, Any] | None:
     return None
 
 
-def _advice(what: str) -> str:
+def non_finite_advice(what: str) -> str:
     return (f"Training on a non-finite {what} turns every loss and metric into NaN, so the job stops. Fix the "
             f"environment's {what} (a division by zero, a log of 0, an overflow), or clip it in the environment.")
 
@@ -88,7 +89,7 @@ class FiniteValues(gymnasium.Wrapper):
             finite = True
         if not finite:
             message = message or (f"The environment {self.env_id} returned the reward {reward!r} on step "
-                                  f"{self.steps} of one of its envs. {_advice('reward')}")
+                                  f"{self.steps} of one of its envs. {non_finite_advice('reward')}")
             reward = 0.0
         found = None if self._finite_array(observation) else first_non_finite(observation)
         if found is not None:
@@ -117,7 +118,7 @@ class FiniteValues(gymnasium.Wrapper):
     def _observation_message(self, found: tuple[str, Any], when: str) -> str:
         where, value = found
         return (f"The environment {self.env_id} returned an observation with {value!r} at observation{where} "
-                f"{when}. {_advice('observation')}")
+                f"{when}. {non_finite_advice('observation')}")
 
 
 def with_finite_values(env: Any, env_id: str) -> Any:
