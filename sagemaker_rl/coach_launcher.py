@@ -50,7 +50,7 @@ from sagemaker_rl.coach_values import hyperparameter_origins
 from sagemaker_rl.compat.coach_steps import STEP_TYPES
 from sagemaker_rl.configuration_list import ConfigurationList
 from sagemaker_rl.ray_launcher import job_hyperparameters, job_root
-from sagemaker_rl.user_envs import check_user_env, register_user_env
+from sagemaker_rl.user_envs import check_user_env, keep_script_source, register_user_env
 
 PRESET_HYPERPARAMETER = "RLCOACH_PRESET"
 LAUNCHER_ARGUMENTS = (PRESET_HYPERPARAMETER, hp.SAVE_MODEL, "num_workers")
@@ -256,6 +256,11 @@ class SageMakerCoachPresetLauncher:
                                     owned=lambda key: key in overrides)
         finally:
             shutil.rmtree(folder, ignore_errors=True)
+        if code == 0 and job.user_env:  # rlrt evaluate registers the level again from this copy
+            registered = job.env.partition("/")[2]
+            module, _, attribute = registered.rpartition(".")
+            keep_script_source(job_root() / MODEL_DIR, Path(self.path_of_main_launcher()) /
+                               f"{module.replace('.', '/')}.py", registered, f"{module}:{attribute}")
         if code == 0 and (job.evaluation_episodes or job.evaluation_steps):
             code = run_job(lambda: _evaluate(job))
         if job.algorithm != coach_batch.ALGORITHM:  # Batch RL writes its own graph's CSV (off-policy estimates)

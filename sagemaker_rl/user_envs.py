@@ -154,17 +154,19 @@ def check_user_env(gym_id: str, env_config: Mapping[str, Any], reset: bool = Fal
     env.close()
 
 
-def keep_script_source(model_dir: Path, script: Path, registered: str) -> Path:
+def keep_script_source(model_dir: Path, script: Path, registered: str, level: str | None = None) -> Path:
     """Copy the training script and the source-dir modules it imports into ``model_dir/source`` with what it
     registered, so that the model can be evaluated on the script's own environment later
-    (:class:`ScriptEnvironments`)."""
+    (:class:`ScriptEnvironments`). ``level``: the script is the module of a Coach preset's ``level="module:Class"``,
+    registered as ``registered`` (``module.Class``), not a launcher script."""
     files = read_source_dir(str(script.resolve().parent))
     target = model_dir / SCRIPT_SOURCE_DIR
     shutil.rmtree(target, ignore_errors=True)
     for name in script_files(files, script.name):
         (target / name).parent.mkdir(parents=True, exist_ok=True)
         (target / name).write_text(files[name], encoding="utf-8")
-    (target / SCRIPT_ENVIRONMENT_JSON).write_text(json.dumps({"entry_point": script.name, "registered": registered}))
+    record = {"entry_point": script.name, "registered": registered, **({"level": level} if level else {})}
+    (target / SCRIPT_ENVIRONMENT_JSON).write_text(json.dumps(record))
     return target
 
 
@@ -185,6 +187,10 @@ class ScriptEnvironments:
         compat.install()
         if str(source) not in sys.path:
             sys.path.insert(0, str(source))
+        if info.get("level"):  # a Coach preset's module:Class, registered under module.Class as in training
+            gymnasium.register(id=f"{NAMESPACE}/{name}", entry_point=UserEnvCreator(
+                name, EntryPointCreator(str(info["level"]))), disable_env_checker=True)
+            return True
         spec = importlib.util.spec_from_file_location("rlrt_training_script", source / str(info["entry_point"]))
         if spec is None or spec.loader is None:
             return False

@@ -101,3 +101,12 @@ def test_an_actor_critic_preset_on_images_trains_as_ppo_with_its_convolutions(tm
     assert (job / "model" / "policy.onnx").is_file()
     testing = [line for line in output.splitlines() if line.startswith("Testing>") and "Total reward=" in line]
     assert len(testing) == 2, output[-3000:]
+    # Later, from another folder: rlrt evaluate plays the model in the preset's own environment, its module kept
+    # with the model (src/ is not on the path).
+    (tmp_path / "elsewhere").mkdir()
+    played = run_rlrt(["evaluate", "--model", str(job), "--set", "evaluate_episodes=2", "--set",
+                       "record_video_every=0"], cwd=tmp_path / "elsewhere")
+    assert played.returncode == 0, (played.stdout + played.stderr)[-3000:]
+    assert "on sagemaker_rl/image_env.ImageEnv for 2 episode(s)" in played.stdout
+    [folder] = (job / "output" / "evaluation").iterdir()
+    assert json.loads((folder / "evaluation.json").read_text())["episodes"] == 2
