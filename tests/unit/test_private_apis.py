@@ -164,3 +164,52 @@ def test_ray_tunes_global_registry_hands_back_a_registered_env_creator() -> None
     register_env(name, creator)
     assert _global_registry.contains(ENV_CREATOR, name)
     assert _global_registry.get(ENV_CREATOR, name)({"size": 3}) == {"size": 3}
+
+
+def test_rllibs_action_masking_example_module_builds_a_masking_ppo_module() -> None:
+    """``runtime/backends/rllib/algorithm.py`` (``masking_module_spec``) trains an env whose observations carry an
+    action mask with RLlib's example module ``ActionMaskingTorchRLModule`` (examples are not RLlib's public API): it
+    is a torch PPO RLModule that reads the mask from the observation dict."""
+    from ray.rllib.algorithms.ppo.torch.ppo_torch_rl_module import PPOTorchRLModule  # heavy: RLlib
+    from ray.rllib.examples.rl_modules.classes.action_masking_rlm import ActionMaskingTorchRLModule
+
+    assert issubclass(ActionMaskingTorchRLModule, PPOTorchRLModule)
+    assert '"action_mask"' in inspect.getsource(importlib.import_module(ActionMaskingTorchRLModule.__module__))
+
+
+def test_the_toolkit_lines_rlrt_rewords_are_the_toolkits_own() -> None:
+    """``runtime/toolkit.py`` matches sagemaker-training's log texts (no API gives them): the line before the entry
+    point's command and the two install lines it rewords. An upgrade that rewords them would let the toolkit's own
+    lines through and drop rlrt's."""
+    import sagemaker_training.logging_config
+    import sagemaker_training.modules
+
+    from runtime.toolkit import REWORDED, SCRIPT_COMMAND
+
+    assert SCRIPT_COMMAND in inspect.getsource(sagemaker_training.logging_config)
+    installs = inspect.getsource(sagemaker_training.modules)
+    assert all(f'logger.info("{text}")' in installs for text in REWORDED)
+
+
+def test_the_internal_ray_settings_rlrt_sets_are_read_by_the_raylet() -> None:
+    """``runtime/backends/rllib/ray_process.py`` and ``runtime/tuning/runner.py`` set two of Ray's internal settings
+    (``RAY_<name>`` environment variables, read by the raylet's ``ray_config_def.h``; not documented): no idle worker
+    prestarted per CPU, and Ray's workers kept in the node's process group. The raylet binary holds each name; an
+    upgrade that drops one would make the variable a silent no-op."""
+    from pathlib import Path
+
+    import ray  # heavy: Ray
+
+    raylet = (Path(ray.__file__).parent / "core" / "src" / "ray" / "raylet" / "raylet").read_bytes()
+    for name in (b"prestart_worker_first_driver", b"process_group_cleanup_enabled"):
+        assert name in raylet, name
+
+
+def test_argparse_sub_parsers_are_the_private_action_class() -> None:
+    """``runtime/cli.py``, ``runtime/arguments.py``, ``runtime/runs/plot.py`` annotate the object
+    ``add_subparsers()`` returns as ``argparse._SubParsersAction`` (it has no public name) and call its public
+    ``add_parser``."""
+    import argparse
+
+    sub = argparse.ArgumentParser().add_subparsers()
+    assert type(sub) is argparse._SubParsersAction and callable(sub.add_parser)
