@@ -228,6 +228,8 @@ def fill(base: Mapping[str, Any], given: Mapping[str, Any], defaults: Mapping[st
     chosen: dict[str, Any] = {}
     for key, value in defaults.items():
         if isinstance(value, Mapping):
+            if any(key in x and not isinstance(x[key], Mapping) for x in (base, given)):
+                continue  # a value of another kind is the user's: it stands, and the setting's check names it
             inner = {k: v for k, v in value.items()
                      if k not in (base.get(key) or {}) and k not in (given.get(key) or {})}
             if inner:

@@ -122,3 +122,12 @@ def test_the_tree_of_a_job_given_a_seed_names_the_seed() -> None:
     assert tree_name(_tree_hint({hp.SEED: 7, "preset": "my/cartpole.yml"}, DEFAULT_PRESET)) == "cartpole-s7"
     # No seed, or one the job will refuse (it says so itself): the name is the configuration's alone.
     assert _tree_hint({}, DEFAULT_PRESET) == _tree_hint({hp.SEED: "x"}, DEFAULT_PRESET) == "cartpole-ppo"
+
+
+def test_a_setting_of_another_kind_where_a_default_is_a_table_is_named_not_a_crash() -> None:
+    """DQN's defaults fill ``replay_buffer_config`` key by key; a user's 1 there (found by the quick/full check
+    property test) crashed the filling with a TypeError, a framework error: it now reaches the setting's check."""
+    from runtime.errors import UserError
+
+    with pytest.raises(UserError, match="'rl.training.config.replay_buffer_config' must be a JSON object, got 1"):
+        hp.resolve({"rl.training.run": "DQN", "rl.training.config.replay_buffer_config": 1}, INSTALLED.validator_for)
