@@ -16,7 +16,7 @@ import re
 import shutil
 import sys
 import time
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager, nullcontext, suppress
 from dataclasses import replace
 from pathlib import Path
 from types import MappingProxyType
@@ -307,25 +307,34 @@ def _busy(base_dir: Path, holder: bytes) -> TreeBusy:
 
 
 @contextmanager
-def training_lock(base_dir: Path) -> Iterator[None]:
-    """Hold the tree's training lock (:data:`runtime.names.JOB_LOCK_FILE`) while the body runs; a second training job
-    in the same tree is a :class:`UserError` naming the running one's pid. The lock is the kernel's (``flock``), so
-    the lock of a job that died is free at once (no stale lock to clear)."""
-    path = base_dir / JOB_LOCK_FILE
-    with guarded(path.parent, "The output folder"):
-        path.parent.mkdir(parents=True, exist_ok=True)
+def pid_lock(path: Path, busy: Callable[[bytes], Exception], opening: Any = None) -> Iterator[None]:
+    """Hold the lock file ``path`` (the kernel's ``flock``, so the lock of a process that died is free at once: no
+    stale lock to clear) with this process's pid in it while the body runs; held by another process: ``busy(what
+    the file says)`` is raised. ``opening``: a context manager the file is created in (one naming its folder)."""
+    with opening or nullcontext():
         descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     try:
         try:
             fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            raise _busy(base_dir, os.pread(descriptor, 64, 0)) from None
+            raise busy(os.pread(descriptor, 64, 0)) from None
         os.ftruncate(descriptor, 0)
         os.pwrite(descriptor, str(os.getpid()).encode(), 0)
-        keep_room_for_failure(base_dir / FAILURE_FILE)  # released as the job ends, after its failure file
         yield
     finally:
         os.close(descriptor)  # releases the lock
+
+
+@contextmanager
+def training_lock(base_dir: Path) -> Iterator[None]:
+    """Hold the tree's training lock (:data:`runtime.names.JOB_LOCK_FILE`, :func:`pid_lock`) while the body runs; a
+    second training job in the same tree is a :class:`UserError` naming the running one's pid."""
+    path = base_dir / JOB_LOCK_FILE
+    with guarded(path.parent, "The output folder"):
+        path.parent.mkdir(parents=True, exist_ok=True)
+    with pid_lock(path, lambda holder: _busy(base_dir, holder), guarded(path.parent, "The output folder")):
+        keep_room_for_failure(base_dir / FAILURE_FILE)  # released as the job ends, after its failure file
+        yield
 
 
 MIN_FREE_BYTES = 64 * 2**20

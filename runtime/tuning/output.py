@@ -11,15 +11,13 @@ Neither refusal writes into the folder's ``output/failure``, which belongs to th
 
 from __future__ import annotations
 
-import fcntl
-import os
 import time
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
 from runtime.errors import TreeBusy
-from runtime.job.setup import claim_tree
+from runtime.job.setup import claim_tree, pid_lock
 from runtime.paths import make_folder
 from runtime.tuning.results import BEST_JSON, RESULTS_CSV
 
@@ -56,23 +54,16 @@ def own_output(output: Path | None) -> Iterator[Path]:
         folder = claim_tree(DEFAULT_PARENT, time.strftime("%Y%m%d-%H%M%S"))
     else:
         folder = make_folder(output, ROLE)  # before Ray starts: a folder it cannot write fails now
-    descriptor = os.open(folder / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        try:
-            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            pid = os.pread(descriptor, 64, 0).decode(errors="replace").strip() or "unknown"
-            raise TreeBusy(f"Another rlrt tune (pid {pid}) is writing into the --output folder {folder}: two runs "
-                           "there would overwrite each other's results. Pass another --output, or wait for that run "
-                           "to end.") from None
+    def busy(holder: bytes) -> TreeBusy:
+        pid = holder.decode(errors="replace").strip() or "unknown"
+        return TreeBusy(f"Another rlrt tune (pid {pid}) is writing into the --output folder {folder}: two runs there "
+                        "would overwrite each other's results. Pass another --output, or wait for that run to end.")
+
+    with pid_lock(folder / LOCK_FILE, busy):
         found = earlier_results(folder)
         if found:
             raise TreeBusy(f"The --output folder {folder} holds an earlier tuning run's results "
                            f"({', '.join(found)}): this run would overwrite its table and best result. Pass another "
                            f"--output (without one, each run gets its own folder under ./{DEFAULT_PARENT}), or "
                            f"remove {folder} first.")
-        os.ftruncate(descriptor, 0)
-        os.pwrite(descriptor, str(os.getpid()).encode(), 0)
         yield folder
-    finally:
-        os.close(descriptor)  # releases the lock
