@@ -263,10 +263,13 @@ def _train(job: JobEnvironment, spec: TrainingSpec, plugins: Plugins, out: TextI
         complete = f"{_kept_checkpoint(checkpoint)} The model in {job.model_dir} is complete"  # what a stop keeps
         # Filmed beside the reporter's close: after the export's checks (a stochastic policy draws from torch's one
         # random generator) and before any environment is made or closed (PyBullet's share process-wide state).
+        # The stage is named before the film starts: a signal as it starts is one during the final video.
+        STOPS.reached("the final video", f"{complete}; the final video was not written.")
         videos.start_final(backend, state.training_iteration)
-        STOPS.reached(*(("the final video", f"{complete}; the final video was not written.") if videos.filming else
-                        ("closing the training logs", f"{complete}.")))
-        reporter.close()
+        if not videos.filming:
+            STOPS.reached("closing the training logs", f"{complete}.")
+        with STOPS.phase_of("closing the training logs", HOLD):  # never half closed: a stop acts once they are
+            reporter.close()
         reporter = None  # closed: not again below
         mark("reporter closed")
         videos.wait_final(f"{complete}; the final video was not written.")
