@@ -1,10 +1,14 @@
 """A bare RLlib PPO script (no rlrt code): builds the configuration rlrt resolved (read from its config.json, data
-only) with RLlib's own API and trains for a number of iterations, printing env steps/s of the training loop.
+only) with RLlib's own API and trains for a number of iterations, printing env steps/s of the training loop. It uses
+the torch thread count rlrt chose and recorded (config.json's ``threads``), so that the comparison measures rlrt's
+own cost, not the thread choice (bench/threads_ab.py measures that); ``--torch-default-threads`` leaves torch's
+default (one per core) instead.
 
-    python bench/bare_rllib.py CONFIG_JSON ITERATIONS
+    python bench/bare_rllib.py CONFIG_JSON ITERATIONS [--torch-default-threads]
 """
 
 import json
+import os
 import sys
 import time
 
@@ -15,6 +19,14 @@ from ray.rllib.algorithms.ppo import PPOConfig
 def main() -> None:
     resolved = json.loads(open(sys.argv[1]).read())
     iterations = int(sys.argv[2])
+    threads = (resolved.get("threads") or {}).get("learner")
+    if threads and "--torch-default-threads" not in sys.argv[3:]:
+        import torch
+
+        # Env runner processes inherit these; this process (the learner and the local env runner) is set directly.
+        os.environ["OMP_NUM_THREADS"] = os.environ["MKL_NUM_THREADS"] = str(threads)
+        torch.set_num_threads(int(threads))
+        print(f"bare_torch_threads: {threads}")
     settings = dict(resolved["config"])
     model_config = settings.pop("model_config", {})
     settings.pop("observation_filter", None)

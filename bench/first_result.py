@@ -2,7 +2,9 @@
 (the default preset, one iteration: its first metric lines) against Stable-Baselines3 PPO with the same sizes
 (bench/sb3_first_update.py), alternated in one run on the same machine; also each process's seconds to exit.
 
-    python bench/first_result.py [--rounds 3]
+    python bench/first_result.py [--rounds 3] [--under-load [NICE]]
+
+``--under-load``: under the standard background load (bench/load.py: one busy process per core at nice 19, or NICE).
 """
 
 from __future__ import annotations
@@ -13,17 +15,27 @@ import shutil
 import statistics
 
 from common import OUT, machine, python, rlrt_env, stream_process, write_tree
+from load import add_load_argument, load_from
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rounds", type=int, default=3)
+    add_load_argument(parser)
     args = parser.parse_args()
     print(f"machine: {machine()}", flush=True)
+    with load_from(args.under_load) as load:
+        print(load, flush=True)
+        race(args.rounds)
+    print(f"machine at the end: {machine()}", flush=True)
+
+
+def race(rounds: int) -> None:
+    """``rounds`` rounds of a one-iteration rlrt job then SB3's first update; prints each round and the medians."""
     root = OUT / "first-result"
     root.mkdir(parents=True, exist_ok=True)
     rlrt_first, rlrt_exit, sb3_first, sb3_exit = [], [], [], []
-    for round_ in range(args.rounds):
+    for round_ in range(rounds):
         base = root / "rlrt"
         shutil.rmtree(base, ignore_errors=True)
         write_tree(base, {"rl.training.stop.training_iteration": 1})
@@ -42,7 +54,6 @@ def main() -> None:
     median = statistics.median
     print(f"median: rlrt first result {median(rlrt_first):.2f} s, exit {median(rlrt_exit):.2f} s; "
           f"SB3 first update {median(sb3_first):.2f} s, exit {median(sb3_exit):.2f} s", flush=True)
-    print(f"machine at the end: {machine()}", flush=True)
 
 
 if __name__ == "__main__":
