@@ -12,6 +12,7 @@ import os
 import shutil
 import sys
 import tempfile
+import time
 from pathlib import Path
 from typing import Mapping
 
@@ -95,8 +96,21 @@ class LocalRay:
             output = self._log_tail()
             self.stop()
             raise RuntimeError(f"The job's Ray (`ray start --head`) {failed}; what it printed:\n{output}")
-        ray.init(address=self.address, log_to_driver=True,
-                 runtime_env={"worker_process_setup_hook": _setup_hook(), "env_vars": dict(variables or {})})
+        runtime_env = {"worker_process_setup_hook": _setup_hook(), "env_vars": dict(variables or {})}
+        started = time.monotonic()
+        while True:
+            try:
+                ray.init(address=self.address, log_to_driver=True, runtime_env=runtime_env)
+                break
+            except ConnectionError:
+                # ray.init gives the node's raylet 60 s to register with the GCS that already listens; on a machine
+                # busy enough (two jobs starting their Ray beside other work) it takes longer: while the node lives,
+                # try again within the start's bound.
+                ray.shutdown()
+                if self.node.exit_code() is not None or time.monotonic() - started > LOCAL_RAY_START_S:
+                    raise
+                print("rlrt: the job's Ray is still starting (a busy machine): joining it again", file=sys.stderr,
+                      flush=True)
         self.connected = True
 
     def cancel(self) -> None:
