@@ -235,6 +235,14 @@ def no_era_adaptations_left() -> Any:
             delattr(seeding, name)
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """A suite started under ``nohup`` (or by anything else that ignores SIGHUP) would pass that on to every job it
+    runs, and rlrt leaves an ignored SIGHUP alone, as ``nohup`` asks: the closed-terminal tests would fail for the
+    launch, not for rlrt. The jobs get SIGHUP's default back; a test of ``nohup`` ignores it in its own process."""
+    if signal.getsignal(signal.SIGHUP) is signal.SIG_IGN:
+        signal.signal(signal.SIGHUP, signal.SIG_DFL)
+
+
 @pytest.fixture(scope="session", autouse=True)
 def nothing_left_running() -> Any:
     """Fail the session if tests leave processes behind (Ray, servers, players); they are killed either way.
