@@ -19,14 +19,16 @@ from ray.rllib.algorithms.ppo import PPOConfig
 def main() -> None:
     resolved = json.loads(open(sys.argv[1]).read())
     iterations = int(sys.argv[2])
-    threads = (resolved.get("threads") or {}).get("learner")
-    if threads and "--torch-default-threads" not in sys.argv[3:]:
+    threads = resolved.get("threads") or {}
+    if threads.get("learner") and "--torch-default-threads" not in sys.argv[3:]:
         import torch
 
-        # Env runner processes inherit these; this process (the learner and the local env runner) is set directly.
-        os.environ["OMP_NUM_THREADS"] = os.environ["MKL_NUM_THREADS"] = str(threads)
-        torch.set_num_threads(int(threads))
-        print(f"bare_torch_threads: {threads}")
+        # Remote env runners (Ray workers, started by the raylet ray.init starts below) inherit these, as rlrt gives
+        # its workers the env runners' count; this process (the learner, and the local env runner) is set directly.
+        os.environ["OMP_NUM_THREADS"] = os.environ["MKL_NUM_THREADS"] = str(threads.get("env_runner") or
+                                                                            threads["learner"])
+        torch.set_num_threads(int(threads["learner"]))
+        print(f"bare_torch_threads: learner {threads['learner']}, env runners {os.environ['OMP_NUM_THREADS']}")
     settings = dict(resolved["config"])
     model_config = settings.pop("model_config", {})
     settings.pop("observation_filter", None)
