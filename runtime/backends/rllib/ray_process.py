@@ -25,7 +25,8 @@ RAY_ADDRESS_PROBE_S = 5.0
 """How long :func:`init_ray` tries a TCP connection to ``RAY_ADDRESS``'s host:port before it calls the cluster
 unreachable (Ray itself retries a silent address for ~10 minutes)."""
 LOCAL_RAY_START_S = 120.0
-"""How long the job waits for its own Ray's GCS to listen (seconds; it takes 1-3 on a busy 2-core machine)."""
+"""How long the job waits for its own Ray's GCS to listen (seconds; it takes 1-3 on a busy 2-core machine), and
+after that how long it keeps trying again to join it (:meth:`LocalRay.connect`)."""
 LOCAL_RAY_DIR_PREFIX = "rlrt-ray-"
 """The job's own Ray folder under Ray's temporary root (``tempfile.mkdtemp`` adds 8 characters)."""
 
