@@ -20,8 +20,7 @@ import traceback
 from pathlib import Path
 from typing import Callable
 
-from runtime.names import (BASE_DIR_ENV, CONFIG_DIR, DEFAULT_BASE_DIR, FAILURE_FILE, FAILURE_ROOM_FILE,
-                           HYPERPARAMETERS_JSON, LOCAL_TREE_FILE)
+from runtime.names import BASE_DIR_ENV, CONFIG_DIR, DEFAULT_BASE_DIR, FAILURE_FILE, FAILURE_ROOM_FILE, LOCAL_TREE_FILE
 from runtime.streams import outlive_readers
 from runtime.user_code import user_code_failure
 
@@ -142,12 +141,13 @@ def write_failure(failure_file: Path, message: str) -> None:
 
 
 def default_failure_file() -> Path:
-    """``<SAGEMAKER_BASE_DIR>/output/failure``; else ``/opt/ml/output/failure`` when ``/opt/ml`` is a job's tree (it
-    holds the job's hyperparameters: SageMaker, ``docker run``, the same rule that picks the tree); else none
-    (``os.devnull``: the message is only printed), so that a command on a laptop never creates ``/opt/ml``."""
+    """``<SAGEMAKER_BASE_DIR>/output/failure``; else ``/opt/ml/output/failure`` when ``/opt/ml`` exists (SageMaker's
+    tree, or the one ``docker run -v`` mounts, even one that lacks its hyperparameters: that is the failure to
+    report); else none (``os.devnull``: the message is only printed), so that a command on a laptop never creates
+    ``/opt/ml``."""
     if os.environ.get(BASE_DIR_ENV):
         return Path(os.environ[BASE_DIR_ENV]) / FAILURE_FILE
-    if (DEFAULT_BASE_DIR / CONFIG_DIR / HYPERPARAMETERS_JSON).is_file():
+    if DEFAULT_BASE_DIR.is_dir():
         return DEFAULT_BASE_DIR / FAILURE_FILE
     return Path(os.devnull)
 

@@ -6,6 +6,7 @@ in ``output/failure``. Each finding names the file and line, the removed API and
 from __future__ import annotations
 
 import ast
+import os
 import tarfile
 from pathlib import Path
 from typing import Mapping
@@ -93,21 +94,44 @@ def findings(source: str, name: str) -> list[str]:
     return [f"{name}:{line}: {what}" for line, what in sorted(set(found))]
 
 
+OUTSIDE_REASONS = {"absolute": "has an absolute path", "outside": "points outside the folder",
+                   "absolute link": "is a link to an absolute path", "special": "is a device or a pipe",
+                   "link outside": "is a link out of the folder"}
+
+
+def outside_reason(member: tarfile.TarInfo, folder: str = "/opt/ml/code") -> str | None:
+    """Why extracting ``member`` into ``folder`` would write outside it (a key of :data:`OUTSIDE_REASONS`), or None.
+    The rules of Python's ``data`` extraction filter (``tarfile.data_filter``), written out because the image's
+    Python (Debian bookworm's 3.11.2) predates that filter, and a test holds them to it where Python has it; but a
+    leading ``/``, which that filter strips, is refused: the unfiltered extraction writes such a member at its
+    absolute path."""
+    name = member.name
+    if name.startswith(("/", os.sep)):
+        return "absolute"
+    target = os.path.realpath(os.path.join(folder, name))
+    if os.path.commonpath([target, folder]) != folder:
+        return "outside"
+    if not (member.isreg() or member.islnk() or member.isdir() or member.issym()):
+        return "special"
+    if member.islnk() or member.issym():
+        if os.path.isabs(member.linkname):
+            return "absolute link"
+        base = os.path.join(folder, os.path.dirname(name)) if member.issym() else folder
+        if os.path.commonpath([os.path.realpath(os.path.join(base, member.linkname)), folder]) != folder:
+            return "link outside"
+    return None
+
+
 def refuse_outside_member(archive: Path, member: tarfile.TarInfo) -> None:
     """A :class:`UserError` when ``member`` of the source archive would be written outside the folder it is
     extracted into (``../x.py``, an absolute path, a link out of it, a device file): sagemaker-training extracts the
-    archive with no filter, so such a member lands anywhere the job may write. Python's ``data`` extraction filter
-    decides, as it does for ``extractall(filter="data")``."""
-    try:
-        tarfile.data_filter(member, "/opt/ml/code")
-    except tarfile.FilterError as exc:
-        why = {"AbsolutePathError": "has an absolute path", "OutsideDestinationError": "points outside the folder",
-               "AbsoluteLinkError": "is a link to an absolute path", "SpecialFileError": "is a device or a pipe",
-               "LinkOutsideDestinationError": "is a link out of the folder"}.get(type(exc).__name__, str(exc))
-        raise UserError(f"The source archive {archive} holds the member {member.name!r}, which {why}: "
-                        "sagemaker-training would write it outside the job's code folder, so the job does not start. "
-                        "Pack the source dir with paths inside it (the SageMaker SDK's source_dir does), without "
-                        "'..', absolute paths or links out of it.") from exc
+    archive with no filter, so such a member lands anywhere the job may write."""
+    why = outside_reason(member)
+    if why is not None:
+        raise UserError(f"The source archive {archive} holds the member {member.name!r}, which "
+                        f"{OUTSIDE_REASONS[why]}: sagemaker-training would write it outside the job's code folder, so "
+                        "the job does not start. Pack the source dir with paths inside it (the SageMaker SDK's "
+                        "source_dir does), without '..', absolute paths or links out of it.")
 
 
 def _sources(location: Path) -> dict[str, str]:

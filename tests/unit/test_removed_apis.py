@@ -13,7 +13,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from runtime.errors import UserError
-from runtime.job.removed_apis import findings, read_source_dir, refuse_removed_apis, removed_apis_in
+from runtime.job.removed_apis import (findings, outside_reason, read_source_dir, refuse_removed_apis,
+                                       removed_apis_in)
 from tests.conftest import REPO_ROOT
 
 OLD_SCRIPT = textwrap.dedent('''
@@ -87,3 +88,43 @@ def test_the_seeds_scripts_and_rlrts_entry_points_pass() -> None:
 @given(st.text(max_size=300))
 def test_any_text_is_read_without_an_error(source: str) -> None:
     assert isinstance(findings(source, "x.py"), list)
+
+
+MEMBER_NAMES = st.lists(st.sampled_from(["..", ".", "code", "lib", "x.py", "a", "/", ""]), min_size=1, max_size=5)
+MEMBER_TYPES = st.sampled_from([tarfile.REGTYPE, tarfile.DIRTYPE, tarfile.SYMTYPE, tarfile.LNKTYPE, tarfile.CHRTYPE,
+                                tarfile.BLKTYPE, tarfile.FIFOTYPE])
+
+
+@settings(max_examples=400, deadline=None)
+@given(parts=MEMBER_NAMES, link_parts=MEMBER_NAMES, kind=MEMBER_TYPES)
+def test_an_archive_member_is_refused_exactly_when_pythons_data_filter_refuses_it(
+        parts: list[str], link_parts: list[str], kind: bytes, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """The check is held to Python's own ``data`` extraction filter (this Python has it; the image's does not), with
+    one difference on purpose: a leading ``/``, which the filter strips, is refused, since the unfiltered extraction
+    sagemaker-training does writes such a member at its absolute path."""
+    member = tarfile.TarInfo("/".join(parts))
+    member.type, member.linkname = kind, "/".join(link_parts)
+    folder = str(tmp_path_factory.getbasetemp() / "code")
+    ours = outside_reason(member, folder)
+    if member.name.startswith("/"):
+        assert ours == "absolute"
+        return
+    try:
+        tarfile.data_filter(member, folder)
+        theirs = None
+    except tarfile.FilterError as exc:
+        theirs = type(exc).__name__
+    assert (ours is None) == (theirs is None), (member.name, member.type, member.linkname, ours, theirs)
+    names = {"outside": "OutsideDestinationError", "special": "SpecialFileError",
+             "absolute link": "AbsoluteLinkError", "link outside": "LinkOutsideDestinationError"}
+    assert ours is None or names[ours] == theirs
+
+
+def test_an_archive_with_a_member_outside_its_folder_is_refused_with_the_member_named(tmp_path: Path) -> None:
+    archive = tmp_path / "sourcedir.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        (tmp_path / "train.py").write_text("print('hi')\n")
+        tar.add(tmp_path / "train.py", arcname="train.py")
+        tar.add(tmp_path / "train.py", arcname="../../../x.py")
+    with pytest.raises(UserError, match=r"'\.\./\.\./\.\./x\.py', which points outside the folder"):
+        read_source_dir(str(archive))

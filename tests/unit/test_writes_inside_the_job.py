@@ -122,3 +122,14 @@ def test_an_adaptation_line_is_one_write(monkeypatch: pytest.MonkeyPatch) -> Non
     monkeypatch.setattr(sys, "stderr", Stderr())
     adapters.say_once("a key only this test uses", "rlrt: a line")
     assert pieces == ["rlrt: a line\n"]
+
+
+def test_a_failure_is_written_into_an_opt_ml_that_exists_and_never_creates_one(laptop: tuple[Path, Path]) -> None:
+    """``docker run -v tree:/opt/ml`` with a tree that lacks its hyperparameters still gets the failure file that
+    says so; a laptop without ``/opt/ml`` only prints the message."""
+    opt_ml, _ = laptop
+    runtime.errors.write_failure(runtime.errors.default_failure_file(), "no hyperparameters")
+    assert not opt_ml.exists()
+    opt_ml.mkdir()
+    runtime.errors.write_failure(runtime.errors.default_failure_file(), "no hyperparameters")
+    assert (opt_ml / "output" / "failure").read_text() == "no hyperparameters\n"
