@@ -18,6 +18,7 @@ from runtime.backends.rllib import ray_process
 from runtime.backends.rllib.ray_process import LocalRay
 from runtime.cluster.node import RayNode, free_ports, with_agent_port
 from runtime.cluster.object_store import ray_temp_root
+from runtime.errors import UserError
 
 RAYS_DEFAULT_AGENT_PORT = 52365
 
@@ -140,3 +141,23 @@ def test_the_job_joins_its_ray_when_the_raylet_registers_after_rays_own_wait(
         assert "rlrt: the job's Ray is still starting (a busy machine): joining it again" in capsys.readouterr().err
     finally:
         local.stop()
+
+
+def test_a_ray_that_never_lets_the_job_join_ends_in_a_sentence_not_a_framework_error(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Ray's wait for the node times out on every try, past the start's bound: the job stops with what Ray said and
+    what to do, and nothing of its Ray is left running."""
+    import ray._private.services as services
+
+    def times_out(*args, **kwargs):  # type: ignore[no-untyped-def]
+        monkeypatch.setattr(ray_process, "LOCAL_RAY_START_S", 0.0)  # the node listens by now: the joins' bound ends
+        raise RuntimeError("Timed out waiting for the node to register (as Ray says after 60 s)")
+
+    monkeypatch.setattr(services, "get_node_to_connect_for_driver", times_out)
+    local = LocalRay(num_cpus=1, num_gpus=0)
+    try:
+        with pytest.raises(UserError, match=r"could not join it within 0 s \(Ray: .*\)\.\nThat is this machine"):
+            local.connect()
+    finally:
+        local.stop()
+    assert local.node.exit_code() is not None

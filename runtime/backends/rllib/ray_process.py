@@ -27,6 +27,8 @@ unreachable (Ray itself retries a silent address for ~10 minutes)."""
 LOCAL_RAY_START_S = 120.0
 """How long the job waits for its own Ray's GCS to listen (seconds; it takes 1-3 on a busy 2-core machine), and
 after that how long it keeps trying again to join it (:meth:`LocalRay.connect`)."""
+BUSY = ("That is this machine, not the job's settings: other programs keep its CPUs or memory busy (see `top`), or "
+        "another Ray fills /dev/shm. Run the job again when they are done, or give it fewer CPUs (SM_NUM_CPUS).")
 LOCAL_RAY_DIR_PREFIX = "rlrt-ray-"
 """The job's own Ray folder under Ray's temporary root (``tempfile.mkdtemp`` adds 8 characters)."""
 
@@ -96,20 +98,21 @@ class LocalRay:
         if failed is not None:
             output = self._log_tail()
             self.stop()
-            raise RuntimeError(f"The job's Ray (`ray start --head`) {failed}; what it printed:\n{output}")
+            raise UserError(f"The job's Ray (`ray start --head`) {failed}; what it printed:\n{output}\n{BUSY}")
         runtime_env = {"worker_process_setup_hook": _setup_hook(), "env_vars": dict(variables or {})}
         started = time.monotonic()
         while True:
             try:
                 ray.init(address=self.address, log_to_driver=True, runtime_env=runtime_env)
                 break
-            except ConnectionError:
+            except ConnectionError as exc:
                 # ray.init gives the node's raylet 60 s to register with the GCS that already listens; on a machine
                 # busy enough (two jobs starting their Ray beside other work) it takes longer: while the node lives,
                 # try again within the start's bound.
                 ray.shutdown()
                 if self.node.exit_code() is not None or time.monotonic() - started > LOCAL_RAY_START_S:
-                    raise
+                    raise UserError(f"The job's Ray started but this process could not join it within "
+                                    f"{LOCAL_RAY_START_S:g} s (Ray: {exc}).\n{BUSY}") from exc
                 print("rlrt: the job's Ray is still starting (a busy machine): joining it again", file=sys.stderr,
                       flush=True)
         self.connected = True
