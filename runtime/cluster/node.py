@@ -12,6 +12,7 @@ import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
 from types import FrameType
 from typing import IO, Iterator, Mapping
 
@@ -106,13 +107,18 @@ class RayNode:
     its node's processes). ``env``: its environment (default: this process's, with the cluster's authentication
     settings); ``temp_dir``: Ray's folder (default: ``$RLRT_RAY_TEMP_DIR``, else Ray's own); ``output``: a file for
     what it prints (default: the job's log). Its dashboard agent listens on a port the kernel picked unless ``args``
-    name one (:func:`with_agent_port`; ``agent_port``).
+    name one (:func:`with_agent_port`; ``agent_port``). ``lean``: a one-machine job's own node, without the Ray Client
+    server and the autoscaler's monitor (:mod:`runtime.cluster.lean_ray_start`).
     """
 
     def __init__(self, args: list[str], env: Mapping[str, str] | None = None, temp_dir: str | None = None,
-                 output: IO[str] | None = None) -> None:
+                 output: IO[str] | None = None, lean: bool = False) -> None:
         args, self.agent_port = with_agent_port(args)
-        command = [sys.executable, "-m", "ray.scripts.scripts", "start", "--block", "--disable-usage-stats", *args,
+        # The lean launcher runs as a file, importing only Ray: whatever put rlrt on this process's path need not
+        # reach the node's.
+        launcher = [str(Path(__file__).with_name("lean_ray_start.py")), "start", "--no-monitor"] if lean else \
+            ["-m", "ray.scripts.scripts", "start"]
+        command = [sys.executable, *launcher, "--block", "--disable-usage-stats", *args,
                    *ray_start_flags(object_store_for_this_machine())]  # sized to this host's /dev/shm
         temp_dir = temp_dir or os.environ.get(TEMP_DIR_ENV)
         if temp_dir:
@@ -122,9 +128,9 @@ class RayNode:
         env.pop("RAY_ADDRESS", None)
         env.pop("RAY_AUTH_TOKEN_PATH", None)
         if output is None:
-            log.info("starting the Ray node: %s", " ".join(command[3:]))
+            log.info("starting the Ray node: %s", " ".join(command[command.index("start"):]))
         else:
-            print("$", " ".join(command[3:]), file=output, flush=True)
+            print("$", " ".join(command[command.index("start"):]), file=output, flush=True)
         # preexec_fn is needed for PR_SET_PDEATHSIG (no Popen argument sets it); it runs setsid and prctl through an
         # already-loaded libc, and imports nothing, so Python's caveat about threads does not bite here.
         self.process = subprocess.Popen(command, env=env, stdout=output, stderr=output,

@@ -82,7 +82,7 @@ class LocalRay:
         with self.log.open("w") as log:
             self.node = RayNode(["--head", f"--port={self.port}", "--include-dashboard=false",
                                  f"--num-cpus={num_cpus}", f"--num-gpus={num_gpus}"],
-                                env=node_env, temp_dir=str(self.folder), output=log)
+                                env=node_env, temp_dir=str(self.folder), output=log, lean=True)
 
     @property
     def address(self) -> str:
