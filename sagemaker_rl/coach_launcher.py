@@ -245,12 +245,8 @@ class SageMakerCoachPresetLauncher:
         folder = Path(tempfile.mkdtemp(prefix="rlrt-coach-"))
         try:
             preset = folder / f"{name}.yaml"
-            bar = {} if job.pass_bar is None else {"pass_bar": {
-                "metric": "episode_reward_mean", "value": job.pass_bar,
-                "source": "the preset's PresetValidationParameters.min_reward_threshold"}}
-            preset.write_text(yaml.safe_dump({"name": name, "description": f"the Coach preset {name}.py",
-                                              "env": job.env, "algorithm": job.algorithm, "config": {}, "stop": {},
-                                              **bar}))
+            # Batch RL's Coach models were TensorFlow's, not served by deploy-mxnet-coach.py: rlrt's answer
+            preset.write_text(yaml.safe_dump(job.preset_document(name, job.algorithm != coach_batch.ALGORITHM)))
             # The job's hyperparameters were the graph manager's; rlrt reads only what the translation made of them.
             code = run_training_job(overrides=overrides, default_preset=str(preset), plugins=INSTALLED,
                                     owned=lambda key: key in overrides)

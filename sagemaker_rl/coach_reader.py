@@ -45,6 +45,16 @@ class CoachJob:
     gifs: bool = False
     """And a GIF copy of each video in ``output/intermediate/gifs/`` (``dump_gifs``: the notebooks' gif cells)."""
 
+    def preset_document(self, name: str, coach_serving: bool) -> dict[str, Any]:
+        """The rlrt preset file that trains this job (its settings come as the job's hyperparameters);
+        ``coach_serving``: the model answers as Coach's MXNet serving did (``serving: coach``)."""
+        bar = {} if self.pass_bar is None else {"pass_bar": {
+            "metric": "episode_reward_mean", "value": self.pass_bar,
+            "source": "the preset's PresetValidationParameters.min_reward_threshold"}}
+        return {"name": name, "description": f"the Coach preset {name}.py", "env": self.env,
+                "algorithm": self.algorithm, "config": {}, "stop": {}, **bar,
+                **({"serving": "coach"} if coach_serving else {})}
+
 
 class Reader:
     """The graph manager, with the attribute paths translated so far (the rest of what the preset set is noted).

@@ -360,7 +360,7 @@ def resolve(
         seed=top.get(SEED),
         extras=MappingProxyType({
             **{k: v for k, v in top.items() if k not in (RUN, ENV, BACKEND, CHECKPOINT_FREQ, KEEP_CHECKPOINTS, SEED)},
-            **dialect_extras,
+            **dialect_extras, **{key: value for key, value in preset.extra.items() if key == "serving"},
         }),
         hyperparameters=MappingProxyType(original),
         pass_bar=((preset.pass_bar.metric, preset.pass_bar.value)

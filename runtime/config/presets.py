@@ -72,6 +72,9 @@ class Preset:
 
 
 _REQUIRED = ("env", "algorithm", "stop")
+SERVING_CONVENTIONS = ("rlrt", "coach")
+"""A preset's ``serving``: ``coach`` makes the model answer a bare JSON list observation as Coach's MXNet serving did
+(``[value, action probabilities]``, and a ``model.onnx``: :mod:`runtime.export.coach_export`); kept in ``extras``."""
 _KNOWN = set(_REQUIRED) | {"name", "pass_bar", "description", "aliases", "config", "checkpoint"}
 
 
@@ -103,6 +106,9 @@ def _parse(data: Any, path: Path) -> Preset:
     for section in ("config", "stop"):
         if not isinstance(data.get(section) or {}, dict):
             raise UserError(f"Preset file {path}: '{section}' must be a mapping.")
+    if data.get("serving", "rlrt") not in SERVING_CONVENTIONS:
+        raise UserError(f"Preset file {path}: 'serving' must be one of {', '.join(SERVING_CONVENTIONS)} (how the model "
+                        f"answers a bare JSON list), got {data['serving']!r}.")
     aliases = data.get("aliases") or ()
     if isinstance(aliases, str) or not isinstance(aliases, (list, tuple)):
         raise UserError(f"Preset file {path}: 'aliases' must be a list of names, got {aliases!r}.")

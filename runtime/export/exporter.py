@@ -10,7 +10,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from runtime.export.policy import NotAnMLP, PolicyDescription, ServingModel
+from runtime.export.mlp import NotAnMLP
+from runtime.export.policy import PolicyDescription, ServingModel
 
 
 @dataclass
@@ -24,6 +25,9 @@ class ExportInput:
     """The torch serving module's outputs on :attr:`observations` (torch seeded with ``checks.CHECK_SEED``)."""
     scratch: Path
     """A temporary folder for this export run (removed after it)."""
+    convention: str = "rlrt"
+    """How the model answers requests: ``coach`` for a model trained from a Coach preset (its preset's ``serving``;
+    :mod:`runtime.export.coach_export`), else ``rlrt``."""
     outputs: dict[str, list[np.ndarray]] = field(default_factory=dict)
     """Outputs on :attr:`observations` of the exports checked so far, by exporter name (a later format may be
     checked against an earlier one: the SavedModel against ONNX Runtime)."""

@@ -4,6 +4,7 @@ in its own module, registered by one line in :data:`EXPORTERS`. The model folder
 from __future__ import annotations
 
 from runtime.export.code_export import InferenceCode
+from runtime.export.coach_export import CoachOnnx
 from runtime.export.exporter import Exporter
 from runtime.export.mlagents_export import MLAgentsOnnx
 from runtime.export.onnx_export import Onnx
@@ -14,6 +15,7 @@ from runtime.export.torchscript_export import TorchScript
 EXPORTERS: tuple[Exporter, ...] = (
     TorchScript(),
     Onnx(),
+    CoachOnnx(),  # models trained from a Coach preset only
     MLAgentsOnnx(),  # Unity jobs only
     PolicySpec(),
     SavedModel(),  # built from PolicySpec's files, checked against ONNX's outputs: after both

@@ -15,7 +15,7 @@ import numpy as np
 
 from runtime.export.checks import ExportMismatch, compare_outputs
 from runtime.export.exporter import ExportInput, Exporter
-from runtime.export.policy import NotAnMLP
+from runtime.export.mlp import NotAnMLP
 from runtime.names import POLICY_SPEC_FILE, POLICY_WEIGHTS_FILE, SAVEDMODEL_DIR, TF_PYTHON_ENV
 
 TF_EXPORT_TIMEOUT_S = 300

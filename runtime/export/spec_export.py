@@ -11,7 +11,7 @@ import numpy as np
 
 from runtime.export.checks import ExportMismatch
 from runtime.export.exporter import ExportInput, Exporter
-from runtime.export.policy import NotAnMLP
+from runtime.export.mlp import NotAnMLP
 from runtime.names import POLICY_SPEC_FILE, POLICY_WEIGHTS_FILE
 
 

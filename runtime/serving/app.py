@@ -27,6 +27,7 @@ from typing import Any, Awaitable, Callable, Iterator, Mapping, TypeVar
 import numpy as np
 
 from runtime.serving import codec
+from runtime.serving.coach import coach_observation
 from runtime.serving.model_store import ModelSnapshot, OnnxPolicy
 
 log = logging.getLogger(__name__)
@@ -218,6 +219,11 @@ class InferenceApp:
         self.load()
         assert self.policy is not None
         try:
+            coach = self.policy.coach  # a Coach model answers a bare JSON list observation as Coach's serving did
+            observation = None if coach is None else coach_observation(body, content_type, accept,
+                                                                       self.policy.observation_dim)
+            if coach is not None and observation is not None:
+                return 200, coach.answer(observation), codec.JSON
             decoded = codec.decode(body, content_type, self.policy.observation_dim, GENERAL_PARSE_MB << 20)
             accept_type = codec.response_type(accept, decoded.content_type)
         except codec.RequestError as exc:

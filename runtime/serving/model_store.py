@@ -24,6 +24,7 @@ from runtime.errors import UserError
 from runtime.paths import path_kind
 from runtime.names import BASE_DIR_ENV, DEFAULT_BASE_DIR, METADATA_JSON, MODEL_DIR, SERVE_POLICY_ENV
 from runtime.serving.codec import OBSERVATIONS, observation_dim_from_metadata
+from runtime.serving.coach import CoachModel
 from runtime.train.manifest import verify_manifest
 
 MODEL_TARBALL = "model.tar.gz"
@@ -173,6 +174,8 @@ class ModelSnapshot:
     model_dir: Path
     metadata: dict[str, Any]
     onnx: bytes
+    coach: bytes | None = None
+    """A Coach model's ``model.onnx`` (it answers a bare JSON list as Coach did: :mod:`runtime.serving.coach`)."""
 
     @property
     def onnx_path(self) -> Path:
@@ -183,10 +186,13 @@ def read_snapshot(model_dir: Path) -> ModelSnapshot:
     """Check ``model_dir`` (:func:`check_servable`) and read its ONNX policy into memory."""
     metadata = check_servable(model_dir)
     path = model_dir / metadata["serving"]["onnx"]
+    coach = (metadata["serving"].get("coach") or {}).get("path")
     try:
-        return ModelSnapshot(model_dir, metadata, path.read_bytes())
+        return ModelSnapshot(model_dir, metadata, path.read_bytes(),
+                             (model_dir / coach).read_bytes() if coach else None)
     except OSError as exc:
-        raise UserError(f"Cannot read {path}: {exc}") from exc
+        raise UserError(f"Cannot read {exc.filename or path}: {exc}. Copy the model folder again, or export it "
+                        f"again from its checkpoint (`rlrt export --model-dir {model_dir}`).") from exc
 
 
 class OnnxPolicy:
@@ -208,6 +214,8 @@ class OnnxPolicy:
         except Exception as exc:  # onnxruntime raises its own exception types
             raise UserError(f"ONNX Runtime cannot load {snapshot.onnx_path}: {exc}") from exc
         self.outputs: list[str] = [o.name for o in self.session.get_outputs()]
+        self.coach = None if snapshot.coach is None else CoachModel(
+            ort.InferenceSession(snapshot.coach, options, providers=["CPUExecutionProvider"]))
 
     def predict(self, observations: np.ndarray) -> dict[str, np.ndarray]:
         """Run the policy on a float32 ``[n, observation_dim]`` batch."""

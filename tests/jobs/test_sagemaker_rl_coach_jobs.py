@@ -11,13 +11,17 @@ import re
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
+from filelock import FileLock
 
 from runtime.offline.collect import collect
 from tests.conftest import REPO_ROOT
 from tests.conftest import JobTree, run_rlrt
 from tests.jobs.test_sagemaker_rl_jobs import run_script_mode
+from tests.jobs.test_serving_export import rllib_module_inputs
 from tests.quiet_logs import gym_notice, unexpected_lines
+from tests.trained_models import run_temp
 
 COACH = REPO_ROOT.parent / "shared" / "coach"
 CARTPOLE, BATCH = COACH / "rl_cartpole_coach" / "src", COACH / "rl_cartpole_batch_coach" / "src"
@@ -131,6 +135,17 @@ def test_a_train_coach_importing_tensorflow_fails_at_once_naming_what_to_delete(
     assert "_save_tf_model() override: rlrt never calls it" in failure and len(failure) <= 1024
 
 
+def transform_fn(model_dir: Path, data: str) -> list:
+    """deploy-mxnet-coach.py's model_fn and transform_fn, ONNX Runtime in MXNet's place: load model.onnx, feed
+    ``array(json.loads(data)).expand_dims(0)`` to its one input, answer ``[o.tolist() for o in output]``."""
+    import onnxruntime as ort
+
+    session = ort.InferenceSession(str(model_dir / "model.onnx"), providers=["CPUExecutionProvider"])
+    (single,) = session.get_inputs()
+    input_nd = np.expand_dims(np.array(json.loads(data), dtype=np.float32), 0)
+    return [o.tolist() for o in session.run(None, {single.name: input_nd})]
+
+
 def cartpole_files(preset: str, edit: tuple[str, str] | None = None) -> dict[str, str]:
     """The example's train-coach.py and ``preset``, as uploaded (``edit``: one replacement in the preset)."""
     text = (CARTPOLE / f"{preset}.py").read_text()
@@ -229,13 +244,26 @@ def evaluate_as_the_notebook(tmp_path: Path, source: Path, names: tuple[str, ...
     return output, lengths
 
 
+@pytest.fixture(scope="session")
+def coach_cartpole(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The ml tree of the CartPole example's Clipped PPO job as the notebook launches it (:func:`train_cartpole`'s
+    checks), trained once for the tests that use what it wrote (its checkpoint, its model's endpoint); a file lock
+    makes other pytest-xdist workers wait for it."""
+    base = run_temp(tmp_path_factory) / "trained-coach-cartpole"
+    with FileLock(str(base) + ".lock", timeout=900):
+        if not (base / "trained.json").exists():
+            base.mkdir(parents=True, exist_ok=True)
+            output, _, _ = train_cartpole(base, "preset-cartpole-clippedppo")
+            (base / "trained.json").write_text(json.dumps({"output": output}))
+    return base / "ml"
+
+
 @pytest.mark.slow
-def test_the_cartpole_examples_evaluate_coach_plays_the_trained_policy(tmp_path: Path) -> None:
+def test_the_cartpole_examples_evaluate_coach_plays_the_trained_policy(tmp_path: Path, coach_cartpole: Path) -> None:
     """The CartPole example's second step: its evaluate-coach.py on the training job's checkpoint."""
     preset = "preset-cartpole-clippedppo"
-    train_cartpole(tmp_path / "train", preset)
     output, _ = evaluate_as_the_notebook(tmp_path / "evaluate", CARTPOLE, (f"{preset}.py",), preset, 2000,
-                                         tmp_path / "train" / "ml")
+                                         coach_cartpole)
     assert re.search(r"rlrt: evaluating PPO model from \S+/checkpoint on CartPole-v0 for 2000 steps", output)
 
 
@@ -277,6 +305,16 @@ def test_the_cartpole_dqn_preset_trains_as_the_notebook_launches_it(tmp_path: Pa
     assert settings["epsilon"] == [[0, 1.0], [10000, 0.01]]
     assert settings["num_steps_sampled_before_learning_starts"] == 1000
     assert settings["model_config"]["fcnet_hiddens"] == [256, 512]  # Coach's Medium embedder and middleware
+    # Coach's DQN model.onnx had one output, the QHead's Q-values: its deploy-mxnet-coach.py answered [[[q0, q1]]].
+    import torch
+
+    assert metadata["serving"]["coach"]["outputs"] == ["q_values"]
+    observation = [0.1, -0.2, 0.03, 0.4]
+    (q_values,) = transform_fn(tmp_path / "ml" / "model", json.dumps(observation))
+    module, x = rllib_module_inputs(tmp_path / "ml" / "model", np.array([observation], dtype=np.float32))
+    with torch.no_grad():
+        expected = module.compute_q_values({"obs": torch.as_tensor(x)})["qf_preds"].numpy()
+    np.testing.assert_allclose(q_values, expected, atol=1e-5, rtol=1e-5)
 
 
 MOUNTAIN_CAR = COACH / "rl_mountain_car_coach_gymEnv" / "src"

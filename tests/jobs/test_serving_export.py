@@ -7,6 +7,7 @@ import subprocess
 import sys
 import types
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -16,14 +17,13 @@ from tests.trained_models import cartpole_model, reacher_model, tf_env, tf_pytho
 TOL = 1e-5
 
 
-def rllib_reference(model_dir: Path, observations: np.ndarray) -> dict[str, np.ndarray]:
-    """What RLlib itself does at inference, from the checkpoint, with RLlib's own classes (independent of export)."""
-    import torch
+def rllib_module_inputs(model_dir: Path, observations: np.ndarray) -> tuple[Any, np.ndarray]:
+    """The checkpoint's RLModule and ``observations`` through its env-to-module MeanStdFilter, with RLlib's own
+    classes (independent of export)."""
     from ray.rllib.connectors.env_to_module import EnvToModulePipeline
     from ray.rllib.core.rl_module.rl_module import RLModule
     from ray.rllib.utils.filter import MeanStdFilter as NumpyMeanStdFilter
     from ray.rllib.utils.filter import RunningStat
-    from ray.rllib.utils.spaces.space_utils import unsquash_action
 
     checkpoint = model_dir / "checkpoint"
     module = RLModule.from_checkpoint(str(checkpoint / "learner_group/learner/rl_module/default_policy"))
@@ -36,6 +36,15 @@ def rllib_reference(model_dir: Path, observations: np.ndarray) -> dict[str, np.n
                                   destd=agent["de_std_to_one"], clip=agent["clip_by_value"])
         filt.running_stats = RunningStat.from_state(agent["running_stats"][0])
         x = np.stack([filt(row, update=False) for row in observations])
+    return module, x
+
+
+def rllib_reference(model_dir: Path, observations: np.ndarray) -> dict[str, np.ndarray]:
+    """What RLlib itself does at inference, from the checkpoint, with RLlib's own classes (independent of export)."""
+    import torch
+    from ray.rllib.utils.spaces.space_utils import unsquash_action
+
+    module, x = rllib_module_inputs(model_dir, observations)
     with torch.no_grad():
         logits = module.forward_inference({"obs": torch.as_tensor(x, dtype=torch.float32)})["action_dist_inputs"]
         dist = module.get_inference_action_dist_cls().from_logits(logits)

@@ -111,7 +111,7 @@ def test_the_formats_files_are_the_model_folders_export_outputs() -> None:
     names = {path for exporter in formats.EXPORTERS for path in exporter.files}
     assert names == {"policy.pt", "policy.onnx", "policy_spec.json", "policy_weights.npz", "1/",
                      "code/inference.py", "code/rlrt_codec.py",
-                     "mlagents/"}  # the layout serving, transform and the image read
+                     "mlagents/", "model.onnx"}  # the layout serving, transform and the image read
     assert all(is_export_output(name.rstrip("/")) for name in names) and is_export_output("policies/a/policy.onnx")
     assert not any(is_export_output(name) for name in ("checkpoint", "metadata.json", "config.json", "source"))
     # code/inference.py runs where rlrt is not installed, so it spells the TorchScript file's name itself.

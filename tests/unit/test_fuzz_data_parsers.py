@@ -131,21 +131,33 @@ class FakePolicy:
     """A four-feature, two-action policy: the server's request handling without ONNX Runtime."""
 
     observation_dim = 4
+    coach: Any = None
 
     def predict(self, observations: np.ndarray) -> dict[str, np.ndarray]:
         n = len(observations)
         return {"actions": np.zeros(n, dtype=np.int64), "action_probabilities": np.full((n, 2), 0.5, np.float32)}
 
 
+class FakeCoach:
+    """A Coach model's ``model.onnx`` (:class:`runtime.serving.coach.CoachModel`): one observation in, its answer."""
+
+    def answer(self, observation: np.ndarray) -> bytes:
+        assert observation.shape == (4,) and np.isfinite(observation).all()
+        return json.dumps([[0.0], [[0.5, 0.5]]]).encode()
+
+
 @FUZZ
 @given(BODIES, CONTENT_TYPES, st.sampled_from([None, "", "*/*", "text/csv", "application/jsonlines", "image/png",
                                                 "text/*, application/json;q=0.5", ","]),
-       st.sampled_from(["exact", "", "-1", "abc", "999999999999", "0"]))
-@example(b"[0, 0, 0, 0]", "application/json", None, "-1")
-@example(b"[" * 5000, "application/json", None, "exact")
-def test_invocations(body: bytes, content_type: str | None, accept: str | None, length: str) -> None:
+       st.sampled_from(["exact", "", "-1", "abc", "999999999999", "0"]), st.booleans())
+@example(b"[0, 0, 0, 0]", "application/json", None, "-1", False)
+@example(b"[" * 5000, "application/json", None, "exact", False)
+@example(b"[0, 0, 0]", "application/json", None, "exact", True)
+@example(b"[0, 1e999, 0, 0]", None, "*/*", "exact", True)
+def test_invocations(body: bytes, content_type: str | None, accept: str | None, length: str, coach: bool) -> None:
     app = InferenceApp(Path("unused"), max_body_mb=1)
     app.policy = FakePolicy()  # type: ignore[assignment]
+    app.policy.coach = FakeCoach() if coach else None  # a Coach model: a bare list is its own request
     headers = {"Content-Length": str(len(body)) if length == "exact" else length}
     if content_type is not None:
         headers["Content-Type"] = content_type

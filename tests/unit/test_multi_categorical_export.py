@@ -12,7 +12,8 @@ import pytest
 from gymnasium import spaces
 
 from runtime.export.checks import compare_outputs, torch_outputs
-from runtime.export.policy import MULTI_CATEGORICAL, ActionHead, NotAnMLP, build_serving_policy, serving_model_of
+from runtime.export.mlp import NotAnMLP
+from runtime.export.policy import MULTI_CATEGORICAL, ActionHead, build_serving_policy, serving_model_of
 from runtime.serving import codec
 
 PARTS, STARTS = [2, 3, 4], [0, 1, -2]

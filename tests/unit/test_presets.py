@@ -70,6 +70,13 @@ def test_a_users_preset_needs_no_name_and_no_pass_bar(tmp_path: Path) -> None:
     assert hp.resolve({"preset": str(path)}, _validator, num_cpus=2).preset == "my-cartpole"
 
 
+def test_a_presets_serving_is_kept_with_the_resolved_config(tmp_path: Path) -> None:
+    """``serving: coach`` (a Coach preset's: its model answers as Coach's serving did) reaches ``config.json``."""
+    path = tmp_path / "coach.yml"
+    path.write_text("env: CartPole-v1\nalgorithm: PPO\nstop: {training_iteration: 2}\nserving: coach\n")
+    assert hp.resolve({"preset": str(path)}, _validator, num_cpus=2).extras["serving"] == "coach"
+
+
 @pytest.mark.parametrize(
     ("text", "message"),
     [
@@ -79,6 +86,7 @@ def test_a_users_preset_needs_no_name_and_no_pass_bar(tmp_path: Path) -> None:
         ("name: x\nenv: E\nalgorithm: PPO\nconfig: [1]\nstop: {}\npass_bar: {metric: m, value: 1}\n",
          "'config' must be a mapping"),
         ("name: [unclosed\n", "Cannot read preset file"),
+        ("name: x\nenv: E\nalgorithm: PPO\nstop: {}\nserving: mxnet\n", "'serving' must be one of rlrt, coach"),
     ],
 )
 def test_bad_preset_files(tmp_path: Path, text: str, message: str) -> None:

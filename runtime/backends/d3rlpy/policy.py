@@ -21,15 +21,14 @@ import numpy as np
 
 from runtime.backends.d3rlpy.config import is_discrete
 from runtime.backends.d3rlpy.library import load_algo
+from runtime.export.mlp import NotAnMLP, named_mlp
 from runtime.export.policy import (
     DETERMINISTIC,
     Q_ENSEMBLE,
     ActionHead,
-    NotAnMLP,
     ObservationFilter,
     PolicyDescription,
     ServingModel,
-    named_mlp,
 )
 from runtime.names import CHECKPOINT_DIR, CONFIG_JSON, D3RLPY_MODEL_FILE, METADATA_JSON
 

@@ -51,6 +51,7 @@ from runtime.contracts import Actor, BackendContext, ModelInfo, Step, TrainingSe
 from runtime.errors import UserError
 from runtime.user_code import described
 from runtime.evaluate.video import torch_actor
+from runtime.backends.rllib.estimates import with_estimates
 from runtime.export.policy import ServingModels, serving_model_of
 from runtime.job.env_config import env_start_error, job_env_config
 from runtime.names import CHECKPOINT_DIR
@@ -391,7 +392,7 @@ def serving_model_from_checkpoint(checkpoint: Path) -> ServingModels:
     one per policy id."""
     ids = module_ids(checkpoint)
     if ids == [DEFAULT_MODULE]:
-        return replace(serving_model_of(*serving_policy_from_checkpoint(checkpoint)),
-                       unity=unity_behavior(checkpoint.parent, None))
+        return with_estimates(replace(serving_model_of(*serving_policy_from_checkpoint(checkpoint)),
+                                      unity=unity_behavior(checkpoint.parent, None)))
     return {module_id: replace(serving_model_of(*serving_policy_from_checkpoint(checkpoint, module_id)),
                                unity=unity_behavior(checkpoint.parent, module_id)) for module_id in ids}

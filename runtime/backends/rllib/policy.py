@@ -90,6 +90,8 @@ def _body(module: Any) -> Any:
         def __init__(self) -> None:
             super().__init__()
             self.module = module
+            self.masked = bool(masked)  # read by the estimates beside the actions (rllib.estimates)
+            self.value_based = value_based
 
         def forward(self, x: torch.Tensor) -> torch.Tensor:
             if masked:  # a flat row is the action mask, then the observations (a Dict flattened, keys sorted)
