@@ -28,6 +28,7 @@ import gymnasium as gym
 from envs.errors import EnvConfigError
 from envs.faults import split_fault_options, with_faults
 from envs.native_output import PYBULLET_LINES, QuietFirstReset, without_native_lines
+from envs.rendering import plain_frames
 
 
 @dataclass(frozen=True)
@@ -302,6 +303,7 @@ def make_known(env_id: str, **kwargs: Any) -> gym.Env:
             warnings.filterwarnings("ignore", message=rf".*The environment {re.escape(gym_id)} is out of date")
         try:
             env = framed(gym.make(gym_id, **kwargs), env_id)
+            plain_frames(env)
         except gym.error.DependencyNotInstalled as exc:  # an extra such as gymnasium[box2d], named by gymnasium
             raise EnvConfigError(
                 f"The environment {gym_id} needs a package that is not installed in this Python environment "

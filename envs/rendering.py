@@ -1,9 +1,11 @@
-"""Headless ``rgb_array`` frames: the OpenGL backend gymnasium's MuJoCo environments render with."""
+"""Headless ``rgb_array`` frames of gymnasium's MuJoCo environments: the OpenGL backend they render with, and what
+they draw."""
 
 from __future__ import annotations
 
 import ctypes.util
 import os
+from typing import Any
 
 GL_BACKENDS = (("egl", "EGL"), ("osmesa", "OSMesa"))
 """MuJoCo's offscreen backends (``MUJOCO_GL``) in the order tried, each with the system library it loads."""
@@ -24,3 +26,16 @@ def headless_gl() -> str | None:
             os.environ["MUJOCO_GL"] = backend
             return backend
     return None
+
+
+def plain_frames(env: Any) -> None:
+    """Draw a MuJoCo environment's ``rgb_array`` frames without shadows and floor reflections: on a CPU (Mesa's
+    software renderer) a 480x480 Hopper-v5 or Humanoid-v5 frame took 220-250 ms with them and 50-60 ms without, on a
+    busy 2-core machine, so the final video of a 1000-step episode takes about a minute instead of four. Both are
+    the model's visual settings only (its dynamics do not read them), set before the first frame makes the render
+    context. Other environments are left as they are."""
+    model: Any = getattr(getattr(env, "unwrapped", None), "model", None)
+    if type(model).__module__.split(".")[0] != "mujoco" or getattr(env, "render_mode", None) != "rgb_array":
+        return
+    model.vis.quality.shadowsize = 0
+    model.mat_reflectance[:] = 0

@@ -5,12 +5,9 @@ naming the env and PPO gets them."""
 
 from __future__ import annotations
 
-import ctypes.util
-import os
 
 import pytest
 
-from envs.rendering import headless_gl
 from runtime.config.presets import load_preset, preset_for_job
 
 # hyperparams/ppo.yml as the Zoo writes the two entries.
@@ -65,16 +62,3 @@ def test_the_pass_bars() -> None:
     ("LunarLander-v3", "DQN", "cartpole-ppo"), ("Humanoid-v5", "PPO", "cartpole-ppo")])
 def test_a_job_naming_the_env_gets_its_preset(env: str, algorithm: str | None, preset: str) -> None:
     assert preset_for_job("cartpole-ppo", env, algorithm) == preset
-
-
-@pytest.mark.parametrize(("libraries", "backend"), [({"EGL", "OSMesa"}, "egl"), ({"OSMesa"}, "osmesa"), (set(), None)])
-def test_mujoco_renders_offscreen_with_the_library_there_is(monkeypatch: pytest.MonkeyPatch, libraries: set[str],
-                                                              backend: str | None) -> None:
-    monkeypatch.setattr(ctypes.util, "find_library", lambda name: f"lib{name}.so.1" if name in libraries else None)
-    monkeypatch.delenv("MUJOCO_GL", raising=False)
-    assert headless_gl() == backend and os.environ.get("MUJOCO_GL") == backend
-
-
-def test_mujoco_renders_with_the_users_backend(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("MUJOCO_GL", "glfw")
-    assert headless_gl() == "glfw" and os.environ["MUJOCO_GL"] == "glfw"
