@@ -17,6 +17,7 @@ from typing import Any, Callable, Mapping, Protocol, Sequence, TextIO
 import numpy as np
 
 from envs.registry import UnknownEnvironmentError, episode_limit, make_env
+from envs.rendering import headless_gl
 from runtime.config.hyperparameters import EVALUATE_MAX_EPISODE_STEPS
 from runtime.errors import UserError
 from runtime.metric_lines import metric_line
@@ -138,6 +139,7 @@ def run_episodes(
         os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
         os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
         os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
+        headless_gl()  # MuJoCo's robots render offscreen, without a display
     envs: list[Any] = []
     returns: list[float] = []
     lengths: list[int] = []

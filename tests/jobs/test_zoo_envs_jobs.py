@@ -1,0 +1,47 @@
+"""RL Baselines3 Zoo's and CleanRL's first environments train through the real ``rlrt train --env ID``:
+gymnasium's Box2D LunarLander-v3 and MuJoCo Hopper-v5 pick their Zoo-tuned presets, train one tiny iteration,
+film the final policy headless (MuJoCo through EGL or OSMesa, chosen by rlrt) and export a policy that answers a
+request through the serving app."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from runtime.evaluate.video import count_frames
+from tests.conftest import make_job_tree, run_rlrt
+from tests.quiet_logs import unexpected_lines
+
+# One iteration of a few hundred steps on the driver's own envs: the presets' sizes are the Zoo's (16,384 steps an
+# update for LunarLander), which a test need not pay for.
+TINY = ["--set", "rl.training.stop.training_iteration=1", "--set", "rl.training.config.num_env_runners=0",
+        "--set", "rl.training.config.num_envs_per_env_runner=2", "--set", "rl.training.config.train_batch_size=256",
+        "--set", "rl.training.config.sgd_minibatch_size=128", "--set", "rl.training.config.num_sgd_iter=1"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("env", "preset", "observation_dim"), [("LunarLander-v3", "lunarlander-ppo", 8),
+                                                                ("Hopper-v5", "mujoco-hopper-ppo", 11)])
+def test_a_zoo_env_trains_with_its_preset_films_and_serves(tmp_path: Path, env: str, preset: str,
+                                                           observation_dim: int) -> None:
+    from runtime.serving.app import InferenceApp, call
+
+    tree = make_job_tree(tmp_path / "ml")
+    # No MUJOCO_GL from the caller: rlrt picks an offscreen backend itself.
+    run = run_rlrt(["train", "--env", env, "--algo", "ppo", *TINY], base=tree.base, timeout=300, MUJOCO_GL="")
+    output = run.stdout + run.stderr
+    assert run.returncode == 0, output[-4000:]
+    assert f"rlrt: training PPO on {env} (preset {preset})" in output
+    assert unexpected_lines(output) == []
+    config = json.loads((tree.model / "config.json").read_text())
+    assert config["preset"] == preset and config["env"] == env
+    videos = list(tree.intermediate.glob("rollout-final-iteration-*.mp4"))
+    assert len(videos) == 1 and count_frames(videos[0]) > 1, output[-2000:]
+
+    body = json.dumps({"instances": [[0.0] * observation_dim]}).encode()
+    status, _, answer = call(InferenceApp(tree.model), "POST", "/invocations", body,
+                             {"Content-Type": "application/json"})
+    assert status == 200, answer
+    assert len(json.loads(answer)["predictions"]) == 1
