@@ -2,7 +2,8 @@
 answers a request sent as SageMaker RL Coach's notebooks send it, a bare JSON list of one observation's numbers, as
 their ``deploy-mxnet-coach.py`` did: the JSON list of ``model.onnx``'s outputs for that observation, each
 ``.tolist()`` of a batch of one (discrete PPO: ``[[value], [[p0, p1, ...]]]``, so ``value, action = answer`` and
-``answer[1][0]`` are the notebooks' unpacking; DQN: ``[[[q0, q1, ...]]]``). Every other request (rows, ``instances``,
+``answer[1][0]`` are the notebooks' unpacking; continuous PPO: ``[[value], [[mean, ...]], [[std, ...]]]``, so
+``value, mean, std = answer``; DQN: ``[[[q0, q1, ...]]]``). Every other request (rows, ``instances``,
 ``inputs``, CSV, JSON lines) gets rlrt's answer.
 """
 

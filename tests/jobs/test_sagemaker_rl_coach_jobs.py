@@ -347,12 +347,52 @@ def test_the_mountain_car_preset_trains_its_own_environment_class(tmp_path: Path
     assert settings["train_batch_size_per_learner"] == 600 and settings["minibatch_size"] == 256
     assert settings["num_epochs"] == 1 and settings["clip_param"] == 0.3
     assert settings["model_config"]["fcnet_hiddens"] == [32, 32]
+    check_continuous_coach_answer(tree.model)
     # The notebook's second step: its evaluate-coach.py (the notebook's evaluate_steps 20000 -> 300) in the
     # preset's own environment, registered from source_dir as the training job registered it.
     output, _ = evaluate_as_the_notebook(tmp_path / "evaluate", MOUNTAIN_CAR, ("patient_envs.py", f"{preset}.py"),
                                          preset, 300, tree.base)
     assert "rlrt: evaluating PPO model from " in output
     assert " on sagemaker_rl/patient_envs.PatientContinuousMountainCar for 300 steps" in output
+
+
+def check_continuous_coach_answer(model_dir: Path) -> None:
+    """Coach's continuous PPO model.onnx answered [value, mean, std]: the notebook's request (one observation, a
+    bare JSON list) to the endpoint and to deploy-mxnet-coach.py's transform_fn unpacks as ``value, mean, std``, the
+    numbers RLlib's own module from the checkpoint gives (its MeanStdFilter applied by RLlib's filter class): PPO's
+    value head and its TorchDiagGaussian's inputs [mean, log_std]; the car's bounds [-1, 1] make the unsquash the
+    identity. rlrt's answer to a columnar request is that mean, clipped."""
+    import torch
+
+    from runtime.serving.app import InferenceApp, call
+
+    metadata = json.loads((model_dir / "metadata.json").read_text())
+    assert metadata["serving"]["coach"]["outputs"] == ["state_value", "action_mean", "action_std"]
+    assert "coach_skipped" not in metadata["serving"]
+    observations = [[-0.5, 0.0], [-1.1, 0.06], [0.4, -0.03]]
+    app = InferenceApp(model_dir)
+    answers = []
+    for observation in observations:
+        status, _, body = call(app, "POST", "/invocations", json.dumps(observation).encode(),
+                               {"Content-Type": "application/json"})
+        assert status == 200, body
+        answer = json.loads(body)
+        value, mean, std = answer  # [[v], [[m]], [[s]]]: MXNet's batch of one
+        assert len(value) == 1 and np.shape(mean) == (1, 1) and np.shape(std) == (1, 1) and std[0][0] > 0
+        assert transform_fn(model_dir, json.dumps(observation)) == answer
+        answers.append(answer)
+    module, x = rllib_module_inputs(model_dir, np.array(observations, dtype=np.float32))
+    with torch.no_grad():
+        batch = {"obs": torch.as_tensor(x, dtype=torch.float32)}
+        values = module.compute_values(batch).numpy()
+        inputs = module.forward_inference(batch)["action_dist_inputs"].numpy()
+    np.testing.assert_allclose([a[0][0] for a in answers], values, atol=1e-5, rtol=0)
+    np.testing.assert_allclose([a[1][0][0] for a in answers], inputs[:, 0], atol=1e-5, rtol=0)
+    np.testing.assert_allclose([a[2][0][0] for a in answers], np.exp(inputs[:, 1]), atol=1e-5, rtol=0)
+    status, _, body = call(app, "POST", "/invocations", json.dumps({"inputs": {"observations": observations}}).encode(),
+                           {"Content-Type": "application/json"})
+    assert status == 200, body
+    np.testing.assert_allclose(json.loads(body)["outputs"]["actions"], np.clip(inputs[:, :1], -1, 1), atol=1e-5)
 
 
 EVALUATE_SCRIPT = '''
