@@ -37,12 +37,11 @@ from runtime.export.checks import ExportMismatch, assert_close, check_observatio
 from runtime.export.exporter import ExportInput, Exporter
 from runtime.export.onnx_export import ONNX_OPSET, onnx_outputs
 from runtime.export.policy import CATEGORICAL, GAUSSIAN, OBSERVATIONS
-from runtime.names import ACTION_PROBABILITIES, CONFIG_JSON, Q_VALUES
+from runtime.names import ACTION_PROBABILITIES, CONFIG_JSON, Q_VALUES, STATE_VALUE
 
 COACH = "coach"
 """A preset's ``serving`` value (recorded in ``config.json``'s ``extras``) that asks for this export and answer."""
 COACH_ONNX = "model.onnx"
-STATE_VALUE = "state_value"
 ACTION_MEAN = "action_mean"
 ACTION_STD = "action_std"
 NOT_COACH = "not a Coach model"
@@ -147,6 +146,8 @@ class CoachOnnx(Exporter):
         with torch.no_grad():
             expected = [o.numpy() for o in coach_module(model)(torch.as_tensor(model.observations))]
         tolerance = tolerance_for(model.serving.observation_dim)
+        if len(got) != len(names) or any(len(o) != len(model.observations) for o in got):
+            raise ExportMismatch(f"Coach's model.onnx answers {len(got)} outputs, expected {names}")
         error = assert_close("Coach's model.onnx", got, expected, tolerance)
         if ACTION_PROBABILITIES in names:  # the same probabilities the rlrt answer serves
             assert_close("Coach's model.onnx probabilities vs the serving policy's",
@@ -159,8 +160,6 @@ class CoachOnnx(Exporter):
                          tolerance)
             if not np.all(got[names.index(ACTION_STD)] > 0):
                 raise ExportMismatch("Coach's model.onnx answers a standard deviation that is not positive")
-        if len(got) != len(names) or any(len(o) != len(model.observations) for o in got):
-            raise ExportMismatch(f"Coach's model.onnx answers {len(got)} outputs, expected {names}")
         return {self.name: {"path": COACH_ONNX, "outputs": names, "input": OBSERVATIONS},
                 "max_abs_error": {self.name: error}}
 

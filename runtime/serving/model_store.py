@@ -195,6 +195,14 @@ def read_snapshot(model_dir: Path) -> ModelSnapshot:
                         f"again from its checkpoint (`rlrt export --model-dir {model_dir}`).") from exc
 
 
+def _session(ort: Any, model: bytes, options: Any, path: Path) -> Any:
+    """An ONNX Runtime session of ``model`` (read from ``path``), or a UserError naming the file."""
+    try:
+        return ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
+    except Exception as exc:  # onnxruntime raises its own exception types
+        raise UserError(f"ONNX Runtime cannot load {path}: {exc}") from exc
+
+
 class OnnxPolicy:
     """A model's ONNX policy in ONNX Runtime: ``predict(observations) -> {output name: array}``."""
 
@@ -209,13 +217,10 @@ class OnnxPolicy:
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
         options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-        try:
-            self.session = ort.InferenceSession(snapshot.onnx, options, providers=["CPUExecutionProvider"])
-        except Exception as exc:  # onnxruntime raises its own exception types
-            raise UserError(f"ONNX Runtime cannot load {snapshot.onnx_path}: {exc}") from exc
+        self.session = _session(ort, snapshot.onnx, options, snapshot.onnx_path)
         self.outputs: list[str] = [o.name for o in self.session.get_outputs()]
         self.coach = None if snapshot.coach is None else CoachModel(
-            ort.InferenceSession(snapshot.coach, options, providers=["CPUExecutionProvider"]))
+            _session(ort, snapshot.coach, options, snapshot.model_dir / snapshot.metadata["serving"]["coach"]["path"]))
 
     def predict(self, observations: np.ndarray) -> dict[str, np.ndarray]:
         """Run the policy on a float32 ``[n, observation_dim]`` batch."""

@@ -5,10 +5,9 @@ module taking the raw observations the serving policy takes (its observation fil
 from __future__ import annotations
 
 from dataclasses import replace
-from runtime.export.policy import ServingModel
 
-STATE_VALUE = "state_value"
-Q_VALUES = "q_values"
+from runtime.export.policy import ServingModel
+from runtime.names import Q_VALUES, STATE_VALUE
 
 
 def with_estimates(model: ServingModel) -> ServingModel:
