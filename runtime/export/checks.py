@@ -3,6 +3,7 @@ rounding can move (:func:`compare_outputs`)."""
 
 from __future__ import annotations
 
+import copy
 import math
 from typing import Any
 
@@ -21,6 +22,47 @@ def tolerance_for(observation_dim: int) -> float:
     growing like the square root of the count, as float32 rounding of sums over that many terms does (a camera's
     19,200 pixels through a CNN: ~1.4e-4; ONNX Runtime and torch order those sums differently)."""
     return TOLERANCE * max(1.0, math.sqrt(observation_dim / 100))
+
+
+ROUNDING_FACTOR = 4.0
+"""How many times its own float32 rounding an export of a policy may differ from the torch module: two float32 runs
+of the same sums in different orders (ONNX Runtime's, torch's) each stray from the exact sums by about that rounding,
+so from each other by up to twice it; 4 leaves room for a different but equally exact kernel."""
+
+
+def float32_rounding(module: Any, observations: np.ndarray, outputs: list[np.ndarray]) -> float:
+    """How far float32 rounding moves ``module``'s ``outputs`` on ``observations``: the largest difference from the
+    same module run in float64 (relative where a value is above 1, as :func:`assert_close` measures). It grows with a
+    policy's activations, not only with its input count: 7.2e-6 for the SAC humanoid of bench/RESULTS.md (44
+    normalised observations through 256-wide layers), whose ONNX export differed from torch by 1.06e-5. 0.0 for a
+    module that does not run in float64."""
+    import torch  # heavy: torch (~1.5 s)
+
+    try:
+        double = copy.deepcopy(module).double()
+        with torch.no_grad():
+            torch.manual_seed(CHECK_SEED)
+            exact = [o.cpu().numpy() for o in double(torch.as_tensor(observations, dtype=torch.float64))]
+    except (RuntimeError, TypeError, AttributeError):  # a module built for float32 only: no measure
+        return 0.0
+    worst = 0.0
+    for got, value in zip(outputs, exact):
+        got, value = np.asarray(got), np.asarray(value)
+        if got.shape != value.shape or not got.size or not np.issubdtype(got.dtype, np.floating):
+            continue
+        value = value.astype(np.float64)
+        worst = max(worst, float(np.max(np.abs(got.astype(np.float64) - value) / np.maximum(1.0, np.abs(value)))))
+    return worst
+
+
+def export_tolerance(serving: Any, observations: np.ndarray, outputs: list[np.ndarray]) -> float:
+    """The tolerance an export of ``serving`` (a :class:`runtime.export.policy.ServingModel`) is checked with, given the
+    torch module's ``outputs`` on ``observations``: :func:`tolerance_for` its input count, or
+    :data:`ROUNDING_FACTOR` times the module's own float32 rounding where that is larger."""
+    base = tolerance_for(serving.observation_dim)
+    if serving.stochastic:  # random draws: its exports are checked for shapes and bounds only
+        return base
+    return max(base, ROUNDING_FACTOR * float32_rounding(serving.module, observations, outputs))
 
 
 class ExportMismatch(RuntimeError):

@@ -33,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from runtime.export.checks import ExportMismatch, assert_close, check_observations, tolerance_for
+from runtime.export.checks import ExportMismatch, assert_close, check_observations
 from runtime.export.exporter import ExportInput, Exporter
 from runtime.export.onnx_export import ONNX_OPSET, onnx_outputs
 from runtime.export.policy import CATEGORICAL, GAUSSIAN, OBSERVATIONS
@@ -145,7 +145,7 @@ class CoachOnnx(Exporter):
         got = onnx_outputs(dest / COACH_ONNX, model.observations)
         with torch.no_grad():
             expected = [o.numpy() for o in coach_module(model)(torch.as_tensor(model.observations))]
-        tolerance = tolerance_for(model.serving.observation_dim)
+        tolerance = model.tolerance
         if len(got) != len(names) or any(len(o) != len(model.observations) for o in got):
             raise ExportMismatch(f"Coach's model.onnx answers {len(got)} outputs, expected {names}")
         error = assert_close("Coach's model.onnx", got, expected, tolerance)

@@ -25,6 +25,8 @@ class ExportInput:
     """The torch serving module's outputs on :attr:`observations` (torch seeded with ``checks.CHECK_SEED``)."""
     scratch: Path
     """A temporary folder for this export run (removed after it)."""
+    tolerance: float
+    """What an export's outputs may differ from :attr:`reference` by (``checks.export_tolerance``)."""
     convention: str = "rlrt"
     """How the model answers requests: ``coach`` for a model trained from a Coach preset (its preset's ``serving``;
     :mod:`runtime.export.coach_export`), else ``rlrt``."""

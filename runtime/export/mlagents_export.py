@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from runtime.export import mlagents_names as ml
-from runtime.export.checks import check_observations, tolerance_for, torch_outputs
+from runtime.export.checks import check_observations, export_tolerance, torch_outputs
 from runtime.export.exporter import ExportInput, Exporter
 from runtime.export.mlagents_check import check_mlagents_model
 from runtime.export.policy import CATEGORICAL, DETERMINISTIC, GAUSSIAN, MULTI_CATEGORICAL, SQUASHED_GAUSSIAN, \
@@ -198,7 +198,8 @@ def check_files(serving: ServingModel, paths: list[Path]) -> float:
     torch policy's; the largest deterministic error."""
     assert serving.unity is not None
     observations = check_observations(serving.observation_dim)
-    expected = torch_outputs(serving.module, observations)[0]
+    outputs = torch_outputs(serving.module, observations)
+    tolerance = export_tolerance(serving, observations, outputs)
     return max((check_mlagents_model(path, serving.unity.observation_shapes, action_spec(serving.head),
-                                     (observations, expected), tolerance_for(serving.observation_dim))
+                                     (observations, outputs[0]), tolerance)
                 for path in paths), default=0.0)

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from runtime.export.checks import TOLERANCE, ExportMismatch, check_observations, compare_outputs, tolerance_for
+from runtime.export.checks import TOLERANCE, ExportMismatch, check_observations, compare_outputs
 from runtime.export.exporter import ExportInput, Exporter
 from runtime.export.policy import OBSERVATIONS, ActionHead, output_names
 from runtime.names import ONNX_FILE
@@ -81,5 +81,5 @@ class Onnx(Exporter):
             _check_stochastic(serving.head, got, model.reference)
         else:
             error = compare_outputs("ONNX", serving.head, got, model.reference,
-                                    tolerance=tolerance_for(serving.observation_dim))
+                                    tolerance=model.tolerance)
         return {self.name: ONNX_FILE, "onnx_opset": ONNX_OPSET, "max_abs_error": {self.name: error}}

@@ -25,7 +25,8 @@ import numpy as np
 from runtime.contracts import Plugins
 from runtime.errors import UserError
 from runtime.export import formats
-from runtime.export.checks import CHECK_SEED, ExportMismatch, check_observations, compare_outputs, torch_outputs
+from runtime.export.checks import CHECK_SEED, ExportMismatch, check_observations, compare_outputs, export_tolerance, \
+    torch_outputs
 from runtime.export.coach_export import serving_convention
 from runtime.export.exporter import ExportInput, Exporter
 from runtime.export.mlagents_export import behavior_files, check_files, unsupported
@@ -110,7 +111,8 @@ def export_serving(model_dir: Path, model: ServingModel) -> dict[str, Any]:
         **dict(model.extra),
     }
     with tempfile.TemporaryDirectory(prefix="rlrt-export-") as scratch:
-        run = ExportInput(model, observations, reference, Path(scratch), serving_convention(model_dir))
+        tolerance = export_tolerance(model, observations, reference)
+        run = ExportInput(model, observations, reference, Path(scratch), tolerance, serving_convention(model_dir))
         for exporter in formats.EXPORTERS:
             _record(section, _run_exporter(exporter, run, model_dir))
     if model.reference is not None:

@@ -8,7 +8,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from runtime.export.checks import CHECK_SEED, check_observations, compare_outputs, tolerance_for
+from runtime.export.checks import CHECK_SEED, check_observations, compare_outputs
 from runtime.export.exporter import ExportInput, Exporter
 from runtime.names import TORCHSCRIPT_FILE
 
@@ -47,6 +47,6 @@ class TorchScript(Exporter):
             got = [o.numpy() for o in loaded(torch.as_tensor(model.observations))]
         model.outputs[self.name] = got
         error = compare_outputs("TorchScript", model.serving.head, got, model.reference,
-                                tolerance=tolerance_for(model.serving.observation_dim))
+                                tolerance=model.tolerance)
         return {self.name: TORCHSCRIPT_FILE, "max_abs_error": {self.name: error}}
 

@@ -113,3 +113,83 @@ def test_probabilities_tolerance_bounds_softmax_under_any_q_change_within_the_q_
     got = [expected[0], softmax(moved, temperature), moved]
     head = ActionHead(Q_ENSEMBLE, 3, temperature=temperature)
     compare_outputs("bound", head, got, expected)
+
+
+class _Wide:
+    """A torch MLP policy whose activations are large (inputs x 30 through 256-wide layers, a tanh-squashed output):
+    its float32 rounding is above the flat 1e-5."""
+
+    def __init__(self, inputs: int = 44, scale: float = 30.0) -> None:
+        import torch
+
+        torch.manual_seed(0)
+        self.module = torch.nn.Sequential(torch.nn.Linear(inputs, 256), torch.nn.ReLU(), torch.nn.Linear(256, 256),
+                                          torch.nn.ReLU(), torch.nn.Linear(256, 17))
+        self.scale = scale
+
+    def weights(self) -> list[tuple[np.ndarray, np.ndarray]]:
+        return [(layer.weight.detach().double().numpy(), layer.bias.detach().double().numpy())
+                for layer in self.module if hasattr(layer, "weight")]
+
+
+def _policy(wide: _Wide):
+    import torch
+
+    class Policy(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.body = wide.module
+
+        def forward(self, x):
+            return (torch.tanh(self.body(x * wide.scale)),)
+
+    return Policy()
+
+
+def test_the_tolerance_follows_the_policys_own_float32_rounding_measured_by_numpy() -> None:
+    """float32_rounding against the same MLP computed by NumPy in float64 (not by torch), and the tolerance it gives:
+    ROUNDING_FACTOR times that where it is above the input-count rule."""
+    import torch
+
+    from runtime.export.checks import ROUNDING_FACTOR, check_observations, export_tolerance, float32_rounding, \
+        tolerance_for
+    from runtime.export.policy import SQUASHED_GAUSSIAN, ServingModel
+
+    wide = _Wide()
+    policy = _policy(wide)
+    observations = check_observations(44)
+    with torch.no_grad():
+        got = [policy(torch.as_tensor(observations))[0].numpy()]
+    x = observations.astype(np.float64) * wide.scale
+    (w1, b1), (w2, b2), (w3, b3) = wide.weights()
+    exact = np.tanh(np.maximum(np.maximum(x @ w1.T + b1, 0) @ w2.T + b2, 0) @ w3.T + b3)
+    by_numpy = float(np.max(np.abs(got[0].astype(np.float64) - exact)))
+    rounding = float32_rounding(policy, observations, got)
+    assert rounding == pytest.approx(by_numpy, rel=1e-6) and rounding > TOLERANCE / ROUNDING_FACTOR
+
+    serving = ServingModel(module=policy, observation_dim=44, head=ActionHead(SQUASHED_GAUSSIAN, 17), obs_filter=None,
+                           describe=lambda: None)
+    assert export_tolerance(serving, observations, got) == ROUNDING_FACTOR * rounding > tolerance_for(44)
+    # A random policy's exports are checked for shapes and bounds: the rule's tolerance.
+    random = ServingModel(module=policy, observation_dim=44, head=ActionHead(SQUASHED_GAUSSIAN, 17), obs_filter=None,
+                          describe=lambda: None, stochastic="sampled")
+    assert export_tolerance(random, observations, got) == tolerance_for(44)
+
+
+def test_a_policy_that_runs_only_in_float32_keeps_the_input_count_rule() -> None:
+    import torch
+
+    from runtime.export.checks import check_observations, export_tolerance, float32_rounding, tolerance_for
+    from runtime.export.policy import SQUASHED_GAUSSIAN, ServingModel
+
+    class Float32Only(torch.nn.Module):
+        def forward(self, x):
+            return (x @ torch.ones(x.shape[1], 3, dtype=torch.float32),)  # a float64 x cannot multiply this
+
+    observations = check_observations(8)
+    got = [Float32Only()(torch.as_tensor(observations))[0].numpy()]
+    assert float32_rounding(Float32Only(), observations, got) == 0.0
+    serving = ServingModel(module=Float32Only(), observation_dim=8, head=ActionHead(SQUASHED_GAUSSIAN, 3),
+                           obs_filter=None,
+                           describe=lambda: None)
+    assert export_tolerance(serving, observations, got) == tolerance_for(8)
