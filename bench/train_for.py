@@ -4,9 +4,9 @@
                               [--set rl.training.config.KEY=JSON ...] [--under-load [NICE]]
 
 Used for the reacher-ppo (900 s, goal: mean evaluation return >= 18), hopper-ppo (to its 2M-step stop,
-`--target 2500`; RL Zoo's PPO reaches 2575 at 2M steps) and humanoid-ppo (3600 s, `--target 3500`, the seed's stop)
-benchmarks. Prints the training curve's last value, where it reached the target (or a projection) and the greedy
-evaluation return.
+`--target 2500`; RL Zoo's PPO reaches 2575 at 2M steps), humanoid-ppo and humanoid-sac (3600 s, `--target 3500`, the
+seed's stop) benchmarks. Prints the training curve (env steps, training mean and episode length at every tenth of the
+budget), its last value, where it reached the target (or a projection) and the greedy evaluation return.
 """
 
 from __future__ import annotations
@@ -55,6 +55,7 @@ def main() -> None:
     print(f"preset: {args.preset}; trained {float(last['time_total_s']):.0f} s ({wall:.0f} s wall), "
           f"{last['timesteps_total']} env steps, {last['training_iteration']} iterations")
     print(f"training episode_reward_mean: last {float(last['episode_reward_mean']):.2f}, best {best:.2f}")
+    print(curve(rows, args.seconds))
     if args.target is not None:
         print(projection(rows, args.target))
     # Greedy evaluation through `rlrt evaluate` (the observation filter is part of the exported policy).
@@ -79,6 +80,19 @@ def episode_spread(summary: dict[str, Any]) -> str:
     error = statistics.stdev(rewards) / math.sqrt(len(rewards)) if len(rewards) > 1 else float("nan")
     return (f"greedy episodes: {len(full)} of {len(pairs)} ran the longest length ({longest} steps; mean return "
             f"{sum(full) / len(full):.0f}); shorter: {listed}; the mean's standard error {error:.0f}")
+
+
+def curve(rows: list[dict[str, str]], seconds: float, points: int = 10) -> str:
+    """The training curve at every ``points``-th of ``seconds`` of training: the last row at or before each time."""
+    lines = ["training s | env steps | training mean | episode length"]
+    for step in range(1, points + 1):
+        at = seconds * step / points
+        before = [row for row in rows if float(row["time_total_s"]) <= at]
+        if before:
+            row = before[-1]
+            lines.append(f"{at:.0f} | {row['timesteps_total']} | {float(row['episode_reward_mean']):.1f} | "
+                         f"{float(row['episode_len_mean']):.0f}")
+    return "\n".join(lines)
 
 
 def projection(rows: list[dict[str, str]], target: float) -> str:

@@ -45,3 +45,33 @@ def test_a_zoo_env_trains_with_its_preset_films_and_serves(tmp_path: Path, env: 
                              {"Content-Type": "application/json"})
     assert status == 200, answer
     assert len(json.loads(answer)["predictions"]) == 1
+
+
+@pytest.mark.slow
+def test_the_seeds_humanoid_trains_off_policy_with_sac_and_serves(tmp_path: Path) -> None:
+    """``--env HumanoidBulletEnv-v0 --algo sac`` picks humanoid-sac; two 100-step iterations, learning after the
+    first 100 random steps; the greedy policy answers with 17 joint torques in [-1, 1]."""
+    import csv
+
+    from runtime.serving.app import InferenceApp, call
+
+    tree = make_job_tree(tmp_path / "ml")
+    run = run_rlrt(["train", "--env", "HumanoidBulletEnv-v0", "--algo", "sac",
+                    "--set", "rl.training.stop.training_iteration=2",
+                    "--set", "rl.training.config.num_steps_sampled_before_learning_starts=100",
+                    "--set", "record_video_every=0"], base=tree.base, timeout=300)
+    output = run.stdout + run.stderr
+    assert run.returncode == 0, output[-4000:]
+    assert "rlrt: training SAC on HumanoidBulletEnv-v0 (preset humanoid-sac)" in output
+    assert unexpected_lines(output) == []
+    with (tree.intermediate / "progress.csv").open() as handle:
+        rows = list(csv.DictReader(handle))
+    assert [int(row["training_iteration"]) for row in rows] == [1, 2]
+    assert float(rows[-1]["value_loss"]) >= 0 and int(rows[-1]["timesteps_total"]) >= 200  # it learned
+
+    body = json.dumps({"instances": [[0.0] * 44]}).encode()
+    status, _, answer = call(InferenceApp(tree.model), "POST", "/invocations", body,
+                             {"Content-Type": "application/json"})
+    assert status == 200, answer
+    (action,) = json.loads(answer)["predictions"]
+    assert len(action) == 17 and all(-1.0 <= value <= 1.0 for value in action)

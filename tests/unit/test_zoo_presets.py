@@ -62,3 +62,39 @@ def test_the_pass_bars() -> None:
     ("LunarLander-v3", "DQN", "cartpole-ppo"), ("Humanoid-v5", "PPO", "cartpole-ppo")])
 def test_a_job_naming_the_env_gets_its_preset(env: str, algorithm: str | None, preset: str) -> None:
     assert preset_for_job("cartpole-ppo", env, algorithm) == preset
+
+
+# hyperparams/sac.yml as the Zoo writes its HumanoidBulletEnv-v0 entry, and Stable-Baselines3 2.x's SAC where it is
+# silent.
+ZOO_HUMANOID_SAC = {"normalize": "{'norm_obs': True, 'norm_reward': False}", "n_timesteps": 2e7,
+                    "policy": "MlpPolicy", "learning_rate": "lin_3e-4", "buffer_size": 1000000, "batch_size": 64,
+                    "ent_coef": "auto", "train_freq": 1, "gradient_steps": 1, "learning_starts": 1000}
+SB3_SAC = {"gamma": 0.99, "tau": 0.005, "net_arch": [256, 256], "activation_fn": "ReLU"}
+
+
+def test_the_off_policy_humanoid_is_the_zoos_sac_entry_in_rllibs_names() -> None:
+    preset = load_preset("humanoid-sac")
+    assert (preset.env, preset.algorithm) == ("HumanoidBulletEnv-v0", "SAC")
+    config = dict(preset.config)
+    zoo = {**SB3_SAC, **ZOO_HUMANOID_SAC}
+    rate = float(zoo["learning_rate"].removeprefix("lin_"))
+    assert (config["actor_lr"], config["critic_lr"], config["alpha_lr"]) == (rate, rate, rate)
+    assert (config["gamma"], config["tau"], config["n_step"]) == (zoo["gamma"], zoo["tau"], 1)
+    assert config["train_batch_size_per_learner"] == zoo["batch_size"]
+    # RLlib's replay ratio: transitions trained per transition sampled; SB3's gradient_steps batches of batch_size
+    # every train_freq steps.
+    assert config["training_intensity"] == zoo["batch_size"] * zoo["gradient_steps"] / zoo["train_freq"]
+    assert config["replay_buffer_config"]["capacity"] == zoo["buffer_size"]
+    assert config["num_steps_sampled_before_learning_starts"] == zoo["learning_starts"]
+    assert config["observation_filter"] == "MeanStdFilter"  # norm_obs; rewards are not normalised
+    assert "initial_alpha" not in config and "target_entropy" not in config  # ent_coef auto: tuned from 1.0
+    model = config["model_config"]
+    assert model["fcnet_hiddens"] == zoo["net_arch"] and model["fcnet_activation"] == zoo["activation_fn"].lower()
+    assert preset.stop["timesteps_total"] == zoo["n_timesteps"] and preset.pass_bar.value == 3500
+
+
+def test_a_humanoid_job_naming_sac_gets_the_off_policy_preset() -> None:
+    assert preset_for_job("cartpole-ppo", "HumanoidBulletEnv-v0", "SAC") == "humanoid-sac"
+    assert preset_for_job("cartpole-ppo", "RoboschoolHumanoid-v1", "sac") == "humanoid-sac"
+    # The seeds' Humanoid job names no algorithm: PPO, as the seed's.
+    assert preset_for_job("cartpole-ppo", "HumanoidBulletEnv-v0", None) == "humanoid-ppo"

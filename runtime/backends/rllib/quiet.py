@@ -19,6 +19,7 @@ from sagemaker_rl.compat.era import install_if_asked
 NOT_ACTIONABLE: dict[str, tuple[str, ...]] = {
     # rlrt chooses RLlib's new API stack for every job; the hint to turn it off does not apply.
     "ray.rllib.algorithms.algorithm_config": ("You are running ",),
+    "ray.rllib.algorithms.sac.sac": ("You are running SAC on the new API stack!",),
     # RLlib's own RLModule constructor builds the deprecated RLModuleConfig (ray 2.5x); no user code is involved.
     "ray._common.deprecation": ("DeprecationWarning: `RLModule(config=[RLModuleConfig object])`",),
     # Ray Tune's system monitor asks for a GPU library even on CPU machines.
