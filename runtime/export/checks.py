@@ -48,10 +48,8 @@ def float32_rounding(module: Any, observations: np.ndarray, outputs: list[np.nda
     worst = 0.0
     for got, value in zip(outputs, exact):
         got, value = np.asarray(got), np.asarray(value)
-        if got.shape != value.shape or not got.size or not np.issubdtype(got.dtype, np.floating):
-            continue
-        value = value.astype(np.float64)
-        worst = max(worst, float(np.max(np.abs(got.astype(np.float64) - value) / np.maximum(1.0, np.abs(value)))))
+        if got.shape == value.shape and got.size and np.issubdtype(got.dtype, np.floating):
+            worst = max(worst, float(np.max(relative_difference(got, value))))
     return worst
 
 
@@ -83,6 +81,12 @@ def torch_outputs(policy: Any, observations: np.ndarray) -> list[np.ndarray]:
         return [o.cpu().numpy() for o in policy(torch.as_tensor(observations))]
 
 
+def relative_difference(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``|a - b|`` in float64, relative to ``|b|`` where that is above 1: the measure of :func:`assert_close`."""
+    b = np.asarray(b, dtype=np.float64)
+    return np.abs(np.asarray(a, dtype=np.float64) - b) / np.maximum(1.0, np.abs(b))
+
+
 def assert_close(name: str, got: list[np.ndarray], expected: list[np.ndarray],
                  tolerance: float | list[Any] = TOLERANCE) -> float:
     """Raise :class:`ExportMismatch` unless every output matches within ``tolerance`` (absolute, relative for values
@@ -99,7 +103,7 @@ def assert_close(name: str, got: list[np.ndarray], expected: list[np.ndarray],
             continue
         difference = np.abs(a - b)
         worst = max(worst, float(np.max(difference)))
-        scaled = difference / np.maximum(1.0, np.abs(b))
+        scaled = relative_difference(a, b)
         allowed = np.asarray(allowed, dtype=np.float64)
         if 0 < allowed.ndim < scaled.ndim:
             allowed = allowed.reshape(allowed.shape + (1,) * (scaled.ndim - allowed.ndim))

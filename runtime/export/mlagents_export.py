@@ -182,7 +182,8 @@ class MLAgentsOnnx(Exporter):
 
     def check(self, model: ExportInput, dest: Path) -> dict[str, Any]:
         paths = behavior_files(model.serving)
-        worst = check_files(model.serving, [dest / ml.FOLDER / name for name in paths])
+        worst = _check_against(model.serving, [dest / ml.FOLDER / name for name in paths], model.observations,
+                               model.reference[0], model.tolerance)
         return {self.name: [f"{ml.FOLDER}/{name}" for name in paths], "mlagents_opset": ml.OPSET,
                 "max_abs_error": {self.name: worst}}
 
@@ -196,10 +197,16 @@ def behavior_files(serving: ServingModel) -> list[str]:
 def check_files(serving: ServingModel, paths: list[Path]) -> float:
     """ML-Agents' loader rules on each of ``paths`` (``serving``'s models), their deterministic actions against the
     torch policy's; the largest deterministic error."""
-    assert serving.unity is not None
     observations = check_observations(serving.observation_dim)
     outputs = torch_outputs(serving.module, observations)
-    tolerance = export_tolerance(serving, observations, outputs)
+    return _check_against(serving, paths, observations, outputs[0], export_tolerance(serving, observations, outputs))
+
+
+def _check_against(serving: ServingModel, paths: list[Path], observations: np.ndarray, actions: np.ndarray,
+                   tolerance: float) -> float:
+    """:func:`check_files` with the torch policy's ``actions`` on ``observations`` and the tolerance already made
+    (the export pipeline's, when the files were just written)."""
+    assert serving.unity is not None
     return max((check_mlagents_model(path, serving.unity.observation_shapes, action_spec(serving.head),
-                                     (observations, outputs[0]), tolerance)
+                                     (observations, actions), tolerance)
                 for path in paths), default=0.0)

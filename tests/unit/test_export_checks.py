@@ -190,6 +190,5 @@ def test_a_policy_that_runs_only_in_float32_keeps_the_input_count_rule() -> None
     got = [Float32Only()(torch.as_tensor(observations))[0].numpy()]
     assert float32_rounding(Float32Only(), observations, got) == 0.0
     serving = ServingModel(module=Float32Only(), observation_dim=8, head=ActionHead(SQUASHED_GAUSSIAN, 3),
-                           obs_filter=None,
-                           describe=lambda: None)
+                           obs_filter=None, describe=lambda: None)
     assert export_tolerance(serving, observations, got) == tolerance_for(8)
