@@ -2,12 +2,16 @@
 with RL Zoo's tuned HopperBulletEnv-v0 hyperparameters (bench/sb3_hopper.py), each for the same wall-time budget,
 one after the other on the same machine, the same torch and gymnasium.
 
-    python bench/hopper_vs_sb3.py [--seconds 1500] [--episodes 10]
+    python bench/hopper_vs_sb3.py [--seconds 1500] [--episodes 10] [--under-load [NICE]]
 
 Prints, per side: env steps in the budget, steps per second, the wall time to 2M steps (measured if reached, else
 2M / the measured rate), the training mean (last 100 episodes, stochastic policy) at its end (the budget or 2M
 steps), and the greedy return; then the ratios ours / SB3 (training mean at the earlier side's end, i.e. at equal
-wall time; greedy return) and SB3 / ours (time to 2M steps). Both curves go to bench/results/hopper-vs-sb3.png.
+wall time; greedy return) and SB3 / ours (time to 2M steps). Both curves go to bench/results/hopper-vs-sb3.png
+(``hopper-vs-sb3-under-load.png`` under load).
+
+``--under-load``: under the standard background load (bench/load.py: one busy process per core at nice 19, or NICE),
+running through both sides' training and evaluation.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import shutil
 from pathlib import Path
 
 from common import OUT, REPO, greedy_return, machine, python, python_loop_seconds, rlrt_env, stream_process, train_for
+from load import add_load_argument, load_from
 
 STEPS = 2_000_000
 
@@ -90,20 +95,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=float, default=1500.0, help="wall-time budget of each side's training")
     parser.add_argument("--episodes", type=int, default=10, help="greedy evaluation episodes per side")
+    add_load_argument(parser)
     args = parser.parse_args()
     print(f"machine: {machine()}", flush=True)
     root = OUT / "hopper_vs_sb3"
     shutil.rmtree(root, ignore_errors=True)
-    sides: dict[str, dict[str, float]] = {}
-    for name, run in (("rlrt", ours), ("SB3", sb3)):
-        (root / name).mkdir(parents=True)
-        speed = python_loop_seconds()
-        sides[name] = side = run(root / name, args.seconds, args.episodes)
-        print(f"{name}: {side['steps']} env steps in {side['seconds']:.0f} s ({side['rate']:.0f} steps/s; "
-              f"process {side['process']:.0f} s), 2M steps "
-              f"{'at' if side['to_2m_measured'] else 'projected at'} {side['to_2m'] / 60:.0f} min; training mean "
-              f"{side['mean']:.0f} at the end (best {side['best']:.0f}), greedy return {side['greedy']:.0f} "
-              f"(speed before: 10^7-addition loop {speed:.2f} s)", flush=True)
+    with load_from(args.under_load) as load:
+        print(load, flush=True)
+        sides = race(root, args.seconds, args.episodes)
     a, b = sides["rlrt"], sides["SB3"]
     # A side that reached 2M steps stops before the budget: compare the training means at the earlier end.
     common = min(a["seconds"], b["seconds"])
@@ -112,7 +111,22 @@ def main() -> None:
           f"rlrt/SB3 {a['greedy'] / b['greedy']:.2f}; time to 2M steps SB3/rlrt {b['to_2m'] / a['to_2m']:.2f}; env "
           f"steps per second rlrt/SB3 {a['rate'] / b['rate']:.2f}")
     (REPO / "bench" / "results").mkdir(exist_ok=True)
-    plot(sides, REPO / "bench" / "results" / "hopper-vs-sb3.png")
+    plot(sides, REPO / "bench" / "results" / f"hopper-vs-sb3{'-under-load' if args.under_load else ''}.png")
+
+
+def race(root: Path, seconds: float, episodes: int) -> dict[str, dict[str, float]]:
+    """rlrt then SB3, each for ``seconds`` of training and ``episodes`` greedy episodes; prints each side."""
+    sides: dict[str, dict[str, float]] = {}
+    for name, run in (("rlrt", ours), ("SB3", sb3)):
+        (root / name).mkdir(parents=True)
+        speed = python_loop_seconds()
+        sides[name] = side = run(root / name, seconds, episodes)
+        print(f"{name}: {side['steps']} env steps in {side['seconds']:.0f} s ({side['rate']:.0f} steps/s; "
+              f"process {side['process']:.0f} s), 2M steps "
+              f"{'at' if side['to_2m_measured'] else 'projected at'} {side['to_2m'] / 60:.0f} min; training mean "
+              f"{side['mean']:.0f} at the end (best {side['best']:.0f}), greedy return {side['greedy']:.0f} "
+              f"(speed before: 10^7-addition loop {speed:.2f} s)", flush=True)
+    return sides
 
 
 if __name__ == "__main__":

@@ -6,6 +6,8 @@ process in the folder named by :data:`ORACLE_DIR`. ``limit`` truncates episodes 
 ``max_episode_steps`` would wrap the TimeLimit outside it). ``Oracle-Counting-v0``: reward ``t`` on step ``t``,
 truncated after ``limit`` steps, so an episode of length ``l`` returns ``l (l + 1) / 2`` exactly.
 ``Oracle-DeepRacer-v0`` is rlrt's DeepRacer-compatible track with its default oval and reward function.
+``Oracle-Vector-CartPole-v1`` also registers a vectorised form, as gymnasium's CartPole does: gymnasium's own
+``CartPoleVectorEnv`` inside gymnasium's vector ``RecordEpisodeStatistics``, recording the same way.
 """
 
 from __future__ import annotations
@@ -58,6 +60,33 @@ class Recorded(gym.Wrapper):
         return obs, reward, terminated, truncated, info
 
 
+class RecordedVector(gym.vector.VectorWrapper):
+    """Appends each episode gymnasium's vector ``RecordEpisodeStatistics`` finished to this process's file, in the
+    order of the envs that finished it on one step."""
+
+    def __init__(self, env: gym.vector.VectorEnv) -> None:
+        super().__init__(gym.wrappers.vector.RecordEpisodeStatistics(env))
+        self.path = Path(os.environ[ORACLE_DIR]) / f"episodes-{os.getpid()}.jsonl"
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+
+    def step(self, actions: Any) -> Any:
+        obs, rewards, terminations, truncations, infos = self.env.step(actions)
+        if "episode" in infos:
+            stats = infos["episode"]
+            with self.path.open("a", encoding="utf-8") as handle:
+                for i in np.flatnonzero(infos["_episode"]):
+                    line = {"r": float(stats["r"][i]), "l": int(stats["l"][i]), "terminated": bool(terminations[i]),
+                            "time": time.time(), "pid": os.getpid()}
+                    handle.write(json.dumps(line) + "\n")
+        return obs, rewards, terminations, truncations, infos
+
+
+def make_vector(num_envs: int, inner: str = "CartPole-v1", **kwargs: Any) -> gym.vector.VectorEnv:
+    from gymnasium.envs.classic_control.cartpole import CartPoleVectorEnv
+
+    return RecordedVector(CartPoleVectorEnv(num_envs=num_envs, **kwargs))
+
+
 def make(inner: str, limit: int | None = None, **kwargs: Any) -> gym.Env:
     if inner == "Counting-v0":
         env: gym.Env = Counting()
@@ -76,6 +105,8 @@ def make(inner: str, limit: int | None = None, **kwargs: Any) -> gym.Env:
 
 for _inner in INNER:
     gym.register(f"Oracle-{_inner}", entry_point=make, kwargs={"inner": _inner}, disable_env_checker=True)
+gym.register("Oracle-Vector-CartPole-v1", entry_point=make, kwargs={"inner": "CartPole-v1"},
+             vector_entry_point=make_vector, max_episode_steps=500, disable_env_checker=True)
 
 
 def episodes(folder: Path) -> dict[int, list[dict[str, Any]]]:

@@ -35,7 +35,7 @@ from sagemaker_training import params
 from envs.adapters import say_once
 from runtime.config.limits import ENV_CONFIG_KEYS, env_config_problems, limit_problems
 from runtime.config.presets import DEFAULT_PRESET, Preset, load_preset, preset_for_job
-from runtime.config.runners import default_env_runners
+from runtime.config.runners import runner_defaults
 from runtime.config.space_defaults import JobChoice, job_settings
 from runtime.config.threads import Threads
 from runtime.config.stop import (  # noqa: F401 - re-exported: the stop criteria are hyperparameters
@@ -334,8 +334,8 @@ def resolve(
     # A user's preset file's own mistakes are named with the file (a shipped preset has none: tests check them).
     from_preset = set(backend.check(algorithm, translated_preset)) if preset.where != f"preset {preset.name}" else ()
     problems += [f"{preset.where}: {p}" if p in from_preset else p for p in backend.check(algorithm, config)]
-    if num_cpus is not None and "num_env_runners" not in config and backend.sizes_env_runners(algorithm):
-        config["num_env_runners"] = default_env_runners(num_cpus, env)
+    if backend.sizes_env_runners(algorithm):
+        config.update(runner_defaults(config, env, env_config, num_cpus))
 
     for key, value in preset.stop.items():
         problem = stop_keys[key].problem(f"stop.{key}", value) if key in stop_keys else (

@@ -88,6 +88,21 @@ def test_cartpole_on_the_local_runner_with_32_envs_returns_its_length(tmp_path: 
     assert all(float(row["episode_reward_mean"]) == float(row["episode_len_mean"]) for row in rows[1:])
 
 
+def test_cartpole_in_its_own_vectorised_class_counts_every_episode(tmp_path: Path) -> None:
+    """The default preset's layout where the env registers a vectorised class (as gymnasium's CartPole does): the
+    env runner steps gymnasium's ``CartPoleVectorEnv``, and the record is its vector ``RecordEpisodeStatistics``."""
+    base = tmp_path / "job"
+    rows = train(tmp_path, "Vector-CartPole-v1", "PPO", [
+        "rl.training.config.num_envs_per_env_runner=32", "rl.training.config.train_batch_size_per_learner=1024",
+        "rl.training.config.minibatch_size=256", "rl.training.config.num_epochs=2",
+        "rl.training.stop.training_iteration=4"], base=base)
+    assert "gym_env_vectorize_mode: vector_entry_point" in (base / "model" / "config.yaml").read_text()
+    record = in_time_order(tmp_path / "oracle")
+    assert all(r["r"] == r["l"] for r in record)
+    assert len(record) > WINDOW
+    check(rows, record)
+
+
 def test_an_episode_cut_into_chunks_on_the_local_runner_keeps_every_reward(tmp_path: Path) -> None:
     """Reward t on step t, 150-step episodes in 64-step chunks: a reward lost or counted twice at a cut shows."""
     rows = train(tmp_path, "Counting-v0", "PPO", [

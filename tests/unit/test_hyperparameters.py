@@ -9,6 +9,7 @@ import pytest
 
 from envs import adapters
 from runtime.config import hyperparameters as hp
+from runtime.config.runners import default_env_runners
 from runtime.errors import UserError
 from runtime.job.environment import load_environment
 from runtime.plugins import INSTALLED
@@ -31,20 +32,20 @@ def test_defaults_to_the_cartpole_preset() -> None:
 
 
 def test_env_runners_default_to_the_cpus_but_one_and_to_the_driver_on_two_cpus() -> None:
-    assert hp.default_env_runners(4, "CartPole-v1") == 3
-    assert hp.default_env_runners(2, "CartPole-v1") == 0 and hp.default_env_runners(1, "CartPole-v1") == 0
+    assert default_env_runners(4, "CartPole-v1") == 3
+    assert default_env_runners(2, "CartPole-v1") == 0 and default_env_runners(1, "CartPole-v1") == 0
     # A Unity game keeps its own runner (RLlib restarts it when the player dies; its samples have a timeout).
-    assert hp.default_env_runners(2, "Unity") == 1 and hp.default_env_runners(2, "Unity:3DBall") == 1
+    assert default_env_runners(2, "Unity") == 1 and default_env_runners(2, "Unity:3DBall") == 1
     assert hp.resolve({"preset": "unity-basic-ppo"}, _validator, num_cpus=2).config["num_env_runners"] == 1
-    assert hp.default_env_runners(2, "NoSuchEnv-v9") == 0  # the job setup reports the unknown environment
+    assert default_env_runners(2, "NoSuchEnv-v9") == 0  # the job setup reports the unknown environment
     # A physics engine's slow step on two CPUs: both sample while the learner waits (PPO samples, then learns).
-    assert hp.default_env_runners(2, "HopperBulletEnv-v0") == 2 and hp.default_env_runners(2, "Hopper") == 2
-    assert hp.default_env_runners(8, "RoboschoolHopper-v1") == 7
-    assert hp.default_env_runners(1, "HumanoidBulletEnv-v0") == 0  # one CPU: the driver samples, no second process
+    assert default_env_runners(2, "HopperBulletEnv-v0") == 2 and default_env_runners(2, "Hopper") == 2
+    assert default_env_runners(8, "RoboschoolHopper-v1") == 7
+    assert default_env_runners(1, "HumanoidBulletEnv-v0") == 0  # one CPU: the driver samples, no second process
     assert hp.resolve({"preset": "hopper-ppo"}, _validator, num_cpus=2).config["num_env_runners"] == 2
     # PyBullet's walkers without a preset step slowly too; its inverted pendulums step ~5x faster, as Acrobot-v1 does.
-    assert hp.default_env_runners(2, "RoboschoolHalfCheetah-v1") == 2
-    assert hp.default_env_runners(2, "InvertedPendulumBulletEnv-v0") == 0
+    assert default_env_runners(2, "RoboschoolHalfCheetah-v1") == 2
+    assert default_env_runners(2, "InvertedPendulumBulletEnv-v0") == 0
 
 
 def test_values_arrive_json_encoded_as_sagemaker_writes_them(tmp_path: Path) -> None:

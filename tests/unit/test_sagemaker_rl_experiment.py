@@ -38,7 +38,8 @@ def test_the_experiment_resolves_through_the_hyperparameter_table() -> None:
                                                               lr=0.001)), INSTALLED, default_preset=BASE_PRESET)
     assert (spec.env, spec.algorithm, spec.preset) == ("CartPole-v1", "PPO", "sagemaker-rl-experiment")
     assert dict(spec.config) == {"num_env_runners": 3, "minibatch_size": 64, "num_epochs": 4,
-                                 "train_batch_size_per_learner": 512, "num_gpus_per_learner": 0, "lr": 0.001}
+                                 "train_batch_size_per_learner": 512, "num_gpus_per_learner": 0, "lr": 0.001,
+                                 "gym_env_vectorize_mode": "vector_entry_point"}  # CartPole's own vector class
     assert dict(spec.stop) == {"episode_reward_mean": 400}
 
 

@@ -12,6 +12,7 @@ import gymnasium
 
 from envs.errors import EnvConfigError, EnvStartError
 from envs.registry import agent_groups, env_info, group_function, make_env
+from envs.vector import has_native_vector, make_native_vector
 from runtime.backends.rllib.config import (
     _TYPE_OF_NONE_DEFAULTS,
     SHARED_POLICY,
@@ -81,8 +82,23 @@ def register_environment(env_id: str) -> str:
 
 def _counted_env(creator: Any, env_id: str, env_context: Any) -> Any:
     """``creator``'s env with every episode's return and length counted by gymnasium (see episode_metrics), each
-    reward and observation checked to be finite first (see finite_values)."""
-    return with_episode_statistics(with_finite_values(creator(env_context), env_id))
+    reward and observation checked to be finite first (see finite_values). With ``num_envs`` in the context (RLlib's
+    ``gym_env_vectorize_mode: vector_entry_point``, the default where :func:`envs.vector.has_native_vector` holds:
+    runtime.config.runners), that many copies in the environment's own vectorised class, or stepped one by one
+    (gymnasium's ``SyncVectorEnv``, as RLlib's default ``sync``) when the job builds the env its own way."""
+    if isinstance(env_context, Mapping) and "num_envs" in env_context:
+        count = int(env_context["num_envs"])
+        context = {k: v for k, v in env_context.items() if k != "num_envs"}
+        env = make_native_vector(env_id, count) if is_registry_creator(creator) and has_native_vector(
+            env_id, context) else gymnasium.vector.SyncVectorEnv([functools.partial(creator, context)] * count)
+    else:
+        env = creator(env_context)
+    return with_episode_statistics(with_finite_values(env, env_id))
+
+
+def is_registry_creator(creator: Any) -> bool:
+    """Whether ``creator`` builds the environment as the registry does (not a job's own creator)."""
+    return isinstance(creator, functools.partial) and creator.func is _make_registered_env
 
 
 def _job_env_creator(env_id: str) -> Any:

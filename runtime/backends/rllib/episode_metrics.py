@@ -26,11 +26,13 @@ EPISODE_INFO = "rlrt_episode"
 
 
 def with_episode_statistics(env: Any) -> Any:
-    """``env`` wrapped in gymnasium's ``RecordEpisodeStatistics`` when it is a single-agent gymnasium env (a
-    multi-agent env's episodes are counted from RLlib's chunks of them). Called once per env, by the env creator
-    RLlib is given."""
+    """``env`` wrapped in gymnasium's ``RecordEpisodeStatistics`` when it is a single-agent gymnasium env (its vector
+    version for a vectorised env; a multi-agent env's episodes are counted from RLlib's chunks of them). Called once
+    per env (or vectorised env), by the env creator RLlib is given."""
     from ray.rllib.env.multi_agent_env import MultiAgentEnv  # heavy: RLlib (loaded in every env runner anyway)
 
+    if isinstance(env, gymnasium.vector.VectorEnv):  # each env's episodes, in the info RLlib splits by env
+        return gymnasium.wrappers.vector.RecordEpisodeStatistics(env, stats_key=EPISODE_INFO)
     if not isinstance(env, gymnasium.Env) or isinstance(env, MultiAgentEnv):
         return env
     return gymnasium.wrappers.RecordEpisodeStatistics(env, stats_key=EPISODE_INFO)

@@ -121,10 +121,85 @@ class FiniteValues(gymnasium.Wrapper):
                 f"{when}. {non_finite_advice('observation')}")
 
 
+class FiniteVectorValues(gymnasium.vector.VectorWrapper):
+    """:class:`FiniteValues` for a vectorised env (gymnasium's own, :mod:`envs.vector`): one check over the batch of
+    rewards and observations per step; an env whose values are not finite gets reward 0, its last finite observation
+    and a truncation, the message in its info (the first of the batch's, once). The inner env does not see that
+    truncation and goes on with its episode: what the learner gets after it does not matter, as the job stops at the
+    end of the iteration."""
+
+    def __init__(self, env: Any, env_id: str) -> None:
+        super().__init__(env)
+        self.env_id = env_id
+        self.steps = 0
+        """Vector steps taken since it was built."""
+        self.last: Any = None
+        self.pending: str | None = None
+        self.reported = False
+
+    def reset(self, **kwargs: Any) -> Any:
+        observations, infos = self.env.reset(**kwargs)
+        bad = self._bad_rows(observations)
+        if bad is not None and bad.any():
+            row = int(np.flatnonzero(bad)[0])
+            found = first_non_finite(observations[row])
+            where, value = found if found is not None else ("", observations[row])
+            self.pending = (f"The environment {self.env_id} returned an observation with {value!r} at observation"
+                            f"{where} returned by reset(). {non_finite_advice('observation')}")
+            observations = np.where(bad.reshape(-1, *([1] * (observations.ndim - 1))),
+                                    self.env.observation_space.sample(), observations)
+        self.last = observations
+        return observations, infos
+
+    def step(self, actions: Any) -> Any:
+        observations, rewards, terminations, truncations, infos = self.env.step(actions)
+        self.steps += 1
+        rewards_ok = np.isfinite(rewards)
+        bad = self._bad_rows(observations)
+        observations_ok = bad is None or not bad.any()
+        if rewards_ok.all() and observations_ok and self.pending is None:
+            self.last = observations
+            return observations, rewards, terminations, truncations, infos
+        message, self.pending = self.pending, None
+        rows = ~rewards_ok if bad is None else (~rewards_ok | bad)
+        if not rewards_ok.all():
+            row = int(np.flatnonzero(~rewards_ok)[0])
+            message = message or (f"The environment {self.env_id} returned the reward {float(rewards[row])!r} on step "
+                                  f"{self.steps} of one of its envs. {non_finite_advice('reward')}")
+            rewards = np.where(rewards_ok, rewards, 0.0)
+        if not observations_ok:
+            row = int(np.flatnonzero(bad)[0])
+            found = first_non_finite(observations[row])
+            where, value = found if found is not None else ("", observations[row])
+            message = message or (f"The environment {self.env_id} returned an observation with {value!r} at "
+                                  f"observation{where} on step {self.steps} of one of its envs. "
+                                  f"{non_finite_advice('observation')}")
+            observations = np.where(bad.reshape(-1, *([1] * (observations.ndim - 1))), self.last, observations)
+        self.last = observations
+        truncations = truncations | rows
+        if message is not None and not self.reported:
+            first = int(np.flatnonzero(rows)[0]) if rows.any() else 0
+            infos = {**infos, NON_FINITE: np.array([message] * self.num_envs, dtype=object),
+                     f"_{NON_FINITE}": np.arange(self.num_envs) == first}
+            self.reported = True
+        return observations, rewards, terminations, truncations, infos
+
+    @staticmethod
+    def _bad_rows(observations: Any) -> Any:
+        """A boolean per env, True where its observation has a non-finite element; None for observations that are
+        not a floating-point array (integers are finite by construction; other structures are not checked here)."""
+        if type(observations) is not np.ndarray or observations.dtype.kind not in "fc":
+            return None
+        return ~np.isfinite(observations.reshape(len(observations), -1)).all(axis=1)
+
+
 def with_finite_values(env: Any, env_id: str) -> Any:
-    """``env`` checked for non-finite rewards and observations when it is a single-agent gymnasium env."""
+    """``env`` checked for non-finite rewards and observations when it is a single-agent gymnasium env or a
+    vectorised one."""
     from ray.rllib.env.multi_agent_env import MultiAgentEnv  # heavy: RLlib (loaded in every env runner anyway)
 
+    if isinstance(env, gymnasium.vector.VectorEnv):
+        return FiniteVectorValues(env, env_id)
     if not isinstance(env, gymnasium.Env) or isinstance(env, MultiAgentEnv):
         return env
     # The check's dot product with zeros is NaN for a non-finite element, which is how it finds one: numpy's
