@@ -14,7 +14,6 @@ draws into ``learning_curve.png``.
 
 from __future__ import annotations
 
-import argparse
 import csv
 import json
 import math
@@ -24,7 +23,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from runtime.errors import UserError, command_failure_file, run_job
+from runtime.errors import UserError
 from runtime.names import CONFIG_JSON, INTERMEDIATE_DIR, MODEL_DIR
 from runtime.train.curve import RETURN, Curve, Panel, Series, learning_curve_figure, read_progress, save_figure
 
@@ -199,41 +198,3 @@ def plot_runs(trees: Sequence[Path], output: Path, x: str = "steps", table: Path
         write_table(groups, x_key, table)
         print(f"rlrt: the table drawn written to {table}", flush=True)
     return 0
-
-
-def add_plot_parser(sub: argparse._SubParsersAction) -> None:
-    """``rlrt plot``'s sub-parser."""
-    plot = sub.add_parser(
-        "plot",
-        help="draw several runs' training curves (mean and spread over seeds) to a PNG",
-        description=(
-            "Draw the training curves of job trees (each its output/intermediate/progress.csv: episode_reward_mean, "
-            "the mean return of the last 100 episodes) on one figure. Runs of one configuration (the same preset, "
-            "environment, algorithm and settings, differing only in their seed) are one line, the mean over the "
-            "seeds, with a band from the lowest to the highest seed (min - max); other configurations are lines of "
-            "their own (RL Zoo's plot_train.py / all_plots.py)."
-        ),
-        epilog=(
-            "examples:\n"
-            "  rlrt train --seed 1 & rlrt train --seed 2 & rlrt train --seed 3 & wait\n"
-            "  rlrt plot rlrt-jobs/cartpole-ppo-s*            # -> training_curves.png\n"
-            "  rlrt plot rlrt-jobs/* -o runs.png --x time --csv runs.csv"
-        ),
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    plot.add_argument("trees", nargs="+", type=Path, metavar="TREE",
-                      help="a job tree `rlrt train` made (rlrt-jobs/<name>-<time>, or any tree laid out like /opt/ml)")
-    plot.add_argument("-o", "--output", type=Path, default=DEFAULT_OUTPUT, metavar="FILE.png",
-                      help=f"the PNG to write (default: {DEFAULT_OUTPUT})")
-    plot.add_argument("--x", choices=tuple(AXES), default="steps",
-                      help="the x axis: environment steps (timesteps_total, default) or training time (time_total_s)")
-    plot.add_argument("--csv", type=Path, metavar="FILE",
-                      help="also write the table drawn: per configuration and x, the runs, mean, min, max and std")
-
-
-def run_plot(args: argparse.Namespace) -> int:
-    """``rlrt plot`` through the one failure path (a command beside jobs: no failure file of its own)."""
-    trees = [tree.expanduser().absolute() for tree in args.trees]
-    table = args.csv.expanduser().absolute() if args.csv is not None else None
-    return run_job(lambda: plot_runs(trees, args.output.expanduser().absolute(), args.x, table),
-                   failure_file=command_failure_file)
