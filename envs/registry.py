@@ -196,6 +196,9 @@ def split_game_id(env_id: str) -> tuple[str, str | None]:
 def canonical_env_id(env_id: str) -> str:
     """Return the canonical id for ``env_id`` (aliases resolved); raise UnknownEnvironmentError if unknown."""
     env_id = ALIASES.get(env_id, env_id)
+    retired = retired_message(env_id)
+    if retired is not None:
+        raise UnknownEnvironmentError(retired)
     if env_id in KNOWN_ENVS or env_id in gym.registry or split_game_id(env_id)[1] is not None:
         return env_id
     if _module_registers(env_id):
@@ -211,6 +214,23 @@ def canonical_env_id(env_id: str) -> str:
         f"them); rlrt's own: {', '.join(sorted(KNOWN_ENVS))} (aliases: {', '.join(sorted(ALIASES))}; and "
         f"{', '.join(p + ':<game>' for p in GAME_PREFIXES)})."
     )
+
+
+def retired_message(env_id: str) -> str | None:
+    """What to train instead of an id gymnasium still registers but no longer builds: its MuJoCo robots' v2 and v3
+    (``Hopper-v3``: mujoco-py's, the versions older SageMaker RL and RL Zoo examples name), whose entry point only
+    raises an ImportError. None for any other id."""
+    spec = gym.registry.get(env_id)
+    if spec is None or getattr(spec.entry_point, "__name__", "") != "_raise_mujoco_py_error":
+        return None
+    current = sorted((other.version or 0, other.id) for other in gym.registry.values()
+                     if (other.name, other.namespace) == (spec.name, spec.namespace)
+                     and isinstance(other.entry_point, str))
+    instead = (f" {current[-1][1]} is the same robot on the maintained MuJoCo bindings (installed): train "
+               f"--env {current[-1][1]}.") if current else ""
+    return (f"The environment {env_id} is one of gymnasium's mujoco-py robots (its v2 and v3, on MuJoCo's old, "
+            "unmaintained bindings), which gymnasium 1.x no longer builds (they moved to gymnasium-robotics)."
+            + instead)
 
 
 def _module_registers(env_id: str) -> bool:

@@ -60,6 +60,8 @@ def test_two_launches_started_together_get_a_tree_each_and_say_a_translated_name
     (["--set", "rl.training.config.lrr=0.1"], "Did you mean 'rl.training.config.lr'"),
     (["--env", "CartPol-v1"], "'rl.training.env': Unknown environment 'CartPol-v1': not a registered gymnasium id"),
     (["--set", "rl.training.env=CartPol-v1"], "Did you mean 'CartPole-v1'?"),
+    (["--env", "Hopper-v3"], "Hopper-v5 is the same robot on the maintained MuJoCo bindings (installed): train --env "
+                             "Hopper-v5."),  # registered by gymnasium, but built only by mujoco-py
 ])
 def test_a_launch_that_fails_before_training_says_why_quickly_and_leaves_no_tree(tmp_path: Path, args: list[str],
                                                                                  named: str) -> None:

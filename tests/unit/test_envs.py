@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gymnasium
 import numpy as np
 import pytest
 
@@ -50,6 +51,20 @@ def test_headless_rgb_render() -> None:
     frame = env.render()
     env.close()
     assert frame.shape == (240, 320, 3) and frame.dtype == np.uint8
+
+
+@pytest.mark.parametrize("retired, current", [("Hopper-v3", "Hopper-v5"), ("Humanoid-v2", "Humanoid-v5"),
+                                              ("HalfCheetah-v3", "HalfCheetah-v5")])
+def test_a_mujoco_py_robot_gymnasium_no_longer_builds_is_named_with_the_version_that_is_installed(
+        retired: str, current: str) -> None:
+    """gymnasium 1.x still registers its mujoco-py robots (v2, v3: what older examples name), with an entry point
+    that only raises ImportError; the id is refused up front with the installed version of the same robot."""
+    with pytest.raises(ImportError):
+        gymnasium.make(retired)
+    with pytest.raises(UnknownEnvironmentError, match=rf"{retired} is one of gymnasium's mujoco-py robots .* "
+                                                      rf"{current} is the same robot .* train --env {current}\.$"):
+        canonical_env_id(retired)
+    assert make_env(current).observation_space.shape == gymnasium.make(current).observation_space.shape
 
 
 def test_unknown_env_suggests_the_closest() -> None:
