@@ -21,7 +21,7 @@ import sys
 import warnings
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Iterator, Mapping
 
 import gymnasium as gym
 
@@ -311,6 +311,16 @@ def ensure_registered(env_id: str) -> str:
     return info.gym_id
 
 
+@contextlib.contextmanager
+def served_on_purpose(gym_id: str) -> Iterator[None]:
+    """Without gymnasium's notice that ``gym_id`` is out of date when rlrt serves that version on purpose (one of its
+    own ids: the Batch RL seed's ``CartPole-v0``)."""
+    with warnings.catch_warnings():
+        if gym_id in KNOWN_ENVS:
+            warnings.filterwarnings("ignore", message=rf".*The environment {re.escape(gym_id)} is out of date")
+        yield
+
+
 def make_known(env_id: str, **kwargs: Any) -> gym.Env:
     """``gymnasium.make`` of ``env_id`` (an id or alias, registered first), framed (:func:`framed`), without the lines
     a user cannot act on: its native code's (:attr:`EnvInfo.native_lines`) and gymnasium's notice that a version
@@ -318,9 +328,7 @@ def make_known(env_id: str, **kwargs: Any) -> gym.Env:
     gym_id = ensure_registered(env_id)
     native = env_info(env_id).native_lines
     quiet = without_native_lines(native) if native is not None else contextlib.nullcontext()
-    with warnings.catch_warnings(), quiet:
-        if gym_id in KNOWN_ENVS:
-            warnings.filterwarnings("ignore", message=rf".*The environment {re.escape(gym_id)} is out of date")
+    with served_on_purpose(gym_id), quiet:
         try:
             env = framed(gym.make(gym_id, **kwargs), env_id)
             plain_frames(env)

@@ -10,14 +10,11 @@ same episode limit (``max_episode_steps`` from the registration), the same "next
 
 from __future__ import annotations
 
-import importlib
-import re
-import warnings
 from typing import Any, Mapping
 
 import gymnasium as gym
 
-from envs.registry import ensure_registered, env_info
+from envs.registry import ensure_registered, env_info, served_on_purpose
 
 
 def _spec(env_id: str) -> Any:
@@ -27,11 +24,8 @@ def _spec(env_id: str) -> Any:
         info = env_info(env_id)
         if info.entry_point is not None or info.multi_agent or info.native_lines is not None:
             return None
-        module, _, gym_id = ensure_registered(env_id).rpartition(":")
-        if module:  # gymnasium's "module:Id" form: the module registers the id when imported
-            importlib.import_module(module)
-        with warnings.catch_warnings():  # a version served on purpose (CartPole-v0) is "out of date": not news
-            warnings.filterwarnings("ignore", message=rf".*The environment {re.escape(gym_id)} is out of date")
+        gym_id = ensure_registered(env_id).rpartition(":")[2]  # "module:Id": env_info imported the module
+        with served_on_purpose(gym_id):
             return gym.spec(gym_id)
     except Exception:  # noqa: BLE001 - an id that does not resolve is trained (and reported) the plain way
         return None
@@ -49,6 +43,5 @@ def has_native_vector(env_id: str, env_config: Mapping[str, Any] | None = None) 
 def make_native_vector(env_id: str, num_envs: int) -> gym.vector.VectorEnv:
     """``num_envs`` copies of ``env_id`` in its own vectorised class (:func:`has_native_vector` must hold)."""
     gym_id = ensure_registered(env_id)
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=rf".*The environment {re.escape(gym_id)} is out of date")
+    with served_on_purpose(gym_id):
         return gym.make_vec(gym_id, num_envs=num_envs, vectorization_mode=gym.VectorizeMode.VECTOR_ENTRY_POINT)

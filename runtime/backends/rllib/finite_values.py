@@ -56,6 +56,17 @@ def non_finite_advice(what: str) -> str:
             f"environment's {what} (a division by zero, a log of 0, an overflow), or clip it in the environment.")
 
 
+def reward_message(env_id: str, reward: Any, step: int) -> str:
+    return (f"The environment {env_id} returned the reward {reward!r} on step {step} of one of its envs. "
+            f"{non_finite_advice('reward')}")
+
+
+def observation_message(env_id: str, found: tuple[str, Any], when: str) -> str:
+    where, value = found
+    return (f"The environment {env_id} returned an observation with {value!r} at observation{where} {when}. "
+            f"{non_finite_advice('observation')}")
+
+
 class FiniteValues(gymnasium.Wrapper):
     """Ends the episode at the first non-finite reward or observation ``env`` returns, the message in the step's info
     under :data:`NON_FINITE` (only the first of this env's; the job stops at the end of the iteration)."""
@@ -76,7 +87,7 @@ class FiniteValues(gymnasium.Wrapper):
         if found is None:
             self.last = observation
             return observation, info
-        self.pending = self._observation_message(found, "returned by reset()")
+        self.pending = observation_message(self.env_id, found, "returned by reset()")
         return self.observation_space.sample(), info
 
     def step(self, action: Any) -> Any:
@@ -88,12 +99,11 @@ class FiniteValues(gymnasium.Wrapper):
         except TypeError:  # an array-like reward: the adapters' business, not this check's
             finite = True
         if not finite:
-            message = message or (f"The environment {self.env_id} returned the reward {reward!r} on step "
-                                  f"{self.steps} of one of its envs. {non_finite_advice('reward')}")
+            message = message or reward_message(self.env_id, reward, self.steps)
             reward = 0.0
         found = None if self._finite_array(observation) else first_non_finite(observation)
         if found is not None:
-            message = message or self._observation_message(found, f"on step {self.steps} of one of its envs")
+            message = message or observation_message(self.env_id, found, f"on step {self.steps} of one of its envs")
             observation = self.last if self.last is not None else self.observation_space.sample()
         else:
             self.last = observation
@@ -114,11 +124,6 @@ class FiniteValues(gymnasium.Wrapper):
         if self.zeros.shape != flat.shape or self.zeros.dtype != flat.dtype:
             self.zeros = np.zeros_like(flat)
         return not math.isnan(flat.dot(self.zeros))
-
-    def _observation_message(self, found: tuple[str, Any], when: str) -> str:
-        where, value = found
-        return (f"The environment {self.env_id} returned an observation with {value!r} at observation{where} "
-                f"{when}. {non_finite_advice('observation')}")
 
 
 class FiniteVectorValues(gymnasium.vector.VectorWrapper):
@@ -141,13 +146,8 @@ class FiniteVectorValues(gymnasium.vector.VectorWrapper):
         observations, infos = self.env.reset(**kwargs)
         bad = self._bad_rows(observations)
         if bad is not None and bad.any():
-            row = int(np.flatnonzero(bad)[0])
-            found = first_non_finite(observations[row])
-            where, value = found if found is not None else ("", observations[row])
-            self.pending = (f"The environment {self.env_id} returned an observation with {value!r} at observation"
-                            f"{where} returned by reset(). {non_finite_advice('observation')}")
-            observations = np.where(bad.reshape(-1, *([1] * (observations.ndim - 1))),
-                                    self.env.observation_space.sample(), observations)
+            self.pending = self._observation_message(observations, bad, "returned by reset()")
+            observations = self._replaced(observations, bad, self.env.observation_space.sample())
         self.last = observations
         return observations, infos
 
@@ -164,17 +164,12 @@ class FiniteVectorValues(gymnasium.vector.VectorWrapper):
         rows = ~rewards_ok if bad is None else (~rewards_ok | bad)
         if not rewards_ok.all():
             row = int(np.flatnonzero(~rewards_ok)[0])
-            message = message or (f"The environment {self.env_id} returned the reward {float(rewards[row])!r} on step "
-                                  f"{self.steps} of one of its envs. {non_finite_advice('reward')}")
+            message = message or reward_message(self.env_id, float(rewards[row]), self.steps)
             rewards = np.where(rewards_ok, rewards, 0.0)
         if not observations_ok:
-            row = int(np.flatnonzero(bad)[0])
-            found = first_non_finite(observations[row])
-            where, value = found if found is not None else ("", observations[row])
-            message = message or (f"The environment {self.env_id} returned an observation with {value!r} at "
-                                  f"observation{where} on step {self.steps} of one of its envs. "
-                                  f"{non_finite_advice('observation')}")
-            observations = np.where(bad.reshape(-1, *([1] * (observations.ndim - 1))), self.last, observations)
+            message = message or self._observation_message(observations, bad,
+                                                           f"on step {self.steps} of one of its envs")
+            observations = self._replaced(observations, bad, self.last)
         self.last = observations
         truncations = truncations | rows
         if message is not None and not self.reported:
@@ -183,6 +178,16 @@ class FiniteVectorValues(gymnasium.vector.VectorWrapper):
                      f"_{NON_FINITE}": np.arange(self.num_envs) == first}
             self.reported = True
         return observations, rewards, terminations, truncations, infos
+
+    def _observation_message(self, observations: Any, bad: Any, when: str) -> str:
+        """The message about the first env of ``bad`` (a non-finite element is in its row of ``observations``)."""
+        row = observations[int(np.flatnonzero(bad)[0])]
+        return observation_message(self.env_id, first_non_finite(row) or ("", row), when)
+
+    @staticmethod
+    def _replaced(observations: Any, bad: Any, stand_in: Any) -> Any:
+        """``observations`` with the rows of ``bad`` taken from ``stand_in`` (a batch of the same shape)."""
+        return np.where(bad.reshape(-1, *([1] * (observations.ndim - 1))), stand_in, observations)
 
     @staticmethod
     def _bad_rows(observations: Any) -> Any:
