@@ -11,10 +11,9 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import statistics
 
-from common import OUT, machine, python, rlrt_env, seconds_to_cartpole_475, stream_process
+from common import OUT, found, machine, python, rlrt_env, seconds_to_cartpole_475, stream_process
 from load import add_load_argument, load_from
 
 
@@ -42,8 +41,8 @@ def race(rounds: int) -> tuple[list[float], list[float]]:
                                            rlrt_env(base, SB3_LOGDIR=str(base / "sb3-log")), base / "sb3.log")
         text = (base / "sb3.log").read_text()
         assert code == 0, text[-2000:]
-        sb3 = re.search(r"sb3_seconds_to_threshold: (\S+)", text).group(1)
-        sb3_steps = re.search(r"sb3_steps: (\d+)", text).group(1)
+        sb3 = found(r"sb3_seconds_to_threshold: (\S+)", text)
+        sb3_steps = found(r"sb3_steps: (\d+)", text)
         ours.append(reached)
         theirs.append(float(sb3) if sb3 != "not" else float("inf"))
         print(f"round {round_}: rlrt {ours[-1]:.1f} s ({steps} steps, process {wall:.1f} s); "

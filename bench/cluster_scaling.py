@@ -25,7 +25,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from bench.common import machine  # noqa: E402
+from common import machine  # noqa: E402  (bench/ is the script's own folder: first on sys.path)
 from tests.conftest import make_job_tree, run_rlrt  # noqa: E402
 from tests.netns_hosts import netns_hosts, unavailable_reason  # noqa: E402
 

@@ -70,7 +70,7 @@ def stream_process(cmd: Sequence[str], env: dict[str, str], log: Path, cwd: Path
             handle.write(line)
             if watch and reached is None and line.startswith(f"{watch}: "):
                 try:
-                    if float(line.split(":", 1)[1]) >= threshold:
+                    if threshold is not None and float(line.split(":", 1)[1]) >= threshold:
                         reached = time.monotonic() - start
                 except ValueError:
                     pass
@@ -94,6 +94,16 @@ def seconds_to_cartpole_475(base: Path, hyperparameters: dict[str, Any]) -> tupl
     return (reached if reached is not None else float("inf")), int(steps[-1]) if steps else 0, wall
 
 
+def found(pattern: str, text: str) -> str:
+    """The first group of ``pattern`` (a multi-line regex) in a process's log ``text``; an AssertionError with the log's
+    end when no line matches (the process printed something else: its error)."""
+    import re
+
+    match = re.search(pattern, text, re.M)
+    assert match is not None, f"no line matches {pattern!r} in the log, which ends:\n{text[-3000:]}"
+    return match.group(1)
+
+
 def settings_from(items: Sequence[str]) -> dict[str, Any]:
     """``--set NAME=JSON`` arguments as a dict (NAME -> the parsed JSON value)."""
     settings = {}
@@ -109,14 +119,12 @@ def python() -> str:
 
 def greedy_return(base: Path, episodes: int) -> float:
     """`rlrt evaluate` of ``base/model`` over ``episodes`` greedy episodes (no video); the mean return."""
-    import re
-
     code, _, _ = stream_process([python(), "-m", "runtime.cli", "evaluate", "--base-dir", str(_greedy_tree(base)),
                                  "--model", str(base / "model"), "--set", f"evaluate_episodes={episodes}",
                                  "--set", "record_video_every=0"], rlrt_env(base), base / "evaluate.log")
     text = (base / "evaluate.log").read_text()
     assert code == 0, text[-3000:]
-    return float(re.search(r"^episode_reward_mean: ([-+0-9.e]+)$", text, re.M).group(1))
+    return float(found(r"^episode_reward_mean: ([-+0-9.e]+)$", text))
 
 
 def greedy_episodes(base: Path) -> dict[str, Any]:

@@ -10,11 +10,10 @@
 from __future__ import annotations
 
 import argparse
-import re
 import shutil
 import statistics
 
-from common import OUT, machine, python, rlrt_env, stream_process, write_tree
+from common import OUT, found, machine, python, rlrt_env, stream_process, write_tree
 from load import add_load_argument, load_from
 
 
@@ -47,7 +46,7 @@ def race(rounds: int) -> None:
         code, wall, _ = stream_process([python(), "bench/sb3_first_update.py"], rlrt_env(root), root / "sb3.log")
         text = (root / "sb3.log").read_text()
         assert code == 0, text[-3000:]
-        sb3_first.append(float(re.search(r"^sb3_first_update_s: ([0-9.]+)$", text, re.M).group(1)))
+        sb3_first.append(float(found(r"^sb3_first_update_s: ([0-9.]+)$", text)))
         sb3_exit.append(wall)
         print(f"round {round_}: rlrt first result {first:.2f} s, exit {rlrt_exit[-1]:.2f} s; "
               f"SB3 first update {sb3_first[-1]:.2f} s, exit {wall:.2f} s", flush=True)

@@ -21,6 +21,7 @@ import csv
 import re
 import shutil
 from pathlib import Path
+from typing import Any
 
 from common import OUT, REPO, greedy_return, machine, python, python_loop_seconds, rlrt_env, stream_process, train_for
 from load import add_load_argument, load_from
@@ -28,7 +29,7 @@ from load import add_load_argument, load_from
 STEPS = 2_000_000
 
 
-def ours(base: Path, seconds: float, episodes: int) -> dict[str, float]:
+def ours(base: Path, seconds: float, episodes: int) -> dict[str, Any]:
     """`rlrt train` (hopper-ppo, stopped by the budget or its 2M steps, not by the seed's return), then
     `rlrt evaluate`."""
     rows, wall = train_for(base, "hopper-ppo", seconds)
@@ -38,7 +39,7 @@ def ours(base: Path, seconds: float, episodes: int) -> dict[str, float]:
     return summary(curve, greedy, process=wall)
 
 
-def sb3(base: Path, seconds: float, episodes: int) -> dict[str, float]:
+def sb3(base: Path, seconds: float, episodes: int) -> dict[str, Any]:
     """bench/sb3_hopper.py for the same budget."""
     code, wall, _ = stream_process([python(), "bench/sb3_hopper.py", str(seconds), str(base),
                                     "--episodes", str(episodes)], rlrt_env(base, SB3_LOGDIR=str(base / "sb3-log")),
@@ -54,14 +55,14 @@ def sb3(base: Path, seconds: float, episodes: int) -> dict[str, float]:
     return summary(curve, final["greedy_return"], process=wall)
 
 
-def summary(curve: list[tuple[float, int, float]], greedy: float, process: float) -> dict[str, float]:
+def summary(curve: list[tuple[float, int, float]], greedy: float, process: float) -> dict[str, Any]:
     """The figures of one side from its curve (seconds, env steps, training mean) and its greedy return."""
     seconds, steps, mean = curve[-1]
     reached = [s for s, n, _ in curve if n >= STEPS]
     return {"seconds": seconds, "steps": steps, "rate": steps / seconds, "mean": mean,
             "best": max(m for _, _, m in curve), "greedy": greedy, "process": process,
             "to_2m": reached[0] if reached else STEPS / (steps / seconds), "to_2m_measured": float(bool(reached)),
-            "curve": curve}  # type: ignore[dict-item]
+            "curve": curve}
 
 
 def mean_at(curve: list[tuple[float, int, float]], seconds: float) -> float:
@@ -69,7 +70,7 @@ def mean_at(curve: list[tuple[float, int, float]], seconds: float) -> float:
     return [mean for at, _, mean in curve if at <= seconds + 1e-6][-1]
 
 
-def plot(sides: dict[str, dict[str, float]], path: Path) -> None:
+def plot(sides: dict[str, dict[str, Any]], path: Path) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -114,9 +115,9 @@ def main() -> None:
     plot(sides, REPO / "bench" / "results" / f"hopper-vs-sb3{'-under-load' if args.under_load else ''}.png")
 
 
-def race(root: Path, seconds: float, episodes: int) -> dict[str, dict[str, float]]:
+def race(root: Path, seconds: float, episodes: int) -> dict[str, dict[str, Any]]:
     """rlrt then SB3, each for ``seconds`` of training and ``episodes`` greedy episodes; prints each side."""
-    sides: dict[str, dict[str, float]] = {}
+    sides: dict[str, dict[str, Any]] = {}
     for name, run in (("rlrt", ours), ("SB3", sb3)):
         (root / name).mkdir(parents=True)
         speed = python_loop_seconds()

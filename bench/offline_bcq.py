@@ -30,6 +30,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from typing import Any
 from pathlib import Path
 
 from common import machine
@@ -194,23 +195,24 @@ def main() -> int:
             overrides[key] = json.loads(value)
         except json.JSONDecodeError:
             overrides[key] = value
+    runs: list[dict[str, Any]] = []
     results: dict[str, object] = {"machine": machine(), "command": " ".join(sys.argv),
-                                  "preset": args.preset, "overrides": overrides, "runs": []}
+                                  "preset": args.preset, "overrides": overrides, "runs": runs}
     print(f"machine: {results['machine']}", flush=True)
     with tempfile.TemporaryDirectory(prefix="rlrt-bench-offline-") as tmp:
         work = Path(tmp)
         for seed in args.seeds:
             preset = str(Path(args.preset).resolve()) if Path(args.preset).is_file() else args.preset
             run = run_seed(seed, work, overrides, args.episodes, preset, args.data_seed)
-            results["runs"].append(run)  # type: ignore[union-attr]
+            runs.append(run)
             print(json.dumps({k: v for k, v in run.items() if k != "returns"}), flush=True)
         if args.throughput:
             results["throughput"] = throughput(work, args.throughput_steps, args.repeats)
             print(json.dumps(results["throughput"]), flush=True)
     results["load_at_end"] = os.getloadavg()[0]
-    passed = sum(1 for r in results["runs"] if r["passed"])  # type: ignore[union-attr]
+    passed = sum(1 for r in runs if r["passed"])
     results["passed"] = f"{passed}/{len(args.seeds)}"
-    print(table(results["runs"]), flush=True)  # type: ignore[arg-type]
+    print(table(runs), flush=True)
     print(f"passed {passed}/{len(args.seeds)} seeds", flush=True)
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -13,11 +13,10 @@ from __future__ import annotations
 
 import argparse
 import csv
-import re
 import shutil
 import statistics
 
-from common import OUT, machine, python, rlrt_env, stream_process, write_tree
+from common import OUT, found, machine, python, rlrt_env, stream_process, write_tree
 from load import add_load_argument, load_from
 
 
@@ -49,7 +48,7 @@ def race(rounds: int, iterations: int) -> list[float]:
         code, _, _ = stream_process([python(), "bench/bare_rllib.py", str(base / "model" / "config.json"),
                                      str(iterations)], rlrt_env(base), base / "bare.log")
         assert code == 0, (base / "bare.log").read_text()[-2000:]
-        bare = float(re.search(r"bare_steps_per_s: ([0-9.]+)", (base / "bare.log").read_text()).group(1))
+        bare = float(found(r"bare_steps_per_s: ([0-9.]+)", (base / "bare.log").read_text()))
         ratios.append(ours / bare)
         print(f"round {round_}: rlrt {ours:.0f} steps/s, bare RLlib {bare:.0f} steps/s, ratio {ours / bare:.3f}",
               flush=True)

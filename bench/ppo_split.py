@@ -102,7 +102,8 @@ def main() -> None:
     print(f"learner: {config.learner_class.__name__} on {'the GPU' if config.num_gpus_per_learner else 'the CPU'}; "
           f"{config.num_env_runners} env runners of {config.num_envs_per_env_runner} envs", flush=True)
     algo = config.build_algo()
-    rows, smoothed = [], {}
+    rows: list[dict[str, float]] = []
+    smoothed: dict[str, float] = {}
     for iteration in range(args.iterations):
         started = time.monotonic()
         result = algo.train()

@@ -32,7 +32,7 @@ class StopAt(BaseCallback):
 
     def _on_step(self) -> bool:
         buffer = self.model.ep_info_buffer
-        if len(buffer) >= 10 and np.mean([e["r"] for e in buffer]) >= self.threshold:
+        if buffer is not None and len(buffer) >= 10 and np.mean([e["r"] for e in buffer]) >= self.threshold:
             self.reached_at = time.monotonic() - START
             return False
         return True

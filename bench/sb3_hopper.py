@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import csv
 import time
+from typing import Any
 from pathlib import Path
 
 import numpy as np
@@ -68,7 +69,7 @@ def evaluate(model: PPO, stats: VecNormalize, episodes: int) -> float:
     env = VecNormalize(env, norm_obs=True, norm_reward=False, gamma=0.99, training=False)
     env.obs_rms = stats.obs_rms
     returns: list[float] = []
-    observation = env.reset()
+    observation: Any = env.reset()  # VecEnv.step may also answer a tuple of arrays; reset does not say so
     while len(returns) < episodes:
         action, _ = model.predict(observation, deterministic=True)
         observation, _, done, info = env.step(action)
@@ -93,7 +94,7 @@ def main() -> None:
                                    net_arch=dict(pi=[256, 256], vf=[256, 256])))
     budget = Budget(args.seconds, args.out / "progress.csv")
     model.learn(total_timesteps=STEPS, callback=budget)
-    mean = float(np.mean([e["r"] for e in model.ep_info_buffer]))
+    mean = float(np.mean([e["r"] for e in model.ep_info_buffer or []]))
     print(f"sb3_seconds: {time.monotonic() - budget.started:.1f}")
     print(f"sb3_steps: {model.num_timesteps}")
     print(f"sb3_episode_reward_mean: {mean:.2f}")

@@ -55,7 +55,7 @@ def main() -> None:
     timer = Timer(seconds)
     model.learn(N_TIMESTEPS, callback=timer)
     ended = time.monotonic()
-    returns = [episode["r"] for episode in model.ep_info_buffer]
+    returns = [episode["r"] for episode in model.ep_info_buffer or []]
     print(f"sb3_learning_starts_s: {timer.learning - timer.started:.2f}")
     print(f"sb3_steps: {model.num_timesteps}")
     print(f"sb3_seconds: {ended - timer.started:.2f}")

@@ -15,6 +15,7 @@ then `sb3_` lines.
 """
 
 import time
+from typing import Any
 
 START = time.monotonic()
 
@@ -29,7 +30,7 @@ from stable_baselines3.common.vec_env import VecNormalize  # noqa: E402
 from torch import nn  # noqa: E402
 
 STEPS = 1_000_000
-ZOO = {
+ZOO: dict[str, dict[str, Any]] = {
     "LunarLander-v3": dict(n_envs=16, normalize=False, n_steps=1024, batch_size=64, gae_lambda=0.98, gamma=0.999,
                            n_epochs=4, ent_coef=0.01),
     "Hopper-v5": dict(n_envs=1, normalize=True, batch_size=32, n_steps=512, gamma=0.999, learning_rate=9.80828e-05,

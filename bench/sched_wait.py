@@ -88,9 +88,10 @@ def main() -> None:
         totals[name][1] += (wait - wait0) / 1e9
         nices[name].add(nice)
     print(f"wall {wall:.1f} s; per kind of process, seconds on a CPU and seconds runnable but waiting for one:")
-    for name, (run, wait) in sorted(totals.items(), key=lambda item: -item[1][0]):
-        if run >= 0.5 or wait >= 0.5:
-            print(f"  {run:7.1f} on a CPU  {wait:7.1f} waiting  nice {','.join(map(str, sorted(nices[name])))}  {name}")
+    for name, (on_cpu, waiting) in sorted(totals.items(), key=lambda item: -item[1][0]):
+        if on_cpu >= 0.5 or waiting >= 0.5:
+            niceness = ",".join(map(str, sorted(nices[name])))
+            print(f"  {on_cpu:7.1f} on a CPU  {waiting:7.1f} waiting  nice {niceness}  {name}")
     with (base / "output" / "intermediate" / "progress.csv").open() as handle:
         rows = list(csv.DictReader(handle))
     print(f"trained {rows[-1]['timesteps_total']} env steps in {float(rows[-1]['time_total_s']):.1f} s, "

@@ -36,6 +36,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import psutil
@@ -332,7 +333,7 @@ def bench_big_body(model: Path, process: subprocess.Popen, port: int, megabytes:
         done.set()
         sampler.join()
         connection.close()
-    result = {"body_mb": len(body) / 2**20, "rows": rows, "status": response.status, "seconds": elapsed,
+    result: dict[str, Any] = {"body_mb": len(body) / 2**20, "rows": rows, "status": response.status, "seconds": elapsed,
               "answer_mb": len(answer) / 2**20, "chunked": response.getheader("Transfer-Encoding") == "chunked",
               "worker_rss_mb_before": before[0], "worker_rss_mb_peak": peaks[0], "server_rss_mb_peak": peaks[1]}
     if response.status == 200:

@@ -24,7 +24,7 @@ import statistics
 from collections import defaultdict
 from pathlib import Path
 
-from common import OUT, machine, python, rlrt_env, stream_process, write_tree
+from common import OUT, found, machine, python, rlrt_env, stream_process, write_tree
 
 TIMING = re.compile(r"^rlrt-timing: (.+) ([0-9.]+)$", re.M)
 
@@ -48,8 +48,8 @@ def bare_job(config_json: Path, iterations: int, log: Path) -> tuple[float, int,
                                    rlrt_env(log.parent), log)
     text = log.read_text()
     assert code == 0, text[-3000:]
-    steps = int(re.search(r"^bare_steps: (\d+)$", text, re.M).group(1))
-    seconds = float(re.search(r"^bare_seconds: ([0-9.]+)$", text, re.M).group(1))
+    steps = int(found(r"^bare_steps: (\d+)$", text))
+    seconds = float(found(r"^bare_seconds: ([0-9.]+)$", text))
     return wall, steps, seconds
 
 
