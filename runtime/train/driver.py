@@ -8,13 +8,12 @@ counters), the metric lines, the checkpoint cadence, the stop rule, SIGTERM (a s
 the loop saves a checkpoint after the current iteration, or abandons an iteration that does not end within
 ``SIGTERM_GRACE_S``, then exits with code 143; SIGINT, Ctrl-C, the same with 130), the model folder, the export (THE
 export pipeline) and the final evaluation of the exported policy (THE evaluator), when the session asks for one.
+How the model folder is written, all or nothing, is :mod:`runtime.train.model_folder`'s.
 """
 
 from __future__ import annotations
 
-import json
 import math
-import shutil
 import sys
 import time
 from dataclasses import asdict, dataclass, replace
@@ -28,16 +27,13 @@ from runtime.config.hyperparameters import TrainingSpec
 from runtime.contracts import BackendContext, EarlyStart, Plugins, TrainingHooks, TrainingSession
 from runtime.errors import JobInterrupted, UserError
 from runtime.evaluate.evaluator import evaluate_policy
-from runtime.export.model_dir import (STAGING_DIR, publish_model_folder, write_model_dir, write_output_checkpoint,
-                                      write_resolved_config)
-from runtime.export.pipeline import export_failure, export_serving_models
+from runtime.export.model_dir import write_resolved_config
 from runtime.job.environment import JobEnvironment
-from runtime.names import CHECKPOINT_DIR, DEFAULT_BASE_DIR, METADATA_JSON, OUTPUT_CHECKPOINT_DIR
-from runtime.paths import describe_os_error, guarded
-from runtime.stop_signals import DONE, FINISH, FINISH_BUDGET_S, HOLD, POLL, STOPS
+from runtime.names import DEFAULT_BASE_DIR
+from runtime.stop_signals import DONE, FINISH, HOLD, POLL, STOPS
 from runtime.timings import mark
 from runtime.train.checkpoints import CheckpointManager, TrainingState, config_changes, describe_space
-from runtime.train.manifest import verify_manifest, write_manifest
+from runtime.train.model_folder import kept_checkpoint, model_after_stop, model_is_current, write_model_folder
 from runtime.train.progress import ProgressBar, SlowStartNotice
 from runtime.train.reporting import STOP_ALIASES, IterationMetrics, Reporter, console_mode
 from runtime.train.videos import RolloutVideos
@@ -169,7 +165,7 @@ def _train(job: JobEnvironment, spec: TrainingSpec, plugins: Plugins, out: TextI
                   f"{state.timesteps_total} {steps})", file=out, flush=True)
             stopped_by = stop_reason(spec.stop, _counters(state)) or ""
             spec = _settings_on_resume(spec, checkpoints.stored_config(latest), stopped_by, out)
-            if stopped_by and _model_is_current(job.model_dir, state):
+            if stopped_by and model_is_current(job.model_dir, state):
                 print(f"rlrt: already done ({stopped_by}): nothing to train; {job.model_dir} already holds the "
                       f"model of {latest.name} and is left as it is", file=out, flush=True)
                 return TrainResult(state, None, stopped_by, latest)
@@ -185,7 +181,7 @@ def _train(job: JobEnvironment, spec: TrainingSpec, plugins: Plugins, out: TextI
                             tensorboard_copy=job.base_dir == DEFAULT_BASE_DIR, stop=spec.stop, units=backend.units,
                             resumed_at=(state.training_iteration, state.timesteps_total) if resumed else None,
                             console=console_mode(console, out, container=job.base_dir == DEFAULT_BASE_DIR),
-                            kept=lambda: _kept_checkpoint(last) if (last := checkpoints.latest()) else "")
+                            kept=lambda: kept_checkpoint(last) if (last := checkpoints.latest()) else "")
         print(f"rlrt: training {backend.describe()} (preset {spec.preset}); stop when "
               + " or ".join(f"{k} >= {v:g}" for k, v in spec.stop.items()), file=out, flush=True)
 
@@ -246,8 +242,7 @@ def _train(job: JobEnvironment, spec: TrainingSpec, plugins: Plugins, out: TextI
             checkpoint = checkpoint or save(state)
             mark("loop done")
             if stops.requested:
-                raise stops.interrupted(_model_after_stop(job, backend, hooks, checkpoint, spec, state, metrics,
-                                                          out))
+                raise stops.interrupted(model_after_stop(job, backend, hooks, checkpoint, spec, state, metrics, out))
         if state.timesteps_total <= 0:
             raise UserError(f"No training happened: {state.training_iteration} iteration(s) took 0 "
                             f"{backend.units[1]}, so there is no trained model to write. The log above says why "
@@ -256,11 +251,11 @@ def _train(job: JobEnvironment, spec: TrainingSpec, plugins: Plugins, out: TextI
             info, extra = backend.finish()
             training = {**asdict(state), "stopped_by": stopped_by, **extra,
                         **({"final": asdict(metrics)} if metrics else {})}
-            _write_model_folder(job, backend, hooks, checkpoint, spec, info, training, out)
+            write_model_folder(job, backend, hooks, checkpoint, spec, info, training, out)
             if stops.requested:
-                raise stops.interrupted(f"{_kept_checkpoint(checkpoint)} {job.model_dir} is complete (no final "
+                raise stops.interrupted(f"{kept_checkpoint(checkpoint)} {job.model_dir} is complete (no final "
                                         "evaluation).")
-        complete = f"{_kept_checkpoint(checkpoint)} The model in {job.model_dir} is complete"  # what a stop keeps
+        complete = f"{kept_checkpoint(checkpoint)} The model in {job.model_dir} is complete"  # what a stop keeps
         # Filmed beside the reporter's close: after the export's checks (a stochastic policy draws from torch's one
         # random generator) and before any environment is made or closed (PyBullet's share process-wide state).
         # The stage is named before the film starts: a signal as it starts is one during the final video.
@@ -305,88 +300,6 @@ def _settings_on_resume(spec: TrainingSpec, stored: Mapping[str, Any] | None, st
           + "; ".join(changed) + ". To train with them, raise a stop criterion (rl.training.stop.*) to resume, or "
           "start afresh in another tree (--base-dir) or after emptying checkpoints/.", file=out, flush=True)
     return replace(spec, config=dict(stored)) if stored is not None else spec
-
-
-def _model_is_current(model_dir: Path, state: TrainingState) -> bool:
-    """Whether ``model_dir`` holds a complete model folder (its manifest verifies) of ``state``'s iteration."""
-    try:
-        training = json.loads((model_dir / METADATA_JSON).read_text()).get("training", {})
-    except (OSError, ValueError, AttributeError):
-        return False
-    return (isinstance(training, dict) and training.get("training_iteration") == state.training_iteration
-            and training.get("timesteps_total") == state.timesteps_total
-            and verify_manifest(model_dir).status == "intact")
-
-
-def _kept_checkpoint(checkpoint: Path) -> str:
-    return f"The checkpoint {checkpoint} is kept (a new job in this tree resumes from it)."
-
-
-def _model_after_stop(job: JobEnvironment, backend: TrainingSession, hooks: TrainingHooks, checkpoint: Path,
-                      spec: TrainingSpec, state: TrainingState, metrics: IterationMetrics | None,
-                      out: TextIO) -> str:
-    """After SIGTERM/SIGINT stopped the training: the model folder from the checkpoint just kept, so that an
-    interrupted job is evaluable and servable, unless a second signal comes or it takes longer than
-    ``FINISH_BUDGET_S``; returns what the job kept, as the failure file says it."""
-    kept = _kept_checkpoint(checkpoint)
-    if state.timesteps_total <= 0:
-        return f"{kept} No step was trained: {job.model_dir} was not written."
-    print(f"rlrt: writing {job.model_dir} from {checkpoint.name} (iteration {state.training_iteration})", file=out,
-          flush=True)
-    try:
-        info, extra = backend.finish()
-        training = {**asdict(state), "stopped_by": STOPS.signal_name, **extra,
-                    **({"final": asdict(metrics)} if metrics else {})}
-        with STOPS.phase_of("writing the model folder", FINISH):
-            _write_model_folder(job, backend, hooks, checkpoint, spec, info, training, out)
-    except JobInterrupted:
-        return f"{kept} {job.model_dir} was not written (a second signal, or it took over {FINISH_BUDGET_S:g} s)."
-    except UserError as exc:  # the model cannot be served: its checkpoint is in model/
-        return f"{kept} {exc}"
-    except Exception as exc:  # noqa: BLE001 - the stop is the job's reason; this is what it could not keep
-        return f"{kept} {job.model_dir} was not written: {type(exc).__name__}: {exc}"
-    return (f"{kept} {job.model_dir} holds the policy at iteration {state.training_iteration} (it evaluates and "
-            "serves).")
-
-
-def _write_model_folder(job: JobEnvironment, backend: TrainingSession, hooks: TrainingHooks, checkpoint: Path,
-                        spec: TrainingSpec, info: Any, training: Mapping[str, Any], out: TextIO) -> None:
-    """The model folder, all or nothing: the checkpoint, ``metadata.json`` and every serving export are written into
-    a staging folder, the exports checked, then moved into ``model/`` and the manifest written last (a folder
-    caught between the two fails its manifest's check by name); a signal meanwhile is held until that is done, and a
-    second one abandons the staging folder. A model that cannot be served keeps its checkpoint
-    (and ``metadata.json`` saying why) and fails the job: exit 0 promises a model that loads and serves."""
-    staging = job.model_dir / STAGING_DIR
-    shutil.rmtree(staging, ignore_errors=True)
-    unservable: Exception | None = None
-    try:
-        write_model_dir(staging, checkpoint, spec, info, training)
-        backend.write_model(staging)
-        mark("model folder")
-        try:
-            export_serving_models(staging, lambda: backend.serving_model(staging), out)
-        except (OSError, shutil.Error):
-            raise  # the disk, not the model: below
-        except Exception as exc:  # noqa: BLE001 - the job's failure, once the checkpoint is in model/
-            unservable = exc
-        mark("exported")
-    except (OSError, shutil.Error) as exc:  # a full or read-only disk: no half-written model folder stays
-        shutil.rmtree(staging, ignore_errors=True)
-        raise UserError(describe_os_error(job.model_dir, exc, "The model folder") + " The checkpoint is kept in "
-                        f"{checkpoint}: a new job in this tree resumes from it and writes the model.") from exc
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    with STOPS.phase_of("publishing the model folder", HOLD):  # renames: quick, and never left half done
-        with guarded(job.model_dir, "The model folder"):
-            publish_model_folder(staging, job.model_dir)
-        hooks.on_export(job.model_dir)
-        write_manifest(job.model_dir)  # last: serve, evaluate, export and warm starts verify the folder by it
-        write_output_checkpoint(job.base_dir / OUTPUT_CHECKPOINT_DIR, job.model_dir)  # a UserError naming it
-    if unservable is not None:
-        raise UserError(f"Training finished, but the model cannot be served: {export_failure(unservable)} The "
-                        f"checkpoint is kept in {job.model_dir / CHECKPOINT_DIR} (a new job in this tree resumes from "
-                        "checkpoints/).")
 
 
 def _final_evaluation(session: TrainingSession, env_id: str | None, iteration: int, job: JobEnvironment, out: TextIO,

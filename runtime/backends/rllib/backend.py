@@ -4,6 +4,7 @@ Online-specific work happens here, off the driver's path: on one host the job's 
 while the configuration is checked (:meth:`runtime.backends.rllib.factory.RLlibBackendFactory.start_early`; a
 rejected one stops it) and the session joins it; episode numbers are smoothed over the last 100 episodes (RLlib
 1.x semantics), and a change in env-runner health is reported. The driver films ``rollout_actor`` and exports.
+What the session learns by building the environment itself is :mod:`runtime.backends.rllib.env_checks`'.
 """
 
 from __future__ import annotations
@@ -11,18 +12,13 @@ from __future__ import annotations
 import json
 import logging
 import math
-import re
 import time
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Callable, Mapping, TextIO
+from typing import Any, Callable, Mapping
 
-import gymnasium
-
-from envs.adapters import has_action_mask
-from envs.errors import EnvConfigError, EnvStartError
 from envs.native_output import without_native_lines
-from envs.registry import KNOWN_ENVS, canonical_env_id, env_info, make_env
+from envs.registry import env_info
 from runtime.backends.rllib.algorithm import (
     DISCRETE_ONLY,
     build_algorithm_config,
@@ -31,6 +27,14 @@ from runtime.backends.rllib.algorithm import (
     register_environment,
 )
 from runtime.backends.rllib.cpus import env_runners_that_fit
+from runtime.backends.rllib.env_checks import (
+    RunnerErrors,
+    env_spaces,
+    explain_env_failure,
+    observes_action_mask,
+    probe_environment,
+    settings_the_actions_take,
+)
 from runtime.backends.rllib.episode_output import episode_output
 from runtime.backends.rllib.finite_values import refuse_non_finite
 from runtime.backends.rllib.policy import (
@@ -46,14 +50,12 @@ from runtime.backends.rllib.threads import use_job_threads, worker_variables
 from runtime.backends.rllib.unity_behaviors import running_behaviors, unity_behavior
 from runtime.cluster import env_runner_hosts, healthy_env_runners
 from runtime.config import hyperparameters as hp
-from runtime.config.hyperparameters import TrainingSpec
 from runtime.contracts import Actor, BackendContext, ModelInfo, Step, TrainingSession
 from runtime.errors import UserError
-from runtime.user_code import described
 from runtime.evaluate.video import torch_actor
 from runtime.backends.rllib.estimates import with_estimates
 from runtime.export.policy import ServingModels, serving_model_of
-from runtime.job.env_config import env_start_error, job_env_config
+from runtime.job.env_config import job_env_config
 from runtime.names import CHECKPOINT_DIR
 from runtime.timings import mark
 from runtime.train.checkpoints import TrainingState
@@ -78,141 +80,10 @@ def _count(value: Any) -> int:
     return int(number) if math.isfinite(number) else 0
 
 
-def explain_env_failure(env_id: str, env_config: Mapping[str, Any],
-                        model_config: Mapping[str, Any] | None = None) -> None:
-    """After RLlib failed to build its env runners: build the environment once here, and when it cannot start (a
-    game that exits at once or never answers) raise the :class:`UserError` that names it. RLlib itself reports only
-    that no env runner came up (``IndexError: list index out of range``); its runners' errors are in their logs.
-    Also a model setting the environment's actions cannot take: ``free_log_std`` needs continuous (Box) actions."""
-    try:
-        env = make_env(env_id, dict(env_config))
-    except EnvConfigError as exc:
-        raise UserError(str(exc)) from exc
-    except EnvStartError as exc:
-        raise env_start_error(env_id, exc) from exc
-    except TypeError as exc:  # gymnasium passes env_config to the constructor as keyword arguments
-        key = re.search(r"unexpected keyword argument '([^']*)'", str(exc))
-        if key is None:
-            return
-        raise UserError(f"{env_id} does not take the env_config key '{key.group(1)}' (rl.training.config.env_config."
-                        f"{key.group(1)}): its constructor has no such argument. Remove it.") from exc
-    except Exception:  # noqa: BLE001 - not the environment's fault: the original error stands
-        return
-    action_space, shape = env.action_space, getattr(env.observation_space, "shape", None)
-    env.close()
-    if (model_config or {}).get("free_log_std") and type(action_space).__name__ != "Box":
-        raise UserError(f"'rl.training.config.model.free_log_std' (RLlib 2.x: model_config.free_log_std) needs "
-                        f"continuous (Box) actions; {env_id} has {action_space}. Remove it for this environment.")
-    if shape and len(shape) == 3 and not (model_config or {}).get("conv_filters") and not _default_cnn(shape):
-        raise UserError(
-            f"{env_id}'s observations are images of shape {list(shape)}, for which RLlib has no default convolutional "
-            "network (it has them for 96x96, 84x84, 64x64, 42x42 and 10x10 images). Give its layers, each "
-            "[filters, [kernel, kernel], stride], in the hyperparameter rl.training.config.model_config.conv_filters, "
-            "e.g. {\"conv_filters\": [[16, [4, 4], 2], [32, [4, 4], 2]]} as rl.training.config.model_config, or "
-            "give frames of one of those sizes.")
-
-
-def _default_cnn(shape: Any) -> bool:
-    """Whether RLlib's catalog has convolutional layers of its own for images of ``shape`` (its rule, asked)."""
-    from ray.rllib.models.utils import get_filter_config  # heavy: RLlib (imported by the job already)
-
-    try:
-        get_filter_config(list(shape))
-    except ValueError:
-        return False
-    return True
-
-
-ERROR_LINE = re.compile(r"^(?:[A-Za-z_][\w.]*\.)?[A-Za-z_]\w*(?:Error|Exception|Exit)\b.*")
-ANSI = re.compile(r"\x1b\[[0-9;]*m")
-
-
-class RunnerErrors(logging.Handler):
-    """RLlib's own error log lines while it builds its env runners (their exceptions reach the driver only there)."""
-
-    def __init__(self) -> None:
-        super().__init__(logging.ERROR)
-        self.messages: list[str] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.messages.append(record.getMessage())
-
-    def cause(self) -> str | None:
-        """The last exception line an env runner reported (``RuntimeError: ...``), or None."""
-        for message in reversed(self.messages):
-            lines = [ANSI.sub("", line).strip() for line in message.splitlines()]
-            found = [line for line in lines if ERROR_LINE.match(line)]
-            if found:
-                return re.sub(r"\), taking actor \d+ out of service\.?$", "", found[-1])
-        return None
-
-
-def probe_environment(env_id: str, env_config: Mapping[str, Any]) -> str | None:
-    """Build ``env_id`` here, reset it and take one random step: the error it raises (``Type: message``), or None
-    when it runs. Used only after every env runner has died, to name why."""
-    try:
-        env = make_env(env_id, dict(env_config))
-    except Exception as exc:  # noqa: BLE001 - the environment's own error is what the user needs
-        return described(exc)
-    try:
-        env.reset(seed=0)
-        env.step(env.action_space.sample())
-    except Exception as exc:  # noqa: BLE001 - as above
-        return described(exc)
-    finally:
-        try:
-            env.close()
-        except Exception:  # noqa: BLE001 - closing a broken environment may fail too
-            pass
-    return None
-
-
 DEAD_GRACE_S = 120.0
 """How long every env runner may stay dead, beyond RLlib's own ``delay_between_env_runner_restarts_s``, before the
 job fails: RLlib restarts a crashed runner after that delay (an iteration with none alive returns at once, so a count
 of iterations would fail a job RLlib is about to heal)."""
-
-
-def env_spaces(env_id: str, env_config: Mapping[str, Any]) -> tuple[Any, Any] | None:
-    """``env_id``'s (observation, action) spaces, from the environment built once here and closed; None when it
-    cannot be built (that is reported where RLlib builds it)."""
-    try:
-        env = make_env(env_id, dict(env_config))
-    except Exception:  # noqa: BLE001 - see the docstring
-        return None
-    try:
-        return env.observation_space, env.action_space
-    finally:
-        env.close()
-
-
-def observes_action_mask(env_id: str, env_config: Mapping[str, Any]) -> bool:
-    """Whether ``env_id``'s observations carry an action mask (:func:`envs.adapters.has_action_mask`). Only a
-    user's (or gymnasium's) environment can: it is built once here to look; rlrt's own families never do."""
-    if canonical_env_id(env_id) in KNOWN_ENVS or env_info(env_id).multi_agent:
-        return False
-    found = env_spaces(env_id, env_config)
-    return found is not None and has_action_mask(*found)
-
-
-def settings_the_actions_take(spec: TrainingSpec, env_id: str, env_config: Mapping[str, Any],
-                              out: TextIO) -> TrainingSpec:
-    """``spec`` without ``model_config.free_log_std`` when the environment's actions are not continuous: RLlib 1.x
-    ignored it there (the seeds' Unity script sets it for a discrete game), RLlib 2.x's env runners die on it. One
-    line says so. The environment is built once here, only when the setting is given."""
-    model = dict(spec.config.get("model_config") or {})
-    if not model.get("free_log_std") or env_info(env_id).multi_agent:
-        return spec
-    found = env_spaces(env_id, env_config)
-    if found is None:
-        return spec
-    action_space = found[1]
-    if isinstance(action_space, gymnasium.spaces.Box):
-        return spec
-    del model["free_log_std"]
-    print(f"rlrt: rl.training.config.model.free_log_std applies to continuous (Box) actions; {env_id} has "
-          f"{action_space}, so it is ignored (as RLlib 1.x ignored it)", file=out, flush=True)
-    return replace(spec, config={**spec.config, "model_config": model})
 
 
 def _import_what_building_imports() -> None:
