@@ -258,7 +258,8 @@ def env_info(env_id: str) -> EnvInfo:
 
 def _load(reference: str) -> Callable[..., Any]:
     module, _, name = reference.partition(":")
-    return getattr(importlib.import_module(module), name)
+    loaded: Callable[..., Any] = getattr(importlib.import_module(module), name)  # the registry names functions
+    return loaded
 
 
 def _with_game(env_id: str, env_config: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -357,7 +358,8 @@ def make_env(env_id: str, env_config: Mapping[str, Any] | None = None) -> gym.En
             if cap is not None:  # the multi-agent env truncates its episodes itself
                 limit = config.get("max_episode_steps")
                 config["max_episode_steps"] = int(cap) if limit is None else min(int(cap), int(limit))
-            return _load(info.entry_point)(config)
+            multi_agent_env: gym.Env = _load(info.entry_point)(config)  # RLlib's MultiAgentEnv is a gymnasium Env
+            return multi_agent_env
         max_steps = config.pop("max_episode_steps", None)
         env = _load(info.entry_point)(config)
         if max_steps is not None:

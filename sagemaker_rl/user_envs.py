@@ -83,7 +83,8 @@ def registered_creator(name: str) -> Callable[[Any], Any] | None:
 
     if not _global_registry.contains(ENV_CREATOR, name):
         return None
-    return _global_registry.get(ENV_CREATOR, name)
+    creator: Callable[[Any], Any] = _global_registry.get(ENV_CREATOR, name)
+    return creator
 
 
 def register_user_env(name: str) -> str | None:

@@ -74,7 +74,7 @@ class Car:
         s = self.state
         c, si = math.cos(s.yaw), math.sin(s.yaw)
         local = np.array([[1, 1], [1, -1], [-1, 1], [-1, -1]], dtype=float) * [WHEELBASE_M / 2, TRACK_M / 2]
-        return np.array([s.x, s.y]) + local @ np.array([[c, si], [-si, c]])
+        return np.asarray(np.array([s.x, s.y]) + local @ np.array([[c, si], [-si, c]]), dtype=np.float64)
 
     def footprint(self) -> np.ndarray:
         """The chassis rectangle's corners, (4, 2), counterclockwise."""
@@ -85,7 +85,7 @@ def box_corners(x: float, y: float, yaw: float, length: float, width: float) -> 
     """Corners (4, 2) of a rectangle centred at (x, y) facing ``yaw``, counterclockwise."""
     c, s = math.cos(yaw), math.sin(yaw)
     local = np.array([[1, -1], [1, 1], [-1, 1], [-1, -1]], dtype=float) * [length / 2, width / 2]
-    return np.array([x, y]) + local @ np.array([[c, s], [-s, c]])
+    return np.asarray(np.array([x, y]) + local @ np.array([[c, s], [-s, c]]), dtype=np.float64)
 
 
 def rectangles_overlap(a: np.ndarray, b: np.ndarray) -> bool:

@@ -56,7 +56,7 @@ def load_reward_function(path: str | Path) -> Callable[[dict], Any]:
         sys.modules.pop(name, None)
         detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
         raise RewardFunctionError(f"Importing the reward function file {path} failed: {detail}") from None
-    function = getattr(module, "reward_function", None)
+    function: object = getattr(module, "reward_function", None)
     if not callable(function):
         found = sorted(n for n in vars(module) if callable(vars(module)[n]) and not n.startswith("_"))
         raise RewardFunctionError(

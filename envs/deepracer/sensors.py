@@ -43,7 +43,7 @@ def state_vector(track: Track, x: float, y: float, yaw: float, speed: float, ste
             objs[k] = (fwd[i] / 3.0, left[i] / 3.0, 1.0)
     head = [speed / MAX_SPEED, steering_deg / MAX_STEERING_DEG, float(np.clip(offset, -3, 3)), math.sin(err),
             math.cos(err)]
-    return np.clip(np.concatenate([head, look, objs.ravel()]), -10, 10).astype(np.float32)
+    return np.asarray(np.clip(np.concatenate([head, look, objs.ravel()]), -10, 10), dtype=np.float32)
 
 
 def lidar(x: float, y: float, yaw: float, objects: Sequence[TrackObject], rays: int = LIDAR_RAYS) -> np.ndarray:
@@ -73,4 +73,4 @@ def lidar(x: float, y: float, yaw: float, objects: Sequence[TrackObject], rays: 
 
 def sector_lidar(distances: np.ndarray, sectors: int = SECTORS) -> np.ndarray:
     """SECTOR_LIDAR: 1.0 for each of ``sectors`` sectors with an object nearer than 0.5 m, else 0.0."""
-    return (distances.reshape(sectors, -1).min(axis=1) < SECTOR_DISTANCE_M).astype(np.float32)
+    return np.asarray(distances.reshape(sectors, -1).min(axis=1) < SECTOR_DISTANCE_M, dtype=np.float32)

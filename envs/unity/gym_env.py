@@ -71,7 +71,8 @@ class UnityGymEnv(gym.Env):
         return self.session.worker_id
 
     def _steps(self) -> tuple[Any, Any]:
-        return self.session.env.get_steps(self.behavior_name)
+        steps: tuple[Any, Any] = self.session.env.get_steps(self.behavior_name)  # (DecisionSteps, TerminalSteps)
+        return steps
 
     def _single(self, decision: Any) -> None:
         if len(decision) > 1:

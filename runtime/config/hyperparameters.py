@@ -136,13 +136,14 @@ class TrainingSpec:
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-serialisable view (the resolved configuration saved with the model)."""
-        return json.loads(json.dumps({
+        plain: dict[str, Any] = json.loads(json.dumps({
             "preset": self.preset, "env": self.env, "algorithm": self.algorithm, "backend": self.backend,
             "config": _plain(self.config), "env_config": _plain(self.env_config), "stop": _plain(self.stop),
             "checkpoint_frequency": self.checkpoint_frequency, "checkpoint_keep": self.checkpoint_keep,
             "seed": self.seed, "extras": _plain(self.extras), "hyperparameters": _plain(self.hyperparameters),
             "threads": self.threads.record() if self.threads is not None else None,
         }, default=str))
+        return plain
 
 
 def _plain(value: Any) -> Any:

@@ -20,7 +20,8 @@ def read_schema_file(path: Path) -> Mapping[str, Any]:
     """The stored schemas in ``path``; ``{"algorithms": {}}`` where it is missing or unreadable (the quick check
     then finds nothing and the full check, with the library loaded, decides)."""
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        schemas: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))  # write_schema_file's JSON object
+        return schemas
     except (OSError, ValueError):
         return {"algorithms": {}}
 

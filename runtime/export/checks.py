@@ -84,7 +84,7 @@ def torch_outputs(policy: Any, observations: np.ndarray) -> list[np.ndarray]:
 def relative_difference(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """``|a - b|`` in float64, relative to ``|b|`` where that is above 1: the measure of :func:`assert_close`."""
     b = np.asarray(b, dtype=np.float64)
-    return np.abs(np.asarray(a, dtype=np.float64) - b) / np.maximum(1.0, np.abs(b))
+    return np.asarray(np.abs(np.asarray(a, dtype=np.float64) - b) / np.maximum(1.0, np.abs(b)), dtype=np.float64)
 
 
 def assert_close(name: str, got: list[np.ndarray], expected: list[np.ndarray],

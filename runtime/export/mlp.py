@@ -107,15 +107,15 @@ def run_mlp(layers: Sequence[dict[str, Any]], weights: dict[str, np.ndarray], x:
 
 def _activate(name: str, h: np.ndarray) -> np.ndarray:
     if name == "tanh":
-        return np.tanh(h)
+        return np.asarray(np.tanh(h))
     if name == "relu":
-        return np.maximum(h, 0)
+        return np.asarray(np.maximum(h, 0))
     if name == "sigmoid":
-        return 1 / (1 + np.exp(-h))
+        return np.asarray(1 / (1 + np.exp(-h)))
     if name == "elu":
-        return np.where(h > 0, h, np.expm1(h))
+        return np.asarray(np.where(h > 0, h, np.expm1(h)))
     if name == "silu":
-        return h / (1 + np.exp(-h))
+        return np.asarray(h / (1 + np.exp(-h)))
     return h
 
 

@@ -47,7 +47,8 @@ def onnx_outputs(path: Path, observations: np.ndarray) -> list[np.ndarray]:
     options.intra_op_num_threads = 1
     options.inter_op_num_threads = 1
     session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-    return session.run(None, {OBSERVATIONS: observations})
+    outputs: list[np.ndarray] = session.run(None, {OBSERVATIONS: observations})  # the policy's outputs are tensors
+    return outputs
 
 
 def _check_stochastic(head: ActionHead, got: list[np.ndarray], expected: list[np.ndarray]) -> None:

@@ -179,7 +179,8 @@ def build_serving_policy(body: Any, observation_dim: int, head: ActionHead,
 
         def features(self, observations: torch.Tensor) -> torch.Tensor:
             """The action-distribution inputs for raw observations (other conventions build their outputs on it)."""
-            return self.body(self.filtered(observations))
+            features: torch.Tensor = self.body(self.filtered(observations))
+            return features
 
         def forward(self, observations: torch.Tensor) -> tuple[torch.Tensor, ...]:
             out = self.features(observations)

@@ -87,7 +87,7 @@ def check_probabilities(probs: Sequence[float], n_actions: int, where: str) -> n
         raise UserError(f"{where}: action probabilities must be finite and >= 0, got {array.tolist()}.")
     if abs(float(array.sum()) - 1.0) > PROBABILITY_TOLERANCE:
         raise UserError(f"{where}: action probabilities must sum to 1, got {array.tolist()} (sum {array.sum():.6g}).")
-    return array / array.sum()
+    return np.asarray(array / array.sum(), dtype=np.float64)
 
 
 def read_batch_transform_output(path: Path) -> list[list[float]]:

@@ -160,8 +160,9 @@ def offline_data_source(job: Any) -> Path:
     """Where a job's offline data is: the ``train`` channel, else (the Batch RL seed keeps its CSV in ``source_dir``
     and passes no channel) the first code folder holding a .csv or .parquet file. UserError naming both when
     neither has data."""
-    if job.channel_dir(CHANNEL_TRAIN).is_dir():
-        return job.channel_dir(CHANNEL_TRAIN)
+    train: Path = job.channel_dir(CHANNEL_TRAIN)
+    if train.is_dir():
+        return train
     searched = code_dirs(job)
     for folder in searched:
         if any(p.is_file() and p.suffix.lower() in DATA_SUFFIXES and not p.name.startswith(".")

@@ -48,7 +48,7 @@ def softmax_policy(q_values: np.ndarray, temperature: float, allowed: np.ndarray
         logits = np.where(allowed, logits, -np.inf)
     logits = logits - logits.max(axis=1, keepdims=True)
     weights = np.exp(logits)
-    return weights / weights.sum(axis=1, keepdims=True)
+    return np.asarray(weights / weights.sum(axis=1, keepdims=True), dtype=np.float64)
 
 
 def _episode_slices(bounds: np.ndarray) -> Iterable[slice]:
@@ -60,7 +60,7 @@ def _rho(data: LoggedData, target_probs: np.ndarray) -> np.ndarray:
     if data.behaviour_probs is None:
         raise ValueError("the logged data has no behaviour probabilities")
     rows = np.arange(data.num_transitions)
-    return target_probs[rows, data.actions] / data.behaviour_probs[rows, data.actions]
+    return np.asarray(target_probs[rows, data.actions] / data.behaviour_probs[rows, data.actions])
 
 
 def discounted_returns(data: LoggedData, gamma: float) -> np.ndarray:

@@ -53,4 +53,4 @@ def coach_observation(body: bytes, content_type: str | None, accept: str | None,
         raise codec.RequestError(f"{COACH_REQUEST} must hold the observation's {observation_dim} numbers, got "
                                  f"{len(value)}; send one observation, [x1, ..., x{observation_dim}], or several "
                                  "as {\"instances\": [[...], ...]} for rlrt's answer")
-    return codec.to_observations(value, observation_dim, COACH_REQUEST)[0]
+    return np.asarray(codec.to_observations(value, observation_dim, COACH_REQUEST)[0], dtype=np.float32)

@@ -350,7 +350,7 @@ def primary(outputs: Mapping[str, np.ndarray]) -> np.ndarray:
 
 
 def _plain(array: np.ndarray) -> list:
-    return np.asarray(array).tolist()
+    return list(np.asarray(array).tolist())  # callers pass slices (never 0-d), so tolist() gives a list
 
 
 def encode(outputs: Mapping[str, np.ndarray], style: str, accept_type: str) -> bytes:

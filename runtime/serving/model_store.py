@@ -118,7 +118,8 @@ def locate_model(path: Path, shown: str | None = None) -> Path:
 def read_metadata(model_dir: Path) -> dict[str, Any]:
     """``metadata.json`` of a located model folder."""
     try:
-        return json.loads((model_dir / METADATA_JSON).read_text())
+        metadata: dict[str, Any] = json.loads((model_dir / METADATA_JSON).read_text())  # `rlrt train` writes an object
+        return metadata
     except (OSError, ValueError) as exc:
         raise UserError(f"Cannot read {model_dir / METADATA_JSON}: {exc}") from exc
 
@@ -179,7 +180,7 @@ class ModelSnapshot:
 
     @property
     def onnx_path(self) -> Path:
-        return self.model_dir / self.metadata["serving"]["onnx"]
+        return self.model_dir / str(self.metadata["serving"]["onnx"])
 
 
 def read_snapshot(model_dir: Path) -> ModelSnapshot:

@@ -85,7 +85,8 @@ def _client_error(exc: Exception) -> Exception:
         from sagemaker_inference.errors import GenericInferenceToolkitError  # heavy: SageMaker's inference toolkit
     except ImportError:  # outside the container (tests): the codec's own error
         return exc
-    return GenericInferenceToolkitError(getattr(exc, "status", 400), str(exc))
+    error: Exception = GenericInferenceToolkitError(getattr(exc, "status", 400), str(exc))
+    return error
 
 
 # --- SageMaker TensorFlow Serving container ----------------------------------------------------------------------

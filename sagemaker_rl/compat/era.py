@@ -107,7 +107,7 @@ def create_seed(a: Any = None, max_bytes: int = 8) -> int:
         raw = a.encode("utf8")
         return _bigint_from_bytes((raw + hashlib.sha512(raw).digest())[:max_bytes])
     if isinstance(a, int):
-        return a % 2 ** (8 * max_bytes)
+        return int(a % 2 ** (8 * max_bytes))
     raise TypeError(f"Invalid type for seed: {type(a)} ({a})")
 
 

@@ -110,7 +110,8 @@ def config_class(algorithm: str) -> type[Any]:
         raise UserError(f"'{algorithm}' is not an offline algorithm; offline algorithms: {', '.join(ALGORITHMS)}.")
     import_d3rlpy()
     module, cls = ALGORITHMS[name][0].split(":")
-    return getattr(importlib.import_module(module), cls)
+    config: type[Any] = getattr(importlib.import_module(module), cls)
+    return config
 
 
 def is_discrete(algorithm: str) -> bool:

@@ -47,7 +47,8 @@ def _metadata_near(model_file: Path) -> dict[str, Any]:
         path = folder / METADATA_JSON
         if path.is_file():
             try:
-                return json.loads(path.read_text())
+                metadata: dict[str, Any] = json.loads(path.read_text())  # `rlrt train` writes an object
+                return metadata
             except json.JSONDecodeError as exc:
                 raise UserError(f"{path} is not valid JSON: {exc}") from exc
     return {}

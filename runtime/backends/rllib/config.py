@@ -118,7 +118,7 @@ def algorithm_config_class(algorithm: str) -> type:
         hint = f" Did you mean '{close[0]}'?" if close else ""
         raise UserError(f"Unknown RLlib algorithm '{algorithm}'.{hint} RLlib has: {', '.join(sorted(REGISTRY))}.")
     algorithm_class, default_config = REGISTRY[algorithm]()
-    return default_config.__class__
+    return type(default_config)
 
 
 @functools.lru_cache(maxsize=None)

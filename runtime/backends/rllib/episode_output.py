@@ -42,7 +42,7 @@ COUNTER = "_rlrt_output_files"
 
 def _softmax(logits: np.ndarray) -> np.ndarray:
     shifted = np.exp(logits - logits.max())
-    return shifted / shifted.sum()
+    return np.asarray(shifted / shifted.sum())
 
 
 def episode_rows(chunks: list[Any], episode_id: str) -> list[dict[str, Any]]:

@@ -30,7 +30,8 @@ def with_estimates(model: ServingModel) -> ServingModel:
             self.policy = policy
 
         def forward(self, observations: torch.Tensor) -> torch.Tensor:
-            return self.policy.features(observations)
+            q_values: torch.Tensor = self.policy.features(observations)
+            return q_values
 
     if getattr(body, "value_based", False):
         return replace(model, estimates={Q_VALUES: QValues().eval()})
@@ -46,6 +47,7 @@ def with_estimates(model: ServingModel) -> ServingModel:
             self.policy = policy
 
         def forward(self, observations: torch.Tensor) -> torch.Tensor:
-            return value_function({"obs": self.policy.filtered(observations)})
+            values: torch.Tensor = value_function({"obs": self.policy.filtered(observations)})
+            return values
 
     return replace(model, estimates={STATE_VALUE: StateValue().eval()})

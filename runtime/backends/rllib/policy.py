@@ -94,16 +94,20 @@ def _body(module: Any) -> Any:
             self.value_based = value_based
 
         def forward(self, x: torch.Tensor) -> torch.Tensor:
+            inputs: torch.Tensor
             if masked:  # a flat row is the action mask, then the observations (a Dict flattened, keys sorted)
                 mask = (x[:, : masked[0]] > 0.5).to(x.dtype)  # 1 allows an action, 0 masks it
                 rest = x[:, masked[0]:]
                 obs = {ACTION_MASK: mask, MASKED_OBSERVATIONS: rest}
-                return self.module.forward_inference({"obs": obs})["action_dist_inputs"]
+                inputs = self.module.forward_inference({"obs": obs})["action_dist_inputs"]
+                return inputs
             if len(shape) != 1:
                 x = x.reshape((-1, *shape))
             if value_based:  # DQN's family acts greedily on its Q-values: they are the categorical head's logits
-                return _q_values(self.module, x)
-            return self.module.forward_inference({"obs": x})["action_dist_inputs"]
+                inputs = _q_values(self.module, x)
+            else:
+                inputs = self.module.forward_inference({"obs": x})["action_dist_inputs"]
+            return inputs
 
     return RLModuleBody()
 

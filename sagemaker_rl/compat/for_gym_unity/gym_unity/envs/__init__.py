@@ -17,6 +17,9 @@ from envs.unity.gym_env import UnityGymEnv
 from envs.unity.session import UnitySession
 from sagemaker_rl.compat.gym_bridge import gym_space
 
+Observation = np.ndarray | tuple[np.ndarray, ...]
+"""One array, or a tuple of arrays for a behavior with several sensors (as rlrt's ``Unity`` environment gives)."""
+
 
 class UnityGymException(Exception):
     """gym_unity's error type (raised for what the wrapper does not support)."""
@@ -46,12 +49,13 @@ class UnityToGymWrapper(gym.Env):
 
     # The installed gym's Env declares gym 0.26's reset and step; this wrapper presents gym 0.21's on purpose (the
     # seeds' scripts pass them straight through), so both overrides differ from the base class's signatures.
-    def reset(self) -> np.ndarray:  # type: ignore[override]
+    def reset(self) -> Observation:  # type: ignore[override]
         """Start an episode; the first observation."""
+        observation: Observation
         observation, _ = self._env.reset()
         return observation
 
-    def step(self, action: Any) -> tuple[np.ndarray, float, bool, dict]:  # type: ignore[override]
+    def step(self, action: Any) -> tuple[Observation, float, bool, dict]:  # type: ignore[override]
         """(observation, reward, done, info); an episode the game cut short says so as gym did
         (``info["TimeLimit.truncated"]``)."""
         observation, reward, terminated, truncated, info = self._env.step(action)
