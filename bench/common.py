@@ -129,7 +129,9 @@ def greedy_return(base: Path, episodes: int) -> float:
 
 def greedy_episodes(base: Path) -> dict[str, Any]:
     """The ``evaluation.json`` of the last :func:`greedy_return` at ``base``: each episode's return and length."""
-    return json.loads((_greedy_tree(base) / "output" / "intermediate" / "evaluation.json").read_text())
+    path = _greedy_tree(base) / "output" / "intermediate" / "evaluation.json"
+    summary: dict[str, Any] = json.loads(path.read_text())
+    return summary
 
 
 def _greedy_tree(base: Path) -> Path:

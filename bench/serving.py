@@ -78,7 +78,7 @@ def stop_server(process: subprocess.Popen) -> None:
 
 def server_rss_mb(process: subprocess.Popen) -> float:
     parent = psutil.Process(process.pid)
-    return sum(p.memory_info().rss for p in [parent, *parent.children(recursive=True)]) / 2**20
+    return float(sum(p.memory_info().rss for p in [parent, *parent.children(recursive=True)]) / 2**20)
 
 
 def request_bytes(port: int, body: bytes, content_type: str = "application/json") -> bytes:
