@@ -6,13 +6,14 @@ The preset is named by ``RLCOACH_PRESET`` or the script's ``default_preset_name(
 source_dir (next to the script) is the job, as in SageMaker RL: it is loaded (rlrt's ``rl_coach`` parameter package
 builds its ``graph_manager``), the job's hyperparameters go through the script's ``map_hyperparameter`` /
 ``apply_hyperparameter`` onto the graph manager (``rl.a.b.c`` and ``rl.name:TrainingSteps``), and
-:mod:`sagemaker_rl.coach_translate` turns it into one rlrt training job (``run_training_job``), followed by an
-evaluation of the exported policy (Coach's ``Testing>`` lines). ``rlrt train --preset src/preset-x.py`` trains a
-preset file the same way (:func:`train_preset_file`). A Batch RL preset trains d3rlpy's DiscreteBCQ on its
-``CsvDataset`` (:mod:`sagemaker_rl.coach_batch`), in the environment of its ``-env`` variant when it has none. Only
-when no such file exists does the name select rlrt's own preset for the problem (``preset-cartpole-ddqnbcq`` ->
-``cartpole-bcq``: the presets' aliases). A preset file rlrt cannot translate is refused, naming what, and the rlrt
-preset for the problem when there is one.
+:mod:`sagemaker_rl.coach_translate` turns it into one rlrt training job, which :mod:`sagemaker_rl.coach_run` trains
+(``run_training_job``) and follows with an evaluation of the exported policy (Coach's ``Testing>`` lines); a
+``level="module:Class"`` is registered by :mod:`sagemaker_rl.coach_levels`. ``rlrt train --preset src/preset-x.py``
+trains a preset file the same way (:mod:`sagemaker_rl.coach_preset_file`). A Batch RL preset trains d3rlpy's
+DiscreteBCQ on its ``CsvDataset`` (:mod:`sagemaker_rl.coach_batch`), in the environment of its ``-env`` variant when
+it has none. Only when no such file exists does the name select rlrt's own preset for the problem
+(``preset-cartpole-ddqnbcq`` -> ``cartpole-bcq``: the presets' aliases). A preset file rlrt cannot translate is
+refused, naming what, and the rlrt preset for the problem when there is one.
 """
 
 from __future__ import annotations
@@ -20,37 +21,28 @@ from __future__ import annotations
 import importlib.util
 import os
 import re
-import shutil
 import sys
-import tempfile
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
-import yaml
-
-from envs.errors import EnvConfigError, EnvStartError
 from runtime.config import hyperparameters as hp
 from runtime.config.presets import load_preset
-from runtime.errors import UserError, default_failure_file, run_job
-from runtime.evaluate.evaluator import evaluate_policy, run_evaluation_job
-from runtime.evaluate.loaders import load_actor, locate
-from runtime.job.environment import load_environment, prepare_local_tree
-from runtime.job.setup import find_base_dir
-from runtime.names import BASE_DIR_ENV, FAILURE_FILE
+from runtime.errors import UserError, run_job
+from runtime.evaluate.evaluator import run_evaluation_job
+from runtime.job.environment import load_environment
 from runtime.log_lines import configure_logging
-from runtime.names import INTERMEDIATE_DIR, METADATA_JSON, MODEL_DIR
 from runtime.plugins import INSTALLED
 from runtime.train.job import run_training_job
 from sagemaker_rl import compat
 from sagemaker_rl import coach_batch
-from sagemaker_rl.coach_csv import report_coach_csv
 from sagemaker_rl.coach_imports import missing_coach_module
+from sagemaker_rl.coach_levels import register_level
+from sagemaker_rl.coach_run import train_coach_job
 from sagemaker_rl.coach_translate import CoachJob, translate
 from sagemaker_rl.coach_values import hyperparameter_origins
 from sagemaker_rl.compat.coach_steps import STEP_TYPES
 from sagemaker_rl.configuration_list import ConfigurationList
 from sagemaker_rl.ray_launcher import job_hyperparameters, job_root
-from sagemaker_rl.user_envs import check_user_env, keep_script_source, register_user_env
 
 PRESET_HYPERPARAMETER = "RLCOACH_PRESET"
 LAUNCHER_ARGUMENTS = (PRESET_HYPERPARAMETER, hp.SAVE_MODEL, "num_workers")
@@ -159,7 +151,7 @@ class SageMakerCoachPresetLauncher:
         job = translate(graph_manager, origins)
         if job.user_env:
             env_config = job.hyperparameters.get(hp.CONFIG_PREFIX + "env_config") or {}
-            job.env = job.hyperparameters[hp.ENV] = _register_level(job.env, env_config)
+            job.env = job.hyperparameters[hp.ENV] = register_level(job.env, env_config)
         if job.algorithm == coach_batch.ALGORITHM:
             self._batch_rl_job(job, preset_file)
         if type(self).get_config_args is not SageMakerCoachPresetLauncher.get_config_args:
@@ -238,30 +230,8 @@ class SageMakerCoachPresetLauncher:
         code = run_job(prepare)
         if code or "rlrt" in chosen:
             return code or run_training_job(default_preset=chosen["rlrt"], plugins=INSTALLED)
-        return self._train_coach(chosen["coach"], self.preset_name())
-
-    def _train_coach(self, job: CoachJob, name: str) -> int:
-        overrides = {**self.rlrt_hyperparameters, **job.hyperparameters}
-        folder = Path(tempfile.mkdtemp(prefix="rlrt-coach-"))
-        try:
-            preset = folder / f"{name}.yaml"
-            # Batch RL's Coach models were TensorFlow's, not served by deploy-mxnet-coach.py: rlrt's answer
-            preset.write_text(yaml.safe_dump(job.preset_document(name, job.algorithm != coach_batch.ALGORITHM)))
-            # The job's hyperparameters were the graph manager's; rlrt reads only what the translation made of them.
-            code = run_training_job(overrides=overrides, default_preset=str(preset), plugins=INSTALLED,
-                                    owned=lambda key: key in overrides)
-        finally:
-            shutil.rmtree(folder, ignore_errors=True)
-        if code == 0 and job.user_env:  # rlrt evaluate registers the level again from this copy
-            registered = job.env.partition("/")[2]
-            module, _, attribute = registered.rpartition(".")
-            keep_script_source(job_root() / MODEL_DIR, Path(self.path_of_main_launcher()) /
-                               f"{module.replace('.', '/')}.py", registered, f"{module}:{attribute}")
-        if code == 0 and (job.evaluation_episodes or job.evaluation_steps):
-            code = run_job(lambda: _evaluate(job))
-        if job.algorithm != coach_batch.ALGORITHM:  # Batch RL writes its own graph's CSV (off-policy estimates)
-            report_coach_csv(job_root() / INTERMEDIATE_DIR)  # also of a job that failed: what it trained
-        return code
+        return train_coach_job(chosen["coach"], self.preset_name(), self.rlrt_hyperparameters,
+                               Path(self.path_of_main_launcher()))
 
     @classmethod
     def train_main(cls) -> None:
@@ -280,7 +250,7 @@ class SageMakerCoachPresetLauncher:
         env_params = getattr(self.preset_from_name(preset_file.stem), "env_params", None)
         level = getattr(env_params, "level", None)
         if isinstance(level, str) and ":" in level:
-            _register_level(level, dict(getattr(env_params, "additional_simulator_parameters", None) or {}))
+            register_level(level, dict(getattr(env_params, "additional_simulator_parameters", None) or {}))
 
     @classmethod
     def evaluate_main(cls) -> None:
@@ -293,46 +263,6 @@ class SageMakerCoachPresetLauncher:
             raise SystemExit(code)
 
 
-class _PresetFileLauncher(SageMakerCoachPresetLauncher):
-    """The launcher of a Coach preset file given to ``rlrt train --preset``: the file's folder is source_dir."""
-
-    def __init__(self, preset_file: Path) -> None:
-        super().__init__()
-        self.preset_file = preset_file
-
-    def preset_name(self) -> str:
-        return self.preset_file.stem
-
-    def path_of_main_launcher(self) -> str:
-        return str(self.preset_file.parent)
-
-
-def train_preset_file(preset_file: Path, base_dir: Path | None, overrides: Mapping[str, Any]) -> int:
-    """``rlrt train --preset src/preset-x.py``: the Coach preset file trained as a ``train-coach.py`` beside it
-    would train it (its folder is source_dir), with ``overrides`` (``--set``) as the job's hyperparameters."""
-    configure_logging(others=False)
-    path = preset_file.expanduser().resolve()
-    root, local = find_base_dir(base_dir, path.stem)
-
-    def prepare() -> None:
-        if not path.is_file():
-            raise UserError(f"--preset {preset_file}: no such Coach preset file")
-        if local:
-            prepare_local_tree(root, {k: v for k, v in overrides.items() if k != hp.PRESET})
-        print(f"rlrt: {path.name} is a Coach preset file: training it as SageMaker RL's Coach launcher would, with "
-              f"{path.parent} as source_dir (job tree {root})", flush=True)
-
-    # The job's own tree when it exists (--base-dir, SAGEMAKER_BASE_DIR, /opt/ml of a job); a new local tree is made
-    # only for a preset file that exists, so a mistyped name writes nowhere (the message is printed).
-    code = run_job(prepare, lambda: root / FAILURE_FILE if root.is_dir() else default_failure_file())
-    if code:
-        return code
-    os.environ[BASE_DIR_ENV] = str(root)  # the launcher's job tree, and the one job path's
-    if str(path.parent) not in sys.path:
-        sys.path.insert(0, str(path.parent))  # as a script in source_dir imports its modules (level="module:Class")
-    return _PresetFileLauncher(path).launch()
-
-
 def _rlrt_hint(name: str) -> str:
     """The rlrt preset for the problem, when one is named ``name``."""
     try:
@@ -341,55 +271,6 @@ def _rlrt_hint(name: str) -> str:
         return ""
     return (f"rlrt's preset '{preset}' trains this problem: delete {name}.py from source_dir (the name {name} then "
             f"selects it), or set {PRESET_HYPERPARAMETER} to '{preset}'. ")
-
-
-class _LevelCreator:
-    """Coach's ``level="module:Class"``: the environment is ``Class(**additional_simulator_parameters)``."""
-
-    OWN_KEYS = ("render_mode", "max_episode_steps")
-    """rlrt's keys that ``sagemaker_rl.user_envs.UserEnvCreator`` applies itself around the environment."""
-
-    def __init__(self, level: str, factory: Any) -> None:
-        self.__qualname__ = level  # how UserEnvCreator names the creator in an error
-        self.factory = factory
-
-    def __call__(self, env_config: Any) -> Any:
-        return self.factory(**{k: v for k, v in dict(env_config).items() if k not in self.OWN_KEYS})
-
-
-def _register_level(level: str, env_config: Mapping[str, Any]) -> str:
-    """Register Coach's ``module:Class`` level (a module in source_dir) as an rlrt environment, built once here to
-    check it; returns its gymnasium id."""
-    from ray.tune.registry import register_env  # heavy: Ray and RLlib (~4 s)
-
-    module_name, _, attribute = level.partition(":")
-    try:
-        factory = getattr(importlib.import_module(module_name), attribute)
-    except (ImportError, AttributeError) as exc:
-        raise UserError(f"env_params.level {level!r}: {type(exc).__name__}: {exc}") from exc
-    name = level.replace(":", ".")
-    register_env(name, _LevelCreator(level, factory))
-    gym_id = register_user_env(name)
-    if gym_id is None:  # registered just above
-        raise UserError(f"env_params.level {level!r} could not be registered")
-    try:
-        check_user_env(gym_id, env_config, reset=True)
-    except (EnvConfigError, EnvStartError) as exc:
-        raise UserError(str(exc)) from exc
-    return gym_id
-
-
-def _evaluate(job: CoachJob) -> None:
-    """Coach's evaluation phase: the exported policy played for the preset's evaluation episodes (``Testing>``)."""
-    root = job_root()
-    if not (root / MODEL_DIR / METADATA_JSON).is_file():
-        return  # a host that wrote no model
-    model_dir, metadata = locate(root / MODEL_DIR, INSTALLED)
-    iteration = int((metadata.get("training") or {}).get("training_iteration", 0))
-    evaluate_policy(load_actor(model_dir, metadata, INSTALLED), str(metadata.get("env") or job.env),
-                    job.evaluation_episodes or None, iteration, root / INTERMEDIATE_DIR, videos=job.videos,
-                    steps=job.evaluation_steps or None, gifs=job.gifs)
-
 
 
 SageMakerCoachLauncher = SageMakerCoachPresetLauncher

@@ -13,7 +13,7 @@ from runtime.config.presets import DEFAULT_PRESET
 from runtime.config.shorthands import add_shorthand_options, with_shorthands
 from runtime.plugins import INSTALLED
 from runtime.train.job import run_training_job
-from sagemaker_rl.coach_launcher import train_preset_file
+from sagemaker_rl.coach_preset_file import train_preset_file
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:

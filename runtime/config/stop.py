@@ -11,7 +11,7 @@ from typing import Any, Mapping
 
 import gymnasium
 
-from envs.registry import ALIASES
+from envs.catalog import ALIASES
 from runtime.config.values import ValueCheck
 
 STOP_PREFIX = "rl.training.stop."

@@ -8,7 +8,7 @@ import re
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
-from envs.registry import ALIASES
+from envs.catalog import ALIASES
 from runtime.errors import UserError
 from runtime.export.model_dir import describe_space
 

@@ -146,11 +146,11 @@ class DataCenter(gym.Env):  # the HVAC example's: its first reset starts EnergyP
 def test_a_coach_level_whose_first_reset_fails_is_named_before_ray_starts(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, gym_seeding: object) -> None:
     from runtime.errors import UserError
-    from sagemaker_rl.coach_launcher import _register_level
+    from sagemaker_rl.coach_levels import register_level
 
     (tmp_path / "simulator_env.py").write_text(SIMULATOR_ENV)
     monkeypatch.syspath_prepend(str(tmp_path))
     with pytest.raises(UserError, match=r"'sagemaker_rl/simulator_env.DataCenter' failed on its first reset: "
                                         r"FileNotFoundError: .*/no-such-eplus/energyplus"):
-        _register_level("simulator_env:DataCenter", {"config": {"eplus_path": f"{tmp_path}/no-such-eplus/"}})
+        register_level("simulator_env:DataCenter", {"config": {"eplus_path": f"{tmp_path}/no-such-eplus/"}})
     sys.modules.pop("simulator_env", None)

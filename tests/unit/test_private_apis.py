@@ -99,8 +99,8 @@ def test_a_time_limits_episode_length_is_max_episode_steps() -> None:
 
 
 def test_pybullet_places_its_camera_from_cam_dist_and_cam_pitch() -> None:
-    """envs/registry.py (``framed``, ``EnvInfo.camera``): pybullet_envs_gymnasium 0.6's robots render from
-    ``_cam_dist`` and ``_cam_pitch`` (no public setting); the Reacher's video is framed by them."""
+    """envs/registry.py (``framed``) and envs/catalog.py (``EnvInfo.camera``): pybullet_envs_gymnasium 0.6's robots
+    render from ``_cam_dist`` and ``_cam_pitch`` (no public setting); the Reacher's video is framed by them."""
     env = make_known("ReacherBulletEnv-v0", render_mode="rgb_array")
     try:
         assert {"_cam_dist", "_cam_pitch"} <= set(vars(env.unwrapped))

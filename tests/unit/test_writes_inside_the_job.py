@@ -19,7 +19,7 @@ import runtime.job.setup
 from envs import adapters
 from runtime.job.script_failure import StderrTail
 from runtime.plugins import INSTALLED
-from sagemaker_rl.coach_launcher import train_preset_file
+from sagemaker_rl.coach_preset_file import train_preset_file
 
 
 @pytest.fixture

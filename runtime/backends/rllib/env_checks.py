@@ -13,7 +13,8 @@ import gymnasium
 
 from envs.adapters import has_action_mask
 from envs.errors import EnvConfigError, EnvStartError
-from envs.registry import KNOWN_ENVS, canonical_env_id, env_info, make_env
+from envs.catalog import KNOWN_ENVS
+from envs.registry import canonical_env_id, env_info, make_env
 from runtime.config.hyperparameters import TrainingSpec
 from runtime.errors import UserError
 from runtime.job.env_config import env_start_error

@@ -17,7 +17,8 @@ import re
 from pathlib import Path
 from typing import Any, Mapping
 
-from envs.registry import ALIASES, split_game_id
+from envs.catalog import ALIASES
+from envs.registry import split_game_id
 from runtime.backends.rllib.algorithm import policy_id_for
 from runtime.backends.rllib.config import SHARED_POLICY
 from runtime.export.mlagents_names import UnityBehavior

@@ -14,7 +14,8 @@ from typing import Any
 
 import gym
 
-from envs.registry import ALIASES, make_known
+from envs.catalog import ALIASES
+from envs.registry import make_known
 from sagemaker_rl.compat.gym_bridge import GymnasiumAsGym
 
 IDS = tuple(alias for alias in ALIASES if alias.startswith("Roboschool"))
