@@ -31,7 +31,7 @@ import re
 import sys
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, Callable, Iterator, Mapping, Sequence
+from typing import Any, Callable, Iterator, Mapping, Sequence, cast
 
 import numpy as np
 
@@ -350,7 +350,7 @@ def primary(outputs: Mapping[str, np.ndarray]) -> np.ndarray:
 
 
 def _plain(array: np.ndarray) -> list:
-    return list(np.asarray(array).tolist())  # callers pass slices (never 0-d), so tolist() gives a list
+    return cast(list[Any], np.asarray(array).tolist())  # callers pass slices (never 0-d): tolist() gives a list
 
 
 def encode(outputs: Mapping[str, np.ndarray], style: str, accept_type: str) -> bytes:
