@@ -17,6 +17,7 @@ import numpy as np
 
 from runtime.contracts import Actor, Plugins
 from runtime.errors import UserError
+from runtime.export.policy import ActionHead, env_action
 from runtime.names import CONFIG_JSON
 from runtime.serving.model_store import OnnxPolicy, locate_model, read_metadata
 
@@ -24,10 +25,12 @@ from runtime.serving.model_store import OnnxPolicy, locate_model, read_metadata
 def onnx_actor(model_dir: Path) -> Actor:
     """Any model with an exported ONNX policy."""
     policy = OnnxPolicy(model_dir)
+    head = (policy.metadata.get("serving") or {}).get("head")
+    action_head = ActionHead.from_json(head) if head else None
 
     def act(observation: np.ndarray) -> Any:
         action = policy.predict(np.asarray(observation, dtype=np.float32).reshape(1, -1))["actions"][0]
-        return int(action) if np.ndim(action) == 0 else action
+        return env_action(action_head, np.asarray(action))
 
     return act
 

@@ -16,6 +16,7 @@ from typing import Any, Callable, Mapping, TextIO
 import numpy as np
 
 from runtime.evaluate.episodes import batched, flat_observation, run_episodes
+from runtime.export.policy import env_action
 
 DEFAULT_FPS = 30
 MAX_VIDEO_STEPS = 2000
@@ -200,7 +201,9 @@ def torch_actor(policy: Any) -> Callable[[np.ndarray], Any]:
     def act(observation: np.ndarray) -> Any:
         with torch.no_grad():
             action = policy(torch.as_tensor(flat_observation(observation)[None]))[0][0].numpy()
-        return int(action) if action.ndim == 0 else action
+        return env_action(head, action)
+
+    head = getattr(policy, "head", None)  # a serving policy's (a backend's own module may have none)
 
     return act
 

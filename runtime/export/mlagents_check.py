@@ -178,13 +178,14 @@ def check_mlagents_model(path: Path, shapes: Sequence[tuple[int, ...]], spec: ml
         return 0.0
     observations, expected = reference
     got = run(sensor_inputs(observations, shapes), None)
+    actions = np.asarray(expected).reshape(len(observations), -1)  # a hybrid's row: continuous, then discrete
+    error = 0.0
     if spec.continuous:
-        return assert_close(f"{path.name} deterministic_continuous_actions", [got[ml.DETERMINISTIC_CONTINUOUS]],
-                            [np.asarray(expected).reshape(len(observations), -1)], tolerance)
-    greedy = np.asarray(expected).reshape(len(observations), -1)
-    if not np.array_equal(got[ml.DETERMINISTIC_DISCRETE], greedy):
+        error = assert_close(f"{path.name} deterministic_continuous_actions", [got[ml.DETERMINISTIC_CONTINUOUS]],
+                             [actions[:, : spec.continuous]], tolerance)
+    if spec.branches and not np.array_equal(got[ml.DETERMINISTIC_DISCRETE], actions[:, spec.continuous:]):
         raise _fail(path, "deterministic_discrete_actions differ from the policy's greedy actions")
-    return 0.0
+    return error
 
 
 def _check_masks(path: Path, run: Any, observations: list[np.ndarray], spec: ml.ActionSpec) -> None:

@@ -12,7 +12,8 @@ flattens them), applies the observation normalisation the job trained with, and 
   squashed instead of clipped, and its deterministic action is ``tanh(mean)``, in [-1, 1] like every action Unity
   takes;
 - discrete actions: each branch's logits masked as ML-Agents masks them (``logits * mask - 1e8 * (1 - mask)``),
-  a sample of their softmax (``discrete_actions``) and their arg-max (``deterministic_discrete_actions``), int64.
+  a sample of their softmax (``discrete_actions``) and their arg-max (``deterministic_discrete_actions``), int64;
+- both (a hybrid head): the continuous outputs, then the discrete ones, as ML-Agents' hybrid actions.
 
 Jobs the convention cannot express are skipped with the reason (:meth:`MLAgentsOnnx.skip_reason`); every file
 written passes :func:`runtime.export.mlagents_check.check_mlagents_model` or none is kept.
@@ -31,10 +32,11 @@ from runtime.export import mlagents_names as ml
 from runtime.export.checks import check_observations, export_tolerance, torch_outputs
 from runtime.export.exporter import ExportInput, Exporter
 from runtime.export.mlagents_check import check_mlagents_model
-from runtime.export.policy import CATEGORICAL, DETERMINISTIC, GAUSSIAN, MULTI_CATEGORICAL, SQUASHED_GAUSSIAN, \
-    ActionHead, ServingModel
+from runtime.export.policy import CATEGORICAL, DETERMINISTIC, GAUSSIAN, HYBRID, MULTI_CATEGORICAL, \
+    SQUASHED_GAUSSIAN, ActionHead, ServingModel
 
-CONTINUOUS_HEADS = (GAUSSIAN, SQUASHED_GAUSSIAN, DETERMINISTIC)
+CONTINUOUS_HEADS = (GAUSSIAN, SQUASHED_GAUSSIAN, DETERMINISTIC, HYBRID)
+DISCRETE_HEADS = (CATEGORICAL, MULTI_CATEGORICAL, HYBRID)
 
 
 def action_spec(head: ActionHead) -> ml.ActionSpec:
@@ -43,6 +45,8 @@ def action_spec(head: ActionHead) -> ml.ActionSpec:
         return ml.ActionSpec(0, (int(head.size),))
     if head.kind == MULTI_CATEGORICAL:
         return ml.ActionSpec(0, tuple(int(n) for n in head.parts or ()))
+    if head.kind == HYBRID:
+        return ml.ActionSpec(int(head.size), tuple(int(n) for n in head.parts or ()))
     return ml.ActionSpec(int(head.size), ())
 
 
@@ -53,9 +57,9 @@ def unsupported(serving: ServingModel) -> str | None:
         return "not a Unity game"
     if serving.stochastic:
         return f"the policy is random ({serving.stochastic}); ML-Agents' model must reproduce its deterministic action"
-    if head.kind not in (CATEGORICAL, MULTI_CATEGORICAL, *CONTINUOUS_HEADS):
+    if head.kind not in (*DISCRETE_HEADS, *CONTINUOUS_HEADS):
         return f"ML-Agents has no action space for a {head.kind} head"
-    if head.kind in (CATEGORICAL, MULTI_CATEGORICAL) and (head.start or any(head.starts or ())):
+    if head.kind in DISCRETE_HEADS and (head.start or any(head.starts or ())):
         return "ML-Agents' discrete actions start at 0"
     if head.kind in CONTINUOUS_HEADS and not (
             head.bounded and np.allclose(head.low or (), -1.0) and np.allclose(head.high or (), 1.0)):
@@ -100,8 +104,9 @@ def mlagents_module(serving: ServingModel) -> Any:
             outputs: list[torch.Tensor] = [self.version_number, self.memory_size]
             if spec.continuous:
                 outputs += self._continuous(out[:, : spec.continuous], out[:, spec.continuous: 2 * spec.continuous])
-            if spec.branches:
-                outputs += self._discrete(out[:, : sum(spec.branches)], inputs[len(shapes)])
+            if spec.branches:  # a hybrid's logits follow its Gaussian's mean and log std
+                logits = 2 * spec.continuous
+                outputs += self._discrete(out[:, logits: logits + sum(spec.branches)], inputs[len(shapes)])
             return tuple(outputs)
 
         def _continuous(self, mean: torch.Tensor, log_std: torch.Tensor) -> list[torch.Tensor]:

@@ -10,7 +10,9 @@ what the environment gets:
   discrete parts (``MultiDiscrete``, a ``Tuple`` of ``Discrete``): each part's greedy action (``[batch, parts]``)
   and each part's probabilities, concatenated (``[batch, sum of the parts' sizes]``);
   for continuous actions: the deterministic action (the distribution's mean), unsquashed from [-1, 1] to the
-  bounds when the framework normalises actions, and clipped to the bounds.
+  bounds when the framework normalises actions, and clipped to the bounds; for continuous and discrete actions
+  together (ML-Agents' hybrid actions): one row of both, the continuous actions then each discrete part's greedy
+  action (``[batch, size + parts]``), and the discrete parts' probabilities.
 
 The same object is traced to TorchScript and ONNX, drives rollout videos and evaluation, and is described as plain
 layers (:func:`runtime.export.mlp.mlp_description`) for the TensorFlow SavedModel built in TensorFlow's own
@@ -44,7 +46,13 @@ outputs the greedy allowed action, ``softmax(Q / temperature)`` over the allowed
 MULTI_CATEGORICAL = "multi_categorical"
 """Several discrete parts (``MultiDiscrete``, a ``Tuple`` of ``Discrete``): network outputs are the parts' logits,
 concatenated (``ActionHead.parts`` gives their sizes)."""
-HEAD_KINDS = (CATEGORICAL, GAUSSIAN, DETERMINISTIC, SQUASHED_GAUSSIAN, Q_ENSEMBLE, MULTI_CATEGORICAL)
+HYBRID = "hybrid"
+"""Continuous and discrete actions together (a ``Tuple`` of a 1-D ``Box`` and a ``Discrete`` or ``MultiDiscrete``,
+ML-Agents' hybrid action space): network outputs are the Box's Gaussian (mean and log std, ``size`` each) then the
+discrete parts' logits (``ActionHead.parts``)."""
+HEAD_KINDS = (CATEGORICAL, GAUSSIAN, DETERMINISTIC, SQUASHED_GAUSSIAN, Q_ENSEMBLE, MULTI_CATEGORICAL, HYBRID)
+DISCRETE_PARTS = (MULTI_CATEGORICAL, HYBRID)
+"""The heads with ``parts``."""
 
 
 @dataclass(frozen=True)
@@ -77,7 +85,7 @@ class ActionHead:
     kind: str
     """One of :data:`HEAD_KINDS`."""
     size: int
-    """Number of discrete actions, or the action vector's length."""
+    """Number of discrete actions, or the (continuous) action vector's length."""
     start: int = 0
     """Discrete spaces: the first action's value."""
     low: Sequence[float] | None = None
@@ -89,15 +97,17 @@ class ActionHead:
     filter_threshold: float | None = None
     """:data:`Q_ENSEMBLE`: the imitator's log-ratio threshold (``log(action_flexibility)``), None without one."""
     parts: Sequence[int] | None = None
-    """:data:`MULTI_CATEGORICAL`: each part's number of actions (``size`` is their sum)."""
+    """:data:`DISCRETE_PARTS`: each discrete part's number of actions (a multi-categorical ``size`` is their sum)."""
     starts: Sequence[int] | None = None
-    """:data:`MULTI_CATEGORICAL`: each part's first action's value (zeros when None)."""
+    """:data:`DISCRETE_PARTS`: each discrete part's first action's value (zeros when None)."""
 
     def __post_init__(self) -> None:
         if self.kind not in HEAD_KINDS:
             raise ValueError(f"unknown action head {self.kind!r}; expected one of {HEAD_KINDS}")
         if self.kind == MULTI_CATEGORICAL and (not self.parts or sum(self.parts) != self.size):
             raise ValueError(f"a multi-categorical head's parts {self.parts} must sum to its size {self.size}")
+        if self.kind == HYBRID and not self.parts:
+            raise ValueError("a hybrid head needs its discrete parts")
 
     @property
     def bounded(self) -> bool:
@@ -107,6 +117,11 @@ class ActionHead:
             and bool(np.all(np.isfinite(self.low)))
             and bool(np.all(np.isfinite(self.high)))
         )
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> ActionHead:
+        """The head :meth:`to_json` wrote."""
+        return cls(**{name: data[name] for name in cls.__dataclass_fields__ if name in data})
 
     def to_json(self) -> dict[str, Any]:
         """The head as written in ``policy_spec.json`` and ``metadata.json``."""
@@ -121,7 +136,7 @@ class ActionHead:
         }
         if self.kind == Q_ENSEMBLE:
             data.update(temperature=self.temperature, filter_threshold=self.filter_threshold)
-        if self.kind == MULTI_CATEGORICAL:
+        if self.kind in DISCRETE_PARTS:
             data.update(parts=[int(n) for n in self.parts or ()],
                         starts=[int(v) for v in self.starts or [0] * len(self.parts or ())])
         return data
@@ -154,6 +169,7 @@ def build_serving_policy(body: Any, observation_dim: int, head: ActionHead,
             self.start = head.start
             self.normalized = head.normalized
             self.bounded = head.bounded and head.kind not in (CATEGORICAL, MULTI_CATEGORICAL)
+            self.head = head  # how an environment takes the actions (env_action); not part of the traced graph
             self.parts = [int(n) for n in head.parts or ()]
             self.register_buffer("part_starts", torch.as_tensor(
                 list(head.starts or [0] * len(self.parts)) or [0], dtype=torch.int64))
@@ -189,17 +205,28 @@ def build_serving_policy(body: Any, observation_dim: int, head: ActionHead,
                 actions = torch.argmax(out, dim=-1) + self.start
                 return actions, probabilities
             if self.head_kind == MULTI_CATEGORICAL:  # each part's own argmax and softmax (RLlib's MultiCategorical)
-                logits = torch.split(out[:, : self.size], self.parts, dim=-1)
-                actions = torch.stack([torch.argmax(part, dim=-1) for part in logits], dim=-1) + self.part_starts
-                return actions, torch.cat([torch.softmax(part, dim=-1) for part in logits], dim=-1)
-            action = out[:, : self.size]
+                return self.parts_outputs(out[:, : self.size])
+            action = self.continuous(out[:, : self.size])
+            if self.head_kind == HYBRID:  # the Gaussian's mean and log std, then the parts' logits
+                discrete, probabilities = self.parts_outputs(out[:, 2 * self.size: 2 * self.size + sum(self.parts)])
+                return torch.cat([action, discrete.to(action.dtype)], dim=-1), probabilities
+            return (action,)
+
+        def parts_outputs(self, logits: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+            """Each discrete part's greedy action and its probabilities, concatenated."""
+            parts = torch.split(logits, self.parts, dim=-1)
+            actions = torch.stack([torch.argmax(part, dim=-1) for part in parts], dim=-1) + self.part_starts
+            return actions, torch.cat([torch.softmax(part, dim=-1) for part in parts], dim=-1)
+
+        def continuous(self, action: torch.Tensor) -> torch.Tensor:
+            """The deterministic continuous action of the distribution inputs' first ``size`` columns."""
             if self.head_kind == SQUASHED_GAUSSIAN:
                 action = torch.tanh(action)
             if self.bounded:
                 if self.normalized:
                     action = self.low + (action + 1.0) * (self.high - self.low) / 2.0
                 action = torch.maximum(torch.minimum(action, self.high), self.low)
-            return (action,)
+            return action
 
     return ServingPolicy().eval()
 
@@ -208,7 +235,17 @@ def output_names(head: ActionHead) -> list[str]:
     """The policy's outputs, in order."""
     if head.kind == Q_ENSEMBLE:
         return [ACTIONS, ACTION_PROBABILITIES, Q_VALUES]
-    return [ACTIONS, ACTION_PROBABILITIES] if head.kind in (CATEGORICAL, MULTI_CATEGORICAL) else [ACTIONS]
+    return [ACTIONS, ACTION_PROBABILITIES] if head.kind in (CATEGORICAL, *DISCRETE_PARTS) else [ACTIONS]
+
+
+def env_action(head: ActionHead | None, action: np.ndarray) -> Any:
+    """One row of the ``actions`` output as the environment takes it: a discrete action as an ``int``, a hybrid
+    row as ``(continuous actions, discrete action or actions)``, any other as the array (``head`` None: a policy
+    whose head is not known, taken as a plain one)."""
+    if head is not None and head.kind == HYBRID:
+        discrete = np.rint(action[head.size:]).astype(np.int64)
+        return action[: head.size].astype(np.float32), int(discrete[0]) if len(discrete) == 1 else discrete
+    return int(action) if action.ndim == 0 else action
 
 
 @dataclass(frozen=True)
@@ -277,8 +314,8 @@ def serving_model_of(policy: Any, head: ActionHead, obs_filter: ObservationFilte
     dim = int(policy.observation_dim)
 
     def describe() -> tuple[PolicyDescription, dict[str, np.ndarray]]:
-        if head.kind == MULTI_CATEGORICAL:  # the plain-layer exporters (TensorFlow) know one categorical head
-            raise NotAnMLP("a multi-categorical head has no plain-layer description")
+        if head.kind in DISCRETE_PARTS:  # the plain-layer exporters (TensorFlow) know one categorical head
+            raise NotAnMLP(f"a {head.kind.replace('_', '-')} head has no plain-layer description")
         layers, weights = mlp_description(policy.body, dim, None if head.kind == CATEGORICAL else head.size)
         return PolicyDescription(dim, head, obs_filter, layers), weights
 

@@ -4,6 +4,7 @@ from the job's ``train`` channel), and the job-level errors for a game that cann
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -140,3 +141,50 @@ def test_missing_player_in_train_channel(tmp_path: Path) -> None:
     assert "Traceback" not in result.stderr
 
 
+
+
+@pytest.mark.slow
+def test_a_game_with_continuous_and_discrete_actions(tmp_path: Path) -> None:
+    """ML-Agents' hybrid actions (two continuous, branches of 3 and 2): training, the served row (continuous actions,
+    then each branch's greedy action) equal to RLlib's own deterministic action of the checkpoint's module, the
+    ML-Agents file with both kinds of outputs passing `rlrt export --check`, and `rlrt evaluate` playing the game with
+    the model, its returns those the game itself counted."""
+    import numpy as np
+    import torch
+    from ray.rllib.core.rl_module.rl_module import RLModule
+
+    from runtime.serving.model_store import OnnxPolicy
+
+    hybrid = ["--continuous", "2", "--branches", "3,2"]
+    tree = make_job_tree(tmp_path / "ml", tiny(**{"rl.training.stop.training_iteration": 1}))
+    make_player(tree.channel("train"), "Basic", hybrid)
+    result = run_rlrt(TRAIN_UNITY, base=tree.base, timeout=240)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "mlagents/Basic.onnx (ML-Agents ONNX for Unity)" in result.stdout
+    metadata = json.loads((tree.model / "metadata.json").read_text())
+    assert metadata["action_space"]["type"] == "Tuple"
+    head = metadata["serving"]["head"]
+    assert (head["kind"], head["size"], head["parts"]) == ("hybrid", 2, [3, 2])
+
+    module = RLModule.from_checkpoint(str(tree.model.joinpath("checkpoint", "learner_group", "learner", "rl_module",
+                                                              "default_policy")))
+    observations = np.eye(20, dtype=np.float32)  # the game's one-hot positions
+    with torch.no_grad():
+        inputs = module.forward_inference({"obs": torch.as_tensor(observations)})["action_dist_inputs"]
+        continuous, discrete = module.get_inference_action_dist_cls().from_logits(inputs).to_deterministic().sample()
+    served = OnnxPolicy(tree.model).predict(observations)["actions"]
+    np.testing.assert_allclose(served[:, :2], np.clip(continuous.numpy(), -1.0, 1.0), atol=1e-5)
+    np.testing.assert_array_equal(served[:, 2:], discrete.numpy())
+
+    check = run_rlrt(["export", "--model-dir", str(tree.model), "--check"], base=tree.base, timeout=120)
+    assert check.returncode == 0 and "mlagents/Basic.onnx passes ML-Agents' loader rules" in check.stdout, check.stderr
+
+    record = tmp_path / "episodes.jsonl"
+    evaluation = make_job_tree(tmp_path / "evaluate", {"evaluate_episodes": 2, "env": "Basic",
+                                                       "rl.training.config.env_config.base_port": free_base_port()})
+    make_player(evaluation.channel("train"), "Basic", [*hybrid, "--record", str(record)])
+    played = run_rlrt(["evaluate", "--model", str(tree.model)], base=evaluation.base, timeout=240)
+    assert played.returncode == 0, played.stdout[-3000:] + played.stderr[-3000:]
+    reported = [float(r) for r in re.findall(r"^Episode reward: (\S+)\.", played.stdout, re.M)]
+    counted = [json.loads(line)["r"] for line in record.read_text().splitlines()]
+    assert len(reported) == 2 and reported == pytest.approx(counted[:2], abs=1e-4)

@@ -19,6 +19,7 @@ from runtime.export.pipeline import export_policies, export_serving
 from runtime.export.policy import (
     CATEGORICAL,
     GAUSSIAN,
+    HYBRID,
     MULTI_CATEGORICAL,
     ActionHead,
     ObservationFilter,
@@ -36,6 +37,7 @@ GAMES: dict[str, tuple[list[tuple[int, ...]], int, tuple[int, ...], str]] = {
     "two_branches": ([(20,)], 0, (3, 2), "Basic?team=0"),
     "3dball": ([(8,)], 2, (), "3DBall?team=0"),
     "visual": ([(8, 20, 3), (20,)], 0, (3,), "Basic?team=0"),
+    "hybrid": ([(20,)], 2, (3, 2), "Basic?team=0"),
 }
 
 
@@ -46,9 +48,12 @@ def unity_model(game: str, names: tuple[str, ...] | None = None, seed: int = 0) 
     shapes, continuous, branches, behavior = GAMES[game]
     dim = sum(int(np.prod(shape)) for shape in shapes)
     torch.manual_seed(seed)
-    outputs = 2 * continuous if continuous else sum(branches)
+    outputs = 2 * continuous + sum(branches)
     body = torch.nn.Sequential(torch.nn.Linear(dim, 16), torch.nn.Tanh(), torch.nn.Linear(16, outputs))
-    if continuous:
+    if continuous and branches:
+        head = ActionHead(HYBRID, continuous, low=[-1.0] * continuous, high=[1.0] * continuous, normalized=True,
+                          parts=list(branches))
+    elif continuous:
         head = ActionHead(GAUSSIAN, continuous, low=[-1.0] * continuous, high=[1.0] * continuous, normalized=True)
     elif len(branches) == 1:
         head = ActionHead(CATEGORICAL, branches[0])
@@ -100,7 +105,7 @@ def test_the_deterministic_outputs_are_the_policys_with_its_normalisation_folded
     import onnxruntime as ort
     import torch
 
-    for game in ("visual", "3dball"):
+    for game in ("visual", "3dball", "hybrid"):
         folder, section = exported[game]
         shapes = GAMES[game][0]
         model = unity_model(game)
@@ -114,6 +119,12 @@ def test_the_deterministic_outputs_are_the_policys_with_its_normalisation_folded
             got = dict(zip(ml.output_names(ml.ActionSpec(0, (3,))), session.run(None, feed)))
             np.testing.assert_array_equal(got["deterministic_discrete_actions"][:, 0], expected)
             assert got["discrete_actions"].dtype == np.int64 and set(got["discrete_actions"].ravel()) <= {0, 1, 2}
+        elif game == "hybrid":  # rlrt's row: the continuous actions, then each branch's greedy action
+            feed["action_masks"] = np.ones((32, 5), np.float32)
+            got = dict(zip(ml.output_names(ml.ActionSpec(2, (3, 2))), session.run(None, feed)))
+            np.testing.assert_allclose(got["deterministic_continuous_actions"], expected[:, :2], atol=1e-5)
+            np.testing.assert_array_equal(got["deterministic_discrete_actions"], expected[:, 2:])
+            assert np.all(np.abs(got["continuous_actions"]) <= 1.0) and got["discrete_actions"].shape == (32, 2)
         else:
             got = dict(zip(ml.output_names(ml.ActionSpec(2, ())), session.run(None, feed)))
             np.testing.assert_allclose(got["deterministic_continuous_actions"], expected, atol=1e-5)

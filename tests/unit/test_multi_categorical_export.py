@@ -50,12 +50,16 @@ def test_each_part_gets_its_own_argmax_and_softmax() -> None:
 
 
 def test_torchscript_and_onnx_reproduce_the_torch_policy(tmp_path: Path) -> None:
+    assert_exports_reproduce(*multi_policy(), tmp_path)
+
+
+def assert_exports_reproduce(policy: object, head: ActionHead, tmp_path: Path) -> None:
+    """TorchScript and ONNX give the torch serving ``policy``'s outputs (on 5 observations)."""
     import torch
 
     from runtime.export.onnx_export import export_onnx, onnx_outputs
     from runtime.export.torchscript_export import export_torchscript
 
-    policy, head = multi_policy()
     observations = np.random.default_rng(1).normal(size=(16, 5)).astype(np.float32)
     expected = torch_outputs(policy, observations)
     export_onnx(policy, 5, head, tmp_path / "policy.onnx")
@@ -70,14 +74,17 @@ def test_the_rllib_head_of_multidiscrete_and_tuple_actions() -> None:
 
     for space in (spaces.MultiDiscrete([2, 3, 4], start=[0, 1, -2]),
                   spaces.Tuple([spaces.Discrete(2), spaces.Discrete(3, start=1), spaces.Discrete(4, start=-2)])):
-        module = _ppo_module(space)
+        module = ppo_module(space)
         head = action_head(module, space, normalize_actions=False)
         assert head == ActionHead(MULTI_CATEGORICAL, 9, parts=PARTS, starts=STARTS), space
 
 
-def _ppo_module(action_space: spaces.Space) -> object:
+def ppo_module(action_space: spaces.Space, seed: int = 0) -> object:
+    """RLlib's default PPO module over 5 observations and ``action_space`` (its weights drawn from ``seed``)."""
+    import torch
     from ray.rllib.algorithms.ppo import PPOConfig
 
+    torch.manual_seed(seed)
     config = PPOConfig()
     spec = config.get_default_rl_module_spec()
     spec.observation_space = spaces.Box(-1.0, 1.0, (5,), np.float32)

@@ -24,7 +24,9 @@ Games (``--game``):
   episode ends at the small goal (7), +1 and the episode ends at the large goal (17). The best return is 0.93.
   ``--max-step`` (default 100) interrupts an episode as Unity's ``Agent.MaxStep`` does (``max_step_reached``).
   ``--observations visual`` / ``both`` add (or use only) a camera-like 8x20 RGB image of the line, sent PNG-compressed
-  as a Unity camera sensor sends it; ``--branches 3,2`` adds discrete branches (extra branches have no effect).
+  as a Unity camera sensor sends it; ``--branches 3,2`` adds discrete branches (extra branches have no effect);
+  ``--continuous N`` adds N continuous actions (a hybrid action space, as ML-Agents allows), each costing
+  ``0.01 * a**2`` a step, so the best policy keeps them at 0.
 * ``ball``: a 3DBall-like multi-agent game: ``--agents`` (default 12) platforms, each balancing a ball; vector
   observation of size 8 (platform tilt z and x, ball position relative to the platform, ball velocity); two
   continuous actions in [-1, 1] tilt the platform; +0.1 a step while the ball stays on, -1 and the episode ends when
@@ -171,14 +173,17 @@ class Basic(Game):
     behavior_name = "Basic?team=0"
     START, SMALL_GOAL, LARGE_GOAL, MIN, MAX, EXTENTS = 10, 7, 17, 0, 20, 20
 
-    def __init__(self, num_agents: int, max_step: int, seed: int, observations: str, branches: Sequence[int]) -> None:
+    def __init__(self, num_agents: int, max_step: int, seed: int, observations: str, branches: Sequence[int],
+                 continuous: int = 0) -> None:
         self.kind = observations
         self.branches = list(branches)
+        self.continuous = continuous
         self.position = [self.START] * num_agents
         super().__init__(num_agents, max_step, seed)
 
     def action_spec(self) -> ActionSpecProto:
-        return ActionSpecProto(num_discrete_actions=len(self.branches), discrete_branch_sizes=self.branches)
+        return ActionSpecProto(num_continuous_actions=self.continuous, num_discrete_actions=len(self.branches),
+                               discrete_branch_sizes=self.branches)
 
     def reset_agent(self, agent: int) -> None:
         self.position[agent] = self.START
@@ -187,7 +192,7 @@ class Basic(Game):
         move = int(discrete[0]) if discrete else 0
         direction = {1: -1, 2: 1}.get(move, 0)
         self.position[agent] = min(self.MAX, max(self.MIN, self.position[agent] + direction))
-        self.rewards[agent] -= 0.01
+        self.rewards[agent] -= 0.01 + 0.01 * sum(float(a) ** 2 for a in list(continuous)[: self.continuous])
         if self.position[agent] == self.SMALL_GOAL:
             self.rewards[agent] += 0.1
             return True
@@ -257,7 +262,7 @@ def make_game(args: argparse.Namespace, seed: int) -> Game:
     if args.game == "basic":
         branches = [int(b) for b in args.branches.split(",")]
         max_step = 100 if args.max_step is None else args.max_step
-        game: Game = Basic(args.agents or 1, max_step, seed, args.observations, branches)
+        game: Game = Basic(args.agents or 1, max_step, seed, args.observations, branches, args.continuous)
     else:
         game = Ball(args.agents or 12, 500 if args.max_step is None else args.max_step, seed)
     game.record = EpisodeRecord(args.record, game.behavior_name)
@@ -277,6 +282,7 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser.add_argument("--max-step", type=int)
     parser.add_argument("--observations", choices=("vector", "visual", "both"), default="vector")
     parser.add_argument("--branches", default="3")
+    parser.add_argument("--continuous", type=int, default=0)
     parser.add_argument("--crash-after-steps", type=int)
     parser.add_argument("--crash-once")
     parser.add_argument("--hang-after-steps", type=int)

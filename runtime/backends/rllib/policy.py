@@ -26,6 +26,7 @@ from runtime.export.policy import (
     CATEGORICAL,
     DETERMINISTIC,
     GAUSSIAN,
+    HYBRID,
     MULTI_CATEGORICAL,
     SQUASHED_GAUSSIAN,
     ActionHead,
@@ -130,6 +131,9 @@ def action_head(module: Any, action_space: Any, normalize_actions: bool) -> Acti
     parts = _discrete_parts(action_space)
     if parts is not None and issubclass(dist_cls, (TorchMultiCategorical, TorchMultiDistribution)):
         return ActionHead(MULTI_CATEGORICAL, sum(parts[0]), parts=parts[0], starts=parts[1])
+    hybrid = _hybrid_parts(action_space)
+    if hybrid is not None and issubclass(dist_cls, TorchMultiDistribution):
+        return _hybrid_head(declared, action_space, normalize_actions, *hybrid)
     if isinstance(action_space, spaces.Box) and len(action_space.shape) == 1:
         kind = {TorchDiagGaussian: GAUSSIAN, TorchDeterministic: DETERMINISTIC,
                 TorchSquashedGaussian: SQUASHED_GAUSSIAN}.get(dist_cls)
@@ -146,9 +150,49 @@ def action_head(module: Any, action_space: Any, normalize_actions: bool) -> Acti
             )
     raise UserError(
         f"Cannot export a serving policy for action space {action_space} with distribution {dist_cls.__name__}: "
-        "supported are Discrete (categorical), MultiDiscrete or a Tuple of Discrete (one categorical each) and 1-D "
-        "Box (diagonal Gaussian, squashed Gaussian or deterministic) policies."
+        "supported are Discrete (categorical), MultiDiscrete or a Tuple of Discrete (one categorical each), 1-D "
+        "Box (diagonal Gaussian, squashed Gaussian or deterministic) and Tuple(1-D Box, Discrete or MultiDiscrete) "
+        "(a Gaussian and categoricals: ML-Agents' hybrid actions) policies."
     )
+
+
+def _hybrid_parts(action_space: Any) -> tuple[list[int], list[int]] | None:
+    """The discrete parts' sizes and first values of ``Tuple((1-D Box, Discrete or MultiDiscrete))``, the hybrid
+    actions of ML-Agents' games; None for any other space (a one-part MultiDiscrete, which an env takes as an array
+    where the served row gives a number, included)."""
+    if not (isinstance(action_space, spaces.Tuple) and len(action_space.spaces) == 2):
+        return None
+    box, discrete = action_space.spaces
+    if not (isinstance(box, spaces.Box) and len(box.shape) == 1):
+        return None
+    if isinstance(discrete, spaces.Discrete):
+        return [int(discrete.n)], [int(discrete.start)]
+    parts = _discrete_parts(discrete)
+    return parts if parts is not None and len(parts[0]) > 1 else None
+
+
+def _hybrid_head(dist_cls: Any, action_space: Any, normalize_actions: bool, parts: list[int],
+                 starts: list[int]) -> ActionHead:
+    """The hybrid head, after checking on random inputs that RLlib's own deterministic action of ``dist_cls`` is what
+    the head reads from them: the Gaussian's mean (the first ``size`` of ``2 * size`` inputs), then each part's
+    arg-max."""
+    import torch  # heavy: torch (~1.5 s)
+
+    box = action_space.spaces[0]
+    size = int(box.shape[0])
+    logits = torch.randn((8, 2 * size + sum(parts)), generator=torch.Generator().manual_seed(0))
+    try:
+        continuous, discrete = dist_cls.from_logits(logits).to_deterministic().sample()
+    except Exception as exc:  # a distribution over other inputs than a Gaussian's and the parts' logits
+        raise UserError(f"Cannot export a serving policy for action space {action_space}: its distribution does not "
+                        f"take a Gaussian's and categoricals' inputs ({type(exc).__name__}: {exc}).") from exc
+    split = torch.split(logits[:, 2 * size:], parts, dim=1)
+    greedy = torch.stack([part.argmax(dim=1) for part in split], dim=1)  # indices: the head adds the starts
+    if not (torch.equal(continuous, logits[:, :size]) and torch.equal(discrete.reshape(greedy.shape), greedy)):
+        raise UserError(f"Cannot export a serving policy for action space {action_space}: its distribution's "
+                        "deterministic action is not a Gaussian's mean and each part's most likely action.")
+    return ActionHead(HYBRID, size, low=box.low.astype(float).tolist(), high=box.high.astype(float).tolist(),
+                      normalized=bool(normalize_actions), parts=parts, starts=starts)
 
 
 def _discrete_parts(action_space: Any) -> tuple[list[int], list[int]] | None:
