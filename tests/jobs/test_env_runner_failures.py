@@ -61,6 +61,11 @@ def test_an_env_that_kills_its_env_runners_fails_the_job_naming_its_error(tmp_pa
     run, tree = run_script_mode(tmp_path, "train.py", {"train.py": script},
                                 {**TINY, "rl.training.config.sample_timeout_s": 5}, timeout=300)
     assert run.returncode != 0, run.stdout[-3000:]
+    report = tree.intermediate / "env-runner-errors.log"
+    if fault == "start":  # RLlib's own lines (each runner's traceback) go to a file the message names, not the console
+        message += f" (RLlib's own report of its env runners' errors: {report})"
+        assert "the simulator licence server is unreachable" in report.read_text()
+        assert "taking actor" not in run.stdout + run.stderr and "Traceback" not in run.stdout + run.stderr
     assert tree.failure.read_text().strip() == message.format(code=tree.base / "code")
     assert "Framework error" not in run.stdout + run.stderr
     assert "rlrt: done" not in run.stdout and not (tree.model / "policy.onnx").exists()

@@ -10,7 +10,6 @@ What the session learns by building the environment itself is :mod:`runtime.back
 from __future__ import annotations
 
 import json
-import logging
 import math
 import time
 from dataclasses import replace
@@ -28,9 +27,8 @@ from runtime.backends.rllib.algorithm import (
 )
 from runtime.backends.rllib.cpus import env_runners_that_fit
 from runtime.backends.rllib.env_checks import (
-    RunnerErrors,
+    env_runners_built,
     env_spaces,
-    explain_env_failure,
     observes_action_mask,
     probe_environment,
     settings_the_actions_take,
@@ -131,23 +129,14 @@ class RLlibSession(TrainingSession):
         self.ray = init_ray(job.num_cpus, job.num_gpus, self.ray, worker_variables(threads))
         mark("ray started")
         env_runners_that_fit(config, context.cluster is not None, context.out, env_info(self.env_id).slow_step)
-        errors = RunnerErrors()
-        rllib_log = logging.getLogger("ray.rllib")
-        rllib_log.addHandler(errors)
+        runner_log = job.intermediate_dir / "env-runner-errors.log"
         try:
-            with without_native_lines(NATIVE_NOT_ACTIONABLE, fds=(2,)):  # Ray's C++ notice as env runners start
-                self.algo = config.build_algo()
-        except BaseException as exc:
+            with env_runners_built(self.env_id, env_config, getattr(config, "model_config", None), runner_log,
+                                   self.close), without_native_lines(NATIVE_NOT_ACTIONABLE, fds=(2,)):
+                self.algo = config.build_algo()  # the native lines: Ray's C++ notice as env runners start
+        except BaseException:
             self.close()
-            if isinstance(exc, Exception):
-                explain_env_failure(self.env_id, env_config, getattr(config, "model_config", None))
-                cause = errors.cause()
-                if cause:
-                    raise UserError(f"The environment {self.env_id} could not start in RLlib's env runners: "
-                                    f"{cause}") from exc
             raise
-        finally:
-            rllib_log.removeHandler(errors)
         self.dead_since: float | None = None
         self.window = EpisodeWindow(getattr(self.algo.config, "metrics_num_episodes_for_smoothing", 100) or 100)
         self.runners = healthy_env_runners(self.algo)

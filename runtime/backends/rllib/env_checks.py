@@ -4,10 +4,12 @@ take) before RLlib builds its env runners, and why they failed when they did (RL
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 from dataclasses import replace
-from typing import Any, Mapping, TextIO
+from pathlib import Path
+from typing import Any, Callable, Iterator, Mapping, TextIO
 
 import gymnasium
 
@@ -75,10 +77,14 @@ class RunnerErrors(logging.Handler):
 
     def __init__(self) -> None:
         super().__init__(logging.ERROR)
-        self.messages: list[str] = []
+        self.records: list[logging.LogRecord] = []
 
     def emit(self, record: logging.LogRecord) -> None:
-        self.messages.append(record.getMessage())
+        self.records.append(record)
+
+    @property
+    def messages(self) -> list[str]:
+        return [record.getMessage() for record in self.records]
 
     def cause(self) -> str | None:
         """The last exception line an env runner reported (``RuntimeError: ...``), or None."""
@@ -88,6 +94,52 @@ class RunnerErrors(logging.Handler):
             if found:
                 return re.sub(r"\), taking actor \d+ out of service\.?$", "", found[-1])
         return None
+
+
+def _below_error(record: logging.LogRecord) -> bool:
+    return record.levelno < logging.ERROR
+
+
+@contextlib.contextmanager
+def env_runners_built(env_id: str, env_config: Mapping[str, Any], model_config: Mapping[str, Any] | None,
+                      log_path: Path, close: Callable[[], None]) -> Iterator[None]:
+    """Around RLlib's building of its env runners. The errors RLlib logs meanwhile (each env runner's failure, with
+    its traceback, twice) are held back from the console: when the build fails for a reason rlrt can name (the
+    environment's own error, a setting it cannot take, an env runner's exception line), ``close`` runs, that reason
+    is raised as a :class:`UserError` and RLlib's lines go to ``log_path``, which the message names; otherwise they
+    are shown as RLlib logged them."""
+    errors = RunnerErrors()
+    rllib_log = logging.getLogger("ray.rllib")
+    console = list(rllib_log.handlers)
+    for handler in console:
+        handler.addFilter(_below_error)
+    rllib_log.addHandler(errors)
+    named = False
+    try:
+        yield
+    except Exception as exc:
+        close()
+        try:
+            explain_env_failure(env_id, env_config, model_config)
+            cause = errors.cause()
+            if cause:
+                raise UserError(f"The environment {env_id} could not start in RLlib's env runners: {cause}") from exc
+        except UserError as named_error:
+            named = True
+            if not errors.records:
+                raise
+            log_path.parent.mkdir(parents=True, exist_ok=True)
+            with log_path.open("a") as log:
+                log.writelines(ANSI.sub("", errors.format(record)) + "\n" for record in errors.records)
+            raise UserError(f"{named_error} (RLlib's own report of its env runners' errors: {log_path})") from exc
+        raise
+    finally:
+        rllib_log.removeHandler(errors)
+        for handler in console:
+            handler.removeFilter(_below_error)
+            for record in errors.records if not named else ():
+                if record.levelno >= handler.level:
+                    handler.handle(record)
 
 
 def probe_environment(env_id: str, env_config: Mapping[str, Any]) -> str | None:

@@ -22,6 +22,10 @@ NOT_ACTIONABLE: dict[str, tuple[str, ...]] = {
     "ray.rllib.algorithms.sac.sac": ("You are running SAC on the new API stack!",),
     # RLlib's own RLModule constructor builds the deprecated RLModuleConfig (ray 2.5x); no user code is involved.
     "ray._common.deprecation": ("DeprecationWarning: `RLModule(config=[RLModuleConfig object])`",),
+    # RLModule's constructor (ray.rllib.core.rl_module.rl_module, which logs as "ray.rllib") says this when the model's
+    # catalog failed to build (no convolutional layers for an image size): the failure itself, with its cause, is what
+    # the job reports (runtime.backends.rllib.env_checks).
+    "ray.rllib": ("Didn't create a Catalog object for your RLModule!",),
     # Ray Tune's system monitor asks for a GPU library even on CPU machines.
     "ray.tune.utils.util": ("Install gputil for GPU system monitoring.",),
     # Building the algorithm's env runners is what the job does first; Tune's hint about actor reuse does not apply.
