@@ -188,3 +188,48 @@ def test_a_game_with_continuous_and_discrete_actions(tmp_path: Path) -> None:
     reported = [float(r) for r in re.findall(r"^Episode reward: (\S+)\.", played.stdout, re.M)]
     counted = [json.loads(line)["r"] for line in record.read_text().splitlines()]
     assert len(reported) == 2 and reported == pytest.approx(counted[:2], abs=1e-4)
+
+
+@pytest.mark.slow
+def test_a_camera_only_game(tmp_path: Path) -> None:
+    """A game whose one sensor is a camera (8x20 RGB): RLlib has no network of its own for that size, so the job
+    names the setting (RLlib's env runners' tracebacks in a file, not on the console); with conv_filters it trains
+    a convolutional policy whose served action is the checkpoint's own, and whose ML-Agents file takes the camera
+    channel-first and passes `rlrt export --check`."""
+    import numpy as np
+    import torch
+    from ray.rllib.core.rl_module.rl_module import RLModule
+
+    from runtime.serving.model_store import OnnxPolicy
+
+    camera = ["--observations", "visual"]
+    refused = make_job_tree(tmp_path / "refused", tiny(**{"rl.training.stop.training_iteration": 1}))
+    make_player(refused.channel("train"), "Basic", camera)
+    result = run_rlrt(TRAIN_UNITY, base=refused.base, timeout=240)
+    assert result.returncode == 2, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "images of shape [8, 20, 3]" in refused.failure.read_text()
+    assert "rl.training.config.model_config.conv_filters" in refused.failure.read_text()
+    assert "env-runner-errors.log" in refused.failure.read_text()
+    assert "No default CNN configuration" in (refused.intermediate / "env-runner-errors.log").read_text()
+    assert unexpected_lines(result.stdout + result.stderr) == []
+
+    tree = make_job_tree(tmp_path / "ml", tiny(**{
+        "rl.training.stop.training_iteration": 1,
+        "rl.training.config.model_config": {"conv_filters": [[16, [4, 4], 2], [32, [4, 4], 2]]}}))
+    make_player(tree.channel("train"), "Basic", camera)
+    result = run_rlrt(TRAIN_UNITY, base=tree.base, timeout=240)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    metadata = json.loads((tree.model / "metadata.json").read_text())
+    assert metadata["observation_space"]["shape"] == [8, 20, 3]
+    module = RLModule.from_checkpoint(str(tree.model.joinpath("checkpoint", "learner_group", "learner", "rl_module",
+                                                              "default_policy")))
+    frames = np.random.default_rng(0).uniform(0.0, 1.0, (6, 8, 20, 3)).astype(np.float32)
+    with torch.no_grad():
+        logits = module.forward_inference({"obs": torch.as_tensor(frames)})["action_dist_inputs"].numpy()
+    np.testing.assert_array_equal(OnnxPolicy(tree.model).predict(frames.reshape(6, -1))["actions"],
+                                  logits.argmax(axis=1))
+    check = run_rlrt(["export", "--model-dir", str(tree.model), "--check"], base=tree.base, timeout=120)
+    assert check.returncode == 0 and "mlagents/Basic.onnx passes ML-Agents' loader rules" in check.stdout, check.stderr
+    from runtime.export.mlagents_check import read_signature
+
+    assert read_signature(tree.model / "mlagents" / "Basic.onnx")["inputs"][0]["shape"] == [None, 3, 8, 20]
