@@ -272,3 +272,21 @@ def test_an_unexportable_model_is_recorded_and_rlrt_export_says_why(tmp_path: Pa
     assert "not an RLlib (new API stack) checkpoint" in section["error"]
     done = run_rlrt(["export", "--model-dir", str(tmp_path)], base=tmp_path / "job", timeout=120)
     assert done.returncode == 2 and "not an RLlib (new API stack) checkpoint" in done.stderr
+
+
+def test_a_recurrent_policy_says_at_the_start_that_it_will_not_serve(tmp_path: Path) -> None:
+    """use_lstm: one line as the job starts, then after training the checkpoint kept and the reason, not a KeyError
+    from the exporter."""
+    from tests.conftest import make_job_tree, run_rlrt
+
+    tree = make_job_tree(tmp_path / "ml", {
+        "rl.training.config.model_config": {"use_lstm": True, "max_seq_len": 8},
+        "rl.training.config.train_batch_size_per_learner": 256, "rl.training.config.minibatch_size": 128,
+        "rl.training.config.num_epochs": 1, "rl.training.stop.training_iteration": 1})
+    run = run_rlrt(["train"], base=tree.base)
+    assert run.returncode == 2, run.stdout[-3000:] + run.stderr[-3000:]
+    assert "rlrt: model_config use_lstm trains a recurrent policy, which rlrt's exports cannot serve" in run.stdout
+    failure = tree.failure.read_text()
+    assert failure.startswith("Training finished, but the model cannot be served: rlrt cannot export a recurrent")
+    assert "KeyError" not in failure and (tree.model / "checkpoint").is_dir()
+    assert json.loads((tree.model / "metadata.json").read_text())["serving"]["error"].startswith("rlrt cannot export")

@@ -140,3 +140,19 @@ def test_torch_onnx_export_runs_on_public_api_with_the_pinned_onnx(tmp_path: Pat
     monkeypatch.setitem(sys.modules, "onnx", None)  # `import onnx` fails
     with pytest.raises(Exception, match="onnx"):
         export_onnx(policy, 3, head, tmp_path / "without.onnx")
+
+
+def test_a_recurrent_module_is_refused_with_what_to_do() -> None:
+    """RLlib's own is_stateful() (an LSTM's memory): no serving policy, and the message says why and what instead."""
+    from gymnasium import spaces
+    from ray.rllib.algorithms.ppo import PPOConfig
+
+    from runtime.backends.rllib.policy import serving_policy_from_parts
+
+    config = PPOConfig()
+    spec = config.get_default_rl_module_spec()
+    spec.observation_space = spaces.Box(-1.0, 1.0, (5,), np.float32)
+    spec.action_space = spaces.Discrete(3)
+    spec.model_config = {**config.model_config, "use_lstm": True, "max_seq_len": 4}
+    with pytest.raises(UserError, match="cannot export a recurrent policy .* train without use_lstm"):
+        serving_policy_from_parts(spec.build(), None, normalize_actions=True)

@@ -98,3 +98,4 @@ def test_a_served_row_is_its_list_of_actions() -> None:
     assert codec.primary(outputs).tolist() == [[1, 2, -2], [0, 3, 1]]
     single = {"actions": np.array([1, 0]), "action_probabilities": np.array([[0.2, 0.8], [0.6, 0.4]])}
     assert codec.primary(single).tolist() == [[0.2, 0.8], [0.6, 0.4]]  # one discrete part: its probabilities
+

@@ -140,6 +140,10 @@ class RLlibSession(TrainingSession):
         self.dead_since: float | None = None
         self.window = EpisodeWindow(getattr(self.algo.config, "metrics_num_episodes_for_smoothing", 100) or 100)
         self.runners = healthy_env_runners(self.algo)
+        if (getattr(config, "model_config", None) or {}).get("use_lstm"):
+            print("rlrt: model_config use_lstm trains a recurrent policy, which rlrt's exports cannot serve: this job "
+                  "keeps its RLlib checkpoint and fails after training; train without use_lstm for a model that "
+                  "serves", file=context.out, flush=True)
         if context.cluster is not None:
             placement = json.dumps(env_runner_hosts(self.algo), sort_keys=True)
             print(f"rlrt: env runners per host: {placement}", file=context.out, flush=True)

@@ -34,6 +34,11 @@ from runtime.export.policy import (
     build_serving_policy,
 )
 
+RECURRENT_NOT_SERVED = (
+    "rlrt cannot export a recurrent policy (model_config use_lstm, or a module with a memory state): its exports "
+    "(TorchScript, ONNX, the endpoint, ML-Agents' file) take observations and no state. The RLlib checkpoint holds "
+    "the trained policy (Algorithm.from_checkpoint restores it); train without use_lstm for a model that serves.")
+"""Why a stateful RLModule has no serving policy (RLModule.is_stateful())."""
 MODULE_PATH = ("learner_group", "learner", "rl_module", "default_policy")
 ENV_TO_MODULE_PATH = ("env_runner", "env_to_module_connector")
 MODULE_TO_ENV_PATH = ("env_runner", "module_to_env_connector")
@@ -273,6 +278,8 @@ def serving_policy_from_parts(
     module: Any, env_to_module_state: Mapping[str, Any] | None, normalize_actions: bool
 ) -> tuple[Any, ActionHead, ObservationFilter | None]:
     """Build the torch serving policy from an RLModule (copied to CPU) and its connectors' state."""
+    if module.is_stateful():
+        raise UserError(RECURRENT_NOT_SERVED)
     module = _traceable(copy.deepcopy(module).cpu().eval())
     observation_space = module.observation_space
     masked = _masked_sizes(module)
