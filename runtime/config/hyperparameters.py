@@ -51,6 +51,21 @@ from runtime.config.stop import (  # noqa: F401 - re-exported: the stop criteria
     stop_for_env,
 )
 from runtime.config.values import ValueCheck, check_value, coerce_value, decode_value, parse_number  # noqa: F401 - re-exported
+from runtime.config.workflow import (  # noqa: F401 - re-exported: one hyperparameter set serves a whole workflow
+    ALGORITHM,
+    EVAL_ENV,
+    EVALUATE_EPISODES,
+    EVALUATE_MAX_EPISODE_STEPS,
+    EVALUATE_STEPS,
+    PRETRAINED_MODEL,
+    RECORD_VIDEO_EVERY,
+    RL_CLUSTER_TYPE,
+    RL_NUM_INSTANCES_SECONDARY,
+    RL_PRIMARY_ADDRESS,
+    SAVE_MODEL,
+    TRACK,
+    WORKFLOW_KEYS,
+)
 from runtime.errors import UserError, container_job
 
 # Parameter names (constants, as sagemaker-training's params module does).
@@ -68,22 +83,6 @@ SAGEMAKER_PREFIX = params.SAGEMAKER_PREFIX
 TUNING_OBJECTIVE = params.TUNING_METRIC_PARAM
 """Added by SageMaker's hyperparameter tuner to every training job it starts; ignored like ``sagemaker_*``."""
 
-# Evaluation and cluster parameters other commands read; accepted (and type-checked) here so that one
-# hyperparameter set serves a whole workflow.
-EVALUATE_EPISODES = "evaluate_episodes"
-EVALUATE_STEPS = "evaluate_steps"
-EVALUATE_MAX_EPISODE_STEPS = "evaluate_max_episode_steps"
-ALGORITHM = "algorithm"
-EVAL_ENV = "env"
-RL_CLUSTER_TYPE = "rl_cluster_type"
-RL_NUM_INSTANCES_SECONDARY = "rl_num_instances_secondary"
-RL_PRIMARY_ADDRESS = "rl_primary_address"
-RECORD_VIDEO_EVERY = "record_video_every"
-SAVE_MODEL = "save_model"
-"""Coach's flag (the Batch RL seed passes ``save_model: 1``); accepted, rlrt always saves the model."""
-PRETRAINED_MODEL = "pretrained_model"
-"""Warm start: a model folder, ``model.tar.gz`` or checkpoint to start from (``pretrained``; train.warm_start)."""
-
 TOP_LEVEL_KEYS: Mapping[str, ValueCheck] = MappingProxyType(
     {
         PRESET: ValueCheck((str,), lambda v: bool(v.strip()), "a preset name"),
@@ -93,17 +92,7 @@ TOP_LEVEL_KEYS: Mapping[str, ValueCheck] = MappingProxyType(
         CHECKPOINT_FREQ: ValueCheck((int,), lambda v: v >= 1, "an integer >= 1"),
         KEEP_CHECKPOINTS: ValueCheck((int,), lambda v: v >= 1, "an integer >= 1"),
         SEED: ValueCheck((int,), lambda v: v >= 0, "an integer >= 0"),
-        EVALUATE_EPISODES: ValueCheck((int,), lambda v: v >= 1, "an integer >= 1"),
-        EVALUATE_STEPS: ValueCheck((int,), lambda v: v >= 1, "an integer >= 1"),
-        EVALUATE_MAX_EPISODE_STEPS: ValueCheck((int,), lambda v: v >= 1, "an integer >= 1 (steps per episode)"),
-        ALGORITHM: ValueCheck((str,), lambda v: bool(v.strip()), "an algorithm name"),
-        EVAL_ENV: ValueCheck((str,), lambda v: bool(v.strip()), "an environment id"),
-        RL_CLUSTER_TYPE: ValueCheck((str,), lambda v: bool(v.strip()), "a cluster type"),
-        RL_NUM_INSTANCES_SECONDARY: ValueCheck((int,), lambda v: v >= 0, "an integer >= 0"),
-        RL_PRIMARY_ADDRESS: ValueCheck((str,), lambda v: bool(v.strip()), "the primary job's Ray head as HOST[:PORT]"),
-        RECORD_VIDEO_EVERY: ValueCheck((int,), lambda v: v >= 0, "an integer >= 0 (0 turns videos off)"),
-        SAVE_MODEL: ValueCheck((int, bool), lambda v: v in (0, 1), "0 or 1"),
-        PRETRAINED_MODEL: ValueCheck((str,), lambda v: bool(v.strip()), "a model folder, model.tar.gz or checkpoint"),
+        **WORKFLOW_KEYS,
     }
 )
 

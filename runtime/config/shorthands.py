@@ -7,7 +7,7 @@ import argparse
 import json
 from typing import Any, Iterable, NamedTuple
 
-from runtime.config.hyperparameters import ENV, RUN, SEED
+from runtime.config.hyperparameters import ENV, RUN, SEED, TRACK
 from runtime.config.stop import STOP_PREFIX, STOP_TIMESTEPS_TOTAL
 from runtime.train.reporting import LINES, QUIET
 
@@ -33,6 +33,9 @@ SHORTHANDS = (
     Shorthand(("--seed",), "seed", SEED, int, "N", "the random seed (= --set seed=N)"),
     Shorthand(("--timesteps", "-n"), "timesteps", STOP_PREFIX + STOP_TIMESTEPS_TOTAL, int, "N",
               "stop after N environment steps (= --set rl.training.stop.timesteps_total=N)"),
+    Shorthand(("--track",), "track", TRACK, str, "TRACKER", "also track the run with mlflow (= --set track=mlflow): "
+              "settings, every iteration's metrics and the model folder, in $MLFLOW_TRACKING_URI or else a SQLite "
+              "store beside the job's tree (rlrt-jobs/mlflow.db); TensorBoard's logs are written either way"),
 )
 
 

@@ -14,6 +14,7 @@ How the model folder is written, all or nothing, is :mod:`runtime.train.model_fo
 from __future__ import annotations
 
 import math
+import os
 import sys
 import time
 from dataclasses import asdict, dataclass, replace
@@ -36,6 +37,7 @@ from runtime.train.checkpoints import CheckpointManager, TrainingState, config_c
 from runtime.train.model_folder import kept_checkpoint, model_after_stop, model_is_current, write_model_folder
 from runtime.train.progress import ProgressBar, SlowStartNotice
 from runtime.train.reporting import STOP_ALIASES, IterationMetrics, Reporter, console_mode
+from runtime.train.tracking import MLFLOW, MLflowTracker, default_store, settings_as_params
 from runtime.train.videos import RolloutVideos
 from runtime.train.warm_start import warm_start
 
@@ -176,12 +178,14 @@ def _train(job: JobEnvironment, spec: TrainingSpec, plugins: Plugins, out: TextI
             warm_start(backend, job, spec, hooks, state, out)
         # In /opt/ml (SageMaker, docker run) the events also go to output/intermediate, uploaded with the job's
         # output; elsewhere one copy, so that `tensorboard --logdir rlrt-jobs` lists each job once.
+        container = job.base_dir == DEFAULT_BASE_DIR
         reporter = Reporter(job.intermediate_dir, job.tensorboard_dir, f"{backend.describe()} (preset {spec.preset})",
                             out, coach_lines=hooks.coach_line_per_iteration, pass_bar=spec.pass_bar,
-                            tensorboard_copy=job.base_dir == DEFAULT_BASE_DIR, stop=spec.stop, units=backend.units,
+                            tensorboard_copy=container, stop=spec.stop, units=backend.units,
                             resumed_at=(state.training_iteration, state.timesteps_total) if resumed else None,
-                            console=console_mode(console, out, container=job.base_dir == DEFAULT_BASE_DIR),
-                            kept=lambda: kept_checkpoint(last) if (last := checkpoints.latest()) else "")
+                            console=console_mode(console, out, container=container),
+                            kept=lambda: kept_checkpoint(last) if (last := checkpoints.latest()) else "",
+                            tracker=start_tracking(job, spec, container, out))
         print(f"rlrt: training {backend.describe()} (preset {spec.preset}); stop when "
               + " or ".join(f"{k} >= {v:g}" for k, v in spec.stop.items()), file=out, flush=True)
 
@@ -264,7 +268,7 @@ def _train(job: JobEnvironment, spec: TrainingSpec, plugins: Plugins, out: TextI
         if not videos.filming:
             STOPS.reached("closing the training logs", f"{complete}.")
         with STOPS.phase_of("closing the training logs", HOLD):  # never half closed: a stop acts once they are
-            reporter.close()
+            reporter.close(model_dir=job.model_dir)
         reporter = None  # closed: not again below
         mark("reporter closed")
         videos.wait_final(f"{complete}; the final video was not written.")
@@ -283,6 +287,16 @@ def _train(job: JobEnvironment, spec: TrainingSpec, plugins: Plugins, out: TextI
             backend.close()
             mark("backend closed")
         hooks.close()
+
+
+def start_tracking(job: JobEnvironment, spec: TrainingSpec, container: bool, out: TextIO) -> MLflowTracker | None:
+    """The job's MLflow run when the hyperparameter ``track`` asks for one (:mod:`runtime.train.tracking`)."""
+    if spec.extras.get(hp.TRACK) != MLFLOW:
+        return None
+    name = os.environ.get("TRAINING_JOB_NAME", spec.preset) if container else job.base_dir.name
+    params = settings_as_params(spec.preset, spec.algorithm, spec.env, spec.seed, spec.config, spec.stop)
+    return MLflowTracker(name, params, {"rlrt.tree": str(job.base_dir), "rlrt.preset": spec.preset},
+                         default_store(job.base_dir, container), out)
 
 
 def _settings_on_resume(spec: TrainingSpec, stored: Mapping[str, Any] | None, stopped_by: str,

@@ -18,11 +18,12 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping, Sequence, TextIO
 
-from runtime.errors import UserError
+from runtime.errors import JobInterrupted, UserError
 from runtime.evaluate.episodes import testing_line
 from runtime.metric_lines import OFF_POLICY_ESTIMATES, metric_line
 from runtime.paths import FILE, FOLDER, guarded
 from runtime.train.curve import plot_learning_curve
+from runtime.train.tracking import MLflowTracker
 
 METRIC_LINE_KEYS = (
     "episode_reward_mean",
@@ -200,6 +201,7 @@ class Reporter:
         stop: Mapping[str, Any] | None = None,
         units: tuple[str, str] = ("iteration", "steps"),
         kept: Callable[[], str] = str,
+        tracker: MLflowTracker | None = None,
     ) -> None:
         """``tensorboard_copy``: write the TensorBoard events into ``intermediate_dir/tensorboard`` as well (SageMaker
         uploads that folder with the job's output; ``tensorboard_dir`` only with a TensorBoard output config).
@@ -208,11 +210,13 @@ class Reporter:
         points go (TensorBoard's own ``purge_step``). ``console``: what stdout shows of an iteration
         (:func:`console_mode`); ``stop`` and ``units`` (the session's words for an iteration and a step): what its
         one line for a person says (:func:`compact_line`). ``kept``: what the job keeps (its last checkpoint), as a
-        sentence added to a failure to write these files (a full or read-only disk)."""
+        sentence added to a failure to write these files (a full or read-only disk). ``tracker``: the job's MLflow
+        run (``--track mlflow``), which gets every iteration's metrics too."""
         from tensorboardX import SummaryWriter  # heavy: TensorBoard writer
 
         self.intermediate_dir = intermediate_dir
         self.kept = kept
+        self.tracker = tracker
         self.stream = stream or sys.stdout
         self.title = title
         self.plot_every_s = plot_every_s
@@ -255,12 +259,15 @@ class Reporter:
         with self._guarded(self.progress_file, "The progress file", FILE):
             self._csv.writerow(asdict(metrics))
             self._csv_handle.flush()
+        scalars = {key: float(value) for key, value in asdict(metrics).items()
+                   if key != "training_iteration" and math.isfinite(float(value))}
         for writer, folder in zip(self._writers, self.tensorboard_dirs):
             with self._guarded(folder, "The TensorBoard folder"):
                 _check_alive(writer)
-            for key, value in asdict(metrics).items():
-                if key != "training_iteration" and math.isfinite(float(value)):
-                    writer.add_scalar(f"rlrt/{key}", value, metrics.timesteps_total)
+            for key, value in scalars.items():
+                writer.add_scalar(f"rlrt/{key}", value, metrics.timesteps_total)
+        if self.tracker is not None:
+            self.tracker.log(scalars, metrics.timesteps_total)
         if time.monotonic() - self._last_plot >= self.plot_every_s:
             self.plot()
 
@@ -298,10 +305,14 @@ class Reporter:
         except UserError as exc:
             raise UserError(f"{exc} {self.kept()}".strip()) from exc.__cause__
 
-    def close(self, raise_errors: bool = True) -> None:
+    def close(self, raise_errors: bool = True, model_dir: Path | None = None) -> None:
         """Flush everything and draw the final learning curve. Each is closed even when one fails (a full or
         read-only disk); the first failure is then raised, naming its path, or (``raise_errors`` False: the job
-        is failing already) said in one line."""
+        is failing already) said in one line. The MLflow run ends with the complete ``model_dir`` as its artifact,
+        FAILED when the job is failing, KILLED when a signal stopped it."""
+        if self.tracker is not None:
+            stopped = isinstance(sys.exc_info()[1], JobInterrupted)
+            self.tracker.end(model_dir, "FINISHED" if raise_errors else "KILLED" if stopped else "FAILED")
         failures: list[UserError] = []
         with _collect(failures), self._guarded(self.progress_file, "The progress file", FILE):
             self._csv_handle.close()

@@ -24,7 +24,7 @@ FLOORS: tuple[tuple[str, tuple[str, ...]], ...] = (
               "runtime.log_lines", "runtime.collector", "runtime.paths", "runtime.stop_signals", "runtime.streams",
               "runtime.arguments", "runtime.user_code")),
     ("services", ("runtime.config", "runtime.job", "runtime.train.checkpoints", "runtime.train.manifest",
-                  "runtime.train.reporting", "runtime.train.progress", "runtime.train.curve",
+                  "runtime.train.reporting", "runtime.train.tracking", "runtime.train.progress", "runtime.train.curve",
                   "runtime.export", "runtime.evaluate", "runtime.serving", "runtime.offline", "runtime.cluster",
                   "runtime.runs", "sagemaker_rl.compat", "sagemaker_rl.user_envs", "sagemaker_rl.experiment")),
     ("contracts", ("runtime.contracts",)),
@@ -67,6 +67,7 @@ HEAVY: dict[str, str] = {
     "sagemaker_inference": "SageMaker's inference toolkit, only inside its serving container",
     "imageio_ffmpeg": "ffmpeg, only to write a video",
     "lz4": "LZ4, only to read RLlib 1.x's compressed sample batches (where it is missing, one clear error)",
+    "mlflow": "MLflow (~3.5 s), only for a job tracked with it (--track mlflow)",
 }
 """The third-party libraries a function may import (on first use, for start-up time), and why each is heavy. Every
 other import, first-party modules above all, stands at the top of its module, where readers and this test see it."""
