@@ -27,7 +27,6 @@ from typing import Any, Mapping, TextIO
 from runtime.errors import UserError
 
 MLFLOW = "mlflow"
-TRACKERS = (MLFLOW,)
 EXPERIMENT = "rlrt"
 """The MLflow experiment rlrt's runs go to (a preset would split runs that users compare across presets)."""
 MAX_PARAM = 6000
