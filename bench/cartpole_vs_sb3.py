@@ -13,7 +13,8 @@ import argparse
 import os
 import statistics
 
-from common import OUT, found, machine, python, rlrt_env, seconds_to_cartpole_475, stream_process
+from common import (OUT, found, load_key, load_name, machine, python, record, rlrt_env, seconds_to_cartpole_475,
+                    stream_process)
 from load import add_load_argument, load_from
 
 
@@ -26,8 +27,11 @@ def main() -> None:
     with load_from(args.under_load) as load:
         print(load, flush=True)
         ours, theirs = race(args.rounds)
-    print(f"median seconds to 475: rlrt {statistics.median(ours):.1f}, SB3 {statistics.median(theirs):.1f}; "
-          f"SB3/rlrt {statistics.median(theirs) / statistics.median(ours):.2f}")
+    ours_s, theirs_s = statistics.median(ours), statistics.median(theirs)
+    print(f"median seconds to 475: rlrt {ours_s:.1f}, SB3 {theirs_s:.1f}; SB3/rlrt {theirs_s / ours_s:.2f}")
+    record(f"cartpole-vs-sb3/{load_key(args.under_load)}", f"rlrt {ours_s:.1f} s vs SB3 {theirs_s:.1f} s: "
+           f"{theirs_s / ours_s:.2f}", load_name(args.under_load), figure="CartPole s to 475, SB3/rlrt", goal=">= 1.2",
+           write_up="history.md")
 
 
 def race(rounds: int) -> tuple[list[float], list[float]]:

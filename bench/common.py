@@ -34,7 +34,7 @@ def machine() -> str:
 
 def python_loop_seconds() -> float:
     """Seconds one core takes for a pure-Python loop of 10^7 additions: the same 2-core AMD EPYC VM gave 0.6 s to 1.6 s
-    on 2026-11-23 (other tenants of its host), and every figure in bench/RESULTS.md scales with it."""
+    on 2026-11-23 (other tenants of its host), and every figure in bench/results/ scales with it."""
     started = time.perf_counter()
     total = 0
     for i in range(10**7):
@@ -152,3 +152,61 @@ def train_for(base: Path, preset: str, seconds: float, keep_return_stop: bool = 
     assert code == 0, (base / "train.log").read_text()[-3000:]
     with (base / "output" / "intermediate" / "progress.csv").open() as handle:
         return list(csv.DictReader(handle)), wall
+
+
+def short_machine() -> str:
+    """The CPU's model without its trademarks and clock, and the cores: what a results row names."""
+    model = "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1]
+                break
+    except OSError:
+        pass
+    for noise in ("(R)", "(TM)", "(tm)", " CPU", " Processor"):
+        model = model.replace(noise, "")
+    model = " ".join(model.split("@", 1)[0].split())
+    return f"{model}, {os.cpu_count()} cores"
+
+
+def load_name(under_load: int | None) -> str:
+    """The ``load`` of a results row for ``--under-load``'s value: quiet, or the standard load (at nice 19)."""
+    if under_load is None:
+        return "quiet"
+    return "under load" if under_load == 19 else f"under load at nice {under_load}"
+
+
+def load_key(under_load: int | None) -> str:
+    """The part of a results row's key that says its load, so a quiet and a loaded run keep a row each."""
+    return "quiet" if under_load is None else ("under-load" if under_load == 19 else f"under-load-nice{under_load}")
+
+
+def record(key: str, result: str, load: str = "quiet", results: Path | None = None, table: Path | None = None,
+           **fields: str) -> None:
+    """Put this run's ``result`` in the row ``key`` of bench/results/results.json, with this machine, today's date
+    (UTC), the load and this process's command, then regenerate bench/RESULTS.md from it; the other rows stay as they
+    are. ``fields`` give the row's ``figure`` and ``goal``; its ``write_up`` (a file under bench/results/, with the
+    section's anchor) is taken only for a key the file does not hold yet, so a row keeps the section it links."""
+    import datetime
+    import shlex
+
+    import results_table
+
+    results = results or results_table.RESULTS_JSON
+    rows = results_table.read_rows(results)
+    row = next((row for row in rows if row["key"] == key), None)
+    if row is None:
+        missing = {"figure", "goal", "write_up"} - set(fields)
+        assert not missing, f"results row {key!r} is new: give its {sorted(missing)}"
+        row = {"key": key, "write_up": fields["write_up"]}
+        rows.append(row)
+    script = Path(sys.argv[0]).resolve()
+    script_name = f"bench/{script.name}" if script.parent == REPO / "bench" else sys.argv[0]
+    row.update({name: value for name, value in fields.items() if name != "write_up"})
+    row.update(result=result, machine=short_machine(), load=load,
+               date=datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d"),
+               command=shlex.join(["python", script_name, *sys.argv[1:]]))
+    results_table.write_rows([{name: row[name] for name in results_table.FIELDS} for row in rows], results)
+    results_table.write_table(results, table or results_table.RESULTS_MD)
+    print(f"recorded in {results}: {key}: {result}", flush=True)

@@ -13,7 +13,7 @@ import argparse
 import shutil
 import statistics
 
-from common import OUT, found, machine, python, rlrt_env, stream_process, write_tree
+from common import OUT, found, load_key, load_name, machine, python, record, rlrt_env, stream_process, write_tree
 from load import add_load_argument, load_from
 
 
@@ -25,12 +25,16 @@ def main() -> None:
     print(f"machine: {machine()}", flush=True)
     with load_from(args.under_load) as load:
         print(load, flush=True)
-        race(args.rounds)
+        ours_first, ours_exit, sb3_first, sb3_exit = race(args.rounds)
     print(f"machine at the end: {machine()}", flush=True)
+    record(f"first-result/{load_key(args.under_load)}", f"{ours_first:.2f} / {ours_exit:.2f} s vs {sb3_first:.2f} / "
+           f"{sb3_exit:.2f} s: {ours_first / sb3_first:.2f}x", load_name(args.under_load),
+           figure="first result / exit, rlrt vs SB3", goal="report", write_up="history.md")
 
 
-def race(rounds: int) -> None:
-    """``rounds`` rounds of a one-iteration rlrt job then SB3's first update; prints each round and the medians."""
+def race(rounds: int) -> tuple[float, float, float, float]:
+    """``rounds`` rounds of a one-iteration rlrt job then SB3's first update; prints each round and the medians, and
+    returns them: rlrt's first result and exit, SB3's first update and exit."""
     root = OUT / "first-result"
     root.mkdir(parents=True, exist_ok=True)
     rlrt_first, rlrt_exit, sb3_first, sb3_exit = [], [], [], []
@@ -53,6 +57,7 @@ def race(rounds: int) -> None:
     median = statistics.median
     print(f"median: rlrt first result {median(rlrt_first):.2f} s, exit {median(rlrt_exit):.2f} s; "
           f"SB3 first update {median(sb3_first):.2f} s, exit {median(sb3_exit):.2f} s", flush=True)
+    return median(rlrt_first), median(rlrt_exit), median(sb3_first), median(sb3_exit)
 
 
 if __name__ == "__main__":

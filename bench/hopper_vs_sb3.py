@@ -23,7 +23,8 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from common import OUT, REPO, greedy_return, machine, python, python_loop_seconds, rlrt_env, stream_process, train_for
+from common import (OUT, REPO, greedy_return, load_key, load_name, machine, python, python_loop_seconds, record,
+                    rlrt_env, stream_process, train_for)
 from load import add_load_argument, load_from
 
 STEPS = 2_000_000
@@ -111,6 +112,15 @@ def main() -> None:
           f"{mean_at(a['curve'], common) / mean_at(b['curve'], common):.2f}; greedy return at each side's end "
           f"rlrt/SB3 {a['greedy'] / b['greedy']:.2f}; time to 2M steps SB3/rlrt {b['to_2m'] / a['to_2m']:.2f}; env "
           f"steps per second rlrt/SB3 {a['rate'] / b['rate']:.2f}")
+    if a["to_2m_measured"]:  # a run to rlrt's 2M-step end: the comparison of what each side learned
+        record("hopper-vs-sb3-2m", f"{mean_at(a['curve'], common):.0f} vs {mean_at(b['curve'], common):.0f}: "
+               f"{mean_at(a['curve'], common) / mean_at(b['curve'], common):.2f}", load_name(args.under_load),
+               figure="Hopper training mean at 2M steps, rlrt/SB3", goal="at least as good", write_up="history.md")
+    else:  # a short run: the rate at which each side steps
+        record(f"hopper-vs-sb3/{load_key(args.under_load)}", f"{a['rate']:.0f} vs {b['rate']:.0f}: "
+               f"{a['rate'] / b['rate']:.2f}", load_name(args.under_load),
+               figure=f"Hopper env steps/s in {args.seconds:.0f} s, rlrt/SB3", goal="slowdown no worse than SB3's",
+               write_up="history.md")
     (REPO / "bench" / "results").mkdir(exist_ok=True)
     plot(sides, REPO / "bench" / "results" / f"hopper-vs-sb3{'-under-load' if args.under_load else ''}.png")
 

@@ -23,7 +23,7 @@ import tarfile
 from pathlib import Path
 
 import yaml
-from common import OUT, REPO, machine, python, rlrt_env, stream_process, write_tree
+from common import OUT, REPO, machine, python, record, rlrt_env, stream_process, write_tree
 
 LAUNCHER = '''
 import json
@@ -94,6 +94,9 @@ def main() -> None:
           f"launcher {statistics.median(launcher_walls):.2f} s, "
           f"ratio {statistics.median(ratios):.3f} (goal <= 1.05)")
     print(f"load average at the end: {'/'.join(f'{x:.1f}' for x in os.getloadavg())}")
+    record("launcher-vs-preset", f"{statistics.median(ratios):.3f} (preset {statistics.median(preset_walls):.2f} s, "
+           f"launcher {statistics.median(launcher_walls):.2f} s)", figure="launcher job / preset job, wall s",
+           goal="<= 1.05", write_up="history.md")
 
 
 if __name__ == "__main__":

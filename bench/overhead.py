@@ -16,7 +16,7 @@ import csv
 import shutil
 import statistics
 
-from common import OUT, found, machine, python, rlrt_env, stream_process, write_tree
+from common import OUT, found, load_key, load_name, machine, python, record, rlrt_env, stream_process, write_tree
 from load import add_load_argument, load_from
 
 
@@ -31,6 +31,9 @@ def main() -> None:
         print(load, flush=True)
         ratios = race(args.rounds, args.iterations)
     print(f"median ratio rlrt / bare: {statistics.median(ratios):.3f} (goal >= 0.97)")
+    record(f"overhead/{load_key(args.under_load)}",
+           f"{statistics.median(ratios):.3f} (rounds {', '.join(f'{ratio:.3f}' for ratio in ratios)})",
+           load_name(args.under_load), figure="env steps/s, rlrt/bare RLlib", goal=">= 0.97", write_up="history.md")
 
 
 def race(rounds: int, iterations: int) -> list[float]:

@@ -15,7 +15,7 @@ import re
 import shutil
 import statistics
 
-from common import OUT, machine, python, train_for, stream_process, REPO
+from common import OUT, REPO, load_key, load_name, machine, python, record, stream_process, train_for
 from load import add_load_argument, load_from
 
 LEARNING_STARTS = 1_000
@@ -65,6 +65,9 @@ def main() -> None:
     ours_median, theirs_median = statistics.median(rates["rlrt"]), statistics.median(rates["sb3"])
     print(f"median env steps/s after the warm-up: rlrt {ours_median:.1f}, SB3 {theirs_median:.1f}; "
           f"rlrt/SB3 {ours_median / theirs_median:.2f}")
+    record(f"sac-vs-sb3/{load_key(args.under_load)}",
+           f"{ours_median:.1f} vs {theirs_median:.1f}: {ours_median / theirs_median:.2f}", load_name(args.under_load),
+           figure="SAC env steps/s, rlrt/SB3", goal="report", write_up="history.md")
 
 
 if __name__ == "__main__":

@@ -40,6 +40,7 @@ from typing import Any
 
 import numpy as np
 import psutil
+from common import record
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -391,7 +392,23 @@ def main() -> int:
     args.load_after = os.getloadavg()
     if args.out:
         write_report(args, model, results)
+    record_rows(results)
     return 0
+
+
+def record_rows(results: dict[str, dict]) -> None:
+    """The headline figure of each case that ran, in bench/results/results.json."""
+    latency, slow, big = results.get("latency"), results.get("slow"), results.get("big")
+    if latency:
+        record("serving-latency", f"{latency['p99_ms']:.2f} ms (p50 {latency['p50_ms']:.2f})",
+               figure="/invocations p99, concurrency 8", goal="<= 5 ms", write_up="serving.md")
+    if slow and slow["ping_max_ms"] is not None:
+        record("serving-slow", f"p50 {slow['ping_p50_ms']:.1f} ms, max {slow['ping_max_ms']:.1f} ms, "
+               f"{slow['pings_failed']} failed", figure=f"/ping beside {slow['clients']} slow clients",
+               goal="within 2 s", write_up="history.md")
+    if big and big["status"] == 200:
+        record("serving-big", f"{big['worker_rss_mb_peak']:.0f} MB", figure=f"{big['body_mb']:.0f} MB JSON body, "
+               "worker peak RSS", goal="< ~1 GB", write_up="history.md")
 
 
 def write_report(args: argparse.Namespace, model: Path, results: dict[str, dict]) -> None:

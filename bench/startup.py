@@ -24,7 +24,7 @@ import statistics
 from collections import defaultdict
 from pathlib import Path
 
-from common import OUT, found, machine, python, rlrt_env, stream_process, write_tree
+from common import OUT, found, machine, python, record, rlrt_env, stream_process, write_tree
 
 TIMING = re.compile(r"^rlrt-timing: (.+) ([0-9.]+)$", re.M)
 
@@ -89,6 +89,11 @@ def main() -> None:
     print(f"{args.iterations}-iteration job vs bare RLlib: whole-process ratio median {statistics.median(whole):.3f} "
           f"(goal >= 0.97); loop-only ratio median {statistics.median(loop):.3f}")
     print(f"load average at the end: {'/'.join(f'{x:.1f}' for x in os.getloadavg())}")
+    record("startup/first-metrics", f"{statistics.median(firsts):.2f} / {statistics.median(walls):.2f} s",
+           figure="one-iteration job: first metrics / exit", goal="<= 4 / <= 6 s", write_up="history.md")
+    record("startup/whole-process", f"{statistics.median(whole):.3f}",
+           figure=f"{args.iterations}-iteration job, rlrt/bare RLlib steps per wall s", goal=">= 0.97",
+           write_up="history.md")
 
 
 if __name__ == "__main__":

@@ -3,7 +3,7 @@
 Importing RLlib (torch, Ray Tune, pandas) and, on the first optimizer, ``torch._dynamo`` creates ~770,000 objects that
 live as long as the process. While they are created, the collector's full collections rescan all of them again and
 again (7 full collections in RLlib's import): ~30 % of the import time (on the 2-core build machine
-``import ray.rllib.algorithms.ppo`` 1.8 -> 1.3 s, ``import torch._dynamo`` 0.96 -> 0.55 s; bench/RESULTS.md).
+``import ray.rllib.algorithms.ppo`` 1.8 -> 1.3 s, ``import torch._dynamo`` 0.96 -> 0.55 s; bench/results/history.md).
 
 :func:`start_up` holds back the full collections only: the young generations are still collected, so the cyclic
 garbage of the imports is freed as usual (~350 objects are left for later, against ~18,000 with the collector off).
@@ -14,7 +14,7 @@ At exit it is all unfrozen again (``gc.unfreeze``, an exit handler): frozen
 objects are never collected, not even by the interpreter's teardown, and among them is the user's code of the
 process (a launcher script's module: its functions and globals form a cycle). A file that code left open was then
 never flushed (20 bytes written, 0 kept). The teardown's collections free the libraries' ~1M objects too:
-~1.5 CPU-seconds more on the 2-core machine (bench/RESULTS.md), the price of a process whose user code ends as
+~1.5 CPU-seconds more on the 2-core machine (bench/results/history.md), the price of a process whose user code ends as
 Python promises.
 """
 

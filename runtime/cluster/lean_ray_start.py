@@ -1,7 +1,7 @@
 """``ray start`` for a job's own one-machine Ray, without the two head services such a node never uses: the Ray
 Client server (``ray://`` connections: the job joins through the GCS) and the autoscaler's monitor (nothing to scale;
 ``--no-monitor``, which :class:`runtime.cluster.node.RayNode` adds). On 2 cores the two take ~3.5 of the ~12
-CPU-seconds Ray's start costs, while the job imports RLlib beside them (bench/RESULTS.md).
+CPU-seconds Ray's start costs, while the job imports RLlib beside them (bench/results/history.md).
 
 Ray has no flag for the client server: ``ray start --head`` starts it whenever ``grpc`` imports
 (``ray.scripts.scripts.get_ray_client_dependency_error``), so this launcher answers that check "not installed", in

@@ -17,7 +17,7 @@ def runner_defaults(config: Mapping[str, Any], env_id: str, env_config: Mapping[
     """RLlib's env-runner settings ``config`` leaves out, chosen for ``env_id`` on ``num_cpus`` CPUs (None: not
     known here): ``num_env_runners`` (:func:`default_env_runners`) and ``gym_env_vectorize_mode``:
     ``vector_entry_point`` for an environment with its own vectorised class (:mod:`envs.vector`: CartPole steps its
-    32 copies in one NumPy call; a CartPole job samples ~15 % more env steps a second, bench/RESULTS.md), else
+    32 copies in one NumPy call; a CartPole job samples ~15 % more env steps a second, bench/results/history.md), else
     RLlib's default (``sync``: the copies stepped one by one)."""
     defaults: dict[str, Any] = {}
     if num_cpus is not None and "num_env_runners" not in config:
@@ -31,7 +31,7 @@ def default_env_runners(num_cpus: int, env_id: str) -> int:
     """The env-runner count when neither the preset nor the hyperparameters give one: ``num_cpus - 1`` (one CPU stays
     with the driver and the learner, as in the seeds). On two CPUs or fewer that one runner would sample while the
     learner waits (PPO samples, then learns), so the driver samples itself, at the same steps/s without starting a
-    second process (~3 s of start-up; bench/RESULTS.md) -- except for an environment that drives a game process
+    second process (~3 s of start-up; bench/results/history.md) -- except for an environment that drives a game process
     (Unity): it keeps its own runner, which RLlib restarts when the game dies and whose samples have a timeout; and
     an environment whose step is slow (a physics engine: PyBullet's robots), which gets one runner per CPU: the
     driver only waits while they sample (Hopper on 2 CPUs: 1,050 env steps/s with 2 runners of 4 envs, against 860

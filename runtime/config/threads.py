@@ -5,7 +5,7 @@ Why a rule at all: torch starts one OpenMP thread per core in every process. A s
 small ops, each ending at a barrier across those threads; when another process (an env runner, the simulator,
 another job on the machine) holds one of the cores, the other threads spin or sleep out a time slice at every
 barrier. The default CartPole job on a 2-core machine with background work took 125-147 s with torch's default and
-27-28 s with one thread, to the same result (bench/RESULTS.md). One thread per process is what RL Zoo's
+27-28 s with one thread, to the same result (bench/results/history.md). One thread per process is what RL Zoo's
 ``--num-threads`` and Stable-Baselines3 recommend for small networks on CPU.
 
 The rule (:func:`choose_threads`):

@@ -33,7 +33,7 @@ so from each other by up to twice it; 4 leaves room for a different but equally 
 def float32_rounding(module: Any, observations: np.ndarray, outputs: list[np.ndarray]) -> float:
     """How far float32 rounding moves ``module``'s ``outputs`` on ``observations``: the largest difference from the
     same module run in float64 (relative where a value is above 1, as :func:`assert_close` measures). It grows with a
-    policy's activations, not only with its input count: 7.2e-6 for the SAC humanoid of bench/RESULTS.md (44
+    policy's activations, not only with its input count: 7.2e-6 for the SAC humanoid of bench/results/history.md (44
     normalised observations through 256-wide layers), whose ONNX export differed from torch by 1.06e-5. 0.0 for a
     module that does not run in float64."""
     import torch  # heavy: torch (~1.5 s)

@@ -8,7 +8,7 @@ the clip fraction. The subclass adds both through the public ``Learner`` API (``
 
 Its optimizer is RLlib's (Adam, the learning rate or schedule RLlib attaches) with torch's fused implementation, one
 kernel for all parameters instead of a Python loop over them: the same update to float rounding, and 4-11 % less
-learner time for the small networks and minibatches that envs without a preset train with (bench/RESULTS.md).
+learner time for the small networks and minibatches that envs without a preset train with (bench/results/history.md).
 """
 
 from __future__ import annotations

@@ -73,7 +73,7 @@ class LocalRay:
         # Its processes are this job's own, so Ray's token authentication guards nothing (a multi-host cluster turns
         # it on with RLRT_RAY_AUTH_TOKEN, runtime.cluster.node); and a driver that samples itself needs no idle worker
         # prestarted per CPU (env-runner actors start their own): ~1.2 CPU-seconds less per job on 2 cores
-        # (bench/RESULTS.md). Both are read by the node's processes and by this one.
+        # (bench/results/history.md). Both are read by the node's processes and by this one.
         os.environ.setdefault("RAY_AUTH_MODE", "disabled")
         os.environ.setdefault("RAY_prestart_worker_first_driver", "0")
         # Ray's workers stay in the node's process group (Ray gives each one its own by default), so that stop()
