@@ -155,7 +155,7 @@ def c(doc: str, command: str) -> Cmd:
 
 def doc_env(base: Path | None = None, **extra: str) -> dict[str, str]:
     """The environment a doc command runs in: the test environment with the pinned environment's ``bin`` first on
-    ``PATH`` (what README "Set-up"'s ``activate`` gives a user); ``SAGEMAKER_BASE_DIR`` is ``base`` (or unset)."""
+    ``PATH`` (what the README's ``activate`` line gives a user); ``SAGEMAKER_BASE_DIR`` is ``base`` (or unset)."""
     env = rlrt_env(base, **extra)
     env["PATH"] = os.pathsep.join([VENV_BIN, env.get("PATH", "")])
     return env

@@ -29,7 +29,7 @@ RAY_OBJECT_STORE_MIN_BYTES = 75 * 1024 * 1024
 SHM_HEADROOM = 0.95
 """The share of the free shared memory given to the object store (Ray's own cap leaves the same room)."""
 DOCKER_SHM_ADVICE = "--shm-size=2g"
-"""What the README's docker commands pass (and this module's advice names): room for rlrt's object store."""
+"""What docs/SAGEMAKER.md's docker commands pass (and this module's advice names): room for rlrt's object store."""
 
 
 def shared_memory_bytes() -> int:

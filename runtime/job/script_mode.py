@@ -85,7 +85,7 @@ def prepare_script_mode(hyperparameters: Mapping[str, Any], files: Mapping[str, 
 def complete_input_data_config(config_dir: Path, channels: tuple[str, ...]) -> None:
     """Write ``inputdataconfig.json`` (the ``channels``, each in File mode) where a hand-made tree lacks it:
     sagemaker-training cannot start a script without it (SageMaker always writes one; ``docker run`` trees laid out
-    as the README shows need not)."""
+    as docs/SAGEMAKER.md shows need not)."""
     path = config_dir / INPUT_DATA_CONFIG_JSON
     if path.exists():
         return

@@ -6,9 +6,9 @@ environment, see requirements/sdk3.in), the two ways an SDK 3 user starts a trai
     python sdk3_model_trainer.py IMAGE ROOT source   -> and SourceCode(entry_script="train-reacher.py"): SDK 3's own
                                                         driver scripts run the seed's entry point in the image
 
-Both give the dotted `rl.training.*` names nested under one `rl` object (the README's SDK 3 form: SDK 3 exports each
-hyperparameter as a shell variable, which a dotted name cannot be). ROOT is the `local_container_root`: the SDK writes
-its compose file and the job's folders there, and the docker-compose project (and so every container's
+Both give the dotted `rl.training.*` names nested under one `rl` object (docs/SAGEMAKER.md's SDK 3 form: SDK 3
+exports each hyperparameter as a shell variable, which a dotted name cannot be). ROOT is the `local_container_root`:
+the SDK writes its compose file and the job's folders there, and the docker-compose project (and so every container's
 `com.docker.compose.project.working_dir` label) is ROOT. Prints the `model.tar.gz` path as JSON on its last line.
 No AWS: dummy credentials and region; local mode opens a session only for S3 inputs or an ECR image, neither used.
 """

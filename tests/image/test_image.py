@@ -108,7 +108,7 @@ def test_script_mode_runs_a_seed_entry_point_from_a_sourcedir_tarball(tmp_path: 
     tree.channel("code").mkdir(parents=True, exist_ok=True)
     with tarfile.open(tree.channel("code") / "sourcedir.tar.gz", "w:gz") as tar:
         tar.add(source / "train-reacher.py", arcname="train-reacher.py")
-    run = run_image(tree.base, "train", extra=(DOCKER_SHM_ADVICE,))  # the README's `docker run` flag
+    run = run_image(tree.base, "train", extra=(DOCKER_SHM_ADVICE,))  # docs/SAGEMAKER.md's `docker run` flag
     output = run.stdout + run.stderr
     assert run.returncode == 0, output[-4000:]
     assert RAY_SHM_WARNING not in output and "--shm-size" not in output, output[-4000:]

@@ -8,7 +8,7 @@ gains a command this module neither runs nor lists, or loses one it still names.
 How a command runs:
 
 - (tests/doc_commands.py) in a temporary folder, through ``bash``, with the pinned environment on ``PATH`` (``rlrt``,
-  ``python``: README "Set-up") and a link ``entrypoints`` to the clone's, so the docs' clone-relative paths resolve; a
+  ``python``: the README's tour) and a link ``entrypoints`` to the clone's, so the docs' clone-relative paths resolve; a
   command that calls ``scripts/`` runs in the clone itself (the scripts find the clone from their own path);
 - the placeholders (``JOB``, ``EVAL``, ``myjob``, ``states/``, ``tuning.yaml``, a user's ``reward_function.py``, ...)
   are real folders and files of that temporary folder, made by the docs' earlier commands or, for what a user brings,
@@ -20,6 +20,9 @@ How a command runs:
   pointing at such a tree, which the later commands' placeholder (``JOB``, ``job``) then is. Nothing is appended to
   a command. The same file also makes the heavy presets' batches small (Reacher, DeepRacer) and turns an evaluation's
   videos off where filming would dominate the test (5 Reacher episodes: ~30 s on two cores);
+- the README's tour trains as a user types it, in new ``./rlrt-jobs/<name>-<time>`` trees (their names hold the
+  launch time, so no hyperparameters file can wait in them): its ``rlrt`` is a script on ``PATH`` ahead of the pinned
+  environment's that adds the tiny stop (``TOUR_TINY``) to ``rlrt train`` and runs the real one (:func:`tiny_rlrt`);
 - the one rewrite: a server's port. ``rlrt serve`` listens where ``SAGEMAKER_BIND_TO_PORT`` says (a free port),
   and where a command itself names a port (``--port 8081``, ``curl localhost:8080``) the free port replaces it;
 - output the doc shows is checked loosely (exit code 0 and the key lines).
@@ -47,6 +50,7 @@ from tests.unit.test_deepracer_runtime import METADATA, REWARD, SEED_HYPERPARAME
 pytestmark = pytest.mark.slow
 
 README = "README.md"
+SAGEMAKER_DOC = "docs/SAGEMAKER.md"
 DEEPRACER_DOC = "docs/DEEPRACER.md"
 OFFLINE_DOC = "docs/OFFLINE.md"
 SERVING_DOC = "docs/SERVING.md"
@@ -56,6 +60,18 @@ UNITY_DOC = "docs/UNITY.md"
 # README: set-up and the first training job.
 ACTIVATE = c(README, 'source "$(scripts/install.sh)/bin/activate"')
 README_TRAIN = c(README, "scripts/rlrt train")
+# README: the five-minute tour.
+TOUR_TRAIN = c(README, "rlrt train --seed 1")
+TOUR_SEEDS = c(README, "for seed in 2 3; do rlrt train --seed $seed & done; wait")
+TOUR_PLOT = c(README, "rlrt plot rlrt-jobs/cartpole-ppo-s* -o seeds.png")
+TOUR_EVALUATE = c(README, "rlrt evaluate --model rlrt-jobs/cartpole-ppo-s1-*")
+TOUR_SERVE = c(README, "rlrt serve --model rlrt-jobs/cartpole-ppo-s1-*/model")
+TOUR_CURL = c(README, "curl -s localhost:8080/invocations -H 'Content-Type: application/json' "
+                      "-d '{\"instances\": [[0.0, 0.0, 0.0, 0.0]]}'")
+TOUR_MLFLOW = c(README, "rlrt train --track mlflow")
+TOUR_TINY = ("--set rl.training.stop.training_iteration=1 --set rl.training.config.train_batch_size_per_learner=400 "
+             "--set rl.training.config.minibatch_size=200 --set record_video_every=0")
+"""What the tour's ``rlrt`` adds to ``rlrt train``: one small iteration, no video."""
 # NOTEBOOKS 1: Roboschool.
 PRESETS = c(NOTEBOOKS, "rlrt presets")
 REACHER_TRAIN = c(NOTEBOOKS, "rlrt train --preset reacher-ppo --set rl.training.config.num_sgd_iter=10")
@@ -117,6 +133,7 @@ EVALUATE_ENTRYPOINT = c(SERVING_DOC, "python entrypoints/evaluate-ray.py")
 
 RUN: dict[str, tuple[Cmd, ...]] = {
     "test_readme_set_up_and_first_job": (ACTIVATE, README_TRAIN),
+    "test_readme_tour": (TOUR_TRAIN, TOUR_SEEDS, TOUR_PLOT, TOUR_EVALUATE, TOUR_SERVE, TOUR_CURL, TOUR_MLFLOW),
     "test_notebook_roboschool_commands": (PRESETS, REACHER_TRAIN, LS_VIDEOS, LS_MODEL, REACHER_EVALUATE, SERVE_JOB,
                                           CURL_REACHER),
     "test_notebook_batch_rl_commands": (COLLECT_SRC, TRAIN_COACH, LS_CHECKPOINT, EVALUATE_OFFLINE_EVAL, DUMP_STATES,
@@ -134,17 +151,13 @@ UNITY_BUILD = ("needs a Unity Linux player build (none ships; tests/jobs/test_un
                "evaluates through tests/unity_player/, a stand-in that speaks ML-Agents' gRPC messages)")
 SDK3_SERVE = ("SDK 3's model served by the image, which needs a Docker engine: tests/image/test_sdk_local_mode.py's "
               "SDK 3 test (scripts/test-image) serves the model.tar.gz it trained the same way and sends a request")
-SEEDS = ("three 50,000-step training jobs (minutes on two cores): tests/jobs/test_runs_jobs.py runs the seed-named "
-         "local trees, `rlrt plot` over seeds and `rlrt evaluate` beside a tree on tiny stops")
 SKIPPED: dict[Cmd, str] = {
     c(README, "scripts/test"): "the whole suite and the image stage (tens of minutes): CI's own command (.ci/run)",
-    c(README, "for seed in 1 2 3; do rlrt train --seed $seed -n 50000 & done; wait"): SEEDS,
-    c(README, "rlrt plot rlrt-jobs/cartpole-ppo-s* --csv seeds.csv"): SEEDS,
-    c(README, "mkdir -p served/model && tar -xzf <local_container_root>/compressed_artifacts/model.tar.gz -C "
+    c(SAGEMAKER_DOC, "mkdir -p served/model && tar -xzf <local_container_root>/compressed_artifacts/model.tar.gz -C "
               "served/model"): SDK3_SERVE,
-    c(README, "docker run --rm -p 127.0.0.1:8080:8080 -v \"$PWD/served:/opt/ml\" rlrt:cpu serve"): SDK3_SERVE,
-    c(README, "curl -s 127.0.0.1:8080/invocations -H 'Content-Type: application/json' -d '{\"instances\": [[0.0, 0.0, "
-              "0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]]}'"): SDK3_SERVE,
+    c(SAGEMAKER_DOC, "docker run --rm -p 127.0.0.1:8080:8080 -v \"$PWD/served:/opt/ml\" rlrt:cpu serve"): SDK3_SERVE,
+    c(SAGEMAKER_DOC, "curl -s 127.0.0.1:8080/invocations -H 'Content-Type: application/json' -d '{\"instances\": "
+                     "[[0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]]}'"): SDK3_SERVE,
     c(UNITY_DOC, "mkdir -p job/input/data/train && cp -r MyGameLinuxBuild/* job/input/data/train/"): UNITY_BUILD,
     c(UNITY_DOC, "rlrt train --base-dir job --preset unity-basic-ppo "
                  "--set rl.training.config.env_config.env_name=MyGame.x86_64"): UNITY_BUILD,
@@ -154,8 +167,8 @@ SKIPPED: dict[Cmd, str] = {
 """Commands not run, and why."""
 
 SKIPPED_SECTIONS: dict[tuple[str, str], str] = {
-    (README, "With docker"): "a Docker engine (root, apt) and the image: scripts/test-image runs this flow (build, "
-                             "train, serve, /ping, /invocations) under a real engine",
+    (SAGEMAKER_DOC, "With docker"): "a Docker engine (root, apt) and the image: scripts/test-image runs this flow "
+                                    "(build, train, serve, /ping, /invocations) under a real engine",
 }
 """Whole sections whose every command is not run, and why."""
 
@@ -211,7 +224,7 @@ def test_the_docker_section_runs_unattended_and_serves_on_loopback_only() -> Non
     """Its commands are run by scripts/test-image's flow, not here; what a reader pastes must still work on a bare
     machine (apt-get with a fresh package list and no prompt), publish the model server on 127.0.0.1 only, and leave
     a checkout clean (the job tree it makes, opt_ml/, is ignored by git)."""
-    docker = [text for (doc, text), (_, section) in DOC.items() if (doc, section) == (README, "With docker")]
+    docker = [text for (doc, text), (_, section) in DOC.items() if (doc, section) == (SAGEMAKER_DOC, "With docker")]
     installs = [text for text in docker if "apt-get install" in text]
     assert installs and all("apt-get update" in text and " -y " in text for text in installs), installs
     published = [text for text in docker if text.startswith("docker run") and " -p " in text]
@@ -220,18 +233,18 @@ def test_the_docker_section_runs_unattended_and_serves_on_loopback_only() -> Non
     assert "/opt_ml/" in (REPO_ROOT / ".gitignore").read_text().splitlines()
 
 
-def test_the_readme_says_what_sdk_2_local_mode_and_scripts_test_image_need() -> None:
+def test_the_sagemaker_doc_says_what_sdk_2_local_mode_and_scripts_test_image_need() -> None:
     """SDK 2's local mode worked only after installing docker-compose, passing ``code_location=`` (deploy) and
-    ``container_config={"shm_size": ...}``, none of which the README said; scripts/test-image builds a large host
-    environment first. The flow the README shows is the one tests/image/sdk_local_mode.py runs."""
-    readme = (REPO_ROOT / README).read_text()
-    local_mode = readme[readme.index("SDK 2's local mode"):readme.index("## With docker")]
+    ``container_config={"shm_size": ...}``, none of which the docs said; scripts/test-image builds a large host
+    environment first. The flow docs/SAGEMAKER.md shows is the one tests/image/sdk_local_mode.py runs."""
+    doc = (REPO_ROOT / SAGEMAKER_DOC).read_text()
+    local_mode = doc[doc.index("SDK 2's local mode"):doc.index("## With docker")]
     for needed in ("docker-compose", "code_location=", '"container_config": {"shm_size": "2g"}', "deploy(",
                    "returns `None`", "Predictor("):
         assert needed in local_mode, needed
     tested = (REPO_ROOT / "tests" / "image" / "sdk_local_mode.py").read_text()
     assert "code_location=" in tested and "container_config" in tested and "Predictor(endpoint" in tested
-    assert re.search(r"scripts/test-image` installs .*~2\.8 GB", readme, re.S)
+    assert re.search(r"scripts/test-image` installs .*~2\.8 GB", doc, re.S)
 
 
 @pytest.fixture
@@ -259,6 +272,63 @@ def test_readme_set_up_and_first_job(tmp_path: Path) -> None:
     assert_shows(output, output_prefixes("rlrt: outputs:", README))
     assert f"rlrt: local job tree (laid out like /opt/ml): {job}" in output
     assert (job / "model" / "metadata.json").is_file() and (job / "output" / "intermediate" / "progress.csv").is_file()
+
+
+def tiny_rlrt(folder: Path) -> dict[str, str]:
+    """The doc environment with an ``rlrt`` on ``PATH`` ahead of the pinned environment's: ``rlrt train`` gets
+    ``TOUR_TINY`` added, every other command runs as it is."""
+    shim = folder / "tiny-bin" / "rlrt"
+    shim.parent.mkdir()
+    shim.write_text(f'#!/bin/bash\nif [ "$1" = train ]; then set -- "$@" {TOUR_TINY}; fi\n'
+                    f'exec "{VENV_BIN}/rlrt" "$@"\n')
+    shim.chmod(0o755)
+    env = doc_env()
+    env["PATH"] = os.pathsep.join([str(shim.parent), env["PATH"]])
+    return env
+
+
+def test_readme_tour(work: Path) -> None:
+    """README's five-minute tour, typed as written: a tree named after its seed, two more seeds and their plot (a PNG),
+    an evaluation written beside the model, the model served and asked, a job tracked in MLflow's store."""
+    env = tiny_rlrt(work)
+    jobs = work / "rlrt-jobs"
+    trained = run_doc(TOUR_TRAIN, work, env=env)
+    [tree] = jobs.iterdir()
+    assert re.fullmatch(r"cartpole-ppo-s1-\d{8}-\d{6}", tree.name), tree
+    assert_shows(trained, output_prefixes("rlrt: outputs:", README))
+    assert re.search(r"^episode_reward_mean: ", trained, re.M), trained[-3000:]
+
+    run_doc(TOUR_SEEDS, work, env=env)
+    seeds = sorted(jobs.glob("cartpole-ppo-s*"))
+    assert [re.sub(r"-\d{8}-\d{6}$", "", t.name) for t in seeds] == [f"cartpole-ppo-s{n}" for n in (1, 2, 3)], seeds
+    assert all((t / "model" / "metadata.json").is_file() for t in seeds), seeds
+    plotted = run_doc(TOUR_PLOT, work, env=env)
+    assert f"rlrt: 3 run(s) in 1 configuration(s) drawn to {work / 'seeds.png'}" in plotted, plotted
+    assert (work / "seeds.png").read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
+
+    played = run_doc(TOUR_EVALUATE, work, env=env)
+    [evaluation] = (tree / "output" / "evaluation").iterdir()  # beside the model it played
+    report = json.loads((evaluation / "evaluation.json").read_text())
+    assert report["episodes"] == 5 and report["model"] == str(tree / "model"), report
+    assert len(re.findall(r"^Testing> ", played, re.M)) == 5 and len(list(evaluation.glob("*.mp4"))) == 5, played
+
+    port = free_port()
+    with serving(TOUR_SERVE, work, port):
+        answer = json.loads(run_doc(TOUR_CURL, work, text=with_port(TOUR_CURL, "8080", port)))
+    [probabilities] = answer["predictions"]
+    assert len(probabilities) == 2 and sum(probabilities) == pytest.approx(1.0), answer
+
+    tracked = run_doc(TOUR_MLFLOW, work, env=env)
+    [plain] = [t for t in jobs.iterdir() if re.fullmatch(r"cartpole-ppo-\d{8}-\d{6}", t.name)]
+    store = jobs / "mlflow.db"
+    assert f"rlrt: tracking with MLflow: run '{plain.name}'" in tracked and f"sqlite:///{store}" in tracked, tracked
+    from mlflow import MlflowClient
+
+    client = MlflowClient(tracking_uri=f"sqlite:///{store}")
+    [run] = client.search_runs([client.get_experiment_by_name("rlrt").experiment_id])
+    assert run.info.run_name == plain.name and run.info.status == "FINISHED"
+    assert "episode_reward_mean" in run.data.metrics
+    assert "model/policy.onnx" in {a.path for a in client.list_artifacts(run.info.run_id, "model")}
 
 
 def test_notebook_roboschool_commands(work: Path) -> None:

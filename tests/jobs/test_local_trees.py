@@ -105,7 +105,7 @@ def test_shorthands_name_the_tree_and_stop_after_the_env_and_tensorboard_lists_t
     stop = json.loads((tree / "model" / "config.json").read_text())["stop"]
     assert stop == {"episode_reward_mean": -100, "timesteps_total": 50000, "training_iteration": 1}, stop
     assert "episode_reward_mean >= -100: gymnasium's reward_threshold for Acrobot-v1" in run.stderr + run.stdout
-    # The README's TensorBoard command over the jobs folder: one run for the job, named after it.
+    # docs/USAGE.md's TensorBoard command over the jobs folder: one run for the job, named after it.
     runs = tensorboard_scalars(tmp_path / "rlrt-jobs")
     assert list(runs) == [f"{tree.name}/output/tensorboard"], runs
     [(_wall_time, step, seconds)] = runs[f"{tree.name}/output/tensorboard"]["rlrt/time_total_s"]
@@ -141,7 +141,7 @@ def tensorboard_scalars(logdir: Path) -> dict[str, dict[str, list[list[float]]]]
 
 def test_force_starts_a_named_tree_afresh(tmp_path: Path) -> None:
     """A rerun in a tree an earlier `rlrt train --base-dir` made stores its options there, as the first run did (a
-    rerun's -n was used once and forgotten); --force removes the stored hyperparameters, as the README says (they
+    rerun's -n was used once and forgotten); --force removes the stored hyperparameters, as docs/USAGE.md says (they
     were kept: the tree's resourceconfig.json made it look like a SageMaker tree)."""
     base = tmp_path / "myjob"
     args = ["train", "--base-dir", str(base), *QUICK, "--set", "rl.training.config.num_env_runners=0"]

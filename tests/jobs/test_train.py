@@ -93,7 +93,7 @@ def test_cartpole_in_a_sagemaker_tree(tmp_path: Path) -> None:
     assert (tree.intermediate / "learning_curve.png").stat().st_size > 1000
     assert list((tree.base / "output" / "tensorboard").glob("events.out.tfevents.*"))
     assert not (tree.intermediate / "tensorboard").exists()  # outside /opt/ml one copy: one TensorBoard run a job
-    # TensorBoard itself (in the environment, README: `tensorboard --logdir ...`) reads the learner's scalars.
+    # TensorBoard itself (in the environment, docs/USAGE.md: `tensorboard --logdir ...`) reads the learner's scalars.
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
     events = EventAccumulator(str(tree.base / "output" / "tensorboard")).Reload()
     for tag in ("rlrt/episode_reward_mean", "rlrt/policy_loss", "rlrt/entropy", "rlrt/learning_rate"):
