@@ -15,6 +15,7 @@ from typing import Any
 import gymnasium
 import numpy as np
 
+from envs.action_masks import with_action_mask
 from envs.errors import EnvConfigError
 
 
@@ -85,9 +86,15 @@ class RgbArrayFrames(gymnasium.Wrapper):
 
 def offers_rgb_array(env: Any) -> bool:
     """Whether any environment in ``env``'s chain lists ``rgb_array`` among its render modes."""
-    return any(RGB_ARRAY in list((getattr(part, "metadata", None) or {}).get("render_modes")
-                                 or (getattr(part, "metadata", None) or {}).get("render.modes") or [])
-               for part in _chain(env))
+    return any(
+        RGB_ARRAY
+        in list(
+            (getattr(part, "metadata", None) or {}).get("render_modes")
+            or (getattr(part, "metadata", None) or {}).get("render.modes")
+            or []
+        )
+        for part in _chain(env)
+    )
 
 
 def with_render_mode(env: gymnasium.Env, render_mode: str | None) -> gymnasium.Env:
@@ -108,12 +115,17 @@ def to_gymnasium(env: Any, source: str) -> gymnasium.Env:
     """
     if isinstance(env, gymnasium.Env):
         return env
-    if not (callable(getattr(env, "reset", None)) and callable(getattr(env, "step", None))
-            and hasattr(env, "observation_space") and hasattr(env, "action_space")):
+    if not (
+        callable(getattr(env, "reset", None))
+        and callable(getattr(env, "step", None))
+        and hasattr(env, "observation_space")
+        and hasattr(env, "action_space")
+    ):
         raise EnvConfigError(
             f"{source} returned {type(env).__module__}.{type(env).__qualname__} ({str(env)[:80]!r}), which is not an "
             "environment: it must return a gymnasium.Env or a gym.Env (with reset(), step(), observation_space and "
-            "action_space).")
+            "action_space)."
+        )
     from shimmy import GymV21CompatibilityV0, GymV26CompatibilityV0  # heavy: old-gym adapters (user envs only)
 
     _skip_gym_passive_checks(env)
@@ -144,8 +156,11 @@ class StringInfoKeys(gymnasium.Wrapper):
 
 
 def _is_environment(value: Any) -> bool:
-    return callable(getattr(value, "close", None)) and callable(getattr(value, "step", None)) and \
-        callable(getattr(value, "reset", None))
+    return (
+        callable(getattr(value, "close", None))
+        and callable(getattr(value, "step", None))
+        and callable(getattr(value, "reset", None))
+    )
 
 
 class _CloseWhatItHolds:
@@ -155,8 +170,11 @@ class _CloseWhatItHolds:
 
     def __init__(self, env: Any) -> None:
         self.close = getattr(env, "close", None)  # the environment's own (gym's base class: nothing), if any
-        self.held = [value for value in vars(env).values() if value is not env and _is_environment(value)] \
-            if hasattr(env, "__dict__") else []
+        self.held = (
+            [value for value in vars(env).values() if value is not env and _is_environment(value)]
+            if hasattr(env, "__dict__")
+            else []
+        )
 
     def __call__(self) -> None:
         try:
@@ -180,110 +198,12 @@ class _Unseeded:
 
     def __call__(self, seed: int | None = None) -> list[int | None]:
         if seed is not None:
-            say_once(f"unseeded {self.source}", f"rlrt: {self.source} returned an environment without seed() (gym "
-                     "0.21 API): its episodes are not seeded; define seed(self, seed) to seed them")
+            say_once(
+                f"unseeded {self.source}",
+                f"rlrt: {self.source} returned an environment without seed() (gym "
+                "0.21 API): its episodes are not seeded; define seed(self, seed) to seed them",
+            )
         return [seed]
-
-
-ACTION_MASK = "action_mask"
-MASKED_OBSERVATIONS = "observations"
-
-
-def _float_box(space: gymnasium.spaces.Space) -> gymnasium.spaces.Box:
-    """``space`` flattened into a float32 Box (a Box keeps its bounds)."""
-    if isinstance(space, gymnasium.spaces.Box):
-        return gymnasium.spaces.Box(space.low.reshape(-1).astype(np.float32), space.high.reshape(-1).astype(np.float32),
-                                    dtype=np.float32)
-    flat = gymnasium.spaces.flatten_space(space)
-    if not isinstance(flat, gymnasium.spaces.Box):  # a Sequence or Graph space inside: no fixed size
-        raise EnvConfigError(f"The observations beside the action mask, {space}, do not flatten into a fixed-size "
-                             "vector (a Sequence or Graph space); a masking policy reads a vector.")
-    return gymnasium.spaces.Box(flat.low.astype(np.float32), flat.high.astype(np.float32), dtype=np.float32)
-
-
-class ActionMaskObservations(gymnasium.ObservationWrapper):
-    """The SageMaker RL examples' action-masking convention made uniform: a Dict observation with an
-    ``action_mask`` entry (one 0/1 per discrete action; for ``MultiDiscrete`` or a ``Tuple`` of ``Discrete`` actions,
-    one per choice of each part, concatenated or as a ``Tuple`` of masks, one per part) and the observation in one or
-    more other entries (e.g. ``real_obs``) becomes ``{"action_mask": float32 [n], "observations": float32 [m]}``, the
-    mask concatenated in the parts' order (the order of RLlib's logits) and the other entries flattened (gymnasium's
-    ``flatten``, keys in sorted order), which is what a masking policy reads."""
-
-    def __init__(self, env: gymnasium.Env) -> None:
-        super().__init__(env)
-        space, actions = env.observation_space, env.action_space
-        size = mask_size(actions)
-        assert isinstance(space, gymnasium.spaces.Dict) and size is not None, \
-            "ActionMaskObservations wraps what has_action_mask accepts"
-        self._rest = gymnasium.spaces.Dict({k: v for k, v in space.spaces.items() if k != ACTION_MASK})
-        self._single = next(iter(self._rest.spaces)) if len(self._rest.spaces) == 1 else None
-        self.observation_space = gymnasium.spaces.Dict({
-            ACTION_MASK: gymnasium.spaces.Box(0.0, 1.0, (size,), np.float32),
-            MASKED_OBSERVATIONS: _float_box(self._rest.spaces[self._single] if self._single else self._rest),
-        })
-
-    def observation(self, observation: Any) -> dict[str, Any]:
-        if self._single is not None:
-            rest = np.asarray(observation[self._single], dtype=np.float32).reshape(-1)
-        else:
-            rest = np.asarray(gymnasium.spaces.flatten(self._rest, {k: observation[k] for k in self._rest.spaces}),
-                              dtype=np.float32)
-        return {ACTION_MASK: _flat_mask(observation[ACTION_MASK]), MASKED_OBSERVATIONS: rest}
-
-
-def mask_size(action_space: Any) -> int | None:
-    """The length of an action mask for ``action_space``: ``n`` for ``Discrete``, the sum of the parts' for
-    ``MultiDiscrete`` and a ``Tuple`` of ``Discrete``; None for actions a mask cannot cover."""
-    if isinstance(action_space, gymnasium.spaces.Discrete):
-        return int(action_space.n)
-    if isinstance(action_space, gymnasium.spaces.MultiDiscrete) and action_space.nvec.ndim == 1:
-        return int(action_space.nvec.sum())
-    if isinstance(action_space, gymnasium.spaces.Tuple):
-        parts = [part for part in action_space.spaces if isinstance(part, gymnasium.spaces.Discrete)]
-        if parts and len(parts) == len(action_space.spaces):
-            return sum(int(part.n) for part in parts)
-    return None
-
-
-def _flat_mask(mask: Any) -> np.ndarray:
-    """A mask (an array, or a tuple of arrays: one per action part) as one float32 vector."""
-    if isinstance(mask, (tuple, list)) and any(np.ndim(part) for part in mask):
-        return np.concatenate([_flat_mask(part) for part in mask]) if mask else np.zeros(0, np.float32)
-    return np.asarray(mask, dtype=np.float32).reshape(-1)
-
-
-def _mask_entries(space: gymnasium.spaces.Space) -> int | None:
-    """How many 0/1 entries a mask space holds (a Box, MultiBinary, or a Tuple of them); None for another space."""
-    if isinstance(space, (gymnasium.spaces.Box, gymnasium.spaces.MultiBinary)):
-        return int(np.prod(space.shape))
-    if isinstance(space, gymnasium.spaces.Tuple):
-        sizes = [_mask_entries(part) for part in space.spaces]
-        return None if any(n is None for n in sizes) else sum(n for n in sizes if n is not None)
-    return None
-
-
-def has_action_mask(observation_space: Any, action_space: Any) -> bool:
-    """Whether observations carry an ``action_mask`` for discrete actions (the SageMaker RL examples' convention;
-    for ``MultiDiscrete`` or ``Tuple`` actions, a mask of the parts' total size: concatenated or a ``Tuple``)."""
-    if not (isinstance(observation_space, gymnasium.spaces.Dict) and ACTION_MASK in observation_space.spaces
-            and len(observation_space.spaces) > 1):
-        return False
-    size = mask_size(action_space)
-    if isinstance(action_space, gymnasium.spaces.Discrete):  # the examples' own: any mask, as before
-        return True
-    return size is not None and _mask_entries(observation_space.spaces[ACTION_MASK]) == size
-
-
-def with_action_mask(env: gymnasium.Env) -> gymnasium.Env:
-    """``env`` with its action mask in the uniform form (:class:`ActionMaskObservations`); others unchanged."""
-    space = env.observation_space
-    if not isinstance(space, gymnasium.spaces.Dict) or not has_action_mask(space, env.action_space):
-        return env
-    if set(space.spaces) == {ACTION_MASK, MASKED_OBSERVATIONS} and all(
-            isinstance(s, gymnasium.spaces.Box) and len(s.shape) == 1 and s.dtype == "float32"
-            for s in space.spaces.values()):
-        return env
-    return ActionMaskObservations(env)
 
 
 class Float32Observations(gymnasium.ObservationWrapper):
@@ -297,9 +217,12 @@ class Float32Observations(gymnasium.ObservationWrapper):
         space = env.observation_space
         assert isinstance(space, gymnasium.spaces.Box), "Float32Observations wraps a Box observation space"
         self._shape = (int(np.prod(space.shape)),) if flatten else space.shape
-        self.observation_space = gymnasium.spaces.Box(space.low.astype(np.float32).reshape(self._shape),
-                                                      space.high.astype(np.float32).reshape(self._shape),
-                                                      self._shape, np.float32)
+        self.observation_space = gymnasium.spaces.Box(
+            space.low.astype(np.float32).reshape(self._shape),
+            space.high.astype(np.float32).reshape(self._shape),
+            self._shape,
+            np.float32,
+        )
 
     def observation(self, observation: Any) -> Any:
         return np.asarray(observation, dtype=np.float32).reshape(self._shape)
@@ -327,12 +250,18 @@ def with_float32_observations(env: gymnasium.Env, source: str) -> gymnasium.Env:
         return env
     flatten = len(space.shape) == 2 or len(space.shape) > 3
     if space.dtype != np.float32:
-        say_once(f"cast {source}", f"rlrt: {source} observes a Box of {space.dtype}: its observations are cast to "
-                 "float32 for the network (as RLlib 1.x's preprocessors did)")
+        say_once(
+            f"cast {source}",
+            f"rlrt: {source} observes a Box of {space.dtype}: its observations are cast to "
+            "float32 for the network (as RLlib 1.x's preprocessors did)",
+        )
     if flatten:
-        say_once(f"flatten {source}", f"rlrt: {source} observes a Box of shape {list(space.shape)}: its observations "
-                 f"are flattened to {int(np.prod(space.shape))} values (as RLlib 1.x's fully connected network did; "
-                 "RLlib 2.x has encoders for vectors and rank-3 images only)")
+        say_once(
+            f"flatten {source}",
+            f"rlrt: {source} observes a Box of shape {list(space.shape)}: its observations "
+            f"are flattened to {int(np.prod(space.shape))} values (as RLlib 1.x's fully connected network did; "
+            "RLlib 2.x has encoders for vectors and rank-3 images only)",
+        )
     return Float32Observations(env, flatten)
 
 
@@ -344,8 +273,9 @@ class FloatBoxActions(gymnasium.ActionWrapper):
         super().__init__(env)
         space = env.action_space
         assert isinstance(space, gymnasium.spaces.Box), "FloatBoxActions wraps a Box action space"
-        self.action_space = gymnasium.spaces.Box(space.low.astype(np.float32), space.high.astype(np.float32),
-                                                 space.shape, np.float32)
+        self.action_space = gymnasium.spaces.Box(
+            space.low.astype(np.float32), space.high.astype(np.float32), space.shape, np.float32
+        )
 
     def action(self, action: Any) -> Any:
         return action
@@ -356,9 +286,12 @@ def with_float_box_actions(env: gymnasium.Env, source: str) -> gymnasium.Env:
     space = env.action_space
     if not isinstance(space, gymnasium.spaces.Box) or np.dtype(space.dtype).kind not in "iu":
         return env
-    say_once(f"actions {source}", f"rlrt: {source} acts in a Box of {space.dtype}: its policy is continuous in the "
-             "same bounds and the env receives float actions, as Coach and RLlib 1.x gave them (RLlib 2.x has no "
-             "distribution for integer Box actions)")
+    say_once(
+        f"actions {source}",
+        f"rlrt: {source} acts in a Box of {space.dtype}: its policy is continuous in the "
+        "same bounds and the env receives float actions, as Coach and RLlib 1.x gave them (RLlib 2.x has no "
+        "distribution for integer Box actions)",
+    )
     return FloatBoxActions(env)
 
 

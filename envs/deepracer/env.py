@@ -28,6 +28,7 @@ from envs.deepracer.car import STEP_HZ, Car, CarState, clip_command, rectangles_
 from envs.deepracer.metadata import ModelMetadata
 from envs.deepracer.objects import TrackObject, place_bots, place_obstacles, step_bot
 from envs.deepracer.observations import SensorObservations
+from envs.deepracer.params import RewardParams
 from envs.deepracer.records import SIMTRACE_COLUMNS, STATUS_LABELS, SimtraceRecords
 from envs.deepracer.reward import (
     CRASH_REWARD,
@@ -39,19 +40,27 @@ from envs.deepracer.reward import (
 from envs.deepracer.settings import RACE_TYPES, DeepRacerConfigError, RaceSettings
 from envs.deepracer.tracks import TrackError, load_track
 
-__all__ = ["DeepRacerConfigError", "DeepRacerEnv", "RACE_TYPES", "RaceSettings", "SIMTRACE_COLUMNS", "STATUS_LABELS",
-           "make"]
+__all__ = [
+    "DeepRacerConfigError",
+    "DeepRacerEnv",
+    "RACE_TYPES",
+    "RaceSettings",
+    "SIMTRACE_COLUMNS",
+    "STATUS_LABELS",
+    "make",
+]
 
 
 # The ignore: gymnasium annotates Env.render's return with a type variable bound to nothing (RenderFrame), which no
 # concrete return type (here SensorObservations.render's array) matches.
-class DeepRacerEnv(SensorObservations, SimtraceRecords, gym.Env):  # type: ignore[misc]
+class DeepRacerEnv(SensorObservations, SimtraceRecords, RewardParams, gym.Env):  # type: ignore[misc]
     """A DeepRacer-compatible racing environment; ``env_config`` keys as in :class:`RaceSettings`."""
 
     metadata = {"render_modes": ["rgb_array"], "render_fps": int(STEP_HZ)}
 
-    def __init__(self, config: Mapping[str, Any] | None = None, render_mode: str | None = None,
-                 num_cars: int = 1, **kwargs: Any) -> None:
+    def __init__(
+        self, config: Mapping[str, Any] | None = None, render_mode: str | None = None, num_cars: int = 1, **kwargs: Any
+    ) -> None:
         merged = {**dict(config or {}), **kwargs}
         # gymnasium's own keyword, passed inside env_config by the registry (videos) as by gymnasium.make.
         render_mode = merged.pop("render_mode", None) or render_mode
@@ -73,7 +82,8 @@ class DeepRacerEnv(SensorObservations, SimtraceRecords, gym.Env):  # type: ignor
             if s.number_of_obstacles * s.min_distance_between_obstacles > usable:
                 raise DeepRacerConfigError(
                     f"NUMBER_OF_OBSTACLES={s.number_of_obstacles} obstacles {s.min_distance_between_obstacles} m apart "
-                    f"do not fit on the {self.base_track.length:.1f} m track '{self.base_track.name}'.")
+                    f"do not fit on the {self.base_track.length:.1f} m track '{self.base_track.name}'."
+                )
         self.render_mode = render_mode
         self.num_cars = num_cars
         self._cameras: dict[bool, dict[str, cam.Camera]] = {}
@@ -90,7 +100,6 @@ class DeepRacerEnv(SensorObservations, SimtraceRecords, gym.Env):  # type: ignor
         self._trace_id = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
         self._trace_rows: dict[int, list[list[Any]]] = {}
         self._opponent: Callable[[Any], Any] | None = None
-
 
     # ----- episode ----------------------------------------------------------------------------------------------
     def set_opponent(self, policy: Callable[[Any], Any] | None, metadata: ModelMetadata | None = None) -> None:
@@ -119,22 +128,42 @@ class DeepRacerEnv(SensorObservations, SimtraceRecords, gym.Env):  # type: ignor
         self.time_s = 0.0
         self.objects = []
         if s.race_type == "OBJECT_AVOIDANCE":
-            self.objects = place_obstacles(track, start, s.number_of_obstacles, s.min_distance_between_obstacles,
-                                           s.randomize_obstacle_locations, self._rng)
+            self.objects = place_obstacles(
+                track,
+                start,
+                s.number_of_obstacles,
+                s.min_distance_between_obstacles,
+                s.randomize_obstacle_locations,
+                self._rng,
+            )
         elif s.race_type == "HEAD_TO_BOT":
-            self.objects = place_bots(track, start, s.number_of_bot_cars, s.bot_car_speed, self._rng,
-                                      s.is_lane_change, s.lower_lane_change_time, s.upper_lane_change_time)
+            self.objects = place_bots(
+                track,
+                start,
+                s.number_of_bot_cars,
+                s.bot_car_speed,
+                self._rng,
+                s.is_lane_change,
+                s.lower_lane_change_time,
+                s.upper_lane_change_time,
+            )
         models = [self.model] + ([getattr(self, "_opponent_model", self.model)] if self.num_cars > 1 else [])
         self.agents = []
         for i, model in enumerate(models):
             # a second car starts beside the first, in the other lane
-            lateral = 0.0 if len(models) == 1 else (
-                (0.25 if i == 0 else -0.25) * float(track.half_widths_at(start)[0] * 2))
+            lateral = (
+                0.0 if len(models) == 1 else ((0.25 if i == 0 else -0.25) * float(track.half_widths_at(start)[0] * 2))
+            )
             point, heading = track.point_at(start, lateral)
             # the car's front point sits on the start line
             x, y = point[0] - 0.0825 * math.cos(heading), point[1] - 0.0825 * math.sin(heading)
-            agent = Agent(model, Car(CarState(float(x), float(y), float(heading))), episode=self._episode_index,
-                           start_wall=time.time(), recent=deque(maxlen=s.immobilized_steps + 1))
+            agent = Agent(
+                model,
+                Car(CarState(float(x), float(y), float(heading))),
+                episode=self._episode_index,
+                start_wall=time.time(),
+                recent=deque(maxlen=s.immobilized_steps + 1),
+            )
             along = float(track.project(agent.car.front[None]).along[0])
             agent.start_along = agent.prev_along = along
             agent.recent.append((agent.car.state.x, agent.car.state.y))
@@ -181,8 +210,17 @@ class DeepRacerEnv(SensorObservations, SimtraceRecords, gym.Env):  # type: ignor
             commands.append((steer, speed, index))
         if s.race_type == "HEAD_TO_BOT":
             for bot in self.objects:
-                step_bot(bot, self.track, dt, self.time_s, self._rng, s.is_lane_change, s.lower_lane_change_time,
-                         s.upper_lane_change_time, s.lane_change_distance)
+                step_bot(
+                    bot,
+                    self.track,
+                    dt,
+                    self.time_s,
+                    self._rng,
+                    s.is_lane_change,
+                    s.lower_lane_change_time,
+                    s.upper_lane_change_time,
+                    s.lane_change_distance,
+                )
         results = []
         for i, (agent, command) in enumerate(zip(self.agents, commands)):
             if command is None:
@@ -190,17 +228,6 @@ class DeepRacerEnv(SensorObservations, SimtraceRecords, gym.Env):  # type: ignor
                 continue
             results.append(self._judge(i, agent, command))
         return results
-
-    def _other_cars(self, index: int) -> list[TrackObject]:
-        out = []
-        for j, other in enumerate(self.agents):
-            if j == index or other.done:
-                continue
-            st = other.car.state
-            proj = self.track.project(np.array([[st.x, st.y]]))
-            out.append(TrackObject("car", float(proj.along[0]), float(proj.lateral[0]), st.x, st.y, st.yaw, st.speed,
-                                   length=0.36, width=0.20, height=0.18))
-        return out
 
     def _judge(self, index: int, agent: Agent, command: tuple[float, float, Any]) -> tuple[float, bool, bool, dict]:
         s = self.settings
@@ -245,8 +272,12 @@ class DeepRacerEnv(SensorObservations, SimtraceRecords, gym.Env):  # type: ignor
         terminated = status != "in_progress"
         truncated = False
         if status in ("crashed", "off_track", "reversed", "immobilized"):
-            key = {"crashed": "crash_count", "off_track": "off_track_count", "reversed": "reversed_count",
-                   "immobilized": "immobilized_count"}[status]
+            key = {
+                "crashed": "crash_count",
+                "off_track": "off_track_count",
+                "reversed": "reversed_count",
+                "immobilized": "immobilized_count",
+            }[status]
             agent.counts[key] += 1
             if agent.counts["reset_count"] < s.number_of_resets:
                 # evaluation with resets: put the car back on the centre line and go on, with a time penalty
@@ -264,8 +295,12 @@ class DeepRacerEnv(SensorObservations, SimtraceRecords, gym.Env):  # type: ignor
         self._trace(agent, index, params, steer, speed, action_index, reward, agent.done)
         if agent.done:
             self._episode_record(agent, index)
-        info = {"episode_status": status, "params": self._public_params(params), **agent.counts,
-                "elapsed_time_ms": self._elapsed_ms(agent)}
+        info = {
+            "episode_status": status,
+            "params": self._public_params(params),
+            **agent.counts,
+            "elapsed_time_ms": self._elapsed_ms(agent),
+        }
         return reward, terminated, truncated, info
 
     def _put_back(self, agent: Agent) -> None:
@@ -278,67 +313,6 @@ class DeepRacerEnv(SensorObservations, SimtraceRecords, gym.Env):  # type: ignor
 
     def _elapsed_ms(self, agent: Agent) -> int:
         return int(round((agent.steps / STEP_HZ + agent.penalty_s) * 1000))
-
-    # ----- params -----------------------------------------------------------------------------------------------
-    def _params(self, agent: Agent, index: int, steer: float, speed: float, crashed: bool = False) -> dict[str, Any]:
-        track = self.track
-        front = agent.car.front
-        pts = np.vstack([front[None], agent.car.wheels()])
-        proj = track.project(pts)
-        on = proj.on_track
-        seg = int(proj.segment[0])
-        nxt = seg + 1 if seg + 1 < len(track.waypoints) else 0
-        yaw_deg = math.degrees(agent.car.state.yaw)
-        objects = self.objects + self._other_cars(index)
-        params: dict[str, Any] = {
-            "all_wheels_on_track": bool(np.all(on[1:])),
-            "x": float(front[0]),
-            "y": float(front[1]),
-            "heading": float((yaw_deg + 180.0) % 360.0 - 180.0),
-            "distance_from_center": float(abs(proj.lateral[0])),
-            "is_left_of_center": bool(proj.lateral[0] > 0),
-            "is_reversed": bool(self._reversed),
-            "is_offtrack": bool(not np.any(on[1:])),
-            "is_crashed": bool(crashed),
-            "progress": float(np.clip(100.0 * agent.progress_m / track.length, 0.0, 100.0)),
-            "steps": int(agent.steps),
-            "speed": float(speed),
-            "steering_angle": float(steer),
-            "track_width": float(proj.half_width_left[0] + proj.half_width_right[0]),
-            "track_length": float(track.length),
-            "waypoints": track.waypoints,
-            "closest_waypoints": [seg, nxt],
-            "projection_distance": float(proj.along[0]),
-            "closest_objects": [0, 0],
-            "objects_location": [],
-            "objects_left_of_center": [],
-            "objects_speed": [],
-            "objects_heading": [],
-            "objects_distance": [],
-            "objects_distance_from_center": [],
-            "object_in_camera": False,
-        }
-        if objects:
-            car_along = float(proj.along[0])
-            ahead = [((o.along - car_along) % track.length, i) for i, o in enumerate(objects)]
-            behind = [((car_along - o.along) % track.length, i) for i, o in enumerate(objects)]
-            params.update({
-                "closest_objects": [min(behind)[1], min(ahead)[1]],
-                "objects_location": [[float(o.x), float(o.y)] for o in objects],
-                "objects_left_of_center": [bool(o.lateral > 0) for o in objects],
-                "objects_speed": [float(o.speed) for o in objects],
-                "objects_heading": [float(math.degrees(o.yaw)) for o in objects],
-                "objects_distance": [float(o.along) for o in objects],
-                "objects_distance_from_center": [float(abs(o.lateral)) for o in objects],
-                "object_in_camera": self._camera("FRONT_FACING_CAMERA")[0].sees(
-                    agent.car.state.x, agent.car.state.y, agent.car.state.yaw, objects),
-            })
-        return params
-
-    @staticmethod
-    def _public_params(params: Mapping[str, Any]) -> dict[str, Any]:
-        return {k: v for k, v in params.items() if k != "waypoints"}
-
 
     def close(self) -> None:
         self.flush_trace()

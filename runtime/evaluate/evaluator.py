@@ -24,7 +24,6 @@ beside it instead, into ``<tree>/output/evaluation/<time>/``.
 from __future__ import annotations
 
 import contextlib
-import difflib
 import json
 import subprocess
 import sys
@@ -39,8 +38,9 @@ from runtime.config.presets import load_preset
 from runtime.contracts import Actor, Plugins
 from runtime.errors import UserError
 from runtime.evaluate.episodes import EvaluationResult, batched, run_episodes, testing_line
-from runtime.evaluate.same_task import same_task
 from runtime.evaluate.loaders import load_actor, locate, trained_env_config
+from runtime.evaluate.same_task import same_task
+from runtime.evaluate.settings import CONFIG, algorithm_matches, check_hyperparameters
 from runtime.evaluate.trees import checkpoint_model, find_checkpoint, tree_of
 from runtime.evaluate.video import EpisodeRecorder, gif_of
 from runtime.job.context import Job
@@ -53,55 +53,11 @@ DEFAULT_EPISODES = 5
 DEFAULT_VIDEOS = 5
 """Without ``record_video_every``, an evaluation films its first episodes only (a long one wrote 105 videos)."""
 DEFAULT_SEED = 10_000
-CONFIG = "config"
-EVALUATION_KEYS = (hp.EVALUATE_EPISODES, hp.EVALUATE_STEPS, hp.EVALUATE_MAX_EPISODE_STEPS, hp.ALGORITHM, hp.EVAL_ENV,
-                   CONFIG, hp.RECORD_VIDEO_EVERY, hp.SEED, hp.PRESET, *hp.PRESET_ALIASES)
-VARIANT_PREFIXES = ("DISCRETE",)
-"""Prefixes that make an algorithm a variant of its family (d3rlpy's ``DiscreteBCQ`` is a ``BCQ``)."""
 
 
-def check_hyperparameters(given: Mapping[str, Any]) -> dict[str, Any]:
-    """The evaluation settings in ``given`` (checked); training settings of a shared set are passed over."""
-    problems = []
-    values: dict[str, Any] = {}
-    for key, value in given.items():
-        if key.startswith(hp.SAGEMAKER_PREFIX) or key == hp.TUNING_OBJECTIVE:
-            continue
-        if key in EVALUATION_KEYS and (key in hp.TOP_LEVEL_KEYS or key in hp.PRESET_ALIASES):
-            check = hp.TOP_LEVEL_KEYS[hp.PRESET if key in hp.PRESET_ALIASES else key]
-            problem = hp.check_value(key, value, check)
-            value = hp.coerce_value(value, check[0])
-        elif key == CONFIG:
-            problem = None if isinstance(value, dict) else f"'{key}' must be a JSON object such as " \
-                                                          '{"env_config": {...}}'
-        elif key.startswith(hp.ENV_CONFIG_PREFIX):
-            values.setdefault(CONFIG, {}).setdefault("env_config", {})[key[len(hp.ENV_CONFIG_PREFIX):]] = value
-            continue
-        elif key.startswith(hp.CONFIG_PREFIX) or key.startswith(hp.STOP_PREFIX) or key in hp.TOP_LEVEL_KEYS:
-            continue  # training settings in a shared hyperparameter set: not used by evaluation
-        else:
-            close = difflib.get_close_matches(key, EVALUATION_KEYS, n=1)
-            problem = f"Unknown evaluation hyperparameter '{key}'." + (f" Did you mean '{close[0]}'?" if close else "")
-        if problem:
-            problems.append(problem)
-        else:
-            values[key] = value
-    if problems:
-        raise UserError("Invalid hyperparameter: " + "; ".join(problems))
-    return values
-
-
-def algorithm_matches(given: str, trained: str) -> bool:
-    """Whether ``given`` names the model's algorithm ``trained``, or the family it is a variant of."""
-    def family(name: str) -> str:
-        name = name.strip().upper()
-        return next((name[len(p):] for p in VARIANT_PREFIXES if name.startswith(p) and len(name) > len(p)), name)
-
-    return given.strip().upper() == trained.strip().upper() or family(given) == family(trained)
-
-
-def _environment(settings: Mapping[str, Any], metadata: Mapping[str, Any], model_dir: Path, env: str | None,
-                 plugins: Plugins) -> str:
+def _environment(
+    settings: Mapping[str, Any], metadata: Mapping[str, Any], model_dir: Path, env: str | None, plugins: Plugins
+) -> str:
     """The canonical id of the environment to play: ``env``, the hyperparameter, the model's, the preset's (one the
     training job's own script registered is registered again from the code the model kept)."""
     name = env or settings.get(hp.EVAL_ENV) or metadata.get("env")
@@ -109,8 +65,10 @@ def _environment(settings: Mapping[str, Any], metadata: Mapping[str, Any], model
     if not name and preset:
         name = load_preset(str(preset)).env
     if not name:
-        raise UserError(f"No environment to evaluate the model in {model_dir} in: its metadata.json names none; set "
-                        "the 'env' hyperparameter (e.g. CartPole-v0).")
+        raise UserError(
+            f"No environment to evaluate the model in {model_dir} in: its metadata.json names none; set "
+            "the 'env' hyperparameter (e.g. CartPole-v0)."
+        )
     try:
         return canonical_env_id(str(name))
     except UnknownEnvironmentError as exc:
@@ -126,8 +84,15 @@ def _environment(settings: Mapping[str, Any], metadata: Mapping[str, Any], model
         raise UserError(str(exc)) from exc
 
 
-def evaluate(job: Job, model_dir: Path, metadata: Mapping[str, Any], plugins: Plugins, stream: TextIO | None = None,
-             env: str | None = None, played: Path | None = None) -> EvaluationResult:
+def evaluate(
+    job: Job,
+    model_dir: Path,
+    metadata: Mapping[str, Any],
+    plugins: Plugins,
+    stream: TextIO | None = None,
+    env: str | None = None,
+    played: Path | None = None,
+) -> EvaluationResult:
     """Play the model in ``model_dir`` (in ``env``, else as ``job``'s hyperparameters say); print the per-episode
     lines and the summary, write ``evaluation.json`` (and videos) to the job's ``intermediate_dir``. ``played``: what
     the lines and ``evaluation.json`` name as played, when not ``model_dir`` (a checkpoint of its tree)."""
@@ -166,36 +131,61 @@ def evaluate(job: Job, model_dir: Path, metadata: Mapping[str, Any], plugins: Pl
 
     amount = " and ".join(([f"{episodes} episode(s)"] if episodes else []) + ([f"{steps} steps"] if steps else []))
     what = f"checkpoint {played} (iteration {iteration})" if played else f"model from {model_dir}"
-    print(f"rlrt: evaluating {trained or metadata.get('framework')} {what} on {env_id} for "
-          f"{'at most ' if episodes and steps else ''}{amount}", file=out, flush=True)
+    print(
+        f"rlrt: evaluating {trained or metadata.get('framework')} {what} on {env_id} for "
+        f"{'at most ' if episodes and steps else ''}{amount}",
+        file=out,
+        flush=True,
+    )
     line = _videos_line(episodes, bounded and bool(video_every))
     if line:
         print(line, file=out, flush=True)
     try:
         with STOPS.phase_of("the evaluation"), EpisodeRecorder(video_path, out, name=env_id) as recorder:
-            result = run_episodes(batched(actor), env_id, episodes=episodes, max_total_steps=steps,
-                                  seed=int(settings.get(hp.SEED, DEFAULT_SEED)), env_config=env_config, parallel=1,
-                                  on_episode=on_episode, recorder=recorder if video_every else None,
-                                  check_env=same_task(model_dir, metadata, env_id), out=out,
-                                  step_budget=settings.get(hp.EVALUATE_MAX_EPISODE_STEPS))
+            result = run_episodes(
+                batched(actor),
+                env_id,
+                episodes=episodes,
+                max_total_steps=steps,
+                seed=int(settings.get(hp.SEED, DEFAULT_SEED)),
+                env_config=env_config,
+                parallel=1,
+                on_episode=on_episode,
+                recorder=recorder if video_every else None,
+                check_env=same_task(model_dir, metadata, env_id),
+                out=out,
+                step_budget=settings.get(hp.EVALUATE_MAX_EPISODE_STEPS),
+            )
     except EnvConfigError as exc:
         raise UserError(str(exc)) from exc
-    write_summary(result, env_id, intermediate, out,
-                  {"model": str(played or model_dir), "training_iteration": iteration})
+    write_summary(
+        result, env_id, intermediate, out, {"model": str(played or model_dir), "training_iteration": iteration}
+    )
     return result
 
 
 def _videos_line(episodes: int | None, bounded: bool) -> str | None:
     """The line saying that only the first episodes are filmed, when more will be played."""
     if bounded and (episodes is None or episodes > DEFAULT_VIDEOS):
-        return (f"rlrt: videos of the first {DEFAULT_VIDEOS} episodes (the hyperparameter record_video_every=N films "
-                "every Nth; 0: none)")
+        return (
+            f"rlrt: videos of the first {DEFAULT_VIDEOS} episodes (the hyperparameter record_video_every=N films "
+            "every Nth; 0: none)"
+        )
     return None
 
 
-def evaluate_policy(actor: Actor, env_id: str, episodes: int | None, iteration: int, intermediate: Path,
-                    stream: TextIO | None = None, videos: bool = False, steps: int | None = None,
-                    gifs: bool = False, step_budget: int | None = None) -> EvaluationResult:
+def evaluate_policy(
+    actor: Actor,
+    env_id: str,
+    episodes: int | None,
+    iteration: int,
+    intermediate: Path,
+    stream: TextIO | None = None,
+    videos: bool = False,
+    steps: int | None = None,
+    gifs: bool = False,
+    step_budget: int | None = None,
+) -> EvaluationResult:
     """Play a policy a training job has just exported for ``episodes`` episodes, or ``steps`` environment steps (the
     episode that crosses them played to its end) (seeded as :func:`evaluate` seeds them); print a ``Testing>`` line
     per episode and the summary, write ``evaluation.json``. ``videos``: film the first episodes (as :func:`evaluate`
@@ -216,14 +206,29 @@ def evaluate_policy(actor: Actor, env_id: str, episodes: int | None, iteration: 
         return intermediate / f"evaluation-episode-{episode:04d}.mp4" if episode <= DEFAULT_VIDEOS else None
 
     with EpisodeRecorder(video_path, out, name=env_id) as recorder:
-        result = run_episodes(batched(actor), env_id, episodes=episodes, seed=DEFAULT_SEED, on_episode=on_episode,
-                              recorder=recorder if videos else None, max_total_steps=steps, out=out,
-                              step_budget=step_budget,
-                              parallel=1 if steps else 10)  # counted in steps: one env in turn, as Coach played
+        result = run_episodes(
+            batched(actor),
+            env_id,
+            episodes=episodes,
+            seed=DEFAULT_SEED,
+            on_episode=on_episode,
+            recorder=recorder if videos else None,
+            max_total_steps=steps,
+            out=out,
+            step_budget=step_budget,
+            parallel=1 if steps else 10,
+        )  # counted in steps: one env in turn, as Coach played
     write_summary(result, env_id, intermediate, out)
     if videos and gifs:
-        _gif_copies([(path, episode, returns[episode]) for episode in sorted(returns)
-                     if (path := video_path(episode)) is not None and path.is_file()], intermediate / "gifs", out)
+        _gif_copies(
+            [
+                (path, episode, returns[episode])
+                for episode in sorted(returns)
+                if (path := video_path(episode)) is not None and path.is_file()
+            ],
+            intermediate / "gifs",
+            out,
+        )
     return result
 
 
@@ -239,12 +244,20 @@ def _gif_copies(videos: Sequence[tuple[Path, int, float]], folder: Path, out: Te
         except (OSError, subprocess.SubprocessError) as exc:
             print(f"rlrt: no GIF of {video.name}: {type(exc).__name__}: {exc}", file=out, flush=True)
     if made:
-        print(f"rlrt: GIFs of the evaluation episodes (Coach's dump_gifs) in {folder}: {', '.join(made)}", file=out,
-              flush=True)
+        print(
+            f"rlrt: GIFs of the evaluation episodes (Coach's dump_gifs) in {folder}: {', '.join(made)}",
+            file=out,
+            flush=True,
+        )
 
 
-def write_summary(result: EvaluationResult, env_id: str, intermediate: Path, stream: TextIO | None = None,
-                  played: Mapping[str, Any] | None = None) -> None:
+def write_summary(
+    result: EvaluationResult,
+    env_id: str,
+    intermediate: Path,
+    stream: TextIO | None = None,
+    played: Mapping[str, Any] | None = None,
+) -> None:
     """Print the ``episode_reward_mean:`` lines and write ``evaluation.json`` (with ``played``: what was played, the
     model folder or checkpoint and the iteration it holds)."""
     out = stream or sys.stdout
@@ -254,8 +267,12 @@ def write_summary(result: EvaluationResult, env_id: str, intermediate: Path, str
     rewards, lengths = list(result.returns), list(result.lengths)
     summary = {
         **result.summary(),
-        "episodes": len(rewards), "env": env_id, "rewards": rewards, "lengths": lengths,
-        "returns": rewards, "mean": result.mean,  # the names evaluate-coach's evaluation.json has always had
+        "episodes": len(rewards),
+        "env": env_id,
+        "rewards": rewards,
+        "lengths": lengths,
+        "returns": rewards,
+        "mean": result.mean,  # the names evaluate-coach's evaluation.json has always had
         **dict(played or {}),
     }
     intermediate.mkdir(parents=True, exist_ok=True)
@@ -272,9 +289,16 @@ def model_source(job: Job, model: Path | None) -> Path:
     return job.env.require_channel(CHANNEL_MODEL)
 
 
-def evaluate_in_job(job: Job, plugins: Plugins, model: Path | None = None, stream: TextIO | None = None,
-                    env: str | None = None, framework: str | None = None,
-                    family_options: Mapping[str, Any] | None = None, checkpoint: str | None = None) -> int:
+def evaluate_in_job(
+    job: Job,
+    plugins: Plugins,
+    model: Path | None = None,
+    stream: TextIO | None = None,
+    env: str | None = None,
+    framework: str | None = None,
+    family_options: Mapping[str, Any] | None = None,
+    checkpoint: str | None = None,
+) -> int:
     """Evaluate a model in ``job``: through its environment family's own evaluation when it has one, else by
     :func:`evaluate`. ``env`` overrides the ``env`` hyperparameter; ``framework`` names the only kind of model
     expected; ``family_options`` go to the family's evaluation; ``checkpoint`` (``--checkpoint N|PATH``): play that
@@ -284,8 +308,10 @@ def evaluate_in_job(job: Job, plugins: Plugins, model: Path | None = None, strea
         folder = find_checkpoint(checkpoint, tree_of(model) if model is not None else None)
         model_dir, metadata = checkpoint_model(folder, model)
         if plugins.family_for(str(env or job.hyperparameters.get(hp.EVAL_ENV) or metadata.get("env") or "")):
-            raise UserError(f"--checkpoint: a {metadata.get('env')} model is evaluated by its own family's "
-                            "evaluation, which plays model folders only: evaluate its model/.")
+            raise UserError(
+                f"--checkpoint: a {metadata.get('env')} model is evaluated by its own family's "
+                "evaluation, which plays model folders only: evaluate its model/."
+            )
         evaluate(job, model_dir, metadata, plugins, out, env, played=folder)
         return 0
     source = model_source(job, model)
@@ -296,16 +322,25 @@ def evaluate_in_job(job: Job, plugins: Plugins, model: Path | None = None, strea
     model_dir, metadata = locate(source, plugins, framework)
     family = plugins.family_for(str(metadata.get("env") or "")) if not given_env else None
     if family is not None:
-        return int(family.evaluate(job, model_dir, job.hyperparameters, job.overrides, out,
-                                   **dict(family_options or {})))
+        return int(
+            family.evaluate(job, model_dir, job.hyperparameters, job.overrides, out, **dict(family_options or {}))
+        )
     evaluate(job, model_dir, metadata, plugins, out, env)
     return 0
 
 
-def run_evaluation_job(base_dir: Path | None, overrides: Mapping[str, Any] | None = None, model: Path | None = None,
-                       *, plugins: Plugins, env: str | None = None, framework: str | None = None,
-                       hint: str = "evaluate", family_options: Mapping[str, Any] | None = None,
-                       checkpoint: str | None = None) -> int:
+def run_evaluation_job(
+    base_dir: Path | None,
+    overrides: Mapping[str, Any] | None = None,
+    model: Path | None = None,
+    *,
+    plugins: Plugins,
+    env: str | None = None,
+    framework: str | None = None,
+    hint: str = "evaluate",
+    family_options: Mapping[str, Any] | None = None,
+    checkpoint: str | None = None,
+) -> int:
     """``rlrt evaluate`` (and its aliases) through the one job setup and failure path; returns the exit code. A model
     (or ``checkpoint``) in a job tree, evaluated where no tree is named (no ``--base-dir``, ``SAGEMAKER_BASE_DIR``
     or job in ``/opt/ml``), writes beside it, into ``<tree>/output/evaluation/<time>/``, not a tree of its own."""
@@ -320,8 +355,9 @@ def run_evaluation_job(base_dir: Path | None, overrides: Mapping[str, Any] | Non
         # A user's environment may write files where it runs (a log, a CSV): they belong to this job's output,
         # never to the folder the command was launched from (a user's clone).
         with contextlib.chdir(job.env.intermediate_dir):
-            return evaluate_in_job(job, plugins, model, env=env, framework=framework,
-                                   family_options=family_options, checkpoint=checkpoint)
+            return evaluate_in_job(
+                job, plugins, model, env=env, framework=framework, family_options=family_options, checkpoint=checkpoint
+            )
 
     named = model if model is not None else Path(checkpoint) if checkpoint and not checkpoint.isdigit() else None
     tree = tree_of(named) if named is not None else None
@@ -330,5 +366,4 @@ def run_evaluation_job(base_dir: Path | None, overrides: Mapping[str, Any] | Non
     return run_in_job(base_dir, overrides, hint, body)
 
 
-__all__: Sequence[str] = ["algorithm_matches", "check_hyperparameters", "evaluate", "evaluate_in_job",
-                          "evaluate_policy", "run_evaluation_job", "write_summary"]
+__all__: Sequence[str] = ["evaluate", "evaluate_in_job", "evaluate_policy", "run_evaluation_job", "write_summary"]

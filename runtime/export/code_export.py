@@ -1,5 +1,5 @@
-"""``code/inference.py`` (with ``code/rlrt_codec.py`` beside it): the handlers for SageMaker's PyTorch serving
-container, and the input/output handlers for its TensorFlow Serving container."""
+"""``code/inference.py`` (with ``code/rlrt_codec.py`` and ``code/rlrt_number_rows.py`` beside it): the handlers for
+SageMaker's PyTorch serving container, and the input/output handlers for its TensorFlow Serving container."""
 
 from __future__ import annotations
 
@@ -12,8 +12,11 @@ from runtime.export.exporter import ExportInput, Exporter
 from runtime.names import CODE_DIR
 
 _SERVING = Path(__file__).resolve().parent.parent / "serving"
-_COPIES = {f"{CODE_DIR}/inference.py": _SERVING / "sagemaker_inference.py",
-           f"{CODE_DIR}/rlrt_codec.py": _SERVING / "codec.py"}
+_COPIES = {
+    f"{CODE_DIR}/inference.py": _SERVING / "sagemaker_inference.py",
+    f"{CODE_DIR}/rlrt_codec.py": _SERVING / "codec.py",
+    f"{CODE_DIR}/rlrt_number_rows.py": _SERVING / "number_rows.py",
+}
 """Each file of the code folder and the runtime's module it is a copy of."""
 
 

@@ -6,6 +6,8 @@ Modules:
   action probabilities; the seeds' rollout CSV, Parquet, or state dumps for Batch Transform);
 - :mod:`runtime.offline.dataset`: the ``train`` channel (CSV/Parquet) into a checked :class:`LoggedData` and a
   d3rlpy ``MDPDataset``;
+- :mod:`runtime.offline.sources`: where the data is (``rl.training.config.input``, else the ``train`` channel or the
+  job's code) and its data files;
 - :mod:`runtime.offline.rllib_json`: RLlib 1.x's JSON sample batches (its ``output``) read as logged episodes;
 - :mod:`runtime.offline.ope`: IS, WIS, DR, sequential DR (as Coach computed them) and d3rlpy's FQE;
 - :mod:`runtime.backends.d3rlpy.config`: the d3rlpy configuration validator (``rl.training.config.*``);

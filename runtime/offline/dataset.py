@@ -22,7 +22,6 @@ from typing import Any, Iterator, Sequence
 import numpy as np
 
 from runtime.errors import UserError
-from runtime.names import CHANNEL_TRAIN, MODULE_DIR_ENV
 from runtime.offline.collect import (
     ACTION,
     EPISODE_ID,
@@ -32,12 +31,8 @@ from runtime.offline.collect import (
     REWARD,
     STATE_PREFIX,
 )
-from runtime.offline.rllib_json import RLLIB_OUTPUT_GLOB, load_rllib_json
-from runtime.offline.sources import code_dirs
-from runtime.paths import path_kind, require_file
-
-DATA_SUFFIXES = (".csv", ".parquet")
-RLLIB_SUFFIX = ".json"
+from runtime.offline.rllib_json import load_rllib_json
+from runtime.offline.sources import RLLIB_SUFFIX, source_files
 
 
 @dataclass(frozen=True)
@@ -124,62 +119,6 @@ class LoggedData:
         )
 
 
-def data_files(path: Path) -> list[Path]:
-    """The data files at ``path``: the file, or under a folder every CSV/Parquet file and RLlib's ``output-*.json``
-    sample-batch files, sorted."""
-    if path.is_file():
-        if path.suffix.lower() not in (*DATA_SUFFIXES, RLLIB_SUFFIX):
-            raise UserError(f"{path} is not a .csv or .parquet rollout file or an RLlib .json sample-batch file.")
-        return [path]
-    if not path.is_dir():
-        require_file(path, "The offline data")  # says what is there: nothing, a broken link, a named pipe
-        raise UserError(f"Offline data {path} is {path_kind(path)}, not a .csv or .parquet file or a folder of them.")
-    files = sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith(".") and (
-        p.suffix.lower() in DATA_SUFFIXES or (p.suffix.lower() == RLLIB_SUFFIX and p.match(RLLIB_OUTPUT_GLOB))))
-    if not files:
-        # Say what is there, with what each entry is: a folder or a named pipe called d.csv is not a data file.
-        others = [p for p in sorted(path.rglob("*")) if not p.name.startswith(".")][:5]
-        found = ", ".join(str(p.relative_to(path)) + ("" if p.is_file() else f" ({path_kind(p)})") for p in others)
-        named = [p for p in others if p.suffix.lower() in DATA_SUFFIXES and not p.is_file()]
-        raise UserError(
-            f"No .csv or .parquet rollout files or RLlib {RLLIB_OUTPUT_GLOB} sample-batch files under {path}"
-            + (f" (found: {found})." if others else " (the folder is empty).")
-            + (f" {named[0]} is {path_kind(named[0])}, not a file: give the rollouts as regular files"
-               + (" (rlrt reads channels in File mode, not Pipe mode)." if "pipe" in path_kind(named[0]) else ".")
-               if named else "")
-        )
-    return files
-
-
-def source_files(sources: Path | Sequence[Path]) -> list[Path]:
-    """The data files of one source or several (each a file or folder: :func:`data_files`), sorted, each once."""
-    return sorted({f for source in ([sources] if isinstance(sources, Path) else sources) for f in data_files(source)})
-
-
-def offline_data_source(job: Any) -> Path:
-    """Where a job's offline data is: the ``train`` channel, else (the Batch RL seed keeps its CSV in ``source_dir``
-    and passes no channel) the first code folder holding a .csv or .parquet file. UserError naming both when
-    neither has data."""
-    train: Path = job.channel_dir(CHANNEL_TRAIN)
-    if train.is_dir():
-        return train
-    searched = code_dirs(job)
-    for folder in searched:
-        if any(p.is_file() and p.suffix.lower() in DATA_SUFFIXES and not p.name.startswith(".")
-               for p in folder.rglob("*")):
-            return folder
-    where = ", ".join(str(p) for p in searched) or f"no code folder (${MODULE_DIR_ENV} unset, " \
-        f"{Path(job.base_dir) / 'code'} absent)"
-    missing = job.channel_dir(CHANNEL_TRAIN)
-    pipe = job.pipe_mode_note(CHANNEL_TRAIN) if hasattr(job, "pipe_mode_note") else ""
-    if pipe:
-        raise UserError(f"No offline data: the '{CHANNEL_TRAIN}' input channel is not a folder: {pipe}")
-    raise UserError(f"No offline data: this job needs the '{CHANNEL_TRAIN}' input channel ({missing} does not exist) "
-                    f"or a .csv or .parquet file in the job's code ({where}). Pass the rollouts in the "
-                    f"'{CHANNEL_TRAIN}' channel or keep the CSV in the estimator's source_dir; outside SageMaker, log "
-                    f"them with `rlrt collect --env ENV --output {missing}/rollouts.csv` (docs/OFFLINE.md).")
-
-
 def _where(path: Path, row: int, column: str | None = None) -> str:
     line = f" (line {row + 1})" if path.suffix.lower() == ".csv" else ""
     col = f", column '{column}'" if column else ""
@@ -234,8 +173,10 @@ def _parse_probabilities(value: Any, path: Path, row: int) -> list[float]:
             parsed = None
     else:
         parsed = value.tolist() if isinstance(value, np.ndarray) else value
-    if not isinstance(parsed, (list, tuple)) or not parsed or not all(
-        isinstance(p, (int, float)) and not isinstance(p, bool) for p in parsed
+    if (
+        not isinstance(parsed, (list, tuple))
+        or not parsed
+        or not all(isinstance(p, (int, float)) and not isinstance(p, bool) for p in parsed)
     ):
         raise UserError(f"{_where(path, row, PROBABILITIES)}: {value!r} is not a list of numbers such as [0.5, 0.5].")
     return [float(p) for p in parsed]
@@ -244,10 +185,10 @@ def _parse_probabilities(value: Any, path: Path, row: int) -> list[float]:
 def _load_file(path: Path) -> dict[str, Any]:
     frame = _read_frame(path)
     columns = list(frame.columns)
-    state_cols = [c for c in columns if c.startswith(STATE_PREFIX) and c[len(STATE_PREFIX):].isdigit()]
-    state_cols.sort(key=lambda c: int(c[len(STATE_PREFIX):]))
-    action_cols = [c for c in columns if c.startswith(f"{ACTION}_") and c[len(ACTION) + 1:].isdigit()]
-    action_cols.sort(key=lambda c: int(c[len(ACTION) + 1:]))
+    state_cols = [c for c in columns if c.startswith(STATE_PREFIX) and c[len(STATE_PREFIX) :].isdigit()]
+    state_cols.sort(key=lambda c: int(c[len(STATE_PREFIX) :]))
+    action_cols = [c for c in columns if c.startswith(f"{ACTION}_") and c[len(ACTION) + 1 :].isdigit()]
+    action_cols.sort(key=lambda c: int(c[len(ACTION) + 1 :]))
     discrete = ACTION in columns
     missing = [c for c in (EPISODE_ID, REWARD) if c not in columns]
     if not discrete and not action_cols:
@@ -269,8 +210,11 @@ def _load_file(path: Path) -> dict[str, Any]:
     rewards = _numeric_column(frame, REWARD, path, allow_nonfinite=False)
     episode_raw = frame[EPISODE_ID].tolist()
     for i, value in enumerate(episode_raw):
-        if (value is None or (isinstance(value, str) and not value.strip())
-                or (isinstance(value, float) and math.isnan(value))):
+        if (
+            value is None
+            or (isinstance(value, str) and not value.strip())
+            or (isinstance(value, float) and math.isnan(value))
+        ):
             raise UserError(f"{_where(path, i + 1, EPISODE_ID)}: the episode id is empty.")
     episode_ids = [str(v).strip() for v in episode_raw]
 
@@ -279,8 +223,10 @@ def _load_file(path: Path) -> dict[str, Any]:
         raw = _numeric_column(frame, ACTION, path, allow_nonfinite=False)
         for i, value in enumerate(raw):
             if value < 0 or value >= MAX_DISCRETE_ACTIONS or not float(value).is_integer():
-                raise UserError(f"{_where(path, i + 1, ACTION)}: {frame[ACTION].iloc[i]!r} is not a discrete action "
-                                f"(an integer from 0 to {MAX_DISCRETE_ACTIONS - 1}).")
+                raise UserError(
+                    f"{_where(path, i + 1, ACTION)}: {frame[ACTION].iloc[i]!r} is not a discrete action "
+                    f"(an integer from 0 to {MAX_DISCRETE_ACTIONS - 1})."
+                )
         actions: np.ndarray = raw.astype(np.int64)
         if PROBABILITIES in columns:
             vectors = [_parse_probabilities(v, path, i + 1) for i, v in enumerate(frame[PROBABILITIES].tolist())]
@@ -295,8 +241,10 @@ def _load_file(path: Path) -> dict[str, Any]:
                 if abs(total - 1.0) > PROBABILITY_TOLERANCE:
                     raise UserError(f"{where}: probabilities {vec} sum to {total:.6g}, not 1.")
                 if actions[i] >= n_actions:
-                    raise UserError(f"{_where(path, i + 1, ACTION)}: action {actions[i]} is outside the "
-                                    f"{n_actions} actions of '{PROBABILITIES}'.")
+                    raise UserError(
+                        f"{_where(path, i + 1, ACTION)}: action {actions[i]} is outside the "
+                        f"{n_actions} actions of '{PROBABILITIES}'."
+                    )
                 if vec[actions[i]] <= 0:
                     raise UserError(
                         f"{where}: the logged action {actions[i]} has probability {vec[actions[i]]:g}; a behaviour "
@@ -343,8 +291,9 @@ def load_logged_data(path: Path | Sequence[Path], time_limit: int | None = None)
     first = parts[0]
     for part in parts[1:]:
         if part["discrete"] != first["discrete"]:
-            raise UserError(f"{part['path']} and {first['path']} mix discrete ('action') and continuous "
-                            "('action_0..') actions.")
+            raise UserError(
+                f"{part['path']} and {first['path']} mix discrete ('action') and continuous ('action_0..') actions."
+            )
         if part["states"].shape[1] != first["states"].shape[1]:
             raise UserError(
                 f"{part['path']} has {part['states'].shape[1]} state features but {first['path']} has "
@@ -353,11 +302,13 @@ def load_logged_data(path: Path | Sequence[Path], time_limit: int | None = None)
         if part["has_probs"] != first["has_probs"]:
             raise UserError(f"{part['path']} and {first['path']}: only one of them has '{PROBABILITIES}'.")
         if first["has_probs"] and part["n_actions"] != first["n_actions"]:
-            raise UserError(f"{part['path']} has {part['n_actions']} actions but {first['path']} has "
-                            f"{first['n_actions']}.")
+            raise UserError(
+                f"{part['path']} has {part['n_actions']} actions but {first['path']} has {first['n_actions']}."
+            )
         if not first["discrete"] and part["n_actions"] != first["n_actions"]:
-            raise UserError(f"{part['path']} has {part['n_actions']} action columns but {first['path']} has "
-                            f"{first['n_actions']}.")
+            raise UserError(
+                f"{part['path']} has {part['n_actions']} action columns but {first['path']} has {first['n_actions']}."
+            )
     discrete = bool(first["discrete"])
     n_actions = max(p["n_actions"] for p in parts)
     lengths = np.concatenate([p["lengths"] for p in parts])

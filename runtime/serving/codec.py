@@ -1,7 +1,8 @@
 """Request and response formats of ``/invocations`` and Batch Transform (one implementation for both).
 
-Self-contained (standard library + numpy only): it is also copied into ``model/code/`` as ``rlrt_codec.py`` for
-SageMaker's PyTorch and TensorFlow Serving containers, which do not have rlrt installed.
+Self-contained (standard library + numpy only): it is also copied into ``model/code/`` as ``rlrt_codec.py``, with
+its fast path :mod:`runtime.serving.number_rows` as ``rlrt_number_rows.py``, for SageMaker's PyTorch and TensorFlow
+Serving containers, which do not have rlrt installed.
 
 Requests (``Content-Type``):
 
@@ -19,7 +20,8 @@ continuous policy or one with several discrete parts (``MultiDiscrete``) the act
 ``application/json`` or ``application/jsonlines`` (one ``{"predictions": [p]}`` line per observation; CSV: one row
 per observation). Without ``Accept``, JSON lines answer JSON lines and everything else answers JSON.
 
-Large bodies of plain numbers are read by numpy a piece at a time, exactly as json and csv read them.
+Large bodies of plain numbers are read by numpy a piece at a time, exactly as json and csv read them
+(:mod:`runtime.serving.number_rows`).
 """
 
 from __future__ import annotations
@@ -28,12 +30,15 @@ import csv
 import io
 import json
 import re
-import sys
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any, Callable, Iterator, Mapping, Sequence, cast
 
 import numpy as np
+
+try:  # inside rlrt
+    from runtime.serving import number_rows
+except ImportError:  # inside a SageMaker serving container: the copy next to this file
+    import rlrt_number_rows as number_rows  # type: ignore[no-redef]
 
 JSON = "application/json"
 JSONLINES = "application/jsonlines"
@@ -46,7 +51,6 @@ OBSERVATIONS = "observations"
 ACTIONS = "actions"
 ACTION_PROBABILITIES = "action_probabilities"
 FAST_PATH_BYTES = 1 << 16  # bodies this large try the fast path (below, json and csv alone are as fast)
-PIECE_BYTES = 1 << 20  # what one step of the fast path reads (other threads get the GIL between steps)
 
 
 class RequestError(ValueError):
@@ -98,15 +102,19 @@ def to_observations(value: Any, observation_dim: int, where: str = "observations
     if array.ndim == 1:
         array = array.reshape(1, -1)
     if array.ndim != 2:
-        raise RequestError(f"{where} must be a list of observations, each a list of {observation_dim} numbers; "
-                           f"got an array of shape {list(array.shape)}")
+        raise RequestError(
+            f"{where} must be a list of observations, each a list of {observation_dim} numbers; "
+            f"got an array of shape {list(array.shape)}"
+        )
     if array.shape[1] != observation_dim:
         raise RequestError(f"each observation must have {observation_dim} numbers, got {array.shape[1]}")
     if not np.all(np.isfinite(array)):
         raise RequestError(f"{where} must be finite numbers (no NaN or infinity)")
     if any(type(x) is bool for row in value for x in (row if type(row) is list else (row,))):
-        raise RequestError(f"{where} holds a boolean (true or false), which would be read as 1 or 0; the model takes "
-                           f"float32 numbers, {observation_dim} per observation: send 1 or 0 if that is meant")
+        raise RequestError(
+            f"{where} holds a boolean (true or false), which would be read as 1 or 0; the model takes "
+            f"float32 numbers, {observation_dim} per observation: send 1 or 0 if that is meant"
+        )
     return array
 
 
@@ -121,6 +129,7 @@ def _loads(text: str | bytes, where: str) -> Any:
 
 def decode_json_value(value: Any, observation_dim: int, rows: np.ndarray | None = None) -> tuple[np.ndarray, str]:
     """Observations and response style of one JSON request value (which may hold ``rows`` itself: the fast path)."""
+
     def convert(item: Any, where: str = OBSERVATIONS) -> np.ndarray:
         if rows is not None and item is rows:
             return rows
@@ -131,8 +140,9 @@ def decode_json_value(value: Any, observation_dim: int, rows: np.ndarray | None 
             inputs = value["inputs"]
             if isinstance(inputs, Mapping):
                 if OBSERVATIONS not in inputs:
-                    raise RequestError(f"'inputs' has no '{OBSERVATIONS}' "
-                                       f"(got: {', '.join(map(str, inputs)) or 'nothing'})")
+                    raise RequestError(
+                        f"'inputs' has no '{OBSERVATIONS}' (got: {', '.join(map(str, inputs)) or 'nothing'})"
+                    )
                 return convert(inputs[OBSERVATIONS], "inputs.observations"), COLUMNAR
             return convert(inputs, "inputs"), COLUMNAR
         if "instances" in value:
@@ -148,31 +158,39 @@ def decode_json_value(value: Any, observation_dim: int, rows: np.ndarray | None 
     return convert(value), ROWS
 
 
-def decode(body: bytes, content_type: str | None, observation_dim: int, max_general_bytes: int | None = None,
-           fast_from_bytes: int = FAST_PATH_BYTES) -> Decoded:
+def decode(
+    body: bytes,
+    content_type: str | None,
+    observation_dim: int,
+    max_general_bytes: int | None = None,
+    fast_from_bytes: int = FAST_PATH_BYTES,
+) -> Decoded:
     """Parse a request body; raises :class:`RequestError` (400), :class:`UnsupportedContentType` (415), or
     :class:`PayloadTooLarge` (413: only the general path, ~10 bytes a byte, reads it and it is over the limit)."""
     kind = media_type(content_type) or JSON
     body = body.removeprefix(b"\xef\xbb\xbf")  # a UTF-8 byte-order mark (Excel's "CSV UTF-8") is no data
     large, too_large = len(body) >= fast_from_bytes, max_general_bytes is not None and len(body) > max_general_bytes
     if kind == JSON:
-        found = _json_rows(body, observation_dim) if large else -1
+        found = number_rows.json_rows(body, observation_dim, decode_json_value) if large else -1
         if isinstance(found, tuple):
             return Decoded(found[0], found[1], kind)
         if too_large:
-            where = f" (from byte {found}: {body[found:found + 40]!r})" if found >= 0 else ""
-            raise PayloadTooLarge(f"a JSON body over {(max_general_bytes or 0) / 2**20:g} MB must hold its "
-                                  f"observations as rows of {observation_dim} plain numbers; this one does not{where}")
+            where = f" (from byte {found}: {body[found : found + 40]!r})" if found >= 0 else ""
+            raise PayloadTooLarge(
+                f"a JSON body over {(max_general_bytes or 0) / 2**20:g} MB must hold its "
+                f"observations as rows of {observation_dim} plain numbers; this one does not{where}"
+            )
         observations, style = decode_json_value(_loads(body, "the request body"), observation_dim)
         return Decoded(observations, style, kind)
     if kind == JSONLINES:
-        observations = _by_lines(body, observation_dim, _row_patterns(observation_dim)[1] if large else None,
-                                 _jsonlines_rows)
+        observations = _by_lines(
+            body, observation_dim, number_rows.row_patterns(observation_dim)[1] if large else None, _jsonlines_rows
+        )
         if not len(observations):
             raise RequestError("the request has no JSON lines")
         return Decoded(observations, ROWS, kind)
     if kind == CSV:
-        if too_large and _CSV_WHOLE.search(body):
+        if too_large and number_rows.CSV_WHOLE.search(body):
             raise PayloadTooLarge(f"a CSV body over {(max_general_bytes or 0) / 2**20:g} MB must not quote its fields")
         return Decoded(decode_csv(body, observation_dim, fast_from_bytes), ROWS, kind)
     raise UnsupportedContentType(f"unsupported Content-Type {content_type!r}; use {JSON}, {JSONLINES} or {CSV}")
@@ -217,8 +235,8 @@ def _csv_rows(text: str, observation_dim: int, before: int = 0) -> tuple[list[li
 
 def decode_csv(body: bytes | str, observation_dim: int, fast_from_bytes: int = FAST_PATH_BYTES) -> np.ndarray:
     """CSV rows of numbers -> observations."""
-    if isinstance(body, bytes) and not _CSV_WHOLE.search(body):
-        pattern = _row_patterns(observation_dim)[2] if len(body) >= fast_from_bytes else None
+    if isinstance(body, bytes) and not number_rows.CSV_WHOLE.search(body):
+        pattern = number_rows.row_patterns(observation_dim)[2] if len(body) >= fast_from_bytes else None
         rows: Any = _by_lines(body, observation_dim, pattern, _csv_rows)
     else:
         rows = _csv_rows(_utf8(body) if isinstance(body, bytes) else body, observation_dim)[0]
@@ -227,81 +245,9 @@ def decode_csv(body: bytes | str, observation_dim: int, fast_from_bytes: int = F
     return to_observations(rows, observation_dim, "CSV rows")
 
 
-# --- The fast path: rows of plain numbers, checked by regular expressions and parsed by numpy -------------------
-_JSON_WS = rb"[ \t\n\r]*"
-# Numbers json and numpy read alike: integers (ints to json) that a double holds exactly; no integer -0 (int 0).
-_JSON_NUMBER = rb"(?:0|-?[1-9][0-9]{0,14}|-0(?=[.eE]))(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?"
-_CSV_NUMBER = rb"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?"
-_MANY = b"*+" if sys.version_info >= (3, 11) else b"*"  # possessive: 5 times faster (SageMaker's may be older)
-_BLANKS = bytes.maketrans(b"[],\t\n\r", b"      ")
-_ROWS_START = re.compile(rb"\[" + _JSON_WS + rb"(?=\[" + _JSON_WS + rb"[-0-9])")
-_CSV_WHOLE = re.compile(rb'["\x00]|\r(?!\n)')  # CSV read whole: quotes, NUL bytes or lone carriage returns
-_AFTER_ROW = re.compile(_JSON_WS + rb"(?:,|(\]))" + _JSON_WS)
-
-
-@lru_cache(maxsize=8)
-def _row_patterns(dim: int) -> tuple[re.Pattern[bytes], re.Pattern[bytes], re.Pattern[bytes]]:
-    """Runs of rows of ``dim`` plain numbers: JSON rows in an array, JSON lines, CSV lines (blank lines too)."""
-    def row(number: bytes, space: bytes, start: bytes, end: bytes) -> bytes:
-        return start + space + number + b"(?:" + space + b"," + space + number + b"){%d}" % (dim - 1) + space + end
-
-    def lines(one: bytes) -> re.Pattern[bytes]:
-        line = rb"[ \t]*(?:" + one + rb"[ \t]*)?"
-        return re.compile(b"(?:" + line + rb"\r?\n)" + _MANY + line)
-
-    json_row = row(_JSON_NUMBER, _JSON_WS, rb"\[", rb"\]")
-    return (re.compile(json_row + b"(?:" + _JSON_WS + b"," + _JSON_WS + json_row + b")" + _MANY),
-            lines(row(_JSON_NUMBER, rb"[ \t]*", rb"\[", rb"\]")), lines(row(_CSV_NUMBER, rb"[ \t]*", b"", b"")))
-
-
-def _parse_into(out: np.ndarray, n: int, piece: bytes) -> int:
-    """Parse a checked piece into ``out[n:]`` (via float64, as json reads it): the new ``n``, or -1 if not finite."""
-    text = piece.translate(_BLANKS)  # numpy reads blanks alone as [-1.0]
-    values = np.fromstring(text, dtype=np.float64, sep=" ") if text and not text.isspace() else np.empty(0)
-    rows = values.size // out.shape[1]
-    out[n:n + rows] = values.reshape(rows, out.shape[1])
-    return n + rows if np.isfinite(out[n:n + rows]).all() else -1
-
-
-def _read_rows(body: bytes, pos: int, pattern: re.Pattern[bytes], dim: int) -> tuple[np.ndarray | None, int]:
-    """The rows of a JSON array from ``pos`` (after its ``[``) and the offset past its ``]``, or None and where not."""
-    out, n = np.empty((body.count(b"[", pos), dim), dtype=np.float32), 0
-    while True:
-        windows = (PIECE_BYTES, 16 * PIECE_BYTES, len(body))  # rows longer than a piece too
-        match = next(filter(None, (pattern.match(body, pos, pos + window) for window in windows)), None)
-        n = _parse_into(out, n, body[pos:match.end()]) if match is not None else -1
-        if match is None or n < 0:
-            return None, pos
-        after = _AFTER_ROW.match(body, match.end())
-        if not after or after.group(1):  # not a comma: the array's end, or not JSON
-            return (out[:n], after.end()) if after else (None, match.end())
-        pos = after.end()
-
-
-def _json_rows(body: bytes, dim: int) -> tuple[np.ndarray, str] | int:
-    """Observations and style of a JSON body holding them as rows of ``dim`` plain numbers (numpy reads the rows, json
-    the rest with NaN in their place, which the general routing must pick), or where its rows go wrong (-1: none)."""
-    stop = -1
-    for count, start in enumerate(_ROWS_START.finditer(body)):
-        rows, stop = _read_rows(body, start.end(), _row_patterns(dim)[0], dim)
-        if rows is None:
-            if stop > start.end() or count > 8:  # rows that go wrong partway, or many arrays that are not rows
-                return stop
-            continue
-        head, tail = body[:start.start()], body[stop:]
-        if any(constant in part for part in (head, tail) for constant in (b"NaN", b"Infinity")):
-            return -1
-        try:
-            value = json.loads(head + b"NaN" + tail, parse_constant=lambda _: rows)  # noqa: B023 - used at once
-            observations, style = decode_json_value(value, dim, rows)
-        except (ValueError, RecursionError):  # RequestError is a ValueError: the general path says what is wrong
-            return -1
-        return (observations, style) if observations is rows else -1
-    return stop
-
-
-def _by_lines(body: bytes, dim: int, pattern: re.Pattern[bytes] | None,
-              general: Callable[[str, int, int], tuple[list, int]]) -> np.ndarray:
+def _by_lines(
+    body: bytes, dim: int, pattern: re.Pattern[bytes] | None, general: Callable[[str, int, int], tuple[list, int]]
+) -> np.ndarray:
     """The rows of a body of lines, a piece of whole lines at a time: pieces of plain rows by numpy (``pattern``),
     any other by ``general(text, dim, lines before)``, which numbers lines as if it read the whole body."""
     if not body.isascii():
@@ -310,11 +256,11 @@ def _by_lines(body: bytes, dim: int, pattern: re.Pattern[bytes] | None,
     out = np.empty((total + 1, dim), dtype=np.float32)  # a row a line, but for JSON lines of several observations
     n = lines = pos = seen = 0
     while pos < len(body):
-        end = body.find(b"\n", pos + PIECE_BYTES)
+        end = body.find(b"\n", pos + number_rows.PIECE_BYTES)
         end = len(body) if end < 0 else end + 1
         piece, pos = body[pos:end], end
         seen += piece.count(b"\n")
-        parsed = _parse_into(out, n, piece) if pattern is not None and pattern.fullmatch(piece) else -1
+        parsed = number_rows.parse_into(out, n, piece) if pattern is not None and pattern.fullmatch(piece) else -1
         if parsed > n:
             n, lines = parsed, lines + piece.count(b"\n")  # every piece but the last ends its last line
             continue
@@ -324,7 +270,7 @@ def _by_lines(body: bytes, dim: int, pattern: re.Pattern[bytes] | None,
             rows = np.concatenate(parts) if isinstance(parts[0], np.ndarray) else np.asarray(parts, np.float32)
             if n + len(rows) + total - seen + 1 > len(out):
                 out = np.concatenate([out[:n], np.empty((len(rows) + total - seen + 1, dim), np.float32)])
-            out[n:n + len(rows)] = rows
+            out[n : n + len(rows)] = rows
             n += len(rows)
     return out[:n]
 
@@ -358,8 +304,7 @@ def encode(outputs: Mapping[str, np.ndarray], style: str, accept_type: str) -> b
     return b"".join(encode_pieces(outputs, style, accept_type))
 
 
-def encode_pieces(outputs: Mapping[str, np.ndarray], style: str, accept_type: str,
-                  rows: int = 8192) -> Iterator[bytes]:
+def encode_pieces(outputs: Mapping[str, np.ndarray], style: str, accept_type: str, rows: int = 8192) -> Iterator[bytes]:
     """:func:`encode`'s answer, ``rows`` observations at a time (a large answer need not be held whole)."""
     if accept_type == JSON:
         named = outputs if style == COLUMNAR else {"predictions": primary(outputs)}
@@ -367,13 +312,13 @@ def encode_pieces(outputs: Mapping[str, np.ndarray], style: str, accept_type: st
         for index, (name, value) in enumerate(named.items()):
             yield (", " * bool(index) + json.dumps(name) + ": [").encode()
             for start in range(0, len(value), rows):
-                yield (", " * bool(start) + json.dumps(_plain(value[start:start + rows]))[1:-1]).encode()
+                yield (", " * bool(start) + json.dumps(_plain(value[start : start + rows]))[1:-1]).encode()
             yield b"]"
         yield b"}}" if style == COLUMNAR else b"}"
         return
     predictions = primary(outputs)
     for start in range(0, len(predictions), rows):
-        chunk = _plain(predictions[start:start + rows])
+        chunk = _plain(predictions[start : start + rows])
         if accept_type == JSONLINES:
             yield "".join(json.dumps({"predictions": [row]}) + "\n" for row in chunk).encode()
         else:
@@ -395,6 +340,20 @@ def observation_dim_from_metadata(metadata: Mapping[str, Any]) -> int:
     return int(dims[0])
 
 
-__all__: Sequence[str] = ["JSON", "JSONLINES", "CSV", "RequestError", "UnsupportedContentType", "NotAcceptable",
-                          "PayloadTooLarge", "Decoded", "decode", "encode", "encode_pieces", "response_type",
-                          "primary", "media_type", "observation_dim_from_metadata"]
+__all__: Sequence[str] = [
+    "JSON",
+    "JSONLINES",
+    "CSV",
+    "RequestError",
+    "UnsupportedContentType",
+    "NotAcceptable",
+    "PayloadTooLarge",
+    "Decoded",
+    "decode",
+    "encode",
+    "encode_pieces",
+    "response_type",
+    "primary",
+    "media_type",
+    "observation_dim_from_metadata",
+]

@@ -1,4 +1,5 @@
-"""SageMaker serving handlers, copied into ``model.tar.gz`` as ``code/inference.py`` (next to ``rlrt_codec.py``).
+"""SageMaker serving handlers, copied into ``model.tar.gz`` as ``code/inference.py`` (next to ``rlrt_codec.py`` and
+``rlrt_number_rows.py``).
 
 - SageMaker's **PyTorch** serving container calls ``model_fn`` / ``input_fn`` / ``predict_fn`` / ``output_fn``:
   the TorchScript policy ``policy.pt`` answers the same requests as ``rlrt serve``.
@@ -7,8 +8,8 @@
   placeholder inputs) become ``{"instances": [...]}`` for the ``observations``-only signature, and responses come
   back in rlrt's formats.
 
-Neither container has rlrt installed, so this file needs only the standard library, numpy, ``rlrt_codec.py``
-(rlrt's own request/response code) and, in ``model_fn``, torch.
+Neither container has rlrt installed, so this file needs only the standard library, numpy, ``rlrt_codec.py`` and
+``rlrt_number_rows.py`` (rlrt's own request/response code) and, in ``model_fn``, torch.
 """
 
 from __future__ import annotations
@@ -128,8 +129,9 @@ def output_handler(response, context):
     if "outputs" in answer:
         style = codec.COLUMNAR
         raw = answer["outputs"]
-        outputs = ({k: np.asarray(v) for k, v in raw.items()} if isinstance(raw, dict)
-                   else {codec.ACTIONS: np.asarray(raw)})
+        outputs = (
+            {k: np.asarray(v) for k, v in raw.items()} if isinstance(raw, dict) else {codec.ACTIONS: np.asarray(raw)}
+        )
     else:
         style = codec.ROWS
         predictions = answer["predictions"]

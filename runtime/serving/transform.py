@@ -24,14 +24,14 @@ import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
 from runtime.errors import UserError
-from runtime.paths import FILE, FOLDER, guarded, make_folder, path_error, path_kind, require_file
 from runtime.serving import codec
 from runtime.serving.model_store import OnnxPolicy, default_model_dir, locate_model
+from runtime.serving.transform_files import check_output_folder, input_files, record_chunks, record_lines, write_error
 
 SINGLE_RECORD = "SingleRecord"
 MULTI_RECORD = "MultiRecord"
@@ -39,7 +39,10 @@ STRATEGIES = (SINGLE_RECORD, MULTI_RECORD)
 SPLIT_TYPES = ("Line", "None")
 JOIN_SOURCES = ("None", "Input")
 EXTENSION_TYPES = {
-    ".jsonl": codec.JSONLINES, ".jsonlines": codec.JSONLINES, ".json": codec.JSONLINES, ".csv": codec.CSV,
+    ".jsonl": codec.JSONLINES,
+    ".jsonlines": codec.JSONLINES,
+    ".json": codec.JSONLINES,
+    ".csv": codec.CSV,
     ".txt": codec.JSONLINES,
 }
 CHUNK_RECORDS = 8192
@@ -69,8 +72,9 @@ class TransformOptions:
         if not 0 < self.max_payload_mb <= 100:
             problems.append(f"max_payload_mb must be in (0, 100], got {self.max_payload_mb}")
         if self.content_type and codec.media_type(self.content_type) not in (codec.JSON, codec.JSONLINES, codec.CSV):
-            problems.append(f"content_type must be {codec.JSON}, {codec.JSONLINES} or {codec.CSV}, "
-                            f"got {self.content_type!r}")
+            problems.append(
+                f"content_type must be {codec.JSON}, {codec.JSONLINES} or {codec.CSV}, got {self.content_type!r}"
+            )
         if problems:
             raise UserError("Invalid transform settings: " + "; ".join(problems))
 
@@ -87,59 +91,6 @@ class TransformSummary:
     @property
     def records_per_s(self) -> float:
         return self.records / self.seconds if self.seconds > 0 else float("inf")
-
-
-def input_files(path: Path, output_dir: Path | None = None) -> list[Path]:
-    """The files to transform: ``path`` itself, or every non-hidden file under it (sorted), less those under
-    ``output_dir`` when it lies inside ``path`` (a rerun does not read its own outputs)."""
-    if path_kind(path) != "a folder":
-        return [require_file(path, "The --input")]
-    with guarded(path, "The --input folder", FOLDER):
-        files = sorted(p for p in path.rglob("*") if p.is_file() and not any(part.startswith(".") for part in
-                                                                              p.relative_to(path).parts))
-    if output_dir is not None and output_dir.resolve() != path.resolve():
-        files = [p for p in files if not p.resolve().is_relative_to(output_dir.resolve())]
-    if not files:
-        raise UserError(f"The transform input folder {path} has no files.")
-    return files
-
-
-def check_output_folder(input_path: Path, output_dir: Path) -> None:
-    """``output_dir`` must be a folder this job can write, and not the input folder itself (its ``.out`` files would
-    be read as inputs by the next run)."""
-    if path_kind(input_path) == "a folder" and output_dir.resolve() == input_path.resolve():
-        raise UserError(f"The --output folder {output_dir} is the --input folder: a second run would read the .out "
-                        "files of the first as inputs. Give an output folder of its own (e.g. "
-                        f"{output_dir / 'out'}, which the inputs then leave out).")
-    make_folder(output_dir, "The --output folder")
-
-
-def _write_error(exc: OSError, source: Path, output_dir: Path) -> UserError:
-    """An ``OSError`` while one file is transformed: about the input file when it names it, else about the output."""
-    if exc.filename is not None and Path(str(exc.filename)) == source:
-        return path_error(source, exc, "The --input file", FILE)
-    return path_error(output_dir, exc, "The --output folder", FOLDER)
-
-
-def _record_lines(path: Path) -> Iterator[tuple[int, str]]:
-    with path.open("r", encoding="utf-8-sig", newline="") as handle:  # a byte-order mark (Excel's CSV) is no data
-        try:
-            for number, line in enumerate(handle, 1):
-                if line.strip():
-                    yield number, line.rstrip("\r\n")
-        except UnicodeDecodeError as exc:
-            raise UserError(f"{path} is not UTF-8 text: {exc}") from None
-
-
-def _chunks(lines: Iterator[tuple[int, str]], size: int) -> Iterator[list[tuple[int, str]]]:
-    chunk: list[tuple[int, str]] = []
-    for item in lines:
-        chunk.append(item)
-        if len(chunk) >= size:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
 
 
 class _Transformer:
@@ -165,8 +116,9 @@ class _Transformer:
         except codec.RequestError as exc:
             raise UserError(f"{path}:{number}: {exc}") from None
 
-    def parse_chunk(self, path: Path, content_type: str,
-                    chunk: list[tuple[int, str]]) -> tuple[list[Any], list[int], np.ndarray]:
+    def parse_chunk(
+        self, path: Path, content_type: str, chunk: list[tuple[int, str]]
+    ) -> tuple[list[Any], list[int], np.ndarray]:
         """(input values, observations per record, observations) for a chunk of record lines.
 
         The common case (every record one flat observation) is parsed in one call for the whole chunk; anything
@@ -206,11 +158,13 @@ class _Transformer:
         count = 0
         payload = 0
         pending: list[Any] = []  # MultiRecord + JSON: predictions of the mini-batch being assembled
-        for chunk in _chunks(_record_lines(path), CHUNK_RECORDS):
+        for chunk in record_chunks(record_lines(path), CHUNK_RECORDS):
             for number, line in chunk:
                 if len(line) > self.max_payload // 4 and len(line.encode("utf-8")) > self.max_payload:
-                    raise UserError(f"{path}:{number}: the record is larger than max_payload_mb "
-                                    f"({self.options.max_payload_mb:g} MB)")
+                    raise UserError(
+                        f"{path}:{number}: the record is larger than max_payload_mb "
+                        f"({self.options.max_payload_mb:g} MB)"
+                    )
             values, counts, batch = self.parse_chunk(path, content_type, chunk)
             predictions = codec.primary(self.policy.predict(batch)).tolist()
             if not join and not multi_json and all(c == 1 for c in counts):
@@ -221,7 +175,7 @@ class _Transformer:
             offset = 0
             lines_out: list[str] = []
             for (_number, line), value, rows in zip(chunk, values, counts):
-                mine = predictions[offset: offset + rows]
+                mine = predictions[offset : offset + rows]
                 offset += rows
                 if multi_json:
                     size = len(line) + 1
@@ -262,8 +216,10 @@ class _Transformer:
     def whole_file(self, path: Path, content_type: str, accept: str, out: Any, progress: Any) -> int:
         body = path.read_bytes()
         if len(body) > self.max_payload:
-            raise UserError(f"{path}: the file is larger than max_payload_mb ({self.options.max_payload_mb:g} MB); "
-                            "use split_type Line")
+            raise UserError(
+                f"{path}: the file is larger than max_payload_mb ({self.options.max_payload_mb:g} MB); "
+                "use split_type Line"
+            )
         try:
             decoded = codec.decode(body, content_type, self.dim)  # as `rlrt serve` reads the same body
         except codec.RequestError as exc:
@@ -275,8 +231,11 @@ class _Transformer:
             except ValueError:
                 value = body.decode("utf-8", "replace")
             output = json.loads(result) if accept == codec.JSON else result
-            joined = {**value, "SageMakerOutput": output} if isinstance(value, dict) else {
-                "SageMakerInput": value, "SageMakerOutput": output}
+            joined = (
+                {**value, "SageMakerOutput": output}
+                if isinstance(value, dict)
+                else {"SageMakerInput": value, "SageMakerOutput": output}
+            )
             result = json.dumps(joined) + "\n"
         out.write(result if result.endswith("\n") else result + "\n")
         progress.update(len(decoded.observations))
@@ -297,13 +256,16 @@ def _fast_lines(predictions: list, accept: str) -> str:
     if accept == codec.CSV:
         return "".join(_row_text(p, ",") + "\n" for p in predictions)
     return "".join(
-        '{"predictions": [[' + _row_text(p, ", ") + "]]}\n" if isinstance(p, list) else
-        '{"predictions": [' + repr(p) + "]}\n" for p in predictions
+        '{"predictions": [[' + _row_text(p, ", ") + "]]}\n"
+        if isinstance(p, list)
+        else '{"predictions": [' + repr(p) + "]}\n"
+        for p in predictions
     )
 
 
-def transform(model: Path, input_path: Path, output_dir: Path, options: TransformOptions,
-              show_progress: bool = True) -> TransformSummary:
+def transform(
+    model: Path, input_path: Path, output_dir: Path, options: TransformOptions, show_progress: bool = True
+) -> TransformSummary:
     """Run the policy in ``model`` over ``input_path`` (a file or folder) into ``output_dir``."""
     from tqdm import tqdm  # heavy: progress bars
 
@@ -319,22 +281,35 @@ def transform(model: Path, input_path: Path, output_dir: Path, options: Transfor
     records = 0
     with tqdm(total=None, unit="rec", desc="rlrt transform", disable=not show_progress, mininterval=0.5) as progress:
         for path in files:
-            content_type = codec.media_type(options.content_type) if options.content_type else \
-                EXTENSION_TYPES.get(path.suffix.lower(), codec.JSONLINES)
+            content_type = (
+                codec.media_type(options.content_type)
+                if options.content_type
+                else EXTENSION_TYPES.get(path.suffix.lower(), codec.JSONLINES)
+            )
             if content_type == codec.JSON and options.split_type == "Line":
                 content_type = codec.JSONLINES
-            if content_type == codec.JSONLINES and options.split_type == "None" and not options.content_type \
-                    and path.suffix.lower() not in (".jsonl", ".jsonlines"):
+            if (
+                content_type == codec.JSONLINES
+                and options.split_type == "None"
+                and not options.content_type
+                and path.suffix.lower() not in (".jsonl", ".jsonlines")
+            ):
                 content_type = codec.JSON  # one document (its "inputs" answered as "outputs"); a .jsonl file's lines
             default_accept = codec.JSON if options.split_type == "None" else codec.JSONLINES
             try:
                 accept = codec.response_type(options.accept, default_accept)
             except codec.NotAcceptable as exc:
                 raise UserError(str(exc)) from None
-            if options.join_source == "Input" and options.strategy == MULTI_RECORD and accept == codec.JSON \
-                    and options.split_type == "Line":
-                raise UserError("join_source=Input needs one output per record: with MultiRecord use accept "
-                                f"{codec.JSONLINES} or {codec.CSV}, or use SingleRecord")
+            if (
+                options.join_source == "Input"
+                and options.strategy == MULTI_RECORD
+                and accept == codec.JSON
+                and options.split_type == "Line"
+            ):
+                raise UserError(
+                    "join_source=Input needs one output per record: with MultiRecord use accept "
+                    f"{codec.JSONLINES} or {codec.CSV}, or use SingleRecord"
+                )
             target = output_dir / (str(path.relative_to(root)) + ".out")
             partial = target.with_name(target.name + ".partial")
             try:
@@ -346,7 +321,7 @@ def transform(model: Path, input_path: Path, output_dir: Path, options: Transfor
                         records += worker.lines_file(path, content_type, accept, out, progress)
                 partial.replace(target)
             except OSError as exc:
-                raise _write_error(exc, path, output_dir) from exc
+                raise write_error(exc, path, output_dir) from exc
             finally:
                 try:
                     partial.unlink(missing_ok=True)
@@ -356,12 +331,16 @@ def transform(model: Path, input_path: Path, output_dir: Path, options: Transfor
     return TransformSummary(len(files), records, time.monotonic() - started, outputs)
 
 
-def run_transform(model: Path | None, input_path: Path, output_dir: Path, options: TransformOptions,
-                  show_progress: bool = True) -> int:
+def run_transform(
+    model: Path | None, input_path: Path, output_dir: Path, options: TransformOptions, show_progress: bool = True
+) -> int:
     """``rlrt transform``: transform and print a summary."""
     summary = transform(model or default_model_dir(), input_path, output_dir, options, show_progress)
-    print(f"rlrt: transformed {summary.records} records in {summary.files} file(s) in {summary.seconds:.2f} s "
-          f"({summary.records_per_s:,.0f} records/s) into {output_dir}", flush=True)
+    print(
+        f"rlrt: transformed {summary.records} records in {summary.files} file(s) in {summary.seconds:.2f} s "
+        f"({summary.records_per_s:,.0f} records/s) into {output_dir}",
+        flush=True,
+    )
     return 0
 
 

@@ -38,14 +38,17 @@ OFFLINE_TINY = {
 @pytest.fixture(scope="module")
 def unity_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny unity-basic-ppo model, trained by a real ``rlrt train`` on the stand-in game in the train channel."""
-    tree = make_job_tree(tmp_path_factory.mktemp("unity") / "ml", {
-        "rl.training.config.env_config.base_port": free_base_port(),
-        "rl.training.config.train_batch_size_per_learner": 200,
-        "rl.training.config.minibatch_size": 100,
-        "rl.training.config.num_epochs": 1,
-        "rl.training.config.num_envs_per_env_runner": 1,
-        "rl.training.stop.training_iteration": 1,
-    })
+    tree = make_job_tree(
+        tmp_path_factory.mktemp("unity") / "ml",
+        {
+            "rl.training.config.env_config.base_port": free_base_port(),
+            "rl.training.config.train_batch_size_per_learner": 200,
+            "rl.training.config.minibatch_size": 100,
+            "rl.training.config.num_epochs": 1,
+            "rl.training.config.num_envs_per_env_runner": 1,
+            "rl.training.stop.training_iteration": 1,
+        },
+    )
     make_player(tree.channel("train"), "Basic")
     result = run_rlrt(["train", "--default-preset", "unity-basic-ppo"], base=tree.base, timeout=300)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
@@ -71,8 +74,14 @@ def test_evaluate_unity_with_the_notebook_hyperparameters(unity_model: Path, tmp
     tree = make_job_tree(tmp_path / "opt" / "ml", UNITY_NOTEBOOK)
     shutil.copytree(unity_model, tree.channel("model"), dirs_exist_ok=True)
     make_player(tree.channel("train"), "Basic", executable=False)
-    done = subprocess.run([sys.executable, str(REPO_ROOT / "entrypoints" / "evaluate-unity.py")], cwd=str(tmp_path),
-                          env=rlrt_env(tree.base), capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [sys.executable, str(REPO_ROOT / "entrypoints" / "evaluate-unity.py")],
+        cwd=str(tmp_path),
+        env=rlrt_env(tree.base),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert len(TESTING.findall(done.stdout)) == 5
     assert len(EPISODE.findall(done.stdout)) == 5 and MEAN.search(done.stdout)
@@ -101,8 +110,10 @@ def test_evaluate_plays_a_d3rlpy_model_folder(offline_model: JobTree, tmp_path: 
     assert float(MEAN.search(done.stdout).group(1)) == pytest.approx(np.mean(rewards), abs=0.01)
     summary = json.loads((tree.intermediate / "evaluation.json").read_text())
     assert summary["env"] == "CartPole-v0" and summary["returns"] == summary["rewards"]
-    assert [v.name for v in sorted(tree.intermediate.glob("*.mp4"))] == ["evaluation-episode-0001.mp4",
-                                                                          "evaluation-episode-0002.mp4"]
+    assert [v.name for v in sorted(tree.intermediate.glob("*.mp4"))] == [
+        "evaluation-episode-0001.mp4",
+        "evaluation-episode-0002.mp4",
+    ]
     assert "cannot render" not in done.stdout
 
 
@@ -114,18 +125,23 @@ def test_a_long_evaluation_films_a_handful_of_episodes(offline_model: JobTree, t
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert len(EPISODE.findall(done.stdout)) == 7
     assert [v.name for v in sorted(tree.intermediate.glob("*.mp4"))] == [
-        f"evaluation-episode-{i:04d}.mp4" for i in range(1, 6)]
-    assert ("rlrt: videos of the first 5 episodes (the hyperparameter record_video_every=N films every Nth"
-            in done.stdout)
+        f"evaluation-episode-{i:04d}.mp4" for i in range(1, 6)
+    ]
+    assert (
+        "rlrt: videos of the first 5 episodes (the hyperparameter record_video_every=N films every Nth" in done.stdout
+    )
 
 
 @pytest.mark.slow
-def test_evaluate_steps_from_a_d3rlpy_checkpoint_in_the_checkpoint_channel(offline_model: JobTree,
-                                                                          tmp_path: Path) -> None:
+def test_evaluate_steps_from_a_d3rlpy_checkpoint_in_the_checkpoint_channel(
+    offline_model: JobTree, tmp_path: Path
+) -> None:
     """The Coach flow: a checkpoint (no metadata.json) in the legacy channel, the env from the preset, and
     ``evaluate_steps``: the evaluation stops at the end of the episode that crosses N steps."""
-    tree = make_job_tree(tmp_path / "opt" / "ml", {"RLCOACH_PRESET": "preset-cartpole-ddqnbcq-env",
-                                                   "evaluate_steps": 30, "record_video_every": 0})
+    tree = make_job_tree(
+        tmp_path / "opt" / "ml",
+        {"RLCOACH_PRESET": "preset-cartpole-ddqnbcq-env", "evaluate_steps": 30, "record_video_every": 0},
+    )
     shutil.copytree(offline_model.checkpoints, tree.channel("checkpoint"), dirs_exist_ok=True)
     done = run_rlrt(["evaluate"], base=tree.base, timeout=300)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
@@ -148,7 +164,7 @@ def test_d3rlpy_loader_and_onnx_fallback_act_alike(offline_model: JobTree) -> No
 
 
 def test_algorithm_names_match_their_variants() -> None:
-    from runtime.evaluate.evaluator import algorithm_matches
+    from runtime.evaluate.settings import algorithm_matches
 
     assert algorithm_matches("BCQ", "DiscreteBCQ") and algorithm_matches("ppo", "PPO")
     assert algorithm_matches("DiscreteBCQ", "DiscreteBCQ")

@@ -32,8 +32,12 @@ def rllib_module_inputs(model_dir: Path, observations: np.ndarray) -> tuple[Any,
     state = pipeline.get_state().get("MeanStdFilter")
     if state:
         agent = state[None]
-        filt = NumpyMeanStdFilter(tuple(agent["shape"]), demean=agent["de_mean_to_zero"],
-                                  destd=agent["de_std_to_one"], clip=agent["clip_by_value"])
+        filt = NumpyMeanStdFilter(
+            tuple(agent["shape"]),
+            demean=agent["de_mean_to_zero"],
+            destd=agent["de_std_to_one"],
+            clip=agent["clip_by_value"],
+        )
         filt.running_stats = RunningStat.from_state(agent["running_stats"][0])
         x = np.stack([filt(row, update=False) for row in observations])
     return module, x
@@ -93,8 +97,9 @@ def test_exports_match_the_trained_rllib_module(which: str, request: pytest.Fixt
     assert "rlrt: serving exports" in training_output(tree)["stdout"]
 
 
-def test_tensorflow_savedmodel_matches_onnx(cartpole_model: Path, reacher_model: Path, tf_python: str | None,
-                                            tf_env: tuple, tmp_path: Path) -> None:
+def test_tensorflow_savedmodel_matches_onnx(
+    cartpole_model: Path, reacher_model: Path, tf_python: str | None, tf_env: tuple, tmp_path: Path
+) -> None:
     """Both models' SavedModels, loaded by signature as TensorFlow Serving does, in TensorFlow's environment."""
     import onnxruntime as ort
 
@@ -118,8 +123,13 @@ def test_tensorflow_savedmodel_matches_onnx(cartpole_model: Path, reacher_model:
         "    r = f(observations=tf.constant(np.load(obs)))\n"
         "    np.savez(out, **{k: v.numpy() for k, v in r.items()})\n"
     )
-    done = subprocess.run([tf_python, "-c", script, *args], capture_output=True, text=True, timeout=180,
-                          env={"TF_CPP_MIN_LOG_LEVEL": "2", "PATH": "/usr/bin:/bin"})
+    done = subprocess.run(
+        [tf_python, "-c", script, *args],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        env={"TF_CPP_MIN_LOG_LEVEL": "2", "PATH": "/usr/bin:/bin"},
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     signatures = [json.loads(line) for line in done.stdout.strip().splitlines() if line.startswith("{")]
     for (name, model), signature in zip(models.items(), signatures):
@@ -142,11 +152,18 @@ def test_a_sac_policy_exports_its_squashed_mode(tmp_path: Path, tf_python: str |
     from tests.conftest import make_job_tree, run_rlrt
 
     preset = tmp_path / "sac.yaml"
-    preset.write_text(json.dumps({
-        "name": "test-sac", "env": "Pendulum-v1", "algorithm": "SAC",
-        "config": {"num_steps_sampled_before_learning_starts": 100},
-        "stop": {"training_iteration": 1}, "pass_bar": {"metric": "episode_reward_mean", "value": 0, "source": "test"},
-    }))
+    preset.write_text(
+        json.dumps(
+            {
+                "name": "test-sac",
+                "env": "Pendulum-v1",
+                "algorithm": "SAC",
+                "config": {"num_steps_sampled_before_learning_starts": 100},
+                "stop": {"training_iteration": 1},
+                "pass_bar": {"metric": "episode_reward_mean", "value": 0, "source": "test"},
+            }
+        )
+    )
     tree = make_job_tree(tmp_path / "ml", {"preset": str(preset)})
     run = run_rlrt(["train"], base=tree.base, RLRT_TF_PYTHON=tf_python or "")
     assert run.returncode == 0, run.stderr[-3000:]
@@ -173,12 +190,18 @@ def test_a_sac_policy_exports_its_squashed_mode(tmp_path: Path, tf_python: str |
     if tf_python is not None:
         assert serving["tensorflow_savedmodel"]["path"] == "1/", serving.get("tensorflow_skipped")
         np.save(tmp_path / "obs.npy", observations)
-        script = ("import sys, numpy as np, tensorflow as tf\n"
-                  "f = tf.saved_model.load(sys.argv[1]).signatures['serving_default']\n"
-                  "np.save(sys.argv[3], f(observations=tf.constant(np.load(sys.argv[2])))['actions'].numpy())\n")
-        done = subprocess.run([tf_python, "-c", script, str(tree.model / "1"), str(tmp_path / "obs.npy"),
-                               str(tmp_path / "tf.npy")], capture_output=True, text=True, timeout=180,
-                              env={"TF_CPP_MIN_LOG_LEVEL": "2", "PATH": "/usr/bin:/bin"})
+        script = (
+            "import sys, numpy as np, tensorflow as tf\n"
+            "f = tf.saved_model.load(sys.argv[1]).signatures['serving_default']\n"
+            "np.save(sys.argv[3], f(observations=tf.constant(np.load(sys.argv[2])))['actions'].numpy())\n"
+        )
+        done = subprocess.run(
+            [tf_python, "-c", script, str(tree.model / "1"), str(tmp_path / "obs.npy"), str(tmp_path / "tf.npy")],
+            capture_output=True,
+            text=True,
+            timeout=180,
+            env={"TF_CPP_MIN_LOG_LEVEL": "2", "PATH": "/usr/bin:/bin"},
+        )
         assert done.returncode == 0, done.stderr[-2000:]
         np.testing.assert_allclose(np.load(tmp_path / "tf.npy"), expected, atol=TOL, rtol=0)
 
@@ -204,6 +227,7 @@ def test_pytorch_container_handlers_answer_the_seed_request(cartpole_model: Path
         "sys.path.insert(0, sys.argv[1] + '/code')\n"
         "import inference\n"
         "assert inference.codec.__name__ == 'rlrt_codec', inference.codec.__name__\n"
+        "assert inference.codec.number_rows.__name__ == 'rlrt_number_rows'\n"
         "m = inference.model_fn(sys.argv[1])\n"
         "body = json.dumps({'inputs': {'observations': [[0.0, 0.1, 0.0, -0.1]], 'prev_action': [0, 0],"
         " 'is_training': False, 'prev_reward': -1, 'seq_lens': -1}})\n"
@@ -215,8 +239,14 @@ def test_pytorch_container_handlers_answer_the_seed_request(cartpole_model: Path
         "print(out.decode())\n"
     )
     # Run from a folder where `runtime` is not importable, as inside the container.
-    done = subprocess.run([sys.executable, "-c", script, str(model)], capture_output=True, text=True, timeout=120,
-                          cwd=str(model), env={"PATH": "/usr/bin:/bin"})
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(model)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=str(model),
+        env={"PATH": "/usr/bin:/bin"},
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     lines = done.stdout.strip().splitlines()
     assert lines[0] == "application/json"
@@ -235,26 +265,46 @@ def test_tensorflow_serving_container_handlers(cartpole_model: Path, monkeypatch
     # The container's context is a namedtuple (immutable).
     Context = namedtuple("Context", "request_content_type accept_header custom_attributes")
     context = Context("application/json", "application/json", None)
-    seed = {"inputs": {"observations": [[1.0, 1.0, 1.0, 1.0]], "prev_action": [0, 0], "is_training": False,
-                       "prev_reward": -1, "seq_lens": -1}}
+    seed = {
+        "inputs": {
+            "observations": [[1.0, 1.0, 1.0, 1.0]],
+            "prev_action": [0, 0],
+            "is_training": False,
+            "prev_reward": -1,
+            "seq_lens": -1,
+        }
+    }
     forwarded = json.loads(handlers.input_handler(json.dumps(seed).encode(), context))
     assert forwarded == {"inputs": {"observations": [[1.0, 1.0, 1.0, 1.0]]}}
-    tfs = types.SimpleNamespace(status_code=200, content=json.dumps(
-        {"outputs": {"actions": [1], "action_probabilities": [[0.25, 0.75]]}}).encode())
+    tfs = types.SimpleNamespace(
+        status_code=200,
+        content=json.dumps({"outputs": {"actions": [1], "action_probabilities": [[0.25, 0.75]]}}).encode(),
+    )
     body, kind = handlers.output_handler(tfs, context)
     assert kind == "application/json"
     assert json.loads(body) == {"outputs": {"actions": [1], "action_probabilities": [[0.25, 0.75]]}}
 
     lines = Context("application/jsonlines", None, None)
     assert json.loads(handlers.input_handler(b"[0, 0, 0, 0]\n[1, 1, 1, 1]\n", lines)) == {
-        "instances": [[0.0, 0.0, 0.0, 0.0], [1.0, 1.0, 1.0, 1.0]]}
-    tfs = types.SimpleNamespace(status_code=200, content=json.dumps({"predictions": [
-        {"actions": 0, "action_probabilities": [0.6, 0.4]},
-        {"actions": 1, "action_probabilities": [0.1, 0.9]}]}).encode())
+        "instances": [[0.0, 0.0, 0.0, 0.0], [1.0, 1.0, 1.0, 1.0]]
+    }
+    tfs = types.SimpleNamespace(
+        status_code=200,
+        content=json.dumps(
+            {
+                "predictions": [
+                    {"actions": 0, "action_probabilities": [0.6, 0.4]},
+                    {"actions": 1, "action_probabilities": [0.1, 0.9]},
+                ]
+            }
+        ).encode(),
+    )
     body, kind = handlers.output_handler(tfs, lines)
     assert kind == "application/jsonlines"
     assert [json.loads(line) for line in body.decode().splitlines()] == [
-        {"predictions": [[0.6, 0.4]]}, {"predictions": [[0.1, 0.9]]}]
+        {"predictions": [[0.6, 0.4]]},
+        {"predictions": [[0.1, 0.9]]},
+    ]
 
 
 def test_an_unexportable_model_is_recorded_and_rlrt_export_says_why(tmp_path: Path) -> None:
@@ -279,10 +329,16 @@ def test_a_recurrent_policy_says_at_the_start_that_it_will_not_serve(tmp_path: P
     from the exporter."""
     from tests.conftest import make_job_tree, run_rlrt
 
-    tree = make_job_tree(tmp_path / "ml", {
-        "rl.training.config.model_config": {"use_lstm": True, "max_seq_len": 8},
-        "rl.training.config.train_batch_size_per_learner": 256, "rl.training.config.minibatch_size": 128,
-        "rl.training.config.num_epochs": 1, "rl.training.stop.training_iteration": 1})
+    tree = make_job_tree(
+        tmp_path / "ml",
+        {
+            "rl.training.config.model_config": {"use_lstm": True, "max_seq_len": 8},
+            "rl.training.config.train_batch_size_per_learner": 256,
+            "rl.training.config.minibatch_size": 128,
+            "rl.training.config.num_epochs": 1,
+            "rl.training.stop.training_iteration": 1,
+        },
+    )
     run = run_rlrt(["train"], base=tree.base)
     assert run.returncode == 2, run.stdout[-3000:] + run.stderr[-3000:]
     assert "rlrt: model_config use_lstm trains a recurrent policy, which rlrt's exports cannot serve" in run.stdout

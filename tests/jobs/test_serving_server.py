@@ -21,13 +21,20 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from runtime.cluster.node import free_ports
-from runtime.serving import codec
+from runtime.serving import codec, number_rows
 
 from tests.conftest import run_rlrt, start_rlrt
 from tests.trained_models import cartpole_model, tf_env, tf_python  # noqa: F401
 
-SEED_REQUEST = {"inputs": {"observations": [[1.0, 1.0, 1.0, 1.0]], "prev_action": [0, 0], "is_training": False,
-                           "prev_reward": -1, "seq_lens": -1}}
+SEED_REQUEST = {
+    "inputs": {
+        "observations": [[1.0, 1.0, 1.0, 1.0]],
+        "prev_action": [0, 0],
+        "is_training": False,
+        "prev_reward": -1,
+        "seq_lens": -1,
+    }
+}
 
 
 def free_port() -> int:
@@ -64,9 +71,14 @@ def wait_until_ready(url: str, process: subprocess.Popen, log: Path, timeout: fl
 def server(cartpole_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, subprocess.Popen]]:
     port = free_port()
     log = tmp_path_factory.mktemp("serve") / "serve.log"
-    process = start_rlrt(["serve", "--host", "127.0.0.1"], base=cartpole_model, log=log,
-                         SAGEMAKER_BIND_TO_PORT=str(port), SAGEMAKER_MODEL_SERVER_WORKERS="2",
-                         SAGEMAKER_MODEL_SERVER_TIMEOUT="30")
+    process = start_rlrt(
+        ["serve", "--host", "127.0.0.1"],
+        base=cartpole_model,
+        log=log,
+        SAGEMAKER_BIND_TO_PORT=str(port),
+        SAGEMAKER_MODEL_SERVER_WORKERS="2",
+        SAGEMAKER_MODEL_SERVER_TIMEOUT="30",
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         wait_until_ready(url, process, log)
@@ -122,8 +134,9 @@ def test_rows_jsonlines_and_csv(server: tuple[str, subprocess.Popen], cartpole_m
     csv_body = "\n".join(",".join(str(v) for v in row) for row in observations.tolist())
     as_json = requests.post(url + "/invocations", data=csv_body, headers={"Content-Type": "text/csv"}, timeout=5)
     np.testing.assert_allclose(as_json.json()["predictions"], probabilities, atol=1e-6)
-    as_csv = requests.post(url + "/invocations", data=csv_body,
-                           headers={"Content-Type": "text/csv", "Accept": "text/csv"}, timeout=5)
+    as_csv = requests.post(
+        url + "/invocations", data=csv_body, headers={"Content-Type": "text/csv", "Accept": "text/csv"}, timeout=5
+    )
     assert as_csv.headers["Content-Type"].startswith("text/csv")
     np.testing.assert_allclose(np.loadtxt(as_csv.text.splitlines(), delimiter=","), probabilities, atol=1e-6)
 
@@ -144,15 +157,16 @@ def test_rows_jsonlines_and_csv(server: tuple[str, subprocess.Popen], cartpole_m
         ("1,2,3,4", "image/png", 415, "Content-Type"),
         # a boolean is no float32 number (numpy would read true as 1.0 and the policy answer for it)
         ('{"instances": [[0.1, true, 0, 0]]}', "application/json", 400, "instances holds a boolean (true or false)"),
-        ('[0, 0, 0, 0]\n[false, 0, 0, 0]\n', "application/jsonlines", 400, "holds a boolean"),
+        ("[0, 0, 0, 0]\n[false, 0, 0, 0]\n", "application/jsonlines", 400, "holds a boolean"),
     ],
 )
 def test_bad_requests_get_clear_errors_and_the_server_keeps_serving(
     server: tuple[str, subprocess.Popen], body: str, content_type: str, status: int, fragment: str
 ) -> None:
     url, process = server
-    response = requests.post(url + "/invocations", data=body.encode("latin-1"), headers={"Content-Type": content_type},
-                             timeout=5)
+    response = requests.post(
+        url + "/invocations", data=body.encode("latin-1"), headers={"Content-Type": content_type}, timeout=5
+    )
     assert response.status_code == status, response.text
     assert fragment in response.json()["error"]
     assert process.poll() is None
@@ -167,14 +181,19 @@ def test_methods_routes_and_accept(server: tuple[str, subprocess.Popen]) -> None
     assert refused.status_code == 406 and "Accept" in refused.json()["error"]
     assert requests.get(url + "/execution-parameters", timeout=5).json()["MaxConcurrentTransforms"] == 2
     # A chunked body (no Content-Length) is read and answered like any other.
-    chunked = requests.post(url + "/invocations", data=iter([b'{"instances": ', b"[[0, 0, 0, 0]]}"]),
-                            headers={"Content-Type": "application/json"}, timeout=5)
+    chunked = requests.post(
+        url + "/invocations",
+        data=iter([b'{"instances": ', b"[[0, 0, 0, 0]]}"]),
+        headers={"Content-Type": "application/json"},
+        timeout=5,
+    )
     assert chunked.status_code == 200 and len(chunked.json()["predictions"]) == 1
 
 
 def test_serve_without_a_model_fails_clearly(tmp_path: Path) -> None:
-    result = run_rlrt(["serve", "--host", "127.0.0.1"], base=tmp_path, timeout=60,
-                      SAGEMAKER_BIND_TO_PORT=str(free_port()))
+    result = run_rlrt(
+        ["serve", "--host", "127.0.0.1"], base=tmp_path, timeout=60, SAGEMAKER_BIND_TO_PORT=str(free_port())
+    )
     assert result.returncode == 2
     assert "No model at" in result.stderr and str(tmp_path / "model") in result.stderr
 
@@ -191,14 +210,18 @@ def test_bad_server_settings_fail_clearly(cartpole_model: Path, tmp_path: Path) 
     assert "--workers must be a positive integer, got 0" in no_workers.stderr
 
 
-def test_a_second_serve_on_a_busy_port_is_one_clear_error(server: tuple[str, subprocess.Popen],
-                                                          cartpole_model: Path, tmp_path: Path) -> None:
+def test_a_second_serve_on_a_busy_port_is_one_clear_error(
+    server: tuple[str, subprocess.Popen], cartpole_model: Path, tmp_path: Path
+) -> None:
     """A second `rlrt serve` on the port the first one serves: refused before it starts, the port and the flag
     named, the reason in its tree's failure file; the first server keeps answering."""
     url, _ = server
     port = url.rsplit(":", 1)[1]
-    second = run_rlrt(["serve", "--model", str(cartpole_model / "model"), "--host", "127.0.0.1", "--port", port],
-                      base=tmp_path, timeout=60)
+    second = run_rlrt(
+        ["serve", "--model", str(cartpole_model / "model"), "--host", "127.0.0.1", "--port", port],
+        base=tmp_path,
+        timeout=60,
+    )
     assert second.returncode == 2, second.stderr[-2000:]
     assert f"port {port} is already in use on 127.0.0.1" in second.stderr and "--port" in second.stderr
     assert "[ERROR]" not in second.stderr and "Traceback" not in second.stderr  # none of gunicorn's own lines
@@ -206,20 +229,27 @@ def test_a_second_serve_on_a_busy_port_is_one_clear_error(server: tuple[str, sub
     assert requests.get(url + "/ping", timeout=5).status_code == 200
 
 
-@pytest.mark.parametrize(("args", "message"), [
-    (["--timeout", "-1"], "--timeout must be a positive integer, got -1"),
-    (["--timeout", "0"], "--timeout must be a positive integer, got 0"),
-    (["--timeout", "100000000000000000000"], "--timeout must be at most 86400, got 100000000000... (21 digits)"),
-    (["--workers", "-3"], "--workers must be a positive integer, got -3"),
-    (["--workers", "100000000000000000000"], "--workers must be at most 256"),  # it forked until killed
-    (["--port", "0"], "the port must be 1-65535, got 0"),
-    (["--host", "300.1.1.1"], "--host '300.1.1.1' is not an address or a name this machine can resolve"),
-    (["--host", "203.0.113.7"], "--host 203.0.113.7 is not an address of this machine"),  # TEST-NET-3
-])
-def test_nonsense_serve_flags_are_refused_before_the_server_starts(args: list[str], message: str,
-                                                                   cartpole_model: Path, tmp_path: Path) -> None:
-    result = run_rlrt(["serve", "--model", str(cartpole_model / "model"), "--host", "127.0.0.1",
-                       "--port", str(free_port()), *args], base=tmp_path, timeout=60)
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--timeout", "-1"], "--timeout must be a positive integer, got -1"),
+        (["--timeout", "0"], "--timeout must be a positive integer, got 0"),
+        (["--timeout", "100000000000000000000"], "--timeout must be at most 86400, got 100000000000... (21 digits)"),
+        (["--workers", "-3"], "--workers must be a positive integer, got -3"),
+        (["--workers", "100000000000000000000"], "--workers must be at most 256"),  # it forked until killed
+        (["--port", "0"], "the port must be 1-65535, got 0"),
+        (["--host", "300.1.1.1"], "--host '300.1.1.1' is not an address or a name this machine can resolve"),
+        (["--host", "203.0.113.7"], "--host 203.0.113.7 is not an address of this machine"),  # TEST-NET-3
+    ],
+)
+def test_nonsense_serve_flags_are_refused_before_the_server_starts(
+    args: list[str], message: str, cartpole_model: Path, tmp_path: Path
+) -> None:
+    result = run_rlrt(
+        ["serve", "--model", str(cartpole_model / "model"), "--host", "127.0.0.1", "--port", str(free_port()), *args],
+        base=tmp_path,
+        timeout=60,
+    )
     assert result.returncode == 2, result.stderr[-2000:]
     assert message in result.stderr and "serving" not in result.stdout + result.stderr
     assert "[ERROR]" not in result.stderr and "Traceback" not in result.stderr
@@ -227,8 +257,13 @@ def test_nonsense_serve_flags_are_refused_before_the_server_starts(args: list[st
 
 
 def test_serving_variables_past_their_bounds_are_refused(cartpole_model: Path, tmp_path: Path) -> None:
-    result = run_rlrt(["serve", "--model", str(cartpole_model / "model"), "--host", "127.0.0.1"], base=tmp_path,
-                      timeout=60, SAGEMAKER_BIND_TO_PORT=str(free_port()), SAGEMAKER_MODEL_SERVER_TIMEOUT="99999999")
+    result = run_rlrt(
+        ["serve", "--model", str(cartpole_model / "model"), "--host", "127.0.0.1"],
+        base=tmp_path,
+        timeout=60,
+        SAGEMAKER_BIND_TO_PORT=str(free_port()),
+        SAGEMAKER_MODEL_SERVER_TIMEOUT="99999999",
+    )
     assert result.returncode == 2
     assert "SAGEMAKER_MODEL_SERVER_TIMEOUT must be at most 86400, got 99999999" in result.stderr
 
@@ -248,21 +283,49 @@ def test_bodies_over_the_limit_get_413(cartpole_model: Path) -> None:
 
 
 # --- Large bodies: codec.decode's fast path must read exactly what the general path reads --------------------------
-PLAIN = st.one_of(st.floats(-1e6, 1e6).map(repr), st.integers(-10**15, 10**15).map(str),
-                  st.sampled_from(["0", "-0.0", "1e5", "1E-3", "2.5e-310", "0.1000000000000000055511151231257827"]))
+PLAIN = st.one_of(
+    st.floats(-1e6, 1e6).map(repr),
+    st.integers(-(10**15), 10**15).map(str),
+    st.sampled_from(["0", "-0.0", "1e5", "1E-3", "2.5e-310", "0.1000000000000000055511151231257827"]),
+)
 TRICKY = st.sampled_from(["-0", "12345678901234567", "-9007199254740993", "1e400", "-1e39", "3.4028236e38"])
-ODD = st.sampled_from(["NaN", "Infinity", "true", "null", '"1"', "01", "1.", ".5", "+1", "1_0", "inf", " 2 ", "\t3",
-                       "1e", "-"])
-ROW = st.tuples(st.one_of(*[st.lists(PLAIN, min_size=4, max_size=4)] * 4,
-                          st.lists(PLAIN, min_size=3, max_size=3).flatmap(lambda r: TRICKY.map(lambda t: [t, *r])),
-                          st.lists(PLAIN | TRICKY | ODD, min_size=3, max_size=5)),
-                st.sampled_from(["", " ", "\t", "\n"]))
-JSON_DOCS = ["{rows}", '{{"instances": {rows}}}', '{{"inputs": {{"observations": {rows}, "prev_action": [0, 0]}}}}',
-             '{{"inputs": {{"prev_action": [[0]], "observations": {rows}}}}}', '{{"observations": {rows}, "x": NaN}}',
-             '{{"instances": {rows}, "instances": [[1, 2, 3, 4]]}}', '{{"note": "{flat}", "inputs": {rows}}}',
-             '{{"instances": [{{"observations": {rows}}}]}}', "{rows}]", '{{"inputs": {rows}}} x']
-LINES = st.sampled_from(["", "  ", "[[1,2,3,4],[5,6,7,8]]", '{"observations": [1,2,3,4]}', "{oops", "[1,2,3,4]\r",
-                         "\u2028", '"1",2,3,4', ",,,", "a,b,c,d"])
+ODD = st.sampled_from(
+    ["NaN", "Infinity", "true", "null", '"1"', "01", "1.", ".5", "+1", "1_0", "inf", " 2 ", "\t3", "1e", "-"]
+)
+ROW = st.tuples(
+    st.one_of(
+        *[st.lists(PLAIN, min_size=4, max_size=4)] * 4,
+        st.lists(PLAIN, min_size=3, max_size=3).flatmap(lambda r: TRICKY.map(lambda t: [t, *r])),
+        st.lists(PLAIN | TRICKY | ODD, min_size=3, max_size=5),
+    ),
+    st.sampled_from(["", " ", "\t", "\n"]),
+)
+JSON_DOCS = [
+    "{rows}",
+    '{{"instances": {rows}}}',
+    '{{"inputs": {{"observations": {rows}, "prev_action": [0, 0]}}}}',
+    '{{"inputs": {{"prev_action": [[0]], "observations": {rows}}}}}',
+    '{{"observations": {rows}, "x": NaN}}',
+    '{{"instances": {rows}, "instances": [[1, 2, 3, 4]]}}',
+    '{{"note": "{flat}", "inputs": {rows}}}',
+    '{{"instances": [{{"observations": {rows}}}]}}',
+    "{rows}]",
+    '{{"inputs": {rows}}} x',
+]
+LINES = st.sampled_from(
+    [
+        "",
+        "  ",
+        "[[1,2,3,4],[5,6,7,8]]",
+        '{"observations": [1,2,3,4]}',
+        "{oops",
+        "[1,2,3,4]\r",
+        "\u2028",
+        '"1",2,3,4',
+        ",,,",
+        "a,b,c,d",
+    ]
+)
 
 
 def _row_text(row: tuple[list[str], str], csv: bool) -> str:
@@ -301,7 +364,7 @@ def test_large_bodies_read_exactly_as_the_general_path_reads_them(case: tuple[by
     body, kind = case
     with pytest.MonkeyPatch.context() as patch, warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # float32 overflow, in both paths
-        patch.setattr(codec, "PIECE_BYTES", piece)
+        patch.setattr(number_rows, "PIECE_BYTES", piece)
         assert _decoded(body, kind, 0) == _decoded(body, kind, 1 << 60)
 
 

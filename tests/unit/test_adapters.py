@@ -51,8 +51,9 @@ class Holder(gym.Env):
         return self.env.step(action)
 
 
-def test_a_seedless_old_gym_env_runs_unseeded_and_says_so_once(capsys: pytest.CaptureFixture,
-                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_seedless_old_gym_env_runs_unseeded_and_says_so_once(
+    capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(adapters, "_SAID", set())  # the once-per-process lines, said afresh here
     env = to_gymnasium(Holder(), "The env creator holder() registered as 'holder'")
     for seed in (1, 2):
@@ -122,7 +123,8 @@ class Masked(gymnasium.Env):
     def __init__(self, rest: dict[str, gymnasium.spaces.Space]) -> None:
         self.action_space = gymnasium.spaces.Discrete(3)
         self.observation_space = gymnasium.spaces.Dict(
-            {"action_mask": gymnasium.spaces.Box(0, 1, (3,), np.int8), **rest})
+            {"action_mask": gymnasium.spaces.Box(0, 1, (3,), np.int8), **rest}
+        )
 
     def reset(self, *, seed: int | None = None, options: dict | None = None) -> tuple[Any, dict]:
         super().reset(seed=seed)
@@ -130,7 +132,7 @@ class Masked(gymnasium.Env):
 
 
 def test_an_action_mask_beside_several_entries_becomes_the_uniform_form() -> None:
-    from envs.adapters import with_action_mask
+    from envs.action_masks import with_action_mask
 
     env = with_action_mask(Masked({"pos": gymnasium.spaces.Box(-1.0, 1.0, (2,)), "gear": gymnasium.spaces.Discrete(2)}))
     obs, _ = env.reset(seed=0)
@@ -140,7 +142,7 @@ def test_an_action_mask_beside_several_entries_becomes_the_uniform_form() -> Non
 
 
 def test_an_action_mask_beside_a_space_of_no_fixed_size_is_refused_by_name() -> None:
-    from envs.adapters import with_action_mask
+    from envs.action_masks import with_action_mask
     from envs.errors import EnvConfigError
 
     space = gymnasium.spaces.Sequence(gymnasium.spaces.Box(-1.0, 1.0, (2,)))

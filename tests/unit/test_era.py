@@ -66,11 +66,13 @@ def test_numpy1_names_are_numpy_123s(capsys: pytest.CaptureFixture[str], era_ins
 
 
 def test_a_gym_021_env_with_uint32_infinite_bounds_and_no_entry_point_runs(
-        capsys: pytest.CaptureFixture[str], era_installed: None) -> None:
+    capsys: pytest.CaptureFixture[str], era_installed: None
+) -> None:
     era_envs = importlib.import_module("tests.era_envs")
     env = with_float32_observations(to_gymnasium(era_envs.EraKnapsack({}), "EraKnapsack"), "EraKnapsack")
     assert env.observation_space == gymnasium.spaces.Box(
-        np.zeros(4, np.float32), np.array([30, 2**32 - 3, 10, 20], np.float32), (4,), np.float32)
+        np.zeros(4, np.float32), np.array([30, 2**32 - 3, 10, 20], np.float32), (4,), np.float32
+    )
     observation, _ = env.reset(seed=3)
     assert observation.dtype == np.float32 and observation in env.observation_space
     total, done = 0.0, False
@@ -111,53 +113,82 @@ def test_the_knapsack_examples_own_env_runs(tmp_path: Path) -> None:
     if not KNAPSACK_SRC.is_dir():
         pytest.skip(f"{KNAPSACK_SRC} is not here")
     shutil.copytree(KNAPSACK_SRC, tmp_path / "src")
-    code = ("import knapsack_env\nfrom sagemaker_rl.compat import era; era.install()\n"
-            "from envs.adapters import to_gymnasium, with_float32_observations\n"
-            "env = with_float32_observations(to_gymnasium(knapsack_env.KnapSackEnv(), 'k'), 'k')\n"
-            "obs, _ = env.reset(seed=1); obs, r, term, trunc, _ = env.step(1)\n"
-            "print('ok', obs.dtype, env.observation_space.dtype)\n")
+    code = (
+        "import knapsack_env\nfrom sagemaker_rl.compat import era; era.install()\n"
+        "from envs.adapters import to_gymnasium, with_float32_observations\n"
+        "env = with_float32_observations(to_gymnasium(knapsack_env.KnapSackEnv(), 'k'), 'k')\n"
+        "obs, _ = env.reset(seed=1); obs, r, term, trunc, _ = env.step(1)\n"
+        "print('ok', obs.dtype, env.observation_space.dtype)\n"
+    )
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), str(tmp_path / "src")])}
     env.pop(era.MARKER, None)
-    run = subprocess.run([sys.executable, "-c", code], cwd=tmp_path / "src", env=env, capture_output=True, text=True,
-                         timeout=120)
+    run = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path / "src", env=env, capture_output=True, text=True, timeout=120
+    )
     assert run.returncode == 0, run.stderr[-3000:]
     assert "ok float32 float32" in run.stdout
 
 
-@pytest.mark.parametrize(("algorithm", "given", "settings", "line"), [
-    ("PPO", {"type": "StochasticSampling"}, {}, "RLlib 2.x's PPO samples its actions from the policy's distribution"),
-    ("SAC", '{"type": "StochasticSampling"}', {}, "RLlib 2.x's SAC samples its actions"),
-    ("DQN", {"type": "EpsilonGreedy", "epsilon_timesteps": 5000, "final_epsilon": 0.05},
-     {"epsilon": [[0, 1.0], [5000, 0.05]]}, "RLlib 2.x's DQN takes it as epsilon=[[0, 1.0], [5000, 0.05]]"),
-    ("DQN", {"type": "ray.rllib.utils.exploration.epsilon_greedy.EpsilonGreedy"},
-     {"epsilon": [[0, 1.0], [10000, 0.02]]}, "DQN takes it as epsilon"),
-])
+@pytest.mark.parametrize(
+    ("algorithm", "given", "settings", "line"),
+    [
+        (
+            "PPO",
+            {"type": "StochasticSampling"},
+            {},
+            "RLlib 2.x's PPO samples its actions from the policy's distribution",
+        ),
+        ("SAC", '{"type": "StochasticSampling"}', {}, "RLlib 2.x's SAC samples its actions"),
+        (
+            "DQN",
+            {"type": "EpsilonGreedy", "epsilon_timesteps": 5000, "final_epsilon": 0.05},
+            {"epsilon": [[0, 1.0], [5000, 0.05]]},
+            "RLlib 2.x's DQN takes it as epsilon=[[0, 1.0], [5000, 0.05]]",
+        ),
+        (
+            "DQN",
+            {"type": "ray.rllib.utils.exploration.epsilon_greedy.EpsilonGreedy"},
+            {"epsilon": [[0, 1.0], [10000, 0.02]]},
+            "DQN takes it as epsilon",
+        ),
+    ],
+)
 def test_rllib1_exploration_config_is_translated_where_rllib2_explores_the_same(
-        caplog: pytest.LogCaptureFixture, algorithm: str, given: object, settings: dict, line: str) -> None:
+    caplog: pytest.LogCaptureFixture, algorithm: str, given: object, settings: dict, line: str
+) -> None:
     from runtime.config import hyperparameters as hp
     from runtime.plugins import INSTALLED
 
-    spec = hp.resolve({"rl.training.run": algorithm, "rl.training.config.exploration_config": given},
-                      INSTALLED.validator_for, num_cpus=2)
+    spec = hp.resolve(
+        {"rl.training.run": algorithm, "rl.training.config.exploration_config": given},
+        INSTALLED.validator_for,
+        num_cpus=2,
+    )
     assert "exploration_config" not in spec.config
     assert {k: spec.config[k] for k in settings} == settings
     assert "rl.training.config.exploration_config=" in caplog.text and line in caplog.text
 
 
-@pytest.mark.parametrize(("algorithm", "given"), [
-    ("DQN", {"type": "StochasticSampling"}),  # DQN explores epsilon-greedily in RLlib 2.x
-    ("PPO", {"type": "StochasticSampling", "random_timesteps": 1000}),
-    ("PPO", {"type": "Curiosity"}),
-    ("DQN", {"type": "EpsilonGreedy", "warmup_timesteps": 100}),
-])
+@pytest.mark.parametrize(
+    ("algorithm", "given"),
+    [
+        ("DQN", {"type": "StochasticSampling"}),  # DQN explores epsilon-greedily in RLlib 2.x
+        ("PPO", {"type": "StochasticSampling", "random_timesteps": 1000}),
+        ("PPO", {"type": "Curiosity"}),
+        ("DQN", {"type": "EpsilonGreedy", "warmup_timesteps": 100}),
+    ],
+)
 def test_an_exploration_config_rllib2_cannot_honour_is_refused(algorithm: str, given: object) -> None:
     from runtime.config import hyperparameters as hp
     from runtime.errors import UserError
     from runtime.plugins import INSTALLED
 
     with pytest.raises(UserError, match="'rl.training.config.exploration_config' has no effect"):
-        hp.resolve({"rl.training.run": algorithm, "rl.training.config.exploration_config": given},
-                   INSTALLED.validator_for, num_cpus=2)
+        hp.resolve(
+            {"rl.training.run": algorithm, "rl.training.config.exploration_config": given},
+            INSTALLED.validator_for,
+            num_cpus=2,
+        )
 
 
 def _tuple_masked_env(concatenated: bool) -> object:
@@ -165,12 +196,16 @@ def _tuple_masked_env(concatenated: bool) -> object:
     in the observation's ``action_mask``: a Tuple of masks, one per choice, or one concatenated mask."""
     import gym
 
-    mask_space = gym.spaces.Box(0, 1, (5,), np.int64) if concatenated else gym.spaces.Tuple(
-        (gym.spaces.Box(0, 1, (3,), np.int64), gym.spaces.Box(0, 1, (2,), np.int64)))
+    mask_space = (
+        gym.spaces.Box(0, 1, (5,), np.int64)
+        if concatenated
+        else gym.spaces.Tuple((gym.spaces.Box(0, 1, (3,), np.int64), gym.spaces.Box(0, 1, (2,), np.int64)))
+    )
 
     class Routes(gym.Env):
-        observation_space = gym.spaces.Dict({"action_mask": mask_space,
-                                             "real_obs": gym.spaces.Box(0, 9, (2,), np.float32)})
+        observation_space = gym.spaces.Dict(
+            {"action_mask": mask_space, "real_obs": gym.spaces.Box(0, 9, (2,), np.float32)}
+        )
         action_space = gym.spaces.Tuple((gym.spaces.Discrete(3), gym.spaces.Discrete(2)))
 
         def _obs(self):  # type: ignore[no-untyped-def]
@@ -189,12 +224,15 @@ def _tuple_masked_env(concatenated: bool) -> object:
 
 @pytest.mark.parametrize("concatenated", [False, True])
 def test_a_tuple_of_masks_for_tuple_actions_is_one_mask(concatenated: bool) -> None:
-    from envs.adapters import has_action_mask, with_action_mask
+    from envs.action_masks import has_action_mask, with_action_mask
 
     env = with_action_mask(to_gymnasium(_tuple_masked_env(concatenated), "Routes"))
-    assert env.observation_space == gymnasium.spaces.Dict({
-        "action_mask": gymnasium.spaces.Box(0.0, 1.0, (5,), np.float32),
-        "observations": gymnasium.spaces.Box(0.0, 9.0, (2,), np.float32)})
+    assert env.observation_space == gymnasium.spaces.Dict(
+        {
+            "action_mask": gymnasium.spaces.Box(0.0, 1.0, (5,), np.float32),
+            "observations": gymnasium.spaces.Box(0.0, 9.0, (2,), np.float32),
+        }
+    )
     observation, _ = env.reset(seed=0)
     np.testing.assert_array_equal(observation["action_mask"], [1, 0, 1, 0, 1])
     assert observation in env.observation_space
@@ -210,8 +248,12 @@ def test_rllibs_masking_module_masks_each_part_of_tuple_actions() -> None:
 
     from runtime.backends.rllib.algorithm import masking_module_spec
 
-    observations = gymnasium.spaces.Dict({"action_mask": gymnasium.spaces.Box(0.0, 1.0, (5,), np.float32),
-                                          "observations": gymnasium.spaces.Box(0.0, 9.0, (2,), np.float32)})
+    observations = gymnasium.spaces.Dict(
+        {
+            "action_mask": gymnasium.spaces.Box(0.0, 1.0, (5,), np.float32),
+            "observations": gymnasium.spaces.Box(0.0, 9.0, (2,), np.float32),
+        }
+    )
     actions = gymnasium.spaces.Tuple((gymnasium.spaces.Discrete(3), gymnasium.spaces.Discrete(2)))
     spec = masking_module_spec("PPO", {"fcnet_hiddens": [8]})
     spec.observation_space, spec.action_space = observations, actions
@@ -225,7 +267,8 @@ def test_rllibs_masking_module_masks_each_part_of_tuple_actions() -> None:
 
 @pytest.mark.parametrize(("shape", "seen"), [((5, 6), (30,)), ((2, 3, 4, 5), (120,)), ((16, 7, 4), (16, 7, 4))])
 def test_observations_of_any_rank_reach_an_encoder_rllib2_has(
-        capsys: pytest.CaptureFixture[str], shape: tuple[int, ...], seen: tuple[int, ...]) -> None:
+    capsys: pytest.CaptureFixture[str], shape: tuple[int, ...], seen: tuple[int, ...]
+) -> None:
     """Rank 2 and above 3: a vector, as RLlib 1.x's fully connected network made them; rank 3 stays an image for
     the conv layers the job names (RLlib 2.x's CNN encoder takes model.conv_filters)."""
     import gym
@@ -255,38 +298,45 @@ def test_a_coach_levels_module_class_builds_as_a_user_env(tmp_path: Path) -> Non
     if not KNAPSACK_SRC.is_dir():
         pytest.skip(f"{KNAPSACK_SRC} is not here")
     shutil.copytree(KNAPSACK_SRC, tmp_path / "src")
-    code = ("import gymnasium\n"
-            "from sagemaker_rl.user_envs import register_entry_point_env\n"
-            "gym_id = register_entry_point_env('knapsack_env:KnapSackEnv')\n"
-            "env = gymnasium.make(gym_id, disable_env_checker=True)\n"
-            "obs, _ = env.reset(seed=1); obs, r, term, trunc, _ = env.step(1)\n"
-            "print('ok', gym_id, obs.dtype, env.observation_space.shape)\n"
-            "try:\n"
-            "    gymnasium.make(register_entry_point_env('knapsack_env:NoSuchEnv'))\n"
-            "except Exception as exc:\n"
-            "    print('refused', type(exc).__name__, exc)\n")
+    code = (
+        "import gymnasium\n"
+        "from sagemaker_rl.user_envs import register_entry_point_env\n"
+        "gym_id = register_entry_point_env('knapsack_env:KnapSackEnv')\n"
+        "env = gymnasium.make(gym_id, disable_env_checker=True)\n"
+        "obs, _ = env.reset(seed=1); obs, r, term, trunc, _ = env.step(1)\n"
+        "print('ok', gym_id, obs.dtype, env.observation_space.shape)\n"
+        "try:\n"
+        "    gymnasium.make(register_entry_point_env('knapsack_env:NoSuchEnv'))\n"
+        "except Exception as exc:\n"
+        "    print('refused', type(exc).__name__, exc)\n"
+    )
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), str(tmp_path / "src")])}
     env.pop(era.MARKER, None)
-    run = subprocess.run([sys.executable, "-c", code], cwd=tmp_path / "src", env=env, capture_output=True, text=True,
-                         timeout=120)
+    run = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path / "src", env=env, capture_output=True, text=True, timeout=120
+    )
     assert run.returncode == 0, run.stderr[-3000:]
     assert "ok sagemaker_rl/KnapSackEnv float32 (6,)" in run.stdout, run.stdout + run.stderr[-2000:]
-    assert "refused EnvConfigError The environment 'knapsack_env:NoSuchEnv' cannot be loaded: AttributeError: module " \
+    assert (
+        "refused EnvConfigError The environment 'knapsack_env:NoSuchEnv' cannot be loaded: AttributeError: module "
         "'knapsack_env' has no attribute 'NoSuchEnv'" in run.stdout
+    )
     assert "rlrt: a gym.spaces.Box of uint32 with infinite bounds" in run.stderr
 
 
 def test_a_creator_that_imports_gym_itself_gets_the_bridges() -> None:
     """The creator imports the env's module (and so gym) only when called, after the bridges were installed: gym
     0.26 refuses the env, is bridged, and the creator runs once more."""
-    code = ("import sys\n"
-            "from sagemaker_rl.compat import era; era.install()\n"
-            "assert 'gym' not in sys.modules\n"
-            "from sagemaker_rl.user_envs import UserEnvCreator\n"
-            "make = lambda config: __import__('tests.era_envs').era_envs.EraKnapsack()\n"
-            "creator = UserEnvCreator('EraKnapsack', make)\n"
-            "env = creator.rllib_env_creator({})\n"
-            "print('ok', env.observation_space.dtype, env.reset(seed=0)[0].dtype)\n")
+    code = (
+        "import sys\n"
+        "from sagemaker_rl.compat import era; era.install()\n"
+        "assert 'gym' not in sys.modules\n"
+        "from sagemaker_rl.user_envs import UserEnvCreator\n"
+        "make = lambda config: __import__('tests.era_envs').era_envs.EraKnapsack()\n"
+        "creator = UserEnvCreator('EraKnapsack', make)\n"
+        "env = creator.rllib_env_creator({})\n"
+        "print('ok', env.observation_space.dtype, env.reset(seed=0)[0].dtype)\n"
+    )
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     env.pop(era.MARKER, None)
     run = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
@@ -322,9 +372,13 @@ def test_a_rank3_integer_observation_trains_with_the_conv_layers_the_job_names()
     filters = [[16, [3, 3], 1], [32, [3, 3], 2]]
     spec = hp.resolve({"rl.training.config.model": {"conv_filters": filters}}, INSTALLED.validator_for, num_cpus=2)
     assert spec.config["model_config"]["conv_filters"] == filters
-    module = RLModuleSpec(module_class=DefaultPPOTorchRLModule, catalog_class=PPOCatalog,
-                          observation_space=env.observation_space, action_space=env.action_space,
-                          model_config=dict(spec.config["model_config"])).build()
+    module = RLModuleSpec(
+        module_class=DefaultPPOTorchRLModule,
+        catalog_class=PPOCatalog,
+        observation_space=env.observation_space,
+        action_space=env.action_space,
+        model_config=dict(spec.config["model_config"]),
+    ).build()
     observation, _ = env.reset(seed=0)
     out = module.forward_inference({"obs": torch.from_numpy(np.stack([observation, observation]))})
     assert tuple(out["action_dist_inputs"].shape) == (2, 7)

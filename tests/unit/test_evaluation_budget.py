@@ -13,7 +13,8 @@ import pytest
 
 from runtime.errors import UserError
 from runtime.evaluate.episodes import DEFAULT_STEP_BUDGET, run_episodes
-from runtime.evaluate.evaluator import check_hyperparameters, evaluate_policy
+from runtime.evaluate.evaluator import evaluate_policy
+from runtime.evaluate.settings import check_hyperparameters
 
 NEVER_ENDS = "tests.bad_value_envs:NeverEnds-v0"
 
@@ -38,8 +39,10 @@ def test_an_episode_that_never_ends_is_cut_at_the_default_budget_with_one_line()
     assert result.lengths == (DEFAULT_STEP_BUDGET,)
     assert result.returns == (float(DEFAULT_STEP_BUDGET),)
     lines = out.getvalue().splitlines()
-    assert lines == [f"rlrt: evaluation episode 1 did not end within {DEFAULT_STEP_BUDGET} steps: it ends there, "
-                     "truncated (raise the hyperparameter evaluate_max_episode_steps to play longer episodes)"]
+    assert lines == [
+        f"rlrt: evaluation episode 1 did not end within {DEFAULT_STEP_BUDGET} steps: it ends there, "
+        "truncated (raise the hyperparameter evaluate_max_episode_steps to play longer episodes)"
+    ]
 
 
 def test_the_setting_sets_the_budget_of_every_episode_played_side_by_side() -> None:
@@ -47,18 +50,22 @@ def test_the_setting_sets_the_budget_of_every_episode_played_side_by_side() -> N
     result = run_episodes(bounded_policy(1000), NEVER_ENDS, episodes=3, parallel=2, step_budget=25, out=out)
     assert result.lengths == (25, 25, 25)
     assert [line.split(" did")[0] for line in out.getvalue().splitlines()] == [
-        f"rlrt: evaluation episode {n}" for n in (1, 2, 3)]
+        f"rlrt: evaluation episode {n}" for n in (1, 2, 3)
+    ]
 
 
 def test_an_env_with_its_own_step_limit_ends_its_episodes_itself_without_a_line() -> None:
     out = io.StringIO()
-    result = run_episodes(bounded_policy(10_000), "CartPole-v1", episodes=2, parallel=1, out=out,
-                          env_config={"max_episode_steps": 30})
+    result = run_episodes(
+        bounded_policy(10_000), "CartPole-v1", episodes=2, parallel=1, out=out, env_config={"max_episode_steps": 30}
+    )
     assert all(length <= 30 for length in result.lengths)
     assert out.getvalue() == ""
     out = io.StringIO()  # an env that ends its episodes itself (no TimeLimit) is not cut either
     assert run_episodes(bounded_policy(100), "tests.bad_value_envs:FourFloats-v0", episodes=2, out=out).lengths == (
-        10, 10)
+        10,
+        10,
+    )
     assert out.getvalue() == ""
 
 

@@ -47,8 +47,13 @@ class ProbabilityTable(Exporter):
 
     def check(self, model: ExportInput, dest: Path) -> dict[str, Any]:
         with np.load(dest / TABLE) as table:
-            error = compare_outputs("the probability table", model.serving.head, [table["probabilities"]],
-                                    [model.reference[1]], names=["action_probabilities"])
+            error = compare_outputs(
+                "the probability table",
+                model.serving.head,
+                [table["probabilities"]],
+                [model.reference[1]],
+                names=["action_probabilities"],
+            )
         return {self.name: TABLE, "max_abs_error": {self.name: error}}
 
 
@@ -62,8 +67,8 @@ def counting_backend() -> Plugins:
 
 
 def test_a_fourth_format_is_one_class_and_one_registration_line(
-        counting_backend: Plugins, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-        capsys: pytest.CaptureFixture) -> None:
+    counting_backend: Plugins, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
     monkeypatch.setattr(formats, "EXPORTERS", (*formats.EXPORTERS, ProbabilityTable()))
     tree = make_job_tree(tmp_path / "opt" / "ml")
     train(load_environment(tree.base), spec({"training_iteration": 2}), counting_backend)
@@ -71,8 +76,11 @@ def test_a_fourth_format_is_one_class_and_one_registration_line(
         assert table["probabilities"].shape == (64, 2)
     serving = json.loads((tree.model / "metadata.json").read_text())["serving"]
     assert serving["probability_table"] == TABLE and serving["max_abs_error"]["probability_table"] == 0.0
-    assert serving["onnx"] == "policy.onnx" and set(serving["max_abs_error"]) == {"torchscript", "onnx",
-                                                                                   "probability_table"}
+    assert serving["onnx"] == "policy.onnx" and set(serving["max_abs_error"]) == {
+        "torchscript",
+        "onnx",
+        "probability_table",
+    }
     assert TABLE in json.loads((tree.model / "rlrt_manifest.json").read_text())["files"]
     assert f"{TABLE} (probability table)" in capsys.readouterr().out
     assert is_export_output(TABLE) and _under("policies/a", serving)["probability_table"] == f"policies/a/{TABLE}"
@@ -83,11 +91,15 @@ def test_a_fourth_format_is_one_class_and_one_registration_line(
 
 
 def test_a_failing_check_fails_the_export_with_its_reason(
-        counting_backend: Plugins, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    counting_backend: Plugins, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(formats, "EXPORTERS", (*formats.EXPORTERS, WrongTable()))
     tree = make_job_tree(tmp_path / "opt" / "ml")
-    with pytest.raises(UserError, match=r"Training finished, but the model cannot be served: ExportMismatch: the "
-                                        r"probability table: output 0 differs by 0\.25 .* The checkpoint is kept"):
+    with pytest.raises(
+        UserError,
+        match=r"Training finished, but the model cannot be served: ExportMismatch: the "
+        r"probability table: output 0 differs by 0\.25 .* The checkpoint is kept",
+    ):
         train(load_environment(tree.base), spec({"training_iteration": 2}), counting_backend)
     metadata = json.loads((tree.model / "metadata.json").read_text())
     assert metadata["serving"]["error"].startswith("ExportMismatch: the probability table: output 0 differs by 0.25")
@@ -109,17 +121,27 @@ def test_an_exporter_must_say_how_it_exports_and_checks() -> None:
 
 def test_the_formats_files_are_the_model_folders_export_outputs() -> None:
     names = {path for exporter in formats.EXPORTERS for path in exporter.files}
-    assert names == {"policy.pt", "policy.onnx", "policy_spec.json", "policy_weights.npz", "1/",
-                     "code/inference.py", "code/rlrt_codec.py",
-                     "mlagents/", "model.onnx"}  # the layout serving, transform and the image read
+    assert names == {
+        "policy.pt",
+        "policy.onnx",
+        "policy_spec.json",
+        "policy_weights.npz",
+        "1/",
+        "code/inference.py",
+        "code/rlrt_codec.py",
+        "code/rlrt_number_rows.py",
+        "mlagents/",
+        "model.onnx",
+    }  # the layout serving, transform and the image read
     assert all(is_export_output(name.rstrip("/")) for name in names) and is_export_output("policies/a/policy.onnx")
     assert not any(is_export_output(name) for name in ("checkpoint", "metadata.json", "config.json", "source"))
     # code/inference.py runs where rlrt is not installed, so it spells the TorchScript file's name itself.
     assert sagemaker_inference.TORCHSCRIPT in TorchScript.files
 
 
-def test_torch_onnx_export_runs_on_public_api_with_the_pinned_onnx(tmp_path: Path,
-                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+def test_torch_onnx_export_runs_on_public_api_with_the_pinned_onnx(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """torch's TorchScript-based ONNX exporter (``dynamo=False``) imports the ``onnx`` package: the lock pins one
     that imports on its protobuf (requirements/main.in), so no private hook around the exporter is needed. Without
     it the export fails, which is why the pin is there."""
@@ -134,8 +156,9 @@ def test_torch_onnx_export_runs_on_public_api_with_the_pinned_onnx(tmp_path: Pat
     export_onnx(policy, 3, head, tmp_path / "policy.onnx")
     onnx.checker.check_model(onnx.load(str(tmp_path / "policy.onnx")))
     observations = np.ones((5, 3), dtype=np.float32)
-    np.testing.assert_allclose(onnx_outputs(tmp_path / "policy.onnx", observations)[1],
-                               torch_outputs(policy, observations)[1], atol=1e-6)
+    np.testing.assert_allclose(
+        onnx_outputs(tmp_path / "policy.onnx", observations)[1], torch_outputs(policy, observations)[1], atol=1e-6
+    )
 
     monkeypatch.setitem(sys.modules, "onnx", None)  # `import onnx` fails
     with pytest.raises(Exception, match="onnx"):

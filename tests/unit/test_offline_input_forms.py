@@ -18,8 +18,15 @@ from runtime.backends.rllib.config import OLD_REFUSED
 from runtime.errors import UserError
 from runtime.job.environment import JobEnvironment
 from runtime.names import MODULE_DIR_ENV
-from runtime.offline.dataset import load_logged_data, source_files
-from runtime.offline.sources import common_folder, given_data_sources, input_patterns, input_problem, is_sampler
+from runtime.offline.dataset import load_logged_data
+from runtime.offline.sources import (
+    common_folder,
+    given_data_sources,
+    input_patterns,
+    input_problem,
+    is_sampler,
+    source_files,
+)
 from runtime.plugins import INSTALLED
 from runtime.train.job import _given_config
 from tests.config_problems import full_problems
@@ -44,8 +51,9 @@ def job(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> JobEnvironment:
     (base / "code").mkdir(parents=True)
     (tmp_path / "cwd").mkdir()
     monkeypatch.chdir(tmp_path / "cwd")
-    return JobEnvironment(base_dir=base, hyperparameters={}, current_host="algo-1", hosts=("algo-1",), num_cpus=1,
-                          num_gpus=0)
+    return JobEnvironment(
+        base_dir=base, hyperparameters={}, current_host="algo-1", hosts=("algo-1",), num_cpus=1, num_gpus=0
+    )
 
 
 def _train(job: JobEnvironment) -> Path:
@@ -66,8 +74,13 @@ def test_a_list_of_globs_and_paths_gives_each_file_once_sorted(job: JobEnvironme
     first = _rollouts(_train(job) / "day1" / "part-0.csv")
     second = _rollouts(_train(job) / "day2" / "part-0.csv")
     _rollouts(_train(job) / "day2" / "part-1.parquet.bak")  # not matched by *.csv
-    value = ["/opt/ml/input/data/train/day2/*.csv", "/opt/ml/input/data/train/day1/*.csv",
-             str(first), "/opt/ml/input/data/train/day?/part-[0].csv", "/opt/ml/input/data/train/day2/*.csv"]
+    value = [
+        "/opt/ml/input/data/train/day2/*.csv",
+        "/opt/ml/input/data/train/day1/*.csv",
+        str(first),
+        "/opt/ml/input/data/train/day?/part-[0].csv",
+        "/opt/ml/input/data/train/day2/*.csv",
+    ]
     sources = given_data_sources(job, value)
     assert sources == [second.resolve(), first.resolve()]  # in the order given, each once
     assert source_files(sources) == [first.resolve(), second.resolve()]  # the data files: sorted
@@ -89,7 +102,8 @@ def test_relative_patterns_are_looked_up_in_the_code_folder(job: JobEnvironment)
 
 
 def test_a_dict_of_paths_reads_them_all_and_says_once_that_the_weights_are_ignored(
-        job: JobEnvironment, caplog: pytest.LogCaptureFixture) -> None:
+    job: JobEnvironment, caplog: pytest.LogCaptureFixture
+) -> None:
     a, b = _rollouts(_train(job) / "a.csv"), _rollouts(_train(job) / "b.csv")
     with caplog.at_level(logging.WARNING, logger="runtime.offline.sources"):
         sources = given_data_sources(job, {"/opt/ml/input/data/train/b.csv": 0.7, str(a): 0.3})
@@ -99,8 +113,15 @@ def test_a_dict_of_paths_reads_them_all_and_says_once_that_the_weights_are_ignor
     assert given_data_sources(job, {str(a): 1}, warn=False) == [a.resolve()]
 
 
-@pytest.mark.parametrize("value", ["sampler", {"sampler": 1.0}, {"sampler": 0.5, "/opt/ml/input/data/train": 0.5},
-                                   ["/opt/ml/input/data/train", "sampler"]])
+@pytest.mark.parametrize(
+    "value",
+    [
+        "sampler",
+        {"sampler": 1.0},
+        {"sampler": 0.5, "/opt/ml/input/data/train": 0.5},
+        ["/opt/ml/input/data/train", "sampler"],
+    ],
+)
 def test_sampler_is_refused_naming_the_train_channel(job: JobEnvironment, value: Any) -> None:
     with pytest.raises(UserError, match="offline algorithm cannot sample") as info:
         given_data_sources(job, value)
@@ -119,12 +140,22 @@ def test_a_missing_path_and_a_glob_matching_nothing_are_named(job: JobEnvironmen
         given_data_sources(job, "logs/**/*.csv")
 
 
-@pytest.mark.parametrize(("value", "words"), [
-    ([], "an empty list"), ({}, "an empty dict"), ("", "must name logged data"), ("  ", "must name logged data"),
-    (5, "got 5 (int)"), (None, "got null (NoneType)"), (True, "(bool)"), ([["a.csv"]], "(a list) must hold"),
-    (["a.csv", ""], "(a list) must hold"), ({"a.csv": 1, "": 2}, "(a dict of {path: weight}) must hold"),
-    (["a\x00.csv"], "must hold non-empty paths"),
-])
+@pytest.mark.parametrize(
+    ("value", "words"),
+    [
+        ([], "an empty list"),
+        ({}, "an empty dict"),
+        ("", "must name logged data"),
+        ("  ", "must name logged data"),
+        (5, "got 5 (int)"),
+        (None, "got null (NoneType)"),
+        (True, "(bool)"),
+        ([["a.csv"]], "(a list) must hold"),
+        (["a.csv", ""], "(a list) must hold"),
+        ({"a.csv": 1, "": 2}, "(a dict of {path: weight}) must hold"),
+        (["a\x00.csv"], "must hold non-empty paths"),
+    ],
+)
 def test_other_forms_are_refused_before_anything_is_read(value: Any, words: str) -> None:
     with pytest.raises(UserError, match="'rl.training.config.input'") as info:
         input_patterns(value)
@@ -139,13 +170,29 @@ def test_the_forms_accepted() -> None:
     assert not is_sampler({"sampler": 0.5, "a": 0.5}) and not is_sampler(["sampler"]) and not is_sampler("a")
 
 
-PATHISH = st.sampled_from(["sampler", "", " ", "a.csv", "*.csv", "/opt/ml/input/data/train/*.csv", "[", "~nobody_x/a",
-                           "../x", "data/**", "\x00", "\u00e9t\u00e9.csv"]) | st.text(max_size=8).map(
-    lambda s: s.lstrip("/"))
+PATHISH = st.sampled_from(
+    [
+        "sampler",
+        "",
+        " ",
+        "a.csv",
+        "*.csv",
+        "/opt/ml/input/data/train/*.csv",
+        "[",
+        "~nobody_x/a",
+        "../x",
+        "data/**",
+        "\x00",
+        "\u00e9t\u00e9.csv",
+    ]
+) | st.text(max_size=8).map(lambda s: s.lstrip("/"))
 """Paths and patterns; random text only relative (an absolute pattern of random text could walk the whole disk)."""
 SCALARS = st.one_of(st.none(), st.booleans(), st.integers(-5, 5), st.floats(allow_nan=True), PATHISH)
-VALUES = st.recursive(SCALARS, lambda inner: st.one_of(
-    st.lists(inner, max_size=4), st.dictionaries(PATHISH, inner, max_size=4)), max_leaves=10)
+VALUES = st.recursive(
+    SCALARS,
+    lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(PATHISH, inner, max_size=4)),
+    max_leaves=10,
+)
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -168,14 +215,16 @@ def test_any_value_is_a_list_of_patterns_or_a_user_error(value: Any) -> None:
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(value=VALUES)
 @example(value=["/opt/ml/input/data/train/*.csv", "[", "~nobody_x/a"])
-def test_any_value_resolves_to_existing_sources_or_a_user_error(tmp_path_factory: pytest.TempPathFactory,
-                                                                value: Any) -> None:
+def test_any_value_resolves_to_existing_sources_or_a_user_error(
+    tmp_path_factory: pytest.TempPathFactory, value: Any
+) -> None:
     """On disk too: existing files and folders, or a UserError (a glob matching nothing, a missing path)."""
     root = tmp_path_factory.mktemp("forms")
     _rollouts(root / "ml" / "input" / "data" / "train" / "a.csv")
     (root / "ml" / "code").mkdir()
-    job = JobEnvironment(base_dir=root / "ml", hyperparameters={}, current_host="algo-1", hosts=("algo-1",),
-                         num_cpus=1, num_gpus=0)
+    job = JobEnvironment(
+        base_dir=root / "ml", hyperparameters={}, current_host="algo-1", hosts=("algo-1",), num_cpus=1, num_gpus=0
+    )
     with contextlib.chdir(root / "ml" / "code"):
         try:
             sources = given_data_sources(job, value, warn=False)
@@ -186,8 +235,9 @@ def test_any_value_resolves_to_existing_sources_or_a_user_error(tmp_path_factory
 
 # --- online (RLlib) jobs: RLlib 1.x's default input and its off-policy estimation are ignored --------------------
 def _full(config: dict[str, Any]) -> list[str]:
-    return full_problems({"preset": "cartpole-ppo", **{f"rl.training.config.{k}": v for k, v in config.items()}},
-                         num_cpus=2)
+    return full_problems(
+        {"preset": "cartpole-ppo", **{f"rl.training.config.{k}": v for k, v in config.items()}}, num_cpus=2
+    )
 
 
 def _quick(config: dict[str, Any]) -> list[str]:
@@ -219,15 +269,26 @@ def test_an_online_job_ignores_input_evaluation_without_input(caplog: pytest.Log
     assert _quick({"input_evaluation": ["simulation"]}) == []
 
 
-@pytest.mark.parametrize("value", ["/opt/ml/input/data/train", ["/opt/ml/input/data/train/*.json"],
-                                   {"sampler": 0.5, "/opt/ml/input/data/train": 0.5}])
+@pytest.mark.parametrize(
+    "value",
+    [
+        "/opt/ml/input/data/train",
+        ["/opt/ml/input/data/train/*.json"],
+        {"sampler": 0.5, "/opt/ml/input/data/train": 0.5},
+    ],
+)
 def test_an_online_job_still_refuses_logged_data_and_its_input_evaluation(value: Any) -> None:
     config = {"input": value, "input_evaluation": ["is"]}
     problems = _full(config)
     assert sorted(problems) == sorted(_quick(config))
     assert len(problems) == 2
-    assert any(p.startswith("'rl.training.config.input' (RLlib 1.x: train from logged experiences) needs an offline "
-                            "algorithm; PPO trains online") for p in problems)
+    assert any(
+        p.startswith(
+            "'rl.training.config.input' (RLlib 1.x: train from logged experiences) needs an offline "
+            "algorithm; PPO trains online"
+        )
+        for p in problems
+    )
     assert f"'rl.training.config.input_evaluation' {OLD_REFUSED['input_evaluation']}" in problems
     assert "goes with 'input', which needs an offline algorithm" in OLD_REFUSED["input_evaluation"]
 

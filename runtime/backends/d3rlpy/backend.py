@@ -36,9 +36,9 @@ from runtime.evaluate.episodes import EvaluationResult, run_episodes
 from runtime.export.policy import ServingModel
 from runtime.names import CHECKPOINT_DIR, D3RLPY_MODEL_FILE
 from runtime.offline import ope
-from runtime.offline.dataset import load_logged_data, offline_data_source
+from runtime.offline.dataset import load_logged_data
 from runtime.offline.sampler import TransitionTable
-from runtime.offline.sources import common_folder, given_data_sources
+from runtime.offline.sources import common_folder, given_data_sources, offline_data_source
 from runtime.train.checkpoints import TrainingState
 from runtime.train.reporting import IterationMetrics
 
@@ -128,7 +128,8 @@ class D3rlpySession(TrainingSession):
             f"{', ...' if len(data.files) > 5 else ''}); "
             f"mean logged return {float(np.mean(data.episode_returns())):.2f}"
             + ("" if data.behaviour_probs is not None else "; no behaviour probabilities: only FQE is reported"),
-            file=out, flush=True,
+            file=out,
+            flush=True,
         )
         if spec.seed is not None:
             d3rlpy.seed(spec.seed)
@@ -143,20 +144,32 @@ class D3rlpySession(TrainingSession):
         self.batch_size = int(d3config.batch_size)
         self.temperature = float(self.own["ope_temperature"])
         self.reward_model = ope.fit_reward_model(data) if self.discrete and data.behaviour_probs is not None else None
-        self.fqe = ope.FQETracker(algo, dataset, data, d3config.gamma, sample=self.sample,
-                                  observation_scaler=copy.deepcopy(algo.observation_scaler),
-                                  q_func_factory=squared_error.fqe_q_function(self.discrete)) \
-            if self.own["fqe_steps"] > 0 else None
-        self.step_limit = min([spec.stop[k] for k in ("gradient_steps", hp.STOP_TIMESTEPS_TOTAL) if k in spec.stop],
-                              default=math.inf)
+        self.fqe = (
+            ope.FQETracker(
+                algo,
+                dataset,
+                data,
+                d3config.gamma,
+                sample=self.sample,
+                observation_scaler=copy.deepcopy(algo.observation_scaler),
+                q_func_factory=squared_error.fqe_q_function(self.discrete),
+            )
+            if self.own["fqe_steps"] > 0
+            else None
+        )
+        self.step_limit = min(
+            [spec.stop[k] for k in ("gradient_steps", hp.STOP_TIMESTEPS_TOTAL) if k in spec.stop], default=math.inf
+        )
         self.select_by = str(self.own["select_by"])
         self.best: tuple[float, int, bytes] | None = None
         self.update_seconds = 0.0
         self.ope_csv = ope.OPECsv(job.intermediate_dir / ope.OPE_CSV)
 
     def describe(self) -> str:
-        return (f"{self.context.spec.algorithm} (d3rlpy) offline on {self.env_id or 'logged data'}, "
-                f"{int(self.own['n_steps_per_epoch'])} gradient steps per epoch, batch {self.batch_size}")
+        return (
+            f"{self.context.spec.algorithm} (d3rlpy) offline on {self.env_id or 'logged data'}, "
+            f"{int(self.own['n_steps_per_epoch'])} gradient steps per epoch, batch {self.batch_size}"
+        )
 
     def rollout_actor(self) -> Actor:
         """observation -> action: the greedy policy being trained (for the driver's rollout videos)."""
@@ -168,8 +181,11 @@ class D3rlpySession(TrainingSession):
             return self.spaces
         data = self.data
         observations = spaces.Box(-np.inf, np.inf, shape=(data.observation_size,), dtype=np.float32)
-        actions = spaces.Discrete(data.n_actions) if self.discrete else \
-            spaces.Box(-1.0, 1.0, shape=(data.n_actions,), dtype=np.float32)
+        actions = (
+            spaces.Discrete(data.n_actions)
+            if self.discrete
+            else spaces.Box(-1.0, 1.0, shape=(data.n_actions,), dtype=np.float32)
+        )
         return observations, actions
 
     def load_weights(self, checkpoint: Path) -> None:
@@ -210,11 +226,17 @@ class D3rlpySession(TrainingSession):
         estimates = self._off_policy_evaluation()
         evaluation = EvaluationResult((), ())
         if self.env_id and self.own["evaluation_episodes"] > 0:
-            evaluation = run_episodes(self.algo.predict, self.env_id, episodes=int(self.own["evaluation_episodes"]),
-                                      seed=EVALUATION_SEED + 1000 * epoch)
+            evaluation = run_episodes(
+                self.algo.predict,
+                self.env_id,
+                episodes=int(self.own["evaluation_episodes"]),
+                seed=EVALUATION_SEED + 1000 * epoch,
+            )
         returns = evaluation.returns
         metrics = IterationMetrics(
-            training_iteration=epoch, timesteps_total=0, time_total_s=0.0,
+            training_iteration=epoch,
+            timesteps_total=0,
+            time_total_s=0.0,
             episode_reward_mean=evaluation.mean,
             episode_reward_max=float(np.max(returns)) if returns else math.nan,
             episode_reward_min=float(np.min(returns)) if returns else math.nan,
@@ -226,13 +248,23 @@ class D3rlpySession(TrainingSession):
             learning_rate=_learning_rate(self.algo),
             **estimates.values,  # progress.csv's ope_* columns: learning_curve.png draws them per epoch
         )
-        lines = [*estimates.lines(), *(f"{k}: {np.mean(v):.6g}" for k, v in sorted(losses.items())),
-                 f"gradient_steps_per_s: {done / max(1e-9, seconds):.6g}"]
-        self.ope_csv.write({"Training Iter": epoch, "Gradient Steps": state.timesteps_total + done,
-                            "Wall-Clock Time": round(state.time_total_s, 3), "Evaluation Reward": evaluation.mean,
-                            **estimates.row()})
-        signal_value = {"last": math.nan, "episode_reward_mean": evaluation.mean,
-                        **estimates.values}.get(self.select_by, math.nan)
+        lines = [
+            *estimates.lines(),
+            *(f"{k}: {np.mean(v):.6g}" for k, v in sorted(losses.items())),
+            f"gradient_steps_per_s: {done / max(1e-9, seconds):.6g}",
+        ]
+        self.ope_csv.write(
+            {
+                "Training Iter": epoch,
+                "Gradient Steps": state.timesteps_total + done,
+                "Wall-Clock Time": round(state.time_total_s, 3),
+                "Evaluation Reward": evaluation.mean,
+                **estimates.row(),
+            }
+        )
+        signal_value = {"last": math.nan, "episode_reward_mean": evaluation.mean, **estimates.values}.get(
+            self.select_by, math.nan
+        )
         improved = self.best is None or signal_value > self.best[0]
         if self.select_by != "last" and math.isfinite(signal_value) and improved:
             buffer = io.BytesIO()
@@ -253,15 +285,26 @@ class D3rlpySession(TrainingSession):
         if self.best is not None:
             self.algo.impl.load_model(io.BytesIO(self.best[2]))
             selected = self.best[1]
-            print(f"rlrt: exporting epoch {selected} (best {self.select_by} = {self.best[0]:.6g})",
-                  file=self.context.out, flush=True)
+            print(
+                f"rlrt: exporting epoch {selected} (best {self.select_by} = {self.best[0]:.6g})",
+                file=self.context.out,
+                flush=True,
+            )
         data = self.data
         obs_space, act_space = self.checkpoint_spaces()
-        extra = {"model_file": f"{CHECKPOINT_DIR}/{D3RLPY_MODEL_FILE}",
-                 "data": {"episodes": data.num_episodes, "transitions": data.num_transitions,
-                          "files": [str(p) for p in data.files]}}
-        training = {"update_seconds": round(self.update_seconds, 3), "select_by": self.select_by,
-                    **({"selected_epoch": selected} if selected is not None else {})}
+        extra = {
+            "model_file": f"{CHECKPOINT_DIR}/{D3RLPY_MODEL_FILE}",
+            "data": {
+                "episodes": data.num_episodes,
+                "transitions": data.num_transitions,
+                "files": [str(p) for p in data.files],
+            },
+        }
+        training = {
+            "update_seconds": round(self.update_seconds, 3),
+            "select_by": self.select_by,
+            **({"selected_epoch": selected} if selected is not None else {}),
+        }
         return ModelInfo("d3rlpy", obs_space, act_space, extra), training
 
     def write_model(self, model_dir: Path) -> None:

@@ -19,7 +19,7 @@ from typing import Any, Mapping
 import numpy as np
 from gymnasium import spaces
 
-from envs.adapters import ACTION_MASK, MASKED_OBSERVATIONS
+from envs.action_masks import ACTION_MASK, MASKED_OBSERVATIONS
 from runtime.backends.rllib.images import scaled_filter
 from runtime.errors import UserError
 from runtime.export.policy import (
@@ -37,7 +37,8 @@ from runtime.export.policy import (
 RECURRENT_NOT_SERVED = (
     "rlrt cannot export a recurrent policy (model_config use_lstm, or a module with a memory state): its exports "
     "(TorchScript, ONNX, the endpoint, ML-Agents' file) take observations and no state. The RLlib checkpoint holds "
-    "the trained policy (Algorithm.from_checkpoint restores it); train without use_lstm for a model that serves.")
+    "the trained policy (Algorithm.from_checkpoint restores it); train without use_lstm for a model that serves."
+)
 """Why a stateful RLModule has no serving policy (RLModule.is_stateful())."""
 MODULE_PATH = ("learner_group", "learner", "rl_module", "default_policy")
 ENV_TO_MODULE_PATH = ("env_runner", "env_to_module_connector")
@@ -103,7 +104,7 @@ def _body(module: Any) -> Any:
             inputs: torch.Tensor
             if masked:  # a flat row is the action mask, then the observations (a Dict flattened, keys sorted)
                 mask = (x[:, : masked[0]] > 0.5).to(x.dtype)  # 1 allows an action, 0 masks it
-                rest = x[:, masked[0]:]
+                rest = x[:, masked[0] :]
                 obs = {ACTION_MASK: mask, MASKED_OBSERVATIONS: rest}
                 inputs = self.module.forward_inference({"obs": obs})["action_dist_inputs"]
                 return inputs
@@ -140,11 +141,15 @@ def action_head(module: Any, action_space: Any, normalize_actions: bool) -> Acti
     if hybrid is not None and issubclass(dist_cls, TorchMultiDistribution):
         return _hybrid_head(declared, action_space, normalize_actions, *hybrid)
     if isinstance(action_space, spaces.Box) and len(action_space.shape) == 1:
-        kind = {TorchDiagGaussian: GAUSSIAN, TorchDeterministic: DETERMINISTIC,
-                TorchSquashedGaussian: SQUASHED_GAUSSIAN}.get(dist_cls)
+        kind = {
+            TorchDiagGaussian: GAUSSIAN,
+            TorchDeterministic: DETERMINISTIC,
+            TorchSquashedGaussian: SQUASHED_GAUSSIAN,
+        }.get(dist_cls)
         if kind == SQUASHED_GAUSSIAN and _partial_bounds(declared) != (-1.0, 1.0):
-            raise UserError(f"Cannot export a squashed Gaussian over {_partial_bounds(declared)}: only RLlib's "
-                            "default [-1, 1].")
+            raise UserError(
+                f"Cannot export a squashed Gaussian over {_partial_bounds(declared)}: only RLlib's default [-1, 1]."
+            )
         if kind is not None:
             return ActionHead(
                 kind,
@@ -176,8 +181,9 @@ def _hybrid_parts(action_space: Any) -> tuple[list[int], list[int]] | None:
     return parts if parts is not None and len(parts[0]) > 1 else None
 
 
-def _hybrid_head(dist_cls: Any, action_space: Any, normalize_actions: bool, parts: list[int],
-                 starts: list[int]) -> ActionHead:
+def _hybrid_head(
+    dist_cls: Any, action_space: Any, normalize_actions: bool, parts: list[int], starts: list[int]
+) -> ActionHead:
     """The hybrid head, after checking on random inputs that RLlib's own deterministic action of ``dist_cls`` is what
     the head reads from them: the Gaussian's mean (the first ``size`` of ``2 * size`` inputs), then each part's
     arg-max."""
@@ -189,22 +195,35 @@ def _hybrid_head(dist_cls: Any, action_space: Any, normalize_actions: bool, part
     try:
         continuous, discrete = dist_cls.from_logits(logits).to_deterministic().sample()
     except Exception as exc:  # a distribution over other inputs than a Gaussian's and the parts' logits
-        raise UserError(f"Cannot export a serving policy for action space {action_space}: its distribution does not "
-                        f"take a Gaussian's and categoricals' inputs ({type(exc).__name__}: {exc}).") from exc
-    split = torch.split(logits[:, 2 * size:], parts, dim=1)
+        raise UserError(
+            f"Cannot export a serving policy for action space {action_space}: its distribution does not "
+            f"take a Gaussian's and categoricals' inputs ({type(exc).__name__}: {exc})."
+        ) from exc
+    split = torch.split(logits[:, 2 * size :], parts, dim=1)
     greedy = torch.stack([part.argmax(dim=1) for part in split], dim=1)  # indices: the head adds the starts
     if not (torch.equal(continuous, logits[:, :size]) and torch.equal(discrete.reshape(greedy.shape), greedy)):
-        raise UserError(f"Cannot export a serving policy for action space {action_space}: its distribution's "
-                        "deterministic action is not a Gaussian's mean and each part's most likely action.")
-    return ActionHead(HYBRID, size, low=box.low.astype(float).tolist(), high=box.high.astype(float).tolist(),
-                      normalized=bool(normalize_actions), parts=parts, starts=starts)
+        raise UserError(
+            f"Cannot export a serving policy for action space {action_space}: its distribution's "
+            "deterministic action is not a Gaussian's mean and each part's most likely action."
+        )
+    return ActionHead(
+        HYBRID,
+        size,
+        low=box.low.astype(float).tolist(),
+        high=box.high.astype(float).tolist(),
+        normalized=bool(normalize_actions),
+        parts=parts,
+        starts=starts,
+    )
 
 
 def _discrete_parts(action_space: Any) -> tuple[list[int], list[int]] | None:
     """Each part's size and first value of a 1-D ``MultiDiscrete`` or a ``Tuple`` of ``Discrete``; None otherwise."""
     if isinstance(action_space, spaces.MultiDiscrete) and action_space.nvec.ndim == 1:
-        return ([int(n) for n in action_space.nvec], [int(v) for v in np.broadcast_to(action_space.start,
-                                                                                        action_space.nvec.shape)])
+        return (
+            [int(n) for n in action_space.nvec],
+            [int(v) for v in np.broadcast_to(action_space.start, action_space.nvec.shape)],
+        )
     if isinstance(action_space, spaces.Tuple) and action_space.spaces:
         parts = [part for part in action_space.spaces if isinstance(part, spaces.Discrete)]
         if len(parts) == len(action_space.spaces):
@@ -284,9 +303,11 @@ def serving_policy_from_parts(
     observation_space = module.observation_space
     masked = _masked_sizes(module)
     if not masked and not isinstance(observation_space, spaces.Box):
-        raise UserError(f"Cannot export a serving policy for observation space {observation_space}: the module's "
-                        "observations must be a Box (vectors or images; RLlib flattens Dict and Tuple spaces) or an "
-                        "action mask with observations.")
+        raise UserError(
+            f"Cannot export a serving policy for observation space {observation_space}: the module's "
+            "observations must be a Box (vectors or images; RLlib flattens Dict and Tuple spaces) or an "
+            "action mask with observations."
+        )
     head = action_head(module, module.action_space, normalize_actions)
     dim = sum(masked) if masked else int(np.prod(observation_space.shape))
     obs_filter = scaled_filter(env_to_module_state, filter_from_state(env_to_module_state), dim)
@@ -317,8 +338,9 @@ def module_ids(checkpoint: Path) -> list[str]:
     return ids
 
 
-def serving_policy_from_checkpoint(checkpoint: Path, module_id: str = DEFAULT_MODULE
-                                   ) -> tuple[Any, ActionHead, ObservationFilter | None]:
+def serving_policy_from_checkpoint(
+    checkpoint: Path, module_id: str = DEFAULT_MODULE
+) -> tuple[Any, ActionHead, ObservationFilter | None]:
     """The serving policy of an RLlib algorithm checkpoint folder (``model/checkpoint``): its module ``module_id``
     (a multi-agent checkpoint's policy id) with the connectors' state."""
     from ray.rllib.connectors.env_to_module import EnvToModulePipeline  # heavy: Ray and RLlib (~4 s)
@@ -327,8 +349,10 @@ def serving_policy_from_checkpoint(checkpoint: Path, module_id: str = DEFAULT_MO
 
     module_dir = checkpoint.joinpath(*MODULES_PATH, module_id)
     if not module_dir.is_dir():
-        raise UserError(f"{checkpoint} has no RLModule {module_id!r} ({module_dir} is missing; it holds "
-                        f"{', '.join(module_ids(checkpoint))}).")
+        raise UserError(
+            f"{checkpoint} has no RLModule {module_id!r} ({module_dir} is missing; it holds "
+            f"{', '.join(module_ids(checkpoint))})."
+        )
     module = RLModule.from_checkpoint(str(module_dir))
     env_to_module_state: dict[str, Any] = {}
     normalize_actions = True
@@ -336,8 +360,10 @@ def serving_policy_from_checkpoint(checkpoint: Path, module_id: str = DEFAULT_MO
     if e2m.is_dir():
         env_to_module_state = EnvToModulePipeline.from_checkpoint(str(e2m)).get_state()
         if module_id != DEFAULT_MODULE and (env_to_module_state.get("MeanStdFilter") or {}):
-            raise UserError("Cannot export a multi-agent policy trained with observation_filter MeanStdFilter: "
-                            "RLlib keeps its statistics per agent, not per policy. Train without it to serve.")
+            raise UserError(
+                "Cannot export a multi-agent policy trained with observation_filter MeanStdFilter: "
+                "RLlib keeps its statistics per agent, not per policy. Train without it to serve."
+            )
     m2e = checkpoint.joinpath(*MODULE_TO_ENV_PATH)
     if m2e.is_dir():
         pipeline = ModuleToEnvPipeline.from_checkpoint(str(m2e))
