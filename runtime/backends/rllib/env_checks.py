@@ -17,14 +17,15 @@ from envs.adapters import has_action_mask
 from envs.errors import EnvConfigError, EnvStartError
 from envs.catalog import KNOWN_ENVS
 from envs.registry import canonical_env_id, env_info, make_env
-from runtime.config.hyperparameters import TrainingSpec
+from runtime.config.spec import TrainingSpec
 from runtime.errors import UserError
 from runtime.job.env_config import env_start_error
 from runtime.user_code import described
 
 
-def explain_env_failure(env_id: str, env_config: Mapping[str, Any],
-                        model_config: Mapping[str, Any] | None = None) -> None:
+def explain_env_failure(
+    env_id: str, env_config: Mapping[str, Any], model_config: Mapping[str, Any] | None = None
+) -> None:
     """After RLlib failed to build its env runners: build the environment once here, and when it cannot start (a
     game that exits at once or never answers) raise the :class:`UserError` that names it. RLlib itself reports only
     that no env runner came up (``IndexError: list index out of range``); its runners' errors are in their logs.
@@ -39,22 +40,27 @@ def explain_env_failure(env_id: str, env_config: Mapping[str, Any],
         key = re.search(r"unexpected keyword argument '([^']*)'", str(exc))
         if key is None:
             return
-        raise UserError(f"{env_id} does not take the env_config key '{key.group(1)}' (rl.training.config.env_config."
-                        f"{key.group(1)}): its constructor has no such argument. Remove it.") from exc
+        raise UserError(
+            f"{env_id} does not take the env_config key '{key.group(1)}' (rl.training.config.env_config."
+            f"{key.group(1)}): its constructor has no such argument. Remove it."
+        ) from exc
     except Exception:  # noqa: BLE001 - not the environment's fault: the original error stands
         return
     action_space, shape = env.action_space, getattr(env.observation_space, "shape", None)
     env.close()
     if (model_config or {}).get("free_log_std") and type(action_space).__name__ != "Box":
-        raise UserError(f"'rl.training.config.model.free_log_std' (RLlib 2.x: model_config.free_log_std) needs "
-                        f"continuous (Box) actions; {env_id} has {action_space}. Remove it for this environment.")
+        raise UserError(
+            f"'rl.training.config.model.free_log_std' (RLlib 2.x: model_config.free_log_std) needs "
+            f"continuous (Box) actions; {env_id} has {action_space}. Remove it for this environment."
+        )
     if shape and len(shape) == 3 and not (model_config or {}).get("conv_filters") and not _default_cnn(shape):
         raise UserError(
             f"{env_id}'s observations are images of shape {list(shape)}, for which RLlib has no default convolutional "
             "network (it has them for 96x96, 84x84, 64x64, 42x42 and 10x10 images). Give its layers, each "
             "[filters, [kernel, kernel], stride], in the hyperparameter rl.training.config.model_config.conv_filters, "
-            "e.g. {\"conv_filters\": [[16, [4, 4], 2], [32, [4, 4], 2]]} as rl.training.config.model_config, or "
-            "give frames of one of those sizes.")
+            'e.g. {"conv_filters": [[16, [4, 4], 2], [32, [4, 4], 2]]} as rl.training.config.model_config, or '
+            "give frames of one of those sizes."
+        )
 
 
 def _default_cnn(shape: Any) -> bool:
@@ -101,8 +107,13 @@ def _below_error(record: logging.LogRecord) -> bool:
 
 
 @contextlib.contextmanager
-def env_runners_built(env_id: str, env_config: Mapping[str, Any], model_config: Mapping[str, Any] | None,
-                      log_path: Path, close: Callable[[], None]) -> Iterator[None]:
+def env_runners_built(
+    env_id: str,
+    env_config: Mapping[str, Any],
+    model_config: Mapping[str, Any] | None,
+    log_path: Path,
+    close: Callable[[], None],
+) -> Iterator[None]:
     """Around RLlib's building of its env runners. The errors RLlib logs meanwhile (each env runner's failure, with
     its traceback, twice) are held back from the console: when the build fails for a reason rlrt can name (the
     environment's own error, a setting it cannot take, an env runner's exception line), ``close`` runs, that reason
@@ -184,8 +195,9 @@ def observes_action_mask(env_id: str, env_config: Mapping[str, Any]) -> bool:
     return found is not None and has_action_mask(*found)
 
 
-def settings_the_actions_take(spec: TrainingSpec, env_id: str, env_config: Mapping[str, Any],
-                              out: TextIO) -> TrainingSpec:
+def settings_the_actions_take(
+    spec: TrainingSpec, env_id: str, env_config: Mapping[str, Any], out: TextIO
+) -> TrainingSpec:
     """``spec`` without ``model_config.free_log_std`` when the environment's actions are not continuous: RLlib 1.x
     ignored it there (the seeds' Unity script sets it for a discrete game), RLlib 2.x's env runners die on it. One
     line says so. The environment is built once here, only when the setting is given."""
@@ -199,7 +211,10 @@ def settings_the_actions_take(spec: TrainingSpec, env_id: str, env_config: Mappi
     if isinstance(action_space, gymnasium.spaces.Box):
         return spec
     del model["free_log_std"]
-    print(f"rlrt: rl.training.config.model.free_log_std applies to continuous (Box) actions; {env_id} has "
-          f"{action_space}, so it is ignored (as RLlib 1.x ignored it)", file=out, flush=True)
+    print(
+        f"rlrt: rl.training.config.model.free_log_std applies to continuous (Box) actions; {env_id} has "
+        f"{action_space}, so it is ignored (as RLlib 1.x ignored it)",
+        file=out,
+        flush=True,
+    )
     return replace(spec, config={**spec.config, "model_config": model})
-
