@@ -10,7 +10,8 @@ package. Only :mod:`runtime.plugins` names the installed plug-ins (docs/ARCHITEC
   :class:`TrainingSession` for the driver, and owns its model I/O: rebuilding the serving model from a model folder
   and loading a policy for evaluation.
 - An **environment family** (:class:`Family`; DeepRacer) adds its hyperparameter dialect, its training hooks
-  (:class:`TrainingHooks`) and its own evaluation to a generic job.
+  (:class:`TrainingHooks`) and its own evaluation to a generic job (both defined in :mod:`runtime.family_contract`,
+  named here with the others).
 
 Each plug-in contract is an abstract base class: a plug-in subclasses it, inherits the optional methods' defaults, and
 cannot be instantiated while a required (``@abstractmethod``) method is missing (``TypeError`` naming it);
@@ -27,11 +28,12 @@ from pathlib import Path
 from typing import Any, Callable, Mapping, Protocol, TextIO
 
 from runtime.config import hyperparameters as hp
-from runtime.config.hyperparameters import ConfigValidator, TrainingSpec
+from runtime.config.hyperparameters import ConfigValidator
 from runtime.config.presets import Preset
+from runtime.config.spec import TrainingSpec
 from runtime.errors import UserError
 from runtime.export.policy import ServingModels
-from runtime.job.context import Job
+from runtime.family_contract import Family, TrainingHooks
 from runtime.job.environment import JobEnvironment
 from runtime.train.checkpoints import TrainingState
 from runtime.train.reporting import IterationMetrics
@@ -41,44 +43,6 @@ Actor = Callable[[Any], Any]
 
 DEFAULT_FRAMEWORK = "rllib"
 """The backend of a model folder whose ``metadata.json`` names no ``framework`` (written before it was recorded)."""
-
-
-class TrainingHooks:
-    """Extension points of the training loop for a family with its own inputs and outputs (e.g. DeepRacer's
-    training_metrics.json and simtrace). Every method has a do-nothing default."""
-
-    coach_line_per_iteration: bool = True
-    """Whether the reporter prints its per-iteration ``Training>`` line (off when the hooks print per episode)."""
-
-    def prepare(self, spec: TrainingSpec) -> TrainingSpec:
-        """Adjust the spec before anything is built (e.g. add the job's file paths to env_config)."""
-        return spec
-
-    def configure(self, config: Any) -> None:
-        """Adjust the backend's algorithm configuration before the algorithm is built."""
-
-    def pretrained(self, spec: TrainingSpec) -> tuple[Path, str] | None:
-        """A model to warm-start from named in the family's own terms (DeepRacer's ``pretrained_s3_prefix``) and how
-        it was named; None when the family's hyperparameters name none (see :mod:`runtime.train.warm_start`)."""
-        return None
-
-    def on_iteration(self, algo: Any, result: Mapping[str, Any], state: TrainingState, metrics: IterationMetrics,
-                     out: TextIO) -> None:
-        """Called after each iteration has been reported."""
-
-    def stop_reason(self, state: TrainingState, metrics: IterationMetrics) -> str | None:
-        """An extra stop criterion; None to go on."""
-        return None
-
-    def translate_error(self, exc: BaseException) -> BaseException | None:
-        """Turn an error raised while training (e.g. in an env runner) into a clearer one, or None."""
-        return None
-
-    def on_export(self, model_dir: Path) -> None:
-        """Called after the model directory is written."""
-
-    def close(self) -> None:
-        """Called once at the end, whatever happened."""
 
 
 class EarlyStart(Protocol):
@@ -253,37 +217,6 @@ class BackendFactory(ABC):
         return []
 
 
-class Family(ABC):
-    """An environment family with its own hyperparameter names, files and outputs (``FAMILY`` of a package under
-    :mod:`runtime.families`). Families that need only the job's context in ``env_config`` (Unity games) declare it in
-    :mod:`envs.registry` and need no plug-in."""
-
-    name: str = ""
-    channels: tuple[str, ...] = ()
-    """The input channels it reads."""
-    backends: tuple[str, ...] = ()
-    """The backends (:attr:`BackendFactory.name`) its hooks and evaluation work with; a job that names another is
-    refused at start (:meth:`Plugins.training_backend`)."""
-
-    @abstractmethod
-    def claims(self, env_id: str) -> bool:
-        """Whether it owns ``env_id`` (an id or alias)."""
-
-    @abstractmethod
-    def rewrite_hyperparameters(self, preset: Preset, given: Mapping[str, Any]) -> \
-            tuple[dict[str, Any], dict[str, Any], list[str]]:
-        """Its hyperparameter dialect: (given in rlrt's grammar, accepted extras, problems)."""
-
-    @abstractmethod
-    def training_hooks(self, job: JobEnvironment, spec: TrainingSpec) -> TrainingHooks:
-        """Its files in and outputs out during training."""
-
-    @abstractmethod
-    def evaluate(self, job: Job, model: Path, hyperparameters: Mapping[str, Any], overrides: Mapping[str, Any],
-                 out: TextIO | None = None, **options: Any) -> int:
-        """Its own evaluation of a model trained on one of its environments; returns the exit code."""
-
-
 class EnvironmentSource(Protocol):
     """Environments a job's own code registered at run time (a SageMaker RL launcher script's ``register_env``),
     which a later command (``rlrt evaluate``) rebuilds from what the model folder kept of that code. A protocol, not
@@ -321,21 +254,26 @@ class Plugins:
             if backend is None:
                 close = difflib.get_close_matches(name.casefold(), [b.name for b in self.backends], n=1)
                 hint = f" Did you mean '{close[0]}'?" if close else ""
-                raise UserError(f"Unknown backend 'rl.training.backend={name}'.{hint} The backends and their "
-                                f"algorithms: {_choices(self.backends)}.")
+                raise UserError(
+                    f"Unknown backend 'rl.training.backend={name}'.{hint} The backends and their "
+                    f"algorithms: {_choices(self.backends)}."
+                )
             if not backend.claims(algorithm):
                 others = [b.name for b in self.backends if b.claims(algorithm)]
-                instead = (f"; {algorithm} trains with {' or '.join(others)}" if others else "")
-                raise UserError(f"The backend {backend.name} (rl.training.backend) does not train '{algorithm}': "
-                                f"{backend.name} trains {', '.join(backend.algorithms)}{instead}.")
+                instead = f"; {algorithm} trains with {' or '.join(others)}" if others else ""
+                raise UserError(
+                    f"The backend {backend.name} (rl.training.backend) does not train '{algorithm}': "
+                    f"{backend.name} trains {', '.join(backend.algorithms)}{instead}."
+                )
             return backend
         backend = next((b for b in self.backends if b.claims(algorithm)), None)
         if backend is None:
             known = [a for b in self.backends for a in b.algorithms]
             close = difflib.get_close_matches(algorithm.upper(), [a.upper() for a in known], n=1)
             hint = f" Did you mean '{next(a for a in known if a.upper() == close[0])}'?" if close else ""
-            raise UserError(f"Unknown algorithm '{algorithm}'.{hint} The backends and their algorithms: "
-                            f"{_choices(self.backends)}.")
+            raise UserError(
+                f"Unknown algorithm '{algorithm}'.{hint} The backends and their algorithms: {_choices(self.backends)}."
+            )
         return backend
 
     def training_backend(self, spec: TrainingSpec) -> BackendFactory:
@@ -344,10 +282,12 @@ class Plugins:
         backend = self.backend_for(spec.algorithm, spec.backend)
         family = self.family_for(spec.env)
         if family is not None and backend.name not in family.backends:
-            raise UserError(f"{spec.env} ({family.name}) trains only with the backend "
-                            f"{' or '.join(family.backends)}; this job's {spec.algorithm} trains with {backend.name}"
-                            f"{' (rl.training.backend)' if spec.backend else ''}. Choose an algorithm "
-                            f"{' or '.join(family.backends)} trains, or set rl.training.backend.")
+            raise UserError(
+                f"{spec.env} ({family.name}) trains only with the backend "
+                f"{' or '.join(family.backends)}; this job's {spec.algorithm} trains with {backend.name}"
+                f"{' (rl.training.backend)' if spec.backend else ''}. Choose an algorithm "
+                f"{' or '.join(family.backends)} trains, or set rl.training.backend."
+            )
         return backend
 
     def backend_named(self, framework: str) -> BackendFactory | None:
@@ -363,8 +303,10 @@ class Plugins:
         """:meth:`backend_for_model`, or a :class:`UserError` naming the model's framework."""
         backend = self.backend_for_model(metadata)
         if backend is None:
-            raise UserError(f"{model_dir} was written by {metadata.get('framework')!r}, which no backend of this "
-                            f"rlrt reads (backends: {', '.join(b.name for b in self.backends)}).")
+            raise UserError(
+                f"{model_dir} was written by {metadata.get('framework')!r}, which no backend of this "
+                f"rlrt reads (backends: {', '.join(b.name for b in self.backends)})."
+            )
         return backend
 
     def find_model(self, source: Path, framework: str | None = None) -> tuple[Path, dict[str, Any]] | None:
@@ -384,8 +326,9 @@ class Plugins:
         """The family that owns ``env_id`` (an id or alias), or None for a plain environment."""
         return next((family for family in self.families if family.claims(env_id)), None)
 
-    def rewrite_hyperparameters(self, preset: Preset, given: Mapping[str, Any]) -> \
-            tuple[dict[str, Any], dict[str, Any], list[str]]:
+    def rewrite_hyperparameters(
+        self, preset: Preset, given: Mapping[str, Any]
+    ) -> tuple[dict[str, Any], dict[str, Any], list[str]]:
         """The dialect of the family that owns the job's environment (``rl.training.env`` or the preset's)."""
         family = self.family_for(str(given.get(hp.ENV, preset.env)))
         if family is None:

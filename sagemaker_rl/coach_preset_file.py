@@ -11,7 +11,7 @@ from typing import Any, Mapping
 from runtime.config import hyperparameters as hp
 from runtime.errors import UserError, default_failure_file, run_job
 from runtime.job.environment import prepare_local_tree
-from runtime.job.setup import find_base_dir
+from runtime.job.tree import find_base_dir
 from runtime.log_lines import configure_logging
 from runtime.names import BASE_DIR_ENV, FAILURE_FILE
 from sagemaker_rl.coach_launcher import SageMakerCoachPresetLauncher
@@ -43,8 +43,11 @@ def train_preset_file(preset_file: Path, base_dir: Path | None, overrides: Mappi
             raise UserError(f"--preset {preset_file}: no such Coach preset file")
         if local:
             prepare_local_tree(root, {k: v for k, v in overrides.items() if k != hp.PRESET})
-        print(f"rlrt: {path.name} is a Coach preset file: training it as SageMaker RL's Coach launcher would, with "
-              f"{path.parent} as source_dir (job tree {root})", flush=True)
+        print(
+            f"rlrt: {path.name} is a Coach preset file: training it as SageMaker RL's Coach launcher would, with "
+            f"{path.parent} as source_dir (job tree {root})",
+            flush=True,
+        )
 
     # The job's own tree when it exists (--base-dir, SAGEMAKER_BASE_DIR, /opt/ml of a job); a new local tree is made
     # only for a preset file that exists, so a mistyped name writes nowhere (the message is printed).

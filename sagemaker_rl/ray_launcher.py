@@ -26,7 +26,7 @@ from runtime.config import hyperparameters as hp
 from runtime.config.presets import load_preset
 from runtime.errors import JobInterrupted, UserError, run_job
 from runtime.job.environment import flatten_nested, load_environment
-from runtime.job.setup import find_base_dir
+from runtime.job.tree import find_base_dir
 from runtime.log_lines import configure_logging
 from runtime.names import CONFIG_DIR, HYPERPARAMETERS_JSON, MODEL_DIR
 from runtime.plugins import INSTALLED
@@ -91,28 +91,39 @@ class SageMakerRayLauncher:
         except NotImplementedError as exc:
             raise UserError(
                 f"{type(self).__name__} does not implement {method}(), which a SageMaker RL launcher must define "
-                f"({_WHAT[method]}). {exc}") from exc
+                f"({_WHAT[method]}). {exc}"
+            ) from exc
         except (UserError, JobInterrupted):
             raise
         except Exception as exc:  # the script's own code failed: named as such, its traceback kept
             traceback.print_exc()
-            raise UserError(f"The launcher script's {type(self).__name__}.{method}() raised {type(exc).__name__}: "
-                            f"{str(exc)[:300]} (its traceback is in the job's log, above).") from exc
+            raise UserError(
+                f"The launcher script's {type(self).__name__}.{method}() raised {type(exc).__name__}: "
+                f"{str(exc)[:300]} (its traceback is in the job's log, above)."
+            ) from exc
 
     def _experiment(self) -> dict[str, Any]:
         """What the script's ``get_experiment_config()`` returned, checked to be an experiment dict."""
         experiment = self._call("get_experiment_config")
         where = f"{type(self).__name__}.get_experiment_config()"
         if not isinstance(experiment, dict):
-            got = "None (is its return statement missing?)" if experiment is None else (
-                f"{type(experiment).__name__} {str(experiment)[:100]!r}")
-            raise UserError(f"The launcher script's {where} returned {got}; it must return a dict: "
-                            f"{_WHAT['get_experiment_config'][len('return '):]}.")
-        if "training" not in experiment and (len(experiment) != 1 or not isinstance(
-                next(iter(experiment.values())), dict)):
-            raise UserError(f"The launcher script's {where} returned a dict without 'training' (its keys: "
-                            f"{', '.join(map(str, experiment))[:200]}); it must return "
-                            f"{_WHAT['get_experiment_config'][len('return '):]}.")
+            got = (
+                "None (is its return statement missing?)"
+                if experiment is None
+                else (f"{type(experiment).__name__} {str(experiment)[:100]!r}")
+            )
+            raise UserError(
+                f"The launcher script's {where} returned {got}; it must return a dict: "
+                f"{_WHAT['get_experiment_config'][len('return ') :]}."
+            )
+        if "training" not in experiment and (
+            len(experiment) != 1 or not isinstance(next(iter(experiment.values())), dict)
+        ):
+            raise UserError(
+                f"The launcher script's {where} returned a dict without 'training' (its keys: "
+                f"{', '.join(map(str, experiment))[:200]}); it must return "
+                f"{_WHAT['get_experiment_config'][len('return ') :]}."
+            )
         return experiment
 
     def training_hyperparameters(self) -> dict[str, Any]:
@@ -144,8 +155,7 @@ class SageMakerRayLauncher:
         def prepare() -> int:
             # The job's Ray starts (a child process) while the script's env is registered and built once (which
             # imports RLlib, ~2 s): the two overlap, as in a preset job (bench/launcher_vs_preset.py).
-            started = start_backend_early(load_preset(BASE_PRESET).algorithm, INSTALLED,
-                                          load_environment(job_root()))
+            started = start_backend_early(load_preset(BASE_PRESET).algorithm, INSTALLED, load_environment(job_root()))
             early.extend([started] if started is not None else [])
             prepared.update(self.training_hyperparameters())
             own = scripts_own_keys(self.hyperparameters)
@@ -159,8 +169,13 @@ class SageMakerRayLauncher:
                     code = run_job(prepare)
                 if code != 0:
                     return code
-                code = run_training_job(overrides=prepared, default_preset=BASE_PRESET, plugins=INSTALLED,
-                                        owned=owned_by_rlrt, early=early[0] if early else None)
+                code = run_training_job(
+                    overrides=prepared,
+                    default_preset=BASE_PRESET,
+                    plugins=INSTALLED,
+                    owned=owned_by_rlrt,
+                    early=early[0] if early else None,
+                )
         finally:
             if early:  # the job's session shut it down; else (a job that never trained) stop it here
                 early[0][1].cancel()

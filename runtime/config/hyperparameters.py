@@ -26,7 +26,6 @@ from __future__ import annotations
 import difflib
 import json
 from abc import ABC, abstractmethod
-from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Callable, Iterable, Mapping
 
@@ -37,7 +36,7 @@ from runtime.config.limits import ENV_CONFIG_KEYS, env_config_problems, limit_pr
 from runtime.config.presets import DEFAULT_PRESET, Preset, load_preset, preset_for_job
 from runtime.config.runners import runner_defaults
 from runtime.config.space_defaults import JobChoice, job_settings
-from runtime.config.threads import Threads
+from runtime.config.spec import TrainingSpec
 from runtime.config.stop import (  # noqa: F401 - re-exported: the stop criteria are hyperparameters
     STOP_EPISODE_REWARD_MEAN,
     STOP_KEYS,
@@ -95,52 +94,6 @@ TOP_LEVEL_KEYS: Mapping[str, ValueCheck] = MappingProxyType(
         **WORKFLOW_KEYS,
     }
 )
-
-
-@dataclass(frozen=True)
-class TrainingSpec:
-    """Everything a training driver needs, resolved and checked; saved next to the model."""
-
-    preset: str
-    """The preset whose settings it trains with, else where they came from (``space-defaults/DQN-discrete``)."""
-    env: str
-    algorithm: str
-    config: Mapping[str, Any]
-    """Algorithm configuration in the backend's current names (old names already translated)."""
-    env_config: Mapping[str, Any]
-    stop: Mapping[str, Any]
-    checkpoint_frequency: int
-    checkpoint_keep: int
-    seed: int | None = None
-    extras: Mapping[str, Any] = field(default_factory=dict)
-    """Accepted top-level parameters other commands read (evaluation, cluster)."""
-    hyperparameters: Mapping[str, Any] = field(default_factory=dict)
-    """The hyperparameters as given (minus ``sagemaker_*``), for the record."""
-    pass_bar: tuple[str, float] | None = None
-    """The preset's pass bar (metric, value) when the job trains its env and algorithm (the learning curve draws it)."""
-    backend: str | None = None
-    """The backend ``rl.training.backend`` names; None: the algorithm's default backend."""
-    threads: Threads | None = None
-    """The threads of each of the job's processes (runtime.config.threads), chosen when the job's setup resolves it."""
-
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-serialisable view (the resolved configuration saved with the model)."""
-        plain: dict[str, Any] = json.loads(json.dumps({
-            "preset": self.preset, "env": self.env, "algorithm": self.algorithm, "backend": self.backend,
-            "config": _plain(self.config), "env_config": _plain(self.env_config), "stop": _plain(self.stop),
-            "checkpoint_frequency": self.checkpoint_frequency, "checkpoint_keep": self.checkpoint_keep,
-            "seed": self.seed, "extras": _plain(self.extras), "hyperparameters": _plain(self.hyperparameters),
-            "threads": self.threads.record() if self.threads is not None else None,
-        }, default=str))
-        return plain
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    return value
 
 
 def _closest(name: str, choices: Iterable[str]) -> str:
@@ -244,8 +197,10 @@ def resolve(
         named_env = given.get(ENV, given.get(CONFIG_PREFIX + "env"))  # RLlib's own key names it too
         preset_name = preset_for_job(default_preset, named_env, given.get(RUN))
         if preset_name != default_preset:
-            line = (f"rlrt: no preset named: {named_env} trains with its shipped preset {preset_name} (tuned for it; "
-                    "`rlrt presets` lists them, --preset picks another)")
+            line = (
+                f"rlrt: no preset named: {named_env} trains with its shipped preset {preset_name} (tuned for it; "
+                "`rlrt presets` lists them, --preset picks another)"
+            )
             say_once(line, line)
     preset: Preset = load_preset(preset_name, env=job_env if isinstance(job_env, str) else None)
     dialect_extras: dict[str, Any] = {}
@@ -287,8 +242,10 @@ def resolve(
             else:
                 top[key] = TOP_LEVEL_KEYS[key].coerce(value)
         elif not key.strip():
-            problems.append(f"A hyperparameter has an empty name ({json.dumps(key)}) and the value "
-                            f"{json.dumps(value, default=str)[:80]}; remove it or name it.")
+            problems.append(
+                f"A hyperparameter has an empty name ({json.dumps(key)}) and the value "
+                f"{json.dumps(value, default=str)[:80]}; remove it or name it."
+            )
         else:
             valid = [*TOP_LEVEL_KEYS, PRESET, *PRESET_ALIASES, *(STOP_PREFIX + k for k in STOP_KEYS)]
             # Suggest a prefixed spelling for a bare algorithm key such as "lr".
@@ -301,9 +258,11 @@ def resolve(
     algorithm = str(top.get(RUN, preset.algorithm))
     env = str(top.get(ENV, preset.env))
     if EVAL_ENV in top and ENV not in top and str(top[EVAL_ENV]).strip() != env:
-        problems.append(f"'{EVAL_ENV}' ({top[EVAL_ENV]}) names the environment `rlrt evaluate` plays; this job trains "
-                        f"{env}. To train {top[EVAL_ENV]}, set '{ENV}'"
-                        + ("." if container_job() else " (or `rlrt train --env ID`)."))
+        problems.append(
+            f"'{EVAL_ENV}' ({top[EVAL_ENV]}) names the environment `rlrt evaluate` plays; this job trains "
+            f"{env}. To train {top[EVAL_ENV]}, set '{ENV}'"
+            + ("." if container_job() else " (or `rlrt train --env ID`).")
+        )
     backend = validator(algorithm, top.get(BACKEND))
     # The library's own names, decided here once: every later stage compares them exactly.
     algorithm, preset_algorithm = backend.algorithm_name(algorithm), backend.algorithm_name(preset.algorithm)
@@ -319,8 +278,13 @@ def resolve(
     if "env_config" in config:
         env_config = deep_merge(config.pop("env_config") or {}, env_config)
     env_config = deep_merge(deep_merge(preset_env, env_additions), env_config)
-    problems += env_config_problems({f"{CONFIG_PREFIX}env_config.{k}": env_config[k] for k in ENV_CONFIG_KEYS
-                                     if k in env_config and f"{CONFIG_PREFIX}env_config.{k}" not in given})
+    problems += env_config_problems(
+        {
+            f"{CONFIG_PREFIX}env_config.{k}": env_config[k]
+            for k in ENV_CONFIG_KEYS
+            if k in env_config and f"{CONFIG_PREFIX}env_config.{k}" not in given
+        }
+    )
     # A user's preset file's own mistakes are named with the file (a shipped preset has none: tests check them).
     from_preset = set(backend.check(algorithm, translated_preset)) if preset.where != f"preset {preset.name}" else ()
     problems += [f"{preset.where}: {p}" if p in from_preset else p for p in backend.check(algorithm, config)]
@@ -328,8 +292,11 @@ def resolve(
         config.update(runner_defaults(config, env, env_config, num_cpus))
 
     for key, value in preset.stop.items():
-        problem = stop_keys[key].problem(f"stop.{key}", value) if key in stop_keys else (
-            f"unknown stop criterion '{key}'.{_closest(key, stop_keys)}")
+        problem = (
+            stop_keys[key].problem(f"stop.{key}", value)
+            if key in stop_keys
+            else (f"unknown stop criterion '{key}'.{_closest(key, stop_keys)}")
+        )
         if problem:
             problems.append(f"{preset.where}: {problem}")
     # As in SageMaker RL, the user's stop criteria update the preset's; training stops at the first one met. A job that
@@ -348,13 +315,23 @@ def resolve(
         checkpoint_frequency=int(top.get(CHECKPOINT_FREQ, preset.checkpoint_frequency)),
         checkpoint_keep=int(top.get(KEEP_CHECKPOINTS, preset.checkpoint_keep)),
         seed=top.get(SEED),
-        extras=MappingProxyType({
-            **{k: v for k, v in top.items() if k not in (RUN, ENV, BACKEND, CHECKPOINT_FREQ, KEEP_CHECKPOINTS, SEED)},
-            **dialect_extras, **{key: value for key, value in preset.extra.items() if key == "serving"},
-        }),
+        extras=MappingProxyType(
+            {
+                **{
+                    k: v
+                    for k, v in top.items()
+                    if k not in (RUN, ENV, BACKEND, CHECKPOINT_FREQ, KEEP_CHECKPOINTS, SEED)
+                },
+                **dialect_extras,
+                **{key: value for key, value in preset.extra.items() if key == "serving"},
+            }
+        ),
         hyperparameters=MappingProxyType(original),
-        pass_bar=((preset.pass_bar.metric, preset.pass_bar.value)
-                  if preset.pass_bar is not None and env == preset.env and algorithm == preset_algorithm else None),
+        pass_bar=(
+            (preset.pass_bar.metric, preset.pass_bar.value)
+            if preset.pass_bar is not None and env == preset.env and algorithm == preset_algorithm
+            else None
+        ),
         backend=top.get(BACKEND),
     )
 
@@ -369,15 +346,18 @@ def _rllib_1x_job_keys(config: dict[str, Any], top: dict[str, Any]) -> list[str]
         if not isinstance(value, str) or not value.strip():
             problems.append(f"'{CONFIG_PREFIX}env' must be an environment id, got {json.dumps(value, default=str)}")
         elif top.get(ENV, value) != value:
-            problems.append(f"'{CONFIG_PREFIX}env' ({value}) and '{ENV}' ({top[ENV]}) name different environments; "
-                            "give only one")
+            problems.append(
+                f"'{CONFIG_PREFIX}env' ({value}) and '{ENV}' ({top[ENV]}) name different environments; give only one"
+            )
         else:
             top[ENV] = value
     if "monitor" in config:
         value = config.pop("monitor")
         if not isinstance(value, bool):
-            problems.append(f"'{CONFIG_PREFIX}monitor' (rollout videos) must be true or false, got "
-                            f"{json.dumps(value, default=str)}; '{RECORD_VIDEO_EVERY}' sets how often")
+            problems.append(
+                f"'{CONFIG_PREFIX}monitor' (rollout videos) must be true or false, got "
+                f"{json.dumps(value, default=str)}; '{RECORD_VIDEO_EVERY}' sets how often"
+            )
         elif not value:
             top.setdefault(RECORD_VIDEO_EVERY, 0)
     return problems

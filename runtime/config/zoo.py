@@ -10,13 +10,13 @@ counterpart is named in one line each (:attr:`ZooPreset.notes`). A setting that 
 
 from __future__ import annotations
 
-import ast
 import difflib
 import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
+from runtime.config.zoo_network import model_config, python_value
 from runtime.errors import UserError
 
 ALGORITHMS = {"ppo": "PPO", "dqn": "DQN", "sac": "SAC"}
@@ -26,22 +26,46 @@ ZOO_KEYS = frozenset({"n_timesteps", "policy", "n_envs", "policy_kwargs", "norma
 """Keys that mark a section as a Zoo one (every Zoo section has ``n_timesteps`` or ``policy``)."""
 
 SB3_DEFAULTS: Mapping[str, Mapping[str, Any]] = {
-    "PPO": {"learning_rate": 3e-4, "n_steps": 2048, "batch_size": 64, "n_epochs": 10, "gamma": 0.99,
-            "gae_lambda": 0.95, "clip_range": 0.2, "ent_coef": 0.0, "vf_coef": 0.5, "max_grad_norm": 0.5},
-    "DQN": {"learning_rate": 1e-4, "buffer_size": 1_000_000, "learning_starts": 100, "batch_size": 32, "tau": 1.0,
-            "gamma": 0.99, "train_freq": 4, "gradient_steps": 1, "target_update_interval": 10_000,
-            "exploration_fraction": 0.1, "exploration_initial_eps": 1.0, "exploration_final_eps": 0.05,
-            "max_grad_norm": 10.0},
-    "SAC": {"learning_rate": 3e-4, "buffer_size": 1_000_000, "learning_starts": 100, "batch_size": 256,
-            "tau": 0.005, "gamma": 0.99, "train_freq": 1, "gradient_steps": 1, "ent_coef": "auto"},
+    "PPO": {
+        "learning_rate": 3e-4,
+        "n_steps": 2048,
+        "batch_size": 64,
+        "n_epochs": 10,
+        "gamma": 0.99,
+        "gae_lambda": 0.95,
+        "clip_range": 0.2,
+        "ent_coef": 0.0,
+        "vf_coef": 0.5,
+        "max_grad_norm": 0.5,
+    },
+    "DQN": {
+        "learning_rate": 1e-4,
+        "buffer_size": 1_000_000,
+        "learning_starts": 100,
+        "batch_size": 32,
+        "tau": 1.0,
+        "gamma": 0.99,
+        "train_freq": 4,
+        "gradient_steps": 1,
+        "target_update_interval": 10_000,
+        "exploration_fraction": 0.1,
+        "exploration_initial_eps": 1.0,
+        "exploration_final_eps": 0.05,
+        "max_grad_norm": 10.0,
+    },
+    "SAC": {
+        "learning_rate": 3e-4,
+        "buffer_size": 1_000_000,
+        "learning_starts": 100,
+        "batch_size": 256,
+        "tau": 0.005,
+        "gamma": 0.99,
+        "train_freq": 1,
+        "gradient_steps": 1,
+        "ent_coef": "auto",
+    },
 }
 """Stable-Baselines3 2.x's defaults for what a Zoo section leaves out."""
-
-SB3_NETWORKS = {"PPO": ([64, 64], "tanh"), "DQN": ([64, 64], "relu"), "SAC": ([256, 256], "relu")}
-"""SB3's default MlpPolicy layers and activation per algorithm."""
-
-ACTIVATIONS = {"ReLU": "relu", "Tanh": "tanh", "ELU": "elu", "SiLU": "swish", "Identity": "linear"}
-"""torch.nn activation classes (``activation_fn=nn.ReLU``) and RLlib's names for them."""
 
 NOT_TRANSLATED = {
     "use_sde": "RLlib has no state-dependent exploration; its Gaussian policy explores",
@@ -83,24 +107,37 @@ def zoo_preset(data: Mapping[str, Any], path: Path, env: str | None) -> ZooPrese
     ``env`` is None. A :class:`UserError` names what cannot be read or trained."""
     algorithm = ALGORITHMS.get(path.stem.lower())
     if algorithm is None:
-        raise UserError(f"{path} is an RL Zoo hyperparameter file; the Zoo names each after its algorithm and rlrt "
-                        f"trains {', '.join(f'{stem}.yml' for stem in ALGORITHMS)} ({', '.join(ALGORITHMS.values())}"
-                        f" with RLlib). Rename it after its algorithm, or write an rlrt preset.")
+        raise UserError(
+            f"{path} is an RL Zoo hyperparameter file; the Zoo names each after its algorithm and rlrt "
+            f"trains {', '.join(f'{stem}.yml' for stem in ALGORITHMS)} ({', '.join(ALGORITHMS.values())}"
+            f" with RLlib). Rename it after its algorithm, or write an rlrt preset."
+        )
     section_id = _section(data, path, env)
     section = dict(data[section_id])
     refused = [key for key in REFUSED if section.get(key)]
     if refused:
-        raise UserError(f"{path}, {section_id}: {', '.join(refused)} change(s) the environment, which rlrt does not "
-                        "do from a Zoo file: register an environment that applies them (a gymnasium id or a "
-                        "'module:Class' that builds the wrapped env) and name it with rl.training.env.")
+        raise UserError(
+            f"{path}, {section_id}: {', '.join(refused)} change(s) the environment, which rlrt does not "
+            "do from a Zoo file: register an environment that applies them (a gymnasium id or a "
+            "'module:Class' that builds the wrapped env) and name it with rl.training.env."
+        )
     config, stop, notes = zoo_settings(algorithm, section, f"{path}, {section_id}")
-    return ZooPreset({"name": f"{path.stem}-{section_id}", "env": section_id, "algorithm": algorithm,
-                      "description": f"RL Zoo {path.name}, {section_id}", "config": config, "stop": stop},
-                     tuple(f"rlrt: RL Zoo {path.name}, {section_id}: {note}" for note in notes))
+    return ZooPreset(
+        {
+            "name": f"{path.stem}-{section_id}",
+            "env": section_id,
+            "algorithm": algorithm,
+            "description": f"RL Zoo {path.name}, {section_id}",
+            "config": config,
+            "stop": stop,
+        },
+        tuple(f"rlrt: RL Zoo {path.name}, {section_id}: {note}" for note in notes),
+    )
 
 
-def zoo_settings(algorithm: str, section: Mapping[str, Any], where: str) -> tuple[dict[str, Any], dict[str, Any],
-                                                                               list[str]]:
+def zoo_settings(
+    algorithm: str, section: Mapping[str, Any], where: str
+) -> tuple[dict[str, Any], dict[str, Any], list[str]]:
     """A Zoo section of ``algorithm`` (``PPO``, ``DQN``, ``SAC``; SB3's names, its defaults where the section is
     silent) as (RLlib settings, stop criteria, what was not translated); ``where`` names it in a message."""
     notes: list[str] = []
@@ -114,11 +151,36 @@ def zoo_settings(algorithm: str, section: Mapping[str, Any], where: str) -> tupl
     return config, stop, notes
 
 
-_READ = frozenset({"n_timesteps", "policy", "n_envs", "policy_kwargs", "normalize", "env_kwargs", "learning_rate",
-                   "gamma", "batch_size", "max_grad_norm", "n_steps", "n_epochs", "gae_lambda", "clip_range",
-                   "ent_coef", "vf_coef", "buffer_size", "learning_starts", "tau", "train_freq", "gradient_steps",
-                   "target_update_interval", "exploration_fraction", "exploration_initial_eps",
-                   "exploration_final_eps", "target_entropy"})
+_READ = frozenset(
+    {
+        "n_timesteps",
+        "policy",
+        "n_envs",
+        "policy_kwargs",
+        "normalize",
+        "env_kwargs",
+        "learning_rate",
+        "gamma",
+        "batch_size",
+        "max_grad_norm",
+        "n_steps",
+        "n_epochs",
+        "gae_lambda",
+        "clip_range",
+        "ent_coef",
+        "vf_coef",
+        "buffer_size",
+        "learning_starts",
+        "tau",
+        "train_freq",
+        "gradient_steps",
+        "target_update_interval",
+        "exploration_fraction",
+        "exploration_initial_eps",
+        "exploration_final_eps",
+        "target_entropy",
+    }
+)
 """The Zoo settings translated."""
 
 
@@ -127,20 +189,25 @@ def _section(data: Mapping[str, Any], path: Path, env: str | None) -> str:
     if env is None:
         if len(ids) == 1:
             return ids[0]
-        raise UserError(f"{path} is an RL Zoo hyperparameter file with {len(ids)} environments: name the one to "
-                        f"train with rl.training.env (or --env), e.g. {ids[0]}. It has: {', '.join(ids)}.")
+        raise UserError(
+            f"{path} is an RL Zoo hyperparameter file with {len(ids)} environments: name the one to "
+            f"train with rl.training.env (or --env), e.g. {ids[0]}. It has: {', '.join(ids)}."
+        )
     if env in data:
         return env
     close = difflib.get_close_matches(env, ids, n=1, cutoff=0.75)
     hint = f" Did you mean '{close[0]}'?" if close else ""
-    raise UserError(f"{path} (an RL Zoo hyperparameter file) has no section for {env}.{hint} It has: "
-                    f"{', '.join(ids)}.")
+    raise UserError(f"{path} (an RL Zoo hyperparameter file) has no section for {env}.{hint} It has: {', '.join(ids)}.")
 
 
 def _number(settings: Mapping[str, Any], key: str, where: str, integer: bool = False, positive: bool = True) -> Any:
     value = settings[key]
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and (
-        value > 0 if positive else value >= 0)
+    ok = (
+        isinstance(value, (int, float))
+        and not isinstance(value, bool)
+        and math.isfinite(value)
+        and (value > 0 if positive else value >= 0)
+    )
     if ok and integer:
         ok = float(value).is_integer()
     if not ok:
@@ -154,7 +221,7 @@ def _schedule(settings: Mapping[str, Any], key: str, where: str) -> tuple[float,
     value = settings[key]
     if isinstance(value, str) and value.startswith("lin_"):
         try:
-            start = float(value[len("lin_"):])
+            start = float(value[len("lin_") :])
         except ValueError:
             raise UserError(f"{where}: {key}={value!r} is not a schedule rlrt reads (lin_<number>).") from None
         if not math.isfinite(start) or start < 0:
@@ -163,15 +230,17 @@ def _schedule(settings: Mapping[str, Any], key: str, where: str) -> tuple[float,
     return _number({key: value}, key, where, positive=False), False
 
 
-def _common(settings: dict[str, Any], algorithm: str, where: str,
-            notes: list[str]) -> tuple[dict[str, Any], dict[str, Any]]:
+def _common(
+    settings: dict[str, Any], algorithm: str, where: str, notes: list[str]
+) -> tuple[dict[str, Any], dict[str, Any]]:
     """What every algorithm shares: the budget, vectorisation, network, normalisation, gamma, lr and clipping."""
     if "n_timesteps" not in settings:
         raise UserError(f"{where}: the section has no n_timesteps (the Zoo's training budget).")
     budget = _number(settings, "n_timesteps", where, integer=True)
-    config: dict[str, Any] = {"gamma": _number(settings, "gamma", where),
-                              "num_envs_per_env_runner": _number({"n_envs": settings.get("n_envs", 1)}, "n_envs",
-                                                                 where, integer=True)}
+    config: dict[str, Any] = {
+        "gamma": _number(settings, "gamma", where),
+        "num_envs_per_env_runner": _number({"n_envs": settings.get("n_envs", 1)}, "n_envs", where, integer=True),
+    }
     lr, decays = _schedule(settings, "learning_rate", where)
     if algorithm == "SAC":
         config.update(actor_lr=lr, critic_lr=lr, alpha_lr=lr)
@@ -184,17 +253,20 @@ def _common(settings: dict[str, Any], algorithm: str, where: str,
     policy = str(settings.get("policy", "MlpPolicy"))
     if policy not in ("MlpPolicy", "MultiInputPolicy"):
         notes.append(f"policy={policy!r}: RLlib's default encoder for the observations is used")
-    config["model_config"] = _network(settings.get("policy_kwargs"), algorithm, where, notes)
+    config["model_config"] = model_config(settings.get("policy_kwargs"), algorithm, where, notes)
     normalize = settings.get("normalize", False)
     if isinstance(normalize, str):
-        normalize = _literal(normalize, where, "normalize")
+        normalize = python_value(normalize, where, "normalize")
     observations = normalize.get("norm_obs", True) if isinstance(normalize, dict) else bool(normalize)
     rewards = normalize.get("norm_reward", True) if isinstance(normalize, dict) else bool(normalize)
     if observations:
         config["observation_filter"] = "MeanStdFilter"
     if rewards:
-        notes.append("normalize: rewards are not normalised (RLlib has no running reward normalisation); "
-                     "observations are" if observations else "normalize: rewards are not normalised")
+        notes.append(
+            "normalize: rewards are not normalised (RLlib has no running reward normalisation); observations are"
+            if observations
+            else "normalize: rewards are not normalised"
+        )
     if settings.get("env_kwargs"):
         if not isinstance(settings["env_kwargs"], dict):
             raise UserError(f"{where}: env_kwargs must be a mapping, got {settings['env_kwargs']!r}.")
@@ -208,19 +280,21 @@ def _ppo(settings: Mapping[str, Any], config: dict[str, Any], notes: list[str]) 
     if decays:
         notes.append(f"clip_range={settings['clip_range']!r}: RLlib's PPO keeps clip_param at {clip:g}")
     n_steps = _number(settings, "n_steps", where, integer=True)
-    config.update({
-        "lambda": _number(settings, "gae_lambda", where, positive=False),
-        "clip_param": clip,
-        "entropy_coeff": _number(settings, "ent_coef", where, positive=False),
-        "vf_loss_coeff": _number(settings, "vf_coef", where, positive=False),
-        "num_epochs": _number(settings, "n_epochs", where, integer=True),
-        "minibatch_size": _number(settings, "batch_size", where, integer=True),
-        # SB3 collects n_steps from each of its n_envs environments per update.
-        "train_batch_size_per_learner": n_steps * config["num_envs_per_env_runner"],
-        # As SB3: no KL penalty and no clipping of the value loss.
-        "use_kl_loss": False,
-        "vf_clip_param": 100000.0,
-    })
+    config.update(
+        {
+            "lambda": _number(settings, "gae_lambda", where, positive=False),
+            "clip_param": clip,
+            "entropy_coeff": _number(settings, "ent_coef", where, positive=False),
+            "vf_loss_coeff": _number(settings, "vf_coef", where, positive=False),
+            "num_epochs": _number(settings, "n_epochs", where, integer=True),
+            "minibatch_size": _number(settings, "batch_size", where, integer=True),
+            # SB3 collects n_steps from each of its n_envs environments per update.
+            "train_batch_size_per_learner": n_steps * config["num_envs_per_env_runner"],
+            # As SB3: no KL penalty and no clipping of the value loss.
+            "use_kl_loss": False,
+            "vf_clip_param": 100000.0,
+        }
+    )
 
 
 def _off_policy(settings: Mapping[str, Any], config: dict[str, Any], where: str) -> None:
@@ -229,25 +303,33 @@ def _off_policy(settings: Mapping[str, Any], config: dict[str, Any], where: str)
     if isinstance(frequency, (list, tuple)) and len(frequency) == 2 and frequency[1] == "step":
         frequency = frequency[0]
     if isinstance(frequency, (list, tuple)):
-        raise UserError(f"{where}: train_freq={frequency!r}: rlrt reads a number of steps (train_freq: 4 or "
-                        "[4, 'step']); RLlib trains on a replay ratio, not per episode.")
+        raise UserError(
+            f"{where}: train_freq={frequency!r}: rlrt reads a number of steps (train_freq: 4 or "
+            "[4, 'step']); RLlib trains on a replay ratio, not per episode."
+        )
     steps = _number({"train_freq": frequency}, "train_freq", where, integer=True)
     batch = _number(settings, "batch_size", where, integer=True)
     # SB3 takes gradient_steps batches every train_freq steps of its n_envs environments (-1: one batch per
     # transition collected): RLlib's replay ratio (trained / sampled transitions) says the same.
     collected = steps * config["num_envs_per_env_runner"]
-    gradient_steps = collected if settings["gradient_steps"] == -1 else _number(settings, "gradient_steps", where,
-                                                                                integer=True)
-    config.update({
-        "train_batch_size_per_learner": batch,
-        "training_intensity": batch * gradient_steps / collected,
-        "replay_buffer_config": {"type": "EpisodeReplayBuffer",
-                                 "capacity": _number(settings, "buffer_size", where, integer=True)},
-        "num_steps_sampled_before_learning_starts": _number(settings, "learning_starts", where, integer=True,
-                                                            positive=False),
-        "tau": _number(settings, "tau", where),
-        "n_step": 1,
-    })
+    gradient_steps = (
+        collected if settings["gradient_steps"] == -1 else _number(settings, "gradient_steps", where, integer=True)
+    )
+    config.update(
+        {
+            "train_batch_size_per_learner": batch,
+            "training_intensity": batch * gradient_steps / collected,
+            "replay_buffer_config": {
+                "type": "EpisodeReplayBuffer",
+                "capacity": _number(settings, "buffer_size", where, integer=True),
+            },
+            "num_steps_sampled_before_learning_starts": _number(
+                settings, "learning_starts", where, integer=True, positive=False
+            ),
+            "tau": _number(settings, "tau", where),
+            "n_step": 1,
+        }
+    )
 
 
 def _dqn(settings: Mapping[str, Any], config: dict[str, Any], notes: list[str]) -> None:
@@ -255,13 +337,17 @@ def _dqn(settings: Mapping[str, Any], config: dict[str, Any], notes: list[str]) 
     _off_policy(settings, config, where)
     # SB3 decays epsilon over this share of the whole budget.
     decay_steps = int(_number(settings, "exploration_fraction", where, positive=False) * int(settings["n_timesteps"]))
-    config.update({
-        "double_q": False,  # SB3's DQN is the original one
-        "dueling": False,
-        "target_network_update_freq": _number(settings, "target_update_interval", where, integer=True),
-        "epsilon": [[0, _number(settings, "exploration_initial_eps", where, positive=False)],
-                    [max(1, decay_steps), _number(settings, "exploration_final_eps", where, positive=False)]],
-    })
+    config.update(
+        {
+            "double_q": False,  # SB3's DQN is the original one
+            "dueling": False,
+            "target_network_update_freq": _number(settings, "target_update_interval", where, integer=True),
+            "epsilon": [
+                [0, _number(settings, "exploration_initial_eps", where, positive=False)],
+                [max(1, decay_steps), _number(settings, "exploration_final_eps", where, positive=False)],
+            ],
+        }
+    )
 
 
 def _sac(settings: Mapping[str, Any], config: dict[str, Any], notes: list[str]) -> None:
@@ -273,8 +359,9 @@ def _sac(settings: Mapping[str, Any], config: dict[str, Any], notes: list[str]) 
             try:
                 initial = float(coefficient.removeprefix("auto_"))
             except ValueError:
-                raise UserError(f"{where}: ent_coef={coefficient!r} is not 'auto', 'auto_<number>' or a "
-                                "number.") from None
+                raise UserError(
+                    f"{where}: ent_coef={coefficient!r} is not 'auto', 'auto_<number>' or a number."
+                ) from None
             config["initial_alpha"] = _number({"ent_coef": initial}, "ent_coef", where)
     else:
         config["initial_alpha"] = _number(settings, "ent_coef", where)
@@ -282,92 +369,3 @@ def _sac(settings: Mapping[str, Any], config: dict[str, Any], notes: list[str]) 
     target = settings.get("target_entropy", "auto")
     if target != "auto":
         config["target_entropy"] = _number({"target_entropy": target}, "target_entropy", where, positive=False)
-
-
-def _network(kwargs: Any, algorithm: str, where: str, notes: list[str]) -> dict[str, Any]:
-    """``policy_kwargs`` (a Python ``dict(...)`` expression in the Zoo's files) as RLlib's model_config."""
-    layers, activation = SB3_NETWORKS[algorithm]
-    model: dict[str, Any] = {"fcnet_hiddens": list(layers), "fcnet_activation": activation}
-    if algorithm == "PPO":
-        model["vf_share_layers"] = False
-    if kwargs is None:
-        return model
-    values = _literal(kwargs, where, "policy_kwargs") if isinstance(kwargs, str) else kwargs
-    if not isinstance(values, dict):
-        raise UserError(f"{where}: policy_kwargs must be dict(...), got {kwargs!r}.")
-    for key, value in values.items():
-        if key == "net_arch":
-            model["fcnet_hiddens"] = _layers(value, where, notes)
-        elif key == "activation_fn":
-            name = str(value).rsplit(".", 1)[-1]
-            if name not in ACTIVATIONS:
-                raise UserError(f"{where}: policy_kwargs activation_fn={value}: RLlib's networks take "
-                                f"{', '.join(f'nn.{n}' for n in ACTIVATIONS)}.")
-            model["fcnet_activation"] = ACTIVATIONS[name]
-        elif key == "ortho_init":
-            if value:  # SB3's default; RLlib's layers keep torch's initialisation, as ortho_init=False asks
-                notes.append("policy_kwargs ortho_init=True not translated: RLlib initialises its layers as torch "
-                             "does, not orthogonally")
-        elif key == "log_std_init" and algorithm != "DQN":
-            if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value):
-                raise UserError(f"{where}: policy_kwargs log_std_init must be a number, got {value!r}.")
-            model["log_std_init"] = float(value)
-        else:
-            notes.append(f"policy_kwargs {key}={value!r} not translated: RLlib's default network has no such "
-                         "option")
-    return model
-
-
-def _layers(value: Any, where: str, notes: list[str]) -> list[int]:
-    """net_arch's hidden sizes: ``[64, 64]``, ``dict(pi=[..], vf=[..])`` / ``qf`` or SB3 1.x's ``[dict(...)]``."""
-    if isinstance(value, list) and len(value) == 1 and isinstance(value[0], dict):
-        value = value[0]
-    if isinstance(value, dict):
-        heads = {k: v for k, v in value.items() if k in ("pi", "vf", "qf")}
-        if "pi" not in heads:
-            raise UserError(f"{where}: policy_kwargs net_arch={value!r} has no 'pi' layers.")
-        others = [k for k, v in heads.items() if k != "pi" and v != heads["pi"]]
-        if others:
-            notes.append(f"net_arch {value!r}: RLlib gives the {' and '.join(others)} network the policy's layers "
-                         f"{heads['pi']}")
-        value = heads["pi"]
-    if not isinstance(value, list) or not all(isinstance(n, int) and not isinstance(n, bool) and n > 0
-                                              for n in value):
-        raise UserError(f"{where}: policy_kwargs net_arch must list positive layer sizes, got {value!r}.")
-    return list(value)
-
-
-def _literal(text: str, where: str, key: str) -> Any:
-    """A Zoo setting written as Python (``dict(net_arch=[64], activation_fn=nn.ReLU)``): literals, ``dict(...)``
-    calls and dotted names (as strings), nothing evaluated."""
-    try:
-        tree = ast.parse(text.strip(), mode="eval")
-    except SyntaxError as exc:
-        raise UserError(f"{where}: {key}={text!r} is not a Python expression ({exc.msg}).") from None
-    return _value(tree.body, where, key)
-
-
-def _value(node: ast.expr, where: str, key: str) -> Any:
-    if isinstance(node, ast.Constant):
-        return node.value
-    if isinstance(node, (ast.List, ast.Tuple)):
-        return [_value(item, where, key) for item in node.elts]
-    if isinstance(node, ast.Dict) and all(k is not None for k in node.keys):
-        return {_value(k, where, key): _value(v, where, key) for k, v in zip(node.keys, node.values) if k is not None}
-    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
-        operand = _value(node.operand, where, key)
-        if isinstance(operand, (int, float)) and not isinstance(operand, bool):
-            return -operand
-    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "dict" and not node.args:
-        if all(kw.arg is not None for kw in node.keywords):
-            return {kw.arg: _value(kw.value, where, key) for kw in node.keywords}
-    if isinstance(node, ast.Attribute):
-        parts = []
-        current: ast.expr = node
-        while isinstance(current, ast.Attribute):
-            parts.append(current.attr)
-            current = current.value
-        if isinstance(current, ast.Name):
-            return ".".join([current.id, *reversed(parts)])
-    raise UserError(f"{where}: {key}: {ast.unparse(node)!r} is not a value rlrt reads (numbers, strings, lists, "
-                    "dict(...) and names such as nn.ReLU).")

@@ -13,7 +13,7 @@ import numpy as np
 import yaml
 from gymnasium import spaces
 
-from runtime.config.hyperparameters import TrainingSpec
+from runtime.config.spec import TrainingSpec
 from runtime.errors import UserError
 from runtime.export import formats
 from runtime.names import CHECKPOINT_DIR, CONFIG_JSON, CONFIG_YAML, MANIFEST_FILE, METADATA_JSON, POLICIES_DIR
@@ -78,8 +78,9 @@ def write_resolved_config(directory: Path, spec: TrainingSpec) -> None:
     (directory / CONFIG_YAML).write_text(yaml.safe_dump(data, sort_keys=False))
 
 
-def write_model_dir(model_dir: Path, checkpoint: Path, spec: TrainingSpec, info: Any,
-                    training: Mapping[str, Any]) -> None:
+def write_model_dir(
+    model_dir: Path, checkpoint: Path, spec: TrainingSpec, info: Any, training: Mapping[str, Any]
+) -> None:
     """Fill ``model_dir`` with a copy of ``checkpoint``, the resolved config and ``metadata.json``.
 
     ``info`` (a :class:`runtime.contracts.ModelInfo`) gives the framework, the policy's spaces and further
@@ -149,9 +150,11 @@ def write_output_checkpoint(target: Path, model_dir: Path) -> None:
         (target / METADATA_JSON).write_text(json.dumps(metadata, indent=2, default=str))
     except (OSError, shutil.Error) as exc:
         shutil.rmtree(target, ignore_errors=True)
-        raise UserError(f"{describe_os_error(target, exc, 'The output checkpoint folder')} The model folder "
-                        f"{model_dir} is complete (it serves and evaluates); only its copy in {target} is "
-                        "missing.") from exc
+        raise UserError(
+            f"{describe_os_error(target, exc, 'The output checkpoint folder')} The model folder "
+            f"{model_dir} is complete (it serves and evaluates); only its copy in {target} is "
+            "missing."
+        ) from exc
     except BaseException:
         shutil.rmtree(target, ignore_errors=True)
         raise

@@ -1,5 +1,6 @@
-"""The one job setup every command goes through: find the ``/opt/ml`` tree, load the environment, clear a stale
-failure, merge command-line overrides, resolve hyperparameters, and end through the single failure path.
+"""The one job setup every command goes through: find the ``/opt/ml`` tree (:mod:`runtime.job.tree`), load the
+environment, clear a stale failure, merge command-line overrides, resolve hyperparameters, and end through the single
+failure path.
 
 - :func:`run_in_job` runs a command's body inside a job (``rlrt train``, ``evaluate``, ``deepracer-evaluate``, ...);
 - :func:`resolve_spec` turns hyperparameters into a checked :class:`TrainingSpec` (the backend's validator and the
@@ -12,10 +13,8 @@ from __future__ import annotations
 import fcntl
 import json
 import os
-import re
 import shutil
 import sys
-import time
 from contextlib import contextmanager, nullcontext, suppress
 from dataclasses import replace
 from pathlib import Path
@@ -24,118 +23,27 @@ from typing import Any, Callable, Iterator, Mapping
 
 from runtime.config import hyperparameters as hp
 from runtime.config.presets import DEFAULT_PRESET
+from runtime.config.spec import TrainingSpec
 from runtime.config.threads import choose_threads, layout_of
 from runtime.contracts import Plugins
 from runtime.errors import TreeBusy, UserError, keep_room_for_failure, run_job
 from runtime.job.context import Job
 from runtime.job.environment import load_environment, prepare_local_tree
+from runtime.job.tree import claim_tree, discard_unused_tree, locate_tree
 from runtime.paths import describe_os_error, guarded, path_error
 from runtime.names import (
     BASE_DIR_ENV,
     CHECKPOINTS_DIR,
     CONFIG_DIR,
-    CONFIG_JSON,
-    CONFIG_YAML,
     DEFAULT_BASE_DIR,
     FAILURE_FILE,
-    FAILURE_ROOM_FILE,
     HYPERPARAMETERS_JSON,
-    INTERMEDIATE_DIR,
     JOB_LOCK_FILE,
     LOCAL_TREE_FILE,
     MODEL_DIR,
     OUTPUT_DIR,
-    RESOURCE_CONFIG_JSON,
 )
 from runtime.stop_signals import STOPS
-
-LOCAL_JOBS_DIR = Path("rlrt-jobs")
-
-
-def find_base_dir(base_dir: Path | None, preset_hint: str, claim: bool = False) -> tuple[Path, bool]:
-    """Where this job's tree is, and whether it is a local tree we create (not one SageMaker or docker made).
-
-    Order: an explicit ``--base-dir``; ``$SAGEMAKER_BASE_DIR``; ``/opt/ml`` when it holds a job configuration
-    (SageMaker, ``docker run``); else a new folder ``./rlrt-jobs/<name>-<time>`` laid out like ``/opt/ml``. With
-    ``claim`` that new folder is made here, atomically, under a name no other launch has (see :func:`claim_tree`).
-    """
-    return _find_base_dir(base_dir, preset_hint, claim)[:2]
-
-
-def _find_base_dir(base_dir: Path | None, preset_hint: str, claim: bool) -> tuple[Path, bool, bool]:
-    """:func:`find_base_dir`, and whether the tree is a new one this launch claimed under ``./rlrt-jobs``."""
-    if base_dir is not None:
-        return base_dir.resolve(), not (base_dir / CONFIG_DIR / RESOURCE_CONFIG_JSON).is_file(), False
-    if os.environ.get(BASE_DIR_ENV):
-        path = Path(os.environ[BASE_DIR_ENV]).resolve()
-        return path, not (path / CONFIG_DIR / RESOURCE_CONFIG_JSON).is_file(), False
-    if (DEFAULT_BASE_DIR / CONFIG_DIR / HYPERPARAMETERS_JSON).is_file():
-        return DEFAULT_BASE_DIR, False, False
-    name = f"{tree_name(preset_hint)}-{time.strftime('%Y%m%d-%H%M%S')}"
-    if not claim:
-        return (LOCAL_JOBS_DIR / name).resolve(), True, False
-    return claim_tree(LOCAL_JOBS_DIR, name), True, True
-
-
-def tree_name(hint: str) -> str:
-    """A folder name from a preset name, a preset file's path or ``<env>-<algorithm>``: lower case, ``-`` for any
-    character a shell would need quoted."""
-    stem = Path(hint).stem if hint.endswith((".yaml", ".yml", ".py")) else hint
-    return re.sub(r"[^a-z0-9._-]+", "-", stem.lower()).strip("-.") or "job"
-
-
-def claim_tree(parent: Path, name: str) -> Path:
-    """Make the folder ``parent/name``, else ``name-2``, ``name-3``, ... (the first free one) and return it. ``mkdir``
-    is atomic, so two launches in the same second (two seeds started together) each get their own tree: sharing one,
-    the second would be refused (one training job per tree) or inherit the first's hyperparameters."""
-    for attempt in range(1, 10_000):
-        path = parent / (name if attempt == 1 else f"{name}-{attempt}")
-        try:
-            parent.mkdir(parents=True, exist_ok=True)
-            path.mkdir()
-        except FileExistsError:
-            continue
-        except FileNotFoundError:  # ``parent`` removed by a launch that just cleaned up after itself: make it again
-            continue
-        except OSError as exc:
-            raise UserError(f"Cannot make the job tree {path.absolute()}: {exc.strerror or exc}. Run rlrt in a "
-                            "folder you can write, or give one (--base-dir or SAGEMAKER_BASE_DIR).") from exc
-        return path.resolve()
-    raise UserError(f"{parent.absolute()} holds 10000 job trees named {name}: remove some.")
-
-
-def produced_anything(root: Path) -> bool:
-    """Whether a job in ``root`` produced anything worth keeping: a checkpoint, a model file, an iteration's row in
-    ``progress.csv``, an evaluation's outputs. Not what every job writes before it trains (its failure file and
-    lock, the resolved configuration, a TensorBoard file's header, ``progress.csv``'s header)."""
-    intermediate = root / INTERMEDIATE_DIR
-    setup = {root / FAILURE_FILE, root / OUTPUT_DIR / FAILURE_ROOM_FILE, root / JOB_LOCK_FILE,
-             intermediate / CONFIG_JSON, intermediate / CONFIG_YAML}
-    for folder in (CHECKPOINTS_DIR, MODEL_DIR, OUTPUT_DIR):
-        for path in (root / folder).rglob("*"):
-            if not path.is_file() or path in setup or path.name.startswith("events.out.tfevents."):
-                continue
-            if path == intermediate / "progress.csv" and len(path.read_bytes().splitlines()) < 2:
-                continue
-            return True
-    return False
-
-
-def discard_unused_tree(root: Path) -> None:
-    """Remove ``root``, a tree this launch made under ``./rlrt-jobs``, when its job failed before producing anything
-    (a typo in a setting, a missing file): the folder would hold only the settings that failed, and a folder per
-    failed attempt buries the trees that trained. The error was printed already; say where it would have been kept."""
-    if produced_anything(root):
-        print(f"rlrt: the job tree {root} is kept: it holds what the job trained before it failed (output/failure "
-              "says why)", file=sys.stderr, flush=True)
-        return
-    shutil.rmtree(root, ignore_errors=True)
-    try:
-        root.parent.rmdir()  # ./rlrt-jobs itself, when this was its only tree
-    except OSError:
-        pass
-    print(f"rlrt: nothing was trained, so the new job tree {root} was removed (the error is above)", file=sys.stderr,
-          flush=True)
 
 
 def start_afresh(root: Path, local: bool) -> None:
@@ -154,12 +62,21 @@ def start_afresh(root: Path, local: bool) -> None:
                 path.unlink()
         if local:
             (root / CONFIG_DIR / HYPERPARAMETERS_JSON).unlink(missing_ok=True)
-    print(f"rlrt: --force: starting {root} afresh (its checkpoints, model, outputs"
-          f"{' and stored hyperparameters' if local else ''} removed)", flush=True)
+    print(
+        f"rlrt: --force: starting {root} afresh (its checkpoints, model, outputs"
+        f"{' and stored hyperparameters' if local else ''} removed)",
+        flush=True,
+    )
 
 
-def open_job(root: Path, local: bool, overrides: Mapping[str, Any], force: bool = False,
-             training: bool = False, announce: bool = True) -> Job:
+def open_job(
+    root: Path,
+    local: bool,
+    overrides: Mapping[str, Any],
+    force: bool = False,
+    training: bool = False,
+    announce: bool = True,
+) -> Job:
     """Lay out a local tree if needed, load the environment, clear a stale failure and merge the overrides (with
     ``force``, after :func:`start_afresh`). ``training``: a tree another training job holds is refused first
     (:func:`refuse_busy_tree`), before this job writes anything into it. ``announce``: print where each
@@ -170,8 +87,10 @@ def open_job(root: Path, local: bool, overrides: Mapping[str, Any], force: bool 
     resumes) the same configuration; in a SageMaker tree they are layered on top of it.
     """
     if root.exists() and not root.is_dir():
-        raise UserError(f"The job tree {root} is a file, not a folder (--base-dir or {BASE_DIR_ENV} names it): give "
-                        "a folder, new or laid out like /opt/ml.")
+        raise UserError(
+            f"The job tree {root} is a file, not a folder (--base-dir or {BASE_DIR_ENV} names it): give "
+            "a folder, new or laid out like /opt/ml."
+        )
     if training:
         refuse_busy_tree(root)
     if force:
@@ -181,16 +100,22 @@ def open_job(root: Path, local: bool, overrides: Mapping[str, Any], force: bool 
         try:
             stored = prepare_local_tree(root, overrides)
         except OSError as exc:
-            raise UserError(f"Cannot lay out the job tree in {root}: "
-                            + describe_os_error(Path(exc.filename or root), exc, "the folder")
-                            + " Or give another tree (--base-dir or SAGEMAKER_BASE_DIR).") from exc
+            raise UserError(
+                f"Cannot lay out the job tree in {root}: "
+                + describe_os_error(Path(exc.filename or root), exc, "the folder")
+                + " Or give another tree (--base-dir or SAGEMAKER_BASE_DIR)."
+            ) from exc
         print(f"rlrt: local job tree (laid out like /opt/ml): {root}", flush=True)
     env = load_environment(root)
     if env.failure_file.exists():
         env.failure_file.unlink()  # a stale failure from an earlier attempt in this tree
     hyperparameters = {**env.hyperparameters, **({} if local else overrides)}
-    sources = hyperparameter_sources(env.hyperparameters if stored is None else stored, overrides,
-                                     env.config_dir / HYPERPARAMETERS_JSON, earlier_run=local)
+    sources = hyperparameter_sources(
+        env.hyperparameters if stored is None else stored,
+        overrides,
+        env.config_dir / HYPERPARAMETERS_JSON,
+        earlier_run=local,
+    )
     if sources and announce:
         print(sources, flush=True)
     return Job(env, hyperparameters, dict(overrides), local)
@@ -227,15 +152,21 @@ def hyperparameter_sources(stored: Mapping[str, Any], given: Mapping[str, Any], 
     return "\n".join(lines)
 
 
-def run_in_job(base_dir: Path | None, overrides: Mapping[str, Any] | Callable[[], Mapping[str, Any]] | None,
-               hint: str, body: Callable[[Job], int | None], force: bool = False, training: bool = False,
-               announce: bool = True) -> int:
-    """Run ``body`` inside the job found from ``base_dir`` (see :func:`find_base_dir`) through the one failure path;
-    returns the process exit code. ``overrides`` may be a function (reading a ``--hyperparameters`` file): its error
-    then ends in the job's failure file like any other. A new ``./rlrt-jobs`` tree whose job failed before producing
-    anything is removed (:func:`discard_unused_tree`); ``force``: see :func:`start_afresh`; ``training`` and
-    ``announce``: see :func:`open_job`."""
-    root, local, claimed = _find_base_dir(base_dir, hint, claim=True)
+def run_in_job(
+    base_dir: Path | None,
+    overrides: Mapping[str, Any] | Callable[[], Mapping[str, Any]] | None,
+    hint: str,
+    body: Callable[[Job], int | None],
+    force: bool = False,
+    training: bool = False,
+    announce: bool = True,
+) -> int:
+    """Run ``body`` inside the job found from ``base_dir`` (see :func:`runtime.job.tree.find_base_dir`) through the
+    one failure path; returns the process exit code. ``overrides`` may be a function (reading a ``--hyperparameters``
+    file): its error then ends in the job's failure file like any other. A new ``./rlrt-jobs`` tree whose job failed
+    before producing anything is removed (:func:`runtime.job.tree.discard_unused_tree`); ``force``: see
+    :func:`start_afresh`; ``training`` and ``announce``: see :func:`open_job`."""
+    root, local, claimed = locate_tree(base_dir, hint, claim=True)
     # A training job rerun in a tree an earlier one laid out: the tree is as local as it was then (its resourceconfig
     # only says that someone made it). An evaluation leaves a training tree's hyperparameters as they are.
     local = local or (training and (root / LOCAL_TREE_FILE).is_file())
@@ -252,10 +183,13 @@ def run_in_job(base_dir: Path | None, overrides: Mapping[str, Any] | Callable[[]
 
 
 def makes_a_new_tree(base_dir: Path | None) -> bool:
-    """Whether a command given ``base_dir`` runs in a new ``./rlrt-jobs`` tree (:func:`find_base_dir`): no
-    ``--base-dir``, no ``SAGEMAKER_BASE_DIR``, no job in ``/opt/ml``."""
-    return base_dir is None and not os.environ.get(BASE_DIR_ENV) and not (
-        DEFAULT_BASE_DIR / CONFIG_DIR / HYPERPARAMETERS_JSON).is_file()
+    """Whether a command given ``base_dir`` runs in a new ``./rlrt-jobs`` tree
+    (:func:`runtime.job.tree.find_base_dir`): no ``--base-dir``, no ``SAGEMAKER_BASE_DIR``, no job in ``/opt/ml``."""
+    return (
+        base_dir is None
+        and not os.environ.get(BASE_DIR_ENV)
+        and not (DEFAULT_BASE_DIR / CONFIG_DIR / HYPERPARAMETERS_JSON).is_file()
+    )
 
 
 def run_beside(tree: Path, folder: Path, overrides: Mapping[str, Any], body: Callable[[Job], int | None]) -> int:
@@ -278,8 +212,11 @@ def run_beside(tree: Path, folder: Path, overrides: Mapping[str, Any], body: Cal
         shutil.rmtree(made, ignore_errors=True)
         with suppress(OSError):
             made.parent.rmdir()  # output/evaluation itself, when this was its only folder
-        print(f"rlrt: nothing was written, so the new folder {made} was removed (the error is above)",
-              file=sys.stderr, flush=True)
+        print(
+            f"rlrt: nothing was written, so the new folder {made} was removed (the error is above)",
+            file=sys.stderr,
+            flush=True,
+        )
     return code
 
 
@@ -301,9 +238,11 @@ def refuse_busy_tree(root: Path) -> None:
 
 def _busy(base_dir: Path, holder: bytes) -> TreeBusy:
     pid = holder.decode(errors="replace").strip() or "unknown"
-    return TreeBusy(f"Another rlrt training job (pid {pid}) is running in {base_dir}: two jobs in one tree would "
-                    "write the same checkpoints and model. Wait for it to end, stop it, or train in another tree "
-                    "(--base-dir or SAGEMAKER_BASE_DIR).")
+    return TreeBusy(
+        f"Another rlrt training job (pid {pid}) is running in {base_dir}: two jobs in one tree would "
+        "write the same checkpoints and model. Wait for it to end, stop it, or train in another tree "
+        "(--base-dir or SAGEMAKER_BASE_DIR)."
+    )
 
 
 @contextmanager
@@ -355,19 +294,31 @@ def require_writable(folder: Path, role: str, min_free: int = MIN_FREE_BYTES) ->
         raise path_error(folder, exc, f"The {role} folder") from exc
     free = shutil.disk_usage(folder).free
     if free < min_free:
-        raise UserError(f"The {role} folder {folder} has {free / 2**20:.1f} MB free: the job needs at least "
-                        f"{MIN_FREE_BYTES // 2**20} MB there for its checkpoints and model. Free some space (or give "
-                        "the training instance a larger volume: the estimator's volume_size) and start again.")
+        raise UserError(
+            f"The {role} folder {folder} has {free / 2**20:.1f} MB free: the job needs at least "
+            f"{MIN_FREE_BYTES // 2**20} MB there for its checkpoints and model. Free some space (or give "
+            "the training instance a larger volume: the estimator's volume_size) and start again."
+        )
 
 
-def resolve_spec(hyperparameters: Mapping[str, Any], plugins: Plugins, num_cpus: int | None = None,
-                 default_preset: str = DEFAULT_PRESET, num_gpus: int = 0) -> hp.TrainingSpec:
+def resolve_spec(
+    hyperparameters: Mapping[str, Any],
+    plugins: Plugins,
+    num_cpus: int | None = None,
+    default_preset: str = DEFAULT_PRESET,
+    num_gpus: int = 0,
+) -> TrainingSpec:
     """Resolve hyperparameters into a checked spec: the configuration check of the backend that trains the algorithm,
     the dialect of the environment's family (DeepRacer's names), and a backend the family works with. The one
     resolution ``rlrt train`` and ``rlrt tune`` share. With ``num_cpus``, the threads of the job's processes are
     chosen for that layout (:mod:`runtime.config.threads`)."""
-    spec = hp.resolve(hyperparameters, plugins.validator_for, default_preset=default_preset, num_cpus=num_cpus,
-                      rewrite=plugins.rewrite_hyperparameters)
+    spec = hp.resolve(
+        hyperparameters,
+        plugins.validator_for,
+        default_preset=default_preset,
+        num_cpus=num_cpus,
+        rewrite=plugins.rewrite_hyperparameters,
+    )
     plugins.training_backend(spec)  # a family refuses a backend it does not work with here, before any start-up
     if num_cpus is None:
         return spec

@@ -21,22 +21,21 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any, Mapping, TextIO
 
-from envs.registry import UnknownEnvironmentError, canonical_env_id
 from runtime.collector import start_up
 from runtime.config import hyperparameters as hp
-from runtime.config.hyperparameters import TrainingSpec
-from runtime.contracts import BackendContext, EarlyStart, Plugins, TrainingHooks, TrainingSession
+from runtime.config.spec import TrainingSpec
+from runtime.contracts import EarlyStart, Plugins, TrainingSession
 from runtime.errors import JobInterrupted, UserError
 from runtime.evaluate.evaluator import evaluate_policy
-from runtime.export.model_dir import write_resolved_config
 from runtime.job.environment import JobEnvironment
 from runtime.names import DEFAULT_BASE_DIR
 from runtime.stop_signals import DONE, FINISH, HOLD, POLL, STOPS
 from runtime.timings import mark
-from runtime.train.checkpoints import CheckpointManager, TrainingState, config_changes, describe_space
+from runtime.train.checkpoints import CheckpointManager, TrainingState, config_changes
 from runtime.train.model_folder import kept_checkpoint, model_after_stop, model_is_current, write_model_folder
 from runtime.train.progress import ProgressBar, SlowStartNotice
 from runtime.train.reporting import STOP_ALIASES, IterationMetrics, Reporter, console_mode
+from runtime.train.session_setup import build_session, recorded_spaces
 from runtime.train.tracking import MLFLOW, MLflowTracker, default_store, settings_as_params
 from runtime.train.videos import RolloutVideos
 from runtime.train.warm_start import warm_start
@@ -75,47 +74,19 @@ def stop_reason(stop: Mapping[str, Any], metrics: IterationMetrics) -> str | Non
     return None
 
 
-def _canonical_env(spec: TrainingSpec) -> str | None:
-    """The registry id of ``spec.env``; None for an offline job that names no environment."""
-    if not spec.env or spec.env.lower() == "none":
-        return None
-    try:
-        return canonical_env_id(spec.env)
-    except UnknownEnvironmentError as exc:
-        raise UserError(str(exc)) from exc
-
-
 def _counters(state: TrainingState) -> IterationMetrics:
     """A resumed job's counters as metrics for the stop rule (no episode numbers: those stops are not met)."""
-    return IterationMetrics(state.training_iteration, state.timesteps_total, state.time_total_s, math.nan, math.nan,
-                            math.nan, math.nan, state.episodes_total, math.nan)
-
-
-def _spaces(session: TrainingSession) -> tuple[str, str]:
-    """The session's observation and action spaces as checkpoints record them (empty for a session that does not
-    say: its checkpoints are then compared by algorithm and environment alone)."""
-    spaces = session.checkpoint_spaces()
-    if spaces is None:
-        return "", ""
-    observation_space, action_space = spaces
-    return describe_space(observation_space), describe_space(action_space)
-
-
-def _build(job: JobEnvironment, spec: TrainingSpec, plugins: Plugins, hooks: TrainingHooks, out: TextIO,
-           cluster: Any, early_start: EarlyStart | None) -> tuple[TrainingSession, TrainingSpec, str | None]:
-    """The family prepares the spec, then the backend that trains its algorithm builds the session; returns it, the
-    prepared spec and the canonical environment id."""
-    spec = hooks.prepare(spec)
-    env_id = _canonical_env(spec)
-    write_resolved_config(job.intermediate_dir, spec)
-    context = BackendContext(job, spec, env_id, hooks, out, cluster, early_start)
-    try:
-        return plugins.training_backend(spec).create(context), spec, env_id
-    except Exception as exc:  # e.g. an env that fails to build in a runner
-        translated = hooks.translate_error(exc)
-        if translated is not None:
-            raise translated from None
-        raise
+    return IterationMetrics(
+        state.training_iteration,
+        state.timesteps_total,
+        state.time_total_s,
+        math.nan,
+        math.nan,
+        math.nan,
+        math.nan,
+        state.episodes_total,
+        math.nan,
+    )
 
 
 def train(
@@ -139,8 +110,15 @@ def train(
         return _train(job, spec, plugins, stream or sys.stdout, cluster, early_start, console)
 
 
-def _train(job: JobEnvironment, spec: TrainingSpec, plugins: Plugins, out: TextIO, cluster: Any,
-           early_start: EarlyStart | None, console: str | None) -> TrainResult:
+def _train(
+    job: JobEnvironment,
+    spec: TrainingSpec,
+    plugins: Plugins,
+    out: TextIO,
+    cluster: Any,
+    early_start: EarlyStart | None,
+    console: str | None,
+) -> TrainResult:
     hooks = plugins.training_hooks(job, spec)
     backend: TrainingSession | None = None
     reporter: Reporter | None = None
@@ -148,13 +126,18 @@ def _train(job: JobEnvironment, spec: TrainingSpec, plugins: Plugins, out: TextI
     try:
         mark("build")
         with start_up():  # building imports what the first use needs (torch's optimizer: torch._dynamo)
-            backend, spec, env_id = _build(job, spec, plugins, hooks, out, cluster, early_start)
+            backend, spec, env_id = build_session(job, spec, plugins, hooks, out, cluster, early_start)
         STOPS.check()  # ray.init replaced the handler
         mark("built")
         checkpoints = CheckpointManager(job.checkpoint_dir, spec.checkpoint_keep, config=spec.config)
-        observation_space, action_space = _spaces(backend)
-        state = TrainingState(preset=spec.preset, algorithm=spec.algorithm, env=spec.env,
-                              observation_space=observation_space, action_space=action_space)
+        observation_space, action_space = recorded_spaces(backend)
+        state = TrainingState(
+            preset=spec.preset,
+            algorithm=spec.algorithm,
+            env=spec.env,
+            observation_space=observation_space,
+            action_space=action_space,
+        )
         resumed = checkpoints.resume(backend.restore, state, lambda line: print(line, file=out, flush=True))
         stopped_by = ""
         last_saved = -1
@@ -163,31 +146,55 @@ def _train(job: JobEnvironment, spec: TrainingSpec, plugins: Plugins, out: TextI
             state = replace(stored, observation_space=state.observation_space, action_space=state.action_space)
             last_saved = state.training_iteration
             iteration, steps = backend.units
-            print(f"rlrt: resumed from {latest} ({iteration} {state.training_iteration}, "
-                  f"{state.timesteps_total} {steps})", file=out, flush=True)
+            print(
+                f"rlrt: resumed from {latest} ({iteration} {state.training_iteration}, "
+                f"{state.timesteps_total} {steps})",
+                file=out,
+                flush=True,
+            )
             stopped_by = stop_reason(spec.stop, _counters(state)) or ""
             spec = _settings_on_resume(spec, checkpoints.stored_config(latest), stopped_by, out)
             if stopped_by and model_is_current(job.model_dir, state):
-                print(f"rlrt: already done ({stopped_by}): nothing to train; {job.model_dir} already holds the "
-                      f"model of {latest.name} and is left as it is", file=out, flush=True)
+                print(
+                    f"rlrt: already done ({stopped_by}): nothing to train; {job.model_dir} already holds the "
+                    f"model of {latest.name} and is left as it is",
+                    file=out,
+                    flush=True,
+                )
                 return TrainResult(state, None, stopped_by, latest)
             if stopped_by:
-                print(f"rlrt: already done ({stopped_by}): nothing to train; the model folder is written from "
-                      f"{latest.name}", file=out, flush=True)
+                print(
+                    f"rlrt: already done ({stopped_by}): nothing to train; the model folder is written from "
+                    f"{latest.name}",
+                    file=out,
+                    flush=True,
+                )
         else:
             warm_start(backend, job, spec, hooks, state, out)
         # In /opt/ml (SageMaker, docker run) the events also go to output/intermediate, uploaded with the job's
         # output; elsewhere one copy, so that `tensorboard --logdir rlrt-jobs` lists each job once.
         container = job.base_dir == DEFAULT_BASE_DIR
-        reporter = Reporter(job.intermediate_dir, job.tensorboard_dir, f"{backend.describe()} (preset {spec.preset})",
-                            out, coach_lines=hooks.coach_line_per_iteration, pass_bar=spec.pass_bar,
-                            tensorboard_copy=container, stop=spec.stop, units=backend.units,
-                            resumed_at=(state.training_iteration, state.timesteps_total) if resumed else None,
-                            console=console_mode(console, out, container=container),
-                            kept=lambda: kept_checkpoint(last) if (last := checkpoints.latest()) else "",
-                            tracker=start_tracking(job, spec, container, out))
-        print(f"rlrt: training {backend.describe()} (preset {spec.preset}); stop when "
-              + " or ".join(f"{k} >= {v:g}" for k, v in spec.stop.items()), file=out, flush=True)
+        reporter = Reporter(
+            job.intermediate_dir,
+            job.tensorboard_dir,
+            f"{backend.describe()} (preset {spec.preset})",
+            out,
+            coach_lines=hooks.coach_line_per_iteration,
+            pass_bar=spec.pass_bar,
+            tensorboard_copy=container,
+            stop=spec.stop,
+            units=backend.units,
+            resumed_at=(state.training_iteration, state.timesteps_total) if resumed else None,
+            console=console_mode(console, out, container=container),
+            kept=lambda: kept_checkpoint(last) if (last := checkpoints.latest()) else "",
+            tracker=start_tracking(job, spec, container, out),
+        )
+        print(
+            f"rlrt: training {backend.describe()} (preset {spec.preset}); stop when "
+            + " or ".join(f"{k} >= {v:g}" for k, v in spec.stop.items()),
+            file=out,
+            flush=True,
+        )
 
         def save(current: TrainingState) -> Path:
             with STOPS.phase_of("saving a checkpoint", HOLD):  # never half written
@@ -222,9 +229,13 @@ def _train(job: JobEnvironment, spec: TrainingSpec, plugins: Plugins, out: TextI
                 if step.interrupted:  # cut short by a signal: its updates are saved, nothing is reported
                     break
                 mark(f"iteration {state.training_iteration}")
-                metrics = replace(step.metrics, training_iteration=state.training_iteration,
-                                  timesteps_total=state.timesteps_total, episodes_total=state.episodes_total,
-                                  time_total_s=state.time_total_s)
+                metrics = replace(
+                    step.metrics,
+                    training_iteration=state.training_iteration,
+                    timesteps_total=state.timesteps_total,
+                    episodes_total=state.episodes_total,
+                    time_total_s=state.time_total_s,
+                )
                 reporter.report(metrics, step.lines)  # the bar is off the screen between iterations: clean lines
                 progress.update(metrics)
                 hooks.on_iteration(backend.algo, step.result, state, metrics, out)
@@ -248,17 +259,24 @@ def _train(job: JobEnvironment, spec: TrainingSpec, plugins: Plugins, out: TextI
             if stops.requested:
                 raise stops.interrupted(model_after_stop(job, backend, hooks, checkpoint, spec, state, metrics, out))
         if state.timesteps_total <= 0:
-            raise UserError(f"No training happened: {state.training_iteration} iteration(s) took 0 "
-                            f"{backend.units[1]}, so there is no trained model to write. The log above says why "
-                            "(an environment or env runner that failed); checkpoints/ keeps what there was.")
+            raise UserError(
+                f"No training happened: {state.training_iteration} iteration(s) took 0 "
+                f"{backend.units[1]}, so there is no trained model to write. The log above says why "
+                "(an environment or env runner that failed); checkpoints/ keeps what there was."
+            )
         with STOPS.phase_of("writing the model folder", FINISH) as stops:  # from the loop's end: a signal is held
             info, extra = backend.finish()
-            training = {**asdict(state), "stopped_by": stopped_by, **extra,
-                        **({"final": asdict(metrics)} if metrics else {})}
+            training = {
+                **asdict(state),
+                "stopped_by": stopped_by,
+                **extra,
+                **({"final": asdict(metrics)} if metrics else {}),
+            }
             write_model_folder(job, backend, hooks, checkpoint, spec, info, training, out)
             if stops.requested:
-                raise stops.interrupted(f"{kept_checkpoint(checkpoint)} {job.model_dir} is complete (no final "
-                                        "evaluation).")
+                raise stops.interrupted(
+                    f"{kept_checkpoint(checkpoint)} {job.model_dir} is complete (no final evaluation)."
+                )
         complete = f"{kept_checkpoint(checkpoint)} The model in {job.model_dir} is complete"  # what a stop keeps
         # Filmed beside the reporter's close: after the export's checks (a stochastic policy draws from torch's one
         # random generator) and before any environment is made or closed (PyBullet's share process-wide state).
@@ -295,32 +313,54 @@ def start_tracking(job: JobEnvironment, spec: TrainingSpec, container: bool, out
         return None
     name = os.environ.get("TRAINING_JOB_NAME", spec.preset) if container else job.base_dir.name
     params = settings_as_params(spec.preset, spec.algorithm, spec.env, spec.seed, spec.config, spec.stop)
-    return MLflowTracker(name, params, {"rlrt.tree": str(job.base_dir), "rlrt.preset": spec.preset},
-                         default_store(job.base_dir, container), out)
+    return MLflowTracker(
+        name,
+        params,
+        {"rlrt.tree": str(job.base_dir), "rlrt.preset": spec.preset},
+        default_store(job.base_dir, container),
+        out,
+    )
 
 
-def _settings_on_resume(spec: TrainingSpec, stored: Mapping[str, Any] | None, stopped_by: str,
-                        out: TextIO) -> TrainingSpec:
+def _settings_on_resume(
+    spec: TrainingSpec, stored: Mapping[str, Any] | None, stopped_by: str, out: TextIO
+) -> TrainingSpec:
     """Say how this job's settings differ from the resumed checkpoint's. A job that trains applies them from here
     on; one whose stop is already met trains no step, so its model keeps the checkpoint's settings (returned)."""
     changed = config_changes(stored, spec.config)
     if not changed:
         return spec
     if not stopped_by:
-        print("rlrt: this job's settings differ from the checkpoint's and apply from here on: " + "; ".join(changed),
-              file=out, flush=True)
+        print(
+            "rlrt: this job's settings differ from the checkpoint's and apply from here on: " + "; ".join(changed),
+            file=out,
+            flush=True,
+        )
         return spec
-    print("rlrt: this job's settings differ from the checkpoint's and were NOT applied (no step is trained): "
-          + "; ".join(changed) + ". To train with them, raise a stop criterion (rl.training.stop.*) to resume, or "
-          "start afresh in another tree (--base-dir) or after emptying checkpoints/.", file=out, flush=True)
+    print(
+        "rlrt: this job's settings differ from the checkpoint's and were NOT applied (no step is trained): "
+        + "; ".join(changed)
+        + ". To train with them, raise a stop criterion (rl.training.stop.*) to resume, or "
+        "start afresh in another tree (--base-dir) or after emptying checkpoints/.",
+        file=out,
+        flush=True,
+    )
     return replace(spec, config=dict(stored)) if stored is not None else spec
 
 
-def _final_evaluation(session: TrainingSession, env_id: str | None, iteration: int, job: JobEnvironment, out: TextIO,
-                      spec: TrainingSpec) -> None:
+def _final_evaluation(
+    session: TrainingSession, env_id: str | None, iteration: int, job: JobEnvironment, out: TextIO, spec: TrainingSpec
+) -> None:
     """Play the exported policy for the episodes the session asks for (``evaluation.json``), with the evaluator."""
     episodes = session.final_evaluation_episodes()
     actor = session.rollout_actor() if env_id and episodes >= 1 else None
     if actor is not None and env_id:
-        evaluate_policy(actor, env_id, episodes, iteration, job.intermediate_dir, out,
-                        step_budget=spec.extras.get(hp.EVALUATE_MAX_EPISODE_STEPS))
+        evaluate_policy(
+            actor,
+            env_id,
+            episodes,
+            iteration,
+            job.intermediate_dir,
+            out,
+            step_budget=spec.extras.get(hp.EVALUATE_MAX_EPISODE_STEPS),
+        )

@@ -22,7 +22,8 @@ from runtime.errors import EXIT_SIGHUP, EXIT_SIGINT, EXIT_SIGTERM, UserError
 from runtime.job.config_files import read_hyperparameters_file
 from runtime.job.context import Job
 from runtime.job.environment import JobEnvironment
-from runtime.job.setup import require_writable, resolve_spec, run_in_job, training_lock, tree_name
+from runtime.job.setup import require_writable, resolve_spec, run_in_job, training_lock
+from runtime.job.tree import tree_name
 from runtime.names import CHECKPOINTS_DIR, CONFIG_DIR, DEFAULT_BASE_DIR, HYPERPARAMETERS_JSON
 from runtime.timings import mark
 from runtime.train.checkpoints import CheckpointManager
@@ -63,8 +64,7 @@ def run_training_job(
         if hyperparameters_file is None:
             return overrides
         from_file = read_hyperparameters_file(hyperparameters_file)
-        print(f"rlrt: hyperparameters from {hyperparameters_file} ({len(from_file)}; --set wins over them)",
-              flush=True)
+        print(f"rlrt: hyperparameters from {hyperparameters_file} ({len(from_file)}; --set wins over them)", flush=True)
         return {**from_file, **overrides}
 
     trees: list[Path] = []  # the tree the job opened: where a stopped job resumes
@@ -111,8 +111,11 @@ def _say_how_to_resume(command: Sequence[str], tree: Path, code: int) -> None:
     if latest is None:
         return
     when = "" if code in (EXIT_SIGINT, EXIT_SIGTERM, EXIT_SIGHUP) else ", once the cause above is fixed"
-    print(f"rlrt: to resume this job from {latest.name}{when}, run: {resume_command(command, tree)}",
-          file=sys.stderr, flush=True)
+    print(
+        f"rlrt: to resume this job from {latest.name}{when}, run: {resume_command(command, tree)}",
+        file=sys.stderr,
+        flush=True,
+    )
 
 
 USER_CODE_KEYS = ("sagemaker_program", "sagemaker_submit_directory")
@@ -149,8 +152,14 @@ def _configuration_hint(given: Mapping[str, Any], default_preset: str) -> str:
     return f"{re.sub(r'-v[0-9]+$', '', env)}-{algorithm}"
 
 
-def _train(job: Job, default_preset: str, plugins: Plugins, early: tuple[BackendFactory, EarlyStart] | None = None,
-           user_code: bool = False, console: str | None = None) -> int:
+def _train(
+    job: Job,
+    default_preset: str,
+    plugins: Plugins,
+    early: tuple[BackendFactory, EarlyStart] | None = None,
+    user_code: bool = False,
+    console: str | None = None,
+) -> int:
     mark("job")
     env = job.env
     if env.is_master:
@@ -161,9 +170,14 @@ def _train(job: Job, default_preset: str, plugins: Plugins, early: tuple[Backend
         return _train_locked(job, default_preset, plugins, early, user_code, console)
 
 
-def _train_locked(job: Job, default_preset: str, plugins: Plugins,
-                  early: tuple[BackendFactory, EarlyStart] | None = None, user_code: bool = False,
-                  console: str | None = None) -> int:
+def _train_locked(
+    job: Job,
+    default_preset: str,
+    plugins: Plugins,
+    early: tuple[BackendFactory, EarlyStart] | None = None,
+    user_code: bool = False,
+    console: str | None = None,
+) -> int:
     try:
         _quick_check(job, default_preset, plugins, user_code)
         if early is None:
@@ -183,21 +197,35 @@ def _naming_stored_values(error: UserError, job: Job) -> UserError:
         return error
     path = job.env.base_dir / CONFIG_DIR / HYPERPARAMETERS_JSON
     if not job.local:  # SageMaker's (or docker run's) tree: the caller has no command line, only the estimator
-        return UserError(f"{error}\nFix {'it' if len(stored) == 1 else 'them'} in the estimator's hyperparameters "
-                         f"(SageMaker writes them to {path}).")
-    return UserError(f"{error}\n{', '.join(stored)} {'is' if len(stored) == 1 else 'are'} set in {path}, not on "
-                     "this command line (in a tree an earlier `rlrt train` made, each run's --set is kept there, so "
-                     "that a rerun resumes the same job): remove it from that file, or train in a new tree (another "
-                     "--base-dir).")
+        return UserError(
+            f"{error}\nFix {'it' if len(stored) == 1 else 'them'} in the estimator's hyperparameters "
+            f"(SageMaker writes them to {path})."
+        )
+    return UserError(
+        f"{error}\n{', '.join(stored)} {'is' if len(stored) == 1 else 'are'} set in {path}, not on "
+        "this command line (in a tree an earlier `rlrt train` made, each run's --set is kept there, so "
+        "that a rerun resumes the same job): remove it from that file, or train in a new tree (another "
+        "--base-dir)."
+    )
 
 
-def _resolve_and_train(job: Job, early: tuple[BackendFactory, EarlyStart] | None, default_preset: str,
-                       plugins: Plugins, console: str | None = None) -> int:
+def _resolve_and_train(
+    job: Job,
+    early: tuple[BackendFactory, EarlyStart] | None,
+    default_preset: str,
+    plugins: Plugins,
+    console: str | None = None,
+) -> int:
     env = job.env
     try:
         with start_up():  # resolving imports the backend's library (RLlib: ~2 s)
-            spec = resolve_spec(job.hyperparameters, plugins, num_cpus=env.num_cpus, default_preset=default_preset,
-                                num_gpus=env.num_gpus)
+            spec = resolve_spec(
+                job.hyperparameters,
+                plugins,
+                num_cpus=env.num_cpus,
+                default_preset=default_preset,
+                num_gpus=env.num_gpus,
+            )
     except UserError as exc:
         raise _naming_stored_values(exc, job) from exc.__cause__
     backend = plugins.training_backend(spec)
@@ -226,6 +254,7 @@ def _resolve_and_train(job: Job, early: tuple[BackendFactory, EarlyStart] | None
 def outputs_summary(env: JobEnvironment) -> str:
     """The closing ``rlrt: outputs:`` lines of a local job: each folder with what the job wrote there, and only
     what is there (no learning curve is drawn before an episode ends; an empty folder is not named)."""
+
     def has(folder: Path) -> bool:
         return folder.is_dir() and any(path.is_file() for path in folder.rglob("*"))
 
@@ -261,7 +290,7 @@ def _given_config(hyperparameters: Mapping[str, Any]) -> dict[str, Any]:
     """The ``rl.training.config.*`` hyperparameters (not ``env_config``), nested as hp.resolve nests them."""
     config: dict[str, Any] = {}
     for key, value in sorted(hyperparameters.items()):
-        rest = key[len(hp.CONFIG_PREFIX):] if isinstance(key, str) and key.startswith(hp.CONFIG_PREFIX) else ""
+        rest = key[len(hp.CONFIG_PREFIX) :] if isinstance(key, str) and key.startswith(hp.CONFIG_PREFIX) else ""
         if rest and rest != "env_config" and not key.startswith(hp.ENV_CONFIG_PREFIX):
             hp.set_nested(config, rest, value)
     return config
@@ -316,8 +345,9 @@ def _start_early(job: Job, default_preset: str, plugins: Plugins) -> tuple[Backe
     return start_backend_early(algorithm, plugins, job.env, _named_backend(job.hyperparameters))
 
 
-def start_backend_early(algorithm: str, plugins: Plugins, env: JobEnvironment,
-                        backend_name: str | None = None) -> tuple[BackendFactory, EarlyStart] | None:
+def start_backend_early(
+    algorithm: str, plugins: Plugins, env: JobEnvironment, backend_name: str | None = None
+) -> tuple[BackendFactory, EarlyStart] | None:
     """On a single host, the backend that trains ``algorithm`` starting its machinery (RLlib: Ray) in the background;
     returns (backend, handle) for :func:`run_training_job`'s ``early``, or None. Its caller cancels the handle if the
     job never starts (cancelling after the job's session has shut it down does nothing)."""
@@ -331,8 +361,9 @@ def start_backend_early(algorithm: str, plugins: Plugins, env: JobEnvironment,
     return (backend, handle) if handle is not None else None
 
 
-def _multi_node_training(job: Job, plan: ClusterPlan, default_preset: str, plugins: Plugins,
-                         console: str | None = None) -> int:
+def _multi_node_training(
+    job: Job, plan: ClusterPlan, default_preset: str, plugins: Plugins, console: str | None = None
+) -> int:
     """A host of a multi-host job: the head forms the cluster and trains; the others serve as Ray worker nodes.
 
     Every host has already checked the hyperparameters, so a bad one fails each host at once. The env-runner
@@ -342,6 +373,11 @@ def _multi_node_training(job: Job, plan: ClusterPlan, default_preset: str, plugi
     if not plan.is_head:
         return run_worker(plan, job.env)
     with head_cluster(plan, job.env) as cluster:  # SIGTERM while it forms: every Ray process stopped, exit 143
-        spec = resolve_spec(job.hyperparameters, plugins, num_cpus=cluster.cpus + 1, default_preset=default_preset,
-                            num_gpus=job.env.num_gpus)
+        spec = resolve_spec(
+            job.hyperparameters,
+            plugins,
+            num_cpus=cluster.cpus + 1,
+            default_preset=default_preset,
+            num_gpus=job.env.num_gpus,
+        )
         return train(job.env, spec, plugins, cluster=cluster, console=console).exit_code

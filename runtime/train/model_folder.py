@@ -13,7 +13,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Mapping, TextIO
 
-from runtime.config.hyperparameters import TrainingSpec
+from runtime.config.spec import TrainingSpec
 from runtime.contracts import TrainingHooks, TrainingSession
 from runtime.errors import JobInterrupted, UserError
 from runtime.export.model_dir import STAGING_DIR, publish_model_folder, write_model_dir, write_output_checkpoint
@@ -34,9 +34,12 @@ def model_is_current(model_dir: Path, state: TrainingState) -> bool:
         training = json.loads((model_dir / METADATA_JSON).read_text()).get("training", {})
     except (OSError, ValueError, AttributeError):
         return False
-    return (isinstance(training, dict) and training.get("training_iteration") == state.training_iteration
-            and training.get("timesteps_total") == state.timesteps_total
-            and verify_manifest(model_dir).status == "intact")
+    return (
+        isinstance(training, dict)
+        and training.get("training_iteration") == state.training_iteration
+        and training.get("timesteps_total") == state.timesteps_total
+        and verify_manifest(model_dir).status == "intact"
+    )
 
 
 def kept_checkpoint(checkpoint: Path) -> str:
@@ -44,21 +47,35 @@ def kept_checkpoint(checkpoint: Path) -> str:
     return f"The checkpoint {checkpoint} is kept (a new job in this tree resumes from it)."
 
 
-def model_after_stop(job: JobEnvironment, backend: TrainingSession, hooks: TrainingHooks, checkpoint: Path,
-                     spec: TrainingSpec, state: TrainingState, metrics: IterationMetrics | None,
-                     out: TextIO) -> str:
+def model_after_stop(
+    job: JobEnvironment,
+    backend: TrainingSession,
+    hooks: TrainingHooks,
+    checkpoint: Path,
+    spec: TrainingSpec,
+    state: TrainingState,
+    metrics: IterationMetrics | None,
+    out: TextIO,
+) -> str:
     """After SIGTERM/SIGINT stopped the training: the model folder from the checkpoint just kept, so that an
     interrupted job is evaluable and servable, unless a second signal comes or it takes longer than
     ``FINISH_BUDGET_S``; returns what the job kept, as the failure file says it."""
     kept = kept_checkpoint(checkpoint)
     if state.timesteps_total <= 0:
         return f"{kept} No step was trained: {job.model_dir} was not written."
-    print(f"rlrt: writing {job.model_dir} from {checkpoint.name} (iteration {state.training_iteration})", file=out,
-          flush=True)
+    print(
+        f"rlrt: writing {job.model_dir} from {checkpoint.name} (iteration {state.training_iteration})",
+        file=out,
+        flush=True,
+    )
     try:
         info, extra = backend.finish()
-        training = {**asdict(state), "stopped_by": STOPS.signal_name, **extra,
-                    **({"final": asdict(metrics)} if metrics else {})}
+        training = {
+            **asdict(state),
+            "stopped_by": STOPS.signal_name,
+            **extra,
+            **({"final": asdict(metrics)} if metrics else {}),
+        }
         with STOPS.phase_of("writing the model folder", FINISH):
             write_model_folder(job, backend, hooks, checkpoint, spec, info, training, out)
     except JobInterrupted:
@@ -67,12 +84,19 @@ def model_after_stop(job: JobEnvironment, backend: TrainingSession, hooks: Train
         return f"{kept} {exc}"
     except Exception as exc:  # noqa: BLE001 - the stop is the job's reason; this is what it could not keep
         return f"{kept} {job.model_dir} was not written: {type(exc).__name__}: {exc}"
-    return (f"{kept} {job.model_dir} holds the policy at iteration {state.training_iteration} (it evaluates and "
-            "serves).")
+    return f"{kept} {job.model_dir} holds the policy at iteration {state.training_iteration} (it evaluates and serves)."
 
 
-def write_model_folder(job: JobEnvironment, backend: TrainingSession, hooks: TrainingHooks, checkpoint: Path,
-                       spec: TrainingSpec, info: Any, training: Mapping[str, Any], out: TextIO) -> None:
+def write_model_folder(
+    job: JobEnvironment,
+    backend: TrainingSession,
+    hooks: TrainingHooks,
+    checkpoint: Path,
+    spec: TrainingSpec,
+    info: Any,
+    training: Mapping[str, Any],
+    out: TextIO,
+) -> None:
     """The model folder, all or nothing: the checkpoint, ``metadata.json`` and every serving export are written into
     a staging folder, the exports checked, then moved into ``model/`` and the manifest written last (a folder
     caught between the two fails its manifest's check by name); a signal meanwhile is held until that is done, and a
@@ -94,8 +118,10 @@ def write_model_folder(job: JobEnvironment, backend: TrainingSession, hooks: Tra
         mark("exported")
     except (OSError, shutil.Error) as exc:  # a full or read-only disk: no half-written model folder stays
         shutil.rmtree(staging, ignore_errors=True)
-        raise UserError(describe_os_error(job.model_dir, exc, "The model folder") + " The checkpoint is kept in "
-                        f"{checkpoint}: a new job in this tree resumes from it and writes the model.") from exc
+        raise UserError(
+            describe_os_error(job.model_dir, exc, "The model folder") + " The checkpoint is kept in "
+            f"{checkpoint}: a new job in this tree resumes from it and writes the model."
+        ) from exc
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
@@ -106,6 +132,8 @@ def write_model_folder(job: JobEnvironment, backend: TrainingSession, hooks: Tra
         write_manifest(job.model_dir)  # last: serve, evaluate, export and warm starts verify the folder by it
         write_output_checkpoint(job.base_dir / OUTPUT_CHECKPOINT_DIR, job.model_dir)  # a UserError naming it
     if unservable is not None:
-        raise UserError(f"Training finished, but the model cannot be served: {export_failure(unservable)} The "
-                        f"checkpoint is kept in {job.model_dir / CHECKPOINT_DIR} (a new job in this tree resumes from "
-                        "checkpoints/).")
+        raise UserError(
+            f"Training finished, but the model cannot be served: {export_failure(unservable)} The "
+            f"checkpoint is kept in {job.model_dir / CHECKPOINT_DIR} (a new job in this tree resumes from "
+            "checkpoints/)."
+        )

@@ -24,7 +24,7 @@ from typing import Callable, TextIO
 
 from envs.registry import env_info
 from runtime.config import hyperparameters as hp
-from runtime.config.hyperparameters import TrainingSpec
+from runtime.config.spec import TrainingSpec
 from runtime.contracts import Actor, TrainingSession
 from runtime.errors import JobInterrupted
 from runtime.evaluate.video import Episode, VideoUnavailable, play_episode
@@ -55,8 +55,14 @@ def final_video_path(intermediate_dir: Path, iteration: int) -> Path:
 class RolloutVideos:
     """Decides when to film the policy during training, and films it (see the module's docstring)."""
 
-    def __init__(self, spec: TrainingSpec, env_id: str | None, intermediate_dir: Path, out: TextIO,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        spec: TrainingSpec,
+        env_id: str | None,
+        intermediate_dir: Path,
+        out: TextIO,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         every = spec.extras.get(hp.RECORD_VIDEO_EVERY)
         self.every: int | None = None if every is None else int(every)
         """None: within the budget; 0: off; N: every N iterations."""
@@ -82,8 +88,10 @@ class RolloutVideos:
     def _check_renders(self, env_id: str) -> None:
         info = env_info(env_id)
         if info.multi_agent or not info.renders:
-            self._turn_off(f"{self.spec.env} cannot render video frames"
-                           + (" (a multi-agent environment)" if info.multi_agent else ""))
+            self._turn_off(
+                f"{self.spec.env} cannot render video frames"
+                + (" (a multi-agent environment)" if info.multi_agent else "")
+            )
 
     def _turn_off(self, reason: str) -> None:
         self.off = True
@@ -118,8 +126,9 @@ class RolloutVideos:
             return
         path = final_video_path(self.intermediate_dir, iteration)
         mark("final video")
-        self._final = threading.Thread(target=self._film_final, args=(actor, path, iteration),
-                                       name="rlrt-final-video", daemon=True)
+        self._final = threading.Thread(
+            target=self._film_final, args=(actor, path, iteration), name="rlrt-final-video", daemon=True
+        )
         self._final.start()
 
     @property
@@ -160,13 +169,20 @@ class RolloutVideos:
             self._failed(iteration, outcome)
         else:
             self.videos.append(path)
-            print(f"rlrt: rollout video {path.name}: {outcome.frames} frames, episode reward {outcome.reward:.2f}, "
-                  f"{outcome.steps} steps ({cost:.1f} s, filmed while the reporter closed; the job waited "
-                  f"{waited:.1f} s for it)", file=self.out, flush=True)
+            print(
+                f"rlrt: rollout video {path.name}: {outcome.frames} frames, episode reward {outcome.reward:.2f}, "
+                f"{outcome.steps} steps ({cost:.1f} s, filmed while the reporter closed; the job waited "
+                f"{waited:.1f} s for it)",
+                file=self.out,
+                flush=True,
+            )
 
     def _failed(self, iteration: int, exc: BaseException) -> None:
-        print(f"rlrt: warning: rollout video at iteration {iteration} failed, videos are off: {exc}",
-              file=sys.stderr, flush=True)
+        print(
+            f"rlrt: warning: rollout video at iteration {iteration} failed, videos are off: {exc}",
+            file=sys.stderr,
+            flush=True,
+        )
         self.off = True
 
     def record(self, backend: TrainingSession, iteration: int) -> Path | None:
@@ -193,9 +209,12 @@ class RolloutVideos:
             self.estimate = MARGIN * cost
         self.last_filmed = iteration
         self.videos.append(path)
-        print(f"rlrt: rollout video {path.name}: {episode.frames} frames, episode reward {episode.reward:.2f}, "
-              f"{episode.steps} steps ({cost:.1f} s; videos: {self.share():.1%} of the job's time)",
-              file=self.out, flush=True)
+        print(
+            f"rlrt: rollout video {path.name}: {episode.frames} frames, episode reward {episode.reward:.2f}, "
+            f"{episode.steps} steps ({cost:.1f} s; videos: {self.share():.1%} of the job's time)",
+            file=self.out,
+            flush=True,
+        )
         return path
 
     def share(self) -> float:

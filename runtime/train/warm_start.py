@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TextIO
 
 from runtime.config import hyperparameters as hp
-from runtime.config.hyperparameters import TrainingSpec
+from runtime.config.spec import TrainingSpec
 from runtime.contracts import TrainingHooks, TrainingSession
 from runtime.errors import UserError
 from runtime.job.environment import JobEnvironment
@@ -33,8 +33,10 @@ def pretrained_source(job: JobEnvironment, spec: TrainingSpec, hooks: TrainingHo
     if named:
         path = Path(str(named)).expanduser()
         if not path.exists():
-            raise UserError(f"{hp.PRETRAINED_MODEL} names {path}, which does not exist: give a model folder, its "
-                            f"model.tar.gz or a checkpoint folder (or pass it in the '{CHANNEL_PRETRAINED}' channel).")
+            raise UserError(
+                f"{hp.PRETRAINED_MODEL} names {path}, which does not exist: give a model folder, its "
+                f"model.tar.gz or a checkpoint folder (or pass it in the '{CHANNEL_PRETRAINED}' channel)."
+            )
         return path, f"the {hp.PRETRAINED_MODEL} hyperparameter"
     return hooks.pretrained(spec)
 
@@ -53,13 +55,21 @@ def pretrained_checkpoint(source: Path) -> Path:
         raise UserError(f"The pretrained model {source} is no model: {exc}") from None
     checkpoint = model_dir / str(read_metadata(model_dir).get("checkpoint") or CHECKPOINT_DIR)
     if not (checkpoint / STATE_FILE).is_file():
-        raise UserError(f"The pretrained model {source} has no rlrt checkpoint ({checkpoint / STATE_FILE} is "
-                        f"missing next to its {METADATA_JSON}): give a model written by `rlrt train`.")
+        raise UserError(
+            f"The pretrained model {source} has no rlrt checkpoint ({checkpoint / STATE_FILE} is "
+            f"missing next to its {METADATA_JSON}): give a model written by `rlrt train`."
+        )
     return checkpoint
 
 
-def warm_start(session: TrainingSession, job: JobEnvironment, spec: TrainingSpec, hooks: TrainingHooks,
-               expected: TrainingState, out: TextIO) -> None:
+def warm_start(
+    session: TrainingSession,
+    job: JobEnvironment,
+    spec: TrainingSpec,
+    hooks: TrainingHooks,
+    expected: TrainingState,
+    out: TextIO,
+) -> None:
     """Load the weights of the pretrained model, if one is named, into ``session`` (checked against ``expected``)."""
     found = pretrained_source(job, spec, hooks)
     if found is None:
@@ -69,23 +79,31 @@ def warm_start(session: TrainingSession, job: JobEnvironment, spec: TrainingSpec
     try:
         stored = CheckpointManager.read_state(checkpoint)
     except (OSError, ValueError, TypeError) as exc:
-        raise UserError(f"The pretrained model {source} ({named_by}): {checkpoint / STATE_FILE} is unreadable: "
-                        f"{exc}") from None
+        raise UserError(
+            f"The pretrained model {source} ({named_by}): {checkpoint / STATE_FILE} is unreadable: {exc}"
+        ) from None
     differences = identity_mismatch(stored, expected)
     if differences:
         raise UserError(
             f"The pretrained model {source} ({named_by}) was trained as {stored.algorithm or '?'} on "
             f"{stored.env or '?'} ({stored.observation_space or '?'} -> {stored.action_space or '?'}); this job "
             f"trains {expected.algorithm} on {expected.env} ({expected.observation_space or '?'} -> "
-            f"{expected.action_space or '?'}). It differs in: " + "; ".join(differences)
-            + ". Warm-start only from a model of the same algorithm, environment and spaces.")
+            f"{expected.action_space or '?'}). It differs in: "
+            + "; ".join(differences)
+            + ". Warm-start only from a model of the same algorithm, environment and spaces."
+        )
     try:
         session.load_weights(checkpoint)
     except UserError:
         raise
     except Exception as exc:  # noqa: BLE001 - whatever the framework raises on weights it cannot take
-        raise UserError(f"The pretrained model {source} ({named_by}) does not load into this job: "
-                        f"{type(exc).__name__}: {exc}") from None
-    print(f"rlrt: warm start from {checkpoint} ({named_by}: {stored.algorithm} on {stored.env}, trained "
-          f"{stored.training_iteration} iteration(s), {stored.timesteps_total} steps); weights loaded, counters "
-          "start at 0", file=out, flush=True)
+        raise UserError(
+            f"The pretrained model {source} ({named_by}) does not load into this job: {type(exc).__name__}: {exc}"
+        ) from None
+    print(
+        f"rlrt: warm start from {checkpoint} ({named_by}: {stored.algorithm} on {stored.env}, trained "
+        f"{stored.training_iteration} iteration(s), {stored.timesteps_total} steps); weights loaded, counters "
+        "start at 0",
+        file=out,
+        flush=True,
+    )

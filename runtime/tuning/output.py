@@ -1,6 +1,6 @@
 """The folder one ``rlrt tune`` run writes into: its own, never one holding an earlier or a running run's results.
 
-``rlrt train`` without ``--base-dir`` claims a new job tree per launch (:func:`runtime.job.setup.claim_tree`); a
+``rlrt train`` without ``--base-dir`` claims a new job tree per launch (:func:`runtime.job.tree.claim_tree`); a
 tune without ``--output`` claims ``./rlrt-tune/<time>`` the same way (``-2``, ``-3``, ... when two start in the same
 second). A tree named with ``--base-dir`` is resumed by ``rlrt train``, but a search is not resumed: a second run
 starts its own trials and writes its own table and best result over the first's. So a named ``--output`` holding an
@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import Iterator
 
 from runtime.errors import TreeBusy
-from runtime.job.setup import claim_tree, pid_lock
+from runtime.job.setup import pid_lock
+from runtime.job.tree import claim_tree
 from runtime.paths import make_folder
 from runtime.tuning.results import BEST_JSON, RESULTS_CSV
 
@@ -54,16 +55,21 @@ def own_output(output: Path | None) -> Iterator[Path]:
         folder = claim_tree(DEFAULT_PARENT, time.strftime("%Y%m%d-%H%M%S"))
     else:
         folder = make_folder(output, ROLE)  # before Ray starts: a folder it cannot write fails now
+
     def busy(holder: bytes) -> TreeBusy:
         pid = holder.decode(errors="replace").strip() or "unknown"
-        return TreeBusy(f"Another rlrt tune (pid {pid}) is writing into the --output folder {folder}: two runs there "
-                        "would overwrite each other's results. Pass another --output, or wait for that run to end.")
+        return TreeBusy(
+            f"Another rlrt tune (pid {pid}) is writing into the --output folder {folder}: two runs there "
+            "would overwrite each other's results. Pass another --output, or wait for that run to end."
+        )
 
     with pid_lock(folder / LOCK_FILE, busy):
         found = earlier_results(folder)
         if found:
-            raise TreeBusy(f"The --output folder {folder} holds an earlier tuning run's results "
-                           f"({', '.join(found)}): this run would overwrite its table and best result. Pass another "
-                           f"--output (without one, each run gets its own folder under ./{DEFAULT_PARENT}), or "
-                           f"remove {folder} first.")
+            raise TreeBusy(
+                f"The --output folder {folder} holds an earlier tuning run's results "
+                f"({', '.join(found)}): this run would overwrite its table and best result. Pass another "
+                f"--output (without one, each run gets its own folder under ./{DEFAULT_PARENT}), or "
+                f"remove {folder} first."
+            )
         yield folder

@@ -14,7 +14,7 @@ from typing import Any, Mapping
 
 import pytest
 
-from runtime.config.hyperparameters import TrainingSpec
+from runtime.config.spec import TrainingSpec
 from runtime.contracts import (
     BackendFactory,
     ConfigValidator,
@@ -28,8 +28,9 @@ from runtime.plugins import INSTALLED
 
 def _unimplemented(cls: type, contract: type) -> list[str]:
     """The abstract methods of ``contract`` that ``cls`` leaves abstract."""
-    return sorted(name for name in contract.__abstractmethods__
-                  if getattr(getattr(cls, name), "__isabstractmethod__", False))
+    return sorted(
+        name for name in contract.__abstractmethods__ if getattr(getattr(cls, name), "__isabstractmethod__", False)
+    )
 
 
 def _returned_class(method: Any) -> type:
@@ -84,7 +85,9 @@ def test_a_backend_that_forgets_a_method_cannot_be_made() -> None:
 
 def test_a_session_family_or_validator_that_forgets_a_method_cannot_be_made() -> None:
     class NoStep(TrainingSession):
-        def describe(self) -> str: return ""
+        def describe(self) -> str:
+            return ""
+
         def restore(self, checkpoint: Path) -> None: ...
         def save(self, folder: Path) -> None: ...
         def finish(self) -> Any: ...
@@ -92,13 +95,17 @@ def test_a_session_family_or_validator_that_forgets_a_method_cannot_be_made() ->
         def close(self) -> None: ...
 
     class NoEvaluate(Family):
-        def claims(self, env_id: str) -> bool: return False
+        def claims(self, env_id: str) -> bool:
+            return False
+
         def rewrite_hyperparameters(self, preset: Any, given: Mapping[str, Any]) -> Any: ...
-        def training_hooks(self, job: Any, spec: Any) -> TrainingHooks: return TrainingHooks()
+        def training_hooks(self, job: Any, spec: Any) -> TrainingHooks:
+            return TrainingHooks()
 
     class NoCheck(ConfigValidator):
         def translate(self, algorithm: str, config: Mapping[str, Any]) -> Any: ...
-        def sizes_env_runners(self, algorithm: str) -> bool: return False
+        def sizes_env_runners(self, algorithm: str) -> bool:
+            return False
 
     for forgetful, method in ((NoStep, "step"), (NoEvaluate, "evaluate"), (NoCheck, "check")):
         with pytest.raises(TypeError, match=method):
@@ -122,11 +129,17 @@ def test_cql_from_either_library_when_named() -> None:
 
 
 def test_an_unknown_backend_or_algorithm_is_a_user_error_naming_the_choices() -> None:
-    with pytest.raises(UserError, match=r"Unknown backend 'rl.training.backend=rlib'. Did you mean 'rllib'\? "
-                                        r".*d3rlpy: "):
+    with pytest.raises(
+        UserError,
+        match=r"Unknown backend 'rl.training.backend=rlib'. Did you mean 'rllib'\? "
+        r".*d3rlpy: ",
+    ):
         INSTALLED.backend_for("PPO", "rlib")
-    with pytest.raises(UserError, match=r"d3rlpy \(rl.training.backend\) does not train 'PPO': d3rlpy trains "
-                                        r"DiscreteBCQ.*; PPO trains with rllib"):
+    with pytest.raises(
+        UserError,
+        match=r"d3rlpy \(rl.training.backend\) does not train 'PPO': d3rlpy trains "
+        r"DiscreteBCQ.*; PPO trains with rllib",
+    ):
         INSTALLED.backend_for("PPO", "d3rlpy")
     with pytest.raises(UserError, match=r"Unknown algorithm 'PPOO'. Did you mean 'PPO'\? .*rllib: PPO"):
         INSTALLED.backend_for("PPOO")
@@ -139,24 +152,36 @@ def test_the_rllib_backend_names_the_algorithms_rllib_has() -> None:
 
 
 def _spec(env: str, algorithm: str, backend: str | None = None) -> TrainingSpec:
-    return TrainingSpec(preset="p", env=env, algorithm=algorithm, config={}, env_config={}, stop={},
-                        checkpoint_frequency=1, checkpoint_keep=1, backend=backend)
+    return TrainingSpec(
+        preset="p",
+        env=env,
+        algorithm=algorithm,
+        config={},
+        env_config={},
+        stop={},
+        checkpoint_frequency=1,
+        checkpoint_keep=1,
+        backend=backend,
+    )
 
 
 def test_a_family_refuses_a_backend_it_does_not_work_with() -> None:
     assert INSTALLED.training_backend(_spec("DeepRacer-v0", "PPO")) is RLLIB
-    with pytest.raises(UserError, match=r"DeepRacer-v0 \(deepracer\) trains only with the backend rllib; this job's "
-                                        r"CQL trains with d3rlpy"):
+    with pytest.raises(
+        UserError,
+        match=r"DeepRacer-v0 \(deepracer\) trains only with the backend rllib; this job's "
+        r"CQL trains with d3rlpy",
+    ):
         INSTALLED.training_backend(_spec("DeepRacer-v0", "CQL"))
-
 
 
 def test_cql_resolves_with_the_named_backends_own_check() -> None:
     from runtime.job.setup import resolve_spec
 
     given = {"preset": "cartpole-ppo", "rl.training.env": "Pendulum-v1", "rl.training.run": "CQL"}
-    rllib = resolve_spec({**given, "rl.training.backend": "rllib", "rl.training.config.bc_iters": 100}, INSTALLED,
-                         num_cpus=2)
+    rllib = resolve_spec(
+        {**given, "rl.training.backend": "rllib", "rl.training.config.bc_iters": 100}, INSTALLED, num_cpus=2
+    )
     assert (rllib.backend, INSTALLED.training_backend(rllib).name, rllib.config["bc_iters"]) == ("rllib", "rllib", 100)
     with pytest.raises(UserError, match="bc_iters"):  # an RLlib CQL key d3rlpy's CQL does not have
         resolve_spec({**given, "rl.training.config.bc_iters": 100}, INSTALLED, num_cpus=2)
@@ -178,7 +203,13 @@ def test_the_quick_check_names_a_wrong_backend_before_any_library_loads() -> Non
             raise AssertionError("no UserError")
         print(sorted({m.split(".")[0] for m in sys.modules} & {"ray", "d3rlpy", "torch"}))
     """)
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False,
-                            cwd=Path(__file__).resolve().parents[2])
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        cwd=Path(__file__).resolve().parents[2],
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]", f"the quick check imported {result.stdout.strip()}"

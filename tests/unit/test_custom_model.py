@@ -8,14 +8,19 @@ import pytest
 
 from runtime.backends.rllib.algorithm import build_algorithm_config
 from runtime.config import hyperparameters as hp
+from runtime.config.spec import TrainingSpec
 from runtime.errors import UserError
 from runtime.plugins import INSTALLED
 
 
-def spec_with(model: dict[str, object]) -> hp.TrainingSpec:
+def spec_with(model: dict[str, object]) -> TrainingSpec:
     """A PPO spec whose experiment's old ``model`` dict is ``model`` (as a launcher script's experiment gives it)."""
-    params = {"rl.training.env": "CartPole-v1", "rl.training.run": "PPO", "rl.training.config.model": model,
-              "rl.training.config.num_env_runners": 0}
+    params = {
+        "rl.training.env": "CartPole-v1",
+        "rl.training.run": "PPO",
+        "rl.training.config.model": model,
+        "rl.training.config.num_env_runners": 0,
+    }
     return hp.resolve(params, INSTALLED.validator_for, num_cpus=2)
 
 

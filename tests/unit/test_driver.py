@@ -17,7 +17,7 @@ import pytest
 from conftest import make_job_tree
 from gymnasium import spaces
 
-from runtime.config.hyperparameters import TrainingSpec
+from runtime.config.spec import TrainingSpec
 from runtime.contracts import BackendContext, BackendFactory, ConfigValidator, ModelInfo, Plugins, Step, TrainingSession
 from runtime.errors import JobInterrupted, UserError
 from runtime.export.policy import CATEGORICAL, ActionHead, ServingModel, build_serving_policy, serving_model_of
@@ -115,22 +115,35 @@ def counting_backend() -> Plugins:
 
 
 def spec(stop: Mapping[str, Any], **extras: Any) -> TrainingSpec:
-    return TrainingSpec(preset="counting", env="CartPole-v1", algorithm="PPO", config={}, env_config={},
-                        stop=dict(stop), checkpoint_frequency=2, checkpoint_keep=5, extras=extras, backend="counting")
+    return TrainingSpec(
+        preset="counting",
+        env="CartPole-v1",
+        algorithm="PPO",
+        config={},
+        env_config={},
+        stop=dict(stop),
+        checkpoint_frequency=2,
+        checkpoint_keep=5,
+        extras=extras,
+        backend="counting",
+    )
 
 
 def test_a_third_backend_training_ppo_is_chosen_only_when_named(counting_backend: Plugins, tmp_path: Path) -> None:
     assert counting_backend.backend_for("PPO").name == "rllib"  # the algorithm's default stays RLlib
-    named = resolve_spec({"rl.training.run": "PPO", "rl.training.backend": "counting",
-                          "rl.training.stop.training_iteration": 2}, counting_backend)
+    named = resolve_spec(
+        {"rl.training.run": "PPO", "rl.training.backend": "counting", "rl.training.stop.training_iteration": 2},
+        counting_backend,
+    )
     assert (named.backend, counting_backend.training_backend(named).name) == ("counting", "counting")
     tree = make_job_tree(tmp_path / "opt" / "ml")
     assert train(load_environment(tree.base), named, counting_backend).exit_code == 0
     assert json.loads((tree.model / "metadata.json").read_text())["framework"] == "counting"
 
 
-def test_a_new_backend_gets_the_whole_loop(counting_backend: Plugins, tmp_path: Path,
-                                           capsys: pytest.CaptureFixture) -> None:
+def test_a_new_backend_gets_the_whole_loop(
+    counting_backend: Plugins, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
     tree = make_job_tree(tmp_path / "opt" / "ml")
     env = load_environment(tree.base)
     first = train(env, spec({"training_iteration": 3}), counting_backend)
@@ -154,8 +167,9 @@ def test_a_new_backend_gets_the_whole_loop(counting_backend: Plugins, tmp_path: 
     assert (tree.model / "policy.txt").read_text() == "5"
 
 
-def test_resume_message_names_the_backends_units(counting_backend: Plugins, tmp_path: Path,
-                                                  capsys: pytest.CaptureFixture) -> None:
+def test_resume_message_names_the_backends_units(
+    counting_backend: Plugins, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
     tree = make_job_tree(tmp_path / "opt" / "ml")
     train(load_environment(tree.base), spec({"training_iteration": 2}), counting_backend)
     capsys.readouterr()
@@ -166,10 +180,11 @@ def test_resume_message_names_the_backends_units(counting_backend: Plugins, tmp_
 
 
 def test_a_damaged_newest_checkpoint_is_moved_aside_and_the_older_one_resumed(
-        counting_backend: Plugins, tmp_path: Path, capsys: pytest.CaptureFixture,
-        monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(CountingSession, "checkpoint_spaces",
-                        lambda self: (spaces.Box(-1, 1, (4,)), spaces.Discrete(2)), raising=False)
+    counting_backend: Plugins, tmp_path: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(
+        CountingSession, "checkpoint_spaces", lambda self: (spaces.Box(-1, 1, (4,)), spaces.Discrete(2)), raising=False
+    )
     tree = make_job_tree(tmp_path / "opt" / "ml")
     train(load_environment(tree.base), spec({"training_iteration": 4}), counting_backend)
     state = json.loads((tree.checkpoints / "checkpoint_000004" / "rlrt_state.json").read_text())
@@ -178,8 +193,10 @@ def test_a_damaged_newest_checkpoint_is_moved_aside_and_the_older_one_resumed(
     capsys.readouterr()
     second = train(load_environment(tree.base), spec({"training_iteration": 5}), counting_backend)
     out = capsys.readouterr().out
-    assert ("rlrt: warning: checkpoint checkpoint_000004 is damaged (value.json truncated: 0 of 1 bytes); moved aside "
-            "to checkpoint_000004.damaged; resuming from the older checkpoint_000002") in out
+    assert (
+        "rlrt: warning: checkpoint checkpoint_000004 is damaged (value.json truncated: 0 of 1 bytes); moved aside "
+        "to checkpoint_000004.damaged; resuming from the older checkpoint_000002"
+    ) in out
     assert f"resumed from {tree.checkpoints / 'checkpoint_000002'} (round 2, 20 ticks)" in out
     assert (second.state.training_iteration, second.state.timesteps_total) == (5, 50)
     assert (tree.model / "policy.txt").read_text() == "5"  # the value 2 restored, then three rounds
@@ -218,15 +235,19 @@ def test_tune_1x_stop_keys(stop: dict, expected: str | None) -> None:
 
 
 def test_a_model_that_cannot_be_served_fails_the_job_and_keeps_its_checkpoint(
-        counting_backend: Plugins, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    counting_backend: Plugins, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
     """Exit 0 promises a servable model: an export that fails ends the job with its reason; model/ keeps the
     checkpoint, metadata.json says why, and the manifest covers what is there."""
     from runtime.train.manifest import verify_manifest
 
     tree = make_job_tree(tmp_path / "opt" / "ml")
-    with pytest.raises(UserError, match=r"Training finished, but the model cannot be served: RuntimeError: the "
-                                        r"counting library has no serving policy The checkpoint is kept in .*model/"
-                                        r"checkpoint"):
+    with pytest.raises(
+        UserError,
+        match=r"Training finished, but the model cannot be served: RuntimeError: the "
+        r"counting library has no serving policy The checkpoint is kept in .*model/"
+        r"checkpoint",
+    ):
         train(load_environment(tree.base), spec({"training_iteration": 2}, unservable=True), counting_backend)
     metadata = json.loads((tree.model / "metadata.json").read_text())
     assert "the counting library has no serving policy" in metadata["serving"]["error"]
@@ -249,9 +270,11 @@ def test_stale_exports_of_an_earlier_model_are_replaced(counting_backend: Plugin
     assert "notes.txt" in names and "policy.onnx" in names
 
 
-def test_no_environment_steps_no_model(counting_backend: Plugins, tmp_path: Path,
-                                       monkeypatch: pytest.MonkeyPatch) -> None:
+def test_no_environment_steps_no_model(
+    counting_backend: Plugins, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Iterations that sampled nothing (every env runner dead) are no training: the job fails, model/ stays empty."""
+
     def idle(self: CountingSession, state: TrainingState, stop_requested: Any) -> Step:
         metrics = IterationMetrics(0, 0, math.nan, math.nan, math.nan, math.nan, math.nan, 0, math.nan)
         return Step(0, 0, metrics)
@@ -264,8 +287,8 @@ def test_no_environment_steps_no_model(counting_backend: Plugins, tmp_path: Path
 
 
 def test_sigterm_while_the_model_folder_is_written_completes_it_first(
-        counting_backend: Plugins, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-        capsys: pytest.CaptureFixture) -> None:
+    counting_backend: Plugins, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
     """SIGTERM in the middle of the export: the folder is finished (exports, metadata and manifest of one model),
     then the job stops with 143."""
     import os
@@ -302,14 +325,18 @@ def test_a_full_disk_is_named_before_training(tmp_path: Path, monkeypatch: pytes
 
     usage = namedtuple("usage", "total used free")
     monkeypatch.setattr(setup.shutil, "disk_usage", lambda path: usage(10 * 2**20, 9 * 2**20, 2**20))
-    with pytest.raises(UserError, match=r"The checkpoints folder .*/checkpoints has 1.0 MB free: the job needs at "
-                                        r"least 64 MB there"):
+    with pytest.raises(
+        UserError,
+        match=r"The checkpoints folder .*/checkpoints has 1.0 MB free: the job needs at "
+        r"least 64 MB there",
+    ):
         setup.require_writable(tmp_path / "checkpoints", "checkpoints")
     assert shutil.disk_usage is setup.shutil.disk_usage
 
 
 def test_a_signal_during_the_final_evaluation_stops_it_with_the_model_folder_complete(
-        counting_backend: Plugins, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    counting_backend: Plugins, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """SIGTERM while the exported policy is played after training: the evaluation stops at once (no
     ``evaluation.json``), the model folder already complete, and the failure names the phase."""
     import os
@@ -343,12 +370,16 @@ class Terminal(io.StringIO):
         return True
 
 
-@pytest.mark.parametrize("console, expected", [
-    (None, [rf"round {i} \| {10 * i} ticks, [0-9,]+/s \| return {i} \| 00:00(, ETA 00:00)?" for i in (1, 2, 3)]),
-    ("quiet", []),
-])
-def test_a_terminal_gets_a_line_per_iteration_and_quiet_gets_none(counting_backend: Plugins, tmp_path: Path,
-                                                                   console: str | None, expected: list[str]) -> None:
+@pytest.mark.parametrize(
+    "console, expected",
+    [
+        (None, [rf"round {i} \| {10 * i} ticks, [0-9,]+/s \| return {i} \| 00:00(, ETA 00:00)?" for i in (1, 2, 3)]),
+        ("quiet", []),
+    ],
+)
+def test_a_terminal_gets_a_line_per_iteration_and_quiet_gets_none(
+    counting_backend: Plugins, tmp_path: Path, console: str | None, expected: list[str]
+) -> None:
     """At a terminal each iteration is one line in the session's own words (not its 7-8 metric lines and its own
     lines); ``--quiet`` prints none; progress.csv gets every iteration either way. The learning curve's title leads
     with what trained (an Acrobot job's read "cartpole-ppo (PPO on Acrobot-v1)")."""
@@ -356,8 +387,12 @@ def test_a_terminal_gets_a_line_per_iteration_and_quiet_gets_none(counting_backe
 
     tree = make_job_tree(tmp_path / "opt" / "ml")
     out = Terminal()
-    assert train(load_environment(tree.base), spec({"training_iteration": 3}), counting_backend, stream=out,
-                 console=console).exit_code == 0
+    assert (
+        train(
+            load_environment(tree.base), spec({"training_iteration": 3}), counting_backend, stream=out, console=console
+        ).exit_code
+        == 0
+    )
     shown = [line for line in out.getvalue().splitlines() if not line.startswith(("rlrt: ", "  "))]
     assert len(shown) == len(expected) and all(re.fullmatch(p, line) for p, line in zip(expected, shown)), shown
     assert "episode_reward_mean" not in out.getvalue() and "counter: " not in out.getvalue()

@@ -10,6 +10,7 @@ import pytest
 from envs import adapters
 from runtime.config import hyperparameters as hp
 from runtime.config.runners import default_env_runners
+from runtime.config.spec import TrainingSpec
 from runtime.errors import UserError
 from runtime.job.environment import load_environment
 from runtime.plugins import INSTALLED
@@ -18,7 +19,7 @@ from tests.conftest import make_job_tree
 _validator = INSTALLED.validator_for
 
 
-def resolve(hps: dict) -> hp.TrainingSpec:
+def resolve(hps: dict) -> TrainingSpec:
     return hp.resolve(hps, _validator, num_cpus=2)
 
 
@@ -108,12 +109,17 @@ def test_old_rllib_names_are_translated() -> None:
 
 
 def test_rllib_1x_fault_tolerance_and_framework_keys() -> None:
-    spec = resolve({"rl.training.config.ignore_worker_failures": True,
-                    "rl.training.config.recreate_failed_workers": False,
-                    "rl.training.config.max_num_worker_restarts": 3,
-                    "rl.training.config.framework": "torch", "rl.training.config.use_pytorch": True,
-                    "rl.training.config.batch_mode": "complete_episodes",
-                    "rl.training.config.model": {"free_log_std": True}})
+    spec = resolve(
+        {
+            "rl.training.config.ignore_worker_failures": True,
+            "rl.training.config.recreate_failed_workers": False,
+            "rl.training.config.max_num_worker_restarts": 3,
+            "rl.training.config.framework": "torch",
+            "rl.training.config.use_pytorch": True,
+            "rl.training.config.batch_mode": "complete_episodes",
+            "rl.training.config.model": {"free_log_std": True},
+        }
+    )
     assert spec.config["ignore_env_runner_failures"] is True
     assert spec.config["restart_failed_env_runners"] is False
     assert spec.config["max_num_env_runner_restarts"] == 3
@@ -133,11 +139,20 @@ def test_monitor_false_turns_rollout_videos_off_and_config_env_names_the_environ
 
 def test_numbers_given_as_strings_are_those_numbers(tmp_path: Path) -> None:
     # The SDK JSON-encodes every value: {"rl.training.config.num_sgd_iter": "4"} arrives as "\"4\"".
-    given = {"rl.training.config.num_sgd_iter": "4", "rl.training.config.lr": "3e-4", "rl.training.config.gamma": "0.9",
-             "rl.training.config.horizon": "50", "rl.training.config.model.fcnet_hiddens": [8],
-             "rl.training.config.model_config.log_std_clip_param": "5", "rl.training.stop.training_iteration": "3",
-             "rl.training.stop.time_total_s": "60.5", "rl.training.checkpoint_freq": "2", "seed": "7",
-             "record_video_every": "0", "rl.training.config.entropy_coeff": "0"}
+    given = {
+        "rl.training.config.num_sgd_iter": "4",
+        "rl.training.config.lr": "3e-4",
+        "rl.training.config.gamma": "0.9",
+        "rl.training.config.horizon": "50",
+        "rl.training.config.model.fcnet_hiddens": [8],
+        "rl.training.config.model_config.log_std_clip_param": "5",
+        "rl.training.stop.training_iteration": "3",
+        "rl.training.stop.time_total_s": "60.5",
+        "rl.training.checkpoint_freq": "2",
+        "seed": "7",
+        "record_video_every": "0",
+        "rl.training.config.entropy_coeff": "0",
+    }
     tree = make_job_tree(tmp_path / "ml", given)
     raw = json.loads((tree.base / "input/config/hyperparameters.json").read_text())
     assert raw["rl.training.config.num_sgd_iter"] == '"4"'
@@ -149,8 +164,14 @@ def test_numbers_given_as_strings_are_those_numbers(tmp_path: Path) -> None:
     assert spec.env_config["episode_step_cap"] == 50
     assert spec.stop["training_iteration"] == 3 and spec.stop["time_total_s"] == 60.5
     assert spec.checkpoint_frequency == 2 and spec.seed == 7 and spec.extras["record_video_every"] == 0
-    offline = resolve({"preset": "cartpole-bcq", "rl.training.config.batch_size": "64",
-                       "rl.training.config.learning_rate": "0.001", "rl.training.config.n_steps_per_epoch": "10"})
+    offline = resolve(
+        {
+            "preset": "cartpole-bcq",
+            "rl.training.config.batch_size": "64",
+            "rl.training.config.learning_rate": "0.001",
+            "rl.training.config.n_steps_per_epoch": "10",
+        }
+    )
     assert offline.config["batch_size"] == 64 and offline.config["learning_rate"] == 0.001
     assert offline.config["n_steps_per_epoch"] == 10
 
@@ -160,8 +181,13 @@ def test_learning_rate_and_entropy_schedules_in_rllib_1x_and_2x_form() -> None:
     # entropy_coeff_schedule override the fixed value, as they did there.
     schedule = [[0, 0.001], [100000, 0.0]]
     assert resolve({"rl.training.config.lr": schedule}).config["lr"] == schedule
-    spec = resolve({"rl.training.config.lr": 0.01, "rl.training.config.lr_schedule": schedule,
-                    "rl.training.config.entropy_coeff_schedule": [[0, 0.01], [50000, 0.001]]})
+    spec = resolve(
+        {
+            "rl.training.config.lr": 0.01,
+            "rl.training.config.lr_schedule": schedule,
+            "rl.training.config.entropy_coeff_schedule": [[0, 0.01], [50000, 0.001]],
+        }
+    )
     assert spec.config["lr"] == schedule and spec.config["entropy_coeff"] == [[0, 0.01], [50000, 0.001]]
     assert "lr_schedule" not in spec.config and "entropy_coeff_schedule" not in spec.config
     assert resolve({"rl.training.config.lr_schedule": None}).config["lr"] == [[0, 0.004], [300000, 0.0]]  # the preset's
@@ -206,10 +232,16 @@ BAD_INPUTS = [
     ({"rl.training.config.model_config.log_std_init": "low"}, "model_config.log_std_init", "must be a number"),
     ({"rl.training.config.horizon": 0}, "horizon", "integer >= 1"),
     ({"rl.training.config.horizon": "long"}, "horizon", "integer >= 1"),
-    ({"rl.training.config.num_sgd_iter": "4.5"}, "'rl.training.config.num_sgd_iter' (RLlib 2.x: num_epochs)",
-     "integer"),
-    ({"rl.training.config.num_sgd_iter": "four"}, "'rl.training.config.num_sgd_iter' (RLlib 2.x: num_epochs)",
-     "integer"),
+    (
+        {"rl.training.config.num_sgd_iter": "4.5"},
+        "'rl.training.config.num_sgd_iter' (RLlib 2.x: num_epochs)",
+        "integer",
+    ),
+    (
+        {"rl.training.config.num_sgd_iter": "four"},
+        "'rl.training.config.num_sgd_iter' (RLlib 2.x: num_epochs)",
+        "integer",
+    ),
     ({"rl.training.config.lr": "1e400"}, "rl.training.config.lr", "must be a number"),
     ({"rl.training.config.lr": "nan"}, "rl.training.config.lr", "must be a number"),
     ({"rl.training.stop.training_iteration": "2.5"}, "training_iteration", "integer"),
@@ -220,8 +252,11 @@ BAD_INPUTS = [
     ({"rl.training.config.batch_mode": "complete_episode"}, "batch_mode", "complete_episodes"),
     ({"rl.training.config.monitor": "yes"}, "monitor", "record_video_every"),
     ({"rl.training.config.env": 5}, "rl.training.config.env", "environment id"),
-    ({"rl.training.config.env": "Pendulum-v1", "rl.training.env": "CartPole-v1"}, "rl.training.config.env",
-     "different environments"),
+    (
+        {"rl.training.config.env": "Pendulum-v1", "rl.training.env": "CartPole-v1"},
+        "rl.training.config.env",
+        "different environments",
+    ),
     ({"rl.training.config.observation_filter": "Zscore"}, "observation_filter", "MeanStdFilter"),
     ({"rl.training.config._disable_preprocessor_api": True}, "_disable_preprocessor_api", "Unknown"),
     ({"rl.training.config.env_config": "CartPole"}, "env_config", "JSON object"),
@@ -248,8 +283,9 @@ BAD_INPUTS = [
 ]
 
 
-@pytest.mark.parametrize(("hps", "names", "hint"), BAD_INPUTS,
-                         ids=[str(list(b[0])[0]) + "-" + str(i) for i, b in enumerate(BAD_INPUTS)])
+@pytest.mark.parametrize(
+    ("hps", "names", "hint"), BAD_INPUTS, ids=[str(list(b[0])[0]) + "-" + str(i) for i, b in enumerate(BAD_INPUTS)]
+)
 def test_bad_input_fails_with_a_message_naming_the_key(hps: dict, names: str, hint: str) -> None:
     with pytest.raises(UserError) as info:
         resolve(hps)
@@ -280,11 +316,17 @@ def test_decode_value_behaves_like_sagemaker_training() -> None:
 
 def test_tune_1x_stop_keys_are_understood() -> None:
     """SageMaker RL's experiments stop on any of Tune 1.x's result keys (value >= threshold, as Tune did)."""
-    spec = resolve({"rl.training.stop.episodes_total": "40", "rl.training.stop.episode_reward_max": 200,
-                    "rl.training.stop.episode_reward_min": -5.5, "rl.training.stop.episode_len_mean": 150})
-    assert {k: spec.stop[k] for k in ("episodes_total", "episode_reward_max", "episode_reward_min",
-                                      "episode_len_mean")} == {"episodes_total": 40, "episode_reward_max": 200,
-                                                               "episode_reward_min": -5.5, "episode_len_mean": 150}
+    spec = resolve(
+        {
+            "rl.training.stop.episodes_total": "40",
+            "rl.training.stop.episode_reward_max": 200,
+            "rl.training.stop.episode_reward_min": -5.5,
+            "rl.training.stop.episode_len_mean": 150,
+        }
+    )
+    assert {
+        k: spec.stop[k] for k in ("episodes_total", "episode_reward_max", "episode_reward_min", "episode_len_mean")
+    } == {"episodes_total": 40, "episode_reward_max": 200, "episode_reward_min": -5.5, "episode_len_mean": 150}
     with pytest.raises(UserError, match="episodes_total' must be an integer >= 1"):
         resolve({"rl.training.stop.episodes_total": 0})
 
@@ -295,42 +337,75 @@ def test_rllib_1x_dqn_and_sac_names_reach_their_2x_settings() -> None:
     from runtime.backends.rllib.algorithm import build_algorithm_config
     from sagemaker_rl.experiment import BASE_PRESET
 
-    def resolve(hps: dict) -> hp.TrainingSpec:  # a launcher's experiment: no preset settings of its own
-        return hp.resolve({"rl.training.env": "CartPole-v1", **hps}, _validator, default_preset=BASE_PRESET,
-                          num_cpus=2)
+    def resolve(hps: dict) -> TrainingSpec:  # a launcher's experiment: no preset settings of its own
+        return hp.resolve({"rl.training.env": "CartPole-v1", **hps}, _validator, default_preset=BASE_PRESET, num_cpus=2)
 
-    dqn = resolve({"rl.training.run": "DQN", "rl.training.config.buffer_size": 5000,
-                   "rl.training.config.prioritized_replay": False, "rl.training.config.timesteps_per_iteration": 1000,
-                   "rl.training.config.learning_starts": 100, "rl.training.config.min_iter_time_s": 1,
-                   "rl.training.config.replay_buffer_config": {"capacity": 6000}})
+    dqn = resolve(
+        {
+            "rl.training.run": "DQN",
+            "rl.training.config.buffer_size": 5000,
+            "rl.training.config.prioritized_replay": False,
+            "rl.training.config.timesteps_per_iteration": 1000,
+            "rl.training.config.learning_starts": 100,
+            "rl.training.config.min_iter_time_s": 1,
+            "rl.training.config.replay_buffer_config": {"capacity": 6000},
+        }
+    )
     assert dqn.config["replay_buffer_config"] == {"capacity": 6000, "type": "EpisodeReplayBuffer"}
     assert dqn.config["min_sample_timesteps_per_iteration"] == 1000 and dqn.config["min_time_s_per_iteration"] == 1
     assert dqn.config["num_steps_sampled_before_learning_starts"] == 100
     built = build_algorithm_config(dqn, "CartPole-v1")
-    assert (built.replay_buffer_config["capacity"] == 6000
-            and built.replay_buffer_config["type"] == "EpisodeReplayBuffer")
-    per = resolve({"rl.training.run": "DQN", "rl.training.config.prioritized_replay_alpha": 0.5,
-                   "rl.training.config.prioritized_replay_beta": 0.3})
+    assert (
+        built.replay_buffer_config["capacity"] == 6000 and built.replay_buffer_config["type"] == "EpisodeReplayBuffer"
+    )
+    per = resolve(
+        {
+            "rl.training.run": "DQN",
+            "rl.training.config.prioritized_replay_alpha": 0.5,
+            "rl.training.config.prioritized_replay_beta": 0.3,
+        }
+    )
     assert per.config["replay_buffer_config"] == {"alpha": 0.5, "beta": 0.3}
-    sac = resolve({"rl.training.run": "SAC", "rl.training.env": "Pendulum-v1", "rl.training.config.optimization": {
-        "actor_learning_rate": 0.0003, "critic_learning_rate": 0.0004, "entropy_learning_rate": 0.0005}})
+    sac = resolve(
+        {
+            "rl.training.run": "SAC",
+            "rl.training.env": "Pendulum-v1",
+            "rl.training.config.optimization": {
+                "actor_learning_rate": 0.0003,
+                "critic_learning_rate": 0.0004,
+                "entropy_learning_rate": 0.0005,
+            },
+        }
+    )
     assert (sac.config["actor_lr"], sac.config["critic_lr"], sac.config["alpha_lr"]) == (0.0003, 0.0004, 0.0005)
     with pytest.raises(UserError, match="prioritized_replay' must be true or false"):
         resolve({"rl.training.run": "DQN", "rl.training.config.prioritized_replay": "yes"})
     # APPO / IMPALA: RLlib 1.x's names where 2.x has the setting; APPO's use_critic: true is what 2.x always does.
-    appo = resolve({"rl.training.run": "APPO", "rl.training.config.target_update_frequency": 2,
-                    "rl.training.config.use_critic": True, "rl.training.config.vtrace": True})
+    appo = resolve(
+        {
+            "rl.training.run": "APPO",
+            "rl.training.config.target_update_frequency": 2,
+            "rl.training.config.use_critic": True,
+            "rl.training.config.vtrace": True,
+        }
+    )
     assert appo.config["target_network_update_freq"] == 2 and "use_critic" not in appo.config
     build_algorithm_config(appo, "CartPole-v1")
-    impala = resolve({"rl.training.run": "IMPALA", "rl.training.config.max_sample_requests_in_flight_per_worker": 3,
-                      "rl.training.config.replay_proportion": 0.5})
+    impala = resolve(
+        {
+            "rl.training.run": "IMPALA",
+            "rl.training.config.max_sample_requests_in_flight_per_worker": 3,
+            "rl.training.config.replay_proportion": 0.5,
+        }
+    )
     assert impala.config["max_requests_in_flight_per_env_runner"] == 3
     with pytest.raises(UserError, match="'use_critic': RLlib 2.x's APPO always learns a critic"):
         resolve({"rl.training.run": "APPO", "rl.training.config.use_critic": False})
 
 
-def test_another_algorithm_takes_none_of_the_presets_settings(capsys: pytest.CaptureFixture,
-                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+def test_another_algorithm_takes_none_of_the_presets_settings(
+    capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """``rl.training.run=DQN`` on the default (PPO) preset: the preset's PPO settings are the preset's, not the
     user's mistakes; none is used (not even those DQN also has: CartPole-PPO's learning-rate schedule and gamma),
     one line says so, and the user's own unknown keys are still refused."""
@@ -348,8 +423,11 @@ def test_another_algorithm_takes_none_of_the_presets_settings(capsys: pytest.Cap
 def test_the_evaluations_env_names_no_training_env() -> None:
     """``env`` is what `rlrt evaluate` plays: a training job given only ``env`` of another environment is refused,
     naming the key that trains it (before: it trained the preset's CartPole and exited 0)."""
-    with pytest.raises(UserError, match=r"'env' \(Acrobot-v1\) names the environment `rlrt evaluate` plays; this "
-                                        r"job trains CartPole-v1\. To train Acrobot-v1, set 'rl\.training\.env'"):
+    with pytest.raises(
+        UserError,
+        match=r"'env' \(Acrobot-v1\) names the environment `rlrt evaluate` plays; this "
+        r"job trains CartPole-v1\. To train Acrobot-v1, set 'rl\.training\.env'",
+    ):
         resolve({"env": "Acrobot-v1"})
     assert resolve({"env": "CartPole-v1"}).env == "CartPole-v1"
     both = resolve({"env": "CartPole-v1", "rl.training.env": "Acrobot-v1"})

@@ -20,20 +20,70 @@ ENTRYPOINT_IMPORTS = {"runtime.cli", "runtime.container"}
 
 FLOORS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("environments", ("envs",)),
-    ("base", ("runtime", "runtime.names", "runtime.errors", "runtime.timings", "runtime.metric_lines",
-              "runtime.log_lines", "runtime.collector", "runtime.paths", "runtime.stop_signals", "runtime.streams",
-              "runtime.arguments", "runtime.user_code")),
-    ("services", ("runtime.config", "runtime.job", "runtime.train.checkpoints", "runtime.train.manifest",
-                  "runtime.train.reporting", "runtime.train.tracking", "runtime.train.progress", "runtime.train.curve",
-                  "runtime.export", "runtime.evaluate", "runtime.serving", "runtime.offline", "runtime.cluster",
-                  "runtime.runs", "sagemaker_rl.compat", "sagemaker_rl.user_envs", "sagemaker_rl.experiment")),
-    ("contracts", ("runtime.contracts",)),
-    ("core", ("runtime.job.setup", "runtime.train", "runtime.evaluate.evaluator", "runtime.evaluate.loaders",
-              "runtime.export.pipeline", "runtime.tuning")),
+    (
+        "base",
+        (
+            "runtime",
+            "runtime.names",
+            "runtime.errors",
+            "runtime.timings",
+            "runtime.metric_lines",
+            "runtime.log_lines",
+            "runtime.collector",
+            "runtime.paths",
+            "runtime.stop_signals",
+            "runtime.streams",
+            "runtime.arguments",
+            "runtime.user_code",
+        ),
+    ),
+    (
+        "services",
+        (
+            "runtime.config",
+            "runtime.job",
+            "runtime.train.checkpoints",
+            "runtime.train.manifest",
+            "runtime.train.reporting",
+            "runtime.train.tracking",
+            "runtime.train.progress",
+            "runtime.train.curve",
+            "runtime.export",
+            "runtime.evaluate",
+            "runtime.serving",
+            "runtime.offline",
+            "runtime.cluster",
+            "runtime.runs",
+            "sagemaker_rl.compat",
+            "sagemaker_rl.user_envs",
+            "sagemaker_rl.experiment",
+        ),
+    ),
+    ("contracts", ("runtime.contracts", "runtime.family_contract")),
+    (
+        "core",
+        (
+            "runtime.job.setup",
+            "runtime.train",
+            "runtime.evaluate.evaluator",
+            "runtime.evaluate.loaders",
+            "runtime.export.pipeline",
+            "runtime.tuning",
+        ),
+    ),
     ("plug-ins", ("runtime.backends", "runtime.families")),
     ("assembly", ("runtime.plugins",)),
-    ("commands", ("runtime.cli", "runtime.commands", "runtime.container", "runtime.toolkit", "runtime.pytest_plugin",
-                  "sagemaker_rl")),
+    (
+        "commands",
+        (
+            "runtime.cli",
+            "runtime.commands",
+            "runtime.container",
+            "runtime.toolkit",
+            "runtime.pytest_plugin",
+            "sagemaker_rl",
+        ),
+    ),
     ("entry points", ("entrypoints",)),
 )
 """Floors, lowest first; a module stands on the floor of the longest name here that is it or a package above it
@@ -90,7 +140,8 @@ def _parse(path: Path) -> ast.Module:
 
 def _is_type_checking(test: ast.expr) -> bool:
     return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
-        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING")
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
+    )
 
 
 def _top_level(body: list[ast.stmt]) -> Iterator[ast.Import | ast.ImportFrom]:
@@ -172,7 +223,7 @@ def _find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
                 state[path.pop()] = 2
                 stack.pop()
             elif state.get(nxt) == 1:
-                return path[path.index(nxt):] + [nxt]
+                return path[path.index(nxt) :] + [nxt]
             elif nxt not in state:
                 state[nxt] = 1
                 path.append(nxt)
@@ -225,8 +276,9 @@ def test_no_import_climbs_to_a_higher_floor() -> None:
     for module, imported in _import_graph().items():
         for target in imported:
             if floor_of(target) > floor_of(module):
-                upward.append(f"{module} ({FLOORS[floor_of(module)][0]}) imports {target} "
-                              f"({FLOORS[floor_of(target)][0]})")
+                upward.append(
+                    f"{module} ({FLOORS[floor_of(module)][0]}) imports {target} ({FLOORS[floor_of(target)][0]})"
+                )
     assert not upward, "imports that climb to a higher floor:\n" + "\n".join(sorted(upward))
 
 
@@ -246,13 +298,18 @@ def test_functions_import_only_heavy_libraries_and_say_so() -> None:
         for node in _function_imports(_parse(path)):
             if "# heavy" not in lines[node.lineno - 1]:
                 offenders.add(f"{path.relative_to(ROOT)}:{node.lineno} has no '# heavy: <why>' comment")
-            modules = [alias.name for alias in node.names] if isinstance(node, ast.Import) else \
-                ["<relative>" if node.level else node.module or ""]
+            modules = (
+                [alias.name for alias in node.names]
+                if isinstance(node, ast.Import)
+                else ["<relative>" if node.level else node.module or ""]
+            )
             for module in modules:
                 if module.split(".")[0] not in HEAVY:
                     offenders.add(f"{path.relative_to(ROOT)}:{node.lineno} imports {module}")
-    assert not offenders, "imports inside functions that belong at the top of the module (only the libraries in " \
+    assert not offenders, (
+        "imports inside functions that belong at the top of the module (only the libraries in "
         "HEAVY load on first use, each saying why):\n" + "\n".join(sorted(offenders))
+    )
 
 
 def test_every_package_is_declared_in_setup_cfg() -> None:
@@ -260,17 +317,23 @@ def test_every_package_is_declared_in_setup_cfg() -> None:
     config.read(ROOT / "setup.cfg")
     declared = set(config["options"]["packages"].split())
     mapped = {line.split("=")[0].strip() for line in config["options"]["package_dir"].strip().splitlines()}
-    found = {_module_name(init)
-             for tree in ("runtime", "envs", "sagemaker_rl") for init in (ROOT / tree).rglob("__init__.py")
-             if "for_" not in init.parent.relative_to(ROOT).as_posix()}  # compatibility modules: package data
+    found = {
+        _module_name(init)
+        for tree in ("runtime", "envs", "sagemaker_rl")
+        for init in (ROOT / tree).rglob("__init__.py")
+        if "for_" not in init.parent.relative_to(ROOT).as_posix()
+    }  # compatibility modules: package data
     assert not found - declared, f"packages missing from setup.cfg's [options] packages: {sorted(found - declared)}"
     stale = {p for p in declared - found - mapped if not (ROOT / p.replace(".", "/")).is_dir()}
     assert not stale, f"setup.cfg names packages that do not exist: {sorted(stale)}"
 
 
 def test_no_module_is_over_400_lines() -> None:
-    long = {str(p.relative_to(ROOT)): n for p in _modules().values()
-            if (n := len(p.read_text(encoding="utf-8").splitlines())) > MAX_LINES}
+    long = {
+        str(p.relative_to(ROOT)): n
+        for p in _modules().values()
+        if (n := len(p.read_text(encoding="utf-8").splitlines())) > MAX_LINES
+    }
     assert not long, f"modules over {MAX_LINES} lines (split them into cohesive modules): {long}"
 
 
@@ -279,12 +342,17 @@ def test_heavy_libraries_are_not_imported_at_module_level() -> None:
     for _name, path in _modules().items():
         for node in _top_level(_parse(path).body):
             modules = [alias.name for alias in node.names] if isinstance(node, ast.Import) else [node.module or ""]
-            offenders += [f"{path.relative_to(ROOT)}:{node.lineno} imports {m}" for m in modules
-                          if not getattr(node, "level", 0) and m.split(".")[0] in HEAVY]
+            offenders += [
+                f"{path.relative_to(ROOT)}:{node.lineno} imports {m}"
+                for m in modules
+                if not getattr(node, "level", 0) and m.split(".")[0] in HEAVY
+            ]
     # Modules whose classes subclass the library's (gym's Env for the old-gym bridges).
-    allowed = {"sagemaker_rl/compat/gym_bridge.py",
-               "sagemaker_rl/compat/for_roboschool/roboschool/__init__.py",
-               "sagemaker_rl/compat/for_gym_unity/gym_unity/envs/__init__.py"}
+    allowed = {
+        "sagemaker_rl/compat/gym_bridge.py",
+        "sagemaker_rl/compat/for_roboschool/roboschool/__init__.py",
+        "sagemaker_rl/compat/for_gym_unity/gym_unity/envs/__init__.py",
+    }
     offenders = [o for o in offenders if o.split(":")[0] not in allowed]
     assert not offenders, "heavy libraries imported when the module is (start-up time): " + "; ".join(offenders)
 
@@ -309,8 +377,7 @@ def test_envs_never_import_runtime() -> None:
 
 def test_envs_never_import_ray() -> None:
     offenders = _envs_imports_of("ray")
-    assert not offenders, "envs/ knows no training library (a backend adapts its environments): " + "; ".join(
-        offenders)
+    assert not offenders, "envs/ knows no training library (a backend adapts its environments): " + "; ".join(offenders)
 
 
 def test_entry_points_are_thin() -> None:
@@ -328,8 +395,9 @@ def test_entry_points_are_thin() -> None:
                 if module.split(".")[0] in sys.stdlib_module_names or module in ENTRYPOINT_IMPORTS:
                     continue
                 offenders.append(f"{path.relative_to(ROOT)}:{node.lineno} imports {module}")
-    assert not offenders, f"entry points import only {sorted(ENTRYPOINT_IMPORTS)} (and the standard library): " + \
-        "; ".join(offenders)
+    assert not offenders, (
+        f"entry points import only {sorted(ENTRYPOINT_IMPORTS)} (and the standard library): " + "; ".join(offenders)
+    )
 
 
 TRACKER_CITATION = re.compile(r"\b(issue|stop) #?\d+\b|\bCI, stop\b", re.IGNORECASE)
@@ -345,5 +413,6 @@ def test_comments_cite_no_tracker() -> None:
             for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
                 if TRACKER_CITATION.search(line) and "TRACKER_CITATION" not in line and "(issue|stop)" not in line:
                     offenders.append(f"{path.relative_to(ROOT)}:{number}")
-    assert not offenders, "comments and docstrings cite an issue or stop number (say why instead): " + \
-        ", ".join(offenders)
+    assert not offenders, "comments and docstrings cite an issue or stop number (say why instead): " + ", ".join(
+        offenders
+    )

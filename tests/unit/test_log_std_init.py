@@ -12,17 +12,23 @@ import torch
 from runtime.backends.rllib.algorithm import build_algorithm_config, fill_log_std
 from runtime.backends.rllib.ray_process import init_ray, shutdown_ray
 from runtime.config import hyperparameters as hp
+from runtime.config.spec import TrainingSpec
 from runtime.errors import UserError
 from runtime.plugins import INSTALLED
 
 validator_for = INSTALLED.validator_for
 
 
-def spec_for(model_config: dict[str, object]) -> hp.TrainingSpec:
+def spec_for(model_config: dict[str, object]) -> TrainingSpec:
     """A one-iteration PPO spec (the reacher preset's settings) with ``model_config`` added."""
-    params = {"preset": "reacher-ppo", "rl.training.config.num_env_runners": 0,
-              "rl.training.config.num_envs_per_env_runner": 1, "rl.training.config.train_batch_size": 64,
-              "rl.training.config.sgd_minibatch_size": 32, "rl.training.config.num_sgd_iter": 1}
+    params = {
+        "preset": "reacher-ppo",
+        "rl.training.config.num_env_runners": 0,
+        "rl.training.config.num_envs_per_env_runner": 1,
+        "rl.training.config.train_batch_size": 64,
+        "rl.training.config.sgd_minibatch_size": 32,
+        "rl.training.config.num_sgd_iter": 1,
+    }
     params.update({f"rl.training.config.model_config.{k}": v for k, v in model_config.items()})
     return hp.resolve(params, validator_for, num_cpus=2)
 
@@ -84,7 +90,6 @@ def test_the_algorithm_samples_with_the_initial_spread_and_refuses_discrete_acti
             discrete.build_algo()
     finally:
         shutdown_ray(local)
-
 
 
 @pytest.mark.parametrize("clip_log_std", [False, True])

@@ -11,14 +11,15 @@ import pytest
 from runtime.config import hyperparameters as hp
 from runtime.config import space_defaults as sd
 from runtime.config.presets import DEFAULT_PRESET, load_preset
-from runtime.job.setup import tree_name
+from runtime.config.spec import TrainingSpec
+from runtime.job.tree import tree_name
 from runtime.plugins import INSTALLED
 from runtime.train.job import _tree_hint
 
 _validator = INSTALLED.validator_for
 
 
-def resolve(hps: dict) -> hp.TrainingSpec:
+def resolve(hps: dict) -> TrainingSpec:
     return hp.resolve(hps, _validator, num_cpus=2)
 
 
@@ -30,8 +31,13 @@ def test_the_row_follows_the_action_and_observation_spaces() -> None:
     assert sd.spaces_of(box, gymnasium.spaces.Box(-2, 2, (1,))) == sd.Spaces(discrete=False, image=False)
     assert sd.spaces_of(pixels, gymnasium.spaces.Discrete(4)).image
     discrete = sd.ppo_defaults(sd.Spaces(discrete=True, image=False))
-    assert (discrete["num_envs_per_env_runner"], discrete["train_batch_size_per_learner"], discrete["num_epochs"],
-            discrete["minibatch_size"], discrete["lambda"]) == (16, 4096, 4, 64, 0.94)  # RL Zoo's Acrobot-v1
+    assert (
+        discrete["num_envs_per_env_runner"],
+        discrete["train_batch_size_per_learner"],
+        discrete["num_epochs"],
+        discrete["minibatch_size"],
+        discrete["lambda"],
+    ) == (16, 4096, 4, 64, 0.94)  # RL Zoo's Acrobot-v1
     assert discrete["observation_filter"] == "MeanStdFilter" and "log_std_init" not in discrete["model_config"]
     continuous = sd.ppo_defaults(sd.Spaces(discrete=False, image=False))
     assert continuous["train_batch_size_per_learner"] == 2048 and continuous["num_epochs"] == 10
@@ -49,15 +55,18 @@ def test_discrete_actions_skip_rllibs_action_normalisation_which_leaves_them_as_
     assert "normalize_actions" not in sd.ppo_defaults(sd.Spaces(discrete=False, image=True))  # actions of any kind
     assert load_preset("cartpole-ppo").config["normalize_actions"] is False
     # What normalising would have done to them: nothing (it unsquashes Box actions only).
-    for space, action in ((gymnasium.spaces.Discrete(3, start=-1), np.int64(1)),
-                          (gymnasium.spaces.MultiDiscrete([2, 5]), np.array([1, 4]))):
+    for space, action in (
+        (gymnasium.spaces.Discrete(3, start=-1), np.int64(1)),
+        (gymnasium.spaces.MultiDiscrete([2, 5]), np.array([1, 4])),
+    ):
         assert np.array_equal(unsquash_action(action, space), action)
     assert not np.array_equal(unsquash_action(np.array([0.5]), gymnasium.spaces.Box(0, 10, (1,))), np.array([0.5]))
 
 
 def test_an_env_without_a_preset_gets_the_table_and_the_users_values_win(capsys: pytest.CaptureFixture) -> None:
-    spec = resolve({hp.ENV: "Acrobot-v1", "rl.training.config.num_epochs": 7,
-                    "rl.training.config.model.fcnet_hiddens": [32]})
+    spec = resolve(
+        {hp.ENV: "Acrobot-v1", "rl.training.config.num_epochs": 7, "rl.training.config.model.fcnet_hiddens": [32]}
+    )
     config = spec.config
     assert config["num_envs_per_env_runner"] == 16 and config["train_batch_size_per_learner"] == 4096
     assert config["num_epochs"] == 7 and config["model_config"]["fcnet_hiddens"] == [32]

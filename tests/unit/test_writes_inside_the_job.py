@@ -16,6 +16,7 @@ import pytest
 import runtime.errors
 import runtime.evaluate.evaluator
 import runtime.job.setup
+import runtime.job.tree
 from envs import adapters
 from runtime.job.script_failure import StderrTail
 from runtime.plugins import INSTALLED
@@ -31,12 +32,14 @@ def laptop(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Path]
     monkeypatch.delenv("SAGEMAKER_BASE_DIR", raising=False)
     monkeypatch.setattr(runtime.errors, "DEFAULT_BASE_DIR", opt_ml)
     monkeypatch.setattr(runtime.job.setup, "DEFAULT_BASE_DIR", opt_ml)
+    monkeypatch.setattr(runtime.job.tree, "DEFAULT_BASE_DIR", opt_ml)
     monkeypatch.chdir(launch)
     return opt_ml, launch
 
 
-def test_a_missing_preset_file_writes_no_opt_ml(laptop: tuple[Path, Path], tmp_path: Path,
-                                                capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_missing_preset_file_writes_no_opt_ml(
+    laptop: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     opt_ml, launch = laptop
     assert train_preset_file(Path("missing.py"), None, {}) == 2
     assert "--preset missing.py: no such Coach preset file" in capsys.readouterr().err
@@ -48,9 +51,9 @@ def test_a_missing_preset_file_writes_no_opt_ml(laptop: tuple[Path, Path], tmp_p
     assert not opt_ml.exists()
 
 
-def test_an_evaluated_environment_writes_into_the_job_not_the_launch_folder(laptop: tuple[Path, Path],
-                                                                           tmp_path: Path,
-                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_evaluated_environment_writes_into_the_job_not_the_launch_folder(
+    laptop: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The knapsack example's environment writes ``knapsack_medium.csv`` where it runs."""
     _, launch = laptop
 
@@ -65,8 +68,9 @@ def test_an_evaluated_environment_writes_into_the_job_not_the_launch_folder(lapt
     assert (job / "output" / "intermediate" / "knapsack_medium.csv").is_file()
 
 
-def test_paths_given_relative_to_the_launch_folder_still_name_it(laptop: tuple[Path, Path], tmp_path: Path,
-                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+def test_paths_given_relative_to_the_launch_folder_still_name_it(
+    laptop: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """``rlrt evaluate --checkpoint ckpt``: the evaluation runs in the job's folder, the path stays the user's."""
     _, launch = laptop
     (launch / "ckpt").mkdir()
@@ -77,8 +81,9 @@ def test_paths_given_relative_to_the_launch_folder_still_name_it(laptop: tuple[P
         return 0
 
     monkeypatch.setattr(runtime.evaluate.evaluator, "evaluate_in_job", play)
-    code = runtime.evaluate.evaluator.run_evaluation_job(tmp_path / "job", {}, Path("model"), plugins=INSTALLED,
-                                                         checkpoint="ckpt")
+    code = runtime.evaluate.evaluator.run_evaluation_job(
+        tmp_path / "job", {}, Path("model"), plugins=INSTALLED, checkpoint="ckpt"
+    )
     assert code == 0 and given["checkpoint"] == str(launch / "ckpt") and given["model"] == launch / "model"
 
 

@@ -27,7 +27,7 @@ from runtime.backends.rllib.images import float_observations, raw_space, with_fl
 from runtime.backends.rllib.multi_agent_env import as_rllib_multi_agent_env
 from runtime.backends.rllib.ppo_learner import ppo_learner_class
 from runtime.backends.rllib.reward_scale import REWARD_SCALE, scaled_rewards
-from runtime.config.hyperparameters import TrainingSpec
+from runtime.config.spec import TrainingSpec
 from runtime.config.threads import SETTING as THREADS
 from runtime.errors import UserError
 from runtime.job.env_config import env_start_error
@@ -50,9 +50,11 @@ def check_discrete_actions(algorithm: str, env_id: str, action_space: Any) -> No
         return
     if isinstance(action_space, (gymnasium.spaces.Box, gymnasium.spaces.MultiDiscrete, gymnasium.spaces.MultiBinary)):
         instead = "PPO or SAC" if isinstance(action_space, gymnasium.spaces.Box) else "PPO"
-        raise UserError(f"{algorithm} needs discrete actions; {env_id} has {type(action_space).__name__} actions "
-                        f"({action_space}): use {instead} (rl.training.run), or an environment with Discrete "
-                        "actions.")
+        raise UserError(
+            f"{algorithm} needs discrete actions; {env_id} has {type(action_space).__name__} actions "
+            f"({action_space}): use {instead} (rl.training.run), or an environment with Discrete "
+            "actions."
+        )
 
 
 def rllib_env_name(env_id: str) -> str:
@@ -89,8 +91,11 @@ def _counted_env(creator: Any, env_id: str, env_context: Any) -> Any:
     if isinstance(env_context, Mapping) and "num_envs" in env_context:
         count = int(env_context["num_envs"])
         context = {k: v for k, v in env_context.items() if k != "num_envs"}
-        env = make_native_vector(env_id, count) if is_registry_creator(creator) and has_native_vector(
-            env_id, context) else gymnasium.vector.SyncVectorEnv([functools.partial(creator, context)] * count)
+        env = (
+            make_native_vector(env_id, count)
+            if is_registry_creator(creator) and has_native_vector(env_id, context)
+            else gymnasium.vector.SyncVectorEnv([functools.partial(creator, context)] * count)
+        )
     else:
         env = creator(env_context)
     return with_episode_statistics(with_finite_values(env, env_id))
@@ -201,8 +206,11 @@ def build_algorithm_config(
     defaults = default_config_dict(spec.algorithm)
     settings: dict[str, Any] = {
         # An integral float (7.0) where RLlib wants an integer: the check let it through; RLlib needs an int.
-        key: int(value) if isinstance(value, float) and value.is_integer()
-        and isinstance(defaults.get(key, _TYPE_OF_NONE_DEFAULTS.get(key)), int) else value
+        key: int(value)
+        if isinstance(value, float)
+        and value.is_integer()
+        and isinstance(defaults.get(key, _TYPE_OF_NONE_DEFAULTS.get(key)), int)
+        else value
         for key, value in spec.config.items()
     }
     model_config: dict[str, Any] = dict(settings.pop("model_config", None) or {})
@@ -219,9 +227,10 @@ def build_algorithm_config(
             f"'rl.training.config.model.custom_model' names {custom_model!r}, an RLlib 1.x custom model (ModelV2), "
             "which RLlib 2.x's new API stack (what rlrt trains) does not run: remove 'custom_model' and "
             "'custom_model_config' and shape RLlib's default network with model_config (fcnet_hiddens, "
-            "fcnet_activation, conv_filters, use_lstm; docs/MIGRATING.md, \"Porting a custom model\"). An action-"
+            'fcnet_activation, conv_filters, use_lstm; docs/MIGRATING.md, "Porting a custom model"). An action-'
             "masking model needs no port: an environment whose Dict observation has an 'action_mask' entry is "
-            f"masked by rlrt itself; {env_id or env_name}'s observations have none.")
+            f"masked by rlrt itself; {env_id or env_name}'s observations have none."
+        )
     env_config = dict(spec.env_config if env_config is None else env_config)
     multi_agent = env_id is not None and env_info(env_id).multi_agent
     if num_gpus and "num_gpus_per_learner" not in settings:
@@ -236,8 +245,9 @@ def build_algorithm_config(
         if spec.seed is not None:
             config.debugging(seed=spec.seed)
         if action_mask:
-            config.rl_module(rl_module_spec=masking_module_spec(spec.algorithm, {**config.model_config,
-                                                                                 **model_config}))
+            config.rl_module(
+                rl_module_spec=masking_module_spec(spec.algorithm, {**config.model_config, **model_config})
+            )
         elif model_config:
             merged = {**config.model_config, **model_config}
             config.rl_module(model_config=merged)
@@ -255,13 +265,20 @@ def build_algorithm_config(
         if multi_agent and observation_filter == "MeanStdFilter":
             config.env_runners(env_to_module_connector=mean_std_filter_multi_agent)
         elif not multi_agent:  # integer observations (camera frames) reach the model as float32 (see images)
-            config.env_runners(env_to_module_connector=with_float_observations(mean_std_filter)
-                               if observation_filter == "MeanStdFilter" else float_observations)
+            config.env_runners(
+                env_to_module_connector=with_float_observations(mean_std_filter)
+                if observation_filter == "MeanStdFilter"
+                else float_observations
+            )
         config.validate()
     except (ValueError, TypeError, KeyError) as exc:
-        offline = (f" RLlib's {spec.algorithm} learns only from logged data, which rlrt's RLlib backend does not read "
-                   "(RLlib's offline settings are refused); d3rlpy's offline algorithms do "
-                   "(rl.training.backend=d3rlpy, docs/OFFLINE.md)." if spec.algorithm in OFFLINE_ONLY else "")
+        offline = (
+            f" RLlib's {spec.algorithm} learns only from logged data, which rlrt's RLlib backend does not read "
+            "(RLlib's offline settings are refused); d3rlpy's offline algorithms do "
+            "(rl.training.backend=d3rlpy, docs/OFFLINE.md)."
+            if spec.algorithm in OFFLINE_ONLY
+            else ""
+        )
         raise UserError(f"RLlib rejected the {spec.algorithm} configuration: {exc}{offline}") from exc
     return config
 
@@ -270,9 +287,11 @@ def masking_module_spec(algorithm: str, model_config: Mapping[str, Any]) -> Any:
     """RLlib's action-masking PPO module (``ray.rllib.examples.rl_modules.classes.action_masking_rlm``) for an
     environment whose observations carry an action mask; other algorithms: a :class:`UserError`."""
     if algorithm != "PPO":
-        raise UserError(f"The environment's observations carry an 'action_mask': action masking trains with PPO "
-                        f"(RLlib's masking module); {algorithm} has none. Set rl.training.run to PPO, or drop the "
-                        "mask from the observations.")
+        raise UserError(
+            f"The environment's observations carry an 'action_mask': action masking trains with PPO "
+            f"(RLlib's masking module); {algorithm} has none. Set rl.training.run to PPO, or drop the "
+            "mask from the observations."
+        )
     from ray.rllib.core.rl_module.rl_module import RLModuleSpec  # heavy: Ray and RLlib (~4 s)
     from ray.rllib.examples.rl_modules.classes.action_masking_rlm import (  # heavy: Ray and RLlib (~4 s)
         ActionMaskingTorchRLModule,
@@ -290,9 +309,11 @@ def initial_log_std(value: float, algorithm: Any, **_: Any) -> None:
     output, whose bias is set to ``value``. Raises UserError when no module of the algorithm has a Gaussian policy."""
     results = algorithm.learner_group.foreach_learner(functools.partial(_fill_learner_log_std, value))
     if not any(result.get() for result in results):
-        raise UserError("'rl.training.config.model_config.log_std_init' sets the initial spread of a Gaussian policy; "
-                        f"this {type(algorithm).__name__} job's policies have none (discrete actions, or a model "
-                        "without a policy head). Remove the setting.")
+        raise UserError(
+            "'rl.training.config.model_config.log_std_init' sets the initial spread of a Gaussian policy; "
+            f"this {type(algorithm).__name__} job's policies have none (discrete actions, or a model "
+            "without a policy head). Remove the setting."
+        )
     for group in (algorithm.env_runner_group, getattr(algorithm, "eval_env_runner_group", None)):
         if group is not None:
             group.sync_weights(from_worker_or_learner_group=algorithm.learner_group, inference_only=True)

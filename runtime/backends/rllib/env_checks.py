@@ -17,7 +17,7 @@ from envs.action_masks import has_action_mask
 from envs.errors import EnvConfigError, EnvStartError
 from envs.catalog import KNOWN_ENVS
 from envs.registry import canonical_env_id, env_info, make_env
-from runtime.config.hyperparameters import TrainingSpec
+from runtime.config.spec import TrainingSpec
 from runtime.errors import UserError
 from runtime.job.env_config import env_start_error
 from runtime.user_code import described

@@ -19,7 +19,7 @@ from typing import Any, TextIO
 
 import numpy as np
 
-from runtime.config.hyperparameters import TrainingSpec
+from runtime.config.spec import TrainingSpec
 from runtime.errors import UserError
 from runtime.evaluate.episodes import flat_observation
 from runtime.names import OUTPUT_DATA_DIR
@@ -80,8 +80,9 @@ def episode_rows(chunks: list[Any], episode_id: str) -> list[dict[str, Any]]:
     return rows
 
 
-def on_episode_end(folder: str, *, episode: Any, env_runner: Any = None, prev_episode_chunks: Any = None,
-                   **_: Any) -> None:
+def on_episode_end(
+    folder: str, *, episode: Any, env_runner: Any = None, prev_episode_chunks: Any = None, **_: Any
+) -> None:
     """RLlib's ``on_episode_end``: buffer the finished episode's rows on the env runner."""
     if env_runner is None:
         return
@@ -118,6 +119,10 @@ def episode_output(spec: TrainingSpec, job: Any, out: TextIO) -> TrainingSpec:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise UserError(f"rl.training.config.output: cannot create {folder}: {exc}") from exc
-    print(f"rlrt: every finished episode is written to {folder} (rlrt's rollout format: an offline job reads it "
-          "with rl.training.config.input)", file=out, flush=True)
+    print(
+        f"rlrt: every finished episode is written to {folder} (rlrt's rollout format: an offline job reads it "
+        "with rl.training.config.input)",
+        file=out,
+        flush=True,
+    )
     return replace(spec, config={**spec.config, OUTPUT_SETTING: str(folder)})

@@ -27,7 +27,7 @@ from envs.deepracer.env import SIMTRACE_COLUMNS, DeepRacerConfigError, DeepRacer
 from envs.deepracer.metadata import MetadataError, ModelMetadata, load_metadata
 from envs.deepracer.reward import RewardFunctionError
 from envs.deepracer.tracks import TrackError
-from runtime.config import hyperparameters as hp
+from runtime.config.spec import TrainingSpec
 from runtime.contracts import TrainingHooks
 from runtime.errors import UserError
 from runtime.families.deepracer.dialect import EVAL_SIMTRACE_DIR, METADATA_FILE, SIMTRACE_DIR, TRAINING_METRICS
@@ -75,7 +75,7 @@ class DeepRacerHooks(TrainingHooks):
         self.s3_sync: Any = None
 
     # ---- before training
-    def prepare(self, spec: hp.TrainingSpec) -> hp.TrainingSpec:
+    def prepare(self, spec: TrainingSpec) -> TrainingSpec:
         extras = dict(spec.extras.get("deepracer", {}) or {})
         channel = self.job.channel_dir(CHANNEL_TRAIN)
         train_dir = channel if channel.is_dir() else None
@@ -97,14 +97,23 @@ class DeepRacerHooks(TrainingHooks):
                 "use 'clipped_ppo' (the deepracer-ppo preset)."
             )
         if self.reward_path is not None or self.metadata_path is not None:
-            print(f"rlrt: DeepRacer files: reward function {self.reward_path or '(none)'}, model metadata "
-                  f"{self.metadata_path or '(none)'}", flush=True)
+            print(
+                f"rlrt: DeepRacer files: reward function {self.reward_path or '(none)'}, model metadata "
+                f"{self.metadata_path or '(none)'}",
+                flush=True,
+            )
         if self.reward_path is None:
-            print("rlrt: no reward function in the train channel: using the documentation's "
-                  "'follow the centre line' example", flush=True)
+            print(
+                "rlrt: no reward function in the train channel: using the documentation's "
+                "'follow the centre line' example",
+                flush=True,
+            )
         if self.metadata_path is None:
-            print("rlrt: no model_metadata.json in the train channel: using DeepRacer's default (5 discrete actions "
-                  "at 0.6 m/s, FRONT_FACING_CAMERA)", flush=True)
+            print(
+                "rlrt: no model_metadata.json in the train channel: using DeepRacer's default (5 discrete actions "
+                "at 0.6 m/s, FRONT_FACING_CAMERA)",
+                flush=True,
+            )
         root = prefix_root(train_dir, extras)
         yaml_settings = read_training_yaml(root)
         trials = yaml_settings.pop("number_of_trials", None)
@@ -113,8 +122,9 @@ class DeepRacerHooks(TrainingHooks):
         if self.reward_path:
             env_config["reward_function"] = str(self.reward_path)
         if train_dir is not None:
-            env_config["track_dirs"] = list(dict.fromkeys([str(root), str(train_dir)]
-                                                          + ([str(channel)] if channel.is_dir() else [])))
+            env_config["track_dirs"] = list(
+                dict.fromkeys([str(root), str(train_dir)] + ([str(channel)] if channel.is_dir() else []))
+            )
         env_config.setdefault("phase", "training")
         # Try the configuration here, where errors are plain: build, reset and drive a few steps.
         try:
@@ -137,12 +147,15 @@ class DeepRacerHooks(TrainingHooks):
         config["model_config"] = model
         new_extras = dict(spec.extras)
         new_extras["deepracer"] = {**extras, **({"number_of_trials": trials} if trials is not None else {})}
-        print(f"rlrt: DeepRacer track '{env_config.get('world_name', 'oval')}', race type "
-              f"{str(env_config.get('race_type', 'TIME_TRIAL')).upper()}, sensors {list(self.metadata.sensors)}, "
-              f"{self.metadata.action_space_type} actions, {self.metadata.neural_network}", flush=True)
+        print(
+            f"rlrt: DeepRacer track '{env_config.get('world_name', 'oval')}', race type "
+            f"{str(env_config.get('race_type', 'TIME_TRIAL')).upper()}, sensors {list(self.metadata.sensors)}, "
+            f"{self.metadata.action_space_type} actions, {self.metadata.neural_network}",
+            flush=True,
+        )
         return replace(spec, config=config, env_config=env_config, extras=new_extras)
 
-    def pretrained(self, spec: hp.TrainingSpec) -> tuple[Path, str] | None:
+    def pretrained(self, spec: TrainingSpec) -> tuple[Path, str] | None:
         return pretrained_model(self.inputs_dir, spec.extras.get("deepracer", {}) or {})
 
     def configure(self, config: Any) -> None:
@@ -201,8 +214,9 @@ class DeepRacerHooks(TrainingHooks):
             self.episode_ids[key] = self.counters[phase]
         return self.episode_ids[key]
 
-    def on_iteration(self, algo: Any, result: Mapping[str, Any], state: TrainingState, metrics: IterationMetrics,
-                     out: TextIO) -> None:
+    def on_iteration(
+        self, algo: Any, result: Mapping[str, Any], state: TrainingState, metrics: IterationMetrics, out: TextIO
+    ) -> None:
         episodes, rows = self._drain()
         iteration = state.training_iteration
         trial = {"training": 0, "evaluation": 0}
@@ -213,16 +227,25 @@ class DeepRacerHooks(TrainingHooks):
             worker = self.workers.setdefault(ep["source"], len(self.workers)) if phase == "training" else 0
             trial[phase] += 1
             self.steps[phase] += int(ep["steps"])
-            self.entries.append({
-                "reward_score": ep["reward_score"], "metric_time": ep["metric_time"], "start_time": ep["start_time"],
-                "elapsed_time_in_milliseconds": ep["elapsed_time_in_milliseconds"], "episode": number,
-                "trial": trial[phase], "phase": phase, "completion_percentage": ep["completion_percentage"],
-                "episode_status": ep["episode_status"],
-            })
+            self.entries.append(
+                {
+                    "reward_score": ep["reward_score"],
+                    "metric_time": ep["metric_time"],
+                    "start_time": ep["start_time"],
+                    "elapsed_time_in_milliseconds": ep["elapsed_time_in_milliseconds"],
+                    "episode": number,
+                    "trial": trial[phase],
+                    "phase": phase,
+                    "completion_percentage": ep["completion_percentage"],
+                    "episode_status": ep["episode_status"],
+                }
+            )
             tag = "Training" if phase == "training" else "Testing"
-            lines.append(f"{tag}> Name=main_level/agent, Worker={worker}, Episode={number}, "
-                         f"Total reward={ep['reward_total']:.2f}, Steps={self.steps['training']}, "
-                         f"Training iteration={iteration}")
+            lines.append(
+                f"{tag}> Name=main_level/agent, Worker={worker}, Episode={number}, "
+                f"Total reward={ep['reward_total']:.2f}, Steps={self.steps['training']}, "
+                f"Training iteration={iteration}"
+            )
         policy = policy_training_line(result, iteration)
         if policy:
             lines.append(policy)
@@ -232,8 +255,9 @@ class DeepRacerHooks(TrainingHooks):
         self._write_metrics()
         for phase, folder in (("training", SIMTRACE_DIR), ("evaluation", EVAL_SIMTRACE_DIR)):
             if rows[phase] or phase == "training":
-                self._write_simtrace(self.job.intermediate_dir / folder / f"{iteration - 1}-iteration.csv", phase,
-                                     rows[phase])
+                self._write_simtrace(
+                    self.job.intermediate_dir / folder / f"{iteration - 1}-iteration.csv", phase, rows[phase]
+                )
         if self.s3_sync is not None:
             self.s3_sync.sync()
 
@@ -301,5 +325,7 @@ def policy_training_line(result: Mapping[str, Any], iteration: int) -> str | Non
         return math.nan
 
     lr = pick("default_optimizer_learning_rate", "curr_lr")
-    return (f"Policy training> Surrogate loss={pick('policy_loss'):.6g}, KL divergence={pick('mean_kl_loss'):.6g}, "
-            f"Entropy={pick('entropy'):.6g}, training epoch={iteration - 1}, learning_rate={lr:.6g}")
+    return (
+        f"Policy training> Surrogate loss={pick('policy_loss'):.6g}, KL divergence={pick('mean_kl_loss'):.6g}, "
+        f"Entropy={pick('entropy'):.6g}, training epoch={iteration - 1}, learning_rate={lr:.6g}"
+    )
