@@ -33,9 +33,10 @@ SHORTHANDS = (
     Shorthand(("--seed",), "seed", SEED, int, "N", "the random seed (= --set seed=N)"),
     Shorthand(("--timesteps", "-n"), "timesteps", STOP_PREFIX + STOP_TIMESTEPS_TOTAL, int, "N",
               "stop after N environment steps (= --set rl.training.stop.timesteps_total=N)"),
-    Shorthand(("--track",), "track", TRACK, str, "TRACKER", "also track the run with mlflow (= --set track=mlflow): "
-              "settings, every iteration's metrics and the model folder, in $MLFLOW_TRACKING_URI or else a SQLite "
-              "store beside the job's tree (rlrt-jobs/mlflow.db); TensorBoard's logs are written either way"),
+    Shorthand(("--track",), "track", TRACK, str, "TRACKER", "also track the run with mlflow or wandb (= --set "
+              "track=mlflow): settings, every iteration's metrics and the model folder; MLflow in "
+              "$MLFLOW_TRACKING_URI or else a SQLite store beside the job's tree (rlrt-jobs/mlflow.db), W&B offline "
+              "(unless $WANDB_MODE) in rlrt-jobs/wandb/; TensorBoard's logs are written either way"),
 )
 
 

@@ -24,7 +24,7 @@ PRETRAINED_MODEL = "pretrained_model"
 """Warm start: a model folder, ``model.tar.gz`` or checkpoint to start from (``pretrained``; train.warm_start)."""
 TRACK = "track"
 """Experiment tracking beside TensorBoard (``rlrt train --track``; :mod:`runtime.train.tracking`)."""
-TRACKERS = ("mlflow",)
+TRACKERS = ("mlflow", "wandb")
 
 WORKFLOW_KEYS: Mapping[str, ValueCheck] = MappingProxyType(
     {

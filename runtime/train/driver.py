@@ -35,8 +35,8 @@ from runtime.train.checkpoints import CheckpointManager, TrainingState, config_c
 from runtime.train.model_folder import kept_checkpoint, model_after_stop, model_is_current, write_model_folder
 from runtime.train.progress import ProgressBar, SlowStartNotice
 from runtime.train.reporting import STOP_ALIASES, IterationMetrics, Reporter, console_mode
+from runtime.train import tracking
 from runtime.train.session_setup import build_session, recorded_spaces
-from runtime.train.tracking import MLFLOW, MLflowTracker, default_store, settings_as_params
 from runtime.train.videos import RolloutVideos
 from runtime.train.warm_start import warm_start
 
@@ -307,19 +307,15 @@ def _train(
         hooks.close()
 
 
-def start_tracking(job: JobEnvironment, spec: TrainingSpec, container: bool, out: TextIO) -> MLflowTracker | None:
-    """The job's MLflow run when the hyperparameter ``track`` asks for one (:mod:`runtime.train.tracking`)."""
-    if spec.extras.get(hp.TRACK) != MLFLOW:
+def start_tracking(job: JobEnvironment, spec: TrainingSpec, container: bool, out: TextIO) -> tracking.Tracker | None:
+    """The job's tracked run when the hyperparameter ``track`` asks for one (:mod:`runtime.train.tracking`)."""
+    kind = spec.extras.get(hp.TRACK)
+    if kind is None:
         return None
     name = os.environ.get("TRAINING_JOB_NAME", spec.preset) if container else job.base_dir.name
-    params = settings_as_params(spec.preset, spec.algorithm, spec.env, spec.seed, spec.config, spec.stop)
-    return MLflowTracker(
-        name,
-        params,
-        {"rlrt.tree": str(job.base_dir), "rlrt.preset": spec.preset},
-        default_store(job.base_dir, container),
-        out,
-    )
+    params = tracking.settings_as_params(spec.preset, spec.algorithm, spec.env, spec.seed, spec.config, spec.stop)
+    tags = {"rlrt.tree": str(job.base_dir), "rlrt.preset": spec.preset}
+    return tracking.start(str(kind), name, params, tags, job.base_dir, container, out)
 
 
 def _settings_on_resume(

@@ -23,7 +23,7 @@ from runtime.evaluate.episodes import testing_line
 from runtime.metric_lines import OFF_POLICY_ESTIMATES, metric_line
 from runtime.paths import FILE, FOLDER, guarded
 from runtime.train.curve import plot_learning_curve
-from runtime.train.tracking import MLflowTracker
+from runtime.train.tracking import Tracker
 
 METRIC_LINE_KEYS = (
     "episode_reward_mean",
@@ -201,7 +201,7 @@ class Reporter:
         stop: Mapping[str, Any] | None = None,
         units: tuple[str, str] = ("iteration", "steps"),
         kept: Callable[[], str] = str,
-        tracker: MLflowTracker | None = None,
+        tracker: Tracker | None = None,
     ) -> None:
         """``tensorboard_copy``: write the TensorBoard events into ``intermediate_dir/tensorboard`` as well (SageMaker
         uploads that folder with the job's output; ``tensorboard_dir`` only with a TensorBoard output config).
@@ -210,8 +210,8 @@ class Reporter:
         points go (TensorBoard's own ``purge_step``). ``console``: what stdout shows of an iteration
         (:func:`console_mode`); ``stop`` and ``units`` (the session's words for an iteration and a step): what its
         one line for a person says (:func:`compact_line`). ``kept``: what the job keeps (its last checkpoint), as a
-        sentence added to a failure to write these files (a full or read-only disk). ``tracker``: the job's MLflow
-        run (``--track mlflow``), which gets every iteration's metrics too."""
+        sentence added to a failure to write these files (a full or read-only disk). ``tracker``: the job's tracked
+        run (``--track mlflow|wandb``), which gets every iteration's metrics too."""
         from tensorboardX import SummaryWriter  # heavy: TensorBoard writer
 
         self.intermediate_dir = intermediate_dir
@@ -308,7 +308,7 @@ class Reporter:
     def close(self, raise_errors: bool = True, model_dir: Path | None = None) -> None:
         """Flush everything and draw the final learning curve. Each is closed even when one fails (a full or
         read-only disk); the first failure is then raised, naming its path, or (``raise_errors`` False: the job
-        is failing already) said in one line. The MLflow run ends with the complete ``model_dir`` as its artifact,
+        is failing already) said in one line. The tracked run ends with the complete ``model_dir`` as its artifact,
         FAILED when the job is failing, KILLED when a signal stopped it."""
         if self.tracker is not None:
             stopped = isinstance(sys.exc_info()[1], JobInterrupted)

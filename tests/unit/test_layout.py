@@ -118,6 +118,7 @@ HEAVY: dict[str, str] = {
     "imageio_ffmpeg": "ffmpeg, only to write a video",
     "lz4": "LZ4, only to read RLlib 1.x's compressed sample batches (where it is missing, one clear error)",
     "mlflow": "MLflow (~3.5 s), only for a job tracked with it (--track mlflow)",
+    "wandb": "W&B's client (~2.5 s), only for a job tracked with it (--track wandb)",
 }
 """The third-party libraries a function may import (on first use, for start-up time), and why each is heavy. Every
 other import, first-party modules above all, stands at the top of its module, where readers and this test see it."""

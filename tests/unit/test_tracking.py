@@ -1,11 +1,16 @@
-"""runtime/train/tracking.py's pure parts: the settings as MLflow parameters and where the default store is."""
+"""runtime/train/tracking.py: the settings as parameters, where the default stores are, and a W&B run whose write
+fails mid-job (W&B's own offline run in a temporary folder)."""
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 
-from runtime.train.tracking import MAX_PARAM, default_store, settings_as_params
+import pytest
+
+from runtime.errors import UserError
+from runtime.train.tracking import MAX_PARAM, WandbTracker, default_store, default_wandb_dir, settings_as_params
 
 
 def test_settings_become_strings_and_a_long_one_is_cut_with_a_mark() -> None:
@@ -23,3 +28,31 @@ def test_the_default_store_is_beside_a_local_tree_and_in_a_containers_output() -
     assert default_store(Path("/home/you/rlrt-jobs/cartpole-ppo-s3"), container=False) == Path(
         "/home/you/rlrt-jobs/mlflow.db")
     assert default_store(Path("/opt/ml"), container=True) == Path("/opt/ml/output/intermediate/mlflow/mlflow.db")
+
+    assert default_wandb_dir(Path("/home/you/rlrt-jobs/cartpole-ppo-s3"), container=False) == Path(
+        "/home/you/rlrt-jobs")
+    assert default_wandb_dir(Path("/opt/ml"), container=True) == Path("/opt/ml/output/intermediate")
+
+
+def test_a_wandb_write_that_fails_stops_the_tracking_with_one_line(tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("WANDB_MODE", "WANDB_DIR", "WANDB_PROJECT"):
+        monkeypatch.delenv(name, raising=False)
+    out = io.StringIO()
+    tracker = WandbTracker("t", {"lr": "0.1"}, {"rlrt.tree": str(tmp_path)}, tmp_path, out)
+    tracker.log({"episode_reward_mean": 1.0}, 10)
+    tracker.run.finish()  # the run ends behind the tracker's back: W&B refuses the next write
+    tracker.log({"episode_reward_mean": 2.0}, 20)
+    tracker.log({"episode_reward_mean": 3.0}, 30)
+    tracker.end(tmp_path, "FINISHED")
+    lines = out.getvalue().splitlines()
+    assert lines[0].startswith("rlrt: tracking with W&B (offline): run 't' (") and len(lines) == 2
+    assert lines[1].startswith("rlrt: warning: W&B could not log the iteration's metrics (UsageError: ")
+    assert lines[1].endswith("tracking stops here (progress.csv and TensorBoard have every number)")
+    assert list(tmp_path.glob("wandb/offline-run-*/run-*.wandb"))
+
+
+def test_a_wandb_mode_wandb_refuses_is_named_before_training(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("WANDB_MODE", "ofline")
+    with pytest.raises(UserError, match=r"^WANDB_MODE=ofline is not a W&B mode: set it to one of offline, online, "):
+        WandbTracker("t", {}, {}, tmp_path, io.StringIO())
