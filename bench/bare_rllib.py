@@ -25,8 +25,9 @@ def main() -> None:
 
         # Remote env runners (Ray workers, started by the raylet ray.init starts below) inherit these, as rlrt gives
         # its workers the env runners' count; this process (the learner, and the local env runner) is set directly.
-        os.environ["OMP_NUM_THREADS"] = os.environ["MKL_NUM_THREADS"] = str(threads.get("env_runner") or
-                                                                            threads["learner"])
+        os.environ["OMP_NUM_THREADS"] = os.environ["MKL_NUM_THREADS"] = str(
+            threads.get("env_runner") or threads["learner"]
+        )
         torch.set_num_threads(int(threads["learner"]))
         print(f"bare_torch_threads: learner {threads['learner']}, env runners {os.environ['OMP_NUM_THREADS']}")
     settings = dict(resolved["config"])

@@ -27,13 +27,15 @@ def main() -> None:
         seconds, steps = [], []
         for seed in seeds:
             hyperparameters = {"seed": seed, **{f"rl.training.config.{k}": v for k, v in overrides.items()}}
-            reached, env_steps, _ = seconds_to_cartpole_475(OUT / "cartpole_sweep" / f"{name}-{seed}",
-                                                            hyperparameters)
+            reached, env_steps, _ = seconds_to_cartpole_475(OUT / "cartpole_sweep" / f"{name}-{seed}", hyperparameters)
             seconds.append(reached)
             steps.append(env_steps)
             print(f"{name} seed {seed}: {reached:.1f} s ({env_steps} steps)", flush=True)
-        print(f"{name}: median {statistics.median(seconds):.1f} s, {statistics.median(steps):.0f} steps; "
-              f"overrides {json.dumps(overrides)}", flush=True)
+        print(
+            f"{name}: median {statistics.median(seconds):.1f} s, {statistics.median(steps):.0f} steps; "
+            f"overrides {json.dumps(overrides)}",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

@@ -88,8 +88,11 @@ def main() -> int:
         for hosts, runners in cases:
             rate, steps, seconds, wall = run(hosts, args.iterations, Path(tmp) / f"h{hosts}r{runners}", runners)
             rows.append((hosts, runners, rate, steps, seconds, wall))
-            print(f"{hosts} host(s), {runners} env runner(s): {rate:.0f} env steps/s ({steps} steps in "
-                  f"{seconds:.1f} s; job wall time {wall:.0f} s)", flush=True)
+            print(
+                f"{hosts} host(s), {runners} env runner(s): {rate:.0f} env steps/s ({steps} steps in "
+                f"{seconds:.1f} s; job wall time {wall:.0f} s)",
+                flush=True,
+            )
     lines = [
         "# Multi-host scaling on one machine (network-namespace hosts)",
         "",
@@ -106,8 +109,10 @@ def main() -> int:
         "",
         "| hosts | env runners | env steps/s | steps counted | seconds counted | job wall time (s) |",
         "| ---: | ---: | ---: | ---: | ---: | ---: |",
-        *[f"| {h} | {r} | {rate:.0f} | {steps} | {seconds:.1f} | {wall:.0f} |"
-          for h, r, rate, steps, seconds, wall in rows],
+        *[
+            f"| {h} | {r} | {rate:.0f} | {steps} | {seconds:.1f} | {wall:.0f} |"
+            for h, r, rate, steps, seconds, wall in rows
+        ],
         "",
     ]
     args.out.parent.mkdir(parents=True, exist_ok=True)

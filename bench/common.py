@@ -27,9 +27,11 @@ def machine() -> str:
         pass
     mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
     load = os.getloadavg()
-    return (f"{model}, {os.cpu_count()} cores, {mem:.0f} GiB, Python {platform.python_version()}, "
-            f"load average {load[0]:.1f}/{load[1]:.1f}/{load[2]:.1f} at the start, "
-            f"speed: a 10^7-addition Python loop in {python_loop_seconds():.2f} s")
+    return (
+        f"{model}, {os.cpu_count()} cores, {mem:.0f} GiB, Python {platform.python_version()}, "
+        f"load average {load[0]:.1f}/{load[1]:.1f}/{load[2]:.1f} at the start, "
+        f"speed: a 10^7-addition Python loop in {python_loop_seconds():.2f} s"
+    )
 
 
 def python_loop_seconds() -> float:
@@ -43,8 +45,14 @@ def python_loop_seconds() -> float:
 
 
 def rlrt_env(base: Path, **extra: str) -> dict[str, str]:
-    env = {**os.environ, "SAGEMAKER_BASE_DIR": str(base), "PYTHONPATH": str(REPO), "PYTHONUNBUFFERED": "1",
-           "RAY_USAGE_STATS_ENABLED": "0", **extra}
+    env = {
+        **os.environ,
+        "SAGEMAKER_BASE_DIR": str(base),
+        "PYTHONPATH": str(REPO),
+        "PYTHONUNBUFFERED": "1",
+        "RAY_USAGE_STATS_ENABLED": "0",
+        **extra,
+    }
     return env
 
 
@@ -58,8 +66,14 @@ def write_tree(base: Path, hyperparameters: dict[str, Any]) -> None:
     (config / "inputdataconfig.json").write_text("{}")
 
 
-def stream_process(cmd: Sequence[str], env: dict[str, str], log: Path, cwd: Path = REPO,
-                   watch: str | None = None, threshold: float | None = None) -> tuple[int, float, float | None]:
+def stream_process(
+    cmd: Sequence[str],
+    env: dict[str, str],
+    log: Path,
+    cwd: Path = REPO,
+    watch: str | None = None,
+    threshold: float | None = None,
+) -> tuple[int, float, float | None]:
     """Run ``cmd``; return (exit code, wall seconds, seconds until a ``watch: <x>`` line had x >= threshold)."""
     start = time.monotonic()
     reached = None
@@ -86,8 +100,13 @@ def seconds_to_cartpole_475(base: Path, hyperparameters: dict[str, Any]) -> tupl
 
     shutil.rmtree(base, ignore_errors=True)
     write_tree(base, hyperparameters)
-    code, wall, reached = stream_process([python(), "-m", "runtime.cli", "train"], rlrt_env(base),
-                                         base / "rlrt.log", watch="episode_reward_mean", threshold=475)
+    code, wall, reached = stream_process(
+        [python(), "-m", "runtime.cli", "train"],
+        rlrt_env(base),
+        base / "rlrt.log",
+        watch="episode_reward_mean",
+        threshold=475,
+    )
     text = (base / "rlrt.log").read_text()
     assert code == 0, text[-2000:]
     steps = re.findall(r"^timesteps_total: (\d+)$", text, re.M)
@@ -119,9 +138,24 @@ def python() -> str:
 
 def greedy_return(base: Path, episodes: int) -> float:
     """`rlrt evaluate` of ``base/model`` over ``episodes`` greedy episodes (no video); the mean return."""
-    code, _, _ = stream_process([python(), "-m", "runtime.cli", "evaluate", "--base-dir", str(_greedy_tree(base)),
-                                 "--model", str(base / "model"), "--set", f"evaluate_episodes={episodes}",
-                                 "--set", "record_video_every=0"], rlrt_env(base), base / "evaluate.log")
+    code, _, _ = stream_process(
+        [
+            python(),
+            "-m",
+            "runtime.cli",
+            "evaluate",
+            "--base-dir",
+            str(_greedy_tree(base)),
+            "--model",
+            str(base / "model"),
+            "--set",
+            f"evaluate_episodes={episodes}",
+            "--set",
+            "record_video_every=0",
+        ],
+        rlrt_env(base),
+        base / "evaluate.log",
+    )
     text = (base / "evaluate.log").read_text()
     assert code == 0, text[-3000:]
     return float(found(r"^episode_reward_mean: ([-+0-9.e]+)$", text))
@@ -139,8 +173,13 @@ def _greedy_tree(base: Path) -> Path:
     return base / "evaluation"
 
 
-def train_for(base: Path, preset: str, seconds: float, keep_return_stop: bool = False,
-              hyperparameters: dict[str, Any] | None = None) -> tuple[list[dict[str, str]], float]:
+def train_for(
+    base: Path,
+    preset: str,
+    seconds: float,
+    keep_return_stop: bool = False,
+    hyperparameters: dict[str, Any] | None = None,
+) -> tuple[list[dict[str, str]], float]:
     """`rlrt train` of ``preset`` (with ``hyperparameters`` on top) in a fresh tree at ``base`` for ``seconds`` of
     training (or the preset's own step stop; its return stop only with ``keep_return_stop``); its progress.csv rows
     and the process's wall seconds."""
@@ -182,8 +221,9 @@ def load_key(under_load: int | None) -> str:
     return "quiet" if under_load is None else ("under-load" if under_load == 19 else f"under-load-nice{under_load}")
 
 
-def record(key: str, result: str, load: str = "quiet", results: Path | None = None, table: Path | None = None,
-           **fields: str) -> None:
+def record(
+    key: str, result: str, load: str = "quiet", results: Path | None = None, table: Path | None = None, **fields: str
+) -> None:
     """Put this run's ``result`` in the row ``key`` of bench/results/results.json, with this machine, today's date
     (UTC), the load and this process's command, then regenerate bench/RESULTS.md from it; the other rows stay as they
     are. ``fields`` give the row's ``figure`` and ``goal``; its ``write_up`` (a file under bench/results/, with the
@@ -204,9 +244,13 @@ def record(key: str, result: str, load: str = "quiet", results: Path | None = No
     script = Path(sys.argv[0]).resolve()
     script_name = f"bench/{script.name}" if script.parent == REPO / "bench" else sys.argv[0]
     row.update({name: value for name, value in fields.items() if name != "write_up"})
-    row.update(result=result, machine=short_machine(), load=load,
-               date=datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d"),
-               command=shlex.join(["python", script_name, *sys.argv[1:]]))
+    row.update(
+        result=result,
+        machine=short_machine(),
+        load=load,
+        date=datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d"),
+        command=shlex.join(["python", script_name, *sys.argv[1:]]),
+    )
     results_table.write_rows([{name: row[name] for name in results_table.FIELDS} for row in rows], results)
     results_table.write_table(results, table or results_table.RESULTS_MD)
     print(f"recorded in {results}: {key}: {result}", flush=True)

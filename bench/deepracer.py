@@ -26,8 +26,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 # The user's reward file: the documentation's "follow the centre line" example, which the environment package ships.
-FOLLOW_CENTER_LINE = '''from envs.deepracer.reward import follow_center_line as reward_function  # noqa: F401
-'''
+FOLLOW_CENTER_LINE = """from envs.deepracer.reward import follow_center_line as reward_function  # noqa: F401
+"""
 DEFAULT_ACTIONS = [{"steering_angle": a, "speed": 0.6} for a in (-30, -15, 0, 15, 30)]
 
 
@@ -39,8 +39,9 @@ def speed(seconds: float = 5.0) -> dict:
 
     results = {}
     for sensors in (["observation"], ["FRONT_FACING_CAMERA"], ["STEREO_CAMERAS"], ["LIDAR"]):
-        env = DeepRacerEnv({"model_metadata": {"sensor": sensors, "action_space": DEFAULT_ACTIONS},
-                            "world_name": "oval"})
+        env = DeepRacerEnv(
+            {"model_metadata": {"sensor": sensors, "action_space": DEFAULT_ACTIONS}, "world_name": "oval"}
+        )
         env.reset(seed=0)
         rng = np.random.default_rng(0)
         steps, start, cpu = 0, time.perf_counter(), time.process_time()
@@ -71,22 +72,41 @@ def make_tree(base: Path, minutes: float, workers: int, sensor: str = "observati
     train.mkdir(parents=True, exist_ok=True)
     (config / "resourceconfig.json").write_text(json.dumps({"current_host": "algo-1", "hosts": ["algo-1"]}))
     (config / "inputdataconfig.json").write_text(json.dumps({"train": {"TrainingInputMode": "File"}}))
-    hyperparameters = {"preset": "deepracer-ppo", "num_simulation_workers": str(workers),
-                       "rl.training.stop.time_total_s": minutes * 60, "WORLD_NAME": "oval"}
+    hyperparameters = {
+        "preset": "deepracer-ppo",
+        "num_simulation_workers": str(workers),
+        "rl.training.stop.time_total_s": minutes * 60,
+        "WORLD_NAME": "oval",
+    }
     (config / "hyperparameters.json").write_text(json.dumps({k: json.dumps(v) for k, v in hyperparameters.items()}))
     (train / "reward_function.py").write_text(FOLLOW_CENTER_LINE)
-    (train / "model_metadata.json").write_text(json.dumps({
-        "action_space": DEFAULT_ACTIONS, "sensor": [sensor], "neural_network": "DEEP_CONVOLUTIONAL_NETWORK_SHALLOW",
-        "training_algorithm": "clipped_ppo", "action_space_type": "discrete", "version": "5"}))
+    (train / "model_metadata.json").write_text(
+        json.dumps(
+            {
+                "action_space": DEFAULT_ACTIONS,
+                "sensor": [sensor],
+                "neural_network": "DEEP_CONVOLUTIONAL_NETWORK_SHALLOW",
+                "training_algorithm": "clipped_ppo",
+                "action_space_type": "discrete",
+                "version": "5",
+            }
+        )
+    )
 
 
 def train(base: Path, minutes: float, workers: int, sensor: str = "observation") -> int:
     make_tree(base, minutes, workers, sensor)
-    env = {**os.environ, "SAGEMAKER_BASE_DIR": str(base), "SM_NUM_CPUS": "2", "RAY_USAGE_STATS_ENABLED": "0",
-           "PYTHONPATH": str(ROOT)}
+    env = {
+        **os.environ,
+        "SAGEMAKER_BASE_DIR": str(base),
+        "SM_NUM_CPUS": "2",
+        "RAY_USAGE_STATS_ENABLED": "0",
+        "PYTHONPATH": str(ROOT),
+    }
     with open(base / "train.log", "w") as log:
-        return subprocess.call([sys.executable, "-m", "runtime.cli", "train"], cwd=str(ROOT), env=env,
-                               stdout=log, stderr=subprocess.STDOUT)
+        return subprocess.call(
+            [sys.executable, "-m", "runtime.cli", "train"], cwd=str(ROOT), env=env, stdout=log, stderr=subprocess.STDOUT
+        )
 
 
 def evaluate(base: Path, trials: int) -> dict:
@@ -94,9 +114,13 @@ def evaluate(base: Path, trials: int) -> dict:
 
     entries = evaluate_model(base / "model", trials=trials, settings={"world_name": "oval"})
     completion = [e["completion_percentage"] for e in entries]
-    return {"trials": trials, "mean_completion_percentage": float(np.mean(completion)), "completion": completion,
-            "statuses": [e["episode_status"] for e in entries],
-            "lap_times_s": [e["elapsed_time_in_milliseconds"] / 1000 for e in entries]}
+    return {
+        "trials": trials,
+        "mean_completion_percentage": float(np.mean(completion)),
+        "completion": completion,
+        "statuses": [e["episode_status"] for e in entries],
+        "lap_times_s": [e["elapsed_time_in_milliseconds"] / 1000 for e in entries],
+    }
 
 
 def main() -> int:
@@ -106,8 +130,12 @@ def main() -> int:
     parser.add_argument("--minutes", type=float, default=30.0)
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--trials", type=int, default=10)
-    parser.add_argument("--sensor", default="observation", choices=("observation", "FRONT_FACING_CAMERA"),
-                        help="the model_metadata.json sensor to train with")
+    parser.add_argument(
+        "--sensor",
+        default="observation",
+        choices=("observation", "FRONT_FACING_CAMERA"),
+        help="the model_metadata.json sensor to train with",
+    )
     args = parser.parse_args()
     if args.stage == "speed":
         print(json.dumps(speed(), indent=2))

@@ -34,19 +34,53 @@ def zoo_ppo(env_id: str) -> tuple[dict, int, dict | None]:
     from torch import nn  # heavy: torch, only in the SB3 subprocess
 
     if env_id == "Acrobot-v1":
-        return ({"n_steps": 256, "gae_lambda": 0.94, "gamma": 0.99, "n_epochs": 4, "ent_coef": 0.0}, 16,
-                {"norm_obs": True, "norm_reward": False})
+        return (
+            {"n_steps": 256, "gae_lambda": 0.94, "gamma": 0.99, "n_epochs": 4, "ent_coef": 0.0},
+            16,
+            {"norm_obs": True, "norm_reward": False},
+        )
     if env_id == "Pendulum-v1":
-        return ({"n_steps": 1024, "gae_lambda": 0.95, "gamma": 0.9, "n_epochs": 10, "ent_coef": 0.0,
-                 "learning_rate": 1e-3, "clip_range": 0.2, "use_sde": True, "sde_sample_freq": 4}, 4, None)
+        return (
+            {
+                "n_steps": 1024,
+                "gae_lambda": 0.95,
+                "gamma": 0.9,
+                "n_epochs": 10,
+                "ent_coef": 0.0,
+                "learning_rate": 1e-3,
+                "clip_range": 0.2,
+                "use_sde": True,
+                "sde_sample_freq": 4,
+            },
+            4,
+            None,
+        )
     # The Zoo's pybullet defaults (tuned on HalfCheetahBulletEnv-v0); its Hopper and Walker sections anneal the clip.
     clip_range = (lambda progress: 0.4 * progress) if env_id in ("HopperBulletEnv-v0", "Walker2DBulletEnv-v0") else 0.4
-    return ({"n_steps": 512, "batch_size": 128, "gamma": 0.99, "gae_lambda": 0.9, "n_epochs": 20, "ent_coef": 0.0,
-             "sde_sample_freq": 4, "max_grad_norm": 0.5, "vf_coef": 0.5, "learning_rate": 3e-5, "use_sde": True,
-             "clip_range": clip_range,
-             "policy_kwargs": {"log_std_init": -2, "ortho_init": False, "activation_fn": nn.ReLU,
-                               "net_arch": {"pi": [256, 256], "vf": [256, 256]}}}, 16,
-            {"norm_obs": True, "norm_reward": True})
+    return (
+        {
+            "n_steps": 512,
+            "batch_size": 128,
+            "gamma": 0.99,
+            "gae_lambda": 0.9,
+            "n_epochs": 20,
+            "ent_coef": 0.0,
+            "sde_sample_freq": 4,
+            "max_grad_norm": 0.5,
+            "vf_coef": 0.5,
+            "learning_rate": 3e-5,
+            "use_sde": True,
+            "clip_range": clip_range,
+            "policy_kwargs": {
+                "log_std_init": -2,
+                "ortho_init": False,
+                "activation_fn": nn.ReLU,
+                "net_arch": {"pi": [256, 256], "vf": [256, 256]},
+            },
+        },
+        16,
+        {"norm_obs": True, "norm_reward": True},
+    )
 
 
 def run_sb3(env_id: str, seconds: float) -> None:
@@ -91,9 +125,22 @@ def rlrt_side(env_id: str, seconds: float, base: Path) -> tuple[int, float]:
     """`rlrt train --env ID` for ``seconds`` of training time: (env steps, training seconds) from progress.csv."""
     shutil.rmtree(base, ignore_errors=True)
     base.parent.mkdir(parents=True, exist_ok=True)
-    cmd = [python(), "-m", "runtime.cli", "train", "--env", env_id, "--base-dir", str(base),
-           "--set", f"rl.training.stop.time_total_s={seconds}", "--set", "rl.training.stop.episode_reward_mean=1e9",
-           "--set", "record_video_every=0"]
+    cmd = [
+        python(),
+        "-m",
+        "runtime.cli",
+        "train",
+        "--env",
+        env_id,
+        "--base-dir",
+        str(base),
+        "--set",
+        f"rl.training.stop.time_total_s={seconds}",
+        "--set",
+        "rl.training.stop.episode_reward_mean=1e9",
+        "--set",
+        "record_video_every=0",
+    ]
     env = {k: v for k, v in rlrt_env(base).items() if k != "SAGEMAKER_BASE_DIR"}
     code, _, _ = stream_process(cmd, env, base.parent / f"{base.name}.log")
     text = (base.parent / f"{base.name}.log").read_text()
@@ -130,13 +177,13 @@ def main() -> None:
         load = os.getloadavg()[0]
         steps, seconds = rlrt_side(env_id, args.seconds, out / f"rlrt-{env_id}")
         ours = steps / seconds
-        print(f"{env_id} rlrt: {steps} steps in {seconds:.1f} s = {ours:.0f} env steps/s (load {load:.1f})",
-              flush=True)
+        print(f"{env_id} rlrt: {steps} steps in {seconds:.1f} s = {ours:.0f} env steps/s (load {load:.1f})", flush=True)
         load = os.getloadavg()[0]
         steps, seconds = sb3_side(env_id, args.seconds, out)
         theirs = steps / seconds
-        print(f"{env_id} sb3:  {steps} steps in {seconds:.1f} s = {theirs:.0f} env steps/s (load {load:.1f})",
-              flush=True)
+        print(
+            f"{env_id} sb3:  {steps} steps in {seconds:.1f} s = {theirs:.0f} env steps/s (load {load:.1f})", flush=True
+        )
         print(f"{env_id} rlrt/sb3 env steps/s: {ours / theirs:.2f}", flush=True)
 
 

@@ -27,9 +27,14 @@ def main() -> None:
         print(load, flush=True)
         ours_first, ours_exit, sb3_first, sb3_exit = race(args.rounds)
     print(f"machine at the end: {machine()}", flush=True)
-    record(f"first-result/{load_key(args.under_load)}", f"{ours_first:.2f} / {ours_exit:.2f} s vs {sb3_first:.2f} / "
-           f"{sb3_exit:.2f} s: {ours_first / sb3_first:.2f}x", load_name(args.under_load),
-           figure="first result / exit, rlrt vs SB3", goal="report", write_up="history.md")
+    record(
+        f"first-result/{load_key(args.under_load)}",
+        f"{ours_first:.2f} / {ours_exit:.2f} s vs {sb3_first:.2f} / {sb3_exit:.2f} s: {ours_first / sb3_first:.2f}x",
+        load_name(args.under_load),
+        figure="first result / exit, rlrt vs SB3",
+        goal="report",
+        write_up="history.md",
+    )
 
 
 def race(rounds: int) -> tuple[float, float, float, float]:
@@ -42,8 +47,13 @@ def race(rounds: int) -> tuple[float, float, float, float]:
         base = root / "rlrt"
         shutil.rmtree(base, ignore_errors=True)
         write_tree(base, {"rl.training.stop.training_iteration": 1})
-        code, wall, first = stream_process([python(), "-m", "runtime.cli", "train"], rlrt_env(base),
-                                           root / "rlrt.log", watch="training_iteration", threshold=1)
+        code, wall, first = stream_process(
+            [python(), "-m", "runtime.cli", "train"],
+            rlrt_env(base),
+            root / "rlrt.log",
+            watch="training_iteration",
+            threshold=1,
+        )
         assert code == 0 and first is not None, (root / "rlrt.log").read_text()[-3000:]
         rlrt_first.append(first)
         rlrt_exit.append(wall)
@@ -52,11 +62,17 @@ def race(rounds: int) -> tuple[float, float, float, float]:
         assert code == 0, text[-3000:]
         sb3_first.append(float(found(r"^sb3_first_update_s: ([0-9.]+)$", text)))
         sb3_exit.append(wall)
-        print(f"round {round_}: rlrt first result {first:.2f} s, exit {rlrt_exit[-1]:.2f} s; "
-              f"SB3 first update {sb3_first[-1]:.2f} s, exit {wall:.2f} s", flush=True)
+        print(
+            f"round {round_}: rlrt first result {first:.2f} s, exit {rlrt_exit[-1]:.2f} s; "
+            f"SB3 first update {sb3_first[-1]:.2f} s, exit {wall:.2f} s",
+            flush=True,
+        )
     median = statistics.median
-    print(f"median: rlrt first result {median(rlrt_first):.2f} s, exit {median(rlrt_exit):.2f} s; "
-          f"SB3 first update {median(sb3_first):.2f} s, exit {median(sb3_exit):.2f} s", flush=True)
+    print(
+        f"median: rlrt first result {median(rlrt_first):.2f} s, exit {median(rlrt_exit):.2f} s; "
+        f"SB3 first update {median(sb3_first):.2f} s, exit {median(sb3_exit):.2f} s",
+        flush=True,
+    )
     return median(rlrt_first), median(rlrt_exit), median(sb3_first), median(sb3_exit)
 
 

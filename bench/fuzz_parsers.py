@@ -18,5 +18,6 @@ if __name__ == "__main__":
     examples = sys.argv[1] if len(sys.argv) > 1 else "2000"
     env = {**os.environ, "RLRT_FUZZ_EXAMPLES": examples, "PYTHONPATH": str(ROOT)}
     tests = [str(ROOT / "tests" / "unit" / name) for name in ("test_fuzz_parsers.py", "test_fuzz_data_parsers.py")]
-    sys.exit(subprocess.call([sys.executable, "-m", "pytest", *tests, "-q", "-p", "no:cacheprovider"], env=env,
-                             cwd=ROOT))
+    sys.exit(
+        subprocess.call([sys.executable, "-m", "pytest", *tests, "-q", "-p", "no:cacheprovider"], env=env, cwd=ROOT)
+    )

@@ -23,8 +23,20 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from common import (OUT, REPO, greedy_return, load_key, load_name, machine, python, python_loop_seconds, record,
-                    rlrt_env, stream_process, train_for)
+from common import (
+    OUT,
+    REPO,
+    greedy_return,
+    load_key,
+    load_name,
+    machine,
+    python,
+    python_loop_seconds,
+    record,
+    rlrt_env,
+    stream_process,
+    train_for,
+)
 from load import add_load_argument, load_from
 
 STEPS = 2_000_000
@@ -34,22 +46,30 @@ def ours(base: Path, seconds: float, episodes: int) -> dict[str, Any]:
     """`rlrt train` (hopper-ppo, stopped by the budget or its 2M steps, not by the seed's return), then
     `rlrt evaluate`."""
     rows, wall = train_for(base, "hopper-ppo", seconds)
-    curve = [(float(r["time_total_s"]), int(float(r["timesteps_total"])), float(r["episode_reward_mean"]))
-             for r in rows if r["episode_reward_mean"] not in ("", "nan")]
+    curve = [
+        (float(r["time_total_s"]), int(float(r["timesteps_total"])), float(r["episode_reward_mean"]))
+        for r in rows
+        if r["episode_reward_mean"] not in ("", "nan")
+    ]
     greedy = greedy_return(base, episodes)
     return summary(curve, greedy, process=wall)
 
 
 def sb3(base: Path, seconds: float, episodes: int) -> dict[str, Any]:
     """bench/sb3_hopper.py for the same budget."""
-    code, wall, _ = stream_process([python(), "bench/sb3_hopper.py", str(seconds), str(base),
-                                    "--episodes", str(episodes)], rlrt_env(base, SB3_LOGDIR=str(base / "sb3-log")),
-                                   base / "sb3.log")
+    code, wall, _ = stream_process(
+        [python(), "bench/sb3_hopper.py", str(seconds), str(base), "--episodes", str(episodes)],
+        rlrt_env(base, SB3_LOGDIR=str(base / "sb3-log")),
+        base / "sb3.log",
+    )
     text = (base / "sb3.log").read_text()
     assert code == 0, text[-3000:]
     rows = list(csv.DictReader((base / "progress.csv").open()))
-    curve = [(float(r["seconds"]), int(r["timesteps_total"]), float(r["episode_reward_mean"]))
-             for r in rows if r["episode_reward_mean"] not in ("", "nan")]
+    curve = [
+        (float(r["seconds"]), int(r["timesteps_total"]), float(r["episode_reward_mean"]))
+        for r in rows
+        if r["episode_reward_mean"] not in ("", "nan")
+    ]
     final = {key: float(value) for key, value in re.findall(r"^sb3_(\w+): (\S+)$", text, re.M)}
     # The curve has a point per finished rollout; the budget ends inside one, so the last point is the end's.
     curve.append((final["seconds"], int(final["steps"]), final["episode_reward_mean"]))
@@ -60,10 +80,18 @@ def summary(curve: list[tuple[float, int, float]], greedy: float, process: float
     """The figures of one side from its curve (seconds, env steps, training mean) and its greedy return."""
     seconds, steps, mean = curve[-1]
     reached = [s for s, n, _ in curve if n >= STEPS]
-    return {"seconds": seconds, "steps": steps, "rate": steps / seconds, "mean": mean,
-            "best": max(m for _, _, m in curve), "greedy": greedy, "process": process,
-            "to_2m": reached[0] if reached else STEPS / (steps / seconds), "to_2m_measured": float(bool(reached)),
-            "curve": curve}
+    return {
+        "seconds": seconds,
+        "steps": steps,
+        "rate": steps / seconds,
+        "mean": mean,
+        "best": max(m for _, _, m in curve),
+        "greedy": greedy,
+        "process": process,
+        "to_2m": reached[0] if reached else STEPS / (steps / seconds),
+        "to_2m_measured": float(bool(reached)),
+        "curve": curve,
+    }
 
 
 def mean_at(curve: list[tuple[float, int, float]], seconds: float) -> float:
@@ -108,19 +136,31 @@ def main() -> None:
     a, b = sides["rlrt"], sides["SB3"]
     # A side that reached 2M steps stops before the budget: compare the training means at the earlier end.
     common = min(a["seconds"], b["seconds"])
-    print(f"ratios: training mean rlrt/SB3 at {common:.0f} s of training (the earlier end) "
-          f"{mean_at(a['curve'], common) / mean_at(b['curve'], common):.2f}; greedy return at each side's end "
-          f"rlrt/SB3 {a['greedy'] / b['greedy']:.2f}; time to 2M steps SB3/rlrt {b['to_2m'] / a['to_2m']:.2f}; env "
-          f"steps per second rlrt/SB3 {a['rate'] / b['rate']:.2f}")
+    print(
+        f"ratios: training mean rlrt/SB3 at {common:.0f} s of training (the earlier end) "
+        f"{mean_at(a['curve'], common) / mean_at(b['curve'], common):.2f}; greedy return at each side's end "
+        f"rlrt/SB3 {a['greedy'] / b['greedy']:.2f}; time to 2M steps SB3/rlrt {b['to_2m'] / a['to_2m']:.2f}; env "
+        f"steps per second rlrt/SB3 {a['rate'] / b['rate']:.2f}"
+    )
     if a["to_2m_measured"]:  # a run to rlrt's 2M-step end: the comparison of what each side learned
-        record("hopper-vs-sb3-2m", f"{mean_at(a['curve'], common):.0f} vs {mean_at(b['curve'], common):.0f}: "
-               f"{mean_at(a['curve'], common) / mean_at(b['curve'], common):.2f}", load_name(args.under_load),
-               figure="Hopper training mean at 2M steps, rlrt/SB3", goal="at least as good", write_up="history.md")
+        record(
+            "hopper-vs-sb3-2m",
+            f"{mean_at(a['curve'], common):.0f} vs {mean_at(b['curve'], common):.0f}: "
+            f"{mean_at(a['curve'], common) / mean_at(b['curve'], common):.2f}",
+            load_name(args.under_load),
+            figure="Hopper training mean at 2M steps, rlrt/SB3",
+            goal="at least as good",
+            write_up="history.md",
+        )
     else:  # a short run: the rate at which each side steps
-        record(f"hopper-vs-sb3/{load_key(args.under_load)}", f"{a['rate']:.0f} vs {b['rate']:.0f}: "
-               f"{a['rate'] / b['rate']:.2f}", load_name(args.under_load),
-               figure=f"Hopper env steps/s in {args.seconds:.0f} s, rlrt/SB3", goal="slowdown no worse than SB3's",
-               write_up="history.md")
+        record(
+            f"hopper-vs-sb3/{load_key(args.under_load)}",
+            f"{a['rate']:.0f} vs {b['rate']:.0f}: {a['rate'] / b['rate']:.2f}",
+            load_name(args.under_load),
+            figure=f"Hopper env steps/s in {args.seconds:.0f} s, rlrt/SB3",
+            goal="slowdown no worse than SB3's",
+            write_up="history.md",
+        )
     (REPO / "bench" / "results").mkdir(exist_ok=True)
     plot(sides, REPO / "bench" / "results" / f"hopper-vs-sb3{'-under-load' if args.under_load else ''}.png")
 
@@ -132,11 +172,14 @@ def race(root: Path, seconds: float, episodes: int) -> dict[str, dict[str, Any]]
         (root / name).mkdir(parents=True)
         speed = python_loop_seconds()
         sides[name] = side = run(root / name, seconds, episodes)
-        print(f"{name}: {side['steps']} env steps in {side['seconds']:.0f} s ({side['rate']:.0f} steps/s; "
-              f"process {side['process']:.0f} s), 2M steps "
-              f"{'at' if side['to_2m_measured'] else 'projected at'} {side['to_2m'] / 60:.0f} min; training mean "
-              f"{side['mean']:.0f} at the end (best {side['best']:.0f}), greedy return {side['greedy']:.0f} "
-              f"(speed before: 10^7-addition loop {speed:.2f} s)", flush=True)
+        print(
+            f"{name}: {side['steps']} env steps in {side['seconds']:.0f} s ({side['rate']:.0f} steps/s; "
+            f"process {side['process']:.0f} s), 2M steps "
+            f"{'at' if side['to_2m_measured'] else 'projected at'} {side['to_2m'] / 60:.0f} min; training mean "
+            f"{side['mean']:.0f} at the end (best {side['best']:.0f}), greedy return {side['greedy']:.0f} "
+            f"(speed before: 10^7-addition loop {speed:.2f} s)",
+            flush=True,
+        )
     return sides
 
 

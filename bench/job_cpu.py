@@ -37,8 +37,12 @@ def one_job(base: Path, **extra: str) -> tuple[float, float]:
     shutil.rmtree(base, ignore_errors=True)
     write_tree(base, {"rl.training.stop.training_iteration": 1})
     cpu, started = busy_cpu_seconds(), time.monotonic()
-    done = subprocess.run([python(), "-m", "runtime.cli", "train"], env=rlrt_env(base, SM_NUM_CPUS="2", **extra),
-                          capture_output=True, text=True)
+    done = subprocess.run(
+        [python(), "-m", "runtime.cli", "train"],
+        env=rlrt_env(base, SM_NUM_CPUS="2", **extra),
+        capture_output=True,
+        text=True,
+    )
     wall = time.monotonic() - started
     time.sleep(3)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
@@ -63,13 +67,18 @@ def main() -> None:
         for round_ in range(1, args.rounds + 1):
             own.append(one_job(OUT / "job-cpu-own"))
             joined.append(one_job(OUT / "job-cpu-joined", RAY_ADDRESS=f"127.0.0.1:{port}"))
-            print(f"round {round_}: own Ray {own[-1][0]:.2f} s / {own[-1][1]:.2f} CPU-s; "
-                  f"joined {joined[-1][0]:.2f} s / {joined[-1][1]:.2f} CPU-s", flush=True)
+            print(
+                f"round {round_}: own Ray {own[-1][0]:.2f} s / {own[-1][1]:.2f} CPU-s; "
+                f"joined {joined[-1][0]:.2f} s / {joined[-1][1]:.2f} CPU-s",
+                flush=True,
+            )
     finally:
         node.stop()
-    print(f"medians: own Ray {statistics.median(w for w, _ in own):.2f} s / "
-          f"{statistics.median(c for _, c in own):.2f} CPU-s; joined {statistics.median(w for w, _ in joined):.2f} s / "
-          f"{statistics.median(c for _, c in joined):.2f} CPU-s")
+    print(
+        f"medians: own Ray {statistics.median(w for w, _ in own):.2f} s / "
+        f"{statistics.median(c for _, c in own):.2f} CPU-s; joined {statistics.median(w for w, _ in joined):.2f} s / "
+        f"{statistics.median(c for _, c in joined):.2f} CPU-s"
+    )
     print(f"load average at the end: {'/'.join(f'{x:.1f}' for x in os.getloadavg())}")
 
 

@@ -25,7 +25,7 @@ from pathlib import Path
 import yaml
 from common import OUT, REPO, machine, python, record, rlrt_env, stream_process, write_tree
 
-LAUNCHER = '''
+LAUNCHER = """
 import json
 
 import gymnasium as gym
@@ -44,10 +44,14 @@ class CartPoleLauncher(SageMakerRayLauncher):
 
 if __name__ == "__main__":
     CartPoleLauncher().train_main()
-'''
+"""
 
-SETTINGS = {"rl.training.stop.training_iteration": 1, "rl.training.config.train_batch_size": 2000,
-            "rl.training.config.num_env_runners": 1, "record_video_every": 0}
+SETTINGS = {
+    "rl.training.stop.training_iteration": 1,
+    "rl.training.config.train_batch_size": 2000,
+    "rl.training.config.num_env_runners": 1,
+    "record_video_every": 0,
+}
 
 
 def job(base: Path, hyperparameters: dict) -> float:
@@ -58,8 +62,9 @@ def job(base: Path, hyperparameters: dict) -> float:
     (base / "input" / "config" / "resourceconfig.json").write_text(f'{{"current_host": "{host}", "hosts": ["{host}"]}}')
     env = rlrt_env(base)
     env["PATH"] = f"{Path(python()).parent}:{env['PATH']}"
-    code, wall, _ = stream_process([python(), str(REPO / "entrypoints" / "container.py"), "train"], env,
-                                   base.with_suffix(".log"))
+    code, wall, _ = stream_process(
+        [python(), str(REPO / "entrypoints" / "container.py"), "train"], env, base.with_suffix(".log")
+    )
     assert code == 0, base.with_suffix(".log").read_text()[-3000:]
     return wall
 
@@ -68,14 +73,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
-    print(f"machine: {machine()}; load average at the start: {'/'.join(f'{x:.1f}' for x in os.getloadavg())}",
-          flush=True)
+    print(
+        f"machine: {machine()}; load average at the start: {'/'.join(f'{x:.1f}' for x in os.getloadavg())}", flush=True
+    )
     root = OUT / "launcher"
     source = root / "src"
     source.mkdir(parents=True, exist_ok=True)
     preset_config = yaml.safe_load((REPO / "presets" / "cartpole-ppo.yaml").read_text())["config"]
     (source / "train.py").write_text(
-        LAUNCHER.replace("json.loads(CONFIG)", f"json.loads({json.dumps(json.dumps(preset_config))})"))
+        LAUNCHER.replace("json.loads(CONFIG)", f"json.loads({json.dumps(json.dumps(preset_config))})")
+    )
     archive = root / "sourcedir.tar.gz"
     with tarfile.open(archive, "w:gz") as tar:
         tar.add(source / "train.py", arcname="train.py")
@@ -88,15 +95,25 @@ def main() -> None:
         preset_walls.append(preset_wall)
         launcher_walls.append(launcher_wall)
         ratios.append(launcher_wall / preset_wall)
-        print(f"round {round_}: preset job {preset_wall:.2f} s, launcher job {launcher_wall:.2f} s, ratio "
-              f"{ratios[-1]:.3f}", flush=True)
-    print(f"median: preset {statistics.median(preset_walls):.2f} s, "
-          f"launcher {statistics.median(launcher_walls):.2f} s, "
-          f"ratio {statistics.median(ratios):.3f} (goal <= 1.05)")
+        print(
+            f"round {round_}: preset job {preset_wall:.2f} s, launcher job {launcher_wall:.2f} s, ratio "
+            f"{ratios[-1]:.3f}",
+            flush=True,
+        )
+    print(
+        f"median: preset {statistics.median(preset_walls):.2f} s, "
+        f"launcher {statistics.median(launcher_walls):.2f} s, "
+        f"ratio {statistics.median(ratios):.3f} (goal <= 1.05)"
+    )
     print(f"load average at the end: {'/'.join(f'{x:.1f}' for x in os.getloadavg())}")
-    record("launcher-vs-preset", f"{statistics.median(ratios):.3f} (preset {statistics.median(preset_walls):.2f} s, "
-           f"launcher {statistics.median(launcher_walls):.2f} s)", figure="launcher job / preset job, wall s",
-           goal="<= 1.05", write_up="history.md")
+    record(
+        "launcher-vs-preset",
+        f"{statistics.median(ratios):.3f} (preset {statistics.median(preset_walls):.2f} s, "
+        f"launcher {statistics.median(launcher_walls):.2f} s)",
+        figure="launcher job / preset job, wall s",
+        goal="<= 1.05",
+        write_up="history.md",
+    )
 
 
 if __name__ == "__main__":

@@ -46,8 +46,9 @@ def background_load(processes: int | None = None, nice: int = 19) -> Iterator[li
     started: list[subprocess.Popen[bytes]] = []
     try:
         for _ in range(busy_processes(processes)):
-            started.append(subprocess.Popen([sys.executable, "-c", BUSY_LOOP, str(os.getpid())],
-                                            stdin=subprocess.DEVNULL))
+            started.append(
+                subprocess.Popen([sys.executable, "-c", BUSY_LOOP, str(os.getpid())], stdin=subprocess.DEVNULL)
+            )
             os.setpriority(os.PRIO_PROCESS, started[-1].pid, nice)  # at once, from here (no preexec_fn: threads)
         yield started
     finally:
@@ -59,9 +60,16 @@ def background_load(processes: int | None = None, nice: int = 19) -> Iterator[li
 
 def add_load_argument(parser: argparse.ArgumentParser) -> None:
     """``--under-load [NICE]``: run the benchmark under the standard load (nice 19 unless NICE is given)."""
-    parser.add_argument("--under-load", nargs="?", const=19, type=int, default=None, metavar="NICE",
-                        help="run under the standard background load: one busy process per core at nice NICE "
-                             "(19 when not given; 0: a load that competes as an equal)")
+    parser.add_argument(
+        "--under-load",
+        nargs="?",
+        const=19,
+        type=int,
+        default=None,
+        metavar="NICE",
+        help="run under the standard background load: one busy process per core at nice NICE "
+        "(19 when not given; 0: a load that competes as an equal)",
+    )
 
 
 @contextmanager

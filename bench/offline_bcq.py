@@ -40,16 +40,19 @@ PASS_RETURN = 195.0
 PASS_SECONDS = 240.0
 
 
-def rlrt(args: list[str], base: Path | None = None,
-         extra_env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def rlrt(
+    args: list[str], base: Path | None = None, extra_env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PYTHONPATH": str(REPO), "PYTHONUNBUFFERED": "1", **(extra_env or {})}
     if base is not None:
         env["SAGEMAKER_BASE_DIR"] = str(base)
-    result = subprocess.run([sys.executable, "-m", "runtime.cli", *args], cwd=str(REPO), env=env,
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, "-m", "runtime.cli", *args], cwd=str(REPO), env=env, capture_output=True, text=True
+    )
     if result.returncode != 0:
-        raise SystemExit(f"rlrt {' '.join(args)} failed ({result.returncode}):\n{result.stdout[-4000:]}\n"
-                         f"{result.stderr[-4000:]}")
+        raise SystemExit(
+            f"rlrt {' '.join(args)} failed ({result.returncode}):\n{result.stdout[-4000:]}\n{result.stderr[-4000:]}"
+        )
     return result
 
 
@@ -65,13 +68,33 @@ def collect(work: Path, data_seed: int) -> Path:
     """The seed's dataset: 100 CartPole-v0 envs x 5 episodes of the uniform random policy, env i seeded data_seed+i."""
     data = work / f"data{data_seed}" / "cartpole.csv"
     if not data.is_file():
-        rlrt(["collect", "--env", "CartPole-v0", "--num-envs", "100", "--num-episodes", "5", "--seed", str(data_seed),
-              "--output", str(data), "--no-progress"])
+        rlrt(
+            [
+                "collect",
+                "--env",
+                "CartPole-v0",
+                "--num-envs",
+                "100",
+                "--num-episodes",
+                "5",
+                "--seed",
+                str(data_seed),
+                "--output",
+                str(data),
+                "--no-progress",
+            ]
+        )
     return data
 
 
-def run_seed(seed: int, work: Path, overrides: dict[str, object], episodes: int,
-             preset: str = "cartpole-bcq", data_seed: int | None = None) -> dict[str, object]:
+def run_seed(
+    seed: int,
+    work: Path,
+    overrides: dict[str, object],
+    episodes: int,
+    preset: str = "cartpole-bcq",
+    data_seed: int | None = None,
+) -> dict[str, object]:
     load = os.getloadavg()
     data = collect(work, seed if data_seed is None else data_seed)
     train = work / f"seed{seed}" / "train"
@@ -112,7 +135,7 @@ def run_seed(seed: int, work: Path, overrides: dict[str, object], episodes: int,
     }
 
 
-BARE = r'''
+BARE = r"""
 import json, sys, time
 import numpy as np, torch
 torch.set_num_threads(1)
@@ -138,7 +161,7 @@ for epoch in range(steps // 1000):
         algo.update(dataset.sample_transition_batch(config.batch_size))
     rates.append(1000 / (time.perf_counter() - tick))
 print(json.dumps({"bare_gradient_steps_per_s": float(np.mean(rates))}))
-'''
+"""
 
 
 def throughput(work: Path, steps: int, repeats: int) -> dict[str, object]:
@@ -148,31 +171,51 @@ def throughput(work: Path, steps: int, repeats: int) -> dict[str, object]:
     bare_script.write_text(BARE)
     bare, ours = [], []
     for r in range(repeats):
-        out = subprocess.run([sys.executable, str(bare_script), str(REPO), str(data), str(steps)], capture_output=True,
-                             text=True, check=True, env={**os.environ, "PYTHONPATH": str(REPO)})
+        out = subprocess.run(
+            [sys.executable, str(bare_script), str(REPO), str(data), str(steps)],
+            capture_output=True,
+            text=True,
+            check=True,
+            env={**os.environ, "PYTHONPATH": str(REPO)},
+        )
         bare.append(json.loads(out.stdout.strip().splitlines()[-1])["bare_gradient_steps_per_s"])
         tree = work / f"throughput{r}"
-        job_tree(tree, {"preset": "cartpole-bcq", "rl.training.stop.epochs": steps // 1000,
-                        "rl.training.config.n_steps_per_epoch": 1000,
-                        "rl.training.stop.time_total_s": 100000, "rl.training.config.select_by": "last",
-                        "rl.training.config.evaluation_episodes": 0, "seed": 0})
+        job_tree(
+            tree,
+            {
+                "preset": "cartpole-bcq",
+                "rl.training.stop.epochs": steps // 1000,
+                "rl.training.config.n_steps_per_epoch": 1000,
+                "rl.training.stop.time_total_s": 100000,
+                "rl.training.config.select_by": "last",
+                "rl.training.config.evaluation_episodes": 0,
+                "seed": 0,
+            },
+        )
         (tree / "input" / "data" / "train").mkdir(parents=True)
         (tree / "input" / "data" / "train" / "d.csv").write_bytes(data.read_bytes())
         result = rlrt(["train"], base=tree)
         rates = [float(x) for x in re.findall(r"^gradient_steps_per_s: (\S+)$", result.stdout, re.M)]
         ours.append(sum(rates) / len(rates))
-    return {"bare_gradient_steps_per_s": bare, "rlrt_gradient_steps_per_s": ours,
-            "ratio_of_means": (sum(ours) / len(ours)) / (sum(bare) / len(bare))}
+    return {
+        "bare_gradient_steps_per_s": bare,
+        "rlrt_gradient_steps_per_s": ours,
+        "ratio_of_means": (sum(ours) / len(ours)) / (sum(bare) / len(bare)),
+    }
 
 
 def table(runs: list[dict[str, object]]) -> str:
     """The runs as a Markdown table (what the write-ups in bench/results/ carry)."""
-    rows = ["| seed | data seed | load at start | training s | mean return | min | gradient steps | passed |",
-            "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+    rows = [
+        "| seed | data seed | load at start | training s | mean return | min | gradient steps | passed |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
     for r in runs:
         load = "/".join(f"{x:.1f}" for x in r["load_at_start"])  # type: ignore[attr-defined]
-        rows.append(f"| {r['seed']} | {r['data_seed']} | {load} | {r['training_s']:.1f} | {r['mean_return']:.1f} | "
-                    f"{r['min_return']:.0f} | {r['gradient_steps']} | {'yes' if r['passed'] else 'NO'} |")
+        rows.append(
+            f"| {r['seed']} | {r['data_seed']} | {load} | {r['training_s']:.1f} | {r['mean_return']:.1f} | "
+            f"{r['min_return']:.0f} | {r['gradient_steps']} | {'yes' if r['passed'] else 'NO'} |"
+        )
     return "\n".join(rows)
 
 
@@ -181,24 +224,47 @@ def record_rows(args: argparse.Namespace, runs: list[dict[str, Any]], throughput
     another named preset has no row."""
     passed = sum(1 for run in runs if run["passed"])
     if len(runs) <= 3:
-        result = (" / ".join(f"{run['mean_return']:.1f}" for run in runs) + " in "
-                  + " / ".join(f"{run['training_s']:.1f}" for run in runs) + " s")
+        result = (
+            " / ".join(f"{run['mean_return']:.1f}" for run in runs)
+            + " in "
+            + " / ".join(f"{run['training_s']:.1f}" for run in runs)
+            + " s"
+        )
     else:
         result = f"min mean {min(run['mean_return'] for run in runs):.1f}; {passed} of {len(runs)} passed"
     if Path(args.preset).is_file():
-        record("offline-coach-preset", result, figure="Coach preset file, 20-episode return", goal="~200",
-               write_up="offline.md")
+        record(
+            "offline-coach-preset",
+            result,
+            figure="Coach preset file, 20-episode return",
+            goal="~200",
+            write_up="offline.md",
+        )
     elif args.preset == "cartpole-bcq" and args.data_seed is None:
-        record("offline-bcq", result, figure="cartpole-bcq: 20-episode return, training s",
-               goal=f">= {PASS_RETURN:g} in <= {PASS_SECONDS:g} s, {len(runs)} of {len(runs)}", write_up="offline.md")
+        record(
+            "offline-bcq",
+            result,
+            figure="cartpole-bcq: 20-episode return, training s",
+            goal=f">= {PASS_RETURN:g} in <= {PASS_SECONDS:g} s, {len(runs)} of {len(runs)}",
+            write_up="offline.md",
+        )
     elif args.preset == "cartpole-bcq":
         # one seed in ten may miss: the bar of a spread over training seeds
-        record("offline-bcq-one-csv", result, figure=f"cartpole-bcq on one CSV, {len(runs)} training seeds",
-               goal=f">= {PASS_RETURN:g} in <= {PASS_SECONDS:g} s, {len(runs) - len(runs) // 10} of {len(runs)}",
-               write_up="history.md")
+        record(
+            "offline-bcq-one-csv",
+            result,
+            figure=f"cartpole-bcq on one CSV, {len(runs)} training seeds",
+            goal=f">= {PASS_RETURN:g} in <= {PASS_SECONDS:g} s, {len(runs) - len(runs) // 10} of {len(runs)}",
+            write_up="history.md",
+        )
     if isinstance(throughput, dict):
-        record("offline-throughput", f"{throughput['ratio_of_means']:.2f}",
-               figure="offline updates/s, rlrt/bare d3rlpy", goal=">= 0.95", write_up="offline.md")
+        record(
+            "offline-throughput",
+            f"{throughput['ratio_of_means']:.2f}",
+            figure="offline updates/s, rlrt/bare d3rlpy",
+            goal=">= 0.95",
+            write_up="offline.md",
+        )
 
 
 def main() -> int:
@@ -221,8 +287,13 @@ def main() -> int:
         except json.JSONDecodeError:
             overrides[key] = value
     runs: list[dict[str, Any]] = []
-    results: dict[str, object] = {"machine": machine(), "command": " ".join(sys.argv),
-                                  "preset": args.preset, "overrides": overrides, "runs": runs}
+    results: dict[str, object] = {
+        "machine": machine(),
+        "command": " ".join(sys.argv),
+        "preset": args.preset,
+        "overrides": overrides,
+        "runs": runs,
+    }
     print(f"machine: {results['machine']}", flush=True)
     with tempfile.TemporaryDirectory(prefix="rlrt-bench-offline-") as tmp:
         work = Path(tmp)

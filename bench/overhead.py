@@ -31,9 +31,14 @@ def main() -> None:
         print(load, flush=True)
         ratios = race(args.rounds, args.iterations)
     print(f"median ratio rlrt / bare: {statistics.median(ratios):.3f} (goal >= 0.97)")
-    record(f"overhead/{load_key(args.under_load)}",
-           f"{statistics.median(ratios):.3f} (rounds {', '.join(f'{ratio:.3f}' for ratio in ratios)})",
-           load_name(args.under_load), figure="env steps/s, rlrt/bare RLlib", goal=">= 0.97", write_up="history.md")
+    record(
+        f"overhead/{load_key(args.under_load)}",
+        f"{statistics.median(ratios):.3f} (rounds {', '.join(f'{ratio:.3f}' for ratio in ratios)})",
+        load_name(args.under_load),
+        figure="env steps/s, rlrt/bare RLlib",
+        goal=">= 0.97",
+        write_up="history.md",
+    )
 
 
 def race(rounds: int, iterations: int) -> list[float]:
@@ -42,19 +47,30 @@ def race(rounds: int, iterations: int) -> list[float]:
     for round_ in range(rounds):
         base = OUT / "overhead" / f"round{round_}"
         shutil.rmtree(base, ignore_errors=True)
-        write_tree(base, {"rl.training.stop.training_iteration": iterations,
-                          "rl.training.stop.episode_reward_mean": 1e9, "rl.training.stop.timesteps_total": 10**9})
+        write_tree(
+            base,
+            {
+                "rl.training.stop.training_iteration": iterations,
+                "rl.training.stop.episode_reward_mean": 1e9,
+                "rl.training.stop.timesteps_total": 10**9,
+            },
+        )
         code, _, _ = stream_process([python(), "-m", "runtime.cli", "train"], rlrt_env(base), base / "rlrt.log")
         assert code == 0, (base / "rlrt.log").read_text()[-2000:]
         rows = list(csv.DictReader((base / "output" / "intermediate" / "progress.csv").open()))
         ours = int(rows[-1]["timesteps_total"]) / float(rows[-1]["time_total_s"])
-        code, _, _ = stream_process([python(), "bench/bare_rllib.py", str(base / "model" / "config.json"),
-                                     str(iterations)], rlrt_env(base), base / "bare.log")
+        code, _, _ = stream_process(
+            [python(), "bench/bare_rllib.py", str(base / "model" / "config.json"), str(iterations)],
+            rlrt_env(base),
+            base / "bare.log",
+        )
         assert code == 0, (base / "bare.log").read_text()[-2000:]
         bare = float(found(r"bare_steps_per_s: ([0-9.]+)", (base / "bare.log").read_text()))
         ratios.append(ours / bare)
-        print(f"round {round_}: rlrt {ours:.0f} steps/s, bare RLlib {bare:.0f} steps/s, ratio {ours / bare:.3f}",
-              flush=True)
+        print(
+            f"round {round_}: rlrt {ours:.0f} steps/s, bare RLlib {bare:.0f} steps/s, ratio {ours / bare:.3f}",
+            flush=True,
+        )
     return ratios
 
 

@@ -27,8 +27,11 @@ from ray.tune.registry import register_env
 
 from common import machine, settings_from
 
-ALIASES = {"RoboschoolHopper-v1": "HopperBulletEnv-v0", "RoboschoolHumanoid-v1": "HumanoidBulletEnv-v0",
-           "RoboschoolReacher-v1": "ReacherBulletEnv-v0"}
+ALIASES = {
+    "RoboschoolHopper-v1": "HopperBulletEnv-v0",
+    "RoboschoolHumanoid-v1": "HumanoidBulletEnv-v0",
+    "RoboschoolReacher-v1": "ReacherBulletEnv-v0",
+}
 
 
 def make(env_id: str) -> gymnasium.Env:
@@ -66,8 +69,10 @@ def this_iterations(timers: dict[str, float], before: dict[str, float]) -> dict[
     from ray.rllib.utils.metrics.stats.ema import EmaStats
 
     coeff = inspect.signature(EmaStats.__init__).parameters["ema_coeff"].default
-    return {key: value if key not in before else (value - (1.0 - coeff) * before[key]) / coeff
-            for key, value in timers.items()}
+    return {
+        key: value if key not in before else (value - (1.0 - coeff) * before[key]) / coeff
+        for key, value in timers.items()
+    }
 
 
 def main() -> None:
@@ -77,8 +82,11 @@ def main() -> None:
     parser.add_argument("--set", action="append", default=[], metavar="KEY=JSON")
     parser.add_argument("--threads", type=int, default=0, help="torch threads in the learner (0: torch's default)")
     parser.add_argument("--ceiling-seconds", type=float, default=0.0)
-    parser.add_argument("--rlrt-learner", action="store_true",
-                        help="rlrt's PPO learner (a fused Adam, KL and clip-fraction logging) instead of RLlib's")
+    parser.add_argument(
+        "--rlrt-learner",
+        action="store_true",
+        help="rlrt's PPO learner (a fused Adam, KL and clip-fraction logging) instead of RLlib's",
+    )
     args = parser.parse_args()
     print(f"machine: {machine()}", flush=True)
     resolved = json.loads(open(args.config_json).read())
@@ -99,8 +107,11 @@ def main() -> None:
         from runtime.backends.rllib.ppo_learner import ppo_learner_class
 
         config.training(learner_class=ppo_learner_class())
-    print(f"learner: {config.learner_class.__name__} on {'the GPU' if config.num_gpus_per_learner else 'the CPU'}; "
-          f"{config.num_env_runners} env runners of {config.num_envs_per_env_runner} envs", flush=True)
+    print(
+        f"learner: {config.learner_class.__name__} on {'the GPU' if config.num_gpus_per_learner else 'the CPU'}; "
+        f"{config.num_env_runners} env runners of {config.num_envs_per_env_runner} envs",
+        flush=True,
+    )
     algo = config.build_algo()
     rows: list[dict[str, float]] = []
     smoothed: dict[str, float] = {}
@@ -112,13 +123,20 @@ def main() -> None:
         latest = this_iterations(timers, smoothed)
         smoothed = timers
         steps = int(result["env_runners"]["num_env_steps_sampled"])
-        row = {"wall": wall, "steps": steps, "sample": latest.get("env_runner_sampling_timer", float("nan")),
-               "learn": latest.get("learner_update_timer", float("nan")),
-               "sync": latest.get("synch_weights", float("nan"))}
+        row = {
+            "wall": wall,
+            "steps": steps,
+            "sample": latest.get("env_runner_sampling_timer", float("nan")),
+            "learn": latest.get("learner_update_timer", float("nan")),
+            "sync": latest.get("synch_weights", float("nan")),
+        }
         rows.append(row)
-        print(f"iteration {iteration + 1}: {wall:.2f} s, {steps} steps ({steps / wall:.0f}/s); sampling "
-              f"{row['sample']:.2f} s, learner update {row['learn']:.2f} s, weight sync {row['sync']:.3f} s "
-              f"(RLlib's whole iteration {latest.get('training_iteration', float('nan')):.2f} s)", flush=True)
+        print(
+            f"iteration {iteration + 1}: {wall:.2f} s, {steps} steps ({steps / wall:.0f}/s); sampling "
+            f"{row['sample']:.2f} s, learner update {row['learn']:.2f} s, weight sync {row['sync']:.3f} s "
+            f"(RLlib's whole iteration {latest.get('training_iteration', float('nan')):.2f} s)",
+            flush=True,
+        )
     algo.stop()
     ray.shutdown()
     later = rows[1:] or rows  # the first iteration builds and warms up
@@ -130,8 +148,11 @@ def main() -> None:
         top = ceiling(env_id, args.ceiling_seconds)
         cpus = os.cpu_count() or 1
         together = ceiling_all_cpus(env_id, args.ceiling_seconds, cpus)
-        print(f"env ceiling, random actions: one process {top:.0f} steps/s; {cpus} processes at once {together:.0f} "
-              f"steps/s; training at {rate / together:.1%} of the {cpus}-CPU ceiling", flush=True)
+        print(
+            f"env ceiling, random actions: one process {top:.0f} steps/s; {cpus} processes at once {together:.0f} "
+            f"steps/s; training at {rate / together:.1%} of the {cpus}-CPU ceiling",
+            flush=True,
+        )
     print(f"numpy {np.__version__}, torch {torch.__version__}, ray {ray.__version__}")
 
 

@@ -28,16 +28,20 @@ def ours(seconds: float, seed: int) -> tuple[float, float]:
     rows, _ = train_for(base, "humanoid-sac", seconds, hyperparameters={"seed": seed, "record_video_every": 0})
     learning = [row for row in rows if int(row["timesteps_total"]) > LEARNING_STARTS]
     first, last = learning[0], learning[-1]
-    rate = ((int(last["timesteps_total"]) - int(first["timesteps_total"]))
-            / (float(last["time_total_s"]) - float(first["time_total_s"])))
+    rate = (int(last["timesteps_total"]) - int(first["timesteps_total"])) / (
+        float(last["time_total_s"]) - float(first["time_total_s"])
+    )
     return rate, float(last["episode_reward_mean"])
 
 
 def theirs(seconds: float, seed: int) -> tuple[float, float]:
     """SB3's env steps/s after the warm-up and its last training mean."""
     log = OUT / "sac_vs_sb3" / f"sb3-{seed}.log"
-    code, _, _ = stream_process([python(), str(REPO / "bench" / "sb3_sac_humanoid.py"), str(seconds), str(seed)],
-                                {**os.environ, "OMP_NUM_THREADS": "1"}, log)
+    code, _, _ = stream_process(
+        [python(), str(REPO / "bench" / "sb3_sac_humanoid.py"), str(seconds), str(seed)],
+        {**os.environ, "OMP_NUM_THREADS": "1"},
+        log,
+    )
     text = log.read_text()
     assert code == 0, text[-3000:]
     value = {key: float(found) for key, found in re.findall(r"^sb3_(\w+): (\S+)$", text, re.M)}
@@ -60,14 +64,23 @@ def main() -> None:
             for side, run in (("rlrt", ours), ("sb3", theirs)):
                 rate, mean = run(args.seconds, seed)
                 rates[side].append(rate)
-                print(f"round {seed}: {side} {rate:.1f} env steps/s after the warm-up, training mean {mean:.1f}",
-                      flush=True)
+                print(
+                    f"round {seed}: {side} {rate:.1f} env steps/s after the warm-up, training mean {mean:.1f}",
+                    flush=True,
+                )
     ours_median, theirs_median = statistics.median(rates["rlrt"]), statistics.median(rates["sb3"])
-    print(f"median env steps/s after the warm-up: rlrt {ours_median:.1f}, SB3 {theirs_median:.1f}; "
-          f"rlrt/SB3 {ours_median / theirs_median:.2f}")
-    record(f"sac-vs-sb3/{load_key(args.under_load)}",
-           f"{ours_median:.1f} vs {theirs_median:.1f}: {ours_median / theirs_median:.2f}", load_name(args.under_load),
-           figure="SAC env steps/s, rlrt/SB3", goal="report", write_up="history.md")
+    print(
+        f"median env steps/s after the warm-up: rlrt {ours_median:.1f}, SB3 {theirs_median:.1f}; "
+        f"rlrt/SB3 {ours_median / theirs_median:.2f}"
+    )
+    record(
+        f"sac-vs-sb3/{load_key(args.under_load)}",
+        f"{ours_median:.1f} vs {theirs_median:.1f}: {ours_median / theirs_median:.2f}",
+        load_name(args.under_load),
+        figure="SAC env steps/s, rlrt/SB3",
+        goal="report",
+        write_up="history.md",
+    )
 
 
 if __name__ == "__main__":

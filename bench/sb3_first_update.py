@@ -18,9 +18,23 @@ from stable_baselines3.common.env_util import make_vec_env  # noqa: E402
 def main() -> None:
     torch.set_num_threads(1)
     env = make_vec_env("CartPole-v1", n_envs=32, seed=0)
-    model = PPO("MlpPolicy", env, n_steps=64, batch_size=256, n_epochs=10, gae_lambda=0.8, gamma=0.98,
-                learning_rate=1e-3, clip_range=0.2, ent_coef=0.0, vf_coef=0.5, max_grad_norm=0.5, seed=0, verbose=0,
-                policy_kwargs={"net_arch": [64, 64]})
+    model = PPO(
+        "MlpPolicy",
+        env,
+        n_steps=64,
+        batch_size=256,
+        n_epochs=10,
+        gae_lambda=0.8,
+        gamma=0.98,
+        learning_rate=1e-3,
+        clip_range=0.2,
+        ent_coef=0.0,
+        vf_coef=0.5,
+        max_grad_norm=0.5,
+        seed=0,
+        verbose=0,
+        policy_kwargs={"net_arch": [64, 64]},
+    )
     model.learn(total_timesteps=2048)
     print(f"sb3_first_update_s: {time.monotonic() - START:.2f}", flush=True)
     print(f"sb3_steps: {model.num_timesteps}", flush=True)

@@ -87,11 +87,27 @@ def main() -> None:
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     env = VecNormalize(make_vec_env(ENV, n_envs=16, seed=0), gamma=0.99)
-    model = PPO("MlpPolicy", env, n_steps=512, batch_size=128, gamma=0.99, gae_lambda=0.9, n_epochs=20, ent_coef=0.0,
-                use_sde=True, sde_sample_freq=4, max_grad_norm=0.5, vf_coef=0.5, learning_rate=3e-5,
-                clip_range=linear(0.4), seed=0, verbose=0,
-                policy_kwargs=dict(log_std_init=-2, ortho_init=False, activation_fn=nn.ReLU,
-                                   net_arch=dict(pi=[256, 256], vf=[256, 256])))
+    model = PPO(
+        "MlpPolicy",
+        env,
+        n_steps=512,
+        batch_size=128,
+        gamma=0.99,
+        gae_lambda=0.9,
+        n_epochs=20,
+        ent_coef=0.0,
+        use_sde=True,
+        sde_sample_freq=4,
+        max_grad_norm=0.5,
+        vf_coef=0.5,
+        learning_rate=3e-5,
+        clip_range=linear(0.4),
+        seed=0,
+        verbose=0,
+        policy_kwargs=dict(
+            log_std_init=-2, ortho_init=False, activation_fn=nn.ReLU, net_arch=dict(pi=[256, 256], vf=[256, 256])
+        ),
+    )
     budget = Budget(args.seconds, args.out / "progress.csv")
     model.learn(total_timesteps=STEPS, callback=budget)
     mean = float(np.mean([e["r"] for e in model.ep_info_buffer or []]))

@@ -46,12 +46,23 @@ def main() -> None:
     seconds = float(sys.argv[1])
     seed = int(sys.argv[2]) if len(sys.argv) > 2 else 0
     torch.set_num_threads(1)
-    env = VecNormalize(VecMonitor(DummyVecEnv([lambda: gym.make("HumanoidBulletEnv-v0")])), norm_obs=True,
-                       norm_reward=False)
+    env = VecNormalize(
+        VecMonitor(DummyVecEnv([lambda: gym.make("HumanoidBulletEnv-v0")])), norm_obs=True, norm_reward=False
+    )
     start = 3e-4
-    model = SAC("MlpPolicy", env, learning_rate=lambda remaining: remaining * start, buffer_size=1_000_000,
-                batch_size=64, ent_coef="auto", train_freq=1, gradient_steps=1, learning_starts=LEARNING_STARTS,
-                seed=seed, device="cpu")
+    model = SAC(
+        "MlpPolicy",
+        env,
+        learning_rate=lambda remaining: remaining * start,
+        buffer_size=1_000_000,
+        batch_size=64,
+        ent_coef="auto",
+        train_freq=1,
+        gradient_steps=1,
+        learning_starts=LEARNING_STARTS,
+        seed=seed,
+        device="cpu",
+    )
     timer = Timer(seconds)
     model.learn(N_TIMESTEPS, callback=timer)
     ended = time.monotonic()

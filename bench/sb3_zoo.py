@@ -31,12 +31,26 @@ from torch import nn  # noqa: E402
 
 STEPS = 1_000_000
 ZOO: dict[str, dict[str, Any]] = {
-    "LunarLander-v3": dict(n_envs=16, normalize=False, n_steps=1024, batch_size=64, gae_lambda=0.98, gamma=0.999,
-                           n_epochs=4, ent_coef=0.01),
-    "Hopper-v5": dict(n_envs=1, normalize=True, batch_size=32, n_steps=512, gamma=0.999, learning_rate=9.80828e-05,
-                      ent_coef=0.00229519, clip_range=0.2, n_epochs=5, gae_lambda=0.99, max_grad_norm=0.7,
-                      vf_coef=0.835671, policy_kwargs=dict(log_std_init=-2, ortho_init=False, activation_fn=nn.ReLU,
-                                                           net_arch=dict(pi=[256, 256], vf=[256, 256]))),
+    "LunarLander-v3": dict(
+        n_envs=16, normalize=False, n_steps=1024, batch_size=64, gae_lambda=0.98, gamma=0.999, n_epochs=4, ent_coef=0.01
+    ),
+    "Hopper-v5": dict(
+        n_envs=1,
+        normalize=True,
+        batch_size=32,
+        n_steps=512,
+        gamma=0.999,
+        learning_rate=9.80828e-05,
+        ent_coef=0.00229519,
+        clip_range=0.2,
+        n_epochs=5,
+        gae_lambda=0.99,
+        max_grad_norm=0.7,
+        vf_coef=0.835671,
+        policy_kwargs=dict(
+            log_std_init=-2, ortho_init=False, activation_fn=nn.ReLU, net_arch=dict(pi=[256, 256], vf=[256, 256])
+        ),
+    ),
 }
 
 

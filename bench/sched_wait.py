@@ -59,23 +59,32 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("preset")
     parser.add_argument("seconds", type=float)
-    parser.add_argument("--set", action="append", default=[], metavar="NAME=JSON",
-                        help="a hyperparameter on top of the preset")
+    parser.add_argument(
+        "--set", action="append", default=[], metavar="NAME=JSON", help="a hyperparameter on top of the preset"
+    )
     add_load_argument(parser)
     args = parser.parse_args()
     print(f"machine: {machine()}", flush=True)
     base = OUT / f"sched_wait-{args.preset}"
     shutil.rmtree(base, ignore_errors=True)
-    write_tree(base, {"preset": args.preset, "rl.training.stop.time_total_s": args.seconds,
-                      "rl.training.stop.episode_reward_mean": 1e9, **settings_from(args.set)})
+    write_tree(
+        base,
+        {
+            "preset": args.preset,
+            "rl.training.stop.time_total_s": args.seconds,
+            "rl.training.stop.episode_reward_mean": 1e9,
+            **settings_from(args.set),
+        },
+    )
     first = threads()
     last = dict(first)
     with load_from(args.under_load) as load:
         print(load, flush=True)
         started = time.monotonic()
         with (base / "train.log").open("w") as log:
-            job = subprocess.Popen([python(), "-m", "runtime.cli", "train"], env=rlrt_env(base), stdout=log,
-                                   stderr=subprocess.STDOUT)
+            job = subprocess.Popen(
+                [python(), "-m", "runtime.cli", "train"], env=rlrt_env(base), stdout=log, stderr=subprocess.STDOUT
+            )
             while job.poll() is None:
                 last.update(threads())  # a thread's last reading before it ended
                 time.sleep(0.5)
@@ -96,8 +105,10 @@ def main() -> None:
             print(f"  {on_cpu:7.1f} on a CPU  {waiting:7.1f} waiting  nice {niceness}  {name}")
     with (base / "output" / "intermediate" / "progress.csv").open() as handle:
         rows = list(csv.DictReader(handle))
-    print(f"trained {rows[-1]['timesteps_total']} env steps in {float(rows[-1]['time_total_s']):.1f} s, "
-          f"{len(rows)} iterations")
+    print(
+        f"trained {rows[-1]['timesteps_total']} env steps in {float(rows[-1]['time_total_s']):.1f} s, "
+        f"{len(rows)} iterations"
+    )
 
 
 if __name__ == "__main__":

@@ -52,11 +52,21 @@ def free_port() -> int:
 
 
 def start_server(model: Path, port: int, workers: int, **extra: str) -> subprocess.Popen:
-    env = {**os.environ, "SAGEMAKER_BIND_TO_PORT": str(port), "SAGEMAKER_MODEL_SERVER_WORKERS": str(workers),
-           "PYTHONPATH": str(REPO), **extra}
-    process = subprocess.Popen([sys.executable, "-m", "runtime.cli", "serve", "--model", str(model), "--host",
-                                "127.0.0.1"], env=env, cwd=str(REPO), start_new_session=True,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    env = {
+        **os.environ,
+        "SAGEMAKER_BIND_TO_PORT": str(port),
+        "SAGEMAKER_MODEL_SERVER_WORKERS": str(workers),
+        "PYTHONPATH": str(REPO),
+        **extra,
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "runtime.cli", "serve", "--model", str(model), "--host", "127.0.0.1"],
+        env=env,
+        cwd=str(REPO),
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     import urllib.request
 
     deadline = time.monotonic() + 60
@@ -83,8 +93,10 @@ def server_rss_mb(process: subprocess.Popen) -> float:
 
 
 def request_bytes(port: int, body: bytes, content_type: str = "application/json") -> bytes:
-    return (f"POST /invocations HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: {content_type}\r\n"
-            f"Content-Length: {len(body)}\r\n\r\n").encode() + body
+    return (
+        f"POST /invocations HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: {content_type}\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    ).encode() + body
 
 
 async def _one(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, payload: bytes) -> int:
@@ -147,8 +159,9 @@ def bench_latency(model: Path, port: int, requests_count: int, concurrency: int)
     dim = policy.observation_dim
     rng = np.random.default_rng(0)
     observations = rng.standard_normal((requests_count, dim)).astype(np.float32).round(5)
-    payloads = [request_bytes(port, json.dumps({"inputs": {"observations": [row]}}).encode())
-                for row in observations.tolist()]
+    payloads = [
+        request_bytes(port, json.dumps({"inputs": {"observations": [row]}}).encode()) for row in observations.tolist()
+    ]
     asyncio.run(run_clients(port, payloads[:500], concurrency))  # warm-up
     sequential, _ = asyncio.run(run_clients(port, payloads[:2000], 1))
     started = time.perf_counter()
@@ -171,8 +184,13 @@ def bench_latency(model: Path, port: int, requests_count: int, concurrency: int)
         for row in observations[:5000].tolist():
             body = json.dumps({"inputs": {"observations": [row]}}).encode()
             t = time.perf_counter()
-            await request(app, "POST", "/invocations", body,
-                          {"Content-Type": "application/json", "Content-Length": str(len(body))})
+            await request(
+                app,
+                "POST",
+                "/invocations",
+                body,
+                {"Content-Type": "application/json", "Content-Length": str(len(body))},
+            )
             in_app.append(time.perf_counter() - t)
 
     asyncio.run(app_alone())
@@ -180,9 +198,19 @@ def bench_latency(model: Path, port: int, requests_count: int, concurrency: int)
     i50, i99 = percentiles(in_process)
     a50, a99 = percentiles(in_app)
     s50, s99 = percentiles(sequential)
-    return {"sequential_p50_ms": s50, "sequential_p99_ms": s99, "app_only_p50_ms": a50, "app_only_p99_ms": a99,
-            "requests": requests_count, "concurrency": concurrency, "p50_ms": p50, "p99_ms": p99,
-            "requests_per_s": requests_count / wall, "onnx_in_process_p50_ms": i50, "onnx_in_process_p99_ms": i99}
+    return {
+        "sequential_p50_ms": s50,
+        "sequential_p99_ms": s99,
+        "app_only_p50_ms": a50,
+        "app_only_p99_ms": a99,
+        "requests": requests_count,
+        "concurrency": concurrency,
+        "p50_ms": p50,
+        "p99_ms": p99,
+        "requests_per_s": requests_count / wall,
+        "onnx_in_process_p50_ms": i50,
+        "onnx_in_process_p99_ms": i99,
+    }
 
 
 def bench_transform(model: Path, records: int) -> dict:
@@ -197,14 +225,19 @@ def bench_transform(model: Path, records: int) -> dict:
         source.parent.mkdir()
         source.write_text("".join(json.dumps(row) + "\n" for row in observations.tolist()))
         summary = transform(model, source.parent, Path(tmp) / "out", TransformOptions(), show_progress=False)
-        single = transform(model, source.parent, Path(tmp) / "out1", TransformOptions(strategy="SingleRecord"),
-                           show_progress=False)
+        single = transform(
+            model, source.parent, Path(tmp) / "out1", TransformOptions(strategy="SingleRecord"), show_progress=False
+        )
     started = time.perf_counter()
     for chunk in range(0, records, 8192):
-        policy.predict(observations[chunk: chunk + 8192])
+        policy.predict(observations[chunk : chunk + 8192])
     ceiling = records / (time.perf_counter() - started)
-    return {"records": records, "multirecord_records_per_s": summary.records_per_s,
-            "singlerecord_records_per_s": single.records_per_s, "onnx_in_process_records_per_s": ceiling}
+    return {
+        "records": records,
+        "multirecord_records_per_s": summary.records_per_s,
+        "singlerecord_records_per_s": single.records_per_s,
+        "onnx_in_process_records_per_s": ceiling,
+    }
 
 
 def bench_load(model: Path, process: subprocess.Popen, port: int, total: int, concurrency: int) -> dict:
@@ -213,8 +246,13 @@ def bench_load(model: Path, process: subprocess.Popen, port: int, total: int, co
 
     dim = observation_dim_from_metadata(read_metadata(model))
     rng = np.random.default_rng(2)
-    bad_bodies = [b"{not json", json.dumps({"instances": [[1.0] * (dim + 1)]}).encode(), b'{"instances": [[NaN]]}',
-                  json.dumps({"inputs": {"obs": [[0] * dim]}}).encode(), b"\xff\xfe\x00"]
+    bad_bodies = [
+        b"{not json",
+        json.dumps({"instances": [[1.0] * (dim + 1)]}).encode(),
+        b'{"instances": [[NaN]]}',
+        json.dumps({"inputs": {"obs": [[0] * dim]}}).encode(),
+        b"\xff\xfe\x00",
+    ]
     payloads, malformed = [], 0
     for i in range(total):
         if rng.random() < 0.05:
@@ -235,10 +273,20 @@ def bench_load(model: Path, process: subprocess.Popen, port: int, total: int, co
     for s in statuses:
         counts[s] = counts.get(s, 0) + 1
     p50, p99 = percentiles(latencies)
-    return {"requests": total, "concurrency": concurrency, "malformed_sent": malformed, "status_counts": counts,
-            "5xx": sum(v for k, v in counts.items() if k >= 500), "alive": process.poll() is None,
-            "rss_mb_before": rss_before, "rss_mb_after": rss_after, "rss_mb_after_second_round": rss_after_2,
-            "requests_per_s": total / wall, "p50_ms": p50, "p99_ms": p99}
+    return {
+        "requests": total,
+        "concurrency": concurrency,
+        "malformed_sent": malformed,
+        "status_counts": counts,
+        "5xx": sum(v for k, v in counts.items() if k >= 500),
+        "alive": process.poll() is None,
+        "rss_mb_before": rss_before,
+        "rss_mb_after": rss_after,
+        "rss_mb_after_second_round": rss_after_2,
+        "requests_per_s": total / wall,
+        "p50_ms": p50,
+        "p99_ms": p99,
+    }
 
 
 def ping_ms(port: int, timeout: float = 10) -> float | None:
@@ -261,8 +309,10 @@ def bench_slow_clients(port: int, clients: int, seconds: float) -> dict:
     slow = []
     for _ in range(clients):
         sock = socket.create_connection(("127.0.0.1", port))
-        sock.sendall(f"POST /invocations HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\n"
-                     "Content-Length: 100\r\n\r\n[[0,".encode())
+        sock.sendall(
+            f"POST /invocations HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\n"
+            "Content-Length: 100\r\n\r\n[[0,".encode()
+        )
         slow.append((sock, time.monotonic()))
     pings: list[float | None] = []
     answers: dict[int, tuple[str, float]] = {}
@@ -272,16 +322,20 @@ def bench_slow_clients(port: int, clients: int, seconds: float) -> dict:
         for index, (sock, opened) in enumerate(slow):
             if index not in answers and select.select([sock], [], [], 0)[0]:
                 data = sock.recv(200)
-                answers[index] = (data.split(b"\r\n", 1)[0].decode() if data else "closed",
-                                  time.monotonic() - opened)
+                answers[index] = (data.split(b"\r\n", 1)[0].decode() if data else "closed", time.monotonic() - opened)
         time.sleep(0.1)
     for sock, _ in slow:
         sock.close()
     answered = [p for p in pings if p is not None]
-    return {"clients": clients, "seconds": seconds, "pings": len(pings), "pings_failed": len(pings) - len(answered),
-            "ping_p50_ms": float(np.percentile(answered, 50)) if answered else None,
-            "ping_max_ms": max(answered) if answered else None,
-            "slow_clients_got": [answers.get(i, ("nothing", seconds)) for i in range(clients)]}
+    return {
+        "clients": clients,
+        "seconds": seconds,
+        "pings": len(pings),
+        "pings_failed": len(pings) - len(answered),
+        "ping_p50_ms": float(np.percentile(answered, 50)) if answered else None,
+        "ping_max_ms": max(answered) if answered else None,
+        "slow_clients_got": [answers.get(i, ("nothing", seconds)) for i in range(clients)],
+    }
 
 
 def worker_rss_mb(process: subprocess.Popen) -> tuple[float, float]:
@@ -334,9 +388,17 @@ def bench_big_body(model: Path, process: subprocess.Popen, port: int, megabytes:
         done.set()
         sampler.join()
         connection.close()
-    result: dict[str, Any] = {"body_mb": len(body) / 2**20, "rows": rows, "status": response.status, "seconds": elapsed,
-              "answer_mb": len(answer) / 2**20, "chunked": response.getheader("Transfer-Encoding") == "chunked",
-              "worker_rss_mb_before": before[0], "worker_rss_mb_peak": peaks[0], "server_rss_mb_peak": peaks[1]}
+    result: dict[str, Any] = {
+        "body_mb": len(body) / 2**20,
+        "rows": rows,
+        "status": response.status,
+        "seconds": elapsed,
+        "answer_mb": len(answer) / 2**20,
+        "chunked": response.getheader("Transfer-Encoding") == "chunked",
+        "worker_rss_mb_before": before[0],
+        "worker_rss_mb_peak": peaks[0],
+        "server_rss_mb_peak": peaks[1],
+    }
     if response.status == 200:
         predictions = np.asarray(json.loads(answer)["predictions"], dtype=np.float32)
         sample_rows = np.random.default_rng(4).choice(rows, 2000, replace=False)
@@ -356,8 +418,11 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--requests", type=int, default=10000)
     parser.add_argument("--records", type=int, default=200000)
-    parser.add_argument("--cases", default="latency,load,transform,slow,big",
-                        help="comma-separated: latency, load, transform, slow, big (default: all)")
+    parser.add_argument(
+        "--cases",
+        default="latency,load,transform,slow,big",
+        help="comma-separated: latency, load, transform, slow, big (default: all)",
+    )
     parser.add_argument("--slow-clients", type=int, default=2)
     parser.add_argument("--big-mb", type=int, default=100)
     parser.add_argument("--big-decimals", type=int, default=4, help="decimals of the big body's numbers (0: most rows)")
@@ -400,15 +465,29 @@ def record_rows(results: dict[str, dict]) -> None:
     """The headline figure of each case that ran, in bench/results/results.json."""
     latency, slow, big = results.get("latency"), results.get("slow"), results.get("big")
     if latency:
-        record("serving-latency", f"{latency['p99_ms']:.2f} ms (p50 {latency['p50_ms']:.2f})",
-               figure="/invocations p99, concurrency 8", goal="<= 5 ms", write_up="serving.md")
+        record(
+            "serving-latency",
+            f"{latency['p99_ms']:.2f} ms (p50 {latency['p50_ms']:.2f})",
+            figure="/invocations p99, concurrency 8",
+            goal="<= 5 ms",
+            write_up="serving.md",
+        )
     if slow and slow["ping_max_ms"] is not None:
-        record("serving-slow", f"p50 {slow['ping_p50_ms']:.1f} ms, max {slow['ping_max_ms']:.1f} ms, "
-               f"{slow['pings_failed']} failed", figure=f"/ping beside {slow['clients']} slow clients",
-               goal="within 2 s", write_up="history.md")
+        record(
+            "serving-slow",
+            f"p50 {slow['ping_p50_ms']:.1f} ms, max {slow['ping_max_ms']:.1f} ms, {slow['pings_failed']} failed",
+            figure=f"/ping beside {slow['clients']} slow clients",
+            goal="within 2 s",
+            write_up="history.md",
+        )
     if big and big["status"] == 200:
-        record("serving-big", f"{big['worker_rss_mb_peak']:.0f} MB", figure=f"{big['body_mb']:.0f} MB JSON body, "
-               "worker peak RSS", goal="< ~1 GB", write_up="history.md")
+        record(
+            "serving-big",
+            f"{big['worker_rss_mb_peak']:.0f} MB",
+            figure=f"{big['body_mb']:.0f} MB JSON body, worker peak RSS",
+            goal="< ~1 GB",
+            write_up="history.md",
+        )
 
 
 def write_report(args: argparse.Namespace, model: Path, results: dict[str, dict]) -> None:
@@ -457,26 +536,35 @@ def write_report(args: argparse.Namespace, model: Path, results: dict[str, dict]
             f"5xx: {load['5xx']}; statuses {load['status_counts']}; server alive: {results['alive']['alive']}; "
             f"RSS {load['rss_mb_before']:.0f} -> {load['rss_mb_after']:.0f} -> {load['rss_mb_after_second_round']:.0f} "
             f"MB; {load['requests_per_s']:,.0f} req/s, p50 {load['p50_ms']:.2f} ms, p99 {load['p99_ms']:.2f} ms | "
-            "zero 5xx, alive, memory flat | |")
+            "zero 5xx, alive, memory flat | |"
+        )
     slow, big = results.get("slow"), results.get("big")
     if slow:
         got = "; ".join(f"{what} after {after:.1f} s" for what, after in slow["slow_clients_got"])
-        ping = "none answered" if slow["ping_max_ms"] is None else \
-            f"p50 {slow['ping_p50_ms']:.1f} ms, max {slow['ping_max_ms']:.1f} ms"
+        ping = (
+            "none answered"
+            if slow["ping_max_ms"] is None
+            else f"p50 {slow['ping_p50_ms']:.1f} ms, max {slow['ping_max_ms']:.1f} ms"
+        )
         lines.append(
             f"| {slow['clients']} slow clients (headers + 4 of 100 body bytes), /ping every 0.1 s for "
             f"{slow['seconds']} s "
             f"| /ping {ping}, {slow['pings_failed']} of {slow['pings']} failed; the slow clients got: {got} "
-            "| /ping < 2 s; 408 or closed | |")
+            "| /ping < 2 s; 408 or closed | |"
+        )
     if big:
-        answer = f"{big.get('rows_answered', 0):,} predictions, max error vs ONNX {big['max_abs_error_vs_onnx']:.1e}" \
-            if big["status"] == 200 else big.get("error", "")
+        answer = (
+            f"{big.get('rows_answered', 0):,} predictions, max error vs ONNX {big['max_abs_error_vs_onnx']:.1e}"
+            if big["status"] == 200
+            else big.get("error", "")
+        )
         lines.append(
             f"| one {big['body_mb']:.0f} MB JSON body ({big['rows']:,} rows) | {big['status']} in "
             f"{big['seconds']:.1f} s "
             f"({answer}; answer {big['answer_mb']:.0f} MB{', streamed' if big['chunked'] else ''}); worker RSS "
             f"{big['worker_rss_mb_before']:.0f} -> peak {big['worker_rss_mb_peak']:.0f} MB, server peak "
-            f"{big['server_rss_mb_peak']:.0f} MB | worker < 1 GB, or 413 | |")
+            f"{big['server_rss_mb_peak']:.0f} MB | worker < 1 GB, or 413 | |"
+        )
     lines.append("")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text("\n".join(lines))

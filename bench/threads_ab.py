@@ -41,16 +41,26 @@ def default_job(tree: Path, base: Path) -> dict[str, Any]:
     shutil.rmtree(base, ignore_errors=True)
     base.mkdir(parents=True)
     load = os.getloadavg()[0]
-    code, wall, _ = stream_process([python(), "-m", "runtime.cli", "train", "--seed", "0", "--base-dir", str(base)],
-                                   rlrt_env(base, PYTHONPATH=str(tree)), base.with_suffix(".log"), cwd=tree)
+    code, wall, _ = stream_process(
+        [python(), "-m", "runtime.cli", "train", "--seed", "0", "--base-dir", str(base)],
+        rlrt_env(base, PYTHONPATH=str(tree)),
+        base.with_suffix(".log"),
+        cwd=tree,
+    )
     text = base.with_suffix(".log").read_text()
     assert code == 0, text[-2000:]
     with (base / "output" / "intermediate" / "progress.csv").open() as handle:
         last = list(csv.DictReader(handle))[-1]
     threads = re.search(r"^rlrt: torch threads: (.*)$", text, re.M)
-    return {"load_average": load, "wall_s": wall, "training_s": float(last["time_total_s"]),
-            "steps": int(last["timesteps_total"]), "iterations": int(last["training_iteration"]),
-            "mean": float(last["episode_reward_mean"]), "threads": threads.group(1) if threads else "torch's default"}
+    return {
+        "load_average": load,
+        "wall_s": wall,
+        "training_s": float(last["time_total_s"]),
+        "steps": int(last["timesteps_total"]),
+        "iterations": int(last["training_iteration"]),
+        "mean": float(last["episode_reward_mean"]),
+        "threads": threads.group(1) if threads else "torch's default",
+    }
 
 
 def main() -> None:
@@ -62,16 +72,22 @@ def main() -> None:
     print(f"machine: {machine()}", flush=True)
     variants = {"A": baseline_tree(args.baseline_commit), "B": REPO}
     print(f"A: {args.baseline_commit} ({variants['A']}); B: this tree ({REPO})", flush=True)
-    print("| variant | load | round | load average at start | wall s | RLlib training s | steps | iterations | "
-          "mean | threads |\n| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |", flush=True)
+    print(
+        "| variant | load | round | load average at start | wall s | RLlib training s | steps | iterations | "
+        "mean | threads |\n| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        flush=True,
+    )
     for load in args.loads.split(","):
         with load_from(None if load == "none" else int(load)) as described:
             for round_ in range(args.rounds):
                 for name, tree in variants.items():
                     run = default_job(tree, OUT / "threads_ab" / f"{name}-{load}-{round_}")
-                    print(f"| {name} | {described} | {round_} | {run['load_average']:.2f} | {run['wall_s']:.1f} | "
-                          f"{run['training_s']:.1f} | {run['steps']} | {run['iterations']} | {run['mean']:.3f} | "
-                          f"{run['threads']} |", flush=True)
+                    print(
+                        f"| {name} | {described} | {round_} | {run['load_average']:.2f} | {run['wall_s']:.1f} | "
+                        f"{run['training_s']:.1f} | {run['steps']} | {run['iterations']} | {run['mean']:.3f} | "
+                        f"{run['threads']} |",
+                        flush=True,
+                    )
 
 
 if __name__ == "__main__":

@@ -27,15 +27,26 @@ def main() -> None:
     parser.add_argument("preset")
     parser.add_argument("seconds", type=float)
     parser.add_argument("--episodes", type=int, default=20)
-    parser.add_argument("--preset-stop", action="store_true",
-                        help="keep the preset's own return stop (hopper-ppo: the seed's 2500): the wall time is then "
-                             "the time to that stop")
-    parser.add_argument("--target", type=float, default=None,
-                        help="when the curve reached this episode_reward_mean; if it did not, a projection "
-                             "from its second half")
+    parser.add_argument(
+        "--preset-stop",
+        action="store_true",
+        help="keep the preset's own return stop (hopper-ppo: the seed's 2500): the wall time is then "
+        "the time to that stop",
+    )
+    parser.add_argument(
+        "--target",
+        type=float,
+        default=None,
+        help="when the curve reached this episode_reward_mean; if it did not, a projection from its second half",
+    )
     parser.add_argument("--seed", type=int, default=None, help="the job's seed (default: the preset's)")
-    parser.add_argument("--set", action="append", default=[], metavar="NAME=JSON",
-                        help="a hyperparameter on top of the preset, e.g. rl.training.config.minibatch_size=512")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="NAME=JSON",
+        help="a hyperparameter on top of the preset, e.g. rl.training.config.minibatch_size=512",
+    )
     add_load_argument(parser)
     args = parser.parse_args()
     hyperparameters = settings_from(args.set)
@@ -48,12 +59,15 @@ def main() -> None:
     shutil.rmtree(base, ignore_errors=True)
     with load_from(args.under_load) as load:  # the training only: the greedy evaluation is not timed
         print(load, flush=True)
-        rows, wall = train_for(base, args.preset, args.seconds, keep_return_stop=args.preset_stop,
-                               hyperparameters=hyperparameters)
+        rows, wall = train_for(
+            base, args.preset, args.seconds, keep_return_stop=args.preset_stop, hyperparameters=hyperparameters
+        )
     last = rows[-1]
     best = max(float(r["episode_reward_mean"]) for r in rows if r["episode_reward_mean"] != "nan")
-    print(f"preset: {args.preset}; trained {float(last['time_total_s']):.0f} s ({wall:.0f} s wall), "
-          f"{last['timesteps_total']} env steps, {last['training_iteration']} iterations")
+    print(
+        f"preset: {args.preset}; trained {float(last['time_total_s']):.0f} s ({wall:.0f} s wall), "
+        f"{last['timesteps_total']} env steps, {last['training_iteration']} iterations"
+    )
     print(f"training episode_reward_mean: last {float(last['episode_reward_mean']):.2f}, best {best:.2f}")
     print(curve(rows, args.seconds))
     if args.target is not None:
@@ -78,8 +92,10 @@ def episode_spread(summary: dict[str, Any]) -> str:
     # a 20-episode mean of Hopper's policy moves by ~150.
     rewards = summary["rewards"]
     error = statistics.stdev(rewards) / math.sqrt(len(rewards)) if len(rewards) > 1 else float("nan")
-    return (f"greedy episodes: {len(full)} of {len(pairs)} ran the longest length ({longest} steps; mean return "
-            f"{sum(full) / len(full):.0f}); shorter: {listed}; the mean's standard error {error:.0f}")
+    return (
+        f"greedy episodes: {len(full)} of {len(pairs)} ran the longest length ({longest} steps; mean return "
+        f"{sum(full) / len(full):.0f}); shorter: {listed}; the mean's standard error {error:.0f}"
+    )
 
 
 def curve(rows: list[dict[str, str]], seconds: float, points: int = 10) -> str:
@@ -90,8 +106,10 @@ def curve(rows: list[dict[str, str]], seconds: float, points: int = 10) -> str:
         before = [row for row in rows if float(row["time_total_s"]) <= at]
         if before:
             row = before[-1]
-            lines.append(f"{at:.0f} | {row['timesteps_total']} | {float(row['episode_reward_mean']):.1f} | "
-                         f"{float(row['episode_len_mean']):.0f}")
+            lines.append(
+                f"{at:.0f} | {row['timesteps_total']} | {float(row['episode_reward_mean']):.1f} | "
+                f"{float(row['episode_len_mean']):.0f}"
+            )
     return "\n".join(lines)
 
 
@@ -99,14 +117,17 @@ def projection(rows: list[dict[str, str]], target: float) -> str:
     """Where the curve first reached ``target``; if it never did, a crude projection: the least-squares line through
     the second half of the curve, extended to ``target``, against training seconds (this machine's figure) and env
     steps (any machine's). PPO curves bend, so read it as an order of magnitude, not a forecast."""
-    reached = [r for r in rows if r["episode_reward_mean"] not in ("", "nan")
-               and float(r["episode_reward_mean"]) >= target]
+    reached = [
+        r for r in rows if r["episode_reward_mean"] not in ("", "nan") and float(r["episode_reward_mean"]) >= target
+    ]
     if reached:
         first = reached[0]
-        return (f"target: {target:g} first reached at iteration {first['training_iteration']}, "
-                f"{float(first['timesteps_total']) / 1e6:.2f}M env steps, {float(first['time_total_s']):.0f} s of "
-                f"training ({len(reached)} of {len(rows)} iterations at or above it)")
-    half = [r for r in rows[len(rows) // 2:] if r["episode_reward_mean"] not in ("", "nan")]
+        return (
+            f"target: {target:g} first reached at iteration {first['training_iteration']}, "
+            f"{float(first['timesteps_total']) / 1e6:.2f}M env steps, {float(first['time_total_s']):.0f} s of "
+            f"training ({len(reached)} of {len(rows)} iterations at or above it)"
+        )
+    half = [r for r in rows[len(rows) // 2 :] if r["episode_reward_mean"] not in ("", "nan")]
     if len(half) < 2:
         return "projection: too few points"
     returns = [float(r["episode_reward_mean"]) for r in half]
@@ -116,9 +137,11 @@ def projection(rows: list[dict[str, str]], target: float) -> str:
     slope_s, at_s = _line_to(steps, returns, target)
     if slope_t <= 0:
         return f"projection: the second half of the curve does not rise (slope {slope_t * 3600:.1f} per hour)"
-    return (f"projection: the second half rises {slope_t * 3600:.0f} per training hour "
-            f"({slope_s * 1e6:.0f} per million env steps); a straight line reaches {target:g} after "
-            f"{at_t / 3600:.1f} h of training, {at_s / 1e6:.0f}M env steps")
+    return (
+        f"projection: the second half rises {slope_t * 3600:.0f} per training hour "
+        f"({slope_s * 1e6:.0f} per million env steps); a straight line reaches {target:g} after "
+        f"{at_t / 3600:.1f} h of training, {at_s / 1e6:.0f}M env steps"
+    )
 
 
 def _line_to(xs: list[float], ys: list[float], target: float) -> tuple[float, float]:

@@ -84,11 +84,22 @@ def job_tree(base: Path, hyperparameters: dict) -> Path:
 
 
 def run_training(base: Path, default_preset: str) -> tuple[float, list[dict[str, float]]]:
-    env = {**os.environ, "SAGEMAKER_BASE_DIR": str(base), "SM_NUM_CPUS": str(os.cpu_count() or 2),
-           "RAY_USAGE_STATS_ENABLED": "0", "PYTHONPATH": str(REPO)}
+    env = {
+        **os.environ,
+        "SAGEMAKER_BASE_DIR": str(base),
+        "SM_NUM_CPUS": str(os.cpu_count() or 2),
+        "RAY_USAGE_STATS_ENABLED": "0",
+        "PYTHONPATH": str(REPO),
+    }
     started = time.monotonic()
-    result = subprocess.run([sys.executable, "-m", "runtime.cli", "train", "--default-preset", default_preset],
-                            cwd=REPO, env=env, capture_output=True, text=True, timeout=1800)
+    result = subprocess.run(
+        [sys.executable, "-m", "runtime.cli", "train", "--default-preset", default_preset],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=1800,
+    )
     wall = time.monotonic() - started
     if result.returncode != 0:
         raise SystemExit(f"training failed ({result.returncode}):\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
@@ -114,21 +125,27 @@ def main() -> int:
     cartpole_raw = raw_steps_per_s(lambda: gym.make("CartPole-v1"), args.raw_steps * 10)
     print(f"raw steps/s: unity {unity_raw:.0f}, cartpole {cartpole_raw:.0f}", flush=True)
 
-    unity_base = job_tree(work / "unity" / "ml", {
-        "rl.training.config.env_config.env_name": "Basic",
-        "rl.training.config.env_config.base_port": free_port(),
-        "rl.training.stop.time_total_s": args.budget_s,
-    })
+    unity_base = job_tree(
+        work / "unity" / "ml",
+        {
+            "rl.training.config.env_config.env_name": "Basic",
+            "rl.training.config.env_config.base_port": free_port(),
+            "rl.training.stop.time_total_s": args.budget_s,
+        },
+    )
     make_player(unity_base / "input" / "data" / "train" / "Basic_linux", "Basic")
     unity_wall, unity_rows = run_training(unity_base, "unity-basic-ppo")
     reached = next((r for r in unity_rows if r.get("episode_reward_mean", -1e9) >= 0.9), None)
     print(f"unity PPO: {len(unity_rows)} iterations, reached 0.9: {reached is not None}", flush=True)
 
-    cartpole_base = job_tree(work / "cartpole" / "ml", {
-        **PPO_SETTINGS,
-        "rl.training.stop.training_iteration": len(unity_rows),
-        "rl.training.stop.episode_reward_mean": 1e9,
-    })
+    cartpole_base = job_tree(
+        work / "cartpole" / "ml",
+        {
+            **PPO_SETTINGS,
+            "rl.training.stop.training_iteration": len(unity_rows),
+            "rl.training.stop.episode_reward_mean": 1e9,
+        },
+    )
     cartpole_wall, cartpole_rows = run_training(cartpole_base, "cartpole-ppo")
 
     best = max(r.get("episode_reward_mean", float("-inf")) for r in unity_rows)
@@ -156,15 +173,22 @@ def main() -> int:
         "",
         "Learning the Basic game (pass bar: episode_reward_mean >= 0.9 within 200 s of training):",
         "",
-        (f"- reached episode_reward_mean {reached['episode_reward_mean']:.3f} after {reached['time_total_s']:.1f} s of "
-         f"training ({int(reached['timesteps_total'])} steps, iteration {int(reached['training_iteration'])}); "
-         f"**{'PASS' if reached['time_total_s'] < 200 else 'FAIL'}**"
-         if reached else f"- did NOT reach 0.9 within {args.budget_s:.0f} s (best {best:.3f}); **FAIL**"),
+        (
+            f"- reached episode_reward_mean {reached['episode_reward_mean']:.3f} after "
+            f"{reached['time_total_s']:.1f} s of training ({int(reached['timesteps_total'])} steps, "
+            f"iteration {int(reached['training_iteration'])}); "
+            f"**{'PASS' if reached['time_total_s'] < 200 else 'FAIL'}**"
+            if reached
+            else f"- did NOT reach 0.9 within {args.budget_s:.0f} s (best {best:.3f}); **FAIL**"
+        ),
         "",
         "| iteration | steps | time_total_s | episode_reward_mean |",
         "| --- | --- | --- | --- |",
-        *[f"| {int(r['training_iteration'])} | {int(r['timesteps_total'])} | {r['time_total_s']:.1f} | "
-          f"{r.get('episode_reward_mean', float('nan')):.3f} |" for r in unity_rows],
+        *[
+            f"| {int(r['training_iteration'])} | {int(r['timesteps_total'])} | {r['time_total_s']:.1f} | "
+            f"{r.get('episode_reward_mean', float('nan')):.3f} |"
+            for r in unity_rows
+        ],
         "",
     ]
     args.out.parent.mkdir(parents=True, exist_ok=True)

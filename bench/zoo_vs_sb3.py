@@ -41,10 +41,16 @@ def ours(base: Path, env: str, seconds: float, seed: int) -> tuple[float, float,
     """`rlrt train` of the env's preset, stopped by its pass bar or ``seconds`` of training."""
     preset, bar = PRESETS[env]
     shutil.rmtree(base, ignore_errors=True)
-    write_tree(base, {"preset": preset, "seed": seed, "record_video_every": 0,
-                      "rl.training.stop.time_total_s": seconds})
-    code, wall, reached = stream_process([python(), "-m", "runtime.cli", "train"], rlrt_env(base),
-                                         base / "rlrt.log", watch="episode_reward_mean", threshold=bar)
+    write_tree(
+        base, {"preset": preset, "seed": seed, "record_video_every": 0, "rl.training.stop.time_total_s": seconds}
+    )
+    code, wall, reached = stream_process(
+        [python(), "-m", "runtime.cli", "train"],
+        rlrt_env(base),
+        base / "rlrt.log",
+        watch="episode_reward_mean",
+        threshold=bar,
+    )
     return side_result(base / "rlrt.log", code, wall, reached)
 
 
@@ -52,9 +58,13 @@ def theirs(base: Path, env: str, seconds: float, seed: int) -> tuple[float, floa
     """bench/sb3_zoo.py on the same env, pass bar and budget."""
     _, bar = PRESETS[env]
     base.mkdir(parents=True, exist_ok=True)
-    code, wall, reached = stream_process([python(), "bench/sb3_zoo.py", env, str(bar), str(seconds), str(seed)],
-                                         rlrt_env(base), base / "sb3.log", watch="episode_reward_mean",
-                                         threshold=bar)
+    code, wall, reached = stream_process(
+        [python(), "bench/sb3_zoo.py", env, str(bar), str(seconds), str(seed)],
+        rlrt_env(base),
+        base / "sb3.log",
+        watch="episode_reward_mean",
+        threshold=bar,
+    )
     return side_result(base / "sb3.log", code, wall, reached)
 
 
@@ -69,23 +79,29 @@ def race(env: str, rounds: int, seconds: float) -> None:
             reached, mean, wall = run(base / name, env, seconds, round_)
             to_bar[name].append(reached)
             final[name].append(mean)
-            parts.append(f"{name} {reached:.1f} s to the bar, training mean {mean:.1f} at its stop "
-                         f"(process {wall:.1f} s)")
+            parts.append(
+                f"{name} {reached:.1f} s to the bar, training mean {mean:.1f} at its stop (process {wall:.1f} s)"
+            )
         print(f"{env} round {round_}: {'; '.join(parts)}; load average {os.getloadavg()[0]:.1f}", flush=True)
     ours_bar, sb3_bar = statistics.median(to_bar["rlrt"]), statistics.median(to_bar["SB3"])
     ratio = sb3_bar / ours_bar if math.isfinite(ours_bar) else math.nan
-    print(f"{env}: median seconds to the pass bar {PRESETS[env][1]:g}: rlrt {ours_bar:.1f}, SB3 {sb3_bar:.1f} "
-          f"(SB3/rlrt {ratio:.2f}); median training mean at the stop: rlrt {statistics.median(final['rlrt']):.1f}, "
-          f"SB3 {statistics.median(final['SB3']):.1f} (budget {seconds:g} s a side)", flush=True)
+    print(
+        f"{env}: median seconds to the pass bar {PRESETS[env][1]:g}: rlrt {ours_bar:.1f}, SB3 {sb3_bar:.1f} "
+        f"(SB3/rlrt {ratio:.2f}); median training mean at the stop: rlrt {statistics.median(final['rlrt']):.1f}, "
+        f"SB3 {statistics.median(final['SB3']):.1f} (budget {seconds:g} s a side)",
+        flush=True,
+    )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--env", choices=sorted(PRESETS), action="append",
-                        help="an environment to race (repeatable; default: both)")
+    parser.add_argument(
+        "--env", choices=sorted(PRESETS), action="append", help="an environment to race (repeatable; default: both)"
+    )
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--seconds", type=float, default=1800.0,
-                        help="each side's budget of training seconds (start-up not counted)")
+    parser.add_argument(
+        "--seconds", type=float, default=1800.0, help="each side's budget of training seconds (start-up not counted)"
+    )
     add_load_argument(parser)
     args = parser.parse_args()
     print(f"machine: {machine()}", flush=True)

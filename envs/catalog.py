@@ -62,8 +62,11 @@ KNOWN_ENVS: Mapping[str, EnvInfo] = MappingProxyType(
         "CartPole-v0": EnvInfo("CartPole-v0", None, "gymnasium's CartPole, 200-step episodes (the Batch RL seed's)"),
         "Pendulum-v1": EnvInfo("Pendulum-v1", None, "gymnasium's Pendulum, continuous torque"),
         "ReacherBulletEnv-v0": EnvInfo(
-            "ReacherBulletEnv-v0", "pybullet_envs_gymnasium", "PyBullet Reacher: a 2-joint arm reaches a target",
-            camera=MappingProxyType({"_cam_dist": 0.6, "_cam_pitch": -75.0}), native_lines=PYBULLET_LINES,
+            "ReacherBulletEnv-v0",
+            "pybullet_envs_gymnasium",
+            "PyBullet Reacher: a 2-joint arm reaches a target",
+            camera=MappingProxyType({"_cam_dist": 0.6, "_cam_pitch": -75.0}),
+            native_lines=PYBULLET_LINES,
             slow_step=True,
         ),
         # PyBullet's other robots, built alike. Reacher, Hopper and Humanoid have presets; the others train with the
@@ -72,8 +75,9 @@ KNOWN_ENVS: Mapping[str, EnvInfo] = MappingProxyType(
         # only the walkers and Pusher have slow steps. Not PyBullet's Thrower, whose model file makes PyBullet print
         # a warning about its own data at every load.
         **{
-            gym_id: EnvInfo(gym_id, "pybullet_envs_gymnasium", f"PyBullet {what}", native_lines=PYBULLET_LINES,
-                            slow_step=slow)
+            gym_id: EnvInfo(
+                gym_id, "pybullet_envs_gymnasium", f"PyBullet {what}", native_lines=PYBULLET_LINES, slow_step=slow
+            )
             for gym_id, what, slow in (
                 ("HopperBulletEnv-v0", "Hopper: a one-legged robot hops forward", True),
                 ("HumanoidBulletEnv-v0", "Humanoid: a 3D humanoid learns to run", True),
@@ -81,8 +85,11 @@ KNOWN_ENVS: Mapping[str, EnvInfo] = MappingProxyType(
                 ("Walker2DBulletEnv-v0", "Walker2D: a 2D biped learns to walk", True),
                 ("AntBulletEnv-v0", "Ant: a four-legged robot learns to walk", True),
                 ("HumanoidFlagrunBulletEnv-v0", "HumanoidFlagrun: a 3D humanoid runs to flags", True),
-                ("HumanoidFlagrunHarderBulletEnv-v0", "HumanoidFlagrunHarder: a 3D humanoid runs to flags, pushed",
-                 True),
+                (
+                    "HumanoidFlagrunHarderBulletEnv-v0",
+                    "HumanoidFlagrunHarder: a 3D humanoid runs to flags, pushed",
+                    True,
+                ),
                 ("PusherBulletEnv-v0", "Pusher: an arm pushes an object to a target", True),
                 ("InvertedPendulumBulletEnv-v0", "InvertedPendulum: a cart balances a pole", False),
                 ("InvertedDoublePendulumBulletEnv-v0", "InvertedDoublePendulum: a cart balances two poles", False),
@@ -92,10 +99,14 @@ KNOWN_ENVS: Mapping[str, EnvInfo] = MappingProxyType(
         # gymnasium's Box2D lander (the Box2D package) and MuJoCo robots (the mujoco package), the first environments
         # of RL Baselines3 Zoo's and CleanRL's users. Under load on a 2-core AMD EPYC the robots step at ~800-3,100/s
         # in one process, as PyBullet's walkers; LunarLander at ~5,400-9,500/s.
-        "LunarLander-v3": EnvInfo("LunarLander-v3", None, "gymnasium's Box2D LunarLander: land between the flags "
-                                  "with 4 discrete engine actions"),
-        "LunarLanderContinuous-v3": EnvInfo("LunarLanderContinuous-v3", None, "gymnasium's Box2D LunarLander with "
-                                            "continuous main and side engines"),
+        "LunarLander-v3": EnvInfo(
+            "LunarLander-v3",
+            None,
+            "gymnasium's Box2D LunarLander: land between the flags with 4 discrete engine actions",
+        ),
+        "LunarLanderContinuous-v3": EnvInfo(
+            "LunarLanderContinuous-v3", None, "gymnasium's Box2D LunarLander with continuous main and side engines"
+        ),
         **{
             gym_id: EnvInfo(gym_id, None, f"gymnasium's MuJoCo {what}", slow_step=True)
             for gym_id, what in (

@@ -22,8 +22,13 @@ from typing import Any, Mapping
 
 import gymnasium as gym
 
-FAULT_KEYS = ("fault_crash_after_steps", "fault_crash_mode", "fault_max_crashes", "fault_marker_dir",
-              "fault_step_delay_s")
+FAULT_KEYS = (
+    "fault_crash_after_steps",
+    "fault_crash_mode",
+    "fault_max_crashes",
+    "fault_marker_dir",
+    "fault_step_delay_s",
+)
 CRASH_EXIT_CODE = 77
 
 
@@ -51,12 +56,17 @@ class CrashingEnv(gym.Wrapper):
         fault_step_delay_s: float = 0.0,
     ) -> None:
         super().__init__(env)
-        if fault_crash_after_steps is not None and (isinstance(fault_crash_after_steps, bool)
-                                                    or not isinstance(fault_crash_after_steps, int)
-                                                    or fault_crash_after_steps < 1):
+        if fault_crash_after_steps is not None and (
+            isinstance(fault_crash_after_steps, bool)
+            or not isinstance(fault_crash_after_steps, int)
+            or fault_crash_after_steps < 1
+        ):
             raise ValueError(f"fault_crash_after_steps must be an integer >= 1, got {fault_crash_after_steps!r}")
-        if isinstance(fault_step_delay_s, bool) or not isinstance(fault_step_delay_s, (int, float)) \
-                or not 0 <= fault_step_delay_s <= 60:
+        if (
+            isinstance(fault_step_delay_s, bool)
+            or not isinstance(fault_step_delay_s, (int, float))
+            or not 0 <= fault_step_delay_s <= 60
+        ):
             raise ValueError(f"fault_step_delay_s must be a number of seconds in [0, 60], got {fault_step_delay_s!r}")
         if fault_crash_mode not in ("exit", "raise"):
             raise ValueError(f"fault_crash_mode must be 'exit' or 'raise', got {fault_crash_mode!r}")

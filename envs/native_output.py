@@ -54,7 +54,7 @@ def _forward(reader: int, target: int, drop: re.Pattern[bytes]) -> None:
 
 def _write_all(fd: int, data: bytes) -> None:
     while data:
-        data = data[os.write(fd, data):]
+        data = data[os.write(fd, data) :]
 
 
 @contextlib.contextmanager

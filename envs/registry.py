@@ -74,14 +74,23 @@ def retired_message(env_id: str) -> str | None:
     spec = gym.registry.get(env_id)
     if spec is None or getattr(spec.entry_point, "__name__", "") != "_raise_mujoco_py_error":
         return None
-    current = sorted((other.version or 0, other.id) for other in gym.registry.values()
-                     if (other.name, other.namespace) == (spec.name, spec.namespace)
-                     and isinstance(other.entry_point, str))
-    instead = (f" {current[-1][1]} is the same robot on the maintained MuJoCo bindings (installed): train "
-               f"--env {current[-1][1]}.") if current else ""
-    return (f"The environment {env_id} is one of gymnasium's mujoco-py robots (its v2 and v3, on MuJoCo's old, "
-            "unmaintained bindings), which gymnasium 1.x no longer builds (they moved to gymnasium-robotics)."
-            + instead)
+    current = sorted(
+        (other.version or 0, other.id)
+        for other in gym.registry.values()
+        if (other.name, other.namespace) == (spec.name, spec.namespace) and isinstance(other.entry_point, str)
+    )
+    instead = (
+        (
+            f" {current[-1][1]} is the same robot on the maintained MuJoCo bindings (installed): train "
+            f"--env {current[-1][1]}."
+        )
+        if current
+        else ""
+    )
+    return (
+        f"The environment {env_id} is one of gymnasium's mujoco-py robots (its v2 and v3, on MuJoCo's old, "
+        "unmaintained bindings), which gymnasium 1.x no longer builds (they moved to gymnasium-robotics)." + instead
+    )
 
 
 def _module_registers(env_id: str) -> bool:
@@ -94,9 +103,11 @@ def _module_registers(env_id: str) -> bool:
     try:
         importlib.import_module(module.strip())
     except Exception as exc:  # a user's module: any error it raises is theirs to read
-        raise UnknownEnvironmentError(f"The environment '{env_id}' names the module '{module}', which does not "
-                                      f"import: {type(exc).__name__}: {exc}. Put it on PYTHONPATH (or in the job's "
-                                      "source folder) and check it imports.") from exc
+        raise UnknownEnvironmentError(
+            f"The environment '{env_id}' names the module '{module}', which does not "
+            f"import: {type(exc).__name__}: {exc}. Put it on PYTHONPATH (or in the job's "
+            "source folder) and check it imports."
+        ) from exc
     return name.strip() in gym.registry
 
 
@@ -188,7 +199,8 @@ def make_known(env_id: str, **kwargs: Any) -> gym.Env:
             raise EnvConfigError(
                 f"The environment {gym_id} needs a package that is not installed in this Python environment "
                 f"({sys.prefix}): {exc}. Install it there (in the image: a RUN line after the environment is "
-                "built), or train on another environment.") from exc
+                "built), or train on another environment."
+            ) from exc
     return env if native is None else QuietFirstReset(env, native)
 
 

@@ -48,8 +48,11 @@ def unknown_options(args: Sequence[str], known: Sequence[str]) -> list[str]:
         if arg == "--":  # what follows is positional
             break
         name = arg.split("=", 1)[0]
-        if OPTION.fullmatch(name) and not any(option.startswith(name) for option in known if name.startswith("--")) \
-                and name not in known:
+        if (
+            OPTION.fullmatch(name)
+            and not any(option.startswith(name) for option in known if name.startswith("--"))
+            and name not in known
+        ):
             unknown.append(name)
     return unknown
 
@@ -69,13 +72,15 @@ class SuggestingParser(argparse.ArgumentParser):
         return self._commands
 
     # typeshed's overloads also type a namespace of the caller's own class, which rlrt never passes.
-    def parse_known_args(self, args: Sequence[str] | None = None,  # type: ignore[override]
-                         namespace: argparse.Namespace | None = None) -> tuple[argparse.Namespace, list[str]]:
+    def parse_known_args(  # type: ignore[override]
+        self, args: Sequence[str] | None = None, namespace: argparse.Namespace | None = None
+    ) -> tuple[argparse.Namespace, list[str]]:
         self._given = list(sys.argv[1:] if args is None else args)
         return super().parse_known_args(self._given, namespace)
 
-    def parse_args(self, args: Sequence[str] | None = None,  # type: ignore[override]
-                   namespace: argparse.Namespace | None = None) -> argparse.Namespace:
+    def parse_args(  # type: ignore[override]
+        self, args: Sequence[str] | None = None, namespace: argparse.Namespace | None = None
+    ) -> argparse.Namespace:
         parsed, extras = self.parse_known_args(args, namespace)
         if extras:
             command = str(getattr(parsed, self._commands.dest, "")) if self._commands is not None else ""
@@ -85,6 +90,9 @@ class SuggestingParser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         known = known_options(self)
-        hints = [f"{option}: did you mean {closest}?" for option in unknown_options(self._given, known)
-                 if (closest := closest_option(option, known)) is not None]
+        hints = [
+            f"{option}: did you mean {closest}?"
+            for option in unknown_options(self._given, known)
+            if (closest := closest_option(option, known)) is not None
+        ]
         super().error(f"{message} ({'; '.join(hints)})" if hints else message)

@@ -63,10 +63,13 @@ def plan(argv: Sequence[str]) -> list[str]:
             files = source_files(env.hyperparameters)  # read once, for every check below
             evaluation = stock_evaluation(env.hyperparameters, files)
             if evaluation is not None:
-                print(f"rlrt: {env.hyperparameters[params.USER_PROGRAM_PARAM]} in the source dir is a SageMaker RL "
-                      "example's own evaluation script, written for what rlrt does not have (Ray 1.x's "
-                      f"ray.rllib.agents, Coach); rlrt's evaluator (`rlrt {evaluation}`) plays the model with the "
-                      "same hyperparameters and output lines instead", flush=True)
+                print(
+                    f"rlrt: {env.hyperparameters[params.USER_PROGRAM_PARAM]} in the source dir is a SageMaker RL "
+                    "example's own evaluation script, written for what rlrt does not have (Ray 1.x's "
+                    f"ray.rllib.agents, Coach); rlrt's evaluator (`rlrt {evaluation}`) plays the model with the "
+                    "same hyperparameters and output lines instead",
+                    flush=True,
+                )
                 if evaluation == COACH_EVALUATION:  # with the source dir, for a preset's own environment
                     return [sys.executable, "-m", COACH_EVALUATION_MODULE, *rest]
                 return [sys.executable, "-m", "runtime.cli", evaluation, *rest]
@@ -90,12 +93,16 @@ def _default_command() -> str:
     the image without a command); otherwise a :class:`UserError`."""
     base = Path(os.environ.get(BASE_DIR_ENV) or DEFAULT_BASE_DIR)
     if (base / CONFIG_DIR / HYPERPARAMETERS_JSON).is_file():
-        print(f"rlrt: no command given and {base / CONFIG_DIR / HYPERPARAMETERS_JSON} exists: training, as "
-              "`train` does", flush=True)
+        print(
+            f"rlrt: no command given and {base / CONFIG_DIR / HYPERPARAMETERS_JSON} exists: training, as `train` does",
+            flush=True,
+        )
         return "train"
-    raise UserError("The container needs a command: train, serve, or a program to run. With none, it trains when "
-                    f"{base / CONFIG_DIR / HYPERPARAMETERS_JSON} (a training job's configuration) exists; it does "
-                    "not.")
+    raise UserError(
+        "The container needs a command: train, serve, or a program to run. With none, it trains when "
+        f"{base / CONFIG_DIR / HYPERPARAMETERS_JSON} (a training job's configuration) exists; it does "
+        "not."
+    )
 
 
 def resolve_hosts(hosts: Sequence[str], timeout_s: float | None = None) -> None:
@@ -109,8 +116,9 @@ def resolve_hosts(hosts: Sequence[str], timeout_s: float | None = None) -> None:
         try:
             timeout_s = float(os.environ.get(HOST_TIMEOUT_ENV) or DEFAULT_HOST_TIMEOUT_S)
         except ValueError as exc:
-            raise UserError(f"{HOST_TIMEOUT_ENV} must be a number of seconds, got "
-                            f"{os.environ.get(HOST_TIMEOUT_ENV)!r}") from exc
+            raise UserError(
+                f"{HOST_TIMEOUT_ENV} must be a number of seconds, got {os.environ.get(HOST_TIMEOUT_ENV)!r}"
+            ) from exc
     deadline = time.monotonic() + timeout_s
     pending = []
     for host in hosts:
@@ -123,7 +131,8 @@ def resolve_hosts(hosts: Sequence[str], timeout_s: float | None = None) -> None:
             f"The host name(s) {', '.join(pending)} of this {len(hosts)}-host job (resourceconfig.json) did not "
             f"resolve within {timeout_s:g} s. On SageMaker every host resolves once the cluster is up; under "
             f"docker run, give the containers those names on one network, or run one host "
-            f"(\"hosts\": [\"{hosts[0]}\"]). {HOST_TIMEOUT_ENV} sets the wait.")
+            f'("hosts": ["{hosts[0]}"]). {HOST_TIMEOUT_ENV} sets the wait.'
+        )
 
 
 def run_forwarding_sigterm(command: Sequence[str], program: str = "") -> int:

@@ -123,6 +123,7 @@ def _give_back_room() -> bool:
 def write_failure(failure_file: Path, message: str) -> None:
     """Write ``message`` to the failure file (creating its folder); never raises. On a full disk the room the job
     held is given back and the file written again; what still fails is said on stderr."""
+
     def write() -> None:
         failure_file.parent.mkdir(parents=True, exist_ok=True)
         # A message may quote text that is no UTF-8 (a name typed in a non-UTF-8 shell): spelled out, not lost.
@@ -136,8 +137,11 @@ def write_failure(failure_file: Path, message: str) -> None:
                 raise exc
             write()
         except OSError as again:
-            print(f"rlrt: could not write the failure file {failure_file}: {again.strerror or again}; the reason "
-                  "is the line above", file=sys.stderr)
+            print(
+                f"rlrt: could not write the failure file {failure_file}: {again.strerror or again}; the reason "
+                "is the line above",
+                file=sys.stderr,
+            )
 
 
 def default_failure_file() -> Path:

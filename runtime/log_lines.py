@@ -87,4 +87,3 @@ def quiet_unactionable_warnings() -> None:
         if entry not in given:
             given.append(entry)
     os.environ["PYTHONWARNINGS"] = ",".join(given)
-

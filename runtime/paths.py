@@ -100,35 +100,48 @@ def describe_os_error(path: Path, err: BaseException, role: str, expect: str = F
     other = getattr(err, "filename", None)
     inner = f" (at {other})" if other and Path(str(other)) != path else ""
     if code in (errno.ENOSPC, errno.EDQUOT):
-        return (f"{where} cannot be written: no space left on its disk ({_free_space(path)}; {reason}){inner}. "
-                "Free some space or give a path on a larger disk.")
+        return (
+            f"{where} cannot be written: no space left on its disk ({_free_space(path)}; {reason}){inner}. "
+            "Free some space or give a path on a larger disk."
+        )
     if code == errno.EROFS:
-        return (f"{where} is on a read-only file system ({reason}){inner}. Give a path on a writable disk, or "
-                "mount it read-write (`docker run -v HOST:PATH` without `:ro`).")
+        return (
+            f"{where} is on a read-only file system ({reason}){inner}. Give a path on a writable disk, or "
+            "mount it read-write (`docker run -v HOST:PATH` without `:ro`)."
+        )
     if code == errno.ENAMETOOLONG:
-        return (f"{where} is too long for the file system ({reason}: a name may have at most 255 bytes). Give a "
-                "shorter path.")
+        return (
+            f"{where} is too long for the file system ({reason}: a name may have at most 255 bytes). Give a "
+            "shorter path."
+        )
     kind = path_kind(path)
     if expect == FOLDER and kind not in ("a folder", "nothing", "unreachable", "a broken symbolic link"):
-        return (f"{where} is {kind}, not a folder ({reason}). Give a folder (new or existing), or move "
-                f"{path.name} away.")
+        return f"{where} is {kind}, not a folder ({reason}). Give a folder (new or existing), or move {path.name} away."
     if expect == FILE and kind == "a folder":
         return f"{where} is a folder, not a file ({reason}). Give the path of a file."
     blocker = _blocking_ancestor(path)
     if blocker is not None:
-        return (f"{where} cannot be made: {blocker} is {path_kind(blocker)}, not a folder ({reason}). Give a path "
-                f"whose folders are folders, or move {blocker.name} away.")
+        return (
+            f"{where} cannot be made: {blocker} is {path_kind(blocker)}, not a folder ({reason}). Give a path "
+            f"whose folders are folders, or move {blocker.name} away."
+        )
     if kind == "a broken symbolic link":
-        return (f"{where} is a symbolic link to {os.readlink(path)}, which does not exist ({reason}). Give a path "
-                "that exists, or fix the link.")
+        return (
+            f"{where} is a symbolic link to {os.readlink(path)}, which does not exist ({reason}). Give a path "
+            "that exists, or fix the link."
+        )
     if code in (errno.EACCES, errno.EPERM):
-        return (f"{where} cannot be used: permission denied ({reason}){inner}. Give a path this user "
-                f"(uid {os.getuid()}) can {'write' if expect == FOLDER else 'read and write'}, or change its "
-                "permissions.")
+        return (
+            f"{where} cannot be used: permission denied ({reason}){inner}. Give a path this user "
+            f"(uid {os.getuid()}) can {'write' if expect == FOLDER else 'read and write'}, or change its "
+            "permissions."
+        )
     if kind == "nothing":
         return f"{where} does not exist ({reason}){inner}. Check the path."
-    return (f"{where} ({kind}) cannot be written: {reason}{inner}. Give a path on a disk this job can write, such "
-            "as a folder under your home or the job tree.")
+    return (
+        f"{where} ({kind}) cannot be written: {reason}{inner}. Give a path on a disk this job can write, such "
+        "as a folder under your home or the job tree."
+    )
 
 
 def path_error(path: Path, err: BaseException, role: str, expect: str = FOLDER) -> UserError:
@@ -167,8 +180,10 @@ def require_file(path: Path, role: str) -> Path:
     if kind == "a folder":
         raise UserError(f"{role} {path} is a folder, not a file. Give the path of a file.")
     if kind == "a broken symbolic link":
-        raise UserError(f"{role} {path} is a symbolic link to {os.readlink(path)}, which does not exist. Give a "
-                        "path that exists, or fix the link.")
+        raise UserError(
+            f"{role} {path} is a symbolic link to {os.readlink(path)}, which does not exist. Give a "
+            "path that exists, or fix the link."
+        )
     if kind == "nothing":
         blocker = _blocking_ancestor(path)
         if blocker is not None:
@@ -181,8 +196,10 @@ def output_file(path: Path, role: str) -> Path:
     """Check, before any work, that ``path`` can be written as a file: not a folder, its folder made (if missing)
     and writable; a :class:`UserError` in the family of :func:`describe_os_error` otherwise."""
     if path_kind(path) == "a folder":
-        raise UserError(f"{role} {path} is a folder, not a file. Give the path of a file in it (e.g. "
-                        f"{path / ('new' + (path.suffix or '.out'))}).")
+        raise UserError(
+            f"{role} {path} is a folder, not a file. Give the path of a file in it (e.g. "
+            f"{path / ('new' + (path.suffix or '.out'))})."
+        )
     make_folder(path.parent, f"The folder of {role[0].lower()}{role[1:]}")
     return path
 

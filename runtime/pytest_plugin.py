@@ -114,20 +114,32 @@ class RlrtJobs:
         return base
 
     def _run(self, command: list[str], base: Path, timeout: float | None) -> JobResult:
-        env = {**os.environ, "SAGEMAKER_BASE_DIR": str(base), "PYTHONUNBUFFERED": "1",
-               "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]),
-               "RAY_USAGE_STATS_ENABLED": "0"}
+        env = {
+            **os.environ,
+            "SAGEMAKER_BASE_DIR": str(base),
+            "PYTHONUNBUFFERED": "1",
+            "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]),
+            "RAY_USAGE_STATS_ENABLED": "0",
+        }
         try:
-            done = subprocess.run(command, env=env, cwd=base.parent, capture_output=True, text=True,
-                                  timeout=timeout or DEFAULT_TIMEOUT_S)
+            done = subprocess.run(
+                command, env=env, cwd=base.parent, capture_output=True, text=True, timeout=timeout or DEFAULT_TIMEOUT_S
+            )
         except subprocess.TimeoutExpired as exc:
-            output = "".join(part.decode() if isinstance(part, bytes) else (part or "")
-                             for part in (exc.stdout, exc.stderr))
+            output = "".join(
+                part.decode() if isinstance(part, bytes) else (part or "") for part in (exc.stdout, exc.stderr)
+            )
             pytest.fail(f"the rlrt job in {base} did not end within {exc.timeout:g} s; its log ends:\n{output[-3000:]}")
         return JobResult(done.returncode, done.stdout + done.stderr, base)
 
-    def script(self, source_dir: Path | str, entry_point: str, hyperparameters: Mapping[str, Any] | None = None,
-               channels: Mapping[str, Path] | None = None, timeout: float | None = None) -> JobResult:
+    def script(
+        self,
+        source_dir: Path | str,
+        entry_point: str,
+        hyperparameters: Mapping[str, Any] | None = None,
+        channels: Mapping[str, Path] | None = None,
+        timeout: float | None = None,
+    ) -> JobResult:
         """Run ``entry_point`` of ``source_dir`` (your ``src/``) through the container's ``train`` in script mode,
         with ``hyperparameters`` (as the estimator's) and ``channels`` (name -> a local folder or file, as
         ``fit({...})`` inputs)."""
@@ -141,19 +153,36 @@ class RlrtJobs:
             for path in sorted(source.rglob("*")):
                 if path.is_file() and "__pycache__" not in path.parts:
                     tar.add(path, arcname=str(path.relative_to(source)))
-        base = self._tree({"sagemaker_program": entry_point, "sagemaker_submit_directory": str(archive),
-                           **dict(hyperparameters or {})}, channels)
+        base = self._tree(
+            {
+                "sagemaker_program": entry_point,
+                "sagemaker_submit_directory": str(archive),
+                **dict(hyperparameters or {}),
+            },
+            channels,
+        )
         return self._run([sys.executable, "-m", "runtime.container", "train"], base, timeout)
 
-    def preset(self, name: str, hyperparameters: Mapping[str, Any] | None = None,
-               channels: Mapping[str, Path] | None = None, timeout: float | None = None) -> JobResult:
+    def preset(
+        self,
+        name: str,
+        hyperparameters: Mapping[str, Any] | None = None,
+        channels: Mapping[str, Path] | None = None,
+        timeout: float | None = None,
+    ) -> JobResult:
         """Run ``rlrt train`` on the preset ``name`` (a shipped preset or a YAML file)."""
         base = self._tree({"preset": name, **dict(hyperparameters or {})}, channels)
         return self._run([sys.executable, "-m", "runtime.cli", "train"], base, timeout)
 
-    def evaluate(self, model: Path, entry_point: str | None = None, source_dir: Path | str | None = None,
-                 hyperparameters: Mapping[str, Any] | None = None, channels: Mapping[str, Path] | None = None,
-                 timeout: float | None = None) -> JobResult:
+    def evaluate(
+        self,
+        model: Path,
+        entry_point: str | None = None,
+        source_dir: Path | str | None = None,
+        hyperparameters: Mapping[str, Any] | None = None,
+        channels: Mapping[str, Path] | None = None,
+        timeout: float | None = None,
+    ) -> JobResult:
         """An evaluation job on ``model`` (the ``model`` channel): ``entry_point`` of ``source_dir`` in script mode
         (the notebooks' ``evaluate-ray.py``), or ``rlrt evaluate``."""
         channels = {"model": model, **dict(channels or {})}
@@ -165,8 +194,13 @@ class RlrtJobs:
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("rlrt", "rlrt jobs (the rlrt_job fixture)")
-    group.addoption(ITERATIONS_OPTION, type=int, default=1, metavar="N",
-                    help="training iterations each rlrt_job job runs (rl.training.stop.training_iteration; default 1)")
+    group.addoption(
+        ITERATIONS_OPTION,
+        type=int,
+        default=1,
+        metavar="N",
+        help="training iterations each rlrt_job job runs (rl.training.stop.training_iteration; default 1)",
+    )
 
 
 @pytest.fixture

@@ -210,8 +210,10 @@ class StopSignals:
             return
         self.signal_name = name
         if self.mode == DONE:
-            _say(f"rlrt: {name} received after the job finished: {self.kept} Ending as it finished (a second "
-                 f"{name} stops the closing down).")
+            _say(
+                f"rlrt: {name} received after the job finished: {self.kept} Ending as it finished (a second "
+                f"{name} stops the closing down)."
+            )
             return
         if self.mode == INTERRUPT:
             raise self.interrupted()

@@ -22,10 +22,12 @@ TOOLKIT_FORMAT = "%(asctime)s %(name)-12s %(levelname)-8s %(message)s"
 """The toolkit's own format (``sagemaker_training.logging_config.configure_logger``)."""
 SCRIPT_COMMAND = "Invoking script with the following command:"
 """What precedes the entry point's command line in the toolkit's ``Invoking user script`` message."""
-REWORDED: Mapping[str, str] = MappingProxyType({
-    "Installing dependencies from requirements.txt": "rlrt: installing the source dir's requirements.txt (pip)",
-    "Installing module.": "rlrt: installing the source dir as a Python module (pip)",
-})
+REWORDED: Mapping[str, str] = MappingProxyType(
+    {
+        "Installing dependencies from requirements.txt": "rlrt: installing the source dir's requirements.txt (pip)",
+        "Installing module.": "rlrt: installing the source dir as a Python module (pip)",
+    }
+)
 """The toolkit's INFO lines a user wants to see (pip's output follows them), as rlrt lines."""
 
 

@@ -75,7 +75,7 @@ def _env_call(frame: Any) -> str:
     if owner is None or not any(hasattr(owner, name) for name in ("observation_space", "action_space")):
         return ""
     if frame.f_code.co_name == "step":
-        names = frame.f_code.co_varnames[1:frame.f_code.co_argcount]
+        names = frame.f_code.co_varnames[1 : frame.f_code.co_argcount]
         action = frame.f_locals.get(names[0]) if names else None
         return f"step({names[0] if names else 'action'}={_short(action)})"
     given = [f"{name}={_short(frame.f_locals.get(name))}" for name in ("seed", "options") if name in frame.f_locals]
@@ -84,7 +84,7 @@ def _env_call(frame: Any) -> str:
 
 def is_rlrt_file(path: str | None) -> bool:
     """Whether ``path`` is rlrt's own code (one of :data:`RLRT_PACKAGES`)."""
-    return bool(path) and (os.path.realpath(str(path)) + os.sep).startswith(_not_user_roots()[:len(RLRT_PACKAGES)])
+    return bool(path) and (os.path.realpath(str(path)) + os.sep).startswith(_not_user_roots()[: len(RLRT_PACKAGES)])
 
 
 def _from_traceback(tb: TracebackType | None) -> UserFrame | None:
@@ -108,7 +108,7 @@ def _from_text(text: str) -> UserFrame | None:
     """The last user frame of a traceback kept as text (a Ray worker's)."""
     frames = list(_TEXT_FRAME.finditer(text))
     rlrt = [i for i, m in enumerate(frames) if is_rlrt_file(m["file"])]
-    frames = [m for m in frames[rlrt[-1] + 1 if rlrt else 0:] if is_user_file(m["file"])]
+    frames = [m for m in frames[rlrt[-1] + 1 if rlrt else 0 :] if is_user_file(m["file"])]
     if not frames:
         return None
     last = frames[-1]
@@ -149,7 +149,8 @@ def user_frame(exc: BaseException) -> tuple[BaseException, UserFrame] | None:
         if isinstance(error, SyntaxError) and is_user_file(error.filename):
             return error, UserFrame(str(error.filename), int(error.lineno or 0), "<module>")
         found = _from_traceback(error.__traceback__) or (
-            _from_text(str(error)) if "Traceback (most recent call last)" in str(error) else None)
+            _from_text(str(error)) if "Traceback (most recent call last)" in str(error) else None
+        )
         if found is not None:
             return error, found
     return None
@@ -182,6 +183,8 @@ def user_code_failure(exc: BaseException) -> str | None:
         return None
     error, frame = found
     during = f" (the environment's {frame.env_call})" if frame.env_call else ""
-    fix = ("Fix the environment there" if frame.env_call else "Fix your code there")
-    return (f"Your code raised {_reason(error)}\n  at {frame.where()}{during}.\n{fix}: rlrt stopped the job. "
-            "The full traceback is in the job's log (stderr).")
+    fix = "Fix the environment there" if frame.env_call else "Fix your code there"
+    return (
+        f"Your code raised {_reason(error)}\n  at {frame.where()}{during}.\n{fix}: rlrt stopped the job. "
+        "The full traceback is in the job's log (stderr)."
+    )

@@ -19,8 +19,16 @@ from typing import Any
 from runtime.names import EVALUATION_JSON
 
 COACH_CSV = "worker_0.simple_rl_graph.main_level.main_level.agent_0.csv"
-COLUMNS = ("Episode #", "Training Iter", "In Heatup", "Episode Length", "Total steps", "Training Reward",
-           "Evaluation Reward", "Wall-Clock Time")
+COLUMNS = (
+    "Episode #",
+    "Training Iter",
+    "In Heatup",
+    "Episode Length",
+    "Total steps",
+    "Training Reward",
+    "Evaluation Reward",
+    "Wall-Clock Time",
+)
 """Coach's own names (rl_coach's signals dump) for what rlrt counts."""
 
 
@@ -56,18 +64,34 @@ def write_coach_csv(intermediate: Path) -> Path | None:
             clock = _number(row.get("time_total_s"))
             if not math.isfinite(reward):
                 continue  # an iteration in which no episode had ended yet
-            rows.append({"Episode #": _cell(episodes), "Training Iter": _cell(iteration), "In Heatup": "0",
-                         "Episode Length": _cell(_number(row.get("episode_len_mean"))),
-                         "Total steps": _cell(steps), "Training Reward": _cell(reward), "Evaluation Reward": "",
-                         "Wall-Clock Time": _cell(clock)})
+            rows.append(
+                {
+                    "Episode #": _cell(episodes),
+                    "Training Iter": _cell(iteration),
+                    "In Heatup": "0",
+                    "Episode Length": _cell(_number(row.get("episode_len_mean"))),
+                    "Total steps": _cell(steps),
+                    "Training Reward": _cell(reward),
+                    "Evaluation Reward": "",
+                    "Wall-Clock Time": _cell(clock),
+                }
+            )
     evaluation = intermediate / EVALUATION_JSON
     if evaluation.is_file():
         played = json.loads(evaluation.read_text(encoding="utf-8"))
         for index, (reward, length) in enumerate(zip(played.get("rewards", []), played.get("lengths", [])), 1):
-            rows.append({"Episode #": _cell(episodes + index), "Training Iter": _cell(iteration), "In Heatup": "0",
-                         "Episode Length": _cell(float(length)), "Total steps": _cell(steps),
-                         "Training Reward": "", "Evaluation Reward": _cell(float(reward)),
-                         "Wall-Clock Time": _cell(clock)})
+            rows.append(
+                {
+                    "Episode #": _cell(episodes + index),
+                    "Training Iter": _cell(iteration),
+                    "In Heatup": "0",
+                    "Episode Length": _cell(float(length)),
+                    "Total steps": _cell(steps),
+                    "Training Reward": "",
+                    "Evaluation Reward": _cell(float(reward)),
+                    "Wall-Clock Time": _cell(clock),
+                }
+            )
     if not rows:
         return None
     target = intermediate / COACH_CSV

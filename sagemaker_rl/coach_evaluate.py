@@ -55,12 +55,19 @@ def declared_preset(script: Path) -> str | None:
     for node in ast.walk(tree):
         if isinstance(node, ast.FunctionDef) and node.name == "default_preset_name":
             body = [s for s in node.body if not (isinstance(s, ast.Expr) and isinstance(s.value, ast.Constant))]
-            if len(body) == 1 and isinstance(body[0], ast.Return) and isinstance(body[0].value, ast.Constant) \
-                    and isinstance(body[0].value.value, str) and body[0].value.value:
+            if (
+                len(body) == 1
+                and isinstance(body[0], ast.Return)
+                and isinstance(body[0].value, ast.Constant)
+                and isinstance(body[0].value.value, str)
+                and body[0].value.value
+            ):
                 return body[0].value.value
-            print(f"rlrt: {script.name}'s default_preset_name() computes its preset name, which rlrt does not run: "
-                  f"set the {PRESET_HYPERPARAMETER} hyperparameter if the preset trains an environment of its own",
-                  flush=True)
+            print(
+                f"rlrt: {script.name}'s default_preset_name() computes its preset name, which rlrt does not run: "
+                f"set the {PRESET_HYPERPARAMETER} hyperparameter if the preset trains an environment of its own",
+                flush=True,
+            )
             return None
     return None
 

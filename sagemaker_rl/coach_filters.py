@@ -34,9 +34,12 @@ def translate_filters(reader: Reader, config: dict[str, Any]) -> None:
                 if class_name(one) == "ObservationNormalizationFilter" and observation == "observation":
                     config["observation_filter"] = "MeanStdFilter"
                     clip = f"[{float(one.clip_min):g}, {float(one.clip_max):g}]"
-                    reader.note(where, f"ObservationNormalizationFilter -> observation_filter MeanStdFilter (RLlib's "
-                                       "running mean and std, applied by the exported model too; it clips at "
-                                       f"[-{MEAN_STD_CLIP:g}, {MEAN_STD_CLIP:g}] where Coach clipped at {clip})")
+                    reader.note(
+                        where,
+                        f"ObservationNormalizationFilter -> observation_filter MeanStdFilter (RLlib's "
+                        "running mean and std, applied by the exported model too; it clips at "
+                        f"[-{MEAN_STD_CLIP:g}, {MEAN_STD_CLIP:g}] where Coach clipped at {clip})",
+                    )
                 else:
                     reader.note(where, f"{class_name(one)} not translated")
         for name, one in (getattr(given, "reward_filters", None) or {}).items():
@@ -44,22 +47,26 @@ def translate_filters(reader: Reader, config: dict[str, Any]) -> None:
             if class_name(one) == "RewardRescaleFilter":
                 factor = float(config.get("reward_scale", 1.0)) * float(one.rescale_factor)
                 config["reward_scale"] = factor
-                reader.note(where, f"RewardRescaleFilter({float(one.rescale_factor):g}) -> reward_scale {factor:g} "
-                                   "(the learner trains on the scaled rewards; rlrt reports the environment's own, "
-                                   "as Coach did)")
+                reader.note(
+                    where,
+                    f"RewardRescaleFilter({float(one.rescale_factor):g}) -> reward_scale {factor:g} "
+                    "(the learner trains on the scaled rewards; rlrt reports the environment's own, "
+                    "as Coach did)",
+                )
             else:
                 reader.note(where, f"{class_name(one)} not translated")
 
 
 def translate_videos(reader: Reader, job: CoachJob) -> None:
     """``dump_gifs`` / ``dump_mp4`` -> videos (mp4) of the evaluation episodes; both False: rlrt's defaults."""
-    wanted = [name for name in ("dump_gifs", "dump_mp4")
-              if reader.get(f"visualization_parameters.{name}")]
+    wanted = [name for name in ("dump_gifs", "dump_mp4") if reader.get(f"visualization_parameters.{name}")]
     if not wanted:
         return
     job.videos = True
     job.gifs = "dump_gifs" in wanted
     gifs = " (and GIF copies in output/intermediate/gifs/, named as Coach named them)" if job.gifs else ""
-    reader.notes.append(f"visualization_parameters.{' and '.join(wanted)}: True -> mp4 videos of the evaluation "
-                        f"episodes after training (Coach's test phase) in output/intermediate{gifs}, besides rlrt's "
-                        "rollout videos during training")
+    reader.notes.append(
+        f"visualization_parameters.{' and '.join(wanted)}: True -> mp4 videos of the evaluation "
+        f"episodes after training (Coach's test phase) in output/intermediate{gifs}, besides rlrt's "
+        "rollout videos during training"
+    )

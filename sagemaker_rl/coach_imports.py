@@ -10,12 +10,34 @@ from pathlib import Path
 
 from runtime.errors import UserError
 
-TRANSLATED = {"ClippedPPO": "RLlib's PPO", "ActorCritic": "RLlib's PPO", "DQN": "RLlib's DQN",
-              "DDQN": "RLlib's DQN", "DDQNBCQ": "d3rlpy's DiscreteBCQ, in a BatchRLGraphManager"}
+TRANSLATED = {
+    "ClippedPPO": "RLlib's PPO",
+    "ActorCritic": "RLlib's PPO",
+    "DQN": "RLlib's DQN",
+    "DDQN": "RLlib's DQN",
+    "DDQNBCQ": "d3rlpy's DiscreteBCQ, in a BatchRLGraphManager",
+}
 """The Coach agents rlrt trains (``sagemaker_rl.coach_translate.AGENTS`` and Batch RL's), and what each becomes."""
 
-_ACRONYMS = {"ddpg", "td3", "dqn", "ddqn", "ppo", "nec", "naf", "pal", "acer", "bc", "cil", "dfp", "mmc", "qr", "hac",
-             "bcq", "sac"}
+_ACRONYMS = {
+    "ddpg",
+    "td3",
+    "dqn",
+    "ddqn",
+    "ppo",
+    "nec",
+    "naf",
+    "pal",
+    "acer",
+    "bc",
+    "cil",
+    "dfp",
+    "mmc",
+    "qr",
+    "hac",
+    "bcq",
+    "sac",
+}
 
 
 def _agent_name(module: str, line: str) -> str:
@@ -46,9 +68,13 @@ def missing_coach_module(exc: ImportError, path: Path) -> UserError | None:
     translated = ", ".join(f"{name} (to {to})" for name, to in TRANSLATED.items())
     if module.startswith("rl_coach.agents."):
         agent = _agent_name(module, line)
-        return UserError(f"{agent} is not translated by rlrt (these are: {translated}): {at} imports "
-                         f"{module}{shown}. Train the problem with one of these agents, or with one of rlrt's own "
-                         "presets.")
-    return UserError(f"{at} imports {module}{shown}, which rlrt's rl_coach does not have: it holds the "
-                     f"parameters of the presets rlrt translates (agents: {translated}; gym environments), not "
-                     f"Coach's engine or its other parts ({type(exc).__name__}: {exc}).")
+        return UserError(
+            f"{agent} is not translated by rlrt (these are: {translated}): {at} imports "
+            f"{module}{shown}. Train the problem with one of these agents, or with one of rlrt's own "
+            "presets."
+        )
+    return UserError(
+        f"{at} imports {module}{shown}, which rlrt's rl_coach does not have: it holds the "
+        f"parameters of the presets rlrt translates (agents: {translated}; gym environments), not "
+        f"Coach's engine or its other parts ({type(exc).__name__}: {exc})."
+    )

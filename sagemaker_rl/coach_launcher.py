@@ -86,9 +86,11 @@ class SageMakerCoachPresetLauncher:
         elif name in hp.TOP_LEVEL_KEYS:
             self.rlrt_hyperparameters[name] = value
         else:
-            raise UserError(f"Unknown hyperparameter {name}: a Coach job takes rl.<path into the graph manager> "
-                            "(rl.agent_params.algorithm.discount, rl.improve_steps:TrainingSteps), the names its "
-                            f"script's map_hyperparameter() maps, or rlrt's {', '.join(sorted(hp.TOP_LEVEL_KEYS))}.")
+            raise UserError(
+                f"Unknown hyperparameter {name}: a Coach job takes rl.<path into the graph manager> "
+                "(rl.agent_params.algorithm.discount, rl.improve_steps:TrainingSteps), the names its "
+                f"script's map_hyperparameter() maps, or rlrt's {', '.join(sorted(hp.TOP_LEVEL_KEYS))}."
+            )
 
     def apply_hyperparameter(self, name: str, value: Any) -> None:
         """Keep ``name = value`` to be applied to the graph manager once the preset is loaded."""
@@ -108,8 +110,10 @@ class SageMakerCoachPresetLauncher:
             try:
                 name = self.default_preset_name()
             except NotImplementedError as exc:
-                raise UserError(f"{type(self).__name__} does not implement default_preset_name() and the job sets "
-                                f"no {PRESET_HYPERPARAMETER}: name the preset to train.") from exc
+                raise UserError(
+                    f"{type(self).__name__} does not implement default_preset_name() and the job sets "
+                    f"no {PRESET_HYPERPARAMETER}: name the preset to train."
+                ) from exc
         return str(name)
 
     def preset_from_name(self, preset_name: str) -> Any:
@@ -138,16 +142,21 @@ class SageMakerCoachPresetLauncher:
         self.rlrt_hyperparameters = getattr(self, "rlrt_hyperparameters", {})
         given = job_hyperparameters()
         for name, value in given.items():
-            if name not in LAUNCHER_ARGUMENTS and not name.startswith(hp.SAGEMAKER_PREFIX) \
-                    and name != hp.TUNING_OBJECTIVE:
+            if (
+                name not in LAUNCHER_ARGUMENTS
+                and not name.startswith(hp.SAGEMAKER_PREFIX)
+                and name != hp.TUNING_OBJECTIVE
+            ):
                 self.map_hyperparameter(name, value)
         origins = hyperparameter_origins(self.hyperparameters.hp_dict)
         try:
             self.hyperparameters.apply_subset(graph_manager, "rl.")
         except (KeyError, AttributeError, TypeError, ValueError) as exc:
             failed = next((k for k in self.hyperparameters.hp_dict if k.startswith("rl.")), "?")
-            raise UserError(f"the hyperparameter {failed} names nothing the preset's graph manager holds "
-                            f"({type(exc).__name__}: {exc})") from exc
+            raise UserError(
+                f"the hyperparameter {failed} names nothing the preset's graph manager holds "
+                f"({type(exc).__name__}: {exc})"
+            ) from exc
         job = translate(graph_manager, origins)
         if job.user_env:
             env_config = job.hyperparameters.get(hp.CONFIG_PREFIX + "env_config") or {}
@@ -155,20 +164,26 @@ class SageMakerCoachPresetLauncher:
         if job.algorithm == coach_batch.ALGORITHM:
             self._batch_rl_job(job, preset_file)
         if type(self).get_config_args is not SageMakerCoachPresetLauncher.get_config_args:
-            job.notes.append(f"{type(self).__name__}.get_config_args() not called: it reads Coach's command line, "
-                             "which rlrt does not have (map_hyperparameter() is called for every hyperparameter)")
+            job.notes.append(
+                f"{type(self).__name__}.get_config_args() not called: it reads Coach's command line, "
+                "which rlrt does not have (map_hyperparameter() is called for every hyperparameter)"
+            )
         save = given.get(hp.SAVE_MODEL)
         if str(save) in ("None", "0", "False", "false"):
             given_as = "0 (the launcher's default)" if save is None else str(save)
-            job.notes.append(f"save_model: {given_as} -> model/ written all the same: SageMaker RL's Coach "
-                             "launcher then saved no model into model/ (its result was the checkpoint in "
-                             "output/data/checkpoint, which rlrt writes too); rlrt's exit 0 promises a model in "
-                             "model/ that loads and serves")
+            job.notes.append(
+                f"save_model: {given_as} -> model/ written all the same: SageMaker RL's Coach "
+                "launcher then saved no model into model/ (its result was the checkpoint in "
+                "output/data/checkpoint, which rlrt writes too); rlrt's exit 0 promises a model in "
+                "model/ that loads and serves"
+            )
         for method in MODEL_SAVERS:
             if hasattr(self, method):
-                job.notes.append(f"{type(self).__name__}.{method}() not called: rlrt exports the model itself "
-                                 "(model/: policy.onnx, TorchScript, config.json), so what it imports "
-                                 "(TensorFlow, MXNet) is never needed")
+                job.notes.append(
+                    f"{type(self).__name__}.{method}() not called: rlrt exports the model itself "
+                    "(model/: policy.onnx, TorchScript, config.json), so what it imports "
+                    "(TensorFlow, MXNet) is never needed"
+                )
         workers = given.get("num_workers")
         if workers not in (None, 1, "1"):
             job.notes.append(f"num_workers: {workers} not translated: rlrt sizes its env runners from the instance")
@@ -180,23 +195,28 @@ class SageMakerCoachPresetLauncher:
         if not job.env:
             variant = preset_file.with_name(f"{preset_file.stem}-env.py")
             if not variant.is_file():
-                raise UserError(f"env_params is None and source_dir has no {variant.name}: rlrt needs the "
-                                "environment the data came from, to check the data against it and to evaluate the "
-                                f"policy. Add {variant.name} (the same preset with GymVectorEnvironment(level=...)), "
-                                "as the Batch RL example has")
+                raise UserError(
+                    f"env_params is None and source_dir has no {variant.name}: rlrt needs the "
+                    "environment the data came from, to check the data against it and to evaluate the "
+                    f"policy. Add {variant.name} (the same preset with GymVectorEnvironment(level=...)), "
+                    "as the Batch RL example has"
+                )
             level = getattr(self.preset_from_name(variant.stem).env_params, "level", None)
             if not isinstance(level, str) or not level or ":" in level:
                 raise UserError(f"{variant.name}: env_params.level is {level!r}: name a gym id (level='CartPole-v0')")
             job.env = job.hyperparameters[hp.ENV] = level
-            job.notes.append(f"env_params: None -> env {level} (the level of {variant.name}, the preset that "
-                             "evaluates this one)")
+            job.notes.append(
+                f"env_params: None -> env {level} (the level of {variant.name}, the preset that evaluates this one)"
+            )
         coach_batch.find_dataset(job, load_environment(job_root()), preset_file.parent)
         try:
             tuned = load_preset(preset_file.stem).name
         except UserError:
             return
-        job.notes.append(f"Coach's settings are translated as they are; rlrt's preset '{tuned}' is tuned for this "
-                         f"problem with d3rlpy (delete {preset_file.name} from source_dir to train it instead)")
+        job.notes.append(
+            f"Coach's settings are translated as they are; rlrt's preset '{tuned}' is tuned for this "
+            f"problem with d3rlpy (delete {preset_file.name} from source_dir to train it instead)"
+        )
 
     def get_config_args(self, parser: Any) -> Any:
         """Coach's command-line arguments: rlrt has no Coach command line, so it never calls this (kept so that a
@@ -213,25 +233,34 @@ class SageMakerCoachPresetLauncher:
             preset_file = Path(self.path_of_main_launcher()) / f"{name}.py"
             if not preset_file.is_file():
                 chosen["rlrt"] = load_preset(name).name
-                print(f"rlrt: no Coach preset file {preset_file.name} in source_dir: training rlrt's preset "
-                      f"'{chosen['rlrt']}'", flush=True)
+                print(
+                    f"rlrt: no Coach preset file {preset_file.name} in source_dir: training rlrt's preset "
+                    f"'{chosen['rlrt']}'",
+                    flush=True,
+                )
                 return
             try:
                 chosen["coach"] = job = self.coach_job(preset_file)
             except UserError as exc:
                 problem = str(exc).rstrip(".")
-                raise UserError(f"The Coach preset file {preset_file.name} in source_dir cannot run: {problem}. "
-                                f"{_rlrt_hint(name)}See docs/MIGRATING.md.") from exc
-            print(f"rlrt: training the Coach preset file {preset_file.name} from source_dir ({job.algorithm} on "
-                  f"{job.env})", flush=True)
+                raise UserError(
+                    f"The Coach preset file {preset_file.name} in source_dir cannot run: {problem}. "
+                    f"{_rlrt_hint(name)}See docs/MIGRATING.md."
+                ) from exc
+            print(
+                f"rlrt: training the Coach preset file {preset_file.name} from source_dir ({job.algorithm} on "
+                f"{job.env})",
+                flush=True,
+            )
             for note in job.notes:
                 print(f"rlrt: {preset_file.stem}: {note}", flush=True)
 
         code = run_job(prepare)
         if code or "rlrt" in chosen:
             return code or run_training_job(default_preset=chosen["rlrt"], plugins=INSTALLED)
-        return train_coach_job(chosen["coach"], self.preset_name(), self.rlrt_hyperparameters,
-                               Path(self.path_of_main_launcher()))
+        return train_coach_job(
+            chosen["coach"], self.preset_name(), self.rlrt_hyperparameters, Path(self.path_of_main_launcher())
+        )
 
     @classmethod
     def train_main(cls) -> None:
@@ -258,7 +287,8 @@ class SageMakerCoachPresetLauncher:
         in the ``model`` (or ``checkpoint``) channel, in the preset's own environment when it has one."""
         configure_logging()
         code = run_job(cls().register_preset_env) or run_evaluation_job(
-            None, {}, None, plugins=INSTALLED, framework="d3rlpy", hint="evaluate-offline")
+            None, {}, None, plugins=INSTALLED, framework="d3rlpy", hint="evaluate-offline"
+        )
         if code:
             raise SystemExit(code)
 
@@ -269,8 +299,10 @@ def _rlrt_hint(name: str) -> str:
         preset = load_preset(name).name
     except UserError:
         return ""
-    return (f"rlrt's preset '{preset}' trains this problem: delete {name}.py from source_dir (the name {name} then "
-            f"selects it), or set {PRESET_HYPERPARAMETER} to '{preset}'. ")
+    return (
+        f"rlrt's preset '{preset}' trains this problem: delete {name}.py from source_dir (the name {name} then "
+        f"selects it), or set {PRESET_HYPERPARAMETER} to '{preset}'. "
+    )
 
 
 SageMakerCoachLauncher = SageMakerCoachPresetLauncher

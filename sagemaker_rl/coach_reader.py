@@ -48,12 +48,27 @@ class CoachJob:
     def preset_document(self, name: str, coach_serving: bool) -> dict[str, Any]:
         """The rlrt preset file that trains this job (its settings come as the job's hyperparameters);
         ``coach_serving``: the model answers as Coach's MXNet serving did (``serving: coach``)."""
-        bar = {} if self.pass_bar is None else {"pass_bar": {
-            "metric": "episode_reward_mean", "value": self.pass_bar,
-            "source": "the preset's PresetValidationParameters.min_reward_threshold"}}
-        return {"name": name, "description": f"the Coach preset {name}.py", "env": self.env,
-                "algorithm": self.algorithm, "config": {}, "stop": {}, **bar,
-                **({"serving": "coach"} if coach_serving else {})}
+        bar = (
+            {}
+            if self.pass_bar is None
+            else {
+                "pass_bar": {
+                    "metric": "episode_reward_mean",
+                    "value": self.pass_bar,
+                    "source": "the preset's PresetValidationParameters.min_reward_threshold",
+                }
+            }
+        )
+        return {
+            "name": name,
+            "description": f"the Coach preset {name}.py",
+            "env": self.env,
+            "algorithm": self.algorithm,
+            "config": {},
+            "stop": {},
+            **bar,
+            **({"serving": "coach"} if coach_serving else {}),
+        }
 
 
 class Reader:
@@ -77,12 +92,19 @@ class Reader:
         obj, done = self.gm, ""
         for part in path.split("."):
             try:
-                obj = obj[part] if isinstance(obj, dict) else obj[int(part)] if isinstance(obj, list) \
+                obj = (
+                    obj[part]
+                    if isinstance(obj, dict)
+                    else obj[int(part)]
+                    if isinstance(obj, list)
                     else getattr(obj, part)
+                )
             except (AttributeError, KeyError, IndexError, TypeError, ValueError):
                 held = f"'{done}' is {_short(obj)}" if done else f"the graph manager is {class_name(obj)}"
-                raise UserError(f"{held}, which has no '{part}' (rlrt reads {path}, as Coach's parameters hold it)"
-                                f"{self.where(done)}.") from None
+                raise UserError(
+                    f"{held}, which has no '{part}' (rlrt reads {path}, as Coach's parameters hold it)"
+                    f"{self.where(done)}."
+                ) from None
             done = f"{done}.{part}" if done else part
         value, problem = checked(path, obj)
         if problem is not None:
@@ -112,8 +134,9 @@ def class_name(obj: Any) -> str:
     return type(obj).__name__
 
 
-def scheme_units(reader: Reader, where: str, schemes: dict[str, list[int]],
-                 convolutions: list[list[Any]] | None = None) -> list[int]:
+def scheme_units(
+    reader: Reader, where: str, schemes: dict[str, list[int]], convolutions: list[list[Any]] | None = None
+) -> list[int]:
     """The hidden sizes of the ``scheme`` (a list of ``Dense`` or a scheme name) of the embedder or middleware at
     ``where``. Leading ``Conv2d`` layers go to ``convolutions`` as RLlib's ``conv_filters`` entries when it is given
     (an embedder of an image); otherwise a layer other than ``Dense`` is a :class:`UserError`."""
@@ -122,8 +145,9 @@ def scheme_units(reader: Reader, where: str, schemes: dict[str, list[int]],
     if isinstance(scheme, Enum) and str(scheme.value) in schemes:
         return list(schemes[str(scheme.value)])
     if not isinstance(scheme, (list, tuple)):
-        raise UserError(f"'{path}' must be a scheme ({', '.join(schemes)}) or a list of layers, got "
-                        f"{scheme!r}{reader.where(path)}.")
+        raise UserError(
+            f"'{path}' must be a scheme ({', '.join(schemes)}) or a list of layers, got {scheme!r}{reader.where(path)}."
+        )
     units: list[int] = []
     for index, layer in enumerate(scheme):
         at = f"{path}.{index}"
@@ -137,10 +161,15 @@ def scheme_units(reader: Reader, where: str, schemes: dict[str, list[int]],
         elif class_name(layer) == "Dense":
             units.append(int(reader.get(f"{at}.units", mark=False)))
         else:
-            where_ok = ("Conv2d layers before its Dense layers (an image observation's embedder)"
-                        if convolutions is not None else "Dense layers")
-            raise UserError(f"{path} holds {layer!r}{reader.where(path)}: rlrt translates {where_ok}; this layer "
-                            "has no counterpart there.")
+            where_ok = (
+                "Conv2d layers before its Dense layers (an image observation's embedder)"
+                if convolutions is not None
+                else "Dense layers"
+            )
+            raise UserError(
+                f"{path} holds {layer!r}{reader.where(path)}: rlrt translates {where_ok}; this layer "
+                "has no counterpart there."
+            )
     return units
 
 
@@ -152,25 +181,35 @@ def network_layers(reader: Reader, images: bool = False) -> tuple[list[list[Any]
     net = reader.get(MAIN, mark=False)
     embedders = reader.get(f"{MAIN}.input_embedders_parameters", mark=False)
     if list(embedders) != ["observation"]:
-        raise UserError(f"{MAIN}.input_embedders_parameters has inputs {sorted(embedders)}"
-                        f"{reader.where(MAIN + '.input_embedders_parameters')}: rlrt trains a model of one "
-                        "'observation' input.")
+        raise UserError(
+            f"{MAIN}.input_embedders_parameters has inputs {sorted(embedders)}"
+            f"{reader.where(MAIN + '.input_embedders_parameters')}: rlrt trains a model of one "
+            "'observation' input."
+        )
     embedder, middleware = embedders["observation"], net.middleware_parameters
     if class_name(middleware) != "FCMiddlewareParameters":
-        raise UserError(f"{MAIN}.middleware_parameters is {class_name(middleware)}"
-                        f"{reader.where(MAIN + '.middleware_parameters')}: rlrt translates the fully connected "
-                        "middleware (FCMiddlewareParameters) only.")
+        raise UserError(
+            f"{MAIN}.middleware_parameters is {class_name(middleware)}"
+            f"{reader.where(MAIN + '.middleware_parameters')}: rlrt translates the fully connected "
+            "middleware (FCMiddlewareParameters) only."
+        )
     convolutions: list[list[Any]] | None = [] if images else None
-    hidden = (scheme_units(reader, f"{MAIN}.input_embedders_parameters.observation", EMBEDDER_SCHEMES, convolutions)
-              + scheme_units(reader, f"{MAIN}.middleware_parameters", MIDDLEWARE_SCHEMES))
+    hidden = scheme_units(
+        reader, f"{MAIN}.input_embedders_parameters.observation", EMBEDDER_SCHEMES, convolutions
+    ) + scheme_units(reader, f"{MAIN}.middleware_parameters", MIDDLEWARE_SCHEMES)
     activation = str(reader.get(f"{MAIN}.middleware_parameters.activation_function", mark=False))
     if reader.get(f"{MAIN}.input_embedders_parameters.observation.activation_function", mark=False) != activation:
-        reader.note(f"{MAIN}.input_embedders_parameters.observation.activation_function",
-                    f"{embedder.activation_function!r} not translated: rlrt's model has one activation, the "
-                    f"middleware's {activation!r}")
-    for part in ("input_embedders_parameters.observation.scheme", "middleware_parameters.scheme",
-                 "input_embedders_parameters.observation.activation_function",
-                 "middleware_parameters.activation_function"):
+        reader.note(
+            f"{MAIN}.input_embedders_parameters.observation.activation_function",
+            f"{embedder.activation_function!r} not translated: rlrt's model has one activation, the "
+            f"middleware's {activation!r}",
+        )
+    for part in (
+        "input_embedders_parameters.observation.scheme",
+        "middleware_parameters.scheme",
+        "input_embedders_parameters.observation.activation_function",
+        "middleware_parameters.activation_function",
+    ):
         reader.used.add(f"{MAIN}.{part}")
     return convolutions or [], hidden, activation
 
@@ -191,11 +230,14 @@ def untranslated(reader: Reader, graph_manager: Any, agent: Any) -> Iterator[tup
         for path, value in _differences(getattr(graph_manager, name), default, name):
             if path.split(".", 2)[:2] == ["agent_params", "visualization"]:
                 continue  # the graph manager's visualization_parameters, compared once
-            if path in ("agent_params.input_filter", "agent_params.output_filter") and \
-                    class_name(value) in ("NoInputFilter", "NoOutputFilter"):
+            if path in ("agent_params.input_filter", "agent_params.output_filter") and class_name(value) in (
+                "NoInputFilter",
+                "NoOutputFilter",
+            ):
                 continue  # the environment's defaults, set by the graph manager
-            if not any(path == used or path.startswith(used + ".") or used.startswith(path + ".")
-                       for used in reader.used):
+            if not any(
+                path == used or path.startswith(used + ".") or used.startswith(path + ".") for used in reader.used
+            ):
                 yield path, _short(value)
 
 

@@ -36,15 +36,17 @@ def train_coach_job(job: CoachJob, name: str, rlrt_hyperparameters: Mapping[str,
         # Batch RL's Coach models were TensorFlow's, not served by deploy-mxnet-coach.py: rlrt's answer
         preset.write_text(yaml.safe_dump(job.preset_document(name, job.algorithm != coach_batch.ALGORITHM)))
         # The job's hyperparameters were the graph manager's; rlrt reads only what the translation made of them.
-        code = run_training_job(overrides=overrides, default_preset=str(preset), plugins=INSTALLED,
-                                owned=lambda key: key in overrides)
+        code = run_training_job(
+            overrides=overrides, default_preset=str(preset), plugins=INSTALLED, owned=lambda key: key in overrides
+        )
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     if code == 0 and job.user_env:  # rlrt evaluate registers the level again from this copy
         registered = job.env.partition("/")[2]
         module, _, attribute = registered.rpartition(".")
-        keep_script_source(job_root() / MODEL_DIR, source_dir / f"{module.replace('.', '/')}.py", registered,
-                           f"{module}:{attribute}")
+        keep_script_source(
+            job_root() / MODEL_DIR, source_dir / f"{module.replace('.', '/')}.py", registered, f"{module}:{attribute}"
+        )
     if code == 0 and (job.evaluation_episodes or job.evaluation_steps):
         code = run_job(lambda: _evaluate(job))
     if job.algorithm != coach_batch.ALGORITHM:  # Batch RL writes its own graph's CSV (off-policy estimates)
@@ -59,6 +61,13 @@ def _evaluate(job: CoachJob) -> None:
         return  # a host that wrote no model
     model_dir, metadata = locate(root / MODEL_DIR, INSTALLED)
     iteration = int((metadata.get("training") or {}).get("training_iteration", 0))
-    evaluate_policy(load_actor(model_dir, metadata, INSTALLED), str(metadata.get("env") or job.env),
-                    job.evaluation_episodes or None, iteration, root / INTERMEDIATE_DIR, videos=job.videos,
-                    steps=job.evaluation_steps or None, gifs=job.gifs)
+    evaluate_policy(
+        load_actor(model_dir, metadata, INSTALLED),
+        str(metadata.get("env") or job.env),
+        job.evaluation_episodes or None,
+        iteration,
+        root / INTERMEDIATE_DIR,
+        videos=job.videos,
+        steps=job.evaluation_steps or None,
+        gifs=job.gifs,
+    )

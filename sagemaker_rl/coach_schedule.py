@@ -60,8 +60,10 @@ def translate_schedule(reader: Reader, job: CoachJob, algorithm: str) -> None:
     evaluation. One line says the stop in environment steps and iterations."""
     improve = _steps(reader.get("improve_steps"))
     if improve is None:
-        raise UserError("The preset's schedule has no improve_steps: give one (or the hyperparameter "
-                        "rl.improve_steps:TrainingSteps).")
+        raise UserError(
+            "The preset's schedule has no improve_steps: give one (or the hyperparameter "
+            "rl.improve_steps:TrainingSteps)."
+        )
     between = _steps(reader.get("steps_between_evaluation_periods"))
     heatup = _steps(reader.get("heatup_steps"))
     heatup_steps = heatup[1] if heatup and heatup[0] in STEP_KINDS else 0
@@ -69,11 +71,16 @@ def translate_schedule(reader: Reader, job: CoachJob, algorithm: str) -> None:
         if algorithm == "DQN" and heatup[0] in STEP_KINDS:
             job.hyperparameters[CONFIG + "num_steps_sampled_before_learning_starts"] = heatup[1]
         elif heatup[0] in STEP_KINDS:
-            reader.note("heatup_steps", f"{heatup[0]}({heatup[1]}): played as training steps (RLlib's {algorithm} "
-                                        "learns from the first batch), counted in the stop as Coach played them")
+            reader.note(
+                "heatup_steps",
+                f"{heatup[0]}({heatup[1]}): played as training steps (RLlib's {algorithm} "
+                "learns from the first batch), counted in the stop as Coach played them",
+            )
         else:
-            reader.note("heatup_steps", f"{heatup[0]}({heatup[1]}) not translated: RLlib's {algorithm} "
-                                        "learns from the first batch")
+            reader.note(
+                "heatup_steps",
+                f"{heatup[0]}({heatup[1]}) not translated: RLlib's {algorithm} learns from the first batch",
+            )
     budget = improve_budget(improve, between)
     batch = iteration_steps(algorithm, job.hyperparameters)
     shown = f"{improve[0]}({improve[1]})"
@@ -84,17 +91,24 @@ def translate_schedule(reader: Reader, job: CoachJob, algorithm: str) -> None:
         job.hyperparameters[STOP + "episodes_total"] = budget
         whole = between is not None and budget != improve[1]
         periods = f", whole evaluation periods of {between[0]}({between[1]})" if between and whole else ""
-        job.notes.append(f"improve_steps: {shown} -> stop at episodes_total {budget} (Coach's training "
-                         f"episodes{periods}), in rlrt iterations of {batch} environment steps")
+        job.notes.append(
+            f"improve_steps: {shown} -> stop at episodes_total {budget} (Coach's training "
+            f"episodes{periods}), in rlrt iterations of {batch} environment steps"
+        )
     else:
         total = budget + heatup_steps
         job.hyperparameters[STOP + hp.STOP_TIMESTEPS_TOTAL] = total
-        periods = f", {budget // between[1]} evaluation periods of {between[0]}({between[1]})" \
-            if between and budget != improve[1] else ""
+        periods = (
+            f", {budget // between[1]} evaluation periods of {between[0]}({between[1]})"
+            if between and budget != improve[1]
+            else ""
+        )
         heat = f" + heatup {heatup_steps}" if heatup_steps else ""
-        job.notes.append(f"improve_steps: {shown} -> stop at timesteps_total {total} environment steps "
-                         f"(Coach counted one training step per environment step: {budget}{periods}{heat}) = "
-                         f"{math.ceil(total / batch)} rlrt iterations of {batch} environment steps")
+        job.notes.append(
+            f"improve_steps: {shown} -> stop at timesteps_total {total} environment steps "
+            f"(Coach counted one training step per environment step: {budget}{periods}{heat}) = "
+            f"{math.ceil(total / batch)} rlrt iterations of {batch} environment steps"
+        )
     evaluation = _steps(reader.get("evaluation_steps"))
     if evaluation and evaluation[0] == "EnvironmentEpisodes":
         job.evaluation_episodes = evaluation[1]
@@ -104,6 +118,8 @@ def translate_schedule(reader: Reader, job: CoachJob, algorithm: str) -> None:
         job.evaluation_episodes = 5
         reader.note("evaluation_steps", f"{evaluation[0]}({evaluation[1]}): rlrt evaluates whole episodes; 5")
     if (job.evaluation_episodes or job.evaluation_steps) and between:
-        reader.note("steps_between_evaluation_periods",
-                    f"{between[0]}({between[1]}): rounds the stop up to whole periods, as Coach's loop did; rlrt "
-                    "evaluates the exported policy once, after training")
+        reader.note(
+            "steps_between_evaluation_periods",
+            f"{between[0]}({between[1]}): rounds the stop up to whole periods, as Coach's loop did; rlrt "
+            "evaluates the exported policy once, after training",
+        )

@@ -39,7 +39,7 @@ class ConfigurationList:
         for key, value in list(self.hp_dict.items()):
             if not key.startswith(prefix):
                 continue
-            path = key[len(prefix):]
+            path = key[len(prefix) :]
             log.debug("Configuring %s with %s=%s", prefix, path, value)
             try:
                 self._set_rl_property_value(config_object, path, value, prefix)
@@ -61,7 +61,7 @@ class ConfigurationList:
             child = obj[head] if isinstance(obj, dict) else obj[int(head)] if isinstance(obj, list) else vars(obj)[head]
             self._set_rl_property_value(child, rest, val, _joined(path, head))
             return
-        kind = key[key.find(":"):] if ":" in key else ""
+        kind = key[key.find(":") :] if ":" in key else ""
         key, val = self._parse_type(key, val)
         _check_safe(key)
         if isinstance(obj, dict):
@@ -70,9 +70,11 @@ class ConfigurationList:
         _check_known(obj, key, path, kind)
         current = obj[int(key)] if isinstance(obj, list) else vars(obj)[key]
         if isinstance(current, dict) and not isinstance(val, dict) or _is_group(current):
-            raise UserError(f"The hyperparameter {_joined(path, key)} names a group of settings "
-                            f"({type(current).__name__}), not one setting: set one of its settings "
-                            f"({_joined(path, key)}.<name>).")
+            raise UserError(
+                f"The hyperparameter {_joined(path, key)} names a group of settings "
+                f"({type(current).__name__}), not one setting: set one of its settings "
+                f"({_joined(path, key)}.<name>)."
+            )
         if isinstance(obj, list):
             obj[int(key)] = val
         else:
@@ -113,9 +115,15 @@ def _is_group(value: Any) -> bool:
 def _check_known(obj: Any, name: str, path: str, rest: str) -> None:
     """A :class:`UserError` when ``obj`` holds no ``name`` (the hyperparameter ``path.name`` followed by ``rest``:
     ``.more.names`` or ``:Kind``)."""
-    names = [str(k) for k in obj] if isinstance(obj, dict) else [str(i) for i in range(len(obj))] \
-        if isinstance(obj, list) else [k for k in vars(obj) if not k.startswith("_")] if hasattr(obj, "__dict__") \
+    names = (
+        [str(k) for k in obj]
+        if isinstance(obj, dict)
+        else [str(i) for i in range(len(obj))]
+        if isinstance(obj, list)
+        else [k for k in vars(obj) if not k.startswith("_")]
+        if hasattr(obj, "__dict__")
         else []
+    )
     if name in names:
         return
     given = _joined(path, name) + rest
@@ -123,8 +131,10 @@ def _check_known(obj: Any, name: str, path: str, rest: str) -> None:
     hint = f" Did you mean {_joined(path, close[0]) + rest}?" if close else ""
     where = path.split(".", 1)[1] if "." in path else ""
     where = where or "the graph manager"
-    raise UserError(f"The hyperparameter {given} names nothing the preset's graph manager holds: {where} "
-                    f"({type(obj).__name__}) has no setting '{name}'.{hint}")
+    raise UserError(
+        f"The hyperparameter {given} names nothing the preset's graph manager holds: {where} "
+        f"({type(obj).__name__}) has no setting '{name}'.{hint}"
+    )
 
 
 def _check_safe(name: str) -> None:

@@ -24,7 +24,7 @@ HANDLED_BY_RLRT = {
 }
 REFUSED = {
     "restore": "rlrt resumes by itself from the newest checkpoint in /opt/ml/checkpoints (SageMaker's "
-               "checkpoint_s3_uri); drop 'restore' and give the checkpoint that way",
+    "checkpoint_s3_uri); drop 'restore' and give the checkpoint that way",
     "num_samples": "a job trains one trial; tune with SageMaker's HyperparameterTuner or `rlrt tune`",
     "resources_per_trial": "rlrt sizes the trial from the job's instance (num_workers / num_gpus in 'config')",
     "trial_resources": "rlrt sizes the trial from the job's instance (num_workers / num_gpus in 'config')",
@@ -45,16 +45,22 @@ def apply_rl_hyperparameters(experiment: Mapping[str, Any], hyperparameters: Map
 
 def _single_experiment(experiment: Any) -> tuple[str, dict[str, Any]]:
     if not isinstance(experiment, Mapping) or not experiment:
-        raise UserError(f"get_experiment_config() must return a dict such as {{'training': {{'env': ..., 'run': "
-                        f"'PPO', 'stop': {{...}}, 'config': {{...}}}}}}, got {str(experiment)[:200]!r}.")
+        raise UserError(
+            f"get_experiment_config() must return a dict such as {{'training': {{'env': ..., 'run': "
+            f"'PPO', 'stop': {{...}}, 'config': {{...}}}}}}, got {str(experiment)[:200]!r}."
+        )
     if len(experiment) != 1:
-        raise UserError(f"get_experiment_config() returned {len(experiment)} experiments "
-                        f"({', '.join(map(str, experiment))}); "
-                        "an rlrt job trains one (SageMaker RL's scripts name it 'training').")
+        raise UserError(
+            f"get_experiment_config() returned {len(experiment)} experiments "
+            f"({', '.join(map(str, experiment))}); "
+            "an rlrt job trains one (SageMaker RL's scripts name it 'training')."
+        )
     name, training = next(iter(experiment.items()))
     if not isinstance(training, Mapping):
-        raise UserError(f"The experiment '{name}' must be a dict with 'env', 'run', 'stop' and 'config', "
-                        f"got {str(training)[:200]!r}.")
+        raise UserError(
+            f"The experiment '{name}' must be a dict with 'env', 'run', 'stop' and 'config', "
+            f"got {str(training)[:200]!r}."
+        )
     return str(name), dict(training)
 
 
@@ -79,21 +85,27 @@ def experiment_hyperparameters(experiment: Mapping[str, Any]) -> dict[str, Any]:
     env = training.get("env")
     config_env = config.pop("env", None)
     if env is not None and config_env is not None and env != config_env:
-        problems.append(f"'{name}.env' ({env!r}) and '{name}.config.env' ({config_env!r}) name different "
-                        "environments; give one")
+        problems.append(
+            f"'{name}.env' ({env!r}) and '{name}.config.env' ({config_env!r}) name different environments; give one"
+        )
     env = env if env is not None else config_env
     if not isinstance(env, str) or not env.strip():
-        problems.append(f"'{name}.env' (or '{name}.config.env') must name the environment: an id registered with "
-                        f"register_env() in register_env_creator(), or a gymnasium id; got {str(env)[:80]!r}")
+        problems.append(
+            f"'{name}.env' (or '{name}.config.env') must name the environment: an id registered with "
+            f"register_env() in register_env_creator(), or a gymnasium id; got {str(env)[:80]!r}"
+        )
     for key in sorted(training):
         if key in REFUSED:
             problems.append(f"'{name}.{key}' is not supported: {REFUSED[key]}")
         elif key not in ("run", "env", "stop", "config", "checkpoint_freq", "keep_checkpoints_num", *HANDLED_BY_RLRT):
-            problems.append(f"Unknown experiment key '{name}.{key}' (rlrt reads run, env, stop, config, "
-                            f"checkpoint_freq, keep_checkpoints_num)")
+            problems.append(
+                f"Unknown experiment key '{name}.{key}' (rlrt reads run, env, stop, config, "
+                f"checkpoint_freq, keep_checkpoints_num)"
+            )
     if problems:
-        raise UserError("The experiment from get_experiment_config() cannot run:\n" +
-                        "\n".join(f"  - {p}" for p in problems))
+        raise UserError(
+            "The experiment from get_experiment_config() cannot run:\n" + "\n".join(f"  - {p}" for p in problems)
+        )
     hyperparameters: dict[str, Any] = {hp.RUN: run, hp.ENV: env}
     hyperparameters.update({hp.CONFIG_PREFIX + str(k): v for k, v in config.items()})
     hyperparameters.update({hp.STOP_PREFIX + str(k): v for k, v in stop.items()})
@@ -117,5 +129,8 @@ def owned_by_rlrt(key: str) -> bool:
 
 def scripts_own_keys(hyperparameters: Mapping[str, Any]) -> list[str]:
     """The hyperparameters that belong to the script, not to rlrt (see :func:`owned_by_rlrt`)."""
-    return sorted(k for k in hyperparameters
-                  if not owned_by_rlrt(k) and not k.startswith(hp.SAGEMAKER_PREFIX) and k != hp.TUNING_OBJECTIVE)
+    return sorted(
+        k
+        for k in hyperparameters
+        if not owned_by_rlrt(k) and not k.startswith(hp.SAGEMAKER_PREFIX) and k != hp.TUNING_OBJECTIVE
+    )

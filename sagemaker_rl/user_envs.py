@@ -40,8 +40,9 @@ class UserEnvCreator:
 
     def describe(self) -> str:
         """How error messages name the creator."""
-        return f"The env creator {getattr(self.creator, '__qualname__', repr(self.creator))}() registered as " \
-               f"'{self.name}'"
+        return (
+            f"The env creator {getattr(self.creator, '__qualname__', repr(self.creator))}() registered as '{self.name}'"
+        )
 
     def rllib_env_creator(self, env_context: Any) -> Any:
         """Build the environment from RLlib's ``EnvContext`` (what RLlib's env runners call)."""
@@ -49,8 +50,11 @@ class UserEnvCreator:
         cap = env_context.get(EPISODE_STEP_CAP) if hasattr(env_context, "get") else None
         if cap is not None:  # rlrt's own key (RLlib 1.x's `horizon`): applied below, never shown to the user's creator
             rest = {k: v for k, v in env_context.items() if k != EPISODE_STEP_CAP}
-            env_context = env_context.copy_with_overrides(env_config=rest) if hasattr(
-                env_context, "copy_with_overrides") else rest
+            env_context = (
+                env_context.copy_with_overrides(env_config=rest)
+                if hasattr(env_context, "copy_with_overrides")
+                else rest
+            )
         try:
             try:
                 env = self.creator(env_context)
@@ -116,8 +120,10 @@ class EntryPointCreator:
         try:
             target = getattr(importlib.import_module(module), name)
         except (ImportError, AttributeError) as exc:
-            raise EnvConfigError(f"The environment {self.reference!r} cannot be loaded: {type(exc).__name__}: {exc} "
-                                 "(module:name, the module in the job's source dir)") from exc
+            raise EnvConfigError(
+                f"The environment {self.reference!r} cannot be loaded: {type(exc).__name__}: {exc} "
+                "(module:name, the module in the job's source dir)"
+            ) from exc
         era.adapt_gym()  # the module may have imported gym just now
         return target(**{k: v for k, v in dict(env_config or {}).items() if k not in RLRT_READS})
 
@@ -127,12 +133,14 @@ def register_entry_point_env(reference: str) -> str:
     ``sagemaker_rl/<name>``, built like a launcher script's env (:class:`UserEnvCreator`); return that id."""
     module, _, name = reference.partition(":")
     if not module or not name.isidentifier():
-        raise EnvConfigError(f"{reference!r} does not name an environment as module:name (e.g. "
-                             "'knapsack_env:KnapSackMediumEnv').")
+        raise EnvConfigError(
+            f"{reference!r} does not name an environment as module:name (e.g. 'knapsack_env:KnapSackMediumEnv')."
+        )
     compat.install()  # the user's module is about to be imported: give it what its era had
     gym_id = f"{NAMESPACE}/{name}"
-    gymnasium.register(id=gym_id, entry_point=UserEnvCreator(name, EntryPointCreator(reference)),
-                       disable_env_checker=True)
+    gymnasium.register(
+        id=gym_id, entry_point=UserEnvCreator(name, EntryPointCreator(reference)), disable_env_checker=True
+    )
     return gym_id
 
 
@@ -150,8 +158,9 @@ def check_user_env(gym_id: str, env_config: Mapping[str, Any], reset: bool = Fal
     except Exception as exc:
         with contextlib.suppress(Exception):  # the reset's error is the one to report
             env.close()
-        raise EnvStartError(f"The environment '{gym_id}' failed on its first reset: {type(exc).__name__}: "
-                            f"{exc}") from exc
+        raise EnvStartError(
+            f"The environment '{gym_id}' failed on its first reset: {type(exc).__name__}: {exc}"
+        ) from exc
     env.close()
 
 
@@ -177,7 +186,7 @@ class ScriptEnvironments:
     and its launcher's ``register_env_creator()`` called, as in training."""
 
     def restore(self, env_id: str, model_dir: Path) -> bool:
-        name = env_id[len(NAMESPACE) + 1:] if env_id.startswith(NAMESPACE + "/") else None
+        name = env_id[len(NAMESPACE) + 1 :] if env_id.startswith(NAMESPACE + "/") else None
         record = Path(model_dir) / SCRIPT_SOURCE_DIR / SCRIPT_ENVIRONMENT_JSON
         if name is None or not record.is_file():
             return False
@@ -189,8 +198,11 @@ class ScriptEnvironments:
         if str(source) not in sys.path:
             sys.path.insert(0, str(source))
         if info.get("level"):  # a Coach preset's module:Class, registered under module.Class as in training
-            gymnasium.register(id=f"{NAMESPACE}/{name}", entry_point=UserEnvCreator(
-                name, EntryPointCreator(str(info["level"]))), disable_env_checker=True)
+            gymnasium.register(
+                id=f"{NAMESPACE}/{name}",
+                entry_point=UserEnvCreator(name, EntryPointCreator(str(info["level"]))),
+                disable_env_checker=True,
+            )
             return True
         spec = importlib.util.spec_from_file_location("rlrt_training_script", source / str(info["entry_point"]))
         if spec is None or spec.loader is None:
@@ -198,14 +210,20 @@ class ScriptEnvironments:
         module = importlib.util.module_from_spec(spec)
         try:
             spec.loader.exec_module(module)
-            launchers = [value for value in vars(module).values() if isinstance(value, type)
-                         and value.__module__ == module.__name__
-                         and callable(getattr(value, "register_env_creator", None))]
+            launchers = [
+                value
+                for value in vars(module).values()
+                if isinstance(value, type)
+                and value.__module__ == module.__name__
+                and callable(getattr(value, "register_env_creator", None))
+            ]
             for launcher in launchers:
                 launcher().register_env_creator()
         except Exception as exc:  # the user's script: say which and why
-            raise EnvConfigError(f"The model's training script {source / str(info['entry_point'])} could not register "
-                                 f"its environment '{name}' again: {type(exc).__name__}: {exc}") from exc
+            raise EnvConfigError(
+                f"The model's training script {source / str(info['entry_point'])} could not register "
+                f"its environment '{name}' again: {type(exc).__name__}: {exc}"
+            ) from exc
         return register_user_env(name) is not None
 
 

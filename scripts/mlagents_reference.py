@@ -53,8 +53,11 @@ def mlagents_export(shapes: list[tuple[int, ...]], continuous: int, branches: tu
     for shape in shapes:
         if len(shape) == 3:  # ML-Agents 3.x+ describes a camera channel-first
             shape = (shape[2], shape[0], shape[1])
-            dims = (DimensionProperty.NONE, DimensionProperty.TRANSLATIONAL_EQUIVARIANCE,
-                    DimensionProperty.TRANSLATIONAL_EQUIVARIANCE)
+            dims = (
+                DimensionProperty.NONE,
+                DimensionProperty.TRANSLATIONAL_EQUIVARIANCE,
+                DimensionProperty.TRANSLATIONAL_EQUIVARIANCE,
+            )
         else:
             dims = (DimensionProperty.NONE,)
         specs.append(ObservationSpec(shape, dims, ObservationType.DEFAULT, "sensor"))

@@ -17,6 +17,9 @@ def full_problems(hyperparameters: Mapping[str, Any], **resolve: Any) -> list[st
         hp.resolve(dict(hyperparameters), INSTALLED.validator_for, **resolve)
     except UserError as exc:
         text = str(exc)
-        return [text.removeprefix("Invalid hyperparameter: ")] if "\n" not in text else re.findall(
-            r"^  - (.*)$", text, re.M)
+        return (
+            [text.removeprefix("Invalid hyperparameter: ")]
+            if "\n" not in text
+            else re.findall(r"^  - (.*)$", text, re.M)
+        )
     return []

@@ -73,8 +73,12 @@ class JobTree:
         (self.base / "input" / "config" / "hyperparameters.json").write_text(json.dumps(encoded))
 
 
-def make_job_tree(base: Path, hyperparameters: Mapping[str, Any] | None = None, hosts: Sequence[str] = ("algo-1",),
-                  current_host: str = "algo-1") -> JobTree:
+def make_job_tree(
+    base: Path,
+    hyperparameters: Mapping[str, Any] | None = None,
+    hosts: Sequence[str] = ("algo-1",),
+    current_host: str = "algo-1",
+) -> JobTree:
     """Create an ``/opt/ml`` tree under ``base`` as SageMaker lays it out for a training job."""
     config = base / "input" / "config"
     config.mkdir(parents=True, exist_ok=True)
@@ -141,12 +145,15 @@ def no_framework_error_reaches_a_user(request: pytest.FixtureRequest) -> Any:
                 continue
             if FRAMEWORK_ERROR in text:
                 offenders.append(f"{path}: {text.strip()[:300]}")
-    assert not offenders, "a framework error reached a failure file (a user's input must end in a sentence; a test " \
+    assert not offenders, (
+        "a framework error reached a failure file (a user's input must end in a sentence; a test "
         "that injects a bug on purpose is marked injects_bug):\n" + "\n".join(offenders)
+    )
 
 
-def run_rlrt(args: Sequence[str], base: Path | None = None, cwd: Path | None = None, timeout: float = 300,
-             **extra: str) -> subprocess.CompletedProcess[str]:
+def run_rlrt(
+    args: Sequence[str], base: Path | None = None, cwd: Path | None = None, timeout: float = 300, **extra: str
+) -> subprocess.CompletedProcess[str]:
     """Run ``python -m runtime.cli ARGS`` as a real process and capture its output."""
     return subprocess.run(
         [sys.executable, "-m", "runtime.cli", *args],
@@ -158,8 +165,9 @@ def run_rlrt(args: Sequence[str], base: Path | None = None, cwd: Path | None = N
     )
 
 
-def start_rlrt(args: Sequence[str], base: Path | None = None, log: Path | None = None,
-               **extra: str) -> subprocess.Popen:
+def start_rlrt(
+    args: Sequence[str], base: Path | None = None, log: Path | None = None, **extra: str
+) -> subprocess.Popen:
     """Start ``python -m runtime.cli ARGS`` in the background (stdout and stderr to ``log``)."""
     handle = open(log, "w") if log else subprocess.DEVNULL
     return subprocess.Popen(
@@ -181,8 +189,11 @@ def session_processes(base: Path | None = None) -> list[psutil.Process]:
             continue
         try:
             environ = proc.environ()
-            if (environ.get(SESSION_MARKER) == SESSION_ID and proc.status() != psutil.STATUS_ZOMBIE
-                    and (base is None or environ.get("SAGEMAKER_BASE_DIR") == str(base))):
+            if (
+                environ.get(SESSION_MARKER) == SESSION_ID
+                and proc.status() != psutil.STATUS_ZOMBIE
+                and (base is None or environ.get("SAGEMAKER_BASE_DIR") == str(base))
+            ):
                 mine.append(proc)
         except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
             continue

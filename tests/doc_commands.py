@@ -32,8 +32,31 @@ Cmd = tuple[str, str]
 
 DOCS = ("README.md", *sorted(str(p.relative_to(REPO_ROOT)) for p in (REPO_ROOT / "docs").glob("*.md")))
 SHELL_LANGUAGES = {"bash", "sh", "shell", "console", "zsh"}
-COMMAND_WORDS = {"rlrt", "python", "python3", "curl", "docker", "mkdir", "cp", "ls", "echo", "export", "source", "bash",
-                 "tensorboard", "cd", "pip", "aws", "tar", "ray", "kubectl", "apt-get", "systemctl", "sudo", "dockerd"}
+COMMAND_WORDS = {
+    "rlrt",
+    "python",
+    "python3",
+    "curl",
+    "docker",
+    "mkdir",
+    "cp",
+    "ls",
+    "echo",
+    "export",
+    "source",
+    "bash",
+    "tensorboard",
+    "cd",
+    "pip",
+    "aws",
+    "tar",
+    "ray",
+    "kubectl",
+    "apt-get",
+    "systemctl",
+    "sudo",
+    "dockerd",
+}
 """In a fence with no language (docs mix commands and their output there), a line is a command when its first word,
 after any ``VAR=value``, is one of these or a script of the clone."""
 NOTEBOOKS = "docs/NOTEBOOKS.md"
@@ -149,10 +172,6 @@ def c(doc: str, command: str) -> Cmd:
     return doc, normalize(command)
 
 
-
-
-
-
 def doc_env(base: Path | None = None, **extra: str) -> dict[str, str]:
     """The environment a doc command runs in: the test environment with the pinned environment's ``bin`` first on
     ``PATH`` (what the README's ``activate`` line gives a user); ``SAGEMAKER_BASE_DIR`` is ``base`` (or unset)."""
@@ -161,13 +180,21 @@ def doc_env(base: Path | None = None, **extra: str) -> dict[str, str]:
     return env
 
 
-def run_doc(cmd: Cmd, cwd: Path, env: dict[str, str] | None = None, text: str | None = None,
-            timeout: float = 400) -> str:
+def run_doc(
+    cmd: Cmd, cwd: Path, env: dict[str, str] | None = None, text: str | None = None, timeout: float = 400
+) -> str:
     """Run ``cmd`` (as the doc writes it, or ``text``: several doc lines of one block) with bash in ``cwd``; it must
     exit 0; returns its stdout and stderr."""
     script = text if text is not None else DOC[cmd][0]
-    process = subprocess.Popen(["bash", "-c", "set -eo pipefail\n" + script], cwd=str(cwd), env=env or doc_env(),
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    process = subprocess.Popen(
+        ["bash", "-c", "set -eo pipefail\n" + script],
+        cwd=str(cwd),
+        env=env or doc_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
     try:
         output, _ = process.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -190,9 +217,14 @@ def serving(cmd: Cmd, cwd: Path, port: int, text: str | None = None, base: Path 
     """Start a server command in the background, wait for ``/ping``, yield its URL, stop it (its process group)."""
     log = cwd / f"serve-{port}.log"
     with log.open("w") as handle:
-        process = subprocess.Popen(["bash", "-c", text if text is not None else DOC[cmd][0]], cwd=str(cwd),
-                                   env=doc_env(base, SAGEMAKER_BIND_TO_PORT=str(port)), stdout=handle,
-                                   stderr=subprocess.STDOUT, start_new_session=True)
+        process = subprocess.Popen(
+            ["bash", "-c", text if text is not None else DOC[cmd][0]],
+            cwd=str(cwd),
+            env=doc_env(base, SAGEMAKER_BIND_TO_PORT=str(port)),
+            stdout=handle,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     url = f"http://127.0.0.1:{port}"
     try:
         wait_until_ready(url, process, log, timeout=120)
@@ -214,7 +246,6 @@ def job_tree(base: Path, **hyperparameters: object) -> Path:
 def tiny_tree(base: Path, **hyperparameters: object) -> Path:
     """A job tree whose hyperparameters hold the tiny stop (and ``hyperparameters``)."""
     return job_tree(base, **TINY_STOP, **hyperparameters)
-
 
 
 def output_prefixes(block_marker: str, doc: str) -> list[str]:

@@ -18,8 +18,9 @@ class EraKnapsack(gym.Env):
 
     def __init__(self, env_config=None):
         self.spec = EnvSpec("EraKnapsack-v0")
-        self.observation_space = spaces.Box(low=np.array([0, 0, 0, 0]), high=np.array([30, np.inf, 10, 20]),
-                                            dtype=np.uint32)
+        self.observation_space = spaces.Box(
+            low=np.array([0, 0, 0, 0]), high=np.array([30, np.inf, 10, 20]), dtype=np.uint32
+        )
         self.action_space = spaces.Discrete(2)
         self.seed()
 

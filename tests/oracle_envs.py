@@ -53,8 +53,13 @@ class Recorded(gym.Wrapper):
         obs, reward, terminated, truncated, info = self.env.step(action)
         if terminated or truncated:
             stats = info["episode"]
-            line = {"r": float(stats["r"]), "l": int(stats["l"]), "terminated": bool(terminated),
-                    "time": time.time(), "pid": os.getpid()}
+            line = {
+                "r": float(stats["r"]),
+                "l": int(stats["l"]),
+                "terminated": bool(terminated),
+                "time": time.time(),
+                "pid": os.getpid(),
+            }
             with self.path.open("a", encoding="utf-8") as handle:
                 handle.write(json.dumps(line) + "\n")
         return obs, reward, terminated, truncated, info
@@ -75,8 +80,13 @@ class RecordedVector(gym.vector.VectorWrapper):
             stats = infos["episode"]
             with self.path.open("a", encoding="utf-8") as handle:
                 for i in np.flatnonzero(infos["_episode"]):
-                    line = {"r": float(stats["r"][i]), "l": int(stats["l"][i]), "terminated": bool(terminations[i]),
-                            "time": time.time(), "pid": os.getpid()}
+                    line = {
+                        "r": float(stats["r"][i]),
+                        "l": int(stats["l"][i]),
+                        "terminated": bool(terminations[i]),
+                        "time": time.time(),
+                        "pid": os.getpid(),
+                    }
                     handle.write(json.dumps(line) + "\n")
         return obs, rewards, terminations, truncations, infos
 
@@ -105,8 +115,14 @@ def make(inner: str, limit: int | None = None, **kwargs: Any) -> gym.Env:
 
 for _inner in INNER:
     gym.register(f"Oracle-{_inner}", entry_point=make, kwargs={"inner": _inner}, disable_env_checker=True)
-gym.register("Oracle-Vector-CartPole-v1", entry_point=make, kwargs={"inner": "CartPole-v1"},
-             vector_entry_point=make_vector, max_episode_steps=500, disable_env_checker=True)
+gym.register(
+    "Oracle-Vector-CartPole-v1",
+    entry_point=make,
+    kwargs={"inner": "CartPole-v1"},
+    vector_entry_point=make_vector,
+    max_episode_steps=500,
+    disable_env_checker=True,
+)
 
 
 def episodes(folder: Path) -> dict[int, list[dict[str, Any]]]:

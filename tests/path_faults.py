@@ -15,15 +15,15 @@ import pytest
 
 
 def _mount(folder: Path, options: str) -> None:
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(folder)], capture_output=True,
-                          text=True)
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(folder)], capture_output=True, text=True)
     if done.returncode != 0:
         pytest.skip(f"cannot mount a tmpfs here ({done.stderr.strip() or done.returncode})")
 
 
 @contextmanager
-def tmpfs(folder: Path, size: str = "1m", read_only: bool = False, full: bool = False,
-          content: dict[str, bytes] | None = None) -> Iterator[Path]:
+def tmpfs(
+    folder: Path, size: str = "1m", read_only: bool = False, full: bool = False, content: dict[str, bytes] | None = None
+) -> Iterator[Path]:
     """A tmpfs at ``folder`` for the block: ``content`` written into it first, then filled to the last byte
     (``full``) or remounted read-only (``read_only``)."""
     folder.mkdir(parents=True, exist_ok=True)

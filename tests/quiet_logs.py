@@ -59,7 +59,8 @@ def unexpected_lines(output: str, timings: bool = False, expected: Collection[st
         if TABLE_HEADER.match(line):
             in_table = True
         own = (in_table or any(p.match(line) for p in OWN_LINES) or (timings and TIMING_LINE.match(line))) and (
-            "\x1b[" not in line)
+            "\x1b[" not in line
+        )
         if line.startswith("rlrt: "):
             in_table = False
         continues = bool(own)

@@ -19,28 +19,41 @@ from filelock import FileLock
 from tests.conftest import REPO_ROOT, make_job_tree, run_rlrt
 
 CARTPOLE_ARGS = [
-    "--set", "rl.training.stop.training_iteration=2",
-    "--set", "rl.training.config.train_batch_size_per_learner=400",
-    "--set", "rl.training.config.num_envs_per_env_runner=2",
-    "--set", "rl.training.config.num_epochs=2",
-    "--set", "rl.training.config.minibatch_size=200",
-    "--set", "record_video_every=2",
+    "--set",
+    "rl.training.stop.training_iteration=2",
+    "--set",
+    "rl.training.config.train_batch_size_per_learner=400",
+    "--set",
+    "rl.training.config.num_envs_per_env_runner=2",
+    "--set",
+    "rl.training.config.num_epochs=2",
+    "--set",
+    "rl.training.config.minibatch_size=200",
+    "--set",
+    "record_video_every=2",
 ]
 REACHER_ARGS = [
-    "--preset", "reacher-ppo",
-    "--set", "rl.training.stop.training_iteration=1",
-    "--set", "rl.training.config.train_batch_size_per_learner=600",
-    "--set", "rl.training.config.num_envs_per_env_runner=2",
-    "--set", "rl.training.config.num_epochs=1",
-    "--set", "rl.training.config.minibatch_size=200",
+    "--preset",
+    "reacher-ppo",
+    "--set",
+    "rl.training.stop.training_iteration=1",
+    "--set",
+    "rl.training.config.train_batch_size_per_learner=600",
+    "--set",
+    "rl.training.config.num_envs_per_env_runner=2",
+    "--set",
+    "rl.training.config.num_epochs=1",
+    "--set",
+    "rl.training.config.minibatch_size=200",
 ]
 
 
 def build_tf_env() -> tuple[str | None, str]:
     """The TensorFlow environment's python (built by scripts/install-tf.sh, cached), or None and why not."""
     try:
-        done = subprocess.run(["bash", str(REPO_ROOT / "scripts" / "install-tf.sh")], capture_output=True, text=True,
-                              timeout=900)
+        done = subprocess.run(
+            ["bash", str(REPO_ROOT / "scripts" / "install-tf.sh")], capture_output=True, text=True, timeout=900
+        )
     except (OSError, subprocess.TimeoutExpired) as exc:
         return None, f"scripts/install-tf.sh did not finish: {exc}"
     if done.returncode != 0:

@@ -26,8 +26,15 @@ class Agent:
     backward_steps: int = 0
     recent: deque = field(default_factory=lambda: deque(maxlen=64))
     frames: deque = field(default_factory=lambda: deque(maxlen=8))
-    counts: dict = field(default_factory=lambda: {"crash_count": 0, "immobilized_count": 0, "off_track_count": 0,
-                                                   "reversed_count": 0, "reset_count": 0})
+    counts: dict = field(
+        default_factory=lambda: {
+            "crash_count": 0,
+            "immobilized_count": 0,
+            "off_track_count": 0,
+            "reversed_count": 0,
+            "reset_count": 0,
+        }
+    )
     penalty_s: float = 0.0
     last_params: dict = field(default_factory=dict)
     episode: int = 0

@@ -48,15 +48,23 @@ def track_texture(track: Track, res: float = TEXTURE_RES_M, margin: float = 1.0)
     s = np.arange(0.0, track.length, DASH_M)
     pts, _ = track.point_at(s)
     for i in range(0, len(pts) - 1, 2):
-        draw.line(px(pts[i:i + 2]), fill=CENTER_LINE, width=cw)
+        draw.line(px(pts[i : i + 2]), fill=CENTER_LINE, width=cw)
     return np.asarray(img, dtype=np.uint8), (xmin, ymin)
 
 
 class Camera:
     """A pinhole camera on the car: ``forward_m`` ahead of the chassis centre, ``left_m`` to its left."""
 
-    def __init__(self, track: Track, height_m: float = 0.12, pitch_deg: float = 12.0, hfov_deg: float = 120.0,
-                 forward_m: float = 0.12, left_m: float = 0.0, texture: Texture | None = None) -> None:
+    def __init__(
+        self,
+        track: Track,
+        height_m: float = 0.12,
+        pitch_deg: float = 12.0,
+        hfov_deg: float = 120.0,
+        forward_m: float = 0.12,
+        left_m: float = 0.0,
+        texture: Texture | None = None,
+    ) -> None:
         self.texture, self.origin = texture if texture is not None else track_texture(track)
         self.tex_h, self.tex_w = self.texture.shape
         self.height, self.forward, self.left = height_m, forward_m, left_m

@@ -21,8 +21,10 @@ STEP_HZ = 15.0
 
 def clip_command(steering_deg: float, speed: float) -> tuple[float, float]:
     """Clip a command to DeepRacer's limits: steering +-30 degrees, speed 0.1-4 m/s."""
-    return (float(np.clip(steering_deg, -MAX_STEERING_DEG, MAX_STEERING_DEG)),
-            float(np.clip(speed, MIN_SPEED, MAX_SPEED)))
+    return (
+        float(np.clip(steering_deg, -MAX_STEERING_DEG, MAX_STEERING_DEG)),
+        float(np.clip(speed, MIN_SPEED, MAX_SPEED)),
+    )
 
 
 @dataclass

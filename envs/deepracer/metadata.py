@@ -42,13 +42,20 @@ class ModelMetadata:
     def to_dict(self) -> dict[str, Any]:
         """The model_metadata.json form (written next to an exported model)."""
         if self.continuous:
-            space: Any = {"steering_angle": {"low": self.steering_range[0], "high": self.steering_range[1]},
-                          "speed": {"low": self.speed_range[0], "high": self.speed_range[1]}}
+            space: Any = {
+                "steering_angle": {"low": self.steering_range[0], "high": self.steering_range[1]},
+                "speed": {"low": self.speed_range[0], "high": self.speed_range[1]},
+            }
         else:
             space = [dict(a) for a in self.actions]
-        return {"action_space": space, "sensor": list(self.sensors), "neural_network": self.neural_network,
-                "training_algorithm": self.training_algorithm, "action_space_type": self.action_space_type,
-                "version": self.version}
+        return {
+            "action_space": space,
+            "sensor": list(self.sensors),
+            "neural_network": self.neural_network,
+            "training_algorithm": self.training_algorithm,
+            "action_space_type": self.action_space_type,
+            "version": self.version,
+        }
 
 
 def _finite_metadata_number(value: Any, where: str, source: str = "model_metadata.json") -> float:
@@ -88,39 +95,57 @@ def parse_metadata(data: Any, source: str = "model_metadata.json") -> ModelMetad
     algorithm = str(data.get("training_algorithm", "clipped_ppo"))
     if algorithm not in ALGORITHMS:
         raise MetadataError(f"{source}: training_algorithm must be one of {', '.join(ALGORITHMS)}, got {algorithm!r}.")
-    common: dict[str, Any] = dict(sensors=tuple(sensors), neural_network=network, training_algorithm=algorithm,
-                                  version=str(data.get("version", "5")), raw=dict(data))
+    common: dict[str, Any] = dict(
+        sensors=tuple(sensors),
+        neural_network=network,
+        training_algorithm=algorithm,
+        version=str(data.get("version", "5")),
+        raw=dict(data),
+    )
     if kind == "discrete":
         if not isinstance(space, list) or not space:
-            raise MetadataError(f"{source}: a discrete action_space is a non-empty list of "
-                                '{"steering_angle": deg, "speed": m/s} objects.')
+            raise MetadataError(
+                f"{source}: a discrete action_space is a non-empty list of "
+                '{"steering_angle": deg, "speed": m/s} objects.'
+            )
         actions = []
         for i, action in enumerate(space):
             if not isinstance(action, Mapping) or "steering_angle" not in action or "speed" not in action:
-                raise MetadataError(f"{source}: action_space[{i}] needs 'steering_angle' and 'speed', "
-                                    f"got {json.dumps(action)}.")
+                raise MetadataError(
+                    f"{source}: action_space[{i}] needs 'steering_angle' and 'speed', got {json.dumps(action)}."
+                )
             steer = _finite_metadata_number(action["steering_angle"], f"action_space[{i}].steering_angle", source)
             speed = _finite_metadata_number(action["speed"], f"action_space[{i}].speed", source)
-            actions.append({"steering_angle": max(-MAX_STEERING_DEG, min(MAX_STEERING_DEG, steer)),
-                            "speed": max(MIN_SPEED, min(MAX_SPEED, speed))})
+            actions.append(
+                {
+                    "steering_angle": max(-MAX_STEERING_DEG, min(MAX_STEERING_DEG, steer)),
+                    "speed": max(MIN_SPEED, min(MAX_SPEED, speed)),
+                }
+            )
         return ModelMetadata(action_space_type="discrete", actions=tuple(actions), **common)
     if not isinstance(space, Mapping) or "steering_angle" not in space or "speed" not in space:
-        raise MetadataError(f"{source}: a continuous action_space is "
-                            '{"steering_angle": {"low": .., "high": ..}, "speed": {"low": .., "high": ..}}.')
+        raise MetadataError(
+            f"{source}: a continuous action_space is "
+            '{"steering_angle": {"low": .., "high": ..}, "speed": {"low": .., "high": ..}}.'
+        )
     ranges = {}
-    for key, lo_lim, hi_lim in (("steering_angle", -MAX_STEERING_DEG, MAX_STEERING_DEG),
-                                ("speed", MIN_SPEED, MAX_SPEED)):
+    for key, lo_lim, hi_lim in (
+        ("steering_angle", -MAX_STEERING_DEG, MAX_STEERING_DEG),
+        ("speed", MIN_SPEED, MAX_SPEED),
+    ):
         rng = space[key]
         if not isinstance(rng, Mapping) or "low" not in rng or "high" not in rng:
             raise MetadataError(f"{source}: action_space.{key} needs 'low' and 'high'.")
         lo = max(lo_lim, _finite_metadata_number(rng["low"], f"action_space.{key}.low", source))
         hi = min(hi_lim, _finite_metadata_number(rng["high"], f"action_space.{key}.high", source))
         if lo >= hi:
-            raise MetadataError(f"{source}: action_space.{key} low ({lo}) must be below high ({hi}) within "
-                                f"[{lo_lim}, {hi_lim}].")
+            raise MetadataError(
+                f"{source}: action_space.{key} low ({lo}) must be below high ({hi}) within [{lo_lim}, {hi_lim}]."
+            )
         ranges[key] = (lo, hi)
-    return ModelMetadata(action_space_type="continuous", steering_range=ranges["steering_angle"],
-                         speed_range=ranges["speed"], **common)
+    return ModelMetadata(
+        action_space_type="continuous", steering_range=ranges["steering_angle"], speed_range=ranges["speed"], **common
+    )
 
 
 def load_metadata(path: str | Path) -> ModelMetadata:

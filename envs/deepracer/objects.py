@@ -52,8 +52,9 @@ def lane_offset(track: Track, along: float, left: bool) -> float:
     return float(hl) / 2 if left else -float(hr) / 2
 
 
-def place_obstacles(track: Track, start_along: float, count: int, min_gap: float, randomize: bool,
-                    rng: np.random.Generator) -> list[TrackObject]:
+def place_obstacles(
+    track: Track, start_along: float, count: int, min_gap: float, randomize: bool, rng: np.random.Generator
+) -> list[TrackObject]:
     """``count`` boxes in alternating (or random) lanes, at least ``min_gap`` metres apart along the track."""
     usable = track.length - 2 * START_CLEARANCE_M
     if count <= 0:
@@ -80,8 +81,16 @@ def place_obstacles(track: Track, start_along: float, count: int, min_gap: float
     return objects
 
 
-def place_bots(track: Track, start_along: float, count: int, speed: float, rng: np.random.Generator,
-               lane_change: bool, lower_s: float, upper_s: float) -> list[TrackObject]:
+def place_bots(
+    track: Track,
+    start_along: float,
+    count: int,
+    speed: float,
+    rng: np.random.Generator,
+    lane_change: bool,
+    lower_s: float,
+    upper_s: float,
+) -> list[TrackObject]:
     """``count`` bot cars spread evenly ahead of the start, alternating lanes, driving at ``speed``."""
     bots = []
     usable = track.length - 2 * START_CLEARANCE_M
@@ -89,8 +98,17 @@ def place_bots(track: Track, start_along: float, count: int, speed: float, rng: 
         along = (start_along + START_CLEARANCE_M + usable * i / max(1, count)) % track.length
         left = i % 2 == 0
         lat = lane_offset(track, along, left)
-        bot = TrackObject("bot", along, lat, speed=speed, length=LENGTH_M, width=WIDTH_M, height=BOT_HEIGHT_M,
-                          lane_target=lat, lane_from=lat)
+        bot = TrackObject(
+            "bot",
+            along,
+            lat,
+            speed=speed,
+            length=LENGTH_M,
+            width=WIDTH_M,
+            height=BOT_HEIGHT_M,
+            lane_target=lat,
+            lane_from=lat,
+        )
         bot.extra["left"] = left
         if lane_change:
             bot.next_change_s = float(rng.uniform(lower_s, upper_s))
@@ -99,8 +117,17 @@ def place_bots(track: Track, start_along: float, count: int, speed: float, rng: 
     return bots
 
 
-def step_bot(bot: TrackObject, track: Track, dt: float, now_s: float, rng: np.random.Generator,
-             lane_change: bool, lower_s: float, upper_s: float, change_distance: float) -> None:
+def step_bot(
+    bot: TrackObject,
+    track: Track,
+    dt: float,
+    now_s: float,
+    rng: np.random.Generator,
+    lane_change: bool,
+    lower_s: float,
+    upper_s: float,
+    change_distance: float,
+) -> None:
     """Move a bot along its lane; start a lane change when its timer runs out (spread over ``change_distance``)."""
     moved = bot.speed * dt
     bot.along = (bot.along + moved) % track.length

@@ -32,6 +32,7 @@ class SensorObservations:
     _textures: dict[bool, cam.Texture]
 
     if TYPE_CHECKING:
+
         def _other_cars(self, index: int) -> list[TrackObject]: ...
 
     @staticmethod
@@ -47,8 +48,10 @@ class SensorObservations:
     @staticmethod
     def _action_space(model: ModelMetadata) -> spaces.Space:
         if model.continuous:
-            return spaces.Box(low=np.array([model.steering_range[0], model.speed_range[0]], dtype=np.float32),
-                              high=np.array([model.steering_range[1], model.speed_range[1]], dtype=np.float32))
+            return spaces.Box(
+                low=np.array([model.steering_range[0], model.speed_range[0]], dtype=np.float32),
+                high=np.array([model.steering_range[1], model.speed_range[1]], dtype=np.float32),
+            )
         return spaces.Discrete(len(model.actions))
 
     def _sensor_spaces(self, model: ModelMetadata) -> dict[str, spaces.Space]:
@@ -70,7 +73,6 @@ class SensorObservations:
     def _observation_space(self, model: ModelMetadata) -> spaces.Space:
         per = self._sensor_spaces(model)
         return next(iter(per.values())) if len(per) == 1 else spaces.Dict(per)
-
 
     # ----- sensors ----------------------------------------------------------------------------------------------
     def _camera(self, sensor: str) -> list[cam.Camera]:
@@ -109,9 +111,19 @@ class SensorObservations:
                 out[sensor] = distances if sensor == "LIDAR" else sector_lidar(distances)
             else:
                 proj = self.track.project(np.array([[st.x, st.y]]))
-                out[sensor] = state_vector(self.track, st.x, st.y, st.yaw, st.speed, st.steering_deg,
-                                           float(proj.along[0]), float(proj.lateral[0]),
-                                           float(proj.half_width_left[0]), float(proj.half_width_right[0]), objects)
+                out[sensor] = state_vector(
+                    self.track,
+                    st.x,
+                    st.y,
+                    st.yaw,
+                    st.speed,
+                    st.steering_deg,
+                    float(proj.along[0]),
+                    float(proj.lateral[0]),
+                    float(proj.half_width_left[0]),
+                    float(proj.half_width_right[0]),
+                    objects,
+                )
         return next(iter(out.values())) if len(out) == 1 else out
 
     def observe(self, index: int = 0) -> Any:
@@ -124,4 +136,3 @@ class SensorObservations:
         st = self.agents[0].car.state
         frame = self._camera("FRONT_FACING_CAMERA")[0].render(st.x, st.y, st.yaw, self.objects + self._other_cars(0))
         return np.repeat(frame[..., None], 3, axis=2)
-

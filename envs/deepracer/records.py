@@ -25,9 +25,27 @@ STATUS_LABELS = {
     "immobilized": "Immobilized",
     "time_up": "Time Up",
 }
-SIMTRACE_COLUMNS = ("episode", "steps", "X", "Y", "yaw", "steer", "throttle", "action", "reward", "done",
-                    "all_wheels_on_track", "progress", "closest_waypoint", "track_len", "tstamp", "episode_status",
-                    "pause_duration", "obstacle_crash_counter", "wall_clock")
+SIMTRACE_COLUMNS = (
+    "episode",
+    "steps",
+    "X",
+    "Y",
+    "yaw",
+    "steer",
+    "throttle",
+    "action",
+    "reward",
+    "done",
+    "all_wheels_on_track",
+    "progress",
+    "closest_waypoint",
+    "track_len",
+    "tstamp",
+    "episode_status",
+    "pause_duration",
+    "obstacle_crash_counter",
+    "wall_clock",
+)
 
 
 class SimtraceRecords:
@@ -42,18 +60,45 @@ class SimtraceRecords:
     _trace_rows: dict[int, list[list[Any]]]
 
     if TYPE_CHECKING:
+
         def _elapsed_ms(self, agent: Agent) -> int: ...
 
-    def _trace(self, agent: Agent, index: int, params: Mapping[str, Any], steer: float, speed: float, action: Any,
-               reward: float, done: bool) -> None:
+    def _trace(
+        self,
+        agent: Agent,
+        index: int,
+        params: Mapping[str, Any],
+        steer: float,
+        speed: float,
+        action: Any,
+        reward: float,
+        done: bool,
+    ) -> None:
         if not self.settings.trace_dir:
             return
-        self._trace_rows.setdefault(index, []).append([
-            agent.episode, agent.steps, round(params["x"], 4), round(params["y"], 4), round(params["heading"], 4),
-            round(steer, 2), round(speed, 2), action, round(reward, 4), done, params["all_wheels_on_track"],
-            round(params["progress"], 4), params["closest_waypoints"][1], round(params["track_length"], 2),
-            round(self.time_s, 3), agent.status, 0.0, agent.counts["crash_count"], round(time.time(), 3),
-        ])
+        self._trace_rows.setdefault(index, []).append(
+            [
+                agent.episode,
+                agent.steps,
+                round(params["x"], 4),
+                round(params["y"], 4),
+                round(params["heading"], 4),
+                round(steer, 2),
+                round(speed, 2),
+                action,
+                round(reward, 4),
+                done,
+                params["all_wheels_on_track"],
+                round(params["progress"], 4),
+                params["closest_waypoints"][1],
+                round(params["track_length"], 2),
+                round(self.time_s, 3),
+                agent.status,
+                0.0,
+                agent.counts["crash_count"],
+                round(time.time(), 3),
+            ]
+        )
         if done or len(self._trace_rows[index]) >= 500:
             self.flush_trace()
 
@@ -80,14 +125,25 @@ class SimtraceRecords:
     def episode_summary(self, index: int = 0) -> dict[str, Any]:
         """Car ``index``'s episode so far as DeepRacer's metrics report it (status label, completion, counters)."""
         agent = self.agents[index]
-        completion = 100 if agent.status == "lap_complete" else int(
-            max(0.0, min(99.0, 100.0 * agent.best_progress_m / self.track.length)))
+        completion = (
+            100
+            if agent.status == "lap_complete"
+            else int(max(0.0, min(99.0, 100.0 * agent.best_progress_m / self.track.length)))
+        )
         return {
-            "source": self._trace_id, "car": index, "local_episode": agent.episode, "phase": self.settings.phase,
-            "reward_score": int(round(agent.reward_total)), "reward_total": agent.reward_total,
-            "steps": agent.steps, "metric_time": int(time.time() * 1000), "start_time": int(agent.start_wall * 1000),
-            "elapsed_time_in_milliseconds": self._elapsed_ms(agent), "completion_percentage": completion,
-            "episode_status": STATUS_LABELS[agent.status], **agent.counts,
+            "source": self._trace_id,
+            "car": index,
+            "local_episode": agent.episode,
+            "phase": self.settings.phase,
+            "reward_score": int(round(agent.reward_total)),
+            "reward_total": agent.reward_total,
+            "steps": agent.steps,
+            "metric_time": int(time.time() * 1000),
+            "start_time": int(agent.start_wall * 1000),
+            "elapsed_time_in_milliseconds": self._elapsed_ms(agent),
+            "completion_percentage": completion,
+            "episode_status": STATUS_LABELS[agent.status],
+            **agent.counts,
         }
 
     def _episode_record(self, agent: Agent, index: int) -> None:

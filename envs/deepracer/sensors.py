@@ -20,9 +20,19 @@ SECTORS = 8
 SECTOR_DISTANCE_M = 0.5
 
 
-def state_vector(track: Track, x: float, y: float, yaw: float, speed: float, steering_deg: float,
-                 along: float, lateral: float, half_left: float, half_right: float,
-                 objects: Sequence[TrackObject]) -> np.ndarray:
+def state_vector(
+    track: Track,
+    x: float,
+    y: float,
+    yaw: float,
+    speed: float,
+    steering_deg: float,
+    along: float,
+    lateral: float,
+    half_left: float,
+    half_right: float,
+    objects: Sequence[TrackObject],
+) -> np.ndarray:
     """The ``observation`` sensor: speed, steering, offset from the centre (fraction of the half-width), heading
     error (sin, cos), centre-line points ahead in the car's frame, and the two nearest objects ahead."""
     _, track_heading = track.point_at(along)
@@ -41,8 +51,13 @@ def state_vector(track: Track, x: float, y: float, yaw: float, speed: float, ste
         order = [i for i in np.argsort(dist) if fwd[i] > -0.3 and dist[i] < 5.0][:OBJECTS_SEEN]
         for k, i in enumerate(order):
             objs[k] = (fwd[i] / 3.0, left[i] / 3.0, 1.0)
-    head = [speed / MAX_SPEED, steering_deg / MAX_STEERING_DEG, float(np.clip(offset, -3, 3)), math.sin(err),
-            math.cos(err)]
+    head = [
+        speed / MAX_SPEED,
+        steering_deg / MAX_STEERING_DEG,
+        float(np.clip(offset, -3, 3)),
+        math.sin(err),
+        math.cos(err),
+    ]
     return np.asarray(np.clip(np.concatenate([head, look, objs.ravel()]), -10, 10), dtype=np.float32)
 
 
@@ -65,7 +80,7 @@ def lidar(x: float, y: float, yaw: float, objects: Sequence[TrackObject], rays: 
             t2 = (half - o) / d
         tmin = np.nanmax(np.minimum(t1, t2), axis=1)
         tmax = np.nanmin(np.maximum(t1, t2), axis=1)
-        hit = (tmax >= np.maximum(tmin, 0.0))
+        hit = tmax >= np.maximum(tmin, 0.0)
         dist = np.where(tmin > 0, tmin, 0.0)
         out = np.where(hit, np.minimum(out, dist), out)
     return np.clip(out, LIDAR_MIN_M, LIDAR_MAX_M).astype(np.float32)

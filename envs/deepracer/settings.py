@@ -54,8 +54,11 @@ class RaceSettings:
     def from_config(cls, config: Mapping[str, Any]) -> "RaceSettings":
         """Parse env_config (keys in any case); unknown keys and bad values raise :class:`DeepRacerConfigError`."""
         known = {f.name: f for f in fields(cls)}
-        aliases = {"track": "world_name", "reward_function_path": "reward_function",
-                   "model_metadata_path": "model_metadata"}
+        aliases = {
+            "track": "world_name",
+            "reward_function_path": "reward_function",
+            "model_metadata_path": "model_metadata",
+        }
         values: dict[str, Any] = {}
         for key, value in config.items():
             name = aliases.get(str(key).lower(), str(key).lower())
@@ -78,12 +81,14 @@ class RaceSettings:
             if getattr(self, name) < 1:
                 raise DeepRacerConfigError(f"{name.upper()} must be >= 1, got {getattr(self, name)}.")
         if self.bot_car_speed < 0 or self.min_distance_between_obstacles <= 0 or self.lane_change_distance <= 0:
-            raise DeepRacerConfigError("BOT_CAR_SPEED must be >= 0; MIN_DISTANCE_BETWEEN_OBSTACLES and "
-                                       "LANE_CHANGE_DISTANCE must be > 0.")
+            raise DeepRacerConfigError(
+                "BOT_CAR_SPEED must be >= 0; MIN_DISTANCE_BETWEEN_OBSTACLES and LANE_CHANGE_DISTANCE must be > 0."
+            )
         if not 0 < self.lower_lane_change_time <= self.upper_lane_change_time:
             raise DeepRacerConfigError(
                 f"LOWER_LANE_CHANGE_TIME ({self.lower_lane_change_time}) must be > 0 and <= UPPER_LANE_CHANGE_TIME "
-                f"({self.upper_lane_change_time}).")
+                f"({self.upper_lane_change_time})."
+            )
         if self.phase not in ("training", "evaluation"):
             raise DeepRacerConfigError(f"phase must be 'training' or 'evaluation', got {self.phase!r}.")
 
@@ -116,4 +121,3 @@ def _coerce(name: str, value: Any, default: Any) -> Any:
     except (TypeError, ValueError):
         kind = type(default).__name__ if default is not None else "string"
         raise DeepRacerConfigError(f"{name.upper()} must be a {kind}, got {value!r}.") from None
-

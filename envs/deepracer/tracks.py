@@ -56,8 +56,9 @@ def validate_track_array(array: Any, name: str = "track") -> np.ndarray:
     if closed_exactly and not np.allclose(data[0], data[-1], atol=1e-6):
         data = np.vstack([data, data[:1]])
     if len(data) < 4:
-        raise TrackError(f"Track '{name}' has {len(data)} distinct waypoints; a loop needs at least 3 (plus the "
-                         "closing row).")
+        raise TrackError(
+            f"Track '{name}' has {len(data)} distinct waypoints; a loop needs at least 3 (plus the closing row)."
+        )
     seg = np.linalg.norm(np.diff(data[:, :2], axis=0), axis=1)
     if not np.allclose(data[0], data[-1], atol=1e-6):
         gap = float(np.linalg.norm(data[-1, :2] - data[0, :2]))
@@ -215,8 +216,10 @@ class Track:
         seg = np.clip(np.searchsorted(self.cum, s, side="right") - 1, 0, self.n - 1)
         t = (s - self.cum[seg]) / self.seg_len[seg]
         nxt = (seg + 1) % self.n
-        return (self.half_left[seg] * (1 - t) + self.half_left[nxt] * t,
-                self.half_right[seg] * (1 - t) + self.half_right[nxt] * t)
+        return (
+            self.half_left[seg] * (1 - t) + self.half_left[nxt] * t,
+            self.half_right[seg] * (1 - t) + self.half_right[nxt] * t,
+        )
 
     def bounds(self, margin: float = 0.0) -> tuple[float, float, float, float]:
         """(xmin, ymin, xmax, ymax) of the borders, grown by ``margin``."""

@@ -92,8 +92,16 @@ class UnityConfig:
 
 
 _INTS = {"base_port": 1, "worker_id": 0, "worker_index": 0, "port_attempts": 1, "timeout_wait": 1, "seed": 0}
-_STRINGS = ("env_name", "player", "train_dir", "log_dir", "registry_manifest", "registry_url", "cache_dir",
-            "behavior_name")
+_STRINGS = (
+    "env_name",
+    "player",
+    "train_dir",
+    "log_dir",
+    "registry_manifest",
+    "registry_url",
+    "cache_dir",
+    "behavior_name",
+)
 
 
 def _check(key: str, value: Any) -> str | None:

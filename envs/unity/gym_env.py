@@ -32,8 +32,9 @@ class UnityGymEnv(gym.Env):
 
     metadata: dict[str, Any] = {"render_modes": []}
 
-    def __init__(self, env_config: Mapping[str, Any] | None = None, session: UnitySession | None = None,
-                 **kwargs: Any) -> None:
+    def __init__(
+        self, env_config: Mapping[str, Any] | None = None, session: UnitySession | None = None, **kwargs: Any
+    ) -> None:
         """Launch the game ``env_config`` names, or drive an already launched ``session`` (a ``UnityEnvironment``
         the user's code started, as gym_unity's ``UnityToGymWrapper`` took it)."""
         self.config = UnityConfig.from_mapping({**dict(env_config or {}), **kwargs})

@@ -55,8 +55,9 @@ def player_output_to(log_file: Path | None) -> Iterator[None]:
             raise UnityEnvironmentException(f"Couldn't launch the {file_name} environment: no such player.")
         with log_file.open("ab") as output:
             try:
-                return subprocess.Popen([launch_string, *args], start_new_session=True, stdout=output,
-                                        stderr=subprocess.STDOUT)
+                return subprocess.Popen(
+                    [launch_string, *args], start_new_session=True, stdout=output, stderr=subprocess.STDOUT
+                )
             except OSError as exc:  # not executable, another architecture, a missing interpreter
                 raise UnityEnvironmentException(f"The player {launch_string} cannot be executed: {exc}") from exc
 
@@ -155,16 +156,28 @@ class UnitySession:
                 continue
             except UnityException as exc:
                 raise UnityPlayerError(
-                    _describe(f"The Unity player did not start ({type(exc).__name__}: {exc})", player, worker_id,
-                              config, log_file, time.monotonic() - started)
+                    _describe(
+                        f"The Unity player did not start ({type(exc).__name__}: {exc})",
+                        player,
+                        worker_id,
+                        config,
+                        log_file,
+                        time.monotonic() - started,
+                    )
                 ) from exc
             if engine is not None:
                 engine.set_configuration_parameters(time_scale=config.time_scale)
             if busy:
-                log.warning("Unity ports %s were busy; player %s uses port %d", busy, player.name,
-                            config.base_port + worker_id)
-            log.info("Unity player %s started on port %d (worker id %d), log %s", player, config.base_port + worker_id,
-                     worker_id, log_file)
+                log.warning(
+                    "Unity ports %s were busy; player %s uses port %d", busy, player.name, config.base_port + worker_id
+                )
+            log.info(
+                "Unity player %s started on port %d (worker id %d), log %s",
+                player,
+                config.base_port + worker_id,
+                worker_id,
+                log_file,
+            )
             return cls(config, player, env, worker_id, log_file)
         raise UnityPlayerError(
             f"No free port for the Unity player {player}: ports {config.base_port + first}-"
@@ -184,8 +197,14 @@ class UnitySession:
         except UnityException as exc:
             self.close(timeout_s=2)
             raise UnityPlayerError(
-                _describe(f"The Unity player failed during {what} ({type(exc).__name__}: {exc})", self.player,
-                          self.worker_id, self.config, self.log_file, time.monotonic() - started)
+                _describe(
+                    f"The Unity player failed during {what} ({type(exc).__name__}: {exc})",
+                    self.player,
+                    self.worker_id,
+                    self.config,
+                    self.log_file,
+                    time.monotonic() - started,
+                )
             ) from exc
 
     def close(self, timeout_s: float | None = None) -> None:
@@ -222,8 +241,9 @@ def port_is_free(port: int) -> bool:
     return True
 
 
-def _describe(headline: str, player: Path, worker_id: int, config: UnityConfig, log_file: Path | None,
-              elapsed_s: float) -> str:
+def _describe(
+    headline: str, player: Path, worker_id: int, config: UnityConfig, log_file: Path | None, elapsed_s: float
+) -> str:
     tail = log_tail(log_file)
     lines = [
         f"{headline}.",

@@ -38,7 +38,18 @@ from runtime.cluster.plan import CLUSTER_TYPES, ClusterInfo, ClusterPlan, descri
 from runtime.cluster.worker import run_worker
 
 __all__ = [
-    "CLUSTER_TYPES", "ClusterInfo", "ClusterPlan", "RayNode", "_missing", "describe_plan", "env_runner_hosts",
-    "healthy_env_runners", "head_cluster", "plan_cluster", "port_open", "ray_auth_environment", "resolve_host",
+    "CLUSTER_TYPES",
+    "ClusterInfo",
+    "ClusterPlan",
+    "RayNode",
+    "_missing",
+    "describe_plan",
+    "env_runner_hosts",
+    "healthy_env_runners",
+    "head_cluster",
+    "plan_cluster",
+    "port_open",
+    "ray_auth_environment",
+    "resolve_host",
     "run_worker",
 ]

@@ -57,15 +57,23 @@ def head_cluster(plan: ClusterPlan, env: JobEnvironment, out: Any = None) -> Ite
             ip = resolve_host(plan.current_host, plan.timeout_s)
             address = f"{ip}:{plan.port}"
             node = RayNode(
-                ["--head", f"--port={plan.port}", "--include-dashboard=false",
-                 *resource_args(max(0, env.num_cpus - 1), env.num_gpus, ip, plan.node_name)]
+                [
+                    "--head",
+                    f"--port={plan.port}",
+                    "--include-dashboard=false",
+                    *resource_args(max(0, env.num_cpus - 1), env.num_gpus, ip, plan.node_name),
+                ]
             )
             deadline = time.monotonic() + plan.timeout_s
             failed = node.wait_until_open(ip, plan.port, plan.timeout_s)
             if failed is not None:
                 raise UserError(f"The Ray head on {plan.current_host} ({address}) {failed}.")
-            print(f"rlrt: Ray head at {address} on {plan.current_host}; waiting for {plan.expected_nodes - 1} more "
-                  f"node(s) ({plan.timeout_s:g} s timeout)", file=out, flush=True)
+            print(
+                f"rlrt: Ray head at {address} on {plan.current_host}; waiting for {plan.expected_nodes - 1} more "
+                f"node(s) ({plan.timeout_s:g} s timeout)",
+                file=out,
+                flush=True,
+            )
             _write_head_address(env, address)
             os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
             os.environ.update(ray_auth_environment())
@@ -117,9 +125,7 @@ def env_runner_hosts(algo: Any) -> dict[str, int]:
     group = getattr(algo, "env_runner_group", None)
     if group is None or group.num_remote_env_runners() == 0:
         return {}
-    node_ids = group.foreach_env_runner(
-        lambda runner: ray.get_runtime_context().get_node_id(), local_env_runner=False
-    )
+    node_ids = group.foreach_env_runner(lambda runner: ray.get_runtime_context().get_node_id(), local_env_runner=False)
     names = {n["NodeID"]: str(n.get("NodeName") or n.get("NodeManagerAddress")) for n in ray.nodes()}
     counts: dict[str, int] = {}
     for node_id in node_ids:

@@ -111,30 +111,43 @@ class RayNode:
     server and the autoscaler's monitor (:mod:`runtime.cluster.lean_ray_start`).
     """
 
-    def __init__(self, args: list[str], env: Mapping[str, str] | None = None, temp_dir: str | None = None,
-                 output: IO[str] | None = None, lean: bool = False) -> None:
+    def __init__(
+        self,
+        args: list[str],
+        env: Mapping[str, str] | None = None,
+        temp_dir: str | None = None,
+        output: IO[str] | None = None,
+        lean: bool = False,
+    ) -> None:
         args, self.agent_port = with_agent_port(args)
         # The lean launcher runs as a file, importing only Ray: whatever put rlrt on this process's path need not
         # reach the node's.
-        launcher = [str(Path(__file__).with_name("lean_ray_start.py")), "start", "--no-monitor"] if lean else \
-            ["-m", "ray.scripts.scripts", "start"]
-        command = [sys.executable, *launcher, "--block", "--disable-usage-stats", *args,
-                   *ray_start_flags(object_store_for_this_machine())]  # sized to this host's /dev/shm
+        launcher = (
+            [str(Path(__file__).with_name("lean_ray_start.py")), "start", "--no-monitor"]
+            if lean
+            else ["-m", "ray.scripts.scripts", "start"]
+        )
+        command = [
+            sys.executable,
+            *launcher,
+            "--block",
+            "--disable-usage-stats",
+            *args,
+            *ray_start_flags(object_store_for_this_machine()),
+        ]  # sized to this host's /dev/shm
         temp_dir = temp_dir or os.environ.get(TEMP_DIR_ENV)
         if temp_dir:
             command.append(f"--temp-dir={temp_dir}")
-        env = {**(env if env is not None else {**os.environ, **ray_auth_environment()}),
-               "RAY_USAGE_STATS_ENABLED": "0"}
+        env = {**(env if env is not None else {**os.environ, **ray_auth_environment()}), "RAY_USAGE_STATS_ENABLED": "0"}
         env.pop("RAY_ADDRESS", None)
         env.pop("RAY_AUTH_TOKEN_PATH", None)
         if output is None:
-            log.info("starting the Ray node: %s", " ".join(command[command.index("start"):]))
+            log.info("starting the Ray node: %s", " ".join(command[command.index("start") :]))
         else:
-            print("$", " ".join(command[command.index("start"):]), file=output, flush=True)
+            print("$", " ".join(command[command.index("start") :]), file=output, flush=True)
         # preexec_fn is needed for PR_SET_PDEATHSIG (no Popen argument sets it); it runs setsid and prctl through an
         # already-loaded libc, and imports nothing, so Python's caveat about threads does not bite here.
-        self.process = subprocess.Popen(command, env=env, stdout=output, stderr=output,
-                                        preexec_fn=_die_with_parent)  # noqa: PLW1509
+        self.process = subprocess.Popen(command, env=env, stdout=output, stderr=output, preexec_fn=_die_with_parent)  # noqa: PLW1509
 
     def exit_code(self) -> int | None:
         return self.process.poll()

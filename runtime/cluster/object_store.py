@@ -59,10 +59,12 @@ def object_store_options(shm_bytes: int, memory_bytes: int, temp_root: str) -> t
     usable = int(shm_bytes * SHM_HEADROOM)
     if usable >= RAY_OBJECT_STORE_MIN_BYTES:
         return {"object_store_memory": usable}, ""
-    return ({"_plasma_directory": temp_root},
-            f"rlrt: {SHARED_MEMORY} has only {shm_bytes // 2**20} MiB free, less than Ray's object store needs "
-            f"({RAY_OBJECT_STORE_MIN_BYTES // 2**20} MiB at least), so the store is kept in {temp_root} (slower); "
-            f"in Docker give the container more shared memory: `docker run {DOCKER_SHM_ADVICE} ...`")
+    return (
+        {"_plasma_directory": temp_root},
+        f"rlrt: {SHARED_MEMORY} has only {shm_bytes // 2**20} MiB free, less than Ray's object store needs "
+        f"({RAY_OBJECT_STORE_MIN_BYTES // 2**20} MiB at least), so the store is kept in {temp_root} (slower); "
+        f"in Docker give the container more shared memory: `docker run {DOCKER_SHM_ADVICE} ...`",
+    )
 
 
 def object_store_for_this_machine() -> dict[str, Any]:

@@ -134,5 +134,7 @@ def plan_cluster(env: JobEnvironment) -> ClusterPlan:
 def describe_plan(plan: ClusterPlan) -> str:
     """A one-line description of this host's role."""
     role = "head" if plan.is_head else "worker"
-    return (f"{plan.current_host} is the Ray {role} of a {plan.cluster_type} cluster of {plan.expected_nodes} "
-            f"node(s) (hosts {', '.join(plan.hosts)})")
+    return (
+        f"{plan.current_host} is the Ray {role} of a {plan.cluster_type} cluster of {plan.expected_nodes} "
+        f"node(s) (hosts {', '.join(plan.hosts)})"
+    )

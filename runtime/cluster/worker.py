@@ -28,8 +28,11 @@ def run_worker(plan: ClusterPlan, env: JobEnvironment, out: Any = None) -> int:
         deadline = time.monotonic() + plan.timeout_s
         head_ip = resolve_host(plan.head_host, plan.timeout_s)
         own_ip = resolve_host(plan.current_host, max(1.0, deadline - time.monotonic()))
-        print(f"rlrt: {plan.current_host} ({own_ip}) joins the Ray head {plan.head_host} ({head_ip}:{plan.port})",
-              file=out, flush=True)
+        print(
+            f"rlrt: {plan.current_host} ({own_ip}) joins the Ray head {plan.head_host} ({head_ip}:{plan.port})",
+            file=out,
+            flush=True,
+        )
         while not port_open(head_ip, plan.port):
             if stop["term"]:
                 return EXIT_SIGTERM
@@ -51,8 +54,11 @@ def run_worker(plan: ClusterPlan, env: JobEnvironment, out: Any = None) -> int:
             time.sleep(POLL_S)
             failures = 0 if port_open(head_ip, plan.port) else failures + 1
             if failures >= HEAD_GONE_CHECKS:
-                print(f"rlrt: the Ray head {plan.head_host} has gone (training ended); {plan.current_host} exits",
-                      file=out, flush=True)
+                print(
+                    f"rlrt: the Ray head {plan.head_host} has gone (training ended); {plan.current_host} exits",
+                    file=out,
+                    flush=True,
+                )
                 return 0
             code = node.exit_code()
             if code is not None and failures == 0:

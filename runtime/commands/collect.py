@@ -45,25 +45,49 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     collect.add_argument("--env", default="CartPole-v0", help="environment id (default: CartPole-v0, the seed's)")
     collect.add_argument("--num-envs", type=int, default=100, help="environments run side by side (default: 100)")
     collect.add_argument("--num-episodes", type=int, default=5, help="episodes collected from each env (default: 5)")
-    collect.add_argument("--seed", type=int, default=0, help="env i is reset with seed+i; actions are drawn from a "
-                                                             "generator seeded with it")
-    collect.add_argument("--output", type=user_path, default=Path("rollouts.csv"), help="output file, .csv or .parquet "
-                                                                                        "(default: rollouts.csv)")
+    collect.add_argument(
+        "--seed",
+        type=int,
+        default=0,
+        help="env i is reset with seed+i; actions are drawn from a generator seeded with it",
+    )
+    collect.add_argument(
+        "--output",
+        type=user_path,
+        default=Path("rollouts.csv"),
+        help="output file, .csv or .parquet (default: rollouts.csv)",
+    )
     policy = collect.add_mutually_exclusive_group()
-    policy.add_argument("--probabilities", type=decode_value, metavar="JSON",
-                        help="action probabilities: one list for every env ('[0.5, 0.5]') or one per env; default "
-                             "uniform")
-    policy.add_argument("--policy-file", type=user_path, metavar="FILE",
-                        help="a Batch Transform output (JSON lines with 'predictions' or "
-                             "'SageMakerOutput.predictions'): "
-                             "line i gives env i's action probabilities (one line applies to every env)")
-    policy.add_argument("--model", type=user_path, metavar="MODEL",
-                        help="a trained model (folder or model.tar.gz) gives the action probabilities at every step, "
-                             "as the seed's per-step Batch Transform loop does (discrete actions)")
-    collect.add_argument("--env-config", type=decode_value, default={}, metavar="JSON", help="keyword arguments for "
-                                                                                             "the environment")
-    collect.add_argument("--dump-states", type=user_path, metavar="FILE",
-                         help="only reset the envs and write their states, one JSON list per line, to FILE")
+    policy.add_argument(
+        "--probabilities",
+        type=decode_value,
+        metavar="JSON",
+        help="action probabilities: one list for every env ('[0.5, 0.5]') or one per env; default uniform",
+    )
+    policy.add_argument(
+        "--policy-file",
+        type=user_path,
+        metavar="FILE",
+        help="a Batch Transform output (JSON lines with 'predictions' or "
+        "'SageMakerOutput.predictions'): "
+        "line i gives env i's action probabilities (one line applies to every env)",
+    )
+    policy.add_argument(
+        "--model",
+        type=user_path,
+        metavar="MODEL",
+        help="a trained model (folder or model.tar.gz) gives the action probabilities at every step, "
+        "as the seed's per-step Batch Transform loop does (discrete actions)",
+    )
+    collect.add_argument(
+        "--env-config", type=decode_value, default={}, metavar="JSON", help="keyword arguments for the environment"
+    )
+    collect.add_argument(
+        "--dump-states",
+        type=user_path,
+        metavar="FILE",
+        help="only reset the envs and write their states, one JSON list per line, to FILE",
+    )
     collect.add_argument("--no-progress", action="store_true", help="no progress bar")
     collect.set_defaults(run=run)
 
@@ -77,8 +101,10 @@ def run(args: argparse.Namespace, argv: Sequence[str]) -> int:
     """``rlrt collect``: collect rollouts or dump states; errors go through the one failure path."""
 
     def job() -> int:
-        for flag, value, most in (("--num-envs", args.num_envs, MAX_ENVS), ("--num-episodes", args.num_episodes,
-                                                                            MAX_EPISODES)):
+        for flag, value, most in (
+            ("--num-envs", args.num_envs, MAX_ENVS),
+            ("--num-episodes", args.num_episodes, MAX_EPISODES),
+        ):
             if not 1 <= value <= most:  # a 20-digit --num-envs built environments until memory ran out
                 raise UserError(f"{flag} must be 1-{most:,}, got {_shown(value)}.")
         if args.seed is not None and not 0 <= args.seed < 2**63:  # numpy's and gymnasium's seeds are non-negative
@@ -125,4 +151,3 @@ def run(args: argparse.Namespace, argv: Sequence[str]) -> int:
 
     with STOPS.handling():  # SIGTERM/SIGINT: one line, exit 143/130, no output file (written whole or not at all)
         return run_job(job, command_failure_file)
-

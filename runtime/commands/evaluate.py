@@ -35,12 +35,20 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         ),
         formatter_class=RAW,
     )
-    evaluate.add_argument("--model", type=user_path, help="a job tree, model folder or model.tar.gz (default: the "
-                                                          "'model' channel)")
-    evaluate.add_argument("--checkpoint", metavar="N|PATH", help="play a checkpoint of the tree --model names instead: "
-                          "its iteration N, or the checkpoint folder's PATH (checkpoints/checkpoint_000010)")
-    add_set_option(evaluate, "a hyperparameter (evaluate_episodes, evaluate_steps, evaluate_max_episode_steps, "
-                             "algorithm, env, config, record_video_every, seed); repeatable")
+    evaluate.add_argument(
+        "--model", type=user_path, help="a job tree, model folder or model.tar.gz (default: the 'model' channel)"
+    )
+    evaluate.add_argument(
+        "--checkpoint",
+        metavar="N|PATH",
+        help="play a checkpoint of the tree --model names instead: "
+        "its iteration N, or the checkpoint folder's PATH (checkpoints/checkpoint_000010)",
+    )
+    add_set_option(
+        evaluate,
+        "a hyperparameter (evaluate_episodes, evaluate_steps, evaluate_max_episode_steps, "
+        "algorithm, env, config, record_video_every, seed); repeatable",
+    )
     evaluate.add_argument("--base-dir", type=user_path, help=BASE_DIR_HELP)
     evaluate.set_defaults(run=run)
 
@@ -69,7 +77,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     deepracer = sub.add_parser(
         "deepracer-evaluate",
         help="evaluate a DeepRacer model for NUMBER_OF_TRIALS laps, or race two models head to head "
-             "(alias of `rlrt evaluate`)",
+        "(alias of `rlrt evaluate`)",
         description=(
             "`rlrt evaluate` for DeepRacer: drive a trained DeepRacer model (the /opt/ml/model folder of a "
             "deepracer-ppo job, or its model.tar.gz) for a number of trials and write "
@@ -88,8 +96,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         formatter_class=RAW,
     )
     deepracer.add_argument("--model", type=user_path, help=MODEL_HELP)
-    deepracer.add_argument("--opponent", type=user_path, help="a second model for a head-to-head race (default: "
-                                                              "'model_2' channel)")
+    deepracer.add_argument(
+        "--opponent", type=user_path, help="a second model for a head-to-head race (default: 'model_2' channel)"
+    )
     deepracer.add_argument("--trials", type=int, help="number of trials (default: NUMBER_OF_TRIALS, else 3)")
     add_set_option(deepracer, "an evaluation setting as a hyperparameter (e.g. WORLD_NAME=oval); repeatable")
     deepracer.add_argument("--base-dir", type=user_path, help=BASE_DIR_HELP)
@@ -99,10 +108,17 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace, argv: Sequence[str]) -> int:
     overrides = dict(args.overrides)
     if args.command == "evaluate-offline":
-        return run_evaluation_job(args.base_dir, overrides, args.model, plugins=INSTALLED, framework="d3rlpy",
-                                  hint="evaluate-offline")
+        return run_evaluation_job(
+            args.base_dir, overrides, args.model, plugins=INSTALLED, framework="d3rlpy", hint="evaluate-offline"
+        )
     if args.command == "deepracer-evaluate":
-        return run_evaluation_job(args.base_dir, overrides, args.model, plugins=INSTALLED, env="DeepRacer-v0",
-                                  hint="deepracer-evaluate",
-                                  family_options={"opponent": args.opponent, "trials": args.trials})
+        return run_evaluation_job(
+            args.base_dir,
+            overrides,
+            args.model,
+            plugins=INSTALLED,
+            env="DeepRacer-v0",
+            hint="deepracer-evaluate",
+            family_options={"opponent": args.opponent, "trials": args.trials},
+        )
     return run_evaluation_job(args.base_dir, overrides, args.model, plugins=INSTALLED, checkpoint=args.checkpoint)

@@ -10,8 +10,10 @@ from runtime.config.hyperparameters import decode_value
 RAW = argparse.RawDescriptionHelpFormatter
 """The formatter of every command's help: descriptions and examples as written."""
 
-BASE_DIR_HELP = ("job tree laid out like /opt/ml (created if missing; default: $SAGEMAKER_BASE_DIR, else /opt/ml when "
-                 "it holds a job, else a new ./rlrt-jobs/<name>-<time>)")
+BASE_DIR_HELP = (
+    "job tree laid out like /opt/ml (created if missing; default: $SAGEMAKER_BASE_DIR, else /opt/ml when "
+    "it holds a job, else a new ./rlrt-jobs/<name>-<time>)"
+)
 
 
 def user_path(text: str) -> Path:
@@ -32,5 +34,6 @@ def key_value(text: str) -> tuple[str, object]:
 
 def add_set_option(parser: argparse.ArgumentParser, help: str) -> None:
     """``--set KEY=VALUE`` (repeatable) into ``args.overrides``."""
-    parser.add_argument("--set", dest="overrides", action="append", type=key_value, default=[], metavar="KEY=VALUE",
-                        help=help)
+    parser.add_argument(
+        "--set", dest="overrides", action="append", type=key_value, default=[], metavar="KEY=VALUE", help=help
+    )

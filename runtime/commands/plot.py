@@ -30,14 +30,33 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         ),
         formatter_class=RAW,
     )
-    plot.add_argument("trees", nargs="+", type=Path, metavar="TREE",
-                      help="a job tree `rlrt train` made (rlrt-jobs/<name>-<time>, or any tree laid out like /opt/ml)")
-    plot.add_argument("-o", "--output", type=Path, default=DEFAULT_OUTPUT, metavar="FILE.png",
-                      help=f"the PNG to write (default: {DEFAULT_OUTPUT})")
-    plot.add_argument("--x", choices=tuple(AXES), default="steps",
-                      help="the x axis: environment steps (timesteps_total, default) or training time (time_total_s)")
-    plot.add_argument("--csv", type=Path, metavar="FILE",
-                      help="also write the table drawn: per configuration and x, the runs, mean, min, max and std")
+    plot.add_argument(
+        "trees",
+        nargs="+",
+        type=Path,
+        metavar="TREE",
+        help="a job tree `rlrt train` made (rlrt-jobs/<name>-<time>, or any tree laid out like /opt/ml)",
+    )
+    plot.add_argument(
+        "-o",
+        "--output",
+        type=Path,
+        default=DEFAULT_OUTPUT,
+        metavar="FILE.png",
+        help=f"the PNG to write (default: {DEFAULT_OUTPUT})",
+    )
+    plot.add_argument(
+        "--x",
+        choices=tuple(AXES),
+        default="steps",
+        help="the x axis: environment steps (timesteps_total, default) or training time (time_total_s)",
+    )
+    plot.add_argument(
+        "--csv",
+        type=Path,
+        metavar="FILE",
+        help="also write the table drawn: per configuration and x, the runs, mean, min, max and std",
+    )
     plot.set_defaults(run=run)
 
 
@@ -45,5 +64,6 @@ def run(args: argparse.Namespace, argv: Sequence[str]) -> int:
     """``rlrt plot`` through the one failure path (a command beside jobs: no failure file of its own)."""
     trees = [tree.expanduser().absolute() for tree in args.trees]
     table = args.csv.expanduser().absolute() if args.csv is not None else None
-    return run_job(lambda: plot_runs(trees, args.output.expanduser().absolute(), args.x, table),
-                   failure_file=command_failure_file)
+    return run_job(
+        lambda: plot_runs(trees, args.output.expanduser().absolute(), args.x, table), failure_file=command_failure_file
+    )

@@ -41,12 +41,17 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         formatter_class=RAW,
     )
     train.add_argument("--preset", help=f"preset name, alias or YAML file (default: {DEFAULT_PRESET})")
-    add_set_option(train, "a hyperparameter, as SageMaker would pass it (VALUE is JSON if it parses, else a "
-                          "string); repeatable")
+    add_set_option(
+        train, "a hyperparameter, as SageMaker would pass it (VALUE is JSON if it parses, else a string); repeatable"
+    )
     train.add_argument("--base-dir", type=user_path, help=BASE_DIR_HELP)
-    train.add_argument("--hyperparameters", type=user_path, metavar="FILE",
-                       help="start from the hyperparameters in FILE: `rlrt tune`'s best_hyperparameters.json, a "
-                            "SageMaker hyperparameters.json or a JSON object (--set and --preset win over it)")
+    train.add_argument(
+        "--hyperparameters",
+        type=user_path,
+        metavar="FILE",
+        help="start from the hyperparameters in FILE: `rlrt tune`'s best_hyperparameters.json, a "
+        "SageMaker hyperparameters.json or a JSON object (--set and --preset win over it)",
+    )
     train.add_argument("--default-preset", default=DEFAULT_PRESET, help=argparse.SUPPRESS)
     add_shorthand_options(train)
     train.set_defaults(run=functools.partial(run, train))
@@ -59,6 +64,13 @@ def run(parser: argparse.ArgumentParser, args: argparse.Namespace, argv: Sequenc
         return train_preset_file(Path(args.preset), args.base_dir, overrides)
     if args.preset:
         overrides[PRESET] = args.preset
-    return run_training_job(args.base_dir, overrides, default_preset=args.default_preset, plugins=INSTALLED,
-                            hyperparameters_file=args.hyperparameters, force=args.force, console=args.console,
-                            command=list(argv))
+    return run_training_job(
+        args.base_dir,
+        overrides,
+        default_preset=args.default_preset,
+        plugins=INSTALLED,
+        hyperparameters_file=args.hyperparameters,
+        force=args.force,
+        console=args.console,
+        command=list(argv),
+    )

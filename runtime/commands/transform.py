@@ -16,7 +16,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="Batch Transform a folder of JSON-lines or CSV files into .out files",
         description=(
             "Run a model over every file in INPUT (a file or folder) like SageMaker Batch Transform: each file F "
-            "becomes OUTPUT/F.out with one output line per input line ({\"predictions\": [...]}; for discrete "
+            'becomes OUTPUT/F.out with one output line per input line ({"predictions": [...]}; for discrete '
             "policies predictions[0] is the action-probability list)."
         ),
         epilog=(
@@ -28,8 +28,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         ),
         formatter_class=RAW,
     )
-    transform.add_argument("--model", type=user_path, help="model folder or model.tar.gz (default: "
-                                                           "$SAGEMAKER_BASE_DIR/model)")
+    transform.add_argument(
+        "--model", type=user_path, help="model folder or model.tar.gz (default: $SAGEMAKER_BASE_DIR/model)"
+    )
     transform.add_argument("--input", type=user_path, required=True, help="input file or folder")
     transform.add_argument("--output", type=user_path, required=True, help="output folder (created)")
     transform.add_argument("--content-type", help="application/jsonlines, text/csv or application/json (by extension)")
@@ -43,7 +44,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace, argv: Sequence[str]) -> int:
-    options = TransformOptions(args.content_type, args.split_type, args.strategy, args.accept, args.join_source,
-                               args.max_payload_mb)
-    return run_job(lambda: run_transform(args.model, args.input, args.output, options, not args.no_progress),
-                   failure_file=command_failure_file)
+    options = TransformOptions(
+        args.content_type, args.split_type, args.strategy, args.accept, args.join_source, args.max_payload_mb
+    )
+    return run_job(
+        lambda: run_transform(args.model, args.input, args.output, options, not args.no_progress),
+        failure_file=command_failure_file,
+    )

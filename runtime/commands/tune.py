@@ -42,8 +42,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         formatter_class=RAW,
     )
     tune.add_argument("file", type=user_path, help="the tuning file (YAML or JSON)")
-    tune.add_argument("--output", type=user_path, default=None,
-                      help="a new folder for the trials' job trees and the results (default: ./rlrt-tune/<time>)")
+    tune.add_argument(
+        "--output",
+        type=user_path,
+        default=None,
+        help="a new folder for the trials' job trees and the results (default: ./rlrt-tune/<time>)",
+    )
     tune.set_defaults(run=run)
 
 

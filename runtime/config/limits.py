@@ -24,8 +24,9 @@ SAGEMAKERS = ("sagemaker_", "_tuning_objective_metric")
 
 ENV_CONFIG = "rl.training.config.env_config"
 ENV_CONFIG_KEYS: Mapping[str, ValueCheck] = {
-    key: ValueCheck((int, float), lambda v: v >= 1 and float(v).is_integer(),
-                    "an integer >= 1 (steps per episode) or null")
+    key: ValueCheck(
+        (int, float), lambda v: v >= 1 and float(v).is_integer(), "an integer >= 1 (steps per episode) or null"
+    )
     for key in ("max_episode_steps", "episode_step_cap")
 }
 """The ``env_config`` keys rlrt's environment builder reads itself (``envs.registry.make_env``)."""
@@ -59,7 +60,7 @@ def _leaves(value: Any) -> Iterator[Any]:
 
 def _allowed(key: str) -> str:
     """What ``key`` takes, where this module knows: a stop criterion's meaning, else any 64-bit number."""
-    rest = key[len(STOP_PREFIX):] if key.startswith(STOP_PREFIX) else ""
+    rest = key[len(STOP_PREFIX) :] if key.startswith(STOP_PREFIX) else ""
     if rest in STOP_KEYS:
         return f"{STOP_KEYS[rest].meaning} and at most {INT64_MAX}"
     return f"a number from {INT64_MIN} to {INT64_MAX} (64 bits)"
@@ -73,8 +74,10 @@ def limit_problems(hyperparameters: Mapping[str, Any]) -> list[str]:
             continue
         name = readable(str(key))
         if not is_utf8(str(key)):
-            problems.append(f"The hyperparameter name '{name}' is not UTF-8 text (a byte such as \\xff: set "
-                            "it from a UTF-8 shell, or spell it in ASCII)")
+            problems.append(
+                f"The hyperparameter name '{name}' is not UTF-8 text (a byte such as \\xff: set "
+                "it from a UTF-8 shell, or spell it in ASCII)"
+            )
             continue
         leaves = list(_leaves(value))
         if any(isinstance(leaf, str) and not is_utf8(leaf) for leaf in leaves):

@@ -82,8 +82,12 @@ def _preset_number(path: Path, where: str, value: Any, integer: bool = False) ->
     """``value`` as a finite number (an integer >= 1 when ``integer``); a UserError naming the file and field."""
     meaning = "an integer >= 1" if integer else "a finite number"
     try:
-        ok = (not isinstance(value, bool) and isinstance(value, (int, float)) and math.isfinite(float(value))
-              and (not integer or isinstance(value, int) and value >= 1))
+        ok = (
+            not isinstance(value, bool)
+            and isinstance(value, (int, float))
+            and math.isfinite(float(value))
+            and (not integer or isinstance(value, int) and value >= 1)
+        )
     except OverflowError:  # an integer beyond float's range
         ok = False
     if not ok:
@@ -107,8 +111,10 @@ def _parse(data: Any, path: Path) -> Preset:
         if not isinstance(data.get(section) or {}, dict):
             raise UserError(f"Preset file {path}: '{section}' must be a mapping.")
     if data.get("serving", "rlrt") not in SERVING_CONVENTIONS:
-        raise UserError(f"Preset file {path}: 'serving' must be one of {', '.join(SERVING_CONVENTIONS)} (how the model "
-                        f"answers a bare JSON list), got {data['serving']!r}.")
+        raise UserError(
+            f"Preset file {path}: 'serving' must be one of {', '.join(SERVING_CONVENTIONS)} (how the model "
+            f"answers a bare JSON list), got {data['serving']!r}."
+        )
     aliases = data.get("aliases") or ()
     if isinstance(aliases, str) or not isinstance(aliases, (list, tuple)):
         raise UserError(f"Preset file {path}: 'aliases' must be a list of names, got {aliases!r}.")
@@ -118,13 +124,16 @@ def _parse(data: Any, path: Path) -> Preset:
         algorithm=str(data["algorithm"]),
         config=MappingProxyType(dict(data.get("config") or {})),
         stop=MappingProxyType(dict(data["stop"] or {})),
-        pass_bar=None if bar is None else PassBar(
-            str(bar["metric"]), float(_preset_number(path, "pass_bar.value", bar["value"])),
-            str(bar.get("source", ""))),
+        pass_bar=None
+        if bar is None
+        else PassBar(
+            str(bar["metric"]), float(_preset_number(path, "pass_bar.value", bar["value"])), str(bar.get("source", ""))
+        ),
         description=str(data.get("description", "")),
         aliases=tuple(str(a) for a in aliases),
-        checkpoint_frequency=_preset_number(path, "checkpoint.frequency", checkpoint.get("frequency", 10),
-                                            integer=True),
+        checkpoint_frequency=_preset_number(
+            path, "checkpoint.frequency", checkpoint.get("frequency", 10), integer=True
+        ),
         checkpoint_keep=_preset_number(path, "checkpoint.keep", checkpoint.get("keep", 3), integer=True),
         path=path,
         extra=MappingProxyType({k: v for k, v in data.items() if k not in _KNOWN}),
@@ -161,8 +170,16 @@ def all_presets(presets_dir: Path = PRESETS_DIR) -> dict[str, Preset]:
 def list_presets() -> int:
     """``rlrt presets``: print the shipped presets, their pass bars and aliases as a table; returns the exit code."""
     header = ("preset", "env", "algorithm", "pass bar", "also named (aliases)")
-    rows = [(p.name, p.env, p.algorithm, f"{p.pass_bar.metric} >= {p.pass_bar.value:g}" if p.pass_bar else "-",
-             ", ".join(p.aliases)) for p in all_presets().values()]
+    rows = [
+        (
+            p.name,
+            p.env,
+            p.algorithm,
+            f"{p.pass_bar.metric} >= {p.pass_bar.value:g}" if p.pass_bar else "-",
+            ", ".join(p.aliases),
+        )
+        for p in all_presets().values()
+    ]
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
     for row in [header, *rows]:
         print("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip())
@@ -178,8 +195,11 @@ def preset_for_job(default_preset: str, env: Any, algorithm: Any, presets_dir: P
         return default_preset
     presets = all_presets(presets_dir)
     algorithm = algorithm if isinstance(algorithm, str) and algorithm else presets[DEFAULT_PRESET].algorithm
-    fits = [preset.name for preset in presets.values()
-            if same_env(preset.env, env) and preset.algorithm.casefold() == algorithm.casefold()]
+    fits = [
+        preset.name
+        for preset in presets.values()
+        if same_env(preset.env, env) and preset.algorithm.casefold() == algorithm.casefold()
+    ]
     return fits[0] if len(fits) == 1 else default_preset
 
 
@@ -194,9 +214,11 @@ def load_preset(name_or_path: str, presets_dir: Path = PRESETS_DIR, env: str | N
     if candidate.suffix in (".yaml", ".yml") and candidate.is_file():
         return load_preset_file(candidate, env)
     if candidate.suffix == ".py":
-        raise UserError(f"Preset '{name_or_path}' is a Python file: a Coach preset (its graph_manager). Train it with "
-                        f"`rlrt train --preset {name_or_path}`, or in a SageMaker job with train-coach.py and the file "
-                        "in source_dir (docs/MIGRATING.md, \"Coach presets\"); rlrt's own presets are YAML.")
+        raise UserError(
+            f"Preset '{name_or_path}' is a Python file: a Coach preset (its graph_manager). Train it with "
+            f"`rlrt train --preset {name_or_path}`, or in a SageMaker job with train-coach.py and the file "
+            'in source_dir (docs/MIGRATING.md, "Coach presets"); rlrt\'s own presets are YAML.'
+        )
     presets = all_presets(presets_dir)
     wanted = name_or_path.strip()
     lowered = wanted.lower()

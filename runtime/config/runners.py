@@ -12,8 +12,9 @@ VECTORIZE_MODE = "gym_env_vectorize_mode"
 NATIVE_VECTORS = "vector_entry_point"
 
 
-def runner_defaults(config: Mapping[str, Any], env_id: str, env_config: Mapping[str, Any],
-                    num_cpus: int | None) -> dict[str, Any]:
+def runner_defaults(
+    config: Mapping[str, Any], env_id: str, env_config: Mapping[str, Any], num_cpus: int | None
+) -> dict[str, Any]:
     """RLlib's env-runner settings ``config`` leaves out, chosen for ``env_id`` on ``num_cpus`` CPUs (None: not
     known here): ``num_env_runners`` (:func:`default_env_runners`) and ``gym_env_vectorize_mode``:
     ``vector_entry_point`` for an environment with its own vectorised class (:mod:`envs.vector`: CartPole steps its

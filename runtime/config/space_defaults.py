@@ -44,26 +44,53 @@ ROLLOUT_STEPS = {"discrete": 256, "continuous": 256, "image": 128}
 
 COMMON: Mapping[str, Any] = {
     # SB3's PPO: no KL penalty, the value loss unclipped, the gradient norm clipped at 0.5.
-    "gamma": 0.99, "lambda": 0.95, "lr": 3e-4, "clip_param": 0.2, "vf_loss_coeff": 0.5, "entropy_coeff": 0.0,
-    "grad_clip": 0.5, "use_kl_loss": False, "vf_clip_param": 100000.0,
+    "gamma": 0.99,
+    "lambda": 0.95,
+    "lr": 3e-4,
+    "clip_param": 0.2,
+    "vf_loss_coeff": 0.5,
+    "entropy_coeff": 0.0,
+    "grad_clip": 0.5,
+    "use_kl_loss": False,
+    "vf_clip_param": 100000.0,
 }
 TABLE: Mapping[str, Mapping[str, Any]] = {
     # RL Zoo's Acrobot-v1: 16 envs x 256 steps, 4 epochs, lambda 0.94, observations normalised; SB3's 64x64 tanh.
     # RLlib's action normalisation is off: it leaves discrete actions as they are, but copies and unbatches each one
     # on its way to the env (~7 % of CartPole's env steps/s).
-    "discrete": {"num_envs_per_env_runner": 16, "minibatch_size": 64, "num_epochs": 4, "lambda": 0.94,
-                 "observation_filter": "MeanStdFilter", "normalize_actions": False,
-                 "model_config": {"fcnet_hiddens": [64, 64], "fcnet_activation": "tanh", "vf_share_layers": False}},
+    "discrete": {
+        "num_envs_per_env_runner": 16,
+        "minibatch_size": 64,
+        "num_epochs": 4,
+        "lambda": 0.94,
+        "observation_filter": "MeanStdFilter",
+        "normalize_actions": False,
+        "model_config": {"fcnet_hiddens": [64, 64], "fcnet_activation": "tanh", "vf_share_layers": False},
+    },
     # SB3's PPO defaults (2048 samples, 10 epochs of 64) spread over 8 envs, observations normalised as the Zoo's
     # PyBullet sections do; the Gaussian's log-std starts at 0 (SB3's default; the Zoo's -2 is tuned per robot).
-    "continuous": {"num_envs_per_env_runner": 8, "minibatch_size": 64, "num_epochs": 10,
-                   "observation_filter": "MeanStdFilter",
-                   "model_config": {"fcnet_hiddens": [64, 64], "fcnet_activation": "tanh", "vf_share_layers": False,
-                                    "log_std_init": 0.0}},
+    "continuous": {
+        "num_envs_per_env_runner": 8,
+        "minibatch_size": 64,
+        "num_epochs": 10,
+        "observation_filter": "MeanStdFilter",
+        "model_config": {
+            "fcnet_hiddens": [64, 64],
+            "fcnet_activation": "tanh",
+            "vf_share_layers": False,
+            "log_std_init": 0.0,
+        },
+    },
     # RL Zoo's Atari section: 8 envs x 128 steps, 4 epochs of 256, lr 2.5e-4, clip 0.1, entropy 0.01; RLlib's own
     # convolutional encoder for the images (no observation filter on pixels).
-    "image": {"num_envs_per_env_runner": 8, "minibatch_size": 256, "num_epochs": 4, "lr": 2.5e-4,
-              "clip_param": 0.1, "entropy_coeff": 0.01},
+    "image": {
+        "num_envs_per_env_runner": 8,
+        "minibatch_size": 256,
+        "num_epochs": 4,
+        "lr": 2.5e-4,
+        "clip_param": 0.1,
+        "entropy_coeff": 0.01,
+    },
 }
 
 
@@ -157,8 +184,9 @@ def _own_file(preset: Preset) -> bool:
     return own and not _zoo_file(preset)
 
 
-def job_settings(choice: JobChoice, env_config: Mapping[str, Any], given: Mapping[str, Any],
-                 keep: frozenset[str]) -> Settings:
+def job_settings(
+    choice: JobChoice, env_config: Mapping[str, Any], given: Mapping[str, Any], keep: frozenset[str]
+) -> Settings:
     """The preset-level settings of a job (``given``: the user's, in the backend's names; ``keep``: the backend's
     environment settings), printing one line that names what was chosen from the spaces.
 
@@ -174,14 +202,16 @@ def job_settings(choice: JobChoice, env_config: Mapping[str, Any], given: Mappin
         base = {k: v for k, v in preset.config.items() if k == "env_config" or k in keep}
         unused = sorted(k for k in preset.config if k not in base)
         if unused:
-            note = (f"rlrt: preset {preset.name} is for {choice.preset_algorithm}: this {choice.algorithm} job takes "
-                    f"its environment and stop criteria, not its settings ({', '.join(unused)})")
+            note = (
+                f"rlrt: preset {preset.name} is for {choice.preset_algorithm}: this {choice.algorithm} job takes "
+                f"its environment and stop criteria, not its settings ({', '.join(unused)})"
+            )
             say_once(note, note)
         otherwise = f"library-defaults/{choice.algorithm}" if unused else preset.name
         if not choice.named and choice.default_preset != DEFAULT_PRESET:  # an entry point's or launcher's own base:
             return Settings(base, otherwise)  # its script was written against the library's defaults
         return _from_spaces(choice, base, env_config, given, otherwise)
-    replaced = (not choice.named and choice.default_preset == DEFAULT_PRESET and not same_env(choice.env, preset.env))
+    replaced = not choice.named and choice.default_preset == DEFAULT_PRESET and not same_env(choice.env, preset.env)
     if not replaced and not (choice.named and _own_file(preset)):
         return Settings(preset.config, preset.name)
     if choice.named:
@@ -191,8 +221,9 @@ def job_settings(choice: JobChoice, env_config: Mapping[str, Any], given: Mappin
     return settings if settings.source != preset.name else Settings(preset.config, preset.name)
 
 
-def _from_spaces(choice: JobChoice, base: Mapping[str, Any], env_config: Mapping[str, Any],
-                 given: Mapping[str, Any], otherwise: str) -> Settings:
+def _from_spaces(
+    choice: JobChoice, base: Mapping[str, Any], env_config: Mapping[str, Any], given: Mapping[str, Any], otherwise: str
+) -> Settings:
     """``base`` completed from the table for the job's algorithm and environment's spaces, named ``otherwise`` when
     no row applies (``base`` is then the job's settings as it is)."""
     spaces = env_spaces(choice.env, env_config)
@@ -205,8 +236,10 @@ def _from_spaces(choice: JobChoice, base: Mapping[str, Any], env_config: Mapping
         settings[key] = {**(settings.get(key) or {}), **value} if isinstance(value, Mapping) else value
     if chosen:
         listed = ", ".join(f"{k}={_short(v)}" for k, v in _flat(chosen))
-        note = (f"rlrt: {choice.algorithm} settings from {choice.env}'s spaces ({kind_of(spaces)} "
-                f"actions/observations; RL Zoo's values where neither you nor the preset set one): {listed}")
+        note = (
+            f"rlrt: {choice.algorithm} settings from {choice.env}'s spaces ({kind_of(spaces)} "
+            f"actions/observations; RL Zoo's values where neither you nor the preset set one): {listed}"
+        )
         say_once(note, note)
     own = choice.named and choice.algorithm == choice.preset_algorithm
     return Settings(settings, choice.preset.name if own else f"space-defaults/{choice.algorithm}-{kind_of(spaces)}")
@@ -230,8 +263,9 @@ def fill(base: Mapping[str, Any], given: Mapping[str, Any], defaults: Mapping[st
         if isinstance(value, Mapping):
             if any(key in x and not isinstance(x[key], Mapping) for x in (base, given)):
                 continue  # a value of another kind is the user's: it stands, and the setting's check names it
-            inner = {k: v for k, v in value.items()
-                     if k not in (base.get(key) or {}) and k not in (given.get(key) or {})}
+            inner = {
+                k: v for k, v in value.items() if k not in (base.get(key) or {}) and k not in (given.get(key) or {})
+            }
             if inner:
                 chosen[key] = inner
         elif key not in base and key not in given:

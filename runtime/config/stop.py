@@ -28,8 +28,10 @@ STOP_KEYS: Mapping[str, ValueCheck] = MappingProxyType(
         STOP_EPISODE_REWARD_MEAN: ValueCheck((int, float), lambda v: math.isfinite(v), "a finite number"),
         # Tune 1.x's other result keys, as SageMaker RL's experiments name them:
         "episodes_total": ValueCheck((int,), lambda v: v >= 1, "an integer >= 1"),
-        **{key: ValueCheck((int, float), lambda v: math.isfinite(v), "a finite number")
-           for key in ("episode_reward_max", "episode_reward_min", "episode_len_mean")},
+        **{
+            key: ValueCheck((int, float), lambda v: math.isfinite(v), "a finite number")
+            for key in ("episode_reward_max", "episode_reward_min", "episode_len_mean")
+        },
     }
 )
 
@@ -45,7 +47,7 @@ def check_stop(given: Mapping[str, Any], keys: Mapping[str, ValueCheck]) -> tupl
     stop: dict[str, Any] = {}
     problems = []
     for key, value in given.items():
-        rest = key[len(STOP_PREFIX):]
+        rest = key[len(STOP_PREFIX) :]
         if rest not in keys:
             close = difflib.get_close_matches(rest, sorted(keys), n=1, cutoff=0.6)
             hint = f" Did you mean '{close[0]}'?" if close else ""
@@ -83,8 +85,9 @@ def stop_for_env(preset_stop: Mapping[str, Any], env: str) -> dict[str, Any]:
     return stop
 
 
-def stop_note(stop: Mapping[str, Any], given: Mapping[str, Any], env: str, preset_name: str,
-              preset_stop: Mapping[str, Any]) -> str:
+def stop_note(
+    stop: Mapping[str, Any], given: Mapping[str, Any], env: str, preset_name: str, preset_stop: Mapping[str, Any]
+) -> str:
     """The line that says which reward stop a job on ``env`` got in place of that of preset ``preset_name`` (made for
     another environment): ``stop`` the job's criteria, ``given`` its hyperparameters."""
     reward = STOP_EPISODE_REWARD_MEAN

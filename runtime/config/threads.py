@@ -84,19 +84,28 @@ class Threads:
         """The job's log line that says the choice and how to change it."""
         layout = self.layout
         runners = layout.env_runners
-        where = (f"env runners {self.env_runner} each" if runners else "no env runners")
+        where = f"env runners {self.env_runner} each" if runners else "no env runners"
         counted = f"{runners} env runner{'' if runners == 1 else 's'}, " if runners else ""
-        chosen = (f"rl.training.config.{SETTING}={layout.override} sets the learner's" if layout.override is not None
-                  else f"rl.training.config.{SETTING} overrides")
-        return (f"rlrt: torch threads: learner {self.learner}, {where} ({layout.cpus} CPUs, {counted}"
-                f"{'GPU' if layout.gpus_per_learner else 'CPU'} learner, {'small' if layout.small else 'large'} "
-                f"network; {chosen})")
+        chosen = (
+            f"rl.training.config.{SETTING}={layout.override} sets the learner's"
+            if layout.override is not None
+            else f"rl.training.config.{SETTING} overrides"
+        )
+        return (
+            f"rlrt: torch threads: learner {self.learner}, {where} ({layout.cpus} CPUs, {counted}"
+            f"{'GPU' if layout.gpus_per_learner else 'CPU'} learner, {'small' if layout.small else 'large'} "
+            f"network; {chosen})"
+        )
 
     def record(self) -> dict[str, Any]:
         """What the model's config.yaml records (``threads``)."""
-        return {"learner": self.learner, "env_runner": self.env_runner, "cpus": self.layout.cpus,
-                "env_runners": self.layout.env_runners,
-                "chosen_by": f"rl.training.config.{SETTING}" if self.layout.override is not None else "rlrt's rule"}
+        return {
+            "learner": self.learner,
+            "env_runner": self.env_runner,
+            "cpus": self.layout.cpus,
+            "env_runners": self.layout.env_runners,
+            "chosen_by": f"rl.training.config.{SETTING}" if self.layout.override is not None else "rlrt's rule",
+        }
 
 
 def choose_threads(layout: Layout) -> Threads:
@@ -119,16 +128,24 @@ def layout_of(config: Mapping[str, Any], cpus: int, gpus: int = 0) -> Layout:
     """The layout a resolved algorithm configuration (RLlib's 2.x names, or d3rlpy's: ``hidden_units``) asks for on
     ``cpus`` CPUs and ``gpus`` GPUs."""
     model = config.get("model_config") or {}
-    layers = [*(model.get("fcnet_hiddens") or [DEFAULT_LAYER]), *(model.get("head_fcnet_hiddens") or []),
-              *(config.get("hidden_units") or [])]
+    layers = [
+        *(model.get("fcnet_hiddens") or [DEFAULT_LAYER]),
+        *(model.get("head_fcnet_hiddens") or []),
+        *(config.get("hidden_units") or []),
+    ]
     widest = max([int(width) for width in layers if isinstance(width, (int, float))] or [DEFAULT_LAYER])
     gpus_per_learner = float(config.get("num_gpus_per_learner") or (1 if gpus else 0))
     override = config.get(SETTING)
-    return Layout(cpus=max(1, int(cpus)), env_runners=int(config.get("num_env_runners") or 0),
-                  cpus_per_env_runner=float(config.get("num_cpus_per_env_runner") or 1),
-                  learners=int(config.get("num_learners") or 0), gpus_per_learner=gpus_per_learner,
-                  widest_layer=widest, convolutional=bool(model.get("conv_filters")),
-                  override=int(override) if override is not None else None)
+    return Layout(
+        cpus=max(1, int(cpus)),
+        env_runners=int(config.get("num_env_runners") or 0),
+        cpus_per_env_runner=float(config.get("num_cpus_per_env_runner") or 1),
+        learners=int(config.get("num_learners") or 0),
+        gpus_per_learner=gpus_per_learner,
+        widest_layer=widest,
+        convolutional=bool(model.get("conv_filters")),
+        override=int(override) if override is not None else None,
+    )
 
 
 def job_threads(chosen: Threads | None, config: Mapping[str, Any], cpus: int, gpus: int = 0) -> Threads:

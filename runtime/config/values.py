@@ -74,7 +74,7 @@ def shown(value: Any, limit: int = SHOWN_CHARS) -> str:
     if isinstance(value, str):
         match = _INTEGER_TEXT.fullmatch(value)
         if match and len(match.group(1)) > 20:
-            return f"\"{match.group(1)[:8]}…{match.group(1)[-8:]}\" ({len(match.group(1))} digits)"
+            return f'"{match.group(1)[:8]}…{match.group(1)[-8:]}" ({len(match.group(1))} digits)'
     try:
         text = json.dumps(value, default=str, ensure_ascii=False)
     except ValueError:  # an integer over Python's string limit inside a list or dict

@@ -17,14 +17,34 @@ from runtime.config.zoo import zoo_settings
 ZOO_SECTIONS: Mapping[str, Mapping[str, Mapping[str, Any]]] = {
     "DQN": {
         # dqn.yml, Acrobot-v1 ("Tuned"; CartPole-v1's section has the same values but the budget).
-        "discrete": {"n_timesteps": 150_000, "policy": "MlpPolicy", "learning_rate": 2.5e-4, "batch_size": 512,
-                     "buffer_size": 100_000, "learning_starts": 0, "gamma": 0.99, "target_update_interval": 5000,
-                     "train_freq": 16, "gradient_steps": 4, "exploration_fraction": 0.06,
-                     "exploration_final_eps": 0.11},
+        "discrete": {
+            "n_timesteps": 150_000,
+            "policy": "MlpPolicy",
+            "learning_rate": 2.5e-4,
+            "batch_size": 512,
+            "buffer_size": 100_000,
+            "learning_starts": 0,
+            "gamma": 0.99,
+            "target_update_interval": 5000,
+            "train_freq": 16,
+            "gradient_steps": 4,
+            "exploration_fraction": 0.06,
+            "exploration_final_eps": 0.11,
+        },
         # dqn.yml, atari, without its AtariWrapper and frame stack (they change the environment).
-        "image": {"n_timesteps": 10_000_000, "policy": "CnnPolicy", "buffer_size": 1_000_000, "learning_rate": 1e-4,
-                  "batch_size": 32, "learning_starts": 100_000, "target_update_interval": 10_000, "train_freq": 4,
-                  "gradient_steps": 1, "exploration_fraction": 0.1, "exploration_final_eps": 0.1},
+        "image": {
+            "n_timesteps": 10_000_000,
+            "policy": "CnnPolicy",
+            "buffer_size": 1_000_000,
+            "learning_rate": 1e-4,
+            "batch_size": 32,
+            "learning_starts": 100_000,
+            "target_update_interval": 10_000,
+            "train_freq": 4,
+            "gradient_steps": 1,
+            "exploration_fraction": 0.1,
+            "exploration_final_eps": 0.1,
+        },
     },
     "SAC": {
         # sac.yml, the MuJoCo sections (&mujoco-defaults): SB3's SAC defaults after 10,000 random steps.
@@ -39,17 +59,43 @@ _A2C_NETWORK = {"fcnet_hiddens": [64, 64], "fcnet_activation": "tanh", "vf_share
 IMPALA: Mapping[str, Mapping[str, Any]] = {
     # a2c.yml, Acrobot-v1: 16 envs, observations normalised, no entropy bonus; SB3's A2C defaults for the rest (5 steps
     # per env per update, lr 7e-4, value coefficient 0.5, gradient norm 0.5). SB3's RMSprop is not RLlib's: Adam.
-    "discrete": {"num_envs_per_env_runner": 16, "rollout_fragment_length": 5, "train_batch_size_per_learner": 80,
-                 "lr": 7e-4, "gamma": 0.99, "entropy_coeff": 0.0, "vf_loss_coeff": 0.5, "grad_clip": 0.5,
-                 "observation_filter": "MeanStdFilter", "model_config": _A2C_NETWORK},
+    "discrete": {
+        "num_envs_per_env_runner": 16,
+        "rollout_fragment_length": 5,
+        "train_batch_size_per_learner": 80,
+        "lr": 7e-4,
+        "gamma": 0.99,
+        "entropy_coeff": 0.0,
+        "vf_loss_coeff": 0.5,
+        "grad_clip": 0.5,
+        "observation_filter": "MeanStdFilter",
+        "model_config": _A2C_NETWORK,
+    },
     # a2c.yml, the PyBullet sections (&pybullet-defaults): 4 envs x 8 steps, value coefficient 0.4, the Gaussian's
     # log-std starting at -2; their learning rate lin_0.00096 decays over a budget a job need not have: kept at 9.6e-4.
-    "continuous": {"num_envs_per_env_runner": 4, "rollout_fragment_length": 8, "train_batch_size_per_learner": 32,
-                   "lr": 9.6e-4, "gamma": 0.99, "entropy_coeff": 0.0, "vf_loss_coeff": 0.4, "grad_clip": 0.5,
-                   "observation_filter": "MeanStdFilter", "model_config": {**_A2C_NETWORK, "log_std_init": -2.0}},
+    "continuous": {
+        "num_envs_per_env_runner": 4,
+        "rollout_fragment_length": 8,
+        "train_batch_size_per_learner": 32,
+        "lr": 9.6e-4,
+        "gamma": 0.99,
+        "entropy_coeff": 0.0,
+        "vf_loss_coeff": 0.4,
+        "grad_clip": 0.5,
+        "observation_filter": "MeanStdFilter",
+        "model_config": {**_A2C_NETWORK, "log_std_init": -2.0},
+    },
     # a2c.yml, atari: 16 envs, entropy 0.01, value coefficient 0.25; RLlib's convolutional encoder on raw pixels.
-    "image": {"num_envs_per_env_runner": 16, "rollout_fragment_length": 5, "train_batch_size_per_learner": 80,
-              "lr": 7e-4, "gamma": 0.99, "entropy_coeff": 0.01, "vf_loss_coeff": 0.25, "grad_clip": 0.5},
+    "image": {
+        "num_envs_per_env_runner": 16,
+        "rollout_fragment_length": 5,
+        "train_batch_size_per_learner": 80,
+        "lr": 7e-4,
+        "gamma": 0.99,
+        "entropy_coeff": 0.01,
+        "vf_loss_coeff": 0.25,
+        "grad_clip": 0.5,
+    },
 }
 """IMPALA's rows, in RLlib's names."""
 
@@ -69,5 +115,7 @@ def zoo_defaults(algorithm: str, kind: str) -> dict[str, Any] | None:
 
 
 def _copy(row: Mapping[str, Any]) -> dict[str, Any]:
-    return {key: _copy(value) if isinstance(value, Mapping) else list(value) if isinstance(value, list) else value
-            for key, value in row.items()}
+    return {
+        key: _copy(value) if isinstance(value, Mapping) else list(value) if isinstance(value, list) else value
+        for key, value in row.items()
+    }

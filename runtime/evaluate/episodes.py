@@ -189,9 +189,12 @@ def run_episodes(
                 cut = episode_step_limit is not None and length[i] >= episode_step_limit
                 if not (terminated or truncated or cut) and length[i] >= budget:
                     cut = True
-                    print(f"rlrt: evaluation episode {len(returns) + 1} did not end within {budget} steps: it ends "
-                          f"there, truncated (raise the hyperparameter {STEP_BUDGET_SETTING} to play longer episodes)",
-                          file=out or sys.stdout, flush=True)
+                    print(
+                        f"rlrt: evaluation episode {len(returns) + 1} did not end within {budget} steps: it ends "
+                        f"there, truncated (raise the hyperparameter {STEP_BUDGET_SETTING} to play longer episodes)",
+                        file=out or sys.stdout,
+                        flush=True,
+                    )
                 if terminated or truncated or cut:
                     returns.append(ret[i])
                     lengths.append(length[i])

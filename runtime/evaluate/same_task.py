@@ -59,9 +59,11 @@ def same_task(model_dir: Path, metadata: Mapping[str, Any], env_id: str) -> Call
         if not differs and not other:
             return
         what = "; ".join(differs) if differs else "the same spaces, but another environment"
-        raise UserError(f"The model in {model_dir} was trained on {trained or 'another environment'}, not on "
-                        f"{env_id} ({what}): its returns there would mean nothing. Evaluate it on the environment "
-                        f"it was trained on: the 'env' hyperparameter ({'env=' + trained if trained else 'env'}; "
-                        f"rlrt evaluate: --set env{'=' + trained if trained else '=...'}).")
+        raise UserError(
+            f"The model in {model_dir} was trained on {trained or 'another environment'}, not on "
+            f"{env_id} ({what}): its returns there would mean nothing. Evaluate it on the environment "
+            f"it was trained on: the 'env' hyperparameter ({'env=' + trained if trained else 'env'}; "
+            f"rlrt evaluate: --set env{'=' + trained if trained else '=...'})."
+        )
 
     return check

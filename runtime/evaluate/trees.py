@@ -29,6 +29,7 @@ from runtime.serving.model_store import read_metadata
 from runtime.train.checkpoints import CheckpointManager, TrainingState, identity_mismatch
 from runtime.train.manifest import verify_manifest
 
+
 def is_job_tree(path: Path) -> bool:
     """Whether ``path`` is a job tree laid out like ``/opt/ml`` (its hyperparameters file is there)."""
     return (path / CONFIG_DIR / HYPERPARAMETERS_JSON).is_file()
@@ -46,18 +47,24 @@ def find_checkpoint(given: str, tree: Path | None) -> Path:
     if not given.strip().isdigit():
         path = Path(given).expanduser().resolve()
         if not path.is_dir():
-            raise UserError(f"--checkpoint {given}: no checkpoint folder at {path}. Give a folder of the tree's "
-                            f"{CHECKPOINTS_DIR}/ (checkpoint_000010) or its iteration number (10).")
+            raise UserError(
+                f"--checkpoint {given}: no checkpoint folder at {path}. Give a folder of the tree's "
+                f"{CHECKPOINTS_DIR}/ (checkpoint_000010) or its iteration number (10)."
+            )
         return path
     if tree is None:
-        raise UserError(f"--checkpoint {given} names a checkpoint by its iteration, so --model must name the job tree "
-                        "that holds it (rlrt-jobs/<name>, or its model/ folder); or give the checkpoint's path.")
+        raise UserError(
+            f"--checkpoint {given} names a checkpoint by its iteration, so --model must name the job tree "
+            "that holds it (rlrt-jobs/<name>, or its model/ folder); or give the checkpoint's path."
+        )
     manager = CheckpointManager(tree / CHECKPOINTS_DIR)
     found = {CheckpointManager.read_state(path).training_iteration: path for path in manager.checkpoints()}
     if int(given) not in found:
         have = ", ".join(str(n) for n in sorted(found)) or "none"
-        raise UserError(f"--checkpoint {given}: {tree / CHECKPOINTS_DIR} holds no checkpoint of iteration {given} "
-                        f"(it holds iterations: {have}; a job keeps its last few, rl.training.keep_checkpoints_num).")
+        raise UserError(
+            f"--checkpoint {given}: {tree / CHECKPOINTS_DIR} holds no checkpoint of iteration {given} "
+            f"(it holds iterations: {have}; a job keeps its last few, rl.training.keep_checkpoints_num)."
+        )
     return found[int(given)]
 
 
@@ -72,9 +79,11 @@ def _tree_metadata(checkpoint: Path, model: Path | None) -> tuple[Path, dict[str
         if (folder / METADATA_JSON).is_file():
             return folder, read_metadata(folder)
     where = " or ".join(str(folder / METADATA_JSON) for folder in folders) or f"a job tree above {checkpoint}"
-    raise UserError(f"Cannot evaluate the checkpoint {checkpoint}: its environment, spaces and framework are "
-                    f"recorded in the model folder of its job, and there is none ({where} is missing). Resume the "
-                    "job to write one (rlrt train --base-dir <tree>), or give that model folder with --model.")
+    raise UserError(
+        f"Cannot evaluate the checkpoint {checkpoint}: its environment, spaces and framework are "
+        f"recorded in the model folder of its job, and there is none ({where} is missing). Resume the "
+        "job to write one (rlrt train --base-dir <tree>), or give that model folder with --model."
+    )
 
 
 def checkpoint_model(checkpoint: Path, model: Path | None) -> tuple[Path, dict[str, Any]]:
@@ -82,27 +91,37 @@ def checkpoint_model(checkpoint: Path, model: Path | None) -> tuple[Path, dict[s
     folder ``--model`` named, if any."""
     verified = verify_manifest(checkpoint)
     if verified.damaged:
-        raise UserError(f"The checkpoint {checkpoint} is damaged ({'; '.join(verified.problems)}): evaluate another "
-                        "one.")
+        raise UserError(
+            f"The checkpoint {checkpoint} is damaged ({'; '.join(verified.problems)}): evaluate another one."
+        )
     try:
         state = CheckpointManager.read_state(checkpoint)
     except (OSError, ValueError, TypeError) as exc:
-        raise UserError(f"{checkpoint} is not a checkpoint of an rlrt job (its state file cannot be read: {exc}). "
-                        f"Give a folder of a tree's {CHECKPOINTS_DIR}/ or its iteration number.") from exc
+        raise UserError(
+            f"{checkpoint} is not a checkpoint of an rlrt job (its state file cannot be read: {exc}). "
+            f"Give a folder of a tree's {CHECKPOINTS_DIR}/ or its iteration number."
+        ) from exc
     model_dir, metadata = _tree_metadata(checkpoint, model)
     job = TrainingState(algorithm=str(metadata.get("algorithm") or ""), env=str(metadata.get("env") or ""))
     differences = identity_mismatch(state, job)
     if differences:
-        raise UserError(f"The checkpoint {checkpoint} is not of the model in {model_dir}: it has "
-                        + "; ".join(d.replace("this job", "the model") for d in differences) + ".")
+        raise UserError(
+            f"The checkpoint {checkpoint} is not of the model in {model_dir}: it has "
+            + "; ".join(d.replace("this job", "the model") for d in differences)
+            + "."
+        )
     played = {key: _into(value, checkpoint) for key, value in metadata.items() if key != "serving"}
-    played["training"] = {"training_iteration": state.training_iteration, "timesteps_total": state.timesteps_total,
-                          "episodes_total": state.episodes_total, "time_total_s": state.time_total_s}
+    played["training"] = {
+        "training_iteration": state.training_iteration,
+        "timesteps_total": state.timesteps_total,
+        "episodes_total": state.episodes_total,
+        "time_total_s": state.time_total_s,
+    }
     return model_dir, played
 
 
 def _into(value: Any, checkpoint: Path) -> Any:
     """A metadata path into the model folder's ``checkpoint/`` as the same path into ``checkpoint``."""
     if isinstance(value, str) and (value == CHECKPOINT_DIR or value.startswith(CHECKPOINT_DIR + "/")):
-        return str(checkpoint / value[len(CHECKPOINT_DIR):].lstrip("/"))
+        return str(checkpoint / value[len(CHECKPOINT_DIR) :].lstrip("/"))
     return value

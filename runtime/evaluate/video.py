@@ -33,11 +33,26 @@ def gif_of(video: Path, gif: Path) -> None:
 
     gif.parent.mkdir(parents=True, exist_ok=True)
     partial = gif.with_name(gif.name + ".partial")
-    graph = (f"fps={GIF_FPS},scale='min({GIF_WIDTH},iw)':-2:flags=lanczos,split[a][b];[a]palettegen[p];"
-             "[b][p]paletteuse")
+    graph = f"fps={GIF_FPS},scale='min({GIF_WIDTH},iw)':-2:flags=lanczos,split[a][b];[a]palettegen[p];[b][p]paletteuse"
     try:
-        subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-y", "-loglevel", "error", "-i", str(video), "-vf", graph,
-                        "-f", "gif", str(partial)], check=True, capture_output=True, timeout=300)
+        subprocess.run(
+            [
+                imageio_ffmpeg.get_ffmpeg_exe(),
+                "-y",
+                "-loglevel",
+                "error",
+                "-i",
+                str(video),
+                "-vf",
+                graph,
+                "-f",
+                "gif",
+                str(partial),
+            ],
+            check=True,
+            capture_output=True,
+            timeout=300,
+        )
         partial.replace(gif)
     finally:
         partial.unlink(missing_ok=True)
@@ -73,8 +88,14 @@ class Mp4Writer:
             height, width = frame.shape[:2]
             self._size = (width - width % 2, height - height % 2)
             self._writer = imageio_ffmpeg.write_frames(
-                str(self.path), self._size, fps=self.fps, codec="libx264", pix_fmt_out="yuv420p",
-                macro_block_size=1, quality=7, ffmpeg_log_level="error",
+                str(self.path),
+                self._size,
+                fps=self.fps,
+                codec="libx264",
+                pix_fmt_out="yuv420p",
+                macro_block_size=1,
+                quality=7,
+                ffmpeg_log_level="error",
             )
             self._writer.send(None)
         self._writer.send(frame[: self._size[1], : self._size[0]].tobytes())
@@ -96,8 +117,15 @@ class EpisodeRecorder:
     with ``strict`` that raises :class:`VideoUnavailable`, otherwise one line says so on ``out`` and the episodes
     go on without videos. Use it as a context manager, so that an interrupted video is closed."""
 
-    def __init__(self, path_for: Callable[[int], Path | None], out: TextIO | None = None, strict: bool = False,
-                 fps: int = DEFAULT_FPS, name: str | None = None, max_steps: int = MAX_VIDEO_STEPS) -> None:
+    def __init__(
+        self,
+        path_for: Callable[[int], Path | None],
+        out: TextIO | None = None,
+        strict: bool = False,
+        fps: int = DEFAULT_FPS,
+        name: str | None = None,
+        max_steps: int = MAX_VIDEO_STEPS,
+    ) -> None:
         self.path_for = path_for
         self.max_steps = max_steps
         """A video holds an episode's first ``max_steps`` steps (and its first frame)."""
@@ -187,9 +215,16 @@ def play_episode(
     os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
     limit = max_steps or (MAX_VIDEO_STEPS if video is not None else None)
     with EpisodeRecorder(lambda _: video, strict=True, fps=fps, name=env_id) as recorder:
-        result = run_episodes(batched(act), env_id, episodes=1, seed=0 if seed is None else seed,
-                              env_config=env_config, parallel=1, recorder=recorder if video is not None else None,
-                              episode_step_limit=limit)
+        result = run_episodes(
+            batched(act),
+            env_id,
+            episodes=1,
+            seed=0 if seed is None else seed,
+            env_config=env_config,
+            parallel=1,
+            recorder=recorder if video is not None else None,
+            episode_step_limit=limit,
+        )
     frames = recorder.videos[0][1] if recorder.videos else 0
     return Episode(result.returns[0], result.lengths[0], frames, video if recorder.videos else None)
 

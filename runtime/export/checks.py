@@ -87,8 +87,9 @@ def relative_difference(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.asarray(np.abs(np.asarray(a, dtype=np.float64) - b) / np.maximum(1.0, np.abs(b)), dtype=np.float64)
 
 
-def assert_close(name: str, got: list[np.ndarray], expected: list[np.ndarray],
-                 tolerance: float | list[Any] = TOLERANCE) -> float:
+def assert_close(
+    name: str, got: list[np.ndarray], expected: list[np.ndarray], tolerance: float | list[Any] = TOLERANCE
+) -> float:
     """Raise :class:`ExportMismatch` unless every output matches within ``tolerance`` (absolute, relative for values
     larger than 1: float32 carries about 7 digits, so Q values of 20 agree to ~2e-6 relative); returns the largest
     absolute error. ``tolerance`` may be given per output: a number, one per row, or one per value."""
@@ -108,14 +109,22 @@ def assert_close(name: str, got: list[np.ndarray], expected: list[np.ndarray],
         if 0 < allowed.ndim < scaled.ndim:
             allowed = allowed.reshape(allowed.shape + (1,) * (scaled.ndim - allowed.ndim))
         if np.any(scaled > allowed):
-            raise ExportMismatch(f"{name}: output {index} differs by {float(np.max(difference)):.3g} "
-                                 f"({float(np.max(scaled)):.3g} relative to the value where it is above 1; "
-                                 f"> {float(np.min(allowed)):g})")
+            raise ExportMismatch(
+                f"{name}: output {index} differs by {float(np.max(difference)):.3g} "
+                f"({float(np.max(scaled)):.3g} relative to the value where it is above 1; "
+                f"> {float(np.min(allowed)):g})"
+            )
     return worst
 
 
-def compare_outputs(name: str, head: ActionHead, got: list[np.ndarray], expected: list[np.ndarray],
-                    names: list[str] | None = None, tolerance: float = TOLERANCE) -> float:
+def compare_outputs(
+    name: str,
+    head: ActionHead,
+    got: list[np.ndarray],
+    expected: list[np.ndarray],
+    names: list[str] | None = None,
+    tolerance: float = TOLERANCE,
+) -> float:
     """:func:`assert_close` for the outputs ``names`` (default: all of the head's) of a policy with ``head``,
     allowing what float32 rounding of the Q values legitimately moves in a :data:`Q_ENSEMBLE` head (``expected``
     must then include ``q_values``):

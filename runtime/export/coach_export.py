@@ -99,7 +99,7 @@ def coach_module(model: ExportInput) -> Any:
             if ACTION_MEAN not in names:
                 return value, torch.softmax(features, dim=-1)
             # RLlib's TorchDiagGaussian takes [mean, log_std] concatenated.
-            mean, log_std = features[:, : head.size], features[:, head.size: 2 * head.size]
+            mean, log_std = features[:, : head.size], features[:, head.size : 2 * head.size]
             if not scaled:
                 return value, mean, torch.exp(log_std)
             return value, self.action_low + (mean + 1.0) * self.action_half, torch.exp(log_std) * self.action_half
@@ -119,8 +119,10 @@ class CoachOnnx(Exporter):
         if model.convention != COACH:
             return NOT_COACH
         if coach_outputs(model) is None:
-            return (f"Coach's serving had no {model.serving.head.kind} agent rlrt can reproduce (a PPO agent's "
-                    "value and action probabilities, or value, mean and std; a DQN agent's Q-values)")
+            return (
+                f"Coach's serving had no {model.serving.head.kind} agent rlrt can reproduce (a PPO agent's "
+                "value and action probabilities, or value, mean and std; a DQN agent's Q-values)"
+            )
         return None
 
     def skipped(self, reason: str) -> dict[str, Any]:
@@ -133,10 +135,16 @@ class CoachOnnx(Exporter):
         example = torch.as_tensor(check_observations(model.serving.observation_dim, count=2))
         with warnings.catch_warnings(), torch.no_grad():
             warnings.simplefilter("ignore")
-            torch.onnx.export(coach_module(model), (example,), str(dest / COACH_ONNX), dynamo=False,
-                              input_names=[OBSERVATIONS], output_names=names,
-                              dynamic_axes={name: {0: "batch"} for name in [OBSERVATIONS, *names]},
-                              opset_version=ONNX_OPSET)
+            torch.onnx.export(
+                coach_module(model),
+                (example,),
+                str(dest / COACH_ONNX),
+                dynamo=False,
+                input_names=[OBSERVATIONS],
+                output_names=names,
+                dynamic_axes={name: {0: "batch"} for name in [OBSERVATIONS, *names]},
+                opset_version=ONNX_OPSET,
+            )
 
     def check(self, model: ExportInput, dest: Path) -> dict[str, Any]:
         import torch  # heavy: torch (~1.5 s)
@@ -150,18 +158,25 @@ class CoachOnnx(Exporter):
             raise ExportMismatch(f"Coach's model.onnx answers {len(got)} outputs, expected {names}")
         error = assert_close("Coach's model.onnx", got, expected, tolerance)
         if ACTION_PROBABILITIES in names:  # the same probabilities the rlrt answer serves
-            assert_close("Coach's model.onnx probabilities vs the serving policy's",
-                         [got[names.index(ACTION_PROBABILITIES)]], [model.reference[1]], tolerance)
+            assert_close(
+                "Coach's model.onnx probabilities vs the serving policy's",
+                [got[names.index(ACTION_PROBABILITIES)]],
+                [model.reference[1]],
+                tolerance,
+            )
         if ACTION_MEAN in names:  # the served action is the mean clipped to the bounds
             head = model.serving.head
             mean = got[names.index(ACTION_MEAN)]
             served = np.clip(mean, head.low, head.high) if head.bounded else mean
-            assert_close("Coach's model.onnx mean vs the serving policy's action", [served], [model.reference[0]],
-                         tolerance)
+            assert_close(
+                "Coach's model.onnx mean vs the serving policy's action", [served], [model.reference[0]], tolerance
+            )
             if not np.all(got[names.index(ACTION_STD)] > 0):
                 raise ExportMismatch("Coach's model.onnx answers a standard deviation that is not positive")
-        return {self.name: {"path": COACH_ONNX, "outputs": names, "input": OBSERVATIONS},
-                "max_abs_error": {self.name: error}}
+        return {
+            self.name: {"path": COACH_ONNX, "outputs": names, "input": OBSERVATIONS},
+            "max_abs_error": {self.name: error},
+        }
 
 
 __all__ = ["COACH", "COACH_ONNX", "CoachOnnx", "serving_convention", "coach_outputs"]

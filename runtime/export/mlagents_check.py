@@ -38,8 +38,7 @@ def _fail(path: Path, why: str) -> NotAnMLAgentsModel:
 
 def _dims(value: Any) -> list[Any]:
     """A graph input's or output's dimensions: ints, a named dimension's name, or None."""
-    return [d.dim_param or (d.dim_value if d.HasField("dim_value") else None)
-            for d in value.type.tensor_type.shape.dim]
+    return [d.dim_param or (d.dim_value if d.HasField("dim_value") else None) for d in value.type.tensor_type.shape.dim]
 
 
 def _constant_sources(graph: Any) -> dict[str, np.ndarray]:
@@ -73,10 +72,22 @@ def read_signature(path: Path) -> dict[str, Any]:
     constants = _constant_sources(model.graph)
     return {
         "opset": next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), None),
-        "inputs": [{"name": i.name, "dtype": i.type.tensor_type.elem_type,
-                    "shape": [d if isinstance(d, int) else None for d in _dims(i)]} for i in model.graph.input],
-        "outputs": [{"name": o.name, "dtype": o.type.tensor_type.elem_type,
-                     "shape": [d if isinstance(d, int) else None for d in _dims(o)]} for o in model.graph.output],
+        "inputs": [
+            {
+                "name": i.name,
+                "dtype": i.type.tensor_type.elem_type,
+                "shape": [d if isinstance(d, int) else None for d in _dims(i)],
+            }
+            for i in model.graph.input
+        ],
+        "outputs": [
+            {
+                "name": o.name,
+                "dtype": o.type.tensor_type.elem_type,
+                "shape": [d if isinstance(d, int) else None for d in _dims(o)],
+            }
+            for o in model.graph.output
+        ],
         "constants": {o.name: constants[o.name].tolist() for o in model.graph.output if o.name in constants},
         "batch_names": {o.name: _dims(o)[0] for o in model.graph.output if _dims(o)},
     }
@@ -100,13 +111,20 @@ def _structure(path: Path, shapes: Sequence[tuple[int, ...]], spec: ml.ActionSpe
     if names != expected:
         missing = [n for n in expected if n not in names]
         extra = [n for n in names if n not in expected]
-        raise _fail(path, f"inputs {names}, expected {expected}"
-                          + (f" (missing {missing})" if missing else "") + (f" (refused: {extra})" if extra else ""))
+        raise _fail(
+            path,
+            f"inputs {names}, expected {expected}"
+            + (f" (missing {missing})" if missing else "")
+            + (f" (refused: {extra})" if extra else ""),
+        )
     wanted = [ml.onnx_shape(tuple(s)) for s in shapes] + ([(sum(spec.branches),)] if spec.branches else [])
     for value, shape in zip(signature["inputs"], wanted):
         if value["dtype"] != FLOAT or value["shape"][1:] != list(shape) or value["shape"][:1] != [None]:
-            raise _fail(path, f"input {value['name']} is {value['shape']} of type {value['dtype']}, expected float32 "
-                              f"[batch, {', '.join(map(str, shape))}] with a dynamic batch")
+            raise _fail(
+                path,
+                f"input {value['name']} is {value['shape']} of type {value['dtype']}, expected float32 "
+                f"[batch, {', '.join(map(str, shape))}] with a dynamic batch",
+            )
     outputs = [o["name"] for o in signature["outputs"]]
     if outputs != ml.output_names(spec):
         raise _fail(path, f"outputs {outputs}, expected {ml.output_names(spec)} in that order")
@@ -131,14 +149,19 @@ def sensor_inputs(observations: np.ndarray, shapes: Sequence[tuple[int, ...]]) -
     inputs, start = [], 0
     for shape in shapes:
         size = int(np.prod(shape))
-        part = observations[:, start: start + size].reshape((-1, *shape))
+        part = observations[:, start : start + size].reshape((-1, *shape))
         inputs.append(np.ascontiguousarray(part.transpose(0, 3, 1, 2) if len(shape) == 3 else part))
         start += size
     return inputs
 
 
-def check_mlagents_model(path: Path, shapes: Sequence[tuple[int, ...]], spec: ml.ActionSpec,
-                         reference: tuple[np.ndarray, np.ndarray] | None = None, tolerance: float = TOLERANCE) -> float:
+def check_mlagents_model(
+    path: Path,
+    shapes: Sequence[tuple[int, ...]],
+    spec: ml.ActionSpec,
+    reference: tuple[np.ndarray, np.ndarray] | None = None,
+    tolerance: float = TOLERANCE,
+) -> float:
     """Raise :class:`NotAnMLAgentsModel` unless ``path`` follows ML-Agents' loader rules for a behavior with
     observation ``shapes`` (gymnasium's, a camera (H, W, C)) and actions ``spec``; with ``reference`` (flat
     observations and the policy's deterministic actions on them) its deterministic outputs must match within
@@ -181,9 +204,13 @@ def check_mlagents_model(path: Path, shapes: Sequence[tuple[int, ...]], spec: ml
     actions = np.asarray(expected).reshape(len(observations), -1)  # a hybrid's row: continuous, then discrete
     error = 0.0
     if spec.continuous:
-        error = assert_close(f"{path.name} deterministic_continuous_actions", [got[ml.DETERMINISTIC_CONTINUOUS]],
-                             [actions[:, : spec.continuous]], tolerance)
-    if spec.branches and not np.array_equal(got[ml.DETERMINISTIC_DISCRETE], actions[:, spec.continuous:]):
+        error = assert_close(
+            f"{path.name} deterministic_continuous_actions",
+            [got[ml.DETERMINISTIC_CONTINUOUS]],
+            [actions[:, : spec.continuous]],
+            tolerance,
+        )
+    if spec.branches and not np.array_equal(got[ml.DETERMINISTIC_DISCRETE], actions[:, spec.continuous :]):
         raise _fail(path, "deterministic_discrete_actions differ from the policy's greedy actions")
     return error
 
@@ -194,7 +221,7 @@ def _check_masks(path: Path, run: Any, observations: list[np.ndarray], spec: ml.
     for branch, size in enumerate(spec.branches):
         for action in range(size):
             mask = np.ones((rows, sum(spec.branches)), np.float32)
-            mask[:, start: start + size] = 0.0
+            mask[:, start : start + size] = 0.0
             mask[:, start + action] = 1.0
             got = run(observations, mask)
             for name in (ml.DISCRETE, ml.DETERMINISTIC_DISCRETE):

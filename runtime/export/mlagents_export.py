@@ -32,8 +32,16 @@ from runtime.export import mlagents_names as ml
 from runtime.export.checks import check_observations, export_tolerance, torch_outputs
 from runtime.export.exporter import ExportInput, Exporter
 from runtime.export.mlagents_check import check_mlagents_model
-from runtime.export.policy import CATEGORICAL, DETERMINISTIC, GAUSSIAN, HYBRID, MULTI_CATEGORICAL, \
-    SQUASHED_GAUSSIAN, ActionHead, ServingModel
+from runtime.export.policy import (
+    CATEGORICAL,
+    DETERMINISTIC,
+    GAUSSIAN,
+    HYBRID,
+    MULTI_CATEGORICAL,
+    SQUASHED_GAUSSIAN,
+    ActionHead,
+    ServingModel,
+)
 
 CONTINUOUS_HEADS = (GAUSSIAN, SQUASHED_GAUSSIAN, DETERMINISTIC, HYBRID)
 DISCRETE_HEADS = (CATEGORICAL, MULTI_CATEGORICAL, HYBRID)
@@ -62,12 +70,15 @@ def unsupported(serving: ServingModel) -> str | None:
     if head.kind in DISCRETE_HEADS and (head.start or any(head.starts or ())):
         return "ML-Agents' discrete actions start at 0"
     if head.kind in CONTINUOUS_HEADS and not (
-            head.bounded and np.allclose(head.low or (), -1.0) and np.allclose(head.high or (), 1.0)):
+        head.bounded and np.allclose(head.low or (), -1.0) and np.allclose(head.high or (), 1.0)
+    ):
         return f"ML-Agents' continuous actions are in [-1, 1], the policy's in [{head.low}, {head.high}]"
     size = sum(int(np.prod(shape)) for shape in unity.observation_shapes)
     if size != serving.observation_dim or any(len(shape) not in (1, 3) for shape in unity.observation_shapes):
-        return (f"the policy's {serving.observation_dim} observations are not the game's sensors "
-                f"{list(unity.observation_shapes)} (vectors and cameras) flattened in order")
+        return (
+            f"the policy's {serving.observation_dim} observations are not the game's sensors "
+            f"{list(unity.observation_shapes)} (vectors and cameras) flattened in order"
+        )
     return None
 
 
@@ -103,10 +114,10 @@ def mlagents_module(serving: ServingModel) -> Any:
             out = self.policy.features(torch.cat(flat, dim=1) if len(flat) > 1 else flat[0])
             outputs: list[torch.Tensor] = [self.version_number, self.memory_size]
             if spec.continuous:
-                outputs += self._continuous(out[:, : spec.continuous], out[:, spec.continuous: 2 * spec.continuous])
+                outputs += self._continuous(out[:, : spec.continuous], out[:, spec.continuous : 2 * spec.continuous])
             if spec.branches:  # a hybrid's logits follow its Gaussian's mean and log std
                 logits = 2 * spec.continuous
-                outputs += self._discrete(out[:, logits: logits + sum(spec.branches)], inputs[len(shapes)])
+                outputs += self._discrete(out[:, logits : logits + sum(spec.branches)], inputs[len(shapes)])
             return tuple(outputs)
 
         def _continuous(self, mean: torch.Tensor, log_std: torch.Tensor) -> list[torch.Tensor]:
@@ -117,19 +128,25 @@ def mlagents_module(serving: ServingModel) -> Any:
             if head.kind == SQUASHED_GAUSSIAN:
                 return [torch.tanh(sample), self.continuous_shape, torch.tanh(mean)]
             limit = ml.MAX_ABS_ACTION
-            return [torch.clamp(sample * limit, -limit, limit) / limit, self.continuous_shape,
-                    torch.clamp(mean * limit, -limit, limit) / limit]
+            return [
+                torch.clamp(sample * limit, -limit, limit) / limit,
+                self.continuous_shape,
+                torch.clamp(mean * limit, -limit, limit) / limit,
+            ]
 
         def _discrete(self, logits: torch.Tensor, masks: torch.Tensor) -> list[torch.Tensor]:
             samples, greedy, start = [], [], 0
             for size in spec.branches:
-                mask = masks[:, start: start + size]
-                masked = logits[:, start: start + size] * mask - ml.MASK_PENALTY * (1.0 - mask)
+                mask = masks[:, start : start + size]
+                masked = logits[:, start : start + size] * mask - ml.MASK_PENALTY * (1.0 - mask)
                 start += size
                 samples.append(torch.multinomial(torch.softmax(masked, dim=1), 1))
                 greedy.append(torch.argmax(masked, dim=1, keepdim=True))
-            return [torch.cat(samples, dim=1).to(torch.int64), self.discrete_shape,
-                    torch.cat(greedy, dim=1).to(torch.int64)]
+            return [
+                torch.cat(samples, dim=1).to(torch.int64),
+                self.discrete_shape,
+                torch.cat(greedy, dim=1).to(torch.int64),
+            ]
 
     return MLAgentsPolicy().eval()
 
@@ -152,9 +169,17 @@ def export_mlagents(serving: ServingModel, path: Path) -> None:
     # Identity nodes of initializers, as ML-Agents writes them.
     with warnings.catch_warnings(), torch.no_grad():
         warnings.simplefilter("ignore")
-        torch.onnx.export(mlagents_module(serving), tuple(example), str(path), dynamo=False, input_names=inputs,
-                          output_names=outputs, dynamic_axes=dynamic, opset_version=ml.OPSET,
-                          do_constant_folding=False)
+        torch.onnx.export(
+            mlagents_module(serving),
+            tuple(example),
+            str(path),
+            dynamo=False,
+            input_names=inputs,
+            output_names=outputs,
+            dynamic_axes=dynamic,
+            opset_version=ml.OPSET,
+            do_constant_folding=False,
+        )
 
 
 class MLAgentsOnnx(Exporter):
@@ -187,10 +212,18 @@ class MLAgentsOnnx(Exporter):
 
     def check(self, model: ExportInput, dest: Path) -> dict[str, Any]:
         paths = behavior_files(model.serving)
-        worst = _check_against(model.serving, [dest / ml.FOLDER / name for name in paths], model.observations,
-                               model.reference[0], model.tolerance)
-        return {self.name: [f"{ml.FOLDER}/{name}" for name in paths], "mlagents_opset": ml.OPSET,
-                "max_abs_error": {self.name: worst}}
+        worst = _check_against(
+            model.serving,
+            [dest / ml.FOLDER / name for name in paths],
+            model.observations,
+            model.reference[0],
+            model.tolerance,
+        )
+        return {
+            self.name: [f"{ml.FOLDER}/{name}" for name in paths],
+            "mlagents_opset": ml.OPSET,
+            "max_abs_error": {self.name: worst},
+        }
 
 
 def behavior_files(serving: ServingModel) -> list[str]:
@@ -207,11 +240,18 @@ def check_files(serving: ServingModel, paths: list[Path]) -> float:
     return _check_against(serving, paths, observations, outputs[0], export_tolerance(serving, observations, outputs))
 
 
-def _check_against(serving: ServingModel, paths: list[Path], observations: np.ndarray, actions: np.ndarray,
-                   tolerance: float) -> float:
+def _check_against(
+    serving: ServingModel, paths: list[Path], observations: np.ndarray, actions: np.ndarray, tolerance: float
+) -> float:
     """:func:`check_files` with the torch policy's ``actions`` on ``observations`` and the tolerance already made
     (the export pipeline's, when the files were just written)."""
     assert serving.unity is not None
-    return max((check_mlagents_model(path, serving.unity.observation_shapes, action_spec(serving.head),
-                                     (observations, actions), tolerance)
-                for path in paths), default=0.0)
+    return max(
+        (
+            check_mlagents_model(
+                path, serving.unity.observation_shapes, action_spec(serving.head), (observations, actions), tolerance
+            )
+            for path in paths
+        ),
+        default=0.0,
+    )

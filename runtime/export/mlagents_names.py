@@ -29,7 +29,8 @@ LOADABLE_OPS = frozenset(
     "ReduceMax ReduceMean ReduceMin ReduceProd ReduceSum Reshape Resize Shape Slice SpaceToDepth Split Squeeze Sub "
     "Sum Tile TopK Transpose Unsqueeze Upsample Where Xor "
     "Abs Acos Acosh Asin Asinh Atan Atanh Ceil Clip Cos Cosh Elu Exp Floor LeakyRelu Log LogSoftmax Neg PRelu "
-    "Reciprocal Relu Round Selu Sigmoid Sin Sinh Softmax Sqrt Tan Tanh".split())
+    "Reciprocal Relu Round Selu Sigmoid Sin Sinh Softmax Sqrt Tan Tanh".split()
+)
 """The ONNX operators Barracuda 2.0 (ML-Agents 2.x) imports, the narrowest of the three runtimes (Sentis and
 Inference Engine import them all)."""
 MODEL_VERSION = 3

@@ -8,8 +8,14 @@ from typing import Any, Sequence
 import numpy as np
 
 
-_ACTIVATION_OF = {"Tanh": "tanh", "ReLU": "relu", "Sigmoid": "sigmoid", "ELU": "elu", "SiLU": "silu",
-                  "Identity": "linear"}
+_ACTIVATION_OF = {
+    "Tanh": "tanh",
+    "ReLU": "relu",
+    "Sigmoid": "sigmoid",
+    "ELU": "elu",
+    "SiLU": "silu",
+    "Identity": "linear",
+}
 
 
 class NotAnMLP(Exception):
@@ -51,8 +57,11 @@ def mlp_description(
     if id(out) not in records:
         # The last leaf output whose first columns are the used output (e.g. before a log-std clamp and concat).
         for _module, _, output in reversed(list(records.values())):
-            if (output.shape[:-1] == out.shape[:-1] and output.shape[-1] >= cols
-                    and torch.equal(output[:, :cols], target)):
+            if (
+                output.shape[:-1] == out.shape[:-1]
+                and output.shape[-1] >= cols
+                and torch.equal(output[:, :cols], target)
+            ):
                 current = output
                 break
     chain = []

@@ -56,8 +56,9 @@ def _check_stochastic(head: ActionHead, got: list[np.ndarray], expected: list[np
     for index, (a, b) in enumerate(zip(got, expected)):
         if a.shape != b.shape or not np.all(np.isfinite(a)):
             raise ExportMismatch(f"ONNX: output {index} has shape {a.shape} (expected {b.shape}) or is not finite")
-    if head.bounded and not (np.all(got[0] >= np.asarray(head.low) - TOLERANCE)
-                             and np.all(got[0] <= np.asarray(head.high) + TOLERANCE)):
+    if head.bounded and not (
+        np.all(got[0] >= np.asarray(head.low) - TOLERANCE) and np.all(got[0] <= np.asarray(head.high) + TOLERANCE)
+    ):
         raise ExportMismatch("ONNX: actions outside the action bounds")
 
 
@@ -81,6 +82,5 @@ class Onnx(Exporter):
         if serving.stochastic:
             _check_stochastic(serving.head, got, model.reference)
         else:
-            error = compare_outputs("ONNX", serving.head, got, model.reference,
-                                    tolerance=model.tolerance)
+            error = compare_outputs("ONNX", serving.head, got, model.reference, tolerance=model.tolerance)
         return {self.name: ONNX_FILE, "onnx_opset": ONNX_OPSET, "max_abs_error": {self.name: error}}

@@ -25,8 +25,14 @@ import numpy as np
 from runtime.contracts import Plugins
 from runtime.errors import UserError
 from runtime.export import formats
-from runtime.export.checks import CHECK_SEED, ExportMismatch, check_observations, compare_outputs, export_tolerance, \
-    torch_outputs
+from runtime.export.checks import (
+    CHECK_SEED,
+    ExportMismatch,
+    check_observations,
+    compare_outputs,
+    export_tolerance,
+    torch_outputs,
+)
 from runtime.export.coach_export import serving_convention
 from runtime.export.exporter import ExportInput, Exporter
 from runtime.export.mlagents_export import behavior_files, check_files, unsupported
@@ -50,8 +56,13 @@ def _check_against_framework(model: ServingModel, observations: np.ndarray, refe
     names = output_names(model.head)
     torch.manual_seed(CHECK_SEED)
     own = model.reference(observations)
-    return compare_outputs(f"the serving module vs {', '.join(own)} of the framework", model.head,
-                           [reference[names.index(name)] for name in own], list(own.values()), names=list(own))
+    return compare_outputs(
+        f"the serving module vs {', '.join(own)} of the framework",
+        model.head,
+        [reference[names.index(name)] for name in own],
+        list(own.values()),
+        names=list(own),
+    )
 
 
 def _remove_files(exporter: Exporter, dest: Path) -> None:
@@ -149,8 +160,9 @@ def export_policies(model_dir: Path, models: Mapping[str, ServingModel]) -> dict
     policies: dict[str, Any] = {}
     for policy_id, model in models.items():
         folder = f"{POLICIES_DIR}/{_policy_folder(policy_id)}"
-        policies[policy_id] = _hoist_mlagents(model_dir, folder, _under(folder, export_serving(model_dir / folder,
-                                                                                                model)))
+        policies[policy_id] = _hoist_mlagents(
+            model_dir, folder, _under(folder, export_serving(model_dir / folder, model))
+        )
     return {"policies": policies}
 
 
@@ -198,8 +210,10 @@ def update_metadata(model_dir: Path, section: dict[str, Any]) -> None:
         tmp.unlink(missing_ok=True)
 
 
-CHECK_HELP = ("rewrite nothing: check a Unity model's mlagents/<Behavior>.onnx files by ML-Agents' loader rules and "
-              "against the policy in the checkpoint")
+CHECK_HELP = (
+    "rewrite nothing: check a Unity model's mlagents/<Behavior>.onnx files by ML-Agents' loader rules and "
+    "against the policy in the checkpoint"
+)
 """``rlrt export --check``."""
 
 
@@ -217,8 +231,9 @@ def export_model_folder(model_dir: Path, plugins: Plugins, stream: Any = None, c
     backend = plugins.require_backend_for_model(model_dir, metadata)
     make_folder(model_dir, "The --model-dir folder")  # it is rewritten: a read-only one fails before any work
     with guarded(model_dir, "The --model-dir folder"):
-        section = export_serving_models(model_dir, lambda: backend.serving_model(model_dir), stream,
-                                        explain_no_savedmodel=True)
+        section = export_serving_models(
+            model_dir, lambda: backend.serving_model(model_dir), stream, explain_no_savedmodel=True
+        )
         write_manifest(model_dir)  # the new exports are the folder's files now
     return section
 
@@ -233,7 +248,7 @@ def check_mlagents_folder(model_dir: Path, plugins: Plugins, stream: Any = None)
     metadata = json.loads((model_dir / METADATA_JSON).read_text())
     models = plugins.require_backend_for_model(model_dir, metadata).serving_model(model_dir)
     checked = 0
-    for model in (models.values() if isinstance(models, Mapping) else [models]):
+    for model in models.values() if isinstance(models, Mapping) else [models]:
         reason = unsupported(model)
         if model.unity is None:
             continue
@@ -249,11 +264,17 @@ def check_mlagents_folder(model_dir: Path, plugins: Plugins, stream: Any = None)
             except ExportMismatch as exc:
                 raise UserError(f"{exc}. `rlrt export --model-dir {model_dir}` writes it again.") from exc
             checked += 1
-            print(f"rlrt: {MLAGENTS_FOLDER}/{name} passes ML-Agents' loader rules (deterministic actions within "
-                  f"{error:.2g} of the policy)", file=out, flush=True)
+            print(
+                f"rlrt: {MLAGENTS_FOLDER}/{name} passes ML-Agents' loader rules (deterministic actions within "
+                f"{error:.2g} of the policy)",
+                file=out,
+                flush=True,
+            )
     if not checked:
-        raise UserError(f"--model-dir {model_dir} holds no Unity policy: --check checks ML-Agents' ONNX files, which "
-                        "only Unity jobs have.")
+        raise UserError(
+            f"--model-dir {model_dir} holds no Unity policy: --check checks ML-Agents' ONNX files, which "
+            "only Unity jobs have."
+        )
 
 
 def _require_model_folder(model_dir: Path) -> None:
@@ -263,16 +284,22 @@ def _require_model_folder(model_dir: Path) -> None:
     if kind == "a folder" and (model_dir / METADATA_JSON).is_file():
         return
     if kind == "a file" and model_dir.name.endswith((".tar.gz", ".tgz", ".tar")):
-        raise UserError(f"--model-dir {model_dir} is a model archive, not a model folder: `rlrt export` rewrites the "
-                        f"folder in place. Unpack it first (mkdir model && tar -xzf {model_dir} -C model) and give "
-                        "--model-dir model.")
+        raise UserError(
+            f"--model-dir {model_dir} is a model archive, not a model folder: `rlrt export` rewrites the "
+            f"folder in place. Unpack it first (mkdir model && tar -xzf {model_dir} -C model) and give "
+            "--model-dir model."
+        )
     if kind == "a folder":
         found = ", ".join(sorted(p.name for p in model_dir.iterdir())[:10]) or "nothing"
-        raise UserError(f"--model-dir {model_dir} is not a model folder: it has no {METADATA_JSON} (found: {found}). "
-                        "Give the model folder a training job wrote (`rlrt train`'s model/, or /opt/ml/model).")
+        raise UserError(
+            f"--model-dir {model_dir} is not a model folder: it has no {METADATA_JSON} (found: {found}). "
+            "Give the model folder a training job wrote (`rlrt train`'s model/, or /opt/ml/model)."
+        )
     require_file(model_dir, "--model-dir")  # nothing there, a broken link: said so
-    raise UserError(f"--model-dir {model_dir} is {kind}, not a model folder. Give the model folder a training job "
-                    "wrote (`rlrt train`'s model/, or /opt/ml/model).")
+    raise UserError(
+        f"--model-dir {model_dir} is {kind}, not a model folder. Give the model folder a training job "
+        "wrote (`rlrt train`'s model/, or /opt/ml/model)."
+    )
 
 
 def export_failure(exc: BaseException) -> str:
@@ -281,8 +308,12 @@ def export_failure(exc: BaseException) -> str:
     return str(exc) if isinstance(exc, UserError) else f"{type(exc).__name__}: {exc}"
 
 
-def export_serving_models(model_dir: Path, model: ServingModels | Callable[[], ServingModels],
-                          stream: Any = None, explain_no_savedmodel: bool | None = None) -> dict[str, Any]:
+def export_serving_models(
+    model_dir: Path,
+    model: ServingModels | Callable[[], ServingModels],
+    stream: Any = None,
+    explain_no_savedmodel: bool | None = None,
+) -> dict[str, Any]:
     """THE export step at the end of training (and ``rlrt export``): export ``model`` (a :class:`ServingModel`, one
     per policy id, or a callable returning either, so that an error building it is reported like an export error),
     record it in ``metadata.json`` and say what was written.
@@ -311,11 +342,13 @@ def export_serving_models(model_dir: Path, model: ServingModels | Callable[[], S
     policies = section.get("policies") or {None: section}
     written = [name for policy in policies.values() for name in _written(policy)]
     print(f"rlrt: serving exports ({time.monotonic() - started:.1f} s): {', '.join(written)}", file=out, flush=True)
-    skipped = sorted({str(policy["tensorflow_skipped"]) for policy in policies.values()
-                      if policy.get("tensorflow_skipped")})
+    skipped = sorted(
+        {str(policy["tensorflow_skipped"]) for policy in policies.values() if policy.get("tensorflow_skipped")}
+    )
     for reason in skipped if explain_no_savedmodel else []:
         print(f"rlrt: no TensorFlow SavedModel: {reason}", file=out, flush=True)
-    for reason in sorted({str(policy["mlagents_skipped"]) for policy in policies.values()
-                          if policy.get("mlagents_skipped")}):
+    for reason in sorted(
+        {str(policy["mlagents_skipped"]) for policy in policies.values() if policy.get("mlagents_skipped")}
+    ):
         print(f"rlrt: no ML-Agents ONNX for Unity: {reason}", file=out, flush=True)
     return section

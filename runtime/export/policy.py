@@ -137,13 +137,16 @@ class ActionHead:
         if self.kind == Q_ENSEMBLE:
             data.update(temperature=self.temperature, filter_threshold=self.filter_threshold)
         if self.kind in DISCRETE_PARTS:
-            data.update(parts=[int(n) for n in self.parts or ()],
-                        starts=[int(v) for v in self.starts or [0] * len(self.parts or ())])
+            data.update(
+                parts=[int(n) for n in self.parts or ()],
+                starts=[int(v) for v in self.starts or [0] * len(self.parts or ())],
+            )
         return data
 
 
-def build_serving_policy(body: Any, observation_dim: int, head: ActionHead,
-                         obs_filter: ObservationFilter | None) -> Any:
+def build_serving_policy(
+    body: Any, observation_dim: int, head: ActionHead, obs_filter: ObservationFilter | None
+) -> Any:
     """A ``torch.nn.Module``: float32 observations ``[batch, observation_dim]`` -> ``(actions[, probabilities])``."""
     import torch  # heavy: torch (~1.5 s)
 
@@ -171,8 +174,9 @@ def build_serving_policy(body: Any, observation_dim: int, head: ActionHead,
             self.bounded = head.bounded and head.kind not in (CATEGORICAL, MULTI_CATEGORICAL)
             self.head = head  # how an environment takes the actions (env_action); not part of the traced graph
             self.parts = [int(n) for n in head.parts or ()]
-            self.register_buffer("part_starts", torch.as_tensor(
-                list(head.starts or [0] * len(self.parts)) or [0], dtype=torch.int64))
+            self.register_buffer(
+                "part_starts", torch.as_tensor(list(head.starts or [0] * len(self.parts)) or [0], dtype=torch.int64)
+            )
             self.has_filter = obs_filter is not None
             if obs_filter is not None:
                 mean = obs_filter.mean if obs_filter.demean else np.zeros_like(obs_filter.mean)
@@ -208,7 +212,7 @@ def build_serving_policy(body: Any, observation_dim: int, head: ActionHead,
                 return self.parts_outputs(out[:, : self.size])
             action = self.continuous(out[:, : self.size])
             if self.head_kind == HYBRID:  # the Gaussian's mean and log std, then the parts' logits
-                discrete, probabilities = self.parts_outputs(out[:, 2 * self.size: 2 * self.size + sum(self.parts)])
+                discrete, probabilities = self.parts_outputs(out[:, 2 * self.size : 2 * self.size + sum(self.parts)])
                 return torch.cat([action, discrete.to(action.dtype)], dim=-1), probabilities
             return (action,)
 
@@ -243,7 +247,7 @@ def env_action(head: ActionHead | None, action: np.ndarray) -> Any:
     row as ``(continuous actions, discrete action or actions)``, any other as the array (``head`` None: a policy
     whose head is not known, taken as a plain one)."""
     if head is not None and head.kind == HYBRID:
-        discrete = np.rint(action[head.size:]).astype(np.int64)
+        discrete = np.rint(action[head.size :]).astype(np.int64)
         return action[: head.size].astype(np.float32), int(discrete[0]) if len(discrete) == 1 else discrete
     return int(action) if action.ndim == 0 else action
 

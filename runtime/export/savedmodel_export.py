@@ -67,15 +67,26 @@ class SavedModel(Exporter):
         started = time.monotonic()
         try:
             done = subprocess.run(
-                [str(tf_python), str(script), str(dest / POLICY_SPEC_FILE), str(dest / POLICY_WEIGHTS_FILE),
-                 str(target), str(model.scratch / _CHECK_IN), str(model.scratch / _CHECK_OUT)],
-                capture_output=True, text=True, env=env, timeout=TF_EXPORT_TIMEOUT_S,
+                [
+                    str(tf_python),
+                    str(script),
+                    str(dest / POLICY_SPEC_FILE),
+                    str(dest / POLICY_WEIGHTS_FILE),
+                    str(target),
+                    str(model.scratch / _CHECK_IN),
+                    str(model.scratch / _CHECK_OUT),
+                ],
+                capture_output=True,
+                text=True,
+                env=env,
+                timeout=TF_EXPORT_TIMEOUT_S,
             )
         except (subprocess.TimeoutExpired, OSError) as exc:
             raise self._failed(tf_python, exc) from exc
         if done.returncode != 0:
-            raise self._failed(tf_python, f"the TensorFlow exporter failed (exit {done.returncode}): "
-                                          f"{done.stderr.strip()[-2000:]}")
+            raise self._failed(
+                tf_python, f"the TensorFlow exporter failed (exit {done.returncode}): {done.stderr.strip()[-2000:]}"
+            )
         lines = done.stdout.strip().splitlines()
         run = {"seconds": round(time.monotonic() - started, 1), "tensorflow": lines[-1] if lines else ""}
         (model.scratch / _RUN).write_text(json.dumps(run))
@@ -88,8 +99,13 @@ class SavedModel(Exporter):
             worst = compare_outputs("SavedModel vs ONNX", model.serving.head, got, model.outputs["onnx"])
         except ExportMismatch as exc:
             raise self._failed(find_tf_python(), exc) from exc
-        return {self.name: {"path": self.files[0], "max_abs_error_vs_onnx": worst,
-                            **json.loads((model.scratch / _RUN).read_text())}}
+        return {
+            self.name: {
+                "path": self.files[0],
+                "max_abs_error_vs_onnx": worst,
+                **json.loads((model.scratch / _RUN).read_text()),
+            }
+        }
 
     @staticmethod
     def _failed(tf_python: Path | None, reason: object) -> ExportMismatch:

@@ -39,6 +39,7 @@ class PolicySpec(Exporter):
         with np.load(dest / POLICY_WEIGHTS_FILE) as saved:
             _, weights = model.description()
             if sorted(saved.files) != sorted(weights) or not all(
-                    np.array_equal(saved[name], np.asarray(value)) for name, value in weights.items()):
+                np.array_equal(saved[name], np.asarray(value)) for name, value in weights.items()
+            ):
                 raise ExportMismatch(f"{POLICY_WEIGHTS_FILE} does not hold the policy's weights")
         return {self.name: POLICY_SPEC_FILE, "policy_weights": POLICY_WEIGHTS_FILE}

@@ -75,8 +75,9 @@ def build(spec_path: str, weights_path: str, out_dir: str) -> list:
     class Policy(tf.Module):
         def __init__(self):
             super().__init__(name="rlrt_policy")
-            self.variables_by_name = {k: tf.Variable(v.astype(np.float32), trainable=False, name=k)
-                                      for k, v in weights.items()}
+            self.variables_by_name = {
+                k: tf.Variable(v.astype(np.float32), trainable=False, name=k) for k, v in weights.items()
+            }
             if obs_filter:
                 mean = np.asarray(obs_filter["mean"], np.float64) if obs_filter["demean"] else np.zeros(dim)
                 std = np.asarray(obs_filter["std"], np.float64)

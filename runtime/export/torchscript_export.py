@@ -46,7 +46,5 @@ class TorchScript(Exporter):
             torch.manual_seed(CHECK_SEED)
             got = [o.numpy() for o in loaded(torch.as_tensor(model.observations))]
         model.outputs[self.name] = got
-        error = compare_outputs("TorchScript", model.serving.head, got, model.reference,
-                                tolerance=model.tolerance)
+        error = compare_outputs("TorchScript", model.serving.head, got, model.reference, tolerance=model.tolerance)
         return {self.name: TORCHSCRIPT_FILE, "max_abs_error": {self.name: error}}
-

@@ -49,8 +49,9 @@ def read_json_object(path: Path) -> dict[str, Any]:
     except json.JSONDecodeError as exc:
         line = text.splitlines()[exc.lineno - 1] if exc.lineno - 1 < len(text.splitlines()) else ""
         shown = f": {line.strip()[:80]!r}" if line.strip() else ""
-        raise UserError(f"{path} is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}{shown}.") \
-            from None
+        raise UserError(
+            f"{path} is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}{shown}."
+        ) from None
     if not isinstance(data, dict):
         raise UserError(f"{path} must hold a JSON object ({{...}}), but it holds {_kind(data)}.")
     return data
@@ -66,9 +67,11 @@ def read_hyperparameters_file(path: Path) -> dict[str, Any]:
     except UserError:
         if not _is_yaml(path):
             raise
-        raise UserError(f"{path} is YAML, and --hyperparameters takes a JSON object of hyperparameters (`rlrt tune`'s "
-                        "best_hyperparameters.json, a SageMaker hyperparameters.json). A preset or an RL Zoo "
-                        f"hyperparameter file (ppo.yml) is given with --preset: rlrt train --preset {path}") from None
+        raise UserError(
+            f"{path} is YAML, and --hyperparameters takes a JSON object of hyperparameters (`rlrt tune`'s "
+            "best_hyperparameters.json, a SageMaker hyperparameters.json). A preset or an RL Zoo "
+            f"hyperparameter file (ppo.yml) is given with --preset: rlrt train --preset {path}"
+        ) from None
     if isinstance(data.get("hyperparameters"), dict) and "objective_metric_name" in data:
         data = data["hyperparameters"]
     return {str(key): decode_value(value) if isinstance(value, str) else value for key, value in data.items()}
@@ -92,18 +95,23 @@ def check_resource_config(path: Path, data: Mapping[str, Any]) -> None:
     if "current_host" in data and (not isinstance(host, str) or not host):
         raise UserError(f"{path}: 'current_host' must be a host name (a string such as \"algo-1\"), got {_kind(host)}.")
     hosts = data.get("hosts")
-    if "hosts" in data and (not isinstance(hosts, list) or not hosts
-                            or not all(isinstance(h, str) and h for h in hosts)):
-        raise UserError(f"{path}: 'hosts' must be a non-empty list of host names (e.g. [\"algo-1\", \"algo-2\"]), "
-                        f"got {_kind(hosts) if not isinstance(hosts, list) else json.dumps(hosts)[:100]}.")
+    if "hosts" in data and (
+        not isinstance(hosts, list) or not hosts or not all(isinstance(h, str) and h for h in hosts)
+    ):
+        raise UserError(
+            f'{path}: \'hosts\' must be a non-empty list of host names (e.g. ["algo-1", "algo-2"]), '
+            f"got {_kind(hosts) if not isinstance(hosts, list) else json.dumps(hosts)[:100]}."
+        )
 
 
 def check_input_data_config(path: Path, data: Mapping[str, Any]) -> None:
     """``inputdataconfig.json``: every channel maps to an object (e.g. ``{"TrainingInputMode": "File"}``)."""
     for channel, config in data.items():
         if not isinstance(config, dict):
-            raise UserError(f"{path}: channel '{channel}' must map to an object such as "
-                            f"{{\"TrainingInputMode\": \"File\"}}, got {_kind(config)}.")
+            raise UserError(
+                f"{path}: channel '{channel}' must map to an object such as "
+                f'{{"TrainingInputMode": "File"}}, got {_kind(config)}.'
+            )
 
 
 def read_config_files(config_dir: Path) -> dict[str, dict[str, Any]]:

@@ -61,8 +61,10 @@ def check_host_cpus(variable: str, value: int) -> int:
     """``value``, the per-host CPU count ``variable`` gives, when this host has that many CPUs; else a
     :class:`UserError` naming the variable, its value and the host's count."""
     if value > host_cpus():
-        raise UserError(f"The environment variable {variable}={value} asks for more CPUs than this host has: "
-                        f"{machine_line()}. {variable} counts the CPUs of one host (SageMaker sets it to the "
-                        "instance's count; a multi-host job's hosts are added up by its Ray cluster): unset it, or "
-                        f"set it to at most {host_cpus()}.")
+        raise UserError(
+            f"The environment variable {variable}={value} asks for more CPUs than this host has: "
+            f"{machine_line()}. {variable} counts the CPUs of one host (SageMaker sets it to the "
+            "instance's count; a multi-host job's hosts are added up by its Ray cluster): unset it, or "
+            f"set it to at most {host_cpus()}."
+        )
     return value

@@ -132,9 +132,11 @@ class JobEnvironment:
         fifo = self.channel_dir(f"{channel}_0")
         if mode.lower() != "pipe" and not os.path.lexists(fifo):
             return ""
-        return (f"it came in Pipe mode ({fifo} is a named pipe, not a folder of files): rlrt reads channels in File "
-                "mode. Give the channel input_mode='File' (or 'FastFile'), e.g. "
-                f"TrainingInput(s3_data=..., input_mode='File'), or the estimator's input_mode='File'.")
+        return (
+            f"it came in Pipe mode ({fifo} is a named pipe, not a folder of files): rlrt reads channels in File "
+            "mode. Give the channel input_mode='File' (or 'FastFile'), e.g. "
+            f"TrainingInput(s3_data=..., input_mode='File'), or the estimator's input_mode='File'."
+        )
 
     @property
     def is_master(self) -> bool:
@@ -154,7 +156,7 @@ def _count_gpus() -> int:
 
 LOCAL_CHANNEL_HINTS = {
     "model": "name the model with --model PATH (a model folder, or a model.tar.gz; `rlrt train` writes one in its "
-             "tree's model/)",
+    "tree's model/)",
     "checkpoint": "name the model with --model PATH (a model folder, or a model.tar.gz)",
 }
 """What a user outside SageMaker does instead of passing a channel, for the channels a command takes another way."""
@@ -185,8 +187,10 @@ def flatten_nested(hyperparameters: Mapping[str, Any]) -> dict[str, Any]:
             pending += [(f"{prefix}.{key}", item) for key, item in value.items()]
             continue
         if prefix in flat and flat[prefix] != value:
-            raise UserError(f"The hyperparameter {prefix} is given twice: {json.dumps(flat[prefix], default=str)} "
-                            f"and, inside the '{NESTED_ROOT}' object, {json.dumps(value, default=str)}. Give it once.")
+            raise UserError(
+                f"The hyperparameter {prefix} is given twice: {json.dumps(flat[prefix], default=str)} "
+                f"and, inside the '{NESTED_ROOT}' object, {json.dumps(value, default=str)}. Give it once."
+            )
         flat[prefix] = value
     return flat
 
@@ -230,8 +234,10 @@ def _count_from(variable: str, default: Callable[[], int]) -> int:
     except ValueError:
         value = -1
     if value < 0:
-        raise UserError(f"The environment variable {variable}={raw!r} must be a whole number >= 0 (SageMaker sets it "
-                        "to the instance's count); unset it or fix it.")
+        raise UserError(
+            f"The environment variable {variable}={raw!r} must be a whole number >= 0 (SageMaker sets it "
+            "to the instance's count); unset it or fix it."
+        )
     return value
 
 
@@ -244,10 +250,12 @@ def _check_visible_gpus(asked: int) -> None:
 
         visible = max(visible, torch.cuda.device_count())
     if visible < asked:
-        raise UserError(f"The environment variable {NUM_GPUS_ENV}={os.environ[NUM_GPUS_ENV].strip()} asks for {asked} "
-                        f"GPU(s), but {'none is' if not visible else f'only {visible} is'} visible on this machine "
-                        "(nvidia-smi, CUDA_VISIBLE_DEVICES, torch.cuda). Unset it or set it to 0 to train on the CPU, "
-                        "or run the job on a GPU instance with the GPU image.")
+        raise UserError(
+            f"The environment variable {NUM_GPUS_ENV}={os.environ[NUM_GPUS_ENV].strip()} asks for {asked} "
+            f"GPU(s), but {'none is' if not visible else f'only {visible} is'} visible on this machine "
+            "(nvidia-smi, CUDA_VISIBLE_DEVICES, torch.cuda). Unset it or set it to 0 to train on the CPU, "
+            "or run the job on a GPU instance with the GPU image."
+        )
 
 
 def load_environment(base_dir: Path | str | None = None) -> JobEnvironment:

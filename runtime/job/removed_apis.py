@@ -13,28 +13,36 @@ from typing import Mapping
 
 from runtime.errors import UserError
 
-MIGRATING = "docs/MIGRATING.md, \"Porting a custom model\""
+MIGRATING = 'docs/MIGRATING.md, "Porting a custom model"'
 REMOVED_MODULES: dict[str, str] = {
     "ray.rllib.agents": "Ray 2.x removed ray.rllib.agents (RLlib 1.x's trainers). rlrt's SageMakerRayLauncher trains "
-                        "the experiment itself, so drop the import; a script that needs an algorithm's settings "
-                        "imports its config from ray.rllib.algorithms (e.g. ray.rllib.algorithms.ppo.PPOConfig)",
+    "the experiment itself, so drop the import; a script that needs an algorithm's settings "
+    "imports its config from ray.rllib.algorithms (e.g. ray.rllib.algorithms.ppo.PPOConfig)",
     "ray.rllib.models.tf": "TensorFlow models (TFModelV2) do not run on rlrt, which trains torch on RLlib 2.x's new "
-                           f"API stack: port the model to a torch RLModule ({MIGRATING})",
+    f"API stack: port the model to a torch RLModule ({MIGRATING})",
 }
 REMOVED_NAMES: dict[tuple[str, str], str] = {
     ("ray.rllib.models", "Model"): "ray.rllib.models.Model (RLlib 0.8's model class) is gone: port the model to a "
-                                   f"torch RLModule ({MIGRATING})",
+    f"torch RLModule ({MIGRATING})",
 }
-CUSTOM_MODEL = ("ModelCatalog.register_custom_model registers an old-API-stack ModelV2, which RLlib 2.x's new API "
-                f"stack (what rlrt trains) does not run: port it to a torch RLModule ({MIGRATING})")
-MASK_MODEL = ("; an action-masking model (the examples' \"action_mask\") needs no port: drop the model file and its "
-              "registration; rlrt masks an environment whose Dict observation has an 'action_mask' entry itself, in "
-              "place of the experiment's 'custom_model' (docs/MIGRATING.md: \"Action masking needs no custom model\")")
-APE_X = ("Ape-X is gone from Ray 2.x: train DQN with prioritized replay (rl.training.config.replay_buffer_config: "
-         "{\"type\": \"PrioritizedEpisodeReplayBuffer\"}) and more env runners instead")
+CUSTOM_MODEL = (
+    "ModelCatalog.register_custom_model registers an old-API-stack ModelV2, which RLlib 2.x's new API "
+    f"stack (what rlrt trains) does not run: port it to a torch RLModule ({MIGRATING})"
+)
+MASK_MODEL = (
+    '; an action-masking model (the examples\' "action_mask") needs no port: drop the model file and its '
+    "registration; rlrt masks an environment whose Dict observation has an 'action_mask' entry itself, in "
+    "place of the experiment's 'custom_model' (docs/MIGRATING.md: \"Action masking needs no custom model\")"
+)
+APE_X = (
+    "Ape-X is gone from Ray 2.x: train DQN with prioritized replay (rl.training.config.replay_buffer_config: "
+    '{"type": "PrioritizedEpisodeReplayBuffer"}) and more env runners instead'
+)
 APE_X_NAMES = ("APEX", "APEX_DDPG", "ApeX", "APEX-DQN")
-A3C = ("A3C and A2C are gone from Ray 2.x: train PPO, or APPO / IMPALA (asynchronous sampling from many env runners, "
-       "as A3C did)")
+A3C = (
+    "A3C and A2C are gone from Ray 2.x: train PPO, or APPO / IMPALA (asynchronous sampling from many env runners, "
+    "as A3C did)"
+)
 REMOVED_ALGORITHMS: dict[str, str] = {**dict.fromkeys(APE_X_NAMES, APE_X), **dict.fromkeys(("A3C", "A2C"), A3C)}
 
 
@@ -71,8 +79,14 @@ def findings(source: str, name: str) -> list[str]:
         if isinstance(node, (ast.Import, ast.ImportFrom)) and id(node) not in guarded:
             modules = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or ""]
             for module in modules:
-                removed = next((why for prefix, why in REMOVED_MODULES.items()
-                                if module == prefix or module.startswith(prefix + ".")), None)
+                removed = next(
+                    (
+                        why
+                        for prefix, why in REMOVED_MODULES.items()
+                        if module == prefix or module.startswith(prefix + ".")
+                    ),
+                    None,
+                )
                 if removed:
                     found.append((node.lineno, f"`{ast.unparse(node)}`: {removed}"))
             if isinstance(node, ast.ImportFrom):
@@ -80,23 +94,35 @@ def findings(source: str, name: str) -> list[str]:
                     why = REMOVED_NAMES.get((node.module or "", alias.name))
                     if why:
                         found.append((node.lineno, f"`{ast.unparse(node)}`: {why}"))
-        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and \
-                node.func.attr == "register_custom_model":
+        elif (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr == "register_custom_model"
+        ):
             named = node.args[0] if node.args else None
             masking = isinstance(named, ast.Constant) and "mask" in str(named.value).lower()
-            found.append((node.lineno,
-                          f"`{ast.unparse(node.func)}(...)`: {CUSTOM_MODEL}{MASK_MODEL if masking else ''}"))
+            found.append(
+                (node.lineno, f"`{ast.unparse(node.func)}(...)`: {CUSTOM_MODEL}{MASK_MODEL if masking else ''}")
+            )
         elif isinstance(node, ast.Dict):
             for key, value in zip(node.keys, node.values):
-                if isinstance(key, ast.Constant) and key.value == "run" and isinstance(value, ast.Constant) \
-                        and value.value in REMOVED_ALGORITHMS:
-                    found.append((value.lineno, f"`\"run\": \"{value.value}\"`: {REMOVED_ALGORITHMS[value.value]}"))
+                if (
+                    isinstance(key, ast.Constant)
+                    and key.value == "run"
+                    and isinstance(value, ast.Constant)
+                    and value.value in REMOVED_ALGORITHMS
+                ):
+                    found.append((value.lineno, f'`"run": "{value.value}"`: {REMOVED_ALGORITHMS[value.value]}'))
     return [f"{name}:{line}: {what}" for line, what in sorted(set(found))]
 
 
-OUTSIDE_REASONS = {"absolute": "has an absolute path", "outside": "points outside the folder",
-                   "absolute link": "is a link to an absolute path", "special": "is a device or a pipe",
-                   "link outside": "is a link out of the folder"}
+OUTSIDE_REASONS = {
+    "absolute": "has an absolute path",
+    "outside": "points outside the folder",
+    "absolute link": "is a link to an absolute path",
+    "special": "is a device or a pipe",
+    "link outside": "is a link out of the folder",
+}
 
 
 def outside_reason(member: tarfile.TarInfo, folder: str = "/opt/ml/code") -> str | None:
@@ -128,10 +154,12 @@ def refuse_outside_member(archive: Path, member: tarfile.TarInfo) -> None:
     archive with no filter, so such a member lands anywhere the job may write."""
     why = outside_reason(member)
     if why is not None:
-        raise UserError(f"The source archive {archive} holds the member {member.name!r}, which "
-                        f"{OUTSIDE_REASONS[why]}: sagemaker-training would write it outside the job's code folder, so "
-                        "the job does not start. Pack the source dir with paths inside it (the SageMaker SDK's "
-                        "source_dir does), without '..', absolute paths or links out of it.")
+        raise UserError(
+            f"The source archive {archive} holds the member {member.name!r}, which "
+            f"{OUTSIDE_REASONS[why]}: sagemaker-training would write it outside the job's code folder, so "
+            "the job does not start. Pack the source dir with paths inside it (the SageMaker SDK's "
+            "source_dir does), without '..', absolute paths or links out of it."
+        )
 
 
 def _sources(location: Path) -> dict[str, str]:
@@ -188,7 +216,7 @@ def script_files(files: Mapping[str, str], entry_point: str) -> list[str]:
 def read_source_dir(submit_directory: str) -> dict[str, str]:
     """name -> text of each Python file of a local source dir (a folder or ``sourcedir.tar.gz``, as a path or
     ``file://`` URL); {} for an S3 one, which sagemaker-training downloads later (not inspected here)."""
-    location = submit_directory[len("file://"):] if submit_directory.startswith("file://") else submit_directory
+    location = submit_directory[len("file://") :] if submit_directory.startswith("file://") else submit_directory
     return {} if "://" in location else _sources(Path(location))
 
 
@@ -219,5 +247,7 @@ def refuse_removed_apis(submit_directory: str, files: Mapping[str, str], entry_p
     source dir ``submit_directory``, read into ``files``) uses that Ray 2.x removed."""
     problems = removed_apis_in(files, entry_point)
     if problems:
-        raise UserError(f"The source dir {submit_directory} uses what Ray 2.x removed (rlrt runs Ray 2.x):\n"
-                        + "\n".join(f"  - {p}" for p in problems))
+        raise UserError(
+            f"The source dir {submit_directory} uses what Ray 2.x removed (rlrt runs Ray 2.x):\n"
+            + "\n".join(f"  - {p}" for p in problems)
+        )

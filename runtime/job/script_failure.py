@@ -33,10 +33,12 @@ TENSORFLOW_HINT = (
     "TensorFlow is not in rlrt's image: rlrt trains with torch and exports the model itself (model/: policy.onnx, "
     "TorchScript, config.json; a TensorFlow SavedModel only where TensorFlow is installed, docs/SERVING.md). Delete "
     "the `import tensorflow` from {file} and any TF1 model-saving method it imports TensorFlow for (SageMaker RL's "
-    "_save_tf_model() override: rlrt never calls it); see docs/MIGRATING.md.")
+    "_save_tf_model() override: rlrt never calls it); see docs/MIGRATING.md."
+)
 MISSING_MODULE_HINT = (
     "The module {module} is not installed in rlrt's image: add it to a requirements.txt in source_dir (the toolkit "
-    "installs it before the script runs), or delete the import.")
+    "installs it before the script runs), or delete the import."
+)
 
 
 @dataclass(frozen=True)
@@ -56,12 +58,11 @@ class ScriptError:
 def last_error(text: str) -> ScriptError | None:
     """The error the last Python traceback in ``text`` ends in; None when there is none."""
     lines = text.splitlines()
-    start = next((i for i in range(len(lines) - 1, -1, -1) if lines[i].startswith("Traceback (most recent call")),
-                 None)
+    start = next((i for i in range(len(lines) - 1, -1, -1) if lines[i].startswith("Traceback (most recent call")), None)
     if start is None:
         return None
     frame: re.Match[str] | None = None
-    for line in lines[start + 1:]:
+    for line in lines[start + 1 :]:
         found = _FRAME.match(line)
         if found:
             frame = found
@@ -71,8 +72,12 @@ def last_error(text: str) -> ScriptError | None:
         error = _ERROR.match(line.strip())
         if error is None:
             return None
-        return ScriptError(error["type"], (error["message"] or "").strip(),
-                           frame["file"] if frame else "", int(frame["line"]) if frame else 0)
+        return ScriptError(
+            error["type"],
+            (error["message"] or "").strip(),
+            frame["file"] if frame else "",
+            int(frame["line"]) if frame else 0,
+        )
     return None
 
 
@@ -91,13 +96,16 @@ def failure_message(program: str, error: ScriptError, code: int) -> str:
     """The failure file's text for a script that ended in ``error`` with exit ``code``."""
     where = error.where()
     raised = f"{error.type}: {error.message}" if error.message else error.type
-    message = (f"The entry point {program} failed ({TOOLKIT_FAILURE}: exit code {code}): {raised}"
-               + (f" ({where})" if where else "") + ".")
+    message = (
+        f"The entry point {program} failed ({TOOLKIT_FAILURE}: exit code {code}): {raised}"
+        + (f" ({where})" if where else "")
+        + "."
+    )
     advice = hint(error)
     tail = "The full traceback is in the job's log (stderr)."
     room = FAILURE_PREVIEW_CHARS - len(tail) - len(advice) - 2
     if len(message) > room:
-        message = message[:max(room - 3, 80)] + "..."
+        message = message[: max(room - 3, 80)] + "..."
     return " ".join(part for part in (message, advice, tail) if part)
 
 

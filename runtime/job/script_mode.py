@@ -44,12 +44,14 @@ def refuse_uploaded_sagemaker_rl(hyperparameters: Mapping[str, Any], files: Mapp
             f"package ({', '.join(package[:4])}{', ...' if len(package) > 4 else ''}), which your script would "
             "import instead of rlrt's. SageMaker RL's "
             "copy is written for Ray 0.8 - 1.x (it imports ray.rllib.agents, gone in Ray 2.x). Drop "
-            "dependencies=[\"common/sagemaker_rl\"] from the estimator: rlrt ships sagemaker_rl "
-            "(see docs/MIGRATING.md).")
+            'dependencies=["common/sagemaker_rl"] from the estimator: rlrt ships sagemaker_rl '
+            "(see docs/MIGRATING.md)."
+        )
 
 
 STOCK_EVALUATION: Mapping[str, str] = MappingProxyType(
-    {"evaluate-ray.py": "evaluate", "evaluate-unity.py": "evaluate", "evaluate-coach.py": "evaluate-offline"})
+    {"evaluate-ray.py": "evaluate", "evaluate-unity.py": "evaluate", "evaluate-coach.py": "evaluate-offline"}
+)
 """The SageMaker RL examples' evaluation scripts (the notebooks' ``entry_point``) -> the rlrt command that does their
 work (the seeds' ``Episode reward:`` / ``Testing>`` lines, ``evaluation.json``; docs/NOTEBOOKS.md)."""
 GONE_FOR_EVALUATION = ("rl_coach",)
@@ -64,8 +66,7 @@ def stock_evaluation(hyperparameters: Mapping[str, Any], files: Mapping[str, str
     evaluator plays the model with the same hyperparameters and prints the same lines. None: run the script."""
     program = str(hyperparameters.get(params.USER_PROGRAM_PARAM) or "")
     command = STOCK_EVALUATION.get(Path(program).name)
-    if command is not None and (removed_apis_in(files, program)
-                                or imports_any(files, program, GONE_FOR_EVALUATION)):
+    if command is not None and (removed_apis_in(files, program) or imports_any(files, program, GONE_FOR_EVALUATION)):
         return command
     return None
 
@@ -89,12 +90,19 @@ def complete_input_data_config(config_dir: Path, channels: tuple[str, ...]) -> N
     path = config_dir / INPUT_DATA_CONFIG_JSON
     if path.exists():
         return
-    config = {name: {"TrainingInputMode": "File", "S3DistributionType": "FullyReplicated",
-                     "RecordWrapperType": "None"} for name in channels}
+    config = {
+        name: {"TrainingInputMode": "File", "S3DistributionType": "FullyReplicated", "RecordWrapperType": "None"}
+        for name in channels
+    }
     try:
         path.write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
     except OSError as exc:
-        raise UserError(f"{path} is missing and cannot be written ({exc.strerror}): sagemaker-training needs it to "
-                        "run the script. Add it to the tree (JSON: one entry per channel, {} for none).") from exc
-    print(f"rlrt: wrote {path} ({', '.join(channels) or 'no channels'}): sagemaker-training needs it and this tree "
-          "had none", flush=True)
+        raise UserError(
+            f"{path} is missing and cannot be written ({exc.strerror}): sagemaker-training needs it to "
+            "run the script. Add it to the tree (JSON: one entry per channel, {} for none)."
+        ) from exc
+    print(
+        f"rlrt: wrote {path} ({', '.join(channels) or 'no channels'}): sagemaker-training needs it and this tree "
+        "had none",
+        flush=True,
+    )

@@ -41,8 +41,10 @@ def grace_s() -> float:
     except ValueError:
         value = -1.0
     if not 0 <= value <= 120:
-        raise UserError(f"{GRACE_ENV} must be a number of seconds from 0 to 120 (SageMaker kills a stopped job 120 s "
-                        f"after SIGTERM), got {given!r}.")
+        raise UserError(
+            f"{GRACE_ENV} must be a number of seconds from 0 to 120 (SageMaker kills a stopped job 120 s "
+            f"after SIGTERM), got {given!r}."
+        )
     return value
 
 
@@ -83,8 +85,12 @@ class ScriptStop:
         passed = signal.SIGTERM if signum == signal.SIGHUP else signum
         if not self.signal_name:
             self.signal_name, self._sent_at = name, time.monotonic()
-            print(f"rlrt: {name} received: passed on to {what} as {signal.Signals(passed).name}; waiting up to "
-                  f"{self.grace:g} s for it to save and exit", file=sys.stderr, flush=True)
+            print(
+                f"rlrt: {name} received: passed on to {what} as {signal.Signals(passed).name}; waiting up to "
+                f"{self.grace:g} s for it to save and exit",
+                file=sys.stderr,
+                flush=True,
+            )
         else:
             print(f"rlrt: a second {name}: passed on to {what}", file=sys.stderr, flush=True)
         for target in targets:
@@ -117,8 +123,11 @@ class ScriptStop:
                 self._kill()
 
     def _kill(self) -> None:
-        print(f"rlrt: {self.program} did not exit within {self.grace:g} s of {self.signal_name}: stopping it "
-              "(SIGKILL)", file=sys.stderr, flush=True)
+        print(
+            f"rlrt: {self.program} did not exit within {self.grace:g} s of {self.signal_name}: stopping it (SIGKILL)",
+            file=sys.stderr,
+            flush=True,
+        )
         self.killed = True
         try:
             toolkit = psutil.Process(self.toolkit.pid)
@@ -136,17 +145,25 @@ class ScriptStop:
         script exited 0)."""
         took = time.monotonic() - self._sent_at
         if code == 0 and not self.killed:
-            print(f"rlrt: {self.program} exited 0 {took:.1f} s after {self.signal_name}: the job ends as the script "
-                  "ended it", file=sys.stderr, flush=True)
+            print(
+                f"rlrt: {self.program} exited 0 {took:.1f} s after {self.signal_name}: the job ends as the script "
+                "ended it",
+                file=sys.stderr,
+                flush=True,
+            )
             return 0
         if self.killed:
-            message = (f"Stopped by {self.signal_name}: the entry point {self.program} did not exit within "
-                       f"{self.grace:g} s of it and was killed; what it had not saved is lost. Save checkpoints "
-                       f"during training, or on SIGTERM within {self.grace:g} s ({GRACE_ENV} sets the wait, up to "
-                       "120 s).")
+            message = (
+                f"Stopped by {self.signal_name}: the entry point {self.program} did not exit within "
+                f"{self.grace:g} s of it and was killed; what it had not saved is lost. Save checkpoints "
+                f"during training, or on SIGTERM within {self.grace:g} s ({GRACE_ENV} sets the wait, up to "
+                "120 s)."
+            )
         else:
-            message = (f"Stopped by {self.signal_name}: the entry point {self.program} exited with code {code} "
-                       f"{took:.1f} s after the signal was passed on to it.")
+            message = (
+                f"Stopped by {self.signal_name}: the entry point {self.program} exited with code {code} "
+                f"{took:.1f} s after the signal was passed on to it."
+            )
         try:
             written = failure_file.read_text(encoding="utf-8")
         except OSError:

@@ -70,8 +70,10 @@ def _make_envs(env_id: str, num_envs: int, env_config: Mapping[str, Any] | None)
         unexpected = re.search(r"unexpected keyword argument '([^']*)'", str(exc))
         if unexpected is None:
             raise
-        raise UserError(f"{env_id} does not take the --env-config key '{unexpected.group(1)}' (its constructor has "
-                        f"no such argument; given {json.dumps(dict(env_config or {}), default=str)[:200]}).") from exc
+        raise UserError(
+            f"{env_id} does not take the --env-config key '{unexpected.group(1)}' (its constructor has "
+            f"no such argument; given {json.dumps(dict(env_config or {}), default=str)[:200]})."
+        ) from exc
 
 
 def check_probabilities(probs: Sequence[float], n_actions: int, where: str) -> np.ndarray:
@@ -81,8 +83,9 @@ def check_probabilities(probs: Sequence[float], n_actions: int, where: str) -> n
     except (TypeError, ValueError) as exc:
         raise UserError(f"{where}: action probabilities must be a list of numbers, got {probs!r}.") from exc
     if array.ndim != 1 or array.shape[0] != n_actions:
-        raise UserError(f"{where}: expected {n_actions} action probabilities, "
-                        f"got {json.dumps(np.asarray(probs).tolist())}.")
+        raise UserError(
+            f"{where}: expected {n_actions} action probabilities, got {json.dumps(np.asarray(probs).tolist())}."
+        )
     if not np.all(np.isfinite(array)) or np.any(array < 0):
         raise UserError(f"{where}: action probabilities must be finite and >= 0, got {array.tolist()}.")
     if abs(float(array.sum()) - 1.0) > PROBABILITY_TOLERANCE:
@@ -102,8 +105,10 @@ def read_batch_transform_output(path: Path) -> list[list[float]]:
         try:
             text = path.read_text(encoding="utf-8")
         except UnicodeDecodeError as exc:  # a binary file, or one saved as UTF-16
-            raise UserError(f"The --policy-file {path} is not UTF-8 text ({exc.reason} at byte {exc.start}): give "
-                            "the JSON-lines file a Batch Transform (or `rlrt transform`) wrote.") from exc
+            raise UserError(
+                f"The --policy-file {path} is not UTF-8 text ({exc.reason} at byte {exc.start}): give "
+                "the JSON-lines file a Batch Transform (or `rlrt transform`) wrote."
+            ) from exc
     vectors: list[list[float]] = []
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
@@ -125,8 +130,9 @@ def read_batch_transform_output(path: Path) -> list[list[float]]:
         if not isinstance(predictions, list) or not all(
             isinstance(p, (int, float)) and not isinstance(p, bool) for p in predictions
         ):
-            raise UserError(f"{path}, line {number}: 'predictions' must hold a list of probabilities, "
-                            f"got {predictions!r}.")
+            raise UserError(
+                f"{path}, line {number}: 'predictions' must hold a list of probabilities, got {predictions!r}."
+            )
         vectors.append([float(p) for p in predictions])
     if not vectors:
         raise UserError(f"Batch Transform output file {path} holds no predictions.")
@@ -149,8 +155,9 @@ def behaviour_probabilities(
     if len(rows) == 1 and num_envs > 1:
         rows = rows * num_envs
     if len(rows) != num_envs:
-        raise UserError(f"{source}: {len(rows)} probability vectors for {num_envs} environments; give one, or one "
-                        "per env.")
+        raise UserError(
+            f"{source}: {len(rows)} probability vectors for {num_envs} environments; give one, or one per env."
+        )
     return np.stack([check_probabilities(row, n_actions, f"{source}, env {i}") for i, row in enumerate(rows)])
 
 
@@ -208,11 +215,13 @@ def collect(
     action_space = envs[0].action_space
     discrete = isinstance(action_space, spaces.Discrete)
     if not discrete and not isinstance(action_space, spaces.Box):
-        raise UserError(f"{env_id} has a {type(action_space).__name__} action space; collect supports Discrete "
-                        "and Box.")
+        raise UserError(
+            f"{env_id} has a {type(action_space).__name__} action space; collect supports Discrete and Box."
+        )
     if policy is not None and not discrete:
-        raise UserError(f"{env_id} has continuous actions: a model's action probabilities apply to discrete "
-                        "actions only.")
+        raise UserError(
+            f"{env_id} has continuous actions: a model's action probabilities apply to discrete actions only."
+        )
     if discrete:
         probs = behaviour_probabilities(num_envs, int(action_space.n), probabilities, probabilities_source)
     elif probabilities is not None:
@@ -242,8 +251,12 @@ def collect(
             while any(f < num_episodes for f in finished):
                 if policy is not None:
                     predicted = np.asarray(policy(np.stack(obs)), dtype=np.float64)
-                    probs = np.stack([check_probabilities(row, int(action_space.n), f"{probabilities_source}, env {i}")
-                                      for i, row in enumerate(predicted)])
+                    probs = np.stack(
+                        [
+                            check_probabilities(row, int(action_space.n), f"{probabilities_source}, env {i}")
+                            for i, row in enumerate(predicted)
+                        ]
+                    )
                 for i, env in enumerate(envs):
                     if finished[i] >= num_episodes:
                         continue
@@ -293,7 +306,7 @@ def write_rollouts(rows: list[dict[str, Any]], output: Path) -> None:
     frame = pd.DataFrame(rows)
     first = [c for c in (ACTION, PROBABILITIES, EPISODE_ID, REWARD, CUMULATIVE_REWARDS) if c in frame.columns]
     actions = sorted((c for c in frame.columns if c.startswith(f"{ACTION}_")), key=lambda c: int(c.rsplit("_", 1)[1]))
-    states = sorted((c for c in frame.columns if c.startswith(STATE_PREFIX)), key=lambda c: int(c[len(STATE_PREFIX):]))
+    states = sorted((c for c in frame.columns if c.startswith(STATE_PREFIX)), key=lambda c: int(c[len(STATE_PREFIX) :]))
     frame = frame[actions + first + states] if actions else frame[first + states]
     if output.suffix.lower() != ".parquet" and PROBABILITIES in frame.columns:
         frame[PROBABILITIES] = frame[PROBABILITIES].map(json.dumps)
@@ -314,9 +327,11 @@ def model_policy(model: Path, env_id: str = "the environment") -> Callable[[np.n
 
     def probabilities(observations: np.ndarray) -> np.ndarray:
         if observations.shape[1:] != (onnx_policy.observation_dim,):
-            raise UserError(f"The model in {model} takes observations of shape ({onnx_policy.observation_dim},); "
-                            f"{env_id}'s are {tuple(observations.shape[1:])}: collect with the environment the "
-                            "model was trained on (its metadata.json names it).")
+            raise UserError(
+                f"The model in {model} takes observations of shape ({onnx_policy.observation_dim},); "
+                f"{env_id}'s are {tuple(observations.shape[1:])}: collect with the environment the "
+                "model was trained on (its metadata.json names it)."
+            )
         return onnx_policy.predict(observations.astype(np.float32))[ACTION_PROBABILITIES]
 
     return probabilities

@@ -106,8 +106,9 @@ def sequential_doubly_robust(data: LoggedData, target_probs: np.ndarray, q_value
     return float(np.mean(per_episode))
 
 
-def one_step_estimators(data: LoggedData, target_probs: np.ndarray,
-                        reward_model: np.ndarray) -> tuple[float, float, float]:
+def one_step_estimators(
+    data: LoggedData, target_probs: np.ndarray, reward_model: np.ndarray
+) -> tuple[float, float, float]:
     """Coach's per-step (contextual bandit) estimators: (inverse propensity score, direct method, doubly robust)."""
     rho = _rho(data, target_probs)
     rewards = data.rewards.astype(np.float64)
@@ -167,8 +168,9 @@ def evaluate_all(
         if q_values is not None:
             values["ope_sdr"] = sequential_doubly_robust(data, target_probs, q_values, gamma)
         if reward_model is not None:
-            values["ope_ips"], values["ope_dm"], values["ope_dr"] = one_step_estimators(data, target_probs,
-                                                                                        reward_model)
+            values["ope_ips"], values["ope_dm"], values["ope_dr"] = one_step_estimators(
+                data, target_probs, reward_model
+            )
     values["ope_fqe"] = fqe
     return OPEResult(values)
 
@@ -182,14 +184,29 @@ class FQETracker:
     is not the expected target FQE estimates, so the d3rlpy backend passes a squared-error one.
     """
 
-    def __init__(self, algo: Any, dataset: Any, data: LoggedData, gamma: float, learning_rate: float = 1e-4,
-                 batch_size: int = 100, target_update_interval: int = 100, observation_scaler: Any = None,
-                 sample: Any = None, q_func_factory: Any = None) -> None:
+    def __init__(
+        self,
+        algo: Any,
+        dataset: Any,
+        data: LoggedData,
+        gamma: float,
+        learning_rate: float = 1e-4,
+        batch_size: int = 100,
+        target_update_interval: int = 100,
+        observation_scaler: Any = None,
+        sample: Any = None,
+        q_func_factory: Any = None,
+    ) -> None:
         from d3rlpy.ope import FQE, DiscreteFQE, FQEConfig  # heavy: d3rlpy (offline jobs only)
 
-        config = FQEConfig(learning_rate=learning_rate, batch_size=batch_size, gamma=gamma,
-                           target_update_interval=target_update_interval, observation_scaler=observation_scaler,
-                           **({"q_func_factory": q_func_factory} if q_func_factory is not None else {}))
+        config = FQEConfig(
+            learning_rate=learning_rate,
+            batch_size=batch_size,
+            gamma=gamma,
+            target_update_interval=target_update_interval,
+            observation_scaler=observation_scaler,
+            **({"q_func_factory": q_func_factory} if q_func_factory is not None else {}),
+        )
         cls = DiscreteFQE if data.discrete else FQE
         self.fqe = cls(algo=algo, config=config, device="cpu:0")
         self.sample = sample or dataset.sample_transition_batch
@@ -214,8 +231,13 @@ class OPECsv:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self.columns = ["Training Iter", "Gradient Steps", "Wall-Clock Time", "Evaluation Reward",
-                        *METRIC_COLUMNS.values()]
+        self.columns = [
+            "Training Iter",
+            "Gradient Steps",
+            "Wall-Clock Time",
+            "Evaluation Reward",
+            *METRIC_COLUMNS.values(),
+        ]
         path.parent.mkdir(parents=True, exist_ok=True)
         new = not path.exists() or path.stat().st_size == 0
         self.handle = path.open("a", newline="", encoding="utf-8")

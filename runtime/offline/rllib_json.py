@@ -38,13 +38,19 @@ RLLIB_OUTPUT_GLOB = "output-*.json"
 """The names RLlib 1.x's JsonWriter gives its files; in a folder, the ``.json`` files read as sample batches."""
 REQUIRED = ("obs", "actions", "rewards", "eps_id")
 DONE_COLUMNS = ("dones", "terminateds")
-_NUMPY_GLOBALS = frozenset({
-    ("numpy", "ndarray"), ("numpy", "dtype"),
-    ("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
-    ("numpy.core.multiarray", "scalar"), ("numpy._core.multiarray", "scalar"),
-    ("numpy.core.numeric", "_frombuffer"), ("numpy._core.numeric", "_frombuffer"),
-    ("_codecs", "encode"),  # protocol 2 pickles a numpy array's bytes as _codecs.encode(text, "latin1")
-})
+_NUMPY_GLOBALS = frozenset(
+    {
+        ("numpy", "ndarray"),
+        ("numpy", "dtype"),
+        ("numpy.core.multiarray", "_reconstruct"),
+        ("numpy._core.multiarray", "_reconstruct"),
+        ("numpy.core.multiarray", "scalar"),
+        ("numpy._core.multiarray", "scalar"),
+        ("numpy.core.numeric", "_frombuffer"),
+        ("numpy._core.numeric", "_frombuffer"),
+        ("_codecs", "encode"),  # protocol 2 pickles a numpy array's bytes as _codecs.encode(text, "latin1")
+    }
+)
 """What a pickled numpy array refers to (numpy 1.x names its modules numpy.core, numpy 2.x numpy._core)."""
 
 
@@ -77,14 +83,18 @@ def unpack_column(text: str, path: Path, line: int, column: str) -> Any:
     try:
         raw = base64.b64decode(text.encode("ascii"), validate=True)
     except (binascii.Error, ValueError, UnicodeEncodeError):
-        raise UserError(f"{where}: the column is a string but not RLlib's compressed form (base64 text); a column "
-                        "is a JSON list or the base64 of an LZ4-compressed pickled numpy array.") from None
+        raise UserError(
+            f"{where}: the column is a string but not RLlib's compressed form (base64 text); a column "
+            "is a JSON list or the base64 of an LZ4-compressed pickled numpy array."
+        ) from None
     try:
         import lz4.frame  # heavy: LZ4, only to read RLlib 1.x's compressed sample-batch columns
     except ImportError:
-        raise UserError(f"{where}: the column is LZ4-compressed (RLlib's output_compress_columns), and the Python "
-                        "package 'lz4' is not installed in this environment. Install it (pip install lz4), or "
-                        "write the batches again with output_compress_columns: [] (plain JSON lists).") from None
+        raise UserError(
+            f"{where}: the column is LZ4-compressed (RLlib's output_compress_columns), and the Python "
+            "package 'lz4' is not installed in this environment. Install it (pip install lz4), or "
+            "write the batches again with output_compress_columns: [] (plain JSON lists)."
+        ) from None
     try:
         data = lz4.frame.decompress(raw)
     except Exception as exc:  # noqa: BLE001 - lz4 raises RuntimeError and others for a damaged frame
@@ -92,9 +102,11 @@ def unpack_column(text: str, path: Path, line: int, column: str) -> Any:
     try:
         return _NumpyUnpickler(io.BytesIO(data)).load()
     except Exception as exc:  # noqa: BLE001 - a damaged or foreign pickle fails in many ways, all the user's data
-        raise UserError(f"{where}: the compressed column is not a pickled numpy array ({exc}). RLlib 1.x pickles "
-                        "its columns; RLlib 0.x's pyarrow-serialized columns cannot be read: write them again "
-                        "with output_compress_columns: [].") from None
+        raise UserError(
+            f"{where}: the compressed column is not a pickled numpy array ({exc}). RLlib 1.x pickles "
+            "its columns; RLlib 0.x's pyarrow-serialized columns cannot be read: write them again "
+            "with output_compress_columns: []."
+        ) from None
 
 
 def _array(value: Any, path: Path, line: int, column: str, kinds: str, what: str) -> np.ndarray:
@@ -106,8 +118,9 @@ def _array(value: Any, path: Path, line: int, column: str, kinds: str, what: str
     except (ValueError, TypeError, OverflowError, RecursionError):
         array = None
     if array is None or array.dtype.kind not in kinds or array.ndim == 0:
-        raise UserError(f"{_where(path, line, column)}: expected a list of {what}, one per step; got "
-                        f"{_shortened(value)}.")
+        raise UserError(
+            f"{_where(path, line, column)}: expected a list of {what}, one per step; got {_shortened(value)}."
+        )
     return array
 
 
@@ -140,20 +153,29 @@ def _batches(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
         try:
             batch = json.loads(text)
         except (json.JSONDecodeError, RecursionError) as exc:
-            raise UserError(f"{_where(path, number)}: not a JSON object ({getattr(exc, 'msg', exc)}); RLlib's output "
-                            "files hold one sample batch per line.") from None
+            raise UserError(
+                f"{_where(path, number)}: not a JSON object ({getattr(exc, 'msg', exc)}); RLlib's output "
+                "files hold one sample batch per line."
+            ) from None
         kind = batch.get("type") if isinstance(batch, dict) else None
         if kind == "MultiAgentBatch":
             policies = batch.get("policy_batches")
-            if not isinstance(policies, dict) or len(policies) != 1 or not isinstance(
-                    next(iter(policies.values())), dict):
+            if (
+                not isinstance(policies, dict)
+                or len(policies) != 1
+                or not isinstance(next(iter(policies.values())), dict)
+            ):
                 names = ", ".join(map(str, policies)) if isinstance(policies, dict) else "none"
-                raise UserError(f"{_where(path, number)}: a MultiAgentBatch with policies {names}: an offline "
-                                "algorithm trains one policy, from batches of exactly one.")
+                raise UserError(
+                    f"{_where(path, number)}: a MultiAgentBatch with policies {names}: an offline "
+                    "algorithm trains one policy, from batches of exactly one."
+                )
             batch = next(iter(policies.values()))
         elif kind != "SampleBatch":
-            raise UserError(f"{_where(path, number)}: expected an RLlib sample batch, a JSON object with "
-                            f"\"type\": \"SampleBatch\"; got {_shortened(kind if isinstance(batch, dict) else batch)}.")
+            raise UserError(
+                f"{_where(path, number)}: expected an RLlib sample batch, a JSON object with "
+                f'"type": "SampleBatch"; got {_shortened(kind if isinstance(batch, dict) else batch)}.'
+            )
         yield number, batch
 
 
@@ -162,22 +184,32 @@ def _read_batch(batch: dict[str, Any], path: Path, line: int) -> dict[str, np.nd
     done_column = next((c for c in DONE_COLUMNS if c in batch), None)
     missing = [c for c in REQUIRED if c not in batch] + ([] if done_column else ["dones"])
     if missing:
-        raise UserError(f"{_where(path, line)}: the sample batch has no column(s) {', '.join(map(repr, missing))}; "
-                        f"found {', '.join(map(repr, sorted(batch)))}.")
+        raise UserError(
+            f"{_where(path, line)}: the sample batch has no column(s) {', '.join(map(repr, missing))}; "
+            f"found {', '.join(map(repr, sorted(batch)))}."
+        )
     rewards = _finite(_array(batch["rewards"], path, line, "rewards", "iuf", "numbers"), path, line, "rewards")
     columns = {"rewards": rewards}
     steps = len(rewards)
-    read = [("obs", "biuf", "numbers (observations)"), ("actions", "iuf", "actions"),
-            ("eps_id", "iu", "integer episode ids"), (done_column, "bi", "true/false"),
-            ("truncateds", "bi", "true/false"), ("t", "iu", "integer steps"), ("action_prob", "iuf", "probabilities"),
-            ("action_logp", "iuf", "log-probabilities"), ("action_dist_inputs", "iuf", "numbers")]
+    read = [
+        ("obs", "biuf", "numbers (observations)"),
+        ("actions", "iuf", "actions"),
+        ("eps_id", "iu", "integer episode ids"),
+        (done_column, "bi", "true/false"),
+        ("truncateds", "bi", "true/false"),
+        ("t", "iu", "integer steps"),
+        ("action_prob", "iuf", "probabilities"),
+        ("action_logp", "iuf", "log-probabilities"),
+        ("action_dist_inputs", "iuf", "numbers"),
+    ]
     for column, kinds, what in read:
         if column not in batch:
             continue
         array = _array(batch[column], path, line, column, kinds, what)
         if len(array) != steps:
-            raise UserError(f"{_where(path, line, column)}: {len(array)} entries, but 'rewards' has {steps} "
-                            "(one per step).")
+            raise UserError(
+                f"{_where(path, line, column)}: {len(array)} entries, but 'rewards' has {steps} (one per step)."
+            )
         columns["dones" if column == done_column else column] = array
     if not steps:  # an empty batch: nothing to read (its columns are empty too)
         return columns
@@ -185,15 +217,19 @@ def _read_batch(batch: dict[str, Any], path: Path, line: int) -> dict[str, np.nd
     if columns["actions"].dtype.kind == "f":
         columns["actions"] = _finite(columns["actions"].reshape(steps, -1), path, line, "actions")
     elif columns["actions"].ndim != 1:
-        raise UserError(f"{_where(path, line, 'actions')}: integer actions must be one per step (discrete); "
-                        f"got shape {columns['actions'].shape}.")
+        raise UserError(
+            f"{_where(path, line, 'actions')}: integer actions must be one per step (discrete); "
+            f"got shape {columns['actions'].shape}."
+        )
     elif steps and (columns["actions"].min() < 0 or columns["actions"].max() >= MAX_DISCRETE_ACTIONS):
-        raise UserError(f"{_where(path, line, 'actions')}: a discrete action must be from 0 to "
-                        f"{MAX_DISCRETE_ACTIONS - 1}.")
+        raise UserError(
+            f"{_where(path, line, 'actions')}: a discrete action must be from 0 to {MAX_DISCRETE_ACTIONS - 1}."
+        )
     for column in ("rewards", "eps_id", "dones", "truncateds", "t", "action_prob", "action_logp"):
         if column in columns and columns[column].ndim != 1:
-            raise UserError(f"{_where(path, line, column)}: expected one value per step; got shape "
-                            f"{columns[column].shape}.")
+            raise UserError(
+                f"{_where(path, line, column)}: expected one value per step; got shape {columns[column].shape}."
+            )
     probability = columns.get("action_prob")
     if probability is None and "action_logp" in columns:
         probability = np.exp(_finite(columns["action_logp"], path, line, "action_logp"))
@@ -201,8 +237,10 @@ def _read_batch(batch: dict[str, Any], path: Path, line: int) -> dict[str, np.nd
         probability = _finite(probability, path, line, "action_prob")
         bad = np.flatnonzero((probability <= 0) | (probability > 1 + 1e-6))
         if len(bad):
-            raise UserError(f"{_where(path, line, 'action_prob')}: step {int(bad[0])} has probability "
-                            f"{probability[bad[0]]:g}; a behaviour policy's probability of its action is in (0, 1].")
+            raise UserError(
+                f"{_where(path, line, 'action_prob')}: step {int(bad[0])} has probability "
+                f"{probability[bad[0]]:g}; a behaviour policy's probability of its action is in (0, 1]."
+            )
         columns["action_prob"] = np.minimum(probability, 1.0)
     return columns
 
@@ -216,23 +254,32 @@ def _merged(batches: list[tuple[Path, int, dict[str, np.ndarray]]]) -> dict[str,
     for path, line, cols in batches[1:]:
         where, origin = _where(path, line), _where(first_path, first_line)
         if (cols["actions"].dtype.kind in "iu") != discrete:
-            raise UserError(f"{where}: its actions are {'continuous' if discrete else 'discrete'} but those of "
-                            f"{origin} are not (integer actions are discrete, numbers with a fraction continuous).")
+            raise UserError(
+                f"{where}: its actions are {'continuous' if discrete else 'discrete'} but those of "
+                f"{origin} are not (integer actions are discrete, numbers with a fraction continuous)."
+            )
         if cols["obs"].shape[1] != first["obs"].shape[1]:
-            raise UserError(f"{where}: observations of {cols['obs'].shape[1]} numbers, but {origin} has "
-                            f"{first['obs'].shape[1]}.")
+            raise UserError(
+                f"{where}: observations of {cols['obs'].shape[1]} numbers, but {origin} has {first['obs'].shape[1]}."
+            )
         if not discrete and cols["actions"].shape[1] != first["actions"].shape[1]:
-            raise UserError(f"{where}: actions of {cols['actions'].shape[1]} numbers, but {origin} has "
-                            f"{first['actions'].shape[1]}.")
+            raise UserError(
+                f"{where}: actions of {cols['actions'].shape[1]} numbers, but {origin} has {first['actions'].shape[1]}."
+            )
         if discrete and ("action_prob" in cols) != has_probs:
-            raise UserError(f"{where} and {origin}: only one of them has the behaviour probabilities "
-                            "('action_prob' or 'action_logp').")
+            raise UserError(
+                f"{where} and {origin}: only one of them has the behaviour probabilities "
+                "('action_prob' or 'action_logp')."
+            )
 
     def joined(column: str) -> np.ndarray:
         return np.concatenate([cols[column] for _, _, cols in batches])
 
-    widths = [cols["action_dist_inputs"].shape[1] for _, _, cols in batches
-              if discrete and cols.get("action_dist_inputs") is not None and cols["action_dist_inputs"].ndim == 2]
+    widths = [
+        cols["action_dist_inputs"].shape[1]
+        for _, _, cols in batches
+        if discrete and cols.get("action_dist_inputs") is not None and cols["action_dist_inputs"].ndim == 2
+    ]
     merged: dict[str, Any] = {c: joined(c) for c in ("obs", "actions", "rewards", "dones", *sorted(use))}
     merged["eps_id"] = [e for _, _, cols in batches for e in cols["eps_id"].tolist()]
     merged["action_prob"] = joined("action_prob") if has_probs else None
@@ -257,8 +304,9 @@ def load_rllib_json(paths: list[Path]) -> dict[str, Any]:
         raise UserError(f"{', '.join(map(str, paths))}: the sample batches hold no steps.")
     merged = _merged(batches)
     ranks: dict[Any, int] = {}
-    episode_of_row = np.fromiter((ranks.setdefault(e, len(ranks)) for e in merged["eps_id"]), dtype=np.int64,
-                                 count=len(merged["eps_id"]))
+    episode_of_row = np.fromiter(
+        (ranks.setdefault(e, len(ranks)) for e in merged["eps_id"]), dtype=np.int64, count=len(merged["eps_id"])
+    )
     steps = merged["t"] if "t" in merged else np.arange(len(episode_of_row))
     order = np.lexsort((steps, episode_of_row))
     lengths = np.bincount(episode_of_row, minlength=len(ranks))
@@ -268,13 +316,17 @@ def load_rllib_json(paths: list[Path]) -> dict[str, Any]:
     origin: list[tuple[Path, int]] = merged["origin"]
     if len(repeated):
         a, b = (origin[int(order[i])] for i in (repeated[0], repeated[0] + 1))
-        raise UserError(f"{_where(*b, 't')}: step {int(sorted_steps[repeated[0] + 1])} of episode "
-                        f"{merged['eps_id'][order[repeated[0]]]} is logged twice (also in {_where(*a)}).")
+        raise UserError(
+            f"{_where(*b, 't')}: step {int(sorted_steps[repeated[0] + 1])} of episode "
+            f"{merged['eps_id'][order[repeated[0]]]} is logged twice (also in {_where(*a)})."
+        )
     dones = merged["dones"][order].astype(bool)
     early = np.flatnonzero(dones & ~np.isin(np.arange(len(order)), last))
     if len(early):
-        raise UserError(f"{_where(*origin[int(order[early[0]])], 'dones')}: episode "
-                        f"{merged['eps_id'][order[early[0]]]} is done at this step, but has later steps.")
+        raise UserError(
+            f"{_where(*origin[int(order[early[0]])], 'dones')}: episode "
+            f"{merged['eps_id'][order[early[0]]]} is done at this step, but has later steps."
+        )
     ended = dones[last] & ~(merged["truncateds"][order][last].astype(bool) if "truncateds" in merged else False)
     probs = None
     if merged["action_prob"] is not None:

@@ -22,9 +22,7 @@ class TransitionTable:
 
         picker = dataset.transition_picker
         buffer = dataset.buffer
-        everything = TransitionMiniBatch.from_transitions(
-            [picker(*buffer[i]) for i in range(dataset.transition_count)]
-        )
+        everything = TransitionMiniBatch.from_transitions([picker(*buffer[i]) for i in range(dataset.transition_count)])
         self._cls = TransitionMiniBatch
         self.observations = np.ascontiguousarray(everything.observations)
         self.actions = np.ascontiguousarray(everything.actions)

@@ -67,12 +67,19 @@ def read_run(tree: Path, x_key: str) -> Run:
     (with what to give instead)."""
     progress = tree / INTERMEDIATE_DIR / PROGRESS_CSV
     if not progress.is_file():
-        inner = sorted(p.name for p in tree.iterdir() if (p / INTERMEDIATE_DIR / PROGRESS_CSV).is_file()) \
-            if tree.is_dir() else []
+        inner = (
+            sorted(p.name for p in tree.iterdir() if (p / INTERMEDIATE_DIR / PROGRESS_CSV).is_file())
+            if tree.is_dir()
+            else []
+        )
         what = "no such folder" if not tree.exists() else f"no {INTERMEDIATE_DIR / PROGRESS_CSV} in it"
-        hint = (f"it holds job trees ({', '.join(inner[:3])}{', ...' if len(inner) > 3 else ''}): give them, e.g. "
-                f"rlrt plot {tree}/*" if inner else "give the folders `rlrt train` made, e.g. rlrt plot "
-                "rlrt-jobs/cartpole-ppo-s1-* rlrt-jobs/cartpole-ppo-s2-*")
+        hint = (
+            f"it holds job trees ({', '.join(inner[:3])}{', ...' if len(inner) > 3 else ''}): give them, e.g. "
+            f"rlrt plot {tree}/*"
+            if inner
+            else "give the folders `rlrt train` made, e.g. rlrt plot "
+            "rlrt-jobs/cartpole-ppo-s1-* rlrt-jobs/cartpole-ppo-s2-*"
+        )
         raise UserError(f"{tree} is not a job tree ({what}): {hint}.")
     try:
         rows = read_progress(progress)
@@ -85,10 +92,15 @@ def read_run(tree: Path, x_key: str) -> Run:
     if isinstance(plain.get("config"), dict):
         plain["config"] = {k: v for k, v in plain["config"].items() if k != "seed"}
     env, algorithm = resolved.get("env") or "", resolved.get("algorithm") or ""
-    label = " ".join(str(p) for p in (resolved.get("preset") or tree.name, f"({env}, {algorithm})" if env else "")
-                     if p)
-    return Run(tree, tuple(x for x, _ in kept), tuple(y for _, y in kept),
-               json.dumps(plain, sort_keys=True, default=str), label, resolved.get("seed"))
+    label = " ".join(str(p) for p in (resolved.get("preset") or tree.name, f"({env}, {algorithm})" if env else "") if p)
+    return Run(
+        tree,
+        tuple(x for x, _ in kept),
+        tuple(y for _, y in kept),
+        json.dumps(plain, sort_keys=True, default=str),
+        label,
+        resolved.get("seed"),
+    )
 
 
 def _configuration(tree: Path) -> dict[str, Any]:
@@ -116,9 +128,18 @@ def aggregate(runs: Sequence[Run]) -> list[Aggregate]:
         common = [x for x in xs if all(run.x[0] <= x <= run.x[-1] for run in members)]
         grid = common or xs
         values = [[float(np.interp(x, run.x, run.y)) for run in members if run.x[0] <= x <= run.x[-1]] for x in grid]
-        result.append(Aggregate(label, tuple(members), tuple(grid), tuple(len(v) for v in values),
-                                tuple(float(np.mean(v)) for v in values), tuple(min(v) for v in values),
-                                tuple(max(v) for v in values), tuple(float(np.std(v)) for v in values)))
+        result.append(
+            Aggregate(
+                label,
+                tuple(members),
+                tuple(grid),
+                tuple(len(v) for v in values),
+                tuple(float(np.mean(v)) for v in values),
+                tuple(min(v) for v in values),
+                tuple(max(v) for v in values),
+                tuple(float(np.std(v)) for v in values),
+            )
+        )
     return result
 
 
@@ -133,8 +154,9 @@ def _distinct_labels(groups: Sequence[Sequence[Run]]) -> list[str]:
             labels.append(base)
             continue
         mine = _flat(json.loads(members[0].configuration))
-        differing = sorted(key for key in mine if any(_flat(json.loads(o.configuration)).get(key) != mine[key]
-                                                      for o in others))
+        differing = sorted(
+            key for key in mine if any(_flat(json.loads(o.configuration)).get(key) != mine[key] for o in others)
+        )
         labels.append(base + " " + ", ".join(f"{k}={json.dumps(mine[k])}" for k in differing[:3]))
     return labels
 
@@ -156,16 +178,22 @@ def _series(group: Aggregate) -> Series:
         seed = f", seed {run.seed}" if run.seed is not None else ""
         return Series(f"{group.label}{seed} ({run.tree.name})", group.x, group.mean)
     seeds = len(group.runs)
-    return Series(f"{group.label}: mean of {seeds} seeds", group.x, group.mean, (group.low, group.high),
-                  f"min - max of the {seeds} seeds")
+    return Series(
+        f"{group.label}: mean of {seeds} seeds",
+        group.x,
+        group.mean,
+        (group.low, group.high),
+        f"min - max of the {seeds} seeds",
+    )
 
 
 def write_table(groups: Sequence[Aggregate], x_key: str, path: Path) -> None:
     """``--csv``: one row per configuration and x."""
     with path.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
-        writer.writerow(["configuration", x_key, "runs", f"{RETURN}_mean", f"{RETURN}_min", f"{RETURN}_max",
-                         f"{RETURN}_std"])
+        writer.writerow(
+            ["configuration", x_key, "runs", f"{RETURN}_mean", f"{RETURN}_min", f"{RETURN}_max", f"{RETURN}_std"]
+        )
         for group in groups:
             for row in zip(group.x, group.count, group.mean, group.low, group.high, group.std):
                 writer.writerow([group.label, *(f"{value:.6g}" for value in row)])
@@ -180,11 +208,15 @@ def plot_runs(trees: Sequence[Path], output: Path, x: str = "steps", table: Path
         if run.x:
             runs.append(run)
         else:
-            print(f"rlrt: {tree}: no {RETURN} against {x_key} in its progress.csv yet (no episode ended): not drawn",
-                  flush=True)
+            print(
+                f"rlrt: {tree}: no {RETURN} against {x_key} in its progress.csv yet (no episode ended): not drawn",
+                flush=True,
+            )
     if not runs:
-        raise UserError("None of the job trees has a finished episode to draw yet: plot them once their jobs have "
-                        "trained an iteration.")
+        raise UserError(
+            "None of the job trees has a finished episode to draw yet: plot them once their jobs have "
+            "trained an iteration."
+        )
     groups = aggregate(runs)
     envs = sorted({json.loads(run.configuration).get("env") or "" for run in runs} - {""})
     title = f"{', '.join(envs) or 'episode return'}: {len(runs)} run{'s' * (len(runs) > 1)}"

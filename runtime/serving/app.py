@@ -51,9 +51,15 @@ T = TypeVar("T")
 class InferenceApp:
     """The ASGI application: one per worker process (the model is loaded in the worker, at the server's start-up)."""
 
-    def __init__(self, model: Path | ModelSnapshot, max_body_mb: int = MAX_BODY_MB, workers: int = 1,
-                 threads: int = DEFAULT_THREADS, read_timeout_s: float = DEFAULT_READ_TIMEOUT_S,
-                 timeout_s: float = DEFAULT_TIMEOUT_S) -> None:
+    def __init__(
+        self,
+        model: Path | ModelSnapshot,
+        max_body_mb: int = MAX_BODY_MB,
+        workers: int = 1,
+        threads: int = DEFAULT_THREADS,
+        read_timeout_s: float = DEFAULT_READ_TIMEOUT_S,
+        timeout_s: float = DEFAULT_TIMEOUT_S,
+    ) -> None:
         self.model = model
         self.max_body_bytes = max_body_mb * 1024 * 1024
         self.max_body_mb = max_body_mb
@@ -84,14 +90,18 @@ class InferenceApp:
         headers = {name.decode("latin-1").lower(): value.decode("latin-1") for name, value in scope["headers"]}
         method, path = scope["method"], scope["path"].rstrip("/") or "/"
         length = headers.get("content-length", "")
-        large = method == "POST" and path == "/invocations" and not (length.isdigit()
-                                                                     and 0 < int(length) <= LARGE_BODY_BYTES)
+        large = (
+            method == "POST"
+            and path == "/invocations"
+            and not (length.isdigit() and 0 < int(length) <= LARGE_BODY_BYTES)
+        )
         rest: Iterator[bytes] | None = None
         async with self.large if large else contextlib.nullcontext():
             try:
                 status, answer, content_type = await self.handle(method, path, headers, receive)
-                pieces, rest = ([answer], None) if isinstance(answer, bytes) else \
-                    await self._in_pool(_first_pieces, answer)
+                pieces, rest = (
+                    ([answer], None) if isinstance(answer, bytes) else await self._in_pool(_first_pieces, answer)
+                )
             except Exception as exc:  # one bad request never takes a worker down
                 log.exception("unexpected error answering %s %s", method, path)
                 status, content_type = 500, codec.JSON
@@ -121,12 +131,20 @@ class InferenceApp:
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 
-    async def _respond(self, send: Send, receive: Receive, status: int, content_type: str, pieces: list[bytes],
-                       rest: Iterator[bytes] | None) -> None:
+    async def _respond(
+        self,
+        send: Send,
+        receive: Receive,
+        status: int,
+        content_type: str,
+        pieces: list[bytes],
+        rest: Iterator[bytes] | None,
+    ) -> None:
         """Send the answer; a piece the client does not take within the server timeout raises TimeoutError. A
         streamed answer stops when the client leaves (the server reports ``http.disconnect`` and would drop what is
         sent after it); an error's watch also reads the rest of a body left unread (408, 413), so the client,
         still sending, gets to read its answer."""
+
         async def message(**fields: Any) -> None:
             async with asyncio.timeout(self.timeout_s):
                 await send(fields)
@@ -167,8 +185,17 @@ class InferenceApp:
             self.load()
             return 200, b'{"status": "healthy"}', codec.JSON
         if path == "/execution-parameters" and method == "GET":
-            return 200, json.dumps({"MaxConcurrentTransforms": self.workers, "BatchStrategy": "MULTI_RECORD",
-                                    "MaxPayloadInMB": min(self.max_body_mb, 100)}).encode(), codec.JSON
+            return (
+                200,
+                json.dumps(
+                    {
+                        "MaxConcurrentTransforms": self.workers,
+                        "BatchStrategy": "MULTI_RECORD",
+                        "MaxPayloadInMB": min(self.max_body_mb, 100),
+                    }
+                ).encode(),
+                codec.JSON,
+            )
         return 404, _error(f"no route {method} {path}; use GET /ping or POST /invocations"), codec.JSON
 
     async def invoke(self, headers: Mapping[str, str], receive: Receive) -> Answer:
@@ -220,8 +247,9 @@ class InferenceApp:
         assert self.policy is not None
         try:
             coach = self.policy.coach  # a Coach model answers a bare JSON list observation as Coach's serving did
-            observation = None if coach is None else coach_observation(body, content_type, accept,
-                                                                       self.policy.observation_dim)
+            observation = (
+                None if coach is None else coach_observation(body, content_type, accept, self.policy.observation_dim)
+            )
             if coach is not None and observation is not None:
                 return 200, coach.answer(observation), codec.JSON
             decoded = codec.decode(body, content_type, self.policy.observation_dim, GENERAL_PARSE_MB << 20)
@@ -244,8 +272,10 @@ def decompressed(body: bytes, encoding: str, limit_mb: int) -> bytes:
     it: the body limit is on what the model reads, so a small body that inflates past it (a gzip bomb) is a 413
     found after ``limit_mb`` is inflated, not after all of it. Another encoding is a 415 naming it."""
     if encoding not in ("gzip", "x-gzip"):
-        raise codec.UnsupportedContentType(f"Content-Encoding {encoding!r} is not supported: send the body "
-                                           "uncompressed, or gzip-compressed with Content-Encoding: gzip")
+        raise codec.UnsupportedContentType(
+            f"Content-Encoding {encoding!r} is not supported: send the body "
+            "uncompressed, or gzip-compressed with Content-Encoding: gzip"
+        )
     limit = limit_mb << 20
     inflater = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)  # gzip's header and trailer
     try:
@@ -253,8 +283,7 @@ def decompressed(body: bytes, encoding: str, limit_mb: int) -> bytes:
     except zlib.error as exc:
         raise codec.RequestError(f"the body is not valid gzip (Content-Encoding: gzip): {exc}") from None
     if len(out) > limit or inflater.unconsumed_tail:
-        raise BodyTooLarge(f"the request body is larger than {limit_mb} MB once decompressed (Content-Encoding: "
-                           "gzip)")
+        raise BodyTooLarge(f"the request body is larger than {limit_mb} MB once decompressed (Content-Encoding: gzip)")
     if not inflater.eof:
         raise codec.RequestError("the gzip body (Content-Encoding: gzip) is cut short: send the whole file")
     return out
@@ -266,15 +295,16 @@ def predict_in_batches(policy: OnnxPolicy, observations: np.ndarray) -> dict[str
         return policy.predict(observations)
     outputs: dict[str, np.ndarray] = {}
     for start in range(0, len(observations), PREDICT_ROWS):
-        for name, value in policy.predict(observations[start:start + PREDICT_ROWS]).items():
+        for name, value in policy.predict(observations[start : start + PREDICT_ROWS]).items():
             if name not in outputs:
                 outputs[name] = np.empty((len(observations), *value.shape[1:]), dtype=value.dtype)
-            outputs[name][start:start + len(value)] = value
+            outputs[name][start : start + len(value)] = value
     return outputs
 
 
-async def request(app: InferenceApp, method: str, path: str, body: bytes = b"",
-                  headers: Mapping[str, str] | None = None) -> tuple[int, dict[str, str], bytes]:
+async def request(
+    app: InferenceApp, method: str, path: str, body: bytes = b"", headers: Mapping[str, str] | None = None
+) -> tuple[int, dict[str, str], bytes]:
     """One request to ``app`` in this process, without a server (tests, benchmarks): status, headers, body."""
     incoming = [{"type": "http.request", "body": body, "more_body": False}]
     sent: list[dict[str, Any]] = []
@@ -287,15 +317,20 @@ async def request(app: InferenceApp, method: str, path: str, body: bytes = b"",
     async def send(message: dict[str, Any]) -> None:
         sent.append(message)
 
-    scope = {"type": "http", "method": method, "path": path,
-             "headers": [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in (headers or {}).items()]}
+    scope = {
+        "type": "http",
+        "method": method,
+        "path": path,
+        "headers": [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in (headers or {}).items()],
+    }
     await app(scope, receive, send)
     answer_headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in sent[0]["headers"]}
     return sent[0]["status"], answer_headers, b"".join(m.get("body", b"") for m in sent[1:])
 
 
-def call(app: InferenceApp, method: str, path: str, body: bytes = b"",
-         headers: Mapping[str, str] | None = None) -> tuple[int, dict[str, str], bytes]:
+def call(
+    app: InferenceApp, method: str, path: str, body: bytes = b"", headers: Mapping[str, str] | None = None
+) -> tuple[int, dict[str, str], bytes]:
     """:func:`request` from synchronous code (its own event loop)."""
     return asyncio.run(request(app, method, path, body, headers))
 

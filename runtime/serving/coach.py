@@ -32,8 +32,9 @@ class CoachModel:
         return json.dumps([np.asarray(output).tolist() for output in outputs]).encode()
 
 
-def coach_observation(body: bytes, content_type: str | None, accept: str | None,
-                      observation_dim: int) -> np.ndarray | None:
+def coach_observation(
+    body: bytes, content_type: str | None, accept: str | None, observation_dim: int
+) -> np.ndarray | None:
     """The observation of a Coach-shaped request, or None for any other (answered as rlrt answers it). A flat list
     of the wrong length, or of anything but finite numbers, is a :class:`codec.RequestError` saying what to send."""
     if (codec.media_type(content_type) or codec.JSON) != codec.JSON:
@@ -50,7 +51,9 @@ def coach_observation(body: bytes, content_type: str | None, accept: str | None,
     if not isinstance(value, list) or not value:
         return None
     if len(value) != observation_dim:
-        raise codec.RequestError(f"{COACH_REQUEST} must hold the observation's {observation_dim} numbers, got "
-                                 f"{len(value)}; send one observation, [x1, ..., x{observation_dim}], or several "
-                                 "as {\"instances\": [[...], ...]} for rlrt's answer")
+        raise codec.RequestError(
+            f"{COACH_REQUEST} must hold the observation's {observation_dim} numbers, got "
+            f"{len(value)}; send one observation, [x1, ..., x{observation_dim}], or several "
+            'as {"instances": [[...], ...]} for rlrt\'s answer'
+        )
     return np.asarray(codec.to_observations(value, observation_dim, COACH_REQUEST)[0], dtype=np.float32)

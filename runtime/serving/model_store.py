@@ -51,10 +51,15 @@ def _extract(tarball: Path) -> Path:
     except (tarfile.TarError, OSError, EOFError, zlib.error) as exc:  # EOFError, zlib.error: a truncated archive
         reason = f"{type(exc).__name__}: {exc or 'truncated'}"
         if isinstance(exc, tarfile.ReadError) and "could not be opened" in str(exc):  # tarfile lists every method
-            reason = ("it is empty (0 bytes)" if tarball.stat().st_size == 0 else "it is not a tar archive (plain "
-                      "or gzip, bzip2 or xz compressed)")
-        raise UserError(f"Cannot unpack the model archive {tarball}: {reason}. Copy it again from where the "
-                        "training job wrote it (its model.tar.gz).") from exc
+            reason = (
+                "it is empty (0 bytes)"
+                if tarball.stat().st_size == 0
+                else "it is not a tar archive (plain or gzip, bzip2 or xz compressed)"
+            )
+        raise UserError(
+            f"Cannot unpack the model archive {tarball}: {reason}. Copy it again from where the "
+            "training job wrote it (its model.tar.gz)."
+        ) from exc
     return target
 
 
@@ -69,8 +74,7 @@ def _check_gzip_stream(tarball: Path) -> None:
             pass
 
 
-def verify_model_folder(model_dir: Path, skip: Callable[[str], bool] | None = None,
-                        shown: str | None = None) -> None:
+def verify_model_folder(model_dir: Path, skip: Callable[[str], bool] | None = None, shown: str | None = None) -> None:
     """A :class:`UserError` naming every file of ``model_dir`` that does not match the manifest the training job
     wrote last into it (``rlrt_manifest.json``: each file's size and sha256; ``skip(name)``: files not to check); a
     folder written before manifests existed is accepted unverified. ``shown``: how the message names the model (the
@@ -78,8 +82,10 @@ def verify_model_folder(model_dir: Path, skip: Callable[[str], bool] | None = No
     check = verify_manifest(model_dir, skip)
     if check.damaged:
         listed = "; ".join(check.problems[:8]) + ("; ..." if len(check.problems) > 8 else "")
-        raise UserError(f"The model in {shown or model_dir} is damaged: {listed}. Use the model.tar.gz the training "
-                        "job wrote, or export it again from its checkpoint (`rlrt export --model-dir DIR`).")
+        raise UserError(
+            f"The model in {shown or model_dir} is damaged: {listed}. Use the model.tar.gz the training "
+            "job wrote, or export it again from its checkpoint (`rlrt export --model-dir DIR`)."
+        )
 
 
 def locate_model(path: Path, shown: str | None = None) -> Path:
@@ -106,9 +112,11 @@ def locate_model(path: Path, shown: str | None = None) -> Path:
         return inner[0]
     found = ", ".join(sorted(p.name for p in path.iterdir())[:20]) or "nothing"
     if shown:  # an archive's temporary folder, gone as the command ends: name the archive the user gave
-        raise UserError(f"No model in the archive {shown.removesuffix(' (unpacked)')}: expected {METADATA_JSON} (the "
-                        f"model folder `rlrt train` writes, packed at the archive's top) inside it; it holds "
-                        f"{found}. Give the model.tar.gz the training job wrote, or a model folder.")
+        raise UserError(
+            f"No model in the archive {shown.removesuffix(' (unpacked)')}: expected {METADATA_JSON} (the "
+            f"model folder `rlrt train` writes, packed at the archive's top) inside it; it holds "
+            f"{found}. Give the model.tar.gz the training job wrote, or a model folder."
+        )
     raise UserError(
         f"No model in {path}: expected {METADATA_JSON} (a folder written by `rlrt train`) or {MODEL_TARBALL}; "
         f"found {found}."
@@ -134,16 +142,25 @@ def select_policy(model_dir: Path, metadata: dict[str, Any], policy: str | None 
     chosen = policy or os.environ.get(SERVE_POLICY_ENV) or None
     if chosen is None:
         if len(policies) != 1:
-            raise UserError(f"The model in {model_dir} is multi-agent with the policies {', '.join(policies)}: "
-                            f"name the one to serve with {SERVE_POLICY_ENV}=<policy id>.")
+            raise UserError(
+                f"The model in {model_dir} is multi-agent with the policies {', '.join(policies)}: "
+                f"name the one to serve with {SERVE_POLICY_ENV}=<policy id>."
+            )
         chosen = next(iter(policies))
     if chosen not in policies:
-        raise UserError(f"{SERVE_POLICY_ENV}={chosen!r}: the model in {model_dir} has no such policy; it has "
-                        f"{', '.join(policies)}.")
-    spaces = {key: ((metadata.get(key) or {}).get("spaces") or {}).get(chosen) for key in
-              ("observation_space", "action_space")}
-    return {**metadata, **{k: v for k, v in spaces.items() if v is not None}, "serving": policies[chosen],
-            "policy_id": chosen}
+        raise UserError(
+            f"{SERVE_POLICY_ENV}={chosen!r}: the model in {model_dir} has no such policy; it has {', '.join(policies)}."
+        )
+    spaces = {
+        key: ((metadata.get(key) or {}).get("spaces") or {}).get(chosen)
+        for key in ("observation_space", "action_space")
+    }
+    return {
+        **metadata,
+        **{k: v for k, v in spaces.items() if v is not None},
+        "serving": policies[chosen],
+        "policy_id": chosen,
+    }
 
 
 def check_servable(model_dir: Path) -> dict[str, Any]:
@@ -189,11 +206,14 @@ def read_snapshot(model_dir: Path) -> ModelSnapshot:
     path = model_dir / metadata["serving"]["onnx"]
     coach = (metadata["serving"].get("coach") or {}).get("path")
     try:
-        return ModelSnapshot(model_dir, metadata, path.read_bytes(),
-                             (model_dir / coach).read_bytes() if coach else None)
+        return ModelSnapshot(
+            model_dir, metadata, path.read_bytes(), (model_dir / coach).read_bytes() if coach else None
+        )
     except OSError as exc:
-        raise UserError(f"Cannot read {exc.filename or path}: {exc}. Copy the model folder again, or export it "
-                        f"again from its checkpoint (`rlrt export --model-dir {model_dir}`).") from exc
+        raise UserError(
+            f"Cannot read {exc.filename or path}: {exc}. Copy the model folder again, or export it "
+            f"again from its checkpoint (`rlrt export --model-dir {model_dir}`)."
+        ) from exc
 
 
 def _session(ort: Any, model: bytes, options: Any, path: Path) -> Any:
@@ -220,8 +240,15 @@ class OnnxPolicy:
         options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         self.session = _session(ort, snapshot.onnx, options, snapshot.onnx_path)
         self.outputs: list[str] = [o.name for o in self.session.get_outputs()]
-        self.coach = None if snapshot.coach is None else CoachModel(
-            _session(ort, snapshot.coach, options, snapshot.model_dir / snapshot.metadata["serving"]["coach"]["path"]))
+        self.coach = (
+            None
+            if snapshot.coach is None
+            else CoachModel(
+                _session(
+                    ort, snapshot.coach, options, snapshot.model_dir / snapshot.metadata["serving"]["coach"]["path"]
+                )
+            )
+        )
 
     def predict(self, observations: np.ndarray) -> dict[str, np.ndarray]:
         """Run the policy on a float32 ``[n, observation_dim]`` batch."""

@@ -88,8 +88,13 @@ def _in_range(name: str, value: int, maximum: int | None) -> int:
     return value
 
 
-def settings_from_environment(model_dir: Path, host: str | None = None, port: int | None = None,
-                              workers: int | None = None, timeout_s: int | None = None) -> ServerSettings:
+def settings_from_environment(
+    model_dir: Path,
+    host: str | None = None,
+    port: int | None = None,
+    workers: int | None = None,
+    timeout_s: int | None = None,
+) -> ServerSettings:
     """Server settings: explicit arguments first, then SageMaker's (and rlrt's) variables, then defaults."""
     port = port if port is not None else _positive_int(params.SAGEMAKER_BIND_TO_PORT_ENV, DEFAULT_PORT)
     if not 0 < port < 65536:
@@ -99,9 +104,11 @@ def settings_from_environment(model_dir: Path, host: str | None = None, port: in
         model_dir=model_dir,
         host=host or "0.0.0.0",
         port=port,
-        workers=_in_range("--workers", workers, MAX_WORKERS) if workers is not None
+        workers=_in_range("--workers", workers, MAX_WORKERS)
+        if workers is not None
         else _positive_int(WORKERS_ENV, min(os.cpu_count() or 1, MAX_WORKERS), MAX_WORKERS),
-        timeout_s=_in_range("--timeout", timeout_s, MAX_TIMEOUT_S) if timeout_s is not None
+        timeout_s=_in_range("--timeout", timeout_s, MAX_TIMEOUT_S)
+        if timeout_s is not None
         else _positive_int(TIMEOUT_ENV, DEFAULT_TIMEOUT_S, MAX_TIMEOUT_S),
         threads=_positive_int(THREADS_ENV, DEFAULT_THREADS),
         read_timeout_s=_positive_int(READ_TIMEOUT_ENV, DEFAULT_READ_TIMEOUT_S),
@@ -115,21 +122,27 @@ def check_bind(host: str, port: int) -> None:
     try:
         family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
     except (socket.gaierror, UnicodeError) as exc:
-        raise UserError(f"--host {host!r} is not an address or a name this machine can resolve ({exc}): give one "
-                        "of its addresses, e.g. 127.0.0.1 or 0.0.0.0 (all)") from None
+        raise UserError(
+            f"--host {host!r} is not an address or a name this machine can resolve ({exc}): give one "
+            "of its addresses, e.g. 127.0.0.1 or 0.0.0.0 (all)"
+        ) from None
     with socket.socket(family, kind, proto) as probe:
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as gunicorn binds: TIME_WAIT is no conflict
         try:
             probe.bind(address)
         except OSError as exc:
             if exc.errno == errno.EADDRINUSE:
-                raise UserError(f"port {port} is already in use on {host} (another server, perhaps another "
-                                f"`rlrt serve`): stop it, or {PORT_HINT}") from None
+                raise UserError(
+                    f"port {port} is already in use on {host} (another server, perhaps another "
+                    f"`rlrt serve`): stop it, or {PORT_HINT}"
+                ) from None
             if exc.errno == errno.EACCES:
                 raise UserError(f"cannot listen on {where}: ports below 1024 need root here; {PORT_HINT}") from None
             if exc.errno == errno.EADDRNOTAVAIL:
-                raise UserError(f"--host {host} is not an address of this machine: give one of its addresses, "
-                                "e.g. 127.0.0.1 or 0.0.0.0 (all)") from None
+                raise UserError(
+                    f"--host {host} is not an address of this machine: give one of its addresses, "
+                    "e.g. 127.0.0.1 or 0.0.0.0 (all)"
+                ) from None
             raise UserError(f"cannot listen on {where}: {exc.strerror or exc}") from None
 
 
@@ -170,8 +183,9 @@ def serve(settings: ServerSettings) -> int:
     # read once, here: every worker (a replacement too) serves these bytes, whatever happens to the folder.
     snapshot = read_snapshot(settings.model_dir)
     metadata = snapshot.metadata
-    app = InferenceApp(snapshot, settings.max_body_mb, settings.workers, settings.threads, settings.read_timeout_s,
-                       settings.timeout_s)
+    app = InferenceApp(
+        snapshot, settings.max_body_mb, settings.workers, settings.threads, settings.read_timeout_s, settings.timeout_s
+    )
     options = {
         "bind": f"{settings.host}:{settings.port}",
         "workers": settings.workers,
@@ -203,8 +217,9 @@ def serve(settings: ServerSettings) -> int:
     return 0
 
 
-def run_server(model: Path | None, host: str | None, port: int | None, workers: int | None,
-               timeout_s: int | None) -> int:
+def run_server(
+    model: Path | None, host: str | None, port: int | None, workers: int | None, timeout_s: int | None
+) -> int:
     """``rlrt serve``: locate the model and serve it."""
     STOPS.release()  # gunicorn's arbiter handles SIGTERM (graceful) and SIGINT itself
     model_dir = locate_model(model or default_model_dir())

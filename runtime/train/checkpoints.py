@@ -132,8 +132,7 @@ class CheckpointManager:
             shutil.rmtree(tmp, ignore_errors=True)
             tmp.mkdir(parents=True)
             write(tmp)
-            (tmp / STATE_FILE).write_text(json.dumps({**asdict(state), "config": self.config}, indent=2,
-                                                      default=str))
+            (tmp / STATE_FILE).write_text(json.dumps({**asdict(state), "config": self.config}, indent=2, default=str))
             write_manifest(tmp)  # last: a checkpoint whose files all match it is whole
             if final.is_symlink() or (final.exists() and not final.is_dir()):  # rename cannot replace it by a folder
                 raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), str(final))
@@ -154,8 +153,12 @@ class CheckpointManager:
             raise UserError(
                 f"Cannot write the checkpoint of iteration {state.training_iteration}: "
                 f"{describe_os_error(where, disk, 'the checkpoint folder')} "
-                + (f"The last good checkpoint, {kept.name}, is kept; a new job in this tree resumes from it."
-                   if kept else "No checkpoint was saved.")) from exc
+                + (
+                    f"The last good checkpoint, {kept.name}, is kept; a new job in this tree resumes from it."
+                    if kept
+                    else "No checkpoint was saved."
+                )
+            ) from exc
         self._prune()
         return final
 
@@ -170,8 +173,9 @@ class CheckpointManager:
         for path in self.directory.iterdir():
             match = _NAME.match(path.name)
             if match and path.is_dir():
-                found.append((self._recorded_iteration(path, int(match.group(1))), int(match.group(1)), path.name,
-                              path))
+                found.append(
+                    (self._recorded_iteration(path, int(match.group(1))), int(match.group(1)), path.name, path)
+                )
         return [entry[-1] for entry in sorted(found)]
 
     @classmethod
@@ -228,8 +232,9 @@ class CheckpointManager:
         checkpoint.rename(target)
         return target
 
-    def resume(self, restore: Callable[[Path], None], expected: TrainingState,
-               warn: Callable[[str], None]) -> tuple[Path, TrainingState] | None:
+    def resume(
+        self, restore: Callable[[Path], None], expected: TrainingState, warn: Callable[[str], None]
+    ) -> tuple[Path, TrainingState] | None:
         """Restore the newest intact checkpoint with ``restore(folder)``; returns it and its state, or None if there
         is none at all.
 
@@ -254,14 +259,22 @@ class CheckpointManager:
             if differences:
                 raise UserError(
                     f"The checkpoint {path} was written by another job ({state.preset or 'unknown preset'}): "
-                    + "; ".join(differences) + ". This job cannot resume from it. " + self._start_fresh())
-            network = [change for change in config_changes(self.stored_config(path), self.config)
-                       if change.split(":", 1)[0] in NETWORK_KEYS]
+                    + "; ".join(differences)
+                    + ". This job cannot resume from it. "
+                    + self._start_fresh()
+                )
+            network = [
+                change
+                for change in config_changes(self.stored_config(path), self.config)
+                if change.split(":", 1)[0] in NETWORK_KEYS
+            ]
             if network:
                 raise UserError(
                     f"The checkpoint {path} holds a network of another shape than this job asks for: "
-                    + "; ".join(network) + ". Its weights cannot be loaded into this network. Train with the "
-                    "checkpoint's settings to resume from it. " + self._start_fresh())
+                    + "; ".join(network)
+                    + ". Its weights cannot be loaded into this network. Train with the "
+                    "checkpoint's settings to resume from it. " + self._start_fresh()
+                )
             try:
                 restore(path)
             except UserError:
@@ -271,25 +284,31 @@ class CheckpointManager:
                 continue
             for bad, reason in damaged:
                 moved = self.move_aside(bad)
-                warn(f"rlrt: warning: checkpoint {bad.name} is damaged ({_short(reason)}); moved aside to "
-                     f"{moved.name}; resuming from the older {path.name}")
+                warn(
+                    f"rlrt: warning: checkpoint {bad.name} is damaged ({_short(reason)}); moved aside to "
+                    f"{moved.name}; resuming from the older {path.name}"
+                )
             if check.status != "intact":
-                warn(f"rlrt: {path.name} has no {MANIFEST_FILE} (written by an earlier rlrt): it loaded, so the job "
-                     "resumes from it unverified")
+                warn(
+                    f"rlrt: {path.name} has no {MANIFEST_FILE} (written by an earlier rlrt): it loaded, so the job "
+                    "resumes from it unverified"
+                )
             return path, state
         if not damaged:
             return None
         listed = "; ".join(f"{p.name} ({_short(reason)})" for p, reason in damaged[:5])
         more = f"; and {len(damaged) - 5} more" if len(damaged) > 5 else ""
-        raise UserError(f"No intact checkpoint to resume from in {self.directory}: {listed}{more}. They are left as "
-                        f"they are. {self._start_fresh()}")
+        raise UserError(
+            f"No intact checkpoint to resume from in {self.directory}: {listed}{more}. They are left as "
+            f"they are. {self._start_fresh()}"
+        )
 
     def _start_fresh(self) -> str:
         if container_job(self.directory.parent):
-            return (f"To start fresh, empty {self.directory}: on SageMaker, give the estimator a new "
-                    "checkpoint_s3_uri.")
-        return (f"To start fresh, empty {self.directory} or run the job in another tree (--base-dir or "
-                "SAGEMAKER_BASE_DIR).")
+            return f"To start fresh, empty {self.directory}: on SageMaker, give the estimator a new checkpoint_s3_uri."
+        return (
+            f"To start fresh, empty {self.directory} or run the job in another tree (--base-dir or SAGEMAKER_BASE_DIR)."
+        )
 
     def _prune(self) -> None:
         for path in self.checkpoints()[: -self.keep]:
@@ -299,8 +318,9 @@ class CheckpointManager:
             try:
                 path.rename(aside)
             except OSError as exc:
-                print(f"rlrt: could not remove the old checkpoint {path} ({exc.strerror or exc}); it is kept",
-                      flush=True)
+                print(
+                    f"rlrt: could not remove the old checkpoint {path} ({exc.strerror or exc}); it is kept", flush=True
+                )
                 continue
             _remove_aside(aside, path.name)
         # Leftovers of writes that were killed midway.
@@ -333,5 +353,8 @@ def _remove_aside(folder: Path, name: str) -> None:
     if failed:
         path, error = failed[0]
         reason = getattr(error, "strerror", None) or error
-        print(f"rlrt: could not remove all of the old checkpoint {name} ({reason}: {path}); what is left of it is "
-              f"in {folder}: remove it by hand", flush=True)
+        print(
+            f"rlrt: could not remove all of the old checkpoint {name} ({reason}: {path}); what is left of it is "
+            f"in {folder}: remove it by hand",
+            flush=True,
+        )

@@ -78,34 +78,44 @@ def _series(rows: Sequence[Mapping[str, float]], x_key: str, y_key: str, label: 
     return Series(label, tuple(x for x, _ in kept), tuple(y for _, y in kept))
 
 
-def _return_panel(rows: Sequence[Mapping[str, float]], x_key: str, label: str, ylabel: str,
-                  pass_bar: tuple[str, float] | None) -> Panel | None:
+def _return_panel(
+    rows: Sequence[Mapping[str, float]], x_key: str, label: str, ylabel: str, pass_bar: tuple[str, float] | None
+) -> Panel | None:
     mean = _series(rows, x_key, RETURN, label)
     if not mean.x:
         return None
     kept = [r for r in rows if math.isfinite(r.get(x_key, math.nan)) and math.isfinite(r.get(RETURN, math.nan))]
-    band = (tuple(r.get("episode_reward_min", math.nan) for r in kept),
-            tuple(r.get("episode_reward_max", math.nan) for r in kept))
+    band = (
+        tuple(r.get("episode_reward_min", math.nan) for r in kept),
+        tuple(r.get("episode_reward_max", math.nan) for r in kept),
+    )
     bar = pass_bar[1] if pass_bar is not None and pass_bar[0] == RETURN else None
     return Panel(ylabel, (Series(mean.label, mean.x, mean.y, band, "min - max"),), bar)
 
 
 def curve_series(rows: Sequence[Mapping[str, float]], pass_bar: tuple[str, float] | None = None) -> Curve | None:
     """The curve of ``progress.csv``'s rows (see the module's docstring); None when there is nothing to draw yet."""
-    estimates = [(key, name) for key, name in OFF_POLICY_ESTIMATES
-                 if any(math.isfinite(r.get(key, math.nan)) for r in rows)]
+    estimates = [
+        (key, name) for key, name in OFF_POLICY_ESTIMATES if any(math.isfinite(r.get(key, math.nan)) for r in rows)
+    ]
     if not estimates:
         panel = _return_panel(rows, "timesteps_total", "mean episode return", "episode return", pass_bar)
         return Curve("environment steps", (panel,)) if panel is not None else None
     panels = []
-    evaluation = _return_panel(rows, "training_iteration", "mean evaluation return (greedy policy)",
-                               "evaluation return", pass_bar)
+    evaluation = _return_panel(
+        rows, "training_iteration", "mean evaluation return (greedy policy)", "evaluation return", pass_bar
+    )
     if evaluation is not None:
         panels.append(evaluation)
-    for one_step, ylabel in ((False, "off-policy estimate\n(discounted return)"),
-                             (True, "off-policy estimate\n(reward per step)")):
-        lines = tuple(_series(rows, "training_iteration", key, f"{name} ({key})") for key, name in estimates
-                      if (key in ONE_STEP_ESTIMATES) == one_step)
+    for one_step, ylabel in (
+        (False, "off-policy estimate\n(discounted return)"),
+        (True, "off-policy estimate\n(reward per step)"),
+    ):
+        lines = tuple(
+            _series(rows, "training_iteration", key, f"{name} ({key})")
+            for key, name in estimates
+            if (key in ONE_STEP_ESTIMATES) == one_step
+        )
         if lines:
             panels.append(Panel(ylabel, lines))
     return Curve("epoch", tuple(panels))
@@ -116,8 +126,9 @@ def y_limits(panel: Panel) -> tuple[float, float] | None:
     lie closer together (an Acrobot policy stuck at -499 to -498 drew noise over the whole height, as if it moved);
     None to leave the axis to matplotlib."""
     values = [y for line in panel.lines for y in line.y]
-    values += [y for line in panel.lines if line.band is not None for y in (*line.band[0], *line.band[1])
-               if math.isfinite(y)]
+    values += [
+        y for line in panel.lines if line.band is not None for y in (*line.band[0], *line.band[1]) if math.isfinite(y)
+    ]
     if panel.pass_bar is not None:
         values.append(panel.pass_bar)
     if not values:
@@ -141,11 +152,18 @@ def learning_curve_figure(curve: Curve, title: str) -> Any:
     fig, axes = plt.subplots(count, 1, figsize=(8, 2.2 + 2.3 * count), dpi=100, sharex=True, squeeze=False)
     for ax, panel in zip(axes[:, 0], curve.panels):
         for line in panel.lines:
-            (drawn,) = ax.plot(line.x, line.y, marker="o" if len(line.x) <= MARKERS_UP_TO else None, markersize=4,
-                               label=line.label)
+            (drawn,) = ax.plot(
+                line.x, line.y, marker="o" if len(line.x) <= MARKERS_UP_TO else None, markersize=4, label=line.label
+            )
             if line.band is not None:
-                ax.fill_between(line.x, line.band[0], line.band[1], color=drawn.get_color(), alpha=0.2,
-                                label=line.band_label or None)
+                ax.fill_between(
+                    line.x,
+                    line.band[0],
+                    line.band[1],
+                    color=drawn.get_color(),
+                    alpha=0.2,
+                    label=line.band_label or None,
+                )
         if panel.pass_bar is not None:
             ax.axhline(panel.pass_bar, color="tab:green", linestyle="--", label=f"pass bar ({panel.pass_bar:g})")
         ax.set_ylabel(panel.ylabel)
@@ -164,8 +182,9 @@ def learning_curve_figure(curve: Curve, title: str) -> Any:
     return fig
 
 
-def plot_learning_curve(progress_file: Path, out_file: Path, title: str,
-                        pass_bar: tuple[str, float] | None = None) -> Path | None:
+def plot_learning_curve(
+    progress_file: Path, out_file: Path, title: str, pass_bar: tuple[str, float] | None = None
+) -> Path | None:
     """Draw ``progress_file`` into the PNG ``out_file`` (written whole or not at all); None when there is nothing to
     plot yet."""
     curve = curve_series(read_progress(progress_file), pass_bar)

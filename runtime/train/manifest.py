@@ -53,8 +53,9 @@ def write_manifest(folder: Path) -> Path:
 
     Called last, after the framework's files and the state file are written.
     """
-    files = {p.relative_to(folder).as_posix(): {"size": p.stat().st_size, "sha256": sha256_file(p)}
-             for p in _files(folder)}
+    files = {
+        p.relative_to(folder).as_posix(): {"size": p.stat().st_size, "sha256": sha256_file(p)} for p in _files(folder)
+    }
     path = folder / MANIFEST_FILE
     path.write_text(json.dumps({"format": MANIFEST_FORMAT, "files": files}, indent=1, sort_keys=True))
     return path

@@ -26,8 +26,11 @@ class ProgressBar:
 
     def __init__(self, stop: Mapping[str, Any], enabled: bool | None = None, file: TextIO | None = None) -> None:
         self._bar = None
-        self._stop = {k: float(v) for k, v in stop.items() if isinstance(v, (int, float)) and not isinstance(v, bool)
-                      and float(v) > 0}
+        self._stop = {
+            k: float(v)
+            for k, v in stop.items()
+            if isinstance(v, (int, float)) and not isinstance(v, bool) and float(v) > 0
+        }
         self._file = file or sys.stderr
         self._lock = threading.RLock()
         self._visible = False
@@ -39,8 +42,15 @@ class ProgressBar:
             from tqdm import tqdm  # heavy: progress bars
 
             # delay: drawn by while_running() alone, not when made
-            self._bar = tqdm(total=100, unit="%", desc="training", file=self._file, leave=False, delay=math.inf,
-                             bar_format="{desc}: {percentage:3.0f}%|{bar}| {elapsed}<{remaining}{postfix}")
+            self._bar = tqdm(
+                total=100,
+                unit="%",
+                desc="training",
+                file=self._file,
+                leave=False,
+                delay=math.inf,
+                bar_format="{desc}: {percentage:3.0f}%|{bar}| {elapsed}<{remaining}{postfix}",
+            )
 
     def nearest(self, metrics: IterationMetrics) -> tuple[str, float]:
         """The stop criterion nearest to ending the job, and its progress in [0, 1]."""
@@ -112,8 +122,9 @@ class ProgressBar:
         with self._lock:
             self._bar.n = round(100 * done, 1)
             value = getattr(metrics, STOP_ALIASES.get(key, key), 0)
-            self._bar.set_description_str(f"training ({key} {value:g} of {self._stop[key]:g})"
-                                          if key else "training", refresh=False)
+            self._bar.set_description_str(
+                f"training ({key} {value:g} of {self._stop[key]:g})" if key else "training", refresh=False
+            )
             if math.isfinite(metrics.episode_reward_mean):
                 self._bar.set_postfix(reward=f"{metrics.episode_reward_mean:.3g}", refresh=False)
 
@@ -156,8 +167,11 @@ class SlowStartNotice:
 
     @staticmethod
     def _say(out: TextIO, unit: str, delay_s: float) -> None:
-        print(f"rlrt: {unit} 1 is still running after {delay_s:g} s; its metric lines are printed when it ends",
-              file=out, flush=True)
+        print(
+            f"rlrt: {unit} 1 is still running after {delay_s:g} s; its metric lines are printed when it ends",
+            file=out,
+            flush=True,
+        )
 
     def cancel(self) -> None:
         if self._timer is not None:

@@ -89,7 +89,6 @@ def float_or_nan(value: Any) -> float:
         return math.nan
 
 
-
 def metric_lines(metrics: IterationMetrics) -> list[str]:
     """The ``name: value`` lines SageMaker scrapes; metrics that are not finite yet are left out."""
     values = {key: getattr(metrics, key) for key in METRIC_LINE_KEYS}
@@ -137,8 +136,12 @@ def stop_progress(stop: Mapping[str, Any], metrics: IterationMetrics) -> tuple[s
     return best
 
 
-def compact_line(metrics: IterationMetrics, stop: Mapping[str, Any], units: tuple[str, str] = ("iteration", "steps"),
-                 steps_per_s: float = math.nan) -> str:
+def compact_line(
+    metrics: IterationMetrics,
+    stop: Mapping[str, Any],
+    units: tuple[str, str] = ("iteration", "steps"),
+    steps_per_s: float = math.nan,
+) -> str:
     """One iteration for a person: the counters and their rate, the return over the last episodes (mean, best) and
     the one the stop waits for, an evaluation's return, the off-policy estimates, the time so far and the time left
     to the stop nearest to ending the job (:func:`stop_progress`) at the pace so far."""
@@ -149,18 +152,25 @@ def compact_line(metrics: IterationMetrics, stop: Mapping[str, Any], units: tupl
     if math.isfinite(metrics.episode_reward_mean):
         target = stop.get("episode_reward_mean")
         best = f" (max {metrics.episode_reward_max:.4g})" if math.isfinite(metrics.episode_reward_max) else ""
-        parts.append(f"return {metrics.episode_reward_mean:.4g}{best}"
-                     + (f" / {target:g}" if isinstance(target, (int, float)) else ""))
+        parts.append(
+            f"return {metrics.episode_reward_mean:.4g}{best}"
+            + (f" / {target:g}" if isinstance(target, (int, float)) else "")
+        )
     if math.isfinite(metrics.evaluation_reward_mean):
         parts.append(f"eval {metrics.evaluation_reward_mean:.4g}")
-    estimates = [f"{key[4:]} {getattr(metrics, key):.4g}" for key, _ in OFF_POLICY_ESTIMATES
-                 if math.isfinite(getattr(metrics, key))]
+    estimates = [
+        f"{key[4:]} {getattr(metrics, key):.4g}"
+        for key, _ in OFF_POLICY_ESTIMATES
+        if math.isfinite(getattr(metrics, key))
+    ]
     if estimates:
         parts.append(", ".join(estimates))
     _, done = stop_progress(stop, metrics)
     left = metrics.time_total_s * (1 - done) / done if 0 < done < 1 else math.nan
-    parts.append(tqdm.format_interval(metrics.time_total_s)
-                 + (f", ETA {tqdm.format_interval(left)}" if math.isfinite(left) else ""))
+    parts.append(
+        tqdm.format_interval(metrics.time_total_s)
+        + (f", ETA {tqdm.format_interval(left)}" if math.isfinite(left) else "")
+    )
     return " | ".join(parts)
 
 
@@ -228,8 +238,9 @@ class Reporter:
         self._last: tuple[int, float] | None = (0, 0.0) if resumed_at is None else None
         self.progress_file = intermediate_dir / "progress.csv"
         self.curve_file = intermediate_dir / "learning_curve.png"
-        self.tensorboard_dirs = [tensorboard_dir, intermediate_dir / "tensorboard"] if tensorboard_copy else [
-            tensorboard_dir]
+        self.tensorboard_dirs = (
+            [tensorboard_dir, intermediate_dir / "tensorboard"] if tensorboard_copy else [tensorboard_dir]
+        )
         purge = resumed_at[1] + 1 if resumed_at is not None else None
         self._writers = []
         for folder in self.tensorboard_dirs:
@@ -259,8 +270,11 @@ class Reporter:
         with self._guarded(self.progress_file, "The progress file", FILE):
             self._csv.writerow(asdict(metrics))
             self._csv_handle.flush()
-        scalars = {key: float(value) for key, value in asdict(metrics).items()
-                   if key != "training_iteration" and math.isfinite(float(value))}
+        scalars = {
+            key: float(value)
+            for key, value in asdict(metrics).items()
+            if key != "training_iteration" and math.isfinite(float(value))
+        }
         for writer, folder in zip(self._writers, self.tensorboard_dirs):
             with self._guarded(folder, "The TensorBoard folder"):
                 _check_alive(writer)
@@ -286,8 +300,14 @@ class Reporter:
         if coach:
             lines.append(coach)
         if self.coach_lines and math.isfinite(metrics.evaluation_reward_mean):  # Coach's evaluation periods' line
-            lines.append(testing_line(metrics.episodes_total, metrics.evaluation_reward_mean,
-                                      metrics.timesteps_total, metrics.training_iteration))
+            lines.append(
+                testing_line(
+                    metrics.episodes_total,
+                    metrics.evaluation_reward_mean,
+                    metrics.timesteps_total,
+                    metrics.training_iteration,
+                )
+            )
         return [*lines, *extra]
 
     def plot(self) -> Path | None:

@@ -60,8 +60,7 @@ class Tracker(Protocol):
 
 def default_store(base_dir: Path, container: bool) -> Path:
     """The SQLite file of a job whose environment names no ``MLFLOW_TRACKING_URI``."""
-    return base_dir / "output" / "intermediate" / "mlflow" / "mlflow.db" if container else base_dir.parent / \
-        "mlflow.db"
+    return base_dir / "output" / "intermediate" / "mlflow" / "mlflow.db" if container else base_dir.parent / "mlflow.db"
 
 
 def default_wandb_dir(base_dir: Path, container: bool) -> Path:
@@ -69,17 +68,26 @@ def default_wandb_dir(base_dir: Path, container: bool) -> Path:
     return base_dir / "output" / "intermediate" if container else base_dir.parent
 
 
-def start(kind: str, run_name: str, params: Mapping[str, str], tags: Mapping[str, str], base_dir: Path,
-          container: bool, out: TextIO) -> Tracker:
+def start(
+    kind: str,
+    run_name: str,
+    params: Mapping[str, str],
+    tags: Mapping[str, str],
+    base_dir: Path,
+    container: bool,
+    out: TextIO,
+) -> Tracker:
     """The job's run with the tracker ``kind`` (one of :data:`runtime.config.workflow.TRACKERS`)."""
     if kind == WANDB:
         return WandbTracker(run_name, params, tags, default_wandb_dir(base_dir, container), out)
     return MLflowTracker(run_name, params, tags, default_store(base_dir, container), out)
 
 
-def settings_as_params(preset: str, algorithm: str, env: str | None, seed: int | None, config: Mapping[str, Any],
-                       stop: Mapping[str, Any]) -> dict[str, str]:
+def settings_as_params(
+    preset: str, algorithm: str, env: str | None, seed: int | None, config: Mapping[str, Any], stop: Mapping[str, Any]
+) -> dict[str, str]:
     """The job's settings as MLflow parameters (strings; JSON for anything but a string)."""
+
     def text(value: Any) -> str:
         written = value if isinstance(value, str) else json.dumps(value, sort_keys=True, default=str)
         return written if len(written) <= MAX_PARAM else written[: MAX_PARAM - 3] + "..."
@@ -93,8 +101,9 @@ def settings_as_params(preset: str, algorithm: str, env: str | None, seed: int |
 class MLflowTracker:
     """One MLflow run: :meth:`log` an iteration's metrics, :meth:`end` with the model folder and the run's status."""
 
-    def __init__(self, run_name: str, params: Mapping[str, str], tags: Mapping[str, str], store: Path,
-                 out: TextIO) -> None:
+    def __init__(
+        self, run_name: str, params: Mapping[str, str], tags: Mapping[str, str], store: Path, out: TextIO
+    ) -> None:
         uri = os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{store}"
         self.out = out
         try:
@@ -108,28 +117,44 @@ class MLflowTracker:
                 store.parent.mkdir(parents=True, exist_ok=True)
             self.client = MlflowClient(tracking_uri=uri)
             experiment = self.client.get_experiment_by_name(EXPERIMENT)
-            experiment_id = experiment.experiment_id if experiment is not None else self.client.create_experiment(
-                EXPERIMENT, artifact_location=(store.parent / "mlartifacts").as_uri() if uri.startswith("sqlite:///")
-                else None)
-            self.run_id: str | None = self.client.create_run(experiment_id, run_name=run_name,
-                                                             tags=dict(tags)).info.run_id
+            experiment_id = (
+                experiment.experiment_id
+                if experiment is not None
+                else self.client.create_experiment(
+                    EXPERIMENT,
+                    artifact_location=(store.parent / "mlartifacts").as_uri() if uri.startswith("sqlite:///") else None,
+                )
+            )
+            self.run_id: str | None = self.client.create_run(
+                experiment_id, run_name=run_name, tags=dict(tags)
+            ).info.run_id
             items = [Param(key, value) for key, value in params.items()]
             for start in range(0, len(items), 100):  # MLflow takes at most 100 parameters a call
-                self.client.log_batch(self.run_id, params=items[start:start + 100])
+                self.client.log_batch(self.run_id, params=items[start : start + 100])
         except Exception as exc:  # MLflow's own errors name the store and the problem: said, not swallowed
-            raise UserError(f"Cannot track this job with MLflow at {uri}: {type(exc).__name__}: {exc}. Fix or unset "
-                            "MLFLOW_TRACKING_URI, or train without --track (the hyperparameter track).") from exc
+            raise UserError(
+                f"Cannot track this job with MLflow at {uri}: {type(exc).__name__}: {exc}. Fix or unset "
+                "MLFLOW_TRACKING_URI, or train without --track (the hyperparameter track)."
+            ) from exc
         self.uri = uri
-        print(f"rlrt: tracking with MLflow: run {run_name!r} ({self.run_id}) in {uri}; see it with: mlflow ui "
-              f"--backend-store-uri {uri}", file=out, flush=True)
+        print(
+            f"rlrt: tracking with MLflow: run {run_name!r} ({self.run_id}) in {uri}; see it with: mlflow ui "
+            f"--backend-store-uri {uri}",
+            file=out,
+            flush=True,
+        )
 
     def log(self, metrics: Mapping[str, float], step: int) -> None:
         """One iteration's finite metrics at ``step``."""
         from mlflow.entities import Metric  # heavy: MLflow (imported already)
 
         now = int(time.time() * 1000)
-        self._call("log the iteration's metrics", lambda run: self.client.log_batch(run, metrics=[
-            Metric(key, float(value), now, step) for key, value in metrics.items()]))
+        self._call(
+            "log the iteration's metrics",
+            lambda run: self.client.log_batch(
+                run, metrics=[Metric(key, float(value), now, step) for key, value in metrics.items()]
+            ),
+        )
 
     def end(self, model_dir: Path | None, status: str) -> None:
         """Log ``model_dir`` (None: no complete model) as the run's ``model`` artifact and end the run."""
@@ -144,22 +169,29 @@ class MLflowTracker:
         try:
             call(self.run_id)
         except Exception as exc:  # noqa: BLE001 - tracking is opt-in: the job goes on, said once
-            print(f"rlrt: warning: MLflow could not {what} ({type(exc).__name__}: {exc}); tracking stops here "
-                  "(progress.csv and TensorBoard have every number)", file=self.out, flush=True)
+            print(
+                f"rlrt: warning: MLflow could not {what} ({type(exc).__name__}: {exc}); tracking stops here "
+                "(progress.csv and TensorBoard have every number)",
+                file=self.out,
+                flush=True,
+            )
             self.run_id = None
 
 
 class WandbTracker:
     """One W&B run (offline unless ``WANDB_MODE`` says otherwise): :meth:`log` and :meth:`end` as for MLflow."""
 
-    def __init__(self, run_name: str, params: Mapping[str, str], tags: Mapping[str, str], folder: Path,
-                 out: TextIO) -> None:
+    def __init__(
+        self, run_name: str, params: Mapping[str, str], tags: Mapping[str, str], folder: Path, out: TextIO
+    ) -> None:
         self.out = out
         where = Path(os.environ.get("WANDB_DIR") or folder)
         mode = os.environ.get("WANDB_MODE") or "offline"
         if mode not in WANDB_MODES:
-            raise UserError(f"WANDB_MODE={mode} is not a W&B mode: set it to one of {', '.join(WANDB_MODES)}, or "
-                            "unset it (rlrt then tracks offline).")
+            raise UserError(
+                f"WANDB_MODE={mode} is not a W&B mode: set it to one of {', '.join(WANDB_MODES)}, or "
+                "unset it (rlrt then tracks offline)."
+            )
         try:
             import wandb  # heavy: W&B's client (~2.5 s; opt-in)
 
@@ -167,22 +199,31 @@ class WandbTracker:
             # A run's own settings leave W&B's process-wide lines on ("Adding directory to artifact..."); these don't.
             wandb.setup(wandb.Settings(silent=True))
             self.run: Any = wandb.init(
-                project=os.environ.get("WANDB_PROJECT") or EXPERIMENT, name=run_name, config=dict(params),
-                tags=[f"{key}={value}"[:64] for key, value in tags.items()], dir=str(where),
+                project=os.environ.get("WANDB_PROJECT") or EXPERIMENT,
+                name=run_name,
+                config=dict(params),
+                tags=[f"{key}={value}"[:64] for key, value in tags.items()],
+                dir=str(where),
                 mode=None if os.environ.get("WANDB_MODE") else "offline",  # W&B reads its own setting
-                settings=wandb.Settings(console="off", silent=True, disable_git=True, save_code=False))
+                settings=wandb.Settings(console="off", silent=True, disable_git=True, save_code=False),
+            )
         except Exception as exc:  # W&B's own errors name the mode, folder or login problem: said, not swallowed
             if "wandb" in sys.modules:
                 sys.modules["wandb"].teardown()  # its service process, if it had started one
             said = " ".join(str(exc).split())  # W&B's validation errors span lines
-            raise UserError(f"Cannot track this job with W&B (mode {mode}, folder {where}): {type(exc).__name__}: "
-                            f"{said}. Fix or unset WANDB_MODE / WANDB_DIR, or train without --track (the "
-                            "hyperparameter track).") from exc
+            raise UserError(
+                f"Cannot track this job with W&B (mode {mode}, folder {where}): {type(exc).__name__}: "
+                f"{said}. Fix or unset WANDB_MODE / WANDB_DIR, or train without --track (the "
+                "hyperparameter track)."
+            ) from exc
         self.wandb = wandb
         files = Path(self.run.dir).parent
         upload = f"; upload it with: wandb sync {files}" if mode == "offline" else ""
-        print(f"rlrt: tracking with W&B ({mode}): run {run_name!r} ({self.run.id}) in {files}{upload}", file=out,
-              flush=True)
+        print(
+            f"rlrt: tracking with W&B ({mode}): run {run_name!r} ({self.run.id}) in {files}{upload}",
+            file=out,
+            flush=True,
+        )
 
     def log(self, metrics: Mapping[str, float], step: int) -> None:
         """One iteration's finite metrics at ``step``."""
@@ -190,6 +231,7 @@ class WandbTracker:
 
     def end(self, model_dir: Path | None, status: str) -> None:
         """Log ``model_dir`` (None: no complete model) as the run's ``model`` artifact and end the run."""
+
         def artifact(run: Any) -> None:
             model = self.wandb.Artifact(f"{run.name or run.id}-model".replace("/", "-"), type="model")
             model.add_dir(str(model_dir))
@@ -208,6 +250,10 @@ class WandbTracker:
         try:
             call(self.run)
         except Exception as exc:  # noqa: BLE001 - tracking is opt-in: the job goes on, said once
-            print(f"rlrt: warning: W&B could not {what} ({type(exc).__name__}: {exc}); tracking stops here "
-                  "(progress.csv and TensorBoard have every number)", file=self.out, flush=True)
+            print(
+                f"rlrt: warning: W&B could not {what} ({type(exc).__name__}: {exc}); tracking stops here "
+                "(progress.csv and TensorBoard have every number)",
+                file=self.out,
+                flush=True,
+            )
             self.run = None

@@ -44,6 +44,16 @@ from runtime.tuning.spec import ParameterRange, TuningSpec, check_hyperparameter
 from runtime.tuning.trial import trial_class, wait_for_jobs
 
 __all__ = [
-    "BEST_JSON", "ParameterRange", "RESULTS_CSV", "TuningOutcome", "TuningSpec", "check_hyperparameters",
-    "load_tuning_spec", "parse_tuning_spec", "run_tuning", "run_tuning_job", "trial_class", "wait_for_jobs",
+    "BEST_JSON",
+    "ParameterRange",
+    "RESULTS_CSV",
+    "TuningOutcome",
+    "TuningSpec",
+    "check_hyperparameters",
+    "load_tuning_spec",
+    "parse_tuning_spec",
+    "run_tuning",
+    "run_tuning_job",
+    "trial_class",
+    "wait_for_jobs",
 ]

@@ -69,17 +69,24 @@ def summarise(spec: TuningSpec, grid: Any, output: Path, out: Any, interrupted: 
         # A trial stopped before its first result has none: its job's tree is the one named by its trial id.
         job_dir = metrics.get("job_dir") or next((str(p) for p in jobs if p.name in Path(str(result.path)).name), "")
         finished = metrics.get("done") is True
-        rows.append({
-            "trial": metrics.get("trial_id") or (Path(job_dir).name if job_dir else Path(str(result.path)).name),
-            **tuned,
-            spec.objective_metric_name: value,
-            "iterations": metrics.get("job_iteration"),
-            "status": trial_status(job_dir, bool(result.error), interrupted, finished),
-            "job_dir": job_dir,
-            "_hyperparameters": metrics.get("hyperparameters"),
-        })
-    finite = [r for r in rows if r["status"] == COMPLETED and isinstance(r[spec.objective_metric_name], (int, float))
-              and math.isfinite(r[spec.objective_metric_name])]
+        rows.append(
+            {
+                "trial": metrics.get("trial_id") or (Path(job_dir).name if job_dir else Path(str(result.path)).name),
+                **tuned,
+                spec.objective_metric_name: value,
+                "iterations": metrics.get("job_iteration"),
+                "status": trial_status(job_dir, bool(result.error), interrupted, finished),
+                "job_dir": job_dir,
+                "_hyperparameters": metrics.get("hyperparameters"),
+            }
+        )
+    finite = [
+        r
+        for r in rows
+        if r["status"] == COMPLETED
+        and isinstance(r[spec.objective_metric_name], (int, float))
+        and math.isfinite(r[spec.objective_metric_name])
+    ]
     pick = max if spec.mode == "max" else min
     best_row = pick(finite, key=lambda r: r[spec.objective_metric_name]) if finite else None
     output.mkdir(parents=True, exist_ok=True)
@@ -104,15 +111,21 @@ def summarise(spec: TuningSpec, grid: Any, output: Path, out: Any, interrupted: 
         outcome.best_json = output / BEST_JSON
         outcome.best_json.write_text(json.dumps(best, indent=2, sort_keys=True) + "\n")
         outcome.best = best
-        print(f"rlrt: best trial {best['trial']}: {spec.objective_metric_name} = {best['objective_value']:g}; "
-              f"hyperparameters in {outcome.best_json}", file=out, flush=True)
+        print(
+            f"rlrt: best trial {best['trial']}: {spec.objective_metric_name} = {best['objective_value']:g}; "
+            f"hyperparameters in {outcome.best_json}",
+            file=out,
+            flush=True,
+        )
     else:
         (output / BEST_JSON).unlink(missing_ok=True)
         print(f"rlrt: no trial completed with a finite {spec.objective_metric_name}", file=out, flush=True)
     print(f"rlrt: results table in {results_csv}", file=out, flush=True)
     if best_row is None and not interrupted:
-        raise UserError(f"No trial of the tuning job completed with {spec.objective_metric_name}; see the job logs "
-                        f"under {output / 'jobs'}")
+        raise UserError(
+            f"No trial of the tuning job completed with {spec.objective_metric_name}; see the job logs "
+            f"under {output / 'jobs'}"
+        )
     return outcome
 
 

@@ -74,15 +74,20 @@ def run_tuning(spec: TuningSpec, output: Path, plugins: Plugins, out: Any = None
         space = {f"p{i}": r.tune_domain() for i, r in enumerate(spec.ranges)}
         samples = spec.max_jobs
     if spec.strategy == "Bayesian":
-        searcher: Any = ConcurrencyLimiter(OptunaSearch(metric=metric, mode=spec.mode, seed=0),
-                                           max_concurrent=spec.max_parallel_jobs)
+        searcher: Any = ConcurrencyLimiter(
+            OptunaSearch(metric=metric, mode=spec.mode, seed=0), max_concurrent=spec.max_parallel_jobs
+        )
     else:
         searcher = BasicVariantGenerator(max_concurrent=spec.max_parallel_jobs, random_state=0)
     scheduler = None
     stop = spec.static_hyperparameters.get(hp.STOP_PREFIX + hp.STOP_TRAINING_ITERATION)
     if spec.early_stopping_type == "Auto":
-        scheduler = ASHAScheduler(time_attr="job_iteration", max_t=int(stop) if isinstance(stop, int) else 1000,
-                                  grace_period=1, reduction_factor=2)
+        scheduler = ASHAScheduler(
+            time_attr="job_iteration",
+            max_t=int(stop) if isinstance(stop, int) else 1000,
+            grace_period=1,
+            reduction_factor=2,
+        )
     from tqdm import tqdm  # heavy: progress bars
 
     class _TrialProgress(tune.Callback):
@@ -121,18 +126,24 @@ def run_tuning(spec: TuningSpec, output: Path, plugins: Plugins, out: Any = None
     previous = {s: signal.signal(s, on_stop) for s in stops}  # after ray.init, which installs its own (exit at once)
     try:
         trainable = tune.with_resources(
-            tune.with_parameters(trial_class(), spec=spec, jobs_dir=str(jobs_dir), repo_root=repo_root,
-                                 environment=environment),
+            tune.with_parameters(
+                trial_class(), spec=spec, jobs_dir=str(jobs_dir), repo_root=repo_root, environment=environment
+            ),
             {"cpu": spec.cpus_per_job},
         )
         tuner = tune.Tuner(
             trainable,
             param_space=space,
-            tune_config=tune.TuneConfig(metric=metric, mode=spec.mode, search_alg=searcher, scheduler=scheduler,
-                                        num_samples=samples),  # both searchers limit concurrency themselves
-            run_config=tune.RunConfig(name="rlrt-tune", storage_path=str(output / "ray_results"), verbose=0,
-                                      callbacks=[_TrialProgress()],
-                                      failure_config=tune.FailureConfig(max_failures=0)),
+            tune_config=tune.TuneConfig(
+                metric=metric, mode=spec.mode, search_alg=searcher, scheduler=scheduler, num_samples=samples
+            ),  # both searchers limit concurrency themselves
+            run_config=tune.RunConfig(
+                name="rlrt-tune",
+                storage_path=str(output / "ray_results"),
+                verbose=0,
+                callbacks=[_TrialProgress()],
+                failure_config=tune.FailureConfig(max_failures=0),
+            ),
         )
         with warnings.catch_warnings():
             # Optuna wants choices of None, bool, int, float or str "for persistent storage"; this study lives in
@@ -151,8 +162,12 @@ def run_tuning(spec: TuningSpec, output: Path, plugins: Plugins, out: Any = None
         if stuck:
             print(f"rlrt: killed training jobs that did not stop within 120 s: {stuck}", file=out, flush=True)
     if interruption.interrupted:
-        print(f"rlrt: interrupted ({stopped[0] if stopped else 'Ctrl-C'}): the running trials were stopped (each job "
-              "saved a checkpoint in its tree); the trials so far:", file=out, flush=True)
+        print(
+            f"rlrt: interrupted ({stopped[0] if stopped else 'Ctrl-C'}): the running trials were stopped (each job "
+            "saved a checkpoint in its tree); the trials so far:",
+            file=out,
+            flush=True,
+        )
     outcome = summarise(spec, grid, output, out, interrupted=interruption.interrupted)
     outcome.interrupted = interruption.interrupted
     outcome.stopped_by = stopped[0] if stopped else "SIGINT"
@@ -164,14 +179,19 @@ def cpus_for_trials(spec: TuningSpec, out: Any) -> int:
     Tune then runs as many trials at a time as fit, one line says so); a ``cpus_per_job`` over this host's CPUs is
     refused, naming it, its value and the host's count (each trial's job would refuse its SM_NUM_CPUS)."""
     if spec.cpus_per_job > host_cpus():
-        raise UserError(f"cpus_per_job is {spec.cpus_per_job}, but this host has {machine_line()}: each trial is a "
-                        f"training job on this host. Give cpus_per_job from 1 to {host_cpus()}.")
+        raise UserError(
+            f"cpus_per_job is {spec.cpus_per_job}, but this host has {machine_line()}: each trial is a "
+            f"training job on this host. Give cpus_per_job from 1 to {host_cpus()}."
+        )
     asked, usable = spec.max_parallel_jobs * spec.cpus_per_job, max(usable_cpus(), spec.cpus_per_job)
     if asked <= usable:
         return asked
-    print(f"rlrt: max_parallel_jobs {spec.max_parallel_jobs} x cpus_per_job {spec.cpus_per_job} = {asked} CPUs, but "
-          f"this machine has {machine_line()}: running {usable // spec.cpus_per_job} trial(s) at a time",
-          file=out, flush=True)
+    print(
+        f"rlrt: max_parallel_jobs {spec.max_parallel_jobs} x cpus_per_job {spec.cpus_per_job} = {asked} CPUs, but "
+        f"this machine has {machine_line()}: running {usable // spec.cpus_per_job} trial(s) at a time",
+        file=out,
+        flush=True,
+    )
     return usable
 
 
@@ -187,8 +207,12 @@ def _own_ray(num_cpus: int) -> tuple[RayNode, Path]:
     port = free_ports(1)[0]
     env = {**os.environ, "RAY_AUTH_MODE": "disabled", "RAY_process_group_cleanup_enabled": "0"}
     with (folder / "ray-start.log").open("w") as log:
-        node = RayNode(["--head", f"--port={port}", "--include-dashboard=false", f"--num-cpus={num_cpus}",
-                        "--num-gpus=0"], env=env, temp_dir=str(folder), output=log)
+        node = RayNode(
+            ["--head", f"--port={port}", "--include-dashboard=false", f"--num-cpus={num_cpus}", "--num-gpus=0"],
+            env=env,
+            temp_dir=str(folder),
+            output=log,
+        )
     failed = node.wait_until_open("127.0.0.1", port, RAY_START_S)
     if failed is not None:
         node.kill()
@@ -208,13 +232,19 @@ def run_tuning_job(file: Path, output: Path | None = None, *, plugins: Plugins) 
         nonlocal folder
         spec = load_tuning_spec(file)
         with own_output(given) as folder:
-            print(f"rlrt: tuning {len(spec.ranges)} hyperparameter(s) over {spec.max_jobs} job(s), "
-                  f"{spec.max_parallel_jobs} at a time ({spec.strategy}, early stopping {spec.early_stopping_type}); "
-                  f"{spec.objective_type} {spec.objective_metric_name}; output in {folder}", flush=True)
+            print(
+                f"rlrt: tuning {len(spec.ranges)} hyperparameter(s) over {spec.max_jobs} job(s), "
+                f"{spec.max_parallel_jobs} at a time ({spec.strategy}, early stopping {spec.early_stopping_type}); "
+                f"{spec.objective_type} {spec.objective_metric_name}; output in {folder}",
+                flush=True,
+            )
             outcome = run_tuning(spec, folder, plugins)
         if outcome.interrupted:
-            write_failure(folder / "output" / "failure", f"Interrupted ({outcome.how}): the tuning job stopped before "
-                          f"its trials finished; the finished ones are in {folder / RESULTS_CSV}.")
+            write_failure(
+                folder / "output" / "failure",
+                f"Interrupted ({outcome.how}): the tuning job stopped before "
+                f"its trials finished; the finished ones are in {folder / RESULTS_CSV}.",
+            )
             return signal_exit_code(outcome.stopped_by)
         return 0
 

@@ -25,8 +25,17 @@ PARAMETER_TYPES = ("Continuous", "Integer", "Categorical")
 MAX_JOBS = 500
 """The most trials one search runs: SageMaker's HyperparameterTuner limit (MaxNumberOfTrainingJobs). A larger
 ``max_jobs`` (10**12) is no plan a run could finish; it is refused, as SageMaker refuses it, not cut silently."""
-_KNOWN_KEYS = ("objective_metric_name", "objective_type", "max_jobs", "max_parallel_jobs", "strategy",
-               "early_stopping_type", "static_hyperparameters", "hyperparameter_ranges", "cpus_per_job")
+_KNOWN_KEYS = (
+    "objective_metric_name",
+    "objective_type",
+    "max_jobs",
+    "max_parallel_jobs",
+    "strategy",
+    "early_stopping_type",
+    "static_hyperparameters",
+    "hyperparameter_ranges",
+    "cpus_per_job",
+)
 
 
 @dataclass(frozen=True)
@@ -117,8 +126,10 @@ def _parse_range(name: str, raw: Any) -> ParameterRange:
     raw = {str(k): v for k, v in raw.items()}
     unknown = set(raw) - {"type", "min_value", "max_value", "scaling_type", "values"}
     if unknown:
-        raise UserError(f"{where}: unknown field(s) {', '.join(sorted(unknown))} (valid: type, min_value, max_value, "
-                        "scaling_type, values)")
+        raise UserError(
+            f"{where}: unknown field(s) {', '.join(sorted(unknown))} (valid: type, min_value, max_value, "
+            "scaling_type, values)"
+        )
     kind = str(raw.get("type", "")).replace("Parameter", "")
     if kind not in PARAMETER_TYPES:
         raise UserError(f"{where}.type must be one of {', '.join(PARAMETER_TYPES)}, got {raw.get('type')!r}")
@@ -137,8 +148,9 @@ def _parse_range(name: str, raw: Any) -> ParameterRange:
     low = _range_bound(f"{where}.min_value", raw["min_value"])
     high = _range_bound(f"{where}.max_value", raw["max_value"])
     if kind == "Integer" and (not low.is_integer() or not high.is_integer()):
-        raise UserError(f"{where}: an Integer parameter needs integer bounds, got {raw['min_value']!r}, "
-                        f"{raw['max_value']!r}")
+        raise UserError(
+            f"{where}: an Integer parameter needs integer bounds, got {raw['min_value']!r}, {raw['max_value']!r}"
+        )
     if not low < high:
         raise UserError(f"{where}: min_value ({low:g}) must be less than max_value ({high:g})")
     scaling = str(raw.get("scaling_type", "Auto"))
@@ -157,8 +169,11 @@ def _parse_range(name: str, raw: Any) -> ParameterRange:
 def _ranges_from_api(parameter_ranges: Mapping[str, Any]) -> dict[str, Any]:
     """CreateHyperParameterTuningJob's ParameterRanges -> our ``name: {type, ...}`` form."""
     out: dict[str, Any] = {}
-    for api_key, kind in (("ContinuousParameterRanges", "Continuous"), ("IntegerParameterRanges", "Integer"),
-                          ("CategoricalParameterRanges", "Categorical")):
+    for api_key, kind in (
+        ("ContinuousParameterRanges", "Continuous"),
+        ("IntegerParameterRanges", "Integer"),
+        ("CategoricalParameterRanges", "Categorical"),
+    ):
         items = parameter_ranges.get(api_key, []) or []
         if not isinstance(items, list):
             raise UserError(f"ParameterRanges.{api_key} must be a list of ranges, got {items!r}")
@@ -166,8 +181,12 @@ def _ranges_from_api(parameter_ranges: Mapping[str, Any]) -> dict[str, Any]:
             if not isinstance(item, Mapping) or "Name" not in item:
                 raise UserError(f"ParameterRanges.{api_key}: every entry needs a 'Name'")
             entry: dict[str, Any] = {"type": kind}
-            for api_field, ours in (("MinValue", "min_value"), ("MaxValue", "max_value"),
-                                    ("ScalingType", "scaling_type"), ("Values", "values")):
+            for api_field, ours in (
+                ("MinValue", "min_value"),
+                ("MaxValue", "max_value"),
+                ("ScalingType", "scaling_type"),
+                ("Values", "values"),
+            ):
                 if api_field in item:
                     entry[ours] = item[api_field]
             out[str(item["Name"])] = entry
@@ -202,8 +221,10 @@ def parse_tuning_spec(raw: Mapping[str, Any], source: str = "") -> TuningSpec:
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise UserError(f"{key} must be an integer >= 1, got {value!r}")
         if key == "max_jobs" and value > MAX_JOBS:
-            raise UserError(f"max_jobs is {value}, over the bound of {MAX_JOBS} trials a search may run (SageMaker's "
-                            f"HyperparameterTuner limit): give max_jobs from 1 to {MAX_JOBS}, or split the search")
+            raise UserError(
+                f"max_jobs is {value}, over the bound of {MAX_JOBS} trials a search may run (SageMaker's "
+                f"HyperparameterTuner limit): give max_jobs from 1 to {MAX_JOBS}, or split the search"
+            )
         counts[key] = value
     early_raw = raw.get("early_stopping_type", "Auto")
     # YAML 1.1 (PyYAML) reads an unquoted `Off` as false: the value SageMaker's tuner calls "Off".
@@ -230,20 +251,33 @@ def parse_tuning_spec(raw: Mapping[str, Any], source: str = "") -> TuningSpec:
         # As SageMaker's Grid strategy: categorical ranges only, each combination exactly once.
         not_categorical = [r.name for r in ranges if r.kind != "Categorical"]
         if not_categorical:
-            raise UserError(f"strategy Grid takes Categorical ranges only; {', '.join(not_categorical)} "
-                            "is not (use Bayesian or Random, or list its values)")
+            raise UserError(
+                f"strategy Grid takes Categorical ranges only; {', '.join(not_categorical)} "
+                "is not (use Bayesian or Random, or list its values)"
+            )
         size = math.prod(len(r.values) for r in ranges)
         if size > MAX_JOBS:
-            raise UserError(f"strategy Grid runs every combination once: {size} jobs, over the bound of {MAX_JOBS} "
-                            "trials a search may run (SageMaker's HyperparameterTuner limit): list fewer values, or "
-                            "use Bayesian or Random with max_jobs")
+            raise UserError(
+                f"strategy Grid runs every combination once: {size} jobs, over the bound of {MAX_JOBS} "
+                "trials a search may run (SageMaker's HyperparameterTuner limit): list fewer values, or "
+                "use Bayesian or Random with max_jobs"
+            )
         if counts.setdefault("max_jobs", size) != size:
-            raise UserError(f"strategy Grid runs every combination once: {size} jobs, but max_jobs is "
-                            f"{counts['max_jobs']} (leave max_jobs out)")
+            raise UserError(
+                f"strategy Grid runs every combination once: {size} jobs, but max_jobs is "
+                f"{counts['max_jobs']} (leave max_jobs out)"
+            )
     return TuningSpec(
-        objective_metric_name=objective, objective_type=objective_type, max_jobs=counts["max_jobs"],
-        max_parallel_jobs=counts["max_parallel_jobs"], strategy=strategy, early_stopping_type=early,
-        static_hyperparameters=dict(static), ranges=ranges, cpus_per_job=counts["cpus_per_job"], source=source,
+        objective_metric_name=objective,
+        objective_type=objective_type,
+        max_jobs=counts["max_jobs"],
+        max_parallel_jobs=counts["max_parallel_jobs"],
+        strategy=strategy,
+        early_stopping_type=early,
+        static_hyperparameters=dict(static),
+        ranges=ranges,
+        cpus_per_job=counts["cpus_per_job"],
+        source=source,
     )
 
 
@@ -264,6 +298,6 @@ def load_tuning_spec(path: Path) -> TuningSpec:
 def check_hyperparameters(spec: TuningSpec, plugins: Plugins) -> None:
     """Resolve the static hyperparameters with each range's bounds, so a bad name fails before any trial runs."""
     for r in spec.ranges:
-        for value in (r.values if r.kind == "Categorical" else (r.min_value, r.max_value)):
+        for value in r.values if r.kind == "Categorical" else (r.min_value, r.max_value):
             sample = int(value) if r.kind == "Integer" else value
             resolve_spec({**spec.static_hyperparameters, r.name: sample}, plugins)

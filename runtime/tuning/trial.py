@@ -35,8 +35,9 @@ def _die_with_parent() -> None:  # pragma: no cover - runs in the child
         pass
 
 
-def _start_trial_job(config: Mapping[str, Any], spec: TuningSpec, base: Path,
-                     repo_root: str, environment: Mapping[str, str]) -> tuple[subprocess.Popen, dict[str, Any]]:
+def _start_trial_job(
+    config: Mapping[str, Any], spec: TuningSpec, base: Path, repo_root: str, environment: Mapping[str, str]
+) -> tuple[subprocess.Popen, dict[str, Any]]:
     """Lay out the trial's ``/opt/ml`` tree with its hyperparameters and start ``rlrt train`` in it, in
     ``environment``: ``rlrt tune``'s own, never the Ray worker's (Ray adds its node's variables to its workers, and a
     job that inherited them looked for the tuner's node in its own Ray)."""
@@ -45,14 +46,26 @@ def _start_trial_job(config: Mapping[str, Any], spec: TuningSpec, base: Path,
         hyperparameters[r.name] = r.value_from_sample(config[f"p{i}"])
     prepare_local_tree(base, hyperparameters)
     (base / "input" / "config" / "resourceconfig.json").write_text(
-        json.dumps({"current_host": "algo-1", "hosts": ["algo-1"]}))
-    env = {**environment, BASE_DIR_ENV: str(base), NUM_CPUS_ENV: str(spec.cpus_per_job), NUM_GPUS_ENV: "0",
-           "PYTHONPATH": repo_root + os.pathsep + environment.get("PYTHONPATH", "")}
+        json.dumps({"current_host": "algo-1", "hosts": ["algo-1"]})
+    )
+    env = {
+        **environment,
+        BASE_DIR_ENV: str(base),
+        NUM_CPUS_ENV: str(spec.cpus_per_job),
+        NUM_GPUS_ENV: "0",
+        "PYTHONPATH": repo_root + os.pathsep + environment.get("PYTHONPATH", ""),
+    }
     for name in ("RAY_ADDRESS", "RAY_JOB_ID", "RAY_RAYLET_PID"):
         env.pop(name, None)
     with (base / JOB_LOG).open("w") as log:
-        process = subprocess.Popen([sys.executable, "-m", "runtime.cli", "train"], cwd=repo_root, env=env,
-                                   stdout=log, stderr=subprocess.STDOUT, preexec_fn=_die_with_parent)  # noqa: PLW1509
+        process = subprocess.Popen(
+            [sys.executable, "-m", "runtime.cli", "train"],
+            cwd=repo_root,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            preexec_fn=_die_with_parent,  # noqa: PLW1509
+        )
     (base / JOB_PID).write_text(f"{process.pid}\n")
     return process, hyperparameters
 
@@ -69,8 +82,8 @@ def trial_class() -> type:
         # tune.with_parameters passes the last four as keyword arguments (Ray's documented way to give a class
         # trainable more than its config), which Trainable.setup's annotated signature does not show.
         def setup(  # type: ignore[override]
-                self, config: dict[str, Any], spec: TuningSpec, jobs_dir: str, repo_root: str,
-                environment: dict[str, str]) -> None:
+            self, config: dict[str, Any], spec: TuningSpec, jobs_dir: str, repo_root: str, environment: dict[str, str]
+        ) -> None:
             self.spec = spec
             self.base = Path(jobs_dir) / self.trial_id
             self.job_iteration = 0
@@ -92,9 +105,12 @@ def trial_class() -> type:
                     continue
                 value = float(match.group(2))
                 if math.isfinite(value):
-                    self.last = {self.spec.objective_metric_name: value, "job_iteration": self.job_iteration + 1,
-                                 "hyperparameters": json.dumps(self.hyperparameters, sort_keys=True),
-                                 "job_dir": str(self.base)}
+                    self.last = {
+                        self.spec.objective_metric_name: value,
+                        "job_iteration": self.job_iteration + 1,
+                        "hyperparameters": json.dumps(self.hyperparameters, sort_keys=True),
+                        "job_dir": str(self.base),
+                    }
                     if self.final_iteration is None or self.job_iteration + 1 < self.final_iteration:
                         return dict(self.last)
             code = self.process.wait()

@@ -64,5 +64,6 @@ class Time(StepMethod):
 
 
 STEP_TYPES: dict[str, type[StepMethod]] = {
-    cls.__name__: cls for cls in (Frames, EnvironmentSteps, EnvironmentEpisodes, TrainingSteps, Time)}
+    cls.__name__: cls for cls in (Frames, EnvironmentSteps, EnvironmentEpisodes, TrainingSteps, Time)
+}
 """The step kinds by name: what SageMaker RL's hyperparameters may name after a colon (``rl.x:EnvironmentSteps``)."""

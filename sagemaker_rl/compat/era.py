@@ -39,17 +39,39 @@ install the same before they unpickle a user's env creator (which may import the
 
 NUMPY1_NAMES: dict[str, Any] = {
     # The builtins NumPy 1 (< 1.24) exported under these names.
-    "int": builtins.int, "float": builtins.float, "complex": builtins.complex, "object": builtins.object,
-    "str": builtins.str, "unicode": builtins.str,
+    "int": builtins.int,
+    "float": builtins.float,
+    "complex": builtins.complex,
+    "object": builtins.object,
+    "str": builtins.str,
+    "unicode": builtins.str,
     # NumPy 1's other spellings of its scalar types, removed in NumPy 2.0.
-    "bool8": np.bool_, "float_": np.float64, "complex_": np.complex128, "string_": np.bytes_,
-    "unicode_": np.str_, "int0": np.intp, "uint0": np.uintp, "object0": np.object_, "str0": np.str_,
-    "bytes0": np.bytes_, "void0": np.void,
+    "bool8": np.bool_,
+    "float_": np.float64,
+    "complex_": np.complex128,
+    "string_": np.bytes_,
+    "unicode_": np.str_,
+    "int0": np.intp,
+    "uint0": np.uintp,
+    "object0": np.object_,
+    "str0": np.str_,
+    "bytes0": np.bytes_,
+    "void0": np.void,
     # Constants and functions removed in NumPy 2.0.
-    "NaN": np.nan, "NAN": np.nan, "Inf": np.inf, "Infinity": np.inf, "infty": np.inf, "PINF": np.inf,
-    "NINF": -np.inf, "product": np.prod, "cumproduct": np.cumprod, "alltrue": np.all, "sometrue": np.any,
+    "NaN": np.nan,
+    "NAN": np.nan,
+    "Inf": np.inf,
+    "Infinity": np.inf,
+    "infty": np.inf,
+    "PINF": np.inf,
+    "NINF": -np.inf,
+    "product": np.prod,
+    "cumproduct": np.cumprod,
+    "alltrue": np.all,
+    "sometrue": np.any,
     "round_": np.round,
 }
+
 
 def provide_numpy1_names() -> list[str]:
     """Set each of :data:`NUMPY1_NAMES` that ``numpy`` lacks; the names set (none when all were there)."""
@@ -73,8 +95,11 @@ class UnsignedInfiniteBounds:
         if kind != "u" or sign not in "+-":
             return self.original(dtype, sign)
         top = int(np.iinfo(dtype).max) - 2
-        _say("box", f"rlrt: a gym.spaces.Box of {np.dtype(dtype)} with infinite bounds (gym 0.21 allowed it, gym 0.26 "
-                    f"refuses it): its infinite bounds are taken as 0 and {top}")
+        _say(
+            "box",
+            f"rlrt: a gym.spaces.Box of {np.dtype(dtype)} with infinite bounds (gym 0.21 allowed it, gym 0.26 "
+            f"refuses it): its infinite bounds are taken as 0 and {top}",
+        )
         return top if sign == "+" else 0
 
 
@@ -84,8 +109,11 @@ def _spec_init_without_entry_point(original: Callable[..., None]) -> Callable[..
     @functools.wraps(original)  # __wrapped__: the original, for whoever undoes the bridge
     def __init__(self: Any, id: str, entry_point: Any = None, *args: Any, **kwargs: Any) -> None:
         if entry_point is None:
-            _say("spec", f"rlrt: gym EnvSpec({id!r}) without entry_point (gym 0.21 allowed it, gym 0.26 requires it): "
-                         "made with entry_point=None")
+            _say(
+                "spec",
+                f"rlrt: gym EnvSpec({id!r}) without entry_point (gym 0.21 allowed it, gym 0.26 requires it): "
+                "made with entry_point=None",
+            )
         original(self, id, entry_point, *args, **kwargs)
 
     __init__.rlrt_era = True  # type: ignore[attr-defined]
@@ -128,8 +156,11 @@ def _give_seeding_back() -> None:
     for name in missing:
         setattr(seeding, name, SEEDING_FUNCTIONS[name])
     if missing and os.environ.get(MARKER) is None:  # the job's process: an env runner says nothing of them
-        _say("seeding", "rlrt: gym.utils.seeding.hash_seed and create_seed (gym 0.21's; gym 0.26 removed them) are "
-                        "provided for your code, as gym 0.21 defined them")
+        _say(
+            "seeding",
+            "rlrt: gym.utils.seeding.hash_seed and create_seed (gym 0.21's; gym 0.26 removed them) are "
+            "provided for your code, as gym 0.21 defined them",
+        )
 
 
 def adapt_gym() -> bool:
@@ -145,8 +176,9 @@ def adapt_gym() -> bool:
         return False
     if not isinstance(box.get_inf, UnsignedInfiniteBounds):
         # Box casts an array bound to the dtype before it replaces the infinite entries: NumPy warns of casting inf.
-        warnings.filterwarnings("ignore", message="invalid value encountered in cast", category=RuntimeWarning,
-                                module="gym.spaces.box")
+        warnings.filterwarnings(
+            "ignore", message="invalid value encountered in cast", category=RuntimeWarning, module="gym.spaces.box"
+        )
         # _broadcast, which Box.__init__ calls, looks get_inf up in its module's globals at each call.
         box.get_inf = UnsignedInfiniteBounds(box.get_inf)
     if not getattr(spec.__init__, "rlrt_era", False):
@@ -160,8 +192,11 @@ def install() -> None:
     provided = provide_numpy1_names()
     if provided and os.environ.get(MARKER) is None:  # the job's process: an env runner says nothing of them
         shown = ", ".join(f"np.{name}" for name in provided[:6])
-        _say("numpy", f"rlrt: NumPy 1 names NumPy 2 removed ({shown}{', ...' if len(provided) > 6 else ''}) are "
-                      "provided for your code, as NumPy 1.23 defined them")
+        _say(
+            "numpy",
+            f"rlrt: NumPy 1 names NumPy 2 removed ({shown}{', ...' if len(provided) > 6 else ''}) are "
+            "provided for your code, as NumPy 1.23 defined them",
+        )
     adapt_gym()
     os.environ[MARKER] = "1"
 

@@ -14,8 +14,12 @@ import numpy as np
 def gym_space(space: gymnasium.Space) -> gym.Space:
     """A gymnasium space as the equivalent ``gym`` space."""
     if isinstance(space, gymnasium.spaces.Box):
-        return gym.spaces.Box(low=space.low, high=space.high, shape=space.shape,
-                              dtype=space.dtype.type if space.dtype is not None else np.float32)
+        return gym.spaces.Box(
+            low=space.low,
+            high=space.high,
+            shape=space.shape,
+            dtype=space.dtype.type if space.dtype is not None else np.float32,
+        )
     if isinstance(space, gymnasium.spaces.Discrete):
         return gym.spaces.Discrete(int(space.n), start=int(space.start))
     if isinstance(space, gymnasium.spaces.MultiDiscrete):

@@ -31,8 +31,20 @@ def serve_and_predict(image: str, base: Path, name: str, label: tuple[str, ...])
     """`docker run -d IMAGE serve` over the tree ``base`` (its model/ is served), wait for /ping, send seed 000's
     request to /invocations, then `docker stop` and check the server exited 0 with no traceback; the answer."""
     port = free_port()
-    docker("run", "-d", *label, "--name", name, "-p", f"127.0.0.1:{port}:8080", "-v", f"{base}:/opt/ml", image,
-           "serve", check=True)
+    docker(
+        "run",
+        "-d",
+        *label,
+        "--name",
+        name,
+        "-p",
+        f"127.0.0.1:{port}:8080",
+        "-v",
+        f"{base}:/opt/ml",
+        image,
+        "serve",
+        check=True,
+    )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 180
     while True:
@@ -44,8 +56,9 @@ def serve_and_predict(image: str, base: Path, name: str, label: tuple[str, ...])
             logs = docker("logs", name)
             assert time.monotonic() < deadline, f"/ping never answered: {(logs.stdout + logs.stderr)[-3000:]}"
             time.sleep(1)
-    request = urllib.request.Request(f"{url}/invocations", data=json.dumps(SEED_REQUEST).encode(),
-                                     headers={"Content-Type": "application/json"})
+    request = urllib.request.Request(
+        f"{url}/invocations", data=json.dumps(SEED_REQUEST).encode(), headers={"Content-Type": "application/json"}
+    )
     with urllib.request.urlopen(request, timeout=30) as response:
         answer: dict[str, Any] = json.loads(response.read())
     docker("stop", "-t", "30", name, timeout=60, check=True)

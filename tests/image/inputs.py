@@ -10,8 +10,15 @@ TINY_REACHER = {
     "rl.training.config.num_epochs": 1,
     "rl.training.config.minibatch_size": 200,
 }
-SEED_REQUEST = {"inputs": {"observations": [[1.0] * 9], "prev_action": [0, 0], "is_training": False,
-                           "prev_reward": -1, "seq_lens": -1}}
+SEED_REQUEST = {
+    "inputs": {
+        "observations": [[1.0] * 9],
+        "prev_action": [0, 0],
+        "is_training": False,
+        "prev_reward": -1,
+        "seq_lens": -1,
+    }
+}
 """Seed 000's request to the Reacher endpoint (`np.ones(shape=(1, 9))` and its placeholders)."""
 RUN_LABEL = "rlrt.test-run"
 """The label on every container the image tests start (`docker run --label`, and the SDK's local mode through its

@@ -48,11 +48,14 @@ def main(image: str, workdir: Path) -> int:
 
     boto_session = boto3.Session(aws_access_key_id="local", aws_secret_access_key="local", region_name="us-west-2")
     # The SDK's own switches: telemetry off (it would call an S3 endpoint), local code (mounted, not uploaded).
-    session = LocalSession(boto_session=boto_session, sagemaker_config={
-        "SchemaVersion": "1.0", "SageMaker": {"PythonSDK": {"Modules": {"TelemetryOptOut": True}}}})
+    session = LocalSession(
+        boto_session=boto_session,
+        sagemaker_config={"SchemaVersion": "1.0", "SageMaker": {"PythonSDK": {"Modules": {"TelemetryOptOut": True}}}},
+    )
     # container_config: what the SDK adds to every container it starts (its compose services): the run's label.
-    session.config = {"local": {"local_code": True,
-                                "container_config": {"labels": {RUN_LABEL: os.environ["RLRT_IMAGE_RUN"]}}}}
+    session.config = {
+        "local": {"local_code": True, "container_config": {"labels": {RUN_LABEL: os.environ["RLRT_IMAGE_RUN"]}}}
+    }
     estimator = RLEstimator(
         entry_point="train-reacher.py",
         source_dir=str(source),
@@ -73,8 +76,9 @@ def main(image: str, workdir: Path) -> int:
     # predictor class), so the SDK's own Predictor is attached to the endpoint by name, as one attaches to any endpoint.
     endpoint = "rlrt-local-mode"
     estimator.deploy(initial_instance_count=1, instance_type="local", endpoint_name=endpoint)
-    predictor = Predictor(endpoint, sagemaker_session=session, serializer=JSONSerializer(),
-                          deserializer=JSONDeserializer())
+    predictor = Predictor(
+        endpoint, sagemaker_session=session, serializer=JSONSerializer(), deserializer=JSONDeserializer()
+    )
     try:
         result = predictor.predict(SEED_REQUEST)
     finally:

@@ -37,8 +37,9 @@ SAGEMAKER_STOP_GRACE_S = 120
 """SageMaker's StopTrainingJob sends SIGTERM, then SIGKILL 120 s later."""
 
 
-def run_image(tree: Path | None, *command: str, extra: tuple[str, ...] = (), timeout: float = 900
-              ) -> subprocess.CompletedProcess[str]:
+def run_image(
+    tree: Path | None, *command: str, extra: tuple[str, ...] = (), timeout: float = 900
+) -> subprocess.CompletedProcess[str]:
     """`docker run --rm [-v TREE:/opt/ml] IMAGE COMMAND...` to completion."""
     mount = ("-v", f"{tree}:/opt/ml") if tree is not None else ()
     return docker("run", "--rm", *LABEL, "--network", "host", *mount, *extra, IMAGE, *command, timeout=timeout)
@@ -101,9 +102,15 @@ def test_script_mode_runs_a_seed_entry_point_from_a_sourcedir_tarball(tmp_path: 
     source = tmp_path / "src"
     source.mkdir()
     shutil.copy(REPO_ROOT / "entrypoints" / "train-reacher.py", source / "train-reacher.py")
-    tree = make_job_tree(tmp_path / "ml", {**TINY_REACHER, "rl.training.stop.training_iteration": 1,
-                                           "sagemaker_program": "train-reacher.py",
-                                           "sagemaker_submit_directory": "/opt/ml/input/data/code/sourcedir.tar.gz"})
+    tree = make_job_tree(
+        tmp_path / "ml",
+        {
+            **TINY_REACHER,
+            "rl.training.stop.training_iteration": 1,
+            "sagemaker_program": "train-reacher.py",
+            "sagemaker_submit_directory": "/opt/ml/input/data/code/sourcedir.tar.gz",
+        },
+    )
     # Not under /opt/ml/code: sagemaker-training extracts the source there only when that folder is empty.
     tree.channel("code").mkdir(parents=True, exist_ok=True)
     with tarfile.open(tree.channel("code") / "sourcedir.tar.gz", "w:gz") as tar:

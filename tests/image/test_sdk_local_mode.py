@@ -37,11 +37,20 @@ def sdk_env(tmp_path: Path) -> dict[str, str]:
 def test_rl_estimator_local_mode_fits_deploys_and_predicts(tmp_path: Path) -> None:
     env = sdk_env(tmp_path)
     try:
-        run = subprocess.run([SDK_PYTHON, str(Path(__file__).with_name("sdk_local_mode.py")), IMAGE, str(tmp_path)],
-                             env=env, capture_output=True, text=True, timeout=1500)
+        run = subprocess.run(
+            [SDK_PYTHON, str(Path(__file__).with_name("sdk_local_mode.py")), IMAGE, str(tmp_path)],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=1500,
+        )
     finally:  # the SDK leaves its exited training containers: these, and only these, are removed
-        made = subprocess.run(["docker", "ps", "-aq", "--filter", f"label={RUN_LABEL}={env['RLRT_IMAGE_RUN']}"],
-                              capture_output=True, text=True, timeout=60).stdout.split()
+        made = subprocess.run(
+            ["docker", "ps", "-aq", "--filter", f"label={RUN_LABEL}={env['RLRT_IMAGE_RUN']}"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        ).stdout.split()
         if made:
             subprocess.run(["docker", "rm", "-f", *made], capture_output=True, timeout=120)
     output = run.stdout + run.stderr
@@ -61,12 +70,20 @@ def test_sdk3_model_trainer_local_container_trains_and_its_model_serves(tmp_path
     root = tmp_path / "sdk3"
     env = sdk_env(tmp_path)
     try:
-        run = subprocess.run([SDK3_PYTHON, str(Path(__file__).with_name("sdk3_model_trainer.py")), IMAGE, str(root),
-                              how], env=env, capture_output=True, text=True, timeout=1200)
+        run = subprocess.run(
+            [SDK3_PYTHON, str(Path(__file__).with_name("sdk3_model_trainer.py")), IMAGE, str(root), how],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=1200,
+        )
     finally:  # SDK 3 labels nothing of ours: its compose project's containers are the ones under this root
-        made = subprocess.run(["docker", "ps", "-aq", "--filter",
-                               f"label=com.docker.compose.project.working_dir={root}"],
-                              capture_output=True, text=True, timeout=60).stdout.split()
+        made = subprocess.run(
+            ["docker", "ps", "-aq", "--filter", f"label=com.docker.compose.project.working_dir={root}"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        ).stdout.split()
         if made:
             subprocess.run(["docker", "rm", "-f", *made], capture_output=True, timeout=120)
     output = run.stdout + run.stderr

@@ -67,8 +67,13 @@ if __name__ == "__main__":
 def test_an_env_with_an_action_mask_trains_and_serves_the_mask(tmp_path) -> None:
     from runtime.serving.model_store import OnnxPolicy
 
-    run, tree = run_script_mode(tmp_path, "train.py", {"train.py": MASKED_SCRIPT},
-                                {**TINY, "rl.training.stop.training_iteration": 2}, timeout=400)
+    run, tree = run_script_mode(
+        tmp_path,
+        "train.py",
+        {"train.py": MASKED_SCRIPT},
+        {**TINY, "rl.training.stop.training_iteration": 2},
+        timeout=400,
+    )
     output = run.stdout + run.stderr
     assert run.returncode == 0, output[-4000:]
     assert "observations carry an action_mask: PPO trains RLlib's action-masking module" in output

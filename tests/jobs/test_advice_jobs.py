@@ -16,8 +16,14 @@ HUGE = 1_000_000
 def container_train(base: Path) -> subprocess.CompletedProcess[str]:
     env = rlrt_env(base)
     env["PATH"] = f"{Path(sys.executable).parent}:{env['PATH']}"
-    return subprocess.run([sys.executable, str(REPO_ROOT / "entrypoints" / "container.py"), "train"], env=env,
-                          capture_output=True, text=True, timeout=120, cwd=base)
+    return subprocess.run(
+        [sys.executable, str(REPO_ROOT / "entrypoints" / "container.py"), "train"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=base,
+    )
 
 
 def test_a_container_jobs_bad_hyperparameters_are_fixed_in_the_estimator_and_huge_values_cut(tmp_path: Path) -> None:
@@ -33,6 +39,8 @@ def test_a_container_jobs_bad_hyperparameters_are_fixed_in_the_estimator_and_hug
     run = container_train(tree.base)
     failure = tree.failure.read_text()
     assert run.returncode == 2 and "Unknown PPO configuration key 'rl.training.config.lrr'" in failure
-    assert failure.rstrip().endswith("Fix it in the estimator's hyperparameters (SageMaker writes them to "
-                                     f"{tree.base / 'input' / 'config' / 'hyperparameters.json'}).")
+    assert failure.rstrip().endswith(
+        "Fix it in the estimator's hyperparameters (SageMaker writes them to "
+        f"{tree.base / 'input' / 'config' / 'hyperparameters.json'})."
+    )
     assert "--set" not in failure and "rlrt train" not in failure and "--base-dir" not in failure

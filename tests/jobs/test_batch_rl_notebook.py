@@ -22,8 +22,14 @@ TESTING = re.compile(r"^Testing> .*Episode=(\d+), Total reward=([-\d.]+), Steps=
 def run_entry_point(name: str, base: Path, code: Path, timeout: float = 600) -> subprocess.CompletedProcess[str]:
     """Run the seed-named entry point from the job's code folder, as SageMaker does (SM_MODULE_DIR is an S3 URI)."""
     shutil.copy2(REPO_ROOT / "entrypoints" / name, code / name)
-    return subprocess.run([sys.executable, name], cwd=str(code), capture_output=True, text=True, timeout=timeout,
-                          env=rlrt_env(base, SM_MODULE_DIR="s3://bucket/job/source/sourcedir.tar.gz"))
+    return subprocess.run(
+        [sys.executable, name],
+        cwd=str(code),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=rlrt_env(base, SM_MODULE_DIR="s3://bucket/job/source/sourcedir.tar.gz"),
+    )
 
 
 @pytest.mark.slow
@@ -31,8 +37,22 @@ def test_batch_rl_notebook_flow(tmp_path: Path) -> None:
     tree = make_job_tree(tmp_path / "train", {"RLCOACH_PRESET": "preset-cartpole-ddqnbcq", "save_model": 1})
     code = tree.base / "code"
     code.mkdir()
-    run = run_rlrt(["collect", "--env", "CartPole-v0", "--num-envs", "100", "--num-episodes", "5", "--seed", "0",
-                    "--output", str(code / "cartpole_dataset.csv"), "--no-progress"])
+    run = run_rlrt(
+        [
+            "collect",
+            "--env",
+            "CartPole-v0",
+            "--num-envs",
+            "100",
+            "--num-episodes",
+            "5",
+            "--seed",
+            "0",
+            "--output",
+            str(code / "cartpole_dataset.csv"),
+            "--no-progress",
+        ]
+    )
     assert run.returncode == 0, run.stderr[-2000:]
 
     run = run_entry_point("train-coach.py", tree.base, code)
@@ -52,8 +72,9 @@ def test_batch_rl_notebook_flow(tmp_path: Path) -> None:
     checkpoint_dir = extracted / "checkpoint"
     assert checkpoint_dir.is_dir() and any(checkpoint_dir.iterdir())
 
-    evaluation = make_job_tree(tmp_path / "evaluate", {"RLCOACH_PRESET": "preset-cartpole-ddqnbcq-env",
-                                                       "evaluate_steps": 1000})
+    evaluation = make_job_tree(
+        tmp_path / "evaluate", {"RLCOACH_PRESET": "preset-cartpole-ddqnbcq-env", "evaluate_steps": 1000}
+    )
     shutil.copytree(checkpoint_dir, evaluation.channel("checkpoint"), dirs_exist_ok=True)
     eval_code = evaluation.base / "code"
     eval_code.mkdir()
@@ -79,9 +100,15 @@ def test_batch_rl_notebook_flow(tmp_path: Path) -> None:
 
     # Warm start (d3rlpy): the extracted checkpoint/ in the 'pretrained' channel; one gradient step on top of it still
     # balances the pole in the first epoch's evaluation (a fresh network after one step does not), counters fresh.
-    warm = make_job_tree(tmp_path / "warm", {"RLCOACH_PRESET": "preset-cartpole-ddqnbcq",
-                                             "rl.training.config.n_steps_per_epoch": 1,
-                                             "rl.training.config.evaluation_episodes": 3, "rl.training.stop.epochs": 1})
+    warm = make_job_tree(
+        tmp_path / "warm",
+        {
+            "RLCOACH_PRESET": "preset-cartpole-ddqnbcq",
+            "rl.training.config.n_steps_per_epoch": 1,
+            "rl.training.config.evaluation_episodes": 3,
+            "rl.training.stop.epochs": 1,
+        },
+    )
     shutil.copytree(checkpoint_dir, warm.channel("pretrained"), dirs_exist_ok=True)
     (warm.base / "code").mkdir()
     shutil.copy2(code / "cartpole_dataset.csv", warm.base / "code" / "cartpole_dataset.csv")

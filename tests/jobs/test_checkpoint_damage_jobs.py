@@ -96,15 +96,20 @@ def ppo_job(tmp_path_factory: pytest.TempPathFactory) -> JobTree:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("damage", [truncate, empty], ids=["truncated", "empty-folder"])
-def test_a_ppo_retry_resumes_from_the_newest_intact_checkpoint(ppo_job: JobTree, tmp_path: Path,
-                                                                 damage: Callable[[Path], str]) -> None:
+def test_a_ppo_retry_resumes_from_the_newest_intact_checkpoint(
+    ppo_job: JobTree, tmp_path: Path, damage: Callable[[Path], str]
+) -> None:
     tree = copy_tree(ppo_job, tmp_path / "ml")
     named = damage(tree.checkpoints / "checkpoint_000002")
     tree.write_hyperparameters({**PPO, "rl.training.stop.training_iteration": 3})
     run = run_rlrt(["train"], base=tree.base)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
-    warning = re.search(r"^rlrt: warning: checkpoint checkpoint_000002 is damaged \((.*)\); moved aside to "
-                        r"checkpoint_000002\.damaged; resuming from the older checkpoint_000001$", run.stdout, re.M)
+    warning = re.search(
+        r"^rlrt: warning: checkpoint checkpoint_000002 is damaged \((.*)\); moved aside to "
+        r"checkpoint_000002\.damaged; resuming from the older checkpoint_000001$",
+        run.stdout,
+        re.M,
+    )
     assert warning and named in warning.group(1), run.stdout[-3000:]
     assert f"resumed from {tree.checkpoints / 'checkpoint_000001'} (iteration 1," in run.stdout
     assert iterations(run.stdout) == [2, 3]
@@ -119,8 +124,13 @@ def test_ppo_with_no_intact_checkpoint_fails_clearly(ppo_job: JobTree, tmp_path:
     first = truncate(tree.checkpoints / "checkpoint_000001")
     empty(tree.checkpoints / "checkpoint_000002")
     run = run_rlrt(["train"], base=tree.base)
-    assert_user_error(run, "No intact checkpoint to resume from", f"checkpoint_000001 ({first} truncated",
-                      "checkpoint_000002 (empty folder)", "To start fresh, empty")
+    assert_user_error(
+        run,
+        "No intact checkpoint to resume from",
+        f"checkpoint_000001 ({first} truncated",
+        "checkpoint_000002 (empty folder)",
+        "To start fresh, empty",
+    )
     assert "No intact checkpoint" in tree.failure.read_text()
     assert sorted(p.name for p in tree.checkpoints.iterdir()) == ["checkpoint_000001", "checkpoint_000002"]
 
@@ -138,17 +148,23 @@ def bcq_job(tmp_path_factory: pytest.TempPathFactory) -> JobTree:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("damage", [remove, garbage_state, truncate],
-                         ids=["missing-file", "garbage-state", "truncated"])
-def test_a_bcq_retry_resumes_from_the_newest_intact_checkpoint(bcq_job: JobTree, tmp_path: Path,
-                                                               damage: Callable[[Path], str]) -> None:
+@pytest.mark.parametrize(
+    "damage", [remove, garbage_state, truncate], ids=["missing-file", "garbage-state", "truncated"]
+)
+def test_a_bcq_retry_resumes_from_the_newest_intact_checkpoint(
+    bcq_job: JobTree, tmp_path: Path, damage: Callable[[Path], str]
+) -> None:
     tree = copy_tree(bcq_job, tmp_path / "ml")
     named = damage(tree.checkpoints / "checkpoint_000002")
     tree.write_hyperparameters({**BCQ, "rl.training.stop.epochs": 3})
     run = run_rlrt(["train"], base=tree.base)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
-    assert re.search(rf"^rlrt: warning: checkpoint checkpoint_000002 is damaged \(.*{re.escape(named)}.*\); moved "
-                     "aside to checkpoint_000002.damaged", run.stdout, re.M), run.stdout[-3000:]
+    assert re.search(
+        rf"^rlrt: warning: checkpoint checkpoint_000002 is damaged \(.*{re.escape(named)}.*\); moved "
+        "aside to checkpoint_000002.damaged",
+        run.stdout,
+        re.M,
+    ), run.stdout[-3000:]
     assert "(epoch 1, 20 gradient steps)" in run.stdout
     assert iterations(run.stdout) == [2, 3]
     assert re.findall(r"^timesteps_total: (\d+)$", run.stdout, re.M) == ["40", "60"]
@@ -160,8 +176,12 @@ def test_another_presets_checkpoint_is_refused(ppo_job: JobTree, bcq_job: JobTre
     shutil.rmtree(tree.checkpoints)
     shutil.copytree(ppo_job.checkpoints, tree.checkpoints)
     run = run_rlrt(["train"], base=tree.base)
-    stderr = assert_user_error(run, "was written by another job (cartpole-ppo)",
-                               "algorithm PPO (this job: DiscreteBCQ)", "To start fresh, empty")
+    stderr = assert_user_error(
+        run,
+        "was written by another job (cartpole-ppo)",
+        "algorithm PPO (this job: DiscreteBCQ)",
+        "To start fresh, empty",
+    )
     assert "damaged" not in stderr
     assert sorted(p.name for p in tree.checkpoints.iterdir()) == ["checkpoint_000001", "checkpoint_000002"]
     state = json.loads((tree.checkpoints / "checkpoint_000002" / "rlrt_state.json").read_text())

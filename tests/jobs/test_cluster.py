@@ -36,8 +36,12 @@ needs_netns = pytest.mark.skipif(_REASON is not None, reason=f"multi-host test s
 
 def _env(hosts: tuple[str, ...], current: str, **hyperparameters: object) -> JobEnvironment:
     return JobEnvironment(
-        base_dir=Path("/nonexistent"), hyperparameters=MappingProxyType(dict(hyperparameters)),
-        current_host=current, hosts=hosts, num_cpus=2, num_gpus=0,
+        base_dir=Path("/nonexistent"),
+        hyperparameters=MappingProxyType(dict(hyperparameters)),
+        current_host=current,
+        hosts=hosts,
+        num_cpus=2,
+        num_gpus=0,
     )
 
 
@@ -58,8 +62,9 @@ def test_primary_waits_for_secondary_instances_and_secondary_joins_the_given_hea
     primary = cluster.plan_cluster(_env(("algo-1",), "algo-1", rl_cluster_type="primary", rl_num_instances_secondary=2))
     assert primary.is_head and primary.multi_node and primary.expected_nodes == 3
     assert cluster._missing(primary, {"algo-1": 1, "secondary/algo-1": 1}) == ["1 of 2 secondary-job instances"]
-    secondary = cluster.plan_cluster(_env(("algo-1", "algo-2"), "algo-1", rl_cluster_type="secondary",
-                                          rl_primary_address="10.0.0.5:6380"))
+    secondary = cluster.plan_cluster(
+        _env(("algo-1", "algo-2"), "algo-1", rl_cluster_type="secondary", rl_primary_address="10.0.0.5:6380")
+    )
     assert not secondary.is_head and secondary.head_host == "10.0.0.5" and secondary.port == 6380
     assert secondary.node_name == "secondary/algo-1"
 
@@ -105,13 +110,20 @@ def test_two_hosts_and_a_secondary_job_form_one_cluster_and_train(tmp_path: Path
     namespace, as another SageMaker job in the same network) form one cluster; env runners run on every host."""
     with netns_hosts.netns_hosts(tmp_path, 3) as hosts:
         primary = {"rl_cluster_type": "primary", "rl_num_instances_secondary": 1}
-        bases = {h: make_job_tree(tmp_path / h / "opt" / "ml", {**TINY, **primary}, hosts=("algo-1", "algo-2"),
-                                  current_host=h).base for h in ("algo-1", "algo-2")}
-        secondary = make_job_tree(tmp_path / "algo-3" / "opt" / "ml", {**TINY, "rl_cluster_type": "secondary",
-                                                                         "rl_primary_address": "10.213.7.1"}).base
+        bases = {
+            h: make_job_tree(
+                tmp_path / h / "opt" / "ml", {**TINY, **primary}, hosts=("algo-1", "algo-2"), current_host=h
+            ).base
+            for h in ("algo-1", "algo-2")
+        }
+        secondary = make_job_tree(
+            tmp_path / "algo-3" / "opt" / "ml",
+            {**TINY, "rl_cluster_type": "secondary", "rl_primary_address": "10.213.7.1"},
+        ).base
         # The secondary job's own DNS: its algo-1 is itself.
-        (netns_hosts.NETNS_ETC / hosts.namespaces["algo-3"] / "hosts").write_text("127.0.0.1 localhost\n"
-                                                                                  "10.213.7.3 algo-1\n")
+        (netns_hosts.NETNS_ETC / hosts.namespaces["algo-3"] / "hosts").write_text(
+            "127.0.0.1 localhost\n10.213.7.3 algo-1\n"
+        )
         # Workers first: they wait (resolving, retrying) until the head is up, as on SageMaker.
         hosts.start("algo-3", ["train"], cpus=1)
         hosts.start("algo-2", ["train"], cpus=1)
@@ -119,11 +131,14 @@ def test_two_hosts_and_a_secondary_job_form_one_cluster_and_train(tmp_path: Path
         codes = hosts.wait_all(timeout=240)
         assert codes == {"algo-1": 0, "algo-2": 0, "algo-3": 0}, hosts.all_logs()
         head = hosts.log("algo-1")
-        assert ("Ray cluster formed: 3 nodes (algo-1=10.213.7.1, algo-2=10.213.7.2, secondary/algo-1=10.213.7.3), "
-                "3 CPUs for env runners") in head
+        assert (
+            "Ray cluster formed: 3 nodes (algo-1=10.213.7.1, algo-2=10.213.7.2, secondary/algo-1=10.213.7.3), "
+            "3 CPUs for env runners"
+        ) in head
         assert "training_iteration: 2" in head
-        assert (bases["algo-1"] / "output" / "intermediate" / "ray_head_address").read_text().strip() == \
-            "10.213.7.1:6379"
+        assert (
+            bases["algo-1"] / "output" / "intermediate" / "ray_head_address"
+        ).read_text().strip() == "10.213.7.1:6379"
         # Default sizing: the cluster's CPUs for env runners (the head kept one for the learner): one per host.
         placement = _metadata(bases["algo-1"])["training"]["cluster"]["env_runner_hosts"]
         assert placement == {"algo-1": 1, "algo-2": 1, "secondary/algo-1": 1}, hosts.all_logs()
@@ -142,8 +157,9 @@ def test_missing_hosts_fail_the_head_and_a_lonely_worker_by_name(tmp_path: Path)
     with netns_hosts.netns_hosts(tmp_path, 3) as hosts:
         head_tree = hosts.job_tree("algo-1", TINY)
         # At the same time, in another "job": algo-3 whose head algo-2 resolves but never starts.
-        lonely = make_job_tree(tmp_path / "algo-3" / "opt" / "ml", TINY, hosts=("algo-2", "algo-3"),
-                               current_host="algo-3").base
+        lonely = make_job_tree(
+            tmp_path / "algo-3" / "opt" / "ml", TINY, hosts=("algo-2", "algo-3"), current_host="algo-3"
+        ).base
         started = time.monotonic()
         hosts.start("algo-1", ["train"], cpus=2, RLRT_CLUSTER_TIMEOUT_S="20")
         hosts.start("algo-3", ["train"], cpus=1, RLRT_CLUSTER_TIMEOUT_S="4")
@@ -157,8 +173,13 @@ def test_missing_hosts_fail_the_head_and_a_lonely_worker_by_name(tmp_path: Path)
     assert hosts.leftovers() == []
 
 
-LONG = {**TINY, "rl.training.stop.training_iteration": 100000, "rl.training.stop.time_total_s": 100000,
-        "rl.training.stop.episode_reward_mean": 100000, "rl.training.checkpoint_freq": 1000}
+LONG = {
+    **TINY,
+    "rl.training.stop.training_iteration": 100000,
+    "rl.training.stop.time_total_s": 100000,
+    "rl.training.stop.episode_reward_mean": 100000,
+    "rl.training.checkpoint_freq": 1000,
+}
 
 
 def _wait_for(predicate, timeout: float, what: str, hosts: netns_hosts.NetnsHosts) -> None:
@@ -189,8 +210,12 @@ def test_a_lost_worker_host_then_sigterm_on_the_head(tmp_path: Path) -> None:
         lost = time.monotonic()
         _wait_for(lambda: "2 of 3 env runners healthy" in hosts.log("algo-1"), 120, "the lost runner", hosts)
         at_loss = hosts.log("algo-1").count("training_iteration: ")
-        _wait_for(lambda: hosts.log("algo-1").count("training_iteration: ") >= at_loss + 2, 120,
-                  "two iterations without algo-3", hosts)
+        _wait_for(
+            lambda: hosts.log("algo-1").count("training_iteration: ") >= at_loss + 2,
+            120,
+            "two iterations without algo-3",
+            hosts,
+        )
         assert time.monotonic() - lost < 200
         head.send_signal(signal.SIGTERM)
         sent = time.monotonic()
@@ -202,7 +227,6 @@ def test_a_lost_worker_host_then_sigterm_on_the_head(tmp_path: Path) -> None:
         assert "has gone (training ended); algo-2 exits" in hosts.log("algo-2")
         assert not any(hosts.namespace_pids(h) for h in hosts.hosts), hosts.all_logs()
     assert hosts.leftovers() == []
-
 
 
 # --- a cluster the job is told to join (RAY_ADDRESS) -----------------------------------------------------------

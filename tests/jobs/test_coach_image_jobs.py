@@ -44,7 +44,7 @@ class ImageEnv(gymnasium.Env):
         return self._image(), reward, False, self.steps >= 10, {}
 '''
 
-PRESET = '''
+PRESET = """
 from rl_coach.agents.actor_critic_agent import ActorCriticAgentParameters
 from rl_coach.architectures.layers import Conv2d, Dense
 from rl_coach.base_parameters import VisualizationParameters
@@ -72,7 +72,7 @@ agent_params.input_filter.add_reward_filter("rescale", RewardRescaleFilter(0.1))
 graph_manager = BasicRLGraphManager(agent_params=agent_params,
                                     env_params=GymVectorEnvironment(level="image_env:ImageEnv"),
                                     schedule_params=schedule_params, vis_params=VisualizationParameters())
-'''
+"""
 
 
 @pytest.mark.slow
@@ -104,8 +104,10 @@ def test_an_actor_critic_preset_on_images_trains_as_ppo_with_its_convolutions(tm
     # Later, from another folder: rlrt evaluate plays the model in the preset's own environment, its module kept
     # with the model (src/ is not on the path).
     (tmp_path / "elsewhere").mkdir()
-    played = run_rlrt(["evaluate", "--model", str(job), "--set", "evaluate_episodes=2", "--set",
-                       "record_video_every=0"], cwd=tmp_path / "elsewhere")
+    played = run_rlrt(
+        ["evaluate", "--model", str(job), "--set", "evaluate_episodes=2", "--set", "record_video_every=0"],
+        cwd=tmp_path / "elsewhere",
+    )
     assert played.returncode == 0, (played.stdout + played.stderr)[-3000:]
     assert "on sagemaker_rl/image_env.ImageEnv for 2 episode(s)" in played.stdout
     [folder] = (job / "output" / "evaluation").iterdir()

@@ -14,8 +14,15 @@ from tests.jobs.test_sagemaker_rl_jobs import run_script_mode
 from tests.quiet_logs import gym_notice, unexpected_lines
 
 KNAPSACK = COACH / "rl_knapsack_coach_custom" / "src"
-KNAPSACK_FILES = ("train-coach.py", "preset-knapsack-clippedppo.py", "knapsack_env.py", "item.py", "capacity.py",
-                  "knapsack_baseline.py", "knapsack_view_2D.py")
+KNAPSACK_FILES = (
+    "train-coach.py",
+    "preset-knapsack-clippedppo.py",
+    "knapsack_env.py",
+    "item.py",
+    "capacity.py",
+    "knapsack_baseline.py",
+    "knapsack_view_2D.py",
+)
 
 
 def evaluation_lines(output: str) -> list[str]:
@@ -26,14 +33,22 @@ def evaluation_lines(output: str) -> list[str]:
 @pytest.mark.slow
 def test_the_knapsack_preset_trains_its_uint32_environment_as_the_notebook_launches_it(tmp_path: Path) -> None:
     files = {name: (KNAPSACK / name).read_text() for name in KNAPSACK_FILES}
-    run, tree = run_script_mode(tmp_path, "train-coach.py", files, {
-        "RLCOACH_PRESET": "preset-knapsack-clippedppo", "rl.agent_params.algorithm.discount": 0.9,
-        "rl.evaluation_steps:EnvironmentEpisodes": 8, "rl.improve_steps:TrainingSteps": 1, "save_model": 1})
+    run, tree = run_script_mode(
+        tmp_path,
+        "train-coach.py",
+        files,
+        {
+            "RLCOACH_PRESET": "preset-knapsack-clippedppo",
+            "rl.agent_params.algorithm.discount": 0.9,
+            "rl.evaluation_steps:EnvironmentEpisodes": 8,
+            "rl.improve_steps:TrainingSteps": 1,
+            "save_model": 1,
+        },
+    )
     output = run.stdout + run.stderr
     assert run.returncode == 0, output[-4000:]
     assert "rlrt: training the Coach preset file preset-knapsack-clippedppo.py from source_dir (PPO on " in output
-    assert any(line.startswith("Training>") and "Total reward=" in line for line in output.splitlines()), \
-        output[-3000:]
+    assert any(line.startswith("Training>") and "Total reward=" in line for line in output.splitlines()), output[-3000:]
     assert len(evaluation_lines(output)) == 8, output[-3000:]  # rl.evaluation_steps:EnvironmentEpisodes = 8
     # gym 0.26 refuses the env's Box (uint32, an infinite bound): the era bridge takes the dtype's range, said once
     # by the launcher's process, which builds the env to check it before training.
@@ -56,8 +71,10 @@ def test_the_knapsack_preset_trains_its_uint32_environment_as_the_notebook_launc
     # The notebook's second step: its evaluate-coach.py with evaluate_steps 250 ("5 episodes": 50 steps each) in
     # the preset's own environment, registered from source_dir as the training job registered it. No
     # RLCOACH_PRESET: the script's default_preset_name() names the preset, as its argparse default did.
-    output, lengths = evaluate_as_the_notebook(tmp_path / "evaluate", KNAPSACK, KNAPSACK_FILES[1:], None, 250,
-                                               tree.base)
-    assert "rlrt: the Coach preset preset-knapsack-clippedppo (from evaluate-coach.py's default_preset_name())" \
-        in output
+    output, lengths = evaluate_as_the_notebook(
+        tmp_path / "evaluate", KNAPSACK, KNAPSACK_FILES[1:], None, 250, tree.base
+    )
+    assert (
+        "rlrt: the Coach preset preset-knapsack-clippedppo (from evaluate-coach.py's default_preset_name())" in output
+    )
     assert "on sagemaker_rl/knapsack_env.KnapSackMediumEnv for 250 steps" in output and lengths == [50] * 5

@@ -21,16 +21,30 @@ def test_a_bad_coach_setting_fails_the_job_in_the_presets_words(tmp_path: Path) 
     run = run_rlrt(["train", "--base-dir", str(tmp_path / "job"), "--preset", str(tmp_path / PRESET)], timeout=120)
     failure = (tmp_path / "job" / "output" / "failure").read_text()
     assert run.returncode == 2, (run.stdout + run.stderr)[-3000:]
-    assert failure.startswith(f"The Coach preset file {PRESET} in source_dir cannot run: "
-                              "'agent_params.algorithm.discount' must be a number in [0, 1], got 1.5 "
-                              f"({PRESET}, line {number}). "), failure
+    assert failure.startswith(
+        f"The Coach preset file {PRESET} in source_dir cannot run: "
+        "'agent_params.algorithm.discount' must be a number in [0, 1], got 1.5 "
+        f"({PRESET}, line {number}). "
+    ), failure
     assert "gamma" not in failure
     (tmp_path / "src").mkdir()
     (tmp_path / "src" / PRESET).write_text(text)
-    run = run_rlrt(["train", "--base-dir", str(tmp_path / "set"), "--preset", str(tmp_path / "src" / PRESET),
-                    "--set", "rl.agent_params.algorithm.optimisation_epochs=3"], timeout=120)
+    run = run_rlrt(
+        [
+            "train",
+            "--base-dir",
+            str(tmp_path / "set"),
+            "--preset",
+            str(tmp_path / "src" / PRESET),
+            "--set",
+            "rl.agent_params.algorithm.optimisation_epochs=3",
+        ],
+        timeout=120,
+    )
     failure = (tmp_path / "set" / "output" / "failure").read_text()
     assert run.returncode == 2, (run.stdout + run.stderr)[-3000:]
-    assert "The hyperparameter rl.agent_params.algorithm.optimisation_epochs names nothing the preset's graph " \
-           "manager holds: agent_params.algorithm (ClippedPPOAlgorithmParameters) has no setting " \
-           "'optimisation_epochs'. Did you mean rl.agent_params.algorithm.optimization_epochs?" in failure, failure
+    assert (
+        "The hyperparameter rl.agent_params.algorithm.optimisation_epochs names nothing the preset's graph "
+        "manager holds: agent_params.algorithm (ClippedPPOAlgorithmParameters) has no setting "
+        "'optimisation_epochs'. Did you mean rl.agent_params.algorithm.optimization_epochs?" in failure
+    ), failure

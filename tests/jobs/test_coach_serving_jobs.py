@@ -26,7 +26,8 @@ JSON = {"Content-Type": "application/json"}
 
 @pytest.mark.slow
 def test_a_coach_models_endpoint_answers_the_notebooks_request_as_coach_did(
-        coach_cartpole: Path, tmp_path: Path) -> None:
+    coach_cartpole: Path, tmp_path: Path
+) -> None:
     import onnx
     import torch
 
@@ -39,8 +40,13 @@ def test_a_coach_models_endpoint_answers_the_notebooks_request_as_coach_did(
 
     port = free_port()
     log = tmp_path / "serve.log"
-    process = start_rlrt(["serve", "--host", "127.0.0.1"], base=coach_cartpole, log=log,
-                         SAGEMAKER_BIND_TO_PORT=str(port), SAGEMAKER_MODEL_SERVER_WORKERS="1")
+    process = start_rlrt(
+        ["serve", "--host", "127.0.0.1"],
+        base=coach_cartpole,
+        log=log,
+        SAGEMAKER_BIND_TO_PORT=str(port),
+        SAGEMAKER_MODEL_SERVER_WORKERS="1",
+    )
     url = f"http://127.0.0.1:{port}/invocations"
     try:
         wait_until_ready(f"http://127.0.0.1:{port}", process, log)

@@ -21,14 +21,24 @@ def test_script_mode_runs_a_seed_entry_point_through_sagemaker_training(tmp_path
     host = socket.gethostname()  # the toolkit waits until every host name resolves
     tree = make_job_tree(
         tmp_path / "ml",
-        {"sagemaker_program": "train.py", "sagemaker_submit_directory": str(source),
-         "rl.training.stop.training_iteration": 1},
-        hosts=[host], current_host=host,
+        {
+            "sagemaker_program": "train.py",
+            "sagemaker_submit_directory": str(source),
+            "rl.training.stop.training_iteration": 1,
+        },
+        hosts=[host],
+        current_host=host,
     )
     env = rlrt_env(tree.base)
     env["PATH"] = f"{Path(sys.executable).parent}:{env['PATH']}"
-    run = subprocess.run([sys.executable, str(REPO_ROOT / "entrypoints" / "container.py"), "train"],
-                         env=env, capture_output=True, text=True, timeout=400, cwd=tmp_path)
+    run = subprocess.run(
+        [sys.executable, str(REPO_ROOT / "entrypoints" / "container.py"), "train"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=400,
+        cwd=tmp_path,
+    )
     output = run.stdout + run.stderr
     assert run.returncode == 0, output[-3000:]
     assert "rlrt: running the entry point: " in output
@@ -42,21 +52,37 @@ def test_script_mode_with_hosts_that_do_not_resolve(tmp_path: Path) -> None:
     source = tmp_path / "src"
     source.mkdir()
     shutil.copy(REPO_ROOT / "entrypoints" / "train.py", source / "train.py")
-    hyperparameters = {"sagemaker_program": "train.py", "sagemaker_submit_directory": str(source),
-                       "rl.training.stop.training_iteration": 1}
-    two = make_job_tree(tmp_path / "two", hyperparameters, hosts=["algo-1.invalid", "algo-2.invalid"],
-                        current_host="algo-1.invalid")
+    hyperparameters = {
+        "sagemaker_program": "train.py",
+        "sagemaker_submit_directory": str(source),
+        "rl.training.stop.training_iteration": 1,
+    }
+    two = make_job_tree(
+        tmp_path / "two", hyperparameters, hosts=["algo-1.invalid", "algo-2.invalid"], current_host="algo-1.invalid"
+    )
     env = rlrt_env(two.base, RLRT_HOST_RESOLUTION_TIMEOUT_S="2")
-    run = subprocess.run([sys.executable, str(REPO_ROOT / "entrypoints" / "container.py"), "train"],
-                         env=env, capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    run = subprocess.run(
+        [sys.executable, str(REPO_ROOT / "entrypoints" / "container.py"), "train"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
+    )
     assert run.returncode == 2, run.stdout[-3000:] + run.stderr[-3000:]
     assert "algo-1.invalid, algo-2.invalid of this 2-host job" in two.failure.read_text()
     assert "Traceback" not in run.stderr
     one = make_job_tree(tmp_path / "one", hyperparameters, hosts=["algo-1"], current_host="algo-1")
     env = rlrt_env(one.base)
     env["PATH"] = f"{Path(sys.executable).parent}:{env['PATH']}"
-    run = subprocess.run([sys.executable, str(REPO_ROOT / "entrypoints" / "container.py"), "train"],
-                         env=env, capture_output=True, text=True, timeout=400, cwd=tmp_path)
+    run = subprocess.run(
+        [sys.executable, str(REPO_ROOT / "entrypoints" / "container.py"), "train"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=400,
+        cwd=tmp_path,
+    )
     assert run.returncode == 0, (run.stdout + run.stderr)[-3000:]
     assert "training_iteration: 1" in run.stdout + run.stderr
 
@@ -74,8 +100,14 @@ def test_script_mode_reports_a_failing_script_in_a_tree_without_output(tmp_path:
     (tree.base / "input" / "data" / "train").mkdir()
     env = rlrt_env(tree.base)
     env["PATH"] = f"{Path(sys.executable).parent}:{env['PATH']}"
-    run = subprocess.run([sys.executable, str(REPO_ROOT / "entrypoints" / "container.py"), "train"],
-                         env=env, capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    run = subprocess.run(
+        [sys.executable, str(REPO_ROOT / "entrypoints" / "container.py"), "train"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+    )
     assert run.returncode != 0, (run.stdout + run.stderr)[-3000:]
     assert "ExitCode 3" in tree.failure.read_text()
     assert list(json.loads((tree.base / "input" / "config" / "inputdataconfig.json").read_text())) == ["train"]
@@ -84,8 +116,13 @@ def test_script_mode_reports_a_failing_script_in_a_tree_without_output(tmp_path:
 
 def test_unknown_command_fails_cleanly(tmp_path: Path) -> None:
     tree = make_job_tree(tmp_path / "ml", {})
-    run = subprocess.run([sys.executable, str(REPO_ROOT / "entrypoints" / "container.py"), "no-such-program-x"],
-                         env=rlrt_env(tree.base), capture_output=True, text=True, timeout=60)
+    run = subprocess.run(
+        [sys.executable, str(REPO_ROOT / "entrypoints" / "container.py"), "no-such-program-x"],
+        env=rlrt_env(tree.base),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert run.returncode == 2
     assert "Cannot run 'no-such-program-x'" in tree.failure.read_text()
 
@@ -106,13 +143,14 @@ def test_bad_inputs_to_the_image_end_with_a_clear_message(tmp_path: Path) -> Non
     blocked_no_command = make_job_tree(tmp_path / "blocked-no-command", {"rl.training.stop.training_iteration": 1})
     blocked_no_command.model.parent.mkdir(parents=True, exist_ok=True)
     blocked_no_command.model.write_text("not a folder")
-    cases = [(none, [], "The container needs a command: train, serve"),
-             (nohp, ["train"], "hyperparameters.json is missing"),
-             (blocked, ["train"], f"The model folder {blocked.model} is a file, not a folder"),
-             (blocked_no_command, [], f"The model folder {blocked_no_command.model} is a file, not a folder")]
+    cases = [
+        (none, [], "The container needs a command: train, serve"),
+        (nohp, ["train"], "hyperparameters.json is missing"),
+        (blocked, ["train"], f"The model folder {blocked.model} is a file, not a folder"),
+        (blocked_no_command, [], f"The model folder {blocked_no_command.model} is a file, not a folder"),
+    ]
     for tree, args, message in cases:
-        run = subprocess.run([*container, *args], env=rlrt_env(tree.base), capture_output=True, text=True,
-                             timeout=120)
+        run = subprocess.run([*container, *args], env=rlrt_env(tree.base), capture_output=True, text=True, timeout=120)
         assert run.returncode == 2, (tree.base.name, run.stdout[-2000:], run.stderr[-2000:])
         assert "Traceback" not in run.stderr, run.stderr[-2000:]
         assert message in tree.failure.read_text(), (tree.base.name, tree.failure.read_text())
@@ -130,11 +168,13 @@ def test_dockerfiles_pass_hadolint_and_use_the_install_script(dockerfile: str) -
 
 def test_cli_help() -> None:
     for args in (["--help"], ["train", "--help"], ["presets", "--help"]):
-        run = subprocess.run([sys.executable, "-m", "runtime.cli", *args], capture_output=True, text=True,
-                             cwd=REPO_ROOT, timeout=60)
+        run = subprocess.run(
+            [sys.executable, "-m", "runtime.cli", *args], capture_output=True, text=True, cwd=REPO_ROOT, timeout=60
+        )
         assert run.returncode == 0 and "usage: rlrt" in run.stdout
-    run = subprocess.run([sys.executable, "-m", "runtime.cli", "presets"], capture_output=True, text=True,
-                         cwd=REPO_ROOT, timeout=60)
+    run = subprocess.run(
+        [sys.executable, "-m", "runtime.cli", "presets"], capture_output=True, text=True, cwd=REPO_ROOT, timeout=60
+    )
     assert "cartpole-ppo" in run.stdout and "episode_reward_mean >= 475" in run.stdout
     # The names docs/MIGRATING.md sends SageMaker RL users to (the seeds' preset names) are listed.
     assert "preset-cartpole-ddqnbcq" in run.stdout and "RoboschoolReacher-v1" in run.stdout

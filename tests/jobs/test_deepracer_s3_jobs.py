@@ -62,8 +62,9 @@ def test_the_notebook_keys_on_an_s3_compatible_store(tmp_path: Path, s3_server: 
     for path in tree.model.rglob("*"):
         if path.is_file():
             s3.upload_file(str(path), bucket, f"{prefix}/model/{path.relative_to(tree.model).as_posix()}")
-    nxt = make_job_tree(tmp_path / "next", {**NOTEBOOK, **STOP, "pretrained_s3_bucket": bucket,
-                                            "pretrained_s3_prefix": prefix})
+    nxt = make_job_tree(
+        tmp_path / "next", {**NOTEBOOK, **STOP, "pretrained_s3_bucket": bucket, "pretrained_s3_prefix": prefix}
+    )
     run = run_worker(nxt.base, AWS_ENDPOINT_URL=s3_server, **CREDENTIALS)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     assert f"(pretrained_s3_prefix '{prefix}': PPO on DeepRacer-v0, trained 1 iteration(s)" in run.stdout

@@ -41,8 +41,23 @@ import pytest
 import requests
 
 from tests.conftest import REPO_ROOT, rlrt_env
-from tests.doc_commands import (DOC, NOTEBOOKS, VENV_BIN, Cmd, assert_shows, c, doc_env, job_tree, model_tarball,
-                                normalize, output_prefixes, run_doc, serving, tiny_tree, with_port)
+from tests.doc_commands import (
+    DOC,
+    NOTEBOOKS,
+    VENV_BIN,
+    Cmd,
+    assert_shows,
+    c,
+    doc_env,
+    job_tree,
+    model_tarball,
+    normalize,
+    output_prefixes,
+    run_doc,
+    serving,
+    tiny_tree,
+    with_port,
+)
 from tests.jobs.test_serving_server import free_port
 from tests.trained_models import tf_env  # noqa: F401
 from tests.unit.test_deepracer_runtime import METADATA, REWARD, SEED_HYPERPARAMETERS
@@ -66,45 +81,63 @@ TOUR_SEEDS = c(README, "for seed in 2 3; do rlrt train --seed $seed & done; wait
 TOUR_PLOT = c(README, "rlrt plot rlrt-jobs/cartpole-ppo-s* -o seeds.png")
 TOUR_EVALUATE = c(README, "rlrt evaluate --model rlrt-jobs/cartpole-ppo-s1-*")
 TOUR_SERVE = c(README, "rlrt serve --model rlrt-jobs/cartpole-ppo-s1-*/model")
-TOUR_CURL = c(README, "curl -s localhost:8080/invocations -H 'Content-Type: application/json' "
-                      "-d '{\"instances\": [[0.0, 0.0, 0.0, 0.0]]}'")
+TOUR_CURL = c(
+    README,
+    "curl -s localhost:8080/invocations -H 'Content-Type: application/json' "
+    "-d '{\"instances\": [[0.0, 0.0, 0.0, 0.0]]}'",
+)
 TOUR_MLFLOW = c(README, "rlrt train --track mlflow")
-TOUR_TINY = ("--set rl.training.stop.training_iteration=1 --set rl.training.config.train_batch_size_per_learner=400 "
-             "--set rl.training.config.minibatch_size=200 --set record_video_every=0")
+TOUR_TINY = (
+    "--set rl.training.stop.training_iteration=1 --set rl.training.config.train_batch_size_per_learner=400 "
+    "--set rl.training.config.minibatch_size=200 --set record_video_every=0"
+)
 """What the tour's ``rlrt`` adds to ``rlrt train``: one small iteration, no video."""
 # NOTEBOOKS 1: Roboschool.
 PRESETS = c(NOTEBOOKS, "rlrt presets")
 REACHER_TRAIN = c(NOTEBOOKS, "rlrt train --preset reacher-ppo --set rl.training.config.num_sgd_iter=10")
 LS_VIDEOS = c(NOTEBOOKS, "ls JOB/output/intermediate/*.mp4")
 LS_MODEL = c(NOTEBOOKS, "ls JOB/model")
-REACHER_EVALUATE = c(NOTEBOOKS, "rlrt evaluate --model JOB/model --set evaluate_episodes=5 --set algorithm=PPO "
-                                "--set env=RoboschoolReacher-v1")
+REACHER_EVALUATE = c(
+    NOTEBOOKS,
+    "rlrt evaluate --model JOB/model --set evaluate_episodes=5 --set algorithm=PPO --set env=RoboschoolReacher-v1",
+)
 SERVE_JOB = c(NOTEBOOKS, "rlrt serve --model JOB/model")
-CURL_REACHER = c(NOTEBOOKS, "curl -s localhost:8080/invocations -H 'Content-Type: application/json' "
-                            "-d '{\"inputs\": {\"observations\": [[1,1,1,1,1,1,1,1,1]]}}'")
+CURL_REACHER = c(
+    NOTEBOOKS,
+    "curl -s localhost:8080/invocations -H 'Content-Type: application/json' "
+    '-d \'{"inputs": {"observations": [[1,1,1,1,1,1,1,1,1]]}}\'',
+)
 # NOTEBOOKS 3 and SCALING: tuning.
 TUNE = c(NOTEBOOKS, "rlrt tune tuning.yaml")
 TUNE_OUTPUT = c(SCALING_DOC, "rlrt tune tuning.yaml --output ./tune-hopper")
 # NOTEBOOKS 4: Batch RL.
-COLLECT_SRC = c(NOTEBOOKS, "rlrt collect --env CartPole-v0 --num-envs 100 --num-episodes 5 "
-                           "--output src/cartpole_dataset.csv")
+COLLECT_SRC = c(
+    NOTEBOOKS, "rlrt collect --env CartPole-v0 --num-envs 100 --num-episodes 5 --output src/cartpole_dataset.csv"
+)
 TRAIN_COACH = c(NOTEBOOKS, "SAGEMAKER_BASE_DIR=JOB SM_MODULE_DIR=src python entrypoints/train-coach.py")
 LS_CHECKPOINT = c(NOTEBOOKS, "ls JOB/output/data/checkpoint")
 EVALUATE_OFFLINE_EVAL = c(NOTEBOOKS, "rlrt evaluate-offline --base-dir EVAL --set evaluate_steps=1000")
-TRANSFORM_STATES = c(NOTEBOOKS, "rlrt transform --model JOB/model --input states/ --output out/ --join-source Input "
-                                "--strategy SingleRecord")
+TRANSFORM_STATES = c(
+    NOTEBOOKS,
+    "rlrt transform --model JOB/model --input states/ --output out/ --join-source Input --strategy SingleRecord",
+)
 DUMP_STATES = c(NOTEBOOKS, "rlrt collect --dump-states states/env_states.json")
 COLLECT_POLICY = c(NOTEBOOKS, "rlrt collect --policy-file out/env_states.json.out")
 # OFFLINE.md's quick start.
-OFFLINE_COLLECT = c(OFFLINE_DOC, "rlrt collect --env CartPole-v0 --num-envs 100 --num-episodes 5 "
-                                 "--output job/input/data/train/cartpole.csv")
+OFFLINE_COLLECT = c(
+    OFFLINE_DOC,
+    "rlrt collect --env CartPole-v0 --num-envs 100 --num-episodes 5 --output job/input/data/train/cartpole.csv",
+)
 OFFLINE_TRAIN = c(OFFLINE_DOC, "rlrt train --base-dir job --preset cartpole-bcq")
 OFFLINE_EVALUATE = c(OFFLINE_DOC, "rlrt evaluate-offline --base-dir evaljob --model job/model")
 # DEEPRACER.md's quick start and NOTEBOOKS 5.
 DR_MKDIR = c(DEEPRACER_DOC, "mkdir -p myjob/input/data/train")
 DR_COPY = c(DEEPRACER_DOC, "cp reward_function.py model_metadata.json myjob/input/data/train/")
-DR_TRAIN = c(DEEPRACER_DOC, "rlrt train --base-dir myjob --preset deepracer-ppo --set WORLD_NAME=curvy_loop "
-                            "--set batch_size=64 --set rl.training.stop.time_total_s=1800")
+DR_TRAIN = c(
+    DEEPRACER_DOC,
+    "rlrt train --base-dir myjob --preset deepracer-ppo --set WORLD_NAME=curvy_loop "
+    "--set batch_size=64 --set rl.training.stop.time_total_s=1800",
+)
 DR_EVALUATE = c(DEEPRACER_DOC, "rlrt deepracer-evaluate --base-dir myeval --model myjob/model --trials 5")
 DR_RACE = c(DEEPRACER_DOC, "rlrt deepracer-evaluate --base-dir race --model myjob/model --opponent otherjob/model")
 NB_DR_TRAIN = c(NOTEBOOKS, "rlrt train --preset deepracer-ppo --base-dir JOB")
@@ -120,47 +153,97 @@ TF_TRAIN = c(SERVING_DOC, "rlrt train")
 SERVE_DEFAULT = c(SERVING_DOC, "rlrt serve")
 SERVE_TARBALL = c(SERVING_DOC, "rlrt serve --model path/to/model.tar.gz --port 8081 --workers 4")
 SERVE_ENTRYPOINT = c(SERVING_DOC, "python entrypoints/serve.py")
-CURL_SEED = c(SERVING_DOC, "curl -s localhost:8080/invocations -H 'Content-Type: application/json' -d '{\"inputs\": "
-                           "{\"observations\": [[0.0, 0.1, 0.0, -0.1]], \"prev_action\": [0, 0], \"is_training\": "
-                           "false, \"prev_reward\": -1, \"seq_lens\": -1}}'")
+CURL_SEED = c(
+    SERVING_DOC,
+    "curl -s localhost:8080/invocations -H 'Content-Type: application/json' -d '{\"inputs\": "
+    '{"observations": [[0.0, 0.1, 0.0, -0.1]], "prev_action": [0, 0], "is_training": '
+    'false, "prev_reward": -1, "seq_lens": -1}}\'',
+)
 TRANSFORM_DIR = c(SERVING_DOC, "rlrt transform --model job/model --input states/ --output predictions/")
-TRANSFORM_TARBALL = c(SERVING_DOC, "rlrt transform --model model.tar.gz --input env_states.json --output out/ "
-                                   "--join-source Input")
-TRANSFORM_CSV = c(SERVING_DOC, "rlrt transform --model job/model --input rows.csv --output out/ --accept text/csv "
-                               "--strategy SingleRecord")
+TRANSFORM_TARBALL = c(
+    SERVING_DOC, "rlrt transform --model model.tar.gz --input env_states.json --output out/ --join-source Input"
+)
+TRANSFORM_CSV = c(
+    SERVING_DOC,
+    "rlrt transform --model job/model --input rows.csv --output out/ --accept text/csv --strategy SingleRecord",
+)
 EVALUATE_JOB = c(SERVING_DOC, "rlrt evaluate --model job/model --set evaluate_episodes=3")
 EVALUATE_ENTRYPOINT = c(SERVING_DOC, "python entrypoints/evaluate-ray.py")
 
 RUN: dict[str, tuple[Cmd, ...]] = {
     "test_readme_set_up_and_first_job": (ACTIVATE, README_TRAIN),
     "test_readme_tour": (TOUR_TRAIN, TOUR_SEEDS, TOUR_PLOT, TOUR_EVALUATE, TOUR_SERVE, TOUR_CURL, TOUR_MLFLOW),
-    "test_notebook_roboschool_commands": (PRESETS, REACHER_TRAIN, LS_VIDEOS, LS_MODEL, REACHER_EVALUATE, SERVE_JOB,
-                                          CURL_REACHER),
-    "test_notebook_batch_rl_commands": (COLLECT_SRC, TRAIN_COACH, LS_CHECKPOINT, EVALUATE_OFFLINE_EVAL, DUMP_STATES,
-                                        TRANSFORM_STATES, COLLECT_POLICY),
+    "test_notebook_roboschool_commands": (
+        PRESETS,
+        REACHER_TRAIN,
+        LS_VIDEOS,
+        LS_MODEL,
+        REACHER_EVALUATE,
+        SERVE_JOB,
+        CURL_REACHER,
+    ),
+    "test_notebook_batch_rl_commands": (
+        COLLECT_SRC,
+        TRAIN_COACH,
+        LS_CHECKPOINT,
+        EVALUATE_OFFLINE_EVAL,
+        DUMP_STATES,
+        TRANSFORM_STATES,
+        COLLECT_POLICY,
+    ),
     "test_offline_quick_start": (OFFLINE_COLLECT, OFFLINE_TRAIN, OFFLINE_EVALUATE),
-    "test_deepracer_commands": (DR_MKDIR, DR_COPY, DR_TRAIN, NB_DR_TRAIN, DR_EVALUATE, DR_RACE, NB_DR_EVALUATE,
-                                NB_DR_RACE),
-    "test_serving_commands": (TF_EXPORT, TF_TRAIN, SERVE_DEFAULT, CURL_SEED, SERVE_TARBALL, SERVE_ENTRYPOINT,
-                              TRANSFORM_DIR, TRANSFORM_TARBALL, TRANSFORM_CSV, EVALUATE_JOB, EVALUATE_ENTRYPOINT),
+    "test_deepracer_commands": (
+        DR_MKDIR,
+        DR_COPY,
+        DR_TRAIN,
+        NB_DR_TRAIN,
+        DR_EVALUATE,
+        DR_RACE,
+        NB_DR_EVALUATE,
+        NB_DR_RACE,
+    ),
+    "test_serving_commands": (
+        TF_EXPORT,
+        TF_TRAIN,
+        SERVE_DEFAULT,
+        CURL_SEED,
+        SERVE_TARBALL,
+        SERVE_ENTRYPOINT,
+        TRANSFORM_DIR,
+        TRANSFORM_TARBALL,
+        TRANSFORM_CSV,
+        EVALUATE_JOB,
+        EVALUATE_ENTRYPOINT,
+    ),
     "test_tuning_commands": (TUNE_OUTPUT, TUNE),
 }
 """The test that runs each command."""
 
-UNITY_BUILD = ("needs a Unity Linux player build (none ships; tests/jobs/test_unity_training_jobs.py trains and "
-               "evaluates through tests/unity_player/, a stand-in that speaks ML-Agents' gRPC messages)")
-SDK3_SERVE = ("SDK 3's model served by the image, which needs a Docker engine: tests/image/test_sdk_local_mode.py's "
-              "SDK 3 test (scripts/test-image) serves the model.tar.gz it trained the same way and sends a request")
+UNITY_BUILD = (
+    "needs a Unity Linux player build (none ships; tests/jobs/test_unity_training_jobs.py trains and "
+    "evaluates through tests/unity_player/, a stand-in that speaks ML-Agents' gRPC messages)"
+)
+SDK3_SERVE = (
+    "SDK 3's model served by the image, which needs a Docker engine: tests/image/test_sdk_local_mode.py's "
+    "SDK 3 test (scripts/test-image) serves the model.tar.gz it trained the same way and sends a request"
+)
 SKIPPED: dict[Cmd, str] = {
     c(README, "scripts/test"): "the whole suite and the image stage (tens of minutes): CI's own command (.ci/run)",
-    c(SAGEMAKER_DOC, "mkdir -p served/model && tar -xzf <local_container_root>/compressed_artifacts/model.tar.gz -C "
-              "served/model"): SDK3_SERVE,
-    c(SAGEMAKER_DOC, "docker run --rm -p 127.0.0.1:8080:8080 -v \"$PWD/served:/opt/ml\" rlrt:cpu serve"): SDK3_SERVE,
-    c(SAGEMAKER_DOC, "curl -s 127.0.0.1:8080/invocations -H 'Content-Type: application/json' -d '{\"instances\": "
-                     "[[0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]]}'"): SDK3_SERVE,
+    c(
+        SAGEMAKER_DOC,
+        "mkdir -p served/model && tar -xzf <local_container_root>/compressed_artifacts/model.tar.gz -C served/model",
+    ): SDK3_SERVE,
+    c(SAGEMAKER_DOC, 'docker run --rm -p 127.0.0.1:8080:8080 -v "$PWD/served:/opt/ml" rlrt:cpu serve'): SDK3_SERVE,
+    c(
+        SAGEMAKER_DOC,
+        "curl -s 127.0.0.1:8080/invocations -H 'Content-Type: application/json' -d '{\"instances\": "
+        "[[0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]]}'",
+    ): SDK3_SERVE,
     c(UNITY_DOC, "mkdir -p job/input/data/train && cp -r MyGameLinuxBuild/* job/input/data/train/"): UNITY_BUILD,
-    c(UNITY_DOC, "rlrt train --base-dir job --preset unity-basic-ppo "
-                 "--set rl.training.config.env_config.env_name=MyGame.x86_64"): UNITY_BUILD,
+    c(
+        UNITY_DOC,
+        "rlrt train --base-dir job --preset unity-basic-ppo --set rl.training.config.env_config.env_name=MyGame.x86_64",
+    ): UNITY_BUILD,
     c(NOTEBOOKS, "rlrt train --preset unity-basic-ppo --base-dir JOB"): UNITY_BUILD,
     c(NOTEBOOKS, "rlrt evaluate --model JOB/model --set evaluate_episodes=5 --set env=Basic"): UNITY_BUILD,
 }
@@ -168,25 +251,29 @@ SKIPPED: dict[Cmd, str] = {
 
 SKIPPED_SECTIONS: dict[tuple[str, str], str] = {
     (SAGEMAKER_DOC, "With docker"): "a Docker engine (root, apt) and the image: scripts/test-image runs this flow "
-                                    "(build, train, serve, /ping, /invocations) under a real engine",
+    "(build, train, serve, /ping, /invocations) under a real engine",
 }
 """Whole sections whose every command is not run, and why."""
 
 NOT_COMMANDS: dict[Cmd, str] = {
     c(NOTEBOOKS, "--set rl.training.config.horizon=5000"): "a flag to add to the training command above it",
-    c(NOTEBOOKS, "--set rl.training.config.env_config.env_name=basic_env_linux.x86_64"):
-        "a flag to add to the Unity training command above it",
+    c(
+        NOTEBOOKS, "--set rl.training.config.env_config.env_name=basic_env_linux.x86_64"
+    ): "a flag to add to the Unity training command above it",
     c(NOTEBOOKS, "JOB/input/config/hyperparameters.json"): "where the train-coach command's hyperparameters go",
     c(NOTEBOOKS, "JOB/input/data/train/"): "where the Unity build goes",
     c(NOTEBOOKS, "train"): "the channel the Unity game goes in",
     c(NOTEBOOKS, "tuning.yaml"): "the file the tune command reads (test_tuning_commands writes one)",
-    c(NOTEBOOKS, "EVAL/input/data/checkpoint/"):
-        "where the evaluate-offline command's checkpoint goes (test_notebook_batch_rl_commands puts it there)",
+    c(
+        NOTEBOOKS, "EVAL/input/data/checkpoint/"
+    ): "where the evaluate-offline command's checkpoint goes (test_notebook_batch_rl_commands puts it there)",
     c(NOTEBOOKS, "--model JOB/model"): "the alternative flag of the collect command beside it",
-    c(NOTEBOOKS, "JOB/input/data/train/<prefix>/model/model_metadata.json"):
-        "where the DeepRacer files go (test_deepracer_commands puts them there)",
-    c(NOTEBOOKS, ".../<prefix>/customer_reward_function.py"):
-        "where the DeepRacer files go (test_deepracer_commands puts them there)",
+    c(
+        NOTEBOOKS, "JOB/input/data/train/<prefix>/model/model_metadata.json"
+    ): "where the DeepRacer files go (test_deepracer_commands puts them there)",
+    c(
+        NOTEBOOKS, ".../<prefix>/customer_reward_function.py"
+    ): "where the DeepRacer files go (test_deepracer_commands puts them there)",
 }
 """Code spans of NOTEBOOKS.md's "local command" column that are a flag or a path, not a command."""
 
@@ -197,15 +284,18 @@ def test_every_doc_command_is_run_or_listed() -> None:
     found = set(DOC) - in_skipped_sections
     listed = run | set(SKIPPED) | set(NOT_COMMANDS)
     missing = sorted(found - listed)
-    assert not missing, ("commands in the docs that this test neither runs nor lists (add each to RUN with a test, "
-                         "or to SKIPPED / NOT_COMMANDS with why):\n" + "\n".join(f"{d}: {t}" for d, t in missing))
+    assert not missing, (
+        "commands in the docs that this test neither runs nor lists (add each to RUN with a test, "
+        "or to SKIPPED / NOT_COMMANDS with why):\n" + "\n".join(f"{d}: {t}" for d, t in missing)
+    )
     stale = sorted(listed - found)
     assert not stale, "listed here but no longer in the docs:\n" + "\n".join(f"{d}: {t}" for d, t in stale)
     twice = (run & set(SKIPPED)) | (run & set(NOT_COMMANDS)) | (set(SKIPPED) & set(NOT_COMMANDS))
     assert not twice, f"listed twice: {sorted(twice)}"
     sections = {(doc, section) for doc, section in SKIPPED_SECTIONS}
-    assert all(any((cmd[0], s) == key for cmd, (_, s) in DOC.items()) for key in sections), \
+    assert all(any((cmd[0], s) == key for cmd, (_, s) in DOC.items()) for key in sections), (
         f"a skipped section has no command any more: {sections}"
+    )
     for name in RUN:
         assert callable(globals().get(name)), f"RUN names {name}, which is not a test of this module"
 
@@ -238,9 +328,15 @@ def test_the_sagemaker_doc_says_what_sdk_2_local_mode_and_scripts_test_image_nee
     ``container_config={"shm_size": ...}``, none of which the docs said; scripts/test-image builds a large host
     environment first. The flow docs/SAGEMAKER.md shows is the one tests/image/sdk_local_mode.py runs."""
     doc = (REPO_ROOT / SAGEMAKER_DOC).read_text()
-    local_mode = doc[doc.index("SDK 2's local mode"):doc.index("## With docker")]
-    for needed in ("docker-compose", "code_location=", '"container_config": {"shm_size": "2g"}', "deploy(",
-                   "returns `None`", "Predictor("):
+    local_mode = doc[doc.index("SDK 2's local mode") : doc.index("## With docker")]
+    for needed in (
+        "docker-compose",
+        "code_location=",
+        '"container_config": {"shm_size": "2g"}',
+        "deploy(",
+        "returns `None`",
+        "Predictor(",
+    ):
         assert needed in local_mode, needed
     tested = (REPO_ROOT / "tests" / "image" / "sdk_local_mode.py").read_text()
     assert "code_location=" in tested and "container_config" in tested and "Predictor(endpoint" in tested
@@ -261,10 +357,15 @@ def test_readme_set_up_and_first_job(tmp_path: Path) -> None:
     """README: the set-up line puts the pinned environment's ``rlrt`` and ``python`` on PATH; ``scripts/rlrt train``
     trains the default preset and prints what the README shows. Both run in the clone (``scripts/``)."""
     plain_path = os.pathsep.join(p for p in os.environ.get("PATH", "").split(os.pathsep) if p != VENV_BIN)
-    venv = subprocess.run(["bash", "scripts/install.sh"], cwd=REPO_ROOT, capture_output=True, text=True,
-                          check=True).stdout.strip()
-    shown = run_doc(ACTIVATE, REPO_ROOT, env={**rlrt_env(None), "PATH": plain_path},
-                    text=DOC[ACTIVATE][0] + '\necho "rlrt=$(command -v rlrt) python=$(command -v python)"')
+    venv = subprocess.run(
+        ["bash", "scripts/install.sh"], cwd=REPO_ROOT, capture_output=True, text=True, check=True
+    ).stdout.strip()
+    shown = run_doc(
+        ACTIVATE,
+        REPO_ROOT,
+        env={**rlrt_env(None), "PATH": plain_path},
+        text=DOC[ACTIVATE][0] + '\necho "rlrt=$(command -v rlrt) python=$(command -v python)"',
+    )
     assert f"rlrt={venv}/bin/rlrt python={venv}/bin/python" in shown, shown
 
     job = tiny_tree(tmp_path / "job")
@@ -279,8 +380,9 @@ def tiny_rlrt(folder: Path) -> dict[str, str]:
     ``TOUR_TINY`` added, every other command runs as it is."""
     shim = folder / "tiny-bin" / "rlrt"
     shim.parent.mkdir()
-    shim.write_text(f'#!/bin/bash\nif [ "$1" = train ]; then set -- "$@" {TOUR_TINY}; fi\n'
-                    f'exec "{VENV_BIN}/rlrt" "$@"\n')
+    shim.write_text(
+        f'#!/bin/bash\nif [ "$1" = train ]; then set -- "$@" {TOUR_TINY}; fi\nexec "{VENV_BIN}/rlrt" "$@"\n'
+    )
     shim.chmod(0o755)
     env = doc_env()
     env["PATH"] = os.pathsep.join([str(shim.parent), env["PATH"]])
@@ -335,9 +437,14 @@ def test_notebook_roboschool_commands(work: Path) -> None:
     """NOTEBOOKS 1: presets, train Reacher (1 iteration), its video and model, 5 evaluation episodes, serve it and
     send the notebook's request."""
     assert "reacher-ppo" in run_doc(PRESETS, work)
-    job = tiny_tree(work / "JOB", **{"rl.training.config.train_batch_size_per_learner": 600,
-                                     "rl.training.config.minibatch_size": 200,
-                                     "rl.training.config.num_envs_per_env_runner": 2})
+    job = tiny_tree(
+        work / "JOB",
+        **{
+            "rl.training.config.train_batch_size_per_learner": 600,
+            "rl.training.config.minibatch_size": 200,
+            "rl.training.config.num_envs_per_env_runner": 2,
+        },
+    )
     trained = run_doc(REACHER_TRAIN, work, env=doc_env(job))
     assert "training PPO on ReacherBulletEnv-v0 (preset reacher-ppo)" in trained and "episode_reward_mean: " in trained
     assert json.loads((job / "model" / "config.json").read_text())["config"]["num_epochs"] == 10  # num_sgd_iter
@@ -365,8 +472,9 @@ def test_notebook_batch_rl_commands(work: Path) -> None:
     tiny_tree(work / "JOB", RLCOACH_PRESET="preset-cartpole-ddqnbcq", save_model=1)
     trained = run_doc(TRAIN_COACH, work)
     assert "cartpole_dataset.csv" in trained and "episode_reward_mean: " in trained, trained[-3000:]
-    assert (work / "JOB" / "output" / "intermediate"
-            / "worker_0.batch_rl_graph.main_level.main_level.agent_0.csv").is_file()
+    assert (
+        work / "JOB" / "output" / "intermediate" / "worker_0.batch_rl_graph.main_level.main_level.agent_0.csv"
+    ).is_file()
     listed = run_doc(LS_CHECKPOINT, work).split()
     assert "metadata.json" in listed, listed
 
@@ -430,8 +538,11 @@ def test_deepracer_commands(work: Path) -> None:
 
     for cmd, trials, base in ((DR_EVALUATE, 5, work / "myeval"), (NB_DR_EVALUATE, 5, None)):
         shown = run_doc(cmd, work)
-        metrics_file = base / "output" / "intermediate" / "evaluation_metrics.json" if base else Path(
-            re.search(r"evaluation metrics in (\S+)", shown).group(1))
+        metrics_file = (
+            base / "output" / "intermediate" / "evaluation_metrics.json"
+            if base
+            else Path(re.search(r"evaluation metrics in (\S+)", shown).group(1))
+        )
         metrics = json.loads(metrics_file.read_text())["metrics"]
         assert [m["trial"] for m in metrics] == list(range(1, trials + 1)), metrics
     for cmd in (DR_RACE, NB_DR_RACE):
@@ -445,13 +556,13 @@ def test_serving_commands(work: Path, tf_env: tuple[str | None, str]) -> None:
     if tf_env[0] is None:
         pytest.skip(f"the TensorFlow environment cannot be built here: {tf_env[1]}")
     job = tiny_tree(work / "job")
-    trained = run_doc(TF_TRAIN, REPO_ROOT, env=doc_env(job),
-                      text=DOC[TF_EXPORT][0] + "\n" + DOC[TF_TRAIN][0])
+    trained = run_doc(TF_TRAIN, REPO_ROOT, env=doc_env(job), text=DOC[TF_EXPORT][0] + "\n" + DOC[TF_TRAIN][0])
     assert "1/ (TensorFlow SavedModel)" in trained and (job / "model" / "1" / "saved_model.pb").is_file(), trained
 
     shown = DOC[CURL_SEED][0]
-    answer_line = next(line for line in (REPO_ROOT / SERVING_DOC).read_text().splitlines()
-                       if line.startswith('{"outputs"'))
+    answer_line = next(
+        line for line in (REPO_ROOT / SERVING_DOC).read_text().splitlines() if line.startswith('{"outputs"')
+    )
     expected = json.loads(answer_line)
     port = free_port()
     with serving(SERVE_DEFAULT, work, port, base=job):

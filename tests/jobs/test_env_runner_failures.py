@@ -8,7 +8,7 @@ import pytest
 
 from tests.jobs.test_sagemaker_rl_jobs import TINY, run_script_mode
 
-BROKEN_ENV_SCRIPT = '''
+BROKEN_ENV_SCRIPT = """
 import gymnasium as gym
 import numpy as np
 from ray.tune.registry import register_env
@@ -45,21 +45,31 @@ class Launcher(SageMakerRayLauncher):
 
 if __name__ == "__main__":
     Launcher().train_main()
-'''
+"""
 
 
-@pytest.mark.parametrize("fault, message", [
-    ("start", "The environment sagemaker_rl/Broken-v0 could not start in RLlib's env runners: envs.errors."
-              "EnvConfigError: The env creator Launcher.register_env_creator.<locals>.<lambda>() registered as "
-              "'Broken-v0' raised RuntimeError: the simulator licence server is unreachable"),
-    ("reset", "Nothing was sampled and the env runners died: the environment sagemaker_rl/Broken-v0 fails "
-              "(RuntimeError: reset exploded, at {code}/train.py, line 20, in reset: the environment's "
-              "reset(seed=0, options=None))."),
-])
+@pytest.mark.parametrize(
+    "fault, message",
+    [
+        (
+            "start",
+            "The environment sagemaker_rl/Broken-v0 could not start in RLlib's env runners: envs.errors."
+            "EnvConfigError: The env creator Launcher.register_env_creator.<locals>.<lambda>() registered as "
+            "'Broken-v0' raised RuntimeError: the simulator licence server is unreachable",
+        ),
+        (
+            "reset",
+            "Nothing was sampled and the env runners died: the environment sagemaker_rl/Broken-v0 fails "
+            "(RuntimeError: reset exploded, at {code}/train.py, line 20, in reset: the environment's "
+            "reset(seed=0, options=None)).",
+        ),
+    ],
+)
 def test_an_env_that_kills_its_env_runners_fails_the_job_naming_its_error(tmp_path, fault: str, message: str) -> None:
     script = BROKEN_ENV_SCRIPT.format(fault=fault)
-    run, tree = run_script_mode(tmp_path, "train.py", {"train.py": script},
-                                {**TINY, "rl.training.config.sample_timeout_s": 5}, timeout=300)
+    run, tree = run_script_mode(
+        tmp_path, "train.py", {"train.py": script}, {**TINY, "rl.training.config.sample_timeout_s": 5}, timeout=300
+    )
     assert run.returncode != 0, run.stdout[-3000:]
     report = tree.intermediate / "env-runner-errors.log"
     if fault == "start":  # RLlib's own lines (each runner's traceback) go to a file the message names, not the console

@@ -15,7 +15,7 @@ from tests.quiet_logs import gym_notice, unexpected_lines
 
 ERA_ENVS = (Path(__file__).resolve().parents[1] / "era_envs.py").read_text()
 
-SCRIPT = '''
+SCRIPT = """
 from ray.tune.registry import register_env
 from sagemaker_rl.ray_launcher import SageMakerRayLauncher
 
@@ -32,19 +32,22 @@ class Launcher(SageMakerRayLauncher):
 
 if __name__ == "__main__":
     Launcher().train_main()
-'''
+"""
 
 
 @pytest.mark.slow
 def test_an_era_launcher_trains_on_an_era_env(tmp_path: Path) -> None:
-    run, tree = run_script_mode(tmp_path, "train-knapsack.py", {"train-knapsack.py": SCRIPT, "era_envs.py": ERA_ENVS},
-                                TINY, timeout=400)
+    run, tree = run_script_mode(
+        tmp_path, "train-knapsack.py", {"train-knapsack.py": SCRIPT, "era_envs.py": ERA_ENVS}, TINY, timeout=400
+    )
     output = run.stdout + run.stderr
     assert run.returncode == 0, output[-4000:]
-    for line in ("rlrt: NumPy 1 names NumPy 2 removed (np.int, np.float",
-                 "rlrt: a gym.spaces.Box of uint32 with infinite bounds",
-                 "rlrt: gym EnvSpec('EraKnapsack-v0') without entry_point",
-                 "observes a Box of uint32: its observations are cast to float32"):
+    for line in (
+        "rlrt: NumPy 1 names NumPy 2 removed (np.int, np.float",
+        "rlrt: a gym.spaces.Box of uint32 with infinite bounds",
+        "rlrt: gym EnvSpec('EraKnapsack-v0') without entry_point",
+        "observes a Box of uint32: its observations are cast to float32",
+    ):
         assert line in output, output[-4000:]
     assert unexpected_lines(output, expected=gym_notice()) == []
     metadata = json.loads((tree.model / "metadata.json").read_text())

@@ -26,14 +26,18 @@ def test_training_records_a_rollout_video_every_n_iterations_and_one_of_the_fina
     assert [v.name for v in videos] == ["rollout-final-iteration-000002.mp4", "rollout-iteration-000002.mp4"]
     stdout = training_output(cartpole_model)["stdout"]
     for video in videos:
-        line = re.search(rf"rollout video {re.escape(video.name)}: (\d+) frames, episode reward [0-9.]+, (\d+) steps",
-                         stdout)
+        line = re.search(
+            rf"rollout video {re.escape(video.name)}: (\d+) frames, episode reward [0-9.]+, (\d+) steps", stdout
+        )
         assert line, stdout[-2000:]
         frames, steps = int(line.group(1)), int(line.group(2))
         assert frames == steps + 1  # the reset frame and one per step
         assert count_frames(video) == frames  # a whole, decodable H.264 file
-    assert re.search(r"rollout video rollout-final-iteration-000002\.mp4: .*filmed while the reporter closed; "
-                     r"the job waited [0-9.]+ s for it\)\n(.*\n)*rlrt: done ", stdout), stdout[-2000:]
+    assert re.search(
+        r"rollout video rollout-final-iteration-000002\.mp4: .*filmed while the reporter closed; "
+        r"the job waited [0-9.]+ s for it\)\n(.*\n)*rlrt: done ",
+        stdout,
+    ), stdout[-2000:]
 
 
 def test_the_shared_models_training_logs_hold_only_rlrts_lines(cartpole_model: Path, reacher_model: Path) -> None:
@@ -54,9 +58,14 @@ def test_evaluate_ray_entry_point_with_a_model_tarball_channel(cartpole_model: P
     with tarfile.open(tree.channel("model") / "model.tar.gz", "w:gz") as archive:
         for item in (cartpole_model / "model").iterdir():
             archive.add(item, arcname=item.name)
-    done = subprocess.run([sys.executable, str(REPO_ROOT / "entrypoints" / "evaluate-ray.py"), "--evaluate_episodes",
-                           "2"], cwd=str(tmp_path), env=rlrt_env(tree.base), capture_output=True, text=True,
-                          timeout=300)
+    done = subprocess.run(
+        [sys.executable, str(REPO_ROOT / "entrypoints" / "evaluate-ray.py"), "--evaluate_episodes", "2"],
+        cwd=str(tmp_path),
+        env=rlrt_env(tree.base),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
     episodes = EPISODE.findall(done.stdout)
     assert len(episodes) == 2
@@ -72,12 +81,14 @@ def test_evaluate_ray_entry_point_with_a_model_tarball_channel(cartpole_model: P
 
 
 def test_evaluate_a_continuous_model_under_the_seed_env_name(reacher_model: Path, tmp_path: Path) -> None:
-    tree = make_job_tree(tmp_path / "opt" / "ml", {"evaluate_episodes": 1, "algorithm": "PPO",
-                                                   "env": "RoboschoolReacher-v1", "record_video_every": 0})
+    tree = make_job_tree(
+        tmp_path / "opt" / "ml",
+        {"evaluate_episodes": 1, "algorithm": "PPO", "env": "RoboschoolReacher-v1", "record_video_every": 0},
+    )
     shutil.copytree(reacher_model / "model", tree.channel("model"), dirs_exist_ok=True)
     done = run_rlrt(["evaluate"], base=tree.base, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
-    (reward, steps), = EPISODE.findall(done.stdout)
+    ((reward, steps),) = EPISODE.findall(done.stdout)
     assert int(steps) == 150  # ReacherBulletEnv's time limit
     assert MEAN.search(done.stdout)
     assert not list(tree.intermediate.glob("*.mp4"))
@@ -87,8 +98,20 @@ def test_evaluate_a_continuous_model_under_the_seed_env_name(reacher_model: Path
 def test_evaluate_a_model_given_by_a_relative_path(reacher_model: Path, tmp_path: Path) -> None:
     # RLlib opens checkpoints by URI; a relative --model path once failed with "URI has empty scheme".
     relative = os.path.relpath(reacher_model / "model", REPO_ROOT)
-    done = run_rlrt(["evaluate", "--base-dir", str(tmp_path / "eval"), "--model", relative,
-                     "--set", "evaluate_episodes=1", "--set", "record_video_every=0"], timeout=300)
+    done = run_rlrt(
+        [
+            "evaluate",
+            "--base-dir",
+            str(tmp_path / "eval"),
+            "--model",
+            relative,
+            "--set",
+            "evaluate_episodes=1",
+            "--set",
+            "record_video_every=0",
+        ],
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     assert MEAN.search(done.stdout)
 
@@ -102,9 +125,12 @@ def test_evaluate_a_model_given_by_a_relative_path(reacher_model: Path, tmp_path
         ({"evaluate_episodes": 0}, "'evaluate_episodes' must be an integer >= 1"),
         ({"env": "NoSuchEnv-v9"}, "Unknown environment 'NoSuchEnv-v9'"),
         # a model of another environment was played without a word when the observations had its shape
-        ({"env": "tests.bad_value_envs:FourFloatsThreeActions-v0"}, "was trained on CartPole-v1, not on tests.bad_"
-         "value_envs:FourFloatsThreeActions-v0 (action spaces Discrete(2) (model) and Discrete(3) (tests.bad_value_"
-         "envs:FourFloatsThreeActions-v0)): its returns there would mean nothing."),
+        (
+            {"env": "tests.bad_value_envs:FourFloatsThreeActions-v0"},
+            "was trained on CartPole-v1, not on tests.bad_"
+            "value_envs:FourFloatsThreeActions-v0 (action spaces Discrete(2) (model) and Discrete(3) (tests.bad_value_"
+            "envs:FourFloatsThreeActions-v0)): its returns there would mean nothing.",
+        ),
         ({"env": "tests.bad_value_envs:FourFloats-v0"}, "(the same spaces, but another environment)"),
     ],
 )
@@ -141,5 +167,3 @@ def test_the_metadata_framework_picks_the_loader(cartpole_model: Path, tmp_path:
         assert rllib(observation) == other(observation)
     with pytest.raises(UserError, match="framework 'some-offline-library'"):
         load_actor(model, {**metadata, "framework": "some-offline-library", "serving": {}}, INSTALLED)
-
-

@@ -64,7 +64,7 @@ class ShelfEnvironment(gym.Env):
         return self._observation(), reward, self.steps >= self.horizon, counts
 '''
 
-SHELF_SCRIPT = '''
+SHELF_SCRIPT = """
 import sys
 
 from ray.tune.registry import register_env
@@ -111,15 +111,19 @@ if __name__ == "__main__":
     for i in range(1, len(sys.argv), 2):
         script_args[sys.argv[i].split("--", 1)[1]] = sys.argv[i + 1]
     MyLauncher().train_main()
-'''
+"""
 
-TINY = {"rl.training.config.train_batch_size": 120, "rl.training.config.sgd_minibatch_size": 60,
-        "rl.training.config.num_sgd_iter": 1}
+TINY = {
+    "rl.training.config.train_batch_size": 120,
+    "rl.training.config.sgd_minibatch_size": 60,
+    "rl.training.config.num_sgd_iter": 1,
+}
 
 
 @pytest.mark.slow
 def test_an_action_masked_old_gym_env_script_trains_writes_its_episodes_in_the_tree_and_evaluates(
-        rlrt_job: RlrtJobs, tmp_path: Path) -> None:
+    rlrt_job: RlrtJobs, tmp_path: Path
+) -> None:
     src = tmp_path / "src"
     src.mkdir()
     (src / "shelf_env.py").write_text(textwrap.dedent(SHELF_ENV))
@@ -127,8 +131,10 @@ def test_an_action_masked_old_gym_env_script_trains_writes_its_episodes_in_the_t
     run = rlrt_job.script(src, "train_shelves.py", {"shelf_capacity": 4, **TINY}, timeout=400)
     assert run.returncode == 0, run.output[-4000:]
     assert run.failure is None and run.last("episode_reward_mean") is not None
-    assert ("observations carry an action_mask: PPO trains RLlib's action-masking module, in place of the script's "
-            "custom model 'action_mask'") in run.output
+    assert (
+        "observations carry an action_mask: PPO trains RLlib's action-masking module, in place of the script's "
+        "custom model 'action_mask'"
+    ) in run.output
     assert "hyperparameters for the script itself, not read by rlrt: shelf_capacity" in run.output
     # RLlib 1.x's output to SageMaker's /opt/ml/output/data: in this job's own tree (SAGEMAKER_BASE_DIR).
     episodes = run.base / "output" / "data" / "shelf-out"
@@ -136,8 +142,12 @@ def test_an_action_masked_old_gym_env_script_trains_writes_its_episodes_in_the_t
     assert any(episodes.iterdir())
     assert (run.model_dir / "policy.onnx").is_file()
     # The notebook's evaluation cell: evaluate-ray.py, the model channel, the env by the name the script registered.
-    evaluation = rlrt_job.evaluate(run.model_dir, "evaluate-ray.py", REPO_ROOT / "entrypoints",
-                                   {"evaluate_episodes": 2, "algorithm": "PPO", "env": "ShelfStocking-v1"})
+    evaluation = rlrt_job.evaluate(
+        run.model_dir,
+        "evaluate-ray.py",
+        REPO_ROOT / "entrypoints",
+        {"evaluate_episodes": 2, "algorithm": "PPO", "env": "ShelfStocking-v1"},
+    )
     assert evaluation.returncode == 0, evaluation.output[-4000:]
     assert evaluation.output.count("Episode reward: ") == 2
     assert "on sagemaker_rl/ShelfStocking-v1 for 2 episode(s)" in evaluation.output

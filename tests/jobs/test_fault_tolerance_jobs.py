@@ -13,19 +13,22 @@ from tests.conftest import make_job_tree, run_rlrt
 @pytest.mark.slow
 def test_a_crashing_env_runner_is_restarted_and_training_completes(tmp_path: Path) -> None:
     markers = tmp_path / "markers"
-    tree = make_job_tree(tmp_path / "ml", {
-        "rl.training.stop.timesteps_total": 1000,
-        "rl.training.config.train_batch_size": 200,
-        "rl.training.config.sgd_minibatch_size": 100,
-        "rl.training.config.num_sgd_iter": 1,
-        "rl.training.config.num_envs_per_worker": 1,
-        "rl.training.config.num_workers": 1,
-        "rl.training.config.delay_between_env_runner_restarts_s": 0.5,
-        # The env runner's process dies (os._exit) on its 150th step, once in the whole job.
-        "rl.training.config.env_config.fault_crash_after_steps": 150,
-        "rl.training.config.env_config.fault_max_crashes": 1,
-        "rl.training.config.env_config.fault_marker_dir": str(markers),
-    })
+    tree = make_job_tree(
+        tmp_path / "ml",
+        {
+            "rl.training.stop.timesteps_total": 1000,
+            "rl.training.config.train_batch_size": 200,
+            "rl.training.config.sgd_minibatch_size": 100,
+            "rl.training.config.num_sgd_iter": 1,
+            "rl.training.config.num_envs_per_worker": 1,
+            "rl.training.config.num_workers": 1,
+            "rl.training.config.delay_between_env_runner_restarts_s": 0.5,
+            # The env runner's process dies (os._exit) on its 150th step, once in the whole job.
+            "rl.training.config.env_config.fault_crash_after_steps": 150,
+            "rl.training.config.env_config.fault_max_crashes": 1,
+            "rl.training.config.env_config.fault_marker_dir": str(markers),
+        },
+    )
     run = run_rlrt(["train"], base=tree.base)
     log = run.stdout + run.stderr
     assert run.returncode == 0, log[-5000:]
@@ -47,16 +50,20 @@ SLOW = {
     "rl.training.config.num_env_runners": 1,
     "rl.training.stop.episode_reward_mean": 10_000,
 }
-STARVED = re.compile(r"^rlrt: warning: iteration (\d+) sampled no environment steps: the env runners returned nothing "
-                     r"within sample_timeout_s=([\d.]+) s; the environment steps at about ([\d.]+) steps/s", re.M)
+STARVED = re.compile(
+    r"^rlrt: warning: iteration (\d+) sampled no environment steps: the env runners returned nothing "
+    r"within sample_timeout_s=([\d.]+) s; the environment steps at about ([\d.]+) steps/s",
+    re.M,
+)
 
 
 def test_a_slow_environment_with_the_users_timeout_carries_on_with_advice(tmp_path: Path) -> None:
     """RLlib returns no samples within the user's 1-s timeout: every iteration says so (with the measured speed and
     the setting to raise); none ends the training loop, and no metric is computed from the missing numbers. A job
     that sampled nothing at all has no trained model: it fails at the end (exit 0 promises one)."""
-    tree = make_job_tree(tmp_path / "ml", {**SLOW, "rl.training.config.sample_timeout_s": 1,
-                                           "rl.training.stop.training_iteration": 2})
+    tree = make_job_tree(
+        tmp_path / "ml", {**SLOW, "rl.training.config.sample_timeout_s": 1, "rl.training.stop.training_iteration": 2}
+    )
     result = run_rlrt(["train"], base=tree.base, timeout=240)
     assert result.returncode == 2, result.stdout[-3000:] + result.stderr[-3000:]
     assert tree.failure.read_text().startswith("No training happened: 2 iteration(s) took 0 steps")
@@ -72,9 +79,11 @@ def test_a_slow_environment_gets_a_timeout_sized_from_its_speed(tmp_path: Path) 
     """The timeout came from the preset, not the user: rlrt sizes it from the measured speed, and the next
     iterations get their samples."""
     preset = tmp_path / "slow-cartpole.yaml"
-    preset.write_text("name: slow-cartpole\nenv: CartPole-v1\nalgorithm: PPO\nconfig:\n  sample_timeout_s: 1\n"
-                      "stop:\n  training_iteration: 3\n"
-                      "pass_bar: {metric: episode_reward_mean, value: 0, source: a test}\n")
+    preset.write_text(
+        "name: slow-cartpole\nenv: CartPole-v1\nalgorithm: PPO\nconfig:\n  sample_timeout_s: 1\n"
+        "stop:\n  training_iteration: 3\n"
+        "pass_bar: {metric: episode_reward_mean, value: 0, source: a test}\n"
+    )
     tree = make_job_tree(tmp_path / "ml", {**SLOW, "preset": str(preset)})
     result = run_rlrt(["train"], base=tree.base, timeout=240)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]

@@ -17,8 +17,9 @@ def test_a_killed_job_leaves_no_ray_process_and_no_address_file(tmp_path: Path) 
     # writing it counts.
     address_file = Path(os.environ["RAY_TMPDIR"]) / "ray" / "ray_current_cluster"
     before = address_file.stat().st_mtime_ns if address_file.exists() else None
-    tree = make_job_tree(tmp_path / "ml", {"rl.training.stop.training_iteration": 10000,
-                                           "rl.training.stop.episode_reward_mean": 100000})
+    tree = make_job_tree(
+        tmp_path / "ml", {"rl.training.stop.training_iteration": 10000, "rl.training.stop.episode_reward_mean": 100000}
+    )
     proc = start_rlrt(["train"], base=tree.base, log=tmp_path / "job.log")
     try:
         deadline = time.monotonic() + 240

@@ -17,7 +17,8 @@ def test_a_damaged_or_truncated_model_is_refused_by_name_and_export_repairs_miss
     assert run_rlrt(["train"], base=tree.base, timeout=240).returncode == 0
     manifest = json.loads((tree.model / "rlrt_manifest.json").read_text())["files"]
     assert {"policy.onnx", "metadata.json", "config.json"} <= set(manifest) and any(
-        name.startswith("checkpoint/") for name in manifest)
+        name.startswith("checkpoint/") for name in manifest
+    )
 
     damaged = tmp_path / "damaged"
     shutil.copytree(tree.model, damaged)
@@ -26,9 +27,10 @@ def test_a_damaged_or_truncated_model_is_refused_by_name_and_export_repairs_miss
     (damaged / "policy.onnx").write_bytes(bytes(onnx))
     (tmp_path / "in").mkdir()
     (tmp_path / "in" / "states.jsonl").write_text("[0.0, 0.1, 0.0, -0.1]\n")
-    for args in (["transform", "--model", str(damaged), "--input", str(tmp_path / "in"), "--output",
-                  str(tmp_path / "out")],
-                 ["evaluate", "--model", str(damaged), "--set", "evaluate_episodes=1"]):
+    for args in (
+        ["transform", "--model", str(damaged), "--input", str(tmp_path / "in"), "--output", str(tmp_path / "out")],
+        ["evaluate", "--model", str(damaged), "--set", "evaluate_episodes=1"],
+    ):
         refused = run_rlrt(args, base=tmp_path / "job", timeout=120)
         assert refused.returncode == 2, refused.stderr[-2000:]
         assert f"The model in {damaged} is damaged: policy.onnx changed (sha256 differs)" in refused.stderr
@@ -46,6 +48,9 @@ def test_a_damaged_or_truncated_model_is_refused_by_name_and_export_repairs_miss
     (exports_gone / "policy.onnx").unlink()
     repaired = run_rlrt(["export", "--model-dir", str(exports_gone)], base=tmp_path / "job3", timeout=240)
     assert repaired.returncode == 0, repaired.stderr[-2000:]
-    played = run_rlrt(["evaluate", "--model", str(exports_gone), "--set", "evaluate_episodes=1",
-                       "--set", "record_video_every=0"], base=tmp_path / "job4", timeout=120)
+    played = run_rlrt(
+        ["evaluate", "--model", str(exports_gone), "--set", "evaluate_episodes=1", "--set", "record_video_every=0"],
+        base=tmp_path / "job4",
+        timeout=120,
+    )
     assert played.returncode == 0, played.stderr[-2000:]

@@ -43,7 +43,7 @@ class Picker(gym.Env):
         return self.observation_space.sample(), reward, False, self.steps >= 10, {}
 '''
 
-SCRIPT = '''
+SCRIPT = """
 from ray.tune.registry import register_env
 from sagemaker_rl.ray_launcher import SageMakerRayLauncher
 
@@ -60,15 +60,19 @@ class Launcher(SageMakerRayLauncher):
 
 if __name__ == "__main__":
     Launcher().train_main()
-'''
+"""
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("menus", ["multidiscrete", "tuple"])
 def test_multi_discrete_actions_train_export_and_serve_a_list_per_row(tmp_path: Path, menus: str) -> None:
-    run, tree = run_script_mode(tmp_path, "train-picker.py", {"train-picker.py": SCRIPT, "picker.py": ENV},
-                                {**TINY, "save_model": 1, "rl.training.config.env_config": {"menus": menus}},
-                                timeout=400)
+    run, tree = run_script_mode(
+        tmp_path,
+        "train-picker.py",
+        {"train-picker.py": SCRIPT, "picker.py": ENV},
+        {**TINY, "save_model": 1, "rl.training.config.env_config": {"menus": menus}},
+        timeout=400,
+    )
     output = run.stdout + run.stderr
     assert run.returncode == 0, output[-4000:]
     assert unexpected_lines(output) == []
@@ -82,16 +86,22 @@ def test_multi_discrete_actions_train_export_and_serve_a_list_per_row(tmp_path: 
     expected = onnx_predict(tree.model, observations)
     assert expected["actions"].shape == (2, 2) and expected["action_probabilities"].shape == (2, 5)
     port, log = free_port(), tmp_path / "serve.log"
-    process = start_rlrt(["serve", "--host", "127.0.0.1"], base=tree.base, log=log, SAGEMAKER_BIND_TO_PORT=str(port),
-                         SAGEMAKER_MODEL_SERVER_WORKERS="1")
+    process = start_rlrt(
+        ["serve", "--host", "127.0.0.1"],
+        base=tree.base,
+        log=log,
+        SAGEMAKER_BIND_TO_PORT=str(port),
+        SAGEMAKER_MODEL_SERVER_WORKERS="1",
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         wait_until_ready(url, process, log)
         rows = requests.post(url + "/invocations", json={"instances": observations.tolist()}, timeout=10)
         assert rows.status_code == 200, rows.text
         assert rows.json()["predictions"] == expected["actions"].tolist()  # a list of actions per row
-        columns = requests.post(url + "/invocations", json={"inputs": {"observations": observations.tolist()}},
-                                timeout=10)
+        columns = requests.post(
+            url + "/invocations", json={"inputs": {"observations": observations.tolist()}}, timeout=10
+        )
         assert columns.status_code == 200, columns.text
         outputs = columns.json()["outputs"]
         assert outputs["actions"] == expected["actions"].tolist()

@@ -21,8 +21,14 @@ ONE_ITERATION = {"rl.training.stop.training_iteration": "1"}
 
 
 def run_entry_point(script: str, base: Path, cwd: Path, timeout: float = 400) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, str(REPO_ROOT / "entrypoints" / script)], env=rlrt_env(base),
-                          capture_output=True, text=True, timeout=timeout, cwd=cwd)
+    return subprocess.run(
+        [sys.executable, str(REPO_ROOT / "entrypoints" / script)],
+        env=rlrt_env(base),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=cwd,
+    )
 
 
 def episode_lengths(stdout: str) -> list[float]:
@@ -42,8 +48,10 @@ def test_roboschool_notebook_gets_rollout_videos_and_horizon_5000_keeps_reachers
 
 @pytest.mark.slow
 def test_horizon_50_cuts_episodes_and_monitor_false_records_no_video(tmp_path: Path) -> None:
-    tree = make_job_tree(tmp_path / "ml", {**NOTEBOOK, "rl.training.config.horizon": "50",
-                                          "rl.training.config.monitor": False, **ONE_ITERATION})
+    tree = make_job_tree(
+        tmp_path / "ml",
+        {**NOTEBOOK, "rl.training.config.horizon": "50", "rl.training.config.monitor": False, **ONE_ITERATION},
+    )
     run = run_entry_point("train-reacher.py", tree.base, tmp_path)
     assert run.returncode == 0, run.stderr[-3000:]
     assert episode_lengths(run.stdout) == [50.0]
@@ -53,14 +61,20 @@ def test_horizon_50_cuts_episodes_and_monitor_false_records_no_video(tmp_path: P
 @pytest.mark.slow
 def test_unity_env_inside_config_trains_that_game_and_skips_videos_with_one_line(tmp_path: Path) -> None:
     # The Unity example sets the environment inside the algorithm configuration; the game cannot render frames.
-    tree = make_job_tree(tmp_path / "ml", {
-        "rl.training.config.env": "unity:basic_env_linux.x86_64",
-        "rl.training.config.env_config.env_name": "basic_env_linux.x86_64",
-        "rl.training.config.env_config.base_port": free_base_port(),
-        "rl.training.config.train_batch_size": "200", "rl.training.config.sgd_minibatch_size": "100",
-        "rl.training.config.num_sgd_iter": "2", "rl.training.config.num_envs_per_worker": 1,
-        "rl.training.config.monitor": True, **ONE_ITERATION,
-    })
+    tree = make_job_tree(
+        tmp_path / "ml",
+        {
+            "rl.training.config.env": "unity:basic_env_linux.x86_64",
+            "rl.training.config.env_config.env_name": "basic_env_linux.x86_64",
+            "rl.training.config.env_config.base_port": free_base_port(),
+            "rl.training.config.train_batch_size": "200",
+            "rl.training.config.sgd_minibatch_size": "100",
+            "rl.training.config.num_sgd_iter": "2",
+            "rl.training.config.num_envs_per_worker": 1,
+            "rl.training.config.monitor": True,
+            **ONE_ITERATION,
+        },
+    )
     make_player(tree.channel("train"), "basic_env_linux")
     run = run_entry_point("train-unity.py", tree.base, tmp_path, timeout=240)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
@@ -74,8 +88,12 @@ def test_free_log_std_on_discrete_actions_is_ignored_with_one_line(tmp_path: Pat
     tree = make_job_tree(tmp_path / "ml", {"rl.training.config.model": {"free_log_std": True}, **ONE_ITERATION})
     run = run_entry_point("train.py", tree.base, tmp_path, timeout=240)
     assert run.returncode == 0, run.stderr[-3000:]
-    assert run.stdout.count("model.free_log_std applies to continuous (Box) actions; CartPole-v1 has Discrete(2), "
-                            "so it is ignored") == 1
+    assert (
+        run.stdout.count(
+            "model.free_log_std applies to continuous (Box) actions; CartPole-v1 has Discrete(2), so it is ignored"
+        )
+        == 1
+    )
     assert (tree.model / "policy.onnx").is_file() and not tree.failure.exists()
 
 
@@ -93,11 +111,13 @@ def test_a_wrong_value_under_a_1x_name_is_named_as_typed_before_ray_starts(tmp_p
     """``num_sgd_iter=4.5`` is named as the user typed it, with RLlib 2.x's name after it, from the stored
     schema (runtime/backends/rllib/config_keys.json): before RLlib is imported or Ray started."""
     base = tmp_path / "job"
-    done = run_rlrt(["train", "--base-dir", str(base), "--set", "rl.training.config.num_sgd_iter=4.5"], timeout=60,
-                    RLRT_TIMINGS="1")
+    done = run_rlrt(
+        ["train", "--base-dir", str(base), "--set", "rl.training.config.num_sgd_iter=4.5"], timeout=60, RLRT_TIMINGS="1"
+    )
     assert done.returncode == 2, done.stderr[-2000:]
     assert (base / "output" / "failure").read_text().strip() == (
-        "Invalid hyperparameter: 'rl.training.config.num_sgd_iter' (RLlib 2.x: num_epochs) must be an integer, got 4.5")
+        "Invalid hyperparameter: 'rl.training.config.num_sgd_iter' (RLlib 2.x: num_epochs) must be an integer, got 4.5"
+    )
     assert "Started a local Ray instance" not in done.stderr and "rlrt-timing: spec" not in done.stderr
     exited = float(re.search(r"^rlrt-timing: main returned (\S+)$", done.stderr, re.M).group(1))
     assert exited < 10, f"named {exited:.1f} s after the process started (about 1 s on an idle machine)"

@@ -24,8 +24,13 @@ from tests.jobs.test_serving_server import free_port, stop, wait_until_ready
 from tests.trained_models import tf_env, tf_python  # noqa: F401 - fixtures
 
 TOL = 1e-5
-HYPERPARAMETERS = {**TINY, "rl.training.stop.epochs": 1, "evaluate_episodes": 1,
-                   "rl.training.config.evaluation_episodes": 0, "rl.training.config.fqe_steps": 0}
+HYPERPARAMETERS = {
+    **TINY,
+    "rl.training.stop.epochs": 1,
+    "evaluate_episodes": 1,
+    "rl.training.config.evaluation_episodes": 0,
+    "rl.training.config.fqe_steps": 0,
+}
 
 
 @pytest.fixture(scope="module")
@@ -34,8 +39,14 @@ def offline_model(tmp_path_factory: pytest.TempPathFactory, request: pytest.Fixt
     tf = request.getfixturevalue("tf_python")
     base = tmp_path_factory.mktemp("offline-export")
     tree = make_job_tree(base / "opt" / "ml", HYPERPARAMETERS)
-    collect("CartPole-v0", num_envs=10, num_episodes=2, output=tree.channel("train") / "rollouts.csv", seed=0,
-            progress=False)
+    collect(
+        "CartPole-v0",
+        num_envs=10,
+        num_episodes=2,
+        output=tree.channel("train") / "rollouts.csv",
+        seed=0,
+        progress=False,
+    )
     result = run_rlrt(["train"], base=tree.base, timeout=600, RLRT_TF_PYTHON=tf or "")
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert "rlrt: serving exports" in result.stdout
@@ -88,14 +99,20 @@ def test_the_savedmodel_equals_onnx(offline_model: Path, request: pytest.Fixture
     assert (offline_model / "1" / "saved_model.pb").is_file()
     obs = observations(500, seed=11)
     np.save(tmp_path / "obs.npy", obs)
-    script = ("import sys, json, numpy as np, tensorflow as tf\n"
-              "f = tf.saved_model.load(sys.argv[1]).signatures['serving_default']\n"
-              "print(json.dumps(sorted(f.structured_outputs)))\n"
-              "r = f(observations=tf.constant(np.load(sys.argv[2])))\n"
-              "np.savez(sys.argv[3], **{k: v.numpy() for k, v in r.items()})\n")
-    done = subprocess.run([tf, "-c", script, str(offline_model / "1"), str(tmp_path / "obs.npy"),
-                           str(tmp_path / "tf.npz")], capture_output=True, text=True, timeout=180,
-                          env={"TF_CPP_MIN_LOG_LEVEL": "2", "PATH": "/usr/bin:/bin"})
+    script = (
+        "import sys, json, numpy as np, tensorflow as tf\n"
+        "f = tf.saved_model.load(sys.argv[1]).signatures['serving_default']\n"
+        "print(json.dumps(sorted(f.structured_outputs)))\n"
+        "r = f(observations=tf.constant(np.load(sys.argv[2])))\n"
+        "np.savez(sys.argv[3], **{k: v.numpy() for k, v in r.items()})\n"
+    )
+    done = subprocess.run(
+        [tf, "-c", script, str(offline_model / "1"), str(tmp_path / "obs.npy"), str(tmp_path / "tf.npz")],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        env={"TF_CPP_MIN_LOG_LEVEL": "2", "PATH": "/usr/bin:/bin"},
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     assert json.loads(done.stdout.strip().splitlines()[-1]) == sorted(serving["outputs"])
     got = dict(np.load(tmp_path / "tf.npz"))
@@ -106,8 +123,12 @@ def test_the_savedmodel_equals_onnx(offline_model: Path, request: pytest.Fixture
 def test_rlrt_serve_answers_with_the_onnx_probabilities(offline_model: Path, tmp_path: Path) -> None:
     port = free_port()
     log = tmp_path / "serve.log"
-    process = start_rlrt(["serve", "--host", "127.0.0.1", "--model", str(offline_model)], log=log,
-                         SAGEMAKER_BIND_TO_PORT=str(port), SAGEMAKER_MODEL_SERVER_WORKERS="1")
+    process = start_rlrt(
+        ["serve", "--host", "127.0.0.1", "--model", str(offline_model)],
+        log=log,
+        SAGEMAKER_BIND_TO_PORT=str(port),
+        SAGEMAKER_MODEL_SERVER_WORKERS="1",
+    )
     url = f"http://127.0.0.1:{port}"
     obs = observations(5).round(4)
     expected = onnx_outputs(offline_model, obs)
@@ -117,12 +138,14 @@ def test_rlrt_serve_answers_with_the_onnx_probabilities(offline_model: Path, tmp
         assert answer.status_code == 200, answer.text
         np.testing.assert_allclose(answer.json()["predictions"], expected["action_probabilities"], atol=TOL)
         lines = "".join(json.dumps(row) + "\n" for row in obs.tolist())
-        answer = requests.post(url + "/invocations", data=lines, timeout=10,
-                               headers={"Content-Type": "application/jsonlines"})
+        answer = requests.post(
+            url + "/invocations", data=lines, timeout=10, headers={"Content-Type": "application/jsonlines"}
+        )
         rows = [json.loads(line)["predictions"][0] for line in answer.text.splitlines()]
         np.testing.assert_allclose(rows, expected["action_probabilities"], atol=TOL)
-        answer = requests.post(url + "/invocations", json={"inputs": {"observations": obs.tolist(), "prev_action": 0}},
-                               timeout=10).json()["outputs"]
+        answer = requests.post(
+            url + "/invocations", json={"inputs": {"observations": obs.tolist(), "prev_action": 0}}, timeout=10
+        ).json()["outputs"]
         assert answer["actions"] == expected["actions"].tolist()
         np.testing.assert_allclose(answer["q_values"], expected["q_values"], atol=TOL, rtol=TOL)
         bad = requests.post(url + "/invocations", json={"instances": [[1.0, 2.0]]}, timeout=10)
@@ -145,9 +168,14 @@ def test_pytorch_container_handlers(offline_model: Path) -> None:
         "out, kind = inference.output_fn(inference.predict_fn(inference.input_fn(body, 'application/json'), m), None)\n"
         "print(out.decode())\n"
     )
-    done = subprocess.run([sys.executable, "-c", script, str(offline_model), json.dumps(obs.tolist())],
-                          capture_output=True, text=True, timeout=120, cwd=str(offline_model),
-                          env={"PATH": "/usr/bin:/bin"})
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(offline_model), json.dumps(obs.tolist())],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=str(offline_model),
+        env={"PATH": "/usr/bin:/bin"},
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     predictions = json.loads(done.stdout.strip().splitlines()[-1])["predictions"]
     np.testing.assert_allclose(predictions, onnx_outputs(offline_model, obs)["action_probabilities"], atol=TOL)
@@ -168,7 +196,8 @@ def test_rlrt_export_rewrites_an_offline_model_folder(offline_model: Path, tmp_p
 
 
 def test_an_encoder_with_layer_norm_keeps_onnx_and_says_why_there_is_no_savedmodel(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import d3rlpy
     from d3rlpy.algos.utility import build_scalers_with_transition_picker
 
@@ -177,13 +206,16 @@ def test_an_encoder_with_layer_norm_keeps_onnx_and_says_why_there_is_no_savedmod
 
     rng = np.random.default_rng(0)
     n = 100
-    dataset = d3rlpy.dataset.MDPDataset(rng.standard_normal((n, 4)).astype(np.float32), rng.integers(0, 2, n),
-                                        rng.standard_normal(n).astype(np.float32),
-                                        np.r_[np.zeros(n - 1), 1].astype(np.float32))
+    dataset = d3rlpy.dataset.MDPDataset(
+        rng.standard_normal((n, 4)).astype(np.float32),
+        rng.integers(0, 2, n),
+        rng.standard_normal(n).astype(np.float32),
+        np.r_[np.zeros(n - 1), 1].astype(np.float32),
+    )
     encoder = d3rlpy.models.VectorEncoderFactory([16], use_layer_norm=True)
-    algo = d3rlpy.algos.DiscreteBCQConfig(encoder_factory=encoder,
-                                          observation_scaler=d3rlpy.preprocessing.StandardObservationScaler()
-                                          ).create(device="cpu:0")
+    algo = d3rlpy.algos.DiscreteBCQConfig(
+        encoder_factory=encoder, observation_scaler=d3rlpy.preprocessing.StandardObservationScaler()
+    ).create(device="cpu:0")
     build_scalers_with_transition_picker(algo, dataset)
     algo.build_with_dataset(dataset)
     (tmp_path / "metadata.json").write_text(json.dumps({"framework": "d3rlpy"}))

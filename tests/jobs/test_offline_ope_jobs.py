@@ -107,9 +107,17 @@ def test_fitted_q_evaluation_converges_to_the_hand_solved_value() -> None:
     scaler.fit_with_transition_picker(dataset.episodes, BasicTransitionPicker())
     d3rlpy.seed(0)
     truth = R0[1] + GAMMA * P1[1] * R1[1]
-    tracker = ope.FQETracker(TablePolicy((1, 1)), dataset, data, GAMMA, learning_rate=1e-3, batch_size=256,
-                             target_update_interval=50, observation_scaler=scaler,
-                             q_func_factory=fqe_q_function(discrete=True))
+    tracker = ope.FQETracker(
+        TablePolicy((1, 1)),
+        dataset,
+        data,
+        GAMMA,
+        learning_rate=1e-3,
+        batch_size=256,
+        target_update_interval=50,
+        observation_scaler=scaler,
+        q_func_factory=fqe_q_function(discrete=True),
+    )
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # as offline jobs train (num_threads 1): ~10 CPU s, against ~90 with 2 contending threads
     try:

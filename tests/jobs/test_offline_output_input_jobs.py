@@ -21,9 +21,16 @@ from tests.conftest import make_job_tree, run_rlrt
 
 @pytest.mark.slow
 def test_output_writes_the_episodes_and_input_trains_an_offline_algorithm_on_them(tmp_path) -> None:
-    online = make_job_tree(tmp_path / "online", {
-        "rl.training.config.output": "logdir", "rl.training.stop.training_iteration": 2,
-        "rl.training.config.train_batch_size": 400, "rl.training.config.num_workers": 1, "record_video_every": 0})
+    online = make_job_tree(
+        tmp_path / "online",
+        {
+            "rl.training.config.output": "logdir",
+            "rl.training.stop.training_iteration": 2,
+            "rl.training.config.train_batch_size": 400,
+            "rl.training.config.num_workers": 1,
+            "record_video_every": 0,
+        },
+    )
     run = run_rlrt(["train"], base=online.base, timeout=300)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     folder = online.intermediate / "rollouts"
@@ -39,14 +46,23 @@ def test_output_writes_the_episodes_and_input_trains_an_offline_algorithm_on_the
     assert all(abs(sum(p) - 1) < 1e-5 and len(p) == 2 for p in probabilities)
     assert [c for c in frame.columns if c.startswith("state_feature_")] == [f"state_feature_{i}" for i in range(4)]
 
-    offline = make_job_tree(tmp_path / "offline", {
-        "rl.training.run": "DiscreteBCQ", "rl.training.env": "CartPole-v1", "rl.training.config.input": str(folder),
-        "rl.training.config.n_steps_per_epoch": 20, "rl.training.config.batch_size": 32,
-        "rl.training.stop.epochs": 1, "record_video_every": 0})
+    offline = make_job_tree(
+        tmp_path / "offline",
+        {
+            "rl.training.run": "DiscreteBCQ",
+            "rl.training.env": "CartPole-v1",
+            "rl.training.config.input": str(folder),
+            "rl.training.config.n_steps_per_epoch": 20,
+            "rl.training.config.batch_size": 32,
+            "rl.training.stop.epochs": 1,
+            "record_video_every": 0,
+        },
+    )
     done = run_rlrt(["train"], base=offline.base, timeout=300)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    assert re.search(rf"offline data: \d+ episodes, \d+ steps from \d+ file\(s\) in {re.escape(str(folder))}",
-                     done.stdout)
+    assert re.search(
+        rf"offline data: \d+ episodes, \d+ steps from \d+ file\(s\) in {re.escape(str(folder))}", done.stdout
+    )
     assert (offline.model / "policy.onnx").is_file()
 
 
@@ -56,8 +72,12 @@ def test_input_with_an_online_algorithm_names_the_offline_ones_at_once(tmp_path)
     run = run_rlrt(["train"], base=tree.base, timeout=120)
     assert run.returncode == 2, run.stdout[-2000:] + run.stderr[-2000:]
     failure = tree.failure.read_text()
-    assert "'rl.training.config.input' (RLlib 1.x: train from logged experiences) needs an offline algorithm; " \
-           "PPO trains online" in failure and "rl.training.run=DiscreteBCQ" in failure
+    assert (
+        "'rl.training.config.input' (RLlib 1.x: train from logged experiences) needs an offline algorithm; "
+        "PPO trains online"
+        in failure
+        and "rl.training.run=DiscreteBCQ" in failure
+    )
     assert time.monotonic() - started < 30
 
 
@@ -76,21 +96,34 @@ def write_rllib_1x_output(frame: pd.DataFrame, folder, fragment: int = 64) -> in
         probabilities = [json.loads(p) for p in episode["all_action_probabilities"]]
         for t in range(len(episode)):
             action = int(episode["action"].iloc[t])
-            rows.append({"obs": obs[t], "new_obs": obs[min(t + 1, len(obs) - 1)], "actions": action,
-                         "rewards": float(episode["reward"].iloc[t]), "dones": t == len(episode) - 1,
-                         "eps_id": 1_000_000 + eps_id, "t": t, "action_prob": probabilities[t][action],
-                         "action_logp": float(np.log(probabilities[t][action])), "infos": {}})
-    batches = [rows[i:i + fragment] for i in range(0, len(rows), fragment)]
+            rows.append(
+                {
+                    "obs": obs[t],
+                    "new_obs": obs[min(t + 1, len(obs) - 1)],
+                    "actions": action,
+                    "rewards": float(episode["reward"].iloc[t]),
+                    "dones": t == len(episode) - 1,
+                    "eps_id": 1_000_000 + eps_id,
+                    "t": t,
+                    "action_prob": probabilities[t][action],
+                    "action_logp": float(np.log(probabilities[t][action])),
+                    "infos": {},
+                }
+            )
+    batches = [rows[i : i + fragment] for i in range(0, len(rows), fragment)]
     for worker in (1, 2):
         lines = []
-        for batch in batches[worker - 1::2]:
+        for batch in batches[worker - 1 :: 2]:
             line = {"type": "SampleBatch"}
             for key in rows[0]:
                 values = [r[key] for r in batch]
                 if key in ("obs", "new_obs"):
                     array = np.stack(values)
-                    line[key] = base64.b64encode(lz4.frame.compress(pickle.dumps(array))).decode("ascii") \
-                        if lz4 else array.tolist()
+                    line[key] = (
+                        base64.b64encode(lz4.frame.compress(pickle.dumps(array))).decode("ascii")
+                        if lz4
+                        else array.tolist()
+                    )
                 else:
                     line[key] = values
             lines.append(json.dumps(line))
@@ -106,16 +139,28 @@ def test_input_naming_rllib_1x_json_sample_batches_trains_an_offline_algorithm(t
     folder = tmp_path / "rllib-out"
     folder.mkdir()
     assert write_rllib_1x_output(frame, folder) >= 4
-    offline = make_job_tree(tmp_path / "offline", {
-        "rl.training.run": "DiscreteCQL", "rl.training.env": "CartPole-v0", "rl.training.config.input": str(folder),
-        "rl.training.config.n_steps_per_epoch": 20, "rl.training.config.batch_size": 32,
-        "rl.training.stop.epochs": 1, "evaluate_episodes": 1, "record_video_every": 0})
+    offline = make_job_tree(
+        tmp_path / "offline",
+        {
+            "rl.training.run": "DiscreteCQL",
+            "rl.training.env": "CartPole-v0",
+            "rl.training.config.input": str(folder),
+            "rl.training.config.n_steps_per_epoch": 20,
+            "rl.training.config.batch_size": 32,
+            "rl.training.stop.epochs": 1,
+            "evaluate_episodes": 1,
+            "record_video_every": 0,
+        },
+    )
     done = run_rlrt(["train"], base=offline.base, timeout=300)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     episodes, steps = frame["episode_id"].nunique(), len(frame)
-    assert re.search(rf"offline data: {episodes} episodes, {steps} steps from 2 file\(s\) in {re.escape(str(folder))} "
-                     r"\(output-2021-06-01_10-00-01_worker-1_0\.json, output-2021-06-01_10-00-02_worker-2_0\.json\); "
-                     rf"mean logged return {frame.groupby('episode_id')['reward'].sum().mean():.2f}\n", done.stdout)
+    assert re.search(
+        rf"offline data: {episodes} episodes, {steps} steps from 2 file\(s\) in {re.escape(str(folder))} "
+        r"\(output-2021-06-01_10-00-01_worker-1_0\.json, output-2021-06-01_10-00-02_worker-2_0\.json\); "
+        rf"mean logged return {frame.groupby('episode_id')['reward'].sum().mean():.2f}\n",
+        done.stdout,
+    )
     assert re.search(r"^ope_wis: [-+]?[0-9.]+(e[-+]?[0-9]+)?$", done.stdout, re.M)  # the logged probabilities read
     assert (offline.model / "policy.onnx").is_file()
     assert json.loads((offline.model / "metadata.json").read_text())["data"]["transitions"] == steps

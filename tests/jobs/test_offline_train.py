@@ -91,16 +91,24 @@ def test_ope_csv_has_the_seed_columns(trained: tuple[JobTree, str]) -> None:
     curve = curve_series(progress, ("episode_reward_mean", 195.0))
     assert curve is not None and curve.xlabel == "epoch"
     figure = learning_curve_figure(curve, "t")
-    drawn = {line.get_label(): (list(line.get_xdata()), list(line.get_ydata()))
-             for ax in figure.axes for line in ax.get_lines()}
+    drawn = {
+        line.get_label(): (list(line.get_xdata()), list(line.get_ydata()))
+        for ax in figure.axes
+        for line in ax.get_lines()
+    }
     plt.close(figure)
-    for key, column in (("ope_wis", "Weighted Importance Sampling"), ("ope_sdr", "Sequential Doubly Robust"),
-                        ("ope_is", "Importance Sampling"), ("ope_dr", "Doubly Robust"),
-                        ("ope_fqe", "Fitted Q Evaluation")):
+    for key, column in (
+        ("ope_wis", "Weighted Importance Sampling"),
+        ("ope_sdr", "Sequential Doubly Robust"),
+        ("ope_is", "Importance Sampling"),
+        ("ope_dr", "Doubly Robust"),
+        ("ope_fqe", "Fitted Q Evaluation"),
+    ):
         x, y = drawn[f"{column} ({key})"]
         assert x == [1.0, 2.0] and y == pytest.approx([float(row[column]) for row in rows]), column
     assert drawn["mean evaluation return (greedy policy)"][1] == pytest.approx(
-        [float(row["Evaluation Reward"]) for row in rows])
+        [float(row["Evaluation Reward"]) for row in rows]
+    )
     assert drawn["pass bar (195)"][1] == [195.0, 195.0]
     assert (tree.intermediate / "learning_curve.png").read_bytes()[:4] == b"\x89PNG"
 
@@ -170,8 +178,9 @@ def test_resume_continues_from_the_checkpoint(tmp_path: Path, trained: tuple[Job
 @pytest.mark.slow
 def test_evaluate_from_the_model_channel(tmp_path: Path, trained: tuple[JobTree, str]) -> None:
     tree, _ = trained
-    evaluation = make_job_tree(tmp_path / "eval" / "opt" / "ml",
-                               {"RLCOACH_PRESET": "preset-cartpole-ddqnbcq-env", "evaluate_steps": 60})
+    evaluation = make_job_tree(
+        tmp_path / "eval" / "opt" / "ml", {"RLCOACH_PRESET": "preset-cartpole-ddqnbcq-env", "evaluate_steps": 60}
+    )
     # The seeds pass the model in the legacy 'checkpoint' channel.
     shutil.copytree(tree.model, evaluation.channel("checkpoint"), dirs_exist_ok=True)
     result = run_rlrt(["evaluate-offline"], base=evaluation.base)
@@ -196,12 +205,15 @@ def test_evaluate_without_a_model_fails_clearly(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_bad_hyperparameters_and_missing_data_fail_clearly(tmp_path: Path, rollouts: Path) -> None:
-    tree = make_job_tree(tmp_path / "a" / "opt" / "ml", {
-        "preset": "cartpole-bcq",
-        "rl.training.config.learning_rat": 0.1,
-        "rl.training.config.observation_scaler": 3,
-        "rl.training.stop.epoch": 2,
-    })
+    tree = make_job_tree(
+        tmp_path / "a" / "opt" / "ml",
+        {
+            "preset": "cartpole-bcq",
+            "rl.training.config.learning_rat": 0.1,
+            "rl.training.config.observation_scaler": 3,
+            "rl.training.stop.epoch": 2,
+        },
+    )
     shutil.copy(rollouts, tree.channel("train") / "rollouts.csv")
     result = run_rlrt(["train"], base=tree.base)
     assert result.returncode == 2
@@ -227,10 +239,16 @@ def test_bad_hyperparameters_and_missing_data_fail_clearly(tmp_path: Path, rollo
 
 
 def test_sigterm_saves_a_checkpoint_and_exits_143(tmp_path: Path, rollouts: Path) -> None:
-    tree = make_job_tree(tmp_path / "opt" / "ml", {**TINY, "rl.training.stop.epochs": 100000,
-                                                   "rl.training.config.evaluation_episodes": 0,
-                                                   "rl.training.config.fqe_steps": 0,
-                                                   "rl.training.checkpoint_freq": 1000})
+    tree = make_job_tree(
+        tmp_path / "opt" / "ml",
+        {
+            **TINY,
+            "rl.training.stop.epochs": 100000,
+            "rl.training.config.evaluation_episodes": 0,
+            "rl.training.config.fqe_steps": 0,
+            "rl.training.checkpoint_freq": 1000,
+        },
+    )
     shutil.copy(rollouts, tree.channel("train") / "rollouts.csv")
     log = tmp_path / "log.txt"
     process = start_rlrt(["train"], base=tree.base, log=log)
@@ -258,25 +276,30 @@ def test_continuous_bcq_trains_and_exports(tmp_path: Path) -> None:
     import onnxruntime
     import torch
 
-    tree = make_job_tree(tmp_path / "opt" / "ml", {
-        "preset": "pendulum-bcq",
-        "rl.training.config.n_steps_per_epoch": 10,
-        "rl.training.config.batch_size": 32,
-        "rl.training.config.hidden_units": [16, 16],
-        "rl.training.config.evaluation_episodes": 1,
-        "rl.training.config.fqe_steps": 5,
-        "rl.training.stop.epochs": 1,
-    })
-    collect("Pendulum-v1", num_envs=2, num_episodes=1, output=tree.channel("train") / "p.parquet", seed=0,
-            progress=False)
+    tree = make_job_tree(
+        tmp_path / "opt" / "ml",
+        {
+            "preset": "pendulum-bcq",
+            "rl.training.config.n_steps_per_epoch": 10,
+            "rl.training.config.batch_size": 32,
+            "rl.training.config.hidden_units": [16, 16],
+            "rl.training.config.evaluation_episodes": 1,
+            "rl.training.config.fqe_steps": 5,
+            "rl.training.stop.epochs": 1,
+        },
+    )
+    collect(
+        "Pendulum-v1", num_envs=2, num_episodes=1, output=tree.channel("train") / "p.parquet", seed=0, progress=False
+    )
     result = run_rlrt(["train"], base=tree.base)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert re.search(r"^ope_fqe: \S+$", result.stdout, re.M)
     assert not re.search(r"^ope_wis:", result.stdout, re.M)  # no behaviour probabilities for continuous actions
     assert re.search(r"^episode_reward_mean: \S+$", result.stdout, re.M)
     # Rollout videos by default: a job this short films its final (greedy, continuous) policy once.
-    assert [p.name for p in tree.intermediate.glob("*.mp4")] == ["rollout-final-iteration-000001.mp4"], \
-        result.stdout[-2000:]
+    assert [p.name for p in tree.intermediate.glob("*.mp4")] == ["rollout-final-iteration-000001.mp4"], result.stdout[
+        -2000:
+    ]
     metadata = json.loads((tree.model / "metadata.json").read_text())
     assert metadata["algorithm"] == "BCQ" and metadata["serving"]["outputs"] == ["actions"]
 

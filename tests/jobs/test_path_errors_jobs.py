@@ -34,8 +34,9 @@ def _user_error(done, *phrases: str) -> str:  # type: ignore[no-untyped-def]
 
 def test_collect_output_on_a_read_only_disk_or_under_a_file_or_a_folder(tmp_path: Path) -> None:
     with tmpfs(tmp_path / "ro", read_only=True) as ro:
-        _user_error(run_rlrt([*COLLECT, "--output", str(ro / "d.csv")]), f"{ro} is on a read-only file system",
-                    "without `:ro`")
+        _user_error(
+            run_rlrt([*COLLECT, "--output", str(ro / "d.csv")]), f"{ro} is on a read-only file system", "without `:ro`"
+        )
         _user_error(run_rlrt([*COLLECT, "--dump-states", str(ro / "s.jsonl")]), "read-only file system")
     blocked = under_a_file(tmp_path)
     _user_error(run_rlrt([*COLLECT, "--output", str(blocked)]), f"{blocked.parent} is a file, not a folder")
@@ -46,8 +47,10 @@ def test_collect_output_on_a_read_only_disk_or_under_a_file_or_a_folder(tmp_path
 
 def test_collect_onto_a_full_disk_leaves_no_temporary_file(tmp_path: Path) -> None:
     with tmpfs(tmp_path / "full", full=True) as full:
-        _user_error(run_rlrt([*COLLECT, "--output", str(full / "d.csv")]),
-                    f"The --output file {full / 'd.csv'} cannot be written: no space left on its disk")
+        _user_error(
+            run_rlrt([*COLLECT, "--output", str(full / "d.csv")]),
+            f"The --output file {full / 'd.csv'} cannot be written: no space left on its disk",
+        )
         assert sorted(p.name for p in full.iterdir()) == [".filler"]  # before: .d.csv.tmp left behind
 
 
@@ -66,35 +69,47 @@ def states(tmp_path: Path) -> Path:
     return folder
 
 
-def test_transform_output_that_cannot_be_written_and_input_that_is_no_file(tmp_path: Path, states: Path,
-                                                                            cartpole_model: Path) -> None:
+def test_transform_output_that_cannot_be_written_and_input_that_is_no_file(
+    tmp_path: Path, states: Path, cartpole_model: Path
+) -> None:
     model = str(cartpole_model / "model")
     with tmpfs(tmp_path / "ro", read_only=True) as ro:
-        _user_error(run_rlrt(["transform", "--model", model, "--input", str(states), "--output", str(ro / "out")]),
-                    "read-only file system")
+        _user_error(
+            run_rlrt(["transform", "--model", model, "--input", str(states), "--output", str(ro / "out")]),
+            "read-only file system",
+        )
     blocked = under_a_file(tmp_path, "out")
-    _user_error(run_rlrt(["transform", "--model", model, "--input", str(states), "--output", str(blocked)]),
-                f"{blocked.parent} is a file, not a folder")
-    _user_error(run_rlrt(["transform", "--model", model, "--input", "/dev/null", "--output", str(tmp_path / "o")]),
-                "The --input /dev/null is a device, not a file")  # before: "does not exist"
+    _user_error(
+        run_rlrt(["transform", "--model", model, "--input", str(states), "--output", str(blocked)]),
+        f"{blocked.parent} is a file, not a folder",
+    )
+    _user_error(
+        run_rlrt(["transform", "--model", model, "--input", "/dev/null", "--output", str(tmp_path / "o")]),
+        "The --input /dev/null is a device, not a file",
+    )  # before: "does not exist"
 
 
 def test_transform_never_reads_its_own_outputs(tmp_path: Path, states: Path, cartpole_model: Path) -> None:
     model = str(cartpole_model / "model")
-    _user_error(run_rlrt(["transform", "--model", model, "--input", str(states), "--output", str(states)]),
-                "is the --input folder")
+    _user_error(
+        run_rlrt(["transform", "--model", model, "--input", str(states), "--output", str(states)]),
+        "is the --input folder",
+    )
     assert sorted(p.name for p in states.iterdir()) == ["s.jsonl"]
     for _ in range(2):  # before: the second run transformed out/s.jsonl.out into out/out/s.jsonl.out.out
-        done = run_rlrt(["transform", "--model", model, "--input", str(states), "--output", str(states / "out"),
-                         "--no-progress"])
+        done = run_rlrt(
+            ["transform", "--model", model, "--input", str(states), "--output", str(states / "out"), "--no-progress"]
+        )
         assert done.returncode == 0, done.stderr[-3000:]
         assert "1 file(s)" in done.stdout
     assert sorted(str(p.relative_to(states)) for p in states.rglob("*")) == ["out", "out/s.jsonl.out", "s.jsonl"]
 
 
 def test_tune_file_that_is_a_folder_and_output_that_cannot_be_written(tmp_path: Path) -> None:
-    _user_error(run_rlrt(["tune", str(tmp_path), "--output", str(tmp_path / "o")]),
-                f"The tuning file {tmp_path} is a folder, not a file")  # before: "does not exist"
+    _user_error(
+        run_rlrt(["tune", str(tmp_path), "--output", str(tmp_path / "o")]),
+        f"The tuning file {tmp_path} is a folder, not a file",
+    )  # before: "does not exist"
     file = tmp_path / "tune.yaml"
     file.write_text(yaml.safe_dump(_spec()))
     blocked = under_a_file(tmp_path, "out")
@@ -111,8 +126,12 @@ def test_export_on_a_read_only_or_full_model_folder(tmp_path: Path, cartpole_mod
     files = _model_files(cartpole_model / "model")
     with tmpfs(tmp_path / "ro", size="64m", read_only=True, content=files) as ro:
         _user_error(run_rlrt(["export", "--model-dir", str(ro)]), f"The --model-dir folder {ro} is on a read-only")
-    with tmpfs(tmp_path / "full", size="64m", full=True, content={
-            k: v for k, v in files.items() if not k.startswith(("policy", "code/"))}) as full:
+    with tmpfs(
+        tmp_path / "full",
+        size="64m",
+        full=True,
+        content={k: v for k, v in files.items() if not k.startswith(("policy", "code/"))},
+    ) as full:
         _user_error(run_rlrt(["export", "--model-dir", str(full)]), f"{full} cannot be written: no space left")
         assert not list(full.glob("*.tmp")) and not (full / "policy.onnx").exists()
 
@@ -121,12 +140,16 @@ def test_export_of_an_archive_or_a_folder_that_holds_no_model(tmp_path: Path, ca
     tarball = tmp_path / "model.tar.gz"
     with tarfile.open(tarball, "w:gz") as archive:
         archive.add(cartpole_model / "model", arcname=".")
-    _user_error(run_rlrt(["export", "--model-dir", str(tarball)]), "is a model archive, not a model folder",
-                "tar -xzf")  # before: "The model in ... is damaged"
+    _user_error(
+        run_rlrt(["export", "--model-dir", str(tarball)]), "is a model archive, not a model folder", "tar -xzf"
+    )  # before: "The model in ... is damaged"
     (tmp_path / "notes").mkdir()
     (tmp_path / "notes" / "a.txt").write_text("x")
-    _user_error(run_rlrt(["export", "--model-dir", str(tmp_path / "notes")]), "is not a model folder",
-                "no metadata.json (found: a.txt)")
+    _user_error(
+        run_rlrt(["export", "--model-dir", str(tmp_path / "notes")]),
+        "is not a model folder",
+        "no metadata.json (found: a.txt)",
+    )
 
 
 def test_a_model_archive_with_a_crc_error_is_named_for_it(tmp_path: Path, cartpole_model: Path) -> None:
@@ -145,9 +168,13 @@ def test_a_model_archive_with_a_crc_error_is_named_for_it(tmp_path: Path, cartpo
     bad = tmp_path / "model.tar.gz"
     bad.write_bytes(bytes(packed))
     (tmp_path / "in.jsonl").write_text("[0.0, 0.0, 0.0, 0.0]\n")
-    stderr = _user_error(run_rlrt(["transform", "--model", str(bad), "--input", str(tmp_path / "in.jsonl"),
-                                   "--output", str(tmp_path / "out")]), f"Cannot unpack the model archive {bad}",
-                         "CRC check failed")
+    stderr = _user_error(
+        run_rlrt(
+            ["transform", "--model", str(bad), "--input", str(tmp_path / "in.jsonl"), "--output", str(tmp_path / "out")]
+        ),
+        f"Cannot unpack the model archive {bad}",
+        "CRC check failed",
+    )
     assert "rlrt-model-" not in stderr
 
 
@@ -155,8 +182,10 @@ def test_a_model_archive_with_a_crc_error_is_named_for_it(tmp_path: Path, cartpo
 def test_a_job_folder_that_is_a_file_is_named(tmp_path: Path, folder: str) -> None:
     tree = make_job_tree(tmp_path / "ml", {"rl.training.stop.training_iteration": 1})
     (tree.base / folder).write_text("a file")
-    stderr = _user_error(run_rlrt(["train"], base=tree.base, timeout=120),
-                         f"The {folder} folder {tree.base / folder} is a file, not a folder")
+    stderr = _user_error(
+        run_rlrt(["train"], base=tree.base, timeout=120),
+        f"The {folder} folder {tree.base / folder} is a file, not a folder",
+    )
     assert "without `:ro`" not in stderr  # before: "not writable (File exists) ... mount it read-write"
 
 
@@ -166,8 +195,9 @@ def test_offline_data_that_is_a_folder_or_a_named_pipe(tmp_path: Path, kind: str
     data = tree.channel("train") / "d.csv"
     data.mkdir() if kind == "folder" else fifo(data)
     what = "a folder" if kind == "folder" else "a named pipe (FIFO)"
-    _user_error(run_rlrt(["train"], base=tree.base, timeout=120), f"d.csv ({what})",
-                f"{data} is {what}, not a file")  # before: "(the folder is empty)"
+    _user_error(
+        run_rlrt(["train"], base=tree.base, timeout=120), f"d.csv ({what})", f"{data} is {what}, not a file"
+    )  # before: "(the folder is empty)"
 
 
 def test_a_pipe_mode_channel_is_named(tmp_path: Path) -> None:
@@ -175,15 +205,29 @@ def test_a_pipe_mode_channel_is_named(tmp_path: Path) -> None:
     config = tree.base / "input" / "config" / "inputdataconfig.json"
     config.write_text(json.dumps({"train": {"TrainingInputMode": "Pipe"}}))
     fifo(tree.base / "input" / "data" / "train_0")
-    _user_error(run_rlrt(["train"], base=tree.base, timeout=120), "Pipe mode", "train_0 is a named pipe",
-                "input_mode='File'")  # before: "... does not exist"
+    _user_error(
+        run_rlrt(["train"], base=tree.base, timeout=120), "Pipe mode", "train_0 is a named pipe", "input_mode='File'"
+    )  # before: "... does not exist"
 
 
-def test_nothing_half_written_stays_after_a_failed_transform(tmp_path: Path, states: Path,
-                                                            cartpole_model: Path) -> None:
+def test_nothing_half_written_stays_after_a_failed_transform(
+    tmp_path: Path, states: Path, cartpole_model: Path
+) -> None:
     with tmpfs(tmp_path / "full", full=True) as full:
-        _user_error(run_rlrt(["transform", "--model", str(cartpole_model / "model"), "--input", str(states),
-                              "--output", str(full / "out")]), "no space left")
+        _user_error(
+            run_rlrt(
+                [
+                    "transform",
+                    "--model",
+                    str(cartpole_model / "model"),
+                    "--input",
+                    str(states),
+                    "--output",
+                    str(full / "out"),
+                ]
+            ),
+            "no space left",
+        )
         assert not list(full.rglob("*.partial"))
     shutil.rmtree(tmp_path / "full", ignore_errors=True)
 
@@ -192,7 +236,12 @@ def test_evaluate_with_an_output_folder_that_is_a_file(tmp_path: Path, cartpole_
     tree = make_job_tree(tmp_path / "ml")
     (tree.base / "output").mkdir()
     tree.intermediate.write_text("a file")
-    stderr = _user_error(run_rlrt(["evaluate", "--model", str(cartpole_model / "model"), "--set",
-                                   "evaluate_episodes=1"], base=tree.base, timeout=180),
-                         f"The output/intermediate folder {tree.intermediate} is a file, not a folder")
+    stderr = _user_error(
+        run_rlrt(
+            ["evaluate", "--model", str(cartpole_model / "model"), "--set", "evaluate_episodes=1"],
+            base=tree.base,
+            timeout=180,
+        ),
+        f"The output/intermediate folder {tree.intermediate} is a file, not a folder",
+    )
     assert "Episode reward" not in stderr  # before: a framework error after the episodes were played

@@ -25,11 +25,15 @@ from tests.trained_models import run_temp
 
 COACH = REPO_ROOT.parent / "shared" / "coach"
 CARTPOLE, BATCH = COACH / "rl_cartpole_coach" / "src", COACH / "rl_cartpole_batch_coach" / "src"
-NOTEBOOK = {"rl.agent_params.algorithm.discount": 0.9, "rl.evaluation_steps:EnvironmentEpisodes": 8,
-            "improve_steps": 1, "save_model": 1}
+NOTEBOOK = {
+    "rl.agent_params.algorithm.discount": 0.9,
+    "rl.evaluation_steps:EnvironmentEpisodes": 8,
+    "improve_steps": 1,
+    "save_model": 1,
+}
 """The notebook's hyperparameters, with Coach's own tiny stop (its improve_steps 10000 -> 1 training step)."""
 
-COACH_SCRIPT = '''
+COACH_SCRIPT = """
 from sagemaker_rl.coach_launcher import SageMakerCoachPresetLauncher
 
 
@@ -40,7 +44,7 @@ class BatchLauncher(SageMakerCoachPresetLauncher):
 
 if __name__ == "__main__":
     BatchLauncher.train_main()
-'''
+"""
 
 TINY = {
     "save_model": 1,
@@ -58,8 +62,13 @@ TINY = {
 def test_coach_launcher_trains_the_rlrt_preset_for_the_seed_name(tmp_path: Path) -> None:
     rollouts = tmp_path / "cartpole.csv"
     collect("CartPole-v0", num_envs=4, num_episodes=1, output=rollouts, seed=0, progress=False)
-    run, tree = run_script_mode(tmp_path, "train-coach.py", {"train-coach.py": COACH_SCRIPT}, TINY,
-                                prepare=lambda t: shutil.copy(rollouts, t.channel("train") / "rollouts.csv"))
+    run, tree = run_script_mode(
+        tmp_path,
+        "train-coach.py",
+        {"train-coach.py": COACH_SCRIPT},
+        TINY,
+        prepare=lambda t: shutil.copy(rollouts, t.channel("train") / "rollouts.csv"),
+    )
     output = run.stdout + run.stderr
     assert run.returncode == 0, output[-4000:]
     assert "preset cartpole-bcq" in output and (tree.model / "policy.onnx").is_file()
@@ -74,8 +83,13 @@ def train_batch_preset(tmp_path: Path, hyperparameters: dict) -> tuple[str, JobT
     rollouts = tmp_path / "cartpole.csv"
     collect("CartPole-v0", num_envs=4, num_episodes=1, output=rollouts, seed=0, progress=False)
     files = {name: (BATCH / name).read_text() for name in BATCH_FILES}
-    run, tree = run_script_mode(tmp_path, "train-coach.py", files, hyperparameters,
-                                prepare=lambda t: shutil.copy(rollouts, t.channel("train") / "rollouts.csv"))
+    run, tree = run_script_mode(
+        tmp_path,
+        "train-coach.py",
+        files,
+        hyperparameters,
+        prepare=lambda t: shutil.copy(rollouts, t.channel("train") / "rollouts.csv"),
+    )
     output = run.stdout + run.stderr
     assert run.returncode == 0, output[-4000:]
     return output, tree
@@ -86,19 +100,27 @@ def test_the_batch_rl_preset_file_trains_discrete_bcq_on_its_data(tmp_path: Path
     """The Batch RL seed's own preset file (BatchRLGraphManager, DDQN-BCQ, CsvDataset) is read, not matched by
     name: d3rlpy's DiscreteBCQ with the preset's settings, on the train channel's data, evaluated on the -env
     variant's CartPole-v0. The notebook's hyperparameters, and the script's improve_steps for a tiny stop."""
-    output, tree = train_batch_preset(tmp_path, {"RLCOACH_PRESET": "preset-cartpole-ddqnbcq", "save_model": 1,
-                                                 "improve_steps": 1})
-    assert "rlrt: training the Coach preset file preset-cartpole-ddqnbcq.py from source_dir (DiscreteBCQ on " \
-           "CartPole-v0)" in output
+    output, tree = train_batch_preset(
+        tmp_path, {"RLCOACH_PRESET": "preset-cartpole-ddqnbcq", "save_model": 1, "improve_steps": 1}
+    )
+    assert (
+        "rlrt: training the Coach preset file preset-cartpole-ddqnbcq.py from source_dir (DiscreteBCQ on "
+        "CartPole-v0)" in output
+    )
     assert "preset cartpole-bcq" not in output  # the file, not rlrt's preset of that name
-    assert "rlrt: preset-cartpole-ddqnbcq: agent_params.algorithm.action_drop_method_parameters: KNNParameters -> " \
-           "action_flexibility 0.3" in output
+    assert (
+        "rlrt: preset-cartpole-ddqnbcq: agent_params.algorithm.action_drop_method_parameters: KNNParameters -> "
+        "action_flexibility 0.3" in output
+    )
     assert "CsvDataset('cartpole_dataset.csv') is not in source_dir: the data in" in output
-    assert "rlrt's preset 'cartpole-bcq' is tuned for this problem with d3rlpy (delete preset-cartpole-ddqnbcq.py " \
-           "from source_dir to train it instead)" in output
+    assert (
+        "rlrt's preset 'cartpole-bcq' is tuned for this problem with d3rlpy (delete preset-cartpole-ddqnbcq.py "
+        "from source_dir to train it instead)" in output
+    )
     # Its TF1 model-saving override (the only place it imports TensorFlow) is named, never called.
-    assert "rlrt: preset-cartpole-ddqnbcq: MyLauncher._save_tf_model() not called: rlrt exports the model itself" \
-           in output
+    assert (
+        "rlrt: preset-cartpole-ddqnbcq: MyLauncher._save_tf_model() not called: rlrt exports the model itself" in output
+    )
     assert unexpected_lines(output) == []
     assert (tree.model / "policy.onnx").is_file() and not tree.failure.exists()
     config = json.loads((tree.model / "config.json").read_text())
@@ -122,15 +144,18 @@ def test_a_train_coach_importing_tensorflow_fails_at_once_naming_what_to_delete(
     assert "        import tensorflow as tf\n" in text and "def _save_tf_model(self):" in text
     files = {name: (BATCH / name).read_text() for name in BATCH_FILES}
     files["train-coach.py"] = "import tensorflow as tf\n" + text
-    run, tree = run_script_mode(tmp_path, "train-coach.py", files, {"RLCOACH_PRESET": "preset-cartpole-ddqnbcq",
-                                                                    "save_model": 1}, timeout=120)
+    run, tree = run_script_mode(
+        tmp_path, "train-coach.py", files, {"RLCOACH_PRESET": "preset-cartpole-ddqnbcq", "save_model": 1}, timeout=120
+    )
     output = run.stdout + run.stderr
     assert run.returncode == 1, output[-3000:]
     assert "rlrt: loading the Coach preset" not in output  # at once: the script's first line
     failure = tree.failure.read_text()
-    assert failure.startswith("The entry point train-coach.py failed (ExecuteUserScriptError: exit code 1): "
-                              "ModuleNotFoundError: No module named 'tensorflow' (train-coach.py, line 1). "
-                              "TensorFlow is not in rlrt's image"), failure
+    assert failure.startswith(
+        "The entry point train-coach.py failed (ExecuteUserScriptError: exit code 1): "
+        "ModuleNotFoundError: No module named 'tensorflow' (train-coach.py, line 1). "
+        "TensorFlow is not in rlrt's image"
+    ), failure
     assert "Delete the `import tensorflow` from train-coach.py and any TF1 model-saving method" in failure
     assert "_save_tf_model() override: rlrt never calls it" in failure and len(failure) <= 1024
 
@@ -156,8 +181,9 @@ def cartpole_files(preset: str, edit: tuple[str, str] | None = None) -> dict[str
 
 
 def train_cartpole(tmp_path: Path, preset: str, edit: tuple[str, str] | None = None) -> tuple[str, dict, dict]:
-    run, tree = run_script_mode(tmp_path, "train-coach.py", cartpole_files(preset, edit),
-                                {"RLCOACH_PRESET": preset, **NOTEBOOK})
+    run, tree = run_script_mode(
+        tmp_path, "train-coach.py", cartpole_files(preset, edit), {"RLCOACH_PRESET": preset, **NOTEBOOK}
+    )
     output = run.stdout + run.stderr
     assert run.returncode == 0, output[-4000:]
     assert f"rlrt: training the Coach preset file {preset}.py from source_dir" in output
@@ -196,11 +222,15 @@ def test_the_cartpole_clipped_ppo_preset_trains_as_the_notebook_launches_it(tmp_
     assert settings["model_config"]["fcnet_hiddens"] == [64, 64]
     assert settings["model_config"]["fcnet_activation"] == "tanh"
     # What has no RLlib counterpart is named, one line each.
-    assert "rlrt: preset-cartpole-clippedppo: agent_params.algorithm.clipping_decay_schedule: LinearSchedule not " \
-           "translated" in output
+    assert (
+        "rlrt: preset-cartpole-clippedppo: agent_params.algorithm.clipping_decay_schedule: LinearSchedule not "
+        "translated" in output
+    )
     # Coach's observation normalisation is RLlib's MeanStdFilter, its statistics baked into the exported model.
-    assert "agent_params.pre_network_filter.observation_filters.observation.normalize_observation: " \
-           "ObservationNormalizationFilter -> observation_filter MeanStdFilter" in output
+    assert (
+        "agent_params.pre_network_filter.observation_filters.observation.normalize_observation: "
+        "ObservationNormalizationFilter -> observation_filter MeanStdFilter" in output
+    )
     assert settings["observation_filter"] == "MeanStdFilter"
     assert "MeanStdFilter (baked in: takes raw observations)" in json.dumps(metadata)
     # The preset's dump_gifs: the evaluation episodes are filmed (the first 5 of the 8).
@@ -210,21 +240,23 @@ def test_the_cartpole_clipped_ppo_preset_trains_as_the_notebook_launches_it(tmp_
     # episode's, named with the return its Testing> line gave.
     gifs = list((tmp_path / "ml" / "output" / "intermediate" / "gifs").glob("*.gif"))
     gifs.sort(key=lambda gif: int(re.search(r".*episode-(\d*)_.*", str(gif), re.IGNORECASE).group(1)))
-    scores = {int(n): float(r) for n, r in re.findall(r"^Testing>.*Episode=(\d+), Total reward=([\d.]+)", output,
-                                                      re.M)}
-    assert [(p.name.split("_")[0], float(p.stem.split("score-")[1])) for p in gifs] == \
-        [(f"episode-{n}", scores[n]) for n in range(1, 6)], output[-3000:]
+    scores = {int(n): float(r) for n, r in re.findall(r"^Testing>.*Episode=(\d+), Total reward=([\d.]+)", output, re.M)}
+    assert [(p.name.split("_")[0], float(p.stem.split("score-")[1])) for p in gifs] == [
+        (f"episode-{n}", scores[n]) for n in range(1, 6)
+    ], output[-3000:]
     assert all(p.read_bytes()[:6] == b"GIF89a" for p in gifs)
     # An edited preset trains what it says.
     edited = tmp_path / "edited"
     edited.mkdir()
-    _, _, other = train_cartpole(edited, "preset-cartpole-clippedppo",
-                                 ('learning_rate = 0.0003', 'learning_rate = 0.001'))
+    _, _, other = train_cartpole(
+        edited, "preset-cartpole-clippedppo", ("learning_rate = 0.0003", "learning_rate = 0.001")
+    )
     assert other["config"]["lr"] == 0.001 and {**other["config"], "lr": 0.0003} == settings
 
 
-def evaluate_as_the_notebook(tmp_path: Path, source: Path, names: tuple[str, ...], preset: str | None, steps: int,
-                             trained: Path) -> tuple[str, list[int]]:
+def evaluate_as_the_notebook(
+    tmp_path: Path, source: Path, names: tuple[str, ...], preset: str | None, steps: int, trained: Path
+) -> tuple[str, list[int]]:
     """The example's own evaluate-coach.py as its notebook runs it: its source dir (``names`` beside the script),
     the training job (tree ``trained``)'s checkpoint (SageMaker's output/data/checkpoint) in the 'checkpoint'
     channel, ``evaluate_steps`` and ``RLCOACH_PRESET`` (None: none, the script's default_preset_name() names it);
@@ -233,8 +265,12 @@ def evaluate_as_the_notebook(tmp_path: Path, source: Path, names: tuple[str, ...
     checkpoint = trained / "output" / "data" / "checkpoint"
     given = {"evaluate_steps": steps} if preset is None else {"RLCOACH_PRESET": preset, "evaluate_steps": steps}
     run, evaluation = run_script_mode(
-        tmp_path, "evaluate-coach.py", files, given,
-        prepare=lambda t: shutil.copytree(checkpoint, t.channel("checkpoint"), dirs_exist_ok=True))
+        tmp_path,
+        "evaluate-coach.py",
+        files,
+        given,
+        prepare=lambda t: shutil.copytree(checkpoint, t.channel("checkpoint"), dirs_exist_ok=True),
+    )
     output = run.stdout + run.stderr
     assert run.returncode == 0, output[-4000:]
     assert "rlrt's evaluator (`rlrt evaluate-offline`) plays the model" in output  # the example's script swapped
@@ -262,8 +298,9 @@ def coach_cartpole(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_the_cartpole_examples_evaluate_coach_plays_the_trained_policy(tmp_path: Path, coach_cartpole: Path) -> None:
     """The CartPole example's second step: its evaluate-coach.py on the training job's checkpoint."""
     preset = "preset-cartpole-clippedppo"
-    output, _ = evaluate_as_the_notebook(tmp_path / "evaluate", CARTPOLE, (f"{preset}.py",), preset, 2000,
-                                         coach_cartpole)
+    output, _ = evaluate_as_the_notebook(
+        tmp_path / "evaluate", CARTPOLE, (f"{preset}.py",), preset, 2000, coach_cartpole
+    )
     assert re.search(r"rlrt: evaluating PPO model from \S+/checkpoint on CartPole-v0 for 2000 steps", output)
 
 
@@ -277,15 +314,18 @@ def test_a_restarted_coach_job_resumes_and_save_model_0_still_writes_the_model(t
     first, tree = run_script_mode(tmp_path, "train-coach.py", files, given)
     output = first.stdout + first.stderr
     assert first.returncode == 0, output[-4000:]
-    assert "rlrt: preset-cartpole-clippedppo: save_model: 0 -> model/ written all the same: SageMaker RL's Coach " \
-           "launcher then saved no model into model/" in output
+    assert (
+        "rlrt: preset-cartpole-clippedppo: save_model: 0 -> model/ written all the same: SageMaker RL's Coach "
+        "launcher then saved no model into model/" in output
+    )
     assert "rlrt: resumed from" not in output and (tree.checkpoints / "checkpoint_000001").is_dir()
     assert (tree.model / "policy.onnx").is_file() and (tree.base / "output" / "data" / "checkpoint").is_dir()
     second, tree = run_script_mode(tmp_path, "train-coach.py", files, {**given, "improve_steps": 2100})
     output = second.stdout + second.stderr
     assert second.returncode == 0, output[-4000:]
-    assert re.search(r"^rlrt: resumed from \S+/checkpoints/checkpoint_000001 \(iteration 1, ", output, re.M), \
-        output[-3000:]
+    assert re.search(r"^rlrt: resumed from \S+/checkpoints/checkpoint_000001 \(iteration 1, ", output, re.M), output[
+        -3000:
+    ]
     after = output.split("rlrt: resumed from", 1)[1]
     assert "training_iteration: 2" in after and "training_iteration: 1\n" not in after
     # 2100 training steps: 11 evaluation periods of 204 environment steps, reached by the second batch of 2048
@@ -327,14 +367,29 @@ def test_the_mountain_car_preset_trains_its_own_environment_class(tmp_path: Path
     (tiny values here)."""
     preset = "preset-mountain-car-continuous-clipped-ppo"
     files = {name: (MOUNTAIN_CAR / name).read_text() for name in ("train-coach.py", "patient_envs.py", f"{preset}.py")}
-    run, tree = run_script_mode(tmp_path, "train-coach.py", files, {
-        "RLCOACH_PRESET": preset, "discount": 0.995, "gae_lambda": 0.997, "evaluation_episodes": 1,
-        "improve_steps": 600, "training_freq_env_steps": 600, "training_learning_rate": 0.004,
-        "training_batch_size": 256, "training_epochs": 1, "save_model": 1})
+    run, tree = run_script_mode(
+        tmp_path,
+        "train-coach.py",
+        files,
+        {
+            "RLCOACH_PRESET": preset,
+            "discount": 0.995,
+            "gae_lambda": 0.997,
+            "evaluation_episodes": 1,
+            "improve_steps": 600,
+            "training_freq_env_steps": 600,
+            "training_learning_rate": 0.004,
+            "training_batch_size": 256,
+            "training_epochs": 1,
+            "save_model": 1,
+        },
+    )
     output = run.stdout + run.stderr
     assert run.returncode == 0, output[-4000:]
-    assert f"rlrt: training the Coach preset file {preset}.py from source_dir (PPO on " \
-           "sagemaker_rl/patient_envs.PatientContinuousMountainCar)" in output
+    assert (
+        f"rlrt: training the Coach preset file {preset}.py from source_dir (PPO on "
+        "sagemaker_rl/patient_envs.PatientContinuousMountainCar)" in output
+    )
     assert len([line for line in output.splitlines() if line.startswith("Testing>")]) == 1
     # The example's patient_envs.py imports gym, which prints its notice once; the rollout video is filmed.
     assert unexpected_lines(output, expected=gym_notice()) == [] and "rollout video rollout-final-iteration" in output
@@ -350,8 +405,9 @@ def test_the_mountain_car_preset_trains_its_own_environment_class(tmp_path: Path
     check_continuous_coach_answer(tree.model)
     # The notebook's second step: its evaluate-coach.py (the notebook's evaluate_steps 20000 -> 300) in the
     # preset's own environment, registered from source_dir as the training job registered it.
-    output, _ = evaluate_as_the_notebook(tmp_path / "evaluate", MOUNTAIN_CAR, ("patient_envs.py", f"{preset}.py"),
-                                         preset, 300, tree.base)
+    output, _ = evaluate_as_the_notebook(
+        tmp_path / "evaluate", MOUNTAIN_CAR, ("patient_envs.py", f"{preset}.py"), preset, 300, tree.base
+    )
     assert "rlrt: evaluating PPO model from " in output
     assert " on sagemaker_rl/patient_envs.PatientContinuousMountainCar for 300 steps" in output
 
@@ -373,8 +429,9 @@ def check_continuous_coach_answer(model_dir: Path) -> None:
     app = InferenceApp(model_dir)
     answers = []
     for observation in observations:
-        status, _, body = call(app, "POST", "/invocations", json.dumps(observation).encode(),
-                               {"Content-Type": "application/json"})
+        status, _, body = call(
+            app, "POST", "/invocations", json.dumps(observation).encode(), {"Content-Type": "application/json"}
+        )
         assert status == 200, body
         answer = json.loads(body)
         value, mean, std = answer  # [[v], [[m]], [[s]]]: MXNet's batch of one
@@ -389,13 +446,18 @@ def check_continuous_coach_answer(model_dir: Path) -> None:
     np.testing.assert_allclose([a[0][0] for a in answers], values, atol=1e-5, rtol=0)
     np.testing.assert_allclose([a[1][0][0] for a in answers], inputs[:, 0], atol=1e-5, rtol=0)
     np.testing.assert_allclose([a[2][0][0] for a in answers], np.exp(inputs[:, 1]), atol=1e-5, rtol=0)
-    status, _, body = call(app, "POST", "/invocations", json.dumps({"inputs": {"observations": observations}}).encode(),
-                           {"Content-Type": "application/json"})
+    status, _, body = call(
+        app,
+        "POST",
+        "/invocations",
+        json.dumps({"inputs": {"observations": observations}}).encode(),
+        {"Content-Type": "application/json"},
+    )
     assert status == 200, body
     np.testing.assert_allclose(json.loads(body)["outputs"]["actions"], np.clip(inputs[:, :1], -1, 1), atol=1e-5)
 
 
-EVALUATE_SCRIPT = '''
+EVALUATE_SCRIPT = """
 from sagemaker_rl.coach_launcher import SageMakerCoachPresetLauncher
 
 
@@ -406,7 +468,7 @@ class MyLauncher(SageMakerCoachPresetLauncher):
 
 if __name__ == "__main__":
     MyLauncher.evaluate_main()
-'''
+"""
 TESTING = re.compile(r"^Testing> .*Episode=(\d+), Total reward=([-\d.]+), Steps=(\d+),", re.M)
 
 
@@ -419,8 +481,12 @@ def test_the_batch_rl_examples_evaluate_coach_plays_the_trained_preset(tmp_path:
     collect("CartPole-v0", num_envs=4, num_episodes=2, output=rollouts, seed=1, progress=False)
     files = {name: (BATCH / name).read_text() for name in (*BATCH_FILES, "evaluate-coach.py")}
     files["cartpole_dataset.csv"] = rollouts.read_text()
-    run, trained = run_script_mode(tmp_path / "train", "train-coach.py", files,
-                                   {"RLCOACH_PRESET": "preset-cartpole-ddqnbcq", "save_model": 1, "improve_steps": 2})
+    run, trained = run_script_mode(
+        tmp_path / "train",
+        "train-coach.py",
+        files,
+        {"RLCOACH_PRESET": "preset-cartpole-ddqnbcq", "save_model": 1, "improve_steps": 2},
+    )
     output = run.stdout + run.stderr
     assert run.returncode == 0, output[-4000:]
     assert re.search(r"rlrt: offline data: 8 episodes, \d+ steps from 1 file\(s\) in .*code", output), output[-3000:]
@@ -429,9 +495,12 @@ def test_the_batch_rl_examples_evaluate_coach_plays_the_trained_preset(tmp_path:
     assert (checkpoint / "checkpoint" / "model.d3").is_file(), output[-3000:]
 
     run, evaluation = run_script_mode(
-        tmp_path / "evaluate", "evaluate-coach.py", files,
+        tmp_path / "evaluate",
+        "evaluate-coach.py",
+        files,
         {"RLCOACH_PRESET": "preset-cartpole-ddqnbcq-env", "evaluate_steps": 1000},
-        prepare=lambda t: shutil.copytree(checkpoint, t.channel("checkpoint"), dirs_exist_ok=True))
+        prepare=lambda t: shutil.copytree(checkpoint, t.channel("checkpoint"), dirs_exist_ok=True),
+    )
     output = run.stdout + run.stderr
     assert run.returncode == 0, output[-4000:]
     assert "rlrt's evaluator (`rlrt evaluate-offline`) plays the model" in output  # the example's script swapped
@@ -445,9 +514,12 @@ def test_the_batch_rl_examples_evaluate_coach_plays_the_trained_preset(tmp_path:
     # A script of its own calling the launcher's evaluate_main() (not the example's, so not swapped) does the same.
     own = {**files, "evaluate-coach.py": EVALUATE_SCRIPT}
     run, evaluation = run_script_mode(
-        tmp_path / "own", "evaluate-coach.py", own,
+        tmp_path / "own",
+        "evaluate-coach.py",
+        own,
         {"RLCOACH_PRESET": "preset-cartpole-ddqnbcq-env", "evaluate_steps": 30},
-        prepare=lambda t: shutil.copytree(checkpoint, t.channel("checkpoint"), dirs_exist_ok=True))
+        prepare=lambda t: shutil.copytree(checkpoint, t.channel("checkpoint"), dirs_exist_ok=True),
+    )
     output = run.stdout + run.stderr
     assert run.returncode == 0, output[-4000:]
     assert "rlrt's evaluator (`rlrt evaluate-offline`) plays the model" not in output
@@ -463,16 +535,36 @@ def test_rlrt_train_takes_a_coach_preset_file(tmp_path: Path) -> None:
     for name in BATCH_FILES:
         shutil.copy(BATCH / name, src / name)
     job = tmp_path / "job"
-    collect("CartPole-v0", num_envs=4, num_episodes=1, output=job / "input" / "data" / "train" / "rollouts.csv",
-            seed=0, progress=False)
-    run = run_rlrt(["train", "--base-dir", str(job), "--preset", "src/preset-cartpole-ddqnbcq.py",
-                    "--set", "rl.improve_steps:TrainingSteps=1"], cwd=tmp_path)
+    collect(
+        "CartPole-v0",
+        num_envs=4,
+        num_episodes=1,
+        output=job / "input" / "data" / "train" / "rollouts.csv",
+        seed=0,
+        progress=False,
+    )
+    run = run_rlrt(
+        [
+            "train",
+            "--base-dir",
+            str(job),
+            "--preset",
+            "src/preset-cartpole-ddqnbcq.py",
+            "--set",
+            "rl.improve_steps:TrainingSteps=1",
+        ],
+        cwd=tmp_path,
+    )
     output = run.stdout + run.stderr
     assert run.returncode == 0, output[-4000:]
-    assert "rlrt: preset-cartpole-ddqnbcq.py is a Coach preset file: training it as SageMaker RL's Coach launcher " \
-           "would" in output
-    assert "rlrt: training the Coach preset file preset-cartpole-ddqnbcq.py from source_dir (DiscreteBCQ on " \
-           "CartPole-v0)" in output
+    assert (
+        "rlrt: preset-cartpole-ddqnbcq.py is a Coach preset file: training it as SageMaker RL's Coach launcher "
+        "would" in output
+    )
+    assert (
+        "rlrt: training the Coach preset file preset-cartpole-ddqnbcq.py from source_dir (DiscreteBCQ on "
+        "CartPole-v0)" in output
+    )
     config = json.loads((job / "model" / "config.json").read_text())
     assert config["stop"] == {"epochs": 1} and config["config"]["hidden_units"] == [256, 512]
     assert (job / "model" / "policy.onnx").is_file()

@@ -20,7 +20,7 @@ import pytest
 from tests.conftest import REPO_ROOT, JobTree, make_job_tree, rlrt_env
 from tests.quiet_logs import gym_notice, unexpected_lines
 
-ROBOSCHOOL_SCRIPT = '''
+ROBOSCHOOL_SCRIPT = """
 import gym
 import roboschool  # noqa: F401
 from ray.tune import run_experiments  # noqa: F401
@@ -59,7 +59,7 @@ class RobotLauncher(SageMakerRayLauncher):
 
 if __name__ == "__main__":
     RobotLauncher().train_main()
-'''
+"""
 
 TINY = {
     "rl.training.stop.training_iteration": 1,
@@ -82,21 +82,36 @@ def source_archive(folder: Path, files: dict[str, str]) -> Path:
     return archive
 
 
-def run_script_mode(tmp_path: Path, program: str, files: dict[str, str], hyperparameters: dict[str, object],
-                    timeout: float = 400, prepare: Callable[[JobTree], None] | None = None,
-                    ) -> tuple[subprocess.CompletedProcess[str], JobTree]:
+def run_script_mode(
+    tmp_path: Path,
+    program: str,
+    files: dict[str, str],
+    hyperparameters: dict[str, object],
+    timeout: float = 400,
+    prepare: Callable[[JobTree], None] | None = None,
+) -> tuple[subprocess.CompletedProcess[str], JobTree]:
     """The image's ``train`` on a job whose source dir is the local archive of ``files`` (``prepare`` fills the
     job's channels)."""
     archive = source_archive(tmp_path / "upload", files)
     host = socket.gethostname()  # sagemaker-training resolves the host names
-    tree = make_job_tree(tmp_path / "ml", {"sagemaker_program": program, "sagemaker_submit_directory": str(archive),
-                                           **hyperparameters}, hosts=[host], current_host=host)
+    tree = make_job_tree(
+        tmp_path / "ml",
+        {"sagemaker_program": program, "sagemaker_submit_directory": str(archive), **hyperparameters},
+        hosts=[host],
+        current_host=host,
+    )
     if prepare is not None:
         prepare(tree)
     env = rlrt_env(tree.base)
     env["PATH"] = f"{Path(sys.executable).parent}:{env['PATH']}"
-    run = subprocess.run([sys.executable, str(REPO_ROOT / "entrypoints" / "container.py"), "train"], env=env,
-                         capture_output=True, text=True, timeout=timeout, cwd=tmp_path)
+    run = subprocess.run(
+        [sys.executable, str(REPO_ROOT / "entrypoints" / "container.py"), "train"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=tmp_path,
+    )
     return run, tree
 
 
@@ -119,8 +134,10 @@ def test_roboschool_launcher_script_trains_unchanged(tmp_path: Path, gym_id: str
     # The experiment's RLlib 1.x keys went through the hyperparameter table; the job's rl.* overrode them.
     assert resolved["config"]["num_epochs"] == 1 and resolved["config"]["minibatch_size"] == 100
     assert resolved["config"]["train_batch_size_per_learner"] == 200 and resolved["config"]["num_env_runners"] == 1
-    assert resolved["config"]["lr"] == 0.0003 and resolved["stop"] == {"episode_reward_mean": 5000,
-                                                                         "training_iteration": 1}
+    assert resolved["config"]["lr"] == 0.0003 and resolved["stop"] == {
+        "episode_reward_mean": 5000,
+        "training_iteration": 1,
+    }
     assert not tree.failure.exists()
 
 
@@ -163,12 +180,12 @@ if __name__ == "__main__":
     CorridorLauncher().train_main()
 '''
 
-EXPERIMENT = '''
+EXPERIMENT = """
     def get_experiment_config(self):
         return {{"training": {{"run": "{run}", "stop": {{"training_iteration": 1}},
                  "config": {{"env": "corridor", "env_config": {{"length": 5}}, "num_workers": 1,
                              "train_batch_size": 128, "sgd_minibatch_size": 64, "num_sgd_iter": 1}}}}}}
-'''
+"""
 GOOD_BODY = 'return Corridor(env_config["length"], env_config.worker_index, env_config.vector_index)'
 
 
@@ -187,16 +204,27 @@ def test_old_style_gym_env_with_worker_and_vector_index(tmp_path: Path) -> None:
     assert "training_iteration: 1" in output and (tree.model / "policy.onnx").is_file()
 
 
-@pytest.mark.parametrize(("body", "run_name", "expected"), [
-    (GOOD_BODY, None, "CorridorLauncher does not implement get_experiment_config()"),
-    (GOOD_BODY, "NoSuchAlgo", "Unknown algorithm 'NoSuchAlgo'"),
-    ('raise RuntimeError("the track file is missing")',
-     "PPO", "The env creator corridor() registered as 'corridor' raised RuntimeError: the track file is missing"),
-    ('return {"not": "an env"}', "PPO", "The env creator corridor() registered as 'corridor' returned builtins.dict"),
-])
+@pytest.mark.parametrize(
+    ("body", "run_name", "expected"),
+    [
+        (GOOD_BODY, None, "CorridorLauncher does not implement get_experiment_config()"),
+        (GOOD_BODY, "NoSuchAlgo", "Unknown algorithm 'NoSuchAlgo'"),
+        (
+            'raise RuntimeError("the track file is missing")',
+            "PPO",
+            "The env creator corridor() registered as 'corridor' raised RuntimeError: the track file is missing",
+        ),
+        (
+            'return {"not": "an env"}',
+            "PPO",
+            "The env creator corridor() registered as 'corridor' returned builtins.dict",
+        ),
+    ],
+)
 def test_bad_launcher_scripts_fail_clearly(tmp_path: Path, body: str, run_name: str | None, expected: str) -> None:
-    run, tree = run_script_mode(tmp_path, "train-corridor.py",
-                                {"train-corridor.py": corridor_script(body, run_name)}, {}, timeout=200)
+    run, tree = run_script_mode(
+        tmp_path, "train-corridor.py", {"train-corridor.py": corridor_script(body, run_name)}, {}, timeout=200
+    )
     assert run.returncode != 0, (run.stdout + run.stderr)[-3000:]
     assert expected in tree.failure.read_text(), (run.stdout + run.stderr)[-3000:]
     assert "rlrt: error: " in run.stderr
@@ -205,9 +233,11 @@ def test_bad_launcher_scripts_fail_clearly(tmp_path: Path, body: str, run_name: 
 def test_a_script_using_what_ray_2_removed_fails_at_once_naming_file_line_and_replacement(tmp_path: Path) -> None:
     """A Ray 1.x script (``ray.rllib.agents``, a custom TF model) fails before sagemaker-training runs it: exit 2 in
     seconds, ``output/failure`` naming each use and what replaces it (not a traceback minutes later)."""
-    script = corridor_script().replace("from sagemaker_rl.ray_launcher import SageMakerRayLauncher",
-                                       "from ray.rllib.agents.ppo import PPOTrainer\nimport model\n"
-                                       "from sagemaker_rl.ray_launcher import SageMakerRayLauncher")
+    script = corridor_script().replace(
+        "from sagemaker_rl.ray_launcher import SageMakerRayLauncher",
+        "from ray.rllib.agents.ppo import PPOTrainer\nimport model\n"
+        "from sagemaker_rl.ray_launcher import SageMakerRayLauncher",
+    )
     files = {"train-corridor.py": script, "model.py": "from ray.rllib.models.tf.tf_modelv2 import TFModelV2\n"}
     started = time.monotonic()
     run, tree = run_script_mode(tmp_path, "train-corridor.py", files, {}, timeout=60)
@@ -248,9 +278,14 @@ def test_the_examples_own_ray_1x_evaluate_script_is_played_by_rlrts_evaluator(tm
     def with_model(tree: JobTree) -> None:
         shutil.copytree(trained.model, tree.channel("model"), dirs_exist_ok=True)
 
-    run, tree = run_script_mode(tmp_path, "evaluate-ray.py", files,
-                                {"evaluate_episodes": 2, "algorithm": "PPO", "env": "CartPole-v1"}, timeout=200,
-                                prepare=with_model)
+    run, tree = run_script_mode(
+        tmp_path,
+        "evaluate-ray.py",
+        files,
+        {"evaluate_episodes": 2, "algorithm": "PPO", "env": "CartPole-v1"},
+        timeout=200,
+        prepare=with_model,
+    )
     output = run.stdout + run.stderr
     assert run.returncode == 0, output[-3000:]
     assert output.count("evaluate-ray.py in the source dir is a SageMaker RL example's own evaluation script") == 1
@@ -273,7 +308,7 @@ def test_an_uploaded_sagemaker_rl_copy_is_refused(tmp_path: Path) -> None:
     assert "running the entry point" not in run.stdout + run.stderr
 
 
-UNITY_SCRIPT = '''
+UNITY_SCRIPT = """
 import os
 
 from gym_unity.envs import UnityToGymWrapper
@@ -311,7 +346,7 @@ class GameLauncher(SageMakerRayLauncher):
 
 if __name__ == "__main__":
     GameLauncher().train_main()
-'''
+"""
 
 
 @pytest.mark.slow
@@ -323,14 +358,28 @@ def test_unity_launcher_script_with_the_game_in_the_train_channel(tmp_path: Path
 
     archive = source_archive(tmp_path / "upload", {"train-unity.py": UNITY_SCRIPT})
     host = socket.gethostname()
-    tree = make_job_tree(tmp_path / "ml", {
-        "sagemaker_program": "train-unity.py", "sagemaker_submit_directory": str(archive), **TINY,
-        "rl.training.config.env_config.base_port": free_base_port()}, hosts=[host], current_host=host)
+    tree = make_job_tree(
+        tmp_path / "ml",
+        {
+            "sagemaker_program": "train-unity.py",
+            "sagemaker_submit_directory": str(archive),
+            **TINY,
+            "rl.training.config.env_config.base_port": free_base_port(),
+        },
+        hosts=[host],
+        current_host=host,
+    )
     make_player(tree.channel("train"), "basic_env_linux")
     env = rlrt_env(tree.base)
     env["PATH"] = f"{Path(sys.executable).parent}:{env['PATH']}"
-    run = subprocess.run([sys.executable, str(REPO_ROOT / "entrypoints" / "container.py"), "train"], env=env,
-                         capture_output=True, text=True, timeout=400, cwd=tmp_path)
+    run = subprocess.run(
+        [sys.executable, str(REPO_ROOT / "entrypoints" / "container.py"), "train"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=400,
+        cwd=tmp_path,
+    )
     output = run.stdout + run.stderr
     assert run.returncode == 0, output[-4000:]
     assert "training_iteration: 1" in output and "episode_reward_mean: " in output
@@ -356,8 +405,9 @@ def test_a_launcher_job_resumes_from_its_checkpoint(tmp_path: Path) -> None:
 def test_a_script_that_raises_fails_the_job(tmp_path: Path) -> None:
     """Any script-mode script that dies with a traceback fails the job (exit 1, output/failure written by
     sagemaker-training), also in a tree without output/ (sagemaker-training's own failure write needs it)."""
-    run, tree = run_script_mode(tmp_path, "train-broken.py", {"train-broken.py": "raise RuntimeError('boom')\n"}, {},
-                                timeout=60)
+    run, tree = run_script_mode(
+        tmp_path, "train-broken.py", {"train-broken.py": "raise RuntimeError('boom')\n"}, {}, timeout=60
+    )
     assert run.returncode == 1, (run.stdout + run.stderr)[-3000:]
     assert "ExecuteUserScriptError" in tree.failure.read_text() and "RuntimeError: boom" in run.stderr
 
@@ -365,15 +415,18 @@ def test_a_script_that_raises_fails_the_job(tmp_path: Path) -> None:
 def test_a_script_failing_at_import_names_its_error_in_the_failure_file(tmp_path: Path) -> None:
     """The script's last error (its traceback's final line, and where it was raised) reaches output/failure, not
     only sagemaker-training's exit code; its traceback still goes to the log as it came."""
-    script = "import json\n\n\ndef check(rate):\n    raise ValueError(f'learning rate {rate} is negative')\n\n\n" \
-             "check(-1)\n"
+    script = (
+        "import json\n\n\ndef check(rate):\n    raise ValueError(f'learning rate {rate} is negative')\n\n\ncheck(-1)\n"
+    )
     run, tree = run_script_mode(tmp_path, "train-bad.py", {"train-bad.py": script}, {}, timeout=60)
     assert run.returncode == 1, (run.stdout + run.stderr)[-3000:]
     failure = tree.failure.read_text()
-    assert failure.startswith("The entry point train-bad.py failed (ExecuteUserScriptError: exit code 1): "
-                              "ValueError: learning rate -1 is negative (train-bad.py, line 5)."), failure
+    assert failure.startswith(
+        "The entry point train-bad.py failed (ExecuteUserScriptError: exit code 1): "
+        "ValueError: learning rate -1 is negative (train-bad.py, line 5)."
+    ), failure
     assert "The full traceback is in the job's log (stderr)." in failure
-    assert "Traceback (most recent call last)" in run.stderr and 'line 8, in <module>' in run.stderr
+    assert "Traceback (most recent call last)" in run.stderr and "line 8, in <module>" in run.stderr
 
 
 @pytest.mark.slow
@@ -387,16 +440,28 @@ def test_sigterm_reaches_the_launcher_script_which_checkpoints(tmp_path: Path) -
 
     archive = source_archive(tmp_path / "upload", {"train-corridor.py": corridor_script()})
     host = socket.gethostname()
-    tree = make_job_tree(tmp_path / "ml", {"sagemaker_program": "train-corridor.py",
-                                           "sagemaker_submit_directory": str(archive),
-                                           "rl.training.stop.training_iteration": 10000,
-                                           "rl.training.checkpoint_freq": 1000}, hosts=[host], current_host=host)
+    tree = make_job_tree(
+        tmp_path / "ml",
+        {
+            "sagemaker_program": "train-corridor.py",
+            "sagemaker_submit_directory": str(archive),
+            "rl.training.stop.training_iteration": 10000,
+            "rl.training.checkpoint_freq": 1000,
+        },
+        hosts=[host],
+        current_host=host,
+    )
     env = rlrt_env(tree.base)
     env["PATH"] = f"{Path(sys.executable).parent}:{env['PATH']}"
     log = tmp_path / "job.log"
     with open(log, "w") as out:
-        proc = subprocess.Popen([sys.executable, str(REPO_ROOT / "entrypoints" / "container.py"), "train"], env=env,
-                                stdout=out, stderr=subprocess.STDOUT, cwd=tmp_path)
+        proc = subprocess.Popen(
+            [sys.executable, str(REPO_ROOT / "entrypoints" / "container.py"), "train"],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            cwd=tmp_path,
+        )
     try:
         deadline = time.monotonic() + 240
         while len(progress_rows(tree.base)) < 2 and time.monotonic() < deadline and proc.poll() is None:
@@ -470,13 +535,14 @@ def test_the_scripts_own_hyperparameters_reach_it_and_rllib_1x_settings_are_brid
     reads only ``rl.*`` and its own names and says which it left alone. The experiment's RLlib 1.x settings that
     SageMaker RL's images accepted are bridged with one line each: ``framework: tf`` trains torch, Tune 1.x's
     ``episodes_total`` stops the job, an env without ``seed()`` runs unseeded."""
-    run, tree = run_script_mode(tmp_path, "train-bag.py", {"train-bag.py": BAG_SCRIPT},
-                                {"bag_capacity": 9, "item_sizes": [2, 3], "seed": 4})
+    run, tree = run_script_mode(
+        tmp_path, "train-bag.py", {"train-bag.py": BAG_SCRIPT}, {"bag_capacity": 9, "item_sizes": [2, 3], "seed": 4}
+    )
     output = run.stdout + run.stderr
     assert run.returncode == 0, output[-4000:]
     assert "Unknown hyperparameter" not in output
     assert output.count("hyperparameters for the script itself, not read by rlrt: bag_capacity, item_sizes") == 1
-    assert output.count("rl.training.config.framework=\"tf\": rlrt trains this job with torch") == 1
+    assert output.count('rl.training.config.framework="tf": rlrt trains this job with torch') == 1
     assert "without seed() (gym 0.21 API)" in output
     assert "rlrt: done (episodes_total " in output
     resolved = json.loads((tree.model / "config.json").read_text())
@@ -485,7 +551,9 @@ def test_the_scripts_own_hyperparameters_reach_it_and_rllib_1x_settings_are_brid
     # The model plays on the script's own environment later: `rlrt evaluate` registers it again from the script the
     # model kept (model/source), in a tree that has no script.
     assert json.loads((tree.model / "source" / "rlrt_environment.json").read_text()) == {
-        "entry_point": "train-bag.py", "registered": "bag"}
+        "entry_point": "train-bag.py",
+        "registered": "bag",
+    }
     from tests.conftest import run_rlrt
 
     evaluation = make_job_tree(tmp_path / "evaluation", {"evaluate_episodes": 3})

@@ -21,7 +21,7 @@ from runtime.job.script_stop import GRACE_ENV
 from tests.conftest import REPO_ROOT, JobTree, make_job_tree, rlrt_env
 from tests.jobs.test_sagemaker_rl_jobs import source_archive
 
-SAVING = '''
+SAVING = """
 import os, signal, sys, time
 received = []
 def save(signum, frame):
@@ -38,14 +38,14 @@ for signum in (signal.SIGTERM, signal.SIGINT):
 print("script: training", flush=True)
 while True:
     time.sleep(0.1)
-'''
-STUBBORN = '''
+"""
+STUBBORN = """
 import signal, time
 signal.signal(signal.SIGTERM, signal.SIG_IGN)
 print("script: training", flush=True)
 while True:
     time.sleep(0.1)
-'''
+"""
 
 
 def script_mode_tree(tmp_path: Path, script: str) -> tuple[JobTree, dict[str, str]]:
@@ -53,17 +53,21 @@ def script_mode_tree(tmp_path: Path, script: str) -> tuple[JobTree, dict[str, st
     image's ``train`` runs it under."""
     archive = source_archive(tmp_path / "upload", {"train-job.py": script})
     host = socket.gethostname()  # sagemaker-training resolves the host names
-    tree = make_job_tree(tmp_path / "ml", {"sagemaker_program": "train-job.py",
-                                           "sagemaker_submit_directory": str(archive)}, hosts=[host],
-                         current_host=host)
+    tree = make_job_tree(
+        tmp_path / "ml",
+        {"sagemaker_program": "train-job.py", "sagemaker_submit_directory": str(archive)},
+        hosts=[host],
+        current_host=host,
+    )
     tree.model.mkdir(parents=True, exist_ok=True)
     env = rlrt_env(tree.base)
     env["PATH"] = f"{Path(sys.executable).parent}:{env['PATH']}"
     return tree, env
 
 
-def _stop_script(tmp_path: Path, script: str, signum: int, to_group: bool,
-                 **extra: str) -> tuple[int, str, float, JobTree]:
+def _stop_script(
+    tmp_path: Path, script: str, signum: int, to_group: bool, **extra: str
+) -> tuple[int, str, float, JobTree]:
     """Run the image's ``train`` on ``script``, send ``signum`` (to the container's process group, as Ctrl-C and
     ``kill -- -PGID`` do, or to the container alone, as ``docker stop`` does) once the script runs; returns the exit
     code, the log, the seconds from the signal to the exit and the tree."""
@@ -71,8 +75,14 @@ def _stop_script(tmp_path: Path, script: str, signum: int, to_group: bool,
     env.update(extra)
     log = tmp_path / "job.log"
     with open(log, "w") as out:
-        proc = subprocess.Popen([sys.executable, str(REPO_ROOT / "entrypoints" / "container.py"), "train"], env=env,
-                                stdout=out, stderr=subprocess.STDOUT, cwd=tmp_path, start_new_session=True)
+        proc = subprocess.Popen(
+            [sys.executable, str(REPO_ROOT / "entrypoints" / "container.py"), "train"],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            cwd=tmp_path,
+            start_new_session=True,
+        )
     try:
         deadline = time.monotonic() + 120
         while "script: training" not in log.read_text() and proc.poll() is None and time.monotonic() < deadline:
@@ -94,13 +104,18 @@ def _stop_script(tmp_path: Path, script: str, signum: int, to_group: bool,
         proc.wait()
 
 
-@pytest.mark.parametrize(("signum", "to_group", "passed"), [
-    (signal.SIGTERM, True, "SIGTERM"),  # `kill -- -PGID`: the script gets it once, sagemaker-training lives on
-    (signal.SIGINT, True, "SIGINT"),  # Ctrl-C under `docker run -it`
-    (signal.SIGHUP, False, "SIGTERM"),  # the terminal closed: stopped as SageMaker stops it
-], ids=["SIGTERM to the group", "Ctrl-C", "SIGHUP"])
-def test_a_stopped_script_is_waited_for_while_it_saves(tmp_path: Path, signum: int, to_group: bool,
-                                                       passed: str) -> None:
+@pytest.mark.parametrize(
+    ("signum", "to_group", "passed"),
+    [
+        (signal.SIGTERM, True, "SIGTERM"),  # `kill -- -PGID`: the script gets it once, sagemaker-training lives on
+        (signal.SIGINT, True, "SIGINT"),  # Ctrl-C under `docker run -it`
+        (signal.SIGHUP, False, "SIGTERM"),  # the terminal closed: stopped as SageMaker stops it
+    ],
+    ids=["SIGTERM to the group", "Ctrl-C", "SIGHUP"],
+)
+def test_a_stopped_script_is_waited_for_while_it_saves(
+    tmp_path: Path, signum: int, to_group: bool, passed: str
+) -> None:
     code, log, took, tree = _stop_script(tmp_path, SAVING, signum, to_group)
     name = signal.Signals(signum).name
     assert code == 0, log[-3000:]  # the script saved and exited 0: its outcome is the job's
@@ -115,6 +130,8 @@ def test_a_script_that_does_not_exit_within_the_grace_period_is_killed_and_the_j
     assert code == 143 and 2 <= took < 30, log[-3000:]
     assert "rlrt: train-job.py did not exit within 2 s of SIGTERM: stopping it (SIGKILL)" in log
     failure = tree.failure.read_text()
-    assert failure.startswith("Stopped by SIGTERM: the entry point train-job.py did not exit within 2 s of it and "
-                              "was killed; what it had not saved is lost."), failure
+    assert failure.startswith(
+        "Stopped by SIGTERM: the entry point train-job.py did not exit within 2 s of it and "
+        "was killed; what it had not saved is lost."
+    ), failure
     assert f"rlrt: {failure[0].lower()}{failure[1:].strip()}" in log

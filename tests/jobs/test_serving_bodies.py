@@ -29,12 +29,15 @@ def test_gzip_bodies_are_read_and_other_encodings_named(cartpole_model: Path) ->
     assert len(bomb) < 2**20
     status, _, payload = call(app, "POST", "/invocations", bomb, {**json_type, "Content-Encoding": "gzip"})
     assert (status, json.loads(payload)["error"]) == (
-        413, "the request body is larger than 1 MB once decompressed (Content-Encoding: gzip)")
+        413,
+        "the request body is larger than 1 MB once decompressed (Content-Encoding: gzip)",
+    )
 
     status, _, payload = call(app, "POST", "/invocations", plain, {**json_type, "Content-Encoding": "gzip"})
     assert status == 400 and "not valid gzip" in json.loads(payload)["error"]
-    status, _, payload = call(app, "POST", "/invocations", gzip.compress(plain)[:-12],
-                              {**json_type, "Content-Encoding": "gzip"})
+    status, _, payload = call(
+        app, "POST", "/invocations", gzip.compress(plain)[:-12], {**json_type, "Content-Encoding": "gzip"}
+    )
     assert status == 400 and "cut short" in json.loads(payload)["error"]
     status, _, payload = call(app, "POST", "/invocations", plain, {**json_type, "Content-Encoding": "br"})
     assert status == 415 and "Content-Encoding 'br' is not supported" in json.loads(payload)["error"]
@@ -47,13 +50,23 @@ def test_transform_with_split_none_reads_a_jsonl_file_as_serve_reads_it(cartpole
     from runtime.serving.app import InferenceApp, call
     from runtime.serving.transform import TransformOptions, transform
 
-    body = b"[0.0, 0.1, 0.0, -0.1]\n[0.02, 0.0, 0.01, 0.0]\n{\"observations\": [0.0, 0.0, 0.0, 0.0]}\n"
+    body = b'[0.0, 0.1, 0.0, -0.1]\n[0.02, 0.0, 0.01, 0.0]\n{"observations": [0.0, 0.0, 0.0, 0.0]}\n'
     (tmp_path / "in").mkdir()
     (tmp_path / "in" / "states.jsonl").write_bytes(body)
-    summary = transform(cartpole_model / "model", tmp_path / "in", tmp_path / "out",
-                        TransformOptions(split_type="None"), show_progress=False)
+    summary = transform(
+        cartpole_model / "model",
+        tmp_path / "in",
+        tmp_path / "out",
+        TransformOptions(split_type="None"),
+        show_progress=False,
+    )
     assert summary.records == 3
-    served = call(InferenceApp(cartpole_model / "model"), "POST", "/invocations", body,
-                  {"Content-Type": "application/jsonlines", "Accept": "application/json"})
+    served = call(
+        InferenceApp(cartpole_model / "model"),
+        "POST",
+        "/invocations",
+        body,
+        {"Content-Type": "application/jsonlines", "Accept": "application/json"},
+    )
     assert served[0] == 200
     assert json.loads((tmp_path / "out" / "states.jsonl.out").read_text()) == json.loads(served[2])

@@ -39,8 +39,9 @@ def workers_of(process: subprocess.Popen) -> list[psutil.Process]:
     return alive
 
 
-def wait_for_workers(process: subprocess.Popen, count: int, exclude: set[int] = frozenset(),
-                     timeout: float = 30) -> list:
+def wait_for_workers(
+    process: subprocess.Popen, count: int, exclude: set[int] = frozenset(), timeout: float = 30
+) -> list:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         found = [w for w in workers_of(process) if w.pid not in exclude]
@@ -51,8 +52,9 @@ def wait_for_workers(process: subprocess.Popen, count: int, exclude: set[int] = 
 
 
 def predict(url: str) -> list:
-    response = requests.post(url + "/invocations", data=json.dumps({"instances": OBSERVATIONS}), headers=JSON,
-                             timeout=10)
+    response = requests.post(
+        url + "/invocations", data=json.dumps({"instances": OBSERVATIONS}), headers=JSON, timeout=10
+    )
     assert response.status_code == 200, response.text
     return response.json()["predictions"]
 
@@ -63,8 +65,14 @@ def served(cartpole_model: Path, tmp_path: Path) -> Iterator[tuple[str, subproce
     base = tmp_path / "ml"
     shutil.copytree(cartpole_model / "model", base / "model")
     port, log = free_port(), tmp_path / "serve.log"
-    process = start_rlrt(["serve", "--host", "127.0.0.1"], base=base, log=log, SAGEMAKER_BIND_TO_PORT=str(port),
-                         SAGEMAKER_MODEL_SERVER_WORKERS="2", SAGEMAKER_MODEL_SERVER_TIMEOUT="30")
+    process = start_rlrt(
+        ["serve", "--host", "127.0.0.1"],
+        base=base,
+        log=log,
+        SAGEMAKER_BIND_TO_PORT=str(port),
+        SAGEMAKER_MODEL_SERVER_WORKERS="2",
+        SAGEMAKER_MODEL_SERVER_TIMEOUT="30",
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         wait_until_ready(url, process, log)
@@ -102,8 +110,9 @@ def test_a_worker_killed_mid_request_only_fails_the_request_in_flight(served: tu
         with requests.Session() as session:
             while not stop_event.is_set():
                 try:
-                    response = session.post(url + "/invocations", data=json.dumps({"instances": OBSERVATIONS}),
-                                            headers=JSON, timeout=10)
+                    response = session.post(
+                        url + "/invocations", data=json.dumps({"instances": OBSERVATIONS}), headers=JSON, timeout=10
+                    )
                     statuses.append(response.status_code)
                     assert response.status_code != 200 or response.json()["predictions"] == expected
                 except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError):
@@ -129,8 +138,16 @@ def test_a_worker_killed_mid_request_only_fails_the_request_in_flight(served: tu
 def test_ten_thousand_requests_with_malformed_ones_no_5xx_and_flat_memory(served: tuple) -> None:
     url, process, _ = served
     rng = np.random.default_rng(0)
-    bad_bodies = [b"{", b"[1, 2", b'{"instances": [[1, 2]]}', b'{"instances": "x"}', b"\xff\xfe", b"",
-                  b'{"inputs": {"observations": [[null, 1, 2, 3]]}}', b'{"instances": [[1e999, 0, 0, 0]]}']
+    bad_bodies = [
+        b"{",
+        b"[1, 2",
+        b'{"instances": [[1, 2]]}',
+        b'{"instances": "x"}',
+        b"\xff\xfe",
+        b"",
+        b'{"inputs": {"observations": [[null, 1, 2, 3]]}}',
+        b'{"instances": [[1e999, 0, 0, 0]]}',
+    ]
     requests_to_send = []
     for i in range(10_000):
         if i % 20 == 7:
@@ -162,5 +179,7 @@ def test_ten_thousand_requests_with_malformed_ones_no_5xx_and_flat_memory(served
     assert all(400 <= s < 500 for s, bad in results if bad)
     assert after - before < 30 * 2**20, f"worker memory grew by {(after - before) / 2**20:.1f} MiB"
     assert process.poll() is None and os.getpid()
-    print(f"10,000 requests at concurrency 32 in {elapsed:.1f} s; worker RSS {before / 2**20:.0f} -> "
-          f"{after / 2**20:.0f} MiB")
+    print(
+        f"10,000 requests at concurrency 32 in {elapsed:.1f} s; worker RSS {before / 2**20:.0f} -> "
+        f"{after / 2**20:.0f} MiB"
+    )

@@ -21,8 +21,10 @@ from tests.conftest import start_rlrt
 from tests.jobs.test_serving_server import free_port, onnx_predict, stop, wait_until_ready
 from tests.trained_models import cartpole_model, tf_env, tf_python  # noqa: F401
 
-SLOW_BODY = b"POST /invocations HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n" \
-    b"[[0,"  # 4 of 100 bytes
+SLOW_BODY = (
+    b"POST /invocations HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n"
+    b"[[0,"
+)  # 4 of 100 bytes
 SLOW_HEADERS = b"POST /invocations HTTP/1.1\r\nHost: x\r\n"
 
 
@@ -30,8 +32,14 @@ SLOW_HEADERS = b"POST /invocations HTTP/1.1\r\nHost: x\r\n"
 def serving(model: Path, tmp_path: Path, **settings: str) -> Iterator[tuple[int, psutil.Process, Path]]:
     """``rlrt serve`` with two workers and ``settings`` (environment variables): (port, the server, its log)."""
     port, log = free_port(), tmp_path / f"serve-{len(list(tmp_path.iterdir()))}.log"
-    process = start_rlrt(["serve", "--host", "127.0.0.1"], base=model, log=log, SAGEMAKER_BIND_TO_PORT=str(port),
-                         SAGEMAKER_MODEL_SERVER_WORKERS="2", **settings)
+    process = start_rlrt(
+        ["serve", "--host", "127.0.0.1"],
+        base=model,
+        log=log,
+        SAGEMAKER_BIND_TO_PORT=str(port),
+        SAGEMAKER_MODEL_SERVER_WORKERS="2",
+        **settings,
+    )
     try:
         wait_until_ready(f"http://127.0.0.1:{port}", process, log)
         deadline = time.monotonic() + 30
@@ -86,8 +94,12 @@ def test_slow_and_idle_clients_do_not_hold_ping_and_get_408(cartpole_model: Path
             assert b"the request body stopped arriving" in answer
         assert answers[2] == b""  # half its headers: closed after the keep-alive timeout (5 s), as hypercorn does
         assert answer_of(idle, 15) == b""  # closed after the keep-alive timeout (5 s), not held in a thread
-        assert requests.post(f"http://127.0.0.1:{port}/invocations", json={"instances": [[0, 0, 0, 0]]},
-                             timeout=5).status_code == 200
+        assert (
+            requests.post(
+                f"http://127.0.0.1:{port}/invocations", json={"instances": [[0, 0, 0, 0]]}, timeout=5
+            ).status_code
+            == 200
+        )
 
 
 def test_a_slow_client_holds_no_inference_thread(cartpole_model: Path, tmp_path: Path) -> None:
@@ -108,8 +120,11 @@ def test_a_client_that_does_not_read_its_answer_is_dropped(cartpole_model: Path,
         client = socket.socket()
         client.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 16)  # before connecting: a small window
         client.connect(("127.0.0.1", port))
-        client.sendall(f"POST /invocations HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                       f"Content-Length: {len(body)}\r\n\r\n".encode() + body)
+        client.sendall(
+            f"POST /invocations HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n".encode()
+            + body
+        )
         assert max(ping_seconds(port, 5)) < 2
         deadline = time.monotonic() + 20
         while "did not take its answer" not in log.read_text() and time.monotonic() < deadline:
@@ -144,10 +159,18 @@ def test_a_large_body_is_answered_in_bounded_memory(cartpole_model: Path, tmp_pa
         sampler = threading.Thread(target=sample, daemon=True)
         sampler.start()
         try:
-            response = requests.post(f"http://127.0.0.1:{port}/invocations", data=body,
-                                     headers={"Content-Type": "application/json"}, timeout=120)
-            refused = requests.post(f"http://127.0.0.1:{port}/invocations", data=odd,
-                                    headers={"Content-Type": "application/json"}, timeout=120)
+            response = requests.post(
+                f"http://127.0.0.1:{port}/invocations",
+                data=body,
+                headers={"Content-Type": "application/json"},
+                timeout=120,
+            )
+            refused = requests.post(
+                f"http://127.0.0.1:{port}/invocations",
+                data=odd,
+                headers={"Content-Type": "application/json"},
+                timeout=120,
+            )
         finally:
             done.set()
             sampler.join()

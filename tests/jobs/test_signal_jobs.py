@@ -65,10 +65,12 @@ TRAINING_PHASES = [
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(("phase", "line", "signum", "hyperparameters", "named"), TRAINING_PHASES,
-                         ids=[p[0] for p in TRAINING_PHASES])
+@pytest.mark.parametrize(
+    ("phase", "line", "signum", "hyperparameters", "named"), TRAINING_PHASES, ids=[p[0] for p in TRAINING_PHASES]
+)
 def test_a_signal_in_each_training_phase_keeps_what_it_can_and_says_so(
-        tmp_path: Path, phase: str, line: str, signum: int, hyperparameters: dict, named: str) -> None:
+    tmp_path: Path, phase: str, line: str, signum: int, hyperparameters: dict, named: str
+) -> None:
     tree = make_job_tree(tmp_path / "ml", hyperparameters)
     code, log, took = _signal_at(["train"], tree.base, tmp_path / "job.log", line, signum)
     expected = 130 if signum == signal.SIGINT else 143
@@ -89,8 +91,20 @@ def test_a_signal_in_each_training_phase_keeps_what_it_can_and_says_so(
     assert checkpoints[-1] == f"checkpoint_{iteration:06d}"
     assert f"holds the policy at iteration {iteration}" in failure or "is complete" in failure, failure
     if phase == "training":  # an interrupted job's model evaluates
-        played = run_rlrt(["evaluate", "--base-dir", str(tmp_path / "eval"), "--model", str(tree.model), "--set",
-                           "evaluate_episodes=2", "--set", "record_video_every=0"], timeout=240)
+        played = run_rlrt(
+            [
+                "evaluate",
+                "--base-dir",
+                str(tmp_path / "eval"),
+                "--model",
+                str(tree.model),
+                "--set",
+                "evaluate_episodes=2",
+                "--set",
+                "record_video_every=0",
+            ],
+            timeout=240,
+        )
         assert played.returncode == 0, played.stderr[-3000:]
         assert played.stdout.count("Testing>") == 2
 
@@ -103,9 +117,13 @@ def test_sigterm_while_rlrt_evaluate_films_its_first_episodes(tmp_path: Path) ->
     evaluation = tmp_path / "eval"
     # Far more episodes than a loaded machine plays between the line and the signal (300 short CartPole episodes
     # once all ended first): the signal must find the evaluation running.
-    code, log, took = _signal_at(["evaluate", "--base-dir", str(evaluation), "--model", str(tree.model), "--set",
-                                  "evaluate_episodes=100000"], evaluation, tmp_path / "eval.log", "rlrt: evaluating ",
-                                 signal.SIGTERM)
+    code, log, took = _signal_at(
+        ["evaluate", "--base-dir", str(evaluation), "--model", str(tree.model), "--set", "evaluate_episodes=100000"],
+        evaluation,
+        tmp_path / "eval.log",
+        "rlrt: evaluating ",
+        signal.SIGTERM,
+    )
     assert code == 143, log[-3000:]
     assert took < GRACE_S and log.count("rlrt: stopped by SIGTERM during the evaluation") == 1, log[-3000:]
     assert log.count("Testing>") < 100000
@@ -115,12 +133,16 @@ def test_sigterm_while_rlrt_evaluate_films_its_first_episodes(tmp_path: Path) ->
 @pytest.mark.slow
 def test_sigterm_during_rlrt_collect_leaves_no_output(tmp_path: Path) -> None:
     output = tmp_path / "rollouts.csv"
-    code, log, took = _signal_at(["collect", "--num-envs", "50", "--num-episodes", "200", "--output", str(output)],
-                                 tmp_path, tmp_path / "collect.log", "collect:", signal.SIGTERM)
+    code, log, took = _signal_at(
+        ["collect", "--num-envs", "50", "--num-episodes", "200", "--output", str(output)],
+        tmp_path,
+        tmp_path / "collect.log",
+        "collect:",
+        signal.SIGTERM,
+    )
     assert code == 143, log[-3000:]
     assert took < GRACE_S and log.count("rlrt: stopped by SIGTERM during collecting rollouts") == 1, log[-3000:]
     assert not output.exists() and not list(tmp_path.glob(".rollouts.csv*"))
-
 
 
 # After the model folder: the line the signal follows, the signal, the exit, what the job's last line says
@@ -134,7 +156,8 @@ AFTER_THE_MODEL = [
 @pytest.mark.slow
 @pytest.mark.parametrize(("line", "signum", "expected", "said"), AFTER_THE_MODEL, ids=["final video", "done"])
 def test_a_signal_after_the_model_folder_names_the_phase_and_keeps_the_trained_model(
-        tmp_path: Path, line: str, signum: int, expected: int, said: str) -> None:
+    tmp_path: Path, line: str, signum: int, expected: int, said: str
+) -> None:
     """Once ``model/`` is complete a stop names what it cut short (the final video, filmed while the reporter
     closes) and never turns the trained job into a lost one; after ``rlrt: done`` the job ends as it finished (exit
     0, no failure file) while Ray closes down."""
@@ -147,7 +170,11 @@ def test_a_signal_after_the_model_folder_names_the_phase_and_keeps_the_trained_m
         assert not tree.failure.exists(), tree.failure.read_text()
         return
     failure = tree.failure.read_text()
-    assert failure.startswith(("Stopped by SIGINT during the final video. The checkpoint ",
-                               "Stopped by SIGINT during closing the training logs. The checkpoint ")), failure
+    assert failure.startswith(
+        (
+            "Stopped by SIGINT during the final video. The checkpoint ",
+            "Stopped by SIGINT during closing the training logs. The checkpoint ",
+        )
+    ), failure
     assert failure.endswith(f"The model in {tree.model} is complete; the final video was not written.\n"), failure
     assert (tree.base / "output" / "intermediate" / "learning_curve.png").stat().st_size > 0

@@ -25,8 +25,11 @@ ROBOSCHOOL_NOTEBOOK = {"rl.training.config.horizon": 5000, "rl.training.config.n
 """The Roboschool notebook's hyperparameters: its two commented overrides."""
 SMALL_BATCHES = {"rl.training.config.train_batch_size": 600, "rl.training.config.sgd_minibatch_size": 200}
 """The scripts' 25,000-step batches made small enough for a test (the stop is tiny anyway)."""
-UNITY_NOTEBOOK = {"rl.training.config.env_config.env_name": "basic_env_linux.x86_64",
-                  "rl.training.stop.timesteps_total": 1000, "rl.training.config.num_sgd_iter": 10}
+UNITY_NOTEBOOK = {
+    "rl.training.config.env_config.env_name": "basic_env_linux.x86_64",
+    "rl.training.stop.timesteps_total": 1000,
+    "rl.training.config.num_sgd_iter": 10,
+}
 """The Unity notebook's "custom executable" cell: its commented overrides, the game in the ``train`` channel."""
 
 
@@ -65,18 +68,28 @@ def test_the_roboschool_scripts_train_film_export_and_evaluate_unchanged(rlrt_jo
     assert videos and all(count_frames(video) > 1 for video in videos), run.output[-3000:]
     assert "cannot render" not in run.output
     # The notebook's evaluation cell: evaluate-ray.py with the model channel and its three hyperparameters.
-    evaluation = rlrt_job.evaluate(run.model_dir, "evaluate-ray.py", REPO_ROOT / "entrypoints",
-                                   {"evaluate_episodes": 5, "algorithm": "PPO", "env": env_name})
+    evaluation = rlrt_job.evaluate(
+        run.model_dir,
+        "evaluate-ray.py",
+        REPO_ROOT / "entrypoints",
+        {"evaluate_episodes": 5, "algorithm": "PPO", "env": env_name},
+    )
     assert_evaluated(evaluation, 5)
 
 
 @pytest.mark.slow
-def test_the_unity_script_trains_on_the_game_in_the_train_channel_and_its_model_plays(rlrt_job: RlrtJobs,
-                                                                                       tmp_path: Path) -> None:
+def test_the_unity_script_trains_on_the_game_in_the_train_channel_and_its_model_plays(
+    rlrt_job: RlrtJobs, tmp_path: Path
+) -> None:
     game = tmp_path / "game"
     make_player(game, "basic_env_linux")
-    run = rlrt_job.script(SMRL, "train-unity.py", {**UNITY_NOTEBOOK, "rl.training.stop.training_iteration": 2},
-                          channels={"train": game}, timeout=400)
+    run = rlrt_job.script(
+        SMRL,
+        "train-unity.py",
+        {**UNITY_NOTEBOOK, "rl.training.stop.training_iteration": 2},
+        channels={"train": game},
+        timeout=400,
+    )
     # RLlib 1.x ignored free_log_std on discrete actions; rlrt does too, with one line (RLlib 2.x's runners die).
     assert run.output.count("model.free_log_std applies to continuous (Box) actions") == 1, run.output[-4000:]
     assert_trained_and_servable(run, "unity_env")
@@ -85,8 +98,12 @@ def test_the_unity_script_trains_on_the_game_in_the_train_channel_and_its_model_
     # A game run without graphics has no frames: one line says so, no video.
     assert "cannot render video frames" in run.output and not run.videos()
     # The notebook's evaluation cell, with the custom executable in the train channel.
-    evaluation = rlrt_job.evaluate(run.model_dir, "evaluate-unity.py", REPO_ROOT / "entrypoints",
-                                   {"evaluate_episodes": 5, "algorithm": "PPO", "env": "Basic"},
-                                   channels={"train": game})
+    evaluation = rlrt_job.evaluate(
+        run.model_dir,
+        "evaluate-unity.py",
+        REPO_ROOT / "entrypoints",
+        {"evaluate_episodes": 5, "algorithm": "PPO", "env": "Basic"},
+        channels={"train": game},
+    )
     assert_evaluated(evaluation, 5)
     assert not running_players(evaluation.base, wait_s=5)

@@ -13,9 +13,23 @@ from tests.conftest import run_rlrt
 
 
 def test_an_env_without_a_preset_trains_with_the_settings_chosen_from_its_spaces(tmp_path: Path) -> None:
-    run = run_rlrt(["train", "--env", "Acrobot-v1", "--base-dir", str(tmp_path / "job"),
-                    "--set", "rl.training.stop.training_iteration=1", "--set", "record_video_every=0",
-                    "--set", "rl.training.config.train_batch_size_per_learner=512"], cwd=tmp_path, timeout=600)
+    run = run_rlrt(
+        [
+            "train",
+            "--env",
+            "Acrobot-v1",
+            "--base-dir",
+            str(tmp_path / "job"),
+            "--set",
+            "rl.training.stop.training_iteration=1",
+            "--set",
+            "record_video_every=0",
+            "--set",
+            "rl.training.config.train_batch_size_per_learner=512",
+        ],
+        cwd=tmp_path,
+        timeout=600,
+    )
     output = run.stdout + run.stderr
     assert run.returncode == 0, output[-3000:]
     [line] = [x for x in output.splitlines() if x.startswith("rlrt: PPO settings from Acrobot-v1's spaces")]
@@ -38,9 +52,25 @@ def test_an_env_without_a_preset_trains_with_the_settings_chosen_from_its_spaces
 def test_another_algorithm_than_the_presets_takes_its_own_settings(tmp_path: Path) -> None:
     """`rlrt train --env Acrobot-v1 --algo dqn` (the --help example): DQN with RL Zoo's DQN settings for the spaces,
     none of the default preset's PPO settings, and the record says so."""
-    run = run_rlrt(["train", "--env", "Acrobot-v1", "--algo", "dqn", "--base-dir", str(tmp_path / "job"),
-                    "--set", "rl.training.stop.training_iteration=1", "--set", "record_video_every=0",
-                    "--set", "rl.training.config.min_sample_timesteps_per_iteration=100"], cwd=tmp_path, timeout=600)
+    run = run_rlrt(
+        [
+            "train",
+            "--env",
+            "Acrobot-v1",
+            "--algo",
+            "dqn",
+            "--base-dir",
+            str(tmp_path / "job"),
+            "--set",
+            "rl.training.stop.training_iteration=1",
+            "--set",
+            "record_video_every=0",
+            "--set",
+            "rl.training.config.min_sample_timesteps_per_iteration=100",
+        ],
+        cwd=tmp_path,
+        timeout=600,
+    )
     output = run.stdout + run.stderr
     assert run.returncode == 0, output[-3000:]
     recorded = yaml.safe_load((tmp_path / "job" / "model" / "config.yaml").read_text())
@@ -70,7 +100,7 @@ def assert_outputs_exist(output: str) -> None:
     """Every file or folder the closing "rlrt: outputs:" lines name is there (a folder: not empty)."""
     lines = output.splitlines()
     start = lines.index("rlrt: outputs:")
-    named = [line.strip() for line in lines[start + 1:] if line.startswith("  ")]
+    named = [line.strip() for line in lines[start + 1 :] if line.startswith("  ")]
     assert named, lines[start:]
     for line in named:
         what, folder = line.rsplit(": ", 1)

@@ -18,9 +18,17 @@ import pytest
 from runtime.train.manifest import verify_manifest
 from tests.conftest import REPO_ROOT, rlrt_env
 
-ARGS = ["train", "--set", "rl.training.stop.training_iteration=1000", "--set",
-        "rl.training.stop.episode_reward_mean=100000", "--set", "record_video_every=0",
-        "--set", "rl.training.config.train_batch_size_per_learner=512"]
+ARGS = [
+    "train",
+    "--set",
+    "rl.training.stop.training_iteration=1000",
+    "--set",
+    "rl.training.stop.episode_reward_mean=100000",
+    "--set",
+    "record_video_every=0",
+    "--set",
+    "rl.training.config.train_batch_size_per_learner=512",
+]
 
 
 def _rlrt(base: Path) -> str:
@@ -52,8 +60,7 @@ def test_ctrl_c_to_a_pipeline_keeps_the_save(tmp_path: Path, reader: str) -> Non
     base, log, rc = tmp_path / "job", tmp_path / "log", tmp_path / "rc"
     # `trap : INT` (a handler, not an ignore, so the pipeline's commands get the default action back) lets the
     # shell outlive the Ctrl-C and write rlrt's own exit status.
-    script = (f"trap : INT; {_rlrt(base)} 2>&1 | {reader.format(log=log)} > /dev/null; "
-              f"echo ${{PIPESTATUS[0]}} > {rc}")
+    script = f"trap : INT; {_rlrt(base)} 2>&1 | {reader.format(log=log)} > /dev/null; echo ${{PIPESTATUS[0]}} > {rc}"
     shell = subprocess.Popen(["bash", "-c", script], cwd=REPO_ROOT, env=rlrt_env(None), start_new_session=True)
     try:
         _wait_for(lambda: _progress_rows(base) >= 2, "second iteration", shell)
@@ -72,9 +79,20 @@ def _close_the_terminal(argv: list[str], env: dict[str, str], cwd: Path, until: 
     code."""
     master, slave = pty.openpty()
     # The job's own session with the pty as its controlling terminal, as a terminal window's shell runs it.
-    proc = subprocess.Popen([sys.executable, "-c", "import os, sys; os.setsid(); os.close(os.open(os.ttyname(0), "
-                             "os.O_RDWR)); os.execv(sys.executable, [sys.executable, *sys.argv[1:]])", *argv],
-                            stdin=slave, stdout=slave, stderr=slave, cwd=cwd, env=env)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import os, sys; os.setsid(); os.close(os.open(os.ttyname(0), "
+            "os.O_RDWR)); os.execv(sys.executable, [sys.executable, *sys.argv[1:]])",
+            *argv,
+        ],
+        stdin=slave,
+        stdout=slave,
+        stderr=slave,
+        cwd=cwd,
+        env=env,
+    )
     os.close(slave)
     try:
         seen = b""
@@ -96,8 +114,12 @@ def _close_the_terminal(argv: list[str], env: dict[str, str], cwd: Path, until: 
 def test_a_terminal_closed_under_the_job_keeps_the_save(tmp_path: Path) -> None:
     base = tmp_path / "job"
     # At a terminal the job shows one line per iteration ("iteration 2 | ..."), elsewhere the metric lines.
-    code = _close_the_terminal(["-m", "runtime.cli", *ARGS, "--base-dir", str(base)], rlrt_env(None), REPO_ROOT,
-                               (b"iteration 2 |", b"training_iteration: 2"))
+    code = _close_the_terminal(
+        ["-m", "runtime.cli", *ARGS, "--base-dir", str(base)],
+        rlrt_env(None),
+        REPO_ROOT,
+        (b"iteration 2 |", b"training_iteration: 2"),
+    )
     assert code == 129
     _kept(base, "SIGHUP")
 
@@ -108,20 +130,26 @@ def test_a_terminal_closed_under_a_script_mode_container_lets_the_script_save(tm
     SageMaker stops it, and saves; the job ends with the script's exit 0."""
     from tests.jobs.test_script_stop_jobs import script_mode_tree
 
-    script = ("import os, signal, sys, time\n"
-              "def save(signum, frame):\n"
-              "    time.sleep(1)\n"
-              "    open(os.path.join(os.environ['SM_MODEL_DIR'], 'saved'), 'w').write(signal.Signals(signum).name)\n"
-              "    sys.exit(0)\n"
-              "signal.signal(signal.SIGTERM, save)\n"
-              "print('script: training', flush=True)\n"
-              "while True:\n"
-              "    time.sleep(0.1)\n")
+    script = (
+        "import os, signal, sys, time\n"
+        "def save(signum, frame):\n"
+        "    time.sleep(1)\n"
+        "    open(os.path.join(os.environ['SM_MODEL_DIR'], 'saved'), 'w').write(signal.Signals(signum).name)\n"
+        "    sys.exit(0)\n"
+        "signal.signal(signal.SIGTERM, save)\n"
+        "print('script: training', flush=True)\n"
+        "while True:\n"
+        "    time.sleep(0.1)\n"
+    )
     tree, env = script_mode_tree(tmp_path, script)
     # The whole line: unbuffered, print writes the text and its newline apart, and a terminal closed between the two
     # fails the script's own print (a script that writes after its terminal closed dies of EIO in its own code).
-    code = _close_the_terminal([str(REPO_ROOT / "entrypoints" / "container.py"), "train"], env, tmp_path,
-                               (b"script: training\r\n", b"script: training\n"))
+    code = _close_the_terminal(
+        [str(REPO_ROOT / "entrypoints" / "container.py"), "train"],
+        env,
+        tmp_path,
+        (b"script: training\r\n", b"script: training\n"),
+    )
     assert code == 0, tree.failure.read_text() if tree.failure.exists() else "no output/failure"
     assert (tree.model / "saved").read_text() == "SIGTERM"
     assert not tree.failure.exists()

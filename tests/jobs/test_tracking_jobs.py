@@ -13,9 +13,16 @@ import pytest
 from tests.conftest import run_rlrt
 from tests.quiet_logs import unexpected_lines
 
-TINY = ["--set", "rl.training.config.train_batch_size_per_learner=500",
-        "--set", "rl.training.config.minibatch_size=250", "--set", "rl.training.config.num_epochs=1",
-        "--set", "rl.training.stop.training_iteration=3"]
+TINY = [
+    "--set",
+    "rl.training.config.train_batch_size_per_learner=500",
+    "--set",
+    "rl.training.config.minibatch_size=250",
+    "--set",
+    "rl.training.config.num_epochs=1",
+    "--set",
+    "rl.training.stop.training_iteration=3",
+]
 
 
 @pytest.mark.slow
@@ -51,8 +58,12 @@ def test_an_mlflow_run_holds_the_settings_metrics_and_model(tmp_path: Path) -> N
 def test_a_store_that_cannot_be_opened_fails_before_training(tmp_path: Path) -> None:
     uri = "sqlite:////proc/rlrt-no-such-folder/mlflow.db"
     tree = tmp_path / "job"
-    run = run_rlrt(["train", "--track", "mlflow", "--base-dir", str(tree), *TINY], cwd=tmp_path, timeout=200,
-                   MLFLOW_TRACKING_URI=uri)
+    run = run_rlrt(
+        ["train", "--track", "mlflow", "--base-dir", str(tree), *TINY],
+        cwd=tmp_path,
+        timeout=200,
+        MLFLOW_TRACKING_URI=uri,
+    )
     assert run.returncode == 2, (run.stdout + run.stderr)[-3000:]
     failure = (tree / "output" / "failure").read_text()
     assert failure.startswith(f"Cannot track this job with MLflow at {uri}: ") and "MLFLOW_TRACKING_URI" in failure
@@ -82,8 +93,9 @@ def wandb_records(run_file: Path) -> list[object]:
 
 
 @pytest.mark.slow
-def test_an_offline_wandb_run_holds_the_settings_metrics_and_model(tmp_path: Path,
-                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_offline_wandb_run_holds_the_settings_metrics_and_model(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     for name in ("WANDB_MODE", "WANDB_DIR", "WANDB_PROJECT", "WANDB_API_KEY"):
         monkeypatch.delenv(name, raising=False)  # W&B's defaults: offline, no account
     tree = tmp_path / "rlrt-jobs" / "cartpole-ppo-s4"
@@ -121,12 +133,17 @@ def test_an_offline_wandb_run_holds_the_settings_metrics_and_model(tmp_path: Pat
     assert end.exit_code == 0 and kinds.count("exit") == 1
 
 
-def test_a_wandb_folder_that_cannot_be_written_fails_before_training(tmp_path: Path,
-                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_wandb_folder_that_cannot_be_written_fails_before_training(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.delenv("WANDB_MODE", raising=False)
     tree = tmp_path / "job"
-    run = run_rlrt(["train", "--track", "wandb", "--base-dir", str(tree), *TINY], cwd=tmp_path, timeout=200,
-                   WANDB_DIR="/proc/rlrt-no-such-folder")
+    run = run_rlrt(
+        ["train", "--track", "wandb", "--base-dir", str(tree), *TINY],
+        cwd=tmp_path,
+        timeout=200,
+        WANDB_DIR="/proc/rlrt-no-such-folder",
+    )
     assert run.returncode == 2, (run.stdout + run.stderr)[-3000:]
     failure = (tree / "output" / "failure").read_text()
     assert failure.startswith("Cannot track this job with W&B (mode offline, folder /proc/rlrt-no-such-folder): ")

@@ -29,9 +29,15 @@ RAY_REGEX = r"episode_reward_mean: ([-+]?[0-9]*[.]?[0-9]+([eE][-+]?[0-9]+)?)"
 
 # Lines Ray, RLlib or the sound library write that a user cannot act on (runtime/backends/rllib/quiet.py, the
 # job's RAY_AUTH_MODE and SDL_AUDIODRIVER); a job's log must not carry them.
-NOT_ACTIONABLE = ("You are running PPO on the new API stack", "RLModule(config=[RLModuleConfig object])",
-                  "Install gputil", "SIGTERM handler is not set", "Token authentication is enabled", "ALSA lib",
-                  "Trainable.setup took")
+NOT_ACTIONABLE = (
+    "You are running PPO on the new API stack",
+    "RLModule(config=[RLModuleConfig object])",
+    "Install gputil",
+    "SIGTERM handler is not set",
+    "Token authentication is enabled",
+    "ALSA lib",
+    "Trainable.setup took",
+)
 
 
 def assert_no_noise(run: subprocess.CompletedProcess) -> None:
@@ -46,8 +52,10 @@ def progress_rows(base: Path) -> list[dict[str, str]]:
 
 def test_cartpole_in_a_sagemaker_tree(tmp_path: Path) -> None:
     # RLlib's own evaluation in the second iteration (evaluation_interval): reported as well.
-    tree = make_job_tree(tmp_path / "ml", {**TINY, "rl.training.config.evaluation_interval": 2,
-                                           "rl.training.config.evaluation_duration": 1})
+    tree = make_job_tree(
+        tmp_path / "ml",
+        {**TINY, "rl.training.config.evaluation_interval": 2, "rl.training.config.evaluation_duration": 1},
+    )
     run = run_rlrt(["train"], base=tree.base, RLRT_TIMINGS="1")
     assert run.returncode == 0, run.stdout + run.stderr
     # Nothing of the job outlives it: Ray's dashboard and runtime-env agents (the raylet's children) once stayed
@@ -57,10 +65,26 @@ def test_cartpole_in_a_sagemaker_tree(tmp_path: Path) -> None:
     assert len(re.findall(RAY_REGEX, run.stdout)) == 2
     # The start-up timeline (RLRT_TIMINGS=1): every phase once, in order, seconds since the process started.
     timeline = re.findall(r"^rlrt-timing: (.+) ([0-9.]+)$", run.stderr, re.M)
-    assert [name for name, _ in timeline] == ["cli", "job", "spec", "build", "rllib session", "ray init",
-                                              "ray started", "built", "iteration 1", "iteration 2", "loop done",
-                                              "model folder", "exported", "final video", "reporter closed",
-                                              "final video done", "backend closed", "main returned"], run.stderr[-3000:]
+    assert [name for name, _ in timeline] == [
+        "cli",
+        "job",
+        "spec",
+        "build",
+        "rllib session",
+        "ray init",
+        "ray started",
+        "built",
+        "iteration 1",
+        "iteration 2",
+        "loop done",
+        "model folder",
+        "exported",
+        "final video",
+        "reporter closed",
+        "final video done",
+        "backend closed",
+        "main returned",
+    ], run.stderr[-3000:]
     seconds = [float(value) for _, value in timeline]
     assert seconds == sorted(seconds) and 0 < seconds[0] < seconds[-1] < 300
     assert len(re.findall(r"^Training>.*Total reward=(.*?),", run.stdout, re.M)) == 2
@@ -74,8 +98,9 @@ def test_cartpole_in_a_sagemaker_tree(tmp_path: Path) -> None:
     assert (tree.model / "config.yaml").is_file()
     # One torch thread per process for the preset's 64 x 64 network, said in the log and recorded.
     assert config["threads"]["learner"] == 1 and config["threads"]["chosen_by"] == "rlrt's rule"
-    assert re.search(r"^rlrt: torch threads: learner 1, .*rl\.training\.config\.num_threads overrides\)$",
-                     run.stdout, re.M), run.stdout[:2000]
+    assert re.search(
+        r"^rlrt: torch threads: learner 1, .*rl\.training\.config\.num_threads overrides\)$", run.stdout, re.M
+    ), run.stdout[:2000]
     metadata = json.loads((tree.model / "metadata.json").read_text())
     assert metadata["action_space"] == {"type": "Discrete", "n": 2, "start": 0}
     assert metadata["observation_space"]["shape"] == [4]
@@ -84,8 +109,15 @@ def test_cartpole_in_a_sagemaker_tree(tmp_path: Path) -> None:
     rows = progress_rows(tree.base)
     assert len(rows) == 2
     # The learner's own numbers per iteration: PPO has all of them.
-    for column in ("policy_loss", "value_loss", "entropy", "kl", "clip_fraction", "explained_variance",
-                   "learning_rate"):
+    for column in (
+        "policy_loss",
+        "value_loss",
+        "entropy",
+        "kl",
+        "clip_fraction",
+        "explained_variance",
+        "learning_rate",
+    ):
         assert all(math.isfinite(float(row[column])) for row in rows), (column, rows)
     # The preset has no KL penalty (RLlib's own KL is then 0): the KL is rlrt's learner's, of the real update.
     assert all(float(row["kl"]) > 0 and 0 <= float(row["clip_fraction"]) <= 1 for row in rows), rows
@@ -95,6 +127,7 @@ def test_cartpole_in_a_sagemaker_tree(tmp_path: Path) -> None:
     assert not (tree.intermediate / "tensorboard").exists()  # outside /opt/ml one copy: one TensorBoard run a job
     # TensorBoard itself (in the environment, docs/USAGE.md: `tensorboard --logdir ...`) reads the learner's scalars.
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
     events = EventAccumulator(str(tree.base / "output" / "tensorboard")).Reload()
     for tag in ("rlrt/episode_reward_mean", "rlrt/policy_loss", "rlrt/entropy", "rlrt/learning_rate"):
         assert len(events.Scalars(tag)) == 2, (tag, events.Tags()["scalars"])
@@ -126,8 +159,9 @@ def test_unknown_environment_fails_cleanly(tmp_path: Path) -> None:
 
 
 def test_rllib_rejecting_the_configuration_is_a_user_error(tmp_path: Path) -> None:
-    tree = make_job_tree(tmp_path / "ml", {"rl.training.config.sgd_minibatch_size": 5000,
-                                          "rl.training.config.train_batch_size": 1000})
+    tree = make_job_tree(
+        tmp_path / "ml", {"rl.training.config.sgd_minibatch_size": 5000, "rl.training.config.train_batch_size": 1000}
+    )
     run = run_rlrt(["train"], base=tree.base)
     assert run.returncode == 2, run.stderr
     assert "RLlib rejected the PPO configuration" in tree.failure.read_text()
@@ -135,8 +169,9 @@ def test_rllib_rejecting_the_configuration_is_a_user_error(tmp_path: Path) -> No
 
 def test_an_env_config_key_the_environment_does_not_take_is_named(tmp_path: Path) -> None:
     # CartPole takes no 'wind' argument: the environment cannot be built (before: "Framework error: TypeError").
-    tree = make_job_tree(tmp_path / "ml", {"rl.training.config.env_config.wind": 3,
-                                          "rl.training.config.num_workers": 0})
+    tree = make_job_tree(
+        tmp_path / "ml", {"rl.training.config.env_config.wind": 3, "rl.training.config.num_workers": 0}
+    )
     run = run_rlrt(["train"], base=tree.base)
     assert run.returncode == 2, run.stderr[-3000:]
     failure = tree.failure.read_text()
@@ -155,9 +190,14 @@ def test_missing_tree_files_fail_cleanly(tmp_path: Path) -> None:
 
 
 def test_sigterm_saves_a_checkpoint_and_a_new_job_resumes(tmp_path: Path) -> None:
-    tree = make_job_tree(tmp_path / "ml", {"rl.training.stop.training_iteration": 10000,
-                                          "rl.training.stop.episode_reward_mean": 100000,
-                                          "rl.training.checkpoint_freq": 1000})
+    tree = make_job_tree(
+        tmp_path / "ml",
+        {
+            "rl.training.stop.training_iteration": 10000,
+            "rl.training.stop.episode_reward_mean": 100000,
+            "rl.training.checkpoint_freq": 1000,
+        },
+    )
     proc = start_rlrt(["train"], base=tree.base, log=tmp_path / "first.log")
     try:
         deadline = time.monotonic() + 240
@@ -200,8 +240,9 @@ def test_sigterm_saves_a_checkpoint_and_a_new_job_resumes(tmp_path: Path) -> Non
 def test_a_second_job_in_a_running_tree_is_refused_and_a_checkpoints_file_before_training(tmp_path: Path) -> None:
     """Two jobs on one tree would write the same checkpoints: the second exits 2 naming the first's pid (the lock is
     the kernel's, so a dead job's is free at once). ``checkpoints`` that is a file fails at start, naming it."""
-    tree = make_job_tree(tmp_path / "ml", {"rl.training.stop.training_iteration": 10000,
-                                          "rl.training.stop.episode_reward_mean": 100000})
+    tree = make_job_tree(
+        tmp_path / "ml", {"rl.training.stop.training_iteration": 10000, "rl.training.stop.episode_reward_mean": 100000}
+    )
     first = start_rlrt(["train"], base=tree.base, log=tmp_path / "first.log")
     try:
         deadline = time.monotonic() + 240
@@ -234,8 +275,9 @@ def test_a_rerun_says_what_changed_stops_when_already_done_and_refuses_another_n
     assert run_rlrt(["train"], base=tree.base, timeout=240).returncode == 0
 
     model = {p: p.read_bytes() for p in tree.model.rglob("*") if p.is_file()}
-    tree.write_hyperparameters({"rl.training.stop.training_iteration": 2, "rl.training.config.lr": 0.05,
-                                "rl.training.config.gamma": 0.5})
+    tree.write_hyperparameters(
+        {"rl.training.stop.training_iteration": 2, "rl.training.config.lr": 0.05, "rl.training.config.gamma": 0.5}
+    )
     again = run_rlrt(["train"], base=tree.base, timeout=240)
     assert again.returncode == 0, again.stderr[-3000:]
     assert "rlrt: already done (training_iteration 2 >= 2): nothing to train" in again.stdout
@@ -244,8 +286,9 @@ def test_a_rerun_says_what_changed_stops_when_already_done_and_refuses_another_n
     assert "were NOT applied" in line and "gamma: 0.98 -> 0.5" in line and "another tree (--base-dir)" in line
     assert {p: p.read_bytes() for p in tree.model.rglob("*") if p.is_file()} == model  # the model is left as it is
 
-    tree.write_hyperparameters({"rl.training.stop.training_iteration": 3, "rl.training.config.lr": 0.05,
-                                "rl.training.config.gamma": 0.5})
+    tree.write_hyperparameters(
+        {"rl.training.stop.training_iteration": 3, "rl.training.config.lr": 0.05, "rl.training.config.gamma": 0.5}
+    )
     more = run_rlrt(["train"], base=tree.base, timeout=240)
     assert more.returncode == 0, more.stderr[-3000:]
     line = next(x for x in more.stdout.splitlines() if "settings differ from the checkpoint's" in x)
@@ -253,8 +296,9 @@ def test_a_rerun_says_what_changed_stops_when_already_done_and_refuses_another_n
     assert re.findall(r"^training_iteration: (\d+)$", more.stdout, re.M) == ["3"]
     assert f"model (checkpoint, config, metadata): {tree.model}" in more.stdout  # the summary on reruns too
 
-    tree.write_hyperparameters({"rl.training.stop.training_iteration": 4,
-                                "rl.training.config.model_config.fcnet_hiddens": [16]})
+    tree.write_hyperparameters(
+        {"rl.training.stop.training_iteration": 4, "rl.training.config.model_config.fcnet_hiddens": [16]}
+    )
     wider = run_rlrt(["train"], base=tree.base, timeout=240)
     assert wider.returncode == 2, wider.stderr[-3000:]
     assert "holds a network of another shape" in tree.failure.read_text()
@@ -266,9 +310,15 @@ def run_in_terminal(args: list[str], base: Path, timeout: float) -> tuple[int, s
     terminal, 100 columns); its exit code and everything it wrote there, as the terminal received it."""
     master, slave = pty.openpty()
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 100, 0, 0))
-    proc = subprocess.Popen([sys.executable, "-m", "runtime.cli", *args], cwd=str(REPO_ROOT),
-                            env=rlrt_env(base, TERM="xterm"), stdin=slave, stdout=slave, stderr=slave,
-                            start_new_session=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "runtime.cli", *args],
+        cwd=str(REPO_ROOT),
+        env=rlrt_env(base, TERM="xterm"),
+        stdin=slave,
+        stdout=slave,
+        stderr=slave,
+        start_new_session=True,
+    )
     os.close(slave)
     received = bytearray()
     deadline = time.monotonic() + timeout
@@ -294,30 +344,41 @@ def run_in_terminal(args: list[str], base: Path, timeout: float) -> tuple[int, s
 
 
 def test_rlrt_alone_trains_the_default_preset_with_a_progress_bar_and_a_line_per_iteration_in_a_terminal(
-        tmp_path: Path) -> None:
+    tmp_path: Path,
+) -> None:
     """``rlrt`` with no command is ``rlrt train``, as its help says (it used to fail: "arguments are required"). In a
     terminal its bar counts toward the stop that ends the job first, 3 iterations, not the preset's
     300000 steps (an ETA of 14 minutes for a 20 s job), and it is cleared before each line, so no line is glued to a
     bar (``?step/s]rlrt: training PPO...``). Each iteration is one line (steps, steps/s, return against the reward
     the stop waits for, elapsed, ETA), not the 7-8 metric lines a log gets; RLlib's evaluation every second
     iteration shows in the iteration that ran it only (the third reprinted the second's)."""
-    tree = make_job_tree(tmp_path / "ml", {"rl.training.stop.training_iteration": 3, "record_video_every": 0,
-                                           "rl.training.config.train_batch_size_per_learner": 500,
-                                           "rl.training.config.evaluation_interval": 2,
-                                           "rl.training.config.evaluation_duration": 1})
+    tree = make_job_tree(
+        tmp_path / "ml",
+        {
+            "rl.training.stop.training_iteration": 3,
+            "record_video_every": 0,
+            "rl.training.config.train_batch_size_per_learner": 500,
+            "rl.training.config.evaluation_interval": 2,
+            "rl.training.config.evaluation_duration": 1,
+        },
+    )
     code, screen = run_in_terminal([], tree.base, timeout=240)
     assert code == 0, screen[-3000:]
     assert "rlrt: training PPO on CartPole-v1 (preset cartpole-ppo)" in screen
     assert re.search(r"training \(training_iteration 1 of 3\): +33%\|", screen), screen[-3000:]
     assert "timesteps_total" not in "".join(re.findall(r"training \([^)]*\)", screen))
     # What each line shows once the terminal has drawn it: the text after its last carriage return, colours off.
-    shown = [re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", line).rsplit("\r", 1)[-1]
-             for line in screen.replace("\r\n", "\n").split("\n")]
+    shown = [
+        re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", line).rsplit("\r", 1)[-1]
+        for line in screen.replace("\r\n", "\n").split("\n")
+    ]
     assert unexpected_lines("\n".join(shown)) == [], screen[-3000:]
     assert not any(line.startswith(("episode_reward_mean: ", "Training>")) for line in shown), screen[-3000:]
     lines = [line for line in shown if line.startswith("iteration ")]
-    pattern = (r"iteration (\d) \| [0-9,]+ steps, [0-9,]+/s \| return [0-9.]+ \(max [0-9.]+\) / 475 "
-               r"\|( eval [0-9.]+ \|)? \d\d:\d\d(, ETA \d\d:\d\d)?$")
+    pattern = (
+        r"iteration (\d) \| [0-9,]+ steps, [0-9,]+/s \| return [0-9.]+ \(max [0-9.]+\) / 475 "
+        r"\|( eval [0-9.]+ \|)? \d\d:\d\d(, ETA \d\d:\d\d)?$"
+    )
     found = [re.fullmatch(pattern, line) for line in lines]
     assert all(found) and [m.group(1) for m in found if m] == ["1", "2", "3"], lines
     assert [bool(m.group(2)) for m in found if m] == [False, True, False], lines  # evaluated in iteration 2 only
@@ -328,8 +389,9 @@ def test_rlrt_alone_trains_the_default_preset_with_a_progress_bar_and_a_line_per
 
 def test_more_env_runners_than_cpus_are_capped_with_one_line(tmp_path: Path) -> None:
     """The seeds' ``num_workers: 4`` on a 2-CPU machine: RLlib would wait without end for CPUs Ray cannot give."""
-    tree = make_job_tree(tmp_path / "ml", {"rl.training.stop.training_iteration": 1,
-                                          "rl.training.config.num_workers": 4})
+    tree = make_job_tree(
+        tmp_path / "ml", {"rl.training.stop.training_iteration": 1, "rl.training.config.num_workers": 4}
+    )
     run = run_rlrt(["train"], base=tree.base, timeout=240)  # SM_NUM_CPUS=2 (tests.conftest.rlrt_env)
     assert run.returncode == 0, run.stderr[-3000:]
     assert run.stdout.count("4 env runners asked") == 1 and "training with 1 (more would wait" in run.stdout
@@ -338,9 +400,14 @@ def test_more_env_runners_than_cpus_are_capped_with_one_line(tmp_path: Path) -> 
 
 def test_ctrl_c_saves_a_checkpoint_like_sigterm_and_exits_130(tmp_path: Path) -> None:
     """Ctrl-C in a terminal: SIGINT to the whole foreground process group (the job and Ray's processes alike)."""
-    tree = make_job_tree(tmp_path / "ml", {"rl.training.stop.training_iteration": 10000,
-                                          "rl.training.stop.episode_reward_mean": 100000,
-                                          "rl.training.checkpoint_freq": 1000})
+    tree = make_job_tree(
+        tmp_path / "ml",
+        {
+            "rl.training.stop.training_iteration": 10000,
+            "rl.training.stop.episode_reward_mean": 100000,
+            "rl.training.checkpoint_freq": 1000,
+        },
+    )
     proc = start_rlrt(["train"], base=tree.base, log=tmp_path / "job.log")  # its own session: a process group
     try:
         deadline = time.monotonic() + 240
@@ -373,16 +440,24 @@ SMALL_BATCH = {
 
 @pytest.mark.parametrize(
     ("script", "env_id", "obs_dim"),
-    [("train-reacher.py", "ReacherBulletEnv-v0", 9), ("train-hopper.py", "HopperBulletEnv-v0", 15),
-     ("train-humanoid.py", "HumanoidBulletEnv-v0", 44)],
+    [
+        ("train-reacher.py", "ReacherBulletEnv-v0", 9),
+        ("train-hopper.py", "HopperBulletEnv-v0", 15),
+        ("train-humanoid.py", "HumanoidBulletEnv-v0", 44),
+    ],
 )
-def test_one_iteration_on_each_robot_through_the_seed_entry_points(tmp_path: Path, script: str, env_id: str,
-                                                                   obs_dim: int) -> None:
+def test_one_iteration_on_each_robot_through_the_seed_entry_points(
+    tmp_path: Path, script: str, env_id: str, obs_dim: int
+) -> None:
     tree = make_job_tree(tmp_path / "ml", SMALL_BATCH)
     # Script mode passes hyperparameters as flags too; the entry point reads hyperparameters.json.
     run = subprocess.run(
         [sys.executable, str(REPO_ROOT / "entrypoints" / script), "--rl.training.stop.training_iteration", "1"],
-        env=rlrt_env(tree.base), capture_output=True, text=True, timeout=400, cwd=tmp_path,
+        env=rlrt_env(tree.base),
+        capture_output=True,
+        text=True,
+        timeout=400,
+        cwd=tmp_path,
     )
     assert run.returncode == 0, run.stderr[-3000:]
     assert "training_iteration: 1" in run.stdout
@@ -396,13 +471,22 @@ def test_one_iteration_on_each_robot_through_the_seed_entry_points(tmp_path: Pat
     # APPO, SAC and DQN: tests/jobs/test_algorithm_names_jobs.py (the same checks, named in lower case).
     [("IMPALA", "CartPole-v1", {"train_batch_size_per_learner": 200})],
 )
-def test_other_rllib_algorithms_build_and_run_an_iteration(tmp_path: Path, algorithm: str, env: str,
-                                                           config: dict) -> None:
+def test_other_rllib_algorithms_build_and_run_an_iteration(
+    tmp_path: Path, algorithm: str, env: str, config: dict
+) -> None:
     preset = tmp_path / f"{algorithm.lower()}.yaml"
-    preset.write_text(json.dumps({
-        "name": f"test-{algorithm.lower()}", "env": env, "algorithm": algorithm, "config": config,
-        "stop": {"training_iteration": 1}, "pass_bar": {"metric": "episode_reward_mean", "value": 0, "source": "test"},
-    }))
+    preset.write_text(
+        json.dumps(
+            {
+                "name": f"test-{algorithm.lower()}",
+                "env": env,
+                "algorithm": algorithm,
+                "config": config,
+                "stop": {"training_iteration": 1},
+                "pass_bar": {"metric": "episode_reward_mean", "value": 0, "source": "test"},
+            }
+        )
+    )
     tree = make_job_tree(tmp_path / "ml", {"preset": str(preset)})
     run = run_rlrt(["train"], base=tree.base)
     assert run.returncode == 0, run.stderr[-3000:]
@@ -422,19 +506,28 @@ def test_dqn_on_the_default_preset_trains_and_serves_rllibs_own_greedy_action(tm
     from runtime.serving.model_store import OnnxPolicy
 
     # 100 sampled steps: the table's replay ratio (RL Zoo's DQN: 4 batches of 512 every 16 steps) trains 25 batches.
-    tree = make_job_tree(tmp_path / "ml", {"rl.training.run": "DQN", "rl.training.stop.training_iteration": 1,
-                                          "rl.training.config.min_sample_timesteps_per_iteration": 100,
-                                          "record_video_every": 0})
+    tree = make_job_tree(
+        tmp_path / "ml",
+        {
+            "rl.training.run": "DQN",
+            "rl.training.stop.training_iteration": 1,
+            "rl.training.config.min_sample_timesteps_per_iteration": 100,
+            "record_video_every": 0,
+        },
+    )
     run = run_rlrt(["train"], base=tree.base, timeout=300, RLRT_TF_PYTHON="")  # no SavedModel asked for
     assert run.returncode == 0, run.stderr[-3000:]
-    assert ("rlrt: preset cartpole-ppo is for PPO: this DQN job takes its environment and stop criteria, not its "
-            "settings (clip_param, entropy_coeff, gamma, grad_clip, lambda, lr") in run.stderr
+    assert (
+        "rlrt: preset cartpole-ppo is for PPO: this DQN job takes its environment and stop criteria, not its "
+        "settings (clip_param, entropy_coeff, gamma, grad_clip, lambda, lr"
+    ) in run.stderr
     assert "no serving exports" not in run.stderr and (tree.model / "policy.onnx").is_file()
     # No SavedModel was asked for (RLRT_TF_PYTHON): metadata.json says why there is none, the log does not.
     assert json.loads((tree.model / "metadata.json").read_text())["serving"]["tensorflow_skipped"]
     assert unexpected_lines(run.stdout + run.stderr) == [] and "TensorFlow" not in run.stdout + run.stderr
-    module = RLModule.from_checkpoint(str(tree.model.joinpath("checkpoint", "learner_group", "learner", "rl_module",
-                                                              "default_policy")))
+    module = RLModule.from_checkpoint(
+        str(tree.model.joinpath("checkpoint", "learner_group", "learner", "rl_module", "default_policy"))
+    )
     observations = np.random.default_rng(0).uniform(-0.2, 0.2, (32, 4)).astype(np.float32)
     with torch.no_grad():
         rllib = module.forward_inference({"obs": torch.as_tensor(observations)})["actions"].numpy()

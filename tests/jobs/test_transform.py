@@ -45,8 +45,10 @@ def test_jsonlines_folder_single_and_multi_record(cartpole_model: Path, states: 
         out = tmp_path / strategy
         summary = transform(model, folder, out, TransformOptions(strategy=strategy), show_progress=False)
         assert summary.records == 320 and summary.files == 2
-        outputs[strategy] = [(out / "env_states_1.json.out").read_text(),
-                             (out / "more" / "env_states_2.jsonl.out").read_text()]
+        outputs[strategy] = [
+            (out / "env_states_1.json.out").read_text(),
+            (out / "more" / "env_states_2.jsonl.out").read_text(),
+        ]
     assert outputs["SingleRecord"] == outputs["MultiRecord"]
     lines = outputs["MultiRecord"][0].splitlines()
     assert len(lines) == 300
@@ -79,8 +81,13 @@ def test_csv_accept_and_multirecord_json_minibatches(reacher_model: Path, tmp_pa
     actions = np.loadtxt(tmp_path / "csv" / "s.csv.out", delimiter=",")
     np.testing.assert_allclose(actions, onnx_primary(model, observations), atol=1e-6)
     # MultiRecord + application/json: one {"predictions": [...]} per mini-batch of at most max_payload_mb.
-    transform(model, tmp_path / "in", tmp_path / "json",
-              TransformOptions(accept="application/json", max_payload_mb=0.001), show_progress=False)
+    transform(
+        model,
+        tmp_path / "in",
+        tmp_path / "json",
+        TransformOptions(accept="application/json", max_payload_mb=0.001),
+        show_progress=False,
+    )
     batches = [json.loads(line)["predictions"] for line in (tmp_path / "json" / "s.csv.out").read_text().splitlines()]
     assert len(batches) > 1
     np.testing.assert_allclose(np.concatenate(batches), actions, atol=1e-6)
@@ -102,31 +109,66 @@ def test_split_none_and_a_model_tarball(cartpole_model: Path, tmp_path: Path) ->
 def test_cli_transform_and_its_errors(cartpole_model: Path, tmp_path: Path) -> None:
     model = cartpole_model / "model"
     write_states(tmp_path / "in" / "ok.jsonl", np.zeros((3, 4)))
-    done = run_rlrt(["transform", "--model", str(model), "--input", str(tmp_path / "in"), "--output",
-                     str(tmp_path / "out")], base=tmp_path / "job", timeout=120)
+    done = run_rlrt(
+        ["transform", "--model", str(model), "--input", str(tmp_path / "in"), "--output", str(tmp_path / "out")],
+        base=tmp_path / "job",
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     assert "transformed 3 records in 1 file(s)" in done.stdout
     assert len((tmp_path / "out" / "ok.jsonl.out").read_text().splitlines()) == 3
 
     (tmp_path / "bad").mkdir()
     (tmp_path / "bad" / "broken.jsonl").write_text("[1, 2, 3, 4]\n[1, 2, 3]\n")
-    failed = run_rlrt(["transform", "--model", str(model), "--input", str(tmp_path / "bad"), "--output",
-                       str(tmp_path / "out2")], base=tmp_path / "job", timeout=120)
+    failed = run_rlrt(
+        ["transform", "--model", str(model), "--input", str(tmp_path / "bad"), "--output", str(tmp_path / "out2")],
+        base=tmp_path / "job",
+        timeout=120,
+    )
     assert failed.returncode == 2
     assert "broken.jsonl:2: each observation must have 4 numbers, got 3" in failed.stderr
     assert not list((tmp_path / "out2").glob("*")), "no partial output is left behind"
 
-    wrong = run_rlrt(["transform", "--model", str(model), "--input", str(tmp_path / "in"), "--output",
-                      str(tmp_path / "out3"), "--strategy", "Everything"], base=tmp_path / "job", timeout=120)
+    wrong = run_rlrt(
+        [
+            "transform",
+            "--model",
+            str(model),
+            "--input",
+            str(tmp_path / "in"),
+            "--output",
+            str(tmp_path / "out3"),
+            "--strategy",
+            "Everything",
+        ],
+        base=tmp_path / "job",
+        timeout=120,
+    )
     assert wrong.returncode == 2 and "strategy must be one of SingleRecord, MultiRecord" in wrong.stderr
-    missing = run_rlrt(["transform", "--model", str(tmp_path / "nomodel"), "--input", str(tmp_path / "in"),
-                        "--output", str(tmp_path / "out4")], base=tmp_path / "job", timeout=120)
+    missing = run_rlrt(
+        [
+            "transform",
+            "--model",
+            str(tmp_path / "nomodel"),
+            "--input",
+            str(tmp_path / "in"),
+            "--output",
+            str(tmp_path / "out4"),
+        ],
+        base=tmp_path / "job",
+        timeout=120,
+    )
     assert missing.returncode == 2 and "No model at" in missing.stderr
 
 
-@pytest.mark.parametrize("args", [["transform", "--model", "missing-model", "--input", "x.csv", "--output", "out"],
-                                  ["export", "--model-dir", "missing-model"],
-                                  ["serve", "--model", "missing-model", "--port", "0"]])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["transform", "--model", "missing-model", "--input", "x.csv", "--output", "out"],
+        ["export", "--model-dir", "missing-model"],
+        ["serve", "--model", "missing-model", "--port", "0"],
+    ],
+)
 def test_a_laptop_command_beside_jobs_leaves_a_real_opt_ml_alone(tmp_path: Path, args: list[str]) -> None:
     """serve, transform and export outside a job tree (no SAGEMAKER_BASE_DIR) print their refusal and write no
     failure file: not into /opt/ml, which they must not create either."""

@@ -14,17 +14,22 @@ from unity_player.build import make_player, running_players
 from tests.unit.test_unity_training import TRAIN_UNITY, free_base_port
 
 GAME = "basic_env_linux.x86_64"
-MISSING_LIBRARY = "./basic_env_linux.x86_64: error while loading shared libraries: libGLU.so.1: cannot open shared " \
-                  "object file: No such file or directory"
+MISSING_LIBRARY = (
+    "./basic_env_linux.x86_64: error while loading shared libraries: libGLU.so.1: cannot open shared "
+    "object file: No such file or directory"
+)
 
 
 def _tree(tmp_path: Path, **extra: object):
-    return make_job_tree(tmp_path / "ml", {
-        "rl.training.config.env_config.env_name": GAME,
-        "rl.training.config.env_config.base_port": free_base_port(),
-        "rl.training.stop.training_iteration": 1,
-        **extra,
-    })
+    return make_job_tree(
+        tmp_path / "ml",
+        {
+            "rl.training.config.env_config.env_name": GAME,
+            "rl.training.config.env_config.base_port": free_base_port(),
+            "rl.training.stop.training_iteration": 1,
+            **extra,
+        },
+    )
 
 
 def _executable(path: Path, content: bytes) -> Path:
@@ -47,11 +52,14 @@ def _assert_user_error(result, tree, *words: str) -> str:
 
 def test_a_game_that_exits_at_start_names_its_exit_code_and_last_lines(tmp_path: Path) -> None:
     tree = _tree(tmp_path)
-    _executable(tree.channel("train") / GAME,
-                f"#!/bin/sh\necho 'Loading player data'\necho '{MISSING_LIBRARY}' >&2\nexit 127\n".encode())
+    _executable(
+        tree.channel("train") / GAME,
+        f"#!/bin/sh\necho 'Loading player data'\necho '{MISSING_LIBRARY}' >&2\nexit 127\n".encode(),
+    )
     result = run_rlrt(TRAIN_UNITY, base=tree.base, timeout=120)
-    _assert_user_error(result, tree, "could not start", "return code 127", "Loading player data", MISSING_LIBRARY,
-                       "unity-0.log")
+    _assert_user_error(
+        result, tree, "could not start", "return code 127", "Loading player data", MISSING_LIBRARY, "unity-0.log"
+    )
     log = (tree.intermediate / "unity-0.log").read_text()
     assert "Loading player data" in log and MISSING_LIBRARY in log
 

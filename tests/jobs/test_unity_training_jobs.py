@@ -33,11 +33,17 @@ def test_player_uploaded_to_the_train_channel(tmp_path: Path) -> None:
     The player also dies mid-episode once (after 100 steps): the env runner logs a clear error naming the player's
     log, RLlib re-creates the environment (a new player on the same port) and training goes on.
     """
-    tree = make_job_tree(tmp_path / "ml", tiny(**{
-        "rl.training.config.env_config.env_name": "basic_env_linux.x86_64",
-        "rl.training.config.env_config.timeout_wait": 10,  # mlagents checks the player every timeout_wait / 10 s
-        "rl.training.stop.training_iteration": 2,
-    }))
+    tree = make_job_tree(
+        tmp_path / "ml",
+        tiny(
+            **{
+                "rl.training.config.env_config.env_name": "basic_env_linux.x86_64",
+                # mlagents checks the player every timeout_wait / 10 s
+                "rl.training.config.env_config.timeout_wait": 10,
+                "rl.training.stop.training_iteration": 2,
+            }
+        ),
+    )
     marker = tmp_path / "crashed-once"
     crash_once = ["--crash-after-steps", "100", "--crash-once", str(marker)]
     make_player(tree.channel("train"), "basic_env_linux", crash_once, executable=False)  # S3 loses the mode bits
@@ -67,10 +73,15 @@ def test_player_uploaded_to_the_train_channel(tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_multi_agent_game(tmp_path: Path) -> None:
     """The multi-agent preset: one policy per behavior, agents '<behavior>_<id>', on the 3DBall-like stand-in."""
-    tree = make_job_tree(tmp_path / "ml", {
-        "preset": "unity-3dball-ppo",
-        **tiny(**{"rl.training.stop.training_iteration": 1, "rl.training.config.train_batch_size_per_learner": 300}),
-    })
+    tree = make_job_tree(
+        tmp_path / "ml",
+        {
+            "preset": "unity-3dball-ppo",
+            **tiny(
+                **{"rl.training.stop.training_iteration": 1, "rl.training.config.train_batch_size_per_learner": 300}
+            ),
+        },
+    )
     ball = ["--game", "ball", "--agents", "3", "--max-step", "50"]
     make_player(tree.channel("train") / "3DBall_linux", "3DBall", ball)
     result = run_rlrt(["train"], base=tree.base, timeout=240)
@@ -78,8 +89,12 @@ def test_multi_agent_game(tmp_path: Path) -> None:
     assert "training PPO on UnityMultiAgent" in result.stdout and "episode_reward_mean: " in result.stdout
     assert unexpected_lines(result.stdout + result.stderr) == []  # ML-Agents' lines once, Ray's C++ notice left out
     metadata = json.loads((tree.model / "metadata.json").read_text())
-    assert metadata["observation_space"] == {"type": "Dict", "spaces": {"3DBall_team=0": {
-        "type": "Box", "shape": [8], "dtype": "float32", "low": ["-inf"] * 8, "high": ["inf"] * 8}}}
+    assert metadata["observation_space"] == {
+        "type": "Dict",
+        "spaces": {
+            "3DBall_team=0": {"type": "Box", "shape": [8], "dtype": "float32", "low": ["-inf"] * 8, "high": ["inf"] * 8}
+        },
+    }
     assert metadata["action_space"]["spaces"]["3DBall_team=0"]["shape"] == [2]
     assert (tree.model / "checkpoint").is_dir()
     # One export per policy (policies/<policy id>/); a model with one policy serves it without being told which.
@@ -102,8 +117,9 @@ def assert_served_like_the_checkpoint(model: Path, policy_id: str, observation_d
 
     from runtime.serving.model_store import OnnxPolicy
 
-    module = RLModule.from_checkpoint(str(model.joinpath("checkpoint", "learner_group", "learner", "rl_module",
-                                                         policy_id)))
+    module = RLModule.from_checkpoint(
+        str(model.joinpath("checkpoint", "learner_group", "learner", "rl_module", policy_id))
+    )
     observations = np.random.default_rng(0).normal(size=(16, observation_dim)).astype(np.float32)
     with torch.no_grad():
         inputs = module.forward_inference({"obs": torch.as_tensor(observations)})["action_dist_inputs"].numpy()
@@ -115,11 +131,14 @@ def assert_served_like_the_checkpoint(model: Path, policy_id: str, observation_d
 
 def test_registry_id_without_internet_fails_clearly(tmp_path: Path) -> None:
     """No train channel, no local manifest, nothing cached and no internet: exit 2 and a failure file saying how."""
-    tree = make_job_tree(tmp_path / "ml", {
-        "rl.training.config.env_config.env_name": "Basic",
-        "rl.training.config.env_config.registry_url": "http://127.0.0.1:9/manifest.yaml",
-        "rl.training.config.env_config.cache_dir": str(tmp_path / "empty-cache"),
-    })
+    tree = make_job_tree(
+        tmp_path / "ml",
+        {
+            "rl.training.config.env_config.env_name": "Basic",
+            "rl.training.config.env_config.registry_url": "http://127.0.0.1:9/manifest.yaml",
+            "rl.training.config.env_config.cache_dir": str(tmp_path / "empty-cache"),
+        },
+    )
     result = run_rlrt(TRAIN_UNITY, base=tree.base, timeout=120)
     assert result.returncode == 2, result.stderr[-3000:]
     failure = tree.failure.read_text()
@@ -129,18 +148,19 @@ def test_registry_id_without_internet_fails_clearly(tmp_path: Path) -> None:
 
 
 def test_missing_player_in_train_channel(tmp_path: Path) -> None:
-    tree = make_job_tree(tmp_path / "ml", {
-        "rl.training.config.env_config.env_name": "mygame.x86_64",
-        "rl.training.config.env_config.download": False,
-    })
+    tree = make_job_tree(
+        tmp_path / "ml",
+        {
+            "rl.training.config.env_config.env_name": "mygame.x86_64",
+            "rl.training.config.env_config.download": False,
+        },
+    )
     make_player(tree.channel("train"), "other_game")
     result = run_rlrt(TRAIN_UNITY, base=tree.base, timeout=120)
     assert result.returncode == 2
     failure = tree.failure.read_text()
     assert "the train channel" in failure and "has no 'mygame.x86_64' (players there: other_game.x86_64)" in failure
     assert "Traceback" not in result.stderr
-
-
 
 
 @pytest.mark.slow
@@ -166,8 +186,9 @@ def test_a_game_with_continuous_and_discrete_actions(tmp_path: Path) -> None:
     head = metadata["serving"]["head"]
     assert (head["kind"], head["size"], head["parts"]) == ("hybrid", 2, [3, 2])
 
-    module = RLModule.from_checkpoint(str(tree.model.joinpath("checkpoint", "learner_group", "learner", "rl_module",
-                                                              "default_policy")))
+    module = RLModule.from_checkpoint(
+        str(tree.model.joinpath("checkpoint", "learner_group", "learner", "rl_module", "default_policy"))
+    )
     observations = np.eye(20, dtype=np.float32)  # the game's one-hot positions
     with torch.no_grad():
         inputs = module.forward_inference({"obs": torch.as_tensor(observations)})["action_dist_inputs"]
@@ -180,8 +201,10 @@ def test_a_game_with_continuous_and_discrete_actions(tmp_path: Path) -> None:
     assert check.returncode == 0 and "mlagents/Basic.onnx passes ML-Agents' loader rules" in check.stdout, check.stderr
 
     record = tmp_path / "episodes.jsonl"
-    evaluation = make_job_tree(tmp_path / "evaluate", {"evaluate_episodes": 2, "env": "Basic",
-                                                       "rl.training.config.env_config.base_port": free_base_port()})
+    evaluation = make_job_tree(
+        tmp_path / "evaluate",
+        {"evaluate_episodes": 2, "env": "Basic", "rl.training.config.env_config.base_port": free_base_port()},
+    )
     make_player(evaluation.channel("train"), "Basic", [*hybrid, "--record", str(record)])
     played = run_rlrt(["evaluate", "--model", str(tree.model)], base=evaluation.base, timeout=240)
     assert played.returncode == 0, played.stdout[-3000:] + played.stderr[-3000:]
@@ -216,21 +239,29 @@ def test_a_camera_only_game(tmp_path: Path) -> None:
     output = result.stdout + result.stderr
     assert "taking actor" not in output and "Validation of EnvRunner failed" not in output, output[-3000:]
 
-    tree = make_job_tree(tmp_path / "ml", tiny(**{
-        "rl.training.stop.training_iteration": 1,
-        "rl.training.config.model_config": {"conv_filters": [[16, [4, 4], 2], [32, [4, 4], 2]]}}))
+    tree = make_job_tree(
+        tmp_path / "ml",
+        tiny(
+            **{
+                "rl.training.stop.training_iteration": 1,
+                "rl.training.config.model_config": {"conv_filters": [[16, [4, 4], 2], [32, [4, 4], 2]]},
+            }
+        ),
+    )
     make_player(tree.channel("train"), "Basic", camera)
     result = run_rlrt(TRAIN_UNITY, base=tree.base, timeout=240)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     metadata = json.loads((tree.model / "metadata.json").read_text())
     assert metadata["observation_space"]["shape"] == [8, 20, 3]
-    module = RLModule.from_checkpoint(str(tree.model.joinpath("checkpoint", "learner_group", "learner", "rl_module",
-                                                              "default_policy")))
+    module = RLModule.from_checkpoint(
+        str(tree.model.joinpath("checkpoint", "learner_group", "learner", "rl_module", "default_policy"))
+    )
     frames = np.random.default_rng(0).uniform(0.0, 1.0, (6, 8, 20, 3)).astype(np.float32)
     with torch.no_grad():
         logits = module.forward_inference({"obs": torch.as_tensor(frames)})["action_dist_inputs"].numpy()
-    np.testing.assert_array_equal(OnnxPolicy(tree.model).predict(frames.reshape(6, -1))["actions"],
-                                  logits.argmax(axis=1))
+    np.testing.assert_array_equal(
+        OnnxPolicy(tree.model).predict(frames.reshape(6, -1))["actions"], logits.argmax(axis=1)
+    )
     check = run_rlrt(["export", "--model-dir", str(tree.model), "--check"], base=tree.base, timeout=120)
     assert check.returncode == 0 and "mlagents/Basic.onnx passes ML-Agents' loader rules" in check.stdout, check.stderr
     from runtime.export.mlagents_check import read_signature

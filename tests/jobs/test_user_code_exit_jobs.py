@@ -16,7 +16,7 @@ from tests.jobs.test_sagemaker_rl_jobs import TINY, run_script_mode
 USER_LOG = "20 bytes, unclosed.\n"
 """What each script writes to a file it never closes (20 bytes, in the file object's buffer until the exit)."""
 
-LAUNCHER_SCRIPT = '''
+LAUNCHER_SCRIPT = """
 import gymnasium as gym
 from ray.tune.registry import register_env
 from sagemaker_rl.ray_launcher import SageMakerRayLauncher
@@ -36,7 +36,7 @@ class Launcher(SageMakerRayLauncher):
 
 if __name__ == "__main__":
     Launcher().train_main()
-'''
+"""
 
 RLRT_SCRIPT = '''
 import gymnasium
@@ -73,8 +73,14 @@ def test_rlrt_train_from_a_users_script_with_its_own_env_keeps_its_unclosed_file
     script = tmp_path / "train.py"
     script.write_text(textwrap.dedent(RLRT_SCRIPT.format(log=str(log), text=USER_LOG)))
     tree = make_job_tree(tmp_path / "ml", {"rl.training.stop.training_iteration": 1, "record_video_every": 0})
-    run = subprocess.run([sys.executable, str(script)], env=rlrt_env(tree.base), capture_output=True, text=True,
-                         timeout=300, cwd=tmp_path)
+    run = subprocess.run(
+        [sys.executable, str(script)],
+        env=rlrt_env(tree.base),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=tmp_path,
+    )
     assert run.returncode == 0, (run.stdout + run.stderr)[-4000:]
     assert "training_iteration: 1" in run.stdout and "MyCartPole-v0" in run.stdout
     assert log.read_text() == USER_LOG

@@ -67,8 +67,9 @@ def test_a_checkpoints_disk_without_room_is_named_before_training(tmp_path: Path
 
     tree = make_job_tree(tmp_path / "ml", {"rl.training.stop.training_iteration": 1})
     tree.checkpoints.mkdir(parents=True, exist_ok=True)
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(tree.checkpoints)],
-                             capture_output=True, text=True)
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(tree.checkpoints)], capture_output=True, text=True
+    )
     if mounted.returncode != 0:
         pytest.skip(f"cannot mount a small tmpfs here ({mounted.stderr.strip() or mounted.returncode})")
     try:
@@ -89,16 +90,23 @@ def test_a_rerun_names_the_file_that_keeps_an_earlier_typo(tmp_path: Path) -> No
     again = run_rlrt(["train", "--base-dir", str(base), "--set", "rl.training.config.lr=0.001"], timeout=120)
     assert again.returncode == 2, again.stderr[-2000:]
     failure = (base / "output" / "failure").read_text()
-    assert (f"rl.training.config.lrr is set in {base / 'input' / 'config' / 'hyperparameters.json'}, not on this "
-            "command line") in failure
+    assert (
+        f"rl.training.config.lrr is set in {base / 'input' / 'config' / 'hyperparameters.json'}, not on this "
+        "command line"
+    ) in failure
 
 
 def test_a_typo_is_named_before_ray_or_rllib_start(tmp_path: Path) -> None:
     """an unknown configuration key is found from the stored RLlib keys before RLlib is imported or Ray
     started (bench/typo.py measures the seconds)."""
-    done = run_rlrt(["train", "--base-dir", str(tmp_path / "job"), "--set", "rl.training.config.lrr=1"], timeout=60,
-                    RLRT_TIMINGS="1")
+    done = run_rlrt(
+        ["train", "--base-dir", str(tmp_path / "job"), "--set", "rl.training.config.lrr=1"],
+        timeout=60,
+        RLRT_TIMINGS="1",
+    )
     assert done.returncode == 2, done.stderr[-2000:]
-    assert ("Invalid hyperparameter: Unknown PPO configuration key 'rl.training.config.lrr'. Did you mean "
-            "'rl.training.config.lr'?") in (tmp_path / "job" / "output" / "failure").read_text()
+    assert (
+        "Invalid hyperparameter: Unknown PPO configuration key 'rl.training.config.lrr'. Did you mean "
+        "'rl.training.config.lr'?"
+    ) in (tmp_path / "job" / "output" / "failure").read_text()
     assert "Started a local Ray instance" not in done.stderr and "rlrt-timing: spec" not in done.stderr

@@ -14,8 +14,12 @@ import pytest
 from tests.conftest import make_job_tree, run_rlrt
 
 # One env, no remote runners: complete episodes in every 2048-step iteration, quick on a busy machine.
-SMALL = {"preset": "cartpole-ppo", "rl.training.config.num_envs_per_env_runner": 1,
-         "rl.training.config.num_env_runners": 0, "seed": 3}
+SMALL = {
+    "preset": "cartpole-ppo",
+    "rl.training.config.num_envs_per_env_runner": 1,
+    "rl.training.config.num_env_runners": 0,
+    "seed": 3,
+}
 
 
 def returns(base: Path) -> list[float]:
@@ -26,9 +30,15 @@ def returns(base: Path) -> list[float]:
 @pytest.mark.slow
 def test_warm_start_from_a_model_tarball_and_a_foreign_model_is_refused(tmp_path: Path) -> None:
     # The source trains with the preset's 32 vectorised CartPoles (~4x the steps per second of one env).
-    source = make_job_tree(tmp_path / "source", {**SMALL, "rl.training.config.num_envs_per_env_runner": 32,
-                                                 "rl.training.stop.episode_reward_mean": 120,
-                                                 "rl.training.stop.training_iteration": 25})
+    source = make_job_tree(
+        tmp_path / "source",
+        {
+            **SMALL,
+            "rl.training.config.num_envs_per_env_runner": 32,
+            "rl.training.stop.episode_reward_mean": 120,
+            "rl.training.stop.training_iteration": 25,
+        },
+    )
     run = run_rlrt(["train"], base=source.base, timeout=600)
     assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-3000:]
     learned = returns(source.base)
@@ -51,9 +61,15 @@ def test_warm_start_from_a_model_tarball_and_a_foreign_model_is_refused(tmp_path
     assert first > 2 * fresh_first and first > 0.5 * trained_last, (first, fresh_first, trained_last)
 
     # Another environment (Acrobot-v1: Box(6,) observations, 3 actions): refused before training, naming both.
-    other = make_job_tree(tmp_path / "other", {**SMALL, "rl.training.env": "Acrobot-v1",
-                                               "pretrained_model": str(source.model),
-                                               "rl.training.stop.training_iteration": 1})
+    other = make_job_tree(
+        tmp_path / "other",
+        {
+            **SMALL,
+            "rl.training.env": "Acrobot-v1",
+            "pretrained_model": str(source.model),
+            "rl.training.stop.training_iteration": 1,
+        },
+    )
     run = run_rlrt(["train"], base=other.base, timeout=600)
     assert run.returncode == 2, run.stdout[-2000:] + run.stderr[-2000:]
     failure = other.failure.read_text()
@@ -64,8 +80,14 @@ def test_warm_start_from_a_model_tarball_and_a_foreign_model_is_refused(tmp_path
 
 
 def test_a_pretrained_path_that_does_not_exist_is_named(tmp_path: Path) -> None:
-    tree = make_job_tree(tmp_path / "ml", {**SMALL, "pretrained_model": str(tmp_path / "nowhere" / "model.tar.gz"),
-                                           "rl.training.stop.training_iteration": 1})
+    tree = make_job_tree(
+        tmp_path / "ml",
+        {
+            **SMALL,
+            "pretrained_model": str(tmp_path / "nowhere" / "model.tar.gz"),
+            "rl.training.stop.training_iteration": 1,
+        },
+    )
     run = run_rlrt(["train"], base=tree.base, timeout=600)
     assert run.returncode == 2, run.stdout[-2000:] + run.stderr[-2000:]
     failure = tree.failure.read_text()

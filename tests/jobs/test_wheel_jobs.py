@@ -37,8 +37,11 @@ def test_the_wheel_installs_into_a_fresh_venv_and_trains_from_an_empty_folder(tm
     source = tmp_path / "source"
     shutil.copytree(REPO_ROOT, source, ignore=IGNORED)
     wheels = tmp_path / "wheels"
-    build = _run([sys.executable, "-m", "pip", "wheel", "-v", "--no-deps", "--no-build-isolation", "-w", str(wheels),
-                  "."], cwd=source, env=env)
+    build = _run(
+        [sys.executable, "-m", "pip", "wheel", "-v", "--no-deps", "--no-build-isolation", "-w", str(wheels), "."],
+        cwd=source,
+        env=env,
+    )
     log = build.stdout + build.stderr
     assert build.returncode == 0, log[-5000:]
     assert "would be ignored" not in log, [line for line in log.splitlines() if "would be ignored" in line]
@@ -47,8 +50,11 @@ def test_the_wheel_installs_into_a_fresh_venv_and_trains_from_an_empty_folder(tm
     # Every module and preset is in the wheel (setuptools silently leaves out a package setup.cfg does not name).
     with zipfile.ZipFile(wheel) as archive:
         shipped = set(archive.namelist())
-    expected = {str(p.relative_to(source)) for tree in ("runtime", "envs", "sagemaker_rl")
-                for p in (source / tree).rglob("*.py")}
+    expected = {
+        str(p.relative_to(source))
+        for tree in ("runtime", "envs", "sagemaker_rl")
+        for p in (source / tree).rglob("*.py")
+    }
     expected |= {str(p.relative_to(source)) for p in (source / "sagemaker_rl").glob("*.yaml")}
     expected |= {f"runtime/presets/{p.name}" for p in (source / "presets").glob("*.yaml")}
     assert not expected - shipped, f"missing from the wheel: {sorted(expected - shipped)}"
@@ -60,16 +66,20 @@ def test_the_wheel_installs_into_a_fresh_venv_and_trains_from_an_empty_folder(tm
     made = _run([str(base_python), "-m", "venv", str(venv)], cwd=tmp_path, env=env)
     assert made.returncode == 0, made.stderr
     python = venv / "bin" / "python"
-    site = Path(_run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-                     cwd=tmp_path, env=env).stdout.strip())
+    site = Path(
+        _run(
+            [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"], cwd=tmp_path, env=env
+        ).stdout.strip()
+    )
     (site / "rlrt-test-deps.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
     installed = _run([str(python), "-m", "pip", "install", "--no-deps", str(wheel)], cwd=tmp_path, env=env)
     assert installed.returncode == 0, installed.stdout[-3000:] + installed.stderr[-3000:]
 
     empty = tmp_path / "empty"
     empty.mkdir()
-    where = _run([str(python), "-c", "import runtime, envs; print(runtime.__file__); print(envs.__file__)"],
-                 cwd=empty, env=env)
+    where = _run(
+        [str(python), "-c", "import runtime, envs; print(runtime.__file__); print(envs.__file__)"], cwd=empty, env=env
+    )
     assert where.returncode == 0, where.stderr
     for line in where.stdout.split():
         assert Path(line).resolve().is_relative_to(site.resolve()), f"imported from {line}, not the wheel in {site}"
@@ -84,8 +94,21 @@ def test_the_wheel_installs_into_a_fresh_venv_and_trains_from_an_empty_folder(tm
     assert "cartpole-ppo" in presets.stdout
 
     job = tmp_path / "job"
-    train = _run([rlrt, "train", "--preset", "cartpole-ppo", "--set", "rl.training.stop.training_iteration=1",
-                  "--base-dir", str(job)], cwd=empty, env=env, timeout=600)
+    train = _run(
+        [
+            rlrt,
+            "train",
+            "--preset",
+            "cartpole-ppo",
+            "--set",
+            "rl.training.stop.training_iteration=1",
+            "--base-dir",
+            str(job),
+        ],
+        cwd=empty,
+        env=env,
+        timeout=600,
+    )
     assert train.returncode == 0, train.stdout[-3000:] + train.stderr[-5000:]
     assert (job / "model" / "metadata.json").is_file()
     assert not any(empty.iterdir()), f"the job wrote into the working folder: {list(empty.iterdir())}"

@@ -13,8 +13,15 @@ ZOO = Path(__file__).resolve().parents[1] / "data" / "zoo"
 
 
 def test_the_zoos_ppo_file_trains_its_cartpole_section(tmp_path: Path) -> None:
-    tree = make_job_tree(tmp_path / "ml", {"preset": str(ZOO / "ppo.yml"), "rl.training.env": "CartPole-v1",
-                                           "rl.training.stop.training_iteration": 1, "record_video_every": 0})
+    tree = make_job_tree(
+        tmp_path / "ml",
+        {
+            "preset": str(ZOO / "ppo.yml"),
+            "rl.training.env": "CartPole-v1",
+            "rl.training.stop.training_iteration": 1,
+            "record_video_every": 0,
+        },
+    )
     run = run_rlrt(["train"], base=tree.base, timeout=400)
     assert run.returncode == 0, run.stderr[-3000:]
     assert "rlrt: RL Zoo ppo.yml, CartPole-v1: clip_range='lin_0.2': RLlib's PPO keeps clip_param at 0.2" in run.stderr

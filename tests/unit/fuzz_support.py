@@ -14,7 +14,11 @@ from hypothesis import strategies as st
 
 EXAMPLES = int(os.environ.get("RLRT_FUZZ_EXAMPLES", "40"))
 settings.register_profile(
-    "rlrt-fuzz", derandomize=True, max_examples=EXAMPLES, deadline=2000, print_blob=True,
+    "rlrt-fuzz",
+    derandomize=True,
+    max_examples=EXAMPLES,
+    deadline=2000,
+    print_blob=True,
     # Some strategies build whole files (truncated YAML, CSV, .npy): slower to generate than Hypothesis expects.
     suppress_health_check=[HealthCheck.too_slow],
 )
@@ -25,6 +29,7 @@ HANG_S = 10.0
 @contextlib.contextmanager
 def watchdog(seconds: float = HANG_S) -> Any:
     """Fail an example that runs longer than ``seconds`` (a hang), rather than stalling the suite."""
+
     def expire(signum: int, frame: Any) -> None:
         raise TimeoutError(f"the parser ran longer than {seconds} s")
 
@@ -37,8 +42,9 @@ def watchdog(seconds: float = HANG_S) -> Any:
         signal.signal(signal.SIGALRM, previous)
 
 
-def works_or_user_error(call: Callable[[], Any], errors: tuple[type[BaseException], ...],
-                        culprits: Iterable[str] = ()) -> BaseException | None:
+def works_or_user_error(
+    call: Callable[[], Any], errors: tuple[type[BaseException], ...], culprits: Iterable[str] = ()
+) -> BaseException | None:
     """Run ``call``: it returns, or raises one of ``errors`` with a message naming one of ``culprits``."""
     with watchdog():
         try:
@@ -56,9 +62,31 @@ def works_or_user_error(call: Callable[[], Any], errors: tuple[type[BaseExceptio
 HUGE = st.sampled_from([10**400, -(10**400), 2**63, 1e308, -1e308, 1e-320])
 NONFINITE = st.sampled_from([float("nan"), float("inf"), float("-inf")])
 SCALARS = st.one_of(
-    st.none(), st.booleans(), st.integers(-10**6, 10**6), st.floats(allow_nan=True), HUGE, NONFINITE,
-    st.text(max_size=12), st.sampled_from(["", " ", "4", "0.5", "\"4\"", "1e400", "NaN", "PPO", "true", "[64, 64]",
-                                           "categorical", "huber", "\u00e9t\u00e9", "\x00"]),
+    st.none(),
+    st.booleans(),
+    st.integers(-(10**6), 10**6),
+    st.floats(allow_nan=True),
+    HUGE,
+    NONFINITE,
+    st.text(max_size=12),
+    st.sampled_from(
+        [
+            "",
+            " ",
+            "4",
+            "0.5",
+            '"4"',
+            "1e400",
+            "NaN",
+            "PPO",
+            "true",
+            "[64, 64]",
+            "categorical",
+            "huber",
+            "\u00e9t\u00e9",
+            "\x00",
+        ]
+    ),
 )
 JSONISH = st.recursive(
     SCALARS,

@@ -17,20 +17,24 @@ def usage_error(args: list[str], capsys: pytest.CaptureFixture[str]) -> str:
     return capsys.readouterr().err
 
 
-@pytest.mark.parametrize("args, hint", [
-    (["train", "--sed", "1"], "--sed: did you mean --seed?"),
-    (["train", "--n-timesteps", "1000"], "--n-timesteps: did you mean --timesteps?"),  # RL Zoo's name
-    (["train", "--total-timesteps=5000"], "--total-timesteps: did you mean --timesteps?"),  # SB3's learn()
-    (["train", "--hyperparams", "lr:0.1"], "--hyperparams: did you mean --set?"),
-    (["train", "--base_dir", "x"], "--base_dir: did you mean --base-dir?"),
-    (["collect", "--probablities", "[0.5, 0.5]"], "--probablities: did you mean --probabilities?"),
-    (["serve", "--prot", "8081"], "--prot: did you mean --port?"),
-    (["evaluate-offline", "--modle", "m"], "--modle: did you mean --model?"),
-    (["deepracer-evaluate", "--trails", "3"], "--trails: did you mean --trials?"),
-    (["tune", "t.yaml", "--ouptut", "o"], "--ouptut: did you mean --output?"),
-])
+@pytest.mark.parametrize(
+    "args, hint",
+    [
+        (["train", "--sed", "1"], "--sed: did you mean --seed?"),
+        (["train", "--n-timesteps", "1000"], "--n-timesteps: did you mean --timesteps?"),  # RL Zoo's name
+        (["train", "--total-timesteps=5000"], "--total-timesteps: did you mean --timesteps?"),  # SB3's learn()
+        (["train", "--hyperparams", "lr:0.1"], "--hyperparams: did you mean --set?"),
+        (["train", "--base_dir", "x"], "--base_dir: did you mean --base-dir?"),
+        (["collect", "--probablities", "[0.5, 0.5]"], "--probablities: did you mean --probabilities?"),
+        (["serve", "--prot", "8081"], "--prot: did you mean --port?"),
+        (["evaluate-offline", "--modle", "m"], "--modle: did you mean --model?"),
+        (["deepracer-evaluate", "--trails", "3"], "--trails: did you mean --trials?"),
+        (["tune", "t.yaml", "--ouptut", "o"], "--ouptut: did you mean --output?"),
+    ],
+)
 def test_an_unknown_option_names_the_closest_one_under_the_commands_usage(
-        args: list[str], hint: str, capsys: pytest.CaptureFixture[str]) -> None:
+    args: list[str], hint: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     err = usage_error(args, capsys)
     command = args[0]
     assert f"usage: rlrt {command} " in err and f"rlrt {command}: error: unrecognized arguments: " in err, err
@@ -39,8 +43,9 @@ def test_an_unknown_option_names_the_closest_one_under_the_commands_usage(
 
 def test_a_missing_required_option_beside_a_misspelt_one_names_it(capsys: pytest.CaptureFixture[str]) -> None:
     err = usage_error(["transform", "--inptu", "states/", "--output", "out/"], capsys)
-    assert "rlrt transform: error: the following arguments are required: --input (--inptu: did you mean --input?)" \
-        in err, err
+    assert (
+        "rlrt transform: error: the following arguments are required: --input (--inptu: did you mean --input?)" in err
+    ), err
 
 
 def test_nothing_close_is_named_as_unknown_only(capsys: pytest.CaptureFixture[str]) -> None:

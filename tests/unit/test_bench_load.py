@@ -64,10 +64,12 @@ def test_an_exception_in_the_block_stops_them(load: Any) -> None:
 
 def test_they_stop_on_their_own_when_their_starter_is_killed(tmp_path: Path) -> None:
     """A benchmark SIGKILLed (no ``finally`` runs) leaves no busy process: each sees its parent gone."""
-    script = ("import os, signal, sys\nsys.path.insert(0, sys.argv[1])\nfrom load import background_load\n"
-              "with background_load(processes=2) as started:\n"
-              "    print(' '.join(str(p.pid) for p in started), flush=True)\n"
-              "    os.kill(os.getpid(), signal.SIGKILL)\n")
+    script = (
+        "import os, signal, sys\nsys.path.insert(0, sys.argv[1])\nfrom load import background_load\n"
+        "with background_load(processes=2) as started:\n"
+        "    print(' '.join(str(p.pid) for p in started), flush=True)\n"
+        "    os.kill(os.getpid(), signal.SIGKILL)\n"
+    )
     starter = subprocess.run([sys.executable, "-c", script, str(BENCH)], capture_output=True, text=True, timeout=60)
     assert starter.returncode == -signal.SIGKILL
     pids = [int(pid) for pid in starter.stdout.split()]

@@ -33,9 +33,10 @@ def bench(monkeypatch: pytest.MonkeyPatch) -> tuple[ModuleType, ModuleType]:
 def test_results_md_is_the_generators_output(bench: tuple[ModuleType, ModuleType]) -> None:
     results_table, _ = bench
     expected = results_table.render(results_table.read_rows())
-    assert (BENCH / "RESULTS.md").read_text() == expected, \
-        "bench/RESULTS.md is not what `python bench/results_table.py` writes from bench/results/results.json: " \
+    assert (BENCH / "RESULTS.md").read_text() == expected, (
+        "bench/RESULTS.md is not what `python bench/results_table.py` writes from bench/results/results.json: "
         "edit the JSON (or rerun the benchmark), then run the generator"
+    )
 
 
 def test_the_table_fits_a_screen(bench: tuple[ModuleType, ModuleType]) -> None:
@@ -56,27 +57,54 @@ def test_every_row_is_complete_and_links_a_write_up_that_exists(bench: tuple[Mod
         write_up = results_table.RESULTS / path
         assert write_up.is_file(), row
         if section:
-            headings = [results_table.anchor(line.lstrip("#")) for line in write_up.read_text().splitlines()
-                        if line.startswith("#")]
+            headings = [
+                results_table.anchor(line.lstrip("#"))
+                for line in write_up.read_text().splitlines()
+                if line.startswith("#")
+            ]
             assert section in headings, f"{row['key']}: no section {section!r} in {path}"
 
 
-def test_record_updates_its_row_and_leaves_the_others(bench: tuple[ModuleType, ModuleType], tmp_path: Path,
-                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+def test_record_updates_its_row_and_leaves_the_others(
+    bench: tuple[ModuleType, ModuleType], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     results_table, common = bench
-    other = {"key": "other", "figure": "another figure", "goal": ">= 1", "result": "2", "machine": "Some CPU, 8 cores",
-             "load": "quiet", "date": "2026-01-02", "command": "python bench/other.py", "write_up": "other.md"}
-    mine = {**other, "key": "mine/quiet", "figure": "my figure", "result": "0.5", "date": "2026-01-01",
-            "command": "python bench/mine.py --old", "write_up": "mine.md#a-section"}
+    other = {
+        "key": "other",
+        "figure": "another figure",
+        "goal": ">= 1",
+        "result": "2",
+        "machine": "Some CPU, 8 cores",
+        "load": "quiet",
+        "date": "2026-01-02",
+        "command": "python bench/other.py",
+        "write_up": "other.md",
+    }
+    mine = {
+        **other,
+        "key": "mine/quiet",
+        "figure": "my figure",
+        "result": "0.5",
+        "date": "2026-01-01",
+        "command": "python bench/mine.py --old",
+        "write_up": "mine.md#a-section",
+    }
     results = tmp_path / "results.json"
     results.write_text(json.dumps({"rows": [mine, other]}))
     table = tmp_path / "RESULTS.md"
     monkeypatch.setattr(sys, "argv", [str(BENCH / "mine.py"), "--rounds", "3", "--under-load"])
 
-    common.record("mine/quiet", "0.75 (rounds 0.7, 0.8)", "under load", results=results, table=table,
-                  figure="my figure, renamed", goal=">= 0.5", write_up="elsewhere.md")
-    common.record("new", "7 s", results=results, table=table, figure="a new figure", goal="<= 8 s",
-                  write_up="new.md")
+    common.record(
+        "mine/quiet",
+        "0.75 (rounds 0.7, 0.8)",
+        "under load",
+        results=results,
+        table=table,
+        figure="my figure, renamed",
+        goal=">= 0.5",
+        write_up="elsewhere.md",
+    )
+    common.record("new", "7 s", results=results, table=table, figure="a new figure", goal="<= 8 s", write_up="new.md")
 
     rows = results_table.read_rows(results)
     assert [row["key"] for row in rows] == ["mine/quiet", "other", "new"]

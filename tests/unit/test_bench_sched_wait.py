@@ -43,12 +43,15 @@ def test_its_nice_value_is_the_threads_own(sched_wait: Any) -> None:
     assert sched_wait.threads()[me][3] == os.getpriority(os.PRIO_PROCESS, 0)
 
 
-@pytest.mark.parametrize(("command", "expected"), [
-    ("ray::SingleAgentEnvRunner.sample", "ray::SingleAgentEnvRunner"),
-    ("ray::IDLE", "ray::IDLE"),
-    ("/venv/bin/python -m runtime.cli train", "the job's driver (rlrt)"),
-    ("/venv/bin/python -c import os, sys\nwhile os.getppid() == 1: pass 123", "the background load"),
-    ("/venv/lib/python3.11/site-packages/ray/core/src/ray/raylet/raylet --node-ip-address=1", "raylet"),
-])
+@pytest.mark.parametrize(
+    ("command", "expected"),
+    [
+        ("ray::SingleAgentEnvRunner.sample", "ray::SingleAgentEnvRunner"),
+        ("ray::IDLE", "ray::IDLE"),
+        ("/venv/bin/python -m runtime.cli train", "the job's driver (rlrt)"),
+        ("/venv/bin/python -c import os, sys\nwhile os.getppid() == 1: pass 123", "the background load"),
+        ("/venv/lib/python3.11/site-packages/ray/core/src/ray/raylet/raylet --node-ip-address=1", "raylet"),
+    ],
+)
 def test_kinds_of_process(sched_wait: Any, command: str, expected: str) -> None:
     assert sched_wait.kind(command) == expected

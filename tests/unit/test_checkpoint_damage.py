@@ -14,8 +14,9 @@ from runtime.names import MANIFEST_FILE, STATE_FILE
 from runtime.train.checkpoints import CheckpointManager, TrainingState, describe_space
 from runtime.train.manifest import verify_manifest, write_manifest
 
-JOB = TrainingState(preset="cartpole-ppo", algorithm="PPO", env="CartPole-v1", observation_space="Box(4,)",
-                    action_space="Discrete(2)")
+JOB = TrainingState(
+    preset="cartpole-ppo", algorithm="PPO", env="CartPole-v1", observation_space="Box(4,)", action_space="Discrete(2)"
+)
 
 
 def write(folder: Path) -> None:
@@ -52,12 +53,15 @@ def test_the_manifest_lists_every_file_and_verifies(tmp_path: Path) -> None:
     assert verify_manifest(folder).status == "intact"
 
 
-@pytest.mark.parametrize(("damage", "expected"), [
-    (lambda f: (f / "weights.bin").write_bytes(b"w" * 10), "weights.bin truncated: 10 of 100 bytes"),
-    (lambda f: (f / "sub" / "optimizer.bin").unlink(), "sub/optimizer.bin missing"),
-    (lambda f: (f / "weights.bin").write_bytes(b"x" * 100), "weights.bin changed (sha256 differs)"),
-    (lambda f: (f / MANIFEST_FILE).write_text("{not json"), f"{MANIFEST_FILE} unreadable"),
-])
+@pytest.mark.parametrize(
+    ("damage", "expected"),
+    [
+        (lambda f: (f / "weights.bin").write_bytes(b"w" * 10), "weights.bin truncated: 10 of 100 bytes"),
+        (lambda f: (f / "sub" / "optimizer.bin").unlink(), "sub/optimizer.bin missing"),
+        (lambda f: (f / "weights.bin").write_bytes(b"x" * 100), "weights.bin changed (sha256 differs)"),
+        (lambda f: (f / MANIFEST_FILE).write_text("{not json"), f"{MANIFEST_FILE} unreadable"),
+    ],
+)
 def test_verify_names_what_is_damaged(tmp_path: Path, damage, expected: str) -> None:
     folder = saved(tmp_path, 1).latest()
     damage(folder)
@@ -75,17 +79,22 @@ def test_a_folder_without_manifest_is_unverified_and_an_empty_one_damaged(tmp_pa
     assert verify_manifest(tmp_path / "empty").status == "intact"
 
 
-@pytest.mark.parametrize(("damage", "named"), [
-    (lambda f: (f / "weights.bin").write_bytes(b"w" * 10), "weights.bin truncated: 10 of 100 bytes"),
-    (lambda f: (f / "sub" / "optimizer.bin").unlink(), "sub/optimizer.bin missing"),
-    (lambda f: [p.unlink() for p in f.rglob("*") if p.is_file()], "empty folder"),
-    # Garbage written consistently: the manifest verifies, the state does not parse.
-    (lambda f: ((f / STATE_FILE).write_text("garbage{"), write_manifest(f)), f"{STATE_FILE} unreadable"),
-    (lambda f: ((f / STATE_FILE).write_text('{"training_iteration": "two"}'), write_manifest(f)),
-     "training_iteration is 'two'"),
-    # The files verify but the framework cannot load them.
-    (lambda f: ((f / "weights.bin").write_bytes(b"w"), write_manifest(f)), "does not load: EOFError"),
-])
+@pytest.mark.parametrize(
+    ("damage", "named"),
+    [
+        (lambda f: (f / "weights.bin").write_bytes(b"w" * 10), "weights.bin truncated: 10 of 100 bytes"),
+        (lambda f: (f / "sub" / "optimizer.bin").unlink(), "sub/optimizer.bin missing"),
+        (lambda f: [p.unlink() for p in f.rglob("*") if p.is_file()], "empty folder"),
+        # Garbage written consistently: the manifest verifies, the state does not parse.
+        (lambda f: ((f / STATE_FILE).write_text("garbage{"), write_manifest(f)), f"{STATE_FILE} unreadable"),
+        (
+            lambda f: ((f / STATE_FILE).write_text('{"training_iteration": "two"}'), write_manifest(f)),
+            "training_iteration is 'two'",
+        ),
+        # The files verify but the framework cannot load them.
+        (lambda f: ((f / "weights.bin").write_bytes(b"w"), write_manifest(f)), "does not load: EOFError"),
+    ],
+)
 def test_a_damaged_newest_falls_back_to_the_older_one(tmp_path: Path, damage, named: str) -> None:
     manager = saved(tmp_path, 1, 2, 3)
     damage(tmp_path / "checkpoint_000003")
@@ -146,12 +155,17 @@ def test_no_checkpoint_starts_fresh(tmp_path: Path) -> None:
     assert resume(CheckpointManager(tmp_path))[0] is None
 
 
-@pytest.mark.parametrize(("expected", "named"), [
-    (TrainingState(algorithm="BCQ", env="CartPole-v1"), "algorithm PPO (this job: BCQ)"),
-    (TrainingState(algorithm="PPO", env="Pendulum-v1"), "environment CartPole-v1 (this job: Pendulum-v1)"),
-    (TrainingState(algorithm="PPO", env="CartPole-v1", observation_space="Box(6,)"),
-     "observation space Box(4,) (this job: Box(6,))"),
-])
+@pytest.mark.parametrize(
+    ("expected", "named"),
+    [
+        (TrainingState(algorithm="BCQ", env="CartPole-v1"), "algorithm PPO (this job: BCQ)"),
+        (TrainingState(algorithm="PPO", env="Pendulum-v1"), "environment CartPole-v1 (this job: Pendulum-v1)"),
+        (
+            TrainingState(algorithm="PPO", env="CartPole-v1", observation_space="Box(6,)"),
+            "observation space Box(4,) (this job: Box(6,))",
+        ),
+    ],
+)
 def test_another_jobs_checkpoint_is_refused_not_moved(tmp_path: Path, expected: TrainingState, named: str) -> None:
     manager = saved(tmp_path, 1)
     with pytest.raises(UserError, match="was written by another job") as error:

@@ -40,8 +40,9 @@ def test_a_dangling_link_in_the_checkpoints_place_is_named(tmp_path: Path) -> No
     (tmp_path / "checkpoint_000002").symlink_to(tmp_path / "gone")
     with pytest.raises(UserError) as info:
         manager.save(write, TrainingState(training_iteration=2))
-    assert (f"{tmp_path / 'checkpoint_000002'} is a symbolic link to {tmp_path / 'gone'}, which does not exist"
-            in str(info.value))
+    assert f"{tmp_path / 'checkpoint_000002'} is a symbolic link to {tmp_path / 'gone'}, which does not exist" in str(
+        info.value
+    )
     assert "checkpoint_000001, is kept" in str(info.value)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["checkpoint_000001", "checkpoint_000002"]
 

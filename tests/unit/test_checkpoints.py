@@ -81,7 +81,9 @@ def test_resume_compares_the_recorded_settings_and_refuses_another_network(tmp_p
     trained.save(write, TrainingState(training_iteration=2))
     assert trained.stored_config(trained.latest()) == {"lr": 0.001, "model_config": {"fcnet_hiddens": [64, 64]}}
     assert config_changes({"lr": 0.001, "gamma": 0.99}, {"lr": 0.05, "gamma": 0.99, "seed": 3}) == [
-        "lr: 0.001 -> 0.05", 'seed: "(unset)" -> 3']
+        "lr: 0.001 -> 0.05",
+        'seed: "(unset)" -> 3',
+    ]
     assert config_changes(None, {"lr": 1}) == []  # a checkpoint that recorded nothing: nothing to compare
 
     loaded: list[Path] = []
@@ -94,7 +96,8 @@ def test_resume_compares_the_recorded_settings_and_refuses_another_network(tmp_p
 
 
 def test_an_old_checkpoint_that_cannot_be_removed_is_named_and_never_left_half(
-        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     """A file of the old checkpoint made immutable (``chattr +i``): pruning says so in one line and moves what is
     left aside (a hidden name), instead of leaving a checkpoint folder with half its files, silently."""
     import shutil

@@ -27,13 +27,16 @@ def progress(intermediate: Path, *iterations: IterationMetrics) -> None:
         writer.writerows(asdict(metrics) for metrics in iterations)
 
 
-def test_the_notebooks_plot_reads_the_training_and_evaluation_rewards(tmp_path: Path,
-                                                                     capsys: pytest.CaptureFixture[str]) -> None:
+def test_the_notebooks_plot_reads_the_training_and_evaluation_rewards(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     intermediate = tmp_path / "output" / "intermediate"
-    progress(intermediate,
-             IterationMetrics(1, 2048, 3.5, math.nan, math.nan, math.nan, math.nan, 0, 600.0),  # no episode ended
-             IterationMetrics(2, 4096, 7.0, 22.5, 60.0, 9.0, 22.5, 91, 600.0),
-             IterationMetrics(3, 6144, 10.5, 41.25, 200.0, 10.0, 41.25, 140, 600.0))
+    progress(
+        intermediate,
+        IterationMetrics(1, 2048, 3.5, math.nan, math.nan, math.nan, math.nan, 0, 600.0),  # no episode ended
+        IterationMetrics(2, 4096, 7.0, 22.5, 60.0, 9.0, 22.5, 91, 600.0),
+        IterationMetrics(3, 6144, 10.5, 41.25, 200.0, 10.0, 41.25, 140, 600.0),
+    )
     write_summary(EvaluationResult((200.0, 187.0), (200, 187)), "CartPole-v0", intermediate, io.StringIO())
     report_coach_csv(intermediate)
     written = intermediate / "worker_0.simple_rl_graph.main_level.main_level.agent_0.csv"

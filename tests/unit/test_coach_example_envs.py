@@ -51,7 +51,7 @@ def test_a_gym_021_seed_calling_hash_seed_runs(gym_seeding: object, capsys: pyte
 
         def seed(self, seed=None):  # type: ignore[no-untyped-def]
             self.np_random, seed1 = seeding.np_random(seed)
-            seed2 = seeding.hash_seed(seed1 + 1) % 2 ** 31
+            seed2 = seeding.hash_seed(seed1 + 1) % 2**31
             return [seed1, seed2]
 
         def reset(self):  # type: ignore[no-untyped-def]
@@ -67,11 +67,12 @@ def test_a_gym_021_seed_calling_hash_seed_runs(gym_seeding: object, capsys: pyte
     assert isinstance(Trading().seed(3)[1], int)
     # gym 0.21's values: the SHA-512 of the seed's text, its first 8 bytes little-endian.
     assert seeding.hash_seed(7) == int.from_bytes(hashlib.sha512(b"7").digest()[:8], "little")
-    assert seeding.create_seed(2 ** 70 + 5) == 5 and seeding.create_seed("a") > 0
+    assert seeding.create_seed(2**70 + 5) == 5 and seeding.create_seed("a") > 0
 
 
-def test_an_integer_box_action_space_acts_with_floats(capsys: pytest.CaptureFixture[str],
-                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_integer_box_action_space_acts_with_floats(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     import gym
 
     monkeypatch.setattr(adapters, "_SAID", set())
@@ -100,8 +101,7 @@ def test_an_integer_box_action_space_acts_with_floats(capsys: pytest.CaptureFixt
     assert Catalog._get_dist_cls_from_action_space(env.action_space, framework="torch") is not None
 
 
-def test_an_error_without_message_is_named_by_its_cause(tmp_path: Path,
-                                                        capsys: pytest.CaptureFixture[str]) -> None:
+def test_an_error_without_message_is_named_by_its_cause(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     failure = tmp_path / "failure"
 
     def job() -> None:
@@ -120,7 +120,7 @@ def test_an_error_without_message_is_named_by_its_cause(tmp_path: Path,
     capsys.readouterr()
 
 
-SIMULATOR_ENV = '''
+SIMULATOR_ENV = """
 import subprocess
 
 import gym
@@ -140,17 +140,21 @@ class DataCenter(gym.Env):  # the HVAC example's: its first reset starts EnergyP
 
     def step(self, action):
         return np.zeros(2, np.float32), 0.0, True, {}
-'''
+"""
 
 
 def test_a_coach_level_whose_first_reset_fails_is_named_before_ray_starts(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, gym_seeding: object) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, gym_seeding: object
+) -> None:
     from runtime.errors import UserError
     from sagemaker_rl.coach_levels import register_level
 
     (tmp_path / "simulator_env.py").write_text(SIMULATOR_ENV)
     monkeypatch.syspath_prepend(str(tmp_path))
-    with pytest.raises(UserError, match=r"'sagemaker_rl/simulator_env.DataCenter' failed on its first reset: "
-                                        r"FileNotFoundError: .*/no-such-eplus/energyplus"):
+    with pytest.raises(
+        UserError,
+        match=r"'sagemaker_rl/simulator_env.DataCenter' failed on its first reset: "
+        r"FileNotFoundError: .*/no-such-eplus/energyplus",
+    ):
         register_level("simulator_env:DataCenter", {"config": {"eplus_path": f"{tmp_path}/no-such-eplus/"}})
     sys.modules.pop("simulator_env", None)

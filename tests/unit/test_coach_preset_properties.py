@@ -28,13 +28,44 @@ from sagemaker_rl.compat.coach_steps import EnvironmentEpisodes, EnvironmentStep
 from tests.unit.test_rl_coach_params import PRESETS, rl_coach  # noqa: F401 - the fixture
 
 CONFIG = "rl.training.config."
-ROOTS = ("agent_params", "env_params", "visualization_parameters", "preset_validation_params", "improve_steps",
-         "heatup_steps", "evaluation_steps", "steps_between_evaluation_periods", "reward_model_num_epochs")
-BAD = [-1, 0, -0.5, 1.5, 10**9, -(10**9), "abc", "", None, True, float("nan"), float("inf"), [1], {},
-       EnvironmentSteps(-3), EnvironmentEpisodes(0), TrainingSteps(2.5), Time(-1)]
+ROOTS = (
+    "agent_params",
+    "env_params",
+    "visualization_parameters",
+    "preset_validation_params",
+    "improve_steps",
+    "heatup_steps",
+    "evaluation_steps",
+    "steps_between_evaluation_periods",
+    "reward_model_num_epochs",
+)
+BAD = [
+    -1,
+    0,
+    -0.5,
+    1.5,
+    10**9,
+    -(10**9),
+    "abc",
+    "",
+    None,
+    True,
+    float("nan"),
+    float("inf"),
+    [1],
+    {},
+    EnvironmentSteps(-3),
+    EnvironmentEpisodes(0),
+    TrainingSteps(2.5),
+    Time(-1),
+]
 """Values a preset or a hyperparameter may give a setting by mistake."""
-EXAMPLES = settings(max_examples=int(os.environ.get("RLRT_FUZZ_EXAMPLES", "60")), deadline=None, derandomize=True,
-                    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+EXAMPLES = settings(
+    max_examples=int(os.environ.get("RLRT_FUZZ_EXAMPLES", "60")),
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 
 
 def _leaves(value: Any, path: str, seen: set[int]) -> Iterator[str]:
@@ -95,7 +126,7 @@ def _as_hyperparameter(path: str, value: Any) -> tuple[str, Any] | None:
 
 
 def _rlrt_keys_accept(job: Any) -> list[str]:
-    config = {k[len(CONFIG):]: v for k, v in job.hyperparameters.items() if k.startswith(CONFIG)}
+    config = {k[len(CONFIG) :]: v for k, v in job.hyperparameters.items() if k.startswith(CONFIG)}
     if job.algorithm == "DiscreteBCQ":
         return d3rlpy_problems(job.algorithm, config)
     return rllib_problems(job.algorithm, config)
@@ -105,7 +136,7 @@ def _rlrt_keys_accept(job: Any) -> list[str]:
 def _translated_keys(preset: Path) -> set[str]:
     """The backend's keys the preset becomes, as it is."""
     job = translate(runpy.run_path(str(preset))["graph_manager"])
-    return {key[len(CONFIG):] for key in job.hyperparameters if key.startswith(CONFIG)}
+    return {key[len(CONFIG) :] for key in job.hyperparameters if key.startswith(CONFIG)}
 
 
 def _in_coach_words(message: str, setting: str, translated_keys: set[str]) -> None:
@@ -146,9 +177,9 @@ def _misspelt(name: str, draw: Any) -> str:
     index = draw(st.integers(0, len(name) - 1), label="at")
     kind = draw(st.sampled_from(["drop", "double", "swap"]), label="typo")
     if kind == "drop" and len(name) > 3:
-        return name[:index] + name[index + 1:]
+        return name[:index] + name[index + 1 :]
     if kind == "swap" and index + 1 < len(name) and name[index] != name[index + 1]:
-        return name[:index] + name[index + 1] + name[index] + name[index + 2:]
+        return name[:index] + name[index + 1] + name[index] + name[index + 2 :]
     return name[:index] + name[index] + name[index:]
 
 
@@ -164,7 +195,7 @@ def test_a_misspelt_hyperparameter_is_refused_as_the_file_refuses_it(rl_coach: N
     parts[at] = _misspelt(parts[at], data.draw)
     typo = ".".join(parts)
     gm = runpy.run_path(str(preset))["graph_manager"]
-    parent, _ = _parent(gm, ".".join(path.split(".")[:at + 1]))
+    parent, _ = _parent(gm, ".".join(path.split(".")[: at + 1]))
     applied = CoachConfigurationList()
     applied.store(f"rl.{typo}", 1)
     try:

@@ -21,11 +21,23 @@ from tests.unit.test_rl_coach_params import CARTPOLE, KNAPSACK, MOUNTAIN_CAR, rl
 
 CONFIG, STOP = "rl.training.config.", "rl.training.stop."
 
-NOTEBOOK_CARTPOLE = {"rl.agent_params.algorithm.discount": 0.9, "rl.evaluation_steps:EnvironmentEpisodes": 8,
-                     "improve_steps": 10000, "save_model": 1}
-NOTEBOOK_MOUNTAIN_CAR = {"discount": 0.995, "gae_lambda": 0.997, "evaluation_episodes": 3, "improve_steps": 100000,
-                         "training_freq_env_steps": 75000, "training_learning_rate": 0.004,
-                         "training_batch_size": 256, "training_epochs": 15, "save_model": 1}
+NOTEBOOK_CARTPOLE = {
+    "rl.agent_params.algorithm.discount": 0.9,
+    "rl.evaluation_steps:EnvironmentEpisodes": 8,
+    "improve_steps": 10000,
+    "save_model": 1,
+}
+NOTEBOOK_MOUNTAIN_CAR = {
+    "discount": 0.995,
+    "gae_lambda": 0.997,
+    "evaluation_episodes": 3,
+    "improve_steps": 100000,
+    "training_freq_env_steps": 75000,
+    "training_learning_rate": 0.004,
+    "training_batch_size": 256,
+    "training_epochs": 15,
+    "save_model": 1,
+}
 NOTEBOOK_KNAPSACK = {"rl.agent_params.algorithm.discount": 0.9, "rl.evaluation_steps:EnvironmentEpisodes": 8}
 
 EXAMPLES = [  # (source_dir, preset, the notebook's hyperparameters, Coach's training steps by the notebook's text)
@@ -70,17 +82,19 @@ def rllib_iteration_steps(algorithm: str, config: dict[str, Any]) -> int:
     return 1000 if algorithm == "DQN" else int(config["train_batch_size_per_learner"])
 
 
-@pytest.mark.parametrize(("source_dir", "preset", "hyperparameters", "improve"), EXAMPLES,
-                         ids=[example[1] for example in EXAMPLES])
-def test_the_stop_is_the_environment_steps_coach_played(rl_coach: None, source_dir: Path, preset: str,
-                                                        hyperparameters: dict[str, Any], improve: int) -> None:
+@pytest.mark.parametrize(
+    ("source_dir", "preset", "hyperparameters", "improve"), EXAMPLES, ids=[example[1] for example in EXAMPLES]
+)
+def test_the_stop_is_the_environment_steps_coach_played(
+    rl_coach: None, source_dir: Path, preset: str, hyperparameters: dict[str, Any], improve: int
+) -> None:
     gm = launched(source_dir, preset, hyperparameters)
     assert gm.improve_steps.num_steps == improve
     coach = coach_environment_steps(gm)
     job = translate(gm)
-    config = {k[len(CONFIG):]: v for k, v in job.hyperparameters.items() if k.startswith(CONFIG)}
+    config = {k[len(CONFIG) :]: v for k, v in job.hyperparameters.items() if k.startswith(CONFIG)}
     batch = rllib_iteration_steps(job.algorithm, config)
-    stops = {k[len(STOP):]: v for k, v in job.hyperparameters.items() if k.startswith(STOP)}
+    stops = {k[len(STOP) :]: v for k, v in job.hyperparameters.items() if k.startswith(STOP)}
     assert list(stops) == ["timesteps_total"], stops
     rlrt = -(-stops["timesteps_total"] // batch) * batch  # RLlib stops after the iteration that crosses the stop
     assert coach <= rlrt < coach + batch, (coach, rlrt, batch)
@@ -94,9 +108,11 @@ def test_the_notebooks_cartpole_job_plays_coachs_10200_steps(rl_coach: None) -> 
     steps (10,200), 5 iterations of 2,048; not 10,000 iterations (20.48M steps)."""
     job = translate(launched(CARTPOLE, "preset-cartpole-clippedppo", NOTEBOOK_CARTPOLE))
     assert job.hyperparameters[STOP + "timesteps_total"] == 10200
-    assert "improve_steps: TrainingSteps(10000) -> stop at timesteps_total 10200 environment steps (Coach counted " \
-           "one training step per environment step: 10200, 50 evaluation periods of EnvironmentSteps(204)) = 5 rlrt " \
-           "iterations of 2048 environment steps" in job.notes
+    assert (
+        "improve_steps: TrainingSteps(10000) -> stop at timesteps_total 10200 environment steps (Coach counted "
+        "one training step per environment step: 10200, 50 evaluation periods of EnvironmentSteps(204)) = 5 rlrt "
+        "iterations of 2048 environment steps" in job.notes
+    )
 
 
 def test_episodes_and_time_keep_their_units(rl_coach: None) -> None:

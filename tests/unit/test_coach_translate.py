@@ -32,28 +32,47 @@ def graph_manager(path: Path, **hyperparameters: Any) -> Any:
 
 
 def test_clipped_ppo_becomes_rllib_ppo(rl_coach: None) -> None:
-    job = translate(graph_manager(CARTPOLE / "preset-cartpole-clippedppo.py",
-                                  **{"rl.agent_params.algorithm.discount": 0.9, "rl.improve_steps:TrainingSteps": 3,
-                                     "rl.evaluation_steps:EnvironmentEpisodes": 8}))
+    job = translate(
+        graph_manager(
+            CARTPOLE / "preset-cartpole-clippedppo.py",
+            **{
+                "rl.agent_params.algorithm.discount": 0.9,
+                "rl.improve_steps:TrainingSteps": 3,
+                "rl.evaluation_steps:EnvironmentEpisodes": 8,
+            },
+        )
+    )
     hp = job.hyperparameters
     assert (job.algorithm, job.env, job.pass_bar, job.evaluation_episodes) == ("PPO", "CartPole-v0", 150.0, 8)
     assert hp["rl.training.run"] == "PPO" and hp["rl.training.env"] == "CartPole-v0"
-    assert {k[len(CONFIG):]: v for k, v in hp.items() if k.startswith(CONFIG)} == {
-        "lr": 0.0003, "gamma": 0.9, "lambda": 0.95, "use_gae": True, "clip_param": 0.2, "entropy_coeff": 0.0,
-        "num_epochs": 10, "use_kl_loss": False, "minibatch_size": 64, "train_batch_size_per_learner": 2048,
+    assert {k[len(CONFIG) :]: v for k, v in hp.items() if k.startswith(CONFIG)} == {
+        "lr": 0.0003,
+        "gamma": 0.9,
+        "lambda": 0.95,
+        "use_gae": True,
+        "clip_param": 0.2,
+        "entropy_coeff": 0.0,
+        "num_epochs": 10,
+        "use_kl_loss": False,
+        "minibatch_size": 64,
+        "train_batch_size_per_learner": 2048,
         "model_config": {"fcnet_hiddens": [64, 64], "fcnet_activation": "tanh", "vf_share_layers": False},
-        "observation_filter": "MeanStdFilter"}
+        "observation_filter": "MeanStdFilter",
+    }
     assert hp[STOP + "timesteps_total"] == 204 and STOP + "training_iteration" not in hp  # a whole period
     notes = "\n".join(job.notes)
-    for setting in ("agent_params.algorithm.clipping_decay_schedule", "agent_params.exploration: EGreedyParameters",
-                    "agent_params.network_wrappers.main.optimizer_epsilon: 1e-05",
-                    "agent_params.network_wrappers.main.adam_optimizer_beta2: 0.999",
-                    "agent_params.pre_network_filter.observation_filters.observation.normalize_observation: "
-                    "ObservationNormalizationFilter -> observation_filter MeanStdFilter",
-                    "agent_params.algorithm.distributed_coach_synchronization_type",
-                    "visualization_parameters.dump_gifs: True -> mp4 videos of the evaluation episodes",
-                    "steps_between_evaluation_periods",
-                    "improve_steps: TrainingSteps(3) -> stop at timesteps_total 204 environment steps"):
+    for setting in (
+        "agent_params.algorithm.clipping_decay_schedule",
+        "agent_params.exploration: EGreedyParameters",
+        "agent_params.network_wrappers.main.optimizer_epsilon: 1e-05",
+        "agent_params.network_wrappers.main.adam_optimizer_beta2: 0.999",
+        "agent_params.pre_network_filter.observation_filters.observation.normalize_observation: "
+        "ObservationNormalizationFilter -> observation_filter MeanStdFilter",
+        "agent_params.algorithm.distributed_coach_synchronization_type",
+        "visualization_parameters.dump_gifs: True -> mp4 videos of the evaluation episodes",
+        "steps_between_evaluation_periods",
+        "improve_steps: TrainingSteps(3) -> stop at timesteps_total 204 environment steps",
+    ):
         assert setting in notes, notes
     assert len(job.notes) == 9, notes  # nothing else: every other setting was translated
     assert job.videos and job.gifs
@@ -61,15 +80,25 @@ def test_clipped_ppo_becomes_rllib_ppo(rl_coach: None) -> None:
 
 def test_dqn_becomes_rllib_dqn(rl_coach: None) -> None:
     job = translate(graph_manager(CARTPOLE / "preset-cartpole-dqn.py"))
-    config = {k[len(CONFIG):]: v for k, v in job.hyperparameters.items() if k.startswith(CONFIG)}
+    config = {k[len(CONFIG) :]: v for k, v in job.hyperparameters.items() if k.startswith(CONFIG)}
     assert job.algorithm == "DQN" and job.evaluation_episodes == 1
     assert config == {
-        "lr": 0.00025, "gamma": 0.99, "double_q": False, "dueling": False, "n_step": 1,
-        "train_batch_size_per_learner": 32, "tau": 1.0, "target_network_update_freq": 100, "td_error_loss_fn": "mse",
-        "training_intensity": 32.0, "replay_buffer_config": {"type": "EpisodeReplayBuffer", "capacity": 40000},
-        "epsilon": [[0, 1.0], [10000, 0.01]], "adam_epsilon": 0.0001,
+        "lr": 0.00025,
+        "gamma": 0.99,
+        "double_q": False,
+        "dueling": False,
+        "n_step": 1,
+        "train_batch_size_per_learner": 32,
+        "tau": 1.0,
+        "target_network_update_freq": 100,
+        "td_error_loss_fn": "mse",
+        "training_intensity": 32.0,
+        "replay_buffer_config": {"type": "EpisodeReplayBuffer", "capacity": 40000},
+        "epsilon": [[0, 1.0], [10000, 0.01]],
+        "adam_epsilon": 0.0001,
         "num_steps_sampled_before_learning_starts": 1000,
-        "model_config": {"fcnet_hiddens": [256, 512], "fcnet_activation": "relu"}}
+        "model_config": {"fcnet_hiddens": [256, 512], "fcnet_activation": "relu"},
+    }
     assert job.hyperparameters[STOP + "timesteps_total"] == 10000000000 + 1000  # improve_steps + heatup_steps
     assert not any("replace_mse_with_huber_loss" in note for note in job.notes)
     huber = graph_manager(CARTPOLE / "preset-cartpole-dqn.py")
@@ -85,12 +114,23 @@ def test_an_environment_class_in_source_dir_is_the_job_s(rl_coach: None) -> None
 def test_an_edit_to_the_preset_changes_the_job(rl_coach: None, tmp_path: Path) -> None:
     text = (CARTPOLE / "preset-cartpole-dqn.py").read_text()
     edited = tmp_path / "preset-cartpole-dqn.py"
-    edited.write_text(text.replace("learning_rate = 0.00025", "learning_rate = 0.001")
-                      .replace('level="CartPole-v0"', 'level="CartPole-v1"')
-                      .replace("from rl_coach.agents.dqn_agent import DQNAgentParameters",
-                               "from rl_coach.agents.ddqn_agent import DDQNAgentParameters as DQNAgentParameters"))
-    job = translate(graph_manager(edited, **{"rl.improve_steps:EnvironmentSteps": 500,
-                                             "rl.env_params.additional_simulator_parameters": {"sutton_barto": 1}}))
+    edited.write_text(
+        text.replace("learning_rate = 0.00025", "learning_rate = 0.001")
+        .replace('level="CartPole-v0"', 'level="CartPole-v1"')
+        .replace(
+            "from rl_coach.agents.dqn_agent import DQNAgentParameters",
+            "from rl_coach.agents.ddqn_agent import DDQNAgentParameters as DQNAgentParameters",
+        )
+    )
+    job = translate(
+        graph_manager(
+            edited,
+            **{
+                "rl.improve_steps:EnvironmentSteps": 500,
+                "rl.env_params.additional_simulator_parameters": {"sutton_barto": 1},
+            },
+        )
+    )
     assert job.hyperparameters[CONFIG + "lr"] == 0.001 and job.hyperparameters[CONFIG + "double_q"] is True
     assert job.hyperparameters[CONFIG + "env_config"] == {"sutton_barto": 1}
     assert job.env == "CartPole-v1" and job.hyperparameters[STOP + "timesteps_total"] == 500 + 1000
@@ -112,21 +152,33 @@ def test_the_batch_rl_preset_becomes_d3rlpy_discrete_bcq(rl_coach: None) -> None
     job = translate(graph_manager(BATCH / "preset-cartpole-ddqnbcq.py", **{"rl.agent_params.algorithm.discount": 0.9}))
     assert (job.algorithm, job.env, job.dataset, job.spaces) == ("DiscreteBCQ", "", "cartpole_dataset.csv", (4, 2))
     assert job.hyperparameters == {
-        "rl.training.run": "DiscreteBCQ", CONFIG + "hidden_units": [256, 512], CONFIG + "learning_rate": 0.0001,
-        CONFIG + "batch_size": 128, CONFIG + "gamma": 0.9, CONFIG + "target_update_interval": 50,
-        CONFIG + "action_flexibility": 0.3, STOP + "epochs": 50, CONFIG + "q_func_factory": "mean_squared_error",
-        CONFIG + "optim_factory": {"type": "adam", "params": {"eps": 0.0001, "betas": [0.9, 0.99]}}}
+        "rl.training.run": "DiscreteBCQ",
+        CONFIG + "hidden_units": [256, 512],
+        CONFIG + "learning_rate": 0.0001,
+        CONFIG + "batch_size": 128,
+        CONFIG + "gamma": 0.9,
+        CONFIG + "target_update_interval": 50,
+        CONFIG + "action_flexibility": 0.3,
+        STOP + "epochs": 50,
+        CONFIG + "q_func_factory": "mean_squared_error",
+        CONFIG + "optim_factory": {"type": "adam", "params": {"eps": 0.0001, "betas": [0.9, 0.99]}},
+    }
     notes = "\n".join(job.notes)
-    for setting in ("action_drop_method_parameters: KNNParameters -> action_flexibility 0.3 (the nearest",
-                    "train_to_eval_ratio: 0.4 not translated", "reward_model_num_epochs: 30 not translated",
-                    "dump_gifs: True not translated",
-                    "improve_steps: TrainingSteps(50) -> stop at epochs 50", "epsilon_schedule: not used"):
+    for setting in (
+        "action_drop_method_parameters: KNNParameters -> action_flexibility 0.3 (the nearest",
+        "train_to_eval_ratio: 0.4 not translated",
+        "reward_model_num_epochs: 30 not translated",
+        "dump_gifs: True not translated",
+        "improve_steps: TrainingSteps(50) -> stop at epochs 50",
+        "epsilon_schedule: not used",
+    ):
         assert setting in notes, notes
     assert len(job.notes) == 6 and "replace_mse_with_huber_loss" not in notes, notes
     evaluation = translate(graph_manager(BATCH / "preset-cartpole-ddqnbcq-env.py"))
     assert evaluation.env == "CartPole-v0" and evaluation.dataset is None
     edited = graph_manager(BATCH / "preset-cartpole-ddqnbcq.py")
     from rl_coach.agents.ddqn_bcq_agent import NNImitationModelParameters
+
     edited.agent_params.algorithm.action_drop_method_parameters = NNImitationModelParameters()
     assert translate(edited).hyperparameters[CONFIG + "action_flexibility"] == 0.35  # the same rule as d3rlpy's
 
@@ -142,10 +194,14 @@ def test_the_batch_rl_translation_resolves_as_an_rlrt_job(rl_coach: None, tmp_pa
 
 
 def test_what_rlrt_cannot_train_is_refused_naming_it(rl_coach: None) -> None:
-    with pytest.raises(UserError, match=r"BatchRLGraphManager with DQNAgentParameters \(test_coach_translate\.py, line "
-                                        r"\d+\): rlrt translates Batch RL"):
+    with pytest.raises(
+        UserError,
+        match=r"BatchRLGraphManager with DQNAgentParameters \(test_coach_translate\.py, line "
+        r"\d+\): rlrt translates Batch RL",
+    ):
         gm = graph_manager(BATCH / "preset-cartpole-ddqnbcq.py")
         from rl_coach.agents.dqn_agent import DQNAgentParameters
+
         gm.agent_params = DQNAgentParameters()
         translate(gm)
     with pytest.raises(UserError, match="must be a gym id or 'module:Class'"):
@@ -155,6 +211,7 @@ def test_what_rlrt_cannot_train_is_refused_naming_it(rl_coach: None) -> None:
     with pytest.raises(UserError, match="heads_parameters is \\['CategoricalQHeadParameters'\\]"):
         gm = graph_manager(CARTPOLE / "preset-cartpole-dqn.py")
         from rl_coach.architectures.head_parameters import CategoricalQHeadParameters
+
         gm.agent_params.network_wrappers["main"].heads_parameters = [CategoricalQHeadParameters()]
         translate(gm)
 
@@ -171,8 +228,9 @@ def test_the_launchers_default_map_hyperparameter() -> None:
         launcher.map_hyperparameter("discount", 0.9)
 
 
-def test_the_launcher_applies_the_jobs_hyperparameters_through_the_script(rl_coach: None, tmp_path: Path,
-                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_launcher_applies_the_jobs_hyperparameters_through_the_script(
+    rl_coach: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The example's own train-coach.py maps ``improve_steps`` to ``rl.improve_steps:TrainingSteps``; an ``rl.*``
     name the graph manager does not hold fails naming it."""
     (tmp_path / "preset-cartpole-dqn.py").write_text((CARTPOLE / "preset-cartpole-dqn.py").read_text())
@@ -182,11 +240,22 @@ def test_the_launcher_applies_the_jobs_hyperparameters_through_the_script(rl_coa
         def path_of_main_launcher(self) -> str:
             return str(tmp_path)
 
-    monkeypatch.setenv("SM_HPS", json.dumps({"RLCOACH_PRESET": "preset-cartpole-dqn", "improve_steps": 7,
-                                             "discount": 0.5, "save_model": 1, "sagemaker_program": "x"}))
+    monkeypatch.setenv(
+        "SM_HPS",
+        json.dumps(
+            {
+                "RLCOACH_PRESET": "preset-cartpole-dqn",
+                "improve_steps": 7,
+                "discount": 0.5,
+                "save_model": 1,
+                "sagemaker_program": "x",
+            }
+        ),
+    )
     job = Launcher().coach_job(tmp_path / "preset-cartpole-dqn.py")
     assert job.hyperparameters[STOP + "timesteps_total"] == 7 + 1000 and job.hyperparameters[CONFIG + "gamma"] == 0.5
     monkeypatch.setenv("SM_HPS", json.dumps({"rl.training.config.lr": 0.1}))
-    with pytest.raises(UserError, match="The hyperparameter rl.training.config.lr names nothing the preset's graph "
-                                        "manager holds"):
+    with pytest.raises(
+        UserError, match="The hyperparameter rl.training.config.lr names nothing the preset's graph manager holds"
+    ):
         Launcher().coach_job(tmp_path / "preset-cartpole-dqn.py")

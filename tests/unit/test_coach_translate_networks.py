@@ -18,7 +18,7 @@ from sagemaker_rl.coach_translate import translate
 from tests.unit.test_coach_translate import CARTPOLE, CONFIG, graph_manager
 from tests.unit.test_rl_coach_params import rl_coach  # noqa: F401 - the fixture
 
-A3C_PRESET = '''
+A3C_PRESET = """
 from rl_coach.agents.actor_critic_agent import ActorCriticAgentParameters
 from rl_coach.agents.policy_optimization_agent import PolicyGradientRescaler
 from rl_coach.base_parameters import VisualizationParameters, PresetValidationParameters
@@ -58,12 +58,12 @@ preset_validation_params.num_workers = 8
 graph_manager = BasicRLGraphManager(agent_params=agent_params, env_params=env_params,
                                     schedule_params=schedule_params, vis_params=VisualizationParameters(),
                                     preset_validation_params=preset_validation_params)
-'''
+"""
 """Coach's own ``rl_coach/presets/CartPole_A3C.py``, as Coach ships it."""
 
 
 def config_of(job: Any) -> dict[str, Any]:
-    return {k[len(CONFIG):]: v for k, v in job.hyperparameters.items() if k.startswith(CONFIG)}
+    return {k[len(CONFIG) :]: v for k, v in job.hyperparameters.items() if k.startswith(CONFIG)}
 
 
 def a3c(tmp_path: Path, edit: tuple[str, str] | None = None) -> Any:
@@ -78,17 +78,28 @@ def test_actor_critic_is_trained_as_ppo(rl_coach: None, tmp_path: Path) -> None:
     job = translate(a3c(tmp_path))
     assert (job.algorithm, job.hyperparameters["rl.training.run"], job.pass_bar) == ("PPO", "PPO", 150.0)
     assert config_of(job) == {
-        "lr": 0.0001, "grad_clip": 40.0, "gamma": 0.99, "use_gae": True, "lambda": 1.0, "entropy_coeff": 0.01,
-        "vf_loss_coeff": 0.5, "train_batch_size_per_learner": 5, "minibatch_size": 5, "num_epochs": 1,
-        "use_kl_loss": False, "vf_clip_param": 1e10, "reward_scale": 0.005,
-        "model_config": {"fcnet_hiddens": [256, 512], "fcnet_activation": "relu", "vf_share_layers": True}}
+        "lr": 0.0001,
+        "grad_clip": 40.0,
+        "gamma": 0.99,
+        "use_gae": True,
+        "lambda": 1.0,
+        "entropy_coeff": 0.01,
+        "vf_loss_coeff": 0.5,
+        "train_batch_size_per_learner": 5,
+        "minibatch_size": 5,
+        "num_epochs": 1,
+        "use_kl_loss": False,
+        "vf_clip_param": 1e10,
+        "reward_scale": 0.005,
+        "model_config": {"fcnet_hiddens": [256, 512], "fcnet_activation": "relu", "vf_share_layers": True},
+    }
     notes = "\n".join(job.notes)
     assert [n for n in job.notes if "trained as RLlib's PPO (RLlib 2.x has no A3C)" in n] == [
         "agent_params: ActorCriticAgentParameters (A3C) is trained as RLlib's PPO (RLlib 2.x has no A3C): one "
         "synchronous gradient step per batch of 5 environment steps (num_steps_between_gradient_updates), not "
-        "asynchronous workers; RLlib standardises each batch's advantages"]
-    assert "agent_params.input_filter.reward_filters.rescale: RewardRescaleFilter(0.005) -> reward_scale 0.005" \
-        in notes
+        "asynchronous workers; RLlib standardises each batch's advantages"
+    ]
+    assert "agent_params.input_filter.reward_filters.rescale: RewardRescaleFilter(0.005) -> reward_scale 0.005" in notes
     assert "preset_validation_params.num_workers: 8 not translated" in notes
     assert len(job.notes) == 5, notes  # + improve_steps and steps_between_evaluation_periods
 
@@ -116,8 +127,12 @@ def test_the_actor_critic_translation_resolves_as_an_rlrt_job(rl_coach: None, tm
     assert spec.algorithm == "PPO" and spec.config["train_batch_size_per_learner"] == 5
     assert spec.stop == {"timesteps_total": 2} and spec.config["reward_scale"] == 0.005
     with pytest.raises(UserError, match="'rl.training.config.reward_scale' must be a finite number other than 0"):
-        resolve({**job.hyperparameters, CONFIG + "reward_scale": 0}, INSTALLED.validator_for,
-                default_preset=str(base), num_cpus=2)
+        resolve(
+            {**job.hyperparameters, CONFIG + "reward_scale": 0},
+            INSTALLED.validator_for,
+            default_preset=str(base),
+            num_cpus=2,
+        )
 
 
 def test_reward_scale_scales_what_the_learner_trains_on() -> None:
@@ -131,8 +146,7 @@ def test_reward_scale_scales_what_the_learner_trains_on() -> None:
     from runtime.backends.rllib.reward_scale import scaled_rewards
 
     env = gymnasium.make("CartPole-v1")
-    config = PPOConfig().environment("CartPole-v1").learners(
-        learner_connector=functools.partial(scaled_rewards, 0.5))
+    config = PPOConfig().environment("CartPole-v1").learners(learner_connector=functools.partial(scaled_rewards, 0.5))
     pipeline = config.build_learner_connector(env.observation_space, env.action_space)
     episode = SingleAgentEpisode(observation_space=env.observation_space, action_space=env.action_space)
     episode.add_env_reset(env.reset(seed=0)[0])
@@ -171,17 +185,33 @@ def image_preset(edit: Any = None) -> Any:
 def test_a_convolutional_embedder_becomes_rllibs_conv_filters(rl_coach: None) -> None:
     job = translate(image_preset())
     model = config_of(job)["model_config"]
-    assert model == {"conv_filters": [[8, [4, 4], 2, "valid"], [16, [3, 3], 1, "valid"]], "conv_activation": "relu",
-                     "head_fcnet_hiddens": [32, 64], "head_fcnet_activation": "relu", "vf_share_layers": False}
-    assert any(n.startswith("agent_params.network_wrappers.main.input_embedders_parameters.observation.scheme: "
-                            "2 Conv2d -> model_config.conv_filters") for n in job.notes), job.notes
+    assert model == {
+        "conv_filters": [[8, [4, 4], 2, "valid"], [16, [3, 3], 1, "valid"]],
+        "conv_activation": "relu",
+        "head_fcnet_hiddens": [32, 64],
+        "head_fcnet_activation": "relu",
+        "vf_share_layers": False,
+    }
+    assert any(
+        n.startswith(
+            "agent_params.network_wrappers.main.input_embedders_parameters.observation.scheme: "
+            "2 Conv2d -> model_config.conv_filters"
+        )
+        for n in job.notes
+    ), job.notes
 
     from rl_coach.architectures.layers import Conv2d, Dense
+
     with pytest.raises(UserError, match="middleware_parameters.scheme holds Conv2d"):
         translate(image_preset(lambda main: setattr(main.middleware_parameters, "scheme", [Conv2d(8, 3, 1)])))
     with pytest.raises(UserError, match="Conv2d layers before its Dense layers"):
-        translate(image_preset(lambda main: setattr(main.input_embedders_parameters["observation"], "scheme",
-                                                    [Dense(8), Conv2d(8, 3, 1)])))
+        translate(
+            image_preset(
+                lambda main: setattr(
+                    main.input_embedders_parameters["observation"], "scheme", [Dense(8), Conv2d(8, 3, 1)]
+                )
+            )
+        )
 
 
 def test_rllib_builds_the_translated_convolutions(rl_coach: None) -> None:
@@ -196,8 +226,10 @@ def test_rllib_builds_the_translated_convolutions(rl_coach: None) -> None:
     spec.model_config = {**PPOConfig().model_config, **model}
     module = spec.build()
     convolutions = [m for m in module.modules() if isinstance(m, torch.nn.Conv2d)]
-    assert [(c.out_channels, c.kernel_size, c.stride) for c in convolutions][:2] == [(8, (4, 4), (2, 2)),
-                                                                                     (16, (3, 3), (1, 1))]
+    assert [(c.out_channels, c.kernel_size, c.stride) for c in convolutions][:2] == [
+        (8, (4, 4), (2, 2)),
+        (16, (3, 3), (1, 1)),
+    ]
     image = torch.zeros((2, 16, 16, 3))
     out = module.forward_inference({"obs": image})["action_dist_inputs"]
     assert tuple(out.shape) == (2, 2)
@@ -219,8 +251,12 @@ def test_observation_normalisation_and_videos(rl_coach: None) -> None:
     job = translate(gm)
     assert config_of(job)["observation_filter"] == "MeanStdFilter" and job.videos
     notes = "\n".join(job.notes)
-    assert "agent_params.input_filter.observation_filters.observation.norm: ObservationNormalizationFilter -> " \
-           "observation_filter MeanStdFilter" in notes and "Coach clipped at [-5, 5]" in notes
+    assert (
+        "agent_params.input_filter.observation_filters.observation.norm: ObservationNormalizationFilter -> "
+        "observation_filter MeanStdFilter"
+        in notes
+        and "Coach clipped at [-5, 5]" in notes
+    )
     assert "visualization_parameters.dump_mp4: True -> mp4 videos of the evaluation episodes" in notes
     gm.visualization_parameters.dump_mp4 = False
     gm.agent_params.input_filter = InputFilter()

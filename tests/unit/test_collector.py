@@ -64,8 +64,9 @@ def test_no_full_collection_inside_while_young_cycles_are_freed() -> None:
     del kept
     with_full = full_collections()
     outside = cycles(100_000)
-    assert outside and full_collections() > with_full, \
+    assert outside and full_collections() > with_full, (
         "the same allocations outside the block run no full collection: this test shows nothing"
+    )
 
 
 def test_after_the_block_thresholds_are_back_and_what_it_made_is_frozen() -> None:
@@ -121,7 +122,8 @@ def test_a_scripts_file_left_open_is_flushed_at_exit(tmp_path: Path) -> None:
     """What the block froze is unfrozen at exit: the interpreter's teardown collects the script's module (a cycle),
     so the file it left open is flushed and closed (frozen, it was never collected: 0 bytes kept)."""
     log = tmp_path / "user.log"
-    done = subprocess.run([sys.executable, "-c", SCRIPT, str(log)], env=rlrt_env(), capture_output=True, text=True,
-                          timeout=60)
+    done = subprocess.run(
+        [sys.executable, "-c", SCRIPT, str(log)], env=rlrt_env(), capture_output=True, text=True, timeout=60
+    )
     assert done.returncode == 0, done.stderr
     assert log.read_text() == "20 bytes, unclosed.\n"

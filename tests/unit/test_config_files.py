@@ -23,8 +23,10 @@ def test_a_syntax_error_names_the_file_line_and_column(tmp_path: Path) -> None:
     assert str(error.value) == f"{path} is not valid JSON: Expecting value at line 3, column 8: '\"b\": tru'."
 
 
-@pytest.mark.parametrize(("content", "kind"), [("[1, 2]", "an array"), ("3", "a number (3)"), ("null", "null"),
-                                               ('"x"', "a string ('x')"), ("true", "a boolean")])
+@pytest.mark.parametrize(
+    ("content", "kind"),
+    [("[1, 2]", "an array"), ("3", "a number (3)"), ("null", "null"), ('"x"', "a string ('x')"), ("true", "a boolean")],
+)
 def test_json_that_is_not_an_object_names_the_file(tmp_path: Path, content: str, kind: str) -> None:
     path = tmp_path / "resourceconfig.json"
     path.write_text(content)
@@ -41,13 +43,20 @@ def test_an_empty_or_binary_file(tmp_path: Path) -> None:
         read_json_object(tmp_path / "b.json")
 
 
-@pytest.mark.parametrize(("name", "content", "message"), [
-    ("resourceconfig.json", {"current_host": "algo-1", "hosts": "algo-1"}, "'hosts' must be a non-empty list"),
-    ("resourceconfig.json", {"current_host": "algo-1", "hosts": []}, "'hosts' must be a non-empty list"),
-    ("resourceconfig.json", {"current_host": "algo-1", "hosts": ["algo-1", 2]}, r"got \[\"algo-1\", 2\]"),
-    ("resourceconfig.json", {"current_host": ["algo-1"], "hosts": ["algo-1"]}, "'current_host' must be a host name"),
-    ("inputdataconfig.json", {"train": ["File"]}, "channel 'train' must map to an object"),
-])
+@pytest.mark.parametrize(
+    ("name", "content", "message"),
+    [
+        ("resourceconfig.json", {"current_host": "algo-1", "hosts": "algo-1"}, "'hosts' must be a non-empty list"),
+        ("resourceconfig.json", {"current_host": "algo-1", "hosts": []}, "'hosts' must be a non-empty list"),
+        ("resourceconfig.json", {"current_host": "algo-1", "hosts": ["algo-1", 2]}, r"got \[\"algo-1\", 2\]"),
+        (
+            "resourceconfig.json",
+            {"current_host": ["algo-1"], "hosts": ["algo-1"]},
+            "'current_host' must be a host name",
+        ),
+        ("inputdataconfig.json", {"train": ["File"]}, "channel 'train' must map to an object"),
+    ],
+)
 def test_wrong_types_are_named(tmp_path: Path, name: str, content: object, message: str) -> None:
     tree = make_job_tree(tmp_path / "ml")
     (tree.base / "input" / "config" / name).write_text(json.dumps(content))
@@ -74,7 +83,8 @@ def test_a_local_tree_with_a_broken_hyperparameters_file(tmp_path: Path) -> None
 
 
 def test_a_rerun_says_where_each_value_came_from_and_the_command_line_wins(
-        tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     """a rerun in a local tree with other --set values: the command line wins over what the earlier run
     stored, and one block names each value's source; a rerun with the same values prints nothing more."""
     from runtime.job.setup import open_job
@@ -91,14 +101,17 @@ def test_a_rerun_says_where_each_value_came_from_and_the_command_line_wins(
     path = root / "input" / "config" / "hyperparameters.json"
     assert again.hyperparameters["rl.training.config.lr"] == 0.0005  # the command line wins
     assert again.hyperparameters["rl.training.stop.training_iteration"] == 2  # kept: the rerun resumes that job
-    assert (f"rlrt: hyperparameters: this command's differ from those {path} keeps from an earlier run; this job "
-            "uses:\n  rl.training.config.lr=0.0005 (this command, replacing 0.001)\n"
-            "  rl.training.stop.training_iteration=2 (that file)\n") in out
+    assert (
+        f"rlrt: hyperparameters: this command's differ from those {path} keeps from an earlier run; this job "
+        "uses:\n  rl.training.config.lr=0.0005 (this command, replacing 0.001)\n"
+        "  rl.training.stop.training_iteration=2 (that file)\n"
+    ) in out
     assert json.loads(json.loads(path.read_text())["rl.training.config.lr"]) == 0.0005
 
 
 def test_a_sagemaker_tree_with_set_values_names_them_beside_the_files(
-        tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A tree SageMaker or docker made: --set is layered on top of its hyperparameters.json (the file is kept), and
     the values that differ are named; the SDK's own sagemaker_* keys are not listed."""
     from runtime.job.setup import open_job
@@ -107,20 +120,28 @@ def test_a_sagemaker_tree_with_set_values_names_them_beside_the_files(
     tree = make_job_tree(tmp_path / "ml", {"rl.training.config.lr": 0.001, "sagemaker_program": "train.py"})
     job = open_job(tree.base, False, {"rl.training.config.lr": 0.01, "rl.training.config.gamma": 0.9})
     out = capsys.readouterr().out
-    assert job.hyperparameters["rl.training.config.lr"] == 0.01 and job.hyperparameters["sagemaker_program"] == \
-        "train.py"
+    assert (
+        job.hyperparameters["rl.training.config.lr"] == 0.01 and job.hyperparameters["sagemaker_program"] == "train.py"
+    )
     assert "  rl.training.config.lr=0.01 (this command, replacing 0.001)\n" in out
     assert "  rl.training.config.gamma=0.9 (this command)\n" in out and "sagemaker_program" not in out
-    assert json.loads(json.loads((tree.base / "input" / "config" / "hyperparameters.json").read_text())[
-        "rl.training.config.lr"]) == 0.001
+    assert (
+        json.loads(
+            json.loads((tree.base / "input" / "config" / "hyperparameters.json").read_text())["rl.training.config.lr"]
+        )
+        == 0.001
+    )
     open_job(tree.base, False, {})
     assert "hyperparameters:" not in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("name, text", [
-    ("ppo.yml", "CartPole-v1:\n  n_envs: 8\n  n_timesteps: !!float 1e5\n  policy: 'MlpPolicy'\n"),  # RL Zoo's
-    ("my-preset.txt", "env: CartPole-v1\nalgorithm: PPO\nstop: {training_iteration: 2}\n"),  # YAML by content
-])
+@pytest.mark.parametrize(
+    "name, text",
+    [
+        ("ppo.yml", "CartPole-v1:\n  n_envs: 8\n  n_timesteps: !!float 1e5\n  policy: 'MlpPolicy'\n"),  # RL Zoo's
+        ("my-preset.txt", "env: CartPole-v1\nalgorithm: PPO\nstop: {training_iteration: 2}\n"),  # YAML by content
+    ],
+)
 def test_a_yaml_file_given_as_hyperparameters_points_to_preset(tmp_path: Path, name: str, text: str) -> None:
     """`--hyperparameters ppo.yml` said only "not valid JSON"; a preset or a Zoo file is what `--preset FILE`
     takes."""

@@ -72,8 +72,10 @@ ALTERNATIVES: dict[str, Any] = {
 # Settings a value needs alongside it to be valid (RLlib refuses it alone).
 COMPANIONS: dict[str, dict[str, Any]] = {
     "use_gae": {"rl.training.config.batch_mode": "complete_episodes"},
-    "evaluation_parallel_to_training": {"rl.training.config.evaluation_num_env_runners": 1,
-                                        "rl.training.config.evaluation_interval": 1},
+    "evaluation_parallel_to_training": {
+        "rl.training.config.evaluation_num_env_runners": 1,
+        "rl.training.config.evaluation_interval": 1,
+    },
 }
 # Where a handled key shows its effect when it is not a setting of the built configuration.
 EFFECT_ELSEWHERE = {
@@ -112,8 +114,11 @@ def baseline() -> dict[str, Any]:
 def _outcome(key: str, value: Any, baseline: dict[str, Any]) -> str:
     """``refused``, ``changed`` or a description of the silent no-op."""
     try:
-        spec = hp.resolve({"preset": "cartpole-ppo", f"rl.training.config.{key}": value, **COMPANIONS.get(key, {})},
-                          validator_for, num_cpus=2)
+        spec = hp.resolve(
+            {"preset": "cartpole-ppo", f"rl.training.config.{key}": value, **COMPANIONS.get(key, {})},
+            validator_for,
+            num_cpus=2,
+        )
         built = build_algorithm_config(spec, ENV).to_dict()
     except UserError as exc:
         named = key.rstrip("_") in str(exc) or OLD_NAMES.get(key, OLD_SCHEDULES.get(key, "?")) in str(exc)
@@ -143,8 +148,9 @@ def test_every_rllib_key_changes_the_built_configuration_or_is_refused(baseline:
 
 
 @pytest.mark.parametrize("key", sorted(FRAMEWORK_KEYS))
-def test_sagemaker_rls_tensorflow_settings_train_torch_and_say_so(key: str, baseline: dict[str, Any],
-                                                                   caplog: pytest.LogCaptureFixture) -> None:
+def test_sagemaker_rls_tensorflow_settings_train_torch_and_say_so(
+    key: str, baseline: dict[str, Any], caplog: pytest.LogCaptureFixture
+) -> None:
     """SageMaker RL's images trained TensorFlow (``framework: tf``, ``use_pytorch: False``, ``eager: True``): rlrt
     trains torch, with one line; a value no RLlib had is refused."""
     for value in TENSORFLOW_FRAMEWORKS[key]:
@@ -158,9 +164,16 @@ def test_sagemaker_rls_tensorflow_settings_train_torch_and_say_so(key: str, base
 
 @pytest.mark.parametrize("key", sorted({*OLD_NAMES, *OLD_SCHEDULES, "horizon", "monitor"}))
 def test_every_rllib_1x_name_is_translated_or_refused(key: str, baseline: dict[str, Any]) -> None:
-    values = {"horizon": 33, "monitor": False, "lr_schedule": [[0, 0.01], [1000, 0.001]],
-              "entropy_coeff_schedule": [[0, 0.01], [1000, 0.0]], "num_gpus": 1, "num_gpus_per_worker": 1,
-              "sample_batch_size": 64, "num_cpus_per_worker": 2}
+    values = {
+        "horizon": 33,
+        "monitor": False,
+        "lr_schedule": [[0, 0.01], [1000, 0.001]],
+        "entropy_coeff_schedule": [[0, 0.01], [1000, 0.0]],
+        "num_gpus": 1,
+        "num_gpus_per_worker": 1,
+        "sample_batch_size": 64,
+        "num_cpus_per_worker": 2,
+    }
     target = OLD_NAMES.get(key, key)
     value = values.get(key, ALTERNATIVES.get(key, _other(target, baseline.get(target, baseline.get("_" + target)))))
     assert _outcome(key, value, baseline) in ("changed", "refused")
@@ -175,8 +188,9 @@ def test_keys_without_effect_are_refused_with_the_reason() -> None:
 
 def test_a_name_valued_fn_key_is_honoured_and_an_object_one_refused() -> None:
     """``td_error_loss_fn`` takes a name ("huber" or "mse"), not a function, though its key ends like one."""
-    spec = hp.resolve({"rl.training.run": "DQN", "rl.training.config.td_error_loss_fn": "mse"}, validator_for,
-                      num_cpus=2)
+    spec = hp.resolve(
+        {"rl.training.run": "DQN", "rl.training.config.td_error_loss_fn": "mse"}, validator_for, num_cpus=2
+    )
     assert build_algorithm_config(spec, ENV).to_dict()["td_error_loss_fn"] == "mse"
     with pytest.raises(UserError, match="takes a Python object"):
         hp.resolve({"rl.training.config.learner_class": "f"}, validator_for, num_cpus=2)

@@ -21,7 +21,12 @@ def test_plan(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert plan(["train"])[1:] == ["-m", "runtime.cli", "train"]
     # A tuning result under docker run: the arguments after `train` are rlrt train's.
     assert plan(["train", "--hyperparameters", "/opt/ml/best_hyperparameters.json"])[1:] == [
-        "-m", "runtime.cli", "train", "--hyperparameters", "/opt/ml/best_hyperparameters.json"]
+        "-m",
+        "runtime.cli",
+        "train",
+        "--hyperparameters",
+        "/opt/ml/best_hyperparameters.json",
+    ]
     assert plan(["serve"])[1:] == ["-m", "runtime.cli", "serve"]
     assert plan(["bash", "-c", "true"]) == ["bash", "-c", "true"]
     tree.write_hyperparameters({"sagemaker_program": "train-hopper.py"})
@@ -31,8 +36,6 @@ def test_plan(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     (tree.base / "input" / "config" / "hyperparameters.json").unlink()
     with pytest.raises(UserError, match="needs a command: train, serve.*trains when .*hyperparameters.json"):
         plan([])
-
-
 
 
 def test_a_single_host_needs_no_name_resolution() -> None:

@@ -22,14 +22,17 @@ from tests.unit.test_tuning import _spec
 
 
 def test_a_count_over_the_hosts_cpus_is_refused_naming_the_variable_value_and_host(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     tree = make_job_tree(tmp_path / "ml")
     monkeypatch.setenv("SM_NUM_CPUS", "1000000")
     with pytest.raises(UserError) as refused:
         load_environment(tree.base)
     message = str(refused.value)
-    assert message.startswith("The environment variable SM_NUM_CPUS=1000000 asks for more CPUs than this host has: "
-                              f"{host_cpus()} CPUs ({usable_cpus()} usable by this process).")
+    assert message.startswith(
+        "The environment variable SM_NUM_CPUS=1000000 asks for more CPUs than this host has: "
+        f"{host_cpus()} CPUs ({usable_cpus()} usable by this process)."
+    )
     assert f"set it to at most {host_cpus()}" in message
     monkeypatch.setenv("SM_NUM_CPUS", str(host_cpus()))  # the host's own count, as sagemaker-training sets it
     assert load_environment(tree.base).num_cpus == host_cpus()
@@ -48,14 +51,17 @@ def test_without_sm_num_cpus_a_job_counts_what_it_may_use(tmp_path: Path, monkey
     assert load_environment(tree.base).num_cpus == usable_cpus() <= len(os.sched_getaffinity(0))
 
 
-@pytest.mark.parametrize(("files", "limit"), [
-    ({"cpu.max": "150000 100000\n"}, 2),  # cgroup v2: docker run --cpus=1.5
-    ({"cpu.max": "max 100000\n"}, None),
-    ({"cpu/cpu.cfs_quota_us": "400000\n", "cpu/cpu.cfs_period_us": "100000\n"}, 4),  # cgroup v1
-    ({"cpu/cpu.cfs_quota_us": "-1\n", "cpu/cpu.cfs_period_us": "100000\n"}, None),
-    ({}, None),
-    ({"cpu.max": "garbage"}, None),
-])
+@pytest.mark.parametrize(
+    ("files", "limit"),
+    [
+        ({"cpu.max": "150000 100000\n"}, 2),  # cgroup v2: docker run --cpus=1.5
+        ({"cpu.max": "max 100000\n"}, None),
+        ({"cpu/cpu.cfs_quota_us": "400000\n", "cpu/cpu.cfs_period_us": "100000\n"}, 4),  # cgroup v1
+        ({"cpu/cpu.cfs_quota_us": "-1\n", "cpu/cpu.cfs_period_us": "100000\n"}, None),
+        ({}, None),
+        ({"cpu.max": "garbage"}, None),
+    ],
+)
 def test_a_cgroup_quota_is_read(tmp_path: Path, files: dict[str, str], limit: int | None) -> None:
     for name, text in files.items():
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
@@ -78,9 +84,12 @@ class _Config:
 def test_an_env_runner_needing_more_cpus_than_ray_has_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     fake_ray = types.SimpleNamespace(cluster_resources=lambda: {"CPU": 2.0})
     monkeypatch.setitem(sys.modules, "ray", fake_ray)
-    with pytest.raises(UserError, match=r"^rl.training.config.num_cpus_per_env_runner \(RLlib 1.x "
-                                        r"num_cpus_per_worker\) is 1000, but Ray has 2 CPUs here: no env runner could "
-                                        "ever start"):
+    with pytest.raises(
+        UserError,
+        match=r"^rl.training.config.num_cpus_per_env_runner \(RLlib 1.x "
+        r"num_cpus_per_worker\) is 1000, but Ray has 2 CPUs here: no env runner could "
+        "ever start",
+    ):
         env_runners_that_fit(_Config(1, 1000), False, io.StringIO())
     config, out = _Config(4, 1), io.StringIO()  # too many runners of a CPU each: capped with one line, as before
     env_runners_that_fit(config, False, out)
@@ -94,6 +103,8 @@ def test_tunes_cpus_per_job_over_the_host_is_refused_and_parallel_trials_fit_the
     assert cpus_for_trials(parse_tuning_spec(_spec(max_parallel_jobs=1)), out) == 1 and not out.getvalue()
     many = parse_tuning_spec(_spec(max_jobs=500, max_parallel_jobs=500))
     assert cpus_for_trials(many, out) == usable_cpus()
-    assert out.getvalue() == (f"rlrt: max_parallel_jobs 500 x cpus_per_job 1 = 500 CPUs, but this machine has "
-                              f"{host_cpus()} CPUs ({usable_cpus()} usable by this process): running {usable_cpus()} "
-                              "trial(s) at a time\n")
+    assert out.getvalue() == (
+        f"rlrt: max_parallel_jobs 500 x cpus_per_job 1 = 500 CPUs, but this machine has "
+        f"{host_cpus()} CPUs ({usable_cpus()} usable by this process): running {usable_cpus()} "
+        "trial(s) at a time\n"
+    )

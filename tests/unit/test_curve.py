@@ -18,8 +18,20 @@ NAN = math.nan
 
 
 def _offline_metrics(epoch: int, wis: float, sdr: float, dr: float, reward: float = NAN) -> IterationMetrics:
-    return IterationMetrics(epoch, 250 * epoch, float(epoch), reward, reward + 1, reward - 1, 200.0, 0, NAN,
-                            ope_wis=wis, ope_sdr=sdr, ope_dr=dr)
+    return IterationMetrics(
+        epoch,
+        250 * epoch,
+        float(epoch),
+        reward,
+        reward + 1,
+        reward - 1,
+        200.0,
+        0,
+        NAN,
+        ope_wis=wis,
+        ope_sdr=sdr,
+        ope_dr=dr,
+    )
 
 
 def test_progress_csv_has_one_column_per_off_policy_estimate() -> None:
@@ -29,8 +41,9 @@ def test_progress_csv_has_one_column_per_off_policy_estimate() -> None:
 
 
 def test_an_offline_curve_is_per_epoch_with_one_labelled_line_per_estimator(tmp_path: Path) -> None:
-    reporter = Reporter(tmp_path / "intermediate", tmp_path / "tb", "offline", io.StringIO(),
-                        pass_bar=("episode_reward_mean", 195.0))
+    reporter = Reporter(
+        tmp_path / "intermediate", tmp_path / "tb", "offline", io.StringIO(), pass_bar=("episode_reward_mean", 195.0)
+    )
     reporter.report(_offline_metrics(1, 10.0, 11.0, 0.9))
     reporter.report(_offline_metrics(2, 12.5, NAN, 0.95))  # an estimator that did not run in an epoch: no point
     reporter.close()
@@ -45,7 +58,8 @@ def test_an_offline_curve_is_per_epoch_with_one_labelled_line_per_estimator(tmp_
     returns, one_step = curve.panels
     assert [(s.label, s.x, s.y) for s in returns.lines] == [
         ("Weighted Importance Sampling (ope_wis)", (1.0, 2.0), (10.0, 12.5)),
-        ("Sequential Doubly Robust (ope_sdr)", (1.0,), (11.0,))]
+        ("Sequential Doubly Robust (ope_sdr)", (1.0,), (11.0,)),
+    ]
     assert [(s.label, s.y) for s in one_step.lines] == [("Doubly Robust (ope_dr)", (0.9, 0.95))]
     assert returns.pass_bar is None and one_step.pass_bar is None  # the bar is a return, not an estimate
     assert (tmp_path / "intermediate" / "learning_curve.png").read_bytes()[:4] == b"\x89PNG"
@@ -55,13 +69,23 @@ def test_an_offline_curve_is_per_epoch_with_one_labelled_line_per_estimator(tmp_
     figure = learning_curve_figure(curve, "t")
     drawn = {line.get_label(): list(line.get_ydata()) for ax in figure.axes for line in ax.get_lines()}
     plt.close(figure)
-    assert drawn == {"Weighted Importance Sampling (ope_wis)": [10.0, 12.5],
-                     "Sequential Doubly Robust (ope_sdr)": [11.0], "Doubly Robust (ope_dr)": [0.9, 0.95]}
+    assert drawn == {
+        "Weighted Importance Sampling (ope_wis)": [10.0, 12.5],
+        "Sequential Doubly Robust (ope_sdr)": [11.0],
+        "Doubly Robust (ope_dr)": [0.9, 0.95],
+    }
 
 
 def test_an_offline_curve_with_evaluation_draws_the_return_and_the_pass_bar_above_the_estimates() -> None:
-    rows = [{"training_iteration": 1.0, "episode_reward_mean": 150.0, "episode_reward_min": 120.0,
-             "episode_reward_max": 180.0, "ope_fqe": 15.0}]
+    rows = [
+        {
+            "training_iteration": 1.0,
+            "episode_reward_mean": 150.0,
+            "episode_reward_min": 120.0,
+            "episode_reward_max": 180.0,
+            "ope_fqe": 15.0,
+        }
+    ]
     curve = curve_series(rows, ("episode_reward_mean", 195.0))
     assert curve is not None
     evaluation, estimates = curve.panels
@@ -80,9 +104,17 @@ def test_an_offline_curve_with_evaluation_draws_the_return_and_the_pass_bar_abov
 
 
 def test_an_online_curve_is_the_return_against_environment_steps(tmp_path: Path) -> None:
-    rows = [{"training_iteration": 1.0, "timesteps_total": 4000.0, "episode_reward_mean": 20.0,
-             "episode_reward_min": 10.0, "episode_reward_max": 30.0, "ope_wis": NAN},
-            {"training_iteration": 2.0, "timesteps_total": 8000.0, "episode_reward_mean": NAN}]
+    rows = [
+        {
+            "training_iteration": 1.0,
+            "timesteps_total": 4000.0,
+            "episode_reward_mean": 20.0,
+            "episode_reward_min": 10.0,
+            "episode_reward_max": 30.0,
+            "ope_wis": NAN,
+        },
+        {"training_iteration": 2.0, "timesteps_total": 8000.0, "episode_reward_mean": NAN},
+    ]
     curve = curve_series(rows, ("episode_reward_mean", 475.0))
     assert curve is not None and curve.xlabel == "environment steps" and len(curve.panels) == 1
     assert [(s.x, s.y) for s in curve.panels[0].lines] == [((4000.0,), (20.0,))]
@@ -99,12 +131,19 @@ def test_a_flat_curve_looks_flat_and_a_long_title_fits() -> None:
     batch, its preset) ran past the figure's edges: it is wrapped to fit."""
     import matplotlib.pyplot as plt
 
-    rows = [{"training_iteration": float(i), "timesteps_total": 4096.0 * i, "episode_reward_mean": -499.0 + (i % 2),
-             "episode_reward_min": -500.0 + (i % 2), "episode_reward_max": -498.0 + (i % 2)} for i in range(1, 9)]
+    rows = [
+        {
+            "training_iteration": float(i),
+            "timesteps_total": 4096.0 * i,
+            "episode_reward_mean": -499.0 + (i % 2),
+            "episode_reward_min": -500.0 + (i % 2),
+            "episode_reward_max": -498.0 + (i % 2),
+        }
+        for i in range(1, 9)
+    ]
     curve = curve_series(rows)
     assert curve is not None
-    title = ("DiscreteBCQ (d3rlpy) offline on CartPole-v0, 1000 gradient steps per epoch, batch 32 (preset "
-             "cartpole-bcq)")
+    title = "DiscreteBCQ (d3rlpy) offline on CartPole-v0, 1000 gradient steps per epoch, batch 32 (preset cartpole-bcq)"
     fig = learning_curve_figure(curve, title)
     try:
         low, high = fig.axes[0].get_ylim()

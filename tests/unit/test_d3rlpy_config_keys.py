@@ -68,9 +68,11 @@ MISTAKES = [
     ({"discount": "nan"}, "'gamma' must be a number, got \"nan\""),
     ({"share_encoder": "yes"}, "'share_encoder' must be true or false, got \"yes\""),
     ({"compile_graph": 1}, "'compile_graph' must be true or false, got 1"),
-    ({"encoder_factory": 3}, "'encoder_factory' must be a type name or {\"type\": ..., \"params\": {...}}, got 3"),
-    ({"observation_scaler": [1]}, "'observation_scaler' must be a type name or {\"type\": ..., \"params\": {...}}, "
-                                  "got [1]"),
+    ({"encoder_factory": 3}, '\'encoder_factory\' must be a type name or {"type": ..., "params": {...}}, got 3'),
+    (
+        {"observation_scaler": [1]},
+        '\'observation_scaler\' must be a type name or {"type": ..., "params": {...}}, got [1]',
+    ),
     ({"gamma": 1.5}, "'gamma' must be in (0, 1], got 1.5"),
     ({"discount": 0}, "'gamma' must be in (0, 1], got 0"),
     ({"batch_size": 0}, "'batch_size' must be >= 1, got 0"),
@@ -79,15 +81,21 @@ MISTAKES = [
     ({"lr": "-1e-3"}, "'learning_rate' must be > 0, got -0.001"),
     ({"lr": 0.1, "learning_rate": 0.1}, "'lr' and 'learning_rate' both given; give only 'learning_rate'"),
     ({"discount": 0.9, "gamma": 0.9}, "'discount' and 'gamma' both given; give only 'gamma'"),
-    ({"num_steps_between_copying_online_weights_to_target": 5, "target_update_interval": 5},
-     "'num_steps_between_copying_online_weights_to_target' and 'target_update_interval' both given; give only "
-     "'target_update_interval'"),
+    (
+        {"num_steps_between_copying_online_weights_to_target": 5, "target_update_interval": 5},
+        "'num_steps_between_copying_online_weights_to_target' and 'target_update_interval' both given; give only "
+        "'target_update_interval'",
+    ),
     ({"n_steps_per_epoch": 0}, "'n_steps_per_epoch' must be an integer >= 1 (gradient steps per epoch), got 0"),
-    ({"select_by": "bogus"}, "'select_by' must be one of last, ope_sdr, ope_wis, ope_is, ope_fqe, "
-                             "episode_reward_mean, got \"bogus\""),
+    (
+        {"select_by": "bogus"},
+        "'select_by' must be one of last, ope_sdr, ope_wis, ope_is, ope_fqe, episode_reward_mean, got \"bogus\"",
+    ),
     ({"hidden_units": []}, "'hidden_units' must be a list of layer sizes such as [256, 256], got []"),
-    ({"num_threads": "two"}, "'num_threads' must be an integer >= 1 (the learner's torch CPU threads), got \"two\" "
-                            "(str)"),
+    (
+        {"num_threads": "two"},
+        "'num_threads' must be an integer >= 1 (the learner's torch CPU threads), got \"two\" (str)",
+    ),
 ]
 
 
@@ -100,20 +108,33 @@ def test_a_mistake_gets_the_same_words_from_both_checks(given: dict[str, Any], p
 @pytest.mark.parametrize("algorithm", list(ALGORITHMS))
 def test_unknown_keys_get_the_same_words_from_both_checks(algorithm: str) -> None:
     """Typos (with the closest key), other algorithms' keys and nonsense, each set to 1, for every algorithm."""
-    keys = ["learning_rat", "gama", "batch_sise", "actor_learning_rat", "alpha", "share_encoder", "tau",
-            "action_flexibility", "n_steps_per_epok", "xyz", "lrr"]
+    keys = [
+        "learning_rat",
+        "gama",
+        "batch_sise",
+        "actor_learning_rat",
+        "alpha",
+        "share_encoder",
+        "tau",
+        "action_flexibility",
+        "n_steps_per_epok",
+        "xyz",
+        "lrr",
+    ]
     given = _config({key: 1 for key in keys})
     quick = _quick(algorithm, given)
     assert sorted(quick) == sorted(_full(algorithm, given))
     class_name = stored_schema(algorithm).class_name
-    assert (f"Unknown {class_name} setting 'rl.training.config.gama'. Did you mean 'gamma'? Valid: ") in \
-        "\n".join(quick)
+    assert (f"Unknown {class_name} setting 'rl.training.config.gama'. Did you mean 'gamma'? Valid: ") in "\n".join(
+        quick
+    )
 
 
 def test_the_words_name_the_algorithms_config_class_under_any_of_its_names() -> None:
     problem = _quick("ddqn_bcq", _config({"learning_rat": 0.001}))
     assert len(problem) == 1 and problem[0].startswith(
-        "Unknown DiscreteBCQConfig setting 'rl.training.config.learning_rat'. Did you mean 'learning_rate'? Valid: ")
+        "Unknown DiscreteBCQConfig setting 'rl.training.config.learning_rat'. Did you mean 'learning_rate'? Valid: "
+    )
     assert problem == _full("DDQN_BCQ", _config({"learning_rat": 0.001}))
 
 
@@ -129,27 +150,85 @@ def test_an_algorithm_without_a_stored_schema_is_left_to_the_full_check() -> Non
     assert stored_schema("PPO") is None
 
 
-KEYS = ["learning_rate", "lr", "gamma", "discount", "batch_size", "n_critics", "target_update_interval",
-        "num_steps_between_copying_online_weights_to_target", "action_flexibility", "beta", "share_encoder",
-        "compile_graph", "observation_scaler", "reward_scaler", "encoder_factory", "encoder_factory.params",
-        "q_func_factory", "optim_factory", "actor_learning_rate", "critic_learning_rate", "tau", "alpha",
-        "conservative_weight", "soft_q_backup", "learning_rat", "env", "monitor", "env_config",
-        *list(OWN_KEYS), *list(COACH_NAMES)]
+KEYS = [
+    "learning_rate",
+    "lr",
+    "gamma",
+    "discount",
+    "batch_size",
+    "n_critics",
+    "target_update_interval",
+    "num_steps_between_copying_online_weights_to_target",
+    "action_flexibility",
+    "beta",
+    "share_encoder",
+    "compile_graph",
+    "observation_scaler",
+    "reward_scaler",
+    "encoder_factory",
+    "encoder_factory.params",
+    "q_func_factory",
+    "optim_factory",
+    "actor_learning_rate",
+    "critic_learning_rate",
+    "tau",
+    "alpha",
+    "conservative_weight",
+    "soft_q_backup",
+    "learning_rat",
+    "env",
+    "monitor",
+    "env_config",
+    *list(OWN_KEYS),
+    *list(COACH_NAMES),
+]
 VALUES = st.one_of(
-    st.none(), st.booleans(), st.integers(-3, 10**6), st.sampled_from([10**400, -(10**400)]),
+    st.none(),
+    st.booleans(),
+    st.integers(-3, 10**6),
+    st.sampled_from([10**400, -(10**400)]),
     st.floats(allow_nan=True, allow_infinity=True),
-    st.sampled_from(["4", "4.5", "-1", "0", "1e-3", "nan", "1e400", "", "standard", "min_max", "vector", "adam",
-                     "none", "mean", "nonsense", "last", "ope_wis", "CartPole-v1"]),
-    st.text(max_size=6), st.lists(st.integers(-2, 300), max_size=3),
-    st.dictionaries(st.sampled_from(["type", "params", "hidden_units", "x"]),
-                    st.one_of(st.sampled_from(["vector", "adam", "standard"]), st.integers(1, 64),
-                              st.lists(st.integers(1, 64), max_size=2)), max_size=2),
+    st.sampled_from(
+        [
+            "4",
+            "4.5",
+            "-1",
+            "0",
+            "1e-3",
+            "nan",
+            "1e400",
+            "",
+            "standard",
+            "min_max",
+            "vector",
+            "adam",
+            "none",
+            "mean",
+            "nonsense",
+            "last",
+            "ope_wis",
+            "CartPole-v1",
+        ]
+    ),
+    st.text(max_size=6),
+    st.lists(st.integers(-2, 300), max_size=3),
+    st.dictionaries(
+        st.sampled_from(["type", "params", "hidden_units", "x"]),
+        st.one_of(
+            st.sampled_from(["vector", "adam", "standard"]),
+            st.integers(1, 64),
+            st.lists(st.integers(1, 64), max_size=2),
+        ),
+        max_size=2,
+    ),
 )
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(algorithm=st.sampled_from(list(ALGORITHMS)),
-       config=st.dictionaries(st.sampled_from(KEYS), VALUES, min_size=1, max_size=3))
+@given(
+    algorithm=st.sampled_from(list(ALGORITHMS)),
+    config=st.dictionaries(st.sampled_from(KEYS), VALUES, min_size=1, max_size=3),
+)
 @example(algorithm="DiscreteBCQ", config={"gamma": 2, "batch_size": "x"})
 @example(algorithm="DiscreteBCQ", config={"encoder_factory": "nonsense", "gamma": 2})
 @example(algorithm="BCQ", config={"env": "Pendulum-v1", "actor_learning_rate": "1e400"})
@@ -169,7 +248,8 @@ def test_the_quick_check_imports_neither_d3rlpy_nor_torch() -> None:
         assert problems and "Did you mean 'learning_rate'?" in problems[0], problems
         print(sorted(m for m in sys.modules if m.split(".")[0] in ("d3rlpy", "torch")))
     """)
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False,
-                            cwd=ROOT)
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False, cwd=ROOT
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]", f"the quick check imported {result.stdout.strip()}"

@@ -46,15 +46,26 @@ def test_a_model_naming_it_loads_in_a_fresh_process(tmp_path: Path) -> None:
     d3rlpy = import_d3rlpy()
     squared_error.register()  # a second registration is a no-op, not d3rlpy's "already registered"
     rng = np.random.default_rng(0)
-    data = d3rlpy.dataset.MDPDataset(rng.normal(size=(40, 4)).astype(np.float32), rng.integers(0, 2, size=40),
-                                     np.ones(40, np.float32), np.arange(40) % 10 == 9,
-                                     action_space=d3rlpy.constants.ActionSpace.DISCRETE)
+    data = d3rlpy.dataset.MDPDataset(
+        rng.normal(size=(40, 4)).astype(np.float32),
+        rng.integers(0, 2, size=40),
+        np.ones(40, np.float32),
+        np.arange(40) % 10 == 9,
+        action_space=d3rlpy.constants.ActionSpace.DISCRETE,
+    )
     config = d3rlpy.algos.DiscreteBCQConfig(q_func_factory=squared_error.factory_class()())
     algo = config.create(device="cpu")
     algo.build_with_dataset(data)
     save_algo(algo, tmp_path)
-    code = ("import sys, pathlib; from runtime.backends.d3rlpy.library import load_algo; "
-            "print(load_algo(pathlib.Path(sys.argv[1])).config.q_func_factory.get_type())")
-    out = subprocess.run([sys.executable, "-c", code, str(tmp_path / D3RLPY_MODEL_FILE)], capture_output=True,
-                         text=True, check=True).stdout.strip().splitlines()[-1]
+    code = (
+        "import sys, pathlib; from runtime.backends.d3rlpy.library import load_algo; "
+        "print(load_algo(pathlib.Path(sys.argv[1])).config.q_func_factory.get_type())"
+    )
+    out = (
+        subprocess.run(
+            [sys.executable, "-c", code, str(tmp_path / D3RLPY_MODEL_FILE)], capture_output=True, text=True, check=True
+        )
+        .stdout.strip()
+        .splitlines()[-1]
+    )
     assert out == squared_error.TYPE

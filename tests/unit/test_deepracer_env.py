@@ -119,8 +119,13 @@ def test_params_match_hand_computed_geometry(square: Path) -> None:
 
 
 def test_progress_counts_from_the_episode_start(square: Path) -> None:
-    env = DeepRacerEnv({"world_name": str(square), "model_metadata": {"sensor": ["observation"],
-                        "action_space": [{"steering_angle": 0, "speed": 1.5}]}, "change_start_position": False})
+    env = DeepRacerEnv(
+        {
+            "world_name": str(square),
+            "model_metadata": {"sensor": ["observation"], "action_space": [{"steering_angle": 0, "speed": 1.5}]},
+            "change_start_position": False,
+        }
+    )
     env.reset(seed=0)
     for _ in range(15):  # one second at ~1.5 m/s (speed follows the command with a 0.1 s lag)
         _, reward, term, trunc, info = env.step(0)
@@ -139,8 +144,10 @@ def write_reward(tmp_path: Path, body: str) -> str:
 @pytest.mark.parametrize(
     "body, message",
     [
-        ("def reward_function(params):\n    return params['no_such_key']\n",
-         "raised KeyError: 'no_such_key'.*at step 1, with params .*distance_from_center"),
+        (
+            "def reward_function(params):\n    return params['no_such_key']\n",
+            "raised KeyError: 'no_such_key'.*at step 1, with params .*distance_from_center",
+        ),
         ("def reward_function(params):\n    return None\n", "returned None.*must return a number.*Params: "),
         ("def reward_function(params):\n    return float('inf')\n", "returned inf at step 1.*finite"),
         ("def reward_function(params):\n    return 2e5\n", "returned 200000.0 at step 1.*within"),
@@ -165,10 +172,12 @@ def test_reward_function_file_problems(tmp_path: Path) -> None:
 
 
 def test_reward_function_gets_a_copy_and_numpy_numbers_are_fine(tmp_path: Path) -> None:
-    body = ("import numpy as np\n"
-            "def reward_function(params):\n"
-            "    params['waypoints'].clear()\n"
-            "    return np.float32(params['progress'] + 1)\n")
+    body = (
+        "import numpy as np\n"
+        "def reward_function(params):\n"
+        "    params['waypoints'].clear()\n"
+        "    return np.float32(params['progress'] + 1)\n"
+    )
     env = DeepRacerEnv({"reward_function": write_reward(tmp_path, body), "model_metadata": OBS})
     env.reset(seed=0)
     _, reward, *_ = env.step(2)
@@ -177,8 +186,13 @@ def test_reward_function_gets_a_copy_and_numpy_numbers_are_fine(tmp_path: Path) 
 
 
 def test_sensor_observations_match_their_spaces() -> None:
-    for sensors, shape in ((["FRONT_FACING_CAMERA"], (120, 160, 1)), (["STEREO_CAMERAS"], (120, 160, 2)),
-                           (["LIDAR"], (64,)), (["SECTOR_LIDAR"], (8,)), (["observation"], (23,))):
+    for sensors, shape in (
+        (["FRONT_FACING_CAMERA"], (120, 160, 1)),
+        (["STEREO_CAMERAS"], (120, 160, 2)),
+        (["LIDAR"], (64,)),
+        (["SECTOR_LIDAR"], (8,)),
+        (["observation"], (23,)),
+    ):
         env = DeepRacerEnv({"model_metadata": {"sensor": sensors}, "race_type": "OBJECT_AVOIDANCE"})
         obs, _ = env.reset(seed=1)
         assert obs.shape == shape and env.observation_space.contains(obs), sensors
@@ -188,7 +202,6 @@ def test_sensor_observations_match_their_spaces() -> None:
     camera = DeepRacerEnv({"model_metadata": {"sensor": ["FRONT_FACING_CAMERA"]}}).reset(seed=0)[0][..., 0]
     # the lower half sees dark track surface with bright border lines; the top rows are sky
     assert camera[0].min() == camera[0].max() and (camera[60:] < 60).mean() > 0.3 and camera[60:].max() > 180
-
 
 
 def test_rgb_frames_when_built_as_videos_build_it() -> None:
@@ -203,6 +216,7 @@ def test_rgb_frames_when_built_as_videos_build_it() -> None:
     assert DeepRacerEnv({}).render() is None  # no render_mode: no frames, as gymnasium envs do
     with pytest.raises(DeepRacerConfigError, match="render_mode must be 'rgb_array'"):
         DeepRacerEnv({"render_mode": "human"})
+
 
 def drive(env: DeepRacerEnv, steer_to_lane: float | None = 0.0, max_steps: int = 3000) -> dict:
     """Steer toward a point 0.6 m ahead on the lane at lateral offset ``steer_to_lane`` (or always 15 deg left)."""
@@ -242,16 +256,25 @@ def test_time_trial_ends_with_lap_complete_off_track_reversed_time_up_immobilize
     short.reset(seed=0)
     results = [short.step(2) for _ in range(5)]
     assert results[-1][3] is True and results[-1][4]["episode_status"] == "time_up" and not any(r[2] for r in results)
-    slow = DeepRacerEnv({"model_metadata": {"sensor": ["observation"],
-                                            "action_space": [{"steering_angle": 0, "speed": 0.1}]},
-                         "immobilized_steps": 5})
+    slow = DeepRacerEnv(
+        {
+            "model_metadata": {"sensor": ["observation"], "action_space": [{"steering_angle": 0, "speed": 0.1}]},
+            "immobilized_steps": 5,
+        }
+    )
     slow.reset(seed=0)
     assert [slow.step(0) for _ in range(6)][-1][4]["episode_status"] == "immobilized"
 
 
 def test_object_avoidance_collision_is_a_crash_with_the_crash_reward() -> None:
-    env = DeepRacerEnv({"model_metadata": OBS, "race_type": "OBJECT_AVOIDANCE", "NUMBER_OF_OBSTACLES": "2",
-                        "change_start_position": False})
+    env = DeepRacerEnv(
+        {
+            "model_metadata": OBS,
+            "race_type": "OBJECT_AVOIDANCE",
+            "NUMBER_OF_OBSTACLES": "2",
+            "change_start_position": False,
+        }
+    )
     env.reset(seed=0)
     assert len(env.objects) == 2
     p = env.agents[0].last_params
@@ -267,9 +290,18 @@ def test_object_avoidance_collision_is_a_crash_with_the_crash_reward() -> None:
 
 
 def test_head_to_bot_bots_move_change_lanes_and_collisions_crash() -> None:
-    env = DeepRacerEnv({"model_metadata": OBS, "race_type": "HEAD_TO_BOT", "number_of_bot_cars": 2,
-                        "bot_car_speed": 0.5, "is_lane_change": True, "lower_lane_change_time": 1,
-                        "upper_lane_change_time": 1.5, "change_start_position": False})
+    env = DeepRacerEnv(
+        {
+            "model_metadata": OBS,
+            "race_type": "HEAD_TO_BOT",
+            "number_of_bot_cars": 2,
+            "bot_car_speed": 0.5,
+            "is_lane_change": True,
+            "lower_lane_change_time": 1,
+            "upper_lane_change_time": 1.5,
+            "change_start_position": False,
+        }
+    )
     env.reset(seed=0)
     bot = env.objects[0]
     start_along, start_lane = bot.along, bot.lateral
@@ -280,8 +312,9 @@ def test_head_to_bot_bots_move_change_lanes_and_collisions_crash() -> None:
             break
     assert env.objects[0].along != start_along
     assert any(np.sign(o.lateral) != np.sign(start_lane) for o in env.objects[:1]) or env.objects[0].change_left_m > 0
-    env = DeepRacerEnv({"model_metadata": OBS, "race_type": "HEAD_TO_BOT", "number_of_bot_cars": 1,
-                        "change_start_position": False})
+    env = DeepRacerEnv(
+        {"model_metadata": OBS, "race_type": "HEAD_TO_BOT", "number_of_bot_cars": 1, "change_start_position": False}
+    )
     env.reset(seed=0)
     assert env.agents[0].last_params["objects_speed"] == [0.2]
     info = drive(env, env.objects[0].lateral)
@@ -291,8 +324,9 @@ def test_head_to_bot_bots_move_change_lanes_and_collisions_crash() -> None:
 def test_settings_errors_name_the_setting() -> None:
     with pytest.raises(DeepRacerConfigError, match="RACE_TYPE must be one of"):
         RaceSettings.from_config({"RACE_TYPE": "DRAG_RACE"})
-    with pytest.raises(DeepRacerConfigError,
-                       match="Unknown DeepRacer environment setting 'number_of_obstacle'.*number_of_obstacles"):
+    with pytest.raises(
+        DeepRacerConfigError, match="Unknown DeepRacer environment setting 'number_of_obstacle'.*number_of_obstacles"
+    ):
         RaceSettings.from_config({"number_of_obstacle": 3})
     with pytest.raises(DeepRacerConfigError, match="NUMBER_OF_BOT_CARS must be a int, got 'many'"):
         RaceSettings.from_config({"NUMBER_OF_BOT_CARS": "many"})
@@ -300,17 +334,25 @@ def test_settings_errors_name_the_setting() -> None:
 
 
 def test_model_metadata_parsing_and_errors() -> None:
-    m = parse_metadata({"action_space": {"speed": {"low": 1, "high": 2}, "steering_angle": {"low": -30, "high": 30}},
-                        "sensor": ["FRONT_FACING_CAMERA"], "action_space_type": "continuous"})
+    m = parse_metadata(
+        {
+            "action_space": {"speed": {"low": 1, "high": 2}, "steering_angle": {"low": -30, "high": 30}},
+            "sensor": ["FRONT_FACING_CAMERA"],
+            "action_space_type": "continuous",
+        }
+    )
     assert m.continuous and m.speed_range == (1.0, 2.0)
     assert parse_metadata({"action_space": [{"steering_angle": -45, "speed": 9}]}).actions[0] == {
-        "steering_angle": -30.0, "speed": 4.0}
+        "steering_angle": -30.0,
+        "speed": 4.0,
+    }
     assert parse_metadata({}).sensors == ("observation",)
-    for bad, message in (({"sensor": ["RADAR"]}, "unknown sensor 'RADAR'"),
-                         ({"neural_network": "RESNET"}, "unknown neural_network"),
-                         ({"action_space": [{"steering_angle": 0}]}, r"action_space\[0\] needs"),
-                         ({"action_space": {"speed": {"low": 2, "high": 1}, "steering_angle": {"low": -1, "high": 1}}},
-                          "speed low")):
+    for bad, message in (
+        ({"sensor": ["RADAR"]}, "unknown sensor 'RADAR'"),
+        ({"neural_network": "RESNET"}, "unknown neural_network"),
+        ({"action_space": [{"steering_angle": 0}]}, r"action_space\[0\] needs"),
+        ({"action_space": {"speed": {"low": 2, "high": 1}, "steering_angle": {"low": -1, "high": 1}}}, "speed low"),
+    ):
         with pytest.raises(MetadataError, match=message):
             parse_metadata(bad)
 

@@ -11,13 +11,21 @@ from envs.registry import UnknownEnvironmentError, canonical_env_id, make_env
 
 @pytest.mark.parametrize(
     ("env_id", "obs_dim", "act_dim", "limit"),
-    [("RoboschoolReacher-v1", 9, 2, 150), ("HopperBulletEnv-v0", 15, 3, 1000), ("Humanoid", 44, 17, 1000),
-     # the robots without a preset, by their Roboschool ids where Roboschool had them
-     ("HalfCheetahBulletEnv-v0", 26, 6, 1000), ("RoboschoolWalker2d-v1", 22, 6, 1000),
-     ("RoboschoolAnt-v1", 28, 8, 1000),
-     ("RoboschoolInvertedPendulum-v1", 5, 1, 1000), ("RoboschoolInvertedDoublePendulum-v1", 9, 1, 1000),
-     ("RoboschoolInvertedPendulumSwingup-v1", 5, 1, 1000), ("RoboschoolHumanoidFlagrun-v1", 44, 17, 1000),
-     ("RoboschoolHumanoidFlagrunHarder-v1", 44, 17, 1000), ("PusherBulletEnv-v0", 55, 7, 150)],
+    [
+        ("RoboschoolReacher-v1", 9, 2, 150),
+        ("HopperBulletEnv-v0", 15, 3, 1000),
+        ("Humanoid", 44, 17, 1000),
+        # the robots without a preset, by their Roboschool ids where Roboschool had them
+        ("HalfCheetahBulletEnv-v0", 26, 6, 1000),
+        ("RoboschoolWalker2d-v1", 22, 6, 1000),
+        ("RoboschoolAnt-v1", 28, 8, 1000),
+        ("RoboschoolInvertedPendulum-v1", 5, 1, 1000),
+        ("RoboschoolInvertedDoublePendulum-v1", 9, 1, 1000),
+        ("RoboschoolInvertedPendulumSwingup-v1", 5, 1, 1000),
+        ("RoboschoolHumanoidFlagrun-v1", 44, 17, 1000),
+        ("RoboschoolHumanoidFlagrunHarder-v1", 44, 17, 1000),
+        ("PusherBulletEnv-v0", 55, 7, 150),
+    ],
 )
 def test_pybullet_robots(env_id: str, obs_dim: int, act_dim: int, limit: int) -> None:
     env = make_env(env_id)
@@ -53,16 +61,22 @@ def test_headless_rgb_render() -> None:
     assert frame.shape == (240, 320, 3) and frame.dtype == np.uint8
 
 
-@pytest.mark.parametrize("retired, current", [("Hopper-v3", "Hopper-v5"), ("Humanoid-v2", "Humanoid-v5"),
-                                              ("HalfCheetah-v3", "HalfCheetah-v5")])
+@pytest.mark.parametrize(
+    "retired, current",
+    [("Hopper-v3", "Hopper-v5"), ("Humanoid-v2", "Humanoid-v5"), ("HalfCheetah-v3", "HalfCheetah-v5")],
+)
 def test_a_mujoco_py_robot_gymnasium_no_longer_builds_is_named_with_the_version_that_is_installed(
-        retired: str, current: str) -> None:
+    retired: str, current: str
+) -> None:
     """gymnasium 1.x still registers its mujoco-py robots (v2, v3: what older examples name), with an entry point
     that only raises ImportError; the id is refused up front with the installed version of the same robot."""
     with pytest.raises(ImportError):
         gymnasium.make(retired)
-    with pytest.raises(UnknownEnvironmentError, match=rf"{retired} is one of gymnasium's mujoco-py robots .* "
-                                                      rf"{current} is the same robot .* train --env {current}\.$"):
+    with pytest.raises(
+        UnknownEnvironmentError,
+        match=rf"{retired} is one of gymnasium's mujoco-py robots .* "
+        rf"{current} is the same robot .* train --env {current}\.$",
+    ):
         canonical_env_id(retired)
     assert make_env(current).observation_space.shape == gymnasium.make(current).observation_space.shape
 
@@ -104,7 +118,8 @@ def test_the_episode_limit_of_an_environment_built_without_gymnasium_make() -> N
 
 
 def test_an_env_whose_extra_is_missing_names_the_package_and_where_to_install_it(
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     """An environment whose package is not installed (here LunarLander-v3 with Box2D made unimportable: the lock
     holds it) is one sentence naming the package and the Python environment to install it in, not gymnasium's
     traceback."""
@@ -115,8 +130,11 @@ def test_an_env_whose_extra_is_missing_names_the_package_and_where_to_install_it
     monkeypatch.setitem(sys.modules, "Box2D", None)  # `import Box2D` raises ImportError
     for name in [module for module in sys.modules if module.startswith("gymnasium.envs.box2d")]:
         monkeypatch.delitem(sys.modules, name)
-    with pytest.raises(EnvConfigError, match=r"LunarLander-v3 needs a package that is not installed in this Python "
-                                             r"environment \(.*\): Box2D is not installed.*gymnasium\[box2d\]") as err:
+    with pytest.raises(
+        EnvConfigError,
+        match=r"LunarLander-v3 needs a package that is not installed in this Python "
+        r"environment \(.*\): Box2D is not installed.*gymnasium\[box2d\]",
+    ) as err:
         make_env("LunarLander-v3")
     assert sys.prefix in str(err.value)
 
@@ -129,8 +147,10 @@ def test_gymnasiums_module_colon_id_imports_the_module_that_registers_it(tmp_pat
     env = make_env("tests.oracle_envs:Oracle-Counting-v0", {"limit": 3})
     assert env.observation_space.shape == (2,)
     env.close()
-    with pytest.raises(UnknownEnvironmentError, match="names the module 'no_such_module_here', which does not "
-                                                      "import: ModuleNotFoundError"):
+    with pytest.raises(
+        UnknownEnvironmentError,
+        match="names the module 'no_such_module_here', which does not import: ModuleNotFoundError",
+    ):
         canonical_env_id("no_such_module_here:Thing-v0")
     with pytest.raises(UnknownEnvironmentError, match="Unknown environment 'tests.oracle_envs:Nothing-v0'"):
         canonical_env_id("tests.oracle_envs:Nothing-v0")

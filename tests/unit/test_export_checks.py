@@ -123,13 +123,21 @@ class _Wide:
         import torch
 
         torch.manual_seed(0)
-        self.module = torch.nn.Sequential(torch.nn.Linear(inputs, 256), torch.nn.ReLU(), torch.nn.Linear(256, 256),
-                                          torch.nn.ReLU(), torch.nn.Linear(256, 17))
+        self.module = torch.nn.Sequential(
+            torch.nn.Linear(inputs, 256),
+            torch.nn.ReLU(),
+            torch.nn.Linear(256, 256),
+            torch.nn.ReLU(),
+            torch.nn.Linear(256, 17),
+        )
         self.scale = scale
 
     def weights(self) -> list[tuple[np.ndarray, np.ndarray]]:
-        return [(layer.weight.detach().double().numpy(), layer.bias.detach().double().numpy())
-                for layer in self.module if hasattr(layer, "weight")]
+        return [
+            (layer.weight.detach().double().numpy(), layer.bias.detach().double().numpy())
+            for layer in self.module
+            if hasattr(layer, "weight")
+        ]
 
 
 def _policy(wide: _Wide):
@@ -151,8 +159,13 @@ def test_the_tolerance_follows_the_policys_own_float32_rounding_measured_by_nump
     ROUNDING_FACTOR times that where it is above the input-count rule."""
     import torch
 
-    from runtime.export.checks import ROUNDING_FACTOR, check_observations, export_tolerance, float32_rounding, \
-        tolerance_for
+    from runtime.export.checks import (
+        ROUNDING_FACTOR,
+        check_observations,
+        export_tolerance,
+        float32_rounding,
+        tolerance_for,
+    )
     from runtime.export.policy import SQUASHED_GAUSSIAN, ServingModel
 
     wide = _Wide()
@@ -167,12 +180,23 @@ def test_the_tolerance_follows_the_policys_own_float32_rounding_measured_by_nump
     rounding = float32_rounding(policy, observations, got)
     assert rounding == pytest.approx(by_numpy, rel=1e-6) and rounding > TOLERANCE / ROUNDING_FACTOR
 
-    serving = ServingModel(module=policy, observation_dim=44, head=ActionHead(SQUASHED_GAUSSIAN, 17), obs_filter=None,
-                           describe=lambda: None)
+    serving = ServingModel(
+        module=policy,
+        observation_dim=44,
+        head=ActionHead(SQUASHED_GAUSSIAN, 17),
+        obs_filter=None,
+        describe=lambda: None,
+    )
     assert export_tolerance(serving, observations, got) == ROUNDING_FACTOR * rounding > tolerance_for(44)
     # A random policy's exports are checked for shapes and bounds: the rule's tolerance.
-    random = ServingModel(module=policy, observation_dim=44, head=ActionHead(SQUASHED_GAUSSIAN, 17), obs_filter=None,
-                          describe=lambda: None, stochastic="sampled")
+    random = ServingModel(
+        module=policy,
+        observation_dim=44,
+        head=ActionHead(SQUASHED_GAUSSIAN, 17),
+        obs_filter=None,
+        describe=lambda: None,
+        stochastic="sampled",
+    )
     assert export_tolerance(random, observations, got) == tolerance_for(44)
 
 
@@ -189,6 +213,11 @@ def test_a_policy_that_runs_only_in_float32_keeps_the_input_count_rule() -> None
     observations = check_observations(8)
     got = [Float32Only()(torch.as_tensor(observations))[0].numpy()]
     assert float32_rounding(Float32Only(), observations, got) == 0.0
-    serving = ServingModel(module=Float32Only(), observation_dim=8, head=ActionHead(SQUASHED_GAUSSIAN, 3),
-                           obs_filter=None, describe=lambda: None)
+    serving = ServingModel(
+        module=Float32Only(),
+        observation_dim=8,
+        head=ActionHead(SQUASHED_GAUSSIAN, 3),
+        obs_filter=None,
+        describe=lambda: None,
+    )
     assert export_tolerance(serving, observations, got) == tolerance_for(8)

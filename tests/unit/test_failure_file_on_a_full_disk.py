@@ -22,8 +22,10 @@ def test_a_job_whose_disk_fills_up_still_writes_its_failure_file(tmp_path: Path)
             with training_lock(tree):
                 assert (tree / "output" / FAILURE_ROOM_FILE).stat().st_size > 0
                 fill(tree / "output" / "filler")
-                raise UserError(f"The progress file {tree}/output/intermediate/progress.csv cannot be written: no "
-                                "space left on its disk.")
+                raise UserError(
+                    f"The progress file {tree}/output/intermediate/progress.csv cannot be written: no "
+                    "space left on its disk."
+                )
 
         assert run_job(job, lambda: failure) == EXIT_USER_ERROR
         assert "progress.csv cannot be written: no space left" in failure.read_text()
@@ -39,9 +41,11 @@ def test_a_finished_job_leaves_no_room_behind(tmp_path: Path) -> None:
     assert sorted(p.name for p in (tmp_path / "output").iterdir()) == [".rlrt-training.lock"]
 
 
-def test_a_failure_file_that_cannot_be_written_at_all_is_said_on_stderr(tmp_path: Path,
-                                                                        capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_failure_file_that_cannot_be_written_at_all_is_said_on_stderr(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     with tmpfs(tmp_path / "full", full=True) as full:
+
         def job() -> None:
             raise UserError("a reason")
 

@@ -22,8 +22,12 @@ def test_the_wrapper_raises_on_the_given_step() -> None:
 
 
 def test_crashes_are_capped_over_all_processes_by_marker_files(tmp_path: Path) -> None:
-    options = {"fault_crash_after_steps": 1, "fault_crash_mode": "raise", "fault_max_crashes": 2,
-               "fault_marker_dir": str(tmp_path / "markers")}
+    options = {
+        "fault_crash_after_steps": 1,
+        "fault_crash_mode": "raise",
+        "fault_max_crashes": 2,
+        "fault_marker_dir": str(tmp_path / "markers"),
+    }
     crashed = 0
     for _ in range(4):  # four "processes" (env instances) share the budget of two crashes
         env = make_env("CartPole-v1", options)
@@ -55,5 +59,3 @@ def test_without_fault_keys_the_environment_is_not_wrapped() -> None:
 def test_bad_fault_options_are_rejected(options: dict, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         make_env("CartPole-v1", options)
-
-

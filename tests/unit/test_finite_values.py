@@ -21,14 +21,21 @@ def play(env, steps: int = 8) -> list[tuple]:  # type: ignore[no-untyped-def]
     return [env.step(0) for _ in range(steps)]
 
 
-@pytest.mark.parametrize("setting, message", [
-    ({"reward": math.nan}, "The environment BadValue-v0 returned the reward nan on step 5 of one of its envs."),
-    ({"reward": -math.inf}, "The environment BadValue-v0 returned the reward -inf on step 5 of one of its envs."),
-    ({"observation": math.inf}, "The environment BadValue-v0 returned an observation with inf at observation[1] on "
-                                "step 5 of one of its envs."),
-])
+@pytest.mark.parametrize(
+    "setting, message",
+    [
+        ({"reward": math.nan}, "The environment BadValue-v0 returned the reward nan on step 5 of one of its envs."),
+        ({"reward": -math.inf}, "The environment BadValue-v0 returned the reward -inf on step 5 of one of its envs."),
+        (
+            {"observation": math.inf},
+            "The environment BadValue-v0 returned an observation with inf at observation[1] on "
+            "step 5 of one of its envs.",
+        ),
+    ],
+)
 def test_the_first_non_finite_value_ends_the_episode_naming_env_step_and_value(
-        setting: dict, message: str, recwarn: pytest.WarningsRecorder) -> None:
+    setting: dict, message: str, recwarn: pytest.WarningsRecorder
+) -> None:
     env = _counted_env(lambda context: BadValue(**context), "BadValue-v0", setting)
     steps = play(env)
     # The check finds an inf by its NaN dot product: numpy's warning about it would only precede the message.
@@ -68,8 +75,9 @@ class Episode:
 
 def test_the_env_runners_log_the_message_not_the_episode_and_the_driver_reads_it() -> None:
     logger = Logger()
-    on_episode_end(episode=Episode({NON_FINITE: "nan on step 5", EPISODE_INFO: {"r": 4.0, "l": 5}}),
-                   metrics_logger=logger)
+    on_episode_end(
+        episode=Episode({NON_FINITE: "nan on step 5", EPISODE_INFO: {"r": 4.0, "l": 5}}), metrics_logger=logger
+    )
     assert logger.logged == {NON_FINITE: ["nan on step 5"]}
     assert non_finite_message(logger.logged) == "nan on step 5"
     assert non_finite_message({"rlrt_episodes": [(1.0, 2)]}) is None
@@ -78,18 +86,34 @@ def test_the_env_runners_log_the_message_not_the_episode_and_the_driver_reads_it
 def _two_agents(rewards: list[dict], observations: list[dict]) -> object:
     from ray.rllib.env.multi_agent_episode import MultiAgentEpisode  # heavy: RLlib
 
-    return MultiAgentEpisode(observations=observations, actions=[{"a": 0, "b": 0}] * len(rewards), rewards=rewards,
-                             terminateds={"__all__": True, "a": True, "b": True}, len_lookback_buffer=0)
+    return MultiAgentEpisode(
+        observations=observations,
+        actions=[{"a": 0, "b": 0}] * len(rewards),
+        rewards=rewards,
+        terminateds={"__all__": True, "a": True, "b": True},
+        len_lookback_buffer=0,
+    )
 
 
-@pytest.mark.parametrize("rewards, observations, message", [
-    ([{"a": 1.0, "b": 1.0}, {"a": 1.0, "b": math.nan}], None,
-     "The multi-agent environment returned the reward nan for agent 'b' on its step 2 of the episode."),
-    (None, {1: {"a": np.array([0.0, np.inf], np.float32)}},
-     "The multi-agent environment returned an observation with inf at observation[1] for agent 'a' on its step 1"),
-])
+@pytest.mark.parametrize(
+    "rewards, observations, message",
+    [
+        (
+            [{"a": 1.0, "b": 1.0}, {"a": 1.0, "b": math.nan}],
+            None,
+            "The multi-agent environment returned the reward nan for agent 'b' on its step 2 of the episode.",
+        ),
+        (
+            None,
+            {1: {"a": np.array([0.0, np.inf], np.float32)}},
+            "The multi-agent environment returned an observation with inf at observation[1] for agent 'a' "
+            "on its step 1",
+        ),
+    ],
+)
 def test_a_multi_agent_episode_with_a_non_finite_value_is_logged_as_the_message_not_counted(
-        rewards: list | None, observations: dict | None, message: str) -> None:
+    rewards: list | None, observations: dict | None, message: str
+) -> None:
     """A multi-agent env has no single gymnasium env to check step by step: its finished episode is looked through
     (RLlib's own episode object), the message goes where the driver reads it, the episode is not counted."""
     steps = rewards or [{"a": 1.0, "b": 1.0}] * 2

@@ -32,10 +32,46 @@ def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 # --- Batch RL rollout files --------------------------------------------------------------------------------------
-COLUMNS = ["action", "episode_id", "reward", "state_feature_0", "state_feature_1", "all_action_probabilities",
-           "action_0", "state_feature_3", "Action", "state_feature_", "state_0", "reward ", "episode"]
-CELLS = st.sampled_from(["0", "1", "2", "0.5", "-1", "", " ", "nan", "inf", "1e400", "abc", "[0.5, 0.5]", "[1]",
-                         "\"[0.5, 0.5]\"", "[0.5, \"a\"]", "[[0.5]]", "[" * 2000, "1e19", "9" * 30, "true", "\u00e9"])
+COLUMNS = [
+    "action",
+    "episode_id",
+    "reward",
+    "state_feature_0",
+    "state_feature_1",
+    "all_action_probabilities",
+    "action_0",
+    "state_feature_3",
+    "Action",
+    "state_feature_",
+    "state_0",
+    "reward ",
+    "episode",
+]
+CELLS = st.sampled_from(
+    [
+        "0",
+        "1",
+        "2",
+        "0.5",
+        "-1",
+        "",
+        " ",
+        "nan",
+        "inf",
+        "1e400",
+        "abc",
+        "[0.5, 0.5]",
+        "[1]",
+        '"[0.5, 0.5]"',
+        '[0.5, "a"]',
+        "[[0.5]]",
+        "[" * 2000,
+        "1e19",
+        "9" * 30,
+        "true",
+        "\u00e9",
+    ]
+)
 
 
 @st.composite
@@ -52,13 +88,13 @@ def rollout_csv(draw: st.DrawFn) -> str:
     return draw(truncations(st.just("\n".join(rows) + "\n")))
 
 
-GOOD_CSV = "action,episode_id,reward,state_feature_0,all_action_probabilities\n0,1,1.0,0.5,\"[0.5, 0.5]\"\n"
+GOOD_CSV = 'action,episode_id,reward,state_feature_0,all_action_probabilities\n0,1,1.0,0.5,"[0.5, 0.5]"\n'
 
 
 @FUZZ
 @given(rollout_csv() | st.binary(max_size=80).map(lambda b: b.decode("latin-1")))
-@example(GOOD_CSV.replace("\"[0.5, 0.5]\"", "[" * 2000))
-@example("action,episode_id,reward,state_feature_0,all_action_probabilities\n1e19,1,1.0,0.5,\"[0.5, 0.5]\"\n")
+@example(GOOD_CSV.replace('"[0.5, 0.5]"', "[" * 2000))
+@example('action,episode_id,reward,state_feature_0,all_action_probabilities\n1e19,1,1.0,0.5,"[0.5, 0.5]"\n')
 @example("action,episode_id,reward,state_feature_0\n1e19,1,1.0,0.5\n")
 @example("action,episode_id,reward,state_feature_0\n0,1,1.0\n")
 @example("\udcff")
@@ -87,15 +123,35 @@ def test_rollout_parquet(folder: Path, columns: dict[str, list[Any]], junk: byte
 # --- serving request bodies --------------------------------------------------------------------------------------
 OBS = st.lists(st.floats(-10, 10) | SCALARS, min_size=0, max_size=5)
 REQUEST_VALUES = st.one_of(
-    JSONISH, OBS, st.lists(OBS, max_size=3),
-    st.fixed_dictionaries({}, optional={
-        "inputs": JSONISH | st.fixed_dictionaries({"observations": st.lists(OBS, max_size=2)}),
-        "instances": JSONISH | st.lists(OBS | st.fixed_dictionaries({"observations": OBS}), max_size=2),
-        "observations": OBS}),
+    JSONISH,
+    OBS,
+    st.lists(OBS, max_size=3),
+    st.fixed_dictionaries(
+        {},
+        optional={
+            "inputs": JSONISH | st.fixed_dictionaries({"observations": st.lists(OBS, max_size=2)}),
+            "instances": JSONISH | st.lists(OBS | st.fixed_dictionaries({"observations": OBS}), max_size=2),
+            "observations": OBS,
+        },
+    ),
 )
-CONTENT_TYPES = st.sampled_from([None, "", "application/json", "application/json; charset=utf-8", "APPLICATION/JSON",
-                                 "application/jsonlines", "application/jsonl", "text/csv", "text/csv; header=present",
-                                 "text/plain", "application/x-npy", ";", "\u00e9"])
+CONTENT_TYPES = st.sampled_from(
+    [
+        None,
+        "",
+        "application/json",
+        "application/json; charset=utf-8",
+        "APPLICATION/JSON",
+        "application/jsonlines",
+        "application/jsonl",
+        "text/csv",
+        "text/csv; header=present",
+        "text/plain",
+        "application/x-npy",
+        ";",
+        "\u00e9",
+    ]
+)
 
 
 def _body(value: Any, kind: str) -> bytes:
@@ -110,9 +166,20 @@ def _body(value: Any, kind: str) -> bytes:
 
 BODIES = st.one_of(
     st.tuples(REQUEST_VALUES, st.sampled_from(["json", "jsonlines", "csv"])).map(lambda t: _body(*t)),
-    st.binary(max_size=60), st.text(max_size=60).map(lambda t: t.encode("utf-8", "surrogatepass")),
-    st.sampled_from([b"[" * 5000, b"[" * 5000 + b"]" * 5000, b"[1e400, 0, 0, 0]", b"[10" + b"0" * 400 + b", 0, 0, 0]",
-                     b"1,2,3,\x00", b"\"" + b"1" * 200000, b"0,0,0,0\r\n0,0,0,0", b"\xef\xbb\xbf0,0,0,0"]),
+    st.binary(max_size=60),
+    st.text(max_size=60).map(lambda t: t.encode("utf-8", "surrogatepass")),
+    st.sampled_from(
+        [
+            b"[" * 5000,
+            b"[" * 5000 + b"]" * 5000,
+            b"[1e400, 0, 0, 0]",
+            b"[10" + b"0" * 400 + b", 0, 0, 0]",
+            b"1,2,3,\x00",
+            b'"' + b"1" * 200000,
+            b"0,0,0,0\r\n0,0,0,0",
+            b"\xef\xbb\xbf0,0,0,0",
+        ]
+    ),
 )
 
 
@@ -122,7 +189,7 @@ BODIES = st.one_of(
 @example(b"[" * 5000, "application/jsonlines")
 @example(b"[10" + b"0" * 400 + b", 0, 0, 0]", "application/json")
 @example(b"1,2,3,\x00", "text/csv")
-@example(b"\"" + b"1" * 200000, "text/csv")
+@example(b'"' + b"1" * 200000, "text/csv")
 def test_request_body(body: bytes, content_type: str | None) -> None:
     works_or_user_error(lambda: codec.decode(body, content_type, 4), (codec.RequestError,))
 
@@ -147,9 +214,15 @@ class FakeCoach:
 
 
 @FUZZ
-@given(BODIES, CONTENT_TYPES, st.sampled_from([None, "", "*/*", "text/csv", "application/jsonlines", "image/png",
-                                                "text/*, application/json;q=0.5", ","]),
-       st.sampled_from(["exact", "", "-1", "abc", "999999999999", "0"]), st.booleans())
+@given(
+    BODIES,
+    CONTENT_TYPES,
+    st.sampled_from(
+        [None, "", "*/*", "text/csv", "application/jsonlines", "image/png", "text/*, application/json;q=0.5", ","]
+    ),
+    st.sampled_from(["exact", "", "-1", "abc", "999999999999", "0"]),
+    st.booleans(),
+)
 @example(b"[0, 0, 0, 0]", "application/json", None, "-1", False)
 @example(b"[" * 5000, "application/json", None, "exact", False)
 @example(b"[0, 0, 0]", "application/json", None, "exact", True)
@@ -184,7 +257,8 @@ def track_arrays(draw: st.DrawFn) -> Any:
             data = data[: draw(st.integers(0, len(data)))]
         elif edit == "cell" and data.size:
             data.flat[draw(st.integers(0, data.size - 1))] = draw(
-                st.floats(allow_nan=True) | st.sampled_from([1e308, -1e308]))
+                st.floats(allow_nan=True) | st.sampled_from([1e308, -1e308])
+            )
         elif edit == "columns" and data.ndim == 2:
             data = data[:, draw(st.permutations(range(data.shape[1])))]
         elif edit == "reverse":
@@ -210,10 +284,19 @@ def _npy(array: Any) -> bytes:
 
 
 @FUZZ
-@given(truncations(track_arrays().map(_npy))
-       | st.sampled_from([_npy(np.array([{"a": 1}], dtype=object)), _npy(np.zeros(3, dtype=[("x", "f8")])),
-                          _npy(OVAL.astype(np.complex128)), _npy(OVAL.astype("U8")), b""])
-       | st.binary(max_size=40))
+@given(
+    truncations(track_arrays().map(_npy))
+    | st.sampled_from(
+        [
+            _npy(np.array([{"a": 1}], dtype=object)),
+            _npy(np.zeros(3, dtype=[("x", "f8")])),
+            _npy(OVAL.astype(np.complex128)),
+            _npy(OVAL.astype("U8")),
+            b"",
+        ]
+    )
+    | st.binary(max_size=40)
+)
 @example(b"")
 @example(_npy(OVAL)[:60])
 @example(_npy(np.zeros(3, dtype=[("x", "f8")])))
@@ -222,9 +305,14 @@ def test_track_file(folder: Path, data: bytes) -> None:
     works_or_user_error(lambda: load_track(path), (TrackError, EnvConfigError), [str(path)])
 
 
-GOOD_METADATA = {"action_space": [{"steering_angle": -30, "speed": 0.6}, {"steering_angle": 30, "speed": 1.0}],
-                 "sensor": ["FRONT_FACING_CAMERA"], "neural_network": "DEEP_CONVOLUTIONAL_NETWORK_SHALLOW",
-                 "training_algorithm": "clipped_ppo", "action_space_type": "discrete", "version": "5"}
+GOOD_METADATA = {
+    "action_space": [{"steering_angle": -30, "speed": 0.6}, {"steering_angle": 30, "speed": 1.0}],
+    "sensor": ["FRONT_FACING_CAMERA"],
+    "neural_network": "DEEP_CONVOLUTIONAL_NETWORK_SHALLOW",
+    "training_algorithm": "clipped_ppo",
+    "action_space_type": "discrete",
+    "version": "5",
+}
 CONTINUOUS = {"steering_angle": {"low": -30, "high": 30}, "speed": {"low": 0.5, "high": 1}}
 
 
@@ -255,8 +343,11 @@ def test_model_metadata(doc: Any) -> None:
 
 
 @FUZZ
-@given(truncations(metadata_documents().map(lambda d: json.dumps(d).encode())) | st.binary(max_size=40)
-       | st.just(b"[" * 5000))
+@given(
+    truncations(metadata_documents().map(lambda d: json.dumps(d).encode()))
+    | st.binary(max_size=40)
+    | st.just(b"[" * 5000)
+)
 @example(b"[" * 5000)
 def test_model_metadata_file(folder: Path, data: bytes) -> None:
     path = write(folder, "model_metadata.json", data)

@@ -39,6 +39,7 @@ from runtime.tuning import load_tuning_spec, parse_tuning_spec  # the tuning fil
 
 pytestmark = pytest.mark.filterwarnings("ignore")
 
+
 def sdk_encoded(value: Any) -> Any:
     """What a job reads back for ``value`` passed to the SDK: every value JSON-encoded as a string, then decoded."""
     return decode_value(json.dumps(value) if not isinstance(value, str) else json.dumps(json.dumps(value)))
@@ -46,25 +47,65 @@ def sdk_encoded(value: Any) -> Any:
 
 def near_miss(name: str) -> st.SearchStrategy[str]:
     """``name`` itself, or with one character dropped, doubled, upper-cased or a space added."""
-    return st.integers(0, max(len(name) - 1, 0)).flatmap(lambda i: st.sampled_from([
-        name, name[:i] + name[i + 1:], name[:i] + name[i] * 2 + name[i + 1:], name.upper(), name + " ", " " + name,
-    ]))
+    return st.integers(0, max(len(name) - 1, 0)).flatmap(
+        lambda i: st.sampled_from(
+            [
+                name,
+                name[:i] + name[i + 1 :],
+                name[:i] + name[i] * 2 + name[i + 1 :],
+                name.upper(),
+                name + " ",
+                " " + name,
+            ]
+        )
+    )
 
 
 HP_KEYS = [
-    "preset", "RLRAY_PRESET", "rl.training.run", "rl.training.env", "rl.training.checkpoint_freq",
-    "rl.training.keep_checkpoints_num", "seed", "evaluate_episodes", "save_model", "rl_num_instances_secondary",
-    "rl.training.config.lr", "rl.training.config.gamma", "rl.training.config.train_batch_size",
-    "rl.training.config.num_sgd_iter", "rl.training.config.model", "rl.training.config.model.fcnet_hiddens",
-    "rl.training.config.model_config.fcnet_hiddens", "rl.training.config.lr_schedule",
-    "rl.training.config.entropy_coeff", "rl.training.config.horizon", "rl.training.config.observation_filter",
-    "rl.training.config.env_config", "rl.training.config.env_config.max_episode_steps", "rl.training.config.",
-    "rl.training.stop.training_iteration", "rl.training.stop.episode_reward_mean", "rl.training.stop.time_total_s",
-    "rl.training.stop.epochs", "rl.training.config.batch_size", "rl.training.config.learning_rate",
-    "rl.training.config.discount", "rl.training.config.hidden_units", "rl.training.config.select_by",
-    "rl.training.config.observation_scaler", "rl.training.config.n_steps_per_epoch",
-    "batch_size", "lr", "discount_factor", "num_episodes_between_training", "exploration_type", "stack_size",
-    "world_name", "sagemaker_program", "_tuning_objective_metric",
+    "preset",
+    "RLRAY_PRESET",
+    "rl.training.run",
+    "rl.training.env",
+    "rl.training.checkpoint_freq",
+    "rl.training.keep_checkpoints_num",
+    "seed",
+    "evaluate_episodes",
+    "save_model",
+    "rl_num_instances_secondary",
+    "rl.training.config.lr",
+    "rl.training.config.gamma",
+    "rl.training.config.train_batch_size",
+    "rl.training.config.num_sgd_iter",
+    "rl.training.config.model",
+    "rl.training.config.model.fcnet_hiddens",
+    "rl.training.config.model_config.fcnet_hiddens",
+    "rl.training.config.lr_schedule",
+    "rl.training.config.entropy_coeff",
+    "rl.training.config.horizon",
+    "rl.training.config.observation_filter",
+    "rl.training.config.env_config",
+    "rl.training.config.env_config.max_episode_steps",
+    "rl.training.config.",
+    "rl.training.stop.training_iteration",
+    "rl.training.stop.episode_reward_mean",
+    "rl.training.stop.time_total_s",
+    "rl.training.stop.epochs",
+    "rl.training.config.batch_size",
+    "rl.training.config.learning_rate",
+    "rl.training.config.discount",
+    "rl.training.config.hidden_units",
+    "rl.training.config.select_by",
+    "rl.training.config.observation_scaler",
+    "rl.training.config.n_steps_per_epoch",
+    "batch_size",
+    "lr",
+    "discount_factor",
+    "num_episodes_between_training",
+    "exploration_type",
+    "stack_size",
+    "world_name",
+    "sagemaker_program",
+    "_tuning_objective_metric",
 ]
 PRESETS = st.sampled_from(["cartpole-ppo", "cartpole-bcq", "pendulum-bcq", "deepracer-ppo", "cartpol-ppo", ""])
 
@@ -72,15 +113,17 @@ PRESETS = st.sampled_from(["cartpole-ppo", "cartpole-bcq", "pendulum-bcq", "deep
 # What a shell that is not UTF-8 hands over (undecodable bytes as surrogate escapes), integers past 64 bits and past
 # Python's integer-string limit (as text: json.loads refuses them), negative and zero counts.
 NOT_UTF8 = st.builds(lambda text, byte: text + chr(0xDC00 + byte), st.text(max_size=6), st.integers(0x80, 0xFF))
-LIMIT_VALUES = st.one_of(NOT_UTF8, st.sampled_from(["9" * 400, "9" * 100_000, "-" + "9" * 5000, 2**63, -(2**63) - 1,
-                                                     10**400 - 1]), st.integers(-3, 0))
+LIMIT_VALUES = st.one_of(
+    NOT_UTF8,
+    st.sampled_from(["9" * 400, "9" * 100_000, "-" + "9" * 5000, 2**63, -(2**63) - 1, 10**400 - 1]),
+    st.integers(-3, 0),
+)
 
 
 @st.composite
 def hyperparameters(draw: st.DrawFn) -> dict[str, Any]:
     names = st.sampled_from(HP_KEYS).flatmap(near_miss)
-    keys = draw(st.lists(st.one_of(names, st.text(max_size=20), st.builds(str.__add__, names, NOT_UTF8)),
-                         max_size=5))
+    keys = draw(st.lists(st.one_of(names, st.text(max_size=20), st.builds(str.__add__, names, NOT_UTF8)), max_size=5))
     given = {key: draw(JSONISH.map(sdk_encoded) | JSONISH | LIMIT_VALUES) for key in keys}
     if draw(st.booleans()):
         given["preset"] = draw(PRESETS)
@@ -88,8 +131,13 @@ def hyperparameters(draw: st.DrawFn) -> dict[str, Any]:
 
 
 # Old names the backends and the DeepRacer dialect translate; a message names the key's current name.
-RENAMED = {**OLD_NAMES, **OLD_SCHEDULES, **COACH_NAMES, "model": "model_config",
-           **{k: target.split(".")[-1].split(":")[-1] for k, (_, target) in TRAINING_HYPERPARAMETERS.items()}}
+RENAMED = {
+    **OLD_NAMES,
+    **OLD_SCHEDULES,
+    **COACH_NAMES,
+    "model": "model_config",
+    **{k: target.split(".")[-1].split(":")[-1] for k, (_, target) in TRAINING_HYPERPARAMETERS.items()},
+}
 
 
 def _culprits(given: dict[str, Any]) -> list[str]:
@@ -125,8 +173,11 @@ def backends_imported() -> None:
 def test_hyperparameters(backends_imported: None, given_hp: dict[str, Any]) -> None:
     """Either a spec every later step can use (its text UTF-8, its numbers within 64 bits and floats) or a
     UserError naming the culprit in text a failure file holds: never another exception, now or after Ray started."""
-    failed = works_or_user_error(lambda: _usable(resolve_spec(given_hp, INSTALLED, num_cpus=2)), (UserError,),
-                                 [readable(c) for c in _culprits(given_hp)])
+    failed = works_or_user_error(
+        lambda: _usable(resolve_spec(given_hp, INSTALLED, num_cpus=2)),
+        (UserError,),
+        [readable(c) for c in _culprits(given_hp)],
+    )
     if failed is not None:
         str(failed).encode("utf-8")
     with watchdog():  # the 2-second check (runtime.train.job._quick_check) returns its problems, never raises
@@ -148,12 +199,20 @@ def _usable(spec: Any) -> None:
 
 
 # Numeric keys of each kind (the preset each is checked under): a string that spells a valid number is that number.
-INTEGER_KEYS = [("cartpole-ppo", "rl.training.config.num_sgd_iter"),
-                ("cartpole-ppo", "rl.training.stop.training_iteration"), ("cartpole-ppo", "rl.training.config.horizon"),
-                ("cartpole-ppo", "seed"),
-                ("cartpole-bcq", "rl.training.config.batch_size"), ("cartpole-ppo", "rl.training.checkpoint_freq")]
-FLOAT_KEYS = [("cartpole-ppo", "rl.training.config.lr"), ("cartpole-ppo", "rl.training.stop.time_total_s"),
-              ("cartpole-bcq", "rl.training.config.learning_rate"), ("cartpole-ppo", "rl.training.config.kl_coeff")]
+INTEGER_KEYS = [
+    ("cartpole-ppo", "rl.training.config.num_sgd_iter"),
+    ("cartpole-ppo", "rl.training.stop.training_iteration"),
+    ("cartpole-ppo", "rl.training.config.horizon"),
+    ("cartpole-ppo", "seed"),
+    ("cartpole-bcq", "rl.training.config.batch_size"),
+    ("cartpole-ppo", "rl.training.checkpoint_freq"),
+]
+FLOAT_KEYS = [
+    ("cartpole-ppo", "rl.training.config.lr"),
+    ("cartpole-ppo", "rl.training.stop.time_total_s"),
+    ("cartpole-bcq", "rl.training.config.learning_rate"),
+    ("cartpole-ppo", "rl.training.config.kl_coeff"),
+]
 
 
 def _spelled(number: float | int, style: int) -> str:
@@ -173,8 +232,9 @@ def test_numbers_given_as_strings(backends_imported: None, key: tuple[str, str],
     def outcome(value: Any) -> Any:
         try:
             # hyperparameters.json holds json.dumps(value) (the SDK's encoding); the job decodes it once.
-            spec = resolve_spec({"preset": preset, name: decode_value(json.dumps(value))}, INSTALLED,
-                                num_cpus=2).to_dict()
+            spec = resolve_spec(
+                {"preset": preset, name: decode_value(json.dumps(value))}, INSTALLED, num_cpus=2
+            ).to_dict()
             return {k: v for k, v in spec.items() if k != "hyperparameters"}  # the record keeps what was given
         except UserError as exc:
             return str(exc).replace(json.dumps(value), "V").replace(json.dumps(float(value)), "V")
@@ -189,7 +249,7 @@ def test_numbers_given_as_strings(backends_imported: None, key: tuple[str, str],
 
 
 @FUZZ
-@given(st.text(max_size=40) | st.sampled_from(["[" * 5000, "{\"a\": " * 5000, "1e400", "-0", "\"\\ud800\""]))
+@given(st.text(max_size=40) | st.sampled_from(["[" * 5000, '{"a": ' * 5000, "1e400", "-0", '"\\ud800"']))
 @example("[" * 5000)
 def test_hyperparameter_value_decoding(text: str) -> None:
     """``decode_value`` (hyperparameters.json values, ``--set KEY=VALUE``) never fails: JSON or the text itself."""
@@ -241,27 +301,43 @@ def test_preset_file(folder: Path, text: str) -> None:
 
 TUNING_FIELDS = {
     "objective_metric_name": st.sampled_from(["episode_reward_mean", "reward"]),
-    "objective_type": st.sampled_from(["Maximize", "minimize", "max"]), "strategy": st.sampled_from(["Grid", "Random"]),
-    "max_jobs": st.integers(-1, 5) | SCALARS, "max_parallel_jobs": st.integers(0, 3) | SCALARS,
+    "objective_type": st.sampled_from(["Maximize", "minimize", "max"]),
+    "strategy": st.sampled_from(["Grid", "Random"]),
+    "max_jobs": st.integers(-1, 5) | SCALARS,
+    "max_parallel_jobs": st.integers(0, 3) | SCALARS,
     "static_hyperparameters": JSONISH,
 }
-RANGE = st.fixed_dictionaries({"type": st.sampled_from(["Continuous", "Integer", "Categorical", "ContinuousParameter",
-                                                        "x"])}, optional={
-    "min_value": SCALARS, "max_value": SCALARS, "values": JSONISH,
-    "scaling_type": st.sampled_from(["Auto", "Logarithmic", "ReverseLogarithmic", "Linear", "log"]),
-})
+RANGE = st.fixed_dictionaries(
+    {"type": st.sampled_from(["Continuous", "Integer", "Categorical", "ContinuousParameter", "x"])},
+    optional={
+        "min_value": SCALARS,
+        "max_value": SCALARS,
+        "values": JSONISH,
+        "scaling_type": st.sampled_from(["Auto", "Logarithmic", "ReverseLogarithmic", "Linear", "log"]),
+    },
+)
 
 
 @st.composite
 def tuning_documents(draw: st.DrawFn) -> Any:
     doc = draw(st.fixed_dictionaries({}, optional=TUNING_FIELDS))
     if draw(st.booleans()):
-        doc["hyperparameter_ranges"] = draw(st.dictionaries(st.sampled_from(["rl.training.config.lr", "lr", "x"]),
-                                                            RANGE | JSONISH, max_size=2))
+        doc["hyperparameter_ranges"] = draw(
+            st.dictionaries(st.sampled_from(["rl.training.config.lr", "lr", "x"]), RANGE | JSONISH, max_size=2)
+        )
     else:
-        doc["ParameterRanges"] = draw(JSONISH | st.fixed_dictionaries({}, optional={
-            "ContinuousParameterRanges": st.lists(JSONISH | st.just({"Name": "lr", "MinValue": "0.1"}), max_size=2),
-            "CategoricalParameterRanges": JSONISH}))
+        doc["ParameterRanges"] = draw(
+            JSONISH
+            | st.fixed_dictionaries(
+                {},
+                optional={
+                    "ContinuousParameterRanges": st.lists(
+                        JSONISH | st.just({"Name": "lr", "MinValue": "0.1"}), max_size=2
+                    ),
+                    "CategoricalParameterRanges": JSONISH,
+                },
+            )
+        )
     if draw(st.booleans()):
         doc[draw(st.sampled_from(list(TUNING_FIELDS)).flatmap(near_miss) | st.integers())] = draw(SCALARS)
     return doc
@@ -277,8 +353,10 @@ def test_tuning_document(doc: Any) -> None:
 
 
 @FUZZ
-@given(truncations(tuning_documents().map(lambda d: yaml_text(d) if not isinstance(d, str) else d))
-       | st.binary(max_size=40).map(lambda b: b.decode("latin-1")))
+@given(
+    truncations(tuning_documents().map(lambda d: yaml_text(d) if not isinstance(d, str) else d))
+    | st.binary(max_size=40).map(lambda b: b.decode("latin-1"))
+)
 @example("\udcff")
 @example("[" * 1000)
 def test_tuning_file(folder: Path, text: str) -> None:
@@ -302,11 +380,20 @@ def test_ray_address(address: str) -> None:
             assert host and 0 <= port <= 65535 and "://" not in address
 
 
-@pytest.mark.parametrize("address, target", [
-    ("127.0.0.1:6379", ("127.0.0.1", 6379)), ("head-svc.ray:10001", ("head-svc.ray", 10001)),
-    ("[::1]:6379", ("::1", 6379)), ("auto", None), ("local", None), ("ray://head:10001", None),
-    ("10.0.0.1", None), (":6379", None), ("host:x", None),
-])
+@pytest.mark.parametrize(
+    "address, target",
+    [
+        ("127.0.0.1:6379", ("127.0.0.1", 6379)),
+        ("head-svc.ray:10001", ("head-svc.ray", 10001)),
+        ("[::1]:6379", ("::1", 6379)),
+        ("auto", None),
+        ("local", None),
+        ("ray://head:10001", None),
+        ("10.0.0.1", None),
+        (":6379", None),
+        ("host:x", None),
+    ],
+)
 def test_ray_address_forms(address: str, target: tuple[str, int] | None) -> None:
     assert host_and_port(address) == target
 
@@ -322,8 +409,11 @@ def test_a_host_name_the_resolver_refuses_is_a_closed_port() -> None:
 
 
 @FUZZ
-@given(st.dictionaries(st.text(max_size=12), JSONISH, max_size=5), st.dictionaries(st.text(max_size=12), JSONISH,
-                                                                                     max_size=5), st.booleans())
+@given(
+    st.dictionaries(st.text(max_size=12), JSONISH, max_size=5),
+    st.dictionaries(st.text(max_size=12), JSONISH, max_size=5),
+    st.booleans(),
+)
 def test_hyperparameter_sources(stored: dict[str, Any], given_hp: dict[str, Any], earlier_run: bool) -> None:
     """The lines naming where each value came from (a rerun, or --set over a SageMaker tree): any values, never an
     error; when printed, every key the user could have chosen is listed once, with its winning value's source."""
@@ -343,8 +433,10 @@ def test_hyperparameter_sources(stored: dict[str, Any], given_hp: dict[str, Any]
 
 
 @FUZZ
-@given(truncations(st.dictionaries(st.text(max_size=12), JSONISH, max_size=4).map(json.dumps))
-       | st.binary(max_size=40).map(lambda b: b.decode("latin-1")))
+@given(
+    truncations(st.dictionaries(st.text(max_size=12), JSONISH, max_size=4).map(json.dumps))
+    | st.binary(max_size=40).map(lambda b: b.decode("latin-1"))
+)
 def test_a_local_trees_stored_hyperparameters_file(folder: Path, text: str) -> None:
     """Whatever an earlier run (or the user) left in a local tree's hyperparameters.json: the rerun works or names
     the file; the file is never lost to an error."""
@@ -359,8 +451,9 @@ def test_a_local_trees_stored_hyperparameters_file(folder: Path, text: str) -> N
     before = hp_file.read_bytes()
     saved = os.environ.get("SAGEMAKER_BASE_DIR")  # open_job points it at the tree it opens
     try:
-        error = works_or_user_error(lambda: open_job(root, True, {"rl.training.config.lr": 0.01}), (UserError,),
-                                    culprits=[str(hp_file)])
+        error = works_or_user_error(
+            lambda: open_job(root, True, {"rl.training.config.lr": 0.01}), (UserError,), culprits=[str(hp_file)]
+        )
     finally:
         if saved is None:
             os.environ.pop("SAGEMAKER_BASE_DIR", None)

@@ -33,8 +33,9 @@ def test_the_served_row_is_rllibs_own_deterministic_action(name: str) -> None:
     module = ppo_module(space)
     policy, head, _ = serving_policy_from_parts(module, None, normalize_actions=True)
     parts = [3, 2] if name == "two branches" else [3]
-    assert head == ActionHead(HYBRID, 2, low=[-1.0, -1.0], high=[1.0, 1.0], normalized=True, parts=parts,
-                              starts=[0] * len(parts))
+    assert head == ActionHead(
+        HYBRID, 2, low=[-1.0, -1.0], high=[1.0, 1.0], normalized=True, parts=parts, starts=[0] * len(parts)
+    )
     observations = np.random.default_rng(0).normal(size=(64, 5)).astype(np.float32)
     actions, probabilities = torch_outputs(policy, observations)
     with torch.no_grad():  # RLlib's own: the module's inference, its distribution's deterministic sample

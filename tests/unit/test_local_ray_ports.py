@@ -58,8 +58,11 @@ def _start_head(gcs_port: int, extra: list[str], log: Path) -> tuple[str | None,
     folder = tempfile.mkdtemp(prefix="rlrt-test-", dir=ray_temp_root())
     try:
         with log.open("w") as output:
-            node = RayNode(["--head", f"--port={gcs_port}", "--include-dashboard=false", "--num-cpus=1", *extra],
-                           temp_dir=folder, output=output)
+            node = RayNode(
+                ["--head", f"--port={gcs_port}", "--include-dashboard=false", "--num-cpus=1", *extra],
+                temp_dir=folder,
+                output=output,
+            )
             try:
                 failed = node.wait_until_open("127.0.0.1", gcs_port, 60)
             finally:
@@ -82,9 +85,11 @@ def _skip_unless_free(port: int) -> None:
 def test_ray_refuses_a_gcs_on_its_agents_port(tmp_path: Path) -> None:
     """Why every node names its agent's port: Ray will not share one port between the two."""
     _skip_unless_free(RAYS_DEFAULT_AGENT_PORT)
-    failed, agent_port, log = _start_head(RAYS_DEFAULT_AGENT_PORT,
-                                          [f"--dashboard-agent-listen-port={RAYS_DEFAULT_AGENT_PORT}"],
-                                          tmp_path / "ray-start.log")
+    failed, agent_port, log = _start_head(
+        RAYS_DEFAULT_AGENT_PORT,
+        [f"--dashboard-agent-listen-port={RAYS_DEFAULT_AGENT_PORT}"],
+        tmp_path / "ray-start.log",
+    )
     assert failed is not None and agent_port is None
     assert f"dashboard_agent_http is trying to use a port number {RAYS_DEFAULT_AGENT_PORT}" in log
 
@@ -100,7 +105,8 @@ def test_a_head_on_rays_default_agent_port_starts(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_the_jobs_ray_starts_when_the_kernel_picks_the_agents_default_port_for_its_gcs(
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     """The kernel's pick is the one thing made to happen here: the GCS gets 52365, as it once did in CI."""
     _skip_unless_free(RAYS_DEFAULT_AGENT_PORT)
     monkeypatch.setattr(ray_process, "free_ports", lambda count: [RAYS_DEFAULT_AGENT_PORT])
@@ -118,7 +124,8 @@ def test_the_jobs_ray_starts_when_the_kernel_picks_the_agents_default_port_for_i
 
 @pytest.mark.slow
 def test_the_job_joins_its_ray_when_the_raylet_registers_after_rays_own_wait(
-        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     """On a busy machine the raylet can register with the (listening) GCS after the 60 s ray.init gives it; Ray's
     driver then raises "Failed to connect to Ray cluster" (seen when two jobs started their Ray together beside a test
     suite). Ray's own wait is made to time out once here; the job joins on the next try."""
@@ -146,7 +153,8 @@ def test_the_job_joins_its_ray_when_the_raylet_registers_after_rays_own_wait(
 
 
 def test_a_ray_that_never_lets_the_job_join_ends_in_a_sentence_not_a_framework_error(
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     """Ray's wait for the node times out on every try, past the start's bound: the job stops with what Ray said and
     what to do, and nothing of its Ray is left running."""
     import ray._private.services as services

@@ -51,8 +51,9 @@ def unity_model(game: str, names: tuple[str, ...] | None = None, seed: int = 0) 
     outputs = 2 * continuous + sum(branches)
     body = torch.nn.Sequential(torch.nn.Linear(dim, 16), torch.nn.Tanh(), torch.nn.Linear(16, outputs))
     if continuous and branches:
-        head = ActionHead(HYBRID, continuous, low=[-1.0] * continuous, high=[1.0] * continuous, normalized=True,
-                          parts=list(branches))
+        head = ActionHead(
+            HYBRID, continuous, low=[-1.0] * continuous, high=[1.0] * continuous, normalized=True, parts=list(branches)
+        )
     elif continuous:
         head = ActionHead(GAUSSIAN, continuous, low=[-1.0] * continuous, high=[1.0] * continuous, normalized=True)
     elif len(branches) == 1:
@@ -77,7 +78,8 @@ def exported(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Path, 
 
 @pytest.mark.parametrize("game", list(GAMES))
 def test_a_unity_policy_is_exported_in_mlagents_convention_and_passes_the_checker(
-        game: str, exported: dict[str, tuple[Path, dict[str, Any]]]) -> None:
+    game: str, exported: dict[str, tuple[Path, dict[str, Any]]]
+) -> None:
     folder, section = exported[game]
     name = "3DBall.onnx" if game == "3dball" else "Basic.onnx"  # the Behavior Name without "?team=0"
     assert section["mlagents"] == [f"mlagents/{name}"] and section["mlagents_opset"] == 9
@@ -99,7 +101,8 @@ def test_the_signature_is_mlagents_own(game: str, exported: dict[str, tuple[Path
 
 
 def test_the_deterministic_outputs_are_the_policys_with_its_normalisation_folded_in(
-        exported: dict[str, tuple[Path, dict[str, Any]]]) -> None:
+    exported: dict[str, tuple[Path, dict[str, Any]]],
+) -> None:
     """Raw sensors in (a camera channel-first), the trained policy's greedy action out; the sampled actions keep to
     the mask and to [-1, 1]."""
     import onnxruntime as ort
@@ -140,8 +143,9 @@ def _broken(source: Path, target: Path, edit: Any) -> Path:
     return target
 
 
-def test_a_computed_version_number_fails_the_checker(exported: dict[str, tuple[Path, dict[str, Any]]],
-                                                     tmp_path: Path) -> None:
+def test_a_computed_version_number_fails_the_checker(
+    exported: dict[str, tuple[Path, dict[str, Any]]], tmp_path: Path
+) -> None:
     """version_number as 0 * max(obs_0) + 3: the same value, but computed from an input, which ML-Agents' loader
     reads without running the model."""
     from onnx import helper
@@ -151,11 +155,13 @@ def test_a_computed_version_number_fails_the_checker(exported: dict[str, tuple[P
     def compute_version(graph: Any) -> None:
         producer = next(node for node in graph.node if node.output[0] == "version_number")
         producer.output[0] = "version_constant"
-        graph.node.extend([
-            helper.make_node("ReduceMax", ["obs_0"], ["obs_max"], keepdims=0),
-            helper.make_node("Mul", ["obs_max", "zero"], ["obs_zero"]),
-            helper.make_node("Add", ["obs_zero", "version_constant"], ["version_number"]),
-        ])
+        graph.node.extend(
+            [
+                helper.make_node("ReduceMax", ["obs_0"], ["obs_max"], keepdims=0),
+                helper.make_node("Mul", ["obs_max", "zero"], ["obs_zero"]),
+                helper.make_node("Add", ["obs_zero", "version_constant"], ["version_number"]),
+            ]
+        )
         graph.initializer.append(helper.make_tensor("zero", 1, [], [0.0]))
 
     path = _broken(folder / section["mlagents"][0], tmp_path / "Basic.onnx", compute_version)
@@ -164,7 +170,8 @@ def test_a_computed_version_number_fails_the_checker(exported: dict[str, tuple[P
 
 
 def test_a_missing_mask_input_and_a_foreign_input_fail_the_checker(
-        exported: dict[str, tuple[Path, dict[str, Any]]], tmp_path: Path) -> None:
+    exported: dict[str, tuple[Path, dict[str, Any]]], tmp_path: Path
+) -> None:
     from onnx import helper
 
     folder, section = exported["two_branches"]
@@ -189,20 +196,23 @@ def test_a_missing_mask_input_and_a_foreign_input_fail_the_checker(
         check_mlagents_model(folder / "policy.onnx", [(20,)], spec)
 
 
-def test_an_operator_barracuda_cannot_import_fails_the_checker(exported: dict[str, tuple[Path, dict[str, Any]]],
-                                                               tmp_path: Path) -> None:
+def test_an_operator_barracuda_cannot_import_fails_the_checker(
+    exported: dict[str, tuple[Path, dict[str, Any]]], tmp_path: Path
+) -> None:
     folder, section = exported["basic"]
 
     def erf(graph: Any) -> None:
         next(node for node in graph.node if node.op_type == "Tanh").op_type = "Erf"
 
     with pytest.raises(NotAnMLAgentsModel, match=r"operators \['Erf'\], which Barracuda"):
-        check_mlagents_model(_broken(folder / section["mlagents"][0], tmp_path / "e.onnx", erf), [(20,)],
-                             ml.ActionSpec(0, (3,)))
+        check_mlagents_model(
+            _broken(folder / section["mlagents"][0], tmp_path / "e.onnx", erf), [(20,)], ml.ActionSpec(0, (3,))
+        )
 
 
 def test_masks_force_the_only_allowed_action_and_an_ignored_mask_fails(
-        exported: dict[str, tuple[Path, dict[str, Any]]], tmp_path: Path) -> None:
+    exported: dict[str, tuple[Path, dict[str, Any]]], tmp_path: Path
+) -> None:
     """A model that takes action_masks but never applies it is refused (the checker allows one action at a time)."""
     from onnx import helper
 
@@ -237,8 +247,10 @@ def test_jobs_the_convention_cannot_express_are_skipped_with_a_reason() -> None:
 
 def test_a_multi_agent_game_has_one_file_per_behavior_side_by_side(tmp_path: Path) -> None:
     """Each behavior's policy in model/mlagents/<Behavior>.onnx; a policy shared by two behaviors: a file each."""
-    models = {"3DBall_team=0": unity_model("3dball"),
-              "shared": unity_model("basic", names=("Striker?team=0", "Goalie?team=1"))}
+    models = {
+        "3DBall_team=0": unity_model("3dball"),
+        "shared": unity_model("basic", names=("Striker?team=0", "Goalie?team=1")),
+    }
     section = export_policies(tmp_path, models)
     assert section["policies"]["3DBall_team=0"]["mlagents"] == ["mlagents/3DBall.onnx"]
     assert section["policies"]["shared"]["mlagents"] == ["mlagents/Goalie.onnx", "mlagents/Striker.onnx"]
@@ -253,14 +265,16 @@ def test_the_behavior_comes_from_the_model_folder(tmp_path: Path) -> None:
     box = {"type": "Box", "shape": [20], "dtype": "float32"}
     camera = {"type": "Box", "shape": [8, 20, 3], "dtype": "float32"}
     (tmp_path / "config.json").write_text(json.dumps({"env": "Unity", "env_config": {"env_name": "my_game.x86_64"}}))
-    (tmp_path / "metadata.json").write_text(json.dumps({"observation_space": {"type": "Tuple",
-                                                                              "spaces": [camera, box]}}))
+    (tmp_path / "metadata.json").write_text(
+        json.dumps({"observation_space": {"type": "Tuple", "spaces": [camera, box]}})
+    )
     assert unity_behavior(tmp_path, None) == ml.UnityBehavior(("my_game",), ((8, 20, 3), (20,)))
     (tmp_path / "config.json").write_text(json.dumps({"env": "Unity", "env_config": {"behavior_name": "Roller"}}))
     assert unity_behavior(tmp_path, None).names == ("Roller",)  # type: ignore[union-attr]
     (tmp_path / "config.json").write_text(json.dumps({"env": "unity-multi:3DBall", "env_config": {}}))
-    (tmp_path / "metadata.json").write_text(json.dumps({"observation_space": {"type": "Dict", "spaces": {
-        "3DBall_team=0": {**box, "shape": [8]}}}}))
+    (tmp_path / "metadata.json").write_text(
+        json.dumps({"observation_space": {"type": "Dict", "spaces": {"3DBall_team=0": {**box, "shape": [8]}}}})
+    )
     assert unity_behavior(tmp_path, "3DBall_team=0") == ml.UnityBehavior(("3DBall",), ((8,),))
     (tmp_path / "config.json").write_text(json.dumps({"env": "CartPole-v1"}))
     assert unity_behavior(tmp_path, None) is None
@@ -280,8 +294,9 @@ class _Backend:
         return self.model
 
 
-def test_rlrt_export_check_names_a_broken_or_missing_file(exported: dict[str, tuple[Path, dict[str, Any]]],
-                                                          tmp_path: Path) -> None:
+def test_rlrt_export_check_names_a_broken_or_missing_file(
+    exported: dict[str, tuple[Path, dict[str, Any]]], tmp_path: Path
+) -> None:
     import io
     import shutil
 

@@ -42,9 +42,11 @@ def test_an_empty_or_foreign_archive_names_the_archive(tmp_path: Path) -> None:
 def test_a_junk_or_zero_byte_archive_says_what_it_is(tmp_path: Path) -> None:
     junk = tmp_path / "junk.tar.gz"
     junk.write_bytes(gzip.compress(b"not a tar file" * 100))
-    assert _message(junk) == (f"Cannot unpack the model archive {junk}: it is not a tar archive (plain or gzip, bzip2 "
-                              "or xz compressed). Copy it again from where the training job wrote it (its "
-                              "model.tar.gz).")
+    assert _message(junk) == (
+        f"Cannot unpack the model archive {junk}: it is not a tar archive (plain or gzip, bzip2 "
+        "or xz compressed). Copy it again from where the training job wrote it (its "
+        "model.tar.gz)."
+    )
     zero = tmp_path / "zero.tar.gz"
     zero.write_bytes(b"")
     assert f"Cannot unpack the model archive {zero}: it is empty (0 bytes)." in _message(zero)

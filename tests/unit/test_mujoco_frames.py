@@ -14,8 +14,9 @@ from envs.rendering import headless_gl
 
 
 @pytest.mark.parametrize(("libraries", "backend"), [({"EGL", "OSMesa"}, "egl"), ({"OSMesa"}, "osmesa"), (set(), None)])
-def test_mujoco_renders_offscreen_with_the_library_there_is(monkeypatch: pytest.MonkeyPatch, libraries: set[str],
-                                                              backend: str | None) -> None:
+def test_mujoco_renders_offscreen_with_the_library_there_is(
+    monkeypatch: pytest.MonkeyPatch, libraries: set[str], backend: str | None
+) -> None:
     monkeypatch.setattr(ctypes.util, "find_library", lambda name: f"lib{name}.so.1" if name in libraries else None)
     monkeypatch.delenv("MUJOCO_GL", raising=False)
     assert headless_gl() == backend and os.environ.get("MUJOCO_GL") == backend

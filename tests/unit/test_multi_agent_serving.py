@@ -13,14 +13,20 @@ from runtime.export.pipeline import _policy_folder, _under
 from runtime.serving.model_store import select_policy
 
 METADATA = {
-    "observation_space": {"type": "Dict", "spaces": {"striker": {"type": "Box", "shape": [6]},
-                                                     "goalie": {"type": "Box", "shape": [4]}}},
-    "action_space": {"type": "Dict", "spaces": {"striker": {"type": "Discrete", "n": 3},
-                                                "goalie": {"type": "Discrete", "n": 2}}},
-    "serving": {"policies": {
-        "striker": {"onnx": "policies/striker/policy.onnx", "inputs": {"observations": {"shape": [None, 6]}}},
-        "goalie": {"onnx": "policies/goalie/policy.onnx", "inputs": {"observations": {"shape": [None, 4]}}},
-    }},
+    "observation_space": {
+        "type": "Dict",
+        "spaces": {"striker": {"type": "Box", "shape": [6]}, "goalie": {"type": "Box", "shape": [4]}},
+    },
+    "action_space": {
+        "type": "Dict",
+        "spaces": {"striker": {"type": "Discrete", "n": 3}, "goalie": {"type": "Discrete", "n": 2}},
+    },
+    "serving": {
+        "policies": {
+            "striker": {"onnx": "policies/striker/policy.onnx", "inputs": {"observations": {"shape": [None, 6]}}},
+            "goalie": {"onnx": "policies/goalie/policy.onnx", "inputs": {"observations": {"shape": [None, 4]}}},
+        }
+    },
 }
 
 
@@ -39,12 +45,18 @@ def test_the_policy_named_by_rlrt_policy_is_served(monkeypatch: pytest.MonkeyPat
 
 def test_several_policies_and_none_named_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("RLRT_POLICY", raising=False)
-    with pytest.raises(UserError, match=r"multi-agent with the policies striker, goalie: name the one to serve with "
-                                        r"RLRT_POLICY=<policy id>"):
+    with pytest.raises(
+        UserError,
+        match=r"multi-agent with the policies striker, goalie: name the one to serve with "
+        r"RLRT_POLICY=<policy id>",
+    ):
         select_policy(Path("m"), METADATA)
     monkeypatch.setenv("RLRT_POLICY", "keeper")
-    with pytest.raises(UserError, match=r"RLRT_POLICY='keeper': the model in m has no such policy; it has striker, "
-                                        r"goalie"):
+    with pytest.raises(
+        UserError,
+        match=r"RLRT_POLICY='keeper': the model in m has no such policy; it has striker, "
+        r"goalie",
+    ):
         select_policy(Path("m"), METADATA)
 
 
@@ -57,8 +69,18 @@ def test_one_policy_needs_no_name(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_policy_folders_and_paths() -> None:
     assert _policy_folder("3DBall_team=0") == "3DBall_team=0"
     assert _policy_folder("../a b/c") == "_a_b_c"
-    assert _under("policies/x", {"onnx": "policy.onnx", "code": "code/inference.py", "policy_spec": None,
-                                 "tensorflow_savedmodel": {"path": "1/"}}) == {
-        "onnx": "policies/x/policy.onnx", "code": "policies/x/code/inference.py", "policy_spec": None,
-        "tensorflow_savedmodel": {"path": "policies/x/1/"}}
+    assert _under(
+        "policies/x",
+        {
+            "onnx": "policy.onnx",
+            "code": "code/inference.py",
+            "policy_spec": None,
+            "tensorflow_savedmodel": {"path": "1/"},
+        },
+    ) == {
+        "onnx": "policies/x/policy.onnx",
+        "code": "policies/x/code/inference.py",
+        "policy_spec": None,
+        "tensorflow_savedmodel": {"path": "policies/x/1/"},
+    }
     assert is_export_output("policies") and is_export_output("policy.onnx") and not is_export_output("checkpoint")

@@ -38,11 +38,15 @@ def test_each_part_gets_its_own_argmax_and_softmax() -> None:
     assert actions.shape == (7, 3) and probabilities.shape == (7, 9)
     offset = 0
     for index, (size, start) in enumerate(zip(PARTS, STARTS)):
-        part = logits[:, offset: offset + size]
+        part = logits[:, offset : offset + size]
         np.testing.assert_array_equal(actions[:, index], part.argmax(axis=1) + start)
         expected = np.exp(part - part.max(axis=1, keepdims=True))
-        np.testing.assert_allclose(probabilities[:, offset: offset + size],
-                                   expected / expected.sum(axis=1, keepdims=True), rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(
+            probabilities[:, offset : offset + size],
+            expected / expected.sum(axis=1, keepdims=True),
+            rtol=1e-5,
+            atol=1e-6,
+        )
         offset += size
     assert head.to_json()["parts"] == PARTS and head.to_json()["starts"] == STARTS
     with pytest.raises(NotAnMLP):  # the plain-layer (TensorFlow) exporters know a single categorical head only
@@ -72,8 +76,10 @@ def assert_exports_reproduce(policy: object, head: ActionHead, tmp_path: Path) -
 def test_the_rllib_head_of_multidiscrete_and_tuple_actions() -> None:
     from runtime.backends.rllib.policy import action_head
 
-    for space in (spaces.MultiDiscrete([2, 3, 4], start=[0, 1, -2]),
-                  spaces.Tuple([spaces.Discrete(2), spaces.Discrete(3, start=1), spaces.Discrete(4, start=-2)])):
+    for space in (
+        spaces.MultiDiscrete([2, 3, 4], start=[0, 1, -2]),
+        spaces.Tuple([spaces.Discrete(2), spaces.Discrete(3, start=1), spaces.Discrete(4, start=-2)]),
+    ):
         module = ppo_module(space)
         head = action_head(module, space, normalize_actions=False)
         assert head == ActionHead(MULTI_CATEGORICAL, 9, parts=PARTS, starts=STARTS), space
@@ -98,4 +104,3 @@ def test_a_served_row_is_its_list_of_actions() -> None:
     assert codec.primary(outputs).tolist() == [[1, 2, -2], [0, 3, 1]]
     single = {"actions": np.array([1, 0]), "action_probabilities": np.array([[0.2, 0.8], [0.6, 0.4]])}
     assert codec.primary(single).tolist() == [[0.2, 0.8], [0.6, 0.4]]  # one discrete part: its probabilities
-

@@ -20,8 +20,15 @@ from sagemaker_rl.ray_launcher import job_hyperparameters
 from tests.conftest import make_job_tree
 
 NAMES = st.text(alphabet="abcdefghijklmnopqrstuvwxyz_:", min_size=1, max_size=8)
-LEAVES = st.one_of(st.integers(), st.floats(allow_nan=False), st.text(max_size=5), st.booleans(), st.none(),
-                   st.lists(st.integers(), max_size=3), st.just({}))
+LEAVES = st.one_of(
+    st.integers(),
+    st.floats(allow_nan=False),
+    st.text(max_size=5),
+    st.booleans(),
+    st.none(),
+    st.lists(st.integers(), max_size=3),
+    st.just({}),
+)
 
 
 def _nest(flat: dict[str, Any]) -> dict[str, Any]:
@@ -36,8 +43,11 @@ def _nest(flat: dict[str, Any]) -> dict[str, Any]:
     return nested
 
 
-@given(st.dictionaries(st.lists(NAMES, min_size=1, max_size=4).map(lambda parts: ".".join(["rl", *parts])),
-                       LEAVES, max_size=6))
+@given(
+    st.dictionaries(
+        st.lists(NAMES, min_size=1, max_size=4).map(lambda parts: ".".join(["rl", *parts])), LEAVES, max_size=6
+    )
+)
 def test_a_nested_rl_object_reads_as_its_dotted_names(flat: dict[str, Any]) -> None:
     # A name that is also another's prefix cannot be nested; such draws are not the nested form of anything.
     if not flat or any(other.startswith(name + ".") for name in flat for other in flat):
@@ -46,18 +56,24 @@ def test_a_nested_rl_object_reads_as_its_dotted_names(flat: dict[str, Any]) -> N
 
 
 def test_a_name_given_both_ways_with_two_values_is_refused_naming_it() -> None:
-    assert flatten_nested({"rl": {"training": {"stop": {"training_iteration": 2}}},
-                           "rl.training.stop.training_iteration": 2}) == {"rl.training.stop.training_iteration": 2}
-    with pytest.raises(UserError, match=r"rl\.training\.stop\.training_iteration is given twice: 3 and, inside the "
-                                        r"'rl' object, 2"):
-        flatten_nested({"rl": {"training": {"stop": {"training_iteration": 2}}},
-                        "rl.training.stop.training_iteration": 3})
+    assert flatten_nested(
+        {"rl": {"training": {"stop": {"training_iteration": 2}}}, "rl.training.stop.training_iteration": 2}
+    ) == {"rl.training.stop.training_iteration": 2}
+    with pytest.raises(
+        UserError,
+        match=r"rl\.training\.stop\.training_iteration is given twice: 3 and, inside the "
+        r"'rl' object, 2",
+    ):
+        flatten_nested(
+            {"rl": {"training": {"stop": {"training_iteration": 2}}}, "rl.training.stop.training_iteration": 3}
+        )
     assert flatten_nested({"rl": "not an object"}) == {"rl": "not an object"}  # left to the grammar's own check
 
 
 def test_a_job_tree_and_a_launcher_read_the_nested_form(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    nested = {"training": {"config": {"lr": 0.001, "model": {"fcnet_hiddens": [32]}},
-                           "stop": {"training_iteration": 2}}}
+    nested = {
+        "training": {"config": {"lr": 0.001, "model": {"fcnet_hiddens": [32]}}, "stop": {"training_iteration": 2}}
+    }
     tree = make_job_tree(tmp_path / "ml", {"rl": nested})
     hyperparameters = load_environment(tree.base).hyperparameters
     assert hyperparameters["rl.training.stop.training_iteration"] == 2

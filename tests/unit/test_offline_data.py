@@ -14,8 +14,17 @@ from runtime.errors import UserError
 from runtime.offline.collect import collect, dump_states, read_batch_transform_output
 from runtime.offline.dataset import load_logged_data
 
-SEED_COLUMNS = ["action", "all_action_probabilities", "episode_id", "reward", "cumulative_rewards",
-                "state_feature_0", "state_feature_1", "state_feature_2", "state_feature_3"]
+SEED_COLUMNS = [
+    "action",
+    "all_action_probabilities",
+    "episode_id",
+    "reward",
+    "cumulative_rewards",
+    "state_feature_0",
+    "state_feature_1",
+    "state_feature_2",
+    "state_feature_3",
+]
 
 
 @pytest.fixture(scope="module")
@@ -56,8 +65,15 @@ def test_collect_is_seeded(rollouts: Path, tmp_path: Path) -> None:
 
 def test_collect_follows_the_given_probabilities(tmp_path: Path) -> None:
     path = tmp_path / "skewed.parquet"
-    collect("CartPole-v0", num_envs=2, num_episodes=20, output=path, probabilities=[[0.9, 0.1], [0.2, 0.8]],
-            seed=0, progress=False)
+    collect(
+        "CartPole-v0",
+        num_envs=2,
+        num_episodes=20,
+        output=path,
+        probabilities=[[0.9, 0.1], [0.2, 0.8]],
+        seed=0,
+        progress=False,
+    )
     frame = pd.read_parquet(path)
     assert list(frame.columns) == SEED_COLUMNS
     first_env = frame[frame["all_action_probabilities"].map(lambda p: list(p) == [0.9, 0.1])]
@@ -81,8 +97,10 @@ def test_dump_states_matches_the_first_collected_states(tmp_path: Path) -> None:
 def test_batch_transform_output_plain_and_joined(tmp_path: Path) -> None:
     out = tmp_path / "states.jsonl.out"
     out.write_text(
-        json.dumps({"predictions": [[0.25, 0.75]]}) + "\n"
-        + json.dumps({"SageMakerInput": [0.1, 0.2, 0.3, 0.4], "SageMakerOutput": {"predictions": [[0.6, 0.4]]}}) + "\n"
+        json.dumps({"predictions": [[0.25, 0.75]]})
+        + "\n"
+        + json.dumps({"SageMakerInput": [0.1, 0.2, 0.3, 0.4], "SageMakerOutput": {"predictions": [[0.6, 0.4]]}})
+        + "\n"
     )
     assert read_batch_transform_output(out) == [[0.25, 0.75], [0.6, 0.4]]
     bad = tmp_path / "bad.out"
@@ -102,8 +120,9 @@ def test_loader_reads_the_seed_format(rollouts: Path) -> None:
     assert returns == sorted(frame.loc[frame["cumulative_rewards"] > 0, "cumulative_rewards"].tolist())
     # Episodes are contiguous and in step order: episode 0's rows in file order.
     first = frame[frame["episode_id"] == 0]
-    np.testing.assert_allclose(data.observations[: len(first)],
-                               first[[f"state_feature_{j}" for j in range(4)]].to_numpy(), rtol=1e-6)
+    np.testing.assert_allclose(
+        data.observations[: len(first)], first[[f"state_feature_{j}" for j in range(4)]].to_numpy(), rtol=1e-6
+    )
     dataset = data.to_d3rlpy()
     assert len(dataset.episodes) == 12
     assert sum(ep.size() for ep in dataset.episodes) == len(frame)
@@ -140,36 +159,76 @@ def _write(tmp_path: Path, rollouts: Path, edit) -> Path:
     "edit, message",
     [
         (lambda f: f.drop(columns=["reward"], inplace=True), r"bad.csv: missing column\(s\) 'reward'"),
-        (lambda f: f.drop(columns=["episode_id", "action"], inplace=True),
-         r"missing column\(s\) 'action', 'episode_id'"),
-        (lambda f: f.__setitem__("state_feature_2", f["state_feature_2"].where(f.index != 4, "abc")),
-         r"bad.csv, row 5 \(line 6\), column 'state_feature_2': 'abc' is not a number"),
-        (lambda f: f.__setitem__("state_feature_0", f["state_feature_0"].where(f.index != 2, "")),
-         r"row 3 \(line 4\), column 'state_feature_0': '' is not a number"),
-        (lambda f: f.__setitem__("all_action_probabilities",
-                                 f["all_action_probabilities"].where(f.index != 6, "[0.5, 0.6]")),
-         r"row 7 \(line 8\), column 'all_action_probabilities': probabilities \[0.5, 0.6\] sum to 1.1, not 1"),
-        (lambda f: (f.__setitem__("all_action_probabilities",
-                                  f["all_action_probabilities"].where(f.index != 0, "[0.0, 1.0]")),
-                    f.__setitem__("action", f["action"].where(f.index != 0, "0"))),
-         r"row 1 \(line 2\), column 'all_action_probabilities': the logged action 0 has probability 0"),
-        (lambda f: f.__setitem__("all_action_probabilities", f["all_action_probabilities"].where(f.index != 1, "half")),
-         r"row 2 \(line 3\), column 'all_action_probabilities': 'half' is not a list of numbers"),
-        (lambda f: f.__setitem__("reward", f["reward"].where(f.index != 9, "nan")),
-         r"row 10 \(line 11\), column 'reward': 'nan' is not a finite number"),
-        (lambda f: f.__setitem__("reward", f["reward"].where(f.index != 9, "inf")),
-         r"row 10 \(line 11\), column 'reward': 'inf' is not a finite number"),
-        (lambda f: f.__setitem__("action", f["action"].where(f.index != 3, "1.5")),
-         r"row 4 \(line 5\), column 'action': '1.5' is not a discrete action"),
-        (lambda f: f.__setitem__("action", f["action"].where(f.index != 3, "2")),
-         r"row 4 \(line 5\), column 'action': action 2 is outside the 2 actions"),
-        (lambda f: f.__setitem__("episode_id", f["episode_id"].where(f.index != 3, "")),
-         r"row 4 \(line 5\), column 'episode_id': the episode id is empty"),
+        (
+            lambda f: f.drop(columns=["episode_id", "action"], inplace=True),
+            r"missing column\(s\) 'action', 'episode_id'",
+        ),
+        (
+            lambda f: f.__setitem__("state_feature_2", f["state_feature_2"].where(f.index != 4, "abc")),
+            r"bad.csv, row 5 \(line 6\), column 'state_feature_2': 'abc' is not a number",
+        ),
+        (
+            lambda f: f.__setitem__("state_feature_0", f["state_feature_0"].where(f.index != 2, "")),
+            r"row 3 \(line 4\), column 'state_feature_0': '' is not a number",
+        ),
+        (
+            lambda f: f.__setitem__(
+                "all_action_probabilities", f["all_action_probabilities"].where(f.index != 6, "[0.5, 0.6]")
+            ),
+            r"row 7 \(line 8\), column 'all_action_probabilities': probabilities \[0.5, 0.6\] sum to 1.1, not 1",
+        ),
+        (
+            lambda f: (
+                f.__setitem__(
+                    "all_action_probabilities", f["all_action_probabilities"].where(f.index != 0, "[0.0, 1.0]")
+                ),
+                f.__setitem__("action", f["action"].where(f.index != 0, "0")),
+            ),
+            r"row 1 \(line 2\), column 'all_action_probabilities': the logged action 0 has probability 0",
+        ),
+        (
+            lambda f: f.__setitem__(
+                "all_action_probabilities", f["all_action_probabilities"].where(f.index != 1, "half")
+            ),
+            r"row 2 \(line 3\), column 'all_action_probabilities': 'half' is not a list of numbers",
+        ),
+        (
+            lambda f: f.__setitem__("reward", f["reward"].where(f.index != 9, "nan")),
+            r"row 10 \(line 11\), column 'reward': 'nan' is not a finite number",
+        ),
+        (
+            lambda f: f.__setitem__("reward", f["reward"].where(f.index != 9, "inf")),
+            r"row 10 \(line 11\), column 'reward': 'inf' is not a finite number",
+        ),
+        (
+            lambda f: f.__setitem__("action", f["action"].where(f.index != 3, "1.5")),
+            r"row 4 \(line 5\), column 'action': '1.5' is not a discrete action",
+        ),
+        (
+            lambda f: f.__setitem__("action", f["action"].where(f.index != 3, "2")),
+            r"row 4 \(line 5\), column 'action': action 2 is outside the 2 actions",
+        ),
+        (
+            lambda f: f.__setitem__("episode_id", f["episode_id"].where(f.index != 3, "")),
+            r"row 4 \(line 5\), column 'episode_id': the episode id is empty",
+        ),
         (lambda f: f.drop(columns=["state_feature_1"], inplace=True), r"'state_feature_1' is missing"),
     ],
-    ids=["missing-reward", "missing-two", "non-numeric-feature", "empty-feature", "probabilities-sum",
-         "zero-probability-action", "probabilities-not-a-list", "nan-reward", "inf-reward", "fractional-action",
-         "action-out-of-range", "empty-episode-id", "feature-gap"],
+    ids=[
+        "missing-reward",
+        "missing-two",
+        "non-numeric-feature",
+        "empty-feature",
+        "probabilities-sum",
+        "zero-probability-action",
+        "probabilities-not-a-list",
+        "nan-reward",
+        "inf-reward",
+        "fractional-action",
+        "action-out-of-range",
+        "empty-episode-id",
+        "feature-gap",
+    ],
 )
 def test_loader_rejects_bad_data(tmp_path: Path, rollouts: Path, edit, message: str) -> None:
     path = _write(tmp_path, rollouts, edit)
@@ -189,8 +248,11 @@ def test_loader_rejects_empty_files_and_folders(tmp_path: Path, rollouts: Path) 
     folder = tmp_path / "nothing"
     folder.mkdir()
     (folder / "notes.txt").write_text("x")
-    with pytest.raises(UserError, match=r"No .csv or .parquet rollout files or RLlib output-\*.json sample-batch "
-                                        r"files under .*nothing \(found: notes.txt\)"):
+    with pytest.raises(
+        UserError,
+        match=r"No .csv or .parquet rollout files or RLlib output-\*.json sample-batch "
+        r"files under .*nothing \(found: notes.txt\)",
+    ):
         load_logged_data(folder)
 
 

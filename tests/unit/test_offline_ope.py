@@ -121,7 +121,8 @@ def test_weighted_importance_sampling_matches_direct_formula_and_true_value() ->
     expected = float(np.dot(weights, returns) / np.sum(weights))
     assert ope.weighted_importance_sampling(once, per_state(once, PI), GAMMA) == pytest.approx(expected)
     assert ope.importance_sampling(once, per_state(once, PI), GAMMA) == pytest.approx(
-        float(np.mean(np.multiply(weights, returns))))
+        float(np.mean(np.multiply(weights, returns)))
+    )
 
 
 def test_weighted_importance_sampling_is_zero_when_all_weights_vanish() -> None:
@@ -135,8 +136,11 @@ def test_weighted_importance_sampling_is_zero_when_all_weights_vanish() -> None:
 @pytest.mark.parametrize("q_kind", ["true", "zero", "wrong"])
 def test_sequential_doubly_robust_is_unbiased_for_any_q(q_kind: str) -> None:
     data = exact_dataset()
-    q_table = {"true": true_q(), "zero": {0: np.zeros(2), 1: np.zeros(2)},
-               "wrong": {0: np.array([7.0, -3.0]), 1: np.array([2.0, 11.0])}}[q_kind]
+    q_table = {
+        "true": true_q(),
+        "zero": {0: np.zeros(2), 1: np.zeros(2)},
+        "wrong": {0: np.array([7.0, -3.0]), 1: np.array([2.0, 11.0])},
+    }[q_kind]
     estimate = ope.sequential_doubly_robust(data, per_state(data, PI), per_state(data, q_table), GAMMA)
     assert estimate == pytest.approx(true_value(), abs=1e-9)
 
@@ -182,5 +186,3 @@ def test_softmax_policy_temperature_and_mask() -> None:
     np.testing.assert_allclose(probs[1], [0.5, 0.5])
     masked = ope.softmax_policy(q, 0.5, allowed=np.array([[True, True], [True, False], [False, True]]))
     np.testing.assert_allclose(masked[1:], [[1.0, 0.0], [0.0, 1.0]])
-
-

@@ -36,19 +36,25 @@ def logged(draw: Any) -> tuple[LoggedData, np.ndarray, float]:
     rows = sum(lengths)
 
     def policy() -> np.ndarray:
-        table = np.array(draw(st.lists(st.lists(probability, min_size=n_actions, max_size=n_actions),
-                                       min_size=rows, max_size=rows)))
+        table = np.array(
+            draw(st.lists(st.lists(probability, min_size=n_actions, max_size=n_actions), min_size=rows, max_size=rows))
+        )
         return table / table.sum(axis=1, keepdims=True)
 
     mu, pi = policy(), policy()
     data = LoggedData(
-        observations=np.array(draw(st.lists(st.lists(finite, min_size=2, max_size=2), min_size=rows, max_size=rows)),
-                              np.float32),
+        observations=np.array(
+            draw(st.lists(st.lists(finite, min_size=2, max_size=2), min_size=rows, max_size=rows)), np.float32
+        ),
         actions=np.array(draw(st.lists(st.integers(0, n_actions - 1), min_size=rows, max_size=rows)), np.int64),
         rewards=np.array(draw(st.lists(finite, min_size=rows, max_size=rows)), np.float32),
         episode_bounds=np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64),
-        terminated=np.ones(len(lengths), bool), behaviour_probs=mu, discrete=True, n_actions=n_actions,
-        files=(Path("memory"),))
+        terminated=np.ones(len(lengths), bool),
+        behaviour_probs=mu,
+        discrete=True,
+        n_actions=n_actions,
+        files=(Path("memory"),),
+    )
     return data, pi, draw(st.floats(0.0, 1.0))
 
 
@@ -101,14 +107,16 @@ def test_sequential_doubly_robust_with_zero_q_is_per_decision_is(case: tuple[Log
             total += gamma ** (t - ep.start) * weight * float(data.rewards[t])
         per_episode.append(total)
     zero = np.zeros_like(pi)
-    assert ope.sequential_doubly_robust(data, pi, zero, gamma) == pytest.approx(float(np.mean(per_episode)),
-                                                                                rel=1e-6, abs=1e-6)
+    assert ope.sequential_doubly_robust(data, pi, zero, gamma) == pytest.approx(
+        float(np.mean(per_episode)), rel=1e-6, abs=1e-6
+    )
 
 
 @SETTINGS
 @given(logged(), st.data())
 def test_on_policy_sequential_doubly_robust_with_state_values_is_the_mean_return(
-        case: tuple[LoggedData, np.ndarray, float], draw: st.DataObject) -> None:
+    case: tuple[LoggedData, np.ndarray, float], draw: st.DataObject
+) -> None:
     data, _, gamma = case
     assert data.behaviour_probs is not None
     values = np.array(draw.draw(st.lists(finite, min_size=data.num_transitions, max_size=data.num_transitions)))

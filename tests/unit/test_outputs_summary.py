@@ -16,13 +16,21 @@ def test_the_summary_names_only_what_is_there(tmp_path: Path, monkeypatch: pytes
     monkeypatch.setenv("SAGEMAKER_BASE_DIR", str(tree.base))  # load_environment points it at the tree
     env = load_environment(tree.base)
     assert outputs_summary(env) == "rlrt: outputs:"  # nothing written yet: nothing promised
-    for path in (env.model_dir / "metadata.json", env.checkpoint_dir / "checkpoint_000001" / "state.json",
-                 env.intermediate_dir / "progress.csv", env.tensorboard_dir / "events.out.tfevents.1"):
+    for path in (
+        env.model_dir / "metadata.json",
+        env.checkpoint_dir / "checkpoint_000001" / "state.json",
+        env.intermediate_dir / "progress.csv",
+        env.tensorboard_dir / "events.out.tfevents.1",
+    ):
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text("x")
     lines = outputs_summary(env).splitlines()
-    assert lines == ["rlrt: outputs:", f"  model (checkpoint, config, metadata): {env.model_dir}",
-                     f"  checkpoints: {env.checkpoint_dir}", f"  progress.csv: {env.intermediate_dir}",
-                     f"  TensorBoard: {env.tensorboard_dir}"]  # no episode ended: no learning curve was drawn
+    assert lines == [
+        "rlrt: outputs:",
+        f"  model (checkpoint, config, metadata): {env.model_dir}",
+        f"  checkpoints: {env.checkpoint_dir}",
+        f"  progress.csv: {env.intermediate_dir}",
+        f"  TensorBoard: {env.tensorboard_dir}",
+    ]  # no episode ended: no learning curve was drawn
     (env.intermediate_dir / "learning_curve.png").write_bytes(b"png")
     assert f"  progress.csv, learning_curve.png: {env.intermediate_dir}" in outputs_summary(env).splitlines()

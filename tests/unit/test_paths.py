@@ -29,10 +29,22 @@ from runtime.paths import (
 )
 
 KINDS = ("file", "folder", "missing", "fifo", "broken-link", "under-a-file")
-ERRNOS = (errno.EROFS, errno.ENOSPC, errno.EDQUOT, errno.ENOTDIR, errno.EISDIR, errno.EEXIST, errno.EACCES,
-          errno.EPERM, errno.ENAMETOOLONG, errno.ENOENT, errno.EIO)
-NAMES = st.text(st.characters(min_codepoint=33, max_codepoint=0x2FF, exclude_characters="/\\"), min_size=1,
-                max_size=40).filter(lambda n: n not in (".", ".."))
+ERRNOS = (
+    errno.EROFS,
+    errno.ENOSPC,
+    errno.EDQUOT,
+    errno.ENOTDIR,
+    errno.EISDIR,
+    errno.EEXIST,
+    errno.EACCES,
+    errno.EPERM,
+    errno.ENAMETOOLONG,
+    errno.ENOENT,
+    errno.EIO,
+)
+NAMES = st.text(
+    st.characters(min_codepoint=33, max_codepoint=0x2FF, exclude_characters="/\\"), min_size=1, max_size=40
+).filter(lambda n: n not in (".", ".."))
 
 
 def make(kind: str, root: Path, name: str) -> Path:
@@ -54,8 +66,9 @@ def make(kind: str, root: Path, name: str) -> Path:
 
 @settings(max_examples=150, deadline=None)
 @given(kind=st.sampled_from(KINDS), code=st.sampled_from(ERRNOS), name=NAMES, expect=st.sampled_from([FOLDER, FILE]))
-def test_every_message_names_the_path_and_never_the_bare_exception(kind: str, code: int, name: str,
-                                                                   expect: str) -> None:
+def test_every_message_names_the_path_and_never_the_bare_exception(
+    kind: str, code: int, name: str, expect: str
+) -> None:
     with tempfile.TemporaryDirectory() as scratch:
         path = make(kind, Path(scratch), name)
         message = describe_os_error(path, OSError(code, os.strerror(code), str(path)), "The --output", expect)
@@ -127,8 +140,11 @@ def test_a_copytree_error_is_read_for_its_errno(tmp_path: Path) -> None:
 
 def test_require_file_says_what_is_there(tmp_path: Path) -> None:
     assert require_file(make("file", tmp_path, "f"), "The tuning file") == tmp_path / "f"
-    for kind, words in (("folder", "is a folder, not a file"), ("missing", "does not exist"),
-                        ("broken-link", "is a symbolic link to")):
+    for kind, words in (
+        ("folder", "is a folder, not a file"),
+        ("missing", "does not exist"),
+        ("broken-link", "is a symbolic link to"),
+    ):
         with pytest.raises(UserError, match=words):
             require_file(make(kind, tmp_path, f"p-{kind}"), "The tuning file")
     with pytest.raises(UserError, match="is a device, not a file"):

@@ -16,8 +16,12 @@ def test_kl_and_clip_fraction_match_an_independent_calculation() -> None:
 
     from runtime.backends.rllib.ppo_learner import CLIP_FRACTION, KL, ppo_learner_class
 
-    config = (PPOConfig().environment("CartPole-v1").training(clip_param=0.2, use_kl_loss=False)
-              .learners(learner_class=ppo_learner_class()))
+    config = (
+        PPOConfig()
+        .environment("CartPole-v1")
+        .training(clip_param=0.2, use_kl_loss=False)
+        .learners(learner_class=ppo_learner_class())
+    )
     learner = config.build_learner(env=gymnasium.make("CartPole-v1"))
     module = learner.module["default_policy"]
     rng = np.random.default_rng(0)
@@ -25,10 +29,14 @@ def test_kl_and_clip_fraction_match_an_independent_calculation() -> None:
     sampling = rng.normal(scale=2.0, size=(n, 2)).astype(np.float32)  # the logits of the policy that sampled
     actions = rng.integers(0, 2, n)
     sampling_logp = sampling - np.log(np.exp(sampling).sum(axis=1, keepdims=True))
-    batch = {Columns.OBS: torch.tensor(rng.normal(size=(n, 4)), dtype=torch.float32),
-             Columns.ACTIONS: torch.tensor(actions), Columns.ACTION_DIST_INPUTS: torch.tensor(sampling),
-             Columns.ACTION_LOGP: torch.tensor(sampling_logp[np.arange(n), actions]),
-             Postprocessing.ADVANTAGES: torch.zeros(n), Postprocessing.VALUE_TARGETS: torch.zeros(n)}
+    batch = {
+        Columns.OBS: torch.tensor(rng.normal(size=(n, 4)), dtype=torch.float32),
+        Columns.ACTIONS: torch.tensor(actions),
+        Columns.ACTION_DIST_INPUTS: torch.tensor(sampling),
+        Columns.ACTION_LOGP: torch.tensor(sampling_logp[np.arange(n), actions]),
+        Postprocessing.ADVANTAGES: torch.zeros(n),
+        Postprocessing.VALUE_TARGETS: torch.zeros(n),
+    }
     fwd_out = module.forward_train(batch)
     learner.compute_loss_for_module(module_id="default_policy", config=config, batch=batch, fwd_out=fwd_out)
     stats = learner.metrics.reduce()["default_policy"]

@@ -38,8 +38,12 @@ def test_preset_is_complete_and_buildable(name: str) -> None:
 
 @pytest.mark.parametrize(
     ("alias", "name"),
-    [("RoboschoolReacher-v1", "reacher-ppo"), ("hopper", "hopper-ppo"), ("Humanoid", "humanoid-ppo"),
-     ("CARTPOLE-PPO", "cartpole-ppo")],
+    [
+        ("RoboschoolReacher-v1", "reacher-ppo"),
+        ("hopper", "hopper-ppo"),
+        ("Humanoid", "humanoid-ppo"),
+        ("CARTPOLE-PPO", "cartpole-ppo"),
+    ],
 )
 def test_aliases(alias: str, name: str) -> None:
     assert load_preset(alias).name == name
@@ -83,8 +87,10 @@ def test_a_presets_serving_is_kept_with_the_resolved_config(tmp_path: Path) -> N
         ("- just\n- a list\n", "must hold a YAML mapping"),
         ("name: x\nenv: CartPole-v1\n", "lacks the key(s): algorithm, stop"),
         ("name: x\nenv: E\nalgorithm: PPO\nstop: {}\npass_bar: 3\n", "pass_bar needs"),
-        ("name: x\nenv: E\nalgorithm: PPO\nconfig: [1]\nstop: {}\npass_bar: {metric: m, value: 1}\n",
-         "'config' must be a mapping"),
+        (
+            "name: x\nenv: E\nalgorithm: PPO\nconfig: [1]\nstop: {}\npass_bar: {metric: m, value: 1}\n",
+            "'config' must be a mapping",
+        ),
         ("name: [unclosed\n", "Cannot read preset file"),
         ("name: x\nenv: E\nalgorithm: PPO\nstop: {}\nserving: mxnet\n", "'serving' must be one of rlrt, coach"),
     ],
@@ -106,15 +112,18 @@ def test_unknown_preset_names_the_closest() -> None:
 
 @pytest.mark.parametrize("name", ["preset-x", "preset-acrobot-dqn", "src/preset-x"])
 def test_an_unknown_preset_far_from_every_name_gets_no_suggestion(name: str) -> None:
-    """"Did you mean" names only a near spelling (at difflib's 0.5, preset-x was offered preset-deepracer)."""
+    """ "Did you mean" names only a near spelling (at difflib's 0.5, preset-x was offered preset-deepracer)."""
     with pytest.raises(UserError, match=None) as info:
         load_preset(name)
     assert f"Unknown preset '{name}'. Available presets: " in str(info.value)
 
 
 def test_a_python_file_is_named_as_a_coach_preset() -> None:
-    with pytest.raises(UserError, match=r"Preset 'src/preset-x.py' is a Python file: a Coach preset .*"
-                                        r"`rlrt train --preset src/preset-x.py`"):
+    with pytest.raises(
+        UserError,
+        match=r"Preset 'src/preset-x.py' is a Python file: a Coach preset .*"
+        r"`rlrt train --preset src/preset-x.py`",
+    ):
         load_preset("src/preset-x.py")
 
 

@@ -133,8 +133,10 @@ def test_d3rlpy_categorical_policy_is_an_encoder_then_a_linear_layer() -> None:
 def test_torchs_first_optimizer_imports_torch_dynamo() -> None:
     """runtime/backends/rllib/backend.py (``_import_what_building_imports``): torch 2.13's first optimizer imports
     ``torch._dynamo``, so importing it while Ray starts saves that time later (and costs nothing otherwise)."""
-    code = ("import sys, torch\nbefore = 'torch._dynamo' in sys.modules\n"
-            "torch.optim.Adam([torch.nn.Parameter(torch.zeros(1))])\nprint(before, 'torch._dynamo' in sys.modules)")
+    code = (
+        "import sys, torch\nbefore = 'torch._dynamo' in sys.modules\n"
+        "torch.optim.Adam([torch.nn.Parameter(torch.zeros(1))])\nprint(before, 'torch._dynamo' in sys.modules)"
+    )
     result = subprocess.run([sys.executable, "-c", code], env=rlrt_env(), capture_output=True, text=True, timeout=120)
     assert result.stdout.split() == ["False", "True"], result.stdout + result.stderr
 

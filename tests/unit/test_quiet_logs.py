@@ -35,20 +35,23 @@ def test_rlrts_own_lines_pass() -> None:
     assert unexpected_lines("rlrt-timing: ray init 1.25", timings=True) == []
 
 
-@pytest.mark.parametrize("noise", [
-    "2026-11-25 04:23:46,838\tINFO worker.py:2038 -- Started a local Ray instance.",
-    "argv[0]=",
-    "pybullet build time: Jan 29 2025 23:17:20",
-    "\x1b[36m(SingleAgentEnvRunner pid=7521)\x1b[0m argv[0]=",
-    "[2026-11-25 04:25:30,601 E 3741 3741] core_worker.cc:2465: Actor with class name: 'SingleAgentEnvRunner' ...",
-    "2026-11-25 04:31:44,163 WARNING runtime.config.hyperparameters: the preset's settings do not apply",
-    "[INFO] Connected new brain: Basic?team=0",
-    "error: XDG_RUNTIME_DIR is invalid or not set in the environment.",
-    "tuning:   0%|          | 0/2 [00:00<?, ?job/s]You have specified `max_concurrent_trials=1`",
-    "episode_reward_mean: nan",
-    "rlrt-timing: ray init 1.25",  # only when the job ran with RLRT_TIMINGS=1
-    "Training> \x1b[33mcoloured\x1b[0m",
-])
+@pytest.mark.parametrize(
+    "noise",
+    [
+        "2026-11-25 04:23:46,838\tINFO worker.py:2038 -- Started a local Ray instance.",
+        "argv[0]=",
+        "pybullet build time: Jan 29 2025 23:17:20",
+        "\x1b[36m(SingleAgentEnvRunner pid=7521)\x1b[0m argv[0]=",
+        "[2026-11-25 04:25:30,601 E 3741 3741] core_worker.cc:2465: Actor with class name: 'SingleAgentEnvRunner' ...",
+        "2026-11-25 04:31:44,163 WARNING runtime.config.hyperparameters: the preset's settings do not apply",
+        "[INFO] Connected new brain: Basic?team=0",
+        "error: XDG_RUNTIME_DIR is invalid or not set in the environment.",
+        "tuning:   0%|          | 0/2 [00:00<?, ?job/s]You have specified `max_concurrent_trials=1`",
+        "episode_reward_mean: nan",
+        "rlrt-timing: ray init 1.25",  # only when the job ran with RLRT_TIMINGS=1
+        "Training> \x1b[33mcoloured\x1b[0m",
+    ],
+)
 def test_any_other_line_is_unexpected(noise: str) -> None:
     assert unexpected_lines(f"rlrt: before\n{noise}\nrlrt: after\n") == [noise]
 
@@ -82,11 +85,14 @@ def test_sagemaker_trainings_own_lines_are_left_out_or_made_rlrts() -> None:
     try:
         assert toolkit_line("No GPUs detected (normal if no gpus installed)") is None
         assert toolkit_line("Reporting training SUCCESS") is None
-        invocation = ("Invoking user script\n\nTraining Env:\n\n{}\n\nEnvironment variables:\n\nSM_HOSTS=[]\n\n"
-                      "Invoking script with the following command:\n\n/usr/bin/python train.py --lr 0.1\n\n")
+        invocation = (
+            "Invoking user script\n\nTraining Env:\n\n{}\n\nEnvironment variables:\n\nSM_HOSTS=[]\n\n"
+            "Invoking script with the following command:\n\n/usr/bin/python train.py --lr 0.1\n\n"
+        )
         assert toolkit_line(invocation) == "rlrt: running the entry point: /usr/bin/python train.py --lr 0.1"
         assert toolkit_line("Installing dependencies from requirements.txt") == (
-            "rlrt: installing the source dir's requirements.txt (pip)")
+            "rlrt: installing the source dir's requirements.txt (pip)"
+        )
         failure = toolkit_line("Reporting training FAILURE", logging.ERROR)
         assert failure is not None and failure.endswith("ERROR    Reporting training FAILURE")
         root.setLevel(logging.DEBUG)  # the job asked for every line (container_log_level=DEBUG)
@@ -118,8 +124,10 @@ def test_native_output_is_filtered_at_its_file_descriptor() -> None:
 
 
 def test_a_pybullet_environment_is_made_and_reset_without_its_native_lines() -> None:
-    script = ("from envs.registry import make_env\nenv = make_env('ReacherBulletEnv-v0')\nenv.reset(seed=0)\n"
-              "env.reset()\nprint('reset', flush=True)\nenv = make_env('CartPole-v0')\nenv.reset(seed=0)\n")
+    script = (
+        "from envs.registry import make_env\nenv = make_env('ReacherBulletEnv-v0')\nenv.reset(seed=0)\n"
+        "env.reset()\nprint('reset', flush=True)\nenv = make_env('CartPole-v0')\nenv.reset(seed=0)\n"
+    )
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=REPO_ROOT, timeout=120)
     assert done.returncode == 0, done.stderr
     assert (done.stdout, done.stderr) == ("reset\n", "")
@@ -136,7 +144,8 @@ logging.getLogger("runtime.config.hyperparameters").warning("not used")
 
 
 def test_in_a_launcher_scripts_process_only_rlrts_loggers_are_set_up() -> None:
-    done = subprocess.run([sys.executable, "-c", LAUNCHER_PROCESS], capture_output=True, text=True, cwd=REPO_ROOT,
-                          timeout=60)
+    done = subprocess.run(
+        [sys.executable, "-c", LAUNCHER_PROCESS], capture_output=True, text=True, cwd=REPO_ROOT, timeout=60
+    )
     assert done.returncode == 0, done.stderr
     assert done.stderr.splitlines() == ["script INFO the script's own line", "rlrt: not used"]

@@ -44,9 +44,11 @@ def test_ray_start_takes_the_same_store_as_flags() -> None:
     """A multi-host job's `ray start` on each host (runtime.cluster.head / worker) gets the store as flags."""
     assert ray_start_flags({}) == []
     assert ray_start_flags(object_store_options(2 * GiB, 16 * GiB, "/tmp")[0]) == [
-        f"--object-store-memory={int(2 * GiB * 0.95)}"]
+        f"--object-store-memory={int(2 * GiB * 0.95)}"
+    ]
     assert ray_start_flags(object_store_options(DOCKER_DEFAULT_SHM, 16 * GiB, "/tmp/r")[0]) == [
-        "--plasma-directory=/tmp/r"]
+        "--plasma-directory=/tmp/r"
+    ]
 
 
 class _Records(logging.Handler):
@@ -59,8 +61,9 @@ class _Records(logging.Handler):
 
 
 @pytest.mark.parametrize("shm_bytes", [DOCKER_DEFAULT_SHM, 1 * GiB], ids=["docker-default-64MiB", "1GiB"])
-def test_ray_starts_on_a_small_shared_memory_without_its_warning(shm_bytes: int, monkeypatch: pytest.MonkeyPatch,
-                                                                  capfd: pytest.CaptureFixture[str]) -> None:
+def test_ray_starts_on_a_small_shared_memory_without_its_warning(
+    shm_bytes: int, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
+) -> None:
     """A real job's Ray, with /dev/shm's free space as rlrt measures it set to a container's; what Ray's object-store
     code logs (at INFO and above, after rlrt's filters) is collected where it is written: in this process and in the
     output of the job's `ray start`."""

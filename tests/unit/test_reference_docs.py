@@ -27,7 +27,8 @@ def test_committed_reference_page_is_what_the_code_generates(name, monkeypatch):
     page = REPO_ROOT / "docs" / "reference" / name
     assert page.exists(), f"docs/reference/{name} is missing: run `{SCRIPT.COMMAND}` and commit it"
     assert page.read_text(encoding="utf-8") == SCRIPT.PAGES[name](), (
-        f"docs/reference/{name} differs from what the code generates now: run `{SCRIPT.COMMAND}` and commit it")
+        f"docs/reference/{name} differs from what the code generates now: run `{SCRIPT.COMMAND}` and commit it"
+    )
 
 
 def test_every_reference_page_is_in_the_site_nav():

@@ -13,11 +13,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from runtime.errors import UserError
-from runtime.job.removed_apis import (findings, outside_reason, read_source_dir, refuse_removed_apis,
-                                       removed_apis_in)
+from runtime.job.removed_apis import findings, outside_reason, read_source_dir, refuse_removed_apis, removed_apis_in
 from tests.conftest import REPO_ROOT
 
-OLD_SCRIPT = textwrap.dedent('''
+OLD_SCRIPT = textwrap.dedent("""
     import ray
     from ray.rllib.agents.ppo import PPOTrainer
     import ray.rllib.agents.dqn as dqn
@@ -31,13 +30,19 @@ OLD_SCRIPT = textwrap.dedent('''
 
     ModelCatalog.register_custom_model("masked", object)
     EXPERIMENT = {"training": {"run": "APEX", "env": "CartPole-v1"}}
-''')
+""")
 
 
 def test_each_removed_api_is_named_with_its_line_and_replacement() -> None:
     found = findings(OLD_SCRIPT, "train.py")
-    assert [f.split(": ", 1)[0] for f in found] == ["train.py:3", "train.py:4", "train.py:5", "train.py:6",
-                                                    "train.py:13", "train.py:14"]
+    assert [f.split(": ", 1)[0] for f in found] == [
+        "train.py:3",
+        "train.py:4",
+        "train.py:5",
+        "train.py:6",
+        "train.py:13",
+        "train.py:14",
+    ]
     text = "\n".join(found)
     assert "ray.rllib.algorithms" in text and "torch RLModule" in text and "prioritized replay" in text
     assert "ImpalaTrainer" not in text  # guarded by its own try/except ImportError
@@ -46,16 +51,16 @@ def test_each_removed_api_is_named_with_its_line_and_replacement() -> None:
 def test_the_examples_other_removed_algorithms_and_their_action_mask_model_are_named() -> None:
     """The network-compression example's A3C; the resource-allocation examples' "action_mask" model, which needs no
     port (rlrt masks a Dict observation's 'action_mask' itself), unlike another custom model."""
-    source = textwrap.dedent('''
+    source = textwrap.dedent("""
         from ray.rllib.models import ModelCatalog
         ModelCatalog.register_custom_model("action_mask", object)
         ModelCatalog.register_custom_model("attention", object)
         EXPERIMENT = {"training": {"run": "A3C", "env": "NetworkCompression-v1"}}
-    ''')
+    """)
     masked, other, a3c = findings(source, "train.py")
     assert masked.startswith("train.py:3: ") and "needs no port" in masked and "'action_mask' entry" in masked
     assert other.startswith("train.py:4: ") and "port it to a torch RLModule" in other and "needs no port" not in other
-    assert a3c.startswith("train.py:5: `\"run\": \"A3C\"`: A3C and A2C are gone from Ray 2.x: train PPO, or APPO")
+    assert a3c.startswith('train.py:5: `"run": "A3C"`: A3C and A2C are gone from Ray 2.x: train PPO, or APPO')
 
 
 def test_the_entry_point_and_what_it_imports_from_the_source_dir_are_checked(tmp_path: Path) -> None:
@@ -91,14 +96,24 @@ def test_any_text_is_read_without_an_error(source: str) -> None:
 
 
 MEMBER_NAMES = st.lists(st.sampled_from(["..", ".", "code", "lib", "x.py", "a", "/", ""]), min_size=1, max_size=5)
-MEMBER_TYPES = st.sampled_from([tarfile.REGTYPE, tarfile.DIRTYPE, tarfile.SYMTYPE, tarfile.LNKTYPE, tarfile.CHRTYPE,
-                                tarfile.BLKTYPE, tarfile.FIFOTYPE])
+MEMBER_TYPES = st.sampled_from(
+    [
+        tarfile.REGTYPE,
+        tarfile.DIRTYPE,
+        tarfile.SYMTYPE,
+        tarfile.LNKTYPE,
+        tarfile.CHRTYPE,
+        tarfile.BLKTYPE,
+        tarfile.FIFOTYPE,
+    ]
+)
 
 
 @settings(max_examples=400, deadline=None)
 @given(parts=MEMBER_NAMES, link_parts=MEMBER_NAMES, kind=MEMBER_TYPES)
 def test_an_archive_member_is_refused_exactly_when_pythons_data_filter_refuses_it(
-        parts: list[str], link_parts: list[str], kind: bytes, tmp_path_factory: pytest.TempPathFactory) -> None:
+    parts: list[str], link_parts: list[str], kind: bytes, tmp_path_factory: pytest.TempPathFactory
+) -> None:
     """The check is held to Python's own ``data`` extraction filter (this Python has it; the image's does not), with
     one difference on purpose: a leading ``/``, which the filter strips, is refused, since the unfiltered extraction
     sagemaker-training does writes such a member at its absolute path."""
@@ -115,8 +130,12 @@ def test_an_archive_member_is_refused_exactly_when_pythons_data_filter_refuses_i
     except tarfile.FilterError as exc:
         theirs = type(exc).__name__
     assert (ours is None) == (theirs is None), (member.name, member.type, member.linkname, ours, theirs)
-    names = {"outside": "OutsideDestinationError", "special": "SpecialFileError",
-             "absolute link": "AbsoluteLinkError", "link outside": "LinkOutsideDestinationError"}
+    names = {
+        "outside": "OutsideDestinationError",
+        "special": "SpecialFileError",
+        "absolute link": "AbsoluteLinkError",
+        "link outside": "LinkOutsideDestinationError",
+    }
     assert ours is None or names[ours] == theirs
 
 

@@ -24,14 +24,22 @@ RAY_METRICS = {
     "episode_reward_mean": "episode_reward_mean: (%s)" % FLOAT_REGEX,
     "episode_reward_max": "episode_reward_max: (%s)" % FLOAT_REGEX,
 }
-COACH_METRICS = {"reward-training": "^Training>.*Total reward=(.*?),",
-                 "reward-testing": "^Testing>.*Total reward=(.*?),"}
+COACH_METRICS = {
+    "reward-training": "^Training>.*Total reward=(.*?),",
+    "reward-testing": "^Testing>.*Total reward=(.*?),",
+}
 
 
 def metrics(**overrides: float) -> IterationMetrics:
     values = dict(
-        training_iteration=3, timesteps_total=12000, time_total_s=4.5, episode_reward_mean=-102.875,
-        episode_reward_max=1.5e-7, episode_reward_min=-250.0, episode_len_mean=99.5, episodes_total=19,
+        training_iteration=3,
+        timesteps_total=12000,
+        time_total_s=4.5,
+        episode_reward_mean=-102.875,
+        episode_reward_max=1.5e-7,
+        episode_reward_min=-250.0,
+        episode_len_mean=99.5,
+        episodes_total=19,
         env_steps_per_s=3000.0,
     )
     values.update(overrides)
@@ -50,15 +58,20 @@ def test_sdk_regex_reads_back_the_printed_value(value: float) -> None:
 def test_every_design_metric_line_is_printed_on_its_own_line() -> None:
     lines = metric_lines(metrics())
     assert [line.split(":")[0] for line in lines] == [
-        "episode_reward_mean", "episode_reward_max", "episode_reward_min", "episode_len_mean", "timesteps_total",
+        "episode_reward_mean",
+        "episode_reward_max",
+        "episode_reward_min",
+        "episode_len_mean",
+        "timesteps_total",
         "training_iteration",
     ]
     assert "timesteps_total: 12000" in lines and "training_iteration: 3" in lines
 
 
 def test_no_line_for_a_metric_that_is_not_known_yet() -> None:
-    lines = metric_lines(metrics(episode_reward_mean=math.nan, episode_reward_max=math.nan,
-                                 episode_reward_min=math.nan))
+    lines = metric_lines(
+        metrics(episode_reward_mean=math.nan, episode_reward_max=math.nan, episode_reward_min=math.nan)
+    )
     assert not any(line.startswith("episode_reward_m") for line in lines)
     assert coach_training_line(metrics(episode_reward_mean=math.nan)) is None
 
@@ -71,9 +84,17 @@ def test_coach_line_matches_the_coach_regex() -> None:
 
 
 def test_metrics_from_an_rllib_result() -> None:
-    result = {"env_runners": {"episode_return_mean": 20.5, "episode_return_max": 50.0, "episode_return_min": 9.0,
-                              "episode_len_mean": 20.5, "num_episodes": 3, "num_env_steps_sampled": 1000},
-              "time_this_iter_s": 0.5}
+    result = {
+        "env_runners": {
+            "episode_return_mean": 20.5,
+            "episode_return_max": 50.0,
+            "episode_return_min": 9.0,
+            "episode_len_mean": 20.5,
+            "num_episodes": 3,
+            "num_env_steps_sampled": 1000,
+        },
+        "time_this_iter_s": 0.5,
+    }
     m = metrics_from_rllib(result, 1, 1000, 40, 0.5)
     assert (m.episode_reward_mean, m.episode_reward_max, m.env_steps_per_s) == (20.5, 50.0, 2000.0)
     assert math.isnan(metrics_from_rllib({}, 1, 0, 0, 0).episode_reward_mean)
@@ -82,8 +103,10 @@ def test_metrics_from_an_rllib_result() -> None:
 def test_rllibs_evaluation_reaches_the_metric_lines_the_csv_and_a_testing_line(tmp_path: Path) -> None:
     """``evaluation_interval``'s results: an ``evaluation_reward_mean`` line, two CSV columns (empty in iterations
     without an evaluation) and, for the Coach SDK's regex, a ``Testing>`` line."""
-    result = {"env_runners": {"episode_return_mean": 20.5, "num_episodes": 2},
-              "evaluation": {"env_runners": {"episode_return_mean": 31.25, "episode_len_mean": 31.25}}}
+    result = {
+        "env_runners": {"episode_return_mean": 20.5, "num_episodes": 2},
+        "evaluation": {"env_runners": {"episode_return_mean": 31.25, "episode_len_mean": 31.25}},
+    }
     evaluated = metrics_from_rllib(result, 2, 400, 10, 1.0)
     assert (evaluated.evaluation_reward_mean, evaluated.evaluation_len_mean) == (31.25, 31.25)
     assert "evaluation_reward_mean: 31.25" in metric_lines(evaluated)
@@ -107,8 +130,10 @@ def test_an_iteration_without_an_evaluation_reports_none() -> None:
 
     from runtime.backends.rllib.results import evaluated_this_iteration
 
-    result = {"env_runners": {"episode_return_mean": 20.5, "num_episodes": 2},
-              "evaluation": {"env_runners": {"episode_return_mean": 31.25, "episode_len_mean": 31.25}}}
+    result = {
+        "env_runners": {"episode_return_mean": 20.5, "num_episodes": 2},
+        "evaluation": {"env_runners": {"episode_return_mean": 31.25, "episode_len_mean": 31.25}},
+    }
     assert math.isnan(metrics_from_rllib(result, 3, 600, 10, 1.0, evaluated=False).evaluation_reward_mean)
     algo = SimpleNamespace(config=SimpleNamespace(evaluation_interval=2), iteration=2)
     assert evaluated_this_iteration(algo)
@@ -145,8 +170,15 @@ def test_episode_numbers_are_over_the_last_100_episodes_like_sb3() -> None:
 
 def test_without_rlrts_count_rllibs_own_sum_maximum_and_minimum_are_kept() -> None:
     """A multi-agent job's numbers are RLlib's: its iteration's mean, maximum and minimum, weighted by its count."""
-    result = {"env_runners": {"num_episodes": 4, "episode_return_mean": 10.0, "episode_return_max": 25.0,
-                              "episode_return_min": 1.0, "episode_len_mean": 7.0}}
+    result = {
+        "env_runners": {
+            "num_episodes": 4,
+            "episode_return_mean": 10.0,
+            "episode_return_max": 25.0,
+            "episode_return_min": 1.0,
+            "episode_len_mean": 7.0,
+        }
+    }
     window = EpisodeWindow(100, [(30.0, 5.0)])
     m = metrics_from_rllib(result, 1, 100, 4, 1.0, window=window)
     assert (m.episode_reward_mean, m.episode_reward_max, m.episode_reward_min) == (14.0, 30.0, 1.0)
@@ -198,7 +230,9 @@ def test_progress_bar_counts_toward_the_stop_nearest_to_ending_the_job(monkeypat
     bar = ProgressBar(stop, enabled=True, file=screen)
     assert screen.getvalue() == ""  # not drawn until an iteration runs
     assert bar.nearest(metrics(timesteps_total=4000, training_iteration=1, episode_reward_mean=20.0)) == (
-        "training_iteration", 0.5)
+        "training_iteration",
+        0.5,
+    )
     bar.update(metrics(timesteps_total=4000, training_iteration=1, episode_reward_mean=20.0))
     assert screen.getvalue() == ""
     handler = StderrHandler()
@@ -220,8 +254,13 @@ def test_progress_bar_counts_toward_the_stop_nearest_to_ending_the_job(monkeypat
     text = screen.getvalue()
     assert "training (training_iteration 1 of 2):  50%|" in text and "reward=20" in text
     shown = [line.rsplit("\r", 1)[-1] for line in text.split("\n")]
-    assert shown == ["(RolloutWorker pid=1) a runner's line", "rlrt: a log record", "episode_reward_mean: 1",
-                     "training_iteration: 2", ""], text
+    assert shown == [
+        "(RolloutWorker pid=1) a runner's line",
+        "rlrt: a log record",
+        "episode_reward_mean: 1",
+        "training_iteration: 2",
+        "",
+    ], text
     assert text.count("training (") >= 4  # drawn again below each line while the iteration ran
     silent = ProgressBar({"timesteps_total": 10}, enabled=False, file=screen)
     with silent.while_running():
@@ -237,12 +276,30 @@ def test_the_learner_statistics_come_from_rllibs_result() -> None:
     SAC/DQN: actor_loss, critic/qf_loss) fill the learner columns of progress.csv and TensorBoard."""
     from runtime.backends.rllib.results import learner_stats
 
-    ppo = {"learners": {"__all_modules__": {"num_env_steps_trained": 4000},
-                        "default_policy": {"policy_loss": -0.02, "vf_loss": 3.5, "entropy": 0.69, "mean_kl_loss": 0.0,
-                                           "rlrt_kl": 0.01, "rlrt_clip_fraction": 0.125,
-                                           "vf_explained_var": 0.2, "default_optimizer_learning_rate": 3e-4}}}
-    assert learner_stats(ppo) == {"policy_loss": -0.02, "value_loss": 3.5, "entropy": 0.69, "kl": 0.01,
-                                  "clip_fraction": 0.125, "explained_variance": 0.2, "learning_rate": 3e-4}
+    ppo = {
+        "learners": {
+            "__all_modules__": {"num_env_steps_trained": 4000},
+            "default_policy": {
+                "policy_loss": -0.02,
+                "vf_loss": 3.5,
+                "entropy": 0.69,
+                "mean_kl_loss": 0.0,
+                "rlrt_kl": 0.01,
+                "rlrt_clip_fraction": 0.125,
+                "vf_explained_var": 0.2,
+                "default_optimizer_learning_rate": 3e-4,
+            },
+        }
+    }
+    assert learner_stats(ppo) == {
+        "policy_loss": -0.02,
+        "value_loss": 3.5,
+        "entropy": 0.69,
+        "kl": 0.01,
+        "clip_fraction": 0.125,
+        "explained_variance": 0.2,
+        "learning_rate": 3e-4,
+    }
     sac = learner_stats({"learners": {"default_policy": {"actor_loss": 1.0, "critic_loss": 2.0}}})
     assert (sac["policy_loss"], sac["value_loss"]) == (1.0, 2.0) and math.isnan(sac["kl"])
     assert all(math.isnan(v) for v in learner_stats({}).values())
@@ -270,8 +327,10 @@ def test_the_learning_curve_draws_one_iteration_and_the_pass_bar(tmp_path: Path)
     from runtime.train.curve import plot_learning_curve
 
     progress = tmp_path / "progress.csv"
-    progress.write_text("training_iteration,timesteps_total,episode_reward_mean,episode_reward_min,episode_reward_max\n"
-                        "1,4000,20.0,10.0,30.0\n")
+    progress.write_text(
+        "training_iteration,timesteps_total,episode_reward_mean,episode_reward_min,episode_reward_max\n"
+        "1,4000,20.0,10.0,30.0\n"
+    )
     png = plot_learning_curve(progress, tmp_path / "curve.png", "t", pass_bar=("episode_reward_mean", 475.0))
     pixels = (matplotlib.image.imread(str(png))[..., :3] * 255).round()
 
@@ -281,8 +340,15 @@ def test_the_learning_curve_draws_one_iteration_and_the_pass_bar(tmp_path: Path)
     assert count((31, 119, 180)) > 20  # the point (matplotlib's first colour, tab:blue)
     assert count((44, 160, 44)) > 100  # the pass bar (tab:green)
     without = plot_learning_curve(progress, tmp_path / "plain.png", "t")
-    assert count((44, 160, 44)) > (np.abs((matplotlib.image.imread(str(without))[..., :3] * 255).round()
-                                          - np.array((44, 160, 44))).max(axis=-1) <= 10).sum()
+    assert (
+        count((44, 160, 44))
+        > (
+            np.abs((matplotlib.image.imread(str(without))[..., :3] * 255).round() - np.array((44, 160, 44))).max(
+                axis=-1
+            )
+            <= 10
+        ).sum()
+    )
 
 
 def test_a_slow_first_iteration_gets_one_line_and_a_quick_one_none() -> None:
@@ -290,8 +356,9 @@ def test_a_slow_first_iteration_gets_one_line_and_a_quick_one_none() -> None:
     notice = SlowStartNotice(slow, "iteration", delay_s=0.05)
     time.sleep(0.3)
     notice.cancel()
-    assert slow.getvalue() == ("rlrt: iteration 1 is still running after 0.05 s; its metric lines are printed when "
-                               "it ends\n")
+    assert slow.getvalue() == (
+        "rlrt: iteration 1 is still running after 0.05 s; its metric lines are printed when it ends\n"
+    )
     quick = io.StringIO()
     SlowStartNotice(quick, "epoch", delay_s=0.2).cancel()
     off = io.StringIO()
@@ -309,7 +376,8 @@ def test_an_offline_jobs_bar_counts_its_epochs_not_its_time_limit() -> None:
     bar = ProgressBar({"epochs": 4, "time_total_s": 200}, enabled=True, file=screen)
     assert bar.nearest(metrics(training_iteration=1, time_total_s=10.0)) == ("epochs", 0.25)
     assert ProgressBar({"gradient_steps": 1000, "time_total_s": 200}, enabled=True, file=screen).nearest(
-        metrics(training_iteration=1, timesteps_total=500, time_total_s=10.0)) == ("gradient_steps", 0.5)
+        metrics(training_iteration=1, timesteps_total=500, time_total_s=10.0)
+    ) == ("gradient_steps", 0.5)
     bar.update(metrics(training_iteration=1, time_total_s=10.0))
     with bar.while_running():
         pass
@@ -323,8 +391,9 @@ def test_a_job_resumed_from_an_earlier_checkpoint_reports_its_iterations_once(tm
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator  # heavy: TensorBoard
 
     def run(iterations: range, resumed_at: tuple[int, int] | None, reward: float) -> None:
-        reporter = Reporter(tmp_path / "intermediate", tmp_path / "tensorboard", "test", io.StringIO(),
-                            resumed_at=resumed_at)
+        reporter = Reporter(
+            tmp_path / "intermediate", tmp_path / "tensorboard", "test", io.StringIO(), resumed_at=resumed_at
+        )
         for i in iterations:
             reporter.report(IterationMetrics(i, 100 * i, float(i), reward, reward, reward, 10.0, i, 1.0))
         reporter.close()
@@ -334,7 +403,11 @@ def test_a_job_resumed_from_an_earlier_checkpoint_reports_its_iterations_once(tm
     run(range(3, 5), (2, 200), 2.0)
     rows = list(csv.DictReader((tmp_path / "intermediate" / "progress.csv").open()))
     assert [(row["training_iteration"], row["episode_reward_mean"]) for row in rows] == [
-        ("1", "1.0"), ("2", "1.0"), ("3", "2.0"), ("4", "2.0")]
+        ("1", "1.0"),
+        ("2", "1.0"),
+        ("3", "2.0"),
+        ("4", "2.0"),
+    ]
     events = EventAccumulator(str(tmp_path / "tensorboard"))
     events.Reload()
     points = [(e.step, e.value) for e in events.Scalars("rlrt/episode_reward_mean")]
@@ -364,27 +437,50 @@ def test_the_line_per_iteration_says_the_rate_the_return_against_the_stop_and_th
     from runtime.train.reporting import COMPACT, QUIET, compact_line
 
     stop = {"episode_reward_mean": 475, "timesteps_total": 300000, "training_iteration": 4}
-    line = compact_line(metrics(training_iteration=1, timesteps_total=2048, time_total_s=6.0,
-                                episode_reward_mean=18.3, episode_reward_max=42.0, evaluation_reward_mean=9.0), stop,
-                        steps_per_s=341.3)
+    line = compact_line(
+        metrics(
+            training_iteration=1,
+            timesteps_total=2048,
+            time_total_s=6.0,
+            episode_reward_mean=18.3,
+            episode_reward_max=42.0,
+            evaluation_reward_mean=9.0,
+        ),
+        stop,
+        steps_per_s=341.3,
+    )
     # The iterations end the job first: 1 of 4 in 6 s leaves 18 s.
     assert line == "iteration 1 | 2,048 steps, 341/s | return 18.3 (max 42) / 475 | eval 9 | 00:06, ETA 00:18"
-    offline = compact_line(IterationMetrics(2, 2000, 10.0, math.nan, math.nan, math.nan, math.nan, 0, math.nan,
-                                            ope_wis=0.93, ope_sdr=0.88), {"epochs": 2}, ("epoch", "gradient steps"))
+    offline = compact_line(
+        IterationMetrics(
+            2, 2000, 10.0, math.nan, math.nan, math.nan, math.nan, 0, math.nan, ope_wis=0.93, ope_sdr=0.88
+        ),
+        {"epochs": 2},
+        ("epoch", "gradient steps"),
+    )
     assert offline == "epoch 2 | 2,000 gradient steps | wis 0.93, sdr 0.88 | 00:10"
     out = Terminal()
-    reporter = Reporter(tmp_path / "i", tmp_path / "tb", "t", out, console=COMPACT, stop={"epochs": 4},
-                        units=("epoch", "gradient steps"))
+    reporter = Reporter(
+        tmp_path / "i",
+        tmp_path / "tb",
+        "t",
+        out,
+        console=COMPACT,
+        stop={"epochs": 4},
+        units=("epoch", "gradient steps"),
+    )
     for epoch in (1, 2):  # an offline session gives no rate: the reporter counts it from its reports
-        reporter.report(IterationMetrics(epoch, 500 * epoch, 5.0 * epoch, 10.0, 12.0, 8.0, 9.0, 3, math.nan),
-                        ["ope_wis: 1", "policy_loss: 0.5"])
+        reporter.report(
+            IterationMetrics(epoch, 500 * epoch, 5.0 * epoch, 10.0, 12.0, 8.0, 9.0, 3, math.nan),
+            ["ope_wis: 1", "policy_loss: 0.5"],
+        )
     assert out.getvalue().splitlines() == [
         "epoch 1 | 500 gradient steps, 100/s | return 10 (max 12) | 00:05, ETA 00:15",
-        "epoch 2 | 1,000 gradient steps, 100/s | return 10 (max 12) | 00:10, ETA 00:10"]
+        "epoch 2 | 1,000 gradient steps, 100/s | return 10 (max 12) | 00:10, ETA 00:10",
+    ]
     silent = io.StringIO()
     quiet = Reporter(tmp_path / "q", tmp_path / "tbq", "t", silent, console=QUIET)
     quiet.report(metrics())
     quiet.close()
     reporter.close()
     assert silent.getvalue() == "" and len(list(csv.DictReader((tmp_path / "q" / "progress.csv").open()))) == 1
-

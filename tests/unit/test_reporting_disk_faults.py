@@ -24,8 +24,7 @@ def metrics(i: int) -> IterationMetrics:
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")  # TensorBoard's thread dies
 def test_an_output_folder_that_fills_up_names_the_file_the_fault_and_what_is_kept(tmp_path: Path) -> None:
     with tmpfs(tmp_path / "output", size="512k") as output:
-        reporter = Reporter(output / "intermediate", output / "tensorboard", "test", io.StringIO(),
-                            kept=lambda: KEPT)
+        reporter = Reporter(output / "intermediate", output / "tensorboard", "test", io.StringIO(), kept=lambda: KEPT)
         reporter.report(metrics(1))
         fill(output / "filler")
         with pytest.raises(UserError) as info:  # once the rows fill the page the file has
@@ -34,8 +33,11 @@ def test_an_output_folder_that_fills_up_names_the_file_the_fault_and_what_is_kep
         message = str(info.value)
         # Whichever write meets the full disk first (TensorBoard's thread writes at once, the CSV once its page is
         # full), never a blocked TensorBoard queue (before: the job hung there for ever).
-        assert re.search(rf"(The progress file {output}/intermediate/progress.csv|The TensorBoard folder "
-                         rf"{output}/(intermediate/)?tensorboard) cannot be written: no space left", message), message
+        assert re.search(
+            rf"(The progress file {output}/intermediate/progress.csv|The TensorBoard folder "
+            rf"{output}/(intermediate/)?tensorboard) cannot be written: no space left",
+            message,
+        ), message
         assert "Free some space" in message and message.endswith(KEPT)
 
         with pytest.raises(UserError) as closing:  # every file is closed; the first failure is raised

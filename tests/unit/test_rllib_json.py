@@ -44,14 +44,35 @@ def write_batches(path: Path, *batches: dict[str, Any]) -> Path:
 def two_files(folder: Path, obs: Any = None) -> list[Path]:
     """Two episodes over two files, as RLlib's fragments cut them: episode 7 (3 steps, done) lies in the first file,
     episode 9 starts there and ends in the second (its rows written out of order, put right by ``t``)."""
-    first = write_batches(folder / "output-2021-06-01_10-00-00_worker-1_0.json", {
-        "type": "SampleBatch", "obs": obs(OBS[:4]) if obs else OBS[:4].tolist(), "new_obs": OBS[1:5].tolist(),
-        "actions": [0, 1, 1, 0], "rewards": [1.0, 1.0, 1.0, 0.5], "dones": [False, False, True, False],
-        "eps_id": [7, 7, 7, 9], "t": [0, 1, 2, 0], "action_prob": [0.5, 0.25, 0.75, 0.5],
-        "infos": [{}, {}, {}, {}], "agent_index": [0, 0, 0, 0]})
-    second = write_batches(folder / "output-2021-06-01_10-00-05_worker-1_1.json", {
-        "type": "SampleBatch", "obs": [OBS[5].tolist(), OBS[4].tolist()], "actions": [0, 1], "rewards": [2.0, 1.5],
-        "dones": [True, False], "eps_id": [9, 9], "t": [2, 1], "action_logp": [float(np.log(0.2)), float(np.log(0.4))]})
+    first = write_batches(
+        folder / "output-2021-06-01_10-00-00_worker-1_0.json",
+        {
+            "type": "SampleBatch",
+            "obs": obs(OBS[:4]) if obs else OBS[:4].tolist(),
+            "new_obs": OBS[1:5].tolist(),
+            "actions": [0, 1, 1, 0],
+            "rewards": [1.0, 1.0, 1.0, 0.5],
+            "dones": [False, False, True, False],
+            "eps_id": [7, 7, 7, 9],
+            "t": [0, 1, 2, 0],
+            "action_prob": [0.5, 0.25, 0.75, 0.5],
+            "infos": [{}, {}, {}, {}],
+            "agent_index": [0, 0, 0, 0],
+        },
+    )
+    second = write_batches(
+        folder / "output-2021-06-01_10-00-05_worker-1_1.json",
+        {
+            "type": "SampleBatch",
+            "obs": [OBS[5].tolist(), OBS[4].tolist()],
+            "actions": [0, 1],
+            "rewards": [2.0, 1.5],
+            "dones": [True, False],
+            "eps_id": [9, 9],
+            "t": [2, 1],
+            "action_logp": [float(np.log(0.2)), float(np.log(0.4))],
+        },
+    )
     return [first, second]
 
 
@@ -81,8 +102,9 @@ def test_compressed_columns_are_unpacked(tmp_path: Path, protocol: int) -> None:
     check_the_two_episodes(load_rllib_json(two_files(tmp_path, obs=lambda a: pack(a, protocol))))
 
 
-def test_without_lz4_a_compressed_column_names_itself_and_the_fix(tmp_path: Path,
-                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+def test_without_lz4_a_compressed_column_names_itself_and_the_fix(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     pytest.importorskip("lz4.frame")
     files = two_files(tmp_path, obs=pack)
     monkeypatch.setitem(sys.modules, "lz4", None)
@@ -105,34 +127,51 @@ def test_a_pickle_of_anything_but_a_numpy_array_is_refused_unrun(tmp_path: Path)
             return os.mkdir, (str(marker),)
 
     blob = base64.b64encode(lz4.frame.compress(pickle.dumps(Payload()))).decode("ascii")
-    path = write_batches(tmp_path / "output-x.json", {"type": "SampleBatch", "obs": blob, "actions": [0],
-                                                      "rewards": [1.0], "dones": [True], "eps_id": [1]})
-    with pytest.raises(UserError, match=r"column 'obs': the compressed column is not a pickled numpy array \(it "
-                                        r"refers to (posix|os)\.mkdir"):
+    path = write_batches(
+        tmp_path / "output-x.json",
+        {"type": "SampleBatch", "obs": blob, "actions": [0], "rewards": [1.0], "dones": [True], "eps_id": [1]},
+    )
+    with pytest.raises(
+        UserError,
+        match=r"column 'obs': the compressed column is not a pickled numpy array \(it "
+        r"refers to (posix|os)\.mkdir",
+    ):
         load_rllib_json([path])
     assert not marker.exists()
 
 
-GOOD = {"type": "SampleBatch", "obs": [[0.1, 0.2], [0.3, 0.4]], "actions": [0, 1], "rewards": [1.0, 1.0],
-        "dones": [False, True], "eps_id": [3, 3]}
+GOOD = {
+    "type": "SampleBatch",
+    "obs": [[0.1, 0.2], [0.3, 0.4]],
+    "actions": [0, 1],
+    "rewards": [1.0, 1.0],
+    "dones": [False, True],
+    "eps_id": [3, 3],
+}
 
 
-@pytest.mark.parametrize(("change", "expected"), [
-    ({"rewards": None}, r"line 2: the sample batch has no column\(s\) 'rewards'"),
-    ({"dones": None}, r"line 2: the sample batch has no column\(s\) 'dones'"),
-    ({"actions": [0]}, r"line 2, column 'actions': 1 entries, but 'rewards' has 2 \(one per step\)"),
-    ({"obs": [[0.1, 0.2], [0.3]]}, r"line 2, column 'obs': expected a list of numbers"),
-    ({"rewards": [1.0, "x"]}, r"line 2, column 'rewards': expected a list of numbers"),
-    ({"obs": "not base64!"}, r"line 2, column 'obs': the column is a string but not RLlib's compressed form"),
-    ({"dones": [True, True]}, r"line 2, column 'dones': episode 3 is done at this step, but has later steps"),
-    ({"actions": [0, -1]}, r"line 2, column 'actions': a discrete action must be from 0"),
-    ({"action_prob": [0.5, 0.0]}, r"line 2, column 'action_prob': step 1 has probability 0"),
-    ({"type": "MultiAgentBatch", "policy_batches": {"a": {}, "b": {}}},
-     r"line 2: a MultiAgentBatch with policies a, b"),
-    ({"type": "Batch"}, r"line 2: expected an RLlib sample batch"),
-])
-def test_a_bad_batch_names_the_file_the_line_and_the_column(tmp_path: Path, change: dict[str, Any],
-                                                            expected: str) -> None:
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        ({"rewards": None}, r"line 2: the sample batch has no column\(s\) 'rewards'"),
+        ({"dones": None}, r"line 2: the sample batch has no column\(s\) 'dones'"),
+        ({"actions": [0]}, r"line 2, column 'actions': 1 entries, but 'rewards' has 2 \(one per step\)"),
+        ({"obs": [[0.1, 0.2], [0.3]]}, r"line 2, column 'obs': expected a list of numbers"),
+        ({"rewards": [1.0, "x"]}, r"line 2, column 'rewards': expected a list of numbers"),
+        ({"obs": "not base64!"}, r"line 2, column 'obs': the column is a string but not RLlib's compressed form"),
+        ({"dones": [True, True]}, r"line 2, column 'dones': episode 3 is done at this step, but has later steps"),
+        ({"actions": [0, -1]}, r"line 2, column 'actions': a discrete action must be from 0"),
+        ({"action_prob": [0.5, 0.0]}, r"line 2, column 'action_prob': step 1 has probability 0"),
+        (
+            {"type": "MultiAgentBatch", "policy_batches": {"a": {}, "b": {}}},
+            r"line 2: a MultiAgentBatch with policies a, b",
+        ),
+        ({"type": "Batch"}, r"line 2: expected an RLlib sample batch"),
+    ],
+)
+def test_a_bad_batch_names_the_file_the_line_and_the_column(
+    tmp_path: Path, change: dict[str, Any], expected: str
+) -> None:
     batch = {k: v for k, v in {**GOOD, **change}.items() if v is not None}
     path = tmp_path / "output-x.json"
     path.write_text("\n" + json.dumps(batch) + "\n")  # a blank first line: line numbers count it
@@ -157,12 +196,24 @@ def test_a_step_logged_twice_and_mixed_batches_are_named(tmp_path: Path) -> None
 def test_episodes_cut_off_and_rllib_2_columns_and_continuous_actions(tmp_path: Path) -> None:
     """An episode whose last step is not done (recording stopped) is never terminal; RLlib 2.x's terminateds and
     truncateds; float actions are continuous (no behaviour probabilities)."""
-    path = write_batches(tmp_path / "output-a.json", {
-        "type": "MultiAgentBatch", "count": 5, "policy_batches": {"default_policy": {
-            "obs": [[0.0], [1.0], [2.0], [3.0], [4.0]], "actions": [[0.5], [-0.5], [1.0], [0.0], [0.25]],
-            "rewards": [1, 2, 3, 4, 5], "terminateds": [False, True, False, False, False],
-            "truncateds": [False, False, True, False, False], "eps_id": [1, 1, 2, 3, 3],
-            "action_prob": [0.1, 0.1, 0.1, 0.1, 0.1]}}})
+    path = write_batches(
+        tmp_path / "output-a.json",
+        {
+            "type": "MultiAgentBatch",
+            "count": 5,
+            "policy_batches": {
+                "default_policy": {
+                    "obs": [[0.0], [1.0], [2.0], [3.0], [4.0]],
+                    "actions": [[0.5], [-0.5], [1.0], [0.0], [0.25]],
+                    "rewards": [1, 2, 3, 4, 5],
+                    "terminateds": [False, True, False, False, False],
+                    "truncateds": [False, False, True, False, False],
+                    "eps_id": [1, 1, 2, 3, 3],
+                    "action_prob": [0.1, 0.1, 0.1, 0.1, 0.1],
+                }
+            },
+        },
+    )
     part = load_rllib_json([path])
     assert not part["discrete"] and part["n_actions"] == 1 and part["probs"] is None
     assert part["lengths"].tolist() == [2, 1, 2] and part["ended"].tolist() == [True, False, False]
@@ -172,13 +223,36 @@ def test_episodes_cut_off_and_rllib_2_columns_and_continuous_actions(tmp_path: P
 
 
 # --- the property: any file fails with a UserError naming it, or loads as consistent episodes --------------------
-COLUMN_NAMES = st.sampled_from(["obs", "actions", "rewards", "dones", "eps_id", "t", "action_prob", "action_logp",
-                                "terminateds", "truncateds", "new_obs", "type", "policy_batches"])
+COLUMN_NAMES = st.sampled_from(
+    [
+        "obs",
+        "actions",
+        "rewards",
+        "dones",
+        "eps_id",
+        "t",
+        "action_prob",
+        "action_logp",
+        "terminateds",
+        "truncateds",
+        "new_obs",
+        "type",
+        "policy_batches",
+    ]
+)
 BLOBS = st.binary(max_size=40).map(lambda b: base64.b64encode(b).decode("ascii"))
-PACKED = hnp.arrays(st.sampled_from([np.float32, np.float64, np.int64, np.bool_, np.uint8, "U2"]),
-                    hnp.array_shapes(min_dims=0, max_dims=3, max_side=3)).map(pack) if LZ4 else BLOBS
+PACKED = (
+    hnp.arrays(
+        st.sampled_from([np.float32, np.float64, np.int64, np.bool_, np.uint8, "U2"]),
+        hnp.array_shapes(min_dims=0, max_dims=3, max_side=3),
+    ).map(pack)
+    if LZ4
+    else BLOBS
+)
 VALUES = st.one_of(
-    JSONISH, BLOBS, PACKED,
+    JSONISH,
+    BLOBS,
+    PACKED,
     st.lists(st.integers(-3, 3) | st.floats(allow_nan=True) | st.booleans(), min_size=0, max_size=4),
     st.lists(st.lists(st.floats(-2, 2), min_size=1, max_size=2), min_size=1, max_size=4),
 )
@@ -191,7 +265,7 @@ def batch_files(draw: st.DrawFn) -> str:
         batch = dict(GOOD) if draw(st.booleans()) else {"type": "SampleBatch"}
         batch.update(draw(st.dictionaries(COLUMN_NAMES, VALUES, max_size=4)))
         text = json.dumps(batch)
-        lines.append(text[:draw(st.integers(0, len(text)))] if draw(st.integers(0, 5)) == 0 else text)
+        lines.append(text[: draw(st.integers(0, len(text)))] if draw(st.integers(0, 5)) == 0 else text)
     return "\n".join(lines)
 
 

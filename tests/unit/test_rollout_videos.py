@@ -112,6 +112,7 @@ class Sleepy(PushLeft):
         def act(observation: Any) -> int:
             time.sleep(0.05)
             return 0
+
         return act
 
 
@@ -133,8 +134,14 @@ def test_an_evaluation_video_holds_the_first_steps_of_a_long_episode(tmp_path: P
 
     out = io.StringIO()
     with EpisodeRecorder(lambda _: tmp_path / "e.mp4", out, max_steps=5) as recorder:
-        result = run_episodes(lambda observations: [0] * len(observations), "CartPole-v1", episodes=1, seed=0,
-                              parallel=1, recorder=recorder)
+        result = run_episodes(
+            lambda observations: [0] * len(observations),
+            "CartPole-v1",
+            episodes=1,
+            seed=0,
+            parallel=1,
+            recorder=recorder,
+        )
     [length] = result.lengths
     assert length > 5 and list(result.returns) == [float(length)]  # CartPole pays 1 a step
     assert count_frames(tmp_path / "e.mp4") == 6  # the first frame, then 5 steps

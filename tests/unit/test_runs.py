@@ -20,17 +20,26 @@ from runtime.train.manifest import write_manifest
 TREE = Path("/work/rlrt-jobs/cartpole-ppo-s3-20260101-120000")
 
 
-@pytest.mark.parametrize("command, expected", [
-    ([], f"rlrt train --base-dir {TREE}"),
-    (["train", "--seed", "3", "-n", "1000"], f"rlrt train --seed 3 -n 1000 --base-dir {TREE}"),
-    # --force would start the tree afresh, and the tree is named last, whatever named one before
-    (["train", "--force", "--base-dir", "old", "--set", "rl.training.config.lr=0.001"],
-     f"rlrt train --set rl.training.config.lr=0.001 --base-dir {TREE}"),
-    (["train", "--base-dir=old", "--forc", "--ba", "old2", "--env", "CartPole-v1"],
-     f"rlrt train --env CartPole-v1 --base-dir {TREE}"),
-    (["train", "--set", "rl.training.config.env_config.name=two words"],
-     f"rlrt train --set 'rl.training.config.env_config.name=two words' --base-dir {TREE}"),
-])
+@pytest.mark.parametrize(
+    "command, expected",
+    [
+        ([], f"rlrt train --base-dir {TREE}"),
+        (["train", "--seed", "3", "-n", "1000"], f"rlrt train --seed 3 -n 1000 --base-dir {TREE}"),
+        # --force would start the tree afresh, and the tree is named last, whatever named one before
+        (
+            ["train", "--force", "--base-dir", "old", "--set", "rl.training.config.lr=0.001"],
+            f"rlrt train --set rl.training.config.lr=0.001 --base-dir {TREE}",
+        ),
+        (
+            ["train", "--base-dir=old", "--forc", "--ba", "old2", "--env", "CartPole-v1"],
+            f"rlrt train --env CartPole-v1 --base-dir {TREE}",
+        ),
+        (
+            ["train", "--set", "rl.training.config.env_config.name=two words"],
+            f"rlrt train --set 'rl.training.config.env_config.name=two words' --base-dir {TREE}",
+        ),
+    ],
+)
 def test_the_resume_command_is_the_same_command_in_the_same_tree(command: list[str], expected: str) -> None:
     assert resume_command(command, TREE) == expected
 
@@ -43,20 +52,32 @@ def _tree(root: Path, name: str, seed: int | None, rows: list[tuple[float, float
     lines = ["training_iteration,timesteps_total,time_total_s,episode_reward_mean"]
     lines += [f"{i},{x},{i * 2.0},{y}" for i, (x, y) in enumerate(rows, 1)]
     (tree / "output" / "intermediate" / "progress.csv").write_text("\n".join(lines) + "\n")
-    config = {"preset": "cartpole-ppo", "env": "CartPole-v1", "algorithm": "PPO", "backend": None,
-              "config": {"lr": lr}, "env_config": {}, "seed": seed, "stop": {"timesteps_total": 1000 * (seed or 1)}}
+    config = {
+        "preset": "cartpole-ppo",
+        "env": "CartPole-v1",
+        "algorithm": "PPO",
+        "backend": None,
+        "config": {"lr": lr},
+        "env_config": {},
+        "seed": seed,
+        "stop": {"timesteps_total": 1000 * (seed or 1)},
+    }
     (tree / "output" / "intermediate" / "config.json").write_text(json.dumps(config))
     return tree
 
 
 def test_seeds_of_one_configuration_are_one_line_with_their_min_max_band(tmp_path: Path) -> None:
-    seeds = [_tree(tmp_path, "s1", 1, [(100, 10.0), (200, 20.0), (300, 30.0)]),
-             _tree(tmp_path, "s2", 2, [(100, 20.0), (200, 40.0)]),
-             _tree(tmp_path, "s3", 3, [(150, 15.0), (250, 45.0), (350, 0.0)])]
+    seeds = [
+        _tree(tmp_path, "s1", 1, [(100, 10.0), (200, 20.0), (300, 30.0)]),
+        _tree(tmp_path, "s2", 2, [(100, 20.0), (200, 40.0)]),
+        _tree(tmp_path, "s3", 3, [(150, 15.0), (250, 45.0), (350, 0.0)]),
+    ]
     other = _tree(tmp_path, "lr", None, [(100, 5.0), (200, 6.0)], lr=0.001)
     groups = aggregate([read_run(tree, "timesteps_total") for tree in [*seeds, other]])
-    assert [g.label for g in groups] == ["cartpole-ppo (CartPole-v1, PPO) lr=0.004",
-                                         "cartpole-ppo (CartPole-v1, PPO) lr=0.001"]
+    assert [g.label for g in groups] == [
+        "cartpole-ppo (CartPole-v1, PPO) lr=0.004",
+        "cartpole-ppo (CartPole-v1, PPO) lr=0.001",
+    ]
     three, one = groups
     # Every x any seed reports, within the range all three reached (150 to 200), each seed interpolated there.
     assert three.x == (150.0, 200.0) and three.count == (3, 3)
@@ -72,7 +93,8 @@ def test_seeds_of_one_configuration_are_one_line_with_their_min_max_band(tmp_pat
         ("cartpole-ppo (CartPole-v1, PPO) lr=0.004", "150", "3", "30"),
         ("cartpole-ppo (CartPole-v1, PPO) lr=0.004", "200", "3", "40"),
         ("cartpole-ppo (CartPole-v1, PPO) lr=0.001", "100", "1", "5"),
-        ("cartpole-ppo (CartPole-v1, PPO) lr=0.001", "200", "1", "6")]
+        ("cartpole-ppo (CartPole-v1, PPO) lr=0.001", "200", "1", "6"),
+    ]
 
 
 def test_the_figure_says_what_its_band_is(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -81,13 +103,20 @@ def test_the_figure_says_what_its_band_is(tmp_path: Path, monkeypatch: pytest.Mo
     from runtime.runs import plot
 
     drawn: dict[str, Any] = {}
-    monkeypatch.setattr(plot, "save_figure", lambda fig, out, title: drawn.update(
-        legend=[t.get_text() for t in fig.axes[0].get_legend().get_texts()], xlabel=fig.axes[0].get_xlabel()))
+    monkeypatch.setattr(
+        plot,
+        "save_figure",
+        lambda fig, out, title: drawn.update(
+            legend=[t.get_text() for t in fig.axes[0].get_legend().get_texts()], xlabel=fig.axes[0].get_xlabel()
+        ),
+    )
     trees = [_tree(tmp_path, f"s{seed}", seed, [(1, 1.0), (2, 2.0)]) for seed in (1, 2)]
     plot.plot_runs(trees, tmp_path / "x.png", "time")
     plt.close("all")
-    assert drawn == {"legend": ["cartpole-ppo (CartPole-v1, PPO): mean of 2 seeds", "min - max of the 2 seeds"],
-                     "xlabel": "training time (s)"}
+    assert drawn == {
+        "legend": ["cartpole-ppo (CartPole-v1, PPO): mean of 2 seeds", "min - max of the 2 seeds"],
+        "xlabel": "training time (s)",
+    }
 
 
 def test_a_path_that_is_not_a_job_tree_is_named_with_what_to_give(tmp_path: Path) -> None:
@@ -95,8 +124,11 @@ def test_a_path_that_is_not_a_job_tree_is_named_with_what_to_give(tmp_path: Path
     _tree(jobs, "cartpole-ppo-s1-20260101-120000", 1, [(1, 1.0)])
     with pytest.raises(UserError, match=rf"{jobs} is not a job tree .*holds job trees .*rlrt plot {jobs}/\*"):
         read_run(jobs, "timesteps_total")
-    with pytest.raises(UserError, match=rf"{tmp_path / 'nope'} is not a job tree \(no such folder\): give the "
-                                        "folders `rlrt train` made"):
+    with pytest.raises(
+        UserError,
+        match=rf"{tmp_path / 'nope'} is not a job tree \(no such folder\): give the "
+        "folders `rlrt train` made",
+    ):
         read_run(tmp_path / "nope", "timesteps_total")
     empty = _tree(tmp_path, "empty", 1, [])
     with pytest.raises(UserError, match="None of the job trees has a finished episode"):
@@ -112,14 +144,25 @@ def _trained_tree(root: Path, framework: str = "rllib") -> Path:
         checkpoint = tree / "checkpoints" / f"checkpoint_{iteration:06d}"
         checkpoint.mkdir(parents=True)
         (checkpoint / "model.d3").write_text(f"weights of iteration {iteration}")
-        state = {"training_iteration": iteration, "timesteps_total": 400 * iteration, "algorithm": "PPO",
-                 "env": "CartPole-v1"}
+        state = {
+            "training_iteration": iteration,
+            "timesteps_total": 400 * iteration,
+            "algorithm": "PPO",
+            "env": "CartPole-v1",
+        }
         (checkpoint / STATE_FILE).write_text(json.dumps(state))
         write_manifest(checkpoint)
     (tree / "model" / "checkpoint").mkdir(parents=True)
     extra = {"model_file": "checkpoint/model.d3"} if framework == "d3rlpy" else {}
-    metadata = {"env": "CartPole-v1", "algorithm": "PPO", "framework": framework, "checkpoint": "checkpoint",
-                "serving": {"onnx": "policy.onnx"}, "training": {"training_iteration": 2}, **extra}
+    metadata = {
+        "env": "CartPole-v1",
+        "algorithm": "PPO",
+        "framework": framework,
+        "checkpoint": "checkpoint",
+        "serving": {"onnx": "policy.onnx"},
+        "training": {"training_iteration": 2},
+        **extra,
+    }
     (tree / "model" / "metadata.json").write_text(json.dumps(metadata))
     return tree
 

@@ -18,15 +18,27 @@ from sagemaker_rl.experiment import BASE_PRESET, apply_rl_hyperparameters, exper
 
 
 def experiment(**config: object) -> dict:
-    return {"training": {"env": "CartPole-v1", "run": "PPO", "stop": {"episode_reward_mean": 400},
-                         "config": {"num_workers": 3, "sgd_minibatch_size": 64, **config}}}
+    return {
+        "training": {
+            "env": "CartPole-v1",
+            "run": "PPO",
+            "stop": {"episode_reward_mean": 400},
+            "config": {"num_workers": 3, "sgd_minibatch_size": 64, **config},
+        }
+    }
 
 
 def test_the_jobs_rl_hyperparameters_are_laid_over_the_experiment() -> None:
     given = experiment(model={"fcnet_hiddens": [8]})
-    laid = apply_rl_hyperparameters(given, {"rl.training.config.num_workers": 1,
-                                            "rl.training.stop.training_iteration": 2,
-                                            "rl.training.config.model.free_log_std": True, "sagemaker_program": "x"})
+    laid = apply_rl_hyperparameters(
+        given,
+        {
+            "rl.training.config.num_workers": 1,
+            "rl.training.stop.training_iteration": 2,
+            "rl.training.config.model.free_log_std": True,
+            "sagemaker_program": "x",
+        },
+    )
     assert laid["training"]["config"]["num_workers"] == 1 and laid["training"]["config"]["sgd_minibatch_size"] == 64
     assert laid["training"]["config"]["model"] == {"fcnet_hiddens": [8], "free_log_std": True}
     assert laid["training"]["stop"] == {"episode_reward_mean": 400, "training_iteration": 2}
@@ -34,12 +46,21 @@ def test_the_jobs_rl_hyperparameters_are_laid_over_the_experiment() -> None:
 
 
 def test_the_experiment_resolves_through_the_hyperparameter_table() -> None:
-    spec = resolve_spec(experiment_hyperparameters(experiment(num_sgd_iter=4, train_batch_size=512, num_gpus=0,
-                                                              lr=0.001)), INSTALLED, default_preset=BASE_PRESET)
+    spec = resolve_spec(
+        experiment_hyperparameters(experiment(num_sgd_iter=4, train_batch_size=512, num_gpus=0, lr=0.001)),
+        INSTALLED,
+        default_preset=BASE_PRESET,
+    )
     assert (spec.env, spec.algorithm, spec.preset) == ("CartPole-v1", "PPO", "sagemaker-rl-experiment")
-    assert dict(spec.config) == {"num_env_runners": 3, "minibatch_size": 64, "num_epochs": 4,
-                                 "train_batch_size_per_learner": 512, "num_gpus_per_learner": 0, "lr": 0.001,
-                                 "gym_env_vectorize_mode": "vector_entry_point"}  # CartPole's own vector class
+    assert dict(spec.config) == {
+        "num_env_runners": 3,
+        "minibatch_size": 64,
+        "num_epochs": 4,
+        "train_batch_size_per_learner": 512,
+        "num_gpus_per_learner": 0,
+        "lr": 0.001,
+        "gym_env_vectorize_mode": "vector_entry_point",
+    }  # CartPole's own vector class
     assert dict(spec.stop) == {"episode_reward_mean": 400}
 
 
@@ -51,13 +72,16 @@ def test_config_env_names_the_environment_as_in_tune_1x() -> None:
         experiment_hyperparameters(given)
 
 
-@pytest.mark.parametrize(("change", "message"), [
-    ({"restore": "/opt/ml/checkpoints/x"}, "'training.restore' is not supported: rlrt resumes by itself"),
-    ({"num_samples": 4}, "'training.num_samples' is not supported"),
-    ({"run": None}, "'training.run' must name an RLlib algorithm"),
-    ({"env": None}, "must name the environment"),
-    ({"stopp": {}}, "Unknown experiment key 'training.stopp'"),
-])
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"restore": "/opt/ml/checkpoints/x"}, "'training.restore' is not supported: rlrt resumes by itself"),
+        ({"num_samples": 4}, "'training.num_samples' is not supported"),
+        ({"run": None}, "'training.run' must name an RLlib algorithm"),
+        ({"env": None}, "must name the environment"),
+        ({"stopp": {}}, "Unknown experiment key 'training.stopp'"),
+    ],
+)
 def test_experiment_keys_rlrt_refuses(change: dict, message: str) -> None:
     given = experiment()
     given["training"].update(change)
@@ -136,8 +160,9 @@ def test_horizon_caps_a_user_env_as_it_caps_ours(monkeypatch: pytest.MonkeyPatch
 
     monkeypatch.setattr(sys, "path", list(sys.path))
     monkeypatch.setenv("PYTHONPATH", "")
-    spec = resolve_spec(experiment_hyperparameters(experiment(horizon=7, env_config={"size": 3})), INSTALLED,
-                        default_preset=BASE_PRESET)
+    spec = resolve_spec(
+        experiment_hyperparameters(experiment(horizon=7, env_config={"size": 3})), INSTALLED, default_preset=BASE_PRESET
+    )
     seen = []
 
     def creator(env_config):
@@ -187,11 +212,13 @@ def test_an_uploaded_sagemaker_rl_is_found_in_a_folder_or_archive(tmp_path: Path
         tar.add(tmp_path / "src", arcname=".")
     assert uploaded_package_files(read_source_dir(str(tmp_path / "src"))) == ["sagemaker_rl/ray_launcher.py"]
     assert uploaded_package_files(read_source_dir(f"file://{tmp_path / 'sourcedir.tar.gz'}")) == [
-        "sagemaker_rl/ray_launcher.py"]
+        "sagemaker_rl/ray_launcher.py"
+    ]
     assert uploaded_package_files(read_source_dir("s3://bucket/sourcedir.tar.gz")) == []
     with pytest.raises(UserError, match="Drop dependencies"):
-        refuse_uploaded_sagemaker_rl({"sagemaker_submit_directory": str(tmp_path / "src")},
-                                     read_source_dir(str(tmp_path / "src")))
+        refuse_uploaded_sagemaker_rl(
+            {"sagemaker_submit_directory": str(tmp_path / "src")}, read_source_dir(str(tmp_path / "src"))
+        )
 
 
 def test_launcher_attributes_and_overrides_are_honoured(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -214,8 +241,14 @@ def test_launcher_attributes_and_overrides_are_honoured(monkeypatch: pytest.Monk
             register_env("unit_cartpole", lambda env_config: gymnasium.make("CartPole-v1"))
 
         def get_experiment_config(self):
-            return {"training": {"env": "unit_cartpole", "run": "PPO", "stop": {"training_iteration": 1},
-                                 "config": {"num_workers": self.num_cpus - 1}}}
+            return {
+                "training": {
+                    "env": "unit_cartpole",
+                    "run": "PPO",
+                    "stop": {"training_iteration": 1},
+                    "config": {"num_workers": self.num_cpus - 1},
+                }
+            }
 
         def customize_experiment_config(self, config):
             config = super().customize_experiment_config(config)
@@ -234,15 +267,25 @@ def test_launcher_attributes_and_overrides_are_honoured(monkeypatch: pytest.Monk
     assert env.reset(seed=0)[0].shape == (4,)
 
 
-@pytest.mark.parametrize(("returned", "expected"), [
-    (KeyError("env_name"), ["MyLauncher.get_experiment_config() raised KeyError: 'env_name'"]),
-    (None, ["MyLauncher.get_experiment_config() returned None", "it must return a dict: {'training': {'env'"]),
-    ("PPO", ["MyLauncher.get_experiment_config() returned str 'PPO'", "it must return a dict"]),
-    ({"env": "CartPole-v1", "run": "PPO"}, ["MyLauncher.get_experiment_config() returned a dict without 'training'",
-                                            "its keys: env, run", "{'training': {'env'"]),
-])
+@pytest.mark.parametrize(
+    ("returned", "expected"),
+    [
+        (KeyError("env_name"), ["MyLauncher.get_experiment_config() raised KeyError: 'env_name'"]),
+        (None, ["MyLauncher.get_experiment_config() returned None", "it must return a dict: {'training': {'env'"]),
+        ("PPO", ["MyLauncher.get_experiment_config() returned str 'PPO'", "it must return a dict"]),
+        (
+            {"env": "CartPole-v1", "run": "PPO"},
+            [
+                "MyLauncher.get_experiment_config() returned a dict without 'training'",
+                "its keys: env, run",
+                "{'training': {'env'",
+            ],
+        ),
+    ],
+)
 def test_a_launchers_experiment_method_that_raises_or_returns_no_experiment_is_named(
-        monkeypatch: pytest.MonkeyPatch, returned: object, expected: list[str]) -> None:
+    monkeypatch: pytest.MonkeyPatch, returned: object, expected: list[str]
+) -> None:
     """The script's own method is named (its class and method), with its exception or what it must return."""
     from sagemaker_rl.ray_launcher import SageMakerRayLauncher
 

@@ -14,8 +14,11 @@ from runtime.evaluate.same_task import env_name, same_task
 from runtime.export.model_dir import describe_space
 
 CARTPOLE = gymnasium.make("CartPole-v1")
-METADATA = {"env": "CartPole-v1", "observation_space": describe_space(CARTPOLE.observation_space),
-            "action_space": describe_space(CARTPOLE.action_space)}
+METADATA = {
+    "env": "CartPole-v1",
+    "observation_space": describe_space(CARTPOLE.observation_space),
+    "action_space": describe_space(CARTPOLE.action_space),
+}
 
 
 @pytest.mark.parametrize("env_id", ["CartPole-v1", "CartPole-v0", "sagemaker_rl/CartPole-v1"])
@@ -23,11 +26,17 @@ def test_the_same_env_in_any_version_or_namespace_plays(env_id: str) -> None:
     same_task(Path("model"), METADATA, env_id)(CARTPOLE)
 
 
-@pytest.mark.parametrize("env_id, message", [
-    ("Acrobot-v1", "not on Acrobot-v1 (observation spaces Box(4,) (model) and Box(6,) (Acrobot-v1); action spaces "
-                   "Discrete(2) (model) and Discrete(3) (Acrobot-v1))"),
-    ("MountainCar-v0", "not on MountainCar-v0 (observation spaces Box(4,) (model) and Box(2,) (MountainCar-v0); "),
-])
+@pytest.mark.parametrize(
+    "env_id, message",
+    [
+        (
+            "Acrobot-v1",
+            "not on Acrobot-v1 (observation spaces Box(4,) (model) and Box(6,) (Acrobot-v1); action spaces "
+            "Discrete(2) (model) and Discrete(3) (Acrobot-v1))",
+        ),
+        ("MountainCar-v0", "not on MountainCar-v0 (observation spaces Box(4,) (model) and Box(2,) (MountainCar-v0); "),
+    ],
+)
 def test_other_spaces_are_refused_naming_both(env_id: str, message: str) -> None:
     with pytest.raises(UserError, match="trained on CartPole-v1") as raised:
         same_task(Path("model"), METADATA, env_id)(gymnasium.make(env_id))

@@ -46,7 +46,8 @@ def test_a_second_signal_abandons_a_model_folder_being_finished() -> None:
 
 
 def test_a_stage_reached_after_training_names_itself_and_a_finished_job_ends_as_it_finished(
-        capsys: pytest.CaptureFixture[str]) -> None:
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     """Between phases the job's stage is named, not start-up, with what it kept; once the job finished the first
     signal is only said (the job keeps its exit 0) and a second stops the closing down."""
     with pytest.raises(JobInterrupted) as stopped, STOPS.handling():
@@ -55,8 +56,9 @@ def test_a_stage_reached_after_training_names_itself_and_a_finished_job_ends_as_
         STOPS.reached("the final video", "model/ is complete; the final video was not written.")
         os.kill(os.getpid(), signal.SIGINT)
         pytest.fail("the signal did not interrupt")
-    assert str(stopped.value) == ("Stopped by SIGINT during the final video. model/ is complete; the final video "
-                                  "was not written.")
+    assert str(stopped.value) == (
+        "Stopped by SIGINT during the final video. model/ is complete; the final video was not written."
+    )
     with STOPS.handling():
         STOPS.reached("closing down after the job finished", "model/ is complete.", DONE)
         os.kill(os.getpid(), signal.SIGTERM)

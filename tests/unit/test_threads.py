@@ -24,27 +24,30 @@ from runtime.job.setup import resolve_spec
 from runtime.plugins import INSTALLED
 
 
-@pytest.mark.parametrize(("layout", "learner", "env_runner"), [
-    # The default CartPole job on 2 CPUs: the driver samples and learns a 64 x 64 network.
-    (Layout(cpus=2, widest_layer=64), 1, 1),
-    # Small networks stay at one thread per process however many cores there are.
-    (Layout(cpus=16, env_runners=15, widest_layer=256), 1, 1),
-    (Layout(cpus=64, env_runners=3, widest_layer=64), 1, 1),
-    # A large learner gets the cores the env runners leave, shared among the learners.
-    (Layout(cpus=16, env_runners=7, widest_layer=1024), 9, 1),
-    (Layout(cpus=16, env_runners=4, learners=2, widest_layer=512), 6, 1),
-    (Layout(cpus=16, env_runners=4, cpus_per_env_runner=2, convolutional=True), 8, 2),
-    (Layout(cpus=4, env_runners=3, cpus_per_env_runner=0.5, widest_layer=2048), 2, 1),
-    # Runners that ask for more CPUs than there are leave the learner one (RLlib caps them: one stays for it).
-    (Layout(cpus=2, env_runners=4, widest_layer=1024), 1, 1),
-    # A GPU learner only builds its batch on the CPU.
-    (Layout(cpus=16, env_runners=15, gpus_per_learner=1, widest_layer=1024), GPU_LEARNER_THREADS, 1),
-    (Layout(cpus=8, env_runners=0, gpus_per_learner=0.5, convolutional=True), GPU_LEARNER_THREADS, 1),
-    # The setting decides the learner's, whatever the layout; the env runners keep the rule's.
-    (Layout(cpus=2, widest_layer=64, override=2), 2, 1),
-    (Layout(cpus=16, env_runners=7, widest_layer=1024, override=3), 3, 1),
-    (Layout(cpus=16, env_runners=15, gpus_per_learner=1, override=4), 4, 1),
-])
+@pytest.mark.parametrize(
+    ("layout", "learner", "env_runner"),
+    [
+        # The default CartPole job on 2 CPUs: the driver samples and learns a 64 x 64 network.
+        (Layout(cpus=2, widest_layer=64), 1, 1),
+        # Small networks stay at one thread per process however many cores there are.
+        (Layout(cpus=16, env_runners=15, widest_layer=256), 1, 1),
+        (Layout(cpus=64, env_runners=3, widest_layer=64), 1, 1),
+        # A large learner gets the cores the env runners leave, shared among the learners.
+        (Layout(cpus=16, env_runners=7, widest_layer=1024), 9, 1),
+        (Layout(cpus=16, env_runners=4, learners=2, widest_layer=512), 6, 1),
+        (Layout(cpus=16, env_runners=4, cpus_per_env_runner=2, convolutional=True), 8, 2),
+        (Layout(cpus=4, env_runners=3, cpus_per_env_runner=0.5, widest_layer=2048), 2, 1),
+        # Runners that ask for more CPUs than there are leave the learner one (RLlib caps them: one stays for it).
+        (Layout(cpus=2, env_runners=4, widest_layer=1024), 1, 1),
+        # A GPU learner only builds its batch on the CPU.
+        (Layout(cpus=16, env_runners=15, gpus_per_learner=1, widest_layer=1024), GPU_LEARNER_THREADS, 1),
+        (Layout(cpus=8, env_runners=0, gpus_per_learner=0.5, convolutional=True), GPU_LEARNER_THREADS, 1),
+        # The setting decides the learner's, whatever the layout; the env runners keep the rule's.
+        (Layout(cpus=2, widest_layer=64, override=2), 2, 1),
+        (Layout(cpus=16, env_runners=7, widest_layer=1024, override=3), 3, 1),
+        (Layout(cpus=16, env_runners=15, gpus_per_learner=1, override=4), 4, 1),
+    ],
+)
 def test_the_rule_gives_each_process_its_threads(layout: Layout, learner: int, env_runner: int) -> None:
     threads = choose_threads(layout)
     assert (threads.learner, threads.env_runner) == (learner, env_runner)
@@ -58,11 +61,19 @@ def test_the_driver_has_the_learners_threads_only_when_the_learner_runs_in_it() 
 
 def test_the_layout_is_read_from_rllibs_and_d3rlpys_settings() -> None:
     assert layout_of({}, 2) == Layout(cpus=2, widest_layer=256)  # RLlib's and d3rlpy's default 256 x 256
-    rllib = layout_of({"num_env_runners": 3, "num_cpus_per_env_runner": 2, "num_learners": 1,
-                       "model_config": {"fcnet_hiddens": [64, 64], "head_fcnet_hiddens": [512],
-                                        "conv_filters": [[16, [4, 4], 2]]}, "num_threads": "3"}, 8)
-    assert rllib == Layout(cpus=8, env_runners=3, cpus_per_env_runner=2.0, learners=1, widest_layer=512,
-                           convolutional=True, override=3)
+    rllib = layout_of(
+        {
+            "num_env_runners": 3,
+            "num_cpus_per_env_runner": 2,
+            "num_learners": 1,
+            "model_config": {"fcnet_hiddens": [64, 64], "head_fcnet_hiddens": [512], "conv_filters": [[16, [4, 4], 2]]},
+            "num_threads": "3",
+        },
+        8,
+    )
+    assert rllib == Layout(
+        cpus=8, env_runners=3, cpus_per_env_runner=2.0, learners=1, widest_layer=512, convolutional=True, override=3
+    )
     assert layout_of({"hidden_units": [1024, 1024]}, 4).widest_layer == 1024  # d3rlpy's
     assert layout_of({}, 4, gpus=1).gpus_per_learner == 1  # a GPU job's learner takes one (the session's default)
     assert layout_of({"num_gpus_per_learner": 0.5}, 4, gpus=1).gpus_per_learner == 0.5
@@ -71,18 +82,26 @@ def test_the_layout_is_read_from_rllibs_and_d3rlpys_settings() -> None:
 def test_the_jobs_line_says_the_choice_the_layout_and_the_setting() -> None:
     assert choose_threads(Layout(cpus=2, env_runners=1, widest_layer=64)).line() == (
         "rlrt: torch threads: learner 1, env runners 1 each (2 CPUs, 1 env runner, CPU learner, small network; "
-        "rl.training.config.num_threads overrides)")
+        "rl.training.config.num_threads overrides)"
+    )
     assert choose_threads(Layout(cpus=2, widest_layer=64)).line() == (
         "rlrt: torch threads: learner 1, no env runners (2 CPUs, CPU learner, small network; "
-        "rl.training.config.num_threads overrides)")
+        "rl.training.config.num_threads overrides)"
+    )
     assert choose_threads(Layout(cpus=16, env_runners=7, widest_layer=1024, override=4)).line() == (
         "rlrt: torch threads: learner 4, env runners 1 each (16 CPUs, 7 env runners, CPU learner, large network; "
-        "rl.training.config.num_threads=4 sets the learner's)")
+        "rl.training.config.num_threads=4 sets the learner's)"
+    )
 
 
 def test_the_record_says_what_chose() -> None:
     assert choose_threads(Layout(cpus=2, widest_layer=64)).record() == {
-        "learner": 1, "env_runner": 1, "cpus": 2, "env_runners": 0, "chosen_by": "rlrt's rule"}
+        "learner": 1,
+        "env_runner": 1,
+        "cpus": 2,
+        "env_runners": 0,
+        "chosen_by": "rlrt's rule",
+    }
     assert choose_threads(Layout(cpus=2, override=2)).record()["chosen_by"] == "rl.training.config.num_threads"
 
 
@@ -95,8 +114,13 @@ def test_a_spec_made_without_the_jobs_setup_gets_the_rules_choice() -> None:
 def test_the_default_job_resolves_to_one_thread_and_config_yaml_records_it() -> None:
     spec = resolve_spec({}, INSTALLED, num_cpus=2)
     assert spec.threads is not None and (spec.threads.learner, spec.threads.env_runner) == (1, 1)
-    assert spec.to_dict()["threads"] == {"learner": 1, "env_runner": 1, "cpus": 2, "env_runners": 0,
-                                         "chosen_by": "rlrt's rule"}
+    assert spec.to_dict()["threads"] == {
+        "learner": 1,
+        "env_runner": 1,
+        "cpus": 2,
+        "env_runners": 0,
+        "chosen_by": "rlrt's rule",
+    }
     assert resolve_spec({}, INSTALLED).to_dict()["threads"] is None  # a check only (rlrt tune's): no layout
 
 

@@ -14,9 +14,14 @@ from runtime.train.tracking import MAX_PARAM, WandbTracker, default_store, defau
 
 
 def test_settings_become_strings_and_a_long_one_is_cut_with_a_mark() -> None:
-    params = settings_as_params("cartpole-ppo", "PPO", "CartPole-v1", 3,
-                                {"lr": 0.001, "model_config": {"fcnet_hiddens": [64, 64]}, "long": "x" * 7000},
-                                {"timesteps_total": 50000})
+    params = settings_as_params(
+        "cartpole-ppo",
+        "PPO",
+        "CartPole-v1",
+        3,
+        {"lr": 0.001, "model_config": {"fcnet_hiddens": [64, 64]}, "long": "x" * 7000},
+        {"timesteps_total": 50000},
+    )
     assert params["preset"] == "cartpole-ppo" and params["seed"] == "3" and params["config.lr"] == "0.001"
     assert json.loads(params["config.model_config"]) == {"fcnet_hiddens": [64, 64]}
     assert params["stop.timesteps_total"] == "50000"
@@ -26,16 +31,19 @@ def test_settings_become_strings_and_a_long_one_is_cut_with_a_mark() -> None:
 
 def test_the_default_store_is_beside_a_local_tree_and_in_a_containers_output() -> None:
     assert default_store(Path("/home/you/rlrt-jobs/cartpole-ppo-s3"), container=False) == Path(
-        "/home/you/rlrt-jobs/mlflow.db")
+        "/home/you/rlrt-jobs/mlflow.db"
+    )
     assert default_store(Path("/opt/ml"), container=True) == Path("/opt/ml/output/intermediate/mlflow/mlflow.db")
 
     assert default_wandb_dir(Path("/home/you/rlrt-jobs/cartpole-ppo-s3"), container=False) == Path(
-        "/home/you/rlrt-jobs")
+        "/home/you/rlrt-jobs"
+    )
     assert default_wandb_dir(Path("/opt/ml"), container=True) == Path("/opt/ml/output/intermediate")
 
 
-def test_a_wandb_write_that_fails_stops_the_tracking_with_one_line(tmp_path: Path,
-                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_wandb_write_that_fails_stops_the_tracking_with_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     for name in ("WANDB_MODE", "WANDB_DIR", "WANDB_PROJECT"):
         monkeypatch.delenv(name, raising=False)
     out = io.StringIO()

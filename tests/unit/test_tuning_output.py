@@ -18,7 +18,8 @@ from tests.unit.test_tuning import _spec
 
 
 def test_a_second_run_into_a_used_output_is_refused_and_the_first_results_stay(
-        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     out = tmp_path / "out"
     (out / "jobs" / "trial_1").mkdir(parents=True)
     (out / RESULTS_CSV).write_text("first run's table\n")

@@ -141,8 +141,10 @@ def test_multi_agent_adapter(players: Path, tmp_path: Path) -> None:
     finally:
         env.close()
     assert agent_groups("unity-multi:3DBall", config(player, tmp_path)) == {
-        "3DBall?team=0": (gym.spaces.Box(-np.inf, np.inf, (8,), np.float32),
-                          gym.spaces.Box(-1.0, 1.0, (2,), np.float32))
+        "3DBall?team=0": (
+            gym.spaces.Box(-np.inf, np.inf, (8,), np.float32),
+            gym.spaces.Box(-1.0, 1.0, (2,), np.float32),
+        )
     }
 
 
@@ -256,8 +258,13 @@ def test_train_channel_file_folder_and_search(tmp_path: Path) -> None:
 def test_unknown_registry_id_offline_says_how_to_provide_the_player(tmp_path: Path) -> None:
     channel = tmp_path / "train"
     make_player(channel, "MyGame")
-    settings = UnityConfig(env_name="Walker", train_dir=str(channel), cache_dir=str(tmp_path / "cache"),
-                           registry_url="http://127.0.0.1:9/manifest.yaml", download_timeout_s=5)
+    settings = UnityConfig(
+        env_name="Walker",
+        train_dir=str(channel),
+        cache_dir=str(tmp_path / "cache"),
+        registry_url="http://127.0.0.1:9/manifest.yaml",
+        download_timeout_s=5,
+    )
     with pytest.raises(EnvConfigError) as failure:
         find_player(settings)
     message = str(failure.value)
@@ -294,8 +301,16 @@ def test_local_registry_manifest_and_cache(players: Path, tmp_path: Path) -> Non
     archive.unlink()
     assert find_player(UnityConfig(env_name="Basic", cache_dir=str(cache), download=False)) == player
     assert find_player(UnityConfig(**settings)) == player
-    env = make_env("unity:Basic", {**config(player, tmp_path), "player": None, "registry_manifest": str(manifest),
-                                   "cache_dir": str(cache), "download": False})
+    env = make_env(
+        "unity:Basic",
+        {
+            **config(player, tmp_path),
+            "player": None,
+            "registry_manifest": str(manifest),
+            "cache_dir": str(cache),
+            "download": False,
+        },
+    )
     try:
         assert env.reset()[0].argmax() == 10
     finally:

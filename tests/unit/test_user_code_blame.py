@@ -16,7 +16,7 @@ from runtime.backends.rllib.finite_values import with_finite_values
 from runtime.errors import EXIT_FRAMEWORK_ERROR, EXIT_USER_ERROR, run_job
 from runtime.user_code import described
 
-USER_ENV = '''
+USER_ENV = """
 import gymnasium as gym
 import numpy as np
 
@@ -40,7 +40,7 @@ class Rover(gym.Env):
 def call_rlrt():
     from runtime.errors import cut_long_values
     return cut_long_values(None)
-'''
+"""
 
 
 @pytest.fixture
@@ -65,23 +65,27 @@ def failure_of(tmp_path: Path, job: Callable[[], object]) -> tuple[int, str]:
     return code, SEEN[-1]
 
 
-def test_user_code_surfaces_are_the_users_never_framework_errors(tmp_path: Path, user_module,
-                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+def test_user_code_surfaces_are_the_users_never_framework_errors(
+    tmp_path: Path, user_module, monkeypatch: pytest.MonkeyPatch
+) -> None:
     env_file = str(tmp_path / "rover_env.py")
     # an env's step raising below its own helper, called through rlrt's wrapper as RLlib's env creator builds it
     env = with_finite_values(user_module.Rover(), "rover")
     code, text = failure_of(tmp_path, lambda: env.step(1))
     assert code == EXIT_USER_ERROR, text
-    assert text.startswith("Your code raised IndexError: list index out of range\n"
-                           f"  at {env_file}, line 19, in _drive (the environment's step(action=1)).\n"
-                           "Fix the environment there"), text
+    assert text.startswith(
+        "Your code raised IndexError: list index out of range\n"
+        f"  at {env_file}, line 19, in _drive (the environment's step(action=1)).\n"
+        "Fix the environment there"
+    ), text
     # reset, with the seed it was given
     code, text = failure_of(tmp_path, lambda: env.reset(seed=13))
     assert code == EXIT_USER_ERROR and f"{env_file}, line 12, in reset (the environment's reset(seed=13, " in text
     # a module (a level, an env module imported by name) that does not parse
     code, text = failure_of(tmp_path, lambda: importlib.import_module("broken_level"))
-    assert code == EXIT_USER_ERROR and text.startswith("Your code raised SyntaxError: invalid syntax\n  at "
-                                                       f"{tmp_path / 'broken_level.py'}, line 4"), text
+    assert code == EXIT_USER_ERROR and text.startswith(
+        f"Your code raised SyntaxError: invalid syntax\n  at {tmp_path / 'broken_level.py'}, line 4"
+    ), text
     # SM_NUM_GPUS asking for a GPU the machine does not show
     from runtime.job import environment
     from tests.conftest import make_job_tree
@@ -91,14 +95,19 @@ def test_user_code_surfaces_are_the_users_never_framework_errors(tmp_path: Path,
     monkeypatch.setattr(environment, "_count_gpus", lambda: 0)
     monkeypatch.setattr("torch.cuda.device_count", lambda: 0)
     code, text = failure_of(tmp_path, lambda: environment.load_environment(tree.base))
-    assert code == EXIT_USER_ERROR and text.startswith("The environment variable SM_NUM_GPUS=1 asks for 1 GPU(s), but "
-                                                       "none is visible on this machine"), text
+    assert code == EXIT_USER_ERROR and text.startswith(
+        "The environment variable SM_NUM_GPUS=1 asks for 1 GPU(s), but none is visible on this machine"
+    ), text
     # an error a Ray worker raised in the user's env, known to the driver only as its traceback's text
-    remote = RuntimeError('Traceback (most recent call last):\n  File "/ray/rllib/env_runner.py", line 9, in sample\n'
-                          f'  File "{env_file}", line 16, in step\n  File "{env_file}", line 19, in _drive\n'
-                          "IndexError: list index out of range")
-    assert described(remote) == (f"RuntimeError: IndexError: list index out of range, at {env_file}, line 19, in "
-                                 "_drive: the environment's step()")
+    remote = RuntimeError(
+        'Traceback (most recent call last):\n  File "/ray/rllib/env_runner.py", line 9, in sample\n'
+        f'  File "{env_file}", line 16, in step\n  File "{env_file}", line 19, in _drive\n'
+        "IndexError: list index out of range"
+    )
+    assert described(remote) == (
+        f"RuntimeError: IndexError: list index out of range, at {env_file}, line 19, in "
+        "_drive: the environment's step()"
+    )
     assert not [text for text in SEEN if "Framework error" in text], SEEN
 
 

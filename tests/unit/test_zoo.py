@@ -39,23 +39,31 @@ def test_the_zoo_cartpole_ppo_section_is_sb3s_ppo_in_rllibs_names() -> None:
     assert (config["gamma"], config["lambda"], config["entropy_coeff"]) == (0.98, 0.8, 0.0)
     # SB3's defaults where the section says nothing: clip 0.2, vf_coef 0.5, max_grad_norm 0.5, 64x64 tanh.
     assert (config["clip_param"], config["vf_loss_coeff"], config["grad_clip"]) == (0.2, 0.5, 0.5)
-    assert config["model_config"] == {"fcnet_hiddens": [64, 64], "fcnet_activation": "tanh",
-                                      "vf_share_layers": False}
+    assert config["model_config"] == {"fcnet_hiddens": [64, 64], "fcnet_activation": "tanh", "vf_share_layers": False}
     assert config["use_kl_loss"] is False and "observation_filter" not in config
-    assert zoo.notes == ("rlrt: RL Zoo ppo.yml, CartPole-v1: clip_range='lin_0.2': RLlib's PPO keeps clip_param at "
-                         "0.2",)
+    assert zoo.notes == (
+        "rlrt: RL Zoo ppo.yml, CartPole-v1: clip_range='lin_0.2': RLlib's PPO keeps clip_param at 0.2",
+    )
 
 
 def test_a_pybullet_section_through_yaml_anchors_with_policy_kwargs_and_normalize() -> None:
     zoo = section("ppo.yml", "HopperBulletEnv-v0")
     config = zoo.data["config"]
     assert config["lr"] == 3e-5 and config["clip_param"] == 0.4 and config["train_batch_size_per_learner"] == 8192
-    assert config["model_config"] == {"fcnet_hiddens": [256, 256], "fcnet_activation": "relu",
-                                      "vf_share_layers": False, "log_std_init": -2.0}
+    assert config["model_config"] == {
+        "fcnet_hiddens": [256, 256],
+        "fcnet_activation": "relu",
+        "vf_share_layers": False,
+        "log_std_init": -2.0,
+    }
     assert config["observation_filter"] == "MeanStdFilter"
     notes = "\n".join(zoo.notes)
-    for said in ("use_sde=True not translated", "sde_sample_freq=4 not translated", "rewards are not normalised",
-                 "clip_range='lin_0.4'"):
+    for said in (
+        "use_sde=True not translated",
+        "sde_sample_freq=4 not translated",
+        "rewards are not normalised",
+        "clip_range='lin_0.4'",
+    ):
         assert said in notes
     assert "ortho_init" not in notes  # ortho_init=False: what RLlib does anyway
 
@@ -103,8 +111,11 @@ def test_what_is_not_a_zoo_file_or_not_trainable_is_said(tmp_path: Path) -> None
     assert is_zoo_file(yaml.safe_load((ZOO / "dqn.yml").read_text()))
     a2c = tmp_path / "a2c.yml"
     a2c.write_text("CartPole-v1:\n  n_timesteps: 1000\n  policy: MlpPolicy\n")
-    with pytest.raises(UserError, match=r"a2c.yml is an RL Zoo hyperparameter file; .* rlrt trains ppo.yml, "
-                                        r"dqn.yml, sac.yml"):
+    with pytest.raises(
+        UserError,
+        match=r"a2c.yml is an RL Zoo hyperparameter file; .* rlrt trains ppo.yml, "
+        r"dqn.yml, sac.yml",
+    ):
         load_preset(str(a2c))
     bad = tmp_path / "ppo.yml"
     bad.write_text("CartPole-v1:\n  n_timesteps: 1000\n  policy_kwargs: \"dict(net_arch=__import__('os'))\"\n")
@@ -112,16 +123,56 @@ def test_what_is_not_a_zoo_file_or_not_trainable_is_said(tmp_path: Path) -> None
         load_preset(str(bad))
 
 
-ZOO_STRINGS = ["lin_0.001", "lin_x", "auto", "auto_0.1", "auto_y", "dict(net_arch=[64])",
-               "dict(net_arch=dict(pi=[8], vf=[16]))", "dict(activation_fn=nn.GELU)", "[1, 'step']",
-               "dict(log_std_init=-1, ortho_init=True)", "dict("]
-VALUES = st.one_of(st.integers(-3, 10**6), st.floats(allow_nan=True, allow_infinity=True), st.booleans(),
-                   st.none(), st.text(max_size=12), st.sampled_from(ZOO_STRINGS),
-                   st.lists(st.integers(-1, 64), max_size=3))
-KEYS = st.sampled_from(["n_timesteps", "n_envs", "n_steps", "batch_size", "learning_rate", "clip_range", "gamma",
-                        "gae_lambda", "ent_coef", "vf_coef", "max_grad_norm", "policy_kwargs", "normalize",
-                        "train_freq", "gradient_steps", "buffer_size", "learning_starts", "tau",
-                        "exploration_fraction", "target_entropy", "env_kwargs", "use_sde", "made_up", "policy"])
+ZOO_STRINGS = [
+    "lin_0.001",
+    "lin_x",
+    "auto",
+    "auto_0.1",
+    "auto_y",
+    "dict(net_arch=[64])",
+    "dict(net_arch=dict(pi=[8], vf=[16]))",
+    "dict(activation_fn=nn.GELU)",
+    "[1, 'step']",
+    "dict(log_std_init=-1, ortho_init=True)",
+    "dict(",
+]
+VALUES = st.one_of(
+    st.integers(-3, 10**6),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.booleans(),
+    st.none(),
+    st.text(max_size=12),
+    st.sampled_from(ZOO_STRINGS),
+    st.lists(st.integers(-1, 64), max_size=3),
+)
+KEYS = st.sampled_from(
+    [
+        "n_timesteps",
+        "n_envs",
+        "n_steps",
+        "batch_size",
+        "learning_rate",
+        "clip_range",
+        "gamma",
+        "gae_lambda",
+        "ent_coef",
+        "vf_coef",
+        "max_grad_norm",
+        "policy_kwargs",
+        "normalize",
+        "train_freq",
+        "gradient_steps",
+        "buffer_size",
+        "learning_starts",
+        "tau",
+        "exploration_fraction",
+        "target_entropy",
+        "env_kwargs",
+        "use_sde",
+        "made_up",
+        "policy",
+    ]
+)
 
 
 @settings(max_examples=300, deadline=None)

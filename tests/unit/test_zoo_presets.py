@@ -11,29 +11,66 @@ import pytest
 from runtime.config.presets import load_preset, preset_for_job
 
 # hyperparams/ppo.yml as the Zoo writes the two entries.
-ZOO_LUNARLANDER = {"n_envs": 16, "n_timesteps": 1e6, "n_steps": 1024, "batch_size": 64, "gae_lambda": 0.98,
-                   "gamma": 0.999, "n_epochs": 4, "ent_coef": 0.01}
-ZOO_HOPPER = {"normalize": True, "n_envs": 1, "n_timesteps": 1e6, "batch_size": 32, "n_steps": 512, "gamma": 0.999,
-              "learning_rate": 9.80828e-05, "ent_coef": 0.00229519, "clip_range": 0.2, "n_epochs": 5,
-              "gae_lambda": 0.99, "max_grad_norm": 0.7, "vf_coef": 0.835671, "log_std_init": -2,
-              "activation_fn": "ReLU", "net_arch": [256, 256]}
+ZOO_LUNARLANDER = {
+    "n_envs": 16,
+    "n_timesteps": 1e6,
+    "n_steps": 1024,
+    "batch_size": 64,
+    "gae_lambda": 0.98,
+    "gamma": 0.999,
+    "n_epochs": 4,
+    "ent_coef": 0.01,
+}
+ZOO_HOPPER = {
+    "normalize": True,
+    "n_envs": 1,
+    "n_timesteps": 1e6,
+    "batch_size": 32,
+    "n_steps": 512,
+    "gamma": 0.999,
+    "learning_rate": 9.80828e-05,
+    "ent_coef": 0.00229519,
+    "clip_range": 0.2,
+    "n_epochs": 5,
+    "gae_lambda": 0.99,
+    "max_grad_norm": 0.7,
+    "vf_coef": 0.835671,
+    "log_std_init": -2,
+    "activation_fn": "ReLU",
+    "net_arch": [256, 256],
+}
 # Stable-Baselines3 2.x's PPO where an entry is silent.
-SB3_PPO = {"learning_rate": 3e-4, "clip_range": 0.2, "vf_coef": 0.5, "max_grad_norm": 0.5, "net_arch": [64, 64],
-           "activation_fn": "Tanh"}
+SB3_PPO = {
+    "learning_rate": 3e-4,
+    "clip_range": 0.2,
+    "vf_coef": 0.5,
+    "max_grad_norm": 0.5,
+    "net_arch": [64, 64],
+    "activation_fn": "Tanh",
+}
 
 
 def rllib_names(zoo: dict) -> dict:
     settings = {**SB3_PPO, **zoo}
-    return {"gamma": settings["gamma"], "lambda": settings["gae_lambda"], "lr": settings["learning_rate"],
-            "num_envs_per_env_runner": settings["n_envs"],
-            "train_batch_size_per_learner": settings["n_envs"] * settings["n_steps"],
-            "minibatch_size": settings["batch_size"], "num_epochs": settings["n_epochs"],
-            "entropy_coeff": settings["ent_coef"], "vf_loss_coeff": settings["vf_coef"],
-            "clip_param": settings["clip_range"], "grad_clip": settings["max_grad_norm"]}
+    return {
+        "gamma": settings["gamma"],
+        "lambda": settings["gae_lambda"],
+        "lr": settings["learning_rate"],
+        "num_envs_per_env_runner": settings["n_envs"],
+        "train_batch_size_per_learner": settings["n_envs"] * settings["n_steps"],
+        "minibatch_size": settings["batch_size"],
+        "num_epochs": settings["n_epochs"],
+        "entropy_coeff": settings["ent_coef"],
+        "vf_loss_coeff": settings["vf_coef"],
+        "clip_param": settings["clip_range"],
+        "grad_clip": settings["max_grad_norm"],
+    }
 
 
-@pytest.mark.parametrize(("name", "zoo", "env"), [("lunarlander-ppo", ZOO_LUNARLANDER, "LunarLander-v3"),
-                                                   ("mujoco-hopper-ppo", ZOO_HOPPER, "Hopper-v5")])
+@pytest.mark.parametrize(
+    ("name", "zoo", "env"),
+    [("lunarlander-ppo", ZOO_LUNARLANDER, "LunarLander-v3"), ("mujoco-hopper-ppo", ZOO_HOPPER, "Hopper-v5")],
+)
 def test_the_preset_is_the_zoos_entry_in_rllibs_names(name: str, zoo: dict, env: str) -> None:
     preset = load_preset(name)
     assert (preset.env, preset.algorithm) == (env, "PPO")
@@ -52,23 +89,41 @@ def test_the_preset_is_the_zoos_entry_in_rllibs_names(name: str, zoo: dict, env:
 def test_the_pass_bars() -> None:
     # gymnasium's reward_threshold for LunarLander-v3; the Zoo's PPO score on Hopper (2410 at 1M steps), which
     # gymnasium's 3800 is beyond.
-    assert (load_preset("lunarlander-ppo").pass_bar.value, load_preset("mujoco-hopper-ppo").pass_bar.value) == (200,
-                                                                                                                2400)
+    assert (load_preset("lunarlander-ppo").pass_bar.value, load_preset("mujoco-hopper-ppo").pass_bar.value) == (
+        200,
+        2400,
+    )
 
 
-@pytest.mark.parametrize(("env", "algorithm", "preset"), [
-    ("LunarLander-v3", "PPO", "lunarlander-ppo"), ("LunarLander", "ppo", "lunarlander-ppo"),
-    ("Hopper-v5", None, "mujoco-hopper-ppo"), ("HopperBulletEnv-v0", "PPO", "hopper-ppo"),
-    ("LunarLander-v3", "DQN", "cartpole-ppo"), ("Humanoid-v5", "PPO", "cartpole-ppo")])
+@pytest.mark.parametrize(
+    ("env", "algorithm", "preset"),
+    [
+        ("LunarLander-v3", "PPO", "lunarlander-ppo"),
+        ("LunarLander", "ppo", "lunarlander-ppo"),
+        ("Hopper-v5", None, "mujoco-hopper-ppo"),
+        ("HopperBulletEnv-v0", "PPO", "hopper-ppo"),
+        ("LunarLander-v3", "DQN", "cartpole-ppo"),
+        ("Humanoid-v5", "PPO", "cartpole-ppo"),
+    ],
+)
 def test_a_job_naming_the_env_gets_its_preset(env: str, algorithm: str | None, preset: str) -> None:
     assert preset_for_job("cartpole-ppo", env, algorithm) == preset
 
 
 # hyperparams/sac.yml as the Zoo writes its HumanoidBulletEnv-v0 entry, and Stable-Baselines3 2.x's SAC where it is
 # silent.
-ZOO_HUMANOID_SAC = {"normalize": "{'norm_obs': True, 'norm_reward': False}", "n_timesteps": 2e7,
-                    "policy": "MlpPolicy", "learning_rate": "lin_3e-4", "buffer_size": 1000000, "batch_size": 64,
-                    "ent_coef": "auto", "train_freq": 1, "gradient_steps": 1, "learning_starts": 1000}
+ZOO_HUMANOID_SAC = {
+    "normalize": "{'norm_obs': True, 'norm_reward': False}",
+    "n_timesteps": 2e7,
+    "policy": "MlpPolicy",
+    "learning_rate": "lin_3e-4",
+    "buffer_size": 1000000,
+    "batch_size": 64,
+    "ent_coef": "auto",
+    "train_freq": 1,
+    "gradient_steps": 1,
+    "learning_starts": 1000,
+}
 SB3_SAC = {"gamma": 0.99, "tau": 0.005, "net_arch": [256, 256], "activation_fn": "ReLU"}
 
 

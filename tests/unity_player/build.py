@@ -20,8 +20,9 @@ from envs.unity.session import port_is_free
 PLAYER_SOURCE = Path(__file__).resolve().parent / "standin_player.py"
 
 
-def make_player(folder: Path, name: str = "Basic", args: Sequence[str] = (), executable: bool = True,
-                data_folder: bool = True) -> Path:
+def make_player(
+    folder: Path, name: str = "Basic", args: Sequence[str] = (), executable: bool = True, data_folder: bool = True
+) -> Path:
     """Write ``folder/<name>.x86_64`` running the stand-in with ``args`` (e.g. ``["--game", "ball"]``); return it."""
     folder.mkdir(parents=True, exist_ok=True)
     player = folder / f"{name}.x86_64"

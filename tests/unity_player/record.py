@@ -49,8 +49,15 @@ class EpisodeRecord:
         self.steps[agent] = self.steps.get(agent, 0) + 1
         if not (ended or interrupted):
             return
-        line = {"scene": self.scene, "behavior": self.behavior, "agent": agent, "r": self.returns.pop(agent),
-                "l": self.steps.pop(agent), "interrupted": interrupted, "pid": os.getpid()}
+        line = {
+            "scene": self.scene,
+            "behavior": self.behavior,
+            "agent": agent,
+            "r": self.returns.pop(agent),
+            "l": self.steps.pop(agent),
+            "interrupted": interrupted,
+            "pid": os.getpid(),
+        }
         if self.path is not None:
             with self.path.open("a", encoding="utf-8") as handle:
                 handle.write(json.dumps(line) + "\n")

@@ -173,8 +173,9 @@ class Basic(Game):
     behavior_name = "Basic?team=0"
     START, SMALL_GOAL, LARGE_GOAL, MIN, MAX, EXTENTS = 10, 7, 17, 0, 20, 20
 
-    def __init__(self, num_agents: int, max_step: int, seed: int, observations: str, branches: Sequence[int],
-                 continuous: int = 0) -> None:
+    def __init__(
+        self, num_agents: int, max_step: int, seed: int, observations: str, branches: Sequence[int], continuous: int = 0
+    ) -> None:
         self.kind = observations
         self.branches = list(branches)
         self.continuous = continuous
@@ -182,8 +183,11 @@ class Basic(Game):
         super().__init__(num_agents, max_step, seed)
 
     def action_spec(self) -> ActionSpecProto:
-        return ActionSpecProto(num_continuous_actions=self.continuous, num_discrete_actions=len(self.branches),
-                               discrete_branch_sizes=self.branches)
+        return ActionSpecProto(
+            num_continuous_actions=self.continuous,
+            num_discrete_actions=len(self.branches),
+            discrete_branch_sizes=self.branches,
+        )
 
     def reset_agent(self, agent: int) -> None:
         self.position[agent] = self.START
@@ -319,8 +323,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         handle = open(args.log_file, "a", buffering=1)
         os.dup2(handle.fileno(), 1)
         os.dup2(handle.fileno(), 2)
-    log(f"stand-in Unity player starting: game={args.game} port={args.mlagents_port} "
-        f"nographics={args.nographics} batchmode={args.batchmode} extra={args.unknown}")
+    log(
+        f"stand-in Unity player starting: game={args.game} port={args.mlagents_port} "
+        f"nographics={args.nographics} batchmode={args.batchmode} extra={args.unknown}"
+    )
     threading.Thread(target=_watch_parent, args=(log,), daemon=True).start()
     if args.startup_delay:
         time.sleep(args.startup_delay)
@@ -352,14 +358,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     agent_infos = {game.behavior_name: UnityRLOutputProto.ListAgentInfoProto(value=game.pending)}
     try:
-        reply = stub.Exchange(wrap(UnityOutputProto(rl_initialization_output=init,
-                                                    rl_output=UnityRLOutputProto(agentInfos=agent_infos))))
+        reply = stub.Exchange(
+            wrap(UnityOutputProto(rl_initialization_output=init, rl_output=UnityRLOutputProto(agentInfos=agent_infos)))
+        )
         if reply.header.status != 200:
             log(f"the trainer refused the connection (status {reply.header.status})")
             return 1
         init_input = reply.unity_input.rl_initialization_input
-        log(f"connected: trainer communication version {init_input.communication_version}, "
-            f"package {init_input.package_version}, seed {init_input.seed}")
+        log(
+            f"connected: trainer communication version {init_input.communication_version}, "
+            f"package {init_input.package_version}, seed {init_input.seed}"
+        )
         game = make_game(args, seed=init_input.seed)
         reply = stub.Exchange(wrap(None))
         steps = 0

@@ -72,21 +72,33 @@ class InputCheck(ValueCheck):
 OWN_KEYS: Mapping[str, ValueCheck] = MappingProxyType(
     {
         "n_steps_per_epoch": ValueCheck((int,), lambda v: v >= 1, "an integer >= 1 (gradient steps per epoch)", 1000),
-        "hidden_units": ValueCheck((list,), lambda v: bool(v) and all(isinstance(u, int) and u > 0 for u in v),
-                                   "a list of layer sizes such as [256, 256]", None),
-        "evaluation_episodes": ValueCheck((int,), lambda v: v >= 0,
-                                          "an integer >= 0 (env episodes evaluated each epoch)", 0),
-        "ope_temperature": ValueCheck((int, float), lambda v: v > 0,
-                                      "a number > 0 (softmax temperature of the OPE target policy)", 1.0),
-        "fqe_steps": ValueCheck((int,), lambda v: v >= 0, "an integer >= 0 (FQE gradient steps each epoch; 0: FQE off)",
-                                0),
-        "time_limit": ValueCheck((int,), lambda v: v >= 1,
-                                 "an integer >= 1 (episodes this long ended by a time limit)", None),
+        "hidden_units": ValueCheck(
+            (list,),
+            lambda v: bool(v) and all(isinstance(u, int) and u > 0 for u in v),
+            "a list of layer sizes such as [256, 256]",
+            None,
+        ),
+        "evaluation_episodes": ValueCheck(
+            (int,), lambda v: v >= 0, "an integer >= 0 (env episodes evaluated each epoch)", 0
+        ),
+        "ope_temperature": ValueCheck(
+            (int, float), lambda v: v > 0, "a number > 0 (softmax temperature of the OPE target policy)", 1.0
+        ),
+        "fqe_steps": ValueCheck(
+            (int,), lambda v: v >= 0, "an integer >= 0 (FQE gradient steps each epoch; 0: FQE off)", 0
+        ),
+        "time_limit": ValueCheck(
+            (int,), lambda v: v >= 1, "an integer >= 1 (episodes this long ended by a time limit)", None
+        ),
         "select_by": ValueCheck((str,), lambda v: v in SELECTORS, "one of " + ", ".join(SELECTORS), "last"),
         SETTING: SETTING_CHECK,  # None: the job's rule (runtime.config.threads)
-        "input": InputCheck((str, list, dict), lambda v: input_problem(v) is None,
-                            "a .csv/.parquet/.json file, folder or glob pattern of logged rollouts, or a list of them "
-                            "(RLlib 1.x's input)", None),
+        "input": InputCheck(
+            (str, list, dict),
+            lambda v: input_problem(v) is None,
+            "a .csv/.parquet/.json file, folder or glob pattern of logged rollouts, or a list of them "
+            "(RLlib 1.x's input)",
+            None,
+        ),
     }
 )
 
@@ -198,18 +210,24 @@ def _type_problem(schema: Schema, key: str, value: Any) -> str | None:
         valid = list(schema.kinds) + list(OWN_KEYS) + list(COACH_NAMES)
         close = difflib.get_close_matches(key, valid, n=1, cutoff=0.6)
         hint = f" Did you mean '{close[0]}'?" if close else ""
-        return (f"Unknown {schema.class_name} setting 'rl.training.config.{key}'.{hint} "
-                f"Valid: {', '.join(sorted(valid))}")
+        return (
+            f"Unknown {schema.class_name} setting 'rl.training.config.{key}'.{hint} Valid: {', '.join(sorted(valid))}"
+        )
     kind, shown = schema.kinds[key], json.dumps(value, default=str)
     if kind == "factory" and not isinstance(value, (str, dict)):
-        return f"'{key}' must be a type name or {{\"type\": ..., \"params\": {{...}}}}, got {shown}"
+        return f'\'{key}\' must be a type name or {{"type": ..., "params": {{...}}}}, got {shown}'
     if kind == "bool" and not isinstance(value, bool):
         return f"'{key}' must be true or false, got {shown}"
-    if kind == "int" and (isinstance(value, bool) or
-                          not (isinstance(value, int) or isinstance(value, float) and value.is_integer())):
+    if kind == "int" and (
+        isinstance(value, bool) or not (isinstance(value, int) or isinstance(value, float) and value.is_integer())
+    ):
         return f"'{key}' must be an integer, got {shown}"
-    if kind == "float" and (isinstance(value, bool) or not isinstance(value, (int, float)) or
-                            isinstance(value, float) and not math.isfinite(value)):
+    if kind == "float" and (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or isinstance(value, float)
+        and not math.isfinite(value)
+    ):
         return f"'{key}' must be a number, got {shown}"
     return None
 
@@ -242,8 +260,9 @@ def _factory_problems(algorithm: str, serialized: Mapping[str, Any]) -> list[str
     return problems
 
 
-def check_config(schema: Schema, config: Mapping[str, Any],
-                 factories: Callable[[Mapping[str, Any]], list[str]] | None = None) -> list[str]:
+def check_config(
+    schema: Schema, config: Mapping[str, Any], factories: Callable[[Mapping[str, Any]], list[str]] | None = None
+) -> list[str]:
     """Unknown keys (with the closest valid one) and wrong types; when there are none, the factory values
     ``factories`` cannot build (the full check: d3rlpy builds them; the quick check has none) and the ranges."""
     problems = []

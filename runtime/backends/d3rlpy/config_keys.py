@@ -35,9 +35,12 @@ def generate(algorithms: Iterable[str] = tuple(ALGORITHMS)) -> dict[str, Any]:
     import d3rlpy  # heavy: d3rlpy and torch (~3 s), only to generate or verify the data
 
     schemas = {name: live_schema(name) for name in algorithms}
-    return {"d3rlpy": d3rlpy.__version__,
-            "algorithms": {name: {"class": schema.class_name, "fields": dict(schema.kinds)}
-                           for name, schema in schemas.items()}}
+    return {
+        "d3rlpy": d3rlpy.__version__,
+        "algorithms": {
+            name: {"class": schema.class_name, "fields": dict(schema.kinds)} for name, schema in schemas.items()
+        },
+    }
 
 
 def stored_schema(algorithm: str) -> Schema | None:

@@ -36,8 +36,9 @@ def find_d3rlpy_model(root: Path) -> Path:
             + " Pass the /opt/ml/model output of an offline training job (its model.tar.gz, extracted)."
         )
     # Prefer a model folder's own file (checkpoint/model.d3 next to metadata.json), else the newest checkpoint.
-    with_metadata = [c for c in candidates
-                     if (c.parent / METADATA_JSON).is_file() or (c.parent.parent / METADATA_JSON).is_file()]
+    with_metadata = [
+        c for c in candidates if (c.parent / METADATA_JSON).is_file() or (c.parent.parent / METADATA_JSON).is_file()
+    ]
     return (with_metadata or candidates)[-1]
 
 
@@ -94,8 +95,9 @@ class D3rlpyBackendFactory(BackendFactory):
     def find_model(self, source: Path, required: bool = False) -> tuple[Path, dict[str, Any]] | None:
         """A folder holding a d3rlpy ``model.d3`` (a checkpoint; the Batch RL seed's ``checkpoint`` channel) is taken
         as a d3rlpy model."""
-        holds_one = (source.is_file() and source.name.endswith(".d3")) or \
-            (source.is_dir() and any(source.rglob(D3RLPY_MODEL_FILE)))
+        holds_one = (source.is_file() and source.name.endswith(".d3")) or (
+            source.is_dir() and any(source.rglob(D3RLPY_MODEL_FILE))
+        )
         if not holds_one and not required:
             return None
         model_file = find_d3rlpy_model(source)  # required and none: the UserError says what the folder holds

@@ -118,14 +118,15 @@ def continuous_policy_module(algo: Any) -> Any:
     return module
 
 
-def policy_tables(module: Any, observations: np.ndarray,
-                  batch: int = 8192) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def policy_tables(
+    module: Any, observations: np.ndarray, batch: int = 8192
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Run a discrete policy module over ``observations``: (actions, probabilities, q values) as numpy arrays."""
     torch = _torch()
     actions, probs, qs = [], [], []
     with torch.no_grad():
         for start in range(0, len(observations), batch):
-            a, p, q = module(torch.as_tensor(np.asarray(observations[start:start + batch], dtype=np.float32)))
+            a, p, q = module(torch.as_tensor(np.asarray(observations[start : start + batch], dtype=np.float32)))
             actions.append(a.numpy())
             probs.append(p.numpy().astype(np.float64))
             qs.append(q.numpy().astype(np.float64))
@@ -142,8 +143,9 @@ def scaler_filter(scaler: Any) -> ObservationFilter | None:
         return None
     name = type(scaler).__name__
     if name == "StandardObservationScaler":
-        return ObservationFilter(np.asarray(scaler.mean, np.float64), np.asarray(scaler.std, np.float64),
-                                 float(scaler.eps), None)
+        return ObservationFilter(
+            np.asarray(scaler.mean, np.float64), np.asarray(scaler.std, np.float64), float(scaler.eps), None
+        )
     if name == "MinMaxObservationScaler":
         low, high = np.asarray(scaler.minimum, np.float64), np.asarray(scaler.maximum, np.float64)
         return ObservationFilter((high + low) / 2, (high - low) / 2, 0.0, None)
@@ -210,9 +212,16 @@ def serving_model(algo: Any, discrete: bool, temperature: float) -> ServingModel
         def no_description() -> Any:
             raise NotAnMLP(STOCHASTIC_BCQ)
 
-        return ServingModel(continuous_policy_module(algo), dim, head, obs_filter, no_description, filter_name,
-                            reference=lambda observations: {"actions": algo.predict(observations)},
-                            stochastic=STOCHASTIC_BCQ if type(algo).__name__ == "BCQ" else None)
+        return ServingModel(
+            continuous_policy_module(algo),
+            dim,
+            head,
+            obs_filter,
+            no_description,
+            filter_name,
+            reference=lambda observations: {"actions": algo.predict(observations)},
+            stochastic=STOCHASTIC_BCQ if type(algo).__name__ == "BCQ" else None,
+        )
     threshold = math.log(algo.config.action_flexibility) if isinstance(algo, DiscreteBCQ) else None
     head = ActionHead(Q_ENSEMBLE, int(algo.action_size), temperature=float(temperature), filter_threshold=threshold)
 
@@ -220,9 +229,16 @@ def serving_model(algo: Any, discrete: bool, temperature: float) -> ServingModel
         q = [algo.predict_value(observations, np.full(len(observations), a)) for a in range(head.size)]
         return {"actions": algo.predict(observations), "q_values": np.stack(q, axis=1)}
 
-    return ServingModel(discrete_policy_module(algo, temperature), dim, head, obs_filter,
-                        lambda: describe_discrete(algo, head), filter_name, reference=reference,
-                        extra={"temperature": float(temperature)})
+    return ServingModel(
+        discrete_policy_module(algo, temperature),
+        dim,
+        head,
+        obs_filter,
+        lambda: describe_discrete(algo, head),
+        filter_name,
+        reference=reference,
+        extra={"temperature": float(temperature)},
+    )
 
 
 def serving_model_from_model_dir(model_dir: Path) -> ServingModel:

@@ -34,8 +34,16 @@ def factory_class() -> type[Any]:
     class SquaredErrorForwarder(DiscreteMeanQFunctionForwarder):
         """d3rlpy's discrete mean-Q forwarder with the squared TD error in place of the Huber loss."""
 
-        def compute_error(self, observations: Any, actions: Any, rewards: Any, target: Any, terminals: Any,
-                          gamma: Any = 0.99, reduction: str = "mean") -> Any:
+        def compute_error(
+            self,
+            observations: Any,
+            actions: Any,
+            rewards: Any,
+            target: Any,
+            terminals: Any,
+            gamma: Any = 0.99,
+            reduction: str = "mean",
+        ) -> Any:
             q_values = self.compute_expected_q(observations)
             value = q_values.gather(1, actions.view(-1, 1).long())
             y = rewards + gamma * target * (1 - terminals)

@@ -116,11 +116,15 @@ class RLlibSession(TrainingSession):
         if action_mask:
             custom = spec.config.get("custom_model")
             instead = f", in place of the script's custom model {custom!r}" if custom else ""
-            print(f"rlrt: {self.env_id}'s observations carry an action_mask: PPO trains RLlib's action-masking "
-                  f"module{instead} (masked actions are never taken; the exports take the mask)", file=context.out,
-                  flush=True)
-        config = build_algorithm_config(spec, register_environment(self.env_id), job.num_gpus, env_config, self.env_id,
-                                        action_mask=action_mask)
+            print(
+                f"rlrt: {self.env_id}'s observations carry an action_mask: PPO trains RLlib's action-masking "
+                f"module{instead} (masked actions are never taken; the exports take the mask)",
+                file=context.out,
+                flush=True,
+            )
+        config = build_algorithm_config(
+            spec, register_environment(self.env_id), job.num_gpus, env_config, self.env_id, action_mask=action_mask
+        )
         context.hooks.configure(config)
         self.algo: Any = None
         _import_what_building_imports()
@@ -131,8 +135,12 @@ class RLlibSession(TrainingSession):
         env_runners_that_fit(config, context.cluster is not None, context.out, env_info(self.env_id).slow_step)
         runner_log = job.intermediate_dir / "env-runner-errors.log"
         try:
-            with env_runners_built(self.env_id, env_config, getattr(config, "model_config", None), runner_log,
-                                   self.close), without_native_lines(NATIVE_NOT_ACTIONABLE, fds=(2,)):
+            with (
+                env_runners_built(
+                    self.env_id, env_config, getattr(config, "model_config", None), runner_log, self.close
+                ),
+                without_native_lines(NATIVE_NOT_ACTIONABLE, fds=(2,)),
+            ):
                 self.algo = config.build_algo()  # the native lines: Ray's C++ notice as env runners start
         except BaseException:
             self.close()
@@ -141,9 +149,13 @@ class RLlibSession(TrainingSession):
         self.window = EpisodeWindow(getattr(self.algo.config, "metrics_num_episodes_for_smoothing", 100) or 100)
         self.runners = healthy_env_runners(self.algo)
         if (getattr(config, "model_config", None) or {}).get("use_lstm"):
-            print("rlrt: model_config use_lstm trains a recurrent policy, which rlrt's exports cannot serve: this job "
-                  "keeps its RLlib checkpoint and fails after training; train without use_lstm for a model that "
-                  "serves", file=context.out, flush=True)
+            print(
+                "rlrt: model_config use_lstm trains a recurrent policy, which rlrt's exports cannot serve: this job "
+                "keeps its RLlib checkpoint and fails after training; train without use_lstm for a model that "
+                "serves",
+                file=context.out,
+                flush=True,
+            )
         if context.cluster is not None:
             placement = json.dumps(env_runner_hosts(self.algo), sort_keys=True)
             print(f"rlrt: env runners per host: {placement}", file=context.out, flush=True)
@@ -174,8 +186,15 @@ class RLlibSession(TrainingSession):
         runners = result.get("env_runners", {}) or {}
         refuse_non_finite(runners)
         iteration = state.training_iteration + 1
-        metrics = metrics_from_rllib(result, iteration, state.timesteps_total, state.episodes_total, state.time_total_s,
-                                     window=self.window, evaluated=evaluated_this_iteration(self.algo))
+        metrics = metrics_from_rllib(
+            result,
+            iteration,
+            state.timesteps_total,
+            state.episodes_total,
+            state.time_total_s,
+            window=self.window,
+            evaluated=evaluated_this_iteration(self.algo),
+        )
         steps, episodes = _count(runners.get("num_env_steps_sampled")), len(iteration_episodes(runners))
         if not steps and not stop_requested():
             self.sample_timeout.starved(self.algo, iteration, self.context.out)
@@ -207,13 +226,16 @@ class RLlibSession(TrainingSession):
         probed = env_info(self.env_id).entry_point is None and not env_info(self.env_id).multi_agent
         error = probe_environment(self.env_id, self.env_config) if probed else None
         if error is not None:
-            raise UserError(f"Nothing was sampled and the env runners died: the environment {self.env_id} fails "
-                            f"({error}).")
+            raise UserError(
+                f"Nothing was sampled and the env runners died: the environment {self.env_id} fails ({error})."
+            )
         delay = float(getattr(self.algo.config, "delay_between_env_runner_restarts_s", 60.0) or 0.0)
         if self.dead_since is not None and time.monotonic() - self.dead_since > delay + DEAD_GRACE_S:
-            raise UserError(f"Every env runner of {self.env_id} has been dead for "
-                            f"{time.monotonic() - self.dead_since:.0f} s and nothing was sampled (RLlib did not "
-                            "restart them); their errors are in the log above.")
+            raise UserError(
+                f"Every env runner of {self.env_id} has been dead for "
+                f"{time.monotonic() - self.dead_since:.0f} s and nothing was sampled (RLlib did not "
+                "restart them); their errors are in the log above."
+            )
 
     def _report_runner_health(self) -> None:
         runners = healthy_env_runners(self.algo)
@@ -221,8 +243,12 @@ class RLlibSession(TrainingSession):
             return
         out = self.context.out
         if runners[0] < runners[1]:
-            print(f"rlrt: {runners[0]} of {runners[1]} env runners healthy (one crashed or its host was lost); "
-                  "training goes on with the others while RLlib restarts it", file=out, flush=True)
+            print(
+                f"rlrt: {runners[0]} of {runners[1]} env runners healthy (one crashed or its host was lost); "
+                "training goes on with the others while RLlib restarts it",
+                file=out,
+                flush=True,
+            )
         elif self.runners[0] < self.runners[1]:
             print(f"rlrt: all {runners[1]} env runners healthy again", file=out, flush=True)
         self.runners = runners
@@ -235,8 +261,11 @@ class RLlibSession(TrainingSession):
     def finish(self) -> tuple[ModelInfo, Mapping[str, Any]]:
         observation_space, action_space = policy_spaces(self.algo)
         cluster = self.context.cluster
-        extra = ({"cluster": {"nodes": dict(cluster.nodes), "env_runner_hosts": env_runner_hosts(self.algo)}}
-                 if cluster is not None else {})
+        extra = (
+            {"cluster": {"nodes": dict(cluster.nodes), "env_runner_hosts": env_runner_hosts(self.algo)}}
+            if cluster is not None
+            else {}
+        )
         behaviors = running_behaviors(self.algo)  # names mlagents/<Behavior>.onnx
         unity = {"unity_behaviors": behaviors} if behaviors else {}
         return ModelInfo("rllib", observation_space, action_space, unity), extra
@@ -256,7 +285,16 @@ def serving_model_from_checkpoint(checkpoint: Path) -> ServingModels:
     one per policy id."""
     ids = module_ids(checkpoint)
     if ids == [DEFAULT_MODULE]:
-        return with_estimates(replace(serving_model_of(*serving_policy_from_checkpoint(checkpoint)),
-                                      unity=unity_behavior(checkpoint.parent, None)))
-    return {module_id: replace(serving_model_of(*serving_policy_from_checkpoint(checkpoint, module_id)),
-                               unity=unity_behavior(checkpoint.parent, module_id)) for module_id in ids}
+        return with_estimates(
+            replace(
+                serving_model_of(*serving_policy_from_checkpoint(checkpoint)),
+                unity=unity_behavior(checkpoint.parent, None),
+            )
+        )
+    return {
+        module_id: replace(
+            serving_model_of(*serving_policy_from_checkpoint(checkpoint, module_id)),
+            unity=unity_behavior(checkpoint.parent, module_id),
+        )
+        for module_id in ids
+    }

@@ -56,7 +56,8 @@ OLD_NESTED: Mapping[str, tuple[str, str]] = MappingProxyType(
 )
 # SAC's RLlib 1.x "optimization" dict -> RLlib 2.x settings.
 SAC_OPTIMIZATION: Mapping[str, str] = MappingProxyType(
-    {"actor_learning_rate": "actor_lr", "critic_learning_rate": "critic_lr", "entropy_learning_rate": "alpha_lr"})
+    {"actor_learning_rate": "actor_lr", "critic_learning_rate": "critic_lr", "entropy_learning_rate": "alpha_lr"}
+)
 # RLlib 1.x's schedules, which RLlib 2.x takes as the setting itself (a schedule overrides a fixed value, as in 1.x).
 OLD_SCHEDULES: Mapping[str, str] = MappingProxyType({"lr_schedule": "lr", "entropy_coeff_schedule": "entropy_coeff"})
 # Old names whose meaning moved into another structure.
@@ -65,7 +66,8 @@ MOVED_TO_MODEL_CONFIG = ("vf_share_layers", "free_log_std", "fcnet_hiddens", "fc
 FRAMEWORK_KEYS: Mapping[str, Any] = MappingProxyType({"framework": "torch", "use_pytorch": True, "eager": False})
 # The TensorFlow values SageMaker RL's images trained with: rlrt trains torch instead and says so in one line.
 TENSORFLOW_FRAMEWORKS: Mapping[str, tuple[Any, ...]] = MappingProxyType(
-    {"framework": ("tf", "tf2", "tfe"), "use_pytorch": (False,), "eager": (True,)})
+    {"framework": ("tf", "tf2", "tfe"), "use_pytorch": (False,), "eager": (True,)}
+)
 HORIZON_KEY = "episode_step_cap"
 """The env_config key RLlib 1.x's ``horizon`` becomes: it caps an episode (envs.registry.make_env), never lengthens
 the environment's own time limit (RLlib 1.x's ``horizon`` did neither: the env's TimeLimit still ended episodes)."""
@@ -77,16 +79,21 @@ CUSTOM_MODEL_KEYS = ("custom_model", "custom_model_config")
 # Our own keys, handled before RLlib sees the configuration.
 # reward_scale: the rewards the learner trains on, times this (runtime.backends.rllib.reward_scale); num_threads: the
 # learner's torch threads (runtime.config.threads).
-OWN_KEYS = ("observation_filter", "model_config", "multi_agent_policies", "reward_scale", "num_threads") \
-    + CUSTOM_MODEL_KEYS
+OWN_KEYS = (
+    "observation_filter",
+    "model_config",
+    "multi_agent_policies",
+    "reward_scale",
+    "num_threads",
+) + CUSTOM_MODEL_KEYS
 # RLlib 1.x keys that have no RLlib 2.x counterpart in what rlrt runs: name -> what it was and what to use instead.
 OLD_REFUSED: Mapping[str, str] = MappingProxyType(
     {
         "input_evaluation": "(RLlib 1.x: the off-policy estimation of a job that trains from 'input'; RLlib 2.x: "
-                            "off_policy_estimation_methods) goes with 'input', which needs an offline algorithm "
-                            "(rl.training.run=DiscreteCQL, ...), which reports its off-policy estimates (is, wis) "
-                            "after every epoch and plays 'simulation' episodes with evaluation_episodes "
-                            "(docs/OFFLINE.md). Remove it.",
+        "off_policy_estimation_methods) goes with 'input', which needs an offline algorithm "
+        "(rl.training.run=DiscreteCQL, ...), which reports its off-policy estimates (is, wis) "
+        "after every epoch and plays 'simulation' episodes with evaluation_episodes "
+        "(docs/OFFLINE.md). Remove it.",
     }
 )
 OBSERVATION_FILTERS = ("NoFilter", "MeanStdFilter")
@@ -103,8 +110,17 @@ _FORBIDDEN_PREFIXES = ("_", "callbacks", "env_runner_cls", "policies", "policy_m
 OWN_MODEL_SETTINGS: Mapping[str, Any] = MappingProxyType({"log_std_init": 0.0})
 
 # Which RLlib model settings the old-stack "model" dict may carry into model_config.
-_MODEL_DICT_KEYS = ("fcnet_hiddens", "fcnet_activation", "vf_share_layers", "free_log_std", "use_lstm",
-                    "max_seq_len", "lstm_cell_size", "conv_filters", "conv_activation")
+_MODEL_DICT_KEYS = (
+    "fcnet_hiddens",
+    "fcnet_activation",
+    "vf_share_layers",
+    "free_log_std",
+    "use_lstm",
+    "max_seq_len",
+    "lstm_cell_size",
+    "conv_filters",
+    "conv_activation",
+)
 
 
 @functools.lru_cache(maxsize=None)

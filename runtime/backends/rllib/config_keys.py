@@ -28,9 +28,11 @@ def generate(algorithms: Iterable[str] = ALGORITHMS) -> dict[str, Any]:
     import ray  # heavy: Ray and RLlib (~4 s), only to generate or verify the data
 
     schemas = {name: live_schema(name) for name in algorithms}
-    return {"ray": ray.__version__,
-            "algorithms": {name: dict(schema.kinds) for name, schema in schemas.items()},
-            "model_config": dict(next(iter(schemas.values())).model) if schemas else {}}
+    return {
+        "ray": ray.__version__,
+        "algorithms": {name: dict(schema.kinds) for name, schema in schemas.items()},
+        "model_config": dict(next(iter(schemas.values())).model) if schemas else {},
+    }
 
 
 def stored_schema(algorithm: str) -> Schema | None:

@@ -22,13 +22,19 @@ def env_runners_that_fit(config: Any, on_a_cluster: bool, out: TextIO, slow_step
         return
     cpus = float(ray.cluster_resources().get("CPU", 0))
     if per_runner > cpus:
-        raise UserError(f"rl.training.config.num_cpus_per_env_runner (RLlib 1.x num_cpus_per_worker) is "
-                        f"{per_runner:g}, but Ray has {cpus:g} CPUs here: no env runner could ever start (RLlib would "
-                        f"wait for one without end). Give at most {cpus:g}, or train on an instance with more CPUs.")
+        raise UserError(
+            f"rl.training.config.num_cpus_per_env_runner (RLlib 1.x num_cpus_per_worker) is "
+            f"{per_runner:g}, but Ray has {cpus:g} CPUs here: no env runner could ever start (RLlib would "
+            f"wait for one without end). Give at most {cpus:g}, or train on an instance with more CPUs."
+        )
     fit = max(1, int(cpus // per_runner) - (0 if on_a_cluster or slow_step else 1))
     if asked <= fit:
         return
     config.env_runners(num_env_runners=fit)
-    print(f"rlrt: {asked} env runners asked (rl.training.config.num_env_runners, RLlib 1.x num_workers), but Ray has "
-          f"{cpus:g} CPUs here{'' if on_a_cluster else ', one of them for the learner'} and each runner takes "
-          f"{per_runner:g}: training with {fit} (more would wait for CPUs without end)", file=out, flush=True)
+    print(
+        f"rlrt: {asked} env runners asked (rl.training.config.num_env_runners, RLlib 1.x num_workers), but Ray has "
+        f"{cpus:g} CPUs here{'' if on_a_cluster else ', one of them for the learner'} and each runner takes "
+        f"{per_runner:g}: training with {fit} (more would wait for CPUs without end)",
+        file=out,
+        flush=True,
+    )

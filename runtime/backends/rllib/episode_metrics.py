@@ -88,10 +88,15 @@ def multi_agent_non_finite(chunks: Any) -> str | None:
                 for step, value in enumerate(values):
                     found = first_non_finite(float(value) if what == "reward" else value)
                     if found is not None:
-                        value = f"the reward {found[1]!r}" if what == "reward" else \
-                            f"an observation with {found[1]!r} at observation{found[0]}"
+                        value = (
+                            f"the reward {found[1]!r}"
+                            if what == "reward"
+                            else f"an observation with {found[1]!r} at observation{found[0]}"
+                        )
                         at = single.t_started + step + (what == "reward")  # rewards follow steps 1, 2, ...
                         when = f"on its step {at} of the episode" if at else "from reset()"
-                        return (f"The multi-agent environment returned {value} for agent {agent!r} {when}. "
-                                f"{non_finite_advice(what)}")
+                        return (
+                            f"The multi-agent environment returned {value} for agent {agent!r} {when}. "
+                            f"{non_finite_advice(what)}"
+                        )
     return None

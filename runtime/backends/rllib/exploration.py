@@ -13,8 +13,7 @@ from typing import Any, Mapping
 
 SAMPLES_FROM_ITS_POLICY = ("PPO", "APPO", "IMPALA", "SAC")
 """The algorithms whose RLlib 2.x module samples its actions, as RLlib 1.x's ``StochasticSampling`` did."""
-EPSILON_GREEDY_DEFAULTS: Mapping[str, Any] = {"initial_epsilon": 1.0, "final_epsilon": 0.02,
-                                              "epsilon_timesteps": 10000}
+EPSILON_GREEDY_DEFAULTS: Mapping[str, Any] = {"initial_epsilon": 1.0, "final_epsilon": 0.02, "epsilon_timesteps": 10000}
 """RLlib 1.x DQN's own ``EpsilonGreedy`` settings, which a script's partial ``exploration_config`` was merged into."""
 
 
@@ -33,17 +32,30 @@ def translate_exploration(algorithm: str, config: Any) -> tuple[dict[str, Any], 
     if not isinstance(config, dict):
         return None
     kind, typed = _kind(config), json.dumps(config, default=str)
-    if kind == "StochasticSampling" and algorithm in SAMPLES_FROM_ITS_POLICY and \
-            not config.get("random_timesteps") and set(config) <= {"type", "random_timesteps"}:
-        return {}, (f"rl.training.config.exploration_config={typed}: RLlib 2.x's {algorithm} samples its actions "
-                    "from the policy's distribution, as this did in RLlib 1.x; ignored")
-    if kind == "EpsilonGreedy" and algorithm == "DQN" and \
-            set(config) <= {"type", *EPSILON_GREEDY_DEFAULTS} and not config.get("warmup_timesteps"):
+    if (
+        kind == "StochasticSampling"
+        and algorithm in SAMPLES_FROM_ITS_POLICY
+        and not config.get("random_timesteps")
+        and set(config) <= {"type", "random_timesteps"}
+    ):
+        return {}, (
+            f"rl.training.config.exploration_config={typed}: RLlib 2.x's {algorithm} samples its actions "
+            "from the policy's distribution, as this did in RLlib 1.x; ignored"
+        )
+    if (
+        kind == "EpsilonGreedy"
+        and algorithm == "DQN"
+        and set(config) <= {"type", *EPSILON_GREEDY_DEFAULTS}
+        and not config.get("warmup_timesteps")
+    ):
         settings = {**EPSILON_GREEDY_DEFAULTS, **{k: v for k, v in config.items() if k != "type"}}
         if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in settings.values()):
             return None
-        schedule = [[0, float(settings["initial_epsilon"])],
-                    [int(settings["epsilon_timesteps"]), float(settings["final_epsilon"])]]
-        return {"epsilon": schedule}, (f"rl.training.config.exploration_config={typed}: RLlib 2.x's DQN takes it "
-                                       f"as epsilon={json.dumps(schedule)}")
+        schedule = [
+            [0, float(settings["initial_epsilon"])],
+            [int(settings["epsilon_timesteps"]), float(settings["final_epsilon"])],
+        ]
+        return {"epsilon": schedule}, (
+            f"rl.training.config.exploration_config={typed}: RLlib 2.x's DQN takes it as epsilon={json.dumps(schedule)}"
+        )
     return None

@@ -52,19 +52,25 @@ def first_non_finite(value: Any, path: str = "") -> tuple[str, Any] | None:
 
 
 def non_finite_advice(what: str) -> str:
-    return (f"Training on a non-finite {what} turns every loss and metric into NaN, so the job stops. Fix the "
-            f"environment's {what} (a division by zero, a log of 0, an overflow), or clip it in the environment.")
+    return (
+        f"Training on a non-finite {what} turns every loss and metric into NaN, so the job stops. Fix the "
+        f"environment's {what} (a division by zero, a log of 0, an overflow), or clip it in the environment."
+    )
 
 
 def reward_message(env_id: str, reward: Any, step: int) -> str:
-    return (f"The environment {env_id} returned the reward {reward!r} on step {step} of one of its envs. "
-            f"{non_finite_advice('reward')}")
+    return (
+        f"The environment {env_id} returned the reward {reward!r} on step {step} of one of its envs. "
+        f"{non_finite_advice('reward')}"
+    )
 
 
 def observation_message(env_id: str, found: tuple[str, Any], when: str) -> str:
     where, value = found
-    return (f"The environment {env_id} returned an observation with {value!r} at observation{where} {when}. "
-            f"{non_finite_advice('observation')}")
+    return (
+        f"The environment {env_id} returned an observation with {value!r} at observation{where} {when}. "
+        f"{non_finite_advice('observation')}"
+    )
 
 
 class FiniteValues(gymnasium.Wrapper):
@@ -167,15 +173,19 @@ class FiniteVectorValues(gymnasium.vector.VectorWrapper):
             message = message or reward_message(self.env_id, float(rewards[row]), self.steps)
             rewards = np.where(rewards_ok, rewards, 0.0)
         if not observations_ok:
-            message = message or self._observation_message(observations, bad,
-                                                           f"on step {self.steps} of one of its envs")
+            message = message or self._observation_message(
+                observations, bad, f"on step {self.steps} of one of its envs"
+            )
             observations = self._replaced(observations, bad, self.last)
         self.last = observations
         truncations = truncations | rows
         if message is not None and not self.reported:
             first = int(np.flatnonzero(rows)[0]) if rows.any() else 0
-            infos = {**infos, NON_FINITE: np.array([message] * self.num_envs, dtype=object),
-                     f"_{NON_FINITE}": np.arange(self.num_envs) == first}
+            infos = {
+                **infos,
+                NON_FINITE: np.array([message] * self.num_envs, dtype=object),
+                f"_{NON_FINITE}": np.arange(self.num_envs) == first,
+            }
             self.reported = True
         return observations, rewards, terminations, truncations, infos
 

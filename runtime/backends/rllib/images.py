@@ -82,6 +82,7 @@ def float_connector(by: float) -> Any:
 def with_float_observations(connectors: Any) -> Any:
     """An ``env_to_module_connector`` running :func:`float_observations` first, then ``connectors``' own (RLlib's
     MeanStdFilter then normalises the float values)."""
+
     def both(env: Any = None, spaces: Any = None, device: Any = None) -> list[Any]:
         more = connectors(env, spaces, device)
         return float_observations(env, spaces, device) + (list(more) if isinstance(more, (list, tuple)) else [more])
@@ -89,8 +90,9 @@ def with_float_observations(connectors: Any) -> Any:
     return both
 
 
-def scaled_filter(env_to_module_state: Mapping[str, Any] | None, observation_filter: ObservationFilter | None,
-                  dim: int) -> ObservationFilter | None:
+def scaled_filter(
+    env_to_module_state: Mapping[str, Any] | None, observation_filter: ObservationFilter | None, dim: int
+) -> ObservationFilter | None:
     """The serving policy's observation filter with the float connector's division in front: for raw observations
     ``x``, ``(x / d - mean) / (std + eps)`` is ``(x - d * mean) / (d * (std + eps))``."""
     state = (env_to_module_state or {}).get(CONNECTOR) or {}
@@ -98,13 +100,22 @@ def scaled_filter(env_to_module_state: Mapping[str, Any] | None, observation_fil
     if by == 1.0:
         return observation_filter
     if observation_filter is None:
-        return ObservationFilter(mean=np.zeros(dim), std=np.full(dim, by), eps=0.0, clip=None,
-                                 name=f"integer observations / {by:g}")
+        return ObservationFilter(
+            mean=np.zeros(dim), std=np.full(dim, by), eps=0.0, clip=None, name=f"integer observations / {by:g}"
+        )
     mean = observation_filter.mean if observation_filter.demean else np.zeros_like(observation_filter.mean)
-    scale = (observation_filter.std + observation_filter.eps if observation_filter.destd
-             else np.ones_like(observation_filter.std))
-    return ObservationFilter(mean=np.asarray(mean) * by, std=np.asarray(scale) * by, eps=0.0,
-                             clip=observation_filter.clip, name=f"integer observations / {by:g}, then MeanStdFilter")
+    scale = (
+        observation_filter.std + observation_filter.eps
+        if observation_filter.destd
+        else np.ones_like(observation_filter.std)
+    )
+    return ObservationFilter(
+        mean=np.asarray(mean) * by,
+        std=np.asarray(scale) * by,
+        eps=0.0,
+        clip=observation_filter.clip,
+        name=f"integer observations / {by:g}, then MeanStdFilter",
+    )
 
 
 def raw_space(space: Any, env_to_module_state: Mapping[str, Any] | None) -> Any:

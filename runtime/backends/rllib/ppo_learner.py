@@ -36,11 +36,16 @@ def ppo_learner_class() -> type:
         def configure_optimizers_for_module(self, module_id: Any, config: Any = None) -> None:
             # RLlib's own body (TorchLearner), but for `fused`: register_optimizer attaches the learning rate.
             params = self.get_parameters(self.module[module_id])
-            self.register_optimizer(module_id=module_id, optimizer=torch.optim.Adam(params, fused=True),
-                                    params=params, lr_or_lr_schedule=config.lr)
+            self.register_optimizer(
+                module_id=module_id,
+                optimizer=torch.optim.Adam(params, fused=True),
+                params=params,
+                lr_or_lr_schedule=config.lr,
+            )
 
-        def compute_loss_for_module(self, *, module_id: Any, config: Any, batch: dict[str, Any],
-                                    fwd_out: dict[str, Any]) -> Any:
+        def compute_loss_for_module(
+            self, *, module_id: Any, config: Any, batch: dict[str, Any], fwd_out: dict[str, Any]
+        ) -> Any:
             loss = super().compute_loss_for_module(module_id=module_id, config=config, batch=batch, fwd_out=fwd_out)
             with torch.no_grad():
                 module = self.module[module_id].unwrapped()
@@ -52,8 +57,7 @@ def ppo_learner_class() -> type:
                 mask = batch.get(Columns.LOSS_MASK)
                 if mask is not None:  # padded steps (recurrent models, the value bootstrap step) count for nothing
                     kl, clipped = kl[mask], clipped[mask]
-                self.metrics.log_dict({KL: torch.mean(kl), CLIP_FRACTION: torch.mean(clipped)}, key=module_id,
-                                      window=1)
+                self.metrics.log_dict({KL: torch.mean(kl), CLIP_FRACTION: torch.mean(clipped)}, key=module_id, window=1)
             return loss
 
     return PPOLearnerWithStats

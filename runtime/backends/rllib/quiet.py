@@ -40,7 +40,8 @@ NOT_ACTIONABLE: dict[str, tuple[str, ...]] = {
 
 NATIVE_NOT_ACTIONABLE = re.compile(
     rb"core_worker\.cc:\d+: Actor with class name: '(Single|Multi)AgentEnvRunner' and ID: '\w+' has constructor "
-    rb"arguments in the object store and max_restarts > 0")
+    rb"arguments in the object store and max_restarts > 0"
+)
 """Ray's C++ core worker (the driver's stderr) on creating remote env runners: RLlib hands them its config by
 ObjectRef and keeps that reference for the env runner group's life (``EnvRunnerGroup._remote_config_obj_ref``), so
 the restart it warns about works."""

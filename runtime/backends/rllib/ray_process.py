@@ -27,15 +27,18 @@ unreachable (Ray itself retries a silent address for ~10 minutes)."""
 LOCAL_RAY_START_S = 120.0
 """How long the job waits for its own Ray's GCS to listen (seconds; it takes 1-3 on a busy 2-core machine), and
 after that how long it keeps trying again to join it (:meth:`LocalRay.connect`)."""
-BUSY = ("That is this machine, not the job's settings: other programs keep its CPUs or memory busy (see `top`), or "
-        "another Ray fills /dev/shm. Run the job again when they are done, or give it fewer CPUs (SM_NUM_CPUS).")
+BUSY = (
+    "That is this machine, not the job's settings: other programs keep its CPUs or memory busy (see `top`), or "
+    "another Ray fills /dev/shm. Run the job again when they are done, or give it fewer CPUs (SM_NUM_CPUS)."
+)
 LOCAL_RAY_DIR_PREFIX = "rlrt-ray-"
 """The job's own Ray folder under Ray's temporary root (``tempfile.mkdtemp`` adds 8 characters)."""
 
 UNIX_SOCKET_PATH_MAX = 107
 """The longest AF_UNIX socket path Linux takes (Ray checks it too, after it has started half its processes)."""
-RAY_SOCKET_SUFFIX = len(f"/{LOCAL_RAY_DIR_PREFIX}12345678/session_2026-01-01_00-00-00_000000_4194304/sockets/"
-                        "plasma_store")
+RAY_SOCKET_SUFFIX = len(
+    f"/{LOCAL_RAY_DIR_PREFIX}12345678/session_2026-01-01_00-00-00_000000_4194304/sockets/plasma_store"
+)
 """What the job's own Ray adds to the temporary root for its longest socket path (its folder, a session named by
 time and a pid)."""
 
@@ -46,11 +49,13 @@ def check_ray_temp_dir() -> None:
     variable = "RAY_TMPDIR" if os.environ.get("RAY_TMPDIR") else "TMPDIR"
     folder = ray_temp_root()
     if len(folder) + RAY_SOCKET_SUFFIX > UNIX_SOCKET_PATH_MAX:
-        raise UserError(f"{variable}={folder} ({len(folder)} characters) is too long for Ray's sockets: Ray makes "
-                        f"them under <{variable}>/{LOCAL_RAY_DIR_PREFIX}XXXXXXXX/session_.../sockets/, and a socket "
-                        f"path may have at most {UNIX_SOCKET_PATH_MAX} bytes. Set RAY_TMPDIR to a short folder (e.g. "
-                        f"RAY_TMPDIR=/tmp/rlrt-ray) or use a shorter {variable} (at most "
-                        f"{UNIX_SOCKET_PATH_MAX - RAY_SOCKET_SUFFIX} characters).")
+        raise UserError(
+            f"{variable}={folder} ({len(folder)} characters) is too long for Ray's sockets: Ray makes "
+            f"them under <{variable}>/{LOCAL_RAY_DIR_PREFIX}XXXXXXXX/session_.../sockets/, and a socket "
+            f"path may have at most {UNIX_SOCKET_PATH_MAX} bytes. Set RAY_TMPDIR to a short folder (e.g. "
+            f"RAY_TMPDIR=/tmp/rlrt-ray) or use a shorter {variable} (at most "
+            f"{UNIX_SOCKET_PATH_MAX - RAY_SOCKET_SUFFIX} characters)."
+        )
 
 
 class LocalRay:
@@ -80,9 +85,19 @@ class LocalRay:
         # ends every one at once, a worker still starting up (importing torch, not yet watching the raylet) too.
         node_env = {**os.environ, "RAY_process_group_cleanup_enabled": "0"}
         with self.log.open("w") as log:
-            self.node = RayNode(["--head", f"--port={self.port}", "--include-dashboard=false",
-                                 f"--num-cpus={num_cpus}", f"--num-gpus={num_gpus}"],
-                                env=node_env, temp_dir=str(self.folder), output=log, lean=True)
+            self.node = RayNode(
+                [
+                    "--head",
+                    f"--port={self.port}",
+                    "--include-dashboard=false",
+                    f"--num-cpus={num_cpus}",
+                    f"--num-gpus={num_gpus}",
+                ],
+                env=node_env,
+                temp_dir=str(self.folder),
+                output=log,
+                lean=True,
+            )
 
     @property
     def address(self) -> str:
@@ -111,10 +126,15 @@ class LocalRay:
                 # try again within the start's bound.
                 ray.shutdown()
                 if self.node.exit_code() is not None or time.monotonic() - started > LOCAL_RAY_START_S:
-                    raise UserError(f"The job's Ray started but this process could not join it within "
-                                    f"{LOCAL_RAY_START_S:g} s (Ray: {exc}).\n{BUSY}") from exc
-                print("rlrt: the job's Ray is still starting (a busy machine): joining it again", file=sys.stderr,
-                      flush=True)
+                    raise UserError(
+                        f"The job's Ray started but this process could not join it within "
+                        f"{LOCAL_RAY_START_S:g} s (Ray: {exc}).\n{BUSY}"
+                    ) from exc
+                print(
+                    "rlrt: the job's Ray is still starting (a busy machine): joining it again",
+                    file=sys.stderr,
+                    flush=True,
+                )
         self.connected = True
 
     def cancel(self) -> None:
@@ -140,8 +160,9 @@ class LocalRay:
             return "(no output)"
 
 
-def init_ray(num_cpus: int, num_gpus: int, local: LocalRay | None = None,
-             variables: Mapping[str, str] | None = None) -> LocalRay | None:
+def init_ray(
+    num_cpus: int, num_gpus: int, local: LocalRay | None = None, variables: Mapping[str, str] | None = None
+) -> LocalRay | None:
     """Connect this process to the job's Ray: the cluster it is already connected to (a multi-host head), the one
     ``RAY_ADDRESS`` names, or its own :class:`LocalRay` (``local``, started early; else started now). Returns the
     :class:`LocalRay` to stop at the end (:func:`shutdown_ray`), None when the job joined a cluster. ``variables``:
@@ -172,15 +193,18 @@ def _join_ray(address: str, variables: Mapping[str, str] | None = None) -> None:
     """Join the Ray cluster at ``address`` (``RAY_ADDRESS``); a cluster that is not there is a UserError at once."""
     import ray  # heavy: Ray
 
-    advice = ("Unset RAY_ADDRESS to let the job start its own Ray instance, or start that cluster first "
-              "(`ray start --head`).")
+    advice = (
+        "Unset RAY_ADDRESS to let the job start its own Ray instance, or start that cluster first (`ray start --head`)."
+    )
     try:
         target = host_and_port(address)  # None for "auto", "local", ray:// URLs: Ray's to resolve
     except UserError as exc:
         raise UserError(f"RAY_ADDRESS={exc} {advice}") from exc
     if target is not None and not port_open(*target, timeout_s=RAY_ADDRESS_PROBE_S):
-        raise UserError(f"RAY_ADDRESS={address} names a Ray cluster that does not answer: no TCP connection to "
-                        f"{address} within {RAY_ADDRESS_PROBE_S:g} s. {advice}")
+        raise UserError(
+            f"RAY_ADDRESS={address} names a Ray cluster that does not answer: no TCP connection to "
+            f"{address} within {RAY_ADDRESS_PROBE_S:g} s. {advice}"
+        )
     try:
         ray.init(address=address, log_to_driver=True, runtime_env={"env_vars": dict(variables or {})})
     except (ConnectionError, ValueError) as exc:  # ValueError: an address Ray cannot parse ("host:x")

@@ -62,8 +62,9 @@ class EpisodeWindow:
     def summary(self) -> dict[str, float]:
         """``episode_reward_mean/max/min`` and ``episode_len_mean`` over the window (NaN before the first episode)."""
         if not self.episodes:
-            return dict.fromkeys(("episode_reward_mean", "episode_reward_max", "episode_reward_min",
-                                  "episode_len_mean"), math.nan)
+            return dict.fromkeys(
+                ("episode_reward_mean", "episode_reward_max", "episode_reward_min", "episode_len_mean"), math.nan
+            )
         returns = [ret for ret, _ in self.episodes]
         return {
             "episode_reward_mean": math.fsum(returns) / len(returns),
@@ -138,5 +139,7 @@ def evaluated_this_iteration(algo: Any) -> bool:
 def evaluation_stats(result: Mapping[str, Any]) -> dict[str, float]:
     """The mean return and length of an RLlib result's evaluation episodes (NaN when the iteration ran none)."""
     runners = (result.get("evaluation") or {}).get("env_runners") or {}
-    return {"evaluation_reward_mean": float_or_nan(runners.get("episode_return_mean")),
-            "evaluation_len_mean": float_or_nan(runners.get("episode_len_mean"))}
+    return {
+        "evaluation_reward_mean": float_or_nan(runners.get("episode_return_mean")),
+        "evaluation_len_mean": float_or_nan(runners.get("episode_len_mean")),
+    }

@@ -30,14 +30,27 @@ def scaled_rewards(factor: float, input_observation_space: Any = None, input_act
     from ray.rllib.core.columns import Columns  # heavy: Ray and RLlib (~4 s)
 
     class ScaledRewards(ConnectorV2):
-        def __call__(self, *, rl_module: Any, batch: dict[str, Any], episodes: list[Any], explore: Any = None,
-                     shared_data: Any = None, **kwargs: Any) -> Any:
+        def __call__(
+            self,
+            *,
+            rl_module: Any,
+            batch: dict[str, Any],
+            episodes: list[Any],
+            explore: Any = None,
+            shared_data: Any = None,
+            **kwargs: Any,
+        ) -> Any:
             if Columns.REWARDS in batch:
                 return batch
             for episode in self.single_agent_episode_iterator(episodes, agents_that_stepped_only=False):
                 rewards = episode.get_rewards(slice(0, len(episode)))
-                self.add_n_batch_items(batch, Columns.REWARDS, items_to_add=[float(r) * factor for r in rewards],
-                                       num_items=len(episode), single_agent_episode=episode)
+                self.add_n_batch_items(
+                    batch,
+                    Columns.REWARDS,
+                    items_to_add=[float(r) * factor for r in rewards],
+                    num_items=len(episode),
+                    single_agent_episode=episode,
+                )
             return batch
 
     return ScaledRewards(input_observation_space, input_action_space)

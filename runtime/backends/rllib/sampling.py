@@ -26,8 +26,9 @@ PROBE_SECONDS = 2.0
 PROBE_MAX_STEPS = 200
 
 
-def measure_env_speed(env_id: str, env_config: Mapping[str, Any], seconds: float = PROBE_SECONDS,
-                      max_steps: int = PROBE_MAX_STEPS) -> float:
+def measure_env_speed(
+    env_id: str, env_config: Mapping[str, Any], seconds: float = PROBE_SECONDS, max_steps: int = PROBE_MAX_STEPS
+) -> float:
     """Environment steps per second of one ``env_id`` built here, stepped with random actions for about
     ``seconds`` (at most ``max_steps`` steps); NaN when it cannot be measured."""
     try:
@@ -90,11 +91,15 @@ class SampleTimeout:
         envs = max(1, int(config.num_env_runners or 0)) * max(1, int(config.num_envs_per_env_runner or 1))
         limit = episode_steps(self.env_id, self.env_config)
         lasts = f"its episodes last up to {limit} steps" if limit else "its episode length is not known here"
-        print(f"rlrt: no episode of {self.env_id} has ended in {iteration} iteration(s): {steps_total} env steps "
-              f"over {envs} environment(s) is {steps_total // envs} steps each, and {lasts}; the episode_reward_* "
-              "figures stay NaN until one ends. Sample more steps per iteration (rl.training.config."
-              "train_batch_size_per_learner; DQN and SAC: min_sample_timesteps_per_iteration) or run fewer "
-              "environments (num_envs_per_env_runner).", file=out, flush=True)
+        print(
+            f"rlrt: no episode of {self.env_id} has ended in {iteration} iteration(s): {steps_total} env steps "
+            f"over {envs} environment(s) is {steps_total // envs} steps each, and {lasts}; the episode_reward_* "
+            "figures stay NaN until one ends. Sample more steps per iteration (rl.training.config."
+            "train_batch_size_per_learner; DQN and SAC: min_sample_timesteps_per_iteration) or run fewer "
+            "environments (num_envs_per_env_runner).",
+            file=out,
+            flush=True,
+        )
 
     def starved(self, algo: Any, iteration: int, out: TextIO) -> None:
         """Report iteration ``iteration``, which sampled nothing, and size the timeout when it is rlrt's to size."""
@@ -102,18 +107,23 @@ class SampleTimeout:
         timeout = float(getattr(config, SETTING, 0) or 0)
         speed = measure_env_speed(self.env_id, self.env_config)
         runners = max(1, int(getattr(config, "num_env_runners", 0) or 0))
-        batch = int(config.train_batch_size_per_learner or config.train_batch_size or 0) \
-            * max(1, int(getattr(config, "num_learners", 0) or 0))
+        batch = int(config.train_batch_size_per_learner or config.train_batch_size or 0) * max(
+            1, int(getattr(config, "num_learners", 0) or 0)
+        )
         share = batch / runners
         needed = share / speed if math.isfinite(speed) and speed > 0 else math.nan
-        measured = (f"the environment steps at about {speed:.3g} steps/s here, so one env runner's {share:.0f} steps "
-                    f"take about {needed:.3g} s" if math.isfinite(needed) else
-                    "the environment's speed could not be measured")
-        message = (f"rlrt: warning: iteration {iteration} sampled no environment steps: the env runners returned "
-                   f"nothing within {SETTING}={timeout:g} s; {measured}.")
+        measured = (
+            f"the environment steps at about {speed:.3g} steps/s here, so one env runner's {share:.0f} steps "
+            f"take about {needed:.3g} s"
+            if math.isfinite(needed)
+            else "the environment's speed could not be measured"
+        )
+        message = (
+            f"rlrt: warning: iteration {iteration} sampled no environment steps: the env runners returned "
+            f"nothing within {SETTING}={timeout:g} s; {measured}."
+        )
         if self.user_set or not math.isfinite(needed):
-            message += (f" Raise rl.training.config.{SETTING} (or lower train_batch_size_per_learner); training "
-                        "goes on.")
+            message += f" Raise rl.training.config.{SETTING} (or lower train_batch_size_per_learner); training goes on."
         else:
             chosen = min(MAX_TIMEOUT_S, max(2 * timeout, 2 * needed + 10))
             # RLlib reads the timeout from its (frozen) config every iteration; rlrt owns this value.

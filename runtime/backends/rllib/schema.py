@@ -64,20 +64,46 @@ _RANGES: Mapping[str, ValueCheck] = MappingProxyType(
         "num_gpus_per_learner": _in_range(lambda v: v >= 0, "a number >= 0"),
         "grad_clip": _in_range(lambda v: v > 0, "a number > 0"),
         # Counts and sizes: RLlib takes a negative or zero one and fails later (or never starts).
-        **{key: _in_range(lambda v: v >= 1, "an integer >= 1") for key in (
-            "rollout_fragment_length", "evaluation_duration", "metrics_num_episodes_for_smoothing", "n_step",
-            "num_atoms", "max_requests_in_flight_per_env_runner")},
-        **{key: _in_range(lambda v: v >= 0, "an integer >= 0") for key in (
-            "num_learners", "evaluation_interval", "evaluation_num_env_runners", "target_network_update_freq",
-            "num_steps_sampled_before_learning_starts", "min_sample_timesteps_per_iteration")},
-        **{key: _in_range(lambda v: v >= 0, "a number >= 0") for key in (
-            "num_cpus_per_env_runner", "num_gpus_per_env_runner", "num_cpus_per_learner", "num_cpus_for_main_process")},
+        **{
+            key: _in_range(lambda v: v >= 1, "an integer >= 1")
+            for key in (
+                "rollout_fragment_length",
+                "evaluation_duration",
+                "metrics_num_episodes_for_smoothing",
+                "n_step",
+                "num_atoms",
+                "max_requests_in_flight_per_env_runner",
+            )
+        },
+        **{
+            key: _in_range(lambda v: v >= 0, "an integer >= 0")
+            for key in (
+                "num_learners",
+                "evaluation_interval",
+                "evaluation_num_env_runners",
+                "target_network_update_freq",
+                "num_steps_sampled_before_learning_starts",
+                "min_sample_timesteps_per_iteration",
+            )
+        },
+        **{
+            key: _in_range(lambda v: v >= 0, "a number >= 0")
+            for key in (
+                "num_cpus_per_env_runner",
+                "num_gpus_per_env_runner",
+                "num_cpus_per_learner",
+                "num_cpus_for_main_process",
+            )
+        },
     }
 )
 # The same for model settings (``model_config.<key>``). RLlib clips log standard deviations at +-20.
 _MODEL_RANGES: Mapping[str, ValueCheck] = MappingProxyType(
-    {"log_std_init": _in_range(lambda v: -20 <= v <= 20,
-                               "a number in [-20, 20] (the log of the initial standard deviation)")}
+    {
+        "log_std_init": _in_range(
+            lambda v: -20 <= v <= 20, "a number in [-20, 20] (the log of the initial standard deviation)"
+        )
+    }
 )
 
 
@@ -89,8 +115,14 @@ def kind_of(key: str, default: Any) -> str | None:
         return "removed"
     default = _TYPE_OF_NONE_DEFAULTS.get(key) if default is None else default
     default = _AUTO_OR_NUMBER.get(key, default)
-    for kind, types in (("bool", bool), ("int", int), ("float", float), ("str", str), ("list", (list, tuple)),
-                        ("dict", dict)):
+    for kind, types in (
+        ("bool", bool),
+        ("int", int),
+        ("float", float),
+        ("str", str),
+        ("list", (list, tuple)),
+        ("dict", dict),
+    ):
         if isinstance(default, types):
             return kind
     return None
@@ -107,8 +139,10 @@ class Schema:
     @classmethod
     def from_defaults(cls, defaults: Mapping[str, Any], model_fields: Mapping[str, Any]) -> Schema:
         """The schema of an algorithm from RLlib's defaults and the model settings' defaults."""
-        return cls(MappingProxyType({key: kind_of(key, value) for key, value in defaults.items()}),
-                   MappingProxyType({key: kind_of(key, value) for key, value in model_fields.items()}))
+        return cls(
+            MappingProxyType({key: kind_of(key, value) for key, value in defaults.items()}),
+            MappingProxyType({key: kind_of(key, value) for key, value in model_fields.items()}),
+        )
 
     def refusal(self, key: str) -> str | None:
         """Why ``key`` (one RLlib has) is refused, or None (:func:`runtime.backends.rllib.no_effect.refusal`)."""
@@ -130,8 +164,11 @@ def _schedule_problem(key: str, value: Any, meaning: str) -> str | None:
         return expected
     steps = []
     for point in value:
-        if (not isinstance(point, (list, tuple)) or len(point) != 2
-                or any(isinstance(x, bool) or not isinstance(x, (int, float)) for x in point)):
+        if (
+            not isinstance(point, (list, tuple))
+            or len(point) != 2
+            or any(isinstance(x, bool) or not isinstance(x, (int, float)) for x in point)
+        ):
             return expected
         if not point[1] >= 0 or not (isinstance(point[0], int) or point[0].is_integer()):
             return f"'{key}' schedule points must be [integer timestep, value >= 0], got {json.dumps(point)}"

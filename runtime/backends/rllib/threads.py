@@ -33,8 +33,10 @@ def use_job_threads(config: Any, spec: Any, job: Any, out: TextIO) -> Threads:
 
     threads = job_threads(spec.threads, spec.config, job.num_cpus, job.num_gpus)
     use_threads(threads.driver)
-    callbacks = [*force_list(config.callbacks_on_algorithm_init),
-                 functools.partial(_in_each_process, threads.learner, threads.env_runner)]
+    callbacks = [
+        *force_list(config.callbacks_on_algorithm_init),
+        functools.partial(_in_each_process, threads.learner, threads.env_runner),
+    ]
     config.callbacks(on_algorithm_init=callbacks)
     print(threads.line(), file=out, flush=True)
     return threads

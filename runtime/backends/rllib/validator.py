@@ -100,8 +100,9 @@ def _say_translated(warn: bool, old: str, new: str) -> None:
         log.info("rl.training.config.%s is RLlib 1.x's name: this job trains with RLlib 2.x's %s", old, new)
 
 
-def translate_config(algorithm: str, config: Mapping[str, Any], schema: Schema,
-                     warn: bool = True) -> tuple[dict[str, Any], dict[str, Any], list[str]]:
+def translate_config(
+    algorithm: str, config: Mapping[str, Any], schema: Schema, warn: bool = True
+) -> tuple[dict[str, Any], dict[str, Any], list[str]]:
     """RLlib 1.x names -> 2.x names: (config in 2.x names, env_config additions, problems). A value under a 1.x name
     that its 2.x name would refuse stays under the name typed, for :func:`check_config` to name. ``warn``: log the
     lines about ignored settings (the quick check does not: the full check says them once)."""
@@ -116,26 +117,38 @@ def translate_config(algorithm: str, config: Mapping[str, Any], schema: Schema,
             value = coerce_number(value, "int" if name == "horizon" else schema.kinds.get(name))
         if key in FRAMEWORK_KEYS:
             if value != FRAMEWORK_KEYS[key] and value not in TENSORFLOW_FRAMEWORKS.get(key, ()):
-                problems.append(f"'{key}': rlrt trains with torch on RLlib 2.x's new API stack (framework="
-                                f"'torch'); got {json.dumps(value, default=str)}. Remove the key.")
+                problems.append(
+                    f"'{key}': rlrt trains with torch on RLlib 2.x's new API stack (framework="
+                    f"'torch'); got {json.dumps(value, default=str)}. Remove the key."
+                )
             elif value != FRAMEWORK_KEYS[key] and warn:
-                log.warning("rl.training.config.%s=%s: rlrt trains this job with torch (RLlib 2.x's new API "
-                            "stack has no TensorFlow); the setting is ignored", key, json.dumps(value))
+                log.warning(
+                    "rl.training.config.%s=%s: rlrt trains this job with torch (RLlib 2.x's new API "
+                    "stack has no TensorFlow); the setting is ignored",
+                    key,
+                    json.dumps(value),
+                )
         elif key == "use_critic":  # RLlib 1.x's switch; 2.x always learns the critic (1.x's default)
             if value is not True:
-                problems.append(f"'use_critic': RLlib 2.x's {algorithm} always learns a critic (V-trace / GAE); "
-                                f"got {json.dumps(value, default=str)}. Remove the key.")
+                problems.append(
+                    f"'use_critic': RLlib 2.x's {algorithm} always learns a critic (V-trace / GAE); "
+                    f"got {json.dumps(value, default=str)}. Remove the key."
+                )
             if warn:
                 log.warning("rl.training.config.use_critic: RLlib 2.x's %s always learns a critic; ignored", algorithm)
         elif key == "input" and is_sampler(value):  # RLlib 1.x's default, which a script's full 1.x config carries
             if warn:
-                log.warning("rl.training.config.input=%s is RLlib 1.x's default (sample the environment): ignored",
-                            json.dumps(value, default=str))
+                log.warning(
+                    "rl.training.config.input=%s is RLlib 1.x's default (sample the environment): ignored",
+                    json.dumps(value, default=str),
+                )
         elif key == "input_evaluation" and is_sampler(config.get("input", "sampler")):
             if warn:  # with a real 'input' it stays, for the check to name with the 'input' it goes with
-                log.warning("rl.training.config.input_evaluation=%s: RLlib 1.x's off-policy estimates of the "
-                            "sampled batches; rlrt's online training reports its own metrics: ignored",
-                            json.dumps(value, default=str))
+                log.warning(
+                    "rl.training.config.input_evaluation=%s: RLlib 1.x's off-policy estimates of the "
+                    "sampled batches; rlrt's online training reports its own metrics: ignored",
+                    json.dumps(value, default=str),
+                )
         elif key == "exploration_config" and translate_exploration(algorithm, value) is not None:
             settings, line = translate_exploration(algorithm, value) or ({}, "")
             out.update(settings)
@@ -161,8 +174,10 @@ def translate_config(algorithm: str, config: Mapping[str, Any], schema: Schema,
                 elif sub in CUSTOM_MODEL_KEYS:  # decided once the environment is known (action masking)
                     out[sub] = sub_value
                 else:
-                    problems.append(f"'model.{sub}' has no RLlib 2.x equivalent; use model_config keys: "
-                                    + ", ".join(sorted(schema.model)))
+                    problems.append(
+                        f"'model.{sub}' has no RLlib 2.x equivalent; use model_config keys: "
+                        + ", ".join(sorted(schema.model))
+                    )
         elif key in OLD_NESTED:
             setting, inner = OLD_NESTED[key]
             out[setting] = {**(out.get(setting) or {}), inner: value}
@@ -223,22 +238,33 @@ def _own_key_problem(algorithm: str, key: str, value: Any) -> str | None:
     if key == "multi_agent_policies" and value not in MULTI_AGENT_POLICIES:
         return f"'{name}' must be one of {', '.join(MULTI_AGENT_POLICIES)}, got {value!r}"
     if key == "input":
-        return (f"'{name}' (RLlib 1.x: train from logged experiences) needs an offline algorithm; {algorithm} "
-                "trains online. Train on the data with rl.training.run=DiscreteBCQ or DiscreteCQL (discrete "
-                "actions), BCQ, CQL or BC (continuous), d3rlpy's, which read the folder 'input' names (the "
-                "rollout format of `rlrt collect` and of an online job's 'output').")
+        return (
+            f"'{name}' (RLlib 1.x: train from logged experiences) needs an offline algorithm; {algorithm} "
+            "trains online. Train on the data with rl.training.run=DiscreteBCQ or DiscreteCQL (discrete "
+            "actions), BCQ, CQL or BC (continuous), d3rlpy's, which read the folder 'input' names (the "
+            "rollout format of `rlrt collect` and of an online job's 'output')."
+        )
     if key == "custom_model" and (not isinstance(value, str) or not value):
         return f"'{PREFIX}model.custom_model' must be the name of a model, got {json.dumps(value, default=str)}"
     if key == "custom_model_config" and not isinstance(value, dict):
         return f"'{PREFIX}model.custom_model_config' must be a JSON object, got {json.dumps(value, default=str)}"
     if key == "output" and (not isinstance(value, str) or not value.strip()):
-        return (f"'{name}' must be a folder to write the episodes to (or \"logdir\": the job's "
-                f"output/intermediate), got {json.dumps(value, default=str)}")
+        return (
+            f"'{name}' must be a folder to write the episodes to (or \"logdir\": the job's "
+            f"output/intermediate), got {json.dumps(value, default=str)}"
+        )
     return None
 
 
-_OWN_CHECKED = ("observation_filter", "batch_mode", "multi_agent_policies", "input", "output",
-                REWARD_SCALE, THREADS) + CUSTOM_MODEL_KEYS
+_OWN_CHECKED = (
+    "observation_filter",
+    "batch_mode",
+    "multi_agent_policies",
+    "input",
+    "output",
+    REWARD_SCALE,
+    THREADS,
+) + CUSTOM_MODEL_KEYS
 
 
 def check_config(algorithm: str, schema: Schema, config: Mapping[str, Any]) -> list[str]:
@@ -251,8 +277,8 @@ def check_config(algorithm: str, schema: Schema, config: Mapping[str, Any]) -> l
             if problem:
                 problems.append(problem)
                 continue
-        if key.startswith(OLD_MODEL_DICT) and key[len(OLD_MODEL_DICT):] in _MODEL_DICT_KEYS:
-            sub = key[len(OLD_MODEL_DICT):]
+        if key.startswith(OLD_MODEL_DICT) and key[len(OLD_MODEL_DICT) :] in _MODEL_DICT_KEYS:
+            sub = key[len(OLD_MODEL_DICT) :]
             problem = _model_problem(schema, sub, value)
             problems += [as_typed(problem, f"model_config.{sub}", key)] if problem else []
         elif key == "model_config":
@@ -278,9 +304,7 @@ class RLlibValidator(ConfigValidator):
     def sizes_env_runners(self, algorithm: str) -> bool:
         return True
 
-    def translate(
-        self, algorithm: str, config: Mapping[str, Any]
-    ) -> tuple[dict[str, Any], dict[str, Any], list[str]]:
+    def translate(self, algorithm: str, config: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any], list[str]]:
         return translate_config(algorithm, config, live_schema(algorithm))
 
     def check(self, algorithm: str, config: Mapping[str, Any]) -> list[str]:

@@ -61,17 +61,51 @@ TRAINING_HYPERPARAMETERS: Mapping[str, tuple[ValueCheck, str]] = {
     "number_of_trials": (_int(1), "extra"),
 }
 # Passed by the seeds for S3/RoboMaker plumbing: accepted; the files they name come from the train channel.
-ACCEPTED = ("s3_bucket", "s3_prefix", "aws_region", "model_metadata_s3_key", "reward_function_s3_source",
-            "max_sample_count", "sampling_frequency", "pretrained_s3_bucket", "pretrained_s3_prefix",
-            "pretrained_checkpoint", "metrics_s3_bucket", "metrics_s3_object_key", "simtrace_s3_bucket",
-            "simtrace_s3_prefix", "training_job_arn", "robomaker_simulation_job_account_id",
-            "kinesis_video_stream_name", "mp4_s3_bucket", "mp4_s3_object_prefix", "num_workers")
+ACCEPTED = (
+    "s3_bucket",
+    "s3_prefix",
+    "aws_region",
+    "model_metadata_s3_key",
+    "reward_function_s3_source",
+    "max_sample_count",
+    "sampling_frequency",
+    "pretrained_s3_bucket",
+    "pretrained_s3_prefix",
+    "pretrained_checkpoint",
+    "metrics_s3_bucket",
+    "metrics_s3_object_key",
+    "simtrace_s3_bucket",
+    "simtrace_s3_prefix",
+    "training_job_arn",
+    "robomaker_simulation_job_account_id",
+    "kinesis_video_stream_name",
+    "mp4_s3_bucket",
+    "mp4_s3_object_prefix",
+    "num_workers",
+)
 # Environment settings (RoboMaker YAML names, lower-cased) a hyperparameter may also give.
-ENV_SETTINGS = ("world_name", "race_type", "number_of_obstacles", "min_distance_between_obstacles",
-                "randomize_obstacle_locations", "number_of_bot_cars", "bot_car_speed", "is_lane_change",
-                "lower_lane_change_time", "upper_lane_change_time", "lane_change_distance", "number_of_resets",
-                "off_track_penalty", "collision_penalty", "reverse_dir", "alternate_driving_direction",
-                "change_start_position", "round_robin_advance_dist", "start_position_offset")
+ENV_SETTINGS = (
+    "world_name",
+    "race_type",
+    "number_of_obstacles",
+    "min_distance_between_obstacles",
+    "randomize_obstacle_locations",
+    "number_of_bot_cars",
+    "bot_car_speed",
+    "is_lane_change",
+    "lower_lane_change_time",
+    "upper_lane_change_time",
+    "lane_change_distance",
+    "number_of_resets",
+    "off_track_penalty",
+    "collision_penalty",
+    "reverse_dir",
+    "alternate_driving_direction",
+    "change_start_position",
+    "round_robin_advance_dist",
+    "start_position_offset",
+)
+
 
 # neural_network -> RLlib model_config for camera images / for vector sensors
 def is_deepracer(env_id: str) -> bool:
@@ -141,10 +175,10 @@ def rewrite_hyperparameters(
     for key, value in env_config.items():
         out.setdefault(hp.ENV_CONFIG_PREFIX + key, value)
     if extras.get("exploration_type") == "e-greedy":
-        log.warning("exploration_type e-greedy: rlrt's PPO samples from its categorical policy; e_greedy_value and "
-                    "epsilon_steps are recorded but not used")
+        log.warning(
+            "exploration_type e-greedy: rlrt's PPO samples from its categorical policy; e_greedy_value and "
+            "epsilon_steps are recorded but not used"
+        )
     if extras.get("loss_type") == "huber":
         log.warning("loss_type huber: RLlib's PPO value loss is a squared error clipped at vf_clip_param")
     return out, {"deepracer": extras}, problems
-
-

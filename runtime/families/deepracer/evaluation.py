@@ -55,7 +55,6 @@ class DeepRacerPolicy:
         """The greedy action for one observation."""
         import torch  # heavy: torch (~1.5 s)
 
-
         obs = scale_observation(observation)
         if isinstance(obs, dict):
             obs = np.concatenate([np.asarray(obs[k], dtype=np.float32).ravel() for k in sorted(obs)])
@@ -112,11 +111,19 @@ def load_policy(path: Path, scratch: Path | None = None) -> DeepRacerPolicy:
     return DeepRacerPolicy(module, metadata, env_config, reward if reward.is_file() else None, folder)
 
 
-def _env_config(policy: DeepRacerPolicy, settings: Mapping[str, Any], trace_dir: Path,
-                track_dirs: Sequence[Path]) -> dict[str, Any]:
+def _env_config(
+    policy: DeepRacerPolicy, settings: Mapping[str, Any], trace_dir: Path, track_dirs: Sequence[Path]
+) -> dict[str, Any]:
     config = {**policy.env_config, **{k.lower(): v for k, v in settings.items()}}
-    config.update({"phase": "evaluation", "change_start_position": False, "trace_dir": str(trace_dir),
-                   "model_metadata": policy.metadata.to_dict(), "track_dirs": [str(d) for d in track_dirs]})
+    config.update(
+        {
+            "phase": "evaluation",
+            "change_start_position": False,
+            "trace_dir": str(trace_dir),
+            "model_metadata": policy.metadata.to_dict(),
+            "track_dirs": [str(d) for d in track_dirs],
+        }
+    )
     if policy.reward_function is not None:
         config["reward_function"] = str(policy.reward_function)
     config.pop("number_of_trials", None)
@@ -124,8 +131,19 @@ def _env_config(policy: DeepRacerPolicy, settings: Mapping[str, Any], trace_dir:
 
 
 def _entry(summary: Mapping[str, Any], trial: int) -> dict[str, Any]:
-    keys = ("reward_score", "metric_time", "start_time", "elapsed_time_in_milliseconds", "completion_percentage",
-            "episode_status", "crash_count", "immobilized_count", "off_track_count", "reversed_count", "reset_count")
+    keys = (
+        "reward_score",
+        "metric_time",
+        "start_time",
+        "elapsed_time_in_milliseconds",
+        "completion_percentage",
+        "episode_status",
+        "crash_count",
+        "immobilized_count",
+        "off_track_count",
+        "reversed_count",
+        "reset_count",
+    )
     return {**{k: summary[k] for k in keys}, "episode": trial, "trial": trial, "phase": "evaluation"}
 
 
@@ -134,8 +152,11 @@ def _write_outputs(out_dir: Path, entries: list[dict[str, Any]], trace: Path | N
     tmp = out_dir / (name + ".tmp")
     tmp.write_text(json.dumps({"metrics": entries}, indent=1))
     tmp.replace(out_dir / name)
-    simtrace = out_dir / EVAL_SIMTRACE_DIR / ("0-iteration.csv" if name == EVALUATION_METRICS
-                                              else f"0-iteration-{name.replace('.json', '')}.csv")
+    simtrace = (
+        out_dir
+        / EVAL_SIMTRACE_DIR
+        / ("0-iteration.csv" if name == EVALUATION_METRICS else f"0-iteration-{name.replace('.json', '')}.csv")
+    )
     simtrace.parent.mkdir(parents=True, exist_ok=True)
     with simtrace.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
@@ -154,9 +175,14 @@ def _make_env(config: Mapping[str, Any]) -> Any:
         raise UserError(str(exc)) from exc
 
 
-def evaluate_model(model: Path, trials: int = DEFAULT_TRIALS, settings: Mapping[str, Any] | None = None,
-                   out_dir: Path | None = None, track_dirs: Sequence[Path] = (),
-                   stream: TextIO | None = None) -> list[dict[str, Any]]:
+def evaluate_model(
+    model: Path,
+    trials: int = DEFAULT_TRIALS,
+    settings: Mapping[str, Any] | None = None,
+    out_dir: Path | None = None,
+    track_dirs: Sequence[Path] = (),
+    stream: TextIO | None = None,
+) -> list[dict[str, Any]]:
     """Drive ``trials`` laps with ``model``; write evaluation_metrics.json (+ simtrace) to ``out_dir`` if given."""
     out = stream or sys.stdout
     scratch = Path(tempfile.mkdtemp(prefix="rlrt-deepracer-eval-"))
@@ -175,8 +201,12 @@ def evaluate_model(model: Path, trials: int = DEFAULT_TRIALS, settings: Mapping[
                 steps += summary["steps"]
                 entries.append(_entry(summary, trial))
                 print(testing_line(trial, summary["reward_total"], steps), file=out, flush=True)
-                print(f"rlrt: trial {trial}: {summary['episode_status']}, {summary['completion_percentage']}% in "
-                      f"{summary['elapsed_time_in_milliseconds'] / 1000:.2f} s", file=out, flush=True)
+                print(
+                    f"rlrt: trial {trial}: {summary['episode_status']}, {summary['completion_percentage']}% in "
+                    f"{summary['elapsed_time_in_milliseconds'] / 1000:.2f} s",
+                    file=out,
+                    flush=True,
+                )
             env.flush_trace()
         except RewardFunctionError as exc:
             raise UserError(str(exc)) from exc
@@ -187,10 +217,15 @@ def evaluate_model(model: Path, trials: int = DEFAULT_TRIALS, settings: Mapping[
         shutil.rmtree(scratch, ignore_errors=True)
 
 
-def evaluate_head_to_head(model: Path, opponent: Path, trials: int = DEFAULT_TRIALS,
-                          settings: Mapping[str, Any] | None = None, out_dir: Path | None = None,
-                          track_dirs: Sequence[Path] = (),
-                          stream: TextIO | None = None) -> tuple[list[dict], list[dict]]:
+def evaluate_head_to_head(
+    model: Path,
+    opponent: Path,
+    trials: int = DEFAULT_TRIALS,
+    settings: Mapping[str, Any] | None = None,
+    out_dir: Path | None = None,
+    track_dirs: Sequence[Path] = (),
+    stream: TextIO | None = None,
+) -> tuple[list[dict], list[dict]]:
     """Race ``model`` against ``opponent`` on one track, side by side from the start line; each car's trial ends
     on its own (lap, off track, crash: touching the other car is a crash for both). Writes
     ``evaluation_metrics.json`` (the first model) and ``evaluation_metrics_2.json`` (the second)."""
@@ -209,8 +244,10 @@ def evaluate_head_to_head(model: Path, opponent: Path, trials: int = DEFAULT_TRI
             for trial in range(1, trials + 1):
                 env.reset(seed=trial)
                 while not all(agent.done for agent in env.agents):
-                    actions = [None if agent.done else (first, second)[i].act(env.observe(i))
-                               for i, agent in enumerate(env.agents)]
+                    actions = [
+                        None if agent.done else (first, second)[i].act(env.observe(i))
+                        for i, agent in enumerate(env.agents)
+                    ]
                     env.step_cars(actions)
                 for i in range(2):
                     summary = env.episode_summary(i)
@@ -218,10 +255,13 @@ def evaluate_head_to_head(model: Path, opponent: Path, trials: int = DEFAULT_TRI
                     results[i].append(_entry(summary, trial))
                     print(testing_line(trial, summary["reward_total"], steps[i], worker=i), file=out, flush=True)
                 a, b = results[0][-1], results[1][-1]
-                print(f"rlrt: trial {trial}: model 1 {a['episode_status']} {a['completion_percentage']}% "
-                      f"{a['elapsed_time_in_milliseconds'] / 1000:.2f} s; model 2 {b['episode_status']} "
-                      f"{b['completion_percentage']}% {b['elapsed_time_in_milliseconds'] / 1000:.2f} s",
-                      file=out, flush=True)
+                print(
+                    f"rlrt: trial {trial}: model 1 {a['episode_status']} {a['completion_percentage']}% "
+                    f"{a['elapsed_time_in_milliseconds'] / 1000:.2f} s; model 2 {b['episode_status']} "
+                    f"{b['completion_percentage']}% {b['elapsed_time_in_milliseconds'] / 1000:.2f} s",
+                    file=out,
+                    flush=True,
+                )
             env.flush_trace()
         except RewardFunctionError as exc:
             raise UserError(str(exc)) from exc
@@ -247,8 +287,9 @@ def evaluation_settings(job: Any, hyperparameters: Mapping[str, Any] | None = No
                 raise UserError(f"Cannot read {path}: {exc}") from exc
             if not isinstance(data, dict):
                 raise UserError(f"{path} must hold a YAML mapping of NAME: value.")
-            settings = {str(k).lower(): v for k, v in data.items()
-                        if str(k).lower() in ENV_SETTINGS + ("number_of_trials",)}
+            settings = {
+                str(k).lower(): v for k, v in data.items() if str(k).lower() in ENV_SETTINGS + ("number_of_trials",)
+            }
             break
     unknown = []
     given = job.hyperparameters if hyperparameters is None else hyperparameters
@@ -265,8 +306,14 @@ def evaluation_settings(job: Any, hyperparameters: Mapping[str, Any] | None = No
     return settings
 
 
-def evaluate_in_job(job: Any, model: Path, hyperparameters: Mapping[str, Any] | None = None,
-                    stream: TextIO | None = None, opponent: Path | None = None, trials: int | None = None) -> int:
+def evaluate_in_job(
+    job: Any,
+    model: Path,
+    hyperparameters: Mapping[str, Any] | None = None,
+    stream: TextIO | None = None,
+    opponent: Path | None = None,
+    trials: int | None = None,
+) -> int:
     """Evaluate ``model`` in ``job`` (the DeepRacer family's evaluation, reached through ``rlrt evaluate`` and its
     alias ``rlrt deepracer-evaluate``): ``model`` drives the trials, or races ``opponent`` (default: the ``model_2``
     channel); settings from ``hyperparameters`` (default the job's: ``NUMBER_OF_TRIALS``, ``WORLD_NAME``,

@@ -63,14 +63,19 @@ def prefix_root(train_dir: Path | None, extras: Mapping[str, Any]) -> Path | Non
     if (train_dir / prefix).is_dir():
         return train_dir / prefix
     own = (*REWARD_FILES, METADATA_FILE, f"model/{METADATA_FILE}", TRAINING_YAML)
-    named = [_relative(s3_key(extras[k]), prefix) for k in ("model_metadata_s3_key", "reward_function_s3_source")
-             if extras.get(k)]
+    named = [
+        _relative(s3_key(extras[k]), prefix)
+        for k in ("model_metadata_s3_key", "reward_function_s3_source")
+        if extras.get(k)
+    ]
     if any((train_dir / name).is_file() for name in (*own, *named)):
         return train_dir
     held = ", ".join(sorted(p.name for p in train_dir.iterdir())[:10]) or "nothing"
-    raise UserError(f"s3_prefix '{prefix}' matches nothing in the train channel {train_dir} (it holds: {held}): give "
-                    f"the channel the prefix folder ({prefix}/model/{METADATA_FILE}, {prefix}/"
-                    f"{REWARD_FILES[-1]}) or its content.")
+    raise UserError(
+        f"s3_prefix '{prefix}' matches nothing in the train channel {train_dir} (it holds: {held}): give "
+        f"the channel the prefix folder ({prefix}/model/{METADATA_FILE}, {prefix}/"
+        f"{REWARD_FILES[-1]}) or its content."
+    )
 
 
 def _holds_files(folder: Path) -> bool:
@@ -87,11 +92,12 @@ def _only_prefix_folder(train_dir: Path) -> Path:
 
 
 def _relative(key: str, prefix: str) -> str:
-    return key[len(prefix) + 1:] if prefix and key.startswith(prefix + "/") else key
+    return key[len(prefix) + 1 :] if prefix and key.startswith(prefix + "/") else key
 
 
-def _named_file(train_dir: Path | None, root: Path | None, extras: Mapping[str, Any], name: str,
-                defaults: tuple[str, ...]) -> Path | None:
+def _named_file(
+    train_dir: Path | None, root: Path | None, extras: Mapping[str, Any], name: str, defaults: tuple[str, ...]
+) -> Path | None:
     """The file the hyperparameter ``name`` gives as an S3 key, inside the train channel: the key itself, the key
     below ``s3_prefix`` in the prefix folder, its basename there (``defaults`` when not given). UserError listing
     where it looked when a given key is found nowhere."""
@@ -108,8 +114,10 @@ def _named_file(train_dir: Path | None, root: Path | None, extras: Mapping[str, 
             if path.is_file():
                 return path
     looked = ", ".join(dict.fromkeys(str(p) for p in tried)) or "the job has no train channel"
-    raise UserError(f"{name} '{given}' names '{Path(key).name}', but the train channel has no such file (looked at: "
-                    f"{looked}). Put the prefix folder or its content in the train channel.")
+    raise UserError(
+        f"{name} '{given}' names '{Path(key).name}', but the train channel has no such file (looked at: "
+        f"{looked}). Put the prefix folder or its content in the train channel."
+    )
 
 
 def find_reward_function(train_dir: Path | None, extras: Mapping[str, Any]) -> Path | None:
@@ -121,8 +129,13 @@ def find_reward_function(train_dir: Path | None, extras: Mapping[str, Any]) -> P
 def find_metadata(train_dir: Path | None, extras: Mapping[str, Any]) -> Path | None:
     """model_metadata.json in the train channel: ``model_metadata_s3_key``, else ``model_metadata.json`` or
     ``model/model_metadata.json`` in the prefix folder."""
-    return _named_file(train_dir, prefix_root(train_dir, extras), extras, "model_metadata_s3_key",
-                       (METADATA_FILE, f"model/{METADATA_FILE}"))
+    return _named_file(
+        train_dir,
+        prefix_root(train_dir, extras),
+        extras,
+        "model_metadata_s3_key",
+        (METADATA_FILE, f"model/{METADATA_FILE}"),
+    )
 
 
 def read_training_yaml(train_dir: Path | None) -> dict[str, Any]:
@@ -145,8 +158,12 @@ def model_config_for(metadata: Any) -> dict[str, Any]:
     network = metadata.neural_network
     sensors = set(metadata.sensors)
     if len(sensors) == 1 and sensors <= set(CAMERAS):
-        return {"conv_filters": CNN_FILTERS[network], "conv_activation": "relu",
-                "head_fcnet_hiddens": CNN_HEADS[network], "vf_share_layers": True}
+        return {
+            "conv_filters": CNN_FILTERS[network],
+            "conv_activation": "relu",
+            "head_fcnet_hiddens": CNN_HEADS[network],
+            "vf_share_layers": True,
+        }
     return {"fcnet_hiddens": MLP_HIDDENS[network], "fcnet_activation": "tanh", "vf_share_layers": False}
 
 
@@ -226,7 +243,9 @@ def pretrained_model(train_dir: Path | None, extras: Mapping[str, Any]) -> tuple
             continue
         return folder, named_by
     looked = ", ".join(str(c) for c in candidates) or "the job has no train channel"
-    raise UserError(f"{named_by} (bucket {extras.get('pretrained_s3_bucket') or 'not given'}) matches no model (looked "
-                    f"at: {looked})" + (f": {problems[0]}" if problems else "") + ". Put the previous model's "
-                    f"folder or model.tar.gz under that prefix in the train channel, or pass it in the "
-                    f"'{CHANNEL_PRETRAINED}' channel.")
+    raise UserError(
+        f"{named_by} (bucket {extras.get('pretrained_s3_bucket') or 'not given'}) matches no model (looked "
+        f"at: {looked})" + (f": {problems[0]}" if problems else "") + ". Put the previous model's "
+        f"folder or model.tar.gz under that prefix in the train channel, or pass it in the "
+        f"'{CHANNEL_PRETRAINED}' channel."
+    )

@@ -19,8 +19,13 @@ from runtime.families.deepracer.dialect import SIMTRACE_DIR, TRAINING_METRICS
 from runtime.families.deepracer.files import s3_key
 
 ENDPOINT_ENVS = ("AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL")
-CREDENTIAL_ENVS = ("AWS_ACCESS_KEY_ID", "AWS_PROFILE", "AWS_WEB_IDENTITY_TOKEN_FILE",
-                   "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "AWS_CONTAINER_CREDENTIALS_FULL_URI")
+CREDENTIAL_ENVS = (
+    "AWS_ACCESS_KEY_ID",
+    "AWS_PROFILE",
+    "AWS_WEB_IDENTITY_TOKEN_FILE",
+    "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+    "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+)
 METRICS_KEY = "training_metrics.json"
 ITERATION_DATA = "iteration-data/training"
 """The notebook's SIMTRACE_S3_PREFIX / MP4_S3_OBJECT_PREFIX below ``s3_prefix``."""
@@ -47,13 +52,18 @@ class S3Store:
         from botocore.config import Config  # heavy: botocore (optional S3 only)
 
         self.bucket, self.how = bucket, how
-        self.client = boto3.client("s3", region_name=region or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1",
-                                   config=Config(retries={"max_attempts": 2}, connect_timeout=5, read_timeout=30))
+        self.client = boto3.client(
+            "s3",
+            region_name=region or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1",
+            config=Config(retries={"max_attempts": 2}, connect_timeout=5, read_timeout=30),
+        )
         self.endpoint = self.client.meta.endpoint_url
 
     def failure(self, action: str, key: str, exc: Exception) -> UserError:
-        return UserError(f"S3 ({self.how}, endpoint {self.endpoint}): cannot {action} s3://{self.bucket}/{key}: "
-                         f"{type(exc).__name__}: {exc}. Unset the endpoint/credentials to use the train channel only.")
+        return UserError(
+            f"S3 ({self.how}, endpoint {self.endpoint}): cannot {action} s3://{self.bucket}/{key}: "
+            f"{type(exc).__name__}: {exc}. Unset the endpoint/credentials to use the train channel only."
+        )
 
     def exists(self, key: str) -> bool:
         """Whether the object ``key`` exists (False for a 404; other errors raise a UserError)."""
@@ -85,8 +95,9 @@ class S3Store:
 
         found = []
         try:
-            for page in self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket,
-                                                                               Prefix=prefix.rstrip("/") + "/"):
+            for page in self.client.get_paginator("list_objects_v2").paginate(
+                Bucket=self.bucket, Prefix=prefix.rstrip("/") + "/"
+            ):
                 for item in page.get("Contents", []):
                     found.append(self.download(item["Key"], root / item["Key"]))
         except (BotoCoreError, ClientError) as exc:
@@ -114,8 +125,11 @@ def open_store(extras: Mapping[str, Any], out: Any = None) -> S3Store | None:
     except Exception as exc:  # noqa: BLE001 - refused connection, unknown bucket, denied: all the user's to fix
         raise store.failure("reach the bucket of", "", exc) from None
     if out is not None:
-        print(f"rlrt: S3 ({how}, endpoint {store.endpoint}): reading inputs from and writing outputs to "
-              f"s3://{bucket}/", file=out, flush=True)
+        print(
+            f"rlrt: S3 ({how}, endpoint {store.endpoint}): reading inputs from and writing outputs to s3://{bucket}/",
+            file=out,
+            flush=True,
+        )
     return store
 
 
@@ -128,8 +142,10 @@ def stage_inputs(store: S3Store, extras: Mapping[str, Any], root: Path) -> Path:
         if extras.get(name):
             key = s3_key(extras[name])
             if not store.exists(key):
-                raise UserError(f"{name} names s3://{store.bucket}/{key}, which does not exist (S3 {store.how}, "
-                                f"endpoint {store.endpoint}).")
+                raise UserError(
+                    f"{name} names s3://{store.bucket}/{key}, which does not exist (S3 {store.how}, "
+                    f"endpoint {store.endpoint})."
+                )
             store.download(key, root / key)
     if prefix:
         key = f"{prefix}/training_params.yaml"

@@ -59,6 +59,7 @@ class DeviceType(Enum):
 
 class DistributedCoachSynchronizationType(Enum):
     """How distributed Coach's trainer and rollout workers wait for each other (None: not distributable)."""
+
     SYNC = "sync"
     ASYNC = "async"
 
@@ -73,9 +74,11 @@ class Parameters(Recorded):
         caller = inspect.currentframe()
         caller = caller.f_back if caller is not None else None
         if (caller is None or caller.f_code.co_name != "__init__") and not hasattr(self, key):
-            raise TypeError(f"Parameter '{key}' does not exist in {self.__class__}. Parameters are only to be "
-                            "defined in a constructor of a class inheriting from Parameters. In order to explicitly "
-                            "register a new parameter outside of a constructor use register_var().")
+            raise TypeError(
+                f"Parameter '{key}' does not exist in {self.__class__}. Parameters are only to be "
+                "defined in a constructor of a class inheriting from Parameters. In order to explicitly "
+                "register a new parameter outside of a constructor use register_var()."
+            )
         object.__setattr__(self, key, value)
         record_where(self, key)
 
@@ -114,9 +117,18 @@ class AlgorithmParameters(Parameters):
 
 
 class PresetValidationParameters(Parameters):
-    def __init__(self, test: bool = False, min_reward_threshold: float = 0, max_episodes_to_achieve_reward: int = 1,
-                 num_workers: int = 1, reward_test_level: Any = None, test_using_a_trace_test: bool = True,
-                 trace_test_levels: Any = None, trace_max_env_steps: int = 5000, read_csv_tries: int = 200) -> None:
+    def __init__(
+        self,
+        test: bool = False,
+        min_reward_threshold: float = 0,
+        max_episodes_to_achieve_reward: int = 1,
+        num_workers: int = 1,
+        reward_test_level: Any = None,
+        test_using_a_trace_test: bool = True,
+        trace_test_levels: Any = None,
+        trace_max_env_steps: int = 5000,
+        read_csv_tries: int = 200,
+    ) -> None:
         self.test = test
         self.min_reward_threshold = min_reward_threshold
         self.max_episodes_to_achieve_reward = max_episodes_to_achieve_reward
@@ -129,26 +141,42 @@ class PresetValidationParameters(Parameters):
 
 
 class NetworkParameters(Parameters):
-    def __init__(self, force_cpu: bool = False, async_training: bool = False, shared_optimizer: bool = True,
-                 scale_down_gradients_by_number_of_workers_for_sync_training: bool = True,
-                 clip_gradients: float | None = None,
-                 gradients_clipping_method: GradientClippingMethod = GradientClippingMethod.ClipByGlobalNorm,
-                 l2_regularization: float = 0, learning_rate: float = 0.00025, learning_rate_decay_rate: float = 0,
-                 learning_rate_decay_steps: int = 0, input_embedders_parameters: dict | None = None,
-                 embedding_merger_type: EmbeddingMergerType = EmbeddingMergerType.Concat,
-                 middleware_parameters: Any = None, heads_parameters: list | None = None,
-                 use_separate_networks_per_head: bool = False, optimizer_type: str = "Adam",
-                 optimizer_epsilon: float = 0.0001, adam_optimizer_beta1: float = 0.9,
-                 adam_optimizer_beta2: float = 0.99, rms_prop_optimizer_decay: float = 0.9, batch_size: int = 32,
-                 replace_mse_with_huber_loss: bool = False, create_target_network: bool = False,
-                 tensorflow_support: bool = True, softmax_temperature: float = 1) -> None:
+    def __init__(
+        self,
+        force_cpu: bool = False,
+        async_training: bool = False,
+        shared_optimizer: bool = True,
+        scale_down_gradients_by_number_of_workers_for_sync_training: bool = True,
+        clip_gradients: float | None = None,
+        gradients_clipping_method: GradientClippingMethod = GradientClippingMethod.ClipByGlobalNorm,
+        l2_regularization: float = 0,
+        learning_rate: float = 0.00025,
+        learning_rate_decay_rate: float = 0,
+        learning_rate_decay_steps: int = 0,
+        input_embedders_parameters: dict | None = None,
+        embedding_merger_type: EmbeddingMergerType = EmbeddingMergerType.Concat,
+        middleware_parameters: Any = None,
+        heads_parameters: list | None = None,
+        use_separate_networks_per_head: bool = False,
+        optimizer_type: str = "Adam",
+        optimizer_epsilon: float = 0.0001,
+        adam_optimizer_beta1: float = 0.9,
+        adam_optimizer_beta2: float = 0.99,
+        rms_prop_optimizer_decay: float = 0.9,
+        batch_size: int = 32,
+        replace_mse_with_huber_loss: bool = False,
+        create_target_network: bool = False,
+        tensorflow_support: bool = True,
+        softmax_temperature: float = 1,
+    ) -> None:
         self.framework = Frameworks.tensorflow
         self.sess = None
         self.force_cpu = force_cpu
         self.async_training = async_training
         self.shared_optimizer = shared_optimizer
-        self.scale_down_gradients_by_number_of_workers_for_sync_training = \
+        self.scale_down_gradients_by_number_of_workers_for_sync_training = (
             scale_down_gradients_by_number_of_workers_for_sync_training
+        )
         self.clip_gradients = clip_gradients
         self.gradients_clipping_method = gradients_clipping_method
         self.l2_regularization = l2_regularization
@@ -179,12 +207,22 @@ class NetworkComponentParameters(Parameters):
 
 
 class VisualizationParameters(Parameters):
-    def __init__(self, print_networks_summary: bool = False, dump_csv: bool = True,
-                 dump_signals_to_csv_every_x_episodes: int = 5, dump_gifs: bool = False, dump_mp4: bool = False,
-                 video_dump_methods: list | None = None, dump_in_episode_signals: bool = False,
-                 dump_parameters_documentation: bool = True, render: bool = False, native_rendering: bool = False,
-                 max_fps_for_human_control: int = 10, tensorboard: bool = False,
-                 add_rendered_image_to_env_response: bool = False) -> None:
+    def __init__(
+        self,
+        print_networks_summary: bool = False,
+        dump_csv: bool = True,
+        dump_signals_to_csv_every_x_episodes: int = 5,
+        dump_gifs: bool = False,
+        dump_mp4: bool = False,
+        video_dump_methods: list | None = None,
+        dump_in_episode_signals: bool = False,
+        dump_parameters_documentation: bool = True,
+        render: bool = False,
+        native_rendering: bool = False,
+        max_fps_for_human_control: int = 10,
+        tensorboard: bool = False,
+        add_rendered_image_to_env_response: bool = False,
+    ) -> None:
         if video_dump_methods is None:
             video_dump_methods = [SelectedPhaseOnlyDumpFilter(RunPhase.TEST), MaxDumpFilter()]
         self.print_networks_summary = print_networks_summary
@@ -206,8 +244,14 @@ class AgentParameters(Parameters):
     """An agent: its ``algorithm``, ``exploration`` (or a dict action-space class -> exploration), ``memory`` and
     ``network_wrappers`` (network name -> :class:`NetworkParameters`)."""
 
-    def __init__(self, algorithm: AlgorithmParameters, exploration: Any, memory: Any,
-                 networks: dict[str, NetworkParameters], visualization: VisualizationParameters | None = None) -> None:
+    def __init__(
+        self,
+        algorithm: AlgorithmParameters,
+        exploration: Any,
+        memory: Any,
+        networks: dict[str, NetworkParameters],
+        visualization: VisualizationParameters | None = None,
+    ) -> None:
         self.visualization = VisualizationParameters() if visualization is None else visualization
         self.algorithm = algorithm
         self.exploration = exploration
@@ -225,11 +269,21 @@ class AgentParameters(Parameters):
 
 
 class TaskParameters(Parameters):
-    def __init__(self, framework_type: Frameworks = Frameworks.tensorflow, evaluate_only: int | None = None,
-                 use_cpu: bool = False, experiment_path: str = "/tmp", seed: int | None = None,
-                 checkpoint_save_secs: int | None = None, checkpoint_restore_dir: str | None = None,
-                 checkpoint_restore_path: str | None = None, checkpoint_save_dir: str | None = None,
-                 export_onnx_graph: bool = False, apply_stop_condition: bool = False, num_gpu: int = 1) -> None:
+    def __init__(
+        self,
+        framework_type: Frameworks = Frameworks.tensorflow,
+        evaluate_only: int | None = None,
+        use_cpu: bool = False,
+        experiment_path: str = "/tmp",
+        seed: int | None = None,
+        checkpoint_save_secs: int | None = None,
+        checkpoint_restore_dir: str | None = None,
+        checkpoint_restore_path: str | None = None,
+        checkpoint_save_dir: str | None = None,
+        export_onnx_graph: bool = False,
+        apply_stop_condition: bool = False,
+        num_gpu: int = 1,
+    ) -> None:
         self.framework_type = framework_type
         self.task_index = 0
         self.evaluate_only = evaluate_only

@@ -52,8 +52,10 @@ def get_experiment_name(initial_experiment_name: str | None = None) -> str:
     global experiment_name
     name = (initial_experiment_name or "").replace(" ", "_")
     if not re.fullmatch(r"[\w -/]{0,1000}", name):
-        raise ValueError("Experiment name must be composed only of alphanumeric letters, underscores and dashes "
-                         "and should not be longer than 1000 characters.")
+        raise ValueError(
+            "Experiment name must be composed only of alphanumeric letters, underscores and dashes "
+            "and should not be longer than 1000 characters."
+        )
     experiment_name = name
     return name
 

@@ -56,8 +56,10 @@ class PieceWiseSchedule(Schedule):
 
     def step(self) -> None:
         self.current_schedule[0].step()
-        if self.current_schedule_idx < len(self.schedules) - 1 \
-                and self.current_schedule_step_count >= self.current_schedule[1].num_steps:
+        if (
+            self.current_schedule_idx < len(self.schedules) - 1
+            and self.current_schedule_step_count >= self.current_schedule[1].num_steps
+        ):
             self.current_schedule_idx += 1
             self.current_schedule = self.schedules[self.current_schedule_idx]
             self.current_schedule_step_count = 0
@@ -79,6 +81,5 @@ class ExponentialSchedule(Schedule):
         self.current_step = 0
 
     def step(self) -> None:
-        self.current_value = _between(self.current_value * self.decay_coefficient, self.initial_value,
-                                      self.final_value)
+        self.current_value = _between(self.current_value * self.decay_coefficient, self.initial_value, self.final_value)
         self.current_step += 1

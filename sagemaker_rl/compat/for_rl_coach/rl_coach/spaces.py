@@ -23,16 +23,19 @@ class Space:
         self.low = self._as_bound(low)
         self.high = self._as_bound(high)
         if self.low is not None and self.high is not None and not np.all(np.asarray(self.low) <= self.high):
-            raise ValueError("At least one of the axes-parallel lines defining the space has low values which are "
-                             "higher than the given high values")
+            raise ValueError(
+                "At least one of the axes-parallel lines defining the space has low values which are "
+                "higher than the given high values"
+            )
 
     def _as_bound(self, value: Any) -> Any:
         return np.ones(self.shape) * value if isinstance(value, (int, float)) else value
 
 
 class RewardSpace(Space):
-    def __init__(self, shape: Any, low: Any = -np.inf, high: Any = np.inf,
-                 reward_success_threshold: float | None = None) -> None:
+    def __init__(
+        self, shape: Any, low: Any = -np.inf, high: Any = np.inf, reward_success_threshold: float | None = None
+    ) -> None:
         super().__init__(shape, low, high)
         self.reward_success_threshold = reward_success_threshold
 
@@ -44,8 +47,9 @@ class ObservationSpace(Space):
 class VectorObservationSpace(ObservationSpace):
     """A vector of ``shape`` elements (optionally named: ``measurements_names``)."""
 
-    def __init__(self, shape: int, low: Any = -np.inf, high: Any = np.inf,
-                 measurements_names: list[str] | None = None) -> None:
+    def __init__(
+        self, shape: int, low: Any = -np.inf, high: Any = np.inf, measurements_names: list[str] | None = None
+    ) -> None:
         measurements_names = [] if measurements_names is None else measurements_names
         if len(measurements_names) > shape:
             raise ValueError(f"measurement_names size {len(measurements_names)} is larger than shape {shape}.")
@@ -63,8 +67,10 @@ class PlanarMapsObservationSpace(ObservationSpace):
     def __init__(self, shape: Any, low: Any, high: Any, channels_axis: int = -1) -> None:
         super().__init__(shape, low, high)
         if not 2 <= len(shape) <= 3:
-            raise ValueError("Planar maps observations must have 3 dimensions - a channels dimension and 2 maps "
-                             f"dimensions, not {len(shape)}")
+            raise ValueError(
+                "Planar maps observations must have 3 dimensions - a channels dimension and 2 maps "
+                f"dimensions, not {len(shape)}"
+            )
         self.channels_axis = channels_axis
         self.channels = 1 if len(shape) == 2 else shape[channels_axis]
 
@@ -93,8 +99,9 @@ class StateSpace:
 
 
 class ActionSpace(Space):
-    def __init__(self, shape: Any, low: Any = -np.inf, high: Any = np.inf, descriptions: Any = None,
-                 default_action: Any = None) -> None:
+    def __init__(
+        self, shape: Any, low: Any = -np.inf, high: Any = np.inf, descriptions: Any = None, default_action: Any = None
+    ) -> None:
         super().__init__(shape, low, high)
         self.descriptions = {} if descriptions is None else descriptions
         self.default_action = default_action
@@ -103,8 +110,9 @@ class ActionSpace(Space):
 class BoxActionSpace(ActionSpace):
     """Continuous actions within [``low``, ``high``]."""
 
-    def __init__(self, shape: Any, low: Any = -np.inf, high: Any = np.inf, descriptions: Any = None,
-                 default_action: Any = None) -> None:
+    def __init__(
+        self, shape: Any, low: Any = -np.inf, high: Any = np.inf, descriptions: Any = None, default_action: Any = None
+    ) -> None:
         super().__init__(shape, low, high, descriptions)
         self.max_abs_range = np.maximum(np.abs(self.low), np.abs(self.high))
         if default_action is not None:
@@ -118,8 +126,9 @@ class BoxActionSpace(ActionSpace):
 class DiscreteActionSpace(ActionSpace):
     """Actions 0 to ``num_actions - 1`` (Coach keeps the count as ``high + 1``)."""
 
-    def __init__(self, num_actions: int, descriptions: Any = None, default_action: Any = None,
-                 filtered_action_space: Any = None) -> None:
+    def __init__(
+        self, num_actions: int, descriptions: Any = None, default_action: Any = None, filtered_action_space: Any = None
+    ) -> None:
         super().__init__(1, low=0, high=num_actions - 1, descriptions=descriptions)
         self.default_action = 0 if default_action is None else default_action
         if filtered_action_space is not None:
@@ -133,8 +142,9 @@ class DiscreteActionSpace(ActionSpace):
 class SpacesDefinition:
     """All the spaces of a problem at once (a Batch RL graph without an environment)."""
 
-    def __init__(self, state: StateSpace, goal: ObservationSpace | None, action: ActionSpace,
-                 reward: RewardSpace) -> None:
+    def __init__(
+        self, state: StateSpace, goal: ObservationSpace | None, action: ActionSpace, reward: RewardSpace
+    ) -> None:
         self.state = state
         self.goal = goal
         self.action = action

@@ -31,11 +31,19 @@ class UnityToGymWrapper(gym.Env):
     metadata = {"render.modes": []}
     """A game run without graphics (``no_graphics=True``, as the seeds start it) has no frames to render."""
 
-    def __init__(self, unity_env: Any, uint8_visual: bool = False, flatten_branched: bool = False,
-                 allow_multiple_obs: bool = False, action_space_seed: int | None = None) -> None:
+    def __init__(
+        self,
+        unity_env: Any,
+        uint8_visual: bool = False,
+        flatten_branched: bool = False,
+        allow_multiple_obs: bool = False,
+        action_space_seed: int | None = None,
+    ) -> None:
         if uint8_visual or flatten_branched or allow_multiple_obs:
-            raise UnityGymException("rlrt's UnityToGymWrapper supports the defaults only (uint8_visual, "
-                                    "flatten_branched and allow_multiple_obs False).")
+            raise UnityGymException(
+                "rlrt's UnityToGymWrapper supports the defaults only (uint8_visual, "
+                "flatten_branched and allow_multiple_obs False)."
+            )
         config = UnityConfig.from_mapping({})
         # mlagents_envs 0.28 has no public worker id (docs/ARCHITECTURE.md, "Private APIs we rely on").
         worker_id = int(getattr(unity_env, "_worker_id", 0) or 0)

@@ -38,8 +38,9 @@ class ActorCriticNetworkParameters(NetworkParameters):
 
 class ActorCriticAgentParameters(AgentParameters):
     def __init__(self) -> None:
-        super().__init__(algorithm=ActorCriticAlgorithmParameters(),
-                         exploration={DiscreteActionSpace: CategoricalParameters(),
-                                      BoxActionSpace: ContinuousEntropyParameters()},
-                         memory=SingleEpisodeBufferParameters(),
-                         networks={"main": ActorCriticNetworkParameters()})
+        super().__init__(
+            algorithm=ActorCriticAlgorithmParameters(),
+            exploration={DiscreteActionSpace: CategoricalParameters(), BoxActionSpace: ContinuousEntropyParameters()},
+            memory=SingleEpisodeBufferParameters(),
+            networks={"main": ActorCriticNetworkParameters()},
+        )

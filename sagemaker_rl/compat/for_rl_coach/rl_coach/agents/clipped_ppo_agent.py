@@ -55,8 +55,9 @@ class ClippedPPOAlgorithmParameters(AlgorithmParameters):
 
 class ClippedPPOAgentParameters(AgentParameters):
     def __init__(self) -> None:
-        super().__init__(algorithm=ClippedPPOAlgorithmParameters(),
-                         exploration={DiscreteActionSpace: CategoricalParameters(),
-                                      BoxActionSpace: AdditiveNoiseParameters()},
-                         memory=EpisodicExperienceReplayParameters(),
-                         networks={"main": ClippedPPONetworkParameters()})
+        super().__init__(
+            algorithm=ClippedPPOAlgorithmParameters(),
+            exploration={DiscreteActionSpace: CategoricalParameters(), BoxActionSpace: AdditiveNoiseParameters()},
+            memory=EpisodicExperienceReplayParameters(),
+            networks={"main": ClippedPPONetworkParameters()},
+        )

@@ -36,7 +36,11 @@ class DQNNetworkParameters(NetworkParameters):
 
 class DQNAgentParameters(AgentParameters):
     def __init__(self) -> None:
-        super().__init__(algorithm=DQNAlgorithmParameters(), exploration=EGreedyParameters(),
-                         memory=ExperienceReplayParameters(), networks={"main": DQNNetworkParameters()})
+        super().__init__(
+            algorithm=DQNAlgorithmParameters(),
+            exploration=EGreedyParameters(),
+            memory=ExperienceReplayParameters(),
+            networks={"main": DQNNetworkParameters()},
+        )
         self.exploration.epsilon_schedule = LinearSchedule(1, 0.1, 1000000)
         self.exploration.evaluation_epsilon = 0.05

@@ -11,9 +11,17 @@ from rl_coach.base_parameters import NetworkComponentParameters
 
 
 class HeadParameters(NetworkComponentParameters):
-    def __init__(self, parameterized_class_name: str, activation_function: str = "relu", name: str = "head",
-                 num_output_head_copies: int = 1, rescale_gradient_from_head_by_factor: float = 1.0,
-                 loss_weight: float = 1.0, dense_layer: Any = None, is_training: bool = False) -> None:
+    def __init__(
+        self,
+        parameterized_class_name: str,
+        activation_function: str = "relu",
+        name: str = "head",
+        num_output_head_copies: int = 1,
+        rescale_gradient_from_head_by_factor: float = 1.0,
+        loss_weight: float = 1.0,
+        dense_layer: Any = None,
+        is_training: bool = False,
+    ) -> None:
         super().__init__(dense_layer=dense_layer)
         self.activation_function = activation_function
         self.name = name
@@ -26,15 +34,29 @@ class HeadParameters(NetworkComponentParameters):
 
 class _Head(HeadParameters):
     """A head with its own class name, activation and name defaults (the class attributes)."""
+
     HEAD = ""
     ACTIVATION = "relu"
     NAME = ""
 
-    def __init__(self, activation_function: str | None = None, name: str | None = None,
-                 num_output_head_copies: int = 1, rescale_gradient_from_head_by_factor: float = 1.0,
-                 loss_weight: float = 1.0, dense_layer: Any = None) -> None:
-        super().__init__(self.HEAD, activation_function or self.ACTIVATION, name or self.NAME, num_output_head_copies,
-                         rescale_gradient_from_head_by_factor, loss_weight, dense_layer)
+    def __init__(
+        self,
+        activation_function: str | None = None,
+        name: str | None = None,
+        num_output_head_copies: int = 1,
+        rescale_gradient_from_head_by_factor: float = 1.0,
+        loss_weight: float = 1.0,
+        dense_layer: Any = None,
+    ) -> None:
+        super().__init__(
+            self.HEAD,
+            activation_function or self.ACTIVATION,
+            name or self.NAME,
+            num_output_head_copies,
+            rescale_gradient_from_head_by_factor,
+            loss_weight,
+            dense_layer,
+        )
 
 
 class _HeadWithBias(_Head):

@@ -27,8 +27,9 @@ class Conv2d(_Layer):
 
 
 class BatchnormActivationDropout(_Layer):
-    def __init__(self, batchnorm: bool = False, activation_function: str | None = None,
-                 dropout_rate: float = 0) -> None:
+    def __init__(
+        self, batchnorm: bool = False, activation_function: str | None = None, dropout_rate: float = 0
+    ) -> None:
         self.batchnorm = batchnorm
         self.activation_function = activation_function
         self.dropout_rate = dropout_rate

@@ -9,9 +9,17 @@ from rl_coach.base_parameters import MiddlewareScheme, NetworkComponentParameter
 
 
 class MiddlewareParameters(NetworkComponentParameters):
-    def __init__(self, parameterized_class_name: str, activation_function: str = "relu",
-                 scheme: Any = MiddlewareScheme.Medium, batchnorm: bool = False, dropout_rate: float = 0.0,
-                 name: str = "middleware", dense_layer: Any = None, is_training: bool = False) -> None:
+    def __init__(
+        self,
+        parameterized_class_name: str,
+        activation_function: str = "relu",
+        scheme: Any = MiddlewareScheme.Medium,
+        batchnorm: bool = False,
+        dropout_rate: float = 0.0,
+        name: str = "middleware",
+        dense_layer: Any = None,
+        is_training: bool = False,
+    ) -> None:
         super().__init__(dense_layer=dense_layer)
         self.activation_function = activation_function
         self.scheme = scheme
@@ -23,18 +31,36 @@ class MiddlewareParameters(NetworkComponentParameters):
 
 
 class FCMiddlewareParameters(MiddlewareParameters):
-    def __init__(self, activation_function: str = "relu", scheme: Any = MiddlewareScheme.Medium,
-                 batchnorm: bool = False, dropout_rate: float = 0.0, name: str = "middleware_fc_embedder",
-                 dense_layer: Any = None, is_training: bool = False, num_streams: int = 1) -> None:
-        super().__init__("FCMiddleware", activation_function, scheme, batchnorm, dropout_rate, name, dense_layer,
-                         is_training)
+    def __init__(
+        self,
+        activation_function: str = "relu",
+        scheme: Any = MiddlewareScheme.Medium,
+        batchnorm: bool = False,
+        dropout_rate: float = 0.0,
+        name: str = "middleware_fc_embedder",
+        dense_layer: Any = None,
+        is_training: bool = False,
+        num_streams: int = 1,
+    ) -> None:
+        super().__init__(
+            "FCMiddleware", activation_function, scheme, batchnorm, dropout_rate, name, dense_layer, is_training
+        )
         self.num_streams = num_streams
 
 
 class LSTMMiddlewareParameters(MiddlewareParameters):
-    def __init__(self, activation_function: str = "relu", number_of_lstm_cells: int = 256,
-                 scheme: Any = MiddlewareScheme.Medium, batchnorm: bool = False, dropout_rate: float = 0.0,
-                 name: str = "middleware_lstm_embedder", dense_layer: Any = None, is_training: bool = False) -> None:
-        super().__init__("LSTMMiddleware", activation_function, scheme, batchnorm, dropout_rate, name, dense_layer,
-                         is_training)
+    def __init__(
+        self,
+        activation_function: str = "relu",
+        number_of_lstm_cells: int = 256,
+        scheme: Any = MiddlewareScheme.Medium,
+        batchnorm: bool = False,
+        dropout_rate: float = 0.0,
+        name: str = "middleware_lstm_embedder",
+        dense_layer: Any = None,
+        is_training: bool = False,
+    ) -> None:
+        super().__init__(
+            "LSTMMiddleware", activation_function, scheme, batchnorm, dropout_rate, name, dense_layer, is_training
+        )
         self.number_of_lstm_cells = number_of_lstm_cells

@@ -41,13 +41,37 @@ def _camel(name: str) -> str:
     return "".join(part[:1].upper() + part[1:] for part in name.split("_"))
 
 
-gym_roboschool_envs = ["inverted_pendulum", "inverted_pendulum_swingup", "inverted_double_pendulum", "reacher",
-                       "hopper", "walker2d", "half_cheetah", "ant", "humanoid", "humanoid_flagrun",
-                       "humanoid_flagrun_harder", "pong"]
+gym_roboschool_envs = [
+    "inverted_pendulum",
+    "inverted_pendulum_swingup",
+    "inverted_double_pendulum",
+    "reacher",
+    "hopper",
+    "walker2d",
+    "half_cheetah",
+    "ant",
+    "humanoid",
+    "humanoid_flagrun",
+    "humanoid_flagrun_harder",
+    "pong",
+]
 roboschool_v1 = {e: f"Roboschool{_camel(e)}-v1" for e in gym_roboschool_envs}
 
-gym_mujoco_envs = ["inverted_pendulum", "inverted_double_pendulum", "reacher", "hopper", "walker2d", "half_cheetah",
-                   "ant", "swimmer", "humanoid", "humanoid_standup", "pusher", "thrower", "striker"]
+gym_mujoco_envs = [
+    "inverted_pendulum",
+    "inverted_double_pendulum",
+    "reacher",
+    "hopper",
+    "walker2d",
+    "half_cheetah",
+    "ant",
+    "swimmer",
+    "humanoid",
+    "humanoid_standup",
+    "pusher",
+    "thrower",
+    "striker",
+]
 mujoco_v2 = {e: f"{_camel(e)}-v2" for e in gym_mujoco_envs}
 mujoco_v2["walker2d"] = "Walker2d-v2"
 

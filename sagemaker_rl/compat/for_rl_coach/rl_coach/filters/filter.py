@@ -27,9 +27,13 @@ class InputFilter(Filter):
     """Filters on what the environment gives the agent: ``observation_filters`` (observation name -> filter name ->
     filter) and ``reward_filters`` (filter name -> filter), applied in order."""
 
-    def __init__(self, observation_filters: dict[str, dict[str, Any]] | None = None,
-                 reward_filters: dict[str, Any] | None = None, is_a_reference_filter: bool = False,
-                 name: str | None = None) -> None:
+    def __init__(
+        self,
+        observation_filters: dict[str, dict[str, Any]] | None = None,
+        reward_filters: dict[str, Any] | None = None,
+        is_a_reference_filter: bool = False,
+        name: str | None = None,
+    ) -> None:
         super().__init__(name)
         self._observation_filters = {} if observation_filters is None else observation_filters
         self._reward_filters = OrderedDict() if reward_filters is None else reward_filters
@@ -57,8 +61,9 @@ class InputFilter(Filter):
     def reward_filters(self, val: dict[str, Any]) -> None:
         self._reward_filters = val
 
-    def add_observation_filter(self, observation_name: str, filter_name: str, filter: Any,
-                               add_as_the_first_filter: bool = False) -> None:
+    def add_observation_filter(
+        self, observation_name: str, filter_name: str, filter: Any, add_as_the_first_filter: bool = False
+    ) -> None:
         """Add ``filter`` as ``filter_name`` on the observation ``observation_name`` (last, or first)."""
         filters = self._observation_filters.setdefault(observation_name, OrderedDict())
         filters[filter_name] = filter
@@ -81,8 +86,9 @@ class InputFilter(Filter):
 class OutputFilter(Filter):
     """Filters on the agent's action before it reaches the environment: ``action_filters`` (name -> filter)."""
 
-    def __init__(self, action_filters: dict[str, Any] | None = None, is_a_reference_filter: bool = False,
-                 name: str | None = None) -> None:
+    def __init__(
+        self, action_filters: dict[str, Any] | None = None, is_a_reference_filter: bool = False, name: str | None = None
+    ) -> None:
         super().__init__(name)
         self._action_filters = OrderedDict() if action_filters is None else action_filters
         self.i_am_a_reference_filter = is_a_reference_filter

@@ -14,15 +14,21 @@ class BasicRLGraphManager(GraphManager):
     """``agent_params`` playing ``env_params``. As in Coach, the agent's visualization is ``vis_params``, and an agent
     without input / output filters gets the environment's defaults (none without an environment)."""
 
-    def __init__(self, agent_params: AgentParameters, env_params: Any, schedule_params: ScheduleParameters,
-                 vis_params: VisualizationParameters | None = None,
-                 preset_validation_params: PresetValidationParameters | None = None,
-                 name: str = "simple_rl_graph") -> None:
+    def __init__(
+        self,
+        agent_params: AgentParameters,
+        env_params: Any,
+        schedule_params: ScheduleParameters,
+        vis_params: VisualizationParameters | None = None,
+        preset_validation_params: PresetValidationParameters | None = None,
+        name: str = "simple_rl_graph",
+    ) -> None:
         super().__init__(name, schedule_params, vis_params)
         self.agent_params = agent_params
         self.env_params = env_params
-        self.preset_validation_params = PresetValidationParameters() if preset_validation_params is None \
-            else preset_validation_params
+        self.preset_validation_params = (
+            PresetValidationParameters() if preset_validation_params is None else preset_validation_params
+        )
         self.agent_params.visualization = self.visualization_parameters
         if self.agent_params.input_filter is None:
             self.agent_params.input_filter = _default(env_params, "default_input_filter", NoInputFilter)

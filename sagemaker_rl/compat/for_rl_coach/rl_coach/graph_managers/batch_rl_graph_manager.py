@@ -18,12 +18,20 @@ from rl_coach.spaces import SpacesDefinition
 
 
 class BatchRLGraphManager(BasicRLGraphManager):
-    def __init__(self, agent_params: AgentParameters, env_params: Any, schedule_params: ScheduleParameters,
-                 vis_params: VisualizationParameters | None = None,
-                 preset_validation_params: PresetValidationParameters | None = None, name: str = "batch_rl_graph",
-                 spaces_definition: SpacesDefinition | None = None, reward_model_num_epochs: int = 100,
-                 train_to_eval_ratio: float = 0.8, experience_generating_agent_params: AgentParameters | None = None,
-                 experience_generating_schedule_params: ScheduleParameters | None = None) -> None:
+    def __init__(
+        self,
+        agent_params: AgentParameters,
+        env_params: Any,
+        schedule_params: ScheduleParameters,
+        vis_params: VisualizationParameters | None = None,
+        preset_validation_params: PresetValidationParameters | None = None,
+        name: str = "batch_rl_graph",
+        spaces_definition: SpacesDefinition | None = None,
+        reward_model_num_epochs: int = 100,
+        train_to_eval_ratio: float = 0.8,
+        experience_generating_agent_params: AgentParameters | None = None,
+        experience_generating_schedule_params: ScheduleParameters | None = None,
+    ) -> None:
         super().__init__(agent_params, env_params, schedule_params, vis_params, preset_validation_params, name)
         self.is_batch_rl = True
         self.time_metric = TimeTypes.Epoch

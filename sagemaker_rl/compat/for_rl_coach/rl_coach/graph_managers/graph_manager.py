@@ -46,13 +46,15 @@ class SimpleScheduleWithoutEvaluation(ScheduleParameters):
 
 
 class SimpleSchedule(ScheduleParameters):
-    def __init__(self, improve_steps: Any = None, steps_between_evaluation_periods: Any = None,
-                 evaluation_steps: Any = None) -> None:
+    def __init__(
+        self, improve_steps: Any = None, steps_between_evaluation_periods: Any = None, evaluation_steps: Any = None
+    ) -> None:
         super().__init__()
         self.heatup_steps = EnvironmentSteps(0)
         self.evaluation_steps = EnvironmentEpisodes(5) if evaluation_steps is None else evaluation_steps
-        self.steps_between_evaluation_periods = EnvironmentEpisodes(50) if steps_between_evaluation_periods is None \
-            else steps_between_evaluation_periods
+        self.steps_between_evaluation_periods = (
+            EnvironmentEpisodes(50) if steps_between_evaluation_periods is None else steps_between_evaluation_periods
+        )
         self.improve_steps = TrainingSteps(10000000000) if improve_steps is None else improve_steps
 
 
@@ -60,8 +62,9 @@ class GraphManager(Recorded):
     """The parameters of a graph of agents and environments (each remembers where a preset set it: a schedule's
     counts where the schedule set them)."""
 
-    def __init__(self, name: str, schedule_params: ScheduleParameters,
-                 vis_params: VisualizationParameters | None = None) -> None:
+    def __init__(
+        self, name: str, schedule_params: ScheduleParameters, vis_params: VisualizationParameters | None = None
+    ) -> None:
         self.set_schedule_params(schedule_params)
         self.visualization_parameters = VisualizationParameters() if vis_params is None else vis_params
         self.name = name
@@ -77,9 +80,11 @@ class GraphManager(Recorded):
             copy_where(schedule_params, name, self)
 
     def _engine(self, what: str) -> NoReturn:
-        raise UserError(f"graph_manager.{what}() is Coach's engine, which rlrt does not have (Intel RL Coach, "
-                        "TensorFlow 1): rlrt's rl_coach holds a preset's parameters only, and rlrt trains and "
-                        "evaluates with its own backends. See docs/MIGRATING.md.")
+        raise UserError(
+            f"graph_manager.{what}() is Coach's engine, which rlrt does not have (Intel RL Coach, "
+            "TensorFlow 1): rlrt's rl_coach holds a preset's parameters only, and rlrt trains and "
+            "evaluates with its own backends. See docs/MIGRATING.md."
+        )
 
     def create_graph(self, task_parameters: Any = None) -> NoReturn:
         self._engine("create_graph")
