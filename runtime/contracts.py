@@ -25,8 +25,9 @@ import difflib
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping, Protocol, TextIO
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Protocol, TextIO
 
+from runtime.cluster.plan import ClusterInfo
 from runtime.config import hyperparameters as hp
 from runtime.config.hyperparameters import ConfigValidator
 from runtime.config.presets import Preset
@@ -37,6 +38,9 @@ from runtime.family_contract import Family, TrainingHooks
 from runtime.job.environment import JobEnvironment
 from runtime.train.checkpoints import TrainingState
 from runtime.train.reporting import IterationMetrics
+
+if TYPE_CHECKING:
+    from gymnasium.spaces import Space
 
 Actor = Callable[[Any], Any]
 """One observation -> one action (the evaluator's and the rollout videos' view of a policy)."""
@@ -64,7 +68,7 @@ class BackendContext:
     """The canonical environment id (None: an offline job with no environment)."""
     hooks: TrainingHooks
     out: TextIO
-    cluster: Any = None
+    cluster: ClusterInfo | None = None
     """The multi-host Ray cluster the driver is connected to (runtime.cluster), or None."""
     early_start: EarlyStart | None = None
     """What the factory's :meth:`BackendFactory.start_early` started for this job, or None."""
@@ -92,8 +96,8 @@ class ModelInfo:
     """What ``metadata.json`` records about the trained policy."""
 
     framework: str
-    observation_space: Any
-    action_space: Any
+    observation_space: Space[Any]
+    action_space: Space[Any]
     extra: Mapping[str, Any] = field(default_factory=dict)
     """Further metadata keys (e.g. the offline data it was trained on)."""
 
@@ -104,9 +108,6 @@ class TrainingSession(ABC):
     the checkpoint cadence and at the end, ``finish``, ``write_model`` and ``serving_model`` for the model folder,
     ``close`` whatever happened. The methods that are not abstract are optional: their body is the default."""
 
-    algo: object = None
-    """The library's algorithm object, handed as is to the family hooks (:meth:`TrainingHooks.on_iteration`); the
-    core never looks into it."""
     units: tuple[str, str] = ("iteration", "steps")
     """What an iteration and a timestep are called in messages, e.g. ("iteration", "steps")."""
 
@@ -140,7 +141,7 @@ class TrainingSession(ABC):
     def close(self) -> None:
         """Release the library's resources (processes, Ray)."""
 
-    def checkpoint_spaces(self) -> tuple[Any, Any] | None:
+    def checkpoint_spaces(self) -> tuple[Space[Any], Space[Any]] | None:
         """The policy's (observation, action) gymnasium spaces, recorded in each checkpoint so that a job with other
         spaces refuses to resume from it; None: checkpoints are compared by algorithm and environment alone."""
         return None

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from pathlib import Path
-from typing import Any, Mapping, TextIO
+from typing import TYPE_CHECKING, Any, Mapping, TextIO
 
 from runtime.config.presets import Preset
 from runtime.config.spec import TrainingSpec
@@ -15,6 +15,9 @@ from runtime.job.context import Job
 from runtime.job.environment import JobEnvironment
 from runtime.train.checkpoints import TrainingState
 from runtime.train.reporting import IterationMetrics
+
+if TYPE_CHECKING:
+    from ray.rllib.algorithms.algorithm_config import AlgorithmConfig
 
 
 class TrainingHooks:
@@ -28,8 +31,10 @@ class TrainingHooks:
         """Adjust the spec before anything is built (e.g. add the job's file paths to env_config)."""
         return spec
 
-    def configure(self, config: Any) -> None:
-        """Adjust the backend's algorithm configuration before the algorithm is built."""
+    def configure(self, config: AlgorithmConfig) -> None:
+        """Adjust RLlib's algorithm configuration before the algorithm is built: the one hook a family has into a
+        library's own configuration, called by the RLlib backend only (DeepRacer, the one family, trains with RLlib;
+        the d3rlpy backend trains no environment family)."""
 
     def pretrained(self, spec: TrainingSpec) -> tuple[Path, str] | None:
         """A model to warm-start from named in the family's own terms (DeepRacer's ``pretrained_s3_prefix``) and how
@@ -37,9 +42,9 @@ class TrainingHooks:
         return None
 
     def on_iteration(
-        self, algo: Any, result: Mapping[str, Any], state: TrainingState, metrics: IterationMetrics, out: TextIO
+        self, result: Mapping[str, Any], state: TrainingState, metrics: IterationMetrics, out: TextIO
     ) -> None:
-        """Called after each iteration has been reported."""
+        """Called after each iteration has been reported, with the library's own result of it."""
 
     def stop_reason(self, state: TrainingState, metrics: IterationMetrics) -> str | None:
         """An extra stop criterion; None to go on."""

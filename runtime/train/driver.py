@@ -238,7 +238,7 @@ def _train(
                 )
                 reporter.report(metrics, step.lines)  # the bar is off the screen between iterations: clean lines
                 progress.update(metrics)
-                hooks.on_iteration(backend.algo, step.result, state, metrics, out)
+                hooks.on_iteration(step.result, state, metrics, out)
                 if state.training_iteration % spec.checkpoint_frequency == 0:
                     save(state)
                     last_saved = state.training_iteration

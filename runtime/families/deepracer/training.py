@@ -21,7 +21,7 @@ import sys
 import tempfile
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Mapping, TextIO
+from typing import TYPE_CHECKING, Any, Mapping, TextIO
 
 from envs.deepracer.env import SIMTRACE_COLUMNS, DeepRacerConfigError, DeepRacerEnv
 from envs.deepracer.metadata import MetadataError, ModelMetadata, load_metadata
@@ -45,6 +45,9 @@ from runtime.families.deepracer.s3 import OutputSync, open_store, stage_inputs
 from runtime.job.environment import CHANNEL_TRAIN, JobEnvironment
 from runtime.train.checkpoints import CheckpointManager, TrainingState
 from runtime.train.reporting import IterationMetrics
+
+if TYPE_CHECKING:
+    from ray.rllib.algorithms.algorithm_config import AlgorithmConfig
 
 log = logging.getLogger(__name__)
 
@@ -158,7 +161,7 @@ class DeepRacerHooks(TrainingHooks):
     def pretrained(self, spec: TrainingSpec) -> tuple[Path, str] | None:
         return pretrained_model(self.inputs_dir, spec.extras.get("deepracer", {}) or {})
 
-    def configure(self, config: Any) -> None:
+    def configure(self, config: AlgorithmConfig) -> None:
         config.env_runners(env_to_module_connector=image_scaler)
         config.fault_tolerance(restart_failed_env_runners=False)
         if self.evaluation_interval > 0:
@@ -215,7 +218,7 @@ class DeepRacerHooks(TrainingHooks):
         return self.episode_ids[key]
 
     def on_iteration(
-        self, algo: Any, result: Mapping[str, Any], state: TrainingState, metrics: IterationMetrics, out: TextIO
+        self, result: Mapping[str, Any], state: TrainingState, metrics: IterationMetrics, out: TextIO
     ) -> None:
         episodes, rows = self._drain()
         iteration = state.training_iteration
