@@ -68,6 +68,21 @@ def default_wandb_dir(base_dir: Path, container: bool) -> Path:
     return base_dir / "output" / "intermediate" if container else base_dir.parent
 
 
+def attempt(tracker: str, what: str, call: Callable[[], object], out: TextIO) -> bool:
+    """One write to a tracker; False when it failed, said in one line: tracking is opt-in, so the job goes on."""
+    try:
+        call()
+    except Exception as exc:  # noqa: BLE001 - whatever the tracker's library raises, the job goes on
+        print(
+            f"rlrt: warning: {tracker} could not {what} ({type(exc).__name__}: {exc}); tracking stops here "
+            "(progress.csv and TensorBoard have every number)",
+            file=out,
+            flush=True,
+        )
+        return False
+    return True
+
+
 def start(
     kind: str,
     run_name: str,
@@ -164,17 +179,8 @@ class MLflowTracker:
         self.run_id = None
 
     def _call(self, what: str, call: Callable[[str], object]) -> None:
-        if self.run_id is None:
-            return
-        try:
-            call(self.run_id)
-        except Exception as exc:  # noqa: BLE001 - tracking is opt-in: the job goes on, said once
-            print(
-                f"rlrt: warning: MLflow could not {what} ({type(exc).__name__}: {exc}); tracking stops here "
-                "(progress.csv and TensorBoard have every number)",
-                file=self.out,
-                flush=True,
-            )
+        run = self.run_id
+        if run is not None and not attempt("MLflow", what, lambda: call(run), self.out):
             self.run_id = None
 
 
@@ -245,15 +251,6 @@ class WandbTracker:
         self.wandb.teardown()
 
     def _call(self, what: str, call: Callable[[Any], object]) -> None:
-        if self.run is None:
-            return
-        try:
-            call(self.run)
-        except Exception as exc:  # noqa: BLE001 - tracking is opt-in: the job goes on, said once
-            print(
-                f"rlrt: warning: W&B could not {what} ({type(exc).__name__}: {exc}); tracking stops here "
-                "(progress.csv and TensorBoard have every number)",
-                file=self.out,
-                flush=True,
-            )
+        run = self.run
+        if run is not None and not attempt("W&B", what, lambda: call(run), self.out):
             self.run = None

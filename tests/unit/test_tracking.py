@@ -1,5 +1,5 @@
-"""runtime/train/tracking.py: the settings as parameters, where the default stores are, and a W&B run whose write
-fails mid-job (W&B's own offline run in a temporary folder)."""
+"""runtime/train/tracking.py: the settings as parameters, where the default stores are, and an MLflow or W&B run
+whose write fails mid-job (each library's own store in a temporary folder: MLflow's SQLite, W&B's offline run)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,14 @@ from pathlib import Path
 import pytest
 
 from runtime.errors import UserError
-from runtime.train.tracking import MAX_PARAM, WandbTracker, default_store, default_wandb_dir, settings_as_params
+from runtime.train.tracking import (
+    MAX_PARAM,
+    MLflowTracker,
+    WandbTracker,
+    default_store,
+    default_wandb_dir,
+    settings_as_params,
+)
 
 
 def test_settings_become_strings_and_a_long_one_is_cut_with_a_mark() -> None:
@@ -64,3 +71,21 @@ def test_a_wandb_mode_wandb_refuses_is_named_before_training(tmp_path: Path, mon
     monkeypatch.setenv("WANDB_MODE", "ofline")
     with pytest.raises(UserError, match=r"^WANDB_MODE=ofline is not a W&B mode: set it to one of offline, online, "):
         WandbTracker("t", {}, {}, tmp_path, io.StringIO())
+
+
+def test_an_mlflow_write_that_fails_stops_the_tracking_with_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    out = io.StringIO()
+    tracker = MLflowTracker("t", {"lr": "0.1"}, {"rlrt.tree": str(tmp_path)}, tmp_path / "mlflow.db", out)
+    tracker.log({"episode_reward_mean": 1.0}, 10)
+    assert tracker.run_id is not None
+    tracker.client.delete_run(tracker.run_id)  # the run goes behind the tracker's back: MLflow refuses the next write
+    tracker.log({"episode_reward_mean": 2.0}, 20)
+    tracker.log({"episode_reward_mean": 3.0}, 30)
+    tracker.end(tmp_path, "FINISHED")
+    lines = out.getvalue().splitlines()
+    assert lines[0].startswith("rlrt: tracking with MLflow: run 't' (") and len(lines) == 2, lines
+    assert lines[1].startswith("rlrt: warning: MLflow could not log the iteration's metrics (MlflowException: ")
+    assert lines[1].endswith("tracking stops here (progress.csv and TensorBoard have every number)")
