@@ -22,7 +22,7 @@ import shutil
 import statistics
 from pathlib import Path
 
-from common import OUT, machine, python, rlrt_env, stream_process, write_tree
+from common import OUT, load_key, load_name, machine, python, record, rlrt_env, stream_process, write_tree
 from load import add_load_argument, load_from
 
 PRESETS = {"LunarLander-v3": ("lunarlander-ppo", 200.0), "Hopper-v5": ("mujoco-hopper-ppo", 2400.0)}
@@ -68,8 +68,9 @@ def theirs(base: Path, env: str, seconds: float, seed: int) -> tuple[float, floa
     return side_result(base / "sb3.log", code, wall, reached)
 
 
-def race(env: str, rounds: int, seconds: float) -> None:
-    """``rounds`` alternated rounds on ``env``; one line a round and a summary line."""
+def race(env: str, rounds: int, seconds: float, under_load: int | None = None) -> None:
+    """``rounds`` alternated rounds on ``env``; one line a round and a summary line, recorded as the env's results row
+    (bench/results/results.json)."""
     to_bar: dict[str, list[float]] = {"rlrt": [], "SB3": []}
     final: dict[str, list[float]] = {"rlrt": [], "SB3": []}
     for round_ in range(rounds):
@@ -91,6 +92,20 @@ def race(env: str, rounds: int, seconds: float) -> None:
         f"SB3 {statistics.median(final['SB3']):.1f} (budget {seconds:g} s a side)",
         flush=True,
     )
+    record(
+        f"zoo-vs-sb3-{env}/{load_key(under_load)}",
+        (
+            f"rlrt {ours_bar:.0f} s vs SB3 {sb3_bar:.0f} s: {ratio:.2f}"
+            if math.isfinite(ours_bar) and math.isfinite(sb3_bar)
+            else f"bar: rlrt {ours_bar:.0f} s, SB3 {sb3_bar:.0f} s"
+        )
+        + f"; mean {statistics.median(final['rlrt']):.0f} vs {statistics.median(final['SB3']):.0f}"
+        f" ({rounds} round(s) of {seconds:g} s)",
+        load_name(under_load),
+        figure=f"{env} vs SB3, RL Zoo's settings",
+        goal="report",
+        write_up="zoo.md",
+    )
 
 
 def main() -> None:
@@ -108,7 +123,7 @@ def main() -> None:
     with load_from(args.under_load) as load:
         print(load, flush=True)
         for env in args.env or sorted(PRESETS):
-            race(env, args.rounds, args.seconds)
+            race(env, args.rounds, args.seconds, args.under_load)
 
 
 if __name__ == "__main__":
