@@ -105,7 +105,7 @@ def cli_page() -> str:
 def _rllib_section() -> list[str]:
     from runtime.backends.rllib import config_keys as rllib_keys
     from runtime.backends.rllib.config import OLD_NAMES, OWN_KEYS
-    from runtime.backends.rllib.schema import _MODEL_RANGES, _RANGES, SCHEDULABLE
+    from runtime.backends.rllib.schema import MODEL_RANGES, RANGES, SCHEDULABLE
     from runtime.config.schema_file import read_schema_file
 
     stored = read_schema_file(rllib_keys.KEYS_FILE)
@@ -123,9 +123,9 @@ def _rllib_section() -> list[str]:
             value = KIND_MEANING[kind]
             if key in SCHEDULABLE:
                 value += ", or a schedule `[[0, v0], [t1, v1], ...]`"
-            table[key] = (value, _RANGES[key].meaning if key in _RANGES else "")
+            table[key] = (value, RANGES[key].meaning if key in RANGES else "")
         for key, kind in schema.model.items():
-            model[key] = (KIND_MEANING[kind], _MODEL_RANGES[key].meaning if key in _MODEL_RANGES else "")
+            model[key] = (KIND_MEANING[kind], MODEL_RANGES[key].meaning if key in MODEL_RANGES else "")
     return [
         f"## RLlib (Ray {stored.get('ray', '?')})\n\n",
         _para(
@@ -145,7 +145,7 @@ def _rllib_section() -> list[str]:
 
 def _d3rlpy_section() -> list[str]:
     from runtime.backends.d3rlpy import config_keys as d3_keys
-    from runtime.backends.d3rlpy.config import ALGORITHMS, COACH_NAMES, OWN_KEYS, _range_problems
+    from runtime.backends.d3rlpy.config import ALGORITHMS, COACH_NAMES, OWN_KEYS, range_check
     from runtime.config.schema_file import read_schema_file
 
     stored = read_schema_file(d3_keys.KEYS_FILE)
@@ -155,10 +155,8 @@ def _d3rlpy_section() -> list[str]:
         assert schema is not None, f"{algorithm} is missing from {d3_keys.KEYS_FILE}"
         table = per_algorithm[algorithm] = {}
         for key, kind in schema.kinds.items():
-            # The range checks are code, not data: every one of them refuses 0, so 0 finds which keys have one.
-            problems = _range_problems(schema, {key: 0}) if kind in ("int", "float") else []
-            check = problems[0].split(" must be ", 1)[1].rsplit(", got", 1)[0] if problems else ""
-            table[key] = (KIND_MEANING[kind], check)
+            check = range_check(key) if kind in ("int", "float") else None
+            table[key] = (KIND_MEANING[kind], check.meaning if check is not None else "")
     own = [
         (f"`{key}`", check.meaning, "" if check.default is None else f"`{check.default}`")
         for key, check in OWN_KEYS.items()

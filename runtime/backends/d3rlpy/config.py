@@ -232,18 +232,33 @@ def _type_problem(schema: Schema, key: str, value: Any) -> str | None:
     return None
 
 
-def _range_problems(schema: Schema, config: Mapping[str, Any]) -> list[str]:
-    """The ranges of the fields users tune most (d3rlpy checks none of them)."""
+RANGES: Mapping[str, ValueCheck] = MappingProxyType(
+    {
+        "batch_size": ValueCheck((int, float), lambda v: v >= 1, ">= 1"),
+        "n_critics": ValueCheck((int, float), lambda v: v >= 1, ">= 1"),
+        "target_update_interval": ValueCheck((int, float), lambda v: v >= 1, ">= 1"),
+        "gamma": ValueCheck((int, float), lambda v: 0 < v <= 1, "in (0, 1]"),
+    }
+)
+"""The ranges of the fields users tune most (d3rlpy checks none of them); every ``*learning_rate`` field has
+:data:`LEARNING_RATE`'s. Data, so that the reference page (scripts/reference_docs.py) prints them as they are."""
+LEARNING_RATE = ValueCheck((int, float), lambda v: v > 0, "> 0")
+
+
+def range_check(key: str) -> ValueCheck | None:
+    """The range a d3rlpy config field is held to, or None."""
+    return RANGES.get(key) or (LEARNING_RATE if key.endswith("learning_rate") else None)
+
+
+def _range_problems(config: Mapping[str, Any]) -> list[str]:
+    """The values outside their field's range: the fields of :data:`RANGES` first, then the learning rates."""
+    keys = [key for key in RANGES if key in config]
+    keys += [key for key in config if key not in RANGES and key.endswith("learning_rate")]
     problems = []
-    for key in ("batch_size", "n_critics", "target_update_interval"):
-        if key in config and key in schema.kinds and isinstance(config[key], (int, float)) and config[key] < 1:
-            problems.append(f"'{key}' must be >= 1, got {config[key]}")
-    for key in ("gamma",):
-        if key in config and isinstance(config[key], (int, float)) and not 0 < config[key] <= 1:
-            problems.append(f"'{key}' must be in (0, 1], got {config[key]}")
-    for key in [k for k in config if k.endswith("learning_rate")]:
-        if isinstance(config[key], (int, float)) and config[key] <= 0:
-            problems.append(f"'{key}' must be > 0, got {config[key]}")
+    for key in keys:
+        check, value = range_check(key), config[key]
+        if check is not None and isinstance(value, check.types) and not check.predicate(value):
+            problems.append(f"'{key}' must be {check.meaning}, got {value}")
     return problems
 
 
@@ -279,7 +294,7 @@ def check_config(
         return problems
     if factories is not None and serialized:
         problems += factories(serialized)
-    return problems + _range_problems(schema, config)
+    return problems + _range_problems(config)
 
 
 class D3rlpyValidator(ConfigValidator):

@@ -46,7 +46,7 @@ def _in_range(predicate: Any, meaning: str) -> ValueCheck:
 
 
 # Range checks for the keys users tune most; RLlib checks the rest when it builds.
-_RANGES: Mapping[str, ValueCheck] = MappingProxyType(
+RANGES: Mapping[str, ValueCheck] = MappingProxyType(
     {
         "lr": _in_range(lambda v: v > 0, "a number > 0"),
         "gamma": _in_range(lambda v: 0 <= v <= 1, "a number in [0, 1]"),
@@ -98,7 +98,7 @@ _RANGES: Mapping[str, ValueCheck] = MappingProxyType(
     }
 )
 # The same for model settings (``model_config.<key>``). RLlib clips log standard deviations at +-20.
-_MODEL_RANGES: Mapping[str, ValueCheck] = MappingProxyType(
+MODEL_RANGES: Mapping[str, ValueCheck] = MappingProxyType(
     {
         "log_std_init": _in_range(
             lambda v: -20 <= v <= 20, "a number in [-20, 20] (the log of the initial standard deviation)"
@@ -219,14 +219,14 @@ def value_problem(key: str, value: Any, kind: str | None) -> str | None:
     if key in _AUTO_OR_NUMBER and isinstance(value, str) and value == "auto":
         return None
     if key in SCHEDULABLE and isinstance(value, (list, tuple)):
-        return _schedule_problem(name, value, _RANGES[key].meaning if key in _RANGES else "a number")
-    return _type_problem(name, value, kind) or _range_problem(name, value, _RANGES.get(key))
+        return _schedule_problem(name, value, RANGES[key].meaning if key in RANGES else "a number")
+    return _type_problem(name, value, kind) or _range_problem(name, value, RANGES.get(key))
 
 
 def model_value_problem(sub: str, value: Any, kind: str | None) -> str | None:
     """The problem with ``value`` of the model setting ``rl.training.config.model_config.<sub>``, or None."""
     name = f"{PREFIX}model_config.{sub}"
-    return _type_problem(name, value, kind) or _range_problem(name, value, _MODEL_RANGES.get(sub))
+    return _type_problem(name, value, kind) or _range_problem(name, value, MODEL_RANGES.get(sub))
 
 
 def as_typed(problem: str, name: str, typed: str) -> str:
