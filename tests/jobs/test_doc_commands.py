@@ -44,6 +44,7 @@ from tests.conftest import REPO_ROOT, rlrt_env
 from tests.doc_commands import (
     DOC,
     NOTEBOOKS,
+    TINY_STOP,
     VENV_BIN,
     Cmd,
     assert_shows,
@@ -87,11 +88,16 @@ TOUR_CURL = c(
     "-d '{\"instances\": [[0.0, 0.0, 0.0, 0.0]]}'",
 )
 TOUR_MLFLOW = c(README, "rlrt train --track mlflow")
-TOUR_TINY = (
-    "--set rl.training.stop.training_iteration=1 --set rl.training.config.train_batch_size_per_learner=400 "
-    "--set rl.training.config.minibatch_size=200 --set record_video_every=0"
+TOUR_TINY = " ".join(
+    f"--set {key}={value}"
+    for key, value in {
+        **TINY_STOP,
+        "rl.training.config.train_batch_size_per_learner": 400,
+        "rl.training.config.minibatch_size": 200,
+        "record_video_every": 0,
+    }.items()
 )
-"""What the tour's ``rlrt`` adds to ``rlrt train``: one small iteration, no video."""
+"""What the tour's ``rlrt`` adds to ``rlrt train``: the other doc tests' tiny stop, in a small iteration, no video."""
 # NOTEBOOKS 1: Roboschool.
 PRESETS = c(NOTEBOOKS, "rlrt presets")
 REACHER_TRAIN = c(NOTEBOOKS, "rlrt train --preset reacher-ppo --set rl.training.config.num_sgd_iter=10")
