@@ -29,7 +29,7 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import Any, Callable, Mapping, Protocol, TextIO
+from typing import Any, Callable, Literal, Mapping, Protocol, TextIO, get_args
 
 from runtime.errors import UserError
 
@@ -41,7 +41,8 @@ MAX_PARAM = 6000
 """MLflow's longest parameter value (its ``MAX_PARAM_VAL_LENGTH``); longer settings are cut with a mark."""
 
 
-WANDB_MODES = ("offline", "online", "disabled", "shared")
+WandbMode = Literal["offline", "online", "disabled", "shared"]
+WANDB_MODES: tuple[WandbMode, ...] = get_args(WandbMode)
 """The values of W&B's ``WANDB_MODE`` that ``wandb.init`` takes."""
 STATUS_EXIT = {"FINISHED": 0, "FAILED": 1, "KILLED": 130}
 """A run's end as W&B records it (an exit code: 0 finished, else failed; 130 as for Ctrl-C)."""
@@ -210,7 +211,7 @@ class WandbTracker:
                 config=dict(params),
                 tags=[f"{key}={value}"[:64] for key, value in tags.items()],
                 dir=str(where),
-                mode=None if os.environ.get("WANDB_MODE") else "offline",  # W&B reads its own setting
+                mode=mode,
                 settings=wandb.Settings(console="off", silent=True, disable_git=True, save_code=False),
             )
         except Exception as exc:  # W&B's own errors name the mode, folder or login problem: said, not swallowed
