@@ -134,5 +134,5 @@ def coerce_value(value: Any, types: tuple[type, ...]) -> Any:
 
 def check_value(key: str, value: Any, check: ValueCheck) -> str | None:
     """``check.problem(key, value)``: a problem description for ``value`` under ``check``, or None if it is fine
-    (the function form, for callers such as runtime.evaluate.evaluator)."""
+    (the function form, for callers such as runtime.evaluate.settings)."""
     return check.problem(key, value)

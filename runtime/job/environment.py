@@ -271,7 +271,7 @@ def load_environment(base_dir: Path | str | None = None) -> JobEnvironment:
             )
     files = read_config_files(config)  # a malformed file is a UserError naming it
     os.environ[BASE_DIR_ENV] = str(base)
-    # sagemaker-training makes <base>/code when it is imported; a job tree has one (runtime.offline.dataset.code_dirs).
+    # sagemaker-training makes <base>/code when it is imported; a job tree has one (runtime.offline.sources.code_dirs).
     try:
         (base / CODE_DIR_IN_TREE).mkdir(exist_ok=True)
     except OSError:
