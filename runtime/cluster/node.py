@@ -21,6 +21,8 @@ from runtime.cluster.plan import POLL_S, STOP_GRACE_S, TEMP_DIR_ENV, TOKEN_ENV
 from runtime.errors import JobInterrupted, UserError
 
 log = logging.getLogger(__name__)
+RAY_WORKER_NICENESS = "RAY_worker_niceness"
+"""Ray's internal setting for the nice value of the workers a node starts (``ray_config_def.h``; Ray's default 15)."""
 
 
 def ray_auth_environment() -> dict[str, str]:
@@ -89,9 +91,17 @@ def host_and_port(address: str) -> tuple[str, int] | None:
     return host, int(port)
 
 
-def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
-    """Ask the kernel to SIGTERM this child when the process that started it dies (even by SIGKILL)."""
-    os.setsid()
+def die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
+    """Put this child in a process group of its own and ask the kernel to SIGTERM it when the process that started
+    it dies (even by SIGKILL).
+
+    A process group, not a session: a terminal's Ctrl-C and a ``kill -TERM -PGID`` reach the starter only, which
+    stops the child itself, while the child stays in the starter's session. Linux's scheduler (autogroup, on by
+    default) shares the CPUs between sessions first and reads nice values only within one, so a child in a session
+    of its own got half the machine beside a nice-19 load started from the job's terminal, as if that load were not
+    niced (bench/results/history.md).
+    """
+    os.setpgid(0, 0)
     try:
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
     except OSError:
@@ -102,8 +112,8 @@ class RayNode:
     """One ``ray start --block`` process: this host's Ray node, its object store sized to this host's ``/dev/shm``
     (:mod:`runtime.cluster.object_store`). Stopping it stops every Ray process it started.
 
-    It runs in a session of its own (a terminal's Ctrl-C reaches the job, which stops it, not Ray directly), and the
-    kernel sends it SIGTERM when the process that started it dies, even by SIGKILL (``ray start --block`` then stops
+    It runs in a process group of its own (a terminal's Ctrl-C reaches the job, which stops it, not Ray directly), and
+    the kernel sends it SIGTERM when the process that started it dies, even by SIGKILL (``ray start --block`` then stops
     its node's processes). ``env``: its environment (default: this process's, with the cluster's authentication
     settings); ``temp_dir``: Ray's folder (default: ``$RLRT_RAY_TEMP_DIR``, else Ray's own); ``output``: a file for
     what it prints (default: the job's log). Its dashboard agent listens on a port the kernel picked unless ``args``
@@ -139,15 +149,27 @@ class RayNode:
         if temp_dir:
             command.append(f"--temp-dir={temp_dir}")
         env = {**(env if env is not None else {**os.environ, **ray_auth_environment()}), "RAY_USAGE_STATS_ENABLED": "0"}
+        # Ray starts its workers at nice 15 (its services stay responsive beside them); a job's workers are its env
+        # runners, its main work, and at 15 a nice-19 background load took ~30 % of their CPU. A user's own setting
+        # wins.
+        env.setdefault(RAY_WORKER_NICENESS, "0")
         env.pop("RAY_ADDRESS", None)
         env.pop("RAY_AUTH_TOKEN_PATH", None)
         if output is None:
             log.info("starting the Ray node: %s", " ".join(command[command.index("start") :]))
         else:
             print("$", " ".join(command[command.index("start") :]), file=output, flush=True)
-        # preexec_fn is needed for PR_SET_PDEATHSIG (no Popen argument sets it); it runs setsid and prctl through an
-        # already-loaded libc, and imports nothing, so Python's caveat about threads does not bite here.
-        self.process = subprocess.Popen(command, env=env, stdout=output, stderr=output, preexec_fn=_die_with_parent)  # noqa: PLW1509
+        # preexec_fn is needed for PR_SET_PDEATHSIG (no Popen argument sets it); it runs setpgid and prctl through an
+        # already-loaded libc, and imports nothing, so Python's caveat about threads does not bite here. No stdin: a
+        # background process group that read the job's terminal would be stopped by it (SIGTTIN).
+        self.process = subprocess.Popen(
+            command,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=output,
+            stderr=output,
+            preexec_fn=die_with_parent,  # noqa: PLW1509
+        )
 
     def exit_code(self) -> int | None:
         return self.process.poll()

@@ -196,10 +196,10 @@ def cpus_for_trials(spec: TuningSpec, out: Any) -> int:
 
 
 def _own_ray(num_cpus: int) -> tuple[RayNode, Path]:
-    """Start the trials' Ray as a node of its own (``ray start --head`` in a session of its own, as a training job's
-    Ray) and join it. With ``ray.init(address="local")`` Ray's processes were in this process's group, so a SIGTERM
-    to the group (SageMaker's stop, ``kill -TERM -PGID``) killed the raylet under Ray Tune's graceful stop, which
-    then waited without end; now only this process gets it, and stops the trials. Its own folder and port: never a
+    """Start the trials' Ray as a node of its own (``ray start --head`` in a process group of its own, as a training
+    job's Ray) and join it. With ``ray.init(address="local")`` Ray's processes were in this process's group, so a
+    SIGTERM to the group (SageMaker's stop, ``kill -TERM -PGID``) killed the raylet under Ray Tune's graceful stop,
+    which then waited without end; now only this process gets it, and stops the trials. Its own folder and port: never a
     cluster named by RAY_ADDRESS or by a stale ``ray_current_cluster`` file an earlier ``ray start`` left behind."""
     import ray  # heavy: Ray and RLlib (~4 s)
 

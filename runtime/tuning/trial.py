@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ctypes
 import json
 import math
 import os
@@ -16,6 +15,7 @@ from typing import Any, Iterator, Mapping
 
 import psutil
 
+from runtime.cluster.node import die_with_parent
 from runtime.config import hyperparameters as hp
 from runtime.job.environment import prepare_local_tree
 from runtime.names import BASE_DIR_ENV, NUM_CPUS_ENV, NUM_GPUS_ENV
@@ -25,14 +25,6 @@ METRIC_LINE = re.compile(r"^(episode_reward_mean|training_iteration): ([-+]?[0-9
 JOB_LOG = "job.log"
 JOB_PID = "job.pid"
 JOB_STOP_TIMEOUT_S = 90.0
-
-
-def _die_with_parent() -> None:  # pragma: no cover - runs in the child
-    os.setsid()
-    try:
-        ctypes.CDLL("libc.so.6").prctl(1, signal.SIGTERM)
-    except OSError:
-        pass
 
 
 def _start_trial_job(
@@ -64,7 +56,7 @@ def _start_trial_job(
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,
-            preexec_fn=_die_with_parent,  # noqa: PLW1509
+            preexec_fn=die_with_parent,  # noqa: PLW1509
         )
     (base / JOB_PID).write_text(f"{process.pid}\n")
     return process, hyperparameters

@@ -239,7 +239,8 @@ def test_ctrl_c_lists_the_finished_trials_and_never_calls_an_interrupted_one_com
     trial is stopped (its job saves a checkpoint and writes its model/ from it), the table lists the first as
     completed and the second as interrupted, the best is the completed one, exit 130 or 143, and none of Ray's resume
     advice (`Tuner.restore`) is printed. The signal goes to the process group, as a terminal's Ctrl-C and SageMaker's
-    stop send it: the trials' Ray runs in a session of its own, so it is not killed under Ray Tune's graceful stop."""
+    stop send it: the trials' Ray runs in a process group of its own, so it is not killed under Ray Tune's graceful
+    stop."""
     import os
     import signal
     import subprocess

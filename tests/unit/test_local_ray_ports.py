@@ -195,3 +195,27 @@ def test_a_jobs_own_ray_runs_without_a_client_server_or_an_autoscaler_monitor() 
         assert not any("ray.util.client.server" in c or "autoscaler" in c for c in commands), commands
     finally:
         local.stop()
+
+
+def test_the_jobs_ray_shares_its_session_and_its_workers_its_nice_value() -> None:
+    """Linux shares the CPUs between sessions before it reads nice values (autogroup, on by default): with Ray in a
+    session of its own, and its workers at Ray's nice 15, a nice-19 background load took ~40 % of a Hopper job's env
+    runners' time (bench/results/history.md). The node is in this process's session, in a process group of its own
+    (a terminal's Ctrl-C reaches the job only), and a worker runs at this process's nice value."""
+    import ray
+
+    local = LocalRay(num_cpus=1, num_gpus=0)
+    try:
+        local.connect()
+
+        @ray.remote
+        def where() -> tuple[int, int]:
+            return os.getsid(0), os.getpriority(os.PRIO_PROCESS, 0)
+
+        session, nice = ray.get(where.remote())
+        assert session == os.getsid(0)
+        assert nice == os.getpriority(os.PRIO_PROCESS, 0)
+        assert os.getsid(local.node.process.pid) == os.getsid(0)
+        assert os.getpgid(local.node.process.pid) == local.node.process.pid != os.getpgid(0)
+    finally:
+        local.stop()

@@ -196,16 +196,17 @@ def test_the_toolkit_lines_rlrt_rewords_are_the_toolkits_own() -> None:
 
 
 def test_the_internal_ray_settings_rlrt_sets_are_read_by_the_raylet() -> None:
-    """``runtime/backends/rllib/ray_process.py`` and ``runtime/tuning/runner.py`` set two of Ray's internal settings
-    (``RAY_<name>`` environment variables, read by the raylet's ``ray_config_def.h``; not documented): no idle worker
-    prestarted per CPU, and Ray's workers kept in the node's process group. The raylet binary holds each name; an
+    """``runtime/backends/rllib/ray_process.py`` and ``runtime/tuning/runner.py`` set two of Ray's internal settings,
+    ``runtime/cluster/node.py`` a third (``RAY_<name>`` environment variables, read by the raylet's
+    ``ray_config_def.h``; not documented): no idle worker prestarted per CPU, Ray's workers kept in the node's
+    process group and started at the job's nice value. The raylet binary holds each name; an
     upgrade that drops one would make the variable a silent no-op."""
     from pathlib import Path
 
     import ray  # heavy: Ray
 
     raylet = (Path(ray.__file__).parent / "core" / "src" / "ray" / "raylet" / "raylet").read_bytes()
-    for name in (b"prestart_worker_first_driver", b"process_group_cleanup_enabled"):
+    for name in (b"prestart_worker_first_driver", b"process_group_cleanup_enabled", b"worker_niceness"):
         assert name in raylet, name
 
 
