@@ -26,6 +26,7 @@ from __future__ import annotations
 import difflib
 import json
 from abc import ABC, abstractmethod
+from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any, Callable, Iterable, Mapping
 
@@ -156,6 +157,43 @@ class ConfigValidator(ABC):
         return frozenset()
 
 
+@dataclass(frozen=True)
+class PresetChoice:
+    """The preset a job trains from, chosen and loaded once (:func:`choose_preset`)."""
+
+    name: str
+    """The preset (name, alias or file) the job names, else the shipped one tuned for its environment and algorithm
+    (:func:`runtime.config.presets.preset_for_job`), else the default preset."""
+    named: bool
+    """Whether the job names it (``preset``, ``RLRAY_PRESET``, ``RLCOACH_PRESET``)."""
+    preset: Preset | None
+    """The preset, parsed; None when :attr:`error` says why it could not be."""
+    error: Exception | None = None
+    """Why there is no preset (conflicting names, an unknown one, a file that does not parse): raised by
+    :func:`resolve`, after the problems it names first, not where the preset was chosen."""
+
+
+def choose_preset(given: Mapping[str, Any], default_preset: str = DEFAULT_PRESET) -> PresetChoice:
+    """Choose and load the preset of the hyperparameters ``given`` (without ``sagemaker_*``), once: never raises (an
+    Exception is kept in :attr:`PresetChoice.error`), so that a job can choose it before anything is checked."""
+    keys = [k for k in (PRESET, *PRESET_ALIASES) if k in given]
+    name = default_preset
+    try:
+        if len(keys) > 1 and len({str(given[k]) for k in keys}) > 1:
+            raise UserError("Conflicting presets: " + ", ".join(f"{k}={given[k]!r}" for k in keys) + ". Give only one.")
+        if keys:
+            value = given[keys[0]]
+            if not isinstance(value, str) or not value.strip():
+                raise UserError(f"'{keys[0]}' must be a preset name, got {json.dumps(value, default=str)}.")
+            name = value
+        else:  # RLlib's own key names the environment too
+            name = preset_for_job(default_preset, given.get(ENV, given.get(CONFIG_PREFIX + "env")), given.get(RUN))
+        job_env = given.get(ENV)  # it picks an RL Zoo file's section
+        return PresetChoice(name, bool(keys), load_preset(name, env=job_env if isinstance(job_env, str) else None))
+    except Exception as exc:  # noqa: BLE001 - kept for resolve, which reports it in its turn
+        return PresetChoice(name, bool(keys), None, exc)
+
+
 Rewrite = Callable[[Preset, Mapping[str, Any]], "tuple[dict[str, Any], dict[str, Any], list[str]]"]
 """A hyperparameter dialect: ``(preset, given) -> (given in this module's grammar, accepted extras, problems)``."""
 
@@ -166,6 +204,7 @@ def resolve(
     default_preset: str = DEFAULT_PRESET,
     num_cpus: int | None = None,
     rewrite: Rewrite | None = None,
+    chosen: PresetChoice | None = None,
 ) -> TrainingSpec:
     """Resolve SageMaker hyperparameters on top of a preset into a checked :class:`TrainingSpec`.
 
@@ -173,7 +212,8 @@ def resolve(
     (``backend``: the one ``rl.training.backend`` names, else None). ``num_cpus`` sizes the env runners when neither
     the preset nor the hyperparameters do. ``rewrite`` translates another product's hyperparameter names (e.g.
     DeepRacer's ``batch_size``, ``discount_factor``) into this grammar once the preset is known; the extras it
-    accepts land in ``TrainingSpec.extras`` and its problems are reported with the others.
+    accepts land in ``TrainingSpec.extras`` and its problems are reported with the others. ``chosen``: the preset
+    :func:`choose_preset` chose for these hyperparameters (a job's plan holds it), else chosen here.
     """
     given = {k: v for k, v in hyperparameters.items() if not k.startswith(SAGEMAKER_PREFIX) and k != TUNING_OBJECTIVE}
     problems: list[str] = limit_problems(given)
@@ -181,28 +221,19 @@ def resolve(
         raise UserError(format_problems(problems))
     original = dict(given)
 
-    preset_name = default_preset
-    preset_keys = [k for k in (PRESET, *PRESET_ALIASES) if k in given]
-    if len(preset_keys) > 1 and len({str(given[k]) for k in preset_keys}) > 1:
-        raise UserError(
-            "Conflicting presets: " + ", ".join(f"{k}={given[k]!r}" for k in preset_keys) + ". Give only one."
-        )
-    if preset_keys:
-        value = given[preset_keys[0]]
-        if not isinstance(value, str) or not value.strip():
-            raise UserError(f"'{preset_keys[0]}' must be a preset name, got {json.dumps(value, default=str)}.")
-        preset_name = value
-    job_env = given.get(ENV)  # it picks an RL Zoo file's section
-    if not preset_keys:
+    if chosen is None:
+        chosen = choose_preset(given, default_preset)
+    if chosen.error is not None:  # raised here, after the limits, whenever the preset was chosen
+        raise chosen.error
+    assert chosen.preset is not None  # loaded whenever there is no error
+    if not chosen.named and chosen.name != default_preset:
         named_env = given.get(ENV, given.get(CONFIG_PREFIX + "env"))  # RLlib's own key names it too
-        preset_name = preset_for_job(default_preset, named_env, given.get(RUN))
-        if preset_name != default_preset:
-            line = (
-                f"rlrt: no preset named: {named_env} trains with its shipped preset {preset_name} (tuned for it; "
-                "`rlrt presets` lists them, --preset picks another)"
-            )
-            say_once(line, line)
-    preset: Preset = load_preset(preset_name, env=job_env if isinstance(job_env, str) else None)
+        line = (
+            f"rlrt: no preset named: {named_env} trains with its shipped preset {chosen.name} (tuned for it; "
+            "`rlrt presets` lists them, --preset picks another)"
+        )
+        say_once(line, line)
+    preset: Preset = chosen.preset
     dialect_extras: dict[str, Any] = {}
     if rewrite is not None:
         given, dialect_extras, rewrite_problems = rewrite(preset, given)
@@ -270,7 +301,7 @@ def resolve(
     stop, stop_problems = check_stop(raw_stop, stop_keys)
     problems += stop_problems
     translated, env_additions, translate_problems = backend.translate(algorithm, config_overrides)
-    choice = JobChoice(preset, bool(preset_keys), env, algorithm, preset_algorithm, default_preset)
+    choice = JobChoice(preset, chosen.named, env, algorithm, preset_algorithm, default_preset)
     settings = job_settings(choice, env_config, translated, backend.environment_settings(algorithm))
     translated_preset, preset_env, preset_problems = backend.translate(algorithm, settings.config)
     problems += [f"{preset.where}: {p}" for p in preset_problems] + translate_problems
@@ -301,7 +332,7 @@ def resolve(
             problems.append(f"{preset.where}: {problem}")
     # As in SageMaker RL, the user's stop criteria update the preset's; training stops at the first one met. A job that
     # names no preset but another environment gets that environment's reward stop, not the preset's.
-    preset_stop = preset.stop if preset_keys or same_env(env, preset.env) else stop_for_env(preset.stop, env)
+    preset_stop = preset.stop if chosen.named or same_env(env, preset.env) else stop_for_env(preset.stop, env)
     merged_stop = {**preset_stop, **stop}
     if problems:
         raise UserError(format_problems(problems))
