@@ -280,7 +280,11 @@ class Plugins:
     def training_backend(self, spec: TrainingSpec) -> BackendFactory:
         """The backend that trains ``spec`` (:meth:`backend_for`), refused with a :class:`UserError` when the family
         that owns the environment does not work with it (:attr:`Family.backends`)."""
-        backend = self.backend_for(spec.algorithm, spec.backend)
+        return self.fitting_backend(self.backend_for(spec.algorithm, spec.backend), spec)
+
+    def fitting_backend(self, backend: BackendFactory, spec: TrainingSpec) -> BackendFactory:
+        """``backend``, already chosen for ``spec`` (a job's plan holds it), refused with a :class:`UserError` when the
+        family that owns the environment does not work with it (:attr:`Family.backends`)."""
         family = self.family_for(spec.env)
         if family is not None and backend.name not in family.backends:
             raise UserError(

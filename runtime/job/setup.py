@@ -3,8 +3,9 @@ environment, clear a stale failure, merge command-line overrides, resolve hyperp
 failure path.
 
 - :func:`run_in_job` runs a command's body inside a job (``rlrt train``, ``evaluate``, ``deepracer-evaluate``, ...);
-- :func:`resolve_spec` turns hyperparameters into a checked :class:`TrainingSpec` (the backend's validator and the
-  environment family's dialect) for ``rlrt train`` and ``rlrt tune`` alike;
+- :func:`resolve_plan` completes a job's plan (:mod:`runtime.job.plan`) with its checked :class:`TrainingSpec` (the
+  plan's backend's validator and the environment family's dialect, on the plan's preset); :func:`resolve_spec` does
+  it for bare hyperparameters (``rlrt tune``'s samples);
 - :func:`runtime.job.env_config.job_env_config` maps the job's channels into an environment's ``env_config``.
 """
 
@@ -25,10 +26,11 @@ from runtime.config import hyperparameters as hp
 from runtime.config.presets import DEFAULT_PRESET
 from runtime.config.spec import TrainingSpec
 from runtime.config.threads import choose_threads, layout_of
-from runtime.contracts import Plugins
+from runtime.contracts import ConfigValidator, Plugins
 from runtime.errors import TreeBusy, UserError, keep_room_for_failure, run_job
 from runtime.job.context import Job
 from runtime.job.environment import load_environment, prepare_local_tree
+from runtime.job.plan import JobPlan, plan_job
 from runtime.job.tree import claim_tree, discard_unused_tree, locate_tree
 from runtime.paths import describe_os_error, guarded, path_error
 from runtime.names import (
@@ -308,18 +310,37 @@ def resolve_spec(
     default_preset: str = DEFAULT_PRESET,
     num_gpus: int = 0,
 ) -> TrainingSpec:
-    """Resolve hyperparameters into a checked spec: the configuration check of the backend that trains the algorithm,
-    the dialect of the environment's family (DeepRacer's names), and a backend the family works with. The one
-    resolution ``rlrt train`` and ``rlrt tune`` share. With ``num_cpus``, the threads of the job's processes are
-    chosen for that layout (:mod:`runtime.config.threads`)."""
+    """Resolve hyperparameters into a checked spec (:func:`resolve_plan` of their :func:`plan_job`): the one
+    resolution ``rlrt train`` and ``rlrt tune`` share."""
+    spec = resolve_plan(plan_job(hyperparameters, plugins, default_preset), plugins, num_cpus, num_gpus).spec
+    assert spec is not None  # resolve_plan completes the plan or raises
+    return spec
+
+
+def resolve_plan(plan: JobPlan, plugins: Plugins, num_cpus: int | None = None, num_gpus: int = 0) -> JobPlan:
+    """Complete ``plan`` with its checked spec: the configuration check of the plan's backend, the dialect of the
+    environment's family (DeepRacer's names), and a backend the family works with, on the plan's preset (parsed
+    once, when the plan was made). With ``num_cpus``, the threads of the job's processes are chosen for that layout
+    (:mod:`runtime.config.threads`); a multi-host job completes its plan again with the cluster's CPUs."""
+
+    def validator(algorithm: str, backend: str | None) -> ConfigValidator:
+        # The algorithm and backend hp.resolve reads are the ones the plan chose its backend for (a family's dialect
+        # renames settings, never these): the plan's backend, or why there is none.
+        if plan.backend is None:
+            assert plan.problem is not None  # the plan names an algorithm whenever there is a preset to resolve on
+            raise plan.problem
+        return plan.backend.validator()
+
     spec = hp.resolve(
-        hyperparameters,
-        plugins.validator_for,
-        default_preset=default_preset,
+        plan.hyperparameters,
+        validator,
+        default_preset=plan.default_preset,
         num_cpus=num_cpus,
         rewrite=plugins.rewrite_hyperparameters,
+        chosen=plan.choice,
     )
-    plugins.training_backend(spec)  # a family refuses a backend it does not work with here, before any start-up
-    if num_cpus is None:
-        return spec
-    return replace(spec, threads=choose_threads(layout_of(spec.config, num_cpus, num_gpus)))
+    assert plan.backend is not None  # hp.resolve asked validator() for it
+    plugins.fitting_backend(plan.backend, spec)  # a family refuses a backend it does not work with, before any start-up
+    if num_cpus is not None:
+        spec = replace(spec, threads=choose_threads(layout_of(spec.config, num_cpus, num_gpus)))
+    return replace(plan, spec=spec)

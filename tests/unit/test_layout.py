@@ -64,6 +64,7 @@ FLOORS: tuple[tuple[str, tuple[str, ...]], ...] = (
         "core",
         (
             "runtime.job.setup",
+            "runtime.job.plan",
             "runtime.train",
             "runtime.evaluate.evaluator",
             "runtime.evaluate.loaders",
