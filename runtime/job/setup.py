@@ -157,7 +157,7 @@ def hyperparameter_sources(stored: Mapping[str, Any], given: Mapping[str, Any], 
 def run_in_job(
     base_dir: Path | None,
     overrides: Mapping[str, Any] | Callable[[], Mapping[str, Any]] | None,
-    hint: str,
+    hint: str | Callable[[], str],
     body: Callable[[Job], int | None],
     force: bool = False,
     training: bool = False,
@@ -166,8 +166,9 @@ def run_in_job(
     """Run ``body`` inside the job found from ``base_dir`` (see :func:`runtime.job.tree.find_base_dir`) through the
     one failure path; returns the process exit code. ``overrides`` may be a function (reading a ``--hyperparameters``
     file): its error then ends in the job's failure file like any other. A new ``./rlrt-jobs`` tree whose job failed
-    before producing anything is removed (:func:`runtime.job.tree.discard_unused_tree`); ``force``: see
-    :func:`start_afresh`; ``training`` and ``announce``: see :func:`open_job`."""
+    before producing anything is removed (:func:`runtime.job.tree.discard_unused_tree`); ``hint``: what such a tree
+    is named after (a function: called only then); ``force``: see :func:`start_afresh`; ``training`` and
+    ``announce``: see :func:`open_job`."""
     root, local, claimed = locate_tree(base_dir, hint, claim=True)
     # A training job rerun in a tree an earlier one laid out: the tree is as local as it was then (its resourceconfig
     # only says that someone made it). An evaluation leaves a training tree's hyperparameters as they are.

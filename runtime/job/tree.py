@@ -10,6 +10,7 @@ import shutil
 import sys
 import time
 from pathlib import Path
+from typing import Callable
 
 from runtime.errors import UserError
 from runtime.names import (
@@ -32,17 +33,20 @@ from runtime.names import (
 LOCAL_JOBS_DIR = Path("rlrt-jobs")
 
 
-def find_base_dir(base_dir: Path | None, preset_hint: str, claim: bool = False) -> tuple[Path, bool]:
+def find_base_dir(
+    base_dir: Path | None, preset_hint: str | Callable[[], str], claim: bool = False
+) -> tuple[Path, bool]:
     """Where this job's tree is, and whether it is a local tree we create (not one SageMaker or docker made).
 
     Order: an explicit ``--base-dir``; ``$SAGEMAKER_BASE_DIR``; ``/opt/ml`` when it holds a job configuration
     (SageMaker, ``docker run``); else a new folder ``./rlrt-jobs/<name>-<time>`` laid out like ``/opt/ml``. With
     ``claim`` that new folder is made here, atomically, under a name no other launch has (see :func:`claim_tree`).
+    ``preset_hint`` (what ``<name>`` is made of) may be a function, called only when a new folder is named.
     """
     return locate_tree(base_dir, preset_hint, claim)[:2]
 
 
-def locate_tree(base_dir: Path | None, preset_hint: str, claim: bool) -> tuple[Path, bool, bool]:
+def locate_tree(base_dir: Path | None, preset_hint: str | Callable[[], str], claim: bool) -> tuple[Path, bool, bool]:
     """:func:`find_base_dir`, and whether the tree is a new one this launch claimed under ``./rlrt-jobs``."""
     if base_dir is not None:
         return base_dir.resolve(), not (base_dir / CONFIG_DIR / RESOURCE_CONFIG_JSON).is_file(), False
@@ -51,7 +55,8 @@ def locate_tree(base_dir: Path | None, preset_hint: str, claim: bool) -> tuple[P
         return path, not (path / CONFIG_DIR / RESOURCE_CONFIG_JSON).is_file(), False
     if (DEFAULT_BASE_DIR / CONFIG_DIR / HYPERPARAMETERS_JSON).is_file():
         return DEFAULT_BASE_DIR, False, False
-    name = f"{tree_name(preset_hint)}-{time.strftime('%Y%m%d-%H%M%S')}"
+    hint = preset_hint() if callable(preset_hint) else preset_hint
+    name = f"{tree_name(hint)}-{time.strftime('%Y%m%d-%H%M%S')}"
     if not claim:
         return (LOCAL_JOBS_DIR / name).resolve(), True, False
     return claim_tree(LOCAL_JOBS_DIR, name), True, True

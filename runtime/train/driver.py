@@ -24,7 +24,7 @@ from typing import Any, Mapping, TextIO
 from runtime.collector import start_up
 from runtime.config import hyperparameters as hp
 from runtime.config.spec import TrainingSpec
-from runtime.contracts import EarlyStart, Plugins, TrainingSession
+from runtime.contracts import BackendFactory, EarlyStart, Plugins, TrainingSession
 from runtime.errors import JobInterrupted, UserError
 from runtime.evaluate.evaluator import evaluate_policy
 from runtime.job.environment import JobEnvironment
@@ -97,6 +97,7 @@ def train(
     cluster: Any = None,
     early_start: EarlyStart | None = None,
     console: str | None = None,
+    backend: BackendFactory | None = None,
 ) -> TrainResult:
     """Train ``spec`` in the job ``job`` with the backend of ``plugins`` that trains its algorithm; returns how it
     ended. SIGTERM or SIGINT (:mod:`runtime.stop_signals`) raises :class:`JobInterrupted` once the job has kept what
@@ -104,16 +105,20 @@ def train(
 
     ``cluster``: the multi-host Ray cluster this driver is already connected to (see runtime.cluster);
     ``early_start``: what the backend started while the spec resolved (handed to its session); ``console``: what
-    stdout shows of each iteration (``rlrt train --quiet``, ``--verbose``; None: :func:`console_mode` decides).
+    stdout shows of each iteration (``rlrt train --quiet``, ``--verbose``; None: :func:`console_mode` decides);
+    ``backend``: the one the job's plan chose for ``spec`` (:mod:`runtime.job.plan`; None: chosen here, for a caller
+    without a plan).
     """
     with STOPS.handling():
-        return _train(job, spec, plugins, stream or sys.stdout, cluster, early_start, console)
+        chosen = backend if backend is not None else plugins.training_backend(spec)
+        return _train(job, spec, plugins, chosen, stream or sys.stdout, cluster, early_start, console)
 
 
 def _train(
     job: JobEnvironment,
     spec: TrainingSpec,
     plugins: Plugins,
+    factory: BackendFactory,
     out: TextIO,
     cluster: Any,
     early_start: EarlyStart | None,
@@ -126,7 +131,7 @@ def _train(
     try:
         mark("build")
         with start_up():  # building imports what the first use needs (torch's optimizer: torch._dynamo)
-            backend, spec, env_id = build_session(job, spec, plugins, hooks, out, cluster, early_start)
+            backend, spec, env_id = build_session(job, spec, factory, hooks, out, cluster, early_start)
         STOPS.check()  # ray.init replaced the handler
         mark("built")
         checkpoints = CheckpointManager(job.checkpoint_dir, spec.checkpoint_keep, config=spec.config)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import shlex
 import sys
 from dataclasses import replace
@@ -15,15 +14,15 @@ from runtime.cluster.plan import ClusterPlan
 from runtime.collector import start_up
 from runtime.config import hyperparameters as hp
 from runtime.config.limits import limit_problems
-from runtime.config.presets import DEFAULT_PRESET, load_preset, preset_for_job
+from runtime.config.presets import DEFAULT_PRESET
 from runtime.config.stop import same_env, stop_note
 from runtime.contracts import BackendFactory, EarlyStart, Plugins
 from runtime.errors import EXIT_SIGHUP, EXIT_SIGINT, EXIT_SIGTERM, UserError
 from runtime.job.config_files import read_hyperparameters_file
 from runtime.job.context import Job
 from runtime.job.environment import JobEnvironment
-from runtime.job.setup import require_writable, resolve_spec, run_in_job, training_lock
-from runtime.job.tree import tree_name
+from runtime.job.plan import JobPlan, plan_job
+from runtime.job.setup import require_writable, resolve_plan, run_in_job, training_lock
 from runtime.names import CHECKPOINTS_DIR, CONFIG_DIR, DEFAULT_BASE_DIR, HYPERPARAMETERS_JSON
 from runtime.timings import mark
 from runtime.train.checkpoints import CheckpointManager
@@ -58,7 +57,11 @@ def run_training_job(
     prints the command that resumes it (:func:`resume_command`).
     """
     overrides = dict(overrides or {})
-    hint = _tree_hint(overrides, default_preset)
+    named: list[JobPlan] = []  # the command line's plan, made only when a new tree is named after it
+
+    def hint() -> str:  # the command line's, before the tree's stored hyperparameters are read (a rerun resumes)
+        named.append(plan_job(overrides, plugins, default_preset))
+        return named[0].tree_hint
 
     def given() -> dict[str, Any]:
         if hyperparameters_file is None:
@@ -75,7 +78,10 @@ def run_training_job(
         user_code = owned is not None or any(key in job.env.hyperparameters for key in USER_CODE_KEYS)
         if owned is not None:
             job = replace(job, hyperparameters={k: v for k, v in job.hyperparameters.items() if owned(k)})
-        return _train(job, default_preset, plugins, early, user_code, console)
+        # A new tree's job has the hyperparameters its name was planned from: that plan is the job's.
+        reused = named and named[0].made_from(job.hyperparameters)
+        plan = named[0] if reused else plan_job(job.hyperparameters, plugins, default_preset, job.overrides)
+        return _train(job, plan, plugins, early, user_code, console)
 
     # A launcher script's overrides are its own translation, each announced by it: not "this command's" values.
     code = run_in_job(base_dir, given, hint, body, force, training=True, announce=owned is None)
@@ -122,39 +128,9 @@ USER_CODE_KEYS = ("sagemaker_program", "sagemaker_submit_directory")
 """The hyperparameters SageMaker sets for a job that runs the user's own code (``entry_point``, ``source_dir``)."""
 
 
-def _tree_hint(given: Mapping[str, Any], default_preset: str) -> str:
-    """What a new local tree is named after: the preset the job names, or the shipped one it trains with; else, when
-    it names another environment or algorithm than the default preset's, ``<env>-<algorithm>`` (``acrobot-dqn``), so
-    that runs are told apart; ``-s<seed>`` added when the command gives a seed (``cartpole-ppo-s3``), so that seeds
-    started together are told apart by name, not by the ``-2``, ``-3`` a second launch in the same second gets."""
-    seed = given.get(hp.SEED)
-    hint = _configuration_hint(given, default_preset)
-    if isinstance(seed, int) and not isinstance(seed, bool) and seed >= 0:
-        return f"{tree_name(hint)}-s{seed}"  # a preset file's name without its suffix, then the seed
-    return hint
-
-
-def _configuration_hint(given: Mapping[str, Any], default_preset: str) -> str:
-    """:func:`_tree_hint` without the seed."""
-    named = next((given[k] for k in (hp.PRESET, *hp.PRESET_ALIASES) if k in given), None)
-    env, algorithm = given.get(hp.ENV, given.get(hp.CONFIG_PREFIX + "env")), given.get(hp.RUN)
-    if named is not None or not (isinstance(env, str) and env or isinstance(algorithm, str) and algorithm):
-        return str(named or default_preset)
-    tuned = preset_for_job(default_preset, env, algorithm)
-    if tuned != default_preset:  # the shipped preset the job trains with
-        return tuned
-    try:
-        preset = load_preset(default_preset)
-    except Exception:  # noqa: BLE001 - resolve_spec reports a preset it cannot load
-        return default_preset
-    env = env if isinstance(env, str) and env else preset.env
-    algorithm = algorithm if isinstance(algorithm, str) and algorithm else preset.algorithm
-    return f"{re.sub(r'-v[0-9]+$', '', env)}-{algorithm}"
-
-
 def _train(
     job: Job,
-    default_preset: str,
+    plan: JobPlan,
     plugins: Plugins,
     early: tuple[BackendFactory, EarlyStart] | None = None,
     user_code: bool = False,
@@ -167,22 +143,22 @@ def _train(
         require_writable(env.checkpoint_dir, "checkpoints")
     require_writable(env.output_dir, "output", min_free=0)  # the lock, the progress, the failure file
     with training_lock(env.base_dir):
-        return _train_locked(job, default_preset, plugins, early, user_code, console)
+        return _train_locked(job, plan, plugins, early, user_code, console)
 
 
 def _train_locked(
     job: Job,
-    default_preset: str,
+    plan: JobPlan,
     plugins: Plugins,
     early: tuple[BackendFactory, EarlyStart] | None = None,
     user_code: bool = False,
     console: str | None = None,
 ) -> int:
     try:
-        _quick_check(job, default_preset, plugins, user_code)
+        _quick_check(job, plan, user_code)
         if early is None:
-            early = _start_early(job, default_preset, plugins)
-        return _resolve_and_train(job, early, default_preset, plugins, console)
+            early = _start_early(plan, job.env)
+        return _resolve_and_train(job, plan, early, plugins, console)
     except BaseException:
         if early is not None:  # failed before its session took Ray over (a rejected spec, an env that cannot be
             early[1].cancel()  # built): stop what the early start started
@@ -211,41 +187,36 @@ def _naming_stored_values(error: UserError, job: Job) -> UserError:
 
 def _resolve_and_train(
     job: Job,
+    plan: JobPlan,
     early: tuple[BackendFactory, EarlyStart] | None,
-    default_preset: str,
     plugins: Plugins,
     console: str | None = None,
 ) -> int:
     env = job.env
     try:
         with start_up():  # resolving imports the backend's library (RLlib: ~2 s)
-            spec = resolve_spec(
-                job.hyperparameters,
-                plugins,
-                num_cpus=env.num_cpus,
-                default_preset=default_preset,
-                num_gpus=env.num_gpus,
-            )
+            plan = resolve_plan(plan, plugins, num_cpus=env.num_cpus, num_gpus=env.num_gpus)
     except UserError as exc:
         raise _naming_stored_values(exc, job) from exc.__cause__
-    backend = plugins.training_backend(spec)
+    spec, backend = plan.spec, plan.backend
+    assert spec is not None and backend is not None  # resolve_plan completes the plan or raises
     if early is not None and backend is not early[0]:
         early[1].cancel()
         early = None
     mark("spec")
-    if not any(k in job.hyperparameters for k in (hp.PRESET, *hp.PRESET_ALIASES)):
-        preset = load_preset(preset_for_job(default_preset, spec.env, job.hyperparameters.get(hp.RUN)))
-        if not same_env(spec.env, preset.env):
-            print(stop_note(spec.stop, job.hyperparameters, spec.env, preset.name, preset.stop), flush=True)
+    preset = plan.choice.preset  # the default preset, or the one tuned for the env the job names
+    if not plan.choice.named and preset is not None and not same_env(spec.env, preset.env):
+        print(stop_note(spec.stop, job.hyperparameters, spec.env, preset.name, preset.stop), flush=True)
     if not backend.distributed:
         if not env.is_master:
             print("rlrt: this backend trains on the first host; this host has nothing to do", flush=True)
             return 0
     else:
-        plan = plan_cluster(env)
-        if plan.multi_node:
-            return _multi_node_training(job, plan, default_preset, plugins, console)
-    result = train(env, spec, plugins, early_start=early[1] if early is not None else None, console=console)
+        cluster_plan = plan_cluster(env)
+        if cluster_plan.multi_node:
+            return _multi_node_training(job, plan, cluster_plan, plugins, console)
+    early_start = early[1] if early is not None else None
+    result = train(env, spec, plugins, early_start=early_start, console=console, backend=backend)
     if result.exit_code == 0 and (job.local or env.base_dir != DEFAULT_BASE_DIR):  # not on SageMaker or docker
         print(outputs_summary(env), flush=True)
     return result.exit_code
@@ -271,61 +242,34 @@ def outputs_summary(env: JobEnvironment) -> str:
     return "\n".join(["rlrt: outputs:", *lines])
 
 
-def _named_algorithm(given: Mapping[str, Any], default_preset: str) -> str:
-    """The algorithm the hyperparameters name (``rl.training.run``, else their preset's), before they resolve."""
-    algorithm = given.get(hp.RUN)
-    if not isinstance(algorithm, str) or not algorithm.strip():
-        name = next((given[k] for k in (hp.PRESET, *hp.PRESET_ALIASES) if k in given), default_preset)
-        algorithm = load_preset(str(name)).algorithm
-    return algorithm
-
-
-def _named_backend(given: Mapping[str, Any]) -> str | None:
-    """The backend ``rl.training.backend`` names (None: none, or not a name, which resolve_spec reports)."""
-    name = given.get(hp.BACKEND)
-    return name if isinstance(name, str) and name.strip() else None
-
-
-def _given_config(hyperparameters: Mapping[str, Any]) -> dict[str, Any]:
-    """The ``rl.training.config.*`` hyperparameters (not ``env_config``), nested as hp.resolve nests them."""
-    config: dict[str, Any] = {}
-    for key, value in sorted(hyperparameters.items()):
-        rest = key[len(hp.CONFIG_PREFIX) :] if isinstance(key, str) and key.startswith(hp.CONFIG_PREFIX) else ""
-        if rest and rest != "env_config" and not key.startswith(hp.ENV_CONFIG_PREFIX):
-            hp.set_nested(config, rest, value)
-    return config
-
-
-def _quick_check(job: Job, default_preset: str, plugins: Plugins, user_code: bool = False) -> None:
+def _quick_check(job: Job, plan: JobPlan, user_code: bool = False) -> None:
     """Name a configuration key the algorithm does not have, or a value of the wrong type, or an environment id
     gymnasium does not know, within a second: before the backend's library loads and its machinery starts (RLlib's
     import alone takes ~4 s), in the words of the full check, and values past the limits every hyperparameter keeps
-    (runtime.config.limits: UTF-8 text, 64-bit integers). Anything else is left to resolve_spec."""
+    (runtime.config.limits: UTF-8 text, 64-bit integers). Reads the plan's first part (the algorithm and backend it
+    chose, the settings given); anything else is left to resolve_plan."""
     limits = limit_problems(job.hyperparameters)
     if limits:
         raise _naming_stored_values(UserError(hp.format_problems(limits)), job)
-    _check_env_id(job, user_code)
-    try:
-        algorithm = _named_algorithm(job.hyperparameters, default_preset)
-    except Exception:  # noqa: BLE001 - resolve_spec reports what is wrong with the hyperparameters
+    _check_env_id(job, plan, user_code)
+    if plan.algorithm is None:  # no preset to name it: resolve_plan reports why
         return
-    try:  # an unknown algorithm or backend, or a backend without the algorithm: named before anything loads
-        backend = plugins.backend_for(algorithm, _named_backend(job.hyperparameters))
-    except UserError as exc:
-        raise _naming_stored_values(exc, job) from None
-    problems = backend.quick_check(algorithm, _given_config(job.hyperparameters))
+    if plan.backend is None:  # an unknown algorithm or backend, or a backend without the algorithm: named at once
+        assert plan.problem is not None
+        raise _naming_stored_values(plan.problem, job) from None
+    problems = plan.backend.quick_check(plan.algorithm, plan.config)
     if problems:  # with the stop criteria's (as cheap), so that one run names every mistake it can
-        stop = {k: v for k, v in job.hyperparameters.items() if isinstance(k, str) and k.startswith(hp.STOP_PREFIX)}
-        problems += hp.check_stop(stop, hp.all_stop_keys(backend.validator().stop_keys(algorithm)))[1]
+        keys = hp.all_stop_keys(plan.backend.validator().stop_keys(plan.algorithm))
+        problems += hp.check_stop(plan.stop, keys)[1]
         raise _naming_stored_values(UserError(hp.format_problems(problems)), job)
 
 
-def _check_env_id(job: Job, user_code: bool) -> None:
+def _check_env_id(job: Job, plan: JobPlan, user_code: bool) -> None:
     """A plain environment id that neither gymnasium's registry nor rlrt knows, named with the closest registered
     one. Not checked where something could still register it: a ``module:Class`` or ``<prefix>:<game>`` id, a
     namespaced one (``ns/Name-v0``, as the launchers register a script's envs), or a job that runs the user's code."""
-    key = hp.ENV if hp.ENV in job.hyperparameters else hp.CONFIG_PREFIX + "env"
-    env_id = job.hyperparameters.get(key)
+    key = plan.env_key
+    env_id = plan.hyperparameters.get(key) if key is not None else None
     if user_code or not isinstance(env_id, str) or not env_id.strip() or ":" in env_id or "/" in env_id:
         return
     try:
@@ -334,15 +278,10 @@ def _check_env_id(job: Job, user_code: bool) -> None:
         raise _naming_stored_values(UserError(f"'{key}': {exc}"), job) from None
 
 
-def _start_early(job: Job, default_preset: str, plugins: Plugins) -> tuple[BackendFactory, EarlyStart] | None:
-    """On a single host, let the backend of the algorithm the job names start its machinery (RLlib: Ray) in the
-    background while the spec resolves; returns (backend, handle), or None. A wrong guess only costs time: the
-    resolved spec decides, and the handle is cancelled when it names another backend or is rejected."""
-    try:
-        algorithm = _named_algorithm(job.hyperparameters, default_preset)
-    except Exception:  # noqa: BLE001 - resolve_spec reports what is wrong with the hyperparameters
-        return None
-    return start_backend_early(algorithm, plugins, job.env, _named_backend(job.hyperparameters))
+def _start_early(plan: JobPlan, env: JobEnvironment) -> tuple[BackendFactory, EarlyStart] | None:
+    """On a single host, let the backend the plan chose start its machinery (RLlib: Ray) in the background while the
+    spec resolves; returns (backend, handle), or None. The handle is cancelled when the spec is rejected."""
+    return _early(plan.backend, env) if plan.backend is not None else None
 
 
 def start_backend_early(
@@ -357,27 +296,29 @@ def start_backend_early(
         backend = plugins.backend_for(algorithm, backend_name)
     except Exception:  # noqa: BLE001 - resolve_spec reports an unknown algorithm or backend
         return None
+    return _early(backend, env)
+
+
+def _early(backend: BackendFactory, env: JobEnvironment) -> tuple[BackendFactory, EarlyStart] | None:
+    if len(env.hosts) != 1:
+        return None
     handle = backend.start_early(env.num_cpus, env.num_gpus)
     return (backend, handle) if handle is not None else None
 
 
 def _multi_node_training(
-    job: Job, plan: ClusterPlan, default_preset: str, plugins: Plugins, console: str | None = None
+    job: Job, plan: JobPlan, cluster_plan: ClusterPlan, plugins: Plugins, console: str | None = None
 ) -> int:
     """A host of a multi-host job: the head forms the cluster and trains; the others serve as Ray worker nodes.
 
     Every host has already checked the hyperparameters, so a bad one fails each host at once. The env-runner
-    count defaults to the CPUs Ray sees in the formed cluster (see runtime.cluster).
+    count defaults to the CPUs Ray sees in the formed cluster (see runtime.cluster): the head completes its plan
+    again with them, on the same preset and backend.
     """
-    print(f"rlrt: {describe_plan(plan)}", flush=True)
-    if not plan.is_head:
-        return run_worker(plan, job.env)
-    with head_cluster(plan, job.env) as cluster:  # SIGTERM while it forms: every Ray process stopped, exit 143
-        spec = resolve_spec(
-            job.hyperparameters,
-            plugins,
-            num_cpus=cluster.cpus + 1,
-            default_preset=default_preset,
-            num_gpus=job.env.num_gpus,
-        )
-        return train(job.env, spec, plugins, cluster=cluster, console=console).exit_code
+    print(f"rlrt: {describe_plan(cluster_plan)}", flush=True)
+    if not cluster_plan.is_head:
+        return run_worker(cluster_plan, job.env)
+    with head_cluster(cluster_plan, job.env) as cluster:  # SIGTERM while it forms: every Ray process stopped, exit 143
+        plan = resolve_plan(plan, plugins, num_cpus=cluster.cpus + 1, num_gpus=job.env.num_gpus)
+        assert plan.spec is not None
+        return train(job.env, plan.spec, plugins, cluster=cluster, console=console, backend=plan.backend).exit_code

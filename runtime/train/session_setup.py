@@ -8,7 +8,7 @@ from typing import Any, TextIO
 
 from envs.registry import UnknownEnvironmentError, canonical_env_id
 from runtime.config.spec import TrainingSpec
-from runtime.contracts import BackendContext, EarlyStart, Plugins, TrainingHooks, TrainingSession
+from runtime.contracts import BackendContext, BackendFactory, EarlyStart, TrainingHooks, TrainingSession
 from runtime.errors import UserError
 from runtime.export.model_dir import write_resolved_config
 from runtime.job.environment import JobEnvironment
@@ -38,20 +38,20 @@ def recorded_spaces(session: TrainingSession) -> tuple[str, str]:
 def build_session(
     job: JobEnvironment,
     spec: TrainingSpec,
-    plugins: Plugins,
+    factory: BackendFactory,
     hooks: TrainingHooks,
     out: TextIO,
     cluster: Any,
     early_start: EarlyStart | None,
 ) -> tuple[TrainingSession, TrainingSpec, str | None]:
-    """The family prepares the spec, then the backend that trains its algorithm builds the session; returns it, the
-    prepared spec and the canonical environment id."""
+    """The family prepares the spec, then ``factory`` (the backend the job chose for it) builds the session; returns
+    it, the prepared spec and the canonical environment id."""
     spec = hooks.prepare(spec)
     env_id = _canonical_env(spec)
     write_resolved_config(job.intermediate_dir, spec)
     context = BackendContext(job, spec, env_id, hooks, out, cluster, early_start)
     try:
-        return plugins.training_backend(spec).create(context), spec, env_id
+        return factory.create(context), spec, env_id
     except Exception as exc:  # e.g. an env that fails to build in a runner
         translated = hooks.translate_error(exc)
         if translated is not None:

@@ -16,6 +16,8 @@ from runtime.cluster.node import free_ports
 from runtime.errors import UserError
 from runtime.job.context import Job
 from runtime.job.environment import load_environment
+from runtime.job.plan import JobPlan, plan_job
+from runtime.plugins import INSTALLED
 from runtime.train.job import _check_env_id
 from tests.conftest import make_job_tree, rlrt_env, run_rlrt
 
@@ -215,6 +217,10 @@ def _job(tmp_path: Path, hyperparameters: dict) -> Job:
     return Job(load_environment(tree.base), hyperparameters, hyperparameters, False)
 
 
+def _planned(job: Job) -> tuple[Job, JobPlan]:
+    return job, plan_job(job.hyperparameters, INSTALLED, overrides=job.overrides)
+
+
 @pytest.mark.parametrize(
     "env_id", ["my_package.envs:MyEnv", "unity:Basic", "sagemaker_rl/my_env", "CartPole", "Acrobot-v1"]
 )
@@ -222,15 +228,15 @@ def test_the_early_env_check_leaves_ids_something_else_could_register(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, env_id: str
 ) -> None:
     monkeypatch.setenv("SAGEMAKER_BASE_DIR", str(tmp_path))  # load_environment points it at the tree: restored after
-    _check_env_id(_job(tmp_path, {"rl.training.env": env_id}), user_code=False)
+    _check_env_id(*_planned(_job(tmp_path, {"rl.training.env": env_id})), user_code=False)
 
 
 def test_the_early_env_check_leaves_a_job_that_runs_user_code(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SAGEMAKER_BASE_DIR", str(tmp_path))
     job = _job(tmp_path, {"rl.training.env": "MyOwnEnv-v0"})
-    _check_env_id(job, user_code=True)  # the user's script may register it before training starts
+    _check_env_id(*_planned(job), user_code=True)  # the user's script may register it before training starts
     with pytest.raises(UserError, match="not a registered gymnasium id.*Did you mean 'MountainCar-v0'"):
-        _check_env_id(_job(tmp_path, {"rl.training.env": "MountainCr-v0"}), user_code=False)
+        _check_env_id(*_planned(_job(tmp_path, {"rl.training.env": "MountainCr-v0"})), user_code=False)
 
 
 def test_a_refused_second_job_writes_nothing_into_the_busy_tree(tmp_path: Path) -> None:

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from runtime.backends.rllib.config import OLD_NAMES
 from runtime.backends.rllib.config_keys import ALGORITHMS, KEYS_FILE, generate, quick_problems
 from runtime.plugins import INSTALLED
-from runtime.train.job import _given_config
+from runtime.job.plan import given_config
 from tests.config_problems import full_problems
 
 RLLIB_ALGORITHMS = [a for a in ALGORITHMS if INSTALLED.backend_for(a).name == "rllib"]
@@ -33,7 +33,7 @@ def _full(algorithm: str, given: dict[str, Any]) -> list[str]:
 
 def _quick(algorithm: str, given: dict[str, Any]) -> list[str]:
     """The quick check's problems, given the hyperparameters as the job hands them to it (no RLlib import)."""
-    return INSTALLED.backend_for(algorithm).quick_check(algorithm, _given_config(given))
+    return INSTALLED.backend_for(algorithm).quick_check(algorithm, given_config(given))
 
 
 def _config(keys: list[str], value: Any = 1) -> dict[str, Any]:

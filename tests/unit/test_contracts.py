@@ -193,10 +193,11 @@ def test_the_quick_check_names_a_wrong_backend_before_any_library_loads() -> Non
         from types import SimpleNamespace
         from runtime.errors import UserError
         from runtime.plugins import INSTALLED
+        from runtime.job.plan import plan_job
         from runtime.train.job import _quick_check
         given = {"preset": "cartpole-ppo", "rl.training.backend": "d3rlpy"}
         try:
-            _quick_check(SimpleNamespace(hyperparameters=given, overrides=given), "cartpole-ppo", INSTALLED)
+            _quick_check(SimpleNamespace(hyperparameters=given, overrides=given), plan_job(given, INSTALLED))
         except UserError as exc:
             assert "does not train 'PPO'" in str(exc), exc
         else:

@@ -21,7 +21,7 @@ from runtime.backends.d3rlpy.config import ALGORITHMS, COACH_NAMES, OWN_KEYS, is
 from runtime.backends.d3rlpy.config_keys import KEYS_FILE, generate, quick_problems, stored_schema
 from runtime.config.limits import limit_problems
 from runtime.plugins import INSTALLED
-from runtime.train.job import _given_config
+from runtime.job.plan import given_config
 from tests.config_problems import full_problems
 
 PREFIX = "rl.training.config."
@@ -52,7 +52,7 @@ def _full(algorithm: str, given: dict[str, Any]) -> list[str]:
 def _quick(algorithm: str, given: dict[str, Any]) -> list[str]:
     """The quick check's problems, given the hyperparameters as the job hands them to it (no d3rlpy import): the
     limits every hyperparameter keeps first, as runtime.train.job's quick check applies them."""
-    return limit_problems(given) or INSTALLED.backend_for(algorithm).quick_check(algorithm, _given_config(given))
+    return limit_problems(given) or INSTALLED.backend_for(algorithm).quick_check(algorithm, given_config(given))
 
 
 def _config(given: dict[str, Any]) -> dict[str, Any]:

@@ -34,7 +34,7 @@ from runtime.errors import UserError
 from runtime.families.deepracer.dialect import TRAINING_HYPERPARAMETERS
 from runtime.job.setup import resolve_spec
 from runtime.plugins import INSTALLED
-from runtime.train.job import _given_config
+from runtime.job.plan import given_config
 from runtime.tuning import load_tuning_spec, parse_tuning_spec  # the tuning file's parser (re-point here if it moves)
 
 pytestmark = pytest.mark.filterwarnings("ignore")
@@ -183,7 +183,7 @@ def test_hyperparameters(backends_imported: None, given_hp: dict[str, Any]) -> N
     with watchdog():  # the 2-second check (runtime.train.job._quick_check) returns its problems, never raises
         if not limit_problems(given_hp):
             for algorithm in ("PPO", "DiscreteBCQ"):
-                INSTALLED.backend_for(algorithm).quick_check(algorithm, _given_config(given_hp))
+                INSTALLED.backend_for(algorithm).quick_check(algorithm, given_config(given_hp))
 
 
 def _usable(spec: Any) -> None:

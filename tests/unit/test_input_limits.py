@@ -15,6 +15,7 @@ from runtime.config.limits import limit_problems
 from runtime.config.presets import DEFAULT_PRESET
 from runtime.config.spec import TrainingSpec
 from runtime.errors import UserError, write_failure
+from runtime.job.plan import plan_job
 from runtime.job.setup import open_job
 from runtime.plugins import INSTALLED
 from runtime.train.job import _quick_check  # the 2-second check itself
@@ -29,7 +30,7 @@ def quick(given: dict[str, Any], base: Path) -> str:
     """What the 2-second check (before RLlib loads and Ray starts) says of ``given`` (--set on a SageMaker tree)."""
     job = open_job(make_job_tree(base).base, False, given)
     with pytest.raises(UserError) as refused:
-        _quick_check(job, DEFAULT_PRESET, INSTALLED)
+        _quick_check(job, plan_job(job.hyperparameters, INSTALLED, DEFAULT_PRESET, job.overrides))
     return str(refused.value)
 
 

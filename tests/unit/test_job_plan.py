@@ -1,20 +1,28 @@
 """A training job's plan (:mod:`runtime.job.plan`): its hyperparameters resolved once, before any backend's library
-loads, into what every stage reads."""
+loads, into what every stage reads; and one job, run end to end, parsing its preset and choosing its backend once."""
 
 from __future__ import annotations
 
+import functools
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import pytest
+from conftest import make_job_tree
+from test_driver import CountingBackend
 
+from runtime.config import presets
+from runtime.config.presets import DEFAULT_PRESET
+from runtime.contracts import Plugins
 from runtime.errors import UserError
 from runtime.job.plan import COMMAND_LINE, STORED, plan_job
 from runtime.job.setup import resolve_plan
+from runtime.names import CONFIG_YAML, MODEL_DIR
 from runtime.plugins import INSTALLED
+from runtime.train.job import _quick_check, run_training_job
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -54,19 +62,30 @@ def test_a_plan_names_the_preset_algorithm_backend_and_tree_without_loading_a_li
 
 
 def test_a_plan_keeps_what_is_wrong_for_the_stage_that_reports_it() -> None:
-    """Made before anything is checked, a plan never raises: the full resolution raises what is wrong (after the
-    problems it names first), as it did before there was a plan."""
+    """Made before anything is checked, a plan never raises: the full resolution raises a preset's error (after the
+    problems it names first), the quick check an algorithm's, each as it did before there was a plan."""
     unknown = plan_job({"preset": "cartpole-ppx"}, INSTALLED)
     assert (unknown.algorithm, unknown.backend, unknown.tree_hint) == (None, None, "cartpole-ppx")
     assert isinstance(unknown.choice.error, UserError) and "Did you mean 'cartpole-ppo'" in str(unknown.choice.error)
     with pytest.raises(UserError) as raised:
         resolve_plan(unknown, INSTALLED)
     assert raised.value is unknown.choice.error
-    wrong = plan_job({"rl.training.run": "PPOO"}, INSTALLED)
+    given = {"rl.training.run": "PPOO"}
+    wrong = plan_job(given, INSTALLED)
     assert wrong.backend is None and "Unknown algorithm 'PPOO'. Did you mean 'PPO'?" in str(wrong.problem)
+    with pytest.raises(UserError) as quick:
+        _quick_check(Job(given), wrong)
+    assert quick.value is wrong.problem
     with pytest.raises(UserError) as full:
         resolve_plan(wrong, INSTALLED)
     assert full.value is wrong.problem
+
+
+class Job:
+    """What the quick check reads of a job besides its plan (the limits, messages about stored values)."""
+
+    def __init__(self, hyperparameters: dict[str, Any]) -> None:
+        self.hyperparameters = self.overrides = hyperparameters
 
 
 def test_a_plan_says_where_each_setting_came_from() -> None:
@@ -76,3 +95,51 @@ def test_a_plan_says_where_each_setting_came_from() -> None:
     assert dict(plan.config) == {"lr": 0.001} and dict(plan.stop) == {"rl.training.stop.training_iteration": 2}
     assert plan.made_from({k: v for k, v in given.items() if k != "sagemaker_program"})
     assert not plan.made_from({"rl.training.config.lr": 0.002})
+
+
+def _count(calls: list[str], name: str, function: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(function)
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        calls.append(name)
+        return function(*args, **kwargs)
+
+    return counted
+
+
+@pytest.fixture
+def reads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Each call of what parses a preset (:func:`load_preset`), picks one (:func:`preset_for_job`) or chooses a
+    backend (:meth:`Plugins.backend_for`, which every other lookup calls), wherever a module imported it from."""
+    calls: list[str] = []
+    for name in ("load_preset", "preset_for_job"):
+        original = getattr(presets, name)
+        counted = _count(calls, name, original)
+        for module in list(sys.modules.values()):
+            if vars(module).get(name) is original:
+                monkeypatch.setattr(module, name, counted)
+    monkeypatch.setattr(Plugins, "backend_for", _count(calls, "backend_for", Plugins.backend_for))
+    return calls
+
+
+COUNTING = Plugins(backends=(*INSTALLED.backends, CountingBackend()), families=INSTALLED.families)
+
+
+@pytest.mark.parametrize("env", [None, "Acrobot-v1"])  # Acrobot: the default preset's stop replaced, and said so
+@pytest.mark.parametrize("new_tree", [False, True])  # a new tree: named from the plan the job then reads
+def test_one_job_parses_its_preset_and_chooses_its_backend_once(
+    reads: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, env: str | None, new_tree: bool
+) -> None:
+    """From the command line to the model folder: the tree's name, the quick check, the early start, the full
+    resolution, the stop note, the driver and ``config.yaml`` all read the one plan."""
+    given = {"rl.training.backend": "counting", "rl.training.stop.training_iteration": 2, "seed": 1}
+    if env is not None:
+        given["rl.training.env"] = env
+    monkeypatch.delenv("SAGEMAKER_BASE_DIR", raising=False)
+    monkeypatch.chdir(tmp_path)
+    base = None if new_tree else make_job_tree(tmp_path / "ml").base
+    assert run_training_job(base, given, DEFAULT_PRESET, plugins=COUNTING) == 0
+    assert sorted(reads) == ["backend_for", "load_preset", "preset_for_job"]
+    tree = base or next((tmp_path / "rlrt-jobs").iterdir())
+    assert tree.name.startswith(f"{'acrobot-ppo' if env else 'cartpole-ppo'}-s1-") or not new_tree
+    config = (tree / MODEL_DIR / CONFIG_YAML).read_text()
+    assert "backend: counting" in config and f"env: {env or 'CartPole-v1'}" in config

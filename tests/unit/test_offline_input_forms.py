@@ -28,7 +28,7 @@ from runtime.offline.sources import (
     source_files,
 )
 from runtime.plugins import INSTALLED
-from runtime.train.job import _given_config
+from runtime.job.plan import given_config
 from tests.config_problems import full_problems
 
 HEADER = "action,all_action_probabilities,episode_id,reward,state_feature_0,state_feature_1\n"
@@ -242,7 +242,7 @@ def _full(config: dict[str, Any]) -> list[str]:
 
 def _quick(config: dict[str, Any]) -> list[str]:
     given_ = {f"rl.training.config.{k}": v for k, v in config.items()}
-    return INSTALLED.backend_for("PPO").quick_check("PPO", _given_config(given_))
+    return INSTALLED.backend_for("PPO").quick_check("PPO", given_config(given_))
 
 
 def _lines(caplog: pytest.LogCaptureFixture, words: str) -> list[str]:
@@ -296,7 +296,7 @@ def test_an_online_job_still_refuses_logged_data_and_its_input_evaluation(value:
 # --- offline (d3rlpy) jobs: the configuration check refuses the forms the loader would -------------------------
 def _offline(value: Any) -> tuple[list[str], list[str]]:
     given_ = {"rl.training.run": "DiscreteBCQ", "rl.training.config.input": value}
-    quick = INSTALLED.backend_for("DiscreteBCQ").quick_check("DiscreteBCQ", _given_config(given_))
+    quick = INSTALLED.backend_for("DiscreteBCQ").quick_check("DiscreteBCQ", given_config(given_))
     return quick, full_problems({"preset": "cartpole-bcq", **given_}, num_cpus=2)
 
 

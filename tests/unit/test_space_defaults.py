@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import gymnasium
 import numpy as np
@@ -14,7 +15,7 @@ from runtime.config.presets import DEFAULT_PRESET, load_preset
 from runtime.config.spec import TrainingSpec
 from runtime.job.tree import tree_name
 from runtime.plugins import INSTALLED
-from runtime.train.job import _tree_hint
+from runtime.job.plan import plan_job
 
 _validator = INSTALLED.validator_for
 
@@ -115,6 +116,11 @@ def test_an_env_with_a_shipped_preset_trains_with_it_when_no_preset_is_named(cap
     assert resolve({"preset": "cartpole-ppo", hp.ENV: "HopperBulletEnv-v0"}).preset == "cartpole-ppo"  # named: kept
     # An entry point's own default (train-reacher.py's) is what the user chose: never swapped.
     assert hp.resolve({hp.ENV: "HopperBulletEnv-v0"}, _validator, default_preset="reacher-ppo").preset == "reacher-ppo"
+
+
+def _tree_hint(given: dict[str, Any], default_preset: str) -> str:
+    """What a new tree of a job given ``given`` on its command line is named after (its plan's)."""
+    return plan_job(given, INSTALLED, default_preset).tree_hint
 
 
 def test_the_tree_of_a_job_on_a_shipped_presets_env_is_named_after_that_preset() -> None:
