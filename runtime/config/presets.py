@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import difflib
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Mapping
@@ -63,6 +63,9 @@ class Preset:
     path: Path | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)
     """Sections a specific driver understands (e.g. an offline dataset description)."""
+    zoo: bool = False
+    """Read from an RL Zoo hyperparameter file (:mod:`runtime.config.zoo`), whose converter fills SB3's defaults:
+    known from the parse, so that nothing reads the file again to tell."""
 
     @property
     def where(self) -> str:
@@ -154,7 +157,7 @@ def load_preset_file(path: Path, env: str | None = None) -> Preset:
         zoo = zoo_preset(data, path, env)
         for line in zoo.notes:
             say_once(line, line)
-        return _parse(zoo.data, path)
+        return replace(_parse(zoo.data, path), zoo=True)
     return _parse(data, path)
 
 

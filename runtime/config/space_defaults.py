@@ -18,13 +18,11 @@ from typing import Any, Mapping, NamedTuple
 
 import gymnasium
 import numpy as np
-import yaml
 
 from envs.adapters import say_once
 from envs.registry import UnknownEnvironmentError, env_info, make_env
 from runtime.config.presets import DEFAULT_PRESET, PRESETS_DIR, Preset
 from runtime.config.stop import same_env
-from runtime.config.zoo import is_zoo_file
 from runtime.config.zoo_defaults import zoo_defaults
 
 log = logging.getLogger(__name__)
@@ -133,13 +131,6 @@ def env_spaces(env_id: str, env_config: Mapping[str, Any]) -> Spaces | None:
         env.close()
 
 
-def _zoo_file(preset: Preset) -> bool:
-    try:
-        return preset.path is not None and is_zoo_file(yaml.safe_load(preset.path.read_text(encoding="utf-8")))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError):
-        return False
-
-
 class JobChoice(NamedTuple):
     """What decides where a job's algorithm settings come from (its algorithm names in the library's spelling)."""
 
@@ -181,7 +172,7 @@ def defaults_for(algorithm: str, spaces: Spaces) -> dict[str, Any] | None:
 def _own_file(preset: Preset) -> bool:
     """A user's own rlrt preset file (not a shipped preset, not an RL Zoo file: its converter fills SB3's defaults)."""
     own = preset.path is not None and preset.path.parent.resolve() != PRESETS_DIR.resolve()
-    return own and not _zoo_file(preset)
+    return own and not preset.zoo
 
 
 def job_settings(

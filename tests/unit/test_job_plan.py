@@ -11,11 +11,12 @@ from pathlib import Path
 from typing import Any, Callable
 
 import pytest
+import yaml
 from conftest import make_job_tree
 from test_driver import CountingBackend
 
 from runtime.config import presets
-from runtime.config.presets import DEFAULT_PRESET
+from runtime.config.presets import DEFAULT_PRESET, load_preset
 from runtime.contracts import Plugins
 from runtime.errors import UserError
 from runtime.job.plan import COMMAND_LINE, STORED, plan_job
@@ -143,3 +144,15 @@ def test_one_job_parses_its_preset_and_chooses_its_backend_once(
     assert tree.name.startswith(f"{'acrobot-ppo' if env else 'cartpole-ppo'}-s1-") or not new_tree
     config = (tree / MODEL_DIR / CONFIG_YAML).read_text()
     assert "backend: counting" in config and f"env: {env or 'CartPole-v1'}" in config
+
+
+def test_a_users_rl_zoo_file_is_parsed_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Whether a user's preset file is RL Zoo's (its converter fills SB3's defaults) is known from its parse: where
+    the job's settings come from is decided without reading the file again."""
+    calls: list[str] = []
+    monkeypatch.setattr(yaml, "safe_load", _count(calls, "yaml", yaml.safe_load))
+    zoo = ROOT / "tests" / "data" / "zoo" / "ppo.yml"
+    plan = resolve_plan(plan_job({"preset": str(zoo), "rl.training.env": "CartPole-v1"}, INSTALLED), INSTALLED)
+    assert plan.choice.preset is not None and plan.choice.preset.zoo and plan.spec is not None
+    assert calls == ["yaml"]
+    assert not load_preset(DEFAULT_PRESET).zoo
