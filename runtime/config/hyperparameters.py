@@ -34,7 +34,7 @@ from sagemaker_training import params
 
 from envs.adapters import say_once
 from runtime.config.limits import ENV_CONFIG_KEYS, env_config_problems, limit_problems
-from runtime.config.presets import DEFAULT_PRESET, Preset, load_preset, preset_for_job
+from runtime.config.presets import DEFAULT_PRESET, Preset, Shipped, load_preset, preset_for_job
 from runtime.config.runners import runner_defaults
 from runtime.config.space_defaults import JobChoice, job_settings
 from runtime.config.spec import TrainingSpec
@@ -162,22 +162,21 @@ class PresetChoice:
     """The preset a job trains from, chosen and loaded once (:func:`choose_preset`)."""
 
     name: str
-    """The preset (name, alias or file) the job names, else the shipped one tuned for its environment and algorithm
-    (:func:`runtime.config.presets.preset_for_job`), else the default preset."""
+    """The preset the job names, else the shipped one tuned for its env and algorithm (``preset_for_job``), else the
+    default one."""
     named: bool
     """Whether the job names it (``preset``, ``RLRAY_PRESET``, ``RLCOACH_PRESET``)."""
     preset: Preset | None
     """The preset, parsed; None when :attr:`error` says why it could not be."""
     error: Exception | None = None
-    """Why there is no preset (conflicting names, an unknown one, a file that does not parse): raised by
-    :func:`resolve`, after the problems it names first, not where the preset was chosen."""
+    """Why not (conflicting names, an unknown one, a file that does not parse): raised by :func:`resolve`."""
 
 
 def choose_preset(given: Mapping[str, Any], default_preset: str = DEFAULT_PRESET) -> PresetChoice:
     """Choose and load the preset of the hyperparameters ``given`` (without ``sagemaker_*``), once: never raises (an
     Exception is kept in :attr:`PresetChoice.error`), so that a job can choose it before anything is checked."""
     keys = [k for k in (PRESET, *PRESET_ALIASES) if k in given]
-    name = default_preset
+    name, shipped = default_preset, Shipped()  # the presets folder read once, for the choice and the preset
     try:
         if len(keys) > 1 and len({str(given[k]) for k in keys}) > 1:
             raise UserError("Conflicting presets: " + ", ".join(f"{k}={given[k]!r}" for k in keys) + ". Give only one.")
@@ -187,9 +186,11 @@ def choose_preset(given: Mapping[str, Any], default_preset: str = DEFAULT_PRESET
                 raise UserError(f"'{keys[0]}' must be a preset name, got {json.dumps(value, default=str)}.")
             name = value
         else:  # RLlib's own key names the environment too
-            name = preset_for_job(default_preset, given.get(ENV, given.get(CONFIG_PREFIX + "env")), given.get(RUN))
+            env = given.get(ENV, given.get(CONFIG_PREFIX + "env"))
+            name = preset_for_job(default_preset, env, given.get(RUN), shipped=shipped)
         job_env = given.get(ENV)  # it picks an RL Zoo file's section
-        return PresetChoice(name, bool(keys), load_preset(name, env=job_env if isinstance(job_env, str) else None))
+        preset = load_preset(name, env=job_env if isinstance(job_env, str) else None, shipped=shipped)
+        return PresetChoice(name, bool(keys), preset)
     except Exception as exc:  # noqa: BLE001 - kept for resolve, which reports it in its turn
         return PresetChoice(name, bool(keys), None, exc)
 
@@ -212,9 +213,8 @@ def resolve(
     (``backend``: the one ``rl.training.backend`` names, else None). ``num_cpus`` sizes the env runners when neither
     the preset nor the hyperparameters do. ``rewrite`` translates another product's hyperparameter names (e.g.
     DeepRacer's ``batch_size``, ``discount_factor``) into this grammar once the preset is known; the extras it
-    accepts land in ``TrainingSpec.extras`` and its problems are reported with the others. ``chosen``: the preset
-    :func:`choose_preset` chose for these hyperparameters (a job's plan holds it), else chosen here.
-    """
+    accepts land in ``TrainingSpec.extras`` and its problems are reported with the others. ``chosen``: their
+    :func:`choose_preset` (a job's plan holds it), else made here."""
     given = {k: v for k, v in hyperparameters.items() if not k.startswith(SAGEMAKER_PREFIX) and k != TUNING_OBJECTIVE}
     problems: list[str] = limit_problems(given)
     if problems:  # text no file can hold, numbers no library takes: nothing below is meant to see them

@@ -170,6 +170,20 @@ def all_presets(presets_dir: Path = PRESETS_DIR) -> dict[str, Preset]:
     return presets
 
 
+class Shipped:
+    """The shipped presets (:func:`all_presets`), parsed on first use and then kept: a job's preset is chosen
+    (:func:`preset_for_job`) and found (:func:`load_preset`) on one reading of the folder."""
+
+    def __init__(self, presets_dir: Path = PRESETS_DIR) -> None:
+        self.presets_dir = presets_dir
+        self._presets: dict[str, Preset] | None = None
+
+    def __call__(self) -> dict[str, Preset]:
+        if self._presets is None:
+            self._presets = all_presets(self.presets_dir)
+        return self._presets
+
+
 def list_presets() -> int:
     """``rlrt presets``: print the shipped presets, their pass bars and aliases as a table; returns the exit code."""
     header = ("preset", "env", "algorithm", "pass bar", "also named (aliases)")
@@ -189,14 +203,16 @@ def list_presets() -> int:
     return 0
 
 
-def preset_for_job(default_preset: str, env: Any, algorithm: Any, presets_dir: Path = PRESETS_DIR) -> str:
+def preset_for_job(
+    default_preset: str, env: Any, algorithm: Any, presets_dir: Path = PRESETS_DIR, shipped: Shipped | None = None
+) -> str:
     """The preset a job that names none trains with: where the default is the generic one (``cartpole-ppo``) and the
     job names an environment, the one shipped preset tuned for that environment (an id, or an alias such as
     RoboschoolHopper-v1) and algorithm (the default preset's when the job names none), as RL Zoo's ``--algo ppo
-    --env ID`` picks that env's tuned section; else ``default_preset``."""
+    --env ID`` picks that env's tuned section; else ``default_preset``. ``shipped``: the presets, when read already."""
     if default_preset != DEFAULT_PRESET or not isinstance(env, str) or not env:
         return default_preset
-    presets = all_presets(presets_dir)
+    presets = (shipped or Shipped(presets_dir))()
     algorithm = algorithm if isinstance(algorithm, str) and algorithm else presets[DEFAULT_PRESET].algorithm
     fits = [
         preset.name
@@ -210,9 +226,12 @@ SUGGESTION_CUTOFF = 0.75
 """How alike (difflib's ratio) an unknown preset name and a known one must be for "Did you mean" to name it."""
 
 
-def load_preset(name_or_path: str, presets_dir: Path = PRESETS_DIR, env: str | None = None) -> Preset:
+def load_preset(
+    name_or_path: str, presets_dir: Path = PRESETS_DIR, env: str | None = None, shipped: Shipped | None = None
+) -> Preset:
     """Find a preset by name, alias or file path; an unknown name is a :class:`UserError` with the closest name.
-    ``env`` (the job's environment) picks the section of an RL Zoo hyperparameter file."""
+    ``env`` (the job's environment) picks the section of an RL Zoo hyperparameter file; ``shipped``: the presets,
+    when read already."""
     candidate = Path(name_or_path)
     if candidate.suffix in (".yaml", ".yml") and candidate.is_file():
         return load_preset_file(candidate, env)
@@ -222,7 +241,7 @@ def load_preset(name_or_path: str, presets_dir: Path = PRESETS_DIR, env: str | N
             f"`rlrt train --preset {name_or_path}`, or in a SageMaker job with train-coach.py and the file "
             'in source_dir (docs/MIGRATING.md, "Coach presets"); rlrt\'s own presets are YAML.'
         )
-    presets = all_presets(presets_dir)
+    presets = (shipped or Shipped(presets_dir))()
     wanted = name_or_path.strip()
     lowered = wanted.lower()
     for preset in presets.values():

@@ -109,10 +109,11 @@ def _count(calls: list[str], name: str, function: Callable[..., Any]) -> Callabl
 
 @pytest.fixture
 def reads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """Each call of what parses a preset (:func:`load_preset`), picks one (:func:`preset_for_job`) or chooses a
-    backend (:meth:`Plugins.backend_for`, which every other lookup calls), wherever a module imported it from."""
+    """Each call of what parses the shipped presets (:func:`all_presets`), finds one (:func:`load_preset`), picks one
+    (:func:`preset_for_job`) or chooses a backend (:meth:`Plugins.backend_for`, which every other lookup calls),
+    wherever a module imported it from."""
     calls: list[str] = []
-    for name in ("load_preset", "preset_for_job"):
+    for name in ("all_presets", "load_preset", "preset_for_job"):
         original = getattr(presets, name)
         counted = _count(calls, name, original)
         for module in list(sys.modules.values()):
@@ -139,7 +140,7 @@ def test_one_job_parses_its_preset_and_chooses_its_backend_once(
     monkeypatch.chdir(tmp_path)
     base = None if new_tree else make_job_tree(tmp_path / "ml").base
     assert run_training_job(base, given, DEFAULT_PRESET, plugins=COUNTING) == 0
-    assert sorted(reads) == ["backend_for", "load_preset", "preset_for_job"]
+    assert sorted(reads) == ["all_presets", "backend_for", "load_preset", "preset_for_job"]
     tree = base or next((tmp_path / "rlrt-jobs").iterdir())
     assert tree.name.startswith(f"{'acrobot-ppo' if env else 'cartpole-ppo'}-s1-") or not new_tree
     config = (tree / MODEL_DIR / CONFIG_YAML).read_text()
