@@ -45,7 +45,8 @@ class JobPlan:
     """The job's hyperparameters as given (the tree's, the command line's on top; a launcher's job: only those rlrt
     reads), ``sagemaker_*`` and the tuner's objective left out. The one input of everything below."""
     origins: Mapping[str, str]
-    """Where each of :attr:`hyperparameters` came from: :data:`COMMAND_LINE` or :data:`STORED`."""
+    """Where each hyperparameter given came from (SageMaker's own ``sagemaker_*`` too): :data:`COMMAND_LINE` or
+    :data:`STORED`; an error about a stored one names the file (:mod:`runtime.train.job`)."""
     default_preset: str
     """The preset a job that names none starts from (``cartpole-ppo``; a launcher's or entry point's own base)."""
     choice: PresetChoice
@@ -139,7 +140,9 @@ def plan_job(
             pass_bar = (preset.pass_bar.metric, preset.pass_bar.value)
     return JobPlan(
         hyperparameters=MappingProxyType(given),
-        origins=MappingProxyType({k: COMMAND_LINE if overrides is None or k in overrides else STORED for k in given}),
+        origins=MappingProxyType(
+            {k: COMMAND_LINE if overrides is None or k in overrides else STORED for k in hyperparameters}
+        ),
         default_preset=default_preset,
         choice=choice,
         algorithm=algorithm,

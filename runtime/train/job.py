@@ -21,7 +21,7 @@ from runtime.errors import EXIT_SIGHUP, EXIT_SIGINT, EXIT_SIGTERM, UserError
 from runtime.job.config_files import read_hyperparameters_file
 from runtime.job.context import Job
 from runtime.job.environment import JobEnvironment
-from runtime.job.plan import JobPlan, plan_job
+from runtime.job.plan import STORED, JobPlan, plan_job
 from runtime.job.setup import require_writable, resolve_plan, run_in_job, training_lock
 from runtime.names import CHECKPOINTS_DIR, CONFIG_DIR, DEFAULT_BASE_DIR, HYPERPARAMETERS_JSON
 from runtime.timings import mark
@@ -165,10 +165,11 @@ def _train_locked(
         raise
 
 
-def _naming_stored_values(error: UserError, job: Job) -> UserError:
+def _naming_stored_values(error: UserError, job: Job, plan: JobPlan) -> UserError:
     """``error`` with the file named when it is about values an earlier run of this local tree stored there (a rerun
-    that fixed a typo on its command line still has the typo in ``hyperparameters.json``)."""
-    stored = sorted(key for key in job.hyperparameters if key not in job.overrides and f"'{key}'" in str(error))
+    that fixed a typo on its command line still has the typo in ``hyperparameters.json``): the plan says where each
+    hyperparameter came from."""
+    stored = sorted(key for key, origin in plan.origins.items() if origin == STORED and f"'{key}'" in str(error))
     if not stored:
         return error
     path = job.env.base_dir / CONFIG_DIR / HYPERPARAMETERS_JSON
@@ -197,7 +198,7 @@ def _resolve_and_train(
         with start_up():  # resolving imports the backend's library (RLlib: ~2 s)
             plan = resolve_plan(plan, plugins, num_cpus=env.num_cpus, num_gpus=env.num_gpus)
     except UserError as exc:
-        raise _naming_stored_values(exc, job) from exc.__cause__
+        raise _naming_stored_values(exc, job, plan) from exc.__cause__
     spec, backend = plan.spec, plan.backend
     assert spec is not None and backend is not None  # resolve_plan completes the plan or raises
     if early is not None and backend is not early[0]:
@@ -250,18 +251,18 @@ def _quick_check(job: Job, plan: JobPlan, user_code: bool = False) -> None:
     chose, the settings given); anything else is left to resolve_plan."""
     limits = limit_problems(job.hyperparameters)
     if limits:
-        raise _naming_stored_values(UserError(hp.format_problems(limits)), job)
+        raise _naming_stored_values(UserError(hp.format_problems(limits)), job, plan)
     _check_env_id(job, plan, user_code)
     if plan.algorithm is None:  # no preset to name it: resolve_plan reports why
         return
     if plan.backend is None:  # an unknown algorithm or backend, or a backend without the algorithm: named at once
         assert plan.problem is not None
-        raise _naming_stored_values(plan.problem, job) from None
+        raise _naming_stored_values(plan.problem, job, plan) from None
     problems = plan.backend.quick_check(plan.algorithm, plan.config)
     if problems:  # with the stop criteria's (as cheap), so that one run names every mistake it can
         keys = hp.all_stop_keys(plan.backend.validator().stop_keys(plan.algorithm))
         problems += hp.check_stop(plan.stop, keys)[1]
-        raise _naming_stored_values(UserError(hp.format_problems(problems)), job)
+        raise _naming_stored_values(UserError(hp.format_problems(problems)), job, plan)
 
 
 def _check_env_id(job: Job, plan: JobPlan, user_code: bool) -> None:
@@ -275,7 +276,7 @@ def _check_env_id(job: Job, plan: JobPlan, user_code: bool) -> None:
     try:
         canonical_env_id(env_id)
     except UnknownEnvironmentError as exc:
-        raise _naming_stored_values(UserError(f"'{key}': {exc}"), job) from None
+        raise _naming_stored_values(UserError(f"'{key}': {exc}"), job, plan) from None
 
 
 def _start_early(plan: JobPlan, env: JobEnvironment) -> tuple[BackendFactory, EarlyStart] | None:

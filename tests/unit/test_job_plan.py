@@ -92,7 +92,11 @@ class Job:
 def test_a_plan_says_where_each_setting_came_from() -> None:
     given = {"rl.training.config.lr": 0.001, "rl.training.stop.training_iteration": 2, "sagemaker_program": "x.py"}
     plan = plan_job(given, INSTALLED, overrides={"rl.training.config.lr": 0.001})
-    assert dict(plan.origins) == {"rl.training.config.lr": COMMAND_LINE, "rl.training.stop.training_iteration": STORED}
+    assert dict(plan.origins) == {
+        "rl.training.config.lr": COMMAND_LINE,
+        "rl.training.stop.training_iteration": STORED,
+        "sagemaker_program": STORED,
+    }
     assert dict(plan.config) == {"lr": 0.001} and dict(plan.stop) == {"rl.training.stop.training_iteration": 2}
     assert plan.made_from({k: v for k, v in given.items() if k != "sagemaker_program"})
     assert not plan.made_from({"rl.training.config.lr": 0.002})
