@@ -134,6 +134,7 @@ def plan_job(
     named_env = given.get(env_key) if env_key is not None else None
     env = named_env if isinstance(named_env, str) and named_env.strip() else preset.env if preset is not None else None
     seed = given.get(hp.SEED)
+    seed = seed if isinstance(seed, int) and not isinstance(seed, bool) and seed >= 0 else None
     pass_bar = None
     if preset is not None and preset.pass_bar is not None and backend is not None and env == preset.env:
         if algorithm == backend.validator().algorithm_name(preset.algorithm):
@@ -151,21 +152,20 @@ def plan_job(
         problem=problem,
         env=env,
         env_key=env_key,
-        seed=seed if isinstance(seed, int) and not isinstance(seed, bool) and seed >= 0 else None,
+        seed=seed,
         config=MappingProxyType(given_config(given)),
         stop=MappingProxyType({k: v for k, v in given.items() if isinstance(k, str) and k.startswith(hp.STOP_PREFIX)}),
         pass_bar=pass_bar,
-        tree_hint=_tree_hint(given, choice, default_preset),
+        tree_hint=_tree_hint(given, choice, default_preset, seed),
     )
 
 
-def _tree_hint(given: Mapping[str, Any], choice: PresetChoice, default_preset: str) -> str:
+def _tree_hint(given: Mapping[str, Any], choice: PresetChoice, default_preset: str, seed: int | None) -> str:
     """:attr:`JobPlan.tree_hint`: a new tree is named after the preset the job names, or the shipped one it trains
     with; else, when it names another environment or algorithm than the default preset's, ``<env>-<algorithm>``
     (``acrobot-dqn``), so that runs are told apart; ``-s<seed>`` added when it gives a seed (``cartpole-ppo-s3``), so
     that seeds started together are told apart by name, not by the ``-2``, ``-3`` a second launch in the same second
     gets."""
-    seed = given.get(hp.SEED)
     named = next((given[k] for k in (hp.PRESET, *hp.PRESET_ALIASES) if k in given), None)
     env, algorithm = given.get(hp.ENV, given.get(hp.CONFIG_PREFIX + "env")), given.get(hp.RUN)
     if named is not None or not (isinstance(env, str) and env or isinstance(algorithm, str) and algorithm):
@@ -178,6 +178,6 @@ def _tree_hint(given: Mapping[str, Any], choice: PresetChoice, default_preset: s
         env = env if isinstance(env, str) and env else choice.preset.env
         algorithm = algorithm if isinstance(algorithm, str) and algorithm else choice.preset.algorithm
         hint = f"{re.sub(r'-v[0-9]+$', '', env)}-{algorithm}"
-    if isinstance(seed, int) and not isinstance(seed, bool) and seed >= 0:
+    if seed is not None:
         return f"{tree_name(hint)}-s{seed}"  # a preset file's name without its suffix, then the seed
     return hint
