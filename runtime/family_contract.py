@@ -17,6 +17,7 @@ from runtime.train.checkpoints import TrainingState
 from runtime.train.reporting import IterationMetrics
 
 if TYPE_CHECKING:
+    # configure's type; a family names it from here, so that no family imports RLlib, not even for a type.
     from ray.rllib.algorithms.algorithm_config import AlgorithmConfig
 
 

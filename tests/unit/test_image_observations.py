@@ -1,12 +1,20 @@
 """Integer observations on their way to RLlib's model (runtime.backends.rllib.images): which are divided, the space a
-client sends, and the serving filter that divides raw frames as training did."""
+client sends, the serving filter that divides raw frames as training did, and frames beside other sensors scaled."""
 
 from __future__ import annotations
 
 import numpy as np
 from gymnasium import spaces
 
-from runtime.backends.rllib.images import CONNECTOR, divisor, float_space, raw_space, scaled_filter
+from runtime.backends.rllib.images import (
+    CONNECTOR,
+    divisor,
+    float_space,
+    raw_space,
+    scale_observation,
+    scaled_filter,
+    scaled_space,
+)
 from runtime.export.policy import ObservationFilter
 
 
@@ -36,3 +44,17 @@ def test_the_serving_filter_divides_raw_frames_then_applies_the_mean_std_filter(
     assert both is not None and both.clip == 5.0
     np.testing.assert_allclose((x - both.mean) / (both.std + both.eps), (x / 255.0 - stats.mean) / (stats.std + 1e-8))
     assert scaled_filter({}, stats, 3) is stats
+
+
+def test_frames_beside_other_sensors_are_scaled_to_unit_range_and_the_rest_kept() -> None:
+    observation = {"CAMERA": np.full((2, 2, 1), 51, np.uint8), "LIDAR": np.array([0.5, 1.0], np.float32)}
+    scaled = scale_observation(observation)
+    assert scaled["CAMERA"].dtype == np.float32
+    np.testing.assert_allclose(scaled["CAMERA"], 0.2)
+    np.testing.assert_array_equal(scaled["LIDAR"], observation["LIDAR"])
+    space = spaces.Dict(
+        {"CAMERA": spaces.Box(0, 255, (2, 2, 1), np.uint8), "LIDAR": spaces.Box(0.0, 1.0, (2,), np.float32)}
+    )
+    seen = scaled_space(space)
+    assert seen["CAMERA"] == spaces.Box(0.0, 1.0, (2, 2, 1), np.float32)
+    assert seen["LIDAR"] == space["LIDAR"]

@@ -1,7 +1,7 @@
 """The code's layout, as docs/ARCHITECTURE.md describes it: modules stand on floors (:data:`FLOORS`) and import only
 from their own floor or the ones below, with no import cycle (the graph includes imports inside functions and under
 ``if TYPE_CHECKING``); a function imports only a heavy third-party library (:data:`HEAVY`); no module is over 400
-lines; every package is declared in setup.cfg; entry points are thin."""
+lines; every package is declared in setup.cfg; no family imports Ray, no backend a family; entry points are thin."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import configparser
 import re
 import sys
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterable, Iterator
 
 ROOT = Path(__file__).resolve().parents[2]
 TREES = ("runtime", "envs", "entrypoints", "sagemaker_rl")
@@ -93,8 +93,9 @@ from above: environments know nothing of SageMaker; the services (configuration,
 lines, the export and serving formats, episodes, offline data, the Ray cluster, the compatibility modules) know no
 plug-in; the contracts name what a plug-in gives; the core (the one job setup, training loop, evaluator, export
 pipeline and tuner) depends on the contracts only and is handed the plug-ins; the plug-ins (backends, families) may
-use the core and the services; only the assembly (:mod:`runtime.plugins`) names the installed plug-ins; the commands
-hand them to the core."""
+use the core and the services, a family also the public functions of the backends it declares (never their library,
+never a backend a family); only the assembly (:mod:`runtime.plugins`) names the installed plug-ins; the commands hand
+them to the core."""
 
 HEAVY: dict[str, str] = {
     "ray": "Ray and RLlib: ~4 s to import",
@@ -359,13 +360,18 @@ def test_heavy_libraries_are_not_imported_at_module_level() -> None:
     assert not offenders, "heavy libraries imported when the module is (start-up time): " + "; ".join(offenders)
 
 
-def _envs_imports_of(top_level: str) -> list[str]:
-    """Where a module of envs/ imports ``top_level`` or one of its modules, anywhere (functions included)."""
+def _imports_of(
+    top_level: str,
+    package: str = "envs",
+    imports: Callable[[ast.Module], Iterable[ast.Import | ast.ImportFrom]] = _all_imports,
+) -> list[str]:
+    """Where a module of ``package`` imports ``top_level`` or one of its modules: anywhere (functions included), or
+    where ``imports`` finds them."""
     offenders = []
     for name, path in _modules().items():
-        if not name.startswith("envs"):
+        if not name.startswith(package):
             continue
-        for node in _all_imports(_parse(path)):
+        for node in imports(_parse(path)):
             for imported in _imported_names(node, name, path.name == "__init__.py"):
                 if imported.split(".")[0] == top_level:
                     offenders.append(f"{path.relative_to(ROOT)}:{node.lineno} imports {imported}")
@@ -373,13 +379,54 @@ def _envs_imports_of(top_level: str) -> list[str]:
 
 
 def test_envs_never_import_runtime() -> None:
-    offenders = _envs_imports_of("runtime")
+    offenders = _imports_of("runtime")
     assert not offenders, "envs/ knows nothing of runtime/: " + "; ".join(offenders)
 
 
 def test_envs_never_import_ray() -> None:
-    offenders = _envs_imports_of("ray")
+    offenders = _imports_of("ray")
     assert not offenders, "envs/ knows no training library (a backend adapts its environments): " + "; ".join(offenders)
+
+
+def _run_time_imports(node: ast.AST) -> Iterator[ast.Import | ast.ImportFrom]:
+    """The imports under ``node`` that can run: at the top, inside functions and classes, not under ``if
+    TYPE_CHECKING`` (a type's name only, for the type checker)."""
+    if isinstance(node, (ast.Import, ast.ImportFrom)):
+        yield node
+        return
+    if isinstance(node, ast.If) and _is_type_checking(node.test):
+        children: Iterable[ast.AST] = node.orelse
+    else:
+        children = ast.iter_child_nodes(node)
+    for child in children:
+        yield from _run_time_imports(child)
+
+
+def test_the_run_time_imports_skip_only_type_checking_blocks() -> None:
+    tree = ast.parse(
+        "import a\nif TYPE_CHECKING:\n    import b\nelse:\n    import c\n"
+        "def f():\n    import d\nclass K:\n    import e\n"
+    )
+    assert sorted(alias.name for node in _run_time_imports(tree) for alias in node.names) == ["a", "c", "d", "e"]
+
+
+def test_no_family_imports_ray() -> None:
+    offenders = _imports_of("ray", "runtime.families", _run_time_imports)
+    assert not offenders, (
+        "a family imports no training library: what it needs of RLlib is a public function of the RLlib backend "
+        "(runtime/backends/rllib/), its hook's type comes from runtime.family_contract: " + "; ".join(offenders)
+    )
+
+
+def test_no_backend_imports_a_family() -> None:
+    offenders = sorted(
+        f"{module} imports {target}"
+        for module, imported in _import_graph().items()
+        if module.startswith("runtime.backends")
+        for target in imported
+        if target.startswith("runtime.families")
+    )
+    assert not offenders, "a backend knows no family (a family names the backend's functions): " + "; ".join(offenders)
 
 
 def test_entry_points_are_thin() -> None:

@@ -11,6 +11,9 @@ what a client sends to the served model stay the raw frames:
 
 The connector's state (``{"divisor": d}``) is saved in the checkpoint's env-to-module pipeline, and the serving
 policy divides by the same ``d`` (:func:`scaled_filter`), so the exports take raw frames as the env gives them.
+
+An env of camera frames beside other sensors in a Dict (DeepRacer's) gets :func:`scaled_frames` instead, from its
+family's ``configure`` hook: uint8 frames scaled to [0, 1] wherever they are, then the Dict flattened.
 """
 
 from __future__ import annotations
@@ -88,6 +91,57 @@ def with_float_observations(connectors: Any) -> Any:
         return float_observations(env, spaces, device) + (list(more) if isinstance(more, (list, tuple)) else [more])
 
     return both
+
+
+def scale_observation(observation: Any) -> Any:
+    """Camera frames (uint8) -> float32 in [0, 1], a Dict observation's too; other sensors unchanged."""
+    if isinstance(observation, dict):
+        return {k: scale_observation(v) for k, v in observation.items()}
+    array = np.asarray(observation)
+    if array.dtype == np.uint8:
+        return array.astype(np.float32) / 255.0
+    return array
+
+
+def scaled_space(space: Any) -> Any:
+    """``space`` as :func:`scale_observation` makes its observations: uint8 Boxes as float32 in [0, 1]."""
+    if isinstance(space, spaces.Dict):
+        return spaces.Dict({k: scaled_space(v) for k, v in space.spaces.items()})
+    if isinstance(space, spaces.Box) and space.dtype == np.uint8:
+        return spaces.Box(0.0, 1.0, space.shape, np.float32)
+    return space
+
+
+def _several_sensors(space: Any) -> bool:
+    return isinstance(space, spaces.Dict)
+
+
+def scaled_frames(env: Any = None, spaces: Any = None, device: Any = None) -> list[Any]:
+    """RLlib's ``env_to_module_connector`` for an env of camera frames and other sensors (DeepRacer's): frames
+    scaled to [0, 1] (:func:`scale_observation`, no state to save), then Dict observations (several sensors)
+    flattened. An env's own evaluation feeds its policy the same way: :func:`scale_observation`, then the Dict's
+    values concatenated in the order of their sorted keys."""
+    from ray.rllib.connectors.connector_v2 import ConnectorV2  # heavy: Ray and RLlib (~4 s)
+    from ray.rllib.connectors.env_to_module.flatten_observations import (  # heavy: Ray and RLlib (~4 s)
+        FlattenObservations,
+    )
+    from ray.rllib.connectors.env_to_module.observation_preprocessor import (  # heavy: Ray and RLlib (~4 s)
+        SingleAgentObservationPreprocessor,
+    )
+
+    # Its class name names it in the env-to-module pipeline's state (a checkpoint's): kept as trained models hold it.
+    class ScaleImages(SingleAgentObservationPreprocessor):
+        def recompute_output_observation_space(self, input_observation_space: Any, input_action_space: Any) -> Any:
+            return scaled_space(input_observation_space)
+
+        def preprocess(self, observation: Any, episode: Any) -> Any:
+            return scale_observation(observation)
+
+    observation_space = getattr(env, "single_observation_space", None) or getattr(env, "observation_space", None)
+    pieces: list[ConnectorV2] = [ScaleImages()]
+    if _several_sensors(observation_space):
+        pieces.append(FlattenObservations(multi_agent=False))
+    return pieces
 
 
 def scaled_filter(

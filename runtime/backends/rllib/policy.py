@@ -338,6 +338,14 @@ def module_ids(checkpoint: Path) -> list[str]:
     return ids
 
 
+def module_from_checkpoint(module_dir: Path) -> Any:
+    """The RLModule saved in ``module_dir`` (a checkpoint's ``learner_group/learner/rl_module/<id>``: see
+    :data:`MODULE_PATH`), for a family's own evaluation (DeepRacer's)."""
+    from ray.rllib.core.rl_module.rl_module import RLModule  # heavy: Ray and RLlib (~4 s)
+
+    return RLModule.from_checkpoint(str(module_dir))
+
+
 def serving_policy_from_checkpoint(
     checkpoint: Path, module_id: str = DEFAULT_MODULE
 ) -> tuple[Any, ActionHead, ObservationFilter | None]:
@@ -345,7 +353,6 @@ def serving_policy_from_checkpoint(
     (a multi-agent checkpoint's policy id) with the connectors' state."""
     from ray.rllib.connectors.env_to_module import EnvToModulePipeline  # heavy: Ray and RLlib (~4 s)
     from ray.rllib.connectors.module_to_env import ModuleToEnvPipeline  # heavy: Ray and RLlib (~4 s)
-    from ray.rllib.core.rl_module.rl_module import RLModule  # heavy: Ray and RLlib (~4 s)
 
     module_dir = checkpoint.joinpath(*MODULES_PATH, module_id)
     if not module_dir.is_dir():
@@ -353,7 +360,7 @@ def serving_policy_from_checkpoint(
             f"{checkpoint} has no RLModule {module_id!r} ({module_dir} is missing; it holds "
             f"{', '.join(module_ids(checkpoint))})."
         )
-    module = RLModule.from_checkpoint(str(module_dir))
+    module = module_from_checkpoint(module_dir)
     env_to_module_state: dict[str, Any] = {}
     normalize_actions = True
     e2m = checkpoint.joinpath(*ENV_TO_MODULE_PATH)

@@ -26,10 +26,11 @@ from envs.deepracer.env import SIMTRACE_COLUMNS, DeepRacerConfigError, DeepRacer
 from envs.deepracer.metadata import MetadataError, load_metadata
 from envs.deepracer.reward import RewardFunctionError
 from envs.deepracer.tracks import TrackError
+from runtime.backends.rllib.images import scale_observation
+from runtime.backends.rllib.policy import MODULE_PATH, module_from_checkpoint
 from runtime.errors import UserError
 from runtime.evaluate.episodes import testing_line
 from runtime.families.deepracer.dialect import ENV_SETTINGS
-from runtime.families.deepracer.files import scale_observation
 from runtime.names import CHANNEL_TRAIN
 
 log = logging.getLogger(__name__)
@@ -90,7 +91,7 @@ def load_policy(path: Path, scratch: Path | None = None) -> DeepRacerPolicy:
     if not path.exists():
         raise UserError(f"DeepRacer model {path} does not exist.")
     folder = _unpack(path, scratch)
-    module_dir = folder / "checkpoint" / "learner_group" / "learner" / "rl_module" / "default_policy"
+    module_dir = folder.joinpath("checkpoint", *MODULE_PATH)
     if not module_dir.is_dir():
         raise UserError(
             f"{folder} is not a trained rlrt DeepRacer model: {module_dir.relative_to(folder)} is missing "
@@ -102,9 +103,7 @@ def load_policy(path: Path, scratch: Path | None = None) -> DeepRacerPolicy:
         metadata = load_metadata(folder / "model_metadata.json")
     except MetadataError as exc:
         raise UserError(str(exc)) from exc
-    from ray.rllib.core.rl_module.rl_module import RLModule  # heavy: Ray and RLlib (~4 s)
-
-    module = RLModule.from_checkpoint(str(module_dir))
+    module = module_from_checkpoint(module_dir)
     config = json.loads((folder / "config.json").read_text()) if (folder / "config.json").is_file() else {}
     env_config = {k: v for k, v in (config.get("env_config") or {}).items() if k not in _TRAINING_ONLY}
     reward = folder / "reward_function.py"

@@ -1,5 +1,5 @@
 """DeepRacer's job files (reward function, ``model_metadata.json``, ``training_params.yaml`` in the ``train``
-channel), the network its ``neural_network`` names, and the observation preprocessing training and evaluation share."""
+channel) and the network its ``neural_network`` names."""
 
 from __future__ import annotations
 
@@ -8,10 +8,7 @@ import re
 from pathlib import Path
 from typing import Any, Mapping
 
-import numpy as np
 import yaml
-from gymnasium import spaces
-from gymnasium import spaces as gym_spaces
 
 from envs.deepracer.env import DeepRacerConfigError
 from envs.deepracer.metadata import MetadataError
@@ -178,49 +175,6 @@ def deepracer_errors(exc: BaseException) -> str | None:
             break
     matches = re.findall(r"(?:RewardFunctionError|DeepRacerConfigError|MetadataError|TrackError): (.+)", str(exc))
     return matches[-1].strip() if matches else None
-
-
-# ----- observation preprocessing (shared by training and evaluation) ---------------------------------------------
-def scale_observation(observation: Any) -> Any:
-    """Camera images (uint8) -> float32 in [0, 1]; other sensors unchanged."""
-    if isinstance(observation, dict):
-        return {k: scale_observation(v) for k, v in observation.items()}
-    array = np.asarray(observation)
-    if array.dtype == np.uint8:
-        return array.astype(np.float32) / 255.0
-    return array
-
-
-def _scaled_space(space: Any) -> Any:
-    if isinstance(space, spaces.Dict):
-        return spaces.Dict({k: _scaled_space(v) for k, v in space.spaces.items()})
-    if isinstance(space, spaces.Box) and space.dtype == np.uint8:
-        return spaces.Box(0.0, 1.0, space.shape, np.float32)
-    return space
-
-
-def image_scaler(env: Any = None, spaces: Any = None, device: Any = None) -> Any:
-    """Env-to-module connectors: camera frames scaled to [0, 1]; Dict observations (several sensors) flattened."""
-    from ray.rllib.connectors.connector_v2 import ConnectorV2  # heavy: Ray and RLlib (~4 s)
-    from ray.rllib.connectors.env_to_module.flatten_observations import (  # heavy: Ray and RLlib (~4 s)
-        FlattenObservations,
-    )
-    from ray.rllib.connectors.env_to_module.observation_preprocessor import (  # heavy: Ray and RLlib (~4 s)
-        SingleAgentObservationPreprocessor,
-    )
-
-    class ScaleImages(SingleAgentObservationPreprocessor):
-        def recompute_output_observation_space(self, input_observation_space: Any, input_action_space: Any) -> Any:
-            return _scaled_space(input_observation_space)
-
-        def preprocess(self, observation: Any, episode: Any) -> Any:
-            return scale_observation(observation)
-
-    observation_space = getattr(env, "single_observation_space", None) or getattr(env, "observation_space", None)
-    pieces: list[ConnectorV2] = [ScaleImages()]
-    if isinstance(observation_space, gym_spaces.Dict):
-        pieces.append(FlattenObservations(multi_agent=False))
-    return pieces
 
 
 def pretrained_model(train_dir: Path | None, extras: Mapping[str, Any]) -> tuple[Path, str] | None:

@@ -27,6 +27,7 @@ from envs.deepracer.env import SIMTRACE_COLUMNS, DeepRacerConfigError, DeepRacer
 from envs.deepracer.metadata import MetadataError, ModelMetadata, load_metadata
 from envs.deepracer.reward import RewardFunctionError
 from envs.deepracer.tracks import TrackError
+from runtime.backends.rllib.images import scaled_frames
 from runtime.config.spec import TrainingSpec
 from runtime.contracts import TrainingHooks
 from runtime.errors import UserError
@@ -35,7 +36,6 @@ from runtime.families.deepracer.files import (
     deepracer_errors,
     find_metadata,
     find_reward_function,
-    image_scaler,
     model_config_for,
     prefix_root,
     pretrained_model,
@@ -47,7 +47,7 @@ from runtime.train.checkpoints import CheckpointManager, TrainingState
 from runtime.train.reporting import IterationMetrics
 
 if TYPE_CHECKING:
-    from ray.rllib.algorithms.algorithm_config import AlgorithmConfig
+    from runtime.family_contract import AlgorithmConfig
 
 log = logging.getLogger(__name__)
 
@@ -162,7 +162,7 @@ class DeepRacerHooks(TrainingHooks):
         return pretrained_model(self.inputs_dir, spec.extras.get("deepracer", {}) or {})
 
     def configure(self, config: AlgorithmConfig) -> None:
-        config.env_runners(env_to_module_connector=image_scaler)
+        config.env_runners(env_to_module_connector=scaled_frames)
         config.fault_tolerance(restart_failed_env_runners=False)
         if self.evaluation_interval > 0:
             eval_env = {**self.env_config, "phase": "evaluation", "change_start_position": False}
