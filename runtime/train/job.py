@@ -291,8 +291,6 @@ def start_backend_early(
     """On a single host, the backend that trains ``algorithm`` starting its machinery (RLlib: Ray) in the background;
     returns (backend, handle) for :func:`run_training_job`'s ``early``, or None. Its caller cancels the handle if the
     job never starts (cancelling after the job's session has shut it down does nothing)."""
-    if len(env.hosts) != 1:
-        return None
     try:
         backend = plugins.backend_for(algorithm, backend_name)
     except Exception:  # noqa: BLE001 - resolve_spec reports an unknown algorithm or backend

@@ -99,7 +99,7 @@ def scale_observation(observation: Any) -> Any:
         return {k: scale_observation(v) for k, v in observation.items()}
     array = np.asarray(observation)
     if array.dtype == np.uint8:
-        return array.astype(np.float32) / 255.0
+        return array.astype(np.float32) / np.float32(IMAGE_DIVISOR)
     return array
 
 
@@ -113,6 +113,8 @@ def scaled_space(space: Any) -> Any:
 
 
 def _several_sensors(space: Any) -> bool:
+    """A Dict observation space; here, not in :func:`scaled_frames`, whose RLlib-given ``spaces`` argument hides
+    gymnasium's module of that name."""
     return isinstance(space, spaces.Dict)
 
 
