@@ -23,14 +23,15 @@ from typing import Any
 from envs.errors import EnvConfigError, EnvStartError
 from runtime.collector import start_up
 from runtime.config import hyperparameters as hp
-from runtime.config.presets import load_preset
+from runtime.contracts import EarlyStart
 from runtime.errors import JobInterrupted, UserError, run_job
 from runtime.job.environment import flatten_nested, load_environment
 from runtime.job.tree import find_base_dir
 from runtime.log_lines import configure_logging
 from runtime.names import CONFIG_DIR, HYPERPARAMETERS_JSON, MODEL_DIR
 from runtime.plugins import INSTALLED
-from runtime.train.job import run_training_job, start_backend_early
+from runtime.job.plan import JobPlan
+from runtime.train.job import plan_ahead, run_training_job
 from runtime.stop_signals import STOPS
 from sagemaker_rl import compat
 from sagemaker_rl.experiment import (
@@ -127,8 +128,8 @@ class SageMakerRayLauncher:
         return experiment
 
     def training_hyperparameters(self) -> dict[str, Any]:
-        """The script's experiment as the ``rl.training.*`` hyperparameters rlrt's job trains (its env creator
-        registered as an rlrt environment and, on the first host, built once to check it)."""
+        """The script's experiment as the ``rl.training.*`` hyperparameters rlrt's job trains, its env creator
+        registered as an rlrt environment (built once to check it: :meth:`_check_env`)."""
         self._call("register_env_creator")
         experiment = self.customize_experiment_config(self._experiment())
         overrides = experiment_hyperparameters(experiment)
@@ -136,13 +137,18 @@ class SageMakerRayLauncher:
         self.user_env = overrides[hp.ENV] if gym_id is not None else None
         if gym_id is not None:
             overrides[hp.ENV] = gym_id
-            if self.is_master_node:
-                env_config = overrides.get(hp.CONFIG_PREFIX + "env_config") or {}
-                try:
-                    check_user_env(gym_id, env_config if isinstance(env_config, dict) else {})
-                except (EnvConfigError, EnvStartError) as exc:
-                    raise UserError(str(exc)) from exc
         return overrides
+
+    def _check_env(self, overrides: dict[str, Any]) -> None:
+        """On the first host, build the script's environment once (its creator called as an env runner calls it,
+        which imports RLlib): a creator that fails is named before training starts."""
+        if self.user_env is None or not self.is_master_node:
+            return
+        env_config = overrides.get(hp.CONFIG_PREFIX + "env_config") or {}
+        try:
+            check_user_env(overrides[hp.ENV], env_config if isinstance(env_config, dict) else {})
+        except (EnvConfigError, EnvStartError) as exc:
+            raise UserError(str(exc)) from exc
 
     def launch(self) -> int:
         """Train the script's experiment with rlrt's training job; returns the exit code (0, 2 for a user error
@@ -150,14 +156,15 @@ class SageMakerRayLauncher:
         compat.install()
         configure_logging(others=False)  # the script owns its process's logging; rlrt's lines read rlrt: ...
         prepared: dict[str, Any] = {}
-        early: list[Any] = []
+        planned: list[tuple[JobPlan, EarlyStart | None]] = []
 
         def prepare() -> int:
-            # The job's Ray starts (a child process) while the script's env is registered and built once (which
-            # imports RLlib, ~2 s): the two overlap, as in a preset job (bench/launcher_vs_preset.py).
-            started = start_backend_early(load_preset(BASE_PRESET).algorithm, INSTALLED, load_environment(job_root()))
-            early.extend([started] if started is not None else [])
             prepared.update(self.training_hyperparameters())
+            # The job's plan, made once here, starts its Ray (a child process) while the script's env is built once
+            # (which imports RLlib, ~2 s): the two overlap, as in a preset job (bench/launcher_vs_preset.py).
+            env = load_environment(job_root())
+            planned.append(plan_ahead(env, prepared, INSTALLED, BASE_PRESET, owned_by_rlrt))
+            self._check_env(prepared)
             own = scripts_own_keys(self.hyperparameters)
             if own:
                 print(f"rlrt: hyperparameters for the script itself, not read by rlrt: {', '.join(own)}", flush=True)
@@ -169,16 +176,19 @@ class SageMakerRayLauncher:
                     code = run_job(prepare)
                 if code != 0:
                     return code
+                plan, early = planned[0]
                 code = run_training_job(
                     overrides=prepared,
                     default_preset=BASE_PRESET,
                     plugins=INSTALLED,
                     owned=owned_by_rlrt,
-                    early=early[0] if early else None,
+                    plan=plan,
+                    early=early,
                 )
         finally:
-            if early:  # the job's session shut it down; else (a job that never trained) stop it here
-                early[0][1].cancel()
+            started = planned[0][1] if planned else None
+            if started is not None:  # the job's session shut it down; else (a job that never trained) stop it here
+                started.cancel()
         script = getattr(sys.modules.get("__main__"), "__file__", None)
         if code == 0 and self.user_env and script and self.is_master_node:
             # rlrt evaluate registers the script's own environment again from this copy (ScriptEnvironments).

@@ -37,7 +37,8 @@ def run_training_job(
     plugins: Plugins,
     owned: Callable[[str], bool] | None = None,
     hyperparameters_file: Path | None = None,
-    early: tuple[BackendFactory, EarlyStart] | None = None,
+    plan: JobPlan | None = None,
+    early: EarlyStart | None = None,
     force: bool = False,
     console: str | None = None,
     command: Sequence[str] | None = None,
@@ -49,8 +50,9 @@ def run_training_job(
     backends and environment families the job may use (:data:`runtime.plugins.INSTALLED`). ``owned``: which of the
     job's hyperparameters are rlrt's to read (a launcher script's job: the others are the script's own); None: all.
     ``hyperparameters_file`` (``--hyperparameters``, e.g. ``rlrt tune``'s ``best_hyperparameters.json``): read first,
-    ``overrides`` win over it. ``early``: a backend already starting (:func:`start_backend_early`, a launcher script
-    that starts Ray before its own set-up imports RLlib), used instead of starting one here. ``force`` (``rlrt train
+    ``overrides`` win over it. ``plan`` and ``early``: the job's plan and its backend already starting, from
+    :func:`plan_ahead` (a launcher script, which starts Ray before its own set-up imports RLlib); the job reads that
+    plan when its hyperparameters are the ones it was made from. ``force`` (``rlrt train
     --force``): start the tree afresh instead of resuming it (:func:`runtime.job.setup.start_afresh`). ``console``
     (``--quiet``, ``--verbose``): what stdout shows of each iteration (:func:`runtime.train.driver.train`).
     ``command``: the ``rlrt`` arguments that started the job; a job that stops or fails leaving a checkpoint then
@@ -78,10 +80,12 @@ def run_training_job(
         user_code = owned is not None or any(key in job.env.hyperparameters for key in USER_CODE_KEYS)
         if owned is not None:
             job = replace(job, hyperparameters={k: v for k, v in job.hyperparameters.items() if owned(k)})
-        # A new tree's job has the hyperparameters its name was planned from: that plan is the job's.
-        reused = named and named[0].made_from(job.hyperparameters)
-        plan = named[0] if reused else plan_job(job.hyperparameters, plugins, default_preset, job.overrides)
-        return _train(job, plan, plugins, early, user_code, console)
+        # A new tree's job has the hyperparameters its name was planned from, a launcher's those it planned ahead
+        # from: that plan is the job's.
+        made = next((p for p in (*named, *([plan] if plan else [])) if p.made_from(job.hyperparameters)), None)
+        chosen = made or plan_job(job.hyperparameters, plugins, default_preset, job.overrides)
+        started = (plan.backend, early) if plan is not None and plan.backend is not None and early else None
+        return _train(job, chosen, plugins, started, user_code, console)
 
     # A launcher script's overrides are its own translation, each announced by it: not "this command's" values.
     code = run_in_job(base_dir, given, hint, body, force, training=True, announce=owned is None)
@@ -282,27 +286,29 @@ def _check_env_id(job: Job, plan: JobPlan, user_code: bool) -> None:
 def _start_early(plan: JobPlan, env: JobEnvironment) -> tuple[BackendFactory, EarlyStart] | None:
     """On a single host, let the backend the plan chose start its machinery (RLlib: Ray) in the background while the
     spec resolves; returns (backend, handle), or None. The handle is cancelled when the spec is rejected."""
-    return _early(plan.backend, env) if plan.backend is not None else None
-
-
-def start_backend_early(
-    algorithm: str, plugins: Plugins, env: JobEnvironment, backend_name: str | None = None
-) -> tuple[BackendFactory, EarlyStart] | None:
-    """On a single host, the backend that trains ``algorithm`` starting its machinery (RLlib: Ray) in the background;
-    returns (backend, handle) for :func:`run_training_job`'s ``early``, or None. Its caller cancels the handle if the
-    job never starts (cancelling after the job's session has shut it down does nothing)."""
-    try:
-        backend = plugins.backend_for(algorithm, backend_name)
-    except Exception:  # noqa: BLE001 - resolve_spec reports an unknown algorithm or backend
+    if plan.backend is None or len(env.hosts) != 1:
         return None
-    return _early(backend, env)
+    handle = plan.backend.start_early(env.num_cpus, env.num_gpus)
+    return (plan.backend, handle) if handle is not None else None
 
 
-def _early(backend: BackendFactory, env: JobEnvironment) -> tuple[BackendFactory, EarlyStart] | None:
-    if len(env.hosts) != 1:
-        return None
-    handle = backend.start_early(env.num_cpus, env.num_gpus)
-    return (backend, handle) if handle is not None else None
+def plan_ahead(
+    env: JobEnvironment,
+    overrides: Mapping[str, Any],
+    plugins: Plugins,
+    default_preset: str,
+    owned: Callable[[str], bool] | None = None,
+) -> tuple[JobPlan, EarlyStart | None]:
+    """For a caller that knows its job's hyperparameters before the job opens (a launcher script, whose own set-up
+    then imports RLlib): the job's plan, made as :func:`run_training_job` makes it from the tree ``env`` with
+    ``overrides`` on top (``owned``: the keys it reads), and on a single host the plan's backend starting its
+    machinery (RLlib: Ray) in the background, or None. Give both to :func:`run_training_job` (``plan``, ``early``);
+    the caller cancels the handle if the job never starts (cancelling after the job's session has shut it down does
+    nothing)."""
+    given = {**env.hyperparameters, **overrides}
+    plan = plan_job({k: v for k, v in given.items() if owned is None or owned(k)}, plugins, default_preset, overrides)
+    started = _start_early(plan, env)
+    return plan, started[1] if started is not None else None
 
 
 def _multi_node_training(

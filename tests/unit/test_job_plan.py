@@ -4,6 +4,7 @@ loads, into what every stage reads; and one job, run end to end, parsing its pre
 from __future__ import annotations
 
 import functools
+import json
 import subprocess
 import sys
 import textwrap
@@ -161,3 +162,39 @@ def test_a_users_rl_zoo_file_is_parsed_once(monkeypatch: pytest.MonkeyPatch) -> 
     assert plan.choice.preset is not None and plan.choice.preset.zoo and plan.spec is not None
     assert calls == ["yaml"]
     assert not load_preset(DEFAULT_PRESET).zoo
+
+
+def test_a_launcher_scripts_job_plans_once_before_its_set_up(
+    reads: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A launcher script's job is planned once, from the script's experiment with the job's ``rl.*`` on top, before
+    the script's environment is built (which imports RLlib while the plan's backend starts): the job reads that plan,
+    choosing no backend again."""
+    import gymnasium
+    from ray.tune.registry import register_env
+
+    from sagemaker_rl import ray_launcher
+
+    tree = make_job_tree(tmp_path / "ml", {"rl.training.config.lr": 0.002})
+    monkeypatch.setenv("SAGEMAKER_BASE_DIR", str(tree.base))
+    monkeypatch.delenv("SM_HPS", raising=False)
+    # A launcher has no backend setting (an experiment names only its algorithm): the counting one comes first.
+    first = Plugins(backends=(CountingBackend(), *INSTALLED.backends), families=INSTALLED.families)
+    monkeypatch.setattr(ray_launcher, "INSTALLED", first)
+    built: list[str] = []  # what had been read when the script's env was first built
+    check = ray_launcher.check_user_env
+    monkeypatch.setattr(ray_launcher, "check_user_env", lambda *a: built.append(",".join(reads)) or check(*a))
+
+    class Launcher(ray_launcher.SageMakerRayLauncher):
+        def register_env_creator(self) -> None:
+            register_env("plan_cartpole", lambda config: gymnasium.make("CartPole-v1"))
+
+        def get_experiment_config(self) -> dict[str, Any]:
+            return {"training": {"env": "plan_cartpole", "run": "PPO", "stop": {"training_iteration": 2}}}
+
+    assert Launcher().launch() == 0
+    assert sorted(reads) == ["backend_for", "load_preset", "preset_for_job"]
+    assert built == ["preset_for_job,load_preset,backend_for"]  # after the plan, while its backend starts
+    config = (tree.base / MODEL_DIR / CONFIG_YAML).read_text()
+    assert "lr: 0.002" in config and "env: sagemaker_rl/plan_cartpole" in config
+    assert json.loads((tree.base / MODEL_DIR / "metadata.json").read_text())["framework"] == "counting"
