@@ -259,14 +259,12 @@ def _common(
         normalize = python_value(normalize, where, "normalize")
     observations = normalize.get("norm_obs", True) if isinstance(normalize, dict) else bool(normalize)
     rewards = normalize.get("norm_reward", True) if isinstance(normalize, dict) else bool(normalize)
+    # SB3's VecNormalize: observations by their running mean and spread (RLlib's connector), rewards by the running
+    # spread of the discounted return at the entry's gamma (rlrt's normalize_rewards, gymnasium's NormalizeReward).
     if observations:
         config["observation_filter"] = "MeanStdFilter"
     if rewards:
-        notes.append(
-            "normalize: rewards are not normalised (RLlib has no running reward normalisation); observations are"
-            if observations
-            else "normalize: rewards are not normalised"
-        )
+        config["normalize_rewards"] = True
     if settings.get("env_kwargs"):
         if not isinstance(settings["env_kwargs"], dict):
             raise UserError(f"{where}: env_kwargs must be a mapping, got {settings['env_kwargs']!r}.")

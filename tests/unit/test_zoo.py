@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from runtime.config import hyperparameters as hp
 from runtime.config.presets import load_preset
-from runtime.config.zoo import ZooPreset, is_zoo_file, zoo_preset
+from runtime.config.zoo import ZooPreset, is_zoo_file, zoo_preset, zoo_settings
 from runtime.errors import UserError
 from runtime.plugins import INSTALLED
 
@@ -40,7 +40,7 @@ def test_the_zoo_cartpole_ppo_section_is_sb3s_ppo_in_rllibs_names() -> None:
     # SB3's defaults where the section says nothing: clip 0.2, vf_coef 0.5, max_grad_norm 0.5, 64x64 tanh.
     assert (config["clip_param"], config["vf_loss_coeff"], config["grad_clip"]) == (0.2, 0.5, 0.5)
     assert config["model_config"] == {"fcnet_hiddens": [64, 64], "fcnet_activation": "tanh", "vf_share_layers": False}
-    assert config["use_kl_loss"] is False and "observation_filter" not in config
+    assert config["use_kl_loss"] is False and "observation_filter" not in config and "normalize_rewards" not in config
     assert zoo.notes == (
         "rlrt: RL Zoo ppo.yml, CartPole-v1: clip_range='lin_0.2': RLlib's PPO keeps clip_param at 0.2",
     )
@@ -56,15 +56,16 @@ def test_a_pybullet_section_through_yaml_anchors_with_policy_kwargs_and_normaliz
         "vf_share_layers": False,
         "log_std_init": -2.0,
     }
-    assert config["observation_filter"] == "MeanStdFilter"
+    # normalize: true is SB3's VecNormalize of observations and rewards: both are normalised, nothing left to say.
+    assert config["observation_filter"] == "MeanStdFilter" and config["normalize_rewards"] is True
     notes = "\n".join(zoo.notes)
     for said in (
         "use_sde=True not translated",
         "sde_sample_freq=4 not translated",
-        "rewards are not normalised",
         "clip_range='lin_0.4'",
     ):
         assert said in notes
+    assert "normali" not in notes
     assert "ortho_init" not in notes  # ortho_init=False: what RLlib does anyway
 
 
@@ -88,8 +89,35 @@ def test_dqn_and_sac_sections() -> None:
     assert any("ent_coef=0.1: RLlib's SAC tunes the entropy coefficient" in note for note in car.notes)
     humanoid = section("sac.yml", "HumanoidBulletEnv-v0")
     assert humanoid.data["config"]["observation_filter"] == "MeanStdFilter"
-    assert not any("normalise" in note for note in humanoid.notes)  # norm_reward: False
+    assert "normalize_rewards" not in humanoid.data["config"]  # norm_reward: False
+    assert not any("normalise" in note for note in humanoid.notes)
     assert any("SAC's learning rates kept at 0.0003" in note for note in humanoid.notes)
+
+
+@pytest.mark.parametrize(
+    ("normalize", "observations", "rewards"),
+    [
+        (True, True, True),
+        (False, False, False),
+        ("{'norm_obs': True, 'norm_reward': False}", True, False),
+        ("{'norm_obs': False, 'norm_reward': True}", False, True),
+        ({"norm_obs": False}, False, True),  # VecNormalize's defaults: both on
+        ("{}", True, True),
+    ],
+)
+def test_normalize_is_vecnormalize_of_observations_and_rewards(
+    normalize: Any, observations: bool, rewards: bool
+) -> None:
+    """SB3's ``normalize`` (true, false, or VecNormalize's keywords as a dict or its Python text) -> RLlib's
+    observation filter and rlrt's reward normalisation, each where SB3 normalises; the gamma is the entry's (or
+    SB3's 0.99), which the job's normalisation then discounts by."""
+    section = {"n_timesteps": 1000, "gamma": 0.95, "normalize": normalize}
+    for algorithm in ("PPO", "DQN", "SAC"):
+        config, _, notes = zoo_settings(algorithm, section, "test")
+        assert ("observation_filter" in config, config.get("normalize_rewards", False)) == (observations, rewards)
+        assert config["gamma"] == 0.95 and not any("normali" in note for note in notes)
+    config, _, _ = zoo_settings("PPO", {"n_timesteps": 1000, "normalize": True}, "test")
+    assert config["gamma"] == 0.99 and config["normalize_rewards"] is True
 
 
 def test_a_zoo_file_is_the_preset_of_the_jobs_environment() -> None:

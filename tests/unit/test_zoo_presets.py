@@ -82,7 +82,9 @@ def test_the_preset_is_the_zoos_entry_in_rllibs_names(name: str, zoo: dict, env:
     model = config["model_config"]
     assert model["fcnet_hiddens"] == zoo.get("net_arch", SB3_PPO["net_arch"]) and model["vf_share_layers"] is False
     assert model["fcnet_activation"] == zoo.get("activation_fn", SB3_PPO["activation_fn"]).lower()
+    # normalize: true is SB3's VecNormalize of observations and rewards.
     assert (config.get("observation_filter") == "MeanStdFilter") == bool(zoo.get("normalize"))
+    assert config.get("normalize_rewards", False) == bool(zoo.get("normalize"))
     assert model.get("log_std_init") == zoo.get("log_std_init")
 
 
@@ -141,7 +143,7 @@ def test_the_off_policy_humanoid_is_the_zoos_sac_entry_in_rllibs_names() -> None
     assert config["training_intensity"] == zoo["batch_size"] * zoo["gradient_steps"] / zoo["train_freq"]
     assert config["replay_buffer_config"]["capacity"] == zoo["buffer_size"]
     assert config["num_steps_sampled_before_learning_starts"] == zoo["learning_starts"]
-    assert config["observation_filter"] == "MeanStdFilter"  # norm_obs; rewards are not normalised
+    assert config["observation_filter"] == "MeanStdFilter" and "normalize_rewards" not in config  # norm_obs only
     assert "initial_alpha" not in config and "target_entropy" not in config  # ent_coef auto: tuned from 1.0
     model = config["model_config"]
     assert model["fcnet_hiddens"] == zoo["net_arch"] and model["fcnet_activation"] == zoo["activation_fn"].lower()

@@ -103,6 +103,16 @@ OWN_KEYS: Mapping[str, ValueCheck] = MappingProxyType(
 )
 
 
+ONLINE_ONLY: Mapping[str, str] = MappingProxyType(
+    {
+        "normalize_rewards": "'rl.training.config.normalize_rewards' normalises the rewards of the environments an "
+        "online job steps (the RLlib backend's env runners); d3rlpy trains on logged rewards, which no environment "
+        'hands it: scale them with reward_scaler (e.g. "standard") instead.',
+    }
+)
+"""The RLlib backend's own keys that mean nothing for logged data, each refused with why and what to use."""
+
+
 def canonical_algorithm(name: str) -> str | None:
     """The d3rlpy algorithm ``name`` stands for, or None when it is not an offline algorithm."""
     lowered = {k.lower(): k for k in ALGORITHMS}
@@ -206,6 +216,8 @@ def _type_problem(schema: Schema, key: str, value: Any) -> str | None:
     """The problem with ``value`` of ``key`` (an rlrt key or any other) for the kind of value it takes, or None."""
     if key in OWN_KEYS:
         return OWN_KEYS[key].problem(key, value)
+    if key in ONLINE_ONLY:
+        return ONLINE_ONLY[key]
     if key not in schema.kinds:
         valid = list(schema.kinds) + list(OWN_KEYS) + list(COACH_NAMES)
         close = difflib.get_close_matches(key, valid, n=1, cutoff=0.6)

@@ -26,6 +26,14 @@ from runtime.backends.rllib.finite_values import with_finite_values
 from runtime.backends.rllib.images import float_observations, raw_space, with_float_observations
 from runtime.backends.rllib.multi_agent_env import as_rllib_multi_agent_env
 from runtime.backends.rllib.ppo_learner import ppo_learner_class
+from runtime.backends.rllib.reward_norm import (
+    NORMALIZE_REWARDS,
+    evaluation_config,
+    multi_agent_refusal,
+    split_context,
+    training_env_config,
+    with_normalized_rewards,
+)
 from runtime.backends.rllib.reward_scale import REWARD_SCALE, scaled_rewards
 from runtime.config.spec import TrainingSpec
 from runtime.config.threads import SETTING as THREADS
@@ -87,7 +95,10 @@ def _counted_env(creator: Any, env_id: str, env_context: Any) -> Any:
     reward and observation checked to be finite first (see finite_values). With ``num_envs`` in the context (RLlib's
     ``gym_env_vectorize_mode: vector_entry_point``, the default where :func:`envs.vector.has_native_vector` holds:
     runtime.config.runners), that many copies in the environment's own vectorised class, or stepped one by one
-    (gymnasium's ``SyncVectorEnv``, as RLlib's default ``sync``) when the job builds the env its own way."""
+    (gymnasium's ``SyncVectorEnv``, as RLlib's default ``sync``) when the job builds the env its own way. With
+    ``normalize_rewards`` (its gamma in the context: see reward_norm), the rewards are normalised outside the counting,
+    so the reported returns stay the environment's."""
+    env_context, reward_gamma = split_context(env_context)
     if isinstance(env_context, Mapping) and "num_envs" in env_context:
         count = int(env_context["num_envs"])
         context = {k: v for k, v in env_context.items() if k != "num_envs"}
@@ -98,7 +109,8 @@ def _counted_env(creator: Any, env_id: str, env_context: Any) -> Any:
         )
     else:
         env = creator(env_context)
-    return with_episode_statistics(with_finite_values(env, env_id))
+    counted = with_episode_statistics(with_finite_values(env, env_id))
+    return counted if reward_gamma is None else with_normalized_rewards(counted, reward_gamma, env_id)
 
 
 def is_registry_creator(creator: Any) -> bool:
@@ -217,6 +229,7 @@ def build_algorithm_config(
     log_std_init = model_config.pop("log_std_init", None)
     observation_filter = settings.pop("observation_filter", "NoFilter")
     reward_scale = float(settings.pop(REWARD_SCALE, 1.0))
+    normalize_rewards = bool(settings.pop(NORMALIZE_REWARDS, False))
     settings.pop(THREADS, None)  # rlrt's, applied by the session (runtime.backends.rllib.threads)
     policies_mode = str(settings.pop("multi_agent_policies", "per_group"))
     episode_folder = settings.pop(OUTPUT_SETTING, None)
@@ -233,11 +246,18 @@ def build_algorithm_config(
         )
     env_config = dict(spec.env_config if env_config is None else env_config)
     multi_agent = env_id is not None and env_info(env_id).multi_agent
+    if normalize_rewards and multi_agent:
+        raise UserError(multi_agent_refusal(env_id or env_name))
     if num_gpus and "num_gpus_per_learner" not in settings:
         settings["num_gpus_per_learner"] = 1
     try:
         config.update_from_dict(settings)
-        config.environment(env=env_name, env_config=env_config)
+        if normalize_rewards:  # by the algorithm's own discount, as SB3's VecNormalize; never in evaluation
+            gamma = float(settings.get("gamma", defaults.get("gamma", 0.99)))
+            config.environment(env=env_name, env_config=training_env_config(env_config, gamma))
+            config.evaluation(evaluation_config=evaluation_config(config.evaluation_config))
+        else:
+            config.environment(env=env_name, env_config=env_config)
         config.framework("torch")
         if multi_agent and env_id is not None:
             policies, mapping = multi_agent_policies(env_id, env_config, policies_mode)

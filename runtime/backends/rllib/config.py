@@ -77,13 +77,15 @@ BATCH_MODES = ("truncate_episodes", "complete_episodes")
 # anywhere else it is refused (runtime.backends.rllib.algorithm.build_algorithm_config).
 CUSTOM_MODEL_KEYS = ("custom_model", "custom_model_config")
 # Our own keys, handled before RLlib sees the configuration.
-# reward_scale: the rewards the learner trains on, times this (runtime.backends.rllib.reward_scale); num_threads: the
-# learner's torch threads (runtime.config.threads).
+# reward_scale: the rewards the learner trains on, times this (runtime.backends.rllib.reward_scale);
+# normalize_rewards: the training envs' rewards normalised as SB3's VecNormalize (runtime.backends.rllib.reward_norm);
+# num_threads: the learner's torch threads (runtime.config.threads).
 OWN_KEYS = (
     "observation_filter",
     "model_config",
     "multi_agent_policies",
     "reward_scale",
+    "normalize_rewards",
     "num_threads",
 ) + CUSTOM_MODEL_KEYS
 # RLlib 1.x keys that have no RLlib 2.x counterpart in what rlrt runs: name -> what it was and what to use instead.

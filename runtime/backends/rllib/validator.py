@@ -38,6 +38,7 @@ from runtime.backends.rllib.config import (
 )
 from runtime.backends.rllib.exploration import translate_exploration
 from runtime.backends.rllib.no_effect import message as no_effect_message
+from runtime.backends.rllib.reward_norm import NORMALIZE_REWARDS, normalize_rewards_problem
 from runtime.backends.rllib.reward_scale import REWARD_SCALE, reward_scale_problem
 from runtime.config.threads import SETTING as THREADS
 from runtime.config.threads import SETTING_CHECK as THREADS_CHECK
@@ -231,6 +232,8 @@ def _own_key_problem(algorithm: str, key: str, value: Any) -> str | None:
         return f"'{name}' must be one of {', '.join(OBSERVATION_FILTERS)}, got {value!r}"
     if key == REWARD_SCALE:
         return reward_scale_problem(name, value)
+    if key == NORMALIZE_REWARDS:
+        return normalize_rewards_problem(name, value)
     if key == THREADS:
         return THREADS_CHECK.problem(name, value)
     if key == "batch_mode" and value not in BATCH_MODES:
@@ -263,6 +266,7 @@ _OWN_CHECKED = (
     "input",
     "output",
     REWARD_SCALE,
+    NORMALIZE_REWARDS,
     THREADS,
 ) + CUSTOM_MODEL_KEYS
 
