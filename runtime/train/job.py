@@ -79,12 +79,12 @@ def run_training_job(
         # A script (script mode, a launcher) may register environments rlrt cannot see before it runs.
         user_code = owned is not None or any(key in job.env.hyperparameters for key in USER_CODE_KEYS)
         if owned is not None:
-            job = replace(job, hyperparameters={k: v for k, v in job.hyperparameters.items() if owned(k)})
+            job = replace(job, hyperparameters=_owned(job.hyperparameters, owned))
         # A new tree's job has the hyperparameters its name was planned from, a launcher's those it planned ahead
         # from: that plan is the job's.
         made = next((p for p in (*named, *([plan] if plan else [])) if p.made_from(job.hyperparameters)), None)
         chosen = made or plan_job(job.hyperparameters, plugins, default_preset, job.overrides)
-        started = (plan.backend, early) if plan is not None and plan.backend is not None and early else None
+        started = (plan.backend, early) if plan is not None and plan.backend is not None and early is not None else None
         return _train(job, chosen, plugins, started, user_code, console)
 
     # A launcher script's overrides are its own translation, each announced by it: not "this command's" values.
@@ -305,10 +305,15 @@ def plan_ahead(
     machinery (RLlib: Ray) in the background, or None. Give both to :func:`run_training_job` (``plan``, ``early``);
     the caller cancels the handle if the job never starts (cancelling after the job's session has shut it down does
     nothing)."""
-    given = {**env.hyperparameters, **overrides}
-    plan = plan_job({k: v for k, v in given.items() if owned is None or owned(k)}, plugins, default_preset, overrides)
+    plan = plan_job(_owned({**env.hyperparameters, **overrides}, owned), plugins, default_preset, overrides)
     started = _start_early(plan, env)
     return plan, started[1] if started is not None else None
+
+
+def _owned(hyperparameters: Mapping[str, Any], owned: Callable[[str], bool] | None) -> dict[str, Any]:
+    """The hyperparameters rlrt reads (``owned``; None: all): one filter for the job and the plan made ahead of it,
+    so that the job finds the plan was made from its own."""
+    return {k: v for k, v in hyperparameters.items() if owned is None or owned(k)}
 
 
 def _multi_node_training(
