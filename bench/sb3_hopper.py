@@ -5,12 +5,13 @@ hyperparams/ppo.yml, HopperBulletEnv-v0 = the pybullet defaults with lr 3e-5 and
 clip_range linear from 0.4, log_std_init -2, no orthogonal init, ReLU, separate 256x256 policy and value networks;
 2M steps.
 
-Trains until SECONDS of wall time have passed since training began or 2M steps, writing one row per rollout
-(seconds, env steps, the mean return of the last 100 training episodes: SB3's ep_rew_mean, the statistic of rlrt's
-episode_reward_mean) to OUT/progress.csv; then evaluates the policy greedily (deterministic actions, the
-normalisation statistics frozen) and prints `sb3_` lines.
+Trains until SECONDS of wall time have passed since training began, 2M steps, or (with ``--target``) the first
+rollout whose training mean reaches TARGET (the seed's stop, as rlrt's hopper-ppo stops), writing one row per
+rollout (seconds, env steps, the mean return of the last 100 training episodes: SB3's ep_rew_mean, the statistic of
+rlrt's episode_reward_mean) to OUT/progress.csv and, as rlrt does, an ``episode_reward_mean: X`` line; then
+evaluates the policy greedily (deterministic actions, the normalisation statistics frozen) and prints `sb3_` lines.
 
-    python bench/sb3_hopper.py SECONDS OUT [--episodes 10]
+    python bench/sb3_hopper.py SECONDS OUT [--episodes 10] [--seed 0] [--target RETURN]
 """
 
 from __future__ import annotations
@@ -38,13 +39,16 @@ def linear(initial: float):
 
 
 class Budget(BaseCallback):
-    """Stops training after ``seconds`` of wall time; logs the curve once per rollout."""
+    """Stops training after ``seconds`` of wall time, or at the end of the first rollout whose training mean reaches
+    ``target``; logs the curve once per rollout."""
 
-    def __init__(self, seconds: float, path: Path) -> None:
+    def __init__(self, seconds: float, path: Path, target: float = float("inf")) -> None:
         super().__init__()
         self.seconds = seconds
         self.path = path
+        self.target = target
         self.started = 0.0
+        self.reached = False
         self.rows: list[tuple[float, int, float]] = []
 
     def _on_training_start(self) -> None:
@@ -58,9 +62,11 @@ class Budget(BaseCallback):
             writer = csv.writer(handle)
             writer.writerow(["seconds", "timesteps_total", "episode_reward_mean"])
             writer.writerows(self.rows)
+        print(f"episode_reward_mean: {mean}", flush=True)
+        self.reached = mean >= self.target
 
     def _on_step(self) -> bool:
-        return time.monotonic() - self.started < self.seconds
+        return not self.reached and time.monotonic() - self.started < self.seconds
 
 
 def evaluate(model: PPO, stats: VecNormalize, episodes: int) -> float:
@@ -84,9 +90,11 @@ def main() -> None:
     parser.add_argument("seconds", type=float)
     parser.add_argument("out", type=Path)
     parser.add_argument("--episodes", type=int, default=10)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--target", type=float, default=float("inf"), help="stop at this training mean")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
-    env = VecNormalize(make_vec_env(ENV, n_envs=16, seed=0), gamma=0.99)
+    env = VecNormalize(make_vec_env(ENV, n_envs=16, seed=args.seed), gamma=0.99)
     model = PPO(
         "MlpPolicy",
         env,
@@ -102,13 +110,13 @@ def main() -> None:
         vf_coef=0.5,
         learning_rate=3e-5,
         clip_range=linear(0.4),
-        seed=0,
+        seed=args.seed,
         verbose=0,
         policy_kwargs=dict(
             log_std_init=-2, ortho_init=False, activation_fn=nn.ReLU, net_arch=dict(pi=[256, 256], vf=[256, 256])
         ),
     )
-    budget = Budget(args.seconds, args.out / "progress.csv")
+    budget = Budget(args.seconds, args.out / "progress.csv", args.target)
     model.learn(total_timesteps=STEPS, callback=budget)
     mean = float(np.mean([e["r"] for e in model.ep_info_buffer or []]))
     print(f"sb3_seconds: {time.monotonic() - budget.started:.1f}")
