@@ -134,13 +134,13 @@ def summary(entries: dict[str, dict[str, Any]]) -> tuple[str, str]:
             f"{name}: median {shown} to the stop ({hits[name]} of {len(seeds)} seeds stopped within their budget); "
             f"median greedy return {greedy:.0f}"
         )
-        parts.append(f"{name} {shown} ({hits[name]}/{len(seeds)} stopped), greedy {greedy:.0f}")
+        parts.append(f"{name} {shown} ({hits[name]}/{len(seeds)}), greedy {greedy:.0f}")
     lines.append(f"rlrt stopped within the seed's 20 minutes on {within} of {len(seeds)} seeds")
     span = f"seed {seeds[0]}" if len(seeds) == 1 else f"seeds {', '.join(seeds)}"
     if math.isinf(medians["rlrt"]):
         return "\n".join(lines), f"{'; '.join(parts)}: no ratio, rlrt's median seed did not stop ({span})"
     qualifier = ">= " if hits["SB3"] < len(seeds) else ""
-    ratio = f"SB3/rlrt {qualifier}{medians['SB3'] / medians['rlrt']:.2f}"
+    ratio = f"{qualifier}{medians['SB3'] / medians['rlrt']:.2f}"
     return "\n".join(lines), f"{'; '.join(parts)}: {ratio} ({span})"
 
 
@@ -195,7 +195,7 @@ def main() -> None:
                 f"hopper-stop-vs-sb3/{key}",
                 result,
                 load_name(args.under_load),
-                figure="Hopper min to the seed's stop (2500), SB3/rlrt",
+                figure="Hopper min to the seed's stop, SB3/rlrt",
                 goal=">= 1.2",
                 write_up="history.md",
             )

@@ -38,17 +38,14 @@ def test_a_side_that_misses_counts_at_its_budget_and_makes_the_ratio_a_lower_bou
     # By hand: rlrt's times 600, 480, 1300 -> median 600 s = 10.0 min, all stopped, one after 20 minutes; SB3's
     # 720 (its budget), 500, 1560 (its budget) -> median 720 s = 12.0 min, a lower bound: the ratio is at least
     # 720 / 600 = 1.20.
-    assert result == (
-        "rlrt 10.0 min (3/3 stopped), greedy 2500; SB3 >= 12.0 min (1/3 stopped), greedy 900: "
-        "SB3/rlrt >= 1.20 (seeds 0, 1, 2)"
-    )
+    assert result == ("rlrt 10.0 min (3/3), greedy 2500; SB3 >= 12.0 min (1/3), greedy 900: >= 1.20 (seeds 0, 1, 2)")
     assert "rlrt stopped within the seed's 20 minutes on 2 of 3 seeds" in lines
 
 
 def test_an_rlrt_run_that_did_not_stop_counts_as_never(summary: Any) -> None:
     entries = {"4": {"rlrt": _side(None, 3600.0, 2000.0), "SB3": _side(None, 3000.0, 800.0)}}
     assert summary(entries)[1] == (
-        "rlrt never (0/1 stopped), greedy 2000; SB3 >= 50.0 min (0/1 stopped), greedy 800: "
+        "rlrt never (0/1), greedy 2000; SB3 >= 50.0 min (0/1), greedy 800: "
         "no ratio, rlrt's median seed did not stop (seed 4)"
     )
     # One miss of three: rlrt's median is the larger of its two stops, exactly (600 s), not a bound.
@@ -57,6 +54,5 @@ def test_an_rlrt_run_that_did_not_stop_counts_as_never(summary: Any) -> None:
         "6": {"rlrt": _side(480.0, 3600.0, 2500.0), "SB3": _side(None, 576.0, 850.0)},
     }
     assert summary(entries)[1] == (
-        "rlrt 10.0 min (2/3 stopped), greedy 2500; SB3 >= 12.0 min (0/3 stopped), greedy 850: "
-        "SB3/rlrt >= 1.20 (seeds 4, 5, 6)"
+        "rlrt 10.0 min (2/3), greedy 2500; SB3 >= 12.0 min (0/3), greedy 850: >= 1.20 (seeds 4, 5, 6)"
     )
