@@ -13,7 +13,7 @@ import argparse
 import json
 import statistics
 
-from common import OUT, machine, seconds_to_cartpole_475
+from common import OUT, machine, seconds_to_return
 
 
 def main() -> None:
@@ -27,7 +27,7 @@ def main() -> None:
         seconds, steps = [], []
         for seed in seeds:
             hyperparameters = {"seed": seed, **{f"rl.training.config.{k}": v for k, v in overrides.items()}}
-            reached, env_steps, _ = seconds_to_cartpole_475(OUT / "cartpole_sweep" / f"{name}-{seed}", hyperparameters)
+            reached, env_steps, _ = seconds_to_return(OUT / "cartpole_sweep" / f"{name}-{seed}", hyperparameters, 475)
             seconds.append(reached)
             steps.append(env_steps)
             print(f"{name} seed {seed}: {reached:.1f} s ({env_steps} steps)", flush=True)

@@ -22,7 +22,7 @@ from common import (
     python,
     record,
     rlrt_env,
-    seconds_to_cartpole_475,
+    seconds_to_return,
     stream_process,
 )
 from load import add_load_argument, load_from
@@ -55,7 +55,7 @@ def race(rounds: int) -> tuple[list[float], list[float]]:
     theirs: list[float] = []
     for round_ in range(rounds):
         base = OUT / "cartpole_vs_sb3" / f"round{round_}"
-        reached, steps, wall = seconds_to_cartpole_475(base, {"seed": round_})
+        reached, steps, wall = seconds_to_return(base, {"seed": round_}, 475)
         code, sb3_wall, _ = stream_process(
             [python(), "bench/sb3_cartpole.py", "475", str(round_)],
             rlrt_env(base, SB3_LOGDIR=str(base / "sb3-log")),

@@ -92,9 +92,10 @@ def stream_process(
     return code, time.monotonic() - start, reached
 
 
-def seconds_to_cartpole_475(base: Path, hyperparameters: dict[str, Any]) -> tuple[float, int, float]:
-    """`rlrt train` of the default preset (cartpole-ppo) with ``hyperparameters`` in a fresh tree at ``base``:
-    (seconds from process start to the first ``episode_reward_mean`` >= 475, or inf; env steps; process seconds)."""
+def seconds_to_return(base: Path, hyperparameters: dict[str, Any], target: float) -> tuple[float, int, float]:
+    """`rlrt train` with ``hyperparameters`` (the default preset, cartpole-ppo, unless they name one) in a fresh tree
+    at ``base``: (seconds from process start to the first ``episode_reward_mean`` >= ``target``, or inf; env steps;
+    process seconds)."""
     import re
     import shutil
 
@@ -105,7 +106,7 @@ def seconds_to_cartpole_475(base: Path, hyperparameters: dict[str, Any]) -> tupl
         rlrt_env(base),
         base / "rlrt.log",
         watch="episode_reward_mean",
-        threshold=475,
+        threshold=target,
     )
     text = (base / "rlrt.log").read_text()
     assert code == 0, text[-2000:]
@@ -193,6 +194,13 @@ def train_for(
         return list(csv.DictReader(handle)), wall
 
 
+def today() -> str:
+    """Today's date in UTC, as results rows and run records give it."""
+    import datetime
+
+    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d")
+
+
 def short_machine() -> str:
     """The CPU's model without its trademarks and clock, and the cores: what a results row names."""
     model = "unknown CPU"
@@ -228,7 +236,6 @@ def record(
     (UTC), the load and this process's command, then regenerate bench/RESULTS.md from it; the other rows stay as they
     are. ``fields`` give the row's ``figure`` and ``goal``; its ``write_up`` (a file under bench/results/, with the
     section's anchor) is taken only for a key the file does not hold yet, so a row keeps the section it links."""
-    import datetime
     import shlex
 
     import results_table
@@ -248,7 +255,7 @@ def record(
         result=result,
         machine=short_machine(),
         load=load,
-        date=datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d"),
+        date=today(),
         command=shlex.join(["python", script_name, *sys.argv[1:]]),
     )
     results_table.write_rows([{name: row[name] for name in results_table.FIELDS} for row in rows], results)

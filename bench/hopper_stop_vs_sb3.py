@@ -6,19 +6,18 @@ both sides, rlrt first. The time that counts runs from process start to the firs
 rlrt trains for MINUTES at most (default 60). SB3 then trains until its stop or FACTOR (default 1.2, the goal) times
 rlrt's time to the stop on that seed (FACTOR times rlrt's whole run where rlrt did not stop): where SB3 has not
 stopped by then, its time is at least that, and the goal holds on that seed without hours more of SB3 (it reached
-~1,100 in 2M steps on this machine, rlrt 2500 in 1-1.5M). The
-seed's own 20 minutes are a wall-time limit that moves with the machine's speed (rlrt's stop took 8-13 min on a day
-its loop probe read 0.25 s, twice that on a day it read 0.5 s), so each line also says whether rlrt stopped within
-20 minutes. Each policy is then evaluated greedily over 20 episodes.
+~1,100 in 2M steps on this machine, rlrt 2500 in 1-1.5M). The seed's own 20 minutes are a wall-time limit that
+moves with the machine's speed (rlrt's stop took 8-13 min on a day its loop probe read 0.25 s, twice that on a day
+it read 0.5 s), so each line also says whether rlrt stopped within 20 minutes. Each policy is then evaluated
+greedily over 20 episodes.
 
     python bench/hopper_stop_vs_sb3.py --seeds 0 1 2 3 4 [--minutes 60] [--factor 1.2] [--under-load [NICE]]
 
 Each seed's figures go to bench/results/hopper_stop_runs.json under the run's load (a seed run again replaces its
-entry), and the results row is made from every seed held there for that load: the median time to the stop on each
-side (an SB3 miss counts as its budget, so a median with misses is a lower bound; an rlrt miss as never stopping),
-how many seeds stopped, and the median
-greedy return. Five seeds take 2-6 h of a 2-core machine, so a run may cover some seeds and a later one the rest;
-each entry keeps its date, commit and the loop probe's speed.
+entry), and the results row is made from every seed held there for that load: the median time to the stop on each side
+(an SB3 miss counts as its budget, so a median with misses is a lower bound; an rlrt miss as never stopping), how many
+seeds stopped, and the median greedy return. Five seeds take 2-6 h of a 2-core machine, so a run may cover some seeds
+and a later one the rest; each entry keeps its date, commit and the loop probe's speed.
 """
 
 from __future__ import annotations
@@ -45,30 +44,23 @@ from common import (
     python_loop_seconds,
     record,
     rlrt_env,
+    seconds_to_return,
     stream_process,
-    write_tree,
+    today,
 )
 from load import add_load_argument, load_from
 
 TARGET = 2500.0
 RUNS = REPO / "bench" / "results" / "hopper_stop_runs.json"
 EPISODES = 20
+SEED_LIMIT_S = 20 * 60.0  # the seed's own wall-time limit for the stop
 
 
 def rlrt(base: Path, seed: int, seconds: float) -> dict[str, Any]:
     """`rlrt train` of hopper-ppo with its return stop and ``seconds`` of training at most, then `rlrt evaluate`."""
-    write_tree(base, {"preset": "hopper-ppo", "seed": seed, "rl.training.stop.time_total_s": seconds})
-    code, wall, reached = stream_process(
-        [python(), "-m", "runtime.cli", "train"],
-        rlrt_env(base),
-        base / "train.log",
-        watch="episode_reward_mean",
-        threshold=TARGET,
-    )
-    text = (base / "train.log").read_text()
-    assert code == 0, text[-3000:]
-    steps = int(found(r"(?s).*^timesteps_total: (\d+)$", text))
-    return side(reached, wall, steps, greedy_return(base, EPISODES))
+    settings = {"preset": "hopper-ppo", "seed": seed, "rl.training.stop.time_total_s": seconds}
+    reached, steps, wall = seconds_to_return(base, settings, TARGET)
+    return side(None if math.isinf(reached) else reached, wall, steps, greedy_return(base, EPISODES), seconds)
 
 
 def sb3(base: Path, seed: int, seconds: float) -> dict[str, Any]:
@@ -96,13 +88,20 @@ def sb3(base: Path, seed: int, seconds: float) -> dict[str, Any]:
     text = (base / "sb3.log").read_text()
     assert code == 0, text[-3000:]
     steps, greedy = int(found(r"^sb3_steps: (\d+)$", text)), float(found(r"^sb3_greedy_return: (\S+)$", text))
-    return {**side(reached, wall, steps, greedy), "budget_s": round(seconds, 1)}
+    return side(reached, wall, steps, greedy, seconds)
 
 
-def side(reached: float | None, wall: float, steps: int, greedy: float) -> dict[str, Any]:
+def side(reached: float | None, wall: float, steps: int, greedy: float, budget: float) -> dict[str, Any]:
     """One side's figures: seconds from process start to the stop (None: not reached), the process's wall seconds
-    (with its finish and, for SB3, its greedy evaluation), env steps trained and the greedy return."""
-    return {"reached_s": reached, "process_s": round(wall, 1), "steps": steps, "greedy": round(greedy, 1)}
+    (with its finish and, for SB3, its greedy evaluation), env steps trained, the greedy return and its training
+    budget in seconds."""
+    return {
+        "reached_s": reached,
+        "process_s": round(wall, 1),
+        "steps": steps,
+        "greedy": round(greedy, 1),
+        "budget_s": round(budget, 1),
+    }
 
 
 def stopped(entry: dict[str, Any], limit: float) -> bool:
@@ -123,7 +122,7 @@ def summary(entries: dict[str, dict[str, Any]]) -> tuple[str, str]:
             hit = stopped(entry, entry["budget_s"])
             hits[name] += hit
             times[name].append(entry["reached_s"] if hit else entry["budget_s"] if name == "SB3" else math.inf)
-    within = sum(1 for seed in seeds if stopped(entries[seed]["rlrt"], 1200.0))
+    within = sum(1 for seed in seeds if stopped(entries[seed]["rlrt"], SEED_LIMIT_S))
     lines, parts, medians = [], [], {}
     for name in times:
         medians[name] = median = statistics.median(times[name])
@@ -170,8 +169,8 @@ def main() -> None:
         for seed in args.seeds:
             root = OUT / "hopper_stop_vs_sb3" / key / f"seed{seed}"
             shutil.rmtree(root, ignore_errors=True)
-            entry: dict[str, Any] = {"commit": commit(), "date": _today(), "loop_s": round(python_loop_seconds(), 2)}
-            entry["rlrt"] = {**rlrt(root / "rlrt", seed, limit), "budget_s": limit}
+            entry: dict[str, Any] = {"commit": commit(), "date": today(), "loop_s": round(python_loop_seconds(), 2)}
+            entry["rlrt"] = rlrt(root / "rlrt", seed, limit)
             ours = entry["rlrt"]["reached_s"]
             # Where rlrt did not stop, SB3 gets as long as rlrt ran: what it reaches then is still a comparison.
             budget = args.factor * (ours if stopped(entry["rlrt"], limit) else entry["rlrt"]["process_s"])
@@ -199,12 +198,6 @@ def main() -> None:
                 goal=">= 1.2",
                 write_up="history.md",
             )
-
-
-def _today() -> str:
-    import datetime
-
-    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d")
 
 
 if __name__ == "__main__":
